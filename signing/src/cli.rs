@@ -194,7 +194,8 @@ impl Output {
 
     fn data(&self, human: impl std::fmt::Display, json: serde_json::Value) -> Result<()> {
         let mut stdout = std::io::stdout().lock();
-        if self.json { writeln!(stdout, "{json}") } else { writeln!(stdout, "{human}") }.context("could not write output")
+        if self.json { writeln!(stdout, "{json}") } else { writeln!(stdout, "{human}") }
+            .context("could not write output")
     }
 }
 
@@ -316,7 +317,8 @@ fn new_key_password(args: &NewKeyArgs, env_var: &str) -> Result<Option<Zeroizing
 /// Loads and decrypts the signing key from `-k` or the environment.
 fn load_secret_key(path: Option<&Path>) -> Result<SecretKey> {
     let (sealed, origin) = env::secret_key(path, process_env)?;
-    let open = |password: &str| sealed.open(Some(password)).with_context(|| format!("cannot use the secret key {origin}"));
+    let open =
+        |password: &str| sealed.open(Some(password)).with_context(|| format!("cannot use the secret key {origin}"));
     if !sealed.is_encrypted() {
         return Ok(sealed.open(None)?);
     }
@@ -338,7 +340,11 @@ fn load_secret_key(path: Option<&Path>) -> Result<SecretKey> {
 
 /// Opens `path` for reading, with a progress bar on large files when a person is watching.
 fn open_input(path: &Path, action: &str) -> Result<(Box<dyn Read>, u64)> {
-    let file = File::open(path).map_err(|e| millennium_sign::Error::Io { action: "could not open", path: path.into(), cause: e })?;
+    let file = File::open(path).map_err(|e| millennium_sign::Error::Io {
+        action: "could not open",
+        path: path.into(),
+        cause: e,
+    })?;
     let meta = file.metadata().with_context(|| format!("could not read `{}`", path.display()))?;
     if !meta.is_file() {
         bail!("`{}` is not a regular file", path.display());
@@ -365,8 +371,11 @@ fn sign(args: SignArgs, out: &Output) -> Result<()> {
     }
     // Check every input before asking for a password or writing anything.
     for file in &args.files {
-        let meta = std::fs::metadata(file)
-            .map_err(|e| millennium_sign::Error::Io { action: "cannot sign", path: file.clone(), cause: e })?;
+        let meta = std::fs::metadata(file).map_err(|e| millennium_sign::Error::Io {
+            action: "cannot sign",
+            path: file.clone(),
+            cause: e,
+        })?;
         if !meta.is_file() {
             bail!("cannot sign `{}`: not a regular file", file.display());
         }
@@ -408,18 +417,21 @@ fn read_public_key(value: &str) -> Result<PublicKey> {
         let text = std::fs::read_to_string(path).with_context(|| format!("could not read `{value}`"))?;
         return PublicKey::from_text(&text).with_context(|| format!("in `{value}`"));
     }
-    PublicKey::from_text(value).with_context(|| {
-        format!("`{value}` is neither an existing public key file nor a public key")
-    })
+    PublicKey::from_text(value)
+        .with_context(|| format!("`{value}` is neither an existing public key file nor a public key"))
 }
 
 fn read_signature(path: &Path) -> Result<Signature> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| millennium_sign::Error::Io { action: "could not read signature", path: path.into(), cause: e })?;
+    let meta = std::fs::metadata(path).map_err(|e| millennium_sign::Error::Io {
+        action: "could not read signature",
+        path: path.into(),
+        cause: e,
+    })?;
     if meta.len() > 64 * 1024 {
         bail!("`{}` is {} bytes, far larger than any signature", path.display(), meta.len());
     }
-    let text = std::fs::read_to_string(path).with_context(|| format!("could not read signature `{}`", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("could not read signature `{}`", path.display()))?;
     Signature::from_text(&text).with_context(|| format!("in `{}`", path.display()))
 }
 
@@ -472,7 +484,9 @@ fn rotate(args: RotateArgs, out: &Output) -> Result<()> {
     let mut chain = match std::fs::read_to_string(&chain_path) {
         Ok(text) => RotationChain::from_text(&text).with_context(|| format!("in `{}`", chain_path.display()))?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => RotationChain::default(),
-        Err(e) => return Err(e).with_context(|| format!("could not read `{}`", chain_path.display())),
+        Err(e) => {
+            return Err(e).with_context(|| format!("could not read `{}`", chain_path.display()));
+        }
     };
     if let Some(last) = chain.last_key()
         && last.key_id() != old.key_id()
@@ -487,7 +501,8 @@ fn rotate(args: RotateArgs, out: &Output) -> Result<()> {
     let password = new_key_password(&args.new_key, NEW_KEY_PASSWORD)?;
     let new = SecretKey::generate()?;
     chain.push(RotationStatement::create(&old, &new.public_key(), now())?);
-    let (public_path, mut json) = write_key_pair(&new, &args.path, password.as_deref().map(String::as_str), &args.new_key)?;
+    let (public_path, mut json) =
+        write_key_pair(&new, &args.path, password.as_deref().map(String::as_str), &args.new_key)?;
     write_atomic(&chain_path, chain.to_text().as_bytes(), 0o644, Overwrite::Allow)?;
     out.status(format_args!(
         "rotated key {} -> {}\nwrote `{}`, `{}` and rotation chain `{}` ({} statement(s))",

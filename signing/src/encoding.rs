@@ -74,7 +74,10 @@ pub(crate) fn decode_exact<const N: usize>(object: Object, what: &str, line: &st
         .decode(line.trim().as_bytes())
         .map_err(|e| Error::malformed(object, format!("the {what} is not valid base64: {e}")))?;
     bytes.as_slice().try_into().map_err(|_| {
-        Error::malformed(object, format!("the {what} decodes to {} bytes, expected {N} (truncated or corrupt?)", bytes.len()))
+        Error::malformed(
+            object,
+            format!("the {what} decodes to {} bytes, expected {N} (truncated or corrupt?)", bytes.len()),
+        )
     })
 }
 

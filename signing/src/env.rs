@@ -57,7 +57,9 @@ pub fn secret_key(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> 
         return read(path, KeyOrigin::File(path.to_owned()));
     }
     for var in [PRIVATE_KEY, TAURI_PRIVATE_KEY] {
-        let Some(value) = env(var).map(Zeroizing::new).filter(|v| !v.trim().is_empty()) else { continue };
+        let Some(value) = env(var).map(Zeroizing::new).filter(|v| !v.trim().is_empty()) else {
+            continue;
+        };
         // A value that names an existing file is a path; anything else must be the key itself.
         let candidate = Path::new(value.trim());
         if value.len() < 4096 && !value.contains('\n') && candidate.is_file() {

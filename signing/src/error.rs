@@ -95,7 +95,9 @@ pub enum Error {
     LegacyTooLarge { limit: u64 },
 
     /// Refuse to sign something that is almost certainly a failed build.
-    #[error("`{path}` is empty; refusing to sign an empty artifact\nhint: check that the build that produced it succeeded")]
+    #[error(
+        "`{path}` is empty; refusing to sign an empty artifact\nhint: check that the build that produced it succeeded"
+    )]
     EmptyFile { path: PathBuf },
 
     /// A trusted comment that cannot be stored in a minisign signature.

@@ -193,7 +193,8 @@ mod tests {
         // Pinned to a key the chain does not start from.
         assert!(chain(&keys).verify(&keys[1].public_key()).is_err());
         // A statement whose endorsed key was swapped.
-        let forged = chain(&keys[..2]).to_text().replace(&keys[1].public_key().to_base64(), &keys[2].public_key().to_base64());
+        let forged =
+            chain(&keys[..2]).to_text().replace(&keys[1].public_key().to_base64(), &keys[2].public_key().to_base64());
         let forged = RotationChain::from_text(&forged).expect("parse");
         assert!(matches!(forged.verify(&keys[0].public_key()), Err(Error::RotationRejected { index: 1, .. })));
         // A loop back to an earlier key.

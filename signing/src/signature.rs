@@ -69,7 +69,8 @@ impl Signature {
         let text = unwrap_text(Object::Signature, text)?;
         let mut lines = text.lines();
         let untrusted_comment = comment(Object::Signature, lines.next(), UNTRUSTED_PREFIX)?.to_owned();
-        let bytes = decode_exact::<74>(Object::Signature, "signature", payload(Object::Signature, lines.next(), "signature")?)?;
+        let bytes =
+            decode_exact::<74>(Object::Signature, "signature", payload(Object::Signature, lines.next(), "signature")?)?;
         let trusted_comment = comment(Object::Signature, lines.next(), TRUSTED_PREFIX)?.to_owned();
         let global_signature = decode_exact::<64>(
             Object::Signature,
@@ -93,7 +94,14 @@ impl Signature {
         key_id.copy_from_slice(&bytes[2..10]);
         let mut signature = [0u8; 64];
         signature.copy_from_slice(&bytes[10..]);
-        Ok(Signature { algorithm, key_id: KeyId(key_id), signature, untrusted_comment, trusted_comment, global_signature })
+        Ok(Signature {
+            algorithm,
+            key_id: KeyId(key_id),
+            signature,
+            untrusted_comment,
+            trusted_comment,
+            global_signature,
+        })
     }
 
     /// The signature file contents in the given format.
