@@ -88,7 +88,8 @@ pub(crate) fn encode(bytes: &[u8]) -> String {
 /// Strips `prefix` from a comment line, with a clear error when the line is something else.
 pub(crate) fn comment<'a>(object: Object, line: Option<&'a str>, prefix: &str) -> Result<&'a str> {
     let line = line.ok_or_else(|| Error::malformed(object, format!("missing the `{}` line", prefix.trim_end())))?;
-    let line = line.strip_suffix('\r').unwrap_or(line);
+    // minisign ignores any trailing CR (files edited on Windows); so must we, or a comment would look tampered.
+    let line = line.trim_end_matches('\r');
     // minisign writes `untrusted comment: x`; accept a bare `untrusted comment:` for an empty comment.
     line.strip_prefix(prefix)
         .or_else(|| (line == prefix.trim_end()).then_some(""))

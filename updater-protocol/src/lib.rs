@@ -1,0 +1,39 @@
+//! The update wire format of Millennium, in one place.
+//!
+//! The update server produces these documents and the updater client consumes them. Both depend on this crate, so
+//! there is exactly one copy of the rules: if a document passes [`tauri::TauriResponse::parse`] here, it passes there,
+//! and everything the server builds with this crate re-parses.
+//!
+//! # Layout
+//!
+//! - [`target`]: how a platform is named (`linux-x86_64-deb`, `darwin-aarch64`, …), the names' aliases and the order in
+//!   which a Tauri client looks them up. Shared by every format.
+//! - [`version`]: release versions and the one comparison rule that decides whether a release is an update.
+//!   Shared by every format.
+//! - [`tauri`]: the compatibility format, i.e. the JSON that existing Tauri clients (`tauri-plugin-updater`, the Tauri
+//!   v1 updater and `cargo-packager-updater`) send and accept, parsed and produced exactly as they do, but strictly.
+//!   It is unsigned: only the artifact carries a signature.
+//! - [`limits`]: the size limits every parser here enforces.
+//!
+//! Millennium's own signed release metadata (TUF-style root, freshness and release documents with sequence numbers,
+//! expiry dates and per-artifact sizes and hashes) will live beside [`tauri`] as a sibling module, reusing [`target`]
+//! and [`version`] and the [`Error`] type; it is not written yet. See `docs/protocol.md`, section "Millennium signed
+//! metadata (planned)".
+//!
+//! # Parsing rules
+//!
+//! Parsers here are strict and total: any input, however large or malformed, gives a value or an [`Error`]; nothing
+//! panics, and nothing is silently dropped: the unknown JSON fields that Tauri ignores are ignored here too, but kept
+//! (see [`tauri::DynamicResponse::extra`]). Untrusted text quoted in error messages is shortened and escaped.
+
+pub mod limits;
+pub mod target;
+pub mod tauri;
+pub mod version;
+
+mod error;
+mod json;
+
+pub use error::{Error, Result};
+pub use target::{Arch, BundleType, Os, Target};
+pub use version::Version;
