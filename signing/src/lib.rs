@@ -30,4 +30,4 @@ pub use encoding::Format;
 pub use error::{Error, Object, Result};
 pub use keys::{KdfParams, KeyId, PublicKey, SecretKey, SecretKeyBox};
 pub use rotation::{RotationChain, RotationStatement};
-pub use signature::{Algorithm, MAX_LEGACY_DATA_LEN, MAX_TRUSTED_COMMENT_LEN, Signature, TrustedComment};
+pub use signature::{Algorithm, MAX_LEGACY_DATA_LEN, MAX_TRUSTED_COMMENT_LEN, Signature, TrustedComment, Verifier};

@@ -15,7 +15,7 @@
 
 use std::io::Read;
 
-use ed25519_dalek::{Signer, Verifier as _};
+use ed25519_dalek::Signer;
 
 use crate::encoding::{self, Format, TRUSTED_PREFIX, UNTRUSTED_PREFIX, comment, decode_exact, payload, unwrap_text};
 use crate::error::{Error, Object, Result};
@@ -165,28 +165,86 @@ impl Signature {
     /// Checks this signature over everything `data` yields against `public_key`: the key id, the signature over the
     /// data, then the signature over the trusted comment. Each failure is its own [`Error`] variant.
     pub fn verify(&self, public_key: &PublicKey, data: impl Read) -> Result<()> {
+        let mut verifier = self.verifier(public_key)?;
+        for_each_chunk(data, |chunk| verifier.update(chunk))?;
+        verifier.finish()
+    }
+
+    /// Starts checking this signature over data that arrives in pieces, e.g. hashed while it downloads, so the data
+    /// is read once and never held in memory. Fails at once if the signature was made by another key.
+    pub fn verifier(&self, public_key: &PublicKey) -> Result<Verifier> {
         if self.key_id != public_key.key_id() {
             return Err(Error::WrongKey { signature_key: self.key_id, public_key: public_key.key_id() });
         }
-        let key = public_key.verifying_key();
-        let signature = ed25519_dalek::Signature::from_bytes(&self.signature);
-        let data_ok = match self.algorithm {
-            Algorithm::Prehashed => key.verify_strict(&prehash(data)?, &signature).is_ok(),
-            Algorithm::Legacy => {
-                let mut buffer = Vec::new();
-                data.take(MAX_LEGACY_DATA_LEN + 1).read_to_end(&mut buffer).map_err(Error::Read)?;
-                if buffer.len() as u64 > MAX_LEGACY_DATA_LEN {
-                    return Err(Error::LegacyTooLarge { limit: MAX_LEGACY_DATA_LEN });
-                }
-                key.verify_strict(&buffer, &signature).is_ok()
+        let data = match self.algorithm {
+            Algorithm::Prehashed => Pending::Hash(Box::new(blake2b_simd::State::new())),
+            Algorithm::Legacy => Pending::Buffer(Vec::new()),
+        };
+        Ok(Verifier { signature: self.clone(), public_key: public_key.clone(), data })
+    }
+}
+
+/// A signature check in progress: feed the data with [`Verifier::update`] (or `std::io::Write`), then
+/// [`Verifier::finish`].
+pub struct Verifier {
+    signature: Signature,
+    public_key: PublicKey,
+    data: Pending,
+}
+
+enum Pending {
+    Hash(Box<blake2b_simd::State>),
+    Buffer(Vec<u8>),
+    TooLarge,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier").field("signature", &self.signature).finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    pub fn update(&mut self, chunk: &[u8]) {
+        match &mut self.data {
+            Pending::Hash(state) => {
+                state.update(chunk);
             }
+            Pending::Buffer(buffer) if (buffer.len() + chunk.len()) as u64 <= MAX_LEGACY_DATA_LEN => {
+                buffer.extend_from_slice(chunk);
+            }
+            Pending::Buffer(_) => self.data = Pending::TooLarge,
+            Pending::TooLarge => {}
+        }
+    }
+
+    /// Completes the check: the signature over the data, then the one over the trusted comment.
+    pub fn finish(self) -> Result<()> {
+        let key = self.public_key.verifying_key();
+        let sig = &self.signature;
+        let signature = ed25519_dalek::Signature::from_bytes(&sig.signature);
+        let data_ok = match self.data {
+            Pending::Hash(state) => key.verify_strict(state.finalize().as_bytes(), &signature).is_ok(),
+            Pending::Buffer(buffer) => key.verify_strict(&buffer, &signature).is_ok(),
+            Pending::TooLarge => return Err(Error::LegacyTooLarge { limit: MAX_LEGACY_DATA_LEN }),
         };
         if !data_ok {
             return Err(Error::DataMismatch);
         }
-        let global = ed25519_dalek::Signature::from_bytes(&self.global_signature);
-        key.verify(&global_message(&self.signature, &self.trusted_comment), &global)
+        let global = ed25519_dalek::Signature::from_bytes(&sig.global_signature);
+        key.verify_strict(&global_message(&sig.signature, &sig.trusted_comment), &global)
             .map_err(|_| Error::TrustedCommentTampered)
+    }
+}
+
+impl std::io::Write for Verifier {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -198,22 +256,26 @@ fn global_message(signature: &[u8; 64], trusted_comment: &str) -> Vec<u8> {
 }
 
 /// BLAKE2b-512 of the stream, as minisign's prehashed mode computes it.
-fn prehash(mut data: impl Read) -> Result<[u8; 64]> {
+fn prehash(data: impl Read) -> Result<[u8; 64]> {
     let mut state = blake2b_simd::State::new();
+    for_each_chunk(data, |chunk| {
+        state.update(chunk);
+    })?;
+    let mut out = [0u8; 64];
+    out.copy_from_slice(state.finalize().as_bytes());
+    Ok(out)
+}
+
+fn for_each_chunk(mut data: impl Read, mut f: impl FnMut(&[u8])) -> Result<()> {
     let mut buffer = vec![0u8; READ_BUFFER];
     loop {
         match data.read(&mut buffer) {
-            Ok(0) => break,
-            Ok(n) => {
-                state.update(&buffer[..n]);
-            }
+            Ok(0) => return Ok(()),
+            Ok(n) => f(&buffer[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::Read(e)),
         }
     }
-    let mut out = [0u8; 64];
-    out.copy_from_slice(state.finalize().as_bytes());
-    Ok(out)
 }
 
 fn validate_trusted_comment(comment: &str) -> Result<()> {
@@ -321,6 +383,23 @@ mod tests {
         assert!(matches!(sig.verify(&pk, &b"hellO"[..]), Err(Error::DataMismatch)));
         let tampered = Signature::from_text(&sig.to_text(Format::Minisign).replace("file:x", "file:y")).expect("parse");
         assert!(matches!(tampered.verify(&pk, &b"hello"[..]), Err(Error::TrustedCommentTampered)));
+    }
+
+    #[test]
+    fn incremental_verification_matches_one_shot() {
+        let (sk, pk) = pair();
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        let sig = Signature::sign(&sk, &data[..], "c").expect("sign");
+        let mut verifier = sig.verifier(&pk).expect("verifier");
+        for chunk in data.chunks(7919) {
+            verifier.update(chunk);
+        }
+        verifier.finish().expect("verify");
+        let mut verifier = sig.verifier(&pk).expect("verifier");
+        verifier.update(&data[1..]);
+        assert!(matches!(verifier.finish(), Err(Error::DataMismatch)));
+        let (_, other) = pair();
+        assert!(matches!(sig.verifier(&other), Err(Error::WrongKey { .. })));
     }
 
     #[test]
