@@ -182,6 +182,63 @@ pub enum Error {
     /// A static manifest has no entry under any key the client looks up.
     #[error("the manifest has no entry for this platform: looked for {}", quote_list(.tried))]
     TargetNotFound { tried: Vec<String> },
+
+    // ----- signed metadata (see `metadata`): each variant is one attack refused -----
+    /// No signature on a metadata document verifies with a key trusted for it.
+    #[error("the {kind} document is not signed by a trusted key: {reason}")]
+    MetadataSignature { kind: crate::metadata::Kind, reason: String },
+
+    /// A signed metadata document does not have the expected fields.
+    #[error("the {kind} document is malformed: {source}")]
+    InvalidMetadata {
+        kind: crate::metadata::Kind,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// A signed metadata document is well-formed but says something unacceptable.
+    #[error("the {kind} document is unacceptable: {reason}")]
+    MetadataContent { kind: crate::metadata::Kind, reason: String },
+
+    /// A list in a metadata document is longer than allowed.
+    #[error("`{field}` has more than {max} items")]
+    TooManyItems { field: String, max: usize },
+
+    /// The chain of root documents does not lead from the pinned key to the current root.
+    #[error(
+        "key rotation refused: {reason}\nhint: the server's root history does not lead from the key this app trusts; keep running this version and contact the publisher"
+    )]
+    RootChain { reason: String },
+
+    /// The freshness document has expired: the server (or a mirror) is serving stale metadata.
+    #[error(
+        "the update metadata expired at {expired}: the server or a mirror is serving stale data (freeze attack?)\nhint: try again later or another endpoint"
+    )]
+    Expired { expired: String },
+
+    /// A freshness document older than one already seen.
+    #[error("the update metadata is older than metadata already seen (sequence {offered} < {seen}): replay refused")]
+    Replay { seen: u64, offered: u64 },
+
+    /// Documents or artifacts that do not belong together.
+    #[error("the update metadata does not fit together: {reason} (mix-and-match refused)")]
+    MixAndMatch { reason: String },
+
+    /// A release older than one already seen.
+    #[error("release {offered} is older than {seen}, already seen: rollback refused")]
+    Rollback { seen: String, offered: String },
+
+    /// The release has no artifact for this platform.
+    #[error("release {version} has no artifact for `{target}`")]
+    WrongTarget { target: String, version: String },
+
+    /// More bytes arrived than the signed size of the artifact.
+    #[error("the download exceeds the signed size of {expected} bytes: cut off")]
+    EndlessData { expected: u64 },
+
+    /// The downloaded artifact is not the one the release document describes.
+    #[error("the downloaded artifact is not the signed one: {reason}")]
+    TamperedArtifact { reason: String },
 }
 
 fn quote_list(keys: &[String]) -> String {

@@ -15,10 +15,9 @@
 //!   It is unsigned: only the artifact carries a signature.
 //! - [`limits`]: the size limits every parser here enforces.
 //!
-//! Millennium's own signed release metadata (TUF-style root, freshness and release documents with sequence numbers,
-//! expiry dates and per-artifact sizes and hashes) will live beside [`tauri`] as a sibling module, reusing [`target`]
-//! and [`version`] and the [`Error`] type; it is not written yet. See `docs/protocol.md`, section "Millennium signed
-//! metadata (planned)".
+//! - [`metadata`]: Millennium's own signed metadata (TUF-style root, release and freshness documents with sequence
+//!   numbers, expiry dates and per-artifact sizes and hashes) and the client-side checks that refuse rollback, freeze,
+//!   replay, mix-and-match, endless data, wrong targets, tampered artifacts and untrusted or revoked keys.
 //!
 //! # Parsing rules
 //!
@@ -27,6 +26,7 @@
 //! (see [`tauri::DynamicResponse::extra`]). Untrusted text quoted in error messages is shortened and escaped.
 
 pub mod limits;
+pub mod metadata;
 pub mod target;
 pub mod tauri;
 pub mod version;

@@ -1,0 +1,376 @@
+//! The signed-metadata checks, one attack per test: each must be refused with its own error and leave the client's
+//! trust state as it was. (The same attacks played through a real server and a malicious mirror belong to the
+//! end-to-end suite; these pin down the rules themselves.)
+
+#![allow(clippy::unwrap_used, reason = "a test states its expectations with unwrap; helpers here are not #[test]")]
+
+use std::collections::BTreeMap;
+
+use millennium_sign::{PublicKey, SecretKey, Signature, TrustedComment};
+use millennium_update_protocol::metadata::{
+    ArtifactInfo, ChannelHead, Envelope, Freshness, Kind, Release, Root, SPEC_VERSION, TrustState, blake2b_256_hex,
+};
+use millennium_update_protocol::{Error, Target, Version};
+use time::{Duration, OffsetDateTime};
+
+const APP: &str = "com.example.app";
+
+fn now() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+}
+
+fn key() -> SecretKey {
+    SecretKey::generate().unwrap()
+}
+
+/// A publisher: release key, online key, and the documents a server would hold.
+struct Publisher {
+    release_key: SecretKey,
+    online_key: SecretKey,
+    roots: Vec<Envelope>,
+    freshness_sequence: u64,
+}
+
+struct Published {
+    release: Envelope,
+    artifacts: BTreeMap<String, Vec<u8>>,
+}
+
+impl Publisher {
+    fn new() -> Self {
+        let release_key = key();
+        let online_key = key();
+        let root = Root::new(APP, 1, &[release_key.public_key()], &[online_key.public_key()]);
+        let roots = vec![Envelope::sign(&root, Kind::Root, &[&release_key]).unwrap()];
+        Publisher { release_key, online_key, roots, freshness_sequence: 0 }
+    }
+
+    fn artifact(&self, target: &str, version: &str, data: &[u8]) -> ArtifactInfo {
+        let file = format!("app-{version}-{target}");
+        let comment = TrustedComment::tauri(1, &file, Some(version)).unwrap();
+        let signature = Signature::sign(&self.release_key, data, &comment).unwrap();
+        let info = ArtifactInfo::describe(target.parse().unwrap(), &file, data, &signature).unwrap();
+        assert_eq!((info.size, info.blake2b_256.as_str()), (data.len() as u64, blake2b_256_hex(data).as_str()));
+        info
+    }
+
+    fn publish(&self, channel: &str, version: &str, sequence: u64) -> Published {
+        let mut artifacts = BTreeMap::new();
+        let mut infos = Vec::new();
+        for target in ["linux-x86_64-appimage", "linux-x86_64-deb", "windows-x86_64-nsis"] {
+            let data = format!("{target} build of {version}").repeat(500).into_bytes();
+            infos.push(self.artifact(target, version, &data));
+            artifacts.insert(target.to_owned(), data);
+        }
+        let release = Release {
+            kind: Kind::Release,
+            spec_version: SPEC_VERSION,
+            app: APP.into(),
+            channel: channel.into(),
+            version: Version::parse(version).unwrap(),
+            sequence,
+            artifacts: infos,
+        };
+        Published { release: Envelope::sign(&release, Kind::Release, &[&self.release_key]).unwrap(), artifacts }
+    }
+
+    fn freshness(&mut self, heads: &[(&str, &Published)], issued: OffsetDateTime, ttl: Duration) -> Envelope {
+        self.freshness_sequence += 1;
+        let channels = heads
+            .iter()
+            .map(|(channel, published)| {
+                let release: Release = serde_json::from_str(&published.release.payload).unwrap();
+                let head = ChannelHead {
+                    release_sequence: release.sequence,
+                    version: release.version,
+                    release_hash: published.release.hash(),
+                };
+                (channel.to_string(), head)
+            })
+            .collect();
+        let doc = Freshness {
+            kind: Kind::Freshness,
+            spec_version: SPEC_VERSION,
+            app: APP.into(),
+            sequence: self.freshness_sequence,
+            issued,
+            expires: issued + ttl,
+            channels,
+        };
+        Envelope::sign(&doc, Kind::Freshness, &[&self.online_key]).unwrap()
+    }
+
+    fn client(&self) -> TrustState {
+        TrustState::bootstrap(APP, &self.release_key.public_key(), &self.roots).unwrap()
+    }
+}
+
+fn target(key: &str) -> Target {
+    key.parse().unwrap()
+}
+
+/// The whole client flow; returns the state after a successful install, or the first error.
+fn update(
+    state: &mut TrustState,
+    freshness: &Envelope,
+    release: &Envelope,
+    target_key: &str,
+    download: &[u8],
+) -> Result<(), Error> {
+    let mut next = state.clone();
+    let fresh = next.check_freshness(freshness, now())?;
+    let verified = next.check_release(&fresh, "stable", release)?;
+    let mut check = verified.artifact_check(&target(target_key))?;
+    for chunk in download.chunks(4096) {
+        check.update(chunk)?;
+    }
+    check.finish()?;
+    next.record(&verified);
+    *state = next;
+    Ok(())
+}
+
+#[test]
+fn honest_update_passes_and_is_recorded() {
+    let mut publisher = Publisher::new();
+    let v2 = publisher.publish("stable", "1.2.0", 2);
+    let freshness = publisher.freshness(&[("stable", &v2)], now(), Duration::days(1));
+    let mut state = publisher.client();
+    update(&mut state, &freshness, &v2.release, "linux-x86_64-deb", &v2.artifacts["linux-x86_64-deb"]).unwrap();
+    assert_eq!(state.channels["stable"].sequence, 2);
+    // The state survives a round trip through its stored form.
+    let stored: TrustState = serde_json::from_str(&serde_json::to_string(&state).unwrap()).unwrap();
+    assert_eq!(stored, state);
+}
+
+#[test]
+fn rollback_to_an_older_signed_release_is_refused() {
+    let mut publisher = Publisher::new();
+    let v1 = publisher.publish("stable", "1.1.0", 1);
+    let v2 = publisher.publish("stable", "1.2.0", 2);
+    let mut state = publisher.client();
+    let fresh = publisher.freshness(&[("stable", &v2)], now(), Duration::days(1));
+    update(&mut state, &fresh, &v2.release, "linux-x86_64-deb", &v2.artifacts["linux-x86_64-deb"]).unwrap();
+    // A compromised online key re-signs freshness pointing at the old, validly signed release.
+    let stale = publisher.freshness(&[("stable", &v1)], now(), Duration::days(1));
+    let before = state.clone();
+    let err =
+        update(&mut state, &stale, &v1.release, "linux-x86_64-deb", &v1.artifacts["linux-x86_64-deb"]).unwrap_err();
+    assert!(matches!(err, Error::Rollback { .. }), "{err}");
+    assert_eq!(state, before);
+    // A newer sequence that carries an older version is a rollback too.
+    let sneaky = publisher.publish("stable", "1.0.0", 3);
+    let fresh = publisher.freshness(&[("stable", &sneaky)], now(), Duration::days(1));
+    let err = update(&mut state, &fresh, &sneaky.release, "linux-x86_64-deb", &sneaky.artifacts["linux-x86_64-deb"])
+        .unwrap_err();
+    assert!(matches!(err, Error::Rollback { .. }), "{err}");
+}
+
+#[test]
+fn freeze_with_expired_freshness_is_refused() {
+    let mut publisher = Publisher::new();
+    let v2 = publisher.publish("stable", "1.2.0", 2);
+    let old = publisher.freshness(&[("stable", &v2)], now() - Duration::days(3), Duration::days(1));
+    let mut state = publisher.client();
+    let err = update(&mut state, &old, &v2.release, "linux-x86_64-deb", &v2.artifacts["linux-x86_64-deb"]).unwrap_err();
+    assert!(matches!(err, Error::Expired { .. }), "{err}");
+    assert!(err.to_string().contains("freeze"));
+    // Nor may a freshness document claim months of validity, or come from the future.
+    let long = publisher.freshness(&[("stable", &v2)], now(), Duration::days(90));
+    assert!(matches!(state.clone().check_freshness(&long, now()), Err(Error::MetadataContent { .. })));
+    let future = publisher.freshness(&[("stable", &v2)], now() + Duration::hours(2), Duration::days(1));
+    assert!(matches!(state.check_freshness(&future, now()), Err(Error::MetadataContent { .. })));
+}
+
+#[test]
+fn replay_of_an_older_freshness_document_is_refused() {
+    let mut publisher = Publisher::new();
+    let v2 = publisher.publish("stable", "1.2.0", 2);
+    let first = publisher.freshness(&[("stable", &v2)], now(), Duration::days(1));
+    let second = publisher.freshness(&[("stable", &v2)], now(), Duration::days(1));
+    let mut state = publisher.client();
+    state.check_freshness(&second, now()).unwrap();
+    let err = state.check_freshness(&first, now()).unwrap_err();
+    assert!(matches!(err, Error::Replay { seen: 2, offered: 1 }), "{err}");
+}
+
+#[test]
+fn mix_and_match_is_refused() {
+    let mut publisher = Publisher::new();
+    let v2 = publisher.publish("stable", "1.2.0", 2);
+    let v3 = publisher.publish("stable", "1.3.0", 3);
+    let beta = publisher.publish("beta", "2.0.0-beta.1", 1);
+    let fresh = publisher.freshness(&[("stable", &v3), ("beta", &beta)], now(), Duration::days(1));
+    let mut state = publisher.client();
+    // A release document other than the pinned one (both validly signed).
+    let err =
+        update(&mut state, &fresh, &v2.release, "linux-x86_64-deb", &v2.artifacts["linux-x86_64-deb"]).unwrap_err();
+    assert!(matches!(err, Error::MixAndMatch { .. }), "{err}");
+    // The beta release offered on stable.
+    let err =
+        update(&mut state, &fresh, &beta.release, "linux-x86_64-deb", &beta.artifacts["linux-x86_64-deb"]).unwrap_err();
+    assert!(matches!(err, Error::MixAndMatch { .. }), "{err}");
+    // v3's metadata with v2's artifact (signed by the same key, but another hash and size).
+    let err =
+        update(&mut state, &fresh, &v3.release, "linux-x86_64-deb", &v2.artifacts["linux-x86_64-deb"]).unwrap_err();
+    assert!(matches!(err, Error::TamperedArtifact { .. }), "{err}");
+}
+
+#[test]
+fn endless_data_is_cut_off_at_the_signed_size() {
+    let mut publisher = Publisher::new();
+    let v2 = publisher.publish("stable", "1.2.0", 2);
+    let fresh = publisher.freshness(&[("stable", &v2)], now(), Duration::days(1));
+    let mut state = publisher.client();
+    let mut data = v2.artifacts["linux-x86_64-deb"].clone();
+    data.extend(std::iter::repeat_n(0u8, 1));
+    let err = update(&mut state, &fresh, &v2.release, "linux-x86_64-deb", &data).unwrap_err();
+    assert!(matches!(err, Error::EndlessData { .. }), "{err}");
+    // Truncated is refused too.
+    let short = &v2.artifacts["linux-x86_64-deb"][..100];
+    assert!(matches!(
+        update(&mut state, &fresh, &v2.release, "linux-x86_64-deb", short),
+        Err(Error::TamperedArtifact { .. })
+    ));
+}
+
+#[test]
+fn wrong_target_is_refused() {
+    let mut publisher = Publisher::new();
+    let v2 = publisher.publish("stable", "1.2.0", 2);
+    let fresh = publisher.freshness(&[("stable", &v2)], now(), Duration::days(1));
+    let mut state = publisher.client();
+    // No artifact for this platform.
+    let err = update(&mut state, &fresh, &v2.release, "darwin-aarch64-app", b"x").unwrap_err();
+    assert!(matches!(err, Error::WrongTarget { .. }), "{err}");
+    // Another platform's (validly signed) artifact served to a deb install: longer than the deb, it is cut off at the
+    // deb's signed size; cut to the deb's size, it fails the deb's hash.
+    let nsis = &v2.artifacts["windows-x86_64-nsis"];
+    let err = update(&mut state, &fresh, &v2.release, "linux-x86_64-deb", nsis).unwrap_err();
+    assert!(matches!(err, Error::EndlessData { .. }), "{err}");
+    let appimage = &nsis[..v2.artifacts["linux-x86_64-deb"].len()];
+    let err = update(&mut state, &fresh, &v2.release, "linux-x86_64-deb", appimage).unwrap_err();
+    assert!(matches!(err, Error::TamperedArtifact { .. }), "{err}");
+}
+
+#[test]
+fn tampered_artifact_is_refused() {
+    let mut publisher = Publisher::new();
+    let v2 = publisher.publish("stable", "1.2.0", 2);
+    let fresh = publisher.freshness(&[("stable", &v2)], now(), Duration::days(1));
+    let mut state = publisher.client();
+    let mut data = v2.artifacts["linux-x86_64-deb"].clone();
+    data[10] ^= 1;
+    let err = update(&mut state, &fresh, &v2.release, "linux-x86_64-deb", &data).unwrap_err();
+    assert!(matches!(err, Error::TamperedArtifact { .. }), "{err}");
+}
+
+#[test]
+fn unknown_and_revoked_keys_are_refused() {
+    let mut publisher = Publisher::new();
+    let v2 = publisher.publish("stable", "1.2.0", 2);
+    let mut state = publisher.client();
+    // Freshness signed by a key the root does not name.
+    let mut impostor = Publisher::new();
+    impostor.release_key = publisher.release_key.clone();
+    let forged = impostor.freshness(&[("stable", &v2)], now(), Duration::days(1));
+    let err = state.check_freshness(&forged, now()).unwrap_err();
+    assert!(matches!(err, Error::MetadataSignature { kind: Kind::Freshness, .. }), "{err}");
+    // A release signed by the online key (trusted for freshness only).
+    let release: Release = serde_json::from_str(&v2.release.payload).unwrap();
+    let by_online = Envelope::sign(&release, Kind::Release, &[&publisher.online_key]).unwrap();
+    let fresh = publisher.freshness(
+        &[("stable", &Published { release: by_online.clone(), artifacts: BTreeMap::new() })],
+        now(),
+        Duration::days(1),
+    );
+    let checked = state.check_freshness(&fresh, now()).unwrap();
+    let err = state.check_release(&checked, "stable", &by_online).unwrap_err();
+    assert!(matches!(err, Error::MetadataSignature { kind: Kind::Release, .. }), "{err}");
+    // The release key revokes a leaked online key in root 2: its freshness documents stop being accepted.
+    let mut root: Root = serde_json::from_str(&publisher.roots[0].payload).unwrap();
+    let new_online = key();
+    root.version = 2;
+    root.online_keys = vec![new_online.public_key().to_base64()];
+    root.revoked_keys = vec![publisher.online_key.key_id().to_string()];
+    let root2 = Envelope::sign(&root, Kind::Root, &[&publisher.release_key]).unwrap();
+    state.update_root(&root2).unwrap();
+    let leaked = publisher.freshness(&[("stable", &v2)], now(), Duration::days(1));
+    let err = state.check_freshness(&leaked, now()).unwrap_err();
+    assert!(err.to_string().contains("revoked"), "{err}");
+    // A document signed as one type cannot be passed off as another.
+    let as_root = Envelope { payload: leaked.payload.clone(), signatures: root2.signatures.clone() };
+    assert!(state.check_freshness(&as_root, now()).is_err());
+}
+
+#[test]
+fn key_rotation_through_a_valid_chain_is_followed() {
+    let mut publisher = Publisher::new();
+    let pinned = publisher.release_key.public_key();
+    // Root 2 rotates the release key: signed by the old key and the new one.
+    let new_key = key();
+    let root2 = Root::new(APP, 2, &[new_key.public_key()], &[publisher.online_key.public_key()]);
+    publisher.roots.push(Envelope::sign(&root2, Kind::Root, &[&publisher.release_key, &new_key]).unwrap());
+    publisher.release_key = new_key;
+    // An app that pinned the first key follows the chain and accepts releases signed by the new key.
+    let mut state = TrustState::bootstrap(APP, &pinned, &publisher.roots).unwrap();
+    assert_eq!(state.root_version, 2);
+    let v2 = publisher.publish("stable", "1.2.0", 2);
+    let fresh = publisher.freshness(&[("stable", &v2)], now(), Duration::days(1));
+    update(&mut state, &fresh, &v2.release, "windows-x86_64-nsis", &v2.artifacts["windows-x86_64-nsis"]).unwrap();
+    // An app built after the rotation, pinning the new key, anchors at root 2.
+    let state = TrustState::bootstrap(APP, &publisher.release_key.public_key(), &publisher.roots).unwrap();
+    assert_eq!(state.root_version, 2);
+}
+
+#[test]
+fn key_rotation_through_a_broken_chain_is_refused() {
+    let publisher = Publisher::new();
+    let pinned = publisher.release_key.public_key();
+    let attacker = key();
+    // Root 2 signed only by the attacker's new key.
+    let root2 = Root::new(APP, 2, &[attacker.public_key()], &[attacker.public_key()]);
+    let forged = Envelope::sign(&root2, Kind::Root, &[&attacker]).unwrap();
+    let err = TrustState::bootstrap(APP, &pinned, &[publisher.roots[0].clone(), forged.clone()]).unwrap_err();
+    assert!(matches!(err, Error::RootChain { .. }), "{err}");
+    // Signed by the old key only, without proof of the new key.
+    let unproven = Envelope::sign(&root2, Kind::Root, &[&publisher.release_key]).unwrap();
+    assert!(matches!(publisher.client().update_root(&unproven), Err(Error::RootChain { .. })));
+    // A gap in the history.
+    let root3 = Root::new(APP, 3, std::slice::from_ref(&pinned), &[]);
+    let skipping = Envelope::sign(&root3, Kind::Root, &[&publisher.release_key]).unwrap();
+    assert!(matches!(publisher.client().update_root(&skipping), Err(Error::RootChain { .. })));
+    // No root signed by the pinned key at all.
+    let other: PublicKey = attacker.public_key();
+    assert!(matches!(TrustState::bootstrap(APP, &other, &publisher.roots), Err(Error::RootChain { .. })));
+}
+
+#[test]
+fn malformed_or_truncated_metadata_is_refused() {
+    let mut publisher = Publisher::new();
+    let v2 = publisher.publish("stable", "1.2.0", 2);
+    let fresh = publisher.freshness(&[("stable", &v2)], now(), Duration::days(1));
+    let json = fresh.to_json();
+    for bad in [&json[..json.len() / 2], "", "{}", "[]", "{\"payload\":\"x\",\"signatures\":[],\"extra\":1}"] {
+        assert!(Envelope::parse(bad.as_bytes()).is_err(), "accepted {bad:?}");
+    }
+    // A well-formed envelope whose payload was altered after signing.
+    let mut altered = Envelope::parse(json.as_bytes()).unwrap();
+    altered.payload = altered.payload.replace("\"sequence\":1", "\"sequence\":99");
+    assert!(matches!(publisher.client().check_freshness(&altered, now()), Err(Error::MetadataSignature { .. })));
+    // Signed but not a freshness document (unknown field).
+    let junk = Envelope::sign(
+        &serde_json::json!({"_type": "freshness", "bogus": true}),
+        Kind::Freshness,
+        &[&publisher.online_key],
+    )
+    .unwrap();
+    assert!(matches!(publisher.client().check_freshness(&junk, now()), Err(Error::InvalidMetadata { .. })));
+    // For another app.
+    let mut other = Publisher::new();
+    let v = other.publish("stable", "1.2.0", 2);
+    let foreign = other.freshness(&[("stable", &v)], now(), Duration::days(1));
+    let state = TrustState::bootstrap("com.other.app", &other.release_key.public_key(), &other.roots);
+    assert!(state.is_err(), "a root for another app anchored the chain");
+    assert!(publisher.client().check_freshness(&foreign, now()).is_err());
+}
