@@ -207,6 +207,15 @@ fn minisign_signs_with_our_password_protected_key() {
 }
 
 // --- Tauri ---------------------------------------------------------------------------------------------------------
+//
+// The vectors in tests/vectors/tauri/ were made once with the real Tauri signer, tauri-cli 2.12.5 (the binary in the
+// npm package `@tauri-apps/cli@2.12.5`); tests/vectors/tauri/README.md has the full script. The key commands:
+//
+//   tauri signer generate -w encrypted.key --password 'correct horse battery staple' --ci
+//   tauri signer generate -w nopassword.key --password '' --ci
+//   tauri signer sign -f encrypted.key -p 'correct horse battery staple' artifact.bin          (and -p '' for the other)
+//   tauri signer sign -f encrypted.key -p 'correct horse battery staple' --app-version 1.2.3 artifact.bin
+//   TAURI_SIGNING_PRIVATE_KEY="$(cat encrypted.key)" TAURI_SIGNING_PRIVATE_KEY_PASSWORD=... tauri signer sign app.AppImage
 
 #[derive(serde::Deserialize)]
 struct Vector {
