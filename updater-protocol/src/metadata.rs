@@ -248,9 +248,20 @@ pub struct ArtifactInfo {
 
 impl ArtifactInfo {
     /// Describes an artifact for a release document, hashing it as it streams (constant memory).
-    pub fn describe(target: Target, file: &str, data: impl std::io::Read, signature: &Signature) -> std::io::Result<Self> {
+    pub fn describe(
+        target: Target,
+        file: &str,
+        data: impl std::io::Read,
+        signature: &Signature,
+    ) -> std::io::Result<Self> {
         let (size, blake2b_256) = blake2b_256_reader(data)?;
-        Ok(ArtifactInfo { target, file: file.to_owned(), size, blake2b_256, signature: signature.to_text(Format::Tauri) })
+        Ok(ArtifactInfo {
+            target,
+            file: file.to_owned(),
+            size,
+            blake2b_256,
+            signature: signature.to_text(Format::Tauri),
+        })
     }
 }
 

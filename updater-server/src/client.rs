@@ -1,0 +1,195 @@
+//! The HTTP client the CLI subcommands use to talk to a running server's `/api/v1`.
+//!
+//! Every call returns the server's JSON answer, or [`Error::Server`] with the server's `error.code` and `message`.
+//! Uploads stream each artifact from disk (constant memory) and report progress through a callback.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use millennium_update_protocol::{Target, Version};
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+use crate::server::api::{CreateApp, CreateToken, Promote, Rollout, Yank};
+use crate::server::publish::{ARTIFACT_PART_PREFIX, PublishRequest, RELEASE_PART, SIGNATURE_PART_PREFIX};
+use crate::tokens::Scope;
+
+/// An artifact to upload.
+#[derive(Debug, Clone)]
+pub struct UploadArtifact {
+    /// Its target key.
+    pub target: Target,
+    /// The file.
+    pub path: PathBuf,
+    /// The signature text (contents of the `.sig` file).
+    pub signature: String,
+}
+
+/// Progress callback: bytes just sent.
+pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
+
+/// A client of one server with one token.
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    /// Makes a client for `server` (e.g. `http://127.0.0.1:8080`).
+    pub fn new(server: &str, token: &str) -> Result<Self> {
+        let url = url::Url::parse(server).map_err(|e| {
+            Error::usage(format!("invalid server URL `{server}`: {e}\nhint: e.g. `--server http://127.0.0.1:8080`"))
+        })?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(Error::usage(format!("invalid server URL `{server}`: expected `http://` or `https://`")));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("millennium-update-server/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Self { http, base: url.as_str().trim_end_matches('/').to_owned(), token: token.to_owned() })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.base)
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value> {
+        let response = request.bearer_auth(&self.token).send().await?;
+        let status = response.status();
+        let bytes = response.bytes().await?;
+        if status.is_success() {
+            if bytes.is_empty() {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Internal(format!("the server's answer is not JSON: {e}")));
+        }
+        let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
+        let field = |name: &str| parsed.as_ref().and_then(|v| v["error"][name].as_str()).map(str::to_owned);
+        Err(Error::Server {
+            status: status.as_u16(),
+            code: field("code").unwrap_or_else(|| "http".to_owned()),
+            message: field("message")
+                .unwrap_or_else(|| status.canonical_reason().unwrap_or("unexpected answer").to_owned()),
+        })
+    }
+
+    /// `POST /api/v1/apps`.
+    pub async fn create_app(&self, id: &str, public_key: &str) -> Result<Value> {
+        let body = CreateApp { id: id.to_owned(), public_key: public_key.to_owned() };
+        self.send(self.http.post(self.url("/apps")).json(&body)).await
+    }
+
+    /// `GET /api/v1/apps/{app}`.
+    pub async fn app(&self, app: &str) -> Result<Value> {
+        self.send(self.http.get(self.url(&format!("/apps/{app}")))).await
+    }
+
+    /// `POST /api/v1/tokens`.
+    pub async fn create_token(&self, app: &str, scope: Scope, description: &str) -> Result<Value> {
+        let body = CreateToken { app: app.to_owned(), scope, description: description.to_owned() };
+        self.send(self.http.post(self.url("/tokens")).json(&body)).await
+    }
+
+    /// `DELETE /api/v1/tokens/{id}`; accepts a token id or a whole token.
+    pub async fn revoke_token(&self, id_or_token: &str) -> Result<Value> {
+        let id = match crate::tokens::PresentedToken::parse(id_or_token) {
+            Ok(token) => token.id.to_owned(),
+            Err(_) => id_or_token.to_owned(),
+        };
+        self.send(self.http.delete(self.url(&format!("/tokens/{id}")))).await
+    }
+
+    /// `GET /api/v1/apps/{app}/releases`.
+    pub async fn list_releases(&self, app: &str, channel: Option<&str>) -> Result<Value> {
+        let mut request = self.http.get(self.url(&format!("/apps/{app}/releases")));
+        if let Some(channel) = channel {
+            request = request.query(&[("channel", channel)]);
+        }
+        self.send(request).await
+    }
+
+    fn release_url(&self, app: &str, version: &Version, action: &str) -> String {
+        self.url(&format!("/apps/{app}/releases/{}/{action}", version.to_request_segment()))
+    }
+
+    /// `POST …/promote`.
+    pub async fn promote(&self, app: &str, version: &Version, body: &Promote) -> Result<Value> {
+        self.send(self.http.post(self.release_url(app, version, "promote")).json(body)).await
+    }
+
+    /// `POST …/rollout`.
+    pub async fn rollout(&self, app: &str, version: &Version, body: &Rollout) -> Result<Value> {
+        self.send(self.http.post(self.release_url(app, version, "rollout")).json(body)).await
+    }
+
+    /// `POST …/yank`.
+    pub async fn yank(&self, app: &str, version: &Version, yanked: bool) -> Result<Value> {
+        self.send(self.http.post(self.release_url(app, version, "yank")).json(&Yank { yanked })).await
+    }
+
+    /// `POST /api/v1/apps/{app}/releases` with `dry_run`: checks everything but the artifacts.
+    pub async fn publish_check(&self, app: &str, release: &PublishRequest) -> Result<Value> {
+        let mut release = serde_json::to_value(release).map_err(|e| Error::Internal(format!("release JSON: {e}")))?;
+        release["dry_run"] = Value::Bool(true);
+        let form = reqwest::multipart::Form::new().text(RELEASE_PART, release.to_string());
+        self.send(self.http.post(self.url(&format!("/apps/{app}/releases"))).multipart(form)).await
+    }
+
+    /// `POST /api/v1/apps/{app}/releases`: streams every artifact from disk.
+    pub async fn publish(
+        &self,
+        app: &str,
+        release: &PublishRequest,
+        artifacts: &[UploadArtifact],
+        progress: Progress,
+    ) -> Result<Value> {
+        let release_json = serde_json::to_string(release).map_err(|e| Error::Internal(format!("release JSON: {e}")))?;
+        let mut form = reqwest::multipart::Form::new().text(RELEASE_PART, release_json);
+        for artifact in artifacts {
+            let key = artifact.target.to_string();
+            form = form.text(format!("{SIGNATURE_PART_PREFIX}{key}"), artifact.signature.clone());
+            let file = tokio::fs::File::open(&artifact.path)
+                .await
+                .map_err(|e| Error::io("could not open", &artifact.path, e))?;
+            let len = file.metadata().await.map_err(|e| Error::io("could not stat", &artifact.path, e))?.len();
+            let progress = Arc::clone(&progress);
+            let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024).inspect(move |chunk| {
+                if let Ok(chunk) = chunk {
+                    progress(chunk.len() as u64);
+                }
+            });
+            let file_name = artifact
+                .path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .ok_or_else(|| Error::usage(format!("`{}` has no usable file name", artifact.path.display())))?
+                .to_owned();
+            let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), len)
+                .file_name(file_name)
+                .mime_str("application/octet-stream")?;
+            form = form.part(format!("{ARTIFACT_PART_PREFIX}{key}"), part);
+        }
+        self.send(self.http.post(self.url(&format!("/apps/{app}/releases"))).multipart(form)).await
+    }
+
+    /// `GET /api/v1/apps/{app}/releases/{version}`; `None` when it does not exist.
+    pub async fn release(&self, app: &str, version: &Version) -> Result<Option<Value>> {
+        let url = self.url(&format!("/apps/{app}/releases/{}", version.to_request_segment()));
+        match self.send(self.http.get(url)).await {
+            Ok(value) => Ok(Some(value)),
+            Err(Error::Server { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The JSON printed for an error with `--json`.
+pub fn error_json(error: &Error) -> Value {
+    json!({ "error": { "code": error.code(), "message": error.to_string() } })
+}

@@ -1,0 +1,26 @@
+//! `millennium-update-server`: the self-hostable, Tauri-compatible update server of Millennium, and the CLI that
+//! talks to it.
+//!
+//! - [`server`]: the HTTP application ([`server::app`] builds the `Router`, [`server::serve`] runs it).
+//! - [`db`] and [`blobs`]: the embedded storage (SQLite + content-addressed files under the data directory).
+//! - [`tokens`], [`rollout`], [`names`]: the rules for tokens, staged rollouts and names.
+//! - [`cli`] and [`client`]: the `millennium-update-server` command line (`serve`, and the subcommands that call a
+//!   running server over HTTP).
+//!
+//! Every wire-format decision (target keys, version comparison, Tauri JSON) is delegated to
+//! `millennium-update-protocol`; signatures are checked with `millennium-sign`. The server never holds a secret key.
+
+pub mod blobs;
+pub mod cli;
+pub mod client;
+pub mod db;
+pub mod env_vars;
+mod error;
+pub mod infer;
+pub mod names;
+pub mod rollout;
+pub mod server;
+pub mod tokens;
+
+pub use error::{Error, Result};
+pub use server::{AppState, ServerConfig, app};

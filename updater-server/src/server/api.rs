@@ -1,0 +1,334 @@
+//! The admin API under `/api/v1`: apps, tokens, releases, promote, rollout, yank. Every route needs a bearer token;
+//! see [`crate::tokens`] for what each scope allows. Request bodies are JSON with unknown fields refused.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use millennium_update_protocol::Version;
+use serde_json::{Value, json};
+
+use super::updates::download_url;
+use super::{AppState, Auth};
+use crate::db::ReleaseRow;
+use crate::error::{Error, Result};
+use crate::names::{AppId, Channel};
+use crate::tokens::{NewToken, Scope};
+
+fn body<T>(json: std::result::Result<Json<T>, JsonRejection>) -> Result<T> {
+    match json {
+        Ok(Json(value)) => Ok(value),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Err(Error::bad_request(format!("request body larger than {} bytes", super::MAX_JSON_BODY)))
+        }
+        Err(e) => Err(Error::bad_request(format!("invalid request body: {}", e.body_text()))),
+    }
+}
+
+fn parse_version(text: &str) -> Result<Version> {
+    Version::parse(text).map_err(|source| Error::protocol("version", source))
+}
+
+async fn release_or_404(state: &AppState, app: &AppId, version: &Version) -> Result<ReleaseRow> {
+    state
+        .db()
+        .release(app, &version.to_string())
+        .await?
+        .ok_or_else(|| Error::not_found(format!("release {version} of app `{app}`")))
+}
+
+/// A release as the API shows it.
+pub async fn release_json(state: &AppState, release: &ReleaseRow) -> Result<Value> {
+    let version = Version::parse(&release.version).map_err(|e| Error::Internal(format!("stored version: {e}")))?;
+    let placements = state.db().placements(release.id).await?;
+    let artifacts: Vec<Value> = state
+        .db()
+        .artifacts(release.id)
+        .await?
+        .iter()
+        .map(|a| {
+            json!({
+                "target": a.target,
+                "file_name": a.file_name,
+                "size": a.size,
+                "sha256": a.sha256,
+                "url": download_url(state, &release.app_id, &version, a),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "app": release.app_id,
+        "version": release.version,
+        "notes": release.notes,
+        "pub_date": release.pub_date,
+        "yanked": release.yanked,
+        "channels": placements,
+        "artifacts": artifacts,
+    }))
+}
+
+// ----- apps -----
+
+/// Body of `POST /api/v1/apps`.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApp {
+    /// The app id.
+    pub id: String,
+    /// The release public key, minisign text or Tauri's base64 form.
+    pub public_key: String,
+}
+
+/// `POST /api/v1/apps` (server admin).
+pub async fn create_app(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    json: std::result::Result<Json<CreateApp>, JsonRejection>,
+) -> Result<Response> {
+    principal.require_server_admin("create apps")?;
+    let request = body(json)?;
+    let id = AppId::parse(&request.id)?;
+    let key = millennium_sign::PublicKey::from_text(&request.public_key)
+        .map_err(|e| Error::bad_request(format!("invalid public key: {e}")))?;
+    let row = state.db().insert_app(&id, &key.to_text(millennium_sign::Format::Minisign)).await?;
+    tracing::info!(app = %id, key_id = %key.key_id(), "app created");
+    Ok((StatusCode::CREATED, Json(app_json(&row)?)).into_response())
+}
+
+fn app_json(row: &crate::db::AppRow) -> Result<Value> {
+    let key = millennium_sign::PublicKey::from_text(&row.public_key)
+        .map_err(|e| Error::Internal(format!("stored public key: {e}")))?;
+    Ok(json!({
+        "id": row.id,
+        "public_key": row.public_key,
+        "tauri_pubkey": key.to_text(millennium_sign::Format::Tauri),
+        "key_id": key.key_id().to_string(),
+        "created_at": row.created_at,
+    }))
+}
+
+/// `GET /api/v1/apps/{app}` (any token of the app).
+pub async fn get_app(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(app): Path<String>,
+) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    principal.require(&app, Scope::Publish, "read")?;
+    let row = state.db().app(&app).await?.ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
+    Ok(Json(app_json(&row)?).into_response())
+}
+
+// ----- tokens -----
+
+/// Body of `POST /api/v1/tokens`.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// The app the token is for.
+    pub app: String,
+    /// `publish` or `admin`.
+    pub scope: Scope,
+    /// Free text (who or what uses it).
+    #[serde(default)]
+    pub description: String,
+}
+
+/// `POST /api/v1/tokens` (server admin, or an admin token of the app).
+pub async fn create_token(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    json: std::result::Result<Json<CreateToken>, JsonRejection>,
+) -> Result<Response> {
+    let request = body(json)?;
+    let app = AppId::parse(&request.app)?;
+    principal.require(&app, Scope::Admin, "create tokens")?;
+    if request.description.len() > 256 {
+        return Err(Error::bad_request("token description longer than 256 bytes"));
+    }
+    state.db().app(&app).await?.ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
+    let token = NewToken::generate()?;
+    state.db().insert_token(&token.id, &token.secret_hash, Some(&app), request.scope, &request.description).await?;
+    tracing::info!(app = %app, token_id = %token.id, scope = request.scope.as_str(), "token created");
+    let body = json!({ "id": token.id, "token": token.text, "app": app, "scope": request.scope });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `DELETE /api/v1/tokens/{id}` (server admin, or an admin token of the token's app).
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(id): Path<String>,
+) -> Result<Response> {
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::InvalidName {
+            what: "token id",
+            value: crate::names::snippet(&id),
+            reason: "expected 16 hex digits (the part after `mlnm_`)",
+        });
+    }
+    let row = state.db().token(&id).await?.ok_or_else(|| Error::not_found(format!("token `{id}`")))?;
+    match row.app_id.as_deref() {
+        Some(app) => principal.require(&AppId::parse(app)?, Scope::Admin, "revoke tokens")?,
+        None => principal.require_server_admin("revoke server admin tokens")?,
+    }
+    state.db().revoke_token(&id).await?;
+    tracing::info!(token_id = %id, "token revoked");
+    Ok(Json(json!({ "id": id, "revoked": true })).into_response())
+}
+
+// ----- releases -----
+
+/// Query of `GET /api/v1/apps/{app}/releases`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only releases in this channel.
+    pub channel: Option<String>,
+}
+
+/// `GET /api/v1/apps/{app}/releases` (any token of the app): newest first.
+pub async fn list_releases(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(app): Path<String>,
+    query: std::result::Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    principal.require(&app, Scope::Publish, "list releases")?;
+    let query = query.map_err(|e| Error::bad_request(e.body_text()))?.0;
+    let channel = query.channel.as_deref().map(Channel::parse).transpose()?;
+    state.db().app(&app).await?.ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
+    let mut releases = Vec::new();
+    for release in state.db().releases(&app).await? {
+        if let Some(channel) = &channel {
+            let placements = state.db().placements(release.id).await?;
+            if !placements.iter().any(|p| p.channel == channel.as_str()) {
+                continue;
+            }
+        }
+        let version = Version::parse(&release.version).map_err(|e| Error::Internal(format!("stored version: {e}")))?;
+        releases.push((version, release));
+    }
+    releases.sort_by(|a, b| b.0.cmp_precedence(&a.0));
+    let mut out = Vec::with_capacity(releases.len());
+    for (_, release) in &releases {
+        out.push(release_json(&state, release).await?);
+    }
+    Ok(Json(json!({ "releases": out })).into_response())
+}
+
+/// `GET /api/v1/apps/{app}/releases/{version}` (any token of the app).
+pub async fn get_release(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path((app, version)): Path<(String, String)>,
+) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    principal.require(&app, Scope::Publish, "read releases")?;
+    let version = parse_version(&version)?;
+    let release = release_or_404(&state, &app, &version).await?;
+    Ok(Json(release_json(&state, &release).await?).into_response())
+}
+
+/// Body of `POST …/promote`.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Promote {
+    /// The channel to add the release to.
+    pub to: String,
+    /// Rollout percentage in that channel (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<u8>,
+    /// Add it even if the channel has a newer release.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `POST /api/v1/apps/{app}/releases/{version}/promote` (admin).
+pub async fn promote(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path((app, version)): Path<(String, String)>,
+    json: std::result::Result<Json<Promote>, JsonRejection>,
+) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    principal.require(&app, Scope::Admin, "promote releases")?;
+    let version = parse_version(&version)?;
+    let request = body(json)?;
+    let to = Channel::parse(&request.to)?;
+    let rollout = crate::rollout::check_percent(request.rollout.unwrap_or(100))?;
+    state.db().promote(&app, &version.to_string(), &to, rollout, request.force).await?;
+    tracing::info!(app = %app, version = %version, channel = %to, rollout, "promoted");
+    let release = release_or_404(&state, &app, &version).await?;
+    Ok(Json(release_json(&state, &release).await?).into_response())
+}
+
+/// Body of `POST …/rollout`.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rollout {
+    /// The channel whose placement changes (default `stable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// New percentage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u8>,
+    /// Pause (`true`) or resume (`false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<bool>,
+}
+
+/// `POST /api/v1/apps/{app}/releases/{version}/rollout` (admin).
+pub async fn rollout(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path((app, version)): Path<(String, String)>,
+    json: std::result::Result<Json<Rollout>, JsonRejection>,
+) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    principal.require(&app, Scope::Admin, "change rollouts")?;
+    let version = parse_version(&version)?;
+    let request = body(json)?;
+    let channel = request.channel.as_deref().map_or_else(|| Ok(Channel::stable()), Channel::parse)?;
+    let percent = request.percent.map(crate::rollout::check_percent).transpose()?;
+    if percent.is_none() && request.paused.is_none() {
+        return Err(Error::bad_request("nothing to change: give `percent` and/or `paused`"));
+    }
+    let release = release_or_404(&state, &app, &version).await?;
+    state.db().update_placement(release.id, &channel, percent, request.paused).await?;
+    tracing::info!(app = %app, version = %version, channel = %channel, ?percent, paused = ?request.paused, "rollout changed");
+    Ok(Json(release_json(&state, &release).await?).into_response())
+}
+
+/// Body of `POST …/yank`.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Yank {
+    /// `false` un-yanks (default `true`).
+    #[serde(default = "yes")]
+    pub yanked: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `POST /api/v1/apps/{app}/releases/{version}/yank` (admin).
+pub async fn yank(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path((app, version)): Path<(String, String)>,
+    json: std::result::Result<Json<Yank>, JsonRejection>,
+) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    principal.require(&app, Scope::Admin, "yank releases")?;
+    let version = parse_version(&version)?;
+    let request = body(json)?;
+    let release = release_or_404(&state, &app, &version).await?;
+    state.db().set_yanked(release.id, request.yanked).await?;
+    tracing::info!(app = %app, version = %version, yanked = request.yanked, "yank changed");
+    let release = release_or_404(&state, &app, &version).await?;
+    Ok(Json(release_json(&state, &release).await?).into_response())
+}

@@ -1,0 +1,183 @@
+//! Artifact downloads: `GET`/`HEAD /download/{app}/{version}/{target}/{file}`, streamed from the stored file.
+//!
+//! - `ETag` is the quoted SHA-256 of the content (strong: same bytes, same tag), `Last-Modified` the release's
+//!   publication time; `If-None-Match` answers `304`.
+//! - One `Range` (`bytes=a-b`, `bytes=a-`, `bytes=-n`) answers `206` with `Content-Range`; a range that starts past the
+//!   end answers `416` with `Content-Range: bytes */size`; several ranges, or a syntax we do not know, are ignored
+//!   and the whole file is sent (RFC 9110 allows that). `If-Range` with another validator also sends the whole file.
+//! - The URL names an immutable artifact, so it may be cached for a year.
+//! - Yanked releases answer `410 Gone`.
+//!
+//! The body is read in chunks from the file (constant memory); sendfile/zero-copy is left for later.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::Response;
+use millennium_update_protocol::{Target, Version};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::AppState;
+use crate::error::{Error, Result};
+use crate::names::{AppId, check_file_name};
+
+/// A byte range to send, inclusive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteRange {
+    pub start: u64,
+    pub end: u64,
+}
+
+/// What a `Range` header asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RangeRequest {
+    /// No usable range: send everything.
+    Full,
+    /// One satisfiable range.
+    Partial(ByteRange),
+    /// A range that does not overlap the file.
+    Unsatisfiable,
+}
+
+/// Interprets a `Range` header for a file of `size` bytes.
+pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return RangeRequest::Full;
+    };
+    if spec.contains(',') {
+        return RangeRequest::Full;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeRequest::Full;
+    };
+    let number = |s: &str| -> Option<u64> {
+        let s = s.trim();
+        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) { None } else { s.parse().ok() }
+    };
+    let (first, last) = (first.trim(), last.trim());
+    if first.is_empty() {
+        // `bytes=-n`: the last n bytes.
+        return match number(last) {
+            None => RangeRequest::Full,
+            Some(0) => RangeRequest::Unsatisfiable,
+            Some(_) if size == 0 => RangeRequest::Unsatisfiable,
+            Some(n) => RangeRequest::Partial(ByteRange { start: size.saturating_sub(n), end: size - 1 }),
+        };
+    }
+    let Some(start) = number(first) else {
+        return RangeRequest::Full;
+    };
+    let last = if last.is_empty() {
+        None
+    } else {
+        match number(last) {
+            Some(l) if l >= start => Some(l),
+            _ => return RangeRequest::Full,
+        }
+    };
+    if start >= size {
+        return RangeRequest::Unsatisfiable;
+    }
+    RangeRequest::Partial(ByteRange { start, end: last.map_or(size - 1, |l| l.min(size - 1)) })
+}
+
+/// `GET`/`HEAD /download/{app}/{version}/{target}/{file}`.
+pub async fn download(
+    State(state): State<AppState>,
+    Path((app, version, target, file)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    let version = Version::parse(&version).map_err(|source| Error::protocol("version", source))?;
+    let target: Target = target.parse().map_err(|source| Error::protocol("target", source))?;
+    check_file_name(&file)?;
+
+    let missing = || Error::not_found(format!("artifact `{file}` of {app} {version}"));
+    let release = state.db().release(&app, &version.to_string()).await?.ok_or_else(missing)?;
+    if release.yanked {
+        return Err(Error::Gone { what: format!("release {version} of app `{app}`") });
+    }
+    let artifacts = state.db().artifacts(release.id).await?;
+    let artifact =
+        artifacts.iter().find(|a| a.target == target.to_string() && a.file_name == file).ok_or_else(missing)?;
+
+    let path = state.blobs().path(&artifact.sha256)?;
+    let mut handle = tokio::fs::File::open(&path).await.map_err(|e| Error::io("could not open", &path, e))?;
+    let size = handle.metadata().await.map_err(|e| Error::io("could not stat", &path, e))?.len();
+    let etag = format!("\"{}\"", artifact.sha256);
+    let last_modified = httpdate::fmt_http_date(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(release.created_at).unwrap_or(0)),
+    );
+
+    let mut builder = Response::builder()
+        .header(header::ETAG, &etag)
+        .header(header::LAST_MODIFIED, &last_modified)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CACHE_CONTROL, "public, max-age=31536000, immutable")
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\""));
+
+    if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok())
+        && inm.split(',').any(|tag| tag.trim() == etag || tag.trim() == "*")
+    {
+        return builder
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .map_err(|e| Error::Internal(format!("response: {e}")));
+    }
+
+    let if_range_ok = match headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(validator) => validator.trim() == etag || validator.trim() == last_modified,
+    };
+    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok()).filter(|_| if_range_ok);
+    let (status, start, len) = match parse_range(range_header, size) {
+        RangeRequest::Full => (StatusCode::OK, 0, size),
+        RangeRequest::Unsatisfiable => return Err(Error::RangeNotSatisfiable { size }),
+        RangeRequest::Partial(range) => {
+            builder = builder.header(header::CONTENT_RANGE, format!("bytes {}-{}/{size}", range.start, range.end));
+            (StatusCode::PARTIAL_CONTENT, range.start, range.end - range.start + 1)
+        }
+    };
+    if start > 0 {
+        handle.seek(std::io::SeekFrom::Start(start)).await.map_err(|e| Error::io("could not seek", &path, e))?;
+    }
+    let stream = tokio_util::io::ReaderStream::with_capacity(handle.take(len), 256 * 1024);
+    let mut response = builder
+        .status(status)
+        .header(header::CONTENT_LENGTH, len)
+        .body(Body::from_stream(stream))
+        .map_err(|e| Error::Internal(format!("response: {e}")))?;
+    // Keep intermediaries from transforming the bytes.
+    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn partial(start: u64, end: u64) -> RangeRequest {
+        RangeRequest::Partial(ByteRange { start, end })
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range(None, 100), RangeRequest::Full);
+        assert_eq!(parse_range(Some("bytes=0-9"), 100), partial(0, 9));
+        assert_eq!(parse_range(Some("bytes=90-"), 100), partial(90, 99));
+        assert_eq!(parse_range(Some("bytes=90-1000"), 100), partial(90, 99));
+        assert_eq!(parse_range(Some("bytes=-10"), 100), partial(90, 99));
+        assert_eq!(parse_range(Some("bytes=-1000"), 100), partial(0, 99));
+        assert_eq!(parse_range(Some("bytes=100-"), 100), RangeRequest::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=100-200"), 100), RangeRequest::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=-0"), 100), RangeRequest::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=0-"), 0), RangeRequest::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=0-1,5-6"), 100), RangeRequest::Full);
+        assert_eq!(parse_range(Some("bytes=5-1"), 100), RangeRequest::Full);
+        assert_eq!(parse_range(Some("items=0-1"), 100), RangeRequest::Full);
+        assert_eq!(parse_range(Some("bytes=a-b"), 100), RangeRequest::Full);
+        assert_eq!(parse_range(Some("bytes=+1-2"), 100), RangeRequest::Full);
+        assert_eq!(parse_range(Some("bytes=-"), 100), RangeRequest::Full);
+    }
+}

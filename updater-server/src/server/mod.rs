@@ -1,0 +1,379 @@
+//! The HTTP server: state, routes, middleware, start-up and graceful shutdown.
+//!
+//! [`app`] builds the whole [`Router`] from an [`AppState`], so tests drive it in-process with
+//! `tower::ServiceExt::oneshot` and [`serve`] only adds a listener, logging and signal handling.
+//!
+//! # Routes
+//!
+//! | route | who | what |
+//! |---|---|---|
+//! | `GET /healthz` | anyone | `{"status":"ok"}` once the database answers |
+//! | `GET /{app}/{target}/{arch}/{current_version}[/{bundle_type}]` | apps | Tauri dynamic update check ([`updates`]) |
+//! | `GET /{app}/{channel}/latest.json` | apps | Tauri static manifest ([`updates`]) |
+//! | `GET`/`HEAD /download/{app}/{version}/{target}/{file}` | apps | artifact download with `Range` ([`download`]) |
+//! | `/api/v1/…` | token holders | apps, tokens, publish, releases, promote, rollout, yank ([`api`], [`publish`]) |
+//!
+//! App ids `api`, `download`, `healthz`, `metrics` and `openapi.json` are reserved so these never collide.
+
+pub mod api;
+pub mod download;
+pub mod publish;
+pub mod updates;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::blobs::BlobStore;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::tokens::{self, NewToken, PresentedToken, Principal, Scope};
+
+/// Largest JSON request body of the admin API.
+pub const MAX_JSON_BODY: usize = 256 * 1024;
+
+/// Longest request URI.
+pub const MAX_URI_LEN: usize = 4096;
+
+/// Most request headers.
+pub const MAX_HEADERS: usize = 64;
+
+/// Largest total size of the request headers (names and values).
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// Default `--max-upload-size`: 2 GiB per publish request.
+pub const DEFAULT_MAX_UPLOAD_SIZE: u64 = 2 * 1024 * 1024 * 1024;
+
+/// What the server needs to know beyond its storage.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The base URL put in manifests (download URLs are `{public_url}/download/…`). No trailing slash.
+    pub public_url: String,
+    /// Largest total artifact size of one publish request, in bytes.
+    pub max_upload_size: u64,
+}
+
+impl ServerConfig {
+    /// Makes a configuration, checking the public URL.
+    pub fn new(public_url: &str, max_upload_size: u64) -> Result<Self> {
+        let url =
+            url::Url::parse(public_url).map_err(|e| Error::usage(format!("invalid public URL `{public_url}`: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.fragment().is_some() {
+            return Err(Error::usage(format!(
+                "invalid public URL `{public_url}`: expected `http://` or `https://` with no query or fragment"
+            )));
+        }
+        Ok(Self { public_url: url.as_str().trim_end_matches('/').to_owned(), max_upload_size })
+    }
+}
+
+/// Shared state of every request (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    db: Db,
+    blobs: BlobStore,
+    config: ServerConfig,
+    /// SHA-256 of the admin token given by `MILLENNIUM_ADMIN_TOKEN`, if any.
+    env_admin_hash: Option<[u8; 32]>,
+}
+
+/// What opening the state did that the operator must know.
+#[derive(Debug)]
+pub struct Opened {
+    /// The state.
+    pub state: AppState,
+    /// A server admin token created because none existed: show it once.
+    pub new_admin_token: Option<String>,
+}
+
+impl AppState {
+    /// Opens the data directory (creating it), applies migrations, removes unreferenced uploads, and makes a server
+    /// admin token on first start unless `admin_token` (from `MILLENNIUM_ADMIN_TOKEN`) is given.
+    pub async fn open(data_dir: &Path, config: ServerConfig, admin_token: Option<&str>) -> Result<Opened> {
+        std::fs::create_dir_all(data_dir).map_err(|e| Error::io("could not create the data directory", data_dir, e))?;
+        let db = Db::open(data_dir).await?;
+        let blobs = BlobStore::open(data_dir)?;
+        let referenced = db.referenced_blobs().await?;
+        let removed = blobs.collect_garbage(&referenced)?;
+        if removed > 0 {
+            tracing::warn!(removed, "removed uploads left by an interrupted publish");
+        }
+        let env_admin_hash = match admin_token {
+            Some(token) if token.len() < 16 => {
+                return Err(Error::usage(
+                    "`MILLENNIUM_ADMIN_TOKEN` is shorter than 16 characters\nhint: use a long random value, e.g. `openssl rand -hex 32`",
+                ));
+            }
+            Some(token) => Some(tokens::hash_whole(token)),
+            None => None,
+        };
+        let mut new_admin_token = None;
+        if env_admin_hash.is_none() && !db.has_server_admin_token().await? {
+            let token = NewToken::generate()?;
+            db.insert_token(&token.id, &token.secret_hash, None, Scope::Admin, "server admin (first start)").await?;
+            new_admin_token = Some(token.text);
+        }
+        let state = AppState(Arc::new(Inner { db, blobs, config, env_admin_hash }));
+        Ok(Opened { state, new_admin_token })
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Db {
+        &self.0.db
+    }
+
+    /// The artifact store.
+    pub fn blobs(&self) -> &BlobStore {
+        &self.0.blobs
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.0.config
+    }
+
+    /// Checks a bearer token.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal> {
+        if let Some(expected) = &self.0.env_admin_hash
+            && tokens::hashes_equal(&tokens::hash_whole(token), expected)
+        {
+            return Ok(Principal { token_id: None, app: None, scope: Scope::Admin });
+        }
+        let presented = PresentedToken::parse(token)?;
+        let row = self.db().token(presented.id).await?.ok_or(Error::Unauthorized)?;
+        if !presented.matches(&row.secret_hash) || row.revoked_at.is_some() {
+            return Err(Error::Unauthorized);
+        }
+        let app = row.app_id.as_deref().map(crate::names::AppId::parse).transpose()?;
+        Ok(Principal { token_id: Some(row.id), app, scope: row.scope })
+    }
+}
+
+/// The caller of an admin API request, from `Authorization: Bearer TOKEN`.
+#[derive(Debug)]
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or(Error::Unauthorized)?;
+        let text = header.to_str().map_err(|_| Error::Unauthorized)?;
+        let token = text
+            .strip_prefix("Bearer ")
+            .or_else(|| text.strip_prefix("bearer "))
+            .map(str::trim)
+            .ok_or(Error::Unauthorized)?;
+        state.authenticate(token).await.map(Auth)
+    }
+}
+
+/// The whole HTTP application.
+pub fn app(state: AppState) -> Router {
+    let upload_limit =
+        usize::try_from(state.config().max_upload_size.saturating_add(1024 * 1024)).unwrap_or(usize::MAX);
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/api/v1/apps", post(api::create_app))
+        .route("/api/v1/apps/{app}", get(api::get_app))
+        .route("/api/v1/tokens", post(api::create_token))
+        .route("/api/v1/tokens/{id}", delete(api::revoke_token))
+        .route(
+            "/api/v1/apps/{app}/releases",
+            get(api::list_releases).post(publish::publish).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/api/v1/apps/{app}/releases/{version}", get(api::get_release))
+        .route("/api/v1/apps/{app}/releases/{version}/promote", post(api::promote))
+        .route("/api/v1/apps/{app}/releases/{version}/rollout", post(api::rollout))
+        .route("/api/v1/apps/{app}/releases/{version}/yank", post(api::yank))
+        .route("/download/{app}/{version}/{target}/{file}", get(download::download))
+        .route("/{app}/{channel}/latest.json", get(updates::static_manifest))
+        .route("/{app}/{target}/{arch}/{current_version}", get(updates::dynamic_check))
+        .route("/{app}/{target}/{arch}/{current_version}/{bundle_type}", get(updates::dynamic_check_bundle))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .layer(axum::middleware::from_fn(request_limits))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> Result<Response> {
+    state.db().has_server_admin_token().await?;
+    Ok(axum::Json(serde_json::json!({ "status": "ok" })).into_response())
+}
+
+async fn not_found() -> Error {
+    Error::not_found("route")
+}
+
+async fn method_not_allowed() -> Response {
+    let body = serde_json::json!({ "error": { "code": "method_not_allowed", "message": "method not allowed" } });
+    (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
+}
+
+/// Refuses over-long URIs and oversized header sets before any handler runs.
+async fn request_limits(request: Request, next: Next) -> Response {
+    if request.uri().to_string().len() > MAX_URI_LEN {
+        return Error::UriTooLong.into_response();
+    }
+    let headers = request.headers();
+    let bytes: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
+    if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        return Error::HeadersTooLarge.into_response();
+    }
+    next.run(request).await
+}
+
+/// Options of `serve`.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub public_url: Option<String>,
+    pub max_upload_size: u64,
+    pub admin_token: Option<String>,
+}
+
+/// The public URL used when none is configured: `http://{bind}`, with an unspecified bind address (`0.0.0.0`, `::`)
+/// replaced by loopback, which is only right for local testing.
+pub fn default_public_url(bind: SocketAddr) -> String {
+    let mut addr = bind;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    format!("http://{addr}")
+}
+
+/// Runs the server until SIGTERM or ctrl-c, then finishes in-flight requests and closes the database.
+pub async fn serve(options: ServeOptions) -> Result<()> {
+    let public_url = match &options.public_url {
+        Some(url) => url.clone(),
+        None => {
+            let url = default_public_url(options.bind);
+            if options.bind.ip().is_unspecified() {
+                tracing::warn!(%url, "no `--public-url` given; download URLs in manifests point at loopback");
+            }
+            url
+        }
+    };
+    let config = ServerConfig::new(&public_url, options.max_upload_size)?;
+    let opened = AppState::open(&options.data_dir, config, options.admin_token.as_deref()).await?;
+    if let Some(token) = &opened.new_admin_token {
+        // Printed once, on stderr, outside the log format so it is easy to copy; only its hash is stored.
+        eprintln!(
+            "\nserver admin token (shown only this once; store it now, it is kept only hashed):\n\n    {token}\n\nhint: pass it as `--token` or `MILLENNIUM_TOKEN` to the admin commands\n"
+        );
+    }
+    let state = opened.state;
+    let listener = tokio::net::TcpListener::bind(options.bind)
+        .await
+        .map_err(|e| Error::usage(format!("could not listen on {}: {e}", options.bind)))?;
+    let local = listener.local_addr().map_err(|e| Error::Internal(format!("local address: {e}")))?;
+    tracing::info!(address = %local, public_url = %state.config().public_url, data_dir = %options.data_dir.display(), "listening");
+    serve_on(listener, app(state.clone()), shutdown_signal()).await;
+    state.db().close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// How long a client may take to send a request's headers (slow-loris protection).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How long in-flight requests get to finish after a shutdown signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Serves `router` on `listener` over HTTP/1.1 until `shutdown` completes, then lets in-flight requests finish (for
+/// at most [`SHUTDOWN_GRACE`]).
+///
+/// Each connection gets hyper's own limits on top of the server's header and URI checks: a [`HEADER_READ_TIMEOUT`],
+/// a bounded read buffer (so a request head cannot grow past it) and a maximum number of headers; hyper answers `431`
+/// beyond them.
+pub async fn serve_on(listener: tokio::net::TcpListener, router: Router, shutdown: impl Future<Output = ()>) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(64 * 1024)
+        .max_headers(2 * MAX_HEADERS);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!(error = %e, "could not accept a connection");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                let connection = graceful.watch(http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(%peer, error = %e, "connection closed with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+            tracing::warn!("in-flight requests did not finish within {}s; stopping anyway", SHUTDOWN_GRACE.as_secs());
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "could not listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

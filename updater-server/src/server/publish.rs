@@ -1,0 +1,287 @@
+//! Publishing a release: `POST /api/v1/apps/{app}/releases`, one `multipart/form-data` request.
+//!
+//! Parts, in this order:
+//!
+//! 1. `release`: JSON `{"version", "channel"?, "notes"?, "rollout"?, "force"?}`. Checked before any artifact byte is
+//!    read: a duplicate version or one not newer than the channel's latest (unless `force`) is refused at once.
+//!    With `"dry_run": true` the request ends here with `200` (the CLI checks this way before uploading).
+//! 2. For each artifact, in any order: `signature:{target}` (the `.sig` text, minisign or Tauri form) and
+//!    `artifact:{target}` (the file, with a file name), where `{target}` is a target key such as
+//!    `linux-x86_64-appimage`.
+//!
+//! Each artifact is streamed to a temporary file in the store (never held in memory) while its SHA-256 is computed,
+//! against a total budget of `--max-upload-size`. Once the request is complete, every signature is verified against
+//! the app's registered public key over the stored bytes, and its signed `version:` (if any) must be the release
+//! version. Only then are the files moved to their content-addressed names and fsynced, and the release, its artifacts
+//! and its channel placement written in one database transaction. Any failure before the commit drops the temporary
+//! files and writes nothing; a crash between the renames and the commit leaves unreferenced blobs that nothing serves
+//! and the next start removes.
+
+use std::collections::BTreeMap;
+use std::io::BufReader;
+use std::path::PathBuf;
+
+use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
+use axum::extract::{Multipart, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use millennium_update_protocol::tauri::{Artifact, ArtifactUrl, DynamicResponse, ReleaseInfo, SignatureText};
+use millennium_update_protocol::{Target, Version};
+use time::OffsetDateTime;
+
+use super::{AppState, Auth};
+use crate::blobs::StagedBlob;
+use crate::db::{NewArtifact, NewRelease};
+use crate::error::{Error, Result};
+use crate::names::{AppId, Channel, check_file_name};
+use crate::tokens::Scope;
+
+/// Largest `release` part.
+const MAX_RELEASE_PART: usize = 128 * 1024;
+
+/// Largest `signature:*` part.
+const MAX_SIGNATURE_PART: usize = 8 * 1024;
+
+/// The `release` part.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishRequest {
+    /// SemVer version.
+    pub version: String,
+    /// Channel to publish to (default `stable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// Release notes (Markdown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// Initial rollout percentage (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<u8>,
+    /// Publish even if the version is not newer than the channel's latest.
+    #[serde(default)]
+    pub force: bool,
+    /// Total size in bytes of the artifacts that will follow, if known: refused at once when over the limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_size: Option<u64>,
+    /// Only check the token, app, version, channel and size, and answer `200` without reading artifacts. The CLI
+    /// does this before uploading, so a refusal arrives before gigabytes are sent (a server that refuses in the
+    /// middle of an upload cannot always get its answer through).
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// Multipart part names.
+pub const RELEASE_PART: &str = "release";
+/// Prefix of signature part names.
+pub const SIGNATURE_PART_PREFIX: &str = "signature:";
+/// Prefix of artifact part names.
+pub const ARTIFACT_PART_PREFIX: &str = "artifact:";
+
+fn multipart_error(e: &MultipartError, limit: u64) -> Error {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Error::PayloadTooLarge { limit }
+    } else {
+        Error::bad_request(format!("malformed upload: {}", e.body_text()))
+    }
+}
+
+async fn read_small(field: &mut Field<'_>, max: usize, what: &str, limit: u64) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e, limit))? {
+        if out.len() + chunk.len() > max {
+            return Err(Error::bad_request(format!("the {what} part is larger than {max} bytes")));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+struct Upload {
+    file_name: String,
+    blob: StagedBlob,
+}
+
+/// `POST /api/v1/apps/{app}/releases`.
+pub async fn publish(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(app): Path<String>,
+    multipart: std::result::Result<Multipart, MultipartRejection>,
+) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    principal.require(&app, Scope::Publish, "publish releases")?;
+    let app_row = state.db().app(&app).await?.ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
+    let public_key = millennium_sign::PublicKey::from_text(&app_row.public_key)
+        .map_err(|e| Error::Internal(format!("stored public key: {e}")))?;
+    let mut multipart = multipart.map_err(|e| Error::bad_request(format!("expected a multipart upload: {e}")))?;
+    let limit = state.config().max_upload_size;
+
+    // 1. The release description, checked before any artifact is received.
+    let mut field = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(&e, limit))?
+        .ok_or_else(|| Error::bad_request("empty upload: expected a `release` part first"))?;
+    if field.name() != Some(RELEASE_PART) {
+        return Err(Error::bad_request("the first part of the upload must be `release`"));
+    }
+    let body = read_small(&mut field, MAX_RELEASE_PART, "release", limit).await?;
+    drop(field);
+    let request: PublishRequest =
+        serde_json::from_slice(&body).map_err(|e| Error::bad_request(format!("invalid `release` part: {e}")))?;
+    let version = Version::parse(&request.version).map_err(|source| Error::protocol("version", source))?;
+    let version_text = version.to_string();
+    let channel = request.channel.as_deref().map_or_else(|| Ok(Channel::stable()), Channel::parse)?;
+    let rollout = crate::rollout::check_percent(request.rollout.unwrap_or(100))?;
+    let pub_date = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or_else(|_| OffsetDateTime::now_utc());
+    let mut info = ReleaseInfo::new(version.clone())
+        .with_pub_date(pub_date)
+        .map_err(|e| Error::Internal(format!("pub_date: {e}")))?;
+    if let Some(notes) = &request.notes {
+        info = info.with_notes(notes.clone()).map_err(|source| Error::protocol("notes", source))?;
+    }
+    let pub_date_text = info.pub_date_text().map(str::to_owned).unwrap_or_default();
+    state.db().check_publishable(&app, &channel, &version_text, request.force).await?;
+    if request.total_size.is_some_and(|size| size > limit) {
+        return Err(Error::PayloadTooLarge { limit });
+    }
+    if request.dry_run {
+        let body = serde_json::json!({ "dry_run": true, "app": app, "version": version_text, "channel": channel });
+        return Ok(axum::Json(body).into_response());
+    }
+
+    // 2. Artifacts and signatures, streamed to temporary files.
+    let mut signatures: BTreeMap<Target, String> = BTreeMap::new();
+    let mut uploads: BTreeMap<Target, Upload> = BTreeMap::new();
+    let mut total: u64 = 0;
+    while let Some(mut field) = multipart.next_field().await.map_err(|e| multipart_error(&e, limit))? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if let Some(key) = name.strip_prefix(SIGNATURE_PART_PREFIX) {
+            let target = parse_target(key)?;
+            let text = read_small(&mut field, MAX_SIGNATURE_PART, "signature", limit).await?;
+            let text = String::from_utf8(text)
+                .map_err(|_| Error::SignatureRejected { target: key.to_owned(), reason: "not UTF-8 text".into() })?;
+            if signatures.insert(target, text).is_some() {
+                return Err(Error::bad_request(format!("two signatures for `{target}`")));
+            }
+        } else if let Some(key) = name.strip_prefix(ARTIFACT_PART_PREFIX) {
+            let target = parse_target(key)?;
+            if uploads.contains_key(&target) {
+                return Err(Error::bad_request(format!("two artifacts for `{target}`")));
+            }
+            if uploads.len() >= millennium_update_protocol::limits::MAX_PLATFORMS {
+                return Err(Error::bad_request("too many artifacts in one release"));
+            }
+            let file_name = field
+                .file_name()
+                .ok_or_else(|| Error::bad_request(format!("the artifact part for `{target}` has no file name")))?
+                .to_owned();
+            check_file_name(&file_name)?;
+            let mut writer = state.blobs().writer()?;
+            while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e, limit))? {
+                total += chunk.len() as u64;
+                if total > limit {
+                    return Err(Error::PayloadTooLarge { limit });
+                }
+                writer.write(&chunk).await?;
+            }
+            if writer.size() == 0 {
+                return Err(Error::bad_request(format!("the artifact for `{target}` is empty")));
+            }
+            uploads.insert(target, Upload { file_name, blob: writer.finish().await? });
+        } else {
+            return Err(Error::bad_request(format!(
+                "unexpected upload part `{}`: expected `signature:TARGET` or `artifact:TARGET`",
+                crate::names::snippet(&name)
+            )));
+        }
+    }
+    drop(multipart);
+    if uploads.is_empty() {
+        return Err(Error::bad_request("a release needs at least one artifact"));
+    }
+    if let Some(target) = signatures.keys().find(|t| !uploads.contains_key(t)) {
+        return Err(Error::bad_request(format!("signature for `{target}` without an artifact")));
+    }
+
+    // 3. Verify every signature over the stored bytes.
+    let mut verified = Vec::with_capacity(uploads.len());
+    for (target, upload) in &uploads {
+        let sig = signatures.get(target).ok_or_else(|| Error::SignatureRejected {
+            target: target.to_string(),
+            reason: "no signature was uploaded for this artifact\nhint: upload the `.sig` file made by `millennium-sign sign`".into(),
+        })?;
+        let signature =
+            verify_artifact(&public_key, sig, upload.blob.path().to_owned(), &version_text, *target).await?;
+        // The protocol crate must accept what will be served: signed version equal to the release's.
+        let url = ArtifactUrl::parse(&format!("{}/download/", state.config().public_url))
+            .map_err(|e| Error::Internal(format!("public URL: {e}")))?;
+        DynamicResponse::new(info.clone(), Artifact::new(url, signature.clone()))
+            .map_err(|e| Error::SignatureRejected { target: target.to_string(), reason: e.to_string() })?;
+        verified.push((*target, signature));
+    }
+
+    // 4. Make the files durable under their final names, then make the release visible in one transaction.
+    let mut artifacts = Vec::with_capacity(uploads.len());
+    for ((target, upload), (_, signature)) in uploads.into_iter().zip(verified) {
+        let size = upload.blob.size;
+        let sha256 = state.blobs().persist(upload.blob).await?;
+        artifacts.push(NewArtifact {
+            target: target.to_string(),
+            file_name: upload.file_name,
+            sha256,
+            size,
+            signature: signature.as_str().to_owned(),
+        });
+    }
+    let targets: Vec<String> = artifacts.iter().map(|a| a.target.clone()).collect();
+    state
+        .db()
+        .insert_release(
+            NewRelease {
+                app: &app,
+                version: &version_text,
+                notes: request.notes.as_deref(),
+                pub_date: &pub_date_text,
+                channel: &channel,
+                rollout,
+                artifacts,
+            },
+            request.force,
+        )
+        .await?;
+    tracing::info!(app = %app, version = %version_text, channel = %channel, ?targets, bytes = total, "published");
+    let release =
+        state.db().release(&app, &version_text).await?.ok_or_else(|| Error::Internal("lost release".into()))?;
+    let body = super::api::release_json(&state, &release).await?;
+    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+}
+
+fn parse_target(key: &str) -> Result<Target> {
+    key.parse().map_err(|source| Error::protocol("target", source))
+}
+
+/// Verifies one artifact's signature over the staged file, on a blocking thread (it hashes the whole file).
+async fn verify_artifact(
+    public_key: &millennium_sign::PublicKey,
+    signature_text: &str,
+    path: PathBuf,
+    version: &str,
+    target: Target,
+) -> Result<SignatureText> {
+    let rejected = |reason: String| Error::SignatureRejected { target: target.to_string(), reason };
+    let signature = millennium_sign::Signature::from_text(signature_text.trim_end_matches(['\r', '\n']))
+        .or_else(|_| millennium_sign::Signature::from_text(signature_text))
+        .map_err(|e| rejected(e.to_string()))?;
+    let key = public_key.clone();
+    let checked = signature.clone();
+    let result = tokio::task::spawn_blocking(move || -> Result<std::result::Result<(), millennium_sign::Error>> {
+        let file = std::fs::File::open(&path).map_err(|e| Error::io("could not open", &path, e))?;
+        Ok(checked.verify(&key, BufReader::with_capacity(256 * 1024, file)))
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("verify task: {e}")))??;
+    result.map_err(|e| rejected(e.to_string()))?;
+    signature.trusted_fields().check_version(version, false).map_err(|e| rejected(e.to_string()))?;
+    SignatureText::from_signature(signature).map_err(|e| rejected(e.to_string()))
+}

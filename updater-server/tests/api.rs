@@ -1,0 +1,1119 @@
+//! In-process tests of every endpoint through `app(state) -> Router` and `tower::ServiceExt::oneshot`: the happy paths
+//! and every kind of bad input, each checking that nothing was written when the request is refused.
+
+// Helpers outside `#[test]` functions state their expectations with `unwrap()` too.
+#![allow(clippy::unwrap_used)]
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use millennium_sign::{Format, SecretKey, Signature, TrustedComment};
+use millennium_update_protocol::tauri::{DynamicResponse, StaticManifest};
+use millennium_update_protocol::{Target, Version};
+use millennium_update_server::{AppState, ServerConfig, app};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const ADMIN: &str = "test-admin-token-0123456789abcdef";
+const BOUNDARY: &str = "millenniumtestboundary";
+
+struct Ctx {
+    dir: tempfile::TempDir,
+    state: AppState,
+    key: SecretKey,
+    publish_token: String,
+    admin_token: String,
+}
+
+struct Resp {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", self.body))
+    }
+
+    fn error_code(&self) -> String {
+        let v = self.json();
+        v["error"]["code"].as_str().unwrap_or_else(|| panic!("no error code in {v}")).to_owned()
+    }
+}
+
+impl Ctx {
+    async fn new() -> Self {
+        Self::with_limit(64 * 1024 * 1024).await
+    }
+
+    async fn with_limit(max_upload_size: u64) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = ServerConfig::new("http://127.0.0.1:9", max_upload_size).unwrap();
+        let opened = AppState::open(&dir.path().join("data"), config, Some(ADMIN)).await.unwrap();
+        assert!(opened.new_admin_token.is_none());
+        let key = SecretKey::generate().unwrap();
+        let mut ctx = Ctx { dir, state: opened.state, key, publish_token: String::new(), admin_token: String::new() };
+        let pk = ctx.key.public_key().to_text(Format::Tauri);
+        let r =
+            ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN), Some(json!({"id": "demo", "public_key": pk}))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        ctx.publish_token = ctx.token("demo", "publish").await;
+        ctx.admin_token = ctx.token("demo", "admin").await;
+        ctx
+    }
+
+    fn router(&self) -> Router {
+        app(self.state.clone())
+    }
+
+    async fn send(&self, request: Request<Body>) -> Resp {
+        let response = self.router().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        Resp { status, headers, body }
+    }
+
+    async fn call(&self, method: Method, uri: &str, token: Option<&str>, body: Option<Value>) -> Resp {
+        let mut builder = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        let request = match body {
+            Some(body) => builder.header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())),
+            None => builder.body(Body::empty()),
+        };
+        self.send(request.unwrap()).await
+    }
+
+    async fn get(&self, uri: &str) -> Resp {
+        self.call(Method::GET, uri, None, None).await
+    }
+
+    async fn get_with(&self, uri: &str, headers: &[(&str, &str)]) -> Resp {
+        let mut builder = Request::builder().uri(uri);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        self.send(builder.body(Body::empty()).unwrap()).await
+    }
+
+    async fn token(&self, app: &str, scope: &str) -> String {
+        let r = self.call(Method::POST, "/api/v1/tokens", Some(ADMIN), Some(json!({"app": app, "scope": scope}))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+        r.json()["token"].as_str().unwrap().to_owned()
+    }
+
+    fn sign(&self, data: &[u8], file: &str, version: Option<&str>) -> String {
+        sign_with(&self.key, data, file, version)
+    }
+
+    async fn publish(&self, token: &str, release: Value, parts: &[Part<'_>]) -> Resp {
+        self.publish_to("demo", token, release, parts).await
+    }
+
+    async fn publish_to(&self, app: &str, token: &str, release: Value, parts: &[Part<'_>]) -> Resp {
+        let body = multipart(&release, parts);
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(format!("/api/v1/apps/{app}/releases"))
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={BOUNDARY}"))
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// Publishes a signed release with the given (target, file name, contents).
+    async fn publish_ok(&self, version: &str, channel: &str, files: &[(&str, &str, &[u8])], rollout: u8) -> Value {
+        let sigs: Vec<String> = files.iter().map(|(_, name, data)| self.sign(data, name, Some(version))).collect();
+        let mut parts = Vec::new();
+        for ((target, name, data), sig) in files.iter().zip(&sigs) {
+            parts.push(Part::Signature(target, sig));
+            parts.push(Part::Artifact(target, name, data));
+        }
+        let release =
+            json!({"version": version, "channel": channel, "notes": format!("notes of {version}"), "rollout": rollout});
+        let r = self.publish(&self.publish_token, release, &parts).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+        r.json()
+    }
+
+    async fn releases(&self) -> Vec<Value> {
+        let r = self.call(Method::GET, "/api/v1/apps/demo/releases", Some(ADMIN), None).await;
+        assert_eq!(r.status, StatusCode::OK);
+        r.json()["releases"].as_array().unwrap().clone()
+    }
+
+    /// Every file in the blob store (temporary files included).
+    fn blob_files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.dir.path().join("data/blobs/sha256"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+fn sign_with(key: &SecretKey, data: &[u8], file: &str, version: Option<&str>) -> String {
+    let comment = TrustedComment::tauri(1_700_000_000, file, version).unwrap();
+    Signature::sign(key, data, &comment).unwrap().to_text(Format::Minisign)
+}
+
+enum Part<'a> {
+    Signature(&'a str, &'a str),
+    Artifact(&'a str, &'a str, &'a [u8]),
+    Raw(&'a str, &'a [u8]),
+}
+
+fn multipart(release: &Value, parts: &[Part<'_>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut field = |name: &str, file: Option<&str>, data: &[u8]| {
+        out.extend_from_slice(format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes());
+        if let Some(file) = file {
+            out.extend_from_slice(
+                format!("; filename=\"{file}\"\r\nContent-Type: application/octet-stream").as_bytes(),
+            );
+        }
+        out.extend_from_slice(b"\r\n\r\n");
+        out.extend_from_slice(data);
+        out.extend_from_slice(b"\r\n");
+    };
+    field("release", None, release.to_string().as_bytes());
+    for part in parts {
+        match part {
+            Part::Signature(target, sig) => field(&format!("signature:{target}"), None, sig.as_bytes()),
+            Part::Artifact(target, name, data) => field(&format!("artifact:{target}"), Some(name), data),
+            Part::Raw(name, data) => field(name, None, data),
+        }
+    }
+    out.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    out
+}
+
+const APPIMAGE: &[u8] = b"appimage bytes for version one";
+const DEB: &[u8] = b"deb bytes";
+
+async fn with_release() -> Ctx {
+    let ctx = Ctx::new().await;
+    ctx.publish_ok(
+        "1.2.3",
+        "stable",
+        &[
+            ("linux-x86_64-appimage", "demo_1.2.3_amd64.AppImage", APPIMAGE),
+            ("linux-x86_64-deb", "demo_1.2.3_amd64.deb", DEB),
+            ("darwin-aarch64-app", "demo_aarch64.app.tar.gz", b"mac app"),
+            ("windows-x86_64-nsis", "demo_1.2.3_x64-setup.exe", b"nsis installer"),
+            ("windows-x86_64-msi", "demo_1.2.3_x64_en-US.msi", b"msi installer"),
+        ],
+        100,
+    )
+    .await;
+    ctx
+}
+
+// ----- basics -----
+
+#[tokio::test]
+async fn healthz() {
+    let ctx = Ctx::new().await;
+    let r = ctx.get("/healthz").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["status"], "ok");
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_json() {
+    let ctx = Ctx::new().await;
+    let r = ctx.get("/no/such/route/at/all/here").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.error_code(), "not_found");
+    let r = ctx.call(Method::DELETE, "/healthz", None, None).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.error_code(), "method_not_allowed");
+}
+
+#[tokio::test]
+async fn first_start_creates_an_admin_token_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = ServerConfig::new("http://127.0.0.1:9", 1024).unwrap();
+    let opened = AppState::open(dir.path(), config.clone(), None).await.unwrap();
+    let token = opened.new_admin_token.expect("a token on first start");
+    let principal = opened.state.authenticate(&token).await.unwrap();
+    assert!(principal.is_server_admin());
+    opened.state.db().close().await;
+    let again = AppState::open(dir.path(), config.clone(), None).await.unwrap();
+    assert!(again.new_admin_token.is_none(), "the token is only made and shown once");
+    assert!(again.state.authenticate(&token).await.unwrap().is_server_admin());
+    // The database holds only its hash.
+    again.state.db().close().await;
+    let db = std::fs::read(dir.path().join("millennium.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("millennium.db-wal")).unwrap_or_default();
+    let secret = token.rsplit('_').next().unwrap().as_bytes();
+    assert!(!db.windows(secret.len()).any(|w| w == secret) && !wal.windows(secret.len()).any(|w| w == secret));
+    // A short env token is refused.
+    assert!(AppState::open(dir.path(), config, Some("short")).await.is_err());
+}
+
+// ----- apps and tokens -----
+
+#[tokio::test]
+async fn creating_apps_needs_the_server_admin_token() {
+    let ctx = Ctx::new().await;
+    let pk = ctx.key.public_key().to_text(Format::Minisign);
+    let body = || Some(json!({"id": "other", "public_key": pk}));
+    let r = ctx.call(Method::POST, "/api/v1/apps", None, body()).await;
+    assert_eq!((r.status, r.error_code().as_str()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    let r = ctx.call(Method::POST, "/api/v1/apps", Some("wrong-token"), body()).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = ctx.call(Method::POST, "/api/v1/apps", Some(&ctx.admin_token), body()).await;
+    assert_eq!((r.status, r.error_code().as_str()), (StatusCode::FORBIDDEN, "forbidden"));
+    let r = ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN), body()).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    assert_eq!(r.json()["key_id"], ctx.key.public_key().key_id().to_string());
+    let r = ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN), body()).await;
+    assert_eq!((r.status, r.error_code().as_str()), (StatusCode::CONFLICT, "app_exists"));
+}
+
+#[tokio::test]
+async fn bad_app_input_is_refused() {
+    let ctx = Ctx::new().await;
+    let pk = ctx.key.public_key().to_text(Format::Minisign);
+    for id in ["../etc", "a/b", "..", "Demo", "api", "", "a b"] {
+        let r = ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN), Some(json!({"id": id, "public_key": pk}))).await;
+        assert_eq!((r.status, r.error_code().as_str()), (StatusCode::BAD_REQUEST, "invalid_name"), "{id}");
+    }
+    let r =
+        ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN), Some(json!({"id": "x", "public_key": "not a key"}))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN), Some(json!({"id": "x"}))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = ctx
+        .call(Method::POST, "/api/v1/apps", Some(ADMIN), Some(json!({"id": "x", "public_key": pk, "extra": 1})))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Oversized JSON body.
+    let big = "x".repeat(300 * 1024);
+    let r = ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN), Some(json!({"id": "x", "public_key": big}))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = ctx.call(Method::GET, "/api/v1/apps/demo", Some(&ctx.publish_token), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = ctx.call(Method::GET, "/api/v1/apps/nope", Some(ADMIN), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn tokens_are_scoped_and_revocable() {
+    let ctx = Ctx::new().await;
+    // A publish token cannot make tokens; an app admin token can, for its app only.
+    let r = ctx
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(&ctx.publish_token),
+            Some(json!({"app": "demo", "scope": "publish"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = ctx
+        .call(Method::POST, "/api/v1/tokens", Some(&ctx.admin_token), Some(json!({"app": "demo", "scope": "publish"})))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    let made = r.json();
+    let new_token = made["token"].as_str().unwrap().to_owned();
+    let id = made["id"].as_str().unwrap().to_owned();
+    assert!(new_token.starts_with("mlnm_"));
+    let r =
+        ctx.call(Method::POST, "/api/v1/tokens", Some(ADMIN), Some(json!({"app": "nope", "scope": "publish"}))).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let r = ctx.call(Method::POST, "/api/v1/tokens", Some(ADMIN), Some(json!({"app": "demo", "scope": "root"}))).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+
+    // Works, then revoked: 401.
+    let r = ctx.call(Method::GET, "/api/v1/apps/demo/releases", Some(&new_token), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = ctx.call(Method::DELETE, &format!("/api/v1/tokens/{id}"), Some(&ctx.publish_token), None).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "a publish token cannot revoke");
+    let r = ctx.call(Method::DELETE, &format!("/api/v1/tokens/{id}"), Some(&ctx.admin_token), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = ctx.call(Method::GET, "/api/v1/apps/demo/releases", Some(&new_token), None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = ctx.publish(&new_token, json!({"version": "1.0.0"}), &[]).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = ctx.call(Method::DELETE, "/api/v1/tokens/../../x", Some(ADMIN), None).await;
+    assert!(r.status.is_client_error());
+    let r = ctx.call(Method::DELETE, "/api/v1/tokens/zzzzzzzzzzzzzzzz", Some(ADMIN), None).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let r = ctx.call(Method::DELETE, "/api/v1/tokens/0000000000000000", Some(ADMIN), None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // A token whose secret is wrong for its id.
+    let forged = format!("{}{}", &new_token[..new_token.len() - 4], "0000");
+    let r = ctx.call(Method::GET, "/api/v1/apps/demo/releases", Some(&forged), None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+// ----- publishing -----
+
+#[tokio::test]
+async fn publish_stores_and_lists_a_release() {
+    let ctx = with_release().await;
+    let releases = ctx.releases().await;
+    assert_eq!(releases.len(), 1);
+    let release = &releases[0];
+    assert_eq!(release["version"], "1.2.3");
+    assert_eq!(release["notes"], "notes of 1.2.3");
+    assert_eq!(release["channels"][0]["channel"], "stable");
+    assert_eq!(release["channels"][0]["rollout"], 100);
+    assert_eq!(release["artifacts"].as_array().unwrap().len(), 5);
+    // Content-addressed, nothing temporary left.
+    assert_eq!(ctx.blob_files().len(), 5);
+    assert!(ctx.blob_files().iter().all(|n| n.len() == 64));
+    let r = ctx.call(Method::GET, "/api/v1/apps/demo/releases/1.2.3", Some(&ctx.publish_token), None).await;
+    assert_eq!(r.json()["version"], "1.2.3");
+    let r = ctx.call(Method::GET, "/api/v1/apps/demo/releases?channel=beta", Some(ADMIN), None).await;
+    assert_eq!(r.json()["releases"].as_array().unwrap().len(), 0);
+}
+
+/// Every refused publish leaves the releases and the blob store exactly as they were.
+async fn assert_refused(ctx: &Ctx, r: Resp, status: StatusCode, code: &str) {
+    assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.error_code(), code, "{}", String::from_utf8_lossy(&r.body));
+    let releases = ctx.releases().await;
+    assert_eq!(releases.len(), 1, "a refused publish wrote a release");
+    assert_eq!(ctx.blob_files().len(), 5, "a refused publish left a file: {:?}", ctx.blob_files());
+}
+
+#[tokio::test]
+async fn publish_refuses_bad_signatures() {
+    let ctx = with_release().await;
+    let t = "linux-x86_64-appimage";
+    let data: &[u8] = b"version two";
+    let release = || json!({"version": "2.0.0"});
+
+    // Unsigned.
+    let r = ctx.publish(&ctx.publish_token, release(), &[Part::Artifact(t, "a.AppImage", data)]).await;
+    assert_refused(&ctx, r, StatusCode::UNPROCESSABLE_ENTITY, "bad_signature").await;
+
+    // Signature of other bytes.
+    let sig = ctx.sign(b"other bytes", "a.AppImage", Some("2.0.0"));
+    let r = ctx
+        .publish(&ctx.publish_token, release(), &[Part::Signature(t, &sig), Part::Artifact(t, "a.AppImage", data)])
+        .await;
+    assert_refused(&ctx, r, StatusCode::UNPROCESSABLE_ENTITY, "bad_signature").await;
+
+    // Signed by another key.
+    let other = SecretKey::generate().unwrap();
+    let sig = sign_with(&other, data, "a.AppImage", Some("2.0.0"));
+    let r = ctx
+        .publish(&ctx.publish_token, release(), &[Part::Signature(t, &sig), Part::Artifact(t, "a.AppImage", data)])
+        .await;
+    assert_refused(&ctx, r, StatusCode::UNPROCESSABLE_ENTITY, "bad_signature").await;
+
+    // Signed for another version.
+    let sig = ctx.sign(data, "a.AppImage", Some("1.9.0"));
+    let r = ctx
+        .publish(&ctx.publish_token, release(), &[Part::Signature(t, &sig), Part::Artifact(t, "a.AppImage", data)])
+        .await;
+    assert_refused(&ctx, r, StatusCode::UNPROCESSABLE_ENTITY, "bad_signature").await;
+
+    // Garbage signature.
+    let r = ctx
+        .publish(&ctx.publish_token, release(), &[Part::Signature(t, "garbage"), Part::Artifact(t, "a.AppImage", data)])
+        .await;
+    assert_refused(&ctx, r, StatusCode::UNPROCESSABLE_ENTITY, "bad_signature").await;
+
+    // One good, one bad: nothing is published.
+    let good = ctx.sign(data, "a.AppImage", Some("2.0.0"));
+    let bad = ctx.sign(b"x", "a.deb", Some("2.0.0"));
+    let r = ctx
+        .publish(
+            &ctx.publish_token,
+            release(),
+            &[
+                Part::Signature(t, &good),
+                Part::Artifact(t, "a.AppImage", data),
+                Part::Signature("linux-x86_64-deb", &bad),
+                Part::Artifact("linux-x86_64-deb", "a.deb", b"deb two"),
+            ],
+        )
+        .await;
+    assert_refused(&ctx, r, StatusCode::UNPROCESSABLE_ENTITY, "bad_signature").await;
+
+    // A signature without a version field is accepted (Tauri's own signer writes none), in Tauri's form too.
+    let comment = TrustedComment::tauri(1, "a.AppImage", None).unwrap();
+    let sig = Signature::sign(&ctx.key, data, &comment).unwrap().to_text(Format::Tauri);
+    let r = ctx
+        .publish(&ctx.publish_token, release(), &[Part::Signature(t, &sig), Part::Artifact(t, "a.AppImage", data)])
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+}
+
+#[tokio::test]
+async fn publish_refuses_bad_versions_and_duplicates() {
+    let ctx = with_release().await;
+    let t = "linux-x86_64-appimage";
+    let publish = |version: &'static str, force: bool| {
+        let ctx = &ctx;
+        async move {
+            let data = format!("data of {version}").into_bytes();
+            let sig = ctx.sign(&data, "a.AppImage", Some(version));
+            ctx.publish(
+                &ctx.publish_token,
+                json!({"version": version, "force": force}),
+                &[Part::Signature(t, &sig), Part::Artifact(t, "a.AppImage", &data)],
+            )
+            .await
+        }
+    };
+    let r = publish("1.2.3", false).await;
+    assert_refused(&ctx, r, StatusCode::CONFLICT, "duplicate_version").await;
+    let r = publish("1.2.3", true).await;
+    assert_refused(&ctx, r, StatusCode::CONFLICT, "duplicate_version").await;
+    let r = publish("1.2.0", false).await;
+    assert_refused(&ctx, r, StatusCode::CONFLICT, "version_not_newer").await;
+    // Build metadata does not make a version newer.
+    let r = publish("1.2.3+rebuild", false).await;
+    assert_refused(&ctx, r, StatusCode::CONFLICT, "version_not_newer").await;
+    for bad in ["1.2", "latest", "1.2.3.4", "v", "01.2.3"] {
+        let r = publish(bad, false).await;
+        assert_refused(&ctx, r, StatusCode::BAD_REQUEST, "invalid_input").await;
+    }
+    // Forced older version, and in another channel an older version is fine.
+    let r = publish("1.2.0", true).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+}
+
+#[tokio::test]
+async fn publish_refuses_bad_requests() {
+    let ctx = with_release().await;
+    let data: &[u8] = b"v2";
+    let sig = ctx.sign(data, "a.AppImage", Some("2.0.0"));
+    let rel = || json!({"version": "2.0.0"});
+
+    for target in ["linux-amd64", "freebsd-x86_64", "windows-x86_64-deb", "../../etc", "linux-x86_64-unknown"] {
+        let r = ctx
+            .publish(
+                &ctx.publish_token,
+                rel(),
+                &[Part::Signature(target, &sig), Part::Artifact(target, "a.AppImage", data)],
+            )
+            .await;
+        assert_refused(&ctx, r, StatusCode::BAD_REQUEST, "invalid_input").await;
+    }
+    let t = "linux-x86_64-appimage";
+    for name in ["../a.AppImage", "a/b", ".hidden", "a b"] {
+        let r =
+            ctx.publish(&ctx.publish_token, rel(), &[Part::Signature(t, &sig), Part::Artifact(t, name, data)]).await;
+        assert_refused(&ctx, r, StatusCode::BAD_REQUEST, "invalid_name").await;
+    }
+    // Channel traversal.
+    let r = ctx
+        .publish(
+            &ctx.publish_token,
+            json!({"version": "2.0.0", "channel": "../x"}),
+            &[Part::Signature(t, &sig), Part::Artifact(t, "a.AppImage", data)],
+        )
+        .await;
+    assert_refused(&ctx, r, StatusCode::BAD_REQUEST, "invalid_name").await;
+    // No artifacts; unknown part; missing release part; bad rollout; empty artifact.
+    let r = ctx.publish(&ctx.publish_token, rel(), &[]).await;
+    assert_refused(&ctx, r, StatusCode::BAD_REQUEST, "bad_request").await;
+    let r = ctx.publish(&ctx.publish_token, rel(), &[Part::Raw("surprise", b"x")]).await;
+    assert_refused(&ctx, r, StatusCode::BAD_REQUEST, "bad_request").await;
+    let r = ctx.publish(&ctx.publish_token, json!({"version": "2.0.0", "rollout": 101}), &[]).await;
+    assert_refused(&ctx, r, StatusCode::BAD_REQUEST, "bad_request").await;
+    let r = ctx.publish(&ctx.publish_token, json!({"version": "2.0.0", "what": 1}), &[]).await;
+    assert_refused(&ctx, r, StatusCode::BAD_REQUEST, "bad_request").await;
+    let r =
+        ctx.publish(&ctx.publish_token, rel(), &[Part::Signature(t, &sig), Part::Artifact(t, "a.AppImage", b"")]).await;
+    assert_refused(&ctx, r, StatusCode::BAD_REQUEST, "bad_request").await;
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/apps/demo/releases")
+        .header(header::AUTHORIZATION, format!("Bearer {}", ctx.publish_token))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from("{}"))
+        .unwrap();
+    let r = ctx.send(request).await;
+    assert_refused(&ctx, r, StatusCode::BAD_REQUEST, "bad_request").await;
+
+    // Tokens: wrong, another app's, none, unknown app.
+    let pk = ctx.key.public_key().to_text(Format::Minisign);
+    ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN), Some(json!({"id": "other", "public_key": pk}))).await;
+    let other_token = ctx.token("other", "admin").await;
+    let parts = [Part::Signature(t, &sig), Part::Artifact(t, "a.AppImage", data)];
+    let r = ctx.publish(&other_token, rel(), &parts).await;
+    assert_refused(&ctx, r, StatusCode::FORBIDDEN, "forbidden").await;
+    let r = ctx
+        .publish(
+            "mlnm_0000000000000000_0000000000000000000000000000000000000000000000000000000000000000",
+            rel(),
+            &parts,
+        )
+        .await;
+    assert_refused(&ctx, r, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let r = ctx.publish_to("nope", ADMIN, rel(), &parts).await;
+    assert_refused(&ctx, r, StatusCode::NOT_FOUND, "not_found").await;
+    let r = ctx.publish_to("..", ADMIN, rel(), &parts).await;
+    assert!(r.status.is_client_error());
+}
+
+#[tokio::test]
+async fn oversized_uploads_are_refused() {
+    let ctx = Ctx::with_limit(1000).await;
+    let t = "linux-x86_64-appimage";
+    let small = vec![1u8; 600];
+    let sig = ctx.sign(&small, "a.AppImage", Some("1.0.0"));
+    let sig2 = ctx.sign(&small, "a.deb", Some("1.0.0"));
+    // Two artifacts of 600 bytes: over the 1000-byte budget.
+    let r = ctx
+        .publish(
+            &ctx.publish_token,
+            json!({"version": "1.0.0"}),
+            &[
+                Part::Signature(t, &sig),
+                Part::Artifact(t, "a.AppImage", &small),
+                Part::Signature("linux-x86_64-deb", &sig2),
+                Part::Artifact("linux-x86_64-deb", "a.deb", &small),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(r.error_code(), "payload_too_large");
+    // Far over the limit: the body limit answers too.
+    let big = vec![1u8; 2 * 1024 * 1024];
+    let sig = ctx.sign(&big, "a.AppImage", Some("1.0.0"));
+    let r = ctx
+        .publish(
+            &ctx.publish_token,
+            json!({"version": "1.0.0"}),
+            &[Part::Signature(t, &sig), Part::Artifact(t, "a.AppImage", &big)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(ctx.releases().await.is_empty());
+    assert!(ctx.blob_files().is_empty(), "{:?}", ctx.blob_files());
+    // One that fits.
+    let r = ctx
+        .publish(
+            &ctx.publish_token,
+            json!({"version": "1.0.0"}),
+            &[Part::Signature(t, &sig2), Part::Artifact(t, "a.deb", &small)],
+        )
+        .await;
+    // (signed for another file name: names are not bound, bytes are)
+    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+}
+
+// ----- update checks -----
+
+fn dynamic(r: &Resp) -> DynamicResponse {
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    DynamicResponse::parse(&r.body).unwrap()
+}
+
+#[tokio::test]
+async fn dynamic_endpoint_offers_the_right_artifact() {
+    let ctx = with_release().await;
+    let r = ctx.get("/demo/linux/x86_64/1.0.0").await;
+    let d = dynamic(&r);
+    assert_eq!(d.release().version().to_string(), "1.2.3");
+    assert_eq!(d.release().notes(), Some("notes of 1.2.3"));
+    assert!(d.release().pub_date().is_some());
+    let url = d.artifact().url().as_str().to_owned();
+    assert!(url.starts_with("http://127.0.0.1:9/download/demo/1.2.3/linux-x86_64-appimage/"), "{url}");
+    assert_eq!(d.artifact().format().map(|f| f.as_str()), Some("appimage"));
+    // The signature verifies against the app's key over the artifact's bytes.
+    d.artifact().signature().signature().verify(&ctx.key.public_key(), APPIMAGE).unwrap();
+    assert_eq!(r.headers[header::CONTENT_TYPE], "application/json");
+
+    // Bundle types.
+    let url_of = |r: &Resp| dynamic(r).artifact().url().as_str().to_owned();
+    assert!(url_of(&ctx.get("/demo/linux/x86_64/1.0.0/deb").await).contains("/linux-x86_64-deb/demo_1.2.3_amd64.deb"));
+    assert!(url_of(&ctx.get("/demo/linux/x86_64/1.0.0/appimage").await).contains("linux-x86_64-appimage"));
+    assert!(url_of(&ctx.get("/demo/linux/x86_64/1.0.0/unknown").await).contains("linux-x86_64-appimage"));
+    assert!(url_of(&ctx.get("/demo/windows/x86_64/1.0.0/msi").await).ends_with(".msi"));
+    assert!(url_of(&ctx.get("/demo/windows/x86_64/1.0.0/nsis").await).ends_with("-setup.exe"));
+    assert!(url_of(&ctx.get("/demo/windows/x86_64/1.0.0").await).ends_with("-setup.exe"));
+    assert!(url_of(&ctx.get("/demo/darwin/aarch64/1.0.0/app").await).ends_with(".app.tar.gz"));
+    // cargo-packager-updater says `macos`.
+    let d = dynamic(&ctx.get("/demo/macos/aarch64/1.0.0").await);
+    assert_eq!(d.artifact().format().map(|f| f.as_str()), Some("app"));
+    let d = dynamic(&ctx.get("/demo/windows/x86_64/1.0.0/msi").await);
+    assert_eq!(d.artifact().format().map(|f| f.as_str()), Some("wix"));
+
+    // An rpm install has no rpm and gets the plain key's artifact, as Tauri's lookup does.
+    assert!(url_of(&ctx.get("/demo/linux/x86_64/1.0.0/rpm").await).contains("appimage"));
+    // No artifact for the platform at all: no update.
+    assert_eq!(ctx.get("/demo/linux/aarch64/1.0.0").await.status, StatusCode::NO_CONTENT);
+    assert_eq!(ctx.get("/demo/darwin/x86_64/1.0.0/app").await.status, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn dynamic_endpoint_compares_versions_by_precedence() {
+    let ctx = with_release().await;
+    for (current, expected) in [
+        ("1.2.3", StatusCode::NO_CONTENT),
+        ("1.2.4", StatusCode::NO_CONTENT),
+        ("2.0.0", StatusCode::NO_CONTENT),
+        ("1.2.3%2Bbuild.5", StatusCode::NO_CONTENT),
+        ("1.2.3+build.5", StatusCode::NO_CONTENT),
+        ("1.2.3-rc.1", StatusCode::OK),
+        ("1.2.3-rc.1%2Bb", StatusCode::OK),
+        ("v1.0.0", StatusCode::OK),
+        ("0.0.1", StatusCode::OK),
+    ] {
+        let r = ctx.get(&format!("/demo/linux/x86_64/{current}/appimage")).await;
+        assert_eq!(r.status, expected, "{current}");
+        if expected == StatusCode::NO_CONTENT {
+            assert!(r.body.is_empty());
+        }
+    }
+}
+
+#[tokio::test]
+async fn dynamic_endpoint_refuses_bad_input() {
+    let ctx = with_release().await;
+    for (uri, status, code) in [
+        ("/demo/linux/x86_64/1.0", StatusCode::BAD_REQUEST, "invalid_input"),
+        ("/demo/linux/x86_64/latest", StatusCode::BAD_REQUEST, "invalid_input"),
+        ("/demo/linux/x86_64/1.0.0%ZZ", StatusCode::BAD_REQUEST, "invalid_input"),
+        ("/demo/linux/x86_64/1.0.0%252B", StatusCode::BAD_REQUEST, "invalid_input"),
+        ("/demo/freebsd/x86_64/1.0.0", StatusCode::BAD_REQUEST, "invalid_input"),
+        ("/demo/linux/amd64/1.0.0", StatusCode::BAD_REQUEST, "invalid_input"),
+        ("/demo/linux/x86_64/1.0.0/snap", StatusCode::BAD_REQUEST, "invalid_input"),
+        ("/demo/windows/x86_64/1.0.0/deb", StatusCode::BAD_REQUEST, "invalid_input"),
+        ("/demo/linux/x86_64/1.0.0?channel=../../etc", StatusCode::BAD_REQUEST, "invalid_name"),
+        ("/demo/linux/x86_64/1.0.0?channel=Beta", StatusCode::BAD_REQUEST, "invalid_name"),
+        ("/demo/linux/x86_64/1.0.0?install_id=", StatusCode::BAD_REQUEST, "bad_request"),
+        ("/..%2F..%2Fetc/linux/x86_64/1.0.0", StatusCode::BAD_REQUEST, "invalid_name"),
+        ("/%2e%2e/linux/x86_64/1.0.0", StatusCode::BAD_REQUEST, "invalid_name"),
+        ("/../linux/x86_64/1.0.0", StatusCode::BAD_REQUEST, "invalid_name"),
+        ("/nope/linux/x86_64/1.0.0", StatusCode::NOT_FOUND, "not_found"),
+        ("/demo/..%2F..%2Fetc/latest.json", StatusCode::BAD_REQUEST, "invalid_name"),
+        ("/../stable/latest.json", StatusCode::BAD_REQUEST, "invalid_name"),
+        ("/nope/stable/latest.json", StatusCode::NOT_FOUND, "not_found"),
+    ] {
+        let r = ctx.get(uri).await;
+        assert_eq!(r.status, status, "{uri}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.error_code(), code, "{uri}");
+    }
+    // Install id header limits.
+    let long = "x".repeat(200);
+    let r = ctx.get_with("/demo/linux/x86_64/1.0.0", &[("Millennium-Install-Id", &long)]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn request_limits() {
+    let ctx = Ctx::new().await;
+    let long_uri = format!("/demo/linux/x86_64/{}", "1".repeat(5000));
+    assert_eq!(ctx.get(&long_uri).await.status, StatusCode::URI_TOO_LONG);
+    let big = "x".repeat(17 * 1024);
+    let r = ctx.get_with("/healthz", &[("x-big", &big)]).await;
+    assert_eq!(r.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(r.error_code(), "headers_too_large");
+    let names: Vec<String> = (0..70).map(|i| format!("x-h{i}")).collect();
+    let headers: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "1")).collect();
+    assert_eq!(ctx.get_with("/healthz", &headers).await.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn static_manifest_serves_every_key() {
+    let ctx = with_release().await;
+    let r = ctx.get("/demo/stable/latest.json").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    let manifest = StaticManifest::parse(&r.body).unwrap();
+    assert_eq!(manifest.release().version().to_string(), "1.2.3");
+    let keys: Vec<&str> = manifest.platforms().map(|(k, _)| k).collect();
+    for key in [
+        "linux-x86_64",
+        "linux-x86_64-appimage",
+        "linux-x86_64-deb",
+        "darwin-aarch64",
+        "darwin-aarch64-app",
+        "macos-aarch64",
+        "windows-x86_64",
+        "windows-x86_64-nsis",
+        "windows-x86_64-msi",
+    ] {
+        assert!(keys.contains(&key), "{key} missing from {keys:?}");
+    }
+    // A Tauri client on each platform finds what the dynamic endpoint would give it.
+    for (target, bundle_file) in [
+        ("linux-x86_64-deb", ".deb"),
+        ("linux-x86_64", ".AppImage"),
+        ("linux-x86_64-appimage", ".AppImage"),
+        ("windows-x86_64", "-setup.exe"),
+        ("windows-x86_64-msi", ".msi"),
+        ("darwin-aarch64-app", ".app.tar.gz"),
+    ] {
+        let t: Target = target.parse().unwrap();
+        let (_, entry) = manifest.select(&t).unwrap();
+        assert!(entry.artifact().url().as_str().ends_with(bundle_file), "{target}");
+    }
+    assert!(manifest.get("macos-aarch64").unwrap().artifact().format().is_some());
+    // No releases in a channel: 204.
+    assert_eq!(ctx.get("/demo/beta/latest.json").await.status, StatusCode::NO_CONTENT);
+}
+
+// ----- downloads -----
+
+#[tokio::test]
+async fn downloads_support_ranges_and_validators() {
+    let ctx = with_release().await;
+    let d = dynamic(&ctx.get("/demo/linux/x86_64/1.0.0/appimage").await);
+    let path = d.artifact().url().as_url().path().to_owned();
+
+    let r = ctx.get(&path).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(&r.body[..], APPIMAGE);
+    assert_eq!(r.headers[header::CONTENT_LENGTH], APPIMAGE.len().to_string());
+    assert_eq!(r.headers[header::ACCEPT_RANGES], "bytes");
+    let etag = r.headers[header::ETAG].to_str().unwrap().to_owned();
+    assert_eq!(etag.len(), 66);
+    let last_modified = r.headers[header::LAST_MODIFIED].to_str().unwrap().to_owned();
+    assert!(httpdate::parse_http_date(&last_modified).is_ok());
+
+    let r = ctx.get_with(&path, &[("range", "bytes=0-9")]).await;
+    assert_eq!(r.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(&r.body[..], &APPIMAGE[..10]);
+    assert_eq!(r.headers[header::CONTENT_RANGE], format!("bytes 0-9/{}", APPIMAGE.len()));
+    assert_eq!(r.headers[header::CONTENT_LENGTH], "10");
+
+    let r = ctx.get_with(&path, &[("range", "bytes=-5")]).await;
+    assert_eq!(&r.body[..], &APPIMAGE[APPIMAGE.len() - 5..]);
+    let r = ctx.get_with(&path, &[("range", "bytes=10-")]).await;
+    assert_eq!(&r.body[..], &APPIMAGE[10..]);
+
+    let r = ctx.get_with(&path, &[("range", "bytes=1000-")]).await;
+    assert_eq!(r.status, StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(r.headers[header::CONTENT_RANGE], format!("bytes */{}", APPIMAGE.len()));
+
+    let r = ctx.get_with(&path, &[("range", "bytes=0-1,4-5")]).await;
+    assert_eq!((r.status, r.body.len()), (StatusCode::OK, APPIMAGE.len()));
+
+    let r = ctx.get_with(&path, &[("if-none-match", &etag)]).await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+    let r = ctx.get_with(&path, &[("range", "bytes=0-1"), ("if-range", "\"other\"")]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = ctx.get_with(&path, &[("range", "bytes=0-1"), ("if-range", &etag)]).await;
+    assert_eq!(r.status, StatusCode::PARTIAL_CONTENT);
+
+    let head = ctx.send(Request::builder().method(Method::HEAD).uri(&path).body(Body::empty()).unwrap()).await;
+    assert_eq!(head.status, StatusCode::OK);
+    assert_eq!(head.headers[header::CONTENT_LENGTH], APPIMAGE.len().to_string());
+    assert!(head.body.is_empty());
+
+    for (uri, status) in [
+        ("/download/demo/1.2.3/linux-x86_64-appimage/other.AppImage", StatusCode::NOT_FOUND),
+        ("/download/demo/9.9.9/linux-x86_64-appimage/demo_1.2.3_amd64.AppImage", StatusCode::NOT_FOUND),
+        ("/download/demo/1.2.3/linux-x86_64-appimage/..%2F..%2Fmillennium.db", StatusCode::BAD_REQUEST),
+        ("/download/demo/1.2.3/..%2F..%2F/x", StatusCode::BAD_REQUEST),
+        ("/download/..%2Fdemo/1.2.3/linux-x86_64-appimage/x", StatusCode::BAD_REQUEST),
+        ("/download/demo/1.2/linux-x86_64-appimage/x", StatusCode::BAD_REQUEST),
+    ] {
+        let r = ctx.get(uri).await;
+        assert_eq!(r.status, status, "{uri}");
+        r.error_code();
+    }
+}
+
+// ----- rollouts, pause, yank, promote -----
+
+async fn two_releases(rollout: u8) -> Ctx {
+    let ctx = with_release().await;
+    ctx.publish_ok("2.0.0", "stable", &[("linux-x86_64-appimage", "demo_2.0.0_amd64.AppImage", b"two")], rollout).await;
+    ctx
+}
+
+async fn offered_version(ctx: &Ctx, install: Option<&str>) -> Option<String> {
+    let uri = "/demo/linux/x86_64/1.0.0";
+    let r = match install {
+        Some(id) => ctx.get_with(uri, &[("millennium-install-id", id)]).await,
+        None => ctx.get(uri).await,
+    };
+    match r.status {
+        StatusCode::NO_CONTENT => None,
+        _ => Some(dynamic(&r).release().version().to_string()),
+    }
+}
+
+#[tokio::test]
+async fn staged_rollout_offers_a_deterministic_share() {
+    let ctx = two_releases(30).await;
+    // Without an install id the partial release is not offered; the previous full one is.
+    assert_eq!(offered_version(&ctx, None).await.as_deref(), Some("1.2.3"));
+    let ids: Vec<String> = (0..400).map(|i| format!("install-{i}")).collect();
+    let mut in_rollout = Vec::new();
+    for id in &ids {
+        if offered_version(&ctx, Some(id)).await.as_deref() == Some("2.0.0") {
+            in_rollout.push(id.clone());
+        }
+    }
+    let share = in_rollout.len() as f64 / ids.len() as f64;
+    assert!((0.2..0.4).contains(&share), "share {share}");
+    // Same answer on a second check, by header or query.
+    for id in in_rollout.iter().take(20) {
+        let r = ctx.get(&format!("/demo/linux/x86_64/1.0.0?install_id={id}")).await;
+        assert_eq!(dynamic(&r).release().version().to_string(), "2.0.0");
+    }
+    // Raising the rollout keeps everyone who had it.
+    let r = ctx
+        .call(
+            Method::POST,
+            "/api/v1/apps/demo/releases/2.0.0/rollout",
+            Some(&ctx.admin_token),
+            Some(json!({"percent": 60})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    for id in &in_rollout {
+        assert_eq!(offered_version(&ctx, Some(id)).await.as_deref(), Some("2.0.0"));
+    }
+    // Pause: nobody gets it; resume: back.
+    let rollout = |body: Value| {
+        ctx.call(Method::POST, "/api/v1/apps/demo/releases/2.0.0/rollout", Some(&ctx.admin_token), Some(body))
+    };
+    assert_eq!(rollout(json!({"paused": true})).await.status, StatusCode::OK);
+    assert_eq!(offered_version(&ctx, Some(&in_rollout[0])).await.as_deref(), Some("1.2.3"));
+    assert_eq!(rollout(json!({"paused": false, "percent": 100})).await.status, StatusCode::OK);
+    assert_eq!(offered_version(&ctx, None).await.as_deref(), Some("2.0.0"));
+    // Bad rollout requests.
+    assert_eq!(rollout(json!({"percent": 101})).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(rollout(json!({})).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(rollout(json!({"percent": 5, "channel": "beta"})).await.status, StatusCode::NOT_FOUND);
+    let r = ctx
+        .call(
+            Method::POST,
+            "/api/v1/apps/demo/releases/2.0.0/rollout",
+            Some(&ctx.publish_token),
+            Some(json!({"percent": 1})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // The static manifest follows the same rule.
+    let r = ctx.get("/demo/stable/latest.json").await;
+    assert_eq!(StaticManifest::parse(&r.body).unwrap().release().version().to_string(), "2.0.0");
+}
+
+#[tokio::test]
+async fn yanked_releases_are_neither_offered_nor_served() {
+    let ctx = two_releases(100).await;
+    assert_eq!(offered_version(&ctx, None).await.as_deref(), Some("2.0.0"));
+    let download = "/download/demo/2.0.0/linux-x86_64-appimage/demo_2.0.0_amd64.AppImage";
+    assert_eq!(ctx.get(download).await.status, StatusCode::OK);
+    let r = ctx
+        .call(Method::POST, "/api/v1/apps/demo/releases/2.0.0/yank", Some(&ctx.publish_token), Some(json!({})))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r =
+        ctx.call(Method::POST, "/api/v1/apps/demo/releases/2.0.0/yank", Some(&ctx.admin_token), Some(json!({}))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["yanked"], true);
+    assert_eq!(offered_version(&ctx, None).await.as_deref(), Some("1.2.3"));
+    let r = ctx.get(download).await;
+    assert_eq!((r.status, r.error_code().as_str()), (StatusCode::GONE, "yanked"));
+    let r = ctx.get("/demo/stable/latest.json").await;
+    assert_eq!(StaticManifest::parse(&r.body).unwrap().release().version().to_string(), "1.2.3");
+    // Still counts for "newer than the channel's latest": 1.5.0 would be a downgrade for 2.0.0 installs.
+    let data: &[u8] = b"one and a half";
+    let sig = ctx.sign(data, "a.AppImage", Some("1.5.0"));
+    let t = "linux-x86_64-appimage";
+    let r = ctx
+        .publish(
+            &ctx.publish_token,
+            json!({"version": "1.5.0"}),
+            &[Part::Signature(t, &sig), Part::Artifact(t, "a.AppImage", data)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    // Un-yank.
+    let r = ctx
+        .call(
+            Method::POST,
+            "/api/v1/apps/demo/releases/2.0.0/yank",
+            Some(&ctx.admin_token),
+            Some(json!({"yanked": false})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(offered_version(&ctx, None).await.as_deref(), Some("2.0.0"));
+    let r = ctx.call(Method::POST, "/api/v1/apps/demo/releases/9.0.0/yank", Some(ADMIN), Some(json!({}))).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn promote_offers_a_release_in_another_channel() {
+    let ctx = with_release().await;
+    ctx.publish_ok(
+        "2.0.0-beta.1",
+        "beta",
+        &[("linux-x86_64-appimage", "demo_2.0.0-beta.1_amd64.AppImage", b"beta")],
+        100,
+    )
+    .await;
+    assert_eq!(offered_version(&ctx, None).await.as_deref(), Some("1.2.3"));
+    let r = ctx.get("/demo/linux/x86_64/1.0.0?channel=beta").await;
+    assert_eq!(dynamic(&r).release().version().to_string(), "2.0.0-beta.1");
+    let promote = |token: String, body: Value| {
+        let ctx = &ctx;
+        async move {
+            ctx.call(Method::POST, "/api/v1/apps/demo/releases/2.0.0-beta.1/promote", Some(&token), Some(body)).await
+        }
+    };
+    assert_eq!(promote(ctx.publish_token.clone(), json!({"to": "stable"})).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(promote(ctx.admin_token.clone(), json!({"to": "../stable"})).await.status, StatusCode::BAD_REQUEST);
+    let r = promote(ctx.admin_token.clone(), json!({"to": "stable"})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["channels"].as_array().unwrap().len(), 2);
+    assert_eq!(offered_version(&ctx, None).await.as_deref(), Some("2.0.0-beta.1"));
+    let r = promote(ctx.admin_token.clone(), json!({"to": "stable"})).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    // Promoting an older release needs force.
+    let r = ctx
+        .call(Method::POST, "/api/v1/apps/demo/releases/1.2.3/promote", Some(ADMIN), Some(json!({"to": "beta"})))
+        .await;
+    assert_eq!((r.status, r.error_code().as_str()), (StatusCode::CONFLICT, "version_not_newer"));
+    let r = ctx
+        .call(
+            Method::POST,
+            "/api/v1/apps/demo/releases/1.2.3/promote",
+            Some(ADMIN),
+            Some(json!({"to": "beta", "force": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = ctx
+        .call(Method::POST, "/api/v1/apps/demo/releases/1.2/promote", Some(ADMIN), Some(json!({"to": "beta"})))
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // `+` in a version path segment, encoded.
+    ctx.publish_ok("3.0.0+build.7", "stable", &[("linux-x86_64-appimage", "demo_3.0.0_amd64.AppImage", b"three")], 100)
+        .await;
+    let v = Version::parse("3.0.0+build.7").unwrap();
+    let r = ctx
+        .call(Method::GET, &format!("/api/v1/apps/demo/releases/{}", v.to_request_segment()), Some(ADMIN), None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let d = dynamic(&ctx.get("/demo/linux/x86_64/2.0.0").await);
+    assert!(d.artifact().url().as_str().contains("/3.0.0%2Bbuild.7/"), "{}", d.artifact().url());
+    let r = ctx.get(d.artifact().url().as_url().path()).await;
+    assert_eq!(&r.body[..], b"three");
+}
+
+#[tokio::test]
+async fn rollout_over_ten_thousand_installs_is_deterministic_and_monotonic() {
+    let ctx = Ctx::new().await;
+    ctx.publish_ok("2.0.0", "stable", &[("linux-x86_64-appimage", "demo_2.0.0_amd64.AppImage", b"two")], 20).await;
+    let ids: Vec<String> = (0..10_000).map(|i| format!("synthetic-install-{i:05}")).collect();
+    let offered = |percent: u8| {
+        let ctx = &ctx;
+        let ids = &ids;
+        async move {
+            let r = ctx
+                .call(
+                    Method::POST,
+                    "/api/v1/apps/demo/releases/2.0.0/rollout",
+                    Some(ADMIN),
+                    Some(json!({"percent": percent})),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK);
+            let mut set = std::collections::HashSet::new();
+            for id in ids {
+                if offered_version(ctx, Some(id)).await.is_some() {
+                    set.insert(id.clone());
+                }
+            }
+            set
+        }
+    };
+    let at_20 = offered(20).await;
+    let share = at_20.len() as f64 / 100.0;
+    assert!((share - 20.0).abs() <= 2.0, "20% rollout reached {share}%");
+    assert_eq!(offered(20).await, at_20, "the same installs get the same answer");
+    let at_50 = offered(50).await;
+    let share = at_50.len() as f64 / 100.0;
+    assert!((share - 50.0).abs() <= 2.0, "50% rollout reached {share}%");
+    assert!(at_20.is_subset(&at_50), "raising the rollout removed installs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_never_see_a_half_published_release() {
+    let ctx = with_release().await;
+    let big = vec![7u8; 8 * 1024 * 1024];
+    let files: Vec<(&str, &str, Vec<u8>)> = vec![
+        ("linux-x86_64-appimage", "demo_2.0.0_amd64.AppImage", big),
+        ("linux-x86_64-deb", "demo_2.0.0_amd64.deb", b"deb two".to_vec()),
+        ("windows-x86_64-nsis", "demo_2.0.0_x64-setup.exe", b"nsis two".to_vec()),
+    ];
+    let sigs: Vec<String> = files.iter().map(|(_, name, data)| ctx.sign(data, name, Some("2.0.0"))).collect();
+    let mut parts = Vec::new();
+    for ((target, name, data), sig) in files.iter().zip(&sigs) {
+        parts.push(Part::Signature(target, sig));
+        parts.push(Part::Artifact(target, name, data));
+    }
+    let body = multipart(&json!({"version": "2.0.0"}), &parts);
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/apps/demo/releases")
+        .header(header::AUTHORIZATION, format!("Bearer {}", ctx.publish_token))
+        .header(header::CONTENT_TYPE, format!("multipart/form-data; boundary={BOUNDARY}"))
+        .body(Body::from(body))
+        .unwrap();
+    let router = ctx.router();
+    let publish = tokio::spawn(async move { router.oneshot(request).await.unwrap().status() });
+
+    let mut seen_new = 0;
+    let mut seen_old = 0;
+    while !publish.is_finished() || seen_new == 0 {
+        let r = ctx.get("/demo/stable/latest.json").await;
+        let manifest = StaticManifest::parse(&r.body).unwrap();
+        match manifest.release().version().to_string().as_str() {
+            "1.2.3" => seen_old += 1,
+            "2.0.0" => {
+                seen_new += 1;
+                // Complete: every platform of the new release is listed and downloadable in full.
+                for (target, _, data) in &files {
+                    let (_, entry) = manifest.select(&target.parse::<Target>().unwrap()).unwrap();
+                    let d = ctx.get(entry.artifact().url().as_url().path()).await;
+                    assert_eq!(d.status, StatusCode::OK);
+                    assert_eq!(d.body.len(), data.len());
+                }
+            }
+            other => panic!("unexpected version {other}"),
+        }
+        let r = ctx.get("/demo/linux/x86_64/1.0.0/deb").await;
+        let offer = dynamic(&r);
+        let d = ctx.get(offer.artifact().url().as_url().path()).await;
+        assert_eq!(d.status, StatusCode::OK, "an offered artifact must be downloadable");
+        offer.artifact().signature().signature().verify(&ctx.key.public_key(), &d.body[..]).unwrap();
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(publish.await.unwrap(), StatusCode::CREATED);
+    assert!(seen_new > 0);
+    eprintln!("reads during the publish: {seen_old} old, then {seen_new} new");
+}
+
+#[tokio::test]
+async fn restart_removes_what_an_interrupted_publish_left() {
+    let ctx = with_release().await;
+    let blobs = ctx.dir.path().join("data/blobs/sha256");
+    // What a crash can leave: a temporary upload, and a renamed blob whose transaction never committed.
+    std::fs::write(blobs.join(".tmp-crashed"), b"partial").unwrap();
+    std::fs::write(blobs.join("f".repeat(64)), b"orphan").unwrap();
+    ctx.state.db().close().await;
+    let config = ServerConfig::new("http://127.0.0.1:9", 1 << 20).unwrap();
+    let reopened = AppState::open(&ctx.dir.path().join("data"), config, Some(ADMIN)).await.unwrap();
+    let ctx = Ctx { state: reopened.state, ..ctx };
+    assert_eq!(ctx.blob_files().len(), 5, "{:?}", ctx.blob_files());
+    assert!(ctx.blob_files().iter().all(|n| n.len() == 64 && n != &"f".repeat(64)));
+    // The published release is intact.
+    let d = dynamic(&ctx.get("/demo/linux/x86_64/1.0.0/appimage").await);
+    let r = ctx.get(d.artifact().url().as_url().path()).await;
+    assert_eq!(&r.body[..], APPIMAGE);
+}
