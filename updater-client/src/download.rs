@@ -1,0 +1,397 @@
+//! Downloading an artifact: streamed, size-capped, resumable, then verified.
+//!
+//! # Algorithm
+//!
+//! Files live in the state directory's `downloads/` (private to the user), named after the version and target:
+//!
+//! - `<version>-<target>.part`: the bytes received so far;
+//! - `<version>-<target>.part.json`: the URL and version they belong to, and the server's validator (`ETag`, else
+//!   `Last-Modified`) and announced size;
+//! - `<version>-<target>.verified`: the complete file, renamed from `.part` only after it verified.
+//!
+//! An attempt sends `Range: bytes=<have>-` and `If-Range: <validator>` when a matching `.part` exists (also one left by
+//! an earlier run of the app). `206` with a `Content-Range` starting at `<have>` appends; `200` means the server ignores
+//! ranges or the file changed (the validator no longer matches), so the `.part` is truncated and the download restarts
+//! cleanly; `416` restarts too. A weak `ETag` (`W/…`) is never used for `If-Range` (RFC 9110 forbids it).
+//!
+//! The size the server announces (`Content-Length`, or the total in `Content-Range`) is a hard limit: one byte more and
+//! the download is cut off and discarded ([`Error::TooMuchData`]); without an announced size the configured maximum
+//! applies. A body that ends early is resumed, up to the configured number of attempts, then reported as
+//! [`Error::Truncated`] (the `.part` is kept for next time). A server that dribbles data is cut off by the
+//! minimum-speed rule, one that goes silent by the read timeout.
+//!
+//! Memory stays constant: chunks go to a 1 MiB write buffer and, at the same time, to the signature check running on
+//! another thread (see [`crate::verify::StreamVerifier`]), so hashing overlaps the transfer. Only when the file is
+//! complete and the check passed (signature, signed version, platform) is it renamed to `.verified`; a file that
+//! fails is deleted.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap};
+use tokio::io::AsyncWriteExt;
+
+use crate::error::{Error, Result, chain};
+use crate::updater::{Inner, Update};
+use crate::{fs, verify};
+
+const WRITE_BUFFER: usize = 1024 * 1024;
+
+/// Download progress, reported after every chunk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes on disk so far (including those of a resumed earlier attempt).
+    pub downloaded: u64,
+    /// The total size, when the server announced it.
+    pub total: Option<u64>,
+}
+
+/// A downloaded and verified artifact, kept in the state directory until installed.
+#[derive(Debug, Clone)]
+pub struct DownloadedUpdate {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) path: PathBuf,
+    pub(crate) version: millennium_update_protocol::Version,
+    /// Whether the file is ours (in the state directory) to delete once installed.
+    pub(crate) owned: bool,
+}
+
+impl DownloadedUpdate {
+    /// The verified file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Its version.
+    pub fn version(&self) -> &millennium_update_protocol::Version {
+        &self.version
+    }
+
+    /// Installs it (blocking file operations; from async code use [`Update::download_and_install`] or
+    /// `spawn_blocking`). See [`crate::install`].
+    pub fn install(&self) -> Result<()> {
+        self.install_with(&self.inner)
+    }
+
+    pub(crate) fn install_with(&self, inner: &Inner) -> Result<()> {
+        crate::install::install(inner, self)
+    }
+}
+
+/// What a `.part` file belongs to.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct PartRecord {
+    url: String,
+    version: String,
+    etag: Option<String>,
+    last_modified: Option<String>,
+    total: Option<u64>,
+}
+
+impl PartRecord {
+    /// The validator for `If-Range`: a strong ETag, else Last-Modified.
+    fn validator(&self) -> Option<&str> {
+        self.etag.as_deref().filter(|e| !e.starts_with("W/")).or(self.last_modified.as_deref())
+    }
+}
+
+struct Paths {
+    part: PathBuf,
+    record: PathBuf,
+    verified: PathBuf,
+}
+
+pub(crate) async fn download(update: &Update, mut progress: impl FnMut(Progress) + Send) -> Result<DownloadedUpdate> {
+    let inner = update.updater.inner.clone();
+    let dir = inner.state.downloads()?;
+    let stem: String = format!("{}-{}", update.version, inner.target)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .collect();
+    let paths = Paths {
+        part: dir.join(format!("{stem}.part")),
+        record: dir.join(format!("{stem}.part.json")),
+        verified: dir.join(format!("{stem}.verified")),
+    };
+    fs::remove_if_exists(&paths.verified)?;
+    let mut record =
+        load_record(&paths.record).filter(|r| r.url == update.url && r.version == update.version.to_string());
+    if record.is_none() {
+        fs::remove_if_exists(&paths.part)?;
+    }
+
+    let key = verify::check_signature_shape(&inner.keys, &update.signature)?.clone();
+    verify::check_signed_version(&update.signature, &update.version, inner.require_signed_version)?;
+
+    let mut attempt = 0;
+    let verifier = loop {
+        attempt += 1;
+        match fetch(&inner, update, &key, &paths, &mut record, &mut progress).await {
+            Ok(verifier) => break verifier,
+            Err(e) if attempt < inner.limits.download_attempts && worth_retrying(&e) => {
+                tracing::warn!(attempt, error = %e, "download interrupted; resuming");
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let verdict = match verifier.finish().await {
+        Ok(()) => verify::check_platform(&inner.install, &paths.part),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = verdict {
+        discard(&paths);
+        return Err(e);
+    }
+    std::fs::rename(&paths.part, &paths.verified).map_err(|e| Error::io("rename", &paths.part, e))?;
+    fs::remove_if_exists(&paths.record)?;
+    fs::sync_dir(&dir);
+    Ok(DownloadedUpdate { inner, path: paths.verified, version: update.version.clone(), owned: true })
+}
+
+fn worth_retrying(e: &Error) -> bool {
+    match e {
+        Error::Network { .. } | Error::Timeout { .. } | Error::Truncated { .. } => true,
+        Error::HttpStatus { status, .. } => *status >= 500,
+        _ => false,
+    }
+}
+
+fn discard(paths: &Paths) {
+    let _ = std::fs::remove_file(&paths.part);
+    let _ = std::fs::remove_file(&paths.record);
+}
+
+fn load_record(path: &Path) -> Option<PartRecord> {
+    let text = std::fs::read(path).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+fn save_record(path: &Path, record: &PartRecord) -> Result<()> {
+    let text =
+        serde_json::to_vec(record).map_err(|e| Error::CorruptState { path: path.to_owned(), reason: e.to_string() })?;
+    fs::write_atomic(path, &text)
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// `Content-Range: bytes <start>-<end>/<total>` → (start, end, total).
+fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (start, end) = range.split_once('-')?;
+    let total = if total == "*" { None } else { Some(total.parse().ok()?) };
+    let (start, end) = (start.parse().ok()?, end.parse().ok()?);
+    (start <= end).then_some((start, end, total))
+}
+
+/// One request: resumes or restarts `paths.part` and streams into it.
+async fn fetch(
+    inner: &Inner,
+    update: &Update,
+    key: &millennium_sign::PublicKey,
+    paths: &Paths,
+    record: &mut Option<PartRecord>,
+    progress: &mut (impl FnMut(Progress) + Send),
+) -> Result<verify::StreamVerifier> {
+    let url = update.url.as_str();
+    let mut have = match std::fs::metadata(&paths.part) {
+        Ok(m) => m.len(),
+        Err(_) => 0,
+    };
+    let mut request = inner.client.get(url).header(header::ACCEPT, "application/octet-stream");
+    let validator = record.as_ref().and_then(|r| r.validator().map(str::to_owned));
+    match (&validator, have) {
+        (Some(v), have) if have > 0 => {
+            tracing::debug!(have, validator = %v, "resuming download");
+            request = request.header(header::RANGE, format!("bytes={have}-")).header(header::IF_RANGE, v);
+        }
+        _ => have = 0,
+    }
+    let response = request.send().await.map_err(|e| Error::network(url, &e))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let total = match status {
+        StatusCode::PARTIAL_CONTENT if have > 0 => {
+            let range = header_text(&headers, header::CONTENT_RANGE).and_then(|v| parse_content_range(&v));
+            match range {
+                Some((start, end, total)) if start == have && total.is_none_or(|t| end + 1 == t) => {
+                    total.or(Some(end + 1))
+                }
+                _ => {
+                    // Not the range we asked for: start over rather than guess.
+                    discard(paths);
+                    *record = None;
+                    return Err(Error::Network {
+                        url: url.to_owned(),
+                        cause: format!(
+                            "the server answered the resume request with another range ({}); restarting the download",
+                            header_text(&headers, header::CONTENT_RANGE).unwrap_or_default()
+                        ),
+                    });
+                }
+            }
+        }
+        StatusCode::OK => {
+            if have > 0 {
+                tracing::info!("server sent the whole file (file changed or ranges unsupported); restarting");
+            }
+            have = 0;
+            response.content_length()
+        }
+        StatusCode::RANGE_NOT_SATISFIABLE => {
+            discard(paths);
+            *record = None;
+            return Err(Error::Network {
+                url: url.to_owned(),
+                cause: "the server refused to resume (416); restarting the download".into(),
+            });
+        }
+        s if !s.is_success() => return Err(Error::HttpStatus { url: url.to_owned(), status: s.as_u16() }),
+        s => {
+            return Err(Error::ServerMisbehaved {
+                url: url.to_owned(),
+                what: format!("unexpected status {} for a download", s.as_u16()),
+            });
+        }
+    };
+    crate::check::reject_html(url, &headers, "an update artifact")?;
+    if let Some(total) = total
+        && total > inner.limits.max_download_size
+    {
+        return Err(Error::TooLarge { url: url.to_owned(), size: total, limit: inner.limits.max_download_size });
+    }
+    let limit = total.unwrap_or(inner.limits.max_download_size);
+
+    let new_record = PartRecord {
+        url: url.to_owned(),
+        version: update.version.to_string(),
+        etag: header_text(&headers, header::ETAG),
+        last_modified: header_text(&headers, header::LAST_MODIFIED),
+        total,
+    };
+    save_record(&paths.record, &new_record)?;
+    *record = Some(new_record);
+
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(&paths.part)
+        .map_err(|e| Error::io("create", &paths.part, e))?;
+    file.set_len(have).map_err(|e| Error::io("write", &paths.part, e))?;
+    let mut file = tokio::fs::File::from_std(file);
+    file.seek_end().await.map_err(|e| Error::io("write", &paths.part, e))?;
+    let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+    let verifier = verify::StreamVerifier::start(key.clone(), update.signature.clone(), &paths.part, have)?;
+    let io = |e| Error::io("write", &paths.part, e);
+
+    progress(Progress { downloaded: have, total });
+    let mut stream = response.bytes_stream();
+    let mut window_start = Instant::now();
+    let mut window_bytes = 0u64;
+    let result = loop {
+        let Some(chunk) = stream.next().await else { break Ok(()) };
+        let chunk = match chunk {
+            Ok(c) => c,
+            Err(e) => {
+                let cause = chain(&e);
+                break Err(match total {
+                    _ if e.is_timeout() => {
+                        Error::Timeout { url: url.to_owned(), what: format!("no data for a while ({cause})") }
+                    }
+                    Some(expected) => Error::Truncated { url: url.to_owned(), received: have, expected, cause },
+                    None => Error::Network { url: url.to_owned(), cause },
+                });
+            }
+        };
+        if have + chunk.len() as u64 > limit {
+            drop(out);
+            discard(paths);
+            *record = None;
+            return Err(Error::TooMuchData { url: url.to_owned(), limit });
+        }
+        out.write_all(&chunk).await.map_err(io)?;
+        let len = chunk.len() as u64;
+        verifier.feed(chunk).await;
+        have += len;
+        window_bytes += len;
+        progress(Progress { downloaded: have, total });
+        let elapsed = window_start.elapsed();
+        if elapsed >= inner.limits.min_speed_window {
+            if window_bytes < inner.limits.min_speed_bytes {
+                break Err(Error::Timeout {
+                    url: url.to_owned(),
+                    what: format!(
+                        "only {window_bytes} bytes in {elapsed:.1?}, below the minimum of {} bytes per {:?}",
+                        inner.limits.min_speed_bytes, inner.limits.min_speed_window
+                    ),
+                });
+            }
+            window_start = Instant::now();
+            window_bytes = 0;
+        }
+    };
+    // Keep what arrived, whatever happened. When the download is incomplete, make it durable for resuming; a complete
+    // one is verified and copied next (the copy is what gets fsynced), so syncing it here would only cost time.
+    out.flush().await.map_err(io)?;
+    let incomplete = result.is_err() || total.is_some_and(|expected| have < expected);
+    if incomplete {
+        out.get_ref().sync_all().await.map_err(io)?;
+    }
+    result?;
+    if let Some(expected) = total
+        && have < expected
+    {
+        return Err(Error::Truncated {
+            url: url.to_owned(),
+            received: have,
+            expected,
+            cause: "the connection closed early".into(),
+        });
+    }
+    Ok(verifier)
+}
+
+trait SeekEnd {
+    async fn seek_end(&mut self) -> std::io::Result<u64>;
+}
+
+impl SeekEnd for tokio::fs::File {
+    async fn seek_end(&mut self) -> std::io::Result<u64> {
+        use tokio::io::AsyncSeekExt;
+        self.seek(std::io::SeekFrom::End(0)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_content_range() {
+        assert_eq!(parse_content_range("bytes 10-99/100"), Some((10, 99, Some(100))));
+        assert_eq!(parse_content_range("bytes 10-99/*"), Some((10, 99, None)));
+        assert_eq!(parse_content_range("bytes 99-10/100"), None);
+        assert_eq!(parse_content_range("items 1-2/3"), None);
+    }
+
+    #[test]
+    fn weak_etags_are_not_validators() {
+        let mut r = PartRecord {
+            url: String::new(),
+            version: String::new(),
+            etag: Some("W/\"x\"".into()),
+            last_modified: Some("Tue, 01 Jan 2030 00:00:00 GMT".into()),
+            total: None,
+        };
+        assert_eq!(r.validator(), Some("Tue, 01 Jan 2030 00:00:00 GMT"));
+        r.etag = Some("\"x\"".into());
+        assert_eq!(r.validator(), Some("\"x\""));
+    }
+}

@@ -1,0 +1,272 @@
+//! The one error type of `millennium-updater`.
+//!
+//! Every variant says what happened, to which URL or path, and (after a `hint:` line) what the user or the app can do
+//! about it. Whatever the error, the running version is untouched: nothing is moved into place before it is verified,
+//! and every replacement is a single atomic rename (see [`crate::install`]).
+//!
+//! Foreign errors are kept as sources where they add detail; network errors are flattened into the message, because
+//! `reqwest` puts the useful part ("connection refused", "connection reset") deep in its source chain.
+
+use std::path::{Path, PathBuf};
+
+use millennium_sign::KeyId;
+use millennium_update_protocol::Target;
+
+/// Result type of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong while checking for, downloading, verifying, installing or rolling back an update.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    // ----- configuration -----
+    /// The updater was configured with something unusable (no endpoint, no key, a malformed template…).
+    #[error("invalid updater configuration: {reason}")]
+    InvalidConfig { reason: String },
+
+    /// A pinned public key could not be parsed.
+    #[error("invalid pinned public key: {source}\nhint: pass the `pubkey` text printed by `millennium-sign generate`")]
+    InvalidPublicKey {
+        #[source]
+        source: millennium_sign::Error,
+    },
+
+    // ----- network and server -----
+    /// The server could not be reached, or the connection broke.
+    #[error("could not reach `{url}`: {cause}\nhint: check the network connection and proxy settings, then try again")]
+    Network { url: String, cause: String },
+
+    /// The server did not answer in time, or sent data too slowly (a stalled or deliberately slow server).
+    #[error(
+        "`{url}` is too slow: {what}\nhint: try again later; if this persists the server or a proxy is misbehaving"
+    )]
+    Timeout { url: String, what: String },
+
+    /// The server answered with an HTTP error status.
+    #[error("`{url}` answered HTTP {status}\nhint: the update server may be down or misconfigured; try again later")]
+    HttpStatus { url: String, status: u16 },
+
+    /// The server answered with a content type that cannot be an update document or artifact (typically an HTML
+    /// page from a captive portal, a login wall or an error page).
+    #[error(
+        "`{url}` answered with content type `{content_type}`, not {expected}\nhint: a captive portal, proxy login page or error page is answering instead of the update server"
+    )]
+    UnexpectedContentType { url: String, content_type: String, expected: &'static str },
+
+    /// The update check answered `200` with a document that is not a valid update response.
+    #[error("`{url}` answered with an invalid update response: {source}\nhint: the update server is misconfigured")]
+    InvalidResponse {
+        url: String,
+        #[source]
+        source: Box<millennium_update_protocol::Error>,
+    },
+
+    /// The server sent more data than it announced (or than the configured maximum): the download was cut off.
+    #[error(
+        "`{url}` sent more than the {limit} bytes it announced; the download was cut off and discarded\nhint: the server is misbehaving (or something is tampering with the connection)"
+    )]
+    TooMuchData { url: String, limit: u64 },
+
+    /// The artifact is larger than the configured maximum download size.
+    #[error(
+        "`{url}` announces {size} bytes, more than the {limit} bytes allowed\nhint: raise `max_download_size` if this is expected"
+    )]
+    TooLarge { url: String, size: u64, limit: u64 },
+
+    /// The connection ended before the announced size was received, on every attempt.
+    #[error(
+        "`{url}` ended the download after {received} of {expected} bytes ({cause})\nhint: try again later; what arrived is kept and resumed next time when the server supports ranges"
+    )]
+    Truncated { url: String, received: u64, expected: u64, cause: String },
+
+    /// The server broke the HTTP rules in a way that makes its answer unusable (e.g. a `206` for another range).
+    #[error("`{url}` misbehaved: {what}")]
+    ServerMisbehaved { url: String, what: String },
+
+    /// Every endpoint failed. Each endpoint's error is listed.
+    #[error("no update endpoint gave a valid answer:{}", list(errors))]
+    AllEndpointsFailed { errors: Vec<Error> },
+
+    // ----- what was offered -----
+    /// The response has no artifact for this platform.
+    #[error(
+        "the update server offers version {version} but no artifact for `{target}`: {source}\nhint: publish an artifact for this platform (a plain binary looks up `{{os}}-{{arch}}` only)"
+    )]
+    NoArtifactForTarget {
+        version: String,
+        target: Target,
+        #[source]
+        source: Box<millennium_update_protocol::Error>,
+    },
+
+    /// The artifact is signed by a key that is not pinned (checked before downloading).
+    #[error(
+        "the update is signed by key {signed_by}, which is not one of the trusted keys ({trusted})\nhint: nothing was downloaded; the server offers an artifact signed by another key (a wrong or compromised release)"
+    )]
+    UntrustedKey { signed_by: KeyId, trusted: String },
+
+    /// The signature is a legacy (non-prehashed) minisign signature, which cannot be verified in constant memory.
+    #[error(
+        "the update's signature is a legacy minisign signature, which this updater does not accept\nhint: re-sign the artifact with `millennium-sign sign` or `tauri signer sign` (both write prehashed signatures)"
+    )]
+    LegacySignature,
+
+    /// The downloaded artifact does not verify against the pinned key(s), or its signed version differs from the
+    /// offered one. It was deleted; nothing was installed.
+    #[error(
+        "the downloaded update failed verification: {source}\nhint: the file was deleted and nothing was installed; the server offers a corrupted or tampered artifact"
+    )]
+    BadSignature {
+        #[source]
+        source: millennium_sign::Error,
+    },
+
+    /// The (correctly signed) artifact is not for this platform or install kind. It was deleted; nothing was installed.
+    #[error(
+        "the downloaded update is {found}, but this app needs {expected}\nhint: the file was deleted and nothing was installed; the server offers the artifact of another platform"
+    )]
+    WrongTarget { expected: String, found: String },
+
+    // ----- local system -----
+    /// The disk (or the user's quota) is full.
+    #[error("no space left to {action} `{path}`\nhint: free some disk space and try again")]
+    DiskFull { action: &'static str, path: PathBuf },
+
+    /// The operating system refused the operation (EACCES, EPERM, read-only file system).
+    #[error(
+        "not permitted to {action} `{path}`: {source}\nhint: the app is installed where this user cannot write; update it with the system's package manager or as an administrator"
+    )]
+    NotPermitted {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Any other file system error.
+    #[error("could not {action} `{path}`: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A state file (install id, rollback state, partial download record) is corrupt.
+    #[error("the updater state file `{path}` is corrupt: {reason}\nhint: delete it; the updater starts afresh")]
+    CorruptState { path: PathBuf, reason: String },
+
+    /// The system package tool (`dpkg`, `rpm`, through `pkexec` when not root) failed.
+    #[error("`{command}` failed ({status}):\n{output}\nhint: the previous version is still installed")]
+    PackageManager { command: String, status: String, output: String },
+
+    /// Installing this kind of update is not supported on this platform yet.
+    #[error("installing {what} is not supported on this platform")]
+    Unsupported { what: String },
+
+    /// The new version could not be started.
+    #[error("could not relaunch `{path}`: {source}\nhint: the update is installed; start the app again by hand")]
+    Relaunch {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// There is no previous version to roll back to.
+    #[error("no previous version to roll back to (expected `{path}`)")]
+    NoPreviousVersion { path: PathBuf },
+}
+
+fn list(errors: &[Error]) -> String {
+    let mut out = String::new();
+    for e in errors {
+        out.push_str("\n  - ");
+        out.push_str(&e.to_string().replace('\n', "\n    "));
+    }
+    out
+}
+
+impl Error {
+    /// Wraps an I/O error, classifying "disk full" and "not permitted" so the message can say what to do.
+    pub(crate) fn io(action: &'static str, path: impl AsRef<Path>, source: std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        let path = path.as_ref().to_owned();
+        match source.kind() {
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded => Error::DiskFull { action, path },
+            ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => Error::NotPermitted { action, path, source },
+            _ => Error::Io { action, path, source },
+        }
+    }
+
+    /// Wraps a `reqwest` error for `url`, telling timeouts from other network failures.
+    pub(crate) fn network(url: &str, e: &reqwest::Error) -> Self {
+        let cause = chain(e);
+        if e.is_timeout() {
+            Error::Timeout { url: url.to_owned(), what: format!("no answer in time ({cause})") }
+        } else {
+            Error::Network { url: url.to_owned(), cause }
+        }
+    }
+
+    /// Whether the running app is certainly untouched and trying again later may help (network and server errors).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::Network { .. }
+                | Error::Timeout { .. }
+                | Error::HttpStatus { .. }
+                | Error::Truncated { .. }
+                | Error::AllEndpointsFailed { .. }
+        )
+    }
+}
+
+/// The error and its sources, joined with `: `, without repeating a source already quoted by its parent.
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_are_classified() {
+        let raw = std::io::Error::from_raw_os_error;
+        // ENOSPC, EDQUOT
+        assert!(matches!(Error::io("write", "/x", raw(28)), Error::DiskFull { .. }));
+        assert!(matches!(Error::io("write", "/x", raw(122)), Error::DiskFull { .. }));
+        // EACCES, EPERM, EROFS
+        for code in [13, 1, 30] {
+            assert!(matches!(Error::io("replace", "/x", raw(code)), Error::NotPermitted { .. }), "errno {code}");
+        }
+        assert!(matches!(Error::io("read", "/x", raw(5)), Error::Io { .. }));
+        let text = Error::io("write", "/opt/app/app", raw(28)).to_string();
+        assert!(text.contains("`/opt/app/app`") && text.contains("hint: free some disk space"), "{text}");
+        let text = Error::io("replace", "/usr/bin/app", raw(13)).to_string();
+        assert!(text.starts_with("not permitted to replace `/usr/bin/app`"), "{text}");
+    }
+
+    #[test]
+    fn endpoint_errors_are_listed() {
+        let e = Error::AllEndpointsFailed {
+            errors: vec![
+                Error::HttpStatus { url: "http://a".into(), status: 500 },
+                Error::Network { url: "http://b".into(), cause: "connection refused".into() },
+            ],
+        };
+        let text = e.to_string();
+        assert!(text.contains("\n  - `http://a` answered HTTP 500"), "{text}");
+        assert!(text.contains("\n  - could not reach `http://b`: connection refused"), "{text}");
+    }
+}

@@ -1,0 +1,127 @@
+//! Putting a verified update in place, and starting it.
+//!
+//! What an update replaces depends on how the app was installed ([`InstallKind`]):
+//!
+//! - a plain executable, or an AppImage (the file `$APPIMAGE` names): replaced by an atomic rename, keeping its
+//!   permission bits, after hard-linking (or copying) the current file to `<path>.previous` for rollback;
+//! - a `.deb` or `.rpm` install: the verified package is handed to `dpkg -i` / `rpm -U` (through `pkexec` when not
+//!   root), whose output ends up in the error if it fails.
+//!
+//! The shared algorithm is here; what differs per operating system lives in one module per platform exporting the
+//! same functions (`linux` today; `windows` must move the running exe aside before renaming, `macos` swaps the
+//! `.app` bundle directory). Replacing an executable, in order:
+//!
+//! 1. copy the verified file to a temporary file beside the target, with the target's mode, and fsync it;
+//! 2. make `<path>.previous` a hard link to (or copy of) the current file, atomically;
+//! 3. write the rollback record (atomically; see [`crate::rollback`]);
+//! 4. rename the temporary file over the target and fsync the directory.
+//!
+//! A crash at any point leaves the target complete: old before step 4's rename, new after it. Leftover temporary
+//! files (`.<name>.millennium-*`) are removed by the next install. A rollback record written in step 3 for an install
+//! whose rename never happened is recognised and dropped at the next start (the running version is still the old one).
+
+use std::path::{Path, PathBuf};
+
+use millennium_update_protocol::BundleType;
+
+use crate::download::DownloadedUpdate;
+use crate::env_vars;
+use crate::error::{Error, Result};
+use crate::updater::Inner;
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+use linux as platform;
+
+#[cfg(not(target_os = "linux"))]
+mod unsupported;
+#[cfg(not(target_os = "linux"))]
+use unsupported as platform;
+
+/// How the running app was installed, i.e. what an update replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InstallKind {
+    /// A plain executable at this path.
+    Executable { path: PathBuf },
+    /// An AppImage at this path (`$APPIMAGE`).
+    AppImage { path: PathBuf },
+    /// Installed from a `.deb` package.
+    Deb,
+    /// Installed from an `.rpm` package.
+    Rpm,
+    /// A bundle whose installer is not written yet on this platform (`app`, `msi`, `nsis`).
+    Other { bundle: BundleType },
+}
+
+impl InstallKind {
+    /// `bundle`: what the app said (`Some(None)` = plain binary), `None` = detect (`$APPIMAGE`, else plain binary).
+    pub(crate) fn detect(bundle: Option<Option<BundleType>>, executable: Option<PathBuf>) -> Result<Self> {
+        let appimage_env = || std::env::var_os(env_vars::APPIMAGE).filter(|p| !p.is_empty()).map(PathBuf::from);
+        let exe = |given: Option<PathBuf>| match given {
+            Some(p) => Ok(p),
+            None => std::env::current_exe().map_err(|e| Error::io("find the running executable", "", e)),
+        };
+        Ok(match bundle {
+            None => match (executable, appimage_env()) {
+                (None, Some(appimage)) => InstallKind::AppImage { path: appimage },
+                (given, _) => InstallKind::Executable { path: exe(given)? },
+            },
+            Some(None) => InstallKind::Executable { path: exe(executable)? },
+            Some(Some(BundleType::AppImage)) => match executable.or_else(appimage_env) {
+                Some(path) => InstallKind::AppImage { path },
+                None => {
+                    return Err(Error::InvalidConfig {
+                        reason: format!("an AppImage install needs `{}` or `executable(…)`", env_vars::APPIMAGE),
+                    });
+                }
+            },
+            Some(Some(BundleType::Deb)) => InstallKind::Deb,
+            Some(Some(BundleType::Rpm)) => InstallKind::Rpm,
+            Some(Some(bundle)) => InstallKind::Other { bundle },
+        })
+    }
+
+    /// The bundle type sent as `{{bundle_type}}` (`None` for a plain executable).
+    pub fn bundle_type(&self) -> Option<BundleType> {
+        match self {
+            InstallKind::Executable { .. } => None,
+            InstallKind::AppImage { .. } => Some(BundleType::AppImage),
+            InstallKind::Deb => Some(BundleType::Deb),
+            InstallKind::Rpm => Some(BundleType::Rpm),
+            InstallKind::Other { bundle } => Some(*bundle),
+        }
+    }
+
+    /// The file an update replaces in place, if it is one file.
+    pub fn replaced_path(&self) -> Option<&Path> {
+        match self {
+            InstallKind::Executable { path } | InstallKind::AppImage { path } => Some(path),
+            _ => None,
+        }
+    }
+}
+
+/// Installs a verified download (see the module docs).
+pub(crate) fn install(inner: &Inner, update: &DownloadedUpdate) -> Result<()> {
+    match &inner.install {
+        InstallKind::Executable { path } | InstallKind::AppImage { path } => {
+            platform::replace_executable(inner, path, update)?;
+        }
+        InstallKind::Deb => platform::install_package("dpkg", &["-i"], update.path())?,
+        InstallKind::Rpm => platform::install_package("rpm", &["-U"], update.path())?,
+        InstallKind::Other { bundle } => {
+            return Err(Error::Unsupported { what: format!("`{bundle}` updates") });
+        }
+    }
+    if update.owned {
+        let _ = std::fs::remove_file(update.path());
+    }
+    Ok(())
+}
+
+/// Replaces this process with the installed app, same arguments.
+pub(crate) fn relaunch(kind: &InstallKind) -> Result<std::convert::Infallible> {
+    platform::relaunch(kind)
+}

@@ -1,0 +1,61 @@
+//! `millennium-updater`: the library a Millennium (or Tauri-served) app calls to update itself.
+//!
+//! ```no_run
+//! # async fn run() -> millennium_updater::Result<()> {
+//! use millennium_updater::Updater;
+//!
+//! let updater = Updater::builder()
+//!     .endpoint("https://updates.example.com/my-app/{{target}}/{{arch}}/{{current_version}}")
+//!     .pubkey("dW50cnVzdGVkIGNvbW1lbnQ6IG1pbmlzaWduIHB1YmxpYyBrZXk6IC4uLgo=")
+//!     .current_version("1.2.3")
+//!     .build()?;
+//! updater.startup()?; // rollback bookkeeping: call early at every start
+//! if let Some(update) = updater.check().await? {
+//!     println!("installing {}", update.version());
+//!     update.download_and_install(|p| eprintln!("{} / {:?}", p.downloaded, p.total)).await?;
+//!     updater.relaunch()?; // does not return on success
+//! }
+//! updater.confirm_healthy()?; // once the app is known to work
+//! # Ok(()) }
+//! ```
+//!
+//! # What happens, and what cannot happen
+//!
+//! 1. **Check** ([`Updater::check`]): each endpoint (a Tauri URL template) is asked in order; a network error, a
+//!    non-2xx status, an HTML page or an invalid document moves on to the next endpoint, a `204` stops. The answer is
+//!    parsed by `millennium-update-protocol`, the one place where wire-format rules live. An equal or older version is
+//!    "no update". The signature's key id is checked against the pinned keys *before* downloading.
+//! 2. **Download** ([`Update::download`]): streamed to a private state directory in constant memory, resumed with
+//!    `Range` + `If-Range` after an interruption (also across restarts), restarted cleanly when the server's file
+//!    changed or it ignores ranges. The announced size (`Content-Length` / `Content-Range`) is enforced: a server that
+//!    keeps sending is cut off. Slow servers are cut off by connect/read timeouts and a minimum-throughput rule.
+//! 3. **Verify**: the minisign/Tauri signature against the pinned key(s), the signed `version:` against the offered
+//!    version, and the artifact's format against this platform (ELF machine, package magic). Anything failing is
+//!    deleted. Nothing unverified is ever executed or moved next to the app.
+//! 4. **Install** ([`DownloadedUpdate::install`], [`install`]): an atomic rename over the executable or AppImage
+//!    (keeping `<exe>.previous`), or the system package tool for `.deb`/`.rpm`.
+//! 5. **Relaunch** ([`Updater::relaunch`]) and **rollback** ([`rollback`]): the new version confirms it works; one that
+//!    never does within N starts is replaced by the previous version at the next start.
+//!
+//! All errors are one type, [`Error`], whose messages say what happened and end with a `hint:`.
+
+mod check;
+mod download;
+pub mod env_vars;
+mod error;
+mod fs;
+pub mod install;
+pub mod rollback;
+mod state;
+mod updater;
+mod verify;
+
+pub mod blocking;
+
+pub use download::{DownloadedUpdate, Progress};
+pub use error::{Error, Result};
+pub use install::InstallKind;
+pub use rollback::StartupStatus;
+pub use updater::{INSTALL_ID_HEADER, Update, Updater, UpdaterBuilder};
+
+pub use millennium_update_protocol::{BundleType, Target, Version};

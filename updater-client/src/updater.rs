@@ -1,0 +1,553 @@
+//! The configured updater ([`Updater`], built with [`UpdaterBuilder`]) and an offered update ([`Update`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use millennium_sign::PublicKey;
+use millennium_update_protocol::{Arch, BundleType, Os, Target, Version};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use time::OffsetDateTime;
+
+use crate::download::{DownloadedUpdate, Progress};
+use crate::error::{Error, Result};
+use crate::install::InstallKind;
+use crate::rollback;
+use crate::rollback::StartupStatus;
+use crate::state::StateDir;
+
+/// The header carrying the install id (what the Millennium update server reads for staged rollouts).
+pub const INSTALL_ID_HEADER: &str = "Millennium-Install-Id";
+const INSTALL_ID_HEADER_LOWER: &str = "millennium-install-id";
+
+/// Configures an [`Updater`]. Only endpoints, a public key and (outside tests) the current version are required.
+#[derive(Debug, Clone)]
+pub struct UpdaterBuilder {
+    endpoints: Vec<String>,
+    pubkeys: Vec<String>,
+    channel: Option<String>,
+    current_version: Option<String>,
+    app_id: Option<String>,
+    state_dir: Option<PathBuf>,
+    install_id: Option<String>,
+    executable: Option<PathBuf>,
+    bundle_type: Option<Option<BundleType>>,
+    headers: Vec<(String, String)>,
+    proxy: Option<String>,
+    pub(crate) limits: Limits,
+    require_signed_version: bool,
+    rollback_after_starts: u32,
+    allow_insecure_http: bool,
+}
+
+/// Timeouts and size limits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) connect_timeout: Duration,
+    pub(crate) read_timeout: Duration,
+    pub(crate) check_timeout: Duration,
+    pub(crate) min_speed_bytes: u64,
+    pub(crate) min_speed_window: Duration,
+    pub(crate) max_download_size: u64,
+    pub(crate) download_attempts: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(30),
+            check_timeout: Duration::from_secs(30),
+            min_speed_bytes: 16 * 1024,
+            min_speed_window: Duration::from_secs(60),
+            max_download_size: 4 << 30,
+            download_attempts: 3,
+        }
+    }
+}
+
+impl Default for UpdaterBuilder {
+    fn default() -> Self {
+        Self {
+            endpoints: Vec::new(),
+            pubkeys: Vec::new(),
+            channel: None,
+            current_version: None,
+            app_id: None,
+            state_dir: None,
+            install_id: None,
+            executable: None,
+            bundle_type: None,
+            headers: Vec::new(),
+            proxy: None,
+            limits: Limits::default(),
+            require_signed_version: false,
+            rollback_after_starts: 3,
+            allow_insecure_http: false,
+        }
+    }
+}
+
+impl UpdaterBuilder {
+    /// Adds an update endpoint: a Tauri URL template with `{{target}}`, `{{arch}}`, `{{current_version}}`,
+    /// `{{bundle_type}}` (and Millennium's `{{channel}}`), raw or URL-encoded (`%7B%7Btarget%7D%7D`). Endpoints are
+    /// tried in the order added.
+    pub fn endpoint(mut self, template: impl Into<String>) -> Self {
+        self.endpoints.push(template.into());
+        self
+    }
+
+    /// Pins a public key (minisign text, bare `RW…` line, or Tauri's base64 `pubkey`). Several keys may be pinned
+    /// (e.g. during a key rotation): a signature by any of them is accepted.
+    pub fn pubkey(mut self, key: impl Into<String>) -> Self {
+        self.pubkeys.push(key.into());
+        self
+    }
+
+    /// The release channel (`stable` by default on the server). Replaces `{{channel}}` in templates; for a template
+    /// without it, sent as the `channel` query parameter.
+    pub fn channel(mut self, channel: impl Into<String>) -> Self {
+        self.channel = Some(channel.into());
+        self
+    }
+
+    /// The running version (usually `env!("CARGO_PKG_VERSION")`).
+    pub fn current_version(mut self, version: impl Into<String>) -> Self {
+        self.current_version = Some(version.into());
+        self
+    }
+
+    /// The app's identifier, naming its default state directory (default: the executable's file stem).
+    pub fn app_id(mut self, id: impl Into<String>) -> Self {
+        self.app_id = Some(id.into());
+        self
+    }
+
+    /// Where the install id, downloads and rollback record live (default: see [`crate::env_vars::STATE_DIR`]).
+    pub fn state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.state_dir = Some(dir.into());
+        self
+    }
+
+    /// Uses this install id instead of the one generated and persisted in the state directory.
+    pub fn install_id(mut self, id: impl Into<String>) -> Self {
+        self.install_id = Some(id.into());
+        self
+    }
+
+    /// The executable to replace (default: the running one, or `$APPIMAGE` for an AppImage).
+    pub fn executable(mut self, path: impl Into<PathBuf>) -> Self {
+        self.executable = Some(path.into());
+        self
+    }
+
+    /// How the app was installed: `Some(Deb)`, `Some(Rpm)`, `Some(AppImage)`, or `None` for a plain binary. By
+    /// default an AppImage is detected from `$APPIMAGE`, anything else is a plain binary.
+    pub fn bundle_type(mut self, bundle: Option<BundleType>) -> Self {
+        self.bundle_type = Some(bundle);
+        self
+    }
+
+    /// Adds a header to every request (authentication, tenant…).
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Sends every request through this proxy (`http://`, `https://` or `socks5://` URL). Without it, the usual
+    /// `HTTPS_PROXY`/`NO_PROXY` variables apply.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = Some(url.into());
+        self
+    }
+
+    /// Time allowed to establish a connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.connect_timeout = timeout;
+        self
+    }
+
+    /// Longest wait for any data on an open connection (default 30 s).
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.read_timeout = timeout;
+        self
+    }
+
+    /// Time allowed for a whole update check, per endpoint (default 30 s).
+    pub fn check_timeout(mut self, timeout: Duration) -> Self {
+        self.limits.check_timeout = timeout;
+        self
+    }
+
+    /// A download slower than `bytes` per `window` is abandoned (default 16 KiB per 60 s): what cuts off a server that
+    /// drips a byte at a time, which a read timeout alone never does.
+    pub fn min_download_speed(mut self, bytes: u64, window: Duration) -> Self {
+        self.limits.min_speed_bytes = bytes;
+        self.limits.min_speed_window = window;
+        self
+    }
+
+    /// Largest artifact accepted, whatever the server announces (default 4 GiB).
+    pub fn max_download_size(mut self, bytes: u64) -> Self {
+        self.limits.max_download_size = bytes;
+        self
+    }
+
+    /// How many times a broken download is resumed before giving up (default 3 attempts).
+    pub fn download_attempts(mut self, attempts: u32) -> Self {
+        self.limits.download_attempts = attempts.max(1);
+        self
+    }
+
+    /// Refuses signatures without a signed `version:` field (default: accepted, as Tauri does; a `version:` that is
+    /// present must always match).
+    pub fn require_signed_version(mut self, required: bool) -> Self {
+        self.require_signed_version = required;
+        self
+    }
+
+    /// How many starts a new version gets to call [`Updater::confirm_healthy`] before the previous version is
+    /// restored (default 3).
+    pub fn rollback_after_starts(mut self, starts: u32) -> Self {
+        self.rollback_after_starts = starts.max(1);
+        self
+    }
+
+    /// Allows plain `http://` endpoints on hosts other than loopback (default: refused, as Tauri does in release
+    /// builds). Artifacts are verified either way, but an unencrypted check can be answered by anyone on the path.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Checks the configuration and builds the updater. Reads (or creates) the install id.
+    pub fn build(self) -> Result<Updater> {
+        let invalid = |reason: String| Error::InvalidConfig { reason };
+        if self.endpoints.is_empty() {
+            return Err(invalid("no update endpoint; add one with `endpoint(…)`".into()));
+        }
+        for endpoint in &self.endpoints {
+            let probe = crate::check::expand_template(endpoint, &ProbeVars);
+            let url =
+                url::Url::parse(&probe).map_err(|e| invalid(format!("endpoint `{endpoint}` is not a URL ({e})")))?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(invalid(format!("endpoint `{endpoint}` is not http(s)")));
+            }
+            if url.scheme() == "http" && !self.allow_insecure_http && !is_loopback(&url) {
+                return Err(invalid(format!(
+                    "endpoint `{endpoint}` is plain http\nhint: use https, or `allow_insecure_http(true)` for a trusted network"
+                )));
+            }
+        }
+        if self.pubkeys.is_empty() {
+            return Err(invalid("no public key pinned; add one with `pubkey(…)`".into()));
+        }
+        let keys = self
+            .pubkeys
+            .iter()
+            .map(|k| PublicKey::from_text(k).map_err(|source| Error::InvalidPublicKey { source }))
+            .collect::<Result<Vec<_>>>()?;
+        let current_text = self
+            .current_version
+            .ok_or_else(|| invalid("no current version; pass `current_version(env!(\"CARGO_PKG_VERSION\"))`".into()))?;
+        let current = Version::parse(&current_text)
+            .map_err(|e| invalid(format!("current version `{current_text}` is not SemVer: {e}")))?;
+
+        let install = InstallKind::detect(self.bundle_type, self.executable)?;
+        let target = Target::new(current_os()?, current_arch()?, install.bundle_type())
+            .map_err(|e| invalid(format!("this platform has no update target: {e}")))?;
+
+        let app_id = match self.app_id {
+            Some(id) => id,
+            None => std::env::current_exe()
+                .ok()
+                .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "millennium-app".to_owned()),
+        };
+        let state_root = match self.state_dir {
+            Some(dir) => dir,
+            None => StateDir::default_for(&app_id)?,
+        };
+        let state = StateDir::new(state_root);
+        let install_id = match self.install_id {
+            Some(id) => id,
+            None => state.install_id()?,
+        };
+
+        let mut headers = HeaderMap::new();
+        for (name, value) in &self.headers {
+            let name = HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| invalid(format!("`{name}` is not a valid header name")))?;
+            let value = HeaderValue::from_str(value)
+                .map_err(|_| invalid(format!("the value of header `{name}` is not valid")))?;
+            headers.append(name, value);
+        }
+        let id_value = HeaderValue::from_str(&install_id)
+            .map_err(|_| invalid("the install id is not a valid header value".into()))?;
+        headers.insert(HeaderName::from_static(INSTALL_ID_HEADER_LOWER), id_value);
+
+        let mut client = reqwest::Client::builder()
+            .user_agent(concat!("millennium-updater/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(self.limits.connect_timeout)
+            .read_timeout(self.limits.read_timeout)
+            .redirect(redirect_policy())
+            .default_headers(headers);
+        if let Some(proxy) = &self.proxy {
+            let proxy = reqwest::Proxy::all(proxy).map_err(|e| invalid(format!("proxy `{proxy}`: {e}")))?;
+            client = client.proxy(proxy);
+        }
+        let client = client.build().map_err(|e| invalid(format!("could not set up HTTP: {e}")))?;
+
+        Ok(Updater {
+            inner: Arc::new(Inner {
+                client,
+                endpoints: self.endpoints,
+                keys,
+                channel: self.channel,
+                current,
+                target,
+                install,
+                state,
+                install_id,
+                limits: self.limits,
+                require_signed_version: self.require_signed_version,
+                rollback_after_starts: self.rollback_after_starts,
+            }),
+        })
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// Follows up to 10 redirects, never from https down to http.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let downgrade = attempt.previous().iter().any(|u| u.scheme() == "https") && attempt.url().scheme() == "http";
+        if downgrade {
+            let to = attempt.url().to_string();
+            attempt.error(format!("refused a redirect from https down to plain http (`{to}`)"))
+        } else if attempt.previous().len() >= 10 {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// Values used to check that a template is a URL once expanded.
+struct ProbeVars;
+
+impl crate::check::TemplateVars for ProbeVars {
+    fn value(&self, name: &str) -> Option<String> {
+        Some(match name {
+            "current_version" => "1.0.0".into(),
+            "target" => "linux".into(),
+            "arch" => "x86_64".into(),
+            "bundle_type" => "unknown".into(),
+            "channel" => "stable".into(),
+            _ => return None,
+        })
+    }
+}
+
+fn current_os() -> Result<Os> {
+    match std::env::consts::OS {
+        "linux" => Ok(Os::Linux),
+        "macos" => Ok(Os::Darwin),
+        "windows" => Ok(Os::Windows),
+        other => Err(Error::Unsupported { what: format!("updates on `{other}`") }),
+    }
+}
+
+pub(crate) fn current_arch() -> Result<Arch> {
+    match std::env::consts::ARCH {
+        "x86_64" => Ok(Arch::X86_64),
+        "x86" => Ok(Arch::I686),
+        "aarch64" => Ok(Arch::Aarch64),
+        "arm" => Ok(Arch::Armv7),
+        "riscv64" => Ok(Arch::Riscv64),
+        other => Err(Error::Unsupported { what: format!("updates on `{other}`") }),
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) client: reqwest::Client,
+    pub(crate) endpoints: Vec<String>,
+    pub(crate) keys: Vec<PublicKey>,
+    pub(crate) channel: Option<String>,
+    pub(crate) current: Version,
+    pub(crate) target: Target,
+    pub(crate) install: InstallKind,
+    pub(crate) state: StateDir,
+    pub(crate) install_id: String,
+    pub(crate) limits: Limits,
+    pub(crate) require_signed_version: bool,
+    pub(crate) rollback_after_starts: u32,
+}
+
+/// A configured updater. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Updater {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Updater {
+    /// Starts configuring an updater.
+    pub fn builder() -> UpdaterBuilder {
+        UpdaterBuilder::default()
+    }
+
+    /// Asks the endpoints, in order, whether an update is offered. `Ok(None)`: up to date (a `204`, or an equal or
+    /// older version). See [`crate`] for the rules.
+    pub async fn check(&self) -> Result<Option<Update>> {
+        crate::check::check(&self.inner).await.map(|found| {
+            found.map(|(release, artifact)| Update {
+                updater: self.clone(),
+                version: release.version().clone(),
+                notes: release.notes().map(str::to_owned),
+                date: release.pub_date(),
+                url: artifact.url().as_str().to_owned(),
+                signature: artifact.signature().signature().clone(),
+            })
+        })
+    }
+
+    /// The running version.
+    pub fn current_version(&self) -> &Version {
+        &self.inner.current
+    }
+
+    /// The platform updates are asked for.
+    pub fn target(&self) -> Target {
+        self.inner.target
+    }
+
+    /// How this app is installed, i.e. what an update replaces.
+    pub fn install_kind(&self) -> &InstallKind {
+        &self.inner.install
+    }
+
+    /// The install id sent as `Millennium-Install-Id`.
+    pub fn install_id(&self) -> &str {
+        &self.inner.install_id
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> &std::path::Path {
+        self.inner.state.root()
+    }
+
+    /// Rollback bookkeeping; call early at every start. After an update, counts the new version's starts and, once it
+    /// has started more than the configured number of times without [`Updater::confirm_healthy`], restores the
+    /// previous version (then [`Updater::relaunch`] runs it). See [`crate::rollback`].
+    pub fn startup(&self) -> Result<StartupStatus> {
+        rollback::startup(&self.inner)
+    }
+
+    /// Tells the updater that this (new) version works: its rollback record is cleared.
+    pub fn confirm_healthy(&self) -> Result<()> {
+        rollback::confirm_healthy(&self.inner)
+    }
+
+    /// Verifies a local artifact exactly as a download is verified (pinned keys, signed version, platform), for
+    /// artifacts obtained by other means (removable media, an installer's cache). The file is left where it is; only
+    /// the returned value can be installed. `signature_text` is the `.sig` content, minisign or Tauri form.
+    pub fn verify_local_file(&self, path: &Path, signature_text: &str, version: &str) -> Result<DownloadedUpdate> {
+        let version = Version::parse(version)
+            .map_err(|e| Error::InvalidConfig { reason: format!("`{version}` is not a version: {e}") })?;
+        let signature = millennium_sign::Signature::from_text(signature_text.trim())
+            .map_err(|source| Error::BadSignature { source })?;
+        let inner = &self.inner;
+        crate::verify::verify_artifact(
+            &inner.keys,
+            &signature,
+            &version,
+            inner.require_signed_version,
+            &inner.install,
+            path,
+        )?;
+        Ok(DownloadedUpdate { inner: inner.clone(), path: path.to_owned(), version, owned: false })
+    }
+
+    /// Replaces this process with the installed app, with the same arguments. Returns only on failure.
+    pub fn relaunch(&self) -> Result<std::convert::Infallible> {
+        crate::install::relaunch(&self.inner.install)
+    }
+}
+
+/// An update offered by the server: a newer version with an artifact for this platform. Nothing is downloaded yet.
+#[derive(Debug, Clone)]
+pub struct Update {
+    pub(crate) updater: Updater,
+    pub(crate) version: Version,
+    pub(crate) notes: Option<String>,
+    pub(crate) date: Option<OffsetDateTime>,
+    pub(crate) url: String,
+    pub(crate) signature: millennium_sign::Signature,
+}
+
+impl Update {
+    /// The offered version.
+    pub fn version(&self) -> &Version {
+        &self.version
+    }
+
+    /// Release notes, if any.
+    pub fn notes(&self) -> Option<&str> {
+        self.notes.as_deref()
+    }
+
+    /// Publication date, if announced.
+    pub fn date(&self) -> Option<OffsetDateTime> {
+        self.date
+    }
+
+    /// The artifact size, when the server announced it ahead of the download. Tauri responses do not carry one, so
+    /// this is `None` until Millennium's signed metadata lands; the download still enforces `Content-Length`.
+    pub fn size(&self) -> Option<u64> {
+        None
+    }
+
+    /// The platform the artifact was chosen for.
+    pub fn target(&self) -> Target {
+        self.updater.inner.target
+    }
+
+    /// Where the artifact is downloaded from.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Downloads (resuming a previous partial download), verifies and keeps the artifact in the state directory.
+    /// `progress` is called after every chunk.
+    pub async fn download(&self, progress: impl FnMut(Progress) + Send) -> Result<DownloadedUpdate> {
+        crate::download::download(self, progress).await
+    }
+
+    /// [`Update::download`], then [`DownloadedUpdate::install`].
+    pub async fn download_and_install(&self, progress: impl FnMut(Progress) + Send) -> Result<()> {
+        let downloaded = self.download(progress).await?;
+        let inner = self.updater.inner.clone();
+        tokio::task::spawn_blocking(move || downloaded.install_with(&inner)).await.map_err(|e| Error::Io {
+            action: "run the install step for",
+            path: PathBuf::from("the update"),
+            source: std::io::Error::other(e.to_string()),
+        })?
+    }
+}
+
+/// The public types can be moved to and shared between threads and tasks.
+const _: () = {
+    const fn is<T: Send + Sync>() {}
+    is::<Updater>();
+    is::<Update>();
+    is::<DownloadedUpdate>();
+};

@@ -1,0 +1,293 @@
+//! Deciding whether a downloaded artifact may be installed.
+//!
+//! Three independent checks, all before anything is moved next to the app:
+//!
+//! 1. **Signature**: the minisign/Tauri signature verifies against a pinned key. The key id and the algorithm are
+//!    checked already at check time ([`precheck`]), so a release signed by another key is refused without
+//!    downloading it, and legacy (non-prehashed) signatures, which minisign verifies only with the whole file in
+//!    memory, are refused outright.
+//! 2. **Signed version**: a `version:` field in the trusted comment must equal the offered version (required when the
+//!    app asks for it). Without this, a server could pair an old, validly signed artifact with a new version number.
+//! 3. **Platform**: the artifact must be something this install can use: an ELF executable for this CPU (or a `#!`
+//!    script) for a plain binary or AppImage, a Debian or RPM package for those installs. Tauri signatures do not bind
+//!    an artifact to its platform, so a server could otherwise serve a correctly signed artifact of another platform.
+//!
+//! During a download the signature is checked *while the bytes arrive* ([`StreamVerifier`]): `Signature::verify`
+//! runs on a blocking thread and reads, through a bounded channel, the chunks the download loop writes to disk (after
+//! the bytes of a resumed `.part`, read back from the file). Hashing thus overlaps the network transfer, in constant
+//! memory. (`millennium_sign::Signature::verifier` would hash inline instead, serialising hashing with the download
+//! loop; the separate thread is deliberate.) A local file ([`crate::Updater::verify_local_file`]) is verified by
+//! reading it.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use millennium_sign::{Algorithm, PublicKey, Signature};
+use millennium_update_protocol::{Arch, Version};
+
+use crate::error::{Error, Result};
+use crate::install::InstallKind;
+use crate::updater::Inner;
+
+const READ_BUFFER: usize = 256 * 1024;
+
+/// Before downloading: the signature is prehashed, made by a pinned key, and signs the offered version.
+pub(crate) fn precheck(inner: &Inner, signature: &Signature, version: &Version) -> Result<()> {
+    check_signature_shape(&inner.keys, signature)?;
+    check_signed_version(signature, version, inner.require_signed_version)
+}
+
+pub(crate) fn check_signature_shape<'k>(keys: &'k [PublicKey], signature: &Signature) -> Result<&'k PublicKey> {
+    if signature.algorithm() == Algorithm::Legacy {
+        return Err(Error::LegacySignature);
+    }
+    keys.iter().find(|k| k.key_id() == signature.key_id()).ok_or_else(|| Error::UntrustedKey {
+        signed_by: signature.key_id(),
+        trusted: keys.iter().map(|k| k.key_id().to_string()).collect::<Vec<_>>().join(", "),
+    })
+}
+
+pub(crate) fn check_signed_version(signature: &Signature, version: &Version, required: bool) -> Result<()> {
+    let fields = signature.trusted_fields();
+    // Compare as versions (so `v1.2.3` = `1.2.3`), then let the signing library word the error.
+    if let Some(signed) = fields.version()
+        && Version::parse(signed).is_ok_and(|v| &v == version)
+    {
+        return Ok(());
+    }
+    fields.check_version(&version.to_string(), required).map_err(|source| Error::BadSignature { source })
+}
+
+/// Verifies the file at `path` (blocking; constant memory): signature, signed version, platform.
+pub(crate) fn verify_artifact(
+    keys: &[PublicKey],
+    signature: &Signature,
+    version: &Version,
+    require_signed_version: bool,
+    kind: &InstallKind,
+    path: &Path,
+) -> Result<()> {
+    let key = check_signature_shape(keys, signature)?;
+    check_signed_version(signature, version, require_signed_version)?;
+    let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    signature
+        .verify(key, BufReader::with_capacity(READ_BUFFER, file))
+        .map_err(|source| Error::BadSignature { source })?;
+    check_platform(kind, path)
+}
+
+/// A signature check fed with the bytes of a download as they arrive (see the module docs).
+#[derive(Debug)]
+pub(crate) struct StreamVerifier {
+    sender: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    task: tokio::task::JoinHandle<millennium_sign::Result<()>>,
+}
+
+impl StreamVerifier {
+    /// Starts verifying: first the `prefix_len` bytes already in `part` (a resumed download), then what [`feed`]
+    /// sends.
+    ///
+    /// [`feed`]: StreamVerifier::feed
+    pub(crate) fn start(key: PublicKey, signature: Signature, part: &Path, prefix_len: u64) -> Result<Self> {
+        let prefix = File::open(part).map_err(|e| Error::io("open", part, e))?;
+        // 16 chunks in flight (reqwest's chunks are at most a few hundred KiB): memory stays bounded.
+        let (sender, receiver) = tokio::sync::mpsc::channel(16);
+        let reader = ChunkReader {
+            prefix: BufReader::with_capacity(READ_BUFFER, prefix).take(prefix_len),
+            receiver,
+            current: bytes::Bytes::new(),
+        };
+        let task = tokio::task::spawn_blocking(move || signature.verify(&key, reader));
+        Ok(Self { sender, task })
+    }
+
+    /// Hands the next chunk (already written to disk) to the verifier.
+    pub(crate) async fn feed(&self, chunk: bytes::Bytes) {
+        // A verifier that stopped early (read error) reports it from `finish`.
+        let _ = self.sender.send(chunk).await;
+    }
+
+    /// Ends the input and returns the verdict.
+    pub(crate) async fn finish(self) -> Result<()> {
+        drop(self.sender);
+        match self.task.await {
+            Ok(result) => result.map_err(|source| Error::BadSignature { source }),
+            Err(e) => Err(Error::Io {
+                action: "verify",
+                path: "the download".into(),
+                source: std::io::Error::other(e.to_string()),
+            }),
+        }
+    }
+}
+
+struct ChunkReader {
+    prefix: std::io::Take<BufReader<File>>,
+    receiver: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    current: bytes::Bytes,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.prefix.limit() > 0 {
+            let n = self.prefix.read(buf)?;
+            if n > 0 {
+                return Ok(n);
+            }
+            if self.prefix.limit() > 0 {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the partial download shrank"));
+            }
+        }
+        while self.current.is_empty() {
+            match self.receiver.blocking_recv() {
+                Some(chunk) => self.current = chunk,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+/// What an artifact is, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sniffed {
+    Elf { class64: bool, little_endian: bool, machine: u16 },
+    Script,
+    Deb,
+    Rpm,
+    Pe,
+    MachO,
+    Gzip,
+    Zip,
+    Unknown,
+}
+
+pub(crate) fn sniff(head: &[u8]) -> Sniffed {
+    if head.len() >= 20 && head.starts_with(b"\x7fELF") {
+        let little_endian = head[5] == 1;
+        let bytes = [head[18], head[19]];
+        let machine = if little_endian { u16::from_le_bytes(bytes) } else { u16::from_be_bytes(bytes) };
+        return Sniffed::Elf { class64: head[4] == 2, little_endian, machine };
+    }
+    if head.starts_with(b"#!") {
+        Sniffed::Script
+    } else if head.starts_with(b"!<arch>\ndebian-binary") {
+        Sniffed::Deb
+    } else if head.starts_with(&[0xed, 0xab, 0xee, 0xdb]) {
+        Sniffed::Rpm
+    } else if head.starts_with(b"MZ") {
+        Sniffed::Pe
+    } else if [
+        [0xfe, 0xed, 0xfa, 0xce],
+        [0xfe, 0xed, 0xfa, 0xcf],
+        [0xce, 0xfa, 0xed, 0xfe],
+        [0xcf, 0xfa, 0xed, 0xfe],
+        [0xca, 0xfe, 0xba, 0xbe],
+    ]
+    .iter()
+    .any(|m| head.starts_with(m))
+    {
+        Sniffed::MachO
+    } else if head.starts_with(&[0x1f, 0x8b]) {
+        Sniffed::Gzip
+    } else if head.starts_with(b"PK\x03\x04") {
+        Sniffed::Zip
+    } else {
+        Sniffed::Unknown
+    }
+}
+
+fn elf_machine(arch: Arch) -> (u16, bool) {
+    match arch {
+        Arch::X86_64 => (62, true),
+        Arch::I686 => (3, false),
+        Arch::Aarch64 => (183, true),
+        Arch::Armv7 => (40, false),
+        Arch::Riscv64 => (243, true),
+    }
+}
+
+fn describe(s: Sniffed) -> String {
+    match s {
+        Sniffed::Elf { class64, machine, .. } => {
+            let arch = Arch::ALL
+                .into_iter()
+                .find(|a| elf_machine(*a) == (machine, class64))
+                .map_or_else(|| format!("machine {machine}"), |a| a.as_str().to_owned());
+            format!("a Linux executable for {arch} (ELF{})", if class64 { "64" } else { "32" })
+        }
+        Sniffed::Script => "a script".into(),
+        Sniffed::Deb => "a Debian package".into(),
+        Sniffed::Rpm => "an RPM package".into(),
+        Sniffed::Pe => "a Windows executable or installer".into(),
+        Sniffed::MachO => "a macOS executable".into(),
+        Sniffed::Gzip => "a gzip archive".into(),
+        Sniffed::Zip => "a zip archive".into(),
+        Sniffed::Unknown => "not a recognised executable or package".into(),
+    }
+}
+
+/// Checks that the artifact at `path` suits `kind` on this machine.
+pub(crate) fn check_platform(kind: &InstallKind, path: &Path) -> Result<()> {
+    let mut head = [0u8; 64];
+    let mut file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let mut n = 0;
+    while n < head.len() {
+        match file.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("read", path, e)),
+        }
+    }
+    let found = sniff(&head[..n]);
+    let arch = crate::updater::current_arch()?;
+    let (machine, class64) = elf_machine(arch);
+    let native_elf = Sniffed::Elf { class64, little_endian: cfg!(target_endian = "little"), machine };
+    let (ok, expected) = match kind {
+        InstallKind::Executable { .. } => {
+            (found == native_elf || found == Sniffed::Script, format!("a Linux executable for {arch} or a script"))
+        }
+        InstallKind::AppImage { .. } => (found == native_elf, format!("an AppImage for {arch}")),
+        InstallKind::Deb => (found == Sniffed::Deb, "a Debian package".into()),
+        InstallKind::Rpm => (found == Sniffed::Rpm, "an RPM package".into()),
+        InstallKind::Other { bundle } => {
+            return Err(Error::Unsupported { what: format!("checking `{bundle}` artifacts") });
+        }
+    };
+    if ok { Ok(()) } else { Err(Error::WrongTarget { expected, found: describe(found) }) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn elf(class: u8, machine: u16) -> Vec<u8> {
+        let mut h = vec![0u8; 64];
+        h[..4].copy_from_slice(b"\x7fELF");
+        h[4] = class;
+        h[5] = 1;
+        h[18..20].copy_from_slice(&machine.to_le_bytes());
+        h
+    }
+
+    #[test]
+    fn sniffs_formats() {
+        assert_eq!(sniff(&elf(2, 62)), Sniffed::Elf { class64: true, little_endian: true, machine: 62 });
+        assert_eq!(sniff(b"#!/bin/sh\n"), Sniffed::Script);
+        assert_eq!(sniff(b"!<arch>\ndebian-binary   "), Sniffed::Deb);
+        assert_eq!(sniff(&[0xed, 0xab, 0xee, 0xdb, 3, 0]), Sniffed::Rpm);
+        assert_eq!(sniff(b"MZ\x90\x00"), Sniffed::Pe);
+        assert_eq!(sniff(&[0xcf, 0xfa, 0xed, 0xfe]), Sniffed::MachO);
+        assert_eq!(sniff(b""), Sniffed::Unknown);
+        assert_eq!(sniff(b"\x7fELF"), Sniffed::Unknown);
+    }
+
+    #[test]
+    fn describes_foreign_elf() {
+        assert_eq!(describe(sniff(&elf(2, 183))), "a Linux executable for aarch64 (ELF64)");
+    }
+}
