@@ -1,0 +1,195 @@
+//! The whole distribution path with every real piece: a release signed with `millennium-sign`, published through the
+//! update server's HTTP API into a real `millennium-update-server` (SQLite + files, serving on loopback), found,
+//! downloaded, verified and installed by `millennium-updater` over both the dynamic and the static (`latest.json`)
+//! endpoints, with staged rollouts and yanks deciding who is offered what.
+
+#![allow(clippy::unwrap_used, reason = "a test states its expectations with unwrap; helpers here are not #[test]")]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use millennium_sign::{Format, SecretKey, Signature, TrustedComment};
+use millennium_update_protocol::Version;
+use millennium_update_server::client::{Client, UploadArtifact};
+use millennium_update_server::server::api::Rollout;
+use millennium_update_server::server::publish::PublishRequest;
+use millennium_update_server::tokens::Scope;
+use millennium_update_server::{AppState, ServerConfig, app};
+use millennium_updater::Updater;
+
+const ADMIN: &str = "admin-token-for-end-to-end-tests";
+const APP: &str = "demo";
+
+/// A running server on an ephemeral loopback port, stopped when dropped.
+struct Server {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Server {
+    async fn start(data_dir: &Path) -> Server {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let config = ServerConfig::new(&url, 64 * 1024 * 1024).unwrap();
+        let state = AppState::open(data_dir, config, Some(ADMIN)).await.unwrap().state;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(millennium_update_server::server::serve_on(listener, app(state), async {
+            let _ = stopped.await;
+        }));
+        Server { url, stop: Some(stop) }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// An "app": a script that prints its version (the updater accepts scripts as plain executables).
+fn app_build(version: &str) -> Vec<u8> {
+    let mut script = format!("#!/bin/sh\necho {version}\n").into_bytes();
+    // Padding makes the download span many chunks.
+    script.extend(format!("# {}\n", "x".repeat(200)).repeat(5000).into_bytes());
+    script
+}
+
+fn run(exe: &Path) -> String {
+    let out = std::process::Command::new(exe).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+async fn publish(server: &Server, key: &SecretKey, dir: &Path, version: &str, rollout: Option<u8>) {
+    let file = dir.join(format!("demo_{version}_amd64"));
+    std::fs::write(&file, app_build(version)).unwrap();
+    let comment = TrustedComment::tauri(1_795_000_000, "demo", Some(version)).unwrap();
+    let signature = Signature::sign(key, std::fs::File::open(&file).unwrap(), &comment).unwrap();
+    let publisher = Client::new(&server.url, &publish_token(server).await).unwrap();
+    let release = PublishRequest {
+        version: version.into(),
+        channel: None,
+        notes: Some(format!("release {version}")),
+        rollout,
+        force: false,
+        total_size: None,
+        dry_run: false,
+    };
+    let artifact = UploadArtifact {
+        target: "linux-x86_64".parse().unwrap(),
+        path: file,
+        signature: signature.to_text(Format::Tauri),
+    };
+    publisher.publish(APP, &release, &[artifact], Arc::new(|_| {})).await.unwrap();
+}
+
+async fn publish_token(server: &Server) -> String {
+    let admin = Client::new(&server.url, ADMIN).unwrap();
+    let token = admin.create_token(APP, Scope::Publish, "ci").await.unwrap();
+    token["token"].as_str().unwrap().to_owned()
+}
+
+fn make_updater(endpoint: &str, key: &SecretKey, exe: &Path, state: &Path, version: &str, install_id: &str) -> Updater {
+    Updater::builder()
+        .endpoint(endpoint)
+        .pubkey(key.public_key().to_text(Format::Tauri))
+        .current_version(version)
+        .app_id(APP)
+        .executable(exe)
+        .bundle_type(None)
+        .state_dir(state)
+        .install_id(install_id)
+        .build()
+        .unwrap()
+}
+
+fn installed_app(dir: &Path, version: &str) -> PathBuf {
+    let exe = dir.join("demo");
+    std::fs::write(&exe, app_build(version)).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    exe
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_updates_itself_from_a_real_server() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data")).await;
+    let key = SecretKey::generate().unwrap();
+    let admin = Client::new(&server.url, ADMIN).unwrap();
+    admin.create_app(APP, &key.public_key().to_text(Format::Minisign)).await.unwrap();
+    publish(&server, &key, tmp.path(), "1.1.0", None).await;
+
+    let dynamic = format!("{}/{APP}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url);
+    let exe = installed_app(tmp.path(), "1.0.0");
+    assert_eq!(run(&exe), "1.0.0");
+    let updater = make_updater(&dynamic, &key, &exe, &tmp.path().join("state"), "1.0.0", "install-1");
+    let update = updater.check().await.unwrap().expect("1.1.0 is offered");
+    assert_eq!(update.version().to_string(), "1.1.0");
+    assert_eq!(update.notes(), Some("release 1.1.0"));
+    update.download_and_install(|_| {}).await.unwrap();
+    assert_eq!(run(&exe), "1.1.0");
+
+    // Once up to date, the server answers 204 and the updater reports no update.
+    let updater = make_updater(&dynamic, &key, &exe, &tmp.path().join("state"), "1.1.0", "install-1");
+    assert!(updater.check().await.unwrap().is_none());
+
+    // The static manifest works the same way.
+    publish(&server, &key, tmp.path(), "1.2.0", None).await;
+    let latest = format!("{}/{APP}/stable/latest.json", server.url);
+    let updater = make_updater(&latest, &key, &exe, &tmp.path().join("state"), "1.1.0", "install-1");
+    updater.check().await.unwrap().expect("1.2.0 is offered").download_and_install(|_| {}).await.unwrap();
+    assert_eq!(run(&exe), "1.2.0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollouts_and_yanks_decide_who_is_offered_what() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data")).await;
+    let key = SecretKey::generate().unwrap();
+    let admin = Client::new(&server.url, ADMIN).unwrap();
+    admin.create_app(APP, &key.public_key().to_text(Format::Minisign)).await.unwrap();
+    publish(&server, &key, tmp.path(), "2.0.0", Some(0)).await;
+    let dynamic = format!("{}/{APP}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url);
+    let exe = installed_app(tmp.path(), "1.0.0");
+    let check = |id: &str| {
+        let updater = make_updater(&dynamic, &key, &exe, &tmp.path().join(format!("state-{id}")), "1.0.0", id);
+        async move { updater.check().await.unwrap().map(|u| u.version().to_string()) }
+    };
+    // At 0 % nobody gets it; at 100 % everybody does.
+    assert_eq!(check("a").await, None);
+    let version = Version::parse("2.0.0").unwrap();
+    let rollout = |percent| Rollout { channel: None, percent: Some(percent), paused: None };
+    admin.rollout(APP, &version, &rollout(100)).await.unwrap();
+    assert_eq!(check("a").await.as_deref(), Some("2.0.0"));
+    // A paused rollout, then a yanked release, are offered to no one.
+    admin.rollout(APP, &version, &Rollout { channel: None, percent: None, paused: Some(true) }).await.unwrap();
+    assert_eq!(check("b").await, None);
+    admin.rollout(APP, &version, &Rollout { channel: None, percent: None, paused: Some(false) }).await.unwrap();
+    assert_eq!(check("b").await.as_deref(), Some("2.0.0"));
+    admin.yank(APP, &version, true).await.unwrap();
+    assert_eq!(check("c").await, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_artifact_signed_by_another_key_is_never_installed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&tmp.path().join("data")).await;
+    let key = SecretKey::generate().unwrap();
+    let admin = Client::new(&server.url, ADMIN).unwrap();
+    admin.create_app(APP, &key.public_key().to_text(Format::Minisign)).await.unwrap();
+    publish(&server, &key, tmp.path(), "1.1.0", None).await;
+    // The app pins another key (e.g. the server's app key was replaced by an attacker with admin access).
+    let pinned = SecretKey::generate().unwrap();
+    let dynamic = format!("{}/{APP}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url);
+    let exe = installed_app(tmp.path(), "1.0.0");
+    let updater = make_updater(&dynamic, &pinned, &exe, &tmp.path().join("state"), "1.0.0", "install-1");
+    let err = match updater.check().await {
+        Ok(Some(update)) => update.download_and_install(|_| {}).await.unwrap_err(),
+        Ok(None) => panic!("no update offered at all"),
+        Err(err) => err,
+    };
+    assert!(err.to_string().contains("key"), "{err}");
+    assert_eq!(run(&exe), "1.0.0");
+}
