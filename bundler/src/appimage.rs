@@ -1,0 +1,167 @@
+//! AppImage (type 2): an ELF runtime followed by a squashfs image of the AppDir.
+//!
+//! The AppDir is `AppRun` (a symlink to the main binary), `PKG.desktop`, `PKG.png` and `.DirIcon` at the root, and the
+//! same `usr/` tree as the deb/rpm. The squashfs image is written in-process with `backhand` (gzip, all entries
+//! root-owned, every mtime and the superblock time set to `SOURCE_DATE_EPOCH`), so no `mksquashfs`, no linuxdeploy
+//! and no download happen at bundle time. The runtime is the type-2 runtime shipped inside the published `appimage`
+//! crate (see `assets/README.md`); it finds the image at the end of its own ELF image, so the two are concatenated.
+//! The runtime's reserved `.upd_info` section (1024 bytes) is patched with the update information
+//! (`zsync|URL`) when an update URL is configured, which is what AppImageUpdate reads.
+
+use std::io::Cursor;
+
+use backhand::compression::Compressor;
+use backhand::{FilesystemCompressor, FilesystemWriter, NodeHeader};
+
+use crate::Arch;
+use crate::config::App;
+use crate::error::{Error, Result};
+use crate::layout::Tree;
+
+/// The x86_64 type-2 runtime (from the `appimage` crate 0.4.0).
+pub static RUNTIME_X86_64: &[u8] = include_bytes!("../assets/appimage-runtime-x86_64");
+
+/// `PKG_VERSION_ARCH.AppImage`.
+pub fn file_name(app: &App, arch: Arch) -> String {
+    format!("{}_{}_{}.AppImage", app.package_name, app.version, arch.as_str())
+}
+
+/// The runtime for `arch`.
+pub fn runtime(arch: Arch) -> Result<&'static [u8]> {
+    match arch {
+        Arch::X86_64 => Ok(RUNTIME_X86_64),
+        Arch::Aarch64 => Err(Error::Package {
+            format: "AppImage",
+            message: "no aarch64 AppImage runtime is bundled yet\nhint: build the AppImage for `--target x86_64`, \
+                      or use `--format deb,rpm` for aarch64"
+                .into(),
+        }),
+    }
+}
+
+/// The update information for `.upd_info`: `appimage.update-information`, else derived from
+/// `updater.artifact-base-url` (`zsync|BASE/PKG-ARCH.AppImage.zsync`, a version-less "latest" name).
+pub fn update_information(app: &App, arch: Arch) -> Option<String> {
+    if let Some(info) = &app.config.appimage.update_information {
+        return Some(info.clone());
+    }
+    let base = app.config.updater.as_ref()?.artifact_base_url.as_ref()?;
+    let sep = if base.ends_with('/') { "" } else { "/" };
+    Some(format!("zsync|{base}{sep}{}-{}.AppImage.zsync", app.package_name, arch.as_str()))
+}
+
+/// The file name of the `.zsync` file named by `zsync|URL` update information (its last path segment).
+pub fn zsync_file_name(info: &str) -> Option<String> {
+    let url = info.strip_prefix("zsync|")?;
+    let name = url.rsplit('/').next()?;
+    (name.ends_with(".zsync") && name.len() > 6 && !name.contains(['?', '#', '*'])).then(|| name.to_owned())
+}
+
+/// Builds the AppImage bytes from the install tree.
+///
+/// With `with_libraries` (libraries bundled in `usr/lib`), `AppRun` is a script that puts `usr/lib` on
+/// `LD_LIBRARY_PATH`; otherwise it is a symlink to the main binary.
+pub fn build(app: &App, tree: &Tree, arch: Arch, epoch: u64, with_libraries: bool) -> Result<Vec<u8>> {
+    let fail = |message: String| Error::Package { format: "AppImage", message };
+    let runtime = runtime(arch)?;
+    let mut appdir = tree.clone();
+    let pkg = &app.package_name;
+    if with_libraries {
+        let script = format!(
+            "#!/bin/sh\nHERE=\"$(dirname \"$(readlink -f \"$0\")\")\"\n\
+             export LD_LIBRARY_PATH=\"$HERE/usr/lib${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}\"\n\
+             exec \"$HERE/usr/bin/{}\" \"$@\"\n",
+            app.main_binary_name()
+        );
+        appdir.file("AppRun", 0o755, script.into_bytes());
+    } else {
+        appdir.symlink("AppRun", format!("usr/bin/{}", app.main_binary_name()));
+    }
+    appdir.file(format!("{pkg}.desktop"), 0o644, crate::layout::desktop_entry(app).into_bytes());
+    if let Some(icon) = &app.icon {
+        let size = crate::icons::HICOLOR_SIZES.into_iter().filter(|s| *s <= icon.size()).max().unwrap_or(icon.size());
+        appdir.file(format!("{pkg}.png"), 0o644, icon.png(size)?);
+        appdir.symlink(".DirIcon", format!("{pkg}.png"));
+    }
+    appdir.sort();
+    let squashfs = squashfs(&appdir, epoch).map_err(|e| fail(format!("squashfs: {e}")))?;
+
+    let mut out = runtime.to_vec();
+    if let Some(info) = update_information(app, arch) {
+        patch_section(&mut out, ".upd_info", info.as_bytes()).map_err(fail)?;
+    }
+    out.extend_from_slice(&squashfs);
+    Ok(out)
+}
+
+fn squashfs(tree: &Tree, epoch: u64) -> std::result::Result<Vec<u8>, backhand::BackhandError> {
+    let time = u32::try_from(epoch).unwrap_or(u32::MAX);
+    let mut fs = FilesystemWriter::default();
+    fs.set_time(time);
+    fs.set_root_mode(0o755);
+    fs.set_root_uid(0);
+    fs.set_root_gid(0);
+    fs.set_only_root_id();
+    fs.set_compressor(FilesystemCompressor::new(Compressor::Gzip, None)?);
+    let dir = NodeHeader::new(0o755, 0, 0, time);
+    for d in tree.dirs() {
+        fs.push_dir(&d, dir)?;
+    }
+    for f in &tree.files {
+        fs.push_file(Cursor::new(f.data.as_slice()), &f.path, NodeHeader::new(f.mode as u16, 0, 0, time))?;
+    }
+    for l in &tree.symlinks {
+        fs.push_symlink(&l.target, &l.path, NodeHeader::new(0o777, 0, 0, time))?;
+    }
+    let mut out = Cursor::new(Vec::new());
+    fs.write(&mut out)?;
+    Ok(out.into_inner())
+}
+
+/// Writes `data` at the start of the ELF section `name` (zero-filled, must fit with a terminating NUL).
+pub fn patch_section(elf: &mut [u8], name: &str, data: &[u8]) -> std::result::Result<(), String> {
+    let (offset, size) = find_section(elf, name)?;
+    if data.len() >= size {
+        return Err(format!("`{name}` holds {} bytes; the value has {}", size - 1, data.len()));
+    }
+    let section = elf.get_mut(offset..offset + size).ok_or_else(|| format!("`{name}` lies outside the runtime"))?;
+    section.fill(0);
+    section[..data.len()].copy_from_slice(data);
+    Ok(())
+}
+
+/// File offset and size of the ELF section `name`.
+pub fn find_section(elf: &[u8], name: &str) -> std::result::Result<(usize, usize), String> {
+    let parsed = goblin::elf::Elf::parse(elf).map_err(|e| format!("the runtime is not ELF: {e}"))?;
+    parsed
+        .section_headers
+        .iter()
+        .find(|s| parsed.shdr_strtab.get_at(s.sh_name) == Some(name))
+        .map(|s| (s.sh_offset as usize, s.sh_size as usize))
+        .ok_or_else(|| format!("the runtime has no `{name}` section"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sha2::Digest;
+
+    #[test]
+    fn runtime_is_the_published_one() {
+        assert_eq!(
+            hex::encode(sha2::Sha256::digest(RUNTIME_X86_64)),
+            "328e0d745c5c6817048c27bc3e8314871703f8f47ffa81a37cb06cd95a94b323"
+        );
+        assert_eq!(&RUNTIME_X86_64[8..11], b"AI\x02");
+        assert_eq!(find_section(RUNTIME_X86_64, ".upd_info").unwrap().1, 1024);
+    }
+
+    #[test]
+    fn patch_upd_info() {
+        let mut rt = RUNTIME_X86_64.to_vec();
+        patch_section(&mut rt, ".upd_info", b"zsync|https://example.com/a.zsync").unwrap();
+        let (off, _) = find_section(&rt, ".upd_info").unwrap();
+        assert!(rt[off..].starts_with(b"zsync|https://example.com/a.zsync\0"));
+        assert!(patch_section(&mut rt, ".upd_info", &[b'x'; 1024]).is_err());
+    }
+}

@@ -1,0 +1,332 @@
+//! Package dependencies computed from the binaries' shared libraries, the way `dpkg-shlibdeps` does it.
+//!
+//! For each `DT_NEEDED` soname that the package does not ship itself:
+//! 1. find the library file in the binary's runpath and the target's library directories;
+//! 2. ask dpkg which package owns it (`dpkg -S PATH`);
+//! 3. read that package's `symbols` file (`/var/lib/dpkg/info/PKG.symbols`): the dependency template of the soname
+//!    with `#MINVER#` replaced by the highest version among the symbols the binary imports; else its `shlibs` file.
+//!
+//! A library that is not found, or not owned by any package (built locally, or a non-Debian build machine), is
+//! reported back as unresolved: the caller prints a warning and the user can list the dependency in `deb.depends` /
+//! `deb.extra-depends`. rpm needs none of this: its `Requires` are the sonames themselves ([`crate::elf::rpm_requires`]).
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::Arch;
+use crate::elf::Needs;
+
+/// Computed Debian dependencies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DebDepends {
+    /// `Depends` entries, sorted, one per package.
+    pub depends: Vec<String>,
+    /// Sonames that could not be mapped to a package, with the reason.
+    pub unresolved: Vec<(String, String)>,
+}
+
+/// Where dpkg keeps its database; overridable for tests.
+#[derive(Debug, Clone)]
+pub struct Dpkg {
+    pub info_dir: PathBuf,
+    pub lib_dirs: Vec<PathBuf>,
+}
+
+impl Dpkg {
+    /// The build machine's dpkg, with library directories for `arch`.
+    pub fn system(arch: Arch) -> Dpkg {
+        let triplet = arch.gnu_triplet();
+        let lib_dirs = [
+            format!("/lib/{triplet}"),
+            format!("/usr/lib/{triplet}"),
+            "/lib64".into(),
+            "/usr/lib64".into(),
+            "/lib".into(),
+            "/usr/lib".into(),
+        ];
+        Dpkg {
+            info_dir: PathBuf::from("/var/lib/dpkg/info"),
+            lib_dirs: lib_dirs.into_iter().map(PathBuf::from).collect(),
+        }
+    }
+
+    /// Maps the needs of every binary to `Depends`. `shipped` are sonames the package carries itself.
+    pub fn depends(&self, needs: &[Needs], shipped: &[String]) -> DebDepends {
+        // package name -> (full dependency, min version)
+        let mut deps: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
+        let mut unresolved = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for need in needs {
+            for soname in &need.needed {
+                if shipped.contains(soname) || !seen.insert(soname.clone()) {
+                    continue;
+                }
+                let imports: Vec<&str> = needs.iter().flat_map(|n| n.imports.iter().map(String::as_str)).collect();
+                match self.resolve(soname, &need.runpaths, &imports) {
+                    Ok(dep) => {
+                        let name = dep.split_whitespace().next().unwrap_or_default().to_owned();
+                        let version = min_version(&dep);
+                        let replace = match deps.get(&name) {
+                            None => true,
+                            Some((_, old)) => match (old, &version) {
+                                (None, Some(_)) => true,
+                                (Some(a), Some(b)) => compare_versions(b, a) == Ordering::Greater,
+                                _ => false,
+                            },
+                        };
+                        if replace {
+                            deps.insert(name, (dep, version));
+                        }
+                    }
+                    Err(reason) => unresolved.push((soname.clone(), reason)),
+                }
+            }
+        }
+        DebDepends { depends: deps.into_values().map(|(d, _)| d).collect(), unresolved }
+    }
+
+    /// Where the dynamic linker would find `soname`: the runpath (with `$ORIGIN` = `origin`), then the system
+    /// library directories. All existing candidates, in search order.
+    pub fn locate(&self, soname: &str, runpaths: &[String], origin: Option<&Path>) -> Vec<PathBuf> {
+        let origin = origin.map(|o| o.to_string_lossy().into_owned());
+        let mut dirs: Vec<PathBuf> = runpaths
+            .iter()
+            .flat_map(|r| r.split(':'))
+            .filter_map(|d| match &origin {
+                Some(o) => Some(d.replace("${ORIGIN}", o).replace("$ORIGIN", o)),
+                None => (!d.contains('$')).then(|| d.to_owned()),
+            })
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .collect();
+        dirs.extend(self.lib_dirs.iter().cloned());
+        dirs.iter().map(|d| d.join(soname)).filter(|p| p.exists()).collect()
+    }
+
+    /// Whether an installed package owns `path` (`dpkg -S`). `false` when dpkg is unavailable.
+    pub fn is_packaged(&self, path: &Path) -> bool {
+        dpkg_owner(path).is_some()
+    }
+
+    fn resolve(&self, soname: &str, runpaths: &[String], imports: &[&str]) -> Result<String, String> {
+        let candidates = self.locate(soname, runpaths, None);
+        if candidates.is_empty() {
+            return Err("not found in the library directories of this machine".into());
+        }
+        for path in &candidates {
+            let Some(package) = dpkg_owner(path) else { continue };
+            let bare = package.split(':').next().unwrap_or(&package).to_owned();
+            for name in [package.as_str(), bare.as_str()] {
+                let symbols = self.info_dir.join(format!("{name}.symbols"));
+                if let Ok(text) = std::fs::read_to_string(&symbols)
+                    && let Some(dep) = from_symbols(&text, soname, imports)
+                {
+                    return Ok(dep);
+                }
+                let shlibs = self.info_dir.join(format!("{name}.shlibs"));
+                if let Ok(text) = std::fs::read_to_string(&shlibs)
+                    && let Some(dep) = from_shlibs(&text, soname)
+                {
+                    return Ok(dep);
+                }
+            }
+            return Ok(bare);
+        }
+        Err(format!("`{}` is not owned by any installed package (`dpkg -S` finds nothing)", candidates[0].display()))
+    }
+}
+
+/// `dpkg -S PATH`, also trying the path with and without the `/usr` prefix (merged-/usr systems register either).
+fn dpkg_owner(path: &Path) -> Option<String> {
+    let text = path.to_string_lossy();
+    let mut tries = vec![text.to_string()];
+    if let Some(rest) = text.strip_prefix("/usr") {
+        tries.push(rest.to_owned());
+    } else {
+        tries.push(format!("/usr{text}"));
+    }
+    if let Ok(real) = std::fs::canonicalize(path) {
+        tries.push(real.to_string_lossy().into_owned());
+    }
+    for p in tries {
+        let Ok(out) = Command::new("dpkg").arg("-S").arg(&p).output() else { return None };
+        if !out.status.success() {
+            continue;
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        for line in stdout.lines() {
+            if line.starts_with("diversion ") {
+                continue;
+            }
+            if let Some((pkgs, _)) = line.split_once(": ") {
+                // "pkg1, pkg2: /path" when several packages own it: take the first.
+                return pkgs.split(", ").next().map(str::to_owned);
+            }
+        }
+    }
+    None
+}
+
+/// The dependency for `soname` from a dpkg `symbols` file, with `#MINVER#` resolved against `imports`.
+pub fn from_symbols(text: &str, soname: &str, imports: &[&str]) -> Option<String> {
+    let mut template: Option<String> = None;
+    let mut best: Option<String> = None;
+    for line in text.lines() {
+        if !line.starts_with([' ', '\t', '|', '*', '#']) {
+            if template.is_some() {
+                break;
+            }
+            let mut parts = line.splitn(2, char::is_whitespace);
+            if parts.next() == Some(soname) {
+                template = parts.next().map(|t| t.trim().to_owned());
+            }
+            continue;
+        }
+        if template.is_none() || !line.starts_with([' ', '\t']) {
+            continue;
+        }
+        let mut fields = line.split_whitespace();
+        let (Some(symbol), Some(version)) = (fields.next(), fields.next()) else { continue };
+        let name = symbol.split('@').next().unwrap_or(symbol);
+        if imports.contains(&name) && best.as_deref().is_none_or(|b| compare_versions(version, b) == Ordering::Greater)
+        {
+            best = Some(version.to_owned());
+        }
+    }
+    let template = template?;
+    let minver = match best.filter(|v| v != "0") {
+        Some(v) => format!(" (>= {v})"),
+        None => String::new(),
+    };
+    Some(template.replace(" #MINVER#", &minver).replace("#MINVER#", &minver))
+}
+
+/// The dependency for `soname` from a dpkg `shlibs` file (`NAME VERSION DEPENDENCY`).
+pub fn from_shlibs(text: &str, soname: &str) -> Option<String> {
+    let (name, version) = split_soname(soname)?;
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.split_whitespace().next().is_some_and(|t| t.ends_with(':')))
+        .find_map(|line| {
+            let mut fields = line.splitn(3, char::is_whitespace);
+            (fields.next() == Some(name) && fields.next() == Some(version))
+                .then(|| fields.next().map(|d| d.trim().to_owned()))?
+        })
+}
+
+/// `libfoo.so.1` → (`libfoo`, `1`); `libfoo-1.2.so` → (`libfoo`, `1.2`).
+fn split_soname(soname: &str) -> Option<(&str, &str)> {
+    if let Some((name, version)) = soname.split_once(".so.") {
+        return Some((name, version));
+    }
+    let stem = soname.strip_suffix(".so")?;
+    let dash = stem.rfind('-')?;
+    Some((&stem[..dash], &stem[dash + 1..]))
+}
+
+fn min_version(dep: &str) -> Option<String> {
+    let start = dep.find("(>=")? + 3;
+    let end = dep[start..].find(')')? + start;
+    Some(dep[start..end].trim().to_owned())
+}
+
+/// Debian version comparison (`dpkg --compare-versions`): epoch, upstream and revision, `~` sorting first.
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    fn split(v: &str) -> (u64, &str, &str) {
+        let (epoch, rest) = match v.split_once(':') {
+            Some((e, r)) => (e.parse().unwrap_or(0), r),
+            None => (0, v),
+        };
+        match rest.rfind('-') {
+            Some(i) => (epoch, &rest[..i], &rest[i + 1..]),
+            None => (epoch, rest, ""),
+        }
+    }
+    let (ea, ua, ra) = split(a);
+    let (eb, ub, rb) = split(b);
+    ea.cmp(&eb).then_with(|| verrevcmp(ua, ub)).then_with(|| verrevcmp(ra, rb))
+}
+
+fn verrevcmp(a: &str, b: &str) -> Ordering {
+    fn order(c: Option<u8>) -> i32 {
+        match c {
+            None => 0,
+            Some(b'~') => -1,
+            Some(c) if c.is_ascii_digit() => 0,
+            Some(c) if c.is_ascii_alphabetic() => c as i32,
+            Some(c) => c as i32 + 256,
+        }
+    }
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        while (i < a.len() && !a[i].is_ascii_digit()) || (j < b.len() && !b[j].is_ascii_digit()) {
+            let ac = order(a.get(i).copied().filter(|c| !c.is_ascii_digit()));
+            let bc = order(b.get(j).copied().filter(|c| !c.is_ascii_digit()));
+            if ac != bc {
+                return ac.cmp(&bc);
+            }
+            if i < a.len() && !a[i].is_ascii_digit() {
+                i += 1;
+            }
+            if j < b.len() && !b[j].is_ascii_digit() {
+                j += 1;
+            }
+        }
+        while i < a.len() && a[i] == b'0' {
+            i += 1;
+        }
+        while j < b.len() && b[j] == b'0' {
+            j += 1;
+        }
+        let mut first_diff = Ordering::Equal;
+        while i < a.len() && a[i].is_ascii_digit() && j < b.len() && b[j].is_ascii_digit() {
+            if first_diff == Ordering::Equal {
+                first_diff = a[i].cmp(&b[j]);
+            }
+            i += 1;
+            j += 1;
+        }
+        if i < a.len() && a[i].is_ascii_digit() {
+            return Ordering::Greater;
+        }
+        if j < b.len() && b[j].is_ascii_digit() {
+            return Ordering::Less;
+        }
+        if first_diff != Ordering::Equal {
+            return first_diff;
+        }
+    }
+    Ordering::Equal
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debian_version_order() {
+        for (a, b) in [("2.34", "2.2.5"), ("1.0", "1.0~rc1"), ("1:0.1", "9.9"), ("1.0-2", "1.0-1"), ("1.10", "1.9")] {
+            assert_eq!(compare_versions(a, b), Ordering::Greater, "{a} > {b}");
+            assert_eq!(compare_versions(b, a), Ordering::Less, "{b} < {a}");
+        }
+        assert_eq!(compare_versions("2.34", "2.34"), Ordering::Equal);
+    }
+
+    #[test]
+    fn symbols_file_minver() {
+        let text = "libc.so.6 libc6 #MINVER#\n* Build-Depends-Package: libc-dev\n puts@GLIBC_2.2.5 2.2.5\n \
+                    __libc_start_main@GLIBC_2.34 2.34\n unused@GLIBC_2.38 2.38\nlibm.so.6 libc6 #MINVER#\n";
+        assert_eq!(from_symbols(text, "libc.so.6", &["puts", "__libc_start_main"]).unwrap(), "libc6 (>= 2.34)");
+        assert_eq!(from_symbols(text, "libm.so.6", &["puts"]).unwrap(), "libc6");
+        assert_eq!(from_symbols(text, "libz.so.1", &[]), None);
+    }
+
+    #[test]
+    fn shlibs_file() {
+        let text = "libz 1 zlib1g (>= 1:1.2.3.4)\nudeb: libz 1 zlib1g-udeb\n";
+        assert_eq!(from_shlibs(text, "libz.so.1").unwrap(), "zlib1g (>= 1:1.2.3.4)");
+        assert_eq!(split_soname("libfoo-1.2.so"), Some(("libfoo", "1.2")));
+    }
+}

@@ -1,0 +1,213 @@
+//! The installed file tree, shared by every format: binaries in `usr/bin`, resources in `usr/lib/PACKAGE`, the desktop
+//! entry, hicolor icons and (deb only) the documentation files. Each format turns this sorted list into its archive.
+
+use std::collections::BTreeSet;
+
+use crate::config::App;
+use crate::error::{Error, Result};
+
+/// One file to install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// Path relative to `/`, without leading slash, e.g. `usr/bin/hello`.
+    pub path: String,
+    /// Permission bits (`0o755`, `0o644`).
+    pub mode: u32,
+    pub data: Vec<u8>,
+}
+
+/// A symbolic link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Symlink {
+    pub path: String,
+    pub target: String,
+}
+
+/// A sorted file tree.
+#[derive(Debug, Clone, Default)]
+pub struct Tree {
+    pub files: Vec<FileEntry>,
+    pub symlinks: Vec<Symlink>,
+}
+
+impl Tree {
+    /// Adds a file.
+    pub fn file(&mut self, path: impl Into<String>, mode: u32, data: Vec<u8>) {
+        self.files.push(FileEntry { path: path.into(), mode, data });
+    }
+
+    /// Adds a symlink.
+    pub fn symlink(&mut self, path: impl Into<String>, target: impl Into<String>) {
+        self.symlinks.push(Symlink { path: path.into(), target: target.into() });
+    }
+
+    /// Sorts entries by path.
+    pub fn sort(&mut self) {
+        self.files.sort_by(|a, b| a.path.cmp(&b.path));
+        self.symlinks.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+
+    /// Every directory that contains an entry, parents first, sorted.
+    pub fn dirs(&self) -> Vec<String> {
+        let mut dirs = BTreeSet::new();
+        for path in self.files.iter().map(|f| &f.path).chain(self.symlinks.iter().map(|s| &s.path)) {
+            let mut p = path.as_str();
+            while let Some(i) = p.rfind('/') {
+                p = &p[..i];
+                dirs.insert(p.to_owned());
+            }
+        }
+        dirs.into_iter().collect()
+    }
+
+    /// Total size of the files in bytes.
+    pub fn size(&self) -> u64 {
+        self.files.iter().map(|f| f.data.len() as u64).sum()
+    }
+}
+
+/// Which package the tree is for (the doc files differ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    Deb,
+    Rpm,
+}
+
+/// The system-wide install tree (`/usr/...`) of the app.
+pub fn install_tree(app: &App, binaries: &[(String, Vec<u8>)], flavour: Flavour, epoch: u64) -> Result<Tree> {
+    let pkg = &app.package_name;
+    let mut tree = Tree::default();
+    for (name, data) in binaries {
+        tree.file(format!("usr/bin/{name}"), 0o755, data.clone());
+    }
+    for (src, rel) in &app.resources {
+        let data = std::fs::read(src).map_err(Error::io("read", src))?;
+        tree.file(format!("usr/lib/{pkg}/{rel}"), 0o644, data);
+    }
+    tree.file(format!("usr/share/applications/{pkg}.desktop"), 0o644, desktop_entry(app).into_bytes());
+    tree.file(format!("usr/share/metainfo/{}.metainfo.xml", app.identifier), 0o644, metainfo(app, epoch).into_bytes());
+    if let Some(icon) = &app.icon {
+        for (size, png) in icon.hicolor()? {
+            tree.file(format!("usr/share/icons/hicolor/{size}x{size}/apps/{pkg}.png"), 0o644, png);
+        }
+    }
+    for (name, _) in binaries {
+        tree.file(format!("usr/share/man/man1/{name}.1.gz"), 0o644, gzip(man_page(app, name).as_bytes())?);
+    }
+    if flavour == Flavour::Deb {
+        tree.file(format!("usr/share/doc/{pkg}/copyright"), 0o644, copyright(app, epoch).into_bytes());
+        tree.file(format!("usr/share/doc/{pkg}/changelog.gz"), 0o644, gzip(changelog(app, epoch)?.as_bytes())?);
+    }
+    tree.sort();
+    Ok(tree)
+}
+
+/// The freedesktop.org desktop entry.
+pub fn desktop_entry(app: &App) -> String {
+    let desktop = &app.config.desktop;
+    let mut mime: Vec<String> = desktop.mime_types.clone();
+    mime.extend(desktop.deep_link_schemes.iter().map(|s| format!("x-scheme-handler/{s}")));
+    let categories =
+        if desktop.categories.is_empty() { vec!["Utility".to_owned()] } else { desktop.categories.clone() };
+    let mut s = String::from("[Desktop Entry]\nType=Application\nVersion=1.4\n");
+    s += &format!("Name={}\n", app.product_name);
+    s += &format!("Comment={}\n", app.description);
+    let field = if mime.is_empty() { "" } else { " %U" };
+    s += &format!("Exec={}{field}\n", app.main_binary_name());
+    s += &format!("Icon={}\n", app.package_name);
+    s += &format!("Terminal={}\n", desktop.terminal);
+    s += &format!("Categories={};\n", categories.join(";"));
+    if !mime.is_empty() {
+        s += &format!("MimeType={};\n", mime.join(";"));
+    }
+    s
+}
+
+/// AppStream metadata, so software centres can list the app.
+pub fn metainfo(app: &App, epoch: u64) -> String {
+    let x = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let date = time::OffsetDateTime::from_unix_timestamp(epoch as i64)
+        .map(|t| format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()))
+        .unwrap_or_else(|_| "1970-01-01".into());
+    let long = app
+        .long_description
+        .clone()
+        .unwrap_or_else(|| format!("{} is a desktop application built with Millennium.", app.product_name));
+    let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<component type=\"desktop-application\">\n");
+    s += &format!("  <id>{}</id>\n", x(&app.identifier));
+    s += "  <metadata_license>CC0-1.0</metadata_license>\n";
+    if let Some(license) = &app.license {
+        s += &format!("  <project_license>{}</project_license>\n", x(license));
+    }
+    s += &format!("  <name>{}</name>\n", x(&app.product_name));
+    s += &format!("  <summary>{}</summary>\n", x(app.description.trim_end_matches('.')));
+    s += "  <description>\n";
+    for para in long.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
+        s += &format!("    <p>{}</p>\n", x(&para.split_whitespace().collect::<Vec<_>>().join(" ")));
+    }
+    s += "  </description>\n";
+    s += &format!("  <launchable type=\"desktop-id\">{}.desktop</launchable>\n", x(&app.package_name));
+    if let Some(home) = &app.homepage {
+        s += &format!("  <url type=\"homepage\">{}</url>\n", x(home));
+    }
+    s += "  <provides>\n";
+    s += &format!("    <binary>{}</binary>\n", x(&app.main_binary_name()));
+    s += "  </provides>\n";
+    s += &format!("  <releases>\n    <release version=\"{}\" date=\"{date}\"/>\n  </releases>\n", app.version);
+    s += "  <content_rating type=\"oars-1.1\"/>\n</component>\n";
+    s
+}
+
+/// A minimal manual page, so every installed command has one.
+fn man_page(app: &App, name: &str) -> String {
+    let esc = |s: &str| s.replace('\\', "\\e").replace('-', "\\-");
+    format!(
+        ".TH {} 1 \"\" \"{} {}\" \"User Commands\"\n.SH NAME\n{} \\- {}\n.SH DESCRIPTION\n\\fB{}\\fR is part of {}.\n",
+        esc(&name.to_uppercase()),
+        esc(&app.package_name),
+        app.version,
+        esc(name),
+        esc(&app.description),
+        esc(name),
+        esc(&app.product_name),
+    )
+}
+
+/// `usr/share/doc/PKG/copyright`.
+fn copyright(app: &App, epoch: u64) -> String {
+    let year = time::OffsetDateTime::from_unix_timestamp(epoch as i64).map(|t| t.year()).unwrap_or(1970);
+    let holders = if app.authors.is_empty() { vec![app.maintainer.clone()] } else { app.authors.clone() };
+    let mut s = format!("{}\n\n", app.product_name);
+    if let Some(home) = &app.homepage {
+        s += &format!("Upstream: {home}\n\n");
+    }
+    for h in holders {
+        s += &format!("Copyright (C) {year} {h}\n");
+    }
+    s += &format!("\nLicense: {}\n", app.license.as_deref().unwrap_or("see the upstream project"));
+    s
+}
+
+/// A Debian-format changelog with one entry for this version, dated `SOURCE_DATE_EPOCH`.
+fn changelog(app: &App, epoch: u64) -> Result<String> {
+    let date = time::OffsetDateTime::from_unix_timestamp(epoch as i64)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc2822).ok())
+        .ok_or_else(|| Error::Usage(format!("SOURCE_DATE_EPOCH={epoch} is not a usable date")))?;
+    Ok(format!(
+        "{} ({}) unstable; urgency=medium\n\n  * Release {}.\n\n -- {}  {}\n",
+        app.package_name,
+        crate::deb::deb_version(&app.version),
+        app.version,
+        app.maintainer,
+        date
+    ))
+}
+
+/// gzip with no file name and mtime 0, maximum compression (reproducible, what lintian wants).
+pub fn gzip(data: &[u8]) -> Result<Vec<u8>> {
+    use std::io::Write;
+    let mut enc = flate2::GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::best());
+    enc.write_all(data).map_err(|e| Error::Package { format: "gzip", message: e.to_string() })?;
+    enc.finish().map_err(|e| Error::Package { format: "gzip", message: e.to_string() })
+}

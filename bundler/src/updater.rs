@@ -1,0 +1,65 @@
+//! Updater artifacts: a `.sig` next to each installer, made with `millennium-sign` (Tauri's base64 form, which Tauri
+//! updaters and ours read; the trusted comment carries the file name and version), and a manifest fragment built with
+//! `millennium-update-protocol`'s Tauri static manifest builder, so its keys (`linux-x86_64-deb`, …) and checks are the
+//! protocol crate's, not re-implemented here. The installers themselves are what the update server serves: Tauri v2
+//! updaters install `.AppImage`, `.deb` and `.rpm` files directly.
+
+use millennium_sign::{Format, SecretKey, Signature, TrustedComment};
+use millennium_update_protocol::tauri::{Artifact, ArtifactUrl, ReleaseInfo, SignatureText, StaticManifest};
+use millennium_update_protocol::{BundleType, Os, Target, Version};
+
+use crate::Arch;
+use crate::config::App;
+use crate::error::{Error, Result};
+
+/// Loads the signing key from `MILLENNIUM_SIGNING_PRIVATE_KEY` (or Tauri's variables) and its password.
+pub fn load_key(env: &dyn Fn(&str) -> Option<String>) -> Result<SecretKey> {
+    let sign_err = |source| Error::Sign { file: "updater artifacts".into(), source };
+    let (boxed, _origin) = millennium_sign::env::secret_key(None, env).map_err(sign_err)?;
+    let password = millennium_sign::env::password(env);
+    boxed.open(password.as_deref().map(|p| p.as_str())).map_err(sign_err)
+}
+
+/// Signs one installer; returns the signature.
+pub fn sign(key: &SecretKey, file_name: &str, data: &[u8], version: &str, epoch: u64) -> Result<Signature> {
+    let err = |source| Error::Sign { file: file_name.to_owned(), source };
+    let comment = TrustedComment::tauri(epoch, file_name, Some(version)).map_err(err)?;
+    Signature::sign(key, data, &comment).map_err(err)
+}
+
+/// The `.sig` file text.
+pub fn sig_text(signature: &Signature) -> String {
+    signature.to_text(Format::Tauri)
+}
+
+/// Builds the manifest fragment for the signed installers: `(bundle type, file name, signature)`.
+pub fn manifest(app: &App, arch: Arch, epoch: u64, signed: &[(BundleType, String, Signature)]) -> Result<String> {
+    let manifest_err = |source| Error::Manifest { source };
+    let base =
+        app.config.updater.as_ref().and_then(|u| u.artifact_base_url.clone()).ok_or_else(|| Error::InvalidValue {
+            file: app.source.file().to_owned(),
+            key: "updater.artifact-base-url".into(),
+            message: "missing: the `updater` format needs the URL the artifacts will be published under\nhint: add \
+                      `[updater]` with `pubkey` and `artifact-base-url = \"https://releases.example.com/app/\"`"
+                .into(),
+        })?;
+    let version = Version::parse(&app.version.to_string()).map_err(manifest_err)?;
+    let date = time::OffsetDateTime::from_unix_timestamp(epoch as i64)
+        .map_err(|e| Error::Usage(format!("SOURCE_DATE_EPOCH={epoch} is not a usable date: {e}")))?;
+    let release = ReleaseInfo::new(version).with_pub_date(date).map_err(manifest_err)?;
+    let mut builder = StaticManifest::builder(release);
+    let sep = if base.ends_with('/') { "" } else { "/" };
+    let proto_arch = arch.protocol();
+    for (bundle, file, signature) in signed {
+        let url = ArtifactUrl::parse(&format!("{base}{sep}{file}")).map_err(manifest_err)?;
+        let sig = SignatureText::from_signature(signature.clone()).map_err(manifest_err)?;
+        let target = Target::new(Os::Linux, proto_arch, Some(*bundle)).map_err(manifest_err)?;
+        builder = builder.platform(target, Artifact::new(url.clone(), sig.clone()));
+        if *bundle == BundleType::AppImage {
+            // Clients that do not send a bundle type (plain `linux-x86_64`) get the AppImage, as with Tauri.
+            let target = Target::new(Os::Linux, proto_arch, None).map_err(manifest_err)?;
+            builder = builder.platform(target, Artifact::new(url, sig));
+        }
+    }
+    Ok(builder.build().map_err(manifest_err)?.to_json())
+}

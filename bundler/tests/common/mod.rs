@@ -1,0 +1,158 @@
+//! A tiny real app for the bundler tests: a C hello-world linked against zlib (so `DT_NEEDED` holds `libc.so.6` and
+//! `libz.so.1`), compiled with `cc` into a temp dir, plus a generated square PNG icon, a resource file and a config.
+//! Also helpers to run the CLI and the real verification tools (`dpkg-deb`, `lintian`, `rpm`, `unsquashfs`, ...).
+
+#![allow(dead_code, clippy::unwrap_used)] // test support: failures should panic with the error
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const EPOCH: &str = "1700000000";
+
+pub struct TestApp {
+    pub dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// Builds the app with the default `Millennium.toml`.
+    pub fn new() -> TestApp {
+        let app = TestApp::bare();
+        app.write_config(&app.default_config());
+        app
+    }
+
+    /// Builds binary, icon and resources but writes no configuration.
+    pub fn bare() -> TestApp {
+        require("cc", "build-essential (or gcc)");
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("hello.c");
+        std::fs::write(
+            &src,
+            "#include <stdio.h>\n#include <zlib.h>\nint main(int argc, char **argv) {\n\
+             printf(\"hello from millennium, zlib %s, %d args\\n\", zlibVersion(), argc - 1);\n return 0;\n}\n",
+        )
+        .unwrap();
+        let out = Command::new("cc")
+            .arg("-O2")
+            .arg("-o")
+            .arg(dir.path().join("hello"))
+            .arg(&src)
+            .arg("-lz")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "cc failed (install zlib1g-dev): {}", String::from_utf8_lossy(&out.stderr));
+        write_png(&dir.path().join("icon.png"), 128, 128);
+        std::fs::create_dir_all(dir.path().join("assets/sub")).unwrap();
+        std::fs::write(dir.path().join("assets/data.txt"), "resource\n").unwrap();
+        std::fs::write(dir.path().join("assets/sub/more.txt"), "more\n").unwrap();
+        TestApp { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn default_config(&self) -> String {
+        r#"product-name = "Hello App"
+package-name = "hello-app"
+identifier = "com.example.hello"
+version = "1.2.3"
+description = "Tiny test app for the bundler"
+long-description = "This package exists to test millennium-bundler.\n\nIt prints a greeting."
+authors = ["Test Person <test@example.com>"]
+license = "MIT"
+homepage = "https://example.com/hello"
+icons = ["icon.png"]
+resources = ["assets/**/*.txt"]
+
+[binaries]
+main = "hello"
+
+[desktop]
+categories = ["Utility"]
+mime-types = ["text/plain"]
+deep-link-schemes = ["hello"]
+"#
+        .to_owned()
+    }
+
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.path().join("Millennium.toml"), text).unwrap();
+    }
+
+    pub fn manifest(&self) -> PathBuf {
+        self.path().join("Millennium.toml")
+    }
+
+    /// Runs `millennium-bundler bundle --manifest-path ... --out OUT ARGS` with `SOURCE_DATE_EPOCH` set.
+    pub fn bundle(&self, out: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_millennium-bundler"));
+        cmd.arg("bundle").arg("--manifest-path").arg(self.manifest()).arg("--out").arg(out).args(args);
+        cmd.env("SOURCE_DATE_EPOCH", EPOCH);
+        for var in ["MILLENNIUM_SIGNING_PRIVATE_KEY", "TAURI_SIGNING_PRIVATE_KEY", "TAURI_SIGNING_PRIVATE_KEY_PATH"] {
+            cmd.env_remove(var);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    }
+
+    /// Bundles and asserts success; returns the produced files from `--json`.
+    pub fn bundle_ok(&self, out: &Path, formats: &str, env: &[(&str, &str)]) -> Vec<serde_json::Value> {
+        let output = self.bundle(out, &["--format", formats, "--json"], env);
+        assert!(output.status.success(), "bundle failed: {}\n{}", stderr(&output), stdout(&output));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        report["files"].as_array().unwrap().clone()
+    }
+}
+
+pub fn write_png(path: &Path, w: u32, h: u32) {
+    let img = image::RgbaImage::from_fn(w, h, |x, y| image::Rgba([(x * 2) as u8, (y * 2) as u8, 128, 255]));
+    img.save_with_format(path, image::ImageFormat::Png).unwrap();
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Fails with an install hint when a verification tool is missing.
+pub fn require(tool: &str, package: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|p| p.join(tool).is_file()))
+        .unwrap_or(false);
+    assert!(found, "`{tool}` is needed by this test: `apt-get install {package}`");
+}
+
+/// Runs a tool and asserts success; returns stdout.
+pub fn run(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("could not run {program}: {e}"));
+    assert!(out.status.success(), "`{program} {}` failed: {}\n{}", args.join(" "), stderr(&out), stdout(&out));
+    stdout(&out)
+}
+
+/// The single file in `dir` whose name ends with `suffix`.
+pub fn find(dir: &Path, suffix: &str) -> PathBuf {
+    let matches: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(suffix))
+        .collect();
+    assert_eq!(matches.len(), 1, "expected one `*{suffix}` in {}: {matches:?}", dir.display());
+    matches[0].clone()
+}
+
+/// Names of everything in `dir` (hidden entries included).
+pub fn listing(dir: &Path) -> Vec<String> {
+    if !dir.exists() {
+        return Vec::new();
+    }
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
