@@ -1,0 +1,49 @@
+//! Every environment variable the example reads, in one place.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `1` runs the page's self-test on load and prints its results.
+pub const SELFTEST: &str = "MILLENNIUM_SELFTEST";
+/// How long to stay up after the self-test before exiting, in milliseconds (for screenshots); default 0.
+pub const SELFTEST_HOLD_MS: &str = "MILLENNIUM_SELFTEST_HOLD_MS";
+/// The directory `Millennium.fs.readTextFile` may read; default the current directory.
+pub const FS_SCOPE: &str = "MILLENNIUM_HELLO_FS_SCOPE";
+/// `0` turns IPC message authentication off (default on).
+pub const AUTH: &str = "MILLENNIUM_HELLO_AUTH";
+/// A command name from an earlier launch that the self-test tries to call (it must be refused).
+pub const SELFTEST_STALE_NAME: &str = "MILLENNIUM_SELFTEST_STALE_NAME";
+/// Set to anything to turn colours off in the log.
+pub const NO_COLOR: &str = "NO_COLOR";
+/// The log level on stderr (`error`, `warn`, `info`, `debug`, `trace`); default `warn`.
+pub const LOG: &str = "MILLENNIUM_LOG";
+
+pub fn selftest() -> bool {
+    std::env::var(SELFTEST).is_ok_and(|v| v == "1")
+}
+
+pub fn hold() -> Duration {
+    Duration::from_millis(std::env::var(SELFTEST_HOLD_MS).ok().and_then(|v| v.parse().ok()).unwrap_or(0))
+}
+
+#[cfg_attr(not(feature = "api-fs"), allow(dead_code))]
+pub fn fs_scope() -> PathBuf {
+    std::env::var_os(FS_SCOPE).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
+}
+
+pub fn log_level() -> tracing::Level {
+    std::env::var(LOG).ok().and_then(|v| v.parse().ok()).unwrap_or(tracing::Level::WARN)
+}
+
+pub fn authenticate() -> bool {
+    std::env::var(AUTH).map_or(true, |v| v != "0")
+}
+
+pub fn stale_name() -> Option<String> {
+    std::env::var(SELFTEST_STALE_NAME).ok().filter(|v| !v.is_empty())
+}
+
+pub fn color() -> bool {
+    use std::io::IsTerminal as _;
+    std::env::var_os(NO_COLOR).is_none() && std::io::stderr().is_terminal()
+}

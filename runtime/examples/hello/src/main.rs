@@ -1,0 +1,96 @@
+//! Hello, Millennium: a page with a button that calls the Rust command `greet`, and a `welcome` event sent from Rust
+//! when the page says it is `ready`.
+//!
+//! With `MILLENNIUM_SELFTEST=1` the page also runs its self-test on load (see `dist/app.js`), the app prints the
+//! results to stdout and exits after `MILLENNIUM_SELFTEST_HOLD_MS` (default 0), with code 0; the tests judge the
+//! printed results.
+//!
+//! Exit codes: 0 success, 1 the app could not start (e.g. no display).
+
+mod env;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use millennium::{AppHandle, Builder};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Deserialize)]
+struct Greet {
+    name: String,
+}
+
+#[derive(Serialize, Clone)]
+struct Config {
+    selftest: bool,
+    /// Whether messages are authenticated; without it the self-test also probes the raw channel.
+    authenticated: bool,
+    /// A command name from an earlier launch, for the self-test to try.
+    stale_name: Option<String>,
+}
+
+fn main() {
+    let started = Instant::now();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(env::color())
+        .with_max_level(env::log_level())
+        .init();
+    let selftest = env::selftest();
+    let config = Config { selftest, authenticated: env::authenticate(), stale_name: env::stale_name() };
+    let first_call = AtomicBool::new(true);
+
+    let app = Builder::new()
+        .title("Hello, Millennium")
+        .size(640.0, 420.0)
+        .assets(millennium::include_assets!())
+        .authenticate_messages(config.authenticated)
+        .rerandomize_commands(true)
+        .command("config", move |_app, (): ()| {
+            if selftest && first_call.swap(false, Ordering::Relaxed) {
+                println!("first-ipc-ms {}", started.elapsed().as_millis());
+            }
+            Ok::<_, String>(config.clone())
+        })
+        .command("greet", move |_app, args: Greet| {
+            let name = args.name.trim();
+            if name.is_empty() {
+                return Err("please enter a name".to_owned());
+            }
+            Ok(format!("Hello, {name}! (from Rust)"))
+        })
+        .command("selftest_report", move |app, report: Value| report_and_exit(app, selftest, &report))
+        .on_event("ready", |app, _payload| {
+            if let Err(error) = app.emit("welcome", serde_json::json!({ "message": "Welcome from Rust" })) {
+                eprintln!("error: {error}");
+            }
+        })
+        .setup(move |app| {
+            if selftest {
+                println!("pid {}", std::process::id());
+                println!("session-name greet {}", app.session_command_name("greet").unwrap_or("?"));
+            }
+        });
+    #[cfg(feature = "api-fs")]
+    let app = app.fs_scope(env::fs_scope());
+
+    let Err(error) = app.run();
+    eprintln!("error: {error}");
+    std::process::exit(1);
+}
+
+fn report_and_exit(app: &AppHandle, selftest: bool, report: &Value) -> Result<(), String> {
+    if !selftest {
+        return Err("self-test mode is off".to_owned());
+    }
+    println!("selftest {report}");
+    println!("selftest-done");
+    let app = app.clone();
+    let hold = env::hold();
+    std::thread::spawn(move || {
+        std::thread::sleep(hold);
+        let _ = app.exit(0);
+    });
+    Ok(())
+}

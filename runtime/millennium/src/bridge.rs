@@ -1,0 +1,389 @@
+//! The IPC bridge between the page and Rust.
+//!
+//! **Functional ASLR.** Every command gets a random session name (`c` + 24 hex digits) at launch. The page only ever
+//! learns the mapping from the bootstrap script (which removes its own `<script>` element after running), and the
+//! wire carries only the random names, so a call by a guessed name or by a name from an earlier launch matches nothing
+//! and is rejected and logged. Optionally ([`crate::Builder::rerandomize_commands`]) a command gets a new name after
+//! every call, sent back with its reply; the page's bridge then makes calls of one command one at a time.
+//!
+//! **Kamikaze callbacks.** Each call registers a one-shot reply function on `window` under a fresh random handle
+//! (`_` + 32 hex digits). The reply script calls it once; the function deletes itself before resolving. Rust also
+//! refuses a handle it has seen before, so a handle cannot be reused for a second reply.
+//!
+//! **Events.** Named brokers: the page calls `Millennium.listen(broker, fn)` / `Millennium.emit(broker, payload)`,
+//! Rust calls `AppHandle::emit` / `Builder::on_event`. Rust reaches the page's listeners through a dispatcher stored on
+//! `window` under a random, non-writable name.
+//!
+//! Wire format (page → Rust): `{"page", "seq", "body", "mac"}` (see [`crate::auth`]) whose `body` is
+//! `{"t":"invoke","cmd","cb","args"}` or `{"t":"emit","broker","payload"}`.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use millennium_runtime::{Message, WindowId};
+
+use crate::auth::{Authenticator, hex};
+use crate::{AppHandle, Error};
+
+/// A command as registered: gets the app, the calling window and the JSON arguments.
+pub(crate) type CommandFn = Arc<dyn Fn(&AppHandle, WindowId, Value) -> Result<Value, String> + Send + Sync>;
+/// An event listener on the Rust side.
+pub(crate) type EventFn = Arc<dyn Fn(&AppHandle, WindowId, Value) + Send + Sync>;
+
+const BOOTSTRAP_TEMPLATE: &str = include_str!("bootstrap.js");
+
+pub(crate) struct Bridge {
+    /// Session name → (real name, handler).
+    commands: Mutex<HashMap<String, (String, CommandFn)>>,
+    /// Give a command a new session name after each call.
+    rerandomize: bool,
+    /// Real name → session name, as given to the page.
+    session_names: BTreeMap<String, String>,
+    events: HashMap<String, Vec<EventFn>>,
+    dispatch: String,
+    api_bindings: String,
+    auth: Option<Mutex<Authenticator>>,
+    used_handles: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for Bridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bridge").field("session_names", &self.session_names).finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    page: String,
+    seq: u64,
+    body: String,
+    mac: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "t", rename_all = "lowercase")]
+enum Body {
+    Invoke { cmd: String, cb: String, args: Value },
+    Emit { broker: String, payload: Value },
+}
+
+/// A fresh random command name: `c` + 24 hex digits (96 bits).
+fn session_name() -> Result<String, Error> {
+    Ok(format!("c{}", random_hex(12)?))
+}
+
+/// A random lower-case hex string of `bytes` random bytes.
+pub(crate) fn random_hex(bytes: usize) -> Result<String, Error> {
+    let mut buffer = vec![0u8; bytes];
+    getrandom::fill(&mut buffer).map_err(|e| Error::Random { reason: e.to_string() })?;
+    Ok(hex(&buffer))
+}
+
+impl Bridge {
+    pub(crate) fn new(
+        commands: Vec<(String, CommandFn)>,
+        events: HashMap<String, Vec<EventFn>>,
+        api_bindings: String,
+        authenticate: bool,
+        rerandomize: bool,
+    ) -> Result<Self, Error> {
+        let mut by_session = HashMap::new();
+        let mut session_names = BTreeMap::new();
+        for (name, handler) in commands {
+            let session = session_name()?;
+            session_names.insert(name.clone(), session.clone());
+            by_session.insert(session, (name, handler));
+        }
+        let auth = if authenticate {
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key).map_err(|e| Error::Random { reason: e.to_string() })?;
+            Some(Mutex::new(Authenticator::new(key)))
+        } else {
+            None
+        };
+        Ok(Self {
+            commands: Mutex::new(by_session),
+            rerandomize,
+            session_names,
+            events,
+            dispatch: format!("_{}", random_hex(16)?),
+            api_bindings,
+            auth,
+            used_handles: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// The name of the page-side event dispatcher.
+    pub(crate) fn dispatch_name(&self) -> &str {
+        &self.dispatch
+    }
+
+    /// This session's command names: real name → random name.
+    pub(crate) fn session_names(&self) -> &BTreeMap<String, String> {
+        &self.session_names
+    }
+
+    /// The bootstrap script for this session (identical for every page, so one CSP hash covers it).
+    pub(crate) fn bootstrap(&self) -> String {
+        let names = serde_json::to_string(&self.session_names).unwrap_or_else(|_| "{}".to_owned());
+        let key = match &self.auth {
+            Some(auth) => format!("\"{}\"", lock(auth).key_hex()),
+            None => "null".to_owned(),
+        };
+        BOOTSTRAP_TEMPLATE
+            .replace("__NAMES__", &names)
+            .replace("__KEY__", &key)
+            .replace("__DISPATCH__", &format!("\"{}\"", self.dispatch))
+            .replace("__APIS__", &self.api_bindings)
+            .replace("__ROTATE__", if self.rerandomize { "true" } else { "false" })
+    }
+
+    /// Handle one raw message from `window`; returns the reply script to evaluate in that window, if any.
+    pub(crate) fn handle(&self, app: &AppHandle, window: WindowId, raw: &str) -> Result<Option<String>, Error> {
+        let envelope: Envelope =
+            serde_json::from_str(raw).map_err(|e| Error::Rejected { reason: format!("malformed envelope: {e}") })?;
+        if let Some(auth) = &self.auth {
+            let verified = match envelope.mac.as_deref() {
+                Some(mac) => lock(auth).verify(window, &envelope.page, envelope.seq, &envelope.body, mac),
+                None => Err(crate::auth::AuthError::MissingMac),
+            };
+            verified.map_err(|e| Error::Rejected { reason: e.to_string() })?;
+        }
+        let body: Body = serde_json::from_str(&envelope.body)
+            .map_err(|e| Error::Rejected { reason: format!("malformed message: {e}") })?;
+        match body {
+            Body::Invoke { cmd, cb, args } => {
+                if !is_handle(&cb) {
+                    return Err(Error::Rejected { reason: "malformed callback handle".to_owned() });
+                }
+                if !lock(&self.used_handles).insert(cb.clone()) {
+                    return Err(Error::Rejected { reason: format!("callback handle `{cb}` already used") });
+                }
+                let found = {
+                    let mut commands = lock(&self.commands);
+                    match commands.remove(&cmd) {
+                        Some(entry) if self.rerandomize => {
+                            let next = session_name()?;
+                            let handler = entry.1.clone();
+                            let name = entry.0.clone();
+                            commands.insert(next.clone(), entry);
+                            Some((name, handler, Some(next)))
+                        }
+                        Some(entry) => {
+                            let found = (entry.0.clone(), entry.1.clone(), None);
+                            commands.insert(cmd.clone(), entry);
+                            Some(found)
+                        }
+                        None => None,
+                    }
+                };
+                let (result, next) = match found {
+                    Some((name, handler, next)) => {
+                        tracing::debug!(command = %name, %window, "invoke");
+                        (handler(app, window, args), next)
+                    }
+                    None => {
+                        tracing::warn!(
+                            session_name = %cmd,
+                            %window,
+                            "rejected a call by an unknown command name (stale or guessed)"
+                        );
+                        (Err(format!("unknown command `{cmd}`")), None)
+                    }
+                };
+                Ok(Some(reply_script(&cb, &result, next.as_deref())))
+            }
+            Body::Emit { broker, payload } => {
+                match self.events.get(&broker) {
+                    Some(listeners) => {
+                        for listener in listeners {
+                            listener(app, window, payload.clone());
+                        }
+                    }
+                    None => tracing::debug!(%broker, "event without a listener"),
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Handle a message, log a rejection, and post the reply through `app`.
+    pub(crate) fn receive(&self, app: &AppHandle, window: WindowId, raw: &str) {
+        match self.handle(app, window, raw) {
+            Ok(Some(script)) => {
+                if let Err(error) = app.send(Message::EvaluateScript { window, script }) {
+                    tracing::warn!(%error, "could not deliver a reply");
+                }
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%window, "{error}"),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn is_handle(cb: &str) -> bool {
+    cb.len() == 33 && cb.starts_with('_') && cb[1..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// The script that calls the one-shot callback `cb` with `result` and the command's next session name, if it changed.
+pub(crate) fn reply_script(cb: &str, result: &Result<Value, String>, next: Option<&str>) -> String {
+    let (ok, value) = match result {
+        Ok(value) => (true, serde_json::to_string(value)),
+        Err(message) => (false, serde_json::to_string(message)),
+    };
+    let value = value.unwrap_or_else(|_| "null".to_owned());
+    let next = next.map_or_else(|| "null".to_owned(), |n| format!("\"{n}\""));
+    format!("(function(){{var f=window[\"{cb}\"];if(typeof f===\"function\")f({ok},{value},{next});}})();")
+}
+
+/// The script that delivers an event to the page's listeners of `broker`.
+pub(crate) fn event_script(dispatch: &str, broker: &str, payload: &Value) -> String {
+    let broker = serde_json::to_string(broker).unwrap_or_else(|_| "\"\"".to_owned());
+    let payload = serde_json::to_string(payload).unwrap_or_else(|_| "null".to_owned());
+    format!("(function(){{var d=window[\"{dispatch}\"];if(typeof d===\"function\")d({broker},{payload});}})();")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::AppHandle;
+
+    fn bridge(authenticate: bool) -> Bridge {
+        let greet: CommandFn = Arc::new(|_, _, args| Ok(Value::String(format!("hi {}", args["name"]))));
+        Bridge::new(vec![("greet".to_owned(), greet)], HashMap::new(), String::new(), authenticate, false).unwrap()
+    }
+
+    fn envelope(body: &Value, seq: u64) -> String {
+        serde_json::json!({"page": "p", "seq": seq, "body": body.to_string(), "mac": null}).to_string()
+    }
+
+    fn handle(n: u8) -> String {
+        format!("_{}", format!("{n:02x}").repeat(16))
+    }
+
+    #[test]
+    fn names_are_random_per_session() {
+        let a = bridge(false);
+        let b = bridge(false);
+        let name_a = &a.session_names()["greet"];
+        assert_eq!(name_a.len(), 25);
+        assert_ne!(name_a, &b.session_names()["greet"]);
+        assert_ne!(name_a, "greet");
+        assert_ne!(a.dispatch_name(), b.dispatch_name());
+        assert!(a.bootstrap().contains(name_a.as_str()));
+        assert!(!b.bootstrap().contains(name_a.as_str()));
+    }
+
+    #[test]
+    fn a_call_by_session_name_is_answered_through_its_callback() {
+        let (app, _sent) = AppHandle::recording();
+        let b = bridge(false);
+        let cmd = b.session_names()["greet"].clone();
+        let body = serde_json::json!({"t": "invoke", "cmd": cmd, "cb": handle(1), "args": {"name": "Ann"}});
+        let reply = b.handle(&app, WindowId(0), &envelope(&body, 1)).unwrap().unwrap();
+        assert_eq!(
+            reply,
+            format!(
+                "(function(){{var f=window[\"{}\"];if(typeof f===\"function\")f(true,\"hi \\\"Ann\\\"\",null);}})();",
+                handle(1)
+            )
+        );
+    }
+
+    #[test]
+    fn stale_or_guessed_names_are_rejected() {
+        let (app, _sent) = AppHandle::recording();
+        let old = bridge(false);
+        let new = bridge(false);
+        for (i, name) in ["greet".to_owned(), old.session_names()["greet"].clone()].into_iter().enumerate() {
+            let body = serde_json::json!({"t": "invoke", "cmd": name, "cb": handle(i as u8), "args": null});
+            let reply = new.handle(&app, WindowId(0), &envelope(&body, 1)).unwrap().unwrap();
+            assert!(reply.contains("f(false,\"unknown command"), "{reply}");
+        }
+    }
+
+    #[test]
+    fn a_callback_handle_works_once() {
+        let (app, _sent) = AppHandle::recording();
+        let b = bridge(false);
+        let body = serde_json::json!({"t": "invoke", "cmd": b.session_names()["greet"], "cb": handle(9), "args": {}});
+        assert!(b.handle(&app, WindowId(0), &envelope(&body, 1)).unwrap().is_some());
+        let again = b.handle(&app, WindowId(0), &envelope(&body, 2)).unwrap_err();
+        assert!(again.to_string().contains("already used"), "{again}");
+    }
+
+    #[test]
+    fn callback_handles_must_be_random_handles() {
+        let (app, _sent) = AppHandle::recording();
+        let b = bridge(false);
+        for cb in ["alert", "_123", "_ZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZZ", "\"];alert(1);//"] {
+            let body = serde_json::json!({"t": "invoke", "cmd": b.session_names()["greet"], "cb": cb, "args": {}});
+            assert!(b.handle(&app, WindowId(0), &envelope(&body, 1)).is_err(), "{cb}");
+        }
+    }
+
+    #[test]
+    fn authenticated_bridge_rejects_unsigned_forged_and_replayed_messages() {
+        let (app, _sent) = AppHandle::recording();
+        let b = bridge(true);
+        let body = serde_json::json!({"t": "invoke", "cmd": b.session_names()["greet"], "cb": handle(3), "args": {}})
+            .to_string();
+        assert!(b.handle(&app, WindowId(0), &envelope(&serde_json::from_str(&body).unwrap(), 1)).is_err());
+        let mac = lock(b.auth.as_ref().unwrap()).sign("p", 1, &body);
+        let signed = serde_json::json!({"page": "p", "seq": 1, "body": body, "mac": mac}).to_string();
+        let forged = signed.replace("\\\"args\\\":{}", "\\\"args\\\":{\\\"x\\\":1}");
+        assert_ne!(forged, signed);
+        assert!(b.handle(&app, WindowId(0), &forged).unwrap_err().to_string().contains("MAC mismatch"));
+        assert!(b.handle(&app, WindowId(0), &signed).unwrap().is_some());
+        assert!(b.handle(&app, WindowId(0), &signed).unwrap_err().to_string().contains("replayed"));
+    }
+
+    #[test]
+    fn events_reach_rust_listeners() {
+        let (app, _sent) = AppHandle::recording();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink = got.clone();
+        let listener: EventFn = Arc::new(move |_, _, payload| sink.lock().unwrap().push(payload));
+        let events = HashMap::from([("clicks".to_owned(), vec![listener])]);
+        let b = Bridge::new(Vec::new(), events, String::new(), false, false).unwrap();
+        let body = serde_json::json!({"t": "emit", "broker": "clicks", "payload": 3});
+        assert!(b.handle(&app, WindowId(0), &envelope(&body, 1)).unwrap().is_none());
+        assert_eq!(*got.lock().unwrap(), vec![Value::from(3)]);
+    }
+
+    #[test]
+    fn rerandomised_names_change_after_each_call() {
+        let (app, _sent) = AppHandle::recording();
+        let greet: CommandFn = Arc::new(|_, _, _| Ok(Value::Null));
+        let b = Bridge::new(vec![("greet".to_owned(), greet)], HashMap::new(), String::new(), false, true).unwrap();
+        assert!(b.bootstrap().contains("var rotating = true;"));
+        let first = b.session_names()["greet"].clone();
+        let call = |cmd: &str, n: u8| {
+            let body = serde_json::json!({"t": "invoke", "cmd": cmd, "cb": handle(n), "args": null});
+            b.handle(&app, WindowId(0), &envelope(&body, 1)).unwrap().unwrap()
+        };
+        let reply = call(&first, 1);
+        let next = reply.split("f(true,null,\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        assert!(next.len() == 25 && next != first, "{reply}");
+        // The old name is dead; the new one works once more and rotates again.
+        assert!(call(&first, 2).contains("f(false,\"unknown command"));
+        let reply = call(&next, 3);
+        assert!(reply.contains("f(true,null,\"c") && !reply.contains(&next), "{reply}");
+    }
+
+    #[test]
+    fn event_script_quotes_its_inputs() {
+        let script = event_script("_d", "a\"b", &serde_json::json!({"k": "</script>"}));
+        assert_eq!(
+            script,
+            r#"(function(){var d=window["_d"];if(typeof d==="function")d("a\"b",{"k":"</script>"});})();"#
+        );
+    }
+}

@@ -1,0 +1,450 @@
+//! Millennium: desktop apps with a web UI, security first.
+//!
+//! ```no_run
+//! # fn main() {
+//! let assets = millennium::Assets::empty(); // normally `millennium::include_assets!()`
+//! let Err(error) = millennium::Builder::new()
+//!     .title("Hello")
+//!     .assets(assets)
+//!     .command("greet", |_app, name: String| Ok::<_, String>(format!("Hello, {name}!")))
+//!     .run();
+//! eprintln!("error: {error}");
+//! std::process::exit(1);
+//! # }
+//! ```
+//!
+//! What the app gets:
+//! - **No server.** The assets embedded by `millennium-build` are served from memory through a custom protocol
+//!   (`millennium://localhost/`), with their MIME types; no TCP port is opened ([`protocol`]).
+//! - **CSP everywhere.** The policy ([`Builder::csp`], strict by default) goes out as a header on every response and as
+//!   a meta tag in every HTML document; the framework's inline bootstrap is allowed by hash, never `'unsafe-inline'`
+//!   ([`csp`]).
+//! - **A randomised IPC bridge.** `Millennium.invoke(name, args)` in the page calls a [`Builder::command`]; names on
+//!   the wire are random per launch, replies go through one-shot callbacks, events through named brokers, and
+//!   messages can carry a MAC ([`Builder::authenticate_messages`]); see [`bridge`] and [`auth`].
+//! - **A compile-time API allow-list.** Built-in APIs are Cargo features (`api-fs`, `api-window`), off by default.
+//!
+//! In the page:
+//! ```js
+//! const reply = await Millennium.invoke("greet", "Ann");
+//! Millennium.listen("tick", (n) => console.log(n));
+//! Millennium.emit("clicked", { x: 1 });
+//! ```
+
+pub mod api;
+mod assets;
+pub mod auth;
+pub mod bridge;
+pub mod csp;
+pub mod protocol;
+
+use std::collections::{BTreeMap, HashMap};
+use std::convert::Infallible;
+use std::fmt::Display;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use assets::{Asset, Assets};
+use millennium_runtime::{Message, RuntimeProxy, WindowConfig};
+pub use millennium_runtime::{Runtime, WindowId};
+pub use millennium_runtime_webview::WebviewRuntime;
+
+use bridge::{Bridge, CommandFn, EventFn};
+
+/// The URL scheme the app's pages are served on.
+pub const SCHEME: &str = "millennium";
+
+/// The first page the window loads.
+#[cfg(not(windows))]
+pub const START_URL: &str = "millennium://localhost/";
+/// The first page the window loads (WebView2 maps custom schemes to `http://<scheme>.localhost/`).
+#[cfg(windows)]
+pub const START_URL: &str = "http://millennium.localhost/";
+
+/// Errors of the Millennium framework.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The runtime (windowing system or webview) failed.
+    #[error(transparent)]
+    Runtime(#[from] millennium_runtime::Error),
+    /// An embedded asset does not inflate.
+    #[error("embedded asset `{path}` is corrupt\nhint: rebuild the app")]
+    CorruptAsset {
+        /// The asset's URL path.
+        path: String,
+        /// The decompression error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The app has no `/index.html` to show.
+    #[error("the app's assets have no `/index.html`\nhint: pass `millennium::include_assets!()` to `Builder::assets`")]
+    NoIndex,
+    /// The operating system's random number generator failed.
+    #[error("the system random number generator failed: {reason}")]
+    Random {
+        /// What it reported.
+        reason: String,
+    },
+    /// A command could not be registered.
+    #[error("command `{name}` cannot be registered: {reason}")]
+    InvalidCommand {
+        /// The command name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// An IPC message from a page was refused (malformed, unauthenticated, replayed, reused callback).
+    #[error("IPC message rejected: {reason}")]
+    Rejected {
+        /// Why.
+        reason: String,
+    },
+    /// An event payload could not be serialised to JSON.
+    #[error("event payload for broker `{broker}` is not serialisable")]
+    Payload {
+        /// The broker name.
+        broker: String,
+        /// The serialisation error.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+type SendFn = dyn Fn(Message) -> Result<(), millennium_runtime::Error> + Send + Sync;
+
+/// A handle to the running app, for commands, event listeners and other threads. Cheap to clone, `Send + Sync`.
+#[derive(Clone)]
+pub struct AppHandle {
+    send: Arc<SendFn>,
+    dispatch: Arc<str>,
+    session_names: Arc<BTreeMap<String, String>>,
+}
+
+impl std::fmt::Debug for AppHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppHandle").finish_non_exhaustive()
+    }
+}
+
+impl AppHandle {
+    /// Publish `payload` to the listeners of `broker` in every window.
+    ///
+    /// # Errors
+    ///
+    /// When the payload does not serialise or the event loop has ended.
+    pub fn emit(&self, broker: &str, payload: impl Serialize) -> Result<(), Error> {
+        let payload = to_value(broker, payload)?;
+        self.send(Message::EvaluateScriptAll { script: bridge::event_script(&self.dispatch, broker, &payload) })
+    }
+
+    /// Publish `payload` to the listeners of `broker` in one window.
+    ///
+    /// # Errors
+    ///
+    /// When the payload does not serialise or the event loop has ended.
+    pub fn emit_to(&self, window: WindowId, broker: &str, payload: impl Serialize) -> Result<(), Error> {
+        let payload = to_value(broker, payload)?;
+        self.send(Message::EvaluateScript { window, script: bridge::event_script(&self.dispatch, broker, &payload) })
+    }
+
+    /// Close every window and exit the process with `code`.
+    ///
+    /// # Errors
+    ///
+    /// When the event loop has already ended.
+    pub fn exit(&self, code: i32) -> Result<(), Error> {
+        self.send(Message::Exit { code })
+    }
+
+    /// The random name this session gives command `name` on the wire (for diagnostics and tests; pages learn it
+    /// only from the bootstrap script).
+    pub fn session_command_name(&self, name: &str) -> Option<&str> {
+        self.session_names.get(name).map(String::as_str)
+    }
+
+    pub(crate) fn send(&self, message: Message) -> Result<(), Error> {
+        (self.send)(message).map_err(Error::from)
+    }
+
+    /// A handle whose messages are recorded instead of sent (for tests).
+    #[cfg(test)]
+    pub(crate) fn recording() -> (Self, Arc<std::sync::Mutex<Vec<Message>>>) {
+        let sent = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = sent.clone();
+        let send: Arc<SendFn> = Arc::new(move |m| {
+            sink.lock().unwrap().push(m);
+            Ok(())
+        });
+        (Self { send, dispatch: Arc::from("_d"), session_names: Arc::default() }, sent)
+    }
+}
+
+fn to_value(broker: &str, payload: impl Serialize) -> Result<Value, Error> {
+    serde_json::to_value(payload).map_err(|source| Error::Payload { broker: broker.to_owned(), source })
+}
+
+type SetupFn = Box<dyn FnOnce(&AppHandle)>;
+
+/// Configures and starts an app: one window showing the embedded `index.html`.
+pub struct Builder {
+    title: String,
+    width: f64,
+    height: f64,
+    resizable: bool,
+    devtools: bool,
+    assets: Assets,
+    policy: String,
+    commands: Vec<(String, CommandFn)>,
+    events: HashMap<String, Vec<EventFn>>,
+    authenticate: bool,
+    rerandomize: bool,
+    setup: Vec<SetupFn>,
+    apis: api::ApiConfig,
+    invalid: Option<Error>,
+}
+
+impl std::fmt::Debug for Builder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Builder")
+            .field("title", &self.title)
+            .field("policy", &self.policy)
+            .field("commands", &self.commands.iter().map(|(n, _)| n).collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    /// An app titled "Millennium", 800×600, with the default CSP ([`csp::DEFAULT_POLICY`]) and no commands.
+    pub fn new() -> Self {
+        Self {
+            title: "Millennium".to_owned(),
+            width: 800.0,
+            height: 600.0,
+            resizable: true,
+            devtools: false,
+            assets: Assets::empty(),
+            policy: csp::DEFAULT_POLICY.to_owned(),
+            commands: Vec::new(),
+            events: HashMap::new(),
+            authenticate: false,
+            rerandomize: false,
+            setup: Vec::new(),
+            apis: api::ApiConfig::default(),
+            invalid: None,
+        }
+    }
+
+    /// The window title.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = title.into();
+        self
+    }
+
+    /// The window's inner size in logical pixels.
+    pub fn size(mut self, width: f64, height: f64) -> Self {
+        self.width = width;
+        self.height = height;
+        self
+    }
+
+    /// Whether the user may resize the window (default: yes).
+    pub fn resizable(mut self, resizable: bool) -> Self {
+        self.resizable = resizable;
+        self
+    }
+
+    /// Allow the web inspector (default: no).
+    pub fn devtools(mut self, devtools: bool) -> Self {
+        self.devtools = devtools;
+        self
+    }
+
+    /// The embedded assets: `millennium::include_assets!()`.
+    pub fn assets(mut self, assets: Assets) -> Self {
+        self.assets = assets;
+        self
+    }
+
+    /// The Content-Security-Policy for every page and response. The bootstrap's hash is added to `script-src`.
+    pub fn csp(mut self, policy: impl Into<String>) -> Self {
+        self.policy = policy.into();
+        self
+    }
+
+    /// Sign every page → Rust message with a per-session key (HMAC-SHA256, counters): tampered, forged, replayed and
+    /// reordered messages are refused. Needs `crypto.subtle` in the webview.
+    pub fn authenticate_messages(mut self, on: bool) -> Self {
+        self.authenticate = on;
+        self
+    }
+
+    /// Give each command a new random wire name after every call (the page's bridge follows; calls of one command are
+    /// then made one at a time).
+    pub fn rerandomize_commands(mut self, on: bool) -> Self {
+        self.rerandomize = on;
+        self
+    }
+
+    /// Make `handler` callable from the page as `Millennium.invoke(name, args)`. `args` is deserialised into `A`
+    /// (`null` when the page passes none); `Ok` resolves the page's promise with the serialised value, `Err` rejects
+    /// it with the error's text. Handlers run on the event-loop thread: hand long work to another thread.
+    pub fn command<A, R, E, F>(mut self, name: impl Into<String>, handler: F) -> Self
+    where
+        A: DeserializeOwned,
+        R: Serialize,
+        E: Display,
+        F: Fn(&AppHandle, A) -> Result<R, E> + Send + Sync + 'static,
+    {
+        let name = name.into();
+        let reason = if name.is_empty() {
+            Some("the name is empty")
+        } else if name.starts_with("millennium:") {
+            Some("the `millennium:` prefix is reserved for built-in APIs")
+        } else if self.commands.iter().any(|(n, _)| *n == name) {
+            Some("a command with this name is already registered")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            self.invalid.get_or_insert(Error::InvalidCommand { name, reason });
+            return self;
+        }
+        let handler: CommandFn = Arc::new(move |app, _window, args| {
+            let args: A = serde_json::from_value(args).map_err(|e| format!("invalid arguments: {e}"))?;
+            let value = handler(app, args).map_err(|e| e.to_string())?;
+            serde_json::to_value(value).map_err(|e| format!("unserialisable reply: {e}"))
+        });
+        self.commands.push((name, handler));
+        self
+    }
+
+    /// Call `listener` with the payload of every `Millennium.emit(broker, payload)` from a page.
+    pub fn on_event<F>(mut self, broker: impl Into<String>, listener: F) -> Self
+    where
+        F: Fn(&AppHandle, Value) + Send + Sync + 'static,
+    {
+        let listener: EventFn = Arc::new(move |app, _window, payload| listener(app, payload));
+        self.events.entry(broker.into()).or_default().push(listener);
+        self
+    }
+
+    /// Run `setup` once the window exists, just before the event loop starts (e.g. to start a thread that emits).
+    pub fn setup<F>(mut self, setup: F) -> Self
+    where
+        F: FnOnce(&AppHandle) + 'static,
+    {
+        self.setup.push(Box::new(setup));
+        self
+    }
+
+    /// The directory `Millennium.fs.readTextFile` may read from (nothing without one).
+    #[cfg(feature = "api-fs")]
+    pub fn fs_scope(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.apis.fs_scope = Some(dir.into());
+        self
+    }
+
+    /// Open the window and run the app on the default runtime (the system webview). Returns only on failure.
+    ///
+    /// # Errors
+    ///
+    /// When there is no display, the webview fails to start, or the configuration is invalid.
+    pub fn run(self) -> Result<Infallible, Error> {
+        self.run_on::<WebviewRuntime>()
+    }
+
+    /// Like [`Builder::run`], on another [`Runtime`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Builder::run`].
+    pub fn run_on<R: Runtime>(self) -> Result<Infallible, Error> {
+        if let Some(error) = self.invalid {
+            return Err(error);
+        }
+        if self.assets.get("/index.html").is_none() {
+            return Err(Error::NoIndex);
+        }
+        let mut runtime = R::new()?;
+        let (mut commands, bindings) = api::builtins(&self.apis);
+        commands.extend(self.commands);
+        let bridge = Arc::new(Bridge::new(commands, self.events, bindings, self.authenticate, self.rerandomize)?);
+        let site = Arc::new(protocol::Site::new(self.assets, &self.policy, &bridge.bootstrap()));
+
+        let proxy = runtime.proxy();
+        let app = AppHandle {
+            send: Arc::new(move |message| proxy.send(message)),
+            dispatch: Arc::from(bridge.dispatch_name()),
+            session_names: Arc::new(bridge.session_names().clone()),
+        };
+        let ipc_app = app.clone();
+        let ipc_bridge = bridge.clone();
+        runtime.create_window(WindowConfig {
+            label: "main".to_owned(),
+            title: self.title,
+            width: self.width,
+            height: self.height,
+            resizable: self.resizable,
+            scheme: SCHEME.to_owned(),
+            protocol: Arc::new(move |request| site.serve(request)),
+            url: START_URL.to_owned(),
+            ipc: Box::new(move |window, raw| ipc_bridge.receive(&ipc_app, window, &raw)),
+            devtools: self.devtools,
+        })?;
+        for setup in self.setup {
+            setup(&app);
+        }
+        runtime.run()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_duplicate_and_empty_command_names_are_refused() {
+        let ok = |_: &AppHandle, (): ()| Ok::<_, String>(());
+        for builder in [
+            Builder::new().command("millennium:fs.readTextFile", ok),
+            Builder::new().command("a", ok).command("a", ok),
+            Builder::new().command("", ok),
+        ] {
+            assert!(matches!(builder.run(), Err(Error::InvalidCommand { .. })));
+        }
+    }
+
+    #[test]
+    fn an_app_without_index_html_is_refused_before_opening_a_window() {
+        assert!(matches!(Builder::new().run(), Err(Error::NoIndex)));
+    }
+
+    #[test]
+    fn emit_posts_an_event_script() {
+        let (app, sent) = AppHandle::recording();
+        app.emit("tick", 5).unwrap();
+        assert_eq!(
+            *sent.lock().unwrap(),
+            vec![Message::EvaluateScriptAll { script: bridge::event_script("_d", "tick", &Value::from(5)) }]
+        );
+    }
+
+    #[test]
+    fn only_enabled_apis_are_compiled_in() {
+        let (commands, bindings) = api::builtins(&api::ApiConfig::default());
+        let names: Vec<_> = commands.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names.contains(&"millennium:fs.readTextFile"), cfg!(feature = "api-fs"));
+        assert_eq!(bindings.contains("api.fs"), cfg!(feature = "api-fs"));
+        assert_eq!(names.contains(&"millennium:window.setTitle"), cfg!(feature = "api-window"));
+        assert_eq!(bindings.contains("api.window"), cfg!(feature = "api-window"));
+    }
+}
