@@ -52,6 +52,7 @@ pub enum Command {
     ///
     /// On first start a server admin token is created and printed once on stderr (only its hash is stored), unless
     /// `MILLENNIUM_ADMIN_TOKEN` gives one. Logs go to stderr; filter them with `MILLENNIUM_LOG` (e.g. `debug`).
+    /// `GET /metrics` accepts the token in `MILLENNIUM_METRICS_TOKEN` (for Prometheus) besides server admin tokens.
     Serve(ServeArgs),
     /// Manage apps (needs the server admin token).
     #[command(subcommand)]
@@ -76,6 +77,22 @@ pub enum Command {
     Rollout(RolloutCommand),
     /// Stop offering a release (and serving its files) in every channel; `--undo` reverts.
     Yank(YankArgs),
+    /// Ask a running server's `/healthz` (exit 0 when healthy, 1 otherwise): the container `HEALTHCHECK`, with no
+    /// curl in the image.
+    Healthcheck(HealthcheckArgs),
+}
+
+/// Options of `healthcheck`.
+#[derive(Debug, Args)]
+pub struct HealthcheckArgs {
+    /// The server's base URL. Default: `http://` + `MILLENNIUM_BIND` (loopback if bound to all interfaces), so it
+    /// works unchanged inside the container.
+    #[arg(long)]
+    pub url: Option<String>,
+
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 5)]
+    pub timeout: u64,
 }
 
 /// Options of `serve`.
@@ -355,6 +372,7 @@ fn read_file(path: &std::path::Path) -> Result<String> {
 /// Runs a subcommand other than `serve` (which [`crate::server::serve`] runs). Returns what to print on stdout.
 pub async fn run(command: Command, json: bool) -> Result<Value> {
     match command {
+        Command::Healthcheck(args) => healthcheck(args).await,
         Command::Serve(args) => {
             crate::server::serve(ServeOptions {
                 bind: args.bind,
@@ -362,6 +380,7 @@ pub async fn run(command: Command, json: bool) -> Result<Value> {
                 public_url: args.public_url,
                 max_upload_size: args.max_upload_size,
                 admin_token: std::env::var(env_vars::ADMIN_TOKEN).ok().filter(|t| !t.is_empty()),
+                metrics_token: std::env::var(env_vars::METRICS_TOKEN).ok().filter(|t| !t.is_empty()),
             })
             .await?;
             Ok(Value::Null)
@@ -545,6 +564,7 @@ pub fn print_human(command_name: &str, value: &Value, out: &mut impl Write) -> s
             writeln!(out, "Tauri `pubkey`: {}", value["tauri_pubkey"].as_str().unwrap_or_default())
         }
         "tokens-revoke" => writeln!(out, "token {} revoked", value["id"].as_str().unwrap_or_default()),
+        "healthcheck" => writeln!(out, "healthy: {}", value["url"].as_str().unwrap_or_default()),
         _ => print_release(value, out),
     }
 }
@@ -597,7 +617,33 @@ pub fn command_name(command: &Command) -> &'static str {
         Command::Promote(_) => "promote",
         Command::Rollout(_) => "rollout",
         Command::Yank(_) => "yank",
+        Command::Healthcheck(_) => "healthcheck",
     }
+}
+
+/// `healthcheck`: `GET {url}/healthz`, success on a 2xx answer.
+async fn healthcheck(args: HealthcheckArgs) -> Result<Value> {
+    let base = match args.url {
+        Some(url) => url,
+        None => {
+            let bind = std::env::var(env_vars::BIND).unwrap_or_else(|_| "127.0.0.1:8080".into());
+            let bind: SocketAddr =
+                bind.parse().map_err(|e| Error::usage(format!("invalid `{}` value `{bind}`: {e}", env_vars::BIND)))?;
+            crate::server::default_public_url(bind)
+        }
+    };
+    let url = format!("{}/healthz", base.trim_end_matches('/'));
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(args.timeout)).build()?;
+    let response = client.get(&url).send().await?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(Error::Server {
+            status: status.as_u16(),
+            code: "unhealthy".into(),
+            message: format!("`{url}` answered {status}"),
+        });
+    }
+    Ok(serde_json::json!({ "status": "ok", "url": url }))
 }
 
 #[cfg(test)]

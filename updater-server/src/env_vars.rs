@@ -10,6 +10,8 @@ pub const PUBLIC_URL: &str = "MILLENNIUM_PUBLIC_URL";
 pub const MAX_UPLOAD_SIZE: &str = "MILLENNIUM_MAX_UPLOAD_SIZE";
 /// The server admin token, instead of one generated on first start.
 pub const ADMIN_TOKEN: &str = "MILLENNIUM_ADMIN_TOKEN";
+/// The bearer token `GET /metrics` accepts besides a server admin token (for a Prometheus scrape config).
+pub const METRICS_TOKEN: &str = "MILLENNIUM_METRICS_TOKEN";
 /// `--server` of the client subcommands.
 pub const SERVER: &str = "MILLENNIUM_SERVER";
 /// `--token` of the client subcommands.

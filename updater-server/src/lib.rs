@@ -4,6 +4,7 @@
 //! - [`server`]: the HTTP application ([`server::app`] builds the `Router`, [`server::serve`] runs it).
 //! - [`db`] and [`blobs`]: the embedded storage (SQLite + content-addressed files under the data directory).
 //! - [`tokens`], [`rollout`], [`names`]: the rules for tokens, staged rollouts and names.
+//! - [`metrics`]: the Prometheus counters behind `/metrics`.
 //! - [`cli`] and [`client`]: the `millennium-update-server` command line (`serve`, and the subcommands that call a
 //!   running server over HTTP).
 //!
@@ -17,6 +18,7 @@ pub mod db;
 pub mod env_vars;
 mod error;
 pub mod infer;
+pub mod metrics;
 pub mod names;
 pub mod rollout;
 pub mod server;

@@ -1117,3 +1117,186 @@ async fn restart_removes_what_an_interrupted_publish_left() {
     let r = ctx.get(d.artifact().url().as_url().path()).await;
     assert_eq!(&r.body[..], APPIMAGE);
 }
+
+// ----- metrics and OpenAPI -----
+
+/// The value of the exposition line that starts with `series ` (labels in the order the server writes them).
+fn metric(text: &str, series: &str) -> Option<u64> {
+    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_requests_checks_bytes_and_events() {
+    let ctx = with_release().await;
+    for _ in 0..3 {
+        assert_eq!(ctx.get("/demo/linux/x86_64/1.0.0/deb").await.status, StatusCode::OK);
+    }
+    assert_eq!(ctx.get("/demo/linux/x86_64/1.2.3").await.status, StatusCode::NO_CONTENT);
+    assert_eq!(ctx.get("/demo/stable/latest.json").await.status, StatusCode::OK);
+    assert_eq!(ctx.get("/nope/linux/x86_64/1.0.0").await.status, StatusCode::NOT_FOUND);
+    let offer = dynamic(&ctx.get("/demo/linux/x86_64/1.0.0/appimage").await);
+    let d = ctx.get(offer.artifact().url().as_url().path()).await;
+    assert_eq!(&d.body[..], APPIMAGE);
+    let r = ctx
+        .call(Method::POST, "/api/v1/apps/demo/releases/1.2.3/rollout", Some(ADMIN), Some(json!({"percent": 40})))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = ctx.publish(&ctx.publish_token, json!({"version": "1.2.3"}), &[]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+
+    // Lists app ids: never for anonymous callers or app tokens.
+    assert_eq!(ctx.get("/metrics").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(ctx.call(Method::GET, "/metrics", Some(&ctx.admin_token), None).await.status, StatusCode::FORBIDDEN);
+    let r = ctx.call(Method::GET, "/metrics", Some(ADMIN), None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+    let text = String::from_utf8(r.body.to_vec()).unwrap();
+    let checks = "millennium_update_checks_total{app=\"demo\",channel=\"stable\"";
+    assert_eq!(
+        metric(&text, &format!("{checks},version=\"1.0.0\",target=\"linux-x86_64-deb\",result=\"update\"}}")),
+        Some(3),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, &format!("{checks},version=\"1.2.3\",target=\"linux-x86_64\",result=\"no_update\"}}")),
+        Some(1)
+    );
+    assert_eq!(metric(&text, &format!("{checks},version=\"\",target=\"latest.json\",result=\"update\"}}")), Some(1));
+    assert!(!text.contains("app=\"nope\""), "unknown apps are not counted");
+    let route = "millennium_http_requests_total{route=\"/{app}/{target}/{arch}/{current_version}/{bundle_type}\"";
+    assert_eq!(metric(&text, &format!("{route},method=\"GET\",status=\"200\"}}")), Some(4));
+    assert_eq!(
+        metric(
+            &text,
+            "millennium_http_requests_total{route=\"/{app}/{target}/{arch}/{current_version}\",method=\"GET\",status=\"404\"}"
+        ),
+        Some(1)
+    );
+    assert_eq!(
+        metric(&text, "millennium_http_requests_total{route=\"/metrics\",method=\"GET\",status=\"401\"}"),
+        Some(1)
+    );
+    assert_eq!(metric(&text, "millennium_download_bytes_total{app=\"demo\"}"), Some(APPIMAGE.len() as u64));
+    assert_eq!(metric(&text, "millennium_release_events_total{app=\"demo\",event=\"published\"}"), Some(1));
+    assert_eq!(metric(&text, "millennium_release_events_total{app=\"demo\",event=\"rollout\"}"), Some(1));
+    assert_eq!(metric(&text, "millennium_release_events_total{app=\"demo\",event=\"publish_refused\"}"), Some(1));
+    for family in ["http_requests", "update_checks", "download_bytes", "release_events"] {
+        assert!(text.contains(&format!("# TYPE millennium_{family}_total counter\n")), "{family}");
+    }
+
+    // A dedicated scrape token, when configured.
+    let scrape = "scrape-token-0123456789";
+    let config = ServerConfig::new("http://127.0.0.1:9", 1 << 20).unwrap().with_metrics_token(scrape).unwrap();
+    assert!(ServerConfig::new("http://127.0.0.1:9", 1).unwrap().with_metrics_token("short").is_err());
+    ctx.state.db().close().await;
+    let reopened = AppState::open(&ctx.dir.path().join("data"), config, Some(ADMIN)).await.unwrap();
+    let ctx = Ctx { state: reopened.state, ..ctx };
+    assert_eq!(ctx.call(Method::GET, "/metrics", Some(scrape), None).await.status, StatusCode::OK);
+    assert_eq!(
+        ctx.call(Method::GET, "/metrics", Some("scrape-token-wrong-56789"), None).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn openapi_document_lists_every_route() {
+    let ctx = with_release().await;
+    let r = ctx.get("/openapi.json").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.headers[header::CONTENT_TYPE], "application/json");
+    let doc = r.json();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths = doc["paths"].as_object().unwrap();
+
+    // Every route of the router (read from its source, where each one is a `.route("…"` line) is documented.
+    let source = include_str!("../src/server/mod.rs");
+    let routed: Vec<&str> = source
+        .split(".route(")
+        .skip(1)
+        .map(|rest| rest.trim_start().strip_prefix('"').unwrap().split('"').next().unwrap())
+        .collect();
+    assert!(routed.len() >= 15, "{routed:?}");
+    for route in &routed {
+        assert!(paths.contains_key(*route), "route `{route}` is missing from openapi.json");
+    }
+    // Every documented operation is routed: a request to it reaches a handler (no 405, no "route not found").
+    let sample = |name: &str| match name {
+        "app" => "demo",
+        "target" => "linux",
+        "arch" => "x86_64",
+        "current_version" => "1.0.0",
+        "bundle_type" => "deb",
+        "channel" => "stable",
+        "version" => "1.2.3",
+        "file" => "demo_1.2.3_amd64.deb",
+        _ => "x",
+    };
+    let mut operations = 0;
+    for (path, item) in paths {
+        assert!(routed.contains(&path.as_str()), "documented path `{path}` is not routed");
+        let mut uri = path.clone();
+        for name in ["app", "target", "arch", "current_version", "bundle_type", "channel", "version", "file", "id"] {
+            uri = uri.replace(&format!("{{{name}}}"), sample(name));
+        }
+        if path.starts_with("/download/") {
+            uri = uri.replace("/linux/", "/linux-x86_64-deb/");
+        }
+        for (method, operation) in item.as_object().unwrap() {
+            assert!(operation["operationId"].is_string() && operation["responses"].is_object(), "{method} {path}");
+            let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes()).unwrap();
+            let r = ctx.call(method.clone(), &uri, None, None).await;
+            assert_ne!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+            if r.status == StatusCode::NOT_FOUND {
+                assert!(!String::from_utf8_lossy(&r.body).contains("route"), "{method} {uri} is not routed");
+            }
+            operations += 1;
+        }
+    }
+    assert_eq!(operations, 18);
+}
+
+#[tokio::test]
+async fn static_manifest_for_cargo_packager_leaves_out_deb_and_rpm() {
+    let ctx = with_release().await;
+    let r = ctx.get("/demo/stable/latest.json?client=cargo-packager").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let platforms = r.json()["platforms"].as_object().unwrap().clone();
+    assert!(!platforms.contains_key("linux-x86_64-deb"));
+    // Every entry has a format, as cargo-packager-updater requires; its `macos-*` and `{os}-{arch}` keys are there.
+    assert!(platforms.values().all(|p| p["format"].is_string()), "{platforms:?}");
+    for key in ["linux-x86_64", "macos-aarch64", "windows-x86_64"] {
+        assert!(platforms.contains_key(key), "{key}");
+    }
+    // The default (Tauri) manifest keeps the deb.
+    assert!(ctx.get("/demo/stable/latest.json").await.json()["platforms"]["linux-x86_64-deb"].is_object());
+    assert_eq!(ctx.get("/demo/stable/latest.json?client=other").await.status, StatusCode::BAD_REQUEST);
+    // Only a deb: nothing cargo-packager can install.
+    ctx.publish_ok("2.0.0", "debs", &[("linux-x86_64-deb", "d_2.0.0_amd64.deb", b"deb only")], 100).await;
+    assert_eq!(ctx.get("/demo/debs/latest.json?client=cargo-packager").await.status, StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn cached_answers_follow_every_change() {
+    let ctx = with_release().await;
+    let offered =
+        |r: Resp| if r.status == StatusCode::OK { Some(dynamic(&r).release().version().to_string()) } else { None };
+    // Warm the cache, then change things: each change is visible on the very next check.
+    assert_eq!(offered(ctx.get("/demo/linux/x86_64/1.0.0/deb").await).as_deref(), Some("1.2.3"));
+    ctx.publish_ok("1.3.0", "stable", &[("linux-x86_64-deb", "demo_1.3.0_amd64.deb", b"deb 1.3")], 100).await;
+    assert_eq!(offered(ctx.get("/demo/linux/x86_64/1.0.0/deb").await).as_deref(), Some("1.3.0"));
+    let admin = |path: &'static str, body: Value| ctx.call(Method::POST, path, Some(ADMIN), Some(body));
+    assert_eq!(admin("/api/v1/apps/demo/releases/1.3.0/yank", json!({})).await.status, StatusCode::OK);
+    assert_eq!(offered(ctx.get("/demo/linux/x86_64/1.0.0/deb").await).as_deref(), Some("1.2.3"));
+    assert_eq!(admin("/api/v1/apps/demo/releases/1.3.0/yank", json!({"yanked": false})).await.status, StatusCode::OK);
+    assert_eq!(offered(ctx.get("/demo/linux/x86_64/1.0.0/deb").await).as_deref(), Some("1.3.0"));
+    assert_eq!(admin("/api/v1/apps/demo/releases/1.3.0/rollout", json!({"paused": true})).await.status, StatusCode::OK);
+    assert_eq!(offered(ctx.get("/demo/linux/x86_64/1.0.0/deb").await).as_deref(), Some("1.2.3"));
+    assert_eq!(
+        admin("/api/v1/apps/demo/releases/1.3.0/rollout", json!({"paused": false, "percent": 0})).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(offered(ctx.get("/demo/linux/x86_64/1.0.0/deb").await).as_deref(), Some("1.2.3"));
+    assert_eq!(offered(ctx.get("/demo/linux/x86_64/1.0.0/deb?channel=beta").await), None);
+    assert_eq!(admin("/api/v1/apps/demo/releases/1.3.0/promote", json!({"to": "beta"})).await.status, StatusCode::OK);
+    assert_eq!(offered(ctx.get("/demo/linux/x86_64/1.0.0/deb?channel=beta").await).as_deref(), Some("1.3.0"));
+}

@@ -405,6 +405,7 @@ fn help_explains_every_serve_setting() {
         "--max-upload-size",
         "MILLENNIUM_MAX_UPLOAD_SIZE",
         "MILLENNIUM_ADMIN_TOKEN",
+        "MILLENNIUM_METRICS_TOKEN",
     ] {
         assert!(help.contains(needle), "`serve --help` does not mention {needle}:\n{help}");
     }
@@ -449,5 +450,505 @@ fn oversized_request_heads_are_refused_by_the_real_server() {
     // A normal request still works.
     let ok = status_of(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert!(ok.contains("200"), "{ok}");
+    server.stop();
+}
+
+// ----- shared set-up for the tests below -----
+
+/// An app `demo` registered with the CLI, and a publish token for it.
+struct Demo {
+    key: SecretKey,
+    publish_token: String,
+}
+
+fn register_demo(server: &Server, dir: &Path) -> Demo {
+    let key = SecretKey::generate().unwrap();
+    let pub_path = dir.join("release.key.pub");
+    std::fs::write(&pub_path, key.public_key().to_text(Format::Minisign)).unwrap();
+    ok_json(cli(
+        &[
+            "apps",
+            "create",
+            "--server",
+            &server.url,
+            "--id",
+            "demo",
+            "--public-key",
+            pub_path.to_str().unwrap(),
+            "--json",
+        ],
+        &[("MILLENNIUM_TOKEN", ADMIN)],
+    ));
+    let token = ok_json(cli(
+        &[
+            "tokens",
+            "create",
+            "--server",
+            &server.url,
+            "--token",
+            ADMIN,
+            "--app",
+            "demo",
+            "--scope",
+            "publish",
+            "--json",
+        ],
+        &[],
+    ));
+    Demo { key, publish_token: token["token"].as_str().unwrap().to_owned() }
+}
+
+/// `publish` with the real CLI; returns the process output.
+fn cli_publish(server: &Server, demo: &Demo, version: &str, channel: &str, files: &[&Path]) -> Output {
+    let mut args =
+        vec!["publish", "--server", &server.url, "--app", "demo", "--version", version, "--channel", channel];
+    args.push("--json");
+    let files: Vec<&str> = files.iter().map(|f| f.to_str().unwrap()).collect();
+    args.extend(files);
+    cli(&args, &[("MILLENNIUM_PUBLISH_TOKEN", &demo.publish_token)])
+}
+
+impl Server {
+    /// `kill -9`: no chance to clean up.
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    fn get(&self, path: &str) -> reqwest::blocking::Response {
+        reqwest::blocking::Client::new().get(format!("{}{path}", self.url)).send().unwrap()
+    }
+
+    /// The releases the admin API lists, newest first.
+    fn releases(&self) -> Vec<Value> {
+        let r = reqwest::blocking::Client::new()
+            .get(format!("{}/api/v1/apps/demo/releases", self.url))
+            .bearer_auth(ADMIN)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().unwrap();
+        body["releases"].as_array().unwrap().clone()
+    }
+
+    /// The file names in the blob directory.
+    fn blob_files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.data_dir.join("blobs/sha256"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+fn curl(args: &[&str]) -> Output {
+    let out = Command::new("curl")
+        .args(["-sS", "--noproxy", "*"])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("could not run `curl` ({e})\nhint: install it, e.g. `apt-get install curl`"));
+    assert!(out.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+// ----- a real third-party client, and curl -----
+
+/// cargo-packager-updater (a published crate that speaks Tauri's protocol, with `format` and `macos-*` keys) checks,
+/// downloads and verifies with its own code against the real server; then curl does the same by hand.
+#[test]
+fn cargo_packager_updater_and_curl_update_from_the_real_server() {
+    use cargo_packager_updater::{Config, UpdateFormat, UpdaterBuilder, semver::Version as PVersion};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dist = tmp.path().join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    let server = Server::start(&tmp.path().join("data"), free_loopback_port(), &tmp.path().join("server.log"));
+    let demo = register_demo(&server, tmp.path());
+    let arch = std::env::consts::ARCH;
+    let deb_arch = if arch == "x86_64" { "amd64" } else { "arm64" };
+
+    let appimage = artifact_bytes(11, 1024 * 1024 + 3);
+    let deb = artifact_bytes(12, 70_000);
+    let app = artifact_bytes(13, 90_000);
+    let files = [
+        write_signed(&dist, &format!("demo_1.2.3_{deb_arch}.AppImage"), &appimage, &demo.key, "1.2.3", Format::Tauri),
+        write_signed(&dist, &format!("demo_1.2.3_{deb_arch}.deb"), &deb, &demo.key, "1.2.3", Format::Minisign),
+        write_signed(&dist, "demo_1.2.3_aarch64.app.tar.gz", &app, &demo.key, "1.2.3", Format::Tauri),
+    ];
+    let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    ok_json(cli_publish(&server, &demo, "1.2.3", "stable", &refs));
+
+    // The app config's `pubkey`: Tauri's base64 form of the public key.
+    let pubkey = demo.key.public_key().to_text(Format::Tauri);
+    let exe = tmp.path().join("demo.AppImage");
+    std::fs::write(&exe, b"installed").unwrap();
+    let updater = |current: &str, endpoint: String, pubkey: &str, target: Option<&str>| {
+        let config = Config { endpoints: vec![endpoint.parse().unwrap()], pubkey: pubkey.to_owned(), windows: None };
+        let mut builder = UpdaterBuilder::new(PVersion::parse(current).unwrap(), config)
+            .executable_path(&exe)
+            .timeout(Duration::from_secs(30));
+        if let Some(target) = target {
+            builder = builder.target(target);
+        }
+        builder.build().unwrap()
+    };
+    let dynamic = format!("{}/demo/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url);
+    let latest = format!("{}/demo/stable/latest.json", server.url);
+
+    // Dynamic endpoint: offered, downloaded and verified by the client's own code.
+    let update = updater("1.0.0", dynamic.clone(), &pubkey, None).check().unwrap().expect("an update");
+    assert_eq!(update.version, "1.2.3");
+    assert_eq!(update.body.as_deref(), None);
+    assert!(update.date.is_some());
+    assert!(matches!(update.format, UpdateFormat::AppImage), "{:?}", update.format);
+    assert!(update.download_url.as_str().starts_with(&server.url));
+    assert_eq!(update.download().unwrap(), appimage);
+    // A pre-release with build metadata (`+` percent-encoded by the client) is offered the update too.
+    let update = updater("1.2.3-rc.1+build.5", dynamic.clone(), &pubkey, None).check().unwrap();
+    assert_eq!(update.expect("an update").version, "1.2.3");
+    // Up to date: 204, no update.
+    assert!(updater("1.2.3", dynamic.clone(), &pubkey, None).check().unwrap().is_none());
+    // A key that did not sign the artifact: the client's own verification refuses the download.
+    let other = SecretKey::generate().unwrap().public_key().to_text(Format::Tauri);
+    let update = updater("1.0.0", dynamic, &other, None).check().unwrap().expect("an update");
+    assert!(update.download().is_err(), "a foreign key must not verify");
+
+    // Static manifest: `{os}-{arch}` on Linux, and the `macos-*` twin of `darwin-aarch64-app`.
+    // cargo-packager-updater parses every entry of `platforms` and needs a `format` in each, which a deb or rpm
+    // entry cannot have: with such artifacts it reads `latest.json?client=cargo-packager`, which leaves them out.
+    let error = updater("1.0.0", latest.clone(), &pubkey, None).check().expect_err("deb entry has no format");
+    assert!(error.to_string().contains("format"), "{error}");
+    let latest = format!("{latest}?client=cargo-packager");
+    let update = updater("1.0.0", latest.clone(), &pubkey, None).check().unwrap().expect("an update");
+    assert!(matches!(update.format, UpdateFormat::AppImage));
+    assert_eq!(update.download().unwrap(), appimage);
+    let update = updater("1.0.0", latest, &pubkey, Some("macos-aarch64")).check().unwrap().expect("an update");
+    assert!(matches!(update.format, UpdateFormat::App), "{:?}", update.format);
+    assert_eq!(update.download().unwrap(), app);
+
+    // curl: the dynamic endpoint for a deb install, then the download, a range and a HEAD.
+    let out = curl(&["-H", "Accept: application/json", &format!("{}/demo/linux/{arch}/1.0.0/deb", server.url)]);
+    let offer: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(offer["version"], "1.2.3");
+    let url = offer["url"].as_str().unwrap();
+    assert!(url.ends_with(".deb"), "{url}");
+    let saved = tmp.path().join("curl.deb");
+    curl(&["-f", "-o", saved.to_str().unwrap(), url]);
+    let bytes = std::fs::read(&saved).unwrap();
+    assert_eq!(bytes, deb);
+    let signature = DynamicResponse::parse(&out.stdout).unwrap().artifact().signature().signature().clone();
+    signature.verify(&demo.key.public_key(), &bytes[..]).unwrap();
+    let out = curl(&["-f", "-r", "10-19", url]);
+    assert_eq!(out.stdout, &deb[10..20]);
+    let out = curl(&["-I", url]);
+    let head = String::from_utf8(out.stdout).unwrap().to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(head.contains(&format!("content-length: {}", deb.len())), "{head}");
+    let out = curl(&["-o", "/dev/null", "-w", "%{http_code}", &format!("{}/demo/linux/{arch}/1.2.3", server.url)]);
+    assert_eq!(out.stdout, b"204");
+
+    // The traffic above, as Prometheus scrapes it (curl with the admin token), and the OpenAPI document.
+    let out = curl(&["-f", "-H", &format!("Authorization: Bearer {ADMIN}"), &format!("{}/metrics", server.url)]);
+    let metrics = String::from_utf8(out.stdout).unwrap();
+    let value = |series: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in\n{metrics}"))
+    };
+    let check = format!(
+        "millennium_update_checks_total{{app=\"demo\",channel=\"stable\",version=\"1.0.0\",target=\"linux-{arch}\""
+    );
+    assert_eq!(value(&format!("{check},result=\"update\"}}")), 2, "two cargo-packager checks from 1.0.0");
+    let sent = value("millennium_download_bytes_total{app=\"demo\"}");
+    // Three AppImage downloads by cargo-packager, one .app, curl's deb and its 10-byte range (HEAD sends no body).
+    assert_eq!(sent, (3 * appimage.len() + app.len() + deb.len() + 10) as u64);
+    assert_eq!(value("millennium_release_events_total{app=\"demo\",event=\"published\"}"), 1);
+    let out = curl(&["-f", &format!("{}/openapi.json", server.url)]);
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(doc["paths"]["/{app}/{target}/{arch}/{current_version}/{bundle_type}"]["get"].is_object());
+
+    // The container healthcheck: the binary asks /healthz.
+    let out = cli(&["healthcheck", "--url", &server.url], &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(&["healthcheck"], &[("MILLENNIUM_BIND", &format!("0.0.0.0:{}", server.port))]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    server.stop();
+    let out = cli(&["healthcheck", "--url", &format!("http://127.0.0.1:{}", free_loopback_port())], &[]);
+    assert_eq!(out.status.code(), Some(1), "a stopped server is unhealthy");
+}
+
+// ----- kill -9 during publish -----
+
+/// After a crash: the releases listed are exactly `expected` (newest first), each complete and served, no temporary
+/// upload is left, and every blob on disk belongs to a listed release.
+fn assert_consistent(server: &Server, demo: &Demo, expected: &[&str], contents: &dyn Fn(&str, &str) -> Vec<u8>) {
+    let releases = server.releases();
+    let versions: Vec<&str> = releases.iter().map(|r| r["version"].as_str().unwrap()).collect();
+    assert_eq!(versions, expected);
+    let mut referenced = Vec::new();
+    for release in &releases {
+        let version = release["version"].as_str().unwrap();
+        for artifact in release["artifacts"].as_array().unwrap() {
+            let target = artifact["target"].as_str().unwrap();
+            let bytes =
+                server.get(artifact["url"].as_str().unwrap().strip_prefix(&server.url).unwrap()).bytes().unwrap();
+            assert_eq!(&bytes[..], &contents(version, target)[..], "{version} {target}");
+            referenced.push(artifact["sha256"].as_str().unwrap().to_owned());
+        }
+    }
+    referenced.sort();
+    referenced.dedup();
+    assert_eq!(server.blob_files(), referenced, "orphan or temporary files left in the blob store");
+    // What apps are offered: the newest listed release, complete and verifiable.
+    let r = server.get("/demo/linux/x86_64/0.1.0");
+    let offer = DynamicResponse::parse(&r.bytes().unwrap()).unwrap();
+    assert_eq!(offer.release().version().to_string(), expected[0]);
+    let bytes = reqwest::blocking::get(offer.artifact().url().as_str()).unwrap().bytes().unwrap();
+    offer.artifact().signature().signature().verify(&demo.key.public_key(), &bytes[..]).unwrap();
+}
+
+/// Sends a publish request by hand, slowly: the artifact is written in chunks with pauses, so the server is killed
+/// while it is surely in the middle of storing it.
+fn slow_publish(server: &Server, demo: &Demo, version: &str, data: &[u8], name: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let boundary = "millennium-e2e-boundary";
+    let comment = TrustedComment::tauri(1_700_000_000, name, Some(version)).unwrap();
+    let sig = Signature::sign(&demo.key, data, &comment).unwrap().to_text(Format::Minisign);
+    let mut head = Vec::new();
+    let release = serde_json::json!({ "version": version }).to_string();
+    head.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"release\"\r\n\r\n{release}\r\n").as_bytes(),
+    );
+    let target = "linux-x86_64-appimage";
+    head.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"signature:{target}\"\r\n\r\n{sig}\r\n")
+            .as_bytes(),
+    );
+    head.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"artifact:{target}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    let tail = format!("\r\n--{boundary}--\r\n");
+    let length = head.len() + data.len() + tail.len();
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let request = format!(
+        "POST /api/v1/apps/demo/releases HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {length}\r\n\r\n",
+        demo.publish_token
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.write_all(&head).unwrap();
+    // Half the artifact, then wait until the server has it in a temporary file.
+    stream.write_all(&data[..data.len() / 2]).unwrap();
+    stream.flush().unwrap();
+    let blobs = server.data_dir.join("blobs/sha256");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let staged: u64 = std::fs::read_dir(&blobs)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+            .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+            .sum();
+        if staged > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server never started storing the upload");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stream
+}
+
+#[test]
+fn kill_9_during_publish_leaves_the_previous_release_served() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    let log = tmp.path().join("server.log");
+    let dist = tmp.path().join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    let port = free_loopback_port();
+    let server = Server::start(&data_dir, port, &log);
+    let demo = register_demo(&server, tmp.path());
+
+    let contents = |version: &str, target: &str| -> Vec<u8> {
+        let seed = version.bytes().fold(0u8, |a, b| a.wrapping_mul(7).wrapping_add(b));
+        let len = if target.ends_with("appimage") { 24 * 1024 * 1024 + 5 } else { 50_000 + usize::from(seed) };
+        artifact_bytes(seed ^ target.len() as u8, len)
+    };
+    let files_of = |version: &str| -> Vec<PathBuf> {
+        [("linux-x86_64-appimage", "amd64.AppImage"), ("linux-x86_64-deb", "amd64.deb")]
+            .iter()
+            .map(|(target, suffix)| {
+                let name = format!("demo_{version}_{suffix}");
+                write_signed(&dist, &name, &contents(version, target), &demo.key, version, Format::Minisign)
+            })
+            .collect()
+    };
+    let publish = |server: &Server, version: &str| {
+        let files = files_of(version);
+        let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        ok_json(cli_publish(server, &demo, version, "stable", &refs));
+    };
+    publish(&server, "1.0.0");
+    let mut expected = vec!["1.0.0".to_owned()];
+
+    // 1. Killed for sure in the middle of storing an artifact (a slow hand-made upload).
+    let data = contents("2.0.0", "linux-x86_64-appimage");
+    let stream = slow_publish(&server, &demo, "2.0.0", &data, "demo_2.0.0_amd64.AppImage");
+    server.kill9();
+    drop(stream);
+    let server = Server::start(&data_dir, port, &log);
+    assert_consistent(&server, &demo, &["1.0.0"], &contents);
+
+    // 2. Killed at points spread over whole CLI publishes (upload, verification, renames, commit, answer).
+    let mut server = server;
+    let mut published_during_kill = 0;
+    for (trial, delay_ms) in [15u64, 40, 80, 130, 200, 350].into_iter().enumerate() {
+        let version = format!("2.{trial}.0");
+        let files = files_of(&version);
+        let mut args: Vec<String> =
+            ["publish", "--server", &server.url, "--app", "demo", "--version", &version, "--json"]
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect();
+        args.extend(files.iter().map(|f| f.to_str().unwrap().to_owned()));
+        let mut child = command()
+            .args(&args)
+            .env("MILLENNIUM_PUBLISH_TOKEN", &demo.publish_token)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        server.kill9();
+        let _ = child.wait().unwrap();
+        server = Server::start(&data_dir, port, &log);
+        // Either the whole release made it (the kill came after the commit) or nothing of it did.
+        if server.releases().iter().any(|r| r["version"] == version.as_str()) {
+            expected.insert(0, version.clone());
+            published_during_kill += 1;
+        }
+        let expected_refs: Vec<&str> = expected.iter().map(String::as_str).collect();
+        assert_consistent(&server, &demo, &expected_refs, &contents);
+    }
+    eprintln!("kill -9 trials: {published_during_kill} of 6 publishes had committed before the kill");
+
+    // 3. Publishing works again afterwards, and is served across a clean restart.
+    publish(&server, "3.0.0");
+    expected.insert(0, "3.0.0".to_owned());
+    server.stop();
+    let server = Server::start(&data_dir, port, &log);
+    let expected_refs: Vec<&str> = expected.iter().map(String::as_str).collect();
+    assert_consistent(&server, &demo, &expected_refs, &contents);
+    server.stop();
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(log_text.contains("removed uploads left by an interrupted publish"), "{log_text}");
+}
+
+// ----- concurrent publishes and reads -----
+
+/// Readers hammer the update endpoints of the real binary while two releases are published concurrently (to two
+/// channels) with the CLI: every answer is either the old release or a complete new one whose artifacts download in
+/// full and verify.
+#[test]
+fn concurrent_publishes_and_reads_never_show_a_half_published_release() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dist = tmp.path().join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    let server = Server::start(&tmp.path().join("data"), free_loopback_port(), &tmp.path().join("server.log"));
+    let demo = register_demo(&server, tmp.path());
+    let files_of = |version: &str, big: usize| -> Vec<PathBuf> {
+        [("amd64.AppImage", big), ("amd64.deb", 30_000), ("x64-setup.exe", 40_000)]
+            .iter()
+            .enumerate()
+            .map(|(i, (suffix, len))| {
+                let name = format!("demo_{version}_{suffix}");
+                let data = artifact_bytes(version.len() as u8 + i as u8 * 17 + version.as_bytes()[0], *len);
+                write_signed(&dist, &name, &data, &demo.key, version, Format::Minisign)
+            })
+            .collect()
+    };
+    let v1 = files_of("1.0.0", 100_000);
+    ok_json(cli_publish(&server, &demo, "1.0.0", "stable", &v1.iter().map(PathBuf::as_path).collect::<Vec<_>>()));
+    let beta = files_of("1.0.0-beta.1", 100_000);
+    ok_json(cli_publish(&server, &demo, "1.0.0-beta.1", "beta", &[beta[0].as_path()]));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicUsize::new(0));
+    let new_seen = Arc::new(AtomicUsize::new(0));
+    let key = demo.key.public_key();
+    let readers: Vec<_> = (0..6)
+        .map(|i| {
+            let (stop, reads, new_seen, url, key) =
+                (stop.clone(), reads.clone(), new_seen.clone(), server.url.clone(), key.clone());
+            std::thread::spawn(move || {
+                let http = reqwest::blocking::Client::new();
+                let (channel, old, new) =
+                    if i % 2 == 0 { ("stable", "1.0.0", "2.0.0") } else { ("beta", "1.0.0-beta.1", "3.0.0-beta.1") };
+                while !stop.load(Ordering::Relaxed) {
+                    let bundle = ["deb", "appimage", "nsis"][reads.load(Ordering::Relaxed) % 3];
+                    let os = if bundle == "nsis" { "windows" } else { "linux" };
+                    let r =
+                        http.get(format!("{url}/demo/{os}/x86_64/0.0.1/{bundle}?channel={channel}")).send().unwrap();
+                    reads.fetch_add(1, Ordering::Relaxed);
+                    if r.status() == 204 {
+                        // Only the beta channel's first release lacks deb and nsis.
+                        assert!(channel == "beta" && bundle != "appimage", "{channel} {bundle}: 204");
+                        continue;
+                    }
+                    assert_eq!(r.status(), 200);
+                    let offer = DynamicResponse::parse(&r.bytes().unwrap()).unwrap();
+                    let version = offer.release().version().to_string();
+                    assert!(version == old || version == new, "{channel}: unexpected {version}");
+                    if version == new {
+                        new_seen.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let body = http.get(offer.artifact().url().as_str()).send().unwrap();
+                    assert_eq!(body.status(), 200, "an offered artifact must be downloadable");
+                    let bytes = body.bytes().unwrap();
+                    offer.artifact().signature().signature().verify(&key, &bytes[..]).unwrap();
+                    // The static manifest is complete whenever it names the new release.
+                    let m = http.get(format!("{url}/demo/{channel}/latest.json")).send().unwrap().bytes().unwrap();
+                    let manifest = StaticManifest::parse(&m).unwrap();
+                    if manifest.release().version().to_string() == new {
+                        for key in ["linux-x86_64-deb", "linux-x86_64-appimage", "windows-x86_64-nsis"] {
+                            assert!(manifest.get(key).is_some(), "{key} missing from {new}");
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+
+    std::thread::sleep(Duration::from_millis(200));
+    let v2 = files_of("2.0.0", 12 * 1024 * 1024);
+    let v3 = files_of("3.0.0-beta.1", 12 * 1024 * 1024);
+    let publishers = [("2.0.0", "stable", v2), ("3.0.0-beta.1", "beta", v3)].map(|(version, channel, files)| {
+        let (url, token) = (server.url.clone(), demo.publish_token.clone());
+        std::thread::spawn(move || {
+            let mut args = vec!["publish".to_owned(), "--server".into(), url, "--app".into(), "demo".into()];
+            args.extend(["--version".into(), version.into(), "--channel".into(), channel.into(), "--json".into()]);
+            args.extend(files.iter().map(|f| f.to_str().unwrap().to_owned()));
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            ok_json(cli(&args, &[("MILLENNIUM_PUBLISH_TOKEN", &token)]))
+        })
+    });
+    for publisher in publishers {
+        publisher.join().unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    for reader in readers {
+        reader.join().unwrap();
+    }
+    assert!(new_seen.load(Ordering::Relaxed) > 0, "the readers never saw the new releases");
+    eprintln!("{} reads during two concurrent publishes", reads.load(Ordering::Relaxed));
     server.stop();
 }

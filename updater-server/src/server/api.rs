@@ -261,6 +261,7 @@ pub async fn promote(
     let rollout = crate::rollout::check_percent(request.rollout.unwrap_or(100))?;
     state.db().promote(&app, &version.to_string(), &to, rollout, request.force).await?;
     tracing::info!(app = %app, version = %version, channel = %to, rollout, "promoted");
+    state.releases_changed(&app, "promoted");
     let release = release_or_404(&state, &app, &version).await?;
     Ok(Json(release_json(&state, &release).await?).into_response())
 }
@@ -299,6 +300,7 @@ pub async fn rollout(
     let release = release_or_404(&state, &app, &version).await?;
     state.db().update_placement(release.id, &channel, percent, request.paused).await?;
     tracing::info!(app = %app, version = %version, channel = %channel, ?percent, paused = ?request.paused, "rollout changed");
+    state.releases_changed(&app, "rollout");
     Ok(Json(release_json(&state, &release).await?).into_response())
 }
 
@@ -329,6 +331,7 @@ pub async fn yank(
     let release = release_or_404(&state, &app, &version).await?;
     state.db().set_yanked(release.id, request.yanked).await?;
     tracing::info!(app = %app, version = %version, yanked = request.yanked, "yank changed");
+    state.releases_changed(&app, if request.yanked { "yanked" } else { "unyanked" });
     let release = release_or_404(&state, &app, &version).await?;
     Ok(Json(release_json(&state, &release).await?).into_response())
 }

@@ -14,6 +14,7 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
+use futures_util::TryStreamExt;
 use millennium_update_protocol::{Target, Version};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -142,7 +143,10 @@ pub async fn download(
     if start > 0 {
         handle.seek(std::io::SeekFrom::Start(start)).await.map_err(|e| Error::io("could not seek", &path, e))?;
     }
-    let stream = tokio_util::io::ReaderStream::with_capacity(handle.take(len), 256 * 1024);
+    let sent = state.metrics().download_bytes(app.as_str());
+    let stream = tokio_util::io::ReaderStream::with_capacity(handle.take(len), 256 * 1024).inspect_ok(move |chunk| {
+        sent.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    });
     let mut response = builder
         .status(status)
         .header(header::CONTENT_LENGTH, len)

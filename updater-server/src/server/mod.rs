@@ -12,11 +12,14 @@
 //! | `GET /{app}/{channel}/latest.json` | apps | Tauri static manifest ([`updates`]) |
 //! | `GET`/`HEAD /download/{app}/{version}/{target}/{file}` | apps | artifact download with `Range` ([`download`]) |
 //! | `/api/v1/…` | token holders | apps, tokens, publish, releases, promote, rollout, yank ([`api`], [`publish`]) |
+//! | `GET /metrics` | metrics or server admin token | Prometheus counters ([`crate::metrics`]) |
+//! | `GET /openapi.json` | anyone | OpenAPI 3.1 description of all of these ([`openapi`]) |
 //!
 //! App ids `api`, `download`, `healthz`, `metrics` and `openapi.json` are reserved so these never collide.
 
 pub mod api;
 pub mod download;
+pub mod openapi;
 pub mod publish;
 pub mod updates;
 
@@ -26,7 +29,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -37,6 +40,7 @@ use tracing::Level;
 use crate::blobs::BlobStore;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::metrics::Metrics;
 use crate::tokens::{self, NewToken, PresentedToken, Principal, Scope};
 
 /// Largest JSON request body of the admin API.
@@ -61,6 +65,8 @@ pub struct ServerConfig {
     pub public_url: String,
     /// Largest total artifact size of one publish request, in bytes.
     pub max_upload_size: u64,
+    /// SHA-256 of the token `GET /metrics` accepts besides server admin tokens (`MILLENNIUM_METRICS_TOKEN`).
+    pub metrics_token_hash: Option<[u8; 32]>,
 }
 
 impl ServerConfig {
@@ -73,7 +79,23 @@ impl ServerConfig {
                 "invalid public URL `{public_url}`: expected `http://` or `https://` with no query or fragment"
             )));
         }
-        Ok(Self { public_url: url.as_str().trim_end_matches('/').to_owned(), max_upload_size })
+        Ok(Self {
+            public_url: url.as_str().trim_end_matches('/').to_owned(),
+            max_upload_size,
+            metrics_token_hash: None,
+        })
+    }
+
+    /// Accepts `token` on `GET /metrics` (at least 16 characters).
+    pub fn with_metrics_token(mut self, token: &str) -> Result<Self> {
+        if token.len() < 16 {
+            return Err(Error::usage(format!(
+                "`{}` is shorter than 16 characters\nhint: use a long random value, e.g. `openssl rand -hex 32`",
+                crate::env_vars::METRICS_TOKEN
+            )));
+        }
+        self.metrics_token_hash = Some(tokens::hash_whole(token));
+        Ok(self)
     }
 }
 
@@ -88,6 +110,8 @@ struct Inner {
     config: ServerConfig,
     /// SHA-256 of the admin token given by `MILLENNIUM_ADMIN_TOKEN`, if any.
     env_admin_hash: Option<[u8; 32]>,
+    metrics: Metrics,
+    cache: updates::AnswerCache,
 }
 
 /// What opening the state did that the operator must know.
@@ -126,7 +150,14 @@ impl AppState {
             db.insert_token(&token.id, &token.secret_hash, None, Scope::Admin, "server admin (first start)").await?;
             new_admin_token = Some(token.text);
         }
-        let state = AppState(Arc::new(Inner { db, blobs, config, env_admin_hash }));
+        let state = AppState(Arc::new(Inner {
+            db,
+            blobs,
+            config,
+            env_admin_hash,
+            metrics: Metrics::new(),
+            cache: updates::AnswerCache::default(),
+        }));
         Ok(Opened { state, new_admin_token })
     }
 
@@ -143,6 +174,23 @@ impl AppState {
     /// The configuration.
     pub fn config(&self) -> &ServerConfig {
         &self.0.config
+    }
+
+    /// The Prometheus counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    /// The cache of update answers.
+    pub fn cache(&self) -> &updates::AnswerCache {
+        &self.0.cache
+    }
+
+    /// Records that the releases of `app` changed (`event`: `published`, `promoted`, …): counts the event and drops
+    /// the cached update answers, so the next check reads the database. Called after the change is committed.
+    pub fn releases_changed(&self, app: &crate::names::AppId, event: &str) {
+        self.0.cache.invalidate();
+        self.0.metrics.release_event(app.as_str(), event);
     }
 
     /// Checks a bearer token.
@@ -170,15 +218,15 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or(Error::Unauthorized)?;
-        let text = header.to_str().map_err(|_| Error::Unauthorized)?;
-        let token = text
-            .strip_prefix("Bearer ")
-            .or_else(|| text.strip_prefix("bearer "))
-            .map(str::trim)
-            .ok_or(Error::Unauthorized)?;
-        state.authenticate(token).await.map(Auth)
+        state.authenticate(bearer(&parts.headers)?).await.map(Auth)
     }
+}
+
+/// The token of `Authorization: Bearer TOKEN`.
+fn bearer(headers: &axum::http::HeaderMap) -> Result<&str> {
+    let header = headers.get(axum::http::header::AUTHORIZATION).ok_or(Error::Unauthorized)?;
+    let text = header.to_str().map_err(|_| Error::Unauthorized)?;
+    text.strip_prefix("Bearer ").or_else(|| text.strip_prefix("bearer ")).map(str::trim).ok_or(Error::Unauthorized)
 }
 
 /// The whole HTTP application.
@@ -187,6 +235,8 @@ pub fn app(state: AppState) -> Router {
         usize::try_from(state.config().max_upload_size.saturating_add(1024 * 1024)).unwrap_or(usize::MAX);
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi::document))
         .route("/api/v1/apps", post(api::create_app))
         .route("/api/v1/apps/{app}", get(api::get_app))
         .route("/api/v1/tokens", post(api::create_token))
@@ -203,10 +253,12 @@ pub fn app(state: AppState) -> Router {
         .route("/{app}/{channel}/latest.json", get(updates::static_manifest))
         .route("/{app}/{target}/{arch}/{current_version}", get(updates::dynamic_check))
         .route("/{app}/{target}/{arch}/{current_version}/{bundle_type}", get(updates::dynamic_check_bundle))
+        .route_layer(axum::middleware::from_fn(remember_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn(request_limits))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
@@ -218,6 +270,43 @@ pub fn app(state: AppState) -> Router {
 async fn healthz(State(state): State<AppState>) -> Result<Response> {
     state.db().has_server_admin_token().await?;
     Ok(axum::Json(serde_json::json!({ "status": "ok" })).into_response())
+}
+
+/// `GET /metrics`: the Prometheus text format, for the metrics token or a server admin token.
+async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response> {
+    let token = bearer(&headers)?;
+    let allowed = match &state.config().metrics_token_hash {
+        Some(expected) if tokens::hashes_equal(&tokens::hash_whole(token), expected) => true,
+        _ => state.authenticate(token).await?.is_server_admin(),
+    };
+    if !allowed {
+        return Err(Error::Forbidden { action: "read the metrics".into() });
+    }
+    let mut response = state.metrics().render().into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+/// Hands the matched route pattern to [`count_requests`], which runs outside the router.
+async fn remember_route(request: Request, next: Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(route);
+    }
+    response
+}
+
+/// Counts every answered request by route pattern (never the raw path: its cardinality is the clients' choice).
+async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let response = next.run(request).await;
+    let route = response.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
+    state.metrics().request(route, method.as_str(), response.status().as_u16());
+    response
 }
 
 async fn not_found() -> Error {
@@ -250,6 +339,7 @@ pub struct ServeOptions {
     pub public_url: Option<String>,
     pub max_upload_size: u64,
     pub admin_token: Option<String>,
+    pub metrics_token: Option<String>,
 }
 
 /// The public URL used when none is configured: `http://{bind}`, with an unspecified bind address (`0.0.0.0`, `::`)
@@ -278,7 +368,10 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
             url
         }
     };
-    let config = ServerConfig::new(&public_url, options.max_upload_size)?;
+    let mut config = ServerConfig::new(&public_url, options.max_upload_size)?;
+    if let Some(token) = &options.metrics_token {
+        config = config.with_metrics_token(token)?;
+    }
     let opened = AppState::open(&options.data_dir, config, options.admin_token.as_deref()).await?;
     if let Some(token) = &opened.new_admin_token {
         // Printed once, on stderr, outside the log format so it is easy to copy; only its hash is stored.

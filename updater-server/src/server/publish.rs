@@ -110,6 +110,25 @@ pub async fn publish(
 ) -> Result<Response> {
     let app = AppId::parse(&app)?;
     principal.require(&app, Scope::Publish, "publish releases")?;
+    let result = publish_checked(&state, &app, multipart).await;
+    match &result {
+        // A dry run changes nothing.
+        Ok(response) if response.status() == StatusCode::CREATED => {
+            state.metrics().release_event(app.as_str(), "published");
+        }
+        Ok(_) => {}
+        Err(_) => state.metrics().release_event(app.as_str(), "publish_refused"),
+    }
+    result
+}
+
+/// The publish of an authorized caller.
+async fn publish_checked(
+    state: &AppState,
+    app: &AppId,
+    multipart: std::result::Result<Multipart, MultipartRejection>,
+) -> Result<Response> {
+    let app = app.clone();
     let app_row = state.db().app(&app).await?.ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
     let public_key = millennium_sign::PublicKey::from_text(&app_row.public_key)
         .map_err(|e| Error::Internal(format!("stored public key: {e}")))?;
@@ -250,10 +269,12 @@ pub async fn publish(
             request.force,
         )
         .await?;
+    // Committed: the cached update answers are stale from here on.
+    state.cache().invalidate();
     tracing::info!(app = %app, version = %version_text, channel = %channel, ?targets, bytes = total, "published");
     let release =
         state.db().release(&app, &version_text).await?.ok_or_else(|| Error::Internal("lost release".into()))?;
-    let body = super::api::release_json(&state, &release).await?;
+    let body = super::api::release_json(state, &release).await?;
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
 

@@ -17,9 +17,17 @@
 //! bundle that can replace a running binary in place ([`served_platforms`]): the AppImage on Linux, the `.app` on
 //! macOS, the NSIS installer (else the MSI) on Windows. `latest.json` lists the same keys, plus the `macos-*` twins
 //! cargo-packager-updater looks up.
+//!
+//! # No database on the hot path
+//!
+//! Every answer of an (app, channel) is prepared once, serialized, and kept in an [`AnswerCache`] until a publish,
+//! promote, rollout change or yank invalidates it; a check then only filters by rollout bucket and version.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
@@ -43,13 +51,23 @@ pub struct CheckQuery {
     pub channel: Option<String>,
     /// The install id, when the client cannot set a header.
     pub install_id: Option<String>,
+    /// `cargo-packager` on `latest.json`: list only the platforms that have a cargo-packager `format`.
+    pub client: Option<String>,
 }
 
-/// A release that may be offered, with its parsed version.
-#[derive(Debug)]
-pub struct Candidate {
-    pub version: Version,
-    pub release: ReleaseRow,
+/// Whether `?client=` asks for the cargo-packager form of `latest.json`.
+///
+/// cargo-packager-updater deserializes *every* entry of `platforms` and requires a `format` in each, and `format` has
+/// no value for a deb or rpm: one such entry makes the whole manifest unreadable to it. Tauri, on the other hand, must
+/// find the `-deb` keys (a deb install must be offered the deb). So the default manifest is Tauri's, and
+/// `?client=cargo-packager` leaves out the entries without a format (cargo-packager only ever looks up
+/// `{os}-{arch}` keys, which are kept). The dynamic endpoint needs no such parameter.
+fn packager_only(query: &CheckQuery) -> Result<bool> {
+    match query.client.as_deref() {
+        None | Some("tauri") => Ok(false),
+        Some("cargo-packager") => Ok(true),
+        Some(_) => Err(Error::bad_request("unknown `client`: expected `tauri` or `cargo-packager`")),
+    }
 }
 
 /// The install id of a request: the `Millennium-Install-Id` header, else `?install_id=`.
@@ -69,26 +87,136 @@ fn channel(query: &CheckQuery) -> Result<Channel> {
     query.channel.as_deref().map_or_else(|| Ok(Channel::stable()), Channel::parse)
 }
 
-/// The releases of a channel that may be offered to this install, newest first.
-pub async fn offered(
-    state: &AppState,
-    app: &AppId,
-    channel: &Channel,
-    install: Option<&str>,
-) -> Result<Vec<Candidate>> {
-    let mut out = Vec::new();
-    for (release, placement) in state.db().channel_releases(app, channel).await? {
-        if release.yanked || placement.paused {
-            continue;
-        }
-        let version = parse_stored_version(&release.version)?;
-        if !rollout::is_offered(install, app.as_str(), &release.version, placement.rollout) {
-            continue;
-        }
-        out.push(Candidate { version, release });
+/// Most (app, channel) answers kept; past it the cache starts over (channel names come from clients).
+const MAX_CACHED_CHANNELS: u64 = 4096;
+
+/// The update answers of each (app, channel), prepared from the database once and reused by every check until the
+/// next change.
+///
+/// What a check needs from the database (the app, the channel's releases and placements, their artifacts) is read
+/// once into a [`ChannelAnswers`], with every possible JSON answer already serialized; a check then only filters by
+/// rollout bucket and current version and copies bytes. Every change to releases (publish, promote, rollout, yank)
+/// calls [`AnswerCache::invalidate`] *after* its transaction commits ([`AppState::releases_changed`]).
+///
+/// A check that loads while a change commits must not put the old state back: the generation counter is read before
+/// loading and the load is kept only if no invalidation happened since, so a reader sees at worst the state its own
+/// database read saw, never a stale one after the change's response.
+#[derive(Debug, Default)]
+pub struct AnswerCache {
+    generation: AtomicU64,
+    /// App → channel → answers (nested so that a lookup borrows the names instead of allocating a key).
+    entries: RwLock<HashMap<String, HashMap<String, Arc<ChannelAnswers>>>>,
+    /// How many (app, channel) entries there are.
+    len: AtomicU64,
+}
+
+impl AnswerCache {
+    /// Forgets every cached answer.
+    pub fn invalidate(&self) {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        entries.clear();
+        self.len.store(0, Ordering::SeqCst);
     }
-    out.sort_by(|a, b| b.version.cmp_precedence(&a.version));
-    Ok(out)
+
+    /// The answers of `app`'s `channel`, from the cache or the database; a `404` error when the app does not exist
+    /// (unknown apps are never cached, so made-up names cannot fill the cache).
+    async fn get(&self, state: &AppState, app: &AppId, channel: &Channel) -> Result<Arc<ChannelAnswers>> {
+        let cached = self
+            .entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(app.as_str())
+            .and_then(|channels| channels.get(channel.as_str()))
+            .cloned();
+        if let Some(answers) = cached {
+            return Ok(answers);
+        }
+        let generation = self.generation.load(Ordering::SeqCst);
+        let answers = Arc::new(ChannelAnswers::load(state, app, channel).await?);
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if self.generation.load(Ordering::SeqCst) == generation {
+            if self.len.load(Ordering::SeqCst) >= MAX_CACHED_CHANNELS {
+                entries.clear();
+                self.len.store(0, Ordering::SeqCst);
+            }
+            let previous = entries
+                .entry(app.as_str().to_owned())
+                .or_default()
+                .insert(channel.as_str().to_owned(), answers.clone());
+            if previous.is_none() {
+                self.len.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+        Ok(answers)
+    }
+}
+
+/// Everything the update endpoints can answer for one (app, channel).
+#[derive(Debug)]
+pub struct ChannelAnswers {
+    /// Offerable releases (not yanked, not paused), newest first by SemVer precedence.
+    releases: Vec<OfferedRelease>,
+}
+
+/// One offerable release and its answers.
+#[derive(Debug)]
+struct OfferedRelease {
+    version: Version,
+    version_text: String,
+    rollout: u8,
+    /// Platform key served (see [`served_platforms`]) → the dynamic answer's JSON.
+    dynamic: HashMap<String, Bytes>,
+    /// `latest.json`.
+    manifest: Bytes,
+    /// `latest.json?client=cargo-packager`; `None` when no platform has a cargo-packager format.
+    packager_manifest: Option<Bytes>,
+}
+
+impl ChannelAnswers {
+    async fn load(state: &AppState, app: &AppId, channel: &Channel) -> Result<Self> {
+        state.db().app(app).await?.ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
+        let mut releases = Vec::new();
+        for (release, placement) in state.db().channel_releases(app, channel).await? {
+            if release.yanked || placement.paused {
+                continue;
+            }
+            let version = parse_stored_version(&release.version)?;
+            let artifacts = state.db().artifacts(release.id).await?;
+            let served = served_platforms(&artifacts)?;
+            let info = release_info(&release, &version)?;
+            let mut dynamic = HashMap::with_capacity(served.len());
+            let mut builder = StaticManifest::builder(info.clone());
+            let mut packager = StaticManifest::builder(info.clone());
+            for (target, artifact) in &served {
+                let protocol = protocol_artifact(state, app.as_str(), &version, artifact)?;
+                let response = DynamicResponse::new(info.clone(), protocol.clone())
+                    .map_err(|e| Error::Internal(format!("dynamic response: {e}")))?;
+                dynamic.insert(target.to_string(), Bytes::from(response.to_json()));
+                if packager_format(artifact).is_some() {
+                    packager = packager.platform(*target, protocol.clone());
+                }
+                builder = builder.platform(*target, protocol);
+            }
+            let manifest = builder.build().map_err(|e| Error::Internal(format!("static manifest: {e}")))?;
+            let packager_manifest = packager.build().ok().map(|m| Bytes::from(m.to_json()));
+            releases.push(OfferedRelease {
+                version,
+                version_text: release.version,
+                rollout: placement.rollout,
+                dynamic,
+                manifest: Bytes::from(manifest.to_json()),
+                packager_manifest,
+            });
+        }
+        releases.sort_by(|a, b| b.version.cmp_precedence(&a.version));
+        Ok(Self { releases })
+    }
+
+    /// The releases this install is offered, newest first.
+    fn offered<'a>(&'a self, app: &'a AppId, install: Option<&'a str>) -> impl Iterator<Item = &'a OfferedRelease> {
+        self.releases.iter().filter(move |r| rollout::is_offered(install, app.as_str(), &r.version_text, r.rollout))
+    }
 }
 
 fn parse_stored_version(text: &str) -> Result<Version> {
@@ -182,7 +310,7 @@ pub fn release_info(release: &ReleaseRow, version: &Version) -> Result<ReleaseIn
     info.with_pub_date(date).map_err(|e| Error::Internal(format!("stored pub_date: {e}")))
 }
 
-fn json_response(body: String) -> Response {
+fn json_response(body: Bytes) -> Response {
     let mut response = (StatusCode::OK, body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -193,12 +321,6 @@ fn json_response(body: String) -> Response {
 
 fn no_update() -> Response {
     StatusCode::NO_CONTENT.into_response()
-}
-
-async fn require_app(state: &AppState, app: &str) -> Result<AppId> {
-    let app = AppId::parse(app)?;
-    state.db().app(&app).await?.ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
-    Ok(app)
 }
 
 /// The last `n` segments of the request path, still percent-encoded.
@@ -252,25 +374,21 @@ async fn check(
         Version::from_request_segment(current).map_err(|source| Error::protocol("current version", source))?;
     let channel = channel(query)?;
     let install = install_id(headers, query)?;
-    let app = require_app(state, app_id.as_str()).await?;
+    let answers = state.cache().get(state, &app_id, &channel).await?;
 
     let keys = target.lookup_keys();
-    for candidate in offered(state, &app, &channel, install).await? {
-        if !candidate.version.is_update_over(&current) {
-            break;
-        }
-        let artifacts = state.db().artifacts(candidate.release.id).await?;
-        let served = served_platforms(&artifacts)?;
-        let by_key: BTreeMap<String, &ArtifactRow> = served.iter().map(|(t, a)| (t.to_string(), *a)).collect();
-        if let Some(artifact) = keys.iter().find_map(|key| by_key.get(key)) {
-            let info = release_info(&candidate.release, &candidate.version)?;
-            let artifact = protocol_artifact(state, app.as_str(), &candidate.version, artifact)?;
-            let response =
-                DynamicResponse::new(info, artifact).map_err(|e| Error::Internal(format!("dynamic response: {e}")))?;
-            return Ok(json_response(response.to_json()));
-        }
-    }
-    Ok(no_update())
+    let answer = answers
+        .offered(&app_id, install)
+        .take_while(|release| release.version.is_update_over(&current))
+        .find_map(|release| keys.iter().find_map(|key| release.dynamic.get(key)));
+    state.metrics().update_check(
+        app_id.as_str(),
+        channel.as_str(),
+        &current.to_string(),
+        &target.to_string(),
+        if answer.is_some() { "update" } else { "no_update" },
+    );
+    Ok(answer.map_or_else(no_update, |body| json_response(body.clone())))
 }
 
 /// App ids in the dynamic route come raw from the URI; decode so `%2e%2e` is judged as `..` (and refused).
@@ -297,17 +415,20 @@ pub async fn static_manifest(
     let app = AppId::parse(&app)?;
     let channel = Channel::parse(&channel)?;
     let install = install_id(&headers, &query)?;
-    let app = require_app(&state, app.as_str()).await?;
-    let Some(candidate) = offered(&state, &app, &channel, install).await?.into_iter().next() else {
-        return Ok(no_update());
-    };
-    let artifacts = state.db().artifacts(candidate.release.id).await?;
-    let mut builder = StaticManifest::builder(release_info(&candidate.release, &candidate.version)?);
-    for (target, artifact) in served_platforms(&artifacts)? {
-        builder = builder.platform(target, protocol_artifact(&state, app.as_str(), &candidate.version, artifact)?);
-    }
-    let manifest = builder.build().map_err(|e| Error::Internal(format!("static manifest: {e}")))?;
-    Ok(json_response(manifest.to_json()))
+    let packager_only = packager_only(&query)?;
+    let answers = state.cache().get(&state, &app, &channel).await?;
+    let answer = answers
+        .offered(&app, install)
+        .next()
+        .and_then(|release| if packager_only { release.packager_manifest.as_ref() } else { Some(&release.manifest) });
+    state.metrics().update_check(
+        app.as_str(),
+        channel.as_str(),
+        "",
+        if packager_only { "latest.json?client=cargo-packager" } else { "latest.json" },
+        if answer.is_some() { "update" } else { "no_update" },
+    );
+    Ok(answer.map_or_else(no_update, |body| json_response(body.clone())))
 }
 
 #[cfg(test)]

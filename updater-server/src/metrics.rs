@@ -1,0 +1,228 @@
+//! Prometheus metrics, written in the text exposition format by hand (a few counters do not need a metrics crate).
+//!
+//! | metric | labels |
+//! |---|---|
+//! | `millennium_http_requests_total` | `route` (the router's pattern, `unmatched` otherwise), `method`, `status` |
+//! | `millennium_update_checks_total` | `app`, `channel`, `version` (the client's current version), `target`, `result` |
+//! | `millennium_download_bytes_total` | `app` |
+//! | `millennium_release_events_total` | `app`, `event` (`published`, `publish_refused`, `promoted`, `rollout`, `yanked`, `unyanked`) |
+//!
+//! Label values partly come from clients (a current version can be anything that parses), so each counter family
+//! keeps at most [`MAX_SERIES`] label sets; later new label sets are added up under one series whose labels are all
+//! `_other`, and memory stays bounded whatever clients send. Update checks are only counted for registered apps.
+//!
+//! `GET /metrics` lists app ids, and no endpoint may list apps to an unauthenticated caller: it needs a bearer token,
+//! the one given by `MILLENNIUM_METRICS_TOKEN` (what a Prometheus scrape config holds) or a server admin token.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Most label sets one counter family keeps.
+pub const MAX_SERIES: usize = 10_000;
+
+/// The value every label takes in the overflow series.
+const OTHER: &str = "_other";
+
+/// One counter family.
+#[derive(Debug)]
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    labels: &'static [&'static str],
+    series: Mutex<Series>,
+}
+
+/// Label values and their counter.
+type LabeledCounter = (Vec<String>, Arc<AtomicU64>);
+
+/// The label sets of a family, found by a hash of the borrowed label values so that counting an existing series
+/// allocates nothing (this runs on every request).
+#[derive(Debug, Default)]
+struct Series {
+    by_hash: HashMap<u64, Vec<LabeledCounter>>,
+    len: usize,
+}
+
+fn hash_labels(values: &[&str]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    values.hash(&mut hasher);
+    hasher.finish()
+}
+
+impl Family {
+    fn new(name: &'static str, help: &'static str, labels: &'static [&'static str]) -> Self {
+        Self { name, help, labels, series: Mutex::new(Series::default()) }
+    }
+
+    /// The counter of a label set (created at zero; the overflow series once [`MAX_SERIES`] exist).
+    fn counter(&self, values: &[&str]) -> Arc<AtomicU64> {
+        debug_assert_eq!(values.len(), self.labels.len());
+        let other = [OTHER; 8];
+        let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut values = values;
+        let mut hash = hash_labels(values);
+        if let Some(counter) = series.find(hash, values) {
+            return counter;
+        }
+        if series.len >= MAX_SERIES {
+            values = &other[..self.labels.len()];
+            hash = hash_labels(values);
+            if let Some(counter) = series.find(hash, values) {
+                return counter;
+            }
+        }
+        let counter = Arc::new(AtomicU64::new(0));
+        let owned = values.iter().map(|v| (*v).to_owned()).collect();
+        series.by_hash.entry(hash).or_default().push((owned, counter.clone()));
+        series.len += 1;
+        counter
+    }
+
+    fn add(&self, values: &[&str], n: u64) {
+        self.counter(values).fetch_add(n, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String) {
+        let _ = writeln!(out, "# HELP {} {}", self.name, self.help);
+        let _ = writeln!(out, "# TYPE {} counter", self.name);
+        let series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut lines: Vec<String> = series
+            .by_hash
+            .values()
+            .flatten()
+            .map(|(values, counter)| {
+                let labels: Vec<String> = self
+                    .labels
+                    .iter()
+                    .zip(values)
+                    .map(|(name, value)| format!("{name}=\"{}\"", escape(value)))
+                    .collect();
+                format!("{}{{{}}} {}", self.name, labels.join(","), counter.load(Ordering::Relaxed))
+            })
+            .collect();
+        drop(series);
+        lines.sort();
+        for line in lines {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+}
+
+impl Series {
+    fn find(&self, hash: u64, values: &[&str]) -> Option<Arc<AtomicU64>> {
+        let bucket = self.by_hash.get(&hash)?;
+        bucket
+            .iter()
+            .find(|(owned, _)| owned.iter().map(String::as_str).eq(values.iter().copied()))
+            .map(|(_, c)| c.clone())
+    }
+}
+
+/// A label value as the exposition format wants it: `\`, `"` and newlines escaped.
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The server's counters.
+#[derive(Debug)]
+pub struct Metrics {
+    requests: Family,
+    checks: Family,
+    bytes: Family,
+    events: Family,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// All counters at zero.
+    pub fn new() -> Self {
+        Self {
+            requests: Family::new(
+                "millennium_http_requests_total",
+                "HTTP requests answered, by route pattern, method and status.",
+                &["route", "method", "status"],
+            ),
+            checks: Family::new(
+                "millennium_update_checks_total",
+                "Update checks of registered apps, by app, channel, client version, target and result.",
+                &["app", "channel", "version", "target", "result"],
+            ),
+            bytes: Family::new("millennium_download_bytes_total", "Artifact bytes sent to clients, by app.", &["app"]),
+            events: Family::new(
+                "millennium_release_events_total",
+                "Changes to releases, by app and event.",
+                &["app", "event"],
+            ),
+        }
+    }
+
+    /// Counts an answered request.
+    pub fn request(&self, route: &str, method: &str, status: u16) {
+        self.requests.add(&[route, method, &status.to_string()], 1);
+    }
+
+    /// Counts an update check. `target` is the platform key asked for (`linux-x86_64-deb`), or `latest.json`;
+    /// `result` is `update` or `no_update`.
+    pub fn update_check(&self, app: &str, channel: &str, version: &str, target: &str, result: &str) {
+        self.checks.add(&[app, channel, version, target, result], 1);
+    }
+
+    /// The counter of bytes sent for an app's artifacts (kept by the download stream).
+    pub fn download_bytes(&self, app: &str) -> Arc<AtomicU64> {
+        self.bytes.counter(&[app])
+    }
+
+    /// Counts a release event.
+    pub fn release_event(&self, app: &str, event: &str) {
+        self.events.add(&[app, event], 1);
+    }
+
+    /// Everything, in the Prometheus text format (version 0.0.4).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for family in [&self.requests, &self.checks, &self.bytes, &self.events] {
+            family.render(&mut out);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_with_escaped_labels() {
+        let m = Metrics::new();
+        m.request("/healthz", "GET", 200);
+        m.request("/healthz", "GET", 200);
+        m.update_check("demo", "stable", "1.0.0-\"x\"\\", "linux-x86_64", "update");
+        m.download_bytes("demo").fetch_add(42, Ordering::Relaxed);
+        m.release_event("demo", "published");
+        let text = m.render();
+        assert!(text.contains("millennium_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 2\n"));
+        assert!(text.contains("version=\"1.0.0-\\\"x\\\"\\\\\""), "{text}");
+        assert!(text.contains("millennium_download_bytes_total{app=\"demo\"} 42\n"));
+        assert!(text.contains("# TYPE millennium_release_events_total counter\n"));
+    }
+
+    #[test]
+    fn series_are_bounded() {
+        let m = Metrics::new();
+        for i in 0..MAX_SERIES + 50 {
+            m.update_check("demo", "stable", &format!("1.0.{i}"), "linux-x86_64", "no_update");
+        }
+        let text = m.render();
+        assert_eq!(text.lines().filter(|l| l.starts_with("millennium_update_checks_total")).count(), MAX_SERIES + 1);
+        assert!(text.contains("millennium_update_checks_total{app=\"_other\",channel=\"_other\",version=\"_other\",target=\"_other\",result=\"_other\"} 50\n"));
+    }
+}
