@@ -105,6 +105,32 @@ fn make_updater(endpoint: &str, key: &SecretKey, exe: &Path, state: &Path, versi
         .unwrap()
 }
 
+/// A server with the app registered under a fresh release key, and its admin client.
+struct World {
+    tmp: tempfile::TempDir,
+    server: Server,
+    key: SecretKey,
+    admin: Client,
+}
+
+impl World {
+    async fn new() -> World {
+        let tmp = tempfile::tempdir().unwrap();
+        let server = Server::start(&tmp.path().join("data")).await;
+        let key = SecretKey::generate().unwrap();
+        let admin = Client::new(&server.url, ADMIN).unwrap();
+        admin.create_app(APP, &key.public_key().to_text(Format::Minisign)).await.unwrap();
+        World { tmp, server, key, admin }
+    }
+}
+
+impl Server {
+    /// The Tauri-style endpoint template an app is configured with.
+    fn dynamic_endpoint(&self) -> String {
+        format!("{}/{APP}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", self.url)
+    }
+}
+
 fn installed_app(dir: &Path, version: &str) -> PathBuf {
     let exe = dir.join("demo");
     std::fs::write(&exe, app_build(version)).unwrap();
@@ -114,14 +140,10 @@ fn installed_app(dir: &Path, version: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_updates_itself_from_a_real_server() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(&tmp.path().join("data")).await;
-    let key = SecretKey::generate().unwrap();
-    let admin = Client::new(&server.url, ADMIN).unwrap();
-    admin.create_app(APP, &key.public_key().to_text(Format::Minisign)).await.unwrap();
+    let World { tmp, server, key, .. } = World::new().await;
     publish(&server, &key, tmp.path(), "1.1.0", None).await;
 
-    let dynamic = format!("{}/{APP}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url);
+    let dynamic = server.dynamic_endpoint();
     let exe = installed_app(tmp.path(), "1.0.0");
     assert_eq!(run(&exe), "1.0.0");
     let updater = make_updater(&dynamic, &key, &exe, &tmp.path().join("state"), "1.0.0", "install-1");
@@ -145,13 +167,9 @@ async fn an_app_updates_itself_from_a_real_server() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollouts_and_yanks_decide_who_is_offered_what() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(&tmp.path().join("data")).await;
-    let key = SecretKey::generate().unwrap();
-    let admin = Client::new(&server.url, ADMIN).unwrap();
-    admin.create_app(APP, &key.public_key().to_text(Format::Minisign)).await.unwrap();
+    let World { tmp, server, key, admin } = World::new().await;
     publish(&server, &key, tmp.path(), "2.0.0", Some(0)).await;
-    let dynamic = format!("{}/{APP}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url);
+    let dynamic = server.dynamic_endpoint();
     let exe = installed_app(tmp.path(), "1.0.0");
     let check = |id: &str| {
         let updater = make_updater(&dynamic, &key, &exe, &tmp.path().join(format!("state-{id}")), "1.0.0", id);
@@ -174,15 +192,11 @@ async fn rollouts_and_yanks_decide_who_is_offered_what() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_artifact_signed_by_another_key_is_never_installed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(&tmp.path().join("data")).await;
-    let key = SecretKey::generate().unwrap();
-    let admin = Client::new(&server.url, ADMIN).unwrap();
-    admin.create_app(APP, &key.public_key().to_text(Format::Minisign)).await.unwrap();
+    let World { tmp, server, key, .. } = World::new().await;
     publish(&server, &key, tmp.path(), "1.1.0", None).await;
     // The app pins another key (e.g. the server's app key was replaced by an attacker with admin access).
     let pinned = SecretKey::generate().unwrap();
-    let dynamic = format!("{}/{APP}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url);
+    let dynamic = server.dynamic_endpoint();
     let exe = installed_app(tmp.path(), "1.0.0");
     let updater = make_updater(&dynamic, &pinned, &exe, &tmp.path().join("state"), "1.0.0", "install-1");
     let err = match updater.check().await {
