@@ -294,8 +294,13 @@ fn new_key_password(args: &NewKeyArgs, env_var: &str) -> Result<Option<Zeroizing
     if args.no_password {
         return Ok(None);
     }
-    let from_env = if env_var == env::PRIVATE_KEY_PASSWORD { env::password(process_env) } else { None };
-    if let Some(password) = from_env.or_else(|| process_env(env_var).map(Zeroizing::new)) {
+    // The signing password also falls back to Tauri's variable; the new-key password of `rotate` has only its own.
+    let from_env = if env_var == env::PRIVATE_KEY_PASSWORD {
+        env::password(process_env)
+    } else {
+        process_env(env_var).map(Zeroizing::new)
+    };
+    if let Some(password) = from_env {
         return Ok(Some(password));
     }
     if !interactive() {

@@ -53,8 +53,8 @@ fn set_mode(_file: &std::fs::File, _mode: u32) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Makes the rename durable. Best effort: not every platform can open a directory.
-fn sync_dir(dir: &Path) {
+/// Makes renames in `dir` durable. Best effort: not every platform can open a directory.
+pub fn sync_dir(dir: &Path) {
     #[cfg(unix)]
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();

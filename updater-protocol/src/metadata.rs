@@ -532,7 +532,7 @@ impl ArtifactCheck {
                 reason: format!("{} bytes received, the release document promises {}", self.received, self.info.size),
             });
         }
-        if hex(self.hash.finalize().as_bytes()) != self.info.blake2b_256 {
+        if hex::encode(self.hash.finalize().as_bytes()) != self.info.blake2b_256 {
             return Err(Error::TamperedArtifact { reason: "its hash differs from the release document's".into() });
         }
         self.verifier.finish().map_err(|e| Error::TamperedArtifact { reason: e.to_string() })
@@ -563,27 +563,12 @@ fn blake2b_256() -> blake2b_simd::State {
 
 /// BLAKE2b-256 of `data`, lowercase hex: the artifact hash of release documents.
 pub fn blake2b_256_hex(data: &[u8]) -> String {
-    hex(blake2b_256().update(data).finalize().as_bytes())
+    hex::encode(blake2b_256().update(data).finalize().as_bytes())
 }
 
 /// Size and BLAKE2b-256 (hex) of everything `data` yields.
 pub fn blake2b_256_reader(mut data: impl std::io::Read) -> std::io::Result<(u64, String)> {
     let mut state = blake2b_256();
-    let mut buffer = vec![0u8; 256 * 1024];
-    let mut size = 0u64;
-    loop {
-        match data.read(&mut buffer) {
-            Ok(0) => return Ok((size, hex(state.finalize().as_bytes()))),
-            Ok(n) => {
-                state.update(&buffer[..n]);
-                size += n as u64;
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let size = std::io::copy(&mut data, &mut state)?;
+    Ok((size, hex::encode(state.finalize().as_bytes())))
 }

@@ -87,7 +87,7 @@ impl BlobStore {
         let temp = staged.temp;
         tokio::task::spawn_blocking(move || -> Result<()> {
             temp.persist(&target).map_err(|e| Error::io("could not move the upload to", &target, e.error))?;
-            sync_dir(&dir);
+            millennium_sign::fs::sync_dir(&dir);
             Ok(())
         })
         .await
@@ -111,7 +111,7 @@ impl BlobStore {
             }
         }
         if removed > 0 {
-            sync_dir(&self.dir);
+            millennium_sign::fs::sync_dir(&self.dir);
         }
         Ok(removed)
     }
@@ -137,16 +137,6 @@ impl BlobWriter {
         drop(self.file);
         Ok(StagedBlob { temp: self.temp, sha256: hex::encode(self.hasher.finalize()), size: self.size })
     }
-}
-
-/// Makes renames in `dir` durable. Best effort: not every platform can open a directory.
-fn sync_dir(dir: &Path) {
-    #[cfg(unix)]
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
 }
 
 #[cfg(test)]
