@@ -2,12 +2,9 @@
 //! replaces itself and relaunches; afterwards the same path runs v2.
 //!
 //! v2 is the same build with its version slot stamped `2.0.0` (see the example's docs), signed here with
-//! `millennium-sign`. The server is this test's own small HTTP server speaking the Tauri dynamic format built with
-//! `millennium-update-protocol`.
-//!
-//! TODO(next session): the same scenario against a real `millennium-update-server` on loopback (publish v2 through
-//! its API, then run v1 against its dynamic endpoint and its static `latest.json`); the server was not ready when
-//! this was written.
+//! `millennium-sign`. It is served twice: by this test's own small HTTP server speaking the Tauri dynamic format (so
+//! every request can be inspected), and by a real `millennium-update-server` on loopback that v2 is published to
+//! through its HTTP API, through both its dynamic endpoint and its static `latest.json`.
 
 #![allow(clippy::unwrap_used)] // tests state expectations with unwrap
 #![cfg(target_os = "linux")] // installs are implemented for Linux only so far
@@ -88,22 +85,8 @@ async fn the_example_app_updates_itself_from_v1_to_v2_and_relaunches() {
 
     let endpoint = server.url("/updatable/{{target}}/{{arch}}/{{current_version}}");
     let state = dir.path().join("state");
-    let (app2, pubkey, state2) = (app.clone(), keys.public_text.clone(), state.clone());
-    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || {
-        run(&app2, &["update", "--endpoint", &endpoint, "--pubkey", &pubkey, "--state-dir", state2.to_str().unwrap()])
-    })
-    .await
-    .unwrap();
-    assert!(ok, "stdout:\n{stdout}\nstderr:\n{stderr}");
-    // v1 ran, updated, exec'd v2 in the same process, which found itself up to date.
-    assert_eq!(
-        stdout.lines().collect::<Vec<_>>(),
-        ["updatable 1.0.0", "updating to 2.0.0", "installed 2.0.0; relaunching", "updatable 2.0.0", "up to date"],
-        "stderr:\n{stderr}"
-    );
-    // The same path now runs v2; v1 is kept for rollback; v2 confirmed, so nothing is pending.
-    assert_eq!(run(&app, &["--version"]).1.trim(), "updatable 2.0.0");
-    assert_eq!(std::fs::read(&app).unwrap(), v2);
+    update_in_place(app.clone(), endpoint, keys.public_text.clone(), state.clone(), &v2).await;
+    // v1 is kept for rollback; v2 confirmed, so nothing is pending.
     assert_eq!(std::fs::read(dir.path().join("bin").join("updatable.previous")).unwrap(), v1);
     assert!(!state.join("pending-update.json").exists());
     let downloads = server.requests_to("/download/");
@@ -112,4 +95,99 @@ async fn the_example_app_updates_itself_from_v1_to_v2_and_relaunches() {
     assert_eq!(checks.len(), 2);
     assert!(checks[0].path.ends_with("/1.0.0") && checks[1].path.ends_with("/2.0.0"), "{checks:?}");
     assert_eq!(checks[0].header("Millennium-Install-Id"), checks[1].header("Millennium-Install-Id"));
+}
+
+/// The real update server, in this process, serving on an ephemeral loopback port until dropped.
+struct RealServer {
+    url: String,
+    admin: millennium_update_server::client::Client,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    _data: tempfile::TempDir,
+}
+
+const ADMIN_TOKEN: &str = "admin-token-for-the-example-app-test";
+
+impl RealServer {
+    async fn start() -> RealServer {
+        use millennium_update_server::{AppState, ServerConfig, app, client::Client, server::serve_on};
+        let data = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let config = ServerConfig::new(&url, 256 * 1024 * 1024).unwrap();
+        let state = AppState::open(data.path(), config, Some(ADMIN_TOKEN)).await.unwrap().state;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve_on(listener, app(state), async {
+            let _ = stopped.await;
+        }));
+        let admin = Client::new(&url, ADMIN_TOKEN).unwrap();
+        RealServer { url, admin, _stop: stop, _data: data }
+    }
+
+    /// Registers `app_id` under `keys` and publishes `binary` as `version` for this machine's target.
+    async fn publish(&self, app_id: &str, keys: &Keys, version: &str, binary: &[u8], dir: &std::path::Path) {
+        use millennium_sign::{Format, Signature, TrustedComment};
+        use millennium_update_server::client::{Client, UploadArtifact};
+        use millennium_update_server::server::publish::PublishRequest;
+        use millennium_update_server::tokens::Scope;
+
+        self.admin.create_app(app_id, &keys.secret.public_key().to_text(Format::Minisign)).await.unwrap();
+        let token = self.admin.create_token(app_id, Scope::Publish, "ci").await.unwrap();
+        let publisher = Client::new(&self.url, token["token"].as_str().unwrap()).unwrap();
+        let file = dir.join(format!("{app_id}-{version}"));
+        std::fs::write(&file, binary).unwrap();
+        let comment = TrustedComment::tauri(1_795_000_000, app_id, Some(version)).unwrap();
+        let signature = Signature::sign(&keys.secret, binary, &comment).unwrap();
+        let release = PublishRequest {
+            version: version.into(),
+            channel: None,
+            notes: Some(format!("{app_id} {version}")),
+            rollout: None,
+            force: false,
+            total_size: None,
+            dry_run: false,
+        };
+        let target = format!("linux-{}", std::env::consts::ARCH).parse().unwrap();
+        let artifact = UploadArtifact { target, path: file, signature: signature.to_text(Format::Tauri) };
+        publisher.publish(app_id, &release, &[artifact], Arc::new(|_| {})).await.unwrap();
+    }
+}
+
+/// Runs `updatable update` from `app` against `endpoint` and checks it went from 1.0.0 to 2.0.0 in place.
+async fn update_in_place(app: PathBuf, endpoint: String, pubkey: String, state: PathBuf, v2: &[u8]) {
+    let app2 = app.clone();
+    let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        run(&app2, &["update", "--endpoint", &endpoint, "--pubkey", &pubkey, "--state-dir", state.to_str().unwrap()])
+    })
+    .await
+    .unwrap();
+    assert!(ok, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        ["updatable 1.0.0", "updating to 2.0.0", "installed 2.0.0; relaunching", "updatable 2.0.0", "up to date"],
+        "stderr:\n{stderr}"
+    );
+    assert_eq!(run(&app, &["--version"]).1.trim(), "updatable 2.0.0");
+    assert_eq!(std::fs::read(&app).unwrap(), v2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_app_updates_itself_from_a_real_update_server() {
+    let built = std::fs::read(example()).unwrap();
+    let (v1, v2) = (stamp(&built, "1.0.0"), stamp(&built, "2.0.0"));
+    let dir = tempfile::tempdir().unwrap();
+    let server = RealServer::start().await;
+    let keys = Keys::generate();
+    server.publish("updatable", &keys, "2.0.0", &v2, dir.path()).await;
+
+    let endpoints = [
+        ("dynamic", format!("{}/updatable/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url)),
+        ("static", format!("{}/updatable/stable/latest.json", server.url)),
+    ];
+    for (kind, endpoint) in endpoints {
+        let app = dir.path().join(kind).join("updatable");
+        std::fs::create_dir_all(app.parent().unwrap()).unwrap();
+        write_exe(&app, &v1);
+        let state = dir.path().join(kind).join("state");
+        update_in_place(app, endpoint, keys.public_text.clone(), state, &v2).await;
+    }
 }
