@@ -120,18 +120,34 @@ enum Answer {
 }
 
 async fn ask(inner: &Inner, url: &url::Url) -> Result<Answer> {
-    let shown = url.as_str();
-    let response = inner
+    let response = get_json(inner, url).await?;
+    if response.status().as_u16() == NO_UPDATE_STATUS {
+        return Ok(Answer::NoUpdate);
+    }
+    let body = read_document(url.as_str(), response).await?;
+    TauriResponse::parse(&body)
+        .map(|r| Answer::Release(Box::new(r)))
+        .map_err(|source| Error::InvalidResponse { url: url.to_string(), source: Box::new(source) })
+}
+
+/// GETs a JSON document: at most the protocol's size limit, from a 2xx answer that is not an HTML page.
+pub(crate) async fn fetch_document(inner: &Inner, url: &url::Url) -> Result<Vec<u8>> {
+    let response = get_json(inner, url).await?;
+    read_document(url.as_str(), response).await
+}
+
+async fn get_json(inner: &Inner, url: &url::Url) -> Result<reqwest::Response> {
+    inner
         .client
         .get(url.clone())
         .header(reqwest::header::ACCEPT, "application/json")
         .send()
         .await
-        .map_err(|e| Error::network(shown, &e))?;
+        .map_err(|e| Error::network(url.as_str(), &e))
+}
+
+async fn read_document(shown: &str, response: reqwest::Response) -> Result<Vec<u8>> {
     let status = response.status().as_u16();
-    if status == NO_UPDATE_STATUS {
-        return Ok(Answer::NoUpdate);
-    }
     if !response.status().is_success() {
         return Err(Error::HttpStatus { url: shown.to_owned(), status });
     }
@@ -152,9 +168,7 @@ async fn ask(inner: &Inner, url: &url::Url) -> Result<Answer> {
         }
         body.extend_from_slice(&chunk);
     }
-    TauriResponse::parse(&body)
-        .map(|r| Answer::Release(Box::new(r)))
-        .map_err(|source| Error::InvalidResponse { url: shown.to_owned(), source: Box::new(source) })
+    Ok(body)
 }
 
 /// Refuses an HTML answer: it is a portal, a login or an error page, never an update.

@@ -57,6 +57,8 @@ pub struct DownloadedUpdate {
     pub(crate) version: millennium_update_protocol::Version,
     /// Whether the file is ours (in the state directory) to delete once installed.
     pub(crate) owned: bool,
+    /// The signed metadata's release, recorded in the trust state once installed.
+    pub(crate) vouched: Option<Arc<crate::metadata::Vouched>>,
 }
 
 impl DownloadedUpdate {
@@ -77,7 +79,14 @@ impl DownloadedUpdate {
     }
 
     pub(crate) fn install_with(&self, inner: &Inner) -> Result<()> {
-        crate::install::install(inner, self)
+        crate::install::install(inner, self)?;
+        if let Some(vouched) = &self.vouched
+            && let Err(e) = vouched.record_installed(inner)
+        {
+            // The update is in place; only the rollback floor stays one release lower until the next install.
+            tracing::warn!(error = %e, "could not record the installed release in the trust state");
+        }
+        Ok(())
     }
 }
 
@@ -123,13 +132,20 @@ pub(crate) async fn download(update: &Update, mut progress: impl FnMut(Progress)
         fs::remove_if_exists(&paths.part)?;
     }
 
-    let key = verify::check_signature_shape(&inner.keys, &update.signature)?.clone();
-    verify::check_signed_version(&update.signature, &update.version, inner.require_signed_version)?;
+    let check = match &update.vouched {
+        // The release document names the artifact's key, size and hash; the root names the release keys.
+        Some(vouched) => verify::Check::Vouched(vouched.clone(), inner.target),
+        None => {
+            let key = verify::check_signature_shape(&inner.keys, &update.signature)?.clone();
+            verify::check_signed_version(&update.signature, &update.version, inner.require_signed_version)?;
+            verify::Check::Pinned(key, Box::new(update.signature.clone()))
+        }
+    };
 
     let mut attempt = 0;
     let verifier = loop {
         attempt += 1;
-        match fetch(&inner, update, &key, &paths, &mut record, &mut progress).await {
+        match fetch(&inner, update, &check, &paths, &mut record, &mut progress).await {
             Ok(verifier) => break verifier,
             Err(e) if attempt < inner.limits.download_attempts && worth_retrying(&e) => {
                 tracing::warn!(attempt, error = %e, "download interrupted; resuming");
@@ -149,7 +165,13 @@ pub(crate) async fn download(update: &Update, mut progress: impl FnMut(Progress)
     std::fs::rename(&paths.part, &paths.verified).map_err(|e| Error::io("rename", &paths.part, e))?;
     fs::remove_if_exists(&paths.record)?;
     fs::sync_dir(&dir);
-    Ok(DownloadedUpdate { inner, path: paths.verified, version: update.version.clone(), owned: true })
+    Ok(DownloadedUpdate {
+        inner,
+        path: paths.verified,
+        version: update.version.clone(),
+        owned: true,
+        vouched: update.vouched.clone(),
+    })
 }
 
 fn worth_retrying(e: &Error) -> bool {
@@ -194,7 +216,7 @@ fn parse_content_range(value: &str) -> Option<(u64, u64, Option<u64>)> {
 async fn fetch(
     inner: &Inner,
     update: &Update,
-    key: &millennium_sign::PublicKey,
+    check: &verify::Check,
     paths: &Paths,
     record: &mut Option<PartRecord>,
     progress: &mut (impl FnMut(Progress) + Send),
@@ -266,7 +288,16 @@ async fn fetch(
     {
         return Err(Error::TooLarge { url: url.to_owned(), size: total, limit: inner.limits.max_download_size });
     }
-    let limit = total.unwrap_or(inner.limits.max_download_size);
+    let mut limit = total.unwrap_or(inner.limits.max_download_size);
+    if let Some(vouched) = &update.vouched {
+        let signed = vouched.artifact.size;
+        if total.is_some_and(|total| total > signed) {
+            return Err(Error::Untrusted {
+                source: Box::new(millennium_update_protocol::Error::EndlessData { expected: signed }),
+            });
+        }
+        limit = signed;
+    }
 
     let new_record = PartRecord {
         url: url.to_owned(),
@@ -288,7 +319,7 @@ async fn fetch(
     let mut file = tokio::fs::File::from_std(file);
     file.seek_end().await.map_err(|e| Error::io("write", &paths.part, e))?;
     let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
-    let verifier = verify::StreamVerifier::start(key.clone(), update.signature.clone(), &paths.part, have)?;
+    let verifier = verify::StreamVerifier::start(check.start()?, &paths.part, have)?;
     let io = |e| Error::io("write", &paths.part, e);
 
     progress(Progress { downloaded: have, total });

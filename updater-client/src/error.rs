@@ -121,6 +121,17 @@ pub enum Error {
         source: millennium_sign::Error,
     },
 
+    /// The signed release metadata refuses what the server or a mirror offered: a rollback, an expired (frozen) or
+    /// replayed freshness document, documents or artifacts of different releases, more data than signed, another
+    /// platform's artifact, a tampered artifact, or a signature by an unknown or revoked key.
+    #[error(
+        "the update was refused by the signed release metadata: {source}\nhint: nothing was installed and the app keeps its current version; the update server or a mirror serves stale or tampered data (or this device's clock is wrong)"
+    )]
+    Untrusted {
+        #[source]
+        source: Box<millennium_update_protocol::Error>,
+    },
+
     /// The (correctly signed) artifact is not for this platform or install kind. It was deleted; nothing was installed.
     #[error(
         "the downloaded update is {found}, but this app needs {expected}\nhint: the file was deleted and nothing was installed; the server offers the artifact of another platform"

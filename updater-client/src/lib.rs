@@ -45,6 +45,7 @@ pub mod env_vars;
 mod error;
 mod fs;
 pub mod install;
+mod metadata;
 pub mod rollback;
 mod state;
 mod updater;

@@ -24,6 +24,7 @@ const INSTALL_ID_HEADER_LOWER: &str = "millennium-install-id";
 #[derive(Debug, Clone)]
 pub struct UpdaterBuilder {
     endpoints: Vec<String>,
+    metadata_url: Option<String>,
     pubkeys: Vec<String>,
     channel: Option<String>,
     current_version: Option<String>,
@@ -70,6 +71,7 @@ impl Default for UpdaterBuilder {
     fn default() -> Self {
         Self {
             endpoints: Vec::new(),
+            metadata_url: None,
             pubkeys: Vec::new(),
             channel: None,
             current_version: None,
@@ -99,6 +101,15 @@ impl UpdaterBuilder {
 
     /// Pins a public key (minisign text, bare `RW…` line, or Tauri's base64 `pubkey`). Several keys may be pinned
     /// (e.g. during a key rotation): a signature by any of them is accepted.
+    /// Checks through Millennium's signed metadata under this base URL (the update server's `/metadata/<app id>`, or
+    /// a static mirror of it) instead of Tauri endpoints: rollback, freeze, mix-and-match, endless-data and
+    /// wrong-target attacks by the server or a mirror are refused (see [`crate::metadata`] docs in `metadata.rs` and
+    /// `docs/protocol.md` §7). The pinned key(s) anchor the trust in the app's root document.
+    pub fn metadata_url(mut self, base: impl Into<String>) -> Self {
+        self.metadata_url = Some(base.into());
+        self
+    }
+
     pub fn pubkey(mut self, key: impl Into<String>) -> Self {
         self.pubkeys.push(key.into());
         self
@@ -223,10 +234,10 @@ impl UpdaterBuilder {
     /// Checks the configuration and builds the updater. Reads (or creates) the install id.
     pub fn build(self) -> Result<Updater> {
         let invalid = |reason: String| Error::InvalidConfig { reason };
-        if self.endpoints.is_empty() {
-            return Err(invalid("no update endpoint; add one with `endpoint(…)`".into()));
+        if self.endpoints.is_empty() && self.metadata_url.is_none() {
+            return Err(invalid("no update endpoint; add one with `endpoint(…)` or `metadata_url(…)`".into()));
         }
-        for endpoint in &self.endpoints {
+        for endpoint in self.endpoints.iter().chain(&self.metadata_url) {
             let probe = crate::check::expand_template(endpoint, &ProbeVars);
             let url =
                 url::Url::parse(&probe).map_err(|e| invalid(format!("endpoint `{endpoint}` is not a URL ({e})")))?;
@@ -298,10 +309,16 @@ impl UpdaterBuilder {
         }
         let client = client.build().map_err(|e| invalid(format!("could not set up HTTP: {e}")))?;
 
+        let metadata = match &self.metadata_url {
+            Some(base) => Some(url::Url::parse(base).map_err(|e| invalid(format!("`{base}` is not a URL ({e})")))?),
+            None => None,
+        };
         Ok(Updater {
             inner: Arc::new(Inner {
                 client,
                 endpoints: self.endpoints,
+                metadata,
+                app_id,
                 keys,
                 channel: self.channel,
                 current,
@@ -381,6 +398,8 @@ pub(crate) fn current_arch() -> Result<Arch> {
 pub(crate) struct Inner {
     pub(crate) client: reqwest::Client,
     pub(crate) endpoints: Vec<String>,
+    pub(crate) metadata: Option<url::Url>,
+    pub(crate) app_id: String,
     pub(crate) keys: Vec<PublicKey>,
     pub(crate) channel: Option<String>,
     pub(crate) current: Version,
@@ -408,7 +427,22 @@ impl Updater {
     /// Asks the endpoints, in order, whether an update is offered. `Ok(None)`: up to date (a `204`, or an equal or
     /// older version). See [`crate`] for the rules.
     pub async fn check(&self) -> Result<Option<Update>> {
-        crate::check::check(&self.inner).await.map(|found| {
+        let inner = &self.inner;
+        if let Some(base) = &inner.metadata {
+            let Some(vouched) = crate::metadata::check(inner, base, &inner.app_id).await? else { return Ok(None) };
+            let signature = millennium_sign::Signature::from_text(&vouched.artifact.signature)
+                .map_err(|source| Error::BadSignature { source })?;
+            return Ok(Some(Update {
+                updater: self.clone(),
+                version: vouched.release.release.version.clone(),
+                notes: None,
+                date: None,
+                url: vouched.url.clone(),
+                signature,
+                vouched: Some(Arc::new(vouched)),
+            }));
+        }
+        crate::check::check(inner).await.map(|found| {
             found.map(|(release, artifact)| Update {
                 updater: self.clone(),
                 version: release.version().clone(),
@@ -416,6 +450,7 @@ impl Updater {
                 date: release.pub_date(),
                 url: artifact.url().as_str().to_owned(),
                 signature: artifact.signature().signature().clone(),
+                vouched: None,
             })
         })
     }
@@ -474,7 +509,7 @@ impl Updater {
             &inner.install,
             path,
         )?;
-        Ok(DownloadedUpdate { inner: inner.clone(), path: path.to_owned(), version, owned: false })
+        Ok(DownloadedUpdate { inner: inner.clone(), path: path.to_owned(), version, owned: false, vouched: None })
     }
 
     /// Replaces this process with the installed app, with the same arguments. Returns only on failure.
@@ -492,6 +527,8 @@ pub struct Update {
     pub(crate) date: Option<OffsetDateTime>,
     pub(crate) url: String,
     pub(crate) signature: millennium_sign::Signature,
+    /// Set when the signed metadata vouches for this update (secure check).
+    pub(crate) vouched: Option<Arc<crate::metadata::Vouched>>,
 }
 
 impl Update {
@@ -510,10 +547,10 @@ impl Update {
         self.date
     }
 
-    /// The artifact size, when the server announced it ahead of the download. Tauri responses do not carry one, so
-    /// this is `None` until Millennium's signed metadata lands; the download still enforces `Content-Length`.
+    /// The artifact size, when known before the download: the signed size of a secure check. Tauri responses do not
+    /// carry one (`None`); the download then enforces `Content-Length`.
     pub fn size(&self) -> Option<u64> {
-        None
+        self.vouched.as_ref().map(|v| v.artifact.size)
     }
 
     /// The platform the artifact was chosen for.

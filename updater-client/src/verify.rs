@@ -77,11 +77,63 @@ pub(crate) fn verify_artifact(
     check_platform(kind, path)
 }
 
+/// What vouches for a download.
+#[derive(Debug)]
+pub(crate) enum Check {
+    /// The artifact's own signature, by a pinned key (Tauri check).
+    Pinned(PublicKey, Box<Signature>),
+    /// The signed release metadata: size, BLAKE2b-256 and the signature by a release key of the root (secure check).
+    Vouched(std::sync::Arc<crate::metadata::Vouched>, millennium_update_protocol::Target),
+}
+
+impl Check {
+    /// A fresh check for one pass over the whole artifact.
+    pub(crate) fn start(&self) -> Result<Pass> {
+        Ok(match self {
+            Check::Pinned(key, signature) => Pass::Pinned { key: key.clone(), signature: signature.clone() },
+            Check::Vouched(vouched, target) => Pass::Vouched(Box::new(
+                vouched
+                    .release
+                    .artifact_check(target)
+                    .map_err(|source| Error::Untrusted { source: Box::new(source) })?,
+            )),
+        })
+    }
+}
+
+/// One pass of a [`Check`] over the bytes of an artifact.
+pub(crate) enum Pass {
+    Pinned { key: PublicKey, signature: Box<Signature> },
+    Vouched(Box<millennium_update_protocol::metadata::ArtifactCheck>),
+}
+
+impl Pass {
+    fn run(self, mut reader: impl Read) -> Result<()> {
+        match self {
+            Pass::Pinned { key, signature } => {
+                signature.verify(&key, reader).map_err(|source| Error::BadSignature { source })
+            }
+            Pass::Vouched(mut check) => {
+                let untrusted = |source| Error::Untrusted { source: Box::new(source) };
+                let mut buf = vec![0u8; READ_BUFFER];
+                loop {
+                    let n = reader.read(&mut buf).map_err(|e| Error::io("verify", Path::new("the download"), e))?;
+                    if n == 0 {
+                        break;
+                    }
+                    check.update(&buf[..n]).map_err(untrusted)?;
+                }
+                check.finish().map_err(untrusted)
+            }
+        }
+    }
+}
+
 /// A signature check fed with the bytes of a download as they arrive (see the module docs).
 #[derive(Debug)]
 pub(crate) struct StreamVerifier {
     sender: tokio::sync::mpsc::Sender<bytes::Bytes>,
-    task: tokio::task::JoinHandle<millennium_sign::Result<()>>,
+    task: tokio::task::JoinHandle<Result<()>>,
 }
 
 impl StreamVerifier {
@@ -89,7 +141,7 @@ impl StreamVerifier {
     /// sends.
     ///
     /// [`feed`]: StreamVerifier::feed
-    pub(crate) fn start(key: PublicKey, signature: Signature, part: &Path, prefix_len: u64) -> Result<Self> {
+    pub(crate) fn start(pass: Pass, part: &Path, prefix_len: u64) -> Result<Self> {
         let prefix = File::open(part).map_err(|e| Error::io("open", part, e))?;
         // 16 chunks in flight (reqwest's chunks are at most a few hundred KiB): memory stays bounded.
         let (sender, receiver) = tokio::sync::mpsc::channel(16);
@@ -98,7 +150,7 @@ impl StreamVerifier {
             receiver,
             current: bytes::Bytes::new(),
         };
-        let task = tokio::task::spawn_blocking(move || signature.verify(&key, reader));
+        let task = tokio::task::spawn_blocking(move || pass.run(reader));
         Ok(Self { sender, task })
     }
 
@@ -112,7 +164,7 @@ impl StreamVerifier {
     pub(crate) async fn finish(self) -> Result<()> {
         drop(self.sender);
         match self.task.await {
-            Ok(result) => result.map_err(|source| Error::BadSignature { source }),
+            Ok(result) => result,
             Err(e) => Err(Error::Io {
                 action: "verify",
                 path: "the download".into(),

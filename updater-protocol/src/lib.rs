@@ -27,6 +27,7 @@
 
 pub mod limits;
 pub mod metadata;
+pub mod rollout;
 pub mod target;
 pub mod tauri;
 pub mod version;

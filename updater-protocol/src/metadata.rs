@@ -45,6 +45,7 @@ pub const CLOCK_SKEW: time::Duration = time::Duration::minutes(10);
 const MAX_KEYS: usize = 16;
 const MAX_ARTIFACTS: usize = 64;
 const MAX_CHANNELS: usize = 64;
+const MAX_HEADS_PER_CHANNEL: usize = 8;
 const MAX_SIGNATURES: usize = 8;
 
 /// The three kinds of signed document.
@@ -290,14 +291,21 @@ impl Release {
     }
 }
 
-/// What a freshness document says of one channel.
+/// A release a freshness document says its channel offers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelHead {
     pub release_sequence: u64,
     pub version: Version,
-    /// [`Envelope::hash`] of the channel's current release envelope.
+    /// [`Envelope::hash`] of the release envelope.
     pub release_hash: String,
+    /// Share of installs (percent) offered this release; see [`crate::rollout`].
+    #[serde(default = "full_rollout")]
+    pub rollout: u8,
+}
+
+fn full_rollout() -> u8 {
+    100
 }
 
 /// Freshness document: signed by an online key, short-lived.
@@ -314,7 +322,20 @@ pub struct Freshness {
     pub issued: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub expires: OffsetDateTime,
-    pub channels: BTreeMap<String, ChannelHead>,
+    /// Per channel, the releases it offers: the newest, and while that one is still rolling out, the newest release
+    /// everybody is offered.
+    pub channels: BTreeMap<String, Vec<ChannelHead>>,
+}
+
+impl Freshness {
+    /// The newest release of `channel` whose rollout reaches this install (`None`: nothing for it).
+    pub fn offer(&self, channel: &str, install_id: Option<&str>) -> Option<&ChannelHead> {
+        self.channels
+            .get(channel)?
+            .iter()
+            .filter(|head| crate::rollout::is_offered(install_id, &self.app, &head.version.to_string(), head.rollout))
+            .max_by(|a, b| a.version.cmp_precedence(&b.version).then(a.release_sequence.cmp(&b.release_sequence)))
+    }
 }
 
 /// What the client remembers of one channel.
@@ -414,6 +435,17 @@ impl TrustState {
         if freshness.channels.len() > MAX_CHANNELS {
             return Err(Error::TooManyItems { field: "freshness.channels".into(), max: MAX_CHANNELS });
         }
+        for heads in freshness.channels.values() {
+            if heads.len() > MAX_HEADS_PER_CHANNEL {
+                return Err(Error::TooManyItems { field: "freshness.channels[]".into(), max: MAX_HEADS_PER_CHANNEL });
+            }
+            if heads.iter().any(|head| head.rollout > 100) {
+                return Err(Error::MetadataContent {
+                    kind: Kind::Freshness,
+                    reason: "a rollout percentage is over 100".into(),
+                });
+            }
+        }
         if freshness.expires <= now {
             return Err(Error::Expired { expired: freshness.expires.to_string() });
         }
@@ -433,15 +465,14 @@ impl TrustState {
     /// Checks the release document of `channel` against a freshness document already checked: it must be the one the
     /// freshness document pins, signed by a release key, for this app and channel, and not older than anything seen.
     pub fn check_release(&self, freshness: &Freshness, channel: &str, envelope: &Envelope) -> Result<VerifiedRelease> {
-        let head = freshness.channels.get(channel).ok_or_else(|| Error::MetadataContent {
+        let heads = freshness.channels.get(channel).ok_or_else(|| Error::MetadataContent {
             kind: Kind::Freshness,
             reason: format!("it names no channel `{}`", crate::error::snippet(channel)),
         })?;
-        if envelope.hash() != head.release_hash {
-            return Err(Error::MixAndMatch {
-                reason: "the release document is not the one the freshness document pins".into(),
-            });
-        }
+        let hash = envelope.hash();
+        let head = heads.iter().find(|head| head.release_hash == hash).ok_or_else(|| Error::MixAndMatch {
+            reason: "the release document is not one the freshness document pins".into(),
+        })?;
         let root = self.root()?;
         let (release_keys, _, revoked) = root.validate(&self.app)?;
         envelope.verified_by(Kind::Release, &release_keys, &revoked)?;

@@ -84,8 +84,9 @@ impl Publisher {
                     release_sequence: release.sequence,
                     version: release.version,
                     release_hash: published.release.hash(),
+                    rollout: 100,
                 };
-                (channel.to_string(), head)
+                (channel.to_string(), vec![head])
             })
             .collect();
         let doc = Freshness {
@@ -373,4 +374,48 @@ fn malformed_or_truncated_metadata_is_refused() {
     let state = TrustState::bootstrap("com.other.app", &other.release_key.public_key(), &other.roots);
     assert!(state.is_err(), "a root for another app anchored the chain");
     assert!(publisher.client().check_freshness(&foreign, now()).is_err());
+}
+
+#[test]
+fn a_staged_rollout_offers_the_previous_release_outside_its_share() {
+    let mut publisher = Publisher::new();
+    let v1 = publisher.publish("stable", "1.1.0", 1);
+    let v2 = publisher.publish("stable", "1.2.0", 2);
+    let mut envelope = publisher.freshness(&[("stable", &v2), ("stable", &v1)], now(), Duration::days(1));
+    // Both heads in one channel, the newest at 30 %.
+    let mut doc: Freshness = serde_json::from_str(&envelope.payload).unwrap();
+    let heads: Vec<ChannelHead> = [&v2, &v1]
+        .iter()
+        .zip([30u8, 100])
+        .map(|(published, rollout)| {
+            let release: Release = serde_json::from_str(&published.release.payload).unwrap();
+            ChannelHead {
+                release_sequence: release.sequence,
+                version: release.version,
+                release_hash: published.release.hash(),
+                rollout,
+            }
+        })
+        .collect();
+    doc.channels = BTreeMap::from([("stable".to_owned(), heads)]);
+    envelope = Envelope::sign(&doc, Kind::Freshness, &[&publisher.online_key]).unwrap();
+
+    let offered: Vec<String> =
+        (0..1000).map(|i| doc.offer("stable", Some(&format!("install-{i}"))).unwrap().version.to_string()).collect();
+    let newest = offered.iter().filter(|v| *v == "1.2.0").count();
+    assert!((250..=350).contains(&newest), "{newest} of 1000 installs offered the staged release");
+    assert_eq!(doc.offer("stable", None).unwrap().version.to_string(), "1.1.0", "no install id: full rollouts only");
+    assert!(doc.offer("beta", Some("install-1")).is_none());
+
+    // Whichever release an install is offered, its document checks against the same freshness document.
+    for published in [&v1, &v2] {
+        let mut state = publisher.client();
+        let fresh = state.check_freshness(&envelope, now()).unwrap();
+        state.check_release(&fresh, "stable", &published.release).unwrap();
+    }
+    // A rollout share over 100 % is refused.
+    doc.channels.get_mut("stable").unwrap()[0].rollout = 101;
+    let bad = Envelope::sign(&doc, Kind::Freshness, &[&publisher.online_key]).unwrap();
+    let err = publisher.client().check_freshness(&bad, now()).unwrap_err();
+    assert!(matches!(err, Error::MetadataContent { .. }), "{err}");
 }

@@ -1,0 +1,367 @@
+//! The secure check (`metadata_url`): the updater reads Millennium's signed root, freshness and release documents
+//! from a mirror and refuses what they do not vouch for. Each test serves documents made with the protocol crate (as
+//! the update server makes them) from a scriptable mirror, and checks that an attack leaves the app as it was.
+
+#![allow(clippy::unwrap_used)] // tests state expectations with unwrap
+#![cfg(target_os = "linux")] // installs are implemented for Linux only so far
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use millennium_sign::{Format, SecretKey, Signature, TrustedComment};
+use millennium_update_protocol::metadata::{
+    ArtifactInfo, ChannelHead, Envelope, Freshness, Kind, Release, Root, SPEC_VERSION,
+};
+use millennium_update_protocol::{Error as ProtocolError, Version};
+use millennium_updater::{Error, Updater};
+use support::{Fixture, Reply, Server, run, script_app, serve_file};
+use time::{Duration, OffsetDateTime};
+
+const APP: &str = "demo";
+
+fn target() -> String {
+    format!("linux-{}", std::env::consts::ARCH)
+}
+
+/// What the mirror serves, by path under `/metadata/demo`; tests change it between checks.
+#[derive(Default)]
+struct Files(BTreeMap<String, Vec<u8>>);
+
+/// The publisher's side: the offline release key, the server's online key, and the documents they sign.
+struct Publisher {
+    release_key: SecretKey,
+    online_key: SecretKey,
+    roots: Vec<Envelope>,
+    freshness_sequence: u64,
+    files: Arc<Mutex<Files>>,
+}
+
+struct Published {
+    envelope: Envelope,
+    version: String,
+    sequence: u64,
+}
+
+impl Publisher {
+    fn new(files: Arc<Mutex<Files>>) -> Publisher {
+        let release_key = SecretKey::generate().unwrap();
+        let online_key = SecretKey::generate().unwrap();
+        let root = Root::new(APP, 1, &[release_key.public_key()], &[online_key.public_key()]);
+        let roots = vec![Envelope::sign(&root, Kind::Root, &[&release_key]).unwrap()];
+        let publisher = Publisher { release_key, online_key, roots, freshness_sequence: 0, files };
+        publisher.put_roots();
+        publisher
+    }
+
+    fn put(&self, path: &str, body: Vec<u8>) {
+        self.files.lock().unwrap().0.insert(path.to_owned(), body);
+    }
+
+    fn put_roots(&self) {
+        let list: Vec<serde_json::Value> =
+            self.roots.iter().map(|r| serde_json::from_str(&r.to_json()).unwrap()).collect();
+        self.put("roots.json", serde_json::to_vec(&list).unwrap());
+    }
+
+    /// Signs and serves release `version` with `artifact` for this machine's target.
+    fn publish(&self, version: &str, sequence: u64, artifact: &[u8]) -> Published {
+        let file = format!("demo-{version}");
+        let comment = TrustedComment::tauri(1_700_000_000, &file, Some(version)).unwrap();
+        let signature = Signature::sign(&self.release_key, artifact, &comment).unwrap();
+        let info = ArtifactInfo::describe(target().parse().unwrap(), &file, artifact, &signature).unwrap();
+        let release = Release {
+            kind: Kind::Release,
+            spec_version: SPEC_VERSION,
+            app: APP.into(),
+            channel: "stable".into(),
+            version: Version::parse(version).unwrap(),
+            sequence,
+            artifacts: vec![info],
+        };
+        let envelope = Envelope::sign(&release, Kind::Release, &[&self.release_key]).unwrap();
+        self.put(&format!("channels/stable/releases/{version}.json"), envelope.to_json().into_bytes());
+        self.put(&format!("files/{version}/{}/{file}", target()), artifact.to_vec());
+        Published { envelope, version: version.into(), sequence }
+    }
+
+    /// Signs and serves a freshness document offering `heads` (release, rollout %) on `stable`.
+    fn freshness(&mut self, heads: &[(&Published, u8)], issued: OffsetDateTime, ttl: Duration) -> Envelope {
+        self.freshness_sequence += 1;
+        let heads = heads
+            .iter()
+            .map(|(published, rollout)| ChannelHead {
+                release_sequence: published.sequence,
+                version: Version::parse(&published.version).unwrap(),
+                release_hash: published.envelope.hash(),
+                rollout: *rollout,
+            })
+            .collect();
+        let doc = Freshness {
+            kind: Kind::Freshness,
+            spec_version: SPEC_VERSION,
+            app: APP.into(),
+            sequence: self.freshness_sequence,
+            issued,
+            expires: issued + ttl,
+            channels: BTreeMap::from([("stable".to_owned(), heads)]),
+        };
+        let envelope = Envelope::sign(&doc, Kind::Freshness, &[&self.online_key]).unwrap();
+        self.put("freshness.json", envelope.to_json().into_bytes());
+        envelope
+    }
+
+    fn fresh(&mut self, heads: &[(&Published, u8)]) -> Envelope {
+        self.freshness(heads, OffsetDateTime::now_utc() - Duration::minutes(1), Duration::days(1))
+    }
+}
+
+struct Setup {
+    server: Server,
+    files: Arc<Mutex<Files>>,
+    publisher: Publisher,
+    fixture: Fixture,
+}
+
+impl Setup {
+    async fn new() -> Setup {
+        let files = Arc::new(Mutex::new(Files::default()));
+        let served = files.clone();
+        let server = Server::start(move |req| {
+            let Some(path) = req.path.strip_prefix("/metadata/demo/") else { return Reply::status(404) };
+            match served.lock().unwrap().0.get(path) {
+                Some(body) if path.ends_with(".json") => Reply::json(body.clone()),
+                Some(body) => serve_file(req, body, "\"artifact\""),
+                None => Reply::status(404),
+            }
+        })
+        .await;
+        let publisher = Publisher::new(files.clone());
+        Setup { server, files, publisher, fixture: Fixture::new() }
+    }
+
+    fn updater(&self, install_id: &str) -> Updater {
+        Updater::builder()
+            .metadata_url(self.server.url("/metadata/demo"))
+            .pubkey(self.publisher.release_key.public_key().to_text(Format::Minisign))
+            .current_version("1.0.0")
+            .app_id(APP)
+            .executable(&self.fixture.app)
+            .bundle_type(None)
+            .state_dir(&self.fixture.state)
+            .install_id(install_id)
+            .build()
+            .unwrap()
+    }
+
+    /// Check, download, install; the error of the first step that fails.
+    async fn update(&self) -> Result<Option<String>, Error> {
+        let Some(update) = self.updater("install-1").check().await? else { return Ok(None) };
+        update.download_and_install(|_| {}).await?;
+        Ok(Some(update.version().to_string()))
+    }
+
+    /// What the trust state says was installed, and which root it trusts.
+    fn trusted(&self) -> Option<(serde_json::Value, serde_json::Value)> {
+        let bytes = std::fs::read(self.fixture.state.join("trust.json")).ok()?;
+        let state: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        Some((state["channels"].clone(), state["root_version"].clone()))
+    }
+
+    /// Refused by the metadata with `expected`, leaving the app and what its trust state records as they were. (A
+    /// valid newer freshness document may still advance the freshness sequence: that only ever helps.)
+    async fn assert_refused(&self, expected: fn(&ProtocolError) -> bool) {
+        let trusted = self.trusted();
+        let err = self.update().await.unwrap_err();
+        match &err {
+            Error::Untrusted { source } if expected(source) => {}
+            other => panic!("unexpected error: {other}"),
+        }
+        assert!(err.to_string().contains("keeps its current version"), "{err}");
+        self.fixture.assert_untouched();
+        assert!(self.fixture.downloads().iter().all(|f| !f.ends_with(".verified")), "{:?}", self.fixture.downloads());
+        if trusted.is_some() {
+            assert_eq!(self.trusted(), trusted, "the trust state moved");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_update_the_metadata_vouches_for_is_installed_and_recorded() {
+    let mut s = Setup::new().await;
+    let v2 = script_app("2.0.0", 300_000);
+    let release = s.publisher.publish("2.0.0", 1, &v2);
+    s.publisher.fresh(&[(&release, 100)]);
+
+    let update = s.updater("install-1").check().await.unwrap().unwrap();
+    assert_eq!(update.version().to_string(), "2.0.0");
+    assert_eq!(update.size(), Some(v2.len() as u64), "the signed size is known before downloading");
+    update.download_and_install(|_| {}).await.unwrap();
+    assert_eq!(run(&s.fixture.app), "2.0.0");
+    let trust: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s.fixture.state.join("trust.json")).unwrap()).unwrap();
+    assert_eq!(trust["channels"]["stable"]["sequence"], 1);
+    assert_eq!(trust["freshness_sequence"], 1);
+    // Only metadata and the one artifact were fetched, from the mirror.
+    let paths: Vec<String> = s.server.requests().into_iter().map(|r| r.path).collect();
+    assert!(paths.iter().any(|p| p.ends_with(&format!("/files/2.0.0/{}/demo-2.0.0", target()))), "{paths:?}");
+    drop(s.files);
+}
+
+#[tokio::test]
+async fn freeze_with_expired_freshness_is_refused() {
+    let mut s = Setup::new().await;
+    let release = s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 4096));
+    s.publisher.freshness(&[(&release, 100)], OffsetDateTime::now_utc() - Duration::days(3), Duration::days(1));
+    s.assert_refused(|e| matches!(e, ProtocolError::Expired { .. })).await;
+}
+
+#[tokio::test]
+async fn replay_of_an_older_freshness_document_is_refused() {
+    let mut s = Setup::new().await;
+    let release = s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 4096));
+    let old = s.publisher.fresh(&[]);
+    s.publisher.fresh(&[]);
+    assert_eq!(s.update().await.unwrap(), None, "nothing offered yet");
+    // The mirror replays the first freshness document (it offers nothing newer, but is older than one seen).
+    s.publisher.put("freshness.json", old.to_json().into_bytes());
+    s.assert_refused(|e| matches!(e, ProtocolError::Replay { .. })).await;
+    drop(release);
+}
+
+#[tokio::test]
+async fn endless_data_is_cut_off_at_the_signed_size() {
+    let mut s = Setup::new().await;
+    let v2 = script_app("2.0.0", 8192);
+    let release = s.publisher.publish("2.0.0", 1, &v2);
+    s.publisher.fresh(&[(&release, 100)]);
+    // The mirror appends to the signed artifact.
+    let mut longer = v2.clone();
+    longer.extend(std::iter::repeat_n(b'#', 100_000));
+    s.publisher.put(&format!("files/2.0.0/{}/demo-2.0.0", target()), longer);
+    s.assert_refused(|e| matches!(e, ProtocolError::EndlessData { .. })).await;
+}
+
+#[tokio::test]
+async fn a_tampered_artifact_of_the_signed_size_is_refused() {
+    let mut s = Setup::new().await;
+    let v2 = script_app("2.0.0", 8192);
+    let release = s.publisher.publish("2.0.0", 1, &v2);
+    s.publisher.fresh(&[(&release, 100)]);
+    let mut tampered = v2.clone();
+    tampered[20] ^= 1;
+    s.publisher.put(&format!("files/2.0.0/{}/demo-2.0.0", target()), tampered);
+    s.assert_refused(|e| matches!(e, ProtocolError::TamperedArtifact { .. })).await;
+}
+
+#[tokio::test]
+async fn a_release_document_the_freshness_does_not_pin_is_refused() {
+    let mut s = Setup::new().await;
+    let pinned = s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 4096));
+    s.publisher.fresh(&[(&pinned, 100)]);
+    // Another validly signed document for the same version (another build) replaces the pinned one.
+    s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 5000));
+    s.assert_refused(|e| matches!(e, ProtocolError::MixAndMatch { .. })).await;
+}
+
+#[tokio::test]
+async fn an_older_release_than_one_installed_is_refused() {
+    let mut s = Setup::new().await;
+    let v3 = s.publisher.publish("3.0.0", 3, &script_app("3.0.0", 4096));
+    s.publisher.fresh(&[(&v3, 100)]);
+    assert_eq!(s.update().await.unwrap().as_deref(), Some("3.0.0"));
+    // The app is rolled back to 1.0.0 by hand (the binary only); a compromised online key then offers the old,
+    // validly signed 2.0.0 with an older sequence: newer than the binary, older than what this install has seen.
+    support::write_exe(&s.fixture.app, &s.fixture.v1);
+    let v2 = s.publisher.publish("2.0.0", 2, &script_app("2.0.0", 4096));
+    s.publisher.fresh(&[(&v2, 100)]);
+    s.assert_refused(|e| matches!(e, ProtocolError::Rollback { .. })).await;
+}
+
+#[tokio::test]
+async fn an_artifact_for_another_target_only_is_not_installed() {
+    let mut s = Setup::new().await;
+    let release = s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 4096));
+    s.publisher.fresh(&[(&release, 100)]);
+    let mut doc: Release = serde_json::from_str(&release.envelope.payload).unwrap();
+    doc.artifacts[0].target = "windows-x86_64-nsis".parse().unwrap();
+    let other = Envelope::sign(&doc, Kind::Release, &[&s.publisher.release_key]).unwrap();
+    s.publisher.put("channels/stable/releases/2.0.0.json", other.to_json().into_bytes());
+    let other = Published { envelope: other, version: "2.0.0".into(), sequence: 1 };
+    s.publisher.fresh(&[(&other, 100)]);
+    let err = s.update().await.unwrap_err();
+    assert!(matches!(err, Error::NoArtifactForTarget { .. }), "{err}");
+    s.fixture.assert_untouched();
+}
+
+#[tokio::test]
+async fn metadata_signed_by_an_unknown_key_is_refused() {
+    let mut s = Setup::new().await;
+    let release = s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 4096));
+    // A mirror that holds no key of the root signs its own freshness document.
+    s.publisher.online_key = SecretKey::generate().unwrap();
+    s.publisher.fresh(&[(&release, 100)]);
+    s.assert_refused(|e| matches!(e, ProtocolError::MetadataSignature { .. })).await;
+}
+
+#[tokio::test]
+async fn malformed_metadata_is_refused() {
+    let mut s = Setup::new().await;
+    let release = s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 4096));
+    let good = s.publisher.fresh(&[(&release, 100)]).to_json();
+    s.publisher.put("freshness.json", good.as_bytes()[..good.len() / 2].to_vec());
+    s.assert_refused(|e| matches!(e, ProtocolError::InvalidJson { .. })).await;
+}
+
+#[tokio::test]
+async fn a_key_rotation_through_a_valid_chain_is_followed_and_a_broken_one_refused() {
+    let mut s = Setup::new().await;
+    let first = s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 4096));
+    s.publisher.fresh(&[(&first, 100)]);
+    assert_eq!(s.update().await.unwrap().as_deref(), Some("2.0.0"));
+
+    // Root 2 moves to a new release key, signed by the old and the new one.
+    let old_key = std::mem::replace(&mut s.publisher.release_key, SecretKey::generate().unwrap());
+    let root = Root::new(APP, 2, &[s.publisher.release_key.public_key()], &[s.publisher.online_key.public_key()]);
+    s.publisher.roots.push(Envelope::sign(&root, Kind::Root, &[&old_key, &s.publisher.release_key]).unwrap());
+    s.publisher.put_roots();
+    let next = s.publisher.publish("3.0.0", 2, &script_app("3.0.0", 4096));
+    s.publisher.fresh(&[(&next, 100)]);
+    support::write_exe(&s.fixture.app, &s.fixture.v1);
+    assert_eq!(s.update().await.unwrap().as_deref(), Some("3.0.0"), "signed by the new key through the chain");
+
+    // Root 3 signed only by a key the chain never vouched for.
+    let stranger = SecretKey::generate().unwrap();
+    let root = Root::new(APP, 3, &[stranger.public_key()], &[s.publisher.online_key.public_key()]);
+    s.publisher.roots.push(Envelope::sign(&root, Kind::Root, &[&stranger]).unwrap());
+    s.publisher.put_roots();
+    support::write_exe(&s.fixture.app, &s.fixture.v1);
+    s.assert_refused(|e| matches!(e, ProtocolError::RootChain { .. })).await;
+}
+
+#[tokio::test]
+async fn a_staged_rollout_reaches_only_its_share_of_installs() {
+    let mut s = Setup::new().await;
+    let release = s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 4096));
+    s.publisher.fresh(&[(&release, 50)]);
+    let mut offered = 0;
+    for i in 0..40 {
+        let state = s.fixture.dir.path().join(format!("state-{i}"));
+        let updater = Updater::builder()
+            .metadata_url(s.server.url("/metadata/demo"))
+            .pubkey(s.publisher.release_key.public_key().to_text(Format::Minisign))
+            .current_version("1.0.0")
+            .app_id(APP)
+            .executable(&s.fixture.app)
+            .bundle_type(None)
+            .state_dir(state)
+            .install_id(format!("install-{i}"))
+            .build()
+            .unwrap();
+        if updater.check().await.unwrap().is_some() {
+            offered += 1;
+        }
+    }
+    assert!((8..=32).contains(&offered), "{offered} of 40 installs offered a 50 % rollout");
+}
