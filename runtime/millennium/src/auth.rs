@@ -132,6 +132,15 @@ impl Authenticator {
     }
 }
 
+/// The MAC of something Rust sends to a page (a reply or an event): HMAC-SHA256 of `"rust\n" ‖ text`. A page message's
+/// MAC covers `page ‖ "\n" ‖ seq ‖ "\n" ‖ body` with a numeric `seq`, so neither kind can pass for the other.
+pub(crate) fn outgoing_mac(key: &[u8; 32], text: &str) -> String {
+    let mut mac = <HmacSha256 as hmac::Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    mac.update(b"rust\n");
+    mac.update(text.as_bytes());
+    hex(&mac.finalize().into_bytes())
+}
+
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

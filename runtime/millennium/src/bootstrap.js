@@ -15,11 +15,26 @@
   var page = random();
   var seq = 0;
   var queue = Promise.resolve();
+  var incoming = Promise.resolve();
+  var lastEvent = 0;
   var key = null;
+  function unhex(text) { return new Uint8Array(text.match(/../g).map(function (h) { return parseInt(h, 16); })); }
   if (keyHex !== null) {
     if (!(window.crypto && crypto.subtle)) { throw new Error("millennium: message authentication needs crypto.subtle"); }
-    var raw = new Uint8Array(keyHex.match(/../g).map(function (h) { return parseInt(h, 16); }));
-    key = crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    key = crypto.subtle.importKey("raw", unhex(keyHex), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+  }
+  // Whether a reply or event from Rust carries the MAC of `text` (always true without authentication). Checks run in
+  // arrival order, so events keep their order.
+  function authentic(text, mac) {
+    var check = incoming.then(function () {
+      if (key === null) { return true; }
+      if (typeof mac !== "string" || !/^[0-9a-f]{64}$/.test(mac)) { return false; }
+      return key.then(function (k) {
+        return crypto.subtle.verify("HMAC", k, unhex(mac), new TextEncoder().encode("rust\n" + text));
+      });
+    });
+    incoming = check.catch(function () {});
+    return check;
   }
   function send(message) {
     var body = JSON.stringify(message);
@@ -43,12 +58,20 @@
     return new Promise(function (resolve, reject) {
       if (!owns.call(names, name)) { reject(new Error("unknown command: " + name)); return; }
       var handle = "_" + random();
+      var done = false;
       Object.defineProperty(window, handle, {
         configurable: true,
-        value: function (ok, value, next) {
-          delete window[handle];
-          if (typeof next === "string") { names[name] = next; }
-          if (ok) { resolve(value); } else { reject(new Error(value)); }
+        value: function (ok, text, next, mac) {
+          var signed = ["reply", handle, ok ? "1" : "0", typeof next === "string" ? next : "", text].join("\n");
+          authentic(signed, mac).then(function (good) {
+            if (!good) { console.error("millennium: dropped a reply with a bad MAC (forged)"); return; }
+            if (done) { return; }
+            done = true;
+            delete window[handle];
+            if (typeof next === "string") { names[name] = next; }
+            var value = JSON.parse(text);
+            if (ok) { resolve(value); } else { reject(new Error(value)); }
+          });
         }
       });
       send({ t: "invoke", cmd: names[name], cb: handle, args: args === undefined ? null : args }).catch(reject);
@@ -66,9 +89,15 @@
     return send({ t: "emit", broker: String(broker), payload: payload === undefined ? null : payload });
   }
   Object.defineProperty(window, dispatchName, {
-    value: function (broker, payload) {
-      (listeners[broker] || []).slice().forEach(function (callback) {
-        try { callback(payload); } catch (e) { console.error(e); }
+    value: function (broker, text, seq, mac) {
+      authentic(["event", seq, broker, text].join("\n"), mac).then(function (good) {
+        if (!good) { console.error("millennium: dropped an event with a bad MAC (forged)"); return; }
+        if (!(seq > lastEvent)) { console.error("millennium: dropped a replayed or reordered event"); return; }
+        lastEvent = seq;
+        var payload = JSON.parse(text);
+        (listeners[broker] || []).slice().forEach(function (callback) {
+          try { callback(payload); } catch (e) { console.error(e); }
+        });
       });
     }
   });

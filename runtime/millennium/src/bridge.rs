@@ -14,10 +14,21 @@
 //! Rust calls `AppHandle::emit` / `Builder::on_event`. Rust reaches the page's listeners through a dispatcher stored on
 //! `window` under a random, non-writable name.
 //!
+//! **Background commands.** A command registered with [`crate::Builder::background_command`] (and the built-in APIs
+//! that touch the network or the disk) runs on a thread of its own and replies when done, so the window stays
+//! responsive; at most [`MAX_BACKGROUND_CALLS`] run at once, further calls are refused.
+//!
 //! Wire format (page → Rust): `{"page", "seq", "body", "mac"}` (see [`crate::auth`]) whose `body` is
 //! `{"t":"invoke","cmd","cb","args"}` or `{"t":"emit","broker","payload"}`.
+//!
+//! Rust → page: a reply calls `window[cb](ok, text, next, mac)` and an event calls
+//! `window[dispatch](broker, text, seq, mac)`, `text` being the JSON of the value. With message authentication on,
+//! `mac` is the HMAC of `rust\nreply\n<cb>\n<1|0>\n<next>\n<text>` or `rust\nevent\n<seq>\n<broker>\n<text>`, and the
+//! page drops anything whose MAC fails (a script in the page forging a reply or event through the handles it can see
+//! on `window`) and events whose `seq` does not grow (replayed or reordered).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
@@ -25,28 +36,98 @@ use serde_json::Value;
 
 use millennium_runtime::{Message, WindowId};
 
-use crate::auth::{Authenticator, hex};
+use crate::auth::{Authenticator, hex, outgoing_mac};
 use crate::{AppHandle, Error};
 
 /// A command as registered: gets the app, the calling window and the JSON arguments.
 pub(crate) type CommandFn = Arc<dyn Fn(&AppHandle, WindowId, Value) -> Result<Value, String> + Send + Sync>;
 /// An event listener on the Rust side.
+/// How a command runs.
+#[derive(Clone)]
+pub(crate) enum Handler {
+    /// On the event-loop thread, replying at once.
+    Inline(CommandFn),
+    /// On a thread of its own, replying when done.
+    Background(CommandFn),
+}
+
+/// Most background commands running at once.
+pub const MAX_BACKGROUND_CALLS: usize = 32;
+
+/// Hook run once, on the first message a page sends that passes every check.
+pub(crate) type FirstMessageFn = Box<dyn FnOnce(&AppHandle) + Send>;
+
 pub(crate) type EventFn = Arc<dyn Fn(&AppHandle, WindowId, Value) + Send + Sync>;
 
 const BOOTSTRAP_TEMPLATE: &str = include_str!("bootstrap.js");
 
 pub(crate) struct Bridge {
     /// Session name → (real name, handler).
-    commands: Mutex<HashMap<String, (String, CommandFn)>>,
+    commands: Mutex<HashMap<String, (String, Handler)>>,
     /// Give a command a new session name after each call.
     rerandomize: bool,
     /// Real name → session name, as given to the page.
     session_names: BTreeMap<String, String>,
     events: HashMap<String, Vec<EventFn>>,
-    dispatch: String,
+    outgoing: Arc<Outgoing>,
     api_bindings: String,
     auth: Option<Mutex<Authenticator>>,
     used_handles: Mutex<HashSet<String>>,
+    /// Background commands running.
+    in_flight: Arc<AtomicUsize>,
+    first_message: Mutex<Option<FirstMessageFn>>,
+}
+
+/// What Rust sends to pages, signed when messages are authenticated (see the module docs).
+pub(crate) struct Outgoing {
+    dispatch: String,
+    key: Option<[u8; 32]>,
+    event_seq: AtomicU64,
+}
+
+impl std::fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outgoing").field("dispatch", &self.dispatch).field("signed", &self.key.is_some()).finish()
+    }
+}
+
+impl Outgoing {
+    pub(crate) fn new(dispatch: String, key: Option<[u8; 32]>) -> Self {
+        Self { dispatch, key, event_seq: AtomicU64::new(0) }
+    }
+
+    fn mac(&self, text: &str) -> String {
+        self.key.as_ref().map_or_else(|| "null".to_owned(), |key| format!("\"{}\"", outgoing_mac(key, text)))
+    }
+
+    /// The script that answers callback `cb`.
+    pub(crate) fn reply_script(&self, cb: &str, result: &Result<Value, String>, next: Option<&str>) -> String {
+        let (ok, value) = match result {
+            Ok(value) => (true, serde_json::to_string(value)),
+            Err(message) => (false, serde_json::to_string(message)),
+        };
+        let text = value.unwrap_or_else(|_| "null".to_owned());
+        let mac = self.mac(&format!("reply\n{cb}\n{}\n{}\n{text}", u8::from(ok), next.unwrap_or("")));
+        let text = js_string(&text);
+        let next = next.map_or_else(|| "null".to_owned(), |n| format!("\"{n}\""));
+        format!("(function(){{var f=window[\"{cb}\"];if(typeof f===\"function\")f({ok},{text},{next},{mac});}})();")
+    }
+
+    /// The script that publishes `payload` to the page's listeners of `broker`.
+    pub(crate) fn event_script(&self, broker: &str, payload: &Value) -> String {
+        let seq = self.event_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        let text = serde_json::to_string(payload).unwrap_or_else(|_| "null".to_owned());
+        let mac = self.mac(&format!("event\n{seq}\n{broker}\n{text}"));
+        let (dispatch, broker, text) = (&self.dispatch, js_string(broker), js_string(&text));
+        format!(
+            "(function(){{var d=window[\"{dispatch}\"];if(typeof d===\"function\")d({broker},{text},{seq},{mac});}})();"
+        )
+    }
+}
+
+/// `text` as a JavaScript string literal (JSON string syntax is a subset of it).
+fn js_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
 }
 
 impl std::fmt::Debug for Bridge {
@@ -84,7 +165,7 @@ pub(crate) fn random_hex(bytes: usize) -> Result<String, Error> {
 
 impl Bridge {
     pub(crate) fn new(
-        commands: Vec<(String, CommandFn)>,
+        commands: Vec<(String, Handler)>,
         events: HashMap<String, Vec<EventFn>>,
         api_bindings: String,
         authenticate: bool,
@@ -97,10 +178,10 @@ impl Bridge {
             session_names.insert(name.clone(), session.clone());
             by_session.insert(session, (name, handler));
         }
-        let auth = if authenticate {
+        let key = if authenticate {
             let mut key = [0u8; 32];
             getrandom::fill(&mut key).map_err(|e| Error::Random { reason: e.to_string() })?;
-            Some(Mutex::new(Authenticator::new(key)))
+            Some(key)
         } else {
             None
         };
@@ -109,16 +190,23 @@ impl Bridge {
             rerandomize,
             session_names,
             events,
-            dispatch: format!("_{}", random_hex(16)?),
+            outgoing: Arc::new(Outgoing::new(format!("_{}", random_hex(16)?), key)),
             api_bindings,
-            auth,
+            auth: key.map(|key| Mutex::new(Authenticator::new(key))),
             used_handles: Mutex::new(HashSet::new()),
+            in_flight: Arc::new(AtomicUsize::new(0)),
+            first_message: Mutex::new(None),
         })
     }
 
-    /// The name of the page-side event dispatcher.
-    pub(crate) fn dispatch_name(&self) -> &str {
-        &self.dispatch
+    /// What this session sends to pages.
+    pub(crate) fn outgoing(&self) -> Arc<Outgoing> {
+        self.outgoing.clone()
+    }
+
+    /// Runs `hook` once, on the first message a page sends that passes every check (the app demonstrably works).
+    pub(crate) fn on_first_message(&self, hook: FirstMessageFn) {
+        *lock(&self.first_message) = Some(hook);
     }
 
     /// This session's command names: real name → random name.
@@ -136,7 +224,7 @@ impl Bridge {
         BOOTSTRAP_TEMPLATE
             .replace("__NAMES__", &names)
             .replace("__KEY__", &key)
-            .replace("__DISPATCH__", &format!("\"{}\"", self.dispatch))
+            .replace("__DISPATCH__", &format!("\"{}\"", self.outgoing.dispatch))
             .replace("__APIS__", &self.api_bindings)
             .replace("__ROTATE__", if self.rerandomize { "true" } else { "false" })
     }
@@ -154,6 +242,10 @@ impl Bridge {
         }
         let body: Body = serde_json::from_str(&envelope.body)
             .map_err(|e| Error::Rejected { reason: format!("malformed message: {e}") })?;
+        let first_message = lock(&self.first_message).take();
+        if let Some(hook) = first_message {
+            hook(app);
+        }
         match body {
             Body::Invoke { cmd, cb, args } => {
                 if !is_handle(&cb) {
@@ -180,21 +272,27 @@ impl Bridge {
                         None => None,
                     }
                 };
-                let (result, next) = match found {
-                    Some((name, handler, next)) => {
-                        tracing::debug!(command = %name, %window, "invoke");
-                        (handler(app, window, args), next)
-                    }
-                    None => {
-                        tracing::warn!(
-                            session_name = %cmd,
-                            %window,
-                            "rejected a call by an unknown command name (stale or guessed)"
-                        );
-                        (Err(format!("unknown command `{cmd}`")), None)
-                    }
+                let Some((name, handler, next)) = found else {
+                    tracing::warn!(
+                        session_name = %cmd,
+                        %window,
+                        "rejected a call by an unknown command name (stale or guessed)"
+                    );
+                    let result = Err(format!("unknown command `{cmd}`"));
+                    return Ok(Some(self.outgoing.reply_script(&cb, &result, None)));
                 };
-                Ok(Some(reply_script(&cb, &result, next.as_deref())))
+                tracing::debug!(command = %name, %window, "invoke");
+                match handler {
+                    Handler::Inline(handler) => {
+                        Ok(Some(self.outgoing.reply_script(&cb, &handler(app, window, args), next.as_deref())))
+                    }
+                    Handler::Background(handler) => {
+                        match self.spawn(app, window, handler, args, cb.clone(), next.clone()) {
+                            Ok(()) => Ok(None),
+                            Err(reason) => Ok(Some(self.outgoing.reply_script(&cb, &Err(reason), next.as_deref()))),
+                        }
+                    }
+                }
             }
             Body::Emit { broker, payload } => {
                 match self.events.get(&broker) {
@@ -211,6 +309,39 @@ impl Bridge {
     }
 
     /// Handle a message, log a rejection, and post the reply through `app`.
+    /// Runs a background command on a thread of its own; its reply is sent when it returns.
+    fn spawn(
+        &self,
+        app: &AppHandle,
+        window: WindowId,
+        handler: CommandFn,
+        args: Value,
+        cb: String,
+        next: Option<String>,
+    ) -> Result<(), String> {
+        if self.in_flight.fetch_add(1, Ordering::SeqCst) >= MAX_BACKGROUND_CALLS {
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            return Err(format!("too many calls in progress (at most {MAX_BACKGROUND_CALLS}); try again"));
+        }
+        let (app, outgoing, in_flight) = (app.clone(), self.outgoing.clone(), self.in_flight.clone());
+        let in_flight_if_failed = self.in_flight.clone();
+        std::thread::Builder::new()
+            .name("millennium-command".to_owned())
+            .spawn(move || {
+                let result = handler(&app, window, args);
+                in_flight.fetch_sub(1, Ordering::SeqCst);
+                let script = outgoing.reply_script(&cb, &result, next.as_deref());
+                if let Err(error) = app.send(Message::EvaluateScript { window, script }) {
+                    tracing::warn!(%error, "could not deliver a reply");
+                }
+            })
+            .map(drop)
+            .map_err(|e| {
+                in_flight_if_failed.fetch_sub(1, Ordering::SeqCst);
+                format!("could not start the command: {e}")
+            })
+    }
+
     pub(crate) fn receive(&self, app: &AppHandle, window: WindowId, raw: &str) {
         match self.handle(app, window, raw) {
             Ok(Some(script)) => {
@@ -233,23 +364,6 @@ fn is_handle(cb: &str) -> bool {
 }
 
 /// The script that calls the one-shot callback `cb` with `result` and the command's next session name, if it changed.
-pub(crate) fn reply_script(cb: &str, result: &Result<Value, String>, next: Option<&str>) -> String {
-    let (ok, value) = match result {
-        Ok(value) => (true, serde_json::to_string(value)),
-        Err(message) => (false, serde_json::to_string(message)),
-    };
-    let value = value.unwrap_or_else(|_| "null".to_owned());
-    let next = next.map_or_else(|| "null".to_owned(), |n| format!("\"{n}\""));
-    format!("(function(){{var f=window[\"{cb}\"];if(typeof f===\"function\")f({ok},{value},{next});}})();")
-}
-
-/// The script that delivers an event to the page's listeners of `broker`.
-pub(crate) fn event_script(dispatch: &str, broker: &str, payload: &Value) -> String {
-    let broker = serde_json::to_string(broker).unwrap_or_else(|_| "\"\"".to_owned());
-    let payload = serde_json::to_string(payload).unwrap_or_else(|_| "null".to_owned());
-    format!("(function(){{var d=window[\"{dispatch}\"];if(typeof d===\"function\")d({broker},{payload});}})();")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,7 +371,8 @@ mod tests {
 
     fn bridge(authenticate: bool) -> Bridge {
         let greet: CommandFn = Arc::new(|_, _, args| Ok(Value::String(format!("hi {}", args["name"]))));
-        Bridge::new(vec![("greet".to_owned(), greet)], HashMap::new(), String::new(), authenticate, false).unwrap()
+        let commands = vec![("greet".to_owned(), Handler::Inline(greet))];
+        Bridge::new(commands, HashMap::new(), String::new(), authenticate, false).unwrap()
     }
 
     fn envelope(body: &Value, seq: u64) -> String {
@@ -276,7 +391,7 @@ mod tests {
         assert_eq!(name_a.len(), 25);
         assert_ne!(name_a, &b.session_names()["greet"]);
         assert_ne!(name_a, "greet");
-        assert_ne!(a.dispatch_name(), b.dispatch_name());
+        assert_ne!(a.outgoing.dispatch, b.outgoing.dispatch);
         assert!(a.bootstrap().contains(name_a.as_str()));
         assert!(!b.bootstrap().contains(name_a.as_str()));
     }
@@ -291,7 +406,7 @@ mod tests {
         assert_eq!(
             reply,
             format!(
-                "(function(){{var f=window[\"{}\"];if(typeof f===\"function\")f(true,\"hi \\\"Ann\\\"\",null);}})();",
+                "(function(){{var f=window[\"{}\"];if(typeof f===\"function\")f(true,\"\\\"hi \\\\\\\"Ann\\\\\\\"\\\"\",null,null);}})();",
                 handle(1)
             )
         );
@@ -305,7 +420,7 @@ mod tests {
         for (i, name) in ["greet".to_owned(), old.session_names()["greet"].clone()].into_iter().enumerate() {
             let body = serde_json::json!({"t": "invoke", "cmd": name, "cb": handle(i as u8), "args": null});
             let reply = new.handle(&app, WindowId(0), &envelope(&body, 1)).unwrap().unwrap();
-            assert!(reply.contains("f(false,\"unknown command"), "{reply}");
+            assert!(reply.contains("f(false,\"\\\"unknown command"), "{reply}");
         }
     }
 
@@ -362,7 +477,8 @@ mod tests {
     fn rerandomised_names_change_after_each_call() {
         let (app, _sent) = AppHandle::recording();
         let greet: CommandFn = Arc::new(|_, _, _| Ok(Value::Null));
-        let b = Bridge::new(vec![("greet".to_owned(), greet)], HashMap::new(), String::new(), false, true).unwrap();
+        let commands = vec![("greet".to_owned(), Handler::Inline(greet))];
+        let b = Bridge::new(commands, HashMap::new(), String::new(), false, true).unwrap();
         assert!(b.bootstrap().contains("var rotating = true;"));
         let first = b.session_names()["greet"].clone();
         let call = |cmd: &str, n: u8| {
@@ -370,20 +486,83 @@ mod tests {
             b.handle(&app, WindowId(0), &envelope(&body, 1)).unwrap().unwrap()
         };
         let reply = call(&first, 1);
-        let next = reply.split("f(true,null,\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
+        let next = reply.split("f(true,\"null\",\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
         assert!(next.len() == 25 && next != first, "{reply}");
         // The old name is dead; the new one works once more and rotates again.
-        assert!(call(&first, 2).contains("f(false,\"unknown command"));
+        assert!(call(&first, 2).contains("f(false,\"\\\"unknown command"));
         let reply = call(&next, 3);
-        assert!(reply.contains("f(true,null,\"c") && !reply.contains(&next), "{reply}");
+        assert!(reply.contains("f(true,\"null\",\"c") && !reply.contains(&next), "{reply}");
     }
 
     #[test]
-    fn event_script_quotes_its_inputs() {
-        let script = event_script("_d", "a\"b", &serde_json::json!({"k": "</script>"}));
+    fn event_script_quotes_its_inputs_and_counts() {
+        let outgoing = Outgoing::new("_d".to_owned(), None);
+        let script = outgoing.event_script("a\"b", &serde_json::json!({"k": "</script>"}));
         assert_eq!(
             script,
-            r#"(function(){var d=window["_d"];if(typeof d==="function")d("a\"b",{"k":"</script>"});})();"#
+            r#"(function(){var d=window["_d"];if(typeof d==="function")d("a\"b","{\"k\":\"</script>\"}",1,null);})();"#
         );
+        assert!(outgoing.event_script("b", &Value::Null).contains(",2,null)"));
+    }
+
+    #[test]
+    fn authenticated_replies_and_events_carry_a_mac_over_everything_they_say() {
+        let key = [7u8; 32];
+        let outgoing = Outgoing::new("_d".to_owned(), Some(key));
+        let reply = outgoing.reply_script(&handle(1), &Ok(Value::from("hi")), Some("cnext"));
+        let expected = outgoing_mac(&key, &format!("reply\n{}\n1\ncnext\n\"hi\"", handle(1)));
+        assert!(reply.ends_with(&format!("f(true,\"\\\"hi\\\"\",\"cnext\",\"{expected}\");}})();")), "{reply}");
+        // Another value, outcome, handle or next name gives another MAC.
+        let other = outgoing.reply_script(&handle(1), &Err("hi".to_owned()), Some("cnext"));
+        assert!(!other.contains(&expected));
+        let event = outgoing.event_script("tick", &Value::from(5));
+        assert!(
+            event.ends_with(&format!("d(\"tick\",\"5\",1,\"{}\");}})();", outgoing_mac(&key, "event\n1\ntick\n5")))
+        );
+    }
+
+    #[test]
+    fn background_commands_reply_later_from_another_thread() {
+        let (app, sent) = AppHandle::recording();
+        let slow: CommandFn = Arc::new(|_, _, _| {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            Ok(Value::from(std::thread::current().name().unwrap_or("?")))
+        });
+        let b = Bridge::new(
+            vec![("slow".to_owned(), Handler::Background(slow))],
+            HashMap::new(),
+            String::new(),
+            false,
+            false,
+        )
+        .unwrap();
+        let body = serde_json::json!({"t": "invoke", "cmd": b.session_names()["slow"], "cb": handle(4), "args": null});
+        assert!(b.handle(&app, WindowId(0), &envelope(&body, 1)).unwrap().is_none(), "no reply at once");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while sent.lock().unwrap().is_empty() {
+            assert!(std::time::Instant::now() < deadline, "no reply from the background command");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let Message::EvaluateScript { window, script } = &sent.lock().unwrap()[0] else { panic!("not a reply") };
+        assert_eq!(*window, WindowId(0));
+        assert!(script.contains("f(true,\"\\\"millennium-command\\\"\",null,null)"), "{script}");
+    }
+
+    #[test]
+    fn the_first_message_hook_runs_once_after_the_checks() {
+        let (app, _sent) = AppHandle::recording();
+        let b = bridge(false);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let counter = runs.clone();
+        b.on_first_message(Box::new(move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        }));
+        assert!(b.handle(&app, WindowId(0), "not json").is_err());
+        assert_eq!(runs.load(Ordering::SeqCst), 0, "a malformed message does not count");
+        for n in 1..=3 {
+            let body = serde_json::json!({"t": "emit", "broker": "x", "payload": n});
+            b.handle(&app, WindowId(0), &envelope(&body, n)).unwrap();
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
     }
 }

@@ -21,8 +21,9 @@
 //!   ([`csp`]).
 //! - **A randomised IPC bridge.** `Millennium.invoke(name, args)` in the page calls a [`Builder::command`]; names on
 //!   the wire are random per launch, replies go through one-shot callbacks, events through named brokers, and
-//!   messages can carry a MAC ([`Builder::authenticate_messages`]); see [`bridge`] and [`auth`].
-//! - **A compile-time API allow-list.** Built-in APIs are Cargo features (`api-fs`, `api-window`), off by default.
+//!   messages both ways can carry a MAC ([`Builder::authenticate_messages`]); see [`bridge`] and [`auth`].
+//! - **A compile-time API allow-list.** Built-in APIs are Cargo features (`api-fs`, `api-window`, `api-updater`), off
+//!   by default.
 //!
 //! In the page:
 //! ```js
@@ -52,7 +53,7 @@ use millennium_runtime::{Message, RuntimeProxy, WindowConfig};
 pub use millennium_runtime::{Runtime, WindowId};
 pub use millennium_runtime_webview::WebviewRuntime;
 
-use bridge::{Bridge, CommandFn, EventFn};
+use bridge::{Bridge, CommandFn, EventFn, Handler};
 
 /// The URL scheme the app's pages are served on.
 pub const SCHEME: &str = "millennium";
@@ -102,6 +103,10 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The updater (`Builder::updater`) could not be set up.
+    #[cfg(feature = "api-updater")]
+    #[error(transparent)]
+    Updater(#[from] millennium_updater::Error),
     /// An event payload could not be serialised to JSON.
     #[error("event payload for broker `{broker}` is not serialisable")]
     Payload {
@@ -119,7 +124,7 @@ type SendFn = dyn Fn(Message) -> Result<(), millennium_runtime::Error> + Send + 
 #[derive(Clone)]
 pub struct AppHandle {
     send: Arc<SendFn>,
-    dispatch: Arc<str>,
+    outgoing: Arc<bridge::Outgoing>,
     session_names: Arc<BTreeMap<String, String>>,
 }
 
@@ -137,7 +142,7 @@ impl AppHandle {
     /// When the payload does not serialise or the event loop has ended.
     pub fn emit(&self, broker: &str, payload: impl Serialize) -> Result<(), Error> {
         let payload = to_value(broker, payload)?;
-        self.send(Message::EvaluateScriptAll { script: bridge::event_script(&self.dispatch, broker, &payload) })
+        self.send(Message::EvaluateScriptAll { script: self.outgoing.event_script(broker, &payload) })
     }
 
     /// Publish `payload` to the listeners of `broker` in one window.
@@ -147,7 +152,7 @@ impl AppHandle {
     /// When the payload does not serialise or the event loop has ended.
     pub fn emit_to(&self, window: WindowId, broker: &str, payload: impl Serialize) -> Result<(), Error> {
         let payload = to_value(broker, payload)?;
-        self.send(Message::EvaluateScript { window, script: bridge::event_script(&self.dispatch, broker, &payload) })
+        self.send(Message::EvaluateScript { window, script: self.outgoing.event_script(broker, &payload) })
     }
 
     /// Close every window and exit the process with `code`.
@@ -178,7 +183,8 @@ impl AppHandle {
             sink.lock().unwrap().push(m);
             Ok(())
         });
-        (Self { send, dispatch: Arc::from("_d"), session_names: Arc::default() }, sent)
+        let outgoing = Arc::new(bridge::Outgoing::new("_d".to_owned(), None));
+        (Self { send, outgoing, session_names: Arc::default() }, sent)
     }
 }
 
@@ -197,7 +203,7 @@ pub struct Builder {
     devtools: bool,
     assets: Assets,
     policy: String,
-    commands: Vec<(String, CommandFn)>,
+    commands: Vec<(String, Handler)>,
     events: HashMap<String, Vec<EventFn>>,
     authenticate: bool,
     rerandomize: bool,
@@ -296,15 +302,37 @@ impl Builder {
 
     /// Make `handler` callable from the page as `Millennium.invoke(name, args)`. `args` is deserialised into `A`
     /// (`null` when the page passes none); `Ok` resolves the page's promise with the serialised value, `Err` rejects
-    /// it with the error's text. Handlers run on the event-loop thread: hand long work to another thread.
-    pub fn command<A, R, E, F>(mut self, name: impl Into<String>, handler: F) -> Self
+    /// it with the error's text. Handlers run on the event-loop thread, so they must be quick: long work (network,
+    /// disk, computation) belongs in a [`Builder::background_command`].
+    pub fn command<A, R, E, F>(self, name: impl Into<String>, handler: F) -> Self
     where
         A: DeserializeOwned,
         R: Serialize,
         E: Display,
         F: Fn(&AppHandle, A) -> Result<R, E> + Send + Sync + 'static,
     {
-        let name = name.into();
+        self.register(name.into(), Handler::Inline, handler)
+    }
+
+    /// Like [`Builder::command`], but each call runs on a thread of its own and the page's promise settles when the
+    /// handler returns; the window stays responsive meanwhile. At most [`bridge::MAX_BACKGROUND_CALLS`] run at once.
+    pub fn background_command<A, R, E, F>(self, name: impl Into<String>, handler: F) -> Self
+    where
+        A: DeserializeOwned,
+        R: Serialize,
+        E: Display,
+        F: Fn(&AppHandle, A) -> Result<R, E> + Send + Sync + 'static,
+    {
+        self.register(name.into(), Handler::Background, handler)
+    }
+
+    fn register<A, R, E, F>(mut self, name: String, kind: fn(CommandFn) -> Handler, handler: F) -> Self
+    where
+        A: DeserializeOwned,
+        R: Serialize,
+        E: Display,
+        F: Fn(&AppHandle, A) -> Result<R, E> + Send + Sync + 'static,
+    {
         let reason = if name.is_empty() {
             Some("the name is empty")
         } else if name.starts_with("millennium:") {
@@ -323,7 +351,7 @@ impl Builder {
             let value = handler(app, args).map_err(|e| e.to_string())?;
             serde_json::to_value(value).map_err(|e| format!("unserialisable reply: {e}"))
         });
-        self.commands.push((name, handler));
+        self.commands.push((name, kind(handler)));
         self
     }
 
@@ -353,6 +381,13 @@ impl Builder {
         self
     }
 
+    /// The updater behind `Millennium.updater` (see [`api::updater`]).
+    #[cfg(feature = "api-updater")]
+    pub fn updater(mut self, updater: millennium_updater::UpdaterBuilder) -> Self {
+        self.apis.updater = Some(updater);
+        self
+    }
+
     /// Open the window and run the app on the default runtime (the system webview). Returns only on failure.
     ///
     /// # Errors
@@ -375,15 +410,18 @@ impl Builder {
             return Err(Error::NoIndex);
         }
         let mut runtime = R::new()?;
-        let (mut commands, bindings) = api::builtins(&self.apis);
+        let api::Builtins { mut commands, bindings, on_first_message } = api::builtins(&self.apis)?;
         commands.extend(self.commands);
         let bridge = Arc::new(Bridge::new(commands, self.events, bindings, self.authenticate, self.rerandomize)?);
+        if let Some(hook) = on_first_message {
+            bridge.on_first_message(hook);
+        }
         let site = Arc::new(protocol::Site::new(self.assets, &self.policy, &bridge.bootstrap()));
 
         let proxy = runtime.proxy();
         let app = AppHandle {
             send: Arc::new(move |message| proxy.send(message)),
-            dispatch: Arc::from(bridge.dispatch_name()),
+            outgoing: bridge.outgoing(),
             session_names: Arc::new(bridge.session_names().clone()),
         };
         let ipc_app = app.clone();
@@ -434,17 +472,21 @@ mod tests {
         app.emit("tick", 5).unwrap();
         assert_eq!(
             *sent.lock().unwrap(),
-            vec![Message::EvaluateScriptAll { script: bridge::event_script("_d", "tick", &Value::from(5)) }]
+            vec![Message::EvaluateScriptAll {
+                script: bridge::Outgoing::new("_d".to_owned(), None).event_script("tick", &Value::from(5))
+            }]
         );
     }
 
     #[test]
     fn only_enabled_apis_are_compiled_in() {
-        let (commands, bindings) = api::builtins(&api::ApiConfig::default());
+        let api::Builtins { commands, bindings, .. } = api::builtins(&api::ApiConfig::default()).unwrap();
         let names: Vec<_> = commands.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names.contains(&"millennium:fs.readTextFile"), cfg!(feature = "api-fs"));
         assert_eq!(bindings.contains("api.fs"), cfg!(feature = "api-fs"));
         assert_eq!(names.contains(&"millennium:window.setTitle"), cfg!(feature = "api-window"));
         assert_eq!(bindings.contains("api.window"), cfg!(feature = "api-window"));
+        assert_eq!(names.contains(&"millennium:updater.check"), cfg!(feature = "api-updater"));
+        assert_eq!(bindings.contains("api.updater"), cfg!(feature = "api-updater"));
     }
 }

@@ -38,7 +38,7 @@ function withTimeout(promise, ms) {
 // Post a raw invoke (bypassing the bridge) and wait for the rejection sent to our own callback.
 function rawInvoke(name, handle) {
   const reply = new Promise((resolve) => {
-    Object.defineProperty(window, handle, { configurable: true, value: (ok, value) => { delete window[handle]; resolve({ ok, value }); } });
+    Object.defineProperty(window, handle, { configurable: true, value: (ok, text) => { delete window[handle]; resolve({ ok, value: JSON.parse(text) }); } });
   });
   window.ipc.postMessage(JSON.stringify({ page: "raw", seq: 1, body: JSON.stringify({ t: "invoke", cmd: name, cb: handle, args: { name: "raw" } }), mac: null }));
   return withTimeout(reply, 3000).catch((e) => ({ ok: false, value: "no reply: " + e.message }));
@@ -66,6 +66,21 @@ async function selftest(config) {
     // Without authentication the raw channel reaches the name check: guessed and stale names are refused.
     report.guessed_name = await rawInvoke("greet", "_" + "a".repeat(32));
     if (config.stale_name) { report.stale_name = await rawInvoke(config.stale_name, "_" + "b".repeat(32)); }
+  }
+  if (config.authenticated) {
+    // A script in the page calls every handle it can see on `window` with a made-up reply or event: without the
+    // session key its MAC fails, so the real reply still settles the call and no forged event is delivered.
+    const forgedEvents = [];
+    const stopProbe = Millennium.listen("probe", (payload) => forgedEvents.push(payload));
+    const pending = Millennium.invoke("greet", { name: "Real" });
+    for (const name of Object.getOwnPropertyNames(window).filter((n) => /^_[0-9a-f]{32}$/.test(n))) {
+      try { window[name](true, JSON.stringify("forged"), null, "0".repeat(64)); } catch (e) { /* not a callback */ }
+      try { window[name]("probe", JSON.stringify("forged"), 1e9, "0".repeat(64)); } catch (e) { /* not a dispatcher */ }
+    }
+    report.forged_reply = await outcome(withTimeout(pending, 5000));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    stopProbe();
+    report.forged_events = forgedEvents.length;
   }
   // The raw channel: an unsigned message (guessed name, forged) must be dropped by Rust when authentication is on.
   window.ipc.postMessage(JSON.stringify({ page: "forged", seq: 1, body: JSON.stringify({ t: "invoke", cmd: "greet", cb: "_" + "0".repeat(32), args: { name: "forged" } }), mac: null }));

@@ -203,7 +203,10 @@ fn selftest_round_trip_under_xvfb_with_screenshot_and_no_tcp_port() {
     assert_eq!(report["inline_script_blocked"], true);
     assert_eq!(report["fetch_missing"]["value"]["status"], 404);
     assert_eq!(report["fetch_missing"]["value"]["csp"], meta);
-    // Authentication is on: the page's unsigned raw message was refused by Rust.
+    // Authentication is on: replies and events forged by a script in the page were dropped by the page's bridge...
+    assert_eq!(report["forged_reply"], serde_json::json!({"ok": true, "value": "Hello, Real! (from Rust)"}));
+    assert_eq!(report["forged_events"], 0);
+    // ...and the page's unsigned raw message was refused by Rust.
     assert!(stderr.contains("IPC message rejected: message has no valid MAC"), "{stderr}");
     // The built-in APIs follow the compile-time allow-list.
     if cfg!(feature = "api-fs") {
@@ -292,6 +295,7 @@ fn disabled_apis_are_absent_from_the_binary() {
             "api.window = ",
             "millennium_api_window_set_title",
         ),
+        (cfg!(feature = "api-updater"), "millennium:updater.check", "api.updater = ", "millennium_api_updater_check"),
     ] {
         assert_eq!(contains(command), enabled, "command name `{command}`: feature on = {enabled}");
         assert_eq!(contains(binding), enabled, "JS binding `{binding}`: feature on = {enabled}");

@@ -7,32 +7,64 @@
 
 #[cfg(feature = "api-fs")]
 pub(crate) mod fs;
+#[cfg(feature = "api-updater")]
+pub mod updater;
 #[cfg(feature = "api-window")]
 pub(crate) mod window;
 
-use crate::bridge::CommandFn;
+use crate::bridge::{FirstMessageFn, Handler};
 
 /// Settings the built-in APIs read.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct ApiConfig {
     #[cfg(feature = "api-fs")]
     pub fs_scope: Option<std::path::PathBuf>,
+    #[cfg(feature = "api-updater")]
+    pub updater: Option<millennium_updater::UpdaterBuilder>,
+}
+
+/// What the compiled-in APIs add to the bridge.
+#[derive(Default)]
+pub(crate) struct Builtins {
+    pub commands: Vec<(String, Handler)>,
+    /// JavaScript that adds the bindings to the page's `Millennium` object.
+    pub bindings: String,
+    pub on_first_message: Option<FirstMessageFn>,
 }
 
 /// The commands and JavaScript bindings of the APIs compiled in.
 #[allow(unused_mut, unused_variables)]
-pub(crate) fn builtins(config: &ApiConfig) -> (Vec<(String, CommandFn)>, String) {
-    let mut commands = Vec::new();
-    let mut bindings = String::new();
+pub(crate) fn builtins(config: &ApiConfig) -> Result<Builtins, crate::Error> {
+    let mut out = Builtins::default();
+    let Builtins { commands, bindings, .. } = &mut out;
     #[cfg(feature = "api-fs")]
     {
-        commands.push((fs::COMMAND.to_owned(), fs::command(config.fs_scope.clone())));
+        commands.push((fs::COMMAND.to_owned(), Handler::Background(fs::command(config.fs_scope.clone()))));
         bindings.push_str(fs::BINDING);
     }
     #[cfg(feature = "api-window")]
     {
-        commands.push((window::COMMAND.to_owned(), window::command()));
+        commands.push((window::COMMAND.to_owned(), Handler::Inline(window::command())));
         bindings.push_str(window::BINDING);
     }
-    (commands, bindings)
+    #[cfg(feature = "api-updater")]
+    {
+        // Without `Builder::updater` the binding is there but every call says what is missing.
+        match &config.updater {
+            Some(builder) => {
+                let api = updater::UpdaterApi::start(builder.clone())?;
+                commands.extend(api.commands());
+                out.on_first_message = Some(api.confirm_on_first_message());
+            }
+            None => {
+                let missing: crate::bridge::CommandFn =
+                    std::sync::Arc::new(|_, _, _| Err("no updater configured (`Builder::updater`)".to_owned()));
+                for name in [updater::CHECK, updater::INSTALL, updater::RELAUNCH] {
+                    commands.push((name.to_owned(), Handler::Inline(missing.clone())));
+                }
+            }
+        }
+        out.bindings.push_str(updater::BINDING);
+    }
+    Ok(out)
 }

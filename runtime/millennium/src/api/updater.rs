@@ -1,0 +1,241 @@
+//! `Millennium.updater` (feature `api-updater`): the app updates itself through `millennium-updater`.
+//!
+//! ```js
+//! const update = await Millennium.updater.check();   // null, or { version, notes, date, size }
+//! if (update && confirm(`Install ${update.version}?\n\n${update.notes ?? ""}`)) {
+//!   await Millennium.updater.install((p) => bar.value = p.total ? p.downloaded / p.total : 0);
+//!   await Millennium.updater.relaunch();              // the new version starts in place of this one
+//! }
+//! ```
+//!
+//! The updater is configured in Rust with `Builder::updater` (endpoint, pinned key, current version…): the page can
+//! only ask whether there is an update and install what the updater verified, never point it elsewhere. At start the
+//! framework runs the updater's rollback bookkeeping, and the first authentic message from the page confirms that this
+//! version works (a version whose page never talks is rolled back after the configured number of starts). Check and
+//! install run on background threads; progress goes to the page on the broker [`PROGRESS_BROKER`].
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use millennium_updater::blocking::{Update, Updater};
+
+use crate::AppHandle;
+use crate::bridge::{CommandFn, FirstMessageFn, Handler};
+
+pub(crate) const CHECK: &str = "millennium:updater.check";
+pub(crate) const INSTALL: &str = "millennium:updater.install";
+pub(crate) const RELAUNCH: &str = "millennium:updater.relaunch";
+/// The broker install progress is published on: `{ downloaded, total }` (bytes; `total` may be null).
+pub const PROGRESS_BROKER: &str = "millennium:updater.progress";
+
+pub(crate) const BINDING: &str = "api.updater = Object.freeze({ \
+    check: function () { return invoke(\"millennium:updater.check\"); }, \
+    install: function (onProgress) { \
+      var stop = typeof onProgress === \"function\" ? listen(\"millennium:updater.progress\", onProgress) : null; \
+      var done = function () { if (stop) { stop(); } }; \
+      return invoke(\"millennium:updater.install\").then(function (v) { done(); return v; }, \
+        function (e) { done(); throw e; }); }, \
+    relaunch: function () { return invoke(\"millennium:updater.relaunch\"); } });\n";
+
+/// What the page learns of an update.
+#[derive(Debug, Serialize)]
+struct Offered {
+    version: String,
+    notes: Option<String>,
+    date: Option<String>,
+    size: Option<u64>,
+}
+
+/// The configured updater and the update the page was last told about.
+#[derive(Debug)]
+pub(crate) struct UpdaterApi {
+    updater: Updater,
+    offered: Mutex<Option<Update>>,
+}
+
+impl UpdaterApi {
+    /// Builds the updater and runs its startup bookkeeping (a pending update that never confirmed is rolled back).
+    pub(crate) fn start(builder: millennium_updater::UpdaterBuilder) -> Result<Arc<Self>, millennium_updater::Error> {
+        let updater = builder.build_blocking()?;
+        let status = updater.startup()?;
+        tracing::info!(?status, "updater started");
+        Ok(Arc::new(Self { updater, offered: Mutex::new(None) }))
+    }
+
+    /// Confirms, on the page's first authentic message, that this version works.
+    pub(crate) fn confirm_on_first_message(self: &Arc<Self>) -> FirstMessageFn {
+        let api = self.clone();
+        Box::new(move |_app| {
+            if let Err(error) = api.updater.confirm_healthy() {
+                tracing::warn!(%error, "could not confirm that this version works");
+            }
+        })
+    }
+
+    pub(crate) fn commands(self: &Arc<Self>) -> Vec<(String, Handler)> {
+        let (check, install, relaunch) = (self.clone(), self.clone(), self.clone());
+        let check: CommandFn = Arc::new(move |_app, _window, _args| millennium_api_updater_check(&check));
+        let install: CommandFn = Arc::new(move |app, _window, _args| millennium_api_updater_install(&install, app));
+        let relaunch: CommandFn = Arc::new(move |_app, _window, _args| match relaunch.updater.relaunch() {
+            Err(error) => Err(error.to_string()),
+        });
+        vec![
+            (CHECK.to_owned(), Handler::Background(check)),
+            (INSTALL.to_owned(), Handler::Background(install)),
+            (RELAUNCH.to_owned(), Handler::Inline(relaunch)),
+        ]
+    }
+}
+
+/// Asks the update server; remembers what it offered for `install`.
+#[inline(never)]
+pub(crate) fn millennium_api_updater_check(api: &UpdaterApi) -> Result<Value, String> {
+    let found = api.updater.check().map_err(|e| e.to_string())?;
+    let offered = found.as_ref().map(|update| Offered {
+        version: update.version().to_string(),
+        notes: update.notes().map(str::to_owned),
+        date: update.date().and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok()),
+        size: update.size(),
+    });
+    *lock(&api.offered) = found;
+    serde_json::to_value(offered).map_err(|e| e.to_string())
+}
+
+/// Downloads, verifies and installs the update the last check offered, publishing progress.
+#[inline(never)]
+pub(crate) fn millennium_api_updater_install(api: &UpdaterApi, app: &AppHandle) -> Result<Value, String> {
+    let update = lock(&api.offered).clone().ok_or("no update to install: call `Millennium.updater.check()` first")?;
+    let mut last = Instant::now() - Duration::from_secs(1);
+    update
+        .download_and_install(|progress| {
+            // At most ~10 events a second, plus the last one.
+            let finished = progress.total == Some(progress.downloaded);
+            if finished || last.elapsed() >= Duration::from_millis(100) {
+                last = Instant::now();
+                let payload = serde_json::json!({ "downloaded": progress.downloaded, "total": progress.total });
+                if let Err(error) = app.emit(PROGRESS_BROKER, payload) {
+                    tracing::debug!(%error, "could not publish update progress");
+                }
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    *lock(&api.offered) = None;
+    Ok(serde_json::json!({ "version": update.version().to_string() }))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use millennium_runtime::Message;
+    use millennium_sign::{Format, SecretKey, Signature, TrustedComment};
+    use millennium_update_server::client::{Client, UploadArtifact};
+    use millennium_update_server::server::publish::PublishRequest;
+    use millennium_update_server::tokens::Scope;
+    use millennium_update_server::{AppState, ServerConfig, app, server::serve_on};
+
+    use super::*;
+
+    const ADMIN: &str = "admin-token-for-the-updater-api-test";
+
+    fn script(version: &str) -> Vec<u8> {
+        let mut body = format!("#!/bin/sh\necho {version}\n").into_bytes();
+        body.extend(b"# padding\n".repeat(20_000));
+        body
+    }
+
+    /// A real update server on loopback (on a runtime of its own) offering `demo` 2.0.0 signed by `key`.
+    fn serve_v2(key: &SecretKey, dir: &std::path::Path) -> (String, tokio::runtime::Runtime) {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let url = runtime.block_on(async {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let config = ServerConfig::new(&url, 64 << 20).unwrap();
+            let state = AppState::open(&dir.join("data"), config, Some(ADMIN)).await.unwrap().state;
+            tokio::spawn(serve_on(listener, app(state), std::future::pending()));
+            let admin = Client::new(&url, ADMIN).unwrap();
+            admin.create_app("demo", &key.public_key().to_text(Format::Minisign)).await.unwrap();
+            let token = admin.create_token("demo", Scope::Publish, "ci").await.unwrap();
+            let publisher = Client::new(&url, token["token"].as_str().unwrap()).unwrap();
+            let file = dir.join("demo-2.0.0");
+            std::fs::write(&file, script("2.0.0")).unwrap();
+            let comment = TrustedComment::tauri(1_795_000_000, "demo", Some("2.0.0")).unwrap();
+            let signature = Signature::sign(key, std::fs::File::open(&file).unwrap(), &comment).unwrap();
+            let release = PublishRequest {
+                version: "2.0.0".into(),
+                channel: None,
+                notes: Some("Faster and safer.".into()),
+                rollout: None,
+                force: false,
+                total_size: None,
+                dry_run: false,
+            };
+            let target = format!("linux-{}", std::env::consts::ARCH).parse().unwrap();
+            let artifact = UploadArtifact { target, path: file, signature: signature.to_text(Format::Tauri) };
+            publisher.publish("demo", &release, &[artifact], Arc::new(|_| {})).await.unwrap();
+            url
+        });
+        (url, runtime)
+    }
+
+    #[test]
+    fn the_page_checks_installs_and_sees_progress_through_the_real_updater() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::generate().unwrap();
+        let (url, _server) = serve_v2(&key, dir.path());
+        let exe = dir.path().join("demo");
+        std::fs::write(&exe, script("1.0.0")).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+        let builder = |version: &str| {
+            millennium_updater::Updater::builder()
+                .endpoint(format!("{url}/demo/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}"))
+                .pubkey(key.public_key().to_text(Format::Tauri))
+                .current_version(version)
+                .app_id("demo")
+                .executable(&exe)
+                .bundle_type(None)
+                .state_dir(dir.path().join("state"))
+        };
+        let api = UpdaterApi::start(builder("1.0.0")).unwrap();
+        let (app, sent) = AppHandle::recording();
+
+        let err = millennium_api_updater_install(&api, &app).unwrap_err();
+        assert!(err.contains("call `Millennium.updater.check()` first"), "{err}");
+        let offered = millennium_api_updater_check(&api).unwrap();
+        assert_eq!(offered["version"], "2.0.0");
+        assert_eq!(offered["notes"], "Faster and safer.");
+        assert_eq!(millennium_api_updater_install(&api, &app).unwrap(), serde_json::json!({"version": "2.0.0"}));
+        let run = std::process::Command::new(&exe).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "2.0.0");
+
+        // Progress reached the page on its broker, ending at the full size.
+        let events: Vec<String> = sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|m| match m {
+                Message::EvaluateScriptAll { script } if script.contains(PROGRESS_BROKER) => Some(script.clone()),
+                _ => None,
+            })
+            .collect();
+        let size = script("2.0.0").len();
+        assert!(!events.is_empty());
+        assert!(events.last().unwrap().contains(&format!("\\\"downloaded\\\":{size}")), "{events:?}");
+
+        // Relaunched, 2.0.0 starts; its page's first authentic message confirms it: nothing is left for rollback.
+        let pending = dir.path().join("state").join("pending-update.json");
+        assert!(pending.exists());
+        let relaunched = UpdaterApi::start(builder("2.0.0")).unwrap();
+        assert!(pending.exists(), "started, not yet confirmed");
+        relaunched.confirm_on_first_message()(&app);
+        assert!(!pending.exists());
+    }
+}
