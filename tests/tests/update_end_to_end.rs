@@ -15,7 +15,7 @@ use millennium_update_server::client::{Client, UploadArtifact};
 use millennium_update_server::server::api::Rollout;
 use millennium_update_server::server::publish::PublishRequest;
 use millennium_update_server::tokens::Scope;
-use millennium_update_server::{AppState, ServerConfig, app};
+use millennium_update_server::{AppState, ServerConfig, StorageConfig, app};
 use millennium_updater::Updater;
 
 const ADMIN: &str = "admin-token-for-end-to-end-tests";
@@ -32,7 +32,7 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let config = ServerConfig::new(&url, 64 * 1024 * 1024).unwrap();
-        let state = AppState::open(data_dir, config, Some(ADMIN)).await.unwrap().state;
+        let state = AppState::open(&StorageConfig::local(data_dir), config, Some(ADMIN)).await.unwrap().state;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(millennium_update_server::server::serve_on(listener, app(state), async {
             let _ = stopped.await;

@@ -109,12 +109,12 @@ const ADMIN_TOKEN: &str = "admin-token-for-the-example-app-test";
 
 impl RealServer {
     async fn start() -> RealServer {
-        use millennium_update_server::{AppState, ServerConfig, app, client::Client, server::serve_on};
+        use millennium_update_server::{AppState, ServerConfig, StorageConfig, app, client::Client, server::serve_on};
         let data = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let config = ServerConfig::new(&url, 256 * 1024 * 1024).unwrap();
-        let state = AppState::open(data.path(), config, Some(ADMIN_TOKEN)).await.unwrap().state;
+        let state = AppState::open(&StorageConfig::local(data.path()), config, Some(ADMIN_TOKEN)).await.unwrap().state;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(serve_on(listener, app(state), async {
             let _ = stopped.await;

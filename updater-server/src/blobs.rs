@@ -1,30 +1,115 @@
-//! Artifact storage: files named by content hash, written atomically.
+//! Artifact storage: content-addressed blobs (named by SHA-256), on the local filesystem or in an S3-compatible
+//! object store, chosen by URL ([`StorageUrl`]).
 //!
-//! Layout under the data directory: `blobs/sha256/<64 hex digits>`. An upload is streamed into a temporary file in the
-//! same directory (`.tmp-…`) while its SHA-256 is computed, fsynced, and only once the whole release checked out
-//! renamed to its hash name (then the directory is fsynced). A blob is only *visible* once a database row refers to
-//! it, and that row is written after the rename, in the release's transaction: so a crash at any point leaves either
-//! the previous state or the complete release, never a half-written file behind a URL. What a crash can leave behind
-//! (a temporary file, or a renamed blob whose transaction never committed) is invisible and removed by
-//! [`BlobStore::collect_garbage`] at the next start.
+//! - `file://DIR` (default: `blobs/` in the data directory): `DIR/sha256/<64 hex digits>`. An upload is streamed into
+//!   a temporary file in the same directory (`.tmp-…`) while its SHA-256 is computed, fsynced, and only once the
+//!   whole release checked out renamed to its hash name (then the directory is fsynced).
+//! - `s3://BUCKET/PREFIX`: objects `PREFIX/sha256/<hash>`, configured by the usual `AWS_*` environment variables
+//!   (`AWS_ENDPOINT_URL`, `AWS_REGION`, `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP`, …), so AWS S3,
+//!   MinIO, Ceph RGW, Cloudflare R2 and Garage all work. Uploads are staged in a local temporary file (the signature
+//!   must be checked over the whole file before anything is accepted), then uploaded (multipart when large).
 //!
-//! Identical content is stored once. This is the only storage backend for now; an object-store backend (S3) would be
-//! a second implementation of the same four operations (write, persist, open, collect garbage).
+//! A blob is only *visible* once a database row refers to it, and that row is written after the blob is durable, in
+//! the release's transaction: so a crash at any point leaves either the previous state or the complete release,
+//! never a half-written file behind a URL. What a crash can leave behind (a temporary file, or a blob whose
+//! transaction never committed) is invisible and removed by [`BlobStore::collect_garbage`]: at start for files; for
+//! an object store shared by replicas, by the leader's periodic job, sparing objects younger than a grace period
+//! (another replica may be between its upload and its commit).
+//!
+//! Identical content is stored once.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
+use bytes::Bytes;
+use futures_util::stream::BoxStream;
+use futures_util::{StreamExt, TryStreamExt};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path as ObjectPath;
+use object_store::signer::Signer;
+use object_store::{GetOptions, GetRange, ObjectStore, WriteMultipart};
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
 
 use crate::error::{Error, Result};
 
 const TEMP_PREFIX: &str = ".tmp-";
 
-/// The artifact store on the local filesystem.
+/// Part size of multipart uploads to the object store.
+const PART_SIZE: usize = 16 * 1024 * 1024;
+
+/// Where artifacts are stored: `file://DIR` or `s3://BUCKET[/PREFIX]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageUrl {
+    /// A local directory.
+    Files(PathBuf),
+    /// An S3-compatible bucket and key prefix (no leading or trailing `/`; may be empty).
+    S3 { bucket: String, prefix: String },
+}
+
+impl StorageUrl {
+    /// The default: `blobs/` in the data directory.
+    pub fn files_in(data_dir: &Path) -> Self {
+        Self::Files(data_dir.join("blobs"))
+    }
+
+    /// Parses a storage URL.
+    pub fn parse(text: &str) -> Result<Self> {
+        let invalid = |why: &str| {
+            Error::usage(format!(
+                "invalid storage URL `{text}`: {why}\nhint: use `file:///ABSOLUTE/DIR` or `s3://BUCKET/PREFIX` (endpoint, region and credentials come from the `AWS_*` environment variables)"
+            ))
+        };
+        // The URL parser would resolve these silently: a prefix or directory must be meant literally.
+        if text.split(['/', '\\']).any(|part| part == "." || part == "..") {
+            return Err(invalid("`.` and `..` are not allowed"));
+        }
+        let url = url::Url::parse(text).map_err(|e| invalid(&e.to_string()))?;
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(invalid("no query or fragment allowed"));
+        }
+        match url.scheme() {
+            "file" if !text.starts_with("file://") => Err(invalid("expected `file:///ABSOLUTE/DIR`")),
+            "file" => url.to_file_path().map(Self::Files).map_err(|()| invalid("not an absolute local path")),
+            "s3" => {
+                let bucket = url.host_str().filter(|b| !b.is_empty()).ok_or_else(|| invalid("no bucket"))?;
+                let prefix = url.path().trim_matches('/');
+                Ok(Self::S3 { bucket: bucket.to_owned(), prefix: prefix.to_owned() })
+            }
+            other => Err(invalid(&format!("unknown scheme `{other}`"))),
+        }
+    }
+
+    /// Whether this is an object store shared by replicas.
+    pub fn is_object_store(&self) -> bool {
+        matches!(self, Self::S3 { .. })
+    }
+}
+
+impl std::fmt::Display for StorageUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Files(dir) => write!(f, "file://{}", dir.display()),
+            Self::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            Self::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+        }
+    }
+}
+
+/// The artifact store (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct BlobStore {
-    dir: PathBuf,
+    /// Where uploads are staged: next to the blobs for files (so persisting is a rename), else a local directory.
+    staging: PathBuf,
+    backend: Backend,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Files { dir: PathBuf },
+    Object { store: Arc<AmazonS3>, prefix: ObjectPath },
 }
 
 /// An upload being written.
@@ -53,65 +138,273 @@ impl StagedBlob {
     }
 }
 
-impl BlobStore {
-    /// Opens (creating if needed) the store under `data_dir`.
-    pub fn open(data_dir: &Path) -> Result<Self> {
-        let dir = data_dir.join("blobs").join("sha256");
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("could not create the directory", &dir, e))?;
-        Ok(Self { dir })
-    }
+/// The bytes of a blob, streamed.
+pub type BlobStream = BoxStream<'static, std::io::Result<Bytes>>;
 
-    /// The path of a stored blob. `sha256` must be 64 lowercase hex digits (it always comes from the database).
-    pub fn path(&self, sha256: &str) -> Result<PathBuf> {
-        if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
-            return Err(Error::Internal(format!("malformed blob hash {sha256:?}")));
+fn check_hash(sha256: &str) -> Result<()> {
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        return Err(Error::Internal(format!("malformed blob hash {sha256:?}")));
+    }
+    Ok(())
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("could not create the directory", dir, e))
+}
+
+/// Removes the temporary files an interrupted upload left in `dir`.
+fn remove_temp_files(dir: &Path) -> Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io("could not list", dir, e))? {
+        let entry = entry.map_err(|e| Error::io("could not list", dir, e))?;
+        if entry.file_name().to_str().is_some_and(|name| name.starts_with(TEMP_PREFIX)) {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(|e| Error::io("could not remove", &path, e))?;
+            removed += 1;
         }
-        Ok(self.dir.join(sha256))
+    }
+    Ok(removed)
+}
+
+impl BlobStore {
+    /// Opens (creating local directories if needed) the store at `url`; `data_dir/staging` stages uploads to an
+    /// object store.
+    pub fn open(url: &StorageUrl, data_dir: &Path) -> Result<Self> {
+        match url {
+            StorageUrl::Files(root) => {
+                let dir = root.join("sha256");
+                create_dir(&dir)?;
+                Ok(Self { staging: dir.clone(), backend: Backend::Files { dir } })
+            }
+            StorageUrl::S3 { bucket, prefix } => {
+                let staging = data_dir.join("staging");
+                create_dir(&staging)?;
+                let store = AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .build()
+                    .map_err(|e| Error::Connect(format!("could not set up the object store for {url}: {e}")))?;
+                let prefix = if prefix.is_empty() {
+                    ObjectPath::from("sha256")
+                } else {
+                    ObjectPath::from(format!("{prefix}/sha256"))
+                };
+                Ok(Self { staging, backend: Backend::Object { store: Arc::new(store), prefix } })
+            }
+        }
     }
 
-    /// Starts writing an upload into a temporary file in the store's directory.
+    /// Removes the temporary files of uploads this process's predecessor was staging when it stopped.
+    pub fn remove_staged_leftovers(&self) -> Result<usize> {
+        remove_temp_files(&self.staging)
+    }
+
+    /// Whether blobs live in an object store (shared by replicas).
+    pub fn is_object_store(&self) -> bool {
+        matches!(self.backend, Backend::Object { .. })
+    }
+
+    /// Checks that the store answers (lists at most one object).
+    pub async fn check(&self) -> Result<()> {
+        if let Backend::Object { store, prefix } = &self.backend {
+            store.list(Some(prefix)).take(1).try_collect::<Vec<_>>().await?;
+        }
+        Ok(())
+    }
+
+    /// The path of a stored blob, for a file store; `None` for an object store.
+    pub fn path(&self, sha256: &str) -> Result<Option<PathBuf>> {
+        check_hash(sha256)?;
+        Ok(match &self.backend {
+            Backend::Files { dir } => Some(dir.join(sha256)),
+            Backend::Object { .. } => None,
+        })
+    }
+
+    fn key(prefix: &ObjectPath, sha256: &str) -> Result<ObjectPath> {
+        check_hash(sha256)?;
+        Ok(prefix.child(sha256))
+    }
+
+    /// Starts writing an upload into a temporary file in the staging directory.
     pub fn writer(&self) -> Result<BlobWriter> {
         let temp = tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
-            .tempfile_in(&self.dir)
-            .map_err(|e| Error::io("could not create a temporary file in", &self.dir, e))?;
+            .tempfile_in(&self.staging)
+            .map_err(|e| Error::io("could not create a temporary file in", &self.staging, e))?;
         let (file, temp) = temp.into_parts();
         Ok(BlobWriter { file: tokio::fs::File::from_std(file), temp, hasher: Sha256::new(), size: 0 })
     }
 
-    /// Moves a staged blob to its content-addressed name and makes the rename durable.
+    /// Makes a staged blob durable under its content-addressed name: a rename (then a directory fsync) for files, an
+    /// upload for an object store. The upload is done even when the object exists, which refreshes its modification
+    /// time so that garbage collection spares it until the release that needs it commits.
     pub async fn persist(&self, staged: StagedBlob) -> Result<String> {
-        let target = self.path(&staged.sha256)?;
-        let dir = self.dir.clone();
-        let sha256 = staged.sha256;
-        let temp = staged.temp;
-        tokio::task::spawn_blocking(move || -> Result<()> {
-            temp.persist(&target).map_err(|e| Error::io("could not move the upload to", &target, e.error))?;
-            millennium_sign::fs::sync_dir(&dir);
-            Ok(())
-        })
-        .await
-        .map_err(|e| Error::Internal(format!("blob persist task failed: {e}")))??;
+        let sha256 = staged.sha256.clone();
+        match &self.backend {
+            Backend::Files { dir } => {
+                let target = dir.join(&sha256);
+                let dir = dir.clone();
+                let temp = staged.temp;
+                tokio::task::spawn_blocking(move || -> Result<()> {
+                    temp.persist(&target).map_err(|e| Error::io("could not move the upload to", &target, e.error))?;
+                    millennium_sign::fs::sync_dir(&dir);
+                    Ok(())
+                })
+                .await
+                .map_err(|e| Error::Internal(format!("blob persist task failed: {e}")))??;
+            }
+            Backend::Object { store, prefix } => {
+                let key = Self::key(prefix, &sha256)?;
+                let path: &Path = &staged.temp;
+                let mut file = tokio::fs::File::open(path).await.map_err(|e| Error::io("could not open", path, e))?;
+                if staged.size <= PART_SIZE as u64 {
+                    let mut data = Vec::with_capacity(usize::try_from(staged.size).unwrap_or(0));
+                    file.read_to_end(&mut data).await.map_err(|e| Error::io("could not read", path, e))?;
+                    store.put(&key, data.into()).await?;
+                } else {
+                    let upload = store.put_multipart(&key).await?;
+                    let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+                    let mut buffer = vec![0; 1024 * 1024];
+                    loop {
+                        let n = match file.read(&mut buffer).await {
+                            Ok(n) => n,
+                            Err(e) => {
+                                let _ = writer.abort().await;
+                                return Err(Error::io("could not read", path, e));
+                            }
+                        };
+                        if n == 0 {
+                            break;
+                        }
+                        if let Err(e) = writer.wait_for_capacity(4).await {
+                            let _ = writer.abort().await;
+                            return Err(e.into());
+                        }
+                        writer.write(&buffer[..n]);
+                    }
+                    writer.finish().await?;
+                }
+            }
+        }
         Ok(sha256)
     }
 
-    /// Deletes temporary files and blobs no artifact refers to. Run at start, before serving.
-    pub fn collect_garbage(&self, referenced: &HashSet<String>) -> Result<usize> {
-        let mut removed = 0;
-        let entries = std::fs::read_dir(&self.dir).map_err(|e| Error::io("could not list", &self.dir, e))?;
-        for entry in entries {
-            let entry = entry.map_err(|e| Error::io("could not list", &self.dir, e))?;
-            let name = entry.file_name();
-            let Some(name) = name.to_str() else { continue };
-            if name.starts_with(TEMP_PREFIX) || (name.len() == 64 && !referenced.contains(name)) {
-                let path = entry.path();
-                std::fs::remove_file(&path).map_err(|e| Error::io("could not remove", &path, e))?;
-                tracing::info!(path = %path.display(), "removed an unreferenced upload");
-                removed += 1;
+    /// Streams `len` bytes of a blob from `start`.
+    pub async fn read(&self, sha256: &str, start: u64, len: u64) -> Result<BlobStream> {
+        match &self.backend {
+            Backend::Files { dir } => {
+                check_hash(sha256)?;
+                let path = dir.join(sha256);
+                let mut file = tokio::fs::File::open(&path).await.map_err(|e| Error::io("could not open", &path, e))?;
+                if start > 0 {
+                    file.seek(std::io::SeekFrom::Start(start))
+                        .await
+                        .map_err(|e| Error::io("could not seek", &path, e))?;
+                }
+                Ok(tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024).boxed())
+            }
+            Backend::Object { store, prefix } => {
+                let key = Self::key(prefix, sha256)?;
+                if len == 0 {
+                    return Ok(futures_util::stream::empty().boxed());
+                }
+                let options =
+                    GetOptions { range: Some(GetRange::Bounded(start..start + len)), ..GetOptions::default() };
+                let result = store.get_opts(&key, options).await?;
+                Ok(result.into_stream().map_err(std::io::Error::other).boxed())
             }
         }
-        if removed > 0 {
-            millennium_sign::fs::sync_dir(&self.dir);
+    }
+
+    /// A URL that lets anyone `GET` the blob for `expires_in`, for an object store; `None` for files.
+    pub async fn presigned_url(&self, sha256: &str, expires_in: Duration) -> Result<Option<url::Url>> {
+        match &self.backend {
+            Backend::Files { .. } => Ok(None),
+            Backend::Object { store, prefix } => {
+                let key = Self::key(prefix, sha256)?;
+                Ok(Some(store.signed_url(reqwest::Method::GET, &key, expires_in).await?))
+            }
+        }
+    }
+
+    /// The hashes of every stored blob.
+    pub async fn list(&self) -> Result<HashSet<String>> {
+        Ok(self.list_with_age().await?.into_iter().map(|(sha, _)| sha).collect())
+    }
+
+    /// Every stored blob with its modification time (Unix seconds).
+    async fn list_with_age(&self) -> Result<Vec<(String, i64)>> {
+        match &self.backend {
+            Backend::Files { dir } => {
+                let mut out = Vec::new();
+                for entry in std::fs::read_dir(dir).map_err(|e| Error::io("could not list", dir, e))? {
+                    let entry = entry.map_err(|e| Error::io("could not list", dir, e))?;
+                    let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+                    if check_hash(&name).is_ok() {
+                        let modified = entry
+                            .metadata()
+                            .and_then(|m| m.modified())
+                            .ok()
+                            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+                        out.push((name, modified));
+                    }
+                }
+                Ok(out)
+            }
+            Backend::Object { store, prefix } => {
+                let objects: Vec<_> = store.list(Some(prefix)).try_collect().await?;
+                Ok(objects
+                    .into_iter()
+                    .filter_map(|meta| {
+                        let name = meta.location.filename()?.to_owned();
+                        check_hash(&name).is_ok().then(|| (name, meta.last_modified.timestamp()))
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    /// Deletes temporary files and blobs no artifact refers to, sparing those modified less than `grace` ago.
+    /// `referenced` is called only once the store is listed, so a release committed in between is seen.
+    pub async fn collect_garbage<F, Fut>(&self, referenced: F, grace: Duration) -> Result<usize>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<HashSet<String>>>,
+    {
+        let mut removed = 0;
+        if let Backend::Files { dir } = &self.backend {
+            removed += remove_temp_files(dir)?;
+        }
+        let blobs = self.list_with_age().await?;
+        let referenced = referenced().await?;
+        let cutoff = crate::db::now().saturating_sub(i64::try_from(grace.as_secs()).unwrap_or(i64::MAX));
+        for (sha256, modified) in blobs {
+            if referenced.contains(&sha256) || modified > cutoff {
+                continue;
+            }
+            match &self.backend {
+                Backend::Files { dir } => {
+                    let path = dir.join(&sha256);
+                    std::fs::remove_file(&path).map_err(|e| Error::io("could not remove", &path, e))?;
+                }
+                Backend::Object { store, prefix } => {
+                    let key = Self::key(prefix, &sha256)?;
+                    // Re-check the age: a publish may have just uploaded the same content again.
+                    match store.head(&key).await {
+                        Ok(meta) if meta.last_modified.timestamp() <= cutoff => store.delete(&key).await?,
+                        Ok(_) | Err(object_store::Error::NotFound { .. }) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            tracing::info!(sha256, "removed an unreferenced upload");
+            removed += 1;
+        }
+        if removed > 0
+            && let Backend::Files { dir } = &self.backend
+        {
+            millennium_sign::fs::sync_dir(dir);
         }
         Ok(removed)
     }
@@ -146,7 +439,7 @@ mod tests {
     #[tokio::test]
     async fn write_persist_and_collect() {
         let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::open(dir.path()).unwrap();
+        let store = BlobStore::open(&StorageUrl::files_in(dir.path()), dir.path()).unwrap();
         let mut writer = store.writer().unwrap();
         writer.write(b"hello ").await.unwrap();
         writer.write(b"world").await.unwrap();
@@ -154,7 +447,10 @@ mod tests {
         assert_eq!(staged.size, 11);
         assert_eq!(staged.sha256, hex::encode(Sha256::digest(b"hello world")));
         let sha = store.persist(staged).await.unwrap();
-        assert_eq!(std::fs::read(store.path(&sha).unwrap()).unwrap(), b"hello world");
+        let path = store.path(&sha).unwrap().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"hello world");
+        let read: Vec<Bytes> = store.read(&sha, 6, 5).await.unwrap().try_collect().await.unwrap();
+        assert_eq!(read.concat(), b"world");
 
         // A dropped writer leaves nothing; an unreferenced blob is collected, a referenced one kept.
         let mut abandoned = store.writer().unwrap();
@@ -163,18 +459,39 @@ mod tests {
         let mut orphan = store.writer().unwrap();
         orphan.write(b"orphan").await.unwrap();
         let orphan = store.persist(orphan.finish().await.unwrap()).await.unwrap();
-        let removed = store.collect_garbage(&HashSet::from([sha.clone()])).unwrap();
+        // Within the grace period nothing goes.
+        let keep = HashSet::from([sha.clone()]);
+        assert_eq!(store.collect_garbage(|| async { Ok(keep.clone()) }, Duration::from_secs(3600)).await.unwrap(), 0);
+        let removed = store.collect_garbage(|| async { Ok(keep.clone()) }, Duration::ZERO).await.unwrap();
         assert_eq!(removed, 1);
-        assert!(store.path(&sha).unwrap().exists());
-        assert!(!store.path(&orphan).unwrap().exists());
+        assert!(path.exists());
+        assert!(!store.path(&orphan).unwrap().unwrap().exists());
         assert_eq!(std::fs::read_dir(dir.path().join("blobs/sha256")).unwrap().count(), 1);
+        assert_eq!(store.list().await.unwrap(), keep);
     }
 
     #[test]
     fn hashes_are_checked() {
         let dir = tempfile::tempdir().unwrap();
-        let store = BlobStore::open(dir.path()).unwrap();
+        let store = BlobStore::open(&StorageUrl::files_in(dir.path()), dir.path()).unwrap();
         assert!(store.path("../../etc/passwd").is_err());
         assert!(store.path(&"A".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn storage_urls() {
+        assert_eq!(StorageUrl::parse("file:///srv/blobs").unwrap(), StorageUrl::Files("/srv/blobs".into()));
+        assert_eq!(
+            StorageUrl::parse("s3://bucket/a/b/").unwrap(),
+            StorageUrl::S3 { bucket: "bucket".into(), prefix: "a/b".into() }
+        );
+        assert_eq!(
+            StorageUrl::parse("s3://bucket").unwrap(),
+            StorageUrl::S3 { bucket: "bucket".into(), prefix: String::new() }
+        );
+        for bad in ["s3://", "s3://bucket/../x", "ftp://x/y", "file:relative", "s3://b/p?x=1", "blobs"] {
+            let err = StorageUrl::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("hint:"), "{bad}: {err}");
+        }
     }
 }

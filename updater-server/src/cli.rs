@@ -77,9 +77,33 @@ pub enum Command {
     Rollout(RolloutCommand),
     /// Stop offering a release (and serving its files) in every channel; `--undo` reverts.
     Yank(YankArgs),
+    /// Copy every app, token, release and artifact from one storage to another, e.g. from the default SQLite +
+    /// files to PostgreSQL + S3 before running replicas. Stop the server first. The target database must be empty;
+    /// everything is read back and compared at the end.
+    Migrate(MigrateArgs),
     /// Ask a running server's `/healthz` (exit 0 when healthy, 1 otherwise): the container `HEALTHCHECK`, with no
     /// curl in the image.
     Healthcheck(HealthcheckArgs),
+}
+
+/// Options of `migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The source database URL (default: `millennium.db` in `--data-dir`).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// The target database URL (`postgres://…` or `sqlite://…`).
+    #[arg(long)]
+    pub to: String,
+    /// The source artifact store (default: `blobs/` in `--data-dir`).
+    #[arg(long)]
+    pub from_storage: Option<String>,
+    /// The target artifact store (default: the source store, whose blobs are then not copied).
+    #[arg(long)]
+    pub to_storage: Option<String>,
+    /// The source data directory (default database and store), also where uploads to an S3 target are staged.
+    #[arg(long, env = env_vars::DATA_DIR, default_value = "./millennium-data")]
+    pub data_dir: PathBuf,
 }
 
 /// Options of `healthcheck`.
@@ -103,10 +127,44 @@ pub struct ServeArgs {
     #[arg(long, env = env_vars::BIND, default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
 
-    /// Where the SQLite database (`millennium.db`) and the artifact files (`blobs/`) live. Created if missing; back
-    /// it up as a whole.
+    /// Where the SQLite database (`millennium.db`) and the artifact files (`blobs/`) live by default, and where
+    /// uploads are staged. Created if missing; back it up as a whole.
     #[arg(long, env = env_vars::DATA_DIR, default_value = "./millennium-data")]
     pub data_dir: PathBuf,
+
+    /// The database: `sqlite://PATH` (default: `millennium.db` in `--data-dir`) or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (shared by several replicas). Migrations run at start.
+    #[arg(long, env = env_vars::DATABASE_URL, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// The artifact store: `file:///DIR` (default: `blobs/` in `--data-dir`) or `s3://BUCKET/PREFIX` (shared by
+    /// several replicas; endpoint, region and credentials from `AWS_ENDPOINT_URL`, `AWS_REGION`,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_ALLOW_HTTP`, as for any AWS tool).
+    #[arg(long, env = env_vars::STORAGE_URL)]
+    pub storage_url: Option<String>,
+
+    /// How downloads from an S3 store reach clients: `stream` through the server (with `Range`), or `redirect`
+    /// (302) to a presigned URL valid for `--presign-ttl`.
+    #[arg(long, env = env_vars::S3_DOWNLOADS, value_enum, default_value_t = S3Downloads::Stream)]
+    pub s3_downloads: S3Downloads,
+
+    /// Seconds a presigned download URL stays valid (`--s3-downloads redirect`).
+    #[arg(long, env = env_vars::PRESIGN_TTL, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub presign_ttl: u64,
+
+    /// Base URL of a CDN that forwards `/download/…` to this server: manifests then point downloads at it (e.g.
+    /// `https://cdn.example.com`). Download answers are immutable and cacheable for a year.
+    #[arg(long, env = env_vars::CDN_URL)]
+    pub cdn_url: Option<String>,
+
+    /// Seconds between two collections of uploads left by interrupted publishes in an S3 store (run by one
+    /// replica at a time).
+    #[arg(long, env = env_vars::GC_INTERVAL, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub gc_interval: u64,
+
+    /// Seconds an unreferenced S3 upload is kept before collection: longer than any publish takes.
+    #[arg(long, env = env_vars::GC_GRACE, default_value_t = 3600)]
+    pub gc_grace: u64,
 
     /// Base URL clients reach this server at, put in front of every download URL in update answers (e.g.
     /// `https://updates.example.com`). Default: `http://` + `--bind` (loopback if bound to all interfaces).
@@ -121,6 +179,15 @@ pub struct ServeArgs {
     /// Log format on stderr.
     #[arg(long, env = env_vars::LOG_FORMAT, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+}
+
+/// `--s3-downloads`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum S3Downloads {
+    /// Through the server.
+    Stream,
+    /// 302 to a presigned URL.
+    Redirect,
 }
 
 /// Log formats.
@@ -374,16 +441,45 @@ pub async fn run(command: Command, json: bool) -> Result<Value> {
     match command {
         Command::Healthcheck(args) => healthcheck(args).await,
         Command::Serve(args) => {
+            let storage = crate::server::StorageConfig::from_urls(
+                &args.data_dir,
+                args.database_url.as_deref(),
+                args.storage_url.as_deref(),
+            )?;
             crate::server::serve(ServeOptions {
                 bind: args.bind,
-                data_dir: args.data_dir,
+                storage,
                 public_url: args.public_url,
+                cdn_url: args.cdn_url,
+                downloads: match args.s3_downloads {
+                    S3Downloads::Stream => crate::server::DownloadMode::Stream,
+                    S3Downloads::Redirect => {
+                        crate::server::DownloadMode::Redirect(std::time::Duration::from_secs(args.presign_ttl))
+                    }
+                },
+                gc: crate::server::GcConfig {
+                    interval: std::time::Duration::from_secs(args.gc_interval),
+                    grace: std::time::Duration::from_secs(args.gc_grace),
+                },
                 max_upload_size: args.max_upload_size,
                 admin_token: std::env::var(env_vars::ADMIN_TOKEN).ok().filter(|t| !t.is_empty()),
                 metrics_token: std::env::var(env_vars::METRICS_TOKEN).ok().filter(|t| !t.is_empty()),
             })
             .await?;
             Ok(Value::Null)
+        }
+        Command::Migrate(args) => {
+            let from = crate::server::StorageConfig::from_urls(
+                &args.data_dir,
+                args.from.as_deref(),
+                args.from_storage.as_deref(),
+            )?;
+            let mut to = crate::server::StorageConfig::from_urls(&args.data_dir, Some(&args.to), None)?;
+            to.blobs = match &args.to_storage {
+                Some(url) => crate::blobs::StorageUrl::parse(url)?,
+                None => from.blobs.clone(),
+            };
+            crate::migrate::migrate(&from, &to).await
         }
         Command::Apps(AppsCommand::Create { remote, id, public_key }) => {
             let path = std::path::Path::new(&public_key);
@@ -565,6 +661,27 @@ pub fn print_human(command_name: &str, value: &Value, out: &mut impl Write) -> s
         }
         "tokens-revoke" => writeln!(out, "token {} revoked", value["id"].as_str().unwrap_or_default()),
         "healthcheck" => writeln!(out, "healthy: {}", value["url"].as_str().unwrap_or_default()),
+        "migrate" => {
+            let rows = &value["rows"];
+            writeln!(
+                out,
+                "migrated {} apps, {} tokens, {} releases, {} artifacts, {} channel placements to {}",
+                rows["apps"],
+                rows["tokens"],
+                rows["releases"],
+                rows["artifacts"],
+                rows["placements"],
+                value["to"]["database"]
+            )?;
+            writeln!(
+                out,
+                "blobs: {} referenced, {} copied ({} bytes) to {}",
+                value["blobs"]["referenced"],
+                value["blobs"]["copied"],
+                value["blobs"]["bytes_copied"],
+                value["to"]["storage"]
+            )
+        }
         _ => print_release(value, out),
     }
 }
@@ -617,6 +734,7 @@ pub fn command_name(command: &Command) -> &'static str {
         Command::Promote(_) => "promote",
         Command::Rollout(_) => "rollout",
         Command::Yank(_) => "yank",
+        Command::Migrate(_) => "migrate",
         Command::Healthcheck(_) => "healthcheck",
     }
 }

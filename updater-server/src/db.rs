@@ -1,12 +1,16 @@
 //! The database: apps, tokens, releases, artifacts, channel placements.
 //!
-//! SQLite in the data directory (`millennium.db`, WAL mode, `synchronous = FULL` so a committed publish survives a
-//! power cut), migrations from `migrations/` applied at start. Queries use `$n` placeholders and plain SQL that
-//! PostgreSQL also accepts, so a PostgreSQL backend is a matter of a second pool type behind this module's functions.
+//! Two backends, chosen by URL ([`DatabaseUrl`]): SQLite (the zero-setup default, `millennium.db` in the data
+//! directory) and PostgreSQL (shared by several stateless replicas). Every query is written once, in plain SQL both
+//! accept with `$n` placeholders, and [`on_pool!`] runs it on whichever pool is open; rows are read through
+//! [`RowExt`], so adding a table means adding its migration for each backend (`migrations/sqlite`,
+//! `migrations/postgres`) and methods here, nothing backend-specific elsewhere.
 //!
-//! Writes that check before they insert (publish, promote) run in `BEGIN IMMEDIATE` transactions: SQLite then takes
-//! the write lock at the start, so two concurrent publishes to one channel are serialised and the second one sees the
-//! first (no "both checked, both inserted" race, and no snapshot-upgrade failures under WAL).
+//! SQLite runs in WAL mode with `synchronous = FULL`, so a committed publish survives a power cut. Writes that check
+//! before they insert (publish, promote) run in `BEGIN IMMEDIATE` transactions there: SQLite then takes the write lock
+//! at the start, so two concurrent publishes to one channel are serialised and the second one sees the first. On
+//! PostgreSQL the same transactions lock the app's row (`SELECT … FOR UPDATE`), which serialises writers of one app
+//! across replicas, and announce the change with `NOTIFY` ([`RELEASES_CHANNEL`]), delivered only if it commits.
 //!
 //! Versions are stored as canonical SemVer text and never compared in SQL: ordering is SemVer precedence, which only
 //! [`millennium_update_protocol::Version`] knows, so callers load a channel's releases and sort them in Rust.
@@ -16,17 +20,132 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{PgPool, Row, SqlitePool};
 
 use crate::error::{Error, Result};
 use crate::names::{AppId, Channel};
 use crate::tokens::Scope;
 
+/// The PostgreSQL `NOTIFY` channel every change to releases is announced on (payload: the app id).
+pub const RELEASES_CHANNEL: &str = "millennium_releases";
+
+/// Where the database is: `sqlite://PATH` or `postgres://…` (also `postgresql://…`).
+#[derive(Clone)]
+pub enum DatabaseUrl {
+    /// A SQLite file.
+    Sqlite(SqliteConnectOptions),
+    /// A PostgreSQL server.
+    Postgres(PgConnectOptions),
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    // Never print a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl DatabaseUrl {
+    /// The default: `millennium.db` in the data directory.
+    pub fn sqlite_in(data_dir: &Path) -> Self {
+        Self::Sqlite(SqliteConnectOptions::new().filename(data_dir.join("millennium.db")))
+    }
+
+    /// Parses a database URL.
+    pub fn parse(url: &str) -> Result<Self> {
+        let invalid = |e: &dyn std::fmt::Display| {
+            Error::usage(format!(
+                "invalid database URL: {e}\nhint: use `sqlite://PATH` (e.g. `sqlite:///var/lib/millennium/millennium.db`) or `postgres://USER:PASSWORD@HOST:PORT/DATABASE`"
+            ))
+        };
+        if url.starts_with("sqlite:") {
+            SqliteConnectOptions::from_str(url).map(Self::Sqlite).map_err(|e| invalid(&e))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            PgConnectOptions::from_str(url).map(Self::Postgres).map_err(|e| invalid(&e))
+        } else {
+            Err(invalid(&"unknown scheme"))
+        }
+    }
+
+    /// Whether this is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    /// A description safe to log.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Sqlite(options) => format!("sqlite://{}", options.get_filename().display()),
+            Self::Postgres(options) => format!(
+                "postgres://{}@{}:{}/{}",
+                options.get_username(),
+                options.get_host(),
+                options.get_port(),
+                options.get_database().unwrap_or_default()
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Runs `$body` with `$pool` bound to whichever pool `$db` has: the body is compiled once per backend.
+macro_rules! on_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match &$db.pool {
+            Pool::Sqlite($pool) => $body,
+            Pool::Postgres($pool) => $body,
+        }
+    };
+}
+
+/// Reads columns of either backend's rows.
+trait RowExt {
+    fn int(&self, column: &str) -> Result<i64>;
+    fn opt_int(&self, column: &str) -> Result<Option<i64>>;
+    fn text(&self, column: &str) -> Result<String>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>>;
+    fn flag(&self, column: &str) -> Result<bool>;
+    fn bytes(&self, column: &str) -> Result<Vec<u8>>;
+}
+
+macro_rules! impl_row_ext {
+    ($row:ty) => {
+        impl RowExt for $row {
+            fn int(&self, column: &str) -> Result<i64> {
+                Ok(self.try_get(column)?)
+            }
+            fn opt_int(&self, column: &str) -> Result<Option<i64>> {
+                Ok(self.try_get(column)?)
+            }
+            fn text(&self, column: &str) -> Result<String> {
+                Ok(self.try_get(column)?)
+            }
+            fn opt_text(&self, column: &str) -> Result<Option<String>> {
+                Ok(self.try_get(column)?)
+            }
+            fn flag(&self, column: &str) -> Result<bool> {
+                Ok(self.try_get(column)?)
+            }
+            fn bytes(&self, column: &str) -> Result<Vec<u8>> {
+                Ok(self.try_get(column)?)
+            }
+        }
+    };
+}
+impl_row_ext!(sqlx::sqlite::SqliteRow);
+impl_row_ext!(sqlx::postgres::PgRow);
+
 /// The database handle (cheap to clone).
 #[derive(Debug, Clone)]
 pub struct Db {
-    pool: SqlitePool,
+    pool: Pool,
 }
 
 /// An app.
@@ -112,59 +231,187 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
 }
 
-fn release_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ReleaseRow> {
+fn release_from_row(row: &impl RowExt) -> Result<ReleaseRow> {
     Ok(ReleaseRow {
-        id: row.try_get("id")?,
-        app_id: row.try_get("app_id")?,
-        version: row.try_get("version")?,
-        notes: row.try_get("notes")?,
-        pub_date: row.try_get("pub_date")?,
-        yanked: row.try_get("yanked")?,
-        created_at: row.try_get("created_at")?,
+        id: row.int("id")?,
+        app_id: row.text("app_id")?,
+        version: row.text("version")?,
+        notes: row.opt_text("notes")?,
+        pub_date: row.text("pub_date")?,
+        yanked: row.flag("yanked")?,
+        created_at: row.int("created_at")?,
     })
 }
 
-fn placement_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Placement> {
-    let rollout: i64 = row.try_get("rollout")?;
+fn placement_from_row(row: &impl RowExt) -> Result<Placement> {
+    let rollout = row.int("rollout")?;
     Ok(Placement {
-        channel: row.try_get("channel")?,
+        channel: row.text("channel")?,
         rollout: u8::try_from(rollout).map_err(|_| Error::Internal(format!("stored rollout {rollout}")))?,
-        paused: row.try_get("paused")?,
-        added_at: row.try_get("added_at")?,
+        paused: row.flag("paused")?,
+        added_at: row.int("added_at")?,
     })
 }
 
-fn artifact_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ArtifactRow> {
+fn artifact_from_row(row: &impl RowExt) -> Result<ArtifactRow> {
     Ok(ArtifactRow {
-        release_id: row.try_get("release_id")?,
-        target: row.try_get("target")?,
-        file_name: row.try_get("file_name")?,
-        sha256: row.try_get("sha256")?,
-        size: row.try_get("size")?,
-        signature: row.try_get("signature")?,
+        release_id: row.int("release_id")?,
+        target: row.text("target")?,
+        file_name: row.text("file_name")?,
+        sha256: row.text("sha256")?,
+        size: row.int("size")?,
+        signature: row.text("signature")?,
     })
+}
+
+fn token_from_row(row: &impl RowExt) -> Result<TokenRow> {
+    let scope = row.text("scope")?;
+    Ok(TokenRow {
+        id: row.text("id")?,
+        secret_hash: row.bytes("secret_hash")?,
+        app_id: row.opt_text("app_id")?,
+        scope: Scope::parse(&scope).map_err(|_| Error::Internal(format!("stored scope {scope:?}")))?,
+        description: row.text("description")?,
+        created_at: row.int("created_at")?,
+        revoked_at: row.opt_int("revoked_at")?,
+    })
+}
+
+fn app_from_row(row: &impl RowExt) -> Result<AppRow> {
+    Ok(AppRow { id: row.text("id")?, public_key: row.text("public_key")?, created_at: row.int("created_at")? })
 }
 
 const RELEASE_COLUMNS: &str = "r.id, r.app_id, r.version, r.notes, r.pub_date, r.yanked, r.created_at";
+const TOKEN_COLUMNS: &str = "id, secret_hash, app_id, scope, description, created_at, revoked_at";
+const ARTIFACT_COLUMNS: &str = "release_id, target, file_name, sha256, size, signature";
+const PLACEMENT_COLUMNS: &str = "release_id, channel, rollout, paused, added_at";
+
+/// The releases of a channel with their placements, on any executor of either backend.
+macro_rules! channel_releases {
+    ($executor:expr, $app:expr, $channel:expr) => {{
+        let rows = sqlx::query(&format!(
+            "SELECT {RELEASE_COLUMNS}, c.channel, c.rollout, c.paused, c.added_at
+             FROM releases r JOIN channel_releases c ON c.release_id = r.id
+             WHERE r.app_id = $1 AND c.channel = $2"
+        ))
+        .bind($app.as_str())
+        .bind($channel.as_str())
+        .fetch_all($executor)
+        .await?;
+        rows.iter().map(|row| Ok((release_from_row(row)?, placement_from_row(row)?))).collect::<Result<Vec<_>>>()
+    }};
+}
+
+/// Whether `app` has a release `version`, on any executor of either backend.
+macro_rules! release_id {
+    ($executor:expr, $app:expr, $version:expr) => {{
+        let row = sqlx::query("SELECT id FROM releases WHERE app_id = $1 AND version = $2")
+            .bind($app.as_str())
+            .bind($version)
+            .fetch_optional($executor)
+            .await?;
+        row.map(|row| row.int("id")).transpose()
+    }};
+}
+
+/// Begins a write transaction on `app`'s releases: `BEGIN IMMEDIATE` on SQLite; on PostgreSQL a transaction holding
+/// the app row's lock, so writers of one app are serialised across replicas.
+macro_rules! begin_write {
+    (sqlite $pool:expr, $app:expr) => {
+        $pool.begin_with("BEGIN IMMEDIATE").await?
+    };
+    (postgres $pool:expr, $app:expr) => {{
+        let mut tx = $pool.begin().await?;
+        sqlx::query("SELECT id FROM apps WHERE id = $1 FOR UPDATE").bind($app.as_str()).execute(&mut *tx).await?;
+        tx
+    }};
+}
+
+/// Announces a committed change of `app`'s releases to every replica (PostgreSQL only; sent at commit).
+async fn notify_in(tx: &mut sqlx::PgConnection, app: &AppId) -> Result<()> {
+    sqlx::query("SELECT pg_notify($1, $2)").bind(RELEASES_CHANNEL).bind(app.as_str()).execute(tx).await?;
+    Ok(())
+}
+
+/// The rows of every table, in dependency order: what [`Db::export`] reads and [`Db::import`] writes.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub apps: u64,
+    pub tokens: u64,
+    pub releases: u64,
+    pub artifacts: u64,
+    pub placements: u64,
+}
+
+/// Everything in a database, for `migrate`.
+#[derive(Debug, Default)]
+pub struct Export {
+    pub apps: Vec<AppRow>,
+    pub tokens: Vec<TokenRow>,
+    pub releases: Vec<ReleaseRow>,
+    pub artifacts: Vec<ArtifactRow>,
+    pub placements: Vec<(i64, Placement)>,
+}
+
+impl Export {
+    /// How many rows of each kind.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            apps: self.apps.len() as u64,
+            tokens: self.tokens.len() as u64,
+            releases: self.releases.len() as u64,
+            artifacts: self.artifacts.len() as u64,
+            placements: self.placements.len() as u64,
+        }
+    }
+}
 
 impl Db {
-    /// Opens (creating if needed) `millennium.db` in `data_dir` and applies the migrations.
-    pub async fn open(data_dir: &Path) -> Result<Self> {
-        let options = SqliteConnectOptions::new()
-            .filename(data_dir.join("millennium.db"))
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+    /// Connects (creating a SQLite file if needed) and applies the migrations of the backend.
+    pub async fn open(url: &DatabaseUrl) -> Result<Self> {
+        let pool = match url {
+            DatabaseUrl::Sqlite(options) => {
+                let options = options
+                    .clone()
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .foreign_keys(true)
+                    .busy_timeout(Duration::from_secs(10));
+                if let Some(parent) = options.get_filename().parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)
+                        .map_err(|e| Error::io("could not create the database directory", parent, e))?;
+                }
+                let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+                sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+                Pool::Sqlite(pool)
+            }
+            DatabaseUrl::Postgres(options) => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options.clone())
+                    .await
+                    .map_err(|e| Error::Connect(format!("could not connect to {}: {e}", url.redacted())))?;
+                // Several replicas starting at once: the migrator takes an advisory lock, so one applies them.
+                sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+                Pool::Postgres(pool)
+            }
+        };
         Ok(Self { pool })
     }
 
-    /// Closes the pool (checkpointing the WAL).
+    /// The PostgreSQL pool, if that is the backend (for `LISTEN` and advisory locks).
+    pub fn postgres(&self) -> Option<&PgPool> {
+        match &self.pool {
+            Pool::Postgres(pool) => Some(pool),
+            Pool::Sqlite(_) => None,
+        }
+    }
+
+    /// Closes the pool (checkpointing the WAL on SQLite).
     pub async fn close(&self) {
-        self.pool.close().await;
+        on_pool!(self, |pool| pool.close().await);
     }
 
     // ----- apps -----
@@ -172,36 +419,32 @@ impl Db {
     /// Creates an app; a duplicate id is [`Error::Conflict`].
     pub async fn insert_app(&self, id: &AppId, public_key: &str) -> Result<AppRow> {
         let created_at = now();
-        sqlx::query("INSERT INTO apps (id, public_key, created_at) VALUES ($1, $2, $3)")
+        on_pool!(self, |pool| sqlx::query("INSERT INTO apps (id, public_key, created_at) VALUES ($1, $2, $3)")
             .bind(id.as_str())
             .bind(public_key)
             .bind(created_at)
-            .execute(&self.pool)
+            .execute(pool)
             .await
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    Error::conflict("app_exists", format!("app `{id}` already exists"))
-                } else {
-                    e.into()
-                }
-            })?;
+            .map(|_| ()))
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::conflict("app_exists", format!("app `{id}` already exists"))
+            } else {
+                e.into()
+            }
+        })?;
         Ok(AppRow { id: id.to_string(), public_key: public_key.to_owned(), created_at })
     }
 
     /// An app by id.
     pub async fn app(&self, id: &AppId) -> Result<Option<AppRow>> {
-        let row = sqlx::query("SELECT id, public_key, created_at FROM apps WHERE id = $1")
-            .bind(id.as_str())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|row| {
-            Ok(AppRow {
-                id: row.try_get("id")?,
-                public_key: row.try_get("public_key")?,
-                created_at: row.try_get("created_at")?,
-            })
+        on_pool!(self, |pool| {
+            let row = sqlx::query("SELECT id, public_key, created_at FROM apps WHERE id = $1")
+                .bind(id.as_str())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(app_from_row).transpose()
         })
-        .transpose()
     }
 
     // ----- tokens -----
@@ -215,7 +458,8 @@ impl Db {
         scope: Scope,
         description: &str,
     ) -> Result<()> {
-        sqlx::query(
+        on_pool!(self, |pool| {
+            sqlx::query(
             "INSERT INTO tokens (id, secret_hash, app_id, scope, description, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id)
@@ -224,290 +468,489 @@ impl Db {
         .bind(scope.as_str())
         .bind(description)
         .bind(now())
-        .execute(&self.pool)
-        .await?;
+        .execute(pool)
+        .await
+        .map(|_| ())
+        })?;
         Ok(())
     }
 
     /// A token by id.
     pub async fn token(&self, id: &str) -> Result<Option<TokenRow>> {
-        let row = sqlx::query(
-            "SELECT id, secret_hash, app_id, scope, description, created_at, revoked_at FROM tokens WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|row| {
-            let scope: String = row.try_get("scope")?;
-            Ok(TokenRow {
-                id: row.try_get("id")?,
-                secret_hash: row.try_get("secret_hash")?,
-                app_id: row.try_get("app_id")?,
-                scope: Scope::parse(&scope).map_err(|_| Error::Internal(format!("stored scope {scope:?}")))?,
-                description: row.try_get("description")?,
-                created_at: row.try_get("created_at")?,
-                revoked_at: row.try_get("revoked_at")?,
-            })
+        on_pool!(self, |pool| {
+            let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(token_from_row).transpose()
         })
-        .transpose()
     }
 
     /// Marks a token revoked (idempotent).
     pub async fn revoke_token(&self, id: &str) -> Result<()> {
-        sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+        on_pool!(self, |pool| sqlx::query("UPDATE tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now())
             .bind(id)
-            .execute(&self.pool)
-            .await?;
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
         Ok(())
     }
 
     /// Whether a server admin token (one for every app) exists and is not revoked.
     pub async fn has_server_admin_token(&self) -> Result<bool> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM tokens WHERE app_id IS NULL AND revoked_at IS NULL")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(row.try_get::<i64, _>("n")? > 0)
+        on_pool!(self, |pool| {
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM tokens WHERE app_id IS NULL AND revoked_at IS NULL")
+                .fetch_one(pool)
+                .await?;
+            Ok(row.int("n")? > 0)
+        })
+    }
+
+    /// Stores `token` as a server admin token unless one exists (not revoked); says whether it was stored. Atomic
+    /// across replicas starting together: only one of them makes the first token.
+    pub async fn insert_first_admin_token(&self, id: &str, secret_hash: &[u8], description: &str) -> Result<bool> {
+        macro_rules! insert {
+            ($tx:ident) => {{
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM tokens WHERE app_id IS NULL AND revoked_at IS NULL")
+                    .fetch_one(&mut *$tx)
+                    .await?;
+                if row.int("n")? > 0 {
+                    false
+                } else {
+                    sqlx::query(
+                        "INSERT INTO tokens (id, secret_hash, app_id, scope, description, created_at) VALUES ($1, $2, NULL, $3, $4, $5)",
+                    )
+                    .bind(id)
+                    .bind(secret_hash)
+                    .bind(Scope::Admin.as_str())
+                    .bind(description)
+                    .bind(now())
+                    .execute(&mut *$tx)
+                    .await?;
+                    true
+                }
+            }};
+        }
+        let inserted = match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                let inserted = insert!(tx);
+                tx.commit().await?;
+                inserted
+            }
+            Pool::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(crate::leader::lock_key("first-admin-token"))
+                    .execute(&mut *tx)
+                    .await?;
+                let inserted = insert!(tx);
+                tx.commit().await?;
+                inserted
+            }
+        };
+        Ok(inserted)
     }
 
     // ----- releases -----
 
     /// A release by version (canonical text).
     pub async fn release(&self, app: &AppId, version: &str) -> Result<Option<ReleaseRow>> {
-        let row =
-            sqlx::query(&format!("SELECT {RELEASE_COLUMNS} FROM releases r WHERE r.app_id = $1 AND r.version = $2"))
-                .bind(app.as_str())
-                .bind(version)
-                .fetch_optional(&self.pool)
-                .await?;
-        row.as_ref().map(release_from_row).transpose()
+        on_pool!(self, |pool| {
+            let row = sqlx::query(&format!(
+                "SELECT {RELEASE_COLUMNS} FROM releases r WHERE r.app_id = $1 AND r.version = $2"
+            ))
+            .bind(app.as_str())
+            .bind(version)
+            .fetch_optional(pool)
+            .await?;
+            row.as_ref().map(release_from_row).transpose()
+        })
     }
 
     /// Every release of an app.
     pub async fn releases(&self, app: &AppId) -> Result<Vec<ReleaseRow>> {
-        let rows = sqlx::query(&format!("SELECT {RELEASE_COLUMNS} FROM releases r WHERE r.app_id = $1 ORDER BY r.id"))
-            .bind(app.as_str())
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(release_from_row).collect()
+        on_pool!(self, |pool| {
+            let rows =
+                sqlx::query(&format!("SELECT {RELEASE_COLUMNS} FROM releases r WHERE r.app_id = $1 ORDER BY r.id"))
+                    .bind(app.as_str())
+                    .fetch_all(pool)
+                    .await?;
+            rows.iter().map(release_from_row).collect()
+        })
     }
 
     /// The releases placed in a channel, with their placement, in no particular order.
     pub async fn channel_releases(&self, app: &AppId, channel: &Channel) -> Result<Vec<(ReleaseRow, Placement)>> {
-        Self::channel_releases_in(&self.pool, app, channel).await
-    }
-
-    async fn channel_releases_in<'e, E>(
-        executor: E,
-        app: &AppId,
-        channel: &Channel,
-    ) -> Result<Vec<(ReleaseRow, Placement)>>
-    where
-        E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
-    {
-        let rows = sqlx::query(&format!(
-            "SELECT {RELEASE_COLUMNS}, c.channel, c.rollout, c.paused, c.added_at
-             FROM releases r JOIN channel_releases c ON c.release_id = r.id
-             WHERE r.app_id = $1 AND c.channel = $2"
-        ))
-        .bind(app.as_str())
-        .bind(channel.as_str())
-        .fetch_all(executor)
-        .await?;
-        rows.iter().map(|row| Ok((release_from_row(row)?, placement_from_row(row)?))).collect()
+        on_pool!(self, |pool| channel_releases!(pool, app, channel))
     }
 
     /// The channels a release is placed in.
     pub async fn placements(&self, release_id: i64) -> Result<Vec<Placement>> {
-        let rows = sqlx::query(
-            "SELECT channel, rollout, paused, added_at FROM channel_releases WHERE release_id = $1 ORDER BY channel",
-        )
-        .bind(release_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(placement_from_row).collect()
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(&format!(
+                "SELECT {PLACEMENT_COLUMNS} FROM channel_releases WHERE release_id = $1 ORDER BY channel"
+            ))
+            .bind(release_id)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(placement_from_row).collect()
+        })
     }
 
     /// The artifacts of a release, by target key.
     pub async fn artifacts(&self, release_id: i64) -> Result<Vec<ArtifactRow>> {
-        let rows = sqlx::query(
-            "SELECT release_id, target, file_name, sha256, size, signature FROM artifacts WHERE release_id = $1 ORDER BY target",
-        )
-        .bind(release_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(artifact_from_row).collect()
+        on_pool!(self, |pool| {
+            let rows =
+                sqlx::query(&format!("SELECT {ARTIFACT_COLUMNS} FROM artifacts WHERE release_id = $1 ORDER BY target"))
+                    .bind(release_id)
+                    .fetch_all(pool)
+                    .await?;
+            rows.iter().map(artifact_from_row).collect()
+        })
     }
 
     /// The hashes every artifact refers to.
     pub async fn referenced_blobs(&self) -> Result<HashSet<String>> {
-        let rows = sqlx::query("SELECT DISTINCT sha256 FROM artifacts").fetch_all(&self.pool).await?;
-        rows.iter().map(|row| Ok(row.try_get::<String, _>("sha256")?)).collect()
+        on_pool!(self, |pool| {
+            let rows = sqlx::query("SELECT DISTINCT sha256 FROM artifacts").fetch_all(pool).await?;
+            rows.iter().map(|row| row.text("sha256")).collect()
+        })
     }
 
     /// Writes a release, its artifacts and its placement in one transaction, after checking (inside the transaction)
     /// that the version is new for the app and, unless `force`, newer than every release in the channel.
     pub async fn insert_release(&self, release: NewRelease<'_>, force: bool) -> Result<i64> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        check_publishable(&mut tx, release.app, release.channel, release.version, force).await?;
         let created_at = now();
-        let row = sqlx::query(
-            "INSERT INTO releases (app_id, version, notes, pub_date, yanked, created_at) VALUES ($1, $2, $3, $4, 0, $5) RETURNING id",
-        )
-        .bind(release.app.as_str())
-        .bind(release.version)
-        .bind(release.notes)
-        .bind(release.pub_date)
-        .bind(created_at)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| duplicate_version(e, release.app, release.version))?;
-        let release_id: i64 = row.try_get("id")?;
+        let mut sizes = Vec::with_capacity(release.artifacts.len());
         for artifact in &release.artifacts {
-            sqlx::query(
-                "INSERT INTO artifacts (release_id, target, file_name, sha256, size, signature) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(release_id)
-            .bind(&artifact.target)
-            .bind(&artifact.file_name)
-            .bind(&artifact.sha256)
-            .bind(i64::try_from(artifact.size).map_err(|_| Error::Internal("artifact size overflow".into()))?)
-            .bind(&artifact.signature)
-            .execute(&mut *tx)
-            .await?;
+            sizes.push(i64::try_from(artifact.size).map_err(|_| Error::Internal("artifact size overflow".into()))?);
         }
-        sqlx::query(
-            "INSERT INTO channel_releases (release_id, channel, rollout, paused, added_at) VALUES ($1, $2, $3, 0, $4)",
-        )
-        .bind(release_id)
-        .bind(release.channel.as_str())
-        .bind(i64::from(release.rollout))
-        .bind(created_at)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(release_id)
+        macro_rules! insert {
+            ($tx:ident) => {{
+                if release_id!(&mut *$tx, release.app, release.version)?.is_some() {
+                    return Err(duplicate_version_error(release.app, release.version));
+                }
+                let existing = channel_releases!(&mut *$tx, release.app, release.channel)?;
+                check_newer(&existing, release.channel, release.version, force)?;
+                let row = sqlx::query(
+                    "INSERT INTO releases (app_id, version, notes, pub_date, yanked, created_at) VALUES ($1, $2, $3, $4, FALSE, $5) RETURNING id",
+                )
+                .bind(release.app.as_str())
+                .bind(release.version)
+                .bind(release.notes)
+                .bind(release.pub_date)
+                .bind(created_at)
+                .fetch_one(&mut *$tx)
+                .await
+                .map_err(|e| duplicate_version(e, release.app, release.version))?;
+                let release_id = row.int("id")?;
+                for (artifact, size) in release.artifacts.iter().zip(&sizes) {
+                    sqlx::query(&format!("INSERT INTO artifacts ({ARTIFACT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+                        .bind(release_id)
+                        .bind(&artifact.target)
+                        .bind(&artifact.file_name)
+                        .bind(&artifact.sha256)
+                        .bind(*size)
+                        .bind(&artifact.signature)
+                        .execute(&mut *$tx)
+                        .await?;
+                }
+                sqlx::query(&format!(
+                    "INSERT INTO channel_releases ({PLACEMENT_COLUMNS}) VALUES ($1, $2, $3, FALSE, $4)"
+                ))
+                .bind(release_id)
+                .bind(release.channel.as_str())
+                .bind(i64::from(release.rollout))
+                .bind(created_at)
+                .execute(&mut *$tx)
+                .await?;
+                release_id
+            }};
+        }
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut tx = begin_write!(sqlite pool, release.app);
+                let id = insert!(tx);
+                tx.commit().await?;
+                Ok(id)
+            }
+            Pool::Postgres(pool) => {
+                let mut tx = begin_write!(postgres pool, release.app);
+                let id = insert!(tx);
+                notify_in(&mut tx, release.app).await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+        }
     }
 
     /// Checks, outside a transaction, what [`Db::insert_release`] will check again inside one: lets a publish be
     /// refused before its artifacts are uploaded.
     pub async fn check_publishable(&self, app: &AppId, channel: &Channel, version: &str, force: bool) -> Result<()> {
-        let mut conn = self.pool.acquire().await?;
-        check_publishable(&mut conn, app, channel, version, force).await
+        if self.release(app, version).await?.is_some() {
+            return Err(duplicate_version_error(app, version));
+        }
+        let existing = self.channel_releases(app, channel).await?;
+        check_newer(&existing, channel, version, force)
     }
 
     /// Places an existing release in another channel.
     pub async fn promote(&self, app: &AppId, version: &str, to: &Channel, rollout: u8, force: bool) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let release = sqlx::query("SELECT id FROM releases WHERE app_id = $1 AND version = $2")
-            .bind(app.as_str())
-            .bind(version)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("release {version} of app `{app}`")))?;
-        let release_id: i64 = release.try_get("id")?;
-        check_newer(&mut tx, app, to, version, force).await?;
-        sqlx::query(
-            "INSERT INTO channel_releases (release_id, channel, rollout, paused, added_at) VALUES ($1, $2, $3, 0, $4)",
-        )
-        .bind(release_id)
-        .bind(to.as_str())
-        .bind(i64::from(rollout))
-        .bind(now())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                Error::conflict("already_in_channel", format!("release {version} is already in channel `{to}`"))
-            } else {
-                e.into()
+        macro_rules! promote {
+            ($tx:ident) => {{
+                let release_id = release_id!(&mut *$tx, app, version)?
+                    .ok_or_else(|| Error::not_found(format!("release {version} of app `{app}`")))?;
+                let existing = channel_releases!(&mut *$tx, app, to)?;
+                check_newer(&existing, to, version, force)?;
+                sqlx::query(&format!(
+                    "INSERT INTO channel_releases ({PLACEMENT_COLUMNS}) VALUES ($1, $2, $3, FALSE, $4)"
+                ))
+                .bind(release_id)
+                .bind(to.as_str())
+                .bind(i64::from(rollout))
+                .bind(now())
+                .execute(&mut *$tx)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        Error::conflict("already_in_channel", format!("release {version} is already in channel `{to}`"))
+                    } else {
+                        Error::from(e)
+                    }
+                })?;
+            }};
+        }
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut tx = begin_write!(sqlite pool, app);
+                promote!(tx);
+                tx.commit().await?;
             }
-        })?;
-        tx.commit().await?;
+            Pool::Postgres(pool) => {
+                let mut tx = begin_write!(postgres pool, app);
+                promote!(tx);
+                notify_in(&mut tx, app).await?;
+                tx.commit().await?;
+            }
+        }
         Ok(())
     }
 
     /// Updates a placement's rollout percentage and/or paused flag. Not found if the release is not in the channel.
     pub async fn update_placement(
         &self,
+        app: &AppId,
         release_id: i64,
         channel: &Channel,
         rollout: Option<u8>,
         paused: Option<bool>,
     ) -> Result<()> {
-        let result = sqlx::query(
-            "UPDATE channel_releases SET rollout = COALESCE($1, rollout), paused = COALESCE($2, paused)
-             WHERE release_id = $3 AND channel = $4",
-        )
-        .bind(rollout.map(i64::from))
-        .bind(paused)
-        .bind(release_id)
-        .bind(channel.as_str())
-        .execute(&self.pool)
-        .await?;
-        if result.rows_affected() == 0 {
+        macro_rules! update {
+            ($tx:expr) => {
+                sqlx::query(
+                    "UPDATE channel_releases SET rollout = COALESCE($1, rollout), paused = COALESCE($2, paused)
+                     WHERE release_id = $3 AND channel = $4",
+                )
+                .bind(rollout.map(i64::from))
+                .bind(paused)
+                .bind(release_id)
+                .bind(channel.as_str())
+                .execute($tx)
+                .await?
+                .rows_affected()
+            };
+        }
+        let affected = match &self.pool {
+            Pool::Sqlite(pool) => update!(pool),
+            Pool::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                let affected = update!(&mut *tx);
+                notify_in(&mut tx, app).await?;
+                tx.commit().await?;
+                affected
+            }
+        };
+        if affected == 0 {
             return Err(Error::not_found(format!("the release in channel `{channel}`")));
         }
         Ok(())
     }
 
     /// Sets or clears a release's yanked flag.
-    pub async fn set_yanked(&self, release_id: i64, yanked: bool) -> Result<()> {
-        sqlx::query("UPDATE releases SET yanked = $1 WHERE id = $2")
-            .bind(yanked)
-            .bind(release_id)
-            .execute(&self.pool)
-            .await?;
+    pub async fn set_yanked(&self, app: &AppId, release_id: i64, yanked: bool) -> Result<()> {
+        macro_rules! update {
+            ($tx:expr) => {
+                sqlx::query("UPDATE releases SET yanked = $1 WHERE id = $2")
+                    .bind(yanked)
+                    .bind(release_id)
+                    .execute($tx)
+                    .await?
+            };
+        }
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                update!(pool);
+            }
+            Pool::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                update!(&mut *tx);
+                notify_in(&mut tx, app).await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    // ----- whole-database copy (`migrate`) -----
+
+    /// Reads every row of every table.
+    pub async fn export(&self) -> Result<Export> {
+        on_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let apps =
+                sqlx::query("SELECT id, public_key, created_at FROM apps ORDER BY id").fetch_all(&mut *tx).await?;
+            let tokens =
+                sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY id")).fetch_all(&mut *tx).await?;
+            let releases = sqlx::query(&format!("SELECT {RELEASE_COLUMNS} FROM releases r ORDER BY r.id"))
+                .fetch_all(&mut *tx)
+                .await?;
+            let artifacts =
+                sqlx::query(&format!("SELECT {ARTIFACT_COLUMNS} FROM artifacts ORDER BY release_id, target"))
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let placements =
+                sqlx::query(&format!("SELECT {PLACEMENT_COLUMNS} FROM channel_releases ORDER BY release_id, channel"))
+                    .fetch_all(&mut *tx)
+                    .await?;
+            tx.commit().await?;
+            Ok(Export {
+                apps: apps.iter().map(app_from_row).collect::<Result<_>>()?,
+                tokens: tokens.iter().map(token_from_row).collect::<Result<_>>()?,
+                releases: releases.iter().map(release_from_row).collect::<Result<_>>()?,
+                artifacts: artifacts.iter().map(artifact_from_row).collect::<Result<_>>()?,
+                placements: placements
+                    .iter()
+                    .map(|row| Ok((row.int("release_id")?, placement_from_row(row)?)))
+                    .collect::<Result<_>>()?,
+            })
+        })
+    }
+
+    /// Whether the database holds no app (and so nothing else).
+    pub async fn is_empty(&self) -> Result<bool> {
+        on_pool!(self, |pool| {
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM apps").fetch_one(pool).await?;
+            Ok(row.int("n")? == 0)
+        })
+    }
+
+    /// Writes every row of `export`, keeping release ids, in one transaction.
+    pub async fn import(&self, export: &Export) -> Result<()> {
+        macro_rules! import {
+            ($tx:ident) => {{
+                for app in &export.apps {
+                    sqlx::query("INSERT INTO apps (id, public_key, created_at) VALUES ($1, $2, $3)")
+                        .bind(&app.id)
+                        .bind(&app.public_key)
+                        .bind(app.created_at)
+                        .execute(&mut *$tx)
+                        .await?;
+                }
+                for token in &export.tokens {
+                    sqlx::query(&format!("INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+                        .bind(&token.id)
+                        .bind(&token.secret_hash)
+                        .bind(&token.app_id)
+                        .bind(token.scope.as_str())
+                        .bind(&token.description)
+                        .bind(token.created_at)
+                        .bind(token.revoked_at)
+                        .execute(&mut *$tx)
+                        .await?;
+                }
+                for release in &export.releases {
+                    sqlx::query(
+                        "INSERT INTO releases (id, app_id, version, notes, pub_date, yanked, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(release.id)
+                    .bind(&release.app_id)
+                    .bind(&release.version)
+                    .bind(&release.notes)
+                    .bind(&release.pub_date)
+                    .bind(release.yanked)
+                    .bind(release.created_at)
+                    .execute(&mut *$tx)
+                    .await?;
+                }
+                for artifact in &export.artifacts {
+                    sqlx::query(&format!("INSERT INTO artifacts ({ARTIFACT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+                        .bind(artifact.release_id)
+                        .bind(&artifact.target)
+                        .bind(&artifact.file_name)
+                        .bind(&artifact.sha256)
+                        .bind(artifact.size)
+                        .bind(&artifact.signature)
+                        .execute(&mut *$tx)
+                        .await?;
+                }
+                for (release_id, placement) in &export.placements {
+                    sqlx::query(&format!("INSERT INTO channel_releases ({PLACEMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"))
+                        .bind(release_id)
+                        .bind(&placement.channel)
+                        .bind(i64::from(placement.rollout))
+                        .bind(placement.paused)
+                        .bind(placement.added_at)
+                        .execute(&mut *$tx)
+                        .await?;
+                }
+            }};
+        }
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                import!(tx);
+                tx.commit().await?;
+            }
+            Pool::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                import!(tx);
+                // Explicit ids do not advance the identity sequence: move it past them.
+                sqlx::query(
+                    "SELECT setval(pg_get_serial_sequence('releases', 'id'), COALESCE((SELECT MAX(id) FROM releases), 0) + 1, false)",
+                )
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+            }
+        }
         Ok(())
     }
 }
 
-fn duplicate_version(e: sqlx::Error, app: &AppId, version: &str) -> Error {
-    if is_unique_violation(&e) {
-        Error::conflict("duplicate_version", format!("app `{app}` already has a release {version}"))
-    } else {
-        e.into()
-    }
+fn duplicate_version_error(app: &AppId, version: &str) -> Error {
+    Error::conflict(
+        "duplicate_version",
+        format!(
+            "app `{app}` already has a release {version}\nhint: bump the version, or use `promote` to offer the existing release in another channel"
+        ),
+    )
 }
 
-async fn check_publishable(
-    conn: &mut sqlx::SqliteConnection,
-    app: &AppId,
-    channel: &Channel,
-    version: &str,
-    force: bool,
-) -> Result<()> {
-    let existing = sqlx::query("SELECT id FROM releases WHERE app_id = $1 AND version = $2")
-        .bind(app.as_str())
-        .bind(version)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if existing.is_some() {
-        return Err(Error::conflict(
-            "duplicate_version",
-            format!(
-                "app `{app}` already has a release {version}\nhint: bump the version, or use `promote` to offer the existing release in another channel"
-            ),
-        ));
-    }
-    check_newer(conn, app, channel, version, force).await
+fn duplicate_version(e: sqlx::Error, app: &AppId, version: &str) -> Error {
+    if is_unique_violation(&e) { duplicate_version_error(app, version) } else { e.into() }
 }
 
 /// Unless `force`, `version` must be newer (SemVer precedence) than every release in the channel, yanked ones included
 /// (installs may run a yanked version; they must never be offered something older as an "update").
-async fn check_newer(
-    conn: &mut sqlx::SqliteConnection,
-    app: &AppId,
-    channel: &Channel,
-    version: &str,
-    force: bool,
-) -> Result<()> {
+fn check_newer(existing: &[(ReleaseRow, Placement)], channel: &Channel, version: &str, force: bool) -> Result<()> {
     if force {
         return Ok(());
     }
     let candidate =
         millennium_update_protocol::Version::from_str(version).map_err(|source| Error::protocol("version", source))?;
-    for (release, _) in Db::channel_releases_in(&mut *conn, app, channel).await? {
+    for (release, _) in existing {
         let Ok(existing) = millennium_update_protocol::Version::from_str(&release.version) else {
             continue;
         };

@@ -4,6 +4,20 @@
 pub const BIND: &str = "MILLENNIUM_BIND";
 /// `serve --data-dir`.
 pub const DATA_DIR: &str = "MILLENNIUM_DATA_DIR";
+/// `serve --database-url` (and `migrate --from`'s default).
+pub const DATABASE_URL: &str = "MILLENNIUM_DATABASE_URL";
+/// `serve --storage-url`.
+pub const STORAGE_URL: &str = "MILLENNIUM_STORAGE_URL";
+/// `serve --cdn-url`.
+pub const CDN_URL: &str = "MILLENNIUM_CDN_URL";
+/// `serve --s3-downloads`.
+pub const S3_DOWNLOADS: &str = "MILLENNIUM_S3_DOWNLOADS";
+/// `serve --presign-ttl`.
+pub const PRESIGN_TTL: &str = "MILLENNIUM_PRESIGN_TTL";
+/// `serve --gc-interval`.
+pub const GC_INTERVAL: &str = "MILLENNIUM_GC_INTERVAL";
+/// `serve --gc-grace`.
+pub const GC_GRACE: &str = "MILLENNIUM_GC_GRACE";
 /// `serve --public-url`.
 pub const PUBLIC_URL: &str = "MILLENNIUM_PUBLIC_URL";
 /// `serve --max-upload-size`.

@@ -89,6 +89,14 @@ pub enum Error {
     #[error("database migration failed: {0}\nhint: is the data directory from a newer server version?")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 
+    /// The object store (S3) failed.
+    #[error("object store error: {0}")]
+    ObjectStore(#[from] object_store::Error),
+
+    /// The database or the object store could not be reached or set up.
+    #[error("{0}")]
+    Connect(String),
+
     /// A file or directory could not be used.
     // The cause is part of the message, so printers that walk the chain do not repeat it.
     #[error("{action} `{path}`: {cause}")]
@@ -130,9 +138,13 @@ impl Error {
             Error::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Error::UriTooLong => StatusCode::URI_TOO_LONG,
             Error::Server { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            Error::Database(_) | Error::Migrate(_) | Error::Io { .. } | Error::Internal(_) | Error::Http(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Error::Database(_)
+            | Error::Migrate(_)
+            | Error::ObjectStore(_)
+            | Error::Connect(_)
+            | Error::Io { .. }
+            | Error::Internal(_)
+            | Error::Http(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -152,7 +164,12 @@ impl Error {
             Error::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             Error::HeadersTooLarge => "headers_too_large",
             Error::UriTooLong => "uri_too_long",
-            Error::Database(_) | Error::Migrate(_) | Error::Io { .. } | Error::Internal(_) => "internal",
+            Error::Database(_)
+            | Error::Migrate(_)
+            | Error::ObjectStore(_)
+            | Error::Connect(_)
+            | Error::Io { .. }
+            | Error::Internal(_) => "internal",
             Error::Http(_) => "http",
             Error::Server { code, .. } => code,
             Error::Usage { .. } => "usage",
@@ -161,7 +178,15 @@ impl Error {
 
     /// Whether this is the server's fault (answered as an opaque 500).
     pub fn is_internal(&self) -> bool {
-        matches!(self, Error::Database(_) | Error::Migrate(_) | Error::Io { .. } | Error::Internal(_))
+        matches!(
+            self,
+            Error::Database(_)
+                | Error::Migrate(_)
+                | Error::ObjectStore(_)
+                | Error::Connect(_)
+                | Error::Io { .. }
+                | Error::Internal(_)
+        )
     }
 
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, cause: std::io::Error) -> Self {

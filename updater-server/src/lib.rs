@@ -2,7 +2,8 @@
 //! talks to it.
 //!
 //! - [`server`]: the HTTP application ([`server::app`] builds the `Router`, [`server::serve`] runs it).
-//! - [`db`] and [`blobs`]: the embedded storage (SQLite + content-addressed files under the data directory).
+//! - [`db`] and [`blobs`]: the storage, chosen by URL: SQLite or PostgreSQL, local files or an S3-compatible store.
+//! - [`leader`]: singleton jobs that run on one replica at a time; [`migrate`]: copy between backends.
 //! - [`tokens`], [`rollout`], [`names`]: the rules for tokens, staged rollouts and names.
 //! - [`metrics`]: the Prometheus counters behind `/metrics`.
 //! - [`cli`] and [`client`]: the `millennium-update-server` command line (`serve`, and the subcommands that call a
@@ -18,11 +19,13 @@ pub mod db;
 pub mod env_vars;
 mod error;
 pub mod infer;
+pub mod leader;
 pub mod metrics;
+pub mod migrate;
 pub mod names;
 pub mod rollout;
 pub mod server;
 pub mod tokens;
 
 pub use error::{Error, Result};
-pub use server::{AppState, ServerConfig, app};
+pub use server::{AppState, DownloadMode, GcConfig, ServerConfig, StorageConfig, app};

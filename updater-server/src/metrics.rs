@@ -6,6 +6,7 @@
 //! | `millennium_update_checks_total` | `app`, `channel`, `version` (the client's current version), `target`, `result` |
 //! | `millennium_download_bytes_total` | `app` |
 //! | `millennium_release_events_total` | `app`, `event` (`published`, `publish_refused`, `promoted`, `rollout`, `yanked`, `unyanked`) |
+//! | `millennium_leader` (gauge) | `job`: 1 while this replica runs that singleton job ([`crate::leader`]) |
 //!
 //! Label values partly come from clients (a current version can be anything that parses), so each counter family
 //! keeps at most [`MAX_SERIES`] label sets; later new label sets are added up under one series whose labels are all
@@ -16,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// Most label sets one counter family keeps.
@@ -134,6 +135,7 @@ pub struct Metrics {
     checks: Family,
     bytes: Family,
     events: Family,
+    leaders: Mutex<Vec<(&'static str, Arc<AtomicBool>)>>,
 }
 
 impl Default for Metrics {
@@ -146,6 +148,7 @@ impl Metrics {
     /// All counters at zero.
     pub fn new() -> Self {
         Self {
+            leaders: Mutex::default(),
             requests: Family::new(
                 "millennium_http_requests_total",
                 "HTTP requests answered, by route pattern, method and status.",
@@ -192,7 +195,25 @@ impl Metrics {
         for family in [&self.requests, &self.checks, &self.bytes, &self.events] {
             family.render(&mut out);
         }
+        let leaders = self.leaders.lock().unwrap_or_else(PoisonError::into_inner);
+        if !leaders.is_empty() {
+            out.push_str("# HELP millennium_leader 1 while this replica runs the singleton job\n");
+            out.push_str("# TYPE millennium_leader gauge\n");
+            for (job, flag) in leaders.iter() {
+                let _ = writeln!(out, "millennium_leader{{job=\"{job}\"}} {}", u8::from(flag.load(Ordering::SeqCst)));
+            }
+        }
         out
+    }
+
+    /// The flag that says whether this replica currently runs singleton job `job`.
+    pub fn leader_flag(&self, job: &'static str) -> Arc<AtomicBool> {
+        let mut leaders = self.leaders.lock().unwrap_or_else(PoisonError::into_inner);
+        leaders.iter().find(|(name, _)| *name == job).map(|(_, flag)| flag.clone()).unwrap_or_else(|| {
+            let flag = Arc::new(AtomicBool::new(false));
+            leaders.push((job, flag.clone()));
+            flag
+        })
     }
 }
 

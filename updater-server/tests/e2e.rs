@@ -15,6 +15,9 @@ use millennium_update_protocol::Target;
 use millennium_update_protocol::tauri::{DynamicResponse, StaticManifest};
 use serde_json::Value;
 
+mod common;
+use common::Backend;
+
 const BIN: &str = env!("CARGO_BIN_EXE_millennium-update-server");
 const ADMIN: &str = "e2e-admin-token-0123456789abcdef";
 
@@ -24,6 +27,7 @@ struct Server {
     port: u16,
     data_dir: PathBuf,
     log: PathBuf,
+    backend: Backend,
 }
 
 fn free_loopback_port() -> u16 {
@@ -44,17 +48,29 @@ fn command() -> Command {
 
 impl Server {
     fn start(data_dir: &Path, port: u16, log: &Path) -> Self {
+        Self::start_with(data_dir, port, log, &Backend::for_dir(data_dir))
+    }
+
+    /// A server on `data_dir` whose database and artifact store are `backend`'s (replicas share one backend).
+    fn start_with(data_dir: &Path, port: u16, log: &Path, backend: &Backend) -> Self {
         let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
         let child = command()
             .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--max-upload-size", "50000000"])
             .env("MILLENNIUM_DATA_DIR", data_dir)
             .env("MILLENNIUM_ADMIN_TOKEN", ADMIN)
+            .envs(backend.env())
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
             .unwrap();
-        let server =
-            Server { child, url: format!("http://127.0.0.1:{port}"), port, data_dir: data_dir.into(), log: log.into() };
+        let server = Server {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            data_dir: data_dir.into(),
+            log: log.into(),
+            backend: backend.clone(),
+        };
         server.wait_healthy();
         server
     }
@@ -348,6 +364,7 @@ fn first_start_prints_an_admin_token_once() {
         let log_file = std::fs::File::create(log).unwrap();
         let child = command()
             .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir", data_dir.to_str().unwrap()])
+            .envs(Backend::for_dir(&data_dir).env())
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
@@ -358,6 +375,7 @@ fn first_start_prints_an_admin_token_once() {
             port,
             data_dir: data_dir.clone(),
             log: log.into(),
+            backend: Backend::for_dir(&data_dir),
         };
         server.wait_healthy();
         server
@@ -406,6 +424,14 @@ fn help_explains_every_serve_setting() {
         "MILLENNIUM_MAX_UPLOAD_SIZE",
         "MILLENNIUM_ADMIN_TOKEN",
         "MILLENNIUM_METRICS_TOKEN",
+        "--database-url",
+        "MILLENNIUM_DATABASE_URL",
+        "--storage-url",
+        "MILLENNIUM_STORAGE_URL",
+        "AWS_ENDPOINT_URL",
+        "--s3-downloads",
+        "--cdn-url",
+        "MILLENNIUM_CDN_URL",
     ] {
         assert!(help.contains(needle), "`serve --help` does not mention {needle}:\n{help}");
     }
@@ -531,14 +557,9 @@ impl Server {
         body["releases"].as_array().unwrap().clone()
     }
 
-    /// The file names in the blob directory.
+    /// The stored blobs and temporary uploads.
     fn blob_files(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.data_dir.join("blobs/sha256"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        names.sort();
-        names
+        self.backend.blob_files_blocking(&self.data_dir)
     }
 }
 
@@ -700,6 +721,11 @@ fn assert_consistent(server: &Server, demo: &Demo, expected: &[&str], contents: 
     }
     referenced.sort();
     referenced.dedup();
+    // A shared store is collected by the leader a few seconds after the crash (see `Backend::env`).
+    let deadline = Instant::now() + Duration::from_secs(if Backend::shared() { 15 } else { 0 });
+    while server.blob_files() != referenced && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+    }
     assert_eq!(server.blob_files(), referenced, "orphan or temporary files left in the blob store");
     // What apps are offered: the newest listed release, complete and verifiable.
     let r = server.get("/demo/linux/x86_64/0.1.0");
@@ -744,7 +770,7 @@ fn slow_publish(server: &Server, demo: &Demo, version: &str, data: &[u8], name: 
     // Half the artifact, then wait until the server has it in a temporary file.
     stream.write_all(&data[..data.len() / 2]).unwrap();
     stream.flush().unwrap();
-    let blobs = server.data_dir.join("blobs/sha256");
+    let blobs = server.backend.staging_dir(&server.data_dir);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let staged: u64 = std::fs::read_dir(&blobs)
@@ -950,5 +976,244 @@ fn concurrent_publishes_and_reads_never_show_a_half_published_release() {
     }
     assert!(new_seen.load(Ordering::Relaxed) > 0, "the readers never saw the new releases");
     eprintln!("{} reads during two concurrent publishes", reads.load(Ordering::Relaxed));
+    server.stop();
+}
+
+// ----- replicas sharing PostgreSQL + S3, and migration between backends -----
+
+/// The `millennium_leader{job="orphan-gc"}` gauge of a server.
+fn gc_leader(server: &Server) -> Option<u64> {
+    let text = reqwest::blocking::Client::new()
+        .get(format!("{}/metrics", server.url))
+        .bearer_auth(ADMIN)
+        .send()
+        .ok()?
+        .text()
+        .ok()?;
+    text.lines().find_map(|l| l.strip_prefix("millennium_leader{job=\"orphan-gc\"} ")?.parse().ok())
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) -> Duration {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    start.elapsed()
+}
+
+/// Two replicas on different ports share one PostgreSQL database and one S3 bucket: a publish on one is served by
+/// the other at once (its cached "no update" answer is dropped by `NOTIFY`); exactly one replica runs the orphan
+/// collection, and the other takes over when it dies; `kill -9` of a replica in the middle of a publish leaves
+/// nothing half-published, and the other replica serves the previous release throughout.
+#[test]
+fn two_replicas_share_postgres_and_s3() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    if !Backend::shared() {
+        eprintln!("skipped: needs PostgreSQL + S3 (run under scripts/with-server-backends)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let shared = Backend::for_dir(&tmp.path().join("shared"));
+    let dist = tmp.path().join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    let (port_a, port_b) = (free_loopback_port(), free_loopback_port());
+    let a = Server::start_with(&tmp.path().join("a"), port_a, &tmp.path().join("a.log"), &shared);
+    let b = Server::start_with(&tmp.path().join("b"), port_b, &tmp.path().join("b.log"), &shared);
+    let demo = register_demo(&a, tmp.path());
+    let contents = |version: &str| artifact_bytes(version.len() as u8 ^ version.as_bytes()[0], 300_000);
+
+    // B answers (and caches) "no update" before anything is published.
+    assert_eq!(b.get("/demo/linux/x86_64/0.1.0").status(), 204);
+    let file =
+        write_signed(&dist, "demo_1.0.0_amd64.AppImage", &contents("1.0.0"), &demo.key, "1.0.0", Format::Minisign);
+    ok_json(cli_publish(&a, &demo, "1.0.0", "stable", &[&file]));
+    let visible_after = wait_for("replica B to offer 1.0.0", Duration::from_secs(3), || {
+        b.get("/demo/linux/x86_64/0.1.0").status() == 200
+    });
+    eprintln!("a publish on replica A was served by replica B after {visible_after:?}");
+    let offer = DynamicResponse::parse(&b.get("/demo/linux/x86_64/0.1.0").bytes().unwrap()).unwrap();
+    assert_eq!(offer.release().version().to_string(), "1.0.0");
+    let bytes = reqwest::blocking::get(offer.artifact().url().as_str()).unwrap().bytes().unwrap();
+    assert_eq!(&bytes[..], &contents("1.0.0")[..]);
+    offer.artifact().signature().signature().verify(&demo.key.public_key(), &bytes[..]).unwrap();
+
+    // Exactly one replica leads the orphan collection.
+    wait_for("one orphan-gc leader", Duration::from_secs(20), || {
+        gc_leader(&a).unwrap_or(0) + gc_leader(&b).unwrap_or(0) == 1
+    });
+    let a_leads = gc_leader(&a) == Some(1);
+    eprintln!("orphan-gc leader: replica {}", if a_leads { "A" } else { "B" });
+
+    // Readers on B all along while A is killed in the middle of a publish of 2.0.0.
+    let stop = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicUsize::new(0));
+    let reader = {
+        let (stop, reads, url) = (stop.clone(), reads.clone(), b.url.clone());
+        let expected = contents("1.0.0");
+        let public_key = demo.key.public_key();
+        std::thread::spawn(move || {
+            let http = reqwest::blocking::Client::new();
+            while !stop.load(Ordering::SeqCst) {
+                let r = http.get(format!("{url}/demo/linux/x86_64/0.1.0")).send().unwrap();
+                assert_eq!(r.status(), 200, "replica B stopped serving");
+                let offer = DynamicResponse::parse(&r.bytes().unwrap()).unwrap();
+                assert_eq!(offer.release().version().to_string(), "1.0.0", "a half-published release was offered");
+                let bytes = http.get(offer.artifact().url().as_str()).send().unwrap().bytes().unwrap();
+                assert_eq!(&bytes[..], &expected[..]);
+                offer.artifact().signature().signature().verify(&public_key, &bytes[..]).unwrap();
+                reads.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    };
+    let data = contents("2.0.0");
+    let stream = slow_publish(&a, &demo, "2.0.0", &data, "demo_2.0.0_amd64.AppImage");
+    a.kill9();
+    drop(stream);
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, Ordering::SeqCst);
+    reader.join().expect("a reader on replica B failed");
+    assert!(reads.load(Ordering::SeqCst) > 0);
+    let versions: Vec<Value> = b.releases().iter().map(|r| r["version"].clone()).collect();
+    assert_eq!(versions, ["1.0.0"], "the killed publish must leave nothing");
+
+    // B leads the collection now (taking over if A led).
+    let takeover = wait_for("replica B to lead orphan-gc", Duration::from_secs(20), || gc_leader(&b) == Some(1));
+    if a_leads {
+        eprintln!("replica B took over orphan-gc {takeover:?} after A was killed");
+    }
+
+    // A comes back; a publish on B is served by A.
+    let a = Server::start_with(&tmp.path().join("a"), port_a, &tmp.path().join("a.log"), &shared);
+    assert_eq!(
+        DynamicResponse::parse(&a.get("/demo/linux/x86_64/0.1.0").bytes().unwrap())
+            .unwrap()
+            .release()
+            .version()
+            .to_string(),
+        "1.0.0"
+    );
+    let file =
+        write_signed(&dist, "demo_2.1.0_amd64.AppImage", &contents("2.1.0"), &demo.key, "2.1.0", Format::Minisign);
+    ok_json(cli_publish(&b, &demo, "2.1.0", "stable", &[&file]));
+    wait_for("replica A to offer 2.1.0", Duration::from_secs(3), || {
+        let r = a.get("/demo/linux/x86_64/0.1.0");
+        DynamicResponse::parse(&r.bytes().unwrap()).is_ok_and(|o| o.release().version().to_string() == "2.1.0")
+    });
+    let bytes = a.get("/download/demo/2.1.0/linux-x86_64-appimage/demo_2.1.0_amd64.AppImage").bytes().unwrap();
+    assert_eq!(&bytes[..], &contents("2.1.0")[..]);
+    a.stop();
+    b.stop();
+}
+
+/// Data published under the default SQLite + files is copied by `migrate` into PostgreSQL + S3 (or, without them, a
+/// second SQLite database and directory), and a server on the target serves exactly the same: releases, channels,
+/// rollouts, yanks, tokens (a revoked one stays revoked) and artifact bytes.
+#[test]
+fn migrate_copies_everything_from_sqlite_and_files() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source_dir = tmp.path().join("source");
+    let dist = tmp.path().join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    let port = free_loopback_port();
+    let log = tmp.path().join("server.log");
+    let server = Server::start_with(&source_dir, port, &log, &Backend::local());
+    let demo = register_demo(&server, tmp.path());
+    let contents = |version: &str, suffix: &str| artifact_bytes(version.as_bytes()[2] ^ suffix.len() as u8, 70_000);
+    for (version, channel) in [("1.0.0", "stable"), ("1.1.0", "stable"), ("2.0.0-beta.1", "beta")] {
+        let files: Vec<PathBuf> = ["amd64.AppImage", "amd64.deb"]
+            .iter()
+            .map(|suffix| {
+                let name = format!("demo_{version}_{suffix}");
+                write_signed(&dist, &name, &contents(version, suffix), &demo.key, version, Format::Tauri)
+            })
+            .collect();
+        let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+        ok_json(cli_publish(&server, &demo, version, channel, &refs));
+    }
+    let admin = |args: &[&str]| {
+        ok_json(cli(&[&["--json"], args, &["--server", &server.url]].concat(), &[("MILLENNIUM_TOKEN", ADMIN)]))
+    };
+    admin(&["rollout", "set", "--app", "demo", "--version", "1.1.0", "30"]);
+    admin(&["yank", "--app", "demo", "--version", "1.0.0"]);
+    admin(&["promote", "--app", "demo", "--version", "2.0.0-beta.1", "--to", "canary"]);
+    let spare = admin(&["tokens", "create", "--app", "demo", "--scope", "admin"]);
+    let spare_token = spare["token"].as_str().unwrap().to_owned();
+    admin(&["tokens", "revoke", &spare_token]);
+    let before = server.releases();
+    let manifest_before = server.get("/demo/stable/latest.json").text().unwrap();
+    server.stop();
+
+    let target = if Backend::shared() {
+        Backend::for_dir(&tmp.path().join("target"))
+    } else {
+        let dir = tmp.path().join("target");
+        Backend {
+            database_url: Some(format!("sqlite://{}/millennium.db", dir.display())),
+            storage_url: Some(url::Url::from_directory_path(dir.join("blobs")).unwrap().to_string()),
+        }
+    };
+    let migrate = |extra: &[&str]| {
+        let mut args = vec![
+            "migrate",
+            "--json",
+            "--data-dir",
+            source_dir.to_str().unwrap(),
+            "--to",
+            target.database_url.as_deref().unwrap(),
+            "--to-storage",
+            target.storage_url.as_deref().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        cli(&args, &[])
+    };
+    let report = ok_json(migrate(&[]));
+    assert_eq!(report["rows"]["apps"], 1, "{report}");
+    assert_eq!(report["rows"]["releases"], 3, "{report}");
+    assert_eq!(report["rows"]["artifacts"], 6, "{report}");
+    assert_eq!(report["rows"]["placements"], 4, "{report}");
+    assert_eq!(report["rows"]["tokens"], 2, "{report}");
+    // Identical content is stored (and copied) once.
+    let mut distinct: Vec<&str> = before
+        .iter()
+        .flat_map(|r| r["artifacts"].as_array().unwrap().iter().map(|a| a["sha256"].as_str().unwrap()))
+        .collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(report["blobs"]["copied"], distinct.len(), "{report}");
+    // A second run refuses: the target is no longer empty.
+    let again = migrate(&[]);
+    assert_eq!(again.status.code(), Some(2), "{}", String::from_utf8_lossy(&again.stderr));
+    assert_eq!(json_out(&again)["error"]["code"], "usage");
+
+    let server = Server::start_with(&tmp.path().join("target-run"), port, &log, &target);
+    assert_eq!(server.releases(), before, "the migrated releases differ");
+    assert_eq!(server.get("/demo/stable/latest.json").text().unwrap(), manifest_before);
+    for release in &before {
+        if release["yanked"] == true {
+            continue;
+        }
+        for artifact in release["artifacts"].as_array().unwrap() {
+            let path = artifact["url"].as_str().unwrap().strip_prefix(&server.url).unwrap();
+            let bytes = server.get(path).bytes().unwrap();
+            assert_eq!(
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
+                artifact["sha256"].as_str().unwrap()
+            );
+        }
+    }
+    let revoked = reqwest::blocking::Client::new()
+        .get(format!("{}/api/v1/apps/demo/releases", server.url))
+        .bearer_auth(&spare_token)
+        .send()
+        .unwrap();
+    assert_eq!(revoked.status(), 401, "a revoked token must stay revoked");
+    // The publish token still works, and release ids continue after the copied ones.
+    let file =
+        write_signed(&dist, "demo_1.2.0_amd64.AppImage", &contents("1.2.0", "x"), &demo.key, "1.2.0", Format::Tauri);
+    ok_json(cli_publish(&server, &demo, "1.2.0", "stable", &[&file]));
+    assert_eq!(server.releases().len(), 4);
     server.stop();
 }

@@ -298,7 +298,7 @@ pub async fn rollout(
         return Err(Error::bad_request("nothing to change: give `percent` and/or `paused`"));
     }
     let release = release_or_404(&state, &app, &version).await?;
-    state.db().update_placement(release.id, &channel, percent, request.paused).await?;
+    state.db().update_placement(&app, release.id, &channel, percent, request.paused).await?;
     tracing::info!(app = %app, version = %version, channel = %channel, ?percent, paused = ?request.paused, "rollout changed");
     state.releases_changed(&app, "rollout");
     Ok(Json(release_json(&state, &release).await?).into_response())
@@ -329,7 +329,7 @@ pub async fn yank(
     let version = parse_version(&version)?;
     let request = body(json)?;
     let release = release_or_404(&state, &app, &version).await?;
-    state.db().set_yanked(release.id, request.yanked).await?;
+    state.db().set_yanked(&app, release.id, request.yanked).await?;
     tracing::info!(app = %app, version = %version, yanked = request.yanked, "yank changed");
     state.releases_changed(&app, if request.yanked { "yanked" } else { "unyanked" });
     let release = release_or_404(&state, &app, &version).await?;

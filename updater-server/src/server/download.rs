@@ -8,17 +8,18 @@
 //! - The URL names an immutable artifact, so it may be cached for a year.
 //! - Yanked releases answer `410 Gone`.
 //!
-//! The body is read in chunks from the file (constant memory); sendfile/zero-copy is left for later.
+//! The body is read in chunks from the store (constant memory): from the file, or with a ranged `GET` from the object
+//! store. With an object store and `--s3-downloads redirect`, a `GET` (after the `304` check) is answered with `302`
+//! to a presigned URL instead, and the object store serves the bytes (and the `Range`) itself.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use futures_util::TryStreamExt;
 use millennium_update_protocol::{Target, Version};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
-use super::AppState;
+use super::{AppState, DownloadMode};
 use crate::error::{Error, Result};
 use crate::names::{AppId, check_file_name};
 
@@ -85,6 +86,7 @@ pub fn parse_range(header: Option<&str>, size: u64) -> RangeRequest {
 /// `GET`/`HEAD /download/{app}/{version}/{target}/{file}`.
 pub async fn download(
     State(state): State<AppState>,
+    method: Method,
     Path((app, version, target, file)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response> {
@@ -102,9 +104,7 @@ pub async fn download(
     let artifact =
         artifacts.iter().find(|a| a.target == target.to_string() && a.file_name == file).ok_or_else(missing)?;
 
-    let path = state.blobs().path(&artifact.sha256)?;
-    let mut handle = tokio::fs::File::open(&path).await.map_err(|e| Error::io("could not open", &path, e))?;
-    let size = handle.metadata().await.map_err(|e| Error::io("could not stat", &path, e))?.len();
+    let size = u64::try_from(artifact.size).map_err(|_| Error::Internal(format!("stored size {}", artifact.size)))?;
     let etag = format!("\"{}\"", artifact.sha256);
     let last_modified = httpdate::fmt_http_date(
         std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(release.created_at).unwrap_or(0)),
@@ -127,6 +127,19 @@ pub async fn download(
             .map_err(|e| Error::Internal(format!("response: {e}")));
     }
 
+    if let DownloadMode::Redirect(ttl) = state.config().downloads
+        && method == Method::GET
+        && let Some(url) = state.blobs().presigned_url(&artifact.sha256, ttl).await?
+    {
+        // The presigned URL expires: never let a cache keep the redirect.
+        return Response::builder()
+            .status(StatusCode::FOUND)
+            .header(header::LOCATION, url.as_str())
+            .header(header::CACHE_CONTROL, "no-store")
+            .body(Body::empty())
+            .map_err(|e| Error::Internal(format!("response: {e}")));
+    }
+
     let if_range_ok = match headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
         None => true,
         Some(validator) => validator.trim() == etag || validator.trim() == last_modified,
@@ -140,17 +153,20 @@ pub async fn download(
             (StatusCode::PARTIAL_CONTENT, range.start, range.end - range.start + 1)
         }
     };
-    if start > 0 {
-        handle.seek(std::io::SeekFrom::Start(start)).await.map_err(|e| Error::io("could not seek", &path, e))?;
-    }
-    let sent = state.metrics().download_bytes(app.as_str());
-    let stream = tokio_util::io::ReaderStream::with_capacity(handle.take(len), 256 * 1024).inspect_ok(move |chunk| {
-        sent.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
-    });
+    // A HEAD answer has no body: do not open the blob (an object store GET is a billed request).
+    let body = if method == Method::HEAD {
+        Body::empty()
+    } else {
+        let sent = state.metrics().download_bytes(app.as_str());
+        let stream = state.blobs().read(&artifact.sha256, start, len).await?.inspect_ok(move |chunk| {
+            sent.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        });
+        Body::from_stream(stream)
+    };
     let mut response = builder
         .status(status)
         .header(header::CONTENT_LENGTH, len)
-        .body(Body::from_stream(stream))
+        .body(body)
         .map_err(|e| Error::Internal(format!("response: {e}")))?;
     // Keep intermediaries from transforming the bytes.
     response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

@@ -21,6 +21,7 @@ pub mod api;
 pub mod download;
 pub mod openapi;
 pub mod publish;
+pub mod replicas;
 pub mod updates;
 
 use std::net::SocketAddr;
@@ -37,8 +38,8 @@ use axum::routing::{delete, get, post};
 use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::blobs::BlobStore;
-use crate::db::Db;
+use crate::blobs::{BlobStore, StorageUrl};
+use crate::db::{DatabaseUrl, Db};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::tokens::{self, NewToken, PresentedToken, Principal, Scope};
@@ -58,32 +59,127 @@ pub const MAX_HEADER_BYTES: usize = 16 * 1024;
 /// Default `--max-upload-size`: 2 GiB per publish request.
 pub const DEFAULT_MAX_UPLOAD_SIZE: u64 = 2 * 1024 * 1024 * 1024;
 
+/// Where the server keeps its data: the database and the artifact store.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// Local working directory: the SQLite database and artifact files by default, and the staging area of uploads.
+    pub data_dir: PathBuf,
+    /// The database.
+    pub database: DatabaseUrl,
+    /// The artifact store.
+    pub blobs: StorageUrl,
+}
+
+impl StorageConfig {
+    /// The zero-setup default: SQLite and files, all under `data_dir`.
+    pub fn local(data_dir: &Path) -> Self {
+        Self {
+            data_dir: data_dir.to_owned(),
+            database: DatabaseUrl::sqlite_in(data_dir),
+            blobs: StorageUrl::files_in(data_dir),
+        }
+    }
+
+    /// `data_dir` with the given database and storage URLs (each defaulting to the local one).
+    pub fn from_urls(data_dir: &Path, database: Option<&str>, blobs: Option<&str>) -> Result<Self> {
+        let mut storage = Self::local(data_dir);
+        if let Some(url) = database {
+            storage.database = DatabaseUrl::parse(url)?;
+        }
+        if let Some(url) = blobs {
+            storage.blobs = StorageUrl::parse(url)?;
+        }
+        Ok(storage)
+    }
+
+    /// Opens the database (applying migrations) and the artifact store.
+    pub async fn open(&self) -> Result<(Db, BlobStore)> {
+        std::fs::create_dir_all(&self.data_dir)
+            .map_err(|e| Error::io("could not create the data directory", &self.data_dir, e))?;
+        let db = Db::open(&self.database).await?;
+        let blobs = BlobStore::open(&self.blobs, &self.data_dir)?;
+        blobs
+            .check()
+            .await
+            .map_err(|e| Error::Connect(format!("could not reach the object store {}: {e}", self.blobs)))?;
+        Ok((db, blobs))
+    }
+}
+
+/// How artifact downloads from an object store reach clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownloadMode {
+    /// Through the server, with `Range` support.
+    Stream,
+    /// `302` to a presigned URL valid this long (the object store then serves the bytes).
+    Redirect(Duration),
+}
+
+/// Garbage collection of uploads left by interrupted publishes, on an object store shared by replicas.
+#[derive(Debug, Clone, Copy)]
+pub struct GcConfig {
+    /// How often the leader replica looks.
+    pub interval: Duration,
+    /// Blobs younger than this are spared: another replica may be between its upload and its commit.
+    pub grace: Duration,
+}
+
+impl Default for GcConfig {
+    fn default() -> Self {
+        Self { interval: Duration::from_secs(600), grace: Duration::from_secs(3600) }
+    }
+}
+
 /// What the server needs to know beyond its storage.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// The base URL put in manifests (download URLs are `{public_url}/download/…`). No trailing slash.
+    /// The base URL of this server (download URLs are `{public_url}/download/…` unless `cdn_url`). No trailing slash.
     pub public_url: String,
+    /// The base URL of a CDN in front of `/download/`, put in manifests instead of `public_url`. No trailing slash.
+    pub cdn_url: Option<String>,
+    /// How downloads from an object store are served (files are always streamed).
+    pub downloads: DownloadMode,
+    /// Orphan collection on an object store.
+    pub gc: GcConfig,
     /// Largest total artifact size of one publish request, in bytes.
     pub max_upload_size: u64,
     /// SHA-256 of the token `GET /metrics` accepts besides server admin tokens (`MILLENNIUM_METRICS_TOKEN`).
     pub metrics_token_hash: Option<[u8; 32]>,
 }
 
+fn base_url(what: &str, text: &str) -> Result<String> {
+    let url = url::Url::parse(text).map_err(|e| Error::usage(format!("invalid {what} `{text}`: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::usage(format!(
+            "invalid {what} `{text}`: expected `http://` or `https://` with no query or fragment"
+        )));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
 impl ServerConfig {
     /// Makes a configuration, checking the public URL.
     pub fn new(public_url: &str, max_upload_size: u64) -> Result<Self> {
-        let url =
-            url::Url::parse(public_url).map_err(|e| Error::usage(format!("invalid public URL `{public_url}`: {e}")))?;
-        if !matches!(url.scheme(), "http" | "https") || url.query().is_some() || url.fragment().is_some() {
-            return Err(Error::usage(format!(
-                "invalid public URL `{public_url}`: expected `http://` or `https://` with no query or fragment"
-            )));
-        }
         Ok(Self {
-            public_url: url.as_str().trim_end_matches('/').to_owned(),
+            public_url: base_url("public URL", public_url)?,
+            cdn_url: None,
+            downloads: DownloadMode::Stream,
+            gc: GcConfig::default(),
             max_upload_size,
             metrics_token_hash: None,
         })
+    }
+
+    /// Puts `cdn_url` instead of the public URL in front of download URLs in manifests. The CDN must forward
+    /// `/download/…` to this server (or to any replica); those answers are immutable and cacheable for a year.
+    pub fn with_cdn_url(mut self, cdn_url: &str) -> Result<Self> {
+        self.cdn_url = Some(base_url("CDN URL", cdn_url)?);
+        Ok(self)
+    }
+
+    /// The base of download URLs in manifests.
+    pub fn download_base_url(&self) -> &str {
+        self.cdn_url.as_deref().unwrap_or(&self.public_url)
     }
 
     /// Accepts `token` on `GET /metrics` (at least 16 characters).
@@ -124,14 +220,18 @@ pub struct Opened {
 }
 
 impl AppState {
-    /// Opens the data directory (creating it), applies migrations, removes unreferenced uploads, and makes a server
+    /// Opens the storage (creating the data directory, applying migrations), removes uploads left by an interrupted
+    /// publish (files: at once; an object store: later, by the leader replica, see [`replicas`]), and makes a server
     /// admin token on first start unless `admin_token` (from `MILLENNIUM_ADMIN_TOKEN`) is given.
-    pub async fn open(data_dir: &Path, config: ServerConfig, admin_token: Option<&str>) -> Result<Opened> {
-        std::fs::create_dir_all(data_dir).map_err(|e| Error::io("could not create the data directory", data_dir, e))?;
-        let db = Db::open(data_dir).await?;
-        let blobs = BlobStore::open(data_dir)?;
-        let referenced = db.referenced_blobs().await?;
-        let removed = blobs.collect_garbage(&referenced)?;
+    pub async fn open(storage: &StorageConfig, config: ServerConfig, admin_token: Option<&str>) -> Result<Opened> {
+        let (db, blobs) = storage.open().await?;
+        let removed = if blobs.is_object_store() {
+            // The staging directory is this process's own; the shared store is the leader's job.
+            blobs.remove_staged_leftovers()?
+        } else {
+            // Local files belong to this process alone: everything unreferenced is left from a crash.
+            blobs.collect_garbage(|| db.referenced_blobs(), Duration::ZERO).await?
+        };
         if removed > 0 {
             tracing::warn!(removed, "removed uploads left by an interrupted publish");
         }
@@ -145,10 +245,11 @@ impl AppState {
             None => None,
         };
         let mut new_admin_token = None;
-        if env_admin_hash.is_none() && !db.has_server_admin_token().await? {
+        if env_admin_hash.is_none() {
             let token = NewToken::generate()?;
-            db.insert_token(&token.id, &token.secret_hash, None, Scope::Admin, "server admin (first start)").await?;
-            new_admin_token = Some(token.text);
+            if db.insert_first_admin_token(&token.id, &token.secret_hash, "server admin (first start)").await? {
+                new_admin_token = Some(token.text);
+            }
         }
         let state = AppState(Arc::new(Inner {
             db,
@@ -335,8 +436,11 @@ async fn request_limits(request: Request, next: Next) -> Response {
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
     pub bind: SocketAddr,
-    pub data_dir: PathBuf,
+    pub storage: StorageConfig,
     pub public_url: Option<String>,
+    pub cdn_url: Option<String>,
+    pub downloads: DownloadMode,
+    pub gc: GcConfig,
     pub max_upload_size: u64,
     pub admin_token: Option<String>,
     pub metrics_token: Option<String>,
@@ -372,7 +476,12 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
     if let Some(token) = &options.metrics_token {
         config = config.with_metrics_token(token)?;
     }
-    let opened = AppState::open(&options.data_dir, config, options.admin_token.as_deref()).await?;
+    if let Some(cdn_url) = &options.cdn_url {
+        config = config.with_cdn_url(cdn_url)?;
+    }
+    config.downloads = options.downloads;
+    config.gc = options.gc;
+    let opened = AppState::open(&options.storage, config, options.admin_token.as_deref()).await?;
     if let Some(token) = &opened.new_admin_token {
         // Printed once, on stderr, outside the log format so it is easy to copy; only its hash is stored.
         eprintln!(
@@ -384,8 +493,18 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
         .await
         .map_err(|e| Error::usage(format!("could not listen on {}: {e}", options.bind)))?;
     let local = listener.local_addr().map_err(|e| Error::Internal(format!("local address: {e}")))?;
-    tracing::info!(address = %local, public_url = %state.config().public_url, data_dir = %options.data_dir.display(), "listening");
+    tracing::info!(
+        address = %local,
+        public_url = %state.config().public_url,
+        database = %options.storage.database.redacted(),
+        storage = %options.storage.blobs,
+        "listening"
+    );
+    let background = replicas::start(&state);
     serve_on(listener, app(state.clone()), shutdown_signal()).await;
+    for task in background {
+        task.abort();
+    }
     state.db().close().await;
     tracing::info!("stopped");
     Ok(())

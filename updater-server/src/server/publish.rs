@@ -233,7 +233,7 @@ async fn publish_checked(
         let signature =
             verify_artifact(&public_key, sig, upload.blob.path().to_owned(), &version_text, *target).await?;
         // The protocol crate must accept what will be served: signed version equal to the release's.
-        let url = ArtifactUrl::parse(&format!("{}/download/", state.config().public_url))
+        let url = ArtifactUrl::parse(&format!("{}/download/", state.config().download_base_url()))
             .map_err(|e| Error::Internal(format!("public URL: {e}")))?;
         DynamicResponse::new(info.clone(), Artifact::new(url, signature.clone()))
             .map_err(|e| Error::SignatureRejected { target: target.to_string(), reason: e.to_string() })?;

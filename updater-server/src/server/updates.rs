@@ -265,7 +265,7 @@ pub fn served_platforms(artifacts: &[ArtifactRow]) -> Result<BTreeMap<Target, &A
 pub fn download_url(state: &AppState, app: &str, version: &Version, artifact: &ArtifactRow) -> String {
     format!(
         "{}/download/{app}/{}/{}/{}",
-        state.config().public_url,
+        state.config().download_base_url(),
         version.to_request_segment(),
         artifact.target,
         artifact.file_name

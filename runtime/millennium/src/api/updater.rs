@@ -139,7 +139,7 @@ mod tests {
     use millennium_update_server::client::{Client, UploadArtifact};
     use millennium_update_server::server::publish::PublishRequest;
     use millennium_update_server::tokens::Scope;
-    use millennium_update_server::{AppState, ServerConfig, app, server::serve_on};
+    use millennium_update_server::{AppState, ServerConfig, StorageConfig, app, server::serve_on};
 
     use super::*;
 
@@ -158,7 +158,8 @@ mod tests {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let url = format!("http://{}", listener.local_addr().unwrap());
             let config = ServerConfig::new(&url, 64 << 20).unwrap();
-            let state = AppState::open(&dir.join("data"), config, Some(ADMIN)).await.unwrap().state;
+            let state =
+                AppState::open(&StorageConfig::local(&dir.join("data")), config, Some(ADMIN)).await.unwrap().state;
             tokio::spawn(serve_on(listener, app(state), std::future::pending()));
             let admin = Client::new(&url, ADMIN).unwrap();
             admin.create_app("demo", &key.public_key().to_text(Format::Minisign)).await.unwrap();

@@ -1,0 +1,120 @@
+//! `millennium-update-server migrate`: copies everything from one storage to another (e.g. SQLite + files to
+//! PostgreSQL + S3), so a single-machine server can move to replicas without losing anything.
+//!
+//! The target database must be empty (no app): migrations are applied to it first, then every row of every table is
+//! copied in one transaction, keeping release ids. Artifact blobs are copied first when the stores differ, each one
+//! hashed on the way and refused unless its SHA-256 is the one the database names. Finally the target is read back
+//! and compared with the source: same rows, and every referenced blob present. A failure leaves the target database
+//! empty (the row copy is one transaction); blobs already copied are unreferenced and collected later.
+
+use std::collections::BTreeSet;
+
+use futures_util::TryStreamExt;
+use serde_json::{Value, json};
+
+use crate::db::Counts;
+use crate::error::{Error, Result};
+use crate::server::StorageConfig;
+
+/// Copies `from` into `to`; returns a summary (`--json` output of the command).
+pub async fn migrate(from: &StorageConfig, to: &StorageConfig) -> Result<Value> {
+    let (source_db, source_blobs) = from.open().await?;
+    let (target_db, target_blobs) = to.open().await?;
+    if !target_db.is_empty().await? {
+        return Err(Error::usage(format!(
+            "the target database {} already holds apps\nhint: migrate into a new, empty database",
+            to.database.redacted()
+        )));
+    }
+    let export = source_db.export().await?;
+
+    let mut sizes = std::collections::BTreeMap::new();
+    for artifact in &export.artifacts {
+        sizes.insert(artifact.sha256.clone(), artifact.size);
+    }
+    let same_store = from.blobs == to.blobs;
+    let mut copied = 0u64;
+    let mut bytes = 0u64;
+    if !same_store {
+        let progress = indicatif::ProgressBar::new(sizes.values().map(|s| u64::try_from(*s).unwrap_or(0)).sum());
+        if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        }
+        for (sha256, size) in &sizes {
+            let size = u64::try_from(*size).map_err(|_| Error::Internal(format!("stored size {size}")))?;
+            let mut stream = source_blobs.read(sha256, 0, size).await?;
+            let mut writer = target_blobs.writer()?;
+            while let Some(chunk) = stream
+                .try_next()
+                .await
+                .map_err(|e| Error::Connect(format!("could not read blob {sha256} from {}: {e}", from.blobs)))?
+            {
+                writer.write(&chunk).await?;
+                progress.inc(chunk.len() as u64);
+            }
+            let staged = writer.finish().await?;
+            if staged.sha256 != *sha256 || staged.size != size {
+                return Err(Error::Connect(format!(
+                    "blob {sha256} in {} is damaged (read {} bytes hashing to {})\nhint: nothing was written to the target database; restore the blob and retry",
+                    from.blobs, staged.size, staged.sha256
+                )));
+            }
+            target_blobs.persist(staged).await?;
+            copied += 1;
+            bytes += size;
+        }
+        progress.finish_and_clear();
+    }
+
+    target_db.import(&export).await?;
+
+    // Read back and compare: nothing lost.
+    let check = target_db.export().await?;
+    let describe = |e: &crate::db::Export| -> BTreeSet<String> {
+        let mut rows = BTreeSet::new();
+        rows.extend(e.apps.iter().map(|a| format!("app {} {} {}", a.id, a.public_key, a.created_at)));
+        rows.extend(e.tokens.iter().map(|t| {
+            format!(
+                "token {} {} {:?} {} {:?} {} {:?}",
+                t.id,
+                hex::encode(&t.secret_hash),
+                t.app_id,
+                t.scope.as_str(),
+                t.description,
+                t.created_at,
+                t.revoked_at
+            )
+        }));
+        rows.extend(e.releases.iter().map(|r| {
+            format!(
+                "release {} {} {} {:?} {} {} {}",
+                r.id, r.app_id, r.version, r.notes, r.pub_date, r.yanked, r.created_at
+            )
+        }));
+        rows.extend(e.artifacts.iter().map(|a| {
+            format!("artifact {} {} {} {} {} {}", a.release_id, a.target, a.file_name, a.sha256, a.size, a.signature)
+        }));
+        rows.extend(
+            e.placements
+                .iter()
+                .map(|(id, p)| format!("placement {id} {} {} {} {}", p.channel, p.rollout, p.paused, p.added_at)),
+        );
+        rows
+    };
+    if describe(&export) != describe(&check) {
+        return Err(Error::Internal("the target database does not read back what was written".into()));
+    }
+    let present = target_blobs.list().await?;
+    if let Some(missing) = sizes.keys().find(|sha| !present.contains(*sha)) {
+        return Err(Error::Internal(format!("blob {missing} is missing from {} after the copy", to.blobs)));
+    }
+    source_db.close().await;
+    target_db.close().await;
+    let counts: Counts = check.counts();
+    Ok(json!({
+        "from": { "database": from.database.redacted(), "storage": from.blobs.to_string() },
+        "to": { "database": to.database.redacted(), "storage": to.blobs.to_string() },
+        "rows": counts,
+        "blobs": { "referenced": sizes.len(), "copied": copied, "bytes_copied": bytes, "same_store": same_store },
+    }))
+}

@@ -1,0 +1,85 @@
+//! What lets several replicas share one PostgreSQL database and one object store: cache invalidation by
+//! `LISTEN/NOTIFY`, and orphan collection as a singleton job on the leader ([`crate::leader`]).
+//!
+//! Every change to releases commits a `NOTIFY` on [`crate::db::RELEASES_CHANNEL`] in its own transaction; each
+//! replica listens and drops its cached update answers on every notification, so a publish on one replica is served
+//! by all of them as soon as the notification arrives (milliseconds). If the listening connection drops, the cache
+//! is dropped too (notifications may have been missed) and the listener reconnects.
+
+use std::time::Duration;
+
+use sqlx::postgres::PgListener;
+
+use super::AppState;
+use crate::db::RELEASES_CHANNEL;
+use crate::leader::{self, Schedule};
+
+/// The name of the orphan collection job.
+pub const GC_JOB: &str = "orphan-gc";
+
+/// Starts the background tasks this state's storage needs; abort them at shutdown.
+pub fn start(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut tasks = Vec::new();
+    if let Some(pool) = state.db().postgres().cloned() {
+        let listener_state = state.clone();
+        tasks.push(tokio::spawn(async move { listen(listener_state, pool).await }));
+    }
+    if state.blobs().is_object_store() {
+        let gc = state.config().gc;
+        let job_state = state.clone();
+        let schedule = Schedule { interval: gc.interval, standby_poll: gc.interval.min(Duration::from_secs(15)) };
+        tasks.push(leader::spawn_singleton(
+            state.db().clone(),
+            GC_JOB,
+            schedule,
+            state.metrics().leader_flag(GC_JOB),
+            move || {
+                let state = job_state.clone();
+                async move {
+                    let db = state.db().clone();
+                    let removed = state.blobs().collect_garbage(|| db.referenced_blobs(), gc.grace).await?;
+                    if removed > 0 {
+                        tracing::warn!(removed, "removed uploads left by an interrupted publish");
+                    }
+                    Ok(())
+                }
+            },
+        ));
+    }
+    tasks
+}
+
+async fn listen(state: AppState, pool: sqlx::PgPool) {
+    loop {
+        let mut listener = match PgListener::connect_with(&pool).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not connect to listen for release changes; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(RELEASES_CHANNEL).await {
+            tracing::warn!(error = %e, "could not listen for release changes; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        // Anything may have changed while not listening.
+        state.cache().invalidate();
+        loop {
+            match listener.try_recv().await {
+                Ok(Some(notification)) => {
+                    tracing::debug!(app = notification.payload(), "releases changed on a replica");
+                    state.cache().invalidate();
+                }
+                // The connection was lost and will be re-established: notifications may have been missed.
+                Ok(None) => state.cache().invalidate(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "listening for release changes failed; reconnecting");
+                    state.cache().invalidate();
+                    break;
+                }
+            }
+        }
+    }
+}
