@@ -1,0 +1,388 @@
+//! macOS outputs built on Linux, checked with independent tools: `plistutil` (Info.plist), `icns2png` (icon), `7z`
+//! (universal binary, disk image, HFS+ volume), `dmg2img` (UDIF), `tar` and `minisign` (updater artifact),
+//! ImageMagick's `identify` (the two-resolution background).
+
+#![allow(clippy::unwrap_used)] // test helpers: failures should panic with the error
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+/// The test app with macOS executables (written by [`macho_executable`]) next to its Linux build.
+fn mac_app() -> TestApp {
+    let app = TestApp::bare();
+    std::fs::write(app.path().join("hello-x86_64"), macho_executable("x86_64", "slice-x86_64")).unwrap();
+    std::fs::write(app.path().join("hello-arm64"), macho_executable("arm64", "slice-arm64")).unwrap();
+    app.write_config(&mac_config(&app, "main = \"hello-x86_64\""));
+    app
+}
+
+fn mac_config(app: &TestApp, binaries: &str) -> String {
+    app.default_config().replace("main = \"hello\"", binaries)
+        + "\n[macos]\nminimum-system-version = \"11.0\"\ncategory = \"public.app-category.developer-tools\"\n\
+           copyright = \"© 2023 Test Person\"\n\
+           [[macos.file-associations]]\nextensions = [\"hello\", \"hi\"]\nname = \"Hello document\"\nrole = \"Viewer\"\n"
+}
+
+fn bundle_mac(app: &TestApp, out: &Path, formats: &str, env: &[(&str, &str)]) -> std::process::Output {
+    app.bundle(out, &["--format", formats, "--target", "x86_64", "--json"], env)
+}
+
+fn ok(o: &std::process::Output) {
+    assert!(o.status.success(), "bundle failed: {}\n{}", stderr(o), stdout(o));
+}
+
+fn plist_dict(path: &Path) -> plist::Dictionary {
+    plist::Value::from_file(path).unwrap().into_dictionary().unwrap()
+}
+
+#[test]
+fn app_has_the_bundle_layout_info_plist_and_icns() {
+    require("plistutil", "libplist-utils");
+    require("icns2png", "icnsutils");
+    let app = mac_app();
+    let out = app.path().join("out");
+    let o = bundle_mac(&app, &out, "app", &[]);
+    ok(&o);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(report["files"][0]["format"], "app");
+    let warnings = report["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().starts_with("macOS signing skipped: no certificate: set `APPLE_CERTIFICATE`")),
+        "{warnings:?}"
+    );
+
+    let bundle = out.join("Hello App.app");
+    assert_eq!(listing(&out), ["Hello App.app"]);
+    let exe = bundle.join("Contents/MacOS/hello-x86_64");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&exe).unwrap().permissions().mode() & 0o777, 0o755);
+    assert_eq!(std::fs::read(&exe).unwrap(), macho_executable("x86_64", "slice-x86_64"));
+    assert_eq!(std::fs::read_to_string(bundle.join("Contents/PkgInfo")).unwrap(), "APPL????");
+    assert_eq!(std::fs::read_to_string(bundle.join("Contents/Resources/assets/data.txt")).unwrap(), "resource\n");
+
+    // plistutil (libplist) reads it and converts it to the binary form and back.
+    let info = bundle.join("Contents/Info.plist");
+    let bin = app.path().join("Info.bplist");
+    run("plistutil", &["-i", info.to_str().unwrap(), "-o", bin.to_str().unwrap(), "-f", "bin"]);
+    assert!(std::fs::read(&bin).unwrap().starts_with(b"bplist00"));
+    let d = plist_dict(&bin);
+    let s = |k: &str| d.get(k).and_then(|v| v.as_string()).unwrap_or_else(|| panic!("missing {k}: {d:?}")).to_owned();
+    assert_eq!(s("CFBundleIdentifier"), "com.example.hello");
+    assert_eq!(s("CFBundleExecutable"), "hello-x86_64");
+    assert_eq!(s("CFBundleName"), "Hello App");
+    assert_eq!(s("CFBundleShortVersionString"), "1.2.3");
+    assert_eq!(s("CFBundleVersion"), "1.2.3");
+    assert_eq!(s("CFBundlePackageType"), "APPL");
+    assert_eq!(s("CFBundleIconFile"), "AppIcon.icns");
+    assert_eq!(s("LSMinimumSystemVersion"), "11.0");
+    assert_eq!(s("LSApplicationCategoryType"), "public.app-category.developer-tools");
+    assert_eq!(s("NSHumanReadableCopyright"), "© 2023 Test Person");
+    assert_eq!(d.get("NSHighResolutionCapable").and_then(|v| v.as_boolean()), Some(true));
+    let url = &d["CFBundleURLTypes"].as_array().unwrap()[0].as_dictionary().unwrap().clone();
+    assert_eq!(url["CFBundleURLSchemes"].as_array().unwrap()[0].as_string(), Some("hello"));
+    let doc = d["CFBundleDocumentTypes"].as_array().unwrap()[0].as_dictionary().unwrap().clone();
+    assert_eq!(doc["CFBundleTypeRole"].as_string(), Some("Viewer"));
+    assert_eq!(doc["CFBundleTypeExtensions"].as_array().unwrap().len(), 2);
+
+    // icns2png (libicns) lists and extracts every size up to the 128x128 source.
+    let icns = bundle.join("Contents/Resources/AppIcon.icns");
+    let listing_text = run("icns2png", &["-l", icns.to_str().unwrap()]);
+    for size in ["16x16", "32x32", "48x48", "128x128"] {
+        assert!(listing_text.contains(size), "missing {size}:\n{listing_text}");
+    }
+    assert!(!listing_text.contains("256x256"), "no upscaled icons:\n{listing_text}");
+    let x = app.path().join("icons");
+    std::fs::create_dir_all(&x).unwrap();
+    run("icns2png", &["-x", "-o", x.to_str().unwrap(), icns.to_str().unwrap()]);
+    let pngs = listing(&x);
+    assert!(pngs.iter().any(|p| p.ends_with("128x128x32.png")), "{pngs:?}");
+    let extracted = image::open(x.join(pngs.iter().find(|p| p.ends_with("128x128x32.png")).unwrap())).unwrap();
+    assert_eq!(extracted.to_rgba8(), image::open(app.path().join("icon.png")).unwrap().to_rgba8());
+}
+
+#[test]
+fn universal_binary_holds_both_slices() {
+    require("7z", "7zip");
+    let app = mac_app();
+    app.write_config(
+        &mac_config(&app, "").replace("[macos]\n", "[macos]\nuniversal = [\"hello-arm64\", \"hello-x86_64\"]\n"),
+    );
+    let out = app.path().join("out");
+    ok(&bundle_mac(&app, &out, "app", &[]));
+    let exe = out.join("Hello App.app/Contents/MacOS/hello-arm64");
+    let bytes = std::fs::read(&exe).unwrap();
+    assert!(bytes.starts_with(&[0xca, 0xfe, 0xba, 0xbe]));
+    let inspected = millennium_bundler::macos::macho::inspect(&exe, &bytes).unwrap();
+    assert!(inspected.universal);
+    assert_eq!(inspected.arches, [millennium_bundler::Arch::X86_64, millennium_bundler::Arch::Aarch64]);
+
+    // 7-Zip's Mach-O universal ("Mub") handler lists and extracts the two slices unchanged.
+    let listing_text = run("7z", &["l", exe.to_str().unwrap()]);
+    assert!(listing_text.contains("Type = Mub"), "{listing_text}");
+    let x = app.path().join("slices");
+    run("7z", &["x", "-y", &format!("-o{}", x.display()), exe.to_str().unwrap()]);
+    let mut slices: Vec<Vec<u8>> = listing(&x).iter().map(|n| std::fs::read(x.join(n)).unwrap()).collect();
+    slices.sort();
+    let mut expected = vec![macho_executable("x86_64", "slice-x86_64"), macho_executable("arm64", "slice-arm64")];
+    expected.sort();
+    assert_eq!(slices, expected);
+}
+
+fn signing_key() -> (String, millennium_sign::PublicKey) {
+    let key = millennium_sign::SecretKey::generate().unwrap();
+    let text = key.seal(None, millennium_sign::KdfParams::INTERACTIVE).unwrap().to_text(millennium_sign::Format::Tauri);
+    (text.to_string(), key.public_key())
+}
+
+#[test]
+fn updater_tarball_is_signed_and_unpacks_to_the_app() {
+    require("minisign", "minisign");
+    let (key_text, public) = signing_key();
+    let app = mac_app();
+    app.write_config(&format!(
+        "{}\n[updater]\npubkey = \"{}\"\nartifact-base-url = \"https://releases.example.com/hello/v1.2.3/\"\n",
+        mac_config(&app, "").replace("[macos]\n", "[macos]\nuniversal = [\"hello-arm64\", \"hello-x86_64\"]\n"),
+        public.to_text(millennium_sign::Format::Tauri)
+    ));
+    let out = app.path().join("out");
+    ok(&bundle_mac(&app, &out, "app,updater", &[("MILLENNIUM_SIGNING_PRIVATE_KEY", key_text.as_str())]));
+    assert_eq!(
+        listing(&out),
+        ["Hello App.app", "Hello App.app.tar.gz", "Hello App.app.tar.gz.sig", "hello-app_1.2.3_universal.update.json"]
+    );
+    let tarball = out.join("Hello App.app.tar.gz");
+
+    // Every entry's first component is the .app, as Tauri's updater expects (it strips it when installing).
+    let entries = run("tar", &["-tzvf", tarball.to_str().unwrap()]);
+    for line in entries.lines() {
+        assert!(line.contains(" Hello App.app/"), "{line}");
+        assert!(line.contains("root/root") && line.contains("2023-11-14 22:13"), "{line}");
+    }
+    assert!(entries.contains("-rwxr-xr-x root/root"), "{entries}");
+    let x = app.path().join("unpacked");
+    std::fs::create_dir_all(&x).unwrap();
+    run("tar", &["-xzf", tarball.to_str().unwrap(), "-C", x.to_str().unwrap()]);
+    let diff = Command::new("diff").arg("-r").arg(x.join("Hello App.app")).arg(out.join("Hello App.app")).output();
+    assert!(diff.unwrap().status.success());
+
+    // minisign verifies the signature (the .sig is Tauri's base64 of the minisign signature file).
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let sig_text = String::from_utf8(
+        b64.decode(std::fs::read_to_string(out.join("Hello App.app.tar.gz.sig")).unwrap().trim()).unwrap(),
+    )
+    .unwrap();
+    assert!(sig_text.contains("file:Hello App.app.tar.gz\tversion:1.2.3"), "{sig_text}");
+    std::fs::write(app.path().join("app.minisig"), &sig_text).unwrap();
+    std::fs::write(app.path().join("key.pub"), public.to_text(millennium_sign::Format::Minisign)).unwrap();
+    let verified = run(
+        "minisign",
+        &[
+            "-V",
+            "-p",
+            app.path().join("key.pub").to_str().unwrap(),
+            "-x",
+            app.path().join("app.minisig").to_str().unwrap(),
+            "-m",
+            tarball.to_str().unwrap(),
+        ],
+    );
+    assert!(verified.contains("Signature and comment signature verified"), "{verified}");
+
+    // The manifest serves the universal app to both architectures, with and without a bundle type.
+    let manifest = std::fs::read(out.join("hello-app_1.2.3_universal.update.json")).unwrap();
+    let parsed = millennium_update_protocol::tauri::StaticManifest::parse(&manifest).unwrap();
+    let keys: Vec<&str> = parsed.platforms().map(|(k, _)| k).collect();
+    // (`macos-*` keys are for cargo-packager's updater, which the protocol crate serves too.)
+    assert_eq!(
+        keys,
+        ["darwin-aarch64", "darwin-aarch64-app", "darwin-x86_64", "darwin-x86_64-app", "macos-aarch64", "macos-x86_64"]
+    );
+    let artifact = parsed.get("darwin-aarch64-app").unwrap().artifact();
+    assert_eq!(artifact.url().as_str(), "https://releases.example.com/hello/v1.2.3/Hello%20App.app.tar.gz");
+}
+
+/// The `dmg2img` and `7z` views of a disk image must agree with the bundle.
+fn check_volume(listing_text: &str) {
+    for path in [
+        "Hello App.app/Contents/Info.plist",
+        "Hello App.app/Contents/MacOS/hello-x86_64",
+        "Hello App.app/Contents/Resources/AppIcon.icns",
+        "Hello App.app/Contents/Resources/assets/sub/more.txt",
+        "Applications",
+        ".DS_Store",
+        ".VolumeIcon.icns",
+        ".background/background.tiff",
+    ] {
+        assert!(listing_text.lines().any(|l| l.ends_with(path)), "missing {path}:\n{listing_text}");
+    }
+}
+
+#[test]
+fn dmg_holds_an_hfs_volume_that_7z_and_dmg2img_read() {
+    require("7z", "7zip");
+    require("dmg2img", "dmg2img");
+    let app = mac_app();
+    write_png(&app.path().join("bg.png"), 330, 200);
+    write_png(&app.path().join("bg@2x.png"), 660, 400);
+    app.write_config(&format!(
+        "{}\n[dmg]\nbackground = \"bg.png\"\nbackground-2x = \"bg@2x.png\"\nvolume-name = \"Hello Installer\"\n",
+        mac_config(&app, "main = \"hello-x86_64\"")
+    ));
+    let out = app.path().join("out");
+    ok(&bundle_mac(&app, &out, "dmg", &[]));
+    assert_eq!(listing(&out), ["Hello App_1.2.3_x86_64.dmg"]);
+    let dmg = out.join("Hello App_1.2.3_x86_64.dmg");
+    let bytes = std::fs::read(&dmg).unwrap();
+    assert_eq!(&bytes[bytes.len() - 512..bytes.len() - 508], b"koly");
+
+    // 7-Zip opens the UDIF image, finds the HFS partition and lists the file system in it.
+    let listing_text = run("7z", &["l", dmg.to_str().unwrap()]);
+    assert!(listing_text.contains("Type = Dmg"), "{listing_text}");
+    assert!(listing_text.contains("Type = HFS"), "{listing_text}");
+    check_volume(&listing_text);
+    let slt = run("7z", &["l", "-slt", dmg.to_str().unwrap()]);
+    let link = slt.split("\n\n").find(|e| e.contains("Path = Hello Installer/Applications\n")).unwrap();
+    assert!(link.contains("Mode = lrwxr-xr-x") && link.contains("Size = 13\n"), "{link}");
+    let target =
+        Command::new("7z").args(["e", "-so", dmg.to_str().unwrap(), "Hello Installer/Applications"]).output().unwrap();
+    assert_eq!(target.stdout, b"/Applications");
+
+    let x = app.path().join("x");
+    run("7z", &["x", "-snl", "-y", &format!("-o{}", x.display()), dmg.to_str().unwrap()]);
+    let x = x.join("Hello Installer");
+    // 7-Zip re-roots absolute link targets under the output directory when it extracts them.
+    assert!(std::fs::read_link(x.join("Applications")).unwrap().ends_with("Applications"));
+    let extracted = x.join("Hello App.app/Contents/MacOS/hello-x86_64");
+    assert_eq!(std::fs::read(&extracted).unwrap(), macho_executable("x86_64", "slice-x86_64"));
+    let info = std::fs::read(x.join("Hello App.app/Contents/Info.plist")).unwrap();
+    assert!(String::from_utf8_lossy(&info).contains("<string>com.example.hello</string>"));
+    let ds_store = std::fs::read(x.join(".DS_Store")).unwrap();
+    assert_eq!(&ds_store[..8], b"\0\0\0\x01Bud1");
+    for name in ["Hello App.app", "Applications"] {
+        let utf16: Vec<u8> = name.encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let at = ds_store.windows(utf16.len()).position(|w| w == utf16).unwrap_or_else(|| panic!("no {name} record"));
+        assert_eq!(&ds_store[at + utf16.len()..at + utf16.len() + 8], b"Ilocblob");
+    }
+
+    // The background is one TIFF holding the 1x picture at 72 dpi and the 2x one at 144 dpi.
+    if Command::new("identify").arg("-version").output().is_ok() {
+        let frames =
+            run("identify", &["-format", "%w %h %x\n", x.join(".background/background.tiff").to_str().unwrap()]);
+        let frames: Vec<&str> = frames.lines().collect();
+        assert_eq!(frames.len(), 2, "{frames:?}");
+        assert!(frames[0].starts_with("330 200 72") && frames[1].starts_with("660 400 144"), "{frames:?}");
+    }
+
+    // dmg2img decompresses the UDIF chunks (checking their CRC-32s) into the raw HFS+ volume, which 7z reads too.
+    let raw = app.path().join("volume.img");
+    let o = Command::new("dmg2img").arg("-v").arg(&dmg).arg(&raw).output().unwrap();
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let raw_bytes = std::fs::read(&raw).unwrap();
+    assert_eq!(&raw_bytes[1024..1026], b"HX", "HFSX volume header");
+    let raw_listing = run("7z", &["l", "-tHFS", raw.to_str().unwrap()]);
+    check_volume(&raw_listing);
+}
+
+#[test]
+fn dmg_and_app_reproduce_byte_for_byte() {
+    let app = mac_app();
+    let (a, b) = (app.path().join("a"), app.path().join("b"));
+    ok(&bundle_mac(&app, &a, "app,dmg", &[]));
+    ok(&bundle_mac(&app, &b, "app,dmg", &[]));
+    let hash = |dir: &Path| -> serde_json::Value {
+        let o = bundle_mac(&app, dir, "app,dmg", &[]);
+        ok(&o);
+        let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        report["files"].as_array().unwrap().iter().map(|f| f["sha256"].clone()).collect()
+    };
+    assert_eq!(hash(&a), hash(&b));
+    let name = "Hello App_1.2.3_x86_64.dmg";
+    assert_eq!(std::fs::read(a.join(name)).unwrap(), std::fs::read(b.join(name)).unwrap());
+}
+
+/// Bad input: exit code 2, a message naming the problem, and an empty output directory.
+fn assert_mac_rejected(app: &TestApp, formats: &str, expected: &[&str]) {
+    let out = app.path().join("out");
+    let o = app.bundle(&out, &["--format", formats, "--target", "x86_64"], &[]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    for e in expected {
+        assert!(err.contains(e), "expected `{e}` in:\n{err}");
+    }
+    assert!(listing(&out).is_empty(), "output left behind: {:?}", listing(&out));
+}
+
+#[test]
+fn rejects_a_linux_binary() {
+    let app = mac_app();
+    app.write_config(&mac_config(&app, "main = \"hello\""));
+    assert_mac_rejected(&app, "app,dmg", &["binary", "an ELF (Linux) binary, not a macOS executable", "hint:"]);
+}
+
+#[test]
+fn rejects_a_binary_for_the_other_architecture() {
+    let app = mac_app();
+    app.write_config(&mac_config(&app, "main = \"hello-arm64\""));
+    assert_mac_rejected(&app, "app", &["built for arm64, not x86_64", "--target aarch64"]);
+}
+
+#[test]
+fn rejects_two_builds_of_one_architecture() {
+    let app = mac_app();
+    std::fs::write(app.path().join("other-x86_64"), macho_executable("x86_64", "other")).unwrap();
+    app.write_config(
+        &mac_config(&app, "").replace("[macos]\n", "[macos]\nuniversal = [\"hello-x86_64\", \"other-x86_64\"]\n"),
+    );
+    assert_mac_rejected(&app, "app", &["other-x86_64", "built for x86_64 like"]);
+}
+
+#[test]
+fn rejects_an_icon_too_small_for_macos() {
+    let app = mac_app();
+    write_png(&app.path().join("icon.png"), 64, 64);
+    assert_mac_rejected(&app, "app,dmg", &["icon.png", "64x64", "at least 128x128"]);
+}
+
+#[test]
+fn rejects_an_invalid_identifier() {
+    let app = mac_app();
+    app.write_config(&mac_config(&app, "main = \"hello-x86_64\"").replace("com.example.hello", "com.example.héllo"));
+    assert_mac_rejected(&app, "dmg", &["`identifier`", "illegal character `é`"]);
+}
+
+#[test]
+fn rejects_a_product_name_hfs_cannot_store() {
+    let app = mac_app();
+    app.write_config(&mac_config(&app, "main = \"hello-x86_64\"").replace("Hello App", "Hello: The App"));
+    assert_mac_rejected(&app, "app,dmg", &["`product-name`", "`:`"]);
+}
+
+#[test]
+fn rejects_a_resource_name_hfs_cannot_store() {
+    let app = mac_app();
+    std::fs::write(app.path().join("assets/a\u{1}b.txt"), "x").unwrap();
+    assert_mac_rejected(&app, "dmg", &["a\u{1}b.txt", "control character U+0001"]);
+}
+
+#[test]
+fn rejects_bad_macos_and_dmg_settings() {
+    let app = mac_app();
+    let base = mac_config(&app, "main = \"hello-x86_64\"");
+    app.write_config(&base.replace("public.app-category.developer-tools", "Developer"));
+    assert_mac_rejected(&app, "app", &["`macos.category`", "public.app-category.developer-tools"]);
+    app.write_config(&base.replace("minimum-system-version = \"11.0\"", "minimum-system-version = \"eleven\""));
+    assert_mac_rejected(&app, "app", &["`macos.minimum-system-version`"]);
+    write_png(&app.path().join("bg.png"), 300, 200);
+    write_png(&app.path().join("bg2.png"), 500, 400);
+    app.write_config(&format!("{base}\n[dmg]\nbackground = \"bg.png\"\nbackground-2x = \"bg2.png\"\n"));
+    assert_mac_rejected(&app, "dmg", &["`dmg.background-2x`", "must be twice", "600x400"]);
+    app.write_config(&format!("{base}\n[dmg]\nvolume-name = \"A volume name far too long for aliases\"\n"));
+    assert_mac_rejected(&app, "dmg", &["`dmg.volume-name`", "27 characters"]);
+}
