@@ -165,10 +165,17 @@ pub struct Macos {
     pub bundle_version: Option<String>,
     /// `NSHumanReadableCopyright`.
     pub copyright: Option<String>,
+    /// The macOS build of the main binary (single-architecture or universal), used instead of `binaries.main` for
+    /// `.app` and `.dmg`, so one configuration can bundle Linux and macOS builds in one run.
+    pub binary: Option<String>,
     /// Two single-architecture builds (one x86_64, one arm64) merged into one universal executable; used instead of
-    /// `binaries.main` for `.app` and `.dmg`.
+    /// `binaries.main` (and `macos.binary`) for `.app` and `.dmg`.
     #[serde(default)]
     pub universal: Vec<String>,
+    /// macOS builds of the extra binaries, used instead of `binaries.extra` when `macos.binary` or `macos.universal`
+    /// is set.
+    #[serde(default)]
+    pub extra_binaries: Vec<String>,
     /// Frameworks and dynamic libraries (`.framework` directories, `.dylib` files) copied into
     /// `Contents/Frameworks`.
     #[serde(default)]
@@ -482,6 +489,9 @@ impl App {
             (None, Some(p)) => resolve(p),
             // A macOS-only app may name its builds in `macos.universal` alone.
             (None, None) if !config.macos.universal.is_empty() => resolve(&config.macos.universal[0]),
+            (None, None) if config.macos.binary.is_some() => {
+                resolve(config.macos.binary.as_deref().unwrap_or_default())
+            }
             (None, None) => root.join("target").join("release").join(krate.name.as_deref().unwrap_or(&package_name)),
         };
         let mut all_binaries = vec![main_binary.clone()];

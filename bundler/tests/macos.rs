@@ -288,6 +288,116 @@ fn dmg_holds_an_hfs_volume_that_7z_and_dmg2img_read() {
     assert_eq!(&raw_bytes[1024..1026], b"HX", "HFSX volume header");
     let raw_listing = run("7z", &["l", "-tHFS", raw.to_str().unwrap()]);
     check_volume(&raw_listing);
+
+    // The `hfsplus` crate, which looks paths up through the catalog B-tree, finds the same files; the background's
+    // catalog node IDs are the ones the alias in the `.DS_Store` names.
+    let mut volume = hfsplus::HfsVolume::open(std::fs::File::open(&raw).unwrap()).unwrap();
+    assert_eq!(volume.stat("/.background").unwrap().cnid, 16);
+    assert_eq!(volume.stat("/.background/background.tiff").unwrap().cnid, 17);
+    assert_eq!(volume.stat("/Applications").unwrap().kind, hfsplus::EntryKind::Symlink);
+    assert_eq!(volume.read_file("/Applications").unwrap(), b"/Applications");
+    assert_eq!(volume.read_file("/.DS_Store").unwrap(), ds_store);
+    assert_eq!(
+        volume.read_file("/Hello App.app/Contents/MacOS/hello-x86_64").unwrap(),
+        std::fs::read(&extracted).unwrap()
+    );
+
+    // The Python `ds_store` and `mac_alias` packages (the reference readers of both formats) read the window
+    // layout and resolve the background alias to the picture's catalog node IDs and paths.
+    let layout = python_ds_store(&x.join(".DS_Store"));
+    assert_eq!(
+        layout,
+        [
+            "bwsp {{200, 120}, {330, 200}} False",
+            "icvp 2 128",
+            "alias Hello Installer H+ background.tiff 16 17 Hello Installer:.background:background.tiff \
+             /.background/background.tiff /Volumes/Hello Installer",
+            "vSrn . 1",
+            "Iloc Applications 247 86",
+            "Iloc Hello App.app 82 86",
+        ]
+    );
+}
+
+/// Reads a `.DS_Store` with the Python `ds_store` package (and the background alias with `mac_alias`); one line per
+/// record. `scripts/test` installs both into the build directory and sets `MILLENNIUM_TEST_PYTHONPATH`.
+fn python_ds_store(path: &Path) -> Vec<String> {
+    const SCRIPT: &str = r#"
+import sys
+from ds_store import DSStore
+from mac_alias import Alias
+with DSStore.open(sys.argv[1], "r") as d:
+    for e in d:
+        if e.code == b"bwsp":
+            print("bwsp", e.value["WindowBounds"], e.value["ShowToolbar"])
+        elif e.code == b"icvp":
+            print("icvp", e.value["backgroundType"], int(e.value["iconSize"]))
+            if "backgroundImageAlias" in e.value:
+                a = Alias.from_bytes(e.value["backgroundImageAlias"])
+                print("alias", a.volume.name, a.volume.fs_type.decode(), a.target.filename, a.target.folder_cnid,
+                      a.target.cnid, a.target.carbon_path.decode(), a.target.posix_path, a.volume.posix_path)
+        elif e.code == b"Iloc":
+            print("Iloc", e.filename, *e.value)
+        else:
+            print(e.code.decode(), e.filename, e.value)
+"#;
+    let pythonpath = std::env::var("MILLENNIUM_TEST_PYTHONPATH").unwrap_or_default();
+    let o = Command::new("python3").arg("-c").arg(SCRIPT).arg(path).env("PYTHONPATH", &pythonpath).output().unwrap();
+    assert!(
+        o.status.success(),
+        "the Python `ds_store` reader failed (install it with `pip install --target DIR ds-store mac-alias` and set \
+         MILLENNIUM_TEST_PYTHONPATH=DIR, as scripts/test does):\n{}",
+        stderr(&o)
+    );
+    stdout(&o).lines().map(str::to_owned).collect()
+}
+
+/// A volume big enough for a catalog B-tree with index nodes: every file is found through the index by the
+/// `hfsplus` crate and listed by 7-Zip, with mixed-case, decomposed and non-ASCII names.
+#[test]
+fn hfs_catalog_with_index_nodes_reads_back() {
+    use millennium_bundler::macos::hfsplus::{BLOCK_SIZE, Entry, Kind, Options, build};
+    use unicode_normalization::UnicodeNormalization;
+    require("7z", "7zip");
+    let mut entries = Vec::new();
+    let names = ["alpha", "Beta", "café", "Ωmega", "zeta", "ZETA", "数据"];
+    for (d, dir) in names.iter().enumerate() {
+        entries.push(Entry { path: (*dir).into(), kind: Kind::Dir, finder_flags: 0 });
+        for i in 0..300 {
+            let path = format!("{dir}/file-{i:03}-{}.txt", names[i % names.len()]);
+            let data = format!("{d}:{i}\n").repeat(i % 5);
+            entries.push(Entry { path, kind: Kind::File { data: data.into_bytes(), mode: 0o644 }, finder_flags: 0 });
+        }
+        entries.push(Entry { path: format!("{dir}/link"), kind: Kind::Symlink(format!("../{dir}")), finder_flags: 0 });
+    }
+    let options = Options { volume_name: "Many Files".into(), epoch: 1_700_000_000, root_finder_flags: 0 };
+    let image = build(&options, &entries).unwrap();
+    // The catalog's first extent (volume header offset 288) and its tree depth (header record, first field).
+    let be32 = |at: usize| u32::from_be_bytes(image.bytes[at..at + 4].try_into().unwrap()) as usize;
+    let catalog = be32(1024 + 288) * BLOCK_SIZE as usize;
+    let depth = u16::from_be_bytes([image.bytes[catalog + 14], image.bytes[catalog + 15]]);
+    assert!(depth >= 3, "depth {depth}: the test should need index nodes");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("volume.img");
+    std::fs::write(&path, &image.bytes).unwrap();
+
+    let mut volume = hfsplus::HfsVolume::open(std::fs::File::open(&path).unwrap()).unwrap();
+    let walked = volume.walk().unwrap();
+    assert_eq!(walked.len(), entries.len());
+    for (i, entry) in entries.iter().enumerate() {
+        // HFS+ stores names decomposed (macOS decomposes names before looking them up); so does this lookup.
+        let lookup = format!("/{}", entry.path.nfd().collect::<String>());
+        let stat = volume.stat(&lookup).unwrap_or_else(|e| panic!("{lookup}: {e}"));
+        assert_eq!(stat.cnid, millennium_bundler::macos::hfsplus::cnid(i), "{lookup}");
+        match &entry.kind {
+            Kind::File { data, .. } => assert_eq!(&volume.read_file(&lookup).unwrap(), data, "{lookup}"),
+            Kind::Symlink(target) => assert_eq!(volume.read_file(&lookup).unwrap(), target.as_bytes()),
+            Kind::Dir => assert_eq!(stat.kind, hfsplus::EntryKind::Directory),
+        }
+    }
+    let listing_text = run("7z", &["l", "-tHFS", path.to_str().unwrap()]);
+    let files = listing_text.lines().filter(|l| l.contains("/file-")).count();
+    assert_eq!(files, names.len() * 300, "{listing_text}");
 }
 
 #[test]
@@ -305,6 +415,22 @@ fn dmg_and_app_reproduce_byte_for_byte() {
     assert_eq!(hash(&a), hash(&b));
     let name = "Hello App_1.2.3_x86_64.dmg";
     assert_eq!(std::fs::read(a.join(name)).unwrap(), std::fs::read(b.join(name)).unwrap());
+}
+
+#[test]
+fn one_run_bundles_the_linux_and_the_macos_builds() {
+    require("dpkg-deb", "dpkg");
+    let app = mac_app();
+    app.write_config(
+        &mac_config(&app, "main = \"hello\"").replace("[macos]\n", "[macos]\nbinary = \"hello-x86_64\"\n"),
+    );
+    let out = app.path().join("out");
+    ok(&bundle_mac(&app, &out, "deb,app,dmg", &[]));
+    assert_eq!(listing(&out), ["Hello App.app", "Hello App_1.2.3_x86_64.dmg", "hello-app_1.2.3_amd64.deb"]);
+    let contents = run("dpkg-deb", &["--contents", out.join("hello-app_1.2.3_amd64.deb").to_str().unwrap()]);
+    assert!(contents.contains("./usr/bin/hello\n"), "{contents}");
+    let exe = std::fs::read(out.join("Hello App.app/Contents/MacOS/hello-x86_64")).unwrap();
+    assert_eq!(exe, macho_executable("x86_64", "slice-x86_64"));
 }
 
 /// Bad input: exit code 2, a message naming the problem, and an empty output directory.

@@ -2,7 +2,7 @@
 //! Resources/<resources>, Frameworks/}`, built in memory as a [`Tree`] so every later stage (directory, updater tarball,
 //! disk image) serialises the same bytes.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use plist::{Dictionary, Value};
 
@@ -184,8 +184,18 @@ fn short_version(app: &App) -> String {
     format!("{}.{}.{}", app.version.major, app.version.minor, app.version.patch)
 }
 
+/// The main executable's path (the first one for `macos.universal`) and the extra binaries' paths for macOS.
+fn binary_paths(app: &App) -> (PathBuf, Vec<PathBuf>) {
+    let mac = &app.config.macos;
+    let main = match (mac.universal.first(), &mac.binary) {
+        (Some(p), _) | (None, Some(p)) => app.root.join(p),
+        (None, None) => return (app.main_binary.clone(), app.extra_binaries.clone()),
+    };
+    (main, mac.extra_binaries.iter().map(|p| app.root.join(p)).collect())
+}
+
 /// Reads, checks and (for `macos.universal`) merges the main executable. Returns its bytes and architectures.
-fn main_executable(app: &App, arch: Arch) -> Result<(Vec<u8>, Vec<Arch>)> {
+fn main_executable(app: &App, path: &Path, arch: Arch) -> Result<(Vec<u8>, Vec<Arch>)> {
     let universal = &app.config.macos.universal;
     if !universal.is_empty() {
         let mut inputs = Vec::new();
@@ -198,12 +208,20 @@ fn main_executable(app: &App, arch: Arch) -> Result<(Vec<u8>, Vec<Arch>)> {
         let exe = macho::inspect(&inputs[0].0, &merged)?;
         return Ok((merged, exe.arches));
     }
-    let path = &app.main_binary;
+    if !path.is_file() {
+        return Err(Error::Missing {
+            what: "binary",
+            path: path.to_owned(),
+            hint: Some(
+                "build it with `cargo build --release --target aarch64-apple-darwin`, or fix `macos.binary`".into(),
+            ),
+        });
+    }
     let bytes = std::fs::read(path).map_err(Error::io("read", path))?;
     let exe = macho::inspect(path, &bytes)?;
     if !exe.universal && exe.arches != [arch] {
         return Err(Error::Binary {
-            path: path.clone(),
+            path: path.to_owned(),
             message: format!(
                 "built for {}, not {}\nhint: pass `--target {}`, or list an x86_64 and an arm64 build in \
                  `macos.universal` for a universal app",
@@ -219,11 +237,19 @@ fn main_executable(app: &App, arch: Arch) -> Result<(Vec<u8>, Vec<Arch>)> {
 /// Builds the bundle in memory.
 pub fn build(app: &App, arch: Arch) -> Result<Bundle> {
     validate(app)?;
-    let (main, arches) = main_executable(app, arch)?;
-    let exe_name = App::binary_name(&app.main_binary);
+    let (main_path, extra_paths) = binary_paths(app);
+    let (main, arches) = main_executable(app, &main_path, arch)?;
+    let exe_name = App::binary_name(&main_path);
     let mut tree = Tree::default();
     tree.file(format!("Contents/MacOS/{exe_name}"), 0o755, main);
-    for path in &app.extra_binaries {
+    for path in &extra_paths {
+        if !path.is_file() {
+            return Err(Error::Missing {
+                what: "binary",
+                path: path.clone(),
+                hint: Some("fix `macos.extra-binaries`".into()),
+            });
+        }
         let bytes = std::fs::read(path).map_err(Error::io("read", path))?;
         let exe = macho::inspect(path, &bytes)?;
         if let Some(missing) = arches.iter().find(|a| !exe.arches.contains(a)) {
