@@ -59,7 +59,8 @@ pub fn build(
     warnings: &mut Vec<String>,
 ) -> Result<Output> {
     let mut bundle = app::build(app, arch)?;
-    let signing = sign::Signing::from_env(app, env);
+    let entitlements = app.config.macos.entitlements.as_ref().map(|p| app.root.join(p));
+    let signing = sign::Signing::from_env(entitlements, env);
     match &signing {
         Ok(signing) => bundle = sign::sign_app(signing, bundle, warnings)?,
         Err(skipped) => warnings.push(format!("macOS signing skipped: {skipped}")),

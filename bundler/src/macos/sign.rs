@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine;
 
-use crate::config::App;
 use crate::error::{Error, Result};
 use crate::layout::Tree;
 use crate::macos::Bundle;
@@ -47,7 +46,10 @@ fn on_path(program: &str, env: &dyn Fn(&str) -> Option<String>) -> Option<PathBu
 impl Signing {
     /// Reads the credentials. `Err` holds why signing is skipped; a certificate that is present but unusable is
     /// reported as a skip reason too, naming the variable, since unsigned outputs are still valid builds.
-    pub fn from_env(app: &App, env: &dyn Fn(&str) -> Option<String>) -> std::result::Result<Signing, String> {
+    pub fn from_env(
+        entitlements: Option<PathBuf>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> std::result::Result<Signing, String> {
         let Some(certificate) = env("APPLE_CERTIFICATE").filter(|c| !c.trim().is_empty()) else {
             return Err("no certificate: set `APPLE_CERTIFICATE` (base64 of a Developer ID Application .p12) and \
                         `APPLE_CERTIFICATE_PASSWORD` to sign"
@@ -67,7 +69,6 @@ impl Signing {
         std::fs::write(dir.path().join("certificate.p12"), p12).map_err(|e| e.to_string())?;
         std::fs::write(dir.path().join("password"), env("APPLE_CERTIFICATE_PASSWORD").unwrap_or_default())
             .map_err(|e| e.to_string())?;
-        let entitlements = app.config.macos.entitlements.as_ref().map(|p| app.root.join(p));
         if let Some(path) = &entitlements
             && !path.is_file()
         {
@@ -274,6 +275,43 @@ mod tests {
             strings(&notarize_args(Path::new("/t/key.json"), Path::new("/w/A.app"))),
             ["notary-submit", "--api-key-path", "/t/key.json", "--staple", "/w/A.app"]
         );
+    }
+
+    #[test]
+    fn skips_without_certificate_or_rcodesign() {
+        let none = Signing::from_env(None, &env_with(&[("PATH", "/usr/bin")])).unwrap_err();
+        assert!(none.starts_with("no certificate: set `APPLE_CERTIFICATE`"), "{none}");
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().display().to_string();
+        let no_tool =
+            Signing::from_env(None, &env_with(&[("APPLE_CERTIFICATE", "MIIC"), ("PATH", &path)])).unwrap_err();
+        assert!(no_tool.contains("`rcodesign` is not installed") && no_tool.contains("cargo install apple-codesign"));
+    }
+
+    fn env_with(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        move |k| vars.iter().find(|(name, _)| name == k).map(|(_, v)| v.clone())
+    }
+
+    #[test]
+    fn certificate_must_be_base64_and_notarisation_needs_the_whole_key() {
+        let bad = Signing::from_env(None, &env_with(&[("APPLE_CERTIFICATE", "not base64!"), ("RCODESIGN", "/x")]))
+            .unwrap_err();
+        assert!(bad.contains("`APPLE_CERTIFICATE` is not base64"), "{bad}");
+        let partial =
+            [("APPLE_CERTIFICATE", "MIIC"), ("RCODESIGN", "/x"), ("APPLE_API_ISSUER", "i"), ("APPLE_API_KEY", "k")];
+        let signing = Signing::from_env(None, &env_with(&partial)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(std::fs::read(signing.p12()).unwrap_or_default(), [0x30, 0x82, 0x02]);
+        assert!(signing.notary.as_ref().unwrap_err().contains("APPLE_API_KEY_PATH"));
+        let full = [
+            ("APPLE_CERTIFICATE", "MIIC"),
+            ("RCODESIGN", "/x"),
+            ("APPLE_API_ISSUER", "i"),
+            ("APPLE_API_KEY", "k"),
+            ("APPLE_API_KEY_PATH", "/k.p8"),
+        ];
+        let signing = Signing::from_env(None, &env_with(&full)).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(signing.notary, Ok(ApiKey { issuer: "i".into(), key_id: "k".into(), p8: "/k.p8".into() }));
     }
 
     #[test]
