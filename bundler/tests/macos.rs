@@ -114,7 +114,17 @@ fn universal_binary_holds_both_slices() {
         &mac_config(&app, "").replace("[macos]\n", "[macos]\nuniversal = [\"hello-arm64\", \"hello-x86_64\"]\n"),
     );
     let out = app.path().join("out");
-    ok(&bundle_mac(&app, &out, "app", &[]));
+    let o = bundle_mac(&app, &out, "app", &[]);
+    ok(&o);
+    // The test's arm64 slice has no code signature, which Apple silicon requires: the run warns.
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let warnings = report["warnings"].as_array().unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("MacOS/hello-arm64` has arm64 code without a code signature")),
+        "{warnings:?}"
+    );
     let exe = out.join("Hello App.app/Contents/MacOS/hello-arm64");
     let bytes = std::fs::read(&exe).unwrap();
     assert!(bytes.starts_with(&[0xca, 0xfe, 0xba, 0xbe]));
@@ -243,6 +253,8 @@ fn dmg_holds_an_hfs_volume_that_7z_and_dmg2img_read() {
     assert_eq!(&bytes[bytes.len() - 512..bytes.len() - 508], b"koly");
 
     // 7-Zip opens the UDIF image, finds the HFS partition and lists the file system in it.
+    let tested = run("7z", &["t", dmg.to_str().unwrap()]);
+    assert!(tested.contains("Everything is Ok"), "{tested}");
     let listing_text = run("7z", &["l", dmg.to_str().unwrap()]);
     assert!(listing_text.contains("Type = Dmg"), "{listing_text}");
     assert!(listing_text.contains("Type = HFS"), "{listing_text}");

@@ -27,6 +27,8 @@ pub struct Bundle {
     pub tree: Tree,
     /// Architectures of the main executable.
     pub arches: Vec<Arch>,
+    /// Executables (path in the bundle) with arm64 code that carries no code signature.
+    pub unsigned_arm64: Vec<String>,
 }
 
 impl Bundle {
@@ -194,8 +196,8 @@ fn binary_paths(app: &App) -> (PathBuf, Vec<PathBuf>) {
     (main, mac.extra_binaries.iter().map(|p| app.root.join(p)).collect())
 }
 
-/// Reads, checks and (for `macos.universal`) merges the main executable. Returns its bytes and architectures.
-fn main_executable(app: &App, path: &Path, arch: Arch) -> Result<(Vec<u8>, Vec<Arch>)> {
+/// Reads, checks and (for `macos.universal`) merges the main executable.
+fn main_executable(app: &App, path: &Path, arch: Arch) -> Result<(Vec<u8>, macho::Executable)> {
     let universal = &app.config.macos.universal;
     if !universal.is_empty() {
         let mut inputs = Vec::new();
@@ -206,7 +208,7 @@ fn main_executable(app: &App, path: &Path, arch: Arch) -> Result<(Vec<u8>, Vec<A
         let refs: Vec<(&Path, &[u8])> = inputs.iter().map(|(p, b)| (p.as_path(), b.as_slice())).collect();
         let merged = macho::merge(&refs)?;
         let exe = macho::inspect(&inputs[0].0, &merged)?;
-        return Ok((merged, exe.arches));
+        return Ok((merged, exe));
     }
     if !path.is_file() {
         return Err(Error::Missing {
@@ -231,16 +233,21 @@ fn main_executable(app: &App, path: &Path, arch: Arch) -> Result<(Vec<u8>, Vec<A
             ),
         });
     }
-    Ok((bytes, exe.arches))
+    Ok((bytes, exe))
 }
 
 /// Builds the bundle in memory.
 pub fn build(app: &App, arch: Arch) -> Result<Bundle> {
     validate(app)?;
     let (main_path, extra_paths) = binary_paths(app);
-    let (main, arches) = main_executable(app, &main_path, arch)?;
+    let (main, main_exe) = main_executable(app, &main_path, arch)?;
+    let arches = main_exe.arches.clone();
     let exe_name = App::binary_name(&main_path);
     let mut tree = Tree::default();
+    let mut unsigned_arm64 = Vec::new();
+    if main_exe.unsigned.contains(&Arch::Aarch64) {
+        unsigned_arm64.push(format!("Contents/MacOS/{exe_name}"));
+    }
     tree.file(format!("Contents/MacOS/{exe_name}"), 0o755, main);
     for path in &extra_paths {
         if !path.is_file() {
@@ -257,6 +264,9 @@ pub fn build(app: &App, arch: Arch) -> Result<Bundle> {
                 path: path.clone(),
                 message: format!("it has no {} code, which the main executable has", macho::apple_name(*missing)),
             });
+        }
+        if exe.unsigned.contains(&Arch::Aarch64) {
+            unsigned_arm64.push(format!("Contents/MacOS/{}", App::binary_name(path)));
         }
         tree.file(format!("Contents/MacOS/{}", App::binary_name(path)), 0o755, bytes);
     }
@@ -295,7 +305,7 @@ pub fn build(app: &App, arch: Arch) -> Result<Bundle> {
         }
     }
     tree.sort();
-    Ok(Bundle { name: bundle_name(app), tree, arches })
+    Ok(Bundle { name: bundle_name(app), tree, arches, unsigned_arm64 })
 }
 
 /// Copies a file or directory (keeping symlinks, as frameworks need `Versions/Current`) into the tree.

@@ -21,6 +21,15 @@ pub struct Executable {
     pub arches: Vec<Arch>,
     /// A universal (fat) binary.
     pub universal: bool,
+    /// Architectures whose code carries no code signature (not even the linker's ad-hoc one).
+    pub unsigned: Vec<Arch>,
+}
+
+fn is_signed(macho: &goblin::mach::MachO) -> bool {
+    macho
+        .load_commands
+        .iter()
+        .any(|c| matches!(c.command, goblin::mach::load_command::CommandVariant::CodeSignature(_)))
 }
 
 /// The macOS name of an architecture, as `lipo` and `file` print it.
@@ -72,9 +81,14 @@ pub fn inspect(path: &Path, bytes: &[u8]) -> Result<Executable> {
         Ok(arch)
     };
     match mach {
-        Mach::Binary(macho) => Ok(Executable { arches: vec![thin(&macho, "it")?], universal: false }),
+        Mach::Binary(macho) => {
+            let arch = thin(&macho, "it")?;
+            let unsigned = if is_signed(&macho) { Vec::new() } else { vec![arch] };
+            Ok(Executable { arches: vec![arch], universal: false, unsigned })
+        }
         Mach::Fat(multi) => {
             let mut arches = Vec::new();
+            let mut unsigned = Vec::new();
             for i in 0..multi.narches {
                 match multi.get(i).map_err(|e| err(format!("slice {i} of the universal binary is damaged: {e}")))? {
                     SingleArch::MachO(macho) => {
@@ -83,6 +97,9 @@ pub fn inspect(path: &Path, bytes: &[u8]) -> Result<Executable> {
                             return Err(err(format!("the universal binary holds {} twice", apple_name(arch))));
                         }
                         arches.push(arch);
+                        if !is_signed(&macho) {
+                            unsigned.push(arch);
+                        }
                     }
                     SingleArch::Archive(_) => {
                         return Err(err(format!("slice {i} of the universal binary is a static library")));
@@ -92,7 +109,7 @@ pub fn inspect(path: &Path, bytes: &[u8]) -> Result<Executable> {
             if arches.is_empty() {
                 return Err(err("the universal binary holds no architecture".into()));
             }
-            Ok(Executable { arches, universal: true })
+            Ok(Executable { arches, universal: true, unsigned })
         }
     }
 }

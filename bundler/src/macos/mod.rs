@@ -63,7 +63,16 @@ pub fn build(
     let signing = sign::Signing::from_env(entitlements, env);
     match &signing {
         Ok(signing) => bundle = sign::sign_app(signing, bundle, warnings)?,
-        Err(skipped) => warnings.push(format!("macOS signing skipped: {skipped}")),
+        Err(skipped) => {
+            warnings.push(format!("macOS signing skipped: {skipped}"));
+            for path in &bundle.unsigned_arm64 {
+                warnings.push(format!(
+                    "`{}/{path}` has arm64 code without a code signature, which Apple silicon Macs refuse to run: \
+                     link it with Apple's or zig's linker (they sign it ad hoc), or sign the app with `rcodesign`",
+                    bundle.name
+                ));
+            }
+        }
     }
     let mut out = Output::default();
     if wanted.tarball {

@@ -161,7 +161,7 @@ pub fn sign_app(signing: &Signing, bundle: Bundle, warnings: &mut Vec<String>) -
         }
         Err(skipped) => warnings.push(format!("macOS notarisation skipped: {skipped}")),
     }
-    Ok(Bundle { tree: read_tree(&path)?, ..bundle })
+    Ok(Bundle { tree: read_tree(&path)?, unsigned_arm64: Vec::new(), ..bundle })
 }
 
 /// Signs a disk image; returns the signed bytes.
