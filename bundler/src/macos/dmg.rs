@@ -192,7 +192,7 @@ pub fn build(app: &App, bundle: &Bundle, epoch: u64) -> Result<Vec<u8>> {
     let digest = sha2::Sha256::digest(&volume.bytes);
     let mut segment_id = [0u8; 16];
     segment_id.copy_from_slice(&digest[..16]);
-    udif::udzo(&volume.bytes, "Apple_HFS", segment_id)
+    udif::udzo(&volume.bytes, "Apple_HFSX", segment_id)
 }
 
 /// A big-endian TIFF with one uncompressed RGBA image per `(picture, dpi)`, all the same size in points: what

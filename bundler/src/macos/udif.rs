@@ -35,7 +35,7 @@ fn checksum(out: &mut Vec<u8>, crc: u32) {
     out.extend_from_slice(&[0; 124]);
 }
 
-/// Wraps a raw volume (a multiple of 512 bytes) into a `UDZO` image. `partition` names it, e.g. `Apple_HFS`;
+/// Wraps a raw volume (a multiple of 512 bytes) into a `UDZO` image. `partition` names it, e.g. `Apple_HFSX`;
 /// `segment_id` is the image's 16-byte identifier (derived from the content, for reproducibility).
 pub fn udzo(volume: &[u8], partition: &str, segment_id: [u8; 16]) -> Result<Vec<u8>> {
     if !volume.len().is_multiple_of(SECTOR) {
