@@ -272,64 +272,24 @@ pub fn build(options: &Options, entries: &[Entry]) -> Result<Image> {
         });
     }
 
-    // Catalog records, sorted by key.
-    let mut records: Vec<(Key, Vec<u8>)> = Vec::new();
-    let (mut files, mut folders) = (0u32, 0u32);
-    for node in &nodes {
-        let mut data = Vec::new();
-        let is_dir = node.entry.is_none_or(|e| e.kind == Kind::Dir);
-        let flags = node.entry.map(|e| e.finder_flags).unwrap_or(options.root_finder_flags);
-        if is_dir {
-            if node.id != ROOT_ID {
-                folders += 1;
-            }
-            be16(&mut data, 1); // folder record
-            be16(&mut data, 0);
-            be32(&mut data, node.valence);
-            be32(&mut data, node.id);
-            for _ in 0..4 {
-                be32(&mut data, date);
-            }
-            be32(&mut data, 0); // backup date
-            bsd_info(&mut data, 0o040755);
-            data.extend_from_slice(&[0; 8]); // window bounds
-            be16(&mut data, flags);
-            data.extend_from_slice(&[0; 6]);
-            data.extend_from_slice(&[0; 16]); // extended folder info
-            be32(&mut data, 0); // text encoding: Mac Roman
-            be32(&mut data, 0);
-        } else {
-            files += 1;
-        }
-        records.push((Key { parent: node.parent, name: node.name.clone() }, data));
-        let mut thread = Vec::new();
-        be16(&mut thread, if is_dir { 3 } else { 4 });
-        be16(&mut thread, 0);
-        be32(&mut thread, node.parent);
-        be16(&mut thread, node.name.len() as u16);
-        for u in &node.name {
-            be16(&mut thread, *u);
-        }
-        records.push((Key { parent: node.id, name: Vec::new() }, thread));
-    }
-
     // Block layout: boot blocks and volume header, allocation bitmap, extents tree, catalog, file data, free space,
-    // and the last block for the alternate volume header.
+    // and the last block for the alternate volume header. The catalog's room is estimated from its record sizes
+    // (folder records 88 bytes, file records 248, threads 10 plus the name) with twice the leaves for index nodes.
     let leaf_estimate = {
-        let sizes: Vec<Vec<u8>> =
-            records.iter().map(|(k, d)| vec![0; 8 + 2 * k.name.len() + d.len().max(248)]).collect();
-        pack(sizes).len()
+        let sizes = nodes.iter().flat_map(|n| {
+            let is_dir = n.entry.is_none_or(|e| e.kind == Kind::Dir);
+            let key = 8 + 2 * n.name.len();
+            [vec![0; key + if is_dir { 88 } else { 248 }], vec![0; 8 + 10 + 2 * n.name.len()]]
+        });
+        pack(sizes.collect()).len()
     };
     let catalog_nodes_max = 1 + leaf_estimate * 2 + 2;
-    let data_blocks: u64 = nodes
-        .iter()
-        .filter_map(|n| n.entry)
-        .map(|e| match &e.kind {
-            Kind::Dir => 0,
-            Kind::File { data, .. } => (data.len() as u64).div_ceil(BLOCK_SIZE as u64),
-            Kind::Symlink(target) => (target.len() as u64).div_ceil(BLOCK_SIZE as u64),
-        })
-        .sum();
+    let data_len = |node: &Node| match node.entry.map(|e| &e.kind) {
+        Some(Kind::File { data, .. }) => data.len() as u64,
+        Some(Kind::Symlink(target)) => target.len() as u64,
+        _ => 0,
+    };
+    let data_blocks: u64 = nodes.iter().map(|n| data_len(n).div_ceil(BLOCK_SIZE as u64)).sum();
     let fixed = 1 + 1 + catalog_nodes_max as u64 + data_blocks + FREE_BLOCKS as u64 + 1;
     let mut bitmap_blocks = 1u64;
     while (fixed + bitmap_blocks).div_ceil(BLOCK_SIZE as u64 * 8) > bitmap_blocks {
@@ -342,48 +302,68 @@ pub fn build(options: &Options, entries: &[Entry]) -> Result<Image> {
     let catalog_start = extents.start + extents.count;
     let mut next = catalog_start + catalog_nodes_max as u32;
     for node in nodes.iter_mut() {
-        let len = match node.entry.map(|e| &e.kind) {
-            Some(Kind::File { data, .. }) => data.len(),
-            Some(Kind::Symlink(target)) => target.len(),
-            _ => 0,
-        };
-        let count = (len as u64).div_ceil(BLOCK_SIZE as u64) as u32;
+        let count = data_len(node).div_ceil(BLOCK_SIZE as u64) as u32;
         if count > 0 {
             node.extent = Extent { start: next, count };
             next += count;
         }
     }
 
-    // File records need their extents, so they are filled in now.
+    // Catalog records: a folder or file record keyed by (parent, name), and a thread record keyed by (own ID, "").
+    let mut records: Vec<(Key, Vec<u8>)> = Vec::new();
+    let (mut files, mut folders) = (0u32, 0u32);
     for node in &nodes {
-        let Some(entry) = node.entry else { continue };
-        let (mode, len, type_creator): (u32, usize, [u8; 8]) = match &entry.kind {
-            Kind::Dir => continue,
-            Kind::File { data, mode } => (0o100000 | (mode & 0o7777), data.len(), [0; 8]),
-            Kind::Symlink(target) => (0o120755, target.len(), *b"slnkrhap"),
-        };
         let mut data = Vec::new();
-        be16(&mut data, 2); // file record
-        be16(&mut data, 0x0002); // a thread record exists
-        be32(&mut data, 0);
+        let kind = node.entry.map(|e| &e.kind).unwrap_or(&Kind::Dir);
+        let flags = node.entry.map(|e| e.finder_flags).unwrap_or(options.root_finder_flags);
+        let (mode, type_creator): (u32, [u8; 8]) = match kind {
+            Kind::Dir => (0o040755, [0; 8]),
+            Kind::File { mode, .. } => (0o100000 | (mode & 0o7777), [0; 8]),
+            Kind::Symlink(_) => (0o120755, *b"slnkrhap"),
+        };
+        if *kind == Kind::Dir {
+            if node.id != ROOT_ID {
+                folders += 1;
+            }
+            be16(&mut data, 1); // folder record
+            be16(&mut data, 0);
+            be32(&mut data, node.valence);
+        } else {
+            files += 1;
+            be16(&mut data, 2); // file record
+            be16(&mut data, 0x0002); // a thread record exists
+            be32(&mut data, 0);
+        }
         be32(&mut data, node.id);
         for _ in 0..4 {
-            be32(&mut data, date);
+            be32(&mut data, date); // created, content modified, attributes modified, accessed
         }
         be32(&mut data, 0); // backup date
         bsd_info(&mut data, mode as u16);
-        data.extend_from_slice(&type_creator);
-        be16(&mut data, entry.finder_flags);
-        data.extend_from_slice(&[0; 6]);
-        data.extend_from_slice(&[0; 16]); // extended file info
-        be32(&mut data, 0); // text encoding
-        be32(&mut data, 0);
-        fork_data(&mut data, len as u64, node.extent, 0);
-        fork_data(&mut data, 0, Extent::default(), 0);
-        let key = Key { parent: node.parent, name: node.name.clone() };
-        if let Some(record) = records.iter_mut().find(|(k, d)| *k == key && d.is_empty()) {
-            record.1 = data;
+        if *kind == Kind::Dir {
+            data.extend_from_slice(&[0; 8]); // window bounds
+        } else {
+            data.extend_from_slice(&type_creator);
         }
+        be16(&mut data, flags);
+        data.extend_from_slice(&[0; 6]); // location, reserved
+        data.extend_from_slice(&[0; 16]); // extended Finder info
+        be32(&mut data, 0); // text encoding: Mac Roman
+        be32(&mut data, 0);
+        if *kind != Kind::Dir {
+            fork_data(&mut data, data_len(node), node.extent, 0);
+            fork_data(&mut data, 0, Extent::default(), 0); // no resource fork
+        }
+        records.push((Key { parent: node.parent, name: node.name.clone() }, data));
+        let mut thread = Vec::new();
+        be16(&mut thread, if *kind == Kind::Dir { 3 } else { 4 });
+        be16(&mut thread, 0);
+        be32(&mut thread, node.parent);
+        be16(&mut thread, node.name.len() as u16);
+        for u in &node.name {
+            be16(&mut thread, *u);
+        }
+        records.push((Key { parent: node.id, name: Vec::new() }, thread));
     }
     records.sort_by(|a, b| a.0.cmp(&b.0));
 
