@@ -430,6 +430,22 @@ fn dmg_and_app_reproduce_byte_for_byte() {
 }
 
 #[test]
+fn ad_hoc_signed_arm64_code_needs_no_warning() {
+    let app = mac_app();
+    std::fs::write(app.path().join("signed-arm64"), macho_executable_signed("arm64", "signed")).unwrap();
+    app.write_config(&mac_config(&app, "main = \"signed-arm64\""));
+    let out = app.path().join("out");
+    let o = app.bundle(&out, &["--format", "app", "--target", "aarch64", "--json"], &[]);
+    ok(&o);
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let warnings = report["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), 1, "only the skipped signing: {warnings:?}");
+    let exe = out.join("Hello App.app/Contents/MacOS/signed-arm64");
+    let inspected = millennium_bundler::macos::macho::inspect(&exe, &std::fs::read(&exe).unwrap()).unwrap();
+    assert!(inspected.unsigned.is_empty() && inspected.arches == [millennium_bundler::Arch::Aarch64]);
+}
+
+#[test]
 fn one_run_bundles_the_linux_and_the_macos_builds() {
     require("dpkg-deb", "dpkg");
     let app = mac_app();

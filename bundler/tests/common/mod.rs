@@ -161,6 +161,16 @@ pub fn listing(dir: &Path) -> Vec<String> {
 /// section holds a `ret`, and `LC_MAIN`. `arch` is `x86_64` or `arm64`; `marker` ends up in the file so slices can be
 /// told apart.
 pub fn macho_executable(arch: &str, marker: &str) -> Vec<u8> {
+    macho(arch, marker, false)
+}
+
+/// [`macho_executable`] with an `LC_CODE_SIGNATURE` load command, as linkers add for an ad-hoc signature (the
+/// signature blob itself is zeros: only its presence is checked).
+pub fn macho_executable_signed(arch: &str, marker: &str) -> Vec<u8> {
+    macho(arch, marker, true)
+}
+
+fn macho(arch: &str, marker: &str, signed: bool) -> Vec<u8> {
     let (cputype, cpusubtype, ret): (u32, u32, &[u8]) = match arch {
         "x86_64" => (0x0100_0007, 3, &[0xc3]),
         "arm64" => (0x0100_000c, 0, &[0xc0, 0x03, 0x5f, 0xd6]),
@@ -180,8 +190,8 @@ pub fn macho_executable(arch: &str, marker: &str) -> Vec<u8> {
     w32(&mut b, cputype);
     w32(&mut b, cpusubtype);
     w32(&mut b, 2); // MH_EXECUTE
-    w32(&mut b, 3);
-    w32(&mut b, 72 + 152 + 24);
+    w32(&mut b, if signed { 4 } else { 3 });
+    w32(&mut b, 72 + 152 + 24 + if signed { 16 } else { 0 });
     w32(&mut b, 0x0020_0085); // NOUNDEFS | DYLDLINK | TWOLEVEL | PIE
     w32(&mut b, 0);
     // __PAGEZERO
@@ -224,6 +234,13 @@ pub fn macho_executable(arch: &str, marker: &str) -> Vec<u8> {
     w32(&mut b, 24);
     w64(&mut b, CODE as u64);
     w64(&mut b, 0);
+    if signed {
+        // LC_CODE_SIGNATURE: 16 bytes at 0x3f00.
+        w32(&mut b, 0x1d);
+        w32(&mut b, 16);
+        w32(&mut b, 0x3f00);
+        w32(&mut b, 16);
+    }
     b.extend_from_slice(marker.as_bytes());
     b.resize(CODE, 0);
     b.extend_from_slice(ret);
