@@ -35,29 +35,55 @@ fn checksum(out: &mut Vec<u8>, crc: u32) {
     out.extend_from_slice(&[0; 124]);
 }
 
+/// A chunk zlib-compressed, or `None` when it is all zeros (stored as a zero-fill run).
+fn compress(chunk: &[u8]) -> std::io::Result<Option<Vec<u8>>> {
+    if chunk.iter().all(|b| *b == 0) {
+        return Ok(None);
+    }
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(chunk)?;
+    z.finish().map(Some)
+}
+
 /// Wraps a raw volume (a multiple of 512 bytes) into a `UDZO` image. `partition` names it, e.g. `Apple_HFSX`;
 /// `segment_id` is the image's 16-byte identifier (derived from the content, for reproducibility).
 pub fn udzo(volume: &[u8], partition: &str, segment_id: [u8; 16]) -> Result<Vec<u8>> {
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).clamp(1, 8);
+    udzo_with_threads(volume, partition, segment_id, threads)
+}
+
+fn udzo_with_threads(volume: &[u8], partition: &str, segment_id: [u8; 16], threads: usize) -> Result<Vec<u8>> {
     if !volume.len().is_multiple_of(SECTOR) {
         return Err(Error::Package { format: "dmg", message: "the volume is not a whole number of sectors".into() });
     }
     let sectors = (volume.len() / SECTOR) as u64;
+    // Chunks are compressed independently, so threads share them out without changing the output.
+    let pieces: Vec<&[u8]> = volume.chunks(CHUNK_SECTORS * SECTOR).collect();
+    let per_thread = pieces.len().div_ceil(threads).max(1);
+    let compressed: Vec<std::io::Result<Option<Vec<u8>>>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = pieces
+            .chunks(per_thread)
+            .map(|group| scope.spawn(move || group.iter().map(|chunk| compress(chunk)).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join().unwrap_or_else(|_| vec![Err(std::io::Error::other("a compression thread panicked"))])
+            })
+            .collect()
+    });
     let mut data = Vec::new();
     let mut chunks = Vec::new();
-    for (i, chunk) in volume.chunks(CHUNK_SECTORS * SECTOR).enumerate() {
+    for (i, (chunk, compressed)) in pieces.iter().zip(compressed).enumerate() {
         let first = (i * CHUNK_SECTORS) as u64;
         let count = (chunk.len() / SECTOR) as u64;
-        if chunk.iter().all(|b| *b == 0) {
-            chunks.push((CHUNK_ZERO, first, count, data.len() as u64, 0u64));
-            continue;
+        match compressed.map_err(|e| Error::Package { format: "dmg", message: format!("zlib: {e}") })? {
+            None => chunks.push((CHUNK_ZERO, first, count, data.len() as u64, 0u64)),
+            Some(bytes) => {
+                chunks.push((CHUNK_ZLIB, first, count, data.len() as u64, bytes.len() as u64));
+                data.extend_from_slice(&bytes);
+            }
         }
-        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-        let compressed = z
-            .write_all(chunk)
-            .and_then(|()| z.finish())
-            .map_err(|e| Error::Package { format: "dmg", message: format!("zlib: {e}") })?;
-        chunks.push((CHUNK_ZLIB, first, count, data.len() as u64, compressed.len() as u64));
-        data.extend_from_slice(&compressed);
     }
     chunks.push((CHUNK_END, sectors, 0, data.len() as u64, 0));
 
@@ -130,4 +156,65 @@ pub fn udzo(volume: &[u8], partition: &str, segment_id: [u8; 16]) -> Result<Vec<
     debug_assert_eq!(koly.len(), 512);
     out.extend_from_slice(&koly);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+
+    use super::*;
+
+    fn be64_at(b: &[u8], at: usize) -> u64 {
+        u64::from_be_bytes(b[at..at + 8].try_into().unwrap_or_default())
+    }
+
+    /// Reads the image back through its `koly` trailer and `mish` table, as a UDIF reader does.
+    fn read_back(image: &[u8]) -> Vec<u8> {
+        let koly = &image[image.len() - 512..];
+        assert_eq!(&koly[..4], b"koly");
+        let (xml_at, xml_len) = (be64_at(koly, 216) as usize, be64_at(koly, 224) as usize);
+        let plist = Value::from_reader_xml(&image[xml_at..xml_at + xml_len]).unwrap_or_else(|e| panic!("{e}"));
+        let blkx = plist
+            .as_dictionary()
+            .and_then(|d| d.get("resource-fork"))
+            .and_then(Value::as_dictionary)
+            .and_then(|d| d.get("blkx"))
+            .and_then(Value::as_array)
+            .unwrap_or_else(|| panic!("no blkx"));
+        let mish = blkx[0].as_dictionary().and_then(|d| d.get("Data")).and_then(Value::as_data).unwrap_or_default();
+        assert_eq!(&mish[..4], b"mish");
+        let count = u32::from_be_bytes(mish[200..204].try_into().unwrap_or_default()) as usize;
+        let mut out = Vec::new();
+        for i in 0..count {
+            let c = &mish[204 + 40 * i..244 + 40 * i];
+            let kind = u32::from_be_bytes(c[..4].try_into().unwrap_or_default());
+            let (sectors, offset, length) = (be64_at(c, 16) as usize, be64_at(c, 24) as usize, be64_at(c, 32) as usize);
+            match kind {
+                CHUNK_ZERO => out.resize(out.len() + sectors * SECTOR, 0),
+                CHUNK_ZLIB => {
+                    let mut z = flate2::read::ZlibDecoder::new(&image[offset..offset + length]);
+                    z.read_to_end(&mut out).unwrap_or_else(|e| panic!("{e}"));
+                }
+                CHUNK_END => break,
+                other => panic!("unexpected chunk type {other:#x}"),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn chunks_read_back_and_do_not_depend_on_threads() {
+        // Three and a half chunks: data, zeros, data, and a short tail.
+        let mut volume = vec![0u8; (CHUNK_SECTORS * 3 + CHUNK_SECTORS / 2) * SECTOR];
+        for (i, b) in volume.iter_mut().enumerate() {
+            let chunk = i / (CHUNK_SECTORS * SECTOR);
+            if chunk != 1 {
+                *b = (i % 251) as u8;
+            }
+        }
+        let one = udzo_with_threads(&volume, "Apple_HFSX", [7; 16], 1).unwrap_or_else(|e| panic!("{e}"));
+        let four = udzo_with_threads(&volume, "Apple_HFSX", [7; 16], 4).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(one, four);
+        assert_eq!(read_back(&one), volume);
+    }
 }
