@@ -20,6 +20,7 @@ pub mod icns;
 pub mod macho;
 pub mod sign;
 pub mod tarball;
+pub mod tauri;
 pub mod udif;
 
 use crate::Arch;
