@@ -448,54 +448,36 @@ fn ad_hoc_signed_arm64_code_needs_no_warning() {
 #[test]
 fn one_run_bundles_the_linux_and_the_macos_builds() {
     require("dpkg-deb", "dpkg");
+    let (key_text, public) = signing_key();
     let app = mac_app();
-    app.write_config(
-        &mac_config(&app, "main = \"hello\"").replace("[macos]\n", "[macos]\nbinary = \"hello-x86_64\"\n"),
-    );
+    app.write_config(&format!(
+        "{}\n[updater]\npubkey = \"{}\"\nartifact-base-url = \"https://releases.example.com/\"\n",
+        mac_config(&app, "main = \"hello\"").replace("[macos]\n", "[macos]\nbinary = \"hello-x86_64\"\n"),
+        public.to_text(millennium_sign::Format::Tauri)
+    ));
     let out = app.path().join("out");
-    ok(&bundle_mac(&app, &out, "deb,app,dmg", &[]));
-    assert_eq!(listing(&out), ["Hello App.app", "Hello App_1.2.3_x86_64.dmg", "hello-app_1.2.3_amd64.deb"]);
+    ok(&bundle_mac(&app, &out, "deb,app,dmg,updater", &[("MILLENNIUM_SIGNING_PRIVATE_KEY", key_text.as_str())]));
+    assert_eq!(
+        listing(&out),
+        [
+            "Hello App.app",
+            "Hello App.app.tar.gz",
+            "Hello App.app.tar.gz.sig",
+            "Hello App_1.2.3_x86_64.dmg",
+            "hello-app_1.2.3_amd64.deb",
+            "hello-app_1.2.3_amd64.deb.sig",
+            "hello-app_1.2.3_x86_64.update.json"
+        ]
+    );
     let contents = run("dpkg-deb", &["--contents", out.join("hello-app_1.2.3_amd64.deb").to_str().unwrap()]);
     assert!(contents.contains("./usr/bin/hello\n"), "{contents}");
     let exe = std::fs::read(out.join("Hello App.app/Contents/MacOS/hello-x86_64")).unwrap();
     assert_eq!(exe, macho_executable("x86_64", "slice-x86_64"));
-}
-
-#[test]
-fn frameworks_keep_their_symlinks_in_the_app_and_the_dmg() {
-    require("7z", "7zip");
-    let app = mac_app();
-    let fw = app.path().join("fw/Hello.framework");
-    std::fs::create_dir_all(fw.join("Versions/A/Resources")).unwrap();
-    std::fs::write(fw.join("Versions/A/Hello"), macho_executable("x86_64", "framework")).unwrap();
-    std::fs::write(fw.join("Versions/A/Resources/Info.plist"), "<plist/>").unwrap();
-    std::os::unix::fs::symlink("A", fw.join("Versions/Current")).unwrap();
-    std::os::unix::fs::symlink("Versions/Current/Hello", fw.join("Hello")).unwrap();
-    std::fs::write(app.path().join("fw/libextra.dylib"), b"dylib").unwrap();
-    app.write_config(
-        &mac_config(&app, "main = \"hello-x86_64\"")
-            .replace("[macos]\n", "[macos]\nframeworks = [\"fw/Hello.framework\", \"fw/libextra.dylib\"]\n"),
-    );
-    let out = app.path().join("out");
-    ok(&bundle_mac(&app, &out, "app,dmg", &[]));
-    let frameworks = out.join("Hello App.app/Contents/Frameworks");
-    assert_eq!(std::fs::read_link(frameworks.join("Hello.framework/Versions/Current")).unwrap(), Path::new("A"));
-    assert_eq!(
-        std::fs::read(frameworks.join("Hello.framework/Hello")).unwrap(),
-        macho_executable("x86_64", "framework")
-    );
-    assert_eq!(std::fs::read(frameworks.join("libextra.dylib")).unwrap(), b"dylib");
-
-    let dmg = out.join("Hello App_1.2.3_x86_64.dmg");
-    let prefix = "Hello App/Hello App.app/Contents/Frameworks/Hello.framework";
-    for (link, target) in [("Versions/Current", "A"), ("Hello", "Versions/Current/Hello")] {
-        let o =
-            Command::new("7z").args(["e", "-so", dmg.to_str().unwrap(), &format!("{prefix}/{link}")]).output().unwrap();
-        assert_eq!(String::from_utf8_lossy(&o.stdout), target);
-    }
-    let slt = run("7z", &["l", "-slt", dmg.to_str().unwrap()]);
-    let entry = slt.split("\n\n").find(|e| e.contains(&format!("Path = {prefix}/Versions/Current\n"))).unwrap();
-    assert!(entry.contains("Mode = lrwxr-xr-x"), "{entry}");
+    // One manifest fragment lists both platforms.
+    let manifest = std::fs::read(out.join("hello-app_1.2.3_x86_64.update.json")).unwrap();
+    let parsed = millennium_update_protocol::tauri::StaticManifest::parse(&manifest).unwrap();
+    let keys: Vec<&str> = parsed.platforms().map(|(k, _)| k).collect();
+    assert_eq!(keys, ["darwin-x86_64", "darwin-x86_64-app", "linux-x86_64-deb", "macos-x86_64"]);
 }
 
 /// Bad input: exit code 2, a message naming the problem, and an empty output directory.
