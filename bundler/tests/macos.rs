@@ -480,6 +480,43 @@ fn one_run_bundles_the_linux_and_the_macos_builds() {
     assert_eq!(keys, ["darwin-x86_64", "darwin-x86_64-app", "linux-x86_64-deb", "macos-x86_64"]);
 }
 
+#[test]
+fn frameworks_keep_their_symlinks_in_the_app_and_the_dmg() {
+    require("7z", "7zip");
+    let app = mac_app();
+    let fw = app.path().join("fw/Hello.framework");
+    std::fs::create_dir_all(fw.join("Versions/A/Resources")).unwrap();
+    std::fs::write(fw.join("Versions/A/Hello"), macho_executable("x86_64", "framework")).unwrap();
+    std::fs::write(fw.join("Versions/A/Resources/Info.plist"), "<plist/>").unwrap();
+    std::os::unix::fs::symlink("A", fw.join("Versions/Current")).unwrap();
+    std::os::unix::fs::symlink("Versions/Current/Hello", fw.join("Hello")).unwrap();
+    std::fs::write(app.path().join("fw/libextra.dylib"), b"dylib").unwrap();
+    app.write_config(
+        &mac_config(&app, "main = \"hello-x86_64\"")
+            .replace("[macos]\n", "[macos]\nframeworks = [\"fw/Hello.framework\", \"fw/libextra.dylib\"]\n"),
+    );
+    let out = app.path().join("out");
+    ok(&bundle_mac(&app, &out, "app,dmg", &[]));
+    let frameworks = out.join("Hello App.app/Contents/Frameworks");
+    assert_eq!(std::fs::read_link(frameworks.join("Hello.framework/Versions/Current")).unwrap(), Path::new("A"));
+    assert_eq!(
+        std::fs::read(frameworks.join("Hello.framework/Hello")).unwrap(),
+        macho_executable("x86_64", "framework")
+    );
+    assert_eq!(std::fs::read(frameworks.join("libextra.dylib")).unwrap(), b"dylib");
+
+    let dmg = out.join("Hello App_1.2.3_x86_64.dmg");
+    let prefix = "Hello App/Hello App.app/Contents/Frameworks/Hello.framework";
+    for (link, target) in [("Versions/Current", "A"), ("Hello", "Versions/Current/Hello")] {
+        let o =
+            Command::new("7z").args(["e", "-so", dmg.to_str().unwrap(), &format!("{prefix}/{link}")]).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout), target);
+    }
+    let slt = run("7z", &["l", "-slt", dmg.to_str().unwrap()]);
+    let entry = slt.split("\n\n").find(|e| e.contains(&format!("Path = {prefix}/Versions/Current\n"))).unwrap();
+    assert!(entry.contains("Mode = lrwxr-xr-x"), "{entry}");
+}
+
 /// Bad input: exit code 2, a message naming the problem, and an empty output directory.
 fn assert_mac_rejected(app: &TestApp, formats: &str, expected: &[&str]) {
     let out = app.path().join("out");
@@ -556,6 +593,13 @@ fn rejects_bad_macos_and_dmg_settings() {
     write_png(&app.path().join("bg2.png"), 500, 400);
     app.write_config(&format!("{base}\n[dmg]\nbackground = \"bg.png\"\nbackground-2x = \"bg2.png\"\n"));
     assert_mac_rejected(&app, "dmg", &["`dmg.background-2x`", "must be twice", "600x400"]);
-    app.write_config(&format!("{base}\n[dmg]\nvolume-name = \"A volume name far too long for aliases\"\n"));
-    assert_mac_rejected(&app, "dmg", &["`dmg.volume-name`", "27 characters"]);
+    let long_name = "\nvolume-name = \"A volume name far too long for aliases\"\n";
+    app.write_config(&format!("{base}\n[dmg]\nbackground = \"bg.png\"{long_name}"));
+    assert_mac_rejected(&app, "dmg", &["`dmg.volume-name`", "longer than 27 bytes"]);
+    // Without a background there is no alias, and HFS+ takes the long name.
+    app.write_config(&format!("{base}\n[dmg]{long_name}"));
+    let out = app.path().join("out");
+    ok(&app.bundle(&out, &["--format", "dmg", "--target", "x86_64"], &[]));
+    let listing_text = run("7z", &["l", out.join("Hello App_1.2.3_x86_64.dmg").to_str().unwrap()]);
+    assert!(listing_text.contains("A volume name far too long for aliases/Hello App.app"), "{listing_text}");
 }

@@ -57,13 +57,6 @@ fn layout(app: &App) -> Result<Layout> {
     let dmg = &app.config.dmg;
     let volume_name = dmg.volume_name.clone().unwrap_or_else(|| app.product_name.clone());
     hfsplus::check_name(&volume_name).map_err(|m| invalid(app, "dmg.volume-name", format!("`{volume_name}` {m}")))?;
-    if volume_name.chars().count() > 27 {
-        return Err(invalid(
-            app,
-            "dmg.volume-name",
-            format!("`{volume_name}` is longer than 27 characters, the most a Finder alias (the background) holds"),
-        ));
-    }
     let background = match (&dmg.background, &dmg.background_2x) {
         (None, Some(_)) => {
             return Err(invalid(app, "dmg.background-2x", "needs `dmg.background` (the 1x picture) too".into()));
@@ -96,6 +89,17 @@ fn layout(app: &App) -> Result<Layout> {
             Some((one, two))
         }
     };
+    // The background is found through a Finder alias, whose volume name field holds 27 bytes.
+    if background.is_some() && volume_name.len() > 27 {
+        return Err(invalid(
+            app,
+            "dmg.volume-name",
+            format!(
+                "`{volume_name}` is longer than 27 bytes, the most the Finder alias of the background holds\nhint: set a \
+                 shorter `dmg.volume-name`"
+            ),
+        ));
+    }
     let window = dmg.window_size.unwrap_or_else(|| match &background {
         Some((one, _)) => [one.image.width(), one.image.height()],
         None => DEFAULT_WINDOW,

@@ -228,13 +228,6 @@ pub struct Image {
 pub fn build(options: &Options, entries: &[Entry]) -> Result<Image> {
     let err = |message: String| Error::Package { format: "dmg", message };
     check_name(&options.volume_name).map_err(|m| err(format!("volume name `{}` {m}", options.volume_name)))?;
-    if options.volume_name.chars().count() > 27 {
-        return Err(err(format!(
-            "volume name `{}` is longer than 27 characters, which Finder aliases (the window background) cannot \
-             hold\nhint: set a shorter `dmg.volume-name`",
-            options.volume_name
-        )));
-    }
     let date = hfs_date(options.epoch);
 
     // Nodes: the root, then the entries in order (their IDs are `cnid(index)`).
