@@ -65,6 +65,12 @@ pub struct Config {
     /// Maintainer scripts (paths to shell scripts), used by deb and rpm.
     #[serde(default)]
     pub scripts: Scripts,
+    /// macOS `.app` settings.
+    #[serde(default)]
+    pub macos: Macos,
+    /// macOS disk image (`.dmg`) settings.
+    #[serde(default)]
+    pub dmg: Dmg,
     /// Update server settings, embedded in the app and used for updater artifacts.
     pub updater: Option<Updater>,
 }
@@ -146,6 +152,80 @@ pub struct AppImage {
     pub bundle_libraries: bool,
 }
 
+/// macOS `.app` settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Macos {
+    /// `LSMinimumSystemVersion`, e.g. `"11.0"`. Default: `"10.13"`.
+    pub minimum_system_version: Option<String>,
+    /// `LSApplicationCategoryType`, e.g. `"public.app-category.developer-tools"`.
+    pub category: Option<String>,
+    /// `CFBundleVersion` (the build number, up to three integers). Default: MAJOR.MINOR.PATCH of the version.
+    pub bundle_version: Option<String>,
+    /// `NSHumanReadableCopyright`.
+    pub copyright: Option<String>,
+    /// The macOS build of the main binary (single-architecture or universal), used instead of `binaries.main` for
+    /// `.app` and `.dmg`, so one configuration can bundle Linux and macOS builds in one run.
+    pub binary: Option<String>,
+    /// Two single-architecture builds (one x86_64, one arm64) merged into one universal executable; used instead of
+    /// `binaries.main` (and `macos.binary`) for `.app` and `.dmg`.
+    #[serde(default)]
+    pub universal: Vec<String>,
+    /// macOS builds of the extra binaries, used instead of `binaries.extra` when `macos.binary` or `macos.universal`
+    /// is set.
+    #[serde(default)]
+    pub extra_binaries: Vec<String>,
+    /// Frameworks and dynamic libraries (`.framework` directories, `.dylib` files) copied into
+    /// `Contents/Frameworks`.
+    #[serde(default)]
+    pub frameworks: Vec<String>,
+    /// Document types the app opens (`CFBundleDocumentTypes`).
+    #[serde(default)]
+    pub file_associations: Vec<FileAssociation>,
+    /// Entitlements (an XML plist) used when signing with `rcodesign`.
+    pub entitlements: Option<String>,
+}
+
+/// One document type of a macOS app.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FileAssociation {
+    /// File name extensions without the dot, e.g. `["md", "markdown"]`.
+    pub extensions: Vec<String>,
+    /// Name of the document type shown by Finder. Default: the first extension in upper case plus ` document`.
+    pub name: Option<String>,
+    /// `Editor`, `Viewer`, `Shell` or `None`. Default: `Editor`.
+    pub role: Option<String>,
+    /// MIME types of the documents.
+    #[serde(default)]
+    pub mime_types: Vec<String>,
+}
+
+/// macOS disk image settings: the Finder window shown when the image is opened.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Dmg {
+    /// Volume name. Default: the product name.
+    pub volume_name: Option<String>,
+    /// Window background (PNG), the size of the window.
+    pub background: Option<String>,
+    /// The same background at twice the size, for Retina screens (needs `background`).
+    pub background_2x: Option<String>,
+    /// Window content size in points, `[width, height]`. Default: the background's size, else `[660, 400]`.
+    pub window_size: Option<[u32; 2]>,
+    /// Window position on screen, `[x, y]`. Default: `[200, 120]`.
+    pub window_position: Option<[u32; 2]>,
+    /// Icon size in points (16 to 512). Default: 128.
+    pub icon_size: Option<u32>,
+    /// Centre of the app's icon in the window, `[x, y]`. Default: a quarter of the way across, near the middle.
+    pub app_position: Option<[u32; 2]>,
+    /// Centre of the `Applications` link's icon. Default: three quarters of the way across, near the middle.
+    pub applications_position: Option<[u32; 2]>,
+}
+
 /// Maintainer scripts: paths of shell scripts, relative to the app's directory.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
@@ -192,7 +272,7 @@ impl Source {
         }
     }
 
-    fn key(&self, key: &str) -> String {
+    pub(crate) fn key(&self, key: &str) -> String {
         match self {
             Source::Standalone(_) => key.to_owned(),
             Source::CargoMetadata(_) => format!("package.metadata.millennium.{key}"),
@@ -407,6 +487,11 @@ impl App {
         let main_binary = match (&overrides.main_binary, &config.binaries.main) {
             (Some(p), _) => p.clone(),
             (None, Some(p)) => resolve(p),
+            // A macOS-only app may name its builds in `macos.universal` alone.
+            (None, None) if !config.macos.universal.is_empty() => resolve(&config.macos.universal[0]),
+            (None, None) if config.macos.binary.is_some() => {
+                resolve(config.macos.binary.as_deref().unwrap_or_default())
+            }
             (None, None) => root.join("target").join("release").join(krate.name.as_deref().unwrap_or(&package_name)),
         };
         let mut all_binaries = vec![main_binary.clone()];

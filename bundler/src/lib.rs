@@ -1,5 +1,5 @@
-//! `millennium-bundler`: turns a built Millennium app into Linux installers (`.deb`, `.rpm`, AppImage) and signed
-//! updater artifacts, offline and reproducibly.
+//! `millennium-bundler`: turns a built Millennium app into Linux installers (`.deb`, `.rpm`, AppImage), macOS `.app`
+//! bundles and `.dmg` disk images ([`macos`], on any OS) and signed updater artifacts, offline and reproducibly.
 //!
 //! # Pipeline
 //!
@@ -30,6 +30,7 @@ pub mod elf;
 mod error;
 pub mod icons;
 pub mod layout;
+pub mod macos;
 pub mod rpm;
 pub mod tauri_import;
 pub mod updater;
@@ -119,13 +120,18 @@ pub enum Format {
     Deb,
     Rpm,
     AppImage,
+    /// macOS `.app` bundle (a directory).
+    App,
+    /// macOS disk image.
+    Dmg,
     /// `.sig` files for the installers and the manifest fragment.
     Updater,
 }
 
 impl Format {
     /// Every format, in build order.
-    pub const ALL: [Format; 4] = [Format::Deb, Format::Rpm, Format::AppImage, Format::Updater];
+    pub const ALL: [Format; 6] =
+        [Format::Deb, Format::Rpm, Format::AppImage, Format::App, Format::Dmg, Format::Updater];
 
     /// Name on the command line.
     pub fn as_str(self) -> &'static str {
@@ -133,6 +139,8 @@ impl Format {
             Format::Deb => "deb",
             Format::Rpm => "rpm",
             Format::AppImage => "appimage",
+            Format::App => "app",
+            Format::Dmg => "dmg",
             Format::Updater => "updater",
         }
     }
@@ -143,7 +151,9 @@ impl std::str::FromStr for Format {
 
     fn from_str(s: &str) -> Result<Format> {
         Format::ALL.into_iter().find(|f| f.as_str() == s.to_ascii_lowercase()).ok_or_else(|| {
-            Error::Usage(format!("unknown format `{s}`\nhint: use one or more of `deb`, `rpm`, `appimage`, `updater`"))
+            Error::Usage(format!(
+                "unknown format `{s}`\nhint: use one or more of `deb`, `rpm`, `appimage`, `app`, `dmg`, `updater`"
+            ))
         })
     }
 }
@@ -168,7 +178,7 @@ pub struct Produced {
     pub format: &'static str,
     pub path: PathBuf,
     pub size: u64,
-    /// Lowercase hex SHA-256.
+    /// Lowercase hex SHA-256 (of a directory such as a `.app`: of its reproducible tar, as in the updater tarball).
     pub sha256: String,
 }
 
@@ -222,9 +232,9 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
 
     // Check signing prerequisites before any long work.
     let key = if options.formats.contains(&Format::Updater) {
-        if !options.formats.iter().any(|f| matches!(f, Format::Deb | Format::Rpm | Format::AppImage)) {
+        if !options.formats.iter().any(|f| matches!(f, Format::Deb | Format::Rpm | Format::AppImage | Format::App)) {
             return Err(Error::Usage(
-                "the `updater` format signs installers: add `deb`, `rpm` or `appimage` to `--format`".into(),
+                "the `updater` format signs installers: add `deb`, `rpm`, `appimage` or `app` to `--format`".into(),
             ));
         }
         if app.config.updater.as_ref().and_then(|u| u.artifact_base_url.as_ref()).is_none() {
@@ -242,10 +252,21 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
         appimage::runtime(arch)?;
     }
 
+    let linux = options.formats.iter().any(|f| matches!(f, Format::Deb | Format::Rpm | Format::AppImage));
+    let mac = options.formats.iter().any(|f| matches!(f, Format::App | Format::Dmg));
+    if mac {
+        // Checked before any long work, like the rest of the configuration.
+        macos::app::validate(&app)?;
+        if options.formats.contains(&Format::Dmg) {
+            macos::dmg::validate(&app)?;
+        }
+    }
+
     progress.step("reading binaries");
     let mut binaries = Vec::new();
     let mut needs = Vec::new();
-    for path in std::iter::once(&app.main_binary).chain(app.extra_binaries.iter()) {
+    let linux_binaries = std::iter::once(&app.main_binary).chain(app.extra_binaries.iter()).filter(|_| linux);
+    for path in linux_binaries {
         let mut data = std::fs::read(path).map_err(Error::io("read", path))?;
         needs.push(elf::read(path, &data, arch)?);
         if app.config.binaries.strip.unwrap_or(true) && elf::has_symtab(&data) {
@@ -364,23 +385,50 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
             staged.push(("appimage", zsync_name, zsync_bytes));
         }
     }
+    let mut app_dir = None;
+    let mut mac_arches = Vec::new();
+    if mac {
+        progress.step("building the macOS app");
+        let wanted = macos::Wanted {
+            app: want(Format::App),
+            dmg: want(Format::Dmg),
+            tarball: want(Format::App) && key.is_some(),
+        };
+        let out = macos::build(&app, arch, wanted, epoch, env, &mut report.warnings)?;
+        if let Some((_, arches)) = &out.updater {
+            mac_arches = arches.clone();
+        }
+        staged.extend(out.files);
+        app_dir = out.app;
+    }
     if let Some(key) = &key {
         progress.step("signing updater artifacts");
         let mut sigs = Vec::new();
-        for (format, name, bytes) in staged.iter().filter(|(_, name, _)| !name.ends_with(".zsync")) {
-            let bundle = match *format {
-                "deb" => millennium_update_protocol::BundleType::Deb,
-                "rpm" => millennium_update_protocol::BundleType::Rpm,
-                _ => millennium_update_protocol::BundleType::AppImage,
+        for (format, name, bytes) in staged.iter() {
+            use millennium_update_protocol::BundleType;
+            let (bundle, arches) = match *format {
+                "deb" => (BundleType::Deb, vec![arch]),
+                "rpm" => (BundleType::Rpm, vec![arch]),
+                "appimage" if !name.ends_with(".zsync") => (BundleType::AppImage, vec![arch]),
+                "app" => (BundleType::App, mac_arches.clone()),
+                _ => continue,
             };
             let signature = updater::sign(key, name, bytes, &version, epoch)?;
             sigs.push(("updater", format!("{name}.sig"), updater::sig_text(&signature).into_bytes()));
-            signed.push((bundle, name.clone(), signature));
+            signed.push((updater::targets(bundle, &arches)?, name.clone(), signature));
         }
-        let manifest = updater::manifest(&app, arch, epoch, &signed)?;
+        let manifest = updater::manifest(&app, epoch, &signed)?;
+        // Named after the Linux architecture, or the app's (`universal`) when only macOS artifacts are signed.
+        let label = if linux || mac_arches.is_empty() {
+            arch.as_str()
+        } else if mac_arches.len() > 1 {
+            "universal"
+        } else {
+            mac_arches[0].as_str()
+        };
         sigs.push((
             "updater",
-            format!("{}_{}_{}.update.json", app.package_name, version, arch.as_str()),
+            format!("{}_{}_{}.update.json", app.package_name, version, label),
             manifest.into_bytes(),
         ));
         staged.extend(sigs);
@@ -389,6 +437,9 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
     progress.step("writing files");
     for (_, name, bytes) in &staged {
         write_file(&staging.path().join(name), bytes)?;
+    }
+    if let Some(bundle) = &app_dir {
+        macos::sign::write_tree(&staging.path().join(&bundle.name), &bundle.tree)?;
     }
     for (format, name, bytes) in staged {
         let from = staging.path().join(&name);
@@ -399,6 +450,24 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
             path: to,
             size: bytes.len() as u64,
             sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+        });
+    }
+    if let Some(bundle) = app_dir {
+        let from = staging.path().join(&bundle.name);
+        let to = options.out_dir.join(&bundle.name);
+        if std::fs::symlink_metadata(&to).is_ok() {
+            // A directory cannot be renamed over a non-empty one: move the old bundle into the staging directory,
+            // which is removed below.
+            let old = staging.path().join(format!("{}.old", bundle.name));
+            std::fs::rename(&to, &old).map_err(Error::io("replace the previous bundle", &to))?;
+        }
+        std::fs::rename(&from, &to).map_err(Error::io("move the finished bundle to", &to))?;
+        let tar = macos::tarball::tar(&bundle, epoch)?;
+        report.files.push(Produced {
+            format: "app",
+            path: to,
+            size: bundle.tree.size(),
+            sha256: hex::encode(sha2::Sha256::digest(&tar)),
         });
     }
     drop(staging);

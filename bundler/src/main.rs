@@ -13,7 +13,7 @@ use millennium_bundler::{Arch, Error, Format, Options, Progress, Report, config:
 #[command(
     name = "millennium-bundler",
     version,
-    about = "Bundle a Millennium app into .deb, .rpm, AppImage and signed updater artifacts"
+    about = "Bundle a Millennium app into .deb, .rpm, AppImage, macOS .app/.dmg and signed updater artifacts"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -22,9 +22,10 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Build packages. Honours SOURCE_DATE_EPOCH; signing keys come from MILLENNIUM_SIGNING_PRIVATE_KEY (or Tauri's).
+    /// Build packages. Honours SOURCE_DATE_EPOCH; signing keys come from MILLENNIUM_SIGNING_PRIVATE_KEY (or Tauri's);
+    /// macOS code signing from APPLE_CERTIFICATE(_PASSWORD) and APPLE_API_ISSUER/_KEY/_KEY_PATH, through rcodesign.
     Bundle {
-        /// Comma-separated formats: deb, rpm, appimage, updater.
+        /// Comma-separated formats: deb, rpm, appimage, app, dmg, updater.
         #[arg(long, value_delimiter = ',', default_value = "deb,rpm,appimage")]
         format: Vec<String>,
         /// Target architecture: x86_64 or aarch64 (default: this machine's).

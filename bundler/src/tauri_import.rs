@@ -103,6 +103,7 @@ pub fn convert(json: &str, origin: &std::path::Path) -> Result<String> {
             out.insert("rpm".into(), T::Table(t));
         }
     }
+    crate::macos::tauri::import(&bundle, &mut out);
     let updater = if v1 { conf.pointer("/tauri/updater") } else { conf.pointer("/plugins/updater") };
     if let Some(pubkey) = updater.and_then(|u| s(u.get("pubkey"))) {
         let mut t = Table::new();

@@ -2,7 +2,8 @@
 //! updaters and ours read; the trusted comment carries the file name and version), and a manifest fragment built with
 //! `millennium-update-protocol`'s Tauri static manifest builder, so its keys (`linux-x86_64-deb`, …) and checks are the
 //! protocol crate's, not re-implemented here. The installers themselves are what the update server serves: Tauri v2
-//! updaters install `.AppImage`, `.deb` and `.rpm` files directly.
+//! updaters install `.AppImage`, `.deb` and `.rpm` files directly, and replace a macOS app with the `.app` inside
+//! `Product.app.tar.gz`.
 
 use millennium_sign::{Format, SecretKey, Signature, TrustedComment};
 use millennium_update_protocol::tauri::{Artifact, ArtifactUrl, ReleaseInfo, SignatureText, StaticManifest};
@@ -32,8 +33,23 @@ pub fn sig_text(signature: &Signature) -> String {
     signature.to_text(Format::Tauri)
 }
 
-/// Builds the manifest fragment for the signed installers: `(bundle type, file name, signature)`.
-pub fn manifest(app: &App, arch: Arch, epoch: u64, signed: &[(BundleType, String, Signature)]) -> Result<String> {
+/// The manifest keys an artifact serves: `{os}-{arch}-{bundle}` for each architecture it holds, plus the plain
+/// `{os}-{arch}` for clients that send no bundle type (Tauri gives those the AppImage on Linux and the app on macOS).
+pub fn targets(bundle: BundleType, arches: &[Arch]) -> Result<Vec<Target>> {
+    let manifest_err = |source| Error::Manifest { source };
+    let os = if bundle == BundleType::App { Os::Darwin } else { Os::Linux };
+    let mut out = Vec::new();
+    for arch in arches {
+        out.push(Target::new(os, arch.protocol(), Some(bundle)).map_err(manifest_err)?);
+        if matches!(bundle, BundleType::AppImage | BundleType::App) {
+            out.push(Target::new(os, arch.protocol(), None).map_err(manifest_err)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Builds the manifest fragment for the signed artifacts: `(manifest keys, file name, signature)`.
+pub fn manifest(app: &App, epoch: u64, signed: &[(Vec<Target>, String, Signature)]) -> Result<String> {
     let manifest_err = |source| Error::Manifest { source };
     let base =
         app.config.updater.as_ref().and_then(|u| u.artifact_base_url.clone()).ok_or_else(|| Error::InvalidValue {
@@ -49,16 +65,12 @@ pub fn manifest(app: &App, arch: Arch, epoch: u64, signed: &[(BundleType, String
     let release = ReleaseInfo::new(version).with_pub_date(date).map_err(manifest_err)?;
     let mut builder = StaticManifest::builder(release);
     let sep = if base.ends_with('/') { "" } else { "/" };
-    let proto_arch = arch.protocol();
-    for (bundle, file, signature) in signed {
-        let url = ArtifactUrl::parse(&format!("{base}{sep}{file}")).map_err(manifest_err)?;
+    for (targets, file, signature) in signed {
+        // File names may hold spaces (`Hello App.app.tar.gz`): the URL carries them percent-encoded.
+        let url = ArtifactUrl::parse(&format!("{base}{sep}{}", file.replace(' ', "%20"))).map_err(manifest_err)?;
         let sig = SignatureText::from_signature(signature.clone()).map_err(manifest_err)?;
-        let target = Target::new(Os::Linux, proto_arch, Some(*bundle)).map_err(manifest_err)?;
-        builder = builder.platform(target, Artifact::new(url.clone(), sig.clone()));
-        if *bundle == BundleType::AppImage {
-            // Clients that do not send a bundle type (plain `linux-x86_64`) get the AppImage, as with Tauri.
-            let target = Target::new(Os::Linux, proto_arch, None).map_err(manifest_err)?;
-            builder = builder.platform(target, Artifact::new(url, sig));
+        for target in targets {
+            builder = builder.platform(*target, Artifact::new(url.clone(), sig.clone()));
         }
     }
     Ok(builder.build().map_err(manifest_err)?.to_json())
