@@ -37,6 +37,8 @@ mod assets;
 pub mod auth;
 pub mod bridge;
 pub mod csp;
+#[cfg(feature = "localhost-server")]
+mod localhost;
 pub mod protocol;
 
 use std::collections::{BTreeMap, HashMap};
@@ -103,6 +105,10 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The localhost server (`Builder::localhost_server`) could not listen.
+    #[cfg(feature = "localhost-server")]
+    #[error("could not start the localhost server: {0}\nhint: choose another port, or 0 for any free one")]
+    Localhost(#[source] std::io::Error),
     /// The updater (`Builder::updater`) could not be set up.
     #[cfg(feature = "api-updater")]
     #[error(transparent)]
@@ -210,6 +216,8 @@ pub struct Builder {
     setup: Vec<SetupFn>,
     apis: api::ApiConfig,
     invalid: Option<Error>,
+    #[cfg(feature = "localhost-server")]
+    localhost_port: Option<u16>,
 }
 
 impl std::fmt::Debug for Builder {
@@ -246,6 +254,8 @@ impl Builder {
             setup: Vec::new(),
             apis: api::ApiConfig::default(),
             invalid: None,
+            #[cfg(feature = "localhost-server")]
+            localhost_port: None,
         }
     }
 
@@ -381,6 +391,15 @@ impl Builder {
         self
     }
 
+    /// Serve the page over `http://127.0.0.1:<port>/` (`0`: any free port) instead of the custom protocol, for pages
+    /// that need a real `http:` origin. Same assets, CSP and bridge; the listener is loopback-only and refuses other
+    /// `Host`s (DNS rebinding); commands stay on the webview's IPC channel.
+    #[cfg(feature = "localhost-server")]
+    pub fn localhost_server(mut self, port: u16) -> Self {
+        self.localhost_port = Some(port);
+        self
+    }
+
     /// The updater behind `Millennium.updater` (see [`api::updater`]).
     #[cfg(feature = "api-updater")]
     pub fn updater(mut self, updater: millennium_updater::UpdaterBuilder) -> Self {
@@ -417,6 +436,15 @@ impl Builder {
             bridge.on_first_message(hook);
         }
         let site = Arc::new(protocol::Site::new(self.assets, &self.policy, &bridge.bootstrap()));
+        #[cfg(feature = "localhost-server")]
+        let localhost = match self.localhost_port {
+            Some(port) => Some(localhost::start(site.clone(), port).map_err(Error::Localhost)?),
+            None => None,
+        };
+        #[cfg(feature = "localhost-server")]
+        let url = localhost.as_ref().map_or_else(|| START_URL.to_owned(), |l| format!("{}/", l.origin));
+        #[cfg(not(feature = "localhost-server"))]
+        let url = START_URL.to_owned();
 
         let proxy = runtime.proxy();
         let app = AppHandle {
@@ -434,7 +462,7 @@ impl Builder {
             resizable: self.resizable,
             scheme: SCHEME.to_owned(),
             protocol: Arc::new(move |request| site.serve(request)),
-            url: START_URL.to_owned(),
+            url,
             ipc: Box::new(move |window, raw| ipc_bridge.receive(&ipc_app, window, &raw)),
             devtools: self.devtools,
         })?;

@@ -133,7 +133,7 @@ fn percent_decode(text: &str) -> Option<String> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::assets::Asset;
 
@@ -144,7 +144,8 @@ mod tests {
         Box::leak(encoder.finish().unwrap().into_boxed_slice())
     }
 
-    fn site() -> Site {
+    /// A site with `/index.html`, `/app.js` and `/sub/index.html`, policy `default-src 'self'`, bootstrap `boot();`.
+    pub(crate) fn site() -> Site {
         let index = b"<html><head><title>t</title></head><body>hi</body></html>";
         let files = vec![
             Asset { path: "/app.js", mime: "text/javascript; charset=utf-8", len: 2, deflated: deflate(b"1;") },

@@ -86,7 +86,8 @@ impl Runtime for WebviewRuntime {
 
         let protocol = config.protocol;
         let ipc = config.ipc;
-        let allowed_prefix = format!("{}://", config.scheme);
+        // The app's scheme, and the origin of its first page (the localhost server's, when the app uses one).
+        let allowed_prefixes = [format!("{}://", config.scheme), origin_prefix(&config.url)];
         let builder = WebViewBuilder::new()
             .with_custom_protocol(config.scheme.clone(), move |_webview, request| {
                 let request =
@@ -95,7 +96,7 @@ impl Runtime for WebviewRuntime {
             })
             .with_ipc_handler(move |request: http::Request<String>| ipc(id, request.into_body()))
             .with_navigation_handler(move |url| {
-                let allowed = url.starts_with(&allowed_prefix);
+                let allowed = allowed_prefixes.iter().any(|prefix| url.starts_with(prefix.as_str()));
                 if !allowed {
                     tracing::warn!(%url, "navigation away from the app's scheme refused");
                 }
@@ -215,6 +216,13 @@ fn attach(builder: WebViewBuilder<'_>, window: &Window) -> Result<WebView, Strin
     builder.build(window).map_err(|e| e.to_string())
 }
 
+/// `scheme://authority/` of `url`: the prefix of every URL of the same origin.
+fn origin_prefix(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return format!("{url}/") };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    format!("{scheme}://{authority}/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,5 +253,13 @@ mod tests {
         });
         assert_eq!(response.status(), 500);
         assert!(response.body().is_empty());
+    }
+
+    #[test]
+    fn origin_prefixes_end_at_the_authority() {
+        assert_eq!(origin_prefix("millennium://localhost/"), "millennium://localhost/");
+        assert_eq!(origin_prefix("http://127.0.0.1:41234/"), "http://127.0.0.1:41234/");
+        // A look-alike host is another origin.
+        assert!(!"http://127.0.0.1:41234.evil.example/".starts_with(&origin_prefix("http://127.0.0.1:41234/x?y")));
     }
 }
