@@ -966,3 +966,23 @@ fn check_newer(existing: &[(ReleaseRow, Placement)], channel: &Channel, version:
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls() {
+        let url = DatabaseUrl::parse("postgres://millennium:s3cret@db.example:5433/updates").unwrap();
+        assert!(url.is_postgres());
+        assert_eq!(url.redacted(), "postgres://millennium@db.example:5433/updates");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        assert!(DatabaseUrl::parse("postgresql://u@h/d").unwrap().is_postgres());
+        let sqlite = DatabaseUrl::parse("sqlite:///var/lib/millennium/millennium.db").unwrap();
+        assert_eq!(sqlite.redacted(), "sqlite:///var/lib/millennium/millennium.db");
+        for bad in ["mysql://u@h/d", "millennium.db", "sqlite://x?journal=wal", "postgres://u@h:notaport/d"] {
+            let err = DatabaseUrl::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("hint:"), "{bad}: {err}");
+        }
+    }
+}

@@ -102,6 +102,30 @@ where
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn with_sqlite_the_only_process_leads_and_runs_the_job_each_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&crate::db::DatabaseUrl::sqlite_in(dir.path())).await.unwrap();
+        let runs = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let leader = Arc::new(AtomicBool::new(false));
+        let counted = runs.clone();
+        let schedule = Schedule { interval: Duration::from_millis(10), standby_poll: Duration::from_millis(10) };
+        let task = spawn_singleton(db, "test", schedule, leader.clone(), move || {
+            let counted = counted.clone();
+            async move {
+                // A failing run is logged and the job keeps its schedule.
+                if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return Err(crate::Error::Internal("first run fails".into()));
+                }
+                Ok(())
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        task.abort();
+        assert!(leader.load(Ordering::SeqCst));
+        assert!(runs.load(Ordering::SeqCst) >= 3, "{runs:?}");
+    }
+
     #[test]
     fn lock_keys_are_stable_and_distinct() {
         assert_eq!(lock_key("gc"), lock_key("gc"));

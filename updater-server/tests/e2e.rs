@@ -981,6 +981,36 @@ fn concurrent_publishes_and_reads_never_show_a_half_published_release() {
 
 // ----- replicas sharing PostgreSQL + S3, and migration between backends -----
 
+/// Unusable storage settings stop `serve` at once with a message that says what to do.
+#[test]
+fn bad_storage_settings_are_refused_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    let serve = |env: &[(&str, &str)]| {
+        let mut args = vec!["serve", "--bind", "127.0.0.1:0", "--data-dir", data_dir.to_str().unwrap()];
+        args.push("--log-format=text");
+        cli(&args, env)
+    };
+    for (env, exit, needle) in [
+        (("MILLENNIUM_DATABASE_URL", "mysql://u@localhost/db"), 2, "hint: use `sqlite://PATH`"),
+        (("MILLENNIUM_STORAGE_URL", "s3://"), 2, "hint: use `file:///ABSOLUTE/DIR` or `s3://BUCKET/PREFIX`"),
+        (("MILLENNIUM_STORAGE_URL", "blobs"), 2, "invalid storage URL"),
+        // Nothing listens on port 1.
+        (
+            ("MILLENNIUM_DATABASE_URL", "postgres://u@127.0.0.1:1/db"),
+            1,
+            "could not connect to postgres://u@127.0.0.1:1/db",
+        ),
+    ] {
+        let out = serve(&[env]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(exit), "{env:?}: {stderr}");
+        assert!(stderr.contains(needle), "{env:?}: {stderr}");
+    }
+    // Nothing was created for the refused database.
+    assert!(!data_dir.join("millennium.db").exists());
+}
+
 /// The `millennium_leader{job="orphan-gc"}` gauge of a server.
 fn gc_leader(server: &Server) -> Option<u64> {
     let text = reqwest::blocking::Client::new()
@@ -1169,6 +1199,19 @@ fn migrate_copies_everything_from_sqlite_and_files() {
         args.extend_from_slice(extra);
         cli(&args, &[])
     };
+    // A damaged blob in the source stops the copy before anything is written to the target database.
+    let blob = std::fs::read_dir(source_dir.join("blobs/sha256")).unwrap().next().unwrap().unwrap().path();
+    let original = std::fs::read(&blob).unwrap();
+    std::fs::write(&blob, b"bit rot").unwrap();
+    let damaged = migrate(&[]);
+    assert_eq!(damaged.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&damaged.stderr).contains("is damaged"),
+        "{}",
+        String::from_utf8_lossy(&damaged.stderr)
+    );
+    std::fs::write(&blob, original).unwrap();
+
     let report = ok_json(migrate(&[]));
     assert_eq!(report["rows"]["apps"], 1, "{report}");
     assert_eq!(report["rows"]["releases"], 3, "{report}");
