@@ -33,6 +33,7 @@ pub mod layout;
 pub mod rpm;
 pub mod tauri_import;
 pub mod updater;
+pub mod windows;
 pub mod zsync;
 
 use std::collections::BTreeSet;
@@ -121,11 +122,16 @@ pub enum Format {
     AppImage,
     /// `.sig` files for the installers and the manifest fragment.
     Updater,
+    /// Windows Installer package (built with `wixl`).
+    Msi,
+    /// NSIS `-setup.exe` (built with `makensis`).
+    Nsis,
 }
 
 impl Format {
     /// Every format, in build order.
-    pub const ALL: [Format; 4] = [Format::Deb, Format::Rpm, Format::AppImage, Format::Updater];
+    pub const ALL: [Format; 6] =
+        [Format::Deb, Format::Rpm, Format::AppImage, Format::Updater, Format::Msi, Format::Nsis];
 
     /// Name on the command line.
     pub fn as_str(self) -> &'static str {
@@ -134,6 +140,8 @@ impl Format {
             Format::Rpm => "rpm",
             Format::AppImage => "appimage",
             Format::Updater => "updater",
+            Format::Msi => "msi",
+            Format::Nsis => "nsis",
         }
     }
 }
@@ -143,7 +151,9 @@ impl std::str::FromStr for Format {
 
     fn from_str(s: &str) -> Result<Format> {
         Format::ALL.into_iter().find(|f| f.as_str() == s.to_ascii_lowercase()).ok_or_else(|| {
-            Error::Usage(format!("unknown format `{s}`\nhint: use one or more of `deb`, `rpm`, `appimage`, `updater`"))
+            Error::Usage(format!(
+                "unknown format `{s}`\nhint: use one or more of `deb`, `rpm`, `appimage`, `msi`, `nsis`, `updater`"
+            ))
         })
     }
 }
@@ -216,15 +226,23 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
     }
     let epoch = build_time(env)?;
     progress.step("reading configuration");
-    let app = App::load(&options.manifest_path, &options.overrides)?;
+    let linux = options.formats.iter().any(|f| matches!(f, Format::Deb | Format::Rpm | Format::AppImage));
+    let windows = options.formats.iter().any(|f| matches!(f, Format::Msi | Format::Nsis));
+    let overrides = config::Overrides { windows_only: !linux, ..options.overrides.clone() };
+    let app = App::load(&options.manifest_path, &overrides)?;
+    let windows_exe = windows::binary_path(&app, options.overrides.windows_binary.as_deref());
+    if windows {
+        windows::validate(&app, options.arch, &windows_exe, env)?;
+    }
     let arch = options.arch;
     let mut report = Report::default();
 
     // Check signing prerequisites before any long work.
     let key = if options.formats.contains(&Format::Updater) {
-        if !options.formats.iter().any(|f| matches!(f, Format::Deb | Format::Rpm | Format::AppImage)) {
+        if !linux && !windows {
             return Err(Error::Usage(
-                "the `updater` format signs installers: add `deb`, `rpm` or `appimage` to `--format`".into(),
+                "the `updater` format signs installers: add `deb`, `rpm`, `appimage`, `msi` or `nsis` to `--format`"
+                    .into(),
             ));
         }
         if app.config.updater.as_ref().and_then(|u| u.artifact_base_url.as_ref()).is_none() {
@@ -245,7 +263,8 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
     progress.step("reading binaries");
     let mut binaries = Vec::new();
     let mut needs = Vec::new();
-    for path in std::iter::once(&app.main_binary).chain(app.extra_binaries.iter()) {
+    let linux_binaries = std::iter::once(&app.main_binary).chain(app.extra_binaries.iter()).filter(|_| linux);
+    for path in linux_binaries {
         let mut data = std::fs::read(path).map_err(Error::io("read", path))?;
         needs.push(elf::read(path, &data, arch)?);
         if app.config.binaries.strip.unwrap_or(true) && elf::has_symtab(&data) {
@@ -364,6 +383,10 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
             staged.push(("appimage", zsync_name, zsync_bytes));
         }
     }
+    if windows {
+        let built = windows::build(&app, &windows_exe, want(Format::Msi), want(Format::Nsis), epoch, env, progress)?;
+        staged.extend(built);
+    }
     if let Some(key) = &key {
         progress.step("signing updater artifacts");
         let mut sigs = Vec::new();
@@ -371,6 +394,8 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
             let bundle = match *format {
                 "deb" => millennium_update_protocol::BundleType::Deb,
                 "rpm" => millennium_update_protocol::BundleType::Rpm,
+                "msi" => millennium_update_protocol::BundleType::Msi,
+                "nsis" => millennium_update_protocol::BundleType::Nsis,
                 _ => millennium_update_protocol::BundleType::AppImage,
             };
             let signature = updater::sign(key, name, bytes, &version, epoch)?;

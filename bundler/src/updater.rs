@@ -50,14 +50,25 @@ pub fn manifest(app: &App, arch: Arch, epoch: u64, signed: &[(BundleType, String
     let mut builder = StaticManifest::builder(release);
     let sep = if base.ends_with('/') { "" } else { "/" };
     let proto_arch = arch.protocol();
+    let has_nsis = signed.iter().any(|(bundle, _, _)| *bundle == BundleType::Nsis);
     for (bundle, file, signature) in signed {
         let url = ArtifactUrl::parse(&format!("{base}{sep}{file}")).map_err(manifest_err)?;
         let sig = SignatureText::from_signature(signature.clone()).map_err(manifest_err)?;
-        let target = Target::new(Os::Linux, proto_arch, Some(*bundle)).map_err(manifest_err)?;
+        let os = match bundle {
+            BundleType::Msi | BundleType::Nsis => Os::Windows,
+            _ => Os::Linux,
+        };
+        let target = Target::new(os, proto_arch, Some(*bundle)).map_err(manifest_err)?;
         builder = builder.platform(target, Artifact::new(url.clone(), sig.clone()));
-        if *bundle == BundleType::AppImage {
-            // Clients that do not send a bundle type (plain `linux-x86_64`) get the AppImage, as with Tauri.
-            let target = Target::new(Os::Linux, proto_arch, None).map_err(manifest_err)?;
+        // Clients that do not send a bundle type (plain `linux-x86_64`, `windows-x86_64`) get the AppImage, or the
+        // NSIS installer (the MSI when there is none), as with Tauri.
+        let plain = match bundle {
+            BundleType::AppImage | BundleType::Nsis => true,
+            BundleType::Msi => !has_nsis,
+            _ => false,
+        };
+        if plain {
+            let target = Target::new(os, proto_arch, None).map_err(manifest_err)?;
             builder = builder.platform(target, Artifact::new(url, sig));
         }
     }
