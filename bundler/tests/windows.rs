@@ -448,3 +448,325 @@ fn wine_nsis_installs_upgrades_and_uninstalls() {
     assert!(!local.exists());
     assert_eq!(wine.uninstall_entries("HKCU", "Hello App"), 0);
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// WebView2 modes
+
+#[test]
+fn webview2_download_mode_checks_registry_then_downloads() {
+    require("msiinfo", "msitools");
+    require("7z", "p7zip-full");
+    // The default mode: nothing is embedded; the installers download Microsoft's bootstrapper when it is missing.
+    let app = WinApp::new("");
+    let out = app.path().join("out");
+    app.bundle_ok(&out, "msi,nsis", &[]);
+    let msi = out.join("hello-app_1.2.3_x64_en-US.msi");
+    let actions = msi_table(&msi, "CustomAction");
+    assert!(actions.contains("InstallWebView2\t3122\tPOWERSHELLEXE\t"), "{actions}");
+    assert!(actions.contains("https://go.microsoft.com/fwlink/p/?LinkId=2124703"), "{actions}");
+    let sequence = msi_table(&msi, "InstallExecuteSequence");
+    assert!(sequence.contains("InstallWebView2\tNOT Installed AND NOT REMOVE AND (NOT WVRTMACHINE"), "{sequence}");
+    let locator = msi_table(&msi, "RegLocator");
+    assert!(locator.contains("EdgeUpdate\\Clients\\{F3017226-FE2A-4295-8BDF-00C3A9A7E4C5}\tpv"), "{locator}");
+    let listing = run("7z", &["l", out.join("hello-app_1.2.3_x64-setup.exe").to_str().unwrap()]);
+    assert!(!listing.contains("MicrosoftEdgeWebview2Setup.exe"), "{listing}");
+}
+
+#[test]
+fn webview2_offline_installer_and_fixed_runtime_are_embedded() {
+    require("7z", "p7zip-full");
+    require("msiextract", "msitools");
+    let app = WinApp::new("webview-install-mode = \"offline-installer\"");
+    standin_webview2(&app.cache.join("MicrosoftEdgeWebView2RuntimeInstallerX64.exe"));
+    let out = app.path().join("out");
+    app.bundle_ok(&out, "msi,nsis", &[]);
+    let listing = run("7z", &["l", out.join("hello-app_1.2.3_x64-setup.exe").to_str().unwrap()]);
+    assert!(listing.contains("MicrosoftEdgeWebView2RuntimeInstallerX64.exe"), "{listing}");
+    let x = app.path().join("x");
+    let files =
+        run("msiextract", &["-C", x.to_str().unwrap(), out.join("hello-app_1.2.3_x64_en-US.msi").to_str().unwrap()]);
+    assert!(files.contains("Hello App/MicrosoftEdgeWebView2RuntimeInstallerX64.exe"), "{files}");
+
+    let runtime = app.path().join("webview2-fixed/sub");
+    std::fs::create_dir_all(&runtime).unwrap();
+    std::fs::write(runtime.join("msedgewebview2.exe"), b"MZ runtime").unwrap();
+    app.configure("1.2.3", "webview-install-mode = { fixed-runtime = \"webview2-fixed\" }");
+    let out = app.path().join("out-fixed");
+    app.bundle_ok(&out, "msi", &[]);
+    let msi = out.join("hello-app_1.2.3_x64_en-US.msi");
+    let x = app.path().join("x-fixed");
+    let files = run("msiextract", &["-C", x.to_str().unwrap(), msi.to_str().unwrap()]);
+    assert!(files.contains("Hello App/webview2-fixed/sub/msedgewebview2.exe"), "{files}");
+    assert!(!msi_table(&msi, "CustomAction").contains("InstallWebView2"));
+}
+
+#[test]
+fn webview2_missing_from_cache_is_a_clear_error() {
+    let app = WinApp::new("webview-install-mode = \"embed-bootstrapper\"");
+    let out = app.path().join("out");
+    let o = app.bundle(&out, "msi", &[]);
+    let err = stderr(&o) + &stdout(&o);
+    assert!(!o.status.success());
+    assert!(err.contains("WebView2 installer") && err.contains("MicrosoftEdgeWebview2Setup.exe"), "{err}");
+    assert!(err.contains(app.cache.to_str().unwrap()) && err.contains("bootstrapper-sha256"), "{err}");
+    assert!(listing(&out).is_empty(), "{:?}", listing(&out));
+}
+
+/// Serves `body` over HTTP on loopback for each request, until dropped.
+fn serve(body: Vec<u8>) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes(),
+            );
+            let _ = stream.write_all(&body);
+        }
+    });
+    format!("http://{addr}/MicrosoftEdgeWebview2Setup.exe")
+}
+
+#[test]
+fn webview2_pinned_bootstrapper_is_downloaded_checked_and_cached() {
+    require("7z", "p7zip-full");
+    use sha2::Digest;
+    let app = WinApp::new("");
+    let standin = app.path().join("standin.exe");
+    standin_webview2(&standin);
+    let bytes = std::fs::read(&standin).unwrap();
+    let url = serve(bytes.clone());
+    let no_proxy = [("NO_PROXY", "127.0.0.1"), ("HTTP_PROXY", ""), ("http_proxy", ""), ("ALL_PROXY", "")];
+
+    // A wrong pin: nothing is cached, nothing is written.
+    let wrong = "0".repeat(64);
+    app.configure(
+        "1.2.3",
+        &format!(
+            "webview-install-mode = \"embed-bootstrapper\"\n[windows.webview2]\nbootstrapper-url = \"{url}\"\nbootstrapper-sha256 = \"{wrong}\""
+        ),
+    );
+    let out = app.path().join("out-wrong");
+    let o = app.bundle(&out, "nsis", &no_proxy);
+    assert!(!o.status.success());
+    assert!(stdout(&o).contains(&format!("not the pinned {wrong}")), "{}{}", stdout(&o), stderr(&o));
+    assert!(!app.cache.join("MicrosoftEdgeWebview2Setup.exe").exists());
+    assert!(listing(&out).is_empty());
+
+    let pin = hex::encode(sha2::Sha256::digest(&bytes));
+    app.configure(
+        "1.2.3",
+        &format!(
+            "webview-install-mode = \"embed-bootstrapper\"\n[windows.webview2]\nbootstrapper-url = \"{url}\"\nbootstrapper-sha256 = \"{pin}\""
+        ),
+    );
+    let out = app.path().join("out");
+    app.bundle_ok(&out, "nsis", &no_proxy);
+    assert_eq!(std::fs::read(app.cache.join("MicrosoftEdgeWebview2Setup.exe")).unwrap(), bytes);
+    let listing = run("7z", &["l", out.join("hello-app_1.2.3_x64-setup.exe").to_str().unwrap()]);
+    assert!(listing.contains("MicrosoftEdgeWebview2Setup.exe"), "{listing}");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Authenticode
+
+/// A self-signed code-signing certificate and key (PEM) in `dir`.
+fn test_certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    require("openssl", "openssl");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    run(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            key.to_str().unwrap(),
+            "-out",
+            cert.to_str().unwrap(),
+            "-subj",
+            "/CN=Millennium Test Signing",
+            "-days",
+            "2",
+            "-addext",
+            "extendedKeyUsage=codeSigning",
+        ],
+    );
+    (cert, key)
+}
+
+fn verify_signed(file: &Path, cert: &Path) {
+    let o = Command::new("osslsigncode")
+        .args(["verify", "-CAfile", cert.to_str().unwrap(), "-in", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = stdout(&o) + &stderr(&o);
+    assert!(o.status.success() && text.contains("Signature verification: ok"), "{}: {text}", file.display());
+}
+
+#[test]
+fn authenticode_signs_exe_uninstaller_and_installers() {
+    require("osslsigncode", "osslsigncode");
+    require("7z", "p7zip-full");
+    require("msiextract", "msitools");
+    let app = WinApp::new(
+        "webview-install-mode = \"skip\"\n[windows.signing]\ncertificate = \"cert.pem\"\nkey = \"key.pem\"",
+    );
+    let (cert, _) = test_certificate(app.path());
+    let out = app.path().join("out");
+    app.bundle_ok(&out, "msi,nsis", &[]);
+    let msi = out.join("hello-app_1.2.3_x64_en-US.msi");
+    let setup = out.join("hello-app_1.2.3_x64-setup.exe");
+    verify_signed(&msi, &cert);
+    verify_signed(&setup, &cert);
+    let x = app.path().join("x");
+    run("7z", &["x", &format!("-o{}", x.display()), setup.to_str().unwrap()]);
+    verify_signed(&x.join("hello.exe"), &cert);
+    verify_signed(&x.join("uninstall.exe"), &cert);
+    let xm = app.path().join("xm");
+    run("msiextract", &["-C", xm.to_str().unwrap(), msi.to_str().unwrap()]);
+    verify_signed(&xm.join("Hello App/hello.exe"), &cert);
+
+    // Signing time is SOURCE_DATE_EPOCH: signed installers still reproduce.
+    let again = app.path().join("again");
+    app.bundle_ok(&again, "nsis", &[]);
+    assert!(std::fs::read(&setup).unwrap() == std::fs::read(again.join("hello-app_1.2.3_x64-setup.exe")).unwrap());
+}
+
+#[test]
+fn sign_command_is_run_for_every_file() {
+    require("7z", "p7zip-full");
+    let app = WinApp::new("");
+    let log = app.path().join("signed.log");
+    // A stand-in cloud signer: records the file and appends a marker, as a signer changes the file in place.
+    app.configure(
+        "1.2.3",
+        &format!(
+            "webview-install-mode = \"skip\"\n[windows.signing]\nsign-command = \"basename {{path}} >> '{}' && printf SIGNED >> {{path}}\"",
+            log.display()
+        ),
+    );
+    let out = app.path().join("out");
+    app.bundle_ok(&out, "msi,nsis", &[]);
+    let signed = std::fs::read_to_string(&log).unwrap();
+    let names: Vec<&str> = signed.lines().collect();
+    assert_eq!(names.len(), 4, "{signed}");
+    assert_eq!(names[0], "hello.exe", "{signed}");
+    assert!(names.contains(&"app.msi") && names.contains(&"setup.exe"), "{signed}");
+    assert!(std::fs::read(out.join("hello-app_1.2.3_x64-setup.exe")).unwrap().ends_with(b"SIGNED"));
+    assert!(std::fs::read(out.join("hello-app_1.2.3_x64_en-US.msi")).unwrap().ends_with(b"SIGNED"));
+    let x = app.path().join("x");
+    run("7z", &["x", &format!("-o{}", x.display()), out.join("hello-app_1.2.3_x64-setup.exe").to_str().unwrap()]);
+    assert!(std::fs::read(x.join("uninstall.exe")).unwrap().ends_with(b"SIGNED"), "uninstaller not signed");
+    assert!(std::fs::read(x.join("hello.exe")).unwrap().ends_with(b"SIGNED"), "app not signed");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Updater artifacts
+
+#[test]
+fn updater_signs_windows_installers() {
+    let key = millennium_sign::SecretKey::generate().unwrap();
+    let key_text =
+        key.seal(None, millennium_sign::KdfParams::INTERACTIVE).unwrap().to_text(millennium_sign::Format::Tauri);
+    let public = key.public_key();
+    let app = WinApp::new("");
+    app.configure(
+        "1.2.3",
+        &format!(
+            "webview-install-mode = \"skip\"\n\n[updater]\npubkey = \"{}\"\nartifact-base-url = \"https://releases.example.com/hello/\"",
+            public.to_text(millennium_sign::Format::Tauri)
+        ),
+    );
+    // `[updater]` after `[windows]` would belong to it: move it to the top level.
+    let text = std::fs::read_to_string(app.app.manifest()).unwrap();
+    let (head, updater) = text.split_once("\n[updater]").unwrap();
+    let (windows_start, _) = head.split_once("\n[windows]").unwrap();
+    let windows_part = &head[windows_start.len()..];
+    app.app.write_config(&format!("{windows_start}\n[updater]{updater}\n{windows_part}\n"));
+    let out = app.path().join("out");
+    let files = app.bundle_ok(&out, "msi,nsis,updater", &[("MILLENNIUM_SIGNING_PRIVATE_KEY", key_text.as_str())]);
+    assert_eq!(files.len(), 5, "{files:?}");
+    for installer in ["hello-app_1.2.3_x64_en-US.msi", "hello-app_1.2.3_x64-setup.exe"] {
+        let sig = millennium_sign::Signature::from_text(
+            &std::fs::read_to_string(out.join(format!("{installer}.sig"))).unwrap(),
+        )
+        .unwrap();
+        sig.verify(&public, std::fs::File::open(out.join(installer)).unwrap()).unwrap();
+        assert_eq!(sig.trusted_fields().file(), Some(installer));
+    }
+    let manifest = std::fs::read(out.join("hello-app_1.2.3_x86_64.update.json")).unwrap();
+    let parsed = millennium_update_protocol::tauri::StaticManifest::parse(&manifest).unwrap();
+    let keys: Vec<&str> = parsed.platforms().map(|(k, _)| k).collect();
+    assert_eq!(keys, ["windows-x86_64", "windows-x86_64-msi", "windows-x86_64-nsis"]);
+    assert_eq!(
+        parsed.get("windows-x86_64").unwrap().artifact().url().as_str(),
+        "https://releases.example.com/hello/hello-app_1.2.3_x64-setup.exe"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Bad input: exit code 2, a message naming the problem, nothing left in the output directory.
+
+fn assert_rejected(app: &WinApp, formats: &str, expected: &[&str]) {
+    let out = app.path().join("out");
+    let o = app.app.bundle(&out, &["--format", formats], &[("MILLENNIUM_WEBVIEW2_CACHE", app.cache.to_str().unwrap())]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    for e in expected {
+        assert!(err.contains(e), "expected `{e}` in:\n{err}");
+    }
+    assert!(listing(&out).is_empty(), "output left behind: {:?}", listing(&out));
+}
+
+#[test]
+fn rejects_versions_msi_cannot_hold() {
+    let app = WinApp::new("");
+    app.configure("256.0.0", "");
+    assert_rejected(&app, "msi", &["`version`", "`256.0.0` does not fit an MSI version", "at most 255"]);
+    app.configure("1.0.70000", "");
+    assert_rejected(&app, "nsis", &["`1.0.70000` does not fit an MSI version"]);
+    app.configure("1.2.3-rc.1", "");
+    assert_rejected(&app, "msi,nsis", &["pre-release `rc.1`", "hint:"]);
+}
+
+#[test]
+fn rejects_missing_and_non_pe_executables() {
+    let app = WinApp::new("");
+    std::fs::remove_file(app.path().join("hello.exe")).unwrap();
+    assert_rejected(&app, "msi", &["Windows executable", "hello.exe", "does not exist", "cargo xwin"]);
+    // The Linux build of the app where the Windows one belongs.
+    std::fs::copy(app.path().join("hello"), app.path().join("hello.exe")).unwrap();
+    assert_rejected(&app, "nsis", &["hello.exe", "not a Windows executable"]);
+}
+
+#[test]
+fn rejects_icons_that_do_not_make_an_ico() {
+    let app = WinApp::new("icon = \"broken.ico\"");
+    std::fs::write(app.path().join("broken.ico"), b"\x00\x00\x01\x00\x01\x00garbage").unwrap();
+    assert_rejected(&app, "msi", &["broken.ico", "truncated"]);
+    app.configure("1.2.3", "icon = \"wide.png\"");
+    write_png(&app.path().join("wide.png"), 64, 32);
+    assert_rejected(&app, "nsis", &["wide.png", "not square"]);
+}
+
+#[test]
+fn rejects_bad_windows_settings() {
+    let app = WinApp::new("upgrade-code = \"not-a-guid\"");
+    assert_rejected(&app, "msi", &["windows.upgrade-code", "not a GUID"]);
+    app.configure("1.2.3", "webview-install-mode = \"sometimes\"");
+    assert_rejected(&app, "msi", &["windows.webview-install-mode", "unknown variant"]);
+    app.configure("1.2.3", "[windows.signing]\ncertificate = \"missing.pem\"\nkey = \"key.pem\"");
+    assert_rejected(&app, "msi", &["signing certificate", "missing.pem", "does not exist"]);
+    app.configure("1.2.3", "[windows.signing]\nsign-command = \"signtool sign\"");
+    assert_rejected(&app, "nsis", &["windows.signing.sign-command", "{path}"]);
+    let o = app.app.bundle(&app.path().join("out"), &["--format", "msi", "--target", "aarch64"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("x86_64 only"), "{}", stderr(&o));
+}

@@ -137,6 +137,7 @@ pub fn validate(app: &App, arch: Arch, exe: &Path, env: &dyn Fn(&str) -> Option<
             }
         }
     }
+    ico(app)?;
     nsis::languages(app)?;
     webview2::validate(app)?;
     if let Some(signing) = &settings(app).signing {
