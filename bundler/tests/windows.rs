@@ -211,13 +211,20 @@ fn nsis_lists_with_7z() {
 #[test]
 fn windows_installers_are_reproducible() {
     require("makensis", "nsis");
+    require("msiinfo", "msitools");
     let app = WinApp::new("webview-install-mode = \"skip\"");
     let a = app.path().join("a");
     let b = app.path().join("b");
-    app.bundle_ok(&a, "nsis", &[]);
-    app.bundle_ok(&b, "nsis", &[]);
-    let name = "hello-app_1.2.3_x64-setup.exe";
-    assert!(std::fs::read(a.join(name)).unwrap() == std::fs::read(b.join(name)).unwrap(), "NSIS installer differs");
+    app.bundle_ok(&a, "msi,nsis", &[]);
+    // Another second: wixl writes the current time unless it is replaced.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    app.bundle_ok(&b, "msi,nsis", &[]);
+    for name in ["hello-app_1.2.3_x64-setup.exe", "hello-app_1.2.3_x64_en-US.msi"] {
+        assert!(std::fs::read(a.join(name)).unwrap() == std::fs::read(b.join(name)).unwrap(), "{name} differs");
+    }
+    let summary = run("msiinfo", &["suminfo", a.join("hello-app_1.2.3_x64_en-US.msi").to_str().unwrap()]);
+    assert!(summary.contains("Created: Tue Nov 14 22:13:20 2023"), "{summary}");
+    assert!(summary.contains("Last saved: Tue Nov 14 22:13:20 2023"), "{summary}");
 }
 
 // ---------------------------------------------------------------------------------------------------------------

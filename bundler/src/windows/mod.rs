@@ -12,7 +12,10 @@
 //! `RegistrySearch` (the WebView2 check), file custom actions (running the bootstrapper), `Shortcut`, `Icon`,
 //! `RegistryValue`. What it cannot do is custom dialogs (our MSI has the basic progress UI only; the NSIS installer
 //! is the one with pages) and `HKMU` registry roots (it writes a wrong root value), so we pick `HKLM`/`HKCU` from the
-//! install scope ourselves. WiX 3 itself is Windows-only, which is why Tauri cannot build MSIs on Linux.
+//! install scope ourselves. WiX 3 itself is Windows-only, which is why Tauri cannot build MSIs on Linux. The `msi`
+//! crate is used for the one thing `wixl` gets wrong for us: it writes a random package code and the current time
+//! into the summary information, which we replace (derived code, `SOURCE_DATE_EPOCH`), so MSIs reproduce byte for
+//! byte like the other formats.
 //!
 //! # Payload
 //!

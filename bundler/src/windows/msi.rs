@@ -292,8 +292,30 @@ pub fn build(app: &App, p: &Prepared, epoch: u64) -> Result<Vec<u8>> {
             .current_dir(&p.work),
         "wixl",
     )?;
+    fix_summary(&out, p, epoch)?;
     if let Some(signer) = &p.signer {
         signer.sign(&out, app, epoch, &p.work)?;
     }
     std::fs::read(&out).map_err(Error::io("read", &out))
+}
+
+/// `wixl` writes a random package code and the current time into the summary information; replace them with the
+/// package code derived from the inputs and `SOURCE_DATE_EPOCH`, so the same inputs give the same MSI.
+fn fix_summary(path: &std::path::Path, p: &Prepared, epoch: u64) -> Result<()> {
+    let err = |e: std::io::Error| Error::Package {
+        format: "MSI",
+        message: format!("could not update the summary information: {e}"),
+    };
+    let file = std::fs::OpenOptions::new().read(true).write(true).open(path).map_err(Error::io("open", path))?;
+    let mut package = ::msi::Package::open(file).map_err(err)?;
+    let code = uuid::Uuid::parse_str(p.package_code.trim_matches(['{', '}']))
+        .map_err(|e| Error::Package { format: "MSI", message: format!("bad package code {}: {e}", p.package_code) })?;
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(epoch);
+    let summary = package.summary_info_mut();
+    summary.set_uuid(code);
+    summary.set_creation_time(time);
+    summary.set_last_save_time(time);
+    summary.set_creating_application(concat!("millennium-bundler ", env!("CARGO_PKG_VERSION")));
+    package.flush().map_err(err)?;
+    Ok(())
 }
