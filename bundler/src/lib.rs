@@ -1,5 +1,5 @@
-//! `millennium-bundler`: turns a built Millennium app into Linux installers (`.deb`, `.rpm`, AppImage) and signed
-//! updater artifacts, offline and reproducibly.
+//! `millennium-bundler`: turns a built Millennium app into Linux installers (`.deb`, `.rpm`, AppImage), Windows
+//! installers ([`windows`]: `.msi`, NSIS `-setup.exe`) and signed updater artifacts, offline and reproducibly.
 //!
 //! # Pipeline
 //!

@@ -456,6 +456,40 @@ fn wine_nsis_installs_upgrades_and_uninstalls() {
     assert_eq!(wine.uninstall_entries("HKCU", "Hello App"), 0);
 }
 
+/// NSIS passive mode (`/P`, what Tauri's updater passes for `passive`): a window with the progress page only, no
+/// question; it needs a display, so the whole run happens under Xvfb.
+#[test]
+fn wine_nsis_passive_mode_installs_without_questions() {
+    require("makensis", "nsis");
+    require("xvfb-run", "xvfb");
+    require("wine", "wine");
+    let app = WinApp::new("webview-install-mode = \"skip\"");
+    let out = app.path().join("out");
+    app.bundle_ok(&out, "nsis", &[]);
+    let prefix = tempfile::Builder::new().prefix("millennium-wine-").tempdir().unwrap();
+    let setup = out.join("hello-app_1.2.3_x64-setup.exe");
+    let o = Command::new("timeout")
+        .args([
+            "300",
+            "xvfb-run",
+            "-a",
+            "sh",
+            "-c",
+            "wineboot -i && wineserver -w && wine \"$1\" /P && wineserver -w",
+            "sh",
+        ])
+        .arg(&setup)
+        .env("WINEPREFIX", prefix.path())
+        .env("WINEDEBUG", "-all")
+        .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
+        .output()
+        .unwrap();
+    let _ = Command::new("wineserver").arg("-k").env("WINEPREFIX", prefix.path()).status();
+    assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+    let dir = prefix.path().join("drive_c/Program Files/Hello App");
+    assert!(dir.join("hello.exe").is_file() && dir.join("assets/sub/more.txt").is_file(), "not installed");
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // WebView2 modes
 
