@@ -141,7 +141,12 @@ fn msi_tables_files_and_json() {
     // Major upgrade: versions below ours are removed, a newer one is detected (downgrade blocked).
     let upgrade = msi_table(&msi, "Upgrade");
     assert!(upgrade.contains(&format!("{upgrade_code}\t\t1.2.3\t\t")), "{upgrade}");
-    assert!(upgrade.contains("WIX_DOWNGRADE_DETECTED"), "{upgrade}");
+    assert!(upgrade.contains(&format!("{upgrade_code}\t1.2.3\t\t\t2\t\tWIX_DOWNGRADE_DETECTED")), "{upgrade}");
+    let launch = msi_table(&msi, "LaunchCondition");
+    assert!(
+        launch.contains("NOT WIX_DOWNGRADE_DETECTED\tA newer version of Hello App is already installed."),
+        "{launch}"
+    );
     let shortcut = msi_table(&msi, "Shortcut");
     assert!(shortcut.contains("ProgramMenuFolder\tHello App\t"), "{shortcut}");
     assert!(shortcut.contains("[INSTALLDIR]hello.exe"), "{shortcut}");
@@ -212,7 +217,8 @@ fn nsis_lists_with_7z() {
 fn windows_installers_are_reproducible() {
     require("makensis", "nsis");
     require("msiinfo", "msitools");
-    let app = WinApp::new("webview-install-mode = \"skip\"");
+    // The default WebView2 mode: the MSI has custom actions, whose sequence numbers must be stable too.
+    let app = WinApp::new("");
     let a = app.path().join("a");
     let b = app.path().join("b");
     app.bundle_ok(&a, "msi,nsis", &[]);
@@ -333,7 +339,9 @@ impl Drop for Wine {
 }
 
 /// MSI: install v1 (runs, shortcut, one uninstall entry, WebView2 stand-in run once), upgrade to v2 in place (old
-/// files gone, one entry, WebView2 not run again), then uninstall (everything gone).
+/// files gone, one entry, WebView2 not run again), then uninstall (everything gone); a downgrade over a fresh v2
+/// install is refused. (Not right after the upgrade: Wine 8 drops the UpgradeCodes registration in that upgrade, so
+/// its FindRelatedProducts no longer sees the installed version.)
 #[test]
 fn wine_msi_installs_upgrades_and_uninstalls() {
     require("msiinfo", "msitools");
@@ -344,7 +352,7 @@ fn wine_msi_installs_upgrades_and_uninstalls() {
     app.bundle_ok(&out, "msi", &[]);
     let msi1 = out.join("hello-app_1.2.3_x64_en-US.msi");
 
-    wine.run_ok(&["msiexec", "/i", &Wine::z(&msi1), "/qn"]);
+    wine.run_ok(&["msiexec", "/i", &Wine::z(&msi1), "/qn", "/l*v", "C:\\msi-install.log"]);
     let dir = wine.drive_c().join("Program Files/Hello App");
     assert!(
         dir.join("hello.exe").is_file(),
@@ -356,7 +364,18 @@ fn wine_msi_installs_upgrades_and_uninstalls() {
     assert!(hello.starts_with("hello-win 1.2.3, 1 args"), "{hello}");
     let shortcut = wine.start_menu_shortcut("Hello App").expect("no Start menu shortcut");
     assert_eq!(wine.uninstall_entries("HKLM", "Hello App"), 1);
-    assert_eq!(std::fs::read_to_string(wine.drive_c().join("webview2-standin.log")).unwrap(), "/silent /install\n");
+    let entries = wine.reg_query("HKLM\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall");
+    assert!(entries.contains("InstallLocation    REG_SZ    C:\\Program Files\\Hello App\\"), "{entries}");
+    let standin_log = std::fs::read_to_string(wine.drive_c().join("webview2-standin.log")).unwrap_or_else(|e| {
+        let log = std::fs::read(wine.drive_c().join("msi-install.log")).unwrap_or_default();
+        let log = String::from_utf8_lossy(&log).replace('\0', "");
+        let relevant: Vec<&str> = log
+            .lines()
+            .filter(|l| ["WebView2", "WVRT", "AppSearch", "Return value 3"].iter().any(|k| l.contains(k)))
+            .collect();
+        panic!("the WebView2 installer did not run ({e}); msiexec log:\n{}", relevant.join("\n"))
+    });
+    assert_eq!(standin_log, "/silent /install\n");
     let classes = wine.reg_query("HKLM\\Software\\Classes\\hello\\shell\\open\\command");
     assert!(classes.contains("C:\\Program Files\\Hello App\\hello.exe"), "{classes}");
 
@@ -376,15 +395,17 @@ fn wine_msi_installs_upgrades_and_uninstalls() {
     let log = std::fs::read_to_string(wine.drive_c().join("webview2-standin.log")).unwrap();
     assert_eq!(log, "/silent /install\n", "WebView2 was installed again although it is registered");
 
-    // A downgrade is refused and changes nothing.
-    let o = wine.run(&["msiexec", "/i", &Wine::z(&msi1), "/qn"]);
-    assert!(!o.status.success(), "downgrade accepted");
-    assert!(wine.run_ok(&["C:\\Program Files\\Hello App\\hello.exe"]).starts_with("hello-win 1.3.0"));
-
     wine.run_ok(&["msiexec", "/x", &Wine::z(&msi2), "/qn"]);
     assert!(!dir.join("hello.exe").exists(), "not uninstalled");
     assert!(!shortcut.exists(), "shortcut left behind");
     assert_eq!(wine.uninstall_entries("HKLM", "Hello App"), 0);
+
+    // With v2 freshly installed, v1 is refused and changes nothing.
+    wine.run_ok(&["msiexec", "/i", &Wine::z(&msi2), "/qn"]);
+    let o = wine.run(&["msiexec", "/i", &Wine::z(&msi1), "/qn"]);
+    assert!(!o.status.success(), "downgrade accepted");
+    assert!(wine.run_ok(&["C:\\Program Files\\Hello App\\hello.exe"]).starts_with("hello-win 1.3.0"));
+    assert_eq!(wine.display_versions("HKLM"), ["1.3.0"]);
 }
 
 /// NSIS: silent install, `/UPDATE` in place, a plain silent reinstall of a newer version (old uninstaller first),
@@ -507,6 +528,14 @@ fn webview2_download_mode_checks_registry_then_downloads() {
     assert!(actions.contains("https://go.microsoft.com/fwlink/p/?LinkId=2124703"), "{actions}");
     let sequence = msi_table(&msi, "InstallExecuteSequence");
     assert!(sequence.contains("InstallWebView2\tNOT Installed AND NOT REMOVE AND (NOT WVRTMACHINE"), "{sequence}");
+    // Deferred: after the files are installed, inside the install script.
+    let number = |action: &str| -> u32 {
+        let line = sequence.lines().find(|l| l.starts_with(&format!("{action}\t"))).unwrap();
+        line.rsplit('\t').next().unwrap().parse().unwrap()
+    };
+    assert!(number("InstallFiles") < number("InstallWebView2"), "{sequence}");
+    assert!(number("InstallWebView2") < number("InstallFinalize"), "{sequence}");
+    assert!(number("SetInstallLocation") < number("RegisterProduct"), "{sequence}");
     let locator = msi_table(&msi, "RegLocator");
     assert!(locator.contains("EdgeUpdate\\Clients\\{F3017226-FE2A-4295-8BDF-00C3A9A7E4C5}\tpv"), "{locator}");
     let listing = run("7z", &["l", out.join("hello-app_1.2.3_x64-setup.exe").to_str().unwrap()]);

@@ -84,7 +84,9 @@ pub fn wxs(app: &App, p: &Prepared) -> String {
     // The uninstall entry's InstallLocation.
     s += "    <CustomAction Id=\"SetInstallLocation\" Property=\"ARPINSTALLLOCATION\" Value=\"[INSTALLDIR]\"/>\n";
 
-    let mut sequence = vec![("SetInstallLocation", "After=\"CostFinalize\"", "NOT Installed".to_owned())];
+    // Explicit sequence numbers: wixl's ordering of `Before`/`After` is not stable (it has put a deferred action
+    // before InstallInitialize). CostFinalize is 1000, InstallFiles 4000, InstallFinalize 6600.
+    let mut sequence = vec![("SetInstallLocation", 1001, "NOT Installed".to_owned())];
     let webview_missing = "NOT Installed AND NOT REMOVE AND (NOT WVRTMACHINE OR WVRTMACHINE = \"0.0.0.0\") AND \
                            (NOT WVRTUSER OR WVRTUSER = \"0.0.0.0\")";
     if p.webview2 != Provision::Nothing {
@@ -105,7 +107,7 @@ pub fn wxs(app: &App, p: &Prepared) -> String {
                 s,
                 "    <CustomAction Id=\"InstallWebView2\" FileKey=\"WebView2Installer\" ExeCommand=\"{INSTALL_ARGS}\" Execute=\"deferred\" Impersonate=\"{impersonate}\" Return=\"check\"/>"
             );
-            sequence.push(("InstallWebView2", "Before=\"InstallFinalize\"", webview_missing.to_owned()));
+            sequence.push(("InstallWebView2", 6590, webview_missing.to_owned()));
         }
         Provision::Download { url } => {
             s += "    <Property Id=\"POWERSHELLEXE\"><RegistrySearch Id=\"PowerShellExe\" Root=\"HKLM\" Key=\"SOFTWARE\\Microsoft\\PowerShell\\1\\ShellIds\\Microsoft.PowerShell\" Name=\"Path\" Type=\"raw\"/></Property>\n";
@@ -118,16 +120,12 @@ pub fn wxs(app: &App, p: &Prepared) -> String {
                 s,
                 "    <CustomAction Id=\"InstallWebView2\" Property=\"POWERSHELLEXE\" ExeCommand=\"{command}\" Execute=\"deferred\" Impersonate=\"{impersonate}\" Return=\"check\"/>"
             );
-            sequence.push((
-                "InstallWebView2",
-                "Before=\"InstallFinalize\"",
-                format!("{webview_missing} AND POWERSHELLEXE"),
-            ));
+            sequence.push(("InstallWebView2", 6590, format!("{webview_missing} AND POWERSHELLEXE")));
         }
     }
     s += "    <InstallExecuteSequence>\n";
     for (action, at, condition) in &sequence {
-        let _ = writeln!(s, "      <Custom Action=\"{action}\" {at}>{}</Custom>", xml(condition));
+        let _ = writeln!(s, "      <Custom Action=\"{action}\" Sequence=\"{at}\">{}</Custom>", xml(condition));
     }
     s += "    </InstallExecuteSequence>\n";
 
