@@ -73,6 +73,9 @@ pub struct Config {
     pub dmg: Dmg,
     /// Update server settings, embedded in the app and used for updater artifacts.
     pub updater: Option<Updater>,
+    /// Windows installers (`.msi`, NSIS).
+    #[serde(default)]
+    pub windows: crate::windows::Windows,
 }
 
 /// The binaries to install.
@@ -416,6 +419,10 @@ impl ScriptKind {
 pub struct Overrides {
     /// Use this main binary instead of the configured/default one.
     pub main_binary: Option<PathBuf>,
+    /// Use this Windows executable instead of `windows.binary`.
+    pub windows_binary: Option<PathBuf>,
+    /// Only Windows installers are built: the Linux binaries need not exist.
+    pub windows_only: bool,
 }
 
 impl App {
@@ -497,7 +504,7 @@ impl App {
         let mut all_binaries = vec![main_binary.clone()];
         let extra_binaries: Vec<PathBuf> = config.binaries.extra.iter().map(|p| resolve(p)).collect();
         all_binaries.extend(extra_binaries.iter().cloned());
-        for binary in &all_binaries {
+        for binary in all_binaries.iter().filter(|_| !overrides.windows_only) {
             if !binary.is_file() {
                 return Err(Error::Missing {
                     what: "binary",

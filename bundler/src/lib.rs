@@ -1,5 +1,6 @@
-//! `millennium-bundler`: turns a built Millennium app into Linux installers (`.deb`, `.rpm`, AppImage), macOS `.app`
-//! bundles and `.dmg` disk images ([`macos`], on any OS) and signed updater artifacts, offline and reproducibly.
+//! `millennium-bundler`: turns a built Millennium app into Linux installers (`.deb`, `.rpm`, AppImage), Windows
+//! installers ([`windows`]: `.msi`, NSIS `-setup.exe`), macOS `.app` bundles and `.dmg` disk images ([`macos`], on any
+//! OS) and signed updater artifacts, offline and reproducibly.
 //!
 //! # Pipeline
 //!
@@ -34,6 +35,7 @@ pub mod macos;
 pub mod rpm;
 pub mod tauri_import;
 pub mod updater;
+pub mod windows;
 pub mod zsync;
 
 use std::collections::BTreeSet;
@@ -126,12 +128,24 @@ pub enum Format {
     Dmg,
     /// `.sig` files for the installers and the manifest fragment.
     Updater,
+    /// Windows Installer package (built with `wixl`).
+    Msi,
+    /// NSIS `-setup.exe` (built with `makensis`).
+    Nsis,
 }
 
 impl Format {
     /// Every format, in build order.
-    pub const ALL: [Format; 6] =
-        [Format::Deb, Format::Rpm, Format::AppImage, Format::App, Format::Dmg, Format::Updater];
+    pub const ALL: [Format; 8] = [
+        Format::Deb,
+        Format::Rpm,
+        Format::AppImage,
+        Format::App,
+        Format::Dmg,
+        Format::Msi,
+        Format::Nsis,
+        Format::Updater,
+    ];
 
     /// Name on the command line.
     pub fn as_str(self) -> &'static str {
@@ -142,6 +156,8 @@ impl Format {
             Format::App => "app",
             Format::Dmg => "dmg",
             Format::Updater => "updater",
+            Format::Msi => "msi",
+            Format::Nsis => "nsis",
         }
     }
 }
@@ -152,7 +168,7 @@ impl std::str::FromStr for Format {
     fn from_str(s: &str) -> Result<Format> {
         Format::ALL.into_iter().find(|f| f.as_str() == s.to_ascii_lowercase()).ok_or_else(|| {
             Error::Usage(format!(
-                "unknown format `{s}`\nhint: use one or more of `deb`, `rpm`, `appimage`, `app`, `dmg`, `updater`"
+                "unknown format `{s}`\nhint: use one or more of `deb`, `rpm`, `appimage`, `msi`, `nsis`, `app`, `dmg`, `updater`"
             ))
         })
     }
@@ -226,15 +242,28 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
     }
     let epoch = build_time(env)?;
     progress.step("reading configuration");
-    let app = App::load(&options.manifest_path, &options.overrides)?;
+    let linux = options.formats.iter().any(|f| matches!(f, Format::Deb | Format::Rpm | Format::AppImage));
+    let windows = options.formats.iter().any(|f| matches!(f, Format::Msi | Format::Nsis));
+    let only_windows = !options
+        .formats
+        .iter()
+        .any(|f| matches!(f, Format::Deb | Format::Rpm | Format::AppImage | Format::App | Format::Dmg));
+    let overrides = config::Overrides { windows_only: only_windows, ..options.overrides.clone() };
+    let app = App::load(&options.manifest_path, &overrides)?;
+    let windows_exe = windows::binary_path(&app, options.overrides.windows_binary.as_deref());
+    if windows {
+        windows::validate(&app, options.arch, &windows_exe, env)?;
+    }
     let arch = options.arch;
     let mut report = Report::default();
 
     // Check signing prerequisites before any long work.
     let key = if options.formats.contains(&Format::Updater) {
-        if !options.formats.iter().any(|f| matches!(f, Format::Deb | Format::Rpm | Format::AppImage | Format::App)) {
+        if !linux && !windows && !options.formats.contains(&Format::App) {
             return Err(Error::Usage(
-                "the `updater` format signs installers: add `deb`, `rpm`, `appimage` or `app` to `--format`".into(),
+                "the `updater` format signs installers: add `deb`, `rpm`, `appimage`, `msi`, `nsis` or `app` to \
+                 `--format`"
+                    .into(),
             ));
         }
         if app.config.updater.as_ref().and_then(|u| u.artifact_base_url.as_ref()).is_none() {
@@ -252,7 +281,6 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
         appimage::runtime(arch)?;
     }
 
-    let linux = options.formats.iter().any(|f| matches!(f, Format::Deb | Format::Rpm | Format::AppImage));
     let mac = options.formats.iter().any(|f| matches!(f, Format::App | Format::Dmg));
     if mac {
         // Checked before any long work, like the rest of the configuration.
@@ -385,6 +413,10 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
             staged.push(("appimage", zsync_name, zsync_bytes));
         }
     }
+    if windows {
+        let built = windows::build(&app, &windows_exe, want(Format::Msi), want(Format::Nsis), epoch, env, progress)?;
+        staged.extend(built);
+    }
     let mut app_dir = None;
     let mut mac_arches = Vec::new();
     if mac {
@@ -404,18 +436,21 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
     if let Some(key) = &key {
         progress.step("signing updater artifacts");
         let mut sigs = Vec::new();
+        let has_nsis = staged.iter().any(|(format, _, _)| *format == "nsis");
         for (format, name, bytes) in staged.iter() {
             use millennium_update_protocol::BundleType;
-            let (bundle, arches) = match *format {
-                "deb" => (BundleType::Deb, vec![arch]),
-                "rpm" => (BundleType::Rpm, vec![arch]),
-                "appimage" if !name.ends_with(".zsync") => (BundleType::AppImage, vec![arch]),
-                "app" => (BundleType::App, mac_arches.clone()),
+            let (bundle, arches, plain) = match *format {
+                "deb" => (BundleType::Deb, vec![arch], false),
+                "rpm" => (BundleType::Rpm, vec![arch], false),
+                "appimage" if !name.ends_with(".zsync") => (BundleType::AppImage, vec![arch], true),
+                "msi" => (BundleType::Msi, vec![arch], !has_nsis),
+                "nsis" => (BundleType::Nsis, vec![arch], true),
+                "app" => (BundleType::App, mac_arches.clone(), true),
                 _ => continue,
             };
             let signature = updater::sign(key, name, bytes, &version, epoch)?;
             sigs.push(("updater", format!("{name}.sig"), updater::sig_text(&signature).into_bytes()));
-            signed.push((updater::targets(bundle, &arches)?, name.clone(), signature));
+            signed.push((updater::targets(bundle, &arches, plain)?, name.clone(), signature));
         }
         let manifest = updater::manifest(&app, epoch, &signed)?;
         // Named after the Linux architecture, or the app's (`universal`) when only macOS artifacts are signed.

@@ -13,7 +13,7 @@ use millennium_bundler::{Arch, Error, Format, Options, Progress, Report, config:
 #[command(
     name = "millennium-bundler",
     version,
-    about = "Bundle a Millennium app into .deb, .rpm, AppImage, macOS .app/.dmg and signed updater artifacts"
+    about = "Bundle a Millennium app into .deb, .rpm, AppImage, .msi, NSIS .exe, macOS .app/.dmg and signed updater artifacts"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -25,7 +25,7 @@ enum Command {
     /// Build packages. Honours SOURCE_DATE_EPOCH; signing keys come from MILLENNIUM_SIGNING_PRIVATE_KEY (or Tauri's);
     /// macOS code signing from APPLE_CERTIFICATE(_PASSWORD) and APPLE_API_ISSUER/_KEY/_KEY_PATH, through rcodesign.
     Bundle {
-        /// Comma-separated formats: deb, rpm, appimage, app, dmg, updater.
+        /// Comma-separated formats: deb, rpm, appimage, msi, nsis, app, dmg, updater.
         #[arg(long, value_delimiter = ',', default_value = "deb,rpm,appimage")]
         format: Vec<String>,
         /// Target architecture: x86_64 or aarch64 (default: this machine's).
@@ -40,6 +40,9 @@ enum Command {
         /// Use this main binary instead of the configured one.
         #[arg(long)]
         binary: Option<PathBuf>,
+        /// Use this Windows executable (for msi, nsis) instead of `windows.binary`.
+        #[arg(long)]
+        windows_binary: Option<PathBuf>,
         /// Machine-readable output on stdout.
         #[arg(long)]
         json: bool,
@@ -98,14 +101,14 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Bundle { format, target, out, manifest_path, binary, json } => {
+        Command::Bundle { format, target, out, manifest_path, binary, windows_binary, json } => {
             let formats = format.iter().map(|f| f.trim().parse()).collect::<Result<BTreeSet<Format>, _>>()?;
             let arch = match target {
                 Some(t) => t.parse()?,
                 None => Arch::host().ok_or_else(|| Error::Usage("unsupported host: pass `--target`".into()))?,
             };
-            let options =
-                Options { manifest_path, formats, arch, out_dir: out, overrides: Overrides { main_binary: binary } };
+            let overrides = Overrides { main_binary: binary, windows_binary, ..Overrides::default() };
+            let options = Options { manifest_path, formats, arch, out_dir: out, overrides };
             let show = !json && std::io::stderr().is_terminal();
             let spinner = Spinner(show.then(|| {
                 let bar = indicatif::ProgressBar::new_spinner();

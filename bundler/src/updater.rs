@@ -35,13 +35,21 @@ pub fn sig_text(signature: &Signature) -> String {
 
 /// The manifest keys an artifact serves: `{os}-{arch}-{bundle}` for each architecture it holds, plus the plain
 /// `{os}-{arch}` for clients that send no bundle type (Tauri gives those the AppImage on Linux and the app on macOS).
-pub fn targets(bundle: BundleType, arches: &[Arch]) -> Result<Vec<Target>> {
+///
+/// `plain`: also list the artifact under the key without a bundle type (`linux-x86_64`, `windows-x86_64`,
+/// `darwin-aarch64`), which clients that send no bundle type look up: as with Tauri, the AppImage, the `.app`, and the
+/// NSIS installer (the MSI when there is none).
+pub fn targets(bundle: BundleType, arches: &[Arch], plain: bool) -> Result<Vec<Target>> {
     let manifest_err = |source| Error::Manifest { source };
-    let os = if bundle == BundleType::App { Os::Darwin } else { Os::Linux };
+    let os = match bundle {
+        BundleType::App => Os::Darwin,
+        BundleType::Msi | BundleType::Nsis => Os::Windows,
+        _ => Os::Linux,
+    };
     let mut out = Vec::new();
     for arch in arches {
         out.push(Target::new(os, arch.protocol(), Some(bundle)).map_err(manifest_err)?);
-        if matches!(bundle, BundleType::AppImage | BundleType::App) {
+        if plain {
             out.push(Target::new(os, arch.protocol(), None).map_err(manifest_err)?);
         }
     }
