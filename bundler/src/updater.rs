@@ -46,7 +46,10 @@ pub fn manifest(app: &App, arch: Arch, epoch: u64, signed: &[(BundleType, String
     let version = Version::parse(&app.version.to_string()).map_err(manifest_err)?;
     let date = time::OffsetDateTime::from_unix_timestamp(epoch as i64)
         .map_err(|e| Error::Usage(format!("SOURCE_DATE_EPOCH={epoch} is not a usable date: {e}")))?;
-    let release = ReleaseInfo::new(version).with_pub_date(date).map_err(manifest_err)?;
+    let mut release = ReleaseInfo::new(version).with_pub_date(date).map_err(manifest_err)?;
+    if let Some(min) = &app.config.min_webview_version {
+        release = release.with_min_webview_version(min.clone()).map_err(manifest_err)?;
+    }
     let mut builder = StaticManifest::builder(release);
     let sep = if base.ends_with('/') { "" } else { "/" };
     let proto_arch = arch.protocol();

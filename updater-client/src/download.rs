@@ -57,6 +57,8 @@ pub struct DownloadedUpdate {
     pub(crate) version: millennium_update_protocol::Version,
     /// Whether the file is ours (in the state directory) to delete once installed.
     pub(crate) owned: bool,
+    /// The oldest webview the release works with, checked before installing.
+    pub(crate) min_webview: Option<millennium_webview_probe::WebviewVersion>,
 }
 
 impl DownloadedUpdate {
@@ -76,7 +78,13 @@ impl DownloadedUpdate {
         self.install_with(&self.inner)
     }
 
+    /// The oldest system webview the release works with, if it declares one.
+    pub fn min_webview_version(&self) -> Option<&millennium_webview_probe::WebviewVersion> {
+        self.min_webview.as_ref()
+    }
+
     pub(crate) fn install_with(&self, inner: &Inner) -> Result<()> {
+        crate::webview::ensure(&inner.webview_policy, &self.version.to_string(), self.min_webview.as_ref())?;
         crate::install::install(inner, self)
     }
 }
@@ -149,7 +157,13 @@ pub(crate) async fn download(update: &Update, mut progress: impl FnMut(Progress)
     std::fs::rename(&paths.part, &paths.verified).map_err(|e| Error::io("rename", &paths.part, e))?;
     fs::remove_if_exists(&paths.record)?;
     fs::sync_dir(&dir);
-    Ok(DownloadedUpdate { inner, path: paths.verified, version: update.version.clone(), owned: true })
+    Ok(DownloadedUpdate {
+        inner,
+        path: paths.verified,
+        version: update.version.clone(),
+        owned: true,
+        min_webview: update.min_webview.clone(),
+    })
 }
 
 fn worth_retrying(e: &Error) -> bool {
