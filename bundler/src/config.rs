@@ -76,6 +76,11 @@ pub struct Config {
     /// Windows installers (`.msi`, NSIS).
     #[serde(default)]
     pub windows: crate::windows::Windows,
+    /// The oldest system webview the app works with: the WebKitGTK version on Linux (e.g. `"2.44"`). It raises the
+    /// deb's dependency on WebKitGTK to at least this version and is written into the updater manifest, so that the
+    /// updater does not install the release where the webview is older. Pass the same value to the app's
+    /// `Builder::min_webview_version`.
+    pub min_webview_version: Option<String>,
 }
 
 /// The binaries to install.
@@ -488,6 +493,11 @@ impl App {
             config.description.clone().or_else(|| krate.description.clone()).unwrap_or_else(|| product_name.clone());
         if description.contains('\n') {
             return Err(invalid("description", "must be one line; put the rest in `long-description`".into()));
+        }
+
+        if let Some(min) = &config.min_webview_version {
+            min.parse::<millennium_webview_probe::WebviewVersion>()
+                .map_err(|e| invalid("min-webview-version", e.to_string()))?;
         }
 
         let resolve = |p: &str| root.join(p);

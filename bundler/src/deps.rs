@@ -225,6 +225,21 @@ fn split_soname(soname: &str) -> Option<(&str, &str)> {
     Some((&stem[..dash], &stem[dash + 1..]))
 }
 
+/// The Debian package of WebKitGTK 4.1 (upstream version = WebKitGTK version).
+pub const WEBKITGTK_DEB: &str = "libwebkit2gtk-4.1-0";
+
+/// `dep` with its minimum version raised to `min` when it is the WebKitGTK package and `min` is newer than the
+/// minimum the symbols gave.
+pub fn raise_webkitgtk(dep: String, min: &str) -> String {
+    if dep.split_whitespace().next() != Some(WEBKITGTK_DEB) {
+        return dep;
+    }
+    match min_version(&dep) {
+        Some(current) if compare_versions(&current, min) != Ordering::Less => dep,
+        _ => format!("{WEBKITGTK_DEB} (>= {min})"),
+    }
+}
+
 fn min_version(dep: &str) -> Option<String> {
     let start = dep.find("(>=")? + 3;
     let end = dep[start..].find(')')? + start;
@@ -321,6 +336,15 @@ mod tests {
         assert_eq!(from_symbols(text, "libc.so.6", &["puts", "__libc_start_main"]).unwrap(), "libc6 (>= 2.34)");
         assert_eq!(from_symbols(text, "libm.so.6", &["puts"]).unwrap(), "libc6");
         assert_eq!(from_symbols(text, "libz.so.1", &[]), None);
+    }
+
+    #[test]
+    fn webkitgtk_minimum_is_raised_not_lowered() {
+        let dep = "libwebkit2gtk-4.1-0 (>= 2.40.0)".to_owned();
+        assert_eq!(raise_webkitgtk(dep.clone(), "2.44.1"), "libwebkit2gtk-4.1-0 (>= 2.44.1)");
+        assert_eq!(raise_webkitgtk(dep.clone(), "2.38"), dep);
+        assert_eq!(raise_webkitgtk("libwebkit2gtk-4.1-0".to_owned(), "2.44"), "libwebkit2gtk-4.1-0 (>= 2.44)");
+        assert_eq!(raise_webkitgtk("libgtk-3-0 (>= 3.0)".to_owned(), "9"), "libgtk-3-0 (>= 3.0)");
     }
 
     #[test]

@@ -332,7 +332,11 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
                         "deb: no package found for `{soname}` ({reason}); list it in `deb.extra-depends` if needed"
                     ));
                 }
-                computed.depends.into_iter().chain(app.config.deb.extra_depends.iter().cloned()).collect()
+                let computed = computed.depends.into_iter().map(|dep| match &app.config.min_webview_version {
+                    Some(min) => deps::raise_webkitgtk(dep, min),
+                    None => dep,
+                });
+                computed.chain(app.config.deb.extra_depends.iter().cloned()).collect()
             }
         };
         Some((tree, depends))

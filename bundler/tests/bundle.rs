@@ -446,7 +446,7 @@ fn updater_artifacts_are_signed_and_listed() {
     let public = key.public_key();
     let app = TestApp::new();
     app.write_config(&format!(
-        "{}\n[updater]\npubkey = \"{}\"\nendpoints = [\"https://updates.example.com/{{{{target}}}}/{{{{current_version}}}}\"]\n\
+        "min-webview-version = \"2.44.1\"\n{}\n[updater]\npubkey = \"{}\"\nendpoints = [\"https://updates.example.com/{{{{target}}}}/{{{{current_version}}}}\"]\n\
          artifact-base-url = \"https://releases.example.com/hello/v1.2.3/\"\n",
         app.default_config(),
         public.to_text(millennium_sign::Format::Tauri)
@@ -471,6 +471,7 @@ fn updater_artifacts_are_signed_and_listed() {
     let deb = parsed.get("linux-x86_64-deb").unwrap();
     assert_eq!(deb.artifact().url().as_str(), "https://releases.example.com/hello/v1.2.3/hello-app_1.2.3_amd64.deb");
     assert_eq!(parsed.release().version().to_string(), "1.2.3");
+    assert_eq!(parsed.release().min_webview_version(), Some("2.44.1"));
 
     // The AppImage's update information points at the "latest" zsync file under the same base URL.
     let bytes = std::fs::read(out.join("hello-app_1.2.3_x86_64.AppImage")).unwrap();
@@ -536,6 +537,13 @@ fn rejects_non_semver_version() {
     let app = TestApp::new();
     app.write_config(&app.default_config().replace("version = \"1.2.3\"", "version = \"1.2\""));
     assert_rejected(&app, &["`version`", "Millennium.toml", "not a semantic version"]);
+}
+
+#[test]
+fn rejects_invalid_min_webview_version() {
+    let app = TestApp::new();
+    app.write_config(&format!("min-webview-version = \"2.x\"\n{}", app.default_config()));
+    assert_rejected(&app, &["`min-webview-version`", "Millennium.toml", "`2.x` is not a valid webview version"]);
 }
 
 #[test]

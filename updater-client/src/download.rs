@@ -59,6 +59,8 @@ pub struct DownloadedUpdate {
     pub(crate) owned: bool,
     /// The signed metadata's release, recorded in the trust state once installed.
     pub(crate) vouched: Option<Arc<crate::metadata::Vouched>>,
+    /// The oldest webview the release works with, checked before installing.
+    pub(crate) min_webview: Option<millennium_webview_probe::WebviewVersion>,
 }
 
 impl DownloadedUpdate {
@@ -78,7 +80,13 @@ impl DownloadedUpdate {
         self.install_with(&self.inner)
     }
 
+    /// The oldest system webview the release works with, if it declares one.
+    pub fn min_webview_version(&self) -> Option<&millennium_webview_probe::WebviewVersion> {
+        self.min_webview.as_ref()
+    }
+
     pub(crate) fn install_with(&self, inner: &Inner) -> Result<()> {
+        crate::webview::ensure(&inner.webview_policy, &self.version.to_string(), self.min_webview.as_ref())?;
         crate::install::install(inner, self)?;
         if let Some(vouched) = &self.vouched
             && let Err(e) = vouched.record_installed(inner)
@@ -171,6 +179,7 @@ pub(crate) async fn download(update: &Update, mut progress: impl FnMut(Progress)
         version: update.version.clone(),
         owned: true,
         vouched: update.vouched.clone(),
+        min_webview: update.min_webview.clone(),
     })
 }
 

@@ -171,6 +171,20 @@ pub enum Error {
     #[error("`{command}` failed ({status}):\n{output}\nhint: the previous version is still installed")]
     PackageManager { command: String, status: String, output: String },
 
+    /// The release needs a newer system webview than this machine has (or than provisioning could bring); nothing
+    /// was installed.
+    #[error(
+        "version {version} needs webview {minimum} or newer, and this machine has {found}: {detail}; the update was not installed\nhint: {hint}"
+    )]
+    WebviewTooOld { version: String, minimum: String, found: String, detail: String, hint: String },
+
+    /// Provisioning the webview failed; nothing was installed.
+    #[error("could not provision the system webview: {source}")]
+    WebviewProvisioning {
+        #[source]
+        source: millennium_webview_probe::Error,
+    },
+
     /// Installing this kind of update is not supported on this platform yet.
     #[error("installing {what} is not supported on this platform")]
     Unsupported { what: String },

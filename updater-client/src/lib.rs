@@ -50,13 +50,16 @@ pub mod rollback;
 mod state;
 mod updater;
 mod verify;
+pub mod webview;
 
 pub mod blocking;
 
 pub use download::{DownloadedUpdate, Progress};
 pub use error::{Error, Result};
 pub use install::InstallKind;
+pub use millennium_webview_probe::HEADER as WEBVIEW_HEADER;
 pub use rollback::StartupStatus;
 pub use updater::{INSTALL_ID_HEADER, Update, Updater, UpdaterBuilder};
+pub use webview::WebviewPolicy;
 
 pub use millennium_update_protocol::{BundleType, Target, Version};

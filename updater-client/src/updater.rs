@@ -15,10 +15,13 @@ use crate::install::InstallKind;
 use crate::rollback;
 use crate::rollback::StartupStatus;
 use crate::state::StateDir;
+use crate::webview::WebviewPolicy;
+use millennium_webview_probe::{Probe, Verdict, WebviewVersion};
 
 /// The header carrying the install id (what the Millennium update server reads for staged rollouts).
 pub const INSTALL_ID_HEADER: &str = "Millennium-Install-Id";
 const INSTALL_ID_HEADER_LOWER: &str = "millennium-install-id";
+const WEBVIEW_HEADER_LOWER: &str = "x-millennium-webview";
 
 /// Configures an [`Updater`]. Only endpoints, a public key and (outside tests) the current version are required.
 #[derive(Debug, Clone)]
@@ -39,6 +42,8 @@ pub struct UpdaterBuilder {
     require_signed_version: bool,
     rollback_after_starts: u32,
     allow_insecure_http: bool,
+    webview_policy: WebviewPolicy,
+    report_webview: bool,
 }
 
 /// Timeouts and size limits.
@@ -86,6 +91,8 @@ impl Default for UpdaterBuilder {
             require_signed_version: false,
             rollback_after_starts: 3,
             allow_insecure_http: false,
+            webview_policy: WebviewPolicy::default(),
+            report_webview: true,
         }
     }
 }
@@ -232,6 +239,19 @@ impl UpdaterBuilder {
     }
 
     /// Checks the configuration and builds the updater. Reads (or creates) the install id.
+    /// What to do with a release that needs a newer system webview than this machine has (default: refuse it with
+    /// [`Error::WebviewTooOld`]). See [`crate::webview`].
+    pub fn webview_policy(mut self, policy: WebviewPolicy) -> Self {
+        self.webview_policy = policy;
+        self
+    }
+
+    /// Whether update checks report the webview in the `X-Millennium-Webview` header (default: yes).
+    pub fn report_webview(mut self, report: bool) -> Self {
+        self.report_webview = report;
+        self
+    }
+
     pub fn build(self) -> Result<Updater> {
         let invalid = |reason: String| Error::InvalidConfig { reason };
         if self.endpoints.is_empty() && self.metadata_url.is_none() {
@@ -296,6 +316,11 @@ impl UpdaterBuilder {
         let id_value = HeaderValue::from_str(&install_id)
             .map_err(|_| invalid("the install id is not a valid header value".into()))?;
         headers.insert(HeaderName::from_static(INSTALL_ID_HEADER_LOWER), id_value);
+        if self.report_webview {
+            let value = HeaderValue::from_str(&crate::webview::header_value())
+                .map_err(|_| invalid("the webview version is not a valid header value".into()))?;
+            headers.insert(HeaderName::from_static(WEBVIEW_HEADER_LOWER), value);
+        }
 
         let mut client = reqwest::Client::builder()
             .user_agent(concat!("millennium-updater/", env!("CARGO_PKG_VERSION")))
@@ -329,6 +354,7 @@ impl UpdaterBuilder {
                 limits: self.limits,
                 require_signed_version: self.require_signed_version,
                 rollback_after_starts: self.rollback_after_starts,
+                webview_policy: self.webview_policy,
             }),
         })
     }
@@ -410,6 +436,7 @@ pub(crate) struct Inner {
     pub(crate) limits: Limits,
     pub(crate) require_signed_version: bool,
     pub(crate) rollback_after_starts: u32,
+    pub(crate) webview_policy: WebviewPolicy,
 }
 
 /// A configured updater. Cheap to clone.
@@ -439,11 +466,15 @@ impl Updater {
                 date: None,
                 url: vouched.url.clone(),
                 signature,
+                // The signed release document does not carry a minimum webview version yet.
+                min_webview: None,
                 vouched: Some(Arc::new(vouched)),
             }));
         }
         crate::check::check(inner).await.map(|found| {
             found.map(|(release, artifact)| Update {
+                // The protocol crate has validated it as one to four dotted numbers, which always parses here.
+                min_webview: release.min_webview_version().and_then(|v| v.parse().ok()),
                 updater: self.clone(),
                 version: release.version().clone(),
                 notes: release.notes().map(str::to_owned),
@@ -509,7 +540,14 @@ impl Updater {
             &inner.install,
             path,
         )?;
-        Ok(DownloadedUpdate { inner: inner.clone(), path: path.to_owned(), version, owned: false, vouched: None })
+        Ok(DownloadedUpdate {
+            inner: inner.clone(),
+            path: path.to_owned(),
+            version,
+            owned: false,
+            vouched: None,
+            min_webview: None,
+        })
     }
 
     /// Replaces this process with the installed app, with the same arguments. Returns only on failure.
@@ -529,6 +567,7 @@ pub struct Update {
     pub(crate) signature: millennium_sign::Signature,
     /// Set when the signed metadata vouches for this update (secure check).
     pub(crate) vouched: Option<Arc<crate::metadata::Vouched>>,
+    pub(crate) min_webview: Option<WebviewVersion>,
 }
 
 impl Update {
@@ -558,6 +597,16 @@ impl Update {
         self.updater.inner.target
     }
 
+    /// The oldest system webview the release works with, if it declares one (`min_webview_version`).
+    pub fn min_webview_version(&self) -> Option<&WebviewVersion> {
+        self.min_webview.as_ref()
+    }
+
+    /// Whether this machine's webview meets the release's minimum now (what the next launch would get).
+    pub fn webview_verdict(&self) -> Verdict {
+        Probe::detect_fresh().check(self.min_webview.as_ref())
+    }
+
     /// Where the artifact is downloaded from.
     pub fn url(&self) -> &str {
         &self.url
@@ -570,7 +619,19 @@ impl Update {
     }
 
     /// [`Update::download`], then [`DownloadedUpdate::install`].
+    ///
+    /// A release whose `min_webview_version` this machine does not meet is not even downloaded unless the
+    /// [`WebviewPolicy`] provisions the webview first (checked again right before installing).
     pub async fn download_and_install(&self, progress: impl FnMut(Progress) + Send) -> Result<()> {
+        let (policy, version, min) =
+            (self.updater.inner.webview_policy.clone(), self.version.to_string(), self.min_webview.clone());
+        tokio::task::spawn_blocking(move || crate::webview::ensure(&policy, &version, min.as_ref())).await.map_err(
+            |e| Error::Io {
+                action: "check the webview for",
+                path: PathBuf::from("the update"),
+                source: std::io::Error::other(e.to_string()),
+            },
+        )??;
         let downloaded = self.download(progress).await?;
         let inner = self.updater.inner.clone();
         tokio::task::spawn_blocking(move || downloaded.install_with(&inner)).await.map_err(|e| Error::Io {

@@ -128,6 +128,10 @@ pub enum Error {
         source: time::error::Parse,
     },
 
+    /// A `min_webview_version` is not a dotted version of one to four numbers.
+    #[error("`{field}` is not a webview version (`{value}`): write dotted numbers, e.g. `2.44` or `124.0.2478.80`")]
+    InvalidMinWebviewVersion { field: String, value: String },
+
     /// A date cannot be written as RFC 3339 (a year outside 0000–9999, or an offset with seconds).
     #[error("the release date cannot be written as RFC 3339: {source}")]
     UnrepresentablePubDate {

@@ -30,5 +30,8 @@ pub const MAX_VERSION_LEN: usize = 128;
 /// Longest `pub_date` accepted, in bytes. An RFC 3339 date with nanoseconds and an offset is 35 bytes.
 pub const MAX_PUB_DATE_LEN: usize = 64;
 
+/// Longest `min_webview_version` (four parts of up to ten digits and their dots fit in 43).
+pub const MAX_MIN_WEBVIEW_VERSION_LEN: usize = 64;
+
 /// Longest `format` field accepted, in bytes (`appimage` is the longest valid value).
 pub const MAX_FORMAT_LEN: usize = 16;

@@ -56,6 +56,12 @@ pub use millennium_runtime::{Runtime, WindowId};
 pub use millennium_runtime_webview::WebviewRuntime;
 
 use bridge::{Bridge, CommandFn, EventFn, Handler};
+use millennium_webview_probe::guard::{self, Interaction};
+use millennium_webview_probe::{Probe, WebviewVersion};
+
+/// Set to `never` so that a missing or too old webview is only reported on stderr, with no dialog and no offer to
+/// install it (services, CI).
+pub const WEBVIEW_PROMPT_ENV: &str = "MILLENNIUM_WEBVIEW_PROMPT";
 
 /// The URL scheme the app's pages are served on.
 pub const SCHEME: &str = "millennium";
@@ -113,6 +119,13 @@ pub enum Error {
     #[cfg(feature = "api-updater")]
     #[error(transparent)]
     Updater(#[from] millennium_updater::Error),
+    /// The system webview is missing or older than [`Builder::min_webview_version`]; the user has been told how to
+    /// install it (terminal, and a dialog when possible). The app should exit non-zero.
+    #[error(transparent)]
+    Webview(Box<millennium_webview_probe::guard::Refusal>),
+    /// [`Builder::min_webview_version`] was given something that is not a version.
+    #[error("invalid minimum webview version: {0}")]
+    InvalidWebviewVersion(millennium_webview_probe::Error),
     /// An event payload could not be serialised to JSON.
     #[error("event payload for broker `{broker}` is not serialisable")]
     Payload {
@@ -215,6 +228,7 @@ pub struct Builder {
     rerandomize: bool,
     setup: Vec<SetupFn>,
     apis: api::ApiConfig,
+    min_webview: Option<WebviewVersion>,
     invalid: Option<Error>,
     #[cfg(feature = "localhost-server")]
     localhost_port: Option<u16>,
@@ -253,10 +267,25 @@ impl Builder {
             rerandomize: false,
             setup: Vec::new(),
             apis: api::ApiConfig::default(),
+            min_webview: None,
             invalid: None,
             #[cfg(feature = "localhost-server")]
             localhost_port: None,
         }
+    }
+
+    /// The oldest system webview the app works with (WebKitGTK version on Linux, e.g. `"2.44"`; WebView2 Runtime
+    /// version on Windows; macOS version on macOS), usually the `min_webview_version` of `Millennium.toml`. Without
+    /// it, only the webview's presence is checked.
+    ///
+    /// [`Builder::run`] checks it before any window or toolkit exists: when the webview is missing or too old it
+    /// tells the user which package to install (and offers to install it), and returns [`Error::Webview`].
+    pub fn min_webview_version(mut self, version: &str) -> Self {
+        match version.parse() {
+            Ok(version) => self.min_webview = Some(version),
+            Err(error) => self.invalid = Some(Error::InvalidWebviewVersion(error)),
+        }
+        self
     }
 
     /// The window title.
@@ -409,10 +438,24 @@ impl Builder {
 
     /// Open the window and run the app on the default runtime (the system webview). Returns only on failure.
     ///
+    /// First, before any toolkit is initialised, the system webview is probed: missing or older than
+    /// [`Builder::min_webview_version`] is reported to the user (see [`Error::Webview`]) instead of a toolkit panic.
+    /// A binary linked against WebKitGTK cannot even be loaded without it: start such apps through
+    /// `millennium-webview-probe launch` (or a package that depends on WebKitGTK) for that case.
+    ///
     /// # Errors
     ///
-    /// When there is no display, the webview fails to start, or the configuration is invalid.
+    /// When the webview is missing or too old, there is no display, the webview fails to start, or the
+    /// configuration is invalid.
     pub fn run(self) -> Result<Infallible, Error> {
+        if let Some(error) = self.invalid {
+            return Err(error);
+        }
+        let interaction = match std::env::var(WEBVIEW_PROMPT_ENV) {
+            Ok(value) if value == "never" => Interaction::Never,
+            _ => Interaction::Ask,
+        };
+        guard::enforce(&self.title, self.min_webview.as_ref(), Probe::detect(), interaction).map_err(Error::Webview)?;
         self.run_on::<WebviewRuntime>()
     }
 

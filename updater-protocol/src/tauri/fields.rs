@@ -12,16 +12,25 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::error::{Error, Result, snippet};
-use crate::limits::{MAX_FORMAT_LEN, MAX_NOTES_LEN, MAX_PUB_DATE_LEN, MAX_SIGNATURE_LEN, MAX_URL_LEN};
+use crate::limits::{
+    MAX_FORMAT_LEN, MAX_MIN_WEBVIEW_VERSION_LEN, MAX_NOTES_LEN, MAX_PUB_DATE_LEN, MAX_SIGNATURE_LEN, MAX_URL_LEN,
+};
 use crate::target::{Os, Target};
 use crate::version::Version;
 
-/// What every Tauri response says about the release itself: `version`, `notes`, `pub_date`.
+/// What every Tauri response says about the release itself: `version`, `notes`, `pub_date`, and Millennium's
+/// optional `min_webview_version`.
+///
+/// `min_webview_version` is the oldest system webview the release works with (WebKitGTK version on Linux, WebView2
+/// Runtime on Windows, macOS version on macOS), as in the app's `Millennium.toml`. Millennium's updater does not
+/// install a release whose minimum the machine does not meet; Tauri's and cargo-packager's clients deserialise
+/// releases with serde structs that do not deny unknown fields, so they ignore it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReleaseInfo {
     version: Version,
     notes: Option<String>,
     pub_date: Option<PubDate>,
+    min_webview_version: Option<String>,
 }
 
 /// A release date together with the RFC 3339 text it is written as.
@@ -34,7 +43,21 @@ struct PubDate {
 impl ReleaseInfo {
     /// A release with only a version (no notes, no date).
     pub fn new(version: Version) -> Self {
-        Self { version, notes: None, pub_date: None }
+        Self { version, notes: None, pub_date: None, min_webview_version: None }
+    }
+
+    /// Declares the oldest webview the release works with: one to four dot-separated numbers (`2.44`, `2.44.1`,
+    /// `124.0.2478.80`).
+    pub fn with_min_webview_version(mut self, version: impl Into<String>) -> Result<Self> {
+        let version = version.into();
+        check_min_webview_version("min_webview_version", &version)?;
+        self.min_webview_version = Some(version);
+        Ok(self)
+    }
+
+    /// The oldest webview the release works with, if it declares one.
+    pub fn min_webview_version(&self) -> Option<&str> {
+        self.min_webview_version.as_deref()
     }
 
     /// Adds release notes (at most [`MAX_NOTES_LEN`] bytes).
@@ -89,7 +112,11 @@ impl ReleaseInfo {
                 }
             },
         };
-        Ok(Self { version, notes, pub_date })
+        let min_webview_version = obj.take_str("min_webview_version", MAX_MIN_WEBVIEW_VERSION_LEN)?;
+        if let Some(text) = &min_webview_version {
+            check_min_webview_version(&obj.path("min_webview_version"), text)?;
+        }
+        Ok(Self { version, notes, pub_date, min_webview_version })
     }
 
     /// Writes the fields into a JSON object.
@@ -101,7 +128,19 @@ impl ReleaseInfo {
         if let Some(date) = &self.pub_date {
             out.insert("pub_date".into(), Value::String(date.text.clone()));
         }
+        if let Some(min) = &self.min_webview_version {
+            out.insert("min_webview_version".into(), Value::String(min.clone()));
+        }
     }
+}
+
+fn check_min_webview_version(field: &str, text: &str) -> Result<()> {
+    let parts: Vec<&str> = text.split('.').collect();
+    let valid = text.len() <= MAX_MIN_WEBVIEW_VERSION_LEN
+        && (1..=4).contains(&parts.len())
+        && parts.iter().all(|p| !p.is_empty() && p.len() <= 10 && p.bytes().all(|b| b.is_ascii_digit()))
+        && parts.iter().all(|p| p.parse::<u32>().is_ok());
+    if valid { Ok(()) } else { Err(Error::InvalidMinWebviewVersion { field: field.to_owned(), value: snippet(text) }) }
 }
 
 fn take_version(obj: &mut Fields, key: &str) -> Result<Version> {

@@ -13,6 +13,10 @@ pub const FS_SCOPE: &str = "MILLENNIUM_HELLO_FS_SCOPE";
 pub const AUTH: &str = "MILLENNIUM_HELLO_AUTH";
 /// A command name from an earlier launch that the self-test tries to call (it must be refused).
 pub const SELFTEST_STALE_NAME: &str = "MILLENNIUM_SELFTEST_STALE_NAME";
+/// The oldest system webview the app accepts; default [`MIN_WEBVIEW_VERSION`].
+pub const MIN_WEBVIEW: &str = "MILLENNIUM_HELLO_MIN_WEBVIEW";
+/// The WebKitGTK this example needs at least (a 2023 release; `Millennium.toml` says the same).
+pub const MIN_WEBVIEW_VERSION: &str = "2.40";
 /// Set to anything to turn colours off in the log.
 pub const NO_COLOR: &str = "NO_COLOR";
 /// The log level on stderr (`error`, `warn`, `info`, `debug`, `trace`); default `warn`.
@@ -46,4 +50,8 @@ pub fn stale_name() -> Option<String> {
 pub fn color() -> bool {
     use std::io::IsTerminal as _;
     std::env::var_os(NO_COLOR).is_none() && std::io::stderr().is_terminal()
+}
+
+pub fn min_webview() -> String {
+    std::env::var(MIN_WEBVIEW).unwrap_or_else(|_| MIN_WEBVIEW_VERSION.to_owned())
 }

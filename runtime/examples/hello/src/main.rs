@@ -5,7 +5,8 @@
 //! results to stdout and exits after `MILLENNIUM_SELFTEST_HOLD_MS` (default 0), with code 0; the tests judge the
 //! printed results.
 //!
-//! Exit codes: 0 success, 1 the app could not start (e.g. no display).
+//! Exit codes: 0 success, 1 the app could not start (no display, or the system webview is missing or too old: then
+//! the message names the package to install).
 
 mod env;
 
@@ -44,6 +45,7 @@ fn main() {
     let app = Builder::new()
         .title("Hello, Millennium")
         .size(640.0, 420.0)
+        .min_webview_version(&env::min_webview())
         .assets(millennium::include_assets!())
         .authenticate_messages(config.authenticated)
         .rerandomize_commands(true)

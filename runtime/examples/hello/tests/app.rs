@@ -302,3 +302,28 @@ fn disabled_apis_are_absent_from_the_binary() {
         assert_eq!(symbols.contains(symbol), enabled, "symbol `{symbol}`: feature on = {enabled}");
     }
 }
+
+/// A webview older than the app's minimum: the clear message naming the package, exit 1, no toolkit started (no
+/// display is given), no panic.
+#[test]
+fn too_old_webview_is_refused_with_the_package_to_install() {
+    let output = Command::new(BIN)
+        .env("MILLENNIUM_HELLO_MIN_WEBVIEW", "99.0")
+        .env("MILLENNIUM_WEBVIEW_PROMPT", "never")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("Hello, Millennium cannot start: WebKitGTK 4.1 2."), "{stderr}");
+    assert!(stderr.contains("is installed, but this app needs version 99.0 or newer"), "{stderr}");
+    assert!(stderr.contains("libwebkit2gtk-4.1-0"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let invalid = Command::new(BIN).env("MILLENNIUM_HELLO_MIN_WEBVIEW", "2.x").stdin(Stdio::null()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&invalid.stderr);
+    assert_eq!(invalid.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("invalid minimum webview version"), "{stderr}");
+}

@@ -1,0 +1,162 @@
+//! Releases that declare `min_webview_version`, against this machine's real WebKitGTK (Debian's
+//! `libwebkit2gtk-4.1-0`, version cross-checked with `pkg-config`): refused with a typed error and nothing changed
+//! when the webview is older, installed when it meets the minimum, provisioning run when the policy allows; and
+//! the webview reported on update checks.
+
+#![allow(clippy::unwrap_used)] // tests state expectations with unwrap
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use std::process::Command;
+use std::time::Duration;
+
+use millennium_update_protocol::Version;
+use millennium_update_protocol::tauri::{Artifact, ArtifactUrl, DynamicResponse, ReleaseInfo, SignatureText};
+use millennium_updater::{Error, Updater, UpdaterBuilder, WEBVIEW_HEADER, WebviewPolicy};
+use support::{Fixture, Keys, Reply, Server, script_app, serve_file};
+
+const CHECK: &str = "/update/{{target}}/{{arch}}/{{current_version}}";
+
+/// The installed WebKitGTK version as its development files state it.
+fn installed_webkitgtk() -> String {
+    let output = Command::new("pkg-config").args(["--modversion", "webkit2gtk-4.1"]).output().unwrap();
+    assert!(output.status.success(), "pkg-config: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+fn builder(fx: &Fixture, keys: &Keys, server: &Server) -> UpdaterBuilder {
+    Updater::builder()
+        .endpoint(server.url(CHECK))
+        .pubkey(&keys.public_text)
+        .current_version("1.0.0")
+        .executable(&fx.app)
+        .bundle_type(None)
+        .state_dir(&fx.state)
+        .connect_timeout(Duration::from_secs(2))
+        .read_timeout(Duration::from_secs(2))
+}
+
+/// A server offering version 2.0.0 at `/artifact`, declaring `min_webview` when given.
+async fn offering(keys: &Keys, v2: Vec<u8>, min_webview: Option<&str>) -> Server {
+    let signature = keys.sign(&v2, Some("2.0.0"));
+    let json = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+    let served = json.clone();
+    let server = Server::start(move |req| {
+        if req.path.starts_with("/update/") {
+            Reply::json(served.get().unwrap().clone())
+        } else if req.path == "/artifact" {
+            serve_file(req, &v2, "\"v2\"")
+        } else {
+            Reply::status(404)
+        }
+    })
+    .await;
+    let mut release = ReleaseInfo::new(Version::parse("2.0.0").unwrap());
+    if let Some(min) = min_webview {
+        release = release.with_min_webview_version(min).unwrap();
+    }
+    let artifact = Artifact::new(
+        ArtifactUrl::parse(&server.url("/artifact")).unwrap(),
+        SignatureText::from_signature(signature).unwrap(),
+    );
+    json.set(DynamicResponse::new(release, artifact).unwrap().to_json()).unwrap();
+    server
+}
+
+#[tokio::test]
+async fn update_checks_report_the_webview() {
+    let fx = Fixture::new();
+    let keys = Keys::generate();
+    let server = Server::start(|_| Reply::status(204)).await;
+    assert!(builder(&fx, &keys, &server).build().unwrap().check().await.unwrap().is_none());
+    assert!(builder(&fx, &keys, &server).report_webview(false).build().unwrap().check().await.unwrap().is_none());
+    let requests = server.requests();
+    assert_eq!(requests[0].header(WEBVIEW_HEADER), Some(format!("webkitgtk/{}", installed_webkitgtk()).as_str()));
+    assert_eq!(requests[1].header(WEBVIEW_HEADER), None);
+}
+
+#[tokio::test]
+async fn a_release_needing_a_newer_webview_is_refused_and_nothing_changes() {
+    let installed = installed_webkitgtk();
+    let fx = Fixture::new();
+    let keys = Keys::generate();
+    let server = offering(&keys, script_app("2.0.0", 50_000), Some("99.0")).await;
+    let updater = builder(&fx, &keys, &server).build().unwrap();
+    let update = updater.check().await.unwrap().expect("an update");
+    assert_eq!(update.min_webview_version().unwrap().to_string(), "99.0");
+    assert!(!update.webview_verdict().is_ok());
+
+    let error = update.download_and_install(|_| {}).await.unwrap_err();
+    match &error {
+        Error::WebviewTooOld { version, minimum, found, .. } => {
+            assert_eq!((version.as_str(), minimum.as_str(), found.as_str()), ("2.0.0", "99.0", installed.as_str()));
+        }
+        other => panic!("expected WebviewTooOld, got {other:?}"),
+    }
+    let text = error.to_string();
+    assert!(text.contains("the update was not installed"), "{text}");
+    assert!(text.contains("\nhint: install or upgrade `libwebkit2gtk-4.1-0`"), "{text}");
+    assert!(server.requests_to("/artifact").is_empty(), "nothing is downloaded for a release that cannot run");
+    fx.assert_untouched();
+
+    // Downloaded first, then installed: the install step checks too, and leaves the app as it was.
+    let downloaded = update.download(|_| {}).await.unwrap();
+    assert!(matches!(downloaded.install(), Err(Error::WebviewTooOld { .. })));
+    fx.assert_untouched();
+    assert!(!fx.dir.path().join("app.previous").exists());
+}
+
+#[tokio::test]
+async fn a_release_whose_minimum_is_met_is_installed() {
+    let installed = installed_webkitgtk();
+    let fx = Fixture::new();
+    let keys = Keys::generate();
+    let v2 = script_app("2.0.0", 50_000);
+    // Exactly the installed version: the boundary is inclusive.
+    let server = offering(&keys, v2.clone(), Some(&installed)).await;
+    let updater = builder(&fx, &keys, &server).build().unwrap();
+    let update = updater.check().await.unwrap().expect("an update");
+    assert!(update.webview_verdict().is_ok());
+    update.download_and_install(|_| {}).await.unwrap();
+    assert_eq!(std::fs::read(&fx.app).unwrap(), v2);
+    assert_eq!(support::run(&fx.app), "2.0.0");
+}
+
+#[tokio::test]
+async fn provisioning_runs_when_allowed_and_the_webview_is_checked_again() {
+    let fx = Fixture::new();
+    let keys = Keys::generate();
+    let marker = fx.dir.path().join("provisioned");
+    let provision = WebviewPolicy::ProvisionWith(vec![
+        "sh".to_owned(),
+        "-c".to_owned(),
+        format!("echo run >> {}", marker.display()),
+    ]);
+
+    // Met already: provisioning is not run.
+    let server = offering(&keys, script_app("2.0.0", 50_000), Some("2.0")).await;
+    let updater = builder(&fx, &keys, &server).webview_policy(provision.clone()).build().unwrap();
+    let update = updater.check().await.unwrap().unwrap();
+    let downloaded = update.download(|_| {}).await.unwrap();
+    assert!(!marker.exists());
+    drop(downloaded);
+
+    // Too old: provisioning runs once; it cannot bring WebKitGTK 99, so the update is still refused.
+    let server = offering(&keys, script_app("2.0.0", 50_000), Some("99")).await;
+    let updater = builder(&fx, &keys, &server).webview_policy(provision).build().unwrap();
+    let update = updater.check().await.unwrap().unwrap();
+    let error = update.download_and_install(|_| {}).await.unwrap_err();
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "run\n");
+    assert!(matches!(error, Error::WebviewTooOld { .. }), "{error:?}");
+    assert!(error.to_string().contains("provisioning ran but the webview is still too old"), "{error}");
+    fx.assert_untouched();
+
+    // A failing provisioning command is its own error, and changes nothing either.
+    let failing = WebviewPolicy::ProvisionWith(vec!["sh".to_owned(), "-c".to_owned(), "exit 3".to_owned()]);
+    let updater = builder(&fx, &keys, &server).webview_policy(failing).build().unwrap();
+    let error = updater.check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap_err();
+    assert!(matches!(error, Error::WebviewProvisioning { .. }), "{error:?}");
+    assert!(error.to_string().contains("`sh -c exit 3` exited with exit status: 3"), "{error}");
+    fx.assert_untouched();
+}

@@ -1,0 +1,294 @@
+//! `millennium-webview-probe`: is the system webview an app needs present, which version is it, and does it meet
+//! the app's minimum? Shared by the runtime (checked at start, before any window), the launcher of bundled apps and
+//! the updater (a release may require a newer webview).
+//!
+//! | platform | backend | how the version is found |
+//! |----------|---------|--------------------------|
+//! | Linux    | WebKitGTK 4.1 | `dlopen("libwebkit2gtk-4.1.so.0")`, `webkit_get_{major,minor,micro}_version()` |
+//! | Windows  | WebView2 | the EdgeUpdate `pv` registry value of the Evergreen Runtime |
+//! | macOS    | WKWebView | the macOS version (WKWebView ships with the OS) |
+//!
+//! ```no_run
+//! use millennium_webview_probe::{Probe, Verdict};
+//!
+//! let probe = Probe::detect();
+//! match probe.check(Some(&"2.40".parse().unwrap())) {
+//!     Verdict::Ok => {}
+//!     verdict => eprintln!("{}", verdict.describe(probe.backend)),
+//! }
+//! ```
+//!
+//! [`guard`] turns a failed check into what a user needs: a message naming the package for their distribution
+//! ([`distro`]), a native dialog, and an offer to install it.
+
+pub mod distro;
+pub mod guard;
+#[cfg(target_os = "linux")]
+pub mod linux;
+pub mod macos;
+mod version;
+pub mod windows;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+pub use version::WebviewVersion;
+
+/// The HTTP header in which the updater reports the probe to the update server ([`Probe::header_value`]).
+pub const HEADER: &str = "X-Millennium-Webview";
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A version string (e.g. `min_webview_version`) is not a dotted version.
+    #[error(
+        "`{input}` is not a valid webview version: {reason}\nhint: write it as dotted numbers, e.g. `2.44` or `2.44.1`"
+    )]
+    InvalidVersion {
+        /// What was given.
+        input: String,
+        /// Why it is invalid.
+        reason: &'static str,
+    },
+    /// The install command could not be started or failed.
+    #[error("installing {package} failed: {reason}\nhint: install it yourself: {command}")]
+    InstallFailed {
+        /// The package.
+        package: String,
+        /// What went wrong.
+        reason: String,
+        /// The command to run by hand.
+        command: String,
+    },
+    /// This system has no supported way to install the webview.
+    #[error("the webview cannot be installed automatically here: {reason}")]
+    CannotInstall {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The webview backend of a platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// WebKitGTK 4.1 (Linux and other Unix desktops).
+    Webkitgtk,
+    /// Microsoft Edge WebView2 (Windows).
+    Webview2,
+    /// WKWebView (macOS).
+    Wkwebview,
+}
+
+impl Backend {
+    /// The backend Millennium uses on the platform this was built for.
+    #[must_use]
+    pub const fn current() -> Self {
+        if cfg!(windows) {
+            Self::Webview2
+        } else if cfg!(target_os = "macos") {
+            Self::Wkwebview
+        } else {
+            Self::Webkitgtk
+        }
+    }
+
+    /// The short machine name, as in [`HEADER`]: `webkitgtk`, `webview2`, `wkwebview`.
+    #[must_use]
+    pub const fn id(self) -> &'static str {
+        match self {
+            Self::Webkitgtk => "webkitgtk",
+            Self::Webview2 => "webview2",
+            Self::Wkwebview => "wkwebview",
+        }
+    }
+
+    /// The name people know it by.
+    #[must_use]
+    pub const fn display_name(self) -> &'static str {
+        match self {
+            Self::Webkitgtk => "WebKitGTK 4.1",
+            Self::Webview2 => "the Microsoft Edge WebView2 Runtime",
+            Self::Wkwebview => "macOS (for WKWebView)",
+        }
+    }
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.display_name())
+    }
+}
+
+/// What was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    /// The backend looked for.
+    pub backend: Backend,
+    /// Its version; `None` when it is missing or unusable.
+    pub version: Option<WebviewVersion>,
+    /// Why it is missing or unusable (the loader's message, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Probe {
+    /// Probes the webview this process uses or would use. On Linux, an already loaded WebKitGTK is the answer.
+    #[must_use]
+    pub fn detect() -> Self {
+        Self::detect_platform(false)
+    }
+
+    /// Probes the webview now installed, which the *next* launch of the app will get. Differs from [`Self::detect`]
+    /// only on Linux when WebKitGTK was upgraded while this process had the old one loaded: a process that has it
+    /// loaded asks the package manager (see [`linux::package_version`]), falling back to the loaded version.
+    #[must_use]
+    pub fn detect_fresh() -> Self {
+        Self::detect_platform(true)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn detect_platform(fresh: bool) -> Self {
+        if fresh && linux::is_loaded(linux::SONAME) {
+            let family = distro::OsRelease::system().map_or(distro::Family::Unknown, |os| distro::Family::of(&os));
+            if let Some(version) = linux::package_version(family) {
+                return Self { backend: Backend::Webkitgtk, version: Some(version), error: None };
+            }
+        }
+        Self::detect_library(linux::SONAME)
+    }
+
+    #[cfg(windows)]
+    fn detect_platform(_fresh: bool) -> Self {
+        Self::from_result(Backend::Webview2, windows::webview2_version())
+    }
+
+    #[cfg(target_os = "macos")]
+    fn detect_platform(_fresh: bool) -> Self {
+        Self::from_result(Backend::Wkwebview, macos::macos_version())
+    }
+
+    #[cfg(not(any(target_os = "linux", windows, target_os = "macos")))]
+    fn detect_platform(_fresh: bool) -> Self {
+        Self::from_result(Backend::Webkitgtk, Err("this platform has no webview probe".to_owned()))
+    }
+
+    /// Probes a WebKitGTK library by soname or path (the app's is [`linux::SONAME`]).
+    #[cfg(target_os = "linux")]
+    #[must_use]
+    pub fn detect_library(library: &str) -> Self {
+        Self::from_result(Backend::Webkitgtk, linux::webkitgtk_version(library))
+    }
+
+    fn from_result(backend: Backend, result: Result<WebviewVersion, String>) -> Self {
+        match result {
+            Ok(version) => Self { backend, version: Some(version), error: None },
+            Err(error) => Self { backend, version: None, error: Some(error) },
+        }
+    }
+
+    /// Whether the webview is present and at least `minimum` (when given).
+    #[must_use]
+    pub fn check(&self, minimum: Option<&WebviewVersion>) -> Verdict {
+        match (&self.version, minimum) {
+            (None, _) => Verdict::Missing { reason: self.error.clone().unwrap_or_else(|| "not found".to_owned()) },
+            (Some(found), Some(minimum)) if found < minimum => {
+                Verdict::TooOld { found: found.clone(), minimum: minimum.clone() }
+            }
+            (Some(_), _) => Verdict::Ok,
+        }
+    }
+
+    /// The value of the [`HEADER`] the updater sends: `webkitgtk/2.44.1`, or `missing`.
+    #[must_use]
+    pub fn header_value(&self) -> String {
+        match &self.version {
+            Some(version) => format!("{}/{version}", self.backend.id()),
+            None => "missing".to_owned(),
+        }
+    }
+}
+
+/// The outcome of [`Probe::check`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Present and recent enough.
+    Ok,
+    /// Not installed or not loadable.
+    Missing {
+        /// Why (the loader's message, ...).
+        reason: String,
+    },
+    /// Installed, older than required.
+    TooOld {
+        /// The installed version.
+        found: WebviewVersion,
+        /// The required minimum.
+        minimum: WebviewVersion,
+    },
+}
+
+impl Verdict {
+    /// Whether the webview is usable.
+    #[must_use]
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Self::Ok)
+    }
+
+    /// One sentence for people.
+    #[must_use]
+    pub fn describe(&self, backend: Backend) -> String {
+        match self {
+            Self::Ok => format!("{backend} is installed and recent enough"),
+            Self::Missing { reason } => format!("{backend} is not installed ({reason})"),
+            Self::TooOld { found, minimum } => {
+                format!("{backend} {found} is installed, but this app needs version {minimum} or newer")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe(version: Option<&str>) -> Probe {
+        Probe {
+            backend: Backend::Webkitgtk,
+            version: version.map(|v| v.parse().unwrap()),
+            error: version.is_none().then(|| "libwebkit2gtk-4.1.so.0: cannot open shared object file".to_owned()),
+        }
+    }
+
+    #[test]
+    fn check_compares_with_the_minimum() {
+        let min: WebviewVersion = "2.44".parse().unwrap();
+        assert_eq!(probe(Some("2.44.1")).check(Some(&min)), Verdict::Ok);
+        assert_eq!(probe(Some("2.44.0")).check(Some(&min)), Verdict::Ok);
+        assert_eq!(probe(Some("2.42.5")).check(None), Verdict::Ok);
+        let too_old = probe(Some("2.42.5")).check(Some(&min));
+        assert!(matches!(&too_old, Verdict::TooOld { found, .. } if found.to_string() == "2.42.5"));
+        assert_eq!(
+            too_old.describe(Backend::Webkitgtk),
+            "WebKitGTK 4.1 2.42.5 is installed, but this app needs version 2.44 or newer"
+        );
+        let missing = probe(None).check(Some(&min));
+        assert!(missing.describe(Backend::Webkitgtk).contains("not installed (libwebkit2gtk-4.1.so.0: cannot open"));
+    }
+
+    #[test]
+    fn header_value_names_backend_and_version() {
+        assert_eq!(probe(Some("2.44.1")).header_value(), "webkitgtk/2.44.1");
+        assert_eq!(probe(None).header_value(), "missing");
+    }
+
+    #[test]
+    fn json_shape_is_stable() {
+        let json = serde_json::to_value(probe(Some("2.44.1"))).unwrap();
+        assert_eq!(json, serde_json::json!({ "backend": "webkitgtk", "version": "2.44.1" }));
+        let verdict = serde_json::to_value(probe(Some("2.42")).check(Some(&"2.44".parse().unwrap()))).unwrap();
+        assert_eq!(verdict, serde_json::json!({ "status": "too-old", "found": "2.42", "minimum": "2.44" }));
+    }
+}

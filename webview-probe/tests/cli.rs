@@ -1,0 +1,107 @@
+//! The probe against this machine's real WebKitGTK (from Debian's `libwebkit2gtk-4.1-0`), cross-checked with
+//! `pkg-config`, and the `check` / `launch` commands.
+
+#![allow(clippy::unwrap_used, reason = "a test states its expectations with unwrap; helpers here are not #[test]")]
+
+use std::process::Command;
+
+use assert_cmd::cargo::CommandCargoExt;
+use millennium_webview_probe::distro::Family;
+use millennium_webview_probe::linux::{SONAME, package_version};
+use millennium_webview_probe::{Probe, Verdict};
+use serde_json::Value;
+
+fn probe_cli() -> Command {
+    Command::cargo_bin("millennium-webview-probe").unwrap()
+}
+
+/// The installed WebKitGTK version as its development files state it.
+fn pkg_config_version() -> String {
+    let output = Command::new("pkg-config").args(["--modversion", "webkit2gtk-4.1"]).output().unwrap();
+    assert!(output.status.success(), "pkg-config: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}
+
+#[test]
+fn probes_the_installed_webkitgtk_in_both_ways() {
+    let expected = pkg_config_version();
+    // The second and third find it loaded by the first; the fresh one then asks dpkg.
+    for probe in [Probe::detect(), Probe::detect_fresh(), Probe::detect_library(SONAME)] {
+        assert_eq!(probe.version.as_ref().map(ToString::to_string), Some(expected.clone()), "{probe:?}");
+        assert_eq!(probe.header_value(), format!("webkitgtk/{expected}"));
+    }
+}
+
+#[test]
+fn check_json_reports_version_verdict_and_install_command() {
+    let expected = pkg_config_version();
+    let dir = tempfile::tempdir().unwrap();
+    let os_release = dir.path().join("os-release");
+    std::fs::write(&os_release, "PRETTY_NAME=\"Fedora Linux 40\"\nID=fedora\n").unwrap();
+    let output =
+        probe_cli().args(["check", "--json", "--min", "2.0", "--os-release"]).arg(&os_release).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["version"], expected.as_str());
+    assert_eq!(report["header"], format!("webkitgtk/{expected}"));
+    assert_eq!(report["verdict"]["status"], "ok");
+    assert_eq!(report["package"], "webkit2gtk4.1");
+    assert!(report["install_command"].as_str().unwrap().ends_with("dnf install -y webkit2gtk4.1"));
+}
+
+#[test]
+fn check_with_a_newer_minimum_exits_69_with_the_message() {
+    let expected = pkg_config_version();
+    let output = probe_cli().args(["check", "--min", "99.0"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(69), "{output:?}");
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains(&format!("WebKitGTK 4.1 {expected} is installed, but this app needs version 99.0 or newer")),
+        "{text}"
+    );
+
+    let json = probe_cli().args(["check", "--json", "--fresh", "--min", "99.0"]).output().unwrap();
+    assert_eq!(json.status.code(), Some(69));
+    let report: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["verdict"], serde_json::json!({ "status": "too-old", "found": expected, "minimum": "99.0" }));
+}
+
+#[test]
+fn bad_minimum_is_a_usage_error() {
+    let output = probe_cli().args(["check", "--min", "2.x"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("`2.x` is not a valid webview version"));
+}
+
+#[test]
+fn launch_starts_the_program_only_when_the_webview_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("started");
+    let script = format!("echo \"$@\" > {}", marker.display());
+
+    let refused = probe_cli()
+        .args(["launch", "--no-prompt", "--app-name", "Demo", "--min", "99", "--", "sh", "-c", &script, "sh", "x"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(69), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).starts_with("Demo cannot start: WebKitGTK 4.1 "));
+    assert!(!marker.exists(), "the app must not start");
+
+    let started =
+        probe_cli().args(["launch", "--min", "2.0", "--", "sh", "-c", &script, "sh", "a b"]).output().unwrap();
+    assert!(started.status.success(), "{started:?}");
+    assert_eq!(std::fs::read_to_string(&marker).unwrap(), "a b\n");
+}
+
+#[test]
+fn dpkg_agrees_with_the_library() {
+    assert_eq!(package_version(Family::Debian).map(|v| v.to_string()), Some(pkg_config_version()));
+    assert_eq!(package_version(Family::Alpine), None);
+}
+
+#[test]
+fn the_verdict_for_the_real_library() {
+    let probe = Probe::detect();
+    assert_eq!(probe.check(Some(&"2.0".parse().unwrap())), Verdict::Ok);
+    assert!(matches!(probe.check(Some(&"99".parse().unwrap())), Verdict::TooOld { .. }));
+}
