@@ -99,6 +99,19 @@ deep-link-schemes = ["hello"]
     }
 
     /// Bundles and asserts success; returns the produced files from `--json`.
+    /// Bad input: the exit code is 2, the message names the problem (`expected`: the key, the file, a hint…), and
+    /// nothing is left in the output directory, not even the staging directory.
+    pub fn assert_rejected(&self, args: &[&str], env: &[(&str, &str)], expected: &[&str]) {
+        let out = self.path().join("out");
+        let o = self.bundle(&out, args, env);
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(2), "{err}");
+        for e in expected {
+            assert!(err.contains(e), "expected `{e}` in:\n{err}");
+        }
+        assert!(listing(&out).is_empty(), "output left behind: {:?}", listing(&out));
+    }
+
     pub fn bundle_ok(&self, out: &Path, formats: &str, env: &[(&str, &str)]) -> Vec<serde_json::Value> {
         let output = self.bundle(out, &["--format", formats, "--json"], env);
         assert!(output.status.success(), "bundle failed: {}\n{}", stderr(&output), stdout(&output));
