@@ -100,7 +100,7 @@ fn hint(backend: Backend, provisioned: bool) -> String {
     }
 }
 
-/// The header value reporting the webview this process runs with.
+/// The header value reporting the webview installed here (without loading it into this process).
 pub(crate) fn header_value() -> String {
-    Probe::detect().header_value()
+    Probe::detect_fresh().header_value()
 }

@@ -140,9 +140,11 @@ impl Probe {
         Self::detect_platform(false)
     }
 
-    /// Probes the webview now installed, which the *next* launch of the app will get. Differs from [`Self::detect`]
-    /// only on Linux when WebKitGTK was upgraded while this process had the old one loaded: a process that has it
-    /// loaded asks the package manager (see [`linux::package_version`]), falling back to the loaded version.
+    /// Probes the webview now installed, which the *next* launch of the app will get, without loading it into this
+    /// process. On Linux the package manager answers (see [`linux::package_version`]): it knows about an upgrade made
+    /// while this process has the old library loaded, and asking it costs a short child process instead of mapping
+    /// WebKitGTK (tens of MiB) into an updater that never shows a window. Only where it cannot tell (unknown
+    /// distribution, no package tool) is the library itself asked.
     #[must_use]
     pub fn detect_fresh() -> Self {
         Self::detect_platform(true)
@@ -150,7 +152,7 @@ impl Probe {
 
     #[cfg(target_os = "linux")]
     fn detect_platform(fresh: bool) -> Self {
-        if fresh && linux::is_loaded(linux::SONAME) {
+        if fresh {
             let family = distro::OsRelease::system().map_or(distro::Family::Unknown, |os| distro::Family::of(&os));
             if let Some(version) = linux::package_version(family) {
                 return Self { backend: Backend::Webkitgtk, version: Some(version), error: None };

@@ -40,19 +40,6 @@ pub(crate) fn webkitgtk_version(library: &str) -> Result<WebviewVersion, String>
         .and_then(|parts| WebviewVersion::from_parts(&parts).map_err(|e| e.to_string()))
 }
 
-/// Whether `library` is loaded in this process already.
-pub(crate) fn is_loaded(library: &str) -> bool {
-    let Ok(name) = CString::new(library) else { return false };
-    // SAFETY: `name` is a valid C string; RTLD_NOLOAD only looks the library up, it never loads it.
-    let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD) };
-    if handle.is_null() {
-        return false;
-    }
-    // SAFETY: drops the reference the lookup above added; the library stays loaded through the earlier one.
-    unsafe { libc::dlclose(handle) };
-    true
-}
-
 /// The WebKitGTK version the distribution's package manager has installed (`dpkg-query`, `rpm`, `pacman`); `None`
 /// when it is not installed or the tool is not there.
 #[must_use]
@@ -121,7 +108,6 @@ mod tests {
     fn a_missing_library_is_an_error_not_a_crash() {
         let error = webkitgtk_version("libmillennium-no-such-webview.so.0").unwrap_err();
         assert!(error.contains("libmillennium-no-such-webview.so.0"), "{error}");
-        assert!(!is_loaded("libmillennium-no-such-webview.so.0"));
     }
 
     #[test]
