@@ -33,21 +33,7 @@ fn builder(fx: &Fixture, keys: &Keys, endpoints: &[String]) -> UpdaterBuilder {
 
 /// A server offering `v2` (signed by `keys`, with `version:`) at `/artifact`.
 async fn offering(keys: &Keys, v2: Vec<u8>) -> Server {
-    let sig = keys.sign(&v2, Some("2.0.0"));
-    let json = Arc::new(std::sync::OnceLock::<String>::new());
-    let json2 = json.clone();
-    let server = Server::start(move |req| {
-        if req.path.starts_with("/update/") {
-            Reply::json(json2.get().unwrap().clone())
-        } else if req.path == "/artifact" {
-            serve_file(req, &v2, "\"v2\"")
-        } else {
-            Reply::status(404)
-        }
-    })
-    .await;
-    json.set(dynamic_json("2.0.0", &server.url("/artifact"), sig)).unwrap();
-    server
+    support::offering(keys, v2, support::release("2.0.0")).await
 }
 
 #[tokio::test]

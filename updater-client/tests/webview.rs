@@ -12,9 +12,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use millennium_update_protocol::Version;
-use millennium_update_protocol::tauri::{Artifact, ArtifactUrl, DynamicResponse, ReleaseInfo, SignatureText};
+use millennium_update_protocol::tauri::ReleaseInfo;
 use millennium_updater::{Error, Updater, UpdaterBuilder, WEBVIEW_HEADER, WebviewPolicy};
-use support::{Fixture, Keys, Reply, Server, script_app, serve_file};
+use support::{Fixture, Keys, Reply, Server, script_app};
 
 const CHECK: &str = "/update/{{target}}/{{arch}}/{{current_version}}";
 
@@ -39,29 +39,11 @@ fn builder(fx: &Fixture, keys: &Keys, server: &Server) -> UpdaterBuilder {
 
 /// A server offering version 2.0.0 at `/artifact`, declaring `min_webview` when given.
 async fn offering(keys: &Keys, v2: Vec<u8>, min_webview: Option<&str>) -> Server {
-    let signature = keys.sign(&v2, Some("2.0.0"));
-    let json = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
-    let served = json.clone();
-    let server = Server::start(move |req| {
-        if req.path.starts_with("/update/") {
-            Reply::json(served.get().unwrap().clone())
-        } else if req.path == "/artifact" {
-            serve_file(req, &v2, "\"v2\"")
-        } else {
-            Reply::status(404)
-        }
-    })
-    .await;
     let mut release = ReleaseInfo::new(Version::parse("2.0.0").unwrap());
     if let Some(min) = min_webview {
         release = release.with_min_webview_version(min).unwrap();
     }
-    let artifact = Artifact::new(
-        ArtifactUrl::parse(&server.url("/artifact")).unwrap(),
-        SignatureText::from_signature(signature).unwrap(),
-    );
-    json.set(DynamicResponse::new(release, artifact).unwrap().to_json()).unwrap();
-    server
+    support::offering(keys, v2, release).await
 }
 
 #[tokio::test]

@@ -238,11 +238,40 @@ impl Keys {
     }
 }
 
-/// The dynamic Tauri response for `version` with an artifact at `url` signed by `signature`.
-pub fn dynamic_json(version: &str, url: &str, signature: Signature) -> String {
-    let release = ReleaseInfo::new(Version::parse(version).unwrap()).with_notes("notes for the test").unwrap();
+/// The release the tests offer: `version`, with notes.
+pub fn release(version: &str) -> ReleaseInfo {
+    ReleaseInfo::new(Version::parse(version).unwrap()).with_notes("notes for the test").unwrap()
+}
+
+/// The dynamic Tauri response for `release` with an artifact at `url` signed by `signature`.
+pub fn dynamic_json_for(release: ReleaseInfo, url: &str, signature: Signature) -> String {
     let artifact = Artifact::new(ArtifactUrl::parse(url).unwrap(), SignatureText::from_signature(signature).unwrap());
     DynamicResponse::new(release, artifact).unwrap().to_json()
+}
+
+/// The dynamic Tauri response for `version` with an artifact at `url` signed by `signature`.
+pub fn dynamic_json(version: &str, url: &str, signature: Signature) -> String {
+    dynamic_json_for(release(version), url, signature)
+}
+
+/// A server answering every check under `/update/` with `release`, whose artifact `v2` (signed by `keys` for the
+/// release's version) it serves at `/artifact` with ranges.
+pub async fn offering(keys: &Keys, v2: Vec<u8>, release: ReleaseInfo) -> Server {
+    let signature = keys.sign(&v2, Some(&release.version().to_string()));
+    let json = Arc::new(std::sync::OnceLock::<String>::new());
+    let served = json.clone();
+    let server = Server::start(move |req| {
+        if req.path.starts_with("/update/") {
+            Reply::json(served.get().unwrap().clone())
+        } else if req.path == "/artifact" {
+            serve_file(req, &v2, "\"v2\"")
+        } else {
+            Reply::status(404)
+        }
+    })
+    .await;
+    json.set(dynamic_json_for(release, &server.url("/artifact"), signature)).unwrap();
+    server
 }
 
 /// A static `latest.json` listing `target`.
