@@ -324,7 +324,6 @@ impl Bridge {
             return Err(format!("too many calls in progress (at most {MAX_BACKGROUND_CALLS}); try again"));
         }
         let (app, outgoing, in_flight) = (app.clone(), self.outgoing.clone(), self.in_flight.clone());
-        let in_flight_if_failed = self.in_flight.clone();
         std::thread::Builder::new()
             .name("millennium-command".to_owned())
             .spawn(move || {
@@ -337,7 +336,7 @@ impl Bridge {
             })
             .map(drop)
             .map_err(|e| {
-                in_flight_if_failed.fetch_sub(1, Ordering::SeqCst);
+                self.in_flight.fetch_sub(1, Ordering::SeqCst);
                 format!("could not start the command: {e}")
             })
     }

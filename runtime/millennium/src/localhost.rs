@@ -49,10 +49,7 @@ type Response = tiny_http::Response<std::io::Cursor<Vec<u8>>>;
 fn answer(site: &Site, authority: &str, method: &str, path: &str, host: Option<String>) -> Response {
     if host.as_deref() != Some(authority) {
         tracing::warn!(?host, "refused a localhost request for another host (DNS rebinding?)");
-        let mut response = site.serve(&ProtocolRequest { method: "GET".into(), uri: String::new() });
-        response.status = 421;
-        response.body = b"misdirected request".to_vec().into();
-        return to_tiny(response);
+        return to_tiny(site.error(421, "misdirected request"));
     }
     // Same rules as the custom protocol: the path is looked up as `millennium://localhost<path>`.
     let uri = if path.starts_with('/') { format!("{}://{HOST}{path}", crate::SCHEME) } else { String::new() };

@@ -66,7 +66,8 @@ impl Site {
         response
     }
 
-    fn error(&self, status: u16, text: &'static str) -> ProtocolResponse {
+    /// A plain-text error response, with the policy header like every response.
+    pub(crate) fn error(&self, status: u16, text: &'static str) -> ProtocolResponse {
         self.response(status, "text/plain; charset=utf-8", text.as_bytes().to_vec())
     }
 
