@@ -20,11 +20,12 @@
 //! [`Error::Truncated`] (the `.part` is kept for next time). A server that dribbles data is cut off by the
 //! minimum-speed rule, one that goes silent by the read timeout.
 //!
-//! Memory stays constant: chunks go to a 1 MiB write buffer and, at the same time, to the signature check running on
-//! another thread (see [`crate::verify::StreamVerifier`]), so hashing overlaps the transfer. Only when the file is
+//! Memory stays constant: chunks go to a writer thread (1 MiB buffer) and, at the same time, to the signature check
+//! running on another thread (see [`crate::verify::StreamVerifier`]), so hashing overlaps the transfer. Only when the file is
 //! complete and the check passed (signature, signed version, platform) is it renamed to `.verified`; a file that
 //! fails is deleted.
 
+use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,7 +33,6 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
-use tokio::io::AsyncWriteExt;
 
 use crate::error::{Error, Result, chain};
 use crate::updater::{Inner, Update};
@@ -325,9 +325,7 @@ async fn fetch(
         .open(&paths.part)
         .map_err(|e| Error::io("create", &paths.part, e))?;
     file.set_len(have).map_err(|e| Error::io("write", &paths.part, e))?;
-    let mut file = tokio::fs::File::from_std(file);
-    file.seek_end().await.map_err(|e| Error::io("write", &paths.part, e))?;
-    let mut out = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+    let out = PartWriter::start(file);
     let verifier = verify::StreamVerifier::start(check.start()?, &paths.part, have)?;
     let io = |e| Error::io("write", &paths.part, e);
 
@@ -351,13 +349,15 @@ async fn fetch(
             }
         };
         if have + chunk.len() as u64 > limit {
-            drop(out);
+            let _ = out.finish().await;
             discard(paths);
             *record = None;
             return Err(Error::TooMuchData { url: url.to_owned(), limit });
         }
-        out.write_all(&chunk).await.map_err(io)?;
         let len = chunk.len() as u64;
+        if !out.write(chunk.clone()).await {
+            break Ok(()); // the writer failed; `finish` says why
+        }
         verifier.feed(chunk).await;
         have += len;
         window_bytes += len;
@@ -379,10 +379,10 @@ async fn fetch(
     };
     // Keep what arrived, whatever happened. When the download is incomplete, make it durable for resuming; a complete
     // one is verified and copied next (the copy is what gets fsynced), so syncing it here would only cost time.
-    out.flush().await.map_err(io)?;
+    let file = out.finish().await.map_err(io)?;
     let incomplete = result.is_err() || total.is_some_and(|expected| have < expected);
     if incomplete {
-        out.get_ref().sync_all().await.map_err(io)?;
+        file.sync_all().map_err(io)?;
     }
     result?;
     if let Some(expected) = total
@@ -398,14 +398,37 @@ async fn fetch(
     Ok(verifier)
 }
 
-trait SeekEnd {
-    async fn seek_end(&mut self) -> std::io::Result<u64>;
+/// Appends the chunks of a download to its `.part` file on a blocking thread, through a 1 MiB buffer, so the download
+/// loop never waits on the disk (tokio's `File` would hop to the blocking pool per write and copy every chunk once
+/// more).
+struct PartWriter {
+    sender: tokio::sync::mpsc::Sender<bytes::Bytes>,
+    task: tokio::task::JoinHandle<std::io::Result<std::fs::File>>,
 }
 
-impl SeekEnd for tokio::fs::File {
-    async fn seek_end(&mut self) -> std::io::Result<u64> {
-        use tokio::io::AsyncSeekExt;
-        self.seek(std::io::SeekFrom::End(0)).await
+impl PartWriter {
+    fn start(file: std::fs::File) -> Self {
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+        let task = tokio::task::spawn_blocking(move || {
+            let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+            out.seek(std::io::SeekFrom::End(0))?;
+            while let Some(chunk) = receiver.blocking_recv() {
+                out.write_all(&chunk)?;
+            }
+            out.into_inner().map_err(std::io::IntoInnerError::into_error)
+        });
+        Self { sender, task }
+    }
+
+    /// Queues a chunk; `false` when the writer has stopped on an error, which [`PartWriter::finish`] returns.
+    async fn write(&self, chunk: bytes::Bytes) -> bool {
+        self.sender.send(chunk).await.is_ok()
+    }
+
+    /// Writes out what is queued and returns the file.
+    async fn finish(self) -> std::io::Result<std::fs::File> {
+        drop(self.sender);
+        self.task.await.map_err(std::io::Error::other)?
     }
 }
 

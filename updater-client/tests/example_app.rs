@@ -191,3 +191,44 @@ async fn the_example_app_updates_itself_from_a_real_update_server() {
         update_in_place(app, endpoint, keys.public_text.clone(), state, &v2).await;
     }
 }
+
+/// The download hits a full disk: the state directory is a 64 KiB tmpfs (mounted in a private user and mount
+/// namespace, so no privileges are needed), much smaller than v2. The app says the disk is full and keeps running
+/// v1, untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_during_the_download_leaves_the_app_as_it_was() {
+    let built = std::fs::read(example()).unwrap();
+    let (v1, v2) = (stamp(&built, "1.0.0"), stamp(&built, "2.0.0"));
+    let dir = tempfile::tempdir().unwrap();
+    let server = RealServer::start().await;
+    let keys = Keys::generate();
+    server.publish("updatable", &keys, "2.0.0", &v2, dir.path()).await;
+    let app = dir.path().join("bin").join("updatable");
+    std::fs::create_dir_all(app.parent().unwrap()).unwrap();
+    write_exe(&app, &v1);
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+
+    let endpoint = format!("{}/updatable/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url);
+    let (app2, state2, pubkey) = (app.clone(), state.clone(), keys.public_text.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("unshare")
+            .args(["--user", "--map-root-user", "--mount", "sh", "-c"])
+            .arg(r#"mount -t tmpfs -o size=64k millennium-full "$0" && exec "$@""#)
+            .arg(&state2)
+            .arg(&app2)
+            .args(["update", "--endpoint", &endpoint, "--pubkey", &pubkey, "--state-dir"])
+            .arg(&state2)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), ["updatable 1.0.0", "updating to 2.0.0"], "stderr:\n{stderr}");
+    assert!(stderr.contains("no space left to write") && stderr.contains("free some disk space"), "{stderr}");
+    assert_eq!(std::fs::read(&app).unwrap(), v1);
+    assert_eq!(run(&app, &["--version"]).1.trim(), "updatable 1.0.0");
+    assert_eq!(std::fs::read_dir(app.parent().unwrap()).unwrap().count(), 1, "nothing staged beside the app");
+}

@@ -31,11 +31,15 @@ use object_store::path::Path as ObjectPath;
 use object_store::signer::Signer;
 use object_store::{GetOptions, GetRange, ObjectStore, WriteMultipart};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{Error, Result};
 
 const TEMP_PREFIX: &str = ".tmp-";
+
+/// Chunk size of downloads from files; with [`READ_AHEAD`] chunks queued, a download holds at most ~1 MiB.
+const READ_CHUNK: u64 = 256 * 1024;
+const READ_AHEAD: usize = 3;
 
 /// Part size of multipart uploads to the object store.
 const PART_SIZE: usize = 16 * 1024 * 1024;
@@ -295,13 +299,8 @@ impl BlobStore {
             Backend::Files { dir } => {
                 check_hash(sha256)?;
                 let path = dir.join(sha256);
-                let mut file = tokio::fs::File::open(&path).await.map_err(|e| Error::io("could not open", &path, e))?;
-                if start > 0 {
-                    file.seek(std::io::SeekFrom::Start(start))
-                        .await
-                        .map_err(|e| Error::io("could not seek", &path, e))?;
-                }
-                Ok(tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024).boxed())
+                let file = tokio::fs::File::open(&path).await.map_err(|e| Error::io("could not open", &path, e))?;
+                Ok(file_stream(file.into_std().await, start, len))
             }
             Backend::Object { store, prefix } => {
                 let key = Self::key(prefix, sha256)?;
@@ -432,6 +431,47 @@ impl BlobWriter {
     }
 }
 
+/// Streams `len` bytes of `file` from `start`. One blocking task reads the whole range into
+/// fresh buffers that go to the response as they are: tokio's `File` would hop to the blocking pool for every read
+/// and copy each chunk once more. A file that turns out shorter than `len` ends the stream with an error, so the
+/// response is cut off rather than completed with missing bytes.
+fn file_stream(file: std::fs::File, start: u64, len: u64) -> BlobStream {
+    use std::io::{Read, Seek};
+
+    let (sender, receiver) = tokio::sync::mpsc::channel(READ_AHEAD);
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = (&file).seek(std::io::SeekFrom::Start(start)) {
+            let _ = sender.blocking_send(Err(e));
+            return;
+        }
+        let end = start.saturating_add(len);
+        let mut offset = start;
+        while offset < end {
+            let want = (end - offset).min(READ_CHUNK);
+            let mut chunk = Vec::with_capacity(usize::try_from(want).unwrap_or(0));
+            let read = (&file).take(want).read_to_end(&mut chunk);
+            let item = match read {
+                Ok(n) if n as u64 == want => Ok(Bytes::from(chunk)),
+                Ok(n) => Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("the stored file is damaged: it ends {} bytes short", end - offset - n as u64),
+                )),
+                Err(e) => Err(e),
+            };
+            let failed = item.is_err();
+            if sender.blocking_send(item).is_err() || failed {
+                return; // the client went away, or the error is on its way to it
+            }
+            offset += want;
+        }
+    });
+    futures_util::stream::unfold(
+        receiver,
+        |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
+    )
+    .boxed()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,6 +508,25 @@ mod tests {
         assert!(!store.path(&orphan).unwrap().unwrap().exists());
         assert_eq!(std::fs::read_dir(dir.path().join("blobs/sha256")).unwrap().count(), 1);
         assert_eq!(store.list().await.unwrap(), keep);
+    }
+
+    #[tokio::test]
+    async fn reads_span_chunks_and_a_short_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(&StorageUrl::files_in(dir.path()), dir.path()).unwrap();
+        let data: Vec<u8> = (0..READ_CHUNK * 2 + 7).map(|i| (i % 251) as u8).collect();
+        let mut writer = store.writer().unwrap();
+        writer.write(&data).await.unwrap();
+        let sha = store.persist(writer.finish().await.unwrap()).await.unwrap();
+        let len = data.len() as u64;
+        let start = READ_CHUNK - 3;
+        let read: Vec<Bytes> = store.read(&sha, start, len - start).await.unwrap().try_collect().await.unwrap();
+        assert_eq!(read.concat(), &data[usize::try_from(start).unwrap()..]);
+
+        // Asked for more than the file holds (it was truncated behind the server's back): the stream fails rather
+        // than ending early as if complete.
+        let result: std::io::Result<Vec<Bytes>> = store.read(&sha, 0, len + 10).await.unwrap().try_collect().await;
+        assert!(result.unwrap_err().to_string().contains("damaged"));
     }
 
     #[test]
