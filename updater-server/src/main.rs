@@ -8,6 +8,11 @@ use clap::Parser;
 use millennium_update_server::cli::{self, Cli, Command, LogFormat};
 use millennium_update_server::{Error, env_vars};
 
+// glibc's malloc took a tenth of the CPU time of an update check under load; mimalloc's per-thread free lists suit
+// the many small, short-lived allocations of a request.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = Cli::parse();
     let (default_filter, format) = match &args.command {
