@@ -740,6 +740,10 @@ async fn request_limits() {
     let ctx = Ctx::new().await;
     let long_uri = format!("/demo/linux/x86_64/{}", "1".repeat(5000));
     assert_eq!(ctx.get(&long_uri).await.status, StatusCode::URI_TOO_LONG);
+    let long_query = format!("/healthz?pad={}", "1".repeat(5000));
+    assert_eq!(ctx.get(&long_query).await.status, StatusCode::URI_TOO_LONG);
+    let long_authority = format!("http://{}.example/healthz", "a".repeat(5000));
+    assert_eq!(ctx.get(&long_authority).await.status, StatusCode::URI_TOO_LONG);
     let big = "x".repeat(17 * 1024);
     let r = ctx.get_with("/healthz", &[("x-big", &big)]).await;
     assert_eq!(r.status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);

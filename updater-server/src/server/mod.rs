@@ -421,7 +421,11 @@ async fn method_not_allowed() -> Response {
 
 /// Refuses over-long URIs and oversized header sets before any handler runs.
 async fn request_limits(request: Request, next: Next) -> Response {
-    if request.uri().to_string().len() > MAX_URI_LEN {
+    let uri = request.uri();
+    let uri_len = uri.scheme_str().map_or(0, |s| s.len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri_len > MAX_URI_LEN {
         return Error::UriTooLong.into_response();
     }
     let headers = request.headers();
