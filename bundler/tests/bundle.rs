@@ -471,7 +471,7 @@ fn updater_artifacts_are_signed_and_listed() {
     let deb = parsed.get("linux-x86_64-deb").unwrap();
     assert_eq!(deb.artifact().url().as_str(), "https://releases.example.com/hello/v1.2.3/hello-app_1.2.3_amd64.deb");
     assert_eq!(parsed.release().version().to_string(), "1.2.3");
-    assert_eq!(parsed.release().min_webview_version(), Some("2.44.1"));
+    assert_eq!(parsed.release().min_webview_version().map(ToString::to_string).as_deref(), Some("2.44.1"));
 
     // The AppImage's update information points at the "latest" zsync file under the same base URL.
     let bytes = std::fs::read(out.join("hello-app_1.2.3_x86_64.AppImage")).unwrap();
