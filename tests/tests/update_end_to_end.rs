@@ -72,6 +72,7 @@ async fn publish(server: &Server, key: &SecretKey, dir: &Path, version: &str, ro
         version: version.into(),
         channel: None,
         notes: Some(format!("release {version}")),
+        min_webview_version: None,
         rollout,
         force: false,
         total_size: None,
