@@ -77,7 +77,8 @@ pub struct Config {
     #[serde(default)]
     pub windows: crate::windows::Windows,
     /// The oldest system webview the app works with: the WebKitGTK version on Linux (e.g. `"2.44"`). It raises the
-    /// deb's dependency on WebKitGTK to at least this version and is written into the updater manifest, so that the
+    /// deb's dependency on WebKitGTK to at least this version (the rpm's too: `webkit2gtk4.1`, openSUSE's
+    /// `libwebkit2gtk-4_1-0`) and is written into the updater manifest, so that the
     /// updater does not install the release where the webview is older. Pass the same value to the app's
     /// `Builder::min_webview_version`.
     pub min_webview_version: Option<String>,

@@ -612,3 +612,88 @@ fn import_tauri_then_bundle() {
     let contents = run("dpkg-deb", &["--contents", deb.to_str().unwrap()]);
     assert!(contents.contains("./usr/lib/tauri-hello/assets/data.txt"), "{contents}");
 }
+
+/// Builds a provider package for an rpm database: `name-version` providing `provides`.
+fn provider_rpm(dir: &Path, name: &str, version: &str, provides: &[String]) -> std::path::PathBuf {
+    let mut builder = rpm::PackageBuilder::new(name, version, "MIT", "x86_64", "stands in for a system package");
+    for p in provides {
+        builder.provides(rpm::Dependency::any(p.clone()));
+    }
+    let path = dir.join(format!("{name}-{version}.rpm"));
+    builder.build().expect("a provider package builds").write_file(&path).expect("the provider package is written");
+    path
+}
+
+/// `min-webview-version` raises the rpm's WebKitGTK requirement the way it raises the deb's `Depends`: a binary
+/// linking WebKitGTK gets `(webkit2gtk4.1 >= MIN or libwebkit2gtk-4_1-0 >= MIN)`, which the real `rpm` resolves
+/// against Fedora's and openSUSE's package names and refuses to install over an older WebKitGTK.
+#[test]
+fn rpm_requires_webkitgtk_of_the_minimum_version() {
+    require("rpm", "rpm");
+    require("pkg-config", "pkg-config");
+    let app = TestApp::bare();
+    // A binary that links WebKitGTK 4.1 (`libwebkit2gtk-4.1-dev` provides the link-time library).
+    let src = app.path().join("web.c");
+    std::fs::write(
+        &src,
+        "unsigned webkit_get_major_version(void);\nint main(void) { return webkit_get_major_version() < 2; }\n",
+    )
+    .unwrap();
+    let libs = run("pkg-config", &["--libs", "webkit2gtk-4.1"]);
+    let out = Command::new("cc")
+        .arg("-o")
+        .arg(app.path().join("hello"))
+        .arg(&src)
+        .args(libs.split_whitespace())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cc: {}", String::from_utf8_lossy(&out.stderr));
+    app.write_config(&format!("min-webview-version = \"2.44\"\n{}", app.default_config()));
+    let out = app.path().join("out");
+    app.bundle_ok(&out, "rpm", &[]);
+    let package = find(&out, ".rpm");
+    let package = package.to_str().unwrap();
+    let requires = run("rpm", &["-qp", "--requires", package]);
+    for req in [
+        "libwebkit2gtk-4.1.so.0()(64bit)",
+        "(webkit2gtk4.1 >= 2.44 or libwebkit2gtk-4_1-0 >= 2.44)",
+        "rpmlib(RichDependencies) <= 4.12.0-1",
+    ] {
+        assert!(requires.lines().any(|l| l == req), "missing {req}:\n{requires}");
+    }
+
+    // The requirement as rpm resolves it, in databases holding every other requirement and some WebKitGTK.
+    let others: Vec<String> =
+        requires.lines().filter(|l| !l.starts_with("rpmlib(") && !l.starts_with('(')).map(str::to_owned).collect();
+    let dir = app.path().join("providers");
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = provider_rpm(&dir, "base-system", "1.0", &others);
+    let installable = |webkit: &[(&str, &str)]| -> (bool, String) {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path().to_str().unwrap();
+        let mut packages = vec![base.clone()];
+        packages.extend(webkit.iter().map(|(name, version)| provider_rpm(&dir, name, version, &[])));
+        let mut args = vec!["-i", "--justdb", "--nodeps", "--root", root];
+        args.extend(packages.iter().map(|p| p.to_str().unwrap()));
+        run("rpm", &args);
+        let o = Command::new("rpm").args(["-i", "--test", "--root", root, package]).output().unwrap();
+        (o.status.success(), stdout(&o) + &stderr(&o))
+    };
+    let (ok, text) = installable(&[("webkit2gtk4.1", "2.42.5")]);
+    assert!(!ok, "installed over WebKitGTK 2.42.5:\n{text}");
+    assert!(text.contains("(webkit2gtk4.1 >= 2.44 or libwebkit2gtk-4_1-0 >= 2.44) is needed by hello-app"), "{text}");
+    for webkit in [("webkit2gtk4.1", "2.44.0"), ("webkit2gtk4.1", "2.46.1"), ("libwebkit2gtk-4_1-0", "2.44.3")] {
+        let (ok, text) = installable(&[webkit]);
+        assert!(ok, "{webkit:?}: {text}");
+    }
+    let (ok, text) = installable(&[("libwebkit2gtk-4_1-0", "2.40.0")]);
+    assert!(!ok, "installed over openSUSE's WebKitGTK 2.40:\n{text}");
+
+    // Without a minimum, only the soname is required.
+    app.write_config(&app.default_config());
+    let plain = app.path().join("plain");
+    app.bundle_ok(&plain, "rpm", &[]);
+    let requires = run("rpm", &["-qp", "--requires", find(&plain, ".rpm").to_str().unwrap()]);
+    assert!(requires.lines().any(|l| l == "libwebkit2gtk-4.1.so.0()(64bit)"), "{requires}");
+    assert!(!requires.contains("webkit2gtk4.1"), "{requires}");
+}
