@@ -159,6 +159,11 @@ pub struct AppImage {
     /// e.g. built next to the app) into the AppImage's `usr/lib`, recursively. Default: false.
     #[serde(default)]
     pub bundle_libraries: bool,
+    /// The launcher `AppRun` starts the app through when the main binary links WebKitGTK 4.1: it checks the webview
+    /// (and `min-webview-version`) first, so that a missing or too old WebKitGTK gives a clear message naming the
+    /// package to install instead of the dynamic loader's error. Default: `millennium-webview-probe` next to the
+    /// main binary (`cargo build --release -p millennium-webview-probe` puts it there).
+    pub webview_launcher: Option<String>,
 }
 
 /// macOS `.app` settings.

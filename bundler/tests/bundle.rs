@@ -630,24 +630,7 @@ fn provider_rpm(dir: &Path, name: &str, version: &str, provides: &[String]) -> s
 #[test]
 fn rpm_requires_webkitgtk_of_the_minimum_version() {
     require("rpm", "rpm");
-    require("pkg-config", "pkg-config");
-    let app = TestApp::bare();
-    // A binary that links WebKitGTK 4.1 (`libwebkit2gtk-4.1-dev` provides the link-time library).
-    let src = app.path().join("web.c");
-    std::fs::write(
-        &src,
-        "unsigned webkit_get_major_version(void);\nint main(void) { return webkit_get_major_version() < 2; }\n",
-    )
-    .unwrap();
-    let libs = run("pkg-config", &["--libs", "webkit2gtk-4.1"]);
-    let out = Command::new("cc")
-        .arg("-o")
-        .arg(app.path().join("hello"))
-        .arg(&src)
-        .args(libs.split_whitespace())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "cc: {}", String::from_utf8_lossy(&out.stderr));
+    let app = TestApp::linking_webkitgtk();
     app.write_config(&format!("min-webview-version = \"2.44\"\n{}", app.default_config()));
     let out = app.path().join("out");
     app.bundle_ok(&out, "rpm", &[]);
@@ -696,4 +679,61 @@ fn rpm_requires_webkitgtk_of_the_minimum_version() {
     let requires = run("rpm", &["-qp", "--requires", find(&plain, ".rpm").to_str().unwrap()]);
     assert!(requires.lines().any(|l| l == "libwebkit2gtk-4.1.so.0()(64bit)"), "{requires}");
     assert!(!requires.contains("webkit2gtk4.1"), "{requires}");
+}
+
+/// An AppImage of an app that links WebKitGTK starts it through the webview launcher (so that a missing WebKitGTK
+/// gives the launcher's clear message, not the loader's error): `AppRun` passes the app name, the minimum and every
+/// argument, run by the real AppImage runtime. Without a launcher the bundle is refused; an app that does not link
+/// WebKitGTK keeps the plain `AppRun` symlink.
+#[test]
+fn appimage_starts_a_webkitgtk_app_through_the_webview_launcher() {
+    let app = TestApp::linking_webkitgtk();
+    app.write_config(&format!("min-webview-version = \"2.44\"\n{}", app.default_config()));
+    app.assert_rejected(
+        &["--format", "appimage"],
+        &[],
+        &[
+            "webview launcher for the AppImage",
+            "millennium-webview-probe",
+            "cargo build --release -p millennium-webview-probe",
+        ],
+    );
+
+    // A stand-in launcher that shows how it was called, then runs the app as `launch` does.
+    let launcher = app.path().join("millennium-webview-probe");
+    std::fs::write(
+        &launcher,
+        "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]' \"$a\"; done; echo\nwhile [ \"$1\" != -- ]; do shift; done\nshift\nexec \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&launcher, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = app.path().join("out");
+    app.bundle_ok(&out, "appimage", &[]);
+    let image = find(&out, ".AppImage");
+    let o = Command::new(&image).args(["one", "two words"]).env("APPIMAGE_EXTRACT_AND_RUN", "1").output().unwrap();
+    let text = stdout(&o);
+    assert!(o.status.success(), "{text}{}", stderr(&o));
+    let mut lines = text.lines();
+    let call = lines.next().unwrap();
+    assert!(call.starts_with("[launch][--app-name][Hello App][--min][2.44][--]["), "{call}");
+    assert!(call.ends_with("/usr/bin/hello][one][two words]"), "{call}");
+    assert_eq!(lines.next(), Some("web app, WebKitGTK 2, 2 args"));
+
+    // `appimage.webview-launcher` names another file.
+    std::fs::rename(&launcher, app.path().join("launcher")).unwrap();
+    app.write_config(&format!("{}\n[appimage]\nwebview-launcher = \"launcher\"\n", app.default_config()));
+    let other = app.path().join("other");
+    app.bundle_ok(&other, "appimage", &[]);
+    let o = Command::new(find(&other, ".AppImage")).env("APPIMAGE_EXTRACT_AND_RUN", "1").output().unwrap();
+    assert!(stdout(&o).starts_with("[launch][--app-name][Hello App][--]["), "{}", stdout(&o));
+
+    // An app without WebKitGTK needs no launcher.
+    let plain = TestApp::new();
+    let out = plain.path().join("out");
+    plain.bundle_ok(&out, "appimage", &[]);
+    let listing = run(
+        "unsquashfs",
+        &["-lls", "-o", &appimage_offset(&find(&out, ".AppImage")), find(&out, ".AppImage").to_str().unwrap()],
+    );
+    assert!(listing.lines().any(|l| l.contains("squashfs-root/AppRun -> usr/bin/hello")), "{listing}");
 }
