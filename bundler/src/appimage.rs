@@ -1,7 +1,7 @@
 //! AppImage (type 2): an ELF runtime followed by a squashfs image of the AppDir.
 //!
-//! The AppDir is `AppRun` (a symlink to the main binary), `PKG.desktop`, `PKG.png` and `.DirIcon` at the root, and the
-//! same `usr/` tree as the deb/rpm. The squashfs image is written in-process with `backhand` (gzip, all entries
+//! The AppDir is `AppRun` (a symlink to the main binary, or a script, see [`build`]), `PKG.desktop`, `PKG.png` and
+//! `.DirIcon` at the root, and the same `usr/` tree as the deb/rpm. The squashfs image is written in-process with `backhand` (gzip, all entries
 //! root-owned, every mtime and the superblock time set to `SOURCE_DATE_EPOCH`), so no `mksquashfs`, no linuxdeploy
 //! and no download happen at bundle time. The runtime is the type-2 runtime shipped inside the published `appimage`
 //! crate (see `assets/README.md`); it finds the image at the end of its own ELF image, so the two are concatenated.
@@ -57,25 +57,56 @@ pub fn zsync_file_name(info: &str) -> Option<String> {
     (name.ends_with(".zsync") && name.len() > 6 && !name.contains(['?', '#', '*'])).then(|| name.to_owned())
 }
 
-/// Builds the AppImage bytes from the install tree.
-///
-/// With `with_libraries` (libraries bundled in `usr/lib`), `AppRun` is a script that puts `usr/lib` on
-/// `LD_LIBRARY_PATH`; otherwise it is a symlink to the main binary.
-pub fn build(app: &App, tree: &Tree, arch: Arch, epoch: u64, with_libraries: bool) -> Result<Vec<u8>> {
+/// Where the webview launcher is put in the AppDir.
+pub fn launcher_path(app: &App) -> String {
+    format!("usr/lib/{}/millennium-webview-probe", app.package_name)
+}
+
+/// The `AppRun` script, or `None` when a symlink to the main binary does: with `with_libraries` (libraries bundled
+/// in `usr/lib`) it puts `usr/lib` on `LD_LIBRARY_PATH`; with `launcher` (the AppDir path of
+/// `millennium-webview-probe`) it starts the app through `launch`, which checks the webview (and
+/// `min-webview-version`) before the dynamic loader ever sees the app's WebKitGTK dependency.
+pub fn app_run(app: &App, with_libraries: bool, launcher: Option<&str>) -> Option<String> {
+    if !with_libraries && launcher.is_none() {
+        return None;
+    }
+    let mut script = String::from("#!/bin/sh\nHERE=\"$(dirname \"$(readlink -f \"$0\")\")\"\n");
+    if with_libraries {
+        script += "export LD_LIBRARY_PATH=\"$HERE/usr/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}\"\n";
+    }
+    script += "exec ";
+    if let Some(launcher) = launcher {
+        script += &format!("\"$HERE/{launcher}\" launch --app-name {}", shell_quote(&app.product_name));
+        if let Some(min) = &app.config.min_webview_version {
+            script += &format!(" --min {}", shell_quote(min));
+        }
+        script += " -- ";
+    }
+    script += &format!("\"$HERE/usr/bin/{}\" \"$@\"\n", app.main_binary_name());
+    Some(script)
+}
+
+/// `text` as one single-quoted shell word.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// Builds the AppImage bytes from the install tree; `AppRun` as [`app_run`] makes it.
+pub fn build(
+    app: &App,
+    tree: &Tree,
+    arch: Arch,
+    epoch: u64,
+    with_libraries: bool,
+    launcher: Option<&str>,
+) -> Result<Vec<u8>> {
     let fail = |message: String| Error::Package { format: "AppImage", message };
     let runtime = runtime(arch)?;
     let mut appdir = tree.clone();
     let pkg = &app.package_name;
-    if with_libraries {
-        let script = format!(
-            "#!/bin/sh\nHERE=\"$(dirname \"$(readlink -f \"$0\")\")\"\n\
-             export LD_LIBRARY_PATH=\"$HERE/usr/lib${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}\"\n\
-             exec \"$HERE/usr/bin/{}\" \"$@\"\n",
-            app.main_binary_name()
-        );
-        appdir.file("AppRun", 0o755, script.into_bytes());
-    } else {
-        appdir.symlink("AppRun", format!("usr/bin/{}", app.main_binary_name()));
+    match app_run(app, with_libraries, launcher) {
+        Some(script) => appdir.file("AppRun", 0o755, script.into_bytes()),
+        None => appdir.symlink("AppRun", format!("usr/bin/{}", app.main_binary_name())),
     }
     appdir.file(format!("{pkg}.desktop"), 0o644, crate::layout::desktop_entry(app).into_bytes());
     if let Some(icon) = &app.icon {
@@ -154,6 +185,18 @@ mod tests {
         );
         assert_eq!(&RUNTIME_X86_64[8..11], b"AI\x02");
         assert_eq!(find_section(RUNTIME_X86_64, ".upd_info").unwrap().1, 1024);
+    }
+
+    #[test]
+    fn shell_words_survive_quotes() {
+        assert_eq!(shell_quote("Hello App"), "'Hello App'");
+        assert_eq!(shell_quote("Bob's $(app)"), "'Bob'\\''s $(app)'");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("printf %s {}", shell_quote("it's \"$HOME\" `x`")))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "it's \"$HOME\" `x`");
     }
 
     #[test]

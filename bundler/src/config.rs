@@ -77,7 +77,8 @@ pub struct Config {
     #[serde(default)]
     pub windows: crate::windows::Windows,
     /// The oldest system webview the app works with: the WebKitGTK version on Linux (e.g. `"2.44"`). It raises the
-    /// deb's dependency on WebKitGTK to at least this version and is written into the updater manifest, so that the
+    /// deb's dependency on WebKitGTK to at least this version (the rpm's too: `webkit2gtk4.1`, openSUSE's
+    /// `libwebkit2gtk-4_1-0`) and is written into the updater manifest, so that the
     /// updater does not install the release where the webview is older. Pass the same value to the app's
     /// `Builder::min_webview_version`.
     pub min_webview_version: Option<String>,
@@ -158,6 +159,11 @@ pub struct AppImage {
     /// e.g. built next to the app) into the AppImage's `usr/lib`, recursively. Default: false.
     #[serde(default)]
     pub bundle_libraries: bool,
+    /// The launcher `AppRun` starts the app through when the main binary links WebKitGTK 4.1: it checks the webview
+    /// (and `min-webview-version`) first, so that a missing or too old WebKitGTK gives a clear message naming the
+    /// package to install instead of the dynamic loader's error. Default: `millennium-webview-probe` next to the
+    /// main binary (`cargo build --release -p millennium-webview-probe` puts it there).
+    pub webview_launcher: Option<String>,
 }
 
 /// macOS `.app` settings.

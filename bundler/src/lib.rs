@@ -360,7 +360,16 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
             }
             tree.sort();
         }
-        Some((tree, with_libraries))
+        let launcher = match webview_launcher(&app, &needs)? {
+            Some(data) => {
+                let path = appimage::launcher_path(&app);
+                tree.file(path.clone(), 0o755, data);
+                tree.sort();
+                Some(path)
+            }
+            None => None,
+        };
+        Some((tree, with_libraries, launcher))
     } else {
         None
     };
@@ -379,9 +388,9 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
         let rpm = rpm_input
             .as_ref()
             .map(|(tree, requires)| scope.spawn(move || rpm::build(app_ref, tree, requires, arch, epoch)));
-        let appimage = appimage_input.as_ref().map(|(tree, with_libraries)| {
+        let appimage = appimage_input.as_ref().map(|(tree, with_libraries, launcher)| {
             scope.spawn(move || -> Result<(Vec<u8>, Option<Vec<u8>>)> {
-                let bytes = appimage::build(app_ref, tree, arch, epoch, *with_libraries)?;
+                let bytes = appimage::build(app_ref, tree, arch, epoch, *with_libraries, launcher.as_deref())?;
                 let name = appimage::file_name(app_ref, arch);
                 // The `.zsync` file that the embedded update information points at, for AppImageUpdate.
                 let zsync = appimage::update_information(app_ref, arch)
@@ -536,6 +545,34 @@ const NEVER_BUNDLE: [&str; 10] = [
 
 /// The shared libraries the binaries need (recursively) that no installed package provides: found through the
 /// binaries' runpath (`$ORIGIN` resolved), or in a library directory without an owning package.
+/// The soname a binary needs when it shows its window with WebKitGTK 4.1.
+const WEBKITGTK_SONAME: &str = "libwebkit2gtk-4.1.so.0";
+
+/// The webview launcher for the AppImage's `AppRun`, read, when the main binary links WebKitGTK (an AppImage has no
+/// package dependencies, so this is what turns a missing WebKitGTK into a clear message); `None` otherwise.
+fn webview_launcher(app: &App, needs: &[elf::Needs]) -> Result<Option<Vec<u8>>> {
+    if !needs.first().is_some_and(|main| main.needed.iter().any(|s| s == WEBKITGTK_SONAME)) {
+        return Ok(None);
+    }
+    let path = match &app.config.appimage.webview_launcher {
+        Some(path) => app.root.join(path),
+        None => app.main_binary.with_file_name("millennium-webview-probe"),
+    };
+    if !path.is_file() {
+        return Err(Error::Missing {
+            what: "webview launcher for the AppImage",
+            path,
+            hint: Some(
+                "the app links WebKitGTK, so the AppImage starts it through `millennium-webview-probe launch` to \
+                 explain a missing WebKitGTK; build it next to the app with `cargo build --release -p \
+                 millennium-webview-probe`, or set `appimage.webview-launcher`"
+                    .into(),
+            ),
+        });
+    }
+    std::fs::read(&path).map(Some).map_err(Error::io("read", &path))
+}
+
 fn private_libraries(
     app: &App,
     needs: &[elf::Needs],

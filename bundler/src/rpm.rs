@@ -1,7 +1,8 @@
 //! `.rpm`, built in-process with the `rpm` crate (no rpmbuild). `source_date` fixes build time and file mtimes;
 //! the build host is a constant, so two runs with the same `SOURCE_DATE_EPOCH` give the same bytes.
 //! `Requires` are the binaries' sonames in rpm's own notation (`libc.so.6()(64bit)`, `libc.so.6(GLIBC_2.34)(64bit)`),
-//! which every rpm-based distribution resolves to its own package names.
+//! which every rpm-based distribution resolves to its own package names. A soname cannot carry a version, so
+//! `min-webview-version` adds a requirement on the package that ships WebKitGTK ([`webkitgtk_requirement`]).
 
 use std::collections::BTreeSet;
 
@@ -84,10 +85,31 @@ pub fn build(app: &App, tree: &Tree, requires: &BTreeSet<String>, arch: Arch, ep
     Ok(out)
 }
 
-/// `Requires` entries: the configured override, or the computed ones plus `rpm.extra-requires`.
+/// The soname of WebKitGTK 4.1, as it starts its computed `Requires` (`libwebkit2gtk-4.1.so.0()(64bit)`).
+const WEBKITGTK_SONAME: &str = "libwebkit2gtk-4.1.so.0(";
+
+/// The requirement that raises WebKitGTK to `min`, the rpm counterpart of the deb's `libwebkit2gtk-4.1-0 (>= min)`.
+///
+/// The package holding the library has a different name per distribution (Fedora and RHEL: `webkit2gtk4.1`;
+/// openSUSE: `libwebkit2gtk-4_1-0`), so it is a rich dependency naming both; rpm adds
+/// `rpmlib(RichDependencies)` for it, which rpm 4.13 and later (Fedora 26+, RHEL 8+, openSUSE Leap 15+) have.
+pub fn webkitgtk_requirement(min: &str) -> String {
+    format!("(webkit2gtk4.1 >= {min} or libwebkit2gtk-4_1-0 >= {min})")
+}
+
+/// `Requires` entries: the configured override, or the computed ones plus `rpm.extra-requires`, with WebKitGTK
+/// raised to `min-webview-version` when the binaries link it (as the deb's `Depends` are).
 pub fn requires(app: &App, computed: BTreeSet<String>) -> BTreeSet<String> {
     match &app.config.rpm.requires {
         Some(list) => list.iter().cloned().collect(),
-        None => computed.into_iter().chain(app.config.rpm.extra_requires.iter().cloned()).collect(),
+        None => {
+            let links_webkitgtk = computed.iter().any(|r| r.starts_with(WEBKITGTK_SONAME));
+            let webview = app.config.min_webview_version.as_deref().filter(|_| links_webkitgtk);
+            computed
+                .into_iter()
+                .chain(webview.map(webkitgtk_requirement))
+                .chain(app.config.rpm.extra_requires.iter().cloned())
+                .collect()
+        }
     }
 }

@@ -72,7 +72,7 @@ pub fn manifest(app: &App, epoch: u64, signed: &[(Vec<Target>, String, Signature
         .map_err(|e| Error::Usage(format!("SOURCE_DATE_EPOCH={epoch} is not a usable date: {e}")))?;
     let mut release = ReleaseInfo::new(version).with_pub_date(date).map_err(manifest_err)?;
     if let Some(min) = &app.config.min_webview_version {
-        release = release.with_min_webview_version(min.clone()).map_err(manifest_err)?;
+        release = release.with_min_webview_version(min.parse().map_err(manifest_err)?);
     }
     let mut builder = StaticManifest::builder(release);
     let sep = if base.ends_with('/') { "" } else { "/" };

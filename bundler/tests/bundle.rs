@@ -471,7 +471,7 @@ fn updater_artifacts_are_signed_and_listed() {
     let deb = parsed.get("linux-x86_64-deb").unwrap();
     assert_eq!(deb.artifact().url().as_str(), "https://releases.example.com/hello/v1.2.3/hello-app_1.2.3_amd64.deb");
     assert_eq!(parsed.release().version().to_string(), "1.2.3");
-    assert_eq!(parsed.release().min_webview_version(), Some("2.44.1"));
+    assert_eq!(parsed.release().min_webview_version().map(ToString::to_string).as_deref(), Some("2.44.1"));
 
     // The AppImage's update information points at the "latest" zsync file under the same base URL.
     let bytes = std::fs::read(out.join("hello-app_1.2.3_x86_64.AppImage")).unwrap();
@@ -611,4 +611,129 @@ fn import_tauri_then_bundle() {
     assert!(depends.contains("xdg-utils") && depends.contains("zlib1g"), "{depends}");
     let contents = run("dpkg-deb", &["--contents", deb.to_str().unwrap()]);
     assert!(contents.contains("./usr/lib/tauri-hello/assets/data.txt"), "{contents}");
+}
+
+/// Builds a provider package for an rpm database: `name-version` providing `provides`.
+fn provider_rpm(dir: &Path, name: &str, version: &str, provides: &[String]) -> std::path::PathBuf {
+    let mut builder = rpm::PackageBuilder::new(name, version, "MIT", "x86_64", "stands in for a system package");
+    for p in provides {
+        builder.provides(rpm::Dependency::any(p.clone()));
+    }
+    let path = dir.join(format!("{name}-{version}.rpm"));
+    builder.build().expect("a provider package builds").write_file(&path).expect("the provider package is written");
+    path
+}
+
+/// `min-webview-version` raises the rpm's WebKitGTK requirement the way it raises the deb's `Depends`: a binary
+/// linking WebKitGTK gets `(webkit2gtk4.1 >= MIN or libwebkit2gtk-4_1-0 >= MIN)`, which the real `rpm` resolves
+/// against Fedora's and openSUSE's package names and refuses to install over an older WebKitGTK.
+#[test]
+fn rpm_requires_webkitgtk_of_the_minimum_version() {
+    require("rpm", "rpm");
+    let app = TestApp::linking_webkitgtk();
+    app.write_config(&format!("min-webview-version = \"2.44\"\n{}", app.default_config()));
+    let out = app.path().join("out");
+    app.bundle_ok(&out, "rpm", &[]);
+    let package = find(&out, ".rpm");
+    let package = package.to_str().unwrap();
+    let requires = run("rpm", &["-qp", "--requires", package]);
+    for req in [
+        "libwebkit2gtk-4.1.so.0()(64bit)",
+        "(webkit2gtk4.1 >= 2.44 or libwebkit2gtk-4_1-0 >= 2.44)",
+        "rpmlib(RichDependencies) <= 4.12.0-1",
+    ] {
+        assert!(requires.lines().any(|l| l == req), "missing {req}:\n{requires}");
+    }
+
+    // The requirement as rpm resolves it, in databases holding every other requirement and some WebKitGTK.
+    let others: Vec<String> =
+        requires.lines().filter(|l| !l.starts_with("rpmlib(") && !l.starts_with('(')).map(str::to_owned).collect();
+    let dir = app.path().join("providers");
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = provider_rpm(&dir, "base-system", "1.0", &others);
+    let installable = |webkit: &[(&str, &str)]| -> (bool, String) {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path().to_str().unwrap();
+        let mut packages = vec![base.clone()];
+        packages.extend(webkit.iter().map(|(name, version)| provider_rpm(&dir, name, version, &[])));
+        let mut args = vec!["-i", "--justdb", "--nodeps", "--root", root];
+        args.extend(packages.iter().map(|p| p.to_str().unwrap()));
+        run("rpm", &args);
+        let o = Command::new("rpm").args(["-i", "--test", "--root", root, package]).output().unwrap();
+        (o.status.success(), stdout(&o) + &stderr(&o))
+    };
+    let (ok, text) = installable(&[("webkit2gtk4.1", "2.42.5")]);
+    assert!(!ok, "installed over WebKitGTK 2.42.5:\n{text}");
+    assert!(text.contains("(webkit2gtk4.1 >= 2.44 or libwebkit2gtk-4_1-0 >= 2.44) is needed by hello-app"), "{text}");
+    for webkit in [("webkit2gtk4.1", "2.44.0"), ("webkit2gtk4.1", "2.46.1"), ("libwebkit2gtk-4_1-0", "2.44.3")] {
+        let (ok, text) = installable(&[webkit]);
+        assert!(ok, "{webkit:?}: {text}");
+    }
+    let (ok, text) = installable(&[("libwebkit2gtk-4_1-0", "2.40.0")]);
+    assert!(!ok, "installed over openSUSE's WebKitGTK 2.40:\n{text}");
+
+    // Without a minimum, only the soname is required.
+    app.write_config(&app.default_config());
+    let plain = app.path().join("plain");
+    app.bundle_ok(&plain, "rpm", &[]);
+    let requires = run("rpm", &["-qp", "--requires", find(&plain, ".rpm").to_str().unwrap()]);
+    assert!(requires.lines().any(|l| l == "libwebkit2gtk-4.1.so.0()(64bit)"), "{requires}");
+    assert!(!requires.contains("webkit2gtk4.1"), "{requires}");
+}
+
+/// An AppImage of an app that links WebKitGTK starts it through the webview launcher (so that a missing WebKitGTK
+/// gives the launcher's clear message, not the loader's error): `AppRun` passes the app name, the minimum and every
+/// argument, run by the real AppImage runtime. Without a launcher the bundle is refused; an app that does not link
+/// WebKitGTK keeps the plain `AppRun` symlink.
+#[test]
+fn appimage_starts_a_webkitgtk_app_through_the_webview_launcher() {
+    let app = TestApp::linking_webkitgtk();
+    app.write_config(&format!("min-webview-version = \"2.44\"\n{}", app.default_config()));
+    app.assert_rejected(
+        &["--format", "appimage"],
+        &[],
+        &[
+            "webview launcher for the AppImage",
+            "millennium-webview-probe",
+            "cargo build --release -p millennium-webview-probe",
+        ],
+    );
+
+    // A stand-in launcher that shows how it was called, then runs the app as `launch` does.
+    let launcher = app.path().join("millennium-webview-probe");
+    std::fs::write(
+        &launcher,
+        "#!/bin/sh\nfor a in \"$@\"; do printf '[%s]' \"$a\"; done; echo\nwhile [ \"$1\" != -- ]; do shift; done\nshift\nexec \"$@\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&launcher, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = app.path().join("out");
+    app.bundle_ok(&out, "appimage", &[]);
+    let image = find(&out, ".AppImage");
+    let o = Command::new(&image).args(["one", "two words"]).env("APPIMAGE_EXTRACT_AND_RUN", "1").output().unwrap();
+    let text = stdout(&o);
+    assert!(o.status.success(), "{text}{}", stderr(&o));
+    let mut lines = text.lines();
+    let call = lines.next().unwrap();
+    assert!(call.starts_with("[launch][--app-name][Hello App][--min][2.44][--]["), "{call}");
+    assert!(call.ends_with("/usr/bin/hello][one][two words]"), "{call}");
+    assert_eq!(lines.next(), Some("web app, WebKitGTK 2, 2 args"));
+
+    // `appimage.webview-launcher` names another file.
+    std::fs::rename(&launcher, app.path().join("launcher")).unwrap();
+    app.write_config(&format!("{}\n[appimage]\nwebview-launcher = \"launcher\"\n", app.default_config()));
+    let other = app.path().join("other");
+    app.bundle_ok(&other, "appimage", &[]);
+    let o = Command::new(find(&other, ".AppImage")).env("APPIMAGE_EXTRACT_AND_RUN", "1").output().unwrap();
+    assert!(stdout(&o).starts_with("[launch][--app-name][Hello App][--]["), "{}", stdout(&o));
+
+    // An app without WebKitGTK needs no launcher.
+    let plain = TestApp::new();
+    let out = plain.path().join("out");
+    plain.bundle_ok(&out, "appimage", &[]);
+    let listing = run(
+        "unsquashfs",
+        &["-lls", "-o", &appimage_offset(&find(&out, ".AppImage")), find(&out, ".AppImage").to_str().unwrap()],
+    );
+    assert!(listing.lines().any(|l| l.contains("squashfs-root/AppRun -> usr/bin/hello")), "{listing}");
 }

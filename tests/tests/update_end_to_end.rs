@@ -63,6 +63,17 @@ fn run(exe: &Path) -> String {
 }
 
 async fn publish(server: &Server, key: &SecretKey, dir: &Path, version: &str, rollout: Option<u8>) {
+    publish_with(server, key, dir, version, rollout, None).await;
+}
+
+async fn publish_with(
+    server: &Server,
+    key: &SecretKey,
+    dir: &Path,
+    version: &str,
+    rollout: Option<u8>,
+    min_webview: Option<&str>,
+) {
     let file = dir.join(format!("demo_{version}_amd64"));
     std::fs::write(&file, app_build(version)).unwrap();
     let comment = TrustedComment::tauri(1_795_000_000, "demo", Some(version)).unwrap();
@@ -72,6 +83,7 @@ async fn publish(server: &Server, key: &SecretKey, dir: &Path, version: &str, ro
         version: version.into(),
         channel: None,
         notes: Some(format!("release {version}")),
+        min_webview_version: min_webview.map(str::to_owned),
         rollout,
         force: false,
         total_size: None,
@@ -206,4 +218,35 @@ async fn an_artifact_signed_by_another_key_is_never_installed() {
     };
     assert!(err.to_string().contains("key"), "{err}");
     assert_eq!(run(&exe), "1.0.0");
+}
+
+/// A release that needs a newer system webview than this machine has is refused by the real updater, which reports
+/// the machine's real WebKitGTK (`libwebkit2gtk-4.1-0`) in `X-Millennium-Webview`, before anything is downloaded; and
+/// the server's `/metrics` counts the check as one from an install whose webview is too old for the offered release.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_needing_a_newer_webview_is_refused_and_counted() {
+    let World { tmp, server, key, .. } = World::new().await;
+    publish_with(&server, &key, tmp.path(), "1.1.0", None, Some("99.0")).await;
+    let exe = installed_app(tmp.path(), "1.0.0");
+    let updater = make_updater(&server.dynamic_endpoint(), &key, &exe, &tmp.path().join("state"), "1.0.0", "install-1");
+    let update = updater.check().await.unwrap().expect("1.1.0 is offered: the server does not decide for the client");
+    assert_eq!(update.min_webview_version().map(ToString::to_string).as_deref(), Some("99.0"));
+    let error = update.download_and_install(|_| {}).await.unwrap_err();
+    assert!(
+        matches!(&error, millennium_updater::Error::WebviewTooOld { version, minimum, .. } if version == "1.1.0" && minimum == "99.0"),
+        "{error:?}"
+    );
+    assert_eq!(run(&exe), "1.0.0", "the app is left as it was");
+
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", server.url))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let too_old = "millennium_update_check_webviews_total{app=\"demo\",channel=\"stable\",backend=\"webkitgtk\",webview=\"too_old\"} 1";
+    assert!(metrics.lines().any(|line| line == too_old), "{metrics}");
 }

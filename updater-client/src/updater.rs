@@ -21,7 +21,6 @@ use millennium_webview_probe::{Probe, Verdict, WebviewVersion};
 /// The header carrying the install id (what the Millennium update server reads for staged rollouts).
 pub const INSTALL_ID_HEADER: &str = "Millennium-Install-Id";
 const INSTALL_ID_HEADER_LOWER: &str = "millennium-install-id";
-const WEBVIEW_HEADER_LOWER: &str = "x-millennium-webview";
 
 /// Configures an [`Updater`]. Only endpoints, a public key and (outside tests) the current version are required.
 #[derive(Debug, Clone)]
@@ -319,7 +318,9 @@ impl UpdaterBuilder {
         if self.report_webview {
             let value = HeaderValue::from_str(&crate::webview::header_value())
                 .map_err(|_| invalid("the webview version is not a valid header value".into()))?;
-            headers.insert(HeaderName::from_static(WEBVIEW_HEADER_LOWER), value);
+            let name = HeaderName::from_bytes(millennium_update_protocol::webview::HEADER.as_bytes())
+                .map_err(|_| invalid("the webview header name is not valid".into()))?;
+            headers.insert(name, value);
         }
 
         let mut client = reqwest::Client::builder()
@@ -466,15 +467,13 @@ impl Updater {
                 date: None,
                 url: vouched.url.clone(),
                 signature,
-                // The signed release document does not carry a minimum webview version yet.
-                min_webview: None,
+                min_webview: vouched.release.release.min_webview_version.clone(),
                 vouched: Some(Arc::new(vouched)),
             }));
         }
         crate::check::check(inner).await.map(|found| {
             found.map(|(release, artifact)| Update {
-                // The protocol crate has validated it as one to four dotted numbers, which always parses here.
-                min_webview: release.min_webview_version().and_then(|v| v.parse().ok()),
+                min_webview: release.min_webview_version().cloned(),
                 updater: self.clone(),
                 version: release.version().clone(),
                 notes: release.notes().map(str::to_owned),

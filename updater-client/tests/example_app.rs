@@ -141,6 +141,7 @@ impl RealServer {
             version: version.into(),
             channel: None,
             notes: Some(format!("{app_id} {version}")),
+            min_webview_version: None,
             rollout: None,
             force: false,
             total_size: None,

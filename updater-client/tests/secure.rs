@@ -67,6 +67,11 @@ impl Publisher {
 
     /// Signs and serves release `version` with `artifact` for this machine's target.
     fn publish(&self, version: &str, sequence: u64, artifact: &[u8]) -> Published {
+        self.publish_with(version, sequence, artifact, None)
+    }
+
+    /// [`Publisher::publish`], declaring the oldest webview the release works with.
+    fn publish_with(&self, version: &str, sequence: u64, artifact: &[u8], min_webview: Option<&str>) -> Published {
         let file = format!("demo-{version}");
         let comment = TrustedComment::tauri(1_700_000_000, &file, Some(version)).unwrap();
         let signature = Signature::sign(&self.release_key, artifact, &comment).unwrap();
@@ -79,6 +84,7 @@ impl Publisher {
             version: Version::parse(version).unwrap(),
             sequence,
             artifacts: vec![info],
+            min_webview_version: min_webview.map(|m| m.parse().unwrap()),
         };
         let envelope = Envelope::sign(&release, Kind::Release, &[&self.release_key]).unwrap();
         self.put(&format!("channels/stable/releases/{version}.json"), envelope.to_json().into_bytes());
@@ -364,4 +370,33 @@ async fn a_staged_rollout_reaches_only_its_share_of_installs() {
         }
     }
     assert!((8..=32).contains(&offered), "{offered} of 40 installs offered a 50 % rollout");
+}
+
+/// The signed release's `min_webview_version` gets the same policy as the Tauri answer's: a release needing a webview
+/// newer than this machine's (real WebKitGTK, from `libwebkit2gtk-4.1-0`) is refused before anything is downloaded,
+/// and is not recorded as installed; one whose minimum is met installs.
+#[tokio::test]
+async fn a_signed_release_needing_a_newer_webview_is_refused() {
+    let mut s = Setup::new().await;
+    let v2 = script_app("2.0.0", 50_000);
+    let release = s.publisher.publish_with("2.0.0", 1, &v2, Some("99.0"));
+    s.publisher.fresh(&[(&release, 100)]);
+
+    let update = s.updater("install-1").check().await.unwrap().unwrap();
+    assert_eq!(update.min_webview_version().map(ToString::to_string).as_deref(), Some("99.0"));
+    let trusted = s.trusted();
+    let err = update.download_and_install(|_| {}).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::WebviewTooOld { version, minimum, .. } if version == "2.0.0" && minimum == "99.0"),
+        "{err:?}"
+    );
+    s.fixture.assert_untouched();
+    assert!(s.fixture.downloads().is_empty(), "nothing is downloaded: {:?}", s.fixture.downloads());
+    assert_eq!(s.trusted(), trusted, "a refused release is not recorded as installed");
+
+    let v3 = script_app("3.0.0", 50_000);
+    let release = s.publisher.publish_with("3.0.0", 2, &v3, Some("2.0"));
+    s.publisher.fresh(&[(&release, 100)]);
+    assert_eq!(s.update().await.unwrap().as_deref(), Some("3.0.0"));
+    assert_eq!(run(&s.fixture.app), "3.0.0");
 }

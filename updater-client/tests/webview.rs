@@ -41,7 +41,7 @@ fn builder(fx: &Fixture, keys: &Keys, server: &Server) -> UpdaterBuilder {
 async fn offering(keys: &Keys, v2: Vec<u8>, min_webview: Option<&str>) -> Server {
     let mut release = ReleaseInfo::new(Version::parse("2.0.0").unwrap());
     if let Some(min) = min_webview {
-        release = release.with_min_webview_version(min).unwrap();
+        release = release.with_min_webview_version(min.parse().unwrap());
     }
     support::offering(keys, v2, release).await
 }

@@ -48,6 +48,17 @@ pub enum Error {
         source: semver::Error,
     },
 
+    // ----- webview (see `webview`) -----
+    /// A webview version is not one to four dot-separated numbers.
+    #[error(
+        "`{value}` is not a valid webview version: {reason}\nhint: write it as dotted numbers, e.g. `2.44` or `2.44.1`"
+    )]
+    InvalidWebviewVersion { value: String, reason: &'static str },
+
+    /// An `X-Millennium-Webview` header value does not follow its grammar.
+    #[error("`{value}` is not a valid X-Millennium-Webview value: {reason}")]
+    InvalidWebviewHeader { value: String, reason: &'static str },
+
     /// A percent-encoded request segment has a bad escape or does not decode to UTF-8.
     #[error("invalid percent-encoding in `{value}`: {reason}")]
     InvalidPercentEncoding { value: String, reason: &'static str },

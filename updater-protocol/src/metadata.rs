@@ -279,6 +279,10 @@ pub struct Release {
     /// Grows with every release published on this channel.
     pub sequence: u64,
     pub artifacts: Vec<ArtifactInfo>,
+    /// The oldest system webview the release works with (see [`crate::webview`]); the client does not install the
+    /// release where the webview is older. Absent (and not written) when the release declares no minimum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_webview_version: Option<crate::webview::WebviewVersion>,
 }
 
 impl Release {

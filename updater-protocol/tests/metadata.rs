@@ -55,6 +55,10 @@ impl Publisher {
     }
 
     fn publish(&self, channel: &str, version: &str, sequence: u64) -> Published {
+        self.publish_with(channel, version, sequence, None)
+    }
+
+    fn publish_with(&self, channel: &str, version: &str, sequence: u64, min_webview: Option<&str>) -> Published {
         let mut artifacts = BTreeMap::new();
         let mut infos = Vec::new();
         for target in ["linux-x86_64-appimage", "linux-x86_64-deb", "windows-x86_64-nsis"] {
@@ -70,6 +74,7 @@ impl Publisher {
             version: Version::parse(version).unwrap(),
             sequence,
             artifacts: infos,
+            min_webview_version: min_webview.map(|m| m.parse().unwrap()),
         };
         Published { release: Envelope::sign(&release, Kind::Release, &[&self.release_key]).unwrap(), artifacts }
     }
@@ -418,4 +423,55 @@ fn a_staged_rollout_offers_the_previous_release_outside_its_share() {
     let bad = Envelope::sign(&doc, Kind::Freshness, &[&publisher.online_key]).unwrap();
     let err = publisher.client().check_freshness(&bad, now()).unwrap_err();
     assert!(matches!(err, Error::MetadataContent { .. }), "{err}");
+}
+
+#[test]
+fn a_signed_minimum_webview_version_reaches_the_client() {
+    let mut publisher = Publisher::new();
+    let v2 = publisher.publish_with("stable", "1.2.0", 2, Some("2.44"));
+    assert!(v2.release.payload.contains(r#""min_webview_version":"2.44""#), "{}", v2.release.payload);
+    let freshness = publisher.freshness(&[("stable", &v2)], now(), Duration::days(1));
+    let mut state = publisher.client();
+    let fresh = state.check_freshness(&freshness, now()).unwrap();
+    let verified = state.check_release(&fresh, "stable", &v2.release).unwrap();
+    assert_eq!(verified.release.min_webview_version, Some("2.44.0".parse().unwrap()));
+
+    // Without a minimum the field is not written, so documents signed before it existed read the same.
+    let v3 = publisher.publish("stable", "1.3.0", 3);
+    assert!(!v3.release.payload.contains("min_webview_version"), "{}", v3.release.payload);
+    let freshness = publisher.freshness(&[("stable", &v3)], now(), Duration::days(1));
+    let fresh = state.check_freshness(&freshness, now()).unwrap();
+    assert_eq!(state.check_release(&fresh, "stable", &v3.release).unwrap().release.min_webview_version, None);
+
+    // A malformed minimum in a validly signed document is refused like any malformed field.
+    for bad in [serde_json::json!("2.x"), serde_json::json!(" 2.44"), serde_json::json!(2.44), serde_json::json!("")] {
+        let mut doc: serde_json::Value = serde_json::from_str(&v3.release.payload).unwrap();
+        doc["min_webview_version"] = bad.clone();
+        doc["sequence"] = serde_json::json!(4);
+        doc["version"] = serde_json::json!("1.4.0");
+        let envelope = Envelope::sign(&doc, Kind::Release, &[&publisher.release_key]).unwrap();
+        let head = ChannelHead {
+            release_sequence: 4,
+            version: Version::parse("1.4.0").unwrap(),
+            release_hash: envelope.hash(),
+            rollout: 100,
+        };
+        publisher.freshness_sequence += 1;
+        let doc = Freshness {
+            kind: Kind::Freshness,
+            spec_version: SPEC_VERSION,
+            app: APP.into(),
+            sequence: publisher.freshness_sequence,
+            issued: now(),
+            expires: now() + Duration::days(1),
+            channels: BTreeMap::from([("stable".to_owned(), vec![head])]),
+        };
+        let freshness = Envelope::sign(&doc, Kind::Freshness, &[&publisher.online_key]).unwrap();
+        let before = state.clone();
+        let fresh = state.check_freshness(&freshness, now()).unwrap();
+        let err = state.check_release(&fresh, "stable", &envelope).unwrap_err();
+        assert!(matches!(err, Error::InvalidMetadata { kind: Kind::Release, .. }), "{bad}: {err}");
+        assert!(bad.is_number() || err.to_string().contains("not a valid webview version"), "{bad}: {err}");
+        assert_eq!(state.channels, before.channels);
+    }
 }

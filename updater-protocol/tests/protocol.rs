@@ -731,20 +731,20 @@ fn fuzz_seeds_parse() {
 #[test]
 fn min_webview_version_is_read_written_and_validated() {
     let response = parse(&dynamic_doc(r#","min_webview_version":"2.44.1""#)).unwrap();
-    assert_eq!(response.release().min_webview_version(), Some("2.44.1"));
+    assert_eq!(response.release().min_webview_version().map(ToString::to_string).as_deref(), Some("2.44.1"));
     let plain = parse(&dynamic_doc("")).unwrap();
     assert_eq!(plain.release().min_webview_version(), None);
     let null = parse(&dynamic_doc(r#","min_webview_version":null"#)).unwrap();
     assert_eq!(null.release().min_webview_version(), None);
 
-    for bad in [r#""2.x""#, r#""""#, r#""1.2.3.4.5""#, r#""2..4""#, r#""99999999999""#] {
+    for bad in [r#""2.x""#, r#""""#, r#""1.2.3.4.5""#, r#""2..4""#, r#""99999999999""#, r#"" 2.44""#] {
         let error = parse(&dynamic_doc(&format!(r#","min_webview_version":{bad}"#))).unwrap_err().to_string();
         assert!(error.contains("`min_webview_version` is not a webview version"), "{bad}: {error}");
     }
     let error = parse(&dynamic_doc(r#","min_webview_version":2.44"#)).unwrap_err().to_string();
     assert!(error.contains("min_webview_version"), "{error}");
 
-    let release = ReleaseInfo::new(v("1.2.3")).with_min_webview_version("124.0.2478.80").unwrap();
+    let release = ReleaseInfo::new(v("1.2.3")).with_min_webview_version("124.0.2478.80".parse().unwrap());
     let written =
         DynamicResponse::new(release.clone(), artifact("https://example.com/app.AppImage")).unwrap().to_json();
     let value: serde_json::Value = serde_json::from_str(&written).unwrap();
@@ -757,7 +757,10 @@ fn min_webview_version_is_read_written_and_validated() {
         .to_json();
     assert_eq!(
         StaticManifest::parse(manifest.as_bytes()).unwrap().release().min_webview_version(),
-        Some("124.0.2478.80")
+        Some(&"124.0.2478.80".parse().unwrap())
     );
-    assert!(ReleaseInfo::new(v("1.2.3")).with_min_webview_version("v2").is_err());
+    assert!(matches!(
+        "v2".parse::<millennium_update_protocol::webview::WebviewVersion>(),
+        Err(Error::InvalidWebviewVersion { .. })
+    ));
 }

@@ -302,6 +302,11 @@ pub struct PublishArgs {
     /// Release notes file (Markdown).
     #[arg(long)]
     pub notes_file: Option<PathBuf>,
+    /// The oldest system webview the release works with (`2.44`: WebKitGTK on Linux, the WebView2 Runtime on
+    /// Windows, macOS on macOS), usually the app's `min-webview-version`. Millennium's updater does not install the
+    /// release where the webview is older.
+    #[arg(long, value_name = "VERSION", value_parser = parse_webview_version)]
+    pub min_webview_version: Option<String>,
     /// Initial rollout percentage.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub rollout: u8,
@@ -314,6 +319,11 @@ pub struct PublishArgs {
     /// Artifacts whose target is inferred from the file name (`_amd64.AppImage`, `_x64-setup.exe`, …). Each is
     /// uploaded with its signature from `ARTIFACT.sig`.
     pub artifacts: Vec<PathBuf>,
+}
+
+/// Checks `--min-webview-version` before anything is sent.
+fn parse_webview_version(text: &str) -> std::result::Result<String, String> {
+    millennium_update_protocol::webview::WebviewVersion::parse(text).map(|v| v.to_string()).map_err(|e| e.to_string())
 }
 
 /// `releases` subcommands.
@@ -566,6 +576,7 @@ async fn publish(args: PublishArgs, json: bool) -> Result<Value> {
         version: version.to_string(),
         channel: Some(args.channel),
         notes,
+        min_webview_version: args.min_webview_version,
         rollout: Some(args.rollout),
         force: args.force,
         total_size: Some(total),

@@ -178,6 +178,8 @@ pub struct ReleaseRow {
     pub pub_date: String,
     pub yanked: bool,
     pub created_at: i64,
+    /// The oldest system webview the release works with, as validated at publish.
+    pub min_webview_version: Option<String>,
 }
 
 /// One artifact of a release.
@@ -206,6 +208,7 @@ pub struct NewRelease<'a> {
     pub app: &'a AppId,
     pub version: &'a str,
     pub notes: Option<&'a str>,
+    pub min_webview_version: Option<&'a str>,
     pub pub_date: &'a str,
     pub channel: &'a Channel,
     pub rollout: u8,
@@ -240,6 +243,7 @@ fn release_from_row(row: &impl RowExt) -> Result<ReleaseRow> {
         pub_date: row.text("pub_date")?,
         yanked: row.flag("yanked")?,
         created_at: row.int("created_at")?,
+        min_webview_version: row.opt_text("min_webview_version")?,
     })
 }
 
@@ -281,7 +285,8 @@ fn app_from_row(row: &impl RowExt) -> Result<AppRow> {
     Ok(AppRow { id: row.text("id")?, public_key: row.text("public_key")?, created_at: row.int("created_at")? })
 }
 
-const RELEASE_COLUMNS: &str = "r.id, r.app_id, r.version, r.notes, r.pub_date, r.yanked, r.created_at";
+const RELEASE_COLUMNS: &str =
+    "r.id, r.app_id, r.version, r.notes, r.pub_date, r.yanked, r.created_at, r.min_webview_version";
 const TOKEN_COLUMNS: &str = "id, secret_hash, app_id, scope, description, created_at, revoked_at";
 const ARTIFACT_COLUMNS: &str = "release_id, target, file_name, sha256, size, signature";
 const PLACEMENT_COLUMNS: &str = "release_id, channel, rollout, paused, added_at";
@@ -635,13 +640,14 @@ impl Db {
                 let existing = channel_releases!(&mut *$tx, release.app, release.channel)?;
                 check_newer(&existing, release.channel, release.version, force)?;
                 let row = sqlx::query(
-                    "INSERT INTO releases (app_id, version, notes, pub_date, yanked, created_at) VALUES ($1, $2, $3, $4, FALSE, $5) RETURNING id",
+                    "INSERT INTO releases (app_id, version, notes, pub_date, yanked, created_at, min_webview_version) VALUES ($1, $2, $3, $4, FALSE, $5, $6) RETURNING id",
                 )
                 .bind(release.app.as_str())
                 .bind(release.version)
                 .bind(release.notes)
                 .bind(release.pub_date)
                 .bind(created_at)
+                .bind(release.min_webview_version)
                 .fetch_one(&mut *$tx)
                 .await
                 .map_err(|e| duplicate_version(e, release.app, release.version))?;
@@ -872,7 +878,7 @@ impl Db {
                 }
                 for release in &export.releases {
                     sqlx::query(
-                        "INSERT INTO releases (id, app_id, version, notes, pub_date, yanked, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                        "INSERT INTO releases (id, app_id, version, notes, pub_date, yanked, created_at, min_webview_version) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     )
                     .bind(release.id)
                     .bind(&release.app_id)
@@ -881,6 +887,7 @@ impl Db {
                     .bind(&release.pub_date)
                     .bind(release.yanked)
                     .bind(release.created_at)
+                    .bind(&release.min_webview_version)
                     .execute(&mut *$tx)
                     .await?;
                 }
@@ -970,6 +977,41 @@ fn check_newer(existing: &[(ReleaseRow, Placement)], channel: &Channel, version:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Migrations are numbered per change, not contiguously: a branch may add `0003` while another adds `0002`.
+    /// sqlx applies whatever is not applied yet, in version order, so a database that got `0003` first takes `0002`
+    /// when it arrives (the two must not depend on each other).
+    #[tokio::test]
+    async fn migrations_need_not_be_contiguous() {
+        let dir = tempfile::tempdir().unwrap();
+        let migrations = dir.path().join("migrations");
+        std::fs::create_dir(&migrations).unwrap();
+        let ours = Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite");
+        for entry in std::fs::read_dir(&ours).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if !name.starts_with("0002_") {
+                std::fs::copy(ours.join(&name), migrations.join(&name)).unwrap();
+            }
+        }
+        let options = SqliteConnectOptions::new().filename(dir.path().join("db")).create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        let run = || async { sqlx::migrate::Migrator::new(migrations.as_path()).await.unwrap().run(&pool).await };
+        run().await.unwrap();
+        sqlx::query("SELECT min_webview_version FROM releases").fetch_all(&pool).await.unwrap();
+
+        std::fs::write(migrations.join("0002_arrives_later.sql"), "CREATE TABLE arrived_later (id INTEGER);").unwrap();
+        run().await.unwrap();
+        sqlx::query("SELECT id FROM arrived_later").fetch_all(&pool).await.unwrap();
+        let versions: Vec<i64> = sqlx::query("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.int("version").unwrap())
+            .collect();
+        assert_eq!(versions.first(), Some(&1));
+        assert!(versions.contains(&2) && versions.contains(&3), "{versions:?}");
+    }
 
     #[test]
     fn database_urls() {

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `millennium_http_requests_total` | `route` (the router's pattern, `unmatched` otherwise), `method`, `status` |
 //! | `millennium_update_checks_total` | `app`, `channel`, `version` (the client's current version), `target`, `result` |
+//! | `millennium_update_check_webviews_total` | `app`, `channel`, `backend`, `webview` (`ok`, `too_old`, `missing`, `unknown`; see `server::updates::webview_status`) |
 //! | `millennium_download_bytes_total` | `app` |
 //! | `millennium_release_events_total` | `app`, `event` (`published`, `publish_refused`, `promoted`, `rollout`, `yanked`, `unyanked`) |
 //! | `millennium_leader` (gauge) | `job`: 1 while this replica runs that singleton job ([`crate::leader`]) |
@@ -133,6 +134,7 @@ fn escape(value: &str) -> String {
 pub struct Metrics {
     requests: Family,
     checks: Family,
+    webviews: Family,
     bytes: Family,
     events: Family,
     leaders: Mutex<Vec<(&'static str, Arc<AtomicBool>)>>,
@@ -159,6 +161,11 @@ impl Metrics {
                 "Update checks of registered apps, by app, channel, client version, target and result.",
                 &["app", "channel", "version", "target", "result"],
             ),
+            webviews: Family::new(
+                "millennium_update_check_webviews_total",
+                "Update checks reporting X-Millennium-Webview, by app, channel, webview backend and whether the webview meets the offered release's minimum (ok, too_old), is missing, or was reported in a form not understood (unknown).",
+                &["app", "channel", "backend", "webview"],
+            ),
             bytes: Family::new("millennium_download_bytes_total", "Artifact bytes sent to clients, by app.", &["app"]),
             events: Family::new(
                 "millennium_release_events_total",
@@ -179,6 +186,12 @@ impl Metrics {
         self.checks.add(&[app, channel, version, target, result], 1);
     }
 
+    /// Counts the webview report of an update check: `backend` and `webview` are fixed words (see
+    /// `server::updates::webview_status`), so this family grows only with apps and channels.
+    pub fn webview_check(&self, app: &str, channel: &str, backend: &str, webview: &str) {
+        self.webviews.add(&[app, channel, backend, webview], 1);
+    }
+
     /// The counter of bytes sent for an app's artifacts (kept by the download stream).
     pub fn download_bytes(&self, app: &str) -> Arc<AtomicU64> {
         self.bytes.counter(&[app])
@@ -192,7 +205,7 @@ impl Metrics {
     /// Everything, in the Prometheus text format (version 0.0.4).
     pub fn render(&self) -> String {
         let mut out = String::new();
-        for family in [&self.requests, &self.checks, &self.bytes, &self.events] {
+        for family in [&self.requests, &self.checks, &self.webviews, &self.bytes, &self.events] {
             family.render(&mut out);
         }
         let leaders = self.leaders.lock().unwrap_or_else(PoisonError::into_inner);

@@ -87,8 +87,8 @@ pub async fn migrate(from: &StorageConfig, to: &StorageConfig) -> Result<Value> 
         }));
         rows.extend(e.releases.iter().map(|r| {
             format!(
-                "release {} {} {} {:?} {} {} {}",
-                r.id, r.app_id, r.version, r.notes, r.pub_date, r.yanked, r.created_at
+                "release {} {} {} {:?} {} {} {} {:?}",
+                r.id, r.app_id, r.version, r.notes, r.pub_date, r.yanked, r.created_at, r.min_webview_version
             )
         }));
         rows.extend(e.artifacts.iter().map(|a| {

@@ -1412,3 +1412,118 @@ async fn ranged_downloads_stream_from_either_store() {
     assert_eq!(&r.body[..], &data[data.len() - 10..]);
     assert_eq!(&ctx.get(path).await.body[..], &data[..]);
 }
+
+// ----- the system webview -----
+
+/// Publishes 1.2.3 (AppImage, deb, NSIS) declaring `min_webview_version`.
+async fn with_webview_release(min: &str) -> Ctx {
+    let ctx = Ctx::new().await;
+    let files: [(&str, &str, &[u8]); 3] = [
+        ("linux-x86_64-appimage", "demo_1.2.3_amd64.AppImage", APPIMAGE),
+        ("linux-x86_64-deb", "demo_1.2.3_amd64.deb", DEB),
+        ("windows-x86_64-nsis", "demo_1.2.3_x64-setup.exe", b"nsis installer"),
+    ];
+    let sigs: Vec<String> = files.iter().map(|(_, name, data)| ctx.sign(data, name, Some("1.2.3"))).collect();
+    let mut parts = Vec::new();
+    for ((target, name, data), sig) in files.iter().zip(&sigs) {
+        parts.push(Part::Signature(target, sig));
+        parts.push(Part::Artifact(target, name, data));
+    }
+    let r = ctx.publish(&ctx.publish_token, json!({"version": "1.2.3", "min_webview_version": min}), &parts).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["min_webview_version"], min);
+    ctx
+}
+
+#[tokio::test]
+async fn min_webview_version_is_published_stored_and_served() {
+    let ctx = with_webview_release("2.44").await;
+    let min = Some("2.44".parse().unwrap());
+    let offer = dynamic(&ctx.get("/demo/linux/x86_64/1.0.0/appimage").await);
+    assert_eq!(offer.release().min_webview_version(), min.as_ref());
+    let r = ctx.get("/demo/stable/latest.json").await;
+    assert_eq!(r.status, StatusCode::OK);
+    let manifest = StaticManifest::parse(&r.body).unwrap();
+    assert_eq!(manifest.release().min_webview_version(), min.as_ref());
+    assert_eq!(ctx.releases().await[0]["min_webview_version"], "2.44");
+
+    // Refused before any artifact is read, with the grammar's message; nothing is stored.
+    for bad in [json!("2.x"), json!(" 2.44"), json!("1.2.3.4.5"), json!(""), json!(2.44)] {
+        let release = json!({"version": "1.3.0", "min_webview_version": bad});
+        let r = ctx.publish(&ctx.publish_token, release, &[Part::Artifact("linux-x86_64", "a", b"x")]).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", String::from_utf8_lossy(&r.body));
+        if bad.is_string() {
+            let text = r.json()["error"]["message"].as_str().unwrap().to_owned();
+            assert!(text.contains("not a valid webview version"), "{bad}: {text}");
+        }
+    }
+    assert_eq!(ctx.releases().await.len(), 1);
+
+    // Stored: served the same after a restart; a release without one serves none.
+    let ctx = ctx.reopen(ServerConfig::new("http://127.0.0.1:9", 1 << 20).unwrap()).await;
+    let offer = dynamic(&ctx.get("/demo/windows/x86_64/1.0.0").await);
+    assert_eq!(offer.release().min_webview_version(), min.as_ref());
+    ctx.publish_ok("1.3.0", "stable", &[("linux-x86_64-appimage", "demo_1.3.0_amd64.AppImage", APPIMAGE)], 100).await;
+    let offer = dynamic(&ctx.get("/demo/linux/x86_64/1.0.0/appimage").await);
+    assert_eq!(offer.release().min_webview_version(), None);
+    assert!(!String::from_utf8_lossy(&ctx.get("/demo/linux/x86_64/1.0.0/appimage").await.body).contains("webview"));
+}
+
+#[tokio::test]
+async fn update_checks_count_webviews_older_than_the_offered_minimum() {
+    let ctx = with_webview_release("2.44").await;
+    let check = |uri: &'static str, value: &'static [u8]| {
+        let ctx = &ctx;
+        async move {
+            let mut request = Request::builder().uri(uri);
+            if !value.is_empty() {
+                request = request.header("X-Millennium-Webview", axum::http::HeaderValue::from_bytes(value).unwrap());
+            }
+            ctx.send(request.body(Body::empty()).unwrap()).await.status
+        }
+    };
+    let offer = "/demo/linux/x86_64/1.0.0/appimage";
+    for _ in 0..2 {
+        assert_eq!(check(offer, b"webkitgtk/2.42.5").await, StatusCode::OK);
+    }
+    assert_eq!(check(offer, b"webkitgtk/2.44").await, StatusCode::OK);
+    assert_eq!(check(offer, b"webkitgtk/2.50.6").await, StatusCode::OK);
+    assert_eq!(check(offer, b"missing").await, StatusCode::OK);
+    // Malformed reports are counted as unknown and answered as usual, never refused.
+    for garbage in [&b"webkitgtk/2.x"[..], b"<script>alert(1)</script>", b"gecko/120", b"\xff\xfe", b"WEBKITGTK/2.44"] {
+        assert_eq!(check(offer, garbage).await, StatusCode::OK, "{}", String::from_utf8_lossy(garbage));
+    }
+    assert_eq!(check(offer, b"").await, StatusCode::OK, "no header: not counted");
+    // Up to date: nothing is offered, so no minimum applies.
+    assert_eq!(check("/demo/linux/x86_64/1.2.3/appimage", b"webkitgtk/2.40").await, StatusCode::NO_CONTENT);
+    assert_eq!(check("/demo/windows/x86_64/1.0.0", b"missing").await, StatusCode::OK);
+    assert_eq!(check("/demo/windows/x86_64/1.0.0", b"webview2/109.0.1518.78").await, StatusCode::OK);
+    assert_eq!(check("/demo/stable/latest.json", b"webkitgtk/2.40").await, StatusCode::OK);
+    assert_eq!(check("/demo/stable/latest.json", b"missing").await, StatusCode::OK);
+
+    let r = ctx.call(Method::GET, "/metrics", Some(ADMIN), None).await;
+    let text = String::from_utf8(r.body.to_vec()).unwrap();
+    let series = |backend: &str, webview: &str| {
+        metric(
+            &text,
+            &format!(
+                "millennium_update_check_webviews_total{{app=\"demo\",channel=\"stable\",backend=\"{backend}\",webview=\"{webview}\"}}"
+            ),
+        )
+    };
+    assert_eq!(series("webkitgtk", "too_old"), Some(3), "{text}");
+    assert_eq!(series("webkitgtk", "ok"), Some(3), "{text}");
+    assert_eq!(series("webkitgtk", "missing"), Some(1), "{text}");
+    assert_eq!(series("unknown", "unknown"), Some(5), "{text}");
+    assert_eq!(series("webview2", "missing"), Some(1), "{text}");
+    // One minimum per release, compared with whatever webview the install has (as the client does).
+    assert_eq!(series("webview2", "ok"), Some(1), "{text}");
+    assert_eq!(series("unknown", "missing"), Some(1), "{text}");
+    let family: Vec<&str> = text.lines().filter(|l| l.starts_with("millennium_update_check_webviews_total")).collect();
+    assert_eq!(family.len(), 7, "{family:?}");
+    assert_eq!(family.iter().map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap()).sum::<u64>(), 15);
+    for leaked in ["2.42.5", "script", "gecko", "WEBKITGTK"] {
+        assert!(!family.iter().any(|l| l.contains(leaked)), "a header value became a label: {family:?}");
+    }
+    assert!(text.contains("# TYPE millennium_update_check_webviews_total counter\n"));
+}

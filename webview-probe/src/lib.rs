@@ -26,31 +26,20 @@ pub mod guard;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod macos;
-mod version;
 pub mod windows;
-
-use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-pub use version::WebviewVersion;
-
-/// The HTTP header in which the updater reports the probe to the update server ([`Probe::header_value`]).
-pub const HEADER: &str = "X-Millennium-Webview";
+/// The wire parts (version grammar, backend names, the header) live in the update protocol crate, shared with the
+/// update server; they are re-exported here for the runtime, the launcher and the updater.
+pub use millennium_update_protocol::webview::{Backend, HEADER, WebviewReport, WebviewVersion};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A version string (e.g. `min_webview_version`) is not a dotted version.
-    #[error(
-        "`{input}` is not a valid webview version: {reason}\nhint: write it as dotted numbers, e.g. `2.44` or `2.44.1`"
-    )]
-    InvalidVersion {
-        /// What was given.
-        input: String,
-        /// Why it is invalid.
-        reason: &'static str,
-    },
+    #[error(transparent)]
+    InvalidVersion(#[from] millennium_update_protocol::Error),
     /// The install command could not be started or failed.
     #[error("installing {package} failed: {reason}\nhint: install it yourself: {command}")]
     InstallFailed {
@@ -67,58 +56,6 @@ pub enum Error {
         /// Why.
         reason: String,
     },
-}
-
-/// The webview backend of a platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Backend {
-    /// WebKitGTK 4.1 (Linux and other Unix desktops).
-    Webkitgtk,
-    /// Microsoft Edge WebView2 (Windows).
-    Webview2,
-    /// WKWebView (macOS).
-    Wkwebview,
-}
-
-impl Backend {
-    /// The backend Millennium uses on the platform this was built for.
-    #[must_use]
-    pub const fn current() -> Self {
-        if cfg!(windows) {
-            Self::Webview2
-        } else if cfg!(target_os = "macos") {
-            Self::Wkwebview
-        } else {
-            Self::Webkitgtk
-        }
-    }
-
-    /// The short machine name, as in [`HEADER`]: `webkitgtk`, `webview2`, `wkwebview`.
-    #[must_use]
-    pub const fn id(self) -> &'static str {
-        match self {
-            Self::Webkitgtk => "webkitgtk",
-            Self::Webview2 => "webview2",
-            Self::Wkwebview => "wkwebview",
-        }
-    }
-
-    /// The name people know it by.
-    #[must_use]
-    pub const fn display_name(self) -> &'static str {
-        match self {
-            Self::Webkitgtk => "WebKitGTK 4.1",
-            Self::Webview2 => "the Microsoft Edge WebView2 Runtime",
-            Self::Wkwebview => "macOS (for WKWebView)",
-        }
-    }
-}
-
-impl fmt::Display for Backend {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.display_name())
-    }
 }
 
 /// What was found.
@@ -202,13 +139,19 @@ impl Probe {
         }
     }
 
+    /// What the updater reports in the [`HEADER`].
+    #[must_use]
+    pub fn report(&self) -> WebviewReport {
+        match &self.version {
+            Some(version) => WebviewReport::Installed { backend: self.backend, version: version.clone() },
+            None => WebviewReport::Missing,
+        }
+    }
+
     /// The value of the [`HEADER`] the updater sends: `webkitgtk/2.44.1`, or `missing`.
     #[must_use]
     pub fn header_value(&self) -> String {
-        match &self.version {
-            Some(version) => format!("{}/{version}", self.backend.id()),
-            None => "missing".to_owned(),
-        }
+        self.report().to_header_value()
     }
 }
 
@@ -284,6 +227,10 @@ mod tests {
     fn header_value_names_backend_and_version() {
         assert_eq!(probe(Some("2.44.1")).header_value(), "webkitgtk/2.44.1");
         assert_eq!(probe(None).header_value(), "missing");
+        // What the server parses is what was sent.
+        for probe in [probe(Some("2.44.1")), probe(None)] {
+            assert_eq!(WebviewReport::parse(&probe.header_value()).unwrap(), probe.report());
+        }
     }
 
     #[test]

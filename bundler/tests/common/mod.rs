@@ -48,6 +48,30 @@ impl TestApp {
         TestApp { dir }
     }
 
+    /// The test app, its binary replaced by one that links WebKitGTK 4.1 (`libwebkit2gtk-4.1-dev` provides the
+    /// link-time library).
+    pub fn linking_webkitgtk() -> TestApp {
+        require("pkg-config", "pkg-config");
+        let app = TestApp::bare();
+        let src = app.path().join("web.c");
+        std::fs::write(
+            &src,
+            "#include <stdio.h>\nunsigned webkit_get_major_version(void);\n\
+             int main(int argc, char **argv) { printf(\"web app, WebKitGTK %u, %d args\\n\", webkit_get_major_version(), argc - 1); return 0; }\n",
+        )
+        .unwrap();
+        let libs = run("pkg-config", &["--libs", "webkit2gtk-4.1"]);
+        let out = Command::new("cc")
+            .arg("-o")
+            .arg(app.path().join("hello"))
+            .arg(&src)
+            .args(libs.split_whitespace())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "cc: {}", String::from_utf8_lossy(&out.stderr));
+        app
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }

@@ -283,7 +283,7 @@ impl Builder {
     pub fn min_webview_version(mut self, version: &str) -> Self {
         match version.parse() {
             Ok(version) => self.min_webview = Some(version),
-            Err(error) => self.invalid = Some(Error::InvalidWebviewVersion(error)),
+            Err(error) => self.invalid = Some(Error::InvalidWebviewVersion(error.into())),
         }
         self
     }

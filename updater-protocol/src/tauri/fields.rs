@@ -17,6 +17,7 @@ use crate::limits::{
 };
 use crate::target::{Os, Target};
 use crate::version::Version;
+use crate::webview::WebviewVersion;
 
 /// What every Tauri response says about the release itself: `version`, `notes`, `pub_date`, and Millennium's
 /// optional `min_webview_version`.
@@ -30,7 +31,7 @@ pub struct ReleaseInfo {
     version: Version,
     notes: Option<String>,
     pub_date: Option<PubDate>,
-    min_webview_version: Option<String>,
+    min_webview_version: Option<WebviewVersion>,
 }
 
 /// A release date together with the RFC 3339 text it is written as.
@@ -46,18 +47,16 @@ impl ReleaseInfo {
         Self { version, notes: None, pub_date: None, min_webview_version: None }
     }
 
-    /// Declares the oldest webview the release works with: one to four dot-separated numbers (`2.44`, `2.44.1`,
-    /// `124.0.2478.80`).
-    pub fn with_min_webview_version(mut self, version: impl Into<String>) -> Result<Self> {
-        let version = version.into();
-        check_min_webview_version("min_webview_version", &version)?;
+    /// Declares the oldest webview the release works with (`2.44`, `2.44.1`, `124.0.2478.80`; see
+    /// [`crate::webview`]).
+    pub fn with_min_webview_version(mut self, version: WebviewVersion) -> Self {
         self.min_webview_version = Some(version);
-        Ok(self)
+        self
     }
 
     /// The oldest webview the release works with, if it declares one.
-    pub fn min_webview_version(&self) -> Option<&str> {
-        self.min_webview_version.as_deref()
+    pub fn min_webview_version(&self) -> Option<&WebviewVersion> {
+        self.min_webview_version.as_ref()
     }
 
     /// Adds release notes (at most [`MAX_NOTES_LEN`] bytes).
@@ -112,10 +111,13 @@ impl ReleaseInfo {
                 }
             },
         };
-        let min_webview_version = obj.take_str("min_webview_version", MAX_MIN_WEBVIEW_VERSION_LEN)?;
-        if let Some(text) = &min_webview_version {
-            check_min_webview_version(&obj.path("min_webview_version"), text)?;
-        }
+        let min_webview_version = match obj.take_str("min_webview_version", MAX_MIN_WEBVIEW_VERSION_LEN)? {
+            None => None,
+            Some(text) => Some(WebviewVersion::parse(&text).map_err(|_| Error::InvalidMinWebviewVersion {
+                field: obj.path("min_webview_version"),
+                value: snippet(&text),
+            })?),
+        };
         Ok(Self { version, notes, pub_date, min_webview_version })
     }
 
@@ -129,18 +131,9 @@ impl ReleaseInfo {
             out.insert("pub_date".into(), Value::String(date.text.clone()));
         }
         if let Some(min) = &self.min_webview_version {
-            out.insert("min_webview_version".into(), Value::String(min.clone()));
+            out.insert("min_webview_version".into(), Value::String(min.to_string()));
         }
     }
-}
-
-fn check_min_webview_version(field: &str, text: &str) -> Result<()> {
-    let parts: Vec<&str> = text.split('.').collect();
-    let valid = text.len() <= MAX_MIN_WEBVIEW_VERSION_LEN
-        && (1..=4).contains(&parts.len())
-        && parts.iter().all(|p| !p.is_empty() && p.len() <= 10 && p.bytes().all(|b| b.is_ascii_digit()))
-        && parts.iter().all(|p| p.parse::<u32>().is_ok());
-    if valid { Ok(()) } else { Err(Error::InvalidMinWebviewVersion { field: field.to_owned(), value: snippet(text) }) }
 }
 
 fn take_version(obj: &mut Fields, key: &str) -> Result<Version> {

@@ -61,6 +61,7 @@ pub async fn release_json(state: &AppState, release: &ReleaseRow) -> Result<Valu
         "app": release.app_id,
         "version": release.version,
         "notes": release.notes,
+        "min_webview_version": release.min_webview_version,
         "pub_date": release.pub_date,
         "yanked": release.yanked,
         "channels": placements,

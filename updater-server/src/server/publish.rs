@@ -2,7 +2,7 @@
 //!
 //! Parts, in this order:
 //!
-//! 1. `release`: JSON `{"version", "channel"?, "notes"?, "rollout"?, "force"?}`. Checked before any artifact byte is
+//! 1. `release`: JSON `{"version", "channel"?, "notes"?, "min_webview_version"?, "rollout"?, "force"?}`. Checked before any artifact byte is
 //!    read: a duplicate version or one not newer than the channel's latest (unless `force`) is refused at once.
 //!    With `"dry_run": true` the request ends here with `200` (the CLI checks this way before uploading).
 //! 2. For each artifact, in any order: `signature:{target}` (the `.sig` text, minisign or Tauri form) and
@@ -54,6 +54,10 @@ pub struct PublishRequest {
     /// Release notes (Markdown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
+    /// The oldest system webview the release works with (`2.44`; see `millennium_update_protocol::webview`),
+    /// served with the release so that Millennium's updater does not install it where the webview is older.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_webview_version: Option<String>,
     /// Initial rollout percentage (default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollout: Option<u8>,
@@ -159,6 +163,17 @@ async fn publish_checked(
     if let Some(notes) = &request.notes {
         info = info.with_notes(notes.clone()).map_err(|source| Error::protocol("notes", source))?;
     }
+    let min_webview = match &request.min_webview_version {
+        Some(text) => Some(
+            millennium_update_protocol::webview::WebviewVersion::parse(text)
+                .map_err(|source| Error::protocol("min_webview_version", source))?,
+        ),
+        None => None,
+    };
+    if let Some(min) = &min_webview {
+        info = info.with_min_webview_version(min.clone());
+    }
+    let min_webview_text = min_webview.as_ref().map(ToString::to_string);
     let pub_date_text = info.pub_date_text().map(str::to_owned).unwrap_or_default();
     state.db().check_publishable(&app, &channel, &version_text, request.force).await?;
     if request.total_size.is_some_and(|size| size > limit) {
@@ -261,6 +276,7 @@ async fn publish_checked(
                 app: &app,
                 version: &version_text,
                 notes: request.notes.as_deref(),
+                min_webview_version: min_webview_text.as_deref(),
                 pub_date: &pub_date_text,
                 channel: &channel,
                 rollout,

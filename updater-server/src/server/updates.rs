@@ -18,6 +18,14 @@
 //! macOS, the NSIS installer (else the MSI) on Windows. `latest.json` lists the same keys, plus the `macos-*` twins
 //! cargo-packager-updater looks up.
 //!
+//! # The webview report
+//!
+//! Millennium's updater reports its system webview in the `X-Millennium-Webview` header (grammar in
+//! `millennium_update_protocol::webview`). The answer never depends on it: the release's `min_webview_version` is
+//! served, and the client decides. The check is counted in `millennium_update_check_webviews_total` ([`webview_status`]):
+//! whether the install meets the minimum of the release it is offered, is older, has no webview, or sent a value that
+//! does not parse (`unknown`: never a `4xx`).
+//!
 //! # No database on the hot path
 //!
 //! Every answer of an (app, channel) is prepared once, serialized, and kept in an [`AnswerCache`] until a publish,
@@ -34,6 +42,7 @@ use axum::response::{IntoResponse, Response};
 use millennium_update_protocol::tauri::{
     Artifact, ArtifactUrl, DynamicResponse, PackagerFormat, ReleaseInfo, SignatureText, StaticManifest,
 };
+use millennium_update_protocol::webview::{self, Backend, WebviewReport, WebviewVersion};
 use millennium_update_protocol::{BundleType, Os, Target, Version};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -165,6 +174,8 @@ struct OfferedRelease {
     version: Version,
     version_text: String,
     rollout: u8,
+    /// The oldest webview the release works with.
+    min_webview: Option<WebviewVersion>,
     /// Platform key served (see [`served_platforms`]) → the dynamic answer's JSON.
     dynamic: HashMap<String, Bytes>,
     /// `latest.json`.
@@ -201,6 +212,7 @@ impl ChannelAnswers {
             let manifest = builder.build().map_err(|e| Error::Internal(format!("static manifest: {e}")))?;
             let packager_manifest = packager.build().ok().map(|m| Bytes::from(m.to_json()));
             releases.push(OfferedRelease {
+                min_webview: info.min_webview_version().cloned(),
                 version,
                 version_text: release.version,
                 rollout: placement.rollout,
@@ -305,6 +317,11 @@ pub fn release_info(release: &ReleaseRow, version: &Version) -> Result<ReleaseIn
     if let Some(notes) = &release.notes {
         info = info.with_notes(notes.clone()).map_err(|e| Error::Internal(format!("stored notes: {e}")))?;
     }
+    if let Some(text) = &release.min_webview_version {
+        let min =
+            WebviewVersion::parse(text).map_err(|e| Error::Internal(format!("stored min_webview_version: {e}")))?;
+        info = info.with_min_webview_version(min);
+    }
     let date = OffsetDateTime::parse(&release.pub_date, &Rfc3339)
         .map_err(|e| Error::Internal(format!("stored pub_date: {e}")))?;
     info.with_pub_date(date).map_err(|e| Error::Internal(format!("stored pub_date: {e}")))
@@ -380,7 +397,13 @@ async fn check(
     let answer = answers
         .offered(&app_id, install)
         .take_while(|release| release.version.is_update_over(&current))
-        .find_map(|release| keys.iter().find_map(|key| release.dynamic.get(key)));
+        .find_map(|release| keys.iter().find_map(|key| release.dynamic.get(key)).map(|body| (release, body)));
+    if let Some((backend, status)) =
+        webview_status(headers, Some(target.os()), answer.and_then(|(release, _)| release.min_webview.as_ref()))
+    {
+        state.metrics().webview_check(app_id.as_str(), channel.as_str(), backend, status);
+    }
+    let answer = answer.map(|(_, body)| body);
     state.metrics().update_check(
         app_id.as_str(),
         channel.as_str(),
@@ -389,6 +412,28 @@ async fn check(
         if answer.is_some() { "update" } else { "no_update" },
     );
     Ok(answer.map_or_else(no_update, |body| json_response(body.clone())))
+}
+
+/// How a check's webview report compares with the minimum of the release it is offered: `(backend, status)`
+/// label values for `millennium_update_check_webviews_total`, `None` without the header. Both are fixed words, never
+/// text from the request: `backend` is the reported one, for `missing` the one of `os` when the route names it, else
+/// `unknown`; `status` is `ok`, `too_old`, `missing` or `unknown` (malformed).
+pub fn webview_status(
+    headers: &HeaderMap,
+    os: Option<Os>,
+    minimum: Option<&WebviewVersion>,
+) -> Option<(&'static str, &'static str)> {
+    const UNKNOWN: &str = "unknown";
+    let value = headers.get(webview::HEADER)?;
+    let report = value.to_str().ok().and_then(|text| WebviewReport::parse(text).ok());
+    Some(match report {
+        None => (UNKNOWN, UNKNOWN),
+        Some(WebviewReport::Missing) => (os.map_or(UNKNOWN, |os| Backend::for_os(os).id()), "missing"),
+        Some(WebviewReport::Installed { backend, version }) => {
+            let status = if minimum.is_some_and(|min| version < *min) { "too_old" } else { "ok" };
+            (backend.id(), status)
+        }
+    })
 }
 
 /// App ids in the dynamic route come raw from the URI; decode so `%2e%2e` is judged as `..` (and refused).
@@ -417,10 +462,14 @@ pub async fn static_manifest(
     let install = install_id(&headers, &query)?;
     let packager_only = packager_only(&query)?;
     let answers = state.cache().get(&state, &app, &channel).await?;
-    let answer = answers
-        .offered(&app, install)
-        .next()
+    let offered = answers.offered(&app, install).next();
+    let answer = offered
         .and_then(|release| if packager_only { release.packager_manifest.as_ref() } else { Some(&release.manifest) });
+    if let Some((backend, status)) =
+        webview_status(&headers, None, answer.and(offered).and_then(|release| release.min_webview.as_ref()))
+    {
+        state.metrics().webview_check(app.as_str(), channel.as_str(), backend, status);
+    }
     state.metrics().update_check(
         app.as_str(),
         channel.as_str(),
