@@ -575,4 +575,10 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     let failed: Vec<&str> = rows.iter().filter(|r| !r.ok).map(|r| r.attack).collect();
     assert!(failed.is_empty(), "attacks not refused as expected: {failed:?}");
     assert_eq!(rows.len(), 15);
+    // `docs/protocol.md` §7.4 shows this table: keep it true.
+    let docs = include_str!("../../docs/protocol.md");
+    for row in &rows {
+        let line = format!("| {} | {} | {} |", row.attack, row.outcome, row.error);
+        assert!(docs.contains(&line), "docs/protocol.md §7.4 lacks `{line}`");
+    }
 }

@@ -953,6 +953,11 @@ pub fn print_human(command_name: &str, value: &Value, out: &mut impl Write) -> s
             )?;
             writeln!(
                 out,
+                "signed metadata: {} roots, {} release documents, {} online keys, {} freshness documents",
+                rows["roots"], rows["release_documents"], rows["online_keys"], rows["freshness"]
+            )?;
+            writeln!(
+                out,
                 "blobs: {} referenced, {} copied ({} bytes) to {}",
                 value["blobs"]["referenced"],
                 value["blobs"]["copied"],

@@ -446,6 +446,19 @@ pub struct Counts {
     pub releases: u64,
     pub artifacts: u64,
     pub placements: u64,
+    pub roots: u64,
+    pub release_documents: u64,
+    pub online_keys: u64,
+    pub freshness: u64,
+}
+
+/// A stored root.
+#[derive(Debug, Clone)]
+pub struct RootRow {
+    pub app_id: String,
+    pub version: i64,
+    pub envelope: String,
+    pub created_at: i64,
 }
 
 /// Everything in a database, for `migrate`.
@@ -456,6 +469,11 @@ pub struct Export {
     pub releases: Vec<ReleaseRow>,
     pub artifacts: Vec<ArtifactRow>,
     pub placements: Vec<(i64, Placement)>,
+    pub roots: Vec<RootRow>,
+    pub release_documents: Vec<ReleaseDocumentRow>,
+    pub online_keys: Vec<OnlineKeyRow>,
+    /// App id and its freshness document.
+    pub freshness: Vec<(String, FreshnessRow)>,
 }
 
 impl Export {
@@ -467,6 +485,10 @@ impl Export {
             releases: self.releases.len() as u64,
             artifacts: self.artifacts.len() as u64,
             placements: self.placements.len() as u64,
+            roots: self.roots.len() as u64,
+            release_documents: self.release_documents.len() as u64,
+            online_keys: self.online_keys.len() as u64,
+            freshness: self.freshness.len() as u64,
         }
     }
 }
@@ -943,8 +965,41 @@ impl Db {
                 sqlx::query(&format!("SELECT {PLACEMENT_COLUMNS} FROM channel_releases ORDER BY release_id, channel"))
                     .fetch_all(&mut *tx)
                     .await?;
+            let roots = sqlx::query("SELECT app_id, version, envelope, created_at FROM roots ORDER BY app_id, version")
+                .fetch_all(&mut *tx)
+                .await?;
+            let documents = sqlx::query(&format!(
+                "SELECT {DOCUMENT_COLUMNS} FROM release_documents d ORDER BY d.app_id, d.channel, d.sequence"
+            ))
+            .fetch_all(&mut *tx)
+            .await?;
+            let online_keys = sqlx::query(
+                "SELECT app_id, key_id, public_key, secret_key, created_at FROM online_keys ORDER BY app_id, key_id",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            let freshness = sqlx::query(&format!("SELECT app_id, {FRESHNESS_COLUMNS} FROM freshness ORDER BY app_id"))
+                .fetch_all(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok(Export {
+                roots: roots
+                    .iter()
+                    .map(|row| {
+                        Ok(RootRow {
+                            app_id: row.text("app_id")?,
+                            version: row.int("version")?,
+                            envelope: row.text("envelope")?,
+                            created_at: row.int("created_at")?,
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+                release_documents: documents.iter().map(document_from_row).collect::<Result<_>>()?,
+                online_keys: online_keys.iter().map(online_key_from_row).collect::<Result<_>>()?,
+                freshness: freshness
+                    .iter()
+                    .map(|row| Ok((row.text("app_id")?, freshness_from_row(row)?)))
+                    .collect::<Result<_>>()?,
                 apps: apps.iter().map(app_from_row).collect::<Result<_>>()?,
                 tokens: tokens.iter().map(token_from_row).collect::<Result<_>>()?,
                 releases: releases.iter().map(release_from_row).collect::<Result<_>>()?,
@@ -1023,6 +1078,54 @@ impl Db {
                         .bind(placement.added_at)
                         .execute(&mut *$tx)
                         .await?;
+                }
+                for root in &export.roots {
+                    sqlx::query("INSERT INTO roots (app_id, version, envelope, created_at) VALUES ($1, $2, $3, $4)")
+                        .bind(&root.app_id)
+                        .bind(root.version)
+                        .bind(&root.envelope)
+                        .bind(root.created_at)
+                        .execute(&mut *$tx)
+                        .await?;
+                }
+                for d in &export.release_documents {
+                    sqlx::query(
+                        "INSERT INTO release_documents (release_id, app_id, channel, version, sequence, envelope, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(d.release_id)
+                    .bind(&d.app_id)
+                    .bind(&d.channel)
+                    .bind(&d.version)
+                    .bind(d.sequence)
+                    .bind(&d.envelope)
+                    .bind(&d.hash)
+                    .bind(d.created_at)
+                    .execute(&mut *$tx)
+                    .await?;
+                }
+                for key in &export.online_keys {
+                    sqlx::query(
+                        "INSERT INTO online_keys (app_id, key_id, public_key, secret_key, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(&key.app_id)
+                    .bind(&key.key_id)
+                    .bind(&key.public_key)
+                    .bind(&key.secret_key)
+                    .bind(key.created_at)
+                    .execute(&mut *$tx)
+                    .await?;
+                }
+                for (app, f) in &export.freshness {
+                    sqlx::query(
+                        "INSERT INTO freshness (app_id, sequence, envelope, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(app)
+                    .bind(f.sequence)
+                    .bind(&f.envelope)
+                    .bind(f.issued_at)
+                    .bind(f.expires_at)
+                    .execute(&mut *$tx)
+                    .await?;
                 }
             }};
         }

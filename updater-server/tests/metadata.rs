@@ -469,3 +469,40 @@ async fn freshness_is_re_signed_before_it_expires_and_after_it_expired() {
     let (_, third) = ctx.client_view().await;
     assert!(third.sequence > second.sequence);
 }
+
+#[tokio::test]
+async fn migrate_copies_the_signed_metadata() {
+    let ctx = Ctx::new().await;
+    ctx.init_root().await;
+    ctx.publish("1.0.0", &["--release-key", ctx.key_file.to_str().unwrap()]).await.unwrap();
+    let from = Backend::for_dir(&ctx.dir.path().join("data")).storage(&ctx.dir.path().join("data"));
+    let target_dir = ctx.dir.path().join("target");
+    let to = Backend::local().storage(&target_dir);
+    let report = millennium_update_server::migrate::migrate(&from, &to).await.unwrap();
+    for (table, rows) in [("roots", 1), ("release_documents", 1), ("online_keys", 1), ("freshness", 1)] {
+        assert_eq!(report["rows"][table], rows, "{table}: {report}");
+    }
+    // A server on the copy serves the same signed metadata, and signs freshness with the copied online key.
+    let (source, _) = from.open().await.unwrap();
+    let (copy, _) = to.open().await.unwrap();
+    let app = millennium_update_server::names::AppId::parse(APP).unwrap();
+    assert_eq!(copy.roots(&app).await.unwrap(), source.roots(&app).await.unwrap());
+    assert_eq!(
+        copy.freshness(&app).await.unwrap().unwrap().envelope,
+        source.freshness(&app).await.unwrap().unwrap().envelope
+    );
+    let config = ServerConfig::new("http://127.0.0.1:9", 1 << 20).unwrap();
+    let state = AppState::open(&to, config, Some(ADMIN)).await.unwrap().state;
+    let signed = millennium_update_server::server::metadata::sign_freshness(
+        &state,
+        &app,
+        millennium_update_server::server::metadata::Due::Always,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let mut trust = TrustState::bootstrap(APP, &ctx.key.public_key(), &ctx.roots().await).unwrap();
+    let freshness =
+        trust.check_freshness(&Envelope::parse(signed.envelope.as_bytes()).unwrap(), OffsetDateTime::now_utc());
+    assert_eq!(Ctx::offered(&freshness.unwrap()), [("1.0.0".to_owned(), 100)]);
+}
