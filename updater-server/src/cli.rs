@@ -1068,6 +1068,19 @@ mod tests {
     }
 
     #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1d"), Ok(86_400));
+        assert_eq!(parse_duration("12h"), Ok(43_200));
+        assert_eq!(parse_duration("90m"), Ok(5_400));
+        assert_eq!(parse_duration("30s"), Ok(30));
+        assert_eq!(parse_duration("3600"), Ok(3_600));
+        assert_eq!(parse_duration("31d"), Ok(31 * 86_400));
+        for bad in ["", "0", "32d", "1w", "-1h", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn cli_definition_is_valid() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
