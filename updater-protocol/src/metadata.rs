@@ -477,23 +477,12 @@ impl TrustState {
         let head = heads.iter().find(|head| head.release_hash == hash).ok_or_else(|| Error::MixAndMatch {
             reason: "the release document is not one the freshness document pins".into(),
         })?;
-        let root = self.root()?;
-        let (release_keys, _, revoked) = root.validate(&self.app)?;
-        envelope.verified_by(Kind::Release, &release_keys, &revoked)?;
-        let release: Release = envelope.document(Kind::Release)?;
-        check_header(Kind::Release, release.kind, release.spec_version, &release.app, &self.app)?;
-        if release.channel != channel {
-            return Err(Error::MixAndMatch {
-                reason: format!("the release document is for channel `{}`", crate::error::snippet(&release.channel)),
-            });
-        }
+        let verified = self.check_release_document(channel, envelope)?;
+        let release = &verified.release;
         if release.sequence != head.release_sequence || release.version != head.version {
             return Err(Error::MixAndMatch {
                 reason: "the release document's sequence or version differs from the freshness document's".into(),
             });
-        }
-        if release.artifacts.len() > MAX_ARTIFACTS {
-            return Err(Error::TooManyItems { field: "release.artifacts".into(), max: MAX_ARTIFACTS });
         }
         if let Some(seen) = self.channels.get(channel) {
             let older_version = release.version.cmp_precedence(&seen.version).is_lt();
@@ -504,7 +493,34 @@ impl TrustState {
                 });
             }
         }
+        Ok(verified)
+    }
+
+    /// Checks a release document on its own, as a server does before accepting it: signed by a release key of the
+    /// current root (not revoked), for this app and `channel`, with at most the allowed number of artifacts. Whether
+    /// a freshness document pins it, and whether it is newer than what was seen, is [`TrustState::check_release`]'s
+    /// business.
+    pub fn check_release_document(&self, channel: &str, envelope: &Envelope) -> Result<VerifiedRelease> {
+        let root = self.root()?;
+        let (release_keys, _, revoked) = root.validate(&self.app)?;
+        envelope.verified_by(Kind::Release, &release_keys, &revoked)?;
+        let release: Release = envelope.document(Kind::Release)?;
+        check_header(Kind::Release, release.kind, release.spec_version, &release.app, &self.app)?;
+        if release.channel != channel {
+            return Err(Error::MixAndMatch {
+                reason: format!("the release document is for channel `{}`", crate::error::snippet(&release.channel)),
+            });
+        }
+        if release.artifacts.len() > MAX_ARTIFACTS {
+            return Err(Error::TooManyItems { field: "release.artifacts".into(), max: MAX_ARTIFACTS });
+        }
+        let release_keys = release_keys.into_iter().filter(|k| !revoked.contains(&k.key_id())).collect();
         Ok(VerifiedRelease { release, release_keys })
+    }
+
+    /// The current root document (verified when it was accepted).
+    pub fn current_root(&self) -> Result<Root> {
+        self.root()
     }
 
     /// Records that the client has seen (and installed) `release`, so nothing older is accepted again.

@@ -77,6 +77,12 @@ pub enum Command {
     Rollout(RolloutCommand),
     /// Stop offering a release (and serving its files) in every channel; `--undo` reverts.
     Yank(YankArgs),
+    /// Signed metadata: the server's online key of an app, which signs its freshness documents.
+    #[command(subcommand)]
+    OnlineKey(OnlineKeyCommand),
+    /// Signed metadata: sign the app's next root with the release key, on this machine, and upload it.
+    #[command(subcommand)]
+    Root(RootCommand),
     /// Copy every app, token, release and artifact from one storage to another, e.g. from the default SQLite +
     /// files to PostgreSQL + S3 before running replicas. Stop the server first. The target database must be empty;
     /// everything is read back and compared at the end.
@@ -175,6 +181,12 @@ pub struct ServeArgs {
     /// with a binary suffix: `500M`, `2G`, `1536MiB`.
     #[arg(long, env = env_vars::MAX_UPLOAD_SIZE, default_value = "2G", value_parser = parse_size)]
     pub max_upload_size: u64,
+
+    /// How long a signed freshness document stays valid (apps with signed metadata): `1d`, `12h`, `90m`, `30s` or
+    /// seconds; at most 31 days. The server re-signs it when half of it has passed; a client that sees none newer
+    /// within this time refuses to update (the "freeze" defence), so keep it short.
+    #[arg(long, env = env_vars::FRESHNESS_EXPIRY, default_value = "1d", value_parser = parse_duration)]
+    pub freshness_expiry: u64,
 
     /// Log format on stderr.
     #[arg(long, env = env_vars::LOG_FORMAT, value_enum, default_value_t = LogFormat::Text)]
@@ -313,6 +325,10 @@ pub struct PublishArgs {
     /// Publish even if the version is not newer than the channel's latest.
     #[arg(long)]
     pub force: bool,
+    /// The release secret key, for apps with signed metadata: the CLI signs the release document with it (default:
+    /// `MILLENNIUM_SIGNING_PRIVATE_KEY`; password from `MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD`). Never uploaded.
+    #[arg(long)]
+    pub release_key: Option<PathBuf>,
     /// An artifact with an explicit target key, `KEY=FILE` (e.g. `linux-x86_64-deb=dist/app.deb`). Repeatable.
     #[arg(long = "target", value_name = "KEY=FILE")]
     pub targets: Vec<String>,
@@ -324,6 +340,76 @@ pub struct PublishArgs {
 /// Checks `--min-webview-version` before anything is sent.
 fn parse_webview_version(text: &str) -> std::result::Result<String, String> {
     millennium_update_protocol::webview::WebviewVersion::parse(text).map(|v| v.to_string()).map_err(|e| e.to_string())
+}
+
+/// `online-key` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OnlineKeyCommand {
+    /// Make the server generate an online key for the app (it keeps the secret; needs an admin token). Prints the
+    /// public key; the next root (`root sign`) lists it, and from then on the server signs freshness with it. To
+    /// replace a leaked online key: generate a new one, then `root sign --revoke OLD_KEY_ID`.
+    Generate {
+        #[command(flatten)]
+        remote: Remote,
+        /// The app.
+        #[arg(long)]
+        app: String,
+    },
+}
+
+/// `root` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RootCommand {
+    /// Sign the next root with the release key and upload it (admin token).
+    ///
+    /// Root 1 must be signed by the release key the app was registered with; later roots by a release key of the
+    /// current root. The existing roots are fetched from the server (or read from `--roots`) and verified from the
+    /// signing key first. The online keys listed are the server's unrevoked ones unless `--online-key` is given.
+    /// Rotation: `--new-release-key NEW.key` (the root is signed by both keys, and lists only the new one).
+    /// Revocation of a leaked online key: `online-key generate`, then `root sign --revoke OLD_KEY_ID`.
+    Sign(RootSignArgs),
+    /// Upload a root signed elsewhere (`root sign --no-upload --output FILE`).
+    Upload {
+        #[command(flatten)]
+        remote: Remote,
+        /// The app.
+        #[arg(long)]
+        app: String,
+        /// The root envelope (JSON).
+        file: PathBuf,
+    },
+}
+
+/// Options of `root sign`.
+#[derive(Debug, Args)]
+pub struct RootSignArgs {
+    #[command(flatten)]
+    pub remote: Remote,
+    /// The app.
+    #[arg(long)]
+    pub app: String,
+    /// The release secret key (default: `MILLENNIUM_SIGNING_PRIVATE_KEY`, text or path); its password from
+    /// `MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD`, else asked in a terminal.
+    #[arg(long)]
+    pub release_key: Option<PathBuf>,
+    /// Rotate to this release key (its password from `MILLENNIUM_SIGNING_NEW_PRIVATE_KEY_PASSWORD`).
+    #[arg(long)]
+    pub new_release_key: Option<PathBuf>,
+    /// An online public key to list (text or `.pub` path; repeatable). Default: the server's unrevoked keys.
+    #[arg(long = "online-key", value_name = "KEY")]
+    pub online_keys: Vec<String>,
+    /// A key id (16 hex digits) to revoke from this root on (repeatable).
+    #[arg(long = "revoke", value_name = "KEY_ID")]
+    pub revoke: Vec<String>,
+    /// The current roots (`roots.json`) instead of fetching them from the server.
+    #[arg(long)]
+    pub roots: Option<PathBuf>,
+    /// Also write the signed root to this file.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Do not upload (with `--roots`, `--online-key` and `--output`, no server is contacted at all).
+    #[arg(long)]
+    pub no_upload: bool,
 }
 
 /// `releases` subcommands.
@@ -362,6 +448,10 @@ pub struct PromoteArgs {
     /// Promote even if the channel has a newer release.
     #[arg(long)]
     pub force: bool,
+    /// The release secret key, for apps with signed metadata: signs the release document for the new channel
+    /// (default: `MILLENNIUM_SIGNING_PRIVATE_KEY`). Never uploaded.
+    #[arg(long)]
+    pub release_key: Option<PathBuf>,
 }
 
 /// Which release in which channel.
@@ -438,6 +528,29 @@ pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
     number.checked_mul(1u64 << shift).ok_or_else(|| format!("`{text}` is too large"))
 }
 
+/// Parses a duration in seconds: a number with an optional `s`, `m`, `h` or `d` suffix, from 1 s to 31 days.
+pub fn parse_duration(text: &str) -> std::result::Result<u64, String> {
+    let text = text.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, suffix) = text.split_at(digits);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration: expected e.g. `1d`, `12h`, `90m` or `3600`"))?;
+    let unit = match suffix.trim() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("unknown duration suffix in `{text}`: expected `s`, `m`, `h` or `d`")),
+    };
+    let seconds = number.checked_mul(unit).ok_or_else(|| format!("`{text}` is too long"))?;
+    let max = millennium_update_protocol::metadata::MAX_FRESHNESS_LIFETIME.whole_seconds().unsigned_abs();
+    if seconds == 0 || seconds > max {
+        return Err(format!("`{text}` is out of range: between 1 second and 31 days"));
+    }
+    Ok(seconds)
+}
+
 fn parse_version(text: &str) -> Result<millennium_update_protocol::Version> {
     millennium_update_protocol::Version::parse(text).map_err(|source| Error::protocol("version", source))
 }
@@ -474,6 +587,7 @@ pub async fn run(command: Command, json: bool) -> Result<Value> {
                 max_upload_size: args.max_upload_size,
                 admin_token: std::env::var(env_vars::ADMIN_TOKEN).ok().filter(|t| !t.is_empty()),
                 metrics_token: std::env::var(env_vars::METRICS_TOKEN).ok().filter(|t| !t.is_empty()),
+                freshness_lifetime: std::time::Duration::from_secs(args.freshness_expiry),
             })
             .await?;
             Ok(Value::Null)
@@ -504,10 +618,15 @@ pub async fn run(command: Command, json: bool) -> Result<Value> {
         Command::Releases(ReleasesCommand::List { remote, app, channel }) => {
             remote.client()?.list_releases(&app, channel.as_deref()).await
         }
-        Command::Promote(args) => {
-            let version = parse_version(&args.version)?;
-            let body = Promote { to: args.to, rollout: Some(args.rollout), force: args.force };
-            args.remote.client()?.promote(&args.app, &version, &body).await
+        Command::Promote(args) => promote(args).await,
+        Command::OnlineKey(OnlineKeyCommand::Generate { remote, app }) => {
+            remote.client()?.generate_online_key(&app).await
+        }
+        Command::Root(RootCommand::Sign(args)) => root_sign(args).await,
+        Command::Root(RootCommand::Upload { remote, app, file }) => {
+            let envelope = millennium_update_protocol::metadata::Envelope::parse(read_file(&file)?.as_bytes())
+                .map_err(|e| Error::usage(format!("`{}` is not a signed root: {e}", file.display())))?;
+            remote.client()?.upload_root(&app, &envelope).await
         }
         Command::Rollout(command) => {
             let (placement, percent, paused) = match command {
@@ -585,12 +704,50 @@ async fn publish(args: PublishArgs, json: bool) -> Result<Value> {
     let client = Client::new(&args.server, &token)?;
     // Ask first, so a refusal (token, version, size) does not come in the middle of a large upload.
     client.publish_check(&args.app, &release).await?;
-    // Verify the signatures here too, against the key the server will use, before sending any artifact.
-    let app = client.app(&args.app).await?;
-    let key_text = app["public_key"].as_str().ok_or_else(|| Error::Internal("no public key in the app".into()))?;
-    let public_key = millennium_sign::PublicKey::from_text(key_text)
+    // Verify the signatures here too, against the keys the server will use, before sending any artifact: the
+    // current root's release keys for an app with signed metadata, else the key the app was registered with.
+    let status = client.metadata_status(&args.app).await?;
+    let keys = match status["release_keys"].as_array() {
+        Some(keys) => keys.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        None => {
+            let app = client.app(&args.app).await?;
+            vec![
+                app["public_key"]
+                    .as_str()
+                    .ok_or_else(|| Error::Internal("no public key in the app".into()))?
+                    .to_owned(),
+            ]
+        }
+    };
+    let public_keys = keys
+        .iter()
+        .map(|k| millennium_sign::PublicKey::from_text(k))
+        .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::Internal(format!("the server's public key for the app: {e}")))?;
-    verify_locally(&public_key, &artifacts, &release.version).await?;
+    verify_locally(&public_keys, &artifacts, &release.version).await?;
+    let document = if status["root_version"].is_null() {
+        if args.release_key.is_some() {
+            return Err(Error::usage(format!(
+                "app `{}` has no signed metadata (no root), so there is no release document to sign\nhint: drop `--release-key`, or sign a root first with `root sign`",
+                args.app
+            )));
+        }
+        None
+    } else {
+        let key = crate::offline::release_key(args.release_key.as_deref())?;
+        let channel = release.channel.as_deref().unwrap_or("stable");
+        let sequence = status["channels"][channel]["sequence"].as_u64().unwrap_or(0) + 1;
+        let min_webview = release
+            .min_webview_version
+            .as_deref()
+            .map(millennium_update_protocol::webview::WebviewVersion::parse)
+            .transpose()
+            .map_err(|e| Error::usage(format!("--min-webview-version: {e}")))?;
+        Some(
+            crate::offline::release_document(&args.app, channel, &version, sequence, min_webview, &artifacts, &key)
+                .await?,
+        )
+    };
 
     let bar = if !json && std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(total);
@@ -605,14 +762,128 @@ async fn publish(args: PublishArgs, json: bool) -> Result<Value> {
         indicatif::ProgressBar::hidden()
     };
     let progress_bar = bar.clone();
-    let result = client.publish(&args.app, &release, &artifacts, Arc::new(move |n| progress_bar.inc(n))).await;
+    let result = client
+        .publish_signed(&args.app, &release, document.as_ref(), &artifacts, Arc::new(move |n| progress_bar.inc(n)))
+        .await;
     bar.finish_and_clear();
     result
 }
 
-/// Verifies every artifact's signature against `public_key` (streaming, on blocking threads), as the server will.
+/// `promote`: for an app with signed metadata, signs the release document of the target channel from the release's
+/// document in another channel (same artifacts, next sequence of the target channel).
+async fn promote(args: PromoteArgs) -> Result<Value> {
+    let version = parse_version(&args.version)?;
+    let client = args.remote.client()?;
+    let status = client.metadata_status(&args.app).await?;
+    let release_document = if status["root_version"].is_null() {
+        None
+    } else {
+        let key = crate::offline::release_key(args.release_key.as_deref())?;
+        let release = client
+            .release(&args.app, &version)
+            .await?
+            .ok_or_else(|| Error::usage(format!("app `{}` has no release {version}", args.app)))?;
+        let mut source = None;
+        for placement in release["channels"].as_array().into_iter().flatten() {
+            let channel = placement["channel"].as_str().unwrap_or_default();
+            let path = format!("channels/{channel}/releases/{version}.json");
+            if let Some(text) = client.metadata_document(&args.app, &path).await? {
+                source = Some(text);
+                break;
+            }
+        }
+        let source = source.ok_or_else(|| {
+            Error::usage(format!("release {version} has no signed release document in any channel to promote from"))
+        })?;
+        let envelope = millennium_update_protocol::metadata::Envelope::parse(source.as_bytes())
+            .map_err(|e| Error::Internal(format!("the server's release document: {e}")))?;
+        let mut document: millennium_update_protocol::metadata::Release = serde_json::from_str(&envelope.payload)
+            .map_err(|e| Error::Internal(format!("the server's release document: {e}")))?;
+        document.channel.clone_from(&args.to);
+        document.sequence = status["channels"][args.to.as_str()]["sequence"].as_u64().unwrap_or(0) + 1;
+        let kind = millennium_update_protocol::metadata::Kind::Release;
+        Some(
+            millennium_update_protocol::metadata::Envelope::sign(&document, kind, &[&key])
+                .map_err(|e| Error::Internal(format!("signing the release document: {e}")))?,
+        )
+    };
+    let body = Promote { to: args.to, rollout: Some(args.rollout), force: args.force, release_document };
+    client.promote(&args.app, &version, &body).await
+}
+
+/// `root sign`.
+async fn root_sign(args: RootSignArgs) -> Result<Value> {
+    use millennium_update_protocol::metadata::Envelope;
+    let signer = crate::offline::release_key(args.release_key.as_deref())?;
+    let new_key = args.new_release_key.as_deref().map(crate::offline::new_release_key).transpose()?;
+    let needs_server = !args.no_upload || args.roots.is_none() || args.online_keys.is_empty();
+    let client = if needs_server { Some(args.remote.client()?) } else { None };
+    let roots: Vec<Envelope> = match (&args.roots, &client) {
+        (Some(path), _) => crate::offline::parse_roots(&read_file(path)?)?,
+        (None, Some(client)) => match client.metadata_document(&args.app, "roots.json").await? {
+            Some(text) => crate::offline::parse_roots(&text)?,
+            None => Vec::new(),
+        },
+        (None, None) => Vec::new(),
+    };
+    let revoke = args
+        .revoke
+        .iter()
+        .map(|id| {
+            id.parse::<millennium_sign::KeyId>()
+                .map_err(|e| Error::usage(format!("invalid key id `{id}` to revoke: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut online_keys = Vec::new();
+    for text in &args.online_keys {
+        let path = std::path::Path::new(text);
+        let text = if path.is_file() { read_file(path)? } else { text.clone() };
+        online_keys.push(
+            millennium_sign::PublicKey::from_text(&text)
+                .map_err(|e| Error::usage(format!("invalid online key: {e}")))?,
+        );
+    }
+    if online_keys.is_empty()
+        && let Some(client) = &client
+    {
+        let status = client.metadata_status(&args.app).await?;
+        for key in status["online_keys"].as_array().into_iter().flatten() {
+            if key["revoked"].as_bool() == Some(true) {
+                continue;
+            }
+            let text = key["public_key"].as_str().unwrap_or_default();
+            online_keys.push(
+                millennium_sign::PublicKey::from_text(text)
+                    .map_err(|e| Error::Internal(format!("the server's online key: {e}")))?,
+            );
+        }
+    }
+    let change = crate::offline::RootChange { new_release_key: new_key.as_ref(), online_keys, revoke };
+    let (envelope, root) = crate::offline::next_root(&args.app, &roots, &signer, &change)?;
+    if let Some(path) = &args.output {
+        std::fs::write(path, envelope.to_json()).map_err(|e| Error::io("could not write", path, e))?;
+    }
+    let uploaded = match &client {
+        Some(client) if !args.no_upload => {
+            client.upload_root(&args.app, &envelope).await?;
+            true
+        }
+        _ => false,
+    };
+    Ok(serde_json::json!({
+        "app": root.app,
+        "version": root.version,
+        "release_keys": root.release_keys,
+        "online_keys": root.online_keys,
+        "revoked_keys": root.revoked_keys,
+        "uploaded": uploaded,
+    }))
+}
+
+/// Verifies every artifact's signature against one of `public_keys` (streaming, on blocking threads), as the
+/// server will.
 async fn verify_locally(
-    public_key: &millennium_sign::PublicKey,
+    public_keys: &[millennium_sign::PublicKey],
     artifacts: &[UploadArtifact],
     version: &str,
 ) -> Result<()> {
@@ -627,6 +898,9 @@ async fn verify_locally(
         };
         let signature =
             millennium_sign::Signature::from_text(&artifact.signature).map_err(|e| rejected(e.to_string()))?;
+        let public_key = public_keys.iter().find(|k| k.key_id() == signature.key_id()).ok_or_else(|| {
+            rejected(format!("it is signed by key {}, not by a release key of the app", signature.key_id()))
+        })?;
         let (key, path, checked) = (public_key.clone(), artifact.path.clone(), signature.clone());
         let verified =
             tokio::task::spawn_blocking(move || -> Result<std::result::Result<(), millennium_sign::Error>> {
@@ -671,6 +945,19 @@ pub fn print_human(command_name: &str, value: &Value, out: &mut impl Write) -> s
             writeln!(out, "Tauri `pubkey`: {}", value["tauri_pubkey"].as_str().unwrap_or_default())
         }
         "tokens-revoke" => writeln!(out, "token {} revoked", value["id"].as_str().unwrap_or_default()),
+        "online-key-generate" => {
+            writeln!(out, "{}", value["public_key"].as_str().unwrap_or_default().trim_end())?;
+            eprintln!(
+                "online key {} generated for app `{}`; list it in the next root with `root sign`",
+                value["key_id"].as_str().unwrap_or_default(),
+                value["app"].as_str().unwrap_or_default()
+            );
+            Ok(())
+        }
+        "root-sign" | "root-upload" => {
+            let action = if value["uploaded"].as_bool() == Some(false) { "signed (not uploaded)" } else { "stored" };
+            writeln!(out, "root {} of app `{}` {action}", value["version"], value["app"].as_str().unwrap_or_default())
+        }
         "healthcheck" => writeln!(out, "healthy: {}", value["url"].as_str().unwrap_or_default()),
         "migrate" => {
             let rows = &value["rows"];
@@ -683,6 +970,11 @@ pub fn print_human(command_name: &str, value: &Value, out: &mut impl Write) -> s
                 rows["artifacts"],
                 rows["placements"],
                 value["to"]["database"]
+            )?;
+            writeln!(
+                out,
+                "signed metadata: {} roots, {} release documents, {} online keys, {} freshness documents",
+                rows["roots"], rows["release_documents"], rows["online_keys"], rows["freshness"]
             )?;
             writeln!(
                 out,
@@ -745,6 +1037,9 @@ pub fn command_name(command: &Command) -> &'static str {
         Command::Promote(_) => "promote",
         Command::Rollout(_) => "rollout",
         Command::Yank(_) => "yank",
+        Command::OnlineKey(_) => "online-key-generate",
+        Command::Root(RootCommand::Sign(_)) => "root-sign",
+        Command::Root(RootCommand::Upload { .. }) => "root-upload",
         Command::Migrate(_) => "migrate",
         Command::Healthcheck(_) => "healthcheck",
     }
@@ -790,6 +1085,19 @@ mod tests {
         assert!(parse_size("2X").is_err());
         assert!(parse_size("-1").is_err());
         assert!(parse_size("99999999999T").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1d"), Ok(86_400));
+        assert_eq!(parse_duration("12h"), Ok(43_200));
+        assert_eq!(parse_duration("90m"), Ok(5_400));
+        assert_eq!(parse_duration("30s"), Ok(30));
+        assert_eq!(parse_duration("3600"), Ok(3_600));
+        assert_eq!(parse_duration("31d"), Ok(31 * 86_400));
+        for bad in ["", "0", "32d", "1w", "-1h", "99999999999999999999d"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -13,8 +13,11 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::server::api::{CreateApp, CreateToken, Promote, Rollout, Yank};
-use crate::server::publish::{ARTIFACT_PART_PREFIX, PublishRequest, RELEASE_PART, SIGNATURE_PART_PREFIX};
+use crate::server::publish::{
+    ARTIFACT_PART_PREFIX, PublishRequest, RELEASE_DOCUMENT_PART, RELEASE_PART, SIGNATURE_PART_PREFIX,
+};
 use crate::tokens::Scope;
+use millennium_update_protocol::metadata::Envelope;
 
 /// An artifact to upload.
 #[derive(Debug, Clone)]
@@ -149,8 +152,23 @@ impl Client {
         artifacts: &[UploadArtifact],
         progress: Progress,
     ) -> Result<Value> {
+        self.publish_signed(app, release, None, artifacts, progress).await
+    }
+
+    /// [`Client::publish`] with the signed release document an app with signed metadata needs.
+    pub async fn publish_signed(
+        &self,
+        app: &str,
+        release: &PublishRequest,
+        document: Option<&Envelope>,
+        artifacts: &[UploadArtifact],
+        progress: Progress,
+    ) -> Result<Value> {
         let release_json = serde_json::to_string(release).map_err(|e| Error::Internal(format!("release JSON: {e}")))?;
         let mut form = reqwest::multipart::Form::new().text(RELEASE_PART, release_json);
+        if let Some(document) = document {
+            form = form.text(RELEASE_DOCUMENT_PART, document.to_json());
+        }
         for artifact in artifacts {
             let key = artifact.target.to_string();
             form = form.text(format!("{SIGNATURE_PART_PREFIX}{key}"), artifact.signature.clone());
@@ -176,6 +194,40 @@ impl Client {
             form = form.part(format!("{ARTIFACT_PART_PREFIX}{key}"), part);
         }
         self.send(self.http.post(self.url(&format!("/apps/{app}/releases"))).multipart(form)).await
+    }
+
+    /// `GET /api/v1/apps/{app}/metadata`: root version, online keys, last sequence of each channel.
+    pub async fn metadata_status(&self, app: &str) -> Result<Value> {
+        self.send(self.http.get(self.url(&format!("/apps/{app}/metadata")))).await
+    }
+
+    /// `POST /api/v1/apps/{app}/online-keys`: the server generates an online key and answers its public key.
+    pub async fn generate_online_key(&self, app: &str) -> Result<Value> {
+        self.send(self.http.post(self.url(&format!("/apps/{app}/online-keys")))).await
+    }
+
+    /// `POST /api/v1/apps/{app}/roots`.
+    pub async fn upload_root(&self, app: &str, root: &Envelope) -> Result<Value> {
+        let request = self
+            .http
+            .post(self.url(&format!("/apps/{app}/roots")))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(root.to_json());
+        self.send(request).await
+    }
+
+    /// `GET /metadata/{app}/{path}` (public): the document's text, `None` when the server has none.
+    pub async fn metadata_document(&self, app: &str, path: &str) -> Result<Option<String>> {
+        let response = self.http.get(format!("{}/metadata/{app}/{path}", self.base)).send().await?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let text = response.text().await?;
+        if !status.is_success() {
+            return Err(Error::Server { status: status.as_u16(), code: "http".into(), message: text });
+        }
+        Ok(Some(text))
     }
 
     /// `GET /api/v1/apps/{app}/releases/{version}`; `None` when it does not exist.

@@ -213,6 +213,62 @@ pub struct NewRelease<'a> {
     pub channel: &'a Channel,
     pub rollout: u8,
     pub artifacts: Vec<NewArtifact>,
+    /// The offline-signed release document, already verified (apps with signed metadata).
+    pub document: Option<NewReleaseDocument>,
+}
+
+/// A verified release document to store with its release.
+#[derive(Debug, Clone)]
+pub struct NewReleaseDocument {
+    pub sequence: u64,
+    /// The envelope, as served.
+    pub envelope: String,
+    /// [`millennium_update_protocol::metadata::Envelope::hash`].
+    pub hash: String,
+}
+
+/// One of the server's online keys of an app.
+#[derive(Debug, Clone)]
+pub struct OnlineKeyRow {
+    pub app_id: String,
+    pub key_id: String,
+    pub public_key: String,
+    pub secret_key: String,
+    pub created_at: i64,
+}
+
+/// The stored freshness document of an app.
+#[derive(Debug, Clone)]
+pub struct FreshnessRow {
+    pub sequence: i64,
+    pub envelope: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+/// A release document with what decides whether its channel offers it.
+#[derive(Debug, Clone)]
+pub struct DocumentHead {
+    pub channel: String,
+    pub version: String,
+    pub sequence: i64,
+    pub hash: String,
+    pub yanked: bool,
+    pub rollout: u8,
+    pub paused: bool,
+}
+
+/// A stored release document.
+#[derive(Debug, Clone)]
+pub struct ReleaseDocumentRow {
+    pub release_id: i64,
+    pub app_id: String,
+    pub channel: String,
+    pub version: String,
+    pub sequence: i64,
+    pub envelope: String,
+    pub hash: String,
+    pub created_at: i64,
 }
 
 /// An artifact to insert.
@@ -319,6 +375,55 @@ macro_rules! release_id {
     }};
 }
 
+/// Stores a verified release document, refusing a sequence number not above every other of the channel, on any
+/// executor of either backend.
+macro_rules! insert_document {
+    ($executor:expr, $app:expr, $channel:expr, $version:expr, $release_id:expr, $document:expr) => {{
+        let sequence = i64::try_from($document.sequence)
+            .map_err(|_| Error::bad_request("the release document's sequence number is too large"))?;
+        let row = sqlx::query("SELECT MAX(sequence) AS last FROM release_documents WHERE app_id = $1 AND channel = $2")
+            .bind($app.as_str())
+            .bind($channel.as_str())
+            .fetch_one($executor)
+            .await?;
+        if let Some(last) = row.opt_int("last")?
+            && sequence <= last
+        {
+            return Err(Error::conflict(
+                "sequence_not_newer",
+                format!(
+                    "the release document's sequence {sequence} is not above {last}, the last of channel `{}`\nhint: sign it again with sequence {} (the CLI does this when given `--release-key`)",
+                    $channel.as_str(),
+                    last + 1
+                ),
+            ));
+        }
+        sqlx::query(
+            "INSERT INTO release_documents (release_id, app_id, channel, version, sequence, envelope, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind($release_id)
+        .bind($app.as_str())
+        .bind($channel.as_str())
+        .bind($version)
+        .bind(sequence)
+        .bind(&$document.envelope)
+        .bind(&$document.hash)
+        .bind(now())
+        .execute($executor)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::conflict(
+                    "duplicate_document",
+                    format!("channel `{}` already has a release document for {}", $channel.as_str(), $version),
+                )
+            } else {
+                Error::from(e)
+            }
+        })?;
+    }};
+}
+
 /// Begins a write transaction on `app`'s releases: `BEGIN IMMEDIATE` on SQLite; on PostgreSQL a transaction holding
 /// the app row's lock, so writers of one app are serialised across replicas.
 macro_rules! begin_write {
@@ -346,6 +451,19 @@ pub struct Counts {
     pub releases: u64,
     pub artifacts: u64,
     pub placements: u64,
+    pub roots: u64,
+    pub release_documents: u64,
+    pub online_keys: u64,
+    pub freshness: u64,
+}
+
+/// A stored root.
+#[derive(Debug, Clone)]
+pub struct RootRow {
+    pub app_id: String,
+    pub version: i64,
+    pub envelope: String,
+    pub created_at: i64,
 }
 
 /// Everything in a database, for `migrate`.
@@ -356,6 +474,11 @@ pub struct Export {
     pub releases: Vec<ReleaseRow>,
     pub artifacts: Vec<ArtifactRow>,
     pub placements: Vec<(i64, Placement)>,
+    pub roots: Vec<RootRow>,
+    pub release_documents: Vec<ReleaseDocumentRow>,
+    pub online_keys: Vec<OnlineKeyRow>,
+    /// App id and its freshness document.
+    pub freshness: Vec<(String, FreshnessRow)>,
 }
 
 impl Export {
@@ -367,6 +490,10 @@ impl Export {
             releases: self.releases.len() as u64,
             artifacts: self.artifacts.len() as u64,
             placements: self.placements.len() as u64,
+            roots: self.roots.len() as u64,
+            release_documents: self.release_documents.len() as u64,
+            online_keys: self.online_keys.len() as u64,
+            freshness: self.freshness.len() as u64,
         }
     }
 }
@@ -672,6 +799,9 @@ impl Db {
                 .bind(created_at)
                 .execute(&mut *$tx)
                 .await?;
+                if let Some(document) = &release.document {
+                    insert_document!(&mut *$tx, release.app, release.channel, release.version, release_id, document);
+                }
                 release_id
             }};
         }
@@ -703,11 +833,22 @@ impl Db {
     }
 
     /// Places an existing release in another channel.
-    pub async fn promote(&self, app: &AppId, version: &str, to: &Channel, rollout: u8, force: bool) -> Result<()> {
+    pub async fn promote(
+        &self,
+        app: &AppId,
+        version: &str,
+        to: &Channel,
+        rollout: u8,
+        force: bool,
+        document: Option<&NewReleaseDocument>,
+    ) -> Result<()> {
         macro_rules! promote {
             ($tx:ident) => {{
                 let release_id = release_id!(&mut *$tx, app, version)?
                     .ok_or_else(|| Error::not_found(format!("release {version} of app `{app}`")))?;
+                if let Some(document) = document {
+                    insert_document!(&mut *$tx, app, to, version, release_id, document);
+                }
                 let existing = channel_releases!(&mut *$tx, app, to)?;
                 check_newer(&existing, to, version, force)?;
                 sqlx::query(&format!(
@@ -830,8 +971,41 @@ impl Db {
                 sqlx::query(&format!("SELECT {PLACEMENT_COLUMNS} FROM channel_releases ORDER BY release_id, channel"))
                     .fetch_all(&mut *tx)
                     .await?;
+            let roots = sqlx::query("SELECT app_id, version, envelope, created_at FROM roots ORDER BY app_id, version")
+                .fetch_all(&mut *tx)
+                .await?;
+            let documents = sqlx::query(&format!(
+                "SELECT {DOCUMENT_COLUMNS} FROM release_documents d ORDER BY d.app_id, d.channel, d.sequence"
+            ))
+            .fetch_all(&mut *tx)
+            .await?;
+            let online_keys = sqlx::query(
+                "SELECT app_id, key_id, public_key, secret_key, created_at FROM online_keys ORDER BY app_id, key_id",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            let freshness = sqlx::query(&format!("SELECT app_id, {FRESHNESS_COLUMNS} FROM freshness ORDER BY app_id"))
+                .fetch_all(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok(Export {
+                roots: roots
+                    .iter()
+                    .map(|row| {
+                        Ok(RootRow {
+                            app_id: row.text("app_id")?,
+                            version: row.int("version")?,
+                            envelope: row.text("envelope")?,
+                            created_at: row.int("created_at")?,
+                        })
+                    })
+                    .collect::<Result<_>>()?,
+                release_documents: documents.iter().map(document_from_row).collect::<Result<_>>()?,
+                online_keys: online_keys.iter().map(online_key_from_row).collect::<Result<_>>()?,
+                freshness: freshness
+                    .iter()
+                    .map(|row| Ok((row.text("app_id")?, freshness_from_row(row)?)))
+                    .collect::<Result<_>>()?,
                 apps: apps.iter().map(app_from_row).collect::<Result<_>>()?,
                 tokens: tokens.iter().map(token_from_row).collect::<Result<_>>()?,
                 releases: releases.iter().map(release_from_row).collect::<Result<_>>()?,
@@ -912,6 +1086,54 @@ impl Db {
                         .execute(&mut *$tx)
                         .await?;
                 }
+                for root in &export.roots {
+                    sqlx::query("INSERT INTO roots (app_id, version, envelope, created_at) VALUES ($1, $2, $3, $4)")
+                        .bind(&root.app_id)
+                        .bind(root.version)
+                        .bind(&root.envelope)
+                        .bind(root.created_at)
+                        .execute(&mut *$tx)
+                        .await?;
+                }
+                for d in &export.release_documents {
+                    sqlx::query(
+                        "INSERT INTO release_documents (release_id, app_id, channel, version, sequence, envelope, hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    )
+                    .bind(d.release_id)
+                    .bind(&d.app_id)
+                    .bind(&d.channel)
+                    .bind(&d.version)
+                    .bind(d.sequence)
+                    .bind(&d.envelope)
+                    .bind(&d.hash)
+                    .bind(d.created_at)
+                    .execute(&mut *$tx)
+                    .await?;
+                }
+                for key in &export.online_keys {
+                    sqlx::query(
+                        "INSERT INTO online_keys (app_id, key_id, public_key, secret_key, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(&key.app_id)
+                    .bind(&key.key_id)
+                    .bind(&key.public_key)
+                    .bind(&key.secret_key)
+                    .bind(key.created_at)
+                    .execute(&mut *$tx)
+                    .await?;
+                }
+                for (app, f) in &export.freshness {
+                    sqlx::query(
+                        "INSERT INTO freshness (app_id, sequence, envelope, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(app)
+                    .bind(f.sequence)
+                    .bind(&f.envelope)
+                    .bind(f.issued_at)
+                    .bind(f.expires_at)
+                    .execute(&mut *$tx)
+                    .await?;
+                }
             }};
         }
         match &self.pool {
@@ -934,6 +1156,242 @@ impl Db {
         }
         Ok(())
     }
+}
+
+/// Signed metadata: roots, release documents, online keys, freshness (`docs/protocol.md` §7).
+impl Db {
+    /// Every root envelope of an app, oldest first.
+    pub async fn roots(&self, app: &AppId) -> Result<Vec<String>> {
+        on_pool!(self, |pool| {
+            let rows = sqlx::query("SELECT envelope FROM roots WHERE app_id = $1 ORDER BY version")
+                .bind(app.as_str())
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(|row| row.text("envelope")).collect()
+        })
+    }
+
+    /// Stores root `version`; a root of that version already stored is [`Error::Conflict`].
+    pub async fn insert_root(&self, app: &AppId, version: u64, envelope: &str) -> Result<()> {
+        let version = i64::try_from(version).map_err(|_| Error::bad_request("root version too large"))?;
+        on_pool!(self, |pool| sqlx::query(
+            "INSERT INTO roots (app_id, version, envelope, created_at) VALUES ($1, $2, $3, $4)"
+        )
+        .bind(app.as_str())
+        .bind(version)
+        .bind(envelope)
+        .bind(now())
+        .execute(pool)
+        .await
+        .map(|_| ()))
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::conflict("root_exists", format!("app `{app}` already has root {version}"))
+            } else {
+                e.into()
+            }
+        })
+    }
+
+    /// The apps that have signed metadata (at least one root).
+    pub async fn apps_with_roots(&self) -> Result<Vec<AppId>> {
+        on_pool!(self, |pool| {
+            let rows = sqlx::query("SELECT DISTINCT app_id FROM roots ORDER BY app_id").fetch_all(pool).await?;
+            rows.iter().map(|row| AppId::parse(&row.text("app_id")?)).collect()
+        })
+    }
+
+    /// The server's online keys of an app, newest first.
+    pub async fn online_keys(&self, app: &AppId) -> Result<Vec<OnlineKeyRow>> {
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(
+                "SELECT app_id, key_id, public_key, secret_key, created_at FROM online_keys WHERE app_id = $1
+                 ORDER BY created_at DESC, key_id",
+            )
+            .bind(app.as_str())
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(online_key_from_row).collect()
+        })
+    }
+
+    /// Stores a new online key.
+    pub async fn insert_online_key(&self, key: &OnlineKeyRow) -> Result<()> {
+        on_pool!(self, |pool| sqlx::query(
+            "INSERT INTO online_keys (app_id, key_id, public_key, secret_key, created_at) VALUES ($1, $2, $3, $4, $5)"
+        )
+        .bind(&key.app_id)
+        .bind(&key.key_id)
+        .bind(&key.public_key)
+        .bind(&key.secret_key)
+        .bind(key.created_at)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The release document of `version` in `channel`, with whether the release is yanked.
+    pub async fn release_document(
+        &self,
+        app: &AppId,
+        channel: &Channel,
+        version: &str,
+    ) -> Result<Option<(ReleaseDocumentRow, bool)>> {
+        on_pool!(self, |pool| {
+            let row = sqlx::query(&format!(
+                "SELECT {DOCUMENT_COLUMNS}, r.yanked FROM release_documents d JOIN releases r ON r.id = d.release_id
+                 WHERE d.app_id = $1 AND d.channel = $2 AND d.version = $3"
+            ))
+            .bind(app.as_str())
+            .bind(channel.as_str())
+            .bind(version)
+            .fetch_optional(pool)
+            .await?;
+            row.map(|row| Ok((document_from_row(&row)?, row.flag("yanked")?))).transpose()
+        })
+    }
+
+    /// Every release document of an app (oldest first).
+    pub async fn release_documents(&self, app: &AppId) -> Result<Vec<ReleaseDocumentRow>> {
+        on_pool!(self, |pool| {
+            let rows = sqlx::query(&format!(
+                "SELECT {DOCUMENT_COLUMNS} FROM release_documents d WHERE d.app_id = $1 ORDER BY d.channel, d.sequence"
+            ))
+            .bind(app.as_str())
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(document_from_row).collect()
+        })
+    }
+
+    /// The stored freshness document of an app.
+    pub async fn freshness(&self, app: &AppId) -> Result<Option<FreshnessRow>> {
+        on_pool!(self, |pool| {
+            let row = sqlx::query(&format!("SELECT {FRESHNESS_COLUMNS} FROM freshness WHERE app_id = $1"))
+                .bind(app.as_str())
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(freshness_from_row).transpose()
+        })
+    }
+
+    /// Replaces the freshness document of an app, in one transaction holding the app's write lock (so signings on
+    /// several replicas are serialised and sequence numbers only grow): if `due` says the stored one (if any) must be
+    /// replaced, `sign` gets the next sequence number and every release document with its placement, and its result
+    /// is stored. Returns the freshness document in force afterwards.
+    pub async fn replace_freshness<D, S>(&self, app: &AppId, due: D, sign: S) -> Result<FreshnessRow>
+    where
+        D: FnOnce(&FreshnessRow) -> bool,
+        S: FnOnce(u64, Vec<DocumentHead>) -> Result<FreshnessRow>,
+    {
+        macro_rules! replace {
+            ($tx:ident) => {{
+                let previous = sqlx::query(&format!("SELECT {FRESHNESS_COLUMNS} FROM freshness WHERE app_id = $1"))
+                    .bind(app.as_str())
+                    .fetch_optional(&mut *$tx)
+                    .await?
+                    .as_ref()
+                    .map(freshness_from_row)
+                    .transpose()?;
+                if let Some(previous) = previous.as_ref().filter(|p| !due(p)) {
+                    previous.clone()
+                } else {
+                    let rows = sqlx::query(
+                        "SELECT d.channel, d.version, d.sequence, d.hash, r.yanked, c.rollout, c.paused
+                         FROM release_documents d
+                         JOIN releases r ON r.id = d.release_id
+                         JOIN channel_releases c ON c.release_id = d.release_id AND c.channel = d.channel
+                         WHERE d.app_id = $1",
+                    )
+                    .bind(app.as_str())
+                    .fetch_all(&mut *$tx)
+                    .await?;
+                    let heads = rows
+                        .iter()
+                        .map(|row| {
+                            let rollout = row.int("rollout")?;
+                            Ok(DocumentHead {
+                                channel: row.text("channel")?,
+                                version: row.text("version")?,
+                                sequence: row.int("sequence")?,
+                                hash: row.text("hash")?,
+                                yanked: row.flag("yanked")?,
+                                rollout: u8::try_from(rollout)
+                                    .map_err(|_| Error::Internal(format!("stored rollout {rollout}")))?,
+                                paused: row.flag("paused")?,
+                            })
+                        })
+                        .collect::<Result<Vec<_>>>()?;
+                    let next = previous.as_ref().map_or(1, |p| p.sequence.saturating_add(1));
+                    let signed = sign(u64::try_from(next).unwrap_or(1), heads)?;
+                    sqlx::query(
+                        "INSERT INTO freshness (app_id, sequence, envelope, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)
+                         ON CONFLICT (app_id) DO UPDATE SET sequence = excluded.sequence, envelope = excluded.envelope,
+                         issued_at = excluded.issued_at, expires_at = excluded.expires_at",
+                    )
+                    .bind(app.as_str())
+                    .bind(signed.sequence)
+                    .bind(&signed.envelope)
+                    .bind(signed.issued_at)
+                    .bind(signed.expires_at)
+                    .execute(&mut *$tx)
+                    .await?;
+                    signed
+                }
+            }};
+        }
+        match &self.pool {
+            Pool::Sqlite(pool) => {
+                let mut tx = begin_write!(sqlite pool, app);
+                let row = replace!(tx);
+                tx.commit().await?;
+                Ok(row)
+            }
+            Pool::Postgres(pool) => {
+                let mut tx = begin_write!(postgres pool, app);
+                let row = replace!(tx);
+                tx.commit().await?;
+                Ok(row)
+            }
+        }
+    }
+}
+
+const DOCUMENT_COLUMNS: &str =
+    "d.release_id, d.app_id, d.channel, d.version, d.sequence, d.envelope, d.hash, d.created_at";
+const FRESHNESS_COLUMNS: &str = "sequence, envelope, issued_at, expires_at";
+
+fn document_from_row(row: &impl RowExt) -> Result<ReleaseDocumentRow> {
+    Ok(ReleaseDocumentRow {
+        release_id: row.int("release_id")?,
+        app_id: row.text("app_id")?,
+        channel: row.text("channel")?,
+        version: row.text("version")?,
+        sequence: row.int("sequence")?,
+        envelope: row.text("envelope")?,
+        hash: row.text("hash")?,
+        created_at: row.int("created_at")?,
+    })
+}
+
+fn freshness_from_row(row: &impl RowExt) -> Result<FreshnessRow> {
+    Ok(FreshnessRow {
+        sequence: row.int("sequence")?,
+        envelope: row.text("envelope")?,
+        issued_at: row.int("issued_at")?,
+        expires_at: row.int("expires_at")?,
+    })
+}
+
+fn online_key_from_row(row: &impl RowExt) -> Result<OnlineKeyRow> {
+    Ok(OnlineKeyRow {
+        app_id: row.text("app_id")?,
+        key_id: row.text("key_id")?,
+        public_key: row.text("public_key")?,
+        secret_key: row.text("secret_key")?,
+        created_at: row.int("created_at")?,
+    })
 }
 
 fn duplicate_version_error(app: &AppId, version: &str) -> Error {

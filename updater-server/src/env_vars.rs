@@ -20,6 +20,8 @@ pub const GC_INTERVAL: &str = "MILLENNIUM_GC_INTERVAL";
 pub const GC_GRACE: &str = "MILLENNIUM_GC_GRACE";
 /// `serve --public-url`.
 pub const PUBLIC_URL: &str = "MILLENNIUM_PUBLIC_URL";
+/// `serve --freshness-expiry`.
+pub const FRESHNESS_EXPIRY: &str = "MILLENNIUM_FRESHNESS_EXPIRY";
 /// `serve --max-upload-size`.
 pub const MAX_UPLOAD_SIZE: &str = "MILLENNIUM_MAX_UPLOAD_SIZE";
 /// The server admin token, instead of one generated on first start.
@@ -30,6 +32,8 @@ pub const METRICS_TOKEN: &str = "MILLENNIUM_METRICS_TOKEN";
 pub const SERVER: &str = "MILLENNIUM_SERVER";
 /// `--token` of the client subcommands.
 pub const TOKEN: &str = "MILLENNIUM_TOKEN";
+/// Password of the new release key of `root sign --new-release-key` (the same variable `millennium-sign rotate` reads).
+pub const NEW_KEY_PASSWORD: &str = "MILLENNIUM_SIGNING_NEW_PRIVATE_KEY_PASSWORD";
 /// `publish --token`, checked before [`TOKEN`].
 pub const PUBLISH_TOKEN: &str = "MILLENNIUM_PUBLISH_TOKEN";
 /// Log filter (`tracing` `EnvFilter` syntax), e.g. `info` or `millennium_update_server=debug`.

@@ -69,6 +69,10 @@ pub enum Error {
     SignatureRejected { target: String, reason: String },
 
     /// A `Range` header that does not overlap the file.
+    /// A signed metadata document (root, release) the server will not store.
+    #[error("{what} rejected: {reason}")]
+    MetadataRejected { what: String, reason: String },
+
     #[error("range not satisfiable: the file is {size} bytes")]
     RangeNotSatisfiable { size: u64 },
 
@@ -133,7 +137,7 @@ impl Error {
             Error::Gone { .. } => StatusCode::GONE,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::SignatureRejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::SignatureRejected { .. } | Error::MetadataRejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Error::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Error::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Error::UriTooLong => StatusCode::URI_TOO_LONG,
@@ -161,6 +165,7 @@ impl Error {
             Error::Conflict { code, .. } => code,
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::SignatureRejected { .. } => "bad_signature",
+            Error::MetadataRejected { .. } => "bad_metadata",
             Error::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             Error::HeadersTooLarge => "headers_too_large",
             Error::UriTooLong => "uri_too_long",

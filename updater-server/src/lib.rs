@@ -10,7 +10,9 @@
 //!   running server over HTTP).
 //!
 //! Every wire-format decision (target keys, version comparison, Tauri JSON) is delegated to
-//! `millennium-update-protocol`; signatures are checked with `millennium-sign`. The server never holds a secret key.
+//! `millennium-update-protocol`; signatures are checked with `millennium-sign`. The server never holds a release key:
+//! its only secrets are the online keys that sign freshness documents ([`server::metadata`]); release documents and
+//! roots are signed by the release-key holder on their own machine ([`offline`]).
 
 pub mod blobs;
 pub mod cli;
@@ -23,6 +25,7 @@ pub mod leader;
 pub mod metrics;
 pub mod migrate;
 pub mod names;
+pub mod offline;
 pub mod rollout;
 pub mod server;
 pub mod tokens;

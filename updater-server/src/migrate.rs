@@ -1,5 +1,6 @@
 //! `millennium-update-server migrate`: copies everything from one storage to another (e.g. SQLite + files to
-//! PostgreSQL + S3), so a single-machine server can move to replicas without losing anything.
+//! PostgreSQL + S3), signed metadata included (roots, release documents, online keys, freshness), so a
+//! single-machine server can move to replicas without losing anything.
 //!
 //! The target database must be empty (no app): migrations are applied to it first, then every row of every table is
 //! copied in one transaction, keeping release ids. Artifact blobs are copied first when the stores differ, each one
@@ -98,6 +99,21 @@ pub async fn migrate(from: &StorageConfig, to: &StorageConfig) -> Result<Value> 
             e.placements
                 .iter()
                 .map(|(id, p)| format!("placement {id} {} {} {} {}", p.channel, p.rollout, p.paused, p.added_at)),
+        );
+        rows.extend(e.roots.iter().map(|r| format!("root {} {} {} {}", r.app_id, r.version, r.envelope, r.created_at)));
+        rows.extend(e.release_documents.iter().map(|d| {
+            format!(
+                "document {} {} {} {} {} {} {} {}",
+                d.release_id, d.app_id, d.channel, d.version, d.sequence, d.envelope, d.hash, d.created_at
+            )
+        }));
+        rows.extend(e.online_keys.iter().map(|k| {
+            format!("online key {} {} {} {} {}", k.app_id, k.key_id, k.public_key, k.secret_key, k.created_at)
+        }));
+        rows.extend(
+            e.freshness.iter().map(|(app, f)| {
+                format!("freshness {app} {} {} {} {}", f.sequence, f.envelope, f.issued_at, f.expires_at)
+            }),
         );
         rows
     };

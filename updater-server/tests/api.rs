@@ -1293,7 +1293,7 @@ async fn openapi_document_lists_every_route() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 18);
+    assert_eq!(operations, 25);
 }
 
 #[tokio::test]

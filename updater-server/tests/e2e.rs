@@ -1260,3 +1260,103 @@ fn migrate_copies_everything_from_sqlite_and_files() {
     assert_eq!(server.releases().len(), 4);
     server.stop();
 }
+
+/// Signed metadata with the real binary: encrypted release keys read from files and `MILLENNIUM_SIGNING_*`
+/// variables, the online key and root made with the CLI, a publish that signs its release document, and the
+/// freshness document re-signed by the server's own job before it expires (`MILLENNIUM_FRESHNESS_EXPIRY=4s`).
+#[test]
+fn signed_metadata_with_the_binary_encrypted_keys_and_the_re_signing_job() {
+    use millennium_update_protocol::metadata::{Envelope, TrustState};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    let port = free_loopback_port();
+    let log = tmp.path().join("server.log");
+    let backend = Backend::for_dir(&data_dir);
+    let child = command()
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env("MILLENNIUM_DATA_DIR", &data_dir)
+        .env("MILLENNIUM_ADMIN_TOKEN", ADMIN)
+        .env("MILLENNIUM_FRESHNESS_EXPIRY", "4s")
+        .envs(backend.env())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    let server = Server { child, url: url.clone(), port, data_dir, log, backend };
+    server.wait_healthy();
+
+    let key = SecretKey::generate().unwrap();
+    let key_file = tmp.path().join("release.key");
+    let sealed = key.seal(Some("correct horse"), millennium_sign::KdfParams::INTERACTIVE).unwrap();
+    std::fs::write(&key_file, sealed.to_text(Format::Minisign).as_bytes()).unwrap();
+    let key_path = key_file.to_str().unwrap();
+    let remote = [("MILLENNIUM_SERVER", url.as_str()), ("MILLENNIUM_TOKEN", ADMIN)];
+    let public = key.public_key().to_text(Format::Minisign);
+    ok_json(cli(&["--json", "apps", "create", "--id", "demo", "--public-key", &public], &remote));
+    let online = ok_json(cli(&["--json", "online-key", "generate", "--app", "demo"], &remote));
+    assert!(online["public_key"].as_str().unwrap().contains("minisign public key"), "{online}");
+
+    // An encrypted key without a password (no terminal) or with a wrong one: a usage error, nothing uploaded.
+    let sign = ["--json", "root", "sign", "--app", "demo", "--release-key", key_path];
+    let no_password = cli(&sign, &remote);
+    assert_eq!(no_password.status.code(), Some(2));
+    assert!(
+        json_out(&no_password)["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD")
+    );
+    let wrong = cli(&sign, &[&remote[..], &[("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "wrong")]].concat());
+    assert_eq!(wrong.status.code(), Some(2), "{}", String::from_utf8_lossy(&wrong.stdout));
+    let http = reqwest::blocking::Client::new();
+    let get = |path: &str| http.get(format!("{url}/metadata/demo/{path}")).send().unwrap();
+    assert_eq!(get("roots.json").status(), 404);
+    let root =
+        ok_json(cli(&sign, &[&remote[..], &[("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "correct horse")]].concat()));
+    assert_eq!(root["version"], 1);
+    assert_eq!(root["uploaded"], true);
+
+    // The publish finds the key in `MILLENNIUM_SIGNING_PRIVATE_KEY` (a path) and signs the release document.
+    let artifact =
+        write_signed(tmp.path(), "demo_1.1.0_amd64", &artifact_bytes(3, 50_000), &key, "1.1.0", Format::Tauri);
+    let target = format!("linux-x86_64={}", artifact.display());
+    ok_json(cli(
+        &["--json", "publish", "--app", "demo", "--version", "1.1.0", "--target", &target],
+        &[
+            &remote[..],
+            &[
+                ("MILLENNIUM_SIGNING_PRIVATE_KEY", key_path),
+                ("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "correct horse"),
+            ],
+        ]
+        .concat(),
+    ));
+    let roots = millennium_update_server::offline::parse_roots(&get("roots.json").text().unwrap()).unwrap();
+    let mut trust = TrustState::bootstrap("demo", &key.public_key(), &roots).unwrap();
+    let freshness = |trust: &mut TrustState| {
+        let envelope = Envelope::parse(&get("freshness.json").bytes().unwrap()).unwrap();
+        trust.check_freshness(&envelope, time::OffsetDateTime::now_utc()).unwrap()
+    };
+    let first = freshness(&mut trust);
+    let release = Envelope::parse(&get("channels/stable/releases/1.1.0.json").bytes().unwrap()).unwrap();
+    assert_eq!(trust.check_release(&first, "stable", &release).unwrap().release.version.to_string(), "1.1.0");
+
+    // Before it expires, the server's job signs a newer one (a request signs only an expired one).
+    let deadline = Instant::now() + Duration::from_millis(3400);
+    let mut resigned = None;
+    while Instant::now() < deadline {
+        let current = freshness(&mut trust);
+        if current.sequence > first.sequence {
+            resigned = Some(current);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let resigned = resigned.unwrap_or_else(|| {
+        panic!("not re-signed in time; log:\n{}", std::fs::read_to_string(&server.log).unwrap_or_default())
+    });
+    assert!(resigned.expires > first.expires);
+    server.stop();
+}

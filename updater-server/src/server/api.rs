@@ -7,11 +7,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use millennium_update_protocol::Version;
+use millennium_update_protocol::metadata::{Envelope, Release};
 use serde_json::{Value, json};
 
 use super::updates::download_url;
 use super::{AppState, Auth};
-use crate::db::ReleaseRow;
+use crate::db::{NewReleaseDocument, ReleaseRow};
 use crate::error::{Error, Result};
 use crate::names::{AppId, Channel};
 use crate::tokens::{NewToken, Scope};
@@ -245,6 +246,10 @@ pub struct Promote {
     /// Add it even if the channel has a newer release.
     #[serde(default)]
     pub force: bool,
+    /// The release document for the target channel, signed offline (required when the app has signed metadata;
+    /// its artifacts must be those of the release's document in another channel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release_document: Option<Envelope>,
 }
 
 /// `POST /api/v1/apps/{app}/releases/{version}/promote` (admin).
@@ -260,11 +265,62 @@ pub async fn promote(
     let request = body(json)?;
     let to = Channel::parse(&request.to)?;
     let rollout = crate::rollout::check_percent(request.rollout.unwrap_or(100))?;
-    state.db().promote(&app, &version.to_string(), &to, rollout, request.force).await?;
+    let document = promoted_document(&state, &app, &version, &to, request.release_document).await?;
+    state.db().promote(&app, &version.to_string(), &to, rollout, request.force, document.as_ref()).await?;
     tracing::info!(app = %app, version = %version, channel = %to, rollout, "promoted");
     state.releases_changed(&app, "promoted");
+    super::metadata::refresh(&state, &app).await;
     let release = release_or_404(&state, &app, &version).await?;
     Ok(Json(release_json(&state, &release).await?).into_response())
+}
+
+/// The checked release document of a promote, for apps with signed metadata: signed by a release key of the root,
+/// for this channel and version, listing exactly the artifacts of the release's document in another channel.
+async fn promoted_document(
+    state: &AppState,
+    app: &AppId,
+    version: &Version,
+    to: &Channel,
+    envelope: Option<Envelope>,
+) -> Result<Option<NewReleaseDocument>> {
+    let rejected = |reason: String| Error::MetadataRejected { what: "release document".into(), reason };
+    let Some(trust) = super::metadata::trust_state(state, app).await? else {
+        if envelope.is_some() {
+            return Err(Error::bad_request(format!(
+                "app `{app}` has no signed metadata (no root), so a release document cannot be checked"
+            )));
+        }
+        return Ok(None);
+    };
+    let envelope = envelope.ok_or_else(|| {
+        Error::bad_request(format!(
+            "app `{app}` has signed metadata: promoting needs a `release_document` for channel `{to}`\nhint: promote with `--release-key` so the CLI signs it"
+        ))
+    })?;
+    let verified = trust.check_release_document(to.as_str(), &envelope).map_err(|e| rejected(e.to_string()))?;
+    if &verified.release.version != version {
+        return Err(rejected(format!("it is for version {}, not {version}", verified.release.version)));
+    }
+    let version_text = version.to_string();
+    let documents = state.db().release_documents(app).await?;
+    let existing = documents.iter().find(|d| d.version == version_text).ok_or_else(|| {
+        rejected(format!("release {version} has no signed document in any channel, so its artifacts cannot be matched"))
+    })?;
+    let existing = Envelope::parse(existing.envelope.as_bytes())
+        .ok()
+        .and_then(|e| serde_json::from_str::<Release>(&e.payload).ok())
+        .ok_or_else(|| Error::Internal(format!("stored release document of {version}")))?;
+    if existing.artifacts != verified.release.artifacts {
+        return Err(rejected(format!(
+            "its artifacts differ from those of release {version} in channel `{}`",
+            existing.channel
+        )));
+    }
+    Ok(Some(NewReleaseDocument {
+        sequence: verified.release.sequence,
+        envelope: envelope.to_json(),
+        hash: envelope.hash(),
+    }))
 }
 
 /// Body of `POST …/rollout`.
@@ -302,6 +358,7 @@ pub async fn rollout(
     state.db().update_placement(&app, release.id, &channel, percent, request.paused).await?;
     tracing::info!(app = %app, version = %version, channel = %channel, ?percent, paused = ?request.paused, "rollout changed");
     state.releases_changed(&app, "rollout");
+    super::metadata::refresh(&state, &app).await;
     Ok(Json(release_json(&state, &release).await?).into_response())
 }
 
@@ -333,6 +390,7 @@ pub async fn yank(
     state.db().set_yanked(&app, release.id, request.yanked).await?;
     tracing::info!(app = %app, version = %version, yanked = request.yanked, "yank changed");
     state.releases_changed(&app, if request.yanked { "yanked" } else { "unyanked" });
+    super::metadata::refresh(&state, &app).await;
     let release = release_or_404(&state, &app, &version).await?;
     Ok(Json(release_json(&state, &release).await?).into_response())
 }

@@ -11,14 +11,16 @@
 //! | `GET /{app}/{target}/{arch}/{current_version}[/{bundle_type}]` | apps | Tauri dynamic update check ([`updates`]) |
 //! | `GET /{app}/{channel}/latest.json` | apps | Tauri static manifest ([`updates`]) |
 //! | `GET`/`HEAD /download/{app}/{version}/{target}/{file}` | apps | artifact download with `Range` ([`download`]) |
+//! | `GET /metadata/{app}/…` | Millennium apps | signed metadata: roots, freshness, release documents, files ([`metadata`]) |
 //! | `/api/v1/…` | token holders | apps, tokens, publish, releases, promote, rollout, yank ([`api`], [`publish`]) |
 //! | `GET /metrics` | metrics or server admin token | Prometheus counters ([`crate::metrics`]) |
 //! | `GET /openapi.json` | anyone | OpenAPI 3.1 description of all of these ([`openapi`]) |
 //!
-//! App ids `api`, `download`, `healthz`, `metrics` and `openapi.json` are reserved so these never collide.
+//! App ids `api`, `download`, `healthz`, `metadata`, `metrics` and `openapi.json` are reserved so these never collide.
 
 pub mod api;
 pub mod download;
+pub mod metadata;
 pub mod openapi;
 pub mod publish;
 pub mod replicas;
@@ -145,7 +147,12 @@ pub struct ServerConfig {
     pub max_upload_size: u64,
     /// SHA-256 of the token `GET /metrics` accepts besides server admin tokens (`MILLENNIUM_METRICS_TOKEN`).
     pub metrics_token_hash: Option<[u8; 32]>,
+    /// How long a freshness document is valid; it is re-signed when half of it has passed.
+    pub freshness_lifetime: Duration,
 }
+
+/// Default `--freshness-expiry`: one day.
+pub const DEFAULT_FRESHNESS_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 fn base_url(what: &str, text: &str) -> Result<String> {
     let url = url::Url::parse(text).map_err(|e| Error::usage(format!("invalid {what} `{text}`: {e}")))?;
@@ -167,6 +174,7 @@ impl ServerConfig {
             gc: GcConfig::default(),
             max_upload_size,
             metrics_token_hash: None,
+            freshness_lifetime: DEFAULT_FRESHNESS_LIFETIME,
         })
     }
 
@@ -350,7 +358,15 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/apps/{app}/releases/{version}/promote", post(api::promote))
         .route("/api/v1/apps/{app}/releases/{version}/rollout", post(api::rollout))
         .route("/api/v1/apps/{app}/releases/{version}/yank", post(api::yank))
+        .route("/api/v1/apps/{app}/metadata", get(metadata::status))
+        .route("/api/v1/apps/{app}/online-keys", post(metadata::generate_online_key))
+        .route("/api/v1/apps/{app}/roots", post(metadata::upload_root))
         .route("/download/{app}/{version}/{target}/{file}", get(download::download))
+        .route("/metadata/{app}/roots.json", get(metadata::roots))
+        .route("/metadata/{app}/freshness.json", get(metadata::freshness))
+        .route("/metadata/{app}/channels/{channel}/releases/{file}", get(metadata::release_document))
+        // The same artifact bytes (and `Range`, `ETag`, yank rules) as `/download/`, under the metadata tree.
+        .route("/metadata/{app}/files/{version}/{target}/{file}", get(download::download))
         .route("/{app}/{channel}/latest.json", get(updates::static_manifest))
         .route("/{app}/{target}/{arch}/{current_version}", get(updates::dynamic_check))
         .route("/{app}/{target}/{arch}/{current_version}/{bundle_type}", get(updates::dynamic_check_bundle))
@@ -448,6 +464,7 @@ pub struct ServeOptions {
     pub max_upload_size: u64,
     pub admin_token: Option<String>,
     pub metrics_token: Option<String>,
+    pub freshness_lifetime: Duration,
 }
 
 /// The public URL used when none is configured: `http://{bind}`, with an unspecified bind address (`0.0.0.0`, `::`)
@@ -485,6 +502,7 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
     }
     config.downloads = options.downloads;
     config.gc = options.gc;
+    config.freshness_lifetime = options.freshness_lifetime;
     let opened = AppState::open(&options.storage, config, options.admin_token.as_deref()).await?;
     if let Some(token) = &opened.new_admin_token {
         // Printed once, on stderr, outside the log format so it is easy to copy; only its hash is stored.

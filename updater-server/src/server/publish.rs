@@ -5,12 +5,18 @@
 //! 1. `release`: JSON `{"version", "channel"?, "notes"?, "min_webview_version"?, "rollout"?, "force"?}`. Checked before any artifact byte is
 //!    read: a duplicate version or one not newer than the channel's latest (unless `force`) is refused at once.
 //!    With `"dry_run": true` the request ends here with `200` (the CLI checks this way before uploading).
-//! 2. For each artifact, in any order: `signature:{target}` (the `.sig` text, minisign or Tauri form) and
+//! 2. `release-document`, required when the app has signed metadata (a root), refused otherwise: the release
+//!    envelope signed offline with a release key (`docs/protocol.md` §7). It must verify against the app's current
+//!    root, name this app, channel and version, and list exactly the uploaded artifacts.
+//! 3. For each artifact, in any order: `signature:{target}` (the `.sig` text, minisign or Tauri form) and
 //!    `artifact:{target}` (the file, with a file name), where `{target}` is a target key such as
 //!    `linux-x86_64-appimage`.
 //!
 //! Each artifact is streamed to a temporary file in the store (never held in memory) while its SHA-256 is computed,
-//! against a total budget of `--max-upload-size`. Once the request is complete, every signature is verified against
+//! against a total budget of `--max-upload-size`. With a release document, the same pass feeds the protocol crate's
+//! artifact check: more bytes than the document's size are refused at once, and at the end of the part its size,
+//! BLAKE2b-256 and signature (by a release key of the root, for this version) must be the document's; the uploaded
+//! `.sig` must be the signature the document names. Once the request is complete, every signature is verified against
 //! the app's registered public key over the stored bytes, and its signed `version:` (if any) must be the release
 //! version. Only then are the files moved to their content-addressed names and fsynced, and the release, its artifacts
 //! and its channel placement written in one database transaction. Any failure before the commit drops the temporary
@@ -25,13 +31,14 @@ use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use millennium_update_protocol::metadata::{ArtifactCheck, Envelope, VerifiedRelease};
 use millennium_update_protocol::tauri::{Artifact, ArtifactUrl, DynamicResponse, ReleaseInfo, SignatureText};
 use millennium_update_protocol::{Target, Version};
 use time::OffsetDateTime;
 
 use super::{AppState, Auth};
 use crate::blobs::StagedBlob;
-use crate::db::{NewArtifact, NewRelease};
+use crate::db::{NewArtifact, NewRelease, NewReleaseDocument};
 use crate::error::{Error, Result};
 use crate::names::{AppId, Channel, check_file_name};
 use crate::tokens::Scope;
@@ -76,6 +83,11 @@ pub struct PublishRequest {
 
 /// Multipart part names.
 pub const RELEASE_PART: &str = "release";
+/// The signed release document (apps with signed metadata).
+pub const RELEASE_DOCUMENT_PART: &str = "release-document";
+
+/// Largest `release-document` part.
+const MAX_RELEASE_DOCUMENT_PART: usize = 256 * 1024;
 /// Prefix of signature part names.
 pub const SIGNATURE_PART_PREFIX: &str = "signature:";
 /// Prefix of artifact part names.
@@ -184,12 +196,54 @@ async fn publish_checked(
         return Ok(axum::Json(body).into_response());
     }
 
-    // 2. Artifacts and signatures, streamed to temporary files.
+    // 2. The signed release document (apps with a root), checked before any artifact is received; then artifacts
+    // and signatures, streamed to temporary files.
+    let trust = super::metadata::trust_state(state, &app).await?;
+    let mut document: Option<(Envelope, VerifiedRelease)> = None;
+    let mut first_part = true;
     let mut signatures: BTreeMap<Target, String> = BTreeMap::new();
     let mut uploads: BTreeMap<Target, Upload> = BTreeMap::new();
     let mut total: u64 = 0;
     while let Some(mut field) = multipart.next_field().await.map_err(|e| multipart_error(&e, limit))? {
         let name = field.name().unwrap_or_default().to_owned();
+        let is_first = std::mem::replace(&mut first_part, false);
+        if name == RELEASE_DOCUMENT_PART {
+            let Some(trust) = &trust else {
+                return Err(Error::bad_request(format!(
+                    "app `{app}` has no signed metadata (no root), so a release document cannot be checked\nhint: upload a root first with `millennium-update-server root sign`, or publish without `--release-key`"
+                )));
+            };
+            if !is_first {
+                return Err(Error::bad_request(format!(
+                    "the `{RELEASE_DOCUMENT_PART}` part must come right after `release`"
+                )));
+            }
+            let body = read_small(&mut field, MAX_RELEASE_DOCUMENT_PART, "release document", limit).await?;
+            let envelope = Envelope::parse(&body).map_err(|e| document_rejected(&e))?;
+            let verified =
+                trust.check_release_document(channel.as_str(), &envelope).map_err(|e| document_rejected(&e))?;
+            if verified.release.version != version {
+                return Err(document_rejected(&format!(
+                    "it is for version {}, the upload for {version}",
+                    verified.release.version
+                )));
+            }
+            if verified.release.min_webview_version != min_webview {
+                let shown = |v: Option<&millennium_update_protocol::webview::WebviewVersion>| {
+                    v.map_or_else(|| "none".to_owned(), ToString::to_string)
+                };
+                return Err(document_rejected(&format!(
+                    "it declares the minimum webview {}, the upload {}",
+                    shown(verified.release.min_webview_version.as_ref()),
+                    shown(min_webview.as_ref())
+                )));
+            }
+            document = Some((envelope, verified));
+            continue;
+        }
+        if trust.is_some() && document.is_none() {
+            return Err(missing_document(&app));
+        }
         if let Some(key) = name.strip_prefix(SIGNATURE_PART_PREFIX) {
             let target = parse_target(key)?;
             let text = read_small(&mut field, MAX_SIGNATURE_PART, "signature", limit).await?;
@@ -211,16 +265,26 @@ async fn publish_checked(
                 .ok_or_else(|| Error::bad_request(format!("the artifact part for `{target}` has no file name")))?
                 .to_owned();
             check_file_name(&file_name)?;
+            let mut check = match &document {
+                Some((_, verified)) => Some(document_check(verified, target, &file_name)?),
+                None => None,
+            };
             let mut writer = state.blobs().writer()?;
             while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(&e, limit))? {
                 total += chunk.len() as u64;
                 if total > limit {
                     return Err(Error::PayloadTooLarge { limit });
                 }
+                if let Some(check) = &mut check {
+                    check.update(&chunk).map_err(|e| document_rejected(&e))?;
+                }
                 writer.write(&chunk).await?;
             }
             if writer.size() == 0 {
                 return Err(Error::bad_request(format!("the artifact for `{target}` is empty")));
+            }
+            if let Some(check) = check {
+                check.finish().map_err(|e| document_rejected(&format!("`{target}`: {e}")))?;
             }
             uploads.insert(target, Upload { file_name, blob: writer.finish().await? });
         } else {
@@ -231,6 +295,9 @@ async fn publish_checked(
         }
     }
     drop(multipart);
+    if trust.is_some() && document.is_none() {
+        return Err(missing_document(&app));
+    }
     if uploads.is_empty() {
         return Err(Error::bad_request("a release needs at least one artifact"));
     }
@@ -238,15 +305,23 @@ async fn publish_checked(
         return Err(Error::bad_request(format!("signature for `{target}` without an artifact")));
     }
 
-    // 3. Verify every signature over the stored bytes.
+    if let Some((_, verified)) = &document
+        && let Some(missing) = verified.release.artifacts.iter().find(|a| !uploads.contains_key(&a.target))
+    {
+        return Err(document_rejected(&format!("it lists `{}`, which was not uploaded", missing.target)));
+    }
+
+    // 4. Verify every signature over the stored bytes (with a release document: the document's, checked above).
     let mut verified = Vec::with_capacity(uploads.len());
     for (target, upload) in &uploads {
         let sig = signatures.get(target).ok_or_else(|| Error::SignatureRejected {
             target: target.to_string(),
             reason: "no signature was uploaded for this artifact\nhint: upload the `.sig` file made by `millennium-sign sign`".into(),
         })?;
-        let signature =
-            verify_artifact(&public_key, sig, upload.blob.path().to_owned(), &version_text, *target).await?;
+        let signature = match &document {
+            Some((_, release)) => signature_of_document(release, sig, *target)?,
+            None => verify_artifact(&public_key, sig, upload.blob.path().to_owned(), &version_text, *target).await?,
+        };
         // The protocol crate must accept what will be served: signed version equal to the release's.
         let url = ArtifactUrl::parse(&format!("{}/download/", state.config().download_base_url()))
             .map_err(|e| Error::Internal(format!("public URL: {e}")))?;
@@ -255,7 +330,7 @@ async fn publish_checked(
         verified.push((*target, signature));
     }
 
-    // 4. Make the files durable under their final names, then make the release visible in one transaction.
+    // 5. Make the files durable under their final names, then make the release visible in one transaction.
     let mut artifacts = Vec::with_capacity(uploads.len());
     for ((target, upload), (_, signature)) in uploads.into_iter().zip(verified) {
         let size = upload.blob.size;
@@ -281,17 +356,62 @@ async fn publish_checked(
                 channel: &channel,
                 rollout,
                 artifacts,
+                document: document.as_ref().map(|(envelope, release)| NewReleaseDocument {
+                    sequence: release.release.sequence,
+                    envelope: envelope.to_json(),
+                    hash: envelope.hash(),
+                }),
             },
             request.force,
         )
         .await?;
     // Committed: the cached update answers are stale from here on.
     state.cache().invalidate();
+    if document.is_some() {
+        super::metadata::refresh(state, &app).await;
+    }
     tracing::info!(app = %app, version = %version_text, channel = %channel, ?targets, bytes = total, "published");
     let release =
         state.db().release(&app, &version_text).await?.ok_or_else(|| Error::Internal("lost release".into()))?;
     let body = super::api::release_json(state, &release).await?;
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+}
+
+fn missing_document(app: &AppId) -> Error {
+    Error::bad_request(format!(
+        "app `{app}` has signed metadata: the upload needs a `{RELEASE_DOCUMENT_PART}` part right after `release`\nhint: publish with `--release-key` (the release signing key) so the CLI signs the release document"
+    ))
+}
+
+fn document_rejected(error: &dyn std::fmt::Display) -> Error {
+    Error::MetadataRejected { what: "release document".into(), reason: error.to_string() }
+}
+
+/// Starts the check of an uploaded artifact against the release document: it must be listed, under this file name.
+fn document_check(release: &VerifiedRelease, target: Target, file_name: &str) -> Result<ArtifactCheck> {
+    let info = release.release.artifact(&target).map_err(|e| document_rejected(&e))?;
+    if info.file != file_name {
+        return Err(document_rejected(&format!(
+            "it names the `{target}` artifact `{}`, the upload `{file_name}`",
+            crate::names::snippet(&info.file)
+        )));
+    }
+    release.artifact_check(&target).map_err(|e| document_rejected(&e))
+}
+
+/// The uploaded `.sig` of `target`, which must be the signature the release document names (the document's check
+/// verified it over the bytes).
+fn signature_of_document(release: &VerifiedRelease, text: &str, target: Target) -> Result<SignatureText> {
+    let rejected = |reason: String| Error::SignatureRejected { target: target.to_string(), reason };
+    let uploaded = millennium_sign::Signature::from_text(text.trim_end_matches(['\r', '\n']))
+        .or_else(|_| millennium_sign::Signature::from_text(text))
+        .map_err(|e| rejected(e.to_string()))?;
+    let named = release.release.artifact(&target).map_err(|e| document_rejected(&e))?;
+    let named = millennium_sign::Signature::from_text(&named.signature).map_err(|e| document_rejected(&e))?;
+    if uploaded.to_text(millennium_sign::Format::Tauri) != named.to_text(millennium_sign::Format::Tauri) {
+        return Err(rejected("it is not the signature the release document names".into()));
+    }
+    SignatureText::from_signature(uploaded).map_err(|e| rejected(e.to_string()))
 }
 
 fn parse_target(key: &str) -> Result<Target> {

@@ -1,5 +1,6 @@
 //! What lets several replicas share one PostgreSQL database and one object store: cache invalidation by
-//! `LISTEN/NOTIFY`, and orphan collection as a singleton job on the leader ([`crate::leader`]).
+//! `LISTEN/NOTIFY`, and orphan collection and freshness re-signing as singleton jobs on the leader
+//! ([`crate::leader`]).
 //!
 //! Every change to releases commits a `NOTIFY` on [`crate::db::RELEASES_CHANNEL`] in its own transaction; each
 //! replica listens and drops its cached update answers on every notification, so a publish on one replica is served
@@ -17,6 +18,9 @@ use crate::leader::{self, Schedule};
 /// The name of the orphan collection job.
 pub const GC_JOB: &str = "orphan-gc";
 
+/// The name of the job that re-signs freshness documents before they expire.
+pub const FRESHNESS_JOB: &str = "freshness";
+
 /// Starts the background tasks this state's storage needs; abort them at shutdown.
 pub fn start(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     let mut tasks = Vec::new();
@@ -24,6 +28,20 @@ pub fn start(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
         let listener_state = state.clone();
         tasks.push(tokio::spawn(async move { listen(listener_state, pool).await }));
     }
+    // Every server runs it (with SQLite the only process leads): a freshness document must never lapse.
+    let lifetime = state.config().freshness_lifetime;
+    let interval = (lifetime / 8).clamp(Duration::from_millis(250), Duration::from_secs(900));
+    let job_state = state.clone();
+    tasks.push(leader::spawn_singleton(
+        state.db().clone(),
+        FRESHNESS_JOB,
+        Schedule { interval, standby_poll: interval.min(Duration::from_secs(15)) },
+        state.metrics().leader_flag(FRESHNESS_JOB),
+        move || {
+            let state = job_state.clone();
+            async move { super::metadata::resign_due(&state).await }
+        },
+    ));
     if state.blobs().is_object_store() {
         let gc = state.config().gc;
         let job_state = state.clone();

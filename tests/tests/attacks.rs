@@ -1,0 +1,584 @@
+//! The attacks of `docs/protocol.md` §7.2, played end to end: a real `millennium-update-server` (in-process, with
+//! SQLite and files, on loopback) administered and published to with its CLI, a **malicious mirror** between it and
+//! the real `millennium-updater` that forwards requests and rewrites the answers, and an app that must be left as it
+//! is after every attack. Prints the table `attack | outcome | error` (run with `--nocapture` to see it);
+//! `docs/protocol.md` §7.4 reproduces it.
+
+#![allow(clippy::unwrap_used, reason = "a test states its expectations with unwrap; helpers here are not #[test]")]
+#![cfg(target_os = "linux")] // the updater installs on Linux only so far
+
+// The updater's test support: the scriptable HTTP server (here: the mirror), the script "app" and its fixture.
+#[path = "../../updater-client/tests/support/mod.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use millennium_sign::{Format, KdfParams, SecretKey, SecretKeyBox, Signature, TrustedComment};
+use millennium_update_protocol::Error as ProtocolError;
+use millennium_update_protocol::metadata::{Envelope, Freshness, Kind, Root};
+use millennium_update_server::client::Client;
+use millennium_update_server::names::AppId;
+use millennium_update_server::tokens::Scope;
+use millennium_update_server::{AppState, ServerConfig, StorageConfig, cli};
+use millennium_updater::{Error, Updater};
+use support::{Fixture, Reply, Request, script_app};
+
+const ADMIN: &str = "attack-suite-admin-token-0123456789";
+
+fn target() -> String {
+    format!("linux-{}", std::env::consts::ARCH)
+}
+
+/// The real server on a loopback port, stopped when dropped.
+struct World {
+    dir: tempfile::TempDir,
+    url: String,
+    state: AppState,
+    admin: Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl World {
+    async fn start(freshness_lifetime: Duration) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let mut config = ServerConfig::new(&url, 64 * 1024 * 1024).unwrap();
+        config.freshness_lifetime = freshness_lifetime;
+        let state = AppState::open(&StorageConfig::local(&dir.path().join("data")), config, Some(ADMIN)).await;
+        let state = state.unwrap().state;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let router = millennium_update_server::app(state.clone());
+        tokio::spawn(millennium_update_server::server::serve_on(listener, router, async {
+            let _ = stopped.await;
+        }));
+        let admin = Client::new(&url, ADMIN).unwrap();
+        World { dir, url, state, admin, stop: Some(stop) }
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// An answer of the real server, as the mirror received it.
+#[derive(Clone)]
+struct Upstream {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Upstream {
+    fn reply(self) -> Reply {
+        Reply::Full { status: self.status, headers: self.headers, body: self.body }
+    }
+
+    fn with_body(self, body: Vec<u8>) -> Reply {
+        let headers = self.headers.into_iter().filter(|(n, _)| !n.eq_ignore_ascii_case("content-range")).collect();
+        Reply::Full { status: 200, headers, body }
+    }
+}
+
+/// GETs `url` from the real server (from the mirror's synchronous handler), passing on the range headers.
+fn fetch(url: &str, request: Option<&Request>) -> Upstream {
+    tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(async {
+            let mut builder = reqwest::Client::new().get(url);
+            for name in ["Range", "If-Range", "If-None-Match"] {
+                if let Some(value) = request.and_then(|r| r.header(name)) {
+                    builder = builder.header(name, value);
+                }
+            }
+            let response = builder.send().await.unwrap();
+            let status = response.status().as_u16();
+            let headers = ["content-type", "etag", "content-range", "accept-ranges", "last-modified"]
+                .iter()
+                .filter_map(|name| {
+                    let value = response.headers().get(*name)?.to_str().ok()?.to_owned();
+                    Some(((*name).to_owned(), value))
+                })
+                .collect();
+            Upstream { status, headers, body: response.bytes().await.unwrap().to_vec() }
+        })
+    })
+}
+
+/// How the mirror answers: the request (path under the app's metadata base) and the real server's answer to it.
+type Rewrite = Arc<dyn Fn(&str, &Request, Upstream) -> Reply + Send + Sync>;
+
+/// One app on the real server, with its release key, a mirror in front, and an install of version 1.0.0.
+struct Scenario<'w> {
+    world: &'w World,
+    app: String,
+    key: SecretKey,
+    key_file: PathBuf,
+    token: String,
+    fixture: Fixture,
+    mirror: support::Server,
+    rewrite: Arc<Mutex<Rewrite>>,
+}
+
+fn write_key(path: &Path, key: &SecretKey) {
+    std::fs::write(path, key.seal(None, KdfParams::INTERACTIVE).unwrap().to_text(Format::Minisign).as_bytes()).unwrap();
+}
+
+fn honest() -> Rewrite {
+    Arc::new(|_, _, upstream| upstream.reply())
+}
+
+impl<'w> Scenario<'w> {
+    /// Registers `app` with a new release key, generates the server's online key and uploads root 1, all with the
+    /// CLI, and puts an honest mirror in front.
+    async fn new(world: &'w World, app: &str) -> Scenario<'w> {
+        let key = SecretKey::generate().unwrap();
+        let key_file = world.dir.path().join(format!("{app}.key"));
+        write_key(&key_file, &key);
+        world.admin.create_app(app, &key.public_key().to_text(Format::Minisign)).await.unwrap();
+        let token = world.admin.create_token(app, Scope::Admin, "release manager").await.unwrap();
+        let token = token["token"].as_str().unwrap().to_owned();
+        let rewrite = Arc::new(Mutex::new(honest()));
+        let base = format!("/metadata/{app}/");
+        let (upstream, current) = (world.url.clone(), rewrite.clone());
+        let mirror = support::Server::start(move |request| {
+            let Some(path) = request.path.strip_prefix(&base) else { return Reply::status(404) };
+            let answer = fetch(&format!("{upstream}{}", request.path), Some(request));
+            let rewrite = current.lock().unwrap().clone();
+            rewrite(path, request, answer)
+        })
+        .await;
+        let scenario =
+            Scenario { world, app: app.to_owned(), key, key_file, token, fixture: Fixture::new(), mirror, rewrite };
+        scenario.cli(&["online-key", "generate", "--app", app]).await;
+        scenario.cli(&["root", "sign", "--app", app, "--release-key", scenario.key_file.to_str().unwrap()]).await;
+        scenario
+    }
+
+    async fn cli(&self, args: &[&str]) -> serde_json::Value {
+        let mut argv = vec!["millennium-update-server", "--json"];
+        argv.extend_from_slice(args);
+        argv.extend_from_slice(&["--server", &self.world.url, "--token", &self.token]);
+        let parsed = <cli::Cli as clap::Parser>::try_parse_from(&argv).unwrap();
+        cli::run(parsed.command, true).await.unwrap_or_else(|e| panic!("{argv:?}: {e}"))
+    }
+
+    /// Publishes `version` with the CLI: this machine's artifact plus `others` (target, bytes), each signed with the
+    /// release key in `key_file`, which also signs the release document.
+    async fn publish_with(&self, version: &str, key_file: &Path, others: &[(&str, Vec<u8>)]) {
+        let key = SecretKeyBox::from_text(&std::fs::read_to_string(key_file).unwrap()).unwrap().open(None).unwrap();
+        let dir = self.world.dir.path().join(&self.app).join(version);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut files = vec![(target(), script_app(version, 8192))];
+        files.extend(others.iter().map(|(t, data)| ((*t).to_owned(), data.clone())));
+        let mut args: Vec<String> = ["publish", "--app", &self.app, "--version", version, "--release-key"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        args.push(key_file.to_str().unwrap().to_owned());
+        for (target, data) in files {
+            let path = dir.join(format!("{}-{version}-{target}", self.app));
+            std::fs::write(&path, &data).unwrap();
+            let comment = TrustedComment::tauri(1_795_000_000, &self.app, Some(version)).unwrap();
+            let signature = Signature::sign(&key, data.as_slice(), &comment).unwrap();
+            std::fs::write(format!("{}.sig", path.display()), signature.to_text(Format::Tauri)).unwrap();
+            args.push("--target".into());
+            args.push(format!("{target}={}", path.display()));
+        }
+        self.cli(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    }
+
+    async fn publish(&self, version: &str) {
+        self.publish_with(version, &self.key_file, &[]).await;
+    }
+
+    fn set(&self, rewrite: Rewrite) {
+        *self.rewrite.lock().unwrap() = rewrite;
+    }
+
+    /// A document as the real server serves it now.
+    fn upstream(&self, path: &str) -> Vec<u8> {
+        let url = format!("{}/metadata/{}/{path}", self.world.url, self.app);
+        tokio::task::block_in_place(|| {
+            tokio::runtime::Handle::current()
+                .block_on(async { reqwest::get(&url).await.unwrap().bytes().await.unwrap().to_vec() })
+        })
+    }
+
+    fn updater(&self) -> Updater {
+        Updater::builder()
+            .metadata_url(self.mirror.url(&format!("/metadata/{}", self.app)))
+            .pubkey(self.key.public_key().to_text(Format::Minisign))
+            .current_version("1.0.0")
+            .app_id(&self.app)
+            .executable(&self.fixture.app)
+            .bundle_type(None)
+            .state_dir(&self.fixture.state)
+            .install_id("install-1")
+            .build()
+            .unwrap()
+    }
+
+    /// Check, download, install: the installed version, or the error of the first step that failed.
+    async fn update(&self) -> Result<Option<String>, Error> {
+        let Some(update) = self.updater().check().await? else { return Ok(None) };
+        update.download_and_install(|_| {}).await?;
+        Ok(Some(update.version().to_string()))
+    }
+
+    fn trust(&self) -> Option<serde_json::Value> {
+        let bytes = std::fs::read(self.fixture.state.join("trust.json")).ok()?;
+        let state: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        Some(serde_json::json!([state["channels"], state["root_version"]]))
+    }
+
+    /// Plays an attack: the update must fail with an error `expected` accepts, leaving the app's file, what it
+    /// runs, its downloads and the releases its trust state records as they were.
+    async fn refused(&self, attack: &'static str, expected: fn(&Error) -> bool) -> Row {
+        let trust = self.trust();
+        let result = self.update().await;
+        let error = match &result {
+            Ok(outcome) => return Row::failed(attack, format!("not refused: {outcome:?}"), String::new()),
+            Err(e) => e,
+        };
+        let untouched = std::fs::read(&self.fixture.app).unwrap() == self.fixture.v1
+            && support::run(&self.fixture.app) == "1.0.0"
+            && self.fixture.downloads().iter().all(|f| !f.ends_with(".verified"))
+            && (trust.is_none() || self.trust() == trust);
+        let ok = expected(error) && untouched;
+        let outcome = if !untouched {
+            "refused, but the app or its trust state changed".to_owned()
+        } else {
+            "refused, app unchanged".to_owned()
+        };
+        Row { attack, outcome, error: describe(error), ok }
+    }
+
+    /// The honest path: the update installs `version`.
+    async fn installs(&self, attack: &'static str, version: &str) -> Row {
+        match self.update().await {
+            Ok(Some(installed)) if installed == version && support::run(&self.fixture.app) == version => {
+                Row { attack, outcome: format!("accepted, {version} installed"), error: "-".into(), ok: true }
+            }
+            other => Row::failed(attack, format!("{other:?}"), String::new()),
+        }
+    }
+}
+
+/// The error's kind (and the protocol error inside it): what the table shows.
+fn describe(error: &Error) -> String {
+    let variant = |debug: String| debug.split([' ', '{', '(']).next().unwrap_or_default().to_owned();
+    match error {
+        Error::Untrusted { source } => format!("Untrusted({})", variant(format!("{source:?}"))),
+        other => variant(format!("{other:?}")),
+    }
+}
+
+fn untrusted(error: &Error, expected: fn(&ProtocolError) -> bool) -> bool {
+    matches!(error, Error::Untrusted { source } if expected(source))
+}
+
+struct Row {
+    attack: &'static str,
+    outcome: String,
+    error: String,
+    ok: bool,
+}
+
+impl Row {
+    fn failed(attack: &'static str, outcome: String, error: String) -> Row {
+        Row { attack, outcome: format!("UNEXPECTED: {outcome}"), error, ok: false }
+    }
+}
+
+/// Re-signs the freshness document `body` (as served) with `key`, `sequence_bump` higher.
+fn resign_freshness(body: &[u8], key: &SecretKey, sequence_bump: u64) -> Vec<u8> {
+    let envelope = Envelope::parse(body).unwrap();
+    let mut document: Freshness = serde_json::from_str(&envelope.payload).unwrap();
+    document.sequence += sequence_bump;
+    Envelope::sign(&document, Kind::Freshness, &[key]).unwrap().to_json().into_bytes()
+}
+
+fn is_file(path: &str) -> bool {
+    path.starts_with("files/")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_attack_through_a_malicious_mirror_is_refused() {
+    let world = World::start(Duration::from_secs(24 * 3600)).await;
+    let mut rows = Vec::new();
+
+    // The honest path.
+    let s = Scenario::new(&world, "honest").await;
+    s.publish("2.0.0").await;
+    rows.push(s.installs("none (honest mirror)", "2.0.0").await);
+
+    // Rollback: after 3.0.0 was installed, the server (holding the online key) offers the older, validly signed
+    // 2.0.0 again; here by yanking 3.0.0, which makes the real server sign a newer freshness document offering 2.0.0.
+    let s = Scenario::new(&world, "rollback").await;
+    s.publish("2.0.0").await;
+    s.publish("3.0.0").await;
+    assert_eq!(s.update().await.unwrap().as_deref(), Some("3.0.0"));
+    support::write_exe(&s.fixture.app, &s.fixture.v1);
+    s.cli(&["yank", "--app", "rollback", "--version", "3.0.0"]).await;
+    rows.push(
+        s.refused("rollback to an older signed release", |e| {
+            untrusted(e, |p| matches!(p, ProtocolError::Rollback { .. }))
+        })
+        .await,
+    );
+
+    // Replay: the mirror serves the freshness document it saw before a newer one reached the app.
+    let s = Scenario::new(&world, "replay").await;
+    s.publish("2.0.0").await;
+    let old = s.upstream("freshness.json");
+    s.cli(&["rollout", "set", "--app", "replay", "--version", "2.0.0", "100"]).await;
+    assert!(s.updater().check().await.unwrap().is_some(), "the newer freshness document is seen");
+    s.set(Arc::new(
+        move |path, _, upstream| {
+            if path == "freshness.json" { upstream.with_body(old.clone()) } else { upstream.reply() }
+        },
+    ));
+    rows.push(
+        s.refused("replay of an old freshness file", |e| untrusted(e, |p| matches!(p, ProtocolError::Replay { .. })))
+            .await,
+    );
+
+    // Mix and match: the release document of 2.0.0 is served where 3.0.0's is asked for.
+    let s = Scenario::new(&world, "mix").await;
+    s.publish("2.0.0").await;
+    s.publish("3.0.0").await;
+    let other = s.upstream("channels/stable/releases/2.0.0.json");
+    s.set(Arc::new(move |path, _, upstream| {
+        if path.ends_with("releases/3.0.0.json") { upstream.with_body(other.clone()) } else { upstream.reply() }
+    }));
+    rows.push(
+        s.refused("mix-and-match (another release's document)", |e| {
+            untrusted(e, |p| matches!(p, ProtocolError::MixAndMatch { .. }))
+        })
+        .await,
+    );
+
+    // Endless data: the artifact never ends.
+    let s = Scenario::new(&world, "endless").await;
+    s.publish("2.0.0").await;
+    s.set(Arc::new(|path, _, upstream| {
+        if is_file(path) { Reply::Endless { status: 200, headers: upstream.headers } } else { upstream.reply() }
+    }));
+    // Without a length the download is cut off at the signed size.
+    rows.push(s.refused("endless data (no length, never ends)", |e| matches!(e, Error::TooMuchData { .. })).await);
+    s.set(Arc::new(|path, _, upstream| {
+        if is_file(path) {
+            let mut body = upstream.body.clone();
+            body.extend(std::iter::repeat_n(b'#', 1 << 20));
+            upstream.with_body(body)
+        } else {
+            upstream.reply()
+        }
+    }));
+    rows.push(
+        s.refused("endless data (longer than signed)", |e| {
+            untrusted(e, |p| matches!(p, ProtocolError::EndlessData { .. }))
+        })
+        .await,
+    );
+
+    // Wrong target: the mirror serves the Windows installer of the same release (same size) for this platform.
+    let s = Scenario::new(&world, "target").await;
+    let windows = script_app("2.0.0-windows", 8192);
+    s.publish_with("2.0.0", &s.key_file, &[("windows-x86_64-nsis", windows)]).await;
+    let other = s.upstream("files/2.0.0/windows-x86_64-nsis/target-2.0.0-windows-x86_64-nsis");
+    s.set(Arc::new(move |path, _, upstream| {
+        if path.starts_with(&format!("files/2.0.0/{}/", target())) {
+            upstream.with_body(other.clone())
+        } else {
+            upstream.reply()
+        }
+    }));
+    rows.push(
+        s.refused("wrong target (another platform's artifact)", |e| {
+            untrusted(e, |p| matches!(p, ProtocolError::TamperedArtifact { .. }))
+        })
+        .await,
+    );
+
+    // Tampered artifact: one bit flipped, same size.
+    let s = Scenario::new(&world, "tamper").await;
+    s.publish("2.0.0").await;
+    s.set(Arc::new(|path, _, upstream| {
+        if is_file(path) {
+            let mut body = upstream.body.clone();
+            body[100] ^= 1;
+            upstream.with_body(body)
+        } else {
+            upstream.reply()
+        }
+    }));
+    rows.push(
+        s.refused("tampered artifact", |e| untrusted(e, |p| matches!(p, ProtocolError::TamperedArtifact { .. }))).await,
+    );
+
+    // Unknown key: the mirror signs its own freshness document (newer, so it would win) with a key of its own.
+    let s = Scenario::new(&world, "unknown").await;
+    s.publish("2.0.0").await;
+    let stranger = SecretKey::generate().unwrap();
+    s.set(Arc::new(move |path, _, upstream| {
+        if path == "freshness.json" {
+            let body = resign_freshness(&upstream.body, &stranger, 10);
+            upstream.with_body(body)
+        } else {
+            upstream.reply()
+        }
+    }));
+    rows.push(
+        s.refused("signature by an unknown key", |e| {
+            untrusted(e, |p| matches!(p, ProtocolError::MetadataSignature { .. }))
+        })
+        .await,
+    );
+
+    // Revoked key: the online key leaks (read here from the server's database); the release manager revokes it
+    // with the CLI (new online key, root 2 listing the old one as revoked). The thief's freshness is refused.
+    let s = Scenario::new(&world, "revoked").await;
+    s.publish("2.0.0").await;
+    let app_id = AppId::parse("revoked").unwrap();
+    let stolen = world.state.db().online_keys(&app_id).await.unwrap().remove(0);
+    let stolen_key = SecretKeyBox::from_text(&stolen.secret_key).unwrap().open(None).unwrap();
+    s.cli(&["online-key", "generate", "--app", "revoked"]).await;
+    let key_file = s.key_file.to_str().unwrap().to_owned();
+    s.cli(&["root", "sign", "--app", "revoked", "--release-key", &key_file, "--revoke", &stolen.key_id]).await;
+    s.set(Arc::new(move |path, _, upstream| {
+        if path == "freshness.json" {
+            let body = resign_freshness(&upstream.body, &stolen_key, 10);
+            upstream.with_body(body)
+        } else {
+            upstream.reply()
+        }
+    }));
+    rows.push(
+        s.refused("signature by a revoked (leaked) online key", |e| {
+            untrusted(e, |p| matches!(p, ProtocolError::MetadataSignature { .. }))
+        })
+        .await,
+    );
+
+    // Malformed metadata: a truncated freshness document, and a truncated release document.
+    let s = Scenario::new(&world, "truncated").await;
+    s.publish("2.0.0").await;
+    s.set(Arc::new(|path, _, upstream| {
+        if path == "freshness.json" {
+            let half = upstream.body[..upstream.body.len() / 2].to_vec();
+            upstream.with_body(half)
+        } else {
+            upstream.reply()
+        }
+    }));
+    rows.push(
+        s.refused("malformed metadata (truncated freshness)", |e| {
+            untrusted(e, |p| matches!(p, ProtocolError::InvalidJson { .. }))
+        })
+        .await,
+    );
+    s.set(Arc::new(|path, _, upstream| {
+        if path.contains("/releases/") {
+            let cut = upstream.body[..upstream.body.len() - 40].to_vec();
+            upstream.with_body(cut)
+        } else {
+            upstream.reply()
+        }
+    }));
+    rows.push(
+        s.refused("malformed metadata (truncated release document)", |e| {
+            untrusted(e, |p| matches!(p, ProtocolError::InvalidJson { .. }))
+        })
+        .await,
+    );
+
+    // Key rotation through a valid chain: root 2 (CLI, signed by the old and the new release key), then 3.0.0
+    // signed with the new key only; the app, which pins the old key, follows the chain and installs it.
+    let s = Scenario::new(&world, "rotation").await;
+    let new_key_file = world.dir.path().join("rotation-new.key");
+    write_key(&new_key_file, &SecretKey::generate().unwrap());
+    let old_key_file = s.key_file.to_str().unwrap().to_owned();
+    s.cli(&[
+        "root",
+        "sign",
+        "--app",
+        "rotation",
+        "--release-key",
+        &old_key_file,
+        "--new-release-key",
+        new_key_file.to_str().unwrap(),
+    ])
+    .await;
+    s.publish_with("3.0.0", &new_key_file, &[]).await;
+    rows.push(s.installs("key rotation through a valid chain", "3.0.0").await);
+
+    // Key rotation through a broken chain: the mirror appends a root 2 signed only by its own key (naming itself
+    // release and online key) and serves a freshness document signed with it.
+    let s = Scenario::new(&world, "hijack").await;
+    s.publish("2.0.0").await;
+    let thief = Arc::new(SecretKey::generate().unwrap());
+    let forged_root = Root::new("hijack", 2, &[thief.public_key()], &[thief.public_key()]);
+    let forged_root = Envelope::sign(&forged_root, Kind::Root, &[&thief]).unwrap();
+    s.set(Arc::new(move |path, _, upstream| match path {
+        "roots.json" => {
+            let mut roots: Vec<serde_json::Value> = serde_json::from_slice(&upstream.body).unwrap();
+            roots.push(serde_json::from_str(&forged_root.to_json()).unwrap());
+            let body = serde_json::to_vec(&roots).unwrap();
+            upstream.with_body(body)
+        }
+        "freshness.json" => {
+            let body = resign_freshness(&upstream.body, &thief, 10);
+            upstream.with_body(body)
+        }
+        _ => upstream.reply(),
+    }));
+    rows.push(
+        s.refused("key rotation through a broken chain", |e| {
+            untrusted(e, |p| matches!(p, ProtocolError::RootChain { .. }))
+        })
+        .await,
+    );
+
+    // Freeze: the mirror keeps serving a freshness document past its expiry (the server re-signs; the mirror
+    // does not pass it on). A server with a 2-second freshness lifetime stands in for a day passing.
+    let short = World::start(Duration::from_secs(2)).await;
+    let s = Scenario::new(&short, "freeze").await;
+    s.publish("2.0.0").await;
+    let frozen = s.upstream("freshness.json");
+    s.set(Arc::new(
+        move |path, _, upstream| {
+            if path == "freshness.json" { upstream.with_body(frozen.clone()) } else { upstream.reply() }
+        },
+    ));
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    rows.push(
+        s.refused("freeze (expired freshness served forever)", |e| {
+            untrusted(e, |p| matches!(p, ProtocolError::Expired { .. }))
+        })
+        .await,
+    );
+
+    let width = rows.iter().map(|r| r.attack.len()).max().unwrap_or(0);
+    let outcome_width = rows.iter().map(|r| r.outcome.len()).max().unwrap_or(0);
+    println!("\n| {:width$} | {:outcome_width$} | error |", "attack", "outcome");
+    println!("|{}|{}|---|", "-".repeat(width + 2), "-".repeat(outcome_width + 2));
+    for row in &rows {
+        println!("| {:width$} | {:outcome_width$} | {} |", row.attack, row.outcome, row.error);
+    }
+    let failed: Vec<&str> = rows.iter().filter(|r| !r.ok).map(|r| r.attack).collect();
+    assert!(failed.is_empty(), "attacks not refused as expected: {failed:?}");
+    assert_eq!(rows.len(), 15);
+    // `docs/protocol.md` §7.4 shows this table: keep it true.
+    let docs = include_str!("../../docs/protocol.md");
+    for row in &rows {
+        let line = format!("| {} | {} | {} |", row.attack, row.outcome, row.error);
+        assert!(docs.contains(&line), "docs/protocol.md §7.4 lacks `{line}`");
+    }
+}

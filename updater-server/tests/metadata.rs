@@ -1,0 +1,523 @@
+//! Signed metadata on the server (`docs/protocol.md` §7): roots, online keys and release documents administered with
+//! the real CLI (run in-process) against a server on loopback, and every document the server serves checked with
+//! the protocol crate's client-side [`TrustState`], as `millennium-updater` checks it. Runs against SQLite + files,
+//! or PostgreSQL + S3 under `scripts/with-server-backends`.
+
+// Helpers outside `#[test]` functions state their expectations with `unwrap()` too.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use millennium_sign::{Format, KdfParams, PublicKey, SecretKey, Signature, TrustedComment};
+use millennium_update_protocol::metadata::{
+    ArtifactInfo, Envelope, Freshness, Kind, Release, Root, SPEC_VERSION, TrustState,
+};
+use millennium_update_protocol::{Target, Version};
+use millennium_update_server::client::{Client, UploadArtifact};
+use millennium_update_server::server::publish::PublishRequest;
+use millennium_update_server::tokens::Scope;
+use millennium_update_server::{AppState, ServerConfig, cli};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+mod common;
+use common::Backend;
+
+const ADMIN: &str = "metadata-admin-token-0123456789abcdef";
+const APP: &str = "demo";
+const TARGET: &str = "linux-x86_64";
+
+struct Ctx {
+    dir: tempfile::TempDir,
+    url: String,
+    state: AppState,
+    key: SecretKey,
+    key_file: PathBuf,
+    admin: Client,
+    app_admin_token: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+fn write_key(path: &Path, key: &SecretKey) {
+    std::fs::write(path, key.seal(None, KdfParams::INTERACTIVE).unwrap().to_text(Format::Minisign).as_bytes()).unwrap();
+}
+
+impl Ctx {
+    async fn new() -> Ctx {
+        Self::with_lifetime(std::time::Duration::from_secs(3600)).await
+    }
+
+    async fn with_lifetime(lifetime: std::time::Duration) -> Ctx {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let mut config = ServerConfig::new(&url, 64 * 1024 * 1024).unwrap();
+        config.freshness_lifetime = lifetime;
+        let backend = Backend::for_dir(&data);
+        let state = AppState::open(&backend.storage(&data), config, Some(ADMIN)).await.unwrap().state;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(millennium_update_server::server::serve_on(
+            listener,
+            millennium_update_server::app(state.clone()),
+            async {
+                let _ = stopped.await;
+            },
+        ));
+        let key = SecretKey::generate().unwrap();
+        let key_file = dir.path().join("release.key");
+        write_key(&key_file, &key);
+        let admin = Client::new(&url, ADMIN).unwrap();
+        admin.create_app(APP, &key.public_key().to_text(Format::Minisign)).await.unwrap();
+        let token = admin.create_token(APP, Scope::Admin, "release manager").await.unwrap();
+        let app_admin_token = token["token"].as_str().unwrap().to_owned();
+        Ctx { dir, url, state, key, key_file, admin, app_admin_token, stop: Some(stop) }
+    }
+
+    /// Runs a CLI subcommand (in-process, as `--json`) with the app admin token.
+    async fn cli(&self, args: &[&str]) -> Result<Value, millennium_update_server::Error> {
+        let mut argv = vec!["millennium-update-server", "--json"];
+        argv.extend_from_slice(args);
+        argv.extend_from_slice(&["--server", &self.url, "--token", &self.app_admin_token]);
+        let parsed = <cli::Cli as clap::Parser>::try_parse_from(argv).unwrap();
+        cli::run(parsed.command, true).await
+    }
+
+    /// Generates the online key and uploads root 1 signed with the release key, through the CLI.
+    async fn init_root(&self) -> String {
+        let key = self.cli(&["online-key", "generate", "--app", APP]).await.unwrap();
+        let root = self.cli(&["root", "sign", "--app", APP, "--release-key", self.key_file.to_str().unwrap()]).await;
+        assert_eq!(root.unwrap()["version"], 1);
+        key["key_id"].as_str().unwrap().to_owned()
+    }
+
+    /// An artifact file for `version`, signed with `key`.
+    fn artifact(&self, version: &str, key: &SecretKey) -> UploadArtifact {
+        let path = self.dir.path().join(format!("demo_{version}_amd64"));
+        std::fs::write(&path, format!("#!/bin/sh\necho {version}\n").repeat(300)).unwrap();
+        let comment = TrustedComment::tauri(1_795_000_000, "demo", Some(version)).unwrap();
+        let signature = Signature::sign(key, std::fs::File::open(&path).unwrap(), &comment).unwrap();
+        UploadArtifact { target: TARGET.parse().unwrap(), path, signature: signature.to_text(Format::Tauri) }
+    }
+
+    /// Publishes through the CLI (which signs the release document when the app has a root).
+    async fn publish(&self, version: &str, extra: &[&str]) -> Result<Value, millennium_update_server::Error> {
+        let artifact = self.artifact(version, &self.key);
+        std::fs::write(format!("{}.sig", artifact.path.display()), &artifact.signature).unwrap();
+        let target = format!("{TARGET}={}", artifact.path.display());
+        let mut args = vec!["publish", "--app", APP, "--version", version, "--target", &target];
+        args.extend_from_slice(extra);
+        self.cli(&args).await
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        reqwest::get(format!("{}{path}", self.url)).await.unwrap()
+    }
+
+    async fn document(&self, path: &str) -> Envelope {
+        let response = self.get(&format!("/metadata/{APP}/{path}")).await;
+        assert_eq!(response.status(), 200, "{path}");
+        Envelope::parse(&response.bytes().await.unwrap()).unwrap()
+    }
+
+    async fn roots(&self) -> Vec<Envelope> {
+        let text = self.get(&format!("/metadata/{APP}/roots.json")).await.text().await.unwrap();
+        millennium_update_server::offline::parse_roots(&text).unwrap()
+    }
+
+    /// What a client pinned to the app's first key trusts after reading the served roots and freshness document.
+    async fn client_view(&self) -> (TrustState, Freshness) {
+        let mut trust = TrustState::bootstrap(APP, &self.key.public_key(), &self.roots().await).unwrap();
+        let freshness = self.document("freshness.json").await;
+        let checked = trust.check_freshness(&freshness, OffsetDateTime::now_utc()).unwrap();
+        (trust, checked)
+    }
+
+    fn offered(freshness: &Freshness) -> Vec<(String, u8)> {
+        freshness
+            .channels
+            .get("stable")
+            .map_or_else(Vec::new, |heads| heads.iter().map(|h| (h.version.to_string(), h.rollout)).collect())
+    }
+}
+
+#[tokio::test]
+async fn signed_metadata_is_administered_through_the_cli_and_verifies_as_clients_check_it() {
+    let ctx = Ctx::new().await;
+    // No root yet: no signed metadata, and publishing works as it always did (Tauri clients see no change).
+    let r = ctx.get(&format!("/metadata/{APP}/roots.json")).await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "not_found");
+    assert_eq!(ctx.get(&format!("/metadata/{APP}/freshness.json")).await.status(), 404);
+    ctx.publish("1.0.0", &[]).await.unwrap();
+    let err = ctx.publish("1.0.1", &["--release-key", ctx.key_file.to_str().unwrap()]).await.unwrap_err();
+    assert!(err.to_string().contains("no signed metadata"), "{err}");
+
+    let online = ctx.init_root().await;
+    let (trust, freshness) = ctx.client_view().await;
+    assert_eq!(trust.root_version, 1);
+    assert!(ctx.document("freshness.json").await.signatures[0].len() > 10);
+    assert!(Ctx::offered(&freshness).is_empty(), "1.0.0 has no release document: not offered");
+    let status = ctx.cli(&["releases", "list", "--app", APP]).await.unwrap();
+    assert_eq!(status["releases"].as_array().unwrap().len(), 1);
+    let status = ctx.admin.metadata_status(APP).await.unwrap();
+    assert_eq!(status["online_keys"][0]["key_id"], online);
+    assert_eq!(status["online_keys"][0]["in_root"], true);
+
+    // With a root, a publish needs the release document; the CLI signs it with the release key.
+    let err = ctx.publish("1.1.0", &[]).await.unwrap_err();
+    assert!(err.to_string().contains("release key"), "{err}");
+    ctx.publish("1.1.0", &["--release-key", ctx.key_file.to_str().unwrap()]).await.unwrap();
+    ctx.publish("1.2.0", &["--release-key", ctx.key_file.to_str().unwrap(), "--rollout", "30"]).await.unwrap();
+    let (trust, freshness) = ctx.client_view().await;
+    assert_eq!(Ctx::offered(&freshness), [("1.2.0".to_owned(), 30), ("1.1.0".to_owned(), 100)]);
+    let release = ctx.document("channels/stable/releases/1.1.0.json").await;
+    let verified = trust.check_release(&freshness, "stable", &release).unwrap();
+    assert_eq!(verified.release.sequence, 1);
+    let info = verified.release.artifact(&TARGET.parse::<Target>().unwrap()).unwrap().clone();
+
+    // The artifact under the metadata tree is the download route's: same bytes, ETag and ranges.
+    let file_path = format!("/metadata/{APP}/files/1.1.0/{TARGET}/{}", info.file);
+    let whole = ctx.get(&file_path).await;
+    let etag = whole.headers()["etag"].clone();
+    let bytes = whole.bytes().await.unwrap();
+    let mut check = verified.artifact_check(&TARGET.parse().unwrap()).unwrap();
+    check.update(&bytes).unwrap();
+    check.finish().unwrap();
+    let download = ctx.get(&format!("/download/{APP}/1.1.0/{TARGET}/{}", info.file)).await;
+    assert_eq!(download.headers()["etag"], etag);
+    let ranged = reqwest::Client::new()
+        .get(format!("{}{file_path}", ctx.url))
+        .header("Range", "bytes=10-19")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ranged.status(), 206);
+    assert_eq!(ranged.bytes().await.unwrap(), bytes[10..20]);
+
+    // Promote, rollout change and yank each re-sign the freshness document with a higher sequence.
+    ctx.cli(&[
+        "promote",
+        "--app",
+        APP,
+        "--version",
+        "1.1.0",
+        "--to",
+        "beta",
+        "--release-key",
+        ctx.key_file.to_str().unwrap(),
+    ])
+    .await
+    .unwrap();
+    let (trust, after_promote) = ctx.client_view().await;
+    assert!(after_promote.sequence > freshness.sequence);
+    let beta = ctx.document("channels/beta/releases/1.1.0.json").await;
+    assert_eq!(trust.check_release(&after_promote, "beta", &beta).unwrap().release.sequence, 1);
+    ctx.cli(&["rollout", "set", "--app", APP, "--version", "1.2.0", "50"]).await.unwrap();
+    let (_, after_rollout) = ctx.client_view().await;
+    assert_eq!(Ctx::offered(&after_rollout), [("1.2.0".to_owned(), 50), ("1.1.0".to_owned(), 100)]);
+    ctx.cli(&["yank", "--app", APP, "--version", "1.1.0"]).await.unwrap();
+    let (_, after_yank) = ctx.client_view().await;
+    assert_eq!(Ctx::offered(&after_yank), [("1.2.0".to_owned(), 50)], "a yanked release is not offered");
+    assert!(after_yank.sequence > after_rollout.sequence);
+    assert_eq!(ctx.get(&format!("/metadata/{APP}/channels/stable/releases/1.1.0.json")).await.status(), 410);
+
+    // Unknown documents are 404 with the server's JSON error body.
+    for path in
+        ["channels/stable/releases/9.9.9.json", "channels/stable/releases/1.2.0", "channels/nope/releases/1.2.0.json"]
+    {
+        let r = ctx.get(&format!("/metadata/{APP}/{path}")).await;
+        assert_eq!(r.status(), 404, "{path}");
+        assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "not_found");
+    }
+    assert_eq!(ctx.get("/metadata/other/roots.json").await.status(), 404);
+}
+
+/// A release document made by hand, for the refusals the CLI would never produce.
+fn release(channel: &str, version: &str, sequence: u64, artifact: &UploadArtifact, data: &[u8]) -> Release {
+    let signature = Signature::from_text(&artifact.signature).unwrap();
+    let file = artifact.path.file_name().unwrap().to_str().unwrap();
+    let info = ArtifactInfo::describe(artifact.target, file, data, &signature).unwrap();
+    Release {
+        kind: Kind::Release,
+        spec_version: SPEC_VERSION,
+        app: APP.into(),
+        channel: channel.into(),
+        version: Version::parse(version).unwrap(),
+        sequence,
+        artifacts: vec![info],
+        min_webview_version: None,
+    }
+}
+
+/// [`release`], signed by `key`.
+fn document(
+    key: &SecretKey,
+    channel: &str,
+    version: &str,
+    sequence: u64,
+    artifact: &UploadArtifact,
+    data: &[u8],
+) -> Envelope {
+    Envelope::sign(&release(channel, version, sequence, artifact, data), Kind::Release, &[key]).unwrap()
+}
+
+#[tokio::test]
+async fn publish_refuses_release_documents_that_do_not_vouch_for_the_upload() {
+    let ctx = Ctx::new().await;
+    ctx.init_root().await;
+    let publisher = Client::new(&ctx.url, &ctx.app_admin_token).unwrap();
+    let request = |version: &str| PublishRequest {
+        version: version.into(),
+        channel: None,
+        notes: None,
+        min_webview_version: None,
+        rollout: None,
+        force: false,
+        total_size: None,
+        dry_run: false,
+    };
+    let artifact = ctx.artifact("2.0.0", &ctx.key);
+    let data = std::fs::read(&artifact.path).unwrap();
+    let stranger = SecretKey::generate().unwrap();
+    let mut longer = data.clone();
+    longer.push(b'\n');
+    let cases: Vec<(&str, Option<Envelope>, &str)> = vec![
+        ("no document", None, "bad_request"),
+        (
+            "signed by a key the root does not list",
+            Some(document(&stranger, "stable", "2.0.0", 1, &artifact, &data)),
+            "bad_metadata",
+        ),
+        ("for another channel", Some(document(&ctx.key, "beta", "2.0.0", 1, &artifact, &data)), "bad_metadata"),
+        ("for another version", Some(document(&ctx.key, "stable", "2.0.1", 1, &artifact, &data)), "bad_metadata"),
+        (
+            "with another hash and size",
+            Some(document(&ctx.key, "stable", "2.0.0", 1, &artifact, &longer)),
+            "bad_metadata",
+        ),
+        (
+            "with a shorter size (endless upload)",
+            Some(document(&ctx.key, "stable", "2.0.0", 1, &artifact, &data[..100])),
+            "bad_metadata",
+        ),
+        (
+            "needing a webview the upload does not declare",
+            Some({
+                let mut release = release("stable", "2.0.0", 1, &artifact, &data);
+                release.min_webview_version = Some("2.44".parse().unwrap());
+                Envelope::sign(&release, Kind::Release, &[&ctx.key]).unwrap()
+            }),
+            "bad_metadata",
+        ),
+    ];
+    for (case, envelope, code) in cases {
+        let err = publisher
+            .publish_signed(
+                APP,
+                &request("2.0.0"),
+                envelope.as_ref(),
+                std::slice::from_ref(&artifact),
+                Arc::new(|_| {}),
+            )
+            .await
+            .unwrap_err();
+        match &err {
+            millennium_update_server::Error::Server { code: got, .. } if got == code => {}
+            other => panic!("{case}: {other}"),
+        }
+        assert!(publisher.release(APP, &Version::parse("2.0.0").unwrap()).await.unwrap().is_none(), "{case}");
+    }
+    // A `.sig` other than the one the document names (validly signed too) is refused.
+    let other_sig = ctx.artifact("2.0.0", &ctx.key);
+    let mut resigned = other_sig.clone();
+    resigned.signature =
+        Signature::sign(&ctx.key, data.as_slice(), &TrustedComment::tauri(7, "x", Some("2.0.0")).unwrap())
+            .unwrap()
+            .to_text(Format::Tauri);
+    let envelope = document(&ctx.key, "stable", "2.0.0", 1, &artifact, &data);
+    let err = publisher
+        .publish_signed(APP, &request("2.0.0"), Some(&envelope), std::slice::from_ref(&resigned), Arc::new(|_| {}))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not the signature the release document names"), "{err}");
+
+    // The matching document is accepted; reusing its sequence number for the next release is not.
+    publisher
+        .publish_signed(APP, &request("2.0.0"), Some(&envelope), std::slice::from_ref(&artifact), Arc::new(|_| {}))
+        .await
+        .unwrap();
+    let next = ctx.artifact("2.1.0", &ctx.key);
+    let next_data = std::fs::read(&next.path).unwrap();
+    let stale = document(&ctx.key, "stable", "2.1.0", 1, &next, &next_data);
+    let err = publisher
+        .publish_signed(APP, &request("2.1.0"), Some(&stale), std::slice::from_ref(&next), Arc::new(|_| {}))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, millennium_update_server::Error::Server { code, .. } if code == "sequence_not_newer"),
+        "{err}"
+    );
+    assert!(publisher.release(APP, &Version::parse("2.1.0").unwrap()).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn roots_must_chain_and_rotation_and_revocation_work_through_the_cli() {
+    let ctx = Ctx::new().await;
+    let upload = |envelope: Envelope| {
+        let client = Client::new(&ctx.url, &ctx.app_admin_token).unwrap();
+        async move { client.upload_root(APP, &envelope).await }
+    };
+    let code = |r: Result<Value, millennium_update_server::Error>| match r {
+        Err(millennium_update_server::Error::Server { code, .. }) => code,
+        other => panic!("{other:?}"),
+    };
+    let online = ctx.admin.generate_online_key(APP).await.unwrap();
+    let online_key = PublicKey::from_text(online["public_key"].as_str().unwrap()).unwrap();
+    let stranger = SecretKey::generate().unwrap();
+
+    // Root 1 must be signed by the key the app was registered with, be version 1, and list an online key the
+    // server holds.
+    let by_stranger = Root::new(APP, 1, &[stranger.public_key()], std::slice::from_ref(&online_key));
+    assert_eq!(code(upload(Envelope::sign(&by_stranger, Kind::Root, &[&stranger]).unwrap()).await), "bad_metadata");
+    let second = Root::new(APP, 2, &[ctx.key.public_key()], std::slice::from_ref(&online_key));
+    assert_eq!(code(upload(Envelope::sign(&second, Kind::Root, &[&ctx.key]).unwrap()).await), "bad_metadata");
+    let unknown_online = Root::new(APP, 1, &[ctx.key.public_key()], &[stranger.public_key()]);
+    assert_eq!(code(upload(Envelope::sign(&unknown_online, Kind::Root, &[&ctx.key]).unwrap()).await), "no_online_key");
+    let r = ctx.cli(&["root", "sign", "--app", APP, "--release-key", ctx.key_file.to_str().unwrap()]).await.unwrap();
+    assert_eq!(r["version"], 1);
+    assert!(ctx.roots().await.len() == 1);
+
+    // Root 2 signed only by a key root 1 does not list: refused, whatever it claims; a gap in versions too.
+    let broken = Root::new(APP, 2, &[stranger.public_key()], std::slice::from_ref(&online_key));
+    assert_eq!(code(upload(Envelope::sign(&broken, Kind::Root, &[&stranger]).unwrap()).await), "bad_metadata");
+    let gap = Root::new(APP, 3, &[ctx.key.public_key()], std::slice::from_ref(&online_key));
+    assert_eq!(code(upload(Envelope::sign(&gap, Kind::Root, &[&ctx.key]).unwrap()).await), "root_version");
+    assert_eq!(code(upload(Envelope { payload: "{".into(), signatures: vec![] }).await), "bad_metadata");
+    assert_eq!(ctx.roots().await.len(), 1, "nothing refused was stored");
+
+    // Rotation to a new release key through the CLI: root 2 is signed by both; clients pinned to the old key
+    // follow it, and releases signed by the new key are accepted.
+    let new_key = SecretKey::generate().unwrap();
+    let new_key_file = ctx.dir.path().join("new.key");
+    write_key(&new_key_file, &new_key);
+    let rotated = ctx
+        .cli(&[
+            "root",
+            "sign",
+            "--app",
+            APP,
+            "--release-key",
+            ctx.key_file.to_str().unwrap(),
+            "--new-release-key",
+            new_key_file.to_str().unwrap(),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(rotated["version"], 2);
+    let (trust, _) = ctx.client_view().await;
+    assert_eq!(trust.root_version, 2);
+    // The old key alone can no longer sign the next root.
+    let err = ctx.cli(&["root", "sign", "--app", APP, "--release-key", ctx.key_file.to_str().unwrap()]).await;
+    assert!(err.is_err());
+    let artifact = ctx.artifact("3.0.0", &new_key);
+    std::fs::write(format!("{}.sig", artifact.path.display()), &artifact.signature).unwrap();
+    let target = format!("{TARGET}={}", artifact.path.display());
+    ctx.cli(&[
+        "publish",
+        "--app",
+        APP,
+        "--version",
+        "3.0.0",
+        "--target",
+        &target,
+        "--release-key",
+        new_key_file.to_str().unwrap(),
+    ])
+    .await
+    .unwrap();
+
+    // Revocation of the (leaked) online key: a new one, then root 3 revoking the old one. The server signs with the
+    // new key at once; a client refuses anything the old key signs from now on.
+    let old_online = online["key_id"].as_str().unwrap().to_owned();
+    let fresh_key = ctx.cli(&["online-key", "generate", "--app", APP]).await.unwrap();
+    let revoked = ctx
+        .cli(&["root", "sign", "--app", APP, "--release-key", new_key_file.to_str().unwrap(), "--revoke", &old_online])
+        .await
+        .unwrap();
+    assert_eq!(revoked["version"], 3);
+    assert_eq!(revoked["revoked_keys"][0], old_online.as_str());
+    let (trust, freshness) = ctx.client_view().await;
+    assert_eq!(trust.root_version, 3);
+    let signed_by = Signature::from_text(&ctx.document("freshness.json").await.signatures[0]).unwrap().key_id();
+    assert_eq!(signed_by.to_string(), fresh_key["key_id"].as_str().unwrap());
+    assert_eq!(Ctx::offered(&freshness), [("3.0.0".to_owned(), 100)]);
+    let status = ctx.admin.metadata_status(APP).await.unwrap();
+    let old = status["online_keys"].as_array().unwrap().iter().find(|k| k["key_id"] == old_online.as_str()).unwrap();
+    assert_eq!(old["revoked"], true);
+}
+
+#[tokio::test]
+async fn freshness_is_re_signed_before_it_expires_and_after_it_expired() {
+    let ctx = Ctx::with_lifetime(std::time::Duration::from_secs(4)).await;
+    ctx.init_root().await;
+    let (_, first) = ctx.client_view().await;
+    // Not yet half-way: the job leaves it.
+    millennium_update_server::server::metadata::resign_due(&ctx.state).await.unwrap();
+    assert_eq!(ctx.client_view().await.1.sequence, first.sequence);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    millennium_update_server::server::metadata::resign_due(&ctx.state).await.unwrap();
+    let (_, second) = ctx.client_view().await;
+    assert!(second.sequence > first.sequence);
+    assert!(second.expires > first.expires);
+    // With no job running, a request after expiry gets a new, valid document.
+    tokio::time::sleep(std::time::Duration::from_millis(4100)).await;
+    let (_, third) = ctx.client_view().await;
+    assert!(third.sequence > second.sequence);
+}
+
+#[tokio::test]
+async fn migrate_copies_the_signed_metadata() {
+    let ctx = Ctx::new().await;
+    ctx.init_root().await;
+    ctx.publish("1.0.0", &["--release-key", ctx.key_file.to_str().unwrap()]).await.unwrap();
+    let from = Backend::for_dir(&ctx.dir.path().join("data")).storage(&ctx.dir.path().join("data"));
+    let target_dir = ctx.dir.path().join("target");
+    let to = Backend::local().storage(&target_dir);
+    let report = millennium_update_server::migrate::migrate(&from, &to).await.unwrap();
+    for (table, rows) in [("roots", 1), ("release_documents", 1), ("online_keys", 1), ("freshness", 1)] {
+        assert_eq!(report["rows"][table], rows, "{table}: {report}");
+    }
+    // A server on the copy serves the same signed metadata, and signs freshness with the copied online key.
+    let (source, _) = from.open().await.unwrap();
+    let (copy, _) = to.open().await.unwrap();
+    let app = millennium_update_server::names::AppId::parse(APP).unwrap();
+    assert_eq!(copy.roots(&app).await.unwrap(), source.roots(&app).await.unwrap());
+    assert_eq!(
+        copy.freshness(&app).await.unwrap().unwrap().envelope,
+        source.freshness(&app).await.unwrap().unwrap().envelope
+    );
+    let config = ServerConfig::new("http://127.0.0.1:9", 1 << 20).unwrap();
+    let state = AppState::open(&to, config, Some(ADMIN)).await.unwrap().state;
+    let signed = millennium_update_server::server::metadata::sign_freshness(
+        &state,
+        &app,
+        millennium_update_server::server::metadata::Due::Always,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let mut trust = TrustState::bootstrap(APP, &ctx.key.public_key(), &ctx.roots().await).unwrap();
+    let freshness =
+        trust.check_freshness(&Envelope::parse(signed.envelope.as_bytes()).unwrap(), OffsetDateTime::now_utc());
+    assert_eq!(Ctx::offered(&freshness.unwrap()), [("1.0.0".to_owned(), 100)]);
+}
