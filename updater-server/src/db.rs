@@ -1252,6 +1252,19 @@ impl Db {
         })
     }
 
+    /// The highest sequence number of the release documents of `channel`.
+    pub async fn last_sequence(&self, app: &AppId, channel: &Channel) -> Result<Option<i64>> {
+        on_pool!(self, |pool| {
+            let row =
+                sqlx::query("SELECT MAX(sequence) AS last FROM release_documents WHERE app_id = $1 AND channel = $2")
+                    .bind(app.as_str())
+                    .bind(channel.as_str())
+                    .fetch_one(pool)
+                    .await?;
+            row.opt_int("last")
+        })
+    }
+
     /// Every release document of an app (oldest first).
     pub async fn release_documents(&self, app: &AppId) -> Result<Vec<ReleaseDocumentRow>> {
         on_pool!(self, |pool| {

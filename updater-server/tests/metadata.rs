@@ -521,3 +521,41 @@ async fn migrate_copies_the_signed_metadata() {
         trust.check_freshness(&Envelope::parse(signed.envelope.as_bytes()).unwrap(), OffsetDateTime::now_utc());
     assert_eq!(Ctx::offered(&freshness.unwrap()), [("1.0.0".to_owned(), 100)]);
 }
+
+#[tokio::test]
+async fn a_root_can_be_signed_without_reaching_the_server_and_uploaded_later() {
+    let ctx = Ctx::new().await;
+    ctx.init_root().await;
+    let online = ctx.admin.generate_online_key(APP).await.unwrap();
+    let roots_file = ctx.dir.path().join("roots.json");
+    std::fs::write(&roots_file, ctx.get(&format!("/metadata/{APP}/roots.json")).await.text().await.unwrap()).unwrap();
+    let online_file = ctx.dir.path().join("online.pub");
+    std::fs::write(&online_file, online["public_key"].as_str().unwrap()).unwrap();
+    let out = ctx.dir.path().join("root-2.json");
+
+    // Signed with the roots and the online key from files only; the server is not told.
+    let mut argv = vec!["millennium-update-server", "--json", "root", "sign", "--app", APP, "--no-upload"];
+    let (key, roots, online, output) = (
+        ctx.key_file.to_str().unwrap(),
+        roots_file.to_str().unwrap(),
+        online_file.to_str().unwrap(),
+        out.to_str().unwrap(),
+    );
+    argv.extend_from_slice(&["--release-key", key, "--roots", roots, "--online-key", online, "--output", output]);
+    let parsed = <cli::Cli as clap::Parser>::try_parse_from(argv).unwrap();
+    let signed = cli::run(parsed.command, true).await.unwrap();
+    assert_eq!((signed["version"].clone(), signed["uploaded"].clone()), (2.into(), false.into()));
+    assert_eq!(ctx.roots().await.len(), 1);
+
+    let stored = ctx.cli(&["root", "upload", "--app", APP, output]).await.unwrap();
+    assert_eq!(stored["version"], 2);
+    let (trust, _) = ctx.client_view().await;
+    assert_eq!(trust.root_version, 2);
+    let root: Root = serde_json::from_str(&ctx.roots().await[1].payload).unwrap();
+    assert_eq!(
+        root.online_keys,
+        [PublicKey::from_text(&std::fs::read_to_string(&online_file).unwrap()).unwrap().to_base64()]
+    );
+    // Uploading it again is refused: root 2 exists.
+    assert!(ctx.cli(&["root", "upload", "--app", APP, output]).await.is_err());
+}

@@ -316,6 +316,12 @@ async fn promoted_document(
             existing.channel
         )));
     }
+    if existing.min_webview_version != verified.release.min_webview_version {
+        return Err(rejected(format!(
+            "its minimum webview differs from that of release {version} in channel `{}`",
+            existing.channel
+        )));
+    }
     Ok(Some(NewReleaseDocument {
         sequence: verified.release.sequence,
         envelope: envelope.to_json(),

@@ -238,6 +238,19 @@ async fn publish_checked(
                     shown(min_webview.as_ref())
                 )));
             }
+            // Checked again when the release is written; here so that a stale document fails before the upload.
+            if let Some(last) = state.db().last_sequence(&app, &channel).await?
+                && i64::try_from(verified.release.sequence).is_ok_and(|sequence| sequence <= last)
+            {
+                return Err(Error::conflict(
+                    "sequence_not_newer",
+                    format!(
+                        "the release document's sequence {} is not above {last}, the last of channel `{channel}`\nhint: sign it again with sequence {} (the CLI does this when given `--release-key`)",
+                        verified.release.sequence,
+                        last + 1
+                    ),
+                ));
+            }
             document = Some((envelope, verified));
             continue;
         }
@@ -311,7 +324,7 @@ async fn publish_checked(
         return Err(document_rejected(&format!("it lists `{}`, which was not uploaded", missing.target)));
     }
 
-    // 4. Verify every signature over the stored bytes (with a release document: the document's, checked above).
+    // 3. Verify every signature over the stored bytes (with a release document: the document's, checked above).
     let mut verified = Vec::with_capacity(uploads.len());
     for (target, upload) in &uploads {
         let sig = signatures.get(target).ok_or_else(|| Error::SignatureRejected {
@@ -330,7 +343,7 @@ async fn publish_checked(
         verified.push((*target, signature));
     }
 
-    // 5. Make the files durable under their final names, then make the release visible in one transaction.
+    // 4. Make the files durable under their final names, then make the release visible in one transaction.
     let mut artifacts = Vec::with_capacity(uploads.len());
     for ((target, upload), (_, signature)) in uploads.into_iter().zip(verified) {
         let size = upload.blob.size;
