@@ -153,6 +153,27 @@ impl RealServer {
     }
 }
 
+/// v1 and v2 of the example app, v2 published to a real update server.
+struct Published {
+    v1: Vec<u8>,
+    v2: Vec<u8>,
+    dir: tempfile::TempDir,
+    server: RealServer,
+    keys: Keys,
+}
+
+impl Published {
+    async fn new() -> Published {
+        let built = std::fs::read(example()).unwrap();
+        let (v1, v2) = (stamp(&built, "1.0.0"), stamp(&built, "2.0.0"));
+        let dir = tempfile::tempdir().unwrap();
+        let server = RealServer::start().await;
+        let keys = Keys::generate();
+        server.publish("updatable", &keys, "2.0.0", &v2, dir.path()).await;
+        Published { v1, v2, dir, server, keys }
+    }
+}
+
 /// Runs `updatable update` from `app` against `endpoint` and checks it went from 1.0.0 to 2.0.0 in place.
 async fn update_in_place(app: PathBuf, endpoint: String, pubkey: String, state: PathBuf, v2: &[u8]) {
     let app2 = app.clone();
@@ -173,12 +194,7 @@ async fn update_in_place(app: PathBuf, endpoint: String, pubkey: String, state: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_app_updates_itself_from_a_real_update_server() {
-    let built = std::fs::read(example()).unwrap();
-    let (v1, v2) = (stamp(&built, "1.0.0"), stamp(&built, "2.0.0"));
-    let dir = tempfile::tempdir().unwrap();
-    let server = RealServer::start().await;
-    let keys = Keys::generate();
-    server.publish("updatable", &keys, "2.0.0", &v2, dir.path()).await;
+    let Published { v1, v2, dir, server, keys } = Published::new().await;
 
     let endpoints = [
         ("dynamic", format!("{}/updatable/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url)),
@@ -198,12 +214,7 @@ async fn the_example_app_updates_itself_from_a_real_update_server() {
 /// v1, untouched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_during_the_download_leaves_the_app_as_it_was() {
-    let built = std::fs::read(example()).unwrap();
-    let (v1, v2) = (stamp(&built, "1.0.0"), stamp(&built, "2.0.0"));
-    let dir = tempfile::tempdir().unwrap();
-    let server = RealServer::start().await;
-    let keys = Keys::generate();
-    server.publish("updatable", &keys, "2.0.0", &v2, dir.path()).await;
+    let Published { v1, dir, server, keys, .. } = Published::new().await;
     let app = dir.path().join("bin").join("updatable");
     std::fs::create_dir_all(app.parent().unwrap()).unwrap();
     write_exe(&app, &v1);
