@@ -80,14 +80,10 @@ async fn publish_with(
     let signature = Signature::sign(key, std::fs::File::open(&file).unwrap(), &comment).unwrap();
     let publisher = Client::new(&server.url, &publish_token(server).await).unwrap();
     let release = PublishRequest {
-        version: version.into(),
-        channel: None,
         notes: Some(format!("release {version}")),
         min_webview_version: min_webview.map(str::to_owned),
         rollout,
-        force: false,
-        total_size: None,
-        dry_run: false,
+        ..PublishRequest::new(version)
     };
     let artifact = UploadArtifact {
         target: "linux-x86_64".parse().unwrap(),

@@ -137,16 +137,7 @@ impl RealServer {
         std::fs::write(&file, binary).unwrap();
         let comment = TrustedComment::tauri(1_795_000_000, app_id, Some(version)).unwrap();
         let signature = Signature::sign(&keys.secret, binary, &comment).unwrap();
-        let release = PublishRequest {
-            version: version.into(),
-            channel: None,
-            notes: Some(format!("{app_id} {version}")),
-            min_webview_version: None,
-            rollout: None,
-            force: false,
-            total_size: None,
-            dry_run: false,
-        };
+        let release = PublishRequest { notes: Some(format!("{app_id} {version}")), ..PublishRequest::new(version) };
         let target = format!("linux-{}", std::env::consts::ARCH).parse().unwrap();
         let artifact = UploadArtifact { target, path: file, signature: signature.to_text(Format::Tauri) };
         publisher.publish(app_id, &release, &[artifact], Arc::new(|_| {})).await.unwrap();

@@ -276,16 +276,7 @@ async fn publish_refuses_release_documents_that_do_not_vouch_for_the_upload() {
     let ctx = Ctx::new().await;
     ctx.init_root().await;
     let publisher = Client::new(&ctx.url, &ctx.app_admin_token).unwrap();
-    let request = |version: &str| PublishRequest {
-        version: version.into(),
-        channel: None,
-        notes: None,
-        min_webview_version: None,
-        rollout: None,
-        force: false,
-        total_size: None,
-        dry_run: false,
-    };
+    let request = PublishRequest::new;
     let artifact = ctx.artifact("2.0.0", &ctx.key);
     let data = std::fs::read(&artifact.path).unwrap();
     let stranger = SecretKey::generate().unwrap();

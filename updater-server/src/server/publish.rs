@@ -81,6 +81,22 @@ pub struct PublishRequest {
     pub dry_run: bool,
 }
 
+impl PublishRequest {
+    /// A request for `version` with every option at its default (channel `stable`, no notes, 100 %).
+    pub fn new(version: impl Into<String>) -> Self {
+        Self {
+            version: version.into(),
+            channel: None,
+            notes: None,
+            min_webview_version: None,
+            rollout: None,
+            force: false,
+            total_size: None,
+            dry_run: false,
+        }
+    }
+}
+
 /// Multipart part names.
 pub const RELEASE_PART: &str = "release";
 /// The signed release document (apps with signed metadata).

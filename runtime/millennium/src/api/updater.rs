@@ -169,15 +169,7 @@ mod tests {
             std::fs::write(&file, script("2.0.0")).unwrap();
             let comment = TrustedComment::tauri(1_795_000_000, "demo", Some("2.0.0")).unwrap();
             let signature = Signature::sign(key, std::fs::File::open(&file).unwrap(), &comment).unwrap();
-            let release = PublishRequest {
-                version: "2.0.0".into(),
-                channel: None,
-                notes: Some("Faster and safer.".into()),
-                rollout: None,
-                force: false,
-                total_size: None,
-                dry_run: false,
-            };
+            let release = PublishRequest { notes: Some("Faster and safer.".into()), ..PublishRequest::new("2.0.0") };
             let target = format!("linux-{}", std::env::consts::ARCH).parse().unwrap();
             let artifact = UploadArtifact { target, path: file, signature: signature.to_text(Format::Tauri) };
             publisher.publish("demo", &release, &[artifact], Arc::new(|_| {})).await.unwrap();
