@@ -2,9 +2,10 @@
 //!
 //! Parts, in this order:
 //!
-//! 1. `release`: JSON `{"version", "channel"?, "notes"?, "min_webview_version"?, "rollout"?, "force"?}`. Checked before any artifact byte is
-//!    read: a duplicate version or one not newer than the channel's latest (unless `force`) is refused at once.
-//!    With `"dry_run": true` the request ends here with `200` (the CLI checks this way before uploading).
+//! 1. `release`: JSON `{"version", "channel"?, "notes"?, "min_webview_version"?, "rollout"?, "force"?}`. Checked
+//!    before any artifact byte is read: a duplicate version or one not newer than the channel's latest (unless
+//!    `force`), or a `min_webview_version` that is not a webview version, is refused at once. With
+//!    `"dry_run": true` the request ends here with `200` (the CLI checks this way before uploading).
 //! 2. For each artifact, in any order: `signature:{target}` (the `.sig` text, minisign or Tauri form) and
 //!    `artifact:{target}` (the file, with a file name), where `{target}` is a target key such as
 //!    `linux-x86_64-appimage`.
