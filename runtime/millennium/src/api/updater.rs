@@ -173,6 +173,7 @@ mod tests {
                 version: "2.0.0".into(),
                 channel: None,
                 notes: Some("Faster and safer.".into()),
+                min_webview_version: None,
                 rollout: None,
                 force: false,
                 total_size: None,
