@@ -323,6 +323,10 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
         &[("MILLENNIUM_TOKEN", &publish_token)],
     ));
     assert_eq!(listed["releases"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["releases"][0]["min_webview_version"], "2.44");
+    let out = cli(&["releases", "list", "--server", &url, "--app", "demo"], &[("MILLENNIUM_TOKEN", &publish_token)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().next().unwrap_or_default().ends_with("  webview >= 2.44"), "{text}");
 
     check_served(&server, &public_key, &appimage, &deb);
 
