@@ -1,12 +1,12 @@
 //! AppImage (type 2): an ELF runtime followed by a squashfs image of the AppDir.
 //!
-//! The AppDir is `AppRun` (a symlink to the main binary, or a script, see [`build`]), `PKG.desktop`, `PKG.png` and
-//! `.DirIcon` at the root, and the same `usr/` tree as the deb/rpm. The squashfs image is written in-process with `backhand` (gzip, all entries
-//! root-owned, every mtime and the superblock time set to `SOURCE_DATE_EPOCH`), so no `mksquashfs`, no linuxdeploy
-//! and no download happen at bundle time. The runtime is the type-2 runtime shipped inside the published `appimage`
-//! crate (see `assets/README.md`); it finds the image at the end of its own ELF image, so the two are concatenated.
-//! The runtime's reserved `.upd_info` section (1024 bytes) is patched with the update information
-//! (`zsync|URL`) when an update URL is configured, which is what AppImageUpdate reads.
+//! The AppDir is `AppRun` (a symlink to the main binary, or a script, see [`app_run`]), `PKG.desktop`, `PKG.png`
+//! and `.DirIcon` at the root, and the same `usr/` tree as the deb/rpm. The squashfs image is written in-process
+//! with `backhand` (gzip, all entries root-owned, every mtime and the superblock time set to `SOURCE_DATE_EPOCH`),
+//! so no `mksquashfs`, no linuxdeploy and no download happen at bundle time. The runtime is the type-2 runtime
+//! shipped inside the published `appimage` crate (see `assets/README.md`); it finds the image at the end of its own
+//! ELF image, so the two are concatenated. The runtime's reserved `.upd_info` section (1024 bytes) is patched with
+//! the update information (`zsync|URL`) when an update URL is configured, which is what AppImageUpdate reads.
 
 use std::io::Cursor;
 

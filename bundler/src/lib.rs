@@ -360,7 +360,7 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
             }
             tree.sort();
         }
-        let launcher = match webview_launcher(&app, &needs)? {
+        let launcher = match webview_launcher(&app, &needs, arch)? {
             Some(data) => {
                 let path = appimage::launcher_path(&app);
                 tree.file(path.clone(), 0o755, data);
@@ -550,7 +550,7 @@ const WEBKITGTK_SONAME: &str = "libwebkit2gtk-4.1.so.0";
 
 /// The webview launcher for the AppImage's `AppRun`, read, when the main binary links WebKitGTK (an AppImage has no
 /// package dependencies, so this is what turns a missing WebKitGTK into a clear message); `None` otherwise.
-fn webview_launcher(app: &App, needs: &[elf::Needs]) -> Result<Option<Vec<u8>>> {
+fn webview_launcher(app: &App, needs: &[elf::Needs], arch: Arch) -> Result<Option<Vec<u8>>> {
     if !needs.first().is_some_and(|main| main.needed.iter().any(|s| s == WEBKITGTK_SONAME)) {
         return Ok(None);
     }
@@ -570,7 +570,18 @@ fn webview_launcher(app: &App, needs: &[elf::Needs]) -> Result<Option<Vec<u8>>> 
             ),
         });
     }
-    std::fs::read(&path).map(Some).map_err(Error::io("read", &path))
+    let mut data = std::fs::read(&path).map_err(Error::io("read", &path))?;
+    // A script is a launcher too; an executable must be one for the AppImage's architecture, stripped like the app.
+    if data.starts_with(b"\x7fELF") {
+        elf::read(&path, &data, arch)?;
+        if app.config.binaries.strip.unwrap_or(true)
+            && elf::has_symtab(&data)
+            && let Some(stripped) = elf::strip(&path, &data)?
+        {
+            data = stripped;
+        }
+    }
+    Ok(Some(data))
 }
 
 fn private_libraries(

@@ -727,6 +727,13 @@ fn appimage_starts_a_webkitgtk_app_through_the_webview_launcher() {
     let o = Command::new(find(&other, ".AppImage")).env("APPIMAGE_EXTRACT_AND_RUN", "1").output().unwrap();
     assert!(stdout(&o).starts_with("[launch][--app-name][Hello App][--]["), "{}", stdout(&o));
 
+    // A launcher built for another architecture is refused.
+    let mut foreign = std::fs::read(app.path().join("hello")).unwrap();
+    foreign[18..20].copy_from_slice(&183u16.to_le_bytes());
+    std::fs::write(app.path().join("launcher"), foreign).unwrap();
+    std::fs::remove_dir_all(&out).unwrap();
+    app.assert_rejected(&["--format", "appimage"], &[], &["launcher", "not x86_64"]);
+
     // An app without WebKitGTK needs no launcher.
     let plain = TestApp::new();
     let out = plain.path().join("out");

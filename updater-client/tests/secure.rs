@@ -386,10 +386,12 @@ async fn a_signed_release_needing_a_newer_webview_is_refused() {
     assert_eq!(update.min_webview_version().map(ToString::to_string).as_deref(), Some("99.0"));
     let trusted = s.trusted();
     let err = update.download_and_install(|_| {}).await.unwrap_err();
-    assert!(
-        matches!(&err, Error::WebviewTooOld { version, minimum, .. } if version == "2.0.0" && minimum == "99.0"),
-        "{err:?}"
-    );
+    match &err {
+        Error::WebviewTooOld { version, minimum, .. } => {
+            assert_eq!((version.as_str(), minimum.as_str()), ("2.0.0", "99.0"))
+        }
+        other => panic!("expected WebviewTooOld, got {other:?}"),
+    }
     s.fixture.assert_untouched();
     assert!(s.fixture.downloads().is_empty(), "nothing is downloaded: {:?}", s.fixture.downloads());
     assert_eq!(s.trusted(), trusted, "a refused release is not recorded as installed");

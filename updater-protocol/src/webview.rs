@@ -4,7 +4,8 @@
 //! # Versions
 //!
 //! A [`WebviewVersion`] is one to four dot-separated decimal numbers (`2.44.1` for WebKitGTK, `124.0.2478.80` for the
-//! WebView2 Runtime, `14.5` for macOS), each fitting in 32 bits, nothing else (no whitespace, no `v`, no suffix).
+//! WebView2 Runtime, `14.5` for macOS), each fitting in 32 bits without leading zeros, nothing else (no whitespace, no
+//! `v`, no suffix).
 //! Missing parts count as zero, so `2.44` equals `2.44.0` and a minimum of `2.44` accepts `2.44.1`. It is written
 //! back as given.
 //!
@@ -71,6 +72,10 @@ impl WebviewVersion {
             .map(|part| {
                 if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(invalid("each part must be a number, as in `2.44.1`"));
+                }
+                // So that a version is written back as given (`02` would come back as `2`).
+                if part.len() > 1 && part.starts_with('0') {
+                    return Err(invalid("a part has a leading zero"));
                 }
                 part.parse::<u32>().map_err(|_| invalid("a part is too large"))
             })
@@ -328,6 +333,9 @@ mod tests {
             "1.2.3.4.5",
             "2.99999999999",
             "two",
+            "06.0",
+            "2.044",
+            "00",
             " 2.44",
             "2.44\n",
             "+1",

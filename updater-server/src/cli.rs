@@ -1005,9 +1005,10 @@ fn print_release(release: &Value, out: &mut impl Write) -> std::io::Result<()> {
         })
         .unwrap_or_default();
     let yanked = if release["yanked"].as_bool() == Some(true) { " (yanked)" } else { "" };
+    let webview = release["min_webview_version"].as_str().map(|v| format!("  webview >= {v}")).unwrap_or_default();
     writeln!(
         out,
-        "{} {}{yanked}  [{}]  {}",
+        "{} {}{yanked}  [{}]  {}{webview}",
         release["app"].as_str().unwrap_or_default(),
         release["version"].as_str().unwrap_or_default(),
         channels.join(", "),

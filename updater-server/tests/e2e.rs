@@ -174,6 +174,7 @@ fn check_served(server: &Server, public_key: &PublicKey, appimage: &[u8], deb: &
         let offer = DynamicResponse::parse(&response.bytes().unwrap()).unwrap();
         assert_eq!(offer.release().version().to_string(), "1.2.3");
         assert_eq!(offer.release().notes(), Some("# 1.2.3\n\n- faster\n"));
+        assert_eq!(offer.release().min_webview_version().map(ToString::to_string).as_deref(), Some("2.44"));
         let url = offer.artifact().url().as_str().to_owned();
         assert!(url.starts_with(&server.url), "{url}");
 
@@ -208,6 +209,7 @@ fn check_served(server: &Server, public_key: &PublicKey, appimage: &[u8], deb: &
     let response = get("/demo/stable/latest.json");
     assert_eq!(response.status(), 200);
     let manifest = StaticManifest::parse(&response.bytes().unwrap()).unwrap();
+    assert_eq!(manifest.release().min_webview_version().map(ToString::to_string).as_deref(), Some("2.44"));
     for (target, bytes) in [("linux-x86_64-deb", deb), ("linux-x86_64", appimage), ("linux-x86_64-appimage", appimage)]
     {
         let (_, entry) = manifest.select(&target.parse::<Target>().unwrap()).unwrap();
@@ -261,6 +263,14 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
     let out = cli(&["publish", "--server", &url, "--app", "demo", "--version", "1.2.3", a.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 
+    // A minimum webview version that is not one: usage error before anything is sent.
+    let out = cli(
+        &["publish", "--server", &url, "--app", "demo", "--version", "1.2.3", "--min-webview-version", "2.44-rc1"],
+        &[("MILLENNIUM_PUBLISH_TOKEN", &publish_token)],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("`2.44-rc1` is not a valid webview version"));
+
     // Publish with the CLI, token from MILLENNIUM_PUBLISH_TOKEN, targets inferred from the file names.
     let published = ok_json(cli(
         &[
@@ -275,6 +285,8 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
             "1.2.3",
             "--notes-file",
             notes.to_str().unwrap(),
+            "--min-webview-version",
+            "2.44",
             "--json",
             a.to_str().unwrap(),
             d.to_str().unwrap(),
@@ -285,6 +297,7 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
     let targets: Vec<&str> =
         published["artifacts"].as_array().unwrap().iter().map(|a| a["target"].as_str().unwrap()).collect();
     assert_eq!(targets, ["linux-x86_64-appimage", "linux-x86_64-deb", "windows-x86_64-nsis"]);
+    assert_eq!(published["min_webview_version"], "2.44");
 
     // The same version again: refused by the server, exit 1, JSON error on stdout.
     let out = cli(
@@ -310,6 +323,10 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
         &[("MILLENNIUM_TOKEN", &publish_token)],
     ));
     assert_eq!(listed["releases"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["releases"][0]["min_webview_version"], "2.44");
+    let out = cli(&["releases", "list", "--server", &url, "--app", "demo"], &[("MILLENNIUM_TOKEN", &publish_token)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().next().unwrap_or_default().ends_with("  webview >= 2.44"), "{text}");
 
     check_served(&server, &public_key, &appimage, &deb);
 

@@ -2,12 +2,13 @@
 //!
 //! Parts, in this order:
 //!
-//! 1. `release`: JSON `{"version", "channel"?, "notes"?, "min_webview_version"?, "rollout"?, "force"?}`. Checked before any artifact byte is
-//!    read: a duplicate version or one not newer than the channel's latest (unless `force`) is refused at once.
-//!    With `"dry_run": true` the request ends here with `200` (the CLI checks this way before uploading).
+//! 1. `release`: JSON `{"version", "channel"?, "notes"?, "min_webview_version"?, "rollout"?, "force"?}`. Checked
+//!    before any artifact byte is read: a duplicate version or one not newer than the channel's latest (unless
+//!    `force`), or a `min_webview_version` that is not a webview version, is refused at once. With
+//!    `"dry_run": true` the request ends here with `200` (the CLI checks this way before uploading).
 //! 2. `release-document`, required when the app has signed metadata (a root), refused otherwise: the release
 //!    envelope signed offline with a release key (`docs/protocol.md` §7). It must verify against the app's current
-//!    root, name this app, channel and version, and list exactly the uploaded artifacts.
+//!    root, name this app, channel, version and minimum webview, and list exactly the uploaded artifacts.
 //! 3. For each artifact, in any order: `signature:{target}` (the `.sig` text, minisign or Tauri form) and
 //!    `artifact:{target}` (the file, with a file name), where `{target}` is a target key such as
 //!    `linux-x86_64-appimage`.

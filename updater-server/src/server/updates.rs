@@ -22,9 +22,9 @@
 //!
 //! Millennium's updater reports its system webview in the `X-Millennium-Webview` header (grammar in
 //! `millennium_update_protocol::webview`). The answer never depends on it: the release's `min_webview_version` is
-//! served, and the client decides. The check is counted in `millennium_update_check_webviews_total` ([`webview_status`]):
-//! whether the install meets the minimum of the release it is offered, is older, has no webview, or sent a value that
-//! does not parse (`unknown`: never a `4xx`).
+//! served, and the client decides. The check is counted in `millennium_update_check_webviews_total`
+//! ([`webview_status`]): whether the install meets the minimum of the release it is offered, is older, has no
+//! webview, or sent a value that does not parse (`unknown`: never a `4xx`).
 //!
 //! # No database on the hot path
 //!
