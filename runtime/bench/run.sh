@@ -7,7 +7,7 @@
 #                      allows, the very same page files and commands (its own workspace; the test suite never builds it)
 #   raw wry + tao      runtime/webview/examples/raw_wry: no framework at all, the floor
 #
-# It prints each stripped binary's size and its launch → first-IPC latency (median over RUNS launches under Xvfb):
+# It prints each stripped binary's size and its launch → first-IPC latency (median over RUNS launches each under Xvfb, taken in turns):
 # the time from the start of `main` until the page, holding the reply to its first command, reports back (each app
 # prints `first-ipc-ms N` with MILLENNIUM_SELFTEST=1), then the ratios millennium / tauri against the issue's targets
 # (size ≤ 0.8×, latency ≤ 1.0×). Latency on a shared machine is noisy: compare medians over several runs.
@@ -31,25 +31,30 @@ cargo build "${settings[@]}" -p millennium-example-hello --bin hello >&2
 cargo build "${settings[@]}" --manifest-path runtime/bench/tauri-hello/Cargo.toml --locked >&2
 cargo build "${settings[@]}" -p millennium-runtime-webview --example raw_wry >&2
 
-latency() { # binary -> median first-ipc-ms over $runs launches
-    local bin=$1 i out value values=()
-    for ((i = 0; i < runs; i++)); do
-        out=$(MILLENNIUM_SELFTEST=1 xvfb-run -a -s "-screen 0 1024x768x24" "$bin" 2>"$target/bench-stderr") || true
-        value=$(sed -n 's/^first-ipc-ms //p' <<<"$out")
-        if [[ -z "$value" ]]; then
-            echo "error: $bin did not report its first IPC; its stderr:" >&2
-            cat "$target/bench-stderr" >&2
-            exit 1
-        fi
-        values+=("$value")
-    done
-    echo "$(basename "$bin") first-ipc-ms runs: ${values[*]}" >&2
-    printf '%s\n' "${values[@]}" | sort -n | sed -n "$(((runs + 1) / 2))p"
+launch() { # binary -> its first-ipc-ms, from one launch under Xvfb
+    local bin=$1 out value
+    out=$(MILLENNIUM_SELFTEST=1 xvfb-run -a -s "-screen 0 1024x768x24" "$bin" 2>"$target/bench-stderr") || true
+    value=$(sed -n 's/^first-ipc-ms //p' <<<"$out")
+    if [[ -z "$value" ]]; then
+        echo "error: $bin did not report its first IPC; its stderr:" >&2
+        cat "$target/bench-stderr" >&2
+        exit 1
+    fi
+    echo "$value"
 }
+median() { printf '%s\n' "$@" | sort -n | sed -n "$((($# + 1) / 2))p"; }
 
 hello="$target/release/hello" tauri="$target/release/tauri-hello" raw="$target/release/examples/raw_wry"
 hello_size=$(stat -c %s "$hello") tauri_size=$(stat -c %s "$tauri") raw_size=$(stat -c %s "$raw")
-hello_ms=$(latency "$hello") tauri_ms=$(latency "$tauri") raw_ms=$(latency "$raw")
+# Round robin, so that a change in the machine's load during the run weighs on all three alike.
+hello_runs=() tauri_runs=() raw_runs=()
+for ((i = 0; i < runs; i++)); do
+    hello_runs+=("$(launch "$hello")")
+    tauri_runs+=("$(launch "$tauri")")
+    raw_runs+=("$(launch "$raw")")
+done
+echo "first-ipc-ms per launch: hello ${hello_runs[*]}; tauri ${tauri_runs[*]}; raw ${raw_runs[*]}" >&2
+hello_ms=$(median "${hello_runs[@]}") tauri_ms=$(median "${tauri_runs[@]}") raw_ms=$(median "${raw_runs[@]}")
 printf '%-22s %12s %18s\n' app "size (KiB)" "first IPC (ms)"
 printf '%-22s %12d %18s\n' "millennium hello" $((hello_size / 1024)) "$hello_ms"
 printf '%-22s %12d %18s\n' "tauri v2 hello" $((tauri_size / 1024)) "$tauri_ms"
