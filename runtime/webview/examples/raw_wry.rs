@@ -1,6 +1,7 @@
 //! The floor to compare Millennium against: a bare `tao` window with a `wry` webview serving one page from a custom
-//! protocol and printing `first-ipc-ms N` (time from `main` to the page's first IPC message) before exiting.
-//! Used by `runtime/bench/run.sh`.
+//! protocol and printing `first-ipc-ms N` before exiting: the time from `main` until the page, having received the
+//! reply to its first message (`config`, answered with a script as Millennium does), says `ready`. Used by
+//! `runtime/bench/run.sh`.
 
 use std::borrow::Cow;
 use std::time::Instant;
@@ -12,11 +13,17 @@ use wry::WebViewBuilder;
 use wry::http::Response;
 
 const PAGE: &str = "<!doctype html><html><head><title>Hello</title></head><body><h1>Hello, wry</h1>\
-                    <script>window.ipc.postMessage('ready')</script></body></html>";
+                    <script>window.reply = () => window.ipc.postMessage('ready'); \
+                    window.ipc.postMessage('config')</script></body></html>";
+
+enum Step {
+    Reply,
+    Exit,
+}
 
 fn main() {
     let started = Instant::now();
-    let event_loop = EventLoopBuilder::<()>::with_user_event().build();
+    let event_loop = EventLoopBuilder::<Step>::with_user_event().build();
     let proxy = event_loop.create_proxy();
     let window = match WindowBuilder::new().with_title("raw wry").build(&event_loop) {
         Ok(window) => window,
@@ -31,9 +38,14 @@ fn main() {
             response.headers_mut().insert("Content-Type", wry::http::HeaderValue::from_static("text/html"));
             response
         })
-        .with_ipc_handler(move |_request| {
-            println!("first-ipc-ms {}", started.elapsed().as_millis());
-            let _ = proxy.send_event(());
+        .with_ipc_handler(move |request| {
+            let step = if request.body() == "config" {
+                Step::Reply
+            } else {
+                println!("first-ipc-ms {}", started.elapsed().as_millis());
+                Step::Exit
+            };
+            let _ = proxy.send_event(step);
         })
         .with_url("raw://localhost/");
     #[cfg(target_os = "linux")]
@@ -56,9 +68,14 @@ fn main() {
         }
     };
     event_loop.run(move |event, _, control_flow| {
-        let _keep = &webview;
         *control_flow = match event {
-            Event::UserEvent(()) => ControlFlow::ExitWithCode(0),
+            Event::UserEvent(Step::Reply) => {
+                if let Err(error) = webview.evaluate_script("window.reply()") {
+                    eprintln!("error: {error}");
+                }
+                ControlFlow::Wait
+            }
+            Event::UserEvent(Step::Exit) => ControlFlow::ExitWithCode(0),
             _ => ControlFlow::Wait,
         };
     });

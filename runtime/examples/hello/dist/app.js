@@ -45,7 +45,7 @@ function rawInvoke(name, handle) {
 }
 
 async function selftest(config) {
-  const report = {};
+  const report = { origin: location.origin };
   const welcome = welcomeEvent();
   Millennium.emit("ready", {});
   const before = callbackCount();

@@ -17,6 +17,9 @@ pub const SELFTEST_STALE_NAME: &str = "MILLENNIUM_SELFTEST_STALE_NAME";
 pub const MIN_WEBVIEW: &str = "MILLENNIUM_HELLO_MIN_WEBVIEW";
 /// The WebKitGTK this example needs at least (a 2023 release; `Millennium.toml` says the same).
 pub const MIN_WEBVIEW_VERSION: &str = "2.40";
+/// With the `localhost-server` feature: serve the page over `http://127.0.0.1:<port>/` (`0`: any free port).
+#[cfg(feature = "localhost-server")]
+pub const LOCALHOST_PORT: &str = "MILLENNIUM_HELLO_LOCALHOST_PORT";
 /// Set to anything to turn colours off in the log.
 pub const NO_COLOR: &str = "NO_COLOR";
 /// The log level on stderr (`error`, `warn`, `info`, `debug`, `trace`); default `warn`.
@@ -54,4 +57,19 @@ pub fn color() -> bool {
 
 pub fn min_webview() -> String {
     std::env::var(MIN_WEBVIEW).unwrap_or_else(|_| MIN_WEBVIEW_VERSION.to_owned())
+}
+
+/// The localhost server's port, if one is asked for.
+///
+/// # Errors
+///
+/// When the variable is set but is not a port number.
+#[cfg(feature = "localhost-server")]
+pub fn localhost_port() -> Result<Option<u16>, String> {
+    match std::env::var(LOCALHOST_PORT) {
+        Err(_) => Ok(None),
+        Ok(value) => value.trim().parse().map(Some).map_err(|_| {
+            format!("{LOCALHOST_PORT}={value:?} is not a port number\nhint: use 0 to 65535 (0: any free port)")
+        }),
+    }
 }

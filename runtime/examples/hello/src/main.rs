@@ -3,7 +3,8 @@
 //!
 //! With `MILLENNIUM_SELFTEST=1` the page also runs its self-test on load (see `dist/app.js`), the app prints the
 //! results to stdout and exits after `MILLENNIUM_SELFTEST_HOLD_MS` (default 0), with code 0; the tests judge the
-//! printed results.
+//! printed results. It also prints `first-ipc-ms N`: the time from start until the page, holding the reply to its first
+//! command (`config`), says `ready` (what `runtime/bench/run.sh` measures).
 //!
 //! Exit codes: 0 success, 1 the app could not start (no display, or the system webview is missing or too old: then
 //! the message names the package to install).
@@ -40,7 +41,7 @@ fn main() {
         .init();
     let selftest = env::selftest();
     let config = Config { selftest, authenticated: env::authenticate(), stale_name: env::stale_name() };
-    let first_call = AtomicBool::new(true);
+    let first_ready = AtomicBool::new(true);
 
     let app = Builder::new()
         .title("Hello, Millennium")
@@ -49,12 +50,7 @@ fn main() {
         .assets(millennium::include_assets!())
         .authenticate_messages(config.authenticated)
         .rerandomize_commands(true)
-        .command("config", move |_app, (): ()| {
-            if selftest && first_call.swap(false, Ordering::Relaxed) {
-                println!("first-ipc-ms {}", started.elapsed().as_millis());
-            }
-            Ok::<_, String>(config.clone())
-        })
+        .command("config", move |_app, (): ()| Ok::<_, String>(config.clone()))
         .command("greet", move |_app, args: Greet| {
             let name = args.name.trim();
             if name.is_empty() {
@@ -63,7 +59,11 @@ fn main() {
             Ok(format!("Hello, {name}! (from Rust)"))
         })
         .command("selftest_report", move |app, report: Value| report_and_exit(app, selftest, &report))
-        .on_event("ready", |app, _payload| {
+        .on_event("ready", move |app, _payload| {
+            // The page says `ready` once it has the reply to its first command: one full round trip since launch.
+            if selftest && first_ready.swap(false, Ordering::Relaxed) {
+                println!("first-ipc-ms {}", started.elapsed().as_millis());
+            }
             if let Err(error) = app.emit("welcome", serde_json::json!({ "message": "Welcome from Rust" })) {
                 eprintln!("error: {error}");
             }
@@ -76,6 +76,15 @@ fn main() {
         });
     #[cfg(feature = "api-fs")]
     let app = app.fs_scope(env::fs_scope());
+    #[cfg(feature = "localhost-server")]
+    let app = match env::localhost_port() {
+        Ok(Some(port)) => app.localhost_server(port),
+        Ok(None) => app,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::exit(1);
+        }
+    };
 
     let Err(error) = app.run();
     eprintln!("error: {error}");

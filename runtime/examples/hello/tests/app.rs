@@ -1,7 +1,9 @@
 //! Runs the example for real: under `xvfb-run` with WebKitGTK, through a full IPC round trip, a screenshot, the
 //! security checks the page reports, and a look at the binary for the compile-time API allow-list.
 //!
-//! Needs `xvfb-run` (packages `xvfb`, `xauth`), ImageMagick (`import`, `identify`), `nm` (binutils) and WebKitGTK 4.1.
+//! Needs `xvfb-run` (packages `xvfb`, `xauth`), ImageMagick (`import`, `identify`), `nm` (binutils) and WebKitGTK 4.1;
+//! with the feature `localhost-server` (`cargo test -p millennium-example-hello --features localhost-server --test app
+//! -- localhost disabled_apis`), also `curl`.
 
 #![allow(clippy::unwrap_used, reason = "a test states its expectations with unwrap; helpers here are not #[test]")]
 
@@ -301,6 +303,9 @@ fn disabled_apis_are_absent_from_the_binary() {
         assert_eq!(contains(binding), enabled, "JS binding `{binding}`: feature on = {enabled}");
         assert_eq!(symbols.contains(symbol), enabled, "symbol `{symbol}`: feature on = {enabled}");
     }
+    // No HTTP server code unless the app asks for the localhost server.
+    let server = cfg!(feature = "localhost-server");
+    assert_eq!(symbols.contains("tiny_http::"), server, "HTTP server symbols: feature on = {server}");
 }
 
 /// A webview older than the app's minimum: the clear message naming the package, exit 1, no toolkit started (no
@@ -326,4 +331,108 @@ fn too_old_webview_is_refused_with_the_package_to_install() {
     let stderr = String::from_utf8_lossy(&invalid.stderr);
     assert_eq!(invalid.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("invalid minimum webview version"), "{stderr}");
+}
+
+/// `curl -i` against the app's localhost server: `(status, lower-cased head, body)`.
+#[cfg(feature = "localhost-server")]
+fn curl(url: &str, host: Option<&str>) -> (u16, String, String) {
+    let mut command = Command::new("curl");
+    command.args(["--silent", "--show-error", "--include", "--max-time", "10"]);
+    if let Some(host) = host {
+        command.arg("--header").arg(format!("Host: {host}"));
+    }
+    let output = command.arg(url).output().expect("cannot run `curl`\nhint: install the package `curl`");
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "curl {url}: {}", String::from_utf8_lossy(&output.stderr));
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("no HTTP head in {text:?}"));
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_ascii_lowercase(), body.to_owned())
+}
+
+#[cfg(feature = "localhost-server")]
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(':')).map(str::trim)
+}
+
+/// The page served over `http://127.0.0.1:<port>/` to a real WebKitGTK window: the IPC round trip and the event work
+/// from that origin, its CSP holds (header from a real HTTP client, meta tag, inline script blocked), the listener is
+/// the app's own and loopback-only, and a request naming another `Host` gets 421.
+#[cfg(feature = "localhost-server")]
+#[test]
+fn localhost_server_in_a_real_window_round_trip_csp_and_foreign_host_refused() {
+    let mut launch = Launch::start(&[("MILLENNIUM_HELLO_LOCALHOST_PORT", "0")], 2000);
+    launch.wait_for_report();
+
+    // One listener, the app's own, on 127.0.0.1 (0100007F in /proc/net/tcp).
+    let pid: u32 = launch.line_value("pid").parse().unwrap();
+    let listening = listening_tcp(&process_tree(pid));
+    assert_eq!(listening.len(), 1, "{listening:?}");
+    let (owner, address) = &listening[0];
+    assert_eq!(*owner, pid);
+    let (ip, port) = address.split_once(':').unwrap();
+    assert_eq!(ip, "0100007F", "listens beyond the loopback: {address}");
+    let port = u16::from_str_radix(port, 16).unwrap();
+    let origin = format!("http://127.0.0.1:{port}");
+
+    let (status, head, body) = curl(&format!("{origin}/"), None);
+    assert_eq!(status, 200, "{head}");
+    assert!(header(&head, "content-type").unwrap().starts_with("text/html"), "{head}");
+    let policy = header(&head, "content-security-policy").unwrap_or_else(|| panic!("no CSP header: {head}")).to_owned();
+    assert!(body.contains("<meta http-equiv=\"Content-Security-Policy\""), "{body}");
+    let (status, head, _) = curl(&format!("{origin}/app.js"), None);
+    assert_eq!(status, 200);
+    assert_eq!(header(&head, "content-security-policy"), Some(policy.as_str()));
+    for path in ["/missing.txt", "/../Cargo.toml"] {
+        let (status, head, _) = curl(&format!("{origin}{path}"), None);
+        assert_eq!(status, 404, "{path}");
+        assert_eq!(header(&head, "content-security-policy"), Some(policy.as_str()), "{path}");
+    }
+    // DNS rebinding: a page on another name that resolves to 127.0.0.1 sends its own Host.
+    let (status, head, body) = curl(&format!("{origin}/"), Some("attacker.example"));
+    assert_eq!((status, body.as_str()), (421, "misdirected request"), "{head}");
+    let (status, _, _) = curl(&format!("{origin}/"), Some(&format!("localhost:{port}")));
+    assert_eq!(status, 421);
+
+    let report = launch.report();
+    let (_stdout, stderr) = launch.finish();
+    assert_eq!(report["origin"], origin.as_str());
+    assert_eq!(report["greet"], serde_json::json!({"ok": true, "value": "Hello, Selftest! (from Rust)"}));
+    assert_eq!(report["event"], serde_json::json!({"ok": true, "value": "Welcome from Rust"}));
+    assert_eq!(report["forged_reply"], serde_json::json!({"ok": true, "value": "Hello, Real! (from Rust)"}));
+    assert_eq!(report["callbacks_left"], 0);
+    // The policy the page got (meta tag, and the header on a fetched 404) is the one curl saw.
+    let meta = report["meta_csp"].as_str().unwrap();
+    assert_eq!(meta.to_ascii_lowercase(), policy);
+    assert!(meta.contains("script-src 'self' 'sha256-") && !meta.contains("unsafe-inline"), "{meta}");
+    assert_eq!(report["inline_script_blocked"], true);
+    assert_eq!(report["fetch_missing"]["value"]["status"], 404);
+    assert_eq!(report["fetch_missing"]["value"]["csp"], meta);
+    assert!(stderr.contains("refused a localhost request for another host"), "{stderr}");
+}
+
+/// A port that is taken, or a value that is no port: a clean error and exit 1.
+#[cfg(feature = "localhost-server")]
+#[test]
+fn localhost_server_port_taken_or_invalid_is_a_clean_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let mut launch = Launch::start(&[("MILLENNIUM_HELLO_LOCALHOST_PORT", &port)], 0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = launch.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the app did not give up");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(1), "{}", launch.stderr());
+    assert!(launch.stderr().contains("error: could not start the localhost server: "), "{}", launch.stderr());
+    assert!(launch.stderr().contains("hint: choose another port"), "{}", launch.stderr());
+    drop(taken);
+
+    let output =
+        Command::new(BIN).env("MILLENNIUM_HELLO_LOCALHOST_PORT", "http").env_remove("DISPLAY").output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.starts_with("error: MILLENNIUM_HELLO_LOCALHOST_PORT=\"http\" is not a port number"), "{stderr}");
 }
