@@ -12,11 +12,11 @@
 //!    script) for a plain binary or AppImage, a Debian or RPM package for those installs. Tauri signatures do not bind
 //!    an artifact to its platform, so a server could otherwise serve a correctly signed artifact of another platform.
 //!
-//! During a download the signature is checked *while the bytes arrive* ([`StreamVerifier`]): `Signature::verify`
-//! runs on a blocking thread and reads, through a bounded channel, the chunks the download loop writes to disk (after
-//! the bytes of a resumed `.part`, read back from the file). Hashing thus overlaps the network transfer, in constant
-//! memory. (`millennium_sign::Signature::verifier` would hash inline instead, serialising hashing with the download
-//! loop; the separate thread is deliberate.) A local file ([`crate::Updater::verify_local_file`]) is verified by
+//! During a download the signature is checked *while the bytes arrive* ([`StreamVerifier`]): an incremental
+//! verifier (`Signature::verifier`, or the signed metadata's artifact check) runs on a blocking thread and hashes,
+//! through a bounded channel, the chunks the download loop also hands to the file writer (after the bytes of a
+//! resumed `.part`, read back from the file). Hashing thus overlaps the network transfer, in constant memory; on the
+//! download loop's own thread it would serialise the two. A local file ([`crate::Updater::verify_local_file`]) is verified by
 //! reading it.
 
 use std::fs::File;
@@ -90,7 +90,9 @@ impl Check {
     /// A fresh check for one pass over the whole artifact.
     pub(crate) fn start(&self) -> Result<Pass> {
         Ok(match self {
-            Check::Pinned(key, signature) => Pass::Pinned { key: key.clone(), signature: signature.clone() },
+            Check::Pinned(key, signature) => {
+                Pass::Pinned(Box::new(signature.verifier(key).map_err(|source| Error::BadSignature { source })?))
+            }
             Check::Vouched(vouched, target) => Pass::Vouched(Box::new(
                 vouched
                     .release
@@ -101,32 +103,33 @@ impl Check {
     }
 }
 
-/// One pass of a [`Check`] over the bytes of an artifact.
+/// One pass of a [`Check`] over the bytes of an artifact, fed chunk by chunk.
 pub(crate) enum Pass {
-    Pinned { key: PublicKey, signature: Box<Signature> },
+    Pinned(Box<millennium_sign::Verifier>),
     Vouched(Box<millennium_update_protocol::metadata::ArtifactCheck>),
 }
 
 impl Pass {
-    fn run(self, mut reader: impl Read) -> Result<()> {
+    fn update(&mut self, chunk: &[u8]) -> Result<()> {
         match self {
-            Pass::Pinned { key, signature } => {
-                signature.verify(&key, reader).map_err(|source| Error::BadSignature { source })
+            Pass::Pinned(verifier) => {
+                verifier.update(chunk);
+                Ok(())
             }
-            Pass::Vouched(mut check) => {
-                let untrusted = |source| Error::Untrusted { source: Box::new(source) };
-                let mut buf = vec![0u8; READ_BUFFER];
-                loop {
-                    let n = reader.read(&mut buf).map_err(|e| Error::io("verify", Path::new("the download"), e))?;
-                    if n == 0 {
-                        break;
-                    }
-                    check.update(&buf[..n]).map_err(untrusted)?;
-                }
-                check.finish().map_err(untrusted)
-            }
+            Pass::Vouched(check) => check.update(chunk).map_err(untrusted),
         }
     }
+
+    fn finish(self) -> Result<()> {
+        match self {
+            Pass::Pinned(verifier) => verifier.finish().map_err(|source| Error::BadSignature { source }),
+            Pass::Vouched(check) => check.finish().map_err(untrusted),
+        }
+    }
+}
+
+fn untrusted(source: millennium_update_protocol::Error) -> Error {
+    Error::Untrusted { source: Box::new(source) }
 }
 
 /// A signature check fed with the bytes of a download as they arrive (see the module docs).
@@ -141,16 +144,31 @@ impl StreamVerifier {
     /// sends.
     ///
     /// [`feed`]: StreamVerifier::feed
-    pub(crate) fn start(pass: Pass, part: &Path, prefix_len: u64) -> Result<Self> {
+    pub(crate) fn start(mut pass: Pass, part: &Path, prefix_len: u64) -> Result<Self> {
         let prefix = File::open(part).map_err(|e| Error::io("open", part, e))?;
         // 16 chunks in flight (reqwest's chunks are at most a few hundred KiB): memory stays bounded.
-        let (sender, receiver) = tokio::sync::mpsc::channel(16);
-        let reader = ChunkReader {
-            prefix: BufReader::with_capacity(READ_BUFFER, prefix).take(prefix_len),
-            receiver,
-            current: bytes::Bytes::new(),
-        };
-        let task = tokio::task::spawn_blocking(move || pass.run(reader));
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+        let part = part.to_owned();
+        let task = tokio::task::spawn_blocking(move || {
+            let mut prefix = prefix.take(prefix_len);
+            let mut buf = vec![0u8; READ_BUFFER];
+            loop {
+                let n = prefix.read(&mut buf).map_err(|e| Error::io("verify", &part, e))?;
+                if n == 0 {
+                    break;
+                }
+                pass.update(&buf[..n])?;
+            }
+            if prefix.limit() > 0 {
+                let shrank = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the partial download shrank");
+                return Err(Error::io("verify", &part, shrank));
+            }
+            // The chunks are hashed where they lie, without another copy.
+            while let Some(chunk) = receiver.blocking_recv() {
+                pass.update(&chunk)?;
+            }
+            pass.finish()
+        });
         Ok(Self { sender, task })
     }
 
@@ -171,35 +189,6 @@ impl StreamVerifier {
                 source: std::io::Error::other(e.to_string()),
             }),
         }
-    }
-}
-
-struct ChunkReader {
-    prefix: std::io::Take<BufReader<File>>,
-    receiver: tokio::sync::mpsc::Receiver<bytes::Bytes>,
-    current: bytes::Bytes,
-}
-
-impl Read for ChunkReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.prefix.limit() > 0 {
-            let n = self.prefix.read(buf)?;
-            if n > 0 {
-                return Ok(n);
-            }
-            if self.prefix.limit() > 0 {
-                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the partial download shrank"));
-            }
-        }
-        while self.current.is_empty() {
-            match self.receiver.blocking_recv() {
-                Some(chunk) => self.current = chunk,
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current.split_to(n));
-        Ok(n)
     }
 }
 
