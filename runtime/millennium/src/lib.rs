@@ -478,12 +478,21 @@ impl Builder {
         if let Some(hook) = on_first_message {
             bridge.on_first_message(hook);
         }
-        let site = Arc::new(protocol::Site::new(self.assets, &self.policy, &bridge.bootstrap()));
+        let bootstrap = bridge.bootstrap();
         #[cfg(feature = "localhost-server")]
-        let localhost = match self.localhost_port {
-            Some(port) => Some(localhost::start(site.clone(), port).map_err(Error::Localhost)?),
-            None => None,
+        let (site, localhost, init_script) = match self.localhost_port {
+            // Any local process can read what the server sends, so the bootstrap (the session's command names and
+            // key) reaches the page through the webview, never through the HTML.
+            Some(port) => {
+                let site = Arc::new(protocol::Site::new(self.assets, &self.policy, None));
+                let localhost = localhost::start(site.clone(), port).map_err(Error::Localhost)?;
+                let script = localhost::init_script(&localhost.origin, &bootstrap);
+                (site, Some(localhost), Some(script))
+            }
+            None => (Arc::new(protocol::Site::new(self.assets, &self.policy, Some(&bootstrap))), None, None),
         };
+        #[cfg(not(feature = "localhost-server"))]
+        let (site, init_script) = (Arc::new(protocol::Site::new(self.assets, &self.policy, Some(&bootstrap))), None);
         #[cfg(feature = "localhost-server")]
         let url = localhost.as_ref().map_or_else(|| START_URL.to_owned(), |l| format!("{}/", l.origin));
         #[cfg(not(feature = "localhost-server"))]
@@ -508,6 +517,7 @@ impl Builder {
             url,
             ipc: Box::new(move |window, raw| ipc_bridge.receive(&ipc_app, window, &raw)),
             devtools: self.devtools,
+            init_script,
         })?;
         for setup in self.setup {
             setup(&app);

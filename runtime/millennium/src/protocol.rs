@@ -19,19 +19,24 @@ pub const HOST: &str = "localhost";
 #[derive(Debug)]
 pub(crate) struct Site {
     pub assets: Assets,
-    /// The policy with the bootstrap's hash in `script-src`.
+    /// The policy, with the bootstrap's hash in `script-src` when the bootstrap is inline.
     pub policy: String,
-    /// `<meta http-equiv=...><script>bootstrap</script>`.
+    /// `<meta http-equiv=...>`, then `<script>bootstrap</script>` when the bootstrap is inline.
     pub head_html: String,
 }
 
 impl Site {
-    pub(crate) fn new(assets: Assets, policy: &str, bootstrap: &str) -> Self {
-        let policy = csp::allow_scripts(policy, &[csp::script_hash(bootstrap)]);
-        let head_html = format!(
-            "<meta http-equiv=\"Content-Security-Policy\" content=\"{}\"><script>{bootstrap}</script>",
-            csp::escape_attribute(&policy)
-        );
+    /// A site whose HTML documents carry `bootstrap` inline (`None`: the bootstrap reaches the page another way).
+    pub(crate) fn new(assets: Assets, policy: &str, bootstrap: Option<&str>) -> Self {
+        let policy = match bootstrap {
+            Some(bootstrap) => csp::allow_scripts(policy, &[csp::script_hash(bootstrap)]),
+            None => policy.to_owned(),
+        };
+        let mut head_html =
+            format!("<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">", csp::escape_attribute(&policy));
+        if let Some(bootstrap) = bootstrap {
+            head_html.push_str(&format!("<script>{bootstrap}</script>"));
+        }
         Self { assets, policy, head_html }
     }
 
@@ -147,13 +152,18 @@ pub(crate) mod tests {
 
     /// A site with `/index.html`, `/app.js` and `/sub/index.html`, policy `default-src 'self'`, bootstrap `boot();`.
     pub(crate) fn site() -> Site {
+        site_with(Some("boot();"))
+    }
+
+    /// [`site`] with another bootstrap, or none.
+    pub(crate) fn site_with(bootstrap: Option<&str>) -> Site {
         let index = b"<html><head><title>t</title></head><body>hi</body></html>";
         let files = vec![
             Asset { path: "/app.js", mime: "text/javascript; charset=utf-8", len: 2, deflated: deflate(b"1;") },
             Asset { path: "/index.html", mime: "text/html; charset=utf-8", len: index.len(), deflated: deflate(index) },
             Asset { path: "/sub/index.html", mime: "text/html; charset=utf-8", len: 1, deflated: deflate(b"x") },
         ];
-        Site::new(Assets::new(Box::leak(files.into_boxed_slice())), "default-src 'self'", "boot();")
+        Site::new(Assets::new(Box::leak(files.into_boxed_slice())), "default-src 'self'", bootstrap)
     }
 
     fn get(site: &Site, uri: &str) -> ProtocolResponse {

@@ -110,6 +110,10 @@ pub struct WindowConfig {
     pub ipc: IpcHandler,
     /// Whether the web inspector may be opened.
     pub devtools: bool,
+    /// A script run in the top frame of every page the window loads, at document start, before the page's own
+    /// scripts (and not subject to its CSP): how the bridge reaches a page that is served over TCP, where anything
+    /// in the HTML could also be read by another local process.
+    pub init_script: Option<String>,
 }
 
 impl fmt::Debug for WindowConfig {
@@ -123,6 +127,7 @@ impl fmt::Debug for WindowConfig {
             .field("scheme", &self.scheme)
             .field("url", &self.url)
             .field("devtools", &self.devtools)
+            .field("init_script", &self.init_script.as_ref().map(|_| "…"))
             .finish_non_exhaustive()
     }
 }

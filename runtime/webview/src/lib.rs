@@ -88,7 +88,11 @@ impl Runtime for WebviewRuntime {
         let ipc = config.ipc;
         // The app's scheme, and the origin of its first page (the localhost server's, when the app uses one).
         let allowed_prefixes = [format!("{}://", config.scheme), origin_prefix(&config.url)];
-        let builder = WebViewBuilder::new()
+        let mut builder = WebViewBuilder::new();
+        if let Some(script) = config.init_script {
+            builder = builder.with_initialization_script_for_main_only(script, true);
+        }
+        let builder = builder
             .with_custom_protocol(config.scheme.clone(), move |_webview, request| {
                 let request =
                     ProtocolRequest { method: request.method().as_str().to_owned(), uri: request.uri().to_string() };

@@ -355,8 +355,9 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// The page served over `http://127.0.0.1:<port>/` to a real WebKitGTK window: the IPC round trip and the event work
-/// from that origin, its CSP holds (header from a real HTTP client, meta tag, inline script blocked), the listener is
-/// the app's own and loopback-only, and a request naming another `Host` gets 421.
+/// from that origin with the bridge injected by the webview rather than served, its CSP holds (header from a real HTTP
+/// client, meta tag, inline script blocked), the listener is the app's own and loopback-only, and a request naming
+/// another `Host` gets 421.
 #[cfg(feature = "localhost-server")]
 #[test]
 fn localhost_server_in_a_real_window_round_trip_csp_and_foreign_host_refused() {
@@ -379,6 +380,8 @@ fn localhost_server_in_a_real_window_round_trip_csp_and_foreign_host_refused() {
     assert!(header(&head, "content-type").unwrap().starts_with("text/html"), "{head}");
     let policy = header(&head, "content-security-policy").unwrap_or_else(|| panic!("no CSP header: {head}")).to_owned();
     assert!(body.contains("<meta http-equiv=\"Content-Security-Policy\""), "{body}");
+    // Any local process can fetch this: the bridge bootstrap (command names, message key) must not be in it.
+    assert!(!body.contains("ipc.postMessage") && !body.contains("\"Millennium\""), "bootstrap served over TCP: {body}");
     let (status, head, _) = curl(&format!("{origin}/app.js"), None);
     assert_eq!(status, 200);
     assert_eq!(header(&head, "content-security-policy"), Some(policy.as_str()));
@@ -403,7 +406,8 @@ fn localhost_server_in_a_real_window_round_trip_csp_and_foreign_host_refused() {
     // The policy the page got (meta tag, and the header on a fetched 404) is the one curl saw.
     let meta = report["meta_csp"].as_str().unwrap();
     assert_eq!(meta.to_ascii_lowercase(), policy);
-    assert!(meta.contains("script-src 'self' 'sha256-") && !meta.contains("unsafe-inline"), "{meta}");
+    // No inline script at all: the bootstrap came through the webview, so not even its hash is allowed.
+    assert!(!meta.contains("'sha256-") && !meta.contains("unsafe-inline"), "{meta}");
     assert_eq!(report["inline_script_blocked"], true);
     assert_eq!(report["fetch_missing"]["value"]["status"], 404);
     assert_eq!(report["fetch_missing"]["value"]["csp"], meta);
