@@ -21,9 +21,9 @@
 //! minimum-speed rule, one that goes silent by the read timeout.
 //!
 //! Memory stays constant: chunks go to a writer thread (1 MiB buffer) and, at the same time, to the signature check
-//! running on another thread (see [`crate::verify::StreamVerifier`]), so hashing overlaps the transfer. Only when the file is
-//! complete and the check passed (signature, signed version, platform) is it renamed to `.verified`; a file that
-//! fails is deleted.
+//! running on another thread (see [`crate::verify::StreamVerifier`]), so hashing overlaps the transfer. Only when the
+//! file is complete and the check passed (signature, signed version, platform) is it renamed to `.verified`; a file
+//! that fails is deleted.
 
 use std::io::{Seek, Write};
 use std::path::{Path, PathBuf};

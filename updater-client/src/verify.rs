@@ -12,12 +12,11 @@
 //!    script) for a plain binary or AppImage, a Debian or RPM package for those installs. Tauri signatures do not bind
 //!    an artifact to its platform, so a server could otherwise serve a correctly signed artifact of another platform.
 //!
-//! During a download the signature is checked *while the bytes arrive* ([`StreamVerifier`]): an incremental
-//! verifier (`Signature::verifier`, or the signed metadata's artifact check) runs on a blocking thread and hashes,
-//! through a bounded channel, the chunks the download loop also hands to the file writer (after the bytes of a
-//! resumed `.part`, read back from the file). Hashing thus overlaps the network transfer, in constant memory; on the
-//! download loop's own thread it would serialise the two. A local file ([`crate::Updater::verify_local_file`]) is verified by
-//! reading it.
+//! During a download the signature is checked *while the bytes arrive* ([`StreamVerifier`]): an incremental verifier
+//! (`Signature::verifier`, or the signed metadata's artifact check) runs on a blocking thread and hashes, through a
+//! bounded channel, the chunks the download loop also hands to the file writer (after the bytes of a resumed `.part`,
+//! read back from the file). Hashing thus overlaps the network transfer, in constant memory; on the download loop's own
+//! thread it would serialise the two. A local file ([`crate::Updater::verify_local_file`]) is verified by reading it.
 
 use std::fs::File;
 use std::io::{BufReader, Read};

@@ -127,7 +127,8 @@ pub fn next_root(
     Ok((envelope, root))
 }
 
-/// Signs the release document of `version` on `channel` (needing at least `min_webview_version`) for `artifacts` (each hashed from disk, in constant memory).
+/// Signs the release document of `version` on `channel` (needing at least `min_webview_version`) for `artifacts` (each
+/// hashed from disk, in constant memory).
 pub async fn release_document(
     app: &str,
     channel: &str,

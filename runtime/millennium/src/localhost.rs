@@ -5,10 +5,10 @@
 //! Every response goes through [`Site::serve`], so the path rules, the embedded assets and the CSP header and meta tag
 //! are exactly those of the custom protocol. The bridge bootstrap is not in the HTML: any local process or user can
 //! connect to the port, and the bootstrap holds the session's command names and message key. The webview runs it
-//! instead as an initialization script ([`init_script`]), in pages of this origin only. The listener binds the IPv4 loopback only, and a request
-//! whose `Host` is not this server's own `127.0.0.1:<port>` is refused with `421`, so a web page elsewhere cannot read
-//! the app's assets through DNS rebinding. Commands stay on the webview's IPC channel: nothing reachable over TCP can
-//! call them.
+//! instead as an initialization script ([`init_script`]), in pages of this origin only. The listener binds the IPv4
+//! loopback only, and a request whose `Host` is not this server's own `127.0.0.1:<port>` is refused with `421`, so a
+//! web page elsewhere cannot read the app's assets through DNS rebinding. Commands stay on the webview's IPC channel:
+//! nothing reachable over TCP can call them.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
