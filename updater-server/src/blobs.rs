@@ -37,9 +37,8 @@ use crate::error::{Error, Result};
 
 const TEMP_PREFIX: &str = ".tmp-";
 
-/// Chunk size of downloads from files; with [`READ_AHEAD`] chunks queued, a download holds at most ~1 MiB.
+/// Chunk size of downloads from files.
 const READ_CHUNK: u64 = 256 * 1024;
-const READ_AHEAD: usize = 3;
 
 /// Part size of multipart uploads to the object store.
 const PART_SIZE: usize = 16 * 1024 * 1024;
@@ -431,45 +430,44 @@ impl BlobWriter {
     }
 }
 
-/// Streams `len` bytes of `file` from `start`. One blocking task reads the whole range into
-/// fresh buffers that go to the response as they are: tokio's `File` would hop to the blocking pool for every read
-/// and copy each chunk once more. A file that turns out shorter than `len` ends the stream with an error, so the
-/// response is cut off rather than completed with missing bytes.
+/// Streams `len` bytes of `file` from `start`, one [`READ_CHUNK`] per blocking-pool task, each read straight into the
+/// buffer that goes to the response (tokio's `File` copies every chunk once more). No thread waits on a slow client:
+/// the next read starts only when the response wants more. A file that turns out shorter than `len` ends the stream
+/// with an error, so the response is cut off rather than completed with missing bytes.
 fn file_stream(file: std::fs::File, start: u64, len: u64) -> BlobStream {
+    let file = Arc::new(file);
+    let end = start.saturating_add(len);
+    futures_util::stream::try_unfold(start, move |offset| {
+        let file = file.clone();
+        async move {
+            if offset >= end {
+                return Ok(None);
+            }
+            let want = (end - offset).min(READ_CHUNK);
+            let chunk = tokio::task::spawn_blocking(move || read_chunk(&file, offset, want, end))
+                .await
+                .map_err(std::io::Error::other)??;
+            Ok(Some((chunk, offset + want)))
+        }
+    })
+    .boxed()
+}
+
+/// `want` bytes of `file` at `offset` (of a range ending at `end`, for the error message).
+fn read_chunk(file: &std::fs::File, offset: u64, want: u64, end: u64) -> std::io::Result<Bytes> {
     use std::io::{Read, Seek};
 
-    let (sender, receiver) = tokio::sync::mpsc::channel(READ_AHEAD);
-    tokio::task::spawn_blocking(move || {
-        if let Err(e) = (&file).seek(std::io::SeekFrom::Start(start)) {
-            let _ = sender.blocking_send(Err(e));
-            return;
-        }
-        let end = start.saturating_add(len);
-        let mut offset = start;
-        while offset < end {
-            let want = (end - offset).min(READ_CHUNK);
-            let mut chunk = Vec::with_capacity(usize::try_from(want).unwrap_or(0));
-            let read = (&file).take(want).read_to_end(&mut chunk);
-            let item = match read {
-                Ok(n) if n as u64 == want => Ok(Bytes::from(chunk)),
-                Ok(n) => Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    format!("the stored file is damaged: it ends {} bytes short", end - offset - n as u64),
-                )),
-                Err(e) => Err(e),
-            };
-            let failed = item.is_err();
-            if sender.blocking_send(item).is_err() || failed {
-                return; // the client went away, or the error is on its way to it
-            }
-            offset += want;
-        }
-    });
-    futures_util::stream::unfold(
-        receiver,
-        |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) },
-    )
-    .boxed()
+    let mut file = file;
+    file.seek(std::io::SeekFrom::Start(offset))?;
+    let mut chunk = Vec::with_capacity(usize::try_from(want).unwrap_or(0));
+    let n = file.take(want).read_to_end(&mut chunk)? as u64;
+    if n < want {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("the stored file is damaged: it ends {} bytes short", end - offset - n),
+        ));
+    }
+    Ok(Bytes::from(chunk))
 }
 
 #[cfg(test)]
