@@ -297,6 +297,18 @@ impl Row {
 }
 
 /// Re-signs the freshness document `body` (as served) with `key`, `sequence_bump` higher.
+/// A mirror that re-signs every freshness document it passes on with `key` (and a higher sequence, so it would win).
+fn freshness_signed_by(key: SecretKey) -> Rewrite {
+    Arc::new(move |path, _, upstream| {
+        if path == "freshness.json" {
+            let body = resign_freshness(&upstream.body, &key, 10);
+            upstream.with_body(body)
+        } else {
+            upstream.reply()
+        }
+    })
+}
+
 fn resign_freshness(body: &[u8], key: &SecretKey, sequence_bump: u64) -> Vec<u8> {
     let envelope = Envelope::parse(body).unwrap();
     let mut document: Freshness = serde_json::from_str(&envelope.payload).unwrap();
@@ -427,14 +439,7 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     let s = Scenario::new(&world, "unknown").await;
     s.publish("2.0.0").await;
     let stranger = SecretKey::generate().unwrap();
-    s.set(Arc::new(move |path, _, upstream| {
-        if path == "freshness.json" {
-            let body = resign_freshness(&upstream.body, &stranger, 10);
-            upstream.with_body(body)
-        } else {
-            upstream.reply()
-        }
-    }));
+    s.set(freshness_signed_by(stranger));
     rows.push(
         s.refused("signature by an unknown key", |e| {
             untrusted(e, |p| matches!(p, ProtocolError::MetadataSignature { .. }))
@@ -452,14 +457,7 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     s.cli(&["online-key", "generate", "--app", "revoked"]).await;
     let key_file = s.key_file.to_str().unwrap().to_owned();
     s.cli(&["root", "sign", "--app", "revoked", "--release-key", &key_file, "--revoke", &stolen.key_id]).await;
-    s.set(Arc::new(move |path, _, upstream| {
-        if path == "freshness.json" {
-            let body = resign_freshness(&upstream.body, &stolen_key, 10);
-            upstream.with_body(body)
-        } else {
-            upstream.reply()
-        }
-    }));
+    s.set(freshness_signed_by(stolen_key));
     rows.push(
         s.refused("signature by a revoked (leaked) online key", |e| {
             untrusted(e, |p| matches!(p, ProtocolError::MetadataSignature { .. }))
