@@ -20,7 +20,7 @@
 //! [`Error::Truncated`] (the `.part` is kept for next time). A server that dribbles data is cut off by the
 //! minimum-speed rule, one that goes silent by the read timeout.
 //!
-//! Memory stays constant: chunks go to a writer thread (1 MiB buffer) and, at the same time, to the signature check
+//! Memory stays constant: chunks go to a writer thread and, at the same time, to the signature check
 //! running on another thread (see [`crate::verify::StreamVerifier`]), so hashing overlaps the transfer. Only when the
 //! file is complete and the check passed (signature, signed version, platform) is it renamed to `.verified`; a file
 //! that fails is deleted.
@@ -37,8 +37,6 @@ use reqwest::header::{self, HeaderMap};
 use crate::error::{Error, Result, chain};
 use crate::updater::{Inner, Update};
 use crate::{fs, verify};
-
-const WRITE_BUFFER: usize = 1024 * 1024;
 
 /// Download progress, reported after every chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -398,24 +396,24 @@ async fn fetch(
     Ok(verifier)
 }
 
-/// Appends the chunks of a download to its `.part` file on a blocking thread, through a 1 MiB buffer, so the download
-/// loop never waits on the disk (tokio's `File` would hop to the blocking pool per write and copy every chunk once
-/// more).
+/// Appends the chunks of a download to its `.part` file on a blocking thread, so the download loop never waits on the
+/// disk (tokio's `File` would hop to the blocking pool per write and copy every chunk once more). Chunks are written
+/// as they come, unbuffered: on a fast link they are hundreds of KiB each, and a buffer would only copy every byte once
+/// more; on a slow link the number of writes does not matter.
 struct PartWriter {
     sender: tokio::sync::mpsc::Sender<bytes::Bytes>,
     task: tokio::task::JoinHandle<std::io::Result<std::fs::File>>,
 }
 
 impl PartWriter {
-    fn start(file: std::fs::File) -> Self {
+    fn start(mut file: std::fs::File) -> Self {
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
         let task = tokio::task::spawn_blocking(move || {
-            let mut out = std::io::BufWriter::with_capacity(WRITE_BUFFER, file);
-            out.seek(std::io::SeekFrom::End(0))?;
+            file.seek(std::io::SeekFrom::End(0))?;
             while let Some(chunk) = receiver.blocking_recv() {
-                out.write_all(&chunk)?;
+                file.write_all(&chunk)?;
             }
-            out.into_inner().map_err(std::io::IntoInnerError::into_error)
+            Ok(file)
         });
         Self { sender, task }
     }
