@@ -188,6 +188,11 @@ pub struct ServeArgs {
     #[arg(long, env = env_vars::FRESHNESS_EXPIRY, default_value = "1d", value_parser = parse_duration)]
     pub freshness_expiry: u64,
 
+    /// Threads serving HTTP connections, each with its own single-threaded runtime. Default: one per CPU core
+    /// available to the process.
+    #[arg(long, env = env_vars::HTTP_WORKERS, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub http_workers: Option<u16>,
+
     /// Log format on stderr.
     #[arg(long, env = env_vars::LOG_FORMAT, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -588,6 +593,7 @@ pub async fn run(command: Command, json: bool) -> Result<Value> {
                 admin_token: std::env::var(env_vars::ADMIN_TOKEN).ok().filter(|t| !t.is_empty()),
                 metrics_token: std::env::var(env_vars::METRICS_TOKEN).ok().filter(|t| !t.is_empty()),
                 freshness_lifetime: std::time::Duration::from_secs(args.freshness_expiry),
+                http_workers: args.http_workers.map_or_else(crate::server::workers::default_count, usize::from),
             })
             .await?;
             Ok(Value::Null)

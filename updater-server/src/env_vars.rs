@@ -22,6 +22,8 @@ pub const GC_GRACE: &str = "MILLENNIUM_GC_GRACE";
 pub const PUBLIC_URL: &str = "MILLENNIUM_PUBLIC_URL";
 /// `serve --freshness-expiry`.
 pub const FRESHNESS_EXPIRY: &str = "MILLENNIUM_FRESHNESS_EXPIRY";
+/// `serve --http-workers`.
+pub const HTTP_WORKERS: &str = "MILLENNIUM_HTTP_WORKERS";
 /// `serve --max-upload-size`.
 pub const MAX_UPLOAD_SIZE: &str = "MILLENNIUM_MAX_UPLOAD_SIZE";
 /// The server admin token, instead of one generated on first start.

@@ -88,9 +88,18 @@ impl Server {
     }
 
     /// SIGTERM, then wait for a clean exit.
-    fn stop(mut self) {
+    fn stop(self) {
+        self.terminate();
+        self.wait_exit();
+    }
+
+    fn terminate(&self) {
         let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
         assert!(status.success());
+    }
+
+    /// Waits for a clean exit after [`Server::terminate`].
+    fn wait_exit(mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -588,6 +597,54 @@ fn curl(args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("could not run `curl` ({e})\nhint: install it, e.g. `apt-get install curl`"));
     assert!(out.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     out
+}
+
+/// SIGTERM while downloads are in flight, on connections spread over the HTTP workers: each download still gets every
+/// byte, a connection made after the signal is refused, and the server exits cleanly once they are done.
+#[test]
+fn sigterm_lets_in_flight_downloads_finish() {
+    use std::io::{Read, Write};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    let log = tmp.path().join("server.log");
+    let port = free_loopback_port();
+    let server = Server::start(&data_dir, port, &log);
+    let demo = register_demo(&server, tmp.path());
+    // Larger than what the kernel buffers on a loopback connection, so the answers are still being written.
+    let data = artifact_bytes(9, 32 * 1024 * 1024);
+    let file = write_signed(tmp.path(), "demo_1.0.0_amd64.AppImage", &data, &demo.key, "1.0.0", Format::Minisign);
+    let published = ok_json(cli_publish(&server, &demo, "1.0.0", "stable", &[&file]));
+    let url = published["artifacts"][0]["url"].as_str().unwrap();
+    let path = url.strip_prefix(&server.url).unwrap();
+
+    // Four connections (spread over the workers), each with its request sent and only a little read, so the server
+    // is blocked on each one's full socket buffer when the signal comes.
+    let mut downloads: Vec<(std::net::TcpStream, Vec<u8>)> = (0..4)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+            write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+            let mut received = vec![0; 64 * 1024];
+            let n = stream.read(&mut received).unwrap();
+            received.truncate(n);
+            (stream, received)
+        })
+        .collect();
+    server.terminate();
+    wait_for("the listener to close", Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
+    });
+
+    for (stream, received) in &mut downloads {
+        stream.read_to_end(received).unwrap();
+        let head_end = received.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let head = String::from_utf8_lossy(&received[..head_end]).to_string();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(head.contains(&format!("content-length: {}", data.len())), "{head}");
+        assert!(received[head_end..] == data[..], "a download was cut short by the shutdown");
+    }
+    server.wait_exit();
 }
 
 // ----- a real third-party client, and curl -----

@@ -25,6 +25,7 @@ pub mod openapi;
 pub mod publish;
 pub mod replicas;
 pub mod updates;
+pub mod workers;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -465,6 +466,8 @@ pub struct ServeOptions {
     pub admin_token: Option<String>,
     pub metrics_token: Option<String>,
     pub freshness_lifetime: Duration,
+    /// Threads serving HTTP connections (see [`workers`]).
+    pub http_workers: usize,
 }
 
 /// The public URL used when none is configured: `http://{bind}`, with an unspecified bind address (`0.0.0.0`, `::`)
@@ -522,12 +525,16 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
         storage = %options.storage.blobs,
         "listening"
     );
+    let mut workers = workers::Workers::start(options.http_workers, &app(state.clone()))
+        .map_err(|e| Error::Internal(format!("could not start the HTTP workers: {e}")))?;
     let background = replicas::start(&state);
-    serve_on(listener, app(state.clone()), shutdown_signal()).await;
+    accept_until(listener, shutdown_signal(), |stream, peer| workers.dispatch(stream, peer)).await;
+    workers.drain().await;
     for task in background {
         task.abort();
     }
     state.db().close().await;
+    workers.exit().await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -538,48 +545,78 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long in-flight requests get to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// Serves `router` on `listener` over HTTP/1.1 until `shutdown` completes, then lets in-flight requests finish (for
-/// at most [`SHUTDOWN_GRACE`]).
-///
-/// Each connection gets hyper's own limits on top of the server's header and URI checks: a [`HEADER_READ_TIMEOUT`],
-/// a bounded read buffer (so a request head cannot grow past it) and a maximum number of headers; hyper answers `431`
-/// beyond them.
+/// Serves `router` on `listener` over HTTP/1.1, on the current runtime, until `shutdown` completes, then lets
+/// in-flight requests finish (for at most [`SHUTDOWN_GRACE`]). `serve` spreads connections over [`workers`] instead.
 pub async fn serve_on(listener: tokio::net::TcpListener, router: Router, shutdown: impl Future<Output = ()>) {
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(64 * 1024)
-        .max_headers(2 * MAX_HEADERS);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let connections = Connections::new(router);
+    accept_until(listener, shutdown, |stream, peer| connections.serve(stream, peer)).await;
+    connections.finish().await;
+}
+
+/// Accepts connections and hands them to `handle` until `shutdown` completes; then closes the listener.
+async fn accept_until(
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()>,
+    mut handle: impl FnMut(tokio::net::TcpStream, SocketAddr),
+) {
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!(error = %e, "could not accept a connection");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                let service = hyper_util::service::TowerToHyperService::new(router.clone());
-                let connection = graceful.watch(http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
-                tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(%peer, error = %e, "connection closed with an error");
-                    }
-                });
-            }
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => handle(stream, peer),
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "could not accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
             () = &mut shutdown => break,
         }
     }
-    drop(listener);
-    tokio::select! {
-        () = graceful.shutdown() => {}
-        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
-            tracing::warn!("in-flight requests did not finish within {}s; stopping anyway", SHUTDOWN_GRACE.as_secs());
+}
+
+/// The connections served on one runtime.
+///
+/// Each gets hyper's own limits on top of the server's header and URI checks: a [`HEADER_READ_TIMEOUT`], a bounded
+/// read buffer (so a request head cannot grow past it) and a maximum number of headers; hyper answers `431` beyond
+/// them.
+struct Connections {
+    http: hyper::server::conn::http1::Builder,
+    graceful: hyper_util::server::graceful::GracefulShutdown,
+    router: Router,
+}
+
+impl Connections {
+    fn new(router: Router) -> Self {
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .max_buf_size(64 * 1024)
+            .max_headers(2 * MAX_HEADERS);
+        Self { http, graceful: hyper_util::server::graceful::GracefulShutdown::new(), router }
+    }
+
+    /// Serves one connection on a task of the current runtime.
+    fn serve(&self, stream: tokio::net::TcpStream, peer: SocketAddr) {
+        let service = hyper_util::service::TowerToHyperService::new(self.router.clone());
+        let connection = self.graceful.watch(self.http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, error = %e, "connection closed with an error");
+            }
+        });
+    }
+
+    /// Lets in-flight requests finish, for at most [`SHUTDOWN_GRACE`].
+    async fn finish(self) {
+        tokio::select! {
+            () = self.graceful.shutdown() => {}
+            () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+                tracing::warn!(
+                    "in-flight requests did not finish within {}s; stopping anyway",
+                    SHUTDOWN_GRACE.as_secs()
+                );
+            }
         }
     }
 }
