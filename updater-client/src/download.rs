@@ -20,6 +20,9 @@
 //! [`Error::Truncated`] (the `.part` is kept for next time). A server that dribbles data is cut off by the
 //! minimum-speed rule, one that goes silent by the read timeout.
 //!
+//! When the size is announced, the `.part` file's space is reserved first (`fallocate`, keeping its length): a full
+//! disk is reported before the transfer instead of in its middle.
+//!
 //! Memory stays constant: chunks go to a writer thread and, at the same time, to the signature check
 //! running on another thread (see [`crate::verify::StreamVerifier`]), so hashing overlaps the transfer. Only when the
 //! file is complete and the check passed (signature, signed version, platform) is it renamed to `.verified`; a file
@@ -323,6 +326,9 @@ async fn fetch(
         .open(&paths.part)
         .map_err(|e| Error::io("create", &paths.part, e))?;
     file.set_len(have).map_err(|e| Error::io("write", &paths.part, e))?;
+    if let Some(total) = total {
+        fs::preallocate(&file, have, total.saturating_sub(have)).map_err(|e| Error::io("write", &paths.part, e))?;
+    }
     let out = PartWriter::start(file);
     let verifier = verify::StreamVerifier::start(check.start()?, &paths.part, have)?;
     let io = |e| Error::io("write", &paths.part, e);
