@@ -142,7 +142,9 @@ impl AnswerCache {
             return Ok(answers);
         }
         let generation = self.generation.load(Ordering::SeqCst);
-        let answers = Arc::new(ChannelAnswers::load(state, app, channel).await?);
+        // Boxed: the loading future (database queries) is many times the size of everything else a check holds, and
+        // inline it would make every check's future that large, to be moved through each middleware layer.
+        let answers = Arc::new(Box::pin(ChannelAnswers::load(state, app, channel)).await?);
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         if self.generation.load(Ordering::SeqCst) == generation {
             if self.len.load(Ordering::SeqCst) >= MAX_CACHED_CHANNELS {
