@@ -252,6 +252,19 @@ pub enum AppsCommand {
         #[arg(long)]
         public_key: String,
     },
+    /// Replace an app's release public key (to rotate a lost or leaked key). Publishes are checked against the new
+    /// key from then on; releases already published keep their signatures. Tauri apps embed the key they verify
+    /// with: ship one last release signed with the old key whose app embeds the new one, then replace the key here.
+    SetKey {
+        #[command(flatten)]
+        remote: Remote,
+        /// The app id.
+        #[arg(long)]
+        id: String,
+        /// The new release public key: a path to a `.pub` file, or the key itself.
+        #[arg(long)]
+        public_key: String,
+    },
 }
 
 /// `tokens` subcommands.
@@ -560,6 +573,12 @@ fn parse_version(text: &str) -> Result<millennium_update_protocol::Version> {
     millennium_update_protocol::Version::parse(text).map_err(|source| Error::protocol("version", source))
 }
 
+/// A `--public-key` argument: the contents of the file it names, else the key itself.
+fn key_argument(argument: String) -> Result<String> {
+    let path = std::path::Path::new(&argument);
+    if path.is_file() { read_file(path) } else { Ok(argument) }
+}
+
 fn read_file(path: &std::path::Path) -> Result<String> {
     std::fs::read_to_string(path).map_err(|e| Error::io("could not read", path, e))
 }
@@ -612,9 +631,10 @@ pub async fn run(command: Command, json: bool) -> Result<Value> {
             crate::migrate::migrate(&from, &to).await
         }
         Command::Apps(AppsCommand::Create { remote, id, public_key }) => {
-            let path = std::path::Path::new(&public_key);
-            let key = if path.is_file() { read_file(path)? } else { public_key };
-            remote.client()?.create_app(&id, &key).await
+            remote.client()?.create_app(&id, &key_argument(public_key)?).await
+        }
+        Command::Apps(AppsCommand::SetKey { remote, id, public_key }) => {
+            remote.client()?.set_app_key(&id, &key_argument(public_key)?).await
         }
         Command::Tokens(TokensCommand::Create { remote, app, scope, description }) => {
             remote.client()?.create_token(&app, scope.into(), &description).await
@@ -945,8 +965,13 @@ pub fn print_human(command_name: &str, value: &Value, out: &mut impl Write) -> s
             }
             Ok(())
         }
-        "apps-create" => {
-            writeln!(out, "app `{}` created", value["id"].as_str().unwrap_or_default())?;
+        "apps-create" | "apps-set-key" => {
+            let id = value["id"].as_str().unwrap_or_default();
+            if command_name == "apps-create" {
+                writeln!(out, "app `{id}` created")?;
+            } else {
+                writeln!(out, "app `{id}`: release key replaced; publishes are checked against it from now on")?;
+            }
             writeln!(out, "key id: {}", value["key_id"].as_str().unwrap_or_default())?;
             writeln!(out, "Tauri `pubkey`: {}", value["tauri_pubkey"].as_str().unwrap_or_default())
         }
@@ -1036,7 +1061,8 @@ fn print_release(release: &Value, out: &mut impl Write) -> std::io::Result<()> {
 pub fn command_name(command: &Command) -> &'static str {
     match command {
         Command::Serve(_) => "serve",
-        Command::Apps(_) => "apps-create",
+        Command::Apps(AppsCommand::Create { .. }) => "apps-create",
+        Command::Apps(AppsCommand::SetKey { .. }) => "apps-set-key",
         Command::Tokens(TokensCommand::Create { .. }) => "tokens-create",
         Command::Tokens(TokensCommand::Revoke { .. }) => "tokens-revoke",
         Command::Publish(_) => "publish",

@@ -12,7 +12,7 @@ use millennium_update_protocol::{Target, Version};
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
-use crate::server::api::{CreateApp, CreateToken, Promote, Rollout, Yank};
+use crate::server::api::{CreateApp, CreateToken, Promote, Rollout, UpdateApp, Yank};
 use crate::server::publish::{
     ARTIFACT_PART_PREFIX, PublishRequest, RELEASE_DOCUMENT_PART, RELEASE_PART, SIGNATURE_PART_PREFIX,
 };
@@ -86,6 +86,12 @@ impl Client {
     pub async fn create_app(&self, id: &str, public_key: &str) -> Result<Value> {
         let body = CreateApp { id: id.to_owned(), public_key: public_key.to_owned() };
         self.send(self.http.post(self.url("/apps")).json(&body)).await
+    }
+
+    /// `PATCH /api/v1/apps/{app}`: replaces the release public key.
+    pub async fn set_app_key(&self, app: &str, public_key: &str) -> Result<Value> {
+        let body = UpdateApp { public_key: public_key.to_owned() };
+        self.send(self.http.patch(self.url(&format!("/apps/{app}"))).json(&body)).await
     }
 
     /// `GET /api/v1/apps/{app}`.

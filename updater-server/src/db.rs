@@ -568,6 +568,17 @@ impl Db {
         Ok(AppRow { id: id.to_string(), public_key: public_key.to_owned(), created_at })
     }
 
+    /// Replaces an app's release public key; `None` when there is no such app.
+    pub async fn set_app_public_key(&self, id: &AppId, public_key: &str) -> Result<Option<AppRow>> {
+        let updated = on_pool!(self, |pool| sqlx::query("UPDATE apps SET public_key = $1 WHERE id = $2")
+            .bind(public_key)
+            .bind(id.as_str())
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected()))?;
+        if updated == 0 { Ok(None) } else { self.app(id).await }
+    }
+
     /// An app by id.
     pub async fn app(&self, id: &AppId) -> Result<Option<AppRow>> {
         on_pool!(self, |pool| {

@@ -479,6 +479,70 @@ async fn publish_refuses_bad_signatures() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
 }
 
+/// Rotating the release key: only an admin of the app replaces it, bad keys change nothing, and from then on publishes
+/// are checked against the new key while the releases already published are served as they were.
+#[tokio::test]
+async fn the_release_key_can_be_replaced_by_an_admin_only() {
+    let ctx = with_release().await;
+    let t = "linux-x86_64-appimage";
+    let data: &[u8] = b"version two";
+    let new_key = SecretKey::generate().unwrap();
+    let body = json!({"public_key": new_key.public_key().to_text(Format::Minisign)});
+    async fn replace(ctx: &Ctx, token: Option<&str>, body: Value) -> Resp {
+        ctx.call(Method::PATCH, "/api/v1/apps/demo", token, Some(body)).await
+    }
+
+    assert_eq!(replace(&ctx, None, body.clone()).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(replace(&ctx, Some(&ctx.publish_token), body.clone()).await.status, StatusCode::FORBIDDEN);
+    let other_app = ctx
+        .call(
+            Method::POST,
+            "/api/v1/apps",
+            Some(ADMIN),
+            Some(json!({"id": "other", "public_key": new_key.public_key().to_text(Format::Tauri)})),
+        )
+        .await;
+    assert_eq!(other_app.status, StatusCode::CREATED);
+    let other_admin = ctx.token("other", "admin").await;
+    assert_eq!(replace(&ctx, Some(&other_admin), body.clone()).await.status, StatusCode::FORBIDDEN);
+    for bad in [json!({"public_key": "garbage"}), json!({}), json!({"public_key": "RW", "id": "x"})] {
+        assert_eq!(replace(&ctx, Some(&ctx.admin_token), bad).await.status, StatusCode::BAD_REQUEST);
+    }
+    let r = ctx.call(Method::PATCH, "/api/v1/apps/nope", Some(ADMIN), Some(body.clone())).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let old_key_id = ctx.key.public_key().key_id().to_string();
+    assert_eq!(ctx.call(Method::GET, "/api/v1/apps/demo", Some(ADMIN), None).await.json()["key_id"], old_key_id);
+
+    let r = replace(&ctx, Some(&ctx.admin_token), body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
+    let new_key_id = new_key.public_key().key_id().to_string();
+    assert_eq!(r.json()["key_id"], new_key_id);
+    assert_eq!(r.json()["tauri_pubkey"], new_key.public_key().to_text(Format::Tauri));
+    assert_eq!(ctx.call(Method::GET, "/api/v1/apps/demo", Some(ADMIN), None).await.json()["key_id"], new_key_id);
+
+    // The old key no longer publishes; the new one does; 1.2.3 is still offered with its old signature until then.
+    assert_eq!(dynamic(&ctx.get("/demo/linux/x86_64/0.9.0").await).release().version().to_string(), "1.2.3");
+    let sig = ctx.sign(data, "a.AppImage", Some("2.0.0"));
+    let r = ctx
+        .publish(
+            &ctx.publish_token,
+            json!({"version": "2.0.0"}),
+            &[Part::Signature(t, &sig), Part::Artifact(t, "a.AppImage", data)],
+        )
+        .await;
+    assert_refused(&ctx, r, StatusCode::UNPROCESSABLE_ENTITY, "bad_signature").await;
+    let sig = sign_with(&new_key, data, "a.AppImage", Some("2.0.0"));
+    let r = ctx
+        .publish(
+            &ctx.publish_token,
+            json!({"version": "2.0.0"}),
+            &[Part::Signature(t, &sig), Part::Artifact(t, "a.AppImage", data)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(dynamic(&ctx.get("/demo/linux/x86_64/0.9.0").await).release().version().to_string(), "2.0.0");
+}
+
 #[tokio::test]
 async fn publish_refuses_bad_versions_and_duplicates() {
     let ctx = with_release().await;
@@ -1293,7 +1357,7 @@ async fn openapi_document_lists_every_route() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 25);
+    assert_eq!(operations, 26);
 }
 
 #[tokio::test]

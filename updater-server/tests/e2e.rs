@@ -364,6 +364,25 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
     let download = published["artifacts"][0]["url"].as_str().unwrap();
     assert_eq!(http.get(download).send().unwrap().status(), 410);
 
+    // Rotating the release key: the publish token may not; the admin may, in one command; the old key then no longer
+    // publishes.
+    let new_key = SecretKey::generate().unwrap();
+    let new_pub = tmp.path().join("new.key.pub");
+    std::fs::write(&new_pub, new_key.public_key().to_text(Format::Minisign)).unwrap();
+    let set_key = ["apps", "set-key", "--server", &url, "--id", "demo", "--public-key", new_pub.to_str().unwrap()];
+    let out = cli(&[&set_key[..], &["--json"]].concat(), &[("MILLENNIUM_TOKEN", &publish_token)]);
+    assert_eq!(json_out(&out)["error"]["code"], "forbidden");
+    let out = cli(&set_key, &admin);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("release key replaced"), "{text}");
+    assert!(text.contains(&new_key.public_key().key_id().to_string()), "{text}");
+    let old_signed = write_signed(&dist, "demo_2.0.0_amd64.AppImage", b"two", &key, "2.0.0", Format::Minisign);
+    let out = cli(
+        &["publish", "--server", &url, "--app", "demo", "--version", "2.0.0", "--json", old_signed.to_str().unwrap()],
+        &[("MILLENNIUM_PUBLISH_TOKEN", &publish_token)],
+    );
+    assert_eq!(json_out(&out)["error"]["code"], "bad_signature");
+
     // Revoked tokens stop working.
     let out = ok_json(cli(&["tokens", "revoke", "--server", &url, "--json", token["id"].as_str().unwrap()], &admin));
     assert_eq!(out["revoked"], true);

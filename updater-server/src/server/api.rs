@@ -98,6 +98,43 @@ pub async fn create_app(
     Ok((StatusCode::CREATED, Json(app_json(&row)?)).into_response())
 }
 
+/// Body of `PATCH /api/v1/apps/{app}`.
+#[derive(Debug, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApp {
+    /// The new release public key, minisign text or Tauri's base64 form.
+    pub public_key: String,
+}
+
+/// `PATCH /api/v1/apps/{app}` (server admin, or an admin token of the app): replaces the release public key that
+/// publishes are checked against. Releases already published keep the signatures they were published with.
+pub async fn update_app(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(app): Path<String>,
+    json: std::result::Result<Json<UpdateApp>, JsonRejection>,
+) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    principal.require(&app, Scope::Admin, "replace the release key")?;
+    let request = body(json)?;
+    let key = millennium_sign::PublicKey::from_text(&request.public_key)
+        .map_err(|e| Error::bad_request(format!("invalid public key: {e}")))?;
+    let old = state.db().app(&app).await?.ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
+    let row = state
+        .db()
+        .set_app_public_key(&app, &key.to_text(millennium_sign::Format::Minisign))
+        .await?
+        .ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
+    let old_key_id = millennium_sign::PublicKey::from_text(&old.public_key).map(|k| k.key_id().to_string());
+    tracing::warn!(
+        app = %app,
+        old_key_id = old_key_id.as_deref().unwrap_or("?"),
+        new_key_id = %key.key_id(),
+        "release public key replaced"
+    );
+    Ok(Json(app_json(&row)?).into_response())
+}
+
 fn app_json(row: &crate::db::AppRow) -> Result<Value> {
     let key = millennium_sign::PublicKey::from_text(&row.public_key)
         .map_err(|e| Error::Internal(format!("stored public key: {e}")))?;

@@ -348,7 +348,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi::document))
         .route("/api/v1/apps", post(api::create_app))
-        .route("/api/v1/apps/{app}", get(api::get_app))
+        .route("/api/v1/apps/{app}", get(api::get_app).patch(api::update_app))
         .route("/api/v1/tokens", post(api::create_token))
         .route("/api/v1/tokens/{id}", delete(api::revoke_token))
         .route(
