@@ -255,7 +255,7 @@ fn release(channel: &str, version: &str, sequence: u64, artifact: &UploadArtifac
         version: Version::parse(version).unwrap(),
         sequence,
         artifacts: vec![info],
-        min_webview_version: None,
+        min_webview_version: Default::default(),
     }
 }
 
@@ -305,7 +305,7 @@ async fn publish_refuses_release_documents_that_do_not_vouch_for_the_upload() {
             "needing a webview the upload does not declare",
             Some({
                 let mut release = release("stable", "2.0.0", 1, &artifact, &data);
-                release.min_webview_version = Some("2.44".parse().unwrap());
+                release.min_webview_version = "webkitgtk=2.44".parse().unwrap();
                 Envelope::sign(&release, Kind::Release, &[&ctx.key]).unwrap()
             }),
             "bad_metadata",
