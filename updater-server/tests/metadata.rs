@@ -511,7 +511,8 @@ async fn freshness_is_re_signed_before_it_expires_and_after_it_expired() {
 async fn migrate_copies_the_signed_metadata() {
     let ctx = Ctx::new().await;
     ctx.init_root().await;
-    ctx.publish("1.0.0", &["--release-key", ctx.key_file.to_str().unwrap()]).await.unwrap();
+    let key = ctx.key_file.to_str().unwrap();
+    ctx.publish("1.0.0", &["--release-key", key, "--min-webview-version", "webview2=124.0"]).await.unwrap();
     let from = Backend::for_dir(&ctx.dir.path().join("data")).storage(&ctx.dir.path().join("data"));
     let target_dir = ctx.dir.path().join("target");
     let to = Backend::local().storage(&target_dir);
@@ -524,6 +525,8 @@ async fn migrate_copies_the_signed_metadata() {
     let (copy, _) = to.open().await.unwrap();
     let app = millennium_update_server::names::AppId::parse(APP).unwrap();
     assert_eq!(copy.roots(&app).await.unwrap(), source.roots(&app).await.unwrap());
+    let copied = copy.release(&app, "1.0.0").await.unwrap().unwrap();
+    assert_eq!(copied.min_webview_version.as_deref(), Some("webview2=124.0"));
     assert_eq!(
         copy.freshness(&app).await.unwrap().unwrap().envelope,
         source.freshness(&app).await.unwrap().unwrap().envelope
