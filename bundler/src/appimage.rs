@@ -12,6 +12,7 @@ use std::io::Cursor;
 
 use backhand::compression::Compressor;
 use backhand::{FilesystemCompressor, FilesystemWriter, NodeHeader};
+use millennium_webview_probe::Backend;
 
 use crate::Arch;
 use crate::config::App;
@@ -77,8 +78,8 @@ pub fn app_run(app: &App, with_libraries: bool, launcher: Option<&str>) -> Optio
     script += "exec ";
     if let Some(launcher) = launcher {
         script += &format!("\"$HERE/{launcher}\" launch --app-name {}", shell_quote(&app.product_name));
-        if let Some(min) = &app.config.min_webview_version {
-            script += &format!(" --min {}", shell_quote(min));
+        if let Some(min) = app.min_webview.get(Backend::Webkitgtk) {
+            script += &format!(" --min {}", shell_quote(&min.to_string()));
         }
         script += " -- ";
     }

@@ -8,6 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
+use millennium_update_protocol::webview::{Backend, WebviewMinimums, WebviewVersion};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -76,12 +77,48 @@ pub struct Config {
     /// Windows installers (`.msi`, NSIS).
     #[serde(default)]
     pub windows: crate::windows::Windows,
-    /// The oldest system webview the app works with: the WebKitGTK version on Linux (e.g. `"2.44"`). It raises the
-    /// deb's dependency on WebKitGTK to at least this version (the rpm's too: `webkit2gtk4.1`, openSUSE's
-    /// `libwebkit2gtk-4_1-0`) and is written into the updater manifest, so that the
-    /// updater does not install the release where the webview is older. Pass the same value to the app's
-    /// `Builder::min_webview_version`.
-    pub min_webview_version: Option<String>,
+    /// The oldest system webview the app works with, per backend: a table
+    /// `{ webkitgtk = "2.44", webview2 = "124.0", wkwebview = "13.0" }` (WebKitGTK on Linux, the WebView2 Runtime on
+    /// Windows, the macOS version), or a string: a bare version is the WebKitGTK minimum (`"2.44"`), and the text form
+    /// `"webkitgtk=2.44,webview2=124.0"` is the same as the table. The WebKitGTK entry raises the deb's dependency on
+    /// WebKitGTK to at least this version (the rpm's too: `webkit2gtk4.1`, openSUSE's `libwebkit2gtk-4_1-0`) and the
+    /// AppImage's launch check; each platform entry of the updater manifest carries its backend's entry, so that the
+    /// updater does not install the release where that webview is older. Pass the text form to the app's
+    /// `Builder::min_webview_version` (it picks the running platform's entry).
+    pub min_webview_version: Option<MinWebviewVersion>,
+}
+
+/// `min-webview-version` as written: a string or a table of backends (see [`Config::min_webview_version`]).
+#[derive(Debug, Clone, Deserialize)]
+#[cfg_attr(test, derive(schemars::JsonSchema))]
+#[serde(untagged)]
+pub enum MinWebviewVersion {
+    /// A bare version (the WebKitGTK minimum) or the text form `webkitgtk=2.44,webview2=124.0`.
+    Text(String),
+    /// Backend (`webkitgtk`, `webview2`, `wkwebview`) to version.
+    PerBackend(std::collections::BTreeMap<String, String>),
+}
+
+impl MinWebviewVersion {
+    /// The minimums, checked; the message says what to write instead.
+    pub fn minimums(&self) -> std::result::Result<WebviewMinimums, String> {
+        match self {
+            MinWebviewVersion::Text(text) => WebviewMinimums::parse_or_legacy(text).map_err(|e| e.to_string()),
+            MinWebviewVersion::PerBackend(table) => table
+                .iter()
+                .map(|(name, version)| {
+                    let backend: Backend = name.parse().map_err(|_| {
+                        format!(
+                            "unknown webview backend `{name}`: use `webkitgtk` (Linux), `webview2` (Windows) or \
+                             `wkwebview` (macOS), e.g. `min-webview-version = {{ webkitgtk = \"2.44\" }}`"
+                        )
+                    })?;
+                    let version = WebviewVersion::parse(version).map_err(|e| format!("`{name}`: {e}"))?;
+                    Ok((backend, version))
+                })
+                .collect(),
+        }
+    }
 }
 
 /// The binaries to install.
@@ -401,6 +438,8 @@ pub struct App {
     pub resources: Vec<(PathBuf, String)>,
     /// Maintainer scripts, read: (kind, text).
     pub scripts: Vec<(ScriptKind, String)>,
+    /// `min-webview-version`, checked.
+    pub min_webview: WebviewMinimums,
     pub config: Config,
 }
 
@@ -501,10 +540,10 @@ impl App {
             return Err(invalid("description", "must be one line; put the rest in `long-description`".into()));
         }
 
-        if let Some(min) = &config.min_webview_version {
-            min.parse::<millennium_webview_probe::WebviewVersion>()
-                .map_err(|e| invalid("min-webview-version", e.to_string()))?;
-        }
+        let min_webview = match &config.min_webview_version {
+            Some(min) => min.minimums().map_err(|e| invalid("min-webview-version", e))?,
+            None => WebviewMinimums::new(),
+        };
 
         let resolve = |p: &str| root.join(p);
         let main_binary = match (&overrides.main_binary, &config.binaries.main) {
@@ -624,6 +663,7 @@ impl App {
             icon,
             resources,
             scripts,
+            min_webview,
             config,
         })
     }

@@ -332,7 +332,9 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
                         "deb: no package found for `{soname}` ({reason}); list it in `deb.extra-depends` if needed"
                     ));
                 }
-                let computed = computed.depends.into_iter().map(|dep| match &app.config.min_webview_version {
+                let webkitgtk =
+                    app.min_webview.get(millennium_webview_probe::Backend::Webkitgtk).map(ToString::to_string);
+                let computed = computed.depends.into_iter().map(|dep| match &webkitgtk {
                     Some(min) => deps::raise_webkitgtk(dep, min),
                     None => dep,
                 });

@@ -104,10 +104,14 @@ pub fn requires(app: &App, computed: BTreeSet<String>) -> BTreeSet<String> {
         Some(list) => list.iter().cloned().collect(),
         None => {
             let links_webkitgtk = computed.iter().any(|r| r.starts_with(WEBKITGTK_SONAME));
-            let webview = app.config.min_webview_version.as_deref().filter(|_| links_webkitgtk);
+            let webview = app
+                .min_webview
+                .get(millennium_webview_probe::Backend::Webkitgtk)
+                .filter(|_| links_webkitgtk)
+                .map(ToString::to_string);
             computed
                 .into_iter()
-                .chain(webview.map(webkitgtk_requirement))
+                .chain(webview.as_deref().map(webkitgtk_requirement))
                 .chain(app.config.rpm.extra_requires.iter().cloned())
                 .collect()
         }

@@ -70,11 +70,9 @@ pub fn manifest(app: &App, epoch: u64, signed: &[(Vec<Target>, String, Signature
     let version = Version::parse(&app.version.to_string()).map_err(manifest_err)?;
     let date = time::OffsetDateTime::from_unix_timestamp(epoch as i64)
         .map_err(|e| Error::Usage(format!("SOURCE_DATE_EPOCH={epoch} is not a usable date: {e}")))?;
-    let mut release = ReleaseInfo::new(version).with_pub_date(date).map_err(manifest_err)?;
-    if let Some(min) = &app.config.min_webview_version {
-        release = release.with_min_webview_version(min.parse().map_err(manifest_err)?);
-    }
-    let mut builder = StaticManifest::builder(release);
+    let release = ReleaseInfo::new(version).with_pub_date(date).map_err(manifest_err)?;
+    // Each platform entry carries its own backend's minimum.
+    let mut builder = StaticManifest::builder(release).min_webview_versions(app.min_webview.clone());
     let sep = if base.ends_with('/') { "" } else { "/" };
     for (targets, file, signature) in signed {
         // File names may hold spaces (`Hello App.app.tar.gz`): the URL carries them percent-encoded.

@@ -446,7 +446,7 @@ fn updater_artifacts_are_signed_and_listed() {
     let public = key.public_key();
     let app = TestApp::new();
     app.write_config(&format!(
-        "min-webview-version = \"2.44.1\"\n{}\n[updater]\npubkey = \"{}\"\nendpoints = [\"https://updates.example.com/{{{{target}}}}/{{{{current_version}}}}\"]\n\
+        "min-webview-version = {{ webkitgtk = \"2.44.1\", webview2 = \"124.0\" }}\n{}\n[updater]\npubkey = \"{}\"\nendpoints = [\"https://updates.example.com/{{{{target}}}}/{{{{current_version}}}}\"]\n\
          artifact-base-url = \"https://releases.example.com/hello/v1.2.3/\"\n",
         app.default_config(),
         public.to_text(millennium_sign::Format::Tauri)
@@ -471,7 +471,11 @@ fn updater_artifacts_are_signed_and_listed() {
     let deb = parsed.get("linux-x86_64-deb").unwrap();
     assert_eq!(deb.artifact().url().as_str(), "https://releases.example.com/hello/v1.2.3/hello-app_1.2.3_amd64.deb");
     assert_eq!(parsed.release().version().to_string(), "1.2.3");
-    assert_eq!(parsed.release().min_webview_version().map(ToString::to_string).as_deref(), Some("2.44.1"));
+    // Per platform: each Linux entry carries the WebKitGTK minimum (this build has no Windows entry for WebView2's).
+    assert_eq!(parsed.release().min_webview_version(), None);
+    for (key, entry) in parsed.platforms() {
+        assert_eq!(entry.min_webview_version().map(ToString::to_string).as_deref(), Some("2.44.1"), "{key}");
+    }
 
     // The AppImage's update information points at the "latest" zsync file under the same base URL.
     let bytes = std::fs::read(out.join("hello-app_1.2.3_x86_64.AppImage")).unwrap();
@@ -535,6 +539,14 @@ fn rejects_invalid_min_webview_version() {
     let app = TestApp::new();
     app.write_config(&format!("min-webview-version = \"2.x\"\n{}", app.default_config()));
     assert_rejected(&app, &["`min-webview-version`", "Millennium.toml", "`2.x` is not a valid webview version"]);
+    for (value, says) in [
+        ("{ gecko = \"120\" }", "unknown webview backend `gecko`: use `webkitgtk` (Linux)"),
+        ("{ webview2 = \"124.x\" }", "`webview2`: `124.x` is not a valid webview version"),
+        ("\"webkitgtk=2.44,webkitgtk=2.46\"", "`webkitgtk` is given twice"),
+    ] {
+        app.write_config(&format!("min-webview-version = {value}\n{}", app.default_config()));
+        assert_rejected(&app, &["`min-webview-version`", "Millennium.toml", says]);
+    }
 }
 
 #[test]
@@ -631,7 +643,11 @@ fn provider_rpm(dir: &Path, name: &str, version: &str, provides: &[String]) -> s
 fn rpm_requires_webkitgtk_of_the_minimum_version() {
     require("rpm", "rpm");
     let app = TestApp::linking_webkitgtk();
-    app.write_config(&format!("min-webview-version = \"2.44\"\n{}", app.default_config()));
+    // The table form: the rpm takes the WebKitGTK entry (WebView2's means nothing to Linux).
+    app.write_config(&format!(
+        "min-webview-version = {{ webkitgtk = \"2.44\", webview2 = \"124.0\" }}\n{}",
+        app.default_config()
+    ));
     let out = app.path().join("out");
     app.bundle_ok(&out, "rpm", &[]);
     let package = find(&out, ".rpm");

@@ -12,6 +12,7 @@ fuzz_target!(|data: &[u8]| {
     assert!(again.platforms().map(|(k, _)| k).eq(manifest.platforms().map(|(k, _)| k)));
     for (key, entry) in manifest.platforms() {
         assert_eq!(again.get(key).map(|e| e.artifact()), Some(entry.artifact()));
+        assert_eq!(again.get(key).map(|e| e.min_webview_version()), Some(entry.min_webview_version()));
         if key == entry.target().to_string() {
             let (found, _) = manifest.select(entry.target()).expect("a canonical key is found for its target");
             assert_eq!(found, key);

@@ -219,10 +219,12 @@ async fn an_artifact_signed_by_another_key_is_never_installed() {
 /// A release that needs a newer system webview than this machine has is refused by the real updater, which reports
 /// the machine's real WebKitGTK (`libwebkit2gtk-4.1-0`) in `X-Millennium-Webview`, before anything is downloaded; and
 /// the server's `/metrics` counts the check as one from an install whose webview is too old for the offered release.
+/// Minimums are per backend: the WebView2 one of the refused release (met by any WebView2) changes nothing here, and
+/// a later release needing only a WebView2 no machine has installs on Linux and counts as `ok`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_needing_a_newer_webview_is_refused_and_counted() {
     let World { tmp, server, key, .. } = World::new().await;
-    publish_with(&server, &key, tmp.path(), "1.1.0", None, Some("99.0")).await;
+    publish_with(&server, &key, tmp.path(), "1.1.0", None, Some("webkitgtk=99.0,webview2=1.0")).await;
     let exe = installed_app(tmp.path(), "1.0.0");
     let updater = make_updater(&server.dynamic_endpoint(), &key, &exe, &tmp.path().join("state"), "1.0.0", "install-1");
     let update = updater.check().await.unwrap().expect("1.1.0 is offered: the server does not decide for the client");
@@ -245,5 +247,24 @@ async fn a_release_needing_a_newer_webview_is_refused_and_counted() {
         .await
         .unwrap();
     let too_old = "millennium_update_check_webviews_total{app=\"demo\",channel=\"stable\",backend=\"webkitgtk\",webview=\"too_old\"} 1";
+    assert!(metrics.lines().any(|line| line == too_old), "{metrics}");
+
+    publish_with(&server, &key, tmp.path(), "1.2.0", None, Some("webview2=999.0")).await;
+    let update = updater.check().await.unwrap().expect("1.2.0 is offered");
+    assert_eq!(update.version().to_string(), "1.2.0");
+    assert_eq!(update.min_webview_version(), None, "a WebView2 minimum does not bind WebKitGTK");
+    update.download_and_install(|_| {}).await.unwrap();
+    assert_eq!(run(&exe), "1.2.0");
+    let metrics = reqwest::Client::new()
+        .get(format!("{}/metrics", server.url))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ok = "millennium_update_check_webviews_total{app=\"demo\",channel=\"stable\",backend=\"webkitgtk\",webview=\"ok\"} 1";
+    assert!(metrics.lines().any(|line| line == ok), "{metrics}");
     assert!(metrics.lines().any(|line| line == too_old), "{metrics}");
 }

@@ -14,6 +14,7 @@
 use futures_util::StreamExt;
 use millennium_update_protocol::limits::MAX_DOCUMENT_LEN;
 use millennium_update_protocol::tauri::{Artifact, NO_UPDATE_STATUS, ReleaseInfo, TauriResponse, offers_update};
+use millennium_update_protocol::webview::WebviewVersion;
 
 use crate::error::{Error, Result};
 use crate::updater::Inner;
@@ -89,7 +90,7 @@ pub(crate) fn endpoint_url(inner: &Inner, template: &str) -> Result<url::Url> {
 }
 
 /// Runs the check. `Ok(None)`: no update.
-pub(crate) async fn check(inner: &Inner) -> Result<Option<(ReleaseInfo, Artifact)>> {
+pub(crate) async fn check(inner: &Inner) -> Result<Option<Offer>> {
     let mut errors = Vec::new();
     for template in &inner.endpoints {
         let url = endpoint_url(inner, template)?;
@@ -182,7 +183,10 @@ pub(crate) fn reject_html(url: &str, headers: &reqwest::header::HeaderMap, expec
     Ok(())
 }
 
-fn decide(inner: &Inner, response: TauriResponse) -> Result<Option<(ReleaseInfo, Artifact)>> {
+/// An offered release, its artifact for this target, and its minimum webview version for this target's backend.
+pub(crate) type Offer = (ReleaseInfo, Artifact, Option<WebviewVersion>);
+
+fn decide(inner: &Inner, response: TauriResponse) -> Result<Option<Offer>> {
     if !offers_update(&inner.current, &response) {
         tracing::debug!(offered = %response.version(), current = %inner.current, "not newer: no update");
         return Ok(None);
@@ -197,7 +201,8 @@ fn decide(inner: &Inner, response: TauriResponse) -> Result<Option<(ReleaseInfo,
         source: Box::new(source),
     })?;
     crate::verify::precheck(inner, artifact.signature().signature(), response.version())?;
-    Ok(Some((response.release().clone(), artifact.clone())))
+    let min_webview = response.min_webview_version_for(&inner.target).cloned();
+    Ok(Some((response.release().clone(), artifact.clone(), min_webview)))
 }
 
 #[cfg(test)]

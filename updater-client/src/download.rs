@@ -60,8 +60,8 @@ pub struct DownloadedUpdate {
     pub(crate) owned: bool,
     /// The signed metadata's release, recorded in the trust state once installed.
     pub(crate) vouched: Option<Arc<crate::metadata::Vouched>>,
-    /// The oldest webview the release works with, checked before installing.
-    pub(crate) min_webview: Option<millennium_webview_probe::WebviewVersion>,
+    /// The oldest webview the release works with, per backend; this platform's is checked before installing.
+    pub(crate) min_webview: millennium_update_protocol::webview::WebviewMinimums,
 }
 
 impl DownloadedUpdate {
@@ -81,13 +81,13 @@ impl DownloadedUpdate {
         self.install_with(&self.inner)
     }
 
-    /// The oldest system webview the release works with, if it declares one.
+    /// The oldest version of this platform's webview the release works with, if it declares one.
     pub fn min_webview_version(&self) -> Option<&millennium_webview_probe::WebviewVersion> {
-        self.min_webview.as_ref()
+        self.min_webview.get(millennium_webview_probe::Backend::current())
     }
 
     pub(crate) fn install_with(&self, inner: &Inner) -> Result<()> {
-        crate::webview::ensure(&inner.webview_policy, &self.version.to_string(), self.min_webview.as_ref())?;
+        crate::webview::ensure(&inner.webview_policy, &self.version.to_string(), &self.min_webview)?;
         crate::install::install(inner, self)?;
         if let Some(vouched) = &self.vouched
             && let Err(e) = vouched.record_installed(inner)

@@ -16,7 +16,8 @@ use crate::rollback;
 use crate::rollback::StartupStatus;
 use crate::state::StateDir;
 use crate::webview::WebviewPolicy;
-use millennium_webview_probe::{Probe, Verdict, WebviewVersion};
+use millennium_update_protocol::webview::WebviewMinimums;
+use millennium_webview_probe::{Backend, Probe, Verdict, WebviewVersion};
 
 /// The header carrying the install id (what the Millennium update server reads for staged rollouts).
 pub const INSTALL_ID_HEADER: &str = "Millennium-Install-Id";
@@ -472,8 +473,11 @@ impl Updater {
             }));
         }
         crate::check::check(inner).await.map(|found| {
-            found.map(|(release, artifact)| Update {
-                min_webview: release.min_webview_version().cloned(),
+            found.map(|(release, artifact, min_webview)| Update {
+                // A Tauri answer states the minimum of the requested target's backend only.
+                min_webview: min_webview
+                    .map(|min| WebviewMinimums::new().with(Backend::for_os(inner.target.os()), min))
+                    .unwrap_or_default(),
                 updater: self.clone(),
                 version: release.version().clone(),
                 notes: release.notes().map(str::to_owned),
@@ -545,7 +549,7 @@ impl Updater {
             version,
             owned: false,
             vouched: None,
-            min_webview: None,
+            min_webview: WebviewMinimums::new(),
         })
     }
 
@@ -566,7 +570,8 @@ pub struct Update {
     pub(crate) signature: millennium_sign::Signature,
     /// Set when the signed metadata vouches for this update (secure check).
     pub(crate) vouched: Option<Arc<crate::metadata::Vouched>>,
-    pub(crate) min_webview: Option<WebviewVersion>,
+    /// The release's minimum webview versions, per backend (a Tauri answer's: for the target's backend only).
+    pub(crate) min_webview: WebviewMinimums,
 }
 
 impl Update {
@@ -596,14 +601,21 @@ impl Update {
         self.updater.inner.target
     }
 
-    /// The oldest system webview the release works with, if it declares one (`min_webview_version`).
+    /// The oldest version of this platform's webview ([`Backend::current`]) the release works with, if it declares
+    /// one (`min_webview_version`). Minimums for other backends do not apply here.
     pub fn min_webview_version(&self) -> Option<&WebviewVersion> {
-        self.min_webview.as_ref()
+        self.min_webview.get(Backend::current())
     }
 
-    /// Whether this machine's webview meets the release's minimum now (what the next launch would get).
+    /// The release's minimum webview versions for every backend it declares one for.
+    pub fn min_webview_versions(&self) -> &WebviewMinimums {
+        &self.min_webview
+    }
+
+    /// Whether this machine's webview meets the release's minimum for it now (what the next launch would get).
     pub fn webview_verdict(&self) -> Verdict {
-        Probe::detect_fresh().check(self.min_webview.as_ref())
+        let probe = Probe::detect_fresh();
+        probe.check(self.min_webview.get(probe.backend))
     }
 
     /// Where the artifact is downloaded from.
@@ -624,13 +636,13 @@ impl Update {
     pub async fn download_and_install(&self, progress: impl FnMut(Progress) + Send) -> Result<()> {
         let (policy, version, min) =
             (self.updater.inner.webview_policy.clone(), self.version.to_string(), self.min_webview.clone());
-        tokio::task::spawn_blocking(move || crate::webview::ensure(&policy, &version, min.as_ref())).await.map_err(
-            |e| Error::Io {
+        tokio::task::spawn_blocking(move || crate::webview::ensure(&policy, &version, &min)).await.map_err(|e| {
+            Error::Io {
                 action: "check the webview for",
                 path: PathBuf::from("the update"),
                 source: std::io::Error::other(e.to_string()),
-            },
-        )??;
+            }
+        })??;
         let downloaded = self.download(progress).await?;
         let inner = self.updater.inner.clone();
         tokio::task::spawn_blocking(move || downloaded.install_with(&inner)).await.map_err(|e| Error::Io {

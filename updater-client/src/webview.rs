@@ -1,14 +1,17 @@
-//! Releases that need a newer system webview: a release may declare `min_webview_version` (WebKitGTK version on
-//! Linux, WebView2 Runtime on Windows, macOS version on macOS). Before installing it, the webview the *next* launch
-//! will get is probed ([`Probe::detect_fresh`]); when it is older (or missing), the [`WebviewPolicy`] decides:
+//! Releases that need a newer system webview: a release may declare `min_webview_version` per backend (WebKitGTK
+//! version on Linux, WebView2 Runtime on Windows, macOS version on macOS). Only the entry of the webview this platform
+//! uses counts: a release with minimums for other backends only installs here whatever the webview. Before installing
+//! a release with an entry for it, the webview the *next* launch will get is probed ([`Probe::detect_fresh`]); when it
+//! is older (or missing), the [`WebviewPolicy`] decides:
 //! refuse with [`Error::WebviewTooOld`] (nothing installed, the running version stays), or provision the webview
 //! first and install only when the probe then meets the minimum.
 //!
 //! Every update check also reports the webview this app runs with in the `X-Millennium-Webview` header
 //! (`webkitgtk/2.44.1`, or `missing`), so the server can count installs held back by an old webview.
 
+use millennium_update_protocol::webview::WebviewMinimums;
 use millennium_webview_probe::distro::{OsRelease, Provisioning};
-use millennium_webview_probe::{Backend, Probe, Verdict, WebviewVersion, guard};
+use millennium_webview_probe::{Backend, Probe, Verdict, guard};
 
 use crate::error::{Error, Result};
 
@@ -27,9 +30,10 @@ pub enum WebviewPolicy {
     ProvisionWith(Vec<String>),
 }
 
-/// Checks the webview against `minimum` and provisions it when the policy allows.
-pub(crate) fn ensure(policy: &WebviewPolicy, version: &str, minimum: Option<&WebviewVersion>) -> Result<()> {
-    let Some(minimum) = minimum else { return Ok(()) };
+/// Checks the webview against the release's minimum for its backend and provisions it when the policy allows.
+pub(crate) fn ensure(policy: &WebviewPolicy, version: &str, minimums: &WebviewMinimums) -> Result<()> {
+    // Like with like: a WebKitGTK number says nothing about WebView2.
+    let Some(minimum) = minimums.get(Backend::current()) else { return Ok(()) };
     let probe = Probe::detect_fresh();
     let verdict = probe.check(Some(minimum));
     if verdict.is_ok() {

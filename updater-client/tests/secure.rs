@@ -84,7 +84,7 @@ impl Publisher {
             version: Version::parse(version).unwrap(),
             sequence,
             artifacts: vec![info],
-            min_webview_version: min_webview.map(|m| m.parse().unwrap()),
+            min_webview_version: min_webview.map(|m| m.parse().unwrap()).unwrap_or_default(),
         };
         let envelope = Envelope::sign(&release, Kind::Release, &[&self.release_key]).unwrap();
         self.put(&format!("channels/stable/releases/{version}.json"), envelope.to_json().into_bytes());
@@ -379,7 +379,7 @@ async fn a_staged_rollout_reaches_only_its_share_of_installs() {
 async fn a_signed_release_needing_a_newer_webview_is_refused() {
     let mut s = Setup::new().await;
     let v2 = script_app("2.0.0", 50_000);
-    let release = s.publisher.publish_with("2.0.0", 1, &v2, Some("99.0"));
+    let release = s.publisher.publish_with("2.0.0", 1, &v2, Some("webkitgtk=99.0,webview2=1.0"));
     s.publisher.fresh(&[(&release, 100)]);
 
     let update = s.updater("install-1").check().await.unwrap().unwrap();
@@ -397,8 +397,24 @@ async fn a_signed_release_needing_a_newer_webview_is_refused() {
     assert_eq!(s.trusted(), trusted, "a refused release is not recorded as installed");
 
     let v3 = script_app("3.0.0", 50_000);
-    let release = s.publisher.publish_with("3.0.0", 2, &v3, Some("2.0"));
+    let release = s.publisher.publish_with("3.0.0", 2, &v3, Some("webkitgtk=2.0"));
     s.publisher.fresh(&[(&release, 100)]);
     assert_eq!(s.update().await.unwrap().as_deref(), Some("3.0.0"));
     assert_eq!(run(&s.fixture.app), "3.0.0");
+}
+
+/// Minimums for other backends do not bind this machine: a release that needs WebView2 999 and macOS 99 (and says
+/// nothing about WebKitGTK) installs on Linux whatever its WebKitGTK.
+#[tokio::test]
+async fn a_signed_release_with_minimums_for_other_backends_only_installs_here() {
+    let mut s = Setup::new().await;
+    let v2 = script_app("2.0.0", 50_000);
+    let release = s.publisher.publish_with("2.0.0", 1, &v2, Some("webview2=999.0,wkwebview=99.0"));
+    s.publisher.fresh(&[(&release, 100)]);
+    let update = s.updater("install-1").check().await.unwrap().unwrap();
+    assert_eq!(update.min_webview_version(), None);
+    assert_eq!(update.min_webview_versions().to_string(), "webview2=999.0,wkwebview=99.0");
+    assert!(update.webview_verdict().is_ok());
+    update.download_and_install(|_| {}).await.unwrap();
+    assert_eq!(run(&s.fixture.app), "2.0.0");
 }

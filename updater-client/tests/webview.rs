@@ -1,7 +1,7 @@
 //! Releases that declare `min_webview_version`, against this machine's real WebKitGTK (Debian's
 //! `libwebkit2gtk-4.1-0`, version cross-checked with `pkg-config`): refused with a typed error and nothing changed
-//! when the webview is older, installed when it meets the minimum, provisioning run when the policy allows; and
-//! the webview reported on update checks.
+//! when the webview is older, installed when it meets the minimum (or declares minimums for other backends only),
+//! provisioning run when the policy allows; and the webview reported on update checks.
 
 #![allow(clippy::unwrap_used)] // tests state expectations with unwrap
 #![cfg(target_os = "linux")]
@@ -9,10 +9,12 @@
 mod support;
 
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use millennium_update_protocol::Version;
-use millennium_update_protocol::tauri::ReleaseInfo;
+use millennium_update_protocol::tauri::{Artifact, ArtifactUrl, ReleaseInfo, SignatureText, StaticManifest};
+use millennium_update_protocol::webview::WebviewMinimums;
 use millennium_updater::{Error, Updater, UpdaterBuilder, WEBVIEW_HEADER, WebviewPolicy};
 use support::{Fixture, Keys, Reply, Server, script_app};
 
@@ -87,6 +89,65 @@ async fn a_release_needing_a_newer_webview_is_refused_and_nothing_changes() {
     assert!(matches!(downloaded.install(), Err(Error::WebviewTooOld { .. })));
     fx.assert_untouched();
     assert!(!fx.dir.path().join("app.previous").exists());
+}
+
+#[tokio::test]
+async fn a_static_manifest_binds_each_platform_to_its_own_entry_only() {
+    let installed = installed_webkitgtk();
+    let keys = Keys::generate();
+    let v2 = script_app("2.0.0", 50_000);
+    let signature = keys.sign(&v2, Some("2.0.0"));
+    let manifest = Arc::new(Mutex::new(String::new()));
+    let served = manifest.clone();
+    let body = v2.clone();
+    let server = Server::start(move |req| {
+        if req.path.starts_with("/update/") {
+            Reply::json(served.lock().unwrap().clone())
+        } else if req.path == "/artifact" {
+            Reply::bytes(body.clone())
+        } else {
+            Reply::status(404)
+        }
+    })
+    .await;
+    let url = server.url("/artifact");
+    let serve = |minimums: &str| {
+        let artifact = || {
+            Artifact::new(ArtifactUrl::parse(&url).unwrap(), SignatureText::from_signature(signature.clone()).unwrap())
+        };
+        let json = StaticManifest::builder(ReleaseInfo::new(Version::parse("2.0.0").unwrap()))
+            .platform(format!("linux-{}", std::env::consts::ARCH).parse().unwrap(), artifact())
+            .platform("windows-x86_64".parse().unwrap(), artifact())
+            .min_webview_versions(minimums.parse::<WebviewMinimums>().unwrap())
+            .build()
+            .unwrap()
+            .to_json();
+        *manifest.lock().unwrap() = json;
+    };
+
+    // The Linux entry needs a WebKitGTK newer than this machine's (the Windows one a WebView2 any has): refused.
+    let fx = Fixture::new();
+    serve("webkitgtk=99.0,webview2=1.0");
+    let update = builder(&fx, &keys, &server).build().unwrap().check().await.unwrap().expect("an update");
+    assert_eq!(update.min_webview_version().map(ToString::to_string).as_deref(), Some("99.0"));
+    let error = update.download_and_install(|_| {}).await.unwrap_err();
+    match &error {
+        Error::WebviewTooOld { minimum, found, .. } => {
+            assert_eq!((minimum.as_str(), found.as_str()), ("99.0", installed.as_str()));
+        }
+        other => panic!("expected WebviewTooOld, got {other:?}"),
+    }
+    fx.assert_untouched();
+    assert!(server.requests_to("/artifact").is_empty());
+
+    // Only the Windows entry has a minimum, far above any WebView2: installed here all the same.
+    serve("webview2=999.0");
+    assert!(manifest.lock().unwrap().contains(r#""min_webview_version":"999.0""#));
+    let update = builder(&fx, &keys, &server).build().unwrap().check().await.unwrap().expect("an update");
+    assert_eq!(update.min_webview_version(), None);
+    assert!(update.webview_verdict().is_ok());
+    update.download_and_install(|_| {}).await.unwrap();
+    assert_eq!(support::run(&fx.app), "2.0.0");
 }
 
 #[tokio::test]

@@ -59,6 +59,10 @@ pub enum Error {
     #[error("`{value}` is not a valid X-Millennium-Webview value: {reason}")]
     InvalidWebviewHeader { value: String, reason: &'static str },
 
+    /// A list of per-backend minimum webview versions (`webkitgtk=2.44,webview2=124.0`) does not follow its grammar.
+    #[error("`{value}` is not a list of minimum webview versions: {reason}")]
+    InvalidWebviewMinimums { value: String, reason: String },
+
     /// A percent-encoded request segment has a bad escape or does not decode to UTF-8.
     #[error("invalid percent-encoding in `{value}`: {reason}")]
     InvalidPercentEncoding { value: String, reason: &'static str },
@@ -142,6 +146,12 @@ pub enum Error {
     /// A `min_webview_version` is not a dotted version of one to four numbers.
     #[error("`{field}` is not a webview version (`{value}`): write dotted numbers, e.g. `2.44` or `124.0.2478.80`")]
     InvalidMinWebviewVersion { field: String, value: String },
+
+    /// A static manifest was built from a release with one `min_webview_version`: a manifest serves many backends.
+    #[error(
+        "a static manifest states `min_webview_version` per platform, not once for all: pass the per-backend minimums to `StaticManifestBuilder::min_webview_versions`"
+    )]
+    MinWebviewNotPerPlatform,
 
     /// A date cannot be written as RFC 3339 (a year outside 0000–9999, or an offset with seconds).
     #[error("the release date cannot be written as RFC 3339: {source}")]

@@ -14,8 +14,9 @@
 //!   v1 updater and `cargo-packager-updater`) send and accept, parsed and produced exactly as they do, but strictly.
 //!   It is unsigned: only the artifact carries a signature.
 //! - [`limits`]: the size limits every parser here enforces.
-//! - [`webview`]: the system webview on the wire: the `min_webview_version` a release requires and the
-//!   `X-Millennium-Webview` header in which the updater reports the webview it has.
+//! - [`webview`]: the system webview on the wire: the `min_webview_version` a release requires, per backend
+//!   ([`webview::WebviewMinimums`]), and the `X-Millennium-Webview` header in which the updater reports the webview it
+//!   has.
 //!
 //! - [`metadata`]: Millennium's own signed metadata (TUF-style root, release and freshness documents with sequence
 //!   numbers, expiry dates and per-artifact sizes and hashes) and the client-side checks that refuse rollback, freeze,

@@ -33,5 +33,9 @@ pub const MAX_PUB_DATE_LEN: usize = 64;
 /// Longest `min_webview_version` (four parts of up to ten digits and their dots fit in 43).
 pub const MAX_MIN_WEBVIEW_VERSION_LEN: usize = 64;
 
+/// Longest per-backend list of minimum webview versions in its text form (`webkitgtk=…,webview2=…,wkwebview=…` with
+/// the longest versions fits in 170 bytes).
+pub const MAX_WEBVIEW_MINIMUMS_LEN: usize = 256;
+
 /// Longest `format` field accepted, in bytes (`appimage` is the longest valid value).
 pub const MAX_FORMAT_LEN: usize = 16;

@@ -279,10 +279,12 @@ pub struct Release {
     /// Grows with every release published on this channel.
     pub sequence: u64,
     pub artifacts: Vec<ArtifactInfo>,
-    /// The oldest system webview the release works with (see [`crate::webview`]); the client does not install the
-    /// release where the webview is older. Absent (and not written) when the release declares no minimum.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_webview_version: Option<crate::webview::WebviewVersion>,
+    /// The oldest system webview the release works with, per backend (see [`crate::webview`]): a client does not
+    /// install the release where its own backend's webview is older than that backend's entry. Written as an object
+    /// (`{"webkitgtk":"2.44","webview2":"124.0"}`); absent (and not written) when the release declares no minimum. A
+    /// plain string, the form from before minimums were per backend, is read as the WebKitGTK minimum.
+    #[serde(default, skip_serializing_if = "crate::webview::WebviewMinimums::is_empty")]
+    pub min_webview_version: crate::webview::WebviewMinimums,
 }
 
 impl Release {

@@ -1,4 +1,4 @@
-//! The system webview on the wire: the version a release requires (`min_webview_version`) and the
+//! The system webview on the wire: the versions a release requires (`min_webview_version`, one per backend) and the
 //! `X-Millennium-Webview` header in which the updater reports the webview it runs with.
 //!
 //! # Versions
@@ -8,6 +8,21 @@
 //! `v`, no suffix).
 //! Missing parts count as zero, so `2.44` equals `2.44.0` and a minimum of `2.44` accepts `2.44.1`. It is written
 //! back as given.
+//!
+//! # Minimums, per backend
+//!
+//! A WebKitGTK number means nothing to WebView2 and neither means anything on macOS, so a release states its minimum
+//! per [`Backend`] ([`WebviewMinimums`]) and an install compares only the entry of its own backend; a release without
+//! an entry for a backend runs on any version of it. Text form (command line, publish form field, server database),
+//! entries in the order `webkitgtk`, `webview2`, `wkwebview`:
+//!
+//! ```text
+//! webkitgtk=2.44,webview2=124.0
+//! ```
+//!
+//! JSON form (signed release document): an object, `{"webkitgtk":"2.44","webview2":"124.0"}`. A plain JSON string is
+//! the form from before minimums were per backend, which only Linux bundles produced: it is read as the WebKitGTK
+//! minimum ([`WebviewMinimums::parse_or_legacy`]).
 //!
 //! # The header
 //!
@@ -21,6 +36,7 @@
 //! it cannot parse as unknown and answer the check as usual: the header is a report, never a condition of service.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -147,8 +163,8 @@ impl<'de> Deserialize<'de> for WebviewVersion {
     }
 }
 
-/// The webview backend of a platform.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The webview backend of a platform. Ordered as written here (the order of [`WebviewMinimums`]' text form).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Backend {
     /// WebKitGTK 4.1 (Linux and other Unix desktops).
@@ -217,6 +233,206 @@ impl FromStr for Backend {
             value: snippet(text),
             reason: "unknown backend: expected `webkitgtk`, `webview2` or `wkwebview`",
         })
+    }
+}
+
+/// The oldest webview a release works with, per [`Backend`] (see the [module docs](self#minimums-per-backend)).
+///
+/// Empty means no minimum anywhere. Equality compares versions numerically (`2.44` equals `2.44.0`); text and JSON
+/// write each version back as given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebviewMinimums {
+    entries: BTreeMap<Backend, WebviewVersion>,
+}
+
+/// What a bare version is followed by in every refusal: how to name its backend.
+const NAME_THE_BACKEND: &str = "write `webkitgtk=VERSION` (Linux), `webview2=VERSION` (Windows) or `wkwebview=VERSION` (macOS version), \
+     comma-separated, e.g. `webkitgtk=2.44,webview2=124.0`";
+
+impl WebviewMinimums {
+    /// No minimum for any backend.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The minimums with `backend`'s set to `version` (replacing any).
+    pub fn with(mut self, backend: Backend, version: WebviewVersion) -> Self {
+        self.entries.insert(backend, version);
+        self
+    }
+
+    /// The legacy reading of a single version: the WebKitGTK minimum (before minimums were per backend, only Linux
+    /// bundles produced one).
+    pub fn legacy(version: WebviewVersion) -> Self {
+        Self::new().with(Backend::Webkitgtk, version)
+    }
+
+    /// The minimum for one backend, if the release has one.
+    pub fn get(&self, backend: Backend) -> Option<&WebviewVersion> {
+        self.entries.get(&backend)
+    }
+
+    /// Whether no backend has a minimum.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// How many backends have a minimum.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The entries, in the canonical order.
+    pub fn iter(&self) -> impl Iterator<Item = (Backend, &WebviewVersion)> {
+        self.entries.iter().map(|(backend, version)| (*backend, version))
+    }
+
+    /// Parses the text form `BACKEND=VERSION[,BACKEND=VERSION…]` (any order, each backend at most once). A bare
+    /// version is refused: it does not say which webview it is for.
+    pub fn parse(text: &str) -> Result<Self> {
+        let invalid = |reason: String| Error::InvalidWebviewMinimums { value: snippet(text), reason };
+        if text.is_empty() {
+            return Err(invalid(format!("it is empty; {NAME_THE_BACKEND}")));
+        }
+        if text.len() > crate::limits::MAX_WEBVIEW_MINIMUMS_LEN {
+            return Err(invalid(format!(
+                "it is longer than {} bytes; {NAME_THE_BACKEND}",
+                crate::limits::MAX_WEBVIEW_MINIMUMS_LEN
+            )));
+        }
+        let mut minimums = Self::new();
+        for entry in text.split(',') {
+            if entry.is_empty() {
+                return Err(invalid(format!(
+                    "an entry is empty (a comma at either end or two in a row); {NAME_THE_BACKEND}"
+                )));
+            }
+            let Some((name, version)) = entry.split_once('=') else {
+                let reason = if WebviewVersion::parse(entry).is_ok() {
+                    format!(
+                        "the bare version `{entry}` does not say which webview it is for: write `webkitgtk={entry}` for \
+                         WebKitGTK (Linux), `webview2={entry}` for WebView2 (Windows) or `wkwebview={entry}` for the \
+                         macOS version, comma-separated for several"
+                    )
+                } else {
+                    format!("`{}` is not `BACKEND=VERSION`; {NAME_THE_BACKEND}", snippet(entry))
+                };
+                return Err(invalid(reason));
+            };
+            let backend = Backend::ALL.into_iter().find(|b| b.id() == name).ok_or_else(|| {
+                invalid(format!(
+                    "unknown webview backend `{}`: use `webkitgtk` (Linux), `webview2` (Windows) or `wkwebview` (macOS)",
+                    snippet(name)
+                ))
+            })?;
+            let version = WebviewVersion::parse(version).map_err(|_| {
+                invalid(format!(
+                    "`{}` is not a version for `{name}`: write dotted numbers, e.g. `{name}={}`",
+                    snippet(version),
+                    backend.example_version()
+                ))
+            })?;
+            if minimums.entries.insert(backend, version).is_some() {
+                return Err(invalid(format!("`{name}` is given twice: give each backend once")));
+            }
+        }
+        Ok(minimums)
+    }
+
+    /// Parses the text form, or a bare version in its legacy reading ([`WebviewMinimums::legacy`]): what a
+    /// `min-webview-version` string in `Millennium.toml` and a plain string in a signed release document mean.
+    pub fn parse_or_legacy(text: &str) -> Result<Self> {
+        if text.contains(['=', ',']) { Self::parse(text) } else { WebviewVersion::parse(text).map(Self::legacy) }
+    }
+}
+
+impl Backend {
+    /// A plausible minimum, for examples in messages.
+    const fn example_version(self) -> &'static str {
+        match self {
+            Self::Webkitgtk => "2.44",
+            Self::Webview2 => "124.0",
+            Self::Wkwebview => "13.0",
+        }
+    }
+}
+
+impl FromStr for WebviewMinimums {
+    type Err = Error;
+
+    /// The strict text form ([`WebviewMinimums::parse`]).
+    fn from_str(text: &str) -> Result<Self> {
+        Self::parse(text)
+    }
+}
+
+impl fmt::Display for WebviewMinimums {
+    /// The canonical text form (empty when there is no minimum).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (backend, version)) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{}={version}", backend.id())?;
+        }
+        Ok(())
+    }
+}
+
+impl FromIterator<(Backend, WebviewVersion)> for WebviewMinimums {
+    fn from_iter<I: IntoIterator<Item = (Backend, WebviewVersion)>>(iter: I) -> Self {
+        Self { entries: iter.into_iter().collect() }
+    }
+}
+
+impl Serialize for WebviewMinimums {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
+        for (backend, version) in self.iter() {
+            map.serialize_entry(backend.id(), version)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for WebviewMinimums {
+    /// An object of backend ids to versions, or a string: a bare version (legacy: the WebKitGTK minimum) or the text
+    /// form.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        deserializer.deserialize_any(MinimumsVisitor)
+    }
+}
+
+struct MinimumsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for MinimumsVisitor {
+    type Value = WebviewMinimums;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(r#"minimum webview versions per backend, e.g. {"webkitgtk": "2.44", "webview2": "124.0"}"#)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> std::result::Result<Self::Value, E> {
+        WebviewMinimums::parse_or_legacy(text).map_err(E::custom)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Self::Value, A::Error> {
+        use serde::de::Error as _;
+        let mut minimums = WebviewMinimums::new();
+        while let Some(name) = map.next_key::<String>()? {
+            let backend = Backend::ALL.into_iter().find(|b| b.id() == name).ok_or_else(|| {
+                A::Error::custom(format!(
+                    "unknown webview backend `{}`: use `webkitgtk` (Linux), `webview2` (Windows) or `wkwebview` (macOS)",
+                    snippet(&name)
+                ))
+            })?;
+            let version: WebviewVersion = map.next_value()?;
+            if minimums.entries.insert(backend, version).is_some() {
+                return Err(A::Error::custom(format!("webview backend `{name}` is given twice")));
+            }
+        }
+        Ok(minimums)
     }
 }
 
@@ -401,5 +617,100 @@ mod tests {
         assert_eq!(Backend::for_os(crate::Os::Windows), Backend::Webview2);
         assert_eq!(Backend::for_os(crate::Os::Darwin), Backend::Wkwebview);
         assert_eq!(serde_json::to_string(&Backend::Webview2).unwrap(), "\"webview2\"");
+    }
+
+    fn m(text: &str) -> WebviewMinimums {
+        WebviewMinimums::parse(text).unwrap()
+    }
+
+    #[test]
+    fn minimums_parse_in_any_order_and_print_canonically() {
+        let both = m("webview2=124.0,webkitgtk=2.44");
+        assert_eq!(both.to_string(), "webkitgtk=2.44,webview2=124.0");
+        assert_eq!(both.get(Backend::Webkitgtk), Some(&v("2.44")));
+        assert_eq!(both.get(Backend::Webview2), Some(&v("124.0")));
+        assert_eq!(both.get(Backend::Wkwebview), None);
+        assert_eq!(both.len(), 2);
+        assert!(!both.is_empty());
+        assert_eq!(both.iter().map(|(b, _)| b).collect::<Vec<_>>(), [Backend::Webkitgtk, Backend::Webview2]);
+        let all = "webkitgtk=2.44.1,webview2=124.0.2478.80,wkwebview=13";
+        assert_eq!(m(all).to_string(), all);
+        assert_eq!(m("wkwebview=14.5").get(Backend::Wkwebview), Some(&v("14.5")));
+        assert_eq!(
+            WebviewMinimums::new().with(Backend::Webview2, v("109")).with(Backend::Webkitgtk, v("2.40")),
+            m("webkitgtk=2.40,webview2=109")
+        );
+        assert_eq!(WebviewMinimums::new().to_string(), "");
+        assert!(WebviewMinimums::new().is_empty());
+        assert_eq!(m("webkitgtk=2.44"), m("webkitgtk=2.44.0"));
+    }
+
+    #[test]
+    fn malformed_minimums_are_refused_with_what_to_write() {
+        let long = format!("webkitgtk=2.44,{}", "x".repeat(300));
+        for (bad, says) in [
+            ("", "it is empty"),
+            ("2.44", "the bare version `2.44` does not say which webview it is for: write `webkitgtk=2.44` for"),
+            ("webkitgtk=2.44,124.0", "the bare version `124.0`"),
+            ("webkitgtk", "is not `BACKEND=VERSION`"),
+            ("gecko=120", "unknown webview backend `gecko`"),
+            ("WebKitGTK=2.44", "unknown webview backend `WebKitGTK`"),
+            ("webkitgtk=2.44,webkitgtk=2.46", "`webkitgtk` is given twice"),
+            ("webkitgtk=2.x", "`2.x` is not a version for `webkitgtk`: write dotted numbers, e.g. `webkitgtk=2.44`"),
+            ("webview2=", "is not a version for `webview2`"),
+            ("webkitgtk=2.44,", "an entry is empty"),
+            (",webkitgtk=2.44", "an entry is empty"),
+            ("webkitgtk=2.44,,webview2=124", "an entry is empty"),
+            ("webkitgtk=2.44, webview2=124", "unknown webview backend ` webview2`"),
+            ("webkitgtk = 2.44", "unknown webview backend `webkitgtk `"),
+            ("webkitgtk=2.44=1", "is not a version for `webkitgtk`"),
+            (&long, "longer than 256 bytes"),
+        ] {
+            let error = WebviewMinimums::parse(bad).unwrap_err();
+            assert!(matches!(error, Error::InvalidWebviewMinimums { .. }), "{bad:?}: {error:?}");
+            let message = error.to_string();
+            assert!(message.contains(says), "{bad:?}: {message}");
+            if !message.contains("unknown webview backend") && !message.contains("given twice") {
+                assert!(message.contains("e.g. `") || message.contains("write `"), "{bad:?}: {message}");
+            }
+        }
+    }
+
+    #[test]
+    fn bare_versions_are_the_legacy_webkitgtk_minimum_only_where_allowed() {
+        assert_eq!(WebviewMinimums::parse_or_legacy("2.44").unwrap(), m("webkitgtk=2.44"));
+        assert_eq!(WebviewMinimums::parse_or_legacy("webview2=124.0").unwrap(), m("webview2=124.0"));
+        assert!(matches!(WebviewMinimums::parse_or_legacy("2.x"), Err(Error::InvalidWebviewVersion { .. })));
+        assert!(matches!(WebviewMinimums::parse_or_legacy(""), Err(Error::InvalidWebviewVersion { .. })));
+        assert!(matches!(WebviewMinimums::parse_or_legacy("2.44,"), Err(Error::InvalidWebviewMinimums { .. })));
+        assert!(matches!(WebviewMinimums::parse_or_legacy("gecko=1"), Err(Error::InvalidWebviewMinimums { .. })));
+        assert_eq!(WebviewMinimums::legacy(v("2.40")), m("webkitgtk=2.40"));
+    }
+
+    #[test]
+    fn minimums_serialize_as_objects_and_read_legacy_strings() {
+        let both = m("webkitgtk=2.44,webview2=124.0");
+        let json = serde_json::to_string(&both).unwrap();
+        assert_eq!(json, r#"{"webkitgtk":"2.44","webview2":"124.0"}"#);
+        assert_eq!(serde_json::from_str::<WebviewMinimums>(&json).unwrap(), both);
+        assert_eq!(
+            serde_json::from_str::<WebviewMinimums>(r#"{"webview2":"124.0","webkitgtk":"2.44"}"#).unwrap(),
+            both
+        );
+        assert_eq!(serde_json::from_str::<WebviewMinimums>(r#""2.44""#).unwrap(), m("webkitgtk=2.44"));
+        assert_eq!(serde_json::from_str::<WebviewMinimums>("{}").unwrap(), WebviewMinimums::new());
+        for (bad, says) in [
+            (r#"{"gecko":"1"}"#, "unknown webview backend `gecko`"),
+            (r#"{"webkitgtk":"2.44","webkitgtk":"2.46"}"#, "given twice"),
+            (r#"{"webkitgtk":"2.x"}"#, "not a valid webview version"),
+            (r#"{"webkitgtk":2.44}"#, "invalid type"),
+            (r#""2.x""#, "not a valid webview version"),
+            (r#""webkitgtk=2.x""#, "not a list of minimum webview versions"),
+            ("2.44", "invalid type"),
+            ("[]", "invalid type"),
+        ] {
+            let error = serde_json::from_str::<WebviewMinimums>(bad).unwrap_err().to_string();
+            assert!(error.contains(says), "{bad}: {error}");
+        }
     }
 }

@@ -10,6 +10,7 @@ use millennium_sign::{PublicKey, SecretKey, Signature, TrustedComment};
 use millennium_update_protocol::metadata::{
     ArtifactInfo, ChannelHead, Envelope, Freshness, Kind, Release, Root, SPEC_VERSION, TrustState, blake2b_256_hex,
 };
+use millennium_update_protocol::webview::Backend;
 use millennium_update_protocol::{Error, Target, Version};
 use time::{Duration, OffsetDateTime};
 
@@ -74,7 +75,7 @@ impl Publisher {
             version: Version::parse(version).unwrap(),
             sequence,
             artifacts: infos,
-            min_webview_version: min_webview.map(|m| m.parse().unwrap()),
+            min_webview_version: min_webview.map(|m| m.parse().unwrap()).unwrap_or_default(),
         };
         Published { release: Envelope::sign(&release, Kind::Release, &[&self.release_key]).unwrap(), artifacts }
     }
@@ -426,33 +427,43 @@ fn a_staged_rollout_offers_the_previous_release_outside_its_share() {
 }
 
 #[test]
-fn a_signed_minimum_webview_version_reaches_the_client() {
+fn signed_minimum_webview_versions_reach_the_client_per_backend() {
     let mut publisher = Publisher::new();
-    let v2 = publisher.publish_with("stable", "1.2.0", 2, Some("2.44"));
-    assert!(v2.release.payload.contains(r#""min_webview_version":"2.44""#), "{}", v2.release.payload);
+    let v2 = publisher.publish_with("stable", "1.2.0", 2, Some("webview2=124.0,webkitgtk=2.44"));
+    assert!(
+        v2.release.payload.contains(r#""min_webview_version":{"webkitgtk":"2.44","webview2":"124.0"}"#),
+        "{}",
+        v2.release.payload
+    );
     let freshness = publisher.freshness(&[("stable", &v2)], now(), Duration::days(1));
     let mut state = publisher.client();
     let fresh = state.check_freshness(&freshness, now()).unwrap();
     let verified = state.check_release(&fresh, "stable", &v2.release).unwrap();
-    assert_eq!(verified.release.min_webview_version, Some("2.44.0".parse().unwrap()));
+    let minimums = &verified.release.min_webview_version;
+    assert_eq!(minimums.get(Backend::Webkitgtk), Some(&"2.44.0".parse().unwrap()));
+    assert_eq!(minimums.get(Backend::Webview2), Some(&"124.0".parse().unwrap()));
+    assert_eq!(minimums.get(Backend::Wkwebview), None);
 
     // Without a minimum the field is not written, so documents signed before it existed read the same.
     let v3 = publisher.publish("stable", "1.3.0", 3);
     assert!(!v3.release.payload.contains("min_webview_version"), "{}", v3.release.payload);
     let freshness = publisher.freshness(&[("stable", &v3)], now(), Duration::days(1));
     let fresh = state.check_freshness(&freshness, now()).unwrap();
-    assert_eq!(state.check_release(&fresh, "stable", &v3.release).unwrap().release.min_webview_version, None);
+    assert!(state.check_release(&fresh, "stable", &v3.release).unwrap().release.min_webview_version.is_empty());
 
-    // A malformed minimum in a validly signed document is refused like any malformed field.
-    for bad in [serde_json::json!("2.x"), serde_json::json!(" 2.44"), serde_json::json!(2.44), serde_json::json!("")] {
+    // Signs v3's document as 1.N.0 with another `min_webview_version` and has the client check it.
+    let mut sequence = 3;
+    let mut check = |state: &mut TrustState, value: serde_json::Value| {
+        sequence += 1;
+        let version = format!("1.{sequence}.0");
         let mut doc: serde_json::Value = serde_json::from_str(&v3.release.payload).unwrap();
-        doc["min_webview_version"] = bad.clone();
-        doc["sequence"] = serde_json::json!(4);
-        doc["version"] = serde_json::json!("1.4.0");
+        doc["min_webview_version"] = value;
+        doc["sequence"] = serde_json::json!(sequence);
+        doc["version"] = serde_json::json!(version);
         let envelope = Envelope::sign(&doc, Kind::Release, &[&publisher.release_key]).unwrap();
         let head = ChannelHead {
-            release_sequence: 4,
-            version: Version::parse("1.4.0").unwrap(),
+            release_sequence: sequence,
+            version: Version::parse(&version).unwrap(),
             release_hash: envelope.hash(),
             rollout: 100,
         };
@@ -467,11 +478,31 @@ fn a_signed_minimum_webview_version_reaches_the_client() {
             channels: BTreeMap::from([("stable".to_owned(), vec![head])]),
         };
         let freshness = Envelope::sign(&doc, Kind::Freshness, &[&publisher.online_key]).unwrap();
-        let before = state.clone();
         let fresh = state.check_freshness(&freshness, now()).unwrap();
-        let err = state.check_release(&fresh, "stable", &envelope).unwrap_err();
+        state.check_release(&fresh, "stable", &envelope).map(|verified| verified.release.min_webview_version.clone())
+    };
+
+    // A malformed minimum in a validly signed document is refused like any malformed field.
+    for bad in [
+        serde_json::json!("2.x"),
+        serde_json::json!(" 2.44"),
+        serde_json::json!(2.44),
+        serde_json::json!(""),
+        serde_json::json!({"gecko": "120"}),
+        serde_json::json!({"webkitgtk": "2.x"}),
+        serde_json::json!({"webkitgtk": 2.44}),
+        serde_json::json!(["webkitgtk", "2.44"]),
+    ] {
+        let before = state.clone();
+        let err = check(&mut state, bad.clone()).unwrap_err();
         assert!(matches!(err, Error::InvalidMetadata { kind: Kind::Release, .. }), "{bad}: {err}");
-        assert!(bad.is_number() || err.to_string().contains("not a valid webview version"), "{bad}: {err}");
+        let message = err.to_string();
+        assert!(message.contains("webview") || message.contains("invalid type"), "{bad}: {message}");
         assert_eq!(state.channels, before.channels);
     }
+
+    // A plain string, the form from before minimums were per backend (only Linux bundles made one), is WebKitGTK's.
+    let legacy = check(&mut state, serde_json::json!("2.40")).unwrap();
+    assert_eq!(legacy, "webkitgtk=2.40".parse().unwrap());
+    assert_eq!(check(&mut state, serde_json::json!({"wkwebview": "13.0"})).unwrap().to_string(), "wkwebview=13.0");
 }

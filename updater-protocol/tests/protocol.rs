@@ -7,6 +7,7 @@ use millennium_update_protocol::tauri::{
     Artifact, ArtifactUrl, DynamicResponse, NO_UPDATE_STATUS, PackagerFormat, ReleaseInfo, SignatureText,
     StaticManifest, TauriResponse, offers_update,
 };
+use millennium_update_protocol::webview::WebviewMinimums;
 use millennium_update_protocol::{Arch, BundleType, Error, Os, Target, Version, limits};
 use proptest::prelude::*;
 
@@ -750,17 +751,89 @@ fn min_webview_version_is_read_written_and_validated() {
     let value: serde_json::Value = serde_json::from_str(&written).unwrap();
     assert_eq!(value["min_webview_version"], "124.0.2478.80");
     assert_eq!(parse(&written).unwrap().release(), &release);
-    let manifest = StaticManifest::builder(release)
+    // A static manifest serves many backends: the release-wide value would be ambiguous, so the builder refuses it.
+    let refused = StaticManifest::builder(release)
         .platform(t("linux-x86_64"), artifact("https://example.com/app.AppImage"))
         .build()
-        .unwrap()
-        .to_json();
-    assert_eq!(
-        StaticManifest::parse(manifest.as_bytes()).unwrap().release().min_webview_version(),
-        Some(&"124.0.2478.80".parse().unwrap())
-    );
+        .unwrap_err();
+    assert!(matches!(refused, Error::MinWebviewNotPerPlatform), "{refused}");
     assert!(matches!(
         "v2".parse::<millennium_update_protocol::webview::WebviewVersion>(),
         Err(Error::InvalidWebviewVersion { .. })
     ));
+}
+
+#[test]
+fn static_manifests_state_the_minimum_webview_version_per_platform() {
+    let minimums: WebviewMinimums = "webkitgtk=2.44,webview2=124.0".parse().unwrap();
+    let manifest = StaticManifest::builder(ReleaseInfo::new(v("1.2.3")))
+        .platform(t("linux-x86_64"), artifact("https://example.com/app.AppImage"))
+        .platform(t("linux-x86_64-deb"), artifact("https://example.com/app.deb"))
+        .platform(t("windows-x86_64-nsis"), artifact("https://example.com/app-setup.exe"))
+        .platform(t("darwin-aarch64"), artifact("https://example.com/app.app.tar.gz"))
+        .min_webview_versions(minimums)
+        .build()
+        .unwrap();
+    let value = manifest.to_json_value();
+    assert!(value.get("min_webview_version").is_none(), "{value}");
+    let platforms = &value["platforms"];
+    assert_eq!(platforms["linux-x86_64"]["min_webview_version"], "2.44");
+    assert_eq!(platforms["linux-x86_64-deb"]["min_webview_version"], "2.44");
+    assert_eq!(platforms["windows-x86_64-nsis"]["min_webview_version"], "124.0");
+    // No macOS minimum: the entries have none (nor does the cargo-packager twin).
+    assert!(platforms["darwin-aarch64"].get("min_webview_version").is_none(), "{value}");
+    assert!(platforms["macos-aarch64"].get("min_webview_version").is_none(), "{value}");
+
+    // What is written re-parses to the same, and each client finds its own backend's minimum.
+    let parsed = parse(&manifest.to_json()).unwrap();
+    assert_eq!(parsed, TauriResponse::Static(manifest.clone()));
+    let min = |target: &str| parsed.min_webview_version_for(&t(target)).map(ToString::to_string);
+    assert_eq!(min("linux-x86_64-appimage").as_deref(), Some("2.44"));
+    assert_eq!(min("windows-x86_64-nsis").as_deref(), Some("124.0"));
+    assert_eq!(min("darwin-aarch64-app"), None);
+    assert_eq!(min("linux-aarch64"), None, "no entry, no minimum");
+    assert_eq!(parsed.release().min_webview_version(), None);
+
+    // Malformed entries are refused, naming the entry.
+    for bad in [r#""2.x""#, r#""""#, r#""webkitgtk=2.44""#, "2.44", r#"{"webkitgtk":"2.44"}"#] {
+        let doc = format!(
+            r#"{{"version":"1.2.3","platforms":{{"linux-x86_64":{{"url":"https://example.com/a","signature":"{SIG_PLAIN}","min_webview_version":{bad}}}}}}}"#
+        );
+        let error = parse(&doc).unwrap_err().to_string();
+        assert!(error.contains("platforms.linux-x86_64.min_webview_version"), "{bad}: {error}");
+    }
+}
+
+#[test]
+fn a_legacy_top_level_minimum_in_a_static_manifest_is_the_webkitgtk_one() {
+    // Written before minimums were per backend, when only Linux bundles declared one.
+    let doc = format!(
+        r#"{{"version":"1.2.3","min_webview_version":"2.40","platforms":{{
+            "linux-x86_64":{{"url":"https://example.com/a","signature":"{SIG_PLAIN}"}},
+            "linux-aarch64":{{"url":"https://example.com/b","signature":"{SIG_PLAIN}","min_webview_version":"2.42"}},
+            "windows-x86_64":{{"url":"https://example.com/c","signature":"{SIG_PLAIN}"}}}}}}"#
+    );
+    let parsed = parse(&doc).unwrap();
+    let min = |target: &str| parsed.min_webview_version_for(&t(target)).map(ToString::to_string);
+    assert_eq!(min("linux-x86_64").as_deref(), Some("2.40"));
+    assert_eq!(min("linux-aarch64").as_deref(), Some("2.42"), "an entry's own value wins");
+    assert_eq!(min("windows-x86_64"), None, "a WebKitGTK number says nothing about WebView2");
+    let written = parsed.to_json_value();
+    assert!(written.get("min_webview_version").is_none(), "{written}");
+    assert_eq!(written["platforms"]["linux-x86_64"]["min_webview_version"], "2.40");
+    assert_eq!(parse(&written.to_string()).unwrap(), parsed);
+    let bad = doc.replace(r#""min_webview_version":"2.40""#, r#""min_webview_version":"2.x""#);
+    assert!(parse(&bad).unwrap_err().to_string().contains("`min_webview_version` is not a webview version"));
+}
+
+#[test]
+fn dynamic_answers_carry_the_minimum_of_the_requested_target() {
+    let parsed = parse(&dynamic_doc(r#","min_webview_version":"124.0""#)).unwrap();
+    assert_eq!(parsed.min_webview_version_for(&t("windows-x86_64")).map(ToString::to_string).as_deref(), Some("124.0"));
+    assert_eq!(parse(&dynamic_doc("")).unwrap().min_webview_version_for(&t("windows-x86_64")), None);
+    // Tauri's own files have none of this and still parse.
+    let tauri = format!(
+        r#"{{"version":"1.2.3","notes":"n","pub_date":"2024-01-01T00:00:00Z","platforms":{{"linux-x86_64":{{"url":"https://example.com/a","signature":"{SIG_PLAIN}"}}}}}}"#
+    );
+    assert_eq!(parse(&tauri).unwrap().min_webview_version_for(&t("linux-x86_64")), None);
 }

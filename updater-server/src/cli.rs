@@ -12,6 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use millennium_update_protocol::webview::WebviewMinimums;
 use serde_json::Value;
 
 use crate::client::{Client, UploadArtifact};
@@ -332,11 +333,13 @@ pub struct PublishArgs {
     /// Release notes file (Markdown).
     #[arg(long)]
     pub notes_file: Option<PathBuf>,
-    /// The oldest system webview the release works with (`2.44`: WebKitGTK on Linux, the WebView2 Runtime on
-    /// Windows, macOS on macOS), usually the app's `min-webview-version`. Millennium's updater does not install the
-    /// release where the webview is older.
-    #[arg(long, value_name = "VERSION", value_parser = parse_webview_version)]
-    pub min_webview_version: Option<String>,
+    /// The oldest system webview the release works with, per backend: `webkitgtk=2.44` (WebKitGTK, Linux),
+    /// `webview2=124.0` (the WebView2 Runtime, Windows), `wkwebview=13.0` (the macOS version). Repeatable, or
+    /// comma-separated (`webkitgtk=2.44,webview2=124.0`); usually the app's `min-webview-version`. Millennium's updater
+    /// does not install the release where its own backend's webview is older; backends without an entry take any
+    /// version.
+    #[arg(long, value_name = "BACKEND=VERSION", value_parser = parse_webview_minimums)]
+    pub min_webview_version: Vec<WebviewMinimums>,
     /// Initial rollout percentage.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub rollout: u8,
@@ -355,9 +358,18 @@ pub struct PublishArgs {
     pub artifacts: Vec<PathBuf>,
 }
 
-/// Checks `--min-webview-version` before anything is sent.
-fn parse_webview_version(text: &str) -> std::result::Result<String, String> {
-    millennium_update_protocol::webview::WebviewVersion::parse(text).map(|v| v.to_string()).map_err(|e| e.to_string())
+/// Checks one `--min-webview-version` before anything is sent.
+fn parse_webview_minimums(text: &str) -> std::result::Result<WebviewMinimums, String> {
+    WebviewMinimums::parse(text).map_err(|e| e.to_string())
+}
+
+/// All `--min-webview-version` values as one list; a backend given in two of them is refused.
+fn merge_webview_minimums(given: &[WebviewMinimums]) -> Result<WebviewMinimums> {
+    if given.len() <= 1 {
+        return Ok(given.first().cloned().unwrap_or_default());
+    }
+    let joined = given.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+    WebviewMinimums::parse(&joined).map_err(|e| Error::usage(format!("--min-webview-version: {e}")))
 }
 
 /// `online-key` subcommands.
@@ -680,6 +692,7 @@ async fn publish(args: PublishArgs, json: bool) -> Result<Value> {
             Error::usage(format!("no publish token given\nhint: set `{}` (or pass `--token`)", env_vars::PUBLISH_TOKEN))
         })?;
     let version = parse_version(&args.version)?;
+    let min_webview = merge_webview_minimums(&args.min_webview_version)?;
     let mut files = Vec::new();
     for arg in &args.targets {
         files.push(crate::infer::parse_target_arg(arg)?);
@@ -721,7 +734,7 @@ async fn publish(args: PublishArgs, json: bool) -> Result<Value> {
         version: version.to_string(),
         channel: Some(args.channel),
         notes,
-        min_webview_version: args.min_webview_version,
+        min_webview_version: (!min_webview.is_empty()).then(|| min_webview.to_string()),
         rollout: Some(args.rollout),
         force: args.force,
         total_size: Some(total),
@@ -763,12 +776,6 @@ async fn publish(args: PublishArgs, json: bool) -> Result<Value> {
         let key = crate::offline::release_key(args.release_key.as_deref())?;
         let channel = release.channel.as_deref().unwrap_or("stable");
         let sequence = status["channels"][channel]["sequence"].as_u64().unwrap_or(0) + 1;
-        let min_webview = release
-            .min_webview_version
-            .as_deref()
-            .map(millennium_update_protocol::webview::WebviewVersion::parse)
-            .transpose()
-            .map_err(|e| Error::usage(format!("--min-webview-version: {e}")))?;
         Some(
             crate::offline::release_document(&args.app, channel, &version, sequence, min_webview, &artifacts, &key)
                 .await?,
@@ -1036,7 +1043,12 @@ fn print_release(release: &Value, out: &mut impl Write) -> std::io::Result<()> {
         })
         .unwrap_or_default();
     let yanked = if release["yanked"].as_bool() == Some(true) { " (yanked)" } else { "" };
-    let webview = release["min_webview_version"].as_str().map(|v| format!("  webview >= {v}")).unwrap_or_default();
+    let webview: String = release["min_webview_version"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(backend, version)| format!("  {backend} >= {}", version.as_str().unwrap_or_default()))
+        .collect();
     writeln!(
         out,
         "{} {}{yanked}  [{}]  {}{webview}",

@@ -178,7 +178,8 @@ pub struct ReleaseRow {
     pub pub_date: String,
     pub yanked: bool,
     pub created_at: i64,
-    /// The oldest system webview the release works with, as validated at publish.
+    /// The oldest system webview the release works with, per backend, in the canonical text form of
+    /// `WebviewMinimums` (`webkitgtk=2.44,webview2=124.0`) as validated at publish; `None` without a minimum.
     pub min_webview_version: Option<String>,
 }
 

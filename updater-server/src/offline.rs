@@ -8,7 +8,7 @@ use std::path::Path;
 use millennium_sign::{KeyId, PublicKey, SecretKey, Signature};
 use millennium_update_protocol::Version;
 use millennium_update_protocol::metadata::{ArtifactInfo, Envelope, Kind, Release, Root, SPEC_VERSION, TrustState};
-use millennium_update_protocol::webview::WebviewVersion;
+use millennium_update_protocol::webview::WebviewMinimums;
 
 use crate::client::UploadArtifact;
 use crate::env_vars;
@@ -127,14 +127,14 @@ pub fn next_root(
     Ok((envelope, root))
 }
 
-/// Signs the release document of `version` on `channel` (needing at least `min_webview_version`) for `artifacts` (each
-/// hashed from disk, in constant memory).
+/// Signs the release document of `version` on `channel` (needing at least `min_webview_version`, per backend) for
+/// `artifacts` (each hashed from disk, in constant memory).
 pub async fn release_document(
     app: &str,
     channel: &str,
     version: &Version,
     sequence: u64,
-    min_webview_version: Option<WebviewVersion>,
+    min_webview_version: WebviewMinimums,
     artifacts: &[UploadArtifact],
     key: &SecretKey,
 ) -> Result<Envelope> {

@@ -1479,7 +1479,7 @@ async fn ranged_downloads_stream_from_either_store() {
 
 // ----- the system webview -----
 
-/// Publishes 1.2.3 (AppImage, deb, NSIS) declaring `min_webview_version`.
+/// Publishes 1.2.3 (AppImage, deb, NSIS) declaring `min_webview_version` (text form).
 async fn with_webview_release(min: &str) -> Ctx {
     let ctx = Ctx::new().await;
     let files: [(&str, &str, &[u8]); 3] = [
@@ -1495,47 +1495,127 @@ async fn with_webview_release(min: &str) -> Ctx {
     }
     let r = ctx.publish(&ctx.publish_token, json!({"version": "1.2.3", "min_webview_version": min}), &parts).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
-    assert_eq!(r.json()["min_webview_version"], min);
     ctx
 }
 
+impl Ctx {
+    /// Runs SQL on the server's database directly, whichever backend it is.
+    async fn raw_sql(&self, sql: &str) {
+        match &self.backend.database_url {
+            Some(url) => {
+                common::psql(url, sql);
+            }
+            None => {
+                let options = sqlx::sqlite::SqliteConnectOptions::new().filename(self.data_dir().join("millennium.db"));
+                let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+                sqlx::query(sql).execute(&pool).await.unwrap();
+                pool.close().await;
+            }
+        }
+    }
+}
+
 #[tokio::test]
-async fn min_webview_version_is_published_stored_and_served() {
-    let ctx = with_webview_release("2.44").await;
-    let min = Some("2.44".parse().unwrap());
+async fn min_webview_versions_are_published_stored_and_served_per_backend() {
+    let ctx = with_webview_release("webview2=124.0,webkitgtk=2.44").await;
+    let both = json!({"webkitgtk": "2.44", "webview2": "124.0"});
+    assert_eq!(ctx.releases().await[0]["min_webview_version"], both);
+
+    // A dynamic answer is for one target: the scalar of that target's backend.
+    let min = |text: &str| Some(text.parse().unwrap());
     let offer = dynamic(&ctx.get("/demo/linux/x86_64/1.0.0/appimage").await);
-    assert_eq!(offer.release().min_webview_version(), min.as_ref());
+    assert_eq!(offer.release().min_webview_version(), min("2.44").as_ref());
+    let offer = dynamic(&ctx.get("/demo/linux/x86_64/1.0.0/deb").await);
+    assert_eq!(offer.release().min_webview_version(), min("2.44").as_ref());
+    let offer = dynamic(&ctx.get("/demo/windows/x86_64/1.0.0").await);
+    assert_eq!(offer.release().min_webview_version(), min("124.0").as_ref());
+
+    // `latest.json` serves many backends: each platform entry carries its own, nothing at the top level.
     let r = ctx.get("/demo/stable/latest.json").await;
     assert_eq!(r.status, StatusCode::OK);
     let manifest = StaticManifest::parse(&r.body).unwrap();
-    assert_eq!(manifest.release().min_webview_version(), min.as_ref());
-    assert_eq!(ctx.releases().await[0]["min_webview_version"], "2.44");
+    assert_eq!(manifest.release().min_webview_version(), None);
+    for (key, want) in [
+        ("linux-x86_64", "2.44"),
+        ("linux-x86_64-appimage", "2.44"),
+        ("linux-x86_64-deb", "2.44"),
+        ("windows-x86_64", "124.0"),
+        ("windows-x86_64-nsis", "124.0"),
+    ] {
+        let entry = manifest.get(key).unwrap_or_else(|| panic!("{key}"));
+        assert_eq!(entry.min_webview_version().map(ToString::to_string).as_deref(), Some(want), "{key}");
+    }
+    let raw: Value = serde_json::from_slice(&r.body).unwrap();
+    assert!(raw.get("min_webview_version").is_none(), "{raw}");
+    assert_eq!(raw["platforms"]["windows-x86_64-nsis"]["min_webview_version"], "124.0");
 
-    // Refused before any artifact is read, with the grammar's message; nothing is stored.
-    for bad in [json!("2.x"), json!(" 2.44"), json!("1.2.3.4.5"), json!(""), json!(2.44)] {
+    // Refused before any artifact is read, saying what to write; nothing is stored.
+    for (bad, says) in [
+        (json!("2.44"), "write `webkitgtk=2.44` for WebKitGTK"),
+        (json!("webkitgtk=2.x"), "`2.x` is not a version for `webkitgtk`"),
+        (json!("gecko=120"), "unknown webview backend `gecko`"),
+        (json!("webkitgtk=2.44,webkitgtk=2.46"), "given twice"),
+        (json!("webkitgtk=2.44,"), "an entry is empty"),
+        (json!(" webkitgtk=2.44"), "unknown webview backend"),
+        (json!(""), "it is empty"),
+        (json!(2.44), ""),
+        (json!({"webkitgtk": "2.44"}), ""),
+    ] {
         let release = json!({"version": "1.3.0", "min_webview_version": bad});
         let r = ctx.publish(&ctx.publish_token, release, &[Part::Artifact("linux-x86_64", "a", b"x")]).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {}", String::from_utf8_lossy(&r.body));
-        if bad.is_string() {
-            let text = r.json()["error"]["message"].as_str().unwrap().to_owned();
-            assert!(text.contains("not a valid webview version"), "{bad}: {text}");
-        }
+        let text = r.json()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(text.contains(says), "{bad}: {text}");
     }
     assert_eq!(ctx.releases().await.len(), 1);
 
     // Stored: served the same after a restart; a release without one serves none.
     let ctx = ctx.reopen(ServerConfig::new("http://127.0.0.1:9", 1 << 20).unwrap()).await;
     let offer = dynamic(&ctx.get("/demo/windows/x86_64/1.0.0").await);
-    assert_eq!(offer.release().min_webview_version(), min.as_ref());
+    assert_eq!(offer.release().min_webview_version(), min("124.0").as_ref());
     ctx.publish_ok("1.3.0", "stable", &[("linux-x86_64-appimage", "demo_1.3.0_amd64.AppImage", APPIMAGE)], 100).await;
     let offer = dynamic(&ctx.get("/demo/linux/x86_64/1.0.0/appimage").await);
     assert_eq!(offer.release().min_webview_version(), None);
     assert!(!String::from_utf8_lossy(&ctx.get("/demo/linux/x86_64/1.0.0/appimage").await.body).contains("webview"));
+    assert!(!String::from_utf8_lossy(&ctx.get("/demo/stable/latest.json").await.body).contains("webview"));
+    assert_eq!(ctx.releases().await.iter().filter(|r| r["min_webview_version"].is_null()).count(), 1);
+}
+
+/// A minimum for one backend binds only that backend: a Linux target gets none from a WebView2-only release.
+#[tokio::test]
+async fn a_minimum_for_another_backend_is_not_served_to_a_target() {
+    let ctx = with_webview_release("webview2=124.0").await;
+    let offer = dynamic(&ctx.get("/demo/linux/x86_64/1.0.0/appimage").await);
+    assert_eq!(offer.release().min_webview_version(), None);
+    let offer = dynamic(&ctx.get("/demo/windows/x86_64/1.0.0").await);
+    assert_eq!(offer.release().min_webview_version().map(ToString::to_string).as_deref(), Some("124.0"));
+    let manifest = StaticManifest::parse(&ctx.get("/demo/stable/latest.json").await.body).unwrap();
+    assert_eq!(manifest.get("linux-x86_64").unwrap().min_webview_version(), None);
+}
+
+/// A database written before minimums were per backend holds bare versions (only Linux bundles produced them):
+/// migration 0004 makes them the WebKitGTK minimum.
+#[tokio::test]
+async fn a_legacy_minimum_in_the_database_becomes_the_webkitgtk_one() {
+    let ctx = with_webview_release("webkitgtk=2.44").await;
+    // Back to the state of a database at migration 0003: a bare version, and 0004 not applied.
+    ctx.raw_sql("UPDATE releases SET min_webview_version = '2.40'").await;
+    ctx.raw_sql("DELETE FROM _sqlx_migrations WHERE version = 4").await;
+    let ctx = ctx.reopen(ServerConfig::new("http://127.0.0.1:9", 1 << 20).unwrap()).await;
+    assert_eq!(ctx.releases().await[0]["min_webview_version"], json!({"webkitgtk": "2.40"}));
+    let offer = dynamic(&ctx.get("/demo/linux/x86_64/1.0.0/appimage").await);
+    assert_eq!(offer.release().min_webview_version().map(ToString::to_string).as_deref(), Some("2.40"));
+    let offer = dynamic(&ctx.get("/demo/windows/x86_64/1.0.0").await);
+    assert_eq!(offer.release().min_webview_version(), None, "a WebKitGTK number says nothing about WebView2");
+    // Applying it again changes nothing: rows already in the new form are left alone.
+    ctx.raw_sql("DELETE FROM _sqlx_migrations WHERE version = 4").await;
+    let ctx = ctx.reopen(ServerConfig::new("http://127.0.0.1:9", 1 << 20).unwrap()).await;
+    assert_eq!(ctx.releases().await[0]["min_webview_version"], json!({"webkitgtk": "2.40"}));
 }
 
 #[tokio::test]
-async fn update_checks_count_webviews_older_than_the_offered_minimum() {
-    let ctx = with_webview_release("2.44").await;
+async fn update_checks_count_webviews_older_than_the_offered_minimum_of_their_backend() {
+    let ctx = with_webview_release("webkitgtk=2.44,webview2=124.0").await;
     let check = |uri: &'static str, value: &'static [u8]| {
         let ctx = &ctx;
         async move {
@@ -1561,8 +1641,13 @@ async fn update_checks_count_webviews_older_than_the_offered_minimum() {
     // Up to date: nothing is offered, so no minimum applies.
     assert_eq!(check("/demo/linux/x86_64/1.2.3/appimage", b"webkitgtk/2.40").await, StatusCode::NO_CONTENT);
     assert_eq!(check("/demo/windows/x86_64/1.0.0", b"missing").await, StatusCode::OK);
+    // 109 is "above 2.44" but below WebView2's own minimum: too old, compared like with like.
     assert_eq!(check("/demo/windows/x86_64/1.0.0", b"webview2/109.0.1518.78").await, StatusCode::OK);
+    assert_eq!(check("/demo/windows/x86_64/1.0.0", b"webview2/124.0.2478.80").await, StatusCode::OK);
+    // The release has no macOS minimum: any WKWebView is fine.
+    assert_eq!(check("/demo/stable/latest.json", b"wkwebview/10.15").await, StatusCode::OK);
     assert_eq!(check("/demo/stable/latest.json", b"webkitgtk/2.40").await, StatusCode::OK);
+    assert_eq!(check("/demo/stable/latest.json", b"webview2/100.0").await, StatusCode::OK);
     assert_eq!(check("/demo/stable/latest.json", b"missing").await, StatusCode::OK);
 
     let r = ctx.call(Method::GET, "/metrics", Some(ADMIN), None).await;
@@ -1580,12 +1665,13 @@ async fn update_checks_count_webviews_older_than_the_offered_minimum() {
     assert_eq!(series("webkitgtk", "missing"), Some(1), "{text}");
     assert_eq!(series("unknown", "unknown"), Some(5), "{text}");
     assert_eq!(series("webview2", "missing"), Some(1), "{text}");
-    // One minimum per release, compared with whatever webview the install has (as the client does).
+    assert_eq!(series("webview2", "too_old"), Some(2), "{text}");
     assert_eq!(series("webview2", "ok"), Some(1), "{text}");
+    assert_eq!(series("wkwebview", "ok"), Some(1), "{text}");
     assert_eq!(series("unknown", "missing"), Some(1), "{text}");
     let family: Vec<&str> = text.lines().filter(|l| l.starts_with("millennium_update_check_webviews_total")).collect();
-    assert_eq!(family.len(), 7, "{family:?}");
-    assert_eq!(family.iter().map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap()).sum::<u64>(), 15);
+    assert_eq!(family.len(), 9, "{family:?}");
+    assert_eq!(family.iter().map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap()).sum::<u64>(), 18);
     for leaked in ["2.42.5", "script", "gecko", "WEBKITGTK"] {
         assert!(!family.iter().any(|l| l.contains(leaked)), "a header value became a label: {family:?}");
     }

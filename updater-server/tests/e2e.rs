@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use millennium_sign::{Format, PublicKey, SecretKey, Signature, TrustedComment};
 use millennium_update_protocol::Target;
 use millennium_update_protocol::tauri::{DynamicResponse, StaticManifest};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 mod common;
 use common::Backend;
@@ -183,6 +183,7 @@ fn check_served(server: &Server, public_key: &PublicKey, appimage: &[u8], deb: &
         let offer = DynamicResponse::parse(&response.bytes().unwrap()).unwrap();
         assert_eq!(offer.release().version().to_string(), "1.2.3");
         assert_eq!(offer.release().notes(), Some("# 1.2.3\n\n- faster\n"));
+        // A Linux target gets the WebKitGTK minimum.
         assert_eq!(offer.release().min_webview_version().map(ToString::to_string).as_deref(), Some("2.44"));
         let url = offer.artifact().url().as_str().to_owned();
         assert!(url.starts_with(&server.url), "{url}");
@@ -209,6 +210,8 @@ fn check_served(server: &Server, public_key: &PublicKey, appimage: &[u8], deb: &
         assert_eq!(head.status(), 200);
         assert_eq!(head.headers()["content-length"], expected.len().to_string());
     }
+    let windows = DynamicResponse::parse(&get("/demo/windows/x86_64/1.0.0").bytes().unwrap()).unwrap();
+    assert_eq!(windows.release().min_webview_version().map(ToString::to_string).as_deref(), Some("124.0"));
     assert_eq!(get("/demo/linux/x86_64/1.2.3").status(), 204);
     assert_eq!(get("/demo/linux/x86_64/1.2.3%2Bother/deb").status(), 204);
     assert_eq!(get("/demo/linux/aarch64/1.0.0").status(), 204);
@@ -218,7 +221,11 @@ fn check_served(server: &Server, public_key: &PublicKey, appimage: &[u8], deb: &
     let response = get("/demo/stable/latest.json");
     assert_eq!(response.status(), 200);
     let manifest = StaticManifest::parse(&response.bytes().unwrap()).unwrap();
-    assert_eq!(manifest.release().min_webview_version().map(ToString::to_string).as_deref(), Some("2.44"));
+    assert_eq!(manifest.release().min_webview_version(), None, "per platform, not once for all");
+    for (key, min) in [("linux-x86_64", "2.44"), ("linux-x86_64-deb", "2.44"), ("windows-x86_64-nsis", "124.0")] {
+        let entry = manifest.get(key).unwrap();
+        assert_eq!(entry.min_webview_version().map(ToString::to_string).as_deref(), Some(min), "{key}");
+    }
     for (target, bytes) in [("linux-x86_64-deb", deb), ("linux-x86_64", appimage), ("linux-x86_64-appimage", appimage)]
     {
         let (_, entry) = manifest.select(&target.parse::<Target>().unwrap()).unwrap();
@@ -272,13 +279,23 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
     let out = cli(&["publish", "--server", &url, "--app", "demo", "--version", "1.2.3", a.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 
-    // A minimum webview version that is not one: usage error before anything is sent.
-    let out = cli(
-        &["publish", "--server", &url, "--app", "demo", "--version", "1.2.3", "--min-webview-version", "2.44-rc1"],
-        &[("MILLENNIUM_PUBLISH_TOKEN", &publish_token)],
-    );
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("`2.44-rc1` is not a valid webview version"));
+    // Minimum webview versions that are not `BACKEND=VERSION`: usage errors saying what to write, before anything is
+    // sent.
+    for (given, says) in [
+        (&["webkitgtk=2.44-rc1"][..], "`2.44-rc1` is not a version for `webkitgtk`"),
+        (&["2.44"], "write `webkitgtk=2.44` for WebKitGTK (Linux)"),
+        (&["webkitgtk=2.44", "webkitgtk=2.46"], "`webkitgtk` is given twice"),
+    ] {
+        let mut args = vec!["publish", "--server", &url, "--app", "demo", "--version", "1.2.3"];
+        for value in given {
+            args.extend(["--min-webview-version", value]);
+        }
+        args.push(a.to_str().unwrap());
+        let out = cli(&args, &[("MILLENNIUM_PUBLISH_TOKEN", &publish_token)]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{given:?}: {stderr}");
+        assert!(stderr.contains(says), "{given:?}: {stderr}");
+    }
 
     // Publish with the CLI, token from MILLENNIUM_PUBLISH_TOKEN, targets inferred from the file names.
     let published = ok_json(cli(
@@ -295,7 +312,9 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
             "--notes-file",
             notes.to_str().unwrap(),
             "--min-webview-version",
-            "2.44",
+            "webkitgtk=2.44",
+            "--min-webview-version",
+            "webview2=124.0",
             "--json",
             a.to_str().unwrap(),
             d.to_str().unwrap(),
@@ -306,7 +325,7 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
     let targets: Vec<&str> =
         published["artifacts"].as_array().unwrap().iter().map(|a| a["target"].as_str().unwrap()).collect();
     assert_eq!(targets, ["linux-x86_64-appimage", "linux-x86_64-deb", "windows-x86_64-nsis"]);
-    assert_eq!(published["min_webview_version"], "2.44");
+    assert_eq!(published["min_webview_version"], json!({"webkitgtk": "2.44", "webview2": "124.0"}));
 
     // The same version again: refused by the server, exit 1, JSON error on stdout.
     let out = cli(
@@ -332,10 +351,11 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
         &[("MILLENNIUM_TOKEN", &publish_token)],
     ));
     assert_eq!(listed["releases"].as_array().unwrap().len(), 1);
-    assert_eq!(listed["releases"][0]["min_webview_version"], "2.44");
+    assert_eq!(listed["releases"][0]["min_webview_version"], json!({"webkitgtk": "2.44", "webview2": "124.0"}));
     let out = cli(&["releases", "list", "--server", &url, "--app", "demo"], &[("MILLENNIUM_TOKEN", &publish_token)]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.lines().next().unwrap_or_default().ends_with("  webview >= 2.44"), "{text}");
+    let first = text.lines().next().unwrap_or_default();
+    assert!(first.ends_with("  webkitgtk >= 2.44  webview2 >= 124.0"), "{text}");
 
     check_served(&server, &public_key, &appimage, &deb);
 

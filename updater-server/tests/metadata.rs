@@ -176,13 +176,23 @@ async fn signed_metadata_is_administered_through_the_cli_and_verifies_as_clients
     // With a root, a publish needs the release document; the CLI signs it with the release key.
     let err = ctx.publish("1.1.0", &[]).await.unwrap_err();
     assert!(err.to_string().contains("release key"), "{err}");
-    ctx.publish("1.1.0", &["--release-key", ctx.key_file.to_str().unwrap()]).await.unwrap();
+    let key = ctx.key_file.to_str().unwrap();
+    ctx.publish("1.1.0", &["--release-key", key, "--min-webview-version", "webview2=124.0,webkitgtk=2.44"])
+        .await
+        .unwrap();
     ctx.publish("1.2.0", &["--release-key", ctx.key_file.to_str().unwrap(), "--rollout", "30"]).await.unwrap();
     let (trust, freshness) = ctx.client_view().await;
     assert_eq!(Ctx::offered(&freshness), [("1.2.0".to_owned(), 30), ("1.1.0".to_owned(), 100)]);
     let release = ctx.document("channels/stable/releases/1.1.0.json").await;
     let verified = trust.check_release(&freshness, "stable", &release).unwrap();
     assert_eq!(verified.release.sequence, 1);
+    // The CLI signs the minimums per backend into the document, as the object form.
+    assert!(
+        release.payload.contains(r#""min_webview_version":{"webkitgtk":"2.44","webview2":"124.0"}"#),
+        "{}",
+        release.payload
+    );
+    assert_eq!(verified.release.min_webview_version.to_string(), "webkitgtk=2.44,webview2=124.0");
     let info = verified.release.artifact(&TARGET.parse::<Target>().unwrap()).unwrap().clone();
 
     // The artifact under the metadata tree is the download route's: same bytes, ETag and ranges.
@@ -221,7 +231,28 @@ async fn signed_metadata_is_administered_through_the_cli_and_verifies_as_clients
     let (trust, after_promote) = ctx.client_view().await;
     assert!(after_promote.sequence > freshness.sequence);
     let beta = ctx.document("channels/beta/releases/1.1.0.json").await;
-    assert_eq!(trust.check_release(&after_promote, "beta", &beta).unwrap().release.sequence, 1);
+    let promoted = trust.check_release(&after_promote, "beta", &beta).unwrap();
+    assert_eq!(promoted.release.sequence, 1);
+    assert_eq!(promoted.release.min_webview_version, verified.release.min_webview_version, "promote keeps them");
+
+    // A promote document with other minimums than the release's is refused, naming both.
+    let mut changed: Release = serde_json::from_str(&beta.payload).unwrap();
+    changed.channel = "nightly".into();
+    changed.min_webview_version = "webkitgtk=2.44".parse().unwrap();
+    let envelope = Envelope::sign(&changed, Kind::Release, &[&ctx.key]).unwrap();
+    let promote = millennium_update_server::server::api::Promote {
+        to: "nightly".into(),
+        rollout: None,
+        force: false,
+        release_document: Some(envelope),
+    };
+    let publisher = Client::new(&ctx.url, &ctx.app_admin_token).unwrap();
+    let err = publisher.promote(APP, &Version::parse("1.1.0").unwrap(), &promote).await.unwrap_err().to_string();
+    assert!(
+        err.contains("minimum webview versions (`webkitgtk=2.44`) differ")
+            && err.contains("`webkitgtk=2.44,webview2=124.0`"),
+        "{err}"
+    );
     ctx.cli(&["rollout", "set", "--app", APP, "--version", "1.2.0", "50"]).await.unwrap();
     let (_, after_rollout) = ctx.client_view().await;
     assert_eq!(Ctx::offered(&after_rollout), [("1.2.0".to_owned(), 50), ("1.1.0".to_owned(), 100)]);
@@ -255,7 +286,7 @@ fn release(channel: &str, version: &str, sequence: u64, artifact: &UploadArtifac
         version: Version::parse(version).unwrap(),
         sequence,
         artifacts: vec![info],
-        min_webview_version: None,
+        min_webview_version: Default::default(),
     }
 }
 
@@ -305,7 +336,7 @@ async fn publish_refuses_release_documents_that_do_not_vouch_for_the_upload() {
             "needing a webview the upload does not declare",
             Some({
                 let mut release = release("stable", "2.0.0", 1, &artifact, &data);
-                release.min_webview_version = Some("2.44".parse().unwrap());
+                release.min_webview_version = "webkitgtk=2.44".parse().unwrap();
                 Envelope::sign(&release, Kind::Release, &[&ctx.key]).unwrap()
             }),
             "bad_metadata",
@@ -480,7 +511,8 @@ async fn freshness_is_re_signed_before_it_expires_and_after_it_expired() {
 async fn migrate_copies_the_signed_metadata() {
     let ctx = Ctx::new().await;
     ctx.init_root().await;
-    ctx.publish("1.0.0", &["--release-key", ctx.key_file.to_str().unwrap()]).await.unwrap();
+    let key = ctx.key_file.to_str().unwrap();
+    ctx.publish("1.0.0", &["--release-key", key, "--min-webview-version", "webview2=124.0"]).await.unwrap();
     let from = Backend::for_dir(&ctx.dir.path().join("data")).storage(&ctx.dir.path().join("data"));
     let target_dir = ctx.dir.path().join("target");
     let to = Backend::local().storage(&target_dir);
@@ -493,6 +525,8 @@ async fn migrate_copies_the_signed_metadata() {
     let (copy, _) = to.open().await.unwrap();
     let app = millennium_update_server::names::AppId::parse(APP).unwrap();
     assert_eq!(copy.roots(&app).await.unwrap(), source.roots(&app).await.unwrap());
+    let copied = copy.release(&app, "1.0.0").await.unwrap().unwrap();
+    assert_eq!(copied.min_webview_version.as_deref(), Some("webview2=124.0"));
     assert_eq!(
         copy.freshness(&app).await.unwrap().unwrap().envelope,
         source.freshness(&app).await.unwrap().unwrap().envelope

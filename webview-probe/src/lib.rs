@@ -32,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 /// The wire parts (version grammar, backend names, the header) live in the update protocol crate, shared with the
 /// update server; they are re-exported here for the runtime, the launcher and the updater.
-pub use millennium_update_protocol::webview::{Backend, HEADER, WebviewReport, WebviewVersion};
+pub use millennium_update_protocol::webview::{Backend, HEADER, WebviewMinimums, WebviewReport, WebviewVersion};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]

@@ -57,7 +57,7 @@ pub use millennium_runtime_webview::WebviewRuntime;
 
 use bridge::{Bridge, CommandFn, EventFn, Handler};
 use millennium_webview_probe::guard::{self, Interaction};
-use millennium_webview_probe::{Probe, WebviewVersion};
+use millennium_webview_probe::{Backend, Probe, WebviewMinimums, WebviewVersion};
 
 /// Set to `never` so that a missing or too old webview is only reported on stderr, with no dialog and no offer to
 /// install it (services, CI).
@@ -123,7 +123,7 @@ pub enum Error {
     /// install it (terminal, and a dialog when possible). The app should exit non-zero.
     #[error(transparent)]
     Webview(Box<millennium_webview_probe::guard::Refusal>),
-    /// [`Builder::min_webview_version`] was given something that is not a version.
+    /// [`Builder::min_webview_version`] was given something that is neither a version nor minimums per backend.
     #[error("invalid minimum webview version: {0}")]
     InvalidWebviewVersion(millennium_webview_probe::Error),
     /// An event payload could not be serialised to JSON.
@@ -274,15 +274,23 @@ impl Builder {
         }
     }
 
-    /// The oldest system webview the app works with (WebKitGTK version on Linux, e.g. `"2.44"`; WebView2 Runtime
-    /// version on Windows; macOS version on macOS), usually the `min_webview_version` of `Millennium.toml`. Without
-    /// it, only the webview's presence is checked.
+    /// The oldest system webview the app works with. Either a bare version for the platform it runs on (WebKitGTK
+    /// version on Linux, e.g. `"2.44"`; WebView2 Runtime version on Windows; macOS version on macOS), or minimums per
+    /// backend, `"webkitgtk=2.44,webview2=124.0,wkwebview=13.0"` (the text form of `min-webview-version` in
+    /// `Millennium.toml`), of which the running platform's entry counts: one string serves every platform, and a
+    /// platform without an entry only needs the webview to be there. Without it, only the webview's presence is
+    /// checked.
     ///
     /// [`Builder::run`] checks it before any window or toolkit exists: when the webview is missing or too old it
     /// tells the user which package to install (and offers to install it), and returns [`Error::Webview`].
     pub fn min_webview_version(mut self, version: &str) -> Self {
-        match version.parse() {
-            Ok(version) => self.min_webview = Some(version),
+        let parsed = if version.contains(['=', ',']) {
+            WebviewMinimums::parse(version).map(|minimums| minimums.get(Backend::current()).cloned())
+        } else {
+            version.parse().map(Some)
+        };
+        match parsed {
+            Ok(minimum) => self.min_webview = minimum,
             Err(error) => self.invalid = Some(Error::InvalidWebviewVersion(error.into())),
         }
         self
@@ -539,6 +547,25 @@ mod tests {
             Builder::new().command("", ok),
         ] {
             assert!(matches!(builder.run(), Err(Error::InvalidCommand { .. })));
+        }
+    }
+
+    #[test]
+    fn the_minimum_webview_is_the_running_platforms_entry() {
+        let min = |text: &str| Builder::new().min_webview_version(text).min_webview.map(|v| v.to_string());
+        assert_eq!(min("2.44").as_deref(), Some("2.44"));
+        let here = match Backend::current() {
+            Backend::Webkitgtk => "2.44",
+            Backend::Webview2 => "124.0",
+            Backend::Wkwebview => "13.0",
+        };
+        assert_eq!(min("webkitgtk=2.44,webview2=124.0,wkwebview=13.0").as_deref(), Some(here));
+        // No entry for this platform: only the webview's presence is checked.
+        let elsewhere = Backend::ALL.into_iter().find(|b| *b != Backend::current()).unwrap();
+        assert_eq!(min(&format!("{}=999.0", elsewhere.id())), None);
+        for bad in ["2.x", "webkitgtk=2.x", "gecko=1", "webkitgtk=2.44,webkitgtk=2.46", "2.44,"] {
+            let builder = Builder::new().min_webview_version(bad);
+            assert!(matches!(builder.invalid, Some(Error::InvalidWebviewVersion(_))), "{bad}");
         }
     }
 

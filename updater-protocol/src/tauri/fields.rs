@@ -19,13 +19,15 @@ use crate::target::{Os, Target};
 use crate::version::Version;
 use crate::webview::WebviewVersion;
 
-/// What every Tauri response says about the release itself: `version`, `notes`, `pub_date`, and Millennium's
-/// optional `min_webview_version`.
+/// What every Tauri response says about the release itself: `version`, `notes`, `pub_date`, and (dynamic form only)
+/// Millennium's optional `min_webview_version`.
 ///
-/// `min_webview_version` is the oldest system webview the release works with (WebKitGTK version on Linux, WebView2
-/// Runtime on Windows, macOS version on macOS), as in the app's `Millennium.toml`. Millennium's updater does not
-/// install a release whose minimum the machine does not meet; Tauri's and cargo-packager's clients deserialise
-/// releases with serde structs that do not deny unknown fields, so they ignore it.
+/// `min_webview_version` is the oldest system webview the release works with on the requested target, for that
+/// target's [`Backend`](crate::webview::Backend) (WebKitGTK version on Linux, WebView2 Runtime on Windows, macOS
+/// version on macOS). A static manifest serves many backends, so it states the minimum in each platform entry instead
+/// (see [`super::StaticManifest`]). Millennium's updater does not install a release whose minimum the machine does not
+/// meet; Tauri's and cargo-packager's clients deserialise releases with serde structs that do not deny unknown fields,
+/// so they ignore it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReleaseInfo {
     version: Version,
@@ -47,16 +49,23 @@ impl ReleaseInfo {
         Self { version, notes: None, pub_date: None, min_webview_version: None }
     }
 
-    /// Declares the oldest webview the release works with (`2.44`, `2.44.1`, `124.0.2478.80`; see
-    /// [`crate::webview`]).
+    /// Declares the oldest webview the release works with on the answer's target, for its backend (`2.44`, `2.44.1`,
+    /// `124.0.2478.80`; see [`crate::webview`]). Dynamic answers only: a static manifest refuses it
+    /// ([`super::StaticManifestBuilder::min_webview_versions`] takes the per-backend minimums).
     pub fn with_min_webview_version(mut self, version: WebviewVersion) -> Self {
         self.min_webview_version = Some(version);
         self
     }
 
-    /// The oldest webview the release works with, if it declares one.
+    /// The oldest webview the release works with on the answer's target, if it declares one (dynamic answers; a
+    /// static manifest's are per entry, see [`super::PlatformEntry::min_webview_version`]).
     pub fn min_webview_version(&self) -> Option<&WebviewVersion> {
         self.min_webview_version.as_ref()
+    }
+
+    /// Takes the minimum out (a static manifest moves a legacy top-level value into its entries).
+    pub(crate) fn take_min_webview_version(&mut self) -> Option<WebviewVersion> {
+        self.min_webview_version.take()
     }
 
     /// Adds release notes (at most [`MAX_NOTES_LEN`] bytes).
@@ -111,13 +120,7 @@ impl ReleaseInfo {
                 }
             },
         };
-        let min_webview_version = match obj.take_str("min_webview_version", MAX_MIN_WEBVIEW_VERSION_LEN)? {
-            None => None,
-            Some(text) => Some(WebviewVersion::parse(&text).map_err(|_| Error::InvalidMinWebviewVersion {
-                field: obj.path("min_webview_version"),
-                value: snippet(&text),
-            })?),
-        };
+        let min_webview_version = take_min_webview_version(obj)?;
         Ok(Self { version, notes, pub_date, min_webview_version })
     }
 
@@ -133,6 +136,17 @@ impl ReleaseInfo {
         if let Some(min) = &self.min_webview_version {
             out.insert("min_webview_version".into(), Value::String(min.to_string()));
         }
+    }
+}
+
+/// Reads a scalar `min_webview_version` (top level of a dynamic answer, or one platform entry of a static manifest).
+pub(crate) fn take_min_webview_version(obj: &mut Fields) -> Result<Option<WebviewVersion>> {
+    match obj.take_str("min_webview_version", MAX_MIN_WEBVIEW_VERSION_LEN)? {
+        None => Ok(None),
+        Some(text) => WebviewVersion::parse(&text).map(Some).map_err(|_| Error::InvalidMinWebviewVersion {
+            field: obj.path("min_webview_version"),
+            value: snippet(&text),
+        }),
     }
 }
 

@@ -14,22 +14,31 @@
 //! `appimage`, `nsis`, `wix`) on each. [`StaticManifestBuilder`] therefore writes a `format` wherever the target
 //! implies one and adds a `macos-{arch}` twin of each macOS entry. `deb` and `rpm` entries have no cargo-packager
 //! format, so a manifest listing them is for Tauri clients only: see [`StaticManifest::is_cargo_packager_compatible`].
+//!
+//! # Minimum webview versions
+//!
+//! One manifest serves every backend, so Millennium's `min_webview_version` sits in each platform entry, holding the
+//! minimum for that platform's backend (`"linux-x86_64":{…,"min_webview_version":"2.44"}`); there is none at the top
+//! level. A top-level value (written before minimums were per backend) is read as the WebKitGTK minimum, i.e. moved
+//! into the Linux entries that have none of their own (see [`crate::webview`]).
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
 use super::TauriResponse;
-use super::fields::{Artifact, Fields, PackagerFormat, ReleaseInfo};
+use super::fields::{Artifact, Fields, PackagerFormat, ReleaseInfo, take_min_webview_version};
 use crate::error::{Error, Result, snippet};
 use crate::limits::{MAX_DOCUMENT_LEN, MAX_PLATFORMS};
 use crate::target::{Os, Target};
+use crate::webview::{Backend, WebviewMinimums, WebviewVersion};
 
 /// One entry of `platforms`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlatformEntry {
     target: Target,
     artifact: Artifact,
+    min_webview_version: Option<WebviewVersion>,
     extra: Map<String, Value>,
 }
 
@@ -42,6 +51,11 @@ impl PlatformEntry {
     /// The artifact.
     pub fn artifact(&self) -> &Artifact {
         &self.artifact
+    }
+
+    /// The oldest webview of this platform's backend the release works with, if it declares one.
+    pub fn min_webview_version(&self) -> Option<&WebviewVersion> {
+        self.min_webview_version.as_ref()
     }
 
     /// Fields of the entry this crate does not know (e.g. `with_elevated_task`), as parsed.
@@ -62,7 +76,7 @@ pub struct StaticManifest {
 impl StaticManifest {
     /// Starts building a manifest for a release.
     pub fn builder(release: ReleaseInfo) -> StaticManifestBuilder {
-        StaticManifestBuilder { release, entries: Vec::new() }
+        StaticManifestBuilder { release, entries: Vec::new(), min_webview: WebviewMinimums::new() }
     }
 
     /// Parses a response that must be of the static form.
@@ -73,7 +87,8 @@ impl StaticManifest {
         }
     }
 
-    pub(crate) fn take_from(release: ReleaseInfo, platforms: Value, obj: Fields) -> Result<Self> {
+    pub(crate) fn take_from(mut release: ReleaseInfo, platforms: Value, obj: Fields) -> Result<Self> {
+        let legacy_webkitgtk = release.take_min_webview_version();
         let Value::Object(platforms) = platforms else {
             return Err(Error::WrongType { field: obj.path("platforms"), expected: "an object" });
         };
@@ -90,7 +105,11 @@ impl StaticManifest {
             let mut fields = Fields::new(map, format!("{prefix}."));
             let artifact = Artifact::take_from(&mut fields, release.version())?;
             check_format(&target, &artifact)?;
-            entries.insert(key, PlatformEntry { target, artifact, extra: fields.into_rest() });
+            let min_webview_version = match take_min_webview_version(&mut fields)? {
+                None if Backend::for_os(target.os()) == Backend::Webkitgtk => legacy_webkitgtk.clone(),
+                own => own,
+            };
+            entries.insert(key, PlatformEntry { target, artifact, min_webview_version, extra: fields.into_rest() });
         }
         Ok(Self { release, platforms: entries, extra: obj.into_rest() })
     }
@@ -144,6 +163,9 @@ impl StaticManifest {
             .map(|(key, entry)| {
                 let mut obj = entry.extra.clone();
                 entry.artifact.write_to(&mut obj);
+                if let Some(min) = &entry.min_webview_version {
+                    obj.insert("min_webview_version".into(), Value::String(min.to_string()));
+                }
                 (key.clone(), Value::Object(obj))
             })
             .collect();
@@ -165,11 +187,14 @@ impl StaticManifest {
 ///   given explicitly must be installable on the target's operating system;
 /// - adds `macos-{arch}` for each macOS architecture, copied from `darwin-{arch}` (or, if there is none,
 ///   `darwin-{arch}-app`), because cargo-packager-updater looks up `macos-*` keys;
+/// - gives every entry the minimum webview version of its platform's backend, if
+///   [`min_webview_versions`](Self::min_webview_versions) has one;
 /// - checks each signature's signed version against the release, the entry count and the document size.
 #[derive(Debug, Clone)]
 pub struct StaticManifestBuilder {
     release: ReleaseInfo,
     entries: Vec<(Target, Artifact)>,
+    min_webview: WebviewMinimums,
 }
 
 impl StaticManifestBuilder {
@@ -180,8 +205,17 @@ impl StaticManifestBuilder {
         self
     }
 
+    /// The oldest webview the release works with, per backend: each platform entry states its backend's.
+    pub fn min_webview_versions(mut self, minimums: WebviewMinimums) -> Self {
+        self.min_webview = minimums;
+        self
+    }
+
     /// Checks everything and makes the manifest.
     pub fn build(self) -> Result<StaticManifest> {
+        if self.release.min_webview_version().is_some() {
+            return Err(Error::MinWebviewNotPerPlatform);
+        }
         let mut platforms = BTreeMap::new();
         for (target, mut artifact) in self.entries {
             let key = target.to_string();
@@ -195,7 +229,8 @@ impl StaticManifestBuilder {
                 artifact = artifact.with_format(format);
             }
             check_format(&target, &artifact)?;
-            platforms.insert(key, PlatformEntry { target, artifact, extra: Map::new() });
+            let min_webview_version = self.min_webview.get(Backend::for_os(target.os())).cloned();
+            platforms.insert(key, PlatformEntry { target, artifact, min_webview_version, extra: Map::new() });
         }
 
         let mut twins = Vec::new();

@@ -104,6 +104,15 @@ impl TauriResponse {
         }
     }
 
+    /// The minimum webview version a client on `target` must meet, for `target`'s backend: the top-level
+    /// `min_webview_version` of a dynamic response, or that of the entry [`StaticManifest::select`] finds.
+    pub fn min_webview_version_for(&self, target: &Target) -> Option<&crate::webview::WebviewVersion> {
+        match self {
+            Self::Dynamic(r) => r.release().min_webview_version(),
+            Self::Static(m) => m.select(target).ok().and_then(|(_, entry)| entry.min_webview_version()),
+        }
+    }
+
     /// Whether this response offers an update to a client running `current` (see [`offers_update`]).
     pub fn is_update_over(&self, current: &Version) -> bool {
         self.version().is_update_over(current)

@@ -42,6 +42,7 @@ async fn release_or_404(state: &AppState, app: &AppId, version: &Version) -> Res
 /// A release as the API shows it.
 pub async fn release_json(state: &AppState, release: &ReleaseRow) -> Result<Value> {
     let version = Version::parse(&release.version).map_err(|e| Error::Internal(format!("stored version: {e}")))?;
+    let min_webview = super::updates::stored_min_webview(release)?;
     let placements = state.db().placements(release.id).await?;
     let artifacts: Vec<Value> = state
         .db()
@@ -62,7 +63,8 @@ pub async fn release_json(state: &AppState, release: &ReleaseRow) -> Result<Valu
         "app": release.app_id,
         "version": release.version,
         "notes": release.notes,
-        "min_webview_version": release.min_webview_version,
+        // Per backend, as in the signed release document: `{"webkitgtk": "2.44", "webview2": "124.0"}`, or null.
+        "min_webview_version": Some(min_webview).filter(|m| !m.is_empty()),
         "pub_date": release.pub_date,
         "yanked": release.yanked,
         "channels": placements,
@@ -355,8 +357,8 @@ async fn promoted_document(
     }
     if existing.min_webview_version != verified.release.min_webview_version {
         return Err(rejected(format!(
-            "its minimum webview differs from that of release {version} in channel `{}`",
-            existing.channel
+            "its minimum webview versions (`{}`) differ from those of release {version} in channel `{}` (`{}`)",
+            verified.release.min_webview_version, existing.channel, existing.min_webview_version
         )));
     }
     Ok(Some(NewReleaseDocument {

@@ -4,7 +4,8 @@
 //!
 //! 1. `release`: JSON `{"version", "channel"?, "notes"?, "min_webview_version"?, "rollout"?, "force"?}`. Checked
 //!    before any artifact byte is read: a duplicate version or one not newer than the channel's latest (unless
-//!    `force`), or a `min_webview_version` that is not a webview version, is refused at once. With
+//!    `force`), or a `min_webview_version` that is not per-backend minimums in their text form
+//!    (`webkitgtk=2.44,webview2=124.0`; a bare version is refused), is refused at once. With
 //!    `"dry_run": true` the request ends here with `200` (the CLI checks this way before uploading).
 //! 2. `release-document`, required when the app has signed metadata (a root), refused otherwise: the release
 //!    envelope signed offline with a release key (`docs/protocol.md` §7). It must verify against the app's current
@@ -34,6 +35,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use millennium_update_protocol::metadata::{ArtifactCheck, Envelope, VerifiedRelease};
 use millennium_update_protocol::tauri::{Artifact, ArtifactUrl, DynamicResponse, ReleaseInfo, SignatureText};
+use millennium_update_protocol::webview::WebviewMinimums;
 use millennium_update_protocol::{Target, Version};
 use time::OffsetDateTime;
 
@@ -62,8 +64,9 @@ pub struct PublishRequest {
     /// Release notes (Markdown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
-    /// The oldest system webview the release works with (`2.44`; see `millennium_update_protocol::webview`),
-    /// served with the release so that Millennium's updater does not install it where the webview is older.
+    /// The oldest system webview the release works with, per backend, in the text form `webkitgtk=2.44,webview2=124.0`
+    /// (see `millennium_update_protocol::webview`), served with the release so that Millennium's updater does not
+    /// install it where its own backend's webview is older. A bare version is refused: it names no backend.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_webview_version: Option<String>,
     /// Initial rollout percentage (default 100).
@@ -193,16 +196,11 @@ async fn publish_checked(
         info = info.with_notes(notes.clone()).map_err(|source| Error::protocol("notes", source))?;
     }
     let min_webview = match &request.min_webview_version {
-        Some(text) => Some(
-            millennium_update_protocol::webview::WebviewVersion::parse(text)
-                .map_err(|source| Error::protocol("min_webview_version", source))?,
-        ),
-        None => None,
+        Some(text) => WebviewMinimums::parse(text).map_err(|source| Error::protocol("min_webview_version", source))?,
+        None => WebviewMinimums::new(),
     };
-    if let Some(min) = &min_webview {
-        info = info.with_min_webview_version(min.clone());
-    }
-    let min_webview_text = min_webview.as_ref().map(ToString::to_string);
+    // Stored in the canonical text form; `None` when there is no minimum.
+    let min_webview_text = (!min_webview.is_empty()).then(|| min_webview.to_string());
     let pub_date_text = info.pub_date_text().map(str::to_owned).unwrap_or_default();
     state.db().check_publishable(&app, &channel, &version_text, request.force).await?;
     if request.total_size.is_some_and(|size| size > limit) {
@@ -246,13 +244,11 @@ async fn publish_checked(
                 )));
             }
             if verified.release.min_webview_version != min_webview {
-                let shown = |v: Option<&millennium_update_protocol::webview::WebviewVersion>| {
-                    v.map_or_else(|| "none".to_owned(), ToString::to_string)
-                };
+                let shown = |v: &WebviewMinimums| if v.is_empty() { "none".to_owned() } else { format!("`{v}`") };
                 return Err(document_rejected(&format!(
-                    "it declares the minimum webview {}, the upload {}",
-                    shown(verified.release.min_webview_version.as_ref()),
-                    shown(min_webview.as_ref())
+                    "it declares the minimum webview versions {}, the upload {}",
+                    shown(&verified.release.min_webview_version),
+                    shown(&min_webview)
                 )));
             }
             // Checked again when the release is written; here so that a stale document fails before the upload.

@@ -21,10 +21,11 @@
 //! # The webview report
 //!
 //! Millennium's updater reports its system webview in the `X-Millennium-Webview` header (grammar in
-//! `millennium_update_protocol::webview`). The answer never depends on it: the release's `min_webview_version` is
-//! served, and the client decides. The check is counted in `millennium_update_check_webviews_total`
-//! ([`webview_status`]): whether the install meets the minimum of the release it is offered, is older, has no
-//! webview, or sent a value that does not parse (`unknown`: never a `4xx`).
+//! `millennium_update_protocol::webview`). The answer never depends on it: the release's minimum webview version for
+//! the requested target's backend is served (`min_webview_version` of a dynamic answer; in each platform entry of
+//! `latest.json`), and the client decides. The check is counted in `millennium_update_check_webviews_total`
+//! ([`webview_status`]): whether the install meets the minimum of the release it is offered for the backend it
+//! reports, is older, has no webview, or sent a value that does not parse (`unknown`: never a `4xx`).
 //!
 //! # No database on the hot path
 //!
@@ -42,7 +43,7 @@ use axum::response::{IntoResponse, Response};
 use millennium_update_protocol::tauri::{
     Artifact, ArtifactUrl, DynamicResponse, PackagerFormat, ReleaseInfo, SignatureText, StaticManifest,
 };
-use millennium_update_protocol::webview::{self, Backend, WebviewReport, WebviewVersion};
+use millennium_update_protocol::webview::{self, Backend, WebviewMinimums, WebviewReport};
 use millennium_update_protocol::{BundleType, Os, Target, Version};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -176,8 +177,8 @@ struct OfferedRelease {
     version: Version,
     version_text: String,
     rollout: u8,
-    /// The oldest webview the release works with.
-    min_webview: Option<WebviewVersion>,
+    /// The oldest webview the release works with, per backend.
+    min_webview: WebviewMinimums,
     /// Platform key served (see [`served_platforms`]) → the dynamic answer's JSON.
     dynamic: HashMap<String, Bytes>,
     /// `latest.json`.
@@ -198,12 +199,18 @@ impl ChannelAnswers {
             let artifacts = state.db().artifacts(release.id).await?;
             let served = served_platforms(&artifacts)?;
             let info = release_info(&release, &version)?;
+            let min_webview = stored_min_webview(&release)?;
             let mut dynamic = HashMap::with_capacity(served.len());
-            let mut builder = StaticManifest::builder(info.clone());
-            let mut packager = StaticManifest::builder(info.clone());
+            let mut builder = StaticManifest::builder(info.clone()).min_webview_versions(min_webview.clone());
+            let mut packager = StaticManifest::builder(info.clone()).min_webview_versions(min_webview.clone());
             for (target, artifact) in &served {
                 let protocol = protocol_artifact(state, app.as_str(), &version, artifact)?;
-                let response = DynamicResponse::new(info.clone(), protocol.clone())
+                // One target per answer: the scalar of its backend, as existing clients read it.
+                let target_info = match min_webview.get(Backend::for_os(target.os())) {
+                    Some(min) => info.clone().with_min_webview_version(min.clone()),
+                    None => info.clone(),
+                };
+                let response = DynamicResponse::new(target_info, protocol.clone())
                     .map_err(|e| Error::Internal(format!("dynamic response: {e}")))?;
                 dynamic.insert(target.to_string(), Bytes::from(response.to_json()));
                 if packager_format(artifact).is_some() {
@@ -214,7 +221,7 @@ impl ChannelAnswers {
             let manifest = builder.build().map_err(|e| Error::Internal(format!("static manifest: {e}")))?;
             let packager_manifest = packager.build().ok().map(|m| Bytes::from(m.to_json()));
             releases.push(OfferedRelease {
-                min_webview: info.min_webview_version().cloned(),
+                min_webview,
                 version,
                 version_text: release.version,
                 rollout: placement.rollout,
@@ -313,20 +320,24 @@ pub fn protocol_artifact(state: &AppState, app: &str, version: &Version, artifac
     Ok(out)
 }
 
-/// The protocol's view of a stored release.
+/// The protocol's view of a stored release (without its minimum webview versions: see [`stored_min_webview`]).
 pub fn release_info(release: &ReleaseRow, version: &Version) -> Result<ReleaseInfo> {
     let mut info = ReleaseInfo::new(version.clone());
     if let Some(notes) = &release.notes {
         info = info.with_notes(notes.clone()).map_err(|e| Error::Internal(format!("stored notes: {e}")))?;
     }
-    if let Some(text) = &release.min_webview_version {
-        let min =
-            WebviewVersion::parse(text).map_err(|e| Error::Internal(format!("stored min_webview_version: {e}")))?;
-        info = info.with_min_webview_version(min);
-    }
     let date = OffsetDateTime::parse(&release.pub_date, &Rfc3339)
         .map_err(|e| Error::Internal(format!("stored pub_date: {e}")))?;
     info.with_pub_date(date).map_err(|e| Error::Internal(format!("stored pub_date: {e}")))
+}
+
+/// A stored release's minimum webview versions, per backend (stored in their canonical text form).
+pub fn stored_min_webview(release: &ReleaseRow) -> Result<WebviewMinimums> {
+    match &release.min_webview_version {
+        None => Ok(WebviewMinimums::new()),
+        Some(text) => WebviewMinimums::parse(text)
+            .map_err(|e| Error::Internal(format!("stored min_webview_version of release {}: {e}", release.id))),
+    }
 }
 
 fn json_response(body: Bytes) -> Response {
@@ -401,7 +412,7 @@ async fn check(
         .take_while(|release| release.version.is_update_over(&current))
         .find_map(|release| keys.iter().find_map(|key| release.dynamic.get(key)).map(|body| (release, body)));
     if let Some((backend, status)) =
-        webview_status(headers, Some(target.os()), answer.and_then(|(release, _)| release.min_webview.as_ref()))
+        webview_status(headers, Some(target.os()), answer.map(|(release, _)| &release.min_webview))
     {
         state.metrics().webview_check(app_id.as_str(), channel.as_str(), backend, status);
     }
@@ -416,14 +427,15 @@ async fn check(
     Ok(answer.map_or_else(no_update, |body| json_response(body.clone())))
 }
 
-/// How a check's webview report compares with the minimum of the release it is offered: `(backend, status)`
+/// How a check's webview report compares with the minimums of the release it is offered: `(backend, status)`
 /// label values for `millennium_update_check_webviews_total`, `None` without the header. Both are fixed words, never
 /// text from the request: `backend` is the reported one, for `missing` the one of `os` when the route names it, else
-/// `unknown`; `status` is `ok`, `too_old`, `missing` or `unknown` (malformed).
+/// `unknown`; `status` is `ok`, `too_old` (older than the release's minimum for the *reported* backend; a release
+/// without one for that backend counts as `ok`), `missing` or `unknown` (malformed).
 pub fn webview_status(
     headers: &HeaderMap,
     os: Option<Os>,
-    minimum: Option<&WebviewVersion>,
+    minimums: Option<&WebviewMinimums>,
 ) -> Option<(&'static str, &'static str)> {
     const UNKNOWN: &str = "unknown";
     let value = headers.get(webview::HEADER)?;
@@ -432,6 +444,7 @@ pub fn webview_status(
         None => (UNKNOWN, UNKNOWN),
         Some(WebviewReport::Missing) => (os.map_or(UNKNOWN, |os| Backend::for_os(os).id()), "missing"),
         Some(WebviewReport::Installed { backend, version }) => {
+            let minimum = minimums.and_then(|minimums| minimums.get(backend));
             let status = if minimum.is_some_and(|min| version < *min) { "too_old" } else { "ok" };
             (backend.id(), status)
         }
@@ -468,7 +481,7 @@ pub async fn static_manifest(
     let answer = offered
         .and_then(|release| if packager_only { release.packager_manifest.as_ref() } else { Some(&release.manifest) });
     if let Some((backend, status)) =
-        webview_status(&headers, None, answer.and(offered).and_then(|release| release.min_webview.as_ref()))
+        webview_status(&headers, None, answer.and(offered).map(|release| &release.min_webview))
     {
         state.metrics().webview_check(app.as_str(), channel.as_str(), backend, status);
     }
