@@ -344,6 +344,17 @@ impl WebviewMinimums {
     pub fn parse_or_legacy(text: &str) -> Result<Self> {
         if text.contains(['=', ',']) { Self::parse(text) } else { WebviewVersion::parse(text).map(Self::legacy) }
     }
+
+    /// The minimum for `backend` given either as a bare version (meant for `backend`: what an app running on one
+    /// platform passes) or as the text form, of which `backend`'s entry counts (`None` without one): one string then
+    /// serves every platform.
+    pub fn parse_for(text: &str, backend: Backend) -> Result<Option<WebviewVersion>> {
+        if text.contains(['=', ',']) {
+            Self::parse(text).map(|minimums| minimums.get(backend).cloned())
+        } else {
+            WebviewVersion::parse(text).map(Some)
+        }
+    }
 }
 
 impl Backend {
@@ -605,6 +616,19 @@ mod tests {
             let error = WebviewReport::parse(bad).unwrap_err();
             assert!(matches!(error, Error::InvalidWebviewHeader { .. }), "{bad:?}: {error:?}");
             assert!(error.to_string().contains(HEADER), "{bad:?}: {error}");
+        }
+    }
+
+    #[test]
+    fn one_string_gives_each_platform_its_own_minimum() {
+        let text = "webkitgtk=2.44,webview2=124.0";
+        assert_eq!(WebviewMinimums::parse_for(text, Backend::Webkitgtk).unwrap(), Some(v("2.44")));
+        assert_eq!(WebviewMinimums::parse_for(text, Backend::Webview2).unwrap(), Some(v("124.0")));
+        assert_eq!(WebviewMinimums::parse_for(text, Backend::Wkwebview).unwrap(), None);
+        // A bare version is meant for the platform that reads it.
+        assert_eq!(WebviewMinimums::parse_for("13.0", Backend::Wkwebview).unwrap(), Some(v("13.0")));
+        for bad in ["", "2.x", "webkitgtk=2.x", "gecko=1", "2.44,"] {
+            assert!(WebviewMinimums::parse_for(bad, Backend::Webkitgtk).is_err(), "{bad:?}");
         }
     }
 

@@ -8,7 +8,7 @@ use std::process::{Command, ExitCode};
 use clap::{Parser, Subcommand};
 use millennium_webview_probe::distro::{OsRelease, Provisioning};
 use millennium_webview_probe::guard::{self, Interaction};
-use millennium_webview_probe::{Backend, Probe, WebviewVersion};
+use millennium_webview_probe::{Backend, Probe, WebviewMinimums, WebviewVersion};
 use serde_json::json;
 
 /// Exit code when the webview is missing or too old (`EX_UNAVAILABLE` of sysexits.h).
@@ -26,9 +26,10 @@ enum Commands {
     /// Report the webview and, on Linux, the package and command that install it here. Exits 0 when the webview is
     /// usable, 69 when it is missing or older than `--min`.
     Check {
-        /// The minimum version the app needs (e.g. `2.44` for WebKitGTK).
-        #[arg(long, value_name = "VERSION")]
-        min: Option<WebviewVersion>,
+        /// The minimum version the app needs: a version of this platform's webview (e.g. `2.44` for WebKitGTK), or
+        /// minimums per backend (`webkitgtk=2.44,webview2=124.0`) of which this platform's entry counts.
+        #[arg(long, value_name = "VERSION", value_parser = parse_minimum)]
+        min: Option<Minimum>,
         /// Print JSON (backend, version, header, verdict, distribution, package, install command).
         #[arg(long)]
         json: bool,
@@ -42,9 +43,9 @@ enum Commands {
     /// Start PROGRAM when the webview is usable; otherwise show the message (and dialog), offer to install the
     /// webview, and exit 69 (or start PROGRAM when the install made the webview usable).
     Launch {
-        /// The minimum version the app needs.
-        #[arg(long, value_name = "VERSION")]
-        min: Option<WebviewVersion>,
+        /// The minimum version the app needs (as for `check`).
+        #[arg(long, value_name = "VERSION", value_parser = parse_minimum)]
+        min: Option<Minimum>,
         /// The app's name, for messages.
         #[arg(long, default_value = "This app")]
         app_name: String,
@@ -57,11 +58,23 @@ enum Commands {
     },
 }
 
+/// A `--min` argument: this platform's minimum, if it has one.
+#[derive(Debug, Clone)]
+struct Minimum(Option<WebviewVersion>);
+
+fn parse_minimum(text: &str) -> Result<Minimum, String> {
+    WebviewMinimums::parse_for(text, Backend::current()).map(Minimum).map_err(|e| e.to_string())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Commands::Check { min, json, fresh, os_release } => check(min.as_ref(), json, fresh, os_release),
-        Commands::Launch { min, app_name, no_prompt, program } => launch(min.as_ref(), &app_name, no_prompt, &program),
+        Commands::Check { min, json, fresh, os_release } => {
+            check(min.and_then(|m| m.0).as_ref(), json, fresh, os_release)
+        }
+        Commands::Launch { min, app_name, no_prompt, program } => {
+            launch(min.and_then(|m| m.0).as_ref(), &app_name, no_prompt, &program)
+        }
     }
 }
 

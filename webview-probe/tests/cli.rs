@@ -66,6 +66,21 @@ fn check_with_a_newer_minimum_exits_69_with_the_message() {
     assert_eq!(report["verdict"], serde_json::json!({ "status": "too-old", "found": expected, "minimum": "99.0" }));
 }
 
+/// One `--min` string for every platform (as `min-webview-version` in `Millennium.toml`): only this platform's entry
+/// counts (the tests run on Linux, WebKitGTK).
+#[test]
+fn per_backend_minimums_apply_this_platforms_entry_only() {
+    let output = probe_cli().args(["check", "--min", "webkitgtk=99.0,webview2=1.0"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(69), "{output:?}");
+    let output = probe_cli().args(["check", "--min", "webkitgtk=2.0,webview2=999.0"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let output = probe_cli().args(["check", "--min", "webview2=999.0"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "no WebKitGTK minimum: presence is enough; {output:?}");
+    let output = probe_cli().args(["check", "--min", "webkitgtk=2.44,webkitgtk=2.46"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("given twice"), "{output:?}");
+}
+
 #[test]
 fn bad_minimum_is_a_usage_error() {
     let output = probe_cli().args(["check", "--min", "2.x"]).output().unwrap();

@@ -284,12 +284,7 @@ impl Builder {
     /// [`Builder::run`] checks it before any window or toolkit exists: when the webview is missing or too old it
     /// tells the user which package to install (and offers to install it), and returns [`Error::Webview`].
     pub fn min_webview_version(mut self, version: &str) -> Self {
-        let parsed = if version.contains(['=', ',']) {
-            WebviewMinimums::parse(version).map(|minimums| minimums.get(Backend::current()).cloned())
-        } else {
-            version.parse().map(Some)
-        };
-        match parsed {
+        match WebviewMinimums::parse_for(version, Backend::current()) {
             Ok(minimum) => self.min_webview = minimum,
             Err(error) => self.invalid = Some(Error::InvalidWebviewVersion(error.into())),
         }
