@@ -417,6 +417,8 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
     // The log is structured and never contains a token.
     let log_text = std::fs::read_to_string(&log).unwrap();
     assert!(log_text.contains("listening") && log_text.contains("published"), "{log_text}");
+    // Request logs at the default level (the layer is left out only when the filter drops them).
+    assert!(log_text.contains("finished processing request"), "{log_text}");
     assert!(!log_text.contains(&publish_token) && !log_text.contains(ADMIN));
 }
 

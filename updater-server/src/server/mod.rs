@@ -343,7 +343,7 @@ fn bearer(headers: &axum::http::HeaderMap) -> Result<&str> {
 pub fn app(state: AppState) -> Router {
     let upload_limit =
         usize::try_from(state.config().max_upload_size.saturating_add(1024 * 1024)).unwrap_or(usize::MAX);
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi::document))
@@ -375,14 +375,20 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
-        .layer(axum::middleware::from_fn(request_limits))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), count_requests))
-        .layer(
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_and_limit));
+    // Request logs: left out entirely when the log filter drops them, as the layer costs every request.
+    let logged = tracing::enabled!(target: "tower_http::trace::make_span", Level::INFO)
+        || tracing::enabled!(target: "tower_http::trace::on_response", Level::INFO);
+    let router = if logged {
+        router.layer(
             TraceLayer::new_for_http()
                 .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        .with_state(state)
+    } else {
+        router
+    };
+    router.with_state(state)
 }
 
 async fn healthz(State(state): State<AppState>) -> Result<Response> {
@@ -408,7 +414,7 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
     Ok(response)
 }
 
-/// Hands the matched route pattern to [`count_requests`], which runs outside the router.
+/// Hands the matched route pattern to [`count_and_limit`], which runs outside the router.
 async fn remember_route(request: Request, next: Next) -> Response {
     let route = request.extensions().get::<MatchedPath>().cloned();
     let mut response = next.run(request).await;
@@ -418,10 +424,15 @@ async fn remember_route(request: Request, next: Next) -> Response {
     response
 }
 
-/// Counts every answered request by route pattern (never the raw path: its cardinality is the clients' choice).
-async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Refuses over-long URIs and oversized header sets before any handler runs, and counts every answered request by
+/// route pattern (never the raw path: its cardinality is the clients' choice). One layer for both: each layer costs
+/// every request.
+async fn count_and_limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    let response = next.run(request).await;
+    let response = match request_limit_error(&request) {
+        Some(error) => error.into_response(),
+        None => next.run(request).await,
+    };
     let route = response.extensions().get::<MatchedPath>().map_or("unmatched", MatchedPath::as_str);
     state.metrics().request(route, method.as_str(), response.status().as_u16());
     response
@@ -436,21 +447,18 @@ async fn method_not_allowed() -> Response {
     (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
 }
 
-/// Refuses over-long URIs and oversized header sets before any handler runs.
-async fn request_limits(request: Request, next: Next) -> Response {
+/// Why a request is refused before routing, if it is: an over-long URI or an oversized header set.
+fn request_limit_error(request: &Request) -> Option<Error> {
     let uri = request.uri();
     let uri_len = uri.scheme_str().map_or(0, |s| s.len() + 3)
         + uri.authority().map_or(0, |a| a.as_str().len())
         + uri.path_and_query().map_or(0, |pq| pq.as_str().len());
     if uri_len > MAX_URI_LEN {
-        return Error::UriTooLong.into_response();
+        return Some(Error::UriTooLong);
     }
     let headers = request.headers();
     let bytes: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
-    if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
-        return Error::HeadersTooLarge.into_response();
-    }
-    next.run(request).await
+    (headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES).then_some(Error::HeadersTooLarge)
 }
 
 /// Options of `serve`.
