@@ -99,6 +99,12 @@ async fn publish_token(server: &Server) -> String {
     token["token"].as_str().unwrap().to_owned()
 }
 
+/// The server's `/metrics` text.
+async fn fetch_metrics(server: &Server) -> String {
+    let response = reqwest::Client::new().get(format!("{}/metrics", server.url)).bearer_auth(ADMIN).send().await;
+    response.unwrap().text().await.unwrap()
+}
+
 fn make_updater(endpoint: &str, key: &SecretKey, exe: &Path, state: &Path, version: &str, install_id: &str) -> Updater {
     Updater::builder()
         .endpoint(endpoint)
@@ -237,15 +243,7 @@ async fn a_release_needing_a_newer_webview_is_refused_and_counted() {
     assert_eq!(refused, ("1.1.0", "99.0"));
     assert_eq!(run(&exe), "1.0.0", "the app is left as it was");
 
-    let metrics = reqwest::Client::new()
-        .get(format!("{}/metrics", server.url))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = fetch_metrics(&server).await;
     let too_old = "millennium_update_check_webviews_total{app=\"demo\",channel=\"stable\",backend=\"webkitgtk\",webview=\"too_old\"} 1";
     assert!(metrics.lines().any(|line| line == too_old), "{metrics}");
 
@@ -255,15 +253,7 @@ async fn a_release_needing_a_newer_webview_is_refused_and_counted() {
     assert_eq!(update.min_webview_version(), None, "a WebView2 minimum does not bind WebKitGTK");
     update.download_and_install(|_| {}).await.unwrap();
     assert_eq!(run(&exe), "1.2.0");
-    let metrics = reqwest::Client::new()
-        .get(format!("{}/metrics", server.url))
-        .bearer_auth(ADMIN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = fetch_metrics(&server).await;
     let ok = "millennium_update_check_webviews_total{app=\"demo\",channel=\"stable\",backend=\"webkitgtk\",webview=\"ok\"} 1";
     assert!(metrics.lines().any(|line| line == ok), "{metrics}");
     assert!(metrics.lines().any(|line| line == too_old), "{metrics}");

@@ -242,30 +242,25 @@ impl Remote {
 #[derive(Debug, Subcommand)]
 pub enum AppsCommand {
     /// Register an app and its release public key.
-    Create {
-        #[command(flatten)]
-        remote: Remote,
-        /// The app id: lowercase letters, digits, `.`, `_`, `-` (e.g. `com.example.app`).
-        #[arg(long)]
-        id: String,
-        /// The release public key: a path to a `.pub` file, or the key itself (minisign text or Tauri's base64
-        /// `pubkey`).
-        #[arg(long)]
-        public_key: String,
-    },
+    Create(AppKeyArgs),
     /// Replace an app's release public key (to rotate a lost or leaked key). Publishes are checked against the new
     /// key from then on; releases already published keep their signatures. Tauri apps embed the key they verify
     /// with: ship one last release signed with the old key whose app embeds the new one, then replace the key here.
-    SetKey {
-        #[command(flatten)]
-        remote: Remote,
-        /// The app id.
-        #[arg(long)]
-        id: String,
-        /// The new release public key: a path to a `.pub` file, or the key itself.
-        #[arg(long)]
-        public_key: String,
-    },
+    SetKey(AppKeyArgs),
+}
+
+/// An app and its release public key.
+#[derive(Debug, Args)]
+pub struct AppKeyArgs {
+    #[command(flatten)]
+    remote: Remote,
+    /// The app id: lowercase letters, digits, `.`, `_`, `-` (e.g. `com.example.app`).
+    #[arg(long)]
+    id: String,
+    /// The release public key: a path to a `.pub` file, or the key itself (minisign text or Tauri's base64
+    /// `pubkey`).
+    #[arg(long)]
+    public_key: String,
 }
 
 /// `tokens` subcommands.
@@ -642,10 +637,10 @@ pub async fn run(command: Command, json: bool) -> Result<Value> {
             };
             crate::migrate::migrate(&from, &to).await
         }
-        Command::Apps(AppsCommand::Create { remote, id, public_key }) => {
+        Command::Apps(AppsCommand::Create(AppKeyArgs { remote, id, public_key })) => {
             remote.client()?.create_app(&id, &key_argument(public_key)?).await
         }
-        Command::Apps(AppsCommand::SetKey { remote, id, public_key }) => {
+        Command::Apps(AppsCommand::SetKey(AppKeyArgs { remote, id, public_key })) => {
             remote.client()?.set_app_key(&id, &key_argument(public_key)?).await
         }
         Command::Tokens(TokensCommand::Create { remote, app, scope, description }) => {
@@ -1073,8 +1068,8 @@ fn print_release(release: &Value, out: &mut impl Write) -> std::io::Result<()> {
 pub fn command_name(command: &Command) -> &'static str {
     match command {
         Command::Serve(_) => "serve",
-        Command::Apps(AppsCommand::Create { .. }) => "apps-create",
-        Command::Apps(AppsCommand::SetKey { .. }) => "apps-set-key",
+        Command::Apps(AppsCommand::Create(_)) => "apps-create",
+        Command::Apps(AppsCommand::SetKey(_)) => "apps-set-key",
         Command::Tokens(TokensCommand::Create { .. }) => "tokens-create",
         Command::Tokens(TokensCommand::Revoke { .. }) => "tokens-revoke",
         Command::Publish(_) => "publish",

@@ -484,8 +484,6 @@ async fn publish_refuses_bad_signatures() {
 #[tokio::test]
 async fn the_release_key_can_be_replaced_by_an_admin_only() {
     let ctx = with_release().await;
-    let t = "linux-x86_64-appimage";
-    let data: &[u8] = b"version two";
     let new_key = SecretKey::generate().unwrap();
     let body = json!({"public_key": new_key.public_key().to_text(Format::Minisign)});
     async fn replace(ctx: &Ctx, token: Option<&str>, body: Value) -> Resp {
@@ -522,23 +520,15 @@ async fn the_release_key_can_be_replaced_by_an_admin_only() {
 
     // The old key no longer publishes; the new one does; 1.2.3 is still offered with its old signature until then.
     assert_eq!(dynamic(&ctx.get("/demo/linux/x86_64/0.9.0").await).release().version().to_string(), "1.2.3");
-    let sig = ctx.sign(data, "a.AppImage", Some("2.0.0"));
-    let r = ctx
-        .publish(
-            &ctx.publish_token,
-            json!({"version": "2.0.0"}),
-            &[Part::Signature(t, &sig), Part::Artifact(t, "a.AppImage", data)],
-        )
-        .await;
+    async fn publish_signed_by(ctx: &Ctx, key: &SecretKey) -> Resp {
+        let (t, data) = ("linux-x86_64-appimage", b"version two".as_slice());
+        let sig = sign_with(key, data, "a.AppImage", Some("2.0.0"));
+        let parts = [Part::Signature(t, &sig), Part::Artifact(t, "a.AppImage", data)];
+        ctx.publish(&ctx.publish_token, json!({"version": "2.0.0"}), &parts).await
+    }
+    let r = publish_signed_by(&ctx, &ctx.key).await;
     assert_refused(&ctx, r, StatusCode::UNPROCESSABLE_ENTITY, "bad_signature").await;
-    let sig = sign_with(&new_key, data, "a.AppImage", Some("2.0.0"));
-    let r = ctx
-        .publish(
-            &ctx.publish_token,
-            json!({"version": "2.0.0"}),
-            &[Part::Signature(t, &sig), Part::Artifact(t, "a.AppImage", data)],
-        )
-        .await;
+    let r = publish_signed_by(&ctx, &new_key).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(dynamic(&ctx.get("/demo/linux/x86_64/0.9.0").await).release().version().to_string(), "2.0.0");
 }
