@@ -54,6 +54,8 @@ pub enum Command {
     /// On first start a server admin token is created and printed once on stderr (only its hash is stored), unless
     /// `MILLENNIUM_ADMIN_TOKEN` gives one. Logs go to stderr; filter them with `MILLENNIUM_LOG` (e.g. `debug`).
     /// `GET /metrics` accepts the token in `MILLENNIUM_METRICS_TOKEN` (for Prometheus) besides server admin tokens.
+    /// Online keys (signed metadata) are encrypted in the database with `MILLENNIUM_ONLINE_KEY_PASSWORD` when it is
+    /// set (every replica needs the same one).
     Serve(ServeArgs),
     /// Manage apps (needs the server admin token).
     #[command(subcommand)]
@@ -618,6 +620,10 @@ pub async fn run(command: Command, json: bool) -> Result<Value> {
                 max_upload_size: args.max_upload_size,
                 admin_token: std::env::var(env_vars::ADMIN_TOKEN).ok().filter(|t| !t.is_empty()),
                 metrics_token: std::env::var(env_vars::METRICS_TOKEN).ok().filter(|t| !t.is_empty()),
+                online_key_password: std::env::var(env_vars::ONLINE_KEY_PASSWORD)
+                    .ok()
+                    .filter(|p| !p.is_empty())
+                    .map(zeroize::Zeroizing::new),
                 freshness_lifetime: std::time::Duration::from_secs(args.freshness_expiry),
                 http_workers: args.http_workers.map_or_else(crate::server::workers::default_count, usize::from),
             })

@@ -28,6 +28,8 @@ pub const HTTP_WORKERS: &str = "MILLENNIUM_HTTP_WORKERS";
 pub const MAX_UPLOAD_SIZE: &str = "MILLENNIUM_MAX_UPLOAD_SIZE";
 /// The server admin token, instead of one generated on first start.
 pub const ADMIN_TOKEN: &str = "MILLENNIUM_ADMIN_TOKEN";
+/// The password online keys are encrypted with in the database (every replica needs the same).
+pub const ONLINE_KEY_PASSWORD: &str = "MILLENNIUM_ONLINE_KEY_PASSWORD";
 /// The bearer token `GET /metrics` accepts besides a server admin token (for a Prometheus scrape config).
 pub const METRICS_TOKEN: &str = "MILLENNIUM_METRICS_TOKEN";
 /// `--server` of the client subcommands.

@@ -491,6 +491,7 @@ fn help_explains_every_serve_setting() {
         "MILLENNIUM_MAX_UPLOAD_SIZE",
         "MILLENNIUM_ADMIN_TOKEN",
         "MILLENNIUM_METRICS_TOKEN",
+        "MILLENNIUM_ONLINE_KEY_PASSWORD",
         "--database-url",
         "MILLENNIUM_DATABASE_URL",
         "--storage-url",
@@ -1378,7 +1379,8 @@ fn migrate_copies_everything_from_sqlite_and_files() {
 
 /// Signed metadata with the real binary: encrypted release keys read from files and `MILLENNIUM_SIGNING_*`
 /// variables, the online key and root made with the CLI, a publish that signs its release document, and the
-/// freshness document re-signed by the server's own job before it expires (`MILLENNIUM_FRESHNESS_EXPIRY=4s`).
+/// freshness document re-signed by the server's own job before it expires (`MILLENNIUM_FRESHNESS_EXPIRY=4s`), with
+/// the online key encrypted in the database (`MILLENNIUM_ONLINE_KEY_PASSWORD`).
 #[test]
 fn signed_metadata_with_the_binary_encrypted_keys_and_the_re_signing_job() {
     use millennium_update_protocol::metadata::{Envelope, TrustState};
@@ -1393,6 +1395,7 @@ fn signed_metadata_with_the_binary_encrypted_keys_and_the_re_signing_job() {
         .env("MILLENNIUM_DATA_DIR", &data_dir)
         .env("MILLENNIUM_ADMIN_TOKEN", ADMIN)
         .env("MILLENNIUM_FRESHNESS_EXPIRY", "4s")
+        .env("MILLENNIUM_ONLINE_KEY_PASSWORD", "e2e-online-key-password-0123")
         .envs(backend.env())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())

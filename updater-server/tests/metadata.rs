@@ -9,12 +9,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use millennium_sign::{Format, KdfParams, PublicKey, SecretKey, Signature, TrustedComment};
+use millennium_sign::{Format, KdfParams, PublicKey, SecretKey, SecretKeyBox, Signature, TrustedComment};
 use millennium_update_protocol::metadata::{
     ArtifactInfo, Envelope, Freshness, Kind, Release, Root, SPEC_VERSION, TrustState,
 };
 use millennium_update_protocol::{Target, Version};
 use millennium_update_server::client::{Client, UploadArtifact};
+use millennium_update_server::names::AppId;
+use millennium_update_server::server::metadata;
 use millennium_update_server::server::publish::PublishRequest;
 use millennium_update_server::tokens::Scope;
 use millennium_update_server::{AppState, ServerConfig, cli};
@@ -57,12 +59,19 @@ impl Ctx {
     }
 
     async fn with_lifetime(lifetime: std::time::Duration) -> Ctx {
+        Self::with_config(|mut config| {
+            config.freshness_lifetime = lifetime;
+            config
+        })
+        .await
+    }
+
+    async fn with_config(configure: impl FnOnce(ServerConfig) -> ServerConfig) -> Ctx {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let mut config = ServerConfig::new(&url, 64 * 1024 * 1024).unwrap();
-        config.freshness_lifetime = lifetime;
+        let config = configure(ServerConfig::new(&url, 64 * 1024 * 1024).unwrap());
         let backend = Backend::for_dir(&data);
         let state = AppState::open(&backend.storage(&data), config, Some(ADMIN)).await.unwrap().state;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -505,6 +514,41 @@ async fn freshness_is_re_signed_before_it_expires_and_after_it_expired() {
     tokio::time::sleep(std::time::Duration::from_millis(4100)).await;
     let (_, third) = ctx.client_view().await;
     assert!(third.sequence > second.sequence);
+}
+
+/// With `MILLENNIUM_ONLINE_KEY_PASSWORD`, the online key in the database is encrypted: the server signs with it, and
+/// a server given the database without the password (or with another) cannot, and says what to set.
+#[tokio::test]
+async fn online_keys_are_encrypted_with_the_configured_password() {
+    const PASSWORD: &str = "online-key-password-0123456789";
+    let ctx = Ctx::with_config(|config| config.with_online_key_password(PASSWORD).unwrap()).await;
+    let key_id = ctx.init_root().await;
+    let (trust, freshness) = ctx.client_view().await;
+    assert_eq!(trust.root_version, 1);
+    let app = AppId::parse(APP).unwrap();
+    let rows = ctx.state.db().online_keys(&app).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let sealed = SecretKeyBox::from_text(&rows[0].secret_key).unwrap();
+    assert!(sealed.is_encrypted(), "the stored online key is not encrypted");
+    assert_eq!(sealed.open(Some(PASSWORD)).unwrap().key_id().to_string(), key_id);
+
+    // The same database, opened without the password and with a wrong one.
+    let data = ctx.dir.path().join("data");
+    let storage = Backend::for_dir(&data).storage(&data);
+    for (password, says) in [(None, "no password is set"), (Some("another-password-0123456789"), "does not open it")] {
+        let mut config = ServerConfig::new(&ctx.url, 1024).unwrap();
+        if let Some(password) = password {
+            config = config.with_online_key_password(password).unwrap();
+        }
+        let other = AppState::open(&storage, config, Some(ADMIN)).await.unwrap().state;
+        let error = metadata::sign_freshness(&other, &app, metadata::Due::Always).await.unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains(says) && text.contains("MILLENNIUM_ONLINE_KEY_PASSWORD"), "{text}");
+        other.db().close().await;
+    }
+    // Nothing was signed by them: clients still see the document the server with the password signed.
+    assert_eq!(ctx.client_view().await.1.sequence, freshness.sequence);
+    assert!(ServerConfig::new(&ctx.url, 1024).unwrap().with_online_key_password("short").is_err());
 }
 
 #[tokio::test]

@@ -105,9 +105,9 @@ async fn signing_key(state: &AppState, app: &AppId, trust: &TrustState) -> Resul
         let public = PublicKey::from_text(&row.public_key)
             .map_err(|e| Error::Internal(format!("stored online key {}: {e}", row.key_id)))?;
         if root.online_keys.contains(&public.to_base64()) && !revoked.contains(&public.key_id()) {
-            return SecretKeyBox::from_text(&row.secret_key)
-                .and_then(|sealed| sealed.open(None))
-                .map_err(|e| Error::Internal(format!("stored online key {}: {e}", row.key_id)));
+            let sealed = SecretKeyBox::from_text(&row.secret_key)
+                .map_err(|e| Error::Internal(format!("stored online key {}: {e}", row.key_id)))?;
+            return open_online_key(state, app, &row.key_id, sealed).await;
         }
     }
     Err(Error::conflict(
@@ -117,6 +117,29 @@ async fn signing_key(state: &AppState, app: &AppId, trust: &TrustState) -> Resul
             trust.root_version
         ),
     ))
+}
+
+/// Decrypts a stored online key (on a blocking thread: scrypt takes a while and must not stall an HTTP worker).
+async fn open_online_key(state: &AppState, app: &AppId, key_id: &str, sealed: SecretKeyBox) -> Result<SecretKey> {
+    let password = state.config().online_key_password.clone();
+    let opened = tokio::task::spawn_blocking(move || sealed.open(password.as_ref().map(|p| p.as_str())))
+        .await
+        .map_err(|e| Error::Internal(format!("decrypting online key {key_id}: {e}")))?;
+    opened.map_err(|e| match e {
+        millennium_sign::Error::PasswordRequired | millennium_sign::Error::WrongPassword => Error::conflict(
+            "online_key_locked",
+            format!(
+                "online key {key_id} of app `{app}` is encrypted and {}, so freshness documents cannot be signed\nhint: start every replica with the `{}` the key was generated with",
+                if matches!(e, millennium_sign::Error::PasswordRequired) {
+                    "no password is set"
+                } else {
+                    "the password set does not open it"
+                },
+                crate::env_vars::ONLINE_KEY_PASSWORD
+            ),
+        ),
+        other => Error::Internal(format!("stored online key {key_id}: {other}")),
+    })
 }
 
 /// What each channel offers: its newest release (not yanked, not paused) and, while that one is rolling out, the
@@ -319,10 +342,14 @@ pub async fn generate_online_key(
     }
     let secret = SecretKey::generate().map_err(|e| Error::Internal(format!("key generation: {e}")))?;
     let public = secret.public_key();
-    // Stored unencrypted: the server must sign unattended. It signs freshness documents only (see the module docs).
-    let sealed = secret
-        .seal(None, KdfParams::INTERACTIVE)
-        .map_err(|e| Error::Internal(format!("sealing the online key: {e}")))?;
+    // The server signs unattended, so the password (if any) comes from its environment, never from the database: a
+    // copy of the database alone then holds no usable online key. It signs freshness documents only.
+    let password = state.config().online_key_password.clone();
+    let sealed =
+        tokio::task::spawn_blocking(move || secret.seal(password.as_ref().map(|p| p.as_str()), KdfParams::INTERACTIVE))
+            .await
+            .map_err(|e| Error::Internal(format!("sealing the online key: {e}")))?
+            .map_err(|e| Error::Internal(format!("sealing the online key: {e}")))?;
     let row = OnlineKeyRow {
         app_id: app.to_string(),
         key_id: public.key_id().to_string(),

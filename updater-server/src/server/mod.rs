@@ -150,6 +150,9 @@ pub struct ServerConfig {
     pub metrics_token_hash: Option<[u8; 32]>,
     /// How long a freshness document is valid; it is re-signed when half of it has passed.
     pub freshness_lifetime: Duration,
+    /// The password online keys are encrypted with in the database (`MILLENNIUM_ONLINE_KEY_PASSWORD`); without one
+    /// they are stored unencrypted.
+    pub online_key_password: Option<Arc<zeroize::Zeroizing<String>>>,
 }
 
 /// Default `--freshness-expiry`: one day.
@@ -176,6 +179,7 @@ impl ServerConfig {
             max_upload_size,
             metrics_token_hash: None,
             freshness_lifetime: DEFAULT_FRESHNESS_LIFETIME,
+            online_key_password: None,
         })
     }
 
@@ -189,6 +193,18 @@ impl ServerConfig {
     /// The base of download URLs in manifests.
     pub fn download_base_url(&self) -> &str {
         self.cdn_url.as_deref().unwrap_or(&self.public_url)
+    }
+
+    /// Encrypts online keys in the database with `password` (at least 16 characters), and decrypts them with it.
+    pub fn with_online_key_password(mut self, password: &str) -> Result<Self> {
+        if password.len() < 16 {
+            return Err(Error::usage(format!(
+                "`{}` is shorter than 16 characters\nhint: use a long random value, e.g. `openssl rand -hex 32`",
+                crate::env_vars::ONLINE_KEY_PASSWORD
+            )));
+        }
+        self.online_key_password = Some(Arc::new(zeroize::Zeroizing::new(password.to_owned())));
+        Ok(self)
     }
 
     /// Accepts `token` on `GET /metrics` (at least 16 characters).
@@ -473,6 +489,7 @@ pub struct ServeOptions {
     pub max_upload_size: u64,
     pub admin_token: Option<String>,
     pub metrics_token: Option<String>,
+    pub online_key_password: Option<zeroize::Zeroizing<String>>,
     pub freshness_lifetime: Duration,
     /// Threads serving HTTP connections (see [`workers`]).
     pub http_workers: usize,
@@ -507,6 +524,9 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
     let mut config = ServerConfig::new(&public_url, options.max_upload_size)?;
     if let Some(token) = &options.metrics_token {
         config = config.with_metrics_token(token)?;
+    }
+    if let Some(password) = &options.online_key_password {
+        config = config.with_online_key_password(password)?;
     }
     if let Some(cdn_url) = &options.cdn_url {
         config = config.with_cdn_url(cdn_url)?;
