@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use millennium_update_protocol::webview::{Backend, WebviewMinimums, WebviewVersion};
+use millennium_update_protocol::webview::{self, Backend, WebviewMinimums, WebviewVersion};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -107,10 +107,10 @@ impl MinWebviewVersion {
             MinWebviewVersion::PerBackend(table) => table
                 .iter()
                 .map(|(name, version)| {
-                    let backend: Backend = name.parse().map_err(|_| {
+                    let backend = Backend::from_id(name).ok_or_else(|| {
                         format!(
-                            "unknown webview backend `{name}`: use `webkitgtk` (Linux), `webview2` (Windows) or \
-                             `wkwebview` (macOS), e.g. `min-webview-version = {{ webkitgtk = \"2.44\" }}`"
+                            "{}, e.g. `min-webview-version = {{ webkitgtk = \"2.44\" }}`",
+                            webview::unknown_backend(name)
                         )
                     })?;
                     let version = WebviewVersion::parse(version).map_err(|e| format!("`{name}`: {e}"))?;

@@ -224,12 +224,27 @@ impl fmt::Display for Backend {
     }
 }
 
+impl Backend {
+    /// The backend whose [`Backend::id`] is `id`.
+    pub fn from_id(id: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|b| b.id() == id)
+    }
+}
+
+/// What to say of a name that is no [`Backend::id`] where a minimum is given.
+pub fn unknown_backend(name: &str) -> String {
+    format!(
+        "unknown webview backend `{}`: use `webkitgtk` (Linux), `webview2` (Windows) or `wkwebview` (macOS)",
+        snippet(name)
+    )
+}
+
 impl FromStr for Backend {
     type Err = Error;
 
     /// Parses a [`Backend::id`].
     fn from_str(text: &str) -> Result<Self> {
-        Self::ALL.into_iter().find(|b| b.id() == text).ok_or_else(|| Error::InvalidWebviewHeader {
+        Self::from_id(text).ok_or_else(|| Error::InvalidWebviewHeader {
             value: snippet(text),
             reason: "unknown backend: expected `webkitgtk`, `webview2` or `wkwebview`",
         })
@@ -319,12 +334,7 @@ impl WebviewMinimums {
                 };
                 return Err(invalid(reason));
             };
-            let backend = Backend::ALL.into_iter().find(|b| b.id() == name).ok_or_else(|| {
-                invalid(format!(
-                    "unknown webview backend `{}`: use `webkitgtk` (Linux), `webview2` (Windows) or `wkwebview` (macOS)",
-                    snippet(name)
-                ))
-            })?;
+            let backend = Backend::from_id(name).ok_or_else(|| invalid(unknown_backend(name)))?;
             let version = WebviewVersion::parse(version).map_err(|_| {
                 invalid(format!(
                     "`{}` is not a version for `{name}`: write dotted numbers, e.g. `{name}={}`",
@@ -432,12 +442,7 @@ impl<'de> serde::de::Visitor<'de> for MinimumsVisitor {
         use serde::de::Error as _;
         let mut minimums = WebviewMinimums::new();
         while let Some(name) = map.next_key::<String>()? {
-            let backend = Backend::ALL.into_iter().find(|b| b.id() == name).ok_or_else(|| {
-                A::Error::custom(format!(
-                    "unknown webview backend `{}`: use `webkitgtk` (Linux), `webview2` (Windows) or `wkwebview` (macOS)",
-                    snippet(&name)
-                ))
-            })?;
+            let backend = Backend::from_id(&name).ok_or_else(|| A::Error::custom(unknown_backend(&name)))?;
             let version: WebviewVersion = map.next_value()?;
             if minimums.entries.insert(backend, version).is_some() {
                 return Err(A::Error::custom(format!("webview backend `{name}` is given twice")));
