@@ -85,11 +85,12 @@ pub fn embed_assets(dir: impl AsRef<Path>) -> Result<(), Error> {
         std::env::var_os("CARGO_MANIFEST_DIR").ok_or(Error::MissingEnv { name: "CARGO_MANIFEST_DIR" })?;
     let out_dir = std::env::var_os("OUT_DIR").ok_or(Error::MissingEnv { name: "OUT_DIR" })?;
     let dir = Path::new(&manifest_dir).join(dir);
-    let (generated, watched) = generate(&dir, Path::new(&out_dir))?;
+    // The generated file is not watched: it is written during the run, so Cargo would always see it as newer than
+    // the run and rebuild the app on every build.
+    let (_generated, watched) = generate(&dir, Path::new(&out_dir))?;
     for path in watched {
         println!("cargo:rerun-if-changed={}", path.display());
     }
-    println!("cargo:rerun-if-changed={}", generated.display());
     Ok(())
 }
 
