@@ -173,19 +173,10 @@ fn man_page(app: &App, name: &str) -> String {
     )
 }
 
-/// `usr/share/doc/PKG/copyright`.
+/// `usr/share/doc/PKG/copyright`, in Debian's machine-readable format ([`crate::licenses`]).
 fn copyright(app: &App, epoch: u64) -> String {
     let year = time::OffsetDateTime::from_unix_timestamp(epoch as i64).map(|t| t.year()).unwrap_or(1970);
-    let holders = if app.authors.is_empty() { vec![app.maintainer.clone()] } else { app.authors.clone() };
-    let mut s = format!("{}\n\n", app.product_name);
-    if let Some(home) = &app.homepage {
-        s += &format!("Upstream: {home}\n\n");
-    }
-    for h in holders {
-        s += &format!("Copyright (C) {year} {h}\n");
-    }
-    s += &format!("\nLicense: {}\n", app.license.as_deref().unwrap_or("see the upstream project"));
-    s
+    crate::licenses::copyright_file(app, year)
 }
 
 /// A Debian-format changelog with one entry for this version, dated `SOURCE_DATE_EPOCH`.

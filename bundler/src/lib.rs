@@ -31,6 +31,7 @@ pub mod elf;
 mod error;
 pub mod icons;
 pub mod layout;
+pub mod licenses;
 pub mod macos;
 pub mod rpm;
 pub mod tauri_import;

@@ -325,7 +325,7 @@ fn load_secret_key(path: Option<&Path>) -> Result<SecretKey> {
     let open =
         |password: &str| sealed.open(Some(password)).with_context(|| format!("cannot use the secret key {origin}"));
     if !sealed.is_encrypted() {
-        return Ok(sealed.open(None)?);
+        return sealed.open(None).with_context(|| format!("cannot use the secret key {origin}"));
     }
     if let Some(password) = env::password(process_env) {
         return open(&password);

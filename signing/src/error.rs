@@ -58,9 +58,10 @@ pub enum Error {
     #[error("wrong password for the secret key (or the key file is corrupt)")]
     WrongPassword,
 
-    /// An unencrypted secret key's checksum does not match its contents.
-    #[error("the secret key is corrupt: its checksum does not match\nhint: restore the key file from your backup")]
-    CorruptSecretKey,
+    /// An unencrypted secret key (or an encrypted one, once decrypted) does not hold together: its checksum does not
+    /// match, or its stored public key is not the one its seed derives.
+    #[error("the secret key is corrupt: {reason}\nhint: restore the key file from your backup")]
+    CorruptSecretKey { reason: &'static str },
 
     /// The key derivation parameters in a secret key exceed what we are willing to spend.
     #[error(
@@ -144,7 +145,7 @@ impl Error {
             Error::UnsupportedAlgorithm { .. } => "unsupported_algorithm",
             Error::PasswordRequired => "password_required",
             Error::WrongPassword => "wrong_password",
-            Error::CorruptSecretKey => "corrupt_secret_key",
+            Error::CorruptSecretKey { .. } => "corrupt_secret_key",
             Error::KdfTooExpensive { .. } => "kdf_too_expensive",
             Error::WrongKey { .. } => "wrong_key",
             Error::DataMismatch => "data_mismatch",

@@ -10,6 +10,14 @@
 //!
 //! The last 104 bytes of a secret key are XORed with scrypt(password, salt) when the kdf is `Sc`. The checksum is
 //! BLAKE2b-256 over "Ed" | key id | secret key; a mismatch after decryption means a wrong password.
+//!
+//! Unencrypted keys (kdf `00 00`) come in two kinds. rust-minisign (`rsign generate --unencrypted`) and this crate
+//! write the checksum; the minisign C tool writes 32 zero bytes there (`minisign -G -W`, seen with Debian's 0.11),
+//! and its own reader never looks at them. A zero checksum in an unencrypted key is therefore accepted, and such a
+//! key is checked by what it does carry twice: the Ed25519 public key stored after the seed must be the one the seed
+//! derives. Its key id has no second copy in the file, so nothing here can vouch for it; a damaged key id shows up
+//! as a key-id mismatch when the signature is verified. Any other checksum must match, so a damaged byte in a
+//! checksummed key is still found.
 
 use std::fmt;
 
@@ -235,15 +243,24 @@ impl SecretKeyBox {
             plain[54..].iter_mut().zip(stream.iter()).for_each(|(b, s)| *b ^= s);
         }
         let expected = checksum(&plain[54..62], &plain[62..126]);
-        if !constant_time_eq(&expected, &plain[126..158]) {
-            return Err(if self.is_encrypted() { Error::WrongPassword } else { Error::CorruptSecretKey });
+        let stored = &plain[126..158];
+        // `minisign -G -W` leaves the checksum of an unencrypted key zeroed (see the module header); the public-half
+        // check below is what validates such a key.
+        let unchecksummed = !self.is_encrypted() && stored.iter().all(|&b| b == 0);
+        if !unchecksummed && !constant_time_eq(&expected, stored) {
+            return Err(if self.is_encrypted() {
+                Error::WrongPassword
+            } else {
+                Error::CorruptSecretKey { reason: "its checksum does not match its contents" }
+            });
         }
-        let seed: [u8; 32] = plain[62..94].try_into().map_err(|_| Error::CorruptSecretKey)?;
+        let corrupt = || Error::CorruptSecretKey { reason: "its public key is not the one its seed derives" };
+        let seed: [u8; 32] = plain[62..94].try_into().map_err(|_| corrupt())?;
         let signing = SigningKey::from_bytes(&seed);
         if signing.verifying_key().as_bytes() != &plain[94..126] {
-            return Err(Error::CorruptSecretKey);
+            return Err(corrupt());
         }
-        let key_id = KeyId(plain[54..62].try_into().map_err(|_| Error::CorruptSecretKey)?);
+        let key_id = KeyId(plain[54..62].try_into().map_err(|_| corrupt())?);
         Ok(SecretKey { key_id, signing })
     }
 }
@@ -385,6 +402,48 @@ mod tests {
         let wrong = SecretKeyBox::from_text(&text).expect("parse").open(Some("hunter3"));
         assert!(matches!(wrong, Err(Error::WrongPassword)));
         assert!(matches!(sealed.open(None), Err(Error::PasswordRequired)));
+    }
+
+    /// Made by Debian's `minisign -G -W` (tests/vectors/keys/README.md): unencrypted, checksum all zeros.
+    const MINISIGN_W_KEY: &str = include_str!("../tests/vectors/keys/minisign-0.11-W.key");
+    const MINISIGN_W_PUB: &str = include_str!("../tests/vectors/keys/minisign-0.11-W.pub");
+
+    fn reencode(text: &str, edit: impl FnOnce(&mut [u8])) -> String {
+        let mut lines = text.lines();
+        let comment = lines.next().expect("comment");
+        let mut bytes =
+            encoding::decode_exact::<SECRET_KEY_LEN>(Object::SecretKey, "secret key", lines.next().expect("key"))
+                .expect("decode");
+        edit(&mut bytes);
+        format!("{comment}\n{}\n", encoding::encode(&bytes))
+    }
+
+    #[test]
+    fn unencrypted_key_without_checksum_opens_by_its_public_half() {
+        let sealed = SecretKeyBox::from_text(MINISIGN_W_KEY).expect("parse");
+        assert!(!sealed.is_encrypted());
+        let key = sealed.open(None).expect("minisign -G -W key");
+        assert_eq!(key.public_key(), PublicKey::from_text(MINISIGN_W_PUB).expect("pub"));
+    }
+
+    #[test]
+    fn damaged_unencrypted_keys_are_refused() {
+        // Seed and public half disagree: a damaged byte in either.
+        for offset in [62, 93, 94, 125] {
+            let text = reencode(MINISIGN_W_KEY, |b| b[offset] ^= 0x80);
+            let err = SecretKeyBox::from_text(&text).expect("parse").open(None).expect_err("damaged");
+            assert!(matches!(err, Error::CorruptSecretKey { reason } if reason.contains("seed")), "{offset}: {err}");
+        }
+        // A checksum that is neither zero nor right.
+        let text = reencode(MINISIGN_W_KEY, |b| b[157] = 1);
+        let err = SecretKeyBox::from_text(&text).expect("parse").open(None).expect_err("damaged");
+        assert!(matches!(err, Error::CorruptSecretKey { reason } if reason.contains("checksum")), "{err}");
+        // A checksum that decrypts to zeros does not excuse an encrypted key: that is still a wrong password.
+        let sealed = SecretKey::generate().expect("key").seal(Some("pw"), KdfParams::INTERACTIVE).expect("seal");
+        let stream = derive_stream("pw", &sealed.bytes[6..38], sealed.kdf_params()).expect("stream");
+        let text = reencode(&sealed.to_text(Format::Minisign), |b| b[126..].copy_from_slice(&stream[72..]));
+        let err = SecretKeyBox::from_text(&text).expect("parse").open(Some("pw")).expect_err("zero checksum");
+        assert!(matches!(err, Error::WrongPassword), "{err}");
     }
 
     #[test]

@@ -206,6 +206,137 @@ fn minisign_signs_with_our_password_protected_key() {
     assert_success(&run(ctx.ours().args(["verify", "-p", "plain.key.pub", "-x", "plain.sig", "data.bin"])));
 }
 
+// --- unencrypted keys, as every writer makes them ------------------------------------------------------------------
+
+/// The payload line of a minisign secret key file (text form), decoded.
+fn key_bytes(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    let line = text.lines().nth(1).expect("a key line");
+    base64::engine::general_purpose::STANDARD.decode(line.trim()).expect("base64")
+}
+
+/// A minisign secret key file (text form) with its payload replaced.
+fn key_text(comment_line: &str, bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    format!("{comment_line}\n{}\n", base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// Regression: keys made by `minisign -G -W` (the usual choice for CI) were refused as corrupt, because minisign 0.11
+/// leaves their checksum zeroed; directly and through `TAURI_SIGNING_PRIVATE_KEY`.
+#[test]
+fn unencrypted_minisign_keys_sign_and_minisign_verifies() {
+    let ctx = Ctx::new();
+    assert_success(&run(ctx.minisign().args(["-G", "-W", "-p", "m.pub", "-s", "m.key"])));
+    let bytes = key_bytes(&ctx.read("m.key"));
+    assert_eq!(&bytes[2..4], [0, 0], "an unencrypted key");
+    assert_eq!(&bytes[126..], [0; 32], "minisign 0.11 writes no checksum: the premise of this test changed");
+    ctx.write("app.AppImage", b"release artifact\n".repeat(100));
+    let minisign_verifies = |sig: &str| {
+        let out = run(ctx.minisign().args(["-V", "-p", "m.pub", "-m", "app.AppImage", "-x", sig]));
+        assert_success(&out);
+        assert!(stdout(&out).contains("\tfile:app.AppImage"), "{}", text(&out));
+    };
+
+    assert_success(&run(ctx.ours().args(["sign", "-k", "m.key", "-x", "by-path.sig", "app.AppImage"])));
+    minisign_verifies("by-path.sig");
+    // The CI route: the key text in TAURI_SIGNING_PRIVATE_KEY, as minisign wrote it and wrapped the way Tauri stores
+    // keys; no password anywhere.
+    let tauri_form = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(ctx.read("m.key"))
+    };
+    for (name, value) in [("env-text.sig", ctx.read("m.key")), ("env-tauri.sig", tauri_form)] {
+        let out = run(ctx.ours().args(["sign", "-x", name, "app.AppImage"]).env("TAURI_SIGNING_PRIVATE_KEY", value));
+        assert_success(&out);
+        minisign_verifies(name);
+    }
+    assert_success(&run(ctx.ours().args(["verify", "-p", "m.pub", "-x", "by-path.sig", "app.AppImage"])));
+}
+
+#[test]
+fn damaged_unencrypted_keys_are_still_refused() {
+    let ctx = Ctx::new();
+    assert_success(&run(ctx.minisign().args(["-G", "-W", "-p", "m.pub", "-s", "m.key"])));
+    assert_success(&run(ctx.ours().args(["generate", "--no-password", "-w", "ours.key"])));
+    ctx.write("data.bin", b"payload");
+    let damaged = |source: &str, offset: usize| {
+        let text = ctx.read(source);
+        let mut bytes = key_bytes(&text);
+        bytes[offset] ^= 0x01;
+        key_text(text.lines().next().expect("comment"), &bytes)
+    };
+    // Offsets: key id 54..62, seed 62..94, public key 94..126, checksum 126..158.
+    let cases = [
+        ("m.key", 70, "its public key is not the one its seed derives"),
+        ("m.key", 100, "its public key is not the one its seed derives"),
+        ("m.key", 140, "its checksum does not match its contents"),
+        ("ours.key", 56, "its checksum does not match its contents"),
+        ("ours.key", 70, "its checksum does not match its contents"),
+    ];
+    for (source, offset, reason) in cases {
+        let key = ctx.write("damaged.key", damaged(source, offset));
+        let out = run(ctx.ours().args(["sign", "-k"]).arg(&key).arg("data.bin"));
+        assert_fails(&out, 2, &format!("the secret key is corrupt: {reason}"));
+        assert_fails(&out, 2, "restore the key file from your backup");
+        assert!(!ctx.path("data.bin.sig").exists(), "signed with a damaged key ({source} byte {offset})");
+        let out = run(ctx.ours().args(["sign", "data.bin"]).env("TAURI_SIGNING_PRIVATE_KEY", damaged(source, offset)));
+        assert_fails(
+            &out,
+            2,
+            &format!("cannot use the secret key $TAURI_SIGNING_PRIVATE_KEY: the secret key is corrupt: {reason}"),
+        );
+    }
+}
+
+/// One key of tests/vectors/keys (see its README): made by another minisign-compatible tool without a password.
+#[derive(serde::Deserialize)]
+struct KeyVector {
+    writer: String,
+    secret_key: String,
+    public_key: String,
+    key_id: String,
+    kdf: String,
+    checksum: String,
+}
+
+#[test]
+fn passwordless_keys_of_every_writer_sign_and_minisign_verifies() {
+    let ctx = Ctx::new();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/keys");
+    let vectors: Vec<KeyVector> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("expected.json")).expect("expected.json"))
+            .expect("json");
+    let writers: Vec<&str> = vectors.iter().map(|v| v.writer.as_str()).collect();
+    for writer in ["minisign", "rsign2", "tauri-cli"] {
+        assert!(writers.iter().any(|w| w.starts_with(writer)), "no vector from {writer}: {writers:?}");
+    }
+    ctx.write("artifact.bin", b"artifact\n".repeat(50));
+    for v in &vectors {
+        // The recorded layout is what the file holds (kdf `none` or `scrypt`; checksum `zero` or `blake2b`).
+        let key_file = std::fs::read_to_string(dir.join(&v.secret_key)).expect("key");
+        let key_file = if key_file.starts_with("untrusted comment:") { key_file } else { decode_tauri(&key_file) };
+        let bytes = key_bytes(&key_file);
+        assert_eq!(v.kdf, if bytes[2..4] == [0, 0] { "none" } else { "scrypt" }, "{}", v.secret_key);
+        if v.kdf == "none" {
+            assert_eq!(v.checksum, if bytes[126..] == [0; 32] { "zero" } else { "blake2b" }, "{}", v.secret_key);
+        }
+        // No password variable and no terminal: an unencrypted key just works, an encrypted one is tried with the
+        // empty password (what these writers used).
+        let sig = format!("{}.sig", v.secret_key);
+        let out =
+            run(ctx.ours().args(["--json", "sign", "-x", &sig, "-k"]).arg(dir.join(&v.secret_key)).arg("artifact.bin"));
+        assert_success(&out);
+        let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+        assert_eq!(json[0]["key_id"], v.key_id.as_str(), "{}", v.secret_key);
+        // minisign reads the public key in its text form only.
+        let public = std::fs::read_to_string(dir.join(&v.public_key)).expect("pub");
+        let public = if public.starts_with("untrusted comment:") { public } else { decode_tauri(&public) };
+        ctx.write("vector.pub", public);
+        let out = run(ctx.minisign().args(["-V", "-p", "vector.pub", "-m", "artifact.bin", "-x", &sig]));
+        assert!(out.status.success(), "{} ({}): {}", v.secret_key, v.writer, text(&out));
+    }
+}
+
 // --- Tauri ---------------------------------------------------------------------------------------------------------
 //
 // The vectors in tests/vectors/tauri/ were made once with the real Tauri signer, tauri-cli 2.12.5 (the binary in the

@@ -110,7 +110,7 @@ impl UpdaterBuilder {
     /// (e.g. during a key rotation): a signature by any of them is accepted.
     /// Checks through Millennium's signed metadata under this base URL (the update server's `/metadata/<app id>`, or
     /// a static mirror of it) instead of Tauri endpoints: rollback, freeze, mix-and-match, endless-data and
-    /// wrong-target attacks by the server or a mirror are refused (see [`crate::metadata`] docs in `metadata.rs` and
+    /// wrong-target attacks by the server or a mirror are refused (see the overview of `src/metadata.rs` and
     /// `docs/protocol.md` §7). The pinned key(s) anchor the trust in the app's root document.
     pub fn metadata_url(mut self, base: impl Into<String>) -> Self {
         self.metadata_url = Some(base.into());

@@ -2,8 +2,8 @@
 //!
 //! Two backends, chosen by URL ([`DatabaseUrl`]): SQLite (the zero-setup default, `millennium.db` in the data
 //! directory) and PostgreSQL (shared by several stateless replicas). Every query is written once, in plain SQL both
-//! accept with `$n` placeholders, and [`on_pool!`] runs it on whichever pool is open; rows are read through
-//! [`RowExt`], so adding a table means adding its migration for each backend (`migrations/sqlite`,
+//! accept with `$n` placeholders, and the private `on_pool!` macro runs it on whichever pool is open; rows are read
+//! through the private `RowExt` trait, so adding a table means adding its migration for each backend (`migrations/sqlite`,
 //! `migrations/postgres`) and methods here, nothing backend-specific elsewhere.
 //!
 //! SQLite runs in WAL mode with `synchronous = FULL`, so a committed publish survives a power cut. Writes that check
@@ -444,7 +444,7 @@ async fn notify_in(tx: &mut sqlx::PgConnection, app: &AppId) -> Result<()> {
     Ok(())
 }
 
-/// The rows of every table, in dependency order: what [`Db::export`] reads and [`Db::import`] writes.
+/// How many rows of each table an [`Export`] holds, as `migrate` reports them (`rows` in its output).
 #[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
     pub apps: u64,
@@ -467,7 +467,8 @@ pub struct RootRow {
     pub created_at: i64,
 }
 
-/// Everything in a database, for `migrate`.
+/// Everything in a database, for `migrate`: the rows of every table, in dependency order, as [`Db::export`] reads
+/// them and [`Db::import`] writes them.
 #[derive(Debug, Default)]
 pub struct Export {
     pub apps: Vec<AppRow>,

@@ -68,11 +68,11 @@ pub enum Error {
     #[error("signature of `{target}` rejected: {reason}")]
     SignatureRejected { target: String, reason: String },
 
-    /// A `Range` header that does not overlap the file.
     /// A signed metadata document (root, release) the server will not store.
     #[error("{what} rejected: {reason}")]
     MetadataRejected { what: String, reason: String },
 
+    /// A `Range` header that does not overlap the file (answered with `Content-Range: bytes */SIZE`).
     #[error("range not satisfiable: the file is {size} bytes")]
     RangeNotSatisfiable { size: u64 },
 

@@ -9,9 +9,17 @@
 //! | `millennium_release_events_total` | `app`, `event` (`published`, `publish_refused`, `promoted`, `rollout`, `yanked`, `unyanked`) |
 //! | `millennium_leader` (gauge) | `job`: 1 while this replica runs that singleton job ([`crate::leader`]) |
 //!
-//! Label values partly come from clients (a current version can be anything that parses), so each counter family
-//! keeps at most [`MAX_SERIES`] label sets; later new label sets are added up under one series whose labels are all
-//! `_other`, and memory stays bounded whatever clients send. Update checks are only counted for registered apps.
+//! Label values partly come from clients (a current version can be anything that parses, a request method anything
+//! hyper accepts), so they are bounded three ways, and memory and the size of `/metrics` stay bounded whatever
+//! clients send:
+//!
+//! - the `method` label is one of the nine standard methods, or `other` ([`method_label`]): a client that invents
+//!   methods must not invent series;
+//! - each counter family keeps at most [`MAX_SERIES`] label sets, and at most [`MAX_LABEL_BYTES`] bytes of label
+//!   values, so a few thousand 4 KiB versions cannot take megabytes where ten thousand short ones fit; once either
+//!   is reached, new label sets are added up under one series whose labels are all `_other`.
+//!
+//! Update checks are only counted for registered apps.
 //!
 //! `GET /metrics` lists app ids, and no endpoint may list apps to an unauthenticated caller: it needs a bearer token,
 //! the one given by `MILLENNIUM_METRICS_TOKEN` (what a Prometheus scrape config holds) or a server admin token.
@@ -23,6 +31,19 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 /// Most label sets one counter family keeps.
 pub const MAX_SERIES: usize = 10_000;
+
+/// Most bytes of label values one counter family keeps (the label sets' values added up). Ten thousand ordinary label
+/// sets (an app id, a channel, a version, a target) take a few hundred KiB.
+pub const MAX_LABEL_BYTES: usize = 1024 * 1024;
+
+/// The `method` label of a request method nobody standardised.
+pub const OTHER_METHOD: &str = "other";
+
+/// The `method` label of a request method: the method itself when it is one of HTTP's nine, else [`OTHER_METHOD`].
+pub fn method_label(method: &str) -> &'static str {
+    const STANDARD: [&str; 9] = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+    STANDARD.into_iter().find(|m| *m == method).unwrap_or(OTHER_METHOD)
+}
 
 /// The value every label takes in the overflow series.
 const OTHER: &str = "_other";
@@ -45,6 +66,8 @@ type LabeledCounter = (Vec<String>, Arc<AtomicU64>);
 struct Series {
     by_hash: HashMap<u64, Vec<LabeledCounter>>,
     len: usize,
+    /// Label value bytes held, for [`MAX_LABEL_BYTES`].
+    bytes: usize,
 }
 
 fn hash_labels(values: &[&str]) -> u64 {
@@ -59,7 +82,8 @@ impl Family {
         Self { name, help, labels, series: Mutex::new(Series::default()) }
     }
 
-    /// The counter of a label set (created at zero; the overflow series once [`MAX_SERIES`] exist).
+    /// The counter of a label set (created at zero; the overflow series once [`MAX_SERIES`] label sets or
+    /// [`MAX_LABEL_BYTES`] bytes of values are held).
     fn counter(&self, values: &[&str]) -> Arc<AtomicU64> {
         debug_assert_eq!(values.len(), self.labels.len());
         let other = [OTHER; 8];
@@ -69,12 +93,16 @@ impl Family {
         if let Some(counter) = series.find(hash, values) {
             return counter;
         }
-        if series.len >= MAX_SERIES {
+        let bytes: usize = values.iter().map(|v| v.len()).sum();
+        // The overflow series itself always fits: its few bytes are not counted against the budget.
+        if series.len >= MAX_SERIES || series.bytes + bytes > MAX_LABEL_BYTES {
             values = &other[..self.labels.len()];
             hash = hash_labels(values);
             if let Some(counter) = series.find(hash, values) {
                 return counter;
             }
+        } else {
+            series.bytes += bytes;
         }
         let counter = Arc::new(AtomicU64::new(0));
         let owned = values.iter().map(|v| (*v).to_owned()).collect();
@@ -175,9 +203,10 @@ impl Metrics {
         }
     }
 
-    /// Counts an answered request.
+    /// Counts an answered request. `route` must be a route pattern (or `unmatched`), never the raw path; `method`
+    /// is counted through [`method_label`].
     pub fn request(&self, route: &str, method: &str, status: u16) {
-        self.requests.add(&[route, method, &status.to_string()], 1);
+        self.requests.add(&[route, method_label(method), &status.to_string()], 1);
     }
 
     /// Counts an update check. `target` is the platform key asked for (`linux-x86_64-deb`), or `latest.json`;
@@ -247,6 +276,48 @@ mod tests {
         assert!(text.contains("version=\"1.0.0-\\\"x\\\"\\\\\""), "{text}");
         assert!(text.contains("millennium_download_bytes_total{app=\"demo\"} 42\n"));
         assert!(text.contains("# TYPE millennium_release_events_total counter\n"));
+    }
+
+    #[test]
+    fn invented_methods_share_one_label() {
+        let m = Metrics::new();
+        for i in 0..100 {
+            m.request("unmatched", &format!("M{i}{}", "X".repeat(4096)), 405);
+        }
+        m.request("unmatched", "PATCH", 405);
+        m.request("unmatched", "get", 405); // methods are case-sensitive: `get` is not `GET`
+        let text = m.render();
+        assert!(text.contains("{route=\"unmatched\",method=\"other\",status=\"405\"} 101\n"), "{text}");
+        assert!(text.contains("{route=\"unmatched\",method=\"PATCH\",status=\"405\"} 1\n"), "{text}");
+        assert!(text.len() < 2048, "{} bytes", text.len());
+    }
+
+    #[test]
+    fn label_memory_is_bounded_in_bytes() {
+        // 2,000 distinct 4 KiB versions: far fewer than MAX_SERIES label sets, far more than MAX_LABEL_BYTES bytes.
+        let m = Metrics::new();
+        let long = "x".repeat(4096);
+        for i in 0..2000 {
+            m.update_check("demo", "stable", &format!("1.0.{i}-{long}"), "linux-x86_64", "no_update");
+        }
+        let text = m.render();
+        let kept = text.lines().filter(|l| l.starts_with("millennium_update_checks_total{app=\"demo\"")).count();
+        // Label sets are kept in arrival order while their values fit in the budget (sizes only grow here).
+        let mut expected = 0;
+        let mut bytes = 0;
+        for i in 0..2000 {
+            let size = "demo".len() + "stable".len() + format!("1.0.{i}-{long}").len() + "linux-x86_64".len() + 9;
+            if bytes + size > MAX_LABEL_BYTES {
+                break;
+            }
+            bytes += size;
+            expected += 1;
+        }
+        assert!(expected > 200 && expected < 300, "{expected}");
+        assert_eq!(kept, expected);
+        let overflow = 2000 - kept;
+        assert!(text.contains(&format!("result=\"_other\"}} {overflow}\n")), "{}", &text[text.len() - 300..]);
+        assert!(text.len() < MAX_LABEL_BYTES + 64 * 1024, "{} bytes", text.len());
     }
 
     #[test]

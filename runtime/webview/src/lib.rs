@@ -4,7 +4,7 @@
 //! It implements [`millennium_runtime::Runtime`]; nothing from `wry` or `tao` appears in its public API. The event
 //! loop carries [`Message`]s as user events: a [`WebviewProxy`] posts them from any thread and the loop applies them
 //! to the webviews it owns (evaluate a script, set a title, exit). The only platform-specific step is attaching the
-//! webview to its window, in [`attach`]: into the window's GTK box on Linux and the BSDs, through raw-window-handle
+//! webview to its window, in the private `attach`: into the window's GTK box on Linux and the BSDs, through raw-window-handle
 //! elsewhere.
 
 use std::borrow::Cow;

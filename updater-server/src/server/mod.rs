@@ -38,7 +38,7 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, MakeSpan, TraceLayer};
 use tracing::Level;
 
 use crate::blobs::{BlobStore, StorageUrl};
@@ -398,13 +398,66 @@ pub fn app(state: AppState) -> Router {
     let router = if logged {
         router.layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .make_span_with(RequestSpan)
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
     } else {
         router
     };
     router.with_state(state)
+}
+
+/// Longest request method written whole in the request log; longer ones are cut, with `…`.
+pub const LOG_METHOD_LEN: usize = 16;
+
+/// The request log's span: tower-http's default one (same target, name and fields), except that the method and the
+/// URI are cut short. Both are the client's to choose, and one request must not write kilobytes of log.
+#[derive(Debug, Clone, Copy)]
+struct RequestSpan;
+
+impl<B> MakeSpan<B> for RequestSpan {
+    fn make_span(&mut self, request: &axum::http::Request<B>) -> tracing::Span {
+        tracing::span!(
+            target: "tower_http::trace::make_span",
+            Level::INFO,
+            "request",
+            method = %Bounded(request.method(), LOG_METHOD_LEN),
+            uri = %Bounded(request.uri(), MAX_URI_LEN),
+            version = ?request.version(),
+        )
+    }
+}
+
+/// Displays its value cut after `.1` bytes (at a character boundary), ending in `…` when cut.
+struct Bounded<T>(T, usize);
+
+impl<T: std::fmt::Display> std::fmt::Display for Bounded<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        /// Passes writes through until the limit, then refuses, which stops the value's `Display`.
+        struct Limit<'a, 'b> {
+            out: &'a mut std::fmt::Formatter<'b>,
+            left: usize,
+            cut: bool,
+        }
+        impl std::fmt::Write for Limit<'_, '_> {
+            fn write_str(&mut self, s: &str) -> std::fmt::Result {
+                if s.len() <= self.left {
+                    self.left -= s.len();
+                    return self.out.write_str(s);
+                }
+                let end = (0..=self.left).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+                self.out.write_str(&s[..end])?;
+                self.cut = true;
+                Err(std::fmt::Error)
+            }
+        }
+        let mut limit = Limit { out: f, left: self.1, cut: false };
+        let written = std::fmt::write(&mut limit, format_args!("{}", self.0));
+        if limit.cut {
+            return f.write_str("…");
+        }
+        written
+    }
 }
 
 async fn healthz(State(state): State<AppState>) -> Result<Response> {
@@ -675,4 +728,18 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_cuts_long_values_at_a_character_boundary() {
+        assert_eq!(Bounded("GET", LOG_METHOD_LEN).to_string(), "GET");
+        assert_eq!(Bounded("X".repeat(16), 16).to_string(), "X".repeat(16));
+        assert_eq!(Bounded("X".repeat(4096), 16).to_string(), format!("{}…", "X".repeat(16)));
+        // `é` is two bytes: a cut never splits it.
+        assert_eq!(Bounded("ééé", 3).to_string(), "é…");
+    }
 }
