@@ -2,7 +2,7 @@
 //!
 //! `install_step TARGET NEW_FILE SIG_FILE PUBKEY_FILE VERSION STATE_DIR`
 //!
-//! The crash-safety test (`tests/crash_safety.rs`) runs it and `kill -9`s it at random moments, then checks that
+//! The crash-safety test (`tests/it/crash_safety.rs`) runs it and `kill -9`s it at random moments, then checks that
 //! `TARGET` is always the complete old or the complete new program.
 
 use std::path::PathBuf;

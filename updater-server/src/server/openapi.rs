@@ -1,6 +1,6 @@
 //! `GET /openapi.json`: an OpenAPI 3.1 description of the HTTP API, kept by hand in `openapi.json` next to this file.
 //!
-//! A test (`tests/api.rs`, `openapi_document_lists_every_route`) checks that every route the router has is in the
+//! A test (`tests/it/api.rs`, `openapi_document_lists_every_route`) checks that every route the router has is in the
 //! document and that every operation the document lists is routed, so the two cannot drift apart unnoticed.
 
 use axum::http::{HeaderValue, header};

@@ -2,8 +2,8 @@
 //! security checks the page reports, and a look at the binary for the compile-time API allow-list.
 //!
 //! Needs `xvfb-run` (packages `xvfb`, `xauth`), ImageMagick (`import`, `identify`), `nm` (binutils) and WebKitGTK 4.1;
-//! with the feature `localhost-server` (`cargo test -p millennium-example-hello --features localhost-server --test app
-//! -- localhost disabled_apis`), also `curl`.
+//! with the feature `localhost-server` (`cargo test -p millennium-example-hello --features localhost-server --test it
+//! -- app::localhost app::disabled_apis`), also `curl`.
 
 #![allow(clippy::unwrap_used, reason = "a test states its expectations with unwrap; helpers here are not #[test]")]
 

@@ -6,12 +6,10 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: failures should panic with the error
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::*;
+use crate::common::*;
 
 /// The test app's Windows executable: prints `hello-win VERSION, N args`.
 fn windows_exe(dir: &Path, name: &str, version: &str) -> PathBuf {

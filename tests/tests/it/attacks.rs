@@ -8,7 +8,7 @@
 #![cfg(target_os = "linux")] // the updater installs on Linux only so far
 
 // The updater's test support: the scriptable HTTP server (here: the mirror), the script "app" and its fixture.
-#[path = "../../updater-client/tests/support/mod.rs"]
+#[path = "../../../updater-client/tests/it/support.rs"]
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -574,7 +574,7 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     assert!(failed.is_empty(), "attacks not refused as expected: {failed:?}");
     assert_eq!(rows.len(), 15);
     // `docs/protocol.md` §7.4 shows this table: keep it true.
-    let docs = include_str!("../../docs/protocol.md");
+    let docs = include_str!("../../../docs/protocol.md");
     for row in &rows {
         let line = format!("| {} | {} | {} |", row.attack, row.outcome, row.error);
         assert!(docs.contains(&line), "docs/protocol.md §7.4 lacks `{line}`");

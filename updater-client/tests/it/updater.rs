@@ -4,14 +4,13 @@
 #![allow(clippy::unwrap_used)] // tests state expectations with unwrap
 #![cfg(target_os = "linux")] // installs are implemented for Linux only so far
 
-mod support;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use crate::support;
+use crate::support::{Fixture, Keys, Reply, Server, dynamic_json, script_app, serve_file, static_json};
 use millennium_updater::{Error, StartupStatus, Updater, UpdaterBuilder};
-use support::{Fixture, Keys, Reply, Server, dynamic_json, script_app, serve_file, static_json};
 
 const CHECK: &str = "/update/{{target}}/{{arch}}/{{current_version}}";
 

@@ -14,8 +14,7 @@ use millennium_update_server::{AppState, ServerConfig, app};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-mod common;
-use common::Backend;
+use crate::common::Backend;
 
 const ADMIN: &str = "test-admin-token-0123456789abcdef";
 const BOUNDARY: &str = "millenniumtestboundary";
@@ -274,7 +273,7 @@ async fn first_start_creates_an_admin_token_once() {
             assert!(!db.windows(secret.len()).any(|w| w == secret) && !wal.windows(secret.len()).any(|w| w == secret));
         }
         Some(url) => {
-            let dump = common::psql(
+            let dump = crate::common::psql(
                 url,
                 "SELECT id || ' ' || encode(secret_hash, 'escape') || ' ' || description FROM tokens",
             );
@@ -1304,7 +1303,7 @@ async fn openapi_document_lists_every_route() {
     let paths = doc["paths"].as_object().unwrap();
 
     // Every route of the router (read from its source, where each one is a `.route("…"` line) is documented.
-    let source = include_str!("../src/server/mod.rs");
+    let source = include_str!("../../src/server/mod.rs");
     let routed: Vec<&str> = source
         .split(".route(")
         .skip(1)
@@ -1493,7 +1492,7 @@ impl Ctx {
     async fn raw_sql(&self, sql: &str) {
         match &self.backend.database_url {
             Some(url) => {
-                common::psql(url, sql);
+                crate::common::psql(url, sql);
             }
             None => {
                 let options = sqlx::sqlite::SqliteConnectOptions::new().filename(self.data_dir().join("millennium.db"));

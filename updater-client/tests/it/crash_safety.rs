@@ -9,13 +9,11 @@
 #![allow(clippy::unwrap_used)] // tests state expectations with unwrap
 #![cfg(target_os = "linux")] // installs are implemented for Linux only so far
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Keys, script_app, write_exe};
+use crate::support::{Keys, script_app, write_exe};
 
 const TRIALS: usize = 200;
 

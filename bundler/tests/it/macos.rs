@@ -4,12 +4,10 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: failures should panic with the error
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 /// The test app with macOS executables (written by [`macho_executable`]) next to its Linux build.
 fn mac_app() -> TestApp {

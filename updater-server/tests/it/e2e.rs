@@ -15,8 +15,7 @@ use millennium_update_protocol::Target;
 use millennium_update_protocol::tauri::{DynamicResponse, StaticManifest};
 use serde_json::{Value, json};
 
-mod common;
-use common::Backend;
+use crate::common::Backend;
 
 const BIN: &str = env!("CARGO_BIN_EXE_millennium-update-server");
 const ADMIN: &str = "e2e-admin-token-0123456789abcdef";

@@ -9,12 +9,10 @@
 #![allow(clippy::unwrap_used)] // tests state expectations with unwrap
 #![cfg(target_os = "linux")] // installs are implemented for Linux only so far
 
-mod support;
-
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use support::{Keys, Reply, Server, dynamic_json, serve_file, write_exe};
+use crate::support::{Keys, Reply, Server, dynamic_json, serve_file, write_exe};
 
 const MARK: &[u8] = b"MILLENNIUM-UPDATABLE-VERSION:";
 

@@ -6,17 +6,16 @@
 #![allow(clippy::unwrap_used)] // tests state expectations with unwrap
 #![cfg(target_os = "linux")]
 
-mod support;
-
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::support;
+use crate::support::{Fixture, Keys, Reply, Server, script_app};
 use millennium_update_protocol::Version;
 use millennium_update_protocol::tauri::{Artifact, ArtifactUrl, ReleaseInfo, SignatureText, StaticManifest};
 use millennium_update_protocol::webview::WebviewMinimums;
 use millennium_updater::{Error, Updater, UpdaterBuilder, WEBVIEW_HEADER, WebviewPolicy};
-use support::{Fixture, Keys, Reply, Server, script_app};
 
 const CHECK: &str = "/update/{{target}}/{{arch}}/{{current_version}}";
 

@@ -5,18 +5,17 @@
 #![allow(clippy::unwrap_used)] // tests state expectations with unwrap
 #![cfg(target_os = "linux")] // installs are implemented for Linux only so far
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use crate::support;
+use crate::support::{Fixture, Reply, Server, run, script_app, serve_file};
 use millennium_sign::{Format, SecretKey, Signature, TrustedComment};
 use millennium_update_protocol::metadata::{
     ArtifactInfo, ChannelHead, Envelope, Freshness, Kind, Release, Root, SPEC_VERSION,
 };
 use millennium_update_protocol::{Error as ProtocolError, Version};
 use millennium_updater::{Error, Updater};
-use support::{Fixture, Reply, Server, run, script_app, serve_file};
 use time::{Duration, OffsetDateTime};
 
 const APP: &str = "demo";

@@ -2,12 +2,10 @@
 //! (`dpkg-deb`, `lintian`, `dpkg --root`, `dpkg-shlibdeps`, `rpm`, `unsquashfs`, `desktop-file-validate`, running
 //! the AppImage), then bad inputs, reproducibility and updater artifacts.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 
 #[test]
 fn deb_passes_dpkg_deb_and_lintian() {

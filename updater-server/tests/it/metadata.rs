@@ -23,8 +23,7 @@ use millennium_update_server::{AppState, ServerConfig, cli};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-mod common;
-use common::Backend;
+use crate::common::Backend;
 
 const ADMIN: &str = "metadata-admin-token-0123456789abcdef";
 const APP: &str = "demo";

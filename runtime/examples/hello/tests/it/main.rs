@@ -1,0 +1,5 @@
+//! Integration tests of the example app, linked into one test binary: each module was once a file of its own,
+//! and one binary links the dependency tree once instead of once per file.
+
+mod app;
+mod package;

@@ -1,0 +1,9 @@
+//! Integration tests of `millennium-updater`, linked into one test binary: each module was once a file of its own,
+//! and one binary links the dependency tree once instead of once per file.
+
+mod crash_safety;
+mod example_app;
+mod secure;
+mod support;
+mod updater;
+mod webview;
