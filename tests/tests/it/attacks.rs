@@ -16,9 +16,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use millennium_sign::{Format, KdfParams, SecretKey, SecretKeyBox, Signature, TrustedComment};
+use millennium_update_admin::client::Client;
 use millennium_update_protocol::Error as ProtocolError;
 use millennium_update_protocol::metadata::{Envelope, Freshness, Kind, Root};
-use millennium_update_server::client::Client;
 use millennium_update_server::names::AppId;
 use millennium_update_server::tokens::Scope;
 use millennium_update_server::{AppState, ServerConfig, StorageConfig, cli};
@@ -142,7 +142,7 @@ impl<'w> Scenario<'w> {
         write_key(&key_file, &key);
         world.admin.create_app(app, &key.public_key().to_text(Format::Minisign)).await.unwrap();
         let token = world.admin.create_token(app, Scope::Admin, "release manager").await.unwrap();
-        let token = token["token"].as_str().unwrap().to_owned();
+        let token = token.token;
         let rewrite = Arc::new(Mutex::new(honest()));
         let base = format!("/metadata/{app}/");
         let (upstream, current) = (world.url.clone(), rewrite.clone());
@@ -165,7 +165,8 @@ impl<'w> Scenario<'w> {
         argv.extend_from_slice(args);
         argv.extend_from_slice(&["--server", &self.world.url, "--token", &self.token]);
         let parsed = <cli::Cli as clap::Parser>::try_parse_from(&argv).unwrap();
-        cli::run(parsed.command, true).await.unwrap_or_else(|e| panic!("{argv:?}: {e}"))
+        let output = cli::run(parsed.command, true).await.unwrap_or_else(|e| panic!("{argv:?}: {}", e.message));
+        serde_json::to_value(output).unwrap()
     }
 
     /// Publishes `version` with the CLI: this machine's artifact plus `others` (target, bytes), each signed with the

@@ -10,11 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use millennium_sign::{Format, SecretKey, Signature, TrustedComment};
+use millennium_update_admin::api::{PublishRequest, Rollout, Scope};
+use millennium_update_admin::client::{Client, UploadArtifact};
 use millennium_update_protocol::Version;
-use millennium_update_server::client::{Client, UploadArtifact};
-use millennium_update_server::server::api::Rollout;
-use millennium_update_server::server::publish::PublishRequest;
-use millennium_update_server::tokens::Scope;
 use millennium_update_server::{AppState, ServerConfig, StorageConfig, app};
 use millennium_updater::Updater;
 
@@ -96,7 +94,7 @@ async fn publish_with(
 async fn publish_token(server: &Server) -> String {
     let admin = Client::new(&server.url, ADMIN).unwrap();
     let token = admin.create_token(APP, Scope::Publish, "ci").await.unwrap();
-    token["token"].as_str().unwrap().to_owned()
+    token.token
 }
 
 /// The server's `/metrics` text.

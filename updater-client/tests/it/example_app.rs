@@ -98,7 +98,7 @@ async fn the_example_app_updates_itself_from_v1_to_v2_and_relaunches() {
 /// The real update server, in this process, serving on an ephemeral loopback port until dropped.
 struct RealServer {
     url: String,
-    admin: millennium_update_server::client::Client,
+    admin: millennium_update_admin::client::Client,
     _stop: tokio::sync::oneshot::Sender<()>,
     _data: tempfile::TempDir,
 }
@@ -107,7 +107,8 @@ const ADMIN_TOKEN: &str = "admin-token-for-the-example-app-test";
 
 impl RealServer {
     async fn start() -> RealServer {
-        use millennium_update_server::{AppState, ServerConfig, StorageConfig, app, client::Client, server::serve_on};
+        use millennium_update_admin::client::Client;
+        use millennium_update_server::{AppState, ServerConfig, StorageConfig, app, server::serve_on};
         let data = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -124,13 +125,12 @@ impl RealServer {
     /// Registers `app_id` under `keys` and publishes `binary` as `version` for this machine's target.
     async fn publish(&self, app_id: &str, keys: &Keys, version: &str, binary: &[u8], dir: &std::path::Path) {
         use millennium_sign::{Format, Signature, TrustedComment};
-        use millennium_update_server::client::{Client, UploadArtifact};
-        use millennium_update_server::server::publish::PublishRequest;
-        use millennium_update_server::tokens::Scope;
+        use millennium_update_admin::api::{PublishRequest, Scope};
+        use millennium_update_admin::client::{Client, UploadArtifact};
 
         self.admin.create_app(app_id, &keys.secret.public_key().to_text(Format::Minisign)).await.unwrap();
         let token = self.admin.create_token(app_id, Scope::Publish, "ci").await.unwrap();
-        let publisher = Client::new(&self.url, token["token"].as_str().unwrap()).unwrap();
+        let publisher = Client::new(&self.url, &token.token).unwrap();
         let file = dir.join(format!("{app_id}-{version}"));
         std::fs::write(&file, binary).unwrap();
         let comment = TrustedComment::tauri(1_795_000_000, app_id, Some(version)).unwrap();

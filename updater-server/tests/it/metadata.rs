@@ -10,15 +10,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use millennium_sign::{Format, KdfParams, PublicKey, SecretKey, SecretKeyBox, Signature, TrustedComment};
+use millennium_update_admin::api::{Promote, PublishRequest, Scope};
+use millennium_update_admin::client::{Client, UploadArtifact};
 use millennium_update_protocol::metadata::{
     ArtifactInfo, Envelope, Freshness, Kind, Release, Root, SPEC_VERSION, TrustState,
 };
 use millennium_update_protocol::{Target, Version};
-use millennium_update_server::client::{Client, UploadArtifact};
 use millennium_update_server::names::AppId;
 use millennium_update_server::server::metadata;
-use millennium_update_server::server::publish::PublishRequest;
-use millennium_update_server::tokens::Scope;
 use millennium_update_server::{AppState, ServerConfig, cli};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -46,6 +45,11 @@ impl Drop for Ctx {
             let _ = stop.send(());
         }
     }
+}
+
+/// A typed answer as the JSON it is sent as.
+fn json(value: impl serde::Serialize) -> Value {
+    serde_json::to_value(value).unwrap()
 }
 
 fn write_key(path: &Path, key: &SecretKey) {
@@ -87,17 +91,18 @@ impl Ctx {
         let admin = Client::new(&url, ADMIN).unwrap();
         admin.create_app(APP, &key.public_key().to_text(Format::Minisign)).await.unwrap();
         let token = admin.create_token(APP, Scope::Admin, "release manager").await.unwrap();
-        let app_admin_token = token["token"].as_str().unwrap().to_owned();
+        let app_admin_token = token.token;
         Ctx { dir, url, state, key, key_file, admin, app_admin_token, stop: Some(stop) }
     }
 
     /// Runs a CLI subcommand (in-process, as `--json`) with the app admin token.
-    async fn cli(&self, args: &[&str]) -> Result<Value, millennium_update_server::Error> {
+    async fn cli(&self, args: &[&str]) -> Result<Value, millennium_update_admin::Error> {
         let mut argv = vec!["millennium-update-server", "--json"];
         argv.extend_from_slice(args);
         argv.extend_from_slice(&["--server", &self.url, "--token", &self.app_admin_token]);
         let parsed = <cli::Cli as clap::Parser>::try_parse_from(argv).unwrap();
-        cli::run(parsed.command, true).await
+        let cli::Command::Admin(command) = parsed.command else { panic!("not an admin command: {args:?}") };
+        millennium_update_admin::cli::run(command, true).await.map(json)
     }
 
     /// Generates the online key and uploads root 1 signed with the release key, through the CLI.
@@ -118,7 +123,7 @@ impl Ctx {
     }
 
     /// Publishes through the CLI (which signs the release document when the app has a root).
-    async fn publish(&self, version: &str, extra: &[&str]) -> Result<Value, millennium_update_server::Error> {
+    async fn publish(&self, version: &str, extra: &[&str]) -> Result<Value, millennium_update_admin::Error> {
         let artifact = self.artifact(version, &self.key);
         std::fs::write(format!("{}.sig", artifact.path.display()), &artifact.signature).unwrap();
         let target = format!("{TARGET}={}", artifact.path.display());
@@ -139,7 +144,7 @@ impl Ctx {
 
     async fn roots(&self) -> Vec<Envelope> {
         let text = self.get(&format!("/metadata/{APP}/roots.json")).await.text().await.unwrap();
-        millennium_update_server::offline::parse_roots(&text).unwrap()
+        millennium_update_admin::offline::parse_roots(&text).unwrap()
     }
 
     /// What a client pinned to the app's first key trusts after reading the served roots and freshness document.
@@ -177,7 +182,7 @@ async fn signed_metadata_is_administered_through_the_cli_and_verifies_as_clients
     assert!(Ctx::offered(&freshness).is_empty(), "1.0.0 has no release document: not offered");
     let status = ctx.cli(&["releases", "list", "--app", APP]).await.unwrap();
     assert_eq!(status["releases"].as_array().unwrap().len(), 1);
-    let status = ctx.admin.metadata_status(APP).await.unwrap();
+    let status = json(ctx.admin.metadata_status(APP).await.unwrap());
     assert_eq!(status["online_keys"][0]["key_id"], online);
     assert_eq!(status["online_keys"][0]["in_root"], true);
 
@@ -248,12 +253,7 @@ async fn signed_metadata_is_administered_through_the_cli_and_verifies_as_clients
     changed.channel = "nightly".into();
     changed.min_webview_version = "webkitgtk=2.44".parse().unwrap();
     let envelope = Envelope::sign(&changed, Kind::Release, &[&ctx.key]).unwrap();
-    let promote = millennium_update_server::server::api::Promote {
-        to: "nightly".into(),
-        rollout: None,
-        force: false,
-        release_document: Some(envelope),
-    };
+    let promote = Promote { to: "nightly".into(), rollout: None, force: false, release_document: Some(envelope) };
     let publisher = Client::new(&ctx.url, &ctx.app_admin_token).unwrap();
     let err = publisher.promote(APP, &Version::parse("1.1.0").unwrap(), &promote).await.unwrap_err().to_string();
     assert!(
@@ -362,7 +362,7 @@ async fn publish_refuses_release_documents_that_do_not_vouch_for_the_upload() {
             .await
             .unwrap_err();
         match &err {
-            millennium_update_server::Error::Server { code: got, .. } if got == code => {}
+            millennium_update_admin::Error::Server { code: got, .. } if got == code => {}
             other => panic!("{case}: {other}"),
         }
         assert!(publisher.release(APP, &Version::parse("2.0.0").unwrap()).await.unwrap().is_none(), "{case}");
@@ -394,7 +394,7 @@ async fn publish_refuses_release_documents_that_do_not_vouch_for_the_upload() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, millennium_update_server::Error::Server { code, .. } if code == "sequence_not_newer"),
+        matches!(&err, millennium_update_admin::Error::Server { code, .. } if code == "sequence_not_newer"),
         "{err}"
     );
     assert!(publisher.release(APP, &Version::parse("2.1.0").unwrap()).await.unwrap().is_none());
@@ -407,11 +407,11 @@ async fn roots_must_chain_and_rotation_and_revocation_work_through_the_cli() {
         let client = Client::new(&ctx.url, &ctx.app_admin_token).unwrap();
         async move { client.upload_root(APP, &envelope).await }
     };
-    let code = |r: Result<Value, millennium_update_server::Error>| match r {
-        Err(millennium_update_server::Error::Server { code, .. }) => code,
+    let code = |r: Result<_, millennium_update_admin::Error>| match r {
+        Err(millennium_update_admin::Error::Server { code, .. }) => code,
         other => panic!("{other:?}"),
     };
-    let online = ctx.admin.generate_online_key(APP).await.unwrap();
+    let online = json(ctx.admin.generate_online_key(APP).await.unwrap());
     let online_key = PublicKey::from_text(online["public_key"].as_str().unwrap()).unwrap();
     let stranger = SecretKey::generate().unwrap();
 
@@ -491,7 +491,7 @@ async fn roots_must_chain_and_rotation_and_revocation_work_through_the_cli() {
     let signed_by = Signature::from_text(&ctx.document("freshness.json").await.signatures[0]).unwrap().key_id();
     assert_eq!(signed_by.to_string(), fresh_key["key_id"].as_str().unwrap());
     assert_eq!(Ctx::offered(&freshness), [("3.0.0".to_owned(), 100)]);
-    let status = ctx.admin.metadata_status(APP).await.unwrap();
+    let status = json(ctx.admin.metadata_status(APP).await.unwrap());
     let old = status["online_keys"].as_array().unwrap().iter().find(|k| k["key_id"] == old_online.as_str()).unwrap();
     assert_eq!(old["revoked"], true);
 }
@@ -559,7 +559,7 @@ async fn migrate_copies_the_signed_metadata() {
     let from = Backend::for_dir(&ctx.dir.path().join("data")).storage(&ctx.dir.path().join("data"));
     let target_dir = ctx.dir.path().join("target");
     let to = Backend::local().storage(&target_dir);
-    let report = millennium_update_server::migrate::migrate(&from, &to).await.unwrap();
+    let report = json(millennium_update_server::migrate::migrate(&from, &to).await.unwrap());
     for (table, rows) in [("roots", 1), ("release_documents", 1), ("online_keys", 1), ("freshness", 1)] {
         assert_eq!(report["rows"][table], rows, "{table}: {report}");
     }
@@ -594,7 +594,7 @@ async fn migrate_copies_the_signed_metadata() {
 async fn a_root_can_be_signed_without_reaching_the_server_and_uploaded_later() {
     let ctx = Ctx::new().await;
     ctx.init_root().await;
-    let online = ctx.admin.generate_online_key(APP).await.unwrap();
+    let online = json(ctx.admin.generate_online_key(APP).await.unwrap());
     let roots_file = ctx.dir.path().join("roots.json");
     std::fs::write(&roots_file, ctx.get(&format!("/metadata/{APP}/roots.json")).await.text().await.unwrap()).unwrap();
     let online_file = ctx.dir.path().join("online.pub");
@@ -611,7 +611,7 @@ async fn a_root_can_be_signed_without_reaching_the_server_and_uploaded_later() {
     );
     argv.extend_from_slice(&["--release-key", key, "--roots", roots, "--online-key", online, "--output", output]);
     let parsed = <cli::Cli as clap::Parser>::try_parse_from(argv).unwrap();
-    let signed = cli::run(parsed.command, true).await.unwrap();
+    let signed = json(cli::run(parsed.command, true).await.unwrap());
     assert_eq!((signed["version"].clone(), signed["uploaded"].clone()), (2.into(), false.into()));
     assert_eq!(ctx.roots().await.len(), 1);
 
