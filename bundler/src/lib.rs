@@ -23,26 +23,22 @@
 //! date, signature timestamp, manifest `pub_date`); entries are sorted and root-owned; compression output does not
 //! depend on the number of threads.
 
-pub mod appimage;
 pub mod config;
-pub mod deb;
-pub mod deps;
-pub mod elf;
 mod error;
 pub mod icons;
-pub mod layout;
-pub mod licenses;
+pub mod linux;
 pub mod macos;
-pub mod rpm;
 pub mod tauri_import;
+pub mod tree;
 pub mod updater;
 pub mod windows;
-pub mod zsync;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use sha2::Digest;
+
+use linux::{appimage, deb, deps, elf, layout, rpm, zsync};
 
 pub use config::App;
 pub use error::{Error, Result};
@@ -490,7 +486,7 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
         write_file(&staging.path().join(name), bytes)?;
     }
     if let Some(bundle) = &app_dir {
-        macos::sign::write_tree(&staging.path().join(&bundle.name), &bundle.tree)?;
+        bundle.tree.write_to(&staging.path().join(&bundle.name))?;
     }
     for (format, name, bytes) in staged {
         let from = staging.path().join(&name);
@@ -513,7 +509,7 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
             std::fs::rename(&to, &old).map_err(Error::io("replace the previous bundle", &to))?;
         }
         std::fs::rename(&from, &to).map_err(Error::io("move the finished bundle to", &to))?;
-        let tar = macos::tarball::tar(&bundle, epoch)?;
+        let tar = macos::tarball::tar(&bundle.name, &bundle.tree, epoch)?;
         report.files.push(Produced {
             format: "app",
             path: to,

@@ -9,8 +9,8 @@ use plist::{Dictionary, Value};
 use crate::Arch;
 use crate::config::App;
 use crate::error::{Error, Result};
-use crate::layout::Tree;
 use crate::macos::{hfsplus, icns, macho};
+use crate::tree::Tree;
 
 /// The icon's file name in `Contents/Resources`.
 pub const ICON_FILE: &str = "AppIcon.icns";

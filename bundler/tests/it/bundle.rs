@@ -224,7 +224,7 @@ fn appimage_lists_extracts_and_runs_without_fuse() {
     assert_eq!(std::fs::metadata(&image).unwrap().permissions().mode() & 0o777, 0o755);
 
     let offset = appimage_offset(&image);
-    assert_eq!(offset, millennium_bundler::appimage::RUNTIME_X86_64.len().to_string());
+    assert_eq!(offset, millennium_bundler::linux::appimage::RUNTIME_X86_64.len().to_string());
     let listing = run("unsquashfs", &["-o", &offset, "-lls", image.to_str().unwrap()]);
     for path in [
         "squashfs-root/AppRun -> usr/bin/hello",
@@ -339,7 +339,7 @@ fn appimage_update_information_is_embedded() {
     let out = app.path().join("out");
     app.bundle_ok(&out, "appimage", &[]);
     let bytes = std::fs::read(find(&out, ".AppImage")).unwrap();
-    let (offset, size) = millennium_bundler::appimage::find_section(&bytes, ".upd_info").unwrap();
+    let (offset, size) = millennium_bundler::linux::appimage::find_section(&bytes, ".upd_info").unwrap();
     let section = &bytes[offset..offset + size];
     let text = std::str::from_utf8(&section[..section.iter().position(|b| *b == 0).unwrap()]).unwrap();
     assert_eq!(text, "zsync|https://example.com/hello-x86_64.AppImage.zsync");
@@ -477,7 +477,7 @@ fn updater_artifacts_are_signed_and_listed() {
 
     // The AppImage's update information points at the "latest" zsync file under the same base URL.
     let bytes = std::fs::read(out.join("hello-app_1.2.3_x86_64.AppImage")).unwrap();
-    let (offset, _) = millennium_bundler::appimage::find_section(&bytes, ".upd_info").unwrap();
+    let (offset, _) = millennium_bundler::linux::appimage::find_section(&bytes, ".upd_info").unwrap();
     assert!(
         bytes[offset..]
             .starts_with(b"zsync|https://releases.example.com/hello/v1.2.3/hello-app-x86_64.AppImage.zsync\0")

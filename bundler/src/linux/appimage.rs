@@ -17,10 +17,10 @@ use millennium_webview_probe::Backend;
 use crate::Arch;
 use crate::config::App;
 use crate::error::{Error, Result};
-use crate::layout::Tree;
+use crate::tree::Tree;
 
 /// The x86_64 type-2 runtime (from the `appimage` crate 0.4.0).
-pub static RUNTIME_X86_64: &[u8] = include_bytes!("../assets/appimage-runtime-x86_64");
+pub static RUNTIME_X86_64: &[u8] = include_bytes!("../../assets/appimage-runtime-x86_64");
 
 /// `PKG_VERSION_ARCH.AppImage`.
 pub fn file_name(app: &App, arch: Arch) -> String {
@@ -109,7 +109,7 @@ pub fn build(
         Some(script) => appdir.file("AppRun", 0o755, script.into_bytes()),
         None => appdir.symlink("AppRun", format!("usr/bin/{}", app.main_binary_name())),
     }
-    appdir.file(format!("{pkg}.desktop"), 0o644, crate::layout::desktop_entry(app).into_bytes());
+    appdir.file(format!("{pkg}.desktop"), 0o644, crate::linux::layout::desktop_entry(app).into_bytes());
     if let Some(icon) = &app.icon {
         let size = crate::icons::HICOLOR_SIZES.into_iter().filter(|s| *s <= icon.size()).max().unwrap_or(icon.size());
         appdir.file(format!("{pkg}.png"), 0o644, icon.png(size)?);

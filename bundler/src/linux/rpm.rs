@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use crate::Arch;
 use crate::config::{App, ScriptKind};
 use crate::error::{Error, Result};
-use crate::layout::Tree;
+use crate::tree::Tree;
 
 /// Payload compression: zstd (what Fedora and RHEL use; rpm >= 4.14 reads it). Level 12 compresses a typical app
 /// nearly as well as level 19 in a fraction of the time.
