@@ -9,6 +9,8 @@ use std::io::Write;
 use crate::Arch;
 use crate::config::App;
 use crate::error::{Error, Result};
+use crate::linux::deps;
+use crate::linux::elf::Needs;
 use crate::tree::{TarWriter, Tree};
 
 /// The Debian form of a semantic version: a pre-release sorts before the release (`1.0.0-rc.1` → `1.0.0~rc.1`).
@@ -26,6 +28,26 @@ pub fn deb_version(v: &semver::Version) -> String {
 /// The `.deb` file name: `PKG_VERSION_ARCH.deb`.
 pub fn file_name(app: &App, arch: Arch) -> String {
     format!("{}_{}_{}.deb", app.package_name, deb_version(&app.version), arch.deb())
+}
+
+/// The `Depends` field: `deb.depends` when set; else what the binaries need, found as `dpkg-shlibdeps` would
+/// ([`deps`]), with WebKitGTK raised to `min-webview-version`, plus `deb.extra-depends`. A library that no installed
+/// package owns becomes a warning.
+pub fn depends(app: &App, needs: &[Needs], arch: Arch, warnings: &mut Vec<String>) -> Vec<String> {
+    if let Some(list) = &app.config.deb.depends {
+        return list.clone();
+    }
+    let computed = deps::Dpkg::system(arch).depends(needs, &[]);
+    for (soname, reason) in &computed.unresolved {
+        warnings
+            .push(format!("deb: no package found for `{soname}` ({reason}); list it in `deb.extra-depends` if needed"));
+    }
+    let webkitgtk = app.min_webview.get(millennium_webview_probe::Backend::Webkitgtk).map(ToString::to_string);
+    let computed = computed.depends.into_iter().map(|dep| match &webkitgtk {
+        Some(min) => deps::raise_webkitgtk(dep, min),
+        None => dep,
+    });
+    computed.chain(app.config.deb.extra_depends.iter().cloned()).collect()
 }
 
 /// Builds the package bytes.

@@ -34,10 +34,7 @@ pub struct Bundle {
 impl Bundle {
     /// `universal`, or the single architecture's name.
     pub fn arch_label(&self) -> &'static str {
-        match self.arches.as_slice() {
-            [one] => one.as_str(),
-            _ => "universal",
-        }
+        crate::arch_label(&self.arches)
     }
 }
 

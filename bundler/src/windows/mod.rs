@@ -33,9 +33,11 @@ use std::path::{Path, PathBuf};
 
 use sha2::Digest;
 
+use crate::Arch;
+use crate::artifact::{Artifact, Format, Role};
 use crate::config::App;
 use crate::error::{Error, Result};
-use crate::{Arch, Produced};
+use crate::pipeline::Context;
 
 pub use config::{InstallScope, WebviewInstallMode, Windows};
 
@@ -465,38 +467,25 @@ pub(crate) fn run_tool(format: &'static str, cmd: &mut std::process::Command, pa
     Ok(text)
 }
 
-/// Builds the requested Windows installers; returns `(format, file name, bytes)` for each.
-pub fn build(
-    app: &App,
-    exe: &Path,
-    msi: bool,
-    nsis: bool,
-    epoch: u64,
-    env: &dyn Fn(&str) -> Option<String>,
-    progress: &dyn crate::Progress,
-) -> Result<Vec<(&'static str, String, Vec<u8>)>> {
+/// Builds the requested Windows installers (`msi`, `nsis`) from one prepared payload.
+pub(crate) fn build(ctx: &Context, exe: &Path) -> Result<Vec<Artifact>> {
+    let (app, epoch) = (ctx.app, ctx.epoch);
     let work = tempfile::Builder::new()
         .prefix("millennium-windows-")
         .tempdir()
         .map_err(Error::io("create a work directory in", std::env::temp_dir()))?;
-    let prepared = prepare(app, exe, work.path(), epoch, env, progress)?;
+    let prepared = prepare(app, exe, work.path(), epoch, ctx.env, ctx.progress)?;
+    let installer = |format, name, bytes| Artifact::file(format, Role::Installer, name, bytes, vec![ctx.arch]);
     let mut out = Vec::new();
-    if msi {
-        progress.step("building the MSI (wixl)");
-        let bytes = msi::build(app, &prepared, epoch)?;
-        out.push(("msi", msi::file_name(app), bytes));
+    if ctx.wants(Format::Msi) {
+        ctx.progress.step("building the MSI (wixl)");
+        out.push(installer(Format::Msi, msi::file_name(app), msi::build(app, &prepared, epoch)?));
     }
-    if nsis {
-        progress.step("building the NSIS installer (makensis)");
-        let bytes = nsis::build(app, &prepared, epoch)?;
-        out.push(("nsis", nsis::file_name(app), bytes));
+    if ctx.wants(Format::Nsis) {
+        ctx.progress.step("building the NSIS installer (makensis)");
+        out.push(installer(Format::Nsis, nsis::file_name(app), nsis::build(app, &prepared, epoch)?));
     }
     Ok(out)
-}
-
-/// Reports a produced file (for tests and tools that build one format directly).
-pub fn produced(format: &'static str, path: PathBuf, bytes: &[u8]) -> Produced {
-    Produced { format, path, size: bytes.len() as u64, sha256: hex::encode(sha2::Sha256::digest(bytes)) }
 }
 
 /// Escapes text for XML attribute values.
