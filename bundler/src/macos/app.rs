@@ -135,26 +135,7 @@ pub fn validate(app: &App) -> Result<()> {
         ));
     }
     for (i, assoc) in mac.file_associations.iter().enumerate() {
-        let key = format!("macos.file-associations[{i}]");
-        if assoc.extensions.is_empty() {
-            return Err(invalid(app, &format!("{key}.extensions"), "must list at least one extension".into()));
-        }
-        if let Some(bad) = assoc.extensions.iter().find(|e| e.is_empty() || e.contains(['.', '/', ' '])) {
-            return Err(invalid(
-                app,
-                &format!("{key}.extensions"),
-                format!("`{bad}` is not an extension; write it without the dot, e.g. `md`"),
-            ));
-        }
-        if let Some(role) = &assoc.role
-            && !["Editor", "Viewer", "Shell", "None"].contains(&role.as_str())
-        {
-            return Err(invalid(
-                app,
-                &format!("{key}.role"),
-                format!("`{role}` is not `Editor`, `Viewer`, `Shell` or `None`"),
-            ));
-        }
+        assoc.check(&format!("macos.file-associations[{i}]")).map_err(|(key, message)| invalid(app, &key, message))?;
     }
     hfsplus::check_name(&bundle_name(app)).map_err(|m| {
         invalid(app, "product-name", format!("`{}` cannot be a macOS file name: {m}", app.product_name))

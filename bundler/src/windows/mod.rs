@@ -129,17 +129,17 @@ pub fn validate(app: &App, arch: Arch, exe: &Path, env: &dyn Fn(&str) -> Option<
         parse_guid(code).ok_or_else(|| invalid(app, "windows.upgrade-code", format!("`{code}` is not a GUID")))?;
     }
     for (i, assoc) in settings(app).file_associations.iter().enumerate() {
-        if assoc.extensions.is_empty() {
-            return Err(invalid(app, &format!("windows.file-associations[{i}].extensions"), "is empty".into()));
-        }
-        for ext in &assoc.extensions {
-            if ext.is_empty() || !ext.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                return Err(invalid(
-                    app,
-                    &format!("windows.file-associations[{i}].extensions"),
-                    format!("`{ext}` is not a file extension (letters, digits, `-`, `_`, without the dot)"),
-                ));
-            }
+        let key = format!("windows.file-associations[{i}]");
+        assoc.check(&key).map_err(|(key, message)| invalid(app, &key, message))?;
+        // Each extension becomes a registry key and part of a ProgID, written into the WiX and NSIS sources.
+        if let Some(ext) =
+            assoc.extensions.iter().find(|e| !e.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)))
+        {
+            return Err(invalid(
+                app,
+                &format!("{key}.extensions"),
+                format!("`{ext}` is not a file extension (letters, digits, `-`, `_`, without the dot)"),
+            ));
         }
     }
     ico(app)?;
