@@ -70,9 +70,9 @@ impl std::str::FromStr for Format {
 
     fn from_str(s: &str) -> Result<Format> {
         Format::ALL.into_iter().find(|f| f.as_str() == s.to_ascii_lowercase()).ok_or_else(|| {
-            Error::Usage(format!(
+            Error::Usage { message: format!(
                 "unknown format `{s}`\nhint: use one or more of `deb`, `rpm`, `appimage`, `msi`, `nsis`, `app`, `dmg`, `updater`"
-            ))
+            ) }
         })
     }
 }

@@ -110,7 +110,7 @@ impl std::str::FromStr for Arch {
         match s {
             "x86_64" | "amd64" => Ok(Arch::X86_64),
             "aarch64" | "arm64" => Ok(Arch::Aarch64),
-            _ => Err(Error::Usage(format!("unknown target `{s}`\nhint: use `x86_64` or `aarch64`"))),
+            _ => Err(Error::Usage { message: format!("unknown target `{s}`\nhint: use `x86_64` or `aarch64`") }),
         }
     }
 }
@@ -164,10 +164,10 @@ impl Progress for NoProgress {
 /// The build time: `SOURCE_DATE_EPOCH` when set, else now.
 pub fn build_time(env: &dyn Fn(&str) -> Option<String>) -> Result<u64> {
     match env(SOURCE_DATE_EPOCH) {
-        Some(v) => v.trim().parse::<u64>().map_err(|_| {
-            Error::Usage(format!(
+        Some(v) => v.trim().parse::<u64>().map_err(|_| Error::Usage {
+            message: format!(
                 "`{SOURCE_DATE_EPOCH}={v}` is not a number of seconds\nhint: use `git log -1 --format=%ct`"
-            ))
+            ),
         }),
         None => Ok(std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

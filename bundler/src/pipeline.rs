@@ -60,7 +60,7 @@ impl Plan {
     fn check(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress: &dyn Progress) -> Result<Plan> {
         let formats = &options.formats;
         if formats.is_empty() {
-            return Err(Error::Usage("no format requested".into()));
+            return Err(Error::Usage { message: "no format requested".into() });
         }
         let epoch = build_time(env)?;
         progress.step("reading configuration");
@@ -75,11 +75,11 @@ impl Plan {
         }
         let key = if formats.contains(&Format::Updater) {
             if !linux && !windows && !formats.contains(&Format::App) {
-                return Err(Error::Usage(
-                    "the `updater` format signs installers: add `deb`, `rpm`, `appimage`, `msi`, `nsis` or `app` to \
-                     `--format`"
+                return Err(Error::Usage {
+                    message: "the `updater` format signs installers: add `deb`, `rpm`, `appimage`, `msi`, `nsis` or \
+                              `app` to `--format`"
                         .into(),
-                ));
+                });
             }
             if app.config.updater.as_ref().and_then(|u| u.artifact_base_url.as_ref()).is_none() {
                 return Err(Error::InvalidValue {

@@ -108,7 +108,7 @@ pub fn manifest(app: &App, epoch: u64, signed: &[(Vec<Target>, String, Signature
         })?;
     let version = Version::parse(&app.version.to_string()).map_err(manifest_err)?;
     let date = time::OffsetDateTime::from_unix_timestamp(epoch as i64)
-        .map_err(|e| Error::Usage(format!("SOURCE_DATE_EPOCH={epoch} is not a usable date: {e}")))?;
+        .map_err(|e| Error::Usage { message: format!("SOURCE_DATE_EPOCH={epoch} is not a usable date: {e}") })?;
     let release = ReleaseInfo::new(version).with_pub_date(date).map_err(manifest_err)?;
     // Each platform entry carries its own backend's minimum.
     let mut builder = StaticManifest::builder(release).min_webview_versions(app.min_webview.clone());

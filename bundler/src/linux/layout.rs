@@ -124,7 +124,7 @@ fn changelog(app: &App, epoch: u64) -> Result<String> {
     let date = time::OffsetDateTime::from_unix_timestamp(epoch as i64)
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc2822).ok())
-        .ok_or_else(|| Error::Usage(format!("SOURCE_DATE_EPOCH={epoch} is not a usable date")))?;
+        .ok_or_else(|| Error::Usage { message: format!("SOURCE_DATE_EPOCH={epoch} is not a usable date") })?;
     Ok(format!(
         "{} ({}) unstable; urgency=medium\n\n  * Release {}.\n\n -- {}  {}\n",
         app.package_name,

@@ -257,7 +257,7 @@ pub fn build(app: &App, arch: Arch) -> Result<Bundle> {
         let data = std::fs::read(src).map_err(Error::io("read", src))?;
         let path = format!("Contents/Resources/{rel}");
         if tree.files.iter().any(|f| f.path == path) {
-            return Err(Error::Usage(format!("resource `{rel}` would replace the app icon; rename it")));
+            return Err(Error::Usage { message: format!("resource `{rel}` would replace the app icon; rename it") });
         }
         tree.file(path, 0o644, data);
     }
@@ -277,8 +277,8 @@ pub fn build(app: &App, arch: Arch) -> Result<Bundle> {
     }
     for entry in tree.files.iter().map(|f| &f.path).chain(tree.symlinks.iter().map(|s| &s.path)) {
         for component in entry.split('/') {
-            hfsplus::check_name(component).map_err(|m| {
-                Error::Usage(format!("`{entry}` cannot be stored in a macOS bundle: `{component}` {m}"))
+            hfsplus::check_name(component).map_err(|m| Error::Usage {
+                message: format!("`{entry}` cannot be stored in a macOS bundle: `{component}` {m}"),
             })?;
         }
     }

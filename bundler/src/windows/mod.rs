@@ -106,10 +106,12 @@ pub fn binary_path(app: &App, overridden: Option<&Path>) -> PathBuf {
 /// Checks everything that can be checked without building, so configuration errors come before any work.
 pub fn validate(app: &App, arch: Arch, exe: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<()> {
     if arch != Arch::X86_64 {
-        return Err(Error::Usage(format!(
-            "Windows installers are built for x86_64 only, not {}\nhint: pass `--target x86_64`",
-            arch.as_str()
-        )));
+        return Err(Error::Usage {
+            message: format!(
+                "Windows installers are built for x86_64 only, not {}\nhint: pass `--target x86_64`",
+                arch.as_str()
+            ),
+        });
     }
     msi_version(app)?;
     if !exe.is_file() {
