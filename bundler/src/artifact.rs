@@ -55,7 +55,7 @@ impl Format {
     }
 
     /// The platform whose installers the format makes; `None` for `updater`, which signs the others.
-    pub fn platform(self) -> Option<Platform> {
+    pub(crate) fn platform(self) -> Option<Platform> {
         match self {
             Format::Deb | Format::Rpm | Format::AppImage => Some(Platform::Linux),
             Format::Msi | Format::Nsis => Some(Platform::Windows),
@@ -69,17 +69,17 @@ impl std::str::FromStr for Format {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Format> {
-        Format::ALL.into_iter().find(|f| f.as_str() == s.to_ascii_lowercase()).ok_or_else(|| {
-            Error::Usage { message: format!(
-                "unknown format `{s}`\nhint: use one or more of `deb`, `rpm`, `appimage`, `msi`, `nsis`, `app`, `dmg`, `updater`"
-            ) }
-        })
+        let hint = "use one or more of `deb`, `rpm`, `appimage`, `msi`, `nsis`, `app`, `dmg`, `updater`";
+        Format::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s.to_ascii_lowercase())
+            .ok_or_else(|| Error::Usage { message: format!("unknown format `{s}`\nhint: {hint}") })
     }
 }
 
 /// A group of formats built from one prepared input (the Linux binaries, the Windows payload, the macOS bundle).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Platform {
+pub(crate) enum Platform {
     Linux,
     Windows,
     Macos,
@@ -92,7 +92,7 @@ impl Platform {
 
 /// What an artifact is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
+pub(crate) enum Role {
     /// What users download and install: a package, an installer, a disk image, or the `.app` itself.
     Installer,
     /// What the updater installs where users install something else: the macOS `Product.app.tar.gz`.
@@ -107,7 +107,7 @@ pub enum Role {
 
 /// What an artifact holds.
 #[derive(Debug, Clone)]
-pub enum Contents {
+pub(crate) enum Contents {
     /// A file's bytes.
     File(Vec<u8>),
     /// A directory (the macOS `.app`).
@@ -116,14 +116,15 @@ pub enum Contents {
 
 /// One output of a bundling run, before it is written.
 #[derive(Debug, Clone)]
-pub struct Artifact {
+pub(crate) struct Artifact {
     /// The format that made it (`updater` for signatures and the manifest).
     pub format: Format,
     pub role: Role,
     /// File (or directory) name in the output directory.
     pub name: String,
     pub contents: Contents,
-    /// The architectures it runs on: the target, or those of the macOS app (both for a universal one).
+    /// The architectures it serves: the target, or those of the macOS app (both for a universal one); for a
+    /// signature, those of its artifact, for the manifest, those of every artifact it lists.
     pub arches: Vec<Arch>,
 }
 
@@ -154,7 +155,7 @@ impl Artifact {
 
     /// The report entry for the artifact once it is at `path`. A directory's SHA-256 is that of its reproducible tar
     /// (the one inside the macOS updater tarball); its size is the sum of its files'.
-    pub fn produced(&self, path: std::path::PathBuf, epoch: u64) -> Result<Produced> {
+    pub(crate) fn produced(&self, path: std::path::PathBuf, epoch: u64) -> Result<Produced> {
         use sha2::Digest;
         let (size, sha256) = match &self.contents {
             Contents::File(bytes) => (bytes.len() as u64, sha2::Sha256::digest(bytes)),

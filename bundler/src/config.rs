@@ -528,7 +528,7 @@ impl App {
     }
 
     /// Validates a parsed configuration.
-    pub fn from_config(config: Config, source: Source, krate: CrateInfo, overrides: &Overrides) -> Result<App> {
+    pub fn from_config(mut config: Config, source: Source, krate: CrateInfo, overrides: &Overrides) -> Result<App> {
         let file = source.file().to_owned();
         let root = file.parent().map(Path::to_owned).unwrap_or_else(|| PathBuf::from("."));
         let invalid =
@@ -690,7 +690,6 @@ impl App {
                     .map_err(|e| invalid("updater.artifact-base-url", e.to_string()))?;
             }
         }
-        let mut config = config;
         for (section, list) in [
             (Platform::Macos, &mut config.macos.file_associations),
             (Platform::Windows, &mut config.windows.file_associations),

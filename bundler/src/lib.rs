@@ -5,7 +5,8 @@
 //! # Pipeline
 //!
 //! [`bundle`] checks the configuration and everything the requested formats need, builds each platform's formats
-//! ([`linux`], [`windows`], [`macos`]) into [`Artifact`]s, signs the ones the updater installs ([`updater`]), and
+//! ([`linux`], [`windows`], [`macos`]) into artifacts (a name, bytes or a directory tree, the format and the role),
+//! signs the ones the updater installs ([`updater`]), and
 //! commits the outputs atomically: they are written into a staging directory inside the output directory and renamed
 //! into place only when every requested format has succeeded, so a failed run leaves nothing behind (the stages in
 //! detail: `src/pipeline.rs`). [`config`] reads and validates `Millennium.toml`; [`tree`] is the in-memory file tree
@@ -32,7 +33,7 @@ pub mod windows;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-pub use artifact::{Artifact, Contents, Format, Platform, Role};
+pub use artifact::Format;
 pub use config::App;
 pub use error::{Error, Result};
 pub use pipeline::bundle;
@@ -96,7 +97,7 @@ impl Arch {
 }
 
 /// How file names name the architectures of an artifact: the one architecture, or `universal`.
-pub fn arch_label(arches: &[Arch]) -> &'static str {
+pub(crate) fn arch_label(arches: &[Arch]) -> &'static str {
     match arches {
         [one] => one.as_str(),
         _ => "universal",

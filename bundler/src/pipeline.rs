@@ -6,10 +6,10 @@
 //! 2. **Build**: for each [`Platform`] with a requested format, in [`Platform::ALL`]'s order, its module prepares
 //!    the shared input once (the Linux binaries, the Windows payload, the macOS bundle) and builds each requested
 //!    format from it ([`linux::build`], [`windows::build`], [`macos::build`]), returning [`Artifact`]s.
-//! 3. **Sign**: with the `updater` format, [`updater::sign_artifacts`] adds a `.sig` for every artifact the updater installs
-//!    and the manifest listing them.
-//! 4. **Commit** ([`Staging`]): every artifact is written into a hidden staging directory inside the output
-//!    directory and synced, then renamed into place, files first, then directories. On any error before that the
+//! 3. **Sign**: with the `updater` format, [`updater::sign_artifacts`] adds a `.sig` for every artifact the updater
+//!    installs and the manifest listing them.
+//! 4. **Commit** ([`Staging`]): every artifact is written into a hidden staging directory inside the output directory
+//!    (files synced), then renamed into place, files first, then directories. On any error before the renames the
 //!    staging directory is removed, so no half-written package is ever left in the output directory.
 
 use std::collections::BTreeSet;
@@ -56,7 +56,7 @@ struct Plan {
 }
 
 impl Plan {
-    /// Everything that can be checked before building, in the order the checks are cheapest to fix.
+    /// Everything that can be checked before building. The order decides which of several problems is reported.
     fn check(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress: &dyn Progress) -> Result<Plan> {
         let formats = &options.formats;
         if formats.is_empty() {
@@ -149,8 +149,8 @@ impl Staging {
         Ok(Staging { dir, out_dir: out_dir.to_owned() })
     }
 
-    /// Writes every artifact, then renames them into the output directory, files first, then directories. Returns
-    /// the report entries in that order.
+    /// Writes every artifact (syncing files), then renames them into the output directory, files first, then
+    /// directories. Returns the report entries in that order.
     fn commit(self, artifacts: Vec<Artifact>, epoch: u64) -> Result<Vec<Produced>> {
         for artifact in &artifacts {
             let path = self.dir.path().join(&artifact.name);

@@ -37,6 +37,8 @@ pub(crate) fn sign_artifacts(ctx: &Context, key: &SecretKey, artifacts: &[Artifa
         let (Some(bundle), Contents::File(bytes)) = (artifact.update_bundle(), &artifact.contents) else {
             continue;
         };
+        // As from Tauri, clients that send no bundle type get the AppImage, the app, and the NSIS installer (the MSI
+        // when there is none).
         let plain = match bundle {
             BundleType::Deb | BundleType::Rpm => false,
             BundleType::Msi => !has_nsis,
@@ -47,7 +49,11 @@ pub(crate) fn sign_artifacts(ctx: &Context, key: &SecretKey, artifacts: &[Artifa
         let name = format!("{}.sig", artifact.name);
         out.push(Artifact::file(Format::Updater, Role::Signature, name, sig, artifact.arches.clone()));
         signed.push((targets(bundle, &artifact.arches, plain)?, artifact.name.clone(), signature));
-        arches.extend(artifact.arches.iter().filter(|a| !arches.contains(a)).collect::<Vec<_>>());
+        for arch in &artifact.arches {
+            if !arches.contains(arch) {
+                arches.push(*arch);
+            }
+        }
     }
     let mac_arches = artifacts.iter().find(|a| a.role == Role::UpdateArchive).map(|a| a.arches.as_slice());
     let label = match mac_arches {

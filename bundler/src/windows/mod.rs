@@ -388,7 +388,8 @@ pub fn prepare(
         None => uuid_v5(&format!("upgrade-code:{}", app.identifier)),
     };
     let product_code = uuid_v5(&format!("product-code:{}:{}:{scope}", app.identifier, app.version));
-    // The package code identifies this exact package: a digest of everything that goes into it.
+    // The package code identifies this exact package: a digest of everything that goes into it. The configuration's
+    // `Debug` text is part of it, so changing how the configuration types print changes every MSI.
     let mut digest = sha2::Sha256::new();
     digest.update(format!("{:?}\n{}\n{scope}\n", app.config, app.version));
     for f in &files {

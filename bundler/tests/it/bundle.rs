@@ -411,8 +411,8 @@ fn json_output_lists_size_and_sha256() {
     assert!(text.contains("hello-app_1.2.3_amd64.deb") && text.contains("KiB"), "{text}");
 }
 
-/// With `--json`, errors are `{"error": {"code", "message", "hint"}}` on stdout (one line; `hint` may be null), with the
-/// exit code of the plain output: `2` bad input, `1` a failed build.
+/// With `--json`, errors are `{"error": {"code", "message", "hint"}}` on stdout (one line; `hint` may be null), with
+/// the exit code of the plain output: `2` bad input, `1` a failed build.
 #[test]
 fn json_errors_have_a_code_a_message_and_a_hint() {
     let app = TestApp::new();
