@@ -10,6 +10,7 @@ use crate::KeyId;
 
 /// What kind of minisign object a parse error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Object {
     PublicKey,
     SecretKey,

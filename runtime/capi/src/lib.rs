@@ -203,7 +203,7 @@ pub unsafe extern "C" fn millennium_app_run(app: *mut MillenniumApp) -> c_int {
     let assets: &'static [Asset] = Box::leak(std::mem::take(&mut app.assets).into_boxed_slice());
     let builder = builder.assets(Assets::new(assets));
     let Err(error) = builder.run();
-    eprintln!("error: {error}");
+    eprintln!("error: {}", millennium::Report::new(&error));
     1
 }
 
