@@ -345,11 +345,8 @@ fn load_secret_key(path: Option<&Path>) -> Result<SecretKey> {
 
 /// Opens `path` for reading, with a progress bar on large files when a person is watching.
 fn open_input(path: &Path, action: &str) -> Result<(Box<dyn Read>, u64)> {
-    let file = File::open(path).map_err(|source| millennium_sign::Error::Io {
-        action: "could not open",
-        path: path.into(),
-        source,
-    })?;
+    let file =
+        File::open(path).map_err(|source| millennium_sign::Error::Io { action: "open", path: path.into(), source })?;
     let meta = file.metadata().with_context(|| format!("could not read `{}`", path.display()))?;
     if !meta.is_file() {
         bail!("`{}` is not a regular file", path.display());
@@ -377,7 +374,7 @@ fn sign(args: SignArgs, out: &Output) -> Result<()> {
     // Check every input before asking for a password or writing anything.
     for file in &args.files {
         let meta = std::fs::metadata(file).map_err(|source| millennium_sign::Error::Io {
-            action: "cannot sign",
+            action: "sign",
             path: file.clone(),
             source,
         })?;
@@ -428,7 +425,7 @@ fn read_public_key(value: &str) -> Result<PublicKey> {
 
 fn read_signature(path: &Path) -> Result<Signature> {
     let meta = std::fs::metadata(path).map_err(|source| millennium_sign::Error::Io {
-        action: "could not read signature",
+        action: "read signature",
         path: path.into(),
         source,
     })?;

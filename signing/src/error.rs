@@ -35,9 +35,9 @@ impl std::fmt::Display for Object {
 pub enum Error {
     /// A file could not be read or written. The cause is the `source()`, not part of the message (see
     /// `docs/conventions.md`): show the whole chain, e.g. with `millennium_report::Report`.
-    #[error("{action} `{path}`")]
+    #[error("could not {action} `{path}`")]
     Io {
-        /// What was being done, as the start of the message (`could not read the secret key`).
+        /// What was being done (`read the secret key`).
         action: &'static str,
         /// The file or directory.
         path: PathBuf,

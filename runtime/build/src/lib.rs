@@ -36,7 +36,7 @@ pub use millennium_report::Report;
 #[non_exhaustive]
 pub enum Error {
     /// A file or directory could not be read or written.
-    #[error("failed to {action} `{path}`")]
+    #[error("could not {action} `{path}`")]
     Io {
         /// What was being done.
         action: &'static str,
