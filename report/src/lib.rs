@@ -77,11 +77,22 @@ impl Report {
         (!self.hints.is_empty()).then(|| self.hints.join("\n"))
     }
 
-    /// The error object every Millennium CLI prints on stdout with `--json`:
-    /// `{"error": {"code": code, "message": …, "hint": … or null}}`. `code` is a stable snake_case name of the error.
+    /// The error object every Millennium CLI prints on stdout with `--json`, keys in this order:
+    /// `{"error":{"code":CODE,"message":…,"hint":… or null}}`. `code` is a stable snake_case name of the error.
     #[cfg(feature = "json")]
-    pub fn to_json(&self, code: &str) -> serde_json::Value {
-        serde_json::json!({ "error": { "code": code, "message": self.message, "hint": self.hint() } })
+    pub fn to_json(&self, code: &str) -> String {
+        #[derive(serde::Serialize)]
+        struct Body<'a> {
+            error: Fields<'a>,
+        }
+        #[derive(serde::Serialize)]
+        struct Fields<'a> {
+            code: &'a str,
+            message: &'a str,
+            hint: Option<String>,
+        }
+        let body = Body { error: Fields { code, message: &self.message, hint: self.hint() } };
+        serde_json::to_string(&body).unwrap_or_default()
     }
 }
 
@@ -173,9 +184,9 @@ mod tests {
         let report = Report::new(&chain(&["bad\nhint: do this", "cause"]));
         assert_eq!(
             report.to_json("malformed"),
-            serde_json::json!({"error": {"code": "malformed", "message": "bad: cause", "hint": "do this"}})
+            r#"{"error":{"code":"malformed","message":"bad: cause","hint":"do this"}}"#
         );
         let report = Report::new(&chain(&["bad"]));
-        assert_eq!(report.to_json("x")["error"]["hint"], serde_json::Value::Null);
+        assert_eq!(report.to_json("x"), r#"{"error":{"code":"x","message":"bad","hint":null}}"#);
     }
 }
