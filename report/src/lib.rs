@@ -47,7 +47,9 @@ impl Report {
         while let Some(cause) = source {
             let text = cause.to_string();
             if !report.message.contains(text.split('\n').next().unwrap_or_default()) {
-                report.message.push_str(": ");
+                if !report.message.is_empty() {
+                    report.message.push_str(": ");
+                }
                 report.add(&text);
             }
             source = cause.source();
@@ -163,6 +165,12 @@ mod tests {
         let report = Report::new(&error);
         assert_eq!(report.message(), "outer: middle: inner");
         assert_eq!(report.to_string(), "outer: middle: inner\nhint: first\nhint: second\nhint: third");
+    }
+
+    #[test]
+    fn a_message_that_is_only_a_hint_is_followed_by_its_cause() {
+        let report = Report::new(&chain(&["hint: run `scripts/test` first", "no build found"]));
+        assert_eq!(report.to_string(), "no build found\nhint: run `scripts/test` first");
     }
 
     #[test]
