@@ -313,6 +313,12 @@ pub struct Yank {
     #[serde(default = "yes")]
     #[schema(default = true)]
     pub yanked: bool,
+    /// The app's next yank list, signed offline by a release key: the versions yanked once this request is done,
+    /// numbered above the stored list. Required when the app's root has root keys, or once the app has a signed yank
+    /// list (`signed_yanks` in the metadata status); accepted for any app with signed metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<EnvelopeSchema>)]
+    pub yanks: Option<Envelope>,
 }
 
 fn yes() -> bool {
@@ -339,10 +345,20 @@ pub struct MetadataStatus {
     pub app: String,
     /// The current root's version; `null` when the app has no signed metadata.
     pub root_version: Option<u64>,
+    /// The current root's root keys (minisign base64 lines); empty for a root of the first format, whose release
+    /// keys sign roots.
+    pub root_keys: Option<Vec<String>>,
+    /// How many root keys must sign the next root (1 for a root of the first format).
+    pub root_threshold: Option<u32>,
     /// The current root's release keys (minisign base64 lines).
     pub release_keys: Option<Vec<String>>,
-    /// The key ids the current root revokes.
+    /// The key ids revoked by the current root or any before it (revocations are cumulative).
     pub revoked_keys: Option<Vec<String>>,
+    /// The stored signed yank list; `null` when the app has none.
+    pub yanks: Option<YanksStatus>,
+    /// Whether yanking and un-yanking need a yank list signed with the release key (`yank --release-key`).
+    #[serde(default)]
+    pub signed_yanks: bool,
     /// Every online key the server holds for the app.
     pub online_keys: Vec<OnlineKeyStatus>,
     /// The last release document of each channel.
@@ -373,6 +389,15 @@ pub struct ChannelSequence {
     pub sequence: i64,
     /// The release it describes.
     pub version: String,
+}
+
+/// The stored signed yank list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct YanksStatus {
+    /// Its sequence number; the next list needs a higher one.
+    pub sequence: i64,
+    /// When it was stored (Unix seconds).
+    pub created_at: i64,
 }
 
 /// The current freshness document.

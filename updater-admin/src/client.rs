@@ -131,9 +131,10 @@ impl Client {
         self.send(self.http.post(self.release_url(app, version, "rollout")).json(body)).await
     }
 
-    /// `POST …/yank`.
-    pub async fn yank(&self, app: &str, version: &Version, yanked: bool) -> Result<Release> {
-        self.send(self.http.post(self.release_url(app, version, "yank")).json(&Yank { yanked })).await
+    /// `POST …/yank`, with the app's next yank list signed offline when it has signed yanks.
+    pub async fn yank(&self, app: &str, version: &Version, yanked: bool, yanks: Option<&Envelope>) -> Result<Release> {
+        let body = Yank { yanked, yanks: yanks.cloned() };
+        self.send(self.http.post(self.release_url(app, version, "yank")).json(&body)).await
     }
 
     /// `POST /api/v1/apps/{app}/releases` with `dry_run`: checks everything but the artifacts.

@@ -179,6 +179,11 @@ pub async fn migrate(from: &StorageConfig, to: &StorageConfig) -> Result<Migrate
                 format!("freshness {app} {} {} {} {}", f.sequence, f.envelope, f.issued_at, f.expires_at)
             }),
         );
+        rows.extend(
+            e.yank_lists
+                .iter()
+                .map(|(app, y)| format!("yank list {app} {} {} {} {}", y.sequence, y.envelope, y.hash, y.created_at)),
+        );
         rows
     };
     if describe(&export) != describe(&check) {

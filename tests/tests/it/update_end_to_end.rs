@@ -198,7 +198,7 @@ async fn rollouts_and_yanks_decide_who_is_offered_what() {
     assert_eq!(check("b").await, None);
     admin.rollout(APP, &version, &Rollout { channel: None, percent: None, paused: Some(false) }).await.unwrap();
     assert_eq!(check("b").await.as_deref(), Some("2.0.0"));
-    admin.yank(APP, &version, true).await.unwrap();
+    admin.yank(APP, &version, true, None).await.unwrap();
     assert_eq!(check("c").await, None);
 }
 

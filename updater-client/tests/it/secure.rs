@@ -111,6 +111,7 @@ impl Publisher {
             issued,
             expires: issued + ttl,
             channels: BTreeMap::from([("stable".to_owned(), heads)]),
+            yanks: None,
         };
         let envelope = Envelope::sign(&doc, Kind::Freshness, &[&self.online_key]).unwrap();
         self.put("freshness.json", envelope.to_json().into_bytes());

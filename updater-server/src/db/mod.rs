@@ -72,7 +72,9 @@ pub use apps::AppRow;
 use backend::Pool;
 pub use export::{Counts, Export, RootRow};
 pub use releases::{ArtifactRow, NewArtifact, NewRelease, Placement, ReleaseRow};
-pub use signed_metadata::{DocumentHead, FreshnessRow, NewReleaseDocument, OnlineKeyRow, ReleaseDocumentRow};
+pub use signed_metadata::{
+    DocumentHead, FreshnessRow, NewReleaseDocument, NewYankList, OnlineKeyRow, ReleaseDocumentRow, YankListRow,
+};
 pub use tokens::TokenRow;
 
 use crate::error::{Error, Result};

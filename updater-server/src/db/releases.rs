@@ -314,10 +314,20 @@ impl Db {
         Ok(())
     }
 
-    /// Sets or clears a release's yanked flag.
-    pub async fn set_yanked(&self, app: &AppId, release_id: i64, yanked: bool) -> Result<()> {
-        let mut tx = self.begin().await?;
+    /// Sets or clears a release's yanked flag; with `list`, stores that signed yank list in the same transaction
+    /// (refused unless it is numbered above the stored one and lists exactly the yanked releases).
+    pub async fn set_yanked(
+        &self,
+        app: &AppId,
+        release_id: i64,
+        yanked: bool,
+        list: Option<&super::signed_metadata::NewYankList>,
+    ) -> Result<()> {
+        let mut tx = self.begin_app_write(app).await?;
         tx.query("UPDATE releases SET yanked = $1 WHERE id = $2").bind(yanked).bind(release_id).execute().await?;
+        if let Some(list) = list {
+            super::signed_metadata::replace_yank_list(&mut tx, app, list).await?;
+        }
         tx.announce(app).await?;
         tx.commit().await
     }

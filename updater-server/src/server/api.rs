@@ -11,11 +11,11 @@ use millennium_update_admin::api::{
     RevokedToken, Rollout, UpdateApp, Yank,
 };
 use millennium_update_protocol::Version;
-use millennium_update_protocol::metadata::Envelope;
+use millennium_update_protocol::metadata::{Envelope, TrustState};
 
 use super::updates::download_url;
 use super::{AppState, Auth};
-use crate::db::{NewReleaseDocument, ReleaseRow};
+use crate::db::{NewReleaseDocument, NewYankList, ReleaseRow, YankListRow};
 use crate::error::{Error, Result};
 use crate::names::{AppId, Channel};
 use crate::tokens::{NewToken, Scope};
@@ -343,7 +343,10 @@ pub async fn rollout(
     Ok(Json(release_view(&state, &release).await?).into_response())
 }
 
-/// `POST /api/v1/apps/{app}/releases/{version}/yank` (admin).
+/// `POST /api/v1/apps/{app}/releases/{version}/yank` (admin). For an app with signed yanks
+/// ([`super::metadata::signed_yanks`]) the request must carry the next yank list, signed offline by a release key and
+/// listing exactly the releases yanked once it is done: an admin token alone can then neither yank nor, more to the
+/// point, un-yank.
 pub async fn yank(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -355,10 +358,47 @@ pub async fn yank(
     let version = parse_version(&version)?;
     let request = body(json)?;
     let release = release_or_404(&state, &app, &version).await?;
-    state.db().set_yanked(&app, release.id, request.yanked).await?;
-    tracing::info!(app = %app, version = %version, yanked = request.yanked, "yank changed");
+    let list = signed_yank_list(&state, &app, request.yanks).await?;
+    state.db().set_yanked(&app, release.id, request.yanked, list.as_ref()).await?;
+    tracing::info!(app = %app, version = %version, yanked = request.yanked, signed = list.is_some(), "yank changed");
     state.releases_changed(&app, if request.yanked { "yanked" } else { "unyanked" });
     super::metadata::refresh(&state, &app).await;
     let release = release_or_404(&state, &app, &version).await?;
     Ok(Json(release_view(&state, &release).await?).into_response())
+}
+
+/// The checked yank list of a yank request (its sequence and versions are checked against the stored ones in the
+/// yank's transaction); `None` for an app whose yanks are not signed.
+async fn signed_yank_list(state: &AppState, app: &AppId, envelope: Option<Envelope>) -> Result<Option<NewYankList>> {
+    let rejected = |reason: String| Error::MetadataRejected { what: "yank list".into(), reason };
+    let trust = super::metadata::trust_state(state, app).await?;
+    let Some(envelope) = envelope else {
+        let root =
+            trust.as_ref().map(TrustState::current_root).transpose().map_err(|e| Error::Internal(e.to_string()))?;
+        if super::metadata::signed_yanks(root.as_ref(), state.db().yank_list(app).await?.as_ref()) {
+            return Err(Error::conflict(
+                "yank_list_required",
+                format!(
+                    "app `{app}` has signed yanks: yanking and un-yanking need the next yank list, signed with a release key\nhint: run `yank` with `--release-key`"
+                ),
+            ));
+        }
+        return Ok(None);
+    };
+    let Some(trust) = trust else {
+        return Err(Error::bad_request(format!(
+            "app `{app}` has no signed metadata (no root), so a yank list cannot be checked"
+        )));
+    };
+    let yanks = trust.check_yanks_document(&envelope).map_err(|e| rejected(e.to_string()))?;
+    let sequence = i64::try_from(yanks.sequence).map_err(|_| rejected("its sequence number is too large".into()))?;
+    Ok(Some(NewYankList {
+        row: YankListRow {
+            sequence,
+            envelope: envelope.to_json(),
+            hash: envelope.hash(),
+            created_at: crate::db::now(),
+        },
+        versions: yanks.versions.iter().map(ToString::to_string).collect(),
+    }))
 }

@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `GET /metadata/{app}/roots.json` | apps | every root envelope, oldest first (JSON array) |
 //! | `GET /metadata/{app}/freshness.json` | apps | the current freshness envelope |
+//! | `GET /metadata/{app}/yanks.json` | apps | the signed yank list (`404` while the app has none) |
 //! | `GET /metadata/{app}/channels/{channel}/releases/{version}.json` | apps | a release envelope (`410` once yanked) |
 //! | `GET /metadata/{app}/files/{version}/{target}/{file}` | apps | the artifact, exactly as `/download/` serves it |
 //! | `GET /api/v1/apps/{app}/metadata` | app tokens | root version, online keys, last sequence per channel |
@@ -15,13 +16,17 @@
 //!
 //! # Who signs what
 //!
-//! The server never sees a release key. Roots and release documents arrive signed; the server checks them with the
-//! protocol crate's [`TrustState`] exactly as a client will (root `N + 1` must chain from root `N`, the first root
-//! must be signed by the key the app was registered with; a release document must be signed by a release key of the
-//! current root, for this app and channel) and refuses what a client would refuse. The freshness document is the
-//! only one the server signs, with the newest online key it holds that the current root lists and does not revoke:
-//! after every change of what is offered (publish, promote, rollout, yank, new root), and again by the singleton job
-//! of [`super::replicas`] when half of its lifetime has passed. A request for an expired one signs a new one first.
+//! The server never sees a root or release key. Roots, release documents and yank lists arrive signed; the server
+//! checks them with the protocol crate's [`TrustState`] exactly as a client will (root `N + 1` must carry a threshold
+//! of root `N`'s root keys and of its own; the first root must be signed by the key the app was registered with and
+//! by its own threshold; a release document or yank list must be signed by a release key of the current root, for
+//! this app) and refuses what a client would refuse. The freshness document is the only one the server signs, with
+//! the newest online key it holds that the current root lists and no root revoked: after every change of what is
+//! offered (publish, promote, rollout, yank, new root), and again by the singleton job of [`super::replicas`] when
+//! half of its lifetime has passed. A request for an expired one signs a new one first. Its sequence number is
+//! `max(last + 1, the issue time in milliseconds)` ([`freshness_sequence_at`]), which clients bound by their clock.
+//! It pins the stored yank list while that list verifies under the current root (a list signed by a release key a
+//! later root dropped does not, and clients forget theirs on that root too, until the publisher signs a new one).
 //!
 //! An app without a root has no signed metadata: these routes answer `404`, and publishing works as before.
 
@@ -34,15 +39,17 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use millennium_sign::{Format, KdfParams, KeyId, PublicKey, SecretKey, SecretKeyBox};
 use millennium_update_admin::api::{
-    ChannelSequence, FreshnessStatus, MetadataStatus, OnlineKey, OnlineKeyStatus, StoredRoot,
+    ChannelSequence, FreshnessStatus, MetadataStatus, OnlineKey, OnlineKeyStatus, StoredRoot, YanksStatus,
 };
 use millennium_update_admin::report::display_chain;
 use millennium_update_protocol::Version;
-use millennium_update_protocol::metadata::{ChannelHead, Envelope, Freshness, Kind, Root, SPEC_VERSION, TrustState};
+use millennium_update_protocol::metadata::{
+    ChannelHead, Envelope, Freshness, Kind, Root, SPEC_VERSION, TrustState, YanksPin, freshness_sequence_at,
+};
 use time::OffsetDateTime;
 
 use super::{AppState, Auth};
-use crate::db::{AppRow, DocumentHead, FreshnessRow, OnlineKeyRow};
+use crate::db::{AppRow, DocumentHead, FreshnessRow, OnlineKeyRow, YankListRow};
 use crate::error::{Error, Result};
 use crate::names::{AppId, Channel};
 use crate::tokens::Scope;
@@ -95,15 +102,16 @@ pub async fn trust_state(state: &AppState, app: &AppId) -> Result<Option<TrustSt
         .map_err(|e| Error::Internal(format!("the stored roots of `{app}` do not chain: {e}")))
 }
 
-fn revoked_ids(root: &Root) -> Vec<KeyId> {
-    root.revoked_keys.iter().filter_map(|id| id.parse().ok()).collect()
+/// Every key id revoked by `trust`'s root or one before it.
+fn revoked_ids(trust: &TrustState) -> Result<Vec<KeyId>> {
+    trust.revoked().map_err(|e| Error::Internal(format!("current root: {e}")))
 }
 
 /// The online key that signs freshness documents under `trust`'s root: the newest the server holds that the root
-/// lists and does not revoke.
+/// lists and no root revoked.
 async fn signing_key(state: &AppState, app: &AppId, trust: &TrustState) -> Result<SecretKey> {
     let root = trust.current_root().map_err(|e| Error::Internal(format!("current root: {e}")))?;
-    let revoked = revoked_ids(&root);
+    let revoked = revoked_ids(trust)?;
     for row in state.db().online_keys(app).await? {
         let public = PublicKey::from_text(&row.public_key)
             .map_err(|e| Error::Internal(format!("stored online key {}: {e}", row.key_id)))?;
@@ -195,20 +203,21 @@ pub async fn sign_freshness(state: &AppState, app: &AppId, due: Due) -> Result<O
     };
     let row = state
         .db()
-        .replace_freshness(app, is_due, |sequence, rows| {
+        .replace_freshness(app, is_due, |lowest, rows, yanks| {
             let document = Freshness {
                 kind: Kind::Freshness,
                 spec_version: SPEC_VERSION,
                 app: app.to_string(),
-                sequence,
+                sequence: lowest.max(freshness_sequence_at(issued)),
                 issued,
                 expires,
                 channels: channel_heads(rows)?,
+                yanks: yanks.and_then(|row| yanks_pin(app, &trust, row)),
             };
             let envelope = Envelope::sign(&document, Kind::Freshness, &[&key])
                 .map_err(|e| Error::Internal(format!("signing the freshness document: {e}")))?;
             Ok(FreshnessRow {
-                sequence: i64::try_from(sequence).unwrap_or(i64::MAX),
+                sequence: i64::try_from(document.sequence).unwrap_or(i64::MAX),
                 envelope: envelope.to_json(),
                 issued_at: issued.unix_timestamp(),
                 expires_at: expires.unix_timestamp(),
@@ -216,6 +225,20 @@ pub async fn sign_freshness(state: &AppState, app: &AppId, due: Due) -> Result<O
         })
         .await?;
     Ok(Some(row))
+}
+
+/// What a freshness document pins of the stored yank list: nothing when it no longer verifies under the current root
+/// (its release key was rotated out; clients forgot their list on that root too).
+fn yanks_pin(app: &AppId, trust: &TrustState, row: YankListRow) -> Option<YanksPin> {
+    let verified = Envelope::parse(row.envelope.as_bytes()).and_then(|envelope| trust.check_yanks_document(&envelope));
+    match (verified, u64::try_from(row.sequence)) {
+        (Ok(_), Ok(sequence)) => Some(YanksPin { sequence, hash: row.hash }),
+        (Err(e), _) => {
+            tracing::warn!(app = %app, error = %e, "the stored yank list does not verify under the current root; sign a new one with `yank --release-key`");
+            None
+        }
+        (_, Err(_)) => None,
+    }
 }
 
 /// Re-signs the freshness document after a change of what `app` offers. A failure is logged, not returned: the
@@ -271,6 +294,13 @@ pub async fn freshness(State(state): State<AppState>, Path(app): Path<String>) -
     document_response(row.envelope, "no-cache")
 }
 
+/// `GET /metadata/{app}/yanks.json`.
+pub async fn yanks(State(state): State<AppState>, Path(app): Path<String>) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    let row = state.db().yank_list(&app).await?.ok_or_else(|| Error::not_found(format!("yank list of app `{app}`")))?;
+    document_response(row.envelope, "no-cache")
+}
+
 /// `GET /metadata/{app}/channels/{channel}/releases/{version}.json`.
 pub async fn release_document(
     State(state): State<AppState>,
@@ -295,7 +325,7 @@ pub async fn status(State(state): State<AppState>, Auth(principal): Auth, Path(a
     app_row(&state, &app).await?;
     let trust = trust_state(&state, &app).await?;
     let root = trust.as_ref().map(TrustState::current_root).transpose().map_err(|e| Error::Internal(e.to_string()))?;
-    let revoked = root.as_ref().map(revoked_ids).unwrap_or_default();
+    let revoked = trust.as_ref().map(revoked_ids).transpose()?.unwrap_or_default();
     let mut online_keys = Vec::new();
     for row in state.db().online_keys(&app).await? {
         let public = PublicKey::from_text(&row.public_key).map_err(|e| Error::Internal(e.to_string()))?;
@@ -318,16 +348,27 @@ pub async fn status(State(state): State<AppState>, Auth(principal): Auth, Path(a
         issued_at: row.issued_at,
         expires_at: row.expires_at,
     });
+    let yank_list = state.db().yank_list(&app).await?;
     Ok(Json(MetadataStatus {
         app: app.to_string(),
         root_version: trust.as_ref().map(|t| t.root_version),
+        root_keys: root.as_ref().map(|r| r.root_keys.clone()),
+        root_threshold: root.as_ref().map(|r| r.root_threshold.unwrap_or(1)),
         release_keys: root.as_ref().map(|r| r.release_keys.clone()),
-        revoked_keys: root.as_ref().map(|r| r.revoked_keys.clone()),
+        revoked_keys: trust.as_ref().map(|_| revoked.iter().map(ToString::to_string).collect()),
+        signed_yanks: signed_yanks(root.as_ref(), yank_list.as_ref()),
+        yanks: yank_list.map(|row| YanksStatus { sequence: row.sequence, created_at: row.created_at }),
         online_keys,
         channels,
         freshness,
     })
     .into_response())
+}
+
+/// Whether yanks of an app must come with a signed yank list: once its root has root keys (updaters that read such a
+/// root read yank lists too), or once it has a signed list.
+pub fn signed_yanks(root: Option<&Root>, list: Option<&YankListRow>) -> bool {
+    list.is_some() || root.is_some_and(Root::has_root_keys)
 }
 
 /// `POST /api/v1/apps/{app}/online-keys` (app admin): generates an online key and keeps its secret; answers its

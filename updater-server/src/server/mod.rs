@@ -382,6 +382,7 @@ pub fn app(state: AppState) -> Router {
         .route("/download/{app}/{version}/{target}/{file}", get(download::download))
         .route("/metadata/{app}/roots.json", get(metadata::roots))
         .route("/metadata/{app}/freshness.json", get(metadata::freshness))
+        .route("/metadata/{app}/yanks.json", get(metadata::yanks))
         .route("/metadata/{app}/channels/{channel}/releases/{file}", get(metadata::release_document))
         // The same artifact bytes (and `Range`, `ETag`, yank rules) as `/download/`, under the metadata tree.
         .route("/metadata/{app}/files/{version}/{target}/{file}", get(download::download))

@@ -57,7 +57,8 @@ pub fn generate() -> String {
     paths(
         health, metrics, openapi, check_for_update, check_for_update_with_bundle, static_manifest, download,
         download_head, create_app, get_app, update_app, create_token, revoke_token, list_releases, publish,
-        get_release, promote, rollout, yank, metadata_roots, metadata_freshness, metadata_release, metadata_file,
+        get_release, promote, rollout, yank, metadata_roots, metadata_freshness, metadata_yanks, metadata_release,
+        metadata_file,
         metadata_status, generate_online_key, upload_root
     ),
     components(responses(Error), schemas(ErrorBody, ErrorDetail)),
@@ -423,13 +424,13 @@ fn promote() {}
         (status = 404, response = Error)))]
 fn rollout() {}
 
-/// Stop offering and serving a release, or undo (admin)
+/// Stop offering and serving a release, or undo (admin); for an app with signed yanks, with the next yank list signed offline by a release key
 #[utoipa::path(post, path = "/api/v1/apps/{app}/releases/{version}/yank", operation_id = "yank", tag = "admin", security(("bearer" = [])),
     params(ReleasePath), request_body(content = Option<Yank>),
     responses(
         (status = 200, description = "The release", body = Release),
         (status = 400, response = Error), (status = 401, response = Error), (status = 403, response = Error),
-        (status = 404, response = Error)))]
+        (status = 404, response = Error), (status = 409, response = Error), (status = 422, response = Error)))]
 fn yank() {}
 
 /// Every root envelope of the app, oldest first
@@ -447,6 +448,14 @@ fn metadata_roots() {}
         (status = 200, description = "Freshness envelope", body = Envelope),
         (status = 400, response = Error), (status = 404, response = Error), (status = 409, response = Error)))]
 fn metadata_freshness() {}
+
+/// The app's yank list, signed offline with a release key (pinned by the freshness document)
+#[utoipa::path(get, path = "/metadata/{app}/yanks.json", operation_id = "metadataYanks", tag = "metadata",
+    params(AppPath),
+    responses(
+        (status = 200, description = "Yank list envelope", body = Envelope),
+        (status = 400, response = Error), (status = 404, response = Error)))]
+fn metadata_yanks() {}
 
 /// The release envelope of a version in a channel, signed offline with a release key
 #[utoipa::path(get, path = "/metadata/{app}/channels/{channel}/releases/{file}", operation_id = "metadataRelease", tag = "metadata",
@@ -485,7 +494,7 @@ fn metadata_status() {}
         (status = 409, response = Error)))]
 fn generate_online_key() {}
 
-/// Store the next root, signed offline: root 1 by the app's registered key, root N+1 by a release key of root N and of its own (admin)
+/// Store the next root, signed offline: root 1 by the app's registered key and its own threshold of root keys, root N+1 by a threshold of root N's root keys and of its own (admin)
 #[utoipa::path(post, path = "/api/v1/apps/{app}/roots", operation_id = "uploadRoot", tag = "admin", security(("bearer" = [])),
     params(AppPath), request_body = Envelope,
     responses(

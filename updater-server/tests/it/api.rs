@@ -1346,7 +1346,7 @@ async fn openapi_document_lists_every_route() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 26);
+    assert_eq!(operations, 27);
 }
 
 #[tokio::test]

@@ -1457,9 +1457,36 @@ fn signed_metadata_with_the_binary_encrypted_keys_and_the_re_signing_job() {
     let online = ok_json(cli(&["--json", "online-key", "generate", "--app", "demo"], &remote));
     assert!(online["public_key"].as_str().unwrap().contains("minisign public key"), "{online}");
 
+    // Root 1: the release key (the one the app was registered with) and one root key, kept apart from it.
+    let root_key = SecretKey::generate().unwrap();
+    let (root_key_file, root_pub_file, online_file) =
+        (tmp.path().join("root.key"), tmp.path().join("root.pub"), tmp.path().join("online.pub"));
+    let sealed_root = root_key.seal(Some("root password"), millennium_sign::KdfParams::INTERACTIVE).unwrap();
+    std::fs::write(&root_key_file, sealed_root.to_text(Format::Minisign).as_bytes()).unwrap();
+    std::fs::write(&root_pub_file, root_key.public_key().to_text(Format::Minisign)).unwrap();
+    std::fs::write(&online_file, online["public_key"].as_str().unwrap()).unwrap();
+    let (root_key_path, root_pub_path) = (root_key_file.to_str().unwrap(), root_pub_file.to_str().unwrap());
+    let unconfirmed = [
+        "--json",
+        "root",
+        "sign",
+        "--app",
+        "demo",
+        "--release-key",
+        key_path,
+        "--root-key",
+        root_key_path,
+        "--root-public-key",
+        root_pub_path,
+        "--threshold",
+        "1",
+    ];
+    let sign = [&unconfirmed[..], &["--online-key", online_file.to_str().unwrap()]].concat();
+    let root_password = [("MILLENNIUM_ROOT_KEY_PASSWORD", "root password")];
+    let remote_root = [&remote[..], &root_password[..]].concat();
+
     // An encrypted key without a password (no terminal) or with a wrong one: a usage error, nothing uploaded.
-    let sign = ["--json", "root", "sign", "--app", "demo", "--release-key", key_path];
-    let no_password = cli(&sign, &remote);
+    let no_password = cli(&sign, &remote_root);
     assert_eq!(no_password.status.code(), Some(2));
     assert!(
         json_out(&no_password)["error"]["message"]
@@ -1467,13 +1494,25 @@ fn signed_metadata_with_the_binary_encrypted_keys_and_the_re_signing_job() {
             .unwrap()
             .contains("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD")
     );
-    let wrong = cli(&sign, &[&remote[..], &[("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "wrong")]].concat());
+    let wrong = cli(&sign, &[&remote_root[..], &[("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "wrong")]].concat());
     assert_eq!(wrong.status.code(), Some(2), "{}", String::from_utf8_lossy(&wrong.stdout));
+    let no_root_password =
+        cli(&sign, &[&remote[..], &[("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "correct horse")]].concat());
+    assert_eq!(no_root_password.status.code(), Some(2));
+    assert!(json_out(&no_root_password)["error"]["message"].as_str().unwrap().contains("MILLENNIUM_ROOT_KEY_PASSWORD"));
+    let passwords = [&remote_root[..], &[("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "correct horse")]].concat();
+    // The online key the server reports is not confirmed without a terminal unless named with `--online-key`: the
+    // key id and the hint are shown, nothing is uploaded.
+    let blind = cli(&unconfirmed, &passwords);
+    assert_eq!(blind.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&blind.stderr);
+    assert!(stderr.contains(online["key_id"].as_str().unwrap()) && stderr.contains("created 20"), "{stderr}");
+    let error = &json_out(&blind)["error"];
+    assert!(error["hint"].as_str().unwrap().contains("--online-key KEY"), "{error}");
     let http = reqwest::blocking::Client::new();
     let get = |path: &str| http.get(format!("{url}/metadata/demo/{path}")).send().unwrap();
     assert_eq!(get("roots.json").status(), 404);
-    let root =
-        ok_json(cli(&sign, &[&remote[..], &[("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "correct horse")]].concat()));
+    let root = ok_json(cli(&sign, &passwords));
     assert_eq!(root["version"], 1);
     assert_eq!(root["uploaded"], true);
 
