@@ -98,7 +98,7 @@ pub struct RegisteredApp {
     pub key: SecretKey,
     pub key_file: PathBuf,
     pub token: String,
-    /// Where its key and artifact files are written.
+    /// Where its artifact files are written.
     dir: PathBuf,
 }
 
@@ -112,7 +112,7 @@ impl RegisteredApp {
         admin.create_app(app, &key.public_key().to_text(Format::Minisign)).await.unwrap();
         let token = admin.create_token(app, scope, "release manager").await.unwrap();
         let token = token["token"].as_str().unwrap().to_owned();
-        RegisteredApp { id: app.into(), server: url.into(), key, key_file, token, dir: dir.join(app) }
+        RegisteredApp { id: app.into(), server: url.into(), key, key_file, token, dir: dir.join("artifacts").join(app) }
     }
 
     /// A client with the app's token.
@@ -120,8 +120,8 @@ impl RegisteredApp {
         Client::new(&self.server, &self.token).unwrap()
     }
 
-    /// `data` as the artifact of `version` for `target`, signed by `key`: the file `{app}-{version}-{target}` and its
-    /// `.sig` (Tauri form), ready to upload.
+    /// `data` as the artifact of `version` for `target`, signed by `key`: the file
+    /// `artifacts/{app}/{version}/{app}-{version}-{target}` and its `.sig` (Tauri form), ready to upload.
     pub fn artifact(&self, version: &str, target: &str, data: &[u8], key: &SecretKey) -> UploadArtifact {
         let dir = self.dir.join(version);
         std::fs::create_dir_all(&dir).unwrap();
