@@ -72,16 +72,7 @@ impl ServerBinary {
             .stderr(log_file)
             .spawn()
             .unwrap();
-        let server = ServerProcess {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            port,
-            data_dir: data_dir.into(),
-            log: log.into(),
-            backend: backend.clone(),
-        };
-        server.wait_healthy();
-        server
+        ServerProcess::attach(child, port, data_dir, log, backend.clone())
     }
 }
 
@@ -105,6 +96,21 @@ impl Drop for ServerProcess {
 }
 
 impl ServerProcess {
+    /// A `serve` process a test started itself, listening on `port` with `data_dir` and logging to `log`; returns once
+    /// healthy.
+    pub fn attach(child: Child, port: u16, data_dir: &Path, log: &Path, backend: Backend) -> ServerProcess {
+        let server = ServerProcess {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            data_dir: data_dir.into(),
+            log: log.into(),
+            backend,
+        };
+        server.wait_healthy();
+        server
+    }
+
     fn wait_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         let client = reqwest::blocking::Client::new();
