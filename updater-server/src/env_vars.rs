@@ -1,4 +1,5 @@
-//! Every environment variable the server and CLI read, in one place.
+//! Every environment variable the server reads, in one place (the admin commands' are
+//! `millennium_update_admin::env_vars`).
 
 /// `serve --bind`.
 pub const BIND: &str = "MILLENNIUM_BIND";
@@ -32,14 +33,6 @@ pub const ADMIN_TOKEN: &str = "MILLENNIUM_ADMIN_TOKEN";
 pub const ONLINE_KEY_PASSWORD: &str = "MILLENNIUM_ONLINE_KEY_PASSWORD";
 /// The bearer token `GET /metrics` accepts besides a server admin token (for a Prometheus scrape config).
 pub const METRICS_TOKEN: &str = "MILLENNIUM_METRICS_TOKEN";
-/// `--server` of the client subcommands.
-pub const SERVER: &str = "MILLENNIUM_SERVER";
-/// `--token` of the client subcommands.
-pub const TOKEN: &str = "MILLENNIUM_TOKEN";
-/// Password of the new release key of `root sign --new-release-key` (the same variable `millennium-sign rotate` reads).
-pub const NEW_KEY_PASSWORD: &str = "MILLENNIUM_SIGNING_NEW_PRIVATE_KEY_PASSWORD";
-/// `publish --token`, checked before [`TOKEN`].
-pub const PUBLISH_TOKEN: &str = "MILLENNIUM_PUBLISH_TOKEN";
 /// Log filter (`tracing` `EnvFilter` syntax), e.g. `info` or `millennium_update_server=debug`.
 pub const LOG: &str = "MILLENNIUM_LOG";
 /// `--log-format`: `text` or `json`.

@@ -1,20 +1,22 @@
-//! The one error type of `millennium-update-server`, server and CLI alike.
+//! The one error type of `millennium-update-server`.
 //!
-//! On the server, every handler returns [`Error`]; its [`IntoResponse`] writes `{"error": {"code", "message"}}` with a
-//! 4xx status for anything the caller can fix, and a bare `500 internal` (details only in the log) for everything else,
-//! so internals such as paths or SQL never reach a client. [`Error::code`] is the stable machine-readable name.
-//!
-//! In the CLI, the same type carries what the server answered ([`Error::Server`]) and local failures (files, network).
+//! Every handler returns [`Error`]; its [`IntoResponse`] writes `{"error": {"code", "message"}}`
+//! ([`millennium_update_admin::api::ErrorBody`]) with a 4xx status for anything the caller can fix, and a bare
+//! `500 internal` (details only in the log) for everything else, so internals such as paths or SQL never reach a
+//! client. [`Error::code`] is the stable machine-readable name. The commands of the binary report the same errors
+//! through `millennium_update_admin::report`; the admin commands have their own error type there.
 
 use std::path::PathBuf;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use millennium_update_admin::api::{ErrorBody, ErrorDetail};
+use millennium_update_admin::report::display_chain;
 
 /// Result type of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything that can go wrong in the update server and its CLI.
+/// Everything that can go wrong in the update server.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -102,24 +104,19 @@ pub enum Error {
     Connect(String),
 
     /// A file or directory could not be used.
-    // The cause is part of the message, so printers that walk the chain do not repeat it.
-    #[error("{action} `{path}`: {cause}")]
-    Io { action: &'static str, path: PathBuf, cause: std::io::Error },
+    #[error("{action} `{}`", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 
     /// A bug or an impossible state; the message is for the log only.
     #[error("internal error: {0}")]
     Internal(String),
 
-    // ----- CLI side -----
-    /// The server could not be reached or the connection broke.
-    #[error("request to the server failed: {0}\nhint: check `--server` / `MILLENNIUM_SERVER` and that the server runs")]
-    Http(#[from] reqwest::Error),
-
-    /// The server answered with an error.
-    #[error("the server refused ({status} {code}): {message}")]
-    Server { status: u16, code: String, message: String },
-
-    /// Bad command-line usage or configuration.
+    /// Bad command-line usage or configuration (`serve`, `migrate`).
     #[error("{message}")]
     Usage { message: String },
 }
@@ -141,14 +138,12 @@ impl Error {
             Error::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Error::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Error::UriTooLong => StatusCode::URI_TOO_LONG,
-            Error::Server { status, .. } => StatusCode::from_u16(*status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             Error::Database(_)
             | Error::Migrate(_)
             | Error::ObjectStore(_)
             | Error::Connect(_)
             | Error::Io { .. }
-            | Error::Internal(_)
-            | Error::Http(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -175,8 +170,6 @@ impl Error {
             | Error::Connect(_)
             | Error::Io { .. }
             | Error::Internal(_) => "internal",
-            Error::Http(_) => "http",
-            Error::Server { code, .. } => code,
             Error::Usage { .. } => "usage",
         }
     }
@@ -194,8 +187,8 @@ impl Error {
         )
     }
 
-    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, cause: std::io::Error) -> Self {
-        Error::Io { action, path: path.into(), cause }
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { action, path: path.into(), source }
     }
 
     pub(crate) fn protocol(what: &'static str, source: millennium_update_protocol::Error) -> Self {
@@ -218,10 +211,10 @@ impl Error {
         Error::Usage { message: message.into() }
     }
 
-    /// The JSON body sent for this error.
-    pub fn to_json(&self) -> serde_json::Value {
+    /// The body sent for this error.
+    pub fn body(&self) -> ErrorBody {
         let message = if self.is_internal() { "internal server error".to_owned() } else { self.to_string() };
-        serde_json::json!({ "error": { "code": self.code(), "message": message } })
+        ErrorBody { error: ErrorDetail { code: self.code().to_owned(), message } }
     }
 }
 
@@ -229,11 +222,11 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let status = self.status();
         if self.is_internal() {
-            tracing::error!(error = %self, "request failed");
+            tracing::error!(error = %display_chain(&self), "request failed");
         } else {
-            tracing::debug!(error = %self, status = status.as_u16(), "request refused");
+            tracing::debug!(error = %display_chain(&self), status = status.as_u16(), "request refused");
         }
-        let mut response = (status, axum::Json(self.to_json())).into_response();
+        let mut response = (status, axum::Json(self.body())).into_response();
         if let Error::RangeNotSatisfiable { size } = self
             && let Ok(value) = format!("bytes */{size}").parse()
         {

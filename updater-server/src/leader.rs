@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use millennium_update_admin::report::display_chain;
 use sha2::{Digest, Sha256};
 use sqlx::Connection;
 
@@ -51,7 +52,7 @@ where
     tokio::spawn(async move {
         let run = || async {
             if let Err(e) = job().await {
-                tracing::warn!(job = name, error = %e, "singleton job failed; retrying at the next interval");
+                tracing::warn!(job = name, error = %display_chain(&e), "singleton job failed; retrying at the next interval");
             }
         };
         let Some(pool) = db.postgres().cloned() else {

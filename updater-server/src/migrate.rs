@@ -11,14 +11,78 @@
 use std::collections::BTreeSet;
 
 use futures_util::TryStreamExt;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::db::Counts;
 use crate::error::{Error, Result};
 use crate::server::StorageConfig;
 
-/// Copies `from` into `to`; returns a summary (`--json` output of the command).
-pub async fn migrate(from: &StorageConfig, to: &StorageConfig) -> Result<Value> {
+/// What `migrate` did (its `--json` output).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Migrated {
+    /// The source.
+    pub from: Storage,
+    /// The target.
+    pub to: Storage,
+    /// Rows copied, per table.
+    pub rows: Counts,
+    /// Artifact files.
+    pub blobs: BlobCopy,
+}
+
+/// A database and artifact store, as `migrate` reports them (passwords left out).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Storage {
+    /// The database URL, without its password.
+    pub database: String,
+    /// The artifact store URL.
+    pub storage: String,
+}
+
+impl Storage {
+    fn of(config: &StorageConfig) -> Self {
+        Self { database: config.database.redacted(), storage: config.blobs.to_string() }
+    }
+}
+
+/// The artifact files `migrate` copied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlobCopy {
+    /// Files the database references.
+    pub referenced: usize,
+    /// Files copied (none when both sides share the store).
+    pub copied: u64,
+    /// Bytes copied.
+    pub bytes_copied: u64,
+    /// Whether source and target share the store.
+    pub same_store: bool,
+}
+
+impl Migrated {
+    /// The summary for a person.
+    pub fn human(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let (rows, blobs) = (&self.rows, &self.blobs);
+        // URLs quoted as JSON strings, as this output always showed them.
+        writeln!(
+            out,
+            "migrated {} apps, {} tokens, {} releases, {} artifacts, {} channel placements to {:?}",
+            rows.apps, rows.tokens, rows.releases, rows.artifacts, rows.placements, self.to.database
+        )?;
+        writeln!(
+            out,
+            "signed metadata: {} roots, {} release documents, {} online keys, {} freshness documents",
+            rows.roots, rows.release_documents, rows.online_keys, rows.freshness
+        )?;
+        writeln!(
+            out,
+            "blobs: {} referenced, {} copied ({} bytes) to {:?}",
+            blobs.referenced, blobs.copied, blobs.bytes_copied, self.to.storage
+        )
+    }
+}
+
+/// Copies `from` into `to`; returns what it did.
+pub async fn migrate(from: &StorageConfig, to: &StorageConfig) -> Result<Migrated> {
     let (source_db, source_blobs) = from.open().await?;
     let (target_db, target_blobs) = to.open().await?;
     if !target_db.is_empty().await? {
@@ -126,11 +190,10 @@ pub async fn migrate(from: &StorageConfig, to: &StorageConfig) -> Result<Value> 
     }
     source_db.close().await;
     target_db.close().await;
-    let counts: Counts = check.counts();
-    Ok(json!({
-        "from": { "database": from.database.redacted(), "storage": from.blobs.to_string() },
-        "to": { "database": to.database.redacted(), "storage": to.blobs.to_string() },
-        "rows": counts,
-        "blobs": { "referenced": sizes.len(), "copied": copied, "bytes_copied": bytes, "same_store": same_store },
-    }))
+    Ok(Migrated {
+        from: Storage::of(from),
+        to: Storage::of(to),
+        rows: check.counts(),
+        blobs: BlobCopy { referenced: sizes.len(), copied, bytes_copied: bytes, same_store },
+    })
 }

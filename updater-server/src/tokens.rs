@@ -14,45 +14,7 @@ use subtle::ConstantTimeEq;
 use crate::error::{Error, Result};
 use crate::names::AppId;
 
-/// Prefix of every token, so secret scanners can recognise them.
-pub const TOKEN_PREFIX: &str = "mlnm_";
-
-/// What a token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    /// Publish releases.
-    Publish,
-    /// Everything on its app.
-    Admin,
-}
-
-impl Scope {
-    /// The stored and wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Publish => "publish",
-            Scope::Admin => "admin",
-        }
-    }
-
-    /// Parses the stored and wire name.
-    pub fn parse(text: &str) -> Result<Self> {
-        match text {
-            "publish" => Ok(Scope::Publish),
-            "admin" => Ok(Scope::Admin),
-            other => Err(Error::bad_request(format!(
-                "unknown token scope `{}`: expected `publish` or `admin`",
-                crate::names::snippet(other)
-            ))),
-        }
-    }
-
-    /// Whether this scope allows `needed`.
-    pub fn allows(self, needed: Scope) -> bool {
-        self == Scope::Admin || needed == Scope::Publish
-    }
-}
+pub use millennium_update_admin::api::{Scope, TOKEN_PREFIX};
 
 /// A freshly made token: its id and the full text shown once to its owner.
 #[derive(Debug)]

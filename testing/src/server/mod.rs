@@ -10,9 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use millennium_sign::{Format, SecretKey};
-use millennium_update_server::client::{Client, UploadArtifact};
-use millennium_update_server::server::publish::PublishRequest;
-use millennium_update_server::tokens::Scope;
+use millennium_update_admin::api::{PublishRequest, Release, Scope};
+use millennium_update_admin::client::{Client, UploadArtifact};
 use millennium_update_server::{AppState, ServerConfig, cli};
 use serde_json::Value;
 
@@ -110,8 +109,7 @@ impl RegisteredApp {
         let key_file = dir.join(format!("{app}.key"));
         crate::keys::write_key(&key_file, &key);
         admin.create_app(app, &key.public_key().to_text(Format::Minisign)).await.unwrap();
-        let token = admin.create_token(app, scope, "release manager").await.unwrap();
-        let token = token["token"].as_str().unwrap().to_owned();
+        let token = admin.create_token(app, scope, "release manager").await.unwrap().token;
         RegisteredApp { id: app.into(), server: url.into(), key, key_file, token, dir: dir.join("artifacts").join(app) }
     }
 
@@ -132,17 +130,20 @@ impl RegisteredApp {
     }
 
     /// Publishes `release` with `artifacts` through the HTTP API, as CI does with the client library.
-    pub async fn publish(&self, release: &PublishRequest, artifacts: &[UploadArtifact]) -> Value {
+    pub async fn publish(&self, release: &PublishRequest, artifacts: &[UploadArtifact]) -> Release {
         self.client().publish(&self.id, release, artifacts, Arc::new(|_| {})).await.unwrap()
     }
 
-    /// Runs a subcommand of the server's CLI in this process, as `--json`, against the server with the app's token.
-    pub async fn cli(&self, args: &[&str]) -> Result<Value, millennium_update_server::Error> {
+    /// Runs an admin subcommand of the server's CLI in this process, as `--json`, against the server with the app's
+    /// token; the output as the JSON it prints.
+    pub async fn cli(&self, args: &[&str]) -> Result<Value, millennium_update_admin::Error> {
         let mut argv = vec!["millennium-update-server", "--json"];
         argv.extend_from_slice(args);
         argv.extend_from_slice(&["--server", &self.server, "--token", &self.token]);
         let parsed = <cli::Cli as clap::Parser>::try_parse_from(&argv).unwrap();
-        cli::run(parsed.command, true).await
+        let cli::Command::Admin(command) = parsed.command else { panic!("not an admin command: {args:?}") };
+        let output = millennium_update_admin::cli::run(command, true).await?;
+        Ok(serde_json::to_value(output).unwrap())
     }
 
     /// `publish` with the CLI: `version` with `artifacts` (their `.sig` files beside them), then `extra` arguments
@@ -152,7 +153,7 @@ impl RegisteredApp {
         version: &str,
         artifacts: &[UploadArtifact],
         extra: &[&str],
-    ) -> Result<Value, millennium_update_server::Error> {
+    ) -> Result<Value, millennium_update_admin::Error> {
         let targets: Vec<String> = artifacts.iter().map(|a| format!("{}={}", a.target, a.path.display())).collect();
         let mut args = vec!["publish", "--app", &self.id, "--version", version];
         for target in &targets {

@@ -16,10 +16,10 @@ use millennium_testing::app::{Fixture, run, script_app};
 use millennium_testing::http::{MockServer, Reply, Request};
 use millennium_testing::keys::write_key;
 use millennium_testing::server::{Backend, RegisteredApp, TestServer};
+use millennium_update_admin::api::Scope;
 use millennium_update_protocol::Error as ProtocolError;
 use millennium_update_protocol::metadata::{Envelope, Freshness, Kind, Root};
 use millennium_update_server::names::AppId;
-use millennium_update_server::tokens::Scope;
 use millennium_updater::{Error, Updater};
 
 fn target() -> String {

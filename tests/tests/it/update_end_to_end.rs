@@ -10,10 +10,8 @@ use std::path::{Path, PathBuf};
 use millennium_sign::{Format, SecretKey};
 use millennium_testing::app::{run, script_app, write_exe};
 use millennium_testing::server::{ADMIN_TOKEN, RegisteredApp, TestServer};
+use millennium_update_admin::api::{PublishRequest, Rollout, Scope};
 use millennium_update_protocol::Version;
-use millennium_update_server::server::api::Rollout;
-use millennium_update_server::server::publish::PublishRequest;
-use millennium_update_server::tokens::Scope;
 use millennium_updater::Updater;
 
 const APP: &str = "demo";

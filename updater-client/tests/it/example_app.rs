@@ -19,8 +19,7 @@ use millennium_testing::http::{MockServer, Reply, serve_file};
 use millennium_testing::keys::Keys;
 use millennium_testing::require_tool;
 use millennium_testing::server::TestServer;
-use millennium_update_server::server::publish::PublishRequest;
-use millennium_update_server::tokens::Scope;
+use millennium_update_admin::api::{PublishRequest, Scope};
 
 const MARK: &[u8] = b"MILLENNIUM-UPDATABLE-VERSION:";
 

@@ -6,9 +6,12 @@ use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use millennium_update_admin::api::{
+    App, CreateApp, CreateToken, CreatedToken, ListQuery, Placement, Promote, Release, ReleaseArtifact, Releases,
+    RevokedToken, Rollout, UpdateApp, Yank,
+};
 use millennium_update_protocol::Version;
-use millennium_update_protocol::metadata::{Envelope, Release};
-use serde_json::{Value, json};
+use millennium_update_protocol::metadata::Envelope;
 
 use super::updates::download_url;
 use super::{AppState, Auth};
@@ -40,49 +43,44 @@ async fn release_or_404(state: &AppState, app: &AppId, version: &Version) -> Res
 }
 
 /// A release as the API shows it.
-pub async fn release_json(state: &AppState, release: &ReleaseRow) -> Result<Value> {
+pub async fn release_view(state: &AppState, release: &ReleaseRow) -> Result<Release> {
     let version = Version::parse(&release.version).map_err(|e| Error::Internal(format!("stored version: {e}")))?;
     let min_webview = super::updates::stored_min_webview(release)?;
-    let placements = state.db().placements(release.id).await?;
-    let artifacts: Vec<Value> = state
+    let channels = state
+        .db()
+        .placements(release.id)
+        .await?
+        .into_iter()
+        .map(|p| Placement { channel: p.channel, rollout: p.rollout, paused: p.paused, added_at: p.added_at })
+        .collect();
+    let artifacts = state
         .db()
         .artifacts(release.id)
         .await?
         .iter()
         .map(|a| {
-            json!({
-                "target": a.target,
-                "file_name": a.file_name,
-                "size": a.size,
-                "sha256": a.sha256,
-                "url": download_url(state, &release.app_id, &version, a),
+            Ok(ReleaseArtifact {
+                target: a.target.clone(),
+                file_name: a.file_name.clone(),
+                size: u64::try_from(a.size).map_err(|_| Error::Internal(format!("stored size {}", a.size)))?,
+                sha256: a.sha256.clone(),
+                url: download_url(state, &release.app_id, &version, a),
             })
         })
-        .collect();
-    Ok(json!({
-        "app": release.app_id,
-        "version": release.version,
-        "notes": release.notes,
-        // Per backend, as in the signed release document: `{"webkitgtk": "2.44", "webview2": "124.0"}`, or null.
-        "min_webview_version": Some(min_webview).filter(|m| !m.is_empty()),
-        "pub_date": release.pub_date,
-        "yanked": release.yanked,
-        "channels": placements,
-        "artifacts": artifacts,
-    }))
+        .collect::<Result<_>>()?;
+    Ok(Release {
+        app: release.app_id.clone(),
+        version: release.version.clone(),
+        notes: release.notes.clone(),
+        min_webview_version: Some(min_webview).filter(|m| !m.is_empty()),
+        pub_date: release.pub_date.clone(),
+        yanked: release.yanked,
+        channels,
+        artifacts,
+    })
 }
 
 // ----- apps -----
-
-/// Body of `POST /api/v1/apps`.
-#[derive(Debug, serde::Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateApp {
-    /// The app id.
-    pub id: String,
-    /// The release public key, minisign text or Tauri's base64 form.
-    pub public_key: String,
-}
 
 /// `POST /api/v1/apps` (server admin).
 pub async fn create_app(
@@ -97,15 +95,7 @@ pub async fn create_app(
         .map_err(|e| Error::bad_request(format!("invalid public key: {e}")))?;
     let row = state.db().insert_app(&id, &key.to_text(millennium_sign::Format::Minisign)).await?;
     tracing::info!(app = %id, key_id = %key.key_id(), "app created");
-    Ok((StatusCode::CREATED, Json(app_json(&row)?)).into_response())
-}
-
-/// Body of `PATCH /api/v1/apps/{app}`.
-#[derive(Debug, serde::Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateApp {
-    /// The new release public key, minisign text or Tauri's base64 form.
-    pub public_key: String,
+    Ok((StatusCode::CREATED, Json(app_view(&row)?)).into_response())
 }
 
 /// `PATCH /api/v1/apps/{app}` (server admin, or an admin token of the app): replaces the release public key that
@@ -134,19 +124,19 @@ pub async fn update_app(
         new_key_id = %key.key_id(),
         "release public key replaced"
     );
-    Ok(Json(app_json(&row)?).into_response())
+    Ok(Json(app_view(&row)?).into_response())
 }
 
-fn app_json(row: &crate::db::AppRow) -> Result<Value> {
+fn app_view(row: &crate::db::AppRow) -> Result<App> {
     let key = millennium_sign::PublicKey::from_text(&row.public_key)
         .map_err(|e| Error::Internal(format!("stored public key: {e}")))?;
-    Ok(json!({
-        "id": row.id,
-        "public_key": row.public_key,
-        "tauri_pubkey": key.to_text(millennium_sign::Format::Tauri),
-        "key_id": key.key_id().to_string(),
-        "created_at": row.created_at,
-    }))
+    Ok(App {
+        id: row.id.clone(),
+        public_key: row.public_key.clone(),
+        tauri_pubkey: key.to_text(millennium_sign::Format::Tauri).to_string(),
+        key_id: key.key_id().to_string(),
+        created_at: row.created_at,
+    })
 }
 
 /// `GET /api/v1/apps/{app}` (any token of the app).
@@ -158,23 +148,10 @@ pub async fn get_app(
     let app = AppId::parse(&app)?;
     principal.require(&app, Scope::Publish, "read")?;
     let row = state.db().app(&app).await?.ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
-    Ok(Json(app_json(&row)?).into_response())
+    Ok(Json(app_view(&row)?).into_response())
 }
 
 // ----- tokens -----
-
-/// Body of `POST /api/v1/tokens`.
-#[derive(Debug, serde::Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateToken {
-    /// The app the token is for.
-    pub app: String,
-    /// `publish` or `admin`.
-    pub scope: Scope,
-    /// Free text (who or what uses it).
-    #[serde(default)]
-    pub description: String,
-}
 
 /// `POST /api/v1/tokens` (server admin, or an admin token of the app).
 pub async fn create_token(
@@ -192,7 +169,7 @@ pub async fn create_token(
     let token = NewToken::generate()?;
     state.db().insert_token(&token.id, &token.secret_hash, Some(&app), request.scope, &request.description).await?;
     tracing::info!(app = %app, token_id = %token.id, scope = request.scope.as_str(), "token created");
-    let body = json!({ "id": token.id, "token": token.text, "app": app, "scope": request.scope });
+    let body = CreatedToken { id: token.id, token: token.text, app: app.to_string(), scope: request.scope };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -216,18 +193,10 @@ pub async fn revoke_token(
     }
     state.db().revoke_token(&id).await?;
     tracing::info!(token_id = %id, "token revoked");
-    Ok(Json(json!({ "id": id, "revoked": true })).into_response())
+    Ok(Json(RevokedToken { id, revoked: true }).into_response())
 }
 
 // ----- releases -----
-
-/// Query of `GET /api/v1/apps/{app}/releases`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ListQuery {
-    /// Only releases in this channel.
-    pub channel: Option<String>,
-}
 
 /// `GET /api/v1/apps/{app}/releases` (any token of the app): newest first.
 pub async fn list_releases(
@@ -255,9 +224,9 @@ pub async fn list_releases(
     releases.sort_by(|a, b| b.0.cmp_precedence(&a.0));
     let mut out = Vec::with_capacity(releases.len());
     for (_, release) in &releases {
-        out.push(release_json(&state, release).await?);
+        out.push(release_view(&state, release).await?);
     }
-    Ok(Json(json!({ "releases": out })).into_response())
+    Ok(Json(Releases { releases: out }).into_response())
 }
 
 /// `GET /api/v1/apps/{app}/releases/{version}` (any token of the app).
@@ -270,25 +239,7 @@ pub async fn get_release(
     principal.require(&app, Scope::Publish, "read releases")?;
     let version = parse_version(&version)?;
     let release = release_or_404(&state, &app, &version).await?;
-    Ok(Json(release_json(&state, &release).await?).into_response())
-}
-
-/// Body of `POST …/promote`.
-#[derive(Debug, serde::Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Promote {
-    /// The channel to add the release to.
-    pub to: String,
-    /// Rollout percentage in that channel (default 100).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rollout: Option<u8>,
-    /// Add it even if the channel has a newer release.
-    #[serde(default)]
-    pub force: bool,
-    /// The release document for the target channel, signed offline (required when the app has signed metadata;
-    /// its artifacts must be those of the release's document in another channel).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub release_document: Option<Envelope>,
+    Ok(Json(release_view(&state, &release).await?).into_response())
 }
 
 /// `POST /api/v1/apps/{app}/releases/{version}/promote` (admin).
@@ -310,7 +261,7 @@ pub async fn promote(
     state.releases_changed(&app, "promoted");
     super::metadata::refresh(&state, &app).await;
     let release = release_or_404(&state, &app, &version).await?;
-    Ok(Json(release_json(&state, &release).await?).into_response())
+    Ok(Json(release_view(&state, &release).await?).into_response())
 }
 
 /// The checked release document of a promote, for apps with signed metadata: signed by a release key of the root,
@@ -347,7 +298,7 @@ async fn promoted_document(
     })?;
     let existing = Envelope::parse(existing.envelope.as_bytes())
         .ok()
-        .and_then(|e| serde_json::from_str::<Release>(&e.payload).ok())
+        .and_then(|e| serde_json::from_str::<millennium_update_protocol::metadata::Release>(&e.payload).ok())
         .ok_or_else(|| Error::Internal(format!("stored release document of {version}")))?;
     if existing.artifacts != verified.release.artifacts {
         return Err(rejected(format!(
@@ -366,21 +317,6 @@ async fn promoted_document(
         envelope: envelope.to_json(),
         hash: envelope.hash(),
     }))
-}
-
-/// Body of `POST …/rollout`.
-#[derive(Debug, serde::Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Rollout {
-    /// The channel whose placement changes (default `stable`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channel: Option<String>,
-    /// New percentage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub percent: Option<u8>,
-    /// Pause (`true`) or resume (`false`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub paused: Option<bool>,
 }
 
 /// `POST /api/v1/apps/{app}/releases/{version}/rollout` (admin).
@@ -404,20 +340,7 @@ pub async fn rollout(
     tracing::info!(app = %app, version = %version, channel = %channel, ?percent, paused = ?request.paused, "rollout changed");
     state.releases_changed(&app, "rollout");
     super::metadata::refresh(&state, &app).await;
-    Ok(Json(release_json(&state, &release).await?).into_response())
-}
-
-/// Body of `POST …/yank`.
-#[derive(Debug, serde::Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Yank {
-    /// `false` un-yanks (default `true`).
-    #[serde(default = "yes")]
-    pub yanked: bool,
-}
-
-fn yes() -> bool {
-    true
+    Ok(Json(release_view(&state, &release).await?).into_response())
 }
 
 /// `POST /api/v1/apps/{app}/releases/{version}/yank` (admin).
@@ -437,5 +360,5 @@ pub async fn yank(
     state.releases_changed(&app, if request.yanked { "yanked" } else { "unyanked" });
     super::metadata::refresh(&state, &app).await;
     let release = release_or_404(&state, &app, &version).await?;
-    Ok(Json(release_json(&state, &release).await?).into_response())
+    Ok(Json(release_view(&state, &release).await?).into_response())
 }

@@ -33,9 +33,12 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use millennium_sign::{Format, KdfParams, KeyId, PublicKey, SecretKey, SecretKeyBox};
+use millennium_update_admin::api::{
+    ChannelSequence, FreshnessStatus, MetadataStatus, OnlineKey, OnlineKeyStatus, StoredRoot,
+};
+use millennium_update_admin::report::display_chain;
 use millennium_update_protocol::Version;
 use millennium_update_protocol::metadata::{ChannelHead, Envelope, Freshness, Kind, Root, SPEC_VERSION, TrustState};
-use serde_json::json;
 use time::OffsetDateTime;
 
 use super::{AppState, Auth};
@@ -221,7 +224,9 @@ pub async fn refresh(state: &AppState, app: &AppId) {
     match sign_freshness(state, app, Due::Always).await {
         Ok(Some(row)) => tracing::debug!(app = %app, sequence = row.sequence, "freshness document signed"),
         Ok(None) => {}
-        Err(e) => tracing::error!(app = %app, error = %e, "could not sign the freshness document; retrying later"),
+        Err(e) => {
+            tracing::error!(app = %app, error = %display_chain(&e), "could not sign the freshness document; retrying later")
+        }
     }
 }
 
@@ -230,7 +235,7 @@ pub async fn refresh(state: &AppState, app: &AppId) {
 pub async fn resign_due(state: &AppState) -> Result<()> {
     for app in state.db().apps_with_roots().await? {
         if let Err(e) = sign_freshness(state, &app, Due::HalfLife).await {
-            tracing::error!(app = %app, error = %e, "could not re-sign the freshness document");
+            tracing::error!(app = %app, error = %display_chain(&e), "could not re-sign the freshness document");
         }
     }
     Ok(())
@@ -291,36 +296,37 @@ pub async fn status(State(state): State<AppState>, Auth(principal): Auth, Path(a
     let trust = trust_state(&state, &app).await?;
     let root = trust.as_ref().map(TrustState::current_root).transpose().map_err(|e| Error::Internal(e.to_string()))?;
     let revoked = root.as_ref().map(revoked_ids).unwrap_or_default();
-    let mut online = Vec::new();
+    let mut online_keys = Vec::new();
     for row in state.db().online_keys(&app).await? {
         let public = PublicKey::from_text(&row.public_key).map_err(|e| Error::Internal(e.to_string()))?;
-        online.push(json!({
-            "key_id": row.key_id,
-            "public_key": row.public_key,
-            "in_root": root.as_ref().is_some_and(|r| r.online_keys.contains(&public.to_base64())),
-            "revoked": revoked.contains(&public.key_id()),
-            "created_at": row.created_at,
-        }));
+        online_keys.push(OnlineKeyStatus {
+            in_root: root.as_ref().is_some_and(|r| r.online_keys.contains(&public.to_base64())),
+            revoked: revoked.contains(&public.key_id()),
+            key_id: row.key_id,
+            public_key: row.public_key,
+            created_at: row.created_at,
+        });
     }
-    let mut channels = serde_json::Map::new();
+    let mut channels = BTreeMap::new();
     for document in state.db().release_documents(&app).await? {
         // Ordered by channel, then sequence: the last one of each channel wins.
-        channels.insert(document.channel, json!({ "sequence": document.sequence, "version": document.version }));
+        let last = ChannelSequence { sequence: document.sequence, version: document.version };
+        channels.insert(document.channel, last);
     }
-    let freshness = state
-        .db()
-        .freshness(&app)
-        .await?
-        .map(|row| json!({ "sequence": row.sequence, "issued_at": row.issued_at, "expires_at": row.expires_at }));
-    Ok(Json(json!({
-        "app": app,
-        "root_version": trust.as_ref().map(|t| t.root_version),
-        "release_keys": root.as_ref().map(|r| r.release_keys.clone()),
-        "revoked_keys": root.as_ref().map(|r| r.revoked_keys.clone()),
-        "online_keys": online,
-        "channels": channels,
-        "freshness": freshness,
-    }))
+    let freshness = state.db().freshness(&app).await?.map(|row| FreshnessStatus {
+        sequence: row.sequence,
+        issued_at: row.issued_at,
+        expires_at: row.expires_at,
+    });
+    Ok(Json(MetadataStatus {
+        app: app.to_string(),
+        root_version: trust.as_ref().map(|t| t.root_version),
+        release_keys: root.as_ref().map(|r| r.release_keys.clone()),
+        revoked_keys: root.as_ref().map(|r| r.revoked_keys.clone()),
+        online_keys,
+        channels,
+        freshness,
+    })
     .into_response())
 }
 
@@ -359,7 +365,7 @@ pub async fn generate_online_key(
     };
     state.db().insert_online_key(&row).await?;
     tracing::info!(app = %app, key_id = %row.key_id, "online key generated");
-    let body = json!({ "app": app, "key_id": row.key_id, "public_key": row.public_key });
+    let body = OnlineKey { app: app.to_string(), key_id: row.key_id, public_key: row.public_key };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
@@ -415,7 +421,7 @@ pub async fn upload_root(
     state.db().insert_root(&app, candidate.version, &envelope.to_json()).await?;
     tracing::info!(app = %app, version = candidate.version, "root stored");
     refresh(&state, &app).await;
-    let body = json!({ "app": app, "version": candidate.version });
+    let body = StoredRoot { app: app.to_string(), version: candidate.version };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 

@@ -38,6 +38,7 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
+use millennium_update_admin::api::{ErrorBody, ErrorDetail, Health};
 use tower_http::trace::{DefaultOnResponse, MakeSpan, TraceLayer};
 use tracing::Level;
 
@@ -462,7 +463,7 @@ impl<T: std::fmt::Display> std::fmt::Display for Bounded<T> {
 
 async fn healthz(State(state): State<AppState>) -> Result<Response> {
     state.db().has_server_admin_token().await?;
-    Ok(axum::Json(serde_json::json!({ "status": "ok" })).into_response())
+    Ok(axum::Json(Health { status: "ok".into() }).into_response())
 }
 
 /// `GET /metrics`: the Prometheus text format, for the metrics token or a server admin token.
@@ -512,7 +513,8 @@ async fn not_found() -> Error {
 }
 
 async fn method_not_allowed() -> Response {
-    let body = serde_json::json!({ "error": { "code": "method_not_allowed", "message": "method not allowed" } });
+    let error = ErrorDetail { code: "method_not_allowed".into(), message: "method not allowed".into() };
+    let body = ErrorBody { error };
     (axum::http::StatusCode::METHOD_NOT_ALLOWED, axum::Json(body)).into_response()
 }
 

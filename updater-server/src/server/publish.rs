@@ -33,6 +33,9 @@ use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use millennium_update_admin::api::{
+    ARTIFACT_PART_PREFIX, DryRun, PublishRequest, RELEASE_DOCUMENT_PART, RELEASE_PART, SIGNATURE_PART_PREFIX,
+};
 use millennium_update_protocol::metadata::{ArtifactCheck, Envelope, VerifiedRelease};
 use millennium_update_protocol::tauri::{Artifact, ArtifactUrl, DynamicResponse, ReleaseInfo, SignatureText};
 use millennium_update_protocol::webview::WebviewMinimums;
@@ -52,66 +55,8 @@ const MAX_RELEASE_PART: usize = 128 * 1024;
 /// Largest `signature:*` part.
 const MAX_SIGNATURE_PART: usize = 8 * 1024;
 
-/// The `release` part.
-#[derive(Debug, serde::Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PublishRequest {
-    /// SemVer version.
-    pub version: String,
-    /// Channel to publish to (default `stable`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub channel: Option<String>,
-    /// Release notes (Markdown).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notes: Option<String>,
-    /// The oldest system webview the release works with, per backend, in the text form `webkitgtk=2.44,webview2=124.0`
-    /// (see `millennium_update_protocol::webview`), served with the release so that Millennium's updater does not
-    /// install it where its own backend's webview is older. A bare version is refused: it names no backend.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min_webview_version: Option<String>,
-    /// Initial rollout percentage (default 100).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rollout: Option<u8>,
-    /// Publish even if the version is not newer than the channel's latest.
-    #[serde(default)]
-    pub force: bool,
-    /// Total size in bytes of the artifacts that will follow, if known: refused at once when over the limit.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_size: Option<u64>,
-    /// Only check the token, app, version, channel and size, and answer `200` without reading artifacts. The CLI
-    /// does this before uploading, so a refusal arrives before gigabytes are sent (a server that refuses in the
-    /// middle of an upload cannot always get its answer through).
-    #[serde(default)]
-    pub dry_run: bool,
-}
-
-impl PublishRequest {
-    /// A request for `version` with every option at its default (channel `stable`, no notes, 100 %).
-    pub fn new(version: impl Into<String>) -> Self {
-        Self {
-            version: version.into(),
-            channel: None,
-            notes: None,
-            min_webview_version: None,
-            rollout: None,
-            force: false,
-            total_size: None,
-            dry_run: false,
-        }
-    }
-}
-
-/// Multipart part names.
-pub const RELEASE_PART: &str = "release";
-/// The signed release document (apps with signed metadata).
-pub const RELEASE_DOCUMENT_PART: &str = "release-document";
-
 /// Largest `release-document` part.
 const MAX_RELEASE_DOCUMENT_PART: usize = 256 * 1024;
-/// Prefix of signature part names.
-pub const SIGNATURE_PART_PREFIX: &str = "signature:";
-/// Prefix of artifact part names.
-pub const ARTIFACT_PART_PREFIX: &str = "artifact:";
 
 fn multipart_error(e: &MultipartError, limit: u64) -> Error {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -207,7 +152,7 @@ async fn publish_checked(
         return Err(Error::PayloadTooLarge { limit });
     }
     if request.dry_run {
-        let body = serde_json::json!({ "dry_run": true, "app": app, "version": version_text, "channel": channel });
+        let body = DryRun { dry_run: true, app: app.to_string(), version: version_text, channel: channel.to_string() };
         return Ok(axum::Json(body).into_response());
     }
 
@@ -399,7 +344,7 @@ async fn publish_checked(
     tracing::info!(app = %app, version = %version_text, channel = %channel, ?targets, bytes = total, "published");
     let release =
         state.db().release(&app, &version_text).await?.ok_or_else(|| Error::Internal("lost release".into()))?;
-    let body = super::api::release_json(state, &release).await?;
+    let body = super::api::release_view(state, &release).await?;
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
 

@@ -1351,7 +1351,7 @@ fn signed_metadata_with_the_binary_encrypted_keys_and_the_re_signing_job() {
             .concat(),
         ),
     );
-    let roots = millennium_update_server::offline::parse_roots(&get("roots.json").text().unwrap()).unwrap();
+    let roots = millennium_update_admin::offline::parse_roots(&get("roots.json").text().unwrap()).unwrap();
     let mut trust = TrustState::bootstrap("demo", &key.public_key(), &roots).unwrap();
     let freshness = |trust: &mut TrustState| {
         let envelope = Envelope::parse(&get("freshness.json").bytes().unwrap()).unwrap();

@@ -12,13 +12,12 @@ use millennium_sign::{Format, PublicKey, SecretKey, SecretKeyBox, Signature, Tru
 use millennium_testing::keys::write_key;
 use millennium_testing::metadata::release_document;
 use millennium_testing::server::{ADMIN_TOKEN, Backend, RegisteredApp, TestServer};
+use millennium_update_admin::api::{Promote, PublishRequest, Scope};
+use millennium_update_admin::client::UploadArtifact;
 use millennium_update_protocol::metadata::{ArtifactInfo, Envelope, Freshness, Kind, Release, Root, TrustState};
 use millennium_update_protocol::{Target, Version};
-use millennium_update_server::client::UploadArtifact;
 use millennium_update_server::names::AppId;
 use millennium_update_server::server::metadata;
-use millennium_update_server::server::publish::PublishRequest;
-use millennium_update_server::tokens::Scope;
 use millennium_update_server::{AppState, ServerConfig, cli};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -30,6 +29,11 @@ const TARGET: &str = "linux-x86_64";
 struct Ctx {
     server: TestServer,
     app: RegisteredApp,
+}
+
+/// A typed answer as the JSON it is sent as.
+fn json(value: impl serde::Serialize) -> Value {
+    serde_json::to_value(value).unwrap()
 }
 
 impl Ctx {
@@ -52,7 +56,7 @@ impl Ctx {
     }
 
     /// Runs a CLI subcommand (in-process, as `--json`) with the app admin token.
-    async fn cli(&self, args: &[&str]) -> Result<Value, millennium_update_server::Error> {
+    async fn cli(&self, args: &[&str]) -> Result<Value, millennium_update_admin::Error> {
         self.app.cli(args).await
     }
 
@@ -71,7 +75,7 @@ impl Ctx {
     }
 
     /// Publishes through the CLI (which signs the release document when the app has a root).
-    async fn publish(&self, version: &str, extra: &[&str]) -> Result<Value, millennium_update_server::Error> {
+    async fn publish(&self, version: &str, extra: &[&str]) -> Result<Value, millennium_update_admin::Error> {
         self.app.cli_publish(version, &[self.artifact(version, &self.app.key)], extra).await
     }
 
@@ -87,7 +91,7 @@ impl Ctx {
 
     async fn roots(&self) -> Vec<Envelope> {
         let text = self.get(&format!("/metadata/{APP}/roots.json")).await.text().await.unwrap();
-        millennium_update_server::offline::parse_roots(&text).unwrap()
+        millennium_update_admin::offline::parse_roots(&text).unwrap()
     }
 
     /// What a client pinned to the app's first key trusts after reading the served roots and freshness document.
@@ -125,7 +129,7 @@ async fn signed_metadata_is_administered_through_the_cli_and_verifies_as_clients
     assert!(Ctx::offered(&freshness).is_empty(), "1.0.0 has no release document: not offered");
     let status = ctx.cli(&["releases", "list", "--app", APP]).await.unwrap();
     assert_eq!(status["releases"].as_array().unwrap().len(), 1);
-    let status = ctx.server.admin.metadata_status(APP).await.unwrap();
+    let status = json(ctx.server.admin.metadata_status(APP).await.unwrap());
     assert_eq!(status["online_keys"][0]["key_id"], online);
     assert_eq!(status["online_keys"][0]["in_root"], true);
 
@@ -196,12 +200,7 @@ async fn signed_metadata_is_administered_through_the_cli_and_verifies_as_clients
     changed.channel = "nightly".into();
     changed.min_webview_version = "webkitgtk=2.44".parse().unwrap();
     let envelope = Envelope::sign(&changed, Kind::Release, &[&ctx.app.key]).unwrap();
-    let promote = millennium_update_server::server::api::Promote {
-        to: "nightly".into(),
-        rollout: None,
-        force: false,
-        release_document: Some(envelope),
-    };
+    let promote = Promote { to: "nightly".into(), rollout: None, force: false, release_document: Some(envelope) };
     let publisher = ctx.app.client();
     let err = publisher.promote(APP, &Version::parse("1.1.0").unwrap(), &promote).await.unwrap_err().to_string();
     assert!(
@@ -301,7 +300,7 @@ async fn publish_refuses_release_documents_that_do_not_vouch_for_the_upload() {
             .await
             .unwrap_err();
         match &err {
-            millennium_update_server::Error::Server { code: got, .. } if got == code => {}
+            millennium_update_admin::Error::Server { code: got, .. } if got == code => {}
             other => panic!("{case}: {other}"),
         }
         assert!(publisher.release(APP, &Version::parse("2.0.0").unwrap()).await.unwrap().is_none(), "{case}");
@@ -333,7 +332,7 @@ async fn publish_refuses_release_documents_that_do_not_vouch_for_the_upload() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, millennium_update_server::Error::Server { code, .. } if code == "sequence_not_newer"),
+        matches!(&err, millennium_update_admin::Error::Server { code, .. } if code == "sequence_not_newer"),
         "{err}"
     );
     assert!(publisher.release(APP, &Version::parse("2.1.0").unwrap()).await.unwrap().is_none());
@@ -346,11 +345,11 @@ async fn roots_must_chain_and_rotation_and_revocation_work_through_the_cli() {
         let client = ctx.app.client();
         async move { client.upload_root(APP, &envelope).await }
     };
-    let code = |r: Result<Value, millennium_update_server::Error>| match r {
-        Err(millennium_update_server::Error::Server { code, .. }) => code,
+    let code = |r: Result<_, millennium_update_admin::Error>| match r {
+        Err(millennium_update_admin::Error::Server { code, .. }) => code,
         other => panic!("{other:?}"),
     };
-    let online = ctx.server.admin.generate_online_key(APP).await.unwrap();
+    let online = json(ctx.server.admin.generate_online_key(APP).await.unwrap());
     let online_key = PublicKey::from_text(online["public_key"].as_str().unwrap()).unwrap();
     let stranger = SecretKey::generate().unwrap();
 
@@ -434,7 +433,7 @@ async fn roots_must_chain_and_rotation_and_revocation_work_through_the_cli() {
     let signed_by = Signature::from_text(&ctx.document("freshness.json").await.signatures[0]).unwrap().key_id();
     assert_eq!(signed_by.to_string(), fresh_key["key_id"].as_str().unwrap());
     assert_eq!(Ctx::offered(&freshness), [("3.0.0".to_owned(), 100)]);
-    let status = ctx.server.admin.metadata_status(APP).await.unwrap();
+    let status = json(ctx.server.admin.metadata_status(APP).await.unwrap());
     let old = status["online_keys"].as_array().unwrap().iter().find(|k| k["key_id"] == old_online.as_str()).unwrap();
     assert_eq!(old["revoked"], true);
 }
@@ -502,7 +501,7 @@ async fn migrate_copies_the_signed_metadata() {
     let from = Backend::for_dir(&ctx.server.dir.path().join("data")).storage(&ctx.server.dir.path().join("data"));
     let target_dir = ctx.server.dir.path().join("target");
     let to = Backend::local().storage(&target_dir);
-    let report = millennium_update_server::migrate::migrate(&from, &to).await.unwrap();
+    let report = json(millennium_update_server::migrate::migrate(&from, &to).await.unwrap());
     for (table, rows) in [("roots", 1), ("release_documents", 1), ("online_keys", 1), ("freshness", 1)] {
         assert_eq!(report["rows"][table], rows, "{table}: {report}");
     }
@@ -537,7 +536,7 @@ async fn migrate_copies_the_signed_metadata() {
 async fn a_root_can_be_signed_without_reaching_the_server_and_uploaded_later() {
     let ctx = Ctx::new().await;
     ctx.init_root().await;
-    let online = ctx.server.admin.generate_online_key(APP).await.unwrap();
+    let online = json(ctx.server.admin.generate_online_key(APP).await.unwrap());
     let roots_file = ctx.server.dir.path().join("roots.json");
     std::fs::write(&roots_file, ctx.get(&format!("/metadata/{APP}/roots.json")).await.text().await.unwrap()).unwrap();
     let online_file = ctx.server.dir.path().join("online.pub");
@@ -554,7 +553,7 @@ async fn a_root_can_be_signed_without_reaching_the_server_and_uploaded_later() {
     );
     argv.extend_from_slice(&["--release-key", key, "--roots", roots, "--online-key", online, "--output", output]);
     let parsed = <cli::Cli as clap::Parser>::try_parse_from(argv).unwrap();
-    let signed = cli::run(parsed.command, true).await.unwrap();
+    let signed = json(cli::run(parsed.command, true).await.unwrap());
     assert_eq!((signed["version"].clone(), signed["uploaded"].clone()), (2.into(), false.into()));
     assert_eq!(ctx.roots().await.len(), 1);
 

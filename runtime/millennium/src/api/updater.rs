@@ -136,9 +136,8 @@ mod tests {
 
     use millennium_runtime::Message;
     use millennium_sign::{Format, SecretKey, Signature, TrustedComment};
-    use millennium_update_server::client::{Client, UploadArtifact};
-    use millennium_update_server::server::publish::PublishRequest;
-    use millennium_update_server::tokens::Scope;
+    use millennium_update_admin::api::{PublishRequest, Scope};
+    use millennium_update_admin::client::{Client, UploadArtifact};
     use millennium_update_server::{AppState, ServerConfig, StorageConfig, app, server::serve_on};
 
     use super::*;
@@ -164,7 +163,7 @@ mod tests {
             let admin = Client::new(&url, ADMIN).unwrap();
             admin.create_app("demo", &key.public_key().to_text(Format::Minisign)).await.unwrap();
             let token = admin.create_token("demo", Scope::Publish, "ci").await.unwrap();
-            let publisher = Client::new(&url, token["token"].as_str().unwrap()).unwrap();
+            let publisher = Client::new(&url, &token.token).unwrap();
             let file = dir.join("demo-2.0.0");
             std::fs::write(&file, script("2.0.0")).unwrap();
             let comment = TrustedComment::tauri(1_795_000_000, "demo", Some("2.0.0")).unwrap();

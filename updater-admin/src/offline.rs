@@ -32,7 +32,7 @@ fn open_key(path: Option<&Path>, password_var: &str, what: &str) -> Result<Secre
         ),
         None => {
             return Err(Error::usage(format!(
-                "the {what} {origin} is encrypted and no password was given\nhint: set `{password_var}`, or run in a terminal to be asked"
+                "the {what} {origin} is encrypted, and `{password_var}` gives no password\nhint: set it, or run in a terminal to be asked"
             )));
         }
     };
@@ -91,7 +91,7 @@ pub fn next_root(
                 signer.key_id()
             ))
         })?;
-        Some(trust.current_root().map_err(|e| Error::Internal(format!("current root: {e}")))?)
+        Some(trust.current_root().map_err(|e| Error::internal(format!("current root: {e}")))?)
     };
     let version = current.as_ref().map_or(1, |root| root.version + 1);
     let mut revoked: Vec<String> = current.as_ref().map(|root| root.revoked_keys.clone()).unwrap_or_default();
@@ -107,7 +107,7 @@ pub fn next_root(
         (None, Some(root)) => root
             .release_keys
             .iter()
-            .map(|k| PublicKey::from_text(k).map_err(|e| Error::Internal(format!("current root's key: {e}"))))
+            .map(|k| PublicKey::from_text(k).map_err(|e| Error::internal(format!("current root's key: {e}"))))
             .collect::<Result<_>>()?,
         (None, None) => vec![signer.public_key()],
     };
@@ -123,7 +123,7 @@ pub fn next_root(
     let mut signers = vec![signer];
     signers.extend(change.new_release_key);
     let envelope =
-        Envelope::sign(&root, Kind::Root, &signers).map_err(|e| Error::Internal(format!("signing the root: {e}")))?;
+        Envelope::sign(&root, Kind::Root, &signers).map_err(|e| Error::internal(format!("signing the root: {e}")))?;
     Ok((envelope, root))
 }
 
@@ -156,7 +156,7 @@ pub async fn release_document(
                 .map_err(|e| Error::io("could not read", &path, e))
         })
         .await
-        .map_err(|e| Error::Internal(format!("hash task: {e}")))??;
+        .map_err(|e| Error::internal(format!("hash task: {e}")))??;
         infos.push(info);
     }
     let release = Release {
@@ -169,5 +169,5 @@ pub async fn release_document(
         artifacts: infos,
         min_webview_version,
     };
-    Envelope::sign(&release, Kind::Release, &[key]).map_err(|e| Error::Internal(format!("signing the release: {e}")))
+    Envelope::sign(&release, Kind::Release, &[key]).map_err(|e| Error::internal(format!("signing the release: {e}")))
 }

@@ -36,7 +36,7 @@ pub fn target_from_file_name(name: &str) -> Result<Target> {
             "cannot tell the architecture of `{name}` from its name\nhint: pass it as `--target {os}-ARCH-{bundle}={name}`, e.g. `--target {os}-aarch64-{bundle}={name}`"
         ))
     })?;
-    Target::new(os, arch, Some(bundle)).map_err(|source| Error::protocol("target", source))
+    Target::new(os, arch, Some(bundle)).map_err(Error::protocol)
 }
 
 fn arch_from_name(lower: &str) -> Option<Arch> {
@@ -66,7 +66,7 @@ pub fn parse_target_arg(arg: &str) -> Result<(Target, std::path::PathBuf)> {
     let (key, file) = arg.split_once('=').ok_or_else(|| {
         Error::usage(format!("`--target {arg}`: expected `KEY=FILE`, e.g. `linux-x86_64-deb=app.deb`"))
     })?;
-    let target = key.parse().map_err(|source| Error::protocol("target", source))?;
+    let target = key.parse().map_err(Error::protocol)?;
     Ok((target, file.into()))
 }
 

@@ -1,23 +1,24 @@
-//! The HTTP client the CLI subcommands use to talk to a running server's `/api/v1`.
+//! The HTTP client of a running update server's `/api/v1`, typed with [`crate::api`].
 //!
-//! Every call returns the server's JSON answer, or [`Error::Server`] with the server's `error.code` and `message`.
-//! Uploads stream each artifact from disk (constant memory) and report progress through a callback.
+//! Every call returns the server's answer as its [`crate::api`] type, or [`Error::Server`] with the server's
+//! `error.code` and `message`. Uploads stream each artifact from disk (constant memory) and report progress through a
+//! callback.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use millennium_update_protocol::{Target, Version};
-use serde_json::{Value, json};
-
-use crate::error::{Error, Result};
-use crate::server::api::{CreateApp, CreateToken, Promote, Rollout, UpdateApp, Yank};
-use crate::server::publish::{
-    ARTIFACT_PART_PREFIX, PublishRequest, RELEASE_DOCUMENT_PART, RELEASE_PART, SIGNATURE_PART_PREFIX,
-};
-use crate::tokens::Scope;
 use millennium_update_protocol::metadata::Envelope;
+use millennium_update_protocol::{Target, Version};
+use serde::de::DeserializeOwned;
+
+use crate::api::{
+    ARTIFACT_PART_PREFIX, App, CreateApp, CreateToken, CreatedToken, DryRun, ErrorBody, MetadataStatus, OnlineKey,
+    Promote, PublishRequest, RELEASE_DOCUMENT_PART, RELEASE_PART, Release, Releases, RevokedToken, Rollout,
+    SIGNATURE_PART_PREFIX, Scope, StoredRoot, TOKEN_PREFIX, UpdateApp, Yank,
+};
+use crate::error::{Error, Result};
 
 /// An artifact to upload.
 #[derive(Debug, Clone)]
@@ -52,7 +53,7 @@ impl Client {
         }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("millennium-update-server/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("millennium-update-admin/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self { http, base: url.as_str().trim_end_matches('/').to_owned(), token: token.to_owned() })
     }
@@ -61,61 +62,54 @@ impl Client {
         format!("{}/api/v1{path}", self.base)
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Value> {
+    async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T> {
         let response = request.bearer_auth(&self.token).send().await?;
         let status = response.status();
         let bytes = response.bytes().await?;
         if status.is_success() {
-            if bytes.is_empty() {
-                return Ok(Value::Null);
-            }
             return serde_json::from_slice(&bytes)
-                .map_err(|e| Error::Internal(format!("the server's answer is not JSON: {e}")));
+                .map_err(|e| Error::internal(format!("the server's answer is not what this client expects: {e}")));
         }
-        let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
-        let field = |name: &str| parsed.as_ref().and_then(|v| v["error"][name].as_str()).map(str::to_owned);
+        let error = serde_json::from_slice::<ErrorBody>(&bytes).ok().map(|body| body.error);
         Err(Error::Server {
             status: status.as_u16(),
-            code: field("code").unwrap_or_else(|| "http".to_owned()),
-            message: field("message")
-                .unwrap_or_else(|| status.canonical_reason().unwrap_or("unexpected answer").to_owned()),
+            code: error.as_ref().map_or_else(|| "http".to_owned(), |e| e.code.clone()),
+            message: error
+                .map_or_else(|| status.canonical_reason().unwrap_or("unexpected answer").to_owned(), |e| e.message),
         })
     }
 
     /// `POST /api/v1/apps`.
-    pub async fn create_app(&self, id: &str, public_key: &str) -> Result<Value> {
+    pub async fn create_app(&self, id: &str, public_key: &str) -> Result<App> {
         let body = CreateApp { id: id.to_owned(), public_key: public_key.to_owned() };
         self.send(self.http.post(self.url("/apps")).json(&body)).await
     }
 
     /// `PATCH /api/v1/apps/{app}`: replaces the release public key.
-    pub async fn set_app_key(&self, app: &str, public_key: &str) -> Result<Value> {
+    pub async fn set_app_key(&self, app: &str, public_key: &str) -> Result<App> {
         let body = UpdateApp { public_key: public_key.to_owned() };
         self.send(self.http.patch(self.url(&format!("/apps/{app}"))).json(&body)).await
     }
 
     /// `GET /api/v1/apps/{app}`.
-    pub async fn app(&self, app: &str) -> Result<Value> {
+    pub async fn app(&self, app: &str) -> Result<App> {
         self.send(self.http.get(self.url(&format!("/apps/{app}")))).await
     }
 
     /// `POST /api/v1/tokens`.
-    pub async fn create_token(&self, app: &str, scope: Scope, description: &str) -> Result<Value> {
+    pub async fn create_token(&self, app: &str, scope: Scope, description: &str) -> Result<CreatedToken> {
         let body = CreateToken { app: app.to_owned(), scope, description: description.to_owned() };
         self.send(self.http.post(self.url("/tokens")).json(&body)).await
     }
 
     /// `DELETE /api/v1/tokens/{id}`; accepts a token id or a whole token.
-    pub async fn revoke_token(&self, id_or_token: &str) -> Result<Value> {
-        let id = match crate::tokens::PresentedToken::parse(id_or_token) {
-            Ok(token) => token.id.to_owned(),
-            Err(_) => id_or_token.to_owned(),
-        };
+    pub async fn revoke_token(&self, id_or_token: &str) -> Result<RevokedToken> {
+        let id = token_id(id_or_token);
         self.send(self.http.delete(self.url(&format!("/tokens/{id}")))).await
     }
 
     /// `GET /api/v1/apps/{app}/releases`.
-    pub async fn list_releases(&self, app: &str, channel: Option<&str>) -> Result<Value> {
+    pub async fn list_releases(&self, app: &str, channel: Option<&str>) -> Result<Releases> {
         let mut request = self.http.get(self.url(&format!("/apps/{app}/releases")));
         if let Some(channel) = channel {
             request = request.query(&[("channel", channel)]);
@@ -128,25 +122,25 @@ impl Client {
     }
 
     /// `POST …/promote`.
-    pub async fn promote(&self, app: &str, version: &Version, body: &Promote) -> Result<Value> {
+    pub async fn promote(&self, app: &str, version: &Version, body: &Promote) -> Result<Release> {
         self.send(self.http.post(self.release_url(app, version, "promote")).json(body)).await
     }
 
     /// `POST …/rollout`.
-    pub async fn rollout(&self, app: &str, version: &Version, body: &Rollout) -> Result<Value> {
+    pub async fn rollout(&self, app: &str, version: &Version, body: &Rollout) -> Result<Release> {
         self.send(self.http.post(self.release_url(app, version, "rollout")).json(body)).await
     }
 
     /// `POST …/yank`.
-    pub async fn yank(&self, app: &str, version: &Version, yanked: bool) -> Result<Value> {
+    pub async fn yank(&self, app: &str, version: &Version, yanked: bool) -> Result<Release> {
         self.send(self.http.post(self.release_url(app, version, "yank")).json(&Yank { yanked })).await
     }
 
     /// `POST /api/v1/apps/{app}/releases` with `dry_run`: checks everything but the artifacts.
-    pub async fn publish_check(&self, app: &str, release: &PublishRequest) -> Result<Value> {
-        let mut release = serde_json::to_value(release).map_err(|e| Error::Internal(format!("release JSON: {e}")))?;
-        release["dry_run"] = Value::Bool(true);
-        let form = reqwest::multipart::Form::new().text(RELEASE_PART, release.to_string());
+    pub async fn publish_check(&self, app: &str, release: &PublishRequest) -> Result<DryRun> {
+        let release = PublishRequest { dry_run: true, ..release.clone() };
+        let release = serde_json::to_string(&release).map_err(|e| Error::internal(format!("release JSON: {e}")))?;
+        let form = reqwest::multipart::Form::new().text(RELEASE_PART, release);
         self.send(self.http.post(self.url(&format!("/apps/{app}/releases"))).multipart(form)).await
     }
 
@@ -157,7 +151,7 @@ impl Client {
         release: &PublishRequest,
         artifacts: &[UploadArtifact],
         progress: Progress,
-    ) -> Result<Value> {
+    ) -> Result<Release> {
         self.publish_signed(app, release, None, artifacts, progress).await
     }
 
@@ -169,8 +163,8 @@ impl Client {
         document: Option<&Envelope>,
         artifacts: &[UploadArtifact],
         progress: Progress,
-    ) -> Result<Value> {
-        let release_json = serde_json::to_string(release).map_err(|e| Error::Internal(format!("release JSON: {e}")))?;
+    ) -> Result<Release> {
+        let release_json = serde_json::to_string(release).map_err(|e| Error::internal(format!("release JSON: {e}")))?;
         let mut form = reqwest::multipart::Form::new().text(RELEASE_PART, release_json);
         if let Some(document) = document {
             form = form.text(RELEASE_DOCUMENT_PART, document.to_json());
@@ -203,17 +197,17 @@ impl Client {
     }
 
     /// `GET /api/v1/apps/{app}/metadata`: root version, online keys, last sequence of each channel.
-    pub async fn metadata_status(&self, app: &str) -> Result<Value> {
+    pub async fn metadata_status(&self, app: &str) -> Result<MetadataStatus> {
         self.send(self.http.get(self.url(&format!("/apps/{app}/metadata")))).await
     }
 
     /// `POST /api/v1/apps/{app}/online-keys`: the server generates an online key and answers its public key.
-    pub async fn generate_online_key(&self, app: &str) -> Result<Value> {
+    pub async fn generate_online_key(&self, app: &str) -> Result<OnlineKey> {
         self.send(self.http.post(self.url(&format!("/apps/{app}/online-keys")))).await
     }
 
     /// `POST /api/v1/apps/{app}/roots`.
-    pub async fn upload_root(&self, app: &str, root: &Envelope) -> Result<Value> {
+    pub async fn upload_root(&self, app: &str, root: &Envelope) -> Result<StoredRoot> {
         let request = self
             .http
             .post(self.url(&format!("/apps/{app}/roots")))
@@ -237,17 +231,56 @@ impl Client {
     }
 
     /// `GET /api/v1/apps/{app}/releases/{version}`; `None` when it does not exist.
-    pub async fn release(&self, app: &str, version: &Version) -> Result<Option<Value>> {
+    pub async fn release(&self, app: &str, version: &Version) -> Result<Option<Release>> {
         let url = self.url(&format!("/apps/{app}/releases/{}", version.to_request_segment()));
         match self.send(self.http.get(url)).await {
-            Ok(value) => Ok(Some(value)),
+            Ok(release) => Ok(Some(release)),
             Err(Error::Server { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
         }
     }
 }
 
-/// The JSON printed for an error with `--json`.
-pub fn error_json(error: &Error) -> Value {
-    json!({ "error": { "code": error.code(), "message": error.to_string() } })
+/// The id of a token given whole (`mlnm_<id>_<secret>`); anything else is taken as the id itself.
+fn token_id(id_or_token: &str) -> &str {
+    let id = id_or_token.strip_prefix(TOKEN_PREFIX).and_then(|rest| rest.split_once('_')).map(|(id, _)| id);
+    id.filter(|id| id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit())).unwrap_or(id_or_token)
+}
+
+/// `GET {base}/healthz` (no token), failing unless it answers 2xx within `timeout`: the container `HEALTHCHECK`.
+pub async fn healthcheck(base: &str, timeout: Duration) -> Result<Healthy> {
+    let url = format!("{}/healthz", base.trim_end_matches('/'));
+    let client = reqwest::Client::builder().timeout(timeout).build()?;
+    let response = client.get(&url).send().await?;
+    let status = response.status();
+    if !status.is_success() {
+        return Err(Error::Server {
+            status: status.as_u16(),
+            code: "unhealthy".into(),
+            message: format!("`{url}` answered {status}"),
+        });
+    }
+    Ok(Healthy { status: "ok".into(), url })
+}
+
+/// A server that answered its health check.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Healthy {
+    /// `ok`.
+    pub status: String,
+    /// The URL that answered.
+    pub url: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_revoked_by_their_id() {
+        let id = "0123456789abcdef";
+        assert_eq!(token_id(&format!("mlnm_{id}_{}", "0".repeat(64))), id);
+        assert_eq!(token_id(id), id);
+        assert_eq!(token_id("mlnm_short_x"), "mlnm_short_x");
+    }
 }

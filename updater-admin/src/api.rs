@@ -1,0 +1,434 @@
+//! The request and response bodies of the update server's admin and publish API (`/api/v1`), defined once: the server
+//! answers with these types, the [`crate::client::Client`] reads them, and the server's OpenAPI document is generated
+//! from them (`utoipa`), so the three cannot drift apart.
+//!
+//! Request bodies refuse unknown fields, so a typo in a client is an error instead of a silently ignored option. The
+//! update-check answers and the signed metadata documents are not here: their wire format belongs to
+//! `millennium-update-protocol`.
+
+use std::collections::BTreeMap;
+
+use millennium_update_protocol::metadata::Envelope;
+use millennium_update_protocol::webview::WebviewMinimums;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+/// Multipart part of a publish that holds the [`PublishRequest`]; it must come first.
+pub const RELEASE_PART: &str = "release";
+/// Multipart part of a publish that holds the signed release document (apps with signed metadata).
+pub const RELEASE_DOCUMENT_PART: &str = "release-document";
+/// Prefix of the multipart parts that hold an artifact's signature: `signature:{target}`.
+pub const SIGNATURE_PART_PREFIX: &str = "signature:";
+/// Prefix of the multipart parts that hold an artifact: `artifact:{target}`.
+pub const ARTIFACT_PART_PREFIX: &str = "artifact:";
+
+/// Prefix of every token (`mlnm_<id>_<secret>`), so secret scanners can recognise them.
+pub const TOKEN_PREFIX: &str = "mlnm_";
+
+/// What a token may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Publish releases.
+    Publish,
+    /// Everything on its app.
+    Admin,
+}
+
+impl Scope {
+    /// The stored and wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Publish => "publish",
+            Scope::Admin => "admin",
+        }
+    }
+
+    /// Parses the stored and wire name.
+    pub fn parse(text: &str) -> Result<Self, UnknownScope> {
+        match text {
+            "publish" => Ok(Scope::Publish),
+            "admin" => Ok(Scope::Admin),
+            _ => Err(UnknownScope),
+        }
+    }
+
+    /// Whether this scope allows `needed`.
+    pub fn allows(self, needed: Scope) -> bool {
+        self == Scope::Admin || needed == Scope::Publish
+    }
+}
+
+/// A scope name other than `publish` and `admin`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unknown token scope: expected `publish` or `admin`")]
+pub struct UnknownScope;
+
+// ----- apps -----
+
+/// Body of `POST /api/v1/apps`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApp {
+    /// The app id: lowercase letters, digits, `.`, `_`, `-` (e.g. `com.example.app`).
+    pub id: String,
+    /// The release public key: minisign public key text or Tauri's base64 form.
+    pub public_key: String,
+}
+
+/// Body of `PATCH /api/v1/apps/{app}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateApp {
+    /// The new release public key: minisign public key text or Tauri's base64 form.
+    pub public_key: String,
+}
+
+/// An app and its release public key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct App {
+    /// The app id.
+    pub id: String,
+    /// The release public key, minisign text.
+    pub public_key: String,
+    /// The same key in Tauri's base64 form (the `pubkey` of a Tauri app's updater configuration).
+    pub tauri_pubkey: String,
+    /// The key id (16 hex digits), as minisign shows it.
+    pub key_id: String,
+    /// When the app was registered (Unix seconds).
+    pub created_at: i64,
+}
+
+// ----- tokens -----
+
+/// Body of `POST /api/v1/tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateToken {
+    /// The app the token is for.
+    pub app: String,
+    /// What the token may do.
+    pub scope: Scope,
+    /// Free text: who or what uses it (at most 256 bytes).
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A new token, shown only in this answer (the server keeps only its hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CreatedToken {
+    /// The token id: the 16 hex digits after `mlnm_`, safe to log and to revoke with.
+    pub id: String,
+    /// The whole token, `mlnm_<id>_<secret>`.
+    pub token: String,
+    /// The app it is scoped to.
+    pub app: String,
+    /// What it may do.
+    pub scope: Scope,
+}
+
+/// Answer of `DELETE /api/v1/tokens/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RevokedToken {
+    /// The token id.
+    pub id: String,
+    /// Always `true`.
+    pub revoked: bool,
+}
+
+// ----- releases -----
+
+/// Query of `GET /api/v1/apps/{app}/releases`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only releases in this channel.
+    pub channel: Option<String>,
+}
+
+/// A release as the admin API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Release {
+    /// The app.
+    pub app: String,
+    /// The version (SemVer).
+    pub version: String,
+    /// Release notes (Markdown).
+    pub notes: Option<String>,
+    /// The oldest system webview the release works with, per backend, as in the signed release document:
+    /// `{"webkitgtk": "2.44", "webview2": "124.0"}`; `null` when there is none.
+    #[schema(value_type = Option<BTreeMap<String, String>>)]
+    pub min_webview_version: Option<WebviewMinimums>,
+    /// Publication time (RFC 3339).
+    pub pub_date: String,
+    /// Whether the release was yanked (no longer offered nor served).
+    pub yanked: bool,
+    /// The channels that offer it.
+    pub channels: Vec<Placement>,
+    /// Its files.
+    pub artifacts: Vec<ReleaseArtifact>,
+}
+
+/// A release's place in a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Placement {
+    /// The channel.
+    pub channel: String,
+    /// Percentage of installs it is offered to.
+    #[schema(minimum = 0, maximum = 100)]
+    pub rollout: u8,
+    /// Whether the rollout is paused (not offered at all).
+    pub paused: bool,
+    /// When it was added to the channel (Unix seconds).
+    pub added_at: i64,
+}
+
+/// One file of a release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReleaseArtifact {
+    /// The target key, e.g. `linux-x86_64-deb`.
+    pub target: String,
+    /// The file name.
+    pub file_name: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    /// Where clients download it.
+    pub url: String,
+}
+
+/// Answer of `GET /api/v1/apps/{app}/releases`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Releases {
+    /// Newest first.
+    pub releases: Vec<Release>,
+}
+
+/// The `release` part of a publish (`POST /api/v1/apps/{app}/releases`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublishRequest {
+    /// SemVer version.
+    pub version: String,
+    /// Channel to publish to (default `stable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// Release notes (Markdown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+    /// The oldest system webview the release works with, per backend, in the text form `webkitgtk=2.44,webview2=124.0`
+    /// (see `millennium_update_protocol::webview`), served with the release so that Millennium's updater does not
+    /// install it where its own backend's webview is older. A bare version is refused: it names no backend.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_webview_version: Option<String>,
+    /// Initial rollout percentage (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 100)]
+    pub rollout: Option<u8>,
+    /// Publish even if the version is not newer than the channel's latest.
+    #[serde(default)]
+    pub force: bool,
+    /// Total size in bytes of the artifacts that will follow, if known: refused at once when over the limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_size: Option<u64>,
+    /// Only check the token, app, version, channel and size, and answer `200` without reading artifacts. The CLI
+    /// does this before uploading, so a refusal arrives before gigabytes are sent (a server that refuses in the
+    /// middle of an upload cannot always get its answer through).
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+impl PublishRequest {
+    /// A request for `version` with every option at its default (channel `stable`, no notes, 100 %).
+    pub fn new(version: impl Into<String>) -> Self {
+        Self {
+            version: version.into(),
+            channel: None,
+            notes: None,
+            min_webview_version: None,
+            rollout: None,
+            force: false,
+            total_size: None,
+            dry_run: false,
+        }
+    }
+}
+
+/// Answer of a publish with `dry_run`: it would be accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DryRun {
+    /// Always `true`.
+    pub dry_run: bool,
+    /// The app.
+    pub app: String,
+    /// The version, normalised.
+    pub version: String,
+    /// The channel.
+    pub channel: String,
+}
+
+/// Body of `POST …/releases/{version}/promote`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Promote {
+    /// The channel to add the release to.
+    pub to: String,
+    /// Rollout percentage in that channel (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 100)]
+    pub rollout: Option<u8>,
+    /// Add it even if the channel has a newer release.
+    #[serde(default)]
+    pub force: bool,
+    /// The release document for the target channel, signed offline (required when the app has signed metadata;
+    /// its artifacts must be those of the release's document in another channel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<EnvelopeSchema>)]
+    pub release_document: Option<Envelope>,
+}
+
+/// Body of `POST …/releases/{version}/rollout`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rollout {
+    /// The channel whose placement changes (default `stable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// New percentage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0, maximum = 100)]
+    pub percent: Option<u8>,
+    /// Pause (`true`) or resume (`false`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused: Option<bool>,
+}
+
+/// Body of `POST …/releases/{version}/yank`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Yank {
+    /// `false` un-yanks.
+    #[serde(default = "yes")]
+    #[schema(default = true)]
+    pub yanked: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+// ----- signed metadata -----
+
+/// A signed document as transmitted (`millennium_update_protocol::metadata::Envelope`), for the OpenAPI document.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = Envelope)]
+pub struct EnvelopeSchema {
+    /// The document's JSON text, exactly as signed.
+    pub payload: String,
+    /// minisign signatures over `payload`, Tauri base64 form.
+    pub signatures: Vec<String>,
+}
+
+/// Answer of `GET /api/v1/apps/{app}/metadata`: what a publisher or the root signer needs to know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MetadataStatus {
+    /// The app.
+    pub app: String,
+    /// The current root's version; `null` when the app has no signed metadata.
+    pub root_version: Option<u64>,
+    /// The current root's release keys (minisign base64 lines).
+    pub release_keys: Option<Vec<String>>,
+    /// The key ids the current root revokes.
+    pub revoked_keys: Option<Vec<String>>,
+    /// Every online key the server holds for the app.
+    pub online_keys: Vec<OnlineKeyStatus>,
+    /// The last release document of each channel.
+    pub channels: BTreeMap<String, ChannelSequence>,
+    /// The current freshness document; `null` when none was signed yet.
+    pub freshness: Option<FreshnessStatus>,
+}
+
+/// An online key the server holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OnlineKeyStatus {
+    /// Its key id.
+    pub key_id: String,
+    /// Its public key, minisign text.
+    pub public_key: String,
+    /// Whether the current root lists it.
+    pub in_root: bool,
+    /// Whether the current root revokes it.
+    pub revoked: bool,
+    /// When it was generated (Unix seconds).
+    pub created_at: i64,
+}
+
+/// The last release document of a channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ChannelSequence {
+    /// Its sequence number; the next document of the channel needs a higher one.
+    pub sequence: i64,
+    /// The release it describes.
+    pub version: String,
+}
+
+/// The current freshness document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FreshnessStatus {
+    /// Its sequence number.
+    pub sequence: i64,
+    /// When it was signed (Unix seconds).
+    pub issued_at: i64,
+    /// When it expires (Unix seconds).
+    pub expires_at: i64,
+}
+
+/// Answer of `POST /api/v1/apps/{app}/online-keys`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OnlineKey {
+    /// The app.
+    pub app: String,
+    /// The new key's id.
+    pub key_id: String,
+    /// The new public key, minisign text: list it in the next root.
+    pub public_key: String,
+}
+
+/// Answer of `POST /api/v1/apps/{app}/roots`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StoredRoot {
+    /// The app.
+    pub app: String,
+    /// The root's version.
+    pub version: u64,
+}
+
+// ----- errors and operations -----
+
+/// Every error answer of the server (4xx, and an opaque 500). A hint, when there is one, is the message's last line,
+/// `hint: …`. (The CLIs print errors in their own shape, [`crate::report::ErrorReport`].)
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable machine-readable name, e.g. `not_found`, `duplicate_version`.
+    pub code: String,
+    /// What went wrong, for a person.
+    pub message: String,
+}
+
+/// Answer of `GET /healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}

@@ -1,0 +1,815 @@
+//! The admin subcommands of `millennium-update-server` (`apps`, `tokens`, `publish`, `releases`, `promote`, `rollout`,
+//! `yank`, `online-key`, `root`): each talks to a running server over HTTP with a token, through
+//! [`crate::client::Client`], and signs what the release key must sign on this machine ([`crate::offline`]). Flags
+//! double as `MILLENNIUM_*` environment variables (12-factor); the names are in [`crate::env_vars`].
+//!
+//! [`run`] returns a typed [`Output`]; [`crate::report::finish`] prints it (text, or the JSON of the server's answer
+//! with `--json`) and maps errors to the documented exit codes. Any binary can embed these commands with
+//! `#[command(flatten)]` on an [`AdminCommand`] variant, as `millennium-update-server` does.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, Subcommand, ValueEnum};
+use millennium_update_protocol::metadata::{Envelope, Kind};
+use millennium_update_protocol::webview::WebviewMinimums;
+use serde::Serialize;
+
+use crate::api::{
+    App, CreatedToken, MetadataStatus, OnlineKey, Promote, PublishRequest, Release, Releases, RevokedToken, Rollout,
+    Scope, StoredRoot,
+};
+use crate::client::{Client, UploadArtifact};
+use crate::env_vars;
+use crate::error::{Error, Result};
+use crate::report::Render;
+
+/// The admin subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Manage apps (needs the server admin token).
+    #[command(subcommand)]
+    Apps(AppsCommand),
+    /// Create and revoke tokens scoped to one app and one action.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+    /// Publish a release: upload signed artifacts (each with its `ARTIFACT.sig`) to a channel.
+    ///
+    /// The server verifies every signature against the app's public key and refuses unsigned or wrongly signed
+    /// artifacts, a version that exists, or one not newer than the channel's latest (unless `--force`). The release
+    /// becomes visible only when everything is stored. The token comes from `--token`, else
+    /// `MILLENNIUM_PUBLISH_TOKEN`, else `MILLENNIUM_TOKEN`.
+    Publish(PublishArgs),
+    /// List releases.
+    #[command(subcommand)]
+    Releases(ReleasesCommand),
+    /// Offer an existing release in another channel too (e.g. beta → stable).
+    Promote(PromoteArgs),
+    /// Change a staged rollout: set the percentage, pause or resume.
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
+    /// Stop offering a release (and serving its files) in every channel; `--undo` reverts.
+    Yank(YankArgs),
+    /// Signed metadata: the server's online key of an app, which signs its freshness documents.
+    #[command(subcommand)]
+    OnlineKey(OnlineKeyCommand),
+    /// Signed metadata: sign the app's next root with the release key, on this machine, and upload it.
+    #[command(subcommand)]
+    Root(RootCommand),
+}
+
+/// Where the server is and who we are.
+#[derive(Debug, Args)]
+pub struct Remote {
+    /// The server's base URL.
+    #[arg(long, env = env_vars::SERVER, default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+
+    /// API token (`mlnm_…`).
+    #[arg(long, env = env_vars::TOKEN, hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+impl Remote {
+    /// A client of this server with this token.
+    pub fn client(&self) -> Result<Client> {
+        let token = self.token.as_deref().ok_or_else(|| {
+            Error::usage(format!("no token given\nhint: pass `--token` or set `{}`", env_vars::TOKEN))
+        })?;
+        Client::new(&self.server, token)
+    }
+}
+
+/// `apps` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AppsCommand {
+    /// Register an app and its release public key.
+    Create(AppKeyArgs),
+    /// Replace an app's release public key (to rotate a lost or leaked key). Publishes are checked against the new
+    /// key from then on; releases already published keep their signatures. Tauri apps embed the key they verify
+    /// with: ship one last release signed with the old key whose app embeds the new one, then replace the key here.
+    SetKey(AppKeyArgs),
+}
+
+/// An app and its release public key.
+#[derive(Debug, Args)]
+pub struct AppKeyArgs {
+    #[command(flatten)]
+    remote: Remote,
+    /// The app id: lowercase letters, digits, `.`, `_`, `-` (e.g. `com.example.app`).
+    #[arg(long)]
+    id: String,
+    /// The release public key: a path to a `.pub` file, or the key itself (minisign text or Tauri's base64
+    /// `pubkey`).
+    #[arg(long)]
+    public_key: String,
+}
+
+/// `tokens` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Create a token for one app and action; it is printed once.
+    Create {
+        #[command(flatten)]
+        remote: Remote,
+        /// The app.
+        #[arg(long)]
+        app: String,
+        /// What the token may do: `publish` (CI) or `admin` (everything on the app).
+        #[arg(long, value_enum)]
+        scope: ScopeArg,
+        /// Who or what uses it.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Revoke a token (by id, or the whole token).
+    Revoke {
+        #[command(flatten)]
+        remote: Remote,
+        /// The token id (the 16 hex digits after `mlnm_`) or the token.
+        id: String,
+    },
+}
+
+/// Token scopes on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ScopeArg {
+    /// May publish releases.
+    Publish,
+    /// May do everything on the app.
+    Admin,
+}
+
+impl From<ScopeArg> for Scope {
+    fn from(scope: ScopeArg) -> Self {
+        match scope {
+            ScopeArg::Publish => Scope::Publish,
+            ScopeArg::Admin => Scope::Admin,
+        }
+    }
+}
+
+/// Options of `publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The server's base URL.
+    #[arg(long, env = env_vars::SERVER, default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// Publish token (default: `MILLENNIUM_PUBLISH_TOKEN`, else `MILLENNIUM_TOKEN`).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// The app.
+    #[arg(long)]
+    pub app: String,
+    /// The channel.
+    #[arg(long, default_value = "stable")]
+    pub channel: String,
+    /// The release version (SemVer). Signatures that carry a `version:` must carry this one.
+    #[arg(long)]
+    pub version: String,
+    /// Release notes file (Markdown).
+    #[arg(long)]
+    pub notes_file: Option<PathBuf>,
+    /// The oldest system webview the release works with, per backend: `webkitgtk=2.44` (WebKitGTK, Linux),
+    /// `webview2=124.0` (the WebView2 Runtime, Windows), `wkwebview=13.0` (the macOS version). Repeatable, or
+    /// comma-separated (`webkitgtk=2.44,webview2=124.0`); usually the app's `min-webview-version`. Millennium's updater
+    /// does not install the release where its own backend's webview is older; backends without an entry take any
+    /// version.
+    #[arg(long, value_name = "BACKEND=VERSION", value_parser = parse_webview_minimums)]
+    pub min_webview_version: Vec<WebviewMinimums>,
+    /// Initial rollout percentage.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub rollout: u8,
+    /// Publish even if the version is not newer than the channel's latest.
+    #[arg(long)]
+    pub force: bool,
+    /// The release secret key, for apps with signed metadata: the CLI signs the release document with it (default:
+    /// `MILLENNIUM_SIGNING_PRIVATE_KEY`; password from `MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD`). Never uploaded.
+    #[arg(long)]
+    pub release_key: Option<PathBuf>,
+    /// An artifact with an explicit target key, `KEY=FILE` (e.g. `linux-x86_64-deb=dist/app.deb`). Repeatable.
+    #[arg(long = "target", value_name = "KEY=FILE")]
+    pub targets: Vec<String>,
+    /// Artifacts whose target is inferred from the file name (`_amd64.AppImage`, `_x64-setup.exe`, …). Each is
+    /// uploaded with its signature from `ARTIFACT.sig`.
+    pub artifacts: Vec<PathBuf>,
+}
+
+/// Checks one `--min-webview-version` before anything is sent.
+fn parse_webview_minimums(text: &str) -> std::result::Result<WebviewMinimums, String> {
+    WebviewMinimums::parse(text).map_err(|e| e.to_string())
+}
+
+/// All `--min-webview-version` values as one list; a backend given in two of them is refused.
+fn merge_webview_minimums(given: &[WebviewMinimums]) -> Result<WebviewMinimums> {
+    if given.len() <= 1 {
+        return Ok(given.first().cloned().unwrap_or_default());
+    }
+    let joined = given.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
+    WebviewMinimums::parse(&joined).map_err(|e| Error::usage(format!("--min-webview-version: {e}")))
+}
+
+/// `online-key` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum OnlineKeyCommand {
+    /// Make the server generate an online key for the app (it keeps the secret; needs an admin token). Prints the
+    /// public key; the next root (`root sign`) lists it, and from then on the server signs freshness with it. To
+    /// replace a leaked online key: generate a new one, then `root sign --revoke OLD_KEY_ID`.
+    Generate {
+        #[command(flatten)]
+        remote: Remote,
+        /// The app.
+        #[arg(long)]
+        app: String,
+    },
+}
+
+/// `root` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RootCommand {
+    /// Sign the next root with the release key and upload it (admin token).
+    ///
+    /// Root 1 must be signed by the release key the app was registered with; later roots by a release key of the
+    /// current root. The existing roots are fetched from the server (or read from `--roots`) and verified from the
+    /// signing key first. The online keys listed are the server's unrevoked ones unless `--online-key` is given.
+    /// Rotation: `--new-release-key NEW.key` (the root is signed by both keys, and lists only the new one).
+    /// Revocation of a leaked online key: `online-key generate`, then `root sign --revoke OLD_KEY_ID`.
+    Sign(RootSignArgs),
+    /// Upload a root signed elsewhere (`root sign --no-upload --output FILE`).
+    Upload {
+        #[command(flatten)]
+        remote: Remote,
+        /// The app.
+        #[arg(long)]
+        app: String,
+        /// The root envelope (JSON).
+        file: PathBuf,
+    },
+}
+
+/// Options of `root sign`.
+#[derive(Debug, Args)]
+pub struct RootSignArgs {
+    #[command(flatten)]
+    pub remote: Remote,
+    /// The app.
+    #[arg(long)]
+    pub app: String,
+    /// The release secret key (default: `MILLENNIUM_SIGNING_PRIVATE_KEY`, text or path); its password from
+    /// `MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD`, else asked in a terminal.
+    #[arg(long)]
+    pub release_key: Option<PathBuf>,
+    /// Rotate to this release key (its password from `MILLENNIUM_SIGNING_NEW_PRIVATE_KEY_PASSWORD`).
+    #[arg(long)]
+    pub new_release_key: Option<PathBuf>,
+    /// An online public key to list (text or `.pub` path; repeatable). Default: the server's unrevoked keys.
+    #[arg(long = "online-key", value_name = "KEY")]
+    pub online_keys: Vec<String>,
+    /// A key id (16 hex digits) to revoke from this root on (repeatable).
+    #[arg(long = "revoke", value_name = "KEY_ID")]
+    pub revoke: Vec<String>,
+    /// The current roots (`roots.json`) instead of fetching them from the server.
+    #[arg(long)]
+    pub roots: Option<PathBuf>,
+    /// Also write the signed root to this file.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// Do not upload (with `--roots`, `--online-key` and `--output`, no server is contacted at all).
+    #[arg(long)]
+    pub no_upload: bool,
+}
+
+/// `releases` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ReleasesCommand {
+    /// List an app's releases, newest first.
+    List {
+        #[command(flatten)]
+        remote: Remote,
+        /// The app.
+        #[arg(long)]
+        app: String,
+        /// Only releases in this channel.
+        #[arg(long)]
+        channel: Option<String>,
+    },
+}
+
+/// Options of `promote`.
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    #[command(flatten)]
+    pub remote: Remote,
+    /// The app.
+    #[arg(long)]
+    pub app: String,
+    /// The release.
+    #[arg(long)]
+    pub version: String,
+    /// The channel to offer it in.
+    #[arg(long)]
+    pub to: String,
+    /// Rollout percentage in that channel.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub rollout: u8,
+    /// Promote even if the channel has a newer release.
+    #[arg(long)]
+    pub force: bool,
+    /// The release secret key, for apps with signed metadata: signs the release document for the new channel
+    /// (default: `MILLENNIUM_SIGNING_PRIVATE_KEY`). Never uploaded.
+    #[arg(long)]
+    pub release_key: Option<PathBuf>,
+}
+
+/// Which release in which channel.
+#[derive(Debug, Args)]
+pub struct Placement {
+    #[command(flatten)]
+    pub remote: Remote,
+    /// The app.
+    #[arg(long)]
+    pub app: String,
+    /// The release.
+    #[arg(long)]
+    pub version: String,
+    /// The channel.
+    #[arg(long, default_value = "stable")]
+    pub channel: String,
+}
+
+/// `rollout` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// Offer the release to this percentage of installs (those that send an install id).
+    Set {
+        #[command(flatten)]
+        placement: Placement,
+        /// 0 to 100.
+        #[arg(value_parser = clap::value_parser!(u8).range(0..=100))]
+        percent: u8,
+    },
+    /// Stop offering the release in the channel (installs keep what they have).
+    Pause {
+        #[command(flatten)]
+        placement: Placement,
+    },
+    /// Offer it again.
+    Resume {
+        #[command(flatten)]
+        placement: Placement,
+    },
+}
+
+/// Options of `yank`.
+#[derive(Debug, Args)]
+pub struct YankArgs {
+    #[command(flatten)]
+    pub remote: Remote,
+    /// The app.
+    #[arg(long)]
+    pub app: String,
+    /// The release.
+    #[arg(long)]
+    pub version: String,
+    /// Un-yank.
+    #[arg(long)]
+    pub undo: bool,
+}
+
+fn parse_version(text: &str) -> Result<millennium_update_protocol::Version> {
+    millennium_update_protocol::Version::parse(text).map_err(Error::protocol)
+}
+
+/// A `--public-key` argument: the contents of the file it names, else the key itself.
+fn key_argument(argument: String) -> Result<String> {
+    let path = std::path::Path::new(&argument);
+    if path.is_file() { read_file(path) } else { Ok(argument) }
+}
+
+fn read_file(path: &std::path::Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::io("could not read", path, e))
+}
+
+/// Runs one admin subcommand; `json` only silences the progress bar of `publish`.
+pub async fn run(command: AdminCommand, json: bool) -> Result<Output> {
+    match command {
+        AdminCommand::Apps(AppsCommand::Create(AppKeyArgs { remote, id, public_key })) => {
+            Ok(Output::AppCreated(remote.client()?.create_app(&id, &key_argument(public_key)?).await?))
+        }
+        AdminCommand::Apps(AppsCommand::SetKey(AppKeyArgs { remote, id, public_key })) => {
+            Ok(Output::AppKeyReplaced(remote.client()?.set_app_key(&id, &key_argument(public_key)?).await?))
+        }
+        AdminCommand::Tokens(TokensCommand::Create { remote, app, scope, description }) => {
+            Ok(Output::TokenCreated(remote.client()?.create_token(&app, scope.into(), &description).await?))
+        }
+        AdminCommand::Tokens(TokensCommand::Revoke { remote, id }) => {
+            Ok(Output::TokenRevoked(remote.client()?.revoke_token(&id).await?))
+        }
+        AdminCommand::Publish(args) => publish(args, json).await.map(Output::Release),
+        AdminCommand::Releases(ReleasesCommand::List { remote, app, channel }) => {
+            Ok(Output::Releases(remote.client()?.list_releases(&app, channel.as_deref()).await?))
+        }
+        AdminCommand::Promote(args) => promote(args).await.map(Output::Release),
+        AdminCommand::OnlineKey(OnlineKeyCommand::Generate { remote, app }) => {
+            Ok(Output::OnlineKey(remote.client()?.generate_online_key(&app).await?))
+        }
+        AdminCommand::Root(RootCommand::Sign(args)) => root_sign(args).await.map(Output::RootSigned),
+        AdminCommand::Root(RootCommand::Upload { remote, app, file }) => {
+            let envelope = Envelope::parse(read_file(&file)?.as_bytes())
+                .map_err(|e| Error::usage(format!("`{}` is not a signed root: {e}", file.display())))?;
+            Ok(Output::RootStored(remote.client()?.upload_root(&app, &envelope).await?))
+        }
+        AdminCommand::Rollout(command) => {
+            let (placement, percent, paused) = match command {
+                RolloutCommand::Set { placement, percent } => (placement, Some(percent), None),
+                RolloutCommand::Pause { placement } => (placement, None, Some(true)),
+                RolloutCommand::Resume { placement } => (placement, None, Some(false)),
+            };
+            let version = parse_version(&placement.version)?;
+            let body = Rollout { channel: Some(placement.channel), percent, paused };
+            Ok(Output::Release(placement.remote.client()?.rollout(&placement.app, &version, &body).await?))
+        }
+        AdminCommand::Yank(args) => {
+            let version = parse_version(&args.version)?;
+            Ok(Output::Release(args.remote.client()?.yank(&args.app, &version, !args.undo).await?))
+        }
+    }
+}
+
+async fn publish(args: PublishArgs, json: bool) -> Result<Release> {
+    let token = args
+        .token
+        .or_else(|| std::env::var(env_vars::PUBLISH_TOKEN).ok().filter(|t| !t.is_empty()))
+        .or_else(|| std::env::var(env_vars::TOKEN).ok().filter(|t| !t.is_empty()))
+        .ok_or_else(|| {
+            Error::usage(format!("no publish token given\nhint: set `{}` (or pass `--token`)", env_vars::PUBLISH_TOKEN))
+        })?;
+    let version = parse_version(&args.version)?;
+    let min_webview = merge_webview_minimums(&args.min_webview_version)?;
+    let mut files = Vec::new();
+    for arg in &args.targets {
+        files.push(crate::infer::parse_target_arg(arg)?);
+    }
+    for path in &args.artifacts {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| Error::usage(format!("`{}` has no usable file name", path.display())))?;
+        files.push((crate::infer::target_from_file_name(name)?, path.clone()));
+    }
+    if files.is_empty() {
+        return Err(Error::usage(
+            "no artifacts given\nhint: `publish … app_1.2.3_amd64.AppImage` or `--target KEY=FILE`",
+        ));
+    }
+    let mut artifacts = Vec::with_capacity(files.len());
+    let mut total = 0;
+    for (target, path) in files {
+        if artifacts.iter().any(|a: &UploadArtifact| a.target == target) {
+            return Err(Error::usage(format!("two artifacts for `{target}`\nhint: give one file per target")));
+        }
+        let meta = std::fs::metadata(&path).map_err(|e| Error::io("could not read", &path, e))?;
+        total += meta.len();
+        let mut sig_path = path.clone().into_os_string();
+        sig_path.push(".sig");
+        let sig_path = PathBuf::from(sig_path);
+        let signature = std::fs::read_to_string(&sig_path).map_err(|e| {
+            Error::usage(format!(
+                "could not read the signature `{}`: {e}\nhint: sign the artifact first: `millennium-sign sign --version {version} {}`",
+                sig_path.display(),
+                path.display()
+            ))
+        })?;
+        artifacts.push(UploadArtifact { target, path, signature });
+    }
+    let notes = args.notes_file.as_deref().map(read_file).transpose()?;
+    let release = PublishRequest {
+        version: version.to_string(),
+        channel: Some(args.channel),
+        notes,
+        min_webview_version: (!min_webview.is_empty()).then(|| min_webview.to_string()),
+        rollout: Some(args.rollout),
+        force: args.force,
+        total_size: Some(total),
+        dry_run: false,
+    };
+    let client = Client::new(&args.server, &token)?;
+    // Ask first, so a refusal (token, version, size) does not come in the middle of a large upload.
+    client.publish_check(&args.app, &release).await?;
+    // Verify the signatures here too, against the keys the server will use, before sending any artifact: the
+    // current root's release keys for an app with signed metadata, else the key the app was registered with.
+    let status = client.metadata_status(&args.app).await?;
+    let keys = match &status.release_keys {
+        Some(keys) => keys.clone(),
+        None => vec![client.app(&args.app).await?.public_key],
+    };
+    let public_keys = keys
+        .iter()
+        .map(|k| millennium_sign::PublicKey::from_text(k))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::internal(format!("the server's public key for the app: {e}")))?;
+    verify_locally(&public_keys, &artifacts, &release.version).await?;
+    let document = if status.root_version.is_none() {
+        if args.release_key.is_some() {
+            return Err(Error::usage(format!(
+                "app `{}` has no signed metadata (no root), so there is no release document to sign\nhint: drop `--release-key`, or sign a root first with `root sign`",
+                args.app
+            )));
+        }
+        None
+    } else {
+        let key = crate::offline::release_key(args.release_key.as_deref())?;
+        let channel = release.channel.as_deref().unwrap_or("stable");
+        let sequence = next_sequence(&status, channel);
+        Some(
+            crate::offline::release_document(&args.app, channel, &version, sequence, min_webview, &artifacts, &key)
+                .await?,
+        )
+    };
+
+    let bar = if !json && std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(total);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(format!("uploading {} artifact(s)", artifacts.len()));
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let progress_bar = bar.clone();
+    let result = client
+        .publish_signed(&args.app, &release, document.as_ref(), &artifacts, Arc::new(move |n| progress_bar.inc(n)))
+        .await;
+    bar.finish_and_clear();
+    result
+}
+
+/// `promote`: for an app with signed metadata, signs the release document of the target channel from the release's
+/// document in another channel (same artifacts, next sequence of the target channel).
+async fn promote(args: PromoteArgs) -> Result<Release> {
+    let version = parse_version(&args.version)?;
+    let client = args.remote.client()?;
+    let status = client.metadata_status(&args.app).await?;
+    let release_document = if status.root_version.is_none() {
+        None
+    } else {
+        let key = crate::offline::release_key(args.release_key.as_deref())?;
+        let release = client
+            .release(&args.app, &version)
+            .await?
+            .ok_or_else(|| Error::usage(format!("app `{}` has no release {version}", args.app)))?;
+        let mut source = None;
+        for placement in &release.channels {
+            let path = format!("channels/{}/releases/{version}.json", placement.channel);
+            if let Some(text) = client.metadata_document(&args.app, &path).await? {
+                source = Some(text);
+                break;
+            }
+        }
+        let source = source.ok_or_else(|| {
+            Error::usage(format!("release {version} has no signed release document in any channel to promote from"))
+        })?;
+        let envelope = Envelope::parse(source.as_bytes())
+            .map_err(|e| Error::internal(format!("the server's release document: {e}")))?;
+        let mut document: millennium_update_protocol::metadata::Release = serde_json::from_str(&envelope.payload)
+            .map_err(|e| Error::internal(format!("the server's release document: {e}")))?;
+        document.channel.clone_from(&args.to);
+        document.sequence = next_sequence(&status, &args.to);
+        Some(
+            Envelope::sign(&document, Kind::Release, &[&key])
+                .map_err(|e| Error::internal(format!("signing the release document: {e}")))?,
+        )
+    };
+    let body = Promote { to: args.to, rollout: Some(args.rollout), force: args.force, release_document };
+    client.promote(&args.app, &version, &body).await
+}
+
+/// `root sign`.
+async fn root_sign(args: RootSignArgs) -> Result<SignedRoot> {
+    let signer = crate::offline::release_key(args.release_key.as_deref())?;
+    let new_key = args.new_release_key.as_deref().map(crate::offline::new_release_key).transpose()?;
+    let needs_server = !args.no_upload || args.roots.is_none() || args.online_keys.is_empty();
+    let client = if needs_server { Some(args.remote.client()?) } else { None };
+    let roots: Vec<Envelope> = match (&args.roots, &client) {
+        (Some(path), _) => crate::offline::parse_roots(&read_file(path)?)?,
+        (None, Some(client)) => match client.metadata_document(&args.app, "roots.json").await? {
+            Some(text) => crate::offline::parse_roots(&text)?,
+            None => Vec::new(),
+        },
+        (None, None) => Vec::new(),
+    };
+    let revoke = args
+        .revoke
+        .iter()
+        .map(|id| {
+            id.parse::<millennium_sign::KeyId>()
+                .map_err(|e| Error::usage(format!("invalid key id `{id}` to revoke: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut online_keys = Vec::new();
+    for text in &args.online_keys {
+        let path = std::path::Path::new(text);
+        let text = if path.is_file() { read_file(path)? } else { text.clone() };
+        online_keys.push(
+            millennium_sign::PublicKey::from_text(&text)
+                .map_err(|e| Error::usage(format!("invalid online key: {e}")))?,
+        );
+    }
+    if online_keys.is_empty()
+        && let Some(client) = &client
+    {
+        let status = client.metadata_status(&args.app).await?;
+        for key in status.online_keys.iter().filter(|key| !key.revoked) {
+            online_keys.push(
+                millennium_sign::PublicKey::from_text(&key.public_key)
+                    .map_err(|e| Error::internal(format!("the server's online key: {e}")))?,
+            );
+        }
+    }
+    let change = crate::offline::RootChange { new_release_key: new_key.as_ref(), online_keys, revoke };
+    let (envelope, root) = crate::offline::next_root(&args.app, &roots, &signer, &change)?;
+    if let Some(path) = &args.output {
+        std::fs::write(path, envelope.to_json()).map_err(|e| Error::io("could not write", path, e))?;
+    }
+    let uploaded = match &client {
+        Some(client) if !args.no_upload => {
+            client.upload_root(&args.app, &envelope).await?;
+            true
+        }
+        _ => false,
+    };
+    Ok(SignedRoot {
+        app: root.app,
+        version: root.version,
+        release_keys: root.release_keys,
+        online_keys: root.online_keys,
+        revoked_keys: root.revoked_keys,
+        uploaded,
+    })
+}
+
+/// The sequence the next release document of `channel` needs: one above the channel's last.
+fn next_sequence(status: &MetadataStatus, channel: &str) -> u64 {
+    status.channels.get(channel).map_or(0, |last| u64::try_from(last.sequence).unwrap_or(0)) + 1
+}
+
+/// Verifies every artifact's signature against one of `public_keys` (streaming, on blocking threads), as the
+/// server will.
+async fn verify_locally(
+    public_keys: &[millennium_sign::PublicKey],
+    artifacts: &[UploadArtifact],
+    version: &str,
+) -> Result<()> {
+    for artifact in artifacts {
+        let rejected = |reason: String| Error::SignatureRejected {
+            target: artifact.target.to_string(),
+            reason: format!(
+                "{reason}\nhint: sign `{}` with the app's release key: `millennium-sign sign --version {version} {}`",
+                artifact.path.display(),
+                artifact.path.display()
+            ),
+        };
+        let signature =
+            millennium_sign::Signature::from_text(&artifact.signature).map_err(|e| rejected(e.to_string()))?;
+        let public_key = public_keys.iter().find(|k| k.key_id() == signature.key_id()).ok_or_else(|| {
+            rejected(format!("it is signed by key {}, not by a release key of the app", signature.key_id()))
+        })?;
+        let (key, path, checked) = (public_key.clone(), artifact.path.clone(), signature.clone());
+        let verified =
+            tokio::task::spawn_blocking(move || -> Result<std::result::Result<(), millennium_sign::Error>> {
+                let file = std::fs::File::open(&path).map_err(|e| Error::io("could not open", &path, e))?;
+                Ok(checked.verify(&key, std::io::BufReader::with_capacity(256 * 1024, file)))
+            })
+            .await
+            .map_err(|e| Error::internal(format!("verify task: {e}")))??;
+        verified.map_err(|e| rejected(e.to_string()))?;
+        signature.trusted_fields().check_version(version, false).map_err(|e| rejected(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// What a command printed: the server's answer, or what was signed on this machine.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum Output {
+    /// `apps create`.
+    AppCreated(App),
+    /// `apps set-key`.
+    AppKeyReplaced(App),
+    /// `tokens create`.
+    TokenCreated(CreatedToken),
+    /// `tokens revoke`.
+    TokenRevoked(RevokedToken),
+    /// `publish`, `promote`, `rollout`, `yank`: the release as it is now.
+    Release(Release),
+    /// `releases list`.
+    Releases(Releases),
+    /// `online-key generate`.
+    OnlineKey(OnlineKey),
+    /// `root sign`.
+    RootSigned(SignedRoot),
+    /// `root upload`.
+    RootStored(StoredRoot),
+}
+
+/// What `root sign` signed (and whether it uploaded it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SignedRoot {
+    /// The app.
+    pub app: String,
+    /// The root's version.
+    pub version: u64,
+    /// The release keys it lists.
+    pub release_keys: Vec<String>,
+    /// The online keys it lists.
+    pub online_keys: Vec<String>,
+    /// The key ids it revokes.
+    pub revoked_keys: Vec<String>,
+    /// Whether it was uploaded (`--no-upload` not given).
+    pub uploaded: bool,
+}
+
+impl Render for Output {
+    fn human(&self, out: &mut dyn Write, notes: &mut dyn Write) -> std::io::Result<()> {
+        match self {
+            Output::AppCreated(app) => {
+                writeln!(out, "app `{}` created", app.id)?;
+                print_key(app, out)
+            }
+            Output::AppKeyReplaced(app) => {
+                writeln!(out, "app `{}`: release key replaced; publishes are checked against it from now on", app.id)?;
+                print_key(app, out)
+            }
+            Output::TokenCreated(token) => {
+                writeln!(out, "{}", token.token)?;
+                writeln!(
+                    notes,
+                    "token {} for app `{}` with scope `{}` (shown only this once)",
+                    token.id,
+                    token.app,
+                    token.scope.as_str()
+                )
+            }
+            Output::TokenRevoked(token) => writeln!(out, "token {} revoked", token.id),
+            Output::Release(release) => print_release(release, out),
+            Output::Releases(list) => {
+                if list.releases.is_empty() {
+                    writeln!(notes, "no releases")?;
+                }
+                list.releases.iter().try_for_each(|release| print_release(release, out))
+            }
+            Output::OnlineKey(key) => {
+                writeln!(out, "{}", key.public_key.trim_end())?;
+                writeln!(
+                    notes,
+                    "online key {} generated for app `{}`; list it in the next root with `root sign`",
+                    key.key_id, key.app
+                )
+            }
+            Output::RootSigned(root) => {
+                let action = if root.uploaded { "stored" } else { "signed (not uploaded)" };
+                writeln!(out, "root {} of app `{}` {action}", root.version, root.app)
+            }
+            Output::RootStored(root) => writeln!(out, "root {} of app `{}` stored", root.version, root.app),
+        }
+    }
+}
+
+fn print_key(app: &App, out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "key id: {}", app.key_id)?;
+    writeln!(out, "Tauri `pubkey`: {}", app.tauri_pubkey)
+}
+
+/// One line per release (`APP VERSION [(yanked)]  [CHANNEL N% [paused], …]  DATE  [BACKEND >= VERSION…]`), then one
+/// line per artifact.
+fn print_release(release: &Release, out: &mut dyn Write) -> std::io::Result<()> {
+    let channels: Vec<String> = release
+        .channels
+        .iter()
+        .map(|c| format!("{} {}%{}", c.channel, c.rollout, if c.paused { " paused" } else { "" }))
+        .collect();
+    let yanked = if release.yanked { " (yanked)" } else { "" };
+    let webview: String = release
+        .min_webview_version
+        .iter()
+        .flat_map(WebviewMinimums::iter)
+        .map(|(backend, version)| format!("  {} >= {version}", backend.id()))
+        .collect();
+    writeln!(
+        out,
+        "{} {}{yanked}  [{}]  {}{webview}",
+        release.app,
+        release.version,
+        channels.join(", "),
+        release.pub_date
+    )?;
+    for artifact in &release.artifacts {
+        writeln!(out, "  {:<24} {} bytes  {}", artifact.target, artifact.size, artifact.url)?;
+    }
+    Ok(())
+}
