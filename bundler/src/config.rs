@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use millennium_update_protocol::webview::{self, Backend, WebviewMinimums, WebviewVersion};
 use serde::Deserialize;
 
+use crate::artifact::Platform;
 use crate::error::{Error, Result};
 
 /// The name of the standalone configuration file.
@@ -238,20 +239,64 @@ pub struct Macos {
     pub entitlements: Option<String>,
 }
 
-/// One document type of a macOS app.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A file type the app opens: an entry of `macos.file-associations` or `windows.file-associations`. The fields are the
+/// same on both; each platform uses those it has a place for.
+#[derive(Clone, Default, Deserialize)]
 #[cfg_attr(test, derive(schemars::JsonSchema))]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct FileAssociation {
     /// File name extensions without the dot, e.g. `["md", "markdown"]`.
     pub extensions: Vec<String>,
-    /// Name of the document type shown by Finder. Default: the first extension in upper case plus ` document`.
+    /// macOS: name of the document type shown by Finder. Default: the first extension in upper case plus
+    /// ` document`.
     pub name: Option<String>,
-    /// `Editor`, `Viewer`, `Shell` or `None`. Default: `Editor`.
+    /// Windows: the file type's description shown by Explorer, e.g. `Hello document`. Default: `PRODUCT file`.
+    pub description: Option<String>,
+    /// macOS: `Editor`, `Viewer`, `Shell` or `None`. Default: `Editor`.
     pub role: Option<String>,
-    /// MIME types of the documents.
+    /// macOS: MIME types of the documents.
     #[serde(default)]
     pub mime_types: Vec<String>,
+    /// The section the entry was read from, set by [`App::from_config`]; only `Debug` reads it.
+    #[serde(skip)]
+    pub(crate) section: Option<Platform>,
+}
+
+/// Prints an entry as the per-platform types this one replaced printed it. The MSI package code is a digest of the
+/// configuration's `Debug` text (`windows::prepare`), so another text would change the bytes of every MSI whose
+/// configuration has file associations.
+impl std::fmt::Debug for FileAssociation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = f.debug_struct("FileAssociation");
+        s.field("extensions", &self.extensions);
+        match self.section {
+            Some(Platform::Windows) => s.field("description", &self.description),
+            _ => s.field("name", &self.name).field("role", &self.role).field("mime_types", &self.mime_types),
+        }
+        .finish()
+    }
+}
+
+impl FileAssociation {
+    /// Checks what holds on every platform: at least one extension, each without the dot, and a known `role`.
+    /// `key` names the entry (`macos.file-associations[0]`); the error is the key at fault and the message.
+    pub fn check(&self, key: &str) -> std::result::Result<(), (String, String)> {
+        if self.extensions.is_empty() {
+            return Err((format!("{key}.extensions"), "must list at least one extension".into()));
+        }
+        if let Some(bad) = self.extensions.iter().find(|e| e.is_empty() || e.contains(['.', '/', ' '])) {
+            return Err((
+                format!("{key}.extensions"),
+                format!("`{bad}` is not an extension; write it without the dot, e.g. `md`"),
+            ));
+        }
+        if let Some(role) = &self.role
+            && !["Editor", "Viewer", "Shell", "None"].contains(&role.as_str())
+        {
+            return Err((format!("{key}.role"), format!("`{role}` is not `Editor`, `Viewer`, `Shell` or `None`")));
+        }
+        Ok(())
+    }
 }
 
 /// macOS disk image settings: the Finder window shown when the image is opened.
@@ -483,7 +528,7 @@ impl App {
     }
 
     /// Validates a parsed configuration.
-    pub fn from_config(config: Config, source: Source, krate: CrateInfo, overrides: &Overrides) -> Result<App> {
+    pub fn from_config(mut config: Config, source: Source, krate: CrateInfo, overrides: &Overrides) -> Result<App> {
         let file = source.file().to_owned();
         let root = file.parent().map(Path::to_owned).unwrap_or_else(|| PathBuf::from("."));
         let invalid =
@@ -645,6 +690,12 @@ impl App {
                     .map_err(|e| invalid("updater.artifact-base-url", e.to_string()))?;
             }
         }
+        for (section, list) in [
+            (Platform::Macos, &mut config.macos.file_associations),
+            (Platform::Windows, &mut config.windows.file_associations),
+        ] {
+            list.iter_mut().for_each(|assoc| assoc.section = Some(section));
+        }
         Ok(App {
             source,
             root,
@@ -795,6 +846,21 @@ mod tests {
         let err = load(dir.path()).unwrap_err().to_string();
         assert!(err.contains("Cargo.toml"), "{err}");
         assert!(err.contains("package.metadata.millennium.icons"), "{err}");
+    }
+
+    #[test]
+    fn file_associations_need_extensions_without_dots_and_a_known_role() {
+        let assoc = |extensions: &[&str], role: Option<&str>| FileAssociation {
+            extensions: extensions.iter().map(|e| e.to_string()).collect(),
+            role: role.map(str::to_owned),
+            ..FileAssociation::default()
+        };
+        assert_eq!(assoc(&["md", "c++"], Some("Viewer")).check("a[0]"), Ok(()));
+        assert_eq!(assoc(&[], None).check("a[0]").unwrap_err().0, "a[0].extensions");
+        let (key, message) = assoc(&["md", "tar.gz"], None).check("a[0]").unwrap_err();
+        assert_eq!(key, "a[0].extensions");
+        assert!(message.contains("`tar.gz`"), "{message}");
+        assert_eq!(assoc(&["md"], Some("Reader")).check("a[0]").unwrap_err().0, "a[0].role");
     }
 
     /// `millennium.schema.json` is what `schemars` generates from [`Config`]; regenerate with

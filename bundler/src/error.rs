@@ -1,5 +1,7 @@
 //! The one error type of the bundler. Messages are lowercase, quote paths and keys, and end with a `hint:` line when
-//! the user can act on them.
+//! the user can act on them. A variant that wraps another error keeps it as its `#[source]` and does not repeat it:
+//! [`Error::report`] writes the whole chain, as the CLI prints it, and [`Error::code`] names the kind of error for
+//! scripts (`--json`).
 
 use std::path::PathBuf;
 
@@ -8,6 +10,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong while bundling.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// No configuration file was found next to the app.
     #[error(
@@ -39,7 +42,7 @@ pub enum Error {
     Binary { path: PathBuf, message: String },
 
     /// An I/O error on a named path.
-    #[error("could not {action} `{path}`: {source}")]
+    #[error("could not {action} `{path}`")]
     Io {
         action: &'static str,
         path: PathBuf,
@@ -52,7 +55,7 @@ pub enum Error {
     Package { format: &'static str, message: String },
 
     /// Signing failed (no key, wrong password, ...).
-    #[error("could not sign `{file}`: {source}")]
+    #[error("could not sign `{file}`")]
     Sign {
         file: String,
         #[source]
@@ -60,15 +63,23 @@ pub enum Error {
     },
 
     /// The update manifest fragment could not be built.
-    #[error("could not build the update manifest: {source}")]
+    #[error("could not build the update manifest")]
     Manifest {
         #[source]
         source: millennium_update_protocol::Error,
     },
 
-    /// Bad command-line use.
-    #[error("{0}")]
-    Usage(String),
+    /// Bad command-line use, or an environment the bundler cannot work with.
+    #[error("{message}")]
+    Usage { message: String },
+}
+
+/// `text: cause`, the cause placed before the `hint:` lines of `text`, which stay last.
+fn insert_before_hints(text: &str, cause: &str) -> String {
+    match text.find("\nhint: ") {
+        Some(at) => format!("{}: {cause}{}", &text[..at], &text[at..]),
+        None => format!("{text}: {cause}"),
+    }
 }
 
 fn hint_line(hint: &Option<String>) -> String {
@@ -76,6 +87,61 @@ fn hint_line(hint: &Option<String>) -> String {
 }
 
 impl Error {
+    /// A stable name for the kind of error: the `code` of the CLI's `--json` errors (listed in the README).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::NoConfig { .. } => "no_config",
+            Error::ConfigSyntax { .. } => "invalid_config",
+            Error::InvalidValue { .. } => "invalid_value",
+            Error::Missing { .. } => "missing_file",
+            Error::Icon { .. } => "unusable_icon",
+            Error::Binary { .. } => "unusable_binary",
+            Error::Io { .. } => "io",
+            Error::Package { .. } => "build_failed",
+            Error::Sign { .. } => "signing_failed",
+            Error::Manifest { .. } => "manifest_failed",
+            Error::Usage { .. } => "usage",
+        }
+    }
+
+    /// Whether the user's input is at fault (usage, configuration, a missing or unusable file) rather than the
+    /// build: the CLI exits with `2` for these, `1` for the others.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            Error::Usage { .. }
+                | Error::NoConfig { .. }
+                | Error::ConfigSyntax { .. }
+                | Error::InvalidValue { .. }
+                | Error::Missing { .. }
+                | Error::Icon { .. }
+                | Error::Binary { .. }
+        )
+    }
+
+    /// The message followed by its causes, `: `-separated, `hint:` lines included: what the CLI prints after
+    /// `error: `. A cause whose text is already there (some foreign errors repeat their own source) is left out.
+    pub fn report(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !text.contains(&cause_text) {
+                text = insert_before_hints(&text, &cause_text);
+            }
+            source = cause.source();
+        }
+        text
+    }
+
+    /// [`Error::report`] split into the message and the hint: the text of its `hint:` lines, if any.
+    pub fn message_and_hint(&self) -> (String, Option<String>) {
+        let report = self.report();
+        let (hints, message): (Vec<&str>, Vec<&str>) = report.lines().partition(|l| l.starts_with("hint: "));
+        let hint = hints.iter().map(|h| &h["hint: ".len()..]).collect::<Vec<_>>().join("\n");
+        (message.join("\n"), (!hint.is_empty()).then_some(hint))
+    }
+
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
         move |source| Error::Io { action, path, source }
@@ -83,5 +149,46 @@ impl Error {
 
     pub(crate) fn package(format: &'static str) -> impl FnOnce(String) -> Error {
         move |message| Error::Package { format, message }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_errors_name_their_cause_once_after_the_path() {
+        let error = Error::io("read", "/a/b")(std::io::Error::new(std::io::ErrorKind::NotFound, "gone"));
+        assert_eq!(error.to_string(), "could not read `/a/b`");
+        assert_eq!(error.report(), "could not read `/a/b`: gone");
+        assert_eq!(error.message_and_hint(), ("could not read `/a/b`: gone".into(), None));
+        assert_eq!(error.code(), "io");
+        assert!(!error.is_bad_input());
+    }
+
+    #[test]
+    fn a_cause_that_repeats_its_own_cause_is_written_once() {
+        // The protocol's version error repeats semver's message and keeps it as its source too.
+        let source = millennium_update_protocol::Version::parse("1.x").unwrap_err();
+        let semver = std::error::Error::source(&source).map(ToString::to_string).unwrap_or_default();
+        assert!(!semver.is_empty());
+        let report = Error::Manifest { source }.report();
+        assert!(report.starts_with("could not build the update manifest: invalid version `1.x`: "), "{report}");
+        assert_eq!(report.matches(&semver).count(), 1, "{report}");
+    }
+
+    #[test]
+    fn hints_are_split_from_the_message() {
+        let error = Error::Missing { what: "icon", path: "i.png".into(), hint: Some("fix `icons[0]`".into()) };
+        assert_eq!(error.report(), "icon `i.png` does not exist\nhint: fix `icons[0]`");
+        assert_eq!(error.message_and_hint(), ("icon `i.png` does not exist".into(), Some("fix `icons[0]`".into())));
+        assert_eq!(error.code(), "missing_file");
+        assert!(error.is_bad_input());
+    }
+
+    #[test]
+    fn a_cause_goes_before_the_hint() {
+        assert_eq!(insert_before_hints("could not x\nhint: y", "z"), "could not x: z\nhint: y");
+        assert_eq!(insert_before_hints("could not x", "z"), "could not x: z");
     }
 }

@@ -1,5 +1,6 @@
 //! `millennium-bundler`: thin CLI over the library. Exit codes: `0` success, `1` bundling failed, `2` bad usage or
-//! configuration. Data (the produced files, `--json`) goes to stdout; progress and messages to stderr.
+//! configuration ([`Error::is_bad_input`]). Data (the produced files, `--json`, `--json` errors) goes to stdout;
+//! progress and messages to stderr.
 
 use std::collections::BTreeSet;
 use std::io::{IsTerminal, Write};
@@ -71,31 +72,65 @@ impl Progress for Spinner {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return bad_arguments(e),
+    };
     let json = matches!(cli.command, Command::Bundle { json: true, .. });
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            let code = match &error {
-                Error::Io { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe => {
-                    return ExitCode::SUCCESS;
-                }
-                Error::Usage(_)
-                | Error::NoConfig { .. }
-                | Error::ConfigSyntax { .. }
-                | Error::InvalidValue { .. }
-                | Error::Missing { .. }
-                | Error::Icon { .. }
-                | Error::Binary { .. } => 2,
-                _ => 1,
-            };
-            if json {
-                println!("{}", serde_json::json!({ "error": error.to_string() }));
-            } else {
-                eprintln!("error: {error}");
-            }
-            ExitCode::from(code)
-        }
+        Err(error) => fail(&error, json),
+    }
+}
+
+/// Prints the error, as `{"error": {"code", "message", "hint"}}` on stdout with `--json`, else as `error: ...` on
+/// stderr, and returns the exit code: `2` for bad input, `1` for a failed build. A broken pipe on stdout (`| head`)
+/// is not a failure.
+fn fail(error: &Error, json: bool) -> ExitCode {
+    if let Error::Io { source, .. } = error
+        && source.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        return ExitCode::SUCCESS;
+    }
+    if json {
+        let (message, hint) = error.message_and_hint();
+        print_json_error(error.code(), message, hint);
+    } else {
+        eprintln!("error: {}", error.report());
+    }
+    ExitCode::from(if error.is_bad_input() { 2 } else { 1 })
+}
+
+/// Arguments clap rejects: its own text and exit code, or with `--json` the JSON error shape with code `usage` (its
+/// `tip:` lines as the hint). `--help` and `--version` land here too and print as usual.
+fn bad_arguments(e: clap::Error) -> ExitCode {
+    if !e.use_stderr() || !std::env::args_os().any(|a| a == "--json") {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim);
+    let message = lines.next().unwrap_or_default().trim_start_matches("error: ").to_owned();
+    let tips: Vec<&str> = lines.filter_map(|l| l.strip_prefix("tip: ")).collect();
+    let hint = (!tips.is_empty()).then(|| tips.join("\n"));
+    print_json_error("usage", message, hint);
+    ExitCode::from(2)
+}
+
+/// `{"error": {"code", "message", "hint"}}` on one line of stdout (`hint` may be `null`).
+fn print_json_error(code: &str, message: String, hint: Option<String>) {
+    #[derive(serde::Serialize)]
+    struct Body<'a> {
+        error: Fields<'a>,
+    }
+    #[derive(serde::Serialize)]
+    struct Fields<'a> {
+        code: &'a str,
+        message: String,
+        hint: Option<String>,
+    }
+    let body = Body { error: Fields { code, message, hint } };
+    if let Ok(text) = serde_json::to_string(&body) {
+        let _ = writeln!(std::io::stdout(), "{text}");
     }
 }
 
@@ -105,7 +140,9 @@ fn run(cli: Cli) -> Result<(), Error> {
             let formats = format.iter().map(|f| f.trim().parse()).collect::<Result<BTreeSet<Format>, _>>()?;
             let arch = match target {
                 Some(t) => t.parse()?,
-                None => Arch::host().ok_or_else(|| Error::Usage("unsupported host: pass `--target`".into()))?,
+                None => {
+                    Arch::host().ok_or_else(|| Error::Usage { message: "unsupported host: pass `--target`".into() })?
+                }
             };
             let overrides = Overrides { main_binary: binary, windows_binary, ..Overrides::default() };
             let options = Options { manifest_path, formats, arch, out_dir: out, overrides };
@@ -136,10 +173,9 @@ fn run(cli: Cli) -> Result<(), Error> {
                 return write_stdout(&toml);
             }
             if target.exists() && !force {
-                return Err(Error::Usage(format!(
-                    "`{}` exists\nhint: pass `--force` to overwrite it",
-                    target.display()
-                )));
+                return Err(Error::Usage {
+                    message: format!("`{}` exists\nhint: pass `--force` to overwrite it", target.display()),
+                });
             }
             std::fs::write(&target, toml).map_err(|source| Error::Io {
                 action: "write",
@@ -154,7 +190,7 @@ fn run(cli: Cli) -> Result<(), Error> {
 
 fn print_report(report: &Report, json: bool) -> Result<(), Error> {
     if json {
-        let text = serde_json::to_string_pretty(report).map_err(|e| Error::Usage(e.to_string()))?;
+        let text = serde_json::to_string_pretty(report).map_err(|e| Error::Usage { message: e.to_string() })?;
         return write_stdout(&(text + "\n"));
     }
     for warning in &report.warnings {

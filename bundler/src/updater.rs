@@ -5,13 +5,15 @@
 //! updaters install `.AppImage`, `.deb` and `.rpm` files directly, and replace a macOS app with the `.app` inside
 //! `Product.app.tar.gz`.
 
-use millennium_sign::{Format, SecretKey, Signature, TrustedComment};
-use millennium_update_protocol::tauri::{Artifact, ArtifactUrl, ReleaseInfo, SignatureText, StaticManifest};
+use millennium_sign::{SecretKey, Signature, TrustedComment};
+use millennium_update_protocol::tauri::{self, ArtifactUrl, ReleaseInfo, SignatureText, StaticManifest};
 use millennium_update_protocol::{BundleType, Os, Target, Version};
 
-use crate::Arch;
+use crate::artifact::{Artifact, Contents, Format, Platform, Role};
 use crate::config::App;
 use crate::error::{Error, Result};
+use crate::pipeline::Context;
+use crate::{Arch, arch_label};
 
 /// Loads the signing key from `MILLENNIUM_SIGNING_PRIVATE_KEY` (or Tauri's variables) and its password.
 pub fn load_key(env: &dyn Fn(&str) -> Option<String>) -> Result<SecretKey> {
@@ -19,6 +21,49 @@ pub fn load_key(env: &dyn Fn(&str) -> Option<String>) -> Result<SecretKey> {
     let (boxed, _origin) = millennium_sign::env::secret_key(None, env).map_err(sign_err)?;
     let password = millennium_sign::env::password(env);
     boxed.open(password.as_deref().map(|p| p.as_str())).map_err(sign_err)
+}
+
+/// Signs every artifact the updater installs ([`Artifact::update_bundle`]) and builds the manifest listing them.
+/// Returns a `.sig` artifact for each, then the manifest, `PKG_VERSION_ARCH.update.json`: named after the target
+/// architecture, or after the macOS app's (`universal` for both) when no Linux format is built.
+pub(crate) fn sign_artifacts(ctx: &Context, key: &SecretKey, artifacts: &[Artifact]) -> Result<Vec<Artifact>> {
+    let (app, epoch) = (ctx.app, ctx.epoch);
+    let version = app.version.to_string();
+    let has_nsis = artifacts.iter().any(|a| a.update_bundle() == Some(BundleType::Nsis));
+    let mut out = Vec::new();
+    let mut signed = Vec::new();
+    let mut arches: Vec<Arch> = Vec::new();
+    for artifact in artifacts {
+        let (Some(bundle), Contents::File(bytes)) = (artifact.update_bundle(), &artifact.contents) else {
+            continue;
+        };
+        // As from Tauri, clients that send no bundle type get the AppImage, the app, and the NSIS installer (the MSI
+        // when there is none).
+        let plain = match bundle {
+            BundleType::Deb | BundleType::Rpm => false,
+            BundleType::Msi => !has_nsis,
+            _ => true,
+        };
+        let signature = sign(key, &artifact.name, bytes, &version, epoch)?;
+        let sig = sig_text(&signature).into_bytes();
+        let name = format!("{}.sig", artifact.name);
+        out.push(Artifact::file(Format::Updater, Role::Signature, name, sig, artifact.arches.clone()));
+        signed.push((targets(bundle, &artifact.arches, plain)?, artifact.name.clone(), signature));
+        for arch in &artifact.arches {
+            if !arches.contains(arch) {
+                arches.push(*arch);
+            }
+        }
+    }
+    let mac_arches = artifacts.iter().find(|a| a.role == Role::UpdateArchive).map(|a| a.arches.as_slice());
+    let label = match mac_arches {
+        Some(mac) if !ctx.builds(Platform::Linux) => arch_label(mac),
+        _ => ctx.arch.as_str(),
+    };
+    let name = format!("{}_{}_{label}.update.json", app.package_name, version);
+    let manifest = manifest(app, epoch, &signed)?.into_bytes();
+    out.push(Artifact::file(Format::Updater, Role::Manifest, name, manifest, arches));
+    Ok(out)
 }
 
 /// Signs one installer; returns the signature.
@@ -30,7 +75,7 @@ pub fn sign(key: &SecretKey, file_name: &str, data: &[u8], version: &str, epoch:
 
 /// The `.sig` file text.
 pub fn sig_text(signature: &Signature) -> String {
-    signature.to_text(Format::Tauri)
+    signature.to_text(millennium_sign::Format::Tauri)
 }
 
 /// The manifest keys an artifact serves: `{os}-{arch}-{bundle}` for each architecture it holds, plus the plain
@@ -69,7 +114,7 @@ pub fn manifest(app: &App, epoch: u64, signed: &[(Vec<Target>, String, Signature
         })?;
     let version = Version::parse(&app.version.to_string()).map_err(manifest_err)?;
     let date = time::OffsetDateTime::from_unix_timestamp(epoch as i64)
-        .map_err(|e| Error::Usage(format!("SOURCE_DATE_EPOCH={epoch} is not a usable date: {e}")))?;
+        .map_err(|e| Error::Usage { message: format!("SOURCE_DATE_EPOCH={epoch} is not a usable date: {e}") })?;
     let release = ReleaseInfo::new(version).with_pub_date(date).map_err(manifest_err)?;
     // Each platform entry carries its own backend's minimum.
     let mut builder = StaticManifest::builder(release).min_webview_versions(app.min_webview.clone());
@@ -79,7 +124,7 @@ pub fn manifest(app: &App, epoch: u64, signed: &[(Vec<Target>, String, Signature
         let url = ArtifactUrl::parse(&format!("{base}{sep}{}", file.replace(' ', "%20"))).map_err(manifest_err)?;
         let sig = SignatureText::from_signature(signature.clone()).map_err(manifest_err)?;
         for target in targets {
-            builder = builder.platform(*target, Artifact::new(url.clone(), sig.clone()));
+            builder = builder.platform(*target, tauri::Artifact::new(url.clone(), sig.clone()));
         }
     }
     Ok(builder.build().map_err(manifest_err)?.to_json())

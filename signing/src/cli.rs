@@ -29,7 +29,7 @@ pub struct Cli {
     #[command(subcommand)]
     command: Command,
 
-    /// Print machine-readable JSON on stdout (errors too, as `{"error": {"kind", "message"}}`).
+    /// Print machine-readable JSON on stdout (errors too, as `{"error": {"code", "message", "hint"}}`).
     #[arg(long, global = true)]
     pub json: bool,
 
@@ -345,11 +345,8 @@ fn load_secret_key(path: Option<&Path>) -> Result<SecretKey> {
 
 /// Opens `path` for reading, with a progress bar on large files when a person is watching.
 fn open_input(path: &Path, action: &str) -> Result<(Box<dyn Read>, u64)> {
-    let file = File::open(path).map_err(|e| millennium_sign::Error::Io {
-        action: "could not open",
-        path: path.into(),
-        cause: e,
-    })?;
+    let file =
+        File::open(path).map_err(|source| millennium_sign::Error::Io { action: "open", path: path.into(), source })?;
     let meta = file.metadata().with_context(|| format!("could not read `{}`", path.display()))?;
     if !meta.is_file() {
         bail!("`{}` is not a regular file", path.display());
@@ -376,10 +373,10 @@ fn sign(args: SignArgs, out: &Output) -> Result<()> {
     }
     // Check every input before asking for a password or writing anything.
     for file in &args.files {
-        let meta = std::fs::metadata(file).map_err(|e| millennium_sign::Error::Io {
-            action: "cannot sign",
+        let meta = std::fs::metadata(file).map_err(|source| millennium_sign::Error::Io {
+            action: "sign",
             path: file.clone(),
-            cause: e,
+            source,
         })?;
         if !meta.is_file() {
             bail!("cannot sign `{}`: not a regular file", file.display());
@@ -427,10 +424,10 @@ fn read_public_key(value: &str) -> Result<PublicKey> {
 }
 
 fn read_signature(path: &Path) -> Result<Signature> {
-    let meta = std::fs::metadata(path).map_err(|e| millennium_sign::Error::Io {
-        action: "could not read signature",
+    let meta = std::fs::metadata(path).map_err(|source| millennium_sign::Error::Io {
+        action: "read signature",
         path: path.into(),
-        cause: e,
+        source,
     })?;
     if meta.len() > 64 * 1024 {
         bail!("`{}` is {} bytes, far larger than any signature", path.display(), meta.len());

@@ -48,9 +48,8 @@ pub fn secret_key(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> 
             .map_err(|e| Error::MissingKey(format!("the secret key in {origin} is unusable: {e}")))
     };
     let read = |path: &Path, origin: KeyOrigin| {
-        let text = Zeroizing::new(
-            std::fs::read_to_string(path).map_err(|e| Error::io("could not read the secret key", path, e))?,
-        );
+        let text =
+            Zeroizing::new(std::fs::read_to_string(path).map_err(|e| Error::io("read the secret key", path, e))?);
         parse(&text, origin)
     };
     if let Some(path) = path {

@@ -10,6 +10,7 @@ use crate::KeyId;
 
 /// What kind of minisign object a parse error is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Object {
     PublicKey,
     SecretKey,
@@ -28,17 +29,30 @@ impl std::fmt::Display for Object {
     }
 }
 
+/// Everything that can go wrong when reading, writing, signing or verifying keys and signatures.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A file could not be read or written.
-    // The cause is part of the message rather than a `source()`, so printers that walk the chain do not repeat it.
-    #[error("{action} `{path}`: {cause}")]
-    Io { action: &'static str, path: PathBuf, cause: std::io::Error },
+    /// A file could not be read or written. The cause is the `source()`, not part of the message (see
+    /// `docs/conventions.md`): show the whole chain, e.g. with `millennium_report::Report`.
+    #[error("could not {action} `{path}`")]
+    Io {
+        /// What was being done (`read the secret key`).
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// What the operating system reported.
+        #[source]
+        source: std::io::Error,
+    },
 
     /// Reading the data to sign or verify failed part-way.
-    #[error("could not read the data: {0}")]
-    Read(std::io::Error),
+    #[error("could not read the data")]
+    Read {
+        /// What the reader reported.
+        #[source]
+        source: std::io::Error,
+    },
 
     /// The text is not a minisign or Tauri encoded key or signature.
     #[error("not a valid {object}: {reason}")]
@@ -118,8 +132,12 @@ pub enum Error {
     MissingKey(String),
 
     /// The operating system's random number generator failed.
-    #[error("the system random number generator failed: {0}")]
-    Random(String),
+    #[error("the system random number generator failed")]
+    Random {
+        /// What it reported.
+        #[source]
+        source: getrandom::Error,
+    },
 }
 
 impl Error {
@@ -136,11 +154,11 @@ impl Error {
         )
     }
 
-    /// A stable machine-readable name for `--json` output.
-    pub fn kind(&self) -> &'static str {
+    /// A stable snake_case name for machines: `error.code` in `--json` output (see `docs/conventions.md`).
+    pub fn code(&self) -> &'static str {
         match self {
             Error::Io { .. } => "io",
-            Error::Read(_) => "read",
+            Error::Read { .. } => "read",
             Error::Malformed { .. } => "malformed",
             Error::UnsupportedAlgorithm { .. } => "unsupported_algorithm",
             Error::PasswordRequired => "password_required",
@@ -157,7 +175,7 @@ impl Error {
             Error::RotationRejected { .. } => "rotation_rejected",
             Error::AlreadyExists { .. } => "already_exists",
             Error::MissingKey(_) => "missing_key",
-            Error::Random(_) => "random",
+            Error::Random { .. } => "random",
         }
     }
 
@@ -166,7 +184,7 @@ impl Error {
     }
 
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { action, path: path.into(), cause: source }
+        Error::Io { action, path: path.into(), source }
     }
 }
 

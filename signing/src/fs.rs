@@ -24,17 +24,17 @@ pub fn write_atomic(path: &Path, contents: &[u8], mode: u32, overwrite: Overwrit
     let mut file = tempfile::Builder::new()
         .prefix(".millennium-sign")
         .tempfile_in(dir)
-        .map_err(|e| Error::io("could not create a temporary file in", dir, e))?;
-    file.write_all(contents).map_err(|e| io("could not write", e))?;
-    set_mode(file.as_file(), mode).map_err(|e| io("could not set permissions of", e))?;
-    file.as_file().sync_all().map_err(|e| io("could not write", e))?;
+        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+    file.write_all(contents).map_err(|e| io("write", e))?;
+    set_mode(file.as_file(), mode).map_err(|e| io("set permissions of", e))?;
+    file.as_file().sync_all().map_err(|e| io("write", e))?;
     match overwrite {
-        Overwrite::Allow => file.persist(path).map(drop).map_err(|e| io("could not write", e.error)),
+        Overwrite::Allow => file.persist(path).map(drop).map_err(|e| io("write", e.error)),
         Overwrite::Refuse => file.persist_noclobber(path).map(drop).map_err(|e| {
             if e.error.kind() == std::io::ErrorKind::AlreadyExists {
                 Error::AlreadyExists { path: path.to_owned() }
             } else {
-                io("could not write", e.error)
+                io("write", e.error)
             }
         }),
     }?;

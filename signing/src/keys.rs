@@ -283,8 +283,8 @@ impl SecretKey {
     pub fn generate() -> Result<Self> {
         let mut seed = Zeroizing::new([0u8; 32]);
         let mut key_id = [0u8; 8];
-        getrandom::fill(seed.as_mut()).map_err(|e| Error::Random(e.to_string()))?;
-        getrandom::fill(&mut key_id).map_err(|e| Error::Random(e.to_string()))?;
+        getrandom::fill(seed.as_mut()).map_err(|source| Error::Random { source })?;
+        getrandom::fill(&mut key_id).map_err(|source| Error::Random { source })?;
         Ok(SecretKey { key_id: KeyId(key_id), signing: SigningKey::from_bytes(&seed) })
     }
 
@@ -315,7 +315,7 @@ impl SecretKey {
             Some(password) => {
                 bytes[2..4].copy_from_slice(&KDF_SCRYPT);
                 let mut salt = [0u8; 32];
-                getrandom::fill(&mut salt).map_err(|e| Error::Random(e.to_string()))?;
+                getrandom::fill(&mut salt).map_err(|source| Error::Random { source })?;
                 bytes[6..38].copy_from_slice(&salt);
                 bytes[38..46].copy_from_slice(&kdf.opslimit.to_le_bytes());
                 bytes[46..54].copy_from_slice(&kdf.memlimit.to_le_bytes());

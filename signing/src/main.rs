@@ -22,21 +22,18 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            let sign_error = err.downcast_ref::<millennium_sign::Error>();
             // Broken pipe on stdout (`| head`) is not a failure of ours.
             if err.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
                 return ExitCode::SUCCESS;
             }
+            let sign_error = err.downcast_ref::<millennium_sign::Error>();
+            // The whole source chain: I/O causes are sources, not part of the messages.
+            let report = millennium_report::Report::new(err.as_ref());
             if json {
-                let body = serde_json::json!({
-                    "error": {
-                        "kind": sign_error.map_or("error", millennium_sign::Error::kind),
-                        "message": format!("{err:#}"),
-                    }
-                });
-                let _ = writeln!(std::io::stdout(), "{body}");
+                let code = sign_error.map_or("error", millennium_sign::Error::code);
+                let _ = writeln!(std::io::stdout(), "{}", report.to_json(code));
             }
-            let _ = writeln!(std::io::stderr(), "error: {err:#}");
+            let _ = writeln!(std::io::stderr(), "error: {report}");
             if sign_error.is_some_and(millennium_sign::Error::is_verification_failure) {
                 ExitCode::from(1)
             } else {

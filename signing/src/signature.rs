@@ -273,7 +273,7 @@ fn for_each_chunk(mut data: impl Read, mut f: impl FnMut(&[u8])) -> Result<()> {
             Ok(0) => return Ok(()),
             Ok(n) => f(&buffer[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(Error::Read(e)),
+            Err(source) => return Err(Error::Read { source }),
         }
     }
 }

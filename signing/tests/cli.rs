@@ -566,12 +566,41 @@ fn verify_reports_each_failure_distinctly() {
     ctx.write("f1.sig", &sig);
     assert_fails(&ctx.verify("a.key.pub", "nope"), 2, "nope");
     assert_fails(&ctx.verify("RWQgarbage", "f1"), 2, "public key");
-    // --json carries the kind of failure.
+    // --json carries the kind of failure as `error.code`.
     ctx.write("f1", b"tampered");
     let out = run(ctx.ours().args(["--json", "verify", "-p", "a.key.pub", "f1"]));
     assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
-    assert_eq!(json["error"]["kind"], "data_mismatch");
+    assert_eq!(json["error"]["code"], "data_mismatch");
+    assert_eq!(json["error"]["hint"], serde_json::Value::Null);
+}
+
+/// The I/O cause is the error's `source()`, not part of its message: the CLI must still print it (issue 19).
+#[test]
+fn io_failure_shows_the_path_and_the_cause() {
+    let ctx = Ctx::new();
+    ctx.keypair("k.key");
+    ctx.write("app", b"app");
+    let sign = |json: bool| {
+        let mut cmd = ctx.ours();
+        cmd.args(json.then_some("--json")).args(["sign", "-k", "k.key", "-x", "no-such-dir/app.sig", "app"]);
+        run(cmd.env("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", PASSWORD))
+    };
+    let out = sign(false);
+    assert_fails(&out, 2, "error: could not create a temporary file in `no-such-dir`: No such file or directory");
+    let out = sign(true);
+    assert_eq!(out.status.code(), Some(2));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(json["error"]["code"], "io");
+    let message = json["error"]["message"].as_str().expect("message");
+    assert!(message.starts_with("could not create a temporary file in `no-such-dir`: No such file"), "{message}");
+    // Hints are a field of their own.
+    let out = run(ctx.ours().args(["--json", "sign", "-k", "k.key", "app"]));
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("json");
+    assert_eq!(json["error"]["code"], "password_required");
+    let hint = json["error"]["hint"].as_str().expect("hint");
+    assert!(hint.starts_with("set `MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD`"), "{hint}");
+    assert!(!json["error"]["message"].as_str().expect("message").contains("hint"), "{json}");
 }
 
 #[test]

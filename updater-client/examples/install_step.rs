@@ -20,7 +20,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", millennium_updater::Report::new(&*e));
             ExitCode::FAILURE
         }
     }

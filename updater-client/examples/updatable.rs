@@ -91,7 +91,7 @@ fn main() -> ExitCode {
             Ok(options) => match update(options) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    eprintln!("error: {}", millennium_updater::Report::new(&e));
                     ExitCode::from(1)
                 }
             },

@@ -37,6 +37,7 @@ use futures_util::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
 
+use crate::Report;
 use crate::error::{Error, Result, chain};
 use crate::updater::{Inner, Update};
 use crate::{fs, verify};
@@ -93,7 +94,7 @@ impl DownloadedUpdate {
             && let Err(e) = vouched.record_installed(inner)
         {
             // The update is in place; only the rollback floor stays one release lower until the next install.
-            tracing::warn!(error = %e, "could not record the installed release in the trust state");
+            tracing::warn!(error = %Report::new(&e), "could not record the installed release in the trust state");
         }
         Ok(())
     }
@@ -157,7 +158,7 @@ pub(crate) async fn download(update: &Update, mut progress: impl FnMut(Progress)
         match fetch(&inner, update, &check, &paths, &mut record, &mut progress).await {
             Ok(verifier) => break verifier,
             Err(e) if attempt < inner.limits.download_attempts && worth_retrying(&e) => {
-                tracing::warn!(attempt, error = %e, "download interrupted; resuming");
+                tracing::warn!(attempt, error = %Report::new(&e), "download interrupted; resuming");
                 tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
             }
             Err(e) => return Err(e),

@@ -4,11 +4,14 @@
 //! about it. Whatever the error, the running version is untouched: nothing is moved into place before it is verified,
 //! and every replacement is a single atomic rename (see [`crate::install`]).
 //!
-//! Foreign errors are kept as sources where they add detail; network errors are flattened into the message, because
-//! `reqwest` puts the useful part ("connection refused", "connection reset") deep in its source chain.
+//! Foreign errors are kept as sources where they add detail. I/O errors in particular are only a `source()`: their
+//! text is not part of the message, so show an error with its whole chain ([`Report`](crate::Report), as
+//! `docs/conventions.md` says). Network errors are flattened into the message, because `reqwest` puts the useful part
+//! ("connection refused", "connection reset") deep in its source chain.
 
 use std::path::{Path, PathBuf};
 
+use millennium_report::Report;
 use millennium_sign::KeyId;
 use millennium_update_protocol::Target;
 
@@ -141,11 +144,16 @@ pub enum Error {
     // ----- local system -----
     /// The disk (or the user's quota) is full.
     #[error("no space left to {action} `{path}`\nhint: free some disk space and try again")]
-    DiskFull { action: &'static str, path: PathBuf },
+    DiskFull {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 
     /// The operating system refused the operation (EACCES, EPERM, read-only file system).
     #[error(
-        "not permitted to {action} `{path}`: {source}\nhint: the app is installed where this user cannot write; update it with the system's package manager or as an administrator"
+        "not permitted to {action} `{path}`\nhint: the app is installed where this user cannot write; update it with the system's package manager or as an administrator"
     )]
     NotPermitted {
         action: &'static str,
@@ -155,7 +163,7 @@ pub enum Error {
     },
 
     /// Any other file system error.
-    #[error("could not {action} `{path}`: {source}")]
+    #[error("could not {action} `{path}`")]
     Io {
         action: &'static str,
         path: PathBuf,
@@ -190,7 +198,7 @@ pub enum Error {
     Unsupported { what: String },
 
     /// The new version could not be started.
-    #[error("could not relaunch `{path}`: {source}\nhint: the update is installed; start the app again by hand")]
+    #[error("could not relaunch `{path}`\nhint: the update is installed; start the app again by hand")]
     Relaunch {
         path: PathBuf,
         #[source]
@@ -206,7 +214,7 @@ fn list(errors: &[Error]) -> String {
     let mut out = String::new();
     for e in errors {
         out.push_str("\n  - ");
-        out.push_str(&e.to_string().replace('\n', "\n    "));
+        out.push_str(&Report::new(e).to_string().replace('\n', "\n    "));
     }
     out
 }
@@ -217,7 +225,7 @@ impl Error {
         use std::io::ErrorKind;
         let path = path.as_ref().to_owned();
         match source.kind() {
-            ErrorKind::StorageFull | ErrorKind::QuotaExceeded => Error::DiskFull { action, path },
+            ErrorKind::StorageFull | ErrorKind::QuotaExceeded => Error::DiskFull { action, path, source },
             ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => Error::NotPermitted { action, path, source },
             _ => Error::Io { action, path, source },
         }
@@ -248,17 +256,7 @@ impl Error {
 
 /// The error and its sources, joined with `: `, without repeating a source already quoted by its parent.
 pub(crate) fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
+    Report::new(e).message().to_owned()
 }
 
 #[cfg(test)]
@@ -283,15 +281,31 @@ mod tests {
     }
 
     #[test]
+    fn io_causes_are_sources_shown_by_the_report() {
+        let error = Error::io("replace", "/usr/bin/app", std::io::Error::from_raw_os_error(13));
+        assert!(!error.to_string().contains("os error"), "{error}");
+        let report = Report::new(&error).to_string();
+        assert!(
+            report.starts_with("not permitted to replace `/usr/bin/app`: Permission denied (os error 13)\nhint: "),
+            "{report}"
+        );
+    }
+
+    #[test]
     fn endpoint_errors_are_listed() {
         let e = Error::AllEndpointsFailed {
             errors: vec![
                 Error::HttpStatus { url: "http://a".into(), status: 500 },
                 Error::Network { url: "http://b".into(), cause: "connection refused".into() },
+                Error::io("read", "/state/metadata.json", std::io::Error::from_raw_os_error(5)),
             ],
         };
         let text = e.to_string();
         assert!(text.contains("\n  - `http://a` answered HTTP 500"), "{text}");
         assert!(text.contains("\n  - could not reach `http://b`: connection refused"), "{text}");
+        assert!(
+            text.contains("\n  - could not read `/state/metadata.json`: Input/output error (os error 5)"),
+            "{text}"
+        );
     }
 }

@@ -62,4 +62,6 @@ pub use rollback::StartupStatus;
 pub use updater::{INSTALL_ID_HEADER, Update, Updater, UpdaterBuilder};
 pub use webview::WebviewPolicy;
 
+/// Shows an [`Error`] with its causes and hints: `eprintln!("error: {}", Report::new(&error))`.
+pub use millennium_report::Report;
 pub use millennium_update_protocol::{BundleType, Target, Version};

@@ -9,8 +9,8 @@ use plist::{Dictionary, Value};
 use crate::Arch;
 use crate::config::App;
 use crate::error::{Error, Result};
-use crate::layout::Tree;
 use crate::macos::{hfsplus, icns, macho};
+use crate::tree::Tree;
 
 /// The icon's file name in `Contents/Resources`.
 pub const ICON_FILE: &str = "AppIcon.icns";
@@ -34,10 +34,7 @@ pub struct Bundle {
 impl Bundle {
     /// `universal`, or the single architecture's name.
     pub fn arch_label(&self) -> &'static str {
-        match self.arches.as_slice() {
-            [one] => one.as_str(),
-            _ => "universal",
-        }
+        crate::arch_label(&self.arches)
     }
 }
 
@@ -138,26 +135,7 @@ pub fn validate(app: &App) -> Result<()> {
         ));
     }
     for (i, assoc) in mac.file_associations.iter().enumerate() {
-        let key = format!("macos.file-associations[{i}]");
-        if assoc.extensions.is_empty() {
-            return Err(invalid(app, &format!("{key}.extensions"), "must list at least one extension".into()));
-        }
-        if let Some(bad) = assoc.extensions.iter().find(|e| e.is_empty() || e.contains(['.', '/', ' '])) {
-            return Err(invalid(
-                app,
-                &format!("{key}.extensions"),
-                format!("`{bad}` is not an extension; write it without the dot, e.g. `md`"),
-            ));
-        }
-        if let Some(role) = &assoc.role
-            && !["Editor", "Viewer", "Shell", "None"].contains(&role.as_str())
-        {
-            return Err(invalid(
-                app,
-                &format!("{key}.role"),
-                format!("`{role}` is not `Editor`, `Viewer`, `Shell` or `None`"),
-            ));
-        }
+        assoc.check(&format!("macos.file-associations[{i}]")).map_err(|(key, message)| invalid(app, &key, message))?;
     }
     hfsplus::check_name(&bundle_name(app)).map_err(|m| {
         invalid(app, "product-name", format!("`{}` cannot be a macOS file name: {m}", app.product_name))
@@ -279,7 +257,7 @@ pub fn build(app: &App, arch: Arch) -> Result<Bundle> {
         let data = std::fs::read(src).map_err(Error::io("read", src))?;
         let path = format!("Contents/Resources/{rel}");
         if tree.files.iter().any(|f| f.path == path) {
-            return Err(Error::Usage(format!("resource `{rel}` would replace the app icon; rename it")));
+            return Err(Error::Usage { message: format!("resource `{rel}` would replace the app icon; rename it") });
         }
         tree.file(path, 0o644, data);
     }
@@ -299,8 +277,8 @@ pub fn build(app: &App, arch: Arch) -> Result<Bundle> {
     }
     for entry in tree.files.iter().map(|f| &f.path).chain(tree.symlinks.iter().map(|s| &s.path)) {
         for component in entry.split('/') {
-            hfsplus::check_name(component).map_err(|m| {
-                Error::Usage(format!("`{entry}` cannot be stored in a macOS bundle: `{component}` {m}"))
+            hfsplus::check_name(component).map_err(|m| Error::Usage {
+                message: format!("`{entry}` cannot be stored in a macOS bundle: `{component}` {m}"),
             })?;
         }
     }

@@ -23,45 +23,21 @@ pub mod tarball;
 pub mod tauri;
 pub mod udif;
 
-use crate::Arch;
-use crate::config::App;
+use crate::artifact::{Artifact, Contents, Format, Role};
 use crate::error::Result;
+use crate::pipeline::Context;
 
 pub use app::Bundle;
 
-/// What the macOS formats produce.
-#[derive(Debug, Default)]
-pub struct Output {
-    /// The `.app` directory to write, when the `app` format is requested.
-    pub app: Option<Bundle>,
-    /// Files: `(format, name, bytes)`.
-    pub files: Vec<(&'static str, String, Vec<u8>)>,
-    /// The updater tarball's name (among `files`) and the architectures it serves.
-    pub updater: Option<(String, Vec<Arch>)>,
-}
-
-/// Which macOS outputs to make.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Wanted {
-    pub app: bool,
-    pub dmg: bool,
-    /// `Product.app.tar.gz` for the updater.
-    pub tarball: bool,
-}
-
-/// Builds the requested macOS outputs. Signing and notarisation run when configured (see [`sign`]); otherwise a
+/// Builds the requested macOS outputs from one `.app`: the bundle itself (`app`), the disk image (`dmg`), and with
+/// `app` and `updater` the updater tarball. Signing and notarisation run when configured (see [`sign`]); otherwise a
 /// "skipped" line is added to `warnings` and the outputs are unsigned.
-pub fn build(
-    app: &App,
-    arch: Arch,
-    wanted: Wanted,
-    epoch: u64,
-    env: &dyn Fn(&str) -> Option<String>,
-    warnings: &mut Vec<String>,
-) -> Result<Output> {
-    let mut bundle = app::build(app, arch)?;
+pub(crate) fn build(ctx: &Context, warnings: &mut Vec<String>) -> Result<Vec<Artifact>> {
+    ctx.progress.step("building the macOS app");
+    let (app, epoch) = (ctx.app, ctx.epoch);
+    let mut bundle = app::build(app, ctx.arch)?;
     let entitlements = app.config.macos.entitlements.as_ref().map(|p| app.root.join(p));
-    let signing = sign::Signing::from_env(entitlements, env);
+    let signing = sign::Signing::from_env(entitlements, ctx.env);
     match &signing {
         Ok(signing) => bundle = sign::sign_app(signing, bundle, warnings)?,
         Err(skipped) => {
@@ -75,22 +51,24 @@ pub fn build(
             }
         }
     }
-    let mut out = Output::default();
-    if wanted.tarball {
+    let arches = bundle.arches.clone();
+    let mut out = Vec::new();
+    if ctx.wants(Format::App) && ctx.wants(Format::Updater) {
         let name = format!("{}.tar.gz", bundle.name);
-        out.files.push(("app", name.clone(), tarball::build(&bundle, epoch)?));
-        out.updater = Some((name, bundle.arches.clone()));
+        let tarball = tarball::build(&bundle, epoch)?;
+        out.push(Artifact::file(Format::App, Role::UpdateArchive, name, tarball, arches.clone()));
     }
-    if wanted.dmg {
+    if ctx.wants(Format::Dmg) {
         let name = dmg::file_name(app, &bundle);
         let mut image = dmg::build(app, &bundle, epoch)?;
         if let Ok(signing) = &signing {
             image = sign::sign_dmg(signing, &name, image)?;
         }
-        out.files.push(("dmg", name, image));
+        out.push(Artifact::file(Format::Dmg, Role::Installer, name, image, arches.clone()));
     }
-    if wanted.app {
-        out.app = Some(bundle);
+    if ctx.wants(Format::App) {
+        let contents = Contents::Directory(bundle.tree);
+        out.push(Artifact { format: Format::App, role: Role::Installer, name: bundle.name, contents, arches });
     }
     Ok(out)
 }

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use base64::Engine;
 
 use crate::error::{Error, Result};
-use crate::layout::Tree;
 use crate::macos::Bundle;
+use crate::tree::Tree;
 
 /// Credentials and tool found in the environment.
 #[derive(Debug)]
@@ -147,7 +147,7 @@ fn run(signing: &Signing, args: &[OsString], what: &str) -> Result<()> {
 pub fn sign_app(signing: &Signing, bundle: Bundle, warnings: &mut Vec<String>) -> Result<Bundle> {
     let work = tempfile::tempdir().map_err(Error::io("create a temporary directory in", std::env::temp_dir()))?;
     let path = work.path().join(&bundle.name);
-    write_tree(&path, &bundle.tree)?;
+    bundle.tree.write_to(&path)?;
     run(
         signing,
         &sign_args(&signing.p12(), &signing.password_file(), signing.entitlements.as_deref(), &path),
@@ -161,7 +161,7 @@ pub fn sign_app(signing: &Signing, bundle: Bundle, warnings: &mut Vec<String>) -
         }
         Err(skipped) => warnings.push(format!("macOS notarisation skipped: {skipped}")),
     }
-    Ok(Bundle { tree: read_tree(&path)?, unsigned_arm64: Vec::new(), ..bundle })
+    Ok(Bundle { tree: Tree::read_from(&path)?, unsigned_arm64: Vec::new(), ..bundle })
 }
 
 /// Signs a disk image; returns the signed bytes.
@@ -171,51 +171,6 @@ pub fn sign_dmg(signing: &Signing, name: &str, image: Vec<u8>) -> Result<Vec<u8>
     std::fs::write(&path, image).map_err(Error::io("write", &path))?;
     run(signing, &sign_args(&signing.p12(), &signing.password_file(), None, &path), "sign the disk image")?;
     std::fs::read(&path).map_err(Error::io("read", &path))
-}
-
-/// Writes a tree under `root` (files with their mode, symlinks as symlinks).
-pub fn write_tree(root: &Path, tree: &Tree) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    for dir in std::iter::once(String::new()).chain(tree.dirs()) {
-        let path = root.join(&dir);
-        std::fs::create_dir_all(&path).map_err(Error::io("create", &path))?;
-    }
-    for file in &tree.files {
-        let path = root.join(&file.path);
-        std::fs::write(&path, &file.data).map_err(Error::io("write", &path))?;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(file.mode))
-            .map_err(Error::io("set permissions of", &path))?;
-    }
-    for link in &tree.symlinks {
-        let path = root.join(&link.path);
-        std::os::unix::fs::symlink(&link.target, &path).map_err(Error::io("create the symlink", &path))?;
-    }
-    Ok(())
-}
-
-/// Reads a directory back into a sorted tree.
-pub fn read_tree(root: &Path) -> Result<Tree> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut tree = Tree::default();
-    let mut stack = vec![root.to_owned()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(Error::io("read", &dir))? {
-            let path = entry.map_err(Error::io("read", &dir))?.path();
-            let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().into_owned();
-            let meta = std::fs::symlink_metadata(&path).map_err(Error::io("read", &path))?;
-            if meta.file_type().is_symlink() {
-                let target = std::fs::read_link(&path).map_err(Error::io("read the link", &path))?;
-                tree.symlink(rel, target.to_string_lossy().into_owned());
-            } else if meta.is_dir() {
-                stack.push(path);
-            } else {
-                let mode = if meta.permissions().mode() & 0o111 != 0 { 0o755 } else { 0o644 };
-                tree.file(rel, mode, std::fs::read(&path).map_err(Error::io("read", &path))?);
-            }
-        }
-    }
-    tree.sort();
-    Ok(tree)
 }
 
 #[cfg(test)]
@@ -312,19 +267,5 @@ mod tests {
         ];
         let signing = Signing::from_env(None, &env_with(&full)).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(signing.notary, Ok(ApiKey { issuer: "i".into(), key_id: "k".into(), p8: "/k.p8".into() }));
-    }
-
-    #[test]
-    fn tree_round_trips_through_a_directory() {
-        let mut tree = Tree::default();
-        tree.file("Contents/MacOS/hello", 0o755, b"bin".to_vec());
-        tree.file("Contents/Info.plist", 0o644, b"<plist/>".to_vec());
-        tree.symlink("Contents/Frameworks/X.framework/X", "Versions/Current/X");
-        tree.sort();
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        write_tree(&dir.path().join("A.app"), &tree).unwrap_or_else(|e| panic!("{e}"));
-        let back = read_tree(&dir.path().join("A.app")).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(back.files, tree.files);
-        assert_eq!(back.symlinks, tree.symlinks);
     }
 }

@@ -27,7 +27,7 @@ pub struct Windows {
     pub desktop_shortcut: bool,
     /// File types the app opens: registered under `Software\Classes` with an "open" command.
     #[serde(default)]
-    pub file_associations: Vec<FileAssociation>,
+    pub file_associations: Vec<crate::config::FileAssociation>,
     /// Installer languages for NSIS: NSIS names (`English`, `German`, ...) or codes (`en`, `de`, ...). Default: `en`.
     #[serde(default)]
     pub languages: Vec<String>,
@@ -79,17 +79,6 @@ pub struct Webview2Source {
     pub bootstrapper_url: Option<String>,
     /// Download URL of the offline installer. Default: Microsoft's permanent link for x64.
     pub offline_installer_url: Option<String>,
-}
-
-/// A file type the app opens.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[cfg_attr(test, derive(schemars::JsonSchema))]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct FileAssociation {
-    /// Extensions without the dot, e.g. `["hello", "hi"]`.
-    pub extensions: Vec<String>,
-    /// Shown in Explorer, e.g. `Hello document`. Default: `PRODUCT file`.
-    pub description: Option<String>,
 }
 
 /// Authenticode signing: built-in `osslsigncode` with a certificate and key, or a command for cloud signers.

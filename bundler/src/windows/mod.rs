@@ -33,9 +33,11 @@ use std::path::{Path, PathBuf};
 
 use sha2::Digest;
 
+use crate::Arch;
+use crate::artifact::{Artifact, Format, Role};
 use crate::config::App;
 use crate::error::{Error, Result};
-use crate::{Arch, Produced};
+use crate::pipeline::Context;
 
 pub use config::{InstallScope, WebviewInstallMode, Windows};
 
@@ -104,10 +106,12 @@ pub fn binary_path(app: &App, overridden: Option<&Path>) -> PathBuf {
 /// Checks everything that can be checked without building, so configuration errors come before any work.
 pub fn validate(app: &App, arch: Arch, exe: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<()> {
     if arch != Arch::X86_64 {
-        return Err(Error::Usage(format!(
-            "Windows installers are built for x86_64 only, not {}\nhint: pass `--target x86_64`",
-            arch.as_str()
-        )));
+        return Err(Error::Usage {
+            message: format!(
+                "Windows installers are built for x86_64 only, not {}\nhint: pass `--target x86_64`",
+                arch.as_str()
+            ),
+        });
     }
     msi_version(app)?;
     if !exe.is_file() {
@@ -127,17 +131,17 @@ pub fn validate(app: &App, arch: Arch, exe: &Path, env: &dyn Fn(&str) -> Option<
         parse_guid(code).ok_or_else(|| invalid(app, "windows.upgrade-code", format!("`{code}` is not a GUID")))?;
     }
     for (i, assoc) in settings(app).file_associations.iter().enumerate() {
-        if assoc.extensions.is_empty() {
-            return Err(invalid(app, &format!("windows.file-associations[{i}].extensions"), "is empty".into()));
-        }
-        for ext in &assoc.extensions {
-            if ext.is_empty() || !ext.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                return Err(invalid(
-                    app,
-                    &format!("windows.file-associations[{i}].extensions"),
-                    format!("`{ext}` is not a file extension (letters, digits, `-`, `_`, without the dot)"),
-                ));
-            }
+        let key = format!("windows.file-associations[{i}]");
+        assoc.check(&key).map_err(|(key, message)| invalid(app, &key, message))?;
+        // Each extension becomes a registry key and part of a ProgID, written into the WiX and NSIS sources.
+        if let Some(ext) =
+            assoc.extensions.iter().find(|e| !e.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c)))
+        {
+            return Err(invalid(
+                app,
+                &format!("{key}.extensions"),
+                format!("`{ext}` is not a file extension (letters, digits, `-`, `_`, without the dot)"),
+            ));
         }
     }
     ico(app)?;
@@ -384,7 +388,8 @@ pub fn prepare(
         None => uuid_v5(&format!("upgrade-code:{}", app.identifier)),
     };
     let product_code = uuid_v5(&format!("product-code:{}:{}:{scope}", app.identifier, app.version));
-    // The package code identifies this exact package: a digest of everything that goes into it.
+    // The package code identifies this exact package: a digest of everything that goes into it. The configuration's
+    // `Debug` text is part of it, so changing how the configuration types print changes every MSI.
     let mut digest = sha2::Sha256::new();
     digest.update(format!("{:?}\n{}\n{scope}\n", app.config, app.version));
     for f in &files {
@@ -465,38 +470,25 @@ pub(crate) fn run_tool(format: &'static str, cmd: &mut std::process::Command, pa
     Ok(text)
 }
 
-/// Builds the requested Windows installers; returns `(format, file name, bytes)` for each.
-pub fn build(
-    app: &App,
-    exe: &Path,
-    msi: bool,
-    nsis: bool,
-    epoch: u64,
-    env: &dyn Fn(&str) -> Option<String>,
-    progress: &dyn crate::Progress,
-) -> Result<Vec<(&'static str, String, Vec<u8>)>> {
+/// Builds the requested Windows installers (`msi`, `nsis`) from one prepared payload.
+pub(crate) fn build(ctx: &Context, exe: &Path) -> Result<Vec<Artifact>> {
+    let (app, epoch) = (ctx.app, ctx.epoch);
     let work = tempfile::Builder::new()
         .prefix("millennium-windows-")
         .tempdir()
         .map_err(Error::io("create a work directory in", std::env::temp_dir()))?;
-    let prepared = prepare(app, exe, work.path(), epoch, env, progress)?;
+    let prepared = prepare(app, exe, work.path(), epoch, ctx.env, ctx.progress)?;
+    let installer = |format, name, bytes| Artifact::file(format, Role::Installer, name, bytes, vec![ctx.arch]);
     let mut out = Vec::new();
-    if msi {
-        progress.step("building the MSI (wixl)");
-        let bytes = msi::build(app, &prepared, epoch)?;
-        out.push(("msi", msi::file_name(app), bytes));
+    if ctx.wants(Format::Msi) {
+        ctx.progress.step("building the MSI (wixl)");
+        out.push(installer(Format::Msi, msi::file_name(app), msi::build(app, &prepared, epoch)?));
     }
-    if nsis {
-        progress.step("building the NSIS installer (makensis)");
-        let bytes = nsis::build(app, &prepared, epoch)?;
-        out.push(("nsis", nsis::file_name(app), bytes));
+    if ctx.wants(Format::Nsis) {
+        ctx.progress.step("building the NSIS installer (makensis)");
+        out.push(installer(Format::Nsis, nsis::file_name(app), nsis::build(app, &prepared, epoch)?));
     }
     Ok(out)
-}
-
-/// Reports a produced file (for tests and tools that build one format directly).
-pub fn produced(format: &'static str, path: PathBuf, bytes: &[u8]) -> Produced {
-    Produced { format, path, size: bytes.len() as u64, sha256: hex::encode(sha2::Sha256::digest(bytes)) }
 }
 
 /// Escapes text for XML attribute values.

@@ -130,8 +130,8 @@ pub fn provision(
             "windows.webview2.offline-installer-sha256",
         ),
     };
-    let cache = cache_dir(env).ok_or_else(|| {
-        Error::Usage(format!("no cache directory for the WebView2 installers\nhint: set `{WEBVIEW2_CACHE_ENV}`"))
+    let cache = cache_dir(env).ok_or_else(|| Error::Usage {
+        message: format!("no cache directory for the WebView2 installers\nhint: set `{WEBVIEW2_CACHE_ENV}`"),
     })?;
     let cached = cache.join(name);
     let data = if cached.is_file() {

@@ -225,7 +225,7 @@ fn appimage_lists_extracts_and_runs_without_fuse() {
     assert_eq!(std::fs::metadata(&image).unwrap().permissions().mode() & 0o777, 0o755);
 
     let offset = appimage_offset(&image);
-    assert_eq!(offset, millennium_bundler::appimage::RUNTIME_X86_64.len().to_string());
+    assert_eq!(offset, millennium_bundler::linux::appimage::RUNTIME_X86_64.len().to_string());
     let listing = run("unsquashfs", &["-o", &offset, "-lls", image.to_str().unwrap()]);
     for path in [
         "squashfs-root/AppRun -> usr/bin/hello",
@@ -341,7 +341,7 @@ fn appimage_update_information_is_embedded() {
     let out = app.path().join("out");
     app.bundle_ok(&out, "appimage", &[]);
     let bytes = std::fs::read(find(&out, ".AppImage")).unwrap();
-    let (offset, size) = millennium_bundler::appimage::find_section(&bytes, ".upd_info").unwrap();
+    let (offset, size) = millennium_bundler::linux::appimage::find_section(&bytes, ".upd_info").unwrap();
     let section = &bytes[offset..offset + size];
     let text = std::str::from_utf8(&section[..section.iter().position(|b| *b == 0).unwrap()]).unwrap();
     assert_eq!(text, "zsync|https://example.com/hello-x86_64.AppImage.zsync");
@@ -410,6 +410,64 @@ fn json_output_lists_size_and_sha256() {
     assert!(text.contains("hello-app_1.2.3_amd64.deb") && text.contains("KiB"), "{text}");
 }
 
+/// With `--json`, errors are `{"error": {"code", "message", "hint"}}` on stdout (one line; `hint` may be null), with
+/// the exit code of the plain output: `2` bad input, `1` a failed build.
+#[test]
+fn json_errors_have_a_code_a_message_and_a_hint() {
+    let app = TestApp::new();
+    let out = app.path().join("out");
+    let error = |args: &[&str], env: &[(&str, &str)], exit: i32| -> serde_json::Value {
+        let o = app.bundle(&out, &[args, &["--json"]].concat(), env);
+        assert_eq!(o.status.code(), Some(exit), "{}{}", stdout(&o), stderr(&o));
+        assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
+        let value: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let fields: Vec<&String> = value["error"].as_object().unwrap().keys().collect();
+        assert_eq!(fields, ["code", "hint", "message"], "{value}");
+        value["error"].clone()
+    };
+    assert_eq!(
+        error(&["--format", "zip"], &[], 2),
+        serde_json::json!({
+            "code": "usage",
+            "message": "unknown format `zip`",
+            "hint": "use one or more of `deb`, `rpm`, `appimage`, `msi`, `nsis`, `app`, `dmg`, `updater`",
+        })
+    );
+    assert_eq!(error(&["--format", "deb", "--bogus"], &[], 2)["code"], "usage");
+
+    app.write_config(&app.default_config().replace("main = \"hello\"", "main = \"target/release/nope\""));
+    let missing = error(&["--format", "deb"], &[], 2);
+    assert_eq!(missing["code"], "missing_file");
+    assert!(missing["message"].as_str().unwrap().ends_with("target/release/nope` does not exist"), "{missing}");
+    assert!(missing["hint"].as_str().unwrap().starts_with("build it first"), "{missing}");
+
+    // The cause of an I/O error is in the message, after the path.
+    app.write_config(&app.default_config());
+    std::fs::write(app.path().join("a-file"), "").unwrap();
+    let o = app.bundle(&app.path().join("a-file/out"), &["--format", "deb", "--json"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let io: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(io["error"]["code"], "io");
+    assert_eq!(io["error"]["hint"], serde_json::Value::Null);
+    let message = io["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("could not create the output directory `") && message.contains("(os error 20)"),
+        "{message}"
+    );
+
+    let public = millennium_sign::SecretKey::generate().unwrap().public_key();
+    app.write_config(&format!(
+        "{}\n[updater]\npubkey = \"{}\"\nartifact-base-url = \"https://releases.example.com/\"\n",
+        app.default_config(),
+        public.to_text(millennium_sign::Format::Minisign).replace('\n', "\\n")
+    ));
+    let unsigned = error(&["--format", "deb,updater"], &[], 1);
+    assert_eq!(unsigned["code"], "signing_failed");
+    assert!(unsigned["message"].as_str().unwrap().starts_with("could not sign `updater artifacts`: "), "{unsigned}");
+    assert!(unsigned["hint"].as_str().unwrap().contains("MILLENNIUM_SIGNING_PRIVATE_KEY"), "{unsigned}");
+    assert!(listing(&out).is_empty(), "{:?}", listing(&out));
+}
+
 #[test]
 fn config_from_cargo_metadata() {
     let app = TestApp::bare();
@@ -476,7 +534,7 @@ fn updater_artifacts_are_signed_and_listed() {
 
     // The AppImage's update information points at the "latest" zsync file under the same base URL.
     let bytes = std::fs::read(out.join("hello-app_1.2.3_x86_64.AppImage")).unwrap();
-    let (offset, _) = millennium_bundler::appimage::find_section(&bytes, ".upd_info").unwrap();
+    let (offset, _) = millennium_bundler::linux::appimage::find_section(&bytes, ".upd_info").unwrap();
     assert!(
         bytes[offset..]
             .starts_with(b"zsync|https://releases.example.com/hello/v1.2.3/hello-app-x86_64.AppImage.zsync\0")

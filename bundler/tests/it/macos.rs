@@ -595,3 +595,15 @@ fn rejects_bad_macos_and_dmg_settings() {
     let listing_text = run("7z", &["l", out.join("Hello App_1.2.3_x86_64.dmg").to_str().unwrap()]);
     assert!(listing_text.contains("A volume name far too long for aliases/Hello App.app"), "{listing_text}");
 }
+
+#[test]
+fn rejects_file_associations_without_extensions_or_with_an_unknown_role() {
+    let app = mac_app();
+    let base = mac_config(&app, "main = \"hello-x86_64\"");
+    app.write_config(&base.replace("extensions = [\"hello\", \"hi\"]", "extensions = []"));
+    assert_mac_rejected(&app, "app", &["`macos.file-associations[0].extensions`", "at least one extension"]);
+    app.write_config(&base.replace("extensions = [\"hello\", \"hi\"]", "extensions = [\"hello\", \".hi\"]"));
+    assert_mac_rejected(&app, "app", &["`macos.file-associations[0].extensions`", "`.hi`", "without the dot"]);
+    app.write_config(&base.replace("role = \"Viewer\"", "role = \"Reader\""));
+    assert_mac_rejected(&app, "dmg", &["`macos.file-associations[0].role`", "`Reader` is not `Editor`"]);
+}

@@ -179,6 +179,29 @@ fn msi_tables_files_and_json() {
     assert_ne!(msi_property(&msi2, "ProductCode").unwrap(), product_code);
 }
 
+/// `windows.file-associations` entries become `Software\Classes` keys: the extension points at a ProgID that opens
+/// the app; the macOS-only fields of the shared type (`name`, `role`) are accepted and play no part.
+#[test]
+fn msi_registers_file_associations() {
+    require_tool("msiinfo", "msitools");
+    let app = WinApp::new(
+        "webview-install-mode = \"skip\"\n[[windows.file-associations]]\nextensions = [\"hello\", \"hi\"]\n\
+         description = \"Hello document\"\nname = \"Hello (Finder)\"\nrole = \"Viewer\"\n\
+         [[windows.file-associations]]\nextensions = [\"greet\"]\n",
+    );
+    let out = app.path().join("out");
+    app.bundle_ok(&out, "msi", &[]);
+    let registry = msi_table(&out.join("hello-app_1.2.3_x64_en-US.msi"), "Registry");
+    for (ext, description) in [("hello", "Hello document"), ("hi", "Hello document"), ("greet", "Hello App file")] {
+        let prog_id = format!("com.example.hello.{ext}");
+        assert!(registry.contains(&format!("Software\\Classes\\.{ext}\t\t{prog_id}")), "{ext}: {registry}");
+        assert!(registry.contains(&format!("Software\\Classes\\{prog_id}\t\t{description}")), "{ext}: {registry}");
+        let open = format!("Software\\Classes\\{prog_id}\\shell\\open\\command\t\t\"[INSTALLDIR]hello.exe\" \"%1\"");
+        assert!(registry.contains(&open), "{ext}: {registry}");
+    }
+    assert!(!registry.contains("Finder"), "{registry}");
+}
+
 #[test]
 fn msi_per_user_installs_under_local_app_data() {
     require_tool("msiinfo", "msitools");
@@ -817,6 +840,19 @@ fn rejects_icons_that_do_not_make_an_ico() {
     app.configure("1.2.3", "icon = \"wide.png\"");
     write_png(&app.path().join("wide.png"), 64, 32);
     assert_rejected(&app, "nsis", &["wide.png", "not square"]);
+}
+
+#[test]
+fn rejects_file_associations_windows_cannot_register() {
+    let app = WinApp::new("[[windows.file-associations]]\nextensions = []");
+    assert_rejected(&app, "msi", &["`windows.file-associations[0].extensions`", "at least one extension"]);
+    app.configure("1.2.3", "[[windows.file-associations]]\nextensions = [\".hello\"]");
+    assert_rejected(&app, "msi", &["`windows.file-associations[0].extensions`", "without the dot"]);
+    // Fine on macOS, but not as a registry key and ProgID written into the WiX and NSIS sources.
+    app.configure("1.2.3", "[[windows.file-associations]]\nextensions = [\"c++\"]");
+    assert_rejected(&app, "nsis", &["`windows.file-associations[0].extensions`", "`c++` is not a file extension"]);
+    app.configure("1.2.3", "[[windows.file-associations]]\nextensions = [\"hello\"]\nrole = \"Reader\"");
+    assert_rejected(&app, "msi", &["`windows.file-associations[0].role`", "`Reader`"]);
 }
 
 #[test]

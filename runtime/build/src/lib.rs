@@ -13,7 +13,7 @@
 //! ```no_run
 //! // In `fn main` of build.rs:
 //! if let Err(error) = millennium_build::embed_assets("dist") {
-//!     eprintln!("error: {error}");
+//!     eprintln!("error: {}", millennium_build::Report::new(&error));
 //!     std::process::exit(1);
 //! }
 //! ```
@@ -28,11 +28,15 @@ use flate2::write::DeflateEncoder;
 /// The name of the generated file inside `OUT_DIR`, included by `millennium::include_assets!()`.
 pub const GENERATED_FILE: &str = "millennium_assets.rs";
 
+/// Shows an [`Error`] with its cause and hint: `eprintln!("error: {}", Report::new(&error))`.
+pub use millennium_report::Report;
+
 /// Errors while embedding assets.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A file or directory could not be read or written.
-    #[error("failed to {action} `{path}`")]
+    #[error("could not {action} `{path}`")]
     Io {
         /// What was being done.
         action: &'static str,

@@ -5,6 +5,10 @@
 //! `millennium_app_run`), get the arguments as JSON text and return the reply as JSON text, which is copied at once.
 //! Nothing from C crosses threads, which is what makes the `Send`/`Sync` wrappers below sound.
 
+// The workspace denies `unsafe`; this module is the FFI boundary, where every function takes raw pointers from C. Each
+// `unsafe` block still needs a `// SAFETY:` comment (workspace lint `clippy::undocumented_unsafe_blocks`).
+#![allow(unsafe_code, reason = "the C ABI: raw pointers and callbacks from C")]
+
 use std::ffi::{CStr, c_char, c_int, c_void};
 use std::io::Write as _;
 
@@ -199,7 +203,7 @@ pub unsafe extern "C" fn millennium_app_run(app: *mut MillenniumApp) -> c_int {
     let assets: &'static [Asset] = Box::leak(std::mem::take(&mut app.assets).into_boxed_slice());
     let builder = builder.assets(Assets::new(assets));
     let Err(error) = builder.run();
-    eprintln!("error: {error}");
+    eprintln!("error: {}", millennium::Report::new(&error));
     1
 }
 

@@ -2,7 +2,7 @@
 
 fn main() {
     if let Err(error) = millennium_build::embed_assets("dist") {
-        eprintln!("error: {error}");
+        eprintln!("error: {}", millennium_build::Report::new(&error));
         std::process::exit(1);
     }
 }

@@ -21,6 +21,7 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Why a message was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AuthError {
     /// The envelope has no MAC or a malformed one.
     MissingMac,
@@ -55,6 +56,8 @@ impl std::fmt::Display for AuthError {
         }
     }
 }
+
+impl std::error::Error for AuthError {}
 
 #[derive(Debug)]
 struct PageState {

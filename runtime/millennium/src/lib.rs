@@ -8,7 +8,7 @@
 //!     .assets(assets)
 //!     .command("greet", |_app, name: String| Ok::<_, String>(format!("Hello, {name}!")))
 //!     .run();
-//! eprintln!("error: {error}");
+//! eprintln!("error: {}", millennium::Report::new(&error));
 //! std::process::exit(1);
 //! # }
 //! ```
@@ -51,6 +51,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use assets::{Asset, Assets};
+/// Shows an [`Error`] with its causes and hints: `eprintln!("error: {}", Report::new(&error))`.
+pub use millennium_report::Report;
 use millennium_runtime::{Message, RuntimeProxy, WindowConfig};
 pub use millennium_runtime::{Runtime, WindowId};
 pub use millennium_runtime_webview::WebviewRuntime;
@@ -75,6 +77,7 @@ pub const START_URL: &str = "http://millennium.localhost/";
 
 /// Errors of the Millennium framework.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The runtime (windowing system or webview) failed.
     #[error(transparent)]
@@ -113,8 +116,12 @@ pub enum Error {
     },
     /// The localhost server (`Builder::localhost_server`) could not listen.
     #[cfg(feature = "localhost-server")]
-    #[error("could not start the localhost server: {0}\nhint: choose another port, or 0 for any free one")]
-    Localhost(#[source] std::io::Error),
+    #[error("could not start the localhost server\nhint: choose another port, or 0 for any free one")]
+    Localhost {
+        /// What the operating system reported.
+        #[source]
+        source: std::io::Error,
+    },
     /// The updater (`Builder::updater`) could not be set up.
     #[cfg(feature = "api-updater")]
     #[error(transparent)]
@@ -488,7 +495,7 @@ impl Builder {
             // key) reaches the page through the webview, never through the HTML.
             Some(port) => {
                 let site = Arc::new(protocol::Site::new(self.assets, &self.policy, None));
-                let localhost = localhost::start(site.clone(), port).map_err(Error::Localhost)?;
+                let localhost = localhost::start(site.clone(), port).map_err(|source| Error::Localhost { source })?;
                 let script = localhost::init_script(&localhost.origin, &bootstrap);
                 (site, Some(localhost), Some(script))
             }

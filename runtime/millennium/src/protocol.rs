@@ -57,7 +57,7 @@ impl Site {
         let body = match asset.contents() {
             Ok(body) => body,
             Err(error) => {
-                tracing::error!(%error, "embedded asset is corrupt");
+                tracing::error!(error = %crate::Report::new(&error), "embedded asset is corrupt");
                 return self.error(500, "internal error");
             }
         };

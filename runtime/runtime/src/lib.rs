@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 /// Errors of the runtime interface and of its implementations.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// No graphical session to open windows on.
     #[error(

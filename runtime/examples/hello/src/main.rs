@@ -65,7 +65,7 @@ fn main() {
                 println!("first-ipc-ms {}", started.elapsed().as_millis());
             }
             if let Err(error) = app.emit("welcome", serde_json::json!({ "message": "Welcome from Rust" })) {
-                eprintln!("error: {error}");
+                eprintln!("error: {}", millennium::Report::new(&error));
             }
         })
         .setup(move |app| {
@@ -87,7 +87,7 @@ fn main() {
     };
 
     let Err(error) = app.run();
-    eprintln!("error: {error}");
+    eprintln!("error: {}", millennium::Report::new(&error));
     std::process::exit(1);
 }
 

@@ -22,8 +22,8 @@ use serde_json::Value;
 
 use millennium_updater::blocking::{Update, Updater};
 
-use crate::AppHandle;
 use crate::bridge::{CommandFn, FirstMessageFn, Handler};
+use crate::{AppHandle, Report};
 
 pub(crate) const CHECK: &str = "millennium:updater.check";
 pub(crate) const INSTALL: &str = "millennium:updater.install";
@@ -70,7 +70,7 @@ impl UpdaterApi {
         let api = self.clone();
         Box::new(move |_app| {
             if let Err(error) = api.updater.confirm_healthy() {
-                tracing::warn!(%error, "could not confirm that this version works");
+                tracing::warn!(error = %Report::new(&error), "could not confirm that this version works");
             }
         })
     }
@@ -80,7 +80,7 @@ impl UpdaterApi {
         let check: CommandFn = Arc::new(move |_app, _window, _args| millennium_api_updater_check(&check));
         let install: CommandFn = Arc::new(move |app, _window, _args| millennium_api_updater_install(&install, app));
         let relaunch: CommandFn = Arc::new(move |_app, _window, _args| match relaunch.updater.relaunch() {
-            Err(error) => Err(error.to_string()),
+            Err(error) => Err(Report::new(&error).to_string()),
         });
         vec![
             (CHECK.to_owned(), Handler::Background(check)),
@@ -93,7 +93,7 @@ impl UpdaterApi {
 /// Asks the update server; remembers what it offered for `install`.
 #[inline(never)]
 pub(crate) fn millennium_api_updater_check(api: &UpdaterApi) -> Result<Value, String> {
-    let found = api.updater.check().map_err(|e| e.to_string())?;
+    let found = api.updater.check().map_err(|e| Report::new(&e).to_string())?;
     let offered = found.as_ref().map(|update| Offered {
         version: update.version().to_string(),
         notes: update.notes().map(str::to_owned),
@@ -121,7 +121,7 @@ pub(crate) fn millennium_api_updater_install(api: &UpdaterApi, app: &AppHandle) 
                 }
             }
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Report::new(&e).to_string())?;
     *lock(&api.offered) = None;
     Ok(serde_json::json!({ "version": update.version().to_string() }))
 }

@@ -8,7 +8,8 @@
 //!
 //! A library that is not found, or not owned by any package (built locally, or a non-Debian build machine), is
 //! reported back as unresolved: the caller prints a warning and the user can list the dependency in `deb.depends` /
-//! `deb.extra-depends`. rpm needs none of this: its `Requires` are the sonames themselves ([`crate::elf::rpm_requires`]).
+//! `deb.extra-depends`. rpm needs none of this: its `Requires` are the sonames themselves
+//! ([`super::elf::rpm_requires`]).
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::Arch;
-use crate::elf::Needs;
+use crate::linux::elf::Needs;
 
 /// Computed Debian dependencies.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -8,7 +8,9 @@
 //! ELF image, so the two are concatenated. The runtime's reserved `.upd_info` section (1024 bytes) is patched with
 //! the update information (`zsync|URL`) when an update URL is configured, which is what AppImageUpdate reads.
 
+use std::collections::BTreeSet;
 use std::io::Cursor;
+use std::path::{Path, PathBuf};
 
 use backhand::compression::Compressor;
 use backhand::{FilesystemCompressor, FilesystemWriter, NodeHeader};
@@ -17,10 +19,11 @@ use millennium_webview_probe::Backend;
 use crate::Arch;
 use crate::config::App;
 use crate::error::{Error, Result};
-use crate::layout::Tree;
+use crate::linux::{deps, elf};
+use crate::tree::Tree;
 
 /// The x86_64 type-2 runtime (from the `appimage` crate 0.4.0).
-pub static RUNTIME_X86_64: &[u8] = include_bytes!("../assets/appimage-runtime-x86_64");
+pub static RUNTIME_X86_64: &[u8] = include_bytes!("../../assets/appimage-runtime-x86_64");
 
 /// `PKG_VERSION_ARCH.AppImage`.
 pub fn file_name(app: &App, arch: Arch) -> String {
@@ -92,6 +95,100 @@ fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 
+/// The soname a binary needs when it shows its window with WebKitGTK 4.1.
+const WEBKITGTK_SONAME: &str = "libwebkit2gtk-4.1.so.0";
+
+/// The webview launcher for `AppRun`, read, when the main binary links WebKitGTK (an AppImage has no package
+/// dependencies, so this is what turns a missing WebKitGTK into a clear message); `None` otherwise.
+pub fn webview_launcher(app: &App, needs: &[elf::Needs], arch: Arch) -> Result<Option<Vec<u8>>> {
+    if !needs.first().is_some_and(|main| main.needed.iter().any(|s| s == WEBKITGTK_SONAME)) {
+        return Ok(None);
+    }
+    let path = match &app.config.appimage.webview_launcher {
+        Some(path) => app.root.join(path),
+        None => app.main_binary.with_file_name("millennium-webview-probe"),
+    };
+    if !path.is_file() {
+        return Err(Error::Missing {
+            what: "webview launcher for the AppImage",
+            path,
+            hint: Some(
+                "the app links WebKitGTK, so the AppImage starts it through `millennium-webview-probe launch` to \
+                 explain a missing WebKitGTK; build it next to the app with `cargo build --release -p \
+                 millennium-webview-probe`, or set `appimage.webview-launcher`"
+                    .into(),
+            ),
+        });
+    }
+    let mut data = std::fs::read(&path).map_err(Error::io("read", &path))?;
+    // A script is a launcher too; an executable must be one for the AppImage's architecture, stripped like the app.
+    if data.starts_with(b"\x7fELF") {
+        elf::read(&path, &data, arch)?;
+        if app.config.binaries.strip.unwrap_or(true)
+            && elf::has_symtab(&data)
+            && let Some(stripped) = elf::strip(&path, &data)?
+        {
+            data = stripped;
+        }
+    }
+    Ok(Some(data))
+}
+
+/// Core C library sonames: always provided by the system, never bundled.
+const NEVER_BUNDLE: [&str; 10] = [
+    "libc.so.6",
+    "libm.so.6",
+    "libdl.so.2",
+    "libpthread.so.0",
+    "librt.so.1",
+    "libresolv.so.2",
+    "libutil.so.1",
+    "ld-linux-x86-64.so.2",
+    "ld-linux-aarch64.so.1",
+    "libgcc_s.so.1",
+];
+
+/// The shared libraries the binaries need (recursively) that no installed package provides, as (soname, bytes)
+/// sorted by soname: found through the binaries' runpath (`$ORIGIN` resolved), or in a library directory without an
+/// owning package. A library that is not found is a warning.
+pub fn private_libraries(
+    app: &App,
+    needs: &[elf::Needs],
+    arch: Arch,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let dpkg = deps::Dpkg::system(arch);
+    let mut queue: Vec<(String, Vec<String>, Option<PathBuf>)> = Vec::new();
+    let origins = std::iter::once(&app.main_binary).chain(app.extra_binaries.iter());
+    for (need, path) in needs.iter().zip(origins) {
+        for soname in &need.needed {
+            queue.push((soname.clone(), need.runpaths.clone(), path.parent().map(Path::to_owned)));
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    while let Some((soname, runpaths, origin)) = queue.pop() {
+        if NEVER_BUNDLE.contains(&soname.as_str()) || !seen.insert(soname.clone()) {
+            continue;
+        }
+        let Some(path) = dpkg.locate(&soname, &runpaths, origin.as_deref()).into_iter().next() else {
+            warnings.push(format!("appimage: `{soname}` was not found, so it is not bundled"));
+            continue;
+        };
+        if dpkg.is_packaged(&path) {
+            continue;
+        }
+        let data = std::fs::read(&path).map_err(Error::io("read", &path))?;
+        let lib_needs = elf::read(&path, &data, arch)?;
+        for next in &lib_needs.needed {
+            queue.push((next.clone(), lib_needs.runpaths.clone(), path.parent().map(Path::to_owned)));
+        }
+        out.push((soname, data));
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// Builds the AppImage bytes from the install tree; `AppRun` as [`app_run`] makes it.
 pub fn build(
     app: &App,
@@ -109,7 +206,7 @@ pub fn build(
         Some(script) => appdir.file("AppRun", 0o755, script.into_bytes()),
         None => appdir.symlink("AppRun", format!("usr/bin/{}", app.main_binary_name())),
     }
-    appdir.file(format!("{pkg}.desktop"), 0o644, crate::layout::desktop_entry(app).into_bytes());
+    appdir.file(format!("{pkg}.desktop"), 0o644, crate::linux::layout::desktop_entry(app).into_bytes());
     if let Some(icon) = &app.icon {
         let size = crate::icons::HICOLOR_SIZES.into_iter().filter(|s| *s <= icon.size()).max().unwrap_or(icon.size());
         appdir.file(format!("{pkg}.png"), 0o644, icon.png(size)?);

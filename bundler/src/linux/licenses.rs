@@ -35,11 +35,11 @@ pub struct License {
     pub text: Text,
 }
 
-const EXPAT: &str = include_str!("../assets/licenses/Expat");
-const BSD_2: &str = include_str!("../assets/licenses/BSD-2-clause");
-const BSD_3: &str = include_str!("../assets/licenses/BSD-3-clause");
-const ISC: &str = include_str!("../assets/licenses/ISC");
-const ZLIB: &str = include_str!("../assets/licenses/Zlib");
+const EXPAT: &str = include_str!("../../assets/licenses/Expat");
+const BSD_2: &str = include_str!("../../assets/licenses/BSD-2-clause");
+const BSD_3: &str = include_str!("../../assets/licenses/BSD-3-clause");
+const ISC: &str = include_str!("../../assets/licenses/ISC");
+const ZLIB: &str = include_str!("../../assets/licenses/Zlib");
 
 /// SPDX identifier (its `-only` form, or the deprecated bare one) → DEP-5 name, common-licenses file and title.
 /// `-or-later` and `+` give the DEP-5 name with `+` and the same file.

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use crate::Arch;
 use crate::config::{App, ScriptKind};
 use crate::error::{Error, Result};
-use crate::layout::Tree;
+use crate::tree::Tree;
 
 /// Payload compression: zstd (what Fedora and RHEL use; rpm >= 4.14 reads it). Level 12 compresses a typical app
 /// nearly as well as level 19 in a fraction of the time.
@@ -41,8 +41,9 @@ pub fn build(app: &App, tree: &Tree, requires: &BTreeSet<String>, arch: Arch, ep
     let fail = |e: rpm::Error| Error::Package { format: "rpm", message: e.to_string() };
     let license = app.license.as_deref().unwrap_or("LicenseRef-unknown");
     let version = rpm_version(&app.version);
-    let timestamp = u32::try_from(epoch)
-        .map_err(|_| Error::Usage(format!("SOURCE_DATE_EPOCH={epoch} does not fit the rpm format (2106 or later)")))?;
+    let timestamp = u32::try_from(epoch).map_err(|_| Error::Usage {
+        message: format!("SOURCE_DATE_EPOCH={epoch} does not fit the rpm format (2106 or later)"),
+    })?;
     let config = rpm::BuildConfig::v4().compression(rpm::CompressionWithLevel::Zstd(ZSTD_LEVEL)).source_date(timestamp);
     let mut builder = rpm::PackageBuilder::new(&app.package_name, &version, license, arch.rpm(), &app.description);
     builder

@@ -1,6 +1,6 @@
 //! What a binary needs from the system, read from its ELF dynamic section: `DT_NEEDED` sonames, `DT_RUNPATH`/`DT_RPATH`,
 //! the symbol versions it requires (`.gnu.version_r`) and the names of the symbols it imports. Package dependencies
-//! (deb `Depends`, rpm `Requires`) are computed from this in [`crate::deps`].
+//! (deb `Depends`, rpm `Requires`) are computed from this in [`crate::linux::deps`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -1,70 +1,10 @@
-//! The installed file tree, shared by every format: binaries in `usr/bin`, resources in `usr/lib/PACKAGE`, the desktop
-//! entry, hicolor icons and (deb only) the documentation files. Each format turns this sorted list into its archive.
-
-use std::collections::BTreeSet;
+//! The installed file tree of the Linux formats: binaries in `usr/bin`, resources in `usr/lib/PACKAGE`, the desktop
+//! entry, AppStream metainfo, hicolor icons, man pages and (deb only) the documentation files. The deb, the rpm and
+//! the AppImage each turn this sorted [`Tree`] into their archive.
 
 use crate::config::App;
 use crate::error::{Error, Result};
-
-/// One file to install.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileEntry {
-    /// Path relative to `/`, without leading slash, e.g. `usr/bin/hello`.
-    pub path: String,
-    /// Permission bits (`0o755`, `0o644`).
-    pub mode: u32,
-    pub data: Vec<u8>,
-}
-
-/// A symbolic link.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Symlink {
-    pub path: String,
-    pub target: String,
-}
-
-/// A sorted file tree.
-#[derive(Debug, Clone, Default)]
-pub struct Tree {
-    pub files: Vec<FileEntry>,
-    pub symlinks: Vec<Symlink>,
-}
-
-impl Tree {
-    /// Adds a file.
-    pub fn file(&mut self, path: impl Into<String>, mode: u32, data: Vec<u8>) {
-        self.files.push(FileEntry { path: path.into(), mode, data });
-    }
-
-    /// Adds a symlink.
-    pub fn symlink(&mut self, path: impl Into<String>, target: impl Into<String>) {
-        self.symlinks.push(Symlink { path: path.into(), target: target.into() });
-    }
-
-    /// Sorts entries by path.
-    pub fn sort(&mut self) {
-        self.files.sort_by(|a, b| a.path.cmp(&b.path));
-        self.symlinks.sort_by(|a, b| a.path.cmp(&b.path));
-    }
-
-    /// Every directory that contains an entry, parents first, sorted.
-    pub fn dirs(&self) -> Vec<String> {
-        let mut dirs = BTreeSet::new();
-        for path in self.files.iter().map(|f| &f.path).chain(self.symlinks.iter().map(|s| &s.path)) {
-            let mut p = path.as_str();
-            while let Some(i) = p.rfind('/') {
-                p = &p[..i];
-                dirs.insert(p.to_owned());
-            }
-        }
-        dirs.into_iter().collect()
-    }
-
-    /// Total size of the files in bytes.
-    pub fn size(&self) -> u64 {
-        self.files.iter().map(|f| f.data.len() as u64).sum()
-    }
-}
+use crate::tree::Tree;
 
 /// Which package the tree is for (the doc files differ).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,10 +113,10 @@ fn man_page(app: &App, name: &str) -> String {
     )
 }
 
-/// `usr/share/doc/PKG/copyright`, in Debian's machine-readable format ([`crate::licenses`]).
+/// `usr/share/doc/PKG/copyright`, in Debian's machine-readable format ([`crate::linux::licenses`]).
 fn copyright(app: &App, epoch: u64) -> String {
     let year = time::OffsetDateTime::from_unix_timestamp(epoch as i64).map(|t| t.year()).unwrap_or(1970);
-    crate::licenses::copyright_file(app, year)
+    crate::linux::licenses::copyright_file(app, year)
 }
 
 /// A Debian-format changelog with one entry for this version, dated `SOURCE_DATE_EPOCH`.
@@ -184,11 +124,11 @@ fn changelog(app: &App, epoch: u64) -> Result<String> {
     let date = time::OffsetDateTime::from_unix_timestamp(epoch as i64)
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc2822).ok())
-        .ok_or_else(|| Error::Usage(format!("SOURCE_DATE_EPOCH={epoch} is not a usable date")))?;
+        .ok_or_else(|| Error::Usage { message: format!("SOURCE_DATE_EPOCH={epoch} is not a usable date") })?;
     Ok(format!(
         "{} ({}) unstable; urgency=medium\n\n  * Release {}.\n\n -- {}  {}\n",
         app.package_name,
-        crate::deb::deb_version(&app.version),
+        crate::linux::deb::deb_version(&app.version),
         app.version,
         app.maintainer,
         date

@@ -9,7 +9,9 @@ use std::io::Write;
 use crate::Arch;
 use crate::config::App;
 use crate::error::{Error, Result};
-use crate::layout::Tree;
+use crate::linux::deps;
+use crate::linux::elf::Needs;
+use crate::tree::{TarWriter, Tree};
 
 /// The Debian form of a semantic version: a pre-release sorts before the release (`1.0.0-rc.1` → `1.0.0~rc.1`).
 pub fn deb_version(v: &semver::Version) -> String {
@@ -28,10 +30,30 @@ pub fn file_name(app: &App, arch: Arch) -> String {
     format!("{}_{}_{}.deb", app.package_name, deb_version(&app.version), arch.deb())
 }
 
+/// The `Depends` field: `deb.depends` when set; else what the binaries need, found as `dpkg-shlibdeps` would
+/// ([`deps`]), with WebKitGTK raised to `min-webview-version`, plus `deb.extra-depends`. A library that no installed
+/// package owns becomes a warning.
+pub fn depends(app: &App, needs: &[Needs], arch: Arch, warnings: &mut Vec<String>) -> Vec<String> {
+    if let Some(list) = &app.config.deb.depends {
+        return list.clone();
+    }
+    let computed = deps::Dpkg::system(arch).depends(needs, &[]);
+    for (soname, reason) in &computed.unresolved {
+        warnings
+            .push(format!("deb: no package found for `{soname}` ({reason}); list it in `deb.extra-depends` if needed"));
+    }
+    let webkitgtk = app.min_webview.get(millennium_webview_probe::Backend::Webkitgtk).map(ToString::to_string);
+    let computed = computed.depends.into_iter().map(|dep| match &webkitgtk {
+        Some(min) => deps::raise_webkitgtk(dep, min),
+        None => dep,
+    });
+    computed.chain(app.config.deb.extra_depends.iter().cloned()).collect()
+}
+
 /// Builds the package bytes.
 pub fn build(app: &App, tree: &Tree, depends: &[String], arch: Arch, epoch: u64) -> Result<Vec<u8>> {
     let fail = Error::package("deb");
-    let data_tar = data_tar(tree, epoch).map_err(|e| fail(e.to_string()))?;
+    let data_tar = tree.tar("./", epoch).map_err(|e| fail(e.to_string()))?;
     let control = control_file(app, tree, depends, arch);
     let control_tar = control_tar(app, tree, &control, epoch).map_err(|e| Error::package("deb")(e.to_string()))?;
     let data_xz = xz(&data_tar).map_err(|e| Error::package("deb")(e.to_string()))?;
@@ -128,28 +150,6 @@ fn control_tar(app: &App, tree: &Tree, control: &str, epoch: u64) -> std::io::Re
     tar.finish()
 }
 
-fn data_tar(tree: &Tree, epoch: u64) -> std::io::Result<Vec<u8>> {
-    enum Item<'a> {
-        Dir,
-        File(u32, &'a [u8]),
-        Link(&'a str),
-    }
-    let mut items: Vec<(String, Item)> = tree.dirs().into_iter().map(|d| (format!("./{d}/"), Item::Dir)).collect();
-    items.extend(tree.files.iter().map(|f| (format!("./{}", f.path), Item::File(f.mode, &f.data))));
-    items.extend(tree.symlinks.iter().map(|s| (format!("./{}", s.path), Item::Link(&s.target))));
-    items.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut tar = TarWriter::new(epoch);
-    tar.dir("./")?;
-    for (path, item) in items {
-        match item {
-            Item::Dir => tar.dir(&path)?,
-            Item::File(mode, data) => tar.file(&path, mode, data)?,
-            Item::Link(target) => tar.symlink(&path, target)?,
-        }
-    }
-    tar.finish()
-}
-
 /// xz block size. liblzma's multi-threaded encoder compresses blocks independently, so its output depends on the
 /// block size and preset only, never on the number of threads: packages reproduce on any machine (a unit test checks
 /// 1 thread against 4). 4 MiB blocks let two cores share a 10 MiB binary at a cost of about 1% in size.
@@ -172,72 +172,6 @@ fn xz_with_threads(data: &[u8], threads: u32) -> std::io::Result<Vec<u8>> {
     let mut enc = liblzma::write::XzEncoder::new_stream(Vec::with_capacity(data.len() / 3), stream);
     enc.write_all(data)?;
     enc.finish()
-}
-
-/// A GNU tar writer that keeps names exactly as given (`./usr/`), with fixed owner and time.
-pub(crate) struct TarWriter {
-    builder: tar::Builder<Vec<u8>>,
-    epoch: u64,
-}
-
-impl TarWriter {
-    pub(crate) fn new(epoch: u64) -> TarWriter {
-        TarWriter { builder: tar::Builder::new(Vec::new()), epoch }
-    }
-
-    fn header(&mut self, name: &str, kind: tar::EntryType, mode: u32, size: u64) -> std::io::Result<tar::Header> {
-        let mut header = tar::Header::new_gnu();
-        let bytes = name.as_bytes();
-        if bytes.len() >= 100 {
-            // GNU long name: a `././@LongLink` entry holding the name, then the real header.
-            let mut long = tar::Header::new_gnu();
-            long.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
-            long.set_entry_type(tar::EntryType::GNULongName);
-            long.set_mode(0o644);
-            long.set_uid(0);
-            long.set_gid(0);
-            long.set_mtime(0);
-            let mut data = bytes.to_vec();
-            data.push(0);
-            long.set_size(data.len() as u64);
-            long.set_cksum();
-            self.builder.append(&long, &data[..])?;
-        }
-        let n = bytes.len().min(99);
-        header.as_old_mut().name[..n].copy_from_slice(&bytes[..n]);
-        header.set_entry_type(kind);
-        header.set_mode(mode);
-        header.set_uid(0);
-        header.set_gid(0);
-        header.set_username("root")?;
-        header.set_groupname("root")?;
-        header.set_mtime(self.epoch);
-        header.set_size(size);
-        Ok(header)
-    }
-
-    pub(crate) fn dir(&mut self, name: &str) -> std::io::Result<()> {
-        let mut h = self.header(name, tar::EntryType::Directory, 0o755, 0)?;
-        h.set_cksum();
-        self.builder.append(&h, std::io::empty())
-    }
-
-    pub(crate) fn file(&mut self, name: &str, mode: u32, data: &[u8]) -> std::io::Result<()> {
-        let mut h = self.header(name, tar::EntryType::Regular, mode, data.len() as u64)?;
-        h.set_cksum();
-        self.builder.append(&h, data)
-    }
-
-    pub(crate) fn symlink(&mut self, name: &str, target: &str) -> std::io::Result<()> {
-        let mut h = self.header(name, tar::EntryType::Symlink, 0o777, 0)?;
-        h.set_link_name(target)?;
-        h.set_cksum();
-        self.builder.append(&h, std::io::empty())
-    }
-
-    pub(crate) fn finish(self) -> std::io::Result<Vec<u8>> {
-        self.builder.into_inner()
-    }
 }
 
 #[cfg(test)]

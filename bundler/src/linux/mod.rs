@@ -1,0 +1,188 @@
+//! Linux packages: `.deb` ([`deb`]), `.rpm` ([`rpm`]) and AppImage ([`appimage`], with its [`zsync`] file), all
+//! written in-process from one install tree ([`layout`]).
+//!
+//! The binaries are read once: [`elf`] extracts their `DT_NEEDED` sonames and symbol versions, [`deps`] maps them to
+//! Debian packages (as `dpkg-shlibdeps` does) and rpm capabilities; [`licenses`] writes the deb's DEP-5 copyright.
+
+pub mod appimage;
+pub mod deb;
+pub mod deps;
+pub mod elf;
+pub mod layout;
+pub mod licenses;
+pub mod rpm;
+pub mod zsync;
+
+use std::collections::BTreeSet;
+
+use crate::Arch;
+use crate::artifact::{Artifact, Format, Role};
+use crate::config::App;
+use crate::error::{Error, Result};
+use crate::pipeline::Context;
+use crate::tree::Tree;
+
+/// Checks what the Linux formats need before any long work: the AppImage runtime for the target.
+pub(crate) fn check(formats: &BTreeSet<Format>, arch: Arch) -> Result<()> {
+    if formats.contains(&Format::AppImage) {
+        appimage::runtime(arch)?;
+    }
+    Ok(())
+}
+
+/// Builds the requested Linux formats: reads the binaries once, prepares each format's input, then builds the
+/// formats in parallel. Returns the artifacts in the order deb, rpm, AppImage (and its `.zsync`).
+pub(crate) fn build(ctx: &Context, warnings: &mut Vec<String>) -> Result<Vec<Artifact>> {
+    ctx.progress.step("reading binaries");
+    let binaries = Binaries::read(ctx.app, ctx.arch, warnings)?;
+    let mut jobs = Vec::new();
+    if ctx.wants(Format::Deb) {
+        jobs.push(Job::deb(ctx, &binaries, warnings)?);
+    }
+    if ctx.wants(Format::Rpm) {
+        jobs.push(Job::rpm(ctx, &binaries)?);
+    }
+    if ctx.wants(Format::AppImage) {
+        jobs.push(Job::appimage(ctx, &binaries, warnings)?);
+    }
+    let names: Vec<&str> = jobs.iter().map(Job::name).collect();
+    ctx.progress.step(&format!("building {}", names.join(", ")));
+    let (app, arch, epoch) = (ctx.app, ctx.arch, ctx.epoch);
+    let results: Vec<Result<Vec<Artifact>>> = std::thread::scope(|scope| {
+        let threads: Vec<_> =
+            jobs.iter().map(|job| (job.name(), scope.spawn(move || job.build(app, arch, epoch)))).collect();
+        threads
+            .into_iter()
+            .map(|(name, thread)| {
+                thread.join().unwrap_or_else(|panic| {
+                    Err(Error::Package {
+                        format: name,
+                        message: format!("the build thread panicked: {}", panic_message(&*panic)),
+                    })
+                })
+            })
+            .collect()
+    });
+    let mut artifacts = Vec::new();
+    for result in results {
+        artifacts.extend(result?);
+    }
+    Ok(artifacts)
+}
+
+fn panic_message(e: &(dyn std::any::Any + Send)) -> String {
+    e.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| e.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// The app's binaries, read once for every Linux format.
+struct Binaries {
+    /// Installed name and bytes (stripped unless `binaries.strip = false`), the main binary first.
+    files: Vec<(String, Vec<u8>)>,
+    /// What each binary needs from the system, in the same order.
+    needs: Vec<elf::Needs>,
+}
+
+impl Binaries {
+    fn read(app: &App, arch: Arch, warnings: &mut Vec<String>) -> Result<Binaries> {
+        let mut files = Vec::new();
+        let mut needs = Vec::new();
+        for path in std::iter::once(&app.main_binary).chain(app.extra_binaries.iter()) {
+            let mut data = std::fs::read(path).map_err(Error::io("read", path))?;
+            needs.push(elf::read(path, &data, arch)?);
+            if app.config.binaries.strip.unwrap_or(true) && elf::has_symtab(&data) {
+                match elf::strip(path, &data)? {
+                    Some(stripped) => data = stripped,
+                    None => warnings.push(format!(
+                        "`strip` is not installed: `{}` is packaged with its symbol table (install binutils)",
+                        path.display()
+                    )),
+                }
+            }
+            files.push((App::binary_name(path), data));
+        }
+        Ok(Binaries { files, needs })
+    }
+}
+
+/// One Linux format's input. Everything that talks to the system (dpkg look-ups, library search) or warns happens
+/// while preparing it, so that building only reads it and the formats can be built in parallel.
+enum Job {
+    Deb { tree: Tree, depends: Vec<String> },
+    Rpm { tree: Tree, requires: BTreeSet<String> },
+    AppImage { tree: Tree, with_libraries: bool, launcher: Option<String> },
+}
+
+impl Job {
+    fn deb(ctx: &Context, binaries: &Binaries, warnings: &mut Vec<String>) -> Result<Job> {
+        let tree = layout::install_tree(ctx.app, &binaries.files, layout::Flavour::Deb, ctx.epoch)?;
+        let depends = deb::depends(ctx.app, &binaries.needs, ctx.arch, warnings);
+        Ok(Job::Deb { tree, depends })
+    }
+
+    fn rpm(ctx: &Context, binaries: &Binaries) -> Result<Job> {
+        let tree = layout::install_tree(ctx.app, &binaries.files, layout::Flavour::Rpm, ctx.epoch)?;
+        let computed: BTreeSet<String> = binaries.needs.iter().flat_map(elf::rpm_requires).collect();
+        Ok(Job::Rpm { tree, requires: rpm::requires(ctx.app, computed) })
+    }
+
+    fn appimage(ctx: &Context, binaries: &Binaries, warnings: &mut Vec<String>) -> Result<Job> {
+        let (app, arch) = (ctx.app, ctx.arch);
+        let mut tree = layout::install_tree(app, &binaries.files, layout::Flavour::Rpm, ctx.epoch)?;
+        let mut with_libraries = false;
+        if app.config.appimage.bundle_libraries {
+            for (soname, data) in appimage::private_libraries(app, &binaries.needs, arch, warnings)? {
+                tree.file(format!("usr/lib/{soname}"), 0o755, data);
+                with_libraries = true;
+            }
+            tree.sort();
+        }
+        let launcher = match appimage::webview_launcher(app, &binaries.needs, arch)? {
+            Some(data) => {
+                let path = appimage::launcher_path(app);
+                tree.file(path.clone(), 0o755, data);
+                tree.sort();
+                Some(path)
+            }
+            None => None,
+        };
+        Ok(Job::AppImage { tree, with_libraries, launcher })
+    }
+
+    /// The format's name in messages.
+    fn name(&self) -> &'static str {
+        match self {
+            Job::Deb { .. } => "deb",
+            Job::Rpm { .. } => "rpm",
+            Job::AppImage { .. } => "AppImage",
+        }
+    }
+
+    fn build(&self, app: &App, arch: Arch, epoch: u64) -> Result<Vec<Artifact>> {
+        let installer = |format, name, bytes| Artifact::file(format, Role::Installer, name, bytes, vec![arch]);
+        match self {
+            Job::Deb { tree, depends } => {
+                let bytes = deb::build(app, tree, depends, arch, epoch)?;
+                Ok(vec![installer(Format::Deb, deb::file_name(app, arch), bytes)])
+            }
+            Job::Rpm { tree, requires } => {
+                let bytes = rpm::build(app, tree, requires, arch, epoch)?;
+                Ok(vec![installer(Format::Rpm, rpm::file_name(app, arch), bytes)])
+            }
+            Job::AppImage { tree, with_libraries, launcher } => {
+                let bytes = appimage::build(app, tree, arch, epoch, *with_libraries, launcher.as_deref())?;
+                let name = appimage::file_name(app, arch);
+                // The `.zsync` file that the embedded update information points at, for AppImageUpdate.
+                let zsync = appimage::update_information(app, arch)
+                    .and_then(|info| appimage::zsync_file_name(&info))
+                    .map(|zsync_name| {
+                        let zsync = zsync::make(&bytes, &name, epoch);
+                        Artifact::file(Format::AppImage, Role::Zsync, zsync_name, zsync, vec![arch])
+                    });
+                Ok(std::iter::once(installer(Format::AppImage, name, bytes)).chain(zsync).collect())
+            }
+        }
+    }
+}
