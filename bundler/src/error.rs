@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use millennium_report::Report;
+
 /// Result with the bundler's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -74,14 +76,6 @@ pub enum Error {
     Usage { message: String },
 }
 
-/// `text: cause`, the cause placed before the `hint:` lines of `text`, which stay last.
-fn insert_before_hints(text: &str, cause: &str) -> String {
-    match text.find("\nhint: ") {
-        Some(at) => format!("{}: {cause}{}", &text[..at], &text[at..]),
-        None => format!("{text}: {cause}"),
-    }
-}
-
 fn hint_line(hint: &Option<String>) -> String {
     hint.as_ref().map(|h| format!("\nhint: {h}")).unwrap_or_default()
 }
@@ -119,27 +113,16 @@ impl Error {
         )
     }
 
-    /// The message followed by its causes, `: `-separated, `hint:` lines included: what the CLI prints after
-    /// `error: `. A cause whose text is already there (some foreign errors repeat their own source) is left out.
+    /// The message followed by its causes, `: `-separated, then its `hint:` lines: what the CLI prints after
+    /// `error: ` ([`millennium_report::Report`], as every Millennium CLI).
     pub fn report(&self) -> String {
-        let mut text = self.to_string();
-        let mut source = std::error::Error::source(self);
-        while let Some(cause) = source {
-            let cause_text = cause.to_string();
-            if !text.contains(&cause_text) {
-                text = insert_before_hints(&text, &cause_text);
-            }
-            source = cause.source();
-        }
-        text
+        Report::new(self).to_string()
     }
 
     /// [`Error::report`] split into the message and the hint: the text of its `hint:` lines, if any.
     pub fn message_and_hint(&self) -> (String, Option<String>) {
-        let report = self.report();
-        let (hints, message): (Vec<&str>, Vec<&str>) = report.lines().partition(|l| l.starts_with("hint: "));
-        let hint = hints.iter().map(|h| &h["hint: ".len()..]).collect::<Vec<_>>().join("\n");
-        (message.join("\n"), (!hint.is_empty()).then_some(hint))
+        let report = Report::new(self);
+        (report.message().to_owned(), report.hint())
     }
 
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
@@ -184,11 +167,5 @@ mod tests {
         assert_eq!(error.message_and_hint(), ("icon `i.png` does not exist".into(), Some("fix `icons[0]`".into())));
         assert_eq!(error.code(), "missing_file");
         assert!(error.is_bad_input());
-    }
-
-    #[test]
-    fn a_cause_goes_before_the_hint() {
-        assert_eq!(insert_before_hints("could not x\nhint: y", "z"), "could not x: z\nhint: y");
-        assert_eq!(insert_before_hints("could not x", "z"), "could not x: z");
     }
 }

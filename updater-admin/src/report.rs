@@ -8,12 +8,13 @@
 //! - The exit code is [`EXIT_SUCCESS`], [`EXIT_FAILED`] or [`EXIT_USAGE`]. A broken pipe on stdout (`| head`) is not a
 //!   failure.
 //!
-//! An error's message is its `Display` followed by the causes in its `source` chain that it does not already quote
-//! (`could not read `x`: No such file or directory`); a `hint:` line of its `Display` becomes the hint.
+//! An error's message and hint are what [`millennium_report::Report`] makes of its `source` chain, as for every
+//! Millennium CLI (`docs/conventions.md`).
 
 use std::io::Write;
 use std::process::ExitCode;
 
+use millennium_report::Report;
 use serde::Serialize;
 
 /// Exit code: the command did what was asked.
@@ -22,9 +23,6 @@ pub const EXIT_SUCCESS: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 /// Exit code: bad usage or unusable local input (a missing file, a malformed version, no token).
 pub const EXIT_USAGE: u8 = 2;
-
-/// The line of an error's text that starts its hint.
-const HINT: &str = "\nhint: ";
 
 /// A command's result that can be shown to a person, or as JSON (its serde form).
 pub trait Render: Serialize {
@@ -54,14 +52,10 @@ pub struct ErrorReport {
 }
 
 impl ErrorReport {
-    /// The report of `error`: its message and causes, its hint line split off.
+    /// The report of `error`: its message and causes, its hint lines split off.
     pub fn new(code: impl Into<String>, error: &(dyn std::error::Error + 'static), exit_code: u8) -> Self {
-        let text = error.to_string();
-        let (message, hint) = match text.split_once(HINT) {
-            Some((message, hint)) => (message.to_owned(), Some(hint.to_owned())),
-            None => (text, None),
-        };
-        Self { code: code.into(), message: with_causes(message, error.source()), hint, exit_code }
+        let report = Report::new(error);
+        Self { code: code.into(), message: report.message().to_owned(), hint: report.hint(), exit_code }
     }
 
     /// `{"error": {"code", "message", "hint"}}`, in this order.
@@ -74,22 +68,9 @@ impl ErrorReport {
     }
 }
 
-/// `message` followed by each cause of the chain from `source` on that it does not contain yet, `: `-separated.
-pub fn with_causes(mut message: String, mut source: Option<&(dyn std::error::Error + 'static)>) -> String {
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
-}
-
-/// An error's text with its causes (for logs): [`with_causes`] of its `Display`.
+/// An error's text with its causes and hints, for logs.
 pub fn display_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    with_causes(error.to_string(), error.source())
+    Report::new(error).to_string()
 }
 
 /// Prints `outcome` as the module documentation says and returns the exit code.

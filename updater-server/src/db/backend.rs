@@ -1,0 +1,244 @@
+//! The one place that knows there are two backends: a statement, its rows and a transaction for whichever pool is
+//! open, each an enum of sqlx's own types for SQLite and PostgreSQL (see the [module header](super) for why), and the
+//! few steps whose SQL differs: how a writing transaction begins and locks, and the `NOTIFY` of a change.
+
+use sqlx::postgres::{PgArguments, PgRow};
+use sqlx::query::Query;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Database, Decode, Encode, PgPool, Postgres, Row as _, Sqlite, SqlitePool, Transaction, Type};
+
+use super::{Db, RELEASES_CHANNEL};
+use crate::error::{Error, Result};
+use crate::names::AppId;
+
+/// The open pool.
+#[derive(Debug, Clone)]
+pub(super) enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Where a statement of one backend runs: the pool (on whichever connection is free) or one connection (a
+/// transaction's).
+pub(super) enum Target<'c, DB: Database> {
+    Pool(&'c sqlx::Pool<DB>),
+    Conn(&'c mut DB::Connection),
+}
+
+/// Where statements run, on whichever backend is open: [`Db::exec`] (the pool) or [`Tx::exec`] (the transaction).
+pub(super) enum Exec<'c> {
+    Sqlite(Target<'c, Sqlite>),
+    Postgres(Target<'c, Postgres>),
+}
+
+impl<'c> Exec<'c> {
+    /// A statement in the SQL both backends accept (`$n` placeholders).
+    pub(super) fn query<'q>(self, sql: &'q str) -> Statement<'c, 'q> {
+        match self {
+            Self::Sqlite(target) => Statement::Sqlite(target, sqlx::query(sql)),
+            Self::Postgres(target) => Statement::Postgres(target, sqlx::query(sql)),
+        }
+    }
+}
+
+/// A statement with its arguments, ready to run where it was made.
+pub(super) enum Statement<'c, 'q> {
+    Sqlite(Target<'c, Sqlite>, Query<'q, Sqlite, SqliteArguments<'q>>),
+    Postgres(Target<'c, Postgres>, Query<'q, Postgres, PgArguments>),
+}
+
+impl<'q> Statement<'_, 'q> {
+    /// Binds the next `$n`.
+    pub(super) fn bind<T>(self, value: T) -> Self
+    where
+        T: 'q + Encode<'q, Sqlite> + Type<Sqlite> + Encode<'q, Postgres> + Type<Postgres>,
+    {
+        match self {
+            Self::Sqlite(target, query) => Self::Sqlite(target, query.bind(value)),
+            Self::Postgres(target, query) => Self::Postgres(target, query.bind(value)),
+        }
+    }
+
+    /// Runs the statement; returns how many rows it changed.
+    pub(super) async fn execute(self) -> Result<u64> {
+        Ok(match self {
+            Self::Sqlite(Target::Pool(pool), query) => query.execute(pool).await?.rows_affected(),
+            Self::Sqlite(Target::Conn(conn), query) => query.execute(conn).await?.rows_affected(),
+            Self::Postgres(Target::Pool(pool), query) => query.execute(pool).await?.rows_affected(),
+            Self::Postgres(Target::Conn(conn), query) => query.execute(conn).await?.rows_affected(),
+        })
+    }
+
+    /// Every row, each read by `read`.
+    pub(super) async fn fetch_all<T>(self, mut read: impl FnMut(Row<'_>) -> Result<T>) -> Result<Vec<T>> {
+        match self {
+            Self::Sqlite(Target::Pool(pool), query) => {
+                query.fetch_all(pool).await?.iter().map(|r| read(Row::Sqlite(r))).collect()
+            }
+            Self::Sqlite(Target::Conn(conn), query) => {
+                query.fetch_all(conn).await?.iter().map(|r| read(Row::Sqlite(r))).collect()
+            }
+            Self::Postgres(Target::Pool(pool), query) => {
+                query.fetch_all(pool).await?.iter().map(|r| read(Row::Postgres(r))).collect()
+            }
+            Self::Postgres(Target::Conn(conn), query) => {
+                query.fetch_all(conn).await?.iter().map(|r| read(Row::Postgres(r))).collect()
+            }
+        }
+    }
+
+    /// The first row if there is one, read by `read`.
+    pub(super) async fn fetch_optional<T>(self, read: impl FnOnce(Row<'_>) -> Result<T>) -> Result<Option<T>> {
+        match self {
+            Self::Sqlite(Target::Pool(pool), query) => {
+                query.fetch_optional(pool).await?.as_ref().map(|r| read(Row::Sqlite(r)))
+            }
+            Self::Sqlite(Target::Conn(conn), query) => {
+                query.fetch_optional(conn).await?.as_ref().map(|r| read(Row::Sqlite(r)))
+            }
+            Self::Postgres(Target::Pool(pool), query) => {
+                query.fetch_optional(pool).await?.as_ref().map(|r| read(Row::Postgres(r)))
+            }
+            Self::Postgres(Target::Conn(conn), query) => {
+                query.fetch_optional(conn).await?.as_ref().map(|r| read(Row::Postgres(r)))
+            }
+        }
+        .transpose()
+    }
+
+    /// The first row, read by `read`; none is [`sqlx::Error::RowNotFound`].
+    pub(super) async fn fetch_one<T>(self, read: impl FnOnce(Row<'_>) -> Result<T>) -> Result<T> {
+        self.fetch_optional(read).await?.ok_or(Error::Database(sqlx::Error::RowNotFound))
+    }
+}
+
+/// A row of either backend, read in place.
+#[derive(Clone, Copy)]
+pub(super) enum Row<'r> {
+    Sqlite(&'r SqliteRow),
+    Postgres(&'r PgRow),
+}
+
+impl Row<'_> {
+    /// The value of `column`, as a type both backends decode.
+    pub(super) fn get<T>(self, column: &str) -> Result<T>
+    where
+        T: for<'v> Decode<'v, Sqlite> + Type<Sqlite> + for<'v> Decode<'v, Postgres> + Type<Postgres>,
+    {
+        Ok(match self {
+            Self::Sqlite(row) => row.try_get(column)?,
+            Self::Postgres(row) => row.try_get(column)?,
+        })
+    }
+}
+
+/// A transaction of either backend; dropped without [`Tx::commit`], it rolls back.
+pub(super) enum Tx {
+    Sqlite(Transaction<'static, Sqlite>),
+    Postgres(Transaction<'static, Postgres>),
+}
+
+impl Db {
+    /// Statements on the pool.
+    pub(super) fn exec(&self) -> Exec<'_> {
+        match &self.pool {
+            Pool::Sqlite(pool) => Exec::Sqlite(Target::Pool(pool)),
+            Pool::Postgres(pool) => Exec::Postgres(Target::Pool(pool)),
+        }
+    }
+
+    /// A statement on the pool.
+    pub(super) fn query<'q>(&self, sql: &'q str) -> Statement<'_, 'q> {
+        self.exec().query(sql)
+    }
+
+    /// Begins a transaction (`BEGIN`).
+    pub(super) async fn begin(&self) -> Result<Tx> {
+        Ok(match &self.pool {
+            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Begins a transaction that will write after reading what decides the write. On SQLite it is `BEGIN IMMEDIATE`,
+    /// which takes the database's write lock at once, so every such transaction sees all the earlier ones (a deferred
+    /// one would read first and fail to upgrade). On PostgreSQL it is a plain `BEGIN`: writers serialise on the lock
+    /// they take next ([`Tx::lock_app`], [`Tx::lock`]).
+    pub(super) async fn begin_write(&self) -> Result<Tx> {
+        Ok(match &self.pool {
+            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// [`Db::begin_write`] holding `app`'s lock: writers of one app's releases are serialised, across replicas on
+    /// PostgreSQL.
+    pub(super) async fn begin_app_write(&self, app: &AppId) -> Result<Tx> {
+        let mut tx = self.begin_write().await?;
+        tx.lock_app(app).await?;
+        Ok(tx)
+    }
+}
+
+impl Tx {
+    /// Statements in the transaction.
+    pub(super) fn exec(&mut self) -> Exec<'_> {
+        match self {
+            Self::Sqlite(tx) => Exec::Sqlite(Target::Conn(&mut **tx)),
+            Self::Postgres(tx) => Exec::Postgres(Target::Conn(&mut **tx)),
+        }
+    }
+
+    /// A statement in the transaction.
+    pub(super) fn query<'q>(&mut self, sql: &'q str) -> Statement<'_, 'q> {
+        self.exec().query(sql)
+    }
+
+    /// Whether this is PostgreSQL.
+    pub(super) fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    /// PostgreSQL: locks `app`'s row until the end of the transaction (`SELECT … FOR UPDATE`). SQLite: nothing, the
+    /// transaction already holds the database's write lock.
+    async fn lock_app(&mut self, app: &AppId) -> Result<()> {
+        if let Self::Postgres(tx) = self {
+            sqlx::query("SELECT id FROM apps WHERE id = $1 FOR UPDATE").bind(app.as_str()).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// PostgreSQL: takes the advisory lock named `name` ([`crate::leader::lock_key`]) until the end of the
+    /// transaction. SQLite: nothing, as for [`Tx::lock_app`].
+    pub(super) async fn lock(&mut self, name: &str) -> Result<()> {
+        if let Self::Postgres(tx) = self {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(crate::leader::lock_key(name))
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// PostgreSQL: announces a change of `app`'s releases to every replica ([`RELEASES_CHANNEL`]), delivered if the
+    /// transaction commits. SQLite: nothing (one process serves it).
+    pub(super) async fn announce(&mut self, app: &AppId) -> Result<()> {
+        if let Self::Postgres(tx) = self {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(RELEASES_CHANNEL)
+                .bind(app.as_str())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Commits.
+    pub(super) async fn commit(self) -> Result<()> {
+        match self {
+            Self::Sqlite(tx) => tx.commit().await?,
+            Self::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,245 @@
+//! The whole-database copy of `migrate`: every row of every table, read from one backend and written to another.
+
+use super::Db;
+use super::apps::{AppRow, app_from_row};
+use super::releases::{
+    ARTIFACT_COLUMNS, ArtifactRow, PLACEMENT_COLUMNS, Placement, RELEASE_COLUMNS, ReleaseRow, artifact_from_row,
+    placement_from_row, release_from_row,
+};
+use super::signed_metadata::{
+    DOCUMENT_COLUMNS, FRESHNESS_COLUMNS, FreshnessRow, ONLINE_KEY_COLUMNS, OnlineKeyRow, ReleaseDocumentRow,
+    document_from_row, freshness_from_row, online_key_from_row,
+};
+use super::tokens::{TOKEN_COLUMNS, TokenRow, token_from_row};
+use crate::error::Result;
+
+/// How many rows of each table an [`Export`] holds, as `migrate` reports them (`rows` in its output).
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    pub apps: u64,
+    pub tokens: u64,
+    pub releases: u64,
+    pub artifacts: u64,
+    pub placements: u64,
+    pub roots: u64,
+    pub release_documents: u64,
+    pub online_keys: u64,
+    pub freshness: u64,
+}
+
+/// A stored root.
+#[derive(Debug, Clone)]
+pub struct RootRow {
+    pub app_id: String,
+    pub version: i64,
+    pub envelope: String,
+    pub created_at: i64,
+}
+
+/// Everything in a database, for `migrate`: the rows of every table, in dependency order, as [`Db::export`] reads
+/// them and [`Db::import`] writes them.
+#[derive(Debug, Default)]
+pub struct Export {
+    pub apps: Vec<AppRow>,
+    pub tokens: Vec<TokenRow>,
+    pub releases: Vec<ReleaseRow>,
+    pub artifacts: Vec<ArtifactRow>,
+    pub placements: Vec<(i64, Placement)>,
+    pub roots: Vec<RootRow>,
+    pub release_documents: Vec<ReleaseDocumentRow>,
+    pub online_keys: Vec<OnlineKeyRow>,
+    /// App id and its freshness document.
+    pub freshness: Vec<(String, FreshnessRow)>,
+}
+
+impl Export {
+    /// How many rows of each kind.
+    pub fn counts(&self) -> Counts {
+        Counts {
+            apps: self.apps.len() as u64,
+            tokens: self.tokens.len() as u64,
+            releases: self.releases.len() as u64,
+            artifacts: self.artifacts.len() as u64,
+            placements: self.placements.len() as u64,
+            roots: self.roots.len() as u64,
+            release_documents: self.release_documents.len() as u64,
+            online_keys: self.online_keys.len() as u64,
+            freshness: self.freshness.len() as u64,
+        }
+    }
+}
+
+impl Db {
+    /// Reads every row of every table.
+    pub async fn export(&self) -> Result<Export> {
+        let mut tx = self.begin().await?;
+        let export = Export {
+            apps: tx.query("SELECT id, public_key, created_at FROM apps ORDER BY id").fetch_all(app_from_row).await?,
+            tokens: tx
+                .query(&format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY id"))
+                .fetch_all(token_from_row)
+                .await?,
+            releases: tx
+                .query(&format!("SELECT {RELEASE_COLUMNS} FROM releases r ORDER BY r.id"))
+                .fetch_all(release_from_row)
+                .await?,
+            artifacts: tx
+                .query(&format!("SELECT {ARTIFACT_COLUMNS} FROM artifacts ORDER BY release_id, target"))
+                .fetch_all(artifact_from_row)
+                .await?,
+            placements: tx
+                .query(&format!("SELECT {PLACEMENT_COLUMNS} FROM channel_releases ORDER BY release_id, channel"))
+                .fetch_all(|row| Ok((row.get("release_id")?, placement_from_row(row)?)))
+                .await?,
+            roots: tx
+                .query("SELECT app_id, version, envelope, created_at FROM roots ORDER BY app_id, version")
+                .fetch_all(|row| {
+                    Ok(RootRow {
+                        app_id: row.get("app_id")?,
+                        version: row.get("version")?,
+                        envelope: row.get("envelope")?,
+                        created_at: row.get("created_at")?,
+                    })
+                })
+                .await?,
+            release_documents: tx
+                .query(&format!(
+                    "SELECT {DOCUMENT_COLUMNS} FROM release_documents d ORDER BY d.app_id, d.channel, d.sequence"
+                ))
+                .fetch_all(document_from_row)
+                .await?,
+            online_keys: tx
+                .query(&format!("SELECT {ONLINE_KEY_COLUMNS} FROM online_keys ORDER BY app_id, key_id"))
+                .fetch_all(online_key_from_row)
+                .await?,
+            freshness: tx
+                .query(&format!("SELECT app_id, {FRESHNESS_COLUMNS} FROM freshness ORDER BY app_id"))
+                .fetch_all(|row| Ok((row.get("app_id")?, freshness_from_row(row)?)))
+                .await?,
+        };
+        tx.commit().await?;
+        Ok(export)
+    }
+
+    /// Whether the database holds no app (and so nothing else).
+    pub async fn is_empty(&self) -> Result<bool> {
+        let count: i64 = self.query("SELECT COUNT(*) AS n FROM apps").fetch_one(|row| row.get("n")).await?;
+        Ok(count == 0)
+    }
+
+    /// Writes every row of `export`, keeping release ids, in one transaction.
+    pub async fn import(&self, export: &Export) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for app in &export.apps {
+            tx.query("INSERT INTO apps (id, public_key, created_at) VALUES ($1, $2, $3)")
+                .bind(&app.id)
+                .bind(&app.public_key)
+                .bind(app.created_at)
+                .execute()
+                .await?;
+        }
+        for token in &export.tokens {
+            tx.query(&format!("INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"))
+                .bind(&token.id)
+                .bind(&token.secret_hash)
+                .bind(&token.app_id)
+                .bind(token.scope.as_str())
+                .bind(&token.description)
+                .bind(token.created_at)
+                .bind(token.revoked_at)
+                .execute()
+                .await?;
+        }
+        for release in &export.releases {
+            tx.query(
+                "INSERT INTO releases (id, app_id, version, notes, pub_date, yanked, created_at, min_webview_version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(release.id)
+            .bind(&release.app_id)
+            .bind(&release.version)
+            .bind(&release.notes)
+            .bind(&release.pub_date)
+            .bind(release.yanked)
+            .bind(release.created_at)
+            .bind(&release.min_webview_version)
+            .execute()
+            .await?;
+        }
+        for artifact in &export.artifacts {
+            tx.query(&format!("INSERT INTO artifacts ({ARTIFACT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
+                .bind(artifact.release_id)
+                .bind(&artifact.target)
+                .bind(&artifact.file_name)
+                .bind(&artifact.sha256)
+                .bind(artifact.size)
+                .bind(&artifact.signature)
+                .execute()
+                .await?;
+        }
+        for (release_id, placement) in &export.placements {
+            tx.query(&format!("INSERT INTO channel_releases ({PLACEMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"))
+                .bind(release_id)
+                .bind(&placement.channel)
+                .bind(i64::from(placement.rollout))
+                .bind(placement.paused)
+                .bind(placement.added_at)
+                .execute()
+                .await?;
+        }
+        for root in &export.roots {
+            tx.query("INSERT INTO roots (app_id, version, envelope, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(&root.app_id)
+                .bind(root.version)
+                .bind(&root.envelope)
+                .bind(root.created_at)
+                .execute()
+                .await?;
+        }
+        for d in &export.release_documents {
+            tx.query(
+                "INSERT INTO release_documents (release_id, app_id, channel, version, sequence, envelope, hash, created_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(d.release_id)
+            .bind(&d.app_id)
+            .bind(&d.channel)
+            .bind(&d.version)
+            .bind(d.sequence)
+            .bind(&d.envelope)
+            .bind(&d.hash)
+            .bind(d.created_at)
+            .execute()
+            .await?;
+        }
+        for key in &export.online_keys {
+            tx.query(&format!("INSERT INTO online_keys ({ONLINE_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"))
+                .bind(&key.app_id)
+                .bind(&key.key_id)
+                .bind(&key.public_key)
+                .bind(&key.secret_key)
+                .bind(key.created_at)
+                .execute()
+                .await?;
+        }
+        for (app, f) in &export.freshness {
+            tx.query(&format!("INSERT INTO freshness (app_id, {FRESHNESS_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"))
+                .bind(app)
+                .bind(f.sequence)
+                .bind(&f.envelope)
+                .bind(f.issued_at)
+                .bind(f.expires_at)
+                .execute()
+                .await?;
+        }
+        if tx.is_postgres() {
+            // Explicit ids do not advance the identity sequence: move it past them.
+            tx.query(
+                "SELECT setval(pg_get_serial_sequence('releases', 'id'), COALESCE((SELECT MAX(id) FROM releases), 0) + 1, false)",
+            )
+            .execute()
+            .await?;
+        }
+        tx.commit().await
+    }
+}
