@@ -104,7 +104,7 @@ pub struct RegisteredApp {
 impl RegisteredApp {
     /// Registers `app` on the server at `url` with `admin`, under a new release key written into `dir`, and makes a
     /// token of `scope` for it.
-    pub async fn register(url: &str, admin: &Client, dir: &Path, app: &str, scope: Scope) -> RegisteredApp {
+    async fn register(url: &str, admin: &Client, dir: &Path, app: &str, scope: Scope) -> RegisteredApp {
         let key = SecretKey::generate().unwrap();
         let key_file = dir.join(format!("{app}.key"));
         crate::keys::write_key(&key_file, &key);

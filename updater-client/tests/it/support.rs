@@ -1,16 +1,39 @@
-//! The Tauri side of the updater's tests: the update answers a Tauri-style server sends (dynamic and static), a
-//! scriptable server offering one, and a binary for another platform. Servers, keys and the app to update come from
+//! The Tauri side of the updater's tests: an updater configured for a test, the update answers a Tauri-style server
+//! sends (dynamic and static), a scriptable server offering one, and a binary for another platform. Servers, keys and the app to update come from
 //! `millennium-testing`.
 
 #![allow(clippy::unwrap_used)] // test support: failing loudly is the point
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use millennium_sign::Signature;
+use millennium_testing::app::Fixture;
 use millennium_testing::http::{MockServer, Reply, serve_file};
 use millennium_testing::keys::Keys;
 use millennium_update_protocol::tauri::{Artifact, ArtifactUrl, DynamicResponse, ReleaseInfo, SignatureText};
 use millennium_update_protocol::{Target, Version};
+use millennium_updater::{Updater, UpdaterBuilder};
+
+/// The Tauri-style check endpoint template the tests configure.
+pub const CHECK: &str = "/update/{{target}}/{{arch}}/{{current_version}}";
+
+/// An updater of `fx`'s app at 1.0.0 pinning `keys`, checking `endpoints` in order, with short timeouts.
+pub fn builder(fx: &Fixture, keys: &Keys, endpoints: &[String]) -> UpdaterBuilder {
+    let mut b = Updater::builder()
+        .pubkey(&keys.public_text)
+        .current_version("1.0.0")
+        .executable(&fx.app)
+        .bundle_type(None)
+        .state_dir(&fx.state)
+        .connect_timeout(Duration::from_secs(2))
+        .read_timeout(Duration::from_secs(2))
+        .check_timeout(Duration::from_secs(3));
+    for e in endpoints {
+        b = b.endpoint(e);
+    }
+    b
+}
 
 /// The release the tests offer: `version`, with notes.
 pub fn release(version: &str) -> ReleaseInfo {

@@ -9,30 +9,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::support;
-use crate::support::{dynamic_json, static_json};
+use crate::support::{CHECK, builder, dynamic_json, static_json};
 use millennium_testing::app::{Fixture, run, script_app};
 use millennium_testing::http::{MockServer, Reply, Request, serve_file};
 use millennium_testing::keys::Keys;
 use millennium_testing::require_tool;
-use millennium_updater::{Error, StartupStatus, Updater, UpdaterBuilder};
-
-const CHECK: &str = "/update/{{target}}/{{arch}}/{{current_version}}";
-
-fn builder(fx: &Fixture, keys: &Keys, endpoints: &[String]) -> UpdaterBuilder {
-    let mut b = Updater::builder()
-        .pubkey(&keys.public_text)
-        .current_version("1.0.0")
-        .executable(&fx.app)
-        .bundle_type(None)
-        .state_dir(&fx.state)
-        .connect_timeout(Duration::from_secs(2))
-        .read_timeout(Duration::from_secs(2))
-        .check_timeout(Duration::from_secs(3));
-    for e in endpoints {
-        b = b.endpoint(e);
-    }
-    b
-}
+use millennium_updater::{Error, StartupStatus, Updater};
 
 /// A server offering `v2` (signed by `keys`, with `version:`) at `/artifact`.
 async fn offering(keys: &Keys, v2: Vec<u8>) -> MockServer {

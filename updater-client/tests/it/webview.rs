@@ -8,9 +8,9 @@
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use crate::support;
+use crate::support::CHECK;
 use millennium_testing::app::{Fixture, run, script_app};
 use millennium_testing::http::{MockServer, Reply};
 use millennium_testing::keys::Keys;
@@ -18,9 +18,7 @@ use millennium_testing::require_tool;
 use millennium_update_protocol::Version;
 use millennium_update_protocol::tauri::{Artifact, ArtifactUrl, ReleaseInfo, SignatureText, StaticManifest};
 use millennium_update_protocol::webview::WebviewMinimums;
-use millennium_updater::{Error, Updater, UpdaterBuilder, WEBVIEW_HEADER, WebviewPolicy};
-
-const CHECK: &str = "/update/{{target}}/{{arch}}/{{current_version}}";
+use millennium_updater::{Error, UpdaterBuilder, WEBVIEW_HEADER, WebviewPolicy};
 
 /// The installed WebKitGTK version as its development files state it.
 fn installed_webkitgtk() -> String {
@@ -30,16 +28,9 @@ fn installed_webkitgtk() -> String {
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
+/// An updater of `fx` checking `server`.
 fn builder(fx: &Fixture, keys: &Keys, server: &MockServer) -> UpdaterBuilder {
-    Updater::builder()
-        .endpoint(server.url(CHECK))
-        .pubkey(&keys.public_text)
-        .current_version("1.0.0")
-        .executable(&fx.app)
-        .bundle_type(None)
-        .state_dir(&fx.state)
-        .connect_timeout(Duration::from_secs(2))
-        .read_timeout(Duration::from_secs(2))
+    support::builder(fx, keys, &[server.url(CHECK)])
 }
 
 /// A server offering version 2.0.0 at `/artifact`, declaring `min_webview` when given.

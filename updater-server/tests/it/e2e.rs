@@ -150,22 +150,7 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
     ));
     assert_eq!(app["id"], "demo");
     assert_eq!(app["key_id"], public_key.key_id().to_string());
-    let token = ok_json(SERVER.cli(
-        &[
-            "tokens",
-            "create",
-            "--server",
-            &url,
-            "--token",
-            ADMIN_TOKEN,
-            "--app",
-            "demo",
-            "--scope",
-            "publish",
-            "--json",
-        ],
-        &[],
-    ));
+    let token = create_publish_token(&url);
     let publish_token = token["token"].as_str().unwrap().to_owned();
 
     // Publish without a token: usage error, exit 2.
@@ -510,23 +495,14 @@ fn register_demo(server: &ServerProcess, dir: &Path) -> Demo {
         ],
         &[("MILLENNIUM_TOKEN", ADMIN_TOKEN)],
     ));
-    let token = ok_json(SERVER.cli(
-        &[
-            "tokens",
-            "create",
-            "--server",
-            &server.url,
-            "--token",
-            ADMIN_TOKEN,
-            "--app",
-            "demo",
-            "--scope",
-            "publish",
-            "--json",
-        ],
-        &[],
-    ));
-    Demo { key, publish_token: token["token"].as_str().unwrap().to_owned() }
+    Demo { key, publish_token: create_publish_token(&server.url)["token"].as_str().unwrap().to_owned() }
+}
+
+/// A publish token for `demo`, made with the CLI and the server admin token: the CLI's JSON answer.
+fn create_publish_token(url: &str) -> Value {
+    let args =
+        ["tokens", "create", "--server", url, "--token", ADMIN_TOKEN, "--app", "demo", "--scope", "publish", "--json"];
+    ok_json(SERVER.cli(&args, &[]))
 }
 
 /// `publish` with the real CLI; returns the process output.

@@ -474,7 +474,7 @@ async fn online_keys_are_encrypted_with_the_configured_password() {
     assert_eq!(sealed.open(Some(PASSWORD)).unwrap().key_id().to_string(), key_id);
 
     // The same database, opened without the password and with a wrong one.
-    let data = ctx.server.dir.path().join("data");
+    let data = ctx.server.data_dir();
     let storage = Backend::for_dir(&data).storage(&data);
     for (password, says) in [(None, "no password is set"), (Some("another-password-0123456789"), "does not open it")] {
         let mut config = ServerConfig::new(&ctx.server.url, 1024).unwrap();
@@ -498,7 +498,8 @@ async fn migrate_copies_the_signed_metadata() {
     ctx.init_root().await;
     let key = ctx.app.key_file.to_str().unwrap();
     ctx.publish("1.0.0", &["--release-key", key, "--min-webview-version", "webview2=124.0"]).await.unwrap();
-    let from = Backend::for_dir(&ctx.server.dir.path().join("data")).storage(&ctx.server.dir.path().join("data"));
+    let data = ctx.server.data_dir();
+    let from = Backend::for_dir(&data).storage(&data);
     let target_dir = ctx.server.dir.path().join("target");
     let to = Backend::local().storage(&target_dir);
     let report = json(millennium_update_server::migrate::migrate(&from, &to).await.unwrap());
