@@ -1,23 +1,25 @@
 //! Test fixtures shared by Millennium's test suites, written once: what a release manager, a server, a mirror and an
 //! installed app look like to a test.
 //!
-//! | module | feature | what |
-//! |---|---|---|
-//! | [`require_tool`], [`listing`] | – | a real tool a test drives, or a loud failure with the package to install; a directory's entries |
-//! | [`app`] | – | an "app" to update: a shell script printing its version, installed in a temp dir with a state dir |
-//! | `keys` | `metadata` | release keys, signatures and signed files as `millennium-sign` writes them |
-//! | `metadata` | `metadata` | the release-key holder's side of signed metadata: roots, release and freshness documents |
-//! | `http` | `http` | a scriptable HTTP server that can misbehave in every way a network or a hostile mirror does |
-//! | `server` | `server` | the real update server in this process or as its binary, its storage backend, apps registered on it |
+//! - [`require_tool`]: a real tool a test drives, or a loud failure naming the package to install; [`listing`]: what
+//!   a directory holds.
+//! - [`app`]: an "app" to update (a shell script printing its version), installed in a temp dir beside its state dir.
+//! - `keys` (feature `metadata`): release keys, signatures and signed files as `millennium-sign` writes them.
+//! - `metadata` (feature `metadata`): the release-key holder's side of signed metadata: roots, release and freshness
+//!   documents.
+//! - `http` (feature `http`): a scriptable HTTP server that misbehaves the way a network or a hostile mirror does.
+//! - `server` (feature `server`): the real update server in this process or as its binary, its storage backend, and
+//!   apps registered on it.
 //!
-//! **Dev-only.** Every crate lists this one under `[dev-dependencies]` and nothing else: it may depend on the library
-//! crates, never the reverse. A crate whose tests use it while it depends on that crate (the update server, the
-//! protocol) forms a dev-dependency cycle that Cargo accepts: integration tests link one copy of the library, so its
+//! **Dev-only.** Crates list this one under `[dev-dependencies]` only: it may depend on the library crates, never the
+//! reverse. When a crate's tests use it and it depends on that crate (the signing crate, the protocol, the update
+//! server), Cargo accepts the dev-dependency cycle: an integration test binary links one copy of the library, so its
 //! types here and in the tests are the same types. A unit test (`#[cfg(test)]` inside `src/`) would see a second copy
-//! with distinct types, so those do not use this crate.
+//! with distinct types, so unit tests do not use this crate.
 //!
-//! **Failing loudly.** Helpers panic with a message saying what went wrong instead of returning errors, and a missing
-//! tool fails the test ([`require_tool`]) rather than skipping it, so that a machine without it cannot pass silently.
+//! **Failing loudly.** Helpers panic with a message saying what went wrong (they return an error only where a test
+//! checks it, as the CLI's), and a missing tool fails the test ([`require_tool`]) rather than skipping it, so that a
+//! machine without it cannot pass silently.
 
 #![allow(clippy::unwrap_used, reason = "test fixtures: failing loudly at the line that broke is the point")]
 

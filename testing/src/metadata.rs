@@ -69,7 +69,7 @@ impl Publisher {
         Publisher { app: app.into(), release_key, online_key, roots, freshness_sequence: 0 }
     }
 
-    /// `data` as the artifact of `version` for `target`, named `{app}-{version}-{target}` and signed by the release key.
+    /// `data` as the artifact of `version` for `target`, named `{app}-{version}-{target}`, signed by the release key.
     pub fn artifact(&self, target: &str, version: &str, data: &[u8]) -> ArtifactInfo {
         let file = format!("{}-{version}-{target}", self.app);
         let signature = crate::keys::sign(&self.release_key, &file, Some(version), data);

@@ -264,7 +264,7 @@ fn appimage_runs_with_fuse() {
     require_tool("fusermount", "fuse3");
     assert!(
         Path::new("/dev/fuse").exists(),
-        "no /dev/fuse here: this test mounts the AppImage with FUSE\nhint: `modprobe fuse`, or give the container `--device /dev/fuse`"
+        "no /dev/fuse: this test mounts the AppImage\nhint: `modprobe fuse`, or a container with `--device /dev/fuse`"
     );
     let app = TestApp::new();
     let out = app.path().join("out");

@@ -1,7 +1,7 @@
 //! The real update server, for tests that need one: [`TestServer`] runs it in this process on a loopback port (what
-//! `serve` runs, minus the process), [`ServerProcess`] runs its binary, and [`RegisteredApp`] is an app registered on
-//! either, with its release key and a token, publishing through the HTTP client or the CLI as a release manager does.
-//! Both store their data in a temp dir, on SQLite + files or on the [`Backend`] the environment names.
+//! `serve` runs, minus the process), [`ServerProcess`] runs its binary. Both keep their data in a temp dir, on SQLite +
+//! files or on the [`Backend`] the environment names. [`RegisteredApp`] is an app registered on a `TestServer` with its
+//! release key and a token, publishing through the HTTP client or the CLI as a release manager does.
 
 mod backend;
 mod process;

@@ -26,7 +26,7 @@ fn target() -> String {
     format!("linux-{}", std::env::consts::ARCH)
 }
 
-/// The real server (SQLite + files) on a loopback port, re-signing freshness documents valid for `lifetime`.
+/// The real server (SQLite + files) on a loopback port, signing freshness documents valid for `freshness_lifetime`.
 async fn start_world(freshness_lifetime: Duration) -> TestServer {
     TestServer::start_with(
         |_| Backend::local(),
