@@ -500,6 +500,12 @@ fn generate_protects_and_never_clobbers_keys() {
     // Without a terminal or a password variable, an encrypted key cannot be made: say how.
     let out = run(ctx.ours().args(["generate", "-w", "new.key"]));
     assert_fails(&out, 2, "--no-password");
+    // An empty password from the environment would make a key labelled "encrypted" that protects nothing.
+    for var in ["MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "TAURI_SIGNING_PRIVATE_KEY_PASSWORD"] {
+        let out = run(ctx.ours().args(["generate", "-w", "new.key"]).env(var, ""));
+        assert_fails(&out, 2, "set but empty");
+        assert!(!ctx.path("new.key").exists());
+    }
     // The nested default directory is created.
     assert_success(&run(ctx.ours().args(["generate", "--no-password", "-w", "a/b/c.key"])));
     assert_eq!(ctx.files(), ["a", "k.key", "k.key.pub"]);
