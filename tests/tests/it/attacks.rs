@@ -184,10 +184,7 @@ impl<'w> Scenario<'w> {
     }
 
     /// `root upload` with the CLI: the server's answer to a root signed elsewhere.
-    async fn upload_root(
-        &self,
-        root: &Envelope,
-    ) -> Result<serde_json::Value, millennium_update_admin::Error> {
+    async fn upload_root(&self, root: &Envelope) -> Result<serde_json::Value, millennium_update_admin::Error> {
         let file = self.world.dir.path().join(format!("{}-root-{}.json", self.app.id, &root.hash()[..16]));
         std::fs::write(&file, root.to_json()).unwrap();
         self.app.cli(&["root", "upload", "--app", &self.app.id, file.to_str().unwrap()]).await
@@ -384,7 +381,8 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     s.publish("3.0.0").await;
     assert_eq!(s.update().await.unwrap().as_deref(), Some("3.0.0"));
     s.fixture.reinstall_v1();
-    s.cli(&["yank", "--app", "rollback", "--version", "3.0.0", "--release-key", s.app.key_file.to_str().unwrap()]).await;
+    s.cli(&["yank", "--app", "rollback", "--version", "3.0.0", "--release-key", s.app.key_file.to_str().unwrap()])
+        .await;
     rows.push(
         s.refused("rollback to an older signed release", |e| {
             untrusted(e, |p| matches!(p, ProtocolError::Rollback { .. }))

@@ -416,7 +416,10 @@ async fn roots_of_the_first_format_chain_rotate_revoke_and_move_to_root_keys_thr
     let second = Root::new(APP, 2, &[ctx.app.key.public_key()], std::slice::from_ref(&online_key));
     assert_eq!(code(upload(Envelope::sign(&second, Kind::Root, &[&ctx.app.key]).unwrap()).await), "bad_metadata");
     let unknown_online = Root::new(APP, 1, &[ctx.app.key.public_key()], &[stranger.public_key()]);
-    assert_eq!(code(upload(Envelope::sign(&unknown_online, Kind::Root, &[&ctx.app.key]).unwrap()).await), "no_online_key");
+    assert_eq!(
+        code(upload(Envelope::sign(&unknown_online, Kind::Root, &[&ctx.app.key]).unwrap()).await),
+        "no_online_key"
+    );
     // The CLI starts new apps with root keys; a root 1 of the first format (the release key signs roots) is what apps
     // set up before them hold, and it keeps working.
     let err = ctx.cli(&["root", "sign", "--app", APP, "--release-key", ctx.app.key_file.to_str().unwrap()]).await;
