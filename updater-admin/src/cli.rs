@@ -285,11 +285,13 @@ pub struct RootSignArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(millennium_update_protocol::metadata::MAX_ROOT_THRESHOLD)))]
     pub threshold: Option<u32>,
     /// A release public key the new root lists (text or `.pub` path; repeatable): rotates the release key. Default:
-    /// the current root's (root 1: the `--release-key`'s).
+    /// the current root's (root 1: the `--release-key`'s). Prefer `--new-release-key`: an app built with a key that
+    /// signed no root cannot start trusting from that key.
     #[arg(long = "release-public-key", value_name = "KEY")]
     pub release_public_keys: Vec<String>,
-    /// For a root of the first format: rotate to this release key, which signs too (its password from
-    /// `MILLENNIUM_SIGNING_NEW_PRIVATE_KEY_PASSWORD`).
+    /// Rotate to this release key, which signs the root too (its password from
+    /// `MILLENNIUM_SIGNING_NEW_PRIVATE_KEY_PASSWORD`): apps built with the new key start trusting from this root. In a
+    /// root of the first format its signature is also one of the new root's own (its release keys sign roots).
     #[arg(long)]
     pub new_release_key: Option<PathBuf>,
     /// An online public key to list (text or `.pub` path; repeatable). Default: the server's unrevoked keys, those

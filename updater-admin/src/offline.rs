@@ -86,8 +86,9 @@ pub fn parse_roots(text: &str) -> Result<Vec<Envelope>> {
 /// What goes into the next root besides what the current one says.
 #[derive(Debug, Default)]
 pub struct RootChange<'a> {
-    /// Replaces the release keys of a root of the first format (rotation); the root is then signed by the new key
-    /// too, which is one of its root keys.
+    /// Replaces the release keys (rotation); the root is then signed by the new key too, so that an app built with it
+    /// (which pins it) finds a root it signed to start trusting from. In a root of the first format that signature is
+    /// also one of the root's own; with root keys it only anchors.
     pub new_release_key: Option<&'a SecretKey>,
     /// The release keys to list (default: the current root's); required for the first root.
     pub release_keys: Option<Vec<PublicKey>>,
@@ -220,10 +221,10 @@ pub fn next_root(
         root = root.with_root_keys(&unrevoked(keys), threshold);
     }
     root.revoked_keys = revoked;
+    // The new release key signs even where root keys decide: a client pinned to it anchors only at a root it signed
+    // (TrustState::bootstrap), and its signature counts towards no threshold.
     let mut signers = signers.to_vec();
-    if !root.has_root_keys() {
-        signers.extend(change.new_release_key);
-    }
+    signers.extend(change.new_release_key);
     let envelope =
         Envelope::sign(&root, Kind::Root, &signers).map_err(|e| Error::internal(format!("signing the root: {e}")))?;
     let signatures = root_signatures(app, trust, &envelope)?;

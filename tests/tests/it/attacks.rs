@@ -18,7 +18,7 @@ use millennium_testing::keys::write_key;
 use millennium_testing::server::{Backend, RegisteredApp, TestServer};
 use millennium_update_admin::api::Scope;
 use millennium_update_protocol::Error as ProtocolError;
-use millennium_update_protocol::metadata::{Envelope, Freshness, Kind, Root, freshness_sequence_at};
+use millennium_update_protocol::metadata::{Envelope, Freshness, Kind, Root, TrustState, freshness_sequence_at};
 use millennium_update_server::names::AppId;
 use millennium_updater::{Error, Updater};
 
@@ -559,7 +559,6 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     let new_key_file = world.dir.path().join("rotation-new.key");
     let new_key = SecretKey::generate().unwrap();
     write_key(&new_key_file, &new_key);
-    let new_public = new_key.public_key().to_text(Format::Minisign);
     s.cli(&[
         "root",
         "sign",
@@ -569,12 +568,17 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
         s.root_key(0),
         "--root-key",
         s.root_key(1),
-        "--release-public-key",
-        &new_public,
+        "--new-release-key",
+        new_key_file.to_str().unwrap(),
     ])
     .await;
     s.publish_with("3.0.0", &new_key_file, &[]).await;
     rows.push(s.installs("key rotation through a valid chain", "3.0.0").await);
+    // An app built after the rotation pins the new key, which signed root 2: it starts trusting from there.
+    let roots = String::from_utf8(s.upstream("roots.json")).unwrap();
+    let roots = millennium_update_admin::offline::parse_roots(&roots).unwrap();
+    let fresh_install = TrustState::bootstrap("rotation", &new_key.public_key(), &roots).unwrap();
+    assert_eq!(fresh_install.root_version, 2);
 
     // Key rotation through a broken chain: the mirror appends a root 2 signed only by its own key (naming itself
     // release and online key) and serves a freshness document signed with it.
