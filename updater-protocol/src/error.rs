@@ -248,7 +248,7 @@ pub enum Error {
     /// A freshness document numbered beyond what any honest server can have signed by now (see
     /// [`crate::metadata::freshness_sequence_at`]): accepting it would refuse every honest document after it.
     #[error(
-        "the update metadata's sequence {offered} is beyond any the server can have signed by now (at most {limit}): fast-forward refused"
+        "the update metadata's sequence {offered} is beyond any the server can have signed by now (at most {limit}): fast-forward refused\nhint: check this machine's clock; if it is right, the server's online key may be in other hands: keep running this version and tell the publisher"
     )]
     FastForward { offered: u64, limit: u64 },
 
