@@ -1,6 +1,12 @@
 //! `millennium-webview-probe`: reports the system webview (present? version? recent enough?) and how to install it
 //! here; `launch` starts an app only when its webview is usable, so that an app whose binary links WebKitGTK gets a
 //! clear message instead of the dynamic loader's error when the library is missing.
+//!
+//! Exit codes: `0` the webview is usable (or `launch` started the app, whose code it then is), `69` it is missing or
+//! too old, `2` bad usage. With `check --json`, a refused command line is also reported on stdout as
+//! `{"error": {"code", "message", "hint"}}` (`hint` may be null); the codes are stable: `invalid_webview_version` and
+//! `invalid_webview_minimums` for a `--min` that does not parse ([`Error::code`]), `usage` for anything else clap
+//! refuses.
 
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
@@ -8,11 +14,14 @@ use std::process::{Command, ExitCode};
 use clap::{Parser, Subcommand};
 use millennium_webview_probe::distro::{OsRelease, Provisioning};
 use millennium_webview_probe::guard::{self, Interaction};
-use millennium_webview_probe::{Backend, Probe, WebviewMinimums, WebviewVersion};
+use millennium_webview_probe::{Backend, Error, Probe, WebviewMinimums, WebviewVersion};
 use serde_json::json;
 
 /// Exit code when the webview is missing or too old (`EX_UNAVAILABLE` of sysexits.h).
 const EXIT_UNAVAILABLE: u8 = 69;
+
+/// Exit code of a command line clap refuses (clap's own).
+const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser)]
 #[command(version, about, long_about = None)]
@@ -30,7 +39,8 @@ enum Commands {
         /// minimums per backend (`webkitgtk=2.44,webview2=124.0`) of which this platform's entry counts.
         #[arg(long, value_name = "VERSION", value_parser = parse_minimum)]
         min: Option<Minimum>,
-        /// Print JSON (backend, version, header, verdict, distribution, package, install command).
+        /// Print JSON (backend, version, header, verdict, distribution, package, install command; a refused command
+        /// line as `{"error": {"code", "message", "hint"}}`).
         #[arg(long)]
         json: bool,
         /// What the next app launch gets (matters only when the library is already loaded in this process).
@@ -62,12 +72,15 @@ enum Commands {
 #[derive(Debug, Clone)]
 struct Minimum(Option<WebviewVersion>);
 
-fn parse_minimum(text: &str) -> Result<Minimum, String> {
-    WebviewMinimums::parse_for(text, Backend::current()).map(Minimum).map_err(|e| e.to_string())
+fn parse_minimum(text: &str) -> Result<Minimum, Error> {
+    Ok(Minimum(WebviewMinimums::parse_for(text, Backend::current())?))
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return refused(&error),
+    };
     match cli.command {
         Commands::Check { min, json, fresh, os_release } => {
             check(min.and_then(|m| m.0).as_ref(), json, fresh, os_release)
@@ -76,6 +89,41 @@ fn main() -> ExitCode {
             launch(min.and_then(|m| m.0).as_ref(), &app_name, no_prompt, &program)
         }
     }
+}
+
+/// A command line clap refused: its message on stderr as `Cli::parse` prints it, and with `--json` the JSON error on
+/// stdout. `--help` and `--version` are not refusals: clap prints them and exits 0.
+fn refused(error: &clap::Error) -> ExitCode {
+    if !error.use_stderr() {
+        error.exit();
+    }
+    // Read from the raw arguments: clap did not get as far as the flag. Only those before `--` are options.
+    if std::env::args_os().skip(1).take_while(|arg| arg != "--").any(|arg| arg == "--json") {
+        println!("{}", json_error(error));
+    }
+    let _ = error.print();
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// The `{"error": {"code", "message", "hint"}}` of a refused command line (see the crate docs).
+fn json_error(error: &clap::Error) -> serde_json::Value {
+    let text = error.to_string();
+    let (code, message, hint) = match std::error::Error::source(error).and_then(|e| e.downcast_ref::<Error>()) {
+        // `--min` does not parse: the library's message, whose `hint:` line is the hint.
+        Some(error) => {
+            let text = error.to_string();
+            let (message, hint) = text.split_once("\nhint: ").map_or((text.as_str(), None), |(m, h)| (m, Some(h)));
+            (error.code(), message.to_owned(), hint.map(str::to_owned))
+        }
+        // clap's own refusal: its first line, and its `tip:` when it has one.
+        None => {
+            let tip = text.lines().find_map(|line| line.trim_start().strip_prefix("tip: "));
+            let hint = tip.map_or_else(|| "see `millennium-webview-probe --help`".to_owned(), str::to_owned);
+            let message = text.lines().next().unwrap_or_default().trim_start_matches("error: ");
+            ("usage", message.to_owned(), Some(hint))
+        }
+    };
+    json!({ "error": { "code": code, "message": message, "hint": hint } })
 }
 
 fn check(min: Option<&WebviewVersion>, json: bool, fresh: bool, os_release: Option<PathBuf>) -> ExitCode {
