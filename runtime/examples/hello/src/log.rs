@@ -2,9 +2,9 @@
 //! (the UTC time as RFC 3339 with microseconds), up to the level `MILLENNIUM_LOG` names, the level coloured on a
 //! terminal without `NO_COLOR`: the lines `tracing_subscriber::fmt` wrote.
 //!
-//! Not `tracing_subscriber::fmt` itself: its span registry and formatting machinery were ~85 KiB of this ~970 KiB
-//! binary (`runtime/bench/run.sh`), for a framework that emits a few flat events and no spans. Spans are accepted and
-//! ignored.
+//! Not `tracing_subscriber::fmt` itself: its span registry and formatting machinery were 50 KiB of this 950 KiB
+//! binary (stripped, `runtime/bench/run.sh`), for a framework that emits a few flat events and no spans. Spans are
+//! accepted and ignored.
 
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
