@@ -23,12 +23,7 @@
 
 pub mod distro;
 pub mod guard;
-// Asking WebKitGTK its version means calling into a C library loaded with `dlopen`: the crate's only unsafe code,
-// each block with its `SAFETY:` comment.
 #[cfg(target_os = "linux")]
-#[allow(unsafe_code)]
-#[warn(clippy::undocumented_unsafe_blocks)]
-#[deny(unsafe_op_in_unsafe_fn)]
 pub mod linux;
 pub mod macos;
 pub mod windows;
@@ -43,9 +38,13 @@ pub use millennium_webview_version::{Backend, HEADER, WebviewMinimums, WebviewRe
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A version string (e.g. `min_webview_version`) is not a dotted version.
+    /// A version string (e.g. `min_webview_version`) is not a dotted version, or a list of minimums does not parse.
     #[error(transparent)]
-    InvalidVersion(#[from] millennium_webview_version::Error),
+    InvalidVersion {
+        /// What is wrong with it.
+        #[from]
+        source: millennium_webview_version::Error,
+    },
     /// The install command could not be started or failed.
     #[error("installing {package} failed: {reason}\nhint: install it yourself: {command}")]
     InstallFailed {
@@ -69,11 +68,11 @@ impl Error {
     #[must_use]
     pub fn code(&self) -> &'static str {
         match self {
-            Self::InvalidVersion(millennium_webview_version::Error::InvalidMinimums { .. }) => {
-                "invalid_webview_minimums"
-            }
-            Self::InvalidVersion(millennium_webview_version::Error::InvalidHeader { .. }) => "invalid_webview_header",
-            Self::InvalidVersion(_) => "invalid_webview_version",
+            Self::InvalidVersion { source } => match source {
+                millennium_webview_version::Error::InvalidMinimums { .. } => "invalid_webview_minimums",
+                millennium_webview_version::Error::InvalidHeader { .. } => "invalid_webview_header",
+                _ => "invalid_webview_version",
+            },
             Self::InstallFailed { .. } => "install_failed",
             Self::CannotInstall { .. } => "cannot_install",
         }

@@ -4,14 +4,16 @@
 //!
 //! Exit codes: `0` the webview is usable (or `launch` started the app, whose code it then is), `69` it is missing or
 //! too old, `2` bad usage. With `check --json`, a refused command line is also reported on stdout as
-//! `{"error": {"code", "message", "hint"}}` (`hint` may be null); the codes are stable: `invalid_webview_version` and
-//! `invalid_webview_minimums` for a `--min` that does not parse ([`Error::code`]), `usage` for anything else clap
-//! refuses.
+//! `{"error": {"code", "message", "hint"}}` (`hint` may be null; `docs/conventions.md`); the codes are stable:
+//! `invalid_webview_version` and `invalid_webview_minimums` for a `--min` that does not parse ([`Error::code`]),
+//! `usage` for anything else clap refuses (its `tip:` lines as the hint).
 
+use std::fmt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use clap::{Parser, Subcommand};
+use millennium_report::Report;
 use millennium_webview_probe::distro::{OsRelease, Provisioning};
 use millennium_webview_probe::guard::{self, Interaction};
 use millennium_webview_probe::{Backend, Error, Probe, WebviewMinimums, WebviewVersion};
@@ -91,40 +93,49 @@ fn main() -> ExitCode {
     }
 }
 
-/// A command line clap refused: its message on stderr as `Cli::parse` prints it, and with `--json` the JSON error on
-/// stdout. `--help` and `--version` are not refusals: clap prints them and exits 0.
+/// A command line clap refused: its text on stderr as `Cli::parse` prints it and, with `--json`, the JSON error on
+/// stdout (see the crate docs). `--help` and `--version` are not refusals: clap prints them and exits 0.
 fn refused(error: &clap::Error) -> ExitCode {
     if !error.use_stderr() {
         error.exit();
     }
     // Read from the raw arguments: clap did not get as far as the flag. Only those before `--` are options.
     if std::env::args_os().skip(1).take_while(|arg| arg != "--").any(|arg| arg == "--json") {
-        println!("{}", json_error(error));
+        let json = match std::error::Error::source(error).and_then(|e| e.downcast_ref::<Error>()) {
+            // `--min` does not parse: the library's error.
+            Some(error) => Report::new(error).to_json(error.code()),
+            None => Report::new(&Usage::new(error)).to_json("usage"),
+        };
+        println!("{json}");
     }
     let _ = error.print();
     ExitCode::from(EXIT_USAGE)
 }
 
-/// The `{"error": {"code", "message", "hint"}}` of a refused command line (see the crate docs).
-fn json_error(error: &clap::Error) -> serde_json::Value {
-    let text = error.to_string();
-    let (code, message, hint) = match std::error::Error::source(error).and_then(|e| e.downcast_ref::<Error>()) {
-        // `--min` does not parse: the library's message, whose `hint:` line is the hint.
-        Some(error) => {
-            let text = error.to_string();
-            let (message, hint) = text.split_once("\nhint: ").map_or((text.as_str(), None), |(m, h)| (m, Some(h)));
-            (error.code(), message.to_owned(), hint.map(str::to_owned))
+/// What clap says of a command line it refuses, as an error: its first line, and its `tip:` lines as hints.
+#[derive(Debug)]
+struct Usage(String);
+
+impl Usage {
+    fn new(error: &clap::Error) -> Self {
+        let text = error.to_string();
+        let mut lines = text.lines().map(str::trim);
+        let mut message = lines.next().unwrap_or_default().trim_start_matches("error: ").to_owned();
+        for tip in lines.filter_map(|line| line.strip_prefix("tip: ")) {
+            message.push_str("\nhint: ");
+            message.push_str(tip);
         }
-        // clap's own refusal: its first line, and its `tip:` when it has one.
-        None => {
-            let tip = text.lines().find_map(|line| line.trim_start().strip_prefix("tip: "));
-            let hint = tip.map_or_else(|| "see `millennium-webview-probe --help`".to_owned(), str::to_owned);
-            let message = text.lines().next().unwrap_or_default().trim_start_matches("error: ");
-            ("usage", message.to_owned(), Some(hint))
-        }
-    };
-    json!({ "error": { "code": code, "message": message, "hint": hint } })
+        Self(message)
+    }
 }
+
+impl fmt::Display for Usage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
 
 fn check(min: Option<&WebviewVersion>, json: bool, fresh: bool, os_release: Option<PathBuf>) -> ExitCode {
     let probe = if fresh { Probe::detect_fresh() } else { Probe::detect() };

@@ -120,6 +120,9 @@ fn json_errors_have_a_stable_code_a_message_and_a_hint() {
             "hint": "a similar argument exists: '--json'",
         }})
     );
+    let unknown = json_error(&["check", "--json", "--bogus"]);
+    assert_eq!(unknown["error"]["code"], "usage");
+    assert_eq!(unknown["error"]["hint"], Value::Null);
     // Without `--json`, stdout stays empty.
     let output = probe_cli().args(["check", "--min", "2.x"]).output().unwrap();
     assert_eq!((output.status.code(), output.stdout.len()), (Some(2), 0), "{output:?}");
