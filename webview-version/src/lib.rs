@@ -317,7 +317,7 @@ impl WebviewMinimums {
             return Err(invalid(format!("it is empty; {NAME_THE_BACKEND}")));
         }
         if text.len() > MAX_MINIMUMS_LEN {
-            return Err(invalid(format!("it is longer than {} bytes; {NAME_THE_BACKEND}", MAX_MINIMUMS_LEN)));
+            return Err(invalid(format!("it is longer than {MAX_MINIMUMS_LEN} bytes; {NAME_THE_BACKEND}")));
         }
         let mut minimums = Self::new();
         for entry in text.split(',') {
