@@ -476,7 +476,7 @@ impl Updater {
             found.map(|(release, artifact, min_webview)| Update {
                 // A Tauri answer states the minimum of the requested target's backend only.
                 min_webview: min_webview
-                    .map(|min| WebviewMinimums::new().with(Backend::for_os(inner.target.os()), min))
+                    .map(|min| WebviewMinimums::new().with(Backend::from(inner.target.os()), min))
                     .unwrap_or_default(),
                 updater: self.clone(),
                 version: release.version().clone(),
