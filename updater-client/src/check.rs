@@ -4,7 +4,8 @@
 //! unusable document moves on to the next; `204 No Content` means "no update" and stops. Stricter than Tauri:
 //!
 //! - every endpoint has an overall deadline (Tauri has none by default), and the document is read up to the protocol's
-//!   size limit and no further;
+//!   size limit and no further; every document of the secure check (roots, freshness, release) gets the same deadline
+//!   and limit ([`fetch_document`]);
 //! - an HTML answer (captive portal, login wall, error page) is reported as such instead of as a JSON syntax error;
 //! - an equal or older version is "no update" *before* looking up the platform, so an up-to-date app never fails
 //!   because a manifest lacks its platform;
@@ -94,13 +95,7 @@ pub(crate) async fn check(inner: &Inner) -> Result<Option<Offer>> {
     let mut errors = Vec::new();
     for template in &inner.endpoints {
         let url = endpoint_url(inner, template)?;
-        let answer = tokio::time::timeout(inner.limits.check_timeout, ask(inner, &url)).await.unwrap_or_else(|_| {
-            Err(Error::Timeout {
-                url: url.to_string(),
-                what: format!("no complete answer within {:?}", inner.limits.check_timeout),
-            })
-        });
-        match answer {
+        match within_deadline(inner, &url, ask(inner, &url)).await {
             Ok(Answer::NoUpdate) => {
                 tracing::debug!(%url, "no update (204)");
                 return Ok(None);
@@ -131,10 +126,23 @@ async fn ask(inner: &Inner, url: &url::Url) -> Result<Answer> {
         .map_err(|source| Error::InvalidResponse { url: url.to_string(), source: Box::new(source) })
 }
 
-/// GETs a JSON document: at most the protocol's size limit, from a 2xx answer that is not an HTML page.
+/// GETs a JSON document: at most the protocol's size limit, from a 2xx answer that is not an HTML page, complete
+/// within the check deadline.
 pub(crate) async fn fetch_document(inner: &Inner, url: &url::Url) -> Result<Vec<u8>> {
-    let response = get_json(inner, url).await?;
-    read_document(url.as_str(), response).await
+    within_deadline(inner, url, async {
+        let response = get_json(inner, url).await?;
+        read_document(url.as_str(), response).await
+    })
+    .await
+}
+
+/// Runs `request` (one whole request: headers and body) within the check deadline. The read timeout alone never
+/// fires against a server that sends one byte every few seconds; this does.
+async fn within_deadline<T>(inner: &Inner, url: &url::Url, request: impl Future<Output = Result<T>>) -> Result<T> {
+    let deadline = inner.limits.check_timeout;
+    tokio::time::timeout(deadline, request).await.unwrap_or_else(|_| {
+        Err(Error::Timeout { url: url.to_string(), what: format!("no complete answer within {deadline:?}") })
+    })
 }
 
 async fn get_json(inner: &Inner, url: &url::Url) -> Result<reqwest::Response> {

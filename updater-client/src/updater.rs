@@ -191,7 +191,8 @@ impl UpdaterBuilder {
         self
     }
 
-    /// Time allowed for a whole update check, per endpoint (default 30 s).
+    /// Time allowed for a whole update check, per endpoint (default 30 s); with [`UpdaterBuilder::metadata_url`], for
+    /// each signed document (roots, freshness, release). A server that drips its answer is cut off when it runs out.
     pub fn check_timeout(mut self, timeout: Duration) -> Self {
         self.limits.check_timeout = timeout;
         self

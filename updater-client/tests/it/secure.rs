@@ -15,7 +15,7 @@ use millennium_update_protocol::metadata::{
     ArtifactInfo, ChannelHead, Envelope, Freshness, Kind, Release, Root, SPEC_VERSION,
 };
 use millennium_update_protocol::{Error as ProtocolError, Version};
-use millennium_updater::{Error, Updater};
+use millennium_updater::{Error, Updater, UpdaterBuilder};
 use time::{Duration, OffsetDateTime};
 
 const APP: &str = "demo";
@@ -24,9 +24,10 @@ fn target() -> String {
     format!("linux-{}", std::env::consts::ARCH)
 }
 
-/// What the mirror serves, by path under `/metadata/demo`; tests change it between checks.
+/// What the mirror serves, by path under `/metadata/demo`; tests change it between checks. A hostile answer for a
+/// path replaces the file.
 #[derive(Default)]
-struct Files(BTreeMap<String, Vec<u8>>);
+struct Files(BTreeMap<String, Vec<u8>>, BTreeMap<String, Reply>);
 
 /// The publisher's side: the offline release key, the server's online key, and the documents they sign.
 struct Publisher {
@@ -135,7 +136,11 @@ impl Setup {
         let served = files.clone();
         let server = Server::start(move |req| {
             let Some(path) = req.path.strip_prefix("/metadata/demo/") else { return Reply::status(404) };
-            match served.lock().unwrap().0.get(path) {
+            let files = served.lock().unwrap();
+            if let Some(hostile) = files.1.get(path) {
+                return hostile.clone();
+            }
+            match files.0.get(path) {
                 Some(body) if path.ends_with(".json") => Reply::json(body.clone()),
                 Some(body) => serve_file(req, body, "\"artifact\""),
                 None => Reply::status(404),
@@ -147,6 +152,10 @@ impl Setup {
     }
 
     fn updater(&self, install_id: &str) -> Updater {
+        self.builder(install_id).build().unwrap()
+    }
+
+    fn builder(&self, install_id: &str) -> UpdaterBuilder {
         Updater::builder()
             .metadata_url(self.server.url("/metadata/demo"))
             .pubkey(self.publisher.release_key.public_key().to_text(Format::Minisign))
@@ -156,8 +165,11 @@ impl Setup {
             .bundle_type(None)
             .state_dir(&self.fixture.state)
             .install_id(install_id)
-            .build()
-            .unwrap()
+    }
+
+    /// Serves `reply` at `path` instead of the file.
+    fn hostile(&self, path: &str, reply: Reply) {
+        self.files.lock().unwrap().1.insert(path.to_owned(), reply);
     }
 
     /// Check, download, install; the error of the first step that fails.
@@ -282,6 +294,34 @@ async fn an_older_release_than_one_installed_is_refused() {
     let v2 = s.publisher.publish("2.0.0", 2, &script_app("2.0.0", 4096));
     s.publisher.fresh(&[(&v2, 100)]);
     s.assert_refused(|e| matches!(e, ProtocolError::Rollback { .. })).await;
+}
+
+/// Slow retrieval: a mirror that drips a metadata document one byte a second never trips the read timeout, so each
+/// document has the check's deadline; one that sends without end is cut off at the protocol's size limit.
+#[tokio::test]
+async fn a_mirror_dripping_or_streaming_metadata_without_end_is_cut_off() {
+    let deadline = std::time::Duration::from_secs(1);
+    for document in ["roots.json", "freshness.json", "channels/stable/releases/2.0.0.json"] {
+        let mut s = Setup::new().await;
+        let release = s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 4096));
+        s.publisher.fresh(&[(&release, 100)]);
+        let body = s.files.lock().unwrap().0[document].clone();
+        let every = std::time::Duration::from_secs(1);
+        s.hostile(document, Reply::Drip { status: 200, headers: vec![], body, chunk: 1, every });
+        let updater = s.builder("install-1").check_timeout(deadline).build().unwrap();
+        let started = std::time::Instant::now();
+        let checked = tokio::time::timeout(std::time::Duration::from_secs(20), updater.check()).await;
+        let err = checked.unwrap_or_else(|_| panic!("{document}: the check was still waiting after 20 s")).unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{document}: {err}");
+        assert!(err.to_string().contains(&format!("no complete answer within {deadline:?}")), "{err}");
+        assert!(started.elapsed() < deadline * 3, "{document}: {:?}", started.elapsed());
+        s.fixture.assert_untouched();
+
+        s.hostile(document, Reply::Endless { status: 200, headers: vec![] });
+        let err = s.updater("install-1").check().await.unwrap_err();
+        assert!(err.to_string().contains("more than the 1048576 allowed"), "{document}: {err}");
+        s.fixture.assert_untouched();
+    }
 }
 
 #[tokio::test]
