@@ -431,6 +431,57 @@ async fn fault_endless_body_is_cut_off() {
     assert!(err.to_string().contains("more than the 1048576 allowed"), "{err}");
 }
 
+/// Disk reservation: a server announces 3 GiB (under the 4 GiB limit), which nothing vouches for, then sends a
+/// trickle. The `.part` file's allocated blocks, watched during the transfer, follow what arrived: no gigabytes are
+/// reserved for bytes that never come.
+#[tokio::test]
+async fn a_huge_announced_size_reserves_no_disk_space_before_the_bytes_arrive() {
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::atomic::AtomicU64;
+
+    let fx = Fixture::new();
+    let keys = Keys::generate();
+    let v2 = script_app("2.0.0", 256 * 1024);
+    let body = v2.clone();
+    let announced: u64 = 3 << 30;
+    let (check, _srv) = faulty(
+        &keys,
+        move |_| Reply::Drip {
+            status: 200,
+            headers: vec![("Content-Length".into(), announced.to_string())],
+            body: body.clone(),
+            chunk: 16 * 1024,
+            every: Duration::from_millis(50),
+        },
+        &v2,
+    )
+    .await;
+    let updater = builder(&fx, &keys, &[check.url(CHECK)]).download_attempts(1).build().unwrap();
+    let update = updater.check().await.unwrap().unwrap();
+
+    let most = Arc::new(AtomicU64::new(0));
+    let (seen, downloads) = (most.clone(), fx.state.join("downloads"));
+    let watcher = tokio::spawn(async move {
+        loop {
+            for entry in std::fs::read_dir(&downloads).into_iter().flatten().flatten() {
+                if entry.file_name().to_string_lossy().ends_with(".part")
+                    && let Ok(meta) = entry.metadata()
+                {
+                    seen.fetch_max(meta.blocks() * 512, Ordering::SeqCst);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    let err = update.download(|_| {}).await.unwrap_err();
+    watcher.abort();
+    assert!(matches!(err, Error::Truncated { received: 262_144, expected: 3_221_225_472, .. }), "{err}");
+    let most = most.load(Ordering::SeqCst);
+    assert!(most >= 256 * 1024, "the watcher saw the .part file ({most} bytes allocated)");
+    assert!(most <= 16 << 20, "{most} bytes reserved for a server that sent 256 KiB and announced {announced}");
+    fx.assert_untouched();
+}
+
 #[tokio::test]
 async fn fault_announced_size_larger_than_allowed() {
     let fx = Fixture::new();
