@@ -100,7 +100,7 @@ pub(crate) async fn check(inner: &Inner) -> Result<Option<Offer>> {
                 tracing::debug!(%url, "no update (204)");
                 return Ok(None);
             }
-            Ok(Answer::Release(response)) => return decide(inner, *response),
+            Ok(Answer::Release(response)) => return decide(inner, &url, *response),
             Err(e) => {
                 tracing::warn!(%url, error = %e, "update endpoint failed; trying the next one");
                 errors.push(e);
@@ -146,13 +146,9 @@ async fn within_deadline<T>(inner: &Inner, url: &url::Url, request: impl Future<
 }
 
 async fn get_json(inner: &Inner, url: &url::Url) -> Result<reqwest::Response> {
-    inner
-        .client
-        .get(url.clone())
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| Error::network(url.as_str(), &e))
+    let mut accept = reqwest::header::HeaderMap::new();
+    accept.insert(reqwest::header::ACCEPT, reqwest::header::HeaderValue::from_static("application/json"));
+    crate::http::get(inner, url, url, accept).await
 }
 
 async fn read_document(shown: &str, response: reqwest::Response) -> Result<Vec<u8>> {
@@ -191,10 +187,11 @@ pub(crate) fn reject_html(url: &str, headers: &reqwest::header::HeaderMap, expec
     Ok(())
 }
 
-/// An offered release, its artifact for this target, and its minimum webview version for this target's backend.
-pub(crate) type Offer = (ReleaseInfo, Artifact, Option<WebviewVersion>);
+/// An offered release, its artifact for this target, its minimum webview version for this target's backend, and the
+/// endpoint URL that offered it (whose origin the app's headers go to).
+pub(crate) type Offer = (ReleaseInfo, Artifact, Option<WebviewVersion>, url::Url);
 
-fn decide(inner: &Inner, response: TauriResponse) -> Result<Option<Offer>> {
+fn decide(inner: &Inner, url: &url::Url, response: TauriResponse) -> Result<Option<Offer>> {
     if !offers_update(&inner.current, &response) {
         tracing::debug!(offered = %response.version(), current = %inner.current, "not newer: no update");
         return Ok(None);
@@ -209,8 +206,10 @@ fn decide(inner: &Inner, response: TauriResponse) -> Result<Option<Offer>> {
         source: Box::new(source),
     })?;
     crate::verify::precheck(inner, artifact.signature().signature(), response.version())?;
+    // Refused now rather than at download: nothing was fetched from it.
+    crate::http::check_named_url(inner, url, artifact.url().as_url(), url.scheme() == "https")?;
     let min_webview = response.min_webview_version_for(&inner.target).cloned();
-    Ok(Some((response.release().clone(), artifact.clone(), min_webview)))
+    Ok(Some((response.release().clone(), artifact.clone(), min_webview, url.clone())))
 }
 
 #[cfg(test)]

@@ -141,7 +141,7 @@ pub(crate) async fn download(update: &Update, mut progress: impl FnMut(Progress)
     };
     fs::remove_if_exists(&paths.verified)?;
     let mut record =
-        load_record(&paths.record).filter(|r| r.url == update.url && r.version == update.version.to_string());
+        load_record(&paths.record).filter(|r| r.url == update.url.as_str() && r.version == update.version.to_string());
     if record.is_none() {
         fs::remove_if_exists(&paths.part)?;
     }
@@ -241,16 +241,20 @@ async fn fetch(
         Ok(m) => m.len(),
         Err(_) => 0,
     };
-    let mut request = inner.client.get(url).header(header::ACCEPT, "application/octet-stream");
-    let validator = record.as_ref().and_then(|r| r.validator().map(str::to_owned));
-    match (&validator, have) {
-        (Some(v), have) if have > 0 => {
-            tracing::debug!(have, validator = %v, "resuming download");
-            request = request.header(header::RANGE, format!("bytes={have}-")).header(header::IF_RANGE, v);
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ACCEPT, header::HeaderValue::from_static("application/octet-stream"));
+    // A validator that is not a valid header value cannot be sent back: start over then.
+    let validator = record.as_ref().and_then(|r| r.validator()).and_then(|v| header::HeaderValue::from_str(v).ok());
+    let range = header::HeaderValue::try_from(format!("bytes={have}-")).ok();
+    match (validator, range) {
+        (Some(validator), Some(range)) if have > 0 => {
+            tracing::debug!(have, ?validator, "resuming download");
+            headers.insert(header::RANGE, range);
+            headers.insert(header::IF_RANGE, validator);
         }
         _ => have = 0,
     }
-    let response = request.send().await.map_err(|e| Error::network(url, &e))?;
+    let response = crate::http::get(inner, &update.url, &update.offered_by, headers).await?;
     let status = response.status();
     let headers = response.headers().clone();
     let total = match status {

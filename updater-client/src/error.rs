@@ -82,6 +82,20 @@ pub enum Error {
     )]
     Truncated { url: String, received: u64, expected: u64, cause: String },
 
+    /// After an https request, a server named a plain-http URL on a host other than loopback (an artifact URL in its
+    /// answer, or a redirect). Nothing was requested from it: anyone on the network could read and rewrite it.
+    #[error(
+        "`{from}` was asked over https but points to plain-http `{url}`, which is refused\nhint: the update server must name https URLs for downloads and redirects (plain http is accepted on loopback only)"
+    )]
+    HttpsDowngrade { url: String, from: String },
+
+    /// A server named a plain-http URL on a host other than loopback, and the updater does not allow plain http.
+    /// Nothing was requested from it.
+    #[error(
+        "`{from}` points to plain-http `{url}`, which is refused\nhint: make the update server name https URLs, or allow plain http on a trusted network with `allow_insecure_http(true)`"
+    )]
+    InsecureHttp { url: String, from: String },
+
     /// The server broke the HTTP rules in a way that makes its answer unusable (e.g. a `206` for another range).
     #[error("`{url}` misbehaved: {what}")]
     ServerMisbehaved { url: String, what: String },

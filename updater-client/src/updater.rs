@@ -37,6 +37,8 @@ pub struct UpdaterBuilder {
     executable: Option<PathBuf>,
     bundle_type: Option<Option<BundleType>>,
     headers: Vec<(String, String)>,
+    header_origins: Vec<String>,
+    root_certificates: Vec<Vec<u8>>,
     proxy: Option<String>,
     pub(crate) limits: Limits,
     require_signed_version: bool,
@@ -86,6 +88,8 @@ impl Default for UpdaterBuilder {
             executable: None,
             bundle_type: None,
             headers: Vec::new(),
+            header_origins: Vec::new(),
+            root_certificates: Vec::new(),
             proxy: None,
             limits: Limits::default(),
             require_signed_version: false,
@@ -166,9 +170,26 @@ impl UpdaterBuilder {
         self
     }
 
-    /// Adds a header to every request (authentication, tenant…).
+    /// Adds a header (authentication, tenant…) to the requests to the update server: the checks, and downloads from
+    /// the origin of the check that offered them. Like the install id, it is not sent to other hosts a manifest or a
+    /// redirect points to, unless [`UpdaterBuilder::send_headers_to`] lists them.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Also sends the custom headers, the install id and the webview report to this origin (`https://cdn.example.com`,
+    /// a port when not the default one): e.g. a CDN the update server's manifests or redirects point downloads to,
+    /// which needs the same authentication. See the overview of `src/http.rs`.
+    pub fn send_headers_to(mut self, origin: impl Into<String>) -> Self {
+        self.header_origins.push(origin.into());
+        self
+    }
+
+    /// Trusts these CA certificates (PEM, one or more) for https, besides the built-in roots: for an update server
+    /// whose certificate a private CA issued.
+    pub fn add_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
         self
     }
 
@@ -265,7 +286,7 @@ impl UpdaterBuilder {
             if !matches!(url.scheme(), "http" | "https") {
                 return Err(invalid(format!("endpoint `{endpoint}` is not http(s)")));
             }
-            if url.scheme() == "http" && !self.allow_insecure_http && !is_loopback(&url) {
+            if url.scheme() == "http" && !self.allow_insecure_http && !crate::http::is_loopback(&url) {
                 return Err(invalid(format!(
                     "endpoint `{endpoint}` is plain http\nhint: use https, or `allow_insecure_http(true)` for a trusted network"
                 )));
@@ -325,12 +346,32 @@ impl UpdaterBuilder {
             headers.insert(name, value);
         }
 
+        let header_origins = self
+            .header_origins
+            .iter()
+            .map(|text| match url::Url::parse(text) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.path() == "/" && url.query().is_none() => {
+                    Ok(url.origin())
+                }
+                _ => Err(invalid(format!("`{text}` is not an origin such as `https://cdn.example.com`"))),
+            })
+            .collect::<Result<Vec<_>>>()?;
+
+        // No default headers and no automatic redirects: `crate::http` decides both per request.
         let mut client = reqwest::Client::builder()
             .user_agent(concat!("millennium-updater/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(self.limits.connect_timeout)
             .read_timeout(self.limits.read_timeout)
-            .redirect(redirect_policy())
-            .default_headers(headers);
+            .redirect(reqwest::redirect::Policy::none());
+        for pem in &self.root_certificates {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem)
+                .ok()
+                .filter(|certificates| !certificates.is_empty())
+                .ok_or_else(|| invalid("a root certificate is not a PEM certificate".into()))?;
+            for certificate in certificates {
+                client = client.add_root_certificate(certificate);
+            }
+        }
         if let Some(proxy) = &self.proxy {
             let proxy = reqwest::Proxy::all(proxy).map_err(|e| invalid(format!("proxy `{proxy}`: {e}")))?;
             client = client.proxy(proxy);
@@ -344,6 +385,9 @@ impl UpdaterBuilder {
         Ok(Updater {
             inner: Arc::new(Inner {
                 client,
+                headers,
+                header_origins,
+                allow_insecure_http: self.allow_insecure_http,
                 endpoints: self.endpoints,
                 metadata,
                 app_id,
@@ -361,30 +405,6 @@ impl UpdaterBuilder {
             }),
         })
     }
-}
-
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
-}
-
-/// Follows up to 10 redirects, never from https down to http.
-fn redirect_policy() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        let downgrade = attempt.previous().iter().any(|u| u.scheme() == "https") && attempt.url().scheme() == "http";
-        if downgrade {
-            let to = attempt.url().to_string();
-            attempt.error(format!("refused a redirect from https down to plain http (`{to}`)"))
-        } else if attempt.previous().len() >= 10 {
-            attempt.error("too many redirects")
-        } else {
-            attempt.follow()
-        }
-    })
 }
 
 /// Values used to check that a template is a URL once expanded.
@@ -426,6 +446,11 @@ pub(crate) fn current_arch() -> Result<Arch> {
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub(crate) client: reqwest::Client,
+    /// The custom headers, the install id and the webview report, for the origins `crate::http` allows.
+    pub(crate) headers: HeaderMap,
+    /// Origins besides the request's own that get `headers` ([`UpdaterBuilder::send_headers_to`]).
+    pub(crate) header_origins: Vec<url::Origin>,
+    pub(crate) allow_insecure_http: bool,
     pub(crate) endpoints: Vec<String>,
     pub(crate) metadata: Option<url::Url>,
     pub(crate) app_id: String,
@@ -468,13 +493,14 @@ impl Updater {
                 notes: None,
                 date: None,
                 url: vouched.url.clone(),
+                offered_by: base.clone(),
                 signature,
                 min_webview: vouched.release.release.min_webview_version.clone(),
                 vouched: Some(Arc::new(vouched)),
             }));
         }
         crate::check::check(inner).await.map(|found| {
-            found.map(|(release, artifact, min_webview)| Update {
+            found.map(|(release, artifact, min_webview, offered_by)| Update {
                 // A Tauri answer states the minimum of the requested target's backend only.
                 min_webview: min_webview
                     .map(|min| WebviewMinimums::new().with(Backend::for_os(inner.target.os()), min))
@@ -483,7 +509,8 @@ impl Updater {
                 version: release.version().clone(),
                 notes: release.notes().map(str::to_owned),
                 date: release.pub_date(),
-                url: artifact.url().as_str().to_owned(),
+                url: artifact.url().as_url().clone(),
+                offered_by,
                 signature: artifact.signature().signature().clone(),
                 vouched: None,
             })
@@ -567,7 +594,9 @@ pub struct Update {
     pub(crate) version: Version,
     pub(crate) notes: Option<String>,
     pub(crate) date: Option<OffsetDateTime>,
-    pub(crate) url: String,
+    pub(crate) url: url::Url,
+    /// The check (endpoint or metadata URL) that offered it: its origin gets the app's headers with the download.
+    pub(crate) offered_by: url::Url,
     pub(crate) signature: millennium_sign::Signature,
     /// Set when the signed metadata vouches for this update (secure check).
     pub(crate) vouched: Option<Arc<crate::metadata::Vouched>>,
@@ -621,7 +650,7 @@ impl Update {
 
     /// Where the artifact is downloaded from.
     pub fn url(&self) -> &str {
-        &self.url
+        self.url.as_str()
     }
 
     /// Downloads (resuming a previous partial download), verifies and keeps the artifact in the state directory.

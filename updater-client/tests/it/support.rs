@@ -1,5 +1,5 @@
-//! Test support: a scriptable (and deliberately misbehaving) HTTP/1.1 server on 127.0.0.1, signed releases, and a
-//! tiny "app" to update.
+//! Test support: a scriptable (and deliberately misbehaving) HTTP/1.1 server on 127.0.0.1, over plain TCP or TLS with
+//! a test CA, signed releases, and a tiny "app" to update.
 //!
 //! The server is raw Tokio rather than a framework so that a test can break HTTP in every way a real network or a
 //! hostile server does: reset the connection mid-body, send fewer bytes than `Content-Length`, drip, never stop.
@@ -15,8 +15,9 @@ use std::time::Duration;
 use millennium_sign::{Format, SecretKey, Signature, TrustedComment};
 use millennium_update_protocol::tauri::{Artifact, ArtifactUrl, DynamicResponse, ReleaseInfo, SignatureText};
 use millennium_update_protocol::{Target, Version};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::rustls;
 
 /// A request as the server saw it.
 #[derive(Debug, Clone)]
@@ -74,6 +75,7 @@ type Handler = dyn Fn(&Request) -> Reply + Send + Sync;
 /// A running test server; stops when dropped.
 pub struct Server {
     pub addr: SocketAddr,
+    scheme: &'static str,
     requests: Arc<Mutex<Vec<Request>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -85,27 +87,46 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// A plain-http server.
     pub async fn start(handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Server {
+        Self::start_with(None, handler).await
+    }
+
+    /// An https server with a certificate of `ca` for `127.0.0.1` and `localhost`.
+    pub async fn start_tls(ca: &TestCa, handler: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Server {
+        Self::start_with(Some(ca.acceptor.clone()), handler).await
+    }
+
+    async fn start_with(
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        handler: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+    ) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let handler: Arc<Handler> = Arc::new(handler);
         let log = requests.clone();
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
-                let handler = handler.clone();
-                let log = log.clone();
+                let (handler, log, tls) = (handler.clone(), log.clone(), tls.clone());
                 tokio::spawn(async move {
-                    let _ = serve(stream, handler, log).await;
+                    let _ = match tls {
+                        None => serve(stream, handler, log).await,
+                        Some(tls) => match tls.accept(stream).await {
+                            Ok(stream) => serve(stream, handler, log).await,
+                            Err(_) => Ok(()), // a client that does not trust the CA hangs up
+                        },
+                    };
                 });
             }
         });
-        Server { addr, requests, task }
+        Server { addr, scheme, requests, task }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
     }
 
     pub fn requests(&self) -> Vec<Request> {
@@ -117,7 +138,29 @@ impl Server {
     }
 }
 
-async fn serve(mut stream: TcpStream, handler: Arc<Handler>, log: Arc<Mutex<Vec<Request>>>) -> std::io::Result<()> {
+/// A connection the server answers on: plain TCP, or TLS over it.
+trait Connection: AsyncRead + AsyncWrite + Unpin {
+    /// The TCP socket underneath, to reset it.
+    fn into_tcp(self) -> TcpStream;
+}
+
+impl Connection for TcpStream {
+    fn into_tcp(self) -> TcpStream {
+        self
+    }
+}
+
+impl Connection for tokio_rustls::server::TlsStream<TcpStream> {
+    fn into_tcp(self) -> TcpStream {
+        self.into_inner().0
+    }
+}
+
+async fn serve(
+    mut stream: impl Connection,
+    handler: Arc<Handler>,
+    log: Arc<Mutex<Vec<Request>>>,
+) -> std::io::Result<()> {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1024];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -166,7 +209,7 @@ async fn serve(mut stream: TcpStream, handler: Arc<Handler>, log: Arc<Mutex<Vec<
             stream.write_all(&body).await?;
             stream.flush().await?;
             tokio::time::sleep(Duration::from_millis(20)).await;
-            let std = stream.into_std()?;
+            let std = stream.into_tcp().into_std()?;
             socket_reset(std);
         }
         Reply::CloseAfter { status, headers, body } => {
@@ -199,6 +242,79 @@ fn socket_reset(stream: std::net::TcpStream) {
     #[allow(deprecated)]
     let _ = stream.set_linger(Some(Duration::ZERO));
     drop(stream);
+}
+
+/// A certificate authority for the tests, and an https server certificate it issued for `127.0.0.1` and
+/// `localhost`, both made by the `openssl` command-line tool. Clients trust it with
+/// `UpdaterBuilder::add_root_certificate(ca.ca_pem.clone())`.
+pub struct TestCa {
+    pub ca_pem: Vec<u8>,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl TestCa {
+    pub fn new() -> TestCa {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name).to_str().unwrap().to_owned();
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .output()
+                .unwrap_or_else(|e| panic!("`openssl` is needed for the https tests (apt-get install openssl): {e}"));
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+        let (ca_key, ca_pem) = (path("ca.key"), path("ca.pem"));
+        openssl(
+            &[
+                &["req", "-x509"][..],
+                &ec,
+                &["-keyout", &ca_key, "-out", &ca_pem, "-days", "2", "-subj", "/CN=Millennium test CA"],
+                &["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"],
+            ]
+            .concat(),
+        );
+        let (key, csr, cert, ext) = (path("server.key"), path("server.csr"), path("server.pem"), path("ext.cnf"));
+        openssl(&[&["req"][..], &ec, &["-keyout", &key, "-out", &csr, "-subj", "/CN=127.0.0.1"]].concat());
+        std::fs::write(
+            &ext,
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\n\
+             keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+        )
+        .unwrap();
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            &ca_pem,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-out",
+            &cert,
+            "-days",
+            "2",
+            "-extfile",
+            &ext,
+        ]);
+
+        let chain = vec![CertificateDer::from_pem_file(&cert).unwrap()];
+        let key = PrivateKeyDer::from_pem_file(&key).unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        TestCa { ca_pem: std::fs::read(&ca_pem).unwrap(), acceptor }
+    }
 }
 
 /// Serves `body` the way a good file server does: `ETag`, `Range` + `If-Range`.

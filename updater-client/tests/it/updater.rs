@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::support;
-use crate::support::{Fixture, Keys, Reply, Server, dynamic_json, script_app, serve_file, static_json};
+use crate::support::{Fixture, Keys, Reply, Server, TestCa, dynamic_json, script_app, serve_file, static_json};
 use millennium_updater::{Error, StartupStatus, Updater, UpdaterBuilder};
 
 const CHECK: &str = "/update/{{target}}/{{arch}}/{{current_version}}";
@@ -780,6 +780,14 @@ fn configuration_errors_say_what_is_missing() {
     assert!(err.to_string().contains("not http(s)"), "{err}");
     let err = Updater::builder().endpoint("http://127.0.0.1/").pubkey("not a key").current_version("1.0.0").build();
     assert!(matches!(err, Err(Error::InvalidPublicKey { .. })));
+    let fx = Fixture::new();
+    let keys = Keys::generate();
+    for origin in ["cdn.example.com", "https://cdn.example.com/downloads/", "ftp://cdn.example.com"] {
+        let err = builder(&fx, &keys, &["http://127.0.0.1/".into()]).send_headers_to(origin).build().unwrap_err();
+        assert!(err.to_string().contains("is not an origin such as `https://cdn.example.com`"), "{err}");
+    }
+    let err = builder(&fx, &keys, &["http://127.0.0.1/".into()]).add_root_certificate("not PEM").build().unwrap_err();
+    assert!(err.to_string().contains("not a PEM certificate"), "{err}");
     let keys = Keys::generate();
     let err = Updater::builder().endpoint("http://127.0.0.1/").pubkey(&keys.public_text).current_version("1.0").build();
     assert!(err.unwrap_err().to_string().contains("not SemVer"));
@@ -813,6 +821,106 @@ async fn redirects_are_followed() {
     .await;
     let found = builder(&fx, &keys, &[hop.url("/")]).build().unwrap().check().await.unwrap();
     assert_eq!(found.unwrap().version().to_string(), "2.0.0");
+}
+
+// ----- where requests go, and with which headers -----
+
+/// The headers an app configures for its update server, and those the updater adds for it.
+const PRIVATE_HEADERS: [&str; 4] = ["Authorization", "X-Tenant", "Millennium-Install-Id", "X-Millennium-Webview"];
+
+/// Which of [`PRIVATE_HEADERS`] a request carried.
+fn private_headers(request: &support::Request) -> Vec<&'static str> {
+    PRIVATE_HEADERS.into_iter().filter(|name| request.header(name).is_some()).collect()
+}
+
+/// A check over https whose answer points the download at plain http on a host that is not loopback, directly or
+/// through an https redirect, is refused, and the plain-http server never hears from the updater. (`0.0.0.0` is not
+/// loopback by the rule, yet reaches this machine: it stands in for a host on the network.)
+#[tokio::test]
+async fn an_https_check_never_downloads_over_plain_http() {
+    let ca = TestCa::new();
+    let keys = Keys::generate();
+    let v2 = script_app("2.0.0", 5000);
+    let body = v2.clone();
+    let plain = Server::start(move |req| serve_file(req, &body, "\"v2\"")).await;
+    let elsewhere = format!("http://0.0.0.0:{}/artifact", plain.addr.port());
+    let manifest = Arc::new(std::sync::Mutex::new(String::new()));
+    let (served, redirect_to) = (manifest.clone(), elsewhere.clone());
+    let check = Server::start_tls(&ca, move |req| match req.path.as_str() {
+        "/artifact" => {
+            Reply::Full { status: 302, headers: vec![("Location".into(), redirect_to.clone())], body: vec![] }
+        }
+        _ => Reply::json(served.lock().unwrap().clone()),
+    })
+    .await;
+    let signature = keys.sign(&v2, Some("2.0.0"));
+
+    // The manifest names the plain-http URL: refused at the check, before anything is downloaded.
+    *manifest.lock().unwrap() = dynamic_json("2.0.0", &elsewhere, signature.clone());
+    let fx = Fixture::new();
+    let updater = builder(&fx, &keys, &[check.url(CHECK)]).add_root_certificate(ca.ca_pem.clone()).build().unwrap();
+    let err = updater.check().await.unwrap_err();
+    assert!(matches!(err, Error::HttpsDowngrade { .. }), "{err}");
+    assert!(err.to_string().contains(&format!("points to plain-http `{elsewhere}`")), "{err}");
+
+    // The manifest names an https URL that redirects there: refused at that hop.
+    *manifest.lock().unwrap() = dynamic_json("2.0.0", &check.url("/artifact"), signature);
+    let update = updater.check().await.unwrap().unwrap();
+    let err = update.download_and_install(|_| {}).await.unwrap_err();
+    assert!(matches!(err, Error::HttpsDowngrade { .. }), "{err}");
+    assert_eq!(check.requests_to("/artifact").len(), 1, "the https hop was asked");
+    assert!(plain.requests().is_empty(), "the plain-http server was reached: {:?}", plain.requests());
+    fx.assert_untouched();
+}
+
+/// The app's headers (here an `Authorization` and a tenant) and the install id go to the check's origin only: a
+/// manifest pointing the download at another origin, or a redirect to one, does not take them along, as the
+/// header-capturing server there shows. `send_headers_to` lets them through to an origin the app names.
+#[tokio::test]
+async fn custom_headers_and_the_install_id_reach_only_the_checks_origin() {
+    let ca = TestCa::new();
+    let keys = Keys::generate();
+    let v2 = script_app("2.0.0", 5000);
+    let body = v2.clone();
+    let other = Server::start_tls(&ca, move |req| serve_file(req, &body, "\"v2\"")).await;
+    let manifest = Arc::new(std::sync::Mutex::new(String::new()));
+    let (served, redirect_to) = (manifest.clone(), other.url("/artifact"));
+    let check = Server::start_tls(&ca, move |req| match req.path.as_str() {
+        "/artifact" => {
+            Reply::Full { status: 302, headers: vec![("Location".into(), redirect_to.clone())], body: vec![] }
+        }
+        _ => Reply::json(served.lock().unwrap().clone()),
+    })
+    .await;
+    let signature = keys.sign(&v2, Some("2.0.0"));
+    let other_origin = other.url("");
+
+    for (case, artifact_url, extra_origin) in [
+        ("the manifest points elsewhere", other.url("/artifact"), None),
+        ("a redirect points elsewhere", check.url("/artifact"), None),
+        ("the app allows the other origin", other.url("/artifact"), Some(other_origin.clone())),
+    ] {
+        *manifest.lock().unwrap() = dynamic_json("2.0.0", &artifact_url, signature.clone());
+        let (checks_before, others_before) = (check.requests().len(), other.requests().len());
+        let fx = Fixture::new();
+        let mut b = builder(&fx, &keys, &[check.url(CHECK)])
+            .add_root_certificate(ca.ca_pem.clone())
+            .header("Authorization", "Bearer s3cret")
+            .header("X-Tenant", "acme");
+        if let Some(origin) = &extra_origin {
+            b = b.send_headers_to(origin);
+        }
+        b.build().unwrap().check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap();
+        assert_eq!(support::run(&fx.app), "2.0.0", "{case}");
+
+        for request in &check.requests()[checks_before..] {
+            assert_eq!(private_headers(request), PRIVATE_HEADERS, "{case}: {} at the check's origin", request.path);
+        }
+        let at_other = &other.requests()[others_before..];
+        assert_eq!(at_other.len(), 1, "{case}");
+        let expected: &[&str] = if extra_origin.is_some() { &PRIVATE_HEADERS } else { &[] };
+        assert_eq!(private_headers(&at_other[0]), expected, "{case}: at the other origin");
+    }
 }
 
 #[tokio::test]
