@@ -63,6 +63,8 @@ pub struct DownloadedUpdate {
     pub(crate) version: millennium_update_protocol::Version,
     /// Whether the file is ours (in the state directory) to delete once installed.
     pub(crate) owned: bool,
+    /// What vouched for the file: the install checks the bytes it installs against it once more.
+    pub(crate) check: Arc<verify::Check>,
     /// The signed metadata's release, recorded in the trust state once installed.
     pub(crate) vouched: Option<Arc<crate::metadata::Vouched>>,
     /// The oldest webview the release works with, per backend; this platform's is checked before installing.
@@ -70,7 +72,8 @@ pub struct DownloadedUpdate {
 }
 
 impl DownloadedUpdate {
-    /// The verified file.
+    /// The verified file. Whatever writes to it after the verification gains nothing: the install checks the bytes it
+    /// installs once more as it reads them, and refuses a changed file ([`Error::ChangedAfterVerification`]).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -146,7 +149,7 @@ pub(crate) async fn download(update: &Update, mut progress: impl FnMut(Progress)
         fs::remove_if_exists(&paths.part)?;
     }
 
-    let check = match &update.vouched {
+    let check = Arc::new(match &update.vouched {
         // The release document names the artifact's key, size and hash; the root names the release keys.
         Some(vouched) => verify::Check::Vouched(vouched.clone(), inner.target),
         None => {
@@ -154,7 +157,7 @@ pub(crate) async fn download(update: &Update, mut progress: impl FnMut(Progress)
             verify::check_signed_version(&update.signature, &update.version, inner.require_signed_version)?;
             verify::Check::Pinned(key, Box::new(update.signature.clone()))
         }
-    };
+    });
 
     let mut attempt = 0;
     let verifier = loop {
@@ -184,6 +187,7 @@ pub(crate) async fn download(update: &Update, mut progress: impl FnMut(Progress)
         path: paths.verified,
         version: update.version.clone(),
         owned: true,
+        check,
         vouched: update.vouched.clone(),
         min_webview: update.min_webview.clone(),
     })

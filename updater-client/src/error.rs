@@ -189,6 +189,19 @@ pub enum Error {
     #[error("the updater state file `{path}` is corrupt: {reason}\nhint: delete it; the updater starts afresh")]
     CorruptState { path: PathBuf, reason: String },
 
+    /// The verified file changed between its verification and its install: the install checks once more the bytes it
+    /// installs (and the package tool's root side the copy it makes), and they differ. Nothing was installed; a
+    /// download is deleted.
+    #[error(
+        "`{path}` changed after it was verified; nothing was installed\nhint: something on this machine writes to the updater's files (malware, or a backup or sync tool); check for the update again"
+    )]
+    ChangedAfterVerification {
+        path: PathBuf,
+        /// What the second check found, when the updater made it (not when the package tool's root side refused).
+        #[source]
+        source: Option<Box<Error>>,
+    },
+
     /// The system package tool (`dpkg`, `rpm`, through `pkexec` when not root) failed.
     #[error("`{command}` failed ({status}):\n{output}\nhint: the previous version is still installed")]
     PackageManager { command: String, status: String, output: String },

@@ -556,14 +556,15 @@ impl Updater {
 
     /// Verifies a local artifact exactly as a download is verified (pinned keys, signed version, platform), for
     /// artifacts obtained by other means (removable media, an installer's cache). The file is left where it is; only
-    /// the returned value can be installed. `signature_text` is the `.sig` content, minisign or Tauri form.
+    /// the returned value can be installed, and its install checks the bytes once more as it reads them, so a file
+    /// changed in between is refused. `signature_text` is the `.sig` content, minisign or Tauri form.
     pub fn verify_local_file(&self, path: &Path, signature_text: &str, version: &str) -> Result<DownloadedUpdate> {
         let version = Version::parse(version)
             .map_err(|e| Error::InvalidConfig { reason: format!("`{version}` is not a version: {e}") })?;
         let signature = millennium_sign::Signature::from_text(signature_text.trim())
             .map_err(|source| Error::BadSignature { source })?;
         let inner = &self.inner;
-        crate::verify::verify_artifact(
+        let check = crate::verify::verify_artifact(
             &inner.keys,
             &signature,
             &version,
@@ -576,6 +577,7 @@ impl Updater {
             path: path.to_owned(),
             version,
             owned: false,
+            check: Arc::new(check),
             vouched: None,
             min_webview: WebviewMinimums::new(),
         })

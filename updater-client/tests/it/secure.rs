@@ -272,6 +272,27 @@ async fn a_tampered_artifact_of_the_signed_size_is_refused() {
     s.assert_refused(|e| matches!(e, ProtocolError::TamperedArtifact { .. })).await;
 }
 
+/// Verify-then-install race on the secure path: the download the metadata vouched for is swapped before the install.
+/// The install checks it against the release document again: refused, and not recorded as installed.
+#[tokio::test]
+async fn a_download_swapped_after_verification_is_refused_and_not_recorded() {
+    let mut s = Setup::new().await;
+    let release = s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 8192));
+    s.publisher.fresh(&[(&release, 100)]);
+    let downloaded = s.updater("install-1").check().await.unwrap().unwrap().download(|_| {}).await.unwrap();
+    let trusted = s.trusted();
+    std::fs::write(downloaded.path(), script_app("6.6.6", 8192)).unwrap();
+    let err = downloaded.install().unwrap_err();
+    match &err {
+        Error::ChangedAfterVerification { source: Some(source), .. } => {
+            assert!(matches!(**source, Error::Untrusted { .. }), "{source}")
+        }
+        other => panic!("unexpected error: {other}"),
+    }
+    s.fixture.assert_untouched();
+    assert_eq!(s.trusted(), trusted, "a refused install is recorded");
+}
+
 #[tokio::test]
 async fn a_release_document_the_freshness_does_not_pin_is_refused() {
     let mut s = Setup::new().await;

@@ -459,6 +459,24 @@ impl Fixture {
     }
 }
 
+/// A fake ELF header for this machine's architecture, padded to `size` with `fill`: passes for an AppImage.
+pub fn native_elf(size: usize, fill: u8) -> Vec<u8> {
+    let machine: u16 = match std::env::consts::ARCH {
+        "x86_64" => 62,
+        "aarch64" => 183,
+        "riscv64" => 243,
+        other => panic!("no ELF machine number for `{other}` in the tests yet"),
+    };
+    let mut h = vec![fill; size.max(64)];
+    h[..20].fill(0);
+    h[..4].copy_from_slice(b"\x7fELF");
+    h[4] = 2;
+    h[5] = 1;
+    h[6] = 1;
+    h[18..20].copy_from_slice(&machine.to_le_bytes());
+    h
+}
+
 /// A fake ELF header for another architecture (aarch64) padded to `size`.
 pub fn foreign_elf(size: usize) -> Vec<u8> {
     let mut h = vec![0u8; size.max(64)];

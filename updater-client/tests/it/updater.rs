@@ -720,6 +720,64 @@ async fn a_failing_dpkg_install_reports_the_tools_output() {
     fx.assert_untouched();
 }
 
+// ----- verify-then-install race -----
+
+/// A program of the app's user swaps the verified download (its bytes replaced in place) after the verification and
+/// before the install, for every install strategy. The swapped bytes are never installed: the install checks what it
+/// copies (and for a package, the tool's root side its own copy) once more, and deletes the changed download.
+#[tokio::test]
+async fn a_download_swapped_after_verification_is_never_installed() {
+    use millennium_updater::BundleType;
+    let deb = |text: &str| format!("!<arch>\ndebian-binary   {text}").repeat(500).into_bytes();
+    let rpm = |text: &str| [&[0xed, 0xab, 0xee, 0xdb, 3, 0][..], text.repeat(500).as_bytes()].concat();
+    let cases = [
+        ("plain executable", None, script_app("2.0.0", 50_000), script_app("6.6.6", 50_000)),
+        ("AppImage", Some(BundleType::AppImage), support::native_elf(50_000, b'a'), support::native_elf(50_000, b'e')),
+        ("deb", Some(BundleType::Deb), deb("the verified package"), deb("the attacker's package")),
+        ("rpm", Some(BundleType::Rpm), rpm("the verified package"), rpm("the attacker's package")),
+    ];
+    for (case, bundle, genuine, evil) in cases {
+        let fx = Fixture::new();
+        let keys = Keys::generate();
+        let server = support::offering(&keys, genuine, support::release("2.0.0")).await;
+        let updater =
+            builder(&fx, &keys, &[server.url("/update/{{target}}/{{arch}}/{{current_version}}/{{bundle_type}}")])
+                .bundle_type(bundle)
+                .build()
+                .unwrap();
+        let downloaded = updater.check().await.unwrap().unwrap().download(|_| {}).await.unwrap();
+        std::fs::write(downloaded.path(), &evil).unwrap();
+        let err = downloaded.install().unwrap_err();
+        assert!(matches!(err, Error::ChangedAfterVerification { .. }), "{case}: {err}");
+        assert!(err.to_string().contains("changed after it was verified; nothing was installed"), "{err}");
+        fx.assert_untouched();
+        assert!(fx.downloads().is_empty(), "{case}: the changed download is kept: {:?}", fx.downloads());
+    }
+}
+
+/// The same race on `verify_local_file`: the caller's file is verified, then changed before the install.
+#[test]
+fn a_local_file_changed_after_verification_is_never_installed() {
+    let fx = Fixture::new();
+    let keys = Keys::generate();
+    let v2 = script_app("2.0.0", 50_000);
+    let file = fx.dir.path().join("update.bin");
+    std::fs::write(&file, &v2).unwrap();
+    let signature = keys.sign(&v2, Some("2.0.0")).to_text(millennium_sign::Format::Tauri);
+    let updater = builder(&fx, &keys, &["http://127.0.0.1:9/".into()]).build().unwrap();
+    let verified = updater.verify_local_file(&file, &signature, "2.0.0").unwrap();
+
+    std::fs::write(&file, script_app("6.6.6", 50_000)).unwrap();
+    let err = verified.install().unwrap_err();
+    assert!(matches!(err, Error::ChangedAfterVerification { .. }), "{err}");
+    fx.assert_untouched();
+    assert!(file.exists(), "the caller's file is left where it is");
+
+    std::fs::write(&file, &v2).unwrap();
+    verified.install().unwrap();
+    assert_eq!(support::run(&fx.app), "2.0.0");
+}
+
 // ----- install kinds -----
 
 #[tokio::test]
