@@ -122,6 +122,14 @@ pub enum Error {
     )]
     UntrustedKey { signed_by: KeyId, trusted: String },
 
+    /// The signature names no version (no `version:` in its trusted comment, as `tauri signer` writes them) and the
+    /// app requires one (`require_signed_version`, on in Millennium apps): it could be an old build offered as a new
+    /// version. Checked before downloading.
+    #[error(
+        "the update offered as version {version} has a signature that does not name its version, which this app requires\nhint: nothing was installed; sign releases with `millennium-sign sign --version {version}` (or opt out with `require_signed_version(false)` if the signer cannot add a version)"
+    )]
+    UnsignedVersion { version: String },
+
     /// The signature is a legacy (non-prehashed) minisign signature, which cannot be verified in constant memory.
     #[error(
         "the update's signature is a legacy minisign signature, which this updater does not accept\nhint: re-sign the artifact with `millennium-sign sign` or `tauri signer sign` (both write prehashed signatures)"

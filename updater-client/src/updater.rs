@@ -41,7 +41,8 @@ pub struct UpdaterBuilder {
     root_certificates: Vec<Vec<u8>>,
     proxy: Option<String>,
     pub(crate) limits: Limits,
-    require_signed_version: bool,
+    /// `None`: not set by the app; the library default is `false`, a Millennium app's `true`.
+    require_signed_version: Option<bool>,
     rollback_after_starts: u32,
     allow_insecure_http: bool,
     webview_policy: WebviewPolicy,
@@ -92,7 +93,7 @@ impl Default for UpdaterBuilder {
             root_certificates: Vec::new(),
             proxy: None,
             limits: Limits::default(),
-            require_signed_version: false,
+            require_signed_version: None,
             rollback_after_starts: 3,
             allow_insecure_http: false,
             webview_policy: WebviewPolicy::default(),
@@ -239,10 +240,21 @@ impl UpdaterBuilder {
         self
     }
 
-    /// Refuses signatures without a signed `version:` field (default: accepted, as Tauri does; a `version:` that is
-    /// present must always match).
+    /// Refuses signatures without a signed `version:` field, which otherwise let a server offer an old, validly
+    /// signed build as a new version. Default: accepted, as Tauri does, so that artifacts signed by `tauri signer`
+    /// keep installing; `true` in a Millennium app (see [`UpdaterBuilder::millennium_defaults`]). A `version:` that is
+    /// present must always match.
     pub fn require_signed_version(mut self, required: bool) -> Self {
-        self.require_signed_version = required;
+        self.require_signed_version = Some(required);
+        self
+    }
+
+    /// Gives every option the app did not set the stricter default of a Millennium app instead of Tauri's:
+    /// [`require_signed_version`](UpdaterBuilder::require_signed_version) becomes `true` (sign with
+    /// `millennium-sign sign --version`). The `millennium` framework applies it to the updater of `Builder::updater`;
+    /// an app whose signer cannot add a version opts out with `require_signed_version(false)`.
+    pub fn millennium_defaults(mut self) -> Self {
+        self.require_signed_version.get_or_insert(true);
         self
     }
 
@@ -399,7 +411,7 @@ impl UpdaterBuilder {
                 state,
                 install_id,
                 limits: self.limits,
-                require_signed_version: self.require_signed_version,
+                require_signed_version: self.require_signed_version.unwrap_or(false),
                 rollback_after_starts: self.rollback_after_starts,
                 webview_policy: self.webview_policy,
             }),

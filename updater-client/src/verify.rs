@@ -52,6 +52,9 @@ pub(crate) fn check_signature_shape<'k>(keys: &'k [PublicKey], signature: &Signa
 
 pub(crate) fn check_signed_version(signature: &Signature, version: &Version, required: bool) -> Result<()> {
     let fields = signature.trusted_fields();
+    if required && fields.version().is_none() {
+        return Err(Error::UnsignedVersion { version: version.to_string() });
+    }
     // Compare as versions (so `v1.2.3` = `1.2.3`), then let the signing library word the error.
     if let Some(signed) = fields.version()
         && Version::parse(signed).is_ok_and(|v| &v == version)

@@ -610,7 +610,7 @@ async fn fault_signed_version_differs_from_offered_version() {
     assert!(err.to_string().contains("1.5.0"), "{err}");
     assert!(srv.requests().is_empty());
 
-    // Unsigned version with `require_signed_version`: refused too.
+    // Unsigned version with `require_signed_version`: refused too, saying how to sign.
     let unsigned = keys.sign(&old, None);
     let json = dynamic_json("2.0.0", &srv.url("/artifact"), unsigned);
     let check = Server::start(move |_| Reply::json(json.clone())).await;
@@ -621,8 +621,45 @@ async fn fault_signed_version_differs_from_offered_version() {
         .check()
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::BadSignature { .. }), "{err}");
+    assert!(matches!(err, Error::UnsignedVersion { .. }), "{err}");
+    assert!(err.to_string().contains("millennium-sign sign --version 2.0.0"), "{err}");
+    assert!(srv.requests().is_empty());
     fx.assert_untouched();
+}
+
+/// The library's default is Tauri's: a signature without `version:` is accepted (the artifact is still verified).
+/// `millennium_defaults` (what a Millennium app gets) refuses it before downloading, unless the app opts out.
+#[tokio::test]
+async fn a_signature_without_its_version_is_refused_by_millennium_defaults() {
+    let keys = Keys::generate();
+    let v2 = script_app("2.0.0", 1000);
+    let body = v2.clone();
+    let (check, srv) = faulty(&keys, move |_| Reply::bytes(body.clone()), &v2).await;
+    let unsigned = dynamic_json("2.0.0", &srv.url("/artifact"), keys.sign(&v2, None));
+    let check_unsigned = Server::start(move |_| Reply::json(unsigned.clone())).await;
+    drop(check);
+
+    let fx = Fixture::new();
+    let err = builder(&fx, &keys, &[check_unsigned.url(CHECK)])
+        .millennium_defaults()
+        .build()
+        .unwrap()
+        .check()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::UnsignedVersion { .. }), "{err}");
+    assert!(srv.requests().is_empty());
+    fx.assert_untouched();
+
+    for opted_out in [
+        builder(&fx, &keys, &[check_unsigned.url(CHECK)]),
+        builder(&fx, &keys, &[check_unsigned.url(CHECK)]).require_signed_version(false).millennium_defaults(),
+    ] {
+        let fx = Fixture::new();
+        let updater = opted_out.executable(&fx.app).state_dir(&fx.state).build().unwrap();
+        updater.check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap();
+        assert_eq!(support::run(&fx.app), "2.0.0");
+    }
 }
 
 #[tokio::test]
