@@ -141,6 +141,7 @@ mod tests {
     use millennium_sign::{Format, SecretKey, Signature, TrustedComment};
     use millennium_update_admin::api::{PublishRequest, Scope};
     use millennium_update_admin::client::{Client, UploadArtifact};
+    use millennium_testing::http::{MockServer, Reply};
     use millennium_update_server::{AppState, ServerConfig, StorageConfig, app, server::serve_on};
 
     use super::*;
@@ -180,35 +181,21 @@ mod tests {
         (url, runtime)
     }
 
-    /// A hostile update server on loopback: answers every check with `manifest` and serves `artifact` at
-    /// `/artifact`, counting those downloads. Plain threads, one request per connection.
+    /// A hostile update server on loopback (on a runtime of its own): answers every check with `manifest`, given the
+    /// server's URL, and serves `artifact` at `/artifact`.
     fn hostile_server(
-        manifest: impl Fn(&str) -> String + Send + 'static,
+        manifest: impl Fn(&str) -> String + Send + Sync + 'static,
         artifact: Vec<u8>,
-    ) -> (String, Arc<Mutex<u32>>) {
-        use std::io::{BufRead, BufReader, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let downloads = Arc::new(Mutex::new(0));
-        let (counted, base) = (downloads.clone(), url.clone());
-        std::thread::spawn(move || {
-            for mut stream in listener.incoming().flatten() {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                let path = line.split(' ').nth(1).unwrap_or_default().to_owned();
-                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {}
-                let (kind, body) = if path == "/artifact" {
-                    *counted.lock().unwrap() += 1;
-                    ("application/octet-stream", artifact.clone())
-                } else {
-                    ("application/json", manifest(&base).into_bytes())
-                };
-                let head = format!("HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n\r\n", body.len());
-                let _ = stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(&body));
-            }
-        });
-        (url, downloads)
+    ) -> (MockServer, tokio::runtime::Runtime) {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let base = Arc::new(std::sync::OnceLock::<String>::new());
+        let known = base.clone();
+        let server = runtime.block_on(MockServer::start(move |req| match req.path.as_str() {
+            "/artifact" => Reply::bytes(artifact.clone()),
+            _ => Reply::json(manifest(known.get().unwrap())),
+        }));
+        base.set(server.url("")).unwrap();
+        (server, runtime)
     }
 
     /// Downgrade by relabelling: a (compromised) server offers an old build as 2.0.0. Its signature by the pinned key
@@ -225,7 +212,8 @@ mod tests {
             serde_json::json!({ "version": "2.0.0", "url": format!("{base}/artifact"), "signature": signature })
                 .to_string()
         };
-        let (url, downloads) = hostile_server(manifest, old);
+        let (server, _runtime) = hostile_server(manifest, old);
+        let url = server.url("");
         let exe = dir.path().join("demo");
         std::fs::write(&exe, script("1.0.0")).unwrap();
         std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -246,7 +234,7 @@ mod tests {
         assert!(err.contains("millennium-sign sign --version 2.0.0"), "{err}");
         let (app, _sent) = AppHandle::recording();
         assert!(millennium_api_updater_install(&api, &app).is_err(), "nothing was offered");
-        assert_eq!(*downloads.lock().unwrap(), 0);
+        assert!(server.requests_to("/artifact").is_empty(), "the old build was downloaded");
         let run = std::process::Command::new(&exe).output().unwrap();
         assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "1.0.0");
 
