@@ -2,7 +2,7 @@
 //! answer can break HTTP in every way a real network or a hostile server does (reset the connection mid-body, send
 //! fewer bytes than `Content-Length`, drip, never stop). Every connection serves one request and closes. It stands in
 //! for update servers and file hosts, and, forwarding to a real server and rewriting its answers, for a malicious
-//! mirror. With the feature `https` it also speaks TLS, with a certificate of a [`TestCa`], for the attacks that only
+//! mirror. With the feature `https` it also speaks TLS, with a certificate of a `TestCa`, for the attacks that only
 //! exist once a check is over https (a downgrade to plain http, headers following a download to another origin).
 //!
 //! Raw Tokio rather than a framework, because a framework would not let a test break the protocol.

@@ -139,9 +139,9 @@ mod tests {
 
     use millennium_runtime::Message;
     use millennium_sign::{Format, SecretKey, Signature, TrustedComment};
+    use millennium_testing::http::{MockServer, Reply};
     use millennium_update_admin::api::{PublishRequest, Scope};
     use millennium_update_admin::client::{Client, UploadArtifact};
-    use millennium_testing::http::{MockServer, Reply};
     use millennium_update_server::{AppState, ServerConfig, StorageConfig, app, server::serve_on};
 
     use super::*;
