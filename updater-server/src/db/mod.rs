@@ -48,7 +48,7 @@
 //! version is in one of the three only. A migration, once released, is never edited: sqlx stores each applied one's
 //! checksum and refuses to open a database whose migration files no longer match (the test
 //! `applied_migrations_never_change` pins them). So `0001` and `0002`, written per backend before `common` existed,
-//! stay duplicated; `0003` and `0004`, identical on both, moved to `common` unchanged.
+//! stay duplicated; `0003` and `0004`, identical on both, moved to `common` unchanged; `0005` was written there.
 
 mod apps;
 mod backend;
@@ -355,6 +355,10 @@ mod tests {
                         4,
                         "bf0b1cc1183f7f75aa6092767aa51a7b16cdb05d4fe7d049aab5cbbfc9de7d6dcd23a89ad775e78f1053916caa85d9bf",
                     ),
+                    (
+                        5,
+                        "bb7d8307e51819ab7f59b480ead4db3531cf511264f7c2ca32e5e5aefb3658afc7766e550c2e2de25678c9f38fac9d0a",
+                    ),
                 ],
             ),
             (
@@ -375,6 +379,10 @@ mod tests {
                     (
                         4,
                         "bf0b1cc1183f7f75aa6092767aa51a7b16cdb05d4fe7d049aab5cbbfc9de7d6dcd23a89ad775e78f1053916caa85d9bf",
+                    ),
+                    (
+                        5,
+                        "bb7d8307e51819ab7f59b480ead4db3531cf511264f7c2ca32e5e5aefb3658afc7766e550c2e2de25678c9f38fac9d0a",
                     ),
                 ],
             ),

@@ -75,7 +75,12 @@ async fn run(endpoint: &str, pubkey: &str, require_signed_version: bool, expect:
         let bytes = downloaded.map_err(|e| format!("download of {} refused: {e}", update.version))?;
         let expected = std::fs::read(file).map_err(|e| format!("could not read `{file}`: {e}"))?;
         if update.version != version || bytes != expected {
-            return Err(format!("got {} ({} bytes), expected {version} ({} bytes)", update.version, bytes.len(), expected.len()));
+            return Err(format!(
+                "got {} ({} bytes), expected {version} ({} bytes)",
+                update.version,
+                bytes.len(),
+                expected.len()
+            ));
         }
         return Ok(format!("updated to {version}: {} bytes, signature verified", bytes.len()));
     }
@@ -93,7 +98,8 @@ async fn run(endpoint: &str, pubkey: &str, require_signed_version: bool, expect:
 /// Serves, from a loopback port, the genuine answer of `endpoint` with its `version` replaced by `version`; returns
 /// the URL to check instead.
 fn relabelling_mirror(endpoint: &str, version: &str) -> Result<String, String> {
-    let url = endpoint.replace("{{target}}", "linux").replace("{{arch}}", "x86_64").replace("{{current_version}}", "0.1.0");
+    let url =
+        endpoint.replace("{{target}}", "linux").replace("{{arch}}", "x86_64").replace("{{current_version}}", "0.1.0");
     let genuine = http_get(&url)?;
     let mut answer: serde_json::Value =
         serde_json::from_str(&genuine).map_err(|e| format!("the server's answer is not JSON: {e}: {genuine}"))?;
