@@ -21,7 +21,8 @@
 //!   values, so a few thousand 4 KiB versions cannot take megabytes where ten thousand short ones fit; once either
 //!   is reached, new label sets are added up under one series whose labels are all `_other`.
 //!
-//! Update checks are only counted for registered apps.
+//! Update checks are only counted for registered apps, and a check of a channel the app has no release in is counted
+//! under the channel `_unknown` (`server::updates::UNKNOWN_CHANNEL`), not under the name the client made up.
 //!
 //! `GET /metrics` lists app ids, and no endpoint may list apps to an unauthenticated caller: it needs a bearer token,
 //! the one given by `MILLENNIUM_METRICS_TOKEN` (what a Prometheus scrape config holds) or a server admin token.

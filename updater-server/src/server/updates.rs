@@ -239,11 +239,17 @@ impl AnswerCache {
     }
 }
 
+/// The `channel` label of checks of a channel the app has no release in, in `/metrics`: the names are the clients'
+/// choice, and each would take a series of its own.
+pub const UNKNOWN_CHANNEL: &str = "_unknown";
+
 /// Everything the update endpoints can answer for one (app, channel).
 #[derive(Debug)]
 pub struct ChannelAnswers {
     /// Offerable releases (not yanked, not paused), newest first by SemVer precedence.
     releases: Vec<OfferedRelease>,
+    /// Whether the app has releases in the channel (offerable or not).
+    known: bool,
 }
 
 /// One offerable release and its answers.
@@ -265,7 +271,12 @@ struct OfferedRelease {
 impl ChannelAnswers {
     /// No release: the answer of a channel the app has nothing in.
     fn none() -> Self {
-        Self { releases: Vec::new() }
+        Self { releases: Vec::new(), known: false }
+    }
+
+    /// The `channel` label of a check of this channel: its name, or [`UNKNOWN_CHANNEL`].
+    fn label<'a>(&self, channel: &'a Channel) -> &'a str {
+        if self.known { channel.as_str() } else { UNKNOWN_CHANNEL }
     }
 
     async fn load(state: &AppState, app: &AppId, channel: &Channel) -> Result<Self> {
@@ -311,7 +322,7 @@ impl ChannelAnswers {
             });
         }
         releases.sort_by(|a, b| b.version.cmp_precedence(&a.version));
-        Ok(Self { releases })
+        Ok(Self { releases, known: true })
     }
 
     /// The releases this install is offered, newest first.
@@ -494,12 +505,12 @@ async fn check(
     if let Some((backend, status)) =
         webview_status(headers, Some(target.os()), answer.map(|(release, _)| &release.min_webview))
     {
-        state.metrics().webview_check(app_id.as_str(), channel.as_str(), backend, status);
+        state.metrics().webview_check(app_id.as_str(), answers.label(&channel), backend, status);
     }
     let answer = answer.map(|(_, body)| body);
     state.metrics().update_check(
         app_id.as_str(),
-        channel.as_str(),
+        answers.label(&channel),
         &current.to_string(),
         &target.to_string(),
         if answer.is_some() { "update" } else { "no_update" },
@@ -563,11 +574,11 @@ pub async fn static_manifest(
     if let Some((backend, status)) =
         webview_status(&headers, None, answer.and(offered).map(|release| &release.min_webview))
     {
-        state.metrics().webview_check(app.as_str(), channel.as_str(), backend, status);
+        state.metrics().webview_check(app.as_str(), answers.label(&channel), backend, status);
     }
     state.metrics().update_check(
         app.as_str(),
-        channel.as_str(),
+        answers.label(&channel),
         "",
         if packager_only { "latest.json?client=cargo-packager" } else { "latest.json" },
         if answer.is_some() { "update" } else { "no_update" },

@@ -46,6 +46,16 @@ fn create_app(server: &Server, key: &SecretKey, extra: &[&str], scope: &str) -> 
     token["token"].as_str().unwrap().to_owned()
 }
 
+/// Signed metadata for `demo` with the CLI: an online key, and root 1 signed with `key` (written to `dir`).
+fn sign_root(server: &Server, key: &SecretKey, admin_token: &str, dir: &Path) {
+    let key_file = dir.join("release.key");
+    let sealed = key.seal(None, millennium_sign::KdfParams::INTERACTIVE).unwrap();
+    std::fs::write(&key_file, sealed.to_text(Format::Minisign).as_bytes()).unwrap();
+    let remote = [("MILLENNIUM_SERVER", server.url.as_str()), ("MILLENNIUM_TOKEN", admin_token)];
+    ok_json(cli(&["--json", "online-key", "generate", "--app", "demo"], &remote));
+    ok_json(cli(&["--json", "root", "sign", "--app", "demo", "--release-key", key_file.to_str().unwrap()], &remote));
+}
+
 /// A value of `/metrics` (0 when the series is not there).
 fn metric(server: &Server, series: &str) -> u64 {
     let text = reqwest::blocking::Client::new()
@@ -178,15 +188,7 @@ fn the_release_key_of_an_app_with_roots_cannot_be_replaced() {
     let server = start(tmp.path(), &[]);
     let key = SecretKey::generate().unwrap();
     let admin_token = create_app(&server, &key, &[], "admin");
-    let key_file = tmp.path().join("release.key");
-    std::fs::write(
-        &key_file,
-        key.seal(None, millennium_sign::KdfParams::INTERACTIVE).unwrap().to_text(Format::Minisign).as_bytes(),
-    )
-    .unwrap();
-    let remote = [("MILLENNIUM_SERVER", server.url.as_str()), ("MILLENNIUM_TOKEN", admin_token.as_str())];
-    ok_json(cli(&["--json", "online-key", "generate", "--app", "demo"], &remote));
-    ok_json(cli(&["--json", "root", "sign", "--app", "demo", "--release-key", key_file.to_str().unwrap()], &remote));
+    sign_root(&server, &key, &admin_token, tmp.path());
 
     let thief = SecretKey::generate().unwrap().public_key().to_text(Format::Minisign);
     let set_key = ["--json", "apps", "set-key", "--id", "demo", "--public-key", &thief];
@@ -252,6 +254,9 @@ fn random_channels_do_not_evict_cached_answers() {
     assert_eq!(metric(&server, "millennium_answer_cache_loads_total"), loads, "stable was evicted by the flood");
     assert_eq!(metric(&server, "millennium_answer_cache_overflows_total"), 0);
     assert_eq!(metric(&server, "millennium_answer_cache_entries"), 1);
+    // Nor do the made-up names take series of their own in `/metrics`.
+    let unknown = "millennium_update_checks_total{app=\"demo\",channel=\"_unknown\",version=\"1.0.0\",target=\"linux-x86_64\",result=\"no_update\"}";
+    assert_eq!(metric(&server, unknown), 5000);
     eprintln!("5000 made-up channels answered in {flood:?}; stable still cached");
     server.stop();
 }
@@ -269,15 +274,7 @@ fn concurrent_requests_for_an_expired_freshness_document_sign_it_once() {
     let server = start(tmp.path(), &[("MILLENNIUM_ONLINE_KEY_PASSWORD", "attack-online-key-password-0123")]);
     let key = SecretKey::generate().unwrap();
     let admin_token = create_app(&server, &key, &[], "admin");
-    let key_file = tmp.path().join("release.key");
-    std::fs::write(
-        &key_file,
-        key.seal(None, millennium_sign::KdfParams::INTERACTIVE).unwrap().to_text(Format::Minisign).as_bytes(),
-    )
-    .unwrap();
-    let remote = [("MILLENNIUM_SERVER", server.url.as_str()), ("MILLENNIUM_TOKEN", admin_token.as_str())];
-    ok_json(cli(&["--json", "online-key", "generate", "--app", "demo"], &remote));
-    ok_json(cli(&["--json", "root", "sign", "--app", "demo", "--release-key", key_file.to_str().unwrap()], &remote));
+    sign_root(&server, &key, &admin_token, tmp.path());
     assert_eq!(server.get("/metadata/demo/freshness.json").status(), 200);
 
     // The stored document expires (as after an outage longer than its lifetime).
