@@ -3,64 +3,49 @@
 //! first-start admin token attack is `e2e::first_start_writes_the_admin_token_to_a_private_file_never_to_stderr`.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use millennium_sign::{Format, SecretKey, Signature, TrustedComment};
+use millennium_testing::keys::{write_key, write_signed};
+use millennium_testing::server::{ADMIN_TOKEN, Backend, ServerProcess, free_loopback_port};
 use serde_json::Value;
 
-use super::{
-    ADMIN, Backend, Server, artifact_bytes, cli, command, free_loopback_port, json_out, ok_json, write_signed,
-};
+use super::{SERVER, artifact_bytes, json_out, ok_json};
 
-/// A server on a fresh data directory under `tmp`, with `env` on top of the usual test settings.
-fn start(tmp: &Path, env: &[(&str, &str)]) -> Server {
+/// The real server binary on a fresh data directory under `tmp`, with `env` on top of the usual test settings.
+fn start(tmp: &Path, env: &[(&str, &str)]) -> ServerProcess {
     let data_dir = tmp.join("data");
-    let port = free_loopback_port();
-    let log = tmp.join("server.log");
-    let backend = Backend::for_dir(&data_dir);
-    let child = command()
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .env("MILLENNIUM_DATA_DIR", &data_dir)
-        .env("MILLENNIUM_ADMIN_TOKEN", ADMIN)
-        .envs(backend.env())
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let server = Server { child, url: format!("http://127.0.0.1:{port}"), port, data_dir, log, backend };
-    server.wait_healthy();
-    server
+    SERVER.serve_with(&data_dir, free_loopback_port(), &tmp.join("server.log"), &Backend::for_dir(&data_dir), env)
 }
 
 /// `apps create` with the CLI (plus `extra` flags), and a token of the app with `scope`.
-fn create_app(server: &Server, key: &SecretKey, extra: &[&str], scope: &str) -> String {
+fn create_app(server: &ServerProcess, key: &SecretKey, extra: &[&str], scope: &str) -> String {
     let public = key.public_key().to_text(Format::Minisign);
-    let remote = [("MILLENNIUM_SERVER", server.url.as_str()), ("MILLENNIUM_TOKEN", ADMIN)];
+    let remote = [("MILLENNIUM_SERVER", server.url.as_str()), ("MILLENNIUM_TOKEN", ADMIN_TOKEN)];
     let mut args = vec!["--json", "apps", "create", "--id", "demo", "--public-key", &public];
     args.extend(extra);
-    ok_json(cli(&args, &remote));
-    let token = ok_json(cli(&["--json", "tokens", "create", "--app", "demo", "--scope", scope], &remote));
+    ok_json(SERVER.cli(&args, &remote));
+    let token = ok_json(SERVER.cli(&["--json", "tokens", "create", "--app", "demo", "--scope", scope], &remote));
     token["token"].as_str().unwrap().to_owned()
 }
 
 /// Signed metadata for `demo` with the CLI: an online key, and root 1 signed with `key` (written to `dir`).
-fn sign_root(server: &Server, key: &SecretKey, admin_token: &str, dir: &Path) {
+fn sign_root(server: &ServerProcess, key: &SecretKey, admin_token: &str, dir: &Path) {
     let key_file = dir.join("release.key");
-    let sealed = key.seal(None, millennium_sign::KdfParams::INTERACTIVE).unwrap();
-    std::fs::write(&key_file, sealed.to_text(Format::Minisign).as_bytes()).unwrap();
+    write_key(&key_file, key);
     let remote = [("MILLENNIUM_SERVER", server.url.as_str()), ("MILLENNIUM_TOKEN", admin_token)];
-    ok_json(cli(&["--json", "online-key", "generate", "--app", "demo"], &remote));
-    ok_json(cli(&["--json", "root", "sign", "--app", "demo", "--release-key", key_file.to_str().unwrap()], &remote));
+    ok_json(SERVER.cli(&["--json", "online-key", "generate", "--app", "demo"], &remote));
+    ok_json(
+        SERVER.cli(&["--json", "root", "sign", "--app", "demo", "--release-key", key_file.to_str().unwrap()], &remote),
+    );
 }
 
 /// A value of `/metrics` (0 when the series is not there).
-fn metric(server: &Server, series: &str) -> u64 {
+fn metric(server: &ServerProcess, series: &str) -> u64 {
     let text = reqwest::blocking::Client::new()
         .get(format!("{}/metrics", server.url))
-        .bearer_auth(ADMIN)
+        .bearer_auth(ADMIN_TOKEN)
         .send()
         .unwrap()
         .text()
@@ -78,9 +63,9 @@ fn a_relabelled_old_build_is_refused_for_a_new_app_and_accepted_only_after_an_op
     let server = start(tmp.path(), &[]);
     let key = SecretKey::generate().unwrap();
     let publish_token = create_app(&server, &key, &[], "publish");
-    let admin_token = ok_json(cli(
+    let admin_token = ok_json(SERVER.cli(
         &["--json", "tokens", "create", "--app", "demo", "--scope", "admin", "--server", &server.url],
-        &[("MILLENNIUM_TOKEN", ADMIN)],
+        &[("MILLENNIUM_TOKEN", ADMIN_TOKEN)],
     ))["token"]
         .as_str()
         .unwrap()
@@ -89,7 +74,7 @@ fn a_relabelled_old_build_is_refused_for_a_new_app_and_accepted_only_after_an_op
     // 1.0.0, signed with its version, is what installs run.
     let current =
         write_signed(tmp.path(), "demo_1.0.0_amd64.AppImage", &artifact_bytes(1, 20_000), &key, "1.0.0", Format::Tauri);
-    let out = cli(
+    let out = SERVER.cli(
         &[
             "--json",
             "publish",
@@ -138,7 +123,7 @@ fn a_relabelled_old_build_is_refused_for_a_new_app_and_accepted_only_after_an_op
     let relabelled = tmp.path().join("demo_2.0.0_amd64.AppImage");
     std::fs::write(&relabelled, &old).unwrap();
     std::fs::write(tmp.path().join("demo_2.0.0_amd64.AppImage.sig"), &old_sig).unwrap();
-    let out = cli(
+    let out = SERVER.cli(
         &[
             "--json",
             "publish",
@@ -160,10 +145,10 @@ fn a_relabelled_old_build_is_refused_for_a_new_app_and_accepted_only_after_an_op
     // An app admin token (automation holds those too) cannot turn the policy off; the server admin can.
     let opt_out =
         ["--json", "apps", "set-policy", "--server", &server.url, "--id", "demo", "--require-signed-version", "false"];
-    let out = cli(&opt_out, &[("MILLENNIUM_TOKEN", &admin_token)]);
+    let out = SERVER.cli(&opt_out, &[("MILLENNIUM_TOKEN", &admin_token)]);
     assert_eq!(json_out(&out)["error"]["code"], "forbidden", "{}", String::from_utf8_lossy(&out.stdout));
     assert_eq!(relabel().status(), 422);
-    let app = ok_json(cli(&opt_out, &[("MILLENNIUM_TOKEN", ADMIN)]));
+    let app = ok_json(SERVER.cli(&opt_out, &[("MILLENNIUM_TOKEN", ADMIN_TOKEN)]));
     assert_eq!(app["require_signed_version"], false);
 
     // Opted out, the relabelled build goes through and 1.0.0 installs are offered the old build as "2.0.0".
@@ -173,7 +158,7 @@ fn a_relabelled_old_build_is_refused_for_a_new_app_and_accepted_only_after_an_op
     // And back on (an app admin may do that).
     let on =
         ["--json", "apps", "set-policy", "--server", &server.url, "--id", "demo", "--require-signed-version", "true"];
-    assert_eq!(ok_json(cli(&on, &[("MILLENNIUM_TOKEN", &admin_token)]))["require_signed_version"], true);
+    assert_eq!(ok_json(SERVER.cli(&on, &[("MILLENNIUM_TOKEN", &admin_token)]))["require_signed_version"], true);
     server.stop();
 }
 
@@ -192,8 +177,8 @@ fn the_release_key_of_an_app_with_roots_cannot_be_replaced() {
 
     let thief = SecretKey::generate().unwrap().public_key().to_text(Format::Minisign);
     let set_key = ["--json", "apps", "set-key", "--id", "demo", "--public-key", &thief];
-    for token in [admin_token.as_str(), ADMIN] {
-        let out = cli(&set_key, &[("MILLENNIUM_SERVER", server.url.as_str()), ("MILLENNIUM_TOKEN", token)]);
+    for token in [admin_token.as_str(), ADMIN_TOKEN] {
+        let out = SERVER.cli(&set_key, &[("MILLENNIUM_SERVER", server.url.as_str()), ("MILLENNIUM_TOKEN", token)]);
         assert_eq!(out.status.code(), Some(1));
         let error = &json_out(&out)["error"];
         assert_eq!(error["code"], "app_has_roots", "{error}");
@@ -203,7 +188,7 @@ fn the_release_key_of_an_app_with_roots_cannot_be_replaced() {
     // The key is the registered one, and the metadata still verifies from it.
     let app: Value = reqwest::blocking::Client::new()
         .get(format!("{}/api/v1/apps/demo", server.url))
-        .bearer_auth(ADMIN)
+        .bearer_auth(ADMIN_TOKEN)
         .send()
         .unwrap()
         .json()
@@ -231,7 +216,7 @@ fn random_channels_do_not_evict_cached_answers() {
     let publish_token = create_app(&server, &key, &[], "publish");
     let file =
         write_signed(tmp.path(), "demo_1.2.0_amd64.AppImage", &artifact_bytes(2, 10_000), &key, "1.2.0", Format::Tauri);
-    ok_json(cli(
+    ok_json(SERVER.cli(
         &["--json", "publish", "--server", &server.url, "--app", "demo", "--version", "1.2.0", file.to_str().unwrap()],
         &[("MILLENNIUM_PUBLISH_TOKEN", &publish_token)],
     ));
@@ -281,7 +266,7 @@ fn concurrent_requests_for_an_expired_freshness_document_sign_it_once() {
     let expire = "UPDATE freshness SET expires_at = 1, issued_at = 0";
     match &server.backend.database_url {
         Some(url) => {
-            crate::common::psql(url, expire);
+            millennium_testing::server::psql(url, expire);
         }
         None => tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
             let url = format!("sqlite://{}", server.data_dir.join("millennium.db").display());
