@@ -80,6 +80,11 @@ struct Flight {
 }
 
 impl Signings {
+    /// How many apps it tracks: the apps with signed metadata whose freshness document was signed since the start.
+    pub fn apps(&self) -> usize {
+        self.apps.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
     fn flight(&self, app: &AppId) -> Arc<Flight> {
         // Only apps with signed metadata get here (registered ones with a root), so the map stays small.
         self.apps.lock().unwrap_or_else(PoisonError::into_inner).entry(app.to_string()).or_default().clone()
@@ -224,6 +229,11 @@ pub async fn sign_freshness(state: &AppState, app: &AppId, due: Due) -> Result<O
 /// The current freshness document for a request that found the stored one expired: signed now if no signing of the
 /// app runs and none failed within [`FAILURE_PAUSE`], else [`Error::Unavailable`].
 async fn sign_for_request(state: &AppState, app: &AppId) -> Result<Option<FreshnessRow>> {
+    // Any name reaches here unauthenticated: one without roots (made up, or an app without signed metadata) must not
+    // take an entry in `Signings`, or a stream of made-up names would grow it without bound.
+    if state.db().roots(app).await?.is_empty() {
+        return Ok(None);
+    }
     let flight = state.signings().flight(app);
     let failed_at = *flight.failed_at.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(left) = failed_at.and_then(|at| FAILURE_PAUSE.checked_sub(at.elapsed())) {

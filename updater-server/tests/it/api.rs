@@ -1693,3 +1693,19 @@ async fn update_checks_count_webviews_older_than_the_offered_minimum_of_their_ba
     }
     assert!(text.contains("# TYPE millennium_update_check_webviews_total counter\n"));
 }
+
+/// Issue 20 item 11, the unauthenticated side: a request for the freshness document of an app the server has none for
+/// (a made-up app, or one without roots) must not leave a signing slot behind, or a stream of made-up names would grow
+/// the server's memory without bound.
+#[tokio::test]
+async fn freshness_requests_for_apps_without_metadata_leave_nothing_behind() {
+    let ctx = Ctx::new().await;
+    for i in 0..2000 {
+        let r = ctx.call(Method::GET, &format!("/metadata/made-up-{i}/freshness.json"), None, None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+    }
+    // `demo` is registered but has no roots.
+    let r = ctx.call(Method::GET, "/metadata/demo/freshness.json", None, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(ctx.state.signings().apps(), 0);
+}
