@@ -74,14 +74,24 @@ pub struct CreateApp {
     pub id: String,
     /// The release public key: minisign public key text or Tauri's base64 form.
     pub public_key: String,
+    /// Refuse publishes whose artifact signatures do not state the version they were signed for (`version:` in the
+    /// trusted comment, as `millennium-sign sign --version` writes it), so an old build's signature cannot be
+    /// published as a new version. Default `true`; `false` only for signers that cannot write a version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_signed_version: Option<bool>,
 }
 
-/// Body of `PATCH /api/v1/apps/{app}`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+/// Body of `PATCH /api/v1/apps/{app}`: the fields to change (at least one).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateApp {
-    /// The new release public key: minisign public key text or Tauri's base64 form.
-    pub public_key: String,
+    /// The new release public key: minisign public key text or Tauri's base64 form. Refused for an app with signed
+    /// metadata (a root): its release keys change through the next root (`root sign --new-release-key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// The `require-signed-version` policy. Turning it off needs the server admin token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_signed_version: Option<bool>,
 }
 
 /// An app and its release public key.
@@ -97,6 +107,30 @@ pub struct App {
     pub key_id: String,
     /// When the app was registered (Unix seconds).
     pub created_at: i64,
+    /// Whether publishes need artifact signatures that state their version (`require-signed-version`). Apps
+    /// registered before the policy existed have `false`.
+    pub require_signed_version: bool,
+}
+
+/// A publish refused by an app's `require-signed-version` policy: an artifact's signature does not state the version
+/// it was signed for. The server answers with it (code [`UnversionedSignature::CODE`], `422`) and the CLI checks it
+/// before uploading, with the same message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "signature of `{target}` does not state the version it was signed for, and app `{app}` requires one (`require-signed-version`)\nhint: sign it again with `millennium-sign sign --version {version} FILE` (Tauri's signer: `tauri signer sign --app-version {version} FILE`)\nhint: if your signer cannot write a version, the server admin can turn the policy off: `millennium-update-server apps set-policy --id {app} --require-signed-version false`"
+)]
+pub struct UnversionedSignature {
+    /// The app.
+    pub app: String,
+    /// The artifact's target key.
+    pub target: String,
+    /// The release version the signature should state.
+    pub version: String,
+}
+
+impl UnversionedSignature {
+    /// The `error.code` of the server's refusal.
+    pub const CODE: &str = "unversioned_signature";
 }
 
 // ----- tokens -----

@@ -17,8 +17,8 @@ use millennium_update_protocol::webview::WebviewMinimums;
 use serde::Serialize;
 
 use crate::api::{
-    App, CreatedToken, MetadataStatus, OnlineKey, Promote, PublishRequest, Release, Releases, RevokedToken, Rollout,
-    Scope, StoredRoot,
+    App, CreateApp, CreatedToken, MetadataStatus, OnlineKey, Promote, PublishRequest, Release, Releases, RevokedToken,
+    Rollout, Scope, StoredRoot, UpdateApp,
 };
 use crate::client::{Client, UploadArtifact};
 use crate::env_vars;
@@ -86,11 +86,40 @@ impl Remote {
 #[derive(Debug, Subcommand)]
 pub enum AppsCommand {
     /// Register an app and its release public key.
-    Create(AppKeyArgs),
+    Create(CreateAppArgs),
     /// Replace an app's release public key (to rotate a lost or leaked key). Publishes are checked against the new
     /// key from then on; releases already published keep their signatures. Tauri apps embed the key they verify
     /// with: ship one last release signed with the old key whose app embeds the new one, then replace the key here.
+    /// Refused for an app with signed metadata (a root): rotate with `root sign --new-release-key` instead.
     SetKey(AppKeyArgs),
+    /// Change an app's publish policy.
+    SetPolicy(AppPolicyArgs),
+}
+
+/// Options of `apps create`.
+#[derive(Debug, Args)]
+pub struct CreateAppArgs {
+    #[command(flatten)]
+    key: AppKeyArgs,
+    /// Refuse publishes whose artifact signatures do not state the version they were signed for (`millennium-sign
+    /// sign --version`; Tauri's `tauri signer sign --app-version`), so that an old build's signature cannot be
+    /// published as a new version. Turn it off only if your signer cannot write a version.
+    #[arg(long, value_name = "true|false", default_value_t = true, action = clap::ArgAction::Set)]
+    require_signed_version: bool,
+}
+
+/// Options of `apps set-policy`.
+#[derive(Debug, Args)]
+pub struct AppPolicyArgs {
+    #[command(flatten)]
+    remote: Remote,
+    /// The app id.
+    #[arg(long)]
+    id: String,
+    /// Refuse publishes whose artifact signatures do not state their version (see `apps create`). Turning it off
+    /// needs the server admin token.
+    #[arg(long, value_name = "true|false", action = clap::ArgAction::Set)]
+    require_signed_version: bool,
 }
 
 /// An app and its release public key.
@@ -452,11 +481,23 @@ fn read_file(path: &std::path::Path) -> Result<String> {
 /// Runs one admin subcommand; `json` only silences the progress bar of `publish`.
 pub async fn run(command: AdminCommand, json: bool) -> Result<Output> {
     match command {
-        AdminCommand::Apps(AppsCommand::Create(AppKeyArgs { remote, id, public_key })) => {
-            Ok(Output::AppCreated(remote.client()?.create_app(&id, &key_argument(public_key)?).await?))
+        AdminCommand::Apps(AppsCommand::Create(CreateAppArgs {
+            key: AppKeyArgs { remote, id, public_key },
+            require_signed_version,
+        })) => {
+            let body = CreateApp {
+                id,
+                public_key: key_argument(public_key)?,
+                require_signed_version: Some(require_signed_version),
+            };
+            Ok(Output::AppCreated(remote.client()?.create_app_with(&body).await?))
         }
         AdminCommand::Apps(AppsCommand::SetKey(AppKeyArgs { remote, id, public_key })) => {
             Ok(Output::AppKeyReplaced(remote.client()?.set_app_key(&id, &key_argument(public_key)?).await?))
+        }
+        AdminCommand::Apps(AppsCommand::SetPolicy(AppPolicyArgs { remote, id, require_signed_version })) => {
+            let body = UpdateApp { require_signed_version: Some(require_signed_version), ..UpdateApp::default() };
+            Ok(Output::AppPolicyChanged(remote.client()?.update_app(&id, &body).await?))
         }
         AdminCommand::Tokens(TokensCommand::Create { remote, app, scope, description }) => {
             Ok(Output::TokenCreated(remote.client()?.create_token(&app, scope.into(), &description).await?))
@@ -553,19 +594,22 @@ async fn publish(args: PublishArgs, json: bool) -> Result<Release> {
     let client = Client::new(&args.server, &token)?;
     // Ask first, so a refusal (token, version, size) does not come in the middle of a large upload.
     client.publish_check(&args.app, &release).await?;
-    // Verify the signatures here too, against the keys the server will use, before sending any artifact: the
-    // current root's release keys for an app with signed metadata, else the key the app was registered with.
+    // Verify the signatures here too, against the keys the server will use and with its policy, before sending any
+    // artifact: the current root's release keys for an app with signed metadata, else the key the app was
+    // registered with.
     let status = client.metadata_status(&args.app).await?;
+    let app = client.app(&args.app).await?;
     let keys = match &status.release_keys {
         Some(keys) => keys.clone(),
-        None => vec![client.app(&args.app).await?.public_key],
+        None => vec![app.public_key.clone()],
     };
     let public_keys = keys
         .iter()
         .map(|k| millennium_sign::PublicKey::from_text(k))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::internal(format!("the server's public key for the app: {e}")))?;
-    verify_locally(&public_keys, &artifacts, &release.version).await?;
+    let policy = app.require_signed_version.then_some(args.app.as_str());
+    verify_locally(&public_keys, &artifacts, &release.version, policy).await?;
     let document = if status.root_version.is_none() {
         if args.release_key.is_some() {
             return Err(Error::usage(format!(
@@ -938,11 +982,12 @@ fn next_sequence(status: &MetadataStatus, channel: &str) -> u64 {
 }
 
 /// Verifies every artifact's signature against one of `public_keys` (streaming, on blocking threads), as the
-/// server will.
+/// server will; with `require_signed_version` (the app, whose policy it is), each must state `version`.
 async fn verify_locally(
     public_keys: &[millennium_sign::PublicKey],
     artifacts: &[UploadArtifact],
     version: &str,
+    require_signed_version: Option<&str>,
 ) -> Result<()> {
     for artifact in artifacts {
         let rejected = |reason: String| Error::SignatureRejected {
@@ -968,6 +1013,15 @@ async fn verify_locally(
             .map_err(|e| Error::internal(format!("verify task: {e}")))??;
         verified.map_err(|e| rejected(e.to_string()))?;
         signature.trusted_fields().check_version(version, false).map_err(|e| rejected(e.to_string()))?;
+        if let Some(app) = require_signed_version
+            && signature.trusted_fields().version().is_none()
+        {
+            return Err(Error::UnversionedSignature(crate::api::UnversionedSignature {
+                app: app.to_owned(),
+                target: artifact.target.to_string(),
+                version: version.to_owned(),
+            }));
+        }
     }
     Ok(())
 }
@@ -981,6 +1035,8 @@ pub enum Output {
     AppCreated(App),
     /// `apps set-key`.
     AppKeyReplaced(App),
+    /// `apps set-policy`.
+    AppPolicyChanged(App),
     /// `tokens create`.
     TokenCreated(CreatedToken),
     /// `tokens revoke`.
@@ -1033,6 +1089,10 @@ impl Render for Output {
                 writeln!(out, "app `{}`: release key replaced; publishes are checked against it from now on", app.id)?;
                 print_key(app, out)
             }
+            Output::AppPolicyChanged(app) => {
+                writeln!(out, "app `{}`: policy changed", app.id)?;
+                print_key(app, out)
+            }
             Output::TokenCreated(token) => {
                 writeln!(out, "{}", token.token)?;
                 writeln!(
@@ -1078,7 +1138,8 @@ impl Render for Output {
 
 fn print_key(app: &App, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "key id: {}", app.key_id)?;
-    writeln!(out, "Tauri `pubkey`: {}", app.tauri_pubkey)
+    writeln!(out, "Tauri `pubkey`: {}", app.tauri_pubkey)?;
+    writeln!(out, "require-signed-version: {}", app.require_signed_version)
 }
 
 /// One line per release (`APP VERSION [(yanked)]  [CHANNEL N% [paused], …]  DATE  [BACKEND >= VERSION…]`), then one

@@ -78,7 +78,10 @@ impl Db {
     pub async fn export(&self) -> Result<Export> {
         let mut tx = self.begin().await?;
         let export = Export {
-            apps: tx.query("SELECT id, public_key, created_at FROM apps ORDER BY id").fetch_all(app_from_row).await?,
+            apps: tx
+                .query("SELECT id, public_key, created_at, require_signed_version FROM apps ORDER BY id")
+                .fetch_all(app_from_row)
+                .await?,
             tokens: tx
                 .query(&format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY id"))
                 .fetch_all(token_from_row)
@@ -139,10 +142,11 @@ impl Db {
     pub async fn import(&self, export: &Export) -> Result<()> {
         let mut tx = self.begin_write().await?;
         for app in &export.apps {
-            tx.query("INSERT INTO apps (id, public_key, created_at) VALUES ($1, $2, $3)")
+            tx.query("INSERT INTO apps (id, public_key, created_at, require_signed_version) VALUES ($1, $2, $3, $4)")
                 .bind(&app.id)
                 .bind(&app.public_key)
                 .bind(app.created_at)
+                .bind(app.require_signed_version)
                 .execute()
                 .await?;
         }

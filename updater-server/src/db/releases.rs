@@ -152,6 +152,17 @@ impl Db {
         channel_releases(self.exec(), app, channel).await
     }
 
+    /// The channels an app has releases in (yanked and paused ones too).
+    pub async fn app_channels(&self, app: &AppId) -> Result<Vec<String>> {
+        self.query(
+            "SELECT DISTINCT channel_releases.channel AS channel FROM channel_releases \
+             JOIN releases ON releases.id = channel_releases.release_id WHERE releases.app_id = $1",
+        )
+        .bind(app.as_str())
+        .fetch_all(|row| row.get("channel"))
+        .await
+    }
+
     /// The channels a release is placed in.
     pub async fn placements(&self, release_id: i64) -> Result<Vec<Placement>> {
         self.query(&format!("SELECT {PLACEMENT_COLUMNS} FROM channel_releases WHERE release_id = $1 ORDER BY channel"))

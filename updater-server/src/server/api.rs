@@ -82,7 +82,7 @@ pub async fn release_view(state: &AppState, release: &ReleaseRow) -> Result<Rele
 
 // ----- apps -----
 
-/// `POST /api/v1/apps` (server admin).
+/// `POST /api/v1/apps` (server admin). New apps require signed versions unless the request says otherwise.
 pub async fn create_app(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -93,13 +93,23 @@ pub async fn create_app(
     let id = AppId::parse(&request.id)?;
     let key = millennium_sign::PublicKey::from_text(&request.public_key)
         .map_err(|e| Error::bad_request(format!("invalid public key: {e}")))?;
-    let row = state.db().insert_app(&id, &key.to_text(millennium_sign::Format::Minisign)).await?;
-    tracing::info!(app = %id, key_id = %key.key_id(), "app created");
+    let require_signed_version = request.require_signed_version.unwrap_or(true);
+    let row =
+        state.db().insert_app(&id, &key.to_text(millennium_sign::Format::Minisign), require_signed_version).await?;
+    tracing::info!(app = %id, key_id = %key.key_id(), require_signed_version, "app created");
     Ok((StatusCode::CREATED, Json(app_view(&row)?)).into_response())
 }
 
 /// `PATCH /api/v1/apps/{app}` (server admin, or an admin token of the app): replaces the release public key that
-/// publishes are checked against. Releases already published keep the signatures they were published with.
+/// publishes are checked against (releases already published keep the signatures they were published with), and/or
+/// changes the `require-signed-version` policy.
+///
+/// Two changes need more than an app admin token, which automation holds as well as people:
+/// - Turning the policy off needs the server admin: it is what stops a token holder without the release key from
+///   publishing an old build's (validly signed) artifact as a new version.
+/// - The key of an app with signed metadata cannot be replaced here at all: its roots are pinned to the key it was
+///   registered with, and a client (and this server) would no longer trust any of them. Its release keys change
+///   through the next root (`root sign --new-release-key`), signed by the old key and the new one.
 pub async fn update_app(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -107,23 +117,51 @@ pub async fn update_app(
     json: std::result::Result<Json<UpdateApp>, JsonRejection>,
 ) -> Result<Response> {
     let app = AppId::parse(&app)?;
-    principal.require(&app, Scope::Admin, "replace the release key")?;
+    principal.require(&app, Scope::Admin, "change the app")?;
     let request = body(json)?;
-    let key = millennium_sign::PublicKey::from_text(&request.public_key)
+    if request.public_key.is_none() && request.require_signed_version.is_none() {
+        return Err(Error::bad_request("nothing to change: give `public_key` and/or `require_signed_version`"));
+    }
+    if request.require_signed_version == Some(false) {
+        principal.require_server_admin("turn off `require-signed-version`")?;
+    }
+    let key = request
+        .public_key
+        .as_deref()
+        .map(millennium_sign::PublicKey::from_text)
+        .transpose()
         .map_err(|e| Error::bad_request(format!("invalid public key: {e}")))?;
-    let old = state.db().app(&app).await?.ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
-    let row = state
-        .db()
-        .set_app_public_key(&app, &key.to_text(millennium_sign::Format::Minisign))
-        .await?
-        .ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
-    let old_key_id = millennium_sign::PublicKey::from_text(&old.public_key).map(|k| k.key_id().to_string());
-    tracing::warn!(
-        app = %app,
-        old_key_id = old_key_id.as_deref().unwrap_or("?"),
-        new_key_id = %key.key_id(),
-        "release public key replaced"
-    );
+    let mut row = state.db().app(&app).await?.ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
+    if key.is_some() && !state.db().roots(&app).await?.is_empty() {
+        return Err(Error::conflict(
+            "app_has_roots",
+            format!(
+                "app `{app}` has signed metadata, whose roots trust the release key it was registered with: replacing that key would break them\nhint: rotate the release key with the next root instead: `millennium-update-server root sign --app {app} --release-key OLD.key --new-release-key NEW.key`"
+            ),
+        ));
+    }
+    if let Some(key) = key {
+        let old_key_id = millennium_sign::PublicKey::from_text(&row.public_key).map(|k| k.key_id().to_string());
+        row = state
+            .db()
+            .set_app_public_key(&app, &key.to_text(millennium_sign::Format::Minisign))
+            .await?
+            .ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
+        tracing::warn!(
+            app = %app,
+            old_key_id = old_key_id.as_deref().unwrap_or("?"),
+            new_key_id = %key.key_id(),
+            "release public key replaced"
+        );
+    }
+    if let Some(require) = request.require_signed_version {
+        row = state
+            .db()
+            .set_app_require_signed_version(&app, require)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
+        tracing::warn!(app = %app, require_signed_version = require, "publish policy changed");
+    }
     Ok(Json(app_view(&row)?).into_response())
 }
 
@@ -136,6 +174,7 @@ fn app_view(row: &crate::db::AppRow) -> Result<App> {
         tauri_pubkey: key.to_text(millennium_sign::Format::Tauri).to_string(),
         key_id: key.key_id().to_string(),
         created_at: row.created_at,
+        require_signed_version: row.require_signed_version,
     })
 }
 

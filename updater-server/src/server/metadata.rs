@@ -28,9 +28,20 @@
 //! It pins the stored yank list while that list verifies under the current root (a list signed by a release key a
 //! later root dropped does not, and clients forget theirs on that root too, until the publisher signs a new one).
 //!
+//! # One signing at a time
+//!
+//! Signing may cost an scrypt key derivation (online keys encrypted with `MILLENNIUM_ONLINE_KEY_PASSWORD`), and a
+//! request for an expired freshness document needs no token, so requests must not be able to start signings at
+//! will. Each app's signings run one at a time in this process ([`Signings`]), and the stored document is checked
+//! before the key is opened, so a signing that is no longer due costs one database read. A request that finds the
+//! document expired while a signing of the app is under way, or within [`FAILURE_PAUSE`] of a failed one, is
+//! answered `503` with `Retry-After` instead of starting another.
+//!
 //! An app without a root has no signed metadata: these routes answer `404`, and publishing works as before.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -56,6 +67,36 @@ use crate::tokens::Scope;
 
 /// Most online keys an app may accumulate (each root lists at most 16 keys of a kind).
 const MAX_ONLINE_KEYS: usize = 16;
+
+/// How long requests are answered `503` after a signing they started failed (a locked online key, say), instead of
+/// each trying again.
+pub const FAILURE_PAUSE: Duration = Duration::from_secs(10);
+
+/// The freshness signings of each app: one at a time, and when the last one a request started failed.
+#[derive(Debug, Default)]
+pub struct Signings {
+    apps: Mutex<HashMap<String, Arc<Flight>>>,
+}
+
+#[derive(Debug, Default)]
+struct Flight {
+    /// Held while a signing of the app runs.
+    running: tokio::sync::Mutex<()>,
+    /// When a signing started by a request last failed.
+    failed_at: Mutex<Option<Instant>>,
+}
+
+impl Signings {
+    /// How many apps it tracks: the apps with signed metadata whose freshness document was signed since the start.
+    pub fn apps(&self) -> usize {
+        self.apps.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    fn flight(&self, app: &AppId) -> Arc<Flight> {
+        // Only apps with signed metadata get here (registered ones with a root), so the map stays small.
+        self.apps.lock().unwrap_or_else(PoisonError::into_inner).entry(app.to_string()).or_default().clone()
+    }
+}
 
 /// When a stored freshness document is replaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,12 +226,48 @@ fn channel_heads(rows: Vec<DocumentHead>) -> Result<BTreeMap<String, Vec<Channel
     Ok(channels)
 }
 
-/// Signs a new freshness document for `app` if `due` says so; `None` when the app has no signed metadata.
+/// Signs a new freshness document for `app` if `due` says so, after any signing of the app under way; `None` when
+/// the app has no signed metadata.
 pub async fn sign_freshness(state: &AppState, app: &AppId, due: Due) -> Result<Option<FreshnessRow>> {
+    let flight = state.signings().flight(app);
+    let _running = flight.running.lock().await;
+    sign_freshness_now(state, app, due).await
+}
+
+/// The current freshness document for a request that found the stored one expired: signed now if no signing of the
+/// app runs and none failed within [`FAILURE_PAUSE`], else [`Error::Unavailable`].
+async fn sign_for_request(state: &AppState, app: &AppId) -> Result<Option<FreshnessRow>> {
+    // Any name reaches here unauthenticated: one without roots (made up, or an app without signed metadata) must not
+    // take an entry in `Signings`, or a stream of made-up names would grow it without bound.
+    if state.db().roots(app).await?.is_empty() {
+        return Ok(None);
+    }
+    let flight = state.signings().flight(app);
+    let failed_at = *flight.failed_at.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(left) = failed_at.and_then(|at| FAILURE_PAUSE.checked_sub(at.elapsed())) {
+        return Err(Error::Unavailable {
+            what: format!("the freshness document of app `{app}` could not be signed"),
+            retry_after: left.as_secs().max(1),
+        });
+    }
+    let Ok(_running) = flight.running.try_lock() else {
+        return Err(Error::Unavailable {
+            what: format!("the freshness document of app `{app}` is being signed"),
+            retry_after: 1,
+        });
+    };
+    let signed = sign_freshness_now(state, app, Due::Expired).await;
+    if signed.is_err() {
+        *flight.failed_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+    }
+    signed
+}
+
+/// [`sign_freshness`] for a caller that holds the app's [`Flight`].
+async fn sign_freshness_now(state: &AppState, app: &AppId, due: Due) -> Result<Option<FreshnessRow>> {
     let Some(trust) = trust_state(state, app).await? else {
         return Ok(None);
     };
-    let key = signing_key(state, app, &trust).await?;
     let lifetime = state.config().freshness_lifetime;
     let lifetime_secs = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
     let now = OffsetDateTime::now_utc();
@@ -201,6 +278,17 @@ pub async fn sign_freshness(state: &AppState, app: &AppId, due: Due) -> Result<O
         Due::Expired => row.expires_at <= now.unix_timestamp(),
         Due::HalfLife => row.expires_at - now.unix_timestamp() <= lifetime_secs / 2,
     };
+    // Checked again in the transaction below (another replica may sign meanwhile); here so that a signing that is no
+    // longer due (the one before it just signed) does not open the key.
+    if let Some(row) = state.db().freshness(app).await?
+        && !is_due(&row)
+    {
+        return Ok(Some(row));
+    }
+    let key = signing_key(state, app, &trust).await.inspect_err(|_| {
+        state.metrics().freshness_signing(app.as_str(), "failed");
+    })?;
+    state.metrics().freshness_signing(app.as_str(), "signed");
     let row = state
         .db()
         .replace_freshness(app, is_due, |lowest, rows, yanks| {
@@ -289,7 +377,7 @@ pub async fn freshness(State(state): State<AppState>, Path(app): Path<String>) -
     let app = AppId::parse(&app)?;
     let row = match state.db().freshness(&app).await? {
         Some(row) if row.expires_at > crate::db::now() => row,
-        _ => sign_freshness(&state, &app, Due::Expired).await?.ok_or_else(|| no_metadata(&app))?,
+        _ => sign_for_request(&state, &app).await?.ok_or_else(|| no_metadata(&app))?,
     };
     document_response(row.envelope, "no-cache")
 }

@@ -19,6 +19,8 @@ use millennium_testing::keys::write_signed;
 use millennium_testing::require_tool;
 use millennium_testing::server::{ADMIN_TOKEN, Backend, ServerBinary, ServerProcess, free_loopback_port};
 
+mod attacks;
+
 /// The binary Cargo built for these tests.
 const SERVER: ServerBinary = ServerBinary::new(env!("CARGO_BIN_EXE_millennium-update-server"));
 
@@ -310,8 +312,12 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
     assert!(!log_text.contains(&publish_token) && !log_text.contains(ADMIN_TOKEN));
 }
 
+/// Issue 20 item 14: the first start's admin token goes to a file only its owner can read, never to stderr (which
+/// `docker logs` keeps); stderr names the file. Restarts neither make another token nor rewrite the file.
 #[test]
-fn first_start_prints_an_admin_token_once() {
+fn first_start_writes_the_admin_token_to_a_private_file_never_to_stderr() {
+    use std::os::unix::fs::PermissionsExt;
+
     let tmp = tempfile::tempdir().unwrap();
     let data_dir = tmp.path().join("data");
     let port = free_loopback_port();
@@ -329,8 +335,19 @@ fn first_start_prints_an_admin_token_once() {
     };
     let first_log = tmp.path().join("first.log");
     let server = start(&first_log);
-    let text = std::fs::read_to_string(&first_log).unwrap();
-    let token = text.lines().map(str::trim).find(|l| l.starts_with("mlnm_")).expect("admin token printed").to_owned();
+    let file = data_dir.join("admin-token");
+    let token = std::fs::read_to_string(&file).expect("the admin token file").trim().to_owned();
+    assert!(token.starts_with("mlnm_"), "{token}");
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    let stderr = std::fs::read_to_string(&first_log).unwrap();
+    assert!(!stderr.contains(&token) && !stderr.contains("mlnm_"), "the token must not reach stderr:\n{stderr}");
+    assert!(stderr.contains(file.to_str().unwrap()), "stderr names the file:\n{stderr}");
+    // No other file of the data directory holds it either (only its hash is stored).
+    let leaked: Vec<_> = walk(&data_dir)
+        .into_iter()
+        .filter(|p| p != &file && std::fs::read(p).is_ok_and(|b| b.windows(token.len()).any(|w| w == token.as_bytes())))
+        .collect();
+    assert!(leaked.is_empty(), "{leaked:?}");
     let out = SERVER.cli(
         &[
             "apps",
@@ -349,8 +366,20 @@ fn first_start_prints_an_admin_token_once() {
     server.stop();
     let second_log = tmp.path().join("second.log");
     let server = start(&second_log);
-    assert!(!std::fs::read_to_string(&second_log).unwrap().contains("mlnm_"), "the token is printed only once");
+    let stderr = std::fs::read_to_string(&second_log).unwrap();
+    assert!(!stderr.contains("mlnm_") && !stderr.contains("admin-token"), "made only once:\n{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), token, "the file is never rewritten");
     server.stop();
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
 }
 
 #[test]
