@@ -84,17 +84,36 @@ const Attack = (() => {
 
   // (e) Replace the built-ins a bridge would use after start-up (promises, WebCrypto, text encoding, JSON, array and
   // function methods) with versions that record what passes through them, make every MAC check succeed and turn every
-  // `false` a promise settles with into `true`; make the bridge work (a call, an event); then try to forge events with
-  // whatever key material went by, and through the dispatcher while the hooks are in place.
+  // `false` a promise settles with into `true`, and add `toJSON` and index setters to the prototypes of objects and
+  // arrays (which see what is stored into a plain object or array, or serialised); make the bridge work (a call, an
+  // event); then try to forge events with whatever key material went by, and through the dispatcher while the hooks
+  // are in place. Also reports whether the page's own event listener went by (a script holding it can call it with
+  // anything).
   async function hookBuiltins() {
     const seen = [];
     let recording = true;
-    const record = (value) => { if (recording) { seen[seen.length] = value; } };
+    let inRecord = false;
+    const record = (value) => {
+      if (!recording || inRecord) { return; }
+      inRecord = true;
+      try { seen[seen.length] = value; } finally { inRecord = false; }
+    };
     const hooks = [];
     const hook = (object, name, make) => {
-      const original = object[name];
+      const original = Object.getOwnPropertyDescriptor(object, name);
       hooks[hooks.length] = [object, name, original];
-      Object.defineProperty(object, name, { configurable: true, writable: true, value: make(original) });
+      const value = make(original && original.value);
+      Object.defineProperty(object, name, { configurable: true, writable: true, value });
+    };
+    const setter = (object, name) => {
+      hooks[hooks.length] = [object, name, undefined];
+      Object.defineProperty(object, name, {
+        configurable: true,
+        set(value) {
+          record(value);
+          Object.defineProperty(this, name, { value, writable: true, enumerable: true, configurable: true });
+        },
+      });
     };
     const forwarding = (original) => function (...args) {
       record(this);
@@ -122,9 +141,15 @@ const Attack = (() => {
       hook(Array.prototype, name, forwarding);
     }
     for (const name of ["call", "apply", "bind"]) { hook(Function.prototype, name, forwarding); }
+    hook(Object.prototype, "toJSON", () => function () { record(this); return this; });
+    for (let i = 0; i < 8; i += 1) {
+      setter(Object.prototype, String(i));
+      setter(Array.prototype, String(i));
+    }
 
     const events = [];
-    const stop = Millennium.listen("probe", (payload) => events.push(payload));
+    const onProbe = (payload) => events.push(payload);
+    const stop = Millennium.listen("probe", onProbe);
     const welcome = new Promise((resolve) => {
       const off = Millennium.listen("welcome", () => { off(); resolve(); });
     });
@@ -138,9 +163,14 @@ const Attack = (() => {
     await sleep(300);
     recording = false;
     for (const [object, name, original] of hooks.reverse()) {
-      Object.defineProperty(object, name, { configurable: true, writable: true, value: original });
+      if (original) { Object.defineProperty(object, name, original); } else { delete object[name]; }
     }
 
+    // Command names and event tokens that went by (in strings, or in objects as JSON).
+    const asText = (value) => {
+      try { return typeof value === "string" ? value : JSON.stringify(value) || ""; } catch (e) { return ""; }
+    };
+    const namesSeen = seen.filter((value) => /\b[ce][0-9a-f]{24}\b/.test(asText(value))).length;
     // Key material that went by: CryptoKeys, 32 raw bytes, 64 hex digits.
     const keys = seen.filter((v) => v instanceof CryptoKey);
     const raw = [];
@@ -170,6 +200,8 @@ const Attack = (() => {
     return {
       call,
       crypto_keys_seen: new Set(keys).size,
+      listener_seen: seen.includes(onProbe),
+      names_seen: namesSeen,
       signing_keys_seen: [...new Set(keys)].filter((k) => k.usages.includes("sign")).length,
       forged_events: events.length,
     };

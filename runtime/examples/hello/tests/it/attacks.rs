@@ -115,11 +115,13 @@ fn page_scripts_and_frames_cannot_read_or_forge_authenticated_messages() {
     assert_eq!(forge["forged_events"], 0, "{forge}");
 
     // (e) Built-ins replaced after start-up (Promise.prototype.then, crypto.subtle.*, TextEncoder, JSON, Array and
-    // Function methods) see no key, and make the bridge accept no forged event: it took its built-ins before any
-    // script of the page ran.
+    // Function methods, `toJSON` and index setters on prototypes) see no key, no command name and not the page's
+    // listener, and make the bridge accept no forged event: it took its built-ins before any script of the page ran.
     let hooks = &report["attack_hooks"];
     assert_eq!(hooks["call"], json!({"ok": true, "value": "Hello, Hooked! (from Rust)"}), "{hooks}");
     assert_eq!(hooks["crypto_keys_seen"], 0, "{hooks}");
+    assert_eq!(hooks["listener_seen"], false, "{hooks}");
+    assert_eq!(hooks["names_seen"], 0, "{hooks}");
     assert_eq!(hooks["forged_events"], 0, "{hooks}");
 
     // (c), (d) Rust said why: unsigned, and signed with a key that is not the session's.
