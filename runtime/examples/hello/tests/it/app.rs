@@ -62,7 +62,7 @@ impl Launch {
         std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
     }
 
-    /// Wait until the page has reported its self-test.
+    /// Wait until the page has finished its self-test: its report, then the attacks judged by what Rust accepts.
     pub(crate) fn wait_for_report(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(90);
         while !self.stdout().lines().any(|l| l == "selftest-done") {
