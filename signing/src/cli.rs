@@ -301,6 +301,12 @@ fn new_key_password(args: &NewKeyArgs, env_var: &str) -> Result<Option<Zeroizing
         process_env(env_var).map(Zeroizing::new)
     };
     if let Some(password) = from_env {
+        // scrypt over an empty password is no protection, yet the file would say "encrypted secret key".
+        if password.is_empty() {
+            bail!(
+                "`{env_var}` is set but empty: a key encrypted with an empty password is not protected\nhint: set a real password, or pass `--no-password` for a key that says it is not encrypted"
+            );
+        }
         return Ok(Some(password));
     }
     if !interactive() {

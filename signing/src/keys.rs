@@ -255,7 +255,8 @@ impl SecretKeyBox {
             });
         }
         let corrupt = || Error::CorruptSecretKey { reason: "its public key is not the one its seed derives" };
-        let seed: [u8; 32] = plain[62..94].try_into().map_err(|_| corrupt())?;
+        // The seed is copied out of `plain` to build the key: that copy is wiped too (`SigningKey` wipes its own).
+        let seed = Zeroizing::new(<[u8; 32]>::try_from(&plain[62..94]).map_err(|_| corrupt())?);
         let signing = SigningKey::from_bytes(&seed);
         if signing.verifying_key().as_bytes() != &plain[94..126] {
             return Err(corrupt());

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use assert_cmd::cargo::CommandCargoExt;
+use millennium_testing::{listing, require_tool};
 use tempfile::TempDir;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -69,18 +70,14 @@ impl Ctx {
     }
 
     fn minisign(&self) -> Command {
+        require_tool("minisign", "minisign");
         let mut cmd = Command::new("minisign");
         cmd.current_dir(self.dir.path());
         cmd
     }
 
     fn files(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.dir.path())
-            .expect("read dir")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
+        listing(self.dir.path())
     }
 }
 
@@ -503,6 +500,12 @@ fn generate_protects_and_never_clobbers_keys() {
     // Without a terminal or a password variable, an encrypted key cannot be made: say how.
     let out = run(ctx.ours().args(["generate", "-w", "new.key"]));
     assert_fails(&out, 2, "--no-password");
+    // An empty password from the environment would make a key labelled "encrypted" that protects nothing.
+    for var in ["MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "TAURI_SIGNING_PRIVATE_KEY_PASSWORD"] {
+        let out = run(ctx.ours().args(["generate", "-w", "new.key"]).env(var, ""));
+        assert_fails(&out, 2, "set but empty");
+        assert!(!ctx.path("new.key").exists());
+    }
     // The nested default directory is created.
     assert_success(&run(ctx.ours().args(["generate", "--no-password", "-w", "a/b/c.key"])));
     assert_eq!(ctx.files(), ["a", "k.key", "k.key.pub"]);
