@@ -2,9 +2,10 @@
 //!
 //! **The bootstrap.** The page side of the bridge (`bootstrap.js`) holds the session's secrets: the command names, the
 //! event token and, with authentication, the message keys. It reaches the page only as the webview's initialization
-//! script ([`Bridge::init_script`]): run in the app's top-level page at document start, before any script of the page,
-//! and never part of a response, so a script of the page (or a frame of the same origin) cannot `fetch` it. It keeps
-//! the secrets in its closure and takes every built-in it uses before the page's scripts run (see the script's header).
+//! script (`Bridge::init_script`, crate-private): run in the app's top-level page at document start, before any script
+//! of the page, and never part of a response, so a script of the page (or a frame of the same origin) cannot `fetch`
+//! it. It keeps the secrets in its closure and takes every built-in it uses before the page's scripts run (see the
+//! script's header).
 //!
 //! **Functional ASLR.** Every command gets a random session name (`c` + 24 hex digits) at launch. The page only ever
 //! learns the mapping from the bootstrap, and the wire carries only the random names, so a call by a guessed name or
