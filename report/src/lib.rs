@@ -57,6 +57,12 @@ impl Report {
         report
     }
 
+    /// A report made of a message and hints that did not come from an error value (a parser's text split into its
+    /// message and its tips, say).
+    pub fn from_parts(message: impl Into<String>, hints: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Report { message: message.into(), hints: hints.into_iter().map(Into::into).collect() }
+    }
+
     /// Appends one message of the chain: its lines up to the first hint line go to the message, the rest to the hints.
     fn add(&mut self, text: &str) {
         let mut parts = text.split(HINT_LINE);

@@ -49,19 +49,12 @@ pub enum Error {
     },
 
     // ----- webview (see `webview`) -----
-    /// A webview version is not one to four dot-separated numbers.
-    #[error(
-        "`{value}` is not a valid webview version: {reason}\nhint: write it as dotted numbers, e.g. `2.44` or `2.44.1`"
-    )]
-    InvalidWebviewVersion { value: String, reason: &'static str },
-
-    /// An `X-Millennium-Webview` header value does not follow its grammar.
-    #[error("`{value}` is not a valid X-Millennium-Webview value: {reason}")]
-    InvalidWebviewHeader { value: String, reason: &'static str },
-
-    /// A list of per-backend minimum webview versions (`webkitgtk=2.44,webview2=124.0`) does not follow its grammar.
-    #[error("`{value}` is not a list of minimum webview versions: {reason}")]
-    InvalidWebviewMinimums { value: String, reason: String },
+    /// A webview version, list of minimums or `X-Millennium-Webview` value does not follow its grammar.
+    #[error(transparent)]
+    Webview {
+        #[from]
+        source: crate::webview::Error,
+    },
 
     /// A percent-encoded request segment has a bad escape or does not decode to UTF-8.
     #[error("invalid percent-encoding in `{value}`: {reason}")]

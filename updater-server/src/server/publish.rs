@@ -141,7 +141,9 @@ async fn publish_checked(
         info = info.with_notes(notes.clone()).map_err(|source| Error::protocol("notes", source))?;
     }
     let min_webview = match &request.min_webview_version {
-        Some(text) => WebviewMinimums::parse(text).map_err(|source| Error::protocol("min_webview_version", source))?,
+        Some(text) => {
+            WebviewMinimums::parse(text).map_err(|source| Error::protocol("min_webview_version", source.into()))?
+        }
         None => WebviewMinimums::new(),
     };
     // Stored in the canonical text form; `None` when there is no minimum.

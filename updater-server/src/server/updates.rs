@@ -206,7 +206,7 @@ impl ChannelAnswers {
             for (target, artifact) in &served {
                 let protocol = protocol_artifact(state, app.as_str(), &version, artifact)?;
                 // One target per answer: the scalar of its backend, as existing clients read it.
-                let target_info = match min_webview.get(Backend::for_os(target.os())) {
+                let target_info = match min_webview.get(Backend::from(target.os())) {
                     Some(min) => info.clone().with_min_webview_version(min.clone()),
                     None => info.clone(),
                 };
@@ -442,7 +442,7 @@ pub fn webview_status(
     let report = value.to_str().ok().and_then(|text| WebviewReport::parse(text).ok());
     Some(match report {
         None => (UNKNOWN, UNKNOWN),
-        Some(WebviewReport::Missing) => (os.map_or(UNKNOWN, |os| Backend::for_os(os).id()), "missing"),
+        Some(WebviewReport::Missing) => (os.map_or(UNKNOWN, |os| Backend::from(os).id()), "missing"),
         Some(WebviewReport::Installed { backend, version }) => {
             let minimum = minimums.and_then(|minimums| minimums.get(backend));
             let status = if minimum.is_some_and(|min| version < *min) { "too_old" } else { "ok" };

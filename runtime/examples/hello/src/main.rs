@@ -12,6 +12,7 @@
 //! the message names the package to install).
 
 mod env;
+mod log;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -36,11 +37,7 @@ struct Config {
 
 fn main() {
     let started = Instant::now();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(env::color())
-        .with_max_level(env::log_level())
-        .init();
+    log::init(env::log_level(), env::color());
     let selftest = env::selftest();
     let config = Config { selftest, authenticated: env::authenticate(), stale_name: env::stale_name() };
     let first_ready = AtomicBool::new(true);
