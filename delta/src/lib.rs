@@ -1,0 +1,384 @@
+//! Binary deltas for Millennium's delta updates: make one from the release a user has to the new one, and apply it.
+//!
+//! - [`make`] runs every [`Encoder`] on a pair and keeps the smallest result, or nothing when even that is larger than
+//!   [`MakeOptions::max_ratio`] of the new file (a delta that saves little is not worth a second code path).
+//! - [`apply`] refuses a wrong base before any decoding (size, then BLAKE2b-256), refuses a result larger than the
+//!   caller's cap before writing a byte and stops the decoder the moment it exceeds the size it announced, writes to a
+//!   temporary file beside the output, and only renames it into place when its size and hash are the promised ones.
+//!   What the updater trusts is still the signed full artifact: it checks the result like a full download.
+//! - [`inspect`] reads a delta's [`Header`] alone, e.g. to see which base it needs.
+//!
+//! The container (`format` module) is a zstd *skippable frame* holding `MLNDELTA`, the version, the encoder, and the
+//! size and BLAKE2b-256 of the base, the result and the payload; the payload follows. Skippable frames are ignored by
+//! zstd decoders, so a delta made by the zstd encoder is also a plain `.zst` file that
+//! `zstd -d --patch-from=BASE --long=31` decodes (the tests check this with the real `zstd`).
+//!
+//! The encoders and their costs are measured in `README.md` (`scripts/bench-delta`).
+
+mod error;
+mod format;
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+pub use error::{Error, Result};
+pub use format::{HEADER_LEN, Header, VERSION};
+
+/// A way of encoding the difference between two files. The id is stored in the container and never reused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Encoder {
+    /// zstd with the base as a reference prefix (`zstd --patch-from --long`), level [`MakeOptions::zstd_level`]:
+    /// fast and linear in memory, good on large inputs and on moved data.
+    Zstd,
+    /// bsdiff 4.x (`BSDIFF40`, bzip2 streams, via the `qbsdiff` crate): a suffix-array diff whose "add" stream makes
+    /// executables with shifted addresses compress very well; its suffix array costs about 5x the base in memory
+    /// while making, so it is skipped for bases above [`MakeOptions::bsdiff_max_base`].
+    Bsdiff,
+}
+
+impl Encoder {
+    /// Every encoder, in the order [`make`] tries them.
+    pub const ALL: [Encoder; 2] = [Encoder::Zstd, Encoder::Bsdiff];
+
+    /// The id stored in the container.
+    pub fn id(self) -> u8 {
+        match self {
+            Encoder::Zstd => 1,
+            Encoder::Bsdiff => 2,
+        }
+    }
+
+    /// The encoder with this container id.
+    pub fn from_id(id: u8) -> Option<Encoder> {
+        Encoder::ALL.into_iter().find(|e| e.id() == id)
+    }
+
+    /// The lowercase name: `zstd`, `bsdiff`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoder::Zstd => "zstd",
+            Encoder::Bsdiff => "bsdiff",
+        }
+    }
+}
+
+impl std::fmt::Display for Encoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How [`make`] works.
+#[derive(Debug, Clone)]
+pub struct MakeOptions {
+    /// The encoders to try; the smallest delta wins.
+    pub encoders: Vec<Encoder>,
+    /// The zstd level (1–22). 19 is `zstd -19`, what the published `--patch-from` figures use.
+    pub zstd_level: i32,
+    /// bsdiff is skipped when the base is larger than this (its suffix array needs ~5x the base in memory, and its
+    /// time grows faster than linearly).
+    pub bsdiff_max_base: u64,
+    /// No delta is kept when the best one is larger than this fraction of the new file.
+    pub max_ratio: f64,
+}
+
+impl Default for MakeOptions {
+    fn default() -> Self {
+        MakeOptions { encoders: Encoder::ALL.to_vec(), zstd_level: 19, bsdiff_max_base: 256 << 20, max_ratio: 0.6 }
+    }
+}
+
+/// What one encoder gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    /// The encoder.
+    pub encoder: Encoder,
+    /// The delta's size, container included; `None` when the encoder was skipped (see [`MakeOptions`]).
+    pub size: Option<u64>,
+}
+
+/// The delta [`make`] kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Made {
+    /// Its header.
+    pub header: Header,
+    /// Its size, container included.
+    pub size: u64,
+    /// Every encoder tried, in order, kept or not.
+    pub attempts: Vec<Attempt>,
+}
+
+/// What [`make`] decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The delta was written to the output.
+    Kept(Made),
+    /// No delta was small enough to be worth it; nothing was written.
+    NotWorthIt {
+        /// Every encoder tried.
+        attempts: Vec<Attempt>,
+        /// The new file's size.
+        target_size: u64,
+    },
+}
+
+impl Outcome {
+    /// The kept delta, if any.
+    pub fn kept(self) -> Option<Made> {
+        match self {
+            Outcome::Kept(made) => Some(made),
+            Outcome::NotWorthIt { .. } => None,
+        }
+    }
+}
+
+/// Makes a delta from `base` to `target` and writes it to `output` (through a temporary file beside it), unless no
+/// encoder makes one smaller than [`MakeOptions::max_ratio`] of `target`.
+///
+/// Both files are read into memory: this runs on the publishing server, once per release pair.
+pub fn make(base: &Path, target: &Path, output: &Path, options: &MakeOptions) -> Result<Outcome> {
+    let base_data = std::fs::read(base).map_err(|e| Error::io("read the base", base, e))?;
+    let target_data = std::fs::read(target).map_err(|e| Error::io("read the new file", target, e))?;
+    let base_hash = format::blake2b_256(&base_data);
+    let result_hash = format::blake2b_256(&target_data);
+
+    let mut attempts = Vec::new();
+    let mut best: Option<(Encoder, Vec<u8>)> = None;
+    for &encoder in &options.encoders {
+        let payload = match encoder {
+            Encoder::Zstd => Some(encode_zstd(&base_data, &target_data, options.zstd_level)?),
+            Encoder::Bsdiff if base_data.len() as u64 > options.bsdiff_max_base => None,
+            Encoder::Bsdiff => Some(encode_bsdiff(&base_data, &target_data)?),
+        };
+        attempts.push(Attempt { encoder, size: payload.as_ref().map(|p| (HEADER_LEN + p.len()) as u64) });
+        if let Some(payload) = payload
+            && best.as_ref().is_none_or(|(_, b)| payload.len() < b.len())
+        {
+            best = Some((encoder, payload));
+        }
+    }
+
+    let target_size = target_data.len() as u64;
+    let Some((encoder, payload)) = best else { return Ok(Outcome::NotWorthIt { attempts, target_size }) };
+    let size = (HEADER_LEN + payload.len()) as u64;
+    if size as f64 > options.max_ratio * target_size as f64 {
+        return Ok(Outcome::NotWorthIt { attempts, target_size });
+    }
+
+    let header = Header {
+        encoder,
+        base_size: base_data.len() as u64,
+        base_blake2b_256: base_hash,
+        result_size: target_size,
+        result_blake2b_256: result_hash,
+        payload_size: payload.len() as u64,
+        payload_blake2b_256: format::blake2b_256(&payload),
+    };
+    let mut temp = temp_beside(output)?;
+    let mut writer = BufWriter::new(temp.as_file_mut());
+    writer
+        .write_all(&header.to_bytes())
+        .and_then(|()| writer.write_all(&payload))
+        .and_then(|()| writer.flush())
+        .map_err(|e| Error::io("write the delta", output, e))?;
+    drop(writer);
+    temp.persist(output).map_err(|e| Error::io("write the delta", output, e.error))?;
+    Ok(Outcome::Kept(Made { header, size, attempts }))
+}
+
+/// The zstd window that reaches from the end of the result back to the start of the base, as `zstd --patch-from`
+/// chooses it (`highbit(max(base, result)) + 1`), within zstd's limits. The applier uses the same value as the most
+/// it accepts, so a forged frame cannot make it allocate more.
+fn zstd_window_log(base_size: u64, result_size: u64) -> u32 {
+    let max = base_size.max(result_size).max(1);
+    (64 - max.leading_zeros() + 1).clamp(10, 31)
+}
+
+fn encode_zstd(base: &[u8], target: &[u8], level: i32) -> Result<Vec<u8>> {
+    let failed = |source| Error::Encode { encoder: "zstd", source };
+    let mut encoder = zstd::stream::write::Encoder::with_ref_prefix(Vec::new(), level, base).map_err(failed)?;
+    encoder.window_log(zstd_window_log(base.len() as u64, target.len() as u64)).map_err(failed)?;
+    encoder.long_distance_matching(true).map_err(failed)?;
+    // The content size and checksum make the payload a complete `.zst` file for the real `zstd` too.
+    encoder.include_contentsize(true).map_err(failed)?;
+    encoder.include_checksum(true).map_err(failed)?;
+    encoder.set_pledged_src_size(Some(target.len() as u64)).map_err(failed)?;
+    encoder.write_all(target).map_err(failed)?;
+    encoder.finish().map_err(failed)
+}
+
+fn encode_bsdiff(base: &[u8], target: &[u8]) -> Result<Vec<u8>> {
+    let mut patch = Vec::new();
+    // One chunk: parallel chunks make the suffix search local and the patch larger; making is not on the user's time.
+    qbsdiff::Bsdiff::new(base, target)
+        .parallel_scheme(qbsdiff::ParallelScheme::Never)
+        .compare(&mut patch)
+        .map_err(|source| Error::Encode { encoder: "bsdiff", source })?;
+    Ok(patch)
+}
+
+/// Reads the header of the delta at `path` and checks that the file is as long as it says.
+pub fn inspect(path: &Path) -> Result<Header> {
+    let mut file = File::open(path).map_err(|e| Error::io("open the delta", path, e))?;
+    let header = Header::read(&mut file, path)?;
+    let actual = file.metadata().map_err(|e| Error::io("read the delta", path, e))?.len();
+    let expected = HEADER_LEN as u64 + header.payload_size;
+    if actual < expected {
+        return Err(Error::Truncated { path: path.into(), expected, actual });
+    }
+    if actual > expected {
+        return Err(Error::Corrupt { path: path.into(), reason: "data after the payload", source: None });
+    }
+    Ok(header)
+}
+
+/// What [`apply`] produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    /// The delta's header: the result's size and BLAKE2b-256 are the output's, checked.
+    pub header: Header,
+}
+
+/// Applies the delta at `delta` to `base` and writes the result to `output`, refusing anything larger than
+/// `max_result_size` bytes (for the updater: the signed size of the full artifact).
+///
+/// Checks, in this order, each a distinct [`Error`]: the container (`not_a_delta`, `unsupported_version`,
+/// `unknown_encoder`, `truncated`), the cap (`too_large`), the payload's hash (`corrupt`), the base's size and hash
+/// (`wrong_base`); then it decodes to a temporary file beside `output`, stopping as soon as the decoder writes more than
+/// the announced size, and checks the result's size and hash (`result_mismatch`) before renaming it to `output`. On
+/// any error `output` is untouched and the temporary file is removed.
+///
+/// Memory: the base is read into memory (both decoders need random access to it and `unsafe` memory maps are not
+/// allowed here), plus for zstd a window buffer of up to the result's size, plus for bsdiff the payload and two
+/// 128 KiB buffers. `scripts/bench-delta` measures the peak.
+pub fn apply(base: &Path, delta: &Path, output: &Path, max_result_size: u64) -> Result<Applied> {
+    let header = inspect(delta)?;
+    if header.result_size > max_result_size {
+        return Err(Error::TooLarge { path: delta.into(), size: header.result_size, limit: max_result_size });
+    }
+
+    let mut file = File::open(delta).map_err(|e| Error::io("open the delta", delta, e))?;
+    file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(|e| Error::io("read the delta", delta, e))?;
+    let mut hasher = format::blake2b_256_state();
+    let hashed = std::io::copy(&mut BufReader::new(&mut file).take(header.payload_size), &mut HashWriter(&mut hasher))
+        .map_err(|e| Error::io("read the delta", delta, e))?;
+    if hashed != header.payload_size || format::finish(&hasher) != header.payload_blake2b_256 {
+        return Err(Error::Corrupt { path: delta.into(), reason: "the payload does not match its hash", source: None });
+    }
+
+    let base_data = read_base(base, &header)?;
+
+    let mut temp = temp_beside(output)?;
+    let temp_path = temp.path().to_path_buf();
+    let mut sink = Sink { file: BufWriter::new(temp.as_file_mut()), hasher: format::blake2b_256_state(), written: 0, limit: header.result_size, overflow: false };
+    let decoded = match header.encoder {
+        Encoder::Zstd => {
+            file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(|e| Error::io("read the delta", delta, e))?;
+            let payload = BufReader::new(file.take(header.payload_size));
+            zstd::stream::read::Decoder::with_ref_prefix(payload, &base_data)
+                .and_then(|mut decoder| {
+                    decoder.window_log_max(zstd_window_log(header.base_size, header.result_size))?;
+                    std::io::copy(&mut decoder, &mut sink)
+                })
+        }
+        Encoder::Bsdiff => {
+            let mut payload = Vec::with_capacity(header.payload_size as usize);
+            file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(|e| Error::io("read the delta", delta, e))?;
+            file.take(header.payload_size).read_to_end(&mut payload).map_err(|e| Error::io("read the delta", delta, e))?;
+            qbsdiff::Bspatch::new(&payload)
+                .and_then(|patch| patch.buffer_size(128 << 10).apply(&base_data, &mut sink))
+        }
+    };
+    if sink.overflow {
+        return Err(Error::ResultMismatch {
+            path: delta.into(),
+            reason: format!("it writes more than the {} bytes it announces", header.result_size),
+        });
+    }
+    if let Err(source) = decoded {
+        return Err(Error::Corrupt { path: delta.into(), reason: "the payload does not decode", source: Some(source) });
+    }
+    sink.file.flush().map_err(|e| Error::io("write", &temp_path, e))?;
+    let (written, hash) = (sink.written, format::finish(&sink.hasher));
+    drop(sink);
+    if written != header.result_size {
+        return Err(Error::ResultMismatch {
+            path: delta.into(),
+            reason: format!("{written} bytes written, {} announced", header.result_size),
+        });
+    }
+    if hash != header.result_blake2b_256 {
+        return Err(Error::ResultMismatch { path: delta.into(), reason: "its BLAKE2b-256 is not the one announced".into() });
+    }
+    temp.persist(output).map_err(|e| Error::io("write", output, e.error))?;
+    Ok(Applied { header })
+}
+
+/// Reads the base into memory, refusing it by size before reading and by hash after.
+fn read_base(base: &Path, header: &Header) -> Result<Vec<u8>> {
+    let file = File::open(base).map_err(|e| Error::io("open the base", base, e))?;
+    let size = file.metadata().map_err(|e| Error::io("read the base", base, e))?.len();
+    if size != header.base_size {
+        return Err(Error::WrongBase { path: base.into(), reason: format!("{size} bytes, {} expected", header.base_size) });
+    }
+    let mut data = Vec::with_capacity(size as usize);
+    file.take(size).read_to_end(&mut data).map_err(|e| Error::io("read the base", base, e))?;
+    if format::blake2b_256(&data) != header.base_blake2b_256 {
+        return Err(Error::WrongBase {
+            path: base.into(),
+            reason: format!("its BLAKE2b-256 is not `{}`", hex::encode(header.base_blake2b_256)),
+        });
+    }
+    Ok(data)
+}
+
+fn temp_beside(output: &Path) -> Result<tempfile::NamedTempFile> {
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    tempfile::Builder::new()
+        .prefix(".millennium-delta-")
+        .tempfile_in(&dir)
+        .map_err(|e| Error::io("create a temporary file in", dir, e))
+}
+
+struct HashWriter<'a>(&'a mut blake2b_simd::State);
+
+impl Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Where a decoder writes: hashes, counts, and refuses to go past the announced size (the output cap), so that a
+/// forged payload cannot fill the disk.
+struct Sink<W: Write> {
+    file: W,
+    hasher: blake2b_simd::State,
+    written: u64,
+    limit: u64,
+    overflow: bool,
+}
+
+impl<W: Write> Write for Sink<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.written + buf.len() as u64 > self.limit {
+            self.overflow = true;
+            return Err(std::io::Error::other("the result is larger than announced"));
+        }
+        self.file.write_all(buf)?;
+        self.hasher.update(buf);
+        self.written += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}

@@ -1,0 +1,114 @@
+//! `millennium-delta`: make, apply and inspect deltas from the command line (the benchmark and debugging; the server
+//! and the updater call the library).
+//!
+//! ```text
+//! millennium-delta make [--encoder zstd|bsdiff] BASE NEW DELTA   stdout: `kept ENCODER SIZE` or `not-worth-it`,
+//!                                                                 then one `tried ENCODER SIZE|skipped` line each
+//! millennium-delta apply [--max-size BYTES] BASE DELTA OUTPUT     default cap: the size the delta announces
+//! millennium-delta inspect DELTA                                  the header, one `key value` a line
+//! ```
+//!
+//! Exit codes: 0 success (also `not-worth-it`), 1 the delta was refused or could not be made, 2 bad usage.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use millennium_delta::{Encoder, MakeOptions, Outcome};
+
+const USAGE: &str = "usage: millennium-delta make [--encoder zstd|bsdiff] BASE NEW DELTA
+       millennium-delta apply [--max-size BYTES] BASE DELTA OUTPUT
+       millennium-delta inspect DELTA";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Usage(message)) => {
+            eprintln!("error: {message}\n{USAGE}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Delta(error)) => {
+            eprintln!("error: {}", millennium_report::Report::new(&error));
+            ExitCode::from(1)
+        }
+    }
+}
+
+enum Failure {
+    Usage(String),
+    Delta(millennium_delta::Error),
+}
+
+impl From<millennium_delta::Error> for Failure {
+    fn from(error: millennium_delta::Error) -> Self {
+        Failure::Delta(error)
+    }
+}
+
+fn run(args: &[String]) -> Result<(), Failure> {
+    let (command, rest) = args.split_first().ok_or_else(|| Failure::Usage("no command".into()))?;
+    let mut positional = Vec::new();
+    let mut encoders = Encoder::ALL.to_vec();
+    let mut max_size = None;
+    let mut iter = rest.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--encoder" => {
+                let name = iter.next().ok_or_else(|| Failure::Usage("`--encoder` needs a value".into()))?;
+                let encoder = Encoder::ALL
+                    .into_iter()
+                    .find(|e| e.name() == name)
+                    .ok_or_else(|| Failure::Usage(format!("unknown encoder `{name}`")))?;
+                encoders = vec![encoder];
+            }
+            "--max-size" => {
+                let value = iter.next().ok_or_else(|| Failure::Usage("`--max-size` needs a value".into()))?;
+                max_size = Some(value.parse::<u64>().map_err(|_| Failure::Usage(format!("`{value}` is not a size")))?);
+            }
+            flag if flag.starts_with("--") => return Err(Failure::Usage(format!("unknown option `{flag}`"))),
+            _ => positional.push(PathBuf::from(arg)),
+        }
+    }
+    match (command.as_str(), positional.as_slice()) {
+        ("make", [base, new, delta]) => {
+            let options = MakeOptions { encoders, ..MakeOptions::default() };
+            let attempts = match millennium_delta::make(base, new, delta, &options)? {
+                Outcome::Kept(made) => {
+                    println!("kept {} {}", made.header.encoder, made.size);
+                    made.attempts
+                }
+                Outcome::NotWorthIt { attempts, .. } => {
+                    println!("not-worth-it");
+                    attempts
+                }
+            };
+            for attempt in attempts {
+                match attempt.size {
+                    Some(size) => println!("tried {} {size}", attempt.encoder),
+                    None => println!("tried {} skipped", attempt.encoder),
+                }
+            }
+            Ok(())
+        }
+        ("apply", [base, delta, output]) => {
+            let cap = match max_size {
+                Some(cap) => cap,
+                None => millennium_delta::inspect(delta)?.result_size,
+            };
+            millennium_delta::apply(base, delta, output, cap)?;
+            Ok(())
+        }
+        ("inspect", [delta]) => {
+            let h = millennium_delta::inspect(delta)?;
+            println!("encoder {}", h.encoder);
+            println!("base_size {}", h.base_size);
+            println!("base_blake2b_256 {}", hex::encode(h.base_blake2b_256));
+            println!("result_size {}", h.result_size);
+            println!("result_blake2b_256 {}", hex::encode(h.result_blake2b_256));
+            println!("payload_size {}", h.payload_size);
+            Ok(())
+        }
+        ("make" | "apply" | "inspect", _) => Err(Failure::Usage(format!("wrong number of arguments to `{command}`"))),
+        _ => Err(Failure::Usage(format!("unknown command `{command}`"))),
+    }
+}
