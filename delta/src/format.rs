@@ -140,7 +140,8 @@ pub(crate) fn blake2b_256_state() -> blake2b_simd::State {
     blake2b_simd::Params::new().hash_length(32).to_state()
 }
 
-pub(crate) fn blake2b_256(data: &[u8]) -> [u8; 32] {
+/// The BLAKE2b-256 of `data`, the hash a [`Header`] records (and the signed metadata records for every artifact).
+pub fn blake2b_256(data: &[u8]) -> [u8; 32] {
     let mut state = blake2b_256_state();
     state.update(data);
     finish(&state)

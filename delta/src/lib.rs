@@ -23,7 +23,7 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 pub use error::{Error, Result};
-pub use format::{HEADER_LEN, Header, VERSION};
+pub use format::{HEADER_LEN, Header, VERSION, blake2b_256};
 
 /// A way of encoding the difference between two files. The id is stored in the container and never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -1,0 +1,142 @@
+//! Every way a delta is refused: each one a distinct error code, the output untouched and no temporary file left.
+
+use std::path::Path;
+
+use millennium_delta::{Error, HEADER_LEN, MakeOptions, apply, make};
+
+use crate::fixtures::{Builds, builds, listing};
+
+/// v1 → asset delta, its bytes, and the size of the result.
+fn delta(b: &Builds) -> (Vec<u8>, u64) {
+    let path = b.path("good.delta");
+    make(&b.v1, &b.asset, &path, &MakeOptions::default()).unwrap().kept().unwrap();
+    (std::fs::read(&path).unwrap(), std::fs::metadata(&b.asset).unwrap().len())
+}
+
+/// Applies `bytes` as a delta to `base` in a fresh directory whose output already exists, and checks that the refusal
+/// left the output as it was and nothing else behind.
+fn refused(base: &Path, bytes: &[u8], cap: u64) -> Error {
+    let dir = tempfile::tempdir().unwrap();
+    let (delta, out) = (dir.path().join("d"), dir.path().join("out"));
+    std::fs::write(&delta, bytes).unwrap();
+    std::fs::write(&out, b"the previous file").unwrap();
+    let error = apply(base, &delta, &out, cap).unwrap_err();
+    assert_eq!(std::fs::read(&out).unwrap(), b"the previous file", "{error}");
+    assert_eq!(listing(dir.path()), ["d", "out"], "{error}");
+    error
+}
+
+#[test]
+fn a_delta_with_one_payload_byte_flipped_is_refused_as_corrupt() {
+    let b = builds();
+    let (mut bytes, full) = delta(&b);
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    let error = refused(&b.v1, &bytes, full);
+    assert_eq!(error.code(), "corrupt", "{error}");
+    assert!(error.to_string().contains("\nhint: download the full artifact"), "{error}");
+}
+
+#[test]
+fn a_payload_the_decoder_rejects_is_refused_as_corrupt_with_the_decoders_error() {
+    let b = builds();
+    for encoder in millennium_delta::Encoder::ALL {
+        // A consistent header around garbage: only the decoder can tell.
+        let bytes = crate::fixtures::wrap(encoder, &b.v1, &b.asset, b"this is no zstd frame nor a bsdiff patch");
+        let error = refused(&b.v1, &bytes, u64::MAX);
+        assert_eq!(error.code(), "corrupt", "{encoder}: {error}");
+        assert!(std::error::Error::source(&error).is_some(), "{encoder}: {error}");
+    }
+}
+
+#[test]
+fn a_base_of_another_size_is_refused_before_decoding() {
+    let b = builds();
+    let (bytes, full) = delta(&b);
+    let other = b.path("other");
+    std::fs::write(&other, b"not the base").unwrap();
+    let error = refused(&other, &bytes, full);
+    assert_eq!(error.code(), "wrong_base", "{error}");
+    assert!(error.to_string().contains("12 bytes"), "{error}");
+}
+
+#[test]
+fn a_base_of_the_same_size_with_one_byte_changed_is_refused_by_its_hash() {
+    let b = builds();
+    let (bytes, full) = delta(&b);
+    let mut base = std::fs::read(&b.v1).unwrap();
+    base[1000] ^= 1;
+    let other = b.path("patched");
+    std::fs::write(&other, &base).unwrap();
+    let error = refused(&other, &bytes, full);
+    assert_eq!(error.code(), "wrong_base", "{error}");
+    assert!(error.to_string().contains("BLAKE2b-256"), "{error}");
+}
+
+#[test]
+fn a_delta_cut_short_is_refused_as_truncated() {
+    let b = builds();
+    let (bytes, full) = delta(&b);
+    for len in [bytes.len() - 1, HEADER_LEN, HEADER_LEN - 1, 10] {
+        let error = refused(&b.v1, &bytes[..len], full);
+        assert_eq!(error.code(), "truncated", "cut to {len}: {error}");
+    }
+    // Bytes after the payload are no better.
+    let mut longer = bytes.clone();
+    longer.push(0);
+    assert_eq!(refused(&b.v1, &longer, full).code(), "corrupt");
+}
+
+#[test]
+fn a_result_larger_than_the_cap_is_refused_before_anything_is_written() {
+    let b = builds();
+    let (bytes, full) = delta(&b);
+    let error = refused(&b.v1, &bytes, full - 1);
+    assert_eq!(error.code(), "too_large", "{error}");
+    assert!(matches!(error, Error::TooLarge { size, limit, .. } if size == full && limit == full - 1));
+}
+
+#[test]
+fn a_header_that_understates_the_result_size_stops_the_decoder_at_that_size() {
+    let b = builds();
+    let (mut bytes, full) = delta(&b);
+    // result size at offset 60: a forged header announces a small result to pass the cap, then the payload writes
+    // more. The sink stops at the announced size.
+    bytes[60..68].copy_from_slice(&1000u64.to_le_bytes());
+    let error = refused(&b.v1, &bytes, full);
+    assert_eq!(error.code(), "result_mismatch", "{error}");
+    assert!(error.to_string().contains("more than the 1000 bytes it announces"), "{error}");
+}
+
+#[test]
+fn a_result_whose_hash_is_not_the_announced_one_is_refused() {
+    let b = builds();
+    let (mut bytes, full) = delta(&b);
+    bytes[68] ^= 1; // the result's BLAKE2b-256
+    let error = refused(&b.v1, &bytes, full);
+    assert_eq!(error.code(), "result_mismatch", "{error}");
+}
+
+#[test]
+fn a_file_that_is_not_a_delta_is_refused_by_its_magic() {
+    let b = builds();
+    let error = refused(&b.v1, b"<html><body>502 Bad Gateway</body></html>", u64::MAX);
+    assert_eq!(error.code(), "not_a_delta", "{error}");
+    let error = refused(&b.v1, &std::fs::read(&b.asset).unwrap(), u64::MAX);
+    assert_eq!(error.code(), "not_a_delta", "{error}");
+}
+
+#[test]
+fn a_delta_of_an_unknown_version_or_encoder_is_refused() {
+    let b = builds();
+    let (bytes, full) = delta(&b);
+    let mut version = bytes.clone();
+    version[16] = 2;
+    assert_eq!(refused(&b.v1, &version, full).code(), "unsupported_version");
+    let mut encoder = bytes.clone();
+    encoder[17] = 9;
+    assert_eq!(refused(&b.v1, &encoder, full).code(), "unknown_encoder");
+    let mut reserved = bytes;
+    reserved[18] = 1;
+    assert_eq!(refused(&b.v1, &reserved, full).code(), "corrupt");
+}

@@ -1,0 +1,121 @@
+//! make → apply gives back the new build byte for byte, whichever encoder wins.
+
+use millennium_delta::{Encoder, MakeOptions, Outcome, apply, inspect, make};
+
+use crate::fixtures::builds;
+
+fn only(encoder: Encoder) -> MakeOptions {
+    MakeOptions { encoders: vec![encoder], ..MakeOptions::default() }
+}
+
+#[test]
+fn a_build_with_one_asset_changed_round_trips_through_the_smaller_delta() {
+    let b = builds();
+    let delta = b.path("v1-asset.delta");
+    let made = make(&b.v1, &b.asset, &delta, &MakeOptions::default()).unwrap().kept().unwrap();
+    let sizes: Vec<u64> = made.attempts.iter().map(|a| a.size.unwrap()).collect();
+    assert_eq!(made.size, *sizes.iter().min().unwrap(), "the smallest delta is kept: {:?}", made.attempts);
+    assert_eq!(std::fs::metadata(&delta).unwrap().len(), made.size);
+    let full = std::fs::metadata(&b.asset).unwrap().len();
+    assert!(made.size * 100 < full, "a one-asset change costs under 1 % of {full} bytes, not {}", made.size);
+
+    let out = b.path("out");
+    let applied = apply(&b.v1, &delta, &out, full).unwrap();
+    assert_eq!(applied.header, made.header);
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&b.asset).unwrap());
+}
+
+#[test]
+fn a_build_with_one_function_changed_round_trips_with_every_encoder() {
+    let b = builds();
+    let full = std::fs::read(&b.function).unwrap();
+    assert_ne!(std::fs::read(&b.v1).unwrap().len(), 0);
+    for encoder in Encoder::ALL {
+        let delta = b.path(&format!("{encoder}.delta"));
+        let made = make(&b.v1, &b.function, &delta, &only(encoder)).unwrap().kept().unwrap();
+        assert_eq!(made.header.encoder, encoder);
+        assert_eq!(inspect(&delta).unwrap(), made.header);
+        let out = b.path(&format!("{encoder}.out"));
+        apply(&b.v1, &delta, &out, full.len() as u64).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), full, "{encoder}");
+    }
+}
+
+#[test]
+fn an_identical_build_makes_a_delta_of_little_more_than_its_header() {
+    let b = builds();
+    let delta = b.path("same.delta");
+    let made = make(&b.v1, &b.v1, &delta, &MakeOptions::default()).unwrap().kept().unwrap();
+    assert!(made.size < millennium_delta::HEADER_LEN as u64 + 200, "{made:?}");
+    let out = b.path("out");
+    apply(&b.v1, &delta, &out, u64::MAX).unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&b.v1).unwrap());
+}
+
+#[test]
+fn unrelated_files_make_no_delta_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, new) = (dir.path().join("base"), dir.path().join("new"));
+    // Incompressible and unrelated: no encoder gets under 60 %.
+    let noise = |seed: u64| {
+        let mut x = seed;
+        (0..200_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect::<Vec<u8>>()
+    };
+    std::fs::write(&base, noise(1)).unwrap();
+    std::fs::write(&new, noise(2)).unwrap();
+    let delta = dir.path().join("delta");
+    match make(&base, &new, &delta, &MakeOptions::default()).unwrap() {
+        Outcome::NotWorthIt { attempts, target_size } => {
+            assert_eq!(target_size, 200_000);
+            assert_eq!(attempts.len(), 2);
+            assert!(attempts.iter().all(|a| a.size.unwrap() as f64 > 0.6 * 200_000.0), "{attempts:?}");
+        }
+        Outcome::Kept(made) => panic!("kept {made:?}"),
+    }
+    assert!(!delta.exists());
+    assert_eq!(crate::fixtures::listing(dir.path()), ["base", "new"]);
+}
+
+#[test]
+fn bsdiff_is_skipped_for_a_base_above_its_limit() {
+    let b = builds();
+    let options = MakeOptions { bsdiff_max_base: 1000, ..MakeOptions::default() };
+    let made = make(&b.v1, &b.asset, &b.path("d"), &options).unwrap().kept().unwrap();
+    assert_eq!(made.header.encoder, Encoder::Zstd);
+    let bsdiff = made.attempts.iter().find(|a| a.encoder == Encoder::Bsdiff).unwrap();
+    assert_eq!(bsdiff.size, None);
+}
+
+#[test]
+fn the_command_line_makes_inspects_and_applies_a_delta() {
+    let b = builds();
+    let bin = env!("CARGO_BIN_EXE_millennium-delta");
+    let delta = b.path("cli.delta");
+    let made = std::process::Command::new(bin).arg("make").args([&b.v1, &b.asset, &delta]).output().unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let stdout = String::from_utf8(made.stdout).unwrap();
+    assert!(stdout.starts_with("kept "), "{stdout}");
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("tried ")).count(), 2, "{stdout}");
+
+    let out = b.path("cli.out");
+    let applied = std::process::Command::new(bin).arg("apply").args([&b.v1, &delta, &out]).output().unwrap();
+    assert!(applied.status.success(), "{applied:?}");
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&b.asset).unwrap());
+
+    // Applied to the wrong base: exit code 1 and the hint on stderr.
+    let refused = std::process::Command::new(bin).arg("apply").args([&b.function, &delta, &b.path("x")]).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8(refused.stderr).unwrap();
+    assert!(stderr.starts_with("error: ") && stderr.contains("is not the base of this delta"), "{stderr}");
+    assert!(stderr.contains("\nhint: "), "{stderr}");
+
+    let usage = std::process::Command::new(bin).arg("apply").output().unwrap();
+    assert_eq!(usage.status.code(), Some(2));
+}
