@@ -22,14 +22,18 @@ pub enum Error {
     },
 
     /// The file does not start with the delta magic: it is not a Millennium delta at all.
-    #[error("`{path}` is not a Millennium delta\nhint: a delta starts with `MLNDELTA`; was the full artifact or an error page downloaded instead?")]
+    #[error(
+        "`{path}` is not a Millennium delta\nhint: a delta starts with `MLNDELTA`; was the full artifact or an error page downloaded instead?"
+    )]
     NotADelta {
         /// The delta file.
         path: PathBuf,
     },
 
     /// The delta is in a container version this build does not read.
-    #[error("`{path}` is a delta of container version {version}, and this build reads version {supported}\nhint: update the updater, or download the full artifact")]
+    #[error(
+        "`{path}` is a delta of container version {version}, and this build reads version {supported}\nhint: update the updater, or download the full artifact"
+    )]
     UnsupportedVersion {
         /// The delta file.
         path: PathBuf,
@@ -40,7 +44,9 @@ pub enum Error {
     },
 
     /// The delta names an encoder this build does not know.
-    #[error("`{path}` was made by encoder {id}, which this build does not know\nhint: update the updater, or download the full artifact")]
+    #[error(
+        "`{path}` was made by encoder {id}, which this build does not know\nhint: update the updater, or download the full artifact"
+    )]
     UnknownEncoder {
         /// The delta file.
         path: PathBuf,
@@ -49,7 +55,9 @@ pub enum Error {
     },
 
     /// The delta file is shorter than its header says.
-    #[error("`{path}` is truncated: {expected} bytes expected, {actual} found\nhint: the download was cut short; download it again or download the full artifact")]
+    #[error(
+        "`{path}` is truncated: {expected} bytes expected, {actual} found\nhint: the download was cut short; download it again or download the full artifact"
+    )]
     Truncated {
         /// The delta file.
         path: PathBuf,
@@ -72,7 +80,9 @@ pub enum Error {
     },
 
     /// The file the delta is applied to is not the one it was made from.
-    #[error("`{path}` is not the base of this delta: {reason}\nhint: the installed file differs from the release the delta was made from; download the full artifact")]
+    #[error(
+        "`{path}` is not the base of this delta: {reason}\nhint: the installed file differs from the release the delta was made from; download the full artifact"
+    )]
     WrongBase {
         /// The base file.
         path: PathBuf,
@@ -81,7 +91,9 @@ pub enum Error {
     },
 
     /// The delta would produce a file larger than the caller allows (for the updater: the signed full size).
-    #[error("the delta `{path}` would produce {size} bytes, more than the {limit} allowed\nhint: download the full artifact instead")]
+    #[error(
+        "the delta `{path}` would produce {size} bytes, more than the {limit} allowed\nhint: download the full artifact instead"
+    )]
     TooLarge {
         /// The delta file.
         path: PathBuf,
@@ -92,7 +104,9 @@ pub enum Error {
     },
 
     /// Applying the delta produced something other than what its header promised.
-    #[error("the delta `{path}` produced a different file than it promised: {reason}\nhint: download the full artifact instead")]
+    #[error(
+        "the delta `{path}` produced a different file than it promised: {reason}\nhint: download the full artifact instead"
+    )]
     ResultMismatch {
         /// The delta file.
         path: PathBuf,

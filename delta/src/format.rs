@@ -104,7 +104,11 @@ impl Header {
         }
         let encoder = Encoder::from_id(b[17]).ok_or(Error::UnknownEncoder { path: path.into(), id: b[17] })?;
         if b[18..20] != [0, 0] {
-            return Err(Error::Corrupt { path: path.into(), reason: "reserved header bytes are not zero", source: None });
+            return Err(Error::Corrupt {
+                path: path.into(),
+                reason: "reserved header bytes are not zero",
+                source: None,
+            });
         }
         let field = |i: usize| {
             let at = 20 + i * 40;

@@ -272,23 +272,29 @@ pub fn apply(base: &Path, delta: &Path, output: &Path, max_result_size: u64) -> 
 
     let mut temp = temp_beside(output)?;
     let temp_path = temp.path().to_path_buf();
-    let mut sink = Sink { file: BufWriter::new(temp.as_file_mut()), hasher: format::blake2b_256_state(), written: 0, limit: header.result_size, overflow: false };
+    let mut sink = Sink {
+        file: BufWriter::new(temp.as_file_mut()),
+        hasher: format::blake2b_256_state(),
+        written: 0,
+        limit: header.result_size,
+        overflow: false,
+    };
     let decoded = match header.encoder {
         Encoder::Zstd => {
             file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(|e| Error::io("read the delta", delta, e))?;
             let payload = BufReader::new(file.take(header.payload_size));
-            zstd::stream::read::Decoder::with_ref_prefix(payload, &base_data)
-                .and_then(|mut decoder| {
-                    decoder.window_log_max(zstd_window_log(header.base_size, header.result_size))?;
-                    std::io::copy(&mut decoder, &mut sink)
-                })
+            zstd::stream::read::Decoder::with_ref_prefix(payload, &base_data).and_then(|mut decoder| {
+                decoder.window_log_max(zstd_window_log(header.base_size, header.result_size))?;
+                std::io::copy(&mut decoder, &mut sink)
+            })
         }
         Encoder::Bsdiff => {
             let mut payload = Vec::with_capacity(header.payload_size as usize);
             file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(|e| Error::io("read the delta", delta, e))?;
-            file.take(header.payload_size).read_to_end(&mut payload).map_err(|e| Error::io("read the delta", delta, e))?;
-            qbsdiff::Bspatch::new(&payload)
-                .and_then(|patch| patch.buffer_size(128 << 10).apply(&base_data, &mut sink))
+            file.take(header.payload_size)
+                .read_to_end(&mut payload)
+                .map_err(|e| Error::io("read the delta", delta, e))?;
+            qbsdiff::Bspatch::new(&payload).and_then(|patch| patch.buffer_size(128 << 10).apply(&base_data, &mut sink))
         }
     };
     if sink.overflow {
@@ -310,7 +316,10 @@ pub fn apply(base: &Path, delta: &Path, output: &Path, max_result_size: u64) -> 
         });
     }
     if hash != header.result_blake2b_256 {
-        return Err(Error::ResultMismatch { path: delta.into(), reason: "its BLAKE2b-256 is not the one announced".into() });
+        return Err(Error::ResultMismatch {
+            path: delta.into(),
+            reason: "its BLAKE2b-256 is not the one announced".into(),
+        });
     }
     temp.persist(output).map_err(|e| Error::io("write", output, e.error))?;
     Ok(Applied { header })
@@ -321,7 +330,10 @@ fn read_base(base: &Path, header: &Header) -> Result<Vec<u8>> {
     let file = File::open(base).map_err(|e| Error::io("open the base", base, e))?;
     let size = file.metadata().map_err(|e| Error::io("read the base", base, e))?.len();
     if size != header.base_size {
-        return Err(Error::WrongBase { path: base.into(), reason: format!("{size} bytes, {} expected", header.base_size) });
+        return Err(Error::WrongBase {
+            path: base.into(),
+            reason: format!("{size} bytes, {} expected", header.base_size),
+        });
     }
     let mut data = Vec::with_capacity(size as usize);
     file.take(size).read_to_end(&mut data).map_err(|e| Error::io("read the base", base, e))?;

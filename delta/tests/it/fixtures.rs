@@ -2,6 +2,8 @@
 //! asset or by one function. The program has a few hundred functions after the changed one, so that a change that
 //! makes one function longer moves the code and the addresses of everything after it, as in a real release.
 
+#![allow(clippy::unwrap_used, reason = "a test states its expectations with unwrap; helpers here are not #[test]")]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -35,19 +37,36 @@ pub fn builds() -> Builds {
     Builds { dir, v1, asset, function }
 }
 
+/// Compiles `source` once per test run and copies the binary into `dir`. Nextest runs every test in its own process, so
+/// the builds are shared through the test target's temporary directory, keyed by the source and the compiler's
+/// version; a build is renamed into place when complete, so concurrent tests at worst build it twice.
 fn build(dir: &Path, name: &str, source: &str) -> PathBuf {
-    let src = dir.join(format!("{name}.rs"));
-    std::fs::write(&src, source).unwrap();
-    let out = dir.join(name);
-    let status = Command::new("rustc")
-        .args(["-O", "-C", "strip=symbols", "--edition", "2021", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .unwrap();
-    assert!(status.success(), "rustc failed on {}", src.display());
-    out
+    let version = Command::new("rustc").arg("-V").output().unwrap().stdout;
+    let key = hex::encode(&blake2b_256(&[source.as_bytes(), &version].concat())[..8]);
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("delta-fixtures");
+    std::fs::create_dir_all(&cache).unwrap();
+    let built = cache.join(format!("{name}-{key}"));
+    if !built.exists() {
+        let work = tempfile::tempdir_in(&cache).unwrap();
+        let src = work.path().join(format!("{name}.rs"));
+        std::fs::write(&src, source).unwrap();
+        let out = work.path().join(name);
+        let status = Command::new("rustc")
+            .args(["-O", "-C", "strip=symbols", "-C", "codegen-units=1", "--edition", "2021", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .unwrap();
+        assert!(status.success(), "rustc failed on {}", src.display());
+        std::fs::rename(&out, &built).unwrap();
+    }
+    let copy = dir.join(name);
+    std::fs::copy(&built, &copy).unwrap();
+    copy
 }
+
+/// Functions after the changed one.
+const FUNCTIONS: usize = 150;
 
 fn source(asset: &str, changed_function: bool) -> String {
     // The one function that changes: v2 does more work, so its code is longer.
@@ -61,7 +80,7 @@ fn source(asset: &str, changed_function: bool) -> String {
          #[inline(never)] {step}\n"
     );
     // Code after the changed function: distinct, not inlined, all reachable from main.
-    for i in 0..300 {
+    for i in 0..FUNCTIONS {
         s.push_str(&format!(
             "#[inline(never)] fn f{i}(v: &mut Vec<u64>, s: &str) -> String {{ v.push(step({i}) ^ v.len() as u64); \
              v.sort_unstable(); format!(\"{{}}-{i}-{{:?}}\", s.len(), v.iter().rev().take({}).collect::<Vec<_>>()) }}\n",
@@ -69,10 +88,12 @@ fn source(asset: &str, changed_function: bool) -> String {
         ));
     }
     s.push_str("fn main() {\n    let mut v = Vec::new();\n    let mut out = String::from(ASSET);\n");
-    for i in 0..300 {
+    for i in 0..FUNCTIONS {
         s.push_str(&format!("    out.push_str(&f{i}(&mut v, &out));\n"));
     }
-    s.push_str("    if std::env::args().count() > 5 { println!(\"{out}\"); } else { println!(\"{}\", out.len()); }\n}\n");
+    s.push_str(
+        "    if std::env::args().count() > 5 { println!(\"{out}\"); } else { println!(\"{}\", out.len()); }\n}\n",
+    );
     s
 }
 

@@ -1,5 +1,7 @@
 //! Every way a delta is refused: each one a distinct error code, the output untouched and no temporary file left.
 
+#![allow(clippy::unwrap_used, reason = "a test states its expectations with unwrap; helpers here are not #[test]")]
+
 use std::path::Path;
 
 use millennium_delta::{Error, HEADER_LEN, MakeOptions, apply, make};

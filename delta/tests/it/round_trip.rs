@@ -1,5 +1,7 @@
 //! make → apply gives back the new build byte for byte, whichever encoder wins.
 
+#![allow(clippy::unwrap_used, reason = "a test states its expectations with unwrap; helpers here are not #[test]")]
+
 use millennium_delta::{Encoder, MakeOptions, Outcome, apply, inspect, make};
 
 use crate::fixtures::builds;
@@ -110,7 +112,8 @@ fn the_command_line_makes_inspects_and_applies_a_delta() {
     assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&b.asset).unwrap());
 
     // Applied to the wrong base: exit code 1 and the hint on stderr.
-    let refused = std::process::Command::new(bin).arg("apply").args([&b.function, &delta, &b.path("x")]).output().unwrap();
+    let refused =
+        std::process::Command::new(bin).arg("apply").args([&b.function, &delta, &b.path("x")]).output().unwrap();
     assert_eq!(refused.status.code(), Some(1));
     let stderr = String::from_utf8(refused.stderr).unwrap();
     assert!(stderr.starts_with("error: ") && stderr.contains("is not the base of this delta"), "{stderr}");

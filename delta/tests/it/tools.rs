@@ -1,6 +1,8 @@
 //! Cross-checks with the real tools: our payloads are what `zstd` and Debian's `bspatch` apply, and their patches are
 //! what our applier applies.
 
+#![allow(clippy::unwrap_used, reason = "a test states its expectations with unwrap; helpers here are not #[test]")]
+
 use std::process::Command;
 
 use millennium_delta::{Encoder, HEADER_LEN, MakeOptions, apply, make};
@@ -26,7 +28,12 @@ fn a_zstd_delta_is_a_zst_file_that_the_real_zstd_applies_with_patch_from() {
         make(&b.v1, new, &delta, &only(Encoder::Zstd)).unwrap().kept().unwrap();
         // The whole file, header included: the header is a skippable frame.
         let out = b.path("z.out");
-        run(Command::new("zstd").args(["-q", "-f", "-d", "--long=31"]).arg(format!("--patch-from={}", b.v1.display())).arg(&delta).arg("-o").arg(&out));
+        run(Command::new("zstd")
+            .args(["-q", "-f", "-d", "--long=31"])
+            .arg(format!("--patch-from={}", b.v1.display()))
+            .arg(&delta)
+            .arg("-o")
+            .arg(&out));
         assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(new).unwrap());
     }
 }
@@ -36,7 +43,12 @@ fn a_patch_made_by_the_real_zstd_with_patch_from_is_applied_by_ours() {
     require_tool("zstd", "zstd");
     let b = builds();
     let patch = b.path("cli.zst");
-    run(Command::new("zstd").args(["-q", "-f", "-19", "--long=31"]).arg(format!("--patch-from={}", b.v1.display())).arg(&b.function).arg("-o").arg(&patch));
+    run(Command::new("zstd")
+        .args(["-q", "-f", "-19", "--long=31"])
+        .arg(format!("--patch-from={}", b.v1.display()))
+        .arg(&b.function)
+        .arg("-o")
+        .arg(&patch));
     let delta = b.path("wrapped");
     std::fs::write(&delta, wrap(Encoder::Zstd, &b.v1, &b.function, &std::fs::read(&patch).unwrap())).unwrap();
     let out = b.path("out");
