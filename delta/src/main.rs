@@ -27,6 +27,10 @@ fn main() -> ExitCode {
             eprintln!("error: {message}\n{USAGE}");
             ExitCode::from(2)
         }
+        Err(Failure::Stdout(error)) => {
+            eprintln!("error: could not write to stdout: {error}");
+            ExitCode::from(1)
+        }
         Err(Failure::Delta(error)) => {
             eprintln!("error: {}", millennium_report::Report::new(&error));
             ExitCode::from(1)
@@ -37,12 +41,25 @@ fn main() -> ExitCode {
 enum Failure {
     Usage(String),
     Delta(millennium_delta::Error),
+    Stdout(std::io::Error),
 }
 
 impl From<millennium_delta::Error> for Failure {
     fn from(error: millennium_delta::Error) -> Self {
         Failure::Delta(error)
     }
+}
+
+/// A line on stdout; a closed pipe (`| head`) is not an error (docs/conventions.md), so the rest is dropped silently.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*)
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(Failure::Stdout(e));
+        }
+    }};
 }
 
 fn run(args: &[String]) -> Result<(), Failure> {
@@ -74,18 +91,18 @@ fn run(args: &[String]) -> Result<(), Failure> {
             let options = MakeOptions { encoders, ..MakeOptions::default() };
             let attempts = match millennium_delta::make(base, new, delta, &options)? {
                 Outcome::Kept(made) => {
-                    println!("kept {} {}", made.header.encoder, made.size);
+                    out!("kept {} {}", made.header.encoder, made.size);
                     made.attempts
                 }
                 Outcome::NotWorthIt { attempts, .. } => {
-                    println!("not-worth-it");
+                    out!("not-worth-it");
                     attempts
                 }
             };
             for attempt in attempts {
                 match attempt.size {
-                    Some(size) => println!("tried {} {size}", attempt.encoder),
-                    None => println!("tried {} skipped", attempt.encoder),
+                    Some(size) => out!("tried {} {size}", attempt.encoder),
+                    None => out!("tried {} skipped", attempt.encoder),
                 }
             }
             Ok(())
@@ -100,12 +117,12 @@ fn run(args: &[String]) -> Result<(), Failure> {
         }
         ("inspect", [delta]) => {
             let h = millennium_delta::inspect(delta)?;
-            println!("encoder {}", h.encoder);
-            println!("base_size {}", h.base_size);
-            println!("base_blake2b_256 {}", hex::encode(h.base_blake2b_256));
-            println!("result_size {}", h.result_size);
-            println!("result_blake2b_256 {}", hex::encode(h.result_blake2b_256));
-            println!("payload_size {}", h.payload_size);
+            out!("encoder {}", h.encoder);
+            out!("base_size {}", h.base_size);
+            out!("base_blake2b_256 {}", hex::encode(h.base_blake2b_256));
+            out!("result_size {}", h.result_size);
+            out!("result_blake2b_256 {}", hex::encode(h.result_blake2b_256));
+            out!("payload_size {}", h.payload_size);
             Ok(())
         }
         ("make" | "apply" | "inspect", _) => Err(Failure::Usage(format!("wrong number of arguments to `{command}`"))),
