@@ -122,11 +122,7 @@ pub(crate) fn startup(inner: &Inner) -> Result<StartupStatus> {
 }
 
 fn restore(pending: &Pending) -> Result<()> {
-    if !pending.previous.is_file() {
-        return Err(Error::NoPreviousVersion { path: pending.previous.clone() });
-    }
-    fs::remove_stale_temps(&pending.executable);
-    fs::link_or_copy(&pending.previous, &pending.executable)
+    crate::install::restore_previous(&pending.previous, &pending.executable)
 }
 
 pub(crate) fn confirm_healthy(inner: &Inner) -> Result<()> {

@@ -285,7 +285,9 @@ impl UpdaterBuilder {
             .map_err(|e| invalid(format!("current version `{current_text}` is not SemVer: {e}")))?;
 
         let install = InstallKind::detect(self.bundle_type, self.executable)?;
-        let target = Target::new(current_os()?, current_arch()?, install.bundle_type())
+        // A bundle belongs to one OS: its strategy is ordinary code, so it also runs (and is tested) elsewhere.
+        let os = install.bundle_type().map_or_else(current_os, |b| Ok(b.os()))?;
+        let target = Target::new(os, current_arch()?, install.bundle_type())
             .map_err(|e| invalid(format!("this platform has no update target: {e}")))?;
 
         let app_id = match self.app_id {

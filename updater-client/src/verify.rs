@@ -294,6 +294,7 @@ pub(crate) fn check_platform(kind: &InstallKind, path: &Path) -> Result<()> {
         InstallKind::AppImage { .. } => (found == native_elf, format!("an AppImage for {arch}")),
         InstallKind::Deb => (found == Sniffed::Deb, "a Debian package".into()),
         InstallKind::Rpm => (found == Sniffed::Rpm, "an RPM package".into()),
+        InstallKind::App { .. } => (found == Sniffed::Gzip, "a macOS app archive (`.app.tar.gz`)".into()),
         InstallKind::Other { bundle } => {
             return Err(Error::Unsupported { what: format!("checking `{bundle}` artifacts") });
         }

@@ -29,6 +29,10 @@ use crate::env_vars;
 use crate::error::{Error, Result};
 use crate::updater::Inner;
 
+#[cfg(unix)]
+mod app_bundle;
+#[cfg(unix)]
+mod archive;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
@@ -51,7 +55,9 @@ pub enum InstallKind {
     Deb,
     /// Installed from an `.rpm` package.
     Rpm,
-    /// A bundle whose installer is not written yet on this platform (`app`, `msi`, `nsis`).
+    /// A macOS `.app` bundle: this directory (`…/Name.app`) is replaced by the update's `Name.app.tar.gz`.
+    App { path: PathBuf },
+    /// A bundle whose installer is not written yet on this platform (`msi`, `nsis`).
     Other { bundle: BundleType },
 }
 
@@ -77,6 +83,13 @@ impl InstallKind {
                     });
                 }
             },
+            Some(Some(BundleType::App)) => {
+                let given = exe(executable)?;
+                let path = app_bundle_of(&given).ok_or_else(|| Error::InvalidConfig {
+                    reason: format!("`{}` is not inside a `.app` bundle; pass the bundle with `executable(…)`", given.display()),
+                })?;
+                InstallKind::App { path }
+            }
             Some(Some(BundleType::Deb)) => InstallKind::Deb,
             Some(Some(BundleType::Rpm)) => InstallKind::Rpm,
             Some(Some(bundle)) => InstallKind::Other { bundle },
@@ -88,16 +101,17 @@ impl InstallKind {
         match self {
             InstallKind::Executable { .. } => None,
             InstallKind::AppImage { .. } => Some(BundleType::AppImage),
+            InstallKind::App { .. } => Some(BundleType::App),
             InstallKind::Deb => Some(BundleType::Deb),
             InstallKind::Rpm => Some(BundleType::Rpm),
             InstallKind::Other { bundle } => Some(*bundle),
         }
     }
 
-    /// The file an update replaces in place, if it is one file.
+    /// The file (or `.app` directory) an update replaces in place, if it is one.
     pub fn replaced_path(&self) -> Option<&Path> {
         match self {
-            InstallKind::Executable { path } | InstallKind::AppImage { path } => Some(path),
+            InstallKind::Executable { path } | InstallKind::AppImage { path } | InstallKind::App { path } => Some(path),
             _ => None,
         }
     }
@@ -109,6 +123,10 @@ pub(crate) fn install(inner: &Inner, update: &DownloadedUpdate) -> Result<()> {
         InstallKind::Executable { path } | InstallKind::AppImage { path } => {
             platform::replace_executable(inner, path, update)?;
         }
+        #[cfg(unix)]
+        InstallKind::App { path } => app_bundle::install(inner, path, update)?,
+        #[cfg(not(unix))]
+        InstallKind::App { .. } => return Err(Error::Unsupported { what: "`app` updates".into() }),
         InstallKind::Deb => platform::install_package("dpkg", &["-i"], update.path())?,
         InstallKind::Rpm => platform::install_package("rpm", &["-U"], update.path())?,
         InstallKind::Other { bundle } => {
@@ -123,5 +141,28 @@ pub(crate) fn install(inner: &Inner, update: &DownloadedUpdate) -> Result<()> {
 
 /// Replaces this process with the installed app, same arguments.
 pub(crate) fn relaunch(kind: &InstallKind) -> Result<std::convert::Infallible> {
+    #[cfg(unix)]
+    if let InstallKind::App { path } = kind {
+        return app_bundle::relaunch(path);
+    }
     platform::relaunch(kind)
+}
+
+/// The `.app` directory `path` is or is inside of.
+fn app_bundle_of(path: &Path) -> Option<PathBuf> {
+    path.ancestors().find(|a| a.extension().is_some_and(|e| e == "app")).map(Path::to_owned)
+}
+
+/// Puts the previous version kept at `previous` back at `target` (rollback): a directory (a `.app`) is swapped back
+/// atomically, a file is linked over.
+pub(crate) fn restore_previous(previous: &Path, target: &Path) -> Result<()> {
+    #[cfg(unix)]
+    if std::fs::symlink_metadata(previous).is_ok_and(|m| m.is_dir()) {
+        return app_bundle::swap(previous, target);
+    }
+    if !previous.is_file() {
+        return Err(Error::NoPreviousVersion { path: previous.to_owned() });
+    }
+    crate::fs::remove_stale_temps(target);
+    crate::fs::link_or_copy(previous, target)
 }
