@@ -19,11 +19,12 @@
 //! Files keep their permission bits (`0o777`; set-id and sticky bits are dropped), directories too (applied last, so
 //! a read-only directory can still be filled). Symlinks inside the bundle (`Frameworks/X.framework/Versions/Current
 //! -> A`) are kept as symlinks. Owners and times are not restored: the files belong to the user installing them.
-//! Every file is fsynced, so a swap that follows never exposes a bundle whose data is still in the page cache only.
+//! Everything unpacked is flushed to disk at the end ([`sync_tree`]), so a swap that follows never exposes a bundle
+//! whose data is still in the page cache only.
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -102,6 +103,7 @@ pub(crate) fn unpack_app(archive: &Path, dest: &Path, limits: Limits) -> Result<
                 WriteError::Io(e) => Error::io("unpack", &target, e),
                 WriteError::Exists => refuse(&shown, "appears twice in the archive".into()),
                 WriteError::Short(got) => refuse(&shown, format!("has {got} of its {size} bytes: the archive is truncated")),
+                WriteError::Read(e) => corrupt(e),
             })?;
         } else if kind.is_dir() {
             match std::fs::create_dir(&target) {
@@ -153,7 +155,7 @@ pub(crate) fn unpack_app(archive: &Path, dest: &Path, limits: Limits) -> Result<
     for (dir, mode) in &state.dirs {
         set_dir_mode(dir, *mode)?;
     }
-    crate::fs::sync_dir(dest);
+    sync_tree(dest)?;
     Ok(Unpacked { bundle_name, entries: state.entries })
 }
 
@@ -245,7 +247,10 @@ fn create_parents(dest: &Path, relative: &Path) -> Result<()> {
 }
 
 enum WriteError {
+    /// Writing the file failed (disk full, permissions).
     Io(std::io::Error),
+    /// Reading the archive failed (corrupt or cut-off compressed stream).
+    Read(std::io::Error),
     Exists,
     Short(u64),
 }
@@ -259,9 +264,18 @@ fn write_file(entry: &mut impl Read, target: &Path, size: u64, mode: u32) -> std
         std::io::ErrorKind::AlreadyExists => WriteError::Exists,
         _ => WriteError::Io(e),
     })?;
-    let copied = std::io::copy(&mut entry.take(size), &mut out).map_err(WriteError::Io)?;
-    if copied != size {
-        return Err(WriteError::Short(copied));
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut copied = 0u64;
+    while copied < size {
+        let want = buf.len().min(usize::try_from(size - copied).unwrap_or(usize::MAX));
+        let n = match entry.read(&mut buf[..want]) {
+            Ok(0) => return Err(WriteError::Short(copied)),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(WriteError::Read(e)),
+        };
+        out.write_all(&buf[..n]).map_err(WriteError::Io)?;
+        copied += n as u64;
     }
     #[cfg(unix)]
     {
@@ -270,7 +284,26 @@ fn write_file(entry: &mut impl Read, target: &Path, size: u64, mode: u32) -> std
     }
     #[cfg(not(unix))]
     let _ = mode;
-    out.sync_all().map_err(WriteError::Io)
+    Ok(())
+}
+
+/// Makes everything unpacked under `dest` durable before it is swapped in: an fsync of every file and directory.
+/// (Not per file while unpacking: an archive refused half-way should not cost thousands of fsyncs. Not `syncfs`,
+/// which would also wait for every other program's writes to the volume.)
+fn sync_tree(dest: &Path) -> Result<()> {
+    fn walk(dir: &Path) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let kind = entry.file_type()?;
+            if kind.is_dir() {
+                walk(&entry.path())?;
+            } else if kind.is_file() {
+                File::open(entry.path())?.sync_all()?;
+            }
+        }
+        File::open(dir)?.sync_all()
+    }
+    walk(dest).map_err(|e| Error::io("flush to disk", dest, e))
 }
 
 #[cfg(unix)]
