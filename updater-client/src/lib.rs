@@ -56,7 +56,7 @@ pub mod blocking;
 
 pub use download::{DownloadedUpdate, Progress};
 pub use error::{Error, Result};
-pub use install::InstallKind;
+pub use install::{InstallKind, InstallScope, InstallerCommand, InstallerUi};
 pub use millennium_webview_probe::HEADER as WEBVIEW_HEADER;
 pub use rollback::StartupStatus;
 pub use updater::{INSTALL_ID_HEADER, Update, Updater, UpdaterBuilder};

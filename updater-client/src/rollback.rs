@@ -93,6 +93,7 @@ fn is_running(pending: &Pending, current: &Version) -> bool {
 }
 
 pub(crate) fn startup(inner: &Inner) -> Result<StartupStatus> {
+    crate::install::at_startup(&inner.install);
     let file = inner.state.pending_file();
     let pending = match load(&file) {
         Ok(Some(p)) => p,

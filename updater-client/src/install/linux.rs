@@ -83,3 +83,8 @@ pub(crate) fn relaunch(kind: &InstallKind) -> Result<std::convert::Infallible> {
     let error = Command::new(&path).args(std::env::args_os().skip(1)).exec();
     Err(Error::Relaunch { path, source: error })
 }
+
+/// Windows installers are not run on Linux; [`crate::DownloadedUpdate::installer_command`] gives the command line.
+pub(crate) fn run_installer(command: &crate::install::InstallerCommand) -> Result<()> {
+    Err(Error::Unsupported { what: format!("running the Windows installer `{}`", command.program.to_string_lossy()) })
+}

@@ -5,11 +5,17 @@
 //! - a plain executable, or an AppImage (the file `$APPIMAGE` names): replaced by an atomic rename, keeping its
 //!   permission bits, after hard-linking (or copying) the current file to `<path>.previous` for rollback;
 //! - a `.deb` or `.rpm` install: the verified package is handed to `dpkg -i` / `rpm -U` (through `pkexec` when not
-//!   root), whose output ends up in the error if it fails.
+//!   root), whose output ends up in the error if it fails;
+//! - a macOS `.app` bundle: the `Name.app.tar.gz` is unpacked safely beside it and the two directories are exchanged
+//!   atomically, the old one kept for rollback (`app_bundle`, `archive`);
+//! - a Windows plain executable: the same steps as below, except that the running `.exe` is renamed aside instead of
+//!   being replaced (`exe_aside`);
+//! - a Windows NSIS or MSI install: the verified installer is run over the app with `/UPDATE` or `msiexec /i`
+//!   (`windows_installer`), and the app exits so the installer can replace its files; the installer relaunches it.
 //!
-//! The shared algorithm is here; what differs per operating system lives in one module per platform exporting the
-//! same functions (`linux` today; `windows` must move the running exe aside before renaming, `macos` swaps the
-//! `.app` bundle directory). Replacing an executable, in order:
+//! The strategy follows the install's *bundle type*, not the OS the code runs on: every strategy except the few
+//! system calls of the `linux` and `windows` modules is ordinary code, compiled and tested on Linux. Replacing an
+//! executable on Linux, in order:
 //!
 //! 1. copy the verified file to a temporary file beside the target, with the target's mode, and fsync it;
 //! 2. make `<path>.previous` a hard link to (or copy of) the current file, atomically;
@@ -33,15 +39,24 @@ use crate::updater::Inner;
 mod app_bundle;
 #[cfg(unix)]
 mod archive;
+mod exe_aside;
+pub(crate) mod on_exit;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
 use linux as platform;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as platform;
+mod windows_installer;
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 mod unsupported;
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 use unsupported as platform;
+
+pub use windows_installer::{InstallScope, InstallerCommand, InstallerUi};
 
 /// How the running app was installed, i.e. what an update replaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,13 +72,19 @@ pub enum InstallKind {
     Rpm,
     /// A macOS `.app` bundle: this directory (`…/Name.app`) is replaced by the update's `Name.app.tar.gz`.
     App { path: PathBuf },
-    /// A bundle whose installer is not written yet on this platform (`msi`, `nsis`).
-    Other { bundle: BundleType },
+    /// Installed by an NSIS `-setup.exe` (Windows): an update runs the new installer with `/UPDATE`.
+    Nsis { ui: InstallerUi, scope: InstallScope },
+    /// Installed from an `.msi` (Windows): an update runs `msiexec /i` on the new package (a major upgrade).
+    Msi { ui: InstallerUi, scope: InstallScope },
 }
 
 impl InstallKind {
     /// `bundle`: what the app said (`Some(None)` = plain binary), `None` = detect (`$APPIMAGE`, else plain binary).
-    pub(crate) fn detect(bundle: Option<Option<BundleType>>, executable: Option<PathBuf>) -> Result<Self> {
+    pub(crate) fn detect(
+        bundle: Option<Option<BundleType>>,
+        executable: Option<PathBuf>,
+        (ui, scope): (InstallerUi, InstallScope),
+    ) -> Result<Self> {
         let appimage_env = || std::env::var_os(env_vars::APPIMAGE).filter(|p| !p.is_empty()).map(PathBuf::from);
         let exe = |given: Option<PathBuf>| match given {
             Some(p) => Ok(p),
@@ -92,7 +113,8 @@ impl InstallKind {
             }
             Some(Some(BundleType::Deb)) => InstallKind::Deb,
             Some(Some(BundleType::Rpm)) => InstallKind::Rpm,
-            Some(Some(bundle)) => InstallKind::Other { bundle },
+            Some(Some(BundleType::Nsis)) => InstallKind::Nsis { ui, scope },
+            Some(Some(BundleType::Msi)) => InstallKind::Msi { ui, scope },
         })
     }
 
@@ -104,7 +126,8 @@ impl InstallKind {
             InstallKind::App { .. } => Some(BundleType::App),
             InstallKind::Deb => Some(BundleType::Deb),
             InstallKind::Rpm => Some(BundleType::Rpm),
-            InstallKind::Other { bundle } => Some(*bundle),
+            InstallKind::Nsis { .. } => Some(BundleType::Nsis),
+            InstallKind::Msi { .. } => Some(BundleType::Msi),
         }
     }
 
@@ -129,8 +152,9 @@ pub(crate) fn install(inner: &Inner, update: &DownloadedUpdate) -> Result<()> {
         InstallKind::App { .. } => return Err(Error::Unsupported { what: "`app` updates".into() }),
         InstallKind::Deb => platform::install_package("dpkg", &["-i"], update.path())?,
         InstallKind::Rpm => platform::install_package("rpm", &["-U"], update.path())?,
-        InstallKind::Other { bundle } => {
-            return Err(Error::Unsupported { what: format!("`{bundle}` updates") });
+        InstallKind::Nsis { .. } | InstallKind::Msi { .. } => {
+            let command = installer_command(&inner.install, update.path())?;
+            platform::run_installer(&command)?;
         }
     }
     if update.owned {
@@ -146,6 +170,29 @@ pub(crate) fn relaunch(kind: &InstallKind) -> Result<std::convert::Infallible> {
         return app_bundle::relaunch(path);
     }
     platform::relaunch(kind)
+}
+
+/// The command line that installs the verified installer at `installer` over this app (NSIS and MSI installs).
+pub(crate) fn installer_command(kind: &InstallKind, installer: &Path) -> Result<InstallerCommand> {
+    Ok(match kind {
+        InstallKind::Nsis { ui, scope } => windows_installer::nsis_command(installer, *ui, *scope, true),
+        InstallKind::Msi { ui, scope } => {
+            let exe = std::env::current_exe().map_err(|e| Error::io("find the running executable", "", e))?;
+            windows_installer::msi_command(installer, *ui, *scope, Some(&exe))
+        }
+        _ => return Err(Error::Unsupported { what: "an installer command for this kind of install".into() }),
+    })
+}
+
+/// Start-up housekeeping of an install (called by [`crate::Updater::startup`]): on Windows, repairs a rename-aside
+/// swap that was interrupted and deletes leftovers (see [`exe_aside`]).
+pub(crate) fn at_startup(kind: &InstallKind) {
+    #[cfg(windows)]
+    if let InstallKind::Executable { path } = kind {
+        exe_aside::cleanup_at_start(path, &crate::rollback::previous_path(path));
+    }
+    #[cfg(not(windows))]
+    let _ = kind;
 }
 
 /// The `.app` directory `path` is or is inside of.

@@ -3,8 +3,10 @@
 
 mod app_bundle;
 mod crash_safety;
+mod on_exit;
 mod example_app;
 mod secure;
 mod support;
 mod updater;
 mod webview;
+mod windows_installers;
