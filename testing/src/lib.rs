@@ -9,7 +9,8 @@
 //! - `keys` (feature `metadata`): release keys, signatures and signed files as `millennium-sign` writes them.
 //! - `metadata` (feature `metadata`): the release-key holder's side of signed metadata: roots, release and freshness
 //!   documents.
-//! - `http` (feature `http`): a scriptable HTTP server that misbehaves the way a network or a hostile mirror does.
+//! - `http` (feature `http`): a scriptable HTTP server that misbehaves the way a network or a hostile mirror does;
+//!   with the feature `https`, also over TLS with a test certificate authority (`TestCa`, made by `openssl`).
 //! - `server` (feature `server`): the real update server in this process or as its binary, its storage backend, and
 //!   apps registered on it.
 //!

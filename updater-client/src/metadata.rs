@@ -33,7 +33,7 @@ const TRUST_FILE: &str = "trust.json";
 pub(crate) struct Vouched {
     pub(crate) release: VerifiedRelease,
     pub(crate) artifact: ArtifactInfo,
-    pub(crate) url: String,
+    pub(crate) url: url::Url,
     /// The state after this release is installed.
     state_after: TrustState,
 }
@@ -165,7 +165,7 @@ pub(crate) async fn check(inner: &Inner, base: &url::Url, app: &str) -> Result<O
     // Fails now, before any download, if the artifact's signature is unusable or for another version.
     release.artifact_check(&inner.target).map_err(untrusted)?;
     let artifact = artifact.clone();
-    let url = join(base, &["files", &version, &artifact.target.to_string(), &artifact.file])?.to_string();
+    let url = join(base, &["files", &version, &artifact.target.to_string(), &artifact.file])?;
     let mut state_after = state;
     state_after.record(&release);
     Ok(Some(Vouched { release, artifact, url, state_after }))

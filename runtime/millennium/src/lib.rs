@@ -439,7 +439,12 @@ impl Builder {
         self
     }
 
-    /// The updater behind `Millennium.updater` (see [`api::updater`]).
+    /// The updater behind `Millennium.updater` (see [`api::updater`]). It gets a Millennium app's stricter defaults
+    /// for whatever `updater` leaves unset ([`UpdaterBuilder::millennium_defaults`]): a release's signature must
+    /// carry its version (`millennium-sign sign --version`), so a server cannot offer an old build as a new one;
+    /// `require_signed_version(false)` opts out.
+    ///
+    /// [`UpdaterBuilder::millennium_defaults`]: millennium_updater::UpdaterBuilder::millennium_defaults
     #[cfg(feature = "api-updater")]
     pub fn updater(mut self, updater: millennium_updater::UpdaterBuilder) -> Self {
         self.apis.updater = Some(updater);

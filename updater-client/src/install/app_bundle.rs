@@ -51,7 +51,7 @@ pub(crate) fn install(inner: &Inner, bundle: &Path, update: &DownloadedUpdate) -
         return Err(Error::io("create the directory", &staging, e));
     }
     let guard = RemoveOnDrop(Some(staging.clone()));
-    let unpacked = archive::unpack_app(update.path(), &staging, archive::Limits::default())?;
+    let unpacked = unpack_checked(inner, update, &staging)?;
     if unpacked.bundle_name != file_name(bundle) {
         tracing::info!(archive = %unpacked.bundle_name, installed = %bundle.display(), "the bundle was renamed; keeping the installed name");
     }
@@ -64,6 +64,71 @@ pub(crate) fn install(inner: &Inner, bundle: &Path, update: &DownloadedUpdate) -
     swap(&previous, bundle)?;
     tracing::info!(path = %bundle.display(), version = %update.version(), entries = unpacked.entries, "update installed");
     Ok(())
+}
+
+/// Unpacks the archive while checking its bytes once more (see "Exactly the verified bytes" in [`crate::install`]):
+/// a checker thread reads the file and verifies each chunk before handing it, through a bounded channel, to the
+/// unpacker. Whatever the unpacker made of the bytes, nothing is swapped in unless the check passed over all of them.
+fn unpack_checked(inner: &Inner, update: &DownloadedUpdate, staging: &Path) -> Result<archive::Unpacked> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
+    std::thread::scope(|scope| {
+        let checker = scope.spawn(move || {
+            super::recheck(inner, update, |chunk| {
+                sender.send(chunk.to_vec()).map_err(|_| Error::Io {
+                    action: "unpack",
+                    path: update.path().to_owned(),
+                    source: std::io::Error::other("the unpacker stopped"),
+                })
+            })
+        });
+        let unpacked =
+            archive::unpack_app_from(ChannelReader::new(receiver), update.path(), staging, archive::Limits::default());
+        let checked = checker.join().unwrap_or_else(|_| {
+            Err(Error::Io {
+                action: "check",
+                path: update.path().to_owned(),
+                source: std::io::Error::other("the checker panicked"),
+            })
+        });
+        match (checked, unpacked) {
+            (Err(changed), _) if matches!(changed, Error::ChangedAfterVerification { .. }) => Err(changed),
+            // A refusal by the unpacker stops the checker early ("the unpacker stopped"): report the refusal.
+            (_, Err(refused)) => Err(refused),
+            (Err(e), Ok(_)) => Err(e),
+            (Ok(()), Ok(unpacked)) => Ok(unpacked),
+        }
+    })
+}
+
+/// Reads the chunks a channel delivers; the end of the channel is the end of the input.
+struct ChannelReader {
+    receiver: std::sync::mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl ChannelReader {
+    fn new(receiver: std::sync::mpsc::Receiver<Vec<u8>>) -> Self {
+        Self { receiver, chunk: Vec::new(), at: 0 }
+    }
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.chunk.len() {
+            match self.receiver.recv() {
+                Ok(chunk) => {
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// Exchanges the directories `a` and `b` (same parent) atomically where the file system can, and makes it durable.
@@ -306,7 +371,10 @@ pub(crate) fn relaunch(bundle: &Path) -> Result<std::convert::Infallible> {
             .status();
         match status {
             Ok(s) if s.success() => std::process::exit(0),
-            Ok(s) => Err(Error::Relaunch { path: bundle.to_owned(), source: std::io::Error::other(format!("`open -n` {s}")) }),
+            Ok(s) => Err(Error::Relaunch {
+                path: bundle.to_owned(),
+                source: std::io::Error::other(format!("`open -n` {s}")),
+            }),
             Err(e) => Err(Error::Relaunch { path: bundle.to_owned(), source: e }),
         }
     }
@@ -332,7 +400,10 @@ mod tests {
         );
         assert!(is_translocated(p));
         let e = preflight(p, None, false, true).unwrap_err().to_string();
-        assert!(e.contains("App Translocation") && e.contains("hint: move the app into the Applications folder"), "{e}");
+        assert!(
+            e.contains("App Translocation") && e.contains("hint: move the app into the Applications folder"),
+            "{e}"
+        );
         assert!(!is_translocated(Path::new("/Applications/Hello.app")));
         assert!(!is_translocated(Path::new("/Applications/MyAppTranslocationTool.app")));
     }
@@ -350,7 +421,10 @@ mod tests {
         assert!(mounts[2].read_only && mounts[0].read_only && !mounts[1].read_only);
         let e = preflight(Path::new("/Volumes/Hello App/Hello App.app"), Some(&mounts), false, true).unwrap_err();
         let text = e.to_string();
-        assert!(text.contains("read-only volume `/Volumes/Hello App`") && text.contains("hint: drag the app"), "{text}");
+        assert!(
+            text.contains("read-only volume `/Volumes/Hello App`") && text.contains("hint: drag the app"),
+            "{text}"
+        );
         // The Data volume (where /Applications really lives) is writable.
         let data = Path::new("/System/Volumes/Data/Applications/Hello.app");
         assert!(preflight(data, Some(&mounts), false, true).is_ok());

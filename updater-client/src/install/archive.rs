@@ -52,11 +52,11 @@ pub(crate) struct Unpacked {
     pub(crate) entries: usize,
 }
 
-/// Unpacks the bundle in `archive` (a `.app.tar.gz`) into `dest`, an existing empty directory, without its
-/// `Name.app` component. On error `dest` may hold part of the bundle: the caller deletes it.
-pub(crate) fn unpack_app(archive: &Path, dest: &Path, limits: Limits) -> Result<Unpacked> {
-    let file = File::open(archive).map_err(|e| Error::io("open", archive, e))?;
-    let gz = flate2::read::GzDecoder::new(BufReader::with_capacity(256 * 1024, file));
+/// Unpacks the bundle whose `.app.tar.gz` bytes `input` delivers (`archive` names the file in errors) into `dest`,
+/// an existing empty directory, without its `Name.app` component. On error `dest` may hold part of the bundle: the
+/// caller deletes it.
+pub(crate) fn unpack_app_from(input: impl Read, archive: &Path, dest: &Path, limits: Limits) -> Result<Unpacked> {
+    let gz = flate2::read::GzDecoder::new(BufReader::with_capacity(256 * 1024, input));
     let mut tar = tar::Archive::new(gz);
     let refuse = |entry: &str, reason: String| Error::UnsafeArchive {
         archive: archive.to_owned(),
@@ -102,7 +102,9 @@ pub(crate) fn unpack_app(archive: &Path, dest: &Path, limits: Limits) -> Result<
             write_file(&mut entry, &target, size, mode).map_err(|e| match e {
                 WriteError::Io(e) => Error::io("unpack", &target, e),
                 WriteError::Exists => refuse(&shown, "appears twice in the archive".into()),
-                WriteError::Short(got) => refuse(&shown, format!("has {got} of its {size} bytes: the archive is truncated")),
+                WriteError::Short(got) => {
+                    refuse(&shown, format!("has {got} of its {size} bytes: the archive is truncated"))
+                }
                 WriteError::Read(e) => corrupt(e),
             })?;
         } else if kind.is_dir() {
@@ -113,7 +115,8 @@ pub(crate) fn unpack_app(archive: &Path, dest: &Path, limits: Limits) -> Result<
             }
             state.dirs.push((target, mode));
         } else if kind.is_symlink() {
-            let link = entry.link_name().map_err(corrupt)?.ok_or_else(|| refuse(&shown, "is a symlink to nothing".into()))?;
+            let link =
+                entry.link_name().map_err(corrupt)?.ok_or_else(|| refuse(&shown, "is a symlink to nothing".into()))?;
             let link = link.into_owned();
             check_symlink_target(&relative, &link).map_err(|reason| refuse(&shown, reason))?;
             symlink(&link, &target).map_err(|e| match e.kind() {
@@ -140,7 +143,10 @@ pub(crate) fn unpack_app(archive: &Path, dest: &Path, limits: Limits) -> Result<
         if let Ok(resolved) = path.canonicalize()
             && !resolved.starts_with(&root)
         {
-            return Err(refuse(shown, format!("is a symlink to `{}`, which resolves outside the bundle", link.display())));
+            return Err(refuse(
+                shown,
+                format!("is a symlink to `{}`, which resolves outside the bundle", link.display()),
+            ));
         }
     }
     let Some(bundle_name) = state.bundle.take() else {
@@ -148,7 +154,10 @@ pub(crate) fn unpack_app(archive: &Path, dest: &Path, limits: Limits) -> Result<
     };
     let plist = dest.join("Contents").join("Info.plist");
     if !std::fs::symlink_metadata(&plist).is_ok_and(|m| m.is_file()) {
-        return Err(refuse(&format!("{bundle_name}/Contents/Info.plist"), "is missing: this is not an app bundle".into()));
+        return Err(refuse(
+            &format!("{bundle_name}/Contents/Info.plist"),
+            "is missing: this is not an app bundle".into(),
+        ));
     }
     // Deepest first, so that making a directory read-only never blocks the ones below it.
     state.dirs.sort_by_key(|(p, _)| std::cmp::Reverse(p.components().count()));

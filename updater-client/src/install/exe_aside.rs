@@ -71,7 +71,9 @@ fn leftover_path(path: &Path) -> PathBuf {
 pub(crate) fn cleanup_at_start(target: &Path, previous: &Path) {
     if std::fs::symlink_metadata(target).is_err() && previous.is_file() {
         match std::fs::rename(previous, target) {
-            Ok(()) => tracing::warn!(path = %target.display(), "an interrupted update left the program aside; restored"),
+            Ok(()) => {
+                tracing::warn!(path = %target.display(), "an interrupted update left the program aside; restored")
+            }
             Err(e) => tracing::error!(error = %e, path = %target.display(), "could not restore the program"),
         }
     }

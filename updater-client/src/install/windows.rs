@@ -21,7 +21,12 @@ pub(crate) fn replace_executable(inner: &Inner, target: &Path, update: &Download
     let previous = rollback::previous_path(target);
     fs::remove_stale_temps(target);
     fs::remove_stale_temps(&previous);
-    let staged = fs::stage_beside(update.path(), target, None)?;
+    // The copy is what gets installed: its bytes are checked as they are written (see `crate::install`).
+    let staged = fs::stage_beside_with(target, None, |out, path| {
+        super::recheck(inner, update, |chunk| {
+            std::io::Write::write_all(out, chunk).map_err(|e| Error::io("write", path, e))
+        })
+    })?;
     exe_aside::swap_in(target, staged, &previous, || {
         rollback::record_pending(inner, target, &previous, update.version())
     })?;
@@ -44,9 +49,7 @@ pub(crate) fn run_installer(command: &InstallerCommand) -> Result<()> {
     } else {
         c.args(&command.args);
     }
-    c.creation_flags(DETACHED)
-        .spawn()
-        .map_err(|e| Error::io("start the installer", Path::new(&command.program), e))?;
+    c.creation_flags(DETACHED).spawn().map_err(|e| Error::io("start the installer", Path::new(&command.program), e))?;
     std::process::exit(0)
 }
 

@@ -83,12 +83,19 @@ pub(crate) fn nsis_command(installer: &Path, ui: InstallerUi, scope: InstallScop
             program: installer.as_os_str().to_owned(),
             args: args.into_iter().map(OsString::from).collect(),
         },
-        InstallScope::PerMachine => elevated(installer.as_os_str(), &args.iter().map(|a| (*a).into()).collect::<Vec<_>>()),
+        InstallScope::PerMachine => {
+            elevated(installer.as_os_str(), &args.iter().map(|a| (*a).into()).collect::<Vec<_>>())
+        }
     }
 }
 
 /// Runs `msiexec` on `msi`; `relaunch`: the app to start again once it succeeded.
-pub(crate) fn msi_command(msi: &Path, ui: InstallerUi, scope: InstallScope, relaunch: Option<&Path>) -> InstallerCommand {
+pub(crate) fn msi_command(
+    msi: &Path,
+    ui: InstallerUi,
+    scope: InstallScope,
+    relaunch: Option<&Path>,
+) -> InstallerCommand {
     let mut args: Vec<OsString> = vec!["/i".into(), msi.as_os_str().to_owned()];
     match ui {
         InstallerUi::Quiet => args.push("/quiet".into()),

@@ -164,7 +164,8 @@ async fn a_macos_app_is_updated_through_the_real_server_byte_for_byte_then_rolle
     install_copy(&out1.join(BUNDLE), &installed);
     assert_eq!(tree(&installed), v1);
     let state = work.path().join("state");
-    let endpoint = format!("{}/hello/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}/{{{{bundle_type}}}}", server.url);
+    let endpoint =
+        format!("{}/hello/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}/{{{{bundle_type}}}}", server.url);
     let pubkey = key.public_key().to_text(Format::Tauri);
 
     let u1 = updater(&endpoint, &pubkey, "1.0.0", &installed, &state);
@@ -343,7 +344,11 @@ fn hostile_archives_are_refused_and_nothing_changes_on_disk() {
             vec![file("Hello App.app/Contents/x", b"1"), file("Hello App.app/Contents/x", b"2")],
             "appears twice",
         ),
-        ("100 000 entries", many.iter().map(|n| Raw { name: n, kind: Regular, mode: 0, link: "", data: b"" }).collect(), "one entry too many"),
+        (
+            "100 000 entries",
+            many.iter().map(|n| Raw { name: n, kind: Regular, mode: 0, link: "", data: b"" }).collect(),
+            "one entry too many",
+        ),
     ];
     for (what, extra, expected) in cases {
         let fx = Installed::new();
@@ -381,8 +386,20 @@ fn a_truncated_or_bundle_less_archive_is_refused_and_nothing_changes() {
     // And the sound archive installs, with its modes.
     let fx = Installed::new();
     let mut entries = base();
-    entries.push(Raw { name: "Hello App.app/Contents/MacOS/", kind: tar::EntryType::Directory, mode: 0o755, link: "", data: b"" });
-    entries.push(Raw { name: "Hello App.app/Contents/MacOS/hello", kind: tar::EntryType::Regular, mode: 0o4755, link: "", data: b"v2" });
+    entries.push(Raw {
+        name: "Hello App.app/Contents/MacOS/",
+        kind: tar::EntryType::Directory,
+        mode: 0o755,
+        link: "",
+        data: b"",
+    });
+    entries.push(Raw {
+        name: "Hello App.app/Contents/MacOS/hello",
+        kind: tar::EntryType::Regular,
+        mode: 0o4755,
+        link: "",
+        data: b"v2",
+    });
     fx.install(&tar_gz(&entries)).unwrap();
     let hello = fx.bundle().join("Contents/MacOS/hello");
     assert_eq!(std::fs::read(&hello).unwrap(), b"v2");
@@ -488,6 +505,7 @@ fn kill_9_during_an_app_install_leaves_the_old_or_the_new_bundle_whole() {
     install_copy(&v1_dir, &bundle);
     assert!(run_helper().wait().unwrap().success());
     assert_eq!(tree(&bundle), v2);
-    let litter: Vec<_> = millennium_testing::listing(&apps).into_iter().filter(|n| n.contains(".millennium-")).collect();
+    let litter: Vec<_> =
+        millennium_testing::listing(&apps).into_iter().filter(|n| n.contains(".millennium-")).collect();
     assert!(litter.is_empty(), "stale unpacking directories: {litter:?}");
 }

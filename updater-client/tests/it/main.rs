@@ -3,8 +3,8 @@
 
 mod app_bundle;
 mod crash_safety;
-mod on_exit;
 mod example_app;
+mod on_exit;
 mod secure;
 mod support;
 mod updater;

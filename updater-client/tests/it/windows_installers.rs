@@ -30,7 +30,14 @@ fn windows_exe(dir: &Path, version: &str) -> PathBuf {
     )
     .unwrap();
     let exe = dir.join("hello.exe");
-    let o = std::process::Command::new("x86_64-w64-mingw32-gcc").arg("-O2").arg("-s").arg("-o").arg(&exe).arg(&src).output().unwrap();
+    let o = std::process::Command::new("x86_64-w64-mingw32-gcc")
+        .arg("-O2")
+        .arg("-s")
+        .arg("-o")
+        .arg(&exe)
+        .arg(&src)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     exe
 }
