@@ -11,6 +11,12 @@ pub struct Wine {
     pub prefix: tempfile::TempDir,
 }
 
+impl Default for Wine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Wine {
     pub fn new() -> Wine {
         require_tool("wine", "wine");

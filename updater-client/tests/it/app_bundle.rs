@@ -447,7 +447,7 @@ fn kill_9_during_an_app_install_leaves_the_old_or_the_new_bundle_whole() {
     let new = dir.path().join("update.app.tar.gz");
     std::fs::write(&new, &v2_tgz).unwrap();
     let sig = dir.path().join("update.sig");
-    std::fs::write(&sig, keys.sign(&v2_tgz, Some("2.0.0")).to_text(Format::Tauri).to_string()).unwrap();
+    std::fs::write(&sig, keys.sign(&v2_tgz, Some("2.0.0")).to_text(Format::Tauri)).unwrap();
     let pubkey = dir.path().join("key.pub");
     std::fs::write(&pubkey, &keys.public_text).unwrap();
     let apps = dir.path().join("Applications");
