@@ -406,6 +406,34 @@ fn a_truncated_or_bundle_less_archive_is_refused_and_nothing_changes() {
     assert_eq!(std::fs::metadata(&hello).unwrap().permissions().mode() & 0o7777, 0o755, "set-uid dropped, x kept");
 }
 
+/// The verify-then-install race on a `.app`: another program of the user swaps the verified archive (for a sound but
+/// different bundle) before the install; the install checks the bytes it unpacks and swaps nothing in.
+#[test]
+fn an_app_archive_swapped_after_verification_is_never_installed() {
+    let fx = Installed::new();
+    let before = fx.snapshot();
+    let genuine = tar_gz(&base());
+    let path = fx.dir.path().join("update.app.tar.gz");
+    std::fs::write(&path, &genuine).unwrap();
+    let sig = fx.keys.sign(&genuine, Some("2.0.0")).to_text(Format::Tauri).to_string();
+    let updater = Updater::builder()
+        .endpoint("http://127.0.0.1:9/unused")
+        .pubkey(&fx.keys.public_text)
+        .current_version("1.0.0")
+        .bundle_type(Some(BundleType::App))
+        .executable(fx.bundle())
+        .state_dir(fx.dir.path().join("state"))
+        .build()
+        .unwrap();
+    let verified = updater.verify_local_file(&path, &sig, "2.0.0").unwrap();
+    let mut evil = base();
+    evil.push(file("Hello App.app/Contents/MacOS/hello", b"the attacker's program"));
+    std::fs::write(&path, tar_gz(&evil)).unwrap();
+    let err = verified.install().unwrap_err();
+    assert!(matches!(err, Error::ChangedAfterVerification { .. }), "{err}");
+    assert_eq!(fx.snapshot(), before, "nothing was swapped in or left behind");
+}
+
 // ----- crash safety -----
 
 fn helper() -> PathBuf {
