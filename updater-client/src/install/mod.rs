@@ -86,8 +86,9 @@ pub enum InstallKind {
     App { path: PathBuf },
     /// Installed by an NSIS `-setup.exe` (Windows): an update runs the new installer with `/UPDATE`.
     Nsis { ui: InstallerUi, scope: InstallScope },
-    /// Installed from an `.msi` (Windows): an update runs `msiexec /i` on the new package (a major upgrade).
-    Msi { ui: InstallerUi, scope: InstallScope },
+    /// Installed from an `.msi` (Windows): an update runs `msiexec /i` on the new package (a major upgrade), then
+    /// starts `relaunch` (the app's executable; default: the running one).
+    Msi { ui: InstallerUi, scope: InstallScope, relaunch: Option<PathBuf> },
 }
 
 impl InstallKind {
@@ -129,7 +130,7 @@ impl InstallKind {
             Some(Some(BundleType::Deb)) => InstallKind::Deb,
             Some(Some(BundleType::Rpm)) => InstallKind::Rpm,
             Some(Some(BundleType::Nsis)) => InstallKind::Nsis { ui, scope },
-            Some(Some(BundleType::Msi)) => InstallKind::Msi { ui, scope },
+            Some(Some(BundleType::Msi)) => InstallKind::Msi { ui, scope, relaunch: executable },
         })
     }
 
@@ -272,8 +273,11 @@ fn run_windows_installer(inner: &Inner, update: &DownloadedUpdate) -> Result<()>
 pub(crate) fn installer_command(kind: &InstallKind, installer: &Path) -> Result<InstallerCommand> {
     Ok(match kind {
         InstallKind::Nsis { ui, scope } => windows_installer::nsis_command(installer, *ui, *scope, true),
-        InstallKind::Msi { ui, scope } => {
-            let exe = std::env::current_exe().map_err(|e| Error::io("find the running executable", "", e))?;
+        InstallKind::Msi { ui, scope, relaunch } => {
+            let exe = match relaunch {
+                Some(path) => path.clone(),
+                None => std::env::current_exe().map_err(|e| Error::io("find the running executable", "", e))?,
+            };
             windows_installer::msi_command(installer, *ui, *scope, Some(&exe))
         }
         _ => return Err(Error::Unsupported { what: "an installer command for this kind of install".into() }),

@@ -77,6 +77,18 @@ fn write_png(path: &Path) {
 /// Version `version` of the app's NSIS installer (per user, no WebView2 step), built with the real bundler.
 fn nsis_setup(dir: &Path, version: &str) -> PathBuf {
     require_tool("makensis", "nsis");
+    bundle_windows(dir, version, "per-user", millennium_bundler::Format::Nsis);
+    dir.join("out").join(format!("hello-app_{version}_x64-setup.exe"))
+}
+
+/// Version `version` of the app's MSI (per machine, no WebView2 step), built with the real bundler.
+fn msi_package(dir: &Path, version: &str) -> PathBuf {
+    require_tool("wixl", "wixl");
+    bundle_windows(dir, version, "per-machine", millennium_bundler::Format::Msi);
+    dir.join("out").join(format!("hello-app_{version}_x64_en-US.msi"))
+}
+
+fn bundle_windows(dir: &Path, version: &str, scope: &str, format: millennium_bundler::Format) {
     std::fs::create_dir_all(dir).unwrap();
     windows_exe(dir, version);
     write_png(&dir.join("icon.png"));
@@ -97,7 +109,7 @@ main = "hello"
 
 [windows]
 binary = "hello.exe"
-install-scope = "per-user"
+install-scope = "{scope}"
 webview-install-mode = "skip"
 "#
         ),
@@ -106,14 +118,13 @@ webview-install-mode = "skip"
     let out = dir.join("out");
     let options = millennium_bundler::Options {
         manifest_path: dir.join("Millennium.toml"),
-        formats: [millennium_bundler::Format::Nsis].into(),
+        formats: [format].into(),
         arch: millennium_bundler::Arch::X86_64,
         out_dir: out.clone(),
         overrides: millennium_bundler::config::Overrides { windows_only: true, ..Default::default() },
     };
     let env = |name: &str| (name == "SOURCE_DATE_EPOCH").then(|| "1700000000".to_owned());
     millennium_bundler::bundle(&options, &env, &millennium_bundler::NoProgress).unwrap();
-    out.join(format!("hello-app_{version}_x64-setup.exe"))
 }
 
 #[test]
@@ -160,4 +171,54 @@ fn an_nsis_install_is_updated_under_wine_by_the_command_line_the_updater_builds(
     assert_eq!(wine.uninstall_entries("HKCU", "Hello App"), 1);
     assert_eq!(wine.display_versions("HKCU"), ["2.0.0"]);
     assert_eq!(std::fs::read_to_string(dir.join("settings.ini")).unwrap(), "user data\n", "/UPDATE kept user data");
+}
+
+/// MSI: v1 installed by `msiexec`, then the updater's installer step for v2 (`msiexec /i … /quiet /norestart
+/// ALLUSERS=1`, then the app started again) run by `cmd.exe` exactly as the updater hands it over on Windows (the
+/// line in a batch file, since Wine cannot pass a raw command line from Linux). The one change: the package's Linux
+/// path becomes Wine's `Z:` path.
+#[test]
+fn an_msi_install_is_upgraded_under_wine_by_the_command_line_the_updater_builds() {
+    let work = tempfile::tempdir().unwrap();
+    let msi1 = msi_package(&work.path().join("v1"), "1.0.0");
+    let msi2 = msi_package(&work.path().join("v2"), "2.0.0");
+    let wine = Wine::new();
+    wine.run_ok(&["msiexec", "/i", &Wine::z(&msi1), "/qn"]);
+    let exe = r"C:\Program Files\Hello App\hello.exe";
+    assert!(wine.run_ok(&[exe]).starts_with("hello-win 1.0.0"));
+    let _ = std::fs::remove_file(wine.drive_c().join("hello-launches.log"));
+
+    let keys = Keys::generate();
+    let bytes = std::fs::read(&msi2).unwrap();
+    let signature = keys.sign(&bytes, Some("2.0.0")).to_text(Format::Tauri).to_string();
+    let updater = Updater::builder()
+        .endpoint("http://127.0.0.1:9/unused")
+        .pubkey(&keys.public_text)
+        .current_version("1.0.0")
+        .bundle_type(Some(BundleType::Msi))
+        .executable(exe)
+        .windows_installer(InstallerUi::Quiet, InstallScope::PerMachine)
+        .state_dir(work.path().join("state"))
+        .build()
+        .unwrap();
+    assert_eq!(updater.target().to_string(), "windows-x86_64-msi");
+    let verified = updater.verify_local_file(&msi2, &signature, "2.0.0").unwrap();
+    let command = verified.installer_command().unwrap();
+    let args: Vec<String> = command.args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+    assert_eq!(command.program, "cmd.exe");
+    assert_eq!(args[..3], ["/d", "/s", "/c"]);
+    let line = args[3].replace(msi2.to_str().unwrap(), &Wine::z(&msi2));
+    assert!(
+        line.starts_with("msiexec.exe \"/i\" \"Z:") && line.ends_with(&format!("&& start \"\" \"{exe}\"")),
+        "{line}"
+    );
+    let batch = work.path().join("update.bat");
+    std::fs::write(&batch, format!("@{line}\r\n")).unwrap();
+    wine.run_ok(&["cmd.exe", "/d", "/c", &Wine::z(&batch)]);
+
+    assert!(wine.run_ok(&[exe]).starts_with("hello-win 2.0.0"));
+    let launches = std::fs::read_to_string(wine.drive_c().join("hello-launches.log")).unwrap_or_default();
+    assert!(launches.starts_with("2.0.0\n"), "relaunched after msiexec succeeded: {launches:?}");
+    assert_eq!(wine.uninstall_entries("HKLM", "Hello App"), 1);
+    assert_eq!(wine.display_versions("HKLM"), ["2.0.0"]);
 }
