@@ -16,8 +16,11 @@
 //! [`crate::Updater::check`], so the app does not loop between installing and rolling back the same broken release;
 //! a newer release is offered as usual.
 //!
-//! A version that crashes before calling `startup` at all is not counted: call it first thing. Package installs
-//! (`.deb`, `.rpm`) are not rolled back; the package manager owns those files.
+//! A macOS `.app` bundle is kept whole as `<Name>.app.previous` and swapped back with the same atomic exchange that
+//! installed it; on Windows the running `.exe` was renamed to `<exe>.previous` and is linked back the same way as on
+//! Linux. A version that crashes before calling `startup` at all is not counted: call it first thing. Package installs
+//! (`.deb`, `.rpm`) and Windows installer installs (NSIS, MSI) are not rolled back; the package manager or installer
+//! owns those files.
 
 use std::path::{Path, PathBuf};
 
