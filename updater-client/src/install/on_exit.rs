@@ -1,7 +1,7 @@
 //! `install_on_exit`: a verified update applied when the app quits rather than now, so the user is not interrupted.
 //!
 //! [`crate::DownloadedUpdate::install_on_exit`] only remembers the update (nothing on disk changes); the app calls
-//! [`crate::Updater::apply_pending_on_exit`] from its quit path (the runtime does it in its exit handler), which
+//! [`crate::Updater::apply_pending_on_exit`] from its quit path, which
 //! installs it with the same strategy as an immediate install: the swap of a file or `.app` bundle on Linux and macOS,
 //! the rename-aside on Windows, or, for NSIS and MSI installs, starting the installer, which then runs after this
 //! process has exited. A later `install_on_exit` replaces an earlier one; an app that crashes instead of quitting

@@ -434,6 +434,48 @@ fn an_app_archive_swapped_after_verification_is_never_installed() {
     assert_eq!(fx.snapshot(), before, "nothing was swapped in or left behind");
 }
 
+/// The app runs from a read-only volume (as when opened straight from its `.dmg`): the install step, run in a private
+/// user and mount namespace where the Applications folder is a tmpfs remounted read-only, refuses with what to do and
+/// changes nothing. (The mount table and `statvfs` are read for real; on macOS the same check reads `mount`'s output.)
+#[test]
+fn a_bundle_on_a_read_only_volume_is_refused_with_what_to_do() {
+    require_tool("unshare", "util-linux");
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Keys::generate();
+    let archive = tar_gz(&base());
+    let new = dir.path().join("update.app.tar.gz");
+    std::fs::write(&new, &archive).unwrap();
+    let sig = dir.path().join("update.sig");
+    std::fs::write(&sig, keys.sign(&archive, Some("2.0.0")).to_text(Format::Tauri)).unwrap();
+    let pubkey = dir.path().join("key.pub");
+    std::fs::write(&pubkey, &keys.public_text).unwrap();
+    let volume = dir.path().join("Volumes").join("Hello App");
+    std::fs::create_dir_all(&volume).unwrap();
+    let out = Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c"])
+        .arg(
+            r#"mount -t tmpfs millennium-dmg "$0" && mkdir -p "$0/Hello App.app/Contents" && echo v1 > "$0/Hello App.app/Contents/Info.plist" \
+               && mount -o remount,ro "$0" && exec "$@""#,
+        )
+        .arg(&volume)
+        .arg(helper())
+        .arg(volume.join(BUNDLE))
+        .args([&new, &sig, &pubkey])
+        .arg("2.0.0")
+        .arg(dir.path().join("state"))
+        .arg("app")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let expected = format!("read-only volume `{}`", volume.display());
+    assert!(
+        stderr.contains(&expected) && stderr.contains("hint: drag the app into the Applications folder"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("state/pending-update.json").exists());
+}
+
 // ----- crash safety -----
 
 fn helper() -> PathBuf {
