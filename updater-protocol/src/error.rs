@@ -238,6 +238,25 @@ pub enum Error {
     #[error("the update metadata is older than metadata already seen (sequence {offered} < {seen}): replay refused")]
     Replay { seen: u64, offered: u64 },
 
+    /// A freshness document numbered beyond what any honest server can have signed by now (see
+    /// [`crate::metadata::freshness_sequence_at`]): accepting it would refuse every honest document after it.
+    #[error(
+        "the update metadata's sequence {offered} is beyond any the server can have signed by now (at most {limit}): fast-forward refused\nhint: check this machine's clock; if it is right, the server's online key may be in other hands: keep running this version and tell the publisher"
+    )]
+    FastForward { offered: u64, limit: u64 },
+
+    /// A freshness document that pins an older yank list than one already seen, or none: a yanked release could
+    /// then be offered again.
+    #[error(
+        "the update metadata pins {} while yank list {seen} was already seen: rollback of the yank list refused",
+        .offered.map_or_else(|| "no yank list".to_owned(), |n| format!("yank list {n}"))
+    )]
+    YanksRollback { seen: u64, offered: Option<u64> },
+
+    /// The release offered is on the publisher's signed yank list.
+    #[error("release {version} was withdrawn by the publisher (it is on the signed yank list): refused")]
+    Yanked { version: String },
+
     /// Documents or artifacts that do not belong together.
     #[error("the update metadata does not fit together: {reason} (mix-and-match refused)")]
     MixAndMatch { reason: String },
