@@ -142,3 +142,53 @@ fn a_delta_of_an_unknown_version_or_encoder_is_refused() {
     reserved[18] = 1;
     assert_eq!(refused(&b.v1, &reserved, full).code(), "corrupt");
 }
+
+#[test]
+fn randomly_damaged_deltas_are_refused_or_give_exactly_the_promised_file_and_never_panic() {
+    let b = builds();
+    let expected = std::fs::read(&b.function).unwrap();
+    let mut originals = Vec::new();
+    for encoder in millennium_delta::Encoder::ALL {
+        let path = b.path(&format!("{encoder}.delta"));
+        let options = MakeOptions { encoders: vec![encoder], ..MakeOptions::default() };
+        make(&b.v1, &b.function, &path, &options).unwrap().kept().unwrap();
+        originals.push(std::fs::read(&path).unwrap());
+    }
+    // Deterministic damage: flipped bytes anywhere (header included), and cuts.
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (delta, out) = (dir.path().join("d"), dir.path().join("out"));
+    let mut refusals = std::collections::BTreeMap::<&str, usize>::new();
+    for round in 0..400 {
+        let mut bytes = originals[round % originals.len()].clone();
+        for _ in 0..1 + next() % 3 {
+            let at = (next() % bytes.len() as u64) as usize;
+            bytes[at] ^= 1 << (next() % 8);
+        }
+        if round % 5 == 0 {
+            bytes.truncate((next() % bytes.len() as u64) as usize);
+        }
+        // Every other round the damage is "signed" with a consistent payload size and hash, as a hostile server would,
+        // so that it reaches the decoders instead of stopping at the payload hash.
+        if round % 2 == 1 && bytes.len() >= HEADER_LEN {
+            let payload_len = (bytes.len() - HEADER_LEN) as u64;
+            let hash = millennium_delta::blake2b_256(&bytes[HEADER_LEN..]);
+            bytes[100..108].copy_from_slice(&payload_len.to_le_bytes());
+            bytes[108..140].copy_from_slice(&hash);
+        }
+        std::fs::write(&delta, &bytes).unwrap();
+        match apply(&b.v1, &delta, &out, expected.len() as u64) {
+            Ok(_) => assert_eq!(std::fs::read(&out).unwrap(), expected, "round {round}: accepted a wrong result"),
+            Err(e) => *refusals.entry(e.code()).or_default() += 1,
+        }
+    }
+    assert!(refusals.values().sum::<usize>() > 300, "{refusals:?}");
+    assert!(refusals.get("corrupt").is_some_and(|&n| n > 50), "the decoders were reached: {refusals:?}");
+    assert_eq!(listing(dir.path()).len(), 1 + usize::from(out.exists()), "a temporary file was left behind");
+}
