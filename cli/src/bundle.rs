@@ -70,6 +70,7 @@ impl BuildOptions {
     /// No `Millennium.toml`, an invalid one, an unknown format or target.
     pub fn prepare(&self, signing: bool) -> Result<Prepared> {
         let manifest = cargo::manifest_of(&self.manifest_path);
+        let manifest = std::path::absolute(&manifest).map_err(Error::io("find", &manifest))?;
         if !manifest.is_file() {
             return Err(Error::usage(format!(
                 "no `{}`\nhint: run in the app's directory, or pass `--manifest-path PATH/Cargo.toml`; `millennium new NAME` starts an app",

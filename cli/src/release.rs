@@ -186,7 +186,7 @@ pub async fn run(args: ReleaseArgs, json: bool) -> Result<Summary> {
         }
         Err(e) => return Err(refused(e)),
     };
-    check_key(&client, &app_id, &key).await.map_err(|e| match e {
+    let signed_metadata = check_key(&client, &app_id, &key).await.map_err(|e| match e {
         Error::Admin(source) => refused(source),
         other => other,
     })?;
@@ -226,7 +226,8 @@ pub async fn run(args: ReleaseArgs, json: bool) -> Result<Summary> {
                 min_webview_version: if min_webview.is_empty() { Vec::new() } else { vec![min_webview] },
                 rollout: args.rollout,
                 force: false,
-                release_key: args.build.key.clone(),
+                // Apps with signed metadata: the release document is signed with the same key.
+                release_key: if signed_metadata { args.build.key.clone() } else { None },
                 targets: installers.iter().map(|(target, file)| format!("{target}={}", file.path.display())).collect(),
                 artifacts: Vec::new(),
             };
@@ -299,16 +300,18 @@ fn refusal(server: &str, app: &str, source: millennium_update_admin::Error) -> E
     Error::Refused { server: server.to_owned(), hint, source }
 }
 
-/// Refuses a key the app's updates would not verify, before anything is built.
-async fn check_key(client: &Client, app: &str, key: &millennium_sign::SecretKey) -> Result<()> {
+/// Refuses a key the app's updates would not verify, before anything is built. Returns whether the app has signed
+/// metadata (a root).
+async fn check_key(client: &Client, app: &str, key: &millennium_sign::SecretKey) -> Result<bool> {
     let status = client.metadata_status(app).await?;
+    let signed_metadata = status.root_version.is_some();
     let keys = match status.release_keys {
         Some(keys) => keys,
         None => vec![client.app(app).await?.public_key],
     };
     let ours = key.key_id();
     if keys.iter().filter_map(|k| millennium_sign::PublicKey::from_text(k).ok()).any(|k| k.key_id() == ours) {
-        return Ok(());
+        return Ok(signed_metadata);
     }
     Err(Error::Admin(millennium_update_admin::Error::SignatureRejected {
         target: "every file".to_owned(),

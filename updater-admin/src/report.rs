@@ -90,7 +90,8 @@ pub fn finish<T: Render>(outcome: std::result::Result<T, ErrorReport>, json: boo
                 let _ = writeln!(stdout, "{}", report.to_json());
             }
             let _ = writeln!(stderr, "error: {}", report.message);
-            if let Some(hint) = &report.hint {
+            // Several hints are one a line, each a `hint:` line of its own.
+            for hint in report.hint.iter().flat_map(|hint| hint.lines()) {
                 let _ = writeln!(stderr, "hint: {hint}");
             }
             Ok(())
