@@ -4,7 +4,9 @@
 //! The app is built with cargo's `dev` profile and the framework's `dev` feature (`--features millennium/dev`) and
 //! started with `MILLENNIUM_DEV_DIST=<asset dir>`: the framework then serves the page from that directory through the
 //! same protocol handler, path checks, MIME types, CSP and bootstrap as the embedded assets (see the framework's
-//! `dev` module). Release builds never have the feature.
+//! `dev` module). With `--dev-url http://localhost:5173` (Vite and the like) it is started with
+//! `MILLENNIUM_DEV_URL` instead, and the framework fetches each request from that server, again with the production
+//! CSP and bridge. Release builds never have the feature.
 //!
 //! A watcher (`notify`: inotify, FSEvents, ReadDirectoryChangesW) reports changes under the asset directory, `src/`,
 //! `Cargo.toml` and `build.rs`. Changes are gathered for [`SETTLE`] (an editor's save is often several events), then:
@@ -29,6 +31,8 @@ pub const SETTLE: Duration = Duration::from_millis(60);
 
 /// The framework's variable naming the asset directory to serve (`millennium::dev::DIST_ENV`).
 pub const DIST_ENV: &str = "MILLENNIUM_DEV_DIST";
+/// The framework's variable naming a dev server to serve from (`millennium::dev::URL_ENV`).
+pub const URL_ENV: &str = "MILLENNIUM_DEV_URL";
 
 /// Options of `millennium dev`.
 #[derive(Debug, Args)]
@@ -39,6 +43,10 @@ pub struct DevArgs {
     /// The asset directory (what `build.rs` embeds), relative to the app's directory.
     #[arg(long, default_value = "dist")]
     pub dist: PathBuf,
+    /// Serve the page from a JavaScript dev server on loopback instead (e.g. Vite's `http://localhost:5173`), through
+    /// the same CSP and bridge; the asset directory, when there is one, is still watched for reloads.
+    #[arg(long, value_name = "URL")]
+    pub dev_url: Option<String>,
     /// Arguments for the app.
     #[arg(last = true)]
     pub args: Vec<String>,
@@ -51,6 +59,19 @@ enum Change {
     Page,
     /// Rust code or the build: rebuild and restart.
     Code,
+}
+
+/// Whether `url` is plain http to a loopback host, as the framework requires of `MILLENNIUM_DEV_URL` (it would
+/// ignore any other and serve the embedded page, so `dev` refuses it up front): the host is exactly `localhost`,
+/// `127.0.0.1` or `[::1]`, followed by nothing, a port, a path, a query or a fragment.
+fn is_loopback_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    ["localhost", "127.0.0.1", "[::1]"].iter().any(|host| {
+        rest.strip_prefix(host).is_some_and(|after| match after.strip_prefix(':') {
+            Some(port) => port.split(['/', '?', '#']).next().is_some_and(|p| p.parse::<u16>().is_ok()),
+            None => after.is_empty() || after.starts_with(['/', '?', '#']),
+        })
+    })
 }
 
 /// Runs the dev loop until the app exits by itself; returns its exit code.
@@ -69,13 +90,20 @@ pub fn run(args: &DevArgs) -> Result<u8> {
         )));
     }
     let dist = root.join(&args.dist);
-    if !dist.is_dir() {
+    if !dist.is_dir() && args.dev_url.is_none() {
         return Err(Error::usage(format!(
-            "no asset directory `{}`\nhint: pass the directory `build.rs` embeds with `--dist DIR`",
+            "no asset directory `{}`\nhint: pass the directory `build.rs` embeds with `--dist DIR`, or a dev server with `--dev-url`",
             dist.display()
         )));
     }
-    let dist = dist.canonicalize().map_err(Error::io("find", &dist))?;
+    if let Some(url) = &args.dev_url
+        && !is_loopback_http(url)
+    {
+        return Err(Error::usage(format!(
+            "`--dev-url {url}` is not a dev server on this machine\nhint: use plain http on loopback, e.g. `http://localhost:5173`"
+        )));
+    }
+    let dist = dist.canonicalize().unwrap_or(dist);
     let package = cargo::package_name(&manifest)?;
     let build = cargo::Build {
         manifest_path: manifest.clone(),
@@ -91,7 +119,9 @@ pub fn run(args: &DevArgs) -> Result<u8> {
     let watch = |watcher: &mut notify::RecommendedWatcher, path: &Path, mode| {
         watcher.watch(path, mode).map_err(|source| Error::Watch { path: path.to_owned(), source })
     };
-    watch(&mut watcher, &dist, RecursiveMode::Recursive)?;
+    if dist.is_dir() {
+        watch(&mut watcher, &dist, RecursiveMode::Recursive)?;
+    }
     let src = root.join("src");
     if src.is_dir() {
         watch(&mut watcher, &src, RecursiveMode::Recursive)?;
@@ -111,15 +141,19 @@ pub fn run(args: &DevArgs) -> Result<u8> {
     };
 
     let start = |binary: &Path| -> Result<Child> {
-        Command::new(binary)
-            .args(&args.args)
-            .env(DIST_ENV, &dist)
-            .stdin(Stdio::piped())
-            .spawn()
-            .map_err(|source| Error::App { action: "start", program: binary.to_owned(), source })
+        let mut command = Command::new(binary);
+        command.args(&args.args).stdin(Stdio::piped());
+        match &args.dev_url {
+            Some(url) => command.env(URL_ENV, url),
+            None => command.env(DIST_ENV, &dist),
+        };
+        command.spawn().map_err(|source| Error::App { action: "start", program: binary.to_owned(), source })
     };
     let binary = build_app(&build, &package)?;
-    eprintln!("dev: serving `{}` from disk; watching for changes (ctrl-c stops)", dist.display());
+    match &args.dev_url {
+        Some(url) => eprintln!("dev: serving the page from `{url}`; watching for changes (ctrl-c stops)"),
+        None => eprintln!("dev: serving `{}` from disk; watching for changes (ctrl-c stops)", dist.display()),
+    }
     let mut app = Some((start(&binary)?, binary));
     loop {
         if let Some((child, binary)) = &mut app
@@ -197,4 +231,19 @@ fn exit_code(status: ExitStatus) -> u8 {
         }
     }
     status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_http;
+
+    #[test]
+    fn only_plain_http_on_loopback_is_accepted_as_a_dev_server() {
+        for url in ["http://localhost:5173", "http://127.0.0.1:8080/app/", "http://[::1]:3000", "http://localhost"] {
+            assert!(is_loopback_http(url), "{url}");
+        }
+        for url in ["https://localhost:5173", "http://localhost.evil:80", "http://localhost:x", "http://example.com"] {
+            assert!(!is_loopback_http(url), "{url}");
+        }
+    }
 }

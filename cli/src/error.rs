@@ -56,10 +56,10 @@ pub enum Error {
     NoKey,
 
     /// The signing key could not be read or opened (wrong password, malformed).
-    #[error("cannot use the signing key {origin}\nhint: {hint}")]
+    #[error("{message}\nhint: {hint}")]
     Key {
-        /// Where it came from (`` `release.key` ``, `$MILLENNIUM_SIGNING_PRIVATE_KEY`).
-        origin: String,
+        /// What could not be done, naming the key (`` cannot use the secret key `release.key` ``).
+        message: String,
         /// What to do.
         hint: &'static str,
         /// What the signing library said (its hint included).
@@ -85,7 +85,7 @@ pub enum Error {
 
     /// The version is already published with other files than the ones just built.
     #[error(
-        "version {version} of `{app}` is already published with other files ({differ})\nhint: bump `version` in `Cargo.toml` (or `Millennium.toml`); a published release never changes"
+        "version {version} of `{app}` is already published, differently ({differ})\nhint: bump `version` in `Cargo.toml` (or `Millennium.toml`): a published release never changes (`millennium-update-server promote` offers it in another channel)"
     )]
     AlreadyPublished {
         /// The app on the server.

@@ -170,18 +170,9 @@ pub async fn run(args: ReleaseArgs, json: bool) -> Result<Summary> {
     let existing = match client.publish_check(&app_id, &check).await {
         Ok(_) => Existing::New,
         Err(millennium_update_admin::Error::Server { code, .. }) if code == "duplicate_version" => {
-            let release = client
-                .release(
-                    &app_id,
-                    &prepared
-                        .app
-                        .version
-                        .to_string()
-                        .parse()
-                        .map_err(|e| Error::usage(format!("version `{version}`: {e}")))?,
-                )
-                .await
-                .map_err(refused)?;
+            let parsed = millennium_update_protocol::Version::parse(&version)
+                .map_err(|e| Error::usage(format!("version `{version}`: {e}")))?;
+            let release = client.release(&app_id, &parsed).await.map_err(refused)?;
             release.map_or(Existing::New, |r| Existing::Published(Box::new(r)))
         }
         Err(e) => return Err(refused(e)),
@@ -212,7 +203,7 @@ pub async fn run(args: ReleaseArgs, json: bool) -> Result<Summary> {
     // 4. Publish, or find it published already.
     let (release, uploaded) = match existing {
         Existing::Published(release) => {
-            same_files(&release, &installers, &app_id, &version)?;
+            same_files(&release, &installers, &args.channel, &app_id, &version)?;
             (*release, false)
         }
         Existing::New => {
@@ -365,6 +356,7 @@ fn installers(
 fn same_files(
     release: &Release,
     installers: &[(millennium_update_protocol::Target, &Produced)],
+    channel: &str,
     app: &str,
     version: &str,
 ) -> Result<()> {
@@ -381,6 +373,9 @@ fn same_files(
         if !installers.iter().any(|(t, _)| t.to_string() == *target) {
             differ.push(format!("{target} (published, not built now)"));
         }
+    }
+    if !release.channels.iter().any(|c| c.channel == channel) {
+        differ.push(format!("it is not in channel `{channel}`"));
     }
     if differ.is_empty() {
         return Ok(());
@@ -437,9 +432,7 @@ impl Receipt {
         let text = serde_json::to_vec_pretty(self).map_err(|e| Error::usage(format!("receipt: {e}")))?;
         std::fs::write(path, text).map_err(Error::io("write", path))
     }
-}
 
-impl Receipt {
     fn from_report(fingerprint: String, report: &millennium_bundler::Report) -> Receipt {
         Receipt {
             fingerprint,

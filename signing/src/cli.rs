@@ -368,7 +368,14 @@ fn new_key_password(args: &NewKeyArgs, env_var: &str) -> Result<Option<Zeroizing
 }
 
 /// Loads and decrypts the signing key from `-k` or the environment.
-fn load_secret_key(path: Option<&Path>) -> Result<SecretKey> {
+/// The secret key from `path`, else from the environment (`MILLENNIUM_SIGNING_PRIVATE_KEY`, Tauri's variables); its
+/// password from the environment, else a terminal prompt, else the empty password (as Tauri signs). `millennium build`
+/// and `millennium release` open their key with this too.
+///
+/// # Errors
+///
+/// No key, an unreadable or malformed one, or the wrong password (a [`millennium_sign::Error`] inside the context).
+pub fn load_secret_key(path: Option<&Path>) -> Result<SecretKey> {
     let (sealed, origin) = env::secret_key(path, process_env)?;
     let open =
         |password: &str| sealed.open(Some(password)).with_context(|| format!("cannot use the secret key {origin}"));
