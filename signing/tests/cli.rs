@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use assert_cmd::cargo::CommandCargoExt;
+use millennium_testing::{listing, require_tool};
 use tempfile::TempDir;
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -69,18 +70,14 @@ impl Ctx {
     }
 
     fn minisign(&self) -> Command {
+        require_tool("minisign", "minisign");
         let mut cmd = Command::new("minisign");
         cmd.current_dir(self.dir.path());
         cmd
     }
 
     fn files(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.dir.path())
-            .expect("read dir")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
+        listing(self.dir.path())
     }
 }
 

@@ -6,11 +6,12 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::*;
+use millennium_testing::{listing, require_tool};
 
 #[test]
 fn deb_passes_dpkg_deb_and_lintian() {
-    require("dpkg-deb", "dpkg");
-    require("lintian", "lintian");
+    require_tool("dpkg-deb", "dpkg");
+    require_tool("lintian", "lintian");
     let app = TestApp::new();
     let out = app.path().join("out");
     app.bundle_ok(&out, "deb", &[]);
@@ -59,7 +60,7 @@ fn deb_passes_dpkg_deb_and_lintian() {
 
 #[test]
 fn deb_depends_match_dpkg_shlibdeps() {
-    require("dpkg-shlibdeps", "dpkg-dev");
+    require_tool("dpkg-shlibdeps", "dpkg-dev");
     let app = TestApp::new();
     let out = app.path().join("out");
     app.bundle_ok(&out, "deb", &[]);
@@ -85,7 +86,7 @@ fn deb_depends_match_dpkg_shlibdeps() {
 
 #[test]
 fn deb_installs_into_a_scratch_root() {
-    require("dpkg", "dpkg");
+    require_tool("dpkg", "dpkg");
     let app = TestApp::new();
     let scripts = app.path().join("scripts");
     std::fs::create_dir_all(&scripts).unwrap();
@@ -123,7 +124,7 @@ fn deb_installs_into_a_scratch_root() {
 
 #[test]
 fn apt_resolves_the_computed_depends() {
-    require("apt-get", "apt");
+    require_tool("apt-get", "apt");
     let app = TestApp::new();
     let out = app.path().join("out");
     app.bundle_ok(&out, "deb", &[]);
@@ -136,7 +137,7 @@ fn apt_resolves_the_computed_depends() {
 
 #[test]
 fn desktop_entry_validates() {
-    require("desktop-file-validate", "desktop-file-utils");
+    require_tool("desktop-file-validate", "desktop-file-utils");
     let app = TestApp::new();
     let out = app.path().join("out");
     app.bundle_ok(&out, "deb", &[]);
@@ -152,7 +153,7 @@ fn desktop_entry_validates() {
 
 #[test]
 fn appstream_metainfo_validates() {
-    require("appstreamcli", "appstream");
+    require_tool("appstreamcli", "appstream");
     let app = TestApp::new();
     let out = app.path().join("out");
     app.bundle_ok(&out, "deb", &[]);
@@ -171,7 +172,7 @@ fn appstream_metainfo_validates() {
 
 #[test]
 fn rpm_verifies_lists_and_installs() {
-    require("rpm", "rpm");
+    require_tool("rpm", "rpm");
     let app = TestApp::new();
     let out = app.path().join("out");
     app.bundle_ok(&out, "rpm", &[]);
@@ -214,7 +215,7 @@ fn appimage_offset(path: &Path) -> String {
 
 #[test]
 fn appimage_lists_extracts_and_runs_without_fuse() {
-    require("unsquashfs", "squashfs-tools");
+    require_tool("unsquashfs", "squashfs-tools");
     let app = TestApp::new();
     let out = app.path().join("out");
     app.bundle_ok(&out, "appimage", &[]);
@@ -260,10 +261,11 @@ fn appimage_lists_extracts_and_runs_without_fuse() {
 
 #[test]
 fn appimage_runs_with_fuse() {
-    if !Path::new("/dev/fuse").exists() || Command::new("fusermount").arg("-V").output().is_err() {
-        eprintln!("skipped: no /dev/fuse or fusermount here (the extract-and-run test covers FUSE-less machines)");
-        return;
-    }
+    require_tool("fusermount", "fuse3");
+    assert!(
+        Path::new("/dev/fuse").exists(),
+        "no /dev/fuse: this test mounts the AppImage\nhint: `modprobe fuse`, or a container with `--device /dev/fuse`"
+    );
     let app = TestApp::new();
     let out = app.path().join("out");
     app.bundle_ok(&out, "appimage", &[]);
@@ -349,10 +351,7 @@ fn appimage_update_information_is_embedded() {
     let zsync = out.join("hello-x86_64.AppImage.zsync");
     let text = std::fs::read(&zsync).unwrap();
     assert!(text.starts_with(b"zsync: 0.6.2\nFilename: hello-app_1.2.3_x86_64.AppImage\n"));
-    if Command::new("zsync").arg("-V").output().is_err() {
-        eprintln!("skipped the zsync round trip: `apt-get install zsync`");
-        return;
-    }
+    require_tool("zsync", "zsync");
     let rebuilt = app.path().join("rebuilt.AppImage");
     let o = Command::new("zsync")
         .arg("-q")
@@ -697,7 +696,7 @@ fn provider_rpm(dir: &Path, name: &str, version: &str, provides: &[String]) -> s
 /// against Fedora's and openSUSE's package names and refuses to install over an older WebKitGTK.
 #[test]
 fn rpm_requires_webkitgtk_of_the_minimum_version() {
-    require("rpm", "rpm");
+    require_tool("rpm", "rpm");
     let app = TestApp::linking_webkitgtk();
     // The table form: the rpm takes the WebKitGTK entry (WebView2's means nothing to Linux).
     app.write_config(&format!(

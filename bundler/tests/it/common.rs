@@ -7,6 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use millennium_testing::{listing, require_tool};
+
 pub const EPOCH: &str = "1700000000";
 
 pub struct TestApp {
@@ -23,7 +25,7 @@ impl TestApp {
 
     /// Builds binary, icon and resources but writes no configuration.
     pub fn bare() -> TestApp {
-        require("cc", "build-essential (or gcc)");
+        require_tool("cc", "build-essential");
         let dir = tempfile::tempdir().unwrap();
         let src = dir.path().join("hello.c");
         std::fs::write(
@@ -51,7 +53,7 @@ impl TestApp {
     /// The test app, its binary replaced by one that links WebKitGTK 4.1 (`libwebkit2gtk-4.1-dev` provides the
     /// link-time library).
     pub fn linking_webkitgtk() -> TestApp {
-        require("pkg-config", "pkg-config");
+        require_tool("pkg-config", "pkg-config");
         let app = TestApp::bare();
         let src = app.path().join("web.c");
         std::fs::write(
@@ -157,14 +159,6 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Fails with an install hint when a verification tool is missing.
-pub fn require(tool: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|p| p.join(tool).is_file()))
-        .unwrap_or(false);
-    assert!(found, "`{tool}` is needed by this test: `apt-get install {package}`");
-}
-
 /// Runs a tool and asserts success; returns stdout.
 pub fn run(program: &str, args: &[&str]) -> String {
     let out = Command::new(program).args(args).output().unwrap_or_else(|e| panic!("could not run {program}: {e}"));
@@ -181,17 +175,6 @@ pub fn find(dir: &Path, suffix: &str) -> PathBuf {
         .collect();
     assert_eq!(matches.len(), 1, "expected one `*{suffix}` in {}: {matches:?}", dir.display());
     matches[0].clone()
-}
-
-/// Names of everything in `dir` (hidden entries included).
-pub fn listing(dir: &Path) -> Vec<String> {
-    if !dir.exists() {
-        return Vec::new();
-    }
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    names.sort();
-    names
 }
 
 /// A minimal 64-bit Mach-O executable (`MH_EXECUTE`) for macOS: `__PAGEZERO`, a `__TEXT` segment whose `__text`

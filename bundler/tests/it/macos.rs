@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::common::*;
+use millennium_testing::{listing, require_tool};
 
 /// The test app with macOS executables (written by [`macho_executable`]) next to its Linux build.
 fn mac_app() -> TestApp {
@@ -39,8 +40,8 @@ fn plist_dict(path: &Path) -> plist::Dictionary {
 
 #[test]
 fn app_has_the_bundle_layout_info_plist_and_icns() {
-    require("plistutil", "libplist-utils");
-    require("icns2png", "icnsutils");
+    require_tool("plistutil", "libplist-utils");
+    require_tool("icns2png", "icnsutils");
     let app = mac_app();
     let out = app.path().join("out");
     let o = bundle_mac(&app, &out, "app", &[]);
@@ -106,7 +107,7 @@ fn app_has_the_bundle_layout_info_plist_and_icns() {
 
 #[test]
 fn universal_binary_holds_both_slices() {
-    require("7z", "7zip");
+    require_tool("7z", "7zip");
     let app = mac_app();
     app.write_config(
         &mac_config(&app, "").replace("[macos]\n", "[macos]\nuniversal = [\"hello-arm64\", \"hello-x86_64\"]\n"),
@@ -150,7 +151,7 @@ fn signing_key() -> (String, millennium_sign::PublicKey) {
 
 #[test]
 fn updater_tarball_is_signed_and_unpacks_to_the_app() {
-    require("minisign", "minisign");
+    require_tool("minisign", "minisign");
     let (key_text, public) = signing_key();
     let app = mac_app();
     app.write_config(&format!(
@@ -234,8 +235,8 @@ fn check_volume(listing_text: &str) {
 
 #[test]
 fn dmg_holds_an_hfs_volume_that_7z_and_dmg2img_read() {
-    require("7z", "7zip");
-    require("dmg2img", "dmg2img");
+    require_tool("7z", "7zip");
+    require_tool("dmg2img", "dmg2img");
     let app = mac_app();
     write_png(&app.path().join("bg.png"), 330, 200);
     write_png(&app.path().join("bg@2x.png"), 660, 400);
@@ -368,7 +369,7 @@ with DSStore.open(sys.argv[1], "r") as d:
 fn hfs_catalog_with_index_nodes_reads_back() {
     use millennium_bundler::macos::hfsplus::{BLOCK_SIZE, Entry, Kind, Options, build};
     use unicode_normalization::UnicodeNormalization;
-    require("7z", "7zip");
+    require_tool("7z", "7zip");
     let mut entries = Vec::new();
     let names = ["alpha", "Beta", "café", "Ωmega", "zeta", "ZETA", "数据"];
     for (d, dir) in names.iter().enumerate() {
@@ -445,7 +446,7 @@ fn ad_hoc_signed_arm64_code_needs_no_warning() {
 
 #[test]
 fn one_run_bundles_the_linux_and_the_macos_builds() {
-    require("dpkg-deb", "dpkg");
+    require_tool("dpkg-deb", "dpkg");
     let (key_text, public) = signing_key();
     let app = mac_app();
     app.write_config(&format!(
@@ -480,7 +481,7 @@ fn one_run_bundles_the_linux_and_the_macos_builds() {
 
 #[test]
 fn frameworks_keep_their_symlinks_in_the_app_and_the_dmg() {
-    require("7z", "7zip");
+    require_tool("7z", "7zip");
     let app = mac_app();
     let fw = app.path().join("fw/Hello.framework");
     std::fs::create_dir_all(fw.join("Versions/A/Resources")).unwrap();

@@ -10,10 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::common::*;
+use millennium_testing::{listing, require_tool};
 
 /// The test app's Windows executable: prints `hello-win VERSION, N args`.
 fn windows_exe(dir: &Path, name: &str, version: &str) -> PathBuf {
-    require("x86_64-w64-mingw32-gcc", "gcc-mingw-w64-x86-64");
+    require_tool("x86_64-w64-mingw32-gcc", "gcc-mingw-w64-x86-64");
     let src = dir.join(format!("{name}.c"));
     std::fs::write(
         &src,
@@ -109,7 +110,7 @@ fn msi_property(msi: &Path, name: &str) -> Option<String> {
 
 #[test]
 fn msi_tables_files_and_json() {
-    require("msiinfo", "msitools");
+    require_tool("msiinfo", "msitools");
     let app = WinApp::new("webview-install-mode = \"skip\"");
     let out = app.path().join("out");
     let files = app.bundle_ok(&out, "msi", &[]);
@@ -153,7 +154,7 @@ fn msi_tables_files_and_json() {
     assert!(registry.contains("\"[INSTALLDIR]hello.exe\" \"%1\""), "{registry}");
     assert!(!msi_table(&msi, "CustomAction").contains("InstallWebView2"), "skip mode has no WebView2 action");
 
-    require("msiextract", "msitools");
+    require_tool("msiextract", "msitools");
     let x = app.path().join("x");
     let listing = run("msiextract", &["-C", x.to_str().unwrap(), msi.to_str().unwrap()]);
     for f in ["Hello App/hello.exe", "Hello App/assets/data.txt", "Hello App/assets/sub/more.txt"] {
@@ -165,7 +166,7 @@ fn msi_tables_files_and_json() {
     );
     assert_eq!(std::fs::read_to_string(x.join("Hello App/assets/data.txt")).unwrap(), "resource\n");
 
-    require("7z", "p7zip-full");
+    require_tool("7z", "p7zip-full");
     let seven = run("7z", &["l", msi.to_str().unwrap()]);
     assert!(seven.contains("app.cab"), "{seven}");
 
@@ -182,7 +183,7 @@ fn msi_tables_files_and_json() {
 /// the app; the macOS-only fields of the shared type (`name`, `role`) are accepted and play no part.
 #[test]
 fn msi_registers_file_associations() {
-    require("msiinfo", "msitools");
+    require_tool("msiinfo", "msitools");
     let app = WinApp::new(
         "webview-install-mode = \"skip\"\n[[windows.file-associations]]\nextensions = [\"hello\", \"hi\"]\n\
          description = \"Hello document\"\nname = \"Hello (Finder)\"\nrole = \"Viewer\"\n\
@@ -203,7 +204,7 @@ fn msi_registers_file_associations() {
 
 #[test]
 fn msi_per_user_installs_under_local_app_data() {
-    require("msiinfo", "msitools");
+    require_tool("msiinfo", "msitools");
     let app = WinApp::new("webview-install-mode = \"skip\"\ninstall-scope = \"per-user\"");
     let out = app.path().join("out");
     app.bundle_ok(&out, "msi", &[]);
@@ -216,8 +217,8 @@ fn msi_per_user_installs_under_local_app_data() {
 
 #[test]
 fn nsis_lists_with_7z() {
-    require("makensis", "nsis");
-    require("7z", "p7zip-full");
+    require_tool("makensis", "nsis");
+    require_tool("7z", "p7zip-full");
     let app = WinApp::new("webview-install-mode = \"skip\"\nlanguages = [\"en\", \"de\"]\ndesktop-shortcut = true");
     let out = app.path().join("out");
     let files = app.bundle_ok(&out, "nsis", &[]);
@@ -236,8 +237,8 @@ fn nsis_lists_with_7z() {
 
 #[test]
 fn windows_installers_are_reproducible() {
-    require("makensis", "nsis");
-    require("msiinfo", "msitools");
+    require_tool("makensis", "nsis");
+    require_tool("msiinfo", "msitools");
     // The default WebView2 mode: the MSI has custom actions, whose sequence numbers must be stable too.
     let app = WinApp::new("");
     let a = app.path().join("a");
@@ -264,7 +265,7 @@ struct Wine {
 
 impl Wine {
     fn new() -> Wine {
-        require("wine", "wine");
+        require_tool("wine", "wine");
         let prefix = tempfile::Builder::new().prefix("millennium-wine-").tempdir().unwrap();
         let wine = Wine { prefix };
         let o = wine.cmd("wineboot").arg("-i").output().unwrap();
@@ -365,7 +366,7 @@ impl Drop for Wine {
 /// its FindRelatedProducts no longer sees the installed version.)
 #[test]
 fn wine_msi_installs_upgrades_and_uninstalls() {
-    require("msiinfo", "msitools");
+    require_tool("msiinfo", "msitools");
     let wine = Wine::new();
     let app = WinApp::new("webview-install-mode = \"embed-bootstrapper\"");
     standin_webview2(&app.cache.join("MicrosoftEdgeWebview2Setup.exe"));
@@ -433,7 +434,7 @@ fn wine_msi_installs_upgrades_and_uninstalls() {
 /// uninstall; a per-user installer lands in `%LOCALAPPDATA%\Programs` without administrator rights.
 #[test]
 fn wine_nsis_installs_upgrades_and_uninstalls() {
-    require("makensis", "nsis");
+    require_tool("makensis", "nsis");
     let wine = Wine::new();
     let app = WinApp::new("webview-install-mode = \"embed-bootstrapper\"");
     standin_webview2(&app.cache.join("MicrosoftEdgeWebview2Setup.exe"));
@@ -502,9 +503,9 @@ fn wine_nsis_installs_upgrades_and_uninstalls() {
 /// question; it needs a display, so the whole run happens under Xvfb.
 #[test]
 fn wine_nsis_passive_mode_installs_without_questions() {
-    require("makensis", "nsis");
-    require("xvfb-run", "xvfb");
-    require("wine", "wine");
+    require_tool("makensis", "nsis");
+    require_tool("xvfb-run", "xvfb");
+    require_tool("wine", "wine");
     let app = WinApp::new("webview-install-mode = \"skip\"");
     let out = app.path().join("out");
     app.bundle_ok(&out, "nsis", &[]);
@@ -537,8 +538,8 @@ fn wine_nsis_passive_mode_installs_without_questions() {
 
 #[test]
 fn webview2_download_mode_checks_registry_then_downloads() {
-    require("msiinfo", "msitools");
-    require("7z", "p7zip-full");
+    require_tool("msiinfo", "msitools");
+    require_tool("7z", "p7zip-full");
     // The default mode: nothing is embedded; the installers download Microsoft's bootstrapper when it is missing.
     let app = WinApp::new("");
     let out = app.path().join("out");
@@ -565,8 +566,8 @@ fn webview2_download_mode_checks_registry_then_downloads() {
 
 #[test]
 fn webview2_offline_installer_and_fixed_runtime_are_embedded() {
-    require("7z", "p7zip-full");
-    require("msiextract", "msitools");
+    require_tool("7z", "p7zip-full");
+    require_tool("msiextract", "msitools");
     let app = WinApp::new("webview-install-mode = \"offline-installer\"");
     standin_webview2(&app.cache.join("MicrosoftEdgeWebView2RuntimeInstallerX64.exe"));
     let out = app.path().join("out");
@@ -624,7 +625,7 @@ fn serve(body: Vec<u8>) -> String {
 
 #[test]
 fn webview2_pinned_bootstrapper_is_downloaded_checked_and_cached() {
-    require("7z", "p7zip-full");
+    require_tool("7z", "p7zip-full");
     use sha2::Digest;
     let app = WinApp::new("");
     let standin = app.path().join("standin.exe");
@@ -667,7 +668,7 @@ fn webview2_pinned_bootstrapper_is_downloaded_checked_and_cached() {
 
 /// A self-signed code-signing certificate and key (PEM) in `dir`.
 fn test_certificate(dir: &Path) -> (PathBuf, PathBuf) {
-    require("openssl", "openssl");
+    require_tool("openssl", "openssl");
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     run(
         "openssl",
@@ -703,9 +704,9 @@ fn verify_signed(file: &Path, cert: &Path) {
 
 #[test]
 fn authenticode_signs_exe_uninstaller_and_installers() {
-    require("osslsigncode", "osslsigncode");
-    require("7z", "p7zip-full");
-    require("msiextract", "msitools");
+    require_tool("osslsigncode", "osslsigncode");
+    require_tool("7z", "p7zip-full");
+    require_tool("msiextract", "msitools");
     let app = WinApp::new(
         "webview-install-mode = \"skip\"\n[windows.signing]\ncertificate = \"cert.pem\"\nkey = \"key.pem\"",
     );
@@ -732,7 +733,7 @@ fn authenticode_signs_exe_uninstaller_and_installers() {
 
 #[test]
 fn sign_command_is_run_for_every_file() {
-    require("7z", "p7zip-full");
+    require_tool("7z", "p7zip-full");
     let app = WinApp::new("");
     let log = app.path().join("signed.log");
     // A stand-in cloud signer: records the file and appends a marker, as a signer changes the file in place.

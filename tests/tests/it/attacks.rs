@@ -7,64 +7,35 @@
 #![allow(clippy::unwrap_used, reason = "a test states its expectations with unwrap; helpers here are not #[test]")]
 #![cfg(target_os = "linux")] // the updater installs on Linux only so far
 
-// The updater's test support: the scriptable HTTP server (here: the mirror), the script "app" and its fixture.
-#[path = "../../../updater-client/tests/it/support.rs"]
-mod support;
-
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use millennium_sign::{Format, KdfParams, SecretKey, SecretKeyBox, Signature, TrustedComment};
-use millennium_update_admin::client::Client;
+use millennium_sign::{Format, SecretKey, SecretKeyBox};
+use millennium_testing::app::{Fixture, run, script_app};
+use millennium_testing::http::{MockServer, Reply, Request};
+use millennium_testing::keys::write_key;
+use millennium_testing::server::{Backend, RegisteredApp, TestServer};
+use millennium_update_admin::api::Scope;
 use millennium_update_protocol::Error as ProtocolError;
 use millennium_update_protocol::metadata::{Envelope, Freshness, Kind, Root};
 use millennium_update_server::names::AppId;
-use millennium_update_server::tokens::Scope;
-use millennium_update_server::{AppState, ServerConfig, StorageConfig, cli};
 use millennium_updater::{Error, Updater};
-use support::{Fixture, Reply, Request, script_app};
-
-const ADMIN: &str = "attack-suite-admin-token-0123456789";
 
 fn target() -> String {
     format!("linux-{}", std::env::consts::ARCH)
 }
 
-/// The real server on a loopback port, stopped when dropped.
-struct World {
-    dir: tempfile::TempDir,
-    url: String,
-    state: AppState,
-    admin: Client,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl World {
-    async fn start(freshness_lifetime: Duration) -> World {
-        let dir = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let mut config = ServerConfig::new(&url, 64 * 1024 * 1024).unwrap();
-        config.freshness_lifetime = freshness_lifetime;
-        let state = AppState::open(&StorageConfig::local(&dir.path().join("data")), config, Some(ADMIN)).await;
-        let state = state.unwrap().state;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let router = millennium_update_server::app(state.clone());
-        tokio::spawn(millennium_update_server::server::serve_on(listener, router, async {
-            let _ = stopped.await;
-        }));
-        let admin = Client::new(&url, ADMIN).unwrap();
-        World { dir, url, state, admin, stop: Some(stop) }
-    }
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
+/// The real server (SQLite + files) on a loopback port, signing freshness documents valid for `freshness_lifetime`.
+async fn start_world(freshness_lifetime: Duration) -> TestServer {
+    TestServer::start_with(
+        |_| Backend::local(),
+        |mut config| {
+            config.freshness_lifetime = freshness_lifetime;
+            config
+        },
+    )
+    .await
 }
 
 /// An answer of the real server, as the mirror received it.
@@ -115,18 +86,11 @@ type Rewrite = Arc<dyn Fn(&str, &Request, Upstream) -> Reply + Send + Sync>;
 
 /// One app on the real server, with its release key, a mirror in front, and an install of version 1.0.0.
 struct Scenario<'w> {
-    world: &'w World,
-    app: String,
-    key: SecretKey,
-    key_file: PathBuf,
-    token: String,
+    world: &'w TestServer,
+    app: RegisteredApp,
     fixture: Fixture,
-    mirror: support::Server,
+    mirror: MockServer,
     rewrite: Arc<Mutex<Rewrite>>,
-}
-
-fn write_key(path: &Path, key: &SecretKey) {
-    std::fs::write(path, key.seal(None, KdfParams::INTERACTIVE).unwrap().to_text(Format::Minisign).as_bytes()).unwrap();
 }
 
 fn honest() -> Rewrite {
@@ -136,66 +100,45 @@ fn honest() -> Rewrite {
 impl<'w> Scenario<'w> {
     /// Registers `app` with a new release key, generates the server's online key and uploads root 1, all with the
     /// CLI, and puts an honest mirror in front.
-    async fn new(world: &'w World, app: &str) -> Scenario<'w> {
-        let key = SecretKey::generate().unwrap();
-        let key_file = world.dir.path().join(format!("{app}.key"));
-        write_key(&key_file, &key);
-        world.admin.create_app(app, &key.public_key().to_text(Format::Minisign)).await.unwrap();
-        let token = world.admin.create_token(app, Scope::Admin, "release manager").await.unwrap();
-        let token = token.token;
+    async fn new(world: &'w TestServer, app: &str) -> Scenario<'w> {
+        let registered = world.register(app, Scope::Admin).await;
         let rewrite = Arc::new(Mutex::new(honest()));
         let base = format!("/metadata/{app}/");
         let (upstream, current) = (world.url.clone(), rewrite.clone());
-        let mirror = support::Server::start(move |request| {
+        let mirror = MockServer::start(move |request| {
             let Some(path) = request.path.strip_prefix(&base) else { return Reply::status(404) };
             let answer = fetch(&format!("{upstream}{}", request.path), Some(request));
             let rewrite = current.lock().unwrap().clone();
             rewrite(path, request, answer)
         })
         .await;
-        let scenario =
-            Scenario { world, app: app.to_owned(), key, key_file, token, fixture: Fixture::new(), mirror, rewrite };
+        let scenario = Scenario { world, app: registered, fixture: Fixture::new(), mirror, rewrite };
+        let key_file = scenario.app.key_file.to_str().unwrap();
         scenario.cli(&["online-key", "generate", "--app", app]).await;
-        scenario.cli(&["root", "sign", "--app", app, "--release-key", scenario.key_file.to_str().unwrap()]).await;
+        scenario.cli(&["root", "sign", "--app", app, "--release-key", key_file]).await;
         scenario
     }
 
+    /// Runs the CLI (in-process) with the app's admin token.
     async fn cli(&self, args: &[&str]) -> serde_json::Value {
-        let mut argv = vec!["millennium-update-server", "--json"];
-        argv.extend_from_slice(args);
-        argv.extend_from_slice(&["--server", &self.world.url, "--token", &self.token]);
-        let parsed = <cli::Cli as clap::Parser>::try_parse_from(&argv).unwrap();
-        let output = cli::run(parsed.command, true).await.unwrap_or_else(|e| panic!("{argv:?}: {}", e.message));
-        serde_json::to_value(output).unwrap()
+        self.app.cli(args).await.unwrap_or_else(|e| panic!("{args:?}: {e}"))
     }
 
     /// Publishes `version` with the CLI: this machine's artifact plus `others` (target, bytes), each signed with the
     /// release key in `key_file`, which also signs the release document.
     async fn publish_with(&self, version: &str, key_file: &Path, others: &[(&str, Vec<u8>)]) {
         let key = SecretKeyBox::from_text(&std::fs::read_to_string(key_file).unwrap()).unwrap().open(None).unwrap();
-        let dir = self.world.dir.path().join(&self.app).join(version);
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut files = vec![(target(), script_app(version, 8192))];
-        files.extend(others.iter().map(|(t, data)| ((*t).to_owned(), data.clone())));
-        let mut args: Vec<String> = ["publish", "--app", &self.app, "--version", version, "--release-key"]
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect();
-        args.push(key_file.to_str().unwrap().to_owned());
-        for (target, data) in files {
-            let path = dir.join(format!("{}-{version}-{target}", self.app));
-            std::fs::write(&path, &data).unwrap();
-            let comment = TrustedComment::tauri(1_795_000_000, &self.app, Some(version)).unwrap();
-            let signature = Signature::sign(&key, data.as_slice(), &comment).unwrap();
-            std::fs::write(format!("{}.sig", path.display()), signature.to_text(Format::Tauri)).unwrap();
-            args.push("--target".into());
-            args.push(format!("{target}={}", path.display()));
-        }
-        self.cli(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+        let mut artifacts = vec![self.app.artifact(version, &target(), &script_app(version, 8192), &key)];
+        artifacts.extend(others.iter().map(|(target, data)| self.app.artifact(version, target, data, &key)));
+        let release_key = ["--release-key", key_file.to_str().unwrap()];
+        self.app
+            .cli_publish(version, &artifacts, &release_key)
+            .await
+            .unwrap_or_else(|e| panic!("publish {version}: {e}"));
     }
 
     async fn publish(&self, version: &str) {
-        self.publish_with(version, &self.key_file, &[]).await;
+        self.publish_with(version, &self.app.key_file, &[]).await;
     }
 
     fn set(&self, rewrite: Rewrite) {
@@ -204,7 +147,7 @@ impl<'w> Scenario<'w> {
 
     /// A document as the real server serves it now.
     fn upstream(&self, path: &str) -> Vec<u8> {
-        let url = format!("{}/metadata/{}/{path}", self.world.url, self.app);
+        let url = format!("{}/metadata/{}/{path}", self.world.url, self.app.id);
         tokio::task::block_in_place(|| {
             tokio::runtime::Handle::current()
                 .block_on(async { reqwest::get(&url).await.unwrap().bytes().await.unwrap().to_vec() })
@@ -213,10 +156,10 @@ impl<'w> Scenario<'w> {
 
     fn updater(&self) -> Updater {
         Updater::builder()
-            .metadata_url(self.mirror.url(&format!("/metadata/{}", self.app)))
-            .pubkey(self.key.public_key().to_text(Format::Minisign))
+            .metadata_url(self.mirror.url(&format!("/metadata/{}", self.app.id)))
+            .pubkey(self.app.key.public_key().to_text(Format::Minisign))
             .current_version("1.0.0")
-            .app_id(&self.app)
+            .app_id(&self.app.id)
             .executable(&self.fixture.app)
             .bundle_type(None)
             .state_dir(&self.fixture.state)
@@ -248,7 +191,7 @@ impl<'w> Scenario<'w> {
             Err(e) => e,
         };
         let untouched = std::fs::read(&self.fixture.app).unwrap() == self.fixture.v1
-            && support::run(&self.fixture.app) == "1.0.0"
+            && run(&self.fixture.app) == "1.0.0"
             && self.fixture.downloads().iter().all(|f| !f.ends_with(".verified"))
             && (trust.is_none() || self.trust() == trust);
         let ok = expected(error) && untouched;
@@ -263,7 +206,7 @@ impl<'w> Scenario<'w> {
     /// The honest path: the update installs `version`.
     async fn installs(&self, attack: &'static str, version: &str) -> Row {
         match self.update().await {
-            Ok(Some(installed)) if installed == version && support::run(&self.fixture.app) == version => {
+            Ok(Some(installed)) if installed == version && run(&self.fixture.app) == version => {
                 Row { attack, outcome: format!("accepted, {version} installed"), error: "-".into(), ok: true }
             }
             other => Row::failed(attack, format!("{other:?}"), String::new()),
@@ -323,7 +266,7 @@ fn is_file(path: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_attack_through_a_malicious_mirror_is_refused() {
-    let world = World::start(Duration::from_secs(24 * 3600)).await;
+    let world = start_world(Duration::from_secs(24 * 3600)).await;
     let mut rows = Vec::new();
 
     // The honest path.
@@ -337,7 +280,7 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     s.publish("2.0.0").await;
     s.publish("3.0.0").await;
     assert_eq!(s.update().await.unwrap().as_deref(), Some("3.0.0"));
-    support::write_exe(&s.fixture.app, &s.fixture.v1);
+    s.fixture.reinstall_v1();
     s.cli(&["yank", "--app", "rollback", "--version", "3.0.0"]).await;
     rows.push(
         s.refused("rollback to an older signed release", |e| {
@@ -404,7 +347,7 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     // Wrong target: the mirror serves the Windows installer of the same release (same size) for this platform.
     let s = Scenario::new(&world, "target").await;
     let windows = script_app("2.0.0-windows", 8192);
-    s.publish_with("2.0.0", &s.key_file, &[("windows-x86_64-nsis", windows)]).await;
+    s.publish_with("2.0.0", &s.app.key_file, &[("windows-x86_64-nsis", windows)]).await;
     let other = s.upstream("files/2.0.0/windows-x86_64-nsis/target-2.0.0-windows-x86_64-nsis");
     s.set(Arc::new(move |path, _, upstream| {
         if path.starts_with(&format!("files/2.0.0/{}/", target())) {
@@ -456,7 +399,7 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     let stolen = world.state.db().online_keys(&app_id).await.unwrap().remove(0);
     let stolen_key = SecretKeyBox::from_text(&stolen.secret_key).unwrap().open(None).unwrap();
     s.cli(&["online-key", "generate", "--app", "revoked"]).await;
-    let key_file = s.key_file.to_str().unwrap().to_owned();
+    let key_file = s.app.key_file.to_str().unwrap().to_owned();
     s.cli(&["root", "sign", "--app", "revoked", "--release-key", &key_file, "--revoke", &stolen.key_id]).await;
     s.set(freshness_signed_by(stolen_key));
     rows.push(
@@ -503,7 +446,7 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     let s = Scenario::new(&world, "rotation").await;
     let new_key_file = world.dir.path().join("rotation-new.key");
     write_key(&new_key_file, &SecretKey::generate().unwrap());
-    let old_key_file = s.key_file.to_str().unwrap().to_owned();
+    let old_key_file = s.app.key_file.to_str().unwrap().to_owned();
     s.cli(&[
         "root",
         "sign",
@@ -547,7 +490,7 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
 
     // Freeze: the mirror keeps serving a freshness document past its expiry (the server re-signs; the mirror
     // does not pass it on). A server with a 2-second freshness lifetime stands in for a day passing.
-    let short = World::start(Duration::from_secs(2)).await;
+    let short = start_world(Duration::from_secs(2)).await;
     let s = Scenario::new(&short, "freeze").await;
     s.publish("2.0.0").await;
     let frozen = s.upstream("freshness.json");

@@ -4,7 +4,8 @@
 
 #![allow(clippy::unwrap_used, reason = "a test states its expectations with unwrap; helpers here are not #[test]")]
 
-use millennium_sign::{Format, PublicKey, SecretKey, Signature, TrustedComment};
+use millennium_sign::{Format, PublicKey, SecretKey, Signature};
+use millennium_testing::{keys, require_tool};
 use millennium_update_protocol::tauri::{
     Artifact, ArtifactUrl, ReleaseInfo, SignatureText, StaticManifest, TauriResponse, offers_update,
 };
@@ -28,8 +29,7 @@ impl Release {
     }
 
     fn sign(&self, file: &str, data: &[u8], version: &str) -> Signature {
-        let comment = TrustedComment::tauri(1_795_000_000, file, Some(version)).unwrap();
-        Signature::sign(&self.key, data, &comment).unwrap()
+        keys::sign(&self.key, file, Some(version), data)
     }
 
     /// The `latest.json` a server would publish, with each artifact's signature in Tauri's form.
@@ -148,11 +148,12 @@ fn minisign_verifies_the_signature_carried_in_the_manifest() {
     write("setup.exe", release.artifact("setup.exe"));
     write("setup.exe.minisig", signature.as_bytes());
     write("key.pub", release.key.public_key().to_text(Format::Minisign).as_bytes());
+    require_tool("minisign", "minisign");
     let out = std::process::Command::new("minisign")
         .args(["-V", "-p", "key.pub", "-m", "setup.exe"])
         .current_dir(dir.path())
         .output()
-        .expect("minisign is installed by scripts/test");
+        .unwrap();
     assert!(out.status.success(), "minisign: {}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("version:1.3.0"));
 }

@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::{Keys, script_app, write_exe};
+use millennium_testing::app::{script_app, write_exe};
+use millennium_testing::keys::Keys;
 
 const TRIALS: usize = 200;
 

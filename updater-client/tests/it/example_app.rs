@@ -12,7 +12,14 @@
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use crate::support::{Keys, Reply, Server, dynamic_json, serve_file, write_exe};
+use crate::support::dynamic_json;
+use millennium_sign::Format;
+use millennium_testing::app::write_exe;
+use millennium_testing::http::{MockServer, Reply, serve_file};
+use millennium_testing::keys::Keys;
+use millennium_testing::require_tool;
+use millennium_testing::server::TestServer;
+use millennium_update_admin::api::{PublishRequest, Scope};
 
 const MARK: &[u8] = b"MILLENNIUM-UPDATABLE-VERSION:";
 
@@ -65,7 +72,7 @@ async fn the_example_app_updates_itself_from_v1_to_v2_and_relaunches() {
     let json = Arc::new(OnceLock::<String>::new());
     let j = json.clone();
     let served = Arc::new(v2.clone());
-    let server = Server::start(move |req| {
+    let server = MockServer::start(move |req| {
         if let Some(rest) = req.path.strip_prefix("/updatable/") {
             // A dynamic server: 2.0.0 is offered to anything older.
             let current = rest.rsplit('/').next().unwrap_or_default();
@@ -95,60 +102,14 @@ async fn the_example_app_updates_itself_from_v1_to_v2_and_relaunches() {
     assert_eq!(checks[0].header("Millennium-Install-Id"), checks[1].header("Millennium-Install-Id"));
 }
 
-/// The real update server, in this process, serving on an ephemeral loopback port until dropped.
-struct RealServer {
-    url: String,
-    admin: millennium_update_admin::client::Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    _data: tempfile::TempDir,
-}
-
-const ADMIN_TOKEN: &str = "admin-token-for-the-example-app-test";
-
-impl RealServer {
-    async fn start() -> RealServer {
-        use millennium_update_admin::client::Client;
-        use millennium_update_server::{AppState, ServerConfig, StorageConfig, app, server::serve_on};
-        let data = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let config = ServerConfig::new(&url, 256 * 1024 * 1024).unwrap();
-        let state = AppState::open(&StorageConfig::local(data.path()), config, Some(ADMIN_TOKEN)).await.unwrap().state;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(serve_on(listener, app(state), async {
-            let _ = stopped.await;
-        }));
-        let admin = Client::new(&url, ADMIN_TOKEN).unwrap();
-        RealServer { url, admin, _stop: stop, _data: data }
-    }
-
-    /// Registers `app_id` under `keys` and publishes `binary` as `version` for this machine's target.
-    async fn publish(&self, app_id: &str, keys: &Keys, version: &str, binary: &[u8], dir: &std::path::Path) {
-        use millennium_sign::{Format, Signature, TrustedComment};
-        use millennium_update_admin::api::{PublishRequest, Scope};
-        use millennium_update_admin::client::{Client, UploadArtifact};
-
-        self.admin.create_app(app_id, &keys.secret.public_key().to_text(Format::Minisign)).await.unwrap();
-        let token = self.admin.create_token(app_id, Scope::Publish, "ci").await.unwrap();
-        let publisher = Client::new(&self.url, &token.token).unwrap();
-        let file = dir.join(format!("{app_id}-{version}"));
-        std::fs::write(&file, binary).unwrap();
-        let comment = TrustedComment::tauri(1_795_000_000, app_id, Some(version)).unwrap();
-        let signature = Signature::sign(&keys.secret, binary, &comment).unwrap();
-        let release = PublishRequest { notes: Some(format!("{app_id} {version}")), ..PublishRequest::new(version) };
-        let target = format!("linux-{}", std::env::consts::ARCH).parse().unwrap();
-        let artifact = UploadArtifact { target, path: file, signature: signature.to_text(Format::Tauri) };
-        publisher.publish(app_id, &release, &[artifact], Arc::new(|_| {})).await.unwrap();
-    }
-}
-
 /// v1 and v2 of the example app, v2 published to a real update server.
 struct Published {
     v1: Vec<u8>,
     v2: Vec<u8>,
     dir: tempfile::TempDir,
-    server: RealServer,
-    keys: Keys,
+    server: TestServer,
+    /// The release key's public half, as the app pins it.
+    pubkey: String,
 }
 
 impl Published {
@@ -156,10 +117,17 @@ impl Published {
         let built = std::fs::read(example()).unwrap();
         let (v1, v2) = (stamp(&built, "1.0.0"), stamp(&built, "2.0.0"));
         let dir = tempfile::tempdir().unwrap();
-        let server = RealServer::start().await;
-        let keys = Keys::generate();
-        server.publish("updatable", &keys, "2.0.0", &v2, dir.path()).await;
-        Published { v1, v2, dir, server, keys }
+        let server = TestServer::start().await;
+        let app = server.register("updatable", Scope::Publish).await;
+        let target = format!("linux-{}", std::env::consts::ARCH);
+        let artifact = app.artifact("2.0.0", &target, &v2, &app.key);
+        app.publish(
+            &PublishRequest { notes: Some("updatable 2.0.0".into()), ..PublishRequest::new("2.0.0") },
+            &[artifact],
+        )
+        .await;
+        let pubkey = app.key.public_key().to_text(Format::Tauri);
+        Published { v1, v2, dir, server, pubkey }
     }
 }
 
@@ -183,7 +151,7 @@ async fn update_in_place(app: PathBuf, endpoint: String, pubkey: String, state: 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_app_updates_itself_from_a_real_update_server() {
-    let Published { v1, v2, dir, server, keys } = Published::new().await;
+    let Published { v1, v2, dir, server, pubkey } = Published::new().await;
 
     let endpoints = [
         ("dynamic", format!("{}/updatable/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url)),
@@ -194,7 +162,7 @@ async fn the_example_app_updates_itself_from_a_real_update_server() {
         std::fs::create_dir_all(app.parent().unwrap()).unwrap();
         write_exe(&app, &v1);
         let state = dir.path().join(kind).join("state");
-        update_in_place(app, endpoint, keys.public_text.clone(), state, &v2).await;
+        update_in_place(app, endpoint, pubkey.clone(), state, &v2).await;
     }
 }
 
@@ -203,7 +171,7 @@ async fn the_example_app_updates_itself_from_a_real_update_server() {
 /// v1, untouched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_during_the_download_leaves_the_app_as_it_was() {
-    let Published { v1, dir, server, keys, .. } = Published::new().await;
+    let Published { v1, dir, server, pubkey, .. } = Published::new().await;
     let app = dir.path().join("bin").join("updatable");
     std::fs::create_dir_all(app.parent().unwrap()).unwrap();
     write_exe(&app, &v1);
@@ -211,7 +179,8 @@ async fn a_full_disk_during_the_download_leaves_the_app_as_it_was() {
     std::fs::create_dir(&state).unwrap();
 
     let endpoint = format!("{}/updatable/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url);
-    let (app2, state2, pubkey) = (app.clone(), state.clone(), keys.public_text.clone());
+    let (app2, state2) = (app.clone(), state.clone());
+    require_tool("unshare", "util-linux");
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new("unshare")
             .args(["--user", "--map-root-user", "--mount", "sh", "-c"])

@@ -8,13 +8,12 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use crate::support;
-use crate::support::{Fixture, Reply, Server, run, script_app, serve_file};
-use millennium_sign::{Format, SecretKey, Signature, TrustedComment};
-use millennium_update_protocol::metadata::{
-    ArtifactInfo, ChannelHead, Envelope, Freshness, Kind, Release, Root, SPEC_VERSION,
-};
-use millennium_update_protocol::{Error as ProtocolError, Version};
+use millennium_sign::{Format, SecretKey};
+use millennium_testing::app::{Fixture, run, script_app};
+use millennium_testing::http::{MockServer, Reply, serve_file};
+use millennium_testing::metadata::{Published, Publisher};
+use millennium_update_protocol::Error as ProtocolError;
+use millennium_update_protocol::metadata::{Envelope, Kind, Root};
 use millennium_updater::{Error, Updater};
 use time::{Duration, OffsetDateTime};
 
@@ -24,126 +23,72 @@ fn target() -> String {
     format!("linux-{}", std::env::consts::ARCH)
 }
 
-/// What the mirror serves, by path under `/metadata/demo`; tests change it between checks.
-#[derive(Default)]
-struct Files(BTreeMap<String, Vec<u8>>);
-
-/// The publisher's side: the offline release key, the server's online key, and the documents they sign.
-struct Publisher {
-    release_key: SecretKey,
-    online_key: SecretKey,
-    roots: Vec<Envelope>,
-    freshness_sequence: u64,
-    files: Arc<Mutex<Files>>,
+/// Where the mirror serves the artifact of `version` for this machine.
+fn artifact_path(version: &str) -> String {
+    format!("files/{version}/{}/{APP}-{version}-{}", target(), target())
 }
 
-struct Published {
-    envelope: Envelope,
-    version: String,
-    sequence: u64,
-}
-
-impl Publisher {
-    fn new(files: Arc<Mutex<Files>>) -> Publisher {
-        let release_key = SecretKey::generate().unwrap();
-        let online_key = SecretKey::generate().unwrap();
-        let root = Root::new(APP, 1, &[release_key.public_key()], &[online_key.public_key()]);
-        let roots = vec![Envelope::sign(&root, Kind::Root, &[&release_key]).unwrap()];
-        let publisher = Publisher { release_key, online_key, roots, freshness_sequence: 0, files };
-        publisher.put_roots();
-        publisher
-    }
-
-    fn put(&self, path: &str, body: Vec<u8>) {
-        self.files.lock().unwrap().0.insert(path.to_owned(), body);
-    }
-
-    fn put_roots(&self) {
-        let list: Vec<serde_json::Value> =
-            self.roots.iter().map(|r| serde_json::from_str(&r.to_json()).unwrap()).collect();
-        self.put("roots.json", serde_json::to_vec(&list).unwrap());
-    }
-
-    /// Signs and serves release `version` with `artifact` for this machine's target.
-    fn publish(&self, version: &str, sequence: u64, artifact: &[u8]) -> Published {
-        self.publish_with(version, sequence, artifact, None)
-    }
-
-    /// [`Publisher::publish`], declaring the oldest webview the release works with.
-    fn publish_with(&self, version: &str, sequence: u64, artifact: &[u8], min_webview: Option<&str>) -> Published {
-        let file = format!("demo-{version}");
-        let comment = TrustedComment::tauri(1_700_000_000, &file, Some(version)).unwrap();
-        let signature = Signature::sign(&self.release_key, artifact, &comment).unwrap();
-        let info = ArtifactInfo::describe(target().parse().unwrap(), &file, artifact, &signature).unwrap();
-        let release = Release {
-            kind: Kind::Release,
-            spec_version: SPEC_VERSION,
-            app: APP.into(),
-            channel: "stable".into(),
-            version: Version::parse(version).unwrap(),
-            sequence,
-            artifacts: vec![info],
-            min_webview_version: min_webview.map(|m| m.parse().unwrap()).unwrap_or_default(),
-        };
-        let envelope = Envelope::sign(&release, Kind::Release, &[&self.release_key]).unwrap();
-        self.put(&format!("channels/stable/releases/{version}.json"), envelope.to_json().into_bytes());
-        self.put(&format!("files/{version}/{}/{file}", target()), artifact.to_vec());
-        Published { envelope, version: version.into(), sequence }
-    }
-
-    /// Signs and serves a freshness document offering `heads` (release, rollout %) on `stable`.
-    fn freshness(&mut self, heads: &[(&Published, u8)], issued: OffsetDateTime, ttl: Duration) -> Envelope {
-        self.freshness_sequence += 1;
-        let heads = heads
-            .iter()
-            .map(|(published, rollout)| ChannelHead {
-                release_sequence: published.sequence,
-                version: Version::parse(&published.version).unwrap(),
-                release_hash: published.envelope.hash(),
-                rollout: *rollout,
-            })
-            .collect();
-        let doc = Freshness {
-            kind: Kind::Freshness,
-            spec_version: SPEC_VERSION,
-            app: APP.into(),
-            sequence: self.freshness_sequence,
-            issued,
-            expires: issued + ttl,
-            channels: BTreeMap::from([("stable".to_owned(), heads)]),
-        };
-        let envelope = Envelope::sign(&doc, Kind::Freshness, &[&self.online_key]).unwrap();
-        self.put("freshness.json", envelope.to_json().into_bytes());
-        envelope
-    }
-
-    fn fresh(&mut self, heads: &[(&Published, u8)]) -> Envelope {
-        self.freshness(heads, OffsetDateTime::now_utc() - Duration::minutes(1), Duration::days(1))
-    }
-}
-
+/// The mirror, serving what the publisher signed (documents and artifacts by path under `/metadata/demo`); tests
+/// change it between checks.
 struct Setup {
-    server: Server,
-    files: Arc<Mutex<Files>>,
+    server: MockServer,
+    files: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
     publisher: Publisher,
     fixture: Fixture,
 }
 
 impl Setup {
     async fn new() -> Setup {
-        let files = Arc::new(Mutex::new(Files::default()));
+        let files = Arc::new(Mutex::new(BTreeMap::<String, Vec<u8>>::new()));
         let served = files.clone();
-        let server = Server::start(move |req| {
+        let server = MockServer::start(move |req| {
             let Some(path) = req.path.strip_prefix("/metadata/demo/") else { return Reply::status(404) };
-            match served.lock().unwrap().0.get(path) {
+            match served.lock().unwrap().get(path) {
                 Some(body) if path.ends_with(".json") => Reply::json(body.clone()),
                 Some(body) => serve_file(req, body, "\"artifact\""),
                 None => Reply::status(404),
             }
         })
         .await;
-        let publisher = Publisher::new(files.clone());
-        Setup { server, files, publisher, fixture: Fixture::new() }
+        let setup = Setup { server, files, publisher: Publisher::new(APP), fixture: Fixture::new() };
+        setup.put_roots();
+        setup
+    }
+
+    fn put(&self, path: &str, body: Vec<u8>) {
+        self.files.lock().unwrap().insert(path.to_owned(), body);
+    }
+
+    fn put_roots(&self) {
+        self.put("roots.json", self.publisher.roots_json());
+    }
+
+    /// Signs and serves release `version` on `stable` with `artifact` for this machine's target, declaring the
+    /// oldest webview it works with when given.
+    fn publish(&self, version: &str, sequence: u64, artifact: &[u8], min_webview: Option<&str>) -> Published {
+        let published = self.publisher.publish("stable", version, sequence, &[(&target(), artifact)], min_webview);
+        self.serve_release(&published);
+        self.put(&artifact_path(version), artifact.to_vec());
+        published
+    }
+
+    fn serve_release(&self, published: &Published) {
+        let path = format!("channels/stable/releases/{}.json", published.document.version);
+        self.put(&path, published.envelope.to_json().into_bytes());
+    }
+
+    /// Signs and serves a freshness document offering `heads` (release, rollout %), issued at `issued`.
+    fn freshness(&mut self, heads: &[(&Published, u8)], issued: OffsetDateTime, ttl: Duration) -> Envelope {
+        let envelope = self.publisher.freshness(heads, issued, ttl);
+        self.put("freshness.json", envelope.to_json().into_bytes());
+        envelope
+    }
+
+    /// [`Setup::freshness`], valid now.
+    fn fresh(&mut self, heads: &[(&Published, u8)]) -> Envelope {
+        let envelope = self.publisher.fresh(heads);
+        self.put("freshness.json", envelope.to_json().into_bytes());
+        envelope
     }
 
     fn updater(&self, install_id: &str) -> Updater {
@@ -196,8 +141,8 @@ impl Setup {
 async fn an_update_the_metadata_vouches_for_is_installed_and_recorded() {
     let mut s = Setup::new().await;
     let v2 = script_app("2.0.0", 300_000);
-    let release = s.publisher.publish("2.0.0", 1, &v2);
-    s.publisher.fresh(&[(&release, 100)]);
+    let release = s.publish("2.0.0", 1, &v2, None);
+    s.fresh(&[(&release, 100)]);
 
     let update = s.updater("install-1").check().await.unwrap().unwrap();
     assert_eq!(update.version().to_string(), "2.0.0");
@@ -210,27 +155,27 @@ async fn an_update_the_metadata_vouches_for_is_installed_and_recorded() {
     assert_eq!(trust["freshness_sequence"], 1);
     // Only metadata and the one artifact were fetched, from the mirror.
     let paths: Vec<String> = s.server.requests().into_iter().map(|r| r.path).collect();
-    assert!(paths.iter().any(|p| p.ends_with(&format!("/files/2.0.0/{}/demo-2.0.0", target()))), "{paths:?}");
+    assert!(paths.iter().any(|p| p.ends_with(&artifact_path("2.0.0"))), "{paths:?}");
     drop(s.files);
 }
 
 #[tokio::test]
 async fn freeze_with_expired_freshness_is_refused() {
     let mut s = Setup::new().await;
-    let release = s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 4096));
-    s.publisher.freshness(&[(&release, 100)], OffsetDateTime::now_utc() - Duration::days(3), Duration::days(1));
+    let release = s.publish("2.0.0", 1, &script_app("2.0.0", 4096), None);
+    s.freshness(&[(&release, 100)], OffsetDateTime::now_utc() - Duration::days(3), Duration::days(1));
     s.assert_refused(|e| matches!(e, ProtocolError::Expired { .. })).await;
 }
 
 #[tokio::test]
 async fn replay_of_an_older_freshness_document_is_refused() {
     let mut s = Setup::new().await;
-    let release = s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 4096));
-    let old = s.publisher.fresh(&[]);
-    s.publisher.fresh(&[]);
+    let release = s.publish("2.0.0", 1, &script_app("2.0.0", 4096), None);
+    let old = s.fresh(&[]);
+    s.fresh(&[]);
     assert_eq!(s.update().await.unwrap(), None, "nothing offered yet");
     // The mirror replays the first freshness document (it offers nothing newer, but is older than one seen).
-    s.publisher.put("freshness.json", old.to_json().into_bytes());
+    s.put("freshness.json", old.to_json().into_bytes());
     s.assert_refused(|e| matches!(e, ProtocolError::Replay { .. })).await;
     drop(release);
 }
@@ -239,12 +184,12 @@ async fn replay_of_an_older_freshness_document_is_refused() {
 async fn endless_data_is_cut_off_at_the_signed_size() {
     let mut s = Setup::new().await;
     let v2 = script_app("2.0.0", 8192);
-    let release = s.publisher.publish("2.0.0", 1, &v2);
-    s.publisher.fresh(&[(&release, 100)]);
+    let release = s.publish("2.0.0", 1, &v2, None);
+    s.fresh(&[(&release, 100)]);
     // The mirror appends to the signed artifact.
     let mut longer = v2.clone();
     longer.extend(std::iter::repeat_n(b'#', 100_000));
-    s.publisher.put(&format!("files/2.0.0/{}/demo-2.0.0", target()), longer);
+    s.put(&artifact_path("2.0.0"), longer);
     s.assert_refused(|e| matches!(e, ProtocolError::EndlessData { .. })).await;
 }
 
@@ -252,49 +197,48 @@ async fn endless_data_is_cut_off_at_the_signed_size() {
 async fn a_tampered_artifact_of_the_signed_size_is_refused() {
     let mut s = Setup::new().await;
     let v2 = script_app("2.0.0", 8192);
-    let release = s.publisher.publish("2.0.0", 1, &v2);
-    s.publisher.fresh(&[(&release, 100)]);
+    let release = s.publish("2.0.0", 1, &v2, None);
+    s.fresh(&[(&release, 100)]);
     let mut tampered = v2.clone();
     tampered[20] ^= 1;
-    s.publisher.put(&format!("files/2.0.0/{}/demo-2.0.0", target()), tampered);
+    s.put(&artifact_path("2.0.0"), tampered);
     s.assert_refused(|e| matches!(e, ProtocolError::TamperedArtifact { .. })).await;
 }
 
 #[tokio::test]
 async fn a_release_document_the_freshness_does_not_pin_is_refused() {
     let mut s = Setup::new().await;
-    let pinned = s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 4096));
-    s.publisher.fresh(&[(&pinned, 100)]);
+    let pinned = s.publish("2.0.0", 1, &script_app("2.0.0", 4096), None);
+    s.fresh(&[(&pinned, 100)]);
     // Another validly signed document for the same version (another build) replaces the pinned one.
-    s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 5000));
+    s.publish("2.0.0", 1, &script_app("2.0.0", 5000), None);
     s.assert_refused(|e| matches!(e, ProtocolError::MixAndMatch { .. })).await;
 }
 
 #[tokio::test]
 async fn an_older_release_than_one_installed_is_refused() {
     let mut s = Setup::new().await;
-    let v3 = s.publisher.publish("3.0.0", 3, &script_app("3.0.0", 4096));
-    s.publisher.fresh(&[(&v3, 100)]);
+    let v3 = s.publish("3.0.0", 3, &script_app("3.0.0", 4096), None);
+    s.fresh(&[(&v3, 100)]);
     assert_eq!(s.update().await.unwrap().as_deref(), Some("3.0.0"));
     // The app is rolled back to 1.0.0 by hand (the binary only); a compromised online key then offers the old,
     // validly signed 2.0.0 with an older sequence: newer than the binary, older than what this install has seen.
-    support::write_exe(&s.fixture.app, &s.fixture.v1);
-    let v2 = s.publisher.publish("2.0.0", 2, &script_app("2.0.0", 4096));
-    s.publisher.fresh(&[(&v2, 100)]);
+    s.fixture.reinstall_v1();
+    let v2 = s.publish("2.0.0", 2, &script_app("2.0.0", 4096), None);
+    s.fresh(&[(&v2, 100)]);
     s.assert_refused(|e| matches!(e, ProtocolError::Rollback { .. })).await;
 }
 
 #[tokio::test]
 async fn an_artifact_for_another_target_only_is_not_installed() {
     let mut s = Setup::new().await;
-    let release = s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 4096));
-    s.publisher.fresh(&[(&release, 100)]);
-    let mut doc: Release = serde_json::from_str(&release.envelope.payload).unwrap();
+    let release = s.publish("2.0.0", 1, &script_app("2.0.0", 4096), None);
+    s.fresh(&[(&release, 100)]);
+    let mut doc = release.document.clone();
     doc.artifacts[0].target = "windows-x86_64-nsis".parse().unwrap();
-    let other = Envelope::sign(&doc, Kind::Release, &[&s.publisher.release_key]).unwrap();
-    s.publisher.put("channels/stable/releases/2.0.0.json", other.to_json().into_bytes());
-    let other = Published { envelope: other, version: "2.0.0".into(), sequence: 1 };
-    s.publisher.fresh(&[(&other, 100)]);
+    let other = Published::from_envelope(Envelope::sign(&doc, Kind::Release, &[&s.publisher.release_key]).unwrap());
+    s.serve_release(&other);
+    s.fresh(&[(&other, 100)]);
     let err = s.update().await.unwrap_err();
     assert!(matches!(err, Error::NoArtifactForTarget { .. }), "{err}");
     s.fixture.assert_untouched();
@@ -303,53 +247,51 @@ async fn an_artifact_for_another_target_only_is_not_installed() {
 #[tokio::test]
 async fn metadata_signed_by_an_unknown_key_is_refused() {
     let mut s = Setup::new().await;
-    let release = s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 4096));
+    let release = s.publish("2.0.0", 1, &script_app("2.0.0", 4096), None);
     // A mirror that holds no key of the root signs its own freshness document.
     s.publisher.online_key = SecretKey::generate().unwrap();
-    s.publisher.fresh(&[(&release, 100)]);
+    s.fresh(&[(&release, 100)]);
     s.assert_refused(|e| matches!(e, ProtocolError::MetadataSignature { .. })).await;
 }
 
 #[tokio::test]
 async fn malformed_metadata_is_refused() {
     let mut s = Setup::new().await;
-    let release = s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 4096));
-    let good = s.publisher.fresh(&[(&release, 100)]).to_json();
-    s.publisher.put("freshness.json", good.as_bytes()[..good.len() / 2].to_vec());
+    let release = s.publish("2.0.0", 1, &script_app("2.0.0", 4096), None);
+    let good = s.fresh(&[(&release, 100)]).to_json();
+    s.put("freshness.json", good.as_bytes()[..good.len() / 2].to_vec());
     s.assert_refused(|e| matches!(e, ProtocolError::InvalidJson { .. })).await;
 }
 
 #[tokio::test]
 async fn a_key_rotation_through_a_valid_chain_is_followed_and_a_broken_one_refused() {
     let mut s = Setup::new().await;
-    let first = s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 4096));
-    s.publisher.fresh(&[(&first, 100)]);
+    let first = s.publish("2.0.0", 1, &script_app("2.0.0", 4096), None);
+    s.fresh(&[(&first, 100)]);
     assert_eq!(s.update().await.unwrap().as_deref(), Some("2.0.0"));
 
     // Root 2 moves to a new release key, signed by the old and the new one.
-    let old_key = std::mem::replace(&mut s.publisher.release_key, SecretKey::generate().unwrap());
-    let root = Root::new(APP, 2, &[s.publisher.release_key.public_key()], &[s.publisher.online_key.public_key()]);
-    s.publisher.roots.push(Envelope::sign(&root, Kind::Root, &[&old_key, &s.publisher.release_key]).unwrap());
-    s.publisher.put_roots();
-    let next = s.publisher.publish("3.0.0", 2, &script_app("3.0.0", 4096));
-    s.publisher.fresh(&[(&next, 100)]);
-    support::write_exe(&s.fixture.app, &s.fixture.v1);
+    s.publisher.rotate_release_key();
+    s.put_roots();
+    let next = s.publish("3.0.0", 2, &script_app("3.0.0", 4096), None);
+    s.fresh(&[(&next, 100)]);
+    s.fixture.reinstall_v1();
     assert_eq!(s.update().await.unwrap().as_deref(), Some("3.0.0"), "signed by the new key through the chain");
 
     // Root 3 signed only by a key the chain never vouched for.
     let stranger = SecretKey::generate().unwrap();
     let root = Root::new(APP, 3, &[stranger.public_key()], &[s.publisher.online_key.public_key()]);
     s.publisher.roots.push(Envelope::sign(&root, Kind::Root, &[&stranger]).unwrap());
-    s.publisher.put_roots();
-    support::write_exe(&s.fixture.app, &s.fixture.v1);
+    s.put_roots();
+    s.fixture.reinstall_v1();
     s.assert_refused(|e| matches!(e, ProtocolError::RootChain { .. })).await;
 }
 
 #[tokio::test]
 async fn a_staged_rollout_reaches_only_its_share_of_installs() {
     let mut s = Setup::new().await;
-    let release = s.publisher.publish("2.0.0", 1, &script_app("2.0.0", 4096));
-    s.publisher.fresh(&[(&release, 50)]);
+    let release = s.publish("2.0.0", 1, &script_app("2.0.0", 4096), None);
+    s.fresh(&[(&release, 50)]);
     let mut offered = 0;
     for i in 0..40 {
         let state = s.fixture.dir.path().join(format!("state-{i}"));
@@ -378,8 +320,8 @@ async fn a_staged_rollout_reaches_only_its_share_of_installs() {
 async fn a_signed_release_needing_a_newer_webview_is_refused() {
     let mut s = Setup::new().await;
     let v2 = script_app("2.0.0", 50_000);
-    let release = s.publisher.publish_with("2.0.0", 1, &v2, Some("webkitgtk=99.0,webview2=1.0"));
-    s.publisher.fresh(&[(&release, 100)]);
+    let release = s.publish("2.0.0", 1, &v2, Some("webkitgtk=99.0,webview2=1.0"));
+    s.fresh(&[(&release, 100)]);
 
     let update = s.updater("install-1").check().await.unwrap().unwrap();
     assert_eq!(update.min_webview_version().map(ToString::to_string).as_deref(), Some("99.0"));
@@ -396,8 +338,8 @@ async fn a_signed_release_needing_a_newer_webview_is_refused() {
     assert_eq!(s.trusted(), trusted, "a refused release is not recorded as installed");
 
     let v3 = script_app("3.0.0", 50_000);
-    let release = s.publisher.publish_with("3.0.0", 2, &v3, Some("webkitgtk=2.0"));
-    s.publisher.fresh(&[(&release, 100)]);
+    let release = s.publish("3.0.0", 2, &v3, Some("webkitgtk=2.0"));
+    s.fresh(&[(&release, 100)]);
     assert_eq!(s.update().await.unwrap().as_deref(), Some("3.0.0"));
     assert_eq!(run(&s.fixture.app), "3.0.0");
 }
@@ -408,8 +350,8 @@ async fn a_signed_release_needing_a_newer_webview_is_refused() {
 async fn a_signed_release_with_minimums_for_other_backends_only_installs_here() {
     let mut s = Setup::new().await;
     let v2 = script_app("2.0.0", 50_000);
-    let release = s.publisher.publish_with("2.0.0", 1, &v2, Some("webview2=999.0,wkwebview=99.0"));
-    s.publisher.fresh(&[(&release, 100)]);
+    let release = s.publish("2.0.0", 1, &v2, Some("webview2=999.0,wkwebview=99.0"));
+    s.fresh(&[(&release, 100)]);
     let update = s.updater("install-1").check().await.unwrap().unwrap();
     assert_eq!(update.min_webview_version(), None);
     assert_eq!(update.min_webview_versions().to_string(), "webview2=999.0,wkwebview=99.0");

@@ -9,29 +9,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::support;
-use crate::support::{Fixture, Keys, Reply, Server, dynamic_json, script_app, serve_file, static_json};
-use millennium_updater::{Error, StartupStatus, Updater, UpdaterBuilder};
-
-const CHECK: &str = "/update/{{target}}/{{arch}}/{{current_version}}";
-
-fn builder(fx: &Fixture, keys: &Keys, endpoints: &[String]) -> UpdaterBuilder {
-    let mut b = Updater::builder()
-        .pubkey(&keys.public_text)
-        .current_version("1.0.0")
-        .executable(&fx.app)
-        .bundle_type(None)
-        .state_dir(&fx.state)
-        .connect_timeout(Duration::from_secs(2))
-        .read_timeout(Duration::from_secs(2))
-        .check_timeout(Duration::from_secs(3));
-    for e in endpoints {
-        b = b.endpoint(e);
-    }
-    b
-}
+use crate::support::{CHECK, builder, dynamic_json, static_json};
+use millennium_testing::app::{Fixture, run, script_app};
+use millennium_testing::http::{MockServer, Reply, Request, serve_file};
+use millennium_testing::keys::Keys;
+use millennium_testing::require_tool;
+use millennium_updater::{Error, StartupStatus, Updater};
 
 /// A server offering `v2` (signed by `keys`, with `version:`) at `/artifact`.
-async fn offering(keys: &Keys, v2: Vec<u8>) -> Server {
+async fn offering(keys: &Keys, v2: Vec<u8>) -> MockServer {
     support::offering(keys, v2, support::release("2.0.0")).await
 }
 
@@ -39,7 +25,7 @@ async fn offering(keys: &Keys, v2: Vec<u8>) -> Server {
 async fn check_fills_the_template_and_sends_install_id_channel_and_headers() {
     let fx = Fixture::new();
     let keys = Keys::generate();
-    let server = Server::start(|_| Reply::status(204)).await;
+    let server = MockServer::start(|_| Reply::status(204)).await;
     let updater =
         builder(&fx, &keys, &[server.url("/update/%7B%7Btarget%7D%7D/{{arch}}/{{current_version}}/{{bundle_type}}")])
             .current_version("1.0.0-beta.1+build.5")
@@ -66,7 +52,7 @@ async fn check_fills_the_template_and_sends_install_id_channel_and_headers() {
 async fn a_204_means_no_update_and_stops_at_that_endpoint() {
     let fx = Fixture::new();
     let keys = Keys::generate();
-    let no = Server::start(|_| Reply::status(204)).await;
+    let no = MockServer::start(|_| Reply::status(204)).await;
     let yes = offering(&keys, script_app("2.0.0", 100)).await;
     let updater = builder(&fx, &keys, &[no.url("/update"), yes.url(CHECK)]).build().unwrap();
     assert!(updater.check().await.unwrap().is_none());
@@ -81,7 +67,7 @@ async fn equal_or_older_version_is_no_update() {
         let v = script_app(offered, 100);
         let sig = keys.sign(&v, Some(offered));
         let json = dynamic_json(offered, "http://127.0.0.1:9/never", sig);
-        let server = Server::start(move |_| Reply::json(json.clone())).await;
+        let server = MockServer::start(move |_| Reply::json(json.clone())).await;
         let updater = builder(&fx, &keys, &[server.url(CHECK)]).build().unwrap();
         assert!(updater.check().await.unwrap().is_none(), "{offered} is not an update over 1.0.0");
         fx.assert_untouched();
@@ -105,7 +91,7 @@ async fn full_update_then_confirm() {
     fx.assert_untouched(); // downloading never touches the app
     downloaded.install().unwrap();
     assert_eq!(std::fs::read(&fx.app).unwrap(), v2);
-    assert_eq!(support::run(&fx.app), "2.0.0");
+    assert_eq!(run(&fx.app), "2.0.0");
     assert_eq!(std::fs::read(fx.dir.path().join("app.previous")).unwrap(), fx.v1);
     assert!(fx.downloads().is_empty(), "{:?}", fx.downloads());
     let art = server.requests_to("/artifact");
@@ -130,7 +116,7 @@ async fn static_latest_json_is_understood() {
     let json = Arc::new(std::sync::OnceLock::<String>::new());
     let j2 = json.clone();
     let body = v2.clone();
-    let server = Server::start(move |req| match req.path.as_str() {
+    let server = MockServer::start(move |req| match req.path.as_str() {
         "/latest.json" => Reply::json(j2.get().unwrap().clone()),
         _ => Reply::bytes(body.clone()),
     })
@@ -138,7 +124,7 @@ async fn static_latest_json_is_understood() {
     json.set(static_json("2.0.0", &target, &server.url("/a"), sig)).unwrap();
     let updater = builder(&fx, &keys, &[server.url("/latest.json")]).build().unwrap();
     updater.check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap();
-    assert_eq!(support::run(&fx.app), "2.0.0");
+    assert_eq!(run(&fx.app), "2.0.0");
 }
 
 #[tokio::test]
@@ -155,7 +141,7 @@ async fn blocking_api_updates_too() {
     })
     .await
     .unwrap();
-    assert_eq!(support::run(&fx.app), "2.0.0");
+    assert_eq!(run(&fx.app), "2.0.0");
 }
 
 // ----- resume -----
@@ -168,7 +154,7 @@ async fn interrupted_download_resumes_with_range_and_if_range() {
     let sig = keys.sign(&v2, Some("2.0.0"));
     let hits = Arc::new(AtomicUsize::new(0));
     let (h, body) = (hits.clone(), v2.clone());
-    let server = Server::start(move |req| {
+    let server = MockServer::start(move |req| {
         if req.path != "/artifact" {
             return Reply::status(404);
         }
@@ -185,7 +171,7 @@ async fn interrupted_download_resumes_with_range_and_if_range() {
     })
     .await;
     let json = dynamic_json("2.0.0", &server.url("/artifact"), sig);
-    let check = Server::start(move |_| Reply::json(json.clone())).await;
+    let check = MockServer::start(move |_| Reply::json(json.clone())).await;
     let updater = builder(&fx, &keys, &[check.url(CHECK)]).build().unwrap();
     let update = updater.check().await.unwrap().unwrap();
     update.download_and_install(|_| {}).await.unwrap();
@@ -209,7 +195,7 @@ async fn a_partial_download_from_an_earlier_run_is_resumed_or_restarted_cleanly(
         let sig = keys.sign(&v2, Some("2.0.0"));
         let broken = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let (b, body) = (broken.clone(), v2.clone());
-        let server = Server::start(move |req| {
+        let server = MockServer::start(move |req| {
             if req.path.starts_with("/update/") {
                 return Reply::status(500);
             }
@@ -232,7 +218,7 @@ async fn a_partial_download_from_an_earlier_run_is_resumed_or_restarted_cleanly(
         })
         .await;
         let json = dynamic_json("2.0.0", &server.url("/artifact"), sig);
-        let check = Server::start(move |_| Reply::json(json.clone())).await;
+        let check = MockServer::start(move |_| Reply::json(json.clone())).await;
         let updater = builder(&fx, &keys, &[check.url(CHECK)]).download_attempts(1).build().unwrap();
         let update = updater.check().await.unwrap().unwrap();
         let err = update.download(|_| {}).await.unwrap_err();
@@ -258,7 +244,7 @@ async fn a_server_that_ignores_range_restarts_from_zero() {
     let sig = keys.sign(&v2, Some("2.0.0"));
     let hits = Arc::new(AtomicUsize::new(0));
     let (h, body) = (hits.clone(), v2.clone());
-    let server = Server::start(move |_| {
+    let server = MockServer::start(move |_| {
         if h.fetch_add(1, Ordering::SeqCst) == 0 {
             Reply::ResetAfter {
                 status: 200,
@@ -272,7 +258,7 @@ async fn a_server_that_ignores_range_restarts_from_zero() {
     })
     .await;
     let json = dynamic_json("2.0.0", &server.url("/artifact"), sig);
-    let check = Server::start(move |_| Reply::json(json.clone())).await;
+    let check = MockServer::start(move |_| Reply::json(json.clone())).await;
     let updater = builder(&fx, &keys, &[check.url(CHECK)]).build().unwrap();
     updater.check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap();
     assert_eq!(std::fs::read(&fx.app).unwrap(), v2);
@@ -284,12 +270,12 @@ async fn a_server_that_ignores_range_restarts_from_zero() {
 /// A check server answering `json`, and an artifact server answering `artifact`.
 async fn faulty(
     keys: &Keys,
-    artifact: impl Fn(&support::Request) -> Reply + Send + Sync + 'static,
+    artifact: impl Fn(&Request) -> Reply + Send + Sync + 'static,
     signed: &[u8],
-) -> (Server, Server) {
-    let server = Server::start(artifact).await;
+) -> (MockServer, MockServer) {
+    let server = MockServer::start(artifact).await;
     let json = dynamic_json("2.0.0", &server.url("/artifact"), keys.sign(signed, Some("2.0.0")));
-    let check = Server::start(move |_| Reply::json(json.clone())).await;
+    let check = MockServer::start(move |_| Reply::json(json.clone())).await;
     (check, server)
 }
 
@@ -376,7 +362,7 @@ async fn fault_slow_drip_download_is_cut_off() {
 async fn fault_slow_drip_check_hits_the_check_timeout() {
     let fx = Fixture::new();
     let keys = Keys::generate();
-    let server = Server::start(|_| Reply::Drip {
+    let server = MockServer::start(|_| Reply::Drip {
         status: 200,
         headers: vec![],
         body: vec![b' '; 10_000],
@@ -394,13 +380,13 @@ async fn fault_slow_drip_check_hits_the_check_timeout() {
 async fn fault_500_then_success_on_the_second_endpoint() {
     let fx = Fixture::new();
     let keys = Keys::generate();
-    let down = Server::start(|_| Reply::status(500)).await;
+    let down = MockServer::start(|_| Reply::status(500)).await;
     let good = offering(&keys, script_app("2.0.0", 1000)).await;
     let updater = builder(&fx, &keys, &[down.url("/update"), "http://127.0.0.1:9/refused".into(), good.url(CHECK)])
         .build()
         .unwrap();
     updater.check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap();
-    assert_eq!(support::run(&fx.app), "2.0.0");
+    assert_eq!(run(&fx.app), "2.0.0");
     assert_eq!(down.requests().len(), 1);
 
     // All endpoints down: one error listing each.
@@ -426,7 +412,7 @@ async fn fault_endless_body_is_cut_off() {
     fx.assert_untouched();
 
     // An endless check document is cut off at the protocol's 1 MiB.
-    let endless = Server::start(|_| Reply::Endless { status: 200, headers: vec![] }).await;
+    let endless = MockServer::start(|_| Reply::Endless { status: 200, headers: vec![] }).await;
     let err = builder(&fx, &keys, &[endless.url(CHECK)]).build().unwrap().check().await.unwrap_err();
     assert!(err.to_string().contains("more than the 1048576 allowed"), "{err}");
 }
@@ -454,7 +440,7 @@ async fn fault_wrong_content_type() {
         body: b"<html>Please log in to the hotel wifi</html>".to_vec(),
     };
     // On the check…
-    let portal = Server::start(move |_| html()).await;
+    let portal = MockServer::start(move |_| html()).await;
     let err = builder(&fx, &keys, &[portal.url(CHECK)]).build().unwrap().check().await.unwrap_err();
     assert!(matches!(err, Error::UnexpectedContentType { .. }), "{err}");
     assert!(err.to_string().contains("captive portal"), "{err}");
@@ -471,7 +457,7 @@ async fn fault_wrong_content_type() {
 async fn fault_bad_json_tries_the_next_endpoint() {
     let fx = Fixture::new();
     let keys = Keys::generate();
-    let bad = Server::start(|_| Reply::json("{\"version\": \"2.0.0\", \"url\": ")).await;
+    let bad = MockServer::start(|_| Reply::json("{\"version\": \"2.0.0\", \"url\": ")).await;
     let err = builder(&fx, &keys, &[bad.url(CHECK)]).build().unwrap().check().await.unwrap_err();
     assert!(matches!(err, Error::InvalidResponse { .. }), "{err}");
     let good = offering(&keys, script_app("2.0.0", 100)).await;
@@ -504,7 +490,7 @@ async fn a_second_pinned_key_is_accepted() {
     let server = offering(&new, script_app("2.0.0", 100)).await;
     let updater = builder(&fx, &old, &[server.url(CHECK)]).pubkey(&new.public_text).build().unwrap();
     updater.check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap();
-    assert_eq!(support::run(&fx.app), "2.0.0");
+    assert_eq!(run(&fx.app), "2.0.0");
 }
 
 #[tokio::test]
@@ -552,9 +538,9 @@ async fn fault_signed_version_differs_from_offered_version() {
     // The protocol crate refuses to *build* such a document, so write it by hand.
     let sig_text = sig.to_text(millennium_sign::Format::Tauri);
     let body = old.clone();
-    let srv = Server::start(move |_| Reply::bytes(body.clone())).await;
+    let srv = MockServer::start(move |_| Reply::bytes(body.clone())).await;
     let json = format!(r#"{{"version":"2.0.0","url":"{}","signature":"{}"}}"#, srv.url("/artifact"), sig_text);
-    let check = Server::start(move |_| Reply::json(json.clone())).await;
+    let check = MockServer::start(move |_| Reply::json(json.clone())).await;
     let err = builder(&fx, &keys, &[check.url(CHECK)]).build().unwrap().check().await.unwrap_err();
     assert!(err.to_string().contains("1.5.0"), "{err}");
     assert!(srv.requests().is_empty());
@@ -562,7 +548,7 @@ async fn fault_signed_version_differs_from_offered_version() {
     // Unsigned version with `require_signed_version`: refused too.
     let unsigned = keys.sign(&old, None);
     let json = dynamic_json("2.0.0", &srv.url("/artifact"), unsigned);
-    let check = Server::start(move |_| Reply::json(json.clone())).await;
+    let check = MockServer::start(move |_| Reply::json(json.clone())).await;
     let err = builder(&fx, &keys, &[check.url(CHECK)])
         .require_signed_version(true)
         .build()
@@ -580,7 +566,7 @@ async fn fault_no_artifact_for_this_platform() {
     let keys = Keys::generate();
     let v2 = script_app("2.0.0", 100);
     let json = static_json("2.0.0", "windows-x86_64", "http://127.0.0.1:9/a", keys.sign(&v2, Some("2.0.0")));
-    let check = Server::start(move |_| Reply::json(json.clone())).await;
+    let check = MockServer::start(move |_| Reply::json(json.clone())).await;
     let err = builder(&fx, &keys, &[check.url("/latest.json")]).build().unwrap().check().await.unwrap_err();
     assert!(matches!(err, Error::NoArtifactForTarget { .. }), "{err}");
     fx.assert_untouched();
@@ -596,7 +582,7 @@ async fn an_update_that_never_confirms_is_rolled_back() {
     let server = offering(&keys, v2.clone()).await;
     let updater = builder(&fx, &keys, &[server.url(CHECK)]).rollback_after_starts(2).build().unwrap();
     updater.check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap();
-    assert_eq!(support::run(&fx.app), "2.0.0");
+    assert_eq!(run(&fx.app), "2.0.0");
 
     let v2_updater = builder(&fx, &keys, &[server.url(CHECK)]).current_version("2.0.0").build().unwrap();
     assert_eq!(v2_updater.startup().unwrap(), StartupStatus::PendingConfirmation { start: 1, allowed: 2 });
@@ -646,10 +632,7 @@ async fn manual_rollback_restores_the_previous_version() {
 
 #[tokio::test]
 async fn a_failing_dpkg_install_reports_the_tools_output() {
-    if std::process::Command::new("dpkg").arg("--version").output().is_err() {
-        eprintln!("skipped: no dpkg");
-        return;
-    }
+    require_tool("dpkg", "dpkg");
     let fx = Fixture::new();
     let keys = Keys::generate();
     // Looks like a .deb (so the platform check passes) but is not a valid archive.
@@ -754,7 +737,7 @@ async fn redirects_are_followed() {
     let keys = Keys::generate();
     let good = offering(&keys, script_app("2.0.0", 100)).await;
     let target = good.url("/update/linux/x");
-    let hop = Server::start(move |_| Reply::Full {
+    let hop = MockServer::start(move |_| Reply::Full {
         status: 302,
         headers: vec![("Location".into(), target.clone())],
         body: vec![],
@@ -768,7 +751,7 @@ async fn redirects_are_followed() {
 async fn requests_go_through_the_configured_proxy() {
     let fx = Fixture::new();
     let keys = Keys::generate();
-    let proxy = Server::start(|_| Reply::status(204)).await;
+    let proxy = MockServer::start(|_| Reply::status(204)).await;
     let updater =
         builder(&fx, &keys, &["http://127.0.0.2:1/update/{{target}}".into()]).proxy(proxy.url("")).build().unwrap();
     assert!(updater.check().await.unwrap().is_none());

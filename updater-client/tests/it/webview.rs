@@ -8,38 +8,33 @@
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use crate::support;
-use crate::support::{Fixture, Keys, Reply, Server, script_app};
+use crate::support::CHECK;
+use millennium_testing::app::{Fixture, run, script_app};
+use millennium_testing::http::{MockServer, Reply};
+use millennium_testing::keys::Keys;
+use millennium_testing::require_tool;
 use millennium_update_protocol::Version;
 use millennium_update_protocol::tauri::{Artifact, ArtifactUrl, ReleaseInfo, SignatureText, StaticManifest};
 use millennium_update_protocol::webview::WebviewMinimums;
-use millennium_updater::{Error, Updater, UpdaterBuilder, WEBVIEW_HEADER, WebviewPolicy};
-
-const CHECK: &str = "/update/{{target}}/{{arch}}/{{current_version}}";
+use millennium_updater::{Error, UpdaterBuilder, WEBVIEW_HEADER, WebviewPolicy};
 
 /// The installed WebKitGTK version as its development files state it.
 fn installed_webkitgtk() -> String {
+    require_tool("pkg-config", "pkg-config");
     let output = Command::new("pkg-config").args(["--modversion", "webkit2gtk-4.1"]).output().unwrap();
     assert!(output.status.success(), "pkg-config: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
-fn builder(fx: &Fixture, keys: &Keys, server: &Server) -> UpdaterBuilder {
-    Updater::builder()
-        .endpoint(server.url(CHECK))
-        .pubkey(&keys.public_text)
-        .current_version("1.0.0")
-        .executable(&fx.app)
-        .bundle_type(None)
-        .state_dir(&fx.state)
-        .connect_timeout(Duration::from_secs(2))
-        .read_timeout(Duration::from_secs(2))
+/// An updater of `fx` checking `server`.
+fn builder(fx: &Fixture, keys: &Keys, server: &MockServer) -> UpdaterBuilder {
+    support::builder(fx, keys, &[server.url(CHECK)])
 }
 
 /// A server offering version 2.0.0 at `/artifact`, declaring `min_webview` when given.
-async fn offering(keys: &Keys, v2: Vec<u8>, min_webview: Option<&str>) -> Server {
+async fn offering(keys: &Keys, v2: Vec<u8>, min_webview: Option<&str>) -> MockServer {
     let mut release = ReleaseInfo::new(Version::parse("2.0.0").unwrap());
     if let Some(min) = min_webview {
         release = release.with_min_webview_version(min.parse().unwrap());
@@ -51,7 +46,7 @@ async fn offering(keys: &Keys, v2: Vec<u8>, min_webview: Option<&str>) -> Server
 async fn update_checks_report_the_webview() {
     let fx = Fixture::new();
     let keys = Keys::generate();
-    let server = Server::start(|_| Reply::status(204)).await;
+    let server = MockServer::start(|_| Reply::status(204)).await;
     assert!(builder(&fx, &keys, &server).build().unwrap().check().await.unwrap().is_none());
     assert!(builder(&fx, &keys, &server).report_webview(false).build().unwrap().check().await.unwrap().is_none());
     let requests = server.requests();
@@ -99,7 +94,7 @@ async fn a_static_manifest_binds_each_platform_to_its_own_entry_only() {
     let manifest = Arc::new(Mutex::new(String::new()));
     let served = manifest.clone();
     let body = v2.clone();
-    let server = Server::start(move |req| {
+    let server = MockServer::start(move |req| {
         if req.path.starts_with("/update/") {
             Reply::json(served.lock().unwrap().clone())
         } else if req.path == "/artifact" {
@@ -146,7 +141,7 @@ async fn a_static_manifest_binds_each_platform_to_its_own_entry_only() {
     assert_eq!(update.min_webview_version(), None);
     assert!(update.webview_verdict().is_ok());
     update.download_and_install(|_| {}).await.unwrap();
-    assert_eq!(support::run(&fx.app), "2.0.0");
+    assert_eq!(run(&fx.app), "2.0.0");
 }
 
 #[tokio::test]
@@ -162,7 +157,7 @@ async fn a_release_whose_minimum_is_met_is_installed() {
     assert!(update.webview_verdict().is_ok());
     update.download_and_install(|_| {}).await.unwrap();
     assert_eq!(std::fs::read(&fx.app).unwrap(), v2);
-    assert_eq!(support::run(&fx.app), "2.0.0");
+    assert_eq!(run(&fx.app), "2.0.0");
 }
 
 #[tokio::test]

@@ -4,8 +4,9 @@
 //!
 //! The document is served from `openapi.json` next to this file, committed so that API changes show up in review.
 //! Two tests keep it honest: `tests/it/api.rs` (`openapi_document_lists_every_route`) checks that every route of the
-//! router is documented and every documented operation routed, and [`tests`] that the committed file is exactly what
-//! [`generate`] produces; `UPDATE_OPENAPI=1 cargo nextest run -p millennium-update-server openapi` rewrites it.
+//! router is documented and every documented operation routed, and the unit test below
+//! (`the_committed_openapi_document_is_the_generated_one`) that the committed file is exactly what [`generate`]
+//! produces; `UPDATE_OPENAPI=1 cargo nextest run -p millennium-update-server openapi` rewrites it.
 //!
 //! The operations are items of their own, not attributes of the handlers, because one handler serves several
 //! operations (`GET` and `HEAD` of downloads, `/download/…` and `/metadata/…/files/…`). The schemas of the update

@@ -8,15 +8,14 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use millennium_sign::{Format, SecretKey, Signature, TrustedComment};
+use millennium_testing::keys;
+use millennium_testing::server::{ADMIN_TOKEN, Backend};
 use millennium_update_protocol::tauri::{DynamicResponse, StaticManifest};
 use millennium_update_protocol::{Target, Version};
 use millennium_update_server::{AppState, ServerConfig, app};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::common::Backend;
-
-const ADMIN: &str = "test-admin-token-0123456789abcdef";
 const BOUNDARY: &str = "millenniumtestboundary";
 
 struct Ctx {
@@ -57,14 +56,16 @@ impl Ctx {
     async fn with_config(config: ServerConfig) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let backend = Backend::for_dir(&dir.path().join("data"));
-        let opened = AppState::open(&backend.storage(&dir.path().join("data")), config, Some(ADMIN)).await.unwrap();
+        let opened =
+            AppState::open(&backend.storage(&dir.path().join("data")), config, Some(ADMIN_TOKEN)).await.unwrap();
         assert!(opened.new_admin_token.is_none());
         let key = SecretKey::generate().unwrap();
         let mut ctx =
             Ctx { dir, backend, state: opened.state, key, publish_token: String::new(), admin_token: String::new() };
         let pk = ctx.key.public_key().to_text(Format::Tauri);
-        let r =
-            ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN), Some(json!({"id": "demo", "public_key": pk}))).await;
+        let r = ctx
+            .call(Method::POST, "/api/v1/apps", Some(ADMIN_TOKEN), Some(json!({"id": "demo", "public_key": pk})))
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         ctx.publish_token = ctx.token("demo", "publish").await;
         ctx.admin_token = ctx.token("demo", "admin").await;
@@ -108,7 +109,9 @@ impl Ctx {
     }
 
     async fn token(&self, app: &str, scope: &str) -> String {
-        let r = self.call(Method::POST, "/api/v1/tokens", Some(ADMIN), Some(json!({"app": app, "scope": scope}))).await;
+        let r = self
+            .call(Method::POST, "/api/v1/tokens", Some(ADMIN_TOKEN), Some(json!({"app": app, "scope": scope})))
+            .await;
         assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
         r.json()["token"].as_str().unwrap().to_owned()
     }
@@ -149,7 +152,7 @@ impl Ctx {
     }
 
     async fn releases(&self) -> Vec<Value> {
-        let r = self.call(Method::GET, "/api/v1/apps/demo/releases", Some(ADMIN), None).await;
+        let r = self.call(Method::GET, "/api/v1/apps/demo/releases", Some(ADMIN_TOKEN), None).await;
         assert_eq!(r.status, StatusCode::OK);
         r.json()["releases"].as_array().unwrap().clone()
     }
@@ -166,14 +169,14 @@ impl Ctx {
     /// Opens the state again on the same storage, with `config`.
     async fn reopen(self, config: ServerConfig) -> Self {
         self.state.db().close().await;
-        let reopened = AppState::open(&self.backend.storage(&self.data_dir()), config, Some(ADMIN)).await.unwrap();
+        let reopened =
+            AppState::open(&self.backend.storage(&self.data_dir()), config, Some(ADMIN_TOKEN)).await.unwrap();
         Ctx { state: reopened.state, ..self }
     }
 }
 
 fn sign_with(key: &SecretKey, data: &[u8], file: &str, version: Option<&str>) -> String {
-    let comment = TrustedComment::tauri(1_700_000_000, file, version).unwrap();
-    Signature::sign(key, data, &comment).unwrap().to_text(Format::Minisign)
+    keys::sign(key, file, version, data).to_text(Format::Minisign)
 }
 
 enum Part<'a> {
@@ -273,7 +276,7 @@ async fn first_start_creates_an_admin_token_once() {
             assert!(!db.windows(secret.len()).any(|w| w == secret) && !wal.windows(secret.len()).any(|w| w == secret));
         }
         Some(url) => {
-            let dump = crate::common::psql(
+            let dump = millennium_testing::server::psql(
                 url,
                 "SELECT id || ' ' || encode(secret_hash, 'escape') || ' ' || description FROM tokens",
             );
@@ -297,10 +300,10 @@ async fn creating_apps_needs_the_server_admin_token() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let r = ctx.call(Method::POST, "/api/v1/apps", Some(&ctx.admin_token), body()).await;
     assert_eq!((r.status, r.error_code().as_str()), (StatusCode::FORBIDDEN, "forbidden"));
-    let r = ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN), body()).await;
+    let r = ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN_TOKEN), body()).await;
     assert_eq!(r.status, StatusCode::CREATED);
     assert_eq!(r.json()["key_id"], ctx.key.public_key().key_id().to_string());
-    let r = ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN), body()).await;
+    let r = ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN_TOKEN), body()).await;
     assert_eq!((r.status, r.error_code().as_str()), (StatusCode::CONFLICT, "app_exists"));
 }
 
@@ -309,25 +312,28 @@ async fn bad_app_input_is_refused() {
     let ctx = Ctx::new().await;
     let pk = ctx.key.public_key().to_text(Format::Minisign);
     for id in ["../etc", "a/b", "..", "Demo", "api", "", "a b"] {
-        let r = ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN), Some(json!({"id": id, "public_key": pk}))).await;
+        let r =
+            ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN_TOKEN), Some(json!({"id": id, "public_key": pk}))).await;
         assert_eq!((r.status, r.error_code().as_str()), (StatusCode::BAD_REQUEST, "invalid_name"), "{id}");
     }
-    let r =
-        ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN), Some(json!({"id": "x", "public_key": "not a key"}))).await;
+    let r = ctx
+        .call(Method::POST, "/api/v1/apps", Some(ADMIN_TOKEN), Some(json!({"id": "x", "public_key": "not a key"})))
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let r = ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN), Some(json!({"id": "x"}))).await;
+    let r = ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN_TOKEN), Some(json!({"id": "x"}))).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = ctx
-        .call(Method::POST, "/api/v1/apps", Some(ADMIN), Some(json!({"id": "x", "public_key": pk, "extra": 1})))
+        .call(Method::POST, "/api/v1/apps", Some(ADMIN_TOKEN), Some(json!({"id": "x", "public_key": pk, "extra": 1})))
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     // Oversized JSON body.
     let big = "x".repeat(300 * 1024);
-    let r = ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN), Some(json!({"id": "x", "public_key": big}))).await;
+    let r =
+        ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN_TOKEN), Some(json!({"id": "x", "public_key": big}))).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     let r = ctx.call(Method::GET, "/api/v1/apps/demo", Some(&ctx.publish_token), None).await;
     assert_eq!(r.status, StatusCode::OK);
-    let r = ctx.call(Method::GET, "/api/v1/apps/nope", Some(ADMIN), None).await;
+    let r = ctx.call(Method::GET, "/api/v1/apps/nope", Some(ADMIN_TOKEN), None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
@@ -352,10 +358,13 @@ async fn tokens_are_scoped_and_revocable() {
     let new_token = made["token"].as_str().unwrap().to_owned();
     let id = made["id"].as_str().unwrap().to_owned();
     assert!(new_token.starts_with("mlnm_"));
-    let r =
-        ctx.call(Method::POST, "/api/v1/tokens", Some(ADMIN), Some(json!({"app": "nope", "scope": "publish"}))).await;
+    let r = ctx
+        .call(Method::POST, "/api/v1/tokens", Some(ADMIN_TOKEN), Some(json!({"app": "nope", "scope": "publish"})))
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    let r = ctx.call(Method::POST, "/api/v1/tokens", Some(ADMIN), Some(json!({"app": "demo", "scope": "root"}))).await;
+    let r = ctx
+        .call(Method::POST, "/api/v1/tokens", Some(ADMIN_TOKEN), Some(json!({"app": "demo", "scope": "root"})))
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 
     // Works, then revoked: 401.
@@ -369,11 +378,11 @@ async fn tokens_are_scoped_and_revocable() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let r = ctx.publish(&new_token, json!({"version": "1.0.0"}), &[]).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let r = ctx.call(Method::DELETE, "/api/v1/tokens/../../x", Some(ADMIN), None).await;
+    let r = ctx.call(Method::DELETE, "/api/v1/tokens/../../x", Some(ADMIN_TOKEN), None).await;
     assert!(r.status.is_client_error());
-    let r = ctx.call(Method::DELETE, "/api/v1/tokens/zzzzzzzzzzzzzzzz", Some(ADMIN), None).await;
+    let r = ctx.call(Method::DELETE, "/api/v1/tokens/zzzzzzzzzzzzzzzz", Some(ADMIN_TOKEN), None).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    let r = ctx.call(Method::DELETE, "/api/v1/tokens/0000000000000000", Some(ADMIN), None).await;
+    let r = ctx.call(Method::DELETE, "/api/v1/tokens/0000000000000000", Some(ADMIN_TOKEN), None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 
     // A token whose secret is wrong for its id.
@@ -400,7 +409,7 @@ async fn publish_stores_and_lists_a_release() {
     assert!(ctx.blob_files().await.iter().all(|n| n.len() == 64));
     let r = ctx.call(Method::GET, "/api/v1/apps/demo/releases/1.2.3", Some(&ctx.publish_token), None).await;
     assert_eq!(r.json()["version"], "1.2.3");
-    let r = ctx.call(Method::GET, "/api/v1/apps/demo/releases?channel=beta", Some(ADMIN), None).await;
+    let r = ctx.call(Method::GET, "/api/v1/apps/demo/releases?channel=beta", Some(ADMIN_TOKEN), None).await;
     assert_eq!(r.json()["releases"].as_array().unwrap().len(), 0);
 }
 
@@ -495,7 +504,7 @@ async fn the_release_key_can_be_replaced_by_an_admin_only() {
         .call(
             Method::POST,
             "/api/v1/apps",
-            Some(ADMIN),
+            Some(ADMIN_TOKEN),
             Some(json!({"id": "other", "public_key": new_key.public_key().to_text(Format::Tauri)})),
         )
         .await;
@@ -505,17 +514,17 @@ async fn the_release_key_can_be_replaced_by_an_admin_only() {
     for bad in [json!({"public_key": "garbage"}), json!({}), json!({"public_key": "RW", "id": "x"})] {
         assert_eq!(replace(&ctx, Some(&ctx.admin_token), bad).await.status, StatusCode::BAD_REQUEST);
     }
-    let r = ctx.call(Method::PATCH, "/api/v1/apps/nope", Some(ADMIN), Some(body.clone())).await;
+    let r = ctx.call(Method::PATCH, "/api/v1/apps/nope", Some(ADMIN_TOKEN), Some(body.clone())).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     let old_key_id = ctx.key.public_key().key_id().to_string();
-    assert_eq!(ctx.call(Method::GET, "/api/v1/apps/demo", Some(ADMIN), None).await.json()["key_id"], old_key_id);
+    assert_eq!(ctx.call(Method::GET, "/api/v1/apps/demo", Some(ADMIN_TOKEN), None).await.json()["key_id"], old_key_id);
 
     let r = replace(&ctx, Some(&ctx.admin_token), body).await;
     assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
     let new_key_id = new_key.public_key().key_id().to_string();
     assert_eq!(r.json()["key_id"], new_key_id);
     assert_eq!(r.json()["tauri_pubkey"], new_key.public_key().to_text(Format::Tauri));
-    assert_eq!(ctx.call(Method::GET, "/api/v1/apps/demo", Some(ADMIN), None).await.json()["key_id"], new_key_id);
+    assert_eq!(ctx.call(Method::GET, "/api/v1/apps/demo", Some(ADMIN_TOKEN), None).await.json()["key_id"], new_key_id);
 
     // The old key no longer publishes; the new one does; 1.2.3 is still offered with its old signature until then.
     assert_eq!(dynamic(&ctx.get("/demo/linux/x86_64/0.9.0").await).release().version().to_string(), "1.2.3");
@@ -623,7 +632,7 @@ async fn publish_refuses_bad_requests() {
 
     // Tokens: wrong, another app's, none, unknown app.
     let pk = ctx.key.public_key().to_text(Format::Minisign);
-    ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN), Some(json!({"id": "other", "public_key": pk}))).await;
+    ctx.call(Method::POST, "/api/v1/apps", Some(ADMIN_TOKEN), Some(json!({"id": "other", "public_key": pk}))).await;
     let other_token = ctx.token("other", "admin").await;
     let parts = [Part::Signature(t, &sig), Part::Artifact(t, "a.AppImage", data)];
     let r = ctx.publish(&other_token, rel(), &parts).await;
@@ -636,9 +645,9 @@ async fn publish_refuses_bad_requests() {
         )
         .await;
     assert_refused(&ctx, r, StatusCode::UNAUTHORIZED, "unauthorized").await;
-    let r = ctx.publish_to("nope", ADMIN, rel(), &parts).await;
+    let r = ctx.publish_to("nope", ADMIN_TOKEN, rel(), &parts).await;
     assert_refused(&ctx, r, StatusCode::NOT_FOUND, "not_found").await;
-    let r = ctx.publish_to("..", ADMIN, rel(), &parts).await;
+    let r = ctx.publish_to("..", ADMIN_TOKEN, rel(), &parts).await;
     assert!(r.status.is_client_error());
 }
 
@@ -1027,7 +1036,7 @@ async fn yanked_releases_are_neither_offered_nor_served() {
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(offered_version(&ctx, None).await.as_deref(), Some("2.0.0"));
-    let r = ctx.call(Method::POST, "/api/v1/apps/demo/releases/9.0.0/yank", Some(ADMIN), Some(json!({}))).await;
+    let r = ctx.call(Method::POST, "/api/v1/apps/demo/releases/9.0.0/yank", Some(ADMIN_TOKEN), Some(json!({}))).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
@@ -1060,20 +1069,20 @@ async fn promote_offers_a_release_in_another_channel() {
     assert_eq!(r.status, StatusCode::CONFLICT);
     // Promoting an older release needs force.
     let r = ctx
-        .call(Method::POST, "/api/v1/apps/demo/releases/1.2.3/promote", Some(ADMIN), Some(json!({"to": "beta"})))
+        .call(Method::POST, "/api/v1/apps/demo/releases/1.2.3/promote", Some(ADMIN_TOKEN), Some(json!({"to": "beta"})))
         .await;
     assert_eq!((r.status, r.error_code().as_str()), (StatusCode::CONFLICT, "version_not_newer"));
     let r = ctx
         .call(
             Method::POST,
             "/api/v1/apps/demo/releases/1.2.3/promote",
-            Some(ADMIN),
+            Some(ADMIN_TOKEN),
             Some(json!({"to": "beta", "force": true})),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK);
     let r = ctx
-        .call(Method::POST, "/api/v1/apps/demo/releases/1.2/promote", Some(ADMIN), Some(json!({"to": "beta"})))
+        .call(Method::POST, "/api/v1/apps/demo/releases/1.2/promote", Some(ADMIN_TOKEN), Some(json!({"to": "beta"})))
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     // `+` in a version path segment, encoded.
@@ -1081,7 +1090,7 @@ async fn promote_offers_a_release_in_another_channel() {
         .await;
     let v = Version::parse("3.0.0+build.7").unwrap();
     let r = ctx
-        .call(Method::GET, &format!("/api/v1/apps/demo/releases/{}", v.to_request_segment()), Some(ADMIN), None)
+        .call(Method::GET, &format!("/api/v1/apps/demo/releases/{}", v.to_request_segment()), Some(ADMIN_TOKEN), None)
         .await;
     assert_eq!(r.status, StatusCode::OK);
     let d = dynamic(&ctx.get("/demo/linux/x86_64/2.0.0").await);
@@ -1103,7 +1112,7 @@ async fn rollout_over_ten_thousand_installs_is_deterministic_and_monotonic() {
                 .call(
                     Method::POST,
                     "/api/v1/apps/demo/releases/2.0.0/rollout",
-                    Some(ADMIN),
+                    Some(ADMIN_TOKEN),
                     Some(json!({"percent": percent})),
                 )
                 .await;
@@ -1234,7 +1243,7 @@ async fn metrics_count_requests_checks_bytes_and_events() {
     let d = ctx.get(offer.artifact().url().as_url().path()).await;
     assert_eq!(&d.body[..], APPIMAGE);
     let r = ctx
-        .call(Method::POST, "/api/v1/apps/demo/releases/1.2.3/rollout", Some(ADMIN), Some(json!({"percent": 40})))
+        .call(Method::POST, "/api/v1/apps/demo/releases/1.2.3/rollout", Some(ADMIN_TOKEN), Some(json!({"percent": 40})))
         .await;
     assert_eq!(r.status, StatusCode::OK);
     let r = ctx.publish(&ctx.publish_token, json!({"version": "1.2.3"}), &[]).await;
@@ -1243,7 +1252,7 @@ async fn metrics_count_requests_checks_bytes_and_events() {
     // Lists app ids: never for anonymous callers or app tokens.
     assert_eq!(ctx.get("/metrics").await.status, StatusCode::UNAUTHORIZED);
     assert_eq!(ctx.call(Method::GET, "/metrics", Some(&ctx.admin_token), None).await.status, StatusCode::FORBIDDEN);
-    let r = ctx.call(Method::GET, "/metrics", Some(ADMIN), None).await;
+    let r = ctx.call(Method::GET, "/metrics", Some(ADMIN_TOKEN), None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
     let text = String::from_utf8(r.body.to_vec()).unwrap();
@@ -1378,7 +1387,7 @@ async fn cached_answers_follow_every_change() {
     assert_eq!(offered(ctx.get("/demo/linux/x86_64/1.0.0/deb").await).as_deref(), Some("1.2.3"));
     ctx.publish_ok("1.3.0", "stable", &[("linux-x86_64-deb", "demo_1.3.0_amd64.deb", b"deb 1.3")], 100).await;
     assert_eq!(offered(ctx.get("/demo/linux/x86_64/1.0.0/deb").await).as_deref(), Some("1.3.0"));
-    let admin = |path: &'static str, body: Value| ctx.call(Method::POST, path, Some(ADMIN), Some(body));
+    let admin = |path: &'static str, body: Value| ctx.call(Method::POST, path, Some(ADMIN_TOKEN), Some(body));
     assert_eq!(admin("/api/v1/apps/demo/releases/1.3.0/yank", json!({})).await.status, StatusCode::OK);
     assert_eq!(offered(ctx.get("/demo/linux/x86_64/1.0.0/deb").await).as_deref(), Some("1.2.3"));
     assert_eq!(admin("/api/v1/apps/demo/releases/1.3.0/yank", json!({"yanked": false})).await.status, StatusCode::OK);
@@ -1492,7 +1501,7 @@ impl Ctx {
     async fn raw_sql(&self, sql: &str) {
         match &self.backend.database_url {
             Some(url) => {
-                crate::common::psql(url, sql);
+                millennium_testing::server::psql(url, sql);
             }
             None => {
                 let options = sqlx::sqlite::SqliteConnectOptions::new().filename(self.data_dir().join("millennium.db"));
@@ -1639,7 +1648,7 @@ async fn update_checks_count_webviews_older_than_the_offered_minimum_of_their_ba
     assert_eq!(check("/demo/stable/latest.json", b"webview2/100.0").await, StatusCode::OK);
     assert_eq!(check("/demo/stable/latest.json", b"missing").await, StatusCode::OK);
 
-    let r = ctx.call(Method::GET, "/metrics", Some(ADMIN), None).await;
+    let r = ctx.call(Method::GET, "/metrics", Some(ADMIN_TOKEN), None).await;
     let text = String::from_utf8(r.body.to_vec()).unwrap();
     let series = |backend: &str, webview: &str| {
         metric(

@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use millennium_sign::{Format, PublicKey, SecretKey, Signature, TrustedComment};
@@ -15,121 +15,12 @@ use millennium_update_protocol::Target;
 use millennium_update_protocol::tauri::{DynamicResponse, StaticManifest};
 use serde_json::{Value, json};
 
-use crate::common::Backend;
+use millennium_testing::keys::write_signed;
+use millennium_testing::require_tool;
+use millennium_testing::server::{ADMIN_TOKEN, Backend, ServerBinary, ServerProcess, free_loopback_port};
 
-const BIN: &str = env!("CARGO_BIN_EXE_millennium-update-server");
-const ADMIN: &str = "e2e-admin-token-0123456789abcdef";
-
-struct Server {
-    child: Child,
-    url: String,
-    port: u16,
-    data_dir: PathBuf,
-    log: PathBuf,
-    backend: Backend,
-}
-
-fn free_loopback_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
-}
-
-/// A command with no inherited `MILLENNIUM_*` settings.
-fn command() -> Command {
-    let mut command = Command::new(BIN);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("MILLENNIUM_") {
-            command.env_remove(key);
-        }
-    }
-    command
-}
-
-impl Server {
-    fn start(data_dir: &Path, port: u16, log: &Path) -> Self {
-        Self::start_with(data_dir, port, log, &Backend::for_dir(data_dir))
-    }
-
-    /// A server on `data_dir` whose database and artifact store are `backend`'s (replicas share one backend).
-    fn start_with(data_dir: &Path, port: u16, log: &Path, backend: &Backend) -> Self {
-        let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-        let child = command()
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--max-upload-size", "50000000"])
-            .env("MILLENNIUM_DATA_DIR", data_dir)
-            .env("MILLENNIUM_ADMIN_TOKEN", ADMIN)
-            .envs(backend.env())
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .unwrap();
-        let server = Server {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            port,
-            data_dir: data_dir.into(),
-            log: log.into(),
-            backend: backend.clone(),
-        };
-        server.wait_healthy();
-        server
-    }
-
-    fn wait_healthy(&self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let client = reqwest::blocking::Client::new();
-        while Instant::now() < deadline {
-            if client.get(format!("{}/healthz", self.url)).send().is_ok_and(|r| r.status().is_success()) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("server did not become healthy; log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
-    }
-
-    /// SIGTERM, then wait for a clean exit.
-    fn stop(self) {
-        self.terminate();
-        self.wait_exit();
-    }
-
-    fn terminate(&self) {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
-        assert!(status.success());
-    }
-
-    /// Waits for a clean exit after [`Server::terminate`].
-    fn wait_exit(mut self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "server exited with {status}");
-                return;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("server did not stop on SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // Only reached on a failed test; `stop` consumed the child otherwise.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn cli(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = command();
-    command.args(args).stdin(Stdio::null());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command.output().unwrap()
-}
+/// The binary Cargo built for these tests.
+const SERVER: ServerBinary = ServerBinary::new(env!("CARGO_BIN_EXE_millennium-update-server"));
 
 fn json_out(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
@@ -156,17 +47,8 @@ fn artifact_bytes(seed: u8, len: usize) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
 }
 
-fn write_signed(dir: &Path, name: &str, data: &[u8], key: &SecretKey, version: &str, format: Format) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, data).unwrap();
-    let comment = TrustedComment::tauri(1_700_000_000, name, Some(version)).unwrap();
-    let sig = Signature::sign(key, data, &comment).unwrap();
-    std::fs::write(dir.join(format!("{name}.sig")), sig.to_text(format)).unwrap();
-    path
-}
-
 /// Everything an app sees: dynamic checks for each bundle, the static manifest, and downloads.
-fn check_served(server: &Server, public_key: &PublicKey, appimage: &[u8], deb: &[u8]) {
+fn check_served(server: &ServerProcess, public_key: &PublicKey, appimage: &[u8], deb: &[u8]) {
     let http = reqwest::blocking::Client::new();
     let get = |path: &str| http.get(format!("{}{path}", server.url)).send().unwrap();
 
@@ -258,24 +140,22 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
     std::fs::write(&notes, "# 1.2.3\n\n- faster\n").unwrap();
 
     let port = free_loopback_port();
-    let server = Server::start(&data_dir, port, &log);
+    let server = SERVER.serve(&data_dir, port, &log);
     let url = server.url.clone();
 
     // App and publish token with the CLI.
-    let app = ok_json(cli(
+    let app = ok_json(SERVER.cli(
         &["apps", "create", "--server", &url, "--id", "demo", "--public-key", pub_path.to_str().unwrap(), "--json"],
-        &[("MILLENNIUM_TOKEN", ADMIN)],
+        &[("MILLENNIUM_TOKEN", ADMIN_TOKEN)],
     ));
     assert_eq!(app["id"], "demo");
     assert_eq!(app["key_id"], public_key.key_id().to_string());
-    let token = ok_json(cli(
-        &["tokens", "create", "--server", &url, "--token", ADMIN, "--app", "demo", "--scope", "publish", "--json"],
-        &[],
-    ));
+    let token = create_publish_token(&url);
     let publish_token = token["token"].as_str().unwrap().to_owned();
 
     // Publish without a token: usage error, exit 2.
-    let out = cli(&["publish", "--server", &url, "--app", "demo", "--version", "1.2.3", a.to_str().unwrap()], &[]);
+    let out =
+        SERVER.cli(&["publish", "--server", &url, "--app", "demo", "--version", "1.2.3", a.to_str().unwrap()], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
 
     // Minimum webview versions that are not `BACKEND=VERSION`: usage errors saying what to write, before anything is
@@ -290,14 +170,14 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
             args.extend(["--min-webview-version", value]);
         }
         args.push(a.to_str().unwrap());
-        let out = cli(&args, &[("MILLENNIUM_PUBLISH_TOKEN", &publish_token)]);
+        let out = SERVER.cli(&args, &[("MILLENNIUM_PUBLISH_TOKEN", &publish_token)]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{given:?}: {stderr}");
         assert!(stderr.contains(says), "{given:?}: {stderr}");
     }
 
     // Publish with the CLI, token from MILLENNIUM_PUBLISH_TOKEN, targets inferred from the file names.
-    let published = ok_json(cli(
+    let published = ok_json(SERVER.cli(
         &[
             "publish",
             "--server",
@@ -327,7 +207,7 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
     assert_eq!(published["min_webview_version"], json!({"webkitgtk": "2.44", "webview2": "124.0"}));
 
     // The same version again: refused by the server, exit 1, JSON error on stdout.
-    let out = cli(
+    let out = SERVER.cli(
         &["publish", "--server", &url, "--app", "demo", "--version", "1.2.3", "--json", a.to_str().unwrap()],
         &[("MILLENNIUM_PUBLISH_TOKEN", &publish_token)],
     );
@@ -338,20 +218,21 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
     // refusal is covered by the in-process tests), nothing published.
     let other_key = SecretKey::generate().unwrap();
     let bad = write_signed(&dist, "bad_2.0.0_amd64.AppImage", b"evil", &other_key, "2.0.0", Format::Minisign);
-    let out = cli(
+    let out = SERVER.cli(
         &["publish", "--server", &url, "--app", "demo", "--version", "2.0.0", "--json", bad.to_str().unwrap()],
         &[("MILLENNIUM_PUBLISH_TOKEN", &publish_token)],
     );
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(json_out(&out)["error"]["code"], "bad_signature");
 
-    let listed = ok_json(cli(
+    let listed = ok_json(SERVER.cli(
         &["releases", "list", "--server", &url, "--app", "demo", "--json"],
         &[("MILLENNIUM_TOKEN", &publish_token)],
     ));
     assert_eq!(listed["releases"].as_array().unwrap().len(), 1);
     assert_eq!(listed["releases"][0]["min_webview_version"], json!({"webkitgtk": "2.44", "webview2": "124.0"}));
-    let out = cli(&["releases", "list", "--server", &url, "--app", "demo"], &[("MILLENNIUM_TOKEN", &publish_token)]);
+    let out =
+        SERVER.cli(&["releases", "list", "--server", &url, "--app", "demo"], &[("MILLENNIUM_TOKEN", &publish_token)]);
     let text = String::from_utf8_lossy(&out.stdout);
     let first = text.lines().next().unwrap_or_default();
     assert!(first.ends_with("  webkitgtk >= 2.44  webview2 >= 124.0"), "{text}");
@@ -360,25 +241,32 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
 
     // Restart: everything is still there.
     server.stop();
-    let server = Server::start(&data_dir, port, &log);
+    let server = SERVER.serve(&data_dir, port, &log);
     assert_eq!((server.port, server.data_dir.as_path()), (port, data_dir.as_path()));
     check_served(&server, &public_key, &appimage, &deb);
 
     // Admin commands over the CLI: rollout, pause, yank.
-    let admin = [("MILLENNIUM_TOKEN", ADMIN)];
-    let out = ok_json(cli(
-        &["rollout", "set", "--server", &url, "--app", "demo", "--version", "1.2.3", "50", "--json"],
-        &admin,
-    ));
+    let admin = [("MILLENNIUM_TOKEN", ADMIN_TOKEN)];
+    let out = ok_json(
+        SERVER
+            .cli(&["rollout", "set", "--server", &url, "--app", "demo", "--version", "1.2.3", "50", "--json"], &admin),
+    );
     assert_eq!(out["channels"][0]["rollout"], 50);
     let http = reqwest::blocking::Client::new();
     assert_eq!(http.get(format!("{url}/demo/linux/x86_64/1.0.0")).send().unwrap().status(), 204);
-    ok_json(cli(&["rollout", "set", "--server", &url, "--app", "demo", "--version", "1.2.3", "100", "--json"], &admin));
-    ok_json(cli(&["rollout", "pause", "--server", &url, "--app", "demo", "--version", "1.2.3", "--json"], &admin));
+    ok_json(
+        SERVER
+            .cli(&["rollout", "set", "--server", &url, "--app", "demo", "--version", "1.2.3", "100", "--json"], &admin),
+    );
+    ok_json(
+        SERVER.cli(&["rollout", "pause", "--server", &url, "--app", "demo", "--version", "1.2.3", "--json"], &admin),
+    );
     assert_eq!(http.get(format!("{url}/demo/linux/x86_64/1.0.0")).send().unwrap().status(), 204);
-    ok_json(cli(&["rollout", "resume", "--server", &url, "--app", "demo", "--version", "1.2.3", "--json"], &admin));
+    ok_json(
+        SERVER.cli(&["rollout", "resume", "--server", &url, "--app", "demo", "--version", "1.2.3", "--json"], &admin),
+    );
     assert_eq!(http.get(format!("{url}/demo/linux/x86_64/1.0.0")).send().unwrap().status(), 200);
-    ok_json(cli(&["yank", "--server", &url, "--app", "demo", "--version", "1.2.3", "--json"], &admin));
+    ok_json(SERVER.cli(&["yank", "--server", &url, "--app", "demo", "--version", "1.2.3", "--json"], &admin));
     assert_eq!(http.get(format!("{url}/demo/linux/x86_64/1.0.0")).send().unwrap().status(), 204);
     let download = published["artifacts"][0]["url"].as_str().unwrap();
     assert_eq!(http.get(download).send().unwrap().status(), 410);
@@ -389,23 +277,24 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
     let new_pub = tmp.path().join("new.key.pub");
     std::fs::write(&new_pub, new_key.public_key().to_text(Format::Minisign)).unwrap();
     let set_key = ["apps", "set-key", "--server", &url, "--id", "demo", "--public-key", new_pub.to_str().unwrap()];
-    let out = cli(&[&set_key[..], &["--json"]].concat(), &[("MILLENNIUM_TOKEN", &publish_token)]);
+    let out = SERVER.cli(&[&set_key[..], &["--json"]].concat(), &[("MILLENNIUM_TOKEN", &publish_token)]);
     assert_eq!(json_out(&out)["error"]["code"], "forbidden");
-    let out = cli(&set_key, &admin);
+    let out = SERVER.cli(&set_key, &admin);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && text.contains("release key replaced"), "{text}");
     assert!(text.contains(&new_key.public_key().key_id().to_string()), "{text}");
     let old_signed = write_signed(&dist, "demo_2.0.0_amd64.AppImage", b"two", &key, "2.0.0", Format::Minisign);
-    let out = cli(
+    let out = SERVER.cli(
         &["publish", "--server", &url, "--app", "demo", "--version", "2.0.0", "--json", old_signed.to_str().unwrap()],
         &[("MILLENNIUM_PUBLISH_TOKEN", &publish_token)],
     );
     assert_eq!(json_out(&out)["error"]["code"], "bad_signature");
 
     // Revoked tokens stop working.
-    let out = ok_json(cli(&["tokens", "revoke", "--server", &url, "--json", token["id"].as_str().unwrap()], &admin));
+    let out =
+        ok_json(SERVER.cli(&["tokens", "revoke", "--server", &url, "--json", token["id"].as_str().unwrap()], &admin));
     assert_eq!(out["revoked"], true);
-    let out = cli(
+    let out = SERVER.cli(
         &["releases", "list", "--server", &url, "--app", "demo", "--json"],
         &[("MILLENNIUM_TOKEN", &publish_token)],
     );
@@ -418,7 +307,7 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
     assert!(log_text.contains("listening") && log_text.contains("published"), "{log_text}");
     // Request logs at the default level (the layer is left out only when the filter drops them).
     assert!(log_text.contains("finished processing request"), "{log_text}");
-    assert!(!log_text.contains(&publish_token) && !log_text.contains(ADMIN));
+    assert!(!log_text.contains(&publish_token) && !log_text.contains(ADMIN_TOKEN));
 }
 
 #[test]
@@ -428,29 +317,21 @@ fn first_start_prints_an_admin_token_once() {
     let port = free_loopback_port();
     let start = |log: &Path| {
         let log_file = std::fs::File::create(log).unwrap();
-        let child = command()
+        let child = SERVER
+            .command()
             .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir", data_dir.to_str().unwrap()])
             .envs(Backend::for_dir(&data_dir).env())
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
             .unwrap();
-        let server = Server {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            port,
-            data_dir: data_dir.clone(),
-            log: log.into(),
-            backend: Backend::for_dir(&data_dir),
-        };
-        server.wait_healthy();
-        server
+        ServerProcess::attach(child, port, &data_dir, log, Backend::for_dir(&data_dir))
     };
     let first_log = tmp.path().join("first.log");
     let server = start(&first_log);
     let text = std::fs::read_to_string(&first_log).unwrap();
     let token = text.lines().map(str::trim).find(|l| l.starts_with("mlnm_")).expect("admin token printed").to_owned();
-    let out = cli(
+    let out = SERVER.cli(
         &[
             "apps",
             "create",
@@ -474,7 +355,7 @@ fn first_start_prints_an_admin_token_once() {
 
 #[test]
 fn help_explains_every_serve_setting() {
-    let out = cli(&["serve", "--help"], &[]);
+    let out = SERVER.cli(&["serve", "--help"], &[]);
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
     for needle in [
@@ -502,7 +383,7 @@ fn help_explains_every_serve_setting() {
     ] {
         assert!(help.contains(needle), "`serve --help` does not mention {needle}:\n{help}");
     }
-    let out = cli(&["publish", "--help"], &[]);
+    let out = SERVER.cli(&["publish", "--help"], &[]);
     let help = String::from_utf8(out.stdout).unwrap();
     assert!(help.contains("MILLENNIUM_PUBLISH_TOKEN") && help.contains("--target"), "{help}");
 }
@@ -512,7 +393,7 @@ fn oversized_request_heads_are_refused_by_the_real_server() {
     use std::io::{Read, Write};
     let tmp = tempfile::tempdir().unwrap();
     let port = free_loopback_port();
-    let server = Server::start(&tmp.path().join("data"), port, &tmp.path().join("server.log"));
+    let server = SERVER.serve(&tmp.path().join("data"), port, &tmp.path().join("server.log"));
     let status_of = |request: &[u8]| {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -554,7 +435,7 @@ fn invented_http_methods_grow_neither_metrics_nor_the_log() {
     let tmp = tempfile::tempdir().unwrap();
     let port = free_loopback_port();
     let log = tmp.path().join("server.log");
-    let server = Server::start(&tmp.path().join("data"), port, &log);
+    let server = SERVER.serve(&tmp.path().join("data"), port, &log);
     let padding = "X".repeat(4096);
     for i in 0..2000 {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
@@ -568,7 +449,7 @@ fn invented_http_methods_grow_neither_metrics_nor_the_log() {
     }
     let metrics = reqwest::blocking::Client::new()
         .get(format!("{}/metrics", server.url))
-        .bearer_auth(ADMIN)
+        .bearer_auth(ADMIN_TOKEN)
         .send()
         .unwrap()
         .text()
@@ -596,11 +477,11 @@ struct Demo {
     publish_token: String,
 }
 
-fn register_demo(server: &Server, dir: &Path) -> Demo {
+fn register_demo(server: &ServerProcess, dir: &Path) -> Demo {
     let key = SecretKey::generate().unwrap();
     let pub_path = dir.join("release.key.pub");
     std::fs::write(&pub_path, key.public_key().to_text(Format::Minisign)).unwrap();
-    ok_json(cli(
+    ok_json(SERVER.cli(
         &[
             "apps",
             "create",
@@ -612,72 +493,31 @@ fn register_demo(server: &Server, dir: &Path) -> Demo {
             pub_path.to_str().unwrap(),
             "--json",
         ],
-        &[("MILLENNIUM_TOKEN", ADMIN)],
+        &[("MILLENNIUM_TOKEN", ADMIN_TOKEN)],
     ));
-    let token = ok_json(cli(
-        &[
-            "tokens",
-            "create",
-            "--server",
-            &server.url,
-            "--token",
-            ADMIN,
-            "--app",
-            "demo",
-            "--scope",
-            "publish",
-            "--json",
-        ],
-        &[],
-    ));
-    Demo { key, publish_token: token["token"].as_str().unwrap().to_owned() }
+    Demo { key, publish_token: create_publish_token(&server.url)["token"].as_str().unwrap().to_owned() }
+}
+
+/// A publish token for `demo`, made with the CLI and the server admin token: the CLI's JSON answer.
+fn create_publish_token(url: &str) -> Value {
+    let args =
+        ["tokens", "create", "--server", url, "--token", ADMIN_TOKEN, "--app", "demo", "--scope", "publish", "--json"];
+    ok_json(SERVER.cli(&args, &[]))
 }
 
 /// `publish` with the real CLI; returns the process output.
-fn cli_publish(server: &Server, demo: &Demo, version: &str, channel: &str, files: &[&Path]) -> Output {
+fn cli_publish(server: &ServerProcess, demo: &Demo, version: &str, channel: &str, files: &[&Path]) -> Output {
     let mut args =
         vec!["publish", "--server", &server.url, "--app", "demo", "--version", version, "--channel", channel];
     args.push("--json");
     let files: Vec<&str> = files.iter().map(|f| f.to_str().unwrap()).collect();
     args.extend(files);
-    cli(&args, &[("MILLENNIUM_PUBLISH_TOKEN", &demo.publish_token)])
-}
-
-impl Server {
-    /// `kill -9`: no chance to clean up.
-    fn kill9(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    fn get(&self, path: &str) -> reqwest::blocking::Response {
-        reqwest::blocking::Client::new().get(format!("{}{path}", self.url)).send().unwrap()
-    }
-
-    /// The releases the admin API lists, newest first.
-    fn releases(&self) -> Vec<Value> {
-        let r = reqwest::blocking::Client::new()
-            .get(format!("{}/api/v1/apps/demo/releases", self.url))
-            .bearer_auth(ADMIN)
-            .send()
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        let body: Value = r.json().unwrap();
-        body["releases"].as_array().unwrap().clone()
-    }
-
-    /// The stored blobs and temporary uploads.
-    fn blob_files(&self) -> Vec<String> {
-        self.backend.blob_files_blocking(&self.data_dir)
-    }
+    SERVER.cli(&args, &[("MILLENNIUM_PUBLISH_TOKEN", &demo.publish_token)])
 }
 
 fn curl(args: &[&str]) -> Output {
-    let out = Command::new("curl")
-        .args(["-sS", "--noproxy", "*"])
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("could not run `curl` ({e})\nhint: install it, e.g. `apt-get install curl`"));
+    require_tool("curl", "curl");
+    let out = Command::new("curl").args(["-sS", "--noproxy", "*"]).args(args).output().unwrap();
     assert!(out.status.success(), "curl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     out
 }
@@ -692,7 +532,7 @@ fn sigterm_lets_in_flight_downloads_finish() {
     let data_dir = tmp.path().join("data");
     let log = tmp.path().join("server.log");
     let port = free_loopback_port();
-    let server = Server::start(&data_dir, port, &log);
+    let server = SERVER.serve(&data_dir, port, &log);
     let demo = register_demo(&server, tmp.path());
     // Larger than what the kernel buffers on a loopback connection, so the answers are still being written.
     let data = artifact_bytes(9, 32 * 1024 * 1024);
@@ -741,7 +581,7 @@ fn cargo_packager_updater_and_curl_update_from_the_real_server() {
     let tmp = tempfile::tempdir().unwrap();
     let dist = tmp.path().join("dist");
     std::fs::create_dir_all(&dist).unwrap();
-    let server = Server::start(&tmp.path().join("data"), free_loopback_port(), &tmp.path().join("server.log"));
+    let server = SERVER.serve(&tmp.path().join("data"), free_loopback_port(), &tmp.path().join("server.log"));
     let demo = register_demo(&server, tmp.path());
     let arch = std::env::consts::ARCH;
     let deb_arch = if arch == "x86_64" { "amd64" } else { "arm64" };
@@ -827,7 +667,7 @@ fn cargo_packager_updater_and_curl_update_from_the_real_server() {
     assert_eq!(out.stdout, b"204");
 
     // The traffic above, as Prometheus scrapes it (curl with the admin token), and the OpenAPI document.
-    let out = curl(&["-f", "-H", &format!("Authorization: Bearer {ADMIN}"), &format!("{}/metrics", server.url)]);
+    let out = curl(&["-f", "-H", &format!("Authorization: Bearer {ADMIN_TOKEN}"), &format!("{}/metrics", server.url)]);
     let metrics = String::from_utf8(out.stdout).unwrap();
     let value = |series: &str| -> u64 {
         metrics
@@ -848,12 +688,12 @@ fn cargo_packager_updater_and_curl_update_from_the_real_server() {
     assert!(doc["paths"]["/{app}/{target}/{arch}/{current_version}/{bundle_type}"]["get"].is_object());
 
     // The container healthcheck: the binary asks /healthz.
-    let out = cli(&["healthcheck", "--url", &server.url], &[]);
+    let out = SERVER.cli(&["healthcheck", "--url", &server.url], &[]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = cli(&["healthcheck"], &[("MILLENNIUM_BIND", &format!("0.0.0.0:{}", server.port))]);
+    let out = SERVER.cli(&["healthcheck"], &[("MILLENNIUM_BIND", &format!("0.0.0.0:{}", server.port))]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     server.stop();
-    let out = cli(&["healthcheck", "--url", &format!("http://127.0.0.1:{}", free_loopback_port())], &[]);
+    let out = SERVER.cli(&["healthcheck", "--url", &format!("http://127.0.0.1:{}", free_loopback_port())], &[]);
     assert_eq!(out.status.code(), Some(1), "a stopped server is unhealthy");
 }
 
@@ -861,8 +701,8 @@ fn cargo_packager_updater_and_curl_update_from_the_real_server() {
 
 /// After a crash: the releases listed are exactly `expected` (newest first), each complete and served, no temporary
 /// upload is left, and every blob on disk belongs to a listed release.
-fn assert_consistent(server: &Server, demo: &Demo, expected: &[&str], contents: &dyn Fn(&str, &str) -> Vec<u8>) {
-    let releases = server.releases();
+fn assert_consistent(server: &ServerProcess, demo: &Demo, expected: &[&str], contents: &dyn Fn(&str, &str) -> Vec<u8>) {
+    let releases = server.releases("demo");
     let versions: Vec<&str> = releases.iter().map(|r| r["version"].as_str().unwrap()).collect();
     assert_eq!(versions, expected);
     let mut referenced = Vec::new();
@@ -894,7 +734,7 @@ fn assert_consistent(server: &Server, demo: &Demo, expected: &[&str], contents: 
 
 /// Sends a publish request by hand, slowly: the artifact is written in chunks with pauses, so the server is killed
 /// while it is surely in the middle of storing it.
-fn slow_publish(server: &Server, demo: &Demo, version: &str, data: &[u8], name: &str) -> std::net::TcpStream {
+fn slow_publish(server: &ServerProcess, demo: &Demo, version: &str, data: &[u8], name: &str) -> std::net::TcpStream {
     use std::io::Write;
     let boundary = "millennium-e2e-boundary";
     let comment = TrustedComment::tauri(1_700_000_000, name, Some(version)).unwrap();
@@ -953,7 +793,7 @@ fn kill_9_during_publish_leaves_the_previous_release_served() {
     let dist = tmp.path().join("dist");
     std::fs::create_dir_all(&dist).unwrap();
     let port = free_loopback_port();
-    let server = Server::start(&data_dir, port, &log);
+    let server = SERVER.serve(&data_dir, port, &log);
     let demo = register_demo(&server, tmp.path());
 
     let contents = |version: &str, target: &str| -> Vec<u8> {
@@ -970,7 +810,7 @@ fn kill_9_during_publish_leaves_the_previous_release_served() {
             })
             .collect()
     };
-    let publish = |server: &Server, version: &str| {
+    let publish = |server: &ServerProcess, version: &str| {
         let files = files_of(version);
         let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
         ok_json(cli_publish(server, &demo, version, "stable", &refs));
@@ -983,7 +823,7 @@ fn kill_9_during_publish_leaves_the_previous_release_served() {
     let stream = slow_publish(&server, &demo, "2.0.0", &data, "demo_2.0.0_amd64.AppImage");
     server.kill9();
     drop(stream);
-    let server = Server::start(&data_dir, port, &log);
+    let server = SERVER.serve(&data_dir, port, &log);
     assert_consistent(&server, &demo, &["1.0.0"], &contents);
 
     // 2. Killed at points spread over whole CLI publishes (upload, verification, renames, commit, answer).
@@ -998,7 +838,8 @@ fn kill_9_during_publish_leaves_the_previous_release_served() {
                 .map(|s| (*s).to_owned())
                 .collect();
         args.extend(files.iter().map(|f| f.to_str().unwrap().to_owned()));
-        let mut child = command()
+        let mut child = SERVER
+            .command()
             .args(&args)
             .env("MILLENNIUM_PUBLISH_TOKEN", &demo.publish_token)
             .stdin(Stdio::null())
@@ -1009,9 +850,9 @@ fn kill_9_during_publish_leaves_the_previous_release_served() {
         std::thread::sleep(Duration::from_millis(delay_ms));
         server.kill9();
         let _ = child.wait().unwrap();
-        server = Server::start(&data_dir, port, &log);
+        server = SERVER.serve(&data_dir, port, &log);
         // Either the whole release made it (the kill came after the commit) or nothing of it did.
-        if server.releases().iter().any(|r| r["version"] == version.as_str()) {
+        if server.releases("demo").iter().any(|r| r["version"] == version.as_str()) {
             expected.insert(0, version.clone());
             published_during_kill += 1;
         }
@@ -1024,7 +865,7 @@ fn kill_9_during_publish_leaves_the_previous_release_served() {
     publish(&server, "3.0.0");
     expected.insert(0, "3.0.0".to_owned());
     server.stop();
-    let server = Server::start(&data_dir, port, &log);
+    let server = SERVER.serve(&data_dir, port, &log);
     let expected_refs: Vec<&str> = expected.iter().map(String::as_str).collect();
     assert_consistent(&server, &demo, &expected_refs, &contents);
     server.stop();
@@ -1045,7 +886,7 @@ fn concurrent_publishes_and_reads_never_show_a_half_published_release() {
     let tmp = tempfile::tempdir().unwrap();
     let dist = tmp.path().join("dist");
     std::fs::create_dir_all(&dist).unwrap();
-    let server = Server::start(&tmp.path().join("data"), free_loopback_port(), &tmp.path().join("server.log"));
+    let server = SERVER.serve(&tmp.path().join("data"), free_loopback_port(), &tmp.path().join("server.log"));
     let demo = register_demo(&server, tmp.path());
     let files_of = |version: &str, big: usize| -> Vec<PathBuf> {
         [("amd64.AppImage", big), ("amd64.deb", 30_000), ("x64-setup.exe", 40_000)]
@@ -1120,7 +961,7 @@ fn concurrent_publishes_and_reads_never_show_a_half_published_release() {
             args.extend(["--version".into(), version.into(), "--channel".into(), channel.into(), "--json".into()]);
             args.extend(files.iter().map(|f| f.to_str().unwrap().to_owned()));
             let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            ok_json(cli(&args, &[("MILLENNIUM_PUBLISH_TOKEN", &token)]))
+            ok_json(SERVER.cli(&args, &[("MILLENNIUM_PUBLISH_TOKEN", &token)]))
         })
     });
     for publisher in publishers {
@@ -1146,7 +987,7 @@ fn bad_storage_settings_are_refused_at_start() {
     let serve = |env: &[(&str, &str)]| {
         let mut args = vec!["serve", "--bind", "127.0.0.1:0", "--data-dir", data_dir.to_str().unwrap()];
         args.push("--log-format=text");
-        cli(&args, env)
+        SERVER.cli(&args, env)
     };
     for (env, exit, needle) in [
         (("MILLENNIUM_DATABASE_URL", "mysql://u@localhost/db"), 2, "hint: use `sqlite://PATH`"),
@@ -1169,10 +1010,10 @@ fn bad_storage_settings_are_refused_at_start() {
 }
 
 /// The `millennium_leader{job="orphan-gc"}` gauge of a server.
-fn gc_leader(server: &Server) -> Option<u64> {
+fn gc_leader(server: &ServerProcess) -> Option<u64> {
     let text = reqwest::blocking::Client::new()
         .get(format!("{}/metrics", server.url))
-        .bearer_auth(ADMIN)
+        .bearer_auth(ADMIN_TOKEN)
         .send()
         .ok()?
         .text()
@@ -1207,8 +1048,8 @@ fn two_replicas_share_postgres_and_s3() {
     let dist = tmp.path().join("dist");
     std::fs::create_dir_all(&dist).unwrap();
     let (port_a, port_b) = (free_loopback_port(), free_loopback_port());
-    let a = Server::start_with(&tmp.path().join("a"), port_a, &tmp.path().join("a.log"), &shared);
-    let b = Server::start_with(&tmp.path().join("b"), port_b, &tmp.path().join("b.log"), &shared);
+    let a = SERVER.serve_with(&tmp.path().join("a"), port_a, &tmp.path().join("a.log"), &shared, &[]);
+    let b = SERVER.serve_with(&tmp.path().join("b"), port_b, &tmp.path().join("b.log"), &shared, &[]);
     let demo = register_demo(&a, tmp.path());
     let contents = |version: &str| artifact_bytes(version.len() as u8 ^ version.as_bytes()[0], 300_000);
 
@@ -1263,7 +1104,7 @@ fn two_replicas_share_postgres_and_s3() {
     stop.store(true, Ordering::SeqCst);
     reader.join().expect("a reader on replica B failed");
     assert!(reads.load(Ordering::SeqCst) > 0);
-    let versions: Vec<Value> = b.releases().iter().map(|r| r["version"].clone()).collect();
+    let versions: Vec<Value> = b.releases("demo").iter().map(|r| r["version"].clone()).collect();
     assert_eq!(versions, ["1.0.0"], "the killed publish must leave nothing");
 
     // B leads the collection now (taking over if A led).
@@ -1273,7 +1114,7 @@ fn two_replicas_share_postgres_and_s3() {
     }
 
     // A comes back; a publish on B is served by A.
-    let a = Server::start_with(&tmp.path().join("a"), port_a, &tmp.path().join("a.log"), &shared);
+    let a = SERVER.serve_with(&tmp.path().join("a"), port_a, &tmp.path().join("a.log"), &shared, &[]);
     assert_eq!(
         DynamicResponse::parse(&a.get("/demo/linux/x86_64/0.1.0").bytes().unwrap())
             .unwrap()
@@ -1306,7 +1147,7 @@ fn migrate_copies_everything_from_sqlite_and_files() {
     std::fs::create_dir_all(&dist).unwrap();
     let port = free_loopback_port();
     let log = tmp.path().join("server.log");
-    let server = Server::start_with(&source_dir, port, &log, &Backend::local());
+    let server = SERVER.serve_with(&source_dir, port, &log, &Backend::local(), &[]);
     let demo = register_demo(&server, tmp.path());
     let contents = |version: &str, suffix: &str| artifact_bytes(version.as_bytes()[2] ^ suffix.len() as u8, 70_000);
     for (version, channel) in [("1.0.0", "stable"), ("1.1.0", "stable"), ("2.0.0-beta.1", "beta")] {
@@ -1321,7 +1162,9 @@ fn migrate_copies_everything_from_sqlite_and_files() {
         ok_json(cli_publish(&server, &demo, version, channel, &refs));
     }
     let admin = |args: &[&str]| {
-        ok_json(cli(&[&["--json"], args, &["--server", &server.url]].concat(), &[("MILLENNIUM_TOKEN", ADMIN)]))
+        ok_json(
+            SERVER.cli(&[&["--json"], args, &["--server", &server.url]].concat(), &[("MILLENNIUM_TOKEN", ADMIN_TOKEN)]),
+        )
     };
     admin(&["rollout", "set", "--app", "demo", "--version", "1.1.0", "30"]);
     admin(&["yank", "--app", "demo", "--version", "1.0.0"]);
@@ -1329,7 +1172,7 @@ fn migrate_copies_everything_from_sqlite_and_files() {
     let spare = admin(&["tokens", "create", "--app", "demo", "--scope", "admin"]);
     let spare_token = spare["token"].as_str().unwrap().to_owned();
     admin(&["tokens", "revoke", &spare_token]);
-    let before = server.releases();
+    let before = server.releases("demo");
     let manifest_before = server.get("/demo/stable/latest.json").text().unwrap();
     server.stop();
 
@@ -1354,7 +1197,7 @@ fn migrate_copies_everything_from_sqlite_and_files() {
             target.storage_url.as_deref().unwrap(),
         ];
         args.extend_from_slice(extra);
-        cli(&args, &[])
+        SERVER.cli(&args, &[])
     };
     // A damaged blob in the source stops the copy before anything is written to the target database.
     let blob = std::fs::read_dir(source_dir.join("blobs/sha256")).unwrap().next().unwrap().unwrap().path();
@@ -1388,8 +1231,8 @@ fn migrate_copies_everything_from_sqlite_and_files() {
     assert_eq!(again.status.code(), Some(2), "{}", String::from_utf8_lossy(&again.stderr));
     assert_eq!(json_out(&again)["error"]["code"], "usage");
 
-    let server = Server::start_with(&tmp.path().join("target-run"), port, &log, &target);
-    assert_eq!(server.releases(), before, "the migrated releases differ");
+    let server = SERVER.serve_with(&tmp.path().join("target-run"), port, &log, &target, &[]);
+    assert_eq!(server.releases("demo"), before, "the migrated releases differ");
     assert_eq!(server.get("/demo/stable/latest.json").text().unwrap(), manifest_before);
     for release in &before {
         if release["yanked"] == true {
@@ -1414,7 +1257,7 @@ fn migrate_copies_everything_from_sqlite_and_files() {
     let file =
         write_signed(&dist, "demo_1.2.0_amd64.AppImage", &contents("1.2.0", "x"), &demo.key, "1.2.0", Format::Tauri);
     ok_json(cli_publish(&server, &demo, "1.2.0", "stable", &[&file]));
-    assert_eq!(server.releases().len(), 4);
+    assert_eq!(server.releases("demo").len(), 4);
     server.stop();
 }
 
@@ -1430,36 +1273,25 @@ fn signed_metadata_with_the_binary_encrypted_keys_and_the_re_signing_job() {
     let data_dir = tmp.path().join("data");
     let port = free_loopback_port();
     let log = tmp.path().join("server.log");
-    let backend = Backend::for_dir(&data_dir);
-    let child = command()
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-        .env("MILLENNIUM_DATA_DIR", &data_dir)
-        .env("MILLENNIUM_ADMIN_TOKEN", ADMIN)
-        .env("MILLENNIUM_FRESHNESS_EXPIRY", "4s")
-        .env("MILLENNIUM_ONLINE_KEY_PASSWORD", "e2e-online-key-password-0123")
-        .envs(backend.env())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    let server = Server { child, url: url.clone(), port, data_dir, log, backend };
-    server.wait_healthy();
+    let env =
+        [("MILLENNIUM_FRESHNESS_EXPIRY", "4s"), ("MILLENNIUM_ONLINE_KEY_PASSWORD", "e2e-online-key-password-0123")];
+    let server = SERVER.serve_with(&data_dir, port, &log, &Backend::for_dir(&data_dir), &env);
+    let url = server.url.clone();
 
     let key = SecretKey::generate().unwrap();
     let key_file = tmp.path().join("release.key");
     let sealed = key.seal(Some("correct horse"), millennium_sign::KdfParams::INTERACTIVE).unwrap();
     std::fs::write(&key_file, sealed.to_text(Format::Minisign).as_bytes()).unwrap();
     let key_path = key_file.to_str().unwrap();
-    let remote = [("MILLENNIUM_SERVER", url.as_str()), ("MILLENNIUM_TOKEN", ADMIN)];
+    let remote = [("MILLENNIUM_SERVER", url.as_str()), ("MILLENNIUM_TOKEN", ADMIN_TOKEN)];
     let public = key.public_key().to_text(Format::Minisign);
-    ok_json(cli(&["--json", "apps", "create", "--id", "demo", "--public-key", &public], &remote));
-    let online = ok_json(cli(&["--json", "online-key", "generate", "--app", "demo"], &remote));
+    ok_json(SERVER.cli(&["--json", "apps", "create", "--id", "demo", "--public-key", &public], &remote));
+    let online = ok_json(SERVER.cli(&["--json", "online-key", "generate", "--app", "demo"], &remote));
     assert!(online["public_key"].as_str().unwrap().contains("minisign public key"), "{online}");
 
     // An encrypted key without a password (no terminal) or with a wrong one: a usage error, nothing uploaded.
     let sign = ["--json", "root", "sign", "--app", "demo", "--release-key", key_path];
-    let no_password = cli(&sign, &remote);
+    let no_password = SERVER.cli(&sign, &remote);
     assert_eq!(no_password.status.code(), Some(2));
     assert!(
         json_out(&no_password)["error"]["message"]
@@ -1467,13 +1299,14 @@ fn signed_metadata_with_the_binary_encrypted_keys_and_the_re_signing_job() {
             .unwrap()
             .contains("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD")
     );
-    let wrong = cli(&sign, &[&remote[..], &[("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "wrong")]].concat());
+    let wrong = SERVER.cli(&sign, &[&remote[..], &[("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "wrong")]].concat());
     assert_eq!(wrong.status.code(), Some(2), "{}", String::from_utf8_lossy(&wrong.stdout));
     let http = reqwest::blocking::Client::new();
     let get = |path: &str| http.get(format!("{url}/metadata/demo/{path}")).send().unwrap();
     assert_eq!(get("roots.json").status(), 404);
-    let root =
-        ok_json(cli(&sign, &[&remote[..], &[("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "correct horse")]].concat()));
+    let root = ok_json(
+        SERVER.cli(&sign, &[&remote[..], &[("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "correct horse")]].concat()),
+    );
     assert_eq!(root["version"], 1);
     assert_eq!(root["uploaded"], true);
 
@@ -1481,17 +1314,19 @@ fn signed_metadata_with_the_binary_encrypted_keys_and_the_re_signing_job() {
     let artifact =
         write_signed(tmp.path(), "demo_1.1.0_amd64", &artifact_bytes(3, 50_000), &key, "1.1.0", Format::Tauri);
     let target = format!("linux-x86_64={}", artifact.display());
-    ok_json(cli(
-        &["--json", "publish", "--app", "demo", "--version", "1.1.0", "--target", &target],
-        &[
-            &remote[..],
+    ok_json(
+        SERVER.cli(
+            &["--json", "publish", "--app", "demo", "--version", "1.1.0", "--target", &target],
             &[
-                ("MILLENNIUM_SIGNING_PRIVATE_KEY", key_path),
-                ("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "correct horse"),
-            ],
-        ]
-        .concat(),
-    ));
+                &remote[..],
+                &[
+                    ("MILLENNIUM_SIGNING_PRIVATE_KEY", key_path),
+                    ("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "correct horse"),
+                ],
+            ]
+            .concat(),
+        ),
+    );
     let roots = millennium_update_admin::offline::parse_roots(&get("roots.json").text().unwrap()).unwrap();
     let mut trust = TrustState::bootstrap("demo", &key.public_key(), &roots).unwrap();
     let freshness = |trust: &mut TrustState| {

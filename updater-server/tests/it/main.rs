@@ -2,6 +2,5 @@
 //! and one binary links the dependency tree once instead of once per file.
 
 mod api;
-mod common;
 mod e2e;
 mod metadata;

@@ -6,15 +6,15 @@
 // Helpers outside `#[test]` functions state their expectations with `unwrap()` too.
 #![allow(clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use millennium_sign::{Format, KdfParams, PublicKey, SecretKey, SecretKeyBox, Signature, TrustedComment};
+use millennium_sign::{Format, PublicKey, SecretKey, SecretKeyBox, Signature, TrustedComment};
+use millennium_testing::keys::write_key;
+use millennium_testing::metadata::release_document;
+use millennium_testing::server::{ADMIN_TOKEN, Backend, RegisteredApp, TestServer};
 use millennium_update_admin::api::{Promote, PublishRequest, Scope};
-use millennium_update_admin::client::{Client, UploadArtifact};
-use millennium_update_protocol::metadata::{
-    ArtifactInfo, Envelope, Freshness, Kind, Release, Root, SPEC_VERSION, TrustState,
-};
+use millennium_update_admin::client::UploadArtifact;
+use millennium_update_protocol::metadata::{ArtifactInfo, Envelope, Freshness, Kind, Release, Root, TrustState};
 use millennium_update_protocol::{Target, Version};
 use millennium_update_server::names::AppId;
 use millennium_update_server::server::metadata;
@@ -22,38 +22,18 @@ use millennium_update_server::{AppState, ServerConfig, cli};
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::common::Backend;
-
-const ADMIN: &str = "metadata-admin-token-0123456789abcdef";
 const APP: &str = "demo";
 const TARGET: &str = "linux-x86_64";
 
+/// A server on the test backend with `demo` registered, and the app admin's release key and token.
 struct Ctx {
-    dir: tempfile::TempDir,
-    url: String,
-    state: AppState,
-    key: SecretKey,
-    key_file: PathBuf,
-    admin: Client,
-    app_admin_token: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Drop for Ctx {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
+    server: TestServer,
+    app: RegisteredApp,
 }
 
 /// A typed answer as the JSON it is sent as.
 fn json(value: impl serde::Serialize) -> Value {
     serde_json::to_value(value).unwrap()
-}
-
-fn write_key(path: &Path, key: &SecretKey) {
-    std::fs::write(path, key.seal(None, KdfParams::INTERACTIVE).unwrap().to_text(Format::Minisign).as_bytes()).unwrap();
 }
 
 impl Ctx {
@@ -70,70 +50,37 @@ impl Ctx {
     }
 
     async fn with_config(configure: impl FnOnce(ServerConfig) -> ServerConfig) -> Ctx {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let config = configure(ServerConfig::new(&url, 64 * 1024 * 1024).unwrap());
-        let backend = Backend::for_dir(&data);
-        let state = AppState::open(&backend.storage(&data), config, Some(ADMIN)).await.unwrap().state;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(millennium_update_server::server::serve_on(
-            listener,
-            millennium_update_server::app(state.clone()),
-            async {
-                let _ = stopped.await;
-            },
-        ));
-        let key = SecretKey::generate().unwrap();
-        let key_file = dir.path().join("release.key");
-        write_key(&key_file, &key);
-        let admin = Client::new(&url, ADMIN).unwrap();
-        admin.create_app(APP, &key.public_key().to_text(Format::Minisign)).await.unwrap();
-        let token = admin.create_token(APP, Scope::Admin, "release manager").await.unwrap();
-        let app_admin_token = token.token;
-        Ctx { dir, url, state, key, key_file, admin, app_admin_token, stop: Some(stop) }
+        let server = TestServer::start_with(Backend::for_dir, configure).await;
+        let app = server.register(APP, Scope::Admin).await;
+        Ctx { server, app }
     }
 
     /// Runs a CLI subcommand (in-process, as `--json`) with the app admin token.
     async fn cli(&self, args: &[&str]) -> Result<Value, millennium_update_admin::Error> {
-        let mut argv = vec!["millennium-update-server", "--json"];
-        argv.extend_from_slice(args);
-        argv.extend_from_slice(&["--server", &self.url, "--token", &self.app_admin_token]);
-        let parsed = <cli::Cli as clap::Parser>::try_parse_from(argv).unwrap();
-        let cli::Command::Admin(command) = parsed.command else { panic!("not an admin command: {args:?}") };
-        millennium_update_admin::cli::run(command, true).await.map(json)
+        self.app.cli(args).await
     }
 
     /// Generates the online key and uploads root 1 signed with the release key, through the CLI.
     async fn init_root(&self) -> String {
         let key = self.cli(&["online-key", "generate", "--app", APP]).await.unwrap();
-        let root = self.cli(&["root", "sign", "--app", APP, "--release-key", self.key_file.to_str().unwrap()]).await;
+        let key_file = self.app.key_file.to_str().unwrap();
+        let root = self.cli(&["root", "sign", "--app", APP, "--release-key", key_file]).await;
         assert_eq!(root.unwrap()["version"], 1);
         key["key_id"].as_str().unwrap().to_owned()
     }
 
     /// An artifact file for `version`, signed with `key`.
     fn artifact(&self, version: &str, key: &SecretKey) -> UploadArtifact {
-        let path = self.dir.path().join(format!("demo_{version}_amd64"));
-        std::fs::write(&path, format!("#!/bin/sh\necho {version}\n").repeat(300)).unwrap();
-        let comment = TrustedComment::tauri(1_795_000_000, "demo", Some(version)).unwrap();
-        let signature = Signature::sign(key, std::fs::File::open(&path).unwrap(), &comment).unwrap();
-        UploadArtifact { target: TARGET.parse().unwrap(), path, signature: signature.to_text(Format::Tauri) }
+        self.app.artifact(version, TARGET, format!("#!/bin/sh\necho {version}\n").repeat(300).as_bytes(), key)
     }
 
     /// Publishes through the CLI (which signs the release document when the app has a root).
     async fn publish(&self, version: &str, extra: &[&str]) -> Result<Value, millennium_update_admin::Error> {
-        let artifact = self.artifact(version, &self.key);
-        std::fs::write(format!("{}.sig", artifact.path.display()), &artifact.signature).unwrap();
-        let target = format!("{TARGET}={}", artifact.path.display());
-        let mut args = vec!["publish", "--app", APP, "--version", version, "--target", &target];
-        args.extend_from_slice(extra);
-        self.cli(&args).await
+        self.app.cli_publish(version, &[self.artifact(version, &self.app.key)], extra).await
     }
 
     async fn get(&self, path: &str) -> reqwest::Response {
-        reqwest::get(format!("{}{path}", self.url)).await.unwrap()
+        self.server.get(path).await
     }
 
     async fn document(&self, path: &str) -> Envelope {
@@ -149,7 +96,7 @@ impl Ctx {
 
     /// What a client pinned to the app's first key trusts after reading the served roots and freshness document.
     async fn client_view(&self) -> (TrustState, Freshness) {
-        let mut trust = TrustState::bootstrap(APP, &self.key.public_key(), &self.roots().await).unwrap();
+        let mut trust = TrustState::bootstrap(APP, &self.app.key.public_key(), &self.roots().await).unwrap();
         let freshness = self.document("freshness.json").await;
         let checked = trust.check_freshness(&freshness, OffsetDateTime::now_utc()).unwrap();
         (trust, checked)
@@ -172,7 +119,7 @@ async fn signed_metadata_is_administered_through_the_cli_and_verifies_as_clients
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "not_found");
     assert_eq!(ctx.get(&format!("/metadata/{APP}/freshness.json")).await.status(), 404);
     ctx.publish("1.0.0", &[]).await.unwrap();
-    let err = ctx.publish("1.0.1", &["--release-key", ctx.key_file.to_str().unwrap()]).await.unwrap_err();
+    let err = ctx.publish("1.0.1", &["--release-key", ctx.app.key_file.to_str().unwrap()]).await.unwrap_err();
     assert!(err.to_string().contains("no signed metadata"), "{err}");
 
     let online = ctx.init_root().await;
@@ -182,18 +129,18 @@ async fn signed_metadata_is_administered_through_the_cli_and_verifies_as_clients
     assert!(Ctx::offered(&freshness).is_empty(), "1.0.0 has no release document: not offered");
     let status = ctx.cli(&["releases", "list", "--app", APP]).await.unwrap();
     assert_eq!(status["releases"].as_array().unwrap().len(), 1);
-    let status = json(ctx.admin.metadata_status(APP).await.unwrap());
+    let status = json(ctx.server.admin.metadata_status(APP).await.unwrap());
     assert_eq!(status["online_keys"][0]["key_id"], online);
     assert_eq!(status["online_keys"][0]["in_root"], true);
 
     // With a root, a publish needs the release document; the CLI signs it with the release key.
     let err = ctx.publish("1.1.0", &[]).await.unwrap_err();
     assert!(err.to_string().contains("release key"), "{err}");
-    let key = ctx.key_file.to_str().unwrap();
+    let key = ctx.app.key_file.to_str().unwrap();
     ctx.publish("1.1.0", &["--release-key", key, "--min-webview-version", "webview2=124.0,webkitgtk=2.44"])
         .await
         .unwrap();
-    ctx.publish("1.2.0", &["--release-key", ctx.key_file.to_str().unwrap(), "--rollout", "30"]).await.unwrap();
+    ctx.publish("1.2.0", &["--release-key", ctx.app.key_file.to_str().unwrap(), "--rollout", "30"]).await.unwrap();
     let (trust, freshness) = ctx.client_view().await;
     assert_eq!(Ctx::offered(&freshness), [("1.2.0".to_owned(), 30), ("1.1.0".to_owned(), 100)]);
     let release = ctx.document("channels/stable/releases/1.1.0.json").await;
@@ -219,7 +166,7 @@ async fn signed_metadata_is_administered_through_the_cli_and_verifies_as_clients
     let download = ctx.get(&format!("/download/{APP}/1.1.0/{TARGET}/{}", info.file)).await;
     assert_eq!(download.headers()["etag"], etag);
     let ranged = reqwest::Client::new()
-        .get(format!("{}{file_path}", ctx.url))
+        .get(format!("{}{file_path}", ctx.server.url))
         .header("Range", "bytes=10-19")
         .send()
         .await
@@ -237,7 +184,7 @@ async fn signed_metadata_is_administered_through_the_cli_and_verifies_as_clients
         "--to",
         "beta",
         "--release-key",
-        ctx.key_file.to_str().unwrap(),
+        ctx.app.key_file.to_str().unwrap(),
     ])
     .await
     .unwrap();
@@ -252,9 +199,9 @@ async fn signed_metadata_is_administered_through_the_cli_and_verifies_as_clients
     let mut changed: Release = serde_json::from_str(&beta.payload).unwrap();
     changed.channel = "nightly".into();
     changed.min_webview_version = "webkitgtk=2.44".parse().unwrap();
-    let envelope = Envelope::sign(&changed, Kind::Release, &[&ctx.key]).unwrap();
+    let envelope = Envelope::sign(&changed, Kind::Release, &[&ctx.app.key]).unwrap();
     let promote = Promote { to: "nightly".into(), rollout: None, force: false, release_document: Some(envelope) };
-    let publisher = Client::new(&ctx.url, &ctx.app_admin_token).unwrap();
+    let publisher = ctx.app.client();
     let err = publisher.promote(APP, &Version::parse("1.1.0").unwrap(), &promote).await.unwrap_err().to_string();
     assert!(
         err.contains("minimum webview versions (`webkitgtk=2.44`) differ")
@@ -286,16 +233,7 @@ fn release(channel: &str, version: &str, sequence: u64, artifact: &UploadArtifac
     let signature = Signature::from_text(&artifact.signature).unwrap();
     let file = artifact.path.file_name().unwrap().to_str().unwrap();
     let info = ArtifactInfo::describe(artifact.target, file, data, &signature).unwrap();
-    Release {
-        kind: Kind::Release,
-        spec_version: SPEC_VERSION,
-        app: APP.into(),
-        channel: channel.into(),
-        version: Version::parse(version).unwrap(),
-        sequence,
-        artifacts: vec![info],
-        min_webview_version: Default::default(),
-    }
+    release_document(APP, channel, version, sequence, vec![info])
 }
 
 /// [`release`], signed by `key`.
@@ -314,9 +252,9 @@ fn document(
 async fn publish_refuses_release_documents_that_do_not_vouch_for_the_upload() {
     let ctx = Ctx::new().await;
     ctx.init_root().await;
-    let publisher = Client::new(&ctx.url, &ctx.app_admin_token).unwrap();
+    let publisher = ctx.app.client();
     let request = PublishRequest::new;
-    let artifact = ctx.artifact("2.0.0", &ctx.key);
+    let artifact = ctx.artifact("2.0.0", &ctx.app.key);
     let data = std::fs::read(&artifact.path).unwrap();
     let stranger = SecretKey::generate().unwrap();
     let mut longer = data.clone();
@@ -328,16 +266,16 @@ async fn publish_refuses_release_documents_that_do_not_vouch_for_the_upload() {
             Some(document(&stranger, "stable", "2.0.0", 1, &artifact, &data)),
             "bad_metadata",
         ),
-        ("for another channel", Some(document(&ctx.key, "beta", "2.0.0", 1, &artifact, &data)), "bad_metadata"),
-        ("for another version", Some(document(&ctx.key, "stable", "2.0.1", 1, &artifact, &data)), "bad_metadata"),
+        ("for another channel", Some(document(&ctx.app.key, "beta", "2.0.0", 1, &artifact, &data)), "bad_metadata"),
+        ("for another version", Some(document(&ctx.app.key, "stable", "2.0.1", 1, &artifact, &data)), "bad_metadata"),
         (
             "with another hash and size",
-            Some(document(&ctx.key, "stable", "2.0.0", 1, &artifact, &longer)),
+            Some(document(&ctx.app.key, "stable", "2.0.0", 1, &artifact, &longer)),
             "bad_metadata",
         ),
         (
             "with a shorter size (endless upload)",
-            Some(document(&ctx.key, "stable", "2.0.0", 1, &artifact, &data[..100])),
+            Some(document(&ctx.app.key, "stable", "2.0.0", 1, &artifact, &data[..100])),
             "bad_metadata",
         ),
         (
@@ -345,7 +283,7 @@ async fn publish_refuses_release_documents_that_do_not_vouch_for_the_upload() {
             Some({
                 let mut release = release("stable", "2.0.0", 1, &artifact, &data);
                 release.min_webview_version = "webkitgtk=2.44".parse().unwrap();
-                Envelope::sign(&release, Kind::Release, &[&ctx.key]).unwrap()
+                Envelope::sign(&release, Kind::Release, &[&ctx.app.key]).unwrap()
             }),
             "bad_metadata",
         ),
@@ -368,13 +306,13 @@ async fn publish_refuses_release_documents_that_do_not_vouch_for_the_upload() {
         assert!(publisher.release(APP, &Version::parse("2.0.0").unwrap()).await.unwrap().is_none(), "{case}");
     }
     // A `.sig` other than the one the document names (validly signed too) is refused.
-    let other_sig = ctx.artifact("2.0.0", &ctx.key);
+    let other_sig = ctx.artifact("2.0.0", &ctx.app.key);
     let mut resigned = other_sig.clone();
     resigned.signature =
-        Signature::sign(&ctx.key, data.as_slice(), &TrustedComment::tauri(7, "x", Some("2.0.0")).unwrap())
+        Signature::sign(&ctx.app.key, data.as_slice(), &TrustedComment::tauri(7, "x", Some("2.0.0")).unwrap())
             .unwrap()
             .to_text(Format::Tauri);
-    let envelope = document(&ctx.key, "stable", "2.0.0", 1, &artifact, &data);
+    let envelope = document(&ctx.app.key, "stable", "2.0.0", 1, &artifact, &data);
     let err = publisher
         .publish_signed(APP, &request("2.0.0"), Some(&envelope), std::slice::from_ref(&resigned), Arc::new(|_| {}))
         .await
@@ -386,9 +324,9 @@ async fn publish_refuses_release_documents_that_do_not_vouch_for_the_upload() {
         .publish_signed(APP, &request("2.0.0"), Some(&envelope), std::slice::from_ref(&artifact), Arc::new(|_| {}))
         .await
         .unwrap();
-    let next = ctx.artifact("2.1.0", &ctx.key);
+    let next = ctx.artifact("2.1.0", &ctx.app.key);
     let next_data = std::fs::read(&next.path).unwrap();
-    let stale = document(&ctx.key, "stable", "2.1.0", 1, &next, &next_data);
+    let stale = document(&ctx.app.key, "stable", "2.1.0", 1, &next, &next_data);
     let err = publisher
         .publish_signed(APP, &request("2.1.0"), Some(&stale), std::slice::from_ref(&next), Arc::new(|_| {}))
         .await
@@ -404,14 +342,14 @@ async fn publish_refuses_release_documents_that_do_not_vouch_for_the_upload() {
 async fn roots_must_chain_and_rotation_and_revocation_work_through_the_cli() {
     let ctx = Ctx::new().await;
     let upload = |envelope: Envelope| {
-        let client = Client::new(&ctx.url, &ctx.app_admin_token).unwrap();
+        let client = ctx.app.client();
         async move { client.upload_root(APP, &envelope).await }
     };
     let code = |r: Result<_, millennium_update_admin::Error>| match r {
         Err(millennium_update_admin::Error::Server { code, .. }) => code,
         other => panic!("{other:?}"),
     };
-    let online = json(ctx.admin.generate_online_key(APP).await.unwrap());
+    let online = json(ctx.server.admin.generate_online_key(APP).await.unwrap());
     let online_key = PublicKey::from_text(online["public_key"].as_str().unwrap()).unwrap();
     let stranger = SecretKey::generate().unwrap();
 
@@ -419,26 +357,30 @@ async fn roots_must_chain_and_rotation_and_revocation_work_through_the_cli() {
     // server holds.
     let by_stranger = Root::new(APP, 1, &[stranger.public_key()], std::slice::from_ref(&online_key));
     assert_eq!(code(upload(Envelope::sign(&by_stranger, Kind::Root, &[&stranger]).unwrap()).await), "bad_metadata");
-    let second = Root::new(APP, 2, &[ctx.key.public_key()], std::slice::from_ref(&online_key));
-    assert_eq!(code(upload(Envelope::sign(&second, Kind::Root, &[&ctx.key]).unwrap()).await), "bad_metadata");
-    let unknown_online = Root::new(APP, 1, &[ctx.key.public_key()], &[stranger.public_key()]);
-    assert_eq!(code(upload(Envelope::sign(&unknown_online, Kind::Root, &[&ctx.key]).unwrap()).await), "no_online_key");
-    let r = ctx.cli(&["root", "sign", "--app", APP, "--release-key", ctx.key_file.to_str().unwrap()]).await.unwrap();
+    let second = Root::new(APP, 2, &[ctx.app.key.public_key()], std::slice::from_ref(&online_key));
+    assert_eq!(code(upload(Envelope::sign(&second, Kind::Root, &[&ctx.app.key]).unwrap()).await), "bad_metadata");
+    let unknown_online = Root::new(APP, 1, &[ctx.app.key.public_key()], &[stranger.public_key()]);
+    assert_eq!(
+        code(upload(Envelope::sign(&unknown_online, Kind::Root, &[&ctx.app.key]).unwrap()).await),
+        "no_online_key"
+    );
+    let r =
+        ctx.cli(&["root", "sign", "--app", APP, "--release-key", ctx.app.key_file.to_str().unwrap()]).await.unwrap();
     assert_eq!(r["version"], 1);
     assert!(ctx.roots().await.len() == 1);
 
     // Root 2 signed only by a key root 1 does not list: refused, whatever it claims; a gap in versions too.
     let broken = Root::new(APP, 2, &[stranger.public_key()], std::slice::from_ref(&online_key));
     assert_eq!(code(upload(Envelope::sign(&broken, Kind::Root, &[&stranger]).unwrap()).await), "bad_metadata");
-    let gap = Root::new(APP, 3, &[ctx.key.public_key()], std::slice::from_ref(&online_key));
-    assert_eq!(code(upload(Envelope::sign(&gap, Kind::Root, &[&ctx.key]).unwrap()).await), "root_version");
+    let gap = Root::new(APP, 3, &[ctx.app.key.public_key()], std::slice::from_ref(&online_key));
+    assert_eq!(code(upload(Envelope::sign(&gap, Kind::Root, &[&ctx.app.key]).unwrap()).await), "root_version");
     assert_eq!(code(upload(Envelope { payload: "{".into(), signatures: vec![] }).await), "bad_metadata");
     assert_eq!(ctx.roots().await.len(), 1, "nothing refused was stored");
 
     // Rotation to a new release key through the CLI: root 2 is signed by both; clients pinned to the old key
     // follow it, and releases signed by the new key are accepted.
     let new_key = SecretKey::generate().unwrap();
-    let new_key_file = ctx.dir.path().join("new.key");
+    let new_key_file = ctx.server.dir.path().join("new.key");
     write_key(&new_key_file, &new_key);
     let rotated = ctx
         .cli(&[
@@ -447,7 +389,7 @@ async fn roots_must_chain_and_rotation_and_revocation_work_through_the_cli() {
             "--app",
             APP,
             "--release-key",
-            ctx.key_file.to_str().unwrap(),
+            ctx.app.key_file.to_str().unwrap(),
             "--new-release-key",
             new_key_file.to_str().unwrap(),
         ])
@@ -457,7 +399,7 @@ async fn roots_must_chain_and_rotation_and_revocation_work_through_the_cli() {
     let (trust, _) = ctx.client_view().await;
     assert_eq!(trust.root_version, 2);
     // The old key alone can no longer sign the next root.
-    let err = ctx.cli(&["root", "sign", "--app", APP, "--release-key", ctx.key_file.to_str().unwrap()]).await;
+    let err = ctx.cli(&["root", "sign", "--app", APP, "--release-key", ctx.app.key_file.to_str().unwrap()]).await;
     assert!(err.is_err());
     let artifact = ctx.artifact("3.0.0", &new_key);
     std::fs::write(format!("{}.sig", artifact.path.display()), &artifact.signature).unwrap();
@@ -491,7 +433,7 @@ async fn roots_must_chain_and_rotation_and_revocation_work_through_the_cli() {
     let signed_by = Signature::from_text(&ctx.document("freshness.json").await.signatures[0]).unwrap().key_id();
     assert_eq!(signed_by.to_string(), fresh_key["key_id"].as_str().unwrap());
     assert_eq!(Ctx::offered(&freshness), [("3.0.0".to_owned(), 100)]);
-    let status = json(ctx.admin.metadata_status(APP).await.unwrap());
+    let status = json(ctx.server.admin.metadata_status(APP).await.unwrap());
     let old = status["online_keys"].as_array().unwrap().iter().find(|k| k["key_id"] == old_online.as_str()).unwrap();
     assert_eq!(old["revoked"], true);
 }
@@ -502,10 +444,10 @@ async fn freshness_is_re_signed_before_it_expires_and_after_it_expired() {
     ctx.init_root().await;
     let (_, first) = ctx.client_view().await;
     // Not yet half-way: the job leaves it.
-    millennium_update_server::server::metadata::resign_due(&ctx.state).await.unwrap();
+    millennium_update_server::server::metadata::resign_due(&ctx.server.state).await.unwrap();
     assert_eq!(ctx.client_view().await.1.sequence, first.sequence);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-    millennium_update_server::server::metadata::resign_due(&ctx.state).await.unwrap();
+    millennium_update_server::server::metadata::resign_due(&ctx.server.state).await.unwrap();
     let (_, second) = ctx.client_view().await;
     assert!(second.sequence > first.sequence);
     assert!(second.expires > first.expires);
@@ -525,21 +467,21 @@ async fn online_keys_are_encrypted_with_the_configured_password() {
     let (trust, freshness) = ctx.client_view().await;
     assert_eq!(trust.root_version, 1);
     let app = AppId::parse(APP).unwrap();
-    let rows = ctx.state.db().online_keys(&app).await.unwrap();
+    let rows = ctx.server.state.db().online_keys(&app).await.unwrap();
     assert_eq!(rows.len(), 1);
     let sealed = SecretKeyBox::from_text(&rows[0].secret_key).unwrap();
     assert!(sealed.is_encrypted(), "the stored online key is not encrypted");
     assert_eq!(sealed.open(Some(PASSWORD)).unwrap().key_id().to_string(), key_id);
 
     // The same database, opened without the password and with a wrong one.
-    let data = ctx.dir.path().join("data");
+    let data = ctx.server.data_dir();
     let storage = Backend::for_dir(&data).storage(&data);
     for (password, says) in [(None, "no password is set"), (Some("another-password-0123456789"), "does not open it")] {
-        let mut config = ServerConfig::new(&ctx.url, 1024).unwrap();
+        let mut config = ServerConfig::new(&ctx.server.url, 1024).unwrap();
         if let Some(password) = password {
             config = config.with_online_key_password(password).unwrap();
         }
-        let other = AppState::open(&storage, config, Some(ADMIN)).await.unwrap().state;
+        let other = AppState::open(&storage, config, Some(ADMIN_TOKEN)).await.unwrap().state;
         let error = metadata::sign_freshness(&other, &app, metadata::Due::Always).await.unwrap_err();
         let text = error.to_string();
         assert!(text.contains(says) && text.contains("MILLENNIUM_ONLINE_KEY_PASSWORD"), "{text}");
@@ -547,17 +489,18 @@ async fn online_keys_are_encrypted_with_the_configured_password() {
     }
     // Nothing was signed by them: clients still see the document the server with the password signed.
     assert_eq!(ctx.client_view().await.1.sequence, freshness.sequence);
-    assert!(ServerConfig::new(&ctx.url, 1024).unwrap().with_online_key_password("short").is_err());
+    assert!(ServerConfig::new(&ctx.server.url, 1024).unwrap().with_online_key_password("short").is_err());
 }
 
 #[tokio::test]
 async fn migrate_copies_the_signed_metadata() {
     let ctx = Ctx::new().await;
     ctx.init_root().await;
-    let key = ctx.key_file.to_str().unwrap();
+    let key = ctx.app.key_file.to_str().unwrap();
     ctx.publish("1.0.0", &["--release-key", key, "--min-webview-version", "webview2=124.0"]).await.unwrap();
-    let from = Backend::for_dir(&ctx.dir.path().join("data")).storage(&ctx.dir.path().join("data"));
-    let target_dir = ctx.dir.path().join("target");
+    let data = ctx.server.data_dir();
+    let from = Backend::for_dir(&data).storage(&data);
+    let target_dir = ctx.server.dir.path().join("target");
     let to = Backend::local().storage(&target_dir);
     let report = json(millennium_update_server::migrate::migrate(&from, &to).await.unwrap());
     for (table, rows) in [("roots", 1), ("release_documents", 1), ("online_keys", 1), ("freshness", 1)] {
@@ -575,7 +518,7 @@ async fn migrate_copies_the_signed_metadata() {
         source.freshness(&app).await.unwrap().unwrap().envelope
     );
     let config = ServerConfig::new("http://127.0.0.1:9", 1 << 20).unwrap();
-    let state = AppState::open(&to, config, Some(ADMIN)).await.unwrap().state;
+    let state = AppState::open(&to, config, Some(ADMIN_TOKEN)).await.unwrap().state;
     let signed = millennium_update_server::server::metadata::sign_freshness(
         &state,
         &app,
@@ -584,7 +527,7 @@ async fn migrate_copies_the_signed_metadata() {
     .await
     .unwrap()
     .unwrap();
-    let mut trust = TrustState::bootstrap(APP, &ctx.key.public_key(), &ctx.roots().await).unwrap();
+    let mut trust = TrustState::bootstrap(APP, &ctx.app.key.public_key(), &ctx.roots().await).unwrap();
     let freshness =
         trust.check_freshness(&Envelope::parse(signed.envelope.as_bytes()).unwrap(), OffsetDateTime::now_utc());
     assert_eq!(Ctx::offered(&freshness.unwrap()), [("1.0.0".to_owned(), 100)]);
@@ -594,17 +537,17 @@ async fn migrate_copies_the_signed_metadata() {
 async fn a_root_can_be_signed_without_reaching_the_server_and_uploaded_later() {
     let ctx = Ctx::new().await;
     ctx.init_root().await;
-    let online = json(ctx.admin.generate_online_key(APP).await.unwrap());
-    let roots_file = ctx.dir.path().join("roots.json");
+    let online = json(ctx.server.admin.generate_online_key(APP).await.unwrap());
+    let roots_file = ctx.server.dir.path().join("roots.json");
     std::fs::write(&roots_file, ctx.get(&format!("/metadata/{APP}/roots.json")).await.text().await.unwrap()).unwrap();
-    let online_file = ctx.dir.path().join("online.pub");
+    let online_file = ctx.server.dir.path().join("online.pub");
     std::fs::write(&online_file, online["public_key"].as_str().unwrap()).unwrap();
-    let out = ctx.dir.path().join("root-2.json");
+    let out = ctx.server.dir.path().join("root-2.json");
 
     // Signed with the roots and the online key from files only; the server is not told.
     let mut argv = vec!["millennium-update-server", "--json", "root", "sign", "--app", APP, "--no-upload"];
     let (key, roots, online, output) = (
-        ctx.key_file.to_str().unwrap(),
+        ctx.app.key_file.to_str().unwrap(),
         roots_file.to_str().unwrap(),
         online_file.to_str().unwrap(),
         out.to_str().unwrap(),

@@ -3,8 +3,6 @@
 //! both and sets them). Each data directory gets a database and a key prefix of its own, named after the directory,
 //! so restarting a server on the same directory finds the same data.
 
-#![allow(dead_code, clippy::unwrap_used)]
-
 use std::path::Path;
 use std::process::Command;
 
@@ -105,10 +103,8 @@ impl Backend {
 
 /// Runs one SQL statement with `psql` and returns its unaligned output.
 pub fn psql(url: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([url, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .output()
-        .unwrap_or_else(|e| panic!("could not run `psql` ({e})\nhint: apt-get install postgresql-client"));
+    crate::require_tool("psql", "postgresql-client");
+    let out = Command::new("psql").args([url, "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql]).output().unwrap();
     assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }

@@ -1,0 +1,73 @@
+//! An app to update: a shell script that prints its version (the updater installs scripts like any executable, and
+//! running one proves which version is in place), and [`Fixture`], a temp dir holding version 1.0.0 of it and the
+//! updater's state directory.
+
+use std::path::{Path, PathBuf};
+
+/// A shell-script "app" that prints `version`, padded to `size` bytes so that writing it takes a moment and a download
+/// spans many chunks.
+pub fn script_app(version: &str, size: usize) -> Vec<u8> {
+    let mut s = format!("#!/bin/sh\necho {version}\nexit 0\n").into_bytes();
+    let fill = format!("# {version} padding\n").into_bytes();
+    while s.len() < size {
+        s.extend_from_slice(&fill);
+    }
+    s.truncate(size.max(30));
+    s
+}
+
+/// Writes an executable file.
+pub fn write_exe(path: &Path, contents: &[u8]) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, contents).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Runs `path` and returns its trimmed stdout.
+pub fn run(path: &Path) -> String {
+    let out = std::process::Command::new(path).output().unwrap();
+    assert!(out.status.success(), "{} failed: {out:?}", path.display());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A temp dir with `app` (the 1.0.0 script) and `state/`, the updater's state directory.
+#[derive(Debug)]
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub app: PathBuf,
+    pub state: PathBuf,
+    pub v1: Vec<u8>,
+}
+
+impl Default for Fixture {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("app");
+        let v1 = script_app("1.0.0", 4096);
+        write_exe(&app, &v1);
+        let state = dir.path().join("state");
+        Fixture { dir, app, state, v1 }
+    }
+
+    /// The app still holds v1 and runs.
+    pub fn assert_untouched(&self) {
+        assert_eq!(std::fs::read(&self.app).unwrap(), self.v1, "the app file changed");
+        assert_eq!(run(&self.app), "1.0.0");
+    }
+
+    /// Puts v1 back, as a user restoring the binary by hand would.
+    pub fn reinstall_v1(&self) {
+        write_exe(&self.app, &self.v1);
+    }
+
+    /// What is left in the state dir's downloads (half-downloaded or unverified files must not be).
+    pub fn downloads(&self) -> Vec<String> {
+        crate::listing(&self.state.join("downloads"))
+    }
+}

@@ -1,0 +1,165 @@
+//! The real update server, for tests that need one: [`TestServer`] runs it in this process on a loopback port (what
+//! `serve` runs, minus the process), [`ServerProcess`] runs its binary. Both keep their data in a temp dir, on SQLite +
+//! files or on the [`Backend`] the environment names. [`RegisteredApp`] is an app registered on a `TestServer` with its
+//! release key and a token, publishing through the HTTP client or the CLI as a release manager does.
+
+mod backend;
+mod process;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use millennium_sign::{Format, SecretKey};
+use millennium_update_admin::api::{PublishRequest, Release, Scope};
+use millennium_update_admin::client::{Client, UploadArtifact};
+use millennium_update_server::{AppState, ServerConfig, cli};
+use serde_json::Value;
+
+pub use backend::{Backend, psql};
+pub use process::{ServerBinary, ServerProcess, free_loopback_port};
+
+/// The server admin token every test server starts with.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
+
+/// The upload limit of a [`TestServer`]: room for a debug build of an example app.
+const MAX_UPLOAD_SIZE: u64 = 256 * 1024 * 1024;
+
+/// The update server in this process, on an ephemeral loopback port, with its data in a temp dir; stops when
+/// dropped.
+#[derive(Debug)]
+pub struct TestServer {
+    /// Holds `data/` (the server's) and whatever the test writes beside it.
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    pub state: AppState,
+    /// A client with the server admin token.
+    pub admin: Client,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+impl TestServer {
+    /// A server on SQLite + files with the default settings.
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| Backend::local(), |config| config).await
+    }
+
+    /// A server on the backend `backend` picks for its data directory ([`Backend::for_dir`] follows the
+    /// environment), with its settings changed by `configure`.
+    pub async fn start_with(
+        backend: impl FnOnce(&Path) -> Backend,
+        configure: impl FnOnce(ServerConfig) -> ServerConfig,
+    ) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let config = configure(ServerConfig::new(&url, MAX_UPLOAD_SIZE).unwrap());
+        let state = AppState::open(&backend(&data).storage(&data), config, Some(ADMIN_TOKEN)).await.unwrap().state;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let router = millennium_update_server::app(state.clone());
+        tokio::spawn(millennium_update_server::server::serve_on(listener, router, async {
+            let _ = stopped.await;
+        }));
+        let admin = Client::new(&url, ADMIN_TOKEN).unwrap();
+        TestServer { dir, url, state, admin, stop: Some(stop) }
+    }
+
+    /// The server's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// `GET path` (`/metadata/…`, `/metrics`, …) without a token.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        reqwest::get(format!("{}{path}", self.url)).await.unwrap()
+    }
+
+    /// Registers `app` under a new release key, and makes a token of `scope` for it.
+    pub async fn register(&self, app: &str, scope: Scope) -> RegisteredApp {
+        RegisteredApp::register(&self.url, &self.admin, self.dir.path(), app, scope).await
+    }
+}
+
+/// An app registered on a server: its release key (also in `key_file`, as `--release-key` reads it) and a token.
+#[derive(Debug)]
+pub struct RegisteredApp {
+    pub id: String,
+    /// The server's URL.
+    pub server: String,
+    pub key: SecretKey,
+    pub key_file: PathBuf,
+    pub token: String,
+    /// Where its artifact files are written.
+    dir: PathBuf,
+}
+
+impl RegisteredApp {
+    /// Registers `app` on the server at `url` with `admin`, under a new release key written into `dir`, and makes a
+    /// token of `scope` for it.
+    async fn register(url: &str, admin: &Client, dir: &Path, app: &str, scope: Scope) -> RegisteredApp {
+        let key = SecretKey::generate().unwrap();
+        let key_file = dir.join(format!("{app}.key"));
+        crate::keys::write_key(&key_file, &key);
+        admin.create_app(app, &key.public_key().to_text(Format::Minisign)).await.unwrap();
+        let token = admin.create_token(app, scope, "release manager").await.unwrap().token;
+        RegisteredApp { id: app.into(), server: url.into(), key, key_file, token, dir: dir.join("artifacts").join(app) }
+    }
+
+    /// A client with the app's token.
+    pub fn client(&self) -> Client {
+        Client::new(&self.server, &self.token).unwrap()
+    }
+
+    /// `data` as the artifact of `version` for `target`, signed by `key`: the file
+    /// `artifacts/{app}/{version}/{app}-{version}-{target}` and its `.sig` (Tauri form), ready to upload.
+    pub fn artifact(&self, version: &str, target: &str, data: &[u8], key: &SecretKey) -> UploadArtifact {
+        let dir = self.dir.join(version);
+        std::fs::create_dir_all(&dir).unwrap();
+        let name = format!("{}-{version}-{target}", self.id);
+        let path = crate::keys::write_signed(&dir, &name, data, key, version, Format::Tauri);
+        let signature = std::fs::read_to_string(dir.join(format!("{name}.sig"))).unwrap();
+        UploadArtifact { target: target.parse().unwrap(), path, signature }
+    }
+
+    /// Publishes `release` with `artifacts` through the HTTP API, as CI does with the client library.
+    pub async fn publish(&self, release: &PublishRequest, artifacts: &[UploadArtifact]) -> Release {
+        self.client().publish(&self.id, release, artifacts, Arc::new(|_| {})).await.unwrap()
+    }
+
+    /// Runs an admin subcommand of the server's CLI in this process, as `--json`, against the server with the app's
+    /// token; the output as the JSON it prints.
+    pub async fn cli(&self, args: &[&str]) -> Result<Value, millennium_update_admin::Error> {
+        let mut argv = vec!["millennium-update-server", "--json"];
+        argv.extend_from_slice(args);
+        argv.extend_from_slice(&["--server", &self.server, "--token", &self.token]);
+        let parsed = <cli::Cli as clap::Parser>::try_parse_from(&argv).unwrap();
+        let cli::Command::Admin(command) = parsed.command else { panic!("not an admin command: {args:?}") };
+        let output = millennium_update_admin::cli::run(command, true).await?;
+        Ok(serde_json::to_value(output).unwrap())
+    }
+
+    /// `publish` with the CLI: `version` with `artifacts` (their `.sig` files beside them), then `extra` arguments
+    /// (`--release-key` signs the release document of an app with signed metadata).
+    pub async fn cli_publish(
+        &self,
+        version: &str,
+        artifacts: &[UploadArtifact],
+        extra: &[&str],
+    ) -> Result<Value, millennium_update_admin::Error> {
+        let targets: Vec<String> = artifacts.iter().map(|a| format!("{}={}", a.target, a.path.display())).collect();
+        let mut args = vec!["publish", "--app", &self.id, "--version", version];
+        for target in &targets {
+            args.extend_from_slice(&["--target", target]);
+        }
+        args.extend_from_slice(extra);
+        self.cli(&args).await
+    }
+}

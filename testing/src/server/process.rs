@@ -1,0 +1,181 @@
+//! The real `millennium-update-server` binary as a child process: started on a loopback port with a data directory,
+//! waited on until healthy, stopped with SIGTERM (and a clean exit checked), or killed with `kill -9`.
+//!
+//! Cargo tells only the server package's own tests where it built the binary (`CARGO_BIN_EXE_…`), so those tests
+//! hand the path to [`ServerBinary::new`].
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{ADMIN_TOKEN, Backend};
+
+/// A loopback port free a moment ago (a server started on it a moment later almost always gets it).
+pub fn free_loopback_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// The server's binary, at the path Cargo built it.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerBinary(&'static str);
+
+impl ServerBinary {
+    /// `path` is `env!("CARGO_BIN_EXE_millennium-update-server")` in the server's tests.
+    pub const fn new(path: &'static str) -> Self {
+        ServerBinary(path)
+    }
+
+    /// A command running the binary with no inherited `MILLENNIUM_*` settings.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(self.0);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("MILLENNIUM_") {
+                command.env_remove(key);
+            }
+        }
+        command
+    }
+
+    /// Runs the CLI with `args` and `env`, stdin closed.
+    pub fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.command().args(args).envs(env.iter().copied()).stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// `serve` on `port` with `data_dir`, on the backend the environment names, logging to `log`; returns once
+    /// healthy.
+    pub fn serve(&self, data_dir: &Path, port: u16, log: &Path) -> ServerProcess {
+        self.serve_with(data_dir, port, log, &Backend::for_dir(data_dir), &[])
+    }
+
+    /// [`ServerBinary::serve`] with the database and artifact store of `backend` (replicas share one) and more
+    /// environment.
+    pub fn serve_with(
+        &self,
+        data_dir: &Path,
+        port: u16,
+        log: &Path,
+        backend: &Backend,
+        env: &[(&str, &str)],
+    ) -> ServerProcess {
+        let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+        let child = self
+            .command()
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--max-upload-size", "50000000"])
+            .env("MILLENNIUM_DATA_DIR", data_dir)
+            .env("MILLENNIUM_ADMIN_TOKEN", ADMIN_TOKEN)
+            .envs(backend.env())
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .unwrap();
+        ServerProcess::attach(child, port, data_dir, log, backend.clone())
+    }
+}
+
+/// A running server process; killed when dropped (a test that passes stops it with [`ServerProcess::stop`]).
+#[derive(Debug)]
+pub struct ServerProcess {
+    child: Child,
+    pub url: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+    pub backend: Backend,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // Only reached on a failed test; `stop` and `kill9` consumed the child otherwise.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl ServerProcess {
+    /// A `serve` process a test started itself, listening on `port` with `data_dir` and logging to `log`; returns once
+    /// healthy.
+    pub fn attach(child: Child, port: u16, data_dir: &Path, log: &Path, backend: Backend) -> ServerProcess {
+        let server = ServerProcess {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            port,
+            data_dir: data_dir.into(),
+            log: log.into(),
+            backend,
+        };
+        server.wait_healthy();
+        server
+    }
+
+    fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = reqwest::blocking::Client::new();
+        while Instant::now() < deadline {
+            if client.get(format!("{}/healthz", self.url)).send().is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("server did not become healthy; log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn stop(self) {
+        self.terminate();
+        self.wait_exit();
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for a clean exit after [`ServerProcess::terminate`].
+    pub fn wait_exit(mut self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "server exited with {status}");
+                return;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("server did not stop on SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `kill -9`: no chance to clean up.
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// `GET path` without a token.
+    pub fn get(&self, path: &str) -> reqwest::blocking::Response {
+        reqwest::blocking::Client::new().get(format!("{}{path}", self.url)).send().unwrap()
+    }
+
+    /// The releases of `app` the admin API lists, newest first.
+    pub fn releases(&self, app: &str) -> Vec<Value> {
+        let r = reqwest::blocking::Client::new()
+            .get(format!("{}/api/v1/apps/{app}/releases", self.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().unwrap();
+        body["releases"].as_array().unwrap().clone()
+    }
+
+    /// The stored blobs and temporary uploads.
+    pub fn blob_files(&self) -> Vec<String> {
+        self.backend.blob_files_blocking(&self.data_dir)
+    }
+}
