@@ -57,6 +57,13 @@ impl Report {
         report
     }
 
+    /// A report already taken apart into its message and hint lines (as a CLI keeps them to print later), so that it
+    /// is shown, and its JSON written, the same way as any other.
+    pub fn from_parts(message: impl Into<String>, hint: Option<&str>) -> Self {
+        let hints = hint.map(|hint| hint.lines().map(str::to_owned).collect()).unwrap_or_default();
+        Report { message: message.into(), hints }
+    }
+
     /// Appends one message of the chain: its lines up to the first hint line go to the message, the rest to the hints.
     fn add(&mut self, text: &str) {
         let mut parts = text.split(HINT_LINE);
@@ -196,5 +203,11 @@ mod tests {
         );
         let report = Report::new(&chain(&["bad"]));
         assert_eq!(report.to_json("x"), r#"{"error":{"code":"x","message":"bad","hint":null}}"#);
+        let parts = Report::from_parts("bad: cause", Some("do this\nor that"));
+        assert_eq!(
+            parts.to_json("malformed"),
+            r#"{"error":{"code":"malformed","message":"bad: cause","hint":"do this\nor that"}}"#
+        );
+        assert_eq!(parts.to_string(), "bad: cause\nhint: do this\nhint: or that");
     }
 }

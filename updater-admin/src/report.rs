@@ -58,13 +58,9 @@ impl ErrorReport {
         Self { code: code.into(), message: report.message().to_owned(), hint: report.hint(), exit_code }
     }
 
-    /// `{"error": {"code", "message", "hint"}}`, in this order.
+    /// `{"error": {"code", "message", "hint"}}`, in this order: the shape `millennium-report` writes for every CLI.
     pub fn to_json(&self) -> String {
-        #[derive(Serialize)]
-        struct Body<'a> {
-            error: &'a ErrorReport,
-        }
-        serde_json::to_string(&Body { error: self }).unwrap_or_default()
+        Report::from_parts(self.message.as_str(), self.hint.as_deref()).to_json(&self.code)
     }
 }
 

@@ -2,29 +2,38 @@
 //! `bash --noprofile --norc -eo pipefail`, in its `working-directory`, with its `env:` after GitHub's substitution of
 //! `${{ inputs.* }}` (defaults included) and `${{ github.action_path }}`, and `GITHUB_OUTPUT` collected. `uses:`
 //! steps (the cache) are GitHub's own and are skipped; `millennium` is on `PATH` as a cache hit would leave it, so the
-//! install step takes its "already installed" branch. The release goes to a real update server on loopback, and the
-//! updater library then installs what it published.
+//! install step takes its "already installed" branch; the cache key step hashes this checkout for real. The release
+//! goes to a real update server on loopback (in this process), and the updater library then installs what it
+//! published.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use millennium_update_protocol::BundleType;
+use millennium_testing::require_tool;
 use serde_json::Value;
 
-use crate::common::{Keys, Server, checkout, millennium, run, show, tiny_app};
+use crate::common::{checkout, installed_appimage, millennium, run, run_appimage, server_with, show, tiny_app};
 
 const APP: &str = "com.example.tiny-action";
 
-/// `action.yml` as JSON (through Python's YAML reader: the test needs no YAML crate).
+/// `action.yml` as JSON, through PyYAML (the YAML reader of GitHub's own tooling's ecosystem; the test needs no YAML
+/// crate). `scripts/test` installs it into the build directory and names it in `MILLENNIUM_TEST_PYTHONPATH`.
 fn action() -> Value {
+    require_tool("python3", "python3");
     let path = checkout().join("action.yml");
     let output = Command::new("python3")
         .args(["-c", "import json, sys, yaml; json.dump(yaml.safe_load(open(sys.argv[1])), sys.stdout)"])
         .arg(&path)
+        .env("PYTHONPATH", std::env::var("MILLENNIUM_TEST_PYTHONPATH").unwrap_or_default())
         .output()
         .unwrap();
-    assert!(output.status.success(), "python3 with PyYAML (Debian python3-yaml) reads action.yml: {}", show(&output));
+    assert!(
+        output.status.success(),
+        "python3 with PyYAML reads action.yml (`pip install --target DIR PyYAML` and MILLENNIUM_TEST_PYTHONPATH=DIR, as \
+         scripts/test does): {}",
+        show(&output)
+    );
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
@@ -54,9 +63,7 @@ fn substitute(text: &str, inputs: &BTreeMap<String, String>, action_path: &Path)
 async fn the_actions_run_steps_publish_a_release_that_an_updater_installs() {
     let dir = tempfile::tempdir().unwrap();
     let root = tiny_app(dir.path(), "tiny-action", "3.1.0");
-    let keys = Keys::generate(dir.path());
-    let server = Server::start().await;
-    let token = server.register(APP, &keys).await;
+    let (server, app) = server_with(APP).await;
 
     let action = action();
     let mut inputs: BTreeMap<String, String> = BTreeMap::new();
@@ -68,8 +75,8 @@ async fn the_actions_run_steps_publish_a_release_that_an_updater_installs() {
         ("channel", "beta".to_owned()),
         ("formats", "deb,appimage".to_owned()),
         ("app-path", root.display().to_string()),
-        ("signing-key", std::fs::read_to_string(&keys.path).unwrap()),
-        ("publish-token", token),
+        ("signing-key", std::fs::read_to_string(&app.key_file).unwrap()),
+        ("publish-token", app.token.clone()),
     ];
     for (name, value) in given {
         assert!(inputs.contains_key(name), "action.yml has no input `{name}`");
@@ -115,11 +122,12 @@ async fn the_actions_run_steps_publish_a_release_that_an_updater_installs() {
         assert!(output.status.success(), "step {:?}: {}", step["name"], show(&output));
         ran += 1;
     }
-    assert_eq!(ran, 2, "the install and release steps ran");
+    assert_eq!(ran, 3, "the cache key, install and release steps ran");
 
     // The outputs, as `${{ steps.release.outputs.* }}` would give them.
     let written = std::fs::read_to_string(&github_output).unwrap();
     let outputs: BTreeMap<&str, &str> = written.lines().filter_map(|l| l.split_once('=')).collect();
+    assert!(outputs["key"].len() == 32 && outputs["key"].bytes().all(|b| b.is_ascii_hexdigit()), "{written}");
     let summary: Value = serde_json::from_str(outputs["summary"]).unwrap();
     let manifest_url = format!("{}/{APP}/beta/latest.json", server.url);
     assert_eq!(outputs["manifest-url"], manifest_url);
@@ -131,23 +139,8 @@ async fn the_actions_run_steps_publish_a_release_that_an_updater_installs() {
     }
 
     // A real updater installs the release the action published.
-    let installed = dir.path().join("installed").join("Tiny.AppImage");
-    std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
-    std::fs::write(&installed, b"#!/bin/sh\necho 3.0.0\n").unwrap();
-    std::fs::set_permissions(&installed, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let updater = millennium_updater::Updater::builder()
-        .endpoint(format!("{}/{APP}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}?channel=beta", server.url))
-        .pubkey(keys.public_text())
-        .current_version("3.0.0")
-        .app_id(APP)
-        .executable(&installed)
-        .bundle_type(Some(BundleType::AppImage))
-        .state_dir(dir.path().join("state"))
-        .allow_insecure_http(true)
-        .build()
-        .unwrap();
+    let (installed, updater) = installed_appimage(dir.path(), &server, &app, "3.0.0", Some("beta"));
     let update = updater.check().await.unwrap().expect("3.1.0 is offered");
     update.download_and_install(|_| {}).await.unwrap();
-    let ran = Command::new(&installed).env("APPIMAGE_EXTRACT_AND_RUN", "1").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), "3.1.0", "{}", show(&ran));
+    assert_eq!(run_appimage(&installed), "3.1.0");
 }

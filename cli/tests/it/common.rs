@@ -1,11 +1,15 @@
-//! What every test of `millennium` uses: the binary, a real update server on loopback, keys, and small apps.
+//! What the tests of `millennium` share beyond `millennium-testing` (whose in-process update server, registered apps
+//! and app scripts they use): the binary under test, small apps to build, and an installed AppImage with its updater.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use millennium_sign::{Format, KdfParams, SecretKey};
+use millennium_sign::{Format, KdfParams};
+use millennium_testing::app::{script_app, write_exe};
+use millennium_testing::server::{RegisteredApp, TestServer};
 use millennium_update_admin::api::Scope;
-use millennium_update_admin::client::Client;
+use millennium_update_protocol::BundleType;
+use millennium_updater::Updater;
 
 /// The `millennium` binary under test.
 pub fn millennium() -> Command {
@@ -60,69 +64,60 @@ pub fn json(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}", show(output)))
 }
 
-/// A release key, written unencrypted to `DIR/release.key` (public key `DIR/release.key.pub`).
-pub struct Keys {
-    pub secret: SecretKey,
-    pub path: PathBuf,
+/// A real update server (SQLite + files) in this process on a loopback port, with `app` registered under a new
+/// release key (unencrypted in `app.key_file`, as `--key` reads it) and a publish token.
+pub async fn server_with(app: &str) -> (TestServer, RegisteredApp) {
+    let server = TestServer::start().await;
+    let registered = server.register(app, Scope::Publish).await;
+    (server, registered)
 }
 
-impl Keys {
-    pub fn generate(dir: &Path) -> Keys {
-        let secret = SecretKey::generate().unwrap();
-        let path = dir.join("release.key");
-        std::fs::write(&path, secret.seal(None, KdfParams::INTERACTIVE).unwrap().to_text(Format::Minisign).as_str())
-            .unwrap();
-        std::fs::write(dir.join("release.key.pub"), secret.public_key().to_text(Format::Minisign)).unwrap();
-        Keys { secret, path }
-    }
-
-    /// The same key encrypted with `password`, at `path`.
-    pub fn encrypted_copy(&self, path: &Path, password: &str) {
-        let sealed = self.secret.seal(Some(password), KdfParams::INTERACTIVE).unwrap();
-        std::fs::write(path, sealed.to_text(Format::Minisign).as_str()).unwrap();
-    }
-
-    pub fn public_text(&self) -> String {
-        self.secret.public_key().to_text(Format::Minisign)
-    }
+/// How many releases `app` has on `server`.
+pub async fn releases(server: &TestServer, app: &str) -> usize {
+    server.admin.list_releases(app, None).await.map(|list| list.releases.len()).unwrap_or(0)
 }
 
-pub const ADMIN_TOKEN: &str = "admin-token-for-the-millennium-cli-tests";
-
-/// A real update server (SQLite + files) in this process, on an ephemeral loopback port, until dropped.
-pub struct Server {
-    pub url: String,
-    pub admin: Client,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    _data: tempfile::TempDir,
+/// `app`'s release key, encrypted with `password`, written to `path`.
+pub fn write_encrypted_key(app: &RegisteredApp, path: &Path, password: &str) {
+    let sealed = app.key.seal(Some(password), KdfParams::INTERACTIVE).unwrap();
+    std::fs::write(path, sealed.to_text(Format::Minisign).as_str()).unwrap();
 }
 
-impl Server {
-    pub async fn start() -> Server {
-        use millennium_update_server::{AppState, ServerConfig, StorageConfig, app, server::serve_on};
-        let data = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let config = ServerConfig::new(&url, 512 * 1024 * 1024).unwrap();
-        let state = AppState::open(&StorageConfig::local(data.path()), config, Some(ADMIN_TOKEN)).await.unwrap().state;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(serve_on(listener, app(state), async {
-            let _ = stopped.await;
-        }));
-        let admin = Client::new(&url, ADMIN_TOKEN).unwrap();
-        Server { url, admin, _stop: stop, _data: data }
-    }
+/// An installed AppImage of `app` at version `current` (a script printing it) in `dir/installed/`, and an updater of
+/// it that checks `server` (in `channel`, when given) and pins `app`'s release key: what a user's machine has.
+pub fn installed_appimage(
+    dir: &Path,
+    server: &TestServer,
+    app: &RegisteredApp,
+    current: &str,
+    channel: Option<&str>,
+) -> (PathBuf, Updater) {
+    let installed = dir.join("installed").join("App.AppImage");
+    std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
+    write_exe(&installed, &script_app(current, 64));
+    let query = channel.map(|c| format!("?channel={c}")).unwrap_or_default();
+    let updater = Updater::builder()
+        .endpoint(format!(
+            "{}/{}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}/{{{{bundle_type}}}}{query}",
+            server.url, app.id
+        ))
+        .pubkey(app.key.public_key().to_text(Format::Minisign))
+        .current_version(current)
+        .app_id(&app.id)
+        .executable(&installed)
+        .bundle_type(Some(BundleType::AppImage))
+        .state_dir(dir.join("state"))
+        .allow_insecure_http(true)
+        .build()
+        .unwrap();
+    (installed, updater)
+}
 
-    /// Registers `app` with `keys` and returns a publish token for it.
-    pub async fn register(&self, app: &str, keys: &Keys) -> String {
-        self.admin.create_app(app, &keys.public_text()).await.unwrap();
-        self.admin.create_token(app, Scope::Publish, "ci").await.unwrap().token
-    }
-
-    /// How many releases `app` has.
-    pub async fn releases(&self, app: &str) -> usize {
-        self.admin.list_releases(app, None).await.map(|list| list.releases.len()).unwrap_or(0)
-    }
+/// Runs an installed AppImage (extracting itself: no FUSE needed) and returns what it printed.
+pub fn run_appimage(path: &Path) -> String {
+    let ran = Command::new(path).env("APPIMAGE_EXTRACT_AND_RUN", "1").output().unwrap();
+    assert!(ran.status.success(), "{}", show(&ran));
+    String::from_utf8_lossy(&ran.stdout).trim().to_owned()
 }
 
 /// A small app without the framework (it builds in a second): `NAME` printing its version, with a `Millennium.toml`.

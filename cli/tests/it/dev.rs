@@ -7,11 +7,14 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use millennium_testing::require_tool;
+
 use crate::common::millennium;
 use crate::e2e::new_app;
 
 #[test]
 fn an_edited_page_reloads_and_reports_its_new_content_within_two_seconds() {
+    require_tool("xvfb-run", "xvfb");
     let dir = tempfile::tempdir().unwrap();
     let root = new_app(dir.path(), "devdemo");
     let cli = millennium();

@@ -10,9 +10,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use millennium_update_protocol::BundleType;
+use millennium_testing::require_tool;
 
-use crate::common::{Keys, Server, checkout, json, millennium, run, show, workspace_profiles};
+use crate::common::{
+    checkout, installed_appimage, json, millennium, run, server_with, show, target_dir, workspace_profiles,
+};
 
 /// `millennium new NAME --framework-path CHECKOUT` in `dir`, set up to share the workspace's build.
 pub fn new_app(dir: &Path, name: &str) -> PathBuf {
@@ -30,12 +32,17 @@ pub fn new_app(dir: &Path, name: &str) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn new_build_release_then_the_updater_installs_it_and_the_app_runs() {
+    require_tool("xvfb-run", "xvfb");
     let dir = tempfile::tempdir().unwrap();
     let root = new_app(dir.path(), "demo");
-    let keys = Keys::generate(dir.path());
+    // The server first: `build` signs with the key the app is registered under.
+    let (server, app) = server_with("com.example.demo").await;
 
     let mut build = millennium();
-    build.current_dir(&root).args(["build", "--debug", "--format", "deb,appimage", "--json", "--key"]).arg(&keys.path);
+    build
+        .current_dir(&root)
+        .args(["build", "--debug", "--format", "deb,appimage", "--json", "--key"])
+        .arg(&app.key_file);
     let built = run(build).await;
     assert!(built.status.success(), "{}", show(&built));
     let report = json(&built);
@@ -45,38 +52,19 @@ async fn new_build_release_then_the_updater_installs_it_and_the_app_runs() {
         "{report}"
     );
 
-    let server = Server::start().await;
-    let token = server.register("com.example.demo", &keys).await;
     let mut release = millennium();
     release
         .current_dir(&root)
         .args(["release", "--debug", "--format", "deb,appimage", "--json", "--server", &server.url, "--key"])
-        .arg(&keys.path)
-        .env("MILLENNIUM_PUBLISH_TOKEN", &token);
+        .arg(&app.key_file)
+        .env("MILLENNIUM_PUBLISH_TOKEN", &app.token);
     let released = run(release).await;
     assert!(released.status.success(), "{}", show(&released));
     let summary = json(&released);
     assert_eq!(summary["version"], "0.1.0");
 
     // An older install of the AppImage updates to the published one.
-    let installed = dir.path().join("Applications").join("Demo.AppImage");
-    std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
-    std::fs::write(&installed, b"#!/bin/sh\necho 0.0.1\n").unwrap();
-    std::fs::set_permissions(&installed, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let updater = millennium_updater::Updater::builder()
-        .endpoint(format!(
-            "{}/com.example.demo/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}/{{{{bundle_type}}}}",
-            server.url
-        ))
-        .pubkey(keys.public_text())
-        .current_version("0.0.1")
-        .app_id("com.example.demo")
-        .executable(&installed)
-        .bundle_type(Some(BundleType::AppImage))
-        .state_dir(dir.path().join("state"))
-        .allow_insecure_http(true)
-        .build()
-        .unwrap();
+    let (installed, updater) = installed_appimage(dir.path(), &server, &app, "0.0.1", None);
     let update = updater.check().await.unwrap().expect("0.1.0 is offered");
     update.download_and_install(|_| {}).await.unwrap();
     let appimage = summary["files"]
@@ -88,7 +76,7 @@ async fn new_build_release_then_the_updater_installs_it_and_the_app_runs() {
     assert_eq!(std::fs::read(&installed).unwrap(), std::fs::read(appimage["path"].as_str().unwrap()).unwrap());
 
     // The app as built runs: its page loads, calls Rust and reports under Xvfb.
-    let binary = crate::common::target_dir().join("debug").join("demo");
+    let binary = target_dir().join("debug").join("demo");
     let mut app = Command::new("xvfb-run");
     app.args(["-a", "--server-args=-screen 0 1024x768x24"])
         .arg(&binary)

@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::common::{Keys, Server, json, millennium, run, show, tiny_app};
+use millennium_update_admin::api::Scope;
+
+use crate::common::{json, millennium, releases, run, server_with, show, tiny_app, write_encrypted_key};
 
 const APP: &str = "com.example.tiny-errors";
 
@@ -36,25 +38,24 @@ fn release(root: &Path, server: &str) -> std::process::Command {
 async fn every_bad_input_is_one_error_with_a_hint_and_nothing_is_published() {
     let dir = tempfile::tempdir().unwrap();
     let root = tiny_app(dir.path(), "tiny-errors", "1.0.0");
-    let keys = Keys::generate(dir.path());
-    let server = Server::start().await;
-    let token = server.register(APP, &keys).await;
+    let (server, app) = server_with(APP).await;
+    let token = &app.token;
     let with_key_and_token = |mut command: std::process::Command| {
-        command.arg("--key").arg(&keys.path).env("MILLENNIUM_PUBLISH_TOKEN", &token);
+        command.arg("--key").arg(&app.key_file).env("MILLENNIUM_PUBLISH_TOKEN", token);
         command
     };
 
     // No signing key anywhere.
     let mut command = release(&root, &server.url);
-    command.env("MILLENNIUM_PUBLISH_TOKEN", &token);
+    command.env("MILLENNIUM_PUBLISH_TOKEN", token);
     assert_refused(&run(command).await, 2, "no_key");
 
     // The wrong password for an encrypted key.
     let encrypted = dir.path().join("encrypted.key");
-    keys.encrypted_copy(&encrypted, "right");
+    write_encrypted_key(&app, &encrypted, "right");
     let mut command = release(&root, &server.url);
     command.arg("--key").arg(&encrypted).env("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "wrong");
-    command.env("MILLENNIUM_PUBLISH_TOKEN", &token);
+    command.env("MILLENNIUM_PUBLISH_TOKEN", token);
     assert_refused(&run(command).await, 2, "wrong_password");
 
     // No Millennium.toml.
@@ -70,13 +71,11 @@ async fn every_bad_input_is_one_error_with_a_hint_and_nothing_is_published() {
     assert_refused(&run(with_key_and_token(release(&root, &unreachable))).await, 1, "http");
 
     // A token that may not publish this app (another app's).
-    std::fs::create_dir(dir.path().join("other")).unwrap();
-    let other = Keys::generate(&dir.path().join("other"));
-    let foreign = server.register("com.example.other", &other).await;
+    let other = server.register("com.example.other", Scope::Publish).await;
     let mut command = release(&root, &server.url);
-    command.arg("--key").arg(&keys.path).env("MILLENNIUM_PUBLISH_TOKEN", &foreign);
+    command.arg("--key").arg(&app.key_file).env("MILLENNIUM_PUBLISH_TOKEN", &other.token);
     assert_refused(&run(command).await, 1, "forbidden");
-    assert_eq!(server.releases(APP).await, 0, "nothing published so far");
+    assert_eq!(releases(&server, APP).await, 0, "nothing published so far");
 
     // The version exists with other files: published once, then the app changes but not its version.
     let first = run(with_key_and_token(release(&root, &server.url))).await;

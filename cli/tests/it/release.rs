@@ -3,14 +3,14 @@
 
 use std::path::Path;
 
-use millennium_update_protocol::BundleType;
+use millennium_testing::server::RegisteredApp;
 
-use crate::common::{Keys, Server, json, millennium, run, show, tiny_app};
+use crate::common::{installed_appimage, json, millennium, releases, run, run_appimage, server_with, show, tiny_app};
 
 const APP: &str = "com.example.tiny";
 
 /// `millennium release` of the tiny app in `root` (debug build, deb + AppImage).
-fn release(root: &Path, server: &Server, token: &str, keys: &Keys) -> std::process::Command {
+fn release(root: &Path, app: &RegisteredApp) -> std::process::Command {
     let mut command = millennium();
     command
         .current_dir(root)
@@ -23,11 +23,11 @@ fn release(root: &Path, server: &Server, token: &str, keys: &Keys) -> std::proce
             "--channel",
             "beta",
             "--server",
-            &server.url,
+            &app.server,
         ])
         .arg("--key")
-        .arg(&keys.path)
-        .env("MILLENNIUM_PUBLISH_TOKEN", token);
+        .arg(&app.key_file)
+        .env("MILLENNIUM_PUBLISH_TOKEN", &app.token);
     command
 }
 
@@ -35,11 +35,9 @@ fn release(root: &Path, server: &Server, token: &str, keys: &Keys) -> std::proce
 async fn release_publishes_signed_bundles_resumes_and_an_updater_installs_them() {
     let dir = tempfile::tempdir().unwrap();
     let root = tiny_app(dir.path(), "tiny", "0.2.0");
-    let keys = Keys::generate(dir.path());
-    let server = Server::start().await;
-    let token = server.register(APP, &keys).await;
+    let (server, app) = server_with(APP).await;
 
-    let first = run(release(&root, &server, &token, &keys)).await;
+    let first = run(release(&root, &app)).await;
     assert!(first.status.success(), "{}", show(&first));
     let summary = json(&first);
     assert_eq!((summary["app"].as_str(), summary["version"].as_str()), (Some(APP), Some("0.2.0")));
@@ -62,38 +60,20 @@ async fn release_publishes_signed_bundles_resumes_and_an_updater_installs_them()
     assert_eq!(manifest["version"], "0.2.0", "{manifest}");
 
     // A re-run (as after a failure late in the first run) reuses the bundles and uploads nothing.
-    let again = run(release(&root, &server, &token, &keys)).await;
+    let again = run(release(&root, &app)).await;
     assert!(again.status.success(), "{}", show(&again));
     let resumed = json(&again);
     assert_eq!((resumed["uploaded"].as_bool(), resumed["reused_bundles"].as_bool()), (Some(false), Some(true)));
-    assert_eq!(server.releases(APP).await, 1);
+    assert_eq!(releases(&server, APP).await, 1);
 
     // An installed 0.1.0 AppImage updates to what was published.
-    let installed = dir.path().join("installed").join("Tiny.AppImage");
-    std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
-    std::fs::write(&installed, b"#!/bin/sh\necho 0.1.0\n").unwrap();
-    std::fs::set_permissions(&installed, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let updater = millennium_updater::Updater::builder()
-        .endpoint(format!(
-            "{}/{APP}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}/{{{{bundle_type}}}}?channel=beta",
-            server.url
-        ))
-        .pubkey(keys.public_text())
-        .current_version("0.1.0")
-        .app_id(APP)
-        .executable(&installed)
-        .bundle_type(Some(BundleType::AppImage))
-        .state_dir(dir.path().join("state"))
-        .allow_insecure_http(true)
-        .build()
-        .unwrap();
+    let (installed, updater) = installed_appimage(dir.path(), &server, &app, "0.1.0", Some("beta"));
     let update = updater.check().await.unwrap().expect("0.2.0 is offered");
     assert_eq!(update.version().to_string(), "0.2.0");
     update.download_and_install(|_| {}).await.unwrap();
     let appimage = files.iter().find(|f| f["format"] == "appimage" && f["target"].is_string()).unwrap();
     assert_eq!(std::fs::read(&installed).unwrap(), std::fs::read(appimage["path"].as_str().unwrap()).unwrap());
-    let ran = std::process::Command::new(&installed).env("APPIMAGE_EXTRACT_AND_RUN", "1").output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&ran.stdout).trim(), "0.2.0", "{}", show(&ran));
+    assert_eq!(run_appimage(&installed), "0.2.0");
 }
 
 #[test]
