@@ -115,14 +115,8 @@ impl Error {
 
     /// The message followed by its causes, `: `-separated, then its `hint:` lines: what the CLI prints after
     /// `error: ` ([`millennium_report::Report`], as every Millennium CLI).
-    pub fn report(&self) -> String {
-        Report::new(self).to_string()
-    }
-
-    /// [`Error::report`] split into the message and the hint: the text of its `hint:` lines, if any.
-    pub fn message_and_hint(&self) -> (String, Option<String>) {
-        let report = Report::new(self);
-        (report.message().to_owned(), report.hint())
+    pub fn report(&self) -> Report {
+        Report::new(self)
     }
 
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
@@ -143,8 +137,9 @@ mod tests {
     fn io_errors_name_their_cause_once_after_the_path() {
         let error = Error::io("read", "/a/b")(std::io::Error::new(std::io::ErrorKind::NotFound, "gone"));
         assert_eq!(error.to_string(), "could not read `/a/b`");
-        assert_eq!(error.report(), "could not read `/a/b`: gone");
-        assert_eq!(error.message_and_hint(), ("could not read `/a/b`: gone".into(), None));
+        assert_eq!(error.report().to_string(), "could not read `/a/b`: gone");
+        let report = error.report();
+        assert_eq!((report.message(), report.hint()), ("could not read `/a/b`: gone", None));
         assert_eq!(error.code(), "io");
         assert!(!error.is_bad_input());
     }
@@ -155,7 +150,7 @@ mod tests {
         let source = millennium_update_protocol::Version::parse("1.x").unwrap_err();
         let semver = std::error::Error::source(&source).map(ToString::to_string).unwrap_or_default();
         assert!(!semver.is_empty());
-        let report = Error::Manifest { source }.report();
+        let report = Error::Manifest { source }.report().to_string();
         assert!(report.starts_with("could not build the update manifest: invalid version `1.x`: "), "{report}");
         assert_eq!(report.matches(&semver).count(), 1, "{report}");
     }
@@ -163,8 +158,12 @@ mod tests {
     #[test]
     fn hints_are_split_from_the_message() {
         let error = Error::Missing { what: "icon", path: "i.png".into(), hint: Some("fix `icons[0]`".into()) };
-        assert_eq!(error.report(), "icon `i.png` does not exist\nhint: fix `icons[0]`");
-        assert_eq!(error.message_and_hint(), ("icon `i.png` does not exist".into(), Some("fix `icons[0]`".into())));
+        assert_eq!(error.report().to_string(), "icon `i.png` does not exist\nhint: fix `icons[0]`");
+        let report = error.report();
+        assert_eq!(
+            (report.message(), report.hint().as_deref()),
+            ("icon `i.png` does not exist", Some("fix `icons[0]`"))
+        );
         assert_eq!(error.code(), "missing_file");
         assert!(error.is_bad_input());
     }

@@ -96,8 +96,7 @@ fn fail(error: &Error, json: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if json {
-        let (message, hint) = error.message_and_hint();
-        print_json_error(error.code(), message, hint);
+        print_json_line(&error.report().to_json(error.code()));
     } else {
         eprintln!("error: {}", error.report());
     }
@@ -113,28 +112,14 @@ fn bad_arguments(e: clap::Error) -> ExitCode {
     let text = e.render().to_string();
     let mut lines = text.lines().map(str::trim);
     let message = lines.next().unwrap_or_default().trim_start_matches("error: ").to_owned();
-    let tips: Vec<&str> = lines.filter_map(|l| l.strip_prefix("tip: ")).collect();
-    let hint = (!tips.is_empty()).then(|| tips.join("\n"));
-    print_json_error("usage", message, hint);
+    let tips = lines.filter_map(|l| l.strip_prefix("tip: "));
+    print_json_line(&millennium_report::Report::from_parts(message, tips).to_json("usage"));
     ExitCode::from(2)
 }
 
-/// `{"error": {"code", "message", "hint"}}` on one line of stdout (`hint` may be `null`).
-fn print_json_error(code: &str, message: String, hint: Option<String>) {
-    #[derive(serde::Serialize)]
-    struct Body<'a> {
-        error: Fields<'a>,
-    }
-    #[derive(serde::Serialize)]
-    struct Fields<'a> {
-        code: &'a str,
-        message: String,
-        hint: Option<String>,
-    }
-    let body = Body { error: Fields { code, message, hint } };
-    if let Ok(text) = serde_json::to_string(&body) {
-        let _ = writeln!(std::io::stdout(), "{text}");
-    }
+/// `{"error": {"code", "message", "hint"}}` ([`millennium_report::Report::to_json`]) on one line of stdout.
+fn print_json_line(json: &str) {
+    let _ = writeln!(std::io::stdout(), "{json}");
 }
 
 fn run(cli: Cli) -> Result<(), Error> {

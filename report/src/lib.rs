@@ -57,11 +57,10 @@ impl Report {
         report
     }
 
-    /// A report already taken apart into its message and hint lines (as a CLI keeps them to print later), so that it
-    /// is shown, and its JSON written, the same way as any other.
-    pub fn from_parts(message: impl Into<String>, hint: Option<&str>) -> Self {
-        let hints = hint.map(|hint| hint.lines().map(str::to_owned).collect()).unwrap_or_default();
-        Report { message: message.into(), hints }
+    /// A report made of a message and hints that did not come from an error value (a parser's text split into its
+    /// message and its tips, say).
+    pub fn from_parts(message: impl Into<String>, hints: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        Report { message: message.into(), hints: hints.into_iter().map(Into::into).collect() }
     }
 
     /// Appends one message of the chain: its lines up to the first hint line go to the message, the rest to the hints.
@@ -203,7 +202,7 @@ mod tests {
         );
         let report = Report::new(&chain(&["bad"]));
         assert_eq!(report.to_json("x"), r#"{"error":{"code":"x","message":"bad","hint":null}}"#);
-        let parts = Report::from_parts("bad: cause", Some("do this\nor that"));
+        let parts = Report::from_parts("bad: cause", ["do this", "or that"]);
         assert_eq!(
             parts.to_json("malformed"),
             r#"{"error":{"code":"malformed","message":"bad: cause","hint":"do this\nor that"}}"#

@@ -3,11 +3,14 @@
 //!
 //! - [`require_tool`]: a real tool a test drives, or a loud failure naming the package to install; [`listing`]: what
 //!   a directory holds.
+//! - [`macos`]: a minimal Mach-O executable, the main binary of a test `.app`; [`wine`]: a Wine prefix to install
+//!   Windows installers in.
 //! - [`app`]: an "app" to update (a shell script printing its version), installed in a temp dir beside its state dir.
 //! - `keys` (feature `metadata`): release keys, signatures and signed files as `millennium-sign` writes them.
 //! - `metadata` (feature `metadata`): the release-key holder's side of signed metadata: roots, release and freshness
 //!   documents.
-//! - `http` (feature `http`): a scriptable HTTP server that misbehaves the way a network or a hostile mirror does.
+//! - `http` (feature `http`): a scriptable HTTP server that misbehaves the way a network or a hostile mirror does;
+//!   with the feature `https`, also over TLS with a test certificate authority (`TestCa`, made by `openssl`).
 //! - `server` (feature `server`): the real update server in this process or as its binary, its storage backend, and
 //!   apps registered on it.
 //!
@@ -28,10 +31,12 @@ pub mod app;
 pub mod http;
 #[cfg(feature = "metadata")]
 pub mod keys;
+pub mod macos;
 #[cfg(feature = "metadata")]
 pub mod metadata;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod wine;
 
 use std::path::Path;
 

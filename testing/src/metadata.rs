@@ -127,6 +127,7 @@ impl Publisher {
             issued,
             expires: issued + ttl,
             channels,
+            yanks: None,
         };
         Envelope::sign(&doc, Kind::Freshness, &[&self.online_key]).unwrap()
     }

@@ -74,14 +74,24 @@ pub struct CreateApp {
     pub id: String,
     /// The release public key: minisign public key text or Tauri's base64 form.
     pub public_key: String,
+    /// Refuse publishes whose artifact signatures do not state the version they were signed for (`version:` in the
+    /// trusted comment, as `millennium-sign sign --version` writes it), so an old build's signature cannot be
+    /// published as a new version. Default `true`; `false` only for signers that cannot write a version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_signed_version: Option<bool>,
 }
 
-/// Body of `PATCH /api/v1/apps/{app}`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+/// Body of `PATCH /api/v1/apps/{app}`: the fields to change (at least one).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateApp {
-    /// The new release public key: minisign public key text or Tauri's base64 form.
-    pub public_key: String,
+    /// The new release public key: minisign public key text or Tauri's base64 form. Refused for an app with signed
+    /// metadata (a root): its release keys change through the next root (`root sign --new-release-key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
+    /// The `require-signed-version` policy. Turning it off needs the server admin token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_signed_version: Option<bool>,
 }
 
 /// An app and its release public key.
@@ -97,6 +107,30 @@ pub struct App {
     pub key_id: String,
     /// When the app was registered (Unix seconds).
     pub created_at: i64,
+    /// Whether publishes need artifact signatures that state their version (`require-signed-version`). Apps
+    /// registered before the policy existed have `false`.
+    pub require_signed_version: bool,
+}
+
+/// A publish refused by an app's `require-signed-version` policy: an artifact's signature does not state the version
+/// it was signed for. The server answers with it (code [`UnversionedSignature::CODE`], `422`) and the CLI checks it
+/// before uploading, with the same message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "signature of `{target}` does not state the version it was signed for, and app `{app}` requires one (`require-signed-version`)\nhint: sign it again with `millennium-sign sign --version {version} FILE` (Tauri's signer: `tauri signer sign --app-version {version} FILE`)\nhint: if your signer cannot write a version, the server admin can turn the policy off: `millennium-update-server apps set-policy --id {app} --require-signed-version false`"
+)]
+pub struct UnversionedSignature {
+    /// The app.
+    pub app: String,
+    /// The artifact's target key.
+    pub target: String,
+    /// The release version the signature should state.
+    pub version: String,
+}
+
+impl UnversionedSignature {
+    /// The `error.code` of the server's refusal.
+    pub const CODE: &str = "unversioned_signature";
 }
 
 // ----- tokens -----
@@ -313,6 +347,12 @@ pub struct Yank {
     #[serde(default = "yes")]
     #[schema(default = true)]
     pub yanked: bool,
+    /// The app's next yank list, signed offline by a release key: the versions yanked once this request is done,
+    /// numbered above the stored list. Required when the app's root has root keys, or once the app has a signed yank
+    /// list (`signed_yanks` in the metadata status); accepted for any app with signed metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<EnvelopeSchema>)]
+    pub yanks: Option<Envelope>,
 }
 
 fn yes() -> bool {
@@ -339,10 +379,20 @@ pub struct MetadataStatus {
     pub app: String,
     /// The current root's version; `null` when the app has no signed metadata.
     pub root_version: Option<u64>,
+    /// The current root's root keys (minisign base64 lines); empty for a root of the first format, whose release
+    /// keys sign roots.
+    pub root_keys: Option<Vec<String>>,
+    /// How many root keys must sign the next root (1 for a root of the first format).
+    pub root_threshold: Option<u32>,
     /// The current root's release keys (minisign base64 lines).
     pub release_keys: Option<Vec<String>>,
-    /// The key ids the current root revokes.
+    /// The key ids revoked by the current root or any before it (revocations are cumulative).
     pub revoked_keys: Option<Vec<String>>,
+    /// The stored signed yank list; `null` when the app has none.
+    pub yanks: Option<YanksStatus>,
+    /// Whether yanking and un-yanking need a yank list signed with the release key (`yank --release-key`).
+    #[serde(default)]
+    pub signed_yanks: bool,
     /// Every online key the server holds for the app.
     pub online_keys: Vec<OnlineKeyStatus>,
     /// The last release document of each channel.
@@ -373,6 +423,15 @@ pub struct ChannelSequence {
     pub sequence: i64,
     /// The release it describes.
     pub version: String,
+}
+
+/// The stored signed yank list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct YanksStatus {
+    /// Its sequence number; the next list needs a higher one.
+    pub sequence: i64,
+    /// When it was stored (Unix seconds).
+    pub created_at: i64,
 }
 
 /// The current freshness document.

@@ -12,13 +12,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Args, Subcommand, ValueEnum};
-use millennium_update_protocol::metadata::{Envelope, Kind};
+use millennium_update_protocol::metadata::{Envelope, Kind, Root, TrustState};
 use millennium_update_protocol::webview::WebviewMinimums;
 use serde::Serialize;
 
 use crate::api::{
-    App, CreatedToken, MetadataStatus, OnlineKey, Promote, PublishRequest, Release, Releases, RevokedToken, Rollout,
-    Scope, StoredRoot,
+    App, CreateApp, CreatedToken, MetadataStatus, OnlineKey, Promote, PublishRequest, Release, Releases, RevokedToken,
+    Rollout, Scope, StoredRoot, UpdateApp,
 };
 use crate::client::{Client, UploadArtifact};
 use crate::env_vars;
@@ -49,12 +49,13 @@ pub enum AdminCommand {
     /// Change a staged rollout: set the percentage, pause or resume.
     #[command(subcommand)]
     Rollout(RolloutCommand),
-    /// Stop offering a release (and serving its files) in every channel; `--undo` reverts.
+    /// Stop offering a release (and serving its files) in every channel; `--undo` reverts. Apps with signed yanks
+    /// also need the release key, which signs the app's next yank list (`--release-key`).
     Yank(YankArgs),
     /// Signed metadata: the server's online key of an app, which signs its freshness documents.
     #[command(subcommand)]
     OnlineKey(OnlineKeyCommand),
-    /// Signed metadata: sign the app's next root with the release key, on this machine, and upload it.
+    /// Signed metadata: sign the app's next root with root keys, on this machine (co-signed on others), and upload it.
     #[command(subcommand)]
     Root(RootCommand),
 }
@@ -85,11 +86,40 @@ impl Remote {
 #[derive(Debug, Subcommand)]
 pub enum AppsCommand {
     /// Register an app and its release public key.
-    Create(AppKeyArgs),
+    Create(CreateAppArgs),
     /// Replace an app's release public key (to rotate a lost or leaked key). Publishes are checked against the new
     /// key from then on; releases already published keep their signatures. Tauri apps embed the key they verify
     /// with: ship one last release signed with the old key whose app embeds the new one, then replace the key here.
+    /// Refused for an app with signed metadata (a root): rotate with `root sign --new-release-key` instead.
     SetKey(AppKeyArgs),
+    /// Change an app's publish policy.
+    SetPolicy(AppPolicyArgs),
+}
+
+/// Options of `apps create`.
+#[derive(Debug, Args)]
+pub struct CreateAppArgs {
+    #[command(flatten)]
+    key: AppKeyArgs,
+    /// Refuse publishes whose artifact signatures do not state the version they were signed for (`millennium-sign
+    /// sign --version`; Tauri's `tauri signer sign --app-version`), so that an old build's signature cannot be
+    /// published as a new version. Turn it off only if your signer cannot write a version.
+    #[arg(long, value_name = "true|false", default_value_t = true, action = clap::ArgAction::Set)]
+    require_signed_version: bool,
+}
+
+/// Options of `apps set-policy`.
+#[derive(Debug, Args)]
+pub struct AppPolicyArgs {
+    #[command(flatten)]
+    remote: Remote,
+    /// The app id.
+    #[arg(long)]
+    id: String,
+    /// Refuse publishes whose artifact signatures do not state their version (see `apps create`). Turning it off
+    /// needs the server admin token.
+    #[arg(long, value_name = "true|false", action = clap::ArgAction::Set)]
+    require_signed_version: bool,
 }
 
 /// An app and its release public key.
@@ -228,15 +258,27 @@ pub enum OnlineKeyCommand {
 /// `root` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum RootCommand {
-    /// Sign the next root with the release key and upload it (admin token).
+    /// Sign the app's next root with root keys and upload it (admin token), or write it for co-signing.
     ///
-    /// Root 1 must be signed by the release key the app was registered with; later roots by a release key of the
-    /// current root. The existing roots are fetched from the server (or read from `--roots`) and verified from the
-    /// signing key first. The online keys listed are the server's unrevoked ones unless `--online-key` is given.
-    /// Rotation: `--new-release-key NEW.key` (the root is signed by both keys, and lists only the new one).
-    /// Revocation of a leaked online key: `online-key generate`, then `root sign --revoke OLD_KEY_ID`.
+    /// A root is signed by its root keys, `--threshold` of them together, kept offline apart from the release key
+    /// that CI holds; the recommended setup is 2 of 3. Root 1 is signed by the release key the app was registered
+    /// with too, and by its own threshold of root keys:
+    ///
+    /// `root sign --app APP --release-key release.key --root-public-key a.pub --root-public-key b.pub
+    /// --root-public-key c.pub --threshold 2 --root-key a.key --online-key online.pub --output root.json`, then
+    /// `root cosign --app APP --root-key b.key root.json` (on b's machine), then `root upload --app APP root.json`.
+    ///
+    /// Root N+1 needs a threshold of root N's root keys and of its own. The existing roots are fetched from the server
+    /// (or read from `--roots`) and verified from the signing keys first. A root of the first format has no root keys:
+    /// its release key signs the next root alone (`--release-key`); `--root-public-key` and `--threshold` move the
+    /// app to root keys. Online keys the server reports that the current root does not list are shown and must be
+    /// confirmed in a terminal, or given with `--online-key`. Revocation of a leaked key: `--revoke KEY_ID` (with
+    /// `online-key generate` first for an online key); revocations stay in force in every later root.
     Sign(RootSignArgs),
-    /// Upload a root signed elsewhere (`root sign --no-upload --output FILE`).
+    /// Add root-key signatures to a root signed elsewhere (`root sign --output FILE`), on this machine; says how many
+    /// are still missing. Writes the file back (or to `--output`).
+    Cosign(RootCosignArgs),
+    /// Upload a root signed elsewhere (`root sign --no-upload --output FILE`, `root cosign`).
     Upload {
         #[command(flatten)]
         remote: Remote,
@@ -256,14 +298,33 @@ pub struct RootSignArgs {
     /// The app.
     #[arg(long)]
     pub app: String,
-    /// The release secret key (default: `MILLENNIUM_SIGNING_PRIVATE_KEY`, text or path); its password from
-    /// `MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD`, else asked in a terminal.
+    /// A root secret key that signs the root (repeatable); passwords from `MILLENNIUM_ROOT_KEY_PASSWORD`, else asked
+    /// in a terminal.
+    #[arg(long = "root-key", value_name = "KEY")]
+    pub root_keys: Vec<PathBuf>,
+    /// The release secret key, which signs root 1 (it is the key the app was registered with) and every root after one
+    /// of the first format (default: `MILLENNIUM_SIGNING_PRIVATE_KEY`, text or path, read only then); its password
+    /// from `MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD`, else asked in a terminal.
     #[arg(long)]
     pub release_key: Option<PathBuf>,
-    /// Rotate to this release key (its password from `MILLENNIUM_SIGNING_NEW_PRIVATE_KEY_PASSWORD`).
+    /// A root public key the new root lists (text or `.pub` path; repeatable). Default: the current root's.
+    #[arg(long = "root-public-key", value_name = "KEY")]
+    pub root_public_keys: Vec<String>,
+    /// How many root keys must sign the next root. Default: the current root's.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(millennium_update_protocol::metadata::MAX_ROOT_THRESHOLD)))]
+    pub threshold: Option<u32>,
+    /// A release public key the new root lists (text or `.pub` path; repeatable): rotates the release key. Default:
+    /// the current root's (root 1: the `--release-key`'s). Prefer `--new-release-key`: an app built with a key that
+    /// signed no root cannot start trusting from that key.
+    #[arg(long = "release-public-key", value_name = "KEY")]
+    pub release_public_keys: Vec<String>,
+    /// Rotate to this release key, which signs the root too (its password from
+    /// `MILLENNIUM_SIGNING_NEW_PRIVATE_KEY_PASSWORD`): apps built with the new key start trusting from this root. In a
+    /// root of the first format its signature is also one of the new root's own (its release keys sign roots).
     #[arg(long)]
     pub new_release_key: Option<PathBuf>,
-    /// An online public key to list (text or `.pub` path; repeatable). Default: the server's unrevoked keys.
+    /// An online public key to list (text or `.pub` path; repeatable). Default: the server's unrevoked keys, those
+    /// the current root does not list yet confirmed in a terminal.
     #[arg(long = "online-key", value_name = "KEY")]
     pub online_keys: Vec<String>,
     /// A key id (16 hex digits) to revoke from this root on (repeatable).
@@ -272,12 +333,34 @@ pub struct RootSignArgs {
     /// The current roots (`roots.json`) instead of fetching them from the server.
     #[arg(long)]
     pub roots: Option<PathBuf>,
-    /// Also write the signed root to this file.
+    /// Also write the signed root to this file (needed when it lacks signatures, for `root cosign`).
     #[arg(long)]
     pub output: Option<PathBuf>,
     /// Do not upload (with `--roots`, `--online-key` and `--output`, no server is contacted at all).
     #[arg(long)]
     pub no_upload: bool,
+}
+
+/// Options of `root cosign`.
+#[derive(Debug, Args)]
+pub struct RootCosignArgs {
+    #[command(flatten)]
+    pub remote: Remote,
+    /// The app.
+    #[arg(long)]
+    pub app: String,
+    /// A root secret key that signs (repeatable); passwords from `MILLENNIUM_ROOT_KEY_PASSWORD`, else asked in a
+    /// terminal.
+    #[arg(long = "root-key", value_name = "KEY", required = true)]
+    pub root_keys: Vec<PathBuf>,
+    /// The current roots (`roots.json`) instead of fetching them from the server.
+    #[arg(long)]
+    pub roots: Option<PathBuf>,
+    /// Write the co-signed root here instead of back to `FILE`.
+    #[arg(long)]
+    pub output: Option<PathBuf>,
+    /// The partly signed root (JSON envelope).
+    pub file: PathBuf,
 }
 
 /// `releases` subcommands.
@@ -375,6 +458,10 @@ pub struct YankArgs {
     /// Un-yank.
     #[arg(long)]
     pub undo: bool,
+    /// The release secret key, which signs the app's next yank list (apps with signed yanks; default:
+    /// `MILLENNIUM_SIGNING_PRIVATE_KEY`; password from `MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD`). Never uploaded.
+    #[arg(long)]
+    pub release_key: Option<PathBuf>,
 }
 
 fn parse_version(text: &str) -> Result<millennium_update_protocol::Version> {
@@ -394,11 +481,23 @@ fn read_file(path: &std::path::Path) -> Result<String> {
 /// Runs one admin subcommand; `json` only silences the progress bar of `publish`.
 pub async fn run(command: AdminCommand, json: bool) -> Result<Output> {
     match command {
-        AdminCommand::Apps(AppsCommand::Create(AppKeyArgs { remote, id, public_key })) => {
-            Ok(Output::AppCreated(remote.client()?.create_app(&id, &key_argument(public_key)?).await?))
+        AdminCommand::Apps(AppsCommand::Create(CreateAppArgs {
+            key: AppKeyArgs { remote, id, public_key },
+            require_signed_version,
+        })) => {
+            let body = CreateApp {
+                id,
+                public_key: key_argument(public_key)?,
+                require_signed_version: Some(require_signed_version),
+            };
+            Ok(Output::AppCreated(remote.client()?.create_app_with(&body).await?))
         }
         AdminCommand::Apps(AppsCommand::SetKey(AppKeyArgs { remote, id, public_key })) => {
             Ok(Output::AppKeyReplaced(remote.client()?.set_app_key(&id, &key_argument(public_key)?).await?))
+        }
+        AdminCommand::Apps(AppsCommand::SetPolicy(AppPolicyArgs { remote, id, require_signed_version })) => {
+            let body = UpdateApp { require_signed_version: Some(require_signed_version), ..UpdateApp::default() };
+            Ok(Output::AppPolicyChanged(remote.client()?.update_app(&id, &body).await?))
         }
         AdminCommand::Tokens(TokensCommand::Create { remote, app, scope, description }) => {
             Ok(Output::TokenCreated(remote.client()?.create_token(&app, scope.into(), &description).await?))
@@ -415,6 +514,7 @@ pub async fn run(command: AdminCommand, json: bool) -> Result<Output> {
             Ok(Output::OnlineKey(remote.client()?.generate_online_key(&app).await?))
         }
         AdminCommand::Root(RootCommand::Sign(args)) => root_sign(args).await.map(Output::RootSigned),
+        AdminCommand::Root(RootCommand::Cosign(args)) => root_cosign(args).await.map(Output::RootSigned),
         AdminCommand::Root(RootCommand::Upload { remote, app, file }) => {
             let envelope = Envelope::parse(read_file(&file)?.as_bytes())
                 .map_err(|e| Error::usage(format!("`{}` is not a signed root: {e}", file.display())))?;
@@ -430,10 +530,7 @@ pub async fn run(command: AdminCommand, json: bool) -> Result<Output> {
             let body = Rollout { channel: Some(placement.channel), percent, paused };
             Ok(Output::Release(placement.remote.client()?.rollout(&placement.app, &version, &body).await?))
         }
-        AdminCommand::Yank(args) => {
-            let version = parse_version(&args.version)?;
-            Ok(Output::Release(args.remote.client()?.yank(&args.app, &version, !args.undo).await?))
-        }
+        AdminCommand::Yank(args) => yank(args).await.map(Output::Release),
     }
 }
 
@@ -497,19 +594,22 @@ async fn publish(args: PublishArgs, json: bool) -> Result<Release> {
     let client = Client::new(&args.server, &token)?;
     // Ask first, so a refusal (token, version, size) does not come in the middle of a large upload.
     client.publish_check(&args.app, &release).await?;
-    // Verify the signatures here too, against the keys the server will use, before sending any artifact: the
-    // current root's release keys for an app with signed metadata, else the key the app was registered with.
+    // Verify the signatures here too, against the keys the server will use and with its policy, before sending any
+    // artifact: the current root's release keys for an app with signed metadata, else the key the app was
+    // registered with.
     let status = client.metadata_status(&args.app).await?;
+    let app = client.app(&args.app).await?;
     let keys = match &status.release_keys {
         Some(keys) => keys.clone(),
-        None => vec![client.app(&args.app).await?.public_key],
+        None => vec![app.public_key.clone()],
     };
     let public_keys = keys
         .iter()
         .map(|k| millennium_sign::PublicKey::from_text(k))
         .collect::<std::result::Result<Vec<_>, _>>()
         .map_err(|e| Error::internal(format!("the server's public key for the app: {e}")))?;
-    verify_locally(&public_keys, &artifacts, &release.version).await?;
+    let policy = app.require_signed_version.then_some(args.app.as_str());
+    verify_locally(&public_keys, &artifacts, &release.version, policy).await?;
     let document = if status.root_version.is_none() {
         if args.release_key.is_some() {
             return Err(Error::usage(format!(
@@ -588,20 +688,47 @@ async fn promote(args: PromoteArgs) -> Result<Release> {
     client.promote(&args.app, &version, &body).await
 }
 
+/// A public key given on the command line: the contents of the `.pub` file it names, else the key itself.
+fn public_key_argument(text: &str, what: &str) -> Result<millennium_sign::PublicKey> {
+    let path = std::path::Path::new(text);
+    let text = if path.is_file() { read_file(path)? } else { text.to_owned() };
+    millennium_sign::PublicKey::from_text(&text).map_err(|e| Error::usage(format!("invalid {what}: {e}")))
+}
+
+/// The app's roots: from `file`, else from the server, else none.
+async fn current_roots(app: &str, file: Option<&std::path::Path>, client: Option<&Client>) -> Result<Vec<Envelope>> {
+    match (file, client) {
+        (Some(path), _) => crate::offline::parse_roots(&read_file(path)?),
+        (None, Some(client)) => match client.metadata_document(app, "roots.json").await? {
+            Some(text) => crate::offline::parse_roots(&text),
+            None => Ok(Vec::new()),
+        },
+        (None, None) => Ok(Vec::new()),
+    }
+}
+
 /// `root sign`.
 async fn root_sign(args: RootSignArgs) -> Result<SignedRoot> {
-    let signer = crate::offline::release_key(args.release_key.as_deref())?;
-    let new_key = args.new_release_key.as_deref().map(crate::offline::new_release_key).transpose()?;
+    let root_keys = args.root_keys.iter().map(|path| crate::offline::root_key(path)).collect::<Result<Vec<_>>>()?;
     let needs_server = !args.no_upload || args.roots.is_none() || args.online_keys.is_empty();
     let client = if needs_server { Some(args.remote.client()?) } else { None };
-    let roots: Vec<Envelope> = match (&args.roots, &client) {
-        (Some(path), _) => crate::offline::parse_roots(&read_file(path)?)?,
-        (None, Some(client)) => match client.metadata_document(&args.app, "roots.json").await? {
-            Some(text) => crate::offline::parse_roots(&text)?,
-            None => Vec::new(),
-        },
-        (None, None) => Vec::new(),
+    let roots = current_roots(&args.app, args.roots.as_deref(), client.as_ref()).await?;
+    // The release key signs root 1 and every root after one of the first format; root keys sign the others.
+    let legacy_or_first = match roots.last() {
+        None => true,
+        Some(last) => serde_json::from_str::<Root>(&last.payload).is_ok_and(|root| !root.has_root_keys()),
     };
+    let release_key = if legacy_or_first || args.release_key.is_some() {
+        Some(crate::offline::release_key(args.release_key.as_deref())?)
+    } else {
+        None
+    };
+    let new_key = args.new_release_key.as_deref().map(crate::offline::new_release_key).transpose()?;
+    let mut signers: Vec<&millennium_sign::SecretKey> = root_keys.iter().collect();
+    signers.extend(release_key.as_ref());
+    let trusted: Vec<_> = signers.iter().map(|key| key.public_key()).collect();
+    let trust = crate::offline::verified_chain(&args.app, &roots, &trusted)?;
+
     let revoke = args
         .revoke
         .iter()
@@ -610,46 +737,243 @@ async fn root_sign(args: RootSignArgs) -> Result<SignedRoot> {
                 .map_err(|e| Error::usage(format!("invalid key id `{id}` to revoke: {e}")))
         })
         .collect::<Result<Vec<_>>>()?;
-    let mut online_keys = Vec::new();
-    for text in &args.online_keys {
-        let path = std::path::Path::new(text);
-        let text = if path.is_file() { read_file(path)? } else { text.clone() };
-        online_keys.push(
-            millennium_sign::PublicKey::from_text(&text)
-                .map_err(|e| Error::usage(format!("invalid online key: {e}")))?,
-        );
+    let parse_all = |list: &[String], what: &str| -> Result<Option<Vec<millennium_sign::PublicKey>>> {
+        if list.is_empty() {
+            return Ok(None);
+        }
+        list.iter().map(|text| public_key_argument(text, what)).collect::<Result<Vec<_>>>().map(Some)
+    };
+    let mut release_keys = parse_all(&args.release_public_keys, "release public key")?;
+    if trust.is_none() && release_keys.is_none() {
+        release_keys = release_key.as_ref().map(|key| vec![key.public_key()]);
     }
-    if online_keys.is_empty()
+    let mut change = crate::offline::RootChange {
+        new_release_key: new_key.as_ref(),
+        release_keys,
+        root_keys: parse_all(&args.root_public_keys, "root public key")?,
+        threshold: args.threshold,
+        online_keys: parse_all(&args.online_keys, "online key")?.unwrap_or_default(),
+        revoke,
+    };
+    let current =
+        trust.as_ref().map(TrustState::current_root).transpose().map_err(|e| Error::internal(format!("{e}")))?;
+    // Fail on the root keys before asking about online keys.
+    crate::offline::next_root_keys(current.as_ref(), &change)?;
+    if change.online_keys.is_empty()
         && let Some(client) = &client
     {
-        let status = client.metadata_status(&args.app).await?;
-        for key in status.online_keys.iter().filter(|key| !key.revoked) {
-            online_keys.push(
-                millennium_sign::PublicKey::from_text(&key.public_key)
-                    .map_err(|e| Error::internal(format!("the server's online key: {e}")))?,
-            );
-        }
+        change.online_keys = confirmed_online_keys(client, &args.app, current.as_ref()).await?;
     }
-    let change = crate::offline::RootChange { new_release_key: new_key.as_ref(), online_keys, revoke };
-    let (envelope, root) = crate::offline::next_root(&args.app, &roots, &signer, &change)?;
-    if let Some(path) = &args.output {
-        std::fs::write(path, envelope.to_json()).map_err(|e| Error::io("could not write", path, e))?;
+    let signed = crate::offline::next_root(&args.app, trust.as_ref(), &signers, &change)?;
+    finish_root(signed, args.output.as_deref(), client.as_ref().filter(|_| !args.no_upload), &args.app).await
+}
+
+/// `root cosign`.
+async fn root_cosign(args: RootCosignArgs) -> Result<SignedRoot> {
+    let keys = args.root_keys.iter().map(|path| crate::offline::root_key(path)).collect::<Result<Vec<_>>>()?;
+    let signers: Vec<&millennium_sign::SecretKey> = keys.iter().collect();
+    let envelope = Envelope::parse(read_file(&args.file)?.as_bytes())
+        .map_err(|e| Error::usage(format!("`{}` is not a signed root: {e}", args.file.display())))?;
+    let root: Root = serde_json::from_str(&envelope.payload)
+        .map_err(|e| Error::usage(format!("`{}` is not a root document: {e}", args.file.display())))?;
+    let client = if args.roots.is_none() && root.version > 1 { Some(args.remote.client()?) } else { None };
+    let roots = current_roots(&args.app, args.roots.as_deref(), client.as_ref()).await?;
+    let roots: Vec<Envelope> = roots
+        .into_iter()
+        .filter(|r| serde_json::from_str::<Root>(&r.payload).is_ok_and(|r| r.version < root.version))
+        .collect();
+    // Trust the history as far as the co-signer's own keys lead, or as the root's previous signers' would.
+    let mut trusted: Vec<_> = signers.iter().map(|key| key.public_key()).collect();
+    trusted.extend(previous_signers(&envelope, &roots));
+    let trust = crate::offline::verified_chain(&args.app, &roots, &trusted)?;
+    let mut notes = std::io::stderr();
+    describe_root(&root, &envelope, &mut notes).map_err(|e| Error::io("could not write to", "stderr", e))?;
+    let signed = crate::offline::cosign_root(&args.app, trust.as_ref(), envelope, &signers)?;
+    let output = args.output.unwrap_or(args.file);
+    finish_root(signed, Some(&output), None, &args.app).await
+}
+
+/// The keys of the root before `envelope` that signed it (root keys, or release keys of a root of the first format):
+/// with them a co-signer whose key the history does not name yet (a new root key) can still verify the history.
+fn previous_signers(envelope: &Envelope, roots: &[Envelope]) -> Vec<millennium_sign::PublicKey> {
+    let Some(previous) = roots.last().and_then(|r| serde_json::from_str::<Root>(&r.payload).ok()) else {
+        return Vec::new();
+    };
+    let signed = envelope.signer_ids();
+    previous
+        .root_keys
+        .iter()
+        .chain(&previous.release_keys)
+        .filter_map(|text| millennium_sign::PublicKey::from_text(text).ok())
+        .filter(|key| signed.contains(&key.key_id()))
+        .collect()
+}
+
+/// What a co-signer is about to sign, on stderr.
+fn describe_root(root: &Root, envelope: &Envelope, out: &mut dyn Write) -> std::io::Result<()> {
+    let ids = |list: &[String]| -> String {
+        list.iter()
+            .map(|text| {
+                millennium_sign::PublicKey::from_text(text).map_or_else(|_| "?".to_owned(), |k| k.key_id().to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    writeln!(out, "root {} of app `{}`:", root.version, root.app)?;
+    if root.has_root_keys() {
+        let threshold = root.root_threshold.unwrap_or(1);
+        writeln!(out, "  root keys ({threshold} of {} must sign): {}", root.root_keys.len(), ids(&root.root_keys))?;
+    } else {
+        writeln!(out, "  no root keys: the release keys sign roots")?;
     }
-    let uploaded = match &client {
-        Some(client) if !args.no_upload => {
-            client.upload_root(&args.app, &envelope).await?;
+    writeln!(out, "  release keys: {}", ids(&root.release_keys))?;
+    writeln!(out, "  online keys: {}", ids(&root.online_keys))?;
+    writeln!(out, "  revoked keys: {}", root.revoked_keys.join(", "))?;
+    let signed: Vec<String> = envelope.signer_ids().iter().map(ToString::to_string).collect();
+    writeln!(out, "  signed by: {}", signed.join(", "))
+}
+
+/// Writes the root to `output`, uploads it through `upload` when it carries every signature it needs, and says what
+/// is missing otherwise.
+async fn finish_root(
+    signed: crate::offline::SignedRoot,
+    output: Option<&std::path::Path>,
+    upload: Option<&Client>,
+    app: &str,
+) -> Result<SignedRoot> {
+    let missing = signed.signatures.own.missing() + signed.signatures.previous.as_ref().map_or(0, |q| q.missing());
+    if let Some(path) = output {
+        std::fs::write(path, signed.envelope.to_json()).map_err(|e| Error::io("could not write", path, e))?;
+    }
+    let uploaded = match upload {
+        Some(client) if missing == 0 => {
+            client.upload_root(app, &signed.envelope).await?;
             true
+        }
+        Some(_) if output.is_none() => {
+            return Err(Error::usage(format!(
+                "root {} needs {missing} more root-key signature(s), so it was not uploaded\nhint: sign with more `--root-key`s, or write it with `--output FILE`, co-sign it with `root cosign --root-key KEY FILE` and upload it with `root upload`",
+                signed.root.version
+            )));
         }
         _ => false,
     };
+    let root = signed.root;
     Ok(SignedRoot {
         app: root.app,
         version: root.version,
+        root_keys: root.root_keys,
+        root_threshold: root.root_threshold.unwrap_or(1),
         release_keys: root.release_keys,
         online_keys: root.online_keys,
         revoked_keys: root.revoked_keys,
+        signed_by: signed.envelope.signer_ids().iter().map(ToString::to_string).collect(),
+        missing_signatures: missing,
         uploaded,
     })
+}
+
+/// The online keys the server reports (unrevoked), for `root sign` without `--online-key`. Those the current root
+/// does not list yet are shown on stderr (key id, creation time) and must be confirmed in a terminal: the server could
+/// be lying, and a key signed into a root signs freshness documents until a later root revokes it.
+async fn confirmed_online_keys(
+    client: &Client,
+    app: &str,
+    current: Option<&Root>,
+) -> Result<Vec<millennium_sign::PublicKey>> {
+    let status = client.metadata_status(app).await?;
+    let listed: &[String] = current.map_or(&[], |root| &root.online_keys);
+    let mut keys = Vec::new();
+    let mut new = Vec::new();
+    for reported in status.online_keys.iter().filter(|key| !key.revoked) {
+        let key = millennium_sign::PublicKey::from_text(&reported.public_key)
+            .map_err(|e| Error::internal(format!("the server's online key: {e}")))?;
+        if !listed.contains(&key.to_base64()) {
+            new.push(reported);
+        }
+        keys.push(key);
+    }
+    if new.is_empty() {
+        return Ok(keys);
+    }
+    let mut notes = std::io::stderr();
+    let shown = show_online_keys(&new, &mut notes).and_then(|()| {
+        write!(
+            notes,
+            "List these online keys in the root? Compare their ids with what `online-key generate` printed. [y/N] "
+        )?;
+        notes.flush()
+    });
+    shown.map_err(|e| Error::io("could not write to", "stderr", e))?;
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let ids: Vec<&str> = new.iter().map(|key| key.key_id.as_str()).collect();
+        return Err(Error::usage(format!(
+            "the server reports online keys the current root does not list ({}), and there is no terminal to confirm them\nhint: check them, then pass each with `--online-key KEY` (the public key `online-key generate` printed)",
+            ids.join(", ")
+        )));
+    }
+    if confirm(&mut stdin.lock()).map_err(|e| Error::io("could not read from", "stdin", e))? {
+        Ok(keys)
+    } else {
+        Err(Error::usage(
+            "not signed: the online keys were not confirmed\nhint: pass the ones to list with `--online-key KEY`",
+        ))
+    }
+}
+
+/// One line per online key: id, creation time (UTC) and public key.
+fn show_online_keys(keys: &[&crate::api::OnlineKeyStatus], out: &mut dyn Write) -> std::io::Result<()> {
+    writeln!(out, "the server reports online keys the current root does not list:")?;
+    for key in keys {
+        let created = time::OffsetDateTime::from_unix_timestamp(key.created_at)
+            .ok()
+            .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+            .unwrap_or_else(|| key.created_at.to_string());
+        let public = key.public_key.lines().last().unwrap_or_default();
+        writeln!(out, "  {}  created {created}  {public}", key.key_id)?;
+    }
+    Ok(())
+}
+
+/// Reads a yes/no answer; only `y` or `yes` (any case) is yes.
+fn confirm(input: &mut dyn std::io::BufRead) -> std::io::Result<bool> {
+    let mut answer = String::new();
+    input.read_line(&mut answer)?;
+    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+}
+
+/// `yank`: for an app with signed yanks (or with `--release-key`), signs the app's next yank list first: the releases
+/// yanked now, with this one added (or removed by `--undo`), numbered one above the stored list.
+async fn yank(args: YankArgs) -> Result<Release> {
+    let version = parse_version(&args.version)?;
+    let client = args.remote.client()?;
+    let status = client.metadata_status(&args.app).await?;
+    let yanks = if status.signed_yanks || args.release_key.is_some() {
+        if status.root_version.is_none() {
+            return Err(Error::usage(format!(
+                "app `{}` has no signed metadata (no root), so there is no yank list to sign\nhint: drop `--release-key`",
+                args.app
+            )));
+        }
+        let key = crate::offline::release_key(args.release_key.as_deref())?;
+        let mut versions: Vec<millennium_update_protocol::Version> = Vec::new();
+        for release in client.list_releases(&args.app, None).await?.releases.iter().filter(|r| r.yanked) {
+            versions.push(parse_version(&release.version)?);
+        }
+        versions.retain(|v| v != &version);
+        if !args.undo {
+            versions.push(version.clone());
+        }
+        versions.sort_by(|a, b| a.cmp_precedence(b));
+        let sequence = status.yanks.as_ref().map_or(0, |y| u64::try_from(y.sequence).unwrap_or(0)) + 1;
+        let shown: Vec<String> = versions.iter().map(ToString::to_string).collect();
+        eprintln!("yank list {sequence} of app `{}`: [{}]", args.app, shown.join(", "));
+        Some(crate::offline::yank_list(&args.app, sequence, versions, &key)?)
+    } else {
+        None
+    };
+    client.yank(&args.app, &version, !args.undo, yanks.as_ref()).await
 }
 
 /// The sequence the next release document of `channel` needs: one above the channel's last.
@@ -658,11 +982,12 @@ fn next_sequence(status: &MetadataStatus, channel: &str) -> u64 {
 }
 
 /// Verifies every artifact's signature against one of `public_keys` (streaming, on blocking threads), as the
-/// server will.
+/// server will; with `require_signed_version` (the app, whose policy it is), each must state `version`.
 async fn verify_locally(
     public_keys: &[millennium_sign::PublicKey],
     artifacts: &[UploadArtifact],
     version: &str,
+    require_signed_version: Option<&str>,
 ) -> Result<()> {
     for artifact in artifacts {
         let rejected = |reason: String| Error::SignatureRejected {
@@ -688,6 +1013,15 @@ async fn verify_locally(
             .map_err(|e| Error::internal(format!("verify task: {e}")))??;
         verified.map_err(|e| rejected(e.to_string()))?;
         signature.trusted_fields().check_version(version, false).map_err(|e| rejected(e.to_string()))?;
+        if let Some(app) = require_signed_version
+            && signature.trusted_fields().version().is_none()
+        {
+            return Err(Error::UnversionedSignature(crate::api::UnversionedSignature {
+                app: app.to_owned(),
+                target: artifact.target.to_string(),
+                version: version.to_owned(),
+            }));
+        }
     }
     Ok(())
 }
@@ -701,6 +1035,8 @@ pub enum Output {
     AppCreated(App),
     /// `apps set-key`.
     AppKeyReplaced(App),
+    /// `apps set-policy`.
+    AppPolicyChanged(App),
     /// `tokens create`.
     TokenCreated(CreatedToken),
     /// `tokens revoke`.
@@ -711,26 +1047,34 @@ pub enum Output {
     Releases(Releases),
     /// `online-key generate`.
     OnlineKey(OnlineKey),
-    /// `root sign`.
+    /// `root sign`, `root cosign`.
     RootSigned(SignedRoot),
     /// `root upload`.
     RootStored(StoredRoot),
 }
 
-/// What `root sign` signed (and whether it uploaded it).
+/// What `root sign` or `root cosign` signed (and whether it uploaded it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SignedRoot {
     /// The app.
     pub app: String,
     /// The root's version.
     pub version: u64,
+    /// The root keys it lists (none for a root of the first format).
+    pub root_keys: Vec<String>,
+    /// How many root keys must sign (1 for a root of the first format, whose release keys sign roots).
+    pub root_threshold: u32,
     /// The release keys it lists.
     pub release_keys: Vec<String>,
     /// The online keys it lists.
     pub online_keys: Vec<String>,
     /// The key ids it revokes.
     pub revoked_keys: Vec<String>,
-    /// Whether it was uploaded (`--no-upload` not given).
+    /// The ids of the keys that signed it.
+    pub signed_by: Vec<String>,
+    /// How many more root-key signatures it needs (0: complete).
+    pub missing_signatures: usize,
+    /// Whether it was uploaded.
     pub uploaded: bool,
 }
 
@@ -743,6 +1087,10 @@ impl Render for Output {
             }
             Output::AppKeyReplaced(app) => {
                 writeln!(out, "app `{}`: release key replaced; publishes are checked against it from now on", app.id)?;
+                print_key(app, out)
+            }
+            Output::AppPolicyChanged(app) => {
+                writeln!(out, "app `{}`: policy changed", app.id)?;
                 print_key(app, out)
             }
             Output::TokenCreated(token) => {
@@ -773,7 +1121,15 @@ impl Render for Output {
             }
             Output::RootSigned(root) => {
                 let action = if root.uploaded { "stored" } else { "signed (not uploaded)" };
-                writeln!(out, "root {} of app `{}` {action}", root.version, root.app)
+                writeln!(out, "root {} of app `{}` {action}", root.version, root.app)?;
+                if root.missing_signatures > 0 {
+                    writeln!(
+                        notes,
+                        "it needs {} more root-key signature(s): co-sign it with `root cosign --root-key KEY FILE`, then `root upload FILE`",
+                        root.missing_signatures
+                    )?;
+                }
+                Ok(())
             }
             Output::RootStored(root) => writeln!(out, "root {} of app `{}` stored", root.version, root.app),
         }
@@ -782,7 +1138,8 @@ impl Render for Output {
 
 fn print_key(app: &App, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(out, "key id: {}", app.key_id)?;
-    writeln!(out, "Tauri `pubkey`: {}", app.tauri_pubkey)
+    writeln!(out, "Tauri `pubkey`: {}", app.tauri_pubkey)?;
+    writeln!(out, "require-signed-version: {}", app.require_signed_version)
 }
 
 /// One line per release (`APP VERSION [(yanked)]  [CHANNEL N% [paused], …]  DATE  [BACKEND >= VERSION…]`), then one

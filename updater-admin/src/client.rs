@@ -79,16 +79,29 @@ impl Client {
         })
     }
 
-    /// `POST /api/v1/apps`.
+    /// `POST /api/v1/apps`, with the server's default policy.
     pub async fn create_app(&self, id: &str, public_key: &str) -> Result<App> {
-        let body = CreateApp { id: id.to_owned(), public_key: public_key.to_owned() };
-        self.send(self.http.post(self.url("/apps")).json(&body)).await
+        self.create_app_with(&CreateApp {
+            id: id.to_owned(),
+            public_key: public_key.to_owned(),
+            require_signed_version: None,
+        })
+        .await
+    }
+
+    /// `POST /api/v1/apps`.
+    pub async fn create_app_with(&self, body: &CreateApp) -> Result<App> {
+        self.send(self.http.post(self.url("/apps")).json(body)).await
     }
 
     /// `PATCH /api/v1/apps/{app}`: replaces the release public key.
     pub async fn set_app_key(&self, app: &str, public_key: &str) -> Result<App> {
-        let body = UpdateApp { public_key: public_key.to_owned() };
-        self.send(self.http.patch(self.url(&format!("/apps/{app}"))).json(&body)).await
+        self.update_app(app, &UpdateApp { public_key: Some(public_key.to_owned()), ..UpdateApp::default() }).await
+    }
+
+    /// `PATCH /api/v1/apps/{app}`.
+    pub async fn update_app(&self, app: &str, body: &UpdateApp) -> Result<App> {
+        self.send(self.http.patch(self.url(&format!("/apps/{app}"))).json(body)).await
     }
 
     /// `GET /api/v1/apps/{app}`.
@@ -131,9 +144,10 @@ impl Client {
         self.send(self.http.post(self.release_url(app, version, "rollout")).json(body)).await
     }
 
-    /// `POST …/yank`.
-    pub async fn yank(&self, app: &str, version: &Version, yanked: bool) -> Result<Release> {
-        self.send(self.http.post(self.release_url(app, version, "yank")).json(&Yank { yanked })).await
+    /// `POST …/yank`, with the app's next yank list signed offline when it has signed yanks.
+    pub async fn yank(&self, app: &str, version: &Version, yanked: bool, yanks: Option<&Envelope>) -> Result<Release> {
+        let body = Yank { yanked, yanks: yanks.cloned() };
+        self.send(self.http.post(self.release_url(app, version, "yank")).json(&body)).await
     }
 
     /// `POST /api/v1/apps/{app}/releases` with `dry_run`: checks everything but the artifacts.

@@ -9,3 +9,5 @@ pub const TOKEN: &str = "MILLENNIUM_TOKEN";
 pub const PUBLISH_TOKEN: &str = "MILLENNIUM_PUBLISH_TOKEN";
 /// Password of the new release key of `root sign --new-release-key` (the same variable `millennium-sign rotate` reads).
 pub const NEW_KEY_PASSWORD: &str = "MILLENNIUM_SIGNING_NEW_PRIVATE_KEY_PASSWORD";
+/// Password of the root keys of `root sign --root-key` and `root cosign --root-key` (else a terminal prompt).
+pub const ROOT_KEY_PASSWORD: &str = "MILLENNIUM_ROOT_KEY_PASSWORD";

@@ -37,6 +37,11 @@ pub enum Error {
     #[error("signature of `{target}` rejected: {reason}")]
     SignatureRejected { target: String, reason: String },
 
+    /// An artifact's signature does not state the version it was signed for, and the app's policy
+    /// (`require-signed-version`) requires it (checked before anything is sent; the server refuses it too).
+    #[error(transparent)]
+    UnversionedSignature(#[from] crate::api::UnversionedSignature),
+
     /// The server could not be reached, or the connection broke.
     #[error("request to the server failed\nhint: check `--server` / `MILLENNIUM_SERVER` and that the server runs")]
     Http {
@@ -62,6 +67,7 @@ impl Error {
             Error::Io { .. } => "io",
             Error::Protocol { .. } => "invalid_input",
             Error::SignatureRejected { .. } => "bad_signature",
+            Error::UnversionedSignature(_) => crate::api::UnversionedSignature::CODE,
             Error::Http { .. } => "http",
             Error::Server { code, .. } => code,
             Error::Internal { .. } => "internal",
@@ -72,9 +78,11 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage { .. } | Error::Io { .. } | Error::Protocol { .. } => EXIT_USAGE,
-            Error::SignatureRejected { .. } | Error::Http { .. } | Error::Server { .. } | Error::Internal { .. } => {
-                EXIT_FAILED
-            }
+            Error::SignatureRejected { .. }
+            | Error::UnversionedSignature(_)
+            | Error::Http { .. }
+            | Error::Server { .. }
+            | Error::Internal { .. } => EXIT_FAILED,
         }
     }
 

@@ -60,7 +60,7 @@ impl ErrorReport {
 
     /// `{"error": {"code", "message", "hint"}}`, in this order: the shape `millennium-report` writes for every CLI.
     pub fn to_json(&self) -> String {
-        Report::from_parts(self.message.as_str(), self.hint.as_deref()).to_json(&self.code)
+        Report::from_parts(self.message.as_str(), self.hint.iter().flat_map(|hint| hint.lines())).to_json(&self.code)
     }
 }
 

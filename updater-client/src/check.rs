@@ -4,7 +4,8 @@
 //! unusable document moves on to the next; `204 No Content` means "no update" and stops. Stricter than Tauri:
 //!
 //! - every endpoint has an overall deadline (Tauri has none by default), and the document is read up to the protocol's
-//!   size limit and no further;
+//!   size limit and no further; every document of the secure check (roots, freshness, release) gets the same deadline
+//!   and limit ([`fetch_document`]);
 //! - an HTML answer (captive portal, login wall, error page) is reported as such instead of as a JSON syntax error;
 //! - an equal or older version is "no update" *before* looking up the platform, so an up-to-date app never fails
 //!   because a manifest lacks its platform;
@@ -94,18 +95,12 @@ pub(crate) async fn check(inner: &Inner) -> Result<Option<Offer>> {
     let mut errors = Vec::new();
     for template in &inner.endpoints {
         let url = endpoint_url(inner, template)?;
-        let answer = tokio::time::timeout(inner.limits.check_timeout, ask(inner, &url)).await.unwrap_or_else(|_| {
-            Err(Error::Timeout {
-                url: url.to_string(),
-                what: format!("no complete answer within {:?}", inner.limits.check_timeout),
-            })
-        });
-        match answer {
+        match within_deadline(inner, &url, ask(inner, &url)).await {
             Ok(Answer::NoUpdate) => {
                 tracing::debug!(%url, "no update (204)");
                 return Ok(None);
             }
-            Ok(Answer::Release(response)) => return decide(inner, *response),
+            Ok(Answer::Release(response)) => return decide(inner, &url, *response),
             Err(e) => {
                 tracing::warn!(%url, error = %e, "update endpoint failed; trying the next one");
                 errors.push(e);
@@ -131,20 +126,29 @@ async fn ask(inner: &Inner, url: &url::Url) -> Result<Answer> {
         .map_err(|source| Error::InvalidResponse { url: url.to_string(), source: Box::new(source) })
 }
 
-/// GETs a JSON document: at most the protocol's size limit, from a 2xx answer that is not an HTML page.
+/// GETs a JSON document: at most the protocol's size limit, from a 2xx answer that is not an HTML page, complete
+/// within the check deadline.
 pub(crate) async fn fetch_document(inner: &Inner, url: &url::Url) -> Result<Vec<u8>> {
-    let response = get_json(inner, url).await?;
-    read_document(url.as_str(), response).await
+    within_deadline(inner, url, async {
+        let response = get_json(inner, url).await?;
+        read_document(url.as_str(), response).await
+    })
+    .await
+}
+
+/// Runs `request` (one whole request: headers and body) within the check deadline. The read timeout alone never
+/// fires against a server that sends one byte every few seconds; this does.
+async fn within_deadline<T>(inner: &Inner, url: &url::Url, request: impl Future<Output = Result<T>>) -> Result<T> {
+    let deadline = inner.limits.check_timeout;
+    tokio::time::timeout(deadline, request).await.unwrap_or_else(|_| {
+        Err(Error::Timeout { url: url.to_string(), what: format!("no complete answer within {deadline:?}") })
+    })
 }
 
 async fn get_json(inner: &Inner, url: &url::Url) -> Result<reqwest::Response> {
-    inner
-        .client
-        .get(url.clone())
-        .header(reqwest::header::ACCEPT, "application/json")
-        .send()
-        .await
-        .map_err(|e| Error::network(url.as_str(), &e))
+    let mut accept = reqwest::header::HeaderMap::new();
+    accept.insert(reqwest::header::ACCEPT, reqwest::header::HeaderValue::from_static("application/json"));
+    crate::http::get(inner, url, url, accept).await
 }
 
 async fn read_document(shown: &str, response: reqwest::Response) -> Result<Vec<u8>> {
@@ -183,10 +187,11 @@ pub(crate) fn reject_html(url: &str, headers: &reqwest::header::HeaderMap, expec
     Ok(())
 }
 
-/// An offered release, its artifact for this target, and its minimum webview version for this target's backend.
-pub(crate) type Offer = (ReleaseInfo, Artifact, Option<WebviewVersion>);
+/// An offered release, its artifact for this target, its minimum webview version for this target's backend, and the
+/// endpoint URL that offered it (whose origin the app's headers go to).
+pub(crate) type Offer = (ReleaseInfo, Artifact, Option<WebviewVersion>, url::Url);
 
-fn decide(inner: &Inner, response: TauriResponse) -> Result<Option<Offer>> {
+fn decide(inner: &Inner, url: &url::Url, response: TauriResponse) -> Result<Option<Offer>> {
     if !offers_update(&inner.current, &response) {
         tracing::debug!(offered = %response.version(), current = %inner.current, "not newer: no update");
         return Ok(None);
@@ -201,8 +206,10 @@ fn decide(inner: &Inner, response: TauriResponse) -> Result<Option<Offer>> {
         source: Box::new(source),
     })?;
     crate::verify::precheck(inner, artifact.signature().signature(), response.version())?;
+    // Refused now rather than at download: nothing was fetched from it.
+    crate::http::check_named_url(inner, url, artifact.url().as_url(), url.scheme() == "https")?;
     let min_webview = response.min_webview_version_for(&inner.target).cloned();
-    Ok(Some((response.release().clone(), artifact.clone(), min_webview)))
+    Ok(Some((response.release().clone(), artifact.clone(), min_webview, url.clone())))
 }
 
 #[cfg(test)]

@@ -20,8 +20,12 @@
 //! [`Error::Truncated`] (the `.part` is kept for next time). A server that dribbles data is cut off by the
 //! minimum-speed rule, one that goes silent by the read timeout.
 //!
-//! When the size is announced, the `.part` file's space is reserved first (`fallocate`, keeping its length): a full
-//! disk is reported before the transfer instead of in its middle.
+//! The `.part` file's space is reserved ahead of the writes (`fallocate`, keeping its length), which spares the file
+//! system allocating as it goes and reports a full disk early. Only what is known is reserved: the size the signed
+//! metadata states, all of it before the first byte; a size that only the server announces (a Tauri check), which a
+//! hostile server could set to the size limit to fill the disk with nothing, ahead of the bytes that actually arrive,
+//! in steps that at most double what arrived (at least 8 MiB ahead, never past the announced end); without an
+//! announced size, nothing.
 //!
 //! Memory stays constant: chunks go to a writer thread and, at the same time, to the signature check
 //! running on another thread (see [`crate::verify::StreamVerifier`]), so hashing overlaps the transfer. Only when the
@@ -59,6 +63,8 @@ pub struct DownloadedUpdate {
     pub(crate) version: millennium_update_protocol::Version,
     /// Whether the file is ours (in the state directory) to delete once installed.
     pub(crate) owned: bool,
+    /// What vouched for the file: the install checks the bytes it installs against it once more.
+    pub(crate) check: Arc<verify::Check>,
     /// The signed metadata's release, recorded in the trust state once installed.
     pub(crate) vouched: Option<Arc<crate::metadata::Vouched>>,
     /// The oldest webview the release works with, per backend; this platform's is checked before installing.
@@ -66,7 +72,8 @@ pub struct DownloadedUpdate {
 }
 
 impl DownloadedUpdate {
-    /// The verified file.
+    /// The verified file. Whatever writes to it after the verification gains nothing: the install checks the bytes it
+    /// installs once more as it reads them, and refuses a changed file ([`Error::ChangedAfterVerification`]).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -80,6 +87,19 @@ impl DownloadedUpdate {
     /// `spawn_blocking`). See [`crate::install`].
     pub fn install(&self) -> Result<()> {
         self.install_with(&self.inner)
+    }
+
+    /// Installs this update when the app quits instead of now: nothing changes until the app calls
+    /// [`crate::Updater::apply_pending_on_exit`] from its quit path (see `src/install/on_exit.rs`). Replaces an update
+    /// scheduled earlier.
+    pub fn install_on_exit(self) {
+        crate::install::on_exit::schedule(self);
+    }
+
+    /// For an NSIS or MSI install: the command line [`DownloadedUpdate::install`] runs on Windows to install this
+    /// verified installer over the app (see `src/install/windows_installer.rs`). `None` for other installs.
+    pub fn installer_command(&self) -> Option<crate::install::InstallerCommand> {
+        crate::install::installer_command(&self.inner.install, &self.path).ok()
     }
 
     /// The oldest version of this platform's webview the release works with, if it declares one.
@@ -137,12 +157,12 @@ pub(crate) async fn download(update: &Update, mut progress: impl FnMut(Progress)
     };
     fs::remove_if_exists(&paths.verified)?;
     let mut record =
-        load_record(&paths.record).filter(|r| r.url == update.url && r.version == update.version.to_string());
+        load_record(&paths.record).filter(|r| r.url == update.url.as_str() && r.version == update.version.to_string());
     if record.is_none() {
         fs::remove_if_exists(&paths.part)?;
     }
 
-    let check = match &update.vouched {
+    let check = Arc::new(match &update.vouched {
         // The release document names the artifact's key, size and hash; the root names the release keys.
         Some(vouched) => verify::Check::Vouched(vouched.clone(), inner.target),
         None => {
@@ -150,7 +170,7 @@ pub(crate) async fn download(update: &Update, mut progress: impl FnMut(Progress)
             verify::check_signed_version(&update.signature, &update.version, inner.require_signed_version)?;
             verify::Check::Pinned(key, Box::new(update.signature.clone()))
         }
-    };
+    });
 
     let mut attempt = 0;
     let verifier = loop {
@@ -180,6 +200,7 @@ pub(crate) async fn download(update: &Update, mut progress: impl FnMut(Progress)
         path: paths.verified,
         version: update.version.clone(),
         owned: true,
+        check,
         vouched: update.vouched.clone(),
         min_webview: update.min_webview.clone(),
     })
@@ -237,16 +258,20 @@ async fn fetch(
         Ok(m) => m.len(),
         Err(_) => 0,
     };
-    let mut request = inner.client.get(url).header(header::ACCEPT, "application/octet-stream");
-    let validator = record.as_ref().and_then(|r| r.validator().map(str::to_owned));
-    match (&validator, have) {
-        (Some(v), have) if have > 0 => {
-            tracing::debug!(have, validator = %v, "resuming download");
-            request = request.header(header::RANGE, format!("bytes={have}-")).header(header::IF_RANGE, v);
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ACCEPT, header::HeaderValue::from_static("application/octet-stream"));
+    // A validator that is not a valid header value cannot be sent back: start over then.
+    let validator = record.as_ref().and_then(|r| r.validator()).and_then(|v| header::HeaderValue::from_str(v).ok());
+    let range = header::HeaderValue::try_from(format!("bytes={have}-")).ok();
+    match (validator, range) {
+        (Some(validator), Some(range)) if have > 0 => {
+            tracing::debug!(have, ?validator, "resuming download");
+            headers.insert(header::RANGE, range);
+            headers.insert(header::IF_RANGE, validator);
         }
         _ => have = 0,
     }
-    let response = request.send().await.map_err(|e| Error::network(url, &e))?;
+    let response = crate::http::get(inner, &update.url, &update.offered_by, headers).await?;
     let status = response.status();
     let headers = response.headers().clone();
     let total = match status {
@@ -327,10 +352,12 @@ async fn fetch(
         .open(&paths.part)
         .map_err(|e| Error::io("create", &paths.part, e))?;
     file.set_len(have).map_err(|e| Error::io("write", &paths.part, e))?;
-    if let Some(total) = total {
-        fs::preallocate(&file, have, total.saturating_sub(have)).map_err(|e| Error::io("write", &paths.part, e))?;
-    }
-    let out = PartWriter::start(file);
+    let reserve = match (&update.vouched, total) {
+        (Some(vouched), _) => Reserve::Signed(vouched.artifact.size),
+        (None, Some(total)) => Reserve::AsItArrives(total),
+        (None, None) => Reserve::Nothing,
+    };
+    let out = PartWriter::start(file, reserve);
     let verifier = verify::StreamVerifier::start(check.start()?, &paths.part, have)?;
     let io = |e| Error::io("write", &paths.part, e);
 
@@ -403,22 +430,59 @@ async fn fetch(
     Ok(verifier)
 }
 
+/// How much of the `.part` file's space to reserve (see the module docs), as an end offset.
+#[derive(Debug, Clone, Copy)]
+enum Reserve {
+    /// No size is known: the file system allocates as the bytes are written.
+    Nothing,
+    /// The signed metadata states the size: all of it, before the first byte.
+    Signed(u64),
+    /// Only the server announces the size, which nothing vouches for: ahead of what arrived, in steps that at most
+    /// double it, never past the announced end.
+    AsItArrives(u64),
+}
+
+/// The first step of a [`Reserve::AsItArrives`] reservation, and the least any step reserves ahead.
+const RESERVE_STEP: u64 = 8 << 20;
+
+impl Reserve {
+    /// The end offset to reserve up to before writing `len` bytes at `at`, when it is past `reserved`.
+    fn next(self, reserved: u64, at: u64, len: u64) -> Option<u64> {
+        let end = match self {
+            Reserve::Nothing => return None,
+            Reserve::Signed(end) => end,
+            Reserve::AsItArrives(end) => end.min((at + len).max(at.saturating_mul(2)).max(at + RESERVE_STEP)),
+        };
+        (end > reserved).then_some(end)
+    }
+}
+
 /// Appends the chunks of a download to its `.part` file on a blocking thread, so the download loop never waits on the
 /// disk (tokio's `File` would hop to the blocking pool per write and copy every chunk once more). Chunks are written
 /// as they come, unbuffered: on a fast link they are hundreds of KiB each, and a buffer would only copy every byte once
-/// more; on a slow link the number of writes does not matter.
+/// more; on a slow link the number of writes does not matter. The file's space is reserved here too, ahead of the
+/// writes ([`Reserve`]).
 struct PartWriter {
     sender: tokio::sync::mpsc::Sender<bytes::Bytes>,
     task: tokio::task::JoinHandle<std::io::Result<std::fs::File>>,
 }
 
 impl PartWriter {
-    fn start(mut file: std::fs::File) -> Self {
+    fn start(mut file: std::fs::File, reserve: Reserve) -> Self {
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
         let task = tokio::task::spawn_blocking(move || {
-            file.seek(std::io::SeekFrom::End(0))?;
+            let mut at = file.seek(std::io::SeekFrom::End(0))?;
+            let mut reserved = at;
+            if let Reserve::Signed(_) = reserve {
+                reserved = reserve_to(&file, reserved, reserve.next(reserved, at, 0))?;
+            }
             while let Some(chunk) = receiver.blocking_recv() {
+                let len = chunk.len() as u64;
+                if at + len > reserved {
+                    reserved = reserve_to(&file, reserved, reserve.next(reserved, at, len))?;
+                }
                 file.write_all(&chunk)?;
+                at += len;
             }
             Ok(file)
         });
@@ -437,6 +501,13 @@ impl PartWriter {
     }
 }
 
+/// Reserves the space from `reserved` up to `end` (when given) and returns the new reserved end.
+fn reserve_to(file: &std::fs::File, reserved: u64, end: Option<u64>) -> std::io::Result<u64> {
+    let Some(end) = end else { return Ok(reserved) };
+    fs::preallocate(file, reserved, end - reserved)?;
+    Ok(end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,6 +518,21 @@ mod tests {
         assert_eq!(parse_content_range("bytes 10-99/*"), Some((10, 99, None)));
         assert_eq!(parse_content_range("bytes 99-10/100"), None);
         assert_eq!(parse_content_range("items 1-2/3"), None);
+    }
+
+    #[test]
+    fn an_announced_size_is_reserved_only_ahead_of_what_arrived() {
+        const MIB: u64 = 1 << 20;
+        let announced = Reserve::AsItArrives(4096 * MIB);
+        assert_eq!(announced.next(0, 0, 16 * 1024), Some(8 * MIB));
+        assert_eq!(announced.next(8 * MIB, 8 * MIB, MIB), Some(16 * MIB));
+        assert_eq!(announced.next(16 * MIB, 16 * MIB, MIB), Some(32 * MIB));
+        assert_eq!(announced.next(0, 100 * MIB, MIB), Some(200 * MIB), "a resumed download");
+        assert_eq!(Reserve::AsItArrives(10 * MIB).next(8 * MIB, 8 * MIB, MIB), Some(10 * MIB), "never past the end");
+        assert_eq!(Reserve::AsItArrives(10 * MIB).next(10 * MIB, 9 * MIB, MIB), None);
+        assert_eq!(Reserve::Signed(4096 * MIB).next(0, 0, 0), Some(4096 * MIB), "signed: all of it at once");
+        assert_eq!(Reserve::Signed(4096 * MIB).next(4096 * MIB, 0, MIB), None);
+        assert_eq!(Reserve::Nothing.next(0, 0, MIB), None);
     }
 
     #[test]

@@ -82,6 +82,20 @@ pub enum Error {
     )]
     Truncated { url: String, received: u64, expected: u64, cause: String },
 
+    /// After an https request, a server named a plain-http URL on a host other than loopback (an artifact URL in its
+    /// answer, or a redirect). Nothing was requested from it: anyone on the network could read and rewrite it.
+    #[error(
+        "`{from}` was asked over https but points to plain-http `{url}`, which is refused\nhint: the update server must name https URLs for downloads and redirects (plain http is accepted on loopback only)"
+    )]
+    HttpsDowngrade { url: String, from: String },
+
+    /// A server named a plain-http URL on a host other than loopback, and the updater does not allow plain http.
+    /// Nothing was requested from it.
+    #[error(
+        "`{from}` points to plain-http `{url}`, which is refused\nhint: make the update server name https URLs, or allow plain http on a trusted network with `allow_insecure_http(true)`"
+    )]
+    InsecureHttp { url: String, from: String },
+
     /// The server broke the HTTP rules in a way that makes its answer unusable (e.g. a `206` for another range).
     #[error("`{url}` misbehaved: {what}")]
     ServerMisbehaved { url: String, what: String },
@@ -107,6 +121,14 @@ pub enum Error {
         "the update is signed by key {signed_by}, which is not one of the trusted keys ({trusted})\nhint: nothing was downloaded; the server offers an artifact signed by another key (a wrong or compromised release)"
     )]
     UntrustedKey { signed_by: KeyId, trusted: String },
+
+    /// The signature names no version (no `version:` in its trusted comment, as `tauri signer` writes them) and the
+    /// app requires one (`require_signed_version`, on in Millennium apps): it could be an old build offered as a new
+    /// version. Checked before downloading.
+    #[error(
+        "the update offered as version {version} has a signature that does not name its version, which this app requires\nhint: nothing was installed; sign releases with `millennium-sign sign --version {version}` (or opt out with `require_signed_version(false)` if the signer cannot add a version)"
+    )]
+    UnsignedVersion { version: String },
 
     /// The signature is a legacy (non-prehashed) minisign signature, which cannot be verified in constant memory.
     #[error(
@@ -175,6 +197,19 @@ pub enum Error {
     #[error("the updater state file `{path}` is corrupt: {reason}\nhint: delete it; the updater starts afresh")]
     CorruptState { path: PathBuf, reason: String },
 
+    /// The verified file changed between its verification and its install: the install checks once more the bytes it
+    /// installs (and the package tool's root side the copy it makes), and they differ. Nothing was installed; a
+    /// download is deleted.
+    #[error(
+        "`{path}` changed after it was verified; nothing was installed\nhint: something on this machine writes to the updater's files (malware, or a backup or sync tool); check for the update again"
+    )]
+    ChangedAfterVerification {
+        path: PathBuf,
+        /// What the second check found, when the updater made it (not when the package tool's root side refused).
+        #[source]
+        source: Option<Box<Error>>,
+    },
+
     /// The system package tool (`dpkg`, `rpm`, through `pkexec` when not root) failed.
     #[error("`{command}` failed ({status}):\n{output}\nhint: the previous version is still installed")]
     PackageManager { command: String, status: String, output: String },
@@ -192,6 +227,19 @@ pub enum Error {
         #[source]
         source: millennium_webview_probe::Error,
     },
+
+    /// The app cannot be updated where it is (a macOS bundle under App Translocation, on a read-only disk image, in
+    /// a directory this user cannot write); nothing was changed.
+    #[error("cannot update the app at `{path}`: {reason}; nothing was changed\nhint: {hint}")]
+    InstallRefused { path: PathBuf, reason: String, hint: String },
+
+    /// The (correctly signed) update archive holds an entry that would escape the app bundle or is not a sound
+    /// archive; nothing was changed.
+    #[error(
+        "the update archive `{archive}` was refused: {}{reason}; nothing was changed\nhint: the release is malformed (or its signing key is compromised); report it to the app's publisher",
+        if entry.is_empty() { String::new() } else { format!("entry `{entry}` ") }
+    )]
+    UnsafeArchive { archive: PathBuf, entry: String, reason: String },
 
     /// Installing this kind of update is not supported on this platform yet.
     #[error("installing {what} is not supported on this platform")]

@@ -89,14 +89,27 @@ pub(crate) fn write_atomic(path: &Path, contents: &[u8]) -> Result<()> {
 ///
 /// The returned [`tempfile::TempPath`] deletes the file when dropped, unless it is persisted (renamed into place).
 pub(crate) fn stage_beside(source: &Path, target: &Path, mode: Option<u32>) -> Result<tempfile::TempPath> {
+    stage_beside_with(target, mode, |out, path| {
+        let mut input = File::open(source).map_err(|e| Error::io("open", source, e))?;
+        std::io::copy(&mut input, out).map_err(|e| Error::io("write", path, e))?;
+        Ok(())
+    })
+}
+
+/// [`stage_beside`] with the content that `fill` writes to the temporary file (given with its path, for errors). On
+/// an error the temporary file is deleted.
+pub(crate) fn stage_beside_with(
+    target: &Path,
+    mode: Option<u32>,
+    fill: impl FnOnce(&mut File, &Path) -> Result<()>,
+) -> Result<tempfile::TempPath> {
     let dir = parent_dir(target);
     let staged = tempfile::Builder::new()
         .prefix(&temp_prefix(target))
         .tempfile_in(dir)
         .map_err(|e| Error::io("create a temporary file in", dir, e))?;
     let (mut out, path) = staged.into_parts();
-    let mut input = File::open(source).map_err(|e| Error::io("open", source, e))?;
-    std::io::copy(&mut input, &mut out).map_err(|e| Error::io("write", &*path, e))?;
+    fill(&mut out, &path)?;
     if let Some(mode) = mode {
         set_mode(&out, mode).map_err(|e| Error::io("set the permissions of", &*path, e))?;
     }

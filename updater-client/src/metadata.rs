@@ -9,6 +9,7 @@
 //! |---|---|
 //! | `B/roots.json` | every root envelope, oldest first (a JSON array) |
 //! | `B/freshness.json` | the current freshness envelope |
+//! | `B/yanks.json` | the publisher's signed yank list, fetched when the freshness document pins one not seen yet |
 //! | `B/channels/<channel>/releases/<version>.json` | a release envelope |
 //! | `B/files/<version>/<target>/<file>` | an artifact named by a release document |
 //!
@@ -33,7 +34,7 @@ const TRUST_FILE: &str = "trust.json";
 pub(crate) struct Vouched {
     pub(crate) release: VerifiedRelease,
     pub(crate) artifact: ArtifactInfo,
-    pub(crate) url: String,
+    pub(crate) url: url::Url,
     /// The state after this release is installed.
     state_after: TrustState,
 }
@@ -137,7 +138,11 @@ pub(crate) async fn check(inner: &Inner, base: &url::Url, app: &str) -> Result<O
     let mut state = current_state(inner, base, app).await?;
     let freshness_envelope = envelope(inner, &join(base, &["freshness.json"])?).await?;
     let freshness = state.check_freshness(&freshness_envelope, OffsetDateTime::now_utc()).map_err(untrusted)?;
-    // The root and freshness sequence only ever move forward: keep them even if no update follows.
+    if state.needs_yanks(&freshness) {
+        let yanks = envelope(inner, &join(base, &["yanks.json"])?).await?;
+        state.check_yanks(&freshness, &yanks).map_err(untrusted)?;
+    }
+    // The root, the freshness sequence and the yank list only ever move forward: keep them even if no update follows.
     save(inner, &state)?;
 
     let channel = inner.channel.as_deref().unwrap_or("stable");
@@ -165,7 +170,7 @@ pub(crate) async fn check(inner: &Inner, base: &url::Url, app: &str) -> Result<O
     // Fails now, before any download, if the artifact's signature is unusable or for another version.
     release.artifact_check(&inner.target).map_err(untrusted)?;
     let artifact = artifact.clone();
-    let url = join(base, &["files", &version, &artifact.target.to_string(), &artifact.file])?.to_string();
+    let url = join(base, &["files", &version, &artifact.target.to_string(), &artifact.file])?;
     let mut state_after = state;
     state_after.record(&release);
     Ok(Some(Vouched { release, artifact, url, state_after }))

@@ -36,10 +36,14 @@ pub struct UpdaterBuilder {
     install_id: Option<String>,
     executable: Option<PathBuf>,
     bundle_type: Option<Option<BundleType>>,
+    windows_installer: (crate::install::InstallerUi, crate::install::InstallScope),
     headers: Vec<(String, String)>,
+    header_origins: Vec<String>,
+    root_certificates: Vec<Vec<u8>>,
     proxy: Option<String>,
     pub(crate) limits: Limits,
-    require_signed_version: bool,
+    /// `None`: not set by the app; the library default is `false`, a Millennium app's `true`.
+    require_signed_version: Option<bool>,
     rollback_after_starts: u32,
     allow_insecure_http: bool,
     webview_policy: WebviewPolicy,
@@ -85,10 +89,13 @@ impl Default for UpdaterBuilder {
             install_id: None,
             executable: None,
             bundle_type: None,
+            windows_installer: Default::default(),
             headers: Vec::new(),
+            header_origins: Vec::new(),
+            root_certificates: Vec::new(),
             proxy: None,
             limits: Limits::default(),
-            require_signed_version: false,
+            require_signed_version: None,
             rollback_after_starts: 3,
             allow_insecure_http: false,
             webview_policy: WebviewPolicy::default(),
@@ -166,9 +173,33 @@ impl UpdaterBuilder {
         self
     }
 
-    /// Adds a header to every request (authentication, tenant…).
+    /// For an NSIS or MSI install: how much of the installer the user sees (default passive: progress only) and
+    /// whether the app was installed per user or per machine (default per user; per machine asks for elevation).
+    pub fn windows_installer(mut self, ui: crate::install::InstallerUi, scope: crate::install::InstallScope) -> Self {
+        self.windows_installer = (ui, scope);
+        self
+    }
+
+    /// Adds a header (authentication, tenant…) to the requests to the update server: the checks, and downloads from
+    /// the origin of the check that offered them. Like the install id, it is not sent to other hosts a manifest or a
+    /// redirect points to, unless [`UpdaterBuilder::send_headers_to`] lists them.
     pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Also sends the custom headers, the install id and the webview report to this origin (`https://cdn.example.com`,
+    /// a port when not the default one): e.g. a CDN the update server's manifests or redirects point downloads to,
+    /// which needs the same authentication. See the overview of `src/http.rs`.
+    pub fn send_headers_to(mut self, origin: impl Into<String>) -> Self {
+        self.header_origins.push(origin.into());
+        self
+    }
+
+    /// Trusts these CA certificates (PEM, one or more) for https, besides the built-in roots: for an update server
+    /// whose certificate a private CA issued.
+    pub fn add_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(pem.into());
         self
     }
 
@@ -191,7 +222,8 @@ impl UpdaterBuilder {
         self
     }
 
-    /// Time allowed for a whole update check, per endpoint (default 30 s).
+    /// Time allowed for a whole update check, per endpoint (default 30 s); with [`UpdaterBuilder::metadata_url`], for
+    /// each signed document (roots, freshness, release). A server that drips its answer is cut off when it runs out.
     pub fn check_timeout(mut self, timeout: Duration) -> Self {
         self.limits.check_timeout = timeout;
         self
@@ -217,10 +249,21 @@ impl UpdaterBuilder {
         self
     }
 
-    /// Refuses signatures without a signed `version:` field (default: accepted, as Tauri does; a `version:` that is
-    /// present must always match).
+    /// Refuses signatures without a signed `version:` field, which otherwise let a server offer an old, validly
+    /// signed build as a new version. Default: accepted, as Tauri does, so that artifacts signed by `tauri signer`
+    /// keep installing; `true` in a Millennium app (see [`UpdaterBuilder::millennium_defaults`]). A `version:` that is
+    /// present must always match.
     pub fn require_signed_version(mut self, required: bool) -> Self {
-        self.require_signed_version = required;
+        self.require_signed_version = Some(required);
+        self
+    }
+
+    /// Gives every option the app did not set the stricter default of a Millennium app instead of Tauri's:
+    /// [`require_signed_version`](UpdaterBuilder::require_signed_version) becomes `true` (sign with
+    /// `millennium-sign sign --version`). The `millennium` framework applies it to the updater of `Builder::updater`;
+    /// an app whose signer cannot add a version opts out with `require_signed_version(false)`.
+    pub fn millennium_defaults(mut self) -> Self {
+        self.require_signed_version.get_or_insert(true);
         self
     }
 
@@ -264,7 +307,7 @@ impl UpdaterBuilder {
             if !matches!(url.scheme(), "http" | "https") {
                 return Err(invalid(format!("endpoint `{endpoint}` is not http(s)")));
             }
-            if url.scheme() == "http" && !self.allow_insecure_http && !is_loopback(&url) {
+            if url.scheme() == "http" && !self.allow_insecure_http && !crate::http::is_loopback(&url) {
                 return Err(invalid(format!(
                     "endpoint `{endpoint}` is plain http\nhint: use https, or `allow_insecure_http(true)` for a trusted network"
                 )));
@@ -284,8 +327,10 @@ impl UpdaterBuilder {
         let current = Version::parse(&current_text)
             .map_err(|e| invalid(format!("current version `{current_text}` is not SemVer: {e}")))?;
 
-        let install = InstallKind::detect(self.bundle_type, self.executable)?;
-        let target = Target::new(current_os()?, current_arch()?, install.bundle_type())
+        let install = InstallKind::detect(self.bundle_type, self.executable, self.windows_installer)?;
+        // A bundle belongs to one OS: its strategy is ordinary code, so it also runs (and is tested) elsewhere.
+        let os = install.bundle_type().map_or_else(current_os, |b| Ok(b.os()))?;
+        let target = Target::new(os, current_arch()?, install.bundle_type())
             .map_err(|e| invalid(format!("this platform has no update target: {e}")))?;
 
         let app_id = match self.app_id {
@@ -324,12 +369,32 @@ impl UpdaterBuilder {
             headers.insert(name, value);
         }
 
+        let header_origins = self
+            .header_origins
+            .iter()
+            .map(|text| match url::Url::parse(text) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.path() == "/" && url.query().is_none() => {
+                    Ok(url.origin())
+                }
+                _ => Err(invalid(format!("`{text}` is not an origin such as `https://cdn.example.com`"))),
+            })
+            .collect::<Result<Vec<_>>>()?;
+
+        // No default headers and no automatic redirects: `crate::http` decides both per request.
         let mut client = reqwest::Client::builder()
             .user_agent(concat!("millennium-updater/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(self.limits.connect_timeout)
             .read_timeout(self.limits.read_timeout)
-            .redirect(redirect_policy())
-            .default_headers(headers);
+            .redirect(reqwest::redirect::Policy::none());
+        for pem in &self.root_certificates {
+            let certificates = reqwest::Certificate::from_pem_bundle(pem)
+                .ok()
+                .filter(|certificates| !certificates.is_empty())
+                .ok_or_else(|| invalid("a root certificate is not a PEM certificate".into()))?;
+            for certificate in certificates {
+                client = client.add_root_certificate(certificate);
+            }
+        }
         if let Some(proxy) = &self.proxy {
             let proxy = reqwest::Proxy::all(proxy).map_err(|e| invalid(format!("proxy `{proxy}`: {e}")))?;
             client = client.proxy(proxy);
@@ -343,6 +408,9 @@ impl UpdaterBuilder {
         Ok(Updater {
             inner: Arc::new(Inner {
                 client,
+                headers,
+                header_origins,
+                allow_insecure_http: self.allow_insecure_http,
                 endpoints: self.endpoints,
                 metadata,
                 app_id,
@@ -354,36 +422,12 @@ impl UpdaterBuilder {
                 state,
                 install_id,
                 limits: self.limits,
-                require_signed_version: self.require_signed_version,
+                require_signed_version: self.require_signed_version.unwrap_or(false),
                 rollback_after_starts: self.rollback_after_starts,
                 webview_policy: self.webview_policy,
             }),
         })
     }
-}
-
-fn is_loopback(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
-}
-
-/// Follows up to 10 redirects, never from https down to http.
-fn redirect_policy() -> reqwest::redirect::Policy {
-    reqwest::redirect::Policy::custom(|attempt| {
-        let downgrade = attempt.previous().iter().any(|u| u.scheme() == "https") && attempt.url().scheme() == "http";
-        if downgrade {
-            let to = attempt.url().to_string();
-            attempt.error(format!("refused a redirect from https down to plain http (`{to}`)"))
-        } else if attempt.previous().len() >= 10 {
-            attempt.error("too many redirects")
-        } else {
-            attempt.follow()
-        }
-    })
 }
 
 /// Values used to check that a template is a URL once expanded.
@@ -425,6 +469,11 @@ pub(crate) fn current_arch() -> Result<Arch> {
 #[derive(Debug)]
 pub(crate) struct Inner {
     pub(crate) client: reqwest::Client,
+    /// The custom headers, the install id and the webview report, for the origins `crate::http` allows.
+    pub(crate) headers: HeaderMap,
+    /// Origins besides the request's own that get `headers` ([`UpdaterBuilder::send_headers_to`]).
+    pub(crate) header_origins: Vec<url::Origin>,
+    pub(crate) allow_insecure_http: bool,
     pub(crate) endpoints: Vec<String>,
     pub(crate) metadata: Option<url::Url>,
     pub(crate) app_id: String,
@@ -467,22 +516,24 @@ impl Updater {
                 notes: None,
                 date: None,
                 url: vouched.url.clone(),
+                offered_by: base.clone(),
                 signature,
                 min_webview: vouched.release.release.min_webview_version.clone(),
                 vouched: Some(Arc::new(vouched)),
             }));
         }
         crate::check::check(inner).await.map(|found| {
-            found.map(|(release, artifact, min_webview)| Update {
+            found.map(|(release, artifact, min_webview, offered_by)| Update {
                 // A Tauri answer states the minimum of the requested target's backend only.
                 min_webview: min_webview
-                    .map(|min| WebviewMinimums::new().with(Backend::for_os(inner.target.os()), min))
+                    .map(|min| WebviewMinimums::new().with(Backend::from(inner.target.os()), min))
                     .unwrap_or_default(),
                 updater: self.clone(),
                 version: release.version().clone(),
                 notes: release.notes().map(str::to_owned),
                 date: release.pub_date(),
-                url: artifact.url().as_str().to_owned(),
+                url: artifact.url().as_url().clone(),
+                offered_by,
                 signature: artifact.signature().signature().clone(),
                 vouched: None,
             })
@@ -528,14 +579,15 @@ impl Updater {
 
     /// Verifies a local artifact exactly as a download is verified (pinned keys, signed version, platform), for
     /// artifacts obtained by other means (removable media, an installer's cache). The file is left where it is; only
-    /// the returned value can be installed. `signature_text` is the `.sig` content, minisign or Tauri form.
+    /// the returned value can be installed, and its install checks the bytes once more as it reads them, so a file
+    /// changed in between is refused. `signature_text` is the `.sig` content, minisign or Tauri form.
     pub fn verify_local_file(&self, path: &Path, signature_text: &str, version: &str) -> Result<DownloadedUpdate> {
         let version = Version::parse(version)
             .map_err(|e| Error::InvalidConfig { reason: format!("`{version}` is not a version: {e}") })?;
         let signature = millennium_sign::Signature::from_text(signature_text.trim())
             .map_err(|source| Error::BadSignature { source })?;
         let inner = &self.inner;
-        crate::verify::verify_artifact(
+        let check = crate::verify::verify_artifact(
             &inner.keys,
             &signature,
             &version,
@@ -548,9 +600,17 @@ impl Updater {
             path: path.to_owned(),
             version,
             owned: false,
+            check: Arc::new(check),
             vouched: None,
             min_webview: WebviewMinimums::new(),
         })
+    }
+
+    /// Installs the update scheduled with [`DownloadedUpdate::install_on_exit`], if any; call it from the app's quit
+    /// path. `Ok(Some(version))`: it was installed (on Windows installer installs: the installer was started and this
+    /// process exits). Blocking file operations.
+    pub fn apply_pending_on_exit(&self) -> Result<Option<String>> {
+        crate::install::on_exit::apply()
     }
 
     /// Replaces this process with the installed app, with the same arguments. Returns only on failure.
@@ -566,7 +626,9 @@ pub struct Update {
     pub(crate) version: Version,
     pub(crate) notes: Option<String>,
     pub(crate) date: Option<OffsetDateTime>,
-    pub(crate) url: String,
+    pub(crate) url: url::Url,
+    /// The check (endpoint or metadata URL) that offered it: its origin gets the app's headers with the download.
+    pub(crate) offered_by: url::Url,
     pub(crate) signature: millennium_sign::Signature,
     /// Set when the signed metadata vouches for this update (secure check).
     pub(crate) vouched: Option<Arc<crate::metadata::Vouched>>,
@@ -620,7 +682,7 @@ impl Update {
 
     /// Where the artifact is downloaded from.
     pub fn url(&self) -> &str {
-        &self.url
+        self.url.as_str()
     }
 
     /// Downloads (resuming a previous partial download), verifies and keeps the artifact in the state directory.

@@ -16,10 +16,13 @@
 //! (`Signature::verifier`, or the signed metadata's artifact check) runs on a blocking thread and hashes, through a
 //! bounded channel, the chunks the download loop also hands to the file writer (after the bytes of a resumed `.part`,
 //! read back from the file). Hashing thus overlaps the network transfer, in constant memory; on the download loop's own
-//! thread it would serialise the two. A local file ([`crate::Updater::verify_local_file`]) is verified by reading it.
+//! thread it would serialise the two. A local file ([`crate::Updater::verify_local_file`]) is verified by reading it
+//! ([`check_file`]). The install runs the same check once more over the bytes it installs, as it reads them
+//! ([`crate::install`]): the file lies where the app's user can write, so its earlier verdict proves nothing about
+//! what it holds at install time.
 
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::Path;
 
 use millennium_sign::{Algorithm, PublicKey, Signature};
@@ -49,6 +52,9 @@ pub(crate) fn check_signature_shape<'k>(keys: &'k [PublicKey], signature: &Signa
 
 pub(crate) fn check_signed_version(signature: &Signature, version: &Version, required: bool) -> Result<()> {
     let fields = signature.trusted_fields();
+    if required && fields.version().is_none() {
+        return Err(Error::UnsignedVersion { version: version.to_string() });
+    }
     // Compare as versions (so `v1.2.3` = `1.2.3`), then let the signing library word the error.
     if let Some(signed) = fields.version()
         && Version::parse(signed).is_ok_and(|v| &v == version)
@@ -58,7 +64,8 @@ pub(crate) fn check_signed_version(signature: &Signature, version: &Version, req
     fields.check_version(&version.to_string(), required).map_err(|source| Error::BadSignature { source })
 }
 
-/// Verifies the file at `path` (blocking; constant memory): signature, signed version, platform.
+/// Verifies the file at `path` (blocking; constant memory): signature, signed version, platform. Returns the check,
+/// which the install runs again over the bytes it installs.
 pub(crate) fn verify_artifact(
     keys: &[PublicKey],
     signature: &Signature,
@@ -66,14 +73,43 @@ pub(crate) fn verify_artifact(
     require_signed_version: bool,
     kind: &InstallKind,
     path: &Path,
-) -> Result<()> {
+) -> Result<Check> {
     let key = check_signature_shape(keys, signature)?;
     check_signed_version(signature, version, require_signed_version)?;
-    let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-    signature
-        .verify(key, BufReader::with_capacity(READ_BUFFER, file))
-        .map_err(|source| Error::BadSignature { source })?;
-    check_platform(kind, path)
+    let check = Check::Pinned(key.clone(), Box::new(signature.clone()));
+    check_file(&check, kind, path, |_| Ok(()))?;
+    Ok(check)
+}
+
+/// Reads the file at `path` once, checking its bytes (signature or signed metadata, then platform) while handing
+/// each chunk to `sink` too: what the sink received is exactly what was checked, whatever happens to the file
+/// meanwhile. The install uses it to write the copy it installs, or to hash what the package tool's root side must
+/// find ([`crate::install`]). Blocking; constant memory.
+pub(crate) fn check_file(
+    check: &Check,
+    kind: &InstallKind,
+    path: &Path,
+    mut sink: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<()> {
+    let mut pass = check.start()?;
+    let mut file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let mut buf = vec![0u8; READ_BUFFER];
+    let mut head = Vec::with_capacity(HEAD_LEN);
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("read", path, e)),
+        };
+        let chunk = &buf[..n];
+        let missing = HEAD_LEN - head.len();
+        head.extend_from_slice(&chunk[..missing.min(n)]);
+        pass.update(chunk)?;
+        sink(chunk)?;
+    }
+    pass.finish()?;
+    check_head(kind, &head)
 }
 
 /// What vouches for a download.
@@ -194,7 +230,11 @@ impl StreamVerifier {
 /// What an artifact is, from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sniffed {
-    Elf { class64: bool, little_endian: bool, machine: u16 },
+    Elf {
+        class64: bool,
+        little_endian: bool,
+        machine: u16,
+    },
     Script,
     Deb,
     Rpm,
@@ -202,6 +242,8 @@ pub(crate) enum Sniffed {
     MachO,
     Gzip,
     Zip,
+    /// An OLE compound file, as `.msi` packages are.
+    Msi,
     Unknown,
 }
 
@@ -235,6 +277,8 @@ pub(crate) fn sniff(head: &[u8]) -> Sniffed {
         Sniffed::Gzip
     } else if head.starts_with(b"PK\x03\x04") {
         Sniffed::Zip
+    } else if head.starts_with(&[0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]) {
+        Sniffed::Msi
     } else {
         Sniffed::Unknown
     }
@@ -266,13 +310,17 @@ fn describe(s: Sniffed) -> String {
         Sniffed::MachO => "a macOS executable".into(),
         Sniffed::Gzip => "a gzip archive".into(),
         Sniffed::Zip => "a zip archive".into(),
+        Sniffed::Msi => "a Windows Installer package".into(),
         Sniffed::Unknown => "not a recognised executable or package".into(),
     }
 }
 
+/// How many first bytes of an artifact tell what it is.
+const HEAD_LEN: usize = 64;
+
 /// Checks that the artifact at `path` suits `kind` on this machine.
 pub(crate) fn check_platform(kind: &InstallKind, path: &Path) -> Result<()> {
-    let mut head = [0u8; 64];
+    let mut head = [0u8; HEAD_LEN];
     let mut file = File::open(path).map_err(|e| Error::io("open", path, e))?;
     let mut n = 0;
     while n < head.len() {
@@ -283,20 +331,26 @@ pub(crate) fn check_platform(kind: &InstallKind, path: &Path) -> Result<()> {
             Err(e) => return Err(Error::io("read", path, e)),
         }
     }
-    let found = sniff(&head[..n]);
+    check_head(kind, &head[..n])
+}
+
+/// Checks that an artifact starting with `head` suits `kind` on this machine.
+fn check_head(kind: &InstallKind, head: &[u8]) -> Result<()> {
+    let found = sniff(head);
     let arch = crate::updater::current_arch()?;
     let (machine, class64) = elf_machine(arch);
     let native_elf = Sniffed::Elf { class64, little_endian: cfg!(target_endian = "little"), machine };
     let (ok, expected) = match kind {
+        InstallKind::Executable { .. } if cfg!(windows) => (found == Sniffed::Pe, "a Windows executable".into()),
         InstallKind::Executable { .. } => {
             (found == native_elf || found == Sniffed::Script, format!("a Linux executable for {arch} or a script"))
         }
         InstallKind::AppImage { .. } => (found == native_elf, format!("an AppImage for {arch}")),
         InstallKind::Deb => (found == Sniffed::Deb, "a Debian package".into()),
         InstallKind::Rpm => (found == Sniffed::Rpm, "an RPM package".into()),
-        InstallKind::Other { bundle } => {
-            return Err(Error::Unsupported { what: format!("checking `{bundle}` artifacts") });
-        }
+        InstallKind::App { .. } => (found == Sniffed::Gzip, "a macOS app archive (`.app.tar.gz`)".into()),
+        InstallKind::Nsis { .. } => (found == Sniffed::Pe, "an NSIS installer (`-setup.exe`)".into()),
+        InstallKind::Msi { .. } => (found == Sniffed::Msi, "a Windows Installer package (`.msi`)".into()),
     };
     if ok { Ok(()) } else { Err(Error::WrongTarget { expected, found: describe(found) }) }
 }
@@ -322,6 +376,7 @@ mod tests {
         assert_eq!(sniff(&[0xed, 0xab, 0xee, 0xdb, 3, 0]), Sniffed::Rpm);
         assert_eq!(sniff(b"MZ\x90\x00"), Sniffed::Pe);
         assert_eq!(sniff(&[0xcf, 0xfa, 0xed, 0xfe]), Sniffed::MachO);
+        assert_eq!(sniff(&[0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1, 0]), Sniffed::Msi);
         assert_eq!(sniff(b""), Sniffed::Unknown);
         assert_eq!(sniff(b"\x7fELF"), Sniffed::Unknown);
     }

@@ -49,19 +49,12 @@ pub enum Error {
     },
 
     // ----- webview (see `webview`) -----
-    /// A webview version is not one to four dot-separated numbers.
-    #[error(
-        "`{value}` is not a valid webview version: {reason}\nhint: write it as dotted numbers, e.g. `2.44` or `2.44.1`"
-    )]
-    InvalidWebviewVersion { value: String, reason: &'static str },
-
-    /// An `X-Millennium-Webview` header value does not follow its grammar.
-    #[error("`{value}` is not a valid X-Millennium-Webview value: {reason}")]
-    InvalidWebviewHeader { value: String, reason: &'static str },
-
-    /// A list of per-backend minimum webview versions (`webkitgtk=2.44,webview2=124.0`) does not follow its grammar.
-    #[error("`{value}` is not a list of minimum webview versions: {reason}")]
-    InvalidWebviewMinimums { value: String, reason: String },
+    /// A webview version, list of minimums or `X-Millennium-Webview` value does not follow its grammar.
+    #[error(transparent)]
+    Webview {
+        #[from]
+        source: crate::webview::Error,
+    },
 
     /// A percent-encoded request segment has a bad escape or does not decode to UTF-8.
     #[error("invalid percent-encoding in `{value}`: {reason}")]
@@ -244,6 +237,25 @@ pub enum Error {
     /// A freshness document older than one already seen.
     #[error("the update metadata is older than metadata already seen (sequence {offered} < {seen}): replay refused")]
     Replay { seen: u64, offered: u64 },
+
+    /// A freshness document numbered beyond what any honest server can have signed by now (see
+    /// [`crate::metadata::freshness_sequence_at`]): accepting it would refuse every honest document after it.
+    #[error(
+        "the update metadata's sequence {offered} is beyond any the server can have signed by now (at most {limit}): fast-forward refused\nhint: check this machine's clock; if it is right, the server's online key may be in other hands: keep running this version and tell the publisher"
+    )]
+    FastForward { offered: u64, limit: u64 },
+
+    /// A freshness document that pins an older yank list than one already seen, or none: a yanked release could
+    /// then be offered again.
+    #[error(
+        "the update metadata pins {} while yank list {seen} was already seen: rollback of the yank list refused",
+        .offered.map_or_else(|| "no yank list".to_owned(), |n| format!("yank list {n}"))
+    )]
+    YanksRollback { seen: u64, offered: Option<u64> },
+
+    /// The release offered is on the publisher's signed yank list.
+    #[error("release {version} was withdrawn by the publisher (it is on the signed yank list): refused")]
+    Yanked { version: String },
 
     /// Documents or artifacts that do not belong together.
     #[error("the update metadata does not fit together: {reason} (mix-and-match refused)")]

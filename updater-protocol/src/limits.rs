@@ -30,12 +30,12 @@ pub const MAX_VERSION_LEN: usize = 128;
 /// Longest `pub_date` accepted, in bytes. An RFC 3339 date with nanoseconds and an offset is 35 bytes.
 pub const MAX_PUB_DATE_LEN: usize = 64;
 
-/// Longest `min_webview_version` (four parts of up to ten digits and their dots fit in 43).
-pub const MAX_MIN_WEBVIEW_VERSION_LEN: usize = 64;
+/// Longest `min_webview_version` (the webview grammar's [`crate::webview::MAX_VERSION_LEN`]).
+pub const MAX_MIN_WEBVIEW_VERSION_LEN: usize = crate::webview::MAX_VERSION_LEN;
 
-/// Longest per-backend list of minimum webview versions in its text form (`webkitgtk=…,webview2=…,wkwebview=…` with
-/// the longest versions fits in 170 bytes).
-pub const MAX_WEBVIEW_MINIMUMS_LEN: usize = 256;
+/// Longest per-backend list of minimum webview versions in its text form (the webview grammar's
+/// [`crate::webview::MAX_MINIMUMS_LEN`]).
+pub const MAX_WEBVIEW_MINIMUMS_LEN: usize = crate::webview::MAX_MINIMUMS_LEN;
 
 /// Longest `format` field accepted, in bytes (`appimage` is the longest valid value).
 pub const MAX_FORMAT_LEN: usize = 16;

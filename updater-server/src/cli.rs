@@ -51,7 +51,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the update server until SIGTERM or ctrl-c.
     ///
-    /// On first start a server admin token is created and printed once on stderr (only its hash is stored), unless
+    /// On first start a server admin token is created and written to `admin-token` in the data directory (mode
+    /// 0600, never overwritten; stderr names the file, never the token; only its hash is stored), unless
     /// `MILLENNIUM_ADMIN_TOKEN` gives one. Logs go to stderr; filter them with `MILLENNIUM_LOG` (e.g. `debug`).
     /// `GET /metrics` accepts the token in `MILLENNIUM_METRICS_TOKEN` (for Prometheus) besides server admin tokens.
     /// Online keys (signed metadata) are encrypted in the database with `MILLENNIUM_ONLINE_KEY_PASSWORD` when it is

@@ -70,6 +70,10 @@ pub enum Error {
     #[error("signature of `{target}` rejected: {reason}")]
     SignatureRejected { target: String, reason: String },
 
+    /// An artifact's signature does not state its version, and the app's `require-signed-version` policy needs it.
+    #[error(transparent)]
+    UnversionedSignature(#[from] millennium_update_admin::api::UnversionedSignature),
+
     /// A signed metadata document (root, release) the server will not store.
     #[error("{what} rejected: {reason}")]
     MetadataRejected { what: String, reason: String },
@@ -77,6 +81,10 @@ pub enum Error {
     /// A `Range` header that does not overlap the file (answered with `Content-Range: bytes */SIZE`).
     #[error("range not satisfiable: the file is {size} bytes")]
     RangeNotSatisfiable { size: u64 },
+
+    /// Busy with this resource now (answered `503` with `Retry-After`).
+    #[error("{what}; retry in {retry_after} s")]
+    Unavailable { what: String, retry_after: u64 },
 
     /// Request headers over the server's limits.
     #[error("request headers too large")]
@@ -134,10 +142,13 @@ impl Error {
             Error::Gone { .. } => StatusCode::GONE,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::SignatureRejected { .. } | Error::MetadataRejected { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::SignatureRejected { .. } | Error::UnversionedSignature(_) | Error::MetadataRejected { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Error::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Error::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Error::UriTooLong => StatusCode::URI_TOO_LONG,
+            Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Error::Database(_)
             | Error::Migrate(_)
             | Error::ObjectStore(_)
@@ -160,10 +171,12 @@ impl Error {
             Error::Conflict { code, .. } => code,
             Error::PayloadTooLarge { .. } => "payload_too_large",
             Error::SignatureRejected { .. } => "bad_signature",
+            Error::UnversionedSignature(_) => millennium_update_admin::api::UnversionedSignature::CODE,
             Error::MetadataRejected { .. } => "bad_metadata",
             Error::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             Error::HeadersTooLarge => "headers_too_large",
             Error::UriTooLong => "uri_too_long",
+            Error::Unavailable { .. } => "unavailable",
             Error::Database(_)
             | Error::Migrate(_)
             | Error::ObjectStore(_)
@@ -231,6 +244,9 @@ impl IntoResponse for Error {
             && let Ok(value) = format!("bytes */{size}").parse()
         {
             response.headers_mut().insert(axum::http::header::CONTENT_RANGE, value);
+        }
+        if let Error::Unavailable { retry_after, .. } = self {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after.into());
         }
         response
     }

@@ -7,7 +7,9 @@
 //! | `millennium_update_check_webviews_total` | `app`, `channel`, `backend`, `webview` (`ok`, `too_old`, `missing`, `unknown`; see `server::updates::webview_status`) |
 //! | `millennium_download_bytes_total` | `app` |
 //! | `millennium_release_events_total` | `app`, `event` (`published`, `publish_refused`, `promoted`, `rollout`, `yanked`, `unyanked`) |
+//! | `millennium_freshness_signings_total` | `app`, `result` (`signed`, `failed`: the online key could not be opened): each time a freshness document was due and the key was opened |
 //! | `millennium_leader` (gauge) | `job`: 1 while this replica runs that singleton job ([`crate::leader`]) |
+//! | `millennium_answer_cache_entries` (gauge), `millennium_answer_cache_loads_total`, `millennium_answer_cache_overflows_total` | none: the update answers held in memory, read from the database, and how often the cache started over (`server::updates::AnswerCache`) |
 //!
 //! Label values partly come from clients (a current version can be anything that parses, a request method anything
 //! hyper accepts), so they are bounded three ways, and memory and the size of `/metrics` stay bounded whatever
@@ -19,7 +21,8 @@
 //!   values, so a few thousand 4 KiB versions cannot take megabytes where ten thousand short ones fit; once either
 //!   is reached, new label sets are added up under one series whose labels are all `_other`.
 //!
-//! Update checks are only counted for registered apps.
+//! Update checks are only counted for registered apps, and a check of a channel the app has no release in is counted
+//! under the channel `_unknown` (`server::updates::UNKNOWN_CHANNEL`), not under the name the client made up.
 //!
 //! `GET /metrics` lists app ids, and no endpoint may list apps to an unauthenticated caller: it needs a bearer token,
 //! the one given by `MILLENNIUM_METRICS_TOKEN` (what a Prometheus scrape config holds) or a server admin token.
@@ -165,6 +168,7 @@ pub struct Metrics {
     webviews: Family,
     bytes: Family,
     events: Family,
+    signings: Family,
     leaders: Mutex<Vec<(&'static str, Arc<AtomicBool>)>>,
 }
 
@@ -200,6 +204,11 @@ impl Metrics {
                 "Changes to releases, by app and event.",
                 &["app", "event"],
             ),
+            signings: Family::new(
+                "millennium_freshness_signings_total",
+                "Freshness documents signed (or not: the online key could not be opened), by app and result.",
+                &["app", "result"],
+            ),
         }
     }
 
@@ -231,10 +240,15 @@ impl Metrics {
         self.events.add(&[app, event], 1);
     }
 
+    /// Counts a freshness signing: `result` is `signed` or `failed`.
+    pub fn freshness_signing(&self, app: &str, result: &str) {
+        self.signings.add(&[app, result], 1);
+    }
+
     /// Everything, in the Prometheus text format (version 0.0.4).
     pub fn render(&self) -> String {
         let mut out = String::new();
-        for family in [&self.requests, &self.checks, &self.webviews, &self.bytes, &self.events] {
+        for family in [&self.requests, &self.checks, &self.webviews, &self.bytes, &self.events, &self.signings] {
             family.render(&mut out);
         }
         let leaders = self.leaders.lock().unwrap_or_else(PoisonError::into_inner);

@@ -137,7 +137,11 @@ pub async fn migrate(from: &StorageConfig, to: &StorageConfig) -> Result<Migrate
     let check = target_db.export().await?;
     let describe = |e: &crate::db::Export| -> BTreeSet<String> {
         let mut rows = BTreeSet::new();
-        rows.extend(e.apps.iter().map(|a| format!("app {} {} {}", a.id, a.public_key, a.created_at)));
+        rows.extend(
+            e.apps
+                .iter()
+                .map(|a| format!("app {} {} {} {}", a.id, a.public_key, a.created_at, a.require_signed_version)),
+        );
         rows.extend(e.tokens.iter().map(|t| {
             format!(
                 "token {} {} {:?} {} {:?} {} {:?}",
@@ -178,6 +182,11 @@ pub async fn migrate(from: &StorageConfig, to: &StorageConfig) -> Result<Migrate
             e.freshness.iter().map(|(app, f)| {
                 format!("freshness {app} {} {} {} {}", f.sequence, f.envelope, f.issued_at, f.expires_at)
             }),
+        );
+        rows.extend(
+            e.yank_lists
+                .iter()
+                .map(|(app, y)| format!("yank list {app} {} {} {} {}", y.sequence, y.envelope, y.hash, y.created_at)),
         );
         rows
     };

@@ -38,6 +38,13 @@ impl NewToken {
         let secret = hex::encode(secret);
         Ok(Self { text: format!("{TOKEN_PREFIX}{id}_{secret}"), secret_hash: hash_secret(&secret), id })
     }
+
+    /// A token made earlier and kept outside the database (the first-start admin token file), to be stored again;
+    /// [`Error::Unauthorized`] when `text` is not a well-formed token.
+    pub fn adopt(text: &str) -> Result<Self> {
+        let presented = PresentedToken::parse(text)?;
+        Ok(Self { id: presented.id.to_owned(), text: text.to_owned(), secret_hash: hash_secret(presented.secret) })
+    }
 }
 
 /// A token as presented by a client, split into id and secret. Anything malformed is [`Error::Unauthorized`].

@@ -30,16 +30,21 @@ pub mod windows;
 
 use serde::{Deserialize, Serialize};
 
-/// The wire parts (version grammar, backend names, the header) live in the update protocol crate, shared with the
-/// update server; they are re-exported here for the runtime, the launcher and the updater.
-pub use millennium_update_protocol::webview::{Backend, HEADER, WebviewMinimums, WebviewReport, WebviewVersion};
+/// The version grammar, backend names and the header live in `millennium-webview-version`, the leaf crate the update
+/// protocol re-exports for the server; they are re-exported here for the runtime, the launcher and the updater.
+pub use millennium_webview_version::{Backend, HEADER, WebviewMinimums, WebviewReport, WebviewVersion};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
-    /// A version string (e.g. `min_webview_version`) is not a dotted version.
+    /// A version string (e.g. `min_webview_version`) is not a dotted version, or a list of minimums does not parse.
     #[error(transparent)]
-    InvalidVersion(#[from] millennium_update_protocol::Error),
+    InvalidVersion {
+        /// What is wrong with it.
+        #[from]
+        source: millennium_webview_version::Error,
+    },
     /// The install command could not be started or failed.
     #[error("installing {package} failed: {reason}\nhint: install it yourself: {command}")]
     InstallFailed {
@@ -56,6 +61,22 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+}
+
+impl Error {
+    /// A stable machine name of the error: the `code` of the CLI's `--json` errors.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::InvalidVersion { source } => match source {
+                millennium_webview_version::Error::InvalidMinimums { .. } => "invalid_webview_minimums",
+                millennium_webview_version::Error::InvalidHeader { .. } => "invalid_webview_header",
+                _ => "invalid_webview_version",
+            },
+            Self::InstallFailed { .. } => "install_failed",
+            Self::CannotInstall { .. } => "cannot_install",
+        }
+    }
 }
 
 /// What was found.
@@ -231,6 +252,18 @@ mod tests {
         for probe in [probe(Some("2.44.1")), probe(None)] {
             assert_eq!(WebviewReport::parse(&probe.header_value()).unwrap(), probe.report());
         }
+    }
+
+    #[test]
+    fn error_codes_are_stable() {
+        let code = |text| Error::from(WebviewMinimums::parse_for(text, Backend::Webkitgtk).unwrap_err()).code();
+        assert_eq!(code("2.x"), "invalid_webview_version");
+        assert_eq!(code("webkitgtk=2.x"), "invalid_webview_minimums");
+        let header = WebviewReport::parse("gecko/1").unwrap_err();
+        assert_eq!(Error::from(header).code(), "invalid_webview_header");
+        let failed = Error::InstallFailed { package: "p".into(), reason: "r".into(), command: "c".into() };
+        assert_eq!(failed.code(), "install_failed");
+        assert_eq!(Error::CannotInstall { reason: "r".into() }.code(), "cannot_install");
     }
 
     #[test]

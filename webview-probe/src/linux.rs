@@ -11,6 +11,8 @@
 //! ([`package_version`]). Loading a second copy in a new link-map namespace (`dlmopen`) is not an option: WebKit's
 //! threads crash in a namespace with its own copy of libc.
 
+#![allow(unsafe_code, reason = "dlopen/dlsym of WebKitGTK and calls through the symbols found: the crate's only FFI")]
+
 use std::ffi::{CStr, CString, c_char, c_uint, c_void};
 use std::process::Command;
 

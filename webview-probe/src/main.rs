@@ -1,18 +1,29 @@
 //! `millennium-webview-probe`: reports the system webview (present? version? recent enough?) and how to install it
 //! here; `launch` starts an app only when its webview is usable, so that an app whose binary links WebKitGTK gets a
 //! clear message instead of the dynamic loader's error when the library is missing.
+//!
+//! Exit codes: `0` the webview is usable (or `launch` started the app, whose code it then is), `69` it is missing or
+//! too old, `2` bad usage. With `check --json`, a refused command line is also reported on stdout as
+//! `{"error": {"code", "message", "hint"}}` (`hint` may be null; `docs/conventions.md`); the codes are stable:
+//! `invalid_webview_version` and `invalid_webview_minimums` for a `--min` that does not parse ([`Error::code`]),
+//! `usage` for anything else clap refuses (its `tip:` lines as the hint).
 
+use std::fmt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 use clap::{Parser, Subcommand};
+use millennium_report::Report;
 use millennium_webview_probe::distro::{OsRelease, Provisioning};
 use millennium_webview_probe::guard::{self, Interaction};
-use millennium_webview_probe::{Backend, Probe, WebviewMinimums, WebviewVersion};
+use millennium_webview_probe::{Backend, Error, Probe, WebviewMinimums, WebviewVersion};
 use serde_json::json;
 
 /// Exit code when the webview is missing or too old (`EX_UNAVAILABLE` of sysexits.h).
 const EXIT_UNAVAILABLE: u8 = 69;
+
+/// Exit code of a command line clap refuses (clap's own).
+const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser)]
 #[command(version, about, long_about = None)]
@@ -30,7 +41,8 @@ enum Commands {
         /// minimums per backend (`webkitgtk=2.44,webview2=124.0`) of which this platform's entry counts.
         #[arg(long, value_name = "VERSION", value_parser = parse_minimum)]
         min: Option<Minimum>,
-        /// Print JSON (backend, version, header, verdict, distribution, package, install command).
+        /// Print JSON (backend, version, header, verdict, distribution, package, install command; a refused command
+        /// line as `{"error": {"code", "message", "hint"}}`).
         #[arg(long)]
         json: bool,
         /// What the next app launch gets (matters only when the library is already loaded in this process).
@@ -62,12 +74,15 @@ enum Commands {
 #[derive(Debug, Clone)]
 struct Minimum(Option<WebviewVersion>);
 
-fn parse_minimum(text: &str) -> Result<Minimum, String> {
-    WebviewMinimums::parse_for(text, Backend::current()).map(Minimum).map_err(|e| e.to_string())
+fn parse_minimum(text: &str) -> Result<Minimum, Error> {
+    Ok(Minimum(WebviewMinimums::parse_for(text, Backend::current())?))
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return refused(&error),
+    };
     match cli.command {
         Commands::Check { min, json, fresh, os_release } => {
             check(min.and_then(|m| m.0).as_ref(), json, fresh, os_release)
@@ -77,6 +92,50 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// A command line clap refused: its text on stderr as `Cli::parse` prints it and, with `--json`, the JSON error on
+/// stdout (see the crate docs). `--help` and `--version` are not refusals: clap prints them and exits 0.
+fn refused(error: &clap::Error) -> ExitCode {
+    if !error.use_stderr() {
+        error.exit();
+    }
+    // Read from the raw arguments: clap did not get as far as the flag. Only those before `--` are options.
+    if std::env::args_os().skip(1).take_while(|arg| arg != "--").any(|arg| arg == "--json") {
+        let json = match std::error::Error::source(error).and_then(|e| e.downcast_ref::<Error>()) {
+            // `--min` does not parse: the library's error.
+            Some(error) => Report::new(error).to_json(error.code()),
+            None => Report::new(&Usage::new(error)).to_json("usage"),
+        };
+        println!("{json}");
+    }
+    let _ = error.print();
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// What clap says of a command line it refuses, as an error: its first line, and its `tip:` lines as hints.
+#[derive(Debug)]
+struct Usage(String);
+
+impl Usage {
+    fn new(error: &clap::Error) -> Self {
+        let text = error.to_string();
+        let mut lines = text.lines().map(str::trim);
+        let mut message = lines.next().unwrap_or_default().trim_start_matches("error: ").to_owned();
+        for tip in lines.filter_map(|line| line.strip_prefix("tip: ")) {
+            message.push_str("\nhint: ");
+            message.push_str(tip);
+        }
+        Self(message)
+    }
+}
+
+impl fmt::Display for Usage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
 
 fn check(min: Option<&WebviewVersion>, json: bool, fresh: bool, os_release: Option<PathBuf>) -> ExitCode {
     let probe = if fresh { Probe::detect_fresh() } else { Probe::detect() };

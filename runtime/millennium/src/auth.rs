@@ -1,8 +1,11 @@
 //! Optional IPC message authentication.
 //!
-//! With it on, the session gets a random 256-bit key, handed to the page only inside the bootstrap script. Every
-//! message the page posts is an envelope `{page, seq, body, mac}`: `page` is a random nonce the page picks when it
-//! loads, `seq` counts that page's messages from 1, and `mac` is hex HMAC-SHA256 over `page \n seq \n body`.
+//! With it on, the session gets two random 256-bit keys, one for each direction, handed to the page only inside the
+//! bridge's initialization script (never in a response); the page imports them as non-extractable CryptoKeys, the
+//! page → Rust key for signing only and the Rust → page key (see `bridge`) for verifying only. Every message the
+//! page posts is an envelope `{page, seq, body, mac}`: `page` is a random nonce the page picks when it loads, `seq`
+//! counts that page's messages from 1, and `mac` is hex HMAC-SHA256 over `page \n seq \n body` with the page → Rust
+//! key.
 //!
 //! The verifier keeps, per window, the current page nonce and the next expected `seq`:
 //! - a wrong MAC is [`AuthError::BadMac`] (tampered or forged);
@@ -84,7 +87,7 @@ impl Authenticator {
         Self { key, pages: HashMap::new(), seen_pages: HashSet::new() }
     }
 
-    /// The key as lower-case hex, for the bootstrap script.
+    /// The key as lower-case hex, for the bridge's initialization script.
     pub fn key_hex(&self) -> String {
         hex(&self.key)
     }

@@ -1,10 +1,17 @@
 //! The IPC bridge between the page and Rust.
 //!
+//! **The bootstrap.** The page side of the bridge (`bootstrap.js`) holds the session's secrets: the command names, the
+//! event token and, with authentication, the message keys. It reaches the page only as the webview's initialization
+//! script (`Bridge::init_script`, crate-private): run in the app's top-level page at document start, before any script
+//! of the page, and never part of a response, so a script of the page (or a frame of the same origin) cannot `fetch`
+//! it. It keeps the secrets in its closure and takes every built-in it uses before the page's scripts run (see the
+//! script's header).
+//!
 //! **Functional ASLR.** Every command gets a random session name (`c` + 24 hex digits) at launch. The page only ever
-//! learns the mapping from the bootstrap script (which removes its own `<script>` element after running), and the
-//! wire carries only the random names, so a call by a guessed name or by a name from an earlier launch matches nothing
-//! and is rejected and logged. Optionally ([`crate::Builder::rerandomize_commands`]) a command gets a new name after
-//! every call, sent back with its reply; the page's bridge then makes calls of one command one at a time.
+//! learns the mapping from the bootstrap, and the wire carries only the random names, so a call by a guessed name or
+//! by a name from an earlier launch matches nothing and is rejected and logged. Optionally
+//! ([`crate::Builder::rerandomize_commands`]) a command gets a new name after every call, sent back with its reply;
+//! the page's bridge then makes calls of one command one at a time.
 //!
 //! **Kamikaze callbacks.** Each call registers a one-shot reply function on `window` under a fresh random handle
 //! (`_` + 32 hex digits). The reply script calls it once; the function deletes itself before resolving. Rust also
@@ -12,20 +19,26 @@
 //!
 //! **Events.** Named brokers: the page calls `Millennium.listen(broker, fn)` / `Millennium.emit(broker, payload)`,
 //! Rust calls `AppHandle::emit` / `Builder::on_event`. Rust reaches the page's listeners through a dispatcher stored on
-//! `window` under a random, non-writable name.
+//! `window` under a random, non-writable name. An event from the page carries the session's event token (`e` + 24 hex
+//! digits, known only to the bootstrap), so that, like a call, it needs a secret of the session even without message
+//! authentication: an event without it is rejected and logged.
+//!
+//! **Origin.** Messages whose URL (as the platform reports it, see [`IpcMessage::url`]) is not of the app's origin are
+//! rejected and logged.
 //!
 //! **Background commands.** A command registered with [`crate::Builder::background_command`] (and the built-in APIs
 //! that touch the network or the disk) runs on a thread of its own and replies when done, so the window stays
 //! responsive; at most [`MAX_BACKGROUND_CALLS`] run at once, further calls are refused.
 //!
 //! Wire format (page → Rust): `{"page", "seq", "body", "mac"}` (see [`crate::auth`]) whose `body` is
-//! `{"t":"invoke","cmd","cb","args"}` or `{"t":"emit","broker","payload"}`.
+//! `{"t":"invoke","cmd","cb","args"}` or `{"t":"emit","token","broker","payload"}`.
 //!
 //! Rust → page: a reply calls `window[cb](ok, text, next, mac)` and an event calls
 //! `window[dispatch](broker, text, seq, mac)`, `text` being the JSON of the value. With message authentication on,
-//! `mac` is the HMAC of `rust\nreply\n<cb>\n<1|0>\n<next>\n<text>` or `rust\nevent\n<seq>\n<broker>\n<text>`, and the
-//! page drops anything whose MAC fails (a script in the page forging a reply or event through the handles it can see
-//! on `window`) and events whose `seq` does not grow (replayed or reordered).
+//! `mac` is the HMAC of `rust\nreply\n<cb>\n<1|0>\n<next>\n<text>` or `rust\nevent\n<seq>\n<broker>\n<text>` with the
+//! session's Rust → page key (the page → Rust key is another one; the page can only verify with the first and only
+//! sign with the second), and the page drops anything whose MAC fails (a script in the page forging a reply or event
+//! through the handles it can see on `window`) and events whose `seq` does not grow (replayed or reordered).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -34,14 +47,13 @@ use std::sync::{Arc, Mutex};
 use serde::Deserialize;
 use serde_json::Value;
 
-use millennium_runtime::{Message, WindowId};
+use millennium_runtime::{IpcMessage, Message, WindowId};
 
 use crate::auth::{Authenticator, hex, outgoing_mac};
 use crate::{AppHandle, Error};
 
 /// A command as registered: gets the app, the calling window and the JSON arguments.
 pub(crate) type CommandFn = Arc<dyn Fn(&AppHandle, WindowId, Value) -> Result<Value, String> + Send + Sync>;
-/// An event listener on the Rust side.
 /// How a command runs.
 #[derive(Clone)]
 pub(crate) enum Handler {
@@ -57,6 +69,7 @@ pub const MAX_BACKGROUND_CALLS: usize = 32;
 /// Hook run once, on the first message a page sends that passes every check.
 pub(crate) type FirstMessageFn = Box<dyn FnOnce(&AppHandle) + Send>;
 
+/// An event listener on the Rust side.
 pub(crate) type EventFn = Arc<dyn Fn(&AppHandle, WindowId, Value) + Send + Sync>;
 
 const BOOTSTRAP_TEMPLATE: &str = include_str!("bootstrap.js");
@@ -71,6 +84,11 @@ pub(crate) struct Bridge {
     events: HashMap<String, Vec<EventFn>>,
     outgoing: Arc<Outgoing>,
     api_bindings: String,
+    /// The token every event from the page must carry.
+    event_token: String,
+    /// The origin of the app's pages (`millennium://localhost`, `http://127.0.0.1:<port>`): messages from elsewhere
+    /// are refused.
+    origin: String,
     auth: Option<Mutex<Authenticator>>,
     used_handles: Mutex<HashSet<String>>,
     /// Background commands running.
@@ -147,8 +165,17 @@ struct Envelope {
 #[derive(Deserialize)]
 #[serde(tag = "t", rename_all = "lowercase")]
 enum Body {
-    Invoke { cmd: String, cb: String, args: Value },
-    Emit { broker: String, payload: Value },
+    Invoke {
+        cmd: String,
+        cb: String,
+        args: Value,
+    },
+    Emit {
+        broker: String,
+        payload: Value,
+        #[serde(default)]
+        token: Option<String>,
+    },
 }
 
 /// A fresh random command name: `c` + 24 hex digits (96 bits).
@@ -164,12 +191,14 @@ pub(crate) fn random_hex(bytes: usize) -> Result<String, Error> {
 }
 
 impl Bridge {
+    /// A bridge for pages of `origin` (scheme and authority, no trailing `/`).
     pub(crate) fn new(
         commands: Vec<(String, Handler)>,
         events: HashMap<String, Vec<EventFn>>,
         api_bindings: String,
         authenticate: bool,
         rerandomize: bool,
+        origin: String,
     ) -> Result<Self, Error> {
         let mut by_session = HashMap::new();
         let mut session_names = BTreeMap::new();
@@ -178,21 +207,18 @@ impl Bridge {
             session_names.insert(name.clone(), session.clone());
             by_session.insert(session, (name, handler));
         }
-        let key = if authenticate {
-            let mut key = [0u8; 32];
-            getrandom::fill(&mut key).map_err(|e| Error::Random { reason: e.to_string() })?;
-            Some(key)
-        } else {
-            None
-        };
+        // One key for each direction, so that the page holds the Rust → page key only as a verify-only CryptoKey.
+        let (page_key, rust_key) = if authenticate { (Some(random_key()?), Some(random_key()?)) } else { (None, None) };
         Ok(Self {
             commands: Mutex::new(by_session),
             rerandomize,
             session_names,
             events,
-            outgoing: Arc::new(Outgoing::new(format!("_{}", random_hex(16)?), key)),
+            outgoing: Arc::new(Outgoing::new(format!("_{}", random_hex(16)?), rust_key)),
             api_bindings,
-            auth: key.map(|key| Mutex::new(Authenticator::new(key))),
+            event_token: format!("e{}", random_hex(12)?),
+            origin,
+            auth: page_key.map(|key| Mutex::new(Authenticator::new(key))),
             used_handles: Mutex::new(HashSet::new()),
             in_flight: Arc::new(AtomicUsize::new(0)),
             first_message: Mutex::new(None),
@@ -214,19 +240,25 @@ impl Bridge {
         &self.session_names
     }
 
-    /// The bootstrap script for this session (identical for every page, so one CSP hash covers it).
-    pub(crate) fn bootstrap(&self) -> String {
+    /// The webview's initialization script for this session: the bootstrap, run only in a top-level page of the app's
+    /// origin (the webview runs it at the start of every document; WebView2 in frames too).
+    pub(crate) fn init_script(&self) -> String {
         let names = serde_json::to_string(&self.session_names).unwrap_or_else(|_| "{}".to_owned());
-        let key = match &self.auth {
-            Some(auth) => format!("\"{}\"", lock(auth).key_hex()),
-            None => "null".to_owned(),
+        let keys = match (&self.auth, &self.outgoing.key) {
+            (Some(auth), Some(rust_key)) => {
+                format!("{{\"page\": \"{}\", \"rust\": \"{}\"}}", lock(auth).key_hex(), hex(rust_key))
+            }
+            _ => "null".to_owned(),
         };
-        BOOTSTRAP_TEMPLATE
+        let bootstrap = BOOTSTRAP_TEMPLATE
             .replace("__NAMES__", &names)
-            .replace("__KEY__", &key)
-            .replace("__DISPATCH__", &format!("\"{}\"", self.outgoing.dispatch))
+            .replace("__KEYS__", &keys)
+            .replace("__DISPATCH__", &js_string(&self.outgoing.dispatch))
+            .replace("__TOKEN__", &js_string(&self.event_token))
             .replace("__APIS__", &self.api_bindings)
-            .replace("__ROTATE__", if self.rerandomize { "true" } else { "false" })
+            .replace("__ROTATE__", if self.rerandomize { "true" } else { "false" });
+        let origin = js_string(&self.origin);
+        format!("if (window === window.top && window.location.origin === {origin}) {{\n{bootstrap}}}\n")
     }
 
     /// Handle one raw message from `window`; returns the reply script to evaluate in that window, if any.
@@ -242,6 +274,11 @@ impl Bridge {
         }
         let body: Body = serde_json::from_str(&envelope.body)
             .map_err(|e| Error::Rejected { reason: format!("malformed message: {e}") })?;
+        if let Body::Emit { token, .. } = &body
+            && token.as_deref() != Some(self.event_token.as_str())
+        {
+            return Err(Error::Rejected { reason: "an event without this session's token".to_owned() });
+        }
         let first_message = lock(&self.first_message).take();
         if let Some(hook) = first_message {
             hook(app);
@@ -294,7 +331,7 @@ impl Bridge {
                     }
                 }
             }
-            Body::Emit { broker, payload } => {
+            Body::Emit { broker, payload, .. } => {
                 match self.events.get(&broker) {
                     Some(listeners) => {
                         for listener in listeners {
@@ -308,7 +345,6 @@ impl Bridge {
         }
     }
 
-    /// Handle a message, log a rejection, and post the reply through `app`.
     /// Runs a background command on a thread of its own; its reply is sent when it returns.
     fn spawn(
         &self,
@@ -341,8 +377,17 @@ impl Bridge {
             })
     }
 
-    pub(crate) fn receive(&self, app: &AppHandle, window: WindowId, raw: &str) {
-        match self.handle(app, window, raw) {
+    /// Handle one message from `window`: refuse it when it does not come from the app's origin, log a rejection,
+    /// post the reply through `app`.
+    pub(crate) fn receive(&self, app: &AppHandle, window: WindowId, message: &IpcMessage) {
+        let result = if same_origin(&message.url, &self.origin) {
+            self.handle(app, window, &message.body)
+        } else {
+            Err(Error::Rejected {
+                reason: format!("message from `{}`, outside the app's origin `{}`", message.url, self.origin),
+            })
+        };
+        match result {
             Ok(Some(script)) => {
                 if let Err(error) = app.send(Message::EvaluateScript { window, script }) {
                     tracing::warn!(%error, "could not deliver a reply");
@@ -358,20 +403,32 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Whether `url` is of `origin` (`scheme://authority`, which must be followed by a path, query, fragment or nothing).
+fn same_origin(url: &str, origin: &str) -> bool {
+    url.strip_prefix(origin).is_some_and(|rest| rest.is_empty() || rest.starts_with(['/', '?', '#']))
+}
+
+fn random_key() -> Result<[u8; 32], Error> {
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| Error::Random { reason: e.to_string() })?;
+    Ok(key)
+}
+
 fn is_handle(cb: &str) -> bool {
     cb.len() == 33 && cb.starts_with('_') && cb[1..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// The script that calls the one-shot callback `cb` with `result` and the command's next session name, if it changed.
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::AppHandle;
 
+    const ORIGIN: &str = "millennium://localhost";
+
     fn bridge(authenticate: bool) -> Bridge {
         let greet: CommandFn = Arc::new(|_, _, args| Ok(Value::String(format!("hi {}", args["name"]))));
         let commands = vec![("greet".to_owned(), Handler::Inline(greet))];
-        Bridge::new(commands, HashMap::new(), String::new(), authenticate, false).unwrap()
+        Bridge::new(commands, HashMap::new(), String::new(), authenticate, false, ORIGIN.to_owned()).unwrap()
     }
 
     fn envelope(body: &Value, seq: u64) -> String {
@@ -391,8 +448,9 @@ mod tests {
         assert_ne!(name_a, &b.session_names()["greet"]);
         assert_ne!(name_a, "greet");
         assert_ne!(a.outgoing.dispatch, b.outgoing.dispatch);
-        assert!(a.bootstrap().contains(name_a.as_str()));
-        assert!(!b.bootstrap().contains(name_a.as_str()));
+        assert!(a.init_script().contains(name_a.as_str()));
+        assert!(!b.init_script().contains(name_a.as_str()));
+        assert_ne!(a.event_token, b.event_token);
     }
 
     #[test]
@@ -466,9 +524,17 @@ mod tests {
         let sink = got.clone();
         let listener: EventFn = Arc::new(move |_, _, payload| sink.lock().unwrap().push(payload));
         let events = HashMap::from([("clicks".to_owned(), vec![listener])]);
-        let b = Bridge::new(Vec::new(), events, String::new(), false, false).unwrap();
-        let body = serde_json::json!({"t": "emit", "broker": "clicks", "payload": 3});
+        let b = Bridge::new(Vec::new(), events, String::new(), false, false, ORIGIN.to_owned()).unwrap();
+        let body = serde_json::json!({"t": "emit", "broker": "clicks", "payload": 3, "token": b.event_token});
         assert!(b.handle(&app, WindowId(0), &envelope(&body, 1)).unwrap().is_none());
+        assert_eq!(*got.lock().unwrap(), vec![Value::from(3)]);
+        // Without the session's token (missing, guessed, another session's), an event is refused.
+        let other = Bridge::new(Vec::new(), HashMap::new(), String::new(), false, false, ORIGIN.to_owned()).unwrap();
+        for token in [Value::Null, Value::from("e000000000000000000000000"), Value::from(other.event_token)] {
+            let body = serde_json::json!({"t": "emit", "broker": "clicks", "payload": 4, "token": token});
+            let error = b.handle(&app, WindowId(0), &envelope(&body, 1)).unwrap_err();
+            assert!(error.to_string().contains("an event without this session's token"), "{error}");
+        }
         assert_eq!(*got.lock().unwrap(), vec![Value::from(3)]);
     }
 
@@ -477,8 +543,8 @@ mod tests {
         let (app, _sent) = AppHandle::recording();
         let greet: CommandFn = Arc::new(|_, _, _| Ok(Value::Null));
         let commands = vec![("greet".to_owned(), Handler::Inline(greet))];
-        let b = Bridge::new(commands, HashMap::new(), String::new(), false, true).unwrap();
-        assert!(b.bootstrap().contains("var rotating = true;"));
+        let b = Bridge::new(commands, HashMap::new(), String::new(), false, true, ORIGIN.to_owned()).unwrap();
+        assert!(b.init_script().contains("var rotating = true;"));
         let first = b.session_names()["greet"].clone();
         let call = |cmd: &str, n: u8| {
             let body = serde_json::json!({"t": "invoke", "cmd": cmd, "cb": handle(n), "args": null});
@@ -533,6 +599,7 @@ mod tests {
             String::new(),
             false,
             false,
+            ORIGIN.to_owned(),
         )
         .unwrap();
         let body = serde_json::json!({"t": "invoke", "cmd": b.session_names()["slow"], "cb": handle(4), "args": null});
@@ -558,10 +625,74 @@ mod tests {
         }));
         assert!(b.handle(&app, WindowId(0), "not json").is_err());
         assert_eq!(runs.load(Ordering::SeqCst), 0, "a malformed message does not count");
+        let body = serde_json::json!({"t": "emit", "broker": "x", "payload": 0});
+        assert!(b.handle(&app, WindowId(0), &envelope(&body, 1)).is_err());
+        assert_eq!(runs.load(Ordering::SeqCst), 0, "an event without the session's token does not count");
         for n in 1..=3 {
-            let body = serde_json::json!({"t": "emit", "broker": "x", "payload": n});
+            let body = serde_json::json!({"t": "emit", "broker": "x", "payload": n, "token": b.event_token});
             b.handle(&app, WindowId(0), &envelope(&body, n)).unwrap();
         }
         assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn the_init_script_holds_the_secrets_and_runs_only_in_a_top_level_page_of_the_origin() {
+        let b = bridge(true);
+        let script = b.init_script();
+        assert!(
+            script
+                .starts_with("if (window === window.top && window.location.origin === \"millennium://localhost\") {\n"),
+            "{script}"
+        );
+        assert!(script.ends_with("})();\n}\n"), "{script}");
+        let page_key = lock(b.auth.as_ref().unwrap()).key_hex();
+        let rust_key = hex(b.outgoing.key.as_ref().unwrap());
+        assert_ne!(page_key, rust_key, "one key for each direction");
+        for secret in [&b.session_names["greet"], &b.event_token, &b.outgoing.dispatch, &page_key, &rust_key] {
+            assert!(script.contains(secret.as_str()), "{secret}");
+        }
+        assert!(!script.contains("__"), "a placeholder is left: {script}");
+        assert!(bridge(false).init_script().contains("var keys = null;"));
+        let localhost =
+            Bridge::new(Vec::new(), HashMap::new(), String::new(), false, false, "http://127.0.0.1:4321".into());
+        assert!(localhost.unwrap().init_script().contains("window.location.origin === \"http://127.0.0.1:4321\")"));
+    }
+
+    #[test]
+    fn messages_from_outside_the_apps_origin_are_refused() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        let count: CommandFn = Arc::new(move |_, _, _| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            Ok(Value::Null)
+        });
+        let commands = vec![("count".to_owned(), Handler::Inline(count))];
+        let b = Bridge::new(commands, HashMap::new(), String::new(), false, false, ORIGIN.to_owned()).unwrap();
+        let (app, sent) = AppHandle::recording();
+        let mut n = 0;
+        let mut post = |url: &str| {
+            n += 1;
+            let body =
+                serde_json::json!({"t": "invoke", "cmd": b.session_names["count"], "cb": handle(n), "args": null});
+            b.receive(&app, WindowId(0), &IpcMessage { url: url.to_owned(), body: envelope(&body, n.into()) });
+            calls.load(Ordering::SeqCst)
+        };
+        for url in [
+            "data:text/html,x",
+            "about:blank",
+            "millennium://localhost.evil.example/",
+            "millennium://localhostx/",
+            "http://millennium://localhost/",
+            "http://127.0.0.1:4321/",
+            "",
+        ] {
+            assert_eq!(post(url), 0, "{url}");
+        }
+        assert!(sent.lock().unwrap().is_empty(), "no reply to a refused message");
+        for (i, url) in
+            ["millennium://localhost/", "millennium://localhost/sub/page.html?x#y", ORIGIN].into_iter().enumerate()
+        {
+            assert_eq!(post(url), i + 1, "{url}");
+        }
     }
 }

@@ -1,42 +1,13 @@
 //! Content-Security-Policy handling.
 //!
 //! The app configures one policy. It is sent as a `Content-Security-Policy` header on every custom-protocol
-//! response and injected into every HTML document as a `<meta http-equiv>` tag. The framework's own inline bootstrap
-//! script is allowed by its SHA-256 hash, appended to `script-src` (created from `default-src` when absent, so the
-//! page's own allowances are kept); `'unsafe-inline'` is never added.
-
-use base64::Engine as _;
-use sha2::{Digest as _, Sha256};
+//! response and injected into every HTML document as a `<meta http-equiv>` tag, exactly as configured: the framework
+//! adds nothing to it. Its own script, the bridge bootstrap, is the webview's initialization script, which a page's
+//! policy does not govern, so no hash of it and never `'unsafe-inline'` is needed.
 
 /// The policy used when the app sets none: same-origin everything, no plugins, no framing, no base or form targets.
 pub const DEFAULT_POLICY: &str = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; \
                                   form-action 'none'; frame-ancestors 'none'";
-
-/// The CSP source expression for a script's text: `'sha256-<base64>'`.
-pub fn script_hash(script: &str) -> String {
-    let digest = Sha256::digest(script.as_bytes());
-    format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(digest))
-}
-
-/// `policy` with `sources` added to `script-src`.
-pub fn allow_scripts(policy: &str, sources: &[String]) -> String {
-    let mut directives: Vec<String> =
-        policy.split(';').map(str::trim).filter(|d| !d.is_empty()).map(str::to_owned).collect();
-    let name_of = |d: &str| d.split_ascii_whitespace().next().unwrap_or("").to_ascii_lowercase();
-    let extra = sources.join(" ");
-    if let Some(script_src) = directives.iter_mut().find(|d| name_of(d) == "script-src") {
-        script_src.push(' ');
-        script_src.push_str(&extra);
-    } else {
-        let inherited = directives
-            .iter()
-            .find(|d| name_of(d) == "default-src")
-            .map(|d| d.split_ascii_whitespace().skip(1).collect::<Vec<_>>().join(" "))
-            .unwrap_or_else(|| "'self'".to_owned());
-        directives.push(format!("script-src {inherited} {extra}").replace("  ", " "));
-    }
-    directives.join("; ")
-}
 
 /// Escape text for a double-quoted HTML attribute value.
 pub fn escape_attribute(value: &str) -> String {
@@ -76,22 +47,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hash_matches_the_csp_spec_example_form() {
-        // sha256("alert('Hello, world.');"), the example from the CSP specification.
-        assert_eq!(script_hash("alert('Hello, world.');"), "'sha256-qznLcsROx4GACP2dm0UCKCzCG+HiZ1guq6ZZDob/Tng='");
-    }
-
-    #[test]
-    fn hash_is_appended_to_an_existing_script_src() {
-        let policy = allow_scripts("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'", &["'sha256-x'".into()]);
-        assert_eq!(policy, "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'sha256-x'");
-    }
-
-    #[test]
-    fn script_src_is_created_from_default_src() {
-        let policy = allow_scripts("default-src 'self' data:; img-src *", &["'sha256-x'".into()]);
-        assert_eq!(policy, "default-src 'self' data:; img-src *; script-src 'self' data: 'sha256-x'");
-        assert!(!allow_scripts(DEFAULT_POLICY, &["'sha256-x'".into()]).contains("unsafe-inline"));
+    fn the_default_policy_is_strict() {
+        for directive in ["default-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"] {
+            assert!(DEFAULT_POLICY.contains(directive), "{directive}");
+        }
+        assert!(!DEFAULT_POLICY.contains("unsafe-"), "{DEFAULT_POLICY}");
     }
 
     #[test]

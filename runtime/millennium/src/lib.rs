@@ -17,11 +17,12 @@
 //! - **No server.** The assets embedded by `millennium-build` are served from memory through a custom protocol
 //!   (`millennium://localhost/`), with their MIME types; no TCP port is opened ([`protocol`]).
 //! - **CSP everywhere.** The policy ([`Builder::csp`], strict by default) goes out as a header on every response and as
-//!   a meta tag in every HTML document; the framework's inline bootstrap is allowed by hash, never `'unsafe-inline'`
-//!   ([`csp`]).
+//!   a meta tag in every HTML document, as configured: the framework needs no inline script, so never
+//!   `'unsafe-inline'` nor a hash ([`csp`]).
 //! - **A randomised IPC bridge.** `Millennium.invoke(name, args)` in the page calls a [`Builder::command`]; names on
 //!   the wire are random per launch, replies go through one-shot callbacks, events through named brokers, and
-//!   messages both ways can carry a MAC ([`Builder::authenticate_messages`]); see [`bridge`] and [`auth`].
+//!   messages both ways can carry a MAC ([`Builder::authenticate_messages`]); the bridge's secrets reach the page only
+//!   through the webview's initialization script, never in a response; see [`bridge`] and [`auth`].
 //! - **A compile-time API allow-list.** Built-in APIs are Cargo features (`api-fs`, `api-window`, `api-updater`), off
 //!   by default.
 //!
@@ -76,6 +77,11 @@ pub const START_URL: &str = "millennium://localhost/";
 /// The first page the window loads (WebView2 maps custom schemes to `http://<scheme>.localhost/`).
 #[cfg(windows)]
 pub const START_URL: &str = "http://millennium.localhost/";
+
+/// The origin of the app's pages on the custom protocol: [`START_URL`] without its final `/`.
+fn app_origin() -> &'static str {
+    START_URL.strip_suffix('/').unwrap_or(START_URL)
+}
 
 /// Errors of the Millennium framework.
 #[derive(Debug, thiserror::Error)]
@@ -193,7 +199,7 @@ impl AppHandle {
     }
 
     /// The random name this session gives command `name` on the wire (for diagnostics and tests; pages learn it
-    /// only from the bootstrap script).
+    /// only from the bridge's initialization script).
     pub fn session_command_name(&self, name: &str) -> Option<&str> {
         self.session_names.get(name).map(String::as_str)
     }
@@ -331,14 +337,14 @@ impl Builder {
         self
     }
 
-    /// The Content-Security-Policy for every page and response. The bootstrap's hash is added to `script-src`.
+    /// The Content-Security-Policy for every page and response, sent as given (the framework adds nothing to it).
     pub fn csp(mut self, policy: impl Into<String>) -> Self {
         self.policy = policy.into();
         self
     }
 
-    /// Sign every page → Rust message with a per-session key (HMAC-SHA256, counters): tampered, forged, replayed and
-    /// reordered messages are refused. Needs `crypto.subtle` in the webview.
+    /// Sign every message both ways with per-session keys (HMAC-SHA256, counters): tampered, forged, replayed and
+    /// reordered messages are refused, by Rust and by the page's bridge. Needs `crypto.subtle` in the webview.
     pub fn authenticate_messages(mut self, on: bool) -> Self {
         self.authenticate = on;
         self
@@ -441,7 +447,12 @@ impl Builder {
         self
     }
 
-    /// The updater behind `Millennium.updater` (see [`api::updater`]).
+    /// The updater behind `Millennium.updater` (see [`api::updater`]). It gets a Millennium app's stricter defaults
+    /// for whatever `updater` leaves unset ([`UpdaterBuilder::millennium_defaults`]): a release's signature must
+    /// carry its version (`millennium-sign sign --version`), so a server cannot offer an old build as a new one;
+    /// `require_signed_version(false)` opts out.
+    ///
+    /// [`UpdaterBuilder::millennium_defaults`]: millennium_updater::UpdaterBuilder::millennium_defaults
     #[cfg(feature = "api-updater")]
     pub fn updater(mut self, updater: millennium_updater::UpdaterBuilder) -> Self {
         self.apis.updater = Some(updater);
@@ -486,29 +497,22 @@ impl Builder {
         let mut runtime = R::new()?;
         let api::Builtins { mut commands, bindings, on_first_message } = api::builtins(&self.apis)?;
         commands.extend(self.commands);
-        let bridge = Arc::new(Bridge::new(commands, self.events, bindings, self.authenticate, self.rerandomize)?);
+        let site = Arc::new(protocol::Site::new(self.assets, &self.policy));
+        #[cfg(feature = "localhost-server")]
+        let localhost = match self.localhost_port {
+            Some(port) => Some(localhost::start(site.clone(), port).map_err(|source| Error::Localhost { source })?),
+            None => None,
+        };
+        #[cfg(feature = "localhost-server")]
+        let origin = localhost.as_ref().map_or_else(|| app_origin().to_owned(), |l| l.origin.clone());
+        #[cfg(not(feature = "localhost-server"))]
+        let origin = app_origin().to_owned();
+        let url = format!("{origin}/");
+        let bridge =
+            Arc::new(Bridge::new(commands, self.events, bindings, self.authenticate, self.rerandomize, origin)?);
         if let Some(hook) = on_first_message {
             bridge.on_first_message(hook);
         }
-        let bootstrap = bridge.bootstrap();
-        #[cfg(feature = "localhost-server")]
-        let (site, localhost, init_script) = match self.localhost_port {
-            // Any local process can read what the server sends, so the bootstrap (the session's command names and
-            // key) reaches the page through the webview, never through the HTML.
-            Some(port) => {
-                let site = Arc::new(protocol::Site::new(self.assets, &self.policy, None));
-                let localhost = localhost::start(site.clone(), port).map_err(|source| Error::Localhost { source })?;
-                let script = localhost::init_script(&localhost.origin, &bootstrap);
-                (site, Some(localhost), Some(script))
-            }
-            None => (Arc::new(protocol::Site::new(self.assets, &self.policy, Some(&bootstrap))), None, None),
-        };
-        #[cfg(not(feature = "localhost-server"))]
-        let (site, init_script) = (Arc::new(protocol::Site::new(self.assets, &self.policy, Some(&bootstrap))), None);
-        #[cfg(feature = "localhost-server")]
-        let url = localhost.as_ref().map_or_else(|| START_URL.to_owned(), |l| format!("{}/", l.origin));
-        #[cfg(not(feature = "localhost-server"))]
-        let url = START_URL.to_owned();
 
         let proxy = runtime.proxy();
         let app = AppHandle {
@@ -531,9 +535,10 @@ impl Builder {
             scheme: SCHEME.to_owned(),
             protocol,
             url,
-            ipc: Box::new(move |window, raw| ipc_bridge.receive(&ipc_app, window, &raw)),
+            ipc: Box::new(move |window, message| ipc_bridge.receive(&ipc_app, window, &message)),
             devtools: self.devtools,
-            init_script,
+            // The bridge and its secrets reach the page only this way, never in a response.
+            init_script: Some(bridge.init_script()),
         })?;
         for setup in self.setup {
             setup(&app);

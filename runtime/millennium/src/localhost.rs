@@ -3,12 +3,12 @@
 //! and third-party libraries refuse custom schemes).
 //!
 //! Every response goes through [`Site::serve`], so the path rules, the embedded assets and the CSP header and meta tag
-//! are exactly those of the custom protocol. The bridge bootstrap is not in the HTML: any local process or user can
-//! connect to the port, and the bootstrap holds the session's command names and message key. The webview runs it
-//! instead as an initialization script ([`init_script`]), in pages of this origin only. The listener binds the IPv4
-//! loopback only, and a request whose `Host` is not this server's own `127.0.0.1:<port>` is refused with `421`, so a
-//! web page elsewhere cannot read the app's assets through DNS rebinding. Commands stay on the webview's IPC channel:
-//! nothing reachable over TCP can call them.
+//! are exactly those of the custom protocol, and, as there, the bridge bootstrap is not in the HTML: any local process
+//! or user can connect to the port, and the bootstrap holds the session's secrets. The webview runs it as an
+//! initialization script, in top-level pages of this server's origin only (see [`crate::bridge`]). The listener binds
+//! the IPv4 loopback only, and a request whose `Host` is not this server's own `127.0.0.1:<port>` is refused with
+//! `421`, so a web page elsewhere cannot read the app's assets through DNS rebinding. Commands stay on the webview's
+//! IPC channel: nothing reachable over TCP can call them.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -68,13 +68,6 @@ fn to_tiny(response: millennium_runtime::ProtocolResponse) -> Response {
     out
 }
 
-/// The bootstrap as the webview's initialization script: it runs in every top-level page at document start, so it
-/// checks that the page is the app's own (navigation elsewhere is refused anyway).
-pub(crate) fn init_script(origin: &str, bootstrap: &str) -> String {
-    let origin = serde_json::to_string(origin).unwrap_or_default();
-    format!("if (window.location.origin === {origin}) {{\n{bootstrap}\n}}")
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::{Read, Write};
@@ -94,8 +87,7 @@ mod tests {
 
     #[test]
     fn serves_the_site_with_its_csp_on_loopback_and_refuses_other_hosts() {
-        // As `Builder::run` makes it: the bootstrap reaches the page as an initialization script, not in the HTML.
-        let server = start(Arc::new(crate::protocol::tests::site_with(None)), 0).unwrap();
+        let server = start(Arc::new(crate::protocol::tests::site()), 0).unwrap();
         let host = server.origin.trim_start_matches("http://").to_owned();
         assert!(host.starts_with("127.0.0.1:"), "{host}");
 
@@ -116,11 +108,5 @@ mod tests {
         let (status, head, body) = get(&server.origin, "/", "attacker.example:80");
         assert_eq!((status, body.as_str()), (421, "misdirected request"));
         assert!(head.contains("content-security-policy:"), "{head}");
-    }
-
-    #[test]
-    fn the_init_script_runs_the_bootstrap_only_on_the_servers_origin() {
-        let script = init_script("http://127.0.0.1:4321", "boot();");
-        assert_eq!(script, "if (window.location.origin === \"http://127.0.0.1:4321\") {\nboot();\n}");
     }
 }

@@ -1,7 +1,9 @@
 //! The custom protocol that serves embedded assets to the webview (`millennium://localhost/...` on Linux and macOS).
 //!
 //! Every response, errors included, carries the `Content-Security-Policy` header, plus `nosniff` and
-//! `no-referrer`. HTML documents get the CSP meta tag and the bridge bootstrap script injected into their `<head>`.
+//! `no-referrer`. HTML documents get the CSP meta tag injected into their `<head>`, and nothing else: the bridge
+//! bootstrap, which holds the session's secrets, is never in a response (any script of the page could fetch it), it
+//! reaches the page as the webview's initialization script (see [`crate::bridge`]).
 //! Paths are percent-decoded and must be plain: `..`, `.`, empty segments, backslashes and NUL are refused with 404
 //! (and logged) before the lookup, which is itself an exact match in the embedded table.
 
@@ -15,29 +17,22 @@ use crate::csp;
 /// The host name in the app's URLs.
 pub const HOST: &str = "localhost";
 
-/// What the protocol serves: the assets, the final policy and the head fragment for HTML documents.
+/// What the protocol serves: the assets, the policy and the head fragment for HTML documents.
 #[derive(Debug)]
 pub(crate) struct Site {
     pub assets: Assets,
-    /// The policy, with the bootstrap's hash in `script-src` when the bootstrap is inline.
+    /// The app's policy, as it configured it.
     pub policy: String,
-    /// `<meta http-equiv=...>`, then `<script>bootstrap</script>` when the bootstrap is inline.
+    /// `<meta http-equiv="Content-Security-Policy" ...>`.
     pub head_html: String,
 }
 
 impl Site {
-    /// A site whose HTML documents carry `bootstrap` inline (`None`: the bootstrap reaches the page another way).
-    pub(crate) fn new(assets: Assets, policy: &str, bootstrap: Option<&str>) -> Self {
-        let policy = match bootstrap {
-            Some(bootstrap) => csp::allow_scripts(policy, &[csp::script_hash(bootstrap)]),
-            None => policy.to_owned(),
-        };
-        let mut head_html =
-            format!("<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">", csp::escape_attribute(&policy));
-        if let Some(bootstrap) = bootstrap {
-            head_html.push_str(&format!("<script>{bootstrap}</script>"));
-        }
-        Self { assets, policy, head_html }
+    /// A site serving `assets` under `policy`.
+    pub(crate) fn new(assets: Assets, policy: &str) -> Self {
+        let head_html =
+            format!("<meta http-equiv=\"Content-Security-Policy\" content=\"{}\">", csp::escape_attribute(policy));
+        Self { assets, policy: policy.to_owned(), head_html }
     }
 
     /// Answer one request.
@@ -150,20 +145,15 @@ pub(crate) mod tests {
         Box::leak(encoder.finish().unwrap().into_boxed_slice())
     }
 
-    /// A site with `/index.html`, `/app.js` and `/sub/index.html`, policy `default-src 'self'`, bootstrap `boot();`.
+    /// A site with `/index.html`, `/app.js` and `/sub/index.html`, policy `default-src 'self'`.
     pub(crate) fn site() -> Site {
-        site_with(Some("boot();"))
-    }
-
-    /// [`site`] with another bootstrap, or none.
-    pub(crate) fn site_with(bootstrap: Option<&str>) -> Site {
         let index = b"<html><head><title>t</title></head><body>hi</body></html>";
         let files = vec![
             Asset { path: "/app.js", mime: "text/javascript; charset=utf-8", len: 2, deflated: deflate(b"1;") },
             Asset { path: "/index.html", mime: "text/html; charset=utf-8", len: index.len(), deflated: deflate(index) },
             Asset { path: "/sub/index.html", mime: "text/html; charset=utf-8", len: 1, deflated: deflate(b"x") },
         ];
-        Site::new(Assets::new(Box::leak(files.into_boxed_slice())), "default-src 'self'", bootstrap)
+        Site::new(Assets::new(Box::leak(files.into_boxed_slice())), "default-src 'self'")
     }
 
     fn get(site: &Site, uri: &str) -> ProtocolResponse {
@@ -182,9 +172,9 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn every_response_carries_the_csp_header() {
+    fn every_response_carries_the_apps_csp_header_unchanged() {
         let site = site();
-        let expected = format!("default-src 'self'; script-src 'self' {}", csp::script_hash("boot();"));
+        let expected = "default-src 'self'";
         for (method, uri) in [
             ("GET", "millennium://localhost/"),
             ("GET", "millennium://localhost/app.js"),
@@ -195,20 +185,21 @@ pub(crate) mod tests {
             ("GET", "millennium://evil.example/index.html"),
         ] {
             let response = site.serve(&ProtocolRequest { method: method.into(), uri: uri.into() });
-            assert_eq!(response.header("Content-Security-Policy"), Some(expected.as_str()), "{method} {uri}");
+            assert_eq!(response.header("Content-Security-Policy"), Some(expected), "{method} {uri}");
             assert_eq!(response.header("X-Content-Type-Options"), Some("nosniff"));
         }
     }
 
     #[test]
-    fn html_gets_meta_csp_and_hashed_bootstrap_without_unsafe_inline() {
+    fn html_gets_the_meta_csp_and_no_script() {
         let site = site();
         let page = get(&site, "millennium://localhost/");
         let html = String::from_utf8(page.body.to_vec()).unwrap();
-        let hash = csp::script_hash("boot();");
-        assert!(html.starts_with("<html><head><meta http-equiv=\"Content-Security-Policy\" content=\""), "{html}");
-        assert!(html.contains(&format!("script-src 'self' {hash}\"><script>boot();</script><title>")), "{html}");
-        assert!(!html.contains("unsafe-inline"));
+        assert_eq!(
+            html,
+            "<html><head><meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'self'\"><title>t</title>\
+             </head><body>hi</body></html>"
+        );
         assert_eq!(get(&site, "millennium://localhost/sub/").status, 200);
     }
 

@@ -86,8 +86,19 @@ impl ProtocolResponse {
 /// Answers the custom-protocol requests of every webview. Called on a webview thread, hence `Send + Sync`.
 pub type ProtocolHandler = Arc<dyn Fn(&ProtocolRequest) -> ProtocolResponse + Send + Sync>;
 
-/// Receives the strings a page posts with `window.ipc.postMessage`. Called on the event-loop thread.
-pub type IpcHandler = Box<dyn Fn(WindowId, String)>;
+/// One message a page posted with `window.ipc.postMessage`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpcMessage {
+    /// The URL of the document that posted it, as far as the platform says: the sending frame's on macOS
+    /// (WKWebView), the top-level document's on Linux (WebKitGTK does not say which frame posted) and on Windows
+    /// (WebView2 delivers only the top-level document's messages here).
+    pub url: String,
+    /// What the page posted.
+    pub body: String,
+}
+
+/// Receives the messages pages post with `window.ipc.postMessage`. Called on the event-loop thread.
+pub type IpcHandler = Box<dyn Fn(WindowId, IpcMessage)>;
 
 /// What a window shows and how its webview talks to the app.
 pub struct WindowConfig {
@@ -112,8 +123,8 @@ pub struct WindowConfig {
     /// Whether the web inspector may be opened.
     pub devtools: bool,
     /// A script run in the top frame of every page the window loads, at document start, before the page's own
-    /// scripts (and not subject to its CSP): how the bridge reaches a page that is served over TCP, where anything
-    /// in the HTML could also be read by another local process.
+    /// scripts (and not subject to its CSP; on Windows WebView2 runs it in frames too). It is not part of any
+    /// response, so a script of the page cannot fetch its text: how the IPC bridge and its secrets reach the page.
     pub init_script: Option<String>,
 }
 

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 
-use millennium_runtime::{Error, Message, ProtocolRequest, Runtime, RuntimeProxy, WindowConfig, WindowId};
+use millennium_runtime::{Error, IpcMessage, Message, ProtocolRequest, Runtime, RuntimeProxy, WindowConfig, WindowId};
 use tao::dpi::LogicalSize;
 use tao::event::{Event, WindowEvent};
 use tao::event_loop::{ControlFlow, EventLoop, EventLoopBuilder, EventLoopProxy};
@@ -98,7 +98,10 @@ impl Runtime for WebviewRuntime {
                     ProtocolRequest { method: request.method().as_str().to_owned(), uri: request.uri().to_string() };
                 to_http(protocol(&request))
             })
-            .with_ipc_handler(move |request: http::Request<String>| ipc(id, request.into_body()))
+            .with_ipc_handler(move |request: http::Request<String>| {
+                let url = request.uri().to_string();
+                ipc(id, IpcMessage { url, body: request.into_body() });
+            })
             .with_navigation_handler(move |url| {
                 let allowed = allowed_prefixes.iter().any(|prefix| url.starts_with(prefix.as_str()));
                 if !allowed {

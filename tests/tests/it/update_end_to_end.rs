@@ -134,7 +134,7 @@ async fn rollouts_and_yanks_decide_who_is_offered_what() {
         .await
         .unwrap();
     assert_eq!(check("b").await.as_deref(), Some("2.0.0"));
-    w.server.admin.yank(APP, &version, true).await.unwrap();
+    w.server.admin.yank(APP, &version, true, None).await.unwrap();
     assert_eq!(check("c").await, None);
 }
 

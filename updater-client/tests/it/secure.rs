@@ -14,7 +14,7 @@ use millennium_testing::http::{MockServer, Reply, serve_file};
 use millennium_testing::metadata::{Published, Publisher};
 use millennium_update_protocol::Error as ProtocolError;
 use millennium_update_protocol::metadata::{Envelope, Kind, Root};
-use millennium_updater::{Error, Updater};
+use millennium_updater::{Error, Updater, UpdaterBuilder};
 use time::{Duration, OffsetDateTime};
 
 const APP: &str = "demo";
@@ -28,22 +28,31 @@ fn artifact_path(version: &str) -> String {
     format!("files/{version}/{}/{APP}-{version}-{}", target(), target())
 }
 
-/// The mirror, serving what the publisher signed (documents and artifacts by path under `/metadata/demo`); tests
-/// change it between checks.
+/// What the mirror serves, by path under `/metadata/demo`; tests change it between checks. A hostile answer for a
+/// path replaces the file.
+#[derive(Default)]
+struct Files(BTreeMap<String, Vec<u8>>, BTreeMap<String, Reply>);
+
+/// The mirror, serving what the publisher signed (documents and artifacts by path under `/metadata/demo`), or what a
+/// test makes it answer instead; tests change it between checks.
 struct Setup {
     server: MockServer,
-    files: Arc<Mutex<BTreeMap<String, Vec<u8>>>>,
+    files: Arc<Mutex<Files>>,
     publisher: Publisher,
     fixture: Fixture,
 }
 
 impl Setup {
     async fn new() -> Setup {
-        let files = Arc::new(Mutex::new(BTreeMap::<String, Vec<u8>>::new()));
+        let files = Arc::new(Mutex::new(Files::default()));
         let served = files.clone();
         let server = MockServer::start(move |req| {
             let Some(path) = req.path.strip_prefix("/metadata/demo/") else { return Reply::status(404) };
-            match served.lock().unwrap().get(path) {
+            let files = served.lock().unwrap();
+            if let Some(hostile) = files.1.get(path) {
+                return hostile.clone();
+            }
+            match files.0.get(path) {
                 Some(body) if path.ends_with(".json") => Reply::json(body.clone()),
                 Some(body) => serve_file(req, body, "\"artifact\""),
                 None => Reply::status(404),
@@ -56,7 +65,12 @@ impl Setup {
     }
 
     fn put(&self, path: &str, body: Vec<u8>) {
-        self.files.lock().unwrap().insert(path.to_owned(), body);
+        self.files.lock().unwrap().0.insert(path.to_owned(), body);
+    }
+
+    /// Serves `reply` at `path` instead of the file.
+    fn hostile(&self, path: &str, reply: Reply) {
+        self.files.lock().unwrap().1.insert(path.to_owned(), reply);
     }
 
     fn put_roots(&self) {
@@ -92,6 +106,10 @@ impl Setup {
     }
 
     fn updater(&self, install_id: &str) -> Updater {
+        self.builder(install_id).build().unwrap()
+    }
+
+    fn builder(&self, install_id: &str) -> UpdaterBuilder {
         Updater::builder()
             .metadata_url(self.server.url("/metadata/demo"))
             .pubkey(self.publisher.release_key.public_key().to_text(Format::Minisign))
@@ -101,8 +119,6 @@ impl Setup {
             .bundle_type(None)
             .state_dir(&self.fixture.state)
             .install_id(install_id)
-            .build()
-            .unwrap()
     }
 
     /// Check, download, install; the error of the first step that fails.
@@ -205,6 +221,27 @@ async fn a_tampered_artifact_of_the_signed_size_is_refused() {
     s.assert_refused(|e| matches!(e, ProtocolError::TamperedArtifact { .. })).await;
 }
 
+/// Verify-then-install race on the secure path: the download the metadata vouched for is swapped before the install.
+/// The install checks it against the release document again: refused, and not recorded as installed.
+#[tokio::test]
+async fn a_download_swapped_after_verification_is_refused_and_not_recorded() {
+    let mut s = Setup::new().await;
+    let release = s.publish("2.0.0", 1, &script_app("2.0.0", 8192), None);
+    s.fresh(&[(&release, 100)]);
+    let downloaded = s.updater("install-1").check().await.unwrap().unwrap().download(|_| {}).await.unwrap();
+    let trusted = s.trusted();
+    std::fs::write(downloaded.path(), script_app("6.6.6", 8192)).unwrap();
+    let err = downloaded.install().unwrap_err();
+    match &err {
+        Error::ChangedAfterVerification { source: Some(source), .. } => {
+            assert!(matches!(**source, Error::Untrusted { .. }), "{source}")
+        }
+        other => panic!("unexpected error: {other}"),
+    }
+    s.fixture.assert_untouched();
+    assert_eq!(s.trusted(), trusted, "a refused install is recorded");
+}
+
 #[tokio::test]
 async fn a_release_document_the_freshness_does_not_pin_is_refused() {
     let mut s = Setup::new().await;
@@ -227,6 +264,34 @@ async fn an_older_release_than_one_installed_is_refused() {
     let v2 = s.publish("2.0.0", 2, &script_app("2.0.0", 4096), None);
     s.fresh(&[(&v2, 100)]);
     s.assert_refused(|e| matches!(e, ProtocolError::Rollback { .. })).await;
+}
+
+/// Slow retrieval: a mirror that drips a metadata document one byte a second never trips the read timeout, so each
+/// document has the check's deadline; one that sends without end is cut off at the protocol's size limit.
+#[tokio::test]
+async fn a_mirror_dripping_or_streaming_metadata_without_end_is_cut_off() {
+    let deadline = std::time::Duration::from_secs(1);
+    for document in ["roots.json", "freshness.json", "channels/stable/releases/2.0.0.json"] {
+        let mut s = Setup::new().await;
+        let release = s.publish("2.0.0", 1, &script_app("2.0.0", 4096), None);
+        s.fresh(&[(&release, 100)]);
+        let body = s.files.lock().unwrap().0[document].clone();
+        let every = std::time::Duration::from_secs(1);
+        s.hostile(document, Reply::Drip { status: 200, headers: vec![], body, chunk: 1, every });
+        let updater = s.builder("install-1").check_timeout(deadline).build().unwrap();
+        let started = std::time::Instant::now();
+        let checked = tokio::time::timeout(std::time::Duration::from_secs(20), updater.check()).await;
+        let err = checked.unwrap_or_else(|_| panic!("{document}: the check was still waiting after 20 s")).unwrap_err();
+        assert!(matches!(err, Error::Timeout { .. }), "{document}: {err}");
+        assert!(err.to_string().contains(&format!("no complete answer within {deadline:?}")), "{err}");
+        assert!(started.elapsed() < deadline * 3, "{document}: {:?}", started.elapsed());
+        s.fixture.assert_untouched();
+
+        s.hostile(document, Reply::Endless { status: 200, headers: vec![] });
+        let err = s.updater("install-1").check().await.unwrap_err();
+        assert!(err.to_string().contains("more than the 1048576 allowed"), "{document}: {err}");
+        s.fixture.assert_untouched();
+    }
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! The Tauri side of the updater's tests: an updater configured for a test, the update answers a Tauri-style server
-//! sends (dynamic and static), a scriptable server offering one, and a binary for another platform. Servers, keys and the app to update come from
-//! `millennium-testing`.
+//! sends (dynamic and static), a scriptable server offering one, and binaries for this platform and another. Servers,
+//! keys and the app to update come from `millennium-testing`.
 
 #![allow(clippy::unwrap_used)] // test support: failing loudly is the point
 
@@ -80,6 +80,24 @@ pub fn static_json(version: &str, target: &str, url: &str, signature: Signature)
         .build()
         .unwrap()
         .to_json()
+}
+
+/// A fake ELF header for this machine's architecture, padded to `size` with `fill`: passes for an AppImage.
+pub fn native_elf(size: usize, fill: u8) -> Vec<u8> {
+    let machine: u16 = match std::env::consts::ARCH {
+        "x86_64" => 62,
+        "aarch64" => 183,
+        "riscv64" => 243,
+        other => panic!("no ELF machine number for `{other}` in the tests yet"),
+    };
+    let mut h = vec![fill; size.max(64)];
+    h[..20].fill(0);
+    h[..4].copy_from_slice(b"\x7fELF");
+    h[4] = 2;
+    h[5] = 1;
+    h[6] = 1;
+    h[18..20].copy_from_slice(&machine.to_le_bytes());
+    h
 }
 
 /// A fake ELF header for another architecture (aarch64) padded to `size`.

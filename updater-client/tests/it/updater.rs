@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::support;
 use crate::support::{CHECK, builder, dynamic_json, static_json};
 use millennium_testing::app::{Fixture, run, script_app};
-use millennium_testing::http::{MockServer, Reply, Request, serve_file};
+use millennium_testing::http::{MockServer, Reply, Request, TestCa, serve_file};
 use millennium_testing::keys::Keys;
 use millennium_testing::require_tool;
 use millennium_updater::{Error, StartupStatus, Updater};
@@ -417,6 +417,57 @@ async fn fault_endless_body_is_cut_off() {
     assert!(err.to_string().contains("more than the 1048576 allowed"), "{err}");
 }
 
+/// Disk reservation: a server announces 3 GiB (under the 4 GiB limit), which nothing vouches for, then sends a
+/// trickle. The `.part` file's allocated blocks, watched during the transfer, follow what arrived: no gigabytes are
+/// reserved for bytes that never come.
+#[tokio::test]
+async fn a_huge_announced_size_reserves_no_disk_space_before_the_bytes_arrive() {
+    use std::os::unix::fs::MetadataExt;
+    use std::sync::atomic::AtomicU64;
+
+    let fx = Fixture::new();
+    let keys = Keys::generate();
+    let v2 = script_app("2.0.0", 256 * 1024);
+    let body = v2.clone();
+    let announced: u64 = 3 << 30;
+    let (check, _srv) = faulty(
+        &keys,
+        move |_| Reply::Drip {
+            status: 200,
+            headers: vec![("Content-Length".into(), announced.to_string())],
+            body: body.clone(),
+            chunk: 16 * 1024,
+            every: Duration::from_millis(50),
+        },
+        &v2,
+    )
+    .await;
+    let updater = builder(&fx, &keys, &[check.url(CHECK)]).download_attempts(1).build().unwrap();
+    let update = updater.check().await.unwrap().unwrap();
+
+    let most = Arc::new(AtomicU64::new(0));
+    let (seen, downloads) = (most.clone(), fx.state.join("downloads"));
+    let watcher = tokio::spawn(async move {
+        loop {
+            for entry in std::fs::read_dir(&downloads).into_iter().flatten().flatten() {
+                if entry.file_name().to_string_lossy().ends_with(".part")
+                    && let Ok(meta) = entry.metadata()
+                {
+                    seen.fetch_max(meta.blocks() * 512, Ordering::SeqCst);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    let err = update.download(|_| {}).await.unwrap_err();
+    watcher.abort();
+    assert!(matches!(err, Error::Truncated { received: 262_144, expected: 3_221_225_472, .. }), "{err}");
+    let most = most.load(Ordering::SeqCst);
+    assert!(most >= 256 * 1024, "the watcher saw the .part file ({most} bytes allocated)");
+    assert!(most <= 16 << 20, "{most} bytes reserved for a server that sent 256 KiB and announced {announced}");
+    fx.assert_untouched();
+}
+
 #[tokio::test]
 async fn fault_announced_size_larger_than_allowed() {
     let fx = Fixture::new();
@@ -545,7 +596,7 @@ async fn fault_signed_version_differs_from_offered_version() {
     assert!(err.to_string().contains("1.5.0"), "{err}");
     assert!(srv.requests().is_empty());
 
-    // Unsigned version with `require_signed_version`: refused too.
+    // Unsigned version with `require_signed_version`: refused too, saying how to sign.
     let unsigned = keys.sign(&old, None);
     let json = dynamic_json("2.0.0", &srv.url("/artifact"), unsigned);
     let check = MockServer::start(move |_| Reply::json(json.clone())).await;
@@ -556,8 +607,45 @@ async fn fault_signed_version_differs_from_offered_version() {
         .check()
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::BadSignature { .. }), "{err}");
+    assert!(matches!(err, Error::UnsignedVersion { .. }), "{err}");
+    assert!(err.to_string().contains("millennium-sign sign --version 2.0.0"), "{err}");
+    assert!(srv.requests().is_empty());
     fx.assert_untouched();
+}
+
+/// The library's default is Tauri's: a signature without `version:` is accepted (the artifact is still verified).
+/// `millennium_defaults` (what a Millennium app gets) refuses it before downloading, unless the app opts out.
+#[tokio::test]
+async fn a_signature_without_its_version_is_refused_by_millennium_defaults() {
+    let keys = Keys::generate();
+    let v2 = script_app("2.0.0", 1000);
+    let body = v2.clone();
+    let (check, srv) = faulty(&keys, move |_| Reply::bytes(body.clone()), &v2).await;
+    let unsigned = dynamic_json("2.0.0", &srv.url("/artifact"), keys.sign(&v2, None));
+    let check_unsigned = MockServer::start(move |_| Reply::json(unsigned.clone())).await;
+    drop(check);
+
+    let fx = Fixture::new();
+    let err = builder(&fx, &keys, &[check_unsigned.url(CHECK)])
+        .millennium_defaults()
+        .build()
+        .unwrap()
+        .check()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::UnsignedVersion { .. }), "{err}");
+    assert!(srv.requests().is_empty());
+    fx.assert_untouched();
+
+    for opted_out in [
+        builder(&fx, &keys, &[check_unsigned.url(CHECK)]),
+        builder(&fx, &keys, &[check_unsigned.url(CHECK)]).require_signed_version(false).millennium_defaults(),
+    ] {
+        let fx = Fixture::new();
+        let updater = opted_out.executable(&fx.app).state_dir(&fx.state).build().unwrap();
+        updater.check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap();
+        assert_eq!(run(&fx.app), "2.0.0");
+    }
 }
 
 #[tokio::test]
@@ -652,6 +740,64 @@ async fn a_failing_dpkg_install_reports_the_tools_output() {
     fx.assert_untouched();
 }
 
+// ----- verify-then-install race -----
+
+/// A program of the app's user swaps the verified download (its bytes replaced in place) after the verification and
+/// before the install, for every install strategy. The swapped bytes are never installed: the install checks what it
+/// copies (and for a package, the tool's root side its own copy) once more, and deletes the changed download.
+#[tokio::test]
+async fn a_download_swapped_after_verification_is_never_installed() {
+    use millennium_updater::BundleType;
+    let deb = |text: &str| format!("!<arch>\ndebian-binary   {text}").repeat(500).into_bytes();
+    let rpm = |text: &str| [&[0xed, 0xab, 0xee, 0xdb, 3, 0][..], text.repeat(500).as_bytes()].concat();
+    let cases = [
+        ("plain executable", None, script_app("2.0.0", 50_000), script_app("6.6.6", 50_000)),
+        ("AppImage", Some(BundleType::AppImage), support::native_elf(50_000, b'a'), support::native_elf(50_000, b'e')),
+        ("deb", Some(BundleType::Deb), deb("the verified package"), deb("the attacker's package")),
+        ("rpm", Some(BundleType::Rpm), rpm("the verified package"), rpm("the attacker's package")),
+    ];
+    for (case, bundle, genuine, evil) in cases {
+        let fx = Fixture::new();
+        let keys = Keys::generate();
+        let server = support::offering(&keys, genuine, support::release("2.0.0")).await;
+        let updater =
+            builder(&fx, &keys, &[server.url("/update/{{target}}/{{arch}}/{{current_version}}/{{bundle_type}}")])
+                .bundle_type(bundle)
+                .build()
+                .unwrap();
+        let downloaded = updater.check().await.unwrap().unwrap().download(|_| {}).await.unwrap();
+        std::fs::write(downloaded.path(), &evil).unwrap();
+        let err = downloaded.install().unwrap_err();
+        assert!(matches!(err, Error::ChangedAfterVerification { .. }), "{case}: {err}");
+        assert!(err.to_string().contains("changed after it was verified; nothing was installed"), "{err}");
+        fx.assert_untouched();
+        assert!(fx.downloads().is_empty(), "{case}: the changed download is kept: {:?}", fx.downloads());
+    }
+}
+
+/// The same race on `verify_local_file`: the caller's file is verified, then changed before the install.
+#[test]
+fn a_local_file_changed_after_verification_is_never_installed() {
+    let fx = Fixture::new();
+    let keys = Keys::generate();
+    let v2 = script_app("2.0.0", 50_000);
+    let file = fx.dir.path().join("update.bin");
+    std::fs::write(&file, &v2).unwrap();
+    let signature = keys.sign(&v2, Some("2.0.0")).to_text(millennium_sign::Format::Tauri);
+    let updater = builder(&fx, &keys, &["http://127.0.0.1:9/".into()]).build().unwrap();
+    let verified = updater.verify_local_file(&file, &signature, "2.0.0").unwrap();
+
+    std::fs::write(&file, script_app("6.6.6", 50_000)).unwrap();
+    let err = verified.install().unwrap_err();
+    assert!(matches!(err, Error::ChangedAfterVerification { .. }), "{err}");
+    fx.assert_untouched();
+    assert!(file.exists(), "the caller's file is left where it is");
+
+    std::fs::write(&file, &v2).unwrap();
+    verified.install().unwrap();
+    assert_eq!(run(&fx.app), "2.0.0");
+}
+
 // ----- install kinds -----
 
 #[tokio::test]
@@ -712,6 +858,14 @@ fn configuration_errors_say_what_is_missing() {
     assert!(err.to_string().contains("not http(s)"), "{err}");
     let err = Updater::builder().endpoint("http://127.0.0.1/").pubkey("not a key").current_version("1.0.0").build();
     assert!(matches!(err, Err(Error::InvalidPublicKey { .. })));
+    let fx = Fixture::new();
+    let keys = Keys::generate();
+    for origin in ["cdn.example.com", "https://cdn.example.com/downloads/", "ftp://cdn.example.com"] {
+        let err = builder(&fx, &keys, &["http://127.0.0.1/".into()]).send_headers_to(origin).build().unwrap_err();
+        assert!(err.to_string().contains("is not an origin such as `https://cdn.example.com`"), "{err}");
+    }
+    let err = builder(&fx, &keys, &["http://127.0.0.1/".into()]).add_root_certificate("not PEM").build().unwrap_err();
+    assert!(err.to_string().contains("not a PEM certificate"), "{err}");
     let keys = Keys::generate();
     let err = Updater::builder().endpoint("http://127.0.0.1/").pubkey(&keys.public_text).current_version("1.0").build();
     assert!(err.unwrap_err().to_string().contains("not SemVer"));
@@ -745,6 +899,106 @@ async fn redirects_are_followed() {
     .await;
     let found = builder(&fx, &keys, &[hop.url("/")]).build().unwrap().check().await.unwrap();
     assert_eq!(found.unwrap().version().to_string(), "2.0.0");
+}
+
+// ----- where requests go, and with which headers -----
+
+/// The headers an app configures for its update server, and those the updater adds for it.
+const PRIVATE_HEADERS: [&str; 4] = ["Authorization", "X-Tenant", "Millennium-Install-Id", "X-Millennium-Webview"];
+
+/// Which of [`PRIVATE_HEADERS`] a request carried.
+fn private_headers(request: &Request) -> Vec<&'static str> {
+    PRIVATE_HEADERS.into_iter().filter(|name| request.header(name).is_some()).collect()
+}
+
+/// A check over https whose answer points the download at plain http on a host that is not loopback, directly or
+/// through an https redirect, is refused, and the plain-http server never hears from the updater. (`0.0.0.0` is not
+/// loopback by the rule, yet reaches this machine: it stands in for a host on the network.)
+#[tokio::test]
+async fn an_https_check_never_downloads_over_plain_http() {
+    let ca = TestCa::new();
+    let keys = Keys::generate();
+    let v2 = script_app("2.0.0", 5000);
+    let body = v2.clone();
+    let plain = MockServer::start(move |req| serve_file(req, &body, "\"v2\"")).await;
+    let elsewhere = format!("http://0.0.0.0:{}/artifact", plain.addr.port());
+    let manifest = Arc::new(std::sync::Mutex::new(String::new()));
+    let (served, redirect_to) = (manifest.clone(), elsewhere.clone());
+    let check = MockServer::start_tls(&ca, move |req| match req.path.as_str() {
+        "/artifact" => {
+            Reply::Full { status: 302, headers: vec![("Location".into(), redirect_to.clone())], body: vec![] }
+        }
+        _ => Reply::json(served.lock().unwrap().clone()),
+    })
+    .await;
+    let signature = keys.sign(&v2, Some("2.0.0"));
+
+    // The manifest names the plain-http URL: refused at the check, before anything is downloaded.
+    *manifest.lock().unwrap() = dynamic_json("2.0.0", &elsewhere, signature.clone());
+    let fx = Fixture::new();
+    let updater = builder(&fx, &keys, &[check.url(CHECK)]).add_root_certificate(ca.ca_pem.clone()).build().unwrap();
+    let err = updater.check().await.unwrap_err();
+    assert!(matches!(err, Error::HttpsDowngrade { .. }), "{err}");
+    assert!(err.to_string().contains(&format!("points to plain-http `{elsewhere}`")), "{err}");
+
+    // The manifest names an https URL that redirects there: refused at that hop.
+    *manifest.lock().unwrap() = dynamic_json("2.0.0", &check.url("/artifact"), signature);
+    let update = updater.check().await.unwrap().unwrap();
+    let err = update.download_and_install(|_| {}).await.unwrap_err();
+    assert!(matches!(err, Error::HttpsDowngrade { .. }), "{err}");
+    assert_eq!(check.requests_to("/artifact").len(), 1, "the https hop was asked");
+    assert!(plain.requests().is_empty(), "the plain-http server was reached: {:?}", plain.requests());
+    fx.assert_untouched();
+}
+
+/// The app's headers (here an `Authorization` and a tenant) and the install id go to the check's origin only: a
+/// manifest pointing the download at another origin, or a redirect to one, does not take them along, as the
+/// header-capturing server there shows. `send_headers_to` lets them through to an origin the app names.
+#[tokio::test]
+async fn custom_headers_and_the_install_id_reach_only_the_checks_origin() {
+    let ca = TestCa::new();
+    let keys = Keys::generate();
+    let v2 = script_app("2.0.0", 5000);
+    let body = v2.clone();
+    let other = MockServer::start_tls(&ca, move |req| serve_file(req, &body, "\"v2\"")).await;
+    let manifest = Arc::new(std::sync::Mutex::new(String::new()));
+    let (served, redirect_to) = (manifest.clone(), other.url("/artifact"));
+    let check = MockServer::start_tls(&ca, move |req| match req.path.as_str() {
+        "/artifact" => {
+            Reply::Full { status: 302, headers: vec![("Location".into(), redirect_to.clone())], body: vec![] }
+        }
+        _ => Reply::json(served.lock().unwrap().clone()),
+    })
+    .await;
+    let signature = keys.sign(&v2, Some("2.0.0"));
+    let other_origin = other.url("");
+
+    for (case, artifact_url, extra_origin) in [
+        ("the manifest points elsewhere", other.url("/artifact"), None),
+        ("a redirect points elsewhere", check.url("/artifact"), None),
+        ("the app allows the other origin", other.url("/artifact"), Some(other_origin.clone())),
+    ] {
+        *manifest.lock().unwrap() = dynamic_json("2.0.0", &artifact_url, signature.clone());
+        let (checks_before, others_before) = (check.requests().len(), other.requests().len());
+        let fx = Fixture::new();
+        let mut b = builder(&fx, &keys, &[check.url(CHECK)])
+            .add_root_certificate(ca.ca_pem.clone())
+            .header("Authorization", "Bearer s3cret")
+            .header("X-Tenant", "acme");
+        if let Some(origin) = &extra_origin {
+            b = b.send_headers_to(origin);
+        }
+        b.build().unwrap().check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap();
+        assert_eq!(run(&fx.app), "2.0.0", "{case}");
+
+        for request in &check.requests()[checks_before..] {
+            assert_eq!(private_headers(request), PRIVATE_HEADERS, "{case}: {} at the check's origin", request.path);
+        }
+        let at_other = &other.requests()[others_before..];
+        assert_eq!(at_other.len(), 1, "{case}");
+        let expected: &[&str] = if extra_origin.is_some() { &PRIVATE_HEADERS } else { &[] };
+        assert_eq!(private_headers(&at_other[0]), expected, "{case}: at the other origin");
+    }
 }
 
 #[tokio::test]

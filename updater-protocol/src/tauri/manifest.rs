@@ -106,7 +106,7 @@ impl StaticManifest {
             let artifact = Artifact::take_from(&mut fields, release.version())?;
             check_format(&target, &artifact)?;
             let min_webview_version = match take_min_webview_version(&mut fields)? {
-                None if Backend::for_os(target.os()) == Backend::Webkitgtk => legacy_webkitgtk.clone(),
+                None if Backend::from(target.os()) == Backend::Webkitgtk => legacy_webkitgtk.clone(),
                 own => own,
             };
             entries.insert(key, PlatformEntry { target, artifact, min_webview_version, extra: fields.into_rest() });
@@ -229,7 +229,7 @@ impl StaticManifestBuilder {
                 artifact = artifact.with_format(format);
             }
             check_format(&target, &artifact)?;
-            let min_webview_version = self.min_webview.get(Backend::for_os(target.os())).cloned();
+            let min_webview_version = self.min_webview.get(Backend::from(target.os())).cloned();
             platforms.insert(key, PlatformEntry { target, artifact, min_webview_version, extra: Map::new() });
         }
 

@@ -759,7 +759,7 @@ fn min_webview_version_is_read_written_and_validated() {
     assert!(matches!(refused, Error::MinWebviewNotPerPlatform), "{refused}");
     assert!(matches!(
         "v2".parse::<millennium_update_protocol::webview::WebviewVersion>(),
-        Err(Error::InvalidWebviewVersion { .. })
+        Err(millennium_update_protocol::webview::Error::InvalidVersion { .. })
     ));
 }
 

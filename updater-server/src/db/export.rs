@@ -8,7 +8,7 @@ use super::releases::{
 };
 use super::signed_metadata::{
     DOCUMENT_COLUMNS, FRESHNESS_COLUMNS, FreshnessRow, ONLINE_KEY_COLUMNS, OnlineKeyRow, ReleaseDocumentRow,
-    document_from_row, freshness_from_row, online_key_from_row,
+    YANK_LIST_COLUMNS, YankListRow, document_from_row, freshness_from_row, online_key_from_row, yank_list_from_row,
 };
 use super::tokens::{TOKEN_COLUMNS, TokenRow, token_from_row};
 use crate::error::Result;
@@ -25,6 +25,7 @@ pub struct Counts {
     pub release_documents: u64,
     pub online_keys: u64,
     pub freshness: u64,
+    pub yank_lists: u64,
 }
 
 /// A stored root.
@@ -50,6 +51,8 @@ pub struct Export {
     pub online_keys: Vec<OnlineKeyRow>,
     /// App id and its freshness document.
     pub freshness: Vec<(String, FreshnessRow)>,
+    /// App id and its signed yank list.
+    pub yank_lists: Vec<(String, YankListRow)>,
 }
 
 impl Export {
@@ -65,6 +68,7 @@ impl Export {
             release_documents: self.release_documents.len() as u64,
             online_keys: self.online_keys.len() as u64,
             freshness: self.freshness.len() as u64,
+            yank_lists: self.yank_lists.len() as u64,
         }
     }
 }
@@ -74,7 +78,10 @@ impl Db {
     pub async fn export(&self) -> Result<Export> {
         let mut tx = self.begin().await?;
         let export = Export {
-            apps: tx.query("SELECT id, public_key, created_at FROM apps ORDER BY id").fetch_all(app_from_row).await?,
+            apps: tx
+                .query("SELECT id, public_key, created_at, require_signed_version FROM apps ORDER BY id")
+                .fetch_all(app_from_row)
+                .await?,
             tokens: tx
                 .query(&format!("SELECT {TOKEN_COLUMNS} FROM tokens ORDER BY id"))
                 .fetch_all(token_from_row)
@@ -116,6 +123,10 @@ impl Db {
                 .query(&format!("SELECT app_id, {FRESHNESS_COLUMNS} FROM freshness ORDER BY app_id"))
                 .fetch_all(|row| Ok((row.get("app_id")?, freshness_from_row(row)?)))
                 .await?,
+            yank_lists: tx
+                .query(&format!("SELECT app_id, {YANK_LIST_COLUMNS} FROM yank_lists ORDER BY app_id"))
+                .fetch_all(|row| Ok((row.get("app_id")?, yank_list_from_row(row)?)))
+                .await?,
         };
         tx.commit().await?;
         Ok(export)
@@ -131,10 +142,11 @@ impl Db {
     pub async fn import(&self, export: &Export) -> Result<()> {
         let mut tx = self.begin_write().await?;
         for app in &export.apps {
-            tx.query("INSERT INTO apps (id, public_key, created_at) VALUES ($1, $2, $3)")
+            tx.query("INSERT INTO apps (id, public_key, created_at, require_signed_version) VALUES ($1, $2, $3, $4)")
                 .bind(&app.id)
                 .bind(&app.public_key)
                 .bind(app.created_at)
+                .bind(app.require_signed_version)
                 .execute()
                 .await?;
         }
@@ -229,6 +241,16 @@ impl Db {
                 .bind(&f.envelope)
                 .bind(f.issued_at)
                 .bind(f.expires_at)
+                .execute()
+                .await?;
+        }
+        for (app, y) in &export.yank_lists {
+            tx.query(&format!("INSERT INTO yank_lists (app_id, {YANK_LIST_COLUMNS}) VALUES ($1, $2, $3, $4, $5)"))
+                .bind(app)
+                .bind(y.sequence)
+                .bind(&y.envelope)
+                .bind(&y.hash)
+                .bind(y.created_at)
                 .execute()
                 .await?;
         }

@@ -48,7 +48,7 @@
 //! version is in one of the three only. A migration, once released, is never edited: sqlx stores each applied one's
 //! checksum and refuses to open a database whose migration files no longer match (the test
 //! `applied_migrations_never_change` pins them). So `0001` and `0002`, written per backend before `common` existed,
-//! stay duplicated; `0003` and `0004`, identical on both, moved to `common` unchanged.
+//! stay duplicated; `0003` and `0004`, identical on both, moved to `common` unchanged; `0005` was written there.
 
 mod apps;
 mod backend;
@@ -72,7 +72,9 @@ pub use apps::AppRow;
 use backend::Pool;
 pub use export::{Counts, Export, RootRow};
 pub use releases::{ArtifactRow, NewArtifact, NewRelease, Placement, ReleaseRow};
-pub use signed_metadata::{DocumentHead, FreshnessRow, NewReleaseDocument, OnlineKeyRow, ReleaseDocumentRow};
+pub use signed_metadata::{
+    DocumentHead, FreshnessRow, NewReleaseDocument, NewYankList, OnlineKeyRow, ReleaseDocumentRow, YankListRow,
+};
 pub use tokens::TokenRow;
 
 use crate::error::{Error, Result};
@@ -293,6 +295,43 @@ mod tests {
         assert!(versions.contains(&2) && versions.contains(&3), "{versions:?}");
     }
 
+    /// Apps registered before `require-signed-version` existed keep publishing as before (signatures without a
+    /// `version:` accepted): migration 0005 gives them `false`; only apps created from then on default to `true`.
+    #[tokio::test]
+    async fn apps_registered_before_the_signed_version_policy_keep_it_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let migrations = dir.path().join("migrations");
+        std::fs::create_dir(&migrations).unwrap();
+        let ours = |name: &str| -> Vec<std::path::PathBuf> {
+            ["migrations/common", "migrations/sqlite"]
+                .iter()
+                .flat_map(|d| std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(d)).unwrap())
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.file_name().unwrap().to_str().unwrap().starts_with(name))
+                .collect()
+        };
+        for version in ["0001_", "0002_", "0003_", "0004_"] {
+            for path in ours(version) {
+                std::fs::copy(&path, migrations.join(path.file_name().unwrap())).unwrap();
+            }
+        }
+        let options = SqliteConnectOptions::new().filename(dir.path().join("db")).create_if_missing(true);
+        let pool = SqlitePool::connect_with(options).await.unwrap();
+        let run = || async { Migrator::new(migrations.as_path()).await.unwrap().run(&pool).await.unwrap() };
+        run().await;
+        sqlx::query("INSERT INTO apps (id, public_key, created_at) VALUES ('old', 'key', 1)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        for path in ours("0005_") {
+            std::fs::copy(&path, migrations.join(path.file_name().unwrap())).unwrap();
+        }
+        run().await;
+        let row =
+            sqlx::query("SELECT require_signed_version FROM apps WHERE id = 'old'").fetch_one(&pool).await.unwrap();
+        assert!(!row.get::<bool, _>("require_signed_version"));
+    }
+
     /// Every released migration, by backend, with the checksum sqlx stored when it applied it: changing one (even a
     /// comment) would make every database that applied it refuse to open (`VersionMismatch`). A new migration is
     /// added here as it is released; an existing line never changes.
@@ -318,6 +357,10 @@ mod tests {
                         4,
                         "bf0b1cc1183f7f75aa6092767aa51a7b16cdb05d4fe7d049aab5cbbfc9de7d6dcd23a89ad775e78f1053916caa85d9bf",
                     ),
+                    (
+                        5,
+                        "bb7d8307e51819ab7f59b480ead4db3531cf511264f7c2ca32e5e5aefb3658afc7766e550c2e2de25678c9f38fac9d0a",
+                    ),
                 ],
             ),
             (
@@ -338,6 +381,10 @@ mod tests {
                     (
                         4,
                         "bf0b1cc1183f7f75aa6092767aa51a7b16cdb05d4fe7d049aab5cbbfc9de7d6dcd23a89ad775e78f1053916caa85d9bf",
+                    ),
+                    (
+                        5,
+                        "bb7d8307e51819ab7f59b480ead4db3531cf511264f7c2ca32e5e5aefb3658afc7766e550c2e2de25678c9f38fac9d0a",
                     ),
                 ],
             ),

@@ -152,6 +152,17 @@ impl Db {
         channel_releases(self.exec(), app, channel).await
     }
 
+    /// The channels an app has releases in (yanked and paused ones too).
+    pub async fn app_channels(&self, app: &AppId) -> Result<Vec<String>> {
+        self.query(
+            "SELECT DISTINCT channel_releases.channel AS channel FROM channel_releases \
+             JOIN releases ON releases.id = channel_releases.release_id WHERE releases.app_id = $1",
+        )
+        .bind(app.as_str())
+        .fetch_all(|row| row.get("channel"))
+        .await
+    }
+
     /// The channels a release is placed in.
     pub async fn placements(&self, release_id: i64) -> Result<Vec<Placement>> {
         self.query(&format!("SELECT {PLACEMENT_COLUMNS} FROM channel_releases WHERE release_id = $1 ORDER BY channel"))
@@ -314,10 +325,20 @@ impl Db {
         Ok(())
     }
 
-    /// Sets or clears a release's yanked flag.
-    pub async fn set_yanked(&self, app: &AppId, release_id: i64, yanked: bool) -> Result<()> {
-        let mut tx = self.begin().await?;
+    /// Sets or clears a release's yanked flag; with `list`, stores that signed yank list in the same transaction
+    /// (refused unless it is numbered above the stored one and lists exactly the yanked releases).
+    pub async fn set_yanked(
+        &self,
+        app: &AppId,
+        release_id: i64,
+        yanked: bool,
+        list: Option<&super::signed_metadata::NewYankList>,
+    ) -> Result<()> {
+        let mut tx = self.begin_app_write(app).await?;
         tx.query("UPDATE releases SET yanked = $1 WHERE id = $2").bind(yanked).bind(release_id).execute().await?;
+        if let Some(list) = list {
+            super::signed_metadata::replace_yank_list(&mut tx, app, list).await?;
+        }
         tx.announce(app).await?;
         tx.commit().await
     }

@@ -1,5 +1,7 @@
 //! Signed metadata (`docs/protocol.md` §7): each app's root history, the offline-signed release documents, the
-//! server's online keys, and the current freshness document.
+//! server's online keys, the current freshness document, and the offline-signed yank list.
+
+use std::collections::BTreeSet;
 
 use super::backend::{Row, Tx};
 use super::releases::rollout_from_row;
@@ -36,6 +38,24 @@ pub struct FreshnessRow {
     pub expires_at: i64,
 }
 
+/// The signed yank list of an app.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YankListRow {
+    pub sequence: i64,
+    /// The envelope, as served.
+    pub envelope: String,
+    /// [`millennium_update_protocol::metadata::Envelope::hash`].
+    pub hash: String,
+    pub created_at: i64,
+}
+
+/// A verified yank list to store with a yank: its sequence number and the versions (canonical text) it lists.
+#[derive(Debug, Clone)]
+pub struct NewYankList {
+    pub row: YankListRow,
+    pub versions: BTreeSet<String>,
+}
+
 /// A release document with what decides whether its channel offers it.
 #[derive(Debug, Clone)]
 pub struct DocumentHead {
@@ -65,6 +85,7 @@ pub(super) const DOCUMENT_COLUMNS: &str =
     "d.release_id, d.app_id, d.channel, d.version, d.sequence, d.envelope, d.hash, d.created_at";
 pub(super) const FRESHNESS_COLUMNS: &str = "sequence, envelope, issued_at, expires_at";
 pub(super) const ONLINE_KEY_COLUMNS: &str = "app_id, key_id, public_key, secret_key, created_at";
+pub(super) const YANK_LIST_COLUMNS: &str = "sequence, envelope, hash, created_at";
 const LAST_SEQUENCE: &str = "SELECT MAX(sequence) AS last FROM release_documents WHERE app_id = $1 AND channel = $2";
 
 pub(super) fn document_from_row(row: Row<'_>) -> Result<ReleaseDocumentRow> {
@@ -95,6 +116,15 @@ pub(super) fn online_key_from_row(row: Row<'_>) -> Result<OnlineKeyRow> {
         key_id: row.get("key_id")?,
         public_key: row.get("public_key")?,
         secret_key: row.get("secret_key")?,
+        created_at: row.get("created_at")?,
+    })
+}
+
+pub(super) fn yank_list_from_row(row: Row<'_>) -> Result<YankListRow> {
+    Ok(YankListRow {
+        sequence: row.get("sequence")?,
+        envelope: row.get("envelope")?,
+        hash: row.get("hash")?,
         created_at: row.get("created_at")?,
     })
 }
@@ -163,7 +193,68 @@ pub(super) async fn insert_document(
     Ok(())
 }
 
+/// In the yank transaction of release `release_id` (already marked `yanked` or not): stores `list`, which must be
+/// numbered above the stored one and list exactly the app's yanked releases.
+pub(super) async fn replace_yank_list(tx: &mut Tx, app: &AppId, list: &NewYankList) -> Result<()> {
+    let stored: Option<i64> = tx
+        .query("SELECT sequence FROM yank_lists WHERE app_id = $1")
+        .bind(app.as_str())
+        .fetch_optional(|row| row.get("sequence"))
+        .await?;
+    if let Some(stored) = stored
+        && list.row.sequence <= stored
+    {
+        return Err(Error::conflict(
+            "sequence_not_newer",
+            format!(
+                "the yank list's sequence {} is not above {stored}, the stored list's\nhint: sign it again with sequence {} (the CLI does this when given `--release-key`)",
+                list.row.sequence,
+                stored + 1
+            ),
+        ));
+    }
+    let yanked: BTreeSet<String> = tx
+        .query("SELECT version FROM releases WHERE app_id = $1 AND yanked")
+        .bind(app.as_str())
+        .fetch_all(|row| row.get("version"))
+        .await?
+        .into_iter()
+        .collect();
+    if yanked != list.versions {
+        let show = |set: &BTreeSet<String>| set.iter().cloned().collect::<Vec<_>>().join(", ");
+        return Err(Error::MetadataRejected {
+            what: "yank list".into(),
+            reason: format!(
+                "it lists [{}], but the yanked releases would be [{}]\nhint: sign the list the CLI builds with `yank --release-key`",
+                show(&list.versions),
+                show(&yanked)
+            ),
+        });
+    }
+    tx.query(&format!(
+        "INSERT INTO yank_lists (app_id, {YANK_LIST_COLUMNS}) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (app_id) DO UPDATE SET sequence = excluded.sequence, envelope = excluded.envelope,
+         hash = excluded.hash, created_at = excluded.created_at"
+    ))
+    .bind(app.as_str())
+    .bind(list.row.sequence)
+    .bind(&list.row.envelope)
+    .bind(&list.row.hash)
+    .bind(list.row.created_at)
+    .execute()
+    .await?;
+    Ok(())
+}
+
 impl Db {
+    /// The signed yank list of an app.
+    pub async fn yank_list(&self, app: &AppId) -> Result<Option<YankListRow>> {
+        self.query(&format!("SELECT {YANK_LIST_COLUMNS} FROM yank_lists WHERE app_id = $1"))
+            .bind(app.as_str())
+            .fetch_optional(yank_list_from_row)
+            .await
+    }
+
     /// Every root envelope of an app, oldest first.
     pub async fn roots(&self, app: &AppId) -> Result<Vec<String>> {
         self.query("SELECT envelope FROM roots WHERE app_id = $1 ORDER BY version")
@@ -265,12 +356,13 @@ impl Db {
 
     /// Replaces the freshness document of an app, in one transaction holding the app's write lock (so signings on
     /// several replicas are serialised and sequence numbers only grow): if `due` says the stored one (if any) must be
-    /// replaced, `sign` gets the next sequence number and every release document with its placement, and its result
-    /// is stored. Returns the freshness document in force afterwards.
+    /// replaced, `sign` gets the lowest sequence number it may use (one above the stored one), every release document
+    /// with its placement and the yank list, and its result is stored. Returns the freshness document in force
+    /// afterwards.
     pub async fn replace_freshness<D, S>(&self, app: &AppId, due: D, sign: S) -> Result<FreshnessRow>
     where
         D: FnOnce(&FreshnessRow) -> bool,
-        S: FnOnce(u64, Vec<DocumentHead>) -> Result<FreshnessRow>,
+        S: FnOnce(u64, Vec<DocumentHead>, Option<YankListRow>) -> Result<FreshnessRow>,
     {
         let mut tx = self.begin_app_write(app).await?;
         let previous = tx
@@ -294,8 +386,13 @@ impl Db {
             .bind(app.as_str())
             .fetch_all(head_from_row)
             .await?;
+        let yanks = tx
+            .query(&format!("SELECT {YANK_LIST_COLUMNS} FROM yank_lists WHERE app_id = $1"))
+            .bind(app.as_str())
+            .fetch_optional(yank_list_from_row)
+            .await?;
         let next = previous.as_ref().map_or(1, |p| p.sequence.saturating_add(1));
-        let signed = sign(u64::try_from(next).unwrap_or(1), heads)?;
+        let signed = sign(u64::try_from(next).unwrap_or(1), heads, yanks)?;
         tx.query(
             "INSERT INTO freshness (app_id, sequence, envelope, issued_at, expires_at) VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (app_id) DO UPDATE SET sequence = excluded.sequence, envelope = excluded.envelope,

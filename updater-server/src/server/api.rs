@@ -11,11 +11,11 @@ use millennium_update_admin::api::{
     RevokedToken, Rollout, UpdateApp, Yank,
 };
 use millennium_update_protocol::Version;
-use millennium_update_protocol::metadata::Envelope;
+use millennium_update_protocol::metadata::{Envelope, TrustState};
 
 use super::updates::download_url;
 use super::{AppState, Auth};
-use crate::db::{NewReleaseDocument, ReleaseRow};
+use crate::db::{NewReleaseDocument, NewYankList, ReleaseRow, YankListRow};
 use crate::error::{Error, Result};
 use crate::names::{AppId, Channel};
 use crate::tokens::{NewToken, Scope};
@@ -82,7 +82,7 @@ pub async fn release_view(state: &AppState, release: &ReleaseRow) -> Result<Rele
 
 // ----- apps -----
 
-/// `POST /api/v1/apps` (server admin).
+/// `POST /api/v1/apps` (server admin). New apps require signed versions unless the request says otherwise.
 pub async fn create_app(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -93,13 +93,23 @@ pub async fn create_app(
     let id = AppId::parse(&request.id)?;
     let key = millennium_sign::PublicKey::from_text(&request.public_key)
         .map_err(|e| Error::bad_request(format!("invalid public key: {e}")))?;
-    let row = state.db().insert_app(&id, &key.to_text(millennium_sign::Format::Minisign)).await?;
-    tracing::info!(app = %id, key_id = %key.key_id(), "app created");
+    let require_signed_version = request.require_signed_version.unwrap_or(true);
+    let row =
+        state.db().insert_app(&id, &key.to_text(millennium_sign::Format::Minisign), require_signed_version).await?;
+    tracing::info!(app = %id, key_id = %key.key_id(), require_signed_version, "app created");
     Ok((StatusCode::CREATED, Json(app_view(&row)?)).into_response())
 }
 
 /// `PATCH /api/v1/apps/{app}` (server admin, or an admin token of the app): replaces the release public key that
-/// publishes are checked against. Releases already published keep the signatures they were published with.
+/// publishes are checked against (releases already published keep the signatures they were published with), and/or
+/// changes the `require-signed-version` policy.
+///
+/// Two changes need more than an app admin token, which automation holds as well as people:
+/// - Turning the policy off needs the server admin: it is what stops a token holder without the release key from
+///   publishing an old build's (validly signed) artifact as a new version.
+/// - The key of an app with signed metadata cannot be replaced here at all: its roots are pinned to the key it was
+///   registered with, and a client (and this server) would no longer trust any of them. Its release keys change
+///   through the next root (`root sign --new-release-key`), signed by the old key and the new one.
 pub async fn update_app(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -107,23 +117,51 @@ pub async fn update_app(
     json: std::result::Result<Json<UpdateApp>, JsonRejection>,
 ) -> Result<Response> {
     let app = AppId::parse(&app)?;
-    principal.require(&app, Scope::Admin, "replace the release key")?;
+    principal.require(&app, Scope::Admin, "change the app")?;
     let request = body(json)?;
-    let key = millennium_sign::PublicKey::from_text(&request.public_key)
+    if request.public_key.is_none() && request.require_signed_version.is_none() {
+        return Err(Error::bad_request("nothing to change: give `public_key` and/or `require_signed_version`"));
+    }
+    if request.require_signed_version == Some(false) {
+        principal.require_server_admin("turn off `require-signed-version`")?;
+    }
+    let key = request
+        .public_key
+        .as_deref()
+        .map(millennium_sign::PublicKey::from_text)
+        .transpose()
         .map_err(|e| Error::bad_request(format!("invalid public key: {e}")))?;
-    let old = state.db().app(&app).await?.ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
-    let row = state
-        .db()
-        .set_app_public_key(&app, &key.to_text(millennium_sign::Format::Minisign))
-        .await?
-        .ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
-    let old_key_id = millennium_sign::PublicKey::from_text(&old.public_key).map(|k| k.key_id().to_string());
-    tracing::warn!(
-        app = %app,
-        old_key_id = old_key_id.as_deref().unwrap_or("?"),
-        new_key_id = %key.key_id(),
-        "release public key replaced"
-    );
+    let mut row = state.db().app(&app).await?.ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
+    if key.is_some() && !state.db().roots(&app).await?.is_empty() {
+        return Err(Error::conflict(
+            "app_has_roots",
+            format!(
+                "app `{app}` has signed metadata, whose roots trust the release key it was registered with: replacing that key would break them\nhint: rotate the release key with the next root instead: `millennium-update-server root sign --app {app} --release-key OLD.key --new-release-key NEW.key`"
+            ),
+        ));
+    }
+    if let Some(key) = key {
+        let old_key_id = millennium_sign::PublicKey::from_text(&row.public_key).map(|k| k.key_id().to_string());
+        row = state
+            .db()
+            .set_app_public_key(&app, &key.to_text(millennium_sign::Format::Minisign))
+            .await?
+            .ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
+        tracing::warn!(
+            app = %app,
+            old_key_id = old_key_id.as_deref().unwrap_or("?"),
+            new_key_id = %key.key_id(),
+            "release public key replaced"
+        );
+    }
+    if let Some(require) = request.require_signed_version {
+        row = state
+            .db()
+            .set_app_require_signed_version(&app, require)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
+        tracing::warn!(app = %app, require_signed_version = require, "publish policy changed");
+    }
     Ok(Json(app_view(&row)?).into_response())
 }
 
@@ -136,6 +174,7 @@ fn app_view(row: &crate::db::AppRow) -> Result<App> {
         tauri_pubkey: key.to_text(millennium_sign::Format::Tauri).to_string(),
         key_id: key.key_id().to_string(),
         created_at: row.created_at,
+        require_signed_version: row.require_signed_version,
     })
 }
 
@@ -343,7 +382,10 @@ pub async fn rollout(
     Ok(Json(release_view(&state, &release).await?).into_response())
 }
 
-/// `POST /api/v1/apps/{app}/releases/{version}/yank` (admin).
+/// `POST /api/v1/apps/{app}/releases/{version}/yank` (admin). For an app with signed yanks
+/// ([`super::metadata::signed_yanks`]) the request must carry the next yank list, signed offline by a release key and
+/// listing exactly the releases yanked once it is done: an admin token alone can then neither yank nor, more to the
+/// point, un-yank.
 pub async fn yank(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -355,10 +397,47 @@ pub async fn yank(
     let version = parse_version(&version)?;
     let request = body(json)?;
     let release = release_or_404(&state, &app, &version).await?;
-    state.db().set_yanked(&app, release.id, request.yanked).await?;
-    tracing::info!(app = %app, version = %version, yanked = request.yanked, "yank changed");
+    let list = signed_yank_list(&state, &app, request.yanks).await?;
+    state.db().set_yanked(&app, release.id, request.yanked, list.as_ref()).await?;
+    tracing::info!(app = %app, version = %version, yanked = request.yanked, signed = list.is_some(), "yank changed");
     state.releases_changed(&app, if request.yanked { "yanked" } else { "unyanked" });
     super::metadata::refresh(&state, &app).await;
     let release = release_or_404(&state, &app, &version).await?;
     Ok(Json(release_view(&state, &release).await?).into_response())
+}
+
+/// The checked yank list of a yank request (its sequence and versions are checked against the stored ones in the
+/// yank's transaction); `None` for an app whose yanks are not signed.
+async fn signed_yank_list(state: &AppState, app: &AppId, envelope: Option<Envelope>) -> Result<Option<NewYankList>> {
+    let rejected = |reason: String| Error::MetadataRejected { what: "yank list".into(), reason };
+    let trust = super::metadata::trust_state(state, app).await?;
+    let Some(envelope) = envelope else {
+        let root =
+            trust.as_ref().map(TrustState::current_root).transpose().map_err(|e| Error::Internal(e.to_string()))?;
+        if super::metadata::signed_yanks(root.as_ref(), state.db().yank_list(app).await?.as_ref()) {
+            return Err(Error::conflict(
+                "yank_list_required",
+                format!(
+                    "app `{app}` has signed yanks: yanking and un-yanking need the next yank list, signed with a release key\nhint: run `yank` with `--release-key`"
+                ),
+            ));
+        }
+        return Ok(None);
+    };
+    let Some(trust) = trust else {
+        return Err(Error::bad_request(format!(
+            "app `{app}` has no signed metadata (no root), so a yank list cannot be checked"
+        )));
+    };
+    let yanks = trust.check_yanks_document(&envelope).map_err(|e| rejected(e.to_string()))?;
+    let sequence = i64::try_from(yanks.sequence).map_err(|_| rejected("its sequence number is too large".into()))?;
+    Ok(Some(NewYankList {
+        row: YankListRow {
+            sequence,
+            envelope: envelope.to_json(),
+            hash: envelope.hash(),
+            created_at: crate::db::now(),
+        },
+        versions: yanks.versions.iter().map(ToString::to_string).collect(),
+    }))
 }

@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `GET /metadata/{app}/roots.json` | apps | every root envelope, oldest first (JSON array) |
 //! | `GET /metadata/{app}/freshness.json` | apps | the current freshness envelope |
+//! | `GET /metadata/{app}/yanks.json` | apps | the signed yank list (`404` while the app has none) |
 //! | `GET /metadata/{app}/channels/{channel}/releases/{version}.json` | apps | a release envelope (`410` once yanked) |
 //! | `GET /metadata/{app}/files/{version}/{target}/{file}` | apps | the artifact, exactly as `/download/` serves it |
 //! | `GET /api/v1/apps/{app}/metadata` | app tokens | root version, online keys, last sequence per channel |
@@ -15,17 +16,32 @@
 //!
 //! # Who signs what
 //!
-//! The server never sees a release key. Roots and release documents arrive signed; the server checks them with the
-//! protocol crate's [`TrustState`] exactly as a client will (root `N + 1` must chain from root `N`, the first root
-//! must be signed by the key the app was registered with; a release document must be signed by a release key of the
-//! current root, for this app and channel) and refuses what a client would refuse. The freshness document is the
-//! only one the server signs, with the newest online key it holds that the current root lists and does not revoke:
-//! after every change of what is offered (publish, promote, rollout, yank, new root), and again by the singleton job
-//! of [`super::replicas`] when half of its lifetime has passed. A request for an expired one signs a new one first.
+//! The server never sees a root or release key. Roots, release documents and yank lists arrive signed; the server
+//! checks them with the protocol crate's [`TrustState`] exactly as a client will (root `N + 1` must carry a threshold
+//! of root `N`'s root keys and of its own; the first root must be signed by the key the app was registered with and
+//! by its own threshold; a release document or yank list must be signed by a release key of the current root, for
+//! this app) and refuses what a client would refuse. The freshness document is the only one the server signs, with
+//! the newest online key it holds that the current root lists and no root revoked: after every change of what is
+//! offered (publish, promote, rollout, yank, new root), and again by the singleton job of [`super::replicas`] when
+//! half of its lifetime has passed. A request for an expired one signs a new one first. Its sequence number is
+//! `max(last + 1, the issue time in milliseconds)` ([`freshness_sequence_at`]), which clients bound by their clock.
+//! It pins the stored yank list while that list verifies under the current root (a list signed by a release key a
+//! later root dropped does not, and clients forget theirs on that root too, until the publisher signs a new one).
+//!
+//! # One signing at a time
+//!
+//! Signing may cost an scrypt key derivation (online keys encrypted with `MILLENNIUM_ONLINE_KEY_PASSWORD`), and a
+//! request for an expired freshness document needs no token, so requests must not be able to start signings at
+//! will. Each app's signings run one at a time in this process ([`Signings`]), and the stored document is checked
+//! before the key is opened, so a signing that is no longer due costs one database read. A request that finds the
+//! document expired while a signing of the app is under way, or within [`FAILURE_PAUSE`] of a failed one, is
+//! answered `503` with `Retry-After` instead of starting another.
 //!
 //! An app without a root has no signed metadata: these routes answer `404`, and publishing works as before.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -34,21 +50,53 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use millennium_sign::{Format, KdfParams, KeyId, PublicKey, SecretKey, SecretKeyBox};
 use millennium_update_admin::api::{
-    ChannelSequence, FreshnessStatus, MetadataStatus, OnlineKey, OnlineKeyStatus, StoredRoot,
+    ChannelSequence, FreshnessStatus, MetadataStatus, OnlineKey, OnlineKeyStatus, StoredRoot, YanksStatus,
 };
 use millennium_update_admin::report::display_chain;
 use millennium_update_protocol::Version;
-use millennium_update_protocol::metadata::{ChannelHead, Envelope, Freshness, Kind, Root, SPEC_VERSION, TrustState};
+use millennium_update_protocol::metadata::{
+    ChannelHead, Envelope, Freshness, Kind, Root, SPEC_VERSION, TrustState, YanksPin, freshness_sequence_at,
+};
 use time::OffsetDateTime;
 
 use super::{AppState, Auth};
-use crate::db::{AppRow, DocumentHead, FreshnessRow, OnlineKeyRow};
+use crate::db::{AppRow, DocumentHead, FreshnessRow, OnlineKeyRow, YankListRow};
 use crate::error::{Error, Result};
 use crate::names::{AppId, Channel};
 use crate::tokens::Scope;
 
 /// Most online keys an app may accumulate (each root lists at most 16 keys of a kind).
 const MAX_ONLINE_KEYS: usize = 16;
+
+/// How long requests are answered `503` after a signing they started failed (a locked online key, say), instead of
+/// each trying again.
+pub const FAILURE_PAUSE: Duration = Duration::from_secs(10);
+
+/// The freshness signings of each app: one at a time, and when the last one a request started failed.
+#[derive(Debug, Default)]
+pub struct Signings {
+    apps: Mutex<HashMap<String, Arc<Flight>>>,
+}
+
+#[derive(Debug, Default)]
+struct Flight {
+    /// Held while a signing of the app runs.
+    running: tokio::sync::Mutex<()>,
+    /// When a signing started by a request last failed.
+    failed_at: Mutex<Option<Instant>>,
+}
+
+impl Signings {
+    /// How many apps it tracks: the apps with signed metadata whose freshness document was signed since the start.
+    pub fn apps(&self) -> usize {
+        self.apps.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+
+    fn flight(&self, app: &AppId) -> Arc<Flight> {
+        // Only apps with signed metadata get here (registered ones with a root), so the map stays small.
+        self.apps.lock().unwrap_or_else(PoisonError::into_inner).entry(app.to_string()).or_default().clone()
+    }
+}
 
 /// When a stored freshness document is replaced.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,15 +143,16 @@ pub async fn trust_state(state: &AppState, app: &AppId) -> Result<Option<TrustSt
         .map_err(|e| Error::Internal(format!("the stored roots of `{app}` do not chain: {e}")))
 }
 
-fn revoked_ids(root: &Root) -> Vec<KeyId> {
-    root.revoked_keys.iter().filter_map(|id| id.parse().ok()).collect()
+/// Every key id revoked by `trust`'s root or one before it.
+fn revoked_ids(trust: &TrustState) -> Result<Vec<KeyId>> {
+    trust.revoked().map_err(|e| Error::Internal(format!("current root: {e}")))
 }
 
 /// The online key that signs freshness documents under `trust`'s root: the newest the server holds that the root
-/// lists and does not revoke.
+/// lists and no root revoked.
 async fn signing_key(state: &AppState, app: &AppId, trust: &TrustState) -> Result<SecretKey> {
     let root = trust.current_root().map_err(|e| Error::Internal(format!("current root: {e}")))?;
-    let revoked = revoked_ids(&root);
+    let revoked = revoked_ids(trust)?;
     for row in state.db().online_keys(app).await? {
         let public = PublicKey::from_text(&row.public_key)
             .map_err(|e| Error::Internal(format!("stored online key {}: {e}", row.key_id)))?;
@@ -177,12 +226,48 @@ fn channel_heads(rows: Vec<DocumentHead>) -> Result<BTreeMap<String, Vec<Channel
     Ok(channels)
 }
 
-/// Signs a new freshness document for `app` if `due` says so; `None` when the app has no signed metadata.
+/// Signs a new freshness document for `app` if `due` says so, after any signing of the app under way; `None` when
+/// the app has no signed metadata.
 pub async fn sign_freshness(state: &AppState, app: &AppId, due: Due) -> Result<Option<FreshnessRow>> {
+    let flight = state.signings().flight(app);
+    let _running = flight.running.lock().await;
+    sign_freshness_now(state, app, due).await
+}
+
+/// The current freshness document for a request that found the stored one expired: signed now if no signing of the
+/// app runs and none failed within [`FAILURE_PAUSE`], else [`Error::Unavailable`].
+async fn sign_for_request(state: &AppState, app: &AppId) -> Result<Option<FreshnessRow>> {
+    // Any name reaches here unauthenticated: one without roots (made up, or an app without signed metadata) must not
+    // take an entry in `Signings`, or a stream of made-up names would grow it without bound.
+    if state.db().roots(app).await?.is_empty() {
+        return Ok(None);
+    }
+    let flight = state.signings().flight(app);
+    let failed_at = *flight.failed_at.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(left) = failed_at.and_then(|at| FAILURE_PAUSE.checked_sub(at.elapsed())) {
+        return Err(Error::Unavailable {
+            what: format!("the freshness document of app `{app}` could not be signed"),
+            retry_after: left.as_secs().max(1),
+        });
+    }
+    let Ok(_running) = flight.running.try_lock() else {
+        return Err(Error::Unavailable {
+            what: format!("the freshness document of app `{app}` is being signed"),
+            retry_after: 1,
+        });
+    };
+    let signed = sign_freshness_now(state, app, Due::Expired).await;
+    if signed.is_err() {
+        *flight.failed_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+    }
+    signed
+}
+
+/// [`sign_freshness`] for a caller that holds the app's [`Flight`].
+async fn sign_freshness_now(state: &AppState, app: &AppId, due: Due) -> Result<Option<FreshnessRow>> {
     let Some(trust) = trust_state(state, app).await? else {
         return Ok(None);
     };
-    let key = signing_key(state, app, &trust).await?;
     let lifetime = state.config().freshness_lifetime;
     let lifetime_secs = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
     let now = OffsetDateTime::now_utc();
@@ -193,22 +278,34 @@ pub async fn sign_freshness(state: &AppState, app: &AppId, due: Due) -> Result<O
         Due::Expired => row.expires_at <= now.unix_timestamp(),
         Due::HalfLife => row.expires_at - now.unix_timestamp() <= lifetime_secs / 2,
     };
+    // Checked again in the transaction below (another replica may sign meanwhile); here so that a signing that is no
+    // longer due (the one before it just signed) does not open the key.
+    if let Some(row) = state.db().freshness(app).await?
+        && !is_due(&row)
+    {
+        return Ok(Some(row));
+    }
+    let key = signing_key(state, app, &trust).await.inspect_err(|_| {
+        state.metrics().freshness_signing(app.as_str(), "failed");
+    })?;
+    state.metrics().freshness_signing(app.as_str(), "signed");
     let row = state
         .db()
-        .replace_freshness(app, is_due, |sequence, rows| {
+        .replace_freshness(app, is_due, |lowest, rows, yanks| {
             let document = Freshness {
                 kind: Kind::Freshness,
                 spec_version: SPEC_VERSION,
                 app: app.to_string(),
-                sequence,
+                sequence: lowest.max(freshness_sequence_at(issued)),
                 issued,
                 expires,
                 channels: channel_heads(rows)?,
+                yanks: yanks.and_then(|row| yanks_pin(app, &trust, row)),
             };
             let envelope = Envelope::sign(&document, Kind::Freshness, &[&key])
                 .map_err(|e| Error::Internal(format!("signing the freshness document: {e}")))?;
             Ok(FreshnessRow {
-                sequence: i64::try_from(sequence).unwrap_or(i64::MAX),
+                sequence: i64::try_from(document.sequence).unwrap_or(i64::MAX),
                 envelope: envelope.to_json(),
                 issued_at: issued.unix_timestamp(),
                 expires_at: expires.unix_timestamp(),
@@ -216,6 +313,20 @@ pub async fn sign_freshness(state: &AppState, app: &AppId, due: Due) -> Result<O
         })
         .await?;
     Ok(Some(row))
+}
+
+/// What a freshness document pins of the stored yank list: nothing when it no longer verifies under the current root
+/// (its release key was rotated out; clients forgot their list on that root too).
+fn yanks_pin(app: &AppId, trust: &TrustState, row: YankListRow) -> Option<YanksPin> {
+    let verified = Envelope::parse(row.envelope.as_bytes()).and_then(|envelope| trust.check_yanks_document(&envelope));
+    match (verified, u64::try_from(row.sequence)) {
+        (Ok(_), Ok(sequence)) => Some(YanksPin { sequence, hash: row.hash }),
+        (Err(e), _) => {
+            tracing::warn!(app = %app, error = %e, "the stored yank list does not verify under the current root; sign a new one with `yank --release-key`");
+            None
+        }
+        (_, Err(_)) => None,
+    }
 }
 
 /// Re-signs the freshness document after a change of what `app` offers. A failure is logged, not returned: the
@@ -266,8 +377,15 @@ pub async fn freshness(State(state): State<AppState>, Path(app): Path<String>) -
     let app = AppId::parse(&app)?;
     let row = match state.db().freshness(&app).await? {
         Some(row) if row.expires_at > crate::db::now() => row,
-        _ => sign_freshness(&state, &app, Due::Expired).await?.ok_or_else(|| no_metadata(&app))?,
+        _ => sign_for_request(&state, &app).await?.ok_or_else(|| no_metadata(&app))?,
     };
+    document_response(row.envelope, "no-cache")
+}
+
+/// `GET /metadata/{app}/yanks.json`.
+pub async fn yanks(State(state): State<AppState>, Path(app): Path<String>) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    let row = state.db().yank_list(&app).await?.ok_or_else(|| Error::not_found(format!("yank list of app `{app}`")))?;
     document_response(row.envelope, "no-cache")
 }
 
@@ -295,7 +413,7 @@ pub async fn status(State(state): State<AppState>, Auth(principal): Auth, Path(a
     app_row(&state, &app).await?;
     let trust = trust_state(&state, &app).await?;
     let root = trust.as_ref().map(TrustState::current_root).transpose().map_err(|e| Error::Internal(e.to_string()))?;
-    let revoked = root.as_ref().map(revoked_ids).unwrap_or_default();
+    let revoked = trust.as_ref().map(revoked_ids).transpose()?.unwrap_or_default();
     let mut online_keys = Vec::new();
     for row in state.db().online_keys(&app).await? {
         let public = PublicKey::from_text(&row.public_key).map_err(|e| Error::Internal(e.to_string()))?;
@@ -318,16 +436,27 @@ pub async fn status(State(state): State<AppState>, Auth(principal): Auth, Path(a
         issued_at: row.issued_at,
         expires_at: row.expires_at,
     });
+    let yank_list = state.db().yank_list(&app).await?;
     Ok(Json(MetadataStatus {
         app: app.to_string(),
         root_version: trust.as_ref().map(|t| t.root_version),
+        root_keys: root.as_ref().map(|r| r.root_keys.clone()),
+        root_threshold: root.as_ref().map(|r| r.root_threshold.unwrap_or(1)),
         release_keys: root.as_ref().map(|r| r.release_keys.clone()),
-        revoked_keys: root.as_ref().map(|r| r.revoked_keys.clone()),
+        revoked_keys: trust.as_ref().map(|_| revoked.iter().map(ToString::to_string).collect()),
+        signed_yanks: signed_yanks(root.as_ref(), yank_list.as_ref()),
+        yanks: yank_list.map(|row| YanksStatus { sequence: row.sequence, created_at: row.created_at }),
         online_keys,
         channels,
         freshness,
     })
     .into_response())
+}
+
+/// Whether yanks of an app must come with a signed yank list: once its root has root keys (updaters that read such a
+/// root read yank lists too), or once it has a signed list.
+pub fn signed_yanks(root: Option<&Root>, list: Option<&YankListRow>) -> bool {
+    list.is_some() || root.is_some_and(Root::has_root_keys)
 }
 
 /// `POST /api/v1/apps/{app}/online-keys` (app admin): generates an online key and keeps its secret; answers its

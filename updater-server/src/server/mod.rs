@@ -234,6 +234,7 @@ struct Inner {
     env_admin_hash: Option<[u8; 32]>,
     metrics: Metrics,
     cache: updates::AnswerCache,
+    signings: metadata::Signings,
 }
 
 /// What opening the state did that the operator must know.
@@ -241,14 +242,19 @@ struct Inner {
 pub struct Opened {
     /// The state.
     pub state: AppState,
-    /// A server admin token created because none existed: show it once.
-    pub new_admin_token: Option<String>,
+    /// Where the server admin token created because none existed was written ([`ADMIN_TOKEN_FILE`] in the data
+    /// directory): tell the operator the path, never the token.
+    pub admin_token_file: Option<PathBuf>,
 }
+
+/// The file in the data directory that receives the server admin token made on first start (mode `0600`).
+pub const ADMIN_TOKEN_FILE: &str = "admin-token";
 
 impl AppState {
     /// Opens the storage (creating the data directory, applying migrations), removes uploads left by an interrupted
     /// publish (files: at once; an object store: later, by the leader replica, see [`replicas`]), and makes a server
-    /// admin token on first start unless `admin_token` (from `MILLENNIUM_ADMIN_TOKEN`) is given.
+    /// admin token on first start unless `admin_token` (from `MILLENNIUM_ADMIN_TOKEN`) is given (see
+    /// [`first_admin_token`]).
     pub async fn open(storage: &StorageConfig, config: ServerConfig, admin_token: Option<&str>) -> Result<Opened> {
         let (db, blobs) = storage.open().await?;
         let removed = if blobs.is_object_store() {
@@ -270,13 +276,10 @@ impl AppState {
             Some(token) => Some(tokens::hash_whole(token)),
             None => None,
         };
-        let mut new_admin_token = None;
-        if env_admin_hash.is_none() {
-            let token = NewToken::generate()?;
-            if db.insert_first_admin_token(&token.id, &token.secret_hash, "server admin (first start)").await? {
-                new_admin_token = Some(token.text);
-            }
-        }
+        let admin_token_file = match env_admin_hash {
+            Some(_) => None,
+            None => first_admin_token(&db, &storage.data_dir).await?,
+        };
         let state = AppState(Arc::new(Inner {
             db,
             blobs,
@@ -284,8 +287,9 @@ impl AppState {
             env_admin_hash,
             metrics: Metrics::new(),
             cache: updates::AnswerCache::default(),
+            signings: metadata::Signings::default(),
         }));
-        Ok(Opened { state, new_admin_token })
+        Ok(Opened { state, admin_token_file })
     }
 
     /// The database.
@@ -313,6 +317,11 @@ impl AppState {
         &self.0.cache
     }
 
+    /// The freshness signings under way.
+    pub fn signings(&self) -> &metadata::Signings {
+        &self.0.signings
+    }
+
     /// Records that the releases of `app` changed (`event`: `published`, `promoted`, …): counts the event and drops
     /// the cached update answers, so the next check reads the database. Called after the change is committed.
     pub fn releases_changed(&self, app: &crate::names::AppId, event: &str) {
@@ -335,6 +344,60 @@ impl AppState {
         let app = row.app_id.as_deref().map(crate::names::AppId::parse).transpose()?;
         Ok(Principal { token_id: Some(row.id), app, scope: row.scope })
     }
+}
+
+/// Makes the server admin token on first start (when the database has none) and writes it to [`ADMIN_TOKEN_FILE`]
+/// in `data_dir`; returns the file's path when it did.
+///
+/// The token never goes to stderr, which container runtimes keep in their logs (`docker logs`) for anyone who can
+/// read those. The file is written before the token's hash is stored: a temporary file (mode `0600`, synced) renamed
+/// without overwriting, so a crash leaves either no file or a whole one, and an existing file is never replaced.
+/// When a file is already there but the database has no admin token (a crash between the two steps, or a database
+/// reset), the token in it is adopted rather than a second one made, so the file always holds the working token.
+pub async fn first_admin_token(db: &Db, data_dir: &Path) -> Result<Option<PathBuf>> {
+    if db.has_server_admin_token().await? {
+        return Ok(None);
+    }
+    let path = data_dir.join(ADMIN_TOKEN_FILE);
+    let token = match std::fs::read_to_string(&path) {
+        Ok(text) => NewToken::adopt(text.trim()).map_err(|_| {
+            Error::usage(format!(
+                "`{}` does not hold a server admin token, and the database has none\nhint: move the file away so the server can write a new token there, or set `{}`",
+                path.display(),
+                crate::env_vars::ADMIN_TOKEN
+            ))
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let token = NewToken::generate()?;
+            write_new_file(&path, token.text.as_bytes())?;
+            token
+        }
+        Err(e) => return Err(Error::io("could not read", &path, e)),
+    };
+    // Replicas starting together on one database: only one stores its token; the others' files are removed again.
+    if db.insert_first_admin_token(&token.id, &token.secret_hash, "server admin (first start)").await? {
+        return Ok(Some(path));
+    }
+    std::fs::remove_file(&path).map_err(|e| Error::io("could not remove", &path, e))?;
+    Ok(None)
+}
+
+/// Writes `contents` to a new file at `path`, readable by its owner only: a synced temporary file in the same
+/// directory, renamed without replacing anything already there, then the directory synced.
+fn write_new_file(path: &Path, contents: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    // `tempfile` creates its files with mode 0600 on Unix.
+    let mut temp = tempfile::Builder::new()
+        .prefix(".admin-token.")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("could not create a temporary file in", dir, e))?;
+    temp.write_all(contents).map_err(|e| Error::io("could not write", temp.path(), e))?;
+    temp.as_file().sync_all().map_err(|e| Error::io("could not sync", temp.path(), e))?;
+    temp.persist_noclobber(path).map_err(|e| Error::io("could not create", path, e.error))?;
+    #[cfg(unix)]
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io("could not sync", dir, e))?;
+    Ok(())
 }
 
 /// The caller of an admin API request, from `Authorization: Bearer TOKEN`.
@@ -382,6 +445,7 @@ pub fn app(state: AppState) -> Router {
         .route("/download/{app}/{version}/{target}/{file}", get(download::download))
         .route("/metadata/{app}/roots.json", get(metadata::roots))
         .route("/metadata/{app}/freshness.json", get(metadata::freshness))
+        .route("/metadata/{app}/yanks.json", get(metadata::yanks))
         .route("/metadata/{app}/channels/{channel}/releases/{file}", get(metadata::release_document))
         // The same artifact bytes (and `Range`, `ETag`, yank rules) as `/download/`, under the metadata tree.
         .route("/metadata/{app}/files/{version}/{target}/{file}", get(download::download))
@@ -476,7 +540,9 @@ async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) 
     if !allowed {
         return Err(Error::Forbidden { action: "read the metrics".into() });
     }
-    let mut response = state.metrics().render().into_response();
+    let mut text = state.metrics().render();
+    state.cache().render_metrics(&mut text);
+    let mut response = text.into_response();
     response.headers_mut().insert(
         axum::http::header::CONTENT_TYPE,
         axum::http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
@@ -590,10 +656,11 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
     config.gc = options.gc;
     config.freshness_lifetime = options.freshness_lifetime;
     let opened = AppState::open(&options.storage, config, options.admin_token.as_deref()).await?;
-    if let Some(token) = &opened.new_admin_token {
-        // Printed once, on stderr, outside the log format so it is easy to copy; only its hash is stored.
+    if let Some(path) = &opened.admin_token_file {
+        // The path, never the token: stderr ends up in container logs. Outside the log format so it is easy to copy.
         eprintln!(
-            "\nserver admin token (shown only this once; store it now, it is kept only hashed):\n\n    {token}\n\nhint: pass it as `--token` or `MILLENNIUM_TOKEN` to the admin commands\n"
+            "\nserver admin token written to `{path}` (readable by this user only; the database keeps only its hash)\n\nhint: `export MILLENNIUM_TOKEN=$(cat {path})` for the admin commands; keep it somewhere safe and delete the file\n",
+            path = path.display()
         );
     }
     let state = opened.state;

@@ -58,7 +58,8 @@ pub fn generate() -> String {
     paths(
         health, metrics, openapi, check_for_update, check_for_update_with_bundle, static_manifest, download,
         download_head, create_app, get_app, update_app, create_token, revoke_token, list_releases, publish,
-        get_release, promote, rollout, yank, metadata_roots, metadata_freshness, metadata_release, metadata_file,
+        get_release, promote, rollout, yank, metadata_roots, metadata_freshness, metadata_yanks, metadata_release,
+        metadata_file,
         metadata_status, generate_online_key, upload_root
     ),
     components(responses(Error), schemas(ErrorBody, ErrorDetail)),
@@ -334,6 +335,7 @@ fn download_head() {}
 
 /// Register an app and its release public key (server admin)
 #[utoipa::path(post, path = "/api/v1/apps", operation_id = "createApp", tag = "admin", security(("bearer" = [])),
+    description = "New apps require signed versions (`require_signed_version`, default `true`): a publish is refused (`422 unversioned_signature`) when an artifact's signature does not state the version it was signed for.",
     request_body = CreateApp,
     responses(
         (status = 201, description = "The app", body = App),
@@ -349,13 +351,14 @@ fn create_app() {}
         (status = 401, response = Error), (status = 403, response = Error), (status = 404, response = Error)))]
 fn get_app() {}
 
-/// Replace the app's release public key (server admin or an admin token of the app); publishes are checked against the new key, releases already published keep their signatures
+/// Replace the app's release public key and/or change its `require_signed_version` policy (server admin or an admin token of the app)
 #[utoipa::path(patch, path = "/api/v1/apps/{app}", operation_id = "updateApp", tag = "admin", security(("bearer" = [])),
+    description = "Publishes are checked against a new key from then on; releases already published keep their signatures. The key of an app with signed metadata (a root) cannot be replaced (`409 app_has_roots`): its release keys change through the next root. Turning `require_signed_version` off needs the server admin token (`403`).",
     params(AppPath), request_body = UpdateApp,
     responses(
-        (status = 200, description = "The app, with its new key", body = App),
+        (status = 200, description = "The app as changed", body = App),
         (status = 400, response = Error), (status = 401, response = Error), (status = 403, response = Error),
-        (status = 404, response = Error)))]
+        (status = 404, response = Error), (status = 409, response = Error)))]
 fn update_app() {}
 
 /// New token scoped to one app (admin of the app); shown once
@@ -386,7 +389,7 @@ fn list_releases() {}
 
 /// Publish a release (publish token): multipart, `release` part first, then `signature:TARGET` and `artifact:TARGET` parts
 #[utoipa::path(post, path = "/api/v1/apps/{app}/releases", operation_id = "publish", tag = "admin", security(("bearer" = [])),
-    description = "Apps with signed metadata (a root) need a `release-document` part (the release envelope signed offline) right after `release`; it must list exactly the uploaded artifacts with their size, BLAKE2b-256 and signature.",
+    description = "Apps with signed metadata (a root) need a `release-document` part (the release envelope signed offline) right after `release`; it must list exactly the uploaded artifacts with their size, BLAKE2b-256 and signature. Apps that require signed versions refuse a signature without `version:` in its trusted comment (`422 unversioned_signature`).",
     params(AppPath),
     request_body(content = PublishForm, content_type = "multipart/form-data"),
     responses(
@@ -424,13 +427,13 @@ fn promote() {}
         (status = 404, response = Error)))]
 fn rollout() {}
 
-/// Stop offering and serving a release, or undo (admin)
+/// Stop offering and serving a release, or undo (admin); for an app with signed yanks, with the next yank list signed offline by a release key
 #[utoipa::path(post, path = "/api/v1/apps/{app}/releases/{version}/yank", operation_id = "yank", tag = "admin", security(("bearer" = [])),
     params(ReleasePath), request_body(content = Option<Yank>),
     responses(
         (status = 200, description = "The release", body = Release),
         (status = 400, response = Error), (status = 401, response = Error), (status = 403, response = Error),
-        (status = 404, response = Error)))]
+        (status = 404, response = Error), (status = 409, response = Error), (status = 422, response = Error)))]
 fn yank() {}
 
 /// Every root envelope of the app, oldest first
@@ -443,11 +446,21 @@ fn metadata_roots() {}
 
 /// The current freshness envelope, signed by the server's online key (signed anew when expired)
 #[utoipa::path(get, path = "/metadata/{app}/freshness.json", operation_id = "metadataFreshness", tag = "metadata",
+    description = "A request that finds the stored document expired signs a new one, one signing per app at a time: while one runs, or for 10 s after one failed, it is answered `503` with `Retry-After` (seconds).",
     params(AppPath),
     responses(
         (status = 200, description = "Freshness envelope", body = Envelope),
-        (status = 400, response = Error), (status = 404, response = Error), (status = 409, response = Error)))]
+        (status = 400, response = Error), (status = 404, response = Error), (status = 409, response = Error),
+        (status = 503, response = Error)))]
 fn metadata_freshness() {}
+
+/// The app's yank list, signed offline with a release key (pinned by the freshness document)
+#[utoipa::path(get, path = "/metadata/{app}/yanks.json", operation_id = "metadataYanks", tag = "metadata",
+    params(AppPath),
+    responses(
+        (status = 200, description = "Yank list envelope", body = Envelope),
+        (status = 400, response = Error), (status = 404, response = Error)))]
+fn metadata_yanks() {}
 
 /// The release envelope of a version in a channel, signed offline with a release key
 #[utoipa::path(get, path = "/metadata/{app}/channels/{channel}/releases/{file}", operation_id = "metadataRelease", tag = "metadata",
@@ -486,7 +499,7 @@ fn metadata_status() {}
         (status = 409, response = Error)))]
 fn generate_online_key() {}
 
-/// Store the next root, signed offline: root 1 by the app's registered key, root N+1 by a release key of root N and of its own (admin)
+/// Store the next root, signed offline: root 1 by the app's registered key and its own threshold of root keys, root N+1 by a threshold of root N's root keys and of its own (admin)
 #[utoipa::path(post, path = "/api/v1/apps/{app}/roots", operation_id = "uploadRoot", tag = "admin", security(("bearer" = [])),
     params(AppPath), request_body = Envelope,
     responses(

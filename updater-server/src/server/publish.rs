@@ -19,8 +19,10 @@
 //! artifact check: more bytes than the document's size are refused at once, and at the end of the part its size,
 //! BLAKE2b-256 and signature (by a release key of the root, for this version) must be the document's; the uploaded
 //! `.sig` must be the signature the document names. Once the request is complete, every signature is verified against
-//! the app's registered public key over the stored bytes, and its signed `version:` (if any) must be the release
-//! version. Only then are the files moved to their content-addressed names and fsynced, and the release, its artifacts
+//! the app's registered public key over the stored bytes, and its signed `version:` must be the release version; a
+//! signature without one is refused when the app requires signed versions (`require-signed-version`, on for apps
+//! created since the policy exists), since it would fit any version: an old, vulnerable build's artifact and `.sig`
+//! could be published as a new release. Only then are the files moved to their content-addressed names and fsynced, and the release, its artifacts
 //! and its channel placement written in one database transaction. Any failure before the commit drops the temporary
 //! files and writes nothing; a crash between the renames and the commit leaves unreferenced blobs that nothing serves
 //! and the next start removes.
@@ -35,6 +37,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use millennium_update_admin::api::{
     ARTIFACT_PART_PREFIX, DryRun, PublishRequest, RELEASE_DOCUMENT_PART, RELEASE_PART, SIGNATURE_PART_PREFIX,
+    UnversionedSignature,
 };
 use millennium_update_protocol::metadata::{ArtifactCheck, Envelope, VerifiedRelease};
 use millennium_update_protocol::tauri::{Artifact, ArtifactUrl, DynamicResponse, ReleaseInfo, SignatureText};
@@ -141,7 +144,9 @@ async fn publish_checked(
         info = info.with_notes(notes.clone()).map_err(|source| Error::protocol("notes", source))?;
     }
     let min_webview = match &request.min_webview_version {
-        Some(text) => WebviewMinimums::parse(text).map_err(|source| Error::protocol("min_webview_version", source))?,
+        Some(text) => {
+            WebviewMinimums::parse(text).map_err(|source| Error::protocol("min_webview_version", source.into()))?
+        }
         None => WebviewMinimums::new(),
     };
     // Stored in the canonical text form; `None` when there is no minimum.
@@ -293,6 +298,15 @@ async fn publish_checked(
             Some((_, release)) => signature_of_document(release, sig, *target)?,
             None => verify_artifact(&public_key, sig, upload.blob.path().to_owned(), &version_text, *target).await?,
         };
+        // A signature without `version:` fits any version: an old build would pass as a new one.
+        if app_row.require_signed_version && signature.signature().trusted_fields().version().is_none() {
+            return Err(UnversionedSignature {
+                app: app.to_string(),
+                target: target.to_string(),
+                version: version_text.clone(),
+            }
+            .into());
+        }
         // The protocol crate must accept what will be served: signed version equal to the release's.
         let url = ArtifactUrl::parse(&format!("{}/download/", state.config().download_base_url()))
             .map_err(|e| Error::Internal(format!("public URL: {e}")))?;

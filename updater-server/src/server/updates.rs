@@ -30,9 +30,10 @@
 //! # No database on the hot path
 //!
 //! Every answer of an (app, channel) is prepared once, serialized, and kept in an [`AnswerCache`] until a publish,
-//! promote, rollout change or yank invalidates it; a check then only filters by rollout bucket and version.
+//! promote, rollout change or yank invalidates it; a check then only filters by rollout bucket and version. Channels
+//! an app has no release in are answered from memory too, without being cached one by one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -97,7 +98,8 @@ fn channel(query: &CheckQuery) -> Result<Channel> {
     query.channel.as_deref().map_or_else(|| Ok(Channel::stable()), Channel::parse)
 }
 
-/// Most (app, channel) answers kept; past it the cache starts over (channel names come from clients).
+/// Most (app, channel) answers kept; past it the cache starts over. Only channels an app has releases in are cached,
+/// so only publishers can get near it.
 const MAX_CACHED_CHANNELS: u64 = 4096;
 
 /// The update answers of each (app, channel), prepared from the database once and reused by every check until the
@@ -111,13 +113,32 @@ const MAX_CACHED_CHANNELS: u64 = 4096;
 /// A check that loads while a change commits must not put the old state back: the generation counter is read before
 /// loading and the load is kept only if no invalidation happened since, so a reader sees at worst the state its own
 /// database read saw, never a stale one after the change's response.
+///
+/// Channel names come from clients (`?channel=`), so the cache keeps answers only for the channels an app has
+/// releases in, listed once per app along with its answers: any other channel is answered "no update" from that list,
+/// with no database read and nothing stored. Otherwise a flood of made-up channels would fill the cache and make it
+/// start over again and again, evicting the answers real installs need (every check a database read). Unknown apps
+/// are never cached either (`404`).
 #[derive(Debug, Default)]
 pub struct AnswerCache {
     generation: AtomicU64,
-    /// App → channel → answers (nested so that a lookup borrows the names instead of allocating a key).
-    entries: RwLock<HashMap<String, HashMap<String, Arc<ChannelAnswers>>>>,
-    /// How many (app, channel) entries there are.
+    /// App → its channels and their answers (nested so that a lookup borrows the names instead of allocating a key).
+    entries: RwLock<HashMap<String, AppAnswers>>,
+    /// How many (app, channel) answers there are.
     len: AtomicU64,
+    /// How many answers were read from the database (for `/metrics`).
+    loads: AtomicU64,
+    /// How many times the cache was full and started over (for `/metrics`).
+    overflows: AtomicU64,
+}
+
+/// What the cache holds for one app.
+#[derive(Debug, Default)]
+struct AppAnswers {
+    /// Every channel the app has releases in (yanked or paused ones too): the only ones whose answers are kept.
+    channels: HashSet<String>,
+    /// Channel → answers, for the channels checked since the last change.
+    answers: HashMap<String, Arc<ChannelAnswers>>,
 }
 
 impl AnswerCache {
@@ -129,46 +150,106 @@ impl AnswerCache {
         self.len.store(0, Ordering::SeqCst);
     }
 
-    /// The answers of `app`'s `channel`, from the cache or the database; a `404` error when the app does not exist
-    /// (unknown apps are never cached, so made-up names cannot fill the cache).
+    /// The answers of `app`'s `channel`, from the cache or the database; a `404` error when the app does not exist.
     async fn get(&self, state: &AppState, app: &AppId, channel: &Channel) -> Result<Arc<ChannelAnswers>> {
-        let cached = self
-            .entries
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(app.as_str())
-            .and_then(|channels| channels.get(channel.as_str()))
-            .cloned();
-        if let Some(answers) = cached {
+        let known_app = {
+            let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+            match entries.get(app.as_str()) {
+                Some(cached) => {
+                    if let Some(answers) = cached.answers.get(channel.as_str()) {
+                        return Ok(answers.clone());
+                    }
+                    if !cached.channels.contains(channel.as_str()) {
+                        return Ok(Arc::new(ChannelAnswers::none()));
+                    }
+                    true
+                }
+                None => false,
+            }
+        };
+        let generation = self.generation.load(Ordering::SeqCst);
+        let channels = if known_app {
+            None
+        } else {
+            state.db().app(app).await?.ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
+            Some(state.db().app_channels(app).await?.into_iter().collect::<HashSet<_>>())
+        };
+        let known_channel = channels.as_ref().is_none_or(|channels| channels.contains(channel.as_str()));
+        let answers = if known_channel {
+            self.loads.fetch_add(1, Ordering::Relaxed);
+            // Boxed: the loading future (database queries) is many times the size of everything else a check holds,
+            // and inline it would make every check's future that large, to be moved through each middleware layer.
+            Arc::new(Box::pin(ChannelAnswers::load(state, app, channel)).await?)
+        } else {
+            Arc::new(ChannelAnswers::none())
+        };
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if self.generation.load(Ordering::SeqCst) != generation {
             return Ok(answers);
         }
-        let generation = self.generation.load(Ordering::SeqCst);
-        // Boxed: the loading future (database queries) is many times the size of everything else a check holds, and
-        // inline it would make every check's future that large, to be moved through each middleware layer.
-        let answers = Arc::new(Box::pin(ChannelAnswers::load(state, app, channel)).await?);
-        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
-        if self.generation.load(Ordering::SeqCst) == generation {
-            if self.len.load(Ordering::SeqCst) >= MAX_CACHED_CHANNELS {
-                entries.clear();
-                self.len.store(0, Ordering::SeqCst);
+        if known_channel && self.len.load(Ordering::SeqCst) >= MAX_CACHED_CHANNELS {
+            entries.clear();
+            self.len.store(0, Ordering::SeqCst);
+            self.overflows.fetch_add(1, Ordering::Relaxed);
+        }
+        let cached = match channels {
+            Some(channels) => {
+                let cached = entries.entry(app.as_str().to_owned()).or_default();
+                cached.channels = channels;
+                cached
             }
-            let previous = entries
-                .entry(app.as_str().to_owned())
-                .or_default()
-                .insert(channel.as_str().to_owned(), answers.clone());
-            if previous.is_none() {
-                self.len.fetch_add(1, Ordering::SeqCst);
-            }
+            // The app's channel list went with an overflow meanwhile: an entry without it would hide every channel.
+            None => match entries.get_mut(app.as_str()) {
+                Some(cached) => cached,
+                None => return Ok(answers),
+            },
+        };
+        if known_channel && cached.answers.insert(channel.as_str().to_owned(), answers.clone()).is_none() {
+            self.len.fetch_add(1, Ordering::SeqCst);
         }
         Ok(answers)
     }
+
+    /// The cache's figures in the Prometheus text format: answers held, database loads, and overflows.
+    pub fn render_metrics(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let figures = [
+            (
+                "millennium_answer_cache_entries",
+                "gauge",
+                "Update answers held in memory, one per (app, channel) checked since the last change.",
+                self.len.load(Ordering::SeqCst),
+            ),
+            (
+                "millennium_answer_cache_loads_total",
+                "counter",
+                "Update answers read from the database because they were not in memory.",
+                self.loads.load(Ordering::Relaxed),
+            ),
+            (
+                "millennium_answer_cache_overflows_total",
+                "counter",
+                "Times the answer cache was full and started over.",
+                self.overflows.load(Ordering::Relaxed),
+            ),
+        ];
+        for (name, kind, help, value) in figures {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+        }
+    }
 }
+
+/// The `channel` label of checks of a channel the app has no release in, in `/metrics`: the names are the clients'
+/// choice, and each would take a series of its own.
+pub const UNKNOWN_CHANNEL: &str = "_unknown";
 
 /// Everything the update endpoints can answer for one (app, channel).
 #[derive(Debug)]
 pub struct ChannelAnswers {
     /// Offerable releases (not yanked, not paused), newest first by SemVer precedence.
     releases: Vec<OfferedRelease>,
+    /// Whether the app has releases in the channel (offerable or not).
+    known: bool,
 }
 
 /// One offerable release and its answers.
@@ -188,6 +269,16 @@ struct OfferedRelease {
 }
 
 impl ChannelAnswers {
+    /// No release: the answer of a channel the app has nothing in.
+    fn none() -> Self {
+        Self { releases: Vec::new(), known: false }
+    }
+
+    /// The `channel` label of a check of this channel: its name, or [`UNKNOWN_CHANNEL`].
+    fn label<'a>(&self, channel: &'a Channel) -> &'a str {
+        if self.known { channel.as_str() } else { UNKNOWN_CHANNEL }
+    }
+
     async fn load(state: &AppState, app: &AppId, channel: &Channel) -> Result<Self> {
         state.db().app(app).await?.ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
         let mut releases = Vec::new();
@@ -206,7 +297,7 @@ impl ChannelAnswers {
             for (target, artifact) in &served {
                 let protocol = protocol_artifact(state, app.as_str(), &version, artifact)?;
                 // One target per answer: the scalar of its backend, as existing clients read it.
-                let target_info = match min_webview.get(Backend::for_os(target.os())) {
+                let target_info = match min_webview.get(Backend::from(target.os())) {
                     Some(min) => info.clone().with_min_webview_version(min.clone()),
                     None => info.clone(),
                 };
@@ -231,7 +322,7 @@ impl ChannelAnswers {
             });
         }
         releases.sort_by(|a, b| b.version.cmp_precedence(&a.version));
-        Ok(Self { releases })
+        Ok(Self { releases, known: true })
     }
 
     /// The releases this install is offered, newest first.
@@ -414,12 +505,12 @@ async fn check(
     if let Some((backend, status)) =
         webview_status(headers, Some(target.os()), answer.map(|(release, _)| &release.min_webview))
     {
-        state.metrics().webview_check(app_id.as_str(), channel.as_str(), backend, status);
+        state.metrics().webview_check(app_id.as_str(), answers.label(&channel), backend, status);
     }
     let answer = answer.map(|(_, body)| body);
     state.metrics().update_check(
         app_id.as_str(),
-        channel.as_str(),
+        answers.label(&channel),
         &current.to_string(),
         &target.to_string(),
         if answer.is_some() { "update" } else { "no_update" },
@@ -442,7 +533,7 @@ pub fn webview_status(
     let report = value.to_str().ok().and_then(|text| WebviewReport::parse(text).ok());
     Some(match report {
         None => (UNKNOWN, UNKNOWN),
-        Some(WebviewReport::Missing) => (os.map_or(UNKNOWN, |os| Backend::for_os(os).id()), "missing"),
+        Some(WebviewReport::Missing) => (os.map_or(UNKNOWN, |os| Backend::from(os).id()), "missing"),
         Some(WebviewReport::Installed { backend, version }) => {
             let minimum = minimums.and_then(|minimums| minimums.get(backend));
             let status = if minimum.is_some_and(|min| version < *min) { "too_old" } else { "ok" };
@@ -483,11 +574,11 @@ pub async fn static_manifest(
     if let Some((backend, status)) =
         webview_status(&headers, None, answer.and(offered).map(|release| &release.min_webview))
     {
-        state.metrics().webview_check(app.as_str(), channel.as_str(), backend, status);
+        state.metrics().webview_check(app.as_str(), answers.label(&channel), backend, status);
     }
     state.metrics().update_check(
         app.as_str(),
-        channel.as_str(),
+        answers.label(&channel),
         "",
         if packager_only { "latest.json?client=cargo-packager" } else { "latest.json" },
         if answer.is_some() { "update" } else { "no_update" },

@@ -58,7 +58,7 @@ impl Ctx {
         let backend = Backend::for_dir(&dir.path().join("data"));
         let opened =
             AppState::open(&backend.storage(&dir.path().join("data")), config, Some(ADMIN_TOKEN)).await.unwrap();
-        assert!(opened.new_admin_token.is_none());
+        assert!(opened.admin_token_file.is_none());
         let key = SecretKey::generate().unwrap();
         let mut ctx =
             Ctx { dir, backend, state: opened.state, key, publish_token: String::new(), admin_token: String::new() };
@@ -258,12 +258,15 @@ async fn first_start_creates_an_admin_token_once() {
     let storage = Backend::for_dir(dir.path()).storage(dir.path());
     let config = ServerConfig::new("http://127.0.0.1:9", 1024).unwrap();
     let opened = AppState::open(&storage, config.clone(), None).await.unwrap();
-    let token = opened.new_admin_token.expect("a token on first start");
+    let file = opened.admin_token_file.expect("a token on first start");
+    assert_eq!(file, dir.path().join(millennium_update_server::server::ADMIN_TOKEN_FILE));
+    let token = std::fs::read_to_string(&file).unwrap();
     let principal = opened.state.authenticate(&token).await.unwrap();
     assert!(principal.is_server_admin());
     opened.state.db().close().await;
     let again = AppState::open(&storage, config.clone(), None).await.unwrap();
-    assert!(again.new_admin_token.is_none(), "the token is only made and shown once");
+    assert!(again.admin_token_file.is_none(), "the token is only made and written once");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), token, "the file is never rewritten");
     assert!(again.state.authenticate(&token).await.unwrap().is_server_admin());
     // The database holds only its hash.
     again.state.db().close().await;
@@ -478,9 +481,24 @@ async fn publish_refuses_bad_signatures() {
         .await;
     assert_refused(&ctx, r, StatusCode::UNPROCESSABLE_ENTITY, "bad_signature").await;
 
-    // A signature without a version field is accepted (Tauri's own signer writes none), in Tauri's form too.
+    // A signature without a version field fits any version: a new app (`require-signed-version` by default) refuses
+    // it, naming the signer's flag.
     let comment = TrustedComment::tauri(1, "a.AppImage", None).unwrap();
     let sig = Signature::sign(&ctx.key, data, &comment).unwrap().to_text(Format::Tauri);
+    let r = ctx
+        .publish(&ctx.publish_token, release(), &[Part::Signature(t, &sig), Part::Artifact(t, "a.AppImage", data)])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.error_code(), "unversioned_signature");
+    let message = r.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("millennium-sign sign --version 2.0.0"), "{message}");
+    // An app admin cannot opt out; the server admin can, for signers that write no version (as Tauri's did before
+    // `--app-version`), and then it is accepted, in Tauri's form too.
+    let opt_out = json!({"require_signed_version": false});
+    let r = ctx.call(Method::PATCH, "/api/v1/apps/demo", Some(&ctx.admin_token), Some(opt_out.clone())).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = ctx.call(Method::PATCH, "/api/v1/apps/demo", Some(ADMIN_TOKEN), Some(opt_out)).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
     let r = ctx
         .publish(&ctx.publish_token, release(), &[Part::Signature(t, &sig), Part::Artifact(t, "a.AppImage", data)])
         .await;
@@ -1355,7 +1373,7 @@ async fn openapi_document_lists_every_route() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 26);
+    assert_eq!(operations, 27);
 }
 
 #[tokio::test]
@@ -1674,4 +1692,20 @@ async fn update_checks_count_webviews_older_than_the_offered_minimum_of_their_ba
         assert!(!family.iter().any(|l| l.contains(leaked)), "a header value became a label: {family:?}");
     }
     assert!(text.contains("# TYPE millennium_update_check_webviews_total counter\n"));
+}
+
+/// Issue 20 item 11, the unauthenticated side: a request for the freshness document of an app the server has none for
+/// (a made-up app, or one without roots) must not leave a signing slot behind, or a stream of made-up names would grow
+/// the server's memory without bound.
+#[tokio::test]
+async fn freshness_requests_for_apps_without_metadata_leave_nothing_behind() {
+    let ctx = Ctx::new().await;
+    for i in 0..2000 {
+        let r = ctx.call(Method::GET, &format!("/metadata/made-up-{i}/freshness.json"), None, None).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+    }
+    // `demo` is registered but has no roots.
+    let r = ctx.call(Method::GET, "/metadata/demo/freshness.json", None, None).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(ctx.state.signings().apps(), 0);
 }

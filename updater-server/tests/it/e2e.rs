@@ -19,6 +19,8 @@ use millennium_testing::keys::write_signed;
 use millennium_testing::require_tool;
 use millennium_testing::server::{ADMIN_TOKEN, Backend, ServerBinary, ServerProcess, free_loopback_port};
 
+mod attacks;
+
 /// The binary Cargo built for these tests.
 const SERVER: ServerBinary = ServerBinary::new(env!("CARGO_BIN_EXE_millennium-update-server"));
 
@@ -310,8 +312,12 @@ fn publish_with_the_cli_then_serve_across_a_restart() {
     assert!(!log_text.contains(&publish_token) && !log_text.contains(ADMIN_TOKEN));
 }
 
+/// Issue 20 item 14: the first start's admin token goes to a file only its owner can read, never to stderr (which
+/// `docker logs` keeps); stderr names the file. Restarts neither make another token nor rewrite the file.
 #[test]
-fn first_start_prints_an_admin_token_once() {
+fn first_start_writes_the_admin_token_to_a_private_file_never_to_stderr() {
+    use std::os::unix::fs::PermissionsExt;
+
     let tmp = tempfile::tempdir().unwrap();
     let data_dir = tmp.path().join("data");
     let port = free_loopback_port();
@@ -329,8 +335,19 @@ fn first_start_prints_an_admin_token_once() {
     };
     let first_log = tmp.path().join("first.log");
     let server = start(&first_log);
-    let text = std::fs::read_to_string(&first_log).unwrap();
-    let token = text.lines().map(str::trim).find(|l| l.starts_with("mlnm_")).expect("admin token printed").to_owned();
+    let file = data_dir.join("admin-token");
+    let token = std::fs::read_to_string(&file).expect("the admin token file").trim().to_owned();
+    assert!(token.starts_with("mlnm_"), "{token}");
+    assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    let stderr = std::fs::read_to_string(&first_log).unwrap();
+    assert!(!stderr.contains(&token) && !stderr.contains("mlnm_"), "the token must not reach stderr:\n{stderr}");
+    assert!(stderr.contains(file.to_str().unwrap()), "stderr names the file:\n{stderr}");
+    // No other file of the data directory holds it either (only its hash is stored).
+    let leaked: Vec<_> = walk(&data_dir)
+        .into_iter()
+        .filter(|p| p != &file && std::fs::read(p).is_ok_and(|b| b.windows(token.len()).any(|w| w == token.as_bytes())))
+        .collect();
+    assert!(leaked.is_empty(), "{leaked:?}");
     let out = SERVER.cli(
         &[
             "apps",
@@ -349,8 +366,20 @@ fn first_start_prints_an_admin_token_once() {
     server.stop();
     let second_log = tmp.path().join("second.log");
     let server = start(&second_log);
-    assert!(!std::fs::read_to_string(&second_log).unwrap().contains("mlnm_"), "the token is printed only once");
+    let stderr = std::fs::read_to_string(&second_log).unwrap();
+    assert!(!stderr.contains("mlnm_") && !stderr.contains("admin-token"), "made only once:\n{stderr}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), token, "the file is never rewritten");
     server.stop();
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
 }
 
 #[test]
@@ -1289,9 +1318,36 @@ fn signed_metadata_with_the_binary_encrypted_keys_and_the_re_signing_job() {
     let online = ok_json(SERVER.cli(&["--json", "online-key", "generate", "--app", "demo"], &remote));
     assert!(online["public_key"].as_str().unwrap().contains("minisign public key"), "{online}");
 
+    // Root 1: the release key (the one the app was registered with) and one root key, kept apart from it.
+    let root_key = SecretKey::generate().unwrap();
+    let (root_key_file, root_pub_file, online_file) =
+        (tmp.path().join("root.key"), tmp.path().join("root.pub"), tmp.path().join("online.pub"));
+    let sealed_root = root_key.seal(Some("root password"), millennium_sign::KdfParams::INTERACTIVE).unwrap();
+    std::fs::write(&root_key_file, sealed_root.to_text(Format::Minisign).as_bytes()).unwrap();
+    std::fs::write(&root_pub_file, root_key.public_key().to_text(Format::Minisign)).unwrap();
+    std::fs::write(&online_file, online["public_key"].as_str().unwrap()).unwrap();
+    let (root_key_path, root_pub_path) = (root_key_file.to_str().unwrap(), root_pub_file.to_str().unwrap());
+    let unconfirmed = [
+        "--json",
+        "root",
+        "sign",
+        "--app",
+        "demo",
+        "--release-key",
+        key_path,
+        "--root-key",
+        root_key_path,
+        "--root-public-key",
+        root_pub_path,
+        "--threshold",
+        "1",
+    ];
+    let sign = [&unconfirmed[..], &["--online-key", online_file.to_str().unwrap()]].concat();
+    let root_password = [("MILLENNIUM_ROOT_KEY_PASSWORD", "root password")];
+    let remote_root = [&remote[..], &root_password[..]].concat();
+
     // An encrypted key without a password (no terminal) or with a wrong one: a usage error, nothing uploaded.
-    let sign = ["--json", "root", "sign", "--app", "demo", "--release-key", key_path];
-    let no_password = SERVER.cli(&sign, &remote);
+    let no_password = SERVER.cli(&sign, &remote_root);
     assert_eq!(no_password.status.code(), Some(2));
     assert!(
         json_out(&no_password)["error"]["message"]
@@ -1299,14 +1355,26 @@ fn signed_metadata_with_the_binary_encrypted_keys_and_the_re_signing_job() {
             .unwrap()
             .contains("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD")
     );
-    let wrong = SERVER.cli(&sign, &[&remote[..], &[("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "wrong")]].concat());
+    let wrong =
+        SERVER.cli(&sign, &[&remote_root[..], &[("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "wrong")]].concat());
     assert_eq!(wrong.status.code(), Some(2), "{}", String::from_utf8_lossy(&wrong.stdout));
+    let no_root_password =
+        SERVER.cli(&sign, &[&remote[..], &[("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "correct horse")]].concat());
+    assert_eq!(no_root_password.status.code(), Some(2));
+    assert!(json_out(&no_root_password)["error"]["message"].as_str().unwrap().contains("MILLENNIUM_ROOT_KEY_PASSWORD"));
+    let passwords = [&remote_root[..], &[("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "correct horse")]].concat();
+    // The online key the server reports is not confirmed without a terminal unless named with `--online-key`: the
+    // key id and the hint are shown, nothing is uploaded.
+    let blind = SERVER.cli(&unconfirmed, &passwords);
+    assert_eq!(blind.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&blind.stderr);
+    assert!(stderr.contains(online["key_id"].as_str().unwrap()) && stderr.contains("created 20"), "{stderr}");
+    let error = &json_out(&blind)["error"];
+    assert!(error["hint"].as_str().unwrap().contains("--online-key KEY"), "{error}");
     let http = reqwest::blocking::Client::new();
     let get = |path: &str| http.get(format!("{url}/metadata/demo/{path}")).send().unwrap();
     assert_eq!(get("roots.json").status(), 404);
-    let root = ok_json(
-        SERVER.cli(&sign, &[&remote[..], &[("MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD", "correct horse")]].concat()),
-    );
+    let root = ok_json(SERVER.cli(&sign, &passwords));
     assert_eq!(root["version"], 1);
     assert_eq!(root["uploaded"], true);
 

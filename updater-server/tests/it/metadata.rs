@@ -6,6 +6,7 @@
 // Helpers outside `#[test]` functions state their expectations with `unwrap()` too.
 #![allow(clippy::unwrap_used)]
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use millennium_sign::{Format, PublicKey, SecretKey, SecretKeyBox, Signature, TrustedComment};
@@ -29,6 +30,8 @@ const TARGET: &str = "linux-x86_64";
 struct Ctx {
     server: TestServer,
     app: RegisteredApp,
+    /// Root keys a, b and c of the recommended setup (2 of 3), each with its key and public key files.
+    root_keys: Vec<(SecretKey, PathBuf, PathBuf)>,
 }
 
 /// A typed answer as the JSON it is sent as.
@@ -52,7 +55,32 @@ impl Ctx {
     async fn with_config(configure: impl FnOnce(ServerConfig) -> ServerConfig) -> Ctx {
         let server = TestServer::start_with(Backend::for_dir, configure).await;
         let app = server.register(APP, Scope::Admin).await;
-        Ctx { server, app }
+        let root_keys = ["a", "b", "c"]
+            .iter()
+            .map(|name| {
+                let key = SecretKey::generate().unwrap();
+                let dir = server.dir.path();
+                let (file, public) = (dir.join(format!("root-{name}.key")), dir.join(format!("root-{name}.pub")));
+                write_key(&file, &key);
+                std::fs::write(&public, key.public_key().to_text(Format::Minisign)).unwrap();
+                (key, file, public)
+            })
+            .collect();
+        Ctx { server, app, root_keys }
+    }
+
+    /// Root key `i` (0 = a), as a secret key file path.
+    fn root_key(&self, i: usize) -> &str {
+        self.root_keys[i].1.to_str().unwrap()
+    }
+
+    /// Generates an online key through the CLI; its id and a file holding its public key.
+    async fn online_key(&self) -> (String, String) {
+        let key = self.cli(&["online-key", "generate", "--app", APP]).await.unwrap();
+        let id = key["key_id"].as_str().unwrap().to_owned();
+        let file = self.server.dir.path().join(format!("online-{id}.pub"));
+        std::fs::write(&file, key["public_key"].as_str().unwrap()).unwrap();
+        (id, file.to_str().unwrap().to_owned())
     }
 
     /// Runs a CLI subcommand (in-process, as `--json`) with the app admin token.
@@ -60,13 +88,27 @@ impl Ctx {
         self.app.cli(args).await
     }
 
-    /// Generates the online key and uploads root 1 signed with the release key, through the CLI.
+    /// The public key of the server's online key `id`.
+    async fn online_public_key(&self, id: &str) -> PublicKey {
+        let status = self.server.admin.metadata_status(APP).await.unwrap();
+        let key = status.online_keys.iter().find(|k| k.key_id == id).unwrap();
+        PublicKey::from_text(&key.public_key).unwrap()
+    }
+
+    /// Generates the online key and uploads root 1 of the recommended setup through the CLI: root keys a, b and c,
+    /// 2 of them needed (a and b sign), and the release key, which root 1 needs too.
     async fn init_root(&self) -> String {
-        let key = self.cli(&["online-key", "generate", "--app", APP]).await.unwrap();
-        let key_file = self.app.key_file.to_str().unwrap();
-        let root = self.cli(&["root", "sign", "--app", APP, "--release-key", key_file]).await;
-        assert_eq!(root.unwrap()["version"], 1);
-        key["key_id"].as_str().unwrap().to_owned()
+        let (id, online) = self.online_key().await;
+        let mut args = vec!["root", "sign", "--app", APP, "--release-key", self.app.key_file.to_str().unwrap()];
+        args.extend(["--root-key", self.root_key(0), "--root-key", self.root_key(1), "--threshold", "2"]);
+        for (_, _, public) in &self.root_keys {
+            args.extend(["--root-public-key", public.to_str().unwrap()]);
+        }
+        args.extend(["--online-key", &online]);
+        let root = self.cli(&args).await.unwrap();
+        assert_eq!((root["version"].clone(), root["uploaded"].clone()), (1.into(), true.into()), "{root}");
+        assert_eq!(root["root_threshold"], 2);
+        id
     }
 
     /// An artifact file for `version`, signed with `key`.
@@ -94,11 +136,15 @@ impl Ctx {
         millennium_update_admin::offline::parse_roots(&text).unwrap()
     }
 
-    /// What a client pinned to the app's first key trusts after reading the served roots and freshness document.
+    /// What a client pinned to the app's first key trusts after reading the served roots, freshness document and the
+    /// yank list it pins.
     async fn client_view(&self) -> (TrustState, Freshness) {
         let mut trust = TrustState::bootstrap(APP, &self.app.key.public_key(), &self.roots().await).unwrap();
         let freshness = self.document("freshness.json").await;
         let checked = trust.check_freshness(&freshness, OffsetDateTime::now_utc()).unwrap();
+        if trust.needs_yanks(&checked) {
+            trust.check_yanks(&checked, &self.document("yanks.json").await).unwrap();
+        }
         (trust, checked)
     }
 
@@ -211,8 +257,18 @@ async fn signed_metadata_is_administered_through_the_cli_and_verifies_as_clients
     ctx.cli(&["rollout", "set", "--app", APP, "--version", "1.2.0", "50"]).await.unwrap();
     let (_, after_rollout) = ctx.client_view().await;
     assert_eq!(Ctx::offered(&after_rollout), [("1.2.0".to_owned(), 50), ("1.1.0".to_owned(), 100)]);
-    ctx.cli(&["yank", "--app", APP, "--version", "1.1.0"]).await.unwrap();
-    let (_, after_yank) = ctx.client_view().await;
+    // The app's root has root keys, so yanking needs the next yank list, signed with the release key: the server
+    // refuses it without, and the CLI signs it.
+    let err = publisher.yank(APP, &Version::parse("1.1.0").unwrap(), true, None).await.unwrap_err();
+    assert_eq!(err.code(), "yank_list_required", "{err}");
+    let key = ctx.app.key_file.to_str().unwrap();
+    ctx.cli(&["yank", "--app", APP, "--version", "1.1.0", "--release-key", key]).await.unwrap();
+    let yanks = ctx.document("yanks.json").await;
+    let status = json(ctx.server.admin.metadata_status(APP).await.unwrap());
+    assert_eq!((status["yanks"]["sequence"].clone(), status["signed_yanks"].clone()), (1.into(), true.into()));
+    let (trust, after_yank) = ctx.client_view().await;
+    assert_eq!(after_yank.yanks.as_ref().map(|pin| (pin.sequence, pin.hash.clone())), Some((1, yanks.hash())));
+    assert_eq!(trust.yanks.unwrap().versions, [Version::parse("1.1.0").unwrap()]);
     assert_eq!(Ctx::offered(&after_yank), [("1.2.0".to_owned(), 50)], "a yanked release is not offered");
     assert!(after_yank.sequence > after_rollout.sequence);
     assert_eq!(ctx.get(&format!("/metadata/{APP}/channels/stable/releases/1.1.0.json")).await.status(), 410);
@@ -339,7 +395,7 @@ async fn publish_refuses_release_documents_that_do_not_vouch_for_the_upload() {
 }
 
 #[tokio::test]
-async fn roots_must_chain_and_rotation_and_revocation_work_through_the_cli() {
+async fn roots_of_the_first_format_chain_rotate_revoke_and_move_to_root_keys_through_the_cli() {
     let ctx = Ctx::new().await;
     let upload = |envelope: Envelope| {
         let client = ctx.app.client();
@@ -364,9 +420,14 @@ async fn roots_must_chain_and_rotation_and_revocation_work_through_the_cli() {
         code(upload(Envelope::sign(&unknown_online, Kind::Root, &[&ctx.app.key]).unwrap()).await),
         "no_online_key"
     );
-    let r =
-        ctx.cli(&["root", "sign", "--app", APP, "--release-key", ctx.app.key_file.to_str().unwrap()]).await.unwrap();
-    assert_eq!(r["version"], 1);
+    // The CLI starts new apps with root keys; a root 1 of the first format (the release key signs roots) is what apps
+    // set up before them hold, and it keeps working.
+    let err = ctx.cli(&["root", "sign", "--app", APP, "--release-key", ctx.app.key_file.to_str().unwrap()]).await;
+    let err = err.unwrap_err().to_string();
+    assert!(err.contains("needs root keys") && err.contains("--threshold 2"), "{err}");
+    let first = Root::new(APP, 1, &[ctx.app.key.public_key()], std::slice::from_ref(&online_key));
+    let stored = upload(Envelope::sign(&first, Kind::Root, &[&ctx.app.key]).unwrap()).await.unwrap();
+    assert_eq!(stored.version, 1);
     assert!(ctx.roots().await.len() == 1);
 
     // Root 2 signed only by a key root 1 does not list: refused, whatever it claims; a gap in versions too.
@@ -421,21 +482,152 @@ async fn roots_must_chain_and_rotation_and_revocation_work_through_the_cli() {
     // Revocation of the (leaked) online key: a new one, then root 3 revoking the old one. The server signs with the
     // new key at once; a client refuses anything the old key signs from now on.
     let old_online = online["key_id"].as_str().unwrap().to_owned();
-    let fresh_key = ctx.cli(&["online-key", "generate", "--app", APP]).await.unwrap();
-    let revoked = ctx
-        .cli(&["root", "sign", "--app", APP, "--release-key", new_key_file.to_str().unwrap(), "--revoke", &old_online])
-        .await
-        .unwrap();
+    let (fresh_id, fresh_file) = ctx.online_key().await;
+    let new_key_path = new_key_file.to_str().unwrap();
+    let revoke = ["root", "sign", "--app", APP, "--release-key", new_key_path, "--revoke", &old_online];
+    // The server reports a key the root does not list yet: without a terminal to confirm it, it must be named.
+    let err = ctx.cli(&revoke).await.unwrap_err();
+    assert_eq!(err.code(), "usage");
+    assert!(err.to_string().contains(&fresh_id) && err.to_string().contains("--online-key"), "{err}");
+    let revoked = ctx.cli(&[&revoke[..], &["--online-key", &fresh_file]].concat()).await.unwrap();
     assert_eq!(revoked["version"], 3);
     assert_eq!(revoked["revoked_keys"][0], old_online.as_str());
     let (trust, freshness) = ctx.client_view().await;
     assert_eq!(trust.root_version, 3);
     let signed_by = Signature::from_text(&ctx.document("freshness.json").await.signatures[0]).unwrap().key_id();
-    assert_eq!(signed_by.to_string(), fresh_key["key_id"].as_str().unwrap());
+    assert_eq!(signed_by.to_string(), fresh_id);
     assert_eq!(Ctx::offered(&freshness), [("3.0.0".to_owned(), 100)]);
     let status = json(ctx.server.admin.metadata_status(APP).await.unwrap());
     let old = status["online_keys"].as_array().unwrap().iter().find(|k| k["key_id"] == old_online.as_str()).unwrap();
     assert_eq!(old["revoked"], true);
+    assert_eq!((status["root_keys"].clone(), status["root_threshold"].clone()), (json(Vec::<String>::new()), 1.into()));
+    assert_eq!(status["signed_yanks"], false, "yanks stay unsigned for roots of the first format");
+
+    // Moving to root keys: root 4, signed by the release key (root 3's root key) and 2 of a, b, c.
+    let mut args = vec!["root", "sign", "--app", APP, "--release-key", new_key_path, "--threshold", "2"];
+    args.extend(["--root-key", ctx.root_key(0), "--root-key", ctx.root_key(2)]);
+    for (_, _, public) in &ctx.root_keys {
+        args.extend(["--root-public-key", public.to_str().unwrap()]);
+    }
+    assert_eq!(ctx.cli(&args).await.unwrap()["version"], 4);
+    let (trust, _) = ctx.client_view().await;
+    assert_eq!(trust.root_version, 4, "a client pinned to the first key follows");
+    assert!(trust.is_revoked(&old_online.parse().unwrap()).unwrap(), "revocations carry over");
+    // From now on the release key alone cannot sign a root.
+    let err = ctx.cli(&["root", "sign", "--app", APP, "--release-key", new_key_path]).await.unwrap_err();
+    assert!(err.to_string().contains("needs 4 more root-key signature(s)"), "{err}");
+    assert_eq!(ctx.roots().await.len(), 4);
+}
+
+#[tokio::test]
+async fn a_root_needs_its_threshold_of_root_keys_and_revocations_stay_in_force() {
+    let ctx = Ctx::new().await;
+    let first_online = ctx.init_root().await;
+    let upload = |envelope: Envelope| {
+        let client = ctx.app.client();
+        async move { client.upload_root(APP, &envelope).await }
+    };
+    let refusal = |r: Result<_, millennium_update_admin::Error>| match r {
+        Err(millennium_update_admin::Error::Server { code, message, .. }) => format!("{code}: {message}"),
+        other => panic!("{other:?}"),
+    };
+    let [a, b, c] = [0, 1, 2].map(|i| &ctx.root_keys[i].0);
+    let root_public: Vec<PublicKey> = [a, b, c].iter().map(|k| k.public_key()).collect();
+    let first = ctx.online_public_key(&first_online).await;
+    let root = |version: u64, online: &[PublicKey]| {
+        Root::new(APP, version, &[ctx.app.key.public_key()], online).with_root_keys(&root_public, 2)
+    };
+
+    // Root 2 signed by one root key of 2, or by the release key (CI's) with a key of the thief's as root key.
+    let one = Envelope::sign(&root(2, std::slice::from_ref(&first)), Kind::Root, &[a]).unwrap();
+    let err = refusal(upload(one).await);
+    assert!(err.starts_with("bad_metadata") && err.contains("1 of the 2"), "{err}");
+    let thief = SecretKey::generate().unwrap();
+    let hijack = Root::new(APP, 2, &[ctx.app.key.public_key()], std::slice::from_ref(&first))
+        .with_root_keys(&[thief.public_key()], 1);
+    let err = refusal(upload(Envelope::sign(&hijack, Kind::Root, &[&ctx.app.key, &thief]).unwrap()).await);
+    assert!(err.starts_with("bad_metadata"), "{err}");
+    assert_eq!(ctx.roots().await.len(), 1, "nothing refused was stored");
+
+    // Revocation of the first online key by root keys b and c (no release key needed).
+    let (second_online, second_file) = ctx.online_key().await;
+    let revoked = ctx
+        .cli(&[
+            "root",
+            "sign",
+            "--app",
+            APP,
+            "--root-key",
+            ctx.root_key(1),
+            "--root-key",
+            ctx.root_key(2),
+            "--revoke",
+            &first_online,
+            "--online-key",
+            &second_file,
+        ])
+        .await
+        .unwrap();
+    assert_eq!((revoked["version"].clone(), revoked["missing_signatures"].clone()), (2.into(), 0.into()));
+    // A careless root 3 lists the revoked key again and revokes nothing: it is accepted (it is validly signed), but
+    // the key stays revoked: the server never signs with it, and says so.
+    let second = ctx.online_public_key(&second_online).await;
+    let careless = Envelope::sign(&root(3, &[first.clone(), second]), Kind::Root, &[a, b]).unwrap();
+    upload(careless).await.unwrap();
+    let (trust, _) = ctx.client_view().await;
+    assert_eq!(trust.root_version, 3);
+    assert!(trust.is_revoked(&first.key_id()).unwrap());
+    let signed_by = Signature::from_text(&ctx.document("freshness.json").await.signatures[0]).unwrap().key_id();
+    assert_eq!(signed_by.to_string(), second_online);
+    let status = json(ctx.server.admin.metadata_status(APP).await.unwrap());
+    assert_eq!(status["revoked_keys"], json([&first_online]));
+    let listed = status["online_keys"].as_array().unwrap().iter().find(|k| k["key_id"] == first_online.as_str());
+    assert_eq!((listed.unwrap()["in_root"].clone(), listed.unwrap()["revoked"].clone()), (true.into(), true.into()));
+    // A root listing only the revoked key would leave the server nothing to sign with.
+    let only_revoked = Envelope::sign(&root(4, std::slice::from_ref(&first)), Kind::Root, &[a, c]).unwrap();
+    assert!(refusal(upload(only_revoked).await).starts_with("no_online_key"));
+}
+
+#[tokio::test]
+async fn yanks_of_an_app_with_root_keys_are_signed_and_an_admin_token_cannot_undo_them() {
+    let ctx = Ctx::new().await;
+    ctx.init_root().await;
+    let key = ctx.app.key_file.to_str().unwrap();
+    ctx.publish("1.0.0", &["--release-key", key]).await.unwrap();
+    ctx.publish("1.1.0", &["--release-key", key]).await.unwrap();
+    let publisher = ctx.app.client();
+    let code = |r: Result<_, millennium_update_admin::Error>| match r {
+        Err(e) => e.code().to_owned(),
+        Ok(_) => "accepted".to_owned(),
+    };
+    let v110 = Version::parse("1.1.0").unwrap();
+    assert_eq!(code(publisher.yank(APP, &v110, true, None).await), "yank_list_required");
+    ctx.cli(&["yank", "--app", APP, "--version", "1.1.0", "--release-key", key]).await.unwrap();
+    let (_, freshness) = ctx.client_view().await;
+    assert_eq!(Ctx::offered(&freshness), [("1.0.0".to_owned(), 100)]);
+
+    // An app admin token (no release key) cannot un-yank: not without a list, not with the stored list again, not
+    // with one signed by the server's own online key, and not with one that does not list what is yanked.
+    assert_eq!(code(publisher.yank(APP, &v110, false, None).await), "yank_list_required");
+    let stored = ctx.document("yanks.json").await;
+    assert_eq!(code(publisher.yank(APP, &v110, false, Some(&stored)).await), "sequence_not_newer");
+    let row = ctx.server.state.db().online_keys(&AppId::parse(APP).unwrap()).await.unwrap().remove(0);
+    let online = SecretKeyBox::from_text(&row.secret_key).unwrap().open(None).unwrap();
+    let by_online = millennium_update_admin::offline::yank_list(APP, 2, Vec::new(), &online).unwrap();
+    assert_eq!(code(publisher.yank(APP, &v110, false, Some(&by_online)).await), "bad_metadata");
+    let wrong = millennium_update_admin::offline::yank_list(APP, 2, Vec::new(), &ctx.app.key).unwrap();
+    let v100 = Version::parse("1.0.0").unwrap();
+    assert_eq!(code(publisher.yank(APP, &v100, true, Some(&wrong)).await), "bad_metadata");
+    let (trust, freshness) = ctx.client_view().await;
+    assert_eq!(Ctx::offered(&freshness), [("1.0.0".to_owned(), 100)], "still yanked");
+    assert_eq!(trust.yanks.as_ref().map(|y| y.sequence), Some(1));
+
+    // The release-key holder un-yanks with list 2, which no longer lists it.
+    ctx.cli(&["yank", "--app", APP, "--version", "1.1.0", "--undo", "--release-key", key]).await.unwrap();
+    let (trust, freshness) = ctx.client_view().await;
+    assert_eq!(Ctx::offered(&freshness), [("1.1.0".to_owned(), 100)]);
+    let yanks = trust.yanks.unwrap();
+    assert_eq!((yanks.sequence, yanks.versions.len()), (2, 0));
 }
 
 #[tokio::test]
@@ -498,12 +690,16 @@ async fn migrate_copies_the_signed_metadata() {
     ctx.init_root().await;
     let key = ctx.app.key_file.to_str().unwrap();
     ctx.publish("1.0.0", &["--release-key", key, "--min-webview-version", "webview2=124.0"]).await.unwrap();
+    ctx.publish("1.0.1", &["--release-key", key]).await.unwrap();
+    ctx.cli(&["yank", "--app", APP, "--version", "1.0.1", "--release-key", key]).await.unwrap();
     let data = ctx.server.data_dir();
     let from = Backend::for_dir(&data).storage(&data);
     let target_dir = ctx.server.dir.path().join("target");
     let to = Backend::local().storage(&target_dir);
     let report = json(millennium_update_server::migrate::migrate(&from, &to).await.unwrap());
-    for (table, rows) in [("roots", 1), ("release_documents", 1), ("online_keys", 1), ("freshness", 1)] {
+    for (table, rows) in
+        [("roots", 1), ("release_documents", 2), ("online_keys", 1), ("freshness", 1), ("yank_lists", 1)]
+    {
         assert_eq!(report["rows"][table], rows, "{table}: {report}");
     }
     // A server on the copy serves the same signed metadata, and signs freshness with the copied online key.
@@ -517,6 +713,7 @@ async fn migrate_copies_the_signed_metadata() {
         copy.freshness(&app).await.unwrap().unwrap().envelope,
         source.freshness(&app).await.unwrap().unwrap().envelope
     );
+    assert_eq!(copy.yank_list(&app).await.unwrap(), source.yank_list(&app).await.unwrap());
     let config = ServerConfig::new("http://127.0.0.1:9", 1 << 20).unwrap();
     let state = AppState::open(&to, config, Some(ADMIN_TOKEN)).await.unwrap().state;
     let signed = millennium_update_server::server::metadata::sign_freshness(
@@ -534,7 +731,7 @@ async fn migrate_copies_the_signed_metadata() {
 }
 
 #[tokio::test]
-async fn a_root_can_be_signed_without_reaching_the_server_and_uploaded_later() {
+async fn a_root_can_be_signed_and_co_signed_without_reaching_the_server_and_uploaded_later() {
     let ctx = Ctx::new().await;
     ctx.init_root().await;
     let online = json(ctx.server.admin.generate_online_key(APP).await.unwrap());
@@ -543,21 +740,33 @@ async fn a_root_can_be_signed_without_reaching_the_server_and_uploaded_later() {
     let online_file = ctx.server.dir.path().join("online.pub");
     std::fs::write(&online_file, online["public_key"].as_str().unwrap()).unwrap();
     let out = ctx.server.dir.path().join("root-2.json");
+    let offline = |args: &[&str]| {
+        let mut argv = vec!["millennium-update-server", "--json", "root"];
+        argv.extend_from_slice(args);
+        let parsed = <cli::Cli as clap::Parser>::try_parse_from(argv).unwrap();
+        async move { cli::run(parsed.command, true).await.map(json) }
+    };
 
-    // Signed with the roots and the online key from files only; the server is not told.
-    let mut argv = vec!["millennium-update-server", "--json", "root", "sign", "--app", APP, "--no-upload"];
-    let (key, roots, online, output) = (
-        ctx.app.key_file.to_str().unwrap(),
-        roots_file.to_str().unwrap(),
-        online_file.to_str().unwrap(),
-        out.to_str().unwrap(),
+    // Root-key holder a signs with the roots and the online key from files only; the server is not told. One of the
+    // two signatures root 2 needs (from root 1's root keys, and from its own) is there.
+    let (roots, online, output) = (roots_file.to_str().unwrap(), online_file.to_str().unwrap(), out.to_str().unwrap());
+    let mut sign = vec!["sign", "--app", APP, "--no-upload", "--root-key", ctx.root_key(0)];
+    sign.extend(["--roots", roots, "--online-key", online, "--output", output]);
+    let signed = offline(&sign).await.unwrap();
+    assert_eq!(
+        (signed["version"].clone(), signed["uploaded"].clone(), signed["missing_signatures"].clone()),
+        (2.into(), false.into(), 2.into())
     );
-    argv.extend_from_slice(&["--release-key", key, "--roots", roots, "--online-key", online, "--output", output]);
-    let parsed = <cli::Cli as clap::Parser>::try_parse_from(argv).unwrap();
-    let signed = json(cli::run(parsed.command, true).await.unwrap());
-    assert_eq!((signed["version"].clone(), signed["uploaded"].clone()), (2.into(), false.into()));
     assert_eq!(ctx.roots().await.len(), 1);
+    // Uploaded as it is, the server refuses it: 1 of the 2 root keys.
+    let err = ctx.cli(&["root", "upload", "--app", APP, output]).await.unwrap_err().to_string();
+    assert!(err.contains("1 of the 2"), "{err}");
 
+    // Root-key holder c co-signs on another machine, offline too; then it is complete and uploaded.
+    let cosigned = offline(&["cosign", "--app", APP, "--root-key", ctx.root_key(2), "--roots", roots, output]).await;
+    let cosigned = cosigned.unwrap();
+    assert_eq!(cosigned["missing_signatures"], 0);
+    assert_eq!(cosigned["signed_by"].as_array().unwrap().len(), 2);
     let stored = ctx.cli(&["root", "upload", "--app", APP, output]).await.unwrap();
     assert_eq!(stored["version"], 2);
     let (trust, _) = ctx.client_view().await;

@@ -88,6 +88,46 @@ fn bad_minimum_is_a_usage_error() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("`2.x` is not a valid webview version"));
 }
 
+/// With `--json` a refused command line is reported on stdout too, as `{"error": {"code", "message", "hint"}}` with a
+/// stable code, so that a script piping the output gets JSON either way; stderr keeps the message for people.
+#[test]
+fn json_errors_have_a_stable_code_a_message_and_a_hint() {
+    let json_error = |args: &[&str]| {
+        let output = probe_cli().args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        assert!(String::from_utf8_lossy(&output.stderr).starts_with("error: "), "{output:?}");
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+    assert_eq!(
+        json_error(&["check", "--json", "--min", "2.x"]),
+        serde_json::json!({ "error": {
+            "code": "invalid_webview_version",
+            "message": "`2.x` is not a valid webview version: each part must be a number, as in `2.44.1`",
+            "hint": "write it as dotted numbers, e.g. `2.44` or `2.44.1`",
+        }})
+    );
+    let twice = json_error(&["check", "--json", "--min", "webkitgtk=2.44,webkitgtk=2.46"]);
+    assert_eq!(twice["error"]["code"], "invalid_webview_minimums");
+    assert!(
+        twice["error"]["message"].as_str().unwrap().ends_with("`webkitgtk` is given twice: give each backend once")
+    );
+    assert_eq!(twice["error"]["hint"], Value::Null);
+    assert_eq!(
+        json_error(&["check", "--json", "--jsn"]),
+        serde_json::json!({ "error": {
+            "code": "usage",
+            "message": "unexpected argument '--jsn' found",
+            "hint": "a similar argument exists: '--json'",
+        }})
+    );
+    let unknown = json_error(&["check", "--json", "--bogus"]);
+    assert_eq!(unknown["error"]["code"], "usage");
+    assert_eq!(unknown["error"]["hint"], Value::Null);
+    // Without `--json`, stdout stays empty.
+    let output = probe_cli().args(["check", "--min", "2.x"]).output().unwrap();
+    assert_eq!((output.status.code(), output.stdout.len()), (Some(2), 0), "{output:?}");
+}
+
 #[test]
 fn launch_starts_the_program_only_when_the_webview_does() {
     let dir = tempfile::tempdir().unwrap();

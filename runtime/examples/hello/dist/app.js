@@ -82,9 +82,6 @@ async function selftest(config) {
     stopProbe();
     report.forged_events = forgedEvents.length;
   }
-  // The raw channel: an unsigned message (guessed name, forged) must be dropped by Rust when authentication is on.
-  window.ipc.postMessage(JSON.stringify({ page: "forged", seq: 1, body: JSON.stringify({ t: "invoke", cmd: "greet", cb: "_" + "0".repeat(32), args: { name: "forged" } }), mac: null }));
-
   // Built-in APIs: present only when compiled in; otherwise the call is refused.
   report.fs_binding = typeof Millennium.fs;
   if (Millennium.fs) {
@@ -99,8 +96,86 @@ async function selftest(config) {
   } else {
     report.window_set_title = await outcome(Millennium.invoke("millennium:" + "window.setTitle", { title: "x" }));
   }
-  show("status", "self-test done");
+
+  // Attacks by a script in the page (attacks.js): read the secrets from the app's pages, forge replies and events with
+  // what it found, hook the built-ins the bridge uses, look at the bridge from frames.
+  await loadScript("attacks.js");
+  const scraped = await Attack.scrape();
+  report.attack_scrape = { keys: scraped.keys.length, names: scraped.names.length, bodies: scraped.bodies };
+  if (config.authenticated) {
+    report.attack_forge = await Attack.forgeIntoPage(scraped.keys);
+    report.attack_hooks = await Attack.hookBuiltins();
+  }
+  const frames = await openFrames();
+  report.frames = frames.findings;
   await Millennium.invoke("selftest_report", report);
+
+  // Then the attacks on Rust, judged by the events Rust accepts (it prints them): the raw channel, an unsigned message
+  // (an invoke by a guessed name; Rust drops it when authentication is on), events without the session's secrets or
+  // with scraped ones, from this page and from the frames.
+  window.ipc.postMessage(JSON.stringify({ page: "forged", seq: 1, body: JSON.stringify({ t: "invoke", cmd: "greet", cb: "_" + "0".repeat(32), args: { name: "forged" } }), mac: null }));
+  await Attack.rawEmit((text) => window.ipc.postMessage(text), scraped.keys, "raw-emit");
+  await frames.post(scraped.keys);
+  // The legitimate API, for comparison: this one arrives, after everything above (Rust handles messages in order).
+  await Millennium.emit("probe", { via: "api" });
+  show("status", "self-test done");
+  await Millennium.emit("selftest_done", {});
+}
+
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement("script");
+    script.src = src;
+    script.onload = resolve;
+    script.onerror = () => reject(new Error("cannot load " + src));
+    document.head.appendChild(script);
+  });
+}
+
+// The frames of the frame attacks: `frame.html` of the same origin and sandboxed (an opaque origin), a `data:` frame
+// (another origin) and an `about:blank` frame that this page reaches into. Each reports what it sees of the bridge
+// (a frame that does not load, because the CSP or the navigation rules refuse it, reports nothing); `post` then has
+// them post their events to Rust.
+async function openFrames() {
+  const findings = {};
+  const posted = new Set();
+  window.addEventListener("message", (event) => {
+    const data = event.data || {};
+    if (typeof data.frame !== "string") { return; }
+    if (data.findings) { findings[data.frame] = data.findings; }
+    if (data.posted) { posted.add(data.frame); }
+  });
+  const frame = (setup) => {
+    const element = document.createElement("iframe");
+    setup(element);
+    document.body.appendChild(element);
+    return element;
+  };
+  const framed = {
+    same: frame((f) => { f.src = "frame.html#same"; }),
+    sandboxed: frame((f) => { f.sandbox = "allow-scripts"; f.src = "frame.html#sandboxed"; }),
+  };
+  const dataScript = `var handler = window.webkit && webkit.messageHandlers && webkit.messageHandlers.ipc;
+    parent.postMessage({ frame: "data", findings: { origin: self.origin, own_api: typeof window.Millennium,
+      ipc_handler: typeof handler } }, "*");
+    try { webkit.messageHandlers.ipc.postMessage(JSON.stringify({ page: "data", seq: 1, mac: null,
+      body: JSON.stringify({ t: "emit", broker: "probe", payload: { via: "data-raw" } }) })); } catch (e) {}`;
+  frame((f) => { f.src = "data:text/html," + encodeURIComponent(`<script>${dataScript}</script>`); });
+  const blank = frame(() => {}).contentWindow;
+  const blankHandler = blank.webkit && blank.webkit.messageHandlers && blank.webkit.messageHandlers.ipc;
+  findings.blank = { own_api: typeof blank.Millennium, ipc: typeof blank.ipc, ipc_handler: typeof blankHandler };
+  for (let waited = 0; waited < 3000 && Object.keys(findings).length < 4; waited += 50) { await Attack.sleep(50); }
+  return {
+    findings,
+    async post(keys) {
+      if (blankHandler) { await Attack.rawEmit((text) => blankHandler.postMessage(text), keys, "blank-raw"); }
+      const loaded = Object.keys(framed).filter((name) => findings[name]);
+      for (const name of loaded) { framed[name].contentWindow.postMessage("go", "*"); }
+      for (let waited = 0; waited < 3000 && loaded.some((n) => !posted.has(n)); waited += 50) {
+        await Attack.sleep(50);
+      }
+    },
+  };
 }
 
 document.getElementById("greet").addEventListener("submit", (event) => {

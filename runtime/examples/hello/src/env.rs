@@ -13,6 +13,9 @@ pub const FS_SCOPE: &str = "MILLENNIUM_HELLO_FS_SCOPE";
 pub const AUTH: &str = "MILLENNIUM_HELLO_AUTH";
 /// A command name from an earlier launch that the self-test tries to call (it must be refused).
 pub const SELFTEST_STALE_NAME: &str = "MILLENNIUM_SELFTEST_STALE_NAME";
+/// A Content-Security-Policy instead of the framework's default (the tests loosen it so that the self-test's frames
+/// load and their attacks on the bridge can be tried).
+pub const CSP: &str = "MILLENNIUM_HELLO_CSP";
 /// The oldest system webview the app accepts; default [`MIN_WEBVIEW_VERSION`].
 pub const MIN_WEBVIEW: &str = "MILLENNIUM_HELLO_MIN_WEBVIEW";
 /// The WebKitGTK this example needs at least (a 2023 release; `Millennium.toml` says the same).
@@ -48,6 +51,10 @@ pub fn authenticate() -> bool {
 
 pub fn stale_name() -> Option<String> {
     std::env::var(SELFTEST_STALE_NAME).ok().filter(|v| !v.is_empty())
+}
+
+pub fn csp() -> Option<String> {
+    std::env::var(CSP).ok().filter(|v| !v.is_empty())
 }
 
 pub fn color() -> bool {

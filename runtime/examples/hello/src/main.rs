@@ -1,15 +1,18 @@
 //! Hello, Millennium: a page with a button that calls the Rust command `greet`, and a `welcome` event sent from Rust
 //! when the page says it is `ready`.
 //!
-//! With `MILLENNIUM_SELFTEST=1` the page also runs its self-test on load (see `dist/app.js`), the app prints the
-//! results to stdout and exits after `MILLENNIUM_SELFTEST_HOLD_MS` (default 0), with code 0; the tests judge the
-//! printed results. It also prints `first-ipc-ms N`: the time from start until the page, holding the reply to its first
-//! command (`config`), says `ready` (what `runtime/bench/run.sh` measures).
+//! With `MILLENNIUM_SELFTEST=1` the page also runs its self-test on load (see `dist/app.js`, and `dist/attacks.js` for
+//! the attacks on the bridge): the app prints the page's report (`selftest {…}`), every event the page (or an attack)
+//! managed to send on the broker `probe` (`probe {…}`), then `selftest-done`, and exits after
+//! `MILLENNIUM_SELFTEST_HOLD_MS` (default 0), with code 0; the tests judge the printed results. It also prints
+//! `first-ipc-ms N`: the time from start until the page, holding the reply to its first command (`config`), says
+//! `ready` (what `runtime/bench/run.sh` measures).
 //!
 //! Exit codes: 0 success, 1 the app could not start (no display, or the system webview is missing or too old: then
 //! the message names the package to install).
 
 mod env;
+mod log;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -34,11 +37,7 @@ struct Config {
 
 fn main() {
     let started = Instant::now();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(env::color())
-        .with_max_level(env::log_level())
-        .init();
+    log::init(env::log_level(), env::color());
     let selftest = env::selftest();
     let config = Config { selftest, authenticated: env::authenticate(), stale_name: env::stale_name() };
     let first_ready = AtomicBool::new(true);
@@ -58,7 +57,7 @@ fn main() {
             }
             Ok(format!("Hello, {name}! (from Rust)"))
         })
-        .command("selftest_report", move |app, report: Value| report_and_exit(app, selftest, &report))
+        .command("selftest_report", move |_app, report: Value| print_report(selftest, &report))
         .on_event("ready", move |app, _payload| {
             // The page says `ready` once it has the reply to its first command: one full round trip since launch.
             if selftest && first_ready.swap(false, Ordering::Relaxed) {
@@ -74,6 +73,16 @@ fn main() {
                 println!("session-name greet {}", app.session_command_name("greet").unwrap_or("?"));
             }
         });
+    let app = match env::csp() {
+        Some(policy) => app.csp(policy),
+        None => app,
+    };
+    let app = if selftest {
+        app.on_event("probe", |_app, payload| println!("probe {payload}"))
+            .on_event("selftest_done", |app, _payload| exit_after_hold(app))
+    } else {
+        app
+    };
     #[cfg(feature = "api-fs")]
     let app = app.fs_scope(env::fs_scope());
     #[cfg(feature = "localhost-server")]
@@ -91,11 +100,15 @@ fn main() {
     std::process::exit(1);
 }
 
-fn report_and_exit(app: &AppHandle, selftest: bool, report: &Value) -> Result<(), String> {
+fn print_report(selftest: bool, report: &Value) -> Result<(), String> {
     if !selftest {
         return Err("self-test mode is off".to_owned());
     }
     println!("selftest {report}");
+    Ok(())
+}
+
+fn exit_after_hold(app: &AppHandle) {
     println!("selftest-done");
     let app = app.clone();
     let hold = env::hold();
@@ -103,5 +116,4 @@ fn report_and_exit(app: &AppHandle, selftest: bool, report: &Value) -> Result<()
         std::thread::sleep(hold);
         let _ = app.exit(0);
     });
-    Ok(())
 }

@@ -9,7 +9,9 @@
 //! ```
 //!
 //! The updater is configured in Rust with `Builder::updater` (endpoint, pinned key, current version…): the page can
-//! only ask whether there is an update and install what the updater verified, never point it elsewhere. At start the
+//! only ask whether there is an update and install what the updater verified, never point it elsewhere. Options the
+//! app leaves unset get a Millennium app's defaults, stricter than Tauri's: a signature must carry the release's
+//! version (`UpdaterBuilder::millennium_defaults`), so a server cannot relabel an old build as a new one. At start the
 //! framework runs the updater's rollback bookkeeping, and the first authentic message from the page confirms that this
 //! version works (a version whose page never talks is rolled back after the configured number of starts). Check and
 //! install run on background threads; progress goes to the page on the broker [`PROGRESS_BROKER`].
@@ -57,9 +59,10 @@ pub(crate) struct UpdaterApi {
 }
 
 impl UpdaterApi {
-    /// Builds the updater and runs its startup bookkeeping (a pending update that never confirmed is rolled back).
+    /// Builds the updater with a Millennium app's defaults and runs its startup bookkeeping (a pending update that
+    /// never confirmed is rolled back).
     pub(crate) fn start(builder: millennium_updater::UpdaterBuilder) -> Result<Arc<Self>, millennium_updater::Error> {
-        let updater = builder.build_blocking()?;
+        let updater = builder.millennium_defaults().build_blocking()?;
         let status = updater.startup()?;
         tracing::info!(?status, "updater started");
         Ok(Arc::new(Self { updater, offered: Mutex::new(None) }))
@@ -136,6 +139,7 @@ mod tests {
 
     use millennium_runtime::Message;
     use millennium_sign::{Format, SecretKey, Signature, TrustedComment};
+    use millennium_testing::http::{MockServer, Reply};
     use millennium_update_admin::api::{PublishRequest, Scope};
     use millennium_update_admin::client::{Client, UploadArtifact};
     use millennium_update_server::{AppState, ServerConfig, StorageConfig, app, server::serve_on};
@@ -175,6 +179,67 @@ mod tests {
             url
         });
         (url, runtime)
+    }
+
+    /// A hostile update server on loopback (on a runtime of its own): answers every check with `manifest`, given the
+    /// server's URL, and serves `artifact` at `/artifact`.
+    fn hostile_server(
+        manifest: impl Fn(&str) -> String + Send + Sync + 'static,
+        artifact: Vec<u8>,
+    ) -> (MockServer, tokio::runtime::Runtime) {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let base = Arc::new(std::sync::OnceLock::<String>::new());
+        let known = base.clone();
+        let server = runtime.block_on(MockServer::start(move |req| match req.path.as_str() {
+            "/artifact" => Reply::bytes(artifact.clone()),
+            _ => Reply::json(manifest(known.get().unwrap())),
+        }));
+        base.set(server.url("")).unwrap();
+        (server, runtime)
+    }
+
+    /// Downgrade by relabelling: a (compromised) server offers an old build as 2.0.0. Its signature by the pinned key
+    /// is valid but names no version, as `tauri signer` writes them. The updater of a Millennium app refuses it
+    /// before downloading anything; only an explicit `require_signed_version(false)` accepts it.
+    #[test]
+    fn a_millennium_apps_updater_refuses_a_signature_without_its_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::generate().unwrap();
+        let old = script("1.5.0");
+        let comment = TrustedComment::tauri(1_700_000_000, "demo", None).unwrap();
+        let signature = Signature::sign(&key, &old[..], &comment).unwrap().to_text(Format::Tauri);
+        let manifest = move |base: &str| {
+            serde_json::json!({ "version": "2.0.0", "url": format!("{base}/artifact"), "signature": signature })
+                .to_string()
+        };
+        let (server, _runtime) = hostile_server(manifest, old);
+        let url = server.url("");
+        let exe = dir.path().join("demo");
+        std::fs::write(&exe, script("1.0.0")).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let builder = || {
+            millennium_updater::Updater::builder()
+                .endpoint(format!("{url}/demo/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}"))
+                .pubkey(key.public_key().to_text(Format::Tauri))
+                .current_version("1.0.0")
+                .app_id("demo")
+                .executable(&exe)
+                .bundle_type(None)
+                .state_dir(dir.path().join("state"))
+        };
+
+        let api = UpdaterApi::start(builder()).unwrap();
+        let err = millennium_api_updater_check(&api).unwrap_err();
+        assert!(err.contains("does not name its version"), "{err}");
+        assert!(err.contains("millennium-sign sign --version 2.0.0"), "{err}");
+        let (app, _sent) = AppHandle::recording();
+        assert!(millennium_api_updater_install(&api, &app).is_err(), "nothing was offered");
+        assert!(server.requests_to("/artifact").is_empty(), "the old build was downloaded");
+        let run = std::process::Command::new(&exe).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "1.0.0");
+
+        let opted_out = UpdaterApi::start(builder().require_signed_version(false)).unwrap();
+        assert_eq!(millennium_api_updater_check(&opted_out).unwrap()["version"], "2.0.0");
     }
 
     #[test]

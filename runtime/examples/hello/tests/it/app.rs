@@ -17,13 +17,13 @@ use serde_json::Value;
 const BIN: &str = env!("CARGO_BIN_EXE_hello");
 
 /// One launch of the app in self-test mode under its own Xvfb.
-struct Launch {
+pub(crate) struct Launch {
     dir: tempfile::TempDir,
     child: Child,
 }
 
 impl Launch {
-    fn start(extra_env: &[(&str, &str)], hold_ms: u64) -> Self {
+    pub(crate) fn start(extra_env: &[(&str, &str)], hold_ms: u64) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("note.txt"), "a note from the scope").unwrap();
         let stdout = std::fs::File::create(dir.path().join("stdout")).unwrap();
@@ -54,27 +54,32 @@ impl Launch {
         Self { dir, child }
     }
 
-    fn stdout(&self) -> String {
+    pub(crate) fn stdout(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("stdout")).unwrap_or_default()
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
     }
 
-    /// Wait until the page has reported its self-test.
-    fn wait_for_report(&mut self) {
+    /// Wait until the page has finished its self-test: its report, then the attacks judged by what Rust accepts.
+    pub(crate) fn wait_for_report(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(90);
         while !self.stdout().lines().any(|l| l == "selftest-done") {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("the app exited early ({status})\nstdout:\n{}\nstderr:\n{}", self.stdout(), self.stderr());
             }
-            assert!(Instant::now() < deadline, "no self-test report in 90 s\nstderr:\n{}", self.stderr());
+            assert!(
+                Instant::now() < deadline,
+                "no self-test report in 90 s\nstdout:\n{}\nstderr:\n{}",
+                self.stdout(),
+                self.stderr()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 
-    fn finish(mut self) -> (String, String) {
+    pub(crate) fn finish(mut self) -> (String, String) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -89,13 +94,13 @@ impl Launch {
         }
     }
 
-    fn line_value(&self, key: &str) -> String {
+    pub(crate) fn line_value(&self, key: &str) -> String {
         let prefix = format!("{key} ");
         let stdout = self.stdout();
         stdout.lines().find_map(|l| l.strip_prefix(&prefix)).map(str::to_owned).unwrap_or_else(|| panic!("no `{key}`"))
     }
 
-    fn report(&self) -> Value {
+    pub(crate) fn report(&self) -> Value {
         serde_json::from_str(&self.line_value("selftest")).unwrap()
     }
 
@@ -182,7 +187,8 @@ fn selftest_round_trip_under_xvfb_with_screenshot_and_no_tcp_port() {
 
     let report = launch.report();
     let first_ipc_ms: u64 = launch.line_value("first-ipc-ms").parse().unwrap();
-    let (_stdout, stderr) = launch.finish();
+    let session_name = launch.line_value("session-name greet");
+    let (stdout, stderr) = launch.finish();
 
     // The round trip and the event from Rust.
     assert_eq!(report["greet"], serde_json::json!({"ok": true, "value": "Hello, Selftest! (from Rust)"}));
@@ -197,11 +203,16 @@ fn selftest_round_trip_under_xvfb_with_screenshot_and_no_tcp_port() {
     assert_eq!(report["bridge_frozen"], true);
     assert_eq!(report["bootstrap_removed"], true);
     assert_eq!(report["unknown_command"]["ok"], false);
-    // CSP: the meta tag and the header carry the same policy with the bootstrap's hash; the page's unhashed inline
-    // script is blocked; a missing file is a 404 that still carries the header.
+    // CSP: the meta tag and the header carry the framework's default policy as it is: no hash (the bridge comes
+    // through the webview, not as an inline script) and no 'unsafe-inline'; the page's inline script is blocked; a
+    // missing file is a 404 that still carries the header.
     let meta = report["meta_csp"].as_str().unwrap();
-    assert!(meta.contains("script-src 'self' 'sha256-"), "{meta}");
-    assert!(!meta.contains("unsafe-inline"), "{meta}");
+    assert_eq!(
+        meta,
+        "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'"
+    );
+    assert!(!meta.contains("'sha256-") && !meta.contains("unsafe-inline"), "{meta}");
     assert_eq!(report["inline_script_blocked"], true);
     assert_eq!(report["fetch_missing"]["value"]["status"], 404);
     assert_eq!(report["fetch_missing"]["value"]["csp"], meta);
@@ -210,6 +221,10 @@ fn selftest_round_trip_under_xvfb_with_screenshot_and_no_tcp_port() {
     assert_eq!(report["forged_events"], 0);
     // ...and the page's unsigned raw message was refused by Rust.
     assert!(stderr.contains("IPC message rejected: message has no valid MAC"), "{stderr}");
+    // The attacks of `dist/attacks.js` under the default policy (`attacks.rs` tries them with frames allowed): the
+    // served pages hold no secret, and Rust accepted only the events sent through the API.
+    crate::attacks::assert_no_secret_served(&report, &session_name);
+    crate::attacks::assert_only_api_events(&stdout);
     // The built-in APIs follow the compile-time allow-list.
     if cfg!(feature = "api-fs") {
         assert_eq!(report["fs_binding"], "object");
@@ -397,8 +412,13 @@ fn localhost_server_in_a_real_window_round_trip_csp_and_foreign_host_refused() {
     assert_eq!(status, 421);
 
     let report = launch.report();
-    let (_stdout, stderr) = launch.finish();
+    let session_name = launch.line_value("session-name greet");
+    let (stdout, stderr) = launch.finish();
     assert_eq!(report["origin"], origin.as_str());
+    // As with the custom protocol: nothing a script of the page can fetch holds a secret of the bridge, and Rust
+    // accepted only the events sent through the API.
+    crate::attacks::assert_no_secret_served(&report, &session_name);
+    crate::attacks::assert_only_api_events(&stdout);
     assert_eq!(report["greet"], serde_json::json!({"ok": true, "value": "Hello, Selftest! (from Rust)"}));
     assert_eq!(report["event"], serde_json::json!({"ok": true, "value": "Welcome from Rust"}));
     assert_eq!(report["forged_reply"], serde_json::json!({"ok": true, "value": "Hello, Real! (from Rust)"}));

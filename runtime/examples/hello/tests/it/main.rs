@@ -2,4 +2,5 @@
 //! and one binary links the dependency tree once instead of once per file.
 
 mod app;
+mod attacks;
 mod package;
