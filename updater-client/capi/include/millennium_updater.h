@@ -1,6 +1,6 @@
 /*
  * millennium_updater.h: the C ABI of the Millennium updater (crate `millennium-updater-capi`, library
- * `libmillennium_updater`, shared `.so` or static `.a`).
+ * `libmillennium_updater_capi`, shared `.so` or static `.a`).
  *
  * The same library code Rust apps use: check the update server (Tauri endpoints or Millennium's signed metadata),
  * download in constant memory (resumed after an interruption), verify the signature against the pinned key, install
