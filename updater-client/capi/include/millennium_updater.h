@@ -101,8 +101,8 @@ typedef struct MillenniumStartup {
 /*
  * Download progress: `downloaded` bytes so far (including a resumed earlier attempt) of `total` when `total_known` is
  * non-zero. Called on the thread that called millennium_updater_update_download, after every chunk. Return 0 to go on,
- * non-zero to cancel the download (it then returns MILLENNIUM_UPDATER_ERR_CANCELLED; what arrived is kept and resumed
- * by the next download).
+ * non-zero to cancel the download (it is not called again, and the download returns MILLENNIUM_UPDATER_ERR_CANCELLED;
+ * what arrived is kept and resumed by the next download).
  */
 typedef int (*MillenniumProgressFn)(void *user_data, uint64_t downloaded, uint64_t total, int total_known);
 

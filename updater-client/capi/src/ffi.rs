@@ -617,7 +617,8 @@ pub unsafe extern "C" fn millennium_updater_update_download(
         let stop = local.clone();
         let callback = progress.map(|callback| CProgress { callback, user_data });
         let report = move |p: Progress| {
-            if let Some(c) = &callback {
+            // The download stops at its next await; until then, C is not called again after asking to stop.
+            if let Some(c) = callback.as_ref().filter(|_| !stop.is_cancelled()) {
                 let total = p.total.unwrap_or(0);
                 // SAFETY: a C function of the documented signature, called on C's calling thread (see `CProgress`).
                 let answer = unsafe { (c.callback)(c.user_data, p.downloaded, total, c_int::from(p.total.is_some())) };
