@@ -48,7 +48,10 @@ fn the_header_declares_exactly_the_functions_the_library_exports() {
     assert_eq!(exported.len(), 35, "{exported:#?}");
     let missing: Vec<_> = exported.difference(&declared).collect();
     let extra: Vec<_> = declared.difference(&exported).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "exported, not declared: {missing:?}\ndeclared, not exported: {extra:?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "exported, not declared: {missing:?}\ndeclared, not exported: {extra:?}"
+    );
 }
 
 #[test]

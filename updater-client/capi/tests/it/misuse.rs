@@ -23,9 +23,7 @@ async fn survives_misuse(build: Build) {
         dir.path().join("state").to_str().unwrap().to_owned(),
         app.to_str().unwrap().to_owned(),
     );
-    let run = tokio::task::spawn_blocking(move || run(&program, &[&endpoint, &pubkey, &state, &target]))
-        .await
-        .unwrap();
+    let run = tokio::task::spawn_blocking(move || run(&program, &[&endpoint, &pubkey, &state, &target])).await.unwrap();
     assert_eq!(run.code(), Some(0), "{run:#?}");
     assert!(run.stdout.starts_with("misuse: ") && run.stdout.ends_with(" checks passed\n"), "{run:#?}");
     assert_eq!(std::fs::read(&app).unwrap(), v2, "the install in the misuse program did not happen");

@@ -27,7 +27,11 @@ pub fn lib_dir() -> PathBuf {
         .find(|d| d.join("libmillennium_updater_capi.so").exists())
         .unwrap_or(deps)
         .to_owned();
-    assert!(dir.join("libmillennium_updater_capi.so").exists(), "no libmillennium_updater_capi.so in {}", dir.display());
+    assert!(
+        dir.join("libmillennium_updater_capi.so").exists(),
+        "no libmillennium_updater_capi.so in {}",
+        dir.display()
+    );
     dir
 }
 
@@ -119,8 +123,11 @@ impl Offered {
         let server = TestServer::start().await;
         let app = server.register(APP, Scope::Publish).await;
         let artifact = app.artifact("2.0.0", &target(), v2, &app.key);
-        app.publish(&PublishRequest { notes: Some(format!("{APP} 2.0.0")), ..PublishRequest::new("2.0.0") }, &[artifact])
-            .await;
+        app.publish(
+            &PublishRequest { notes: Some(format!("{APP} 2.0.0")), ..PublishRequest::new("2.0.0") },
+            &[artifact],
+        )
+        .await;
         let endpoint = format!("{}/{APP}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url);
         let pubkey = app.key.public_key().to_text(Format::Tauri);
         Offered { server, endpoint, pubkey }
