@@ -89,6 +89,19 @@ impl DownloadedUpdate {
         self.install_with(&self.inner)
     }
 
+    /// Installs this update when the app quits instead of now: nothing changes until the app calls
+    /// [`crate::Updater::apply_pending_on_exit`] from its quit path (see `src/install/on_exit.rs`). Replaces an update
+    /// scheduled earlier.
+    pub fn install_on_exit(self) {
+        crate::install::on_exit::schedule(self);
+    }
+
+    /// For an NSIS or MSI install: the command line [`DownloadedUpdate::install`] runs on Windows to install this
+    /// verified installer over the app (see `src/install/windows_installer.rs`). `None` for other installs.
+    pub fn installer_command(&self) -> Option<crate::install::InstallerCommand> {
+        crate::install::installer_command(&self.inner.install, &self.path).ok()
+    }
+
     /// The oldest version of this platform's webview the release works with, if it declares one.
     pub fn min_webview_version(&self) -> Option<&millennium_webview_probe::WebviewVersion> {
         self.min_webview.get(millennium_webview_probe::Backend::current())

@@ -228,6 +228,19 @@ pub enum Error {
         source: millennium_webview_probe::Error,
     },
 
+    /// The app cannot be updated where it is (a macOS bundle under App Translocation, on a read-only disk image, in
+    /// a directory this user cannot write); nothing was changed.
+    #[error("cannot update the app at `{path}`: {reason}; nothing was changed\nhint: {hint}")]
+    InstallRefused { path: PathBuf, reason: String, hint: String },
+
+    /// The (correctly signed) update archive holds an entry that would escape the app bundle or is not a sound
+    /// archive; nothing was changed.
+    #[error(
+        "the update archive `{archive}` was refused: {}{reason}; nothing was changed\nhint: the release is malformed (or its signing key is compromised); report it to the app's publisher",
+        if entry.is_empty() { String::new() } else { format!("entry `{entry}` ") }
+    )]
+    UnsafeArchive { archive: PathBuf, entry: String, reason: String },
+
     /// Installing this kind of update is not supported on this platform yet.
     #[error("installing {what} is not supported on this platform")]
     Unsupported { what: String },

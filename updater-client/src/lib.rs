@@ -34,10 +34,13 @@
 //! 3. **Verify**: the minisign/Tauri signature against the pinned key(s), the signed `version:` against the offered
 //!    version, and the artifact's format against this platform (ELF machine, package magic). Anything failing is
 //!    deleted. Nothing unverified is ever executed or moved next to the app.
-//! 4. **Install** ([`DownloadedUpdate::install`], [`install`]): an atomic rename over the executable or AppImage
-//!    (keeping `<exe>.previous`), or the system package tool for `.deb`/`.rpm`. Exactly the verified bytes are
-//!    installed: the install checks what it copies once more, and a package tool's root side checks its own copy's
-//!    hash, so a file changed after its verification is refused.
+//! 4. **Install** ([`DownloadedUpdate::install`], [`install`]), chosen by the install's bundle type: an atomic rename
+//!    over the executable or AppImage (keeping `<exe>.previous`), the system package tool for `.deb`/`.rpm`, an
+//!    atomic exchange of a macOS `.app` with its safely unpacked update, the rename-aside of a running Windows `.exe`,
+//!    or the NSIS/MSI installer for Windows installs; now, or when the app quits
+//!    ([`DownloadedUpdate::install_on_exit`]). Exactly the verified bytes are installed: the install checks what it
+//!    copies once more, and a package tool's root side checks its own copy's hash, so a file changed after its
+//!    verification is refused.
 //! 5. **Relaunch** ([`Updater::relaunch`]) and **rollback** ([`rollback`]): the new version confirms it works; one that
 //!    never does within N starts is replaced by the previous version at the next start.
 //!
@@ -61,7 +64,7 @@ pub mod blocking;
 
 pub use download::{DownloadedUpdate, Progress};
 pub use error::{Error, Result};
-pub use install::InstallKind;
+pub use install::{InstallKind, InstallScope, InstallerCommand, InstallerUi};
 pub use millennium_webview_probe::HEADER as WEBVIEW_HEADER;
 pub use rollback::StartupStatus;
 pub use updater::{INSTALL_ID_HEADER, Update, Updater, UpdaterBuilder};

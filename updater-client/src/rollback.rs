@@ -16,8 +16,11 @@
 //! [`crate::Updater::check`], so the app does not loop between installing and rolling back the same broken release;
 //! a newer release is offered as usual.
 //!
-//! A version that crashes before calling `startup` at all is not counted: call it first thing. Package installs
-//! (`.deb`, `.rpm`) are not rolled back; the package manager owns those files.
+//! A macOS `.app` bundle is kept whole as `<Name>.app.previous` and swapped back with the same atomic exchange that
+//! installed it; on Windows the running `.exe` was renamed to `<exe>.previous` and is linked back the same way as on
+//! Linux. A version that crashes before calling `startup` at all is not counted: call it first thing. Package installs
+//! (`.deb`, `.rpm`) and Windows installer installs (NSIS, MSI) are not rolled back; the package manager or installer
+//! owns those files.
 
 use std::path::{Path, PathBuf};
 
@@ -93,6 +96,7 @@ fn is_running(pending: &Pending, current: &Version) -> bool {
 }
 
 pub(crate) fn startup(inner: &Inner) -> Result<StartupStatus> {
+    crate::install::at_startup(&inner.install);
     let file = inner.state.pending_file();
     let pending = match load(&file) {
         Ok(Some(p)) => p,
@@ -122,11 +126,7 @@ pub(crate) fn startup(inner: &Inner) -> Result<StartupStatus> {
 }
 
 fn restore(pending: &Pending) -> Result<()> {
-    if !pending.previous.is_file() {
-        return Err(Error::NoPreviousVersion { path: pending.previous.clone() });
-    }
-    fs::remove_stale_temps(&pending.executable);
-    fs::link_or_copy(&pending.previous, &pending.executable)
+    crate::install::restore_previous(&pending.previous, &pending.executable)
 }
 
 pub(crate) fn confirm_healthy(inner: &Inner) -> Result<()> {

@@ -36,6 +36,7 @@ pub struct UpdaterBuilder {
     install_id: Option<String>,
     executable: Option<PathBuf>,
     bundle_type: Option<Option<BundleType>>,
+    windows_installer: (crate::install::InstallerUi, crate::install::InstallScope),
     headers: Vec<(String, String)>,
     header_origins: Vec<String>,
     root_certificates: Vec<Vec<u8>>,
@@ -88,6 +89,7 @@ impl Default for UpdaterBuilder {
             install_id: None,
             executable: None,
             bundle_type: None,
+            windows_installer: Default::default(),
             headers: Vec::new(),
             header_origins: Vec::new(),
             root_certificates: Vec::new(),
@@ -168,6 +170,13 @@ impl UpdaterBuilder {
     /// default an AppImage is detected from `$APPIMAGE`, anything else is a plain binary.
     pub fn bundle_type(mut self, bundle: Option<BundleType>) -> Self {
         self.bundle_type = Some(bundle);
+        self
+    }
+
+    /// For an NSIS or MSI install: how much of the installer the user sees (default passive: progress only) and
+    /// whether the app was installed per user or per machine (default per user; per machine asks for elevation).
+    pub fn windows_installer(mut self, ui: crate::install::InstallerUi, scope: crate::install::InstallScope) -> Self {
+        self.windows_installer = (ui, scope);
         self
     }
 
@@ -318,8 +327,10 @@ impl UpdaterBuilder {
         let current = Version::parse(&current_text)
             .map_err(|e| invalid(format!("current version `{current_text}` is not SemVer: {e}")))?;
 
-        let install = InstallKind::detect(self.bundle_type, self.executable)?;
-        let target = Target::new(current_os()?, current_arch()?, install.bundle_type())
+        let install = InstallKind::detect(self.bundle_type, self.executable, self.windows_installer)?;
+        // A bundle belongs to one OS: its strategy is ordinary code, so it also runs (and is tested) elsewhere.
+        let os = install.bundle_type().map_or_else(current_os, |b| Ok(b.os()))?;
+        let target = Target::new(os, current_arch()?, install.bundle_type())
             .map_err(|e| invalid(format!("this platform has no update target: {e}")))?;
 
         let app_id = match self.app_id {
@@ -593,6 +604,13 @@ impl Updater {
             vouched: None,
             min_webview: WebviewMinimums::new(),
         })
+    }
+
+    /// Installs the update scheduled with [`DownloadedUpdate::install_on_exit`], if any; call it from the app's quit
+    /// path. `Ok(Some(version))`: it was installed (on Windows installer installs: the installer was started and this
+    /// process exits). Blocking file operations.
+    pub fn apply_pending_on_exit(&self) -> Result<Option<String>> {
+        crate::install::on_exit::apply()
     }
 
     /// Replaces this process with the installed app, with the same arguments. Returns only on failure.

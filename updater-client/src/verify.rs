@@ -230,7 +230,11 @@ impl StreamVerifier {
 /// What an artifact is, from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Sniffed {
-    Elf { class64: bool, little_endian: bool, machine: u16 },
+    Elf {
+        class64: bool,
+        little_endian: bool,
+        machine: u16,
+    },
     Script,
     Deb,
     Rpm,
@@ -238,6 +242,8 @@ pub(crate) enum Sniffed {
     MachO,
     Gzip,
     Zip,
+    /// An OLE compound file, as `.msi` packages are.
+    Msi,
     Unknown,
 }
 
@@ -271,6 +277,8 @@ pub(crate) fn sniff(head: &[u8]) -> Sniffed {
         Sniffed::Gzip
     } else if head.starts_with(b"PK\x03\x04") {
         Sniffed::Zip
+    } else if head.starts_with(&[0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]) {
+        Sniffed::Msi
     } else {
         Sniffed::Unknown
     }
@@ -302,6 +310,7 @@ fn describe(s: Sniffed) -> String {
         Sniffed::MachO => "a macOS executable".into(),
         Sniffed::Gzip => "a gzip archive".into(),
         Sniffed::Zip => "a zip archive".into(),
+        Sniffed::Msi => "a Windows Installer package".into(),
         Sniffed::Unknown => "not a recognised executable or package".into(),
     }
 }
@@ -332,15 +341,16 @@ fn check_head(kind: &InstallKind, head: &[u8]) -> Result<()> {
     let (machine, class64) = elf_machine(arch);
     let native_elf = Sniffed::Elf { class64, little_endian: cfg!(target_endian = "little"), machine };
     let (ok, expected) = match kind {
+        InstallKind::Executable { .. } if cfg!(windows) => (found == Sniffed::Pe, "a Windows executable".into()),
         InstallKind::Executable { .. } => {
             (found == native_elf || found == Sniffed::Script, format!("a Linux executable for {arch} or a script"))
         }
         InstallKind::AppImage { .. } => (found == native_elf, format!("an AppImage for {arch}")),
         InstallKind::Deb => (found == Sniffed::Deb, "a Debian package".into()),
         InstallKind::Rpm => (found == Sniffed::Rpm, "an RPM package".into()),
-        InstallKind::Other { bundle } => {
-            return Err(Error::Unsupported { what: format!("checking `{bundle}` artifacts") });
-        }
+        InstallKind::App { .. } => (found == Sniffed::Gzip, "a macOS app archive (`.app.tar.gz`)".into()),
+        InstallKind::Nsis { .. } => (found == Sniffed::Pe, "an NSIS installer (`-setup.exe`)".into()),
+        InstallKind::Msi { .. } => (found == Sniffed::Msi, "a Windows Installer package (`.msi`)".into()),
     };
     if ok { Ok(()) } else { Err(Error::WrongTarget { expected, found: describe(found) }) }
 }
@@ -366,6 +376,7 @@ mod tests {
         assert_eq!(sniff(&[0xed, 0xab, 0xee, 0xdb, 3, 0]), Sniffed::Rpm);
         assert_eq!(sniff(b"MZ\x90\x00"), Sniffed::Pe);
         assert_eq!(sniff(&[0xcf, 0xfa, 0xed, 0xfe]), Sniffed::MachO);
+        assert_eq!(sniff(&[0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1, 0]), Sniffed::Msi);
         assert_eq!(sniff(b""), Sniffed::Unknown);
         assert_eq!(sniff(b"\x7fELF"), Sniffed::Unknown);
     }

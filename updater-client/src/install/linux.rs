@@ -138,6 +138,11 @@ pub(crate) fn relaunch(kind: &InstallKind) -> Result<std::convert::Infallible> {
     Err(Error::Relaunch { path, source: error })
 }
 
+/// Windows installers are not run on Linux; [`crate::DownloadedUpdate::installer_command`] gives the command line.
+pub(crate) fn run_installer(command: &crate::install::InstallerCommand) -> Result<()> {
+    Err(Error::Unsupported { what: format!("running the Windows installer `{}`", command.program.to_string_lossy()) })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)] // tests state expectations with unwrap

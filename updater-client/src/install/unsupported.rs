@@ -18,3 +18,7 @@ pub(crate) fn install_package(tool: &PackageTool<'_>, _package: &Path, _verified
 pub(crate) fn relaunch(_kind: &InstallKind) -> Result<std::convert::Infallible> {
     Err(Error::Unsupported { what: "relaunching".into() })
 }
+
+pub(crate) fn run_installer(command: &crate::install::InstallerCommand) -> Result<()> {
+    Err(Error::Unsupported { what: format!("running the Windows installer `{}`", command.program.to_string_lossy()) })
+}

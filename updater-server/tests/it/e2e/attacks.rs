@@ -30,15 +30,24 @@ fn create_app(server: &ServerProcess, key: &SecretKey, extra: &[&str], scope: &s
     token["token"].as_str().unwrap().to_owned()
 }
 
-/// Signed metadata for `demo` with the CLI: an online key, and root 1 signed with `key` (written to `dir`).
+/// Signed metadata for `demo` with the CLI: an online key, and root 1 signed with `key` (the key the app was
+/// registered with) and one root key of its own (threshold 1), the keys written to `dir`.
 fn sign_root(server: &ServerProcess, key: &SecretKey, admin_token: &str, dir: &Path) {
     let key_file = dir.join("release.key");
     write_key(&key_file, key);
+    let root_key = SecretKey::generate().unwrap();
+    let (root_key_file, root_public_file) = (dir.join("root.key"), dir.join("root.pub"));
+    write_key(&root_key_file, &root_key);
+    std::fs::write(&root_public_file, root_key.public_key().to_text(Format::Minisign)).unwrap();
     let remote = [("MILLENNIUM_SERVER", server.url.as_str()), ("MILLENNIUM_TOKEN", admin_token)];
-    ok_json(SERVER.cli(&["--json", "online-key", "generate", "--app", "demo"], &remote));
-    ok_json(
-        SERVER.cli(&["--json", "root", "sign", "--app", "demo", "--release-key", key_file.to_str().unwrap()], &remote),
-    );
+    let online = ok_json(SERVER.cli(&["--json", "online-key", "generate", "--app", "demo"], &remote));
+    let online_file = dir.join("online.pub");
+    std::fs::write(&online_file, online["public_key"].as_str().unwrap()).unwrap();
+    let [key, root, root_public, online] =
+        [&key_file, &root_key_file, &root_public_file, &online_file].map(|p| p.to_str().unwrap());
+    let sign = ["--json", "root", "sign", "--app", "demo", "--release-key", key, "--root-key", root];
+    let keys = ["--root-public-key", root_public, "--threshold", "1", "--online-key", online];
+    ok_json(SERVER.cli(&[&sign[..], &keys[..]].concat(), &remote));
 }
 
 /// A value of `/metrics` (0 when the series is not there).

@@ -1,0 +1,117 @@
+//! A Wine prefix for tests that install real Windows installers on Linux (the bundler's and the updater's).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::require_tool;
+
+/// A Wine prefix for one test: created with `wineboot`, removed at the end.
+#[derive(Debug)]
+pub struct Wine {
+    pub prefix: tempfile::TempDir,
+}
+
+impl Default for Wine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Wine {
+    pub fn new() -> Wine {
+        require_tool("wine", "wine");
+        let prefix = tempfile::Builder::new().prefix("millennium-wine-").tempdir().unwrap();
+        let wine = Wine { prefix };
+        let o = wine.cmd("wineboot").arg("-i").output().unwrap();
+        assert!(o.status.success(), "wineboot failed: {}", String::from_utf8_lossy(&o.stderr));
+        wine.wait();
+        wine
+    }
+
+    pub fn cmd(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        c.env("WINEPREFIX", self.prefix.path())
+            .env("WINEDEBUG", "-all")
+            // No Mono/Gecko install prompts: the tests need neither.
+            .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
+            .env_remove("DISPLAY");
+        c
+    }
+
+    /// Runs `wine ARGS`, waits for every process it started, and returns the output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let o = self.cmd("wine").args(args).output().unwrap();
+        self.wait();
+        o
+    }
+
+    pub fn run_ok(&self, args: &[&str]) -> String {
+        let o = self.run(args);
+        let (out, err) = (String::from_utf8_lossy(&o.stdout).into_owned(), String::from_utf8_lossy(&o.stderr));
+        assert!(o.status.success(), "`wine {}` failed ({}): {out}{err}", args.join(" "), o.status);
+        out
+    }
+
+    /// Waits until the prefix's wineserver has no process left (uninstallers re-launch themselves).
+    pub fn wait(&self) {
+        let _ = self.cmd("wineserver").arg("-w").status();
+    }
+
+    /// The Start menu shortcut `NAME.lnk`, if present: all users' folder, or the user's one (Wine's msiexec puts
+    /// per-machine shortcuts there, Windows puts them in the all-users folder).
+    pub fn start_menu_shortcut(&self, name: &str) -> Option<PathBuf> {
+        let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
+        [
+            self.drive_c().join("ProgramData/Microsoft/Windows/Start Menu/Programs"),
+            self.drive_c().join(format!("users/{user}/AppData/Roaming/Microsoft/Windows/Start Menu/Programs")),
+        ]
+        .into_iter()
+        .map(|dir| dir.join(format!("{name}.lnk")))
+        .find(|p| p.is_file())
+    }
+
+    pub fn drive_c(&self) -> PathBuf {
+        self.prefix.path().join("drive_c")
+    }
+
+    /// A Windows path for a Linux path (Wine maps `/` to `Z:`).
+    pub fn z(path: &Path) -> String {
+        format!("Z:{}", path.to_str().unwrap().replace('/', "\\"))
+    }
+
+    /// `reg query KEY /s` output (empty when the key does not exist).
+    pub fn reg_query(&self, key: &str) -> String {
+        let o = self.run(&["reg", "query", key, "/s"]);
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Uninstall entries whose display name is `name`.
+    pub fn uninstall_entries(&self, root: &str, name: &str) -> usize {
+        let text = self.reg_query(&format!("{root}\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall"));
+        text.lines().filter(|l| l.contains("DisplayName") && l.trim_end().ends_with(name)).count()
+    }
+
+    /// The `DisplayVersion`s of the uninstall entries named `Hello App` (the test app of the suites).
+    pub fn display_versions(&self, root: &str) -> Vec<String> {
+        let text = self.reg_query(&format!("{root}\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall"));
+        let mut blocks = text.split("\n\n");
+        let mut out = Vec::new();
+        for block in blocks.by_ref() {
+            if block.lines().any(|l| l.contains("DisplayName") && l.trim_end().ends_with("Hello App")) {
+                out.extend(
+                    block
+                        .lines()
+                        .filter(|l| l.contains("DisplayVersion"))
+                        .map(|l| l.split_whitespace().last().unwrap_or_default().to_owned()),
+                );
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Wine {
+    fn drop(&mut self) {
+        let _ = self.cmd("wineserver").arg("-k").status();
+    }
+}
