@@ -67,7 +67,7 @@ enum {
     MILLENNIUM_UPDATER_ERR_NULL_ARGUMENT = 1,    /* a required pointer argument is NULL */
     MILLENNIUM_UPDATER_ERR_INVALID_ARGUMENT = 2, /* a string is not UTF-8, or a value is not accepted */
     MILLENNIUM_UPDATER_ERR_INVALID_HANDLE = 3,   /* freed already, never created, or of another kind */
-    MILLENNIUM_UPDATER_ERR_CONSUMED = 4,         /* a downloaded update that was installed already */
+    MILLENNIUM_UPDATER_ERR_CONSUMED = 4,         /* a downloaded update that was installed (or scheduled) already */
     MILLENNIUM_UPDATER_ERR_CANCELLED = 5,        /* cancelled by a cancel handle or the progress callback */
     MILLENNIUM_UPDATER_ERR_PANIC = 6,            /* a bug in the library */
     MILLENNIUM_UPDATER_ERR_CONFIG = 10,          /* unusable configuration: no endpoint, bad key, bad version... */
@@ -144,6 +144,9 @@ int millennium_updater_builder_install_id(MillenniumUpdaterBuilder builder, cons
 int millennium_updater_builder_executable(MillenniumUpdaterBuilder builder, const char *path);
 /* How the app is installed: "none" (a plain executable), "appimage", "deb", "rpm", ... (default: detected). */
 int millennium_updater_builder_bundle_type(MillenniumUpdaterBuilder builder, const char *bundle);
+/* The install mode of an NSIS or MSI install (Windows): `ui` "quiet", "passive" (default: progress only) or "full";
+ * `scope` "user" (default) or "machine" (the installer asks for elevation). No effect on other install kinds. */
+int millennium_updater_builder_windows_installer(MillenniumUpdaterBuilder builder, const char *ui, const char *scope);
 /* Adds a header (authentication...) sent to the update server. */
 int millennium_updater_builder_header(MillenniumUpdaterBuilder builder, const char *name, const char *value);
 /* How many starts a new version gets to confirm before the previous one is restored (default 3). */
@@ -173,6 +176,11 @@ int millennium_updater_confirm_healthy(MillenniumUpdater updater);
 
 /* Replaces this process with the installed app, same arguments and environment. Returns only on failure. */
 int millennium_updater_relaunch(MillenniumUpdater updater);
+
+/* Call from the app's quit path: installs the update scheduled with millennium_updater_download_install_on_exit,
+ * if any (`*out_applied` 1; for a Windows installer install the installer starts and this process exits), else
+ * `*out_applied` 0. Blocks. */
+int millennium_updater_apply_pending_on_exit(MillenniumUpdater updater, int *out_applied);
 
 /* A cancel handle for this updater's blocking calls (check, download). Free it when done. */
 int millennium_updater_cancel_handle(MillenniumUpdater updater, MillenniumCancel *out_cancel);
@@ -206,9 +214,12 @@ int millennium_updater_update_free(MillenniumUpdate update);
 /* ----- downloaded update ----- */
 
 /* Installs it: an atomic rename over the executable or AppImage (the previous version is kept for a rollback), or the
- * system package tool. Blocks. Afterwards the handle is consumed: installing again returns
+ * system package tool. Blocks. Afterwards the handle is consumed: installing (or scheduling) again returns
  * MILLENNIUM_UPDATER_ERR_CONSUMED (free it). A failed install leaves it installable. */
 int millennium_updater_download_install(MillenniumDownload download);
+/* Installs it when the app quits instead (millennium_updater_apply_pending_on_exit); nothing changes until then. Replaces
+ * an update scheduled earlier. Afterwards the handle is consumed, as after an install (free it). */
+int millennium_updater_download_install_on_exit(MillenniumDownload download);
 int millennium_updater_download_free(MillenniumDownload download);
 
 #ifdef __cplusplus

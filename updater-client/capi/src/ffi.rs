@@ -13,7 +13,9 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
-use millennium_updater::{BundleType, DownloadedUpdate, Progress, StartupStatus, Update, Updater, UpdaterBuilder};
+use millennium_updater::{
+    BundleType, DownloadedUpdate, InstallScope, InstallerUi, Progress, StartupStatus, Update, Updater, UpdaterBuilder,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::handles;
@@ -301,6 +303,45 @@ pub unsafe extern "C" fn millennium_updater_builder_bundle_type(
     }
 }
 
+/// The install mode of an NSIS or MSI install: `ui` `"quiet"`, `"passive"` or `"full"`; `scope` `"user"` or
+/// `"machine"`.
+///
+/// # Safety
+///
+/// The strings are NULL or NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn millennium_updater_builder_windows_installer(
+    builder: MillenniumUpdaterBuilder,
+    ui: *const c_char,
+    scope: *const c_char,
+) -> c_int {
+    // SAFETY: per this function's contract.
+    let ui = match unsafe { text(ui, "ui") } {
+        Ok("quiet") => InstallerUi::Quiet,
+        Ok("passive") => InstallerUi::Passive,
+        Ok("full") => InstallerUi::Full,
+        Ok(other) => {
+            let message = format!("`{other}` is not an installer UI: `quiet`, `passive` or `full`");
+            return status::record(Err(Failure::new(Status::InvalidArgument, message)));
+        }
+        Err(failure) => return status::record(Err(failure)),
+    };
+    // SAFETY: per this function's contract.
+    unsafe {
+        set(builder, scope, "scope", |b, v| {
+            let scope = match v {
+                "user" => InstallScope::PerUser,
+                "machine" => InstallScope::PerMachine,
+                other => {
+                    let message = format!("`{other}` is not an install scope: `user` or `machine`");
+                    return Err(Failure::new(Status::InvalidArgument, message));
+                }
+            };
+            Ok(b.windows_installer(ui, scope))
+        })
+    }
+}
+
 /// Adds a header sent to the update server.
 ///
 /// # Safety
@@ -460,6 +501,25 @@ pub extern "C" fn millennium_updater_confirm_healthy(handle: MillenniumUpdater) 
 pub extern "C" fn millennium_updater_relaunch(handle: MillenniumUpdater) -> c_int {
     call(|| match updater(handle)?.updater.relaunch() {
         Err(error) => Err(error.into()),
+    })
+}
+
+/// Installs the update scheduled with `millennium_updater_download_install_on_exit`, if any.
+///
+/// # Safety
+///
+/// `out_applied` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn millennium_updater_apply_pending_on_exit(
+    handle: MillenniumUpdater,
+    out_applied: *mut c_int,
+) -> c_int {
+    call(|| {
+        let ptr = out(out_applied, "out_applied")?;
+        let applied = updater(handle)?.updater.apply_pending_on_exit()?;
+        // SAFETY: checked non-null; writable per this function's contract.
+        unsafe { put(ptr, c_int::from(applied.is_some())) };
+        Ok(())
     })
 }
 
@@ -652,11 +712,24 @@ pub extern "C" fn millennium_updater_download_install(handle: MillenniumDownload
         let downloaded = slot.as_ref().ok_or_else(|| {
             Failure::new(
                 Status::Consumed,
-                "this downloaded update was installed already\nhint: check for an update again for a newer one",
+                "this downloaded update was installed or scheduled already\nhint: check for an update again for a newer one",
             )
         })?;
         downloaded.install()?;
         *slot = None;
+        Ok(())
+    })
+}
+
+/// Schedules the downloaded update for `millennium_updater_apply_pending_on_exit`; afterwards the handle is consumed.
+#[unsafe(no_mangle)]
+pub extern "C" fn millennium_updater_download_install_on_exit(handle: MillenniumDownload) -> c_int {
+    call(|| {
+        let object = handles::get::<DownloadObj>(handle.id, "download")?;
+        let downloaded = object.0.lock().unwrap_or_else(|p| p.into_inner()).take().ok_or_else(|| {
+            Failure::new(Status::Consumed, "this downloaded update was installed or scheduled already")
+        })?;
+        downloaded.install_on_exit();
         Ok(())
     })
 }

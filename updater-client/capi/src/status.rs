@@ -16,7 +16,7 @@ pub enum Status {
     InvalidArgument = 2,
     /// The handle was never created, was freed already, or is of another kind.
     InvalidHandle = 3,
-    /// The handle was used up: a downloaded update that was installed already.
+    /// The handle was used up: a downloaded update that was installed (or scheduled for exit) already.
     Consumed = 4,
     /// The call was cancelled through a cancel handle or the progress callback.
     Cancelled = 5,
@@ -70,7 +70,10 @@ impl Status {
             Error::DiskFull { .. } | Error::NotPermitted { .. } | Error::Io { .. } | Error::CorruptState { .. } => {
                 Status::Io
             }
+            // A signed archive with an entry escaping the app's directory (or another unsafe entry): refused content.
+            Error::UnsafeArchive { .. } => Status::Verification,
             Error::PackageManager { .. }
+            | Error::InstallRefused { .. }
             | Error::WebviewTooOld { .. }
             | Error::WebviewProvisioning { .. }
             | Error::Unsupported { .. }

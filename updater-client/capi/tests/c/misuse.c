@@ -53,6 +53,17 @@ static void contains(int line, const char *text, const char *part) {
 }
 #define CONTAINS(text, part) contains(__LINE__, (text), (part))
 
+/* The size of a file, with standard C only. */
+static long file_size(const char *path) {
+    FILE *file = fopen(path, "rb");
+    if (file == NULL)
+        return -1;
+    fseek(file, 0, SEEK_END);
+    long size = ftell(file);
+    fclose(file);
+    return size;
+}
+
 static pthread_t main_thread;
 static int wrong_thread;
 
@@ -112,6 +123,11 @@ int main(int argc, char **argv) {
     OK(millennium_updater_builder_executable(builder, argv[4]));
     OK(millennium_updater_builder_bundle_type(builder, "none"));
     OK(millennium_updater_builder_app_id(builder, "misuse"));
+    EXPECT(millennium_updater_builder_windows_installer(builder, "loud", "user"), MILLENNIUM_UPDATER_ERR_INVALID_ARGUMENT);
+    EXPECT(millennium_updater_builder_windows_installer(builder, "quiet", "everyone"),
+           MILLENNIUM_UPDATER_ERR_INVALID_ARGUMENT);
+    EXPECT(millennium_updater_builder_windows_installer(builder, NULL, "user"), MILLENNIUM_UPDATER_ERR_NULL_ARGUMENT);
+    OK(millennium_updater_builder_windows_installer(builder, "passive", "user"));
     OK(millennium_updater_builder_build(builder, &updater));
 
     /* Double free, use after free, forged and zero handles. */
@@ -184,20 +200,38 @@ int main(int argc, char **argv) {
     SAME(calls > 0, 1);
     SAME(wrong_thread, 0);
 
+    /* Install on exit: scheduling consumes the handle; nothing changes until the quit path applies it. */
+    int applied = -1;
+    EXPECT(millennium_updater_apply_pending_on_exit(updater, NULL), MILLENNIUM_UPDATER_ERR_NULL_ARGUMENT);
+    OK(millennium_updater_apply_pending_on_exit(updater, &applied));
+    SAME(applied, 0);
+    OK(millennium_updater_download_install_on_exit(download));
+    EXPECT(millennium_updater_download_install(download), MILLENNIUM_UPDATER_ERR_CONSUMED);
+    EXPECT(millennium_updater_download_install_on_exit(download), MILLENNIUM_UPDATER_ERR_CONSUMED);
+    SAME(file_size(argv[4]), 4096); /* still v1 */
+    OK(millennium_updater_apply_pending_on_exit(updater, &applied));
+    SAME(applied, 1);
+    SAME(file_size(argv[4]), 3 << 20); /* v2 */
+    OK(millennium_updater_apply_pending_on_exit(updater, &applied));
+    SAME(applied, 0);
+    OK(millennium_updater_download_free(download));
+
     /* Handles are independent: the update outlives its freed updater. */
     OK(millennium_updater_free(updater));
     EXPECT(millennium_updater_free(updater), MILLENNIUM_UPDATER_ERR_INVALID_HANDLE);
     EXPECT(millennium_updater_confirm_healthy(updater), MILLENNIUM_UPDATER_ERR_INVALID_HANDLE);
     OK(millennium_updater_update_version(update, &version));
     CONTAINS(version, "2.0.0");
-    OK(millennium_updater_cancel(cancel));
+    OK(millennium_updater_cancel(cancel)); /* the cancel handle outlives the updater too */
+    OK(millennium_updater_cancel_reset(cancel));
     OK(millennium_updater_cancel_free(cancel));
     EXPECT(millennium_updater_cancel(cancel), MILLENNIUM_UPDATER_ERR_INVALID_HANDLE);
 
-    /* A consumed handle: installed once, refused the second time, then freed once. */
+    /* A consumed handle: a fresh download installed once, refused the second time, then freed once. */
+    OK(millennium_updater_update_download(update, NULL, NULL, &download));
     OK(millennium_updater_download_install(download));
     EXPECT(millennium_updater_download_install(download), MILLENNIUM_UPDATER_ERR_CONSUMED);
-    CONTAINS(millennium_updater_last_error_message(), "installed already");
+    CONTAINS(millennium_updater_last_error_message(), "installed or scheduled already");
     OK(millennium_updater_download_free(download));
     EXPECT(millennium_updater_download_free(download), MILLENNIUM_UPDATER_ERR_INVALID_HANDLE);
     EXPECT(millennium_updater_download_install(download), MILLENNIUM_UPDATER_ERR_INVALID_HANDLE);
