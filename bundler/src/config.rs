@@ -516,6 +516,8 @@ pub struct Overrides {
     pub main_binary: Option<PathBuf>,
     /// Use this Windows executable instead of `windows.binary`.
     pub windows_binary: Option<PathBuf>,
+    /// Use this macOS executable for `.app` and `.dmg` instead of `macos.binary`.
+    pub macos_binary: Option<PathBuf>,
     /// Only Windows installers are built: the Linux binaries need not exist.
     pub windows_only: bool,
 }
@@ -601,6 +603,11 @@ impl App {
             }
             (None, None) => root.join("target").join("release").join(krate.name.as_deref().unwrap_or(&package_name)),
         };
+        // After the main binary is chosen: the macOS build is only for `.app` and `.dmg`.
+        if let Some(path) = &overrides.macos_binary {
+            config.macos.binary = Some(path.to_string_lossy().into_owned());
+            config.macos.universal.clear();
+        }
         let mut all_binaries = vec![main_binary.clone()];
         let extra_binaries: Vec<PathBuf> = config.binaries.extra.iter().map(|p| resolve(p)).collect();
         all_binaries.extend(extra_binaries.iter().cloned());

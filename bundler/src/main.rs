@@ -44,6 +44,9 @@ enum Command {
         /// Use this Windows executable (for msi, nsis) instead of `windows.binary`.
         #[arg(long)]
         windows_binary: Option<PathBuf>,
+        /// Use this macOS executable (for app, dmg) instead of `macos.binary`.
+        #[arg(long)]
+        macos_binary: Option<PathBuf>,
         /// Machine-readable output on stdout.
         #[arg(long)]
         json: bool,
@@ -121,7 +124,7 @@ fn print_json_line(json: &str) {
 
 fn run(cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Bundle { format, target, out, manifest_path, binary, windows_binary, json } => {
+        Command::Bundle { format, target, out, manifest_path, binary, windows_binary, macos_binary, json } => {
             let formats = format.iter().map(|f| f.trim().parse()).collect::<Result<BTreeSet<Format>, _>>()?;
             let arch = match target {
                 Some(t) => t.parse()?,
@@ -129,7 +132,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     Arch::host().ok_or_else(|| Error::Usage { message: "unsupported host: pass `--target`".into() })?
                 }
             };
-            let overrides = Overrides { main_binary: binary, windows_binary, ..Overrides::default() };
+            let overrides = Overrides { main_binary: binary, windows_binary, macos_binary, ..Overrides::default() };
             let options = Options { manifest_path, formats, arch, out_dir: out, overrides };
             let show = !json && std::io::stderr().is_terminal();
             let spinner = Spinner(show.then(|| {

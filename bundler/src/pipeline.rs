@@ -81,13 +81,6 @@ impl Plan {
                         .into(),
                 });
             }
-            if app.config.updater.as_ref().and_then(|u| u.artifact_base_url.as_ref()).is_none() {
-                return Err(Error::InvalidValue {
-                    file: app.source.file().to_owned(),
-                    key: "updater.artifact-base-url".into(),
-                    message: "missing: the `updater` format needs the URL the artifacts will be published under".into(),
-                });
-            }
             Some(updater::load_key(env)?)
         } else {
             None

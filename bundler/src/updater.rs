@@ -25,7 +25,9 @@ pub fn load_key(env: &dyn Fn(&str) -> Option<String>) -> Result<SecretKey> {
 
 /// Signs every artifact the updater installs ([`Artifact::update_bundle`]) and builds the manifest listing them.
 /// Returns a `.sig` artifact for each, then the manifest, `PKG_VERSION_ARCH.update.json`: named after the target
-/// architecture, or after the macOS app's (`universal` for both) when no Linux format is built.
+/// architecture, or after the macOS app's (`universal` for both) when no Linux format is built. The manifest needs to
+/// know where the files will be (`updater.artifact-base-url`); without it only the signatures are made, as for a
+/// publish to an update server, which serves its own manifest.
 pub(crate) fn sign_artifacts(ctx: &Context, key: &SecretKey, artifacts: &[Artifact]) -> Result<Vec<Artifact>> {
     let (app, epoch) = (ctx.app, ctx.epoch);
     let version = app.version.to_string();
@@ -54,6 +56,9 @@ pub(crate) fn sign_artifacts(ctx: &Context, key: &SecretKey, artifacts: &[Artifa
                 arches.push(*arch);
             }
         }
+    }
+    if app.config.updater.as_ref().and_then(|u| u.artifact_base_url.as_ref()).is_none() {
+        return Ok(out);
     }
     let mac_arches = artifacts.iter().find(|a| a.role == Role::UpdateArchive).map(|a| a.arches.as_slice());
     let label = match mac_arches {

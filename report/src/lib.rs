@@ -202,5 +202,11 @@ mod tests {
         );
         let report = Report::new(&chain(&["bad"]));
         assert_eq!(report.to_json("x"), r#"{"error":{"code":"x","message":"bad","hint":null}}"#);
+        let parts = Report::from_parts("bad: cause", ["do this", "or that"]);
+        assert_eq!(
+            parts.to_json("malformed"),
+            r#"{"error":{"code":"malformed","message":"bad: cause","hint":"do this\nor that"}}"#
+        );
+        assert_eq!(parts.to_string(), "bad: cause\nhint: do this\nhint: or that");
     }
 }

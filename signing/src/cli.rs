@@ -1,4 +1,5 @@
-//! Command definitions and their implementations.
+//! Command definitions and their implementations: [`Cli`] is the `millennium-sign` binary's command line,
+//! [`Command`] its subcommands (which `millennium sign` embeds), [`finish`] maps an outcome to the documented exit code.
 
 use std::fs::File;
 use std::io::{IsTerminal, Read, Write};
@@ -38,8 +39,9 @@ pub struct Cli {
     pub verbose: bool,
 }
 
+/// The subcommands: `generate`, `sign`, `verify`, `rotate`.
 #[derive(Debug, Subcommand)]
-enum Command {
+pub enum Command {
     /// Create a key pair: a secret key (scrypt-encrypted with a password unless `--no-password`) and `<PATH>.pub`.
     ///
     /// The password is asked for in a terminal, or read from `MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD` (then
@@ -94,7 +96,7 @@ enum KdfCost {
 }
 
 #[derive(Debug, Args)]
-struct GenerateArgs {
+pub struct GenerateArgs {
     /// Secret key path; the public key is written to `<PATH>.pub`. [default: ~/.millennium/millennium.key]
     #[arg(short = 'w', long = "write-keys", value_name = "PATH")]
     path: Option<PathBuf>,
@@ -104,7 +106,7 @@ struct GenerateArgs {
 }
 
 #[derive(Debug, Args)]
-struct SignArgs {
+pub struct SignArgs {
     /// Secret key file (minisign or Tauri form).
     #[arg(short = 'k', long = "private-key", value_name = "KEY")]
     key: Option<PathBuf>,
@@ -127,7 +129,7 @@ struct SignArgs {
 }
 
 #[derive(Debug, Args)]
-struct VerifyArgs {
+pub struct VerifyArgs {
     /// Public key: a `.pub` file, or the key itself (`RW…`, or Tauri's base64 `pubkey`).
     #[arg(short = 'p', long = "public-key", value_name = "PUBKEY")]
     public_key: String,
@@ -153,7 +155,7 @@ struct VerifyArgs {
 }
 
 #[derive(Debug, Args)]
-struct RotateArgs {
+pub struct RotateArgs {
     /// The current (old) secret key; else from the environment as for `sign`.
     #[arg(short = 'k', long = "private-key", value_name = "KEY")]
     key: Option<PathBuf>,
@@ -170,13 +172,53 @@ struct RotateArgs {
     new_key: NewKeyArgs,
 }
 
+/// Runs the command line.
+///
+/// # Errors
+///
+/// Whatever the command failed with; [`finish`] reports it.
 pub fn run(cli: Cli) -> Result<()> {
-    let out = Output { json: cli.json };
-    match cli.command {
+    run_command(cli.command, cli.json)
+}
+
+/// Runs one subcommand; `json` prints machine-readable output.
+///
+/// # Errors
+///
+/// Whatever the command failed with; [`finish`] reports it.
+pub fn run_command(command: Command, json: bool) -> Result<()> {
+    let out = Output { json };
+    match command {
         Command::Generate(args) => generate(args, &out),
         Command::Sign(args) => sign(args, &out),
         Command::Verify(args) => verify(args, &out),
         Command::Rotate(args) => rotate(args, &out),
+    }
+}
+
+/// Reports the outcome of [`run`] and returns the exit code: `0` success, `1` a signature that does not verify, `2`
+/// unusable input. An error goes to stderr as `error: …` with its causes and `hint:` lines, and with `json` also to
+/// stdout as `{"error": {"code", "message", "hint"}}`. A broken pipe on stdout (`| head`) is success.
+pub fn finish(outcome: Result<()>, json: bool) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let Err(err) = outcome else {
+        return ExitCode::SUCCESS;
+    };
+    if err.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+        return ExitCode::SUCCESS;
+    }
+    let sign_error = err.downcast_ref::<millennium_sign::Error>();
+    // The whole source chain: I/O causes are sources, not part of the messages.
+    let report = millennium_report::Report::new(err.as_ref());
+    if json {
+        let code = sign_error.map_or("error", millennium_sign::Error::code);
+        let _ = writeln!(std::io::stdout(), "{}", report.to_json(code));
+    }
+    let _ = writeln!(std::io::stderr(), "error: {report}");
+    if sign_error.is_some_and(millennium_sign::Error::is_verification_failure) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::from(2)
     }
 }
 
@@ -326,7 +368,14 @@ fn new_key_password(args: &NewKeyArgs, env_var: &str) -> Result<Option<Zeroizing
 }
 
 /// Loads and decrypts the signing key from `-k` or the environment.
-fn load_secret_key(path: Option<&Path>) -> Result<SecretKey> {
+/// The secret key from `path`, else from the environment (`MILLENNIUM_SIGNING_PRIVATE_KEY`, Tauri's variables); its
+/// password from the environment, else a terminal prompt, else the empty password (as Tauri signs). `millennium build`
+/// and `millennium release` open their key with this too.
+///
+/// # Errors
+///
+/// No key, an unreadable or malformed one, or the wrong password (a [`millennium_sign::Error`] inside the context).
+pub fn load_secret_key(path: Option<&Path>) -> Result<SecretKey> {
     let (sealed, origin) = env::secret_key(path, process_env)?;
     let open =
         |password: &str| sealed.open(Some(password)).with_context(|| format!("cannot use the secret key {origin}"));

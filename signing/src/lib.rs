@@ -18,6 +18,12 @@
 //! # Ok::<(), millennium_sign::Error>(())
 //! ```
 
+// The command-line module names this crate by its name, as the binary did before it moved here.
+extern crate self as millennium_sign;
+
+/// The `millennium-sign` commands, shared by the `millennium-sign` binary and `millennium sign`.
+#[cfg(feature = "cli")]
+pub mod cli;
 mod encoding;
 pub mod env;
 mod error;

@@ -58,13 +58,9 @@ impl ErrorReport {
         Self { code: code.into(), message: report.message().to_owned(), hint: report.hint(), exit_code }
     }
 
-    /// `{"error": {"code", "message", "hint"}}`, in this order.
+    /// `{"error": {"code", "message", "hint"}}`, in this order: the shape `millennium-report` writes for every CLI.
     pub fn to_json(&self) -> String {
-        #[derive(Serialize)]
-        struct Body<'a> {
-            error: &'a ErrorReport,
-        }
-        serde_json::to_string(&Body { error: self }).unwrap_or_default()
+        Report::from_parts(self.message.as_str(), self.hint.iter().flat_map(|hint| hint.lines())).to_json(&self.code)
     }
 }
 
@@ -90,7 +86,8 @@ pub fn finish<T: Render>(outcome: std::result::Result<T, ErrorReport>, json: boo
                 let _ = writeln!(stdout, "{}", report.to_json());
             }
             let _ = writeln!(stderr, "error: {}", report.message);
-            if let Some(hint) = &report.hint {
+            // Several hints are one a line, each a `hint:` line of its own.
+            for hint in report.hint.iter().flat_map(|hint| hint.lines()) {
                 let _ = writeln!(stderr, "hint: {hint}");
             }
             Ok(())

@@ -462,15 +462,24 @@ impl Reserve {
 /// as they come, unbuffered: on a fast link they are hundreds of KiB each, and a buffer would only copy every byte once
 /// more; on a slow link the number of writes does not matter. The file's space is reserved here too, ahead of the
 /// writes ([`Reserve`]).
+///
+/// A download abandoned midway (its future dropped: a timeout around it, a cancelled call of the C ABI) must not leave
+/// the thread writing behind it: a download started right after would resume from a `.part` file still growing. So
+/// dropping an unfinished writer waits (blocking, for at most the few queued chunks) until its thread has stopped.
 struct PartWriter {
-    sender: tokio::sync::mpsc::Sender<bytes::Bytes>,
-    task: tokio::task::JoinHandle<std::io::Result<std::fs::File>>,
+    /// `None` once [`PartWriter::finish`] took it.
+    sender: Option<tokio::sync::mpsc::Sender<bytes::Bytes>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<std::fs::File>>>,
+    /// Disconnected when the writer thread ends (it owns the other side).
+    stopped: std::sync::mpsc::Receiver<()>,
 }
 
 impl PartWriter {
     fn start(mut file: std::fs::File, reserve: Reserve) -> Self {
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+        let (running, stopped) = std::sync::mpsc::channel::<()>();
         let task = tokio::task::spawn_blocking(move || {
+            let _running = running;
             let mut at = file.seek(std::io::SeekFrom::End(0))?;
             let mut reserved = at;
             if let Reserve::Signed(_) = reserve {
@@ -486,18 +495,35 @@ impl PartWriter {
             }
             Ok(file)
         });
-        Self { sender, task }
+        Self { sender: Some(sender), task: Some(task), stopped }
     }
 
     /// Queues a chunk; `false` when the writer has stopped on an error, which [`PartWriter::finish`] returns.
     async fn write(&self, chunk: bytes::Bytes) -> bool {
-        self.sender.send(chunk).await.is_ok()
+        match &self.sender {
+            Some(sender) => sender.send(chunk).await.is_ok(),
+            None => false,
+        }
     }
 
     /// Writes out what is queued and returns the file.
-    async fn finish(self) -> std::io::Result<std::fs::File> {
-        drop(self.sender);
-        self.task.await.map_err(std::io::Error::other)?
+    async fn finish(mut self) -> std::io::Result<std::fs::File> {
+        drop(self.sender.take());
+        // The task stays in `self` while awaited: dropped during this wait, `Drop` still waits for the thread.
+        let Some(task) = self.task.as_mut() else { return Err(std::io::Error::other("the writer is gone")) };
+        let result = task.await;
+        self.task = None;
+        result.map_err(std::io::Error::other)?
+    }
+}
+
+impl Drop for PartWriter {
+    fn drop(&mut self) {
+        if self.task.is_some() {
+            // Abandoned: close the queue, then wait until the thread has written what was queued and stopped.
+            drop(self.sender.take());
+            let _ = self.stopped.recv();
+        }
     }
 }
 

@@ -266,9 +266,10 @@ pub fn ico(app: &App) -> Result<Vec<u8>> {
 }
 
 /// Sizes in the generated `.ico`: what Explorer, the Start menu and the uninstall list pick from.
-const ICO_SIZES: [u32; 6] = [16, 24, 32, 48, 64, 256];
+pub const ICO_SIZES: [u32; 6] = [16, 24, 32, 48, 64, 256];
 
-fn png_to_ico(icon: &crate::icons::Icon) -> Result<Vec<u8>> {
+/// A multi-size `.ico` of `icon` (16 to 256 px, those not larger than it; `millennium icon` writes it too).
+pub fn png_to_ico(icon: &crate::icons::Icon) -> Result<Vec<u8>> {
     let mut images = Vec::new();
     for size in ICO_SIZES.into_iter().filter(|s| *s <= icon.size().max(16)) {
         images.push((size, icon.png(size)?));

@@ -38,6 +38,8 @@ mod assets;
 pub mod auth;
 pub mod bridge;
 pub mod csp;
+#[cfg(feature = "dev")]
+pub mod dev;
 #[cfg(feature = "localhost-server")]
 mod localhost;
 pub mod protocol;
@@ -520,6 +522,10 @@ impl Builder {
         };
         let ipc_app = app.clone();
         let ipc_bridge = bridge.clone();
+        #[cfg(feature = "dev")]
+        let protocol = dev::protocol(site);
+        #[cfg(not(feature = "dev"))]
+        let protocol: millennium_runtime::ProtocolHandler = Arc::new(move |request| site.serve(request));
         runtime.create_window(WindowConfig {
             label: "main".to_owned(),
             title: self.title,
@@ -527,7 +533,7 @@ impl Builder {
             height: self.height,
             resizable: self.resizable,
             scheme: SCHEME.to_owned(),
-            protocol: Arc::new(move |request| site.serve(request)),
+            protocol,
             url,
             ipc: Box::new(move |window, message| ipc_bridge.receive(&ipc_app, window, &message)),
             devtools: self.devtools,
@@ -537,6 +543,8 @@ impl Builder {
         for setup in self.setup {
             setup(&app);
         }
+        #[cfg(feature = "dev")]
+        dev::reload_on_request(&app);
         runtime.run()
     }
 }

@@ -71,7 +71,7 @@ impl Site {
         self.response(status, "text/plain; charset=utf-8", text.as_bytes().to_vec())
     }
 
-    fn response(&self, status: u16, mime: &str, body: Vec<u8>) -> ProtocolResponse {
+    pub(crate) fn response(&self, status: u16, mime: &str, body: Vec<u8>) -> ProtocolResponse {
         ProtocolResponse {
             status,
             headers: vec![

@@ -1,0 +1,210 @@
+//! `millennium build`: `cargo build --release`, then the bundler's library on what cargo built (the binary cargo
+//! reports, wherever `CARGO_TARGET_DIR` puts it), with the updater's `.sig` files when a signing key is available.
+//!
+//! The configuration is read before cargo runs, so a missing `Millennium.toml` is reported at once. With an AppImage
+//! the webview launcher (`millennium-webview-probe`, which `AppRun` starts the app through) is built in the same
+//! cargo run, so it lands next to the app's binary where the bundler looks for it.
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use millennium_bundler::config::Overrides;
+use millennium_bundler::{App, Arch, Format, Options, Progress};
+use millennium_sign::SecretKey;
+
+use crate::cargo;
+use crate::error::{Error, Result};
+
+/// What to build and bundle (shared by `build` and `release`).
+#[derive(Debug, Clone, Args)]
+pub struct BuildOptions {
+    /// Comma-separated formats: deb, rpm, appimage, msi, nsis, app, dmg (`updater` is added when a key is given).
+    #[arg(long, value_delimiter = ',', default_value = "deb,rpm,appimage")]
+    pub format: Vec<String>,
+    /// Target architecture: x86_64 or aarch64 (default: this machine's).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// The app's `Cargo.toml` (or its directory, or its `Millennium.toml`).
+    #[arg(long, default_value = "Cargo.toml")]
+    pub manifest_path: PathBuf,
+    /// Where to write the bundles [default: `target/bundle` in the app's directory].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Build with cargo's `dev` profile instead of `--release` (quicker; for trying the packaging out).
+    #[arg(long)]
+    pub debug: bool,
+    /// The Windows executable for `msi` and `nsis` (cross-compiled, or built on a Windows runner).
+    #[arg(long)]
+    pub windows_binary: Option<PathBuf>,
+    /// The macOS executable for `app` and `dmg` (built on a macOS runner, or cross-compiled).
+    #[arg(long)]
+    pub macos_binary: Option<PathBuf>,
+    /// The signing key file (default: `MILLENNIUM_SIGNING_PRIVATE_KEY`, text or path; password from
+    /// `MILLENNIUM_SIGNING_PRIVATE_KEY_PASSWORD`).
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+}
+
+/// The app's configuration as read before building.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The app's `Cargo.toml`.
+    pub manifest: PathBuf,
+    /// Its configuration (binaries not yet checked).
+    pub app: App,
+    /// The requested formats, `updater` included when signing.
+    pub formats: BTreeSet<Format>,
+    /// The target architecture.
+    pub arch: Arch,
+    /// The output directory.
+    pub out: PathBuf,
+}
+
+impl BuildOptions {
+    /// Reads and checks the configuration and the options, before anything is built.
+    ///
+    /// # Errors
+    ///
+    /// No `Millennium.toml`, an invalid one, an unknown format or target.
+    pub fn prepare(&self, signing: bool) -> Result<Prepared> {
+        let manifest = cargo::manifest_of(&self.manifest_path);
+        let manifest = std::path::absolute(&manifest).map_err(Error::io("find", &manifest))?;
+        if !manifest.is_file() {
+            return Err(Error::usage(format!(
+                "no `{}`\nhint: run in the app's directory, or pass `--manifest-path PATH/Cargo.toml`; `millennium new NAME` starts an app",
+                manifest.display()
+            )));
+        }
+        let mut formats =
+            self.format.iter().map(|f| f.trim().parse()).collect::<std::result::Result<BTreeSet<Format>, _>>()?;
+        if signing {
+            formats.insert(Format::Updater);
+        }
+        let arch = match &self.target {
+            Some(target) => target.parse()?,
+            None => Arch::host().ok_or_else(|| Error::usage("unsupported host architecture\nhint: pass `--target`"))?,
+        };
+        // The binaries do not exist yet: `windows_only` skips their check, which `bundle` does after the build.
+        let app = App::load(&manifest, &Overrides { windows_only: true, ..self.overrides() })?;
+        let out = self.out.clone().unwrap_or_else(|| app.root.join("target").join("bundle"));
+        Ok(Prepared { manifest, app, formats, arch, out })
+    }
+
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            windows_binary: self.windows_binary.clone(),
+            macos_binary: self.macos_binary.clone(),
+            ..Overrides::default()
+        }
+    }
+}
+
+/// Whether any format needs the Linux build of the app (the others package given binaries).
+fn builds_linux(formats: &BTreeSet<Format>) -> bool {
+    formats.iter().any(|f| matches!(f, Format::Deb | Format::Rpm | Format::AppImage))
+}
+
+/// Runs cargo for the app (and the AppImage's launcher) and returns the main binary.
+///
+/// # Errors
+///
+/// A failed build, or a build that produced no binary for the app.
+pub fn compile(options: &BuildOptions, prepared: &Prepared) -> Result<PathBuf> {
+    let package = cargo::package_name(&prepared.manifest)?;
+    let launcher = prepared.formats.contains(&Format::AppImage)
+        && prepared.app.config.appimage.webview_launcher.is_none()
+        && depends_on_framework(&prepared.manifest);
+    let build = cargo::Build {
+        manifest_path: prepared.manifest.clone(),
+        debug: options.debug,
+        target: (Some(prepared.arch) != Arch::host()).then(|| format!("{}-unknown-linux-gnu", prepared.arch.as_str())),
+        features: Vec::new(),
+        extra_packages: if launcher { vec!["millennium-webview-probe".to_owned()] } else { Vec::new() },
+    };
+    let executables = build.run()?;
+    cargo::main_binary(&executables, &package, prepared.app.config.binaries.main.as_deref())
+}
+
+/// Whether the app depends on the framework (whose dependency graph has the webview launcher).
+fn depends_on_framework(manifest: &Path) -> bool {
+    std::fs::read_to_string(manifest).is_ok_and(|text| {
+        toml::from_str::<toml::Table>(&text).is_ok_and(|table| {
+            table.get("dependencies").and_then(|d| d.as_table()).is_some_and(|d| d.contains_key("millennium"))
+        })
+    })
+}
+
+/// Bundles the built app: every requested format, signed with `key` when given.
+///
+/// # Errors
+///
+/// What the bundler reports.
+pub fn bundle(
+    options: &BuildOptions,
+    prepared: &Prepared,
+    main_binary: PathBuf,
+    key: Option<&SecretKey>,
+    progress: &dyn Progress,
+) -> Result<millennium_bundler::Report> {
+    let overrides =
+        Overrides { main_binary: builds_linux(&prepared.formats).then_some(main_binary), ..options.overrides() };
+    let bundle_options = Options {
+        manifest_path: prepared.manifest.clone(),
+        formats: prepared.formats.clone(),
+        arch: prepared.arch,
+        out_dir: prepared.out.clone(),
+        overrides,
+    };
+    let env = crate::keys::bundler_env(key)?;
+    Ok(millennium_bundler::bundle(&bundle_options, &env, progress)?)
+}
+
+/// `millennium build`.
+///
+/// # Errors
+///
+/// Bad configuration, a failed build, or a bundling failure.
+pub fn run(options: &BuildOptions, json: bool) -> Result<millennium_bundler::Report> {
+    let key = crate::keys::open(options.key.as_deref())?;
+    let prepared = options.prepare(key.is_some())?;
+    if key.is_none() {
+        eprintln!("note: no signing key, so no updater signatures (`--key`, or `MILLENNIUM_SIGNING_PRIVATE_KEY`)");
+    }
+    let binary = compile(options, &prepared)?;
+    let spinner = Spinner::new(json);
+    let report = bundle(options, &prepared, binary, key.as_ref(), &spinner);
+    spinner.finish();
+    report
+}
+
+/// A spinner on stderr naming the bundler's current step (only on a terminal, and never with `--json`).
+#[derive(Debug)]
+pub struct Spinner(Option<indicatif::ProgressBar>);
+
+impl Spinner {
+    /// A spinner, or nothing when stderr is not a terminal or with `--json`.
+    pub fn new(json: bool) -> Spinner {
+        Spinner((!json && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.enable_steady_tick(std::time::Duration::from_millis(100));
+            bar
+        }))
+    }
+
+    /// Removes it.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Spinner {
+    fn step(&self, message: &str) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(message.to_owned());
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Building the app with `cargo`, and finding what it built.
+//!
+//! `cargo build --message-format json-render-diagnostics` prints one JSON message per compiled target on stdout (the
+//! diagnostics stay human, on stderr); the `compiler-artifact` messages of the app's package with an `executable` are
+//! its binaries, wherever `CARGO_TARGET_DIR`, `--target` or the profile put them. Nothing is guessed from paths.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::error::{Error, Result};
+
+/// How to build.
+#[derive(Debug, Clone, Default)]
+pub struct Build {
+    /// The app's `Cargo.toml`.
+    pub manifest_path: PathBuf,
+    /// `--release` unless `debug`.
+    pub debug: bool,
+    /// A Rust target triple (`--target`), for cross builds.
+    pub target: Option<String>,
+    /// `--features`.
+    pub features: Vec<String>,
+    /// Also build these packages' binaries (e.g. `millennium-webview-probe`, the AppImage's launcher).
+    pub extra_packages: Vec<String>,
+}
+
+/// One built executable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Executable {
+    /// The package it belongs to.
+    pub package: String,
+    /// The binary target's name.
+    pub name: String,
+    /// Where cargo put it.
+    pub path: PathBuf,
+}
+
+/// The `cargo` to run: `$CARGO` when this runs under cargo (`cargo millennium`), else `cargo`.
+pub fn program() -> PathBuf {
+    std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
+}
+
+impl Build {
+    /// The command line, without the program.
+    fn args(&self) -> Result<Vec<String>> {
+        let mut args = vec!["build".to_owned(), "--message-format".into(), "json-render-diagnostics".into()];
+        args.extend(["--manifest-path".into(), self.manifest_path.display().to_string()]);
+        if !self.debug {
+            args.push("--release".into());
+        }
+        if let Some(target) = &self.target {
+            args.extend(["--target".into(), target.clone()]);
+        }
+        if !self.features.is_empty() {
+            args.extend(["--features".into(), self.features.join(",")]);
+        }
+        if !self.extra_packages.is_empty() {
+            // `-p` for the app itself too, or cargo would build only the named packages.
+            args.extend(["-p".into(), package_name(&self.manifest_path)?]);
+            for package in &self.extra_packages {
+                args.extend(["-p".into(), package.clone()]);
+            }
+        }
+        Ok(args)
+    }
+
+    /// Runs the build (its diagnostics on stderr) and returns the executables it produced.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Cargo`] when cargo cannot be started or the build fails.
+    pub fn run(&self) -> Result<Vec<Executable>> {
+        let args = self.args()?;
+        let command_line = format!("cargo {}", args.join(" "));
+        let failed = |status: Option<String>, source: Option<std::io::Error>| Error::Cargo {
+            command: command_line.clone(),
+            status,
+            source,
+        };
+        let mut child = Command::new(program())
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| failed(None, Some(e)))?;
+        let mut executables = Vec::new();
+        if let Some(stdout) = child.stdout.take() {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let line = line.map_err(|e| failed(None, Some(e)))?;
+                if let Some(executable) = parse_artifact(&line) {
+                    executables.push(executable);
+                }
+            }
+        }
+        let status = child.wait().map_err(|e| failed(None, Some(e)))?;
+        if !status.success() {
+            return Err(failed(Some(status.to_string()), None));
+        }
+        Ok(executables)
+    }
+}
+
+/// The executable a `compiler-artifact` message announces, if any.
+fn parse_artifact(line: &str) -> Option<Executable> {
+    let message: serde_json::Value = serde_json::from_str(line).ok()?;
+    if message.get("reason")?.as_str()? != "compiler-artifact" {
+        return None;
+    }
+    let path = PathBuf::from(message.get("executable")?.as_str()?);
+    let name = message.get("target")?.get("name")?.as_str()?.to_owned();
+    // `path+file:///…/demo#0.1.0` or `registry+…#name@1.2.3`: the name is in the target's manifest path's package.
+    let package = message
+        .get("manifest_path")
+        .and_then(|p| p.as_str())
+        .and_then(|p| package_name(Path::new(p)).ok())
+        .unwrap_or_default();
+    Some(Executable { package, name, path })
+}
+
+/// The app's executable among what cargo built: the one `configured` (`binaries.main`) names, else the package's
+/// binary named like the package, else its only one.
+///
+/// # Errors
+///
+/// When none of these is there.
+pub fn main_binary(executables: &[Executable], package: &str, configured: Option<&str>) -> Result<PathBuf> {
+    let own: Vec<&Executable> = executables.iter().filter(|e| e.package == package).collect();
+    let configured = configured.and_then(|p| Path::new(p).file_name());
+    let chosen = own
+        .iter()
+        .find(|e| configured.is_some_and(|name| e.path.file_name() == Some(name)))
+        .or_else(|| own.iter().find(|e| e.name == package))
+        .or_else(|| if own.len() == 1 { own.first() } else { None });
+    chosen.map(|e| e.path.clone()).ok_or_else(|| {
+        Error::usage(format!(
+            "cargo built no binary to run for `{package}` (found: {})\nhint: name the main binary after the package, or set `binaries.main` in `Millennium.toml`",
+            own.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
+        ))
+    })
+}
+
+/// The `[package] name` of a `Cargo.toml`.
+///
+/// # Errors
+///
+/// When the file cannot be read or has no package name.
+pub fn package_name(manifest: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(manifest).map_err(Error::io("read", manifest))?;
+    let value: toml::Table =
+        toml::from_str(&text).map_err(|e| Error::usage(format!("`{}` is not valid TOML: {e}", manifest.display())))?;
+    value
+        .get("package")
+        .and_then(|p| p.get("name"))
+        .and_then(|n| n.as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| Error::usage(format!("`{}` has no `[package] name`", manifest.display())))
+}
+
+/// The app's manifest: `path` itself when it is a `Cargo.toml`, else the `Cargo.toml` in `path` (a directory) or next
+/// to it (a `Millennium.toml`).
+pub fn manifest_of(path: &Path) -> PathBuf {
+    if path.is_dir() {
+        return path.join("Cargo.toml");
+    }
+    if path.file_name().is_some_and(|n| n == "Cargo.toml") {
+        return path.to_owned();
+    }
+    path.parent().map_or_else(|| PathBuf::from("Cargo.toml"), |dir| dir.join("Cargo.toml"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_executables_are_taken_from_cargo_messages() {
+        let line = r#"{"reason":"compiler-artifact","package_id":"x","manifest_path":"/nonexistent/Cargo.toml","target":{"kind":["bin"],"name":"demo"},"executable":"/t/release/demo","filenames":["/t/release/demo"]}"#;
+        let exe = parse_artifact(line).unwrap();
+        assert_eq!((exe.name.as_str(), exe.path.as_path()), ("demo", Path::new("/t/release/demo")));
+        let lib = r#"{"reason":"compiler-artifact","target":{"kind":["lib"],"name":"x"},"executable":null}"#;
+        assert_eq!(parse_artifact(lib), None);
+        assert_eq!(parse_artifact(r#"{"reason":"build-finished","success":true}"#), None);
+        assert_eq!(parse_artifact("not json"), None);
+    }
+
+    #[test]
+    fn the_manifest_is_found_from_a_directory_or_a_millennium_toml() {
+        assert_eq!(manifest_of(Path::new("app/Millennium.toml")), Path::new("app/Cargo.toml"));
+        assert_eq!(manifest_of(Path::new("app/Cargo.toml")), Path::new("app/Cargo.toml"));
+    }
+}

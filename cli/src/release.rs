@@ -1,0 +1,502 @@
+//! `millennium release`: build, bundle, sign and publish in one step, closing the seams where releases usually break
+//! (a signature not picked up, the wrong file listed for a platform, a half-published release).
+//!
+//! The order is chosen so that a mistake costs nothing:
+//!
+//! 1. **Local checks**: the configuration, the signing key (opened once: a wrong password fails here), the token.
+//! 2. **Server checks**, before anything is built: the server is reachable, the token may publish the app (a
+//!    dry-run publish), the key is one the app's updates verify against. A version that exists already is noted.
+//! 3. **Build and bundle** (cargo, then the bundler's library), every installer signed in the same pass. A receipt
+//!    (`.millennium-release.json` in the output directory) records what was built from which inputs; a re-run with
+//!    the same inputs reuses those files instead of bundling again.
+//! 4. **Publish** with `millennium-update-admin`'s publish (the same code as `millennium publish`): every signature
+//!    verified locally, then one upload that the server commits atomically, so a release is never half published.
+//!    A re-run after a failure resumes: when the server already has this version with exactly these files (same
+//!    targets and SHA-256), nothing is uploaded again and the run succeeds; with other files it fails, because a
+//!    published release never changes.
+//!
+//! The summary (`--json`) lists every file with its SHA-256, target, signature and download URL, and the channel's
+//! manifest URL (`SERVER/APP/CHANNEL/latest.json`).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use millennium_bundler::Produced;
+use millennium_update_admin::api::{PublishRequest, Release};
+use millennium_update_admin::cli::{AdminCommand, Output, PublishArgs};
+use millennium_update_admin::client::Client;
+use millennium_update_admin::env_vars;
+use millennium_update_admin::report::Render;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::bundle::{self, BuildOptions, Prepared, Spinner};
+use crate::error::{Error, Result};
+
+/// Options of `millennium release`.
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    #[command(flatten)]
+    pub build: BuildOptions,
+    /// The update server's base URL.
+    #[arg(long, env = env_vars::SERVER)]
+    pub server: String,
+    /// The channel to publish to.
+    #[arg(long, default_value = "stable")]
+    pub channel: String,
+    /// The app's id on the server [default: `identifier` from `Millennium.toml`].
+    #[arg(long)]
+    pub app: Option<String>,
+    /// Publish token (default: `MILLENNIUM_PUBLISH_TOKEN`, else `MILLENNIUM_TOKEN`).
+    #[arg(long, hide_env_values = true)]
+    pub token: Option<String>,
+    /// Release notes file (Markdown).
+    #[arg(long)]
+    pub notes_file: Option<PathBuf>,
+    /// Initial rollout percentage.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub rollout: u8,
+}
+
+/// What `release` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// The app on the server.
+    pub app: String,
+    /// The released version.
+    pub version: String,
+    /// The channel.
+    pub channel: String,
+    /// The server.
+    pub server: String,
+    /// The channel's static manifest, which lists this release.
+    pub manifest_url: String,
+    /// `false` when the server already had exactly these files (a resumed run): nothing was uploaded.
+    pub uploaded: bool,
+    /// `true` when the bundles of an earlier run with the same inputs were reused.
+    pub reused_bundles: bool,
+    /// Every file produced, installers first.
+    pub files: Vec<SummaryFile>,
+    /// Warnings of the bundler.
+    pub warnings: Vec<String>,
+}
+
+/// One produced file.
+#[derive(Debug, Clone, Serialize)]
+pub struct SummaryFile {
+    /// The bundler's format (`deb`, `appimage`, `updater` for signatures, …).
+    pub format: String,
+    /// The file.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256, hex.
+    pub sha256: String,
+    /// The update target it is published as (`linux-x86_64-appimage`), for installers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Its signature file, for installers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<PathBuf>,
+    /// Where clients download it, for installers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl Render for Summary {
+    fn human(&self, out: &mut dyn Write, notes: &mut dyn Write) -> std::io::Result<()> {
+        for warning in &self.warnings {
+            writeln!(notes, "warning: {warning}")?;
+        }
+        for file in self.files.iter().filter(|f| f.target.is_some()) {
+            writeln!(out, "{}  {}  {}", file.sha256, file.target.as_deref().unwrap_or_default(), file.path.display())?;
+            if let Some(url) = &file.url {
+                writeln!(out, "    {url}")?;
+            }
+        }
+        let what = if self.uploaded { "published" } else { "was already published (nothing uploaded)" };
+        writeln!(notes, "{} {} {what} in `{}`", self.app, self.version, self.channel)?;
+        writeln!(out, "{}", self.manifest_url)
+    }
+}
+
+/// What the server said before the build.
+enum Existing {
+    /// The version is new.
+    New,
+    /// The version exists with these files.
+    Published(Box<Release>),
+}
+
+/// Runs the release.
+///
+/// # Errors
+///
+/// See the module documentation; nothing is published unless every step before the upload succeeded.
+pub async fn run(args: ReleaseArgs, json: bool) -> Result<Summary> {
+    // 1. Local checks.
+    let key = crate::keys::open(args.build.key.as_deref())?.ok_or(Error::NoKey)?;
+    let prepared = args.build.prepare(true)?;
+    let app_id = args.app.clone().unwrap_or_else(|| prepared.app.identifier.clone());
+    let version = prepared.app.version.to_string();
+    let token = args
+        .token
+        .clone()
+        .or_else(|| std::env::var(env_vars::PUBLISH_TOKEN).ok().filter(|t| !t.is_empty()))
+        .or_else(|| std::env::var(env_vars::TOKEN).ok().filter(|t| !t.is_empty()))
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "no publish token given\nhint: set `{}` to a token from `millennium-update-server tokens create --app {app_id} --scope publish`, or pass `--token`",
+                env_vars::PUBLISH_TOKEN
+            ))
+        })?;
+    let client = Client::new(&args.server, &token)?;
+    let refused = |source| refusal(&args.server, &app_id, source);
+
+    // 2. Server checks, before the build.
+    let min_webview = prepared.app.min_webview.clone();
+    let check = PublishRequest {
+        version: version.clone(),
+        channel: Some(args.channel.clone()),
+        notes: None,
+        min_webview_version: (!min_webview.is_empty()).then(|| min_webview.to_string()),
+        rollout: Some(args.rollout),
+        force: false,
+        total_size: None,
+        dry_run: true,
+    };
+    let existing = match client.publish_check(&app_id, &check).await {
+        Ok(_) => Existing::New,
+        Err(millennium_update_admin::Error::Server { code, .. }) if code == "duplicate_version" => {
+            let parsed = millennium_update_protocol::Version::parse(&version)
+                .map_err(|e| Error::usage(format!("version `{version}`: {e}")))?;
+            let release = client.release(&app_id, &parsed).await.map_err(refused)?;
+            release.map_or(Existing::New, |r| Existing::Published(Box::new(r)))
+        }
+        Err(e) => return Err(refused(e)),
+    };
+    let signed_metadata = check_key(&client, &app_id, &key).await.map_err(|e| match e {
+        Error::Admin(source) => refused(source),
+        other => other,
+    })?;
+
+    // 3. Build and bundle (or reuse the bundles of an earlier run with the same inputs).
+    let binary = tokio::task::block_in_place(|| bundle::compile(&args.build, &prepared))?;
+    let fingerprint = fingerprint(&args.build, &prepared, &binary, &key)?;
+    let receipt_path = prepared.out.join(RECEIPT);
+    let (report, reused) = match Receipt::load(&receipt_path, &fingerprint) {
+        Some(report) => (report, true),
+        None => {
+            let spinner = Spinner::new(json);
+            let report =
+                tokio::task::block_in_place(|| bundle::bundle(&args.build, &prepared, binary, Some(&key), &spinner));
+            spinner.finish();
+            let report = report?;
+            Receipt::from_report(fingerprint, &report).save(&receipt_path)?;
+            (report, false)
+        }
+    };
+    let installers = installers(&report.files, prepared.arch)?;
+
+    // 4. Publish, or find it published already.
+    let (release, uploaded) = match existing {
+        Existing::Published(release) => {
+            same_files(&release, &installers, &args.channel, &app_id, &version)?;
+            (*release, false)
+        }
+        Existing::New => {
+            let publish = PublishArgs {
+                server: args.server.clone(),
+                token: Some(token.clone()),
+                app: app_id.clone(),
+                channel: args.channel.clone(),
+                version: version.clone(),
+                notes_file: args.notes_file.clone(),
+                min_webview_version: if min_webview.is_empty() { Vec::new() } else { vec![min_webview] },
+                rollout: args.rollout,
+                force: false,
+                // Apps with signed metadata: the release document is signed with the same key.
+                release_key: if signed_metadata { args.build.key.clone() } else { None },
+                targets: installers.iter().map(|(target, file)| format!("{target}={}", file.path.display())).collect(),
+                artifacts: Vec::new(),
+            };
+            match millennium_update_admin::cli::run(AdminCommand::Publish(publish), json).await {
+                Ok(Output::Release(release)) => (release, true),
+                Ok(_) => return Err(Error::usage("the server's answer to the publish is not a release")),
+                Err(e) => return Err(refused(e)),
+            }
+        }
+    };
+
+    // 5. The summary.
+    let urls: BTreeMap<&str, &str> = release.artifacts.iter().map(|a| (a.target.as_str(), a.url.as_str())).collect();
+    let mut files: Vec<SummaryFile> = Vec::new();
+    for (target, file) in &installers {
+        let target = target.to_string();
+        files.push(SummaryFile {
+            format: file.format.to_owned(),
+            path: file.path.clone(),
+            size: file.size,
+            sha256: file.sha256.clone(),
+            url: urls.get(target.as_str()).map(|u| (*u).to_owned()),
+            signature: Some(sig_path(&file.path)),
+            target: Some(target),
+        });
+    }
+    let others: Vec<&Produced> =
+        report.files.iter().filter(|f| !installers.iter().any(|(_, i)| i.path == f.path)).collect();
+    for file in others {
+        files.push(SummaryFile {
+            format: file.format.to_owned(),
+            path: file.path.clone(),
+            size: file.size,
+            sha256: file.sha256.clone(),
+            target: None,
+            signature: None,
+            url: None,
+        });
+    }
+    Ok(Summary {
+        manifest_url: format!("{}/{app_id}/{}/latest.json", args.server.trim_end_matches('/'), args.channel),
+        app: app_id,
+        version,
+        channel: args.channel,
+        server: args.server,
+        uploaded,
+        reused_bundles: reused,
+        files,
+        warnings: report.warnings,
+    })
+}
+
+/// A server error with a hint about this release (the admin client's own hint, for a server that cannot be reached).
+fn refusal(server: &str, app: &str, source: millennium_update_admin::Error) -> Error {
+    let code = source.code().to_owned();
+    let token_hint = format!("make one with `millennium-update-server tokens create --app {app} --scope publish`");
+    let hint = match code.as_str() {
+        "unauthorized" => {
+            format!("the token is not valid on this server (mistyped, revoked, or from another one): {token_hint}")
+        }
+        "forbidden" => format!("the token may not publish `{app}`: use a `publish` token of this app; {token_hint}"),
+        "not_found" => format!(
+            "the server has no app `{app}`: register it with `millennium-update-server apps create --id {app} --public-key release.key.pub`, or pass `--app`"
+        ),
+        "version_not_newer" => "the channel has a newer release: bump `version` in `Cargo.toml`".to_owned(),
+        "bad_signature" => "sign with the key the app was registered with (`apps set-key` replaces it)".to_owned(),
+        "payload_too_large" => "raise the server's `--max-upload-size`, or publish fewer formats".to_owned(),
+        _ => return Error::Admin(source),
+    };
+    Error::Refused { server: server.to_owned(), hint, source }
+}
+
+/// Refuses a key the app's updates would not verify, before anything is built. Returns whether the app has signed
+/// metadata (a root).
+async fn check_key(client: &Client, app: &str, key: &millennium_sign::SecretKey) -> Result<bool> {
+    let status = client.metadata_status(app).await?;
+    let signed_metadata = status.root_version.is_some();
+    let keys = match status.release_keys {
+        Some(keys) => keys,
+        None => vec![client.app(app).await?.public_key],
+    };
+    let ours = key.key_id();
+    if keys.iter().filter_map(|k| millennium_sign::PublicKey::from_text(k).ok()).any(|k| k.key_id() == ours) {
+        return Ok(signed_metadata);
+    }
+    Err(Error::Admin(millennium_update_admin::Error::SignatureRejected {
+        target: "every file".to_owned(),
+        reason: format!(
+            "the signing key {ours} is not a release key of app `{app}`\nhint: sign with the key the app was registered with, or replace it with `millennium-update-server apps set-key`"
+        ),
+    }))
+}
+
+/// `FILE.sig`.
+fn sig_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".sig");
+    PathBuf::from(name)
+}
+
+/// The installers among the produced files (those with a signature), with the target each is published as.
+fn installers(
+    files: &[Produced],
+    arch: millennium_bundler::Arch,
+) -> Result<Vec<(millennium_update_protocol::Target, &Produced)>> {
+    let mut out = Vec::new();
+    for file in files {
+        let sig = sig_path(&file.path);
+        if !files.iter().any(|f| f.path == sig) {
+            continue;
+        }
+        let name = file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let target = if name.ends_with(".app.tar.gz") {
+            // `Product Name.app.tar.gz` names no architecture: it is the macOS build's.
+            millennium_update_protocol::Target::new(
+                millennium_update_protocol::Os::Darwin,
+                arch.protocol(),
+                Some(millennium_update_protocol::BundleType::App),
+            )
+            .map_err(|e| Error::usage(format!("`{name}`: {e}")))?
+        } else {
+            millennium_update_admin::infer::target_from_file_name(&name)?
+        };
+        out.push((target, file));
+    }
+    if out.is_empty() {
+        return Err(Error::usage(
+            "nothing to publish: no format the updater installs was built\nhint: `--format deb,rpm,appimage` (and `msi`, `nsis`, `app` with their binaries)",
+        ));
+    }
+    Ok(out)
+}
+
+/// Succeeds when the published release has exactly these files (a resumed run), else fails: it never changes.
+fn same_files(
+    release: &Release,
+    installers: &[(millennium_update_protocol::Target, &Produced)],
+    channel: &str,
+    app: &str,
+    version: &str,
+) -> Result<()> {
+    let published: BTreeMap<&str, &str> =
+        release.artifacts.iter().map(|a| (a.target.as_str(), a.sha256.as_str())).collect();
+    let mut differ = Vec::new();
+    for (target, file) in installers {
+        let target = target.to_string();
+        if published.get(target.as_str()) != Some(&file.sha256.as_str()) {
+            differ.push(target);
+        }
+    }
+    for target in published.keys() {
+        if !installers.iter().any(|(t, _)| t.to_string() == *target) {
+            differ.push(format!("{target} (published, not built now)"));
+        }
+    }
+    if !release.channels.iter().any(|c| c.channel == channel) {
+        differ.push(format!("it is not in channel `{channel}`"));
+    }
+    if differ.is_empty() {
+        return Ok(());
+    }
+    Err(Error::AlreadyPublished { app: app.to_owned(), version: version.to_owned(), differ: differ.join(", ") })
+}
+
+/// The receipt's file name in the output directory.
+pub const RECEIPT: &str = ".millennium-release.json";
+
+/// What an earlier run built, and from which inputs.
+#[derive(Debug, Serialize, Deserialize)]
+struct Receipt {
+    /// SHA-256 of the inputs (see [`fingerprint`]).
+    fingerprint: String,
+    /// The files it produced.
+    files: Vec<ReceiptFile>,
+    /// The bundler's warnings.
+    warnings: Vec<String>,
+}
+
+/// [`Produced`] as stored (its `format` is a `&'static str`).
+#[derive(Debug, Serialize, Deserialize)]
+struct ReceiptFile {
+    format: String,
+    path: PathBuf,
+    size: u64,
+    sha256: String,
+}
+
+impl Receipt {
+    /// The earlier run's report, when its inputs were the same and every file is still there, unchanged.
+    fn load(path: &Path, fingerprint: &str) -> Option<millennium_bundler::Report> {
+        let receipt: Receipt = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+        if receipt.fingerprint != fingerprint {
+            return None;
+        }
+        let mut files = Vec::new();
+        for file in receipt.files {
+            let format = FORMATS.iter().find(|f| **f == file.format)?;
+            if file.path.is_file() && sha256_file(&file.path).ok()? != file.sha256 {
+                return None;
+            }
+            if !file.path.exists() {
+                return None;
+            }
+            files.push(Produced { format, path: file.path, size: file.size, sha256: file.sha256 });
+        }
+        Some(millennium_bundler::Report { files, warnings: receipt.warnings })
+    }
+
+    /// Writes it (after the bundles, so a receipt never names files that are not there).
+    fn save(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_vec_pretty(self).map_err(|e| Error::usage(format!("receipt: {e}")))?;
+        std::fs::write(path, text).map_err(Error::io("write", path))
+    }
+
+    fn from_report(fingerprint: String, report: &millennium_bundler::Report) -> Receipt {
+        Receipt {
+            fingerprint,
+            files: report
+                .files
+                .iter()
+                .map(|f| ReceiptFile {
+                    format: f.format.to_owned(),
+                    path: f.path.clone(),
+                    size: f.size,
+                    sha256: f.sha256.clone(),
+                })
+                .collect(),
+            warnings: report.warnings.clone(),
+        }
+    }
+}
+
+/// The bundler's format names (a [`Produced`]'s `format`).
+const FORMATS: &[&str] = &["deb", "rpm", "appimage", "msi", "nsis", "app", "dmg", "updater"];
+
+/// SHA-256 of everything a bundle is made from: the binaries, the configuration and the files it names, the formats,
+/// the target, the version and the signing key's id.
+fn fingerprint(
+    options: &BuildOptions,
+    prepared: &Prepared,
+    binary: &Path,
+    key: &millennium_sign::SecretKey,
+) -> Result<String> {
+    let mut hash = Sha256::new();
+    let mut add = |label: &str, bytes: &[u8]| {
+        hash.update((label.len() as u64).to_le_bytes());
+        hash.update(label.as_bytes());
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(bytes);
+    };
+    add("version", prepared.app.version.to_string().as_bytes());
+    add("arch", prepared.arch.as_str().as_bytes());
+    add("key", key.key_id().to_string().as_bytes());
+    let formats: Vec<String> = prepared.formats.iter().map(|f| format!("{f:?}")).collect();
+    add("formats", formats.join(",").as_bytes());
+    add("epoch", std::env::var(millennium_bundler::SOURCE_DATE_EPOCH).unwrap_or_default().as_bytes());
+    let mut inputs: Vec<PathBuf> =
+        vec![binary.to_owned(), prepared.manifest.clone(), prepared.app.source.file().to_owned()];
+    inputs.extend(options.windows_binary.iter().cloned());
+    inputs.extend(options.macos_binary.iter().cloned());
+    inputs.extend(prepared.app.extra_binaries.iter().cloned());
+    inputs.extend(prepared.app.resources.iter().map(|(path, _)| path.clone()));
+    if let Some(icon) = &prepared.app.icon {
+        inputs.push(icon.path.clone());
+    }
+    if let Some(launcher) = binary.parent().map(|dir| dir.join("millennium-webview-probe")).filter(|p| p.is_file()) {
+        inputs.push(launcher);
+    }
+    for path in inputs {
+        add("path", path.to_string_lossy().as_bytes());
+        add("sha256", sha256_file(&path)?.as_bytes());
+    }
+    Ok(hex::encode(hash.finalize()))
+}
+
+fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = std::fs::File::open(path).map_err(Error::io("read", path))?;
+    let mut hash = Sha256::new();
+    std::io::copy(&mut file, &mut hash).map_err(Error::io("read", path))?;
+    Ok(hex::encode(hash.finalize()))
+}

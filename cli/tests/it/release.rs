@@ -1,0 +1,91 @@
+//! `millennium build` and `millennium release` of a small app to a real update server, a resumed re-run, and an
+//! updater updating from what was published.
+
+use std::path::Path;
+
+use millennium_testing::server::RegisteredApp;
+
+use crate::common::{installed_appimage, json, millennium, releases, run, run_appimage, server_with, show, tiny_app};
+
+const APP: &str = "com.example.tiny";
+
+/// `millennium release` of the tiny app in `root` (debug build, deb + AppImage).
+fn release(root: &Path, app: &RegisteredApp) -> std::process::Command {
+    let mut command = millennium();
+    command
+        .current_dir(root)
+        .args([
+            "release",
+            "--json",
+            "--debug",
+            "--format",
+            "deb,appimage",
+            "--channel",
+            "beta",
+            "--server",
+            &app.server,
+        ])
+        .arg("--key")
+        .arg(&app.key_file)
+        .env("MILLENNIUM_PUBLISH_TOKEN", &app.token);
+    command
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_publishes_signed_bundles_resumes_and_an_updater_installs_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tiny_app(dir.path(), "tiny", "0.2.0");
+    let (server, app) = server_with(APP).await;
+
+    let first = run(release(&root, &app)).await;
+    assert!(first.status.success(), "{}", show(&first));
+    let summary = json(&first);
+    assert_eq!((summary["app"].as_str(), summary["version"].as_str()), (Some(APP), Some("0.2.0")));
+    assert_eq!(summary["uploaded"], true);
+    assert_eq!(summary["reused_bundles"], false);
+    assert_eq!(summary["manifest_url"], format!("{}/{APP}/beta/latest.json", server.url));
+    let files = summary["files"].as_array().unwrap();
+    let targets: Vec<&str> = files.iter().filter_map(|f| f["target"].as_str()).collect();
+    let arch = std::env::consts::ARCH;
+    assert_eq!(targets, [format!("linux-{arch}-deb"), format!("linux-{arch}-appimage")], "{summary}");
+    for file in files.iter().filter(|f| f["target"].is_string()) {
+        let path = Path::new(file["path"].as_str().unwrap());
+        assert!(Path::new(file["signature"].as_str().unwrap()).is_file(), "{file}");
+        let url = file["url"].as_str().unwrap();
+        let served = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+        assert_eq!(&served[..], &std::fs::read(path).unwrap()[..], "{url}");
+    }
+    let manifest: serde_json::Value =
+        reqwest::get(summary["manifest_url"].as_str().unwrap()).await.unwrap().json().await.unwrap();
+    assert_eq!(manifest["version"], "0.2.0", "{manifest}");
+
+    // A re-run (as after a failure late in the first run) reuses the bundles and uploads nothing.
+    let again = run(release(&root, &app)).await;
+    assert!(again.status.success(), "{}", show(&again));
+    let resumed = json(&again);
+    assert_eq!((resumed["uploaded"].as_bool(), resumed["reused_bundles"].as_bool()), (Some(false), Some(true)));
+    assert_eq!(releases(&server, APP).await, 1);
+
+    // An installed 0.1.0 AppImage updates to what was published.
+    let (installed, updater) = installed_appimage(dir.path(), &server, &app, "0.1.0", Some("beta"));
+    let update = updater.check().await.unwrap().expect("0.2.0 is offered");
+    assert_eq!(update.version().to_string(), "0.2.0");
+    update.download_and_install(|_| {}).await.unwrap();
+    let appimage = files.iter().find(|f| f["format"] == "appimage" && f["target"].is_string()).unwrap();
+    assert_eq!(std::fs::read(&installed).unwrap(), std::fs::read(appimage["path"].as_str().unwrap()).unwrap());
+    assert_eq!(run_appimage(&installed), "0.2.0");
+}
+
+#[test]
+fn build_without_a_key_bundles_unsigned_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tiny_app(dir.path(), "tiny-build", "1.0.0");
+    let output =
+        millennium().current_dir(&root).args(["build", "--debug", "--format", "deb", "--json"]).output().unwrap();
+    assert!(output.status.success(), "{}", show(&output));
+    let report = json(&output);
+    let files = report["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{report}");
+    assert!(files[0]["path"].as_str().unwrap().ends_with(".deb"), "{report}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no signing key"), "{}", show(&output));
+}

@@ -1,0 +1,141 @@
+//! Building and running the C programs, plain or under AddressSanitizer + UndefinedBehaviorSanitizer, and a real
+//! update server offering version 2.0.0.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use millennium_sign::Format;
+use millennium_testing::require_tool;
+use millennium_testing::server::TestServer;
+use millennium_update_admin::api::{PublishRequest, Scope};
+
+/// The app id the C programs are published under.
+pub const APP: &str = "update-c";
+
+/// The crate's directory.
+pub fn manifest() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The directory holding this build's `libmillennium_updater_capi.so` (and `.a`): `target/<profile>/deps`, where
+/// Cargo builds it for the tests, else `target/<profile>`.
+pub fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent().unwrap();
+    let dir = [deps, deps.parent().unwrap()]
+        .into_iter()
+        .find(|d| d.join("libmillennium_updater_capi.so").exists())
+        .unwrap_or(deps)
+        .to_owned();
+    assert!(
+        dir.join("libmillennium_updater_capi.so").exists(),
+        "no libmillennium_updater_capi.so in {}",
+        dir.display()
+    );
+    dir
+}
+
+/// How a C program is compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Build {
+    Plain,
+    /// gcc's AddressSanitizer (with LeakSanitizer) and UndefinedBehaviorSanitizer; any report ends the program.
+    Sanitized,
+}
+
+/// Compiles `source` (with `defines`, `-DNAME=VALUE`) to `out`, linked to the `cdylib`.
+pub fn compile(source: &Path, out: &Path, defines: &[&str], build: Build) -> PathBuf {
+    require_tool("cc", "gcc");
+    let mut command = Command::new("cc");
+    command.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-pthread", "-g"]);
+    if build == Build::Sanitized {
+        command.args(["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]);
+    }
+    command.args(defines).arg("-o").arg(out).arg(source).arg("-I").arg(manifest().join("include"));
+    command.arg("-L").arg(lib_dir()).arg("-lmillennium_updater_capi");
+    let output = command.output().unwrap();
+    assert!(output.status.success(), "cc failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    out.to_owned()
+}
+
+/// What a run printed, and how it ended.
+#[derive(Debug)]
+pub struct Run {
+    pub output: Output,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+
+    /// The signal that ended it, if one did.
+    pub fn signal(&self) -> Option<i32> {
+        std::os::unix::process::ExitStatusExt::signal(&self.output.status)
+    }
+}
+
+/// Runs `program` with `args`, finding the `cdylib` through `LD_LIBRARY_PATH`. A sanitizer report fails the test
+/// whatever the exit status.
+pub fn run(program: &Path, args: &[&str]) -> Run {
+    let output = Command::new(program)
+        .args(args)
+        .env("LD_LIBRARY_PATH", lib_dir())
+        // Leaks are checked at exit; `abort_on_error=0` keeps a report an ordinary failure with its text on stderr.
+        .env("ASAN_OPTIONS", "detect_leaks=1:halt_on_error=1:abort_on_error=0:exitcode=86")
+        .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1:exitcode=87")
+        .output()
+        .unwrap();
+    let run = Run {
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        output,
+    };
+    for report in ["AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error:"] {
+        assert!(!run.stderr.contains(report), "a sanitizer report:\n{}", run.stderr);
+    }
+    run
+}
+
+/// The target the C programs are published for.
+pub fn target() -> String {
+    format!("linux-{}", std::env::consts::ARCH)
+}
+
+/// A real update server offering `v2` as version 2.0.0 of [`APP`], signed (with its version) by the app's release
+/// key.
+#[derive(Debug)]
+pub struct Offered {
+    pub server: TestServer,
+    /// The Tauri endpoint template for [`APP`].
+    pub endpoint: String,
+    pub pubkey: String,
+}
+
+impl Offered {
+    pub async fn new(v2: &[u8]) -> Offered {
+        let server = TestServer::start().await;
+        let app = server.register(APP, Scope::Publish).await;
+        let artifact = app.artifact("2.0.0", &target(), v2, &app.key);
+        app.publish(
+            &PublishRequest { notes: Some(format!("{APP} 2.0.0")), ..PublishRequest::new("2.0.0") },
+            &[artifact],
+        )
+        .await;
+        let endpoint = format!("{}/{APP}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url);
+        let pubkey = app.key.public_key().to_text(Format::Tauri);
+        Offered { server, endpoint, pubkey }
+    }
+
+    /// The artifact files the server stores (content-addressed blobs).
+    pub fn blobs(&self) -> Vec<PathBuf> {
+        let dir = self.server.data_dir().join("blobs/sha256");
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect()
+    }
+}
