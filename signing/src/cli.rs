@@ -1,5 +1,6 @@
-//! Command definitions and their implementations: [`Cli`] is the `millennium-sign` binary's command line,
-//! [`Command`] its subcommands (which `millennium sign` embeds), [`finish`] maps an outcome to the documented exit code.
+//! Command definitions and their implementations: [`Cli`](crate::cli::Cli) is the `millennium-sign` binary's command
+//! line, [`Command`](crate::cli::Command) its subcommands (which `millennium sign` embeds),
+//! [`finish`](crate::cli::finish) maps an outcome to the documented exit code.
 
 use std::fs::File;
 use std::io::{IsTerminal, Read, Write};

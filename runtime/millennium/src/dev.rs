@@ -2,13 +2,13 @@
 //! the embedded table, and reloaded on request, with everything else as in production.
 //!
 //! When the app runs with `MILLENNIUM_DEV_DIST=DIR`, the custom protocol answers from the files in `DIR` as they are
-//! now, through the same [`Site`] as production: the same path checks ([`protocol::asset_path`]: no `..`, no empty
+//! now, through the same `Site` as production: the same path checks (`protocol::asset_path`: no `..`, no empty
 //! segments, no NUL), the same MIME types (`millennium_build::mime_for`, what the build embeds them with), the same CSP
 //! header and meta tag and the same bootstrap injection. A file is only served when its canonical path is inside
 //! `DIR`, so a symbolic link cannot reach outside it. Responses say `Cache-Control: no-store`.
 //!
 //! With `MILLENNIUM_DEV_URL=http://localhost:5173` (a JavaScript dev server such as Vite's, on loopback only) each
-//! request is fetched from that server instead, and answered through the same [`Site`] in the same way: the page keeps
+//! request is fetched from that server instead, and answered through the same `Site` in the same way: the page keeps
 //! its `millennium://localhost` origin, its CSP and its bridge. (A dev server's hot-reload socket is not in the
 //! production CSP, so pages reload whole instead.)
 //!
