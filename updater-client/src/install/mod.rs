@@ -158,6 +158,11 @@ impl InstallKind {
 
 /// Installs a verified download (see the module docs).
 pub(crate) fn install(inner: &Inner, update: &DownloadedUpdate) -> Result<()> {
+    // The installers of Windows installs take over (this process exits): their base copy is kept before them. A base
+    // newer than what is installed does no harm: a delta from it still rebuilds a verified artifact.
+    if matches!(inner.install, InstallKind::Nsis { .. } | InstallKind::Msi { .. }) {
+        crate::delta::keep_base(inner, update.path());
+    }
     let result = match &inner.install {
         InstallKind::Executable { path } | InstallKind::AppImage { path } => {
             platform::replace_executable(inner, path, update)
@@ -172,6 +177,9 @@ pub(crate) fn install(inner: &Inner, update: &DownloadedUpdate) -> Result<()> {
     };
     // A download that changed is not kept for another try either.
     let changed = matches!(result, Err(Error::ChangedAfterVerification { .. }));
+    if result.is_ok() && matches!(inner.install, InstallKind::Deb | InstallKind::Rpm | InstallKind::App { .. }) {
+        crate::delta::keep_base(inner, update.path());
+    }
     if update.owned && (result.is_ok() || changed) {
         let _ = std::fs::remove_file(update.path());
     }
