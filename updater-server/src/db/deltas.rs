@@ -4,6 +4,7 @@
 use super::backend::Row;
 use super::{Db, now};
 use crate::error::{Error, Result};
+use crate::names::AppId;
 
 /// A delta the job stored.
 #[derive(Debug, Clone)]
@@ -75,9 +76,11 @@ impl Db {
             .is_some())
     }
 
-    /// Records what the job decided for a pair (the first decision stays: another leader may have raced us).
+    /// Records what the job decided for a pair (the first decision stays: another leader may have raced us). A stored
+    /// delta changes `app`'s update answers: it is announced to the other replicas as a release change is.
     pub async fn record_delta(
         &self,
+        app: &AppId,
         to_release_id: i64,
         target: &str,
         from_release_id: i64,
@@ -96,7 +99,9 @@ impl Db {
             DeltaOutcome::NotWorthIt { detail } => ("not_worth_it", None, None, None, None, None, detail),
             DeltaOutcome::Failed { detail } => ("failed", None, None, None, None, None, detail),
         };
-        self.query(
+        let stored = status == "stored";
+        let mut tx = self.begin().await?;
+        tx.query(
             "INSERT INTO deltas (to_release_id, target, from_release_id, status, from_blake2b, sha256, size, \
              blake2b_256, encoder, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
              ON CONFLICT (to_release_id, target, from_release_id) DO NOTHING",
@@ -114,7 +119,10 @@ impl Db {
         .bind(now())
         .execute()
         .await?;
-        Ok(())
+        if stored {
+            tx.announce(app).await?;
+        }
+        tx.commit().await
     }
 
     /// The stored deltas to a release, every target.

@@ -157,6 +157,7 @@ async fn make_one(
             state
                 .db()
                 .record_delta(
+                    app,
                     new.id,
                     target,
                     base.id,
@@ -180,13 +181,13 @@ async fn make_one(
                 .map(|a| format!("{}={}", a.encoder, a.size.map_or("skipped".into(), |s| s.to_string())))
                 .collect();
             let detail = format!("{} of {target_size} bytes", sizes.join(" "));
-            state.db().record_delta(new.id, target, base.id, DeltaOutcome::NotWorthIt { detail: &detail }).await?;
+            state.db().record_delta(app, new.id, target, base.id, DeltaOutcome::NotWorthIt { detail: &detail }).await?;
             state.metrics().delta_job(app.as_str(), "not_worth_it");
             tracing::info!(app = %app, target, from, to, detail, "no delta kept: larger than 60 % of the full artifact");
         }
         Err(e) => {
             let detail = format!("{}: {e}", e.code());
-            state.db().record_delta(new.id, target, base.id, DeltaOutcome::Failed { detail: &detail }).await?;
+            state.db().record_delta(app, new.id, target, base.id, DeltaOutcome::Failed { detail: &detail }).await?;
             state.metrics().delta_job(app.as_str(), "failed");
             tracing::warn!(app = %app, target, from, to, error = %detail, "delta failed; clients download the full artifact");
         }
