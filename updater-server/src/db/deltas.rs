@@ -54,14 +54,17 @@ impl Db {
         self.query("SELECT id FROM apps ORDER BY id").fetch_all(|row| row.get("id")).await
     }
 
-    /// A figure that changes whenever a release is published or placed in a channel: the job looks for work only
-    /// when it moved.
-    pub async fn delta_work_marker(&self) -> Result<(i64, i64)> {
+    /// Figures that change whenever a release is published, placed in a channel or yanked (which can make an older
+    /// release the newest): the job looks for work only when they moved.
+    pub async fn delta_work_marker(&self) -> Result<(i64, i64, i64)> {
         let releases: Option<i64> =
             self.query("SELECT MAX(id) AS m FROM releases").fetch_one(|row| row.get("m")).await?;
         let placements: i64 =
             self.query("SELECT COUNT(*) AS n FROM channel_releases").fetch_one(|row| row.get("n")).await?;
-        Ok((releases.unwrap_or(0), placements))
+        // `WHERE yanked`: a boolean on PostgreSQL, 0/1 on SQLite; both read it as a condition.
+        let yanked: i64 =
+            self.query("SELECT COUNT(*) AS n FROM releases WHERE yanked").fetch_one(|row| row.get("n")).await?;
+        Ok((releases.unwrap_or(0), placements, yanked))
     }
 
     /// Whether the pair was looked at already.

@@ -15,7 +15,8 @@
 //! A singleton job ([`crate::leader`]): on replicas only the leader computes, once, and every replica serves the
 //! result (the table and the store are shared); a single process always leads. It wakes when this process publishes
 //! or promotes ([`super::AppState::releases_changed`]) and otherwise every `poll` (publishes on other replicas), and
-//! looks for work only when the releases or placements changed since its last complete pass (two cheap queries).
+//! looks for work only when the releases, placements or yanks changed since its last complete pass (three cheap
+//! queries).
 //!
 //! Pairs are made one at a time on the blocking pool: making is CPU- and memory-heavy (a 65 MiB pair takes 16 s and
 //! ~5x the base in memory with bsdiff, see `delta/README.md`), and a publish never waits for it: the publish has
@@ -65,7 +66,7 @@ impl Default for DeltaConfig {
 #[derive(Debug, Default)]
 pub struct DeltaJobState {
     /// [`crate::db::Db::delta_work_marker`] of the last pass that completed without a retryable error.
-    done: Mutex<Option<(i64, i64)>>,
+    done: Mutex<Option<(i64, i64, i64)>>,
     /// Woken by publishes and promotions in this process.
     pub wake: tokio::sync::Notify,
 }
