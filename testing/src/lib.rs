@@ -5,6 +5,7 @@
 //!   a directory holds.
 //! - [`macos`]: a minimal Mach-O executable, the main binary of a test `.app`; [`wine`]: a Wine prefix to install
 //!   Windows installers in; [`png`]: small PNG images (icons, backgrounds).
+//! - [`rust_builds`]: pairs of real Rust builds that differ by one asset or one function (delta updates).
 //! - [`app`]: an "app" to update (a shell script printing its version), installed in a temp dir beside its state dir.
 //! - `keys` (feature `metadata`): release keys, signatures and signed files as `millennium-sign` writes them.
 //! - `metadata` (feature `metadata`): the release-key holder's side of signed metadata: roots, release and freshness
@@ -35,6 +36,7 @@ pub mod macos;
 #[cfg(feature = "metadata")]
 pub mod metadata;
 pub mod png;
+pub mod rust_builds;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod wine;

@@ -13,6 +13,7 @@
 //!   downloaded.
 
 use futures_util::StreamExt;
+use millennium_update_protocol::delta::{Blake2b256, DeltaOffer, INSTALLED_HEADER};
 use millennium_update_protocol::limits::MAX_DOCUMENT_LEN;
 use millennium_update_protocol::tauri::{Artifact, NO_UPDATE_STATUS, ReleaseInfo, TauriResponse, offers_update};
 use millennium_update_protocol::webview::WebviewVersion;
@@ -90,12 +91,13 @@ pub(crate) fn endpoint_url(inner: &Inner, template: &str) -> Result<url::Url> {
     Ok(url)
 }
 
-/// Runs the check. `Ok(None)`: no update.
-pub(crate) async fn check(inner: &Inner) -> Result<Option<Offer>> {
+/// Runs the check. `Ok(None)`: no update. `installed` is named in `X-Millennium-Installed` so that a Millennium server
+/// can offer a delta from it (see `src/delta.rs`).
+pub(crate) async fn check(inner: &Inner, installed: Option<&Blake2b256>) -> Result<Option<Offer>> {
     let mut errors = Vec::new();
     for template in &inner.endpoints {
         let url = endpoint_url(inner, template)?;
-        match within_deadline(inner, &url, ask(inner, &url)).await {
+        match within_deadline(inner, &url, ask(inner, &url, installed)).await {
             Ok(Answer::NoUpdate) => {
                 tracing::debug!(%url, "no update (204)");
                 return Ok(None);
@@ -115,8 +117,14 @@ enum Answer {
     Release(Box<TauriResponse>),
 }
 
-async fn ask(inner: &Inner, url: &url::Url) -> Result<Answer> {
-    let response = get_json(inner, url).await?;
+async fn ask(inner: &Inner, url: &url::Url, installed: Option<&Blake2b256>) -> Result<Answer> {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(hash) = installed
+        && let Ok(value) = reqwest::header::HeaderValue::from_str(&hash.to_header())
+    {
+        headers.insert(INSTALLED_HEADER, value);
+    }
+    let response = get_json_with(inner, url, headers).await?;
     if response.status().as_u16() == NO_UPDATE_STATUS {
         return Ok(Answer::NoUpdate);
     }
@@ -146,9 +154,16 @@ async fn within_deadline<T>(inner: &Inner, url: &url::Url, request: impl Future<
 }
 
 async fn get_json(inner: &Inner, url: &url::Url) -> Result<reqwest::Response> {
-    let mut accept = reqwest::header::HeaderMap::new();
-    accept.insert(reqwest::header::ACCEPT, reqwest::header::HeaderValue::from_static("application/json"));
-    crate::http::get(inner, url, url, accept).await
+    get_json_with(inner, url, reqwest::header::HeaderMap::new()).await
+}
+
+async fn get_json_with(
+    inner: &Inner,
+    url: &url::Url,
+    mut headers: reqwest::header::HeaderMap,
+) -> Result<reqwest::Response> {
+    headers.insert(reqwest::header::ACCEPT, reqwest::header::HeaderValue::from_static("application/json"));
+    crate::http::get(inner, url, url, headers).await
 }
 
 async fn read_document(shown: &str, response: reqwest::Response) -> Result<Vec<u8>> {
@@ -187,9 +202,9 @@ pub(crate) fn reject_html(url: &str, headers: &reqwest::header::HeaderMap, expec
     Ok(())
 }
 
-/// An offered release, its artifact for this target, its minimum webview version for this target's backend, and the
-/// endpoint URL that offered it (whose origin the app's headers go to).
-pub(crate) type Offer = (ReleaseInfo, Artifact, Option<WebviewVersion>, url::Url);
+/// An offered release, its artifact for this target, its minimum webview version for this target's backend, the
+/// endpoint URL that offered it (whose origin the app's headers go to), and the deltas it lists.
+pub(crate) type Offer = (ReleaseInfo, Artifact, Option<WebviewVersion>, url::Url, Vec<DeltaOffer>);
 
 fn decide(inner: &Inner, url: &url::Url, response: TauriResponse) -> Result<Option<Offer>> {
     if !offers_update(&inner.current, &response) {
@@ -209,7 +224,11 @@ fn decide(inner: &Inner, url: &url::Url, response: TauriResponse) -> Result<Opti
     // Refused now rather than at download: nothing was fetched from it.
     crate::http::check_named_url(inner, url, artifact.url().as_url(), url.scheme() == "https")?;
     let min_webview = response.min_webview_version_for(&inner.target).cloned();
-    Ok(Some((response.release().clone(), artifact.clone(), min_webview, url.clone())))
+    let deltas = match &response {
+        TauriResponse::Dynamic(dynamic) => dynamic.deltas().to_vec(),
+        TauriResponse::Static(_) => Vec::new(),
+    };
+    Ok(Some((response.release().clone(), artifact.clone(), min_webview, url.clone(), deltas)))
 }
 
 #[cfg(test)]

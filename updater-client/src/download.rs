@@ -49,10 +49,25 @@ use crate::{fs, verify};
 /// Download progress, reported after every chunk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
-    /// Bytes on disk so far (including those of a resumed earlier attempt).
+    /// Bytes on disk so far (including those of a resumed earlier attempt): of the delta while
+    /// [`Transfer::Delta`], of the artifact while [`Transfer::Full`].
     pub downloaded: u64,
     /// The total size, when the server announced it.
     pub total: Option<u64>,
+    /// What is being downloaded.
+    pub transfer: Transfer,
+}
+
+/// What a download transfers (see `src/delta.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Transfer {
+    /// The whole artifact.
+    Full,
+    /// A delta from the installed artifact.
+    Delta,
+    /// Reported once, with nothing downloaded, when the delta could not be used: the full artifact follows.
+    DeltaFailed,
 }
 
 /// A downloaded and verified artifact, kept in the state directory until installed.
@@ -189,6 +204,19 @@ pub(crate) async fn download(update: &Update, mut progress: impl FnMut(Progress)
             verify::Check::Pinned(key, Box::new(update.signature.clone()))
         }
     });
+
+    if let Some(plan) = &update.delta {
+        match crate::delta::download(update, plan, &check, &paths.verified, &mut progress).await {
+            Ok(downloaded) => {
+                tracing::info!(version = %update.version, size = plan.offer.size, "update downloaded as a delta");
+                return Ok(downloaded);
+            }
+            Err(e) => {
+                tracing::warn!(error = %Report::new(&e), url = %plan.offer.url, "the delta could not be used; downloading the full artifact");
+                progress(Progress { downloaded: 0, total: None, transfer: Transfer::DeltaFailed });
+            }
+        }
+    }
 
     let mut attempt = 0;
     let verifier = loop {
@@ -379,7 +407,7 @@ async fn fetch(
     let verifier = verify::StreamVerifier::start(check.start()?, &paths.part, have)?;
     let io = |e| Error::io("write", &paths.part, e);
 
-    progress(Progress { downloaded: have, total });
+    progress(Progress { downloaded: have, total, transfer: Transfer::Full });
     let mut stream = response.bytes_stream();
     let mut window_start = Instant::now();
     let mut window_bytes = 0u64;
@@ -411,7 +439,7 @@ async fn fetch(
         verifier.feed(chunk).await;
         have += len;
         window_bytes += len;
-        progress(Progress { downloaded: have, total });
+        progress(Progress { downloaded: have, total, transfer: Transfer::Full });
         let elapsed = window_start.elapsed();
         if elapsed >= inner.limits.min_speed_window {
             if window_bytes < inner.limits.min_speed_bytes {

@@ -260,6 +260,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A delta could not be applied. Never returned by the public API: the updater logs it and downloads the full
+    /// artifact instead (see `src/delta.rs`).
+    #[error("the delta could not be applied\nhint: the full artifact is downloaded instead")]
+    Delta {
+        #[source]
+        source: millennium_delta::Error,
+    },
+
     /// There is no previous version to roll back to.
     #[error("no previous version to roll back to (expected `{path}`)")]
     NoPreviousVersion { path: PathBuf },

@@ -47,6 +47,7 @@
 //! All errors are one type, [`Error`], whose messages say what happened and end with a `hint:`.
 
 mod check;
+mod delta;
 mod download;
 pub mod env_vars;
 mod error;
@@ -62,7 +63,7 @@ pub mod webview;
 
 pub mod blocking;
 
-pub use download::{DownloadedUpdate, Progress};
+pub use download::{DownloadedUpdate, Progress, Transfer};
 pub use error::{Error, Result};
 pub use install::{InstallKind, InstallScope, InstallerCommand, InstallerUi};
 pub use millennium_webview_probe::HEADER as WEBVIEW_HEADER;

@@ -520,10 +520,14 @@ impl Updater {
                 signature,
                 min_webview: vouched.release.release.min_webview_version.clone(),
                 vouched: Some(Arc::new(vouched)),
+                // The signed metadata lists no deltas (they are made after the release was signed).
+                delta: None,
             }));
         }
-        crate::check::check(inner).await.map(|found| {
-            found.map(|(release, artifact, min_webview, offered_by)| Update {
+        let base = crate::delta::base(inner).await;
+        crate::check::check(inner, base.as_ref().map(|b| &b.hash)).await.map(|found| {
+            found.map(|(release, artifact, min_webview, offered_by, deltas)| Update {
+                delta: crate::delta::choose(inner, &offered_by, base.as_ref(), &deltas),
                 // A Tauri answer states the minimum of the requested target's backend only.
                 min_webview: min_webview
                     .map(|min| WebviewMinimums::new().with(Backend::from(inner.target.os()), min))
@@ -634,6 +638,8 @@ pub struct Update {
     pub(crate) vouched: Option<Arc<crate::metadata::Vouched>>,
     /// The release's minimum webview versions, per backend (a Tauri answer's: for the target's backend only).
     pub(crate) min_webview: WebviewMinimums,
+    /// The delta tried before the full download, when the server offers one from the installed artifact.
+    pub(crate) delta: Option<crate::delta::Plan>,
 }
 
 impl Update {
@@ -656,6 +662,17 @@ impl Update {
     /// carry one (`None`); the download then enforces `Content-Length`.
     pub fn size(&self) -> Option<u64> {
         self.vouched.as_ref().map(|v| v.artifact.size)
+    }
+
+    /// Whether [`Update::download`] will first try a delta from the installed artifact (see `src/delta.rs`); if the
+    /// delta fails in any way, the full artifact is downloaded.
+    pub fn uses_delta(&self) -> bool {
+        self.delta.is_some()
+    }
+
+    /// The size of that delta, in bytes (what a successful delta update downloads).
+    pub fn delta_size(&self) -> Option<u64> {
+        self.delta.as_ref().map(|plan| plan.offer.size)
     }
 
     /// The platform the artifact was chosen for.

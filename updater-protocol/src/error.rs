@@ -276,6 +276,11 @@ pub enum Error {
     /// The downloaded artifact is not the one the release document describes.
     #[error("the downloaded artifact is not the signed one: {reason}")]
     TamperedArtifact { reason: String },
+
+    // ----- delta updates -----
+    /// A hash is not 64 hex digits (with the `blake2b-256:` prefix in the `X-Millennium-Installed` header).
+    #[error("`{field}` is not a BLAKE2b-256 hash (`{value}`): expected 64 hex digits")]
+    InvalidHash { field: String, value: String },
 }
 
 fn quote_list(keys: &[String]) -> String {

@@ -162,7 +162,13 @@ fn remove_temp_files(dir: &Path) -> Result<usize> {
         let entry = entry.map_err(|e| Error::io("could not list", dir, e))?;
         if entry.file_name().to_str().is_some_and(|name| name.starts_with(TEMP_PREFIX)) {
             let path = entry.path();
-            std::fs::remove_file(&path).map_err(|e| Error::io("could not remove", &path, e))?;
+            // A directory is a scratch directory of the delta job ([`BlobStore::scratch_dir`]).
+            let result = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            result.map_err(|e| Error::io("could not remove", &path, e))?;
             removed += 1;
         }
     }
@@ -194,6 +200,31 @@ impl BlobStore {
                 Ok(Self { staging, backend: Backend::Object { store: Arc::new(store), prefix } })
             }
         }
+    }
+
+    /// A private scratch directory for work on blobs (the delta job's inputs and output), removed when dropped: in the
+    /// staging directory, whose leftovers are cleaned at start-up.
+    pub fn scratch_dir(&self) -> Result<tempfile::TempDir> {
+        tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempdir_in(&self.staging)
+            .map_err(|e| Error::io("could not create a temporary directory in", &self.staging, e))
+    }
+
+    /// A local file holding the blob: its own path for a file store, else a copy downloaded to `scratch`.
+    pub async fn local_copy(&self, sha256: &str, size: u64, scratch: &Path) -> Result<PathBuf> {
+        if let Some(path) = self.path(sha256)? {
+            return Ok(path);
+        }
+        let target = scratch.join(sha256);
+        let mut file = tokio::fs::File::create(&target).await.map_err(|e| Error::io("could not create", &target, e))?;
+        let mut stream = self.read(sha256, 0, size).await?;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| Error::io("could not read the blob into", &target, e))?;
+            file.write_all(&chunk).await.map_err(|e| Error::io("could not write", &target, e))?;
+        }
+        file.flush().await.map_err(|e| Error::io("could not write", &target, e))?;
+        Ok(target)
     }
 
     /// Removes the temporary files of uploads this process's predecessor was staging when it stopped.

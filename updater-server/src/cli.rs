@@ -171,6 +171,17 @@ pub struct ServeArgs {
     #[arg(long, env = env_vars::HTTP_WORKERS, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub http_workers: Option<u16>,
 
+    /// Delta updates: from how many releases before the newest of each channel the server makes deltas to it (for
+    /// Millennium updaters; docs/protocol.md §9). 0 turns them off. Making one is CPU-heavy (seconds to tens of
+    /// seconds for large artifacts) and runs in the background on one replica, one pair at a time.
+    #[arg(long, env = env_vars::DELTA_BASES, default_value_t = crate::server::deltas::DEFAULT_BASES)]
+    pub delta_bases: usize,
+
+    /// Seconds between two looks of the delta job for releases published on other replicas (publishes on the
+    /// replica that runs it wake it at once).
+    #[arg(long, env = env_vars::DELTA_POLL, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
+    pub delta_poll: u64,
+
     /// Log format on stderr.
     #[arg(long, env = env_vars::LOG_FORMAT, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -311,6 +322,11 @@ async fn serve(args: ServeArgs) -> Result<()> {
             .map(zeroize::Zeroizing::new),
         freshness_lifetime: Duration::from_secs(args.freshness_expiry),
         http_workers: args.http_workers.map_or_else(crate::server::workers::default_count, usize::from),
+        deltas: crate::server::deltas::DeltaConfig {
+            bases: args.delta_bases,
+            poll: Duration::from_secs(args.delta_poll),
+            ..crate::server::deltas::DeltaConfig::default()
+        },
     })
     .await
 }

@@ -25,6 +25,10 @@ pub const PUBLIC_URL: &str = "MILLENNIUM_PUBLIC_URL";
 pub const FRESHNESS_EXPIRY: &str = "MILLENNIUM_FRESHNESS_EXPIRY";
 /// `serve --http-workers`.
 pub const HTTP_WORKERS: &str = "MILLENNIUM_HTTP_WORKERS";
+/// `serve --delta-bases`.
+pub const DELTA_BASES: &str = "MILLENNIUM_DELTA_BASES";
+/// `serve --delta-poll`.
+pub const DELTA_POLL: &str = "MILLENNIUM_DELTA_POLL";
 /// `serve --max-upload-size`.
 pub const MAX_UPLOAD_SIZE: &str = "MILLENNIUM_MAX_UPLOAD_SIZE";
 /// The server admin token, instead of one generated on first start.

@@ -169,6 +169,9 @@ pub struct Metrics {
     bytes: Family,
     events: Family,
     signings: Family,
+    downloads: Family,
+    saved: Family,
+    delta_jobs: Family,
     leaders: Mutex<Vec<(&'static str, Arc<AtomicBool>)>>,
 }
 
@@ -203,6 +206,21 @@ impl Metrics {
                 "millennium_release_events_total",
                 "Changes to releases, by app and event.",
                 &["app", "event"],
+            ),
+            downloads: Family::new(
+                "millennium_update_downloads_total",
+                "Update downloads started (a request from the first byte), by app and kind: full artifact or delta.",
+                &["app", "kind"],
+            ),
+            saved: Family::new(
+                "millennium_delta_bytes_saved_total",
+                "Bytes clients did not have to download because a delta was served instead of the full artifact, by app.",
+                &["app"],
+            ),
+            delta_jobs: Family::new(
+                "millennium_delta_jobs_total",
+                "Deltas the delta job computed, by app and result: stored, not_worth_it (over 60 % of the full artifact) or failed.",
+                &["app", "result"],
             ),
             signings: Family::new(
                 "millennium_freshness_signings_total",
@@ -245,10 +263,33 @@ impl Metrics {
         self.signings.add(&[app, result], 1);
     }
 
+    /// Counts a download started from its first byte: `kind` is `full` or `delta`; a delta adds the bytes it spares.
+    pub fn download_started(&self, app: &str, kind: &str, saved: u64) {
+        self.downloads.add(&[app, kind], 1);
+        if kind == "delta" {
+            self.saved.add(&[app], saved);
+        }
+    }
+
+    /// Counts a decision of the delta job: `result` is `stored`, `not_worth_it` or `failed`.
+    pub fn delta_job(&self, app: &str, result: &str) {
+        self.delta_jobs.add(&[app, result], 1);
+    }
+
     /// Everything, in the Prometheus text format (version 0.0.4).
     pub fn render(&self) -> String {
         let mut out = String::new();
-        for family in [&self.requests, &self.checks, &self.webviews, &self.bytes, &self.events, &self.signings] {
+        for family in [
+            &self.requests,
+            &self.checks,
+            &self.webviews,
+            &self.bytes,
+            &self.downloads,
+            &self.saved,
+            &self.delta_jobs,
+            &self.events,
+            &self.signings,
+        ] {
             family.render(&mut out);
         }
         let leaders = self.leaders.lock().unwrap_or_else(PoisonError::into_inner);

@@ -2,5 +2,6 @@
 //! and one binary links the dependency tree once instead of once per file.
 
 mod attacks;
+mod delta_updates;
 mod sign_and_serve;
 mod update_end_to_end;

@@ -167,11 +167,16 @@ pub(crate) fn install_as_admin(inner: &Inner, update: &DownloadedUpdate) -> Resu
             Err(Error::Unsupported { what: "installing with administrator rights, other than a macOS `.app`,".into() })
         }
     };
-    discard_download(update, result)
+    discard_download(inner, update, result)
 }
 
 /// Installs a verified download (see the module docs).
 pub(crate) fn install(inner: &Inner, update: &DownloadedUpdate) -> Result<()> {
+    // The installers of Windows installs take over (this process exits): their base copy is kept before them. A base
+    // newer than what is installed does no harm: a delta from it still rebuilds a verified artifact.
+    if matches!(inner.install, InstallKind::Nsis { .. } | InstallKind::Msi { .. }) {
+        crate::delta::keep_base(inner, update.path());
+    }
     let result = match &inner.install {
         InstallKind::Executable { path } | InstallKind::AppImage { path } => {
             platform::replace_executable(inner, path, update)
@@ -184,12 +189,16 @@ pub(crate) fn install(inner: &Inner, update: &DownloadedUpdate) -> Result<()> {
         InstallKind::Rpm => install_package(inner, update, &PackageTool::RPM),
         InstallKind::Nsis { .. } | InstallKind::Msi { .. } => run_windows_installer(inner, update),
     };
-    discard_download(update, result)
+    discard_download(inner, update, result)
 }
 
-/// Deletes the downloaded file once installed; a download that changed is not kept for another try either.
-fn discard_download(update: &DownloadedUpdate, result: Result<()>) -> Result<()> {
+/// Deletes the downloaded file once installed (a `.deb`, `.rpm` or `.app.tar.gz` is first kept as the base of the next
+/// delta update); a download that changed is not kept for another try either.
+fn discard_download(inner: &Inner, update: &DownloadedUpdate, result: Result<()>) -> Result<()> {
     let changed = matches!(result, Err(Error::ChangedAfterVerification { .. }));
+    if result.is_ok() && matches!(inner.install, InstallKind::Deb | InstallKind::Rpm | InstallKind::App { .. }) {
+        crate::delta::keep_base(inner, update.path());
+    }
     if update.owned && (result.is_ok() || changed) {
         let _ = std::fs::remove_file(update.path());
     }

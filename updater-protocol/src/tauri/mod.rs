@@ -47,7 +47,7 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 use crate::target::Target;
 use crate::version::Version;
-use fields::Fields;
+pub(crate) use fields::Fields;
 
 /// The HTTP status that means "no update": `204 No Content`. The client stops checking (no further endpoint).
 pub const NO_UPDATE_STATUS: u16 = 204;

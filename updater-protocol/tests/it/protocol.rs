@@ -837,3 +837,60 @@ fn dynamic_answers_carry_the_minimum_of_the_requested_target() {
     );
     assert_eq!(parse(&tauri).unwrap().min_webview_version_for(&t("linux-x86_64")), None);
 }
+
+// ---------------------------------------------------------------- delta offers
+
+const HASH_A: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+const HASH_B: &str = "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100";
+
+fn delta_json(fields: &str) -> String {
+    format!(
+        r#"{{"from":"{HASH_A}","url":"https://example.com/d","size":1234,"blake2b_256":"{HASH_B}","encoder":"bsdiff"{fields}}}"#
+    )
+}
+
+#[test]
+fn an_answer_without_deltas_is_written_exactly_as_before() {
+    use millennium_update_protocol::delta::{Blake2b256, DeltaOffer};
+    let plain =
+        DynamicResponse::new(ReleaseInfo::new(v("1.2.3")), artifact("https://example.com/app.AppImage")).unwrap();
+    let before = plain.to_json();
+    assert!(!before.contains("deltas"), "{before}");
+    let empty = plain.clone().with_deltas(Vec::new()).unwrap();
+    assert_eq!(empty.to_json(), before, "an empty list is not written");
+    let offer = DeltaOffer {
+        from: Blake2b256::parse_hex(HASH_A, "from").unwrap(),
+        url: ArtifactUrl::parse("https://example.com/delta").unwrap(),
+        size: 10_092,
+        blake2b_256: Blake2b256::parse_hex(HASH_B, "hash").unwrap(),
+        encoder: "bsdiff".into(),
+    };
+    let with = plain.with_deltas(vec![offer.clone()]).unwrap();
+    let text = with.to_json();
+    let back = DynamicResponse::parse(text.as_bytes()).unwrap();
+    assert_eq!(back.deltas(), &[offer][..]);
+    assert!(back.extra().is_empty(), "`deltas` is a known field, not an unknown one: {:?}", back.extra());
+}
+
+#[test]
+fn a_dynamic_answer_with_a_malformed_delta_list_is_refused_with_the_field_named() {
+    let cases = [
+        (r#","deltas":{}"#.to_owned(), "deltas"),
+        (format!(r#","deltas":[{}]"#, delta_json(r#","size":-1"#).replace(r#""size":1234,"#, "")), "deltas[0].size"),
+        (format!(r#","deltas":[{}]"#, delta_json("").replace(HASH_A, "abc")), "deltas[0].from"),
+        (
+            format!(r#","deltas":[{}]"#, delta_json("").replace("https://example.com/d", "file:///etc/passwd")),
+            "deltas[0].url",
+        ),
+        (format!(r#","deltas":[{}]"#, delta_json("").replace("bsdiff", "BS DIFF")), "deltas[0].encoder"),
+        (format!(r#","deltas":[{}]"#, vec![delta_json(""); 9].join(",")), "deltas"),
+    ];
+    for (fields, field) in cases {
+        let error = parse(&dynamic_doc(&fields)).unwrap_err().to_string();
+        assert!(error.contains(field), "{field}: {error}");
+    }
+    let ok = parse(&dynamic_doc(&format!(r#","deltas":[{}]"#, delta_json("")))).unwrap();
+    let TauriResponse::Dynamic(ok) = ok else { panic!("dynamic") };
+    assert_eq!(ok.deltas().len(), 1);
+    assert_eq!(ok.deltas()[0].size, 1234);
+}

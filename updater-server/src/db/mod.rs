@@ -52,6 +52,7 @@
 
 mod apps;
 mod backend;
+mod deltas;
 mod export;
 mod releases;
 mod signed_metadata;
@@ -70,6 +71,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use apps::AppRow;
 use backend::Pool;
+pub use deltas::{DeltaOutcome, DeltaRow};
 pub use export::{Counts, Export, RootRow};
 pub use releases::{ArtifactRow, NewArtifact, NewRelease, Placement, ReleaseRow};
 pub use signed_metadata::{

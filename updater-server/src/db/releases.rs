@@ -179,10 +179,21 @@ impl Db {
             .await
     }
 
-    /// The hashes every artifact refers to.
+    /// The hashes every artifact and stored delta refers to.
     pub async fn referenced_blobs(&self) -> Result<HashSet<String>> {
-        let hashes = self.query("SELECT DISTINCT sha256 FROM artifacts").fetch_all(|row| row.get("sha256")).await?;
-        Ok(hashes.into_iter().collect())
+        let mut hashes: HashSet<String> = self
+            .query("SELECT DISTINCT sha256 FROM artifacts")
+            .fetch_all(|row| row.get("sha256"))
+            .await?
+            .into_iter()
+            .collect();
+        // Delta blobs (migration 0007) live in the same store.
+        let deltas: Vec<String> = self
+            .query("SELECT DISTINCT sha256 FROM deltas WHERE sha256 IS NOT NULL")
+            .fetch_all(|row| row.get("sha256"))
+            .await?;
+        hashes.extend(deltas);
+        Ok(hashes)
     }
 
     /// Writes a release, its artifacts and its placement in one transaction, after checking (inside the transaction)

@@ -1,4 +1,5 @@
-//! Artifact downloads: `GET`/`HEAD /download/{app}/{version}/{target}/{file}`, streamed from the stored file.
+//! Artifact downloads: `GET`/`HEAD /download/{app}/{version}/{target}/{file}`, streamed from the stored file, and
+//! delta downloads (`…/{target}/delta/{from}`, docs/protocol.md §9), served the same way.
 //!
 //! - `ETag` is the quoted SHA-256 of the content (strong: same bytes, same tag), `Last-Modified` the release's
 //!   publication time; `If-None-Match` answers `304`.
@@ -17,6 +18,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use futures_util::TryStreamExt;
+use millennium_update_protocol::delta::Blake2b256;
 use millennium_update_protocol::{Target, Version};
 
 use super::{AppState, DownloadMode};
@@ -105,11 +107,67 @@ pub async fn download(
         artifacts.iter().find(|a| a.target == target.to_string() && a.file_name == file).ok_or_else(missing)?;
 
     let size = u64::try_from(artifact.size).map_err(|_| Error::Internal(format!("stored size {}", artifact.size)))?;
-    let etag = format!("\"{}\"", artifact.sha256);
-    let last_modified = httpdate::fmt_http_date(
-        std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(release.created_at).unwrap_or(0)),
-    );
+    let blob = Blob { sha256: &artifact.sha256, size, created_at: release.created_at, file_name: &file };
+    let counted = Counted { app: app.as_str(), kind: "full", saved: 0 };
+    send_blob(&state, &method, &headers, blob, counted).await
+}
 
+/// `GET`/`HEAD /download/{app}/{version}/{target}/delta/{from}`: the delta from the artifact whose BLAKE2b-256 is
+/// `from` to the release's artifact for `target` (docs/protocol.md §9), served like an artifact.
+pub async fn delta(
+    State(state): State<AppState>,
+    method: Method,
+    Path((app, version, target, from)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    let version = Version::parse(&version).map_err(|source| Error::protocol("version", source))?;
+    let target: Target = target.parse().map_err(|source| Error::protocol("target", source))?;
+    let from = Blake2b256::parse_hex(&from, "from").map_err(|source| Error::protocol("delta base", source))?;
+
+    let missing = || Error::not_found(format!("delta from {from} to {app} {version} for {target}"));
+    let release = state.db().release(&app, &version.to_string()).await?.ok_or_else(missing)?;
+    if release.yanked {
+        return Err(Error::Gone { what: format!("release {version} of app `{app}`") });
+    }
+    let delta = state.db().delta(release.id, &target.to_string(), &from.to_hex()).await?.ok_or_else(missing)?;
+    let full = state.db().artifacts(release.id).await?.into_iter().find(|a| a.target == delta.target);
+    let size = u64::try_from(delta.size).map_err(|_| Error::Internal(format!("stored size {}", delta.size)))?;
+    let saved = full.map_or(0, |a| u64::try_from(a.size).unwrap_or(0).saturating_sub(size));
+    let file = format!("{}.mlndelta", &delta.from_blake2b[..16.min(delta.from_blake2b.len())]);
+    let blob = Blob { sha256: &delta.sha256, size, created_at: release.created_at, file_name: &file };
+    let counted = Counted { app: app.as_str(), kind: "delta", saved };
+    send_blob(&state, &method, &headers, blob, counted).await
+}
+
+/// A stored blob to send.
+struct Blob<'a> {
+    sha256: &'a str,
+    size: u64,
+    /// Unix seconds: `Last-Modified`.
+    created_at: i64,
+    file_name: &'a str,
+}
+
+/// How a download is counted in `/metrics`: `kind` is `full` or `delta`; `saved` the bytes a delta spares.
+struct Counted<'a> {
+    app: &'a str,
+    kind: &'static str,
+    saved: u64,
+}
+
+async fn send_blob(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    blob: Blob<'_>,
+    counted: Counted<'_>,
+) -> Result<Response> {
+    let (size, file) = (blob.size, blob.file_name);
+    let etag = format!("\"{}\"", blob.sha256);
+    let last_modified = httpdate::fmt_http_date(
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(blob.created_at).unwrap_or(0)),
+    );
     let mut builder = Response::builder()
         .header(header::ETAG, &etag)
         .header(header::LAST_MODIFIED, &last_modified)
@@ -128,9 +186,10 @@ pub async fn download(
     }
 
     if let DownloadMode::Redirect(ttl) = state.config().downloads
-        && method == Method::GET
-        && let Some(url) = state.blobs().presigned_url(&artifact.sha256, ttl).await?
+        && *method == Method::GET
+        && let Some(url) = state.blobs().presigned_url(blob.sha256, ttl).await?
     {
+        state.metrics().download_started(counted.app, counted.kind, counted.saved);
         // The presigned URL expires: never let a cache keep the redirect.
         return Response::builder()
             .status(StatusCode::FOUND)
@@ -154,11 +213,15 @@ pub async fn download(
         }
     };
     // A HEAD answer has no body: do not open the blob (an object store GET is a billed request).
-    let body = if method == Method::HEAD {
+    let body = if *method == Method::HEAD {
         Body::empty()
     } else {
-        let sent = state.metrics().download_bytes(app.as_str());
-        let stream = state.blobs().read(&artifact.sha256, start, len).await?.inspect_ok(move |chunk| {
+        if start == 0 {
+            // A whole download or its first part (a resumed one asks for a later range): counted once.
+            state.metrics().download_started(counted.app, counted.kind, counted.saved);
+        }
+        let sent = state.metrics().download_bytes(counted.app);
+        let stream = state.blobs().read(blob.sha256, start, len).await?.inspect_ok(move |chunk| {
             sent.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
         });
         Body::from_stream(stream)

@@ -11,6 +11,7 @@
 //! | `GET /{app}/{target}/{arch}/{current_version}[/{bundle_type}]` | apps | Tauri dynamic update check ([`updates`]) |
 //! | `GET /{app}/{channel}/latest.json` | apps | Tauri static manifest ([`updates`]) |
 //! | `GET`/`HEAD /download/{app}/{version}/{target}/{file}` | apps | artifact download with `Range` ([`download`]) |
+//! | `GET`/`HEAD /download/{app}/{version}/{target}/delta/{from}` | Millennium apps | delta download with `Range` ([`download`], [`deltas`]) |
 //! | `GET /metadata/{app}/…` | Millennium apps | signed metadata: roots, freshness, release documents, files ([`metadata`]) |
 //! | `/api/v1/…` | token holders | apps, tokens, publish, releases, promote, rollout, yank ([`api`], [`publish`]) |
 //! | `GET /metrics` | metrics or server admin token | Prometheus counters ([`crate::metrics`]) |
@@ -19,6 +20,7 @@
 //! App ids `api`, `download`, `healthz`, `metadata`, `metrics` and `openapi.json` are reserved so these never collide.
 
 pub mod api;
+pub mod deltas;
 pub mod download;
 pub mod metadata;
 pub mod openapi;
@@ -154,6 +156,8 @@ pub struct ServerConfig {
     /// The password online keys are encrypted with in the database (`MILLENNIUM_ONLINE_KEY_PASSWORD`); without one
     /// they are stored unencrypted.
     pub online_key_password: Option<Arc<zeroize::Zeroizing<String>>>,
+    /// The delta job ([`deltas`]).
+    pub deltas: deltas::DeltaConfig,
 }
 
 /// Default `--freshness-expiry`: one day.
@@ -181,6 +185,7 @@ impl ServerConfig {
             metrics_token_hash: None,
             freshness_lifetime: DEFAULT_FRESHNESS_LIFETIME,
             online_key_password: None,
+            deltas: deltas::DeltaConfig::default(),
         })
     }
 
@@ -235,6 +240,7 @@ struct Inner {
     metrics: Metrics,
     cache: updates::AnswerCache,
     signings: metadata::Signings,
+    delta_job: deltas::DeltaJobState,
 }
 
 /// What opening the state did that the operator must know.
@@ -288,6 +294,7 @@ impl AppState {
             metrics: Metrics::new(),
             cache: updates::AnswerCache::default(),
             signings: metadata::Signings::default(),
+            delta_job: deltas::DeltaJobState::default(),
         }));
         Ok(Opened { state, admin_token_file })
     }
@@ -327,6 +334,13 @@ impl AppState {
     pub fn releases_changed(&self, app: &crate::names::AppId, event: &str) {
         self.0.cache.invalidate();
         self.0.metrics.release_event(app.as_str(), event);
+        // A new release (or placement) may need deltas; the job runs elsewhere if this replica does not lead.
+        self.0.delta_job.wake.notify_one();
+    }
+
+    /// The delta job's state ([`deltas`]).
+    pub fn delta_job(&self) -> &deltas::DeltaJobState {
+        &self.0.delta_job
     }
 
     /// Checks a bearer token.
@@ -443,6 +457,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/apps/{app}/online-keys", post(metadata::generate_online_key))
         .route("/api/v1/apps/{app}/roots", post(metadata::upload_root))
         .route("/download/{app}/{version}/{target}/{file}", get(download::download))
+        .route("/download/{app}/{version}/{target}/delta/{from}", get(download::delta))
         .route("/metadata/{app}/roots.json", get(metadata::roots))
         .route("/metadata/{app}/freshness.json", get(metadata::freshness))
         .route("/metadata/{app}/yanks.json", get(metadata::yanks))
@@ -614,6 +629,8 @@ pub struct ServeOptions {
     pub freshness_lifetime: Duration,
     /// Threads serving HTTP connections (see [`workers`]).
     pub http_workers: usize,
+    /// The delta job ([`deltas`]).
+    pub deltas: deltas::DeltaConfig,
 }
 
 /// The public URL used when none is configured: `http://{bind}`, with an unspecified bind address (`0.0.0.0`, `::`)
@@ -655,6 +672,7 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
     config.downloads = options.downloads;
     config.gc = options.gc;
     config.freshness_lifetime = options.freshness_lifetime;
+    config.deltas = options.deltas;
     let opened = AppState::open(&options.storage, config, options.admin_token.as_deref()).await?;
     if let Some(path) = &opened.admin_token_file {
         // The path, never the token: stderr ends up in container logs. Outside the log format so it is easy to copy.

@@ -57,7 +57,7 @@ pub fn generate() -> String {
     ),
     paths(
         health, metrics, openapi, check_for_update, check_for_update_with_bundle, static_manifest, download,
-        download_head, create_app, get_app, update_app, create_token, revoke_token, list_releases, publish,
+        download_head, download_delta, download_delta_head, create_app, get_app, update_app, create_token, revoke_token, list_releases, publish,
         get_release, promote, rollout, yank, metadata_roots, metadata_freshness, metadata_yanks, metadata_release,
         metadata_file,
         metadata_status, generate_online_key, upload_root
@@ -190,6 +190,19 @@ struct FilePath {
 
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
+struct DeltaPath {
+    /// App id, e.g. `com.example.app`
+    app: String,
+    /// SemVer version the delta produces
+    version: String,
+    /// Target key, e.g. `linux-x86_64-appimage`
+    target: String,
+    /// BLAKE2b-256 (64 hex digits) of the artifact the delta applies to
+    from: String,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
 struct DocumentPath {
     /// App id, e.g. `com.example.app`
     app: String,
@@ -288,7 +301,8 @@ fn openapi() {}
 
 /// Tauri dynamic update check
 #[utoipa::path(get, path = "/{app}/{target}/{arch}/{current_version}", operation_id = "checkForUpdate", tag = "updates",
-    params(CheckPath, CheckQuery, ("Millennium-Install-Id" = Option<String>, Header, description = "Install id for staged rollouts")),
+    params(CheckPath, CheckQuery, ("Millennium-Install-Id" = Option<String>, Header, description = "Install id for staged rollouts"),
+        ("X-Millennium-Installed" = Option<String>, Header, description = "`blake2b-256:<hex>` of the installed artifact: the answer then lists the delta from it, if any (docs/protocol.md §9)")),
     responses(
         (status = 200, description = "A newer release for this platform", body = DynamicResponse),
         (status = 204, description = "No update"),
@@ -297,7 +311,8 @@ fn check_for_update() {}
 
 /// Tauri dynamic update check with the bundle type (tauri-plugin-updater ≥ 2.10)
 #[utoipa::path(get, path = "/{app}/{target}/{arch}/{current_version}/{bundle_type}", operation_id = "checkForUpdateWithBundle", tag = "updates",
-    params(CheckBundlePath, CheckQuery, ("Millennium-Install-Id" = Option<String>, Header, description = "Install id for staged rollouts")),
+    params(CheckBundlePath, CheckQuery, ("Millennium-Install-Id" = Option<String>, Header, description = "Install id for staged rollouts"),
+        ("X-Millennium-Installed" = Option<String>, Header, description = "`blake2b-256:<hex>` of the installed artifact: the answer then lists the delta from it, if any (docs/protocol.md §9)")),
     responses(
         (status = 200, description = "A newer release for this platform", body = DynamicResponse),
         (status = 204, description = "No update"),
@@ -332,6 +347,26 @@ fn download() {}
         (status = 200, description = "Headers only"),
         (status = 404, response = Error), (status = 410, response = Error)))]
 fn download_head() {}
+
+/// A delta from an installed artifact to a release's artifact (docs/protocol.md §9; single `Range`, `ETag`)
+#[utoipa::path(get, path = "/download/{app}/{version}/{target}/delta/{from}", operation_id = "downloadDelta", tag = "updates",
+    params(DeltaPath, ("Range" = Option<String>, Header), ("If-None-Match" = Option<String>, Header), ("If-Range" = Option<String>, Header)),
+    responses(
+        (status = 200, description = "The whole delta (a `millennium-delta` container)", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 206, description = "The requested range"),
+        (status = 302, description = "With an S3 store and `--s3-downloads redirect`: `Location` is a presigned URL of the object store, valid for `--presign-ttl` seconds"),
+        (status = 304, description = "Not modified"),
+        (status = 400, response = Error), (status = 404, response = Error), (status = 410, response = Error),
+        (status = 416, response = Error)))]
+fn download_delta() {}
+
+/// Headers of a delta download
+#[utoipa::path(head, path = "/download/{app}/{version}/{target}/delta/{from}", operation_id = "downloadDeltaHead", tag = "updates",
+    params(DeltaPath),
+    responses(
+        (status = 200, description = "Headers only"),
+        (status = 404, response = Error), (status = 410, response = Error)))]
+fn download_delta_head() {}
 
 /// Register an app and its release public key (server admin)
 #[utoipa::path(post, path = "/api/v1/apps", operation_id = "createApp", tag = "admin", security(("bearer" = [])),

@@ -1,5 +1,5 @@
 //! What lets several replicas share one PostgreSQL database and one object store: cache invalidation by
-//! `LISTEN/NOTIFY`, and orphan collection and freshness re-signing as singleton jobs on the leader
+//! `LISTEN/NOTIFY`, and orphan collection, freshness re-signing and the delta job as singleton jobs on the leader
 //! ([`crate::leader`]).
 //!
 //! Every change to releases commits a `NOTIFY` on [`crate::db::RELEASES_CHANNEL`] in its own transaction; each
@@ -40,6 +40,18 @@ pub fn start(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
         move || {
             let state = job_state.clone();
             async move { super::metadata::resign_due(&state).await }
+        },
+    ));
+    // Deltas are made once, by the leader; `run` waits for a publish or the poll interval itself.
+    let job_state = state.clone();
+    tasks.push(leader::spawn_singleton(
+        state.db().clone(),
+        super::deltas::DELTA_JOB,
+        Schedule { interval: Duration::ZERO, standby_poll: state.config().deltas.poll.max(Duration::from_secs(1)) },
+        state.metrics().leader_flag(super::deltas::DELTA_JOB),
+        move || {
+            let state = job_state.clone();
+            async move { super::deltas::run(&state).await }
         },
     ));
     if state.blobs().is_object_store() {

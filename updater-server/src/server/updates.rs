@@ -41,6 +41,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use millennium_update_protocol::delta::{self, DeltaOffer};
 use millennium_update_protocol::tauri::{
     Artifact, ArtifactUrl, DynamicResponse, PackagerFormat, ReleaseInfo, SignatureText, StaticManifest,
 };
@@ -50,7 +51,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::AppState;
-use crate::db::{ArtifactRow, ReleaseRow};
+use crate::db::{ArtifactRow, DeltaRow, ReleaseRow};
 use crate::error::{Error, Result};
 use crate::names::{AppId, Channel};
 use crate::rollout;
@@ -262,6 +263,9 @@ struct OfferedRelease {
     min_webview: WebviewMinimums,
     /// Platform key served (see [`served_platforms`]) → the dynamic answer's JSON.
     dynamic: HashMap<String, Bytes>,
+    /// Platform key served → the dynamic answer and the deltas stored to its artifact, for requests that name their
+    /// installed artifact ([`delta_answer`]); only keys with deltas.
+    deltas: HashMap<String, (DynamicResponse, Vec<DeltaOffer>)>,
     /// `latest.json`.
     manifest: Bytes,
     /// `latest.json?client=cargo-packager`; `None` when no platform has a cargo-packager format.
@@ -289,9 +293,11 @@ impl ChannelAnswers {
             let version = parse_stored_version(&release.version)?;
             let artifacts = state.db().artifacts(release.id).await?;
             let served = served_platforms(&artifacts)?;
+            let stored_deltas = state.db().deltas_to(release.id).await?;
             let info = release_info(&release, &version)?;
             let min_webview = stored_min_webview(&release)?;
             let mut dynamic = HashMap::with_capacity(served.len());
+            let mut deltas = HashMap::new();
             let mut builder = StaticManifest::builder(info.clone()).min_webview_versions(min_webview.clone());
             let mut packager = StaticManifest::builder(info.clone()).min_webview_versions(min_webview.clone());
             for (target, artifact) in &served {
@@ -304,6 +310,14 @@ impl ChannelAnswers {
                 let response = DynamicResponse::new(target_info, protocol.clone())
                     .map_err(|e| Error::Internal(format!("dynamic response: {e}")))?;
                 dynamic.insert(target.to_string(), Bytes::from(response.to_json()));
+                let offers = stored_deltas
+                    .iter()
+                    .filter(|d| d.target == artifact.target)
+                    .map(|d| delta_offer(state, app.as_str(), &version, d))
+                    .collect::<Result<Vec<_>>>()?;
+                if !offers.is_empty() {
+                    deltas.insert(target.to_string(), (response, offers));
+                }
                 if packager_format(artifact).is_some() {
                     packager = packager.platform(*target, protocol.clone());
                 }
@@ -317,6 +331,7 @@ impl ChannelAnswers {
                 version_text: release.version,
                 rollout: placement.rollout,
                 dynamic,
+                deltas,
                 manifest: Bytes::from(manifest.to_json()),
                 packager_manifest,
             });
@@ -501,13 +516,18 @@ async fn check(
     let answer = answers
         .offered(&app_id, install)
         .take_while(|release| release.version.is_update_over(&current))
-        .find_map(|release| keys.iter().find_map(|key| release.dynamic.get(key)).map(|body| (release, body)));
+        .find_map(|release| {
+            keys.iter().find_map(|key| release.dynamic.get(key).map(|body| (key, body))).map(|found| (release, found))
+        });
     if let Some((backend, status)) =
         webview_status(headers, Some(target.os()), answer.map(|(release, _)| &release.min_webview))
     {
         state.metrics().webview_check(app_id.as_str(), answers.label(&channel), backend, status);
     }
-    let answer = answer.map(|(_, body)| body);
+    let answer = match answer {
+        Some((release, (key, body))) => Some(delta_answer(headers, release, key)?.unwrap_or_else(|| body.clone())),
+        None => None,
+    };
     state.metrics().update_check(
         app_id.as_str(),
         answers.label(&channel),
@@ -515,7 +535,47 @@ async fn check(
         &target.to_string(),
         if answer.is_some() { "update" } else { "no_update" },
     );
-    Ok(answer.map_or_else(no_update, |body| json_response(body.clone())))
+    Ok(answer.map_or_else(no_update, json_response))
+}
+
+/// The dynamic answer with the delta from the installed artifact the request names in `X-Millennium-Installed`, if
+/// the release has one for the answer's target; `None` (the cached answer, unchanged) otherwise, and always for
+/// requests without the header, which is what keeps Tauri answers byte-identical. A malformed header is ignored like
+/// a missing one: an update check never fails over it.
+fn delta_answer(headers: &HeaderMap, release: &OfferedRelease, key: &str) -> Result<Option<Bytes>> {
+    let Some((response, offers)) = release.deltas.get(key) else { return Ok(None) };
+    let Some(installed) = headers
+        .get(delta::INSTALLED_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|text| delta::Blake2b256::parse_header(text).ok())
+    else {
+        return Ok(None);
+    };
+    let Some(offer) = offers.iter().find(|offer| offer.from == installed) else { return Ok(None) };
+    let response = response
+        .clone()
+        .with_deltas(vec![offer.clone()])
+        .map_err(|e| Error::Internal(format!("dynamic response with a delta: {e}")))?;
+    Ok(Some(Bytes::from(response.to_json())))
+}
+
+/// The protocol's view of a stored delta.
+fn delta_offer(state: &AppState, app: &str, version: &Version, row: &DeltaRow) -> Result<DeltaOffer> {
+    let bad = |what: &str| Error::Internal(format!("stored delta {what}"));
+    let url = format!(
+        "{}/download/{app}/{}/{}/delta/{}",
+        state.config().download_base_url(),
+        version.to_request_segment(),
+        row.target,
+        row.from_blake2b
+    );
+    Ok(DeltaOffer {
+        from: delta::Blake2b256::parse_hex(&row.from_blake2b, "from").map_err(|_| bad("base hash"))?,
+        url: ArtifactUrl::parse(&url).map_err(|_| bad("URL"))?,
+        size: u64::try_from(row.size).map_err(|_| bad("size"))?,
+        blake2b_256: delta::Blake2b256::parse_hex(&row.blake2b_256, "blake2b_256").map_err(|_| bad("hash"))?,
+        encoder: row.encoder.clone(),
+    })
 }
 
 /// How a check's webview report compares with the minimums of the release it is offered: `(backend, status)`

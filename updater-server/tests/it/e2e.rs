@@ -1422,3 +1422,75 @@ fn signed_metadata_with_the_binary_encrypted_keys_and_the_re_signing_job() {
     assert!(resigned.expires > first.expires);
     server.stop();
 }
+
+/// The value of `series` on a server's `/metrics` (0 when absent).
+fn figure(server: &ServerProcess, series: &str) -> u64 {
+    let text = reqwest::blocking::Client::new()
+        .get(format!("{}/metrics", server.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0)
+}
+
+/// Two replicas on one PostgreSQL database and one S3 bucket: the delta of a publish is made once, by the replica that
+/// leads the delta job, and both offer and serve it.
+#[test]
+fn two_replicas_make_a_delta_once_and_both_serve_it() {
+    if !Backend::shared() {
+        eprintln!("skipped: needs PostgreSQL + S3 (run under scripts/with-server-backends)");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let shared = Backend::for_dir(&tmp.path().join("shared"));
+    let dist = tmp.path().join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    let env = [("MILLENNIUM_DELTA_POLL", "1")];
+    let a = SERVER.serve_with(&tmp.path().join("a"), free_loopback_port(), &tmp.path().join("a.log"), &shared, &env);
+    let b = SERVER.serve_with(&tmp.path().join("b"), free_loopback_port(), &tmp.path().join("b.log"), &shared, &env);
+    let demo = register_demo(&a, tmp.path());
+    let v1 = artifact_bytes(7, 300_000);
+    let mut v2 = v1.clone();
+    v2[150_000..150_016].copy_from_slice(b"the changed part");
+    for (version, data, server) in [("1.0.0", &v1, &a), ("2.0.0", &v2, &b)] {
+        let file =
+            write_signed(&dist, &format!("demo_{version}_amd64.AppImage"), data, &demo.key, version, Format::Tauri);
+        ok_json(cli_publish(server, &demo, version, "stable", &[&file]));
+    }
+    let stored = "millennium_delta_jobs_total{app=\"demo\",result=\"stored\"}";
+    wait_for("the delta", Duration::from_secs(60), || figure(&a, stored) + figure(&b, stored) == 1);
+    let hash = millennium_update_protocol::metadata::blake2b_256_hex(&v1);
+    for server in [&a, &b] {
+        let answer = wait_for_delta_answer(server, &hash);
+        let delta = reqwest::blocking::get(answer["deltas"][0]["url"].as_str().unwrap()).unwrap().bytes().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (base, file, out) = (dir.path().join("base"), dir.path().join("delta"), dir.path().join("out"));
+        std::fs::write(&base, &v1).unwrap();
+        std::fs::write(&file, &delta).unwrap();
+        millennium_delta::apply(&base, &file, &out, v2.len() as u64).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), v2);
+    }
+    // Made once, whichever replica leads.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(figure(&a, stored) + figure(&b, stored), 1);
+    a.stop();
+    b.stop();
+}
+
+/// The dynamic answer of `server` for 0.1.0 naming `hash`, once it lists a delta (the replica that did not make it
+/// learns of it through `NOTIFY`).
+fn wait_for_delta_answer(server: &ServerProcess, hash: &str) -> Value {
+    let mut answer = Value::Null;
+    wait_for("the delta in the answer", Duration::from_secs(10), || {
+        let r = reqwest::blocking::Client::new()
+            .get(format!("{}/demo/linux/x86_64/0.1.0", server.url))
+            .header("X-Millennium-Installed", format!("blake2b-256:{hash}"))
+            .send()
+            .unwrap();
+        answer = r.json().unwrap_or(Value::Null);
+        answer.get("deltas").is_some()
+    });
+    answer
+}

@@ -2,5 +2,6 @@
 //! and one binary links the dependency tree once instead of once per file.
 
 mod api;
+mod deltas;
 mod e2e;
 mod metadata;

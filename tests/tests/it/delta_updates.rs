@@ -1,0 +1,255 @@
+//! Delta updates end to end: real builds (Rust programs from `millennium-testing`'s `rust_builds`, v1 and v1 with one
+//! asset changed) published into the real update server, whose real delta job makes the delta, checked for,
+//! downloaded, applied, verified and installed by `millennium-updater` over HTTP. The path taken is read from the
+//! server's `/metrics` (delta vs full downloads), and the installed file is compared byte for byte with the full
+//! artifact.
+
+#![allow(clippy::unwrap_used, reason = "a test states its expectations with unwrap; helpers here are not #[test]")]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use millennium_sign::Format;
+use millennium_testing::rust_builds::{self, Builds};
+use millennium_testing::server::{ADMIN_TOKEN, RegisteredApp, TestServer};
+use millennium_update_admin::api::{PublishRequest, Scope};
+use millennium_update_protocol::BundleType;
+use millennium_updater::{Transfer, Updater};
+
+const APP: &str = "demo";
+
+/// A real server running its background jobs (the delta job among them), with the app registered.
+struct World {
+    server: TestServer,
+    app: RegisteredApp,
+    jobs: Vec<tokio::task::JoinHandle<()>>,
+    builds: Builds,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        for job in &self.jobs {
+            job.abort();
+        }
+    }
+}
+
+impl World {
+    async fn new() -> World {
+        let builds = rust_builds::builds(Path::new(env!("CARGO_TARGET_TMPDIR")));
+        let server = TestServer::start().await;
+        // What `serve` starts beside the HTTP server: here the delta job, which this process leads (SQLite).
+        let jobs = millennium_update_server::server::replicas::start(&server.state);
+        let app = server.register(APP, Scope::Publish).await;
+        World { server, app, jobs, builds }
+    }
+
+    async fn publish(&self, version: &str, target: &str, data: &[u8]) {
+        let artifact = self.app.artifact(version, target, data, &self.app.key);
+        self.app.publish(&PublishRequest::new(version), &[artifact]).await;
+    }
+
+    async fn metrics(&self) -> String {
+        let url = format!("{}/metrics", self.server.url);
+        let response = reqwest::Client::new().get(url).bearer_auth(ADMIN_TOKEN).send().await;
+        response.unwrap().text().await.unwrap()
+    }
+
+    /// The value of the series `name{labels}` on `/metrics` (0 when absent).
+    async fn figure(&self, series: &str) -> u64 {
+        let text = self.metrics().await;
+        text.lines().find_map(|line| line.strip_prefix(series).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0)
+    }
+
+    /// Waits until the delta job has stored `n` deltas.
+    async fn wait_for_deltas(&self, n: u64) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let series = format!("millennium_delta_jobs_total{{app=\"{APP}\",result=\"stored\"}}");
+        while self.figure(&series).await < n {
+            assert!(Instant::now() < deadline, "no delta stored in time; metrics:\n{}", self.metrics().await);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn endpoint(&self, bundle: bool) -> String {
+        let tail = if bundle { "/{{bundle_type}}" } else { "" };
+        format!("{}/{APP}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}{tail}", self.server.url)
+    }
+
+    fn updater(&self, exe: &Path, bundle: Option<BundleType>) -> Updater {
+        Updater::builder()
+            .endpoint(self.endpoint(bundle.is_some()))
+            .pubkey(self.app.key.public_key().to_text(Format::Tauri))
+            .current_version("1.0.0")
+            .app_id(APP)
+            .executable(exe)
+            .bundle_type(bundle)
+            .state_dir(self.server.dir.path().join("state"))
+            .build()
+            .unwrap()
+    }
+
+    /// `data` installed as the app (executable).
+    fn install(&self, data: &[u8]) -> PathBuf {
+        let exe = self.server.dir.path().join("demo");
+        millennium_testing::app::write_exe(&exe, data);
+        exe
+    }
+
+    async fn downloads(&self, kind: &str) -> u64 {
+        self.figure(&format!("millennium_update_downloads_total{{app=\"{APP}\",kind=\"{kind}\"}}")).await
+    }
+}
+
+/// An "AppImage": the ELF runtime (here the build itself) followed by a filesystem image, the same in both versions
+/// apart from one file. Deterministic filler stands in for the squashfs image.
+fn appimage(elf: &[u8], changed: bool) -> Vec<u8> {
+    let mut out = elf.to_vec();
+    let mut x: u32 = 0x1234_5678;
+    for i in 0..(256 * 1024) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let byte = if changed && (100_000..100_064).contains(&i) { b'v' } else { x.to_le_bytes()[0] };
+        out.push(byte);
+    }
+    out
+}
+
+/// Checks, downloads and installs; returns the update's delta size and the transfers the progress callback saw.
+async fn update(updater: &Updater) -> (Option<u64>, Vec<Transfer>, u64) {
+    let update = updater.check().await.unwrap().expect("2.0.0 is offered");
+    assert_eq!(update.version().to_string(), "2.0.0");
+    let delta_size = update.delta_size();
+    assert_eq!(update.uses_delta(), delta_size.is_some());
+    let mut transfers = Vec::new();
+    let mut delta_bytes = 0;
+    update
+        .download_and_install(|p| {
+            if transfers.last() != Some(&p.transfer) {
+                transfers.push(p.transfer);
+            }
+            if p.transfer == Transfer::Delta {
+                delta_bytes = p.downloaded;
+            }
+        })
+        .await
+        .unwrap();
+    (delta_size, transfers, delta_bytes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_binary_updates_by_delta_to_exactly_the_full_artifact() {
+    let w = World::new().await;
+    let (v1, v2) = (std::fs::read(&w.builds.v1).unwrap(), std::fs::read(&w.builds.asset).unwrap());
+    let target = format!("linux-{}", std::env::consts::ARCH);
+    w.publish("1.0.0", &target, &v1).await;
+    w.publish("2.0.0", &target, &v2).await;
+    w.wait_for_deltas(1).await;
+
+    // Without `X-Millennium-Installed` (every Tauri client) the answer lists no delta; with it, the delta from the
+    // named artifact.
+    let check_url = format!("{}/{APP}/linux/{}/1.0.0", w.server.url, std::env::consts::ARCH);
+    let plain = reqwest::get(&check_url).await.unwrap().text().await.unwrap();
+    assert!(!plain.contains("deltas"), "{plain}");
+    let hash = millennium_update_protocol::metadata::blake2b_256_hex(&v1);
+    let named = reqwest::Client::new()
+        .get(&check_url)
+        .header("X-Millennium-Installed", format!("blake2b-256:{hash}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(named.contains(&format!("\"from\":\"{hash}\"")), "{named}");
+    let mut named: serde_json::Value = serde_json::from_str(&named).unwrap();
+    named.as_object_mut().unwrap().remove("deltas");
+    assert_eq!(named, serde_json::from_str::<serde_json::Value>(&plain).unwrap(), "the same answer otherwise");
+
+    let exe = w.install(&v1);
+    let (delta_size, transfers, delta_bytes) = update(&w.updater(&exe, None)).await;
+    let delta_size = delta_size.expect("a delta is offered from the installed binary");
+    assert!(delta_size * 10 < v2.len() as u64, "delta {delta_size} bytes for {} bytes", v2.len());
+    assert_eq!(transfers, [Transfer::Delta], "only the delta was transferred");
+    assert_eq!(delta_bytes, delta_size, "progress counts the bytes transferred");
+    assert_eq!(std::fs::read(&exe).unwrap(), v2, "the result is the full artifact, byte for byte");
+    assert_eq!((w.downloads("delta").await, w.downloads("full").await), (1, 0));
+    let saved = w.figure(&format!("millennium_delta_bytes_saved_total{{app=\"{APP}\"}}")).await;
+    assert_eq!(saved, v2.len() as u64 - delta_size);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_appimage_updates_by_delta_to_exactly_the_full_artifact() {
+    let w = World::new().await;
+    let elf = std::fs::read(&w.builds.v1).unwrap();
+    let (v1, v2) = (appimage(&elf, false), appimage(&elf, true));
+    let target = format!("linux-{}-appimage", std::env::consts::ARCH);
+    w.publish("1.0.0", &target, &v1).await;
+    w.publish("2.0.0", &target, &v2).await;
+    w.wait_for_deltas(1).await;
+
+    let exe = w.install(&v1);
+    let (delta_size, transfers, _) = update(&w.updater(&exe, Some(BundleType::AppImage))).await;
+    assert!(delta_size.expect("a delta is offered from the AppImage") * 10 < v2.len() as u64);
+    assert_eq!(transfers, [Transfer::Delta]);
+    assert_eq!(std::fs::read(&exe).unwrap(), v2);
+    assert_eq!((w.downloads("delta").await, w.downloads("full").await), (1, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_delta_blob_falls_back_to_the_full_download() {
+    let w = World::new().await;
+    let (v1, v2) = (std::fs::read(&w.builds.v1).unwrap(), std::fs::read(&w.builds.asset).unwrap());
+    let target = format!("linux-{}", std::env::consts::ARCH);
+    w.publish("1.0.0", &target, &v1).await;
+    w.publish("2.0.0", &target, &v2).await;
+    w.wait_for_deltas(1).await;
+    // Damage the stored delta: the blob that is no artifact.
+    let blobs = w.server.data_dir().join("blobs").join("sha256");
+    let delta = std::fs::read_dir(&blobs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_file() && std::fs::read(p).is_ok_and(|data| data != v1 && data != v2))
+        .expect("the delta blob");
+    let mut bytes = std::fs::read(&delta).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&delta, bytes).unwrap();
+
+    let exe = w.install(&v1);
+    let (delta_size, transfers, _) = update(&w.updater(&exe, None)).await;
+    assert!(delta_size.is_some());
+    assert_eq!(transfers, [Transfer::Delta, Transfer::DeltaFailed, Transfer::Full]);
+    assert_eq!(std::fs::read(&exe).unwrap(), v2);
+    assert_eq!((w.downloads("delta").await, w.downloads("full").await), (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_base_changed_after_the_check_falls_back_to_the_full_download() {
+    let w = World::new().await;
+    let (v1, v2) = (std::fs::read(&w.builds.v1).unwrap(), std::fs::read(&w.builds.asset).unwrap());
+    let target = format!("linux-{}", std::env::consts::ARCH);
+    w.publish("1.0.0", &target, &v1).await;
+    w.publish("2.0.0", &target, &v2).await;
+    w.wait_for_deltas(1).await;
+
+    let exe = w.install(&v1);
+    let update = w.updater(&exe, None).check().await.unwrap().unwrap();
+    assert!(update.uses_delta());
+    // The installed file is no longer the base the delta was offered for (replaced by hand, or damaged).
+    let function = std::fs::read(&w.builds.function).unwrap();
+    millennium_testing::app::write_exe(&exe, &function);
+    let mut transfers = Vec::new();
+    update
+        .download_and_install(|p| {
+            if transfers.last() != Some(&p.transfer) {
+                transfers.push(p.transfer);
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(transfers, [Transfer::Delta, Transfer::DeltaFailed, Transfer::Full]);
+    assert_eq!(std::fs::read(&exe).unwrap(), v2);
+    assert_eq!((w.downloads("delta").await, w.downloads("full").await), (1, 1));
+}
