@@ -2,7 +2,7 @@
 //!
 //! Two backends, chosen by URL ([`DatabaseUrl`]): SQLite (the zero-setup default, `millennium.db` in the data
 //! directory) and PostgreSQL (shared by several stateless replicas). One module per concern adds its methods to
-//! [`Db`]: `apps`, `tokens`, `releases`, `signed_metadata`, and `export` (the whole-database copy of `migrate`).
+//! [`Db`]: `apps`, `tokens`, `releases`, `signed_metadata`, `sessions` (the dashboard's), and `export` (the whole-database copy of `migrate`).
 //!
 //! # One SQL text, two pools
 //!
@@ -54,6 +54,7 @@ mod apps;
 mod backend;
 mod export;
 mod releases;
+mod sessions;
 mod signed_metadata;
 mod tokens;
 
@@ -72,6 +73,7 @@ pub use apps::AppRow;
 use backend::Pool;
 pub use export::{Counts, Export, RootRow};
 pub use releases::{ArtifactRow, NewArtifact, NewRelease, Placement, ReleaseRow};
+pub use sessions::SessionRow;
 pub use signed_metadata::{
     DocumentHead, FreshnessRow, NewReleaseDocument, NewYankList, OnlineKeyRow, ReleaseDocumentRow, YankListRow,
 };

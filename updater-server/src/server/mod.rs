@@ -15,8 +15,9 @@
 //! | `/api/v1/…` | token holders | apps, tokens, publish, releases, promote, rollout, yank ([`api`], [`publish`]) |
 //! | `GET /metrics` | metrics or server admin token | Prometheus counters ([`crate::metrics`]) |
 //! | `GET /openapi.json` | anyone | OpenAPI 3.1 description of all of these ([`openapi`]) |
+//! | `/ui/…` | people with an admin token | the dashboard: HTML pages and forms, signed in with a session cookie ([`ui`]) |
 //!
-//! App ids `api`, `download`, `healthz`, `metadata`, `metrics` and `openapi.json` are reserved so these never collide.
+//! App ids `api`, `download`, `healthz`, `metadata`, `metrics`, `openapi.json` and `ui` are reserved so these never collide.
 
 pub mod api;
 pub mod download;
@@ -24,6 +25,7 @@ pub mod metadata;
 pub mod openapi;
 pub mod publish;
 pub mod replicas;
+pub mod ui;
 pub mod updates;
 pub mod workers;
 
@@ -452,6 +454,7 @@ pub fn app(state: AppState) -> Router {
         .route("/{app}/{channel}/latest.json", get(updates::static_manifest))
         .route("/{app}/{target}/{arch}/{current_version}", get(updates::dynamic_check))
         .route("/{app}/{target}/{arch}/{current_version}/{bundle_type}", get(updates::dynamic_check_bundle))
+        .merge(ui::routes())
         .route_layer(axum::middleware::from_fn(remember_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -1,0 +1,298 @@
+//! The dashboard's pages, as [`maud`] templates: every `(value)` is HTML-escaped, in text and in attributes alike,
+//! so release notes, token descriptions and names quoted in error messages are shown as text, never run. No page has
+//! a script or an inline style (the content security policy allows neither); the one stylesheet is [`STYLE`].
+
+use axum::http::StatusCode;
+use maud::{DOCTYPE, Markup, html};
+use millennium_update_admin::api::{CreatedToken, Release};
+
+use crate::db::{AppRow, TokenRow};
+use crate::names::AppId;
+
+/// `/ui/style.css`.
+pub const STYLE: &str = include_str!("style.css");
+
+/// What every page of a signed-in session shows: who is signed in, and the sign-out form.
+pub struct Layout<'a> {
+    pub who: Option<String>,
+    pub csrf: Option<&'a str>,
+}
+
+/// The hidden CSRF field of every form.
+fn csrf_field(csrf: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(csrf); }
+}
+
+fn page(layout: &Layout<'_>, title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                title { (title) " · Millennium update server" }
+                link rel="stylesheet" href="/ui/style.css";
+            }
+            body {
+                header {
+                    a.brand href="/ui/" { "Millennium update server" }
+                    @if let (Some(who), Some(csrf)) = (&layout.who, layout.csrf) {
+                        span.who { "signed in as " (who) }
+                        form.inline method="post" action="/ui/logout" {
+                            (csrf_field(csrf))
+                            button #sign-out type="submit" { "Sign out" }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+/// A date from Unix seconds (UTC).
+fn date(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_else(|| unix.to_string())
+}
+
+/// The sign-in page; `token` is the form's CSRF token (also in the sign-in cookie).
+pub fn login(token: &str, refused: Option<&str>) -> Markup {
+    let layout = Layout { who: None, csrf: None };
+    page(
+        &layout,
+        "Sign in",
+        html! {
+            h1 { "Sign in" }
+            @if let Some(message) = refused {
+                p.error #refused { (message) }
+            }
+            form method="post" action="/ui/login" {
+                input type="hidden" name="csrf" value=(token);
+                label for="token" { "Admin token" }
+                input #token type="password" name="token" autocomplete="off" required;
+                button #sign-in type="submit" { "Sign in" }
+            }
+            p.hint { "An admin token of an app, or the server admin token. Publish tokens cannot sign in." }
+        },
+    )
+}
+
+/// An error page.
+pub fn error(status: StatusCode, message: &str) -> Markup {
+    let layout = Layout { who: None, csrf: None };
+    page(
+        &layout,
+        status.canonical_reason().unwrap_or("Error"),
+        html! {
+            h1 { (status.as_u16()) " " (status.canonical_reason().unwrap_or("")) }
+            p.error #message { (message) }
+            p { a href="/ui/" { "Back to the dashboard" } }
+        },
+    )
+}
+
+/// The list of apps.
+pub fn apps(layout: &Layout<'_>, apps: &[AppRow]) -> Markup {
+    page(
+        layout,
+        "Apps",
+        html! {
+            h1 { "Apps" }
+            @if apps.is_empty() {
+                p { "No app yet: create one with " code { "millennium-update-server apps create" } "." }
+            } @else {
+                table #apps {
+                    thead { tr { th { "App" } th { "Created" } th { "Signed version required" } } }
+                    tbody {
+                        @for app in apps {
+                            tr {
+                                td { a href={ "/ui/apps/" (app.id) } { (app.id) } }
+                                td { (date(app.created_at)) }
+                                td { @if app.require_signed_version { "yes" } @else { "no" } }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// What the app page shows.
+pub struct AppPage<'a> {
+    pub app: &'a AppRow,
+    /// The channels it has releases in, `stable` first.
+    pub channels: &'a [String],
+    /// Its releases, newest first.
+    pub releases: &'a [Release],
+    pub tokens: &'a [TokenRow],
+    /// What the last action did.
+    pub done: Option<&'static str>,
+}
+
+/// The message shown after an action (`?done=`); `None` for anything else, so the query cannot put text on the page.
+pub fn done_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "promoted" => "Promoted.",
+        "rollout" => "Rollout changed.",
+        "paused" => "Rollout paused: the release is offered to no one in that channel.",
+        "resumed" => "Rollout resumed.",
+        "yanked" => "Release yanked: it is no longer offered nor served.",
+        "unyanked" => "Release un-yanked.",
+        "revoked" => "Token revoked.",
+        _ => return None,
+    })
+}
+
+/// The URL of an action on a release.
+fn release_action(app: &str, version: &str, action: &str) -> String {
+    format!("/ui/apps/{app}/releases/{version}/{action}")
+}
+
+/// An app: releases per channel (rollout, pause/resume), every release (notes, yank, promote), tokens.
+pub fn app(layout: &Layout<'_>, page_data: &AppPage<'_>) -> Markup {
+    let csrf = layout.csrf.unwrap_or_default();
+    let app = page_data.app.id.as_str();
+    page(
+        layout,
+        app,
+        html! {
+            h1 { "App " span #app-id { (app) } }
+            @if let Some(done) = page_data.done {
+                p.done #done { (done) }
+            }
+            h2 { "Channels" }
+            @if page_data.channels.is_empty() {
+                p { "No release yet: publish one with " code { "millennium-update-server publish" } "." }
+            }
+            @for channel in page_data.channels {
+                section.channel data-channel=(channel) {
+                    h3 { "Channel " code { (channel) } }
+                    table {
+                        thead { tr { th { "Version" } th { "Rollout" } th { "State" } th { "Notes" } th { "Actions" } } }
+                        tbody {
+                            @for release in page_data.releases {
+                                @if let Some(placement) = release.channels.iter().find(|p| &p.channel == channel) {
+                                    tr.placement data-version=(release.version) {
+                                        td { code { (release.version) } }
+                                        td.rollout { (placement.rollout) " %" }
+                                        td.state {
+                                            @if release.yanked { span.badge.yanked { "yanked" } " " }
+                                            @if placement.paused { span.badge.paused { "paused" } }
+                                            @else if !release.yanked { span.badge.live { "live" } }
+                                        }
+                                        td.notes { (release.notes.as_deref().unwrap_or("")) }
+                                        td.actions {
+                                            form.inline.set-rollout method="post" action=(release_action(app, &release.version, "rollout")) {
+                                                (csrf_field(csrf))
+                                                input type="hidden" name="channel" value=(channel);
+                                                input.percent type="number" name="percent" min="0" max="100" value=(placement.rollout) required;
+                                                button type="submit" { "Set %" }
+                                            }
+                                            form.inline method="post" action=(release_action(app, &release.version, "rollout")) {
+                                                (csrf_field(csrf))
+                                                input type="hidden" name="channel" value=(channel);
+                                                @if placement.paused {
+                                                    button.resume type="submit" name="paused" value="false" { "Resume" }
+                                                } @else {
+                                                    button.pause type="submit" name="paused" value="true" { "Pause" }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "Releases" }
+            @if !page_data.releases.is_empty() {
+                table #releases {
+                    thead { tr { th { "Version" } th { "Published" } th { "Channels" } th { "Targets" } th { "Notes" } th { "Actions" } } }
+                    tbody {
+                        @for release in page_data.releases {
+                            tr.release data-version=(release.version) {
+                                td { code { (release.version) } @if release.yanked { " " span.badge.yanked { "yanked" } } }
+                                td { (release.pub_date) }
+                                td { @for p in &release.channels { code { (p.channel) } " " } }
+                                td { @for a in &release.artifacts { code { (a.target) } " " } }
+                                td.notes { (release.notes.as_deref().unwrap_or("")) }
+                                td.actions {
+                                    form.inline method="post" action=(release_action(app, &release.version, "yank")) {
+                                        (csrf_field(csrf))
+                                        @if release.yanked {
+                                            button.unyank type="submit" name="yanked" value="false" { "Un-yank" }
+                                        } @else {
+                                            button.yank.danger type="submit" name="yanked" value="true" { "Yank" }
+                                        }
+                                    }
+                                    form.inline.promote method="post" action=(release_action(app, &release.version, "promote")) {
+                                        (csrf_field(csrf))
+                                        input.channel type="text" name="to" placeholder="channel" required pattern="[a-z0-9][a-z0-9._\\-]{0,63}";
+                                        input.percent type="number" name="rollout" min="0" max="100" value="100" required;
+                                        button type="submit" { "Promote" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "Tokens" }
+            table #tokens {
+                thead { tr { th { "Id" } th { "Scope" } th { "Description" } th { "Created" } th { "State" } th {} } }
+                tbody {
+                    @for token in page_data.tokens {
+                        tr.token data-token=(token.id) {
+                            td { code { (token.id) } }
+                            td { (token.scope.as_str()) }
+                            td.description { (token.description) }
+                            td { (date(token.created_at)) }
+                            @if let Some(revoked) = token.revoked_at {
+                                td { "revoked " (date(revoked)) }
+                                td {}
+                            } @else {
+                                td { "active" }
+                                td {
+                                    form.inline method="post" action={ "/ui/apps/" (app) "/tokens/" (token.id) "/revoke" } {
+                                        (csrf_field(csrf))
+                                        button.revoke.danger type="submit" { "Revoke" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            form #create-token method="post" action={ "/ui/apps/" (app) "/tokens" } {
+                (csrf_field(csrf))
+                label for="scope" { "New token" }
+                select #scope name="scope" {
+                    option value="publish" { "publish" }
+                    option value="admin" { "admin" }
+                }
+                input #description type="text" name="description" maxlength="256" placeholder="who or what uses it";
+                button type="submit" { "Create token" }
+            }
+        },
+    )
+}
+
+/// A new token, shown once.
+pub fn token_created(layout: &Layout<'_>, app: &AppId, token: &CreatedToken) -> Markup {
+    page(
+        layout,
+        "Token created",
+        html! {
+            h1 { "Token created" }
+            p { "A " (token.scope.as_str()) " token of " code { (app) } ". Copy it now: it is shown only this once, and the server keeps only its hash." }
+            p { code #new-token { (token.token) } }
+            p { a href={ "/ui/apps/" (app) } { "Back to " (app) } }
+        },
+    )
+}
