@@ -171,7 +171,8 @@ fn dashboard_attacks_over_http_are_refused() {
             let answer = http.get(format!("{url}{path}")).send().await.unwrap();
             let headers = answer.headers();
             let csp = headers["content-security-policy"].to_str().unwrap();
-            for directive in ["default-src 'none'", "style-src 'self'", "form-action 'self'", "frame-ancestors 'none'"] {
+            for directive in ["default-src 'none'", "style-src 'self'", "form-action 'self'", "frame-ancestors 'none'"]
+            {
                 assert!(csp.contains(directive), "{path}: {csp}");
             }
             assert!(!csp.contains("script-src"), "{path}: {csp}");
@@ -336,10 +337,7 @@ impl ChromeDriver {
             &format!("--user-data-dir={}", profile.display()),
         ];
         let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            serde_json::json!({ "binary": chromium(), "args": args }),
-        );
+        capabilities.insert("goog:chromeOptions".into(), serde_json::json!({ "binary": chromium(), "args": args }));
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(capabilities)
             .connect(&self.url)
@@ -434,8 +432,8 @@ async fn sign_in_with(browser: &Client, token: &str) {
 }
 
 /// The dashboard in a real headless Chromium against the real server: signing in (a wrong and a publish token first),
-/// seeing the release with its rollout and notes, pausing and resuming its rollout, setting its percentage, yanking
-/// it, making and revoking a token, signing out; markup in release notes, in a token description and in a URL is
+/// seeing the release with its rollout and notes, pausing and resuming its rollout, setting its percentage,
+/// promoting a release to another channel, yanking one, making and revoking a token, signing out; markup in release notes, in a token description and in a URL is
 /// shown as text and never runs. Screenshots of each step are kept.
 #[test]
 fn the_dashboard_runs_a_rollout_in_headless_chromium() {
@@ -480,10 +478,8 @@ fn the_dashboard_runs_a_rollout_in_headless_chromium() {
         let publish_id = demo.publish_token.split('_').nth(1).unwrap();
         assert_eq!(text(&browser, &format!(r#"tr[data-token="{publish_id}"] td.description"#)).await, XSS);
         assert!(browser.source().await.unwrap().contains("&lt;script&gt;"));
-        let injected = browser
-            .execute("return document.querySelectorAll('main script, main img').length;", vec![])
-            .await
-            .unwrap();
+        let injected =
+            browser.execute("return document.querySelectorAll('main script, main img').length;", vec![]).await.unwrap();
         assert_eq!(injected, 0);
         assert_eq!(pwned(&browser).await, "undefined");
         screenshot(&browser, "04-app").await;
@@ -507,6 +503,20 @@ fn the_dashboard_runs_a_rollout_in_headless_chromium() {
         assert_eq!(text(&browser, &format!("{row} td.rollout")).await, "50 %");
         assert_eq!(stable(&release(&server, "1.1.0").await)["rollout"], 50);
 
+        // Promote 1.0.0 to `beta` at 20 %.
+        let promote = r#"#releases tr[data-version="1.0.0"] form.promote"#;
+        let channel = browser.find(Locator::Css(&format!("{promote} input.channel"))).await.unwrap();
+        channel.send_keys("beta").await.unwrap();
+        let percent = browser.find(Locator::Css(&format!("{promote} input.percent"))).await.unwrap();
+        percent.clear().await.unwrap();
+        percent.send_keys("20").await.unwrap();
+        click(&browser, &format!("{promote} button")).await;
+        wait_done(&browser, "Promoted.").await;
+        assert_eq!(text(&browser, r#"section[data-channel="beta"] tr[data-version="1.0.0"] td.rollout"#).await, "20 %");
+        let promoted = release(&server, "1.0.0").await;
+        let beta = promoted["channels"].as_array().unwrap().iter().find(|p| p["channel"] == "beta").unwrap();
+        assert_eq!(beta["rollout"], 20);
+
         // Yank it.
         click(&browser, r#"#releases tr[data-version="1.1.0"] button.yank"#).await;
         wait_done(&browser, "Release yanked").await;
@@ -522,12 +532,8 @@ fn the_dashboard_runs_a_rollout_in_headless_chromium() {
         assert_eq!(pwned(&browser).await, "undefined");
         screenshot(&browser, "07-token-created").await;
         let check = |token: String| async move {
-            let answer = reqwest::Client::new()
-                .get(format!("{url}/api/v1/apps/demo"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap();
+            let answer =
+                reqwest::Client::new().get(format!("{url}/api/v1/apps/demo")).bearer_auth(token).send().await.unwrap();
             answer.status()
         };
         assert_eq!(check(token.clone()).await, StatusCode::OK);
