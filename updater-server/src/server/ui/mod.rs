@@ -304,9 +304,8 @@ async fn form_body(request: Request) -> std::result::Result<Bytes, Response> {
         .map_err(|_| html(StatusCode::PAYLOAD_TOO_LARGE, pages::error(StatusCode::PAYLOAD_TOO_LARGE, "form too large")))
 }
 
-fn parse_form<T: DeserializeOwned>(body: &[u8]) -> std::result::Result<T, Response> {
-    serde_urlencoded::from_bytes(body)
-        .map_err(|e| UiError(Error::bad_request(format!("invalid form: {e}"))).into_response())
+fn parse_form<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
+    serde_urlencoded::from_bytes(body).map_err(|e| Error::bad_request(format!("invalid form: {e}")))
 }
 
 impl<T: DeserializeOwned> FromRequest<AppState> for Post<T> {
@@ -321,7 +320,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Post<T> {
             tracing::warn!("dashboard form with a wrong CSRF token refused");
             return Err(forbidden("this form's CSRF token is not this session's: reload the page and try again"));
         }
-        Ok(Post { session, form: parse_form(&body)? })
+        let form = parse_form(&body).map_err(|e| UiError(e).into_response())?;
+        Ok(Post { session, form })
     }
 }
 
@@ -354,12 +354,9 @@ async fn login(State(state): State<AppState>, request: Request) -> UiResult {
     if !cookie(&headers, LOGIN_COOKIE).is_some_and(|expected| !csrf.csrf.is_empty() && same(&csrf.csrf, expected)) {
         return Ok(forbidden("the sign-in form expired: reload the page and try again"));
     }
-    let form: LoginForm = match parse_form(&body) {
-        Ok(form) => form,
-        Err(response) => return Ok(response),
-    };
+    let form: LoginForm = parse_form(&body)?;
     let refused = |status: StatusCode, message: &str| -> UiResult {
-        // A fresh form token: the refused one stays valid only for this page's retry.
+        // The same form token: it still matches the sign-in cookie, so the person can try again on this page.
         Ok(html(status, pages::login(&csrf.csrf, Some(message))))
     };
     let principal = match state.authenticate(form.token.trim()).await {
