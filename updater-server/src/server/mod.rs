@@ -636,6 +636,10 @@ pub struct ServeOptions {
     pub freshness_lifetime: Duration,
     /// Threads serving HTTP connections (see [`workers`]).
     pub http_workers: usize,
+    /// Rate limits of the event endpoint.
+    pub events: events::EventLimits,
+    /// How webhook deliveries are attempted.
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 /// The public URL used when none is configured: `http://{bind}`, with an unspecified bind address (`0.0.0.0`, `::`)
@@ -677,6 +681,8 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
     config.downloads = options.downloads;
     config.gc = options.gc;
     config.freshness_lifetime = options.freshness_lifetime;
+    config.events = options.events;
+    config.webhooks = options.webhooks;
     let opened = AppState::open(&options.storage, config, options.admin_token.as_deref()).await?;
     if let Some(path) = &opened.admin_token_file {
         // The path, never the token: stderr ends up in container logs. Outside the log format so it is easy to copy.
