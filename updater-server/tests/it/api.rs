@@ -1373,7 +1373,7 @@ async fn openapi_document_lists_every_route() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 27);
+    assert_eq!(operations, 35);
 }
 
 #[tokio::test]
