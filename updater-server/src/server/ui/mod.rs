@@ -39,7 +39,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, body::Bytes};
-use millennium_update_admin::api::{CreateToken, CreatedToken, Promote, Rollout, Yank};
+use millennium_update_admin::api::{
+    CreateToken, CreatedToken, HealthCounts, Promote, ReleaseHealth, Rollout, WebhookDeliveries, Webhooks, Yank,
+};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
@@ -79,6 +81,8 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/login", get(login_page).post(login))
         .route("/ui/logout", post(logout))
         .route("/ui/apps/{app}", get(app_page))
+        .route("/ui/apps/{app}/releases/{version}", get(release_page))
+        .route("/ui/apps/{app}/webhooks", get(webhooks_page))
         .route("/ui/apps/{app}/releases/{version}/promote", post(promote))
         .route("/ui/apps/{app}/releases/{version}/rollout", post(rollout))
         .route("/ui/apps/{app}/releases/{version}/yank", post(yank))
@@ -440,6 +444,10 @@ async fn app_page(
     }
     releases.sort_by(|a, b| b.0.cmp_precedence(&a.0));
     let releases: Vec<_> = releases.into_iter().map(|(_, release)| release).collect();
+    let mut health: Vec<HealthCounts> = Vec::with_capacity(releases.len());
+    for release in &releases {
+        health.push(state.db().health_totals(&app, &release.version).await?);
+    }
     let mut channels = state.db().app_channels(&app).await?;
     // `stable` first, then the others by name.
     channels.sort_by_key(|c| (c != crate::names::DEFAULT_CHANNEL, c.clone()));
@@ -448,10 +456,41 @@ async fn app_page(
         app: &row,
         channels: &channels,
         releases: &releases,
+        health: &health,
         tokens: &tokens,
         done: done.done.as_deref().and_then(pages::done_message),
     };
     Ok(html(StatusCode::OK, pages::app(&session.layout(), &page)))
+}
+
+/// The JSON answer of an admin API handler, read back into its type.
+async fn answer<T: DeserializeOwned>(response: Response) -> Result<T> {
+    let body = axum::body::to_bytes(response.into_body(), 16 * 1024 * 1024)
+        .await
+        .map_err(|e| Error::Internal(format!("API answer: {e}")))?;
+    serde_json::from_slice(&body).map_err(|e| Error::Internal(format!("API answer: {e}")))
+}
+
+/// `GET /ui/apps/{app}/releases/{version}`: a release's health (what installs reported, per hour, with a chart), its
+/// halt rule and halt, from the API's `…/health` handler.
+async fn release_page(
+    State(state): State<AppState>,
+    session: Session,
+    Path((app, version)): Path<(String, String)>,
+) -> UiResult {
+    let app_id = checked_app(&session, &app)?;
+    let health: ReleaseHealth =
+        answer(api::health(State(state), Auth(session.principal.clone()), Path((app, version))).await?).await?;
+    Ok(html(StatusCode::OK, pages::release(&session.layout(), &app_id, &health)))
+}
+
+/// `GET /ui/apps/{app}/webhooks`: the app's webhooks and their newest deliveries, from the API's handlers.
+async fn webhooks_page(State(state): State<AppState>, session: Session, Path(app): Path<String>) -> UiResult {
+    let app_id = checked_app(&session, &app)?;
+    let auth = || Auth(session.principal.clone());
+    let hooks: Webhooks = answer(api::list_webhooks(State(state.clone()), auth(), Path(app.clone())).await?).await?;
+    let deliveries: WebhookDeliveries = answer(api::webhook_deliveries(State(state), auth(), Path(app)).await?).await?;
+    Ok(html(StatusCode::OK, pages::webhooks(&session.layout(), &app_id, &hooks, &deliveries)))
 }
 
 // ----- actions: each calls the admin API's handler -----
@@ -551,12 +590,8 @@ async fn create_token(State(state): State<AppState>, Path(app): Path<String>, po
     let scope = Scope::parse(&post.form.scope).map_err(|e| Error::bad_request(e.to_string()))?;
     let request = CreateToken { app: app_id.to_string(), scope, description: post.form.description };
     let layout = post.session.layout();
-    let response = api::create_token(State(state), Auth(post.session.principal.clone()), Ok(Json(request))).await?;
-    let body = axum::body::to_bytes(response.into_body(), MAX_FORM_BODY)
-        .await
-        .map_err(|e| Error::Internal(format!("token answer: {e}")))?;
     let created: CreatedToken =
-        serde_json::from_slice(&body).map_err(|e| Error::Internal(format!("token answer: {e}")))?;
+        answer(api::create_token(State(state), Auth(post.session.principal.clone()), Ok(Json(request))).await?).await?;
     Ok(html(StatusCode::CREATED, pages::token_created(&layout, &app_id, &created)))
 }
 

@@ -4,7 +4,9 @@
 
 use axum::http::StatusCode;
 use maud::{DOCTYPE, Markup, html};
-use millennium_update_admin::api::{CreatedToken, Release};
+use millennium_update_admin::api::{
+    CreatedToken, HealthBucket, HealthCounts, Release, ReleaseHealth, WebhookDeliveries, Webhooks,
+};
 
 use crate::db::{AppRow, TokenRow};
 use crate::names::AppId;
@@ -129,6 +131,8 @@ pub struct AppPage<'a> {
     pub channels: &'a [String],
     /// Its releases, newest first.
     pub releases: &'a [Release],
+    /// What installs reported for each release of `releases`, in the same order.
+    pub health: &'a [HealthCounts],
     pub tokens: &'a [TokenRow],
     /// What the last action did.
     pub done: Option<&'static str>,
@@ -150,7 +154,19 @@ pub fn done_message(code: &str) -> Option<&'static str> {
 
 /// The URL of an action on a release.
 fn release_action(app: &str, version: &str, action: &str) -> String {
-    format!("/ui/apps/{app}/releases/{version}/{action}")
+    if action.is_empty() {
+        format!("/ui/apps/{app}/releases/{version}")
+    } else {
+        format!("/ui/apps/{app}/releases/{version}/{action}")
+    }
+}
+
+/// Installs, failures and the failure rate in a few words.
+fn health_summary(counts: &HealthCounts) -> String {
+    match counts.failure_percent() {
+        None => "no installs reported".into(),
+        Some(percent) => format!("{} installs, {} failed ({percent:.1} %)", counts.installed, counts.failures()),
+    }
 }
 
 /// An app: releases per channel (rollout, pause/resume), every release (notes, yank, promote), tokens.
@@ -162,6 +178,7 @@ pub fn app(layout: &Layout<'_>, page_data: &AppPage<'_>) -> Markup {
         app,
         html! {
             h1 { "App " span #app-id { (app) } }
+            p { a #webhooks-link href={ "/ui/apps/" (app) "/webhooks" } { "Webhooks and their deliveries" } }
             @if let Some(done) = page_data.done {
                 p.done #done { (done) }
             }
@@ -182,6 +199,7 @@ pub fn app(layout: &Layout<'_>, page_data: &AppPage<'_>) -> Markup {
                                         td.rollout { (placement.rollout) " %" }
                                         td.state {
                                             @if release.yanked { span.badge.yanked { "yanked" } " " }
+                                            @if release.halted.is_some() { span.badge.halted { "halted" } " " }
                                             @if placement.paused { span.badge.paused { "paused" } }
                                             @else if !release.yanked { span.badge.live { "live" } }
                                         }
@@ -213,14 +231,19 @@ pub fn app(layout: &Layout<'_>, page_data: &AppPage<'_>) -> Markup {
             h2 { "Releases" }
             @if !page_data.releases.is_empty() {
                 table #releases {
-                    thead { tr { th { "Version" } th { "Published" } th { "Channels" } th { "Targets" } th { "Notes" } th { "Actions" } } }
+                    thead { tr { th { "Version" } th { "Published" } th { "Channels" } th { "Targets" } th { "Health" } th { "Notes" } th { "Actions" } } }
                     tbody {
-                        @for release in page_data.releases {
+                        @for (release, health) in page_data.releases.iter().zip(page_data.health) {
                             tr.release data-version=(release.version) {
-                                td { code { (release.version) } @if release.yanked { " " span.badge.yanked { "yanked" } } }
+                                td {
+                                    a href=(release_action(app, &release.version, "")) { code { (release.version) } }
+                                    @if release.yanked { " " span.badge.yanked { "yanked" } }
+                                    @if let Some(halt) = &release.halted { " " span.badge.halted title=(halt.reason) { "halted" } }
+                                }
                                 td { (release.pub_date) }
                                 td { @for p in &release.channels { code { (p.channel) } " " } }
                                 td { @for a in &release.artifacts { code { (a.target) } " " } }
+                                td.health { (health_summary(health)) }
                                 td.notes { (release.notes.as_deref().unwrap_or("")) }
                                 td.actions {
                                     form.inline method="post" action=(release_action(app, &release.version, "yank")) {
@@ -293,6 +316,166 @@ pub fn token_created(layout: &Layout<'_>, app: &AppId, token: &CreatedToken) -> 
             p { "A " (token.scope.as_str()) " token of " code { (app) } ". Copy it now: it is shown only this once, and the server keeps only its hash." }
             p { code #new-token { (token.token) } }
             p { a href={ "/ui/apps/" (app) } { "Back to " (app) } }
+        },
+    )
+}
+
+/// The hours a health chart shows at most (a week).
+const CHART_HOURS: usize = 168;
+
+/// A bar chart of what installs reported per hour (all channels added up): installs, and failures (rollbacks and
+/// failed installs) over them. Drawn here as SVG: no script, no external image. `None` without any report.
+pub fn health_chart(buckets: &[HealthBucket]) -> Option<Markup> {
+    let mut hours: std::collections::BTreeMap<i64, HealthCounts> = std::collections::BTreeMap::new();
+    for bucket in buckets {
+        let hour = hours.entry(bucket.start).or_default();
+        hour.installed += bucket.counts.installed;
+        hour.rolled_back += bucket.counts.rolled_back;
+        hour.install_failed += bucket.counts.install_failed;
+    }
+    let last = *hours.keys().next_back()?;
+    let first = (*hours.keys().next()?).max(last - 3600 * (CHART_HOURS as i64 - 1));
+    let slots = usize::try_from((last - first) / 3600 + 1).unwrap_or(1);
+    let top = hours.values().map(|c| c.installed.max(c.failures())).max().unwrap_or(0).max(1);
+    let (width, height, left, bottom) = (720.0_f64, 180.0_f64, 40.0_f64, 20.0_f64);
+    let plot = height - bottom - 10.0;
+    let slot = (width - left - 10.0) / slots as f64;
+    let bar = (slot * 0.8).max(1.0);
+    let y = |n: u64| 10.0 + plot - plot * n as f64 / top as f64;
+    Some(html! {
+        svg.chart #health-chart xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (width) " " (height) } width=(width) height=(height) role="img" aria-label="installs and failures per hour" {
+            line.axis x1=(left) y1=(10.0 + plot) x2=(width - 10.0) y2=(10.0 + plot) {}
+            text x="4" y="16" { (top) }
+            text x="4" y=(10.0 + plot) { "0" }
+            text x=(left) y=(height - 4.0) { (date(first)) }
+            text x=(width - 10.0) y=(height - 4.0) text-anchor="end" { (date(last)) }
+            @for (start, counts) in hours.range(first..) {
+                @let x = left + slot * ((start - first) / 3600) as f64;
+                rect.installs x=(format!("{x:.1}")) y=(format!("{:.1}", y(counts.installed))) width=(format!("{bar:.1}")) height=(format!("{:.1}", 10.0 + plot - y(counts.installed))) {
+                    title { (date(*start)) ": " (counts.installed) " installs, " (counts.failures()) " failed" }
+                }
+                @if counts.failures() > 0 {
+                    rect.failures x=(format!("{x:.1}")) y=(format!("{:.1}", y(counts.failures()))) width=(format!("{bar:.1}")) height=(format!("{:.1}", 10.0 + plot - y(counts.failures()))) {}
+                }
+            }
+        }
+        p.legend { span.key.installs { "■" } " installs  " span.key.failures { "■" } " rollbacks and failed installs, per hour (UTC)" }
+    })
+}
+
+/// A release's health.
+pub fn release(layout: &Layout<'_>, app: &AppId, health: &ReleaseHealth) -> Markup {
+    let totals = &health.totals;
+    page(
+        layout,
+        &format!("{app} {}", health.version),
+        html! {
+            h1 { "Release " code #version { (health.version) } " of " a href={ "/ui/apps/" (app) } { (app) } }
+            @if let Some(halt) = &health.halted {
+                p.error #halted { "Rollout halted by the server " (date(halt.at)) ": " (halt.reason) ". Resume it from the app page once fixed." }
+            }
+            h2 { "Health" }
+            table #totals {
+                thead { tr { th { "Installed" } th { "Confirmed" } th { "Rolled back" } th { "Install failed" } th { "Download failed" } th { "Webview too old" } th { "Failure rate" } } }
+                tbody {
+                    tr {
+                        td.installed { (totals.installed) }
+                        td.confirmed { (totals.confirmed) }
+                        td.rolled-back { (totals.rolled_back) }
+                        td.install-failed { (totals.install_failed) }
+                        td.download-failed { (totals.download_failed) }
+                        td.webview-too-old { (totals.webview_too_old) }
+                        td.failure-percent {
+                            @match health.failure_percent { Some(p) => { (format!("{p:.1} %")) }, None => { "–" } }
+                        }
+                    }
+                }
+            }
+            p #rule {
+                @match (&health.rule, health.rule_source.as_deref()) {
+                    (Some(rule), source) => {
+                        "Halt rule (" (source.unwrap_or("?")) "): pause the rollout when rollbacks and failed installs exceed "
+                        (rule.max_failure_percent) " % of installs, once at least " (rule.min_installs) " installs reported."
+                    }
+                    (None, _) => { "No halt rule: set one with " code { "millennium-update-server halt-rule set" } "." }
+                }
+            }
+            @if let Some(chart) = health_chart(&health.buckets) {
+                (chart)
+            }
+            @if !health.buckets.is_empty() {
+                h3 { "Per hour and channel" }
+                table #buckets {
+                    thead { tr { th { "Hour (UTC)" } th { "Channel" } th { "Installed" } th { "Confirmed" } th { "Rolled back" } th { "Install failed" } th { "Download failed" } th { "Webview too old" } } }
+                    tbody {
+                        @for bucket in health.buckets.iter().rev() {
+                            tr {
+                                td { (date(bucket.start)) }
+                                td { code { (bucket.channel) } }
+                                td { (bucket.counts.installed) }
+                                td { (bucket.counts.confirmed) }
+                                td { (bucket.counts.rolled_back) }
+                                td { (bucket.counts.install_failed) }
+                                td { (bucket.counts.download_failed) }
+                                td { (bucket.counts.webview_too_old) }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { "Channels" }
+            ul {
+                @for p in &health.channels {
+                    li { code { (p.channel) } ": " (p.rollout) " %" @if p.paused { " (paused)" } }
+                }
+            }
+        },
+    )
+}
+
+/// An app's webhooks and their newest deliveries.
+pub fn webhooks(layout: &Layout<'_>, app: &AppId, hooks: &Webhooks, deliveries: &WebhookDeliveries) -> Markup {
+    page(
+        layout,
+        &format!("{app} webhooks"),
+        html! {
+            h1 { "Webhooks of " a href={ "/ui/apps/" (app) } { (app) } }
+            @if hooks.webhooks.is_empty() {
+                p { "No webhook: add one with " code { "millennium-update-server webhooks add" } "." }
+            } @else {
+                table #hooks {
+                    thead { tr { th { "Id" } th { "URL" } th { "Events" } th { "Added" } } }
+                    tbody {
+                        @for hook in &hooks.webhooks {
+                            tr { td { code { (hook.id) } } td.url { (hook.url) } td { (hook.events.join(", ")) } td { (date(hook.created_at)) } }
+                        }
+                    }
+                }
+            }
+            h2 { "Deliveries" }
+            @if deliveries.deliveries.is_empty() {
+                p { "None yet." }
+            } @else {
+                table #deliveries {
+                    thead { tr { th { "Event" } th { "Status" } th { "Attempts" } th { "Last answer" } th { "Created" } th { "Next attempt" } th { "Delivered" } } }
+                    tbody {
+                        @for d in &deliveries.deliveries {
+                            tr.delivery data-event=(d.event) data-status=(d.status) {
+                                td { code { (d.event) } }
+                                td.status { (d.status) }
+                                td { (d.attempts) }
+                                td.last {
+                                    @if let Some(code) = d.last_status_code { "HTTP " (code) " " }
+                                    @if let Some(error) = &d.last_error { (error) }
+                                }
+                                td { (date(d.created_at)) }
+                                td { @if let Some(t) = d.next_attempt_at { (date(t)) } }
+                                td { @if let Some(t) = d.delivered_at { (date(t)) } }
+                            }
+                        }
+                    }
+                }
+            }
         },
     )
 }

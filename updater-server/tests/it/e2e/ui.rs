@@ -433,6 +433,7 @@ async fn sign_in_with(browser: &Client, token: &str) {
 
 /// The dashboard in a real headless Chromium against the real server: signing in (a wrong and a publish token first),
 /// seeing the release with its rollout and notes, pausing and resuming its rollout, setting its percentage,
+/// its release health (numbers and chart), a halt by the server lifted with Resume, the webhook deliveries,
 /// promoting a release to another channel, yanking one, making and revoking a token, signing out; markup in release notes, in a token description and in a URL is
 /// shown as text and never runs. Screenshots of each step are kept.
 #[test]
@@ -484,15 +485,71 @@ fn the_dashboard_runs_a_rollout_in_headless_chromium() {
         assert_eq!(pwned(&browser).await, "undefined");
         screenshot(&browser, "04-app").await;
 
+        // Release health: installs report 10 installs and 3 rollbacks of 1.1.0; a webhook (to a closed port) logs
+        // deliveries.
+        let api = reqwest::Client::new();
+        let events: Vec<Value> = (0..13)
+            .map(|i| {
+                let kind = if i < 10 { "installed" } else { "rolled_back" };
+                let install = format!("install-{}", i % 10);
+                serde_json::json!({"kind": kind, "install_id": install, "from": "1.0.0", "to": "1.1.0",
+                    "target": "linux-x86_64-appimage"})
+            })
+            .collect();
+        let answer = api.post(format!("{url}/demo/events")).json(&serde_json::json!({ "events": events })).send();
+        let answer: Value = answer.await.unwrap().json().await.unwrap();
+        assert_eq!(answer["accepted"], 13, "{answer}");
+        let closed = format!("http://127.0.0.1:{}/hook", free_loopback_port());
+        let hook = api.post(format!("{url}/api/v1/apps/demo/webhooks")).bearer_auth(ADMIN_TOKEN);
+        let hook = hook.json(&serde_json::json!({ "url": closed })).send().await.unwrap();
+        assert_eq!(hook.status(), StatusCode::CREATED);
+        browser.refresh().await.unwrap();
+        let health = r#"#releases tr[data-version="1.1.0"] td.health"#;
+        assert_eq!(text(&browser, health).await, "10 installs, 3 failed (30.0 %)");
+        click(&browser, r#"#releases tr[data-version="1.1.0"] td a"#).await;
+        wait_path(&browser, "/ui/apps/demo/releases/1.1.0").await;
+        assert_eq!(text(&browser, "#totals td.installed").await, "10");
+        assert_eq!(text(&browser, "#totals td.failure-percent").await, "30.0 %");
+        let bars = browser.find_all(Locator::Css("#health-chart rect.installs")).await.unwrap();
+        assert!(!bars.is_empty());
+        assert_eq!(browser.find_all(Locator::Css("#health-chart rect.failures")).await.unwrap().len(), bars.len());
+        screenshot(&browser, "05-release-health").await;
+
+        // A halt rule the release is already over: the server halts the rollout; the page says why, and Resume
+        // (the API's own resume) lifts the halt.
+        let rule = serde_json::json!({"rule": {"max_failure_percent": 20, "min_installs": 5}});
+        let set = api.put(format!("{url}/api/v1/apps/demo/releases/1.1.0/halt-rule")).bearer_auth(ADMIN_TOKEN);
+        assert_eq!(set.json(&rule).send().await.unwrap().status(), StatusCode::OK);
+        assert!(release(&server, "1.1.0").await["halted"].is_object());
+        browser.refresh().await.unwrap();
+        assert!(text(&browser, "#halted").await.starts_with("Rollout halted by the server"));
+        browser.goto(&format!("{url}/ui/apps/demo")).await.unwrap();
+        assert_eq!(text(&browser, &format!("{row} td.state")).await, "halted paused");
+        screenshot(&browser, "06-halted").await;
+        click(&browser, &format!("{row} button.resume")).await;
+        wait_done(&browser, "Rollout resumed.").await;
+        let resumed = release(&server, "1.1.0").await;
+        assert!(resumed["halted"].is_null() && stable(&resumed)["paused"] == false, "{resumed}");
+
         // Pause, then resume the 10 % rollout.
         click(&browser, &format!("{row} button.pause")).await;
         wait_done(&browser, "Rollout paused").await;
         assert_eq!(text(&browser, &format!("{row} td.state")).await, "paused");
         assert_eq!(stable(&release(&server, "1.1.0").await)["paused"], true);
-        screenshot(&browser, "05-paused").await;
+        screenshot(&browser, "07-paused").await;
         click(&browser, &format!("{row} button.resume")).await;
         wait_done(&browser, "Rollout resumed.").await;
         assert_eq!(stable(&release(&server, "1.1.0").await)["paused"], false);
+
+        // The webhook's deliveries of those changes.
+        click(&browser, "#webhooks-link").await;
+        wait_path(&browser, "/ui/apps/demo/webhooks").await;
+        assert!(text(&browser, "#hooks td.url").await.starts_with("http://127.0.0.1:"));
+        let changed = browser.find_all(Locator::Css(r#"tr.delivery[data-event="rollout.changed"]"#)).await.unwrap();
+        assert!(changed.len() >= 2, "{} rollout.changed deliveries", changed.len());
+        assert!(browser.find(Locator::Css(r#"tr.delivery[data-event="rollout.halted"]"#)).await.is_ok());
+        screenshot(&browser, "08-webhook-deliveries").await;
+        browser.goto(&format!("{url}/ui/apps/demo")).await.unwrap();
 
         // A new percentage.
         let percent = browser.find(Locator::Css(&format!("{row} input.percent"))).await.unwrap();
@@ -522,7 +579,7 @@ fn the_dashboard_runs_a_rollout_in_headless_chromium() {
         wait_done(&browser, "Release yanked").await;
         assert!(text(&browser, &format!("{row} td.state")).await.contains("yanked"));
         assert_eq!(release(&server, "1.1.0").await["yanked"], true);
-        screenshot(&browser, "06-yanked").await;
+        screenshot(&browser, "09-yanked").await;
 
         // A token, shown once, that works; then revoked from the page.
         browser.find(Locator::Id("description")).await.unwrap().send_keys(XSS).await.unwrap();
@@ -530,7 +587,7 @@ fn the_dashboard_runs_a_rollout_in_headless_chromium() {
         let token = text(&browser, "#new-token").await;
         assert!(token.starts_with("mlnm_"), "{token}");
         assert_eq!(pwned(&browser).await, "undefined");
-        screenshot(&browser, "07-token-created").await;
+        screenshot(&browser, "10-token-created").await;
         let check = |token: String| async move {
             let answer =
                 reqwest::Client::new().get(format!("{url}/api/v1/apps/demo")).bearer_auth(token).send().await.unwrap();
@@ -553,7 +610,7 @@ fn the_dashboard_runs_a_rollout_in_headless_chromium() {
         assert!(text(&browser, "#message").await.contains("invalid app id"));
         assert!(text(&browser, "#message").await.contains("<img src=x"));
         assert_eq!(pwned(&browser).await, "undefined");
-        screenshot(&browser, "08-markup-in-a-name").await;
+        screenshot(&browser, "11-markup-in-a-name").await;
 
         // Sign out: back to the sign-in page, and the pages are closed again.
         browser.goto(&format!("{url}/ui/")).await.unwrap();
@@ -561,7 +618,7 @@ fn the_dashboard_runs_a_rollout_in_headless_chromium() {
         wait_path(&browser, "/ui/login").await;
         browser.goto(&format!("{url}/ui/apps/demo")).await.unwrap();
         wait_path(&browser, "/ui/login").await;
-        screenshot(&browser, "09-signed-out").await;
+        screenshot(&browser, "12-signed-out").await;
         browser.close().await.unwrap();
     });
     drop(driver);
