@@ -610,3 +610,40 @@ async fn revoke_token(
     api::revoke_token(State(state), Auth(post.session.principal), Path(id)).await?;
     Ok(back_to(&app_id, "revoked"))
 }
+
+#[cfg(test)]
+mod tests {
+    use millennium_update_admin::api::{HealthBucket, HealthCounts};
+
+    use super::*;
+
+    #[test]
+    fn cookies_are_read_by_exact_name() {
+        let mut headers = HeaderMap::new();
+        headers.append(header::COOKIE, HeaderValue::from_static("x_mlnm_session=evil; mlnm_login=abc"));
+        headers.append(header::COOKIE, HeaderValue::from_static("mlnm_session=good"));
+        assert_eq!(cookie(&headers, SESSION_COOKIE), Some("good"));
+        assert_eq!(cookie(&headers, LOGIN_COOKIE), Some("abc"));
+        assert_eq!(cookie(&headers, "missing"), None);
+    }
+
+    #[test]
+    fn only_known_action_codes_put_text_on_the_page() {
+        assert!(pages::done_message("paused").is_some());
+        assert_eq!(pages::done_message("<script>"), None);
+    }
+
+    #[test]
+    fn the_health_chart_draws_a_bar_per_reported_hour_and_nothing_without_reports() {
+        assert!(pages::health_chart(&[]).is_none());
+        let bucket = |start, installed, rolled_back| HealthBucket {
+            start,
+            channel: "stable".into(),
+            counts: HealthCounts { installed, rolled_back, ..HealthCounts::default() },
+        };
+        let svg = pages::health_chart(&[bucket(7200, 10, 0), bucket(7200 * 3, 4, 2)]).unwrap().into_string();
+        assert_eq!(svg.matches("class=\"installs\"").count(), 2, "{svg}");
+        assert_eq!(svg.matches("class=\"failures\"").count(), 1, "{svg}");
+        assert!(!svg.contains("style="), "inline styles are refused by the CSP: {svg}");
+    }
+}

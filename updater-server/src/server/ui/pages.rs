@@ -323,6 +323,9 @@ pub fn token_created(layout: &Layout<'_>, app: &AppId, token: &CreatedToken) -> 
 /// The hours a health chart shows at most (a week).
 const CHART_HOURS: usize = 168;
 
+/// The hours a health chart shows at least.
+const MIN_CHART_HOURS: i64 = 48;
+
 /// A bar chart of what installs reported per hour (all channels added up): installs, and failures (rollbacks and
 /// failed installs) over them. Drawn here as SVG: no script, no external image. `None` without any report.
 pub fn health_chart(buckets: &[HealthBucket]) -> Option<Markup> {
@@ -334,7 +337,9 @@ pub fn health_chart(buckets: &[HealthBucket]) -> Option<Markup> {
         hour.install_failed += bucket.counts.install_failed;
     }
     let last = *hours.keys().next_back()?;
-    let first = (*hours.keys().next()?).max(last - 3600 * (CHART_HOURS as i64 - 1));
+    // At least two days wide, so that a few hours of reports read as what they are; at most a week.
+    let first =
+        (*hours.keys().next()?).min(last - 3600 * (MIN_CHART_HOURS - 1)).max(last - 3600 * (CHART_HOURS as i64 - 1));
     let slots = usize::try_from((last - first) / 3600 + 1).unwrap_or(1);
     let top = hours.values().map(|c| c.installed.max(c.failures())).max().unwrap_or(0).max(1);
     let (width, height, left, bottom) = (720.0_f64, 180.0_f64, 40.0_f64, 20.0_f64);

@@ -444,6 +444,8 @@ fn the_dashboard_runs_a_rollout_in_headless_chromium() {
     let server = start(&tmp.path().join("server"), &[]);
     let demo = set_up_demo(&server, tmp.path(), XSS);
     let driver = ChromeDriver::start(&tmp.path().join("chromedriver.log"));
+    // This run's screenshots only.
+    let _ = std::fs::remove_dir_all(screenshot_dir());
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let browser = driver.session(&tmp.path().join("profile")).await;
