@@ -13,33 +13,17 @@ use std::path::{Path, PathBuf};
 use millennium_sign::Format;
 use millennium_testing::keys::Keys;
 use millennium_testing::require_tool;
-use millennium_testing::wine::Wine;
+use millennium_testing::wine::{Wine, mingw_exe};
 use millennium_updater::{BundleType, InstallScope, InstallerUi, Updater};
 
 /// The app's Windows executable: prints `hello-win VERSION` and appends `VERSION` to `C:\hello-launches.log`, so a
 /// relaunch by the installer can be seen.
 fn windows_exe(dir: &Path, version: &str) -> PathBuf {
-    require_tool("x86_64-w64-mingw32-gcc", "gcc-mingw-w64-x86-64");
-    let src = dir.join("hello.c");
-    std::fs::write(
-        &src,
-        format!(
-            "#include <stdio.h>\nint main(void) {{ FILE *f = fopen(\"C:\\\\hello-launches.log\", \"ab\"); \
-             if (f) {{ fprintf(f, \"{version}\\n\"); fclose(f); }} printf(\"hello-win {version}\\n\"); return 0; }}\n"
-        ),
-    )
-    .unwrap();
-    let exe = dir.join("hello.exe");
-    let o = std::process::Command::new("x86_64-w64-mingw32-gcc")
-        .arg("-O2")
-        .arg("-s")
-        .arg("-o")
-        .arg(&exe)
-        .arg(&src)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    exe
+    let source = format!(
+        "#include <stdio.h>\nint main(void) {{ FILE *f = fopen(\"C:\\\\hello-launches.log\", \"ab\"); \
+         if (f) {{ fprintf(f, \"{version}\\n\"); fclose(f); }} printf(\"hello-win {version}\\n\"); return 0; }}\n"
+    );
+    mingw_exe(dir, "hello", &source)
 }
 
 /// A 32×32 RGBA PNG (the installers need an icon), written by hand: signature, `IHDR`, one zlib `IDAT`, `IEND`.
@@ -121,7 +105,7 @@ webview-install-mode = "skip"
         formats: [format].into(),
         arch: millennium_bundler::Arch::X86_64,
         out_dir: out.clone(),
-        overrides: millennium_bundler::config::Overrides { windows_only: true, ..Default::default() },
+        overrides: millennium_bundler::config::Overrides { given_binaries_only: true, ..Default::default() },
     };
     let env = |name: &str| (name == "SOURCE_DATE_EPOCH").then(|| "1700000000".to_owned());
     millennium_bundler::bundle(&options, &env, &millennium_bundler::NoProgress).unwrap();
