@@ -22,7 +22,7 @@ fn start(tmp: &Path, env: &[(&str, &str)]) -> ServerProcess {
     SERVER.serve_with(&data_dir, free_loopback_port(), &tmp.join("server.log"), &Backend::for_dir(&data_dir), env)
 }
 
-fn admin<'a>(server: &'a ServerProcess) -> [(&'static str, &'a str); 2] {
+fn admin(server: &ServerProcess) -> [(&'static str, &str); 2] {
     [("MILLENNIUM_SERVER", server.url.as_str()), ("MILLENNIUM_TOKEN", ADMIN_TOKEN)]
 }
 
