@@ -88,6 +88,8 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/apps/{app}/releases/{version}/yank", post(yank))
         .route("/ui/apps/{app}/tokens", post(create_token))
         .route("/ui/apps/{app}/tokens/{id}/revoke", post(revoke_token))
+        // Anything else under `/ui/` is an HTML 404 with the same headers (the server's fallback answers JSON).
+        .route("/ui/{*rest}", get(|| async { UiError(Error::not_found("page")) }))
         .layer(axum::middleware::from_fn(security_headers))
 }
 

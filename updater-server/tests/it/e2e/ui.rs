@@ -167,7 +167,7 @@ fn dashboard_attacks_over_http_are_refused() {
         let http = http();
 
         // Every answer: no script, no framing, no sniffing, no referrer, never cached.
-        for path in ["/ui/login", "/ui/", "/ui/style.css", "/ui/apps/demo"] {
+        for path in ["/ui/login", "/ui/", "/ui/style.css", "/ui/apps/demo", "/ui/no/such/page"] {
             let answer = http.get(format!("{url}{path}")).send().await.unwrap();
             let headers = answer.headers();
             let csp = headers["content-security-policy"].to_str().unwrap();
