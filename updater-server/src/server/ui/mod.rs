@@ -1,11 +1,13 @@
 //! The dashboard under `/ui/`: server-rendered HTML pages and forms for what the admin API does (apps, releases per
-//! channel, promote, rollout, pause/resume, yank/unyank, tokens), for people holding an admin token.
+//! channel, promote, rollout, pause/resume, yank/unyank, tokens; release health with a chart, halts, webhook
+//! deliveries), for people holding an admin token.
 //!
 //! # Nothing of its own to trust
 //!
 //! Every action calls the admin API's own handler ([`super::api`]) with the signed-in principal, so authorisation,
 //! validation, cache invalidation, metadata refreshes (and whatever else an action triggers) are the API's, never a
-//! second copy; reads use the same database functions and [`super::api::release_view`].
+//! second copy; the health and webhook pages read the API handlers' answers, the other pages the same database
+//! functions and [`super::api::release_view`].
 //!
 //! # Sessions
 //!
