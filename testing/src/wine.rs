@@ -115,3 +115,20 @@ impl Drop for Wine {
         let _ = self.cmd("wineserver").arg("-k").status();
     }
 }
+
+/// Compiles the C program `source` into the Windows executable `dir/NAME.exe` with mingw-w64 (stripped, `-O2`): the
+/// test apps' Windows binaries, small programs that print their version.
+pub fn mingw_exe(dir: &Path, name: &str, source: &str) -> PathBuf {
+    require_tool("x86_64-w64-mingw32-gcc", "gcc-mingw-w64-x86-64");
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, source).unwrap();
+    let exe = dir.join(format!("{name}.exe"));
+    let o = Command::new("x86_64-w64-mingw32-gcc").arg("-O2").arg("-s").arg("-o").arg(&exe).arg(&src).output().unwrap();
+    assert!(
+        o.status.success(),
+        "mingw-w64 could not compile {}: {}",
+        src.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    exe
+}

@@ -10,31 +10,26 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::common::*;
-use millennium_testing::wine::Wine;
+use millennium_testing::wine::{Wine, mingw_exe};
 use millennium_testing::{listing, require_tool};
 
 /// The test app's Windows executable: prints `hello-win VERSION, N args`.
 fn windows_exe(dir: &Path, name: &str, version: &str) -> PathBuf {
-    require_tool("x86_64-w64-mingw32-gcc", "gcc-mingw-w64-x86-64");
-    let src = dir.join(format!("{name}.c"));
-    std::fs::write(
-        &src,
-        format!(
-            "#include <stdio.h>\nint main(int argc, char **argv) {{ printf(\"hello-win {version}, %d args\\n\", argc - 1); return 0; }}\n"
-        ),
-    )
-    .unwrap();
-    let exe = dir.join(format!("{name}.exe"));
-    run("x86_64-w64-mingw32-gcc", &["-O2", "-s", "-o", exe.to_str().unwrap(), src.to_str().unwrap()]);
-    exe
+    let source = format!(
+        "#include <stdio.h>\nint main(int argc, char **argv) {{ printf(\"hello-win {version}, %d args\\n\", argc - 1); return 0; }}\n"
+    );
+    mingw_exe(dir, name, &source)
 }
 
 /// A stand-in for Microsoft's WebView2 installer: logs its arguments to `C:\webview2-standin.log` and registers the
 /// runtime the way the real one does (EdgeUpdate client key, 32-bit view), so a second install skips it.
 fn standin_webview2(path: &Path) {
-    let src = path.with_extension("c");
-    std::fs::write(
-        &src,
+    let (dir, name) = (path.parent().unwrap(), path.file_stem().unwrap().to_str().unwrap());
+    assert_eq!(path.extension().unwrap(), "exe");
+    std::fs::create_dir_all(dir).unwrap();
+    mingw_exe(
+        dir,
+        name,
         r#"#include <windows.h>
 #include <stdio.h>
 int main(int argc, char **argv) {
@@ -51,9 +46,7 @@ int main(int argc, char **argv) {
     return 0;
 }
 "#,
-    )
-    .unwrap();
-    run("x86_64-w64-mingw32-gcc", &["-O2", "-s", "-o", path.to_str().unwrap(), src.to_str().unwrap()]);
+    );
 }
 
 /// The test app with a Windows executable and a `[windows]` section.

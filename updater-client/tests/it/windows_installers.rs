@@ -12,66 +12,19 @@ use std::path::{Path, PathBuf};
 
 use millennium_sign::Format;
 use millennium_testing::keys::Keys;
+use millennium_testing::png::write_png;
 use millennium_testing::require_tool;
-use millennium_testing::wine::Wine;
+use millennium_testing::wine::{Wine, mingw_exe};
 use millennium_updater::{BundleType, InstallScope, InstallerUi, Updater};
 
 /// The app's Windows executable: prints `hello-win VERSION` and appends `VERSION` to `C:\hello-launches.log`, so a
 /// relaunch by the installer can be seen.
 fn windows_exe(dir: &Path, version: &str) -> PathBuf {
-    require_tool("x86_64-w64-mingw32-gcc", "gcc-mingw-w64-x86-64");
-    let src = dir.join("hello.c");
-    std::fs::write(
-        &src,
-        format!(
-            "#include <stdio.h>\nint main(void) {{ FILE *f = fopen(\"C:\\\\hello-launches.log\", \"ab\"); \
-             if (f) {{ fprintf(f, \"{version}\\n\"); fclose(f); }} printf(\"hello-win {version}\\n\"); return 0; }}\n"
-        ),
-    )
-    .unwrap();
-    let exe = dir.join("hello.exe");
-    let o = std::process::Command::new("x86_64-w64-mingw32-gcc")
-        .arg("-O2")
-        .arg("-s")
-        .arg("-o")
-        .arg(&exe)
-        .arg(&src)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    exe
-}
-
-/// A 32×32 RGBA PNG (the installers need an icon), written by hand: signature, `IHDR`, one zlib `IDAT`, `IEND`.
-fn write_png(path: &Path) {
-    use std::io::Write;
-    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut crc = flate2::Crc::new();
-        crc.update(kind);
-        crc.update(data);
-        out.extend_from_slice(kind);
-        out.extend_from_slice(data);
-        out.extend_from_slice(&crc.sum().to_be_bytes());
-    }
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&32u32.to_be_bytes());
-    ihdr.extend_from_slice(&32u32.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
-    let mut raw = Vec::new();
-    for y in 0..32u8 {
-        raw.push(0);
-        for x in 0..32u8 {
-            raw.extend_from_slice(&[x * 8, y * 8, 128, 255]);
-        }
-    }
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-    z.write_all(&raw).unwrap();
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    chunk(&mut png, b"IHDR", &ihdr);
-    chunk(&mut png, b"IDAT", &z.finish().unwrap());
-    chunk(&mut png, b"IEND", &[]);
-    std::fs::write(path, png).unwrap();
+    let source = format!(
+        "#include <stdio.h>\nint main(void) {{ FILE *f = fopen(\"C:\\\\hello-launches.log\", \"ab\"); \
+         if (f) {{ fprintf(f, \"{version}\\n\"); fclose(f); }} printf(\"hello-win {version}\\n\"); return 0; }}\n"
+    );
+    mingw_exe(dir, "hello", &source)
 }
 
 /// Version `version` of the app's NSIS installer (per user, no WebView2 step), built with the real bundler.
@@ -91,7 +44,7 @@ fn msi_package(dir: &Path, version: &str) -> PathBuf {
 fn bundle_windows(dir: &Path, version: &str, scope: &str, format: millennium_bundler::Format) {
     std::fs::create_dir_all(dir).unwrap();
     windows_exe(dir, version);
-    write_png(&dir.join("icon.png"));
+    write_png(&dir.join("icon.png"), 32, 32);
     std::fs::write(
         dir.join("Millennium.toml"),
         format!(
@@ -121,7 +74,7 @@ webview-install-mode = "skip"
         formats: [format].into(),
         arch: millennium_bundler::Arch::X86_64,
         out_dir: out.clone(),
-        overrides: millennium_bundler::config::Overrides { windows_only: true, ..Default::default() },
+        overrides: millennium_bundler::config::Overrides { given_binaries_only: true, ..Default::default() },
     };
     let env = |name: &str| (name == "SOURCE_DATE_EPOCH").then(|| "1700000000".to_owned());
     millennium_bundler::bundle(&options, &env, &millennium_bundler::NoProgress).unwrap();
