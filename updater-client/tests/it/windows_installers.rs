@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use millennium_sign::Format;
 use millennium_testing::keys::Keys;
+use millennium_testing::png::write_png;
 use millennium_testing::require_tool;
 use millennium_testing::wine::{Wine, mingw_exe};
 use millennium_updater::{BundleType, InstallScope, InstallerUi, Updater};
@@ -24,38 +25,6 @@ fn windows_exe(dir: &Path, version: &str) -> PathBuf {
          if (f) {{ fprintf(f, \"{version}\\n\"); fclose(f); }} printf(\"hello-win {version}\\n\"); return 0; }}\n"
     );
     mingw_exe(dir, "hello", &source)
-}
-
-/// A 32×32 RGBA PNG (the installers need an icon), written by hand: signature, `IHDR`, one zlib `IDAT`, `IEND`.
-fn write_png(path: &Path) {
-    use std::io::Write;
-    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut crc = flate2::Crc::new();
-        crc.update(kind);
-        crc.update(data);
-        out.extend_from_slice(kind);
-        out.extend_from_slice(data);
-        out.extend_from_slice(&crc.sum().to_be_bytes());
-    }
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&32u32.to_be_bytes());
-    ihdr.extend_from_slice(&32u32.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
-    let mut raw = Vec::new();
-    for y in 0..32u8 {
-        raw.push(0);
-        for x in 0..32u8 {
-            raw.extend_from_slice(&[x * 8, y * 8, 128, 255]);
-        }
-    }
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-    z.write_all(&raw).unwrap();
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    chunk(&mut png, b"IHDR", &ihdr);
-    chunk(&mut png, b"IDAT", &z.finish().unwrap());
-    chunk(&mut png, b"IEND", &[]);
-    std::fs::write(path, png).unwrap();
 }
 
 /// Version `version` of the app's NSIS installer (per user, no WebView2 step), built with the real bundler.
@@ -75,7 +44,7 @@ fn msi_package(dir: &Path, version: &str) -> PathBuf {
 fn bundle_windows(dir: &Path, version: &str, scope: &str, format: millennium_bundler::Format) {
     std::fs::create_dir_all(dir).unwrap();
     windows_exe(dir, version);
-    write_png(&dir.join("icon.png"));
+    write_png(&dir.join("icon.png"), 32, 32);
     std::fs::write(
         dir.join("Millennium.toml"),
         format!(

@@ -246,6 +246,7 @@ struct Inner {
     cache: updates::AnswerCache,
     signings: metadata::Signings,
     limiters: events::Limiters,
+    adoption: crate::adoption::Adoption,
 }
 
 /// What opening the state did that the operator must know.
@@ -299,6 +300,7 @@ impl AppState {
             cache: updates::AnswerCache::default(),
             signings: metadata::Signings::default(),
             limiters: events::Limiters::new(&config.events),
+            adoption: crate::adoption::Adoption::default(),
             config,
         }));
         Ok(Opened { state, admin_token_file })
@@ -332,6 +334,11 @@ impl AppState {
     /// The freshness signings under way.
     pub fn signings(&self) -> &metadata::Signings {
         &self.0.signings
+    }
+
+    /// The adoption counters of update checks.
+    pub fn adoption(&self) -> &crate::adoption::Adoption {
+        &self.0.adoption
     }
 
     /// The rate limiters of the event endpoint.
@@ -713,6 +720,10 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
     workers.drain().await;
     for task in background {
         task.abort();
+    }
+    // The adoption counts since the last flush (a minute at most).
+    if let Err(e) = crate::adoption::flush(&state).await {
+        tracing::warn!(error = %e, "could not store adoption counts");
     }
     state.db().close().await;
     workers.exit().await;

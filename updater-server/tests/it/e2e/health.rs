@@ -261,6 +261,17 @@ fn a_rollout_that_rolls_back_is_halted_by_the_server_and_the_webhook_is_told() {
     assert_eq!(offered(&http, &server, waiting[0]).as_deref(), Some("2.0.0"));
     let health = ok_json(SERVER.cli(&["--json", "health", "--app", "demo", "--version", "2.0.0"], &admin(&server)));
     assert!(health["halted"].is_null(), "{health}");
+
+    // Adoption from checks: every check above came from a 1.0.0 install; the counts are stored at the latest when
+    // the server stops, and a restarted server shows them (the halt state and event counts survive too).
+    server.stop();
+    let server = start(tmp.path(), &[]);
+    let health = ok_json(SERVER.cli(&["--json", "health", "--app", "demo", "--version", "2.0.0"], &admin(&server)));
+    let adoption = health["adoption"].as_array().unwrap();
+    assert_eq!(adoption.len(), 1, "{health}");
+    assert_eq!(adoption[0]["version"], "1.0.0");
+    assert!(adoption[0]["checks"].as_u64().unwrap() >= 80, "{health}");
+    assert_eq!(health["totals"]["installed"], 41);
     server.stop();
 }
 
