@@ -617,7 +617,7 @@ async fn revoke_token(
 
 #[cfg(test)]
 mod tests {
-    use millennium_update_admin::api::{HealthBucket, HealthCounts};
+    use millennium_update_admin::api::{AdoptionBucket, HealthBucket, HealthCounts};
 
     use super::*;
 
@@ -649,5 +649,20 @@ mod tests {
         assert_eq!(svg.matches("class=\"installs\"").count(), 2, "{svg}");
         assert_eq!(svg.matches("class=\"failures\"").count(), 1, "{svg}");
         assert!(!svg.contains("style="), "inline styles are refused by the CSP: {svg}");
+    }
+
+    #[test]
+    fn the_adoption_chart_draws_a_line_per_version_and_adds_up_the_rest() {
+        assert!(pages::adoption_chart(&[]).is_none());
+        let versions = ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0", "0.9.0", "<b>0.8.0</b>"];
+        let buckets: Vec<AdoptionBucket> = (0u64..)
+            .zip(versions)
+            .map(|(i, version)| AdoptionBucket { start: 3600 * 100, version: version.into(), checks: 100 - i })
+            .collect();
+        let svg = pages::adoption_chart(&buckets).unwrap().into_string();
+        assert_eq!(svg.matches("<polyline").count(), 7, "six versions and `other`: {svg}");
+        assert!(svg.contains("data-version=\"other\""), "{svg}");
+        assert!(!svg.contains("<b>"), "{svg}");
+        assert!(!svg.contains("style="), "{svg}");
     }
 }

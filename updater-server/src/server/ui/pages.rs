@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use maud::{DOCTYPE, Markup, html};
 use millennium_update_admin::api::{
-    CreatedToken, HealthBucket, HealthCounts, Release, ReleaseHealth, WebhookDeliveries, Webhooks,
+    AdoptionBucket, CreatedToken, HealthBucket, HealthCounts, Release, ReleaseHealth, WebhookDeliveries, Webhooks,
 };
 
 use crate::db::{AppRow, TokenRow};
@@ -337,10 +337,7 @@ pub fn health_chart(buckets: &[HealthBucket]) -> Option<Markup> {
         hour.install_failed += bucket.counts.install_failed;
     }
     let last = *hours.keys().next_back()?;
-    // At least two days wide, so that a few hours of reports read as what they are; at most a week.
-    let first =
-        (*hours.keys().next()?).min(last - 3600 * (MIN_CHART_HOURS - 1)).max(last - 3600 * (CHART_HOURS as i64 - 1));
-    let slots = usize::try_from((last - first) / 3600 + 1).unwrap_or(1);
+    let (first, slots) = chart_window(*hours.keys().next()?, last);
     let top = hours.values().map(|c| c.installed.max(c.failures())).max().unwrap_or(0).max(1);
     let (width, height, left, bottom) = (720.0_f64, 180.0_f64, 40.0_f64, 20.0_f64);
     let plot = height - bottom - 10.0;
@@ -365,6 +362,74 @@ pub fn health_chart(buckets: &[HealthBucket]) -> Option<Markup> {
             }
         }
         p.legend { span.key.installs { "■" } " installs  " span.key.failures { "■" } " rollbacks and failed installs, per hour (UTC)" }
+    })
+}
+
+/// The versions an adoption chart draws a line for; the others are added up as "other".
+const ADOPTION_SERIES: usize = 6;
+
+/// The hours a chart spans, at least two days (so that a few hours of data read as what they are) and at most a
+/// week, ending at the last hour with data: its first hour and the number of hours.
+fn chart_window(first: i64, last: i64) -> (i64, usize) {
+    let first = first.min(last - 3600 * (MIN_CHART_HOURS - 1)).max(last - 3600 * (CHART_HOURS as i64 - 1));
+    (first, usize::try_from((last - first) / 3600 + 1).unwrap_or(1))
+}
+
+/// A line per version (the [`ADOPTION_SERIES`] most checked; the rest as "other") of the update checks installs
+/// running it made per hour: how a release spreads and the old ones fade. SVG drawn here. `None` without data.
+pub fn adoption_chart(buckets: &[AdoptionBucket]) -> Option<Markup> {
+    let last = buckets.iter().map(|b| b.start).max()?;
+    let (first, slots) = chart_window(buckets.iter().map(|b| b.start).min()?, last);
+    let mut totals: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
+    for bucket in buckets.iter().filter(|b| b.start >= first) {
+        *totals.entry(bucket.version.as_str()).or_default() += bucket.checks;
+    }
+    let mut ranked: Vec<(&str, u64)> = totals.into_iter().collect();
+    ranked.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let named: Vec<&str> = ranked.iter().take(ADOPTION_SERIES).map(|(v, _)| *v).collect();
+    let mut series: Vec<(String, Vec<u64>)> = named.iter().map(|v| ((*v).to_owned(), vec![0; slots])).collect();
+    let mut other = vec![0u64; slots];
+    for bucket in buckets.iter().filter(|b| b.start >= first) {
+        let slot = usize::try_from((bucket.start - first) / 3600).unwrap_or(0).min(slots - 1);
+        match named.iter().position(|v| *v == bucket.version) {
+            Some(i) => series[i].1[slot] += bucket.checks,
+            None => other[slot] += bucket.checks,
+        }
+    }
+    if other.iter().any(|n| *n > 0) {
+        series.push(("other".to_owned(), other));
+    }
+    let top = series.iter().flat_map(|(_, v)| v.iter().copied()).max().unwrap_or(0).max(1);
+    let (width, height, left, bottom) = (720.0_f64, 180.0_f64, 40.0_f64, 20.0_f64);
+    let plot = height - bottom - 10.0;
+    let step = (width - left - 10.0) / (slots.max(2) - 1) as f64;
+    let points = |values: &[u64]| -> String {
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{:.1},{:.1}", left + step * i as f64, 10.0 + plot - plot * *n as f64 / top as f64))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    Some(html! {
+        svg.chart #adoption-chart xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (width) " " (height) } width=(width) height=(height) role="img" aria-label="update checks per version and hour" {
+            line.axis x1=(left) y1=(10.0 + plot) x2=(width - 10.0) y2=(10.0 + plot) {}
+            text x="4" y="16" { (top) }
+            text x="4" y=(10.0 + plot) { "0" }
+            text x=(left) y=(height - 4.0) { (date(first)) }
+            text x=(width - 10.0) y=(height - 4.0) text-anchor="end" { (date(last)) }
+            @for (i, (version, values)) in series.iter().enumerate() {
+                polyline class={ "series series-" (i) } data-version=(version) points=(points(values)) {
+                    title { (version) }
+                }
+            }
+        }
+        p.legend {
+            @for (i, (version, _)) in series.iter().enumerate() {
+                span class={ "key series-" (i) } { "■" } " " (version) "  "
+            }
+            "update checks per hour (UTC), by the version installs ran"
+        }
     })
 }
 
@@ -406,6 +471,10 @@ pub fn release(layout: &Layout<'_>, app: &AppId, health: &ReleaseHealth) -> Mark
                 }
             }
             @if let Some(chart) = health_chart(&health.buckets) {
+                (chart)
+            }
+            @if let Some(chart) = adoption_chart(&health.adoption) {
+                h2 { "Adoption" }
                 (chart)
             }
             @if !health.buckets.is_empty() {
