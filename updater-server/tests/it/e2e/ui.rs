@@ -287,6 +287,42 @@ fn dashboard_attacks_over_http_are_refused() {
     server.stop();
 }
 
+/// Adoption and sessions across a restart: installs of 1.0.0 check for updates; the server is stopped (SIGTERM
+/// flushes the adoption counters) and started again on the same data; the session made before the restart still
+/// opens the dashboard (sessions are rows of the database, not the process's memory), and the release page draws the
+/// adoption chart with a line for 1.0.0.
+#[test]
+fn sessions_outlive_a_restart_and_the_release_page_draws_adoption() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("server");
+    let server = start(&dir, &[]);
+    let demo = set_up_demo(&server, tmp.path(), "fixes");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let session = runtime.block_on(async {
+        let session = sign_in(&server.url, &demo.admin_token).await.unwrap();
+        for install in 0..5 {
+            let check = format!("{}/demo/linux/x86_64/1.0.0/appimage?install_id=i{install}", server.url);
+            assert!(http().get(check).send().await.unwrap().status().is_success());
+        }
+        session
+    });
+    server.stop();
+    let server = start(&dir, &[]);
+    runtime.block_on(async {
+        let page = http()
+            .get(format!("{}/ui/apps/demo/releases/1.0.0", server.url))
+            .header("cookie", format!("mlnm_session={}", session.cookie))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let page = page.text().await.unwrap();
+        assert!(page.contains("id=\"adoption-chart\""), "{page}");
+        assert!(page.contains("data-version=\"1.0.0\""), "{page}");
+    });
+    server.stop();
+}
+
 // ----- headless Chromium -----
 
 /// `chromedriver` on a loopback port; killed when dropped.
