@@ -108,7 +108,7 @@ impl DownloadedUpdate {
     }
 
     pub(crate) fn install_with(&self, inner: &Inner) -> Result<()> {
-        crate::webview::ensure(&inner.webview_policy, &self.version.to_string(), &self.min_webview)?;
+        crate::webview::ensure(&inner.webview_policy, &inner.install, &self.version.to_string(), &self.min_webview)?;
         crate::install::install(inner, self)?;
         if let Some(vouched) = &self.vouched
             && let Err(e) = vouched.record_installed(inner)
