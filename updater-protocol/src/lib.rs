@@ -14,6 +14,7 @@
 //!   v1 updater and `cargo-packager-updater`) send and accept, parsed and produced exactly as they do, but strictly.
 //!   It is unsigned: only the artifact carries a signature.
 //! - [`delta`]: delta updates: the `X-Millennium-Installed` header and the `deltas` list of a dynamic answer.
+//! - [`events`]: the release-health events an install reports back (`POST /{app}/events`), parsed strictly.
 //! - [`limits`]: the size limits every parser here enforces.
 //! - [`webview`]: the system webview on the wire: the `min_webview_version` a release requires, per backend
 //!   ([`webview::WebviewMinimums`]), and the `X-Millennium-Webview` header in which the updater reports the webview it
@@ -30,6 +31,7 @@
 //! (see [`tauri::DynamicResponse::extra`]). Untrusted text quoted in error messages is shortened and escaped.
 
 pub mod delta;
+pub mod events;
 pub mod limits;
 pub mod metadata;
 pub mod rollout;

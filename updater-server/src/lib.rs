@@ -13,6 +13,7 @@
 //! its only secrets are the online keys that sign freshness documents ([`server::metadata`]); release documents and
 //! roots are signed by the release-key holder on their own machine (`millennium_update_admin::offline`).
 
+pub mod adoption;
 pub mod blobs;
 pub mod cli;
 pub mod db;
@@ -22,9 +23,11 @@ pub mod leader;
 pub mod metrics;
 pub mod migrate;
 pub mod names;
+pub mod ratelimit;
 pub mod rollout;
 pub mod server;
 pub mod tokens;
+pub mod webhooks;
 
 pub use error::{Error, Result};
 pub use server::{AppState, DownloadMode, GcConfig, ServerConfig, StorageConfig, app};

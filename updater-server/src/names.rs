@@ -17,7 +17,7 @@ pub const MAX_NAME_LEN: usize = 64;
 pub const MAX_FILE_NAME_LEN: usize = 200;
 
 /// App ids that would shadow the server's own routes.
-const RESERVED_APP_IDS: &[&str] = &["api", "download", "healthz", "metadata", "metrics", "openapi.json"];
+const RESERVED_APP_IDS: &[&str] = &["api", "download", "healthz", "metadata", "metrics", "openapi.json", "ui"];
 
 /// The default channel.
 pub const DEFAULT_CHANNEL: &str = "stable";

@@ -75,4 +75,11 @@ impl Db {
             .fetch_optional(app_from_row)
             .await
     }
+
+    /// Every app, by id.
+    pub async fn apps(&self) -> Result<Vec<AppRow>> {
+        self.query("SELECT id, public_key, created_at, require_signed_version FROM apps ORDER BY id")
+            .fetch_all(app_from_row)
+            .await
+    }
 }

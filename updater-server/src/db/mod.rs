@@ -2,7 +2,8 @@
 //!
 //! Two backends, chosen by URL ([`DatabaseUrl`]): SQLite (the zero-setup default, `millennium.db` in the data
 //! directory) and PostgreSQL (shared by several stateless replicas). One module per concern adds its methods to
-//! [`Db`]: `apps`, `tokens`, `releases`, `signed_metadata`, and `export` (the whole-database copy of `migrate`).
+//! [`Db`]: `apps`, `tokens`, `releases`, `signed_metadata`, `health` (event counters, halts), `webhooks`, `sessions`
+//! (the dashboard's), and `export` (the whole-database copy of `migrate`).
 //!
 //! # One SQL text, two pools
 //!
@@ -54,9 +55,12 @@ mod apps;
 mod backend;
 mod deltas;
 mod export;
+mod health;
 mod releases;
+mod sessions;
 mod signed_metadata;
 mod tokens;
+mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -73,11 +77,14 @@ pub use apps::AppRow;
 use backend::Pool;
 pub use deltas::{DeltaOutcome, DeltaRow};
 pub use export::{Counts, Export, RootRow};
+pub use health::{BUCKET_SECS, HaltState, HealthKey, HealthRow, bucket_of};
 pub use releases::{ArtifactRow, NewArtifact, NewRelease, Placement, ReleaseRow};
+pub use sessions::SessionRow;
 pub use signed_metadata::{
     DocumentHead, FreshnessRow, NewReleaseDocument, NewYankList, OnlineKeyRow, ReleaseDocumentRow, YankListRow,
 };
 pub use tokens::TokenRow;
+pub use webhooks::{DeliveryRow, WebhookRow};
 
 use crate::error::{Error, Result};
 

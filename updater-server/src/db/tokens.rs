@@ -105,4 +105,12 @@ impl Db {
         tx.commit().await?;
         Ok(inserted)
     }
+
+    /// The tokens of an app (revoked ones too), oldest first.
+    pub async fn app_tokens(&self, app: &AppId) -> Result<Vec<TokenRow>> {
+        self.query(&format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE app_id = $1 ORDER BY created_at, id"))
+            .bind(app.as_str())
+            .fetch_all(token_from_row)
+            .await
+    }
 }

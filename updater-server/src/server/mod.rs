@@ -14,18 +14,22 @@
 //! | `GET`/`HEAD /download/{app}/{version}/{target}/delta/{from}` | Millennium apps | delta download with `Range` ([`download`], [`deltas`]) |
 //! | `GET /metadata/{app}/…` | Millennium apps | signed metadata: roots, freshness, release documents, files ([`metadata`]) |
 //! | `/api/v1/…` | token holders | apps, tokens, publish, releases, promote, rollout, yank ([`api`], [`publish`]) |
+//! | `POST /{app}/events` | apps (unauthenticated, rate limited) | release-health reports ([`events`]) |
 //! | `GET /metrics` | metrics or server admin token | Prometheus counters ([`crate::metrics`]) |
 //! | `GET /openapi.json` | anyone | OpenAPI 3.1 description of all of these ([`openapi`]) |
+//! | `/ui/…` | people with an admin token | the dashboard: HTML pages and forms, signed in with a session cookie ([`ui`]) |
 //!
-//! App ids `api`, `download`, `healthz`, `metadata`, `metrics` and `openapi.json` are reserved so these never collide.
+//! App ids `api`, `download`, `healthz`, `metadata`, `metrics`, `openapi.json` and `ui` are reserved so these never collide.
 
 pub mod api;
 pub mod deltas;
 pub mod download;
+pub mod events;
 pub mod metadata;
 pub mod openapi;
 pub mod publish;
 pub mod replicas;
+pub mod ui;
 pub mod updates;
 pub mod workers;
 
@@ -158,6 +162,10 @@ pub struct ServerConfig {
     pub online_key_password: Option<Arc<zeroize::Zeroizing<String>>>,
     /// The delta job ([`deltas`]).
     pub deltas: deltas::DeltaConfig,
+    /// Rate limits of the release-health event endpoint ([`events`]).
+    pub events: events::EventLimits,
+    /// How webhook deliveries are attempted.
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 /// Default `--freshness-expiry`: one day.
@@ -186,6 +194,8 @@ impl ServerConfig {
             freshness_lifetime: DEFAULT_FRESHNESS_LIFETIME,
             online_key_password: None,
             deltas: deltas::DeltaConfig::default(),
+            events: events::EventLimits::default(),
+            webhooks: crate::webhooks::WebhookConfig::default(),
         })
     }
 
@@ -241,6 +251,8 @@ struct Inner {
     cache: updates::AnswerCache,
     signings: metadata::Signings,
     delta_job: deltas::DeltaJobState,
+    limiters: events::Limiters,
+    adoption: crate::adoption::Adoption,
 }
 
 /// What opening the state did that the operator must know.
@@ -289,12 +301,14 @@ impl AppState {
         let state = AppState(Arc::new(Inner {
             db,
             blobs,
-            config,
             env_admin_hash,
             metrics: Metrics::new(),
             cache: updates::AnswerCache::default(),
             signings: metadata::Signings::default(),
             delta_job: deltas::DeltaJobState::default(),
+            limiters: events::Limiters::new(&config.events),
+            adoption: crate::adoption::Adoption::default(),
+            config,
         }));
         Ok(Opened { state, admin_token_file })
     }
@@ -327,6 +341,16 @@ impl AppState {
     /// The freshness signings under way.
     pub fn signings(&self) -> &metadata::Signings {
         &self.0.signings
+    }
+
+    /// The adoption counters of update checks.
+    pub fn adoption(&self) -> &crate::adoption::Adoption {
+        &self.0.adoption
+    }
+
+    /// The rate limiters of the event endpoint.
+    pub fn limiters(&self) -> &events::Limiters {
+        &self.0.limiters
     }
 
     /// Records that the releases of `app` changed (`event`: `published`, `promoted`, …): counts the event and drops
@@ -453,6 +477,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/apps/{app}/releases/{version}/promote", post(api::promote))
         .route("/api/v1/apps/{app}/releases/{version}/rollout", post(api::rollout))
         .route("/api/v1/apps/{app}/releases/{version}/yank", post(api::yank))
+        .route("/api/v1/apps/{app}/releases/{version}/health", get(api::health))
+        .route("/api/v1/apps/{app}/releases/{version}/halt-rule", axum::routing::put(api::set_release_halt_rule))
+        .route("/api/v1/apps/{app}/halt-rule", axum::routing::put(api::set_app_halt_rule))
+        .route("/api/v1/apps/{app}/webhooks", get(api::list_webhooks).post(api::create_webhook))
+        .route("/api/v1/apps/{app}/webhooks/deliveries", get(api::webhook_deliveries))
+        .route("/api/v1/apps/{app}/webhooks/{id}", delete(api::delete_webhook))
         .route("/api/v1/apps/{app}/metadata", get(metadata::status))
         .route("/api/v1/apps/{app}/online-keys", post(metadata::generate_online_key))
         .route("/api/v1/apps/{app}/roots", post(metadata::upload_root))
@@ -464,9 +494,11 @@ pub fn app(state: AppState) -> Router {
         .route("/metadata/{app}/channels/{channel}/releases/{file}", get(metadata::release_document))
         // The same artifact bytes (and `Range`, `ETag`, yank rules) as `/download/`, under the metadata tree.
         .route("/metadata/{app}/files/{version}/{target}/{file}", get(download::download))
+        .route("/{app}/events", post(events::ingest))
         .route("/{app}/{channel}/latest.json", get(updates::static_manifest))
         .route("/{app}/{target}/{arch}/{current_version}", get(updates::dynamic_check))
         .route("/{app}/{target}/{arch}/{current_version}/{bundle_type}", get(updates::dynamic_check_bundle))
+        .merge(ui::routes())
         .route_layer(axum::middleware::from_fn(remember_route))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -631,6 +663,10 @@ pub struct ServeOptions {
     pub http_workers: usize,
     /// The delta job ([`deltas`]).
     pub deltas: deltas::DeltaConfig,
+    /// Rate limits of the event endpoint.
+    pub events: events::EventLimits,
+    /// How webhook deliveries are attempted.
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 /// The public URL used when none is configured: `http://{bind}`, with an unspecified bind address (`0.0.0.0`, `::`)
@@ -673,6 +709,8 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
     config.gc = options.gc;
     config.freshness_lifetime = options.freshness_lifetime;
     config.deltas = options.deltas;
+    config.events = options.events;
+    config.webhooks = options.webhooks;
     let opened = AppState::open(&options.storage, config, options.admin_token.as_deref()).await?;
     if let Some(path) = &opened.admin_token_file {
         // The path, never the token: stderr ends up in container logs. Outside the log format so it is easy to copy.
@@ -700,6 +738,10 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
     workers.drain().await;
     for task in background {
         task.abort();
+    }
+    // The adoption counts since the last flush (a minute at most).
+    if let Err(e) = crate::adoption::flush(&state).await {
+        tracing::warn!(error = %e, "could not store adoption counts");
     }
     state.db().close().await;
     workers.exit().await;
@@ -766,7 +808,9 @@ impl Connections {
 
     /// Serves one connection on a task of the current runtime.
     fn serve(&self, stream: tokio::net::TcpStream, peer: SocketAddr) {
-        let service = hyper_util::service::TowerToHyperService::new(self.router.clone());
+        // The peer address, for the event endpoint's per-IP rate limit ([`events::PeerAddr`]).
+        let router = tower::Layer::layer(&axum::Extension(events::PeerAddr(peer.ip())), self.router.clone());
+        let service = hyper_util::service::TowerToHyperService::new(router);
         let connection = self.graceful.watch(self.http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {

@@ -1,5 +1,6 @@
 //! What lets several replicas share one PostgreSQL database and one object store: cache invalidation by
-//! `LISTEN/NOTIFY`, and orphan collection, freshness re-signing and the delta job as singleton jobs on the leader
+//! `LISTEN/NOTIFY`, and orphan collection, freshness re-signing, the delta job and webhook deliveries as singleton
+//! jobs on the leader
 //! ([`crate::leader`]).
 //!
 //! Every change to releases commits a `NOTIFY` on [`crate::db::RELEASES_CHANNEL`] in its own transaction; each
@@ -14,6 +15,9 @@ use sqlx::postgres::PgListener;
 use super::AppState;
 use crate::db::RELEASES_CHANNEL;
 use crate::leader::{self, Schedule};
+
+/// How often each replica stores its adoption counts.
+pub const ADOPTION_FLUSH: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The name of the orphan collection job.
 pub const GC_JOB: &str = "orphan-gc";
@@ -54,6 +58,37 @@ pub fn start(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             async move { super::deltas::run(&state).await }
         },
     ));
+    // Every replica adds its own adoption counts (update checks per version) to the database.
+    let adoption_state = state.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut interval = tokio::time::interval(ADOPTION_FLUSH);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            if let Err(e) = crate::adoption::flush(&adoption_state).await {
+                tracing::warn!(error = %e, "could not store adoption counts");
+            }
+        }
+    }));
+    // Webhook deliveries: on one replica only, so none is sent twice.
+    match crate::webhooks::client(&state.config().webhooks) {
+        Ok(http) => {
+            let poll = state.config().webhooks.poll;
+            let job_state = state.clone();
+            tasks.push(leader::spawn_singleton(
+                state.db().clone(),
+                crate::webhooks::JOB,
+                Schedule { interval: poll, standby_poll: poll.max(Duration::from_secs(5)) },
+                state.metrics().leader_flag(crate::webhooks::JOB),
+                move || {
+                    let state = job_state.clone();
+                    let http = http.clone();
+                    async move { crate::webhooks::deliver_due(&state, &http).await }
+                },
+            ));
+        }
+        Err(e) => tracing::error!(error = %e, "webhooks will not be delivered"),
+    }
     if state.blobs().is_object_store() {
         let gc = state.config().gc;
         let job_state = state.clone();

@@ -524,6 +524,10 @@ async fn check(
     {
         state.metrics().webview_check(app_id.as_str(), answers.label(&channel), backend, status);
     }
+    // Adoption: only versions the channel offers, so clients cannot add made-up ones.
+    if answers.releases.iter().any(|release| release.version == current) {
+        state.adoption().count(app_id.as_str(), &current.to_string());
+    }
     let answer = match answer {
         Some((release, (key, body))) => Some(delta_answer(headers, release, key)?.unwrap_or_else(|| body.clone())),
         None => None,
