@@ -6,7 +6,7 @@
 //! refuse with [`Error::WebviewTooOld`] (nothing installed, the running version stays), or provision the webview
 //! first and install only when the probe then meets the minimum.
 //!
-//! How a webview is provisioned depends on the platform and on the install strategy ([`remedy`]):
+//! How a webview is provisioned depends on the platform and on the install strategy (`remedy`):
 //!
 //! | webview | install | `Provision` does |
 //! |---|---|---|
