@@ -17,11 +17,14 @@ pub const MAX_KEYS: usize = 16_384;
 
 const SHARDS: usize = 16;
 
+/// One shard: hash of (app, version) → (app, version, checks).
+type Shard = Mutex<HashMap<u64, (String, String, u64)>>;
+
 /// The counters.
 #[derive(Debug)]
 pub struct Adoption {
     hasher: std::collections::hash_map::RandomState,
-    shards: Vec<Mutex<HashMap<u64, (String, String, u64)>>>,
+    shards: Vec<Shard>,
 }
 
 impl Default for Adoption {

@@ -822,4 +822,20 @@ async fn a_halted_rollout_leaves_the_signed_freshness_document_until_resumed() {
     ctx.cli(&["rollout", "resume", "--app", APP, "--version", "1.2.0"]).await.unwrap();
     let (_, resumed) = ctx.client_view().await;
     assert_eq!(Ctx::offered(&resumed), [("1.2.0".to_owned(), 30), ("1.1.0".to_owned(), 100)]);
+
+    // `migrate` copies the counters, the rule, the resume baseline and the webhooks (and checks it read them back).
+    ctx.cli(&["webhooks", "add", "--app", APP, "--url", "http://127.0.0.1:9/hook"]).await.unwrap();
+    let data = ctx.server.data_dir();
+    let from = Backend::for_dir(&data).storage(&data);
+    let to = Backend::local().storage(&ctx.server.dir.path().join("target"));
+    let report = json(millennium_update_server::migrate::migrate(&from, &to).await.unwrap());
+    assert_eq!((report["rows"]["health"].clone(), report["rows"]["webhooks"].clone()), (2.into(), 1.into()));
+    let (copy, _) = to.open().await.unwrap();
+    let app = millennium_update_server::names::AppId::parse(APP).unwrap();
+    let release = copy.release(&app, "1.2.0").await.unwrap().unwrap();
+    let (rule, source) = copy.halt_rule(&app, release.id).await.unwrap().unwrap();
+    assert_eq!((rule.max_failure_percent, rule.min_installs, source), (10, 2, "release"));
+    let halt = copy.halt_state(release.id).await.unwrap();
+    assert_eq!((halt.halted.is_none(), halt.base_installs, halt.base_failures), (true, 2, 2));
+    assert_eq!(copy.health_totals(&app, "1.2.0").await.unwrap().rolled_back, 2);
 }
