@@ -202,6 +202,10 @@ pub struct Release {
     pub channels: Vec<Placement>,
     /// Its files.
     pub artifacts: Vec<ReleaseArtifact>,
+    /// Set when the server halted the release's rollout by itself (its halt rule was exceeded): every placement was
+    /// paused. Cleared when an operator resumes it (`rollout resume`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub halted: Option<Halt>,
 }
 
 /// A release's place in a channel.
@@ -357,6 +361,218 @@ pub struct Yank {
 
 fn yes() -> bool {
     true
+}
+
+// ----- release health -----
+
+/// The events a webhook can subscribe to.
+pub const WEBHOOK_EVENTS: [&str; 4] = ["release.published", "rollout.changed", "rollout.halted", "release.yanked"];
+
+/// When the server halts a rollout by itself: once at least `min_installs` installs of the release reported
+/// `installed`, and rollbacks plus failed installs exceed `max_failure_percent` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HaltRule {
+    /// Highest acceptable share of failures (`rolled_back` + `install_failed` over `installed`), in percent.
+    #[schema(minimum = 0, maximum = 100)]
+    pub max_failure_percent: u8,
+    /// How many `installed` reports are needed before the rule is applied (at least 1).
+    #[schema(minimum = 1)]
+    pub min_installs: u64,
+}
+
+/// Body of `PUT /api/v1/apps/{app}/halt-rule` (the app's default) and `PUT …/releases/{version}/halt-rule` (one
+/// release's, which wins over the app's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetHaltRule {
+    /// The rule; `null` removes it.
+    pub rule: Option<HaltRule>,
+}
+
+/// Why and when the server halted a rollout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Halt {
+    /// When (Unix seconds).
+    pub at: i64,
+    /// Why, for a person (the figures and the rule).
+    pub reason: String,
+}
+
+/// Event counts, one field per event kind (`docs/protocol.md` §9).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HealthCounts {
+    pub installed: u64,
+    pub confirmed: u64,
+    pub rolled_back: u64,
+    pub install_failed: u64,
+    pub download_failed: u64,
+    pub webview_too_old: u64,
+}
+
+impl HealthCounts {
+    /// Rollbacks plus failed installs: what a halt rule counts as failures.
+    pub fn failures(&self) -> u64 {
+        self.rolled_back.saturating_add(self.install_failed)
+    }
+
+    /// Failures over installs, in percent; `None` before any install was reported.
+    pub fn failure_percent(&self) -> Option<f64> {
+        (self.installed > 0).then(|| self.failures() as f64 * 100.0 / self.installed as f64)
+    }
+
+    /// The counter of an event kind by its wire name; `None` for an unknown name.
+    pub fn get_mut(&mut self, kind: &str) -> Option<&mut u64> {
+        Some(match kind {
+            "installed" => &mut self.installed,
+            "confirmed" => &mut self.confirmed,
+            "rolled_back" => &mut self.rolled_back,
+            "install_failed" => &mut self.install_failed,
+            "download_failed" => &mut self.download_failed,
+            "webview_too_old" => &mut self.webview_too_old,
+            _ => return None,
+        })
+    }
+}
+
+/// The counts of one hour in one channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HealthBucket {
+    /// Start of the hour (Unix seconds, a multiple of 3600).
+    pub start: i64,
+    /// The channel the events were counted under.
+    pub channel: String,
+    /// What was reported in that hour.
+    pub counts: HealthCounts,
+}
+
+/// Answer of `GET /api/v1/apps/{app}/releases/{version}/health`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ReleaseHealth {
+    /// The app.
+    pub app: String,
+    /// The release.
+    pub version: String,
+    /// Every event reported for the release, all channels and hours added up.
+    pub totals: HealthCounts,
+    /// `totals`' failures over installs in percent; `null` before any install was reported.
+    pub failure_percent: Option<f64>,
+    /// The halt rule in force: the release's own, else the app's default; `null` when neither is set.
+    pub rule: Option<HaltRule>,
+    /// Where `rule` comes from: `release` or `app`.
+    pub rule_source: Option<String>,
+    /// Set while the rollout is halted by the server.
+    pub halted: Option<Halt>,
+    /// The release's placements (rollout percentage, paused).
+    pub channels: Vec<Placement>,
+    /// Counts per hour and channel, oldest first.
+    pub buckets: Vec<HealthBucket>,
+    /// Update checks answered per client version and hour, for adoption (all channels; oldest first).
+    #[serde(default)]
+    pub adoption: Vec<AdoptionBucket>,
+}
+
+/// Update checks from installs running one version in one hour: the adoption curve of that version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AdoptionBucket {
+    /// Start of the hour (Unix seconds).
+    pub start: i64,
+    /// The version the checking installs ran.
+    pub version: String,
+    /// How many checks.
+    pub checks: u64,
+}
+
+/// Answer of `POST /{app}/events` (`202`): how many events of the batch were counted. Kept tiny: the endpoint is
+/// unauthenticated and must never answer more than it was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EventsAccepted {
+    /// Counted.
+    pub accepted: u32,
+    /// Not counted: a version the app never released, or over an install's rate limit.
+    pub rejected: u32,
+}
+
+// ----- webhooks -----
+
+/// Body of `POST /api/v1/apps/{app}/webhooks`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhook {
+    /// Where deliveries are POSTed (`http` or `https`).
+    pub url: String,
+    /// The HMAC-SHA256 key deliveries are signed with (at least 16 characters); the server makes a random one when
+    /// it is absent, and answers it once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// The events to deliver (see [`WEBHOOK_EVENTS`]); all of them when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<String>>,
+}
+
+/// A webhook (its secret is never shown again after creation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Webhook {
+    /// Its id.
+    pub id: String,
+    /// The app.
+    pub app: String,
+    /// Where deliveries go.
+    pub url: String,
+    /// The events it receives.
+    pub events: Vec<String>,
+    /// When it was added (Unix seconds).
+    pub created_at: i64,
+}
+
+/// Answer of `POST /api/v1/apps/{app}/webhooks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CreatedWebhook {
+    /// The webhook.
+    pub webhook: Webhook,
+    /// The signing secret: shown only now.
+    pub secret: String,
+}
+
+/// Answer of `GET /api/v1/apps/{app}/webhooks`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Webhooks {
+    /// Oldest first.
+    pub webhooks: Vec<Webhook>,
+}
+
+/// One event sent (or being sent) to one webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WebhookDelivery {
+    /// Its id (also sent as `X-Millennium-Delivery`).
+    pub id: String,
+    /// The webhook.
+    pub webhook_id: String,
+    /// The event, e.g. `rollout.halted`.
+    pub event: String,
+    /// `pending` (will be tried, again), `delivered` (a `2xx` answer) or `failed` (gave up).
+    pub status: String,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The HTTP status of the last attempt, if it got one.
+    pub last_status_code: Option<u16>,
+    /// Why the last attempt failed, if it did.
+    pub last_error: Option<String>,
+    /// When the event happened (Unix seconds).
+    pub created_at: i64,
+    /// When the next attempt is due, while pending.
+    pub next_attempt_at: Option<i64>,
+    /// When it was delivered.
+    pub delivered_at: Option<i64>,
+    /// The JSON body sent.
+    pub body: String,
+}
+
+/// Answer of `GET /api/v1/apps/{app}/webhooks/deliveries`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WebhookDeliveries {
+    /// Newest first (at most 100).
+    pub deliveries: Vec<WebhookDelivery>,
 }
 
 // ----- signed metadata -----

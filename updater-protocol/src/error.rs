@@ -201,6 +201,21 @@ pub enum Error {
     #[error("the manifest has no entry for this platform: looked for {}", quote_list(.tried))]
     TargetNotFound { tried: Vec<String> },
 
+    // ----- release-health events (see `events`) -----
+    /// An event's `kind` is not one of the six known ones.
+    #[error(
+        "unknown event kind `{value}`: expected `installed`, `confirmed`, `rolled_back`, `install_failed`, `download_failed` or `webview_too_old`"
+    )]
+    UnknownEventKind { value: String },
+
+    /// An event batch holds no event.
+    #[error("`events` is empty: send at least one event")]
+    EmptyEventBatch,
+
+    /// An event field is present but not acceptable (install id or error code alphabet, target).
+    #[error("`{field}`: {reason}")]
+    InvalidEventField { field: String, reason: String },
+
     // ----- signed metadata (see `metadata`): each variant is one attack refused -----
     /// No signature on a metadata document verifies with a key trusted for it.
     #[error("the {kind} document is not signed by a trusted key: {reason}")]

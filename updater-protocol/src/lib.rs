@@ -13,6 +13,7 @@
 //! - [`tauri`]: the compatibility format, i.e. the JSON that existing Tauri clients (`tauri-plugin-updater`, the Tauri
 //!   v1 updater and `cargo-packager-updater`) send and accept, parsed and produced exactly as they do, but strictly.
 //!   It is unsigned: only the artifact carries a signature.
+//! - [`events`]: the release-health events an install reports back (`POST /{app}/events`), parsed strictly.
 //! - [`limits`]: the size limits every parser here enforces.
 //! - [`webview`]: the system webview on the wire: the `min_webview_version` a release requires, per backend
 //!   ([`webview::WebviewMinimums`]), and the `X-Millennium-Webview` header in which the updater reports the webview it
@@ -28,6 +29,7 @@
 //! panics, and nothing is silently dropped: the unknown JSON fields that Tauri ignores are ignored here too, but kept
 //! (see [`tauri::DynamicResponse::extra`]). Untrusted text quoted in error messages is shortened and escaped.
 
+pub mod events;
 pub mod limits;
 pub mod metadata;
 pub mod rollout;

@@ -65,6 +65,10 @@ pub enum Error {
     )]
     PayloadTooLarge { limit: u64 },
 
+    /// A request body over an endpoint's fixed limit (the event endpoint's).
+    #[error("request body larger than the {limit} bytes this endpoint accepts")]
+    BodyTooLarge { limit: u64 },
+
     /// An artifact's signature is missing, malformed, made by another key, does not match the file, or is for another
     /// version.
     #[error("signature of `{target}` rejected: {reason}")]
@@ -85,6 +89,10 @@ pub enum Error {
     /// Busy with this resource now (answered `503` with `Retry-After`).
     #[error("{what}; retry in {retry_after} s")]
     Unavailable { what: String, retry_after: u64 },
+
+    /// Too many requests from one client (answered `429` with `Retry-After`).
+    #[error("too many requests; retry in {retry_after} s")]
+    RateLimited { retry_after: u64 },
 
     /// Request headers over the server's limits.
     #[error("request headers too large")]
@@ -141,7 +149,7 @@ impl Error {
             Error::NotFound { .. } => StatusCode::NOT_FOUND,
             Error::Gone { .. } => StatusCode::GONE,
             Error::Conflict { .. } => StatusCode::CONFLICT,
-            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Error::PayloadTooLarge { .. } | Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::SignatureRejected { .. } | Error::UnversionedSignature(_) | Error::MetadataRejected { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -149,6 +157,7 @@ impl Error {
             Error::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Error::UriTooLong => StatusCode::URI_TOO_LONG,
             Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Database(_)
             | Error::Migrate(_)
             | Error::ObjectStore(_)
@@ -169,7 +178,7 @@ impl Error {
             Error::NotFound { .. } => "not_found",
             Error::Gone { .. } => "yanked",
             Error::Conflict { code, .. } => code,
-            Error::PayloadTooLarge { .. } => "payload_too_large",
+            Error::PayloadTooLarge { .. } | Error::BodyTooLarge { .. } => "payload_too_large",
             Error::SignatureRejected { .. } => "bad_signature",
             Error::UnversionedSignature(_) => millennium_update_admin::api::UnversionedSignature::CODE,
             Error::MetadataRejected { .. } => "bad_metadata",
@@ -177,6 +186,7 @@ impl Error {
             Error::HeadersTooLarge => "headers_too_large",
             Error::UriTooLong => "uri_too_long",
             Error::Unavailable { .. } => "unavailable",
+            Error::RateLimited { .. } => "rate_limited",
             Error::Database(_)
             | Error::Migrate(_)
             | Error::ObjectStore(_)
@@ -245,7 +255,7 @@ impl IntoResponse for Error {
         {
             response.headers_mut().insert(axum::http::header::CONTENT_RANGE, value);
         }
-        if let Error::Unavailable { retry_after, .. } = self {
+        if let Error::Unavailable { retry_after, .. } | Error::RateLimited { retry_after } = self {
             response.headers_mut().insert(axum::http::header::RETRY_AFTER, retry_after.into());
         }
         response

@@ -22,9 +22,11 @@ pub mod leader;
 pub mod metrics;
 pub mod migrate;
 pub mod names;
+pub mod ratelimit;
 pub mod rollout;
 pub mod server;
 pub mod tokens;
+pub mod webhooks;
 
 pub use error::{Error, Result};
 pub use server::{AppState, DownloadMode, GcConfig, ServerConfig, StorageConfig, app};

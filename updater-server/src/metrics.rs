@@ -8,6 +8,9 @@
 //! | `millennium_download_bytes_total` | `app` |
 //! | `millennium_release_events_total` | `app`, `event` (`published`, `publish_refused`, `promoted`, `rollout`, `yanked`, `unyanked`) |
 //! | `millennium_freshness_signings_total` | `app`, `result` (`signed`, `failed`: the online key could not be opened): each time a freshness document was due and the key was opened |
+//! | `millennium_client_events_total` | `app` (`_unknown` for an app that does not exist), `kind` (an event kind, or `_invalid` for a batch that does not parse, or `_batch` for a batch refused as a whole), `result` (`accepted`, `unknown_version`, `rate_limited`, `unknown_app`, `invalid`, `too_large`): release-health events of `POST /{app}/events` |
+//! | `millennium_rollout_halts_total` | `app`: rollouts the server halted by itself (a halt rule was exceeded) |
+//! | `millennium_webhook_deliveries_total` | `app`, `result` (`delivered`, `pending`: failed and will be retried, `failed`: gave up) |
 //! | `millennium_leader` (gauge) | `job`: 1 while this replica runs that singleton job ([`crate::leader`]) |
 //! | `millennium_answer_cache_entries` (gauge), `millennium_answer_cache_loads_total`, `millennium_answer_cache_overflows_total` | none: the update answers held in memory, read from the database, and how often the cache started over (`server::updates::AnswerCache`) |
 //!
@@ -169,6 +172,9 @@ pub struct Metrics {
     bytes: Family,
     events: Family,
     signings: Family,
+    client_events: Family,
+    halts: Family,
+    webhooks: Family,
     leaders: Mutex<Vec<(&'static str, Arc<AtomicBool>)>>,
 }
 
@@ -209,6 +215,21 @@ impl Metrics {
                 "Freshness documents signed (or not: the online key could not be opened), by app and result.",
                 &["app", "result"],
             ),
+            client_events: Family::new(
+                "millennium_client_events_total",
+                "Release-health events sent by installs (POST /{app}/events), by app, kind and result.",
+                &["app", "kind", "result"],
+            ),
+            halts: Family::new(
+                "millennium_rollout_halts_total",
+                "Rollouts the server halted by itself because their halt rule was exceeded, by app.",
+                &["app"],
+            ),
+            webhooks: Family::new(
+                "millennium_webhook_deliveries_total",
+                "Webhook delivery attempts, by app and result (delivered, pending: will be retried, failed: gave up).",
+                &["app", "result"],
+            ),
         }
     }
 
@@ -245,10 +266,36 @@ impl Metrics {
         self.signings.add(&[app, result], 1);
     }
 
+    /// Counts `n` release-health events. `kind` and `result` are fixed words; `app` is a registered app or
+    /// `_unknown`.
+    pub fn client_events(&self, app: &str, kind: &str, result: &str, n: u64) {
+        self.client_events.add(&[app, kind, result], n);
+    }
+
+    /// Counts a rollout halted by the server.
+    pub fn rollout_halt(&self, app: &str) {
+        self.halts.add(&[app], 1);
+    }
+
+    /// Counts a webhook delivery attempt.
+    pub fn webhook_delivery(&self, app: &str, result: &str) {
+        self.webhooks.add(&[app, result], 1);
+    }
+
     /// Everything, in the Prometheus text format (version 0.0.4).
     pub fn render(&self) -> String {
         let mut out = String::new();
-        for family in [&self.requests, &self.checks, &self.webviews, &self.bytes, &self.events, &self.signings] {
+        for family in [
+            &self.requests,
+            &self.checks,
+            &self.webviews,
+            &self.bytes,
+            &self.events,
+            &self.signings,
+            &self.client_events,
+            &self.halts,
+            &self.webhooks,
+        ] {
             family.render(&mut out);
         }
         let leaders = self.leaders.lock().unwrap_or_else(PoisonError::into_inner);

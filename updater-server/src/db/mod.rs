@@ -2,7 +2,7 @@
 //!
 //! Two backends, chosen by URL ([`DatabaseUrl`]): SQLite (the zero-setup default, `millennium.db` in the data
 //! directory) and PostgreSQL (shared by several stateless replicas). One module per concern adds its methods to
-//! [`Db`]: `apps`, `tokens`, `releases`, `signed_metadata`, and `export` (the whole-database copy of `migrate`).
+//! [`Db`]: `apps`, `tokens`, `releases`, `signed_metadata`, `health` (event counters, halts), `webhooks`, and `export` (the whole-database copy of `migrate`).
 //!
 //! # One SQL text, two pools
 //!
@@ -53,7 +53,9 @@
 mod apps;
 mod backend;
 mod export;
+mod health;
 mod releases;
+mod webhooks;
 mod signed_metadata;
 mod tokens;
 
@@ -71,6 +73,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 pub use apps::AppRow;
 use backend::Pool;
 pub use export::{Counts, Export, RootRow};
+pub use health::{BUCKET_SECS, HaltState, HealthKey, HealthRow, bucket_of};
+pub use webhooks::{DeliveryRow, WebhookRow};
 pub use releases::{ArtifactRow, NewArtifact, NewRelease, Placement, ReleaseRow};
 pub use signed_metadata::{
     DocumentHead, FreshnessRow, NewReleaseDocument, NewYankList, OnlineKeyRow, ReleaseDocumentRow, YankListRow,

@@ -7,8 +7,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use millennium_update_admin::api::{
-    App, CreateApp, CreateToken, CreatedToken, ListQuery, Placement, Promote, Release, ReleaseArtifact, Releases,
-    RevokedToken, Rollout, UpdateApp, Yank,
+    AdoptionBucket, App, CreateApp, CreateToken, CreateWebhook, CreatedToken, CreatedWebhook, HealthBucket,
+    HealthCounts, ListQuery, Placement, Promote, Release, ReleaseArtifact, ReleaseHealth, Releases, RevokedToken,
+    Rollout, SetHaltRule, UpdateApp, WEBHOOK_EVENTS, Webhook, WebhookDeliveries, WebhookDelivery, Webhooks, Yank,
 };
 use millennium_update_protocol::Version;
 use millennium_update_protocol::metadata::{Envelope, TrustState};
@@ -77,6 +78,7 @@ pub async fn release_view(state: &AppState, release: &ReleaseRow) -> Result<Rele
         yanked: release.yanked,
         channels,
         artifacts,
+        halted: state.db().halt_state(release.id).await?.halted,
     })
 }
 
@@ -376,10 +378,26 @@ pub async fn rollout(
     }
     let release = release_or_404(&state, &app, &version).await?;
     state.db().update_placement(&app, release.id, &channel, percent, request.paused).await?;
+    if request.paused == Some(false) {
+        // Resuming a halted rollout: the halt rule judges only what is reported from now on.
+        let totals = state.db().health_totals(&app, &release.version).await?;
+        if state.db().clear_halt(release.id, &totals).await? {
+            tracing::info!(app = %app, version = %version, "halted rollout resumed");
+        }
+    }
     tracing::info!(app = %app, version = %version, channel = %channel, ?percent, paused = ?request.paused, "rollout changed");
     state.releases_changed(&app, "rollout");
     super::metadata::refresh(&state, &app).await;
-    Ok(Json(release_view(&state, &release).await?).into_response())
+    let view = release_view(&state, &release).await?;
+    crate::webhooks::emit(
+        &state,
+        &app,
+        "rollout.changed",
+        &release.version,
+        serde_json::json!({"channel": channel.as_str(), "percent": percent, "paused": request.paused}),
+    )
+    .await;
+    Ok(Json(view).into_response())
 }
 
 /// `POST /api/v1/apps/{app}/releases/{version}/yank` (admin). For an app with signed yanks
@@ -402,6 +420,9 @@ pub async fn yank(
     tracing::info!(app = %app, version = %version, yanked = request.yanked, signed = list.is_some(), "yank changed");
     state.releases_changed(&app, if request.yanked { "yanked" } else { "unyanked" });
     super::metadata::refresh(&state, &app).await;
+    if request.yanked {
+        crate::webhooks::emit(&state, &app, "release.yanked", &release.version, serde_json::json!({})).await;
+    }
     let release = release_or_404(&state, &app, &version).await?;
     Ok(Json(release_view(&state, &release).await?).into_response())
 }
@@ -440,4 +461,230 @@ async fn signed_yank_list(state: &AppState, app: &AppId, envelope: Option<Envelo
         },
         versions: yanks.versions.iter().map(ToString::to_string).collect(),
     }))
+}
+
+// ----- release health -----
+
+/// How far back `…/health` shows adoption (update checks per version).
+const ADOPTION_WINDOW_SECS: i64 = 30 * 24 * 3600;
+
+/// `GET /api/v1/apps/{app}/releases/{version}/health` (any token of the app): the events installs reported for a
+/// release, per hour and channel and in total, its halt rule and halt state.
+pub async fn health(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path((app, version)): Path<(String, String)>,
+) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    principal.require(&app, Scope::Publish, "read release health")?;
+    let version = parse_version(&version)?;
+    let release = release_or_404(&state, &app, &version).await?;
+    let mut buckets: Vec<HealthBucket> = Vec::new();
+    for (start, channel, kind, n) in state.db().health_rows(&app, &release.version).await? {
+        let index = match buckets.iter().position(|b| b.start == start && b.channel == channel) {
+            Some(index) => index,
+            None => {
+                buckets.push(HealthBucket { start, channel, counts: HealthCounts::default() });
+                buckets.len() - 1
+            }
+        };
+        if let Some(slot) = buckets[index].counts.get_mut(&kind) {
+            *slot += n;
+        }
+    }
+    let totals = state.db().health_totals(&app, &release.version).await?;
+    let rule = state.db().halt_rule(&app, release.id).await?;
+    let view = release_view(&state, &release).await?;
+    let since = crate::db::now() - ADOPTION_WINDOW_SECS;
+    let adoption = state
+        .db()
+        .adoption(&app, since)
+        .await?
+        .into_iter()
+        .map(|(start, version, checks)| AdoptionBucket { start, version, checks })
+        .collect();
+    Ok(Json(ReleaseHealth {
+        app: app.to_string(),
+        version: release.version.clone(),
+        failure_percent: totals.failure_percent(),
+        totals,
+        rule: rule.map(|(rule, _)| rule),
+        rule_source: rule.map(|(_, source)| source.to_owned()),
+        halted: view.halted,
+        channels: view.channels,
+        buckets,
+        adoption,
+    })
+    .into_response())
+}
+
+fn check_rule(request: &SetHaltRule) -> Result<()> {
+    if let Some(rule) = request.rule {
+        if rule.max_failure_percent > 100 {
+            return Err(Error::bad_request("`max_failure_percent` is over 100"));
+        }
+        if rule.min_installs == 0 {
+            return Err(Error::bad_request("`min_installs` must be at least 1: one report must never decide alone"));
+        }
+    }
+    Ok(())
+}
+
+/// `PUT /api/v1/apps/{app}/releases/{version}/halt-rule` (admin): the release's own halt rule (`null` removes it;
+/// the app's default then applies). The rule is evaluated at once, so a release already over it is halted now.
+pub async fn set_release_halt_rule(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path((app, version)): Path<(String, String)>,
+    json: std::result::Result<Json<SetHaltRule>, JsonRejection>,
+) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    principal.require(&app, Scope::Admin, "change halt rules")?;
+    let version = parse_version(&version)?;
+    let request = body(json)?;
+    check_rule(&request)?;
+    let release = release_or_404(&state, &app, &version).await?;
+    state.db().set_release_halt_rule(release.id, request.rule).await?;
+    tracing::info!(app = %app, version = %version, rule = ?request.rule, "release halt rule set");
+    super::events::evaluate_halt(&state, &app, &release).await?;
+    health(State(state), Auth(principal), Path((app.to_string(), version.to_string()))).await
+}
+
+/// `PUT /api/v1/apps/{app}/halt-rule` (admin): the app's default halt rule, for releases without their own.
+pub async fn set_app_halt_rule(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(app): Path<String>,
+    json: std::result::Result<Json<SetHaltRule>, JsonRejection>,
+) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    principal.require(&app, Scope::Admin, "change halt rules")?;
+    let request = body(json)?;
+    check_rule(&request)?;
+    if !state.db().set_app_halt_rule(&app, request.rule).await? {
+        return Err(Error::not_found(format!("app `{app}`")));
+    }
+    tracing::info!(app = %app, rule = ?request.rule, "app halt rule set");
+    Ok(Json(request).into_response())
+}
+
+// ----- webhooks -----
+
+fn webhook_view(row: &crate::db::WebhookRow) -> Webhook {
+    Webhook {
+        id: row.id.clone(),
+        app: row.app_id.clone(),
+        url: row.url.clone(),
+        events: row.events.clone(),
+        created_at: row.created_at,
+    }
+}
+
+/// Most webhooks per app.
+pub const MAX_WEBHOOKS: usize = 16;
+
+/// `POST /api/v1/apps/{app}/webhooks` (admin): adds a webhook; answers its secret once.
+pub async fn create_webhook(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(app): Path<String>,
+    json: std::result::Result<Json<CreateWebhook>, JsonRejection>,
+) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    principal.require(&app, Scope::Admin, "manage webhooks")?;
+    let request = body(json)?;
+    let url = crate::webhooks::check_url(&request.url)?;
+    state.db().app(&app).await?.ok_or_else(|| Error::not_found(format!("app `{app}`")))?;
+    let events = match request.events {
+        None => WEBHOOK_EVENTS.iter().map(|e| (*e).to_owned()).collect(),
+        Some(events) => {
+            if events.is_empty() {
+                return Err(Error::bad_request("`events` is empty: leave it out to receive every event"));
+            }
+            if let Some(unknown) = events.iter().find(|e| !WEBHOOK_EVENTS.contains(&e.as_str())) {
+                return Err(Error::bad_request(format!(
+                    "unknown webhook event `{}`: expected {}",
+                    crate::names::snippet(unknown),
+                    WEBHOOK_EVENTS.join(", ")
+                )));
+            }
+            let mut events = events;
+            events.sort();
+            events.dedup();
+            events
+        }
+    };
+    let secret = match request.secret {
+        Some(secret) if secret.len() < 16 || secret.len() > 256 => {
+            return Err(Error::bad_request("a webhook secret is 16 to 256 characters"));
+        }
+        Some(secret) => secret,
+        None => {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).map_err(|e| Error::Internal(format!("random secret: {e}")))?;
+            hex::encode(bytes)
+        }
+    };
+    if state.db().webhooks(&app).await?.len() >= MAX_WEBHOOKS {
+        return Err(Error::conflict("too_many_webhooks", format!("app `{app}` has {MAX_WEBHOOKS} webhooks already")));
+    }
+    let row = state.db().insert_webhook(&app, url.as_str(), &secret, &events).await?;
+    tracing::info!(app = %app, webhook = %row.id, url = %url, "webhook added");
+    Ok((StatusCode::CREATED, Json(CreatedWebhook { webhook: webhook_view(&row), secret })).into_response())
+}
+
+/// `GET /api/v1/apps/{app}/webhooks` (admin).
+pub async fn list_webhooks(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(app): Path<String>,
+) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    principal.require(&app, Scope::Admin, "manage webhooks")?;
+    let webhooks = state.db().webhooks(&app).await?.iter().map(webhook_view).collect();
+    Ok(Json(Webhooks { webhooks }).into_response())
+}
+
+/// `DELETE /api/v1/apps/{app}/webhooks/{id}` (admin): removes a webhook and its delivery log.
+pub async fn delete_webhook(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path((app, id)): Path<(String, String)>,
+) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    principal.require(&app, Scope::Admin, "manage webhooks")?;
+    if !state.db().delete_webhook(&app, &id).await? {
+        return Err(Error::not_found("webhook"));
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /api/v1/apps/{app}/webhooks/deliveries` (admin): the newest 100 deliveries.
+pub async fn webhook_deliveries(
+    State(state): State<AppState>,
+    Auth(principal): Auth,
+    Path(app): Path<String>,
+) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    principal.require(&app, Scope::Admin, "manage webhooks")?;
+    let deliveries = state
+        .db()
+        .deliveries(&app, 100)
+        .await?
+        .into_iter()
+        .map(|d| WebhookDelivery {
+            id: d.id,
+            webhook_id: d.webhook_id,
+            event: d.event,
+            status: d.status,
+            attempts: d.attempts,
+            last_status_code: d.last_status_code,
+            last_error: d.last_error,
+            created_at: d.created_at,
+            next_attempt_at: d.next_attempt_at,
+            delivered_at: d.delivered_at,
+            body: d.body,
+        })
+        .collect();
+    Ok(Json(WebhookDeliveries { deliveries }).into_response())
 }

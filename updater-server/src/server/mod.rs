@@ -13,6 +13,7 @@
 //! | `GET`/`HEAD /download/{app}/{version}/{target}/{file}` | apps | artifact download with `Range` ([`download`]) |
 //! | `GET /metadata/{app}/…` | Millennium apps | signed metadata: roots, freshness, release documents, files ([`metadata`]) |
 //! | `/api/v1/…` | token holders | apps, tokens, publish, releases, promote, rollout, yank ([`api`], [`publish`]) |
+//! | `POST /{app}/events` | apps (unauthenticated, rate limited) | release-health reports ([`events`]) |
 //! | `GET /metrics` | metrics or server admin token | Prometheus counters ([`crate::metrics`]) |
 //! | `GET /openapi.json` | anyone | OpenAPI 3.1 description of all of these ([`openapi`]) |
 //!
@@ -20,6 +21,7 @@
 
 pub mod api;
 pub mod download;
+pub mod events;
 pub mod metadata;
 pub mod openapi;
 pub mod publish;
@@ -154,6 +156,10 @@ pub struct ServerConfig {
     /// The password online keys are encrypted with in the database (`MILLENNIUM_ONLINE_KEY_PASSWORD`); without one
     /// they are stored unencrypted.
     pub online_key_password: Option<Arc<zeroize::Zeroizing<String>>>,
+    /// Rate limits of the release-health event endpoint ([`events`]).
+    pub events: events::EventLimits,
+    /// How webhook deliveries are attempted.
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 /// Default `--freshness-expiry`: one day.
@@ -181,6 +187,8 @@ impl ServerConfig {
             metrics_token_hash: None,
             freshness_lifetime: DEFAULT_FRESHNESS_LIFETIME,
             online_key_password: None,
+            events: events::EventLimits::default(),
+            webhooks: crate::webhooks::WebhookConfig::default(),
         })
     }
 
@@ -235,6 +243,7 @@ struct Inner {
     metrics: Metrics,
     cache: updates::AnswerCache,
     signings: metadata::Signings,
+    limiters: events::Limiters,
 }
 
 /// What opening the state did that the operator must know.
@@ -283,11 +292,12 @@ impl AppState {
         let state = AppState(Arc::new(Inner {
             db,
             blobs,
-            config,
             env_admin_hash,
             metrics: Metrics::new(),
             cache: updates::AnswerCache::default(),
             signings: metadata::Signings::default(),
+            limiters: events::Limiters::new(&config.events),
+            config,
         }));
         Ok(Opened { state, admin_token_file })
     }
@@ -320,6 +330,11 @@ impl AppState {
     /// The freshness signings under way.
     pub fn signings(&self) -> &metadata::Signings {
         &self.0.signings
+    }
+
+    /// The rate limiters of the event endpoint.
+    pub fn limiters(&self) -> &events::Limiters {
+        &self.0.limiters
     }
 
     /// Records that the releases of `app` changed (`event`: `published`, `promoted`, …): counts the event and drops
@@ -439,6 +454,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/apps/{app}/releases/{version}/promote", post(api::promote))
         .route("/api/v1/apps/{app}/releases/{version}/rollout", post(api::rollout))
         .route("/api/v1/apps/{app}/releases/{version}/yank", post(api::yank))
+        .route("/api/v1/apps/{app}/releases/{version}/health", get(api::health))
+        .route("/api/v1/apps/{app}/releases/{version}/halt-rule", axum::routing::put(api::set_release_halt_rule))
+        .route("/api/v1/apps/{app}/halt-rule", axum::routing::put(api::set_app_halt_rule))
+        .route("/api/v1/apps/{app}/webhooks", get(api::list_webhooks).post(api::create_webhook))
+        .route("/api/v1/apps/{app}/webhooks/deliveries", get(api::webhook_deliveries))
+        .route("/api/v1/apps/{app}/webhooks/{id}", delete(api::delete_webhook))
         .route("/api/v1/apps/{app}/metadata", get(metadata::status))
         .route("/api/v1/apps/{app}/online-keys", post(metadata::generate_online_key))
         .route("/api/v1/apps/{app}/roots", post(metadata::upload_root))
@@ -449,6 +470,7 @@ pub fn app(state: AppState) -> Router {
         .route("/metadata/{app}/channels/{channel}/releases/{file}", get(metadata::release_document))
         // The same artifact bytes (and `Range`, `ETag`, yank rules) as `/download/`, under the metadata tree.
         .route("/metadata/{app}/files/{version}/{target}/{file}", get(download::download))
+        .route("/{app}/events", post(events::ingest))
         .route("/{app}/{channel}/latest.json", get(updates::static_manifest))
         .route("/{app}/{target}/{arch}/{current_version}", get(updates::dynamic_check))
         .route("/{app}/{target}/{arch}/{current_version}/{bundle_type}", get(updates::dynamic_check_bundle))
@@ -748,7 +770,9 @@ impl Connections {
 
     /// Serves one connection on a task of the current runtime.
     fn serve(&self, stream: tokio::net::TcpStream, peer: SocketAddr) {
-        let service = hyper_util::service::TowerToHyperService::new(self.router.clone());
+        // The peer address, for the event endpoint's per-IP rate limit ([`events::PeerAddr`]).
+        let router = tower::Layer::layer(&axum::Extension(events::PeerAddr(peer.ip())), self.router.clone());
+        let service = hyper_util::service::TowerToHyperService::new(router);
         let connection = self.graceful.watch(self.http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {

@@ -19,7 +19,8 @@ use axum::response::{IntoResponse, Response};
 use millennium_update_admin::api::{
     App, CreateApp, CreateToken, CreatedToken, DryRun, EnvelopeSchema as Envelope, ErrorBody, ErrorDetail, Health,
     ListQuery, MetadataStatus, OnlineKey, Promote, PublishRequest, Release, Releases, RevokedToken, Rollout,
-    StoredRoot, UpdateApp, Yank,
+    StoredRoot, UpdateApp, Yank, CreateWebhook, CreatedWebhook, EventsAccepted, ReleaseHealth, SetHaltRule,
+    WebhookDeliveries, Webhooks,
 };
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{IntoParams, OpenApi, ToResponse, ToSchema};
@@ -60,7 +61,8 @@ pub fn generate() -> String {
         download_head, create_app, get_app, update_app, create_token, revoke_token, list_releases, publish,
         get_release, promote, rollout, yank, metadata_roots, metadata_freshness, metadata_yanks, metadata_release,
         metadata_file,
-        metadata_status, generate_online_key, upload_root
+        metadata_status, generate_online_key, upload_root, post_events, release_health, set_release_halt_rule,
+        set_app_halt_rule, create_webhook, list_webhooks, delete_webhook, webhook_deliveries
     ),
     components(responses(Error), schemas(ErrorBody, ErrorDetail)),
     modifiers(&Bearer)
@@ -102,6 +104,43 @@ struct ReleasePath {
     app: String,
     /// SemVer version
     version: String,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+struct WebhookPath {
+    /// App id, e.g. `com.example.app`
+    app: String,
+    /// The webhook id (16 hex digits)
+    id: String,
+}
+
+/// The body of `POST /{app}/events` (`millennium_update_protocol::events::EventBatch`; docs/protocol.md §9).
+#[derive(ToSchema)]
+#[schema(as = EventBatch)]
+struct EventBatchSchema {
+    /// 1 to 100 events.
+    events: Vec<EventSchema>,
+}
+
+/// One release-health event.
+#[derive(ToSchema)]
+#[schema(as = Event)]
+struct EventSchema {
+    /// `installed`, `confirmed`, `rolled_back`, `install_failed`, `download_failed` or `webview_too_old`
+    kind: String,
+    /// The install's random id: 1 to 128 of `A-Z a-z 0-9 . _ -`
+    install_id: String,
+    /// The version before the update
+    from: Option<String>,
+    /// The release the event is about
+    to: String,
+    /// The target key, e.g. `linux-x86_64-deb`
+    target: String,
+    /// A stable error code (1 to 64 of `a-z 0-9 _ .`, starting with a letter)
+    error: Option<String>,
+    /// When it happened (Unix seconds)
+    at: Option<u64>,
 }
 
 #[derive(IntoParams)]
@@ -528,3 +567,76 @@ mod tests {
         );
     }
 }
+
+// ----- release health and webhooks -----
+
+/// Report release-health events (unauthenticated; rate limited per IP address and per install id)
+#[utoipa::path(post, path = "/{app}/events", operation_id = "postEvents", tag = "updates",
+    description = "See docs/protocol.md §9. Events for a version the app never released, or over an install's rate limit, are counted as rejected and never stored. Bodies over 64 KiB are refused.",
+    params(AppPath), request_body = EventBatchSchema,
+    responses(
+        (status = 202, description = "Counted", body = EventsAccepted),
+        (status = 400, response = Error), (status = 404, response = Error), (status = 413, response = Error),
+        (status = 429, response = Error)))]
+fn post_events() {}
+
+/// A release's health: events per hour and channel, totals, halt rule and halt state
+#[utoipa::path(get, path = "/api/v1/apps/{app}/releases/{version}/health", operation_id = "releaseHealth", tag = "admin", security(("bearer" = [])),
+    params(ReleasePath),
+    responses(
+        (status = 200, description = "The release's health", body = ReleaseHealth),
+        (status = 400, response = Error), (status = 401, response = Error), (status = 403, response = Error),
+        (status = 404, response = Error)))]
+fn release_health() {}
+
+/// Set or remove a release's own halt rule (admin); evaluated at once
+#[utoipa::path(put, path = "/api/v1/apps/{app}/releases/{version}/halt-rule", operation_id = "setReleaseHaltRule", tag = "admin", security(("bearer" = [])),
+    params(ReleasePath), request_body = SetHaltRule,
+    responses(
+        (status = 200, description = "The release's health", body = ReleaseHealth),
+        (status = 400, response = Error), (status = 401, response = Error), (status = 403, response = Error),
+        (status = 404, response = Error)))]
+fn set_release_halt_rule() {}
+
+/// Set or remove an app's default halt rule (admin)
+#[utoipa::path(put, path = "/api/v1/apps/{app}/halt-rule", operation_id = "setAppHaltRule", tag = "admin", security(("bearer" = [])),
+    params(AppPath), request_body = SetHaltRule,
+    responses(
+        (status = 200, description = "The rule", body = SetHaltRule),
+        (status = 400, response = Error), (status = 401, response = Error), (status = 403, response = Error),
+        (status = 404, response = Error)))]
+fn set_app_halt_rule() {}
+
+/// Add a webhook (admin); the answer holds its secret, shown only once
+#[utoipa::path(post, path = "/api/v1/apps/{app}/webhooks", operation_id = "createWebhook", tag = "admin", security(("bearer" = [])),
+    params(AppPath), request_body = CreateWebhook,
+    responses(
+        (status = 201, description = "The webhook and its secret", body = CreatedWebhook),
+        (status = 400, response = Error), (status = 401, response = Error), (status = 403, response = Error),
+        (status = 404, response = Error), (status = 409, response = Error)))]
+fn create_webhook() {}
+
+/// An app's webhooks (admin)
+#[utoipa::path(get, path = "/api/v1/apps/{app}/webhooks", operation_id = "listWebhooks", tag = "admin", security(("bearer" = [])),
+    params(AppPath),
+    responses(
+        (status = 200, description = "The webhooks", body = Webhooks),
+        (status = 400, response = Error), (status = 401, response = Error), (status = 403, response = Error)))]
+fn list_webhooks() {}
+
+/// Remove a webhook and its delivery log (admin)
+#[utoipa::path(delete, path = "/api/v1/apps/{app}/webhooks/{id}", operation_id = "deleteWebhook", tag = "admin", security(("bearer" = [])),
+    params(WebhookPath),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, response = Error), (status = 401, response = Error), (status = 403, response = Error),
+        (status = 404, response = Error)))]
+fn delete_webhook() {}
+
+/// The newest 100 webhook deliveries of an app (admin)
+#[utoipa::path(get, path = "/api/v1/apps/{app}/webhooks/deliveries", operation_id = "webhookDeliveries", tag = "admin", security(("bearer" = [])),
+    params(AppPath),
+    responses(
+        (status = 200, description = "The delivery log", body = WebhookDeliveries),
+        (status = 400, response = Error), (status = 401, response = Error), (status = 403, response = Error)))]
+fn webhook_deliveries() {}

@@ -359,6 +359,14 @@ async fn publish_checked(
     let release =
         state.db().release(&app, &version_text).await?.ok_or_else(|| Error::Internal("lost release".into()))?;
     let body = super::api::release_view(state, &release).await?;
+    crate::webhooks::emit(
+        state,
+        &app,
+        "release.published",
+        &version_text,
+        serde_json::json!({"channel": channel.as_str(), "rollout": rollout}),
+    )
+    .await;
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
 

@@ -1,5 +1,5 @@
 //! What lets several replicas share one PostgreSQL database and one object store: cache invalidation by
-//! `LISTEN/NOTIFY`, and orphan collection and freshness re-signing as singleton jobs on the leader
+//! `LISTEN/NOTIFY`, and orphan collection, freshness re-signing and webhook deliveries as singleton jobs on the leader
 //! ([`crate::leader`]).
 //!
 //! Every change to releases commits a `NOTIFY` on [`crate::db::RELEASES_CHANNEL`] in its own transaction; each
@@ -42,6 +42,25 @@ pub fn start(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             async move { super::metadata::resign_due(&state).await }
         },
     ));
+    // Webhook deliveries: on one replica only, so none is sent twice.
+    match crate::webhooks::client(&state.config().webhooks) {
+        Ok(http) => {
+            let poll = state.config().webhooks.poll;
+            let job_state = state.clone();
+            tasks.push(leader::spawn_singleton(
+                state.db().clone(),
+                crate::webhooks::JOB,
+                Schedule { interval: poll, standby_poll: poll.max(Duration::from_secs(5)) },
+                state.metrics().leader_flag(crate::webhooks::JOB),
+                move || {
+                    let state = job_state.clone();
+                    let http = http.clone();
+                    async move { crate::webhooks::deliver_due(&state, &http).await }
+                },
+            ));
+        }
+        Err(e) => tracing::error!(error = %e, "webhooks will not be delivered"),
+    }
     if state.blobs().is_object_store() {
         let gc = state.config().gc;
         let job_state = state.clone();

@@ -1,0 +1,416 @@
+//! Release-health events: what an install reports back to the update server (`POST /{app}/events`).
+//!
+//! The updater sends small batches of [`Event`]s in the background: an update was installed, the new version started
+//! healthily (confirmed), it was rolled back, installing or downloading it failed, or the system webview was too old
+//! for it. The server counts them per release and halts a staged rollout whose failure rate is too high (see
+//! `docs/protocol.md` §9).
+//!
+//! The endpoint is unauthenticated, so the parser here is strict and bounded like every other one in this crate: at
+//! most [`MAX_BODY_LEN`] bytes, [`MAX_EVENTS`] events, no duplicate keys, closed sets for the kind, install id and
+//! error code alphabets (so nothing a client sends can become a metric label or a log line with control characters).
+//! Unknown fields are ignored, so a newer client may add fields without its batches being refused; an unknown
+//! `kind` refuses the whole batch (the server answers 400, which a client treats as final and drops the batch).
+//!
+//! An event carries nothing personal: the install id is the random per-install id the updater already sends with its
+//! checks (a UUID for Millennium's updater), never derived from the machine or the user.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result, snippet};
+use crate::{Target, Version};
+
+/// Largest event batch body accepted, in bytes (64 KiB). A full batch of [`MAX_EVENTS`] typical events is ~20 KiB.
+pub const MAX_BODY_LEN: usize = 64 * 1024;
+
+/// Most events in one batch.
+pub const MAX_EVENTS: usize = 100;
+
+/// Longest install id accepted, in bytes (the server's limit for the install id of checks).
+pub const MAX_INSTALL_ID_LEN: usize = 128;
+
+/// Longest error code accepted, in bytes.
+pub const MAX_ERROR_CODE_LEN: usize = 64;
+
+/// What happened on an install. Written in snake_case on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventKind {
+    /// An update was installed (the new version is about to start).
+    Installed,
+    /// The new version started and reported itself healthy.
+    Confirmed,
+    /// The new version did not confirm its health and the previous version was restored.
+    RolledBack,
+    /// Installing the downloaded update failed; the previous version is still running.
+    InstallFailed,
+    /// Downloading (or verifying) the update failed.
+    DownloadFailed,
+    /// The update was refused because the system webview is older than the release needs.
+    WebviewTooOld,
+}
+
+impl EventKind {
+    /// Every kind, in wire order.
+    pub const ALL: [EventKind; 6] = [
+        EventKind::Installed,
+        EventKind::Confirmed,
+        EventKind::RolledBack,
+        EventKind::InstallFailed,
+        EventKind::DownloadFailed,
+        EventKind::WebviewTooOld,
+    ];
+
+    /// The wire name (`rolled_back`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Installed => "installed",
+            EventKind::Confirmed => "confirmed",
+            EventKind::RolledBack => "rolled_back",
+            EventKind::InstallFailed => "install_failed",
+            EventKind::DownloadFailed => "download_failed",
+            EventKind::WebviewTooOld => "webview_too_old",
+        }
+    }
+
+    /// Whether this kind counts as a failure of the release for an automatic rollout halt: a rollback or a failed
+    /// install. (A failed download or a too-old webview says nothing about the release's code.)
+    pub fn is_release_failure(self) -> bool {
+        matches!(self, EventKind::RolledBack | EventKind::InstallFailed)
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for EventKind {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        EventKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| Error::UnknownEventKind { value: snippet(s) })
+    }
+}
+
+impl serde::Serialize for EventKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for EventKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One report from one install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// What happened.
+    pub kind: EventKind,
+    /// The install's random id: 1 to [`MAX_INSTALL_ID_LEN`] characters of `A-Z a-z 0-9 . _ -` (see
+    /// [`check_install_id`]).
+    pub install_id: String,
+    /// The version the install ran before the update, when known.
+    pub from: Option<Version>,
+    /// The release the event is about (the version being installed, confirmed, rolled back from, …).
+    pub to: Version,
+    /// The platform of the install.
+    pub target: Target,
+    /// For failures: a short machine code of what went wrong, e.g. `signature` or `no_space` (see
+    /// [`check_error_code`]). Never free text.
+    pub error: Option<String>,
+    /// When it happened, in Unix seconds, if the client knows (events may be sent long after, from the queue).
+    pub at: Option<u64>,
+}
+
+/// The body of `POST /{app}/events`: `{"events":[…]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EventBatch {
+    /// 1 to [`MAX_EVENTS`] events.
+    pub events: Vec<Event>,
+}
+
+impl EventBatch {
+    /// Parses a request body strictly: at most [`MAX_BODY_LEN`] bytes of JSON without duplicate keys, an object
+    /// with an `events` array of 1 to [`MAX_EVENTS`] valid events. Any problem refuses the whole batch.
+    pub fn parse(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() > MAX_BODY_LEN {
+            return Err(Error::DocumentTooLarge { len: bytes.len(), max: MAX_BODY_LEN });
+        }
+        let value = crate::json::parse(bytes)?;
+        let Value::Object(root) = value else {
+            return Err(Error::WrongType { field: "(document)".into(), expected: "an object" });
+        };
+        let events = match root.get("events") {
+            None | Some(Value::Null) => return Err(Error::MissingField { field: "events".into() }),
+            Some(Value::Array(items)) => items,
+            Some(_) => return Err(Error::WrongType { field: "events".into(), expected: "an array" }),
+        };
+        if events.is_empty() {
+            return Err(Error::EmptyEventBatch);
+        }
+        if events.len() > MAX_EVENTS {
+            return Err(Error::TooManyItems { field: "events".into(), max: MAX_EVENTS });
+        }
+        let events = events.iter().enumerate().map(|(i, v)| parse_event(i, v)).collect::<Result<Vec<_>>>()?;
+        Ok(Self { events })
+    }
+
+    /// Writes the batch as the JSON the server accepts. Fails (rather than producing a body the server would
+    /// refuse) when the batch is empty, too large, or holds an invalid install id or error code.
+    pub fn to_json(&self) -> Result<String> {
+        if self.events.is_empty() {
+            return Err(Error::EmptyEventBatch);
+        }
+        if self.events.len() > MAX_EVENTS {
+            return Err(Error::TooManyItems { field: "events".into(), max: MAX_EVENTS });
+        }
+        let mut items = Vec::with_capacity(self.events.len());
+        for (i, event) in self.events.iter().enumerate() {
+            check_install_id(&format!("events[{i}].install_id"), &event.install_id)?;
+            if let Some(code) = &event.error {
+                check_error_code(&format!("events[{i}].error"), code)?;
+            }
+            let mut object = Map::new();
+            object.insert("kind".into(), event.kind.as_str().into());
+            object.insert("install_id".into(), event.install_id.clone().into());
+            if let Some(from) = &event.from {
+                object.insert("from".into(), from.to_string().into());
+            }
+            object.insert("to".into(), event.to.to_string().into());
+            object.insert("target".into(), event.target.to_string().into());
+            if let Some(code) = &event.error {
+                object.insert("error".into(), code.clone().into());
+            }
+            if let Some(at) = event.at {
+                object.insert("at".into(), at.into());
+            }
+            items.push(Value::Object(object));
+        }
+        let mut root = Map::new();
+        root.insert("events".into(), Value::Array(items));
+        let text = Value::Object(root).to_string();
+        if text.len() > MAX_BODY_LEN {
+            return Err(Error::DocumentTooLarge { len: text.len(), max: MAX_BODY_LEN });
+        }
+        Ok(text)
+    }
+}
+
+fn parse_event(index: usize, value: &Value) -> Result<Event> {
+    let path = |name: &str| format!("events[{index}].{name}");
+    let Value::Object(object) = value else {
+        return Err(Error::WrongType { field: format!("events[{index}]"), expected: "an object" });
+    };
+    let string = |name: &str, required: bool| -> Result<Option<&str>> {
+        match object.get(name) {
+            None | Some(Value::Null) if required => Err(Error::MissingField { field: path(name) }),
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(Error::WrongType { field: path(name), expected: "a string" }),
+        }
+    };
+    // `required` strings are always `Some`.
+    let required = |name: &str| string(name, true).map(Option::unwrap_or_default);
+
+    let kind = required("kind")?.parse()?;
+    let install_id = required("install_id")?;
+    check_install_id(&path("install_id"), install_id)?;
+    let version = |name: &str, text: &str| {
+        Version::parse(text)
+            .map_err(|source| Error::InvalidFieldVersion { field: path(name), source: Box::new(source) })
+    };
+    let from = string("from", false)?.map(|t| version("from", t)).transpose()?;
+    let to = version("to", required("to")?)?;
+    let target_text = required("target")?;
+    let target = target_text
+        .parse()
+        .map_err(|source| Error::InvalidEventField { field: path("target"), reason: error_reason(source) })?;
+    let error = string("error", false)?;
+    if let Some(code) = error {
+        check_error_code(&path("error"), code)?;
+    }
+    let at = match object.get("at") {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| Error::WrongType {
+            field: path("at"),
+            expected: "a whole number of seconds since 1970 (not negative)",
+        })?),
+        Some(_) => return Err(Error::WrongType { field: path("at"), expected: "a number" }),
+    };
+    Ok(Event { kind, install_id: install_id.to_owned(), from, to, target, error: error.map(str::to_owned), at })
+}
+
+fn error_reason(error: Error) -> String {
+    error.to_string()
+}
+
+/// Checks an install id as events carry it: 1 to [`MAX_INSTALL_ID_LEN`] characters of `A-Z a-z 0-9 . _ -`. That
+/// covers the UUIDs Millennium's updater generates, and keeps ids out of logs and labels harmless.
+pub fn check_install_id(field: &str, id: &str) -> Result<()> {
+    if id.is_empty() || id.len() > MAX_INSTALL_ID_LEN {
+        return Err(Error::InvalidEventField {
+            field: field.to_owned(),
+            reason: format!("an install id is 1 to {MAX_INSTALL_ID_LEN} characters, not {}", id.len()),
+        });
+    }
+    if !id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+        return Err(Error::InvalidEventField {
+            field: field.to_owned(),
+            reason: format!("an install id holds only `A-Z a-z 0-9 . _ -`, not `{}`", snippet(id)),
+        });
+    }
+    Ok(())
+}
+
+/// Checks an error code: 1 to [`MAX_ERROR_CODE_LEN`] characters of `a-z 0-9 _ .`, starting with a letter (the
+/// stable snake_case codes of `docs/conventions.md`, optionally dotted as `crate.code`).
+pub fn check_error_code(field: &str, code: &str) -> Result<()> {
+    let ok = !code.is_empty()
+        && code.len() <= MAX_ERROR_CODE_LEN
+        && code.as_bytes()[0].is_ascii_lowercase()
+        && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'_' | b'.'));
+    if !ok {
+        return Err(Error::InvalidEventField {
+            field: field.to_owned(),
+            reason: format!(
+                "an error code is 1 to {MAX_ERROR_CODE_LEN} characters of `a-z 0-9 _ .` starting with a letter, not `{}`",
+                snippet(code)
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"{"events":[
+        {"kind":"installed","install_id":"0b9d2c3e-6f4a-4c1e-9d55-1c2b3a4d5e6f","from":"1.0.0","to":"1.1.0",
+         "target":"linux-x86_64-deb","at":1700000000},
+        {"kind":"rolled_back","install_id":"abc","to":"1.1.0","target":"windows-x86_64","error":"health_timeout",
+         "future_field":{"x":1}}
+    ]}"#;
+
+    fn one(event: &str) -> Result<EventBatch> {
+        EventBatch::parse(format!(r#"{{"events":[{event}]}}"#).as_bytes())
+    }
+
+    #[test]
+    fn a_good_batch_parses_and_round_trips() {
+        let batch = EventBatch::parse(GOOD.as_bytes()).unwrap();
+        assert_eq!(batch.events.len(), 2);
+        assert_eq!(batch.events[0].kind, EventKind::Installed);
+        assert_eq!(batch.events[0].from, Some(Version::parse("1.0.0").unwrap()));
+        assert_eq!(batch.events[0].at, Some(1_700_000_000));
+        assert_eq!(batch.events[1].kind, EventKind::RolledBack);
+        assert_eq!(batch.events[1].error.as_deref(), Some("health_timeout"));
+        assert_eq!(batch.events[1].target.to_string(), "windows-x86_64");
+        let again = EventBatch::parse(batch.to_json().unwrap().as_bytes()).unwrap();
+        assert_eq!(again, batch);
+    }
+
+    #[test]
+    fn every_kind_has_its_snake_case_name() {
+        for kind in EventKind::ALL {
+            assert_eq!(kind.as_str().parse::<EventKind>().unwrap(), kind);
+            assert_eq!(serde_json::to_string(&kind).unwrap(), format!("\"{kind}\""));
+        }
+        assert!("RolledBack".parse::<EventKind>().is_err());
+        assert!("rolledback".parse::<EventKind>().is_err());
+    }
+
+    #[test]
+    fn bad_batches_are_refused_with_the_field_named() {
+        let cases: &[(&str, &str)] = &[
+            (r#"{"kind":"exploded","install_id":"a","to":"1.0.0","target":"linux-x86_64"}"#, "unknown event kind"),
+            (r#"{"kind":"installed","to":"1.0.0","target":"linux-x86_64"}"#, "events[0].install_id"),
+            (r#"{"kind":"installed","install_id":"a b","to":"1.0.0","target":"linux-x86_64"}"#, "events[0].install_id"),
+            (r#"{"kind":"installed","install_id":"a","to":"one","target":"linux-x86_64"}"#, "events[0].to"),
+            (
+                r#"{"kind":"installed","install_id":"a","to":"1.0.0","from":7,"target":"linux-x86_64"}"#,
+                "events[0].from",
+            ),
+            (r#"{"kind":"installed","install_id":"a","to":"1.0.0","target":"beos-x86_64"}"#, "events[0].target"),
+            (
+                r#"{"kind":"installed","install_id":"a","to":"1.0.0","target":"linux-x86_64","error":"Bad Thing"}"#,
+                "events[0].error",
+            ),
+            (r#"{"kind":"installed","install_id":"a","to":"1.0.0","target":"linux-x86_64","at":-1}"#, "events[0].at"),
+            (r#"{"kind":"installed","install_id":"a","to":"1.0.0","target":"linux-x86_64","at":1.5}"#, "events[0].at"),
+            (
+                r#"{"kind":"installed","kind":"installed","install_id":"a","to":"1.0.0","target":"linux-x86_64"}"#,
+                "duplicate key",
+            ),
+            (r#"7"#, "events[0]"),
+        ];
+        for (event, needle) in cases {
+            let err = one(event).unwrap_err().to_string();
+            assert!(err.contains(needle), "{event}: {err}");
+        }
+        let long_id = "a".repeat(MAX_INSTALL_ID_LEN + 1);
+        assert!(
+            one(&format!(r#"{{"kind":"installed","install_id":"{long_id}","to":"1.0.0","target":"linux-x86_64"}}"#))
+                .is_err()
+        );
+        let long_code = "a".repeat(MAX_ERROR_CODE_LEN + 1);
+        assert!(
+            one(&format!(
+                r#"{{"kind":"installed","install_id":"a","to":"1.0.0","target":"linux-x86_64","error":"{long_code}"}}"#
+            ))
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn batch_limits_hold() {
+        assert!(matches!(EventBatch::parse(br#"{"events":[]}"#), Err(Error::EmptyEventBatch)));
+        assert!(matches!(EventBatch::parse(br#"{}"#), Err(Error::MissingField { .. })));
+        assert!(matches!(EventBatch::parse(br#"[]"#), Err(Error::WrongType { .. })));
+        let event = r#"{"kind":"installed","install_id":"a","to":"1.0.0","target":"linux-x86_64"}"#;
+        let many = vec![event; MAX_EVENTS + 1].join(",");
+        assert!(matches!(
+            EventBatch::parse(format!(r#"{{"events":[{many}]}}"#).as_bytes()),
+            Err(Error::TooManyItems { max: MAX_EVENTS, .. })
+        ));
+        let big = format!(r#"{{"events":[],"pad":"{}"}}"#, "x".repeat(MAX_BODY_LEN));
+        assert!(matches!(EventBatch::parse(big.as_bytes()), Err(Error::DocumentTooLarge { max: MAX_BODY_LEN, .. })));
+        // A full batch of the longest fields still fits the body limit, so a valid client batch is never refused.
+        let id = "a".repeat(MAX_INSTALL_ID_LEN);
+        let code = "e".repeat(MAX_ERROR_CODE_LEN);
+        let v = u64::MAX.to_string();
+        let event = Event {
+            kind: EventKind::WebviewTooOld,
+            install_id: id,
+            from: Some(Version::parse(&format!("{v}.{v}.{v}")).unwrap()),
+            to: Version::parse(&format!("{v}.{v}.{v}")).unwrap(),
+            target: "darwin-aarch64-app".parse().unwrap(),
+            error: Some(code),
+            at: Some(u64::MAX),
+        };
+        let batch = EventBatch { events: vec![event; MAX_EVENTS] };
+        let text = batch.to_json().unwrap();
+        assert_eq!(EventBatch::parse(text.as_bytes()).unwrap(), batch);
+    }
+
+    #[test]
+    fn serializing_refuses_what_the_server_would() {
+        let mut event = EventBatch::parse(GOOD.as_bytes()).unwrap().events.remove(0);
+        event.install_id = "has space".into();
+        assert!(EventBatch { events: vec![event.clone()] }.to_json().is_err());
+        event.install_id = "ok".into();
+        event.error = Some("Not-A-Code".into());
+        assert!(EventBatch { events: vec![event] }.to_json().is_err());
+        assert!(EventBatch::default().to_json().is_err());
+    }
+}

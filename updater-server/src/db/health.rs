@@ -1,0 +1,251 @@
+//! Release health: hourly event counters per app, release, channel and kind; adoption counters from update checks;
+//! halt rules and the automatic halt of a rollout.
+//!
+//! Counters are upserts that add (`ON CONFLICT … DO UPDATE SET n = n + excluded.n`), so storage is one row per
+//! (release, channel, kind, hour) however many installs report, and replicas may add to the same row concurrently.
+//! A halt is one conditional `UPDATE … WHERE halted_at IS NULL` in a transaction that also pauses every placement:
+//! whichever replica (or request) gets there first halts it, the others change nothing, so evaluating the rule on
+//! every ingest is safe with replicas.
+
+use millennium_update_admin::api::{Halt, HaltRule, HealthCounts};
+
+use super::Db;
+use crate::error::{Error, Result};
+use crate::names::AppId;
+
+/// Length of a counter bucket: one hour.
+pub const BUCKET_SECS: i64 = 3600;
+
+/// The bucket (start of the hour) of a Unix time.
+pub fn bucket_of(unix: i64) -> i64 {
+    unix.div_euclid(BUCKET_SECS) * BUCKET_SECS
+}
+
+/// One counter increment.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct HealthKey {
+    pub version: String,
+    pub channel: String,
+    pub kind: &'static str,
+    pub bucket: i64,
+}
+
+/// A release's halt state.
+#[derive(Debug, Clone, Default)]
+pub struct HaltState {
+    pub halted: Option<Halt>,
+    /// Installs counted at the last resume.
+    pub base_installs: u64,
+    /// Failures counted at the last resume.
+    pub base_failures: u64,
+}
+
+/// One stored counter row: `(bucket, channel, kind, n)`.
+pub type HealthRow = (i64, String, String, u64);
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn rule_from(percent: Option<i64>, min: Option<i64>) -> Option<HaltRule> {
+    Some(HaltRule { max_failure_percent: u8::try_from(percent?).ok()?, min_installs: to_u64(min?) })
+}
+
+impl Db {
+    /// Adds event counts of `app`, in one transaction.
+    pub async fn add_health(&self, app: &AppId, counts: &[(HealthKey, u64)]) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        for (key, n) in counts {
+            tx.query(
+                "INSERT INTO release_health (app_id, version, channel, kind, bucket, n) VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (app_id, version, channel, kind, bucket) DO UPDATE SET n = release_health.n + excluded.n",
+            )
+            .bind(app.as_str())
+            .bind(key.version.as_str())
+            .bind(key.channel.as_str())
+            .bind(key.kind)
+            .bind(key.bucket)
+            .bind(to_i64(*n))
+            .execute()
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// Adds update-check counts `(app, version, bucket) → checks`, in one transaction.
+    pub async fn add_adoption(&self, counts: &[((String, String, i64), u64)]) -> Result<()> {
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for ((app, version, bucket), n) in counts {
+            // An app deleted meanwhile (there is no deletion today) must not fail the whole flush.
+            tx.query(
+                "INSERT INTO release_adoption (app_id, version, bucket, n)
+                 SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM apps WHERE id = $1)
+                 ON CONFLICT (app_id, version, bucket) DO UPDATE SET n = release_adoption.n + excluded.n",
+            )
+            .bind(app.as_str())
+            .bind(version.as_str())
+            .bind(*bucket)
+            .bind(to_i64(*n))
+            .execute()
+            .await?;
+        }
+        tx.commit().await
+    }
+
+    /// Every counter row of a release, oldest first.
+    pub async fn health_rows(&self, app: &AppId, version: &str) -> Result<Vec<HealthRow>> {
+        self.query(
+            "SELECT bucket, channel, kind, n FROM release_health WHERE app_id = $1 AND version = $2
+             ORDER BY bucket, channel, kind",
+        )
+        .bind(app.as_str())
+        .bind(version)
+        .fetch_all(|row| Ok((row.get("bucket")?, row.get("channel")?, row.get("kind")?, to_u64(row.get("n")?))))
+        .await
+    }
+
+    /// A release's counts, all channels and hours added up.
+    pub async fn health_totals(&self, app: &AppId, version: &str) -> Result<HealthCounts> {
+        let rows: Vec<(String, i64)> = self
+            .query(
+                "SELECT kind, CAST(SUM(n) AS BIGINT) AS total FROM release_health WHERE app_id = $1 AND version = $2 GROUP BY kind",
+            )
+            .bind(app.as_str())
+            .bind(version)
+            .fetch_all(|row| Ok((row.get("kind")?, row.get("total")?)))
+            .await?;
+        let mut counts = HealthCounts::default();
+        for (kind, total) in rows {
+            if let Some(slot) = counts.get_mut(&kind) {
+                *slot = to_u64(total);
+            }
+        }
+        Ok(counts)
+    }
+
+    /// Update checks per hour and client version since `since` (Unix seconds), oldest first.
+    pub async fn adoption(&self, app: &AppId, since: i64) -> Result<Vec<(i64, String, u64)>> {
+        self.query(
+            "SELECT bucket, version, n FROM release_adoption WHERE app_id = $1 AND bucket >= $2 ORDER BY bucket, version",
+        )
+        .bind(app.as_str())
+        .bind(since)
+        .fetch_all(|row| Ok((row.get("bucket")?, row.get("version")?, to_u64(row.get("n")?))))
+        .await
+    }
+
+    /// The halt rule in force for a release and where it comes from (`release` or `app`).
+    pub async fn halt_rule(&self, app: &AppId, release_id: i64) -> Result<Option<(HaltRule, &'static str)>> {
+        let row: Option<(Option<i64>, Option<i64>, Option<i64>, Option<i64>)> = self
+            .query(
+                "SELECT r.halt_max_failure_percent AS rp, r.halt_min_installs AS rm,
+                        a.halt_max_failure_percent AS ap, a.halt_min_installs AS am
+                 FROM releases r JOIN apps a ON a.id = r.app_id WHERE r.id = $1 AND r.app_id = $2",
+            )
+            .bind(release_id)
+            .bind(app.as_str())
+            .fetch_optional(|row| Ok((row.get("rp")?, row.get("rm")?, row.get("ap")?, row.get("am")?)))
+            .await?;
+        let Some((rp, rm, ap, am)) = row else { return Ok(None) };
+        Ok(rule_from(rp, rm).map(|r| (r, "release")).or_else(|| rule_from(ap, am).map(|r| (r, "app"))))
+    }
+
+    /// Sets (or with `None` removes) an app's default halt rule; `false` when there is no such app.
+    pub async fn set_app_halt_rule(&self, app: &AppId, rule: Option<HaltRule>) -> Result<bool> {
+        let updated = self
+            .query("UPDATE apps SET halt_max_failure_percent = $1, halt_min_installs = $2 WHERE id = $3")
+            .bind(rule.map(|r| i64::from(r.max_failure_percent)))
+            .bind(rule.map(|r| to_i64(r.min_installs)))
+            .bind(app.as_str())
+            .execute()
+            .await?;
+        Ok(updated > 0)
+    }
+
+    /// Sets (or with `None` removes) a release's own halt rule.
+    pub async fn set_release_halt_rule(&self, release_id: i64, rule: Option<HaltRule>) -> Result<()> {
+        self.query("UPDATE releases SET halt_max_failure_percent = $1, halt_min_installs = $2 WHERE id = $3")
+            .bind(rule.map(|r| i64::from(r.max_failure_percent)))
+            .bind(rule.map(|r| to_i64(r.min_installs)))
+            .bind(release_id)
+            .execute()
+            .await?;
+        Ok(())
+    }
+
+    /// A release's halt state.
+    pub async fn halt_state(&self, release_id: i64) -> Result<HaltState> {
+        self.query(
+            "SELECT halted_at, halted_reason, halt_base_installs, halt_base_failures FROM releases WHERE id = $1",
+        )
+        .bind(release_id)
+        .fetch_optional(|row| {
+            let at: Option<i64> = row.get("halted_at")?;
+            let reason: Option<String> = row.get("halted_reason")?;
+            Ok(HaltState {
+                halted: at.map(|at| Halt { at, reason: reason.unwrap_or_default() }),
+                base_installs: to_u64(row.get("halt_base_installs")?),
+                base_failures: to_u64(row.get("halt_base_failures")?),
+            })
+        })
+        .await?
+        .ok_or_else(|| Error::not_found("release"))
+    }
+
+    /// Halts a release's rollout: records why and when and pauses every placement, unless it is halted already.
+    /// Returns whether this call halted it (exactly one of concurrent callers, on any replica, gets `true`).
+    pub async fn halt_release(&self, app: &AppId, release_id: i64, reason: &str) -> Result<bool> {
+        let mut tx = self.begin_app_write(app).await?;
+        let halted = tx
+            .query("UPDATE releases SET halted_at = $1, halted_reason = $2 WHERE id = $3 AND halted_at IS NULL")
+            .bind(super::now())
+            .bind(reason)
+            .bind(release_id)
+            .execute()
+            .await?;
+        if halted == 0 {
+            return Ok(false);
+        }
+        tx.query("UPDATE channel_releases SET paused = TRUE WHERE release_id = $1").bind(release_id).execute().await?;
+        tx.announce(app).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Clears a release's halt (an operator resumed it), remembering the counts so far as the new baseline.
+    /// Returns whether it was halted.
+    pub async fn clear_halt(&self, release_id: i64, base: &HealthCounts) -> Result<bool> {
+        let cleared = self
+            .query(
+                "UPDATE releases SET halted_at = NULL, halted_reason = NULL, halt_base_installs = $1,
+                 halt_base_failures = $2 WHERE id = $3 AND halted_at IS NOT NULL",
+            )
+            .bind(to_i64(base.installed))
+            .bind(to_i64(base.failures()))
+            .bind(release_id)
+            .execute()
+            .await?;
+        Ok(cleared > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_hours() {
+        assert_eq!(bucket_of(0), 0);
+        assert_eq!(bucket_of(3599), 0);
+        assert_eq!(bucket_of(3600), 3600);
+        assert_eq!(bucket_of(1_767_225_601), 1_767_225_600);
+        assert_eq!(bucket_of(-1), -3600);
+    }
+}

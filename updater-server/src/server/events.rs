@@ -1,0 +1,242 @@
+//! `POST /{app}/events`: release-health reports from installs (format: `docs/protocol.md` §9,
+//! [`millennium_update_protocol::events`]), counted into hourly counters, and the automatic rollout halt.
+//!
+//! The endpoint is unauthenticated, so everything it does is bounded before it costs anything:
+//!
+//! 1. the client's IP address (its /64 for IPv6) spends one token of its bucket per request ([`EventLimits::per_ip`])
+//!    before the body is read: a flood is answered `429` with `Retry-After` for the price of a map lookup;
+//! 2. the body is read up to [`MAX_BODY_LEN`] bytes (`413` beyond; a `Content-Length` over it is refused unread) and
+//!    parsed strictly (`400`);
+//! 3. an app that does not exist is `404`; each event spends a token of its install id's bucket
+//!    ([`EventLimits::per_install`]) and names a release the app has, or it is counted as rejected and never stored;
+//! 4. the accepted events add to one counter row per (release, channel, kind, hour), one transaction per batch;
+//! 5. the answer is `202` with `{"accepted":N,"rejected":M}`: never more than the request, so the endpoint cannot be
+//!    used to amplify traffic.
+//!
+//! The `at` of an event picks its hour when it lies within the last 7 days (and not in the future); otherwise the
+//! event counts in the current hour, so a client cannot make rows for arbitrary hours.
+//!
+//! After counting, each release that got `installed`, `rolled_back` or `install_failed` reports has its halt rule
+//! evaluated; see [`evaluate_halt`]. Events are attributed to the channel the release was most recently placed in
+//! (the placement new installs come from); the halt itself pauses every placement of the release.
+//!
+//! Behind a reverse proxy every client has the proxy's address: the per-IP limit then applies to all of them
+//! together, and should be raised (`--event-ip-burst`, `--event-ip-per-minute`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use millennium_update_admin::api::EventsAccepted;
+use millennium_update_protocol::events::{EventBatch, EventKind, MAX_BODY_LEN};
+
+use super::AppState;
+use crate::db::{HealthKey, ReleaseRow, bucket_of};
+use crate::error::{Error, Result};
+use crate::names::AppId;
+use crate::ratelimit::{KeyedLimiter, Rate, ip_key};
+
+/// The client's IP address, put in every request's extensions by the connection ([`super::serve_on`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub IpAddr);
+
+/// The `app` label of events for an app that does not exist.
+pub const UNKNOWN_APP: &str = "_unknown";
+
+/// How far back an event's `at` may place it.
+pub const MAX_EVENT_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Rate limits of the event endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct EventLimits {
+    /// Requests per client IP address (IPv6: per /64).
+    pub per_ip: Rate,
+    /// Events per install id.
+    pub per_install: Rate,
+    /// Most keys each limiter keeps (see [`KeyedLimiter`]).
+    pub max_keys: usize,
+}
+
+impl Default for EventLimits {
+    /// 60 requests at once per IP, then one a second; 20 events at once per install, then one a minute. An install
+    /// sends a handful of events per update; a whole office behind one address updating at once sends a few
+    /// batches each.
+    fn default() -> Self {
+        Self { per_ip: Rate::per_minute(60, 60), per_install: Rate::per_minute(20, 1), max_keys: 65_536 }
+    }
+}
+
+/// The limiters.
+#[derive(Debug)]
+pub struct Limiters {
+    per_ip: KeyedLimiter,
+    per_install: KeyedLimiter,
+}
+
+impl Limiters {
+    /// Empty limiters with `limits`.
+    pub fn new(limits: &EventLimits) -> Self {
+        Self {
+            per_ip: KeyedLimiter::new(limits.per_ip, limits.max_keys),
+            per_install: KeyedLimiter::new(limits.per_install, limits.max_keys),
+        }
+    }
+}
+
+/// `POST /{app}/events`.
+pub async fn ingest(State(state): State<AppState>, Path(app): Path<String>, request: Request) -> Result<Response> {
+    let now = Instant::now();
+    // Requests through `oneshot` in tests have no peer: they share the unspecified address's bucket.
+    let ip = request.extensions().get::<PeerAddr>().map_or(IpAddr::from([0, 0, 0, 0]), |p| p.0);
+    if let Err(wait) = state.limiters().per_ip.check(ip_key(ip), 1.0, now) {
+        state.metrics().client_events(UNKNOWN_APP, "_batch", "rate_limited", 1);
+        return Err(Error::RateLimited { retry_after: wait.as_secs().max(1) });
+    }
+    let app = AppId::parse(&app)?;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = Error::BodyTooLarge { limit: MAX_BODY_LEN as u64 };
+    if declared.is_some_and(|len| len > MAX_BODY_LEN as u64) {
+        state.metrics().client_events(UNKNOWN_APP, "_batch", "too_large", 1);
+        return Err(too_large);
+    }
+    let Ok(body) = axum::body::to_bytes(request.into_body(), MAX_BODY_LEN).await else {
+        state.metrics().client_events(UNKNOWN_APP, "_batch", "too_large", 1);
+        return Err(too_large);
+    };
+    let batch = match EventBatch::parse(&body) {
+        Ok(batch) => batch,
+        Err(source) => {
+            state.metrics().client_events(UNKNOWN_APP, "_invalid", "invalid", 1);
+            return Err(Error::protocol("event batch", source));
+        }
+    };
+    if state.db().app(&app).await?.is_none() {
+        for event in &batch.events {
+            state.metrics().client_events(UNKNOWN_APP, event.kind.as_str(), "unknown_app", 1);
+        }
+        return Err(Error::not_found(format!("app `{app}`")));
+    }
+
+    // The releases the batch names, each looked up once: `None` for a version the app never released.
+    let mut releases: BTreeMap<String, Option<(ReleaseRow, String)>> = BTreeMap::new();
+    for event in &batch.events {
+        let version = event.to.to_string();
+        if releases.contains_key(&version) {
+            continue;
+        }
+        let found = match state.db().release(&app, &version).await? {
+            Some(release) => {
+                let placements = state.db().placements(release.id).await?;
+                let channel = placements.iter().max_by_key(|p| p.added_at).map(|p| p.channel.clone());
+                channel.map(|channel| (release, channel))
+            }
+            None => None,
+        };
+        releases.insert(version, found);
+    }
+
+    let unix_now = crate::db::now();
+    let oldest = unix_now - i64::try_from(MAX_EVENT_AGE.as_secs()).unwrap_or(0);
+    let mut counts: BTreeMap<HealthKey, u64> = BTreeMap::new();
+    let mut touched = BTreeSet::new();
+    let (mut accepted, mut rejected) = (0u32, 0u32);
+    for event in &batch.events {
+        let version = event.to.to_string();
+        let Some(Some((_, channel))) = releases.get(&version) else {
+            state.metrics().client_events(app.as_str(), event.kind.as_str(), "unknown_version", 1);
+            rejected += 1;
+            continue;
+        };
+        if state.limiters().per_install.check(event.install_id.as_str(), 1.0, now).is_err() {
+            state.metrics().client_events(app.as_str(), event.kind.as_str(), "rate_limited", 1);
+            rejected += 1;
+            continue;
+        }
+        let at = event.at.and_then(|at| i64::try_from(at).ok()).filter(|at| (oldest..=unix_now).contains(at));
+        let key = HealthKey {
+            version: version.clone(),
+            channel: channel.clone(),
+            kind: event.kind.as_str(),
+            bucket: bucket_of(at.unwrap_or(unix_now)),
+        };
+        *counts.entry(key).or_default() += 1;
+        if matches!(event.kind, EventKind::Installed) || event.kind.is_release_failure() {
+            touched.insert(version);
+        }
+        state.metrics().client_events(app.as_str(), event.kind.as_str(), "accepted", 1);
+        accepted += 1;
+    }
+    if !counts.is_empty() {
+        let counts: Vec<(HealthKey, u64)> = counts.into_iter().collect();
+        state.db().add_health(&app, &counts).await?;
+    }
+    for version in touched {
+        if let Some(Some((release, _))) = releases.get(&version)
+            && let Err(e) = evaluate_halt(&state, &app, release).await
+        {
+            tracing::error!(app = %app, version, error = %millennium_update_admin::report::display_chain(&e), "could not evaluate the halt rule");
+        }
+    }
+    Ok((StatusCode::ACCEPTED, axum::Json(EventsAccepted { accepted, rejected })).into_response())
+}
+
+/// Applies a release's halt rule (its own, else the app's): once at least `min_installs` installs were reported
+/// since the last resume, and rollbacks plus failed installs since then exceed `max_failure_percent` of them, the
+/// rollout is halted: every placement paused (never offered to new installs on either the Tauri or the signed
+/// path), why and when recorded, the halt counted in `/metrics`, and `rollout.halted` sent to the app's webhooks.
+/// Idempotent: a release already halted is left alone, and of concurrent evaluations (on any replica) one halts it.
+pub async fn evaluate_halt(state: &AppState, app: &AppId, release: &ReleaseRow) -> Result<bool> {
+    let Some((rule, source)) = state.db().halt_rule(app, release.id).await? else {
+        return Ok(false);
+    };
+    let halt = state.db().halt_state(release.id).await?;
+    if halt.halted.is_some() {
+        return Ok(false);
+    }
+    let totals = state.db().health_totals(app, &release.version).await?;
+    let installs = totals.installed.saturating_sub(halt.base_installs);
+    let failures = totals.failures().saturating_sub(halt.base_failures);
+    if installs < rule.min_installs.max(1) {
+        return Ok(false);
+    }
+    // Integer comparison: failures / installs > max / 100.
+    if u128::from(failures) * 100 <= u128::from(rule.max_failure_percent) * u128::from(installs) {
+        return Ok(false);
+    }
+    let percent = failures as f64 * 100.0 / installs as f64;
+    let reason = format!(
+        "{failures} of {installs} installs rolled back or failed to install ({percent:.1} %), over the {source} rule's {} % (at least {} installs)",
+        rule.max_failure_percent, rule.min_installs
+    );
+    if !state.db().halt_release(app, release.id, &reason).await? {
+        return Ok(false);
+    }
+    tracing::warn!(app = %app, version = %release.version, reason, "rollout halted");
+    state.metrics().rollout_halt(app.as_str());
+    state.releases_changed(app, "halted");
+    super::metadata::refresh(state, app).await;
+    let channels: Vec<String> =
+        state.db().placements(release.id).await?.into_iter().map(|p| p.channel).collect();
+    crate::webhooks::emit(
+        state,
+        app,
+        "rollout.halted",
+        &release.version,
+        serde_json::json!({
+            "reason": reason,
+            "installs": installs,
+            "failures": failures,
+            "rule": {"max_failure_percent": rule.max_failure_percent, "min_installs": rule.min_installs, "source": source},
+            "channels": channels,
+        }),
+    )
+    .await;
+    Ok(true)
+}
