@@ -108,8 +108,23 @@ impl DownloadedUpdate {
     }
 
     pub(crate) fn install_with(&self, inner: &Inner) -> Result<()> {
-        crate::webview::ensure(&inner.webview_policy, &self.version.to_string(), &self.min_webview)?;
-        crate::install::install(inner, self)?;
+        use millennium_update_protocol::events::EventKind;
+        let report = |kind: EventKind, error: Option<&crate::Error>| {
+            if let Some(events) = &inner.events {
+                events.report(kind, Some(&inner.current), &self.version, error);
+            }
+        };
+        if let Err(error) = crate::webview::ensure(&inner.webview_policy, &self.version.to_string(), &self.min_webview)
+        {
+            report(EventKind::WebviewTooOld, Some(&error));
+            return Err(error);
+        }
+        // Queued before the install: an installer-driven install (Windows) ends this process.
+        if let Err(error) = crate::install::install(inner, self) {
+            report(EventKind::InstallFailed, Some(&error));
+            return Err(error);
+        }
+        report(EventKind::Installed, None);
         if let Some(vouched) = &self.vouched
             && let Err(e) = vouched.record_installed(inner)
         {

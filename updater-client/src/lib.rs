@@ -50,6 +50,7 @@ mod check;
 mod download;
 pub mod env_vars;
 mod error;
+pub mod events;
 mod fs;
 mod http;
 pub mod install;

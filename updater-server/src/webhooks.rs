@@ -107,7 +107,9 @@ pub async fn emit(state: &AppState, app: &AppId, event: &str, version: &str, dat
     match state.db().enqueue_deliveries(app, event, &body).await {
         Ok(0) => {}
         Ok(n) => tracing::debug!(app = %app, event, deliveries = n, "webhook deliveries enqueued"),
-        Err(e) => tracing::error!(app = %app, event, error = %display_chain(&e), "could not enqueue webhook deliveries"),
+        Err(e) => {
+            tracing::error!(app = %app, event, error = %display_chain(&e), "could not enqueue webhook deliveries")
+        }
     }
 }
 
@@ -185,10 +187,7 @@ mod tests {
     #[test]
     fn signature_is_the_hmac_of_timestamp_dot_body() {
         // RFC 4231 test case 2 is HMAC-SHA256("Jefe", "what do ya want for nothing?").
-        assert_eq!(
-            signature("Jefe", 0, b"what do ya want for nothing?").len(),
-            "sha256=".len() + 64,
-        );
+        assert_eq!(signature("Jefe", 0, b"what do ya want for nothing?").len(), "sha256=".len() + 64,);
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(b"Jefe").unwrap();
         mac.update(b"what do ya want for nothing?");
         assert_eq!(

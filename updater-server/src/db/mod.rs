@@ -55,9 +55,9 @@ mod backend;
 mod export;
 mod health;
 mod releases;
-mod webhooks;
 mod signed_metadata;
 mod tokens;
+mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -74,12 +74,12 @@ pub use apps::AppRow;
 use backend::Pool;
 pub use export::{Counts, Export, RootRow};
 pub use health::{BUCKET_SECS, HaltState, HealthKey, HealthRow, bucket_of};
-pub use webhooks::{DeliveryRow, WebhookRow};
 pub use releases::{ArtifactRow, NewArtifact, NewRelease, Placement, ReleaseRow};
 pub use signed_metadata::{
     DocumentHead, FreshnessRow, NewReleaseDocument, NewYankList, OnlineKeyRow, ReleaseDocumentRow, YankListRow,
 };
 pub use tokens::TokenRow;
+pub use webhooks::{DeliveryRow, WebhookRow};
 
 use crate::error::{Error, Result};
 

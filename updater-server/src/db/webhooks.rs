@@ -89,15 +89,17 @@ impl Db {
             events: events.to_vec(),
             created_at: now(),
         };
-        self.query("INSERT INTO webhooks (id, app_id, url, secret, events, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-            .bind(row.id.as_str())
-            .bind(app.as_str())
-            .bind(url)
-            .bind(secret)
-            .bind(events.join(","))
-            .bind(row.created_at)
-            .execute()
-            .await?;
+        self.query(
+            "INSERT INTO webhooks (id, app_id, url, secret, events, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(row.id.as_str())
+        .bind(app.as_str())
+        .bind(url)
+        .bind(secret)
+        .bind(events.join(","))
+        .bind(row.created_at)
+        .execute()
+        .await?;
         Ok(row)
     }
 
@@ -119,8 +121,12 @@ impl Db {
             .bind(app.as_str())
             .execute()
             .await?;
-        let removed =
-            tx.query("DELETE FROM webhooks WHERE id = $1 AND app_id = $2").bind(id).bind(app.as_str()).execute().await?;
+        let removed = tx
+            .query("DELETE FROM webhooks WHERE id = $1 AND app_id = $2")
+            .bind(id)
+            .bind(app.as_str())
+            .execute()
+            .await?;
         tx.commit().await?;
         Ok(removed > 0)
     }

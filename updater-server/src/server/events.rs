@@ -96,11 +96,8 @@ pub async fn ingest(State(state): State<AppState>, Path(app): Path<String>, requ
         return Err(Error::RateLimited { retry_after: wait.as_secs().max(1) });
     }
     let app = AppId::parse(&app)?;
-    let declared = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let too_large = Error::BodyTooLarge { limit: MAX_BODY_LEN as u64 };
     if declared.is_some_and(|len| len > MAX_BODY_LEN as u64) {
         state.metrics().client_events(UNKNOWN_APP, "_batch", "too_large", 1);
@@ -222,8 +219,7 @@ pub async fn evaluate_halt(state: &AppState, app: &AppId, release: &ReleaseRow) 
     state.metrics().rollout_halt(app.as_str());
     state.releases_changed(app, "halted");
     super::metadata::refresh(state, app).await;
-    let channels: Vec<String> =
-        state.db().placements(release.id).await?.into_iter().map(|p| p.channel).collect();
+    let channels: Vec<String> = state.db().placements(release.id).await?.into_iter().map(|p| p.channel).collect();
     crate::webhooks::emit(
         state,
         app,

@@ -17,10 +17,10 @@
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use millennium_update_admin::api::{
-    App, CreateApp, CreateToken, CreatedToken, DryRun, EnvelopeSchema as Envelope, ErrorBody, ErrorDetail, Health,
-    ListQuery, MetadataStatus, OnlineKey, Promote, PublishRequest, Release, Releases, RevokedToken, Rollout,
-    StoredRoot, UpdateApp, Yank, CreateWebhook, CreatedWebhook, EventsAccepted, ReleaseHealth, SetHaltRule,
-    WebhookDeliveries, Webhooks,
+    App, CreateApp, CreateToken, CreateWebhook, CreatedToken, CreatedWebhook, DryRun, EnvelopeSchema as Envelope,
+    ErrorBody, ErrorDetail, EventsAccepted, Health, ListQuery, MetadataStatus, OnlineKey, Promote, PublishRequest,
+    Release, ReleaseHealth, Releases, RevokedToken, Rollout, SetHaltRule, StoredRoot, UpdateApp, WebhookDeliveries,
+    Webhooks, Yank,
 };
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{IntoParams, OpenApi, ToResponse, ToSchema};
