@@ -3,6 +3,7 @@
 
 mod app_bundle;
 mod crash_safety;
+mod events;
 mod example_app;
 mod on_exit;
 mod secure;
