@@ -356,3 +356,59 @@ async fn reporting_is_off_unless_asked_for_and_on_with_millennium_defaults() {
     fail_downloads(&updater, 1).await;
     assert_eq!(receiver.wait_for(1).await[0]["kind"], "download_failed");
 }
+
+/// Against the real update server: the events URL follows from the endpoint (`{server}/{app}/events`), the install id
+/// goes with them (same origin as the checks), and the server counts `installed` and `confirmed` for the release.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_update_server_counts_the_reported_install_and_confirmation() {
+    use millennium_testing::server::{ADMIN_TOKEN, TestServer};
+    use millennium_update_admin::api::{PublishRequest, Scope};
+
+    let server = TestServer::start().await;
+    let app = server.register("hello", Scope::Publish).await;
+    let target = format!("linux-{}", std::env::consts::ARCH);
+    let v2 = script_app("2.0.0", 50_000);
+    let artifact = app.artifact("2.0.0", &target, &v2, &app.key);
+    app.publish(&PublishRequest::new("2.0.0"), &[artifact]).await;
+
+    let fx = Fixture::new();
+    let endpoint = format!("{}/hello/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url);
+    let builder = |version: &str| {
+        Updater::builder()
+            .endpoint(&endpoint)
+            .pubkey(app.key.public_key().to_text(millennium_sign::Format::Tauri))
+            .current_version(version)
+            .executable(&fx.app)
+            .bundle_type(None)
+            .state_dir(&fx.state)
+            .millennium_defaults()
+            .event_backoff(FAST)
+    };
+    builder("1.0.0").build().unwrap().check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap();
+    assert_eq!(millennium_testing::app::run(&fx.app), "2.0.0");
+    let v2 = builder("2.0.0").build().unwrap();
+    v2.startup().unwrap();
+    v2.confirm_healthy().unwrap();
+
+    let health_url = format!("{}/api/v1/apps/hello/releases/2.0.0/health", server.url);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let health: Value = reqwest::Client::new()
+            .get(&health_url)
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let totals = &health["totals"];
+        if totals["installed"] == 1 && totals["confirmed"] == 1 {
+            assert_eq!(totals["rolled_back"], 0, "{health}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the server did not count the events: {health}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(queued(&fx.state).is_empty(), "{:?}", queued(&fx.state));
+}
