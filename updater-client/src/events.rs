@@ -93,6 +93,24 @@ pub(crate) struct Reporter {
     target: Target,
 }
 
+/// Set when this process is about to end (an install at exit, a relaunch): events are then left on disk for the next
+/// start instead of being sent, because a request cut off by the exit may still have reached the server, which would
+/// then count the event twice (the format has no event id to deduplicate on).
+static SUSPENDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Stops sending for the rest of this process (see [`SUSPENDED`]); what is queued stays on disk.
+pub(crate) fn suspend_sending() {
+    SUSPENDED.store(true, Ordering::SeqCst);
+}
+
+/// Undoes [`suspend_sending`] (a relaunch that failed: this process goes on).
+pub(crate) fn resume_sending() {
+    SUSPENDED.store(false, Ordering::SeqCst);
+    for outbox in lock(outboxes()).values() {
+        outbox.notify();
+    }
+}
+
 /// One outbox (and one thread) per state directory in this process.
 fn outboxes() -> &'static Mutex<HashMap<PathBuf, Arc<Outbox>>> {
     static OUTBOXES: OnceLock<Mutex<HashMap<PathBuf, Arc<Outbox>>>> = OnceLock::new();
@@ -280,7 +298,7 @@ impl Outbox {
         };
         let mut failures: u32 = 0;
         loop {
-            let batch = self.oldest_batch();
+            let batch = if SUSPENDED.load(Ordering::SeqCst) { Vec::new() } else { self.oldest_batch() };
             if batch.is_empty() {
                 let mut woken = lock(&self.wake.0);
                 while !*woken {
@@ -290,6 +308,9 @@ impl Outbox {
                 continue;
             }
             let delivery = lock(&self.delivery).clone();
+            if SUSPENDED.load(Ordering::SeqCst) {
+                continue;
+            }
             let events: Vec<Event> = batch.iter().map(|(_, e)| e.clone()).collect();
             let files: Vec<&PathBuf> = {
                 let mut files: Vec<&PathBuf> = batch.iter().map(|(p, _)| p).collect();

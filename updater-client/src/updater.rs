@@ -702,7 +702,11 @@ impl Updater {
 
     /// Replaces this process with the installed app, with the same arguments. Returns only on failure.
     pub fn relaunch(&self) -> Result<std::convert::Infallible> {
-        crate::install::relaunch(&self.inner.install)
+        // Events queued now (the `installed` of the update just made) are sent by the relaunched process.
+        crate::events::suspend_sending();
+        let failed = crate::install::relaunch(&self.inner.install);
+        crate::events::resume_sending();
+        failed
     }
 }
 

@@ -2,7 +2,8 @@
 //! for real: a copy of the binary runs under Xvfb against the real update server on loopback, the runtime's
 //! background check finds v2 while the page runs its self-test, downloads and verifies it, and installs it when the
 //! app exits (`UpdateChecks::install_on_exit`); the next launch of the installed v2 confirms it and skips its check
-//! because the last one (recorded in the updater's state directory) is recent.
+//! because the last one (recorded in the updater's state directory) is recent; the release-health events of both
+//! launches reach the real server, which counts them.
 
 #![cfg(feature = "api-updater")]
 #![allow(clippy::unwrap_used, reason = "a test states its expectations with unwrap")]
@@ -105,4 +106,25 @@ async fn a_background_check_finds_v2_while_the_app_runs_and_it_is_installed_when
     // With the checks off, nothing is scheduled at all.
     let (_report, _stdout, stderr) = launch(exe.clone(), env("2.0.0", "off"), 0).await.unwrap();
     assert!(lines_with(&stderr, "next background update check").is_empty(), "stderr:\n{stderr}");
+
+    // Release health, on by default in the runtime: v1 queued `installed` on disk as it installed v2 at exit, v2 sent
+    // it with its `confirmed`, and the real server counted both for 2.0.0.
+    let health_url = format!("{}/api/v1/apps/hello/releases/2.0.0/health", server.url);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let health: serde_json::Value = reqwest::Client::new()
+            .get(&health_url)
+            .bearer_auth(millennium_testing::server::ADMIN_TOKEN)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if health["totals"]["installed"] == 1 && health["totals"]["confirmed"] == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the server did not count the app's events: {health}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }
