@@ -310,7 +310,7 @@ impl Error {
             Error::NoArtifactForTarget { .. } => "no_artifact_for_target",
             Error::UntrustedKey { .. } => "untrusted_key",
             Error::UnsignedVersion { .. } => "unsigned_version",
-            Error::LegacySignature { .. } => "legacy_signature",
+            Error::LegacySignature => "legacy_signature",
             Error::BadSignature { .. } => "bad_signature",
             Error::Untrusted { .. } => "untrusted",
             Error::WrongTarget { .. } => "wrong_target",
