@@ -89,6 +89,24 @@ impl DownloadedUpdate {
         self.install_with(&self.inner)
     }
 
+    /// For a macOS `.app` this user cannot replace ([`Error::NeedsAdministrator`](crate::Error::NeedsAdministrator)):
+    /// installs it with an administrator's rights, after asking for their password (macOS's own dialog; `pkexec`
+    /// elsewhere). Unpacked and checked as this user first; only the copy and swap run privileged. Not rolled back
+    /// automatically (the old bundle stays at `<Name>.app.previous`). See `src/install/app_admin.rs`.
+    ///
+    /// # Errors
+    ///
+    /// Not a `.app` install, the archive refused, or the privileged step cancelled or failed (nothing changed).
+    pub fn install_as_admin(&self) -> Result<()> {
+        crate::webview::ensure(
+            &self.inner.webview_policy,
+            &self.inner.install,
+            &self.version.to_string(),
+            &self.min_webview,
+        )?;
+        crate::install::install_as_admin(&self.inner, self)
+    }
+
     /// Installs this update when the app quits instead of now: nothing changes until the app calls
     /// [`crate::Updater::apply_pending_on_exit`] from its quit path (see `src/install/on_exit.rs`). Replaces an update
     /// scheduled earlier.
@@ -114,12 +132,14 @@ impl DownloadedUpdate {
                 events.report(kind, Some(&inner.current), &self.version, error);
             }
         };
-        if let Err(error) = crate::webview::ensure(&inner.webview_policy, &self.version.to_string(), &self.min_webview)
+        if let Err(error) =
+            crate::webview::ensure(&inner.webview_policy, &inner.install, &self.version.to_string(), &self.min_webview)
         {
             report(EventKind::WebviewTooOld, Some(&error));
             return Err(error);
         }
-        // Queued before the install: an installer-driven install (Windows) ends this process.
+        // An installer-driven install (NSIS, MSI on Windows) ends this process inside `install`: it reports no
+        // `installed` (the installer may still fail or be cancelled); its next start's `confirmed` counts.
         if let Err(error) = crate::install::install(inner, self) {
             report(EventKind::InstallFailed, Some(&error));
             return Err(error);

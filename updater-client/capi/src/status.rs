@@ -74,6 +74,7 @@ impl Status {
             Error::UnsafeArchive { .. } => Status::Verification,
             Error::PackageManager { .. }
             | Error::InstallRefused { .. }
+            | Error::NeedsAdministrator { .. }
             | Error::WebviewTooOld { .. }
             | Error::WebviewProvisioning { .. }
             | Error::Unsupported { .. }
