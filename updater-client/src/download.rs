@@ -138,8 +138,8 @@ impl DownloadedUpdate {
             report(EventKind::WebviewTooOld, Some(&error));
             return Err(error);
         }
-        // An installer-driven install (NSIS, MSI on Windows) ends this process inside `install`: it reports no
-        // `installed` (the installer may still fail or be cancelled); its next start's `confirmed` counts.
+        // An installer-driven install (NSIS, MSI on Windows) ends this process inside `install`, so it reports no
+        // `installed` (a known gap: the installer may still fail or be cancelled, and nothing reports that either).
         if let Err(error) = crate::install::install(inner, self) {
             report(EventKind::InstallFailed, Some(&error));
             return Err(error);
