@@ -334,6 +334,7 @@ impl Error {
             Error::Unsupported { .. } => "unsupported",
             Error::Relaunch { .. } => "relaunch",
             Error::NoPreviousVersion { .. } => "no_previous_version",
+            Error::NeedsAdministrator { .. } => "needs_administrator",
         }
     }
 
