@@ -386,8 +386,14 @@ pub struct HaltRule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetHaltRule {
-    /// The rule; `null` removes it.
+    /// The rule; `null` removes it. Required: an empty body must not silently remove a rule.
+    #[serde(deserialize_with = "present")]
     pub rule: Option<HaltRule>,
+}
+
+/// Reads an `Option` field that must be present (`null` allowed): serde otherwise takes a missing `Option` as `None`.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    Option::<T>::deserialize(deserializer)
 }
 
 /// Why and when the server halted a rollout.

@@ -17,8 +17,9 @@ use millennium_update_protocol::webview::WebviewMinimums;
 use serde::Serialize;
 
 use crate::api::{
-    App, CreateApp, CreatedToken, MetadataStatus, OnlineKey, Promote, PublishRequest, Release, Releases, RevokedToken,
-    Rollout, Scope, StoredRoot, UpdateApp,
+    App, CreateApp, CreateWebhook, CreatedToken, CreatedWebhook, HaltRule, MetadataStatus, OnlineKey, Promote,
+    PublishRequest, Release, ReleaseHealth, Releases, RevokedToken, Rollout, Scope, SetHaltRule, StoredRoot, UpdateApp,
+    WebhookDeliveries, Webhooks,
 };
 use crate::client::{Client, UploadArtifact};
 use crate::env_vars;
@@ -52,6 +53,16 @@ pub enum AdminCommand {
     /// Stop offering a release (and serving its files) in every channel; `--undo` reverts. Apps with signed yanks
     /// also need the release key, which signs the app's next yank list (`--release-key`).
     Yank(YankArgs),
+    /// Release health: what installs reported for a release (installs, confirmations, rollbacks, failures per hour),
+    /// its halt rule and whether the server halted its rollout.
+    Health(HealthArgs),
+    /// Set or clear the rule under which the server halts a rollout by itself: for one release (`--version`), or the
+    /// app's default.
+    #[command(subcommand)]
+    HaltRule(HaltRuleCommand),
+    /// Webhooks: signed notifications of `release.published`, `rollout.changed`, `rollout.halted`, `release.yanked`.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
     /// Signed metadata: the server's online key of an app, which signs its freshness documents.
     #[command(subcommand)]
     OnlineKey(OnlineKeyCommand),
@@ -444,6 +455,103 @@ pub enum RolloutCommand {
     },
 }
 
+/// Options of `health`.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    #[command(flatten)]
+    pub remote: Remote,
+    /// The app.
+    #[arg(long)]
+    pub app: String,
+    /// The release.
+    #[arg(long)]
+    pub version: String,
+}
+
+/// `halt-rule` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum HaltRuleCommand {
+    /// Halt the rollout once at least `--min-installs` installs reported and rollbacks plus failed installs exceed
+    /// `--max-failure-percent` of them.
+    Set {
+        #[command(flatten)]
+        target: HaltRuleTarget,
+        /// Highest acceptable failure share, in percent.
+        #[arg(long, value_parser = clap::value_parser!(u8).range(0..=100))]
+        max_failure_percent: u8,
+        /// Installs needed before the rule applies.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        min_installs: u64,
+    },
+    /// Remove the rule (a release then follows the app's default).
+    Clear {
+        #[command(flatten)]
+        target: HaltRuleTarget,
+    },
+}
+
+/// Whose halt rule.
+#[derive(Debug, Args)]
+pub struct HaltRuleTarget {
+    #[command(flatten)]
+    pub remote: Remote,
+    /// The app.
+    #[arg(long)]
+    pub app: String,
+    /// The release; without it, the app's default rule.
+    #[arg(long)]
+    pub version: Option<String>,
+}
+
+/// `webhooks` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Add a webhook; prints its signing secret (shown only this once).
+    Add {
+        #[command(flatten)]
+        remote: Remote,
+        /// The app.
+        #[arg(long)]
+        app: String,
+        /// Where deliveries are POSTed.
+        #[arg(long)]
+        url: String,
+        /// The signing secret (16 to 256 characters); a random one by default.
+        #[arg(long, env = env_vars::WEBHOOK_SECRET, hide_env_values = true)]
+        secret: Option<String>,
+        /// An event to deliver (repeatable); every event by default.
+        #[arg(long = "event")]
+        events: Vec<String>,
+    },
+    /// List an app's webhooks.
+    List {
+        #[command(flatten)]
+        remote: Remote,
+        /// The app.
+        #[arg(long)]
+        app: String,
+    },
+    /// Remove a webhook and its delivery log.
+    Remove {
+        #[command(flatten)]
+        remote: Remote,
+        /// The app.
+        #[arg(long)]
+        app: String,
+        /// The webhook id.
+        #[arg(long)]
+        id: String,
+    },
+    /// The newest deliveries: status, attempts, last error.
+    Deliveries {
+        #[command(flatten)]
+        remote: Remote,
+        /// The app.
+        #[arg(long)]
+        app: String,
+    },
+}
+
 /// Options of `yank`.
 #[derive(Debug, Args)]
 pub struct YankArgs {
@@ -531,6 +639,39 @@ pub async fn run(command: AdminCommand, json: bool) -> Result<Output> {
             Ok(Output::Release(placement.remote.client()?.rollout(&placement.app, &version, &body).await?))
         }
         AdminCommand::Yank(args) => yank(args).await.map(Output::Release),
+        AdminCommand::Health(HealthArgs { remote, app, version }) => {
+            let version = parse_version(&version)?;
+            Ok(Output::Health(Box::new(remote.client()?.release_health(&app, &version).await?)))
+        }
+        AdminCommand::HaltRule(command) => {
+            let (target, rule) = match command {
+                HaltRuleCommand::Set { target, max_failure_percent, min_installs } => {
+                    (target, Some(HaltRule { max_failure_percent, min_installs }))
+                }
+                HaltRuleCommand::Clear { target } => (target, None),
+            };
+            let client = target.remote.client()?;
+            match target.version {
+                Some(version) => {
+                    let version = parse_version(&version)?;
+                    Ok(Output::Health(Box::new(client.set_release_halt_rule(&target.app, &version, rule).await?)))
+                }
+                None => Ok(Output::AppHaltRule(client.set_app_halt_rule(&target.app, rule).await?)),
+            }
+        }
+        AdminCommand::Webhooks(WebhooksCommand::Add { remote, app, url, secret, events }) => {
+            let body = CreateWebhook { url, secret, events: (!events.is_empty()).then_some(events) };
+            Ok(Output::WebhookCreated(remote.client()?.create_webhook(&app, &body).await?))
+        }
+        AdminCommand::Webhooks(WebhooksCommand::List { remote, app }) => {
+            Ok(Output::Webhooks(remote.client()?.webhooks(&app).await?))
+        }
+        AdminCommand::Webhooks(WebhooksCommand::Remove { remote, app, id }) => {
+            Ok(Output::Webhooks(remote.client()?.delete_webhook(&app, &id).await?))
+        }
+        AdminCommand::Webhooks(WebhooksCommand::Deliveries { remote, app }) => {
+            Ok(Output::Deliveries(remote.client()?.webhook_deliveries(&app).await?))
+        }
     }
 }
 
@@ -1051,6 +1192,16 @@ pub enum Output {
     RootSigned(SignedRoot),
     /// `root upload`.
     RootStored(StoredRoot),
+    /// `health`, `halt-rule set|clear --version`.
+    Health(Box<ReleaseHealth>),
+    /// `halt-rule set|clear` without `--version`.
+    AppHaltRule(SetHaltRule),
+    /// `webhooks add`.
+    WebhookCreated(CreatedWebhook),
+    /// `webhooks list`, `webhooks remove`.
+    Webhooks(Webhooks),
+    /// `webhooks deliveries`.
+    Deliveries(WebhookDeliveries),
 }
 
 /// What `root sign` or `root cosign` signed (and whether it uploaded it).
@@ -1132,6 +1283,54 @@ impl Render for Output {
                 Ok(())
             }
             Output::RootStored(root) => writeln!(out, "root {} of app `{}` stored", root.version, root.app),
+            Output::Health(health) => print_health(health, out),
+            Output::AppHaltRule(rule) => match rule.rule {
+                Some(rule) => writeln!(
+                    out,
+                    "default halt rule: halt when failures exceed {} % of at least {} installs",
+                    rule.max_failure_percent, rule.min_installs
+                ),
+                None => writeln!(out, "no default halt rule"),
+            },
+            Output::WebhookCreated(created) => {
+                writeln!(out, "{}", created.secret)?;
+                writeln!(
+                    notes,
+                    "webhook {} of app `{}` → {} ({}); the line above is its signing secret, shown only this once",
+                    created.webhook.id,
+                    created.webhook.app,
+                    created.webhook.url,
+                    created.webhook.events.join(", ")
+                )
+            }
+            Output::Webhooks(list) => {
+                if list.webhooks.is_empty() {
+                    writeln!(notes, "no webhooks")?;
+                }
+                for hook in &list.webhooks {
+                    writeln!(out, "{}  {}  {}", hook.id, hook.url, hook.events.join(","))?;
+                }
+                Ok(())
+            }
+            Output::Deliveries(list) => {
+                if list.deliveries.is_empty() {
+                    writeln!(notes, "no deliveries")?;
+                }
+                for d in &list.deliveries {
+                    let code = d.last_status_code.map_or_else(|| "-".to_owned(), |c| c.to_string());
+                    writeln!(
+                        out,
+                        "{}  {}  {:<16} {:<9} attempts {}  last status {code}{}",
+                        d.id,
+                        d.created_at,
+                        d.event,
+                        d.status,
+                        d.attempts,
+                        d.last_error.as_deref().map(|e| format!("  error: {e}")).unwrap_or_default()
+                    )?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -1167,6 +1366,54 @@ fn print_release(release: &Release, out: &mut dyn Write) -> std::io::Result<()> 
     )?;
     for artifact in &release.artifacts {
         writeln!(out, "  {:<24} {} bytes  {}", artifact.target, artifact.size, artifact.url)?;
+    }
+    Ok(())
+}
+
+/// The health of a release: totals, failure share, rule, halt, then one line per hour and channel.
+fn print_health(health: &ReleaseHealth, out: &mut dyn Write) -> std::io::Result<()> {
+    let t = &health.totals;
+    writeln!(out, "{} {}", health.app, health.version)?;
+    writeln!(
+        out,
+        "  installed {}  confirmed {}  rolled back {}  install failed {}  download failed {}  webview too old {}",
+        t.installed, t.confirmed, t.rolled_back, t.install_failed, t.download_failed, t.webview_too_old
+    )?;
+    match health.failure_percent {
+        Some(p) => writeln!(out, "  failure rate {p:.1} % (rolled back + install failed over installed)")?,
+        None => writeln!(out, "  failure rate: no installs reported yet")?,
+    }
+    match (&health.rule, &health.rule_source) {
+        (Some(rule), source) => writeln!(
+            out,
+            "  halt rule ({}): halt when failures exceed {} % of at least {} installs",
+            source.as_deref().unwrap_or("?"),
+            rule.max_failure_percent,
+            rule.min_installs
+        )?,
+        (None, _) => writeln!(out, "  no halt rule")?,
+    }
+    if let Some(halt) = &health.halted {
+        writeln!(out, "  HALTED at {}: {}", halt.at, halt.reason)?;
+        writeln!(out, "  resume with `rollout resume --app {} --version {}`", health.app, health.version)?;
+    }
+    for c in &health.channels {
+        writeln!(out, "  channel {} {}%{}", c.channel, c.rollout, if c.paused { " paused" } else { "" })?;
+    }
+    for b in &health.buckets {
+        let c = &b.counts;
+        writeln!(
+            out,
+            "  {} {:<10} installed {} confirmed {} rolled_back {} install_failed {} download_failed {} webview_too_old {}",
+            b.start,
+            b.channel,
+            c.installed,
+            c.confirmed,
+            c.rolled_back,
+            c.install_failed,
+            c.download_failed,
+            c.webview_too_old
+        )?;
     }
     Ok(())
 }

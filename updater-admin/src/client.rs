@@ -14,9 +14,10 @@ use millennium_update_protocol::{Target, Version};
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    ARTIFACT_PART_PREFIX, App, CreateApp, CreateToken, CreatedToken, DryRun, ErrorBody, MetadataStatus, OnlineKey,
-    Promote, PublishRequest, RELEASE_DOCUMENT_PART, RELEASE_PART, Release, Releases, RevokedToken, Rollout,
-    SIGNATURE_PART_PREFIX, Scope, StoredRoot, TOKEN_PREFIX, UpdateApp, Yank,
+    ARTIFACT_PART_PREFIX, App, CreateApp, CreateToken, CreateWebhook, CreatedToken, CreatedWebhook, DryRun, ErrorBody,
+    HaltRule, MetadataStatus, OnlineKey, Promote, PublishRequest, RELEASE_DOCUMENT_PART, RELEASE_PART, Release,
+    ReleaseHealth, Releases, RevokedToken, Rollout, SIGNATURE_PART_PREFIX, Scope, SetHaltRule, StoredRoot,
+    TOKEN_PREFIX, UpdateApp, WebhookDeliveries, Webhooks, Yank,
 };
 use crate::error::{Error, Result};
 
@@ -137,6 +138,46 @@ impl Client {
     /// `POST …/promote`.
     pub async fn promote(&self, app: &str, version: &Version, body: &Promote) -> Result<Release> {
         self.send(self.http.post(self.release_url(app, version, "promote")).json(body)).await
+    }
+
+    /// `GET …/releases/{version}/health`.
+    pub async fn release_health(&self, app: &str, version: &Version) -> Result<ReleaseHealth> {
+        self.send(self.http.get(self.release_url(app, version, "health"))).await
+    }
+
+    /// `PUT …/releases/{version}/halt-rule`; `None` removes the release's own rule.
+    pub async fn set_release_halt_rule(
+        &self,
+        app: &str,
+        version: &Version,
+        rule: Option<HaltRule>,
+    ) -> Result<ReleaseHealth> {
+        self.send(self.http.put(self.release_url(app, version, "halt-rule")).json(&SetHaltRule { rule })).await
+    }
+
+    /// `PUT /api/v1/apps/{app}/halt-rule`: the app's default rule; `None` removes it.
+    pub async fn set_app_halt_rule(&self, app: &str, rule: Option<HaltRule>) -> Result<SetHaltRule> {
+        self.send(self.http.put(self.url(&format!("/apps/{app}/halt-rule"))).json(&SetHaltRule { rule })).await
+    }
+
+    /// `POST /api/v1/apps/{app}/webhooks`.
+    pub async fn create_webhook(&self, app: &str, body: &CreateWebhook) -> Result<CreatedWebhook> {
+        self.send(self.http.post(self.url(&format!("/apps/{app}/webhooks"))).json(body)).await
+    }
+
+    /// `GET /api/v1/apps/{app}/webhooks`.
+    pub async fn webhooks(&self, app: &str) -> Result<Webhooks> {
+        self.send(self.http.get(self.url(&format!("/apps/{app}/webhooks")))).await
+    }
+
+    /// `DELETE /api/v1/apps/{app}/webhooks/{id}`: answers the remaining webhooks.
+    pub async fn delete_webhook(&self, app: &str, id: &str) -> Result<Webhooks> {
+        self.send(self.http.delete(self.url(&format!("/apps/{app}/webhooks/{id}")))).await
+    }
+
+    /// `GET /api/v1/apps/{app}/webhooks/deliveries`.
+    pub async fn webhook_deliveries(&self, app: &str) -> Result<WebhookDeliveries> {
+        self.send(self.http.get(self.url(&format!("/apps/{app}/webhooks/deliveries")))).await
     }
 
     /// `POST …/rollout`.

@@ -11,3 +11,5 @@ pub const PUBLISH_TOKEN: &str = "MILLENNIUM_PUBLISH_TOKEN";
 pub const NEW_KEY_PASSWORD: &str = "MILLENNIUM_SIGNING_NEW_PRIVATE_KEY_PASSWORD";
 /// Password of the root keys of `root sign --root-key` and `root cosign --root-key` (else a terminal prompt).
 pub const ROOT_KEY_PASSWORD: &str = "MILLENNIUM_ROOT_KEY_PASSWORD";
+/// `webhooks add --secret`.
+pub const WEBHOOK_SECRET: &str = "MILLENNIUM_WEBHOOK_SECRET";

@@ -171,6 +171,32 @@ pub struct ServeArgs {
     #[arg(long, env = env_vars::HTTP_WORKERS, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub http_workers: Option<u16>,
 
+    /// Release-health events (`POST /{app}/events`): requests one client IP address (IPv6: one /64) may send at
+    /// once. Behind a reverse proxy every client has the proxy's address: raise it (and `--event-ip-per-minute`).
+    #[arg(long, env = env_vars::EVENT_IP_BURST, default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+    pub event_ip_burst: u32,
+
+    /// Release-health events: requests per minute one client IP address may send after its burst.
+    #[arg(long, env = env_vars::EVENT_IP_PER_MINUTE, default_value_t = 60)]
+    pub event_ip_per_minute: u32,
+
+    /// Release-health events: events one install id may send at once.
+    #[arg(long, env = env_vars::EVENT_INSTALL_BURST, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub event_install_burst: u32,
+
+    /// Release-health events: events per minute one install id may send after its burst.
+    #[arg(long, env = env_vars::EVENT_INSTALL_PER_MINUTE, default_value_t = 1)]
+    pub event_install_per_minute: u32,
+
+    /// Webhooks: the wait before the first retry of a failed delivery (`10s`, `1m`, …); doubled after each failure,
+    /// at most an hour.
+    #[arg(long, env = env_vars::WEBHOOK_RETRY, default_value = "10s", value_parser = parse_duration)]
+    pub webhook_retry: u64,
+
+    /// Webhooks: attempts before a delivery is given up (`failed`).
+    #[arg(long, env = env_vars::WEBHOOK_ATTEMPTS, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub webhook_attempts: u32,
+
     /// Log format on stderr.
     #[arg(long, env = env_vars::LOG_FORMAT, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -311,6 +337,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
             .map(zeroize::Zeroizing::new),
         freshness_lifetime: Duration::from_secs(args.freshness_expiry),
         http_workers: args.http_workers.map_or_else(crate::server::workers::default_count, usize::from),
+        events: crate::server::events::EventLimits {
+            per_ip: crate::ratelimit::Rate::per_minute(args.event_ip_burst, args.event_ip_per_minute),
+            per_install: crate::ratelimit::Rate::per_minute(args.event_install_burst, args.event_install_per_minute),
+            ..crate::server::events::EventLimits::default()
+        },
+        webhooks: crate::webhooks::WebhookConfig {
+            base_backoff: Duration::from_secs(args.webhook_retry.max(1)),
+            max_attempts: args.webhook_attempts,
+            ..crate::webhooks::WebhookConfig::default()
+        },
     })
     .await
 }

@@ -37,3 +37,15 @@ pub const METRICS_TOKEN: &str = "MILLENNIUM_METRICS_TOKEN";
 pub const LOG: &str = "MILLENNIUM_LOG";
 /// `--log-format`: `text` or `json`.
 pub const LOG_FORMAT: &str = "MILLENNIUM_LOG_FORMAT";
+/// `serve --event-ip-burst`.
+pub const EVENT_IP_BURST: &str = "MILLENNIUM_EVENT_IP_BURST";
+/// `serve --event-ip-per-minute`.
+pub const EVENT_IP_PER_MINUTE: &str = "MILLENNIUM_EVENT_IP_PER_MINUTE";
+/// `serve --event-install-burst`.
+pub const EVENT_INSTALL_BURST: &str = "MILLENNIUM_EVENT_INSTALL_BURST";
+/// `serve --event-install-per-minute`.
+pub const EVENT_INSTALL_PER_MINUTE: &str = "MILLENNIUM_EVENT_INSTALL_PER_MINUTE";
+/// `serve --webhook-retry`.
+pub const WEBHOOK_RETRY: &str = "MILLENNIUM_WEBHOOK_RETRY";
+/// `serve --webhook-attempts`.
+pub const WEBHOOK_ATTEMPTS: &str = "MILLENNIUM_WEBHOOK_ATTEMPTS";

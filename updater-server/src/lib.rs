@@ -13,6 +13,7 @@
 //! its only secrets are the online keys that sign freshness documents ([`server::metadata`]); release documents and
 //! roots are signed by the release-key holder on their own machine (`millennium_update_admin::offline`).
 
+pub mod adoption;
 pub mod blobs;
 pub mod cli;
 pub mod db;

@@ -190,7 +190,7 @@ pub async fn migrate(from: &StorageConfig, to: &StorageConfig) -> Result<Migrate
         );
         rows
     };
-    if describe(&export) != describe(&check) {
+    if describe(&export) != describe(&check) || export.health != check.health {
         return Err(Error::Internal("the target database does not read back what was written".into()));
     }
     let present = target_blobs.list().await?;

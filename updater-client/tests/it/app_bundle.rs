@@ -151,10 +151,8 @@ async fn a_macos_app_is_updated_through_the_real_server_byte_for_byte_then_rolle
     assert_eq!(v2["Contents/Frameworks/Hello.framework/Versions/Current"], Node::Symlink("A".into()));
     assert!(matches!(v2["Contents/MacOS/hello-x86_64"], Node::File { mode: 0o755, .. }));
 
-    // The server accepts only ASCII names without spaces, so the file is uploaded under its release name (the bytes
-    // and the bundler's signature are unchanged).
-    let tarball = work.path().join("hello-app-2.0.0.app.tar.gz");
-    std::fs::copy(out2.join(format!("{BUNDLE}.tar.gz")), &tarball).unwrap();
+    // Published under the bundler's own name, space included (the download URL carries it as `%20`).
+    let tarball = out2.join(format!("{BUNDLE}.tar.gz"));
     let signature = std::fs::read_to_string(out2.join(format!("{BUNDLE}.tar.gz.sig"))).unwrap();
     let artifact = UploadArtifact { target: "darwin-x86_64-app".parse().unwrap(), path: tarball, signature };
     app.publish(&PublishRequest::new("2.0.0"), &[artifact]).await;

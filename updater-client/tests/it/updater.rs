@@ -872,6 +872,17 @@ async fn redirects_are_followed() {
     .await;
     let found = builder(&fx, &keys, &[hop.url("/")]).build().unwrap().check().await.unwrap();
     assert_eq!(found.unwrap().version().to_string(), "2.0.0");
+
+    // A redirect to a server that does not answer: the error names that hop, and where the redirect came from.
+    let dead_end = MockServer::start(|_| Reply::Full {
+        status: 302,
+        headers: vec![("Location".into(), "http://127.0.0.1:9/moved".into())],
+        body: vec![],
+    })
+    .await;
+    let err = builder(&fx, &keys, &[dead_end.url("/")]).build().unwrap().check().await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains(&format!("http://127.0.0.1:9/moved (redirected from {})", dead_end.url("/"))), "{text}");
 }
 
 // ----- where requests go, and with which headers -----

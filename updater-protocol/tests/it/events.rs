@@ -1,5 +1,8 @@
 //! Release-health event batches: any bytes give a batch or an error, and every valid batch survives a round trip.
 
+// Strategies outside `#[test]` functions state their expectations with `unwrap()` too.
+#![allow(clippy::unwrap_used)]
+
 use millennium_update_protocol::events::{Event, EventBatch, EventKind, MAX_EVENTS};
 use millennium_update_protocol::{Arch, Os, Target, Version};
 use proptest::prelude::*;

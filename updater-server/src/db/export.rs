@@ -26,6 +26,36 @@ pub struct Counts {
     pub online_keys: u64,
     pub freshness: u64,
     pub yank_lists: u64,
+    /// Release-health counter rows (events per release, channel, kind and hour).
+    #[serde(default)]
+    pub health: u64,
+    /// Adoption counter rows (checks per version and hour).
+    #[serde(default)]
+    pub adoption: u64,
+    pub webhooks: u64,
+    pub webhook_deliveries: u64,
+}
+
+/// A release's halt columns: `(id, [halt_max_failure_percent, halt_min_installs, halted_at], halted_reason,
+/// [halt_base_installs, halt_base_failures])`.
+pub type ReleaseHaltRow = (i64, [Option<i64>; 3], Option<String>, [i64; 2]);
+
+/// The release-health data of migration 0008 and the webhooks of 0009, copied by `migrate` like the rest.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct HealthExport {
+    /// `(app, version, channel, kind, bucket, n)`.
+    pub health: Vec<(String, String, String, String, i64, i64)>,
+    /// `(app, version, bucket, n)`.
+    pub adoption: Vec<(String, String, i64, i64)>,
+    /// `(app, halt_max_failure_percent, halt_min_installs)`.
+    pub app_rules: Vec<(String, Option<i64>, Option<i64>)>,
+    /// `(release id, [halt_max_failure_percent, halt_min_installs, halted_at], halted_reason, [base installs,
+    /// base failures])`.
+    pub release_halts: Vec<ReleaseHaltRow>,
+    /// `(id, app, url, secret, events, created_at)`.
+    pub webhooks: Vec<(String, String, String, String, String, i64)>,
+    /// Every column of `webhook_deliveries`, as in [`super::DeliveryRow`] (attempts and status code as stored).
+    pub deliveries: Vec<super::DeliveryRow>,
 }
 
 /// A stored root.
@@ -53,6 +83,8 @@ pub struct Export {
     pub freshness: Vec<(String, FreshnessRow)>,
     /// App id and its signed yank list.
     pub yank_lists: Vec<(String, YankListRow)>,
+    /// Release health, halt rules and state, webhooks.
+    pub health: HealthExport,
 }
 
 impl Export {
@@ -69,6 +101,10 @@ impl Export {
             online_keys: self.online_keys.len() as u64,
             freshness: self.freshness.len() as u64,
             yank_lists: self.yank_lists.len() as u64,
+            health: self.health.health.len() as u64,
+            adoption: self.health.adoption.len() as u64,
+            webhooks: self.health.webhooks.len() as u64,
+            webhook_deliveries: self.health.deliveries.len() as u64,
         }
     }
 }
@@ -127,6 +163,69 @@ impl Db {
                 .query(&format!("SELECT app_id, {YANK_LIST_COLUMNS} FROM yank_lists ORDER BY app_id"))
                 .fetch_all(|row| Ok((row.get("app_id")?, yank_list_from_row(row)?)))
                 .await?,
+            health: HealthExport {
+                health: tx
+                    .query(
+                        "SELECT app_id, version, channel, kind, bucket, n FROM release_health
+                         ORDER BY app_id, version, channel, kind, bucket",
+                    )
+                    .fetch_all(|row| {
+                        Ok((
+                            row.get("app_id")?,
+                            row.get("version")?,
+                            row.get("channel")?,
+                            row.get("kind")?,
+                            row.get("bucket")?,
+                            row.get("n")?,
+                        ))
+                    })
+                    .await?,
+                adoption: tx
+                    .query("SELECT app_id, version, bucket, n FROM release_adoption ORDER BY app_id, version, bucket")
+                    .fetch_all(|row| Ok((row.get("app_id")?, row.get("version")?, row.get("bucket")?, row.get("n")?)))
+                    .await?,
+                app_rules: tx
+                    .query("SELECT id, halt_max_failure_percent, halt_min_installs FROM apps ORDER BY id")
+                    .fetch_all(|row| {
+                        Ok((row.get("id")?, row.get("halt_max_failure_percent")?, row.get("halt_min_installs")?))
+                    })
+                    .await?,
+                release_halts: tx
+                    .query(
+                        "SELECT id, halt_max_failure_percent, halt_min_installs, halted_at, halted_reason,
+                         halt_base_installs, halt_base_failures FROM releases ORDER BY id",
+                    )
+                    .fetch_all(|row| {
+                        Ok((
+                            row.get("id")?,
+                            [
+                                row.get("halt_max_failure_percent")?,
+                                row.get("halt_min_installs")?,
+                                row.get("halted_at")?,
+                            ],
+                            row.get("halted_reason")?,
+                            [row.get("halt_base_installs")?, row.get("halt_base_failures")?],
+                        ))
+                    })
+                    .await?,
+                webhooks: tx
+                    .query("SELECT id, app_id, url, secret, events, created_at FROM webhooks ORDER BY id")
+                    .fetch_all(|row| {
+                        Ok((
+                            row.get("id")?,
+                            row.get("app_id")?,
+                            row.get("url")?,
+                            row.get("secret")?,
+                            row.get("events")?,
+                            row.get("created_at")?,
+                        ))
+                    })
+                    .await?,
+                deliveries: tx
+                    .query(&format!("SELECT {} FROM webhook_deliveries ORDER BY id", super::webhooks::DELIVERY_COLUMNS))
+                    .fetch_all(super::webhooks::delivery_from_row)
+                    .await?,
+            },
         };
         tx.commit().await?;
         Ok(export)
@@ -253,6 +352,85 @@ impl Db {
                 .bind(y.created_at)
                 .execute()
                 .await?;
+        }
+        let h = &export.health;
+        for (app, version, channel, kind, bucket, n) in &h.health {
+            tx.query(
+                "INSERT INTO release_health (app_id, version, channel, kind, bucket, n) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(app)
+            .bind(version)
+            .bind(channel)
+            .bind(kind)
+            .bind(*bucket)
+            .bind(*n)
+            .execute()
+            .await?;
+        }
+        for (app, version, bucket, n) in &h.adoption {
+            tx.query("INSERT INTO release_adoption (app_id, version, bucket, n) VALUES ($1, $2, $3, $4)")
+                .bind(app)
+                .bind(version)
+                .bind(*bucket)
+                .bind(*n)
+                .execute()
+                .await?;
+        }
+        for (app, percent, min) in &h.app_rules {
+            tx.query("UPDATE apps SET halt_max_failure_percent = $1, halt_min_installs = $2 WHERE id = $3")
+                .bind(*percent)
+                .bind(*min)
+                .bind(app)
+                .execute()
+                .await?;
+        }
+        for (id, [percent, min, halted_at], reason, [base_installs, base_failures]) in &h.release_halts {
+            tx.query(
+                "UPDATE releases SET halt_max_failure_percent = $1, halt_min_installs = $2, halted_at = $3,
+                 halted_reason = $4, halt_base_installs = $5, halt_base_failures = $6 WHERE id = $7",
+            )
+            .bind(*percent)
+            .bind(*min)
+            .bind(*halted_at)
+            .bind(reason.as_deref())
+            .bind(*base_installs)
+            .bind(*base_failures)
+            .bind(*id)
+            .execute()
+            .await?;
+        }
+        for (id, app, url, secret, events, created_at) in &h.webhooks {
+            tx.query(
+                "INSERT INTO webhooks (id, app_id, url, secret, events, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(app)
+            .bind(url)
+            .bind(secret)
+            .bind(events)
+            .bind(*created_at)
+            .execute()
+            .await?;
+        }
+        for d in &h.deliveries {
+            tx.query(&format!(
+                "INSERT INTO webhook_deliveries ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                super::webhooks::DELIVERY_COLUMNS
+            ))
+            .bind(&d.id)
+            .bind(&d.webhook_id)
+            .bind(&d.app_id)
+            .bind(&d.event)
+            .bind(&d.body)
+            .bind(&d.status)
+            .bind(i64::from(d.attempts))
+            .bind(d.last_status_code.map(i64::from))
+            .bind(d.last_error.as_deref())
+            .bind(d.created_at)
+            .bind(d.next_attempt_at)
+            .bind(d.delivered_at)
+            .execute()
+            .await?;
         }
         if tx.is_postgres() {
             // Explicit ids do not advance the identity sequence: move it past them.

@@ -143,7 +143,7 @@ impl Db {
 
     /// The halt rule in force for a release and where it comes from (`release` or `app`).
     pub async fn halt_rule(&self, app: &AppId, release_id: i64) -> Result<Option<(HaltRule, &'static str)>> {
-        let row: Option<(Option<i64>, Option<i64>, Option<i64>, Option<i64>)> = self
+        let row: Option<[Option<i64>; 4]> = self
             .query(
                 "SELECT r.halt_max_failure_percent AS rp, r.halt_min_installs AS rm,
                         a.halt_max_failure_percent AS ap, a.halt_min_installs AS am
@@ -151,9 +151,9 @@ impl Db {
             )
             .bind(release_id)
             .bind(app.as_str())
-            .fetch_optional(|row| Ok((row.get("rp")?, row.get("rm")?, row.get("ap")?, row.get("am")?)))
+            .fetch_optional(|row| Ok([row.get("rp")?, row.get("rm")?, row.get("ap")?, row.get("am")?]))
             .await?;
-        let Some((rp, rm, ap, am)) = row else { return Ok(None) };
+        let Some([rp, rm, ap, am]) = row else { return Ok(None) };
         Ok(rule_from(rp, rm).map(|r| (r, "release")).or_else(|| rule_from(ap, am).map(|r| (r, "app"))))
     }
 

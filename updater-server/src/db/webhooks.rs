@@ -21,7 +21,7 @@ pub struct WebhookRow {
 }
 
 /// A delivery, with what it needs to be sent.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryRow {
     pub id: String,
     pub webhook_id: String,
@@ -49,10 +49,10 @@ fn webhook_from_row(row: Row<'_>) -> Result<WebhookRow> {
     })
 }
 
-const DELIVERY_COLUMNS: &str = "id, webhook_id, app_id, event, body, status, attempts, last_status_code, last_error, \
+pub(super) const DELIVERY_COLUMNS: &str = "id, webhook_id, app_id, event, body, status, attempts, last_status_code, last_error, \
                                 created_at, next_attempt_at, delivered_at";
 
-fn delivery_from_row(row: Row<'_>) -> Result<DeliveryRow> {
+pub(super) fn delivery_from_row(row: Row<'_>) -> Result<DeliveryRow> {
     let attempts: i64 = row.get("attempts")?;
     let code: Option<i64> = row.get("last_status_code")?;
     Ok(DeliveryRow {

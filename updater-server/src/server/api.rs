@@ -645,7 +645,7 @@ pub async fn list_webhooks(
     Ok(Json(Webhooks { webhooks }).into_response())
 }
 
-/// `DELETE /api/v1/apps/{app}/webhooks/{id}` (admin): removes a webhook and its delivery log.
+/// `DELETE /api/v1/apps/{app}/webhooks/{id}` (admin): removes a webhook and its delivery log; answers the rest.
 pub async fn delete_webhook(
     State(state): State<AppState>,
     Auth(principal): Auth,
@@ -656,7 +656,8 @@ pub async fn delete_webhook(
     if !state.db().delete_webhook(&app, &id).await? {
         return Err(Error::not_found("webhook"));
     }
-    Ok(StatusCode::NO_CONTENT.into_response())
+    let webhooks = state.db().webhooks(&app).await?.iter().map(webhook_view).collect();
+    Ok(Json(Webhooks { webhooks }).into_response())
 }
 
 /// `GET /api/v1/apps/{app}/webhooks/deliveries` (admin): the newest 100 deliveries.

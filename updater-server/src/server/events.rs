@@ -5,8 +5,8 @@
 //!
 //! 1. the client's IP address (its /64 for IPv6) spends one token of its bucket per request ([`EventLimits::per_ip`])
 //!    before the body is read: a flood is answered `429` with `Retry-After` for the price of a map lookup;
-//! 2. the body is read up to [`MAX_BODY_LEN`] bytes (`413` beyond; a `Content-Length` over it is refused unread) and
-//!    parsed strictly (`400`);
+//! 2. the body is read up to [`MAX_BODY_LEN`] bytes (`413` beyond, after reading at most [`MAX_DRAIN_LEN`]; a
+//!    `Content-Length` over that is refused unread) and parsed strictly (`400`);
 //! 3. an app that does not exist is `404`; each event spends a token of its install id's bucket
 //!    ([`EventLimits::per_install`]) and names a release the app has, or it is counted as rejected and never stored;
 //! 4. the accepted events add to one counter row per (release, channel, kind, hour), one transaction per batch;
@@ -86,6 +86,30 @@ impl Limiters {
     }
 }
 
+/// Most bytes of an oversized body read (and thrown away) before answering `413`. Closing a connection with unread
+/// bytes makes the kernel reset it, which can destroy the `413` on its way to a client still sending; past this the
+/// server stops reading anyway (a body announced longer is refused unread).
+pub const MAX_DRAIN_LEN: usize = 256 * 1024;
+
+/// The body, if it is at most [`MAX_BODY_LEN`] bytes; an oversized one is read up to [`MAX_DRAIN_LEN`] and dropped.
+async fn read_body(body: axum::body::Body) -> Option<axum::body::Bytes> {
+    use futures_util::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut kept = Vec::new();
+    let mut read = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.ok()?;
+        read += chunk.len();
+        if read > MAX_DRAIN_LEN {
+            return None;
+        }
+        if read <= MAX_BODY_LEN {
+            kept.extend_from_slice(&chunk);
+        }
+    }
+    (read <= MAX_BODY_LEN).then(|| axum::body::Bytes::from(kept))
+}
+
 /// `POST /{app}/events`.
 pub async fn ingest(State(state): State<AppState>, Path(app): Path<String>, request: Request) -> Result<Response> {
     let now = Instant::now();
@@ -99,11 +123,11 @@ pub async fn ingest(State(state): State<AppState>, Path(app): Path<String>, requ
     let declared =
         request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let too_large = Error::BodyTooLarge { limit: MAX_BODY_LEN as u64 };
-    if declared.is_some_and(|len| len > MAX_BODY_LEN as u64) {
+    if declared.is_some_and(|len| len > MAX_DRAIN_LEN as u64) {
         state.metrics().client_events(UNKNOWN_APP, "_batch", "too_large", 1);
         return Err(too_large);
     }
-    let Ok(body) = axum::body::to_bytes(request.into_body(), MAX_BODY_LEN).await else {
+    let Some(body) = read_body(request.into_body()).await else {
         state.metrics().client_events(UNKNOWN_APP, "_batch", "too_large", 1);
         return Err(too_large);
     };

@@ -244,6 +244,7 @@ struct Inner {
     cache: updates::AnswerCache,
     signings: metadata::Signings,
     limiters: events::Limiters,
+    adoption: crate::adoption::Adoption,
 }
 
 /// What opening the state did that the operator must know.
@@ -297,6 +298,7 @@ impl AppState {
             cache: updates::AnswerCache::default(),
             signings: metadata::Signings::default(),
             limiters: events::Limiters::new(&config.events),
+            adoption: crate::adoption::Adoption::default(),
             config,
         }));
         Ok(Opened { state, admin_token_file })
@@ -330,6 +332,11 @@ impl AppState {
     /// The freshness signings under way.
     pub fn signings(&self) -> &metadata::Signings {
         &self.0.signings
+    }
+
+    /// The adoption counters of update checks.
+    pub fn adoption(&self) -> &crate::adoption::Adoption {
+        &self.0.adoption
     }
 
     /// The rate limiters of the event endpoint.
@@ -636,6 +643,10 @@ pub struct ServeOptions {
     pub freshness_lifetime: Duration,
     /// Threads serving HTTP connections (see [`workers`]).
     pub http_workers: usize,
+    /// Rate limits of the event endpoint.
+    pub events: events::EventLimits,
+    /// How webhook deliveries are attempted.
+    pub webhooks: crate::webhooks::WebhookConfig,
 }
 
 /// The public URL used when none is configured: `http://{bind}`, with an unspecified bind address (`0.0.0.0`, `::`)
@@ -677,6 +688,8 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
     config.downloads = options.downloads;
     config.gc = options.gc;
     config.freshness_lifetime = options.freshness_lifetime;
+    config.events = options.events;
+    config.webhooks = options.webhooks;
     let opened = AppState::open(&options.storage, config, options.admin_token.as_deref()).await?;
     if let Some(path) = &opened.admin_token_file {
         // The path, never the token: stderr ends up in container logs. Outside the log format so it is easy to copy.
@@ -704,6 +717,10 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
     workers.drain().await;
     for task in background {
         task.abort();
+    }
+    // The adoption counts since the last flush (a minute at most).
+    if let Err(e) = crate::adoption::flush(&state).await {
+        tracing::warn!(error = %e, "could not store adoption counts");
     }
     state.db().close().await;
     workers.exit().await;

@@ -628,7 +628,7 @@ fn list_webhooks() {}
 #[utoipa::path(delete, path = "/api/v1/apps/{app}/webhooks/{id}", operation_id = "deleteWebhook", tag = "admin", security(("bearer" = [])),
     params(WebhookPath),
     responses(
-        (status = 204, description = "Removed"),
+        (status = 200, description = "Removed; the app's remaining webhooks", body = Webhooks),
         (status = 400, response = Error), (status = 401, response = Error), (status = 403, response = Error),
         (status = 404, response = Error)))]
 fn delete_webhook() {}

@@ -15,6 +15,9 @@ use super::AppState;
 use crate::db::RELEASES_CHANNEL;
 use crate::leader::{self, Schedule};
 
+/// How often each replica stores its adoption counts.
+pub const ADOPTION_FLUSH: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The name of the orphan collection job.
 pub const GC_JOB: &str = "orphan-gc";
 
@@ -42,6 +45,18 @@ pub fn start(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             async move { super::metadata::resign_due(&state).await }
         },
     ));
+    // Every replica adds its own adoption counts (update checks per version) to the database.
+    let adoption_state = state.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut interval = tokio::time::interval(ADOPTION_FLUSH);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            if let Err(e) = crate::adoption::flush(&adoption_state).await {
+                tracing::warn!(error = %e, "could not store adoption counts");
+            }
+        }
+    }));
     // Webhook deliveries: on one replica only, so none is sent twice.
     match crate::webhooks::client(&state.config().webhooks) {
         Ok(http) => {

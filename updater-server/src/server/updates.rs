@@ -380,7 +380,7 @@ pub fn download_url(state: &AppState, app: &str, version: &Version, artifact: &A
         state.config().download_base_url(),
         version.to_request_segment(),
         artifact.target,
-        artifact.file_name
+        crate::names::url_segment(&artifact.file_name)
     )
 }
 
@@ -508,6 +508,10 @@ async fn check(
         state.metrics().webview_check(app_id.as_str(), answers.label(&channel), backend, status);
     }
     let answer = answer.map(|(_, body)| body);
+    // Adoption: only versions the channel offers, so clients cannot add made-up ones.
+    if answers.releases.iter().any(|release| release.version == current) {
+        state.adoption().count(app_id.as_str(), &current.to_string());
+    }
     state.metrics().update_check(
         app_id.as_str(),
         answers.label(&channel),

@@ -612,7 +612,7 @@ async fn publish_refuses_bad_requests() {
         assert_refused(&ctx, r, StatusCode::BAD_REQUEST, "invalid_input").await;
     }
     let t = "linux-x86_64-appimage";
-    for name in ["../a.AppImage", "a/b", ".hidden", "a b"] {
+    for name in ["../a.AppImage", "a/b", ".hidden", " a.AppImage", "a\tb"] {
         let r =
             ctx.publish(&ctx.publish_token, rel(), &[Part::Signature(t, &sig), Part::Artifact(t, name, data)]).await;
         assert_refused(&ctx, r, StatusCode::BAD_REQUEST, "invalid_name").await;
@@ -1373,7 +1373,7 @@ async fn openapi_document_lists_every_route() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 27);
+    assert_eq!(operations, 35);
 }
 
 #[tokio::test]
@@ -1708,4 +1708,86 @@ async fn freshness_requests_for_apps_without_metadata_leave_nothing_behind() {
     let r = ctx.call(Method::GET, "/metadata/demo/freshness.json", None, None).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(ctx.state.signings().apps(), 0);
+}
+
+// ----- release health and webhooks -----
+
+/// The app's default halt rule applies to a release without its own; the release's own wins; rules are checked
+/// (percent over 100, zero installs); a publish token may read health but not set rules.
+#[tokio::test]
+async fn halt_rules_come_from_the_release_else_the_app_and_are_checked() {
+    let ctx = with_release().await;
+    let health = |token: String| {
+        let ctx = &ctx;
+        async move { ctx.call(Method::GET, "/api/v1/apps/demo/releases/1.2.3/health", Some(&token), None).await }
+    };
+    let r = health(ctx.publish_token.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert!(r.json()["rule"].is_null() && r.json()["failure_percent"].is_null());
+
+    let set = |uri: &'static str, token: String, body: Value| {
+        let ctx = &ctx;
+        async move { ctx.call(Method::PUT, uri, Some(&token), Some(body)).await }
+    };
+    let app_rule = "/api/v1/apps/demo/halt-rule";
+    let release_rule = "/api/v1/apps/demo/releases/1.2.3/halt-rule";
+    let rule = json!({"rule": {"max_failure_percent": 5, "min_installs": 100}});
+    assert_eq!(set(app_rule, ctx.publish_token.clone(), rule.clone()).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(set(app_rule, ctx.admin_token.clone(), rule.clone()).await.status, StatusCode::OK);
+    let r = health(ctx.admin_token.clone()).await.json();
+    assert_eq!((r["rule"].clone(), r["rule_source"].clone()), (rule["rule"].clone(), json!("app")));
+    let own = json!({"rule": {"max_failure_percent": 50, "min_installs": 3}});
+    let r = set(release_rule, ctx.admin_token.clone(), own.clone()).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    assert_eq!((r.json()["rule"].clone(), r.json()["rule_source"].clone()), (own["rule"].clone(), json!("release")));
+    for bad in [
+        json!({"rule": {"max_failure_percent": 101, "min_installs": 3}}),
+        json!({"rule": {"max_failure_percent": 5, "min_installs": 0}}),
+        json!({"rule": {"max_failure_percent": 5}}),
+        json!({}),
+    ] {
+        assert_eq!(
+            set(release_rule, ctx.admin_token.clone(), bad.clone()).await.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+    // Removing the release's rule falls back to the app's.
+    set(release_rule, ctx.admin_token.clone(), json!({"rule": null})).await;
+    assert_eq!(health(ctx.admin_token.clone()).await.json()["rule_source"], "app");
+}
+
+/// Webhook URLs and events are checked, the secret is answered once and never listed, and deleting removes it.
+#[tokio::test]
+async fn webhooks_are_checked_and_their_secret_is_shown_once() {
+    let ctx = Ctx::new().await;
+    let admin = Some(ctx.admin_token.as_str());
+    let hooks = "/api/v1/apps/demo/webhooks";
+    for bad in [
+        json!({"url": "ftp://example.com/x"}),
+        json!({"url": "https://user:pw@example.com/x"}),
+        json!({"url": "https://example.com/x", "events": ["release.exploded"]}),
+        json!({"url": "https://example.com/x", "events": []}),
+        json!({"url": "https://example.com/x", "secret": "short"}),
+        json!({"url": "https://example.com/x", "extra": 1}),
+    ] {
+        let r = ctx.call(Method::POST, hooks, admin, Some(bad.clone())).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}: {:?}", r.body);
+    }
+    let r =
+        ctx.call(Method::POST, hooks, Some(&ctx.publish_token), Some(json!({"url": "https://example.com/x"}))).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = ctx.call(Method::POST, hooks, admin, Some(json!({"url": "https://example.com/x"}))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{:?}", r.body);
+    let created = r.json();
+    assert_eq!(created["secret"].as_str().unwrap().len(), 64);
+    assert_eq!(created["webhook"]["events"].as_array().unwrap().len(), 4);
+    let listed = ctx.call(Method::GET, hooks, admin, None).await;
+    assert!(!String::from_utf8_lossy(&listed.body).contains(created["secret"].as_str().unwrap()));
+    assert_eq!(listed.json()["webhooks"].as_array().unwrap().len(), 1);
+    let id = created["webhook"]["id"].as_str().unwrap();
+    let r = ctx.call(Method::DELETE, &format!("{hooks}/{id}"), admin, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["webhooks"], json!([]));
+    assert_eq!(ctx.call(Method::DELETE, &format!("{hooks}/{id}"), admin, None).await.status, StatusCode::NOT_FOUND);
 }

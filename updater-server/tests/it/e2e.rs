@@ -20,6 +20,7 @@ use millennium_testing::require_tool;
 use millennium_testing::server::{ADMIN_TOKEN, Backend, ServerBinary, ServerProcess, free_loopback_port};
 
 mod attacks;
+mod health;
 
 /// The binary Cargo built for these tests.
 const SERVER: ServerBinary = ServerBinary::new(env!("CARGO_BIN_EXE_millennium-update-server"));

@@ -779,3 +779,63 @@ async fn a_root_can_be_signed_and_co_signed_without_reaching_the_server_and_uplo
     // Uploading it again is refused: root 2 exists.
     assert!(ctx.cli(&["root", "upload", "--app", APP, output]).await.is_err());
 }
+
+/// A rollout the server halts (issue 24) leaves the signed path too: the freshness document is re-signed without the
+/// halted release, so Millennium's updater, which reads only signed metadata, is not offered it either; resuming puts
+/// it back at its percentage.
+#[tokio::test]
+async fn a_halted_rollout_leaves_the_signed_freshness_document_until_resumed() {
+    let ctx = Ctx::new().await;
+    ctx.init_root().await;
+    let key = ctx.app.key_file.to_str().unwrap();
+    ctx.publish("1.1.0", &["--release-key", key]).await.unwrap();
+    ctx.publish("1.2.0", &["--release-key", key, "--rollout", "30"]).await.unwrap();
+    let (_, before) = ctx.client_view().await;
+    assert_eq!(Ctx::offered(&before), [("1.2.0".to_owned(), 30), ("1.1.0".to_owned(), 100)]);
+
+    let rule = ["--max-failure-percent", "10", "--min-installs", "2"];
+    let health = ctx.cli(&[&["halt-rule", "set", "--app", APP, "--version", "1.2.0"][..], &rule[..]].concat()).await;
+    assert!(health.unwrap()["halted"].is_null());
+    let events: Vec<Value> = ["x-1", "x-2"]
+        .iter()
+        .flat_map(|id| {
+            ["installed", "rolled_back"]
+                .map(|kind| serde_json::json!({"kind": kind, "install_id": id, "to": "1.2.0", "target": TARGET}))
+        })
+        .collect();
+    let r = reqwest::Client::new()
+        .post(format!("{}/{APP}/events", ctx.server.url))
+        .json(&serde_json::json!({ "events": events }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(r.json::<Value>().await.unwrap(), serde_json::json!({"accepted": 4, "rejected": 0}));
+
+    let (_, halted) = ctx.client_view().await;
+    assert!(halted.sequence > before.sequence, "re-signed at the halt");
+    assert_eq!(Ctx::offered(&halted), [("1.1.0".to_owned(), 100)], "a halted release is not in the signed metadata");
+    let release = ctx.cli(&["releases", "list", "--app", APP]).await.unwrap();
+    let v12 = release["releases"].as_array().unwrap().iter().find(|r| r["version"] == "1.2.0").unwrap().clone();
+    assert!(v12["halted"]["reason"].as_str().unwrap().contains("2 of 2 installs"), "{v12}");
+
+    ctx.cli(&["rollout", "resume", "--app", APP, "--version", "1.2.0"]).await.unwrap();
+    let (_, resumed) = ctx.client_view().await;
+    assert_eq!(Ctx::offered(&resumed), [("1.2.0".to_owned(), 30), ("1.1.0".to_owned(), 100)]);
+
+    // `migrate` copies the counters, the rule, the resume baseline and the webhooks (and checks it read them back).
+    ctx.cli(&["webhooks", "add", "--app", APP, "--url", "http://127.0.0.1:9/hook"]).await.unwrap();
+    let data = ctx.server.data_dir();
+    let from = Backend::for_dir(&data).storage(&data);
+    let to = Backend::local().storage(&ctx.server.dir.path().join("target"));
+    let report = json(millennium_update_server::migrate::migrate(&from, &to).await.unwrap());
+    assert_eq!((report["rows"]["health"].clone(), report["rows"]["webhooks"].clone()), (2.into(), 1.into()));
+    let (copy, _) = to.open().await.unwrap();
+    let app = millennium_update_server::names::AppId::parse(APP).unwrap();
+    let release = copy.release(&app, "1.2.0").await.unwrap().unwrap();
+    let (rule, source) = copy.halt_rule(&app, release.id).await.unwrap().unwrap();
+    assert_eq!((rule.max_failure_percent, rule.min_installs, source), (10, 2, "release"));
+    let halt = copy.halt_state(release.id).await.unwrap();
+    assert_eq!((halt.halted.is_none(), halt.base_installs, halt.base_failures), (true, 2, 2));
+    assert_eq!(copy.health_totals(&app, "1.2.0").await.unwrap().rolled_back, 2);
+}
