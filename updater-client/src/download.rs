@@ -141,8 +141,25 @@ impl DownloadedUpdate {
     }
 
     pub(crate) fn install_with(&self, inner: &Inner) -> Result<()> {
-        crate::webview::ensure(&inner.webview_policy, &inner.install, &self.version.to_string(), &self.min_webview)?;
-        crate::install::install(inner, self)?;
+        use millennium_update_protocol::events::EventKind;
+        let report = |kind: EventKind, error: Option<&crate::Error>| {
+            if let Some(events) = &inner.events {
+                events.report(kind, Some(&inner.current), &self.version, error);
+            }
+        };
+        if let Err(error) =
+            crate::webview::ensure(&inner.webview_policy, &inner.install, &self.version.to_string(), &self.min_webview)
+        {
+            report(EventKind::WebviewTooOld, Some(&error));
+            return Err(error);
+        }
+        // An installer-driven install (NSIS, MSI on Windows) ends this process inside `install`, so it reports no
+        // `installed` (a known gap: the installer may still fail or be cancelled, and nothing reports that either).
+        if let Err(error) = crate::install::install(inner, self) {
+            report(EventKind::InstallFailed, Some(&error));
+            return Err(error);
+        }
+        report(EventKind::Installed, None);
         if let Some(vouched) = &self.vouched
             && let Err(e) = vouched.record_installed(inner)
         {

@@ -304,6 +304,49 @@ impl Error {
         }
     }
 
+    /// A short, stable code for the kind of error (`network`, `bad_signature`, `disk_full`…): what release-health
+    /// events carry (never the message, which holds paths and URLs). Codes are `a-z 0-9 _`; they are never renamed.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidConfig { .. } => "invalid_config",
+            Error::InvalidPublicKey { .. } => "invalid_public_key",
+            Error::Network { .. } => "network",
+            Error::Timeout { .. } => "timeout",
+            Error::HttpStatus { .. } => "http_status",
+            Error::UnexpectedContentType { .. } => "unexpected_content_type",
+            Error::InvalidResponse { .. } => "invalid_response",
+            Error::TooMuchData { .. } => "too_much_data",
+            Error::TooLarge { .. } => "too_large",
+            Error::Truncated { .. } => "truncated",
+            Error::HttpsDowngrade { .. } => "https_downgrade",
+            Error::InsecureHttp { .. } => "insecure_http",
+            Error::ServerMisbehaved { .. } => "server_misbehaved",
+            Error::AllEndpointsFailed { .. } => "all_endpoints_failed",
+            Error::NoArtifactForTarget { .. } => "no_artifact_for_target",
+            Error::UntrustedKey { .. } => "untrusted_key",
+            Error::UnsignedVersion { .. } => "unsigned_version",
+            Error::LegacySignature => "legacy_signature",
+            Error::BadSignature { .. } => "bad_signature",
+            Error::Untrusted { .. } => "untrusted",
+            Error::WrongTarget { .. } => "wrong_target",
+            Error::DiskFull { .. } => "disk_full",
+            Error::NotPermitted { .. } => "not_permitted",
+            Error::Io { .. } => "io",
+            Error::CorruptState { .. } => "corrupt_state",
+            Error::ChangedAfterVerification { .. } => "changed_after_verification",
+            Error::PackageManager { .. } => "package_manager",
+            Error::WebviewTooOld { .. } => "webview_too_old",
+            Error::WebviewProvisioning { .. } => "webview_provisioning",
+            Error::InstallRefused { .. } => "install_refused",
+            Error::UnsafeArchive { .. } => "unsafe_archive",
+            Error::Unsupported { .. } => "unsupported",
+            Error::Relaunch { .. } => "relaunch",
+            Error::NoPreviousVersion { .. } => "no_previous_version",
+            Error::NeedsAdministrator { .. } => "needs_administrator",
+            Error::Delta { .. } => "delta",
+        }
+    }
+
     /// Whether the running app is certainly untouched and trying again later may help (network and server errors).
     pub fn is_transient(&self) -> bool {
         matches!(

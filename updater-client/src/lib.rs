@@ -51,6 +51,7 @@ mod delta;
 mod download;
 pub mod env_vars;
 mod error;
+pub mod events;
 mod fs;
 mod http;
 pub mod install;

@@ -25,6 +25,7 @@
 use std::path::{Path, PathBuf};
 
 use millennium_update_protocol::Version;
+use millennium_update_protocol::events::EventKind;
 
 use crate::error::{Error, Result};
 use crate::fs;
@@ -119,6 +120,9 @@ pub(crate) fn startup(inner: &Inner) -> Result<StartupStatus> {
         restore(&pending)?;
         remember_rejected(inner, &pending.version)?;
         fs::remove_if_exists(&file)?;
+        if let Some(events) = &inner.events {
+            events.report_text(EventKind::RolledBack, &pending.previous_version, &pending.version);
+        }
         return Ok(StartupStatus::RolledBack { from: pending.version, to: pending.previous_version });
     }
     save(&file, &Pending { starts, ..pending.clone() })?;
@@ -132,7 +136,13 @@ fn restore(pending: &Pending) -> Result<()> {
 pub(crate) fn confirm_healthy(inner: &Inner) -> Result<()> {
     let file = inner.state.pending_file();
     match load(&file) {
-        Ok(Some(pending)) if is_running(&pending, &inner.current) => fs::remove_if_exists(&file),
+        Ok(Some(pending)) if is_running(&pending, &inner.current) => {
+            fs::remove_if_exists(&file)?;
+            if let Some(events) = &inner.events {
+                events.report_text(EventKind::Confirmed, &pending.previous_version, &pending.version);
+            }
+            Ok(())
+        }
         Ok(_) => Ok(()),
         Err(Error::CorruptState { .. }) => fs::remove_if_exists(&file),
         Err(e) => Err(e),

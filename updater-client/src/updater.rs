@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use millennium_sign::PublicKey;
+use millennium_update_protocol::events::EventKind;
 use millennium_update_protocol::{Arch, BundleType, Os, Target, Version};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use time::OffsetDateTime;
@@ -48,6 +49,11 @@ pub struct UpdaterBuilder {
     allow_insecure_http: bool,
     webview_policy: WebviewPolicy,
     report_webview: bool,
+    /// `None`: not set by the app; the library default is off, a Millennium app's on.
+    report_events: Option<bool>,
+    events_url: Option<String>,
+    event_queue: crate::events::QueueLimits,
+    event_backoff: crate::events::Backoff,
 }
 
 /// Timeouts and size limits.
@@ -100,6 +106,10 @@ impl Default for UpdaterBuilder {
             allow_insecure_http: false,
             webview_policy: WebviewPolicy::default(),
             report_webview: true,
+            report_events: None,
+            events_url: None,
+            event_queue: crate::events::QueueLimits::default(),
+            event_backoff: crate::events::Backoff::default(),
         }
     }
 }
@@ -264,6 +274,35 @@ impl UpdaterBuilder {
     /// an app whose signer cannot add a version opts out with `require_signed_version(false)`.
     pub fn millennium_defaults(mut self) -> Self {
         self.require_signed_version.get_or_insert(true);
+        self.report_events.get_or_insert(true);
+        self
+    }
+
+    /// Report release-health events (installed, confirmed, rolled back, failures) to the update server's
+    /// `POST {server}/{app}/events`, in the background from an on-disk queue (see [`crate::events`]). Default off
+    /// (a Tauri update server has no such endpoint); [`millennium_defaults`](UpdaterBuilder::millennium_defaults)
+    /// turns it on unless the app set it.
+    pub fn report_events(mut self, report: bool) -> Self {
+        self.report_events = Some(report);
+        self
+    }
+
+    /// Where events go, when it is not `{server}/{app}/events` derived from the first endpoint (the part before its
+    /// first `{{…}}` segment, or before `/{channel}/latest.json`) or from the metadata base URL.
+    pub fn report_events_to(mut self, url: impl Into<String>) -> Self {
+        self.events_url = Some(url.into());
+        self
+    }
+
+    /// The caps of the on-disk event queue (default 1000 events, 256 KiB); past them the oldest are dropped.
+    pub fn event_queue_limits(mut self, limits: crate::events::QueueLimits) -> Self {
+        self.event_queue = limits;
+        self
+    }
+
+    /// The waits between failed event deliveries (default 5 s doubling up to 1 hour).
+    pub fn event_backoff(mut self, backoff: crate::events::Backoff) -> Self {
+        self.event_backoff = backoff;
         self
     }
 
@@ -381,29 +420,74 @@ impl UpdaterBuilder {
             .collect::<Result<Vec<_>>>()?;
 
         // No default headers and no automatic redirects: `crate::http` decides both per request.
-        let mut client = reqwest::Client::builder()
-            .user_agent(concat!("millennium-updater/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(self.limits.connect_timeout)
-            .read_timeout(self.limits.read_timeout)
-            .redirect(reqwest::redirect::Policy::none());
-        for pem in &self.root_certificates {
-            let certificates = reqwest::Certificate::from_pem_bundle(pem)
-                .ok()
-                .filter(|certificates| !certificates.is_empty())
-                .ok_or_else(|| invalid("a root certificate is not a PEM certificate".into()))?;
-            for certificate in certificates {
-                client = client.add_root_certificate(certificate);
+        let make_client = || -> Result<reqwest::Client> {
+            let mut client = reqwest::Client::builder()
+                .user_agent(concat!("millennium-updater/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(self.limits.connect_timeout)
+                .read_timeout(self.limits.read_timeout)
+                .redirect(reqwest::redirect::Policy::none());
+            for pem in &self.root_certificates {
+                let certificates = reqwest::Certificate::from_pem_bundle(pem)
+                    .ok()
+                    .filter(|certificates| !certificates.is_empty())
+                    .ok_or_else(|| invalid("a root certificate is not a PEM certificate".into()))?;
+                for certificate in certificates {
+                    client = client.add_root_certificate(certificate);
+                }
             }
-        }
-        if let Some(proxy) = &self.proxy {
-            let proxy = reqwest::Proxy::all(proxy).map_err(|e| invalid(format!("proxy `{proxy}`: {e}")))?;
-            client = client.proxy(proxy);
-        }
-        let client = client.build().map_err(|e| invalid(format!("could not set up HTTP: {e}")))?;
+            if let Some(proxy) = &self.proxy {
+                let proxy = reqwest::Proxy::all(proxy).map_err(|e| invalid(format!("proxy `{proxy}`: {e}")))?;
+                client = client.proxy(proxy);
+            }
+            client.build().map_err(|e| invalid(format!("could not set up HTTP: {e}")))
+        };
+        let client = make_client()?;
 
         let metadata = match &self.metadata_url {
             Some(base) => Some(url::Url::parse(base).map_err(|e| invalid(format!("`{base}` is not a URL ({e})")))?),
             None => None,
+        };
+
+        let events = if self.report_events.unwrap_or(false) {
+            let url = match &self.events_url {
+                Some(text) => Some(
+                    url::Url::parse(text)
+                        .ok()
+                        .filter(|u| matches!(u.scheme(), "http" | "https"))
+                        .ok_or_else(|| invalid(format!("events URL `{text}` is not an http(s) URL")))?,
+                ),
+                None => crate::events::derive_url(&self.endpoints, metadata.as_ref()),
+            };
+            match url {
+                Some(url) => {
+                    // The app's headers and the install id go only where the checks go (see `crate::http`).
+                    let check_origin = self
+                        .endpoints
+                        .first()
+                        .and_then(|e| url::Url::parse(&crate::check::expand_template(e, &ProbeVars)).ok())
+                        .or_else(|| metadata.clone())
+                        .map(|u| u.origin());
+                    let own = check_origin.as_ref() == Some(&url.origin()) || header_origins.contains(&url.origin());
+                    let settings = crate::events::Settings {
+                        url,
+                        client: make_client()?,
+                        headers: if own { headers.clone() } else { HeaderMap::new() },
+                        limits: self.event_queue,
+                        backoff: self.event_backoff,
+                        timeout: self.limits.check_timeout,
+                    };
+                    Some(crate::events::Reporter::start(state.root(), settings, install_id.clone(), target))
+                }
+                None => {
+                    tracing::warn!(
+                        "release-health events are on but no events URL follows from the endpoints; not reporting \
+                         (set one with `report_events_to`)"
+                    );
+                    None
+                }
+            }
+        } else {
+            None
         };
         Ok(Updater {
             inner: Arc::new(Inner {
@@ -425,6 +509,7 @@ impl UpdaterBuilder {
                 require_signed_version: self.require_signed_version.unwrap_or(false),
                 rollback_after_starts: self.rollback_after_starts,
                 webview_policy: self.webview_policy,
+                events,
             }),
         })
     }
@@ -488,6 +573,8 @@ pub(crate) struct Inner {
     pub(crate) require_signed_version: bool,
     pub(crate) rollback_after_starts: u32,
     pub(crate) webview_policy: WebviewPolicy,
+    /// Release-health reporting, when on ([`UpdaterBuilder::report_events`]).
+    pub(crate) events: Option<crate::events::Reporter>,
 }
 
 /// A configured updater. Cheap to clone.
@@ -619,7 +706,11 @@ impl Updater {
 
     /// Replaces this process with the installed app, with the same arguments. Returns only on failure.
     pub fn relaunch(&self) -> Result<std::convert::Infallible> {
-        crate::install::relaunch(&self.inner.install)
+        // Events queued now (the `installed` of the update just made) are sent by the relaunched process.
+        crate::events::suspend_sending();
+        let failed = crate::install::relaunch(&self.inner.install);
+        crate::events::resume_sending();
+        failed
     }
 }
 
@@ -705,7 +796,15 @@ impl Update {
     /// Downloads (resuming a previous partial download), verifies and keeps the artifact in the state directory.
     /// `progress` is called after every chunk.
     pub async fn download(&self, progress: impl FnMut(Progress) + Send) -> Result<DownloadedUpdate> {
-        crate::download::download(self, progress).await
+        let result = crate::download::download(self, progress).await;
+        if let (Err(error), Some(events)) = (&result, &self.updater.inner.events) {
+            let kind = match error {
+                Error::WebviewTooOld { .. } => EventKind::WebviewTooOld,
+                _ => EventKind::DownloadFailed,
+            };
+            events.report(kind, Some(&self.updater.inner.current), &self.version, Some(error));
+        }
+        result
     }
 
     /// [`Update::download`], then [`DownloadedUpdate::install`].
@@ -716,11 +815,15 @@ impl Update {
         let inner = self.updater.inner.clone();
         let (version, min) = (self.version.to_string(), self.min_webview.clone());
         let ensure = move || crate::webview::ensure(&inner.webview_policy, &inner.install, &version, &min);
-        tokio::task::spawn_blocking(ensure).await.map_err(|e| Error::Io {
+        let ensured = tokio::task::spawn_blocking(ensure).await.map_err(|e| Error::Io {
             action: "check the webview for",
             path: PathBuf::from("the update"),
             source: std::io::Error::other(e.to_string()),
-        })??;
+        })?;
+        if let (Err(error), Some(events)) = (&ensured, &self.updater.inner.events) {
+            events.report(EventKind::WebviewTooOld, Some(&self.updater.inner.current), &self.version, Some(error));
+        }
+        ensured?;
         let downloaded = self.download(progress).await?;
         let inner = self.updater.inner.clone();
         tokio::task::spawn_blocking(move || downloaded.install_with(&inner)).await.map_err(|e| Error::Io {

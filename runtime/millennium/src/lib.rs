@@ -59,6 +59,9 @@ pub use millennium_report::Report;
 use millennium_runtime::{Message, RuntimeProxy, WindowConfig};
 pub use millennium_runtime::{Runtime, WindowId};
 pub use millennium_runtime_webview::WebviewRuntime;
+/// The updater library behind `Builder::updater`, for apps that configure it without depending on it themselves.
+#[cfg(feature = "api-updater")]
+pub use millennium_updater as updater;
 
 use bridge::{Bridge, CommandFn, EventFn, Handler};
 use millennium_webview_probe::guard::{self, Interaction};
@@ -227,6 +230,7 @@ fn to_value(broker: &str, payload: impl Serialize) -> Result<Value, Error> {
 }
 
 type SetupFn = Box<dyn FnOnce(&AppHandle)>;
+type ExitFn = Box<dyn FnOnce(i32)>;
 
 /// Configures and starts an app: one window showing the embedded `index.html`.
 pub struct Builder {
@@ -242,6 +246,7 @@ pub struct Builder {
     authenticate: bool,
     rerandomize: bool,
     setup: Vec<SetupFn>,
+    on_exit: Vec<ExitFn>,
     apis: api::ApiConfig,
     min_webview: Option<WebviewVersion>,
     invalid: Option<Error>,
@@ -281,6 +286,7 @@ impl Builder {
             authenticate: false,
             rerandomize: false,
             setup: Vec::new(),
+            on_exit: Vec::new(),
             apis: api::ApiConfig::default(),
             min_webview: None,
             invalid: None,
@@ -431,6 +437,17 @@ impl Builder {
         self
     }
 
+    /// Run `hook` with the exit code when the app quits (the last window closed, or [`AppHandle::exit`]): after the
+    /// windows are gone, on the main thread, just before the process exits. Hooks run in the order given, before the
+    /// framework's own (an update scheduled for exit is installed last).
+    pub fn on_exit<F>(mut self, hook: F) -> Self
+    where
+        F: FnOnce(i32) + 'static,
+    {
+        self.on_exit.push(Box::new(hook));
+        self
+    }
+
     /// The directory `Millennium.fs.readTextFile` may read from (nothing without one).
     #[cfg(feature = "api-fs")]
     pub fn fs_scope(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
@@ -456,6 +473,14 @@ impl Builder {
     #[cfg(feature = "api-updater")]
     pub fn updater(mut self, updater: millennium_updater::UpdaterBuilder) -> Self {
         self.apis.updater = Some(updater);
+        self
+    }
+
+    /// When the runtime checks for updates by itself, on a thread of its own (see [`api::updater::UpdateChecks`]):
+    /// on by default once there is an [`Builder::updater`], `UpdateChecks::off()` turns them off.
+    #[cfg(feature = "api-updater")]
+    pub fn update_checks(mut self, checks: api::updater::UpdateChecks) -> Self {
+        self.apis.update_checks = checks;
         self
     }
 
@@ -495,7 +520,8 @@ impl Builder {
             return Err(Error::NoIndex);
         }
         let mut runtime = R::new()?;
-        let api::Builtins { mut commands, bindings, on_first_message } = api::builtins(&self.apis)?;
+        let api::Builtins { mut commands, bindings, on_first_message, setup: api_setup, on_exit: api_exit } =
+            api::builtins(&self.apis)?;
         commands.extend(self.commands);
         let site = Arc::new(protocol::Site::new(self.assets, &self.policy));
         #[cfg(feature = "localhost-server")]
@@ -540,12 +566,17 @@ impl Builder {
             // The bridge and its secrets reach the page only this way, never in a response.
             init_script: Some(bridge.init_script()),
         })?;
-        for setup in self.setup {
+        for setup in self.setup.into_iter().chain(api_setup) {
             setup(&app);
         }
         #[cfg(feature = "dev")]
         dev::reload_on_request(&app);
-        runtime.run()
+        let hooks: Vec<ExitFn> = self.on_exit.into_iter().chain(api_exit).collect();
+        runtime.run(Box::new(move |code| {
+            for hook in hooks {
+                hook(code);
+            }
+        }))
     }
 }
 

@@ -173,6 +173,9 @@ pub enum Message {
     },
 }
 
+/// What [`Runtime::run`] calls with the exit code after the last window is gone, just before the process exits.
+pub type ExitHook = Box<dyn FnOnce(i32)>;
+
 /// A handle to the event loop that any thread may hold and clone.
 pub trait RuntimeProxy: Clone + Send + Sync + 'static {
     /// Queue `message` for the event loop.
@@ -206,8 +209,10 @@ pub trait Runtime: Sized {
     fn create_window(&mut self, config: WindowConfig) -> Result<WindowId, Error>;
 
     /// Run the event loop on this (the main) thread until every window is closed or [`Message::Exit`] arrives, then
-    /// exit the process with the exit code (0 when the last window was closed).
-    fn run(self) -> !;
+    /// call `on_exit` with the exit code (0 when the last window was closed) once every window is gone, still on this
+    /// thread, and exit the process with that code. `on_exit` is where an app finishes up without keeping a window
+    /// on screen (an update scheduled for exit is installed there).
+    fn run(self, on_exit: ExitHook) -> !;
 }
 
 /// Whether a graphical session is reachable, checked before the windowing system starts (which on Linux would

@@ -11,7 +11,9 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::panic::{self, AssertUnwindSafe};
 
-use millennium_runtime::{Error, IpcMessage, Message, ProtocolRequest, Runtime, RuntimeProxy, WindowConfig, WindowId};
+use millennium_runtime::{
+    Error, ExitHook, IpcMessage, Message, ProtocolRequest, Runtime, RuntimeProxy, WindowConfig, WindowId,
+};
 use tao::dpi::LogicalSize;
 use tao::event::{Event, WindowEvent};
 use tao::event_loop::{ControlFlow, EventLoop, EventLoopBuilder, EventLoopProxy};
@@ -121,9 +123,23 @@ impl Runtime for WebviewRuntime {
         Ok(id)
     }
 
-    fn run(self) -> ! {
+    fn run(self, on_exit: ExitHook) -> ! {
         let Self { event_loop, mut windows, .. } = self;
+        let mut on_exit = Some(on_exit);
         event_loop.run(move |event, _target, control_flow| {
+            // tao sends `LoopDestroyed` once, after the loop was asked to exit and before it exits the process; the
+            // windows are gone by then (closed by the user, or cleared on `Message::Exit`).
+            if let Event::LoopDestroyed = event {
+                windows.clear();
+                let code = match *control_flow {
+                    ControlFlow::ExitWithCode(code) => code,
+                    _ => 0,
+                };
+                if let Some(hook) = on_exit.take() {
+                    hook(code);
+                }
+                return;
+            }
             if matches!(control_flow, ControlFlow::ExitWithCode(_)) {
                 return;
             }

@@ -153,6 +153,10 @@ int millennium_updater_builder_header(MillenniumUpdaterBuilder builder, const ch
 int millennium_updater_builder_rollback_after_starts(MillenniumUpdaterBuilder builder, uint32_t starts);
 /* Non-zero: refuse signatures that do not name their version (default: accepted, as Tauri does). */
 int millennium_updater_builder_require_signed_version(MillenniumUpdaterBuilder builder, int required);
+/* Non-zero: report release-health events (installed, confirmed, rolled back, failures) to the Millennium update
+ * server's `POST {server}/{app}/events`, queued on disk and sent in the background (default off: a Tauri server has no
+ * such endpoint). */
+int millennium_updater_builder_report_events(MillenniumUpdaterBuilder builder, int report);
 
 /* Checks the configuration and builds an updater (reads or creates the install id). The builder stays valid and
  * unchanged: free it when done. */

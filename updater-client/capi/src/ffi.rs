@@ -391,6 +391,12 @@ pub extern "C" fn millennium_updater_builder_require_signed_version(
     set_plain(builder, |b| b.require_signed_version(required != 0))
 }
 
+/// Whether release-health events are reported to the update server (non-zero: yes; default off).
+#[unsafe(no_mangle)]
+pub extern "C" fn millennium_updater_builder_report_events(builder: MillenniumUpdaterBuilder, report: c_int) -> c_int {
+    set_plain(builder, |b| b.report_events(report != 0))
+}
+
 /// Builds an updater (the builder stays usable).
 ///
 /// # Safety

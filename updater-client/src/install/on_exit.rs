@@ -30,6 +30,8 @@ pub(crate) fn take() -> Option<DownloadedUpdate> {
 pub(crate) fn apply() -> Result<Option<String>> {
     let Some(update) = take() else { return Ok(None) };
     let version = update.version().to_string();
+    // The process ends right after: the `installed` event waits on disk for the next start (see `crate::events`).
+    crate::events::suspend_sending();
     update.install()?;
     Ok(Some(version))
 }

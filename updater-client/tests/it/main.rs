@@ -4,6 +4,7 @@
 mod app_bundle;
 mod crash_safety;
 mod delta;
+mod events;
 mod example_app;
 mod on_exit;
 mod secure;

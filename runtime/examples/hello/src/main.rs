@@ -67,6 +67,11 @@ fn main() {
                 eprintln!("error: {}", millennium::Report::new(&error));
             }
         })
+        .on_exit(move |code| {
+            if selftest {
+                println!("exit {code}");
+            }
+        })
         .setup(move |app| {
             if selftest {
                 println!("pid {}", std::process::id());
@@ -85,6 +90,15 @@ fn main() {
     };
     #[cfg(feature = "api-fs")]
     let app = app.fs_scope(env::fs_scope());
+    #[cfg(feature = "api-updater")]
+    let app = match env::updater() {
+        Ok(Some((updater, checks))) => app.updater(updater).update_checks(checks),
+        Ok(None) => app,
+        Err(error) => {
+            eprintln!("error: {error}");
+            std::process::exit(1);
+        }
+    };
     #[cfg(feature = "localhost-server")]
     let app = match env::localhost_port() {
         Ok(Some(port)) => app.localhost_server(port),

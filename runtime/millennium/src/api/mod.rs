@@ -21,6 +21,8 @@ pub(crate) struct ApiConfig {
     pub fs_scope: Option<std::path::PathBuf>,
     #[cfg(feature = "api-updater")]
     pub updater: Option<millennium_updater::UpdaterBuilder>,
+    #[cfg(feature = "api-updater")]
+    pub update_checks: updater::UpdateChecks,
 }
 
 /// What the compiled-in APIs add to the bridge.
@@ -30,6 +32,10 @@ pub(crate) struct Builtins {
     /// JavaScript that adds the bindings to the page's `Millennium` object.
     pub bindings: String,
     pub on_first_message: Option<FirstMessageFn>,
+    /// Run once the window exists, before the event loop starts (background work of an API).
+    pub setup: Option<crate::SetupFn>,
+    /// Run after the last window is gone, before the process exits.
+    pub on_exit: Option<millennium_runtime::ExitHook>,
 }
 
 /// The commands and JavaScript bindings of the APIs compiled in.
@@ -55,11 +61,20 @@ pub(crate) fn builtins(config: &ApiConfig) -> Result<Builtins, crate::Error> {
                 let api = updater::UpdaterApi::start(builder.clone())?;
                 commands.extend(api.commands());
                 out.on_first_message = Some(api.confirm_on_first_message());
+                // The checking thread stops when `stop` is dropped, in the exit hook, before the install.
+                let (stop, stopped) = std::sync::mpsc::channel::<()>();
+                let checks = config.update_checks.clone();
+                let checking = api.clone();
+                out.setup = Some(Box::new(move |app| checking.start_checks(checks, app, stopped)));
+                out.on_exit = Some(Box::new(move |_code| {
+                    drop(stop);
+                    api.install_scheduled_on_exit();
+                }));
             }
             None => {
                 let missing: crate::bridge::CommandFn =
                     std::sync::Arc::new(|_, _, _| Err("no updater configured (`Builder::updater`)".to_owned()));
-                for name in [updater::CHECK, updater::INSTALL, updater::RELAUNCH] {
+                for name in [updater::CHECK, updater::INSTALL, updater::INSTALL_ON_EXIT, updater::RELAUNCH] {
                     commands.push((name.to_owned(), Handler::Inline(missing.clone())));
                 }
             }

@@ -15,6 +15,23 @@
 //! framework runs the updater's rollback bookkeeping, and the first authentic message from the page confirms that this
 //! version works (a version whose page never talks is rolled back after the configured number of starts). Check and
 //! install run on background threads; progress goes to the page on the broker [`PROGRESS_BROKER`].
+//!
+//! The runtime also checks by itself, on a thread of its own ([`UpdateChecks`], on by default: the page hears of a
+//! found update on [`AVAILABLE_BROKER`]), and installs an update scheduled for exit once the app's windows are gone:
+//! scheduled by the page (`Millennium.updater.installOnExit()`, which downloads and verifies it now) or by the
+//! background checks with [`UpdateChecks::install_on_exit`]. Which install strategy runs follows the install's bundle
+//! type (see `millennium-updater`'s `install` module and the runtime README).
+//!
+//! ```js
+//! Millennium.listen("millennium:updater.available", async (update) => {
+//!   await Millennium.updater.installOnExit();          // downloaded and verified now, installed when the app quits
+//!   banner.textContent = `Version ${update.version} is installed when you quit.`;
+//! });
+//! ```
+
+mod checks;
+
+pub use checks::{AVAILABLE_BROKER, LAST_CHECK_FILE, READY_BROKER, UpdateChecks};
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -30,6 +47,7 @@ use crate::{AppHandle, Report};
 pub(crate) const CHECK: &str = "millennium:updater.check";
 pub(crate) const INSTALL: &str = "millennium:updater.install";
 pub(crate) const RELAUNCH: &str = "millennium:updater.relaunch";
+pub(crate) const INSTALL_ON_EXIT: &str = "millennium:updater.installOnExit";
 /// The broker install progress is published on: `{ downloaded, total }` (bytes; `total` may be null).
 pub const PROGRESS_BROKER: &str = "millennium:updater.progress";
 
@@ -40,6 +58,7 @@ pub(crate) const BINDING: &str = "api.updater = Object.freeze({ \
       var done = function () { if (stop) { stop(); } }; \
       return invoke(\"millennium:updater.install\").then(function (v) { done(); return v; }, \
         function (e) { done(); throw e; }); }, \
+    installOnExit: function () { return invoke(\"millennium:updater.installOnExit\"); }, \
     relaunch: function () { return invoke(\"millennium:updater.relaunch\"); } });\n";
 
 /// What the page learns of an update.
@@ -51,11 +70,24 @@ struct Offered {
     size: Option<u64>,
 }
 
+impl Offered {
+    fn of(update: &millennium_updater::Update) -> Self {
+        Self {
+            version: update.version().to_string(),
+            notes: update.notes().map(str::to_owned),
+            date: update.date().and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok()),
+            size: update.size(),
+        }
+    }
+}
+
 /// The configured updater and the update the page was last told about.
 #[derive(Debug)]
 pub(crate) struct UpdaterApi {
     updater: Updater,
     offered: Mutex<Option<Update>>,
+    /// The version this process scheduled for exit (so a later check does not download it again).
+    scheduled: checks::Scheduled,
 }
 
 impl UpdaterApi {
@@ -65,7 +97,7 @@ impl UpdaterApi {
         let updater = builder.millennium_defaults().build_blocking()?;
         let status = updater.startup()?;
         tracing::info!(?status, "updater started");
-        Ok(Arc::new(Self { updater, offered: Mutex::new(None) }))
+        Ok(Arc::new(Self { updater, offered: Mutex::new(None), scheduled: Mutex::new(None) }))
     }
 
     /// Confirms, on the page's first authentic message, that this version works.
@@ -78,16 +110,40 @@ impl UpdaterApi {
         })
     }
 
+    /// Starts the background checks ([`UpdateChecks`]); they stop when `stop`'s sender is dropped.
+    pub(crate) fn start_checks(
+        self: &Arc<Self>,
+        checks: UpdateChecks,
+        app: &AppHandle,
+        stop: std::sync::mpsc::Receiver<()>,
+    ) {
+        checks::spawn(self.clone(), checks, app.clone(), stop);
+    }
+
+    /// Installs the update scheduled for exit, if any: called by the runtime once the windows are gone. Failures are
+    /// logged (there is no window left to show them in); the app keeps its version and the next check offers the
+    /// update again.
+    pub(crate) fn install_scheduled_on_exit(&self) {
+        match self.updater.as_async().apply_pending_on_exit() {
+            Ok(Some(version)) => tracing::info!(%version, "update installed at exit"),
+            Ok(None) => {}
+            Err(error) => tracing::error!(error = %Report::new(&error), "could not install the update at exit"),
+        }
+    }
+
     pub(crate) fn commands(self: &Arc<Self>) -> Vec<(String, Handler)> {
         let (check, install, relaunch) = (self.clone(), self.clone(), self.clone());
+        let on_exit = self.clone();
         let check: CommandFn = Arc::new(move |_app, _window, _args| millennium_api_updater_check(&check));
         let install: CommandFn = Arc::new(move |app, _window, _args| millennium_api_updater_install(&install, app));
+        let on_exit: CommandFn = Arc::new(move |_app, _window, _args| millennium_api_updater_install_on_exit(&on_exit));
         let relaunch: CommandFn = Arc::new(move |_app, _window, _args| match relaunch.updater.relaunch() {
             Err(error) => Err(Report::new(&error).to_string()),
         });
         vec![
             (CHECK.to_owned(), Handler::Background(check)),
             (INSTALL.to_owned(), Handler::Background(install)),
+            (INSTALL_ON_EXIT.to_owned(), Handler::Background(on_exit)),
             (RELAUNCH.to_owned(), Handler::Inline(relaunch)),
         ]
     }
@@ -97,12 +153,7 @@ impl UpdaterApi {
 #[inline(never)]
 pub(crate) fn millennium_api_updater_check(api: &UpdaterApi) -> Result<Value, String> {
     let found = api.updater.check().map_err(|e| Report::new(&e).to_string())?;
-    let offered = found.as_ref().map(|update| Offered {
-        version: update.version().to_string(),
-        notes: update.notes().map(str::to_owned),
-        date: update.date().and_then(|d| d.format(&time::format_description::well_known::Rfc3339).ok()),
-        size: update.size(),
-    });
+    let offered = found.as_ref().map(|update| Offered::of(update));
     *lock(&api.offered) = found;
     serde_json::to_value(offered).map_err(|e| e.to_string())
 }
@@ -127,6 +178,18 @@ pub(crate) fn millennium_api_updater_install(api: &UpdaterApi, app: &AppHandle) 
         .map_err(|e| Report::new(&e).to_string())?;
     *lock(&api.offered) = None;
     Ok(serde_json::json!({ "version": update.version().to_string() }))
+}
+
+/// Downloads and verifies the update the last check offered and schedules it for the app's exit.
+#[inline(never)]
+pub(crate) fn millennium_api_updater_install_on_exit(api: &UpdaterApi) -> Result<Value, String> {
+    let update = lock(&api.offered).clone().ok_or("no update to install: call `Millennium.updater.check()` first")?;
+    let version = update.version().to_string();
+    if lock(&api.scheduled).as_deref() != Some(version.as_str()) {
+        update.download(|_| {}).map_err(|e| Report::new(&e).to_string())?.install_on_exit();
+        *lock(&api.scheduled) = Some(version.clone());
+    }
+    Ok(serde_json::json!({ "version": version }))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -24,6 +24,11 @@ pub(crate) struct Launch {
 
 impl Launch {
     pub(crate) fn start(extra_env: &[(&str, &str)], hold_ms: u64) -> Self {
+        Self::start_binary(Path::new(BIN), extra_env, hold_ms)
+    }
+
+    /// Like [`Launch::start`], running `binary` (a copy of the example the updater may replace).
+    pub(crate) fn start_binary(binary: &Path, extra_env: &[(&str, &str)], hold_ms: u64) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("note.txt"), "a note from the scope").unwrap();
         let stdout = std::fs::File::create(dir.path().join("stdout")).unwrap();
@@ -33,7 +38,7 @@ impl Launch {
             .args(["-a", "-s", "-screen 0 1024x768x24", "sh", "-c"])
             .arg(r#"printf '%s\n%s\n' "$DISPLAY" "$XAUTHORITY" > "$0/display.tmp" && mv "$0/display.tmp" "$0/display" && exec "$1""#)
             .arg(dir.path())
-            .arg(BIN)
+            .arg(binary)
             .current_dir(dir.path())
             .env("MILLENNIUM_SELFTEST", "1")
             .env("MILLENNIUM_SELFTEST_HOLD_MS", hold_ms.to_string())

@@ -4,3 +4,4 @@
 mod app;
 mod attacks;
 mod package;
+mod updater;
