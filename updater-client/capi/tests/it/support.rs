@@ -43,11 +43,22 @@ pub enum Build {
     Sanitized,
 }
 
-/// Compiles `source` (with `defines`, `-DNAME=VALUE`) to `out`, linked to the `cdylib`.
+/// Compiles `source` (with `defines`, `-DNAME=VALUE`) to `out`, linked to the `cdylib`: C11 with `cc`, or C++17
+/// with `g++` for a `.cpp` file (the RAII wrapper's language level).
 pub fn compile(source: &Path, out: &Path, defines: &[&str], build: Build) -> PathBuf {
-    require_tool("cc", "gcc");
-    let mut command = Command::new("cc");
-    command.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-pthread", "-g"]);
+    let cpp = source.extension().is_some_and(|e| e == "cpp");
+    let mut command = if cpp {
+        require_tool("g++", "g++");
+        let mut command = Command::new("g++");
+        command.arg("-std=c++17");
+        command
+    } else {
+        require_tool("cc", "gcc");
+        let mut command = Command::new("cc");
+        command.arg("-std=c11");
+        command
+    };
+    command.args(["-Wall", "-Wextra", "-Werror", "-pedantic", "-pthread", "-g"]);
     if build == Build::Sanitized {
         command.args(["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]);
     }
@@ -108,27 +119,31 @@ pub fn target() -> String {
     format!("linux-{}", std::env::consts::ARCH)
 }
 
-/// A real update server offering `v2` as version 2.0.0 of [`APP`], signed (with its version) by the app's release
-/// key.
+/// A real update server offering `v2` as version 2.0.0 of the app `app`, signed (with its version) by the app's
+/// release key.
 #[derive(Debug)]
 pub struct Offered {
     pub server: TestServer,
-    /// The Tauri endpoint template for [`APP`].
+    /// The Tauri endpoint template for the app.
     pub endpoint: String,
     pub pubkey: String,
 }
 
 impl Offered {
     pub async fn new(v2: &[u8]) -> Offered {
+        Offered::of(APP, v2).await
+    }
+
+    pub async fn of(name: &str, v2: &[u8]) -> Offered {
         let server = TestServer::start().await;
-        let app = server.register(APP, Scope::Publish).await;
+        let app = server.register(name, Scope::Publish).await;
         let artifact = app.artifact("2.0.0", &target(), v2, &app.key);
         app.publish(
-            &PublishRequest { notes: Some(format!("{APP} 2.0.0")), ..PublishRequest::new("2.0.0") },
+            &PublishRequest { notes: Some(format!("{name} 2.0.0")), ..PublishRequest::new("2.0.0") },
             &[artifact],
         )
         .await;
-        let endpoint = format!("{}/{APP}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url);
+        let endpoint = format!("{}/{name}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url);
         let pubkey = app.key.public_key().to_text(Format::Tauri);
         Offered { server, endpoint, pubkey }
     }
