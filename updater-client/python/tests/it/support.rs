@@ -44,21 +44,33 @@ fn check(output: &Output, what: &str) {
     );
 }
 
-/// Builds the wheel into `out` (maturin, this crate's pyproject.toml) and returns its path.
+/// Builds the wheel (maturin, this crate's pyproject.toml) and copies it into `out`; returns the copy's path.
+///
+/// nextest runs each test in its own process: a lock file makes them build one after the other into one directory
+/// (after the first, maturin's cargo build is a no-op) instead of all at once.
 pub fn build_wheel(out: &Path) -> PathBuf {
     require_tool("python3", "python3");
+    let shared = target_dir().join("python-wheel-test");
+    std::fs::create_dir_all(&shared).unwrap();
+    let lock = std::fs::File::create(shared.join(".lock")).unwrap();
+    lock.lock().unwrap();
+    let wheels = shared.join("wheels");
+    let _ = std::fs::remove_dir_all(&wheels);
     let output = Command::new(maturin())
         .args(["build", "--interpreter", "python3", "--out"])
-        .arg(out)
+        .arg(&wheels)
         .arg("--target-dir")
         .arg(target_dir())
         .current_dir(manifest())
         .output()
         .unwrap();
     check(&output, "maturin build");
-    let wheels: Vec<PathBuf> = std::fs::read_dir(out).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(wheels.len(), 1, "{wheels:?}");
-    wheels.into_iter().next().unwrap()
+    let built: Vec<PathBuf> = std::fs::read_dir(&wheels).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(built.len(), 1, "{built:?}");
+    std::fs::create_dir_all(out).unwrap();
+    let wheel = out.join(built[0].file_name().unwrap());
+    std::fs::copy(&built[0], &wheel).unwrap();
+    wheel
 }
 
 /// A fresh virtualenv in `dir` with the wheel installed (from the file only, no index); its `python`.
