@@ -34,7 +34,7 @@ fn maturin() -> PathBuf {
     })
 }
 
-fn check(output: &Output, what: &str) {
+pub fn check(output: &Output, what: &str) {
     assert!(
         output.status.success(),
         "{what} failed ({}):\n{}\n{}",
