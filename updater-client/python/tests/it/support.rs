@@ -56,7 +56,17 @@ pub fn build_wheel(out: &Path) -> PathBuf {
     lock.lock().unwrap();
     let wheels = shared.join("wheels");
     let _ = std::fs::remove_dir_all(&wheels);
-    let output = Command::new(maturin())
+    let mut command = Command::new(maturin());
+    // The variables Cargo and nextest set for this test would reach maturin's cargo, and some build scripts (ring's)
+    // rerun when one changes: without them the build is the one `scripts/test`'s packaging step and a developer run.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        let keep = ["CARGO_HOME", "CARGO_BUILD_JOBS", "CARGO_INCREMENTAL", "CARGO_TARGET_DIR"].contains(&name.as_ref());
+        if (name.starts_with("CARGO_") && !keep) || name.starts_with("NEXTEST") || name.starts_with("__NEXTEST") {
+            command.env_remove(name.as_ref());
+        }
+    }
+    let output = command
         .args(["build", "--interpreter", "python3", "--out"])
         .arg(&wheels)
         .arg("--target-dir")
