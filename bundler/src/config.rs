@@ -518,8 +518,9 @@ pub struct Overrides {
     pub windows_binary: Option<PathBuf>,
     /// Use this macOS executable for `.app` and `.dmg` instead of `macos.binary`.
     pub macos_binary: Option<PathBuf>,
-    /// Only Windows installers are built: the Linux binaries need not exist.
-    pub windows_only: bool,
+    /// Only installers of given Windows and macOS builds are made (MSI, NSIS, and `.app`/`.dmg` with a macOS binary):
+    /// this machine's build of the app, the main and extra binaries, need not exist.
+    pub given_binaries_only: bool,
 }
 
 impl App {
@@ -611,7 +612,7 @@ impl App {
         let mut all_binaries = vec![main_binary.clone()];
         let extra_binaries: Vec<PathBuf> = config.binaries.extra.iter().map(|p| resolve(p)).collect();
         all_binaries.extend(extra_binaries.iter().cloned());
-        for binary in all_binaries.iter().filter(|_| !overrides.windows_only) {
+        for binary in all_binaries.iter().filter(|_| !overrides.given_binaries_only) {
             if !binary.is_file() {
                 return Err(Error::Missing {
                     what: "binary",

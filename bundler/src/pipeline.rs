@@ -66,8 +66,10 @@ impl Plan {
         progress.step("reading configuration");
         let wants = |platform| formats.iter().any(|f| f.platform() == Some(platform));
         let (linux, windows, mac) = (wants(Platform::Linux), wants(Platform::Windows), wants(Platform::Macos));
-        // Only Windows installers: the Linux binaries need not exist.
-        let overrides = config::Overrides { windows_only: !linux && !mac, ..options.overrides.clone() };
+        // Only installers of given Windows and macOS builds: this machine's build of the app need not exist.
+        let given_macos = options.overrides.macos_binary.is_some();
+        let overrides =
+            config::Overrides { given_binaries_only: !linux && (!mac || given_macos), ..options.overrides.clone() };
         let app = App::load(&options.manifest_path, &overrides)?;
         let windows_exe = windows::binary_path(&app, options.overrides.windows_binary.as_deref());
         if windows {

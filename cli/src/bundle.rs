@@ -86,8 +86,8 @@ impl BuildOptions {
             Some(target) => target.parse()?,
             None => Arch::host().ok_or_else(|| Error::usage("unsupported host architecture\nhint: pass `--target`"))?,
         };
-        // The binaries do not exist yet: `windows_only` skips their check, which `bundle` does after the build.
-        let app = App::load(&manifest, &Overrides { windows_only: true, ..self.overrides() })?;
+        // The binaries do not exist yet: `given_binaries_only` skips their check, which `bundle` does after the build.
+        let app = App::load(&manifest, &Overrides { given_binaries_only: true, ..self.overrides() })?;
         let out = self.out.clone().unwrap_or_else(|| app.root.join("target").join("bundle"));
         Ok(Prepared { manifest, app, formats, arch, out })
     }
@@ -101,17 +101,26 @@ impl BuildOptions {
     }
 }
 
-/// Whether any format needs the Linux build of the app (the others package given binaries).
-fn builds_linux(formats: &BTreeSet<Format>) -> bool {
-    formats.iter().any(|f| matches!(f, Format::Deb | Format::Rpm | Format::AppImage))
+/// Whether the formats need this machine's build of the app: the Linux packages do, and `.app`/`.dmg` do unless a
+/// macOS build is given; MSI and NSIS always package the given Windows build.
+fn needs_app_build(options: &BuildOptions, formats: &BTreeSet<Format>) -> bool {
+    formats.iter().any(|f| match f {
+        Format::Deb | Format::Rpm | Format::AppImage => true,
+        Format::App | Format::Dmg => options.macos_binary.is_none(),
+        _ => false,
+    })
 }
 
-/// Runs cargo for the app (and the AppImage's launcher) and returns the main binary.
+/// Runs cargo for the app (and the AppImage's launcher) and returns the main binary, or `None` without running cargo
+/// when the formats only package given Windows and macOS builds.
 ///
 /// # Errors
 ///
 /// A failed build, or a build that produced no binary for the app.
-pub fn compile(options: &BuildOptions, prepared: &Prepared) -> Result<PathBuf> {
+pub fn compile(options: &BuildOptions, prepared: &Prepared) -> Result<Option<PathBuf>> {
+    if !needs_app_build(options, &prepared.formats) {
+        return Ok(None);
+    }
     let package = cargo::package_name(&prepared.manifest)?;
     let launcher = prepared.formats.contains(&Format::AppImage)
         && prepared.app.config.appimage.webview_launcher.is_none()
@@ -124,7 +133,7 @@ pub fn compile(options: &BuildOptions, prepared: &Prepared) -> Result<PathBuf> {
         extra_packages: if launcher { vec!["millennium-webview-probe".to_owned()] } else { Vec::new() },
     };
     let executables = build.run()?;
-    cargo::main_binary(&executables, &package, prepared.app.config.binaries.main.as_deref())
+    cargo::main_binary(&executables, &package, prepared.app.config.binaries.main.as_deref()).map(Some)
 }
 
 /// Whether the app depends on the framework (whose dependency graph has the webview launcher).
@@ -144,12 +153,11 @@ fn depends_on_framework(manifest: &Path) -> bool {
 pub fn bundle(
     options: &BuildOptions,
     prepared: &Prepared,
-    main_binary: PathBuf,
+    main_binary: Option<PathBuf>,
     key: Option<&SecretKey>,
     progress: &dyn Progress,
 ) -> Result<millennium_bundler::Report> {
-    let overrides =
-        Overrides { main_binary: builds_linux(&prepared.formats).then_some(main_binary), ..options.overrides() };
+    let overrides = Overrides { main_binary, ..options.overrides() };
     let bundle_options = Options {
         manifest_path: prepared.manifest.clone(),
         formats: prepared.formats.clone(),

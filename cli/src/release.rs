@@ -184,7 +184,7 @@ pub async fn run(args: ReleaseArgs, json: bool) -> Result<Summary> {
 
     // 3. Build and bundle (or reuse the bundles of an earlier run with the same inputs).
     let binary = tokio::task::block_in_place(|| bundle::compile(&args.build, &prepared))?;
-    let fingerprint = fingerprint(&args.build, &prepared, &binary, &key)?;
+    let fingerprint = fingerprint(&args.build, &prepared, binary.as_deref(), &key)?;
     let receipt_path = prepared.out.join(RECEIPT);
     let (report, reused) = match Receipt::load(&receipt_path, &fingerprint) {
         Some(report) => (report, true),
@@ -459,7 +459,7 @@ const FORMATS: &[&str] = &["deb", "rpm", "appimage", "msi", "nsis", "app", "dmg"
 fn fingerprint(
     options: &BuildOptions,
     prepared: &Prepared,
-    binary: &Path,
+    binary: Option<&Path>,
     key: &millennium_sign::SecretKey,
 ) -> Result<String> {
     let mut hash = Sha256::new();
@@ -475,8 +475,8 @@ fn fingerprint(
     let formats: Vec<String> = prepared.formats.iter().map(|f| format!("{f:?}")).collect();
     add("formats", formats.join(",").as_bytes());
     add("epoch", std::env::var(millennium_bundler::SOURCE_DATE_EPOCH).unwrap_or_default().as_bytes());
-    let mut inputs: Vec<PathBuf> =
-        vec![binary.to_owned(), prepared.manifest.clone(), prepared.app.source.file().to_owned()];
+    let mut inputs: Vec<PathBuf> = binary.iter().map(|b| b.to_path_buf()).collect();
+    inputs.extend([prepared.manifest.clone(), prepared.app.source.file().to_owned()]);
     inputs.extend(options.windows_binary.iter().cloned());
     inputs.extend(options.macos_binary.iter().cloned());
     inputs.extend(prepared.app.extra_binaries.iter().cloned());
@@ -484,7 +484,9 @@ fn fingerprint(
     if let Some(icon) = &prepared.app.icon {
         inputs.push(icon.path.clone());
     }
-    if let Some(launcher) = binary.parent().map(|dir| dir.join("millennium-webview-probe")).filter(|p| p.is_file()) {
+    if let Some(launcher) =
+        binary.and_then(Path::parent).map(|dir| dir.join("millennium-webview-probe")).filter(|p| p.is_file())
+    {
         inputs.push(launcher);
     }
     for path in inputs {

@@ -4,7 +4,7 @@
 //! - [`require_tool`]: a real tool a test drives, or a loud failure naming the package to install; [`listing`]: what
 //!   a directory holds.
 //! - [`macos`]: a minimal Mach-O executable, the main binary of a test `.app`; [`wine`]: a Wine prefix to install
-//!   Windows installers in.
+//!   Windows installers in; [`png`]: small PNG images (icons, backgrounds).
 //! - [`app`]: an "app" to update (a shell script printing its version), installed in a temp dir beside its state dir.
 //! - `keys` (feature `metadata`): release keys, signatures and signed files as `millennium-sign` writes them.
 //! - `metadata` (feature `metadata`): the release-key holder's side of signed metadata: roots, release and freshness
@@ -34,6 +34,7 @@ pub mod keys;
 pub mod macos;
 #[cfg(feature = "metadata")]
 pub mod metadata;
+pub mod png;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod wine;

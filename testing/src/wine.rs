@@ -115,3 +115,49 @@ impl Drop for Wine {
         let _ = self.cmd("wineserver").arg("-k").status();
     }
 }
+
+/// Compiles the C program `source` into the Windows executable `dir/NAME.exe` with mingw-w64 (stripped, `-O2`): the
+/// test apps' Windows binaries, small programs that print their version.
+pub fn mingw_exe(dir: &Path, name: &str, source: &str) -> PathBuf {
+    require_tool("x86_64-w64-mingw32-gcc", "gcc-mingw-w64-x86-64");
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, source).unwrap();
+    let exe = dir.join(format!("{name}.exe"));
+    let o = Command::new("x86_64-w64-mingw32-gcc").arg("-O2").arg("-s").arg("-o").arg(&exe).arg(&src).output().unwrap();
+    assert!(
+        o.status.success(),
+        "mingw-w64 could not compile {}: {}",
+        src.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    exe
+}
+
+/// A stand-in for Microsoft's WebView2 installer (bootstrapper or offline installer), compiled to `path` (`….exe`):
+/// it logs its arguments to `C:\webview2-standin.log` and registers the runtime the way the real one does (EdgeUpdate
+/// client key `pv`, 32-bit view), so a second install skips it.
+pub fn standin_webview2(path: &Path) {
+    let (dir, name) = (path.parent().unwrap(), path.file_stem().unwrap().to_str().unwrap());
+    assert_eq!(path.extension().unwrap(), "exe");
+    std::fs::create_dir_all(dir).unwrap();
+    mingw_exe(
+        dir,
+        name,
+        r#"#include <windows.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    FILE *f = fopen("C:\\webview2-standin.log", "ab");
+    if (!f) return 1;
+    for (int i = 1; i < argc; i++) fprintf(f, "%s%s", i > 1 ? " " : "", argv[i]);
+    fprintf(f, "\n");
+    fclose(f);
+    HKEY key;
+    if (RegCreateKeyExA(HKEY_LOCAL_MACHINE, "SOFTWARE\\Microsoft\\EdgeUpdate\\Clients\\{F3017226-FE2A-4295-8BDF-00C3A9A7E4C5}",
+                        0, NULL, 0, KEY_WRITE | KEY_WOW64_32KEY, NULL, &key, NULL) != ERROR_SUCCESS) return 2;
+    RegSetValueExA(key, "pv", 0, REG_SZ, (const BYTE *)"120.0.0.0", 10);
+    RegCloseKey(key);
+    return 0;
+}
+"#,
+    );
+}

@@ -89,6 +89,24 @@ impl DownloadedUpdate {
         self.install_with(&self.inner)
     }
 
+    /// For a macOS `.app` this user cannot replace ([`Error::NeedsAdministrator`](crate::Error::NeedsAdministrator)):
+    /// installs it with an administrator's rights, after asking for their password (macOS's own dialog; `pkexec`
+    /// elsewhere). Unpacked and checked as this user first; only the copy and swap run privileged. Not rolled back
+    /// automatically (the old bundle stays at `<Name>.app.previous`). See `src/install/app_admin.rs`.
+    ///
+    /// # Errors
+    ///
+    /// Not a `.app` install, the archive refused, or the privileged step cancelled or failed (nothing changed).
+    pub fn install_as_admin(&self) -> Result<()> {
+        crate::webview::ensure(
+            &self.inner.webview_policy,
+            &self.inner.install,
+            &self.version.to_string(),
+            &self.min_webview,
+        )?;
+        crate::install::install_as_admin(&self.inner, self)
+    }
+
     /// Installs this update when the app quits instead of now: nothing changes until the app calls
     /// [`crate::Updater::apply_pending_on_exit`] from its quit path (see `src/install/on_exit.rs`). Replaces an update
     /// scheduled earlier.
@@ -108,7 +126,7 @@ impl DownloadedUpdate {
     }
 
     pub(crate) fn install_with(&self, inner: &Inner) -> Result<()> {
-        crate::webview::ensure(&inner.webview_policy, &self.version.to_string(), &self.min_webview)?;
+        crate::webview::ensure(&inner.webview_policy, &inner.install, &self.version.to_string(), &self.min_webview)?;
         crate::install::install(inner, self)?;
         if let Some(vouched) = &self.vouched
             && let Err(e) = vouched.record_installed(inner)

@@ -233,6 +233,13 @@ pub enum Error {
     #[error("cannot update the app at `{path}`: {reason}; nothing was changed\nhint: {hint}")]
     InstallRefused { path: PathBuf, reason: String, hint: String },
 
+    /// A macOS `.app` in a directory this user cannot write (installed by an administrator); nothing was changed.
+    /// The app can offer to install with an administrator's password: [`crate::DownloadedUpdate::install_as_admin`].
+    #[error(
+        "cannot update the app at `{path}`: this user cannot write to `{directory}`; nothing was changed\nhint: the app was installed by an administrator: install the update with an administrator's password, ask an administrator to update it, or move the app to a folder you own (such as ~/Applications)"
+    )]
+    NeedsAdministrator { path: PathBuf, directory: PathBuf },
+
     /// The (correctly signed) update archive holds an entry that would escape the app bundle or is not a sound
     /// archive; nothing was changed.
     #[error(
@@ -344,6 +351,7 @@ impl Error {
             }
             Error::PackageManager { .. }
             | Error::InstallRefused { .. }
+            | Error::NeedsAdministrator { .. }
             | Error::WebviewTooOld { .. }
             | Error::WebviewProvisioning { .. }
             | Error::Unsupported { .. }

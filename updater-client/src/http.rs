@@ -66,7 +66,11 @@ pub(crate) async fn get(
         if sends_headers_to(inner, owner, &hop) {
             request = request.headers(inner.headers.clone());
         }
-        let response = request.send().await.map_err(|e| Error::network(url.as_str(), &e))?;
+        let response = request.send().await.map_err(|e| {
+            // Name the hop that failed: the configured URL alone would send the user looking at the wrong server.
+            let failed = if hop == *url { url.to_string() } else { format!("{hop} (redirected from {url})") };
+            Error::network(&failed, &e)
+        })?;
         let Some(next) = redirect_target(&hop, &response) else { return Ok(response) };
         check_named_url(inner, &hop, &next, after_https)?;
         tracing::debug!(from = %hop, to = %next, "following a redirect");

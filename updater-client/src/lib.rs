@@ -68,7 +68,7 @@ pub use install::{InstallKind, InstallScope, InstallerCommand, InstallerUi};
 pub use millennium_webview_probe::HEADER as WEBVIEW_HEADER;
 pub use rollback::StartupStatus;
 pub use updater::{INSTALL_ID_HEADER, Update, Updater, UpdaterBuilder};
-pub use webview::WebviewPolicy;
+pub use webview::{WEBVIEW2_BOOTSTRAPPER, WebviewPolicy};
 
 /// Shows an [`Error`] with its causes and hints: `eprintln!("error: {}", Report::new(&error))`.
 pub use millennium_report::Report;

@@ -696,14 +696,13 @@ impl Update {
     /// A release whose `min_webview_version` this machine does not meet is not even downloaded unless the
     /// [`WebviewPolicy`] provisions the webview first (checked again right before installing).
     pub async fn download_and_install(&self, progress: impl FnMut(Progress) + Send) -> Result<()> {
-        let (policy, version, min) =
-            (self.updater.inner.webview_policy.clone(), self.version.to_string(), self.min_webview.clone());
-        tokio::task::spawn_blocking(move || crate::webview::ensure(&policy, &version, &min)).await.map_err(|e| {
-            Error::Io {
-                action: "check the webview for",
-                path: PathBuf::from("the update"),
-                source: std::io::Error::other(e.to_string()),
-            }
+        let inner = self.updater.inner.clone();
+        let (version, min) = (self.version.to_string(), self.min_webview.clone());
+        let ensure = move || crate::webview::ensure(&inner.webview_policy, &inner.install, &version, &min);
+        tokio::task::spawn_blocking(ensure).await.map_err(|e| Error::Io {
+            action: "check the webview for",
+            path: PathBuf::from("the update"),
+            source: std::io::Error::other(e.to_string()),
         })??;
         let downloaded = self.download(progress).await?;
         let inner = self.updater.inner.clone();

@@ -109,8 +109,10 @@ impl fmt::Display for Channel {
     }
 }
 
-/// Checks an artifact file name as sent by the publisher: one path component of printable ASCII without `/`, `\`,
-/// quotes, `%` or spaces, not starting with a dot, at most [`MAX_FILE_NAME_LEN`] bytes.
+/// Checks an artifact file name as sent by the publisher: one path component of ASCII letters, digits, `._-+~` and
+/// spaces between words (the bundler names a macOS update `Hello App.app.tar.gz`, as Tauri's does), not starting with
+/// a dot, at most [`MAX_FILE_NAME_LEN`] bytes. No `/`, `\`, quotes, `%` or control characters. In URLs the spaces are
+/// the only characters that need escaping ([`url_segment`]).
 pub fn check_file_name(value: &str) -> Result<()> {
     let invalid = |reason| Error::InvalidName { what: "file name", value: snippet(value), reason };
     if value.is_empty() {
@@ -122,10 +124,19 @@ pub fn check_file_name(value: &str) -> Result<()> {
     if value.starts_with('.') {
         return Err(invalid("it must not start with a dot"));
     }
-    if !value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+' | b'~')) {
-        return Err(invalid("only ASCII letters, digits, `.`, `_`, `-`, `+` and `~` are allowed"));
+    if value.starts_with(' ') || value.ends_with(' ') {
+        return Err(invalid("it must not start or end with a space"));
+    }
+    if !value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+' | b'~' | b' ')) {
+        return Err(invalid("only ASCII letters, digits, spaces, `.`, `_`, `-`, `+` and `~` are allowed"));
     }
     Ok(())
+}
+
+/// A checked file name as one URL path segment: of the characters [`check_file_name`] allows, only the space needs
+/// percent-encoding.
+pub fn url_segment(file_name: &str) -> String {
+    file_name.replace(' ', "%20")
 }
 
 #[cfg(test)]
@@ -156,10 +167,12 @@ mod tests {
 
     #[test]
     fn file_names() {
-        for ok in ["app_1.2.3_amd64.AppImage", "App.app.tar.gz", "app-1.0.0+b.x86_64.rpm", "Setup_x64-setup.exe"] {
+        for ok in ["app_1.2.3_amd64.AppImage", "Hello App.app.tar.gz", "app-1.0.0+b.x86_64.rpm", "Setup_x64-setup.exe"]
+        {
             assert!(check_file_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "..", "../x", "a/b", "a\\b", ".x", "a b", "a\"b", "a%2fb", "a\nb"] {
+        assert_eq!(url_segment("Hello App.app.tar.gz"), "Hello%20App.app.tar.gz");
+        for bad in ["", "..", "../x", "a/b", "a\\b", ".x", " a", "a ", "a\tb", "a\"b", "a%2fb", "a\nb"] {
             assert!(check_file_name(bad).is_err(), "{bad:?}");
         }
     }

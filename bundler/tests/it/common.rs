@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub use millennium_testing::macos::{macho_executable, macho_executable_signed};
+pub use millennium_testing::png::write_png;
 use millennium_testing::{listing, require_tool};
 
 pub const EPOCH: &str = "1700000000";
@@ -145,11 +146,6 @@ deep-link-schemes = ["hello"]
         let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
         report["files"].as_array().unwrap().clone()
     }
-}
-
-pub fn write_png(path: &Path, w: u32, h: u32) {
-    let img = image::RgbaImage::from_fn(w, h, |x, y| image::Rgba([(x * 2) as u8, (y * 2) as u8, 128, 255]));
-    img.save_with_format(path, image::ImageFormat::Png).unwrap();
 }
 
 pub fn stdout(o: &Output) -> String {

@@ -10,50 +10,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::common::*;
-use millennium_testing::wine::Wine;
+use millennium_testing::wine::{Wine, mingw_exe, standin_webview2};
 use millennium_testing::{listing, require_tool};
 
 /// The test app's Windows executable: prints `hello-win VERSION, N args`.
 fn windows_exe(dir: &Path, name: &str, version: &str) -> PathBuf {
-    require_tool("x86_64-w64-mingw32-gcc", "gcc-mingw-w64-x86-64");
-    let src = dir.join(format!("{name}.c"));
-    std::fs::write(
-        &src,
-        format!(
-            "#include <stdio.h>\nint main(int argc, char **argv) {{ printf(\"hello-win {version}, %d args\\n\", argc - 1); return 0; }}\n"
-        ),
-    )
-    .unwrap();
-    let exe = dir.join(format!("{name}.exe"));
-    run("x86_64-w64-mingw32-gcc", &["-O2", "-s", "-o", exe.to_str().unwrap(), src.to_str().unwrap()]);
-    exe
-}
-
-/// A stand-in for Microsoft's WebView2 installer: logs its arguments to `C:\webview2-standin.log` and registers the
-/// runtime the way the real one does (EdgeUpdate client key, 32-bit view), so a second install skips it.
-fn standin_webview2(path: &Path) {
-    let src = path.with_extension("c");
-    std::fs::write(
-        &src,
-        r#"#include <windows.h>
-#include <stdio.h>
-int main(int argc, char **argv) {
-    FILE *f = fopen("C:\\webview2-standin.log", "ab");
-    if (!f) return 1;
-    for (int i = 1; i < argc; i++) fprintf(f, "%s%s", i > 1 ? " " : "", argv[i]);
-    fprintf(f, "\n");
-    fclose(f);
-    HKEY key;
-    if (RegCreateKeyExA(HKEY_LOCAL_MACHINE, "SOFTWARE\\Microsoft\\EdgeUpdate\\Clients\\{F3017226-FE2A-4295-8BDF-00C3A9A7E4C5}",
-                        0, NULL, 0, KEY_WRITE | KEY_WOW64_32KEY, NULL, &key, NULL) != ERROR_SUCCESS) return 2;
-    RegSetValueExA(key, "pv", 0, REG_SZ, (const BYTE *)"120.0.0.0", 10);
-    RegCloseKey(key);
-    return 0;
-}
-"#,
-    )
-    .unwrap();
-    run("x86_64-w64-mingw32-gcc", &["-O2", "-s", "-o", path.to_str().unwrap(), src.to_str().unwrap()]);
+    let source = format!(
+        "#include <stdio.h>\nint main(int argc, char **argv) {{ printf(\"hello-win {version}, %d args\\n\", argc - 1); return 0; }}\n"
+    );
+    mingw_exe(dir, name, &source)
 }
 
 /// The test app with a Windows executable and a `[windows]` section.

@@ -154,6 +154,16 @@ impl<'w> Scenario<'w> {
         file.display().to_string()
     }
 
+    /// Root-key holders a and b revoke the online key `key_id` with the CLI: root 2 lists it as revoked and names a
+    /// new online key, whose public key file is returned.
+    async fn revoke_online_key(&self, key_id: &str) -> String {
+        let replacement = self.online_key().await;
+        let (a, b) = (self.root_key(0), self.root_key(1));
+        let args = ["root", "sign", "--app", &self.app.id, "--root-key", a, "--root-key", b, "--revoke", key_id];
+        self.cli(&[&args[..], &["--online-key", &replacement]].concat()).await;
+        replacement
+    }
+
     /// Runs the CLI (in-process) with the app's admin token.
     async fn cli(&self, args: &[&str]) -> serde_json::Value {
         self.app.cli(args).await.unwrap_or_else(|e| panic!("{args:?}: {e}"))
@@ -232,7 +242,7 @@ impl<'w> Scenario<'w> {
 
     /// Plays an attack: the update must fail with an error `expected` accepts, leaving the app's file, what it
     /// runs, its downloads and the releases its trust state records as they were.
-    async fn refused(&self, attack: &'static str, expected: fn(&Error) -> bool) -> Row {
+    async fn refused(&self, attack: &'static str, expected: impl Fn(&Error) -> bool) -> Row {
         let trust = self.trust();
         let result = self.update().await;
         let error = match &result {
@@ -250,6 +260,11 @@ impl<'w> Scenario<'w> {
             "refused, app unchanged".to_owned()
         };
         Row { attack, outcome, error: describe(error), ok }
+    }
+
+    /// [`Self::refused`] for the usual case: refused by the protocol's trust checks with an error `expected` accepts.
+    async fn refused_untrusted(&self, attack: &'static str, expected: fn(&ProtocolError) -> bool) -> Row {
+        self.refused(attack, move |e| untrusted(e, expected)).await
     }
 
     /// An attack the server itself refuses (`refusal`: the error code it answered, or `None` if it did not): the app,
@@ -384,10 +399,8 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     s.cli(&["yank", "--app", "rollback", "--version", "3.0.0", "--release-key", s.app.key_file.to_str().unwrap()])
         .await;
     rows.push(
-        s.refused("rollback to an older signed release", |e| {
-            untrusted(e, |p| matches!(p, ProtocolError::Rollback { .. }))
-        })
-        .await,
+        s.refused_untrusted("rollback to an older signed release", |p| matches!(p, ProtocolError::Rollback { .. }))
+            .await,
     );
 
     // Replay: the mirror serves the freshness document it saw before a newer one reached the app.
@@ -402,8 +415,7 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
         },
     ));
     rows.push(
-        s.refused("replay of an old freshness file", |e| untrusted(e, |p| matches!(p, ProtocolError::Replay { .. })))
-            .await,
+        s.refused_untrusted("replay of an old freshness file", |p| matches!(p, ProtocolError::Replay { .. })).await,
     );
 
     // Mix and match: the release document of 2.0.0 is served where 3.0.0's is asked for.
@@ -415,8 +427,8 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
         if path.ends_with("releases/3.0.0.json") { upstream.with_body(other.clone()) } else { upstream.reply() }
     }));
     rows.push(
-        s.refused("mix-and-match (another release's document)", |e| {
-            untrusted(e, |p| matches!(p, ProtocolError::MixAndMatch { .. }))
+        s.refused_untrusted("mix-and-match (another release's document)", |p| {
+            matches!(p, ProtocolError::MixAndMatch { .. })
         })
         .await,
     );
@@ -439,10 +451,8 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
         }
     }));
     rows.push(
-        s.refused("endless data (longer than signed)", |e| {
-            untrusted(e, |p| matches!(p, ProtocolError::EndlessData { .. }))
-        })
-        .await,
+        s.refused_untrusted("endless data (longer than signed)", |p| matches!(p, ProtocolError::EndlessData { .. }))
+            .await,
     );
 
     // Wrong target: the mirror serves the Windows installer of the same release (same size) for this platform.
@@ -458,8 +468,8 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
         }
     }));
     rows.push(
-        s.refused("wrong target (another platform's artifact)", |e| {
-            untrusted(e, |p| matches!(p, ProtocolError::TamperedArtifact { .. }))
+        s.refused_untrusted("wrong target (another platform's artifact)", |p| {
+            matches!(p, ProtocolError::TamperedArtifact { .. })
         })
         .await,
     );
@@ -476,9 +486,7 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
             upstream.reply()
         }
     }));
-    rows.push(
-        s.refused("tampered artifact", |e| untrusted(e, |p| matches!(p, ProtocolError::TamperedArtifact { .. }))).await,
-    );
+    rows.push(s.refused_untrusted("tampered artifact", |p| matches!(p, ProtocolError::TamperedArtifact { .. })).await);
 
     // Unknown key: the mirror signs its own freshness document (newer, so it would win) with a key of its own.
     let s = Scenario::new(&world, "unknown").await;
@@ -486,10 +494,8 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     let stranger = SecretKey::generate().unwrap();
     s.set(freshness_signed_by(stranger));
     rows.push(
-        s.refused("signature by an unknown key", |e| {
-            untrusted(e, |p| matches!(p, ProtocolError::MetadataSignature { .. }))
-        })
-        .await,
+        s.refused_untrusted("signature by an unknown key", |p| matches!(p, ProtocolError::MetadataSignature { .. }))
+            .await,
     );
 
     // Revoked key: the online key leaks (read here from the server's database); root-key holders a and b revoke it
@@ -497,26 +503,11 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     let s = Scenario::new(&world, "revoked").await;
     s.publish("2.0.0").await;
     let (stolen_key, stolen_id) = s.steal_online_key().await;
-    let replacement = s.online_key().await;
-    s.cli(&[
-        "root",
-        "sign",
-        "--app",
-        "revoked",
-        "--root-key",
-        s.root_key(0),
-        "--root-key",
-        s.root_key(1),
-        "--revoke",
-        &stolen_id,
-        "--online-key",
-        &replacement,
-    ])
-    .await;
+    s.revoke_online_key(&stolen_id).await;
     s.set(freshness_signed_by(stolen_key));
     rows.push(
-        s.refused("signature by a revoked (leaked) online key", |e| {
-            untrusted(e, |p| matches!(p, ProtocolError::MetadataSignature { .. }))
+        s.refused_untrusted("signature by a revoked (leaked) online key", |p| {
+            matches!(p, ProtocolError::MetadataSignature { .. })
         })
         .await,
     );
@@ -533,8 +524,8 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
         }
     }));
     rows.push(
-        s.refused("malformed metadata (truncated freshness)", |e| {
-            untrusted(e, |p| matches!(p, ProtocolError::InvalidJson { .. }))
+        s.refused_untrusted("malformed metadata (truncated freshness)", |p| {
+            matches!(p, ProtocolError::InvalidJson { .. })
         })
         .await,
     );
@@ -547,8 +538,8 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
         }
     }));
     rows.push(
-        s.refused("malformed metadata (truncated release document)", |e| {
-            untrusted(e, |p| matches!(p, ProtocolError::InvalidJson { .. }))
+        s.refused_untrusted("malformed metadata (truncated release document)", |p| {
+            matches!(p, ProtocolError::InvalidJson { .. })
         })
         .await,
     );
@@ -588,10 +579,8 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     let root2 = Root::new("hijack", 2, &[thief.public_key()], &[thief.public_key()]);
     s.set(forged_root(Envelope::sign(&root2, Kind::Root, &[&thief]).unwrap(), thief));
     rows.push(
-        s.refused("key rotation through a broken chain", |e| {
-            untrusted(e, |p| matches!(p, ProtocolError::RootChain { .. }))
-        })
-        .await,
+        s.refused_untrusted("key rotation through a broken chain", |p| matches!(p, ProtocolError::RootChain { .. }))
+            .await,
     );
 
     // Freeze: the mirror keeps serving a freshness document past its expiry (the server re-signs; the mirror
@@ -607,8 +596,8 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     ));
     tokio::time::sleep(Duration::from_millis(2200)).await;
     rows.push(
-        s.refused("freeze (expired freshness served forever)", |e| {
-            untrusted(e, |p| matches!(p, ProtocolError::Expired { .. }))
+        s.refused_untrusted("freeze (expired freshness served forever)", |p| {
+            matches!(p, ProtocolError::Expired { .. })
         })
         .await,
     );
@@ -623,8 +612,8 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
         document.channels.clear();
     }));
     rows.push(
-        s.refused("freshness fast-forward to 2^64 - 2 (stolen online key)", |e| {
-            untrusted(e, |p| matches!(p, ProtocolError::FastForward { .. }))
+        s.refused_untrusted("freshness fast-forward to 2^64 - 2 (stolen online key)", |p| {
+            matches!(p, ProtocolError::FastForward { .. })
         })
         .await,
     );
@@ -643,22 +632,7 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     s.publish("2.0.0").await;
     let stuck = s.update().await;
     assert!(untrusted(stuck.as_ref().unwrap_err(), |p| matches!(p, ProtocolError::Replay { .. })), "{stuck:?}");
-    let replacement = s.online_key().await;
-    s.cli(&[
-        "root",
-        "sign",
-        "--app",
-        "recovery",
-        "--root-key",
-        s.root_key(0),
-        "--root-key",
-        s.root_key(1),
-        "--revoke",
-        &stolen_id,
-        "--online-key",
-        &replacement,
-    ])
-    .await;
+    s.revoke_online_key(&stolen_id).await;
     rows.push(s.installs("fast-forward within the bound, then a root revoking the stolen key", "2.0.0").await);
 
     // A root signed by 1 of the 2 root keys needed: the thief holds root key a (and keys of its own for the rest).
@@ -673,8 +647,8 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     assert!(refused.code() == "bad_metadata" && refused.to_string().contains("1 of the 2"), "{refused}");
     s.set(forged_root(root2, thief_online));
     rows.push(
-        s.refused("root signed by 1 of the 2 root keys needed", |e| {
-            untrusted(e, |p| matches!(p, ProtocolError::RootChain { .. }))
+        s.refused_untrusted("root signed by 1 of the 2 root keys needed", |p| {
+            matches!(p, ProtocolError::RootChain { .. })
         })
         .await,
     );
@@ -690,8 +664,8 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     assert_eq!(refused.code(), "bad_metadata", "{refused}");
     s.set(forged_root(root2, thief_online));
     rows.push(
-        s.refused("root replaced with the release key alone", |e| {
-            untrusted(e, |p| matches!(p, ProtocolError::RootChain { .. }))
+        s.refused_untrusted("root replaced with the release key alone", |p| {
+            matches!(p, ProtocolError::RootChain { .. })
         })
         .await,
     );
@@ -701,22 +675,7 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     let s = Scenario::new(&world, "relisted").await;
     s.publish("2.0.0").await;
     let (stolen, stolen_id) = s.steal_online_key().await;
-    let replacement = s.online_key().await;
-    s.cli(&[
-        "root",
-        "sign",
-        "--app",
-        "relisted",
-        "--root-key",
-        s.root_key(0),
-        "--root-key",
-        s.root_key(1),
-        "--revoke",
-        &stolen_id,
-        "--online-key",
-        &replacement,
-    ])
-    .await;
+    let replacement = s.revoke_online_key(&stolen_id).await;
     let replacement = PublicKey::from_text(&std::fs::read_to_string(&replacement).unwrap()).unwrap();
     let root_public: Vec<PublicKey> = s.root_keys.iter().map(|(k, _)| k.public_key()).collect();
     let root3 = Root::new("relisted", 3, &[s.app.key.public_key()], &[stolen.public_key(), replacement])
@@ -724,8 +683,8 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     s.upload_root(&Envelope::sign(&root3, Kind::Root, &[&s.root_keys[0].0, &s.root_keys[1].0]).unwrap()).await.unwrap();
     s.set(freshness_signed_by(stolen));
     rows.push(
-        s.refused("signature by a revoked online key a later root lists again", |e| {
-            untrusted(e, |p| matches!(p, ProtocolError::MetadataSignature { .. }))
+        s.refused_untrusted("signature by a revoked online key a later root lists again", |p| {
+            matches!(p, ProtocolError::MetadataSignature { .. })
         })
         .await,
     );
@@ -770,15 +729,15 @@ async fn every_attack_through_a_malicious_mirror_is_refused() {
     };
     s.set(offer(false));
     rows.push(
-        s.refused("yanked release offered again with the online key", |e| {
-            untrusted(e, |p| matches!(p, ProtocolError::Yanked { .. }))
+        s.refused_untrusted("yanked release offered again with the online key", |p| {
+            matches!(p, ProtocolError::Yanked { .. })
         })
         .await,
     );
     s.set(offer(true));
     rows.push(
-        s.refused("yanked release offered again, yank list withheld", |e| {
-            untrusted(e, |p| matches!(p, ProtocolError::YanksRollback { .. }))
+        s.refused_untrusted("yanked release offered again, yank list withheld", |p| {
+            matches!(p, ProtocolError::YanksRollback { .. })
         })
         .await,
     );

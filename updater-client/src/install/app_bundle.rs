@@ -69,7 +69,7 @@ pub(crate) fn install(inner: &Inner, bundle: &Path, update: &DownloadedUpdate) -
 /// Unpacks the archive while checking its bytes once more (see "Exactly the verified bytes" in [`crate::install`]):
 /// a checker thread reads the file and verifies each chunk before handing it, through a bounded channel, to the
 /// unpacker. Whatever the unpacker made of the bytes, nothing is swapped in unless the check passed over all of them.
-fn unpack_checked(inner: &Inner, update: &DownloadedUpdate, staging: &Path) -> Result<archive::Unpacked> {
+pub(super) fn unpack_checked(inner: &Inner, update: &DownloadedUpdate, staging: &Path) -> Result<archive::Unpacked> {
     let (sender, receiver) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
     std::thread::scope(|scope| {
         let checker = scope.spawn(move || {
@@ -167,7 +167,7 @@ fn exchange_unsupported(e: &std::io::Error) -> bool {
     matches!(e.raw_os_error(), Some(22 | 38 | 45 | 95)) || e.kind() == std::io::ErrorKind::Unsupported
 }
 
-fn file_name(path: &Path) -> String {
+pub(super) fn file_name(path: &Path) -> String {
     path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
@@ -242,11 +242,7 @@ pub(crate) fn preflight(bundle: &Path, mounts: Option<&[Mount]>, read_only: bool
 }
 
 fn unwritable(bundle: &Path, parent: &Path) -> Error {
-    Error::InstallRefused {
-        path: bundle.to_owned(),
-        reason: format!("this user cannot write to `{}`", parent.display()),
-        hint: "the app was installed by an administrator: ask one to update it, or move the app to a folder you own (such as ~/Applications)".into(),
-    }
+    Error::NeedsAdministrator { path: bundle.to_owned(), directory: parent.to_owned() }
 }
 
 /// Whether `path` is under App Translocation's mount (`/private/var/folders/…/AppTranslocation/<uuid>/d/Name.app`).

@@ -48,6 +48,8 @@ use crate::error::{Error, Result};
 use crate::updater::Inner;
 
 #[cfg(unix)]
+mod app_admin;
+#[cfg(unix)]
 mod app_bundle;
 #[cfg(unix)]
 mod archive;
@@ -156,6 +158,18 @@ impl InstallKind {
     }
 }
 
+/// Installs a verified `.app` download with an administrator's rights (`app_admin.rs`).
+pub(crate) fn install_as_admin(inner: &Inner, update: &DownloadedUpdate) -> Result<()> {
+    let result = match &inner.install {
+        #[cfg(unix)]
+        InstallKind::App { path } => app_admin::install(inner, path, update),
+        _ => {
+            Err(Error::Unsupported { what: "installing with administrator rights, other than a macOS `.app`,".into() })
+        }
+    };
+    discard_download(update, result)
+}
+
 /// Installs a verified download (see the module docs).
 pub(crate) fn install(inner: &Inner, update: &DownloadedUpdate) -> Result<()> {
     let result = match &inner.install {
@@ -170,7 +184,11 @@ pub(crate) fn install(inner: &Inner, update: &DownloadedUpdate) -> Result<()> {
         InstallKind::Rpm => install_package(inner, update, &PackageTool::RPM),
         InstallKind::Nsis { .. } | InstallKind::Msi { .. } => run_windows_installer(inner, update),
     };
-    // A download that changed is not kept for another try either.
+    discard_download(update, result)
+}
+
+/// Deletes the downloaded file once installed; a download that changed is not kept for another try either.
+fn discard_download(update: &DownloadedUpdate, result: Result<()>) -> Result<()> {
     let changed = matches!(result, Err(Error::ChangedAfterVerification { .. }));
     if update.owned && (result.is_ok() || changed) {
         let _ = std::fs::remove_file(update.path());

@@ -151,10 +151,8 @@ async fn a_macos_app_is_updated_through_the_real_server_byte_for_byte_then_rolle
     assert_eq!(v2["Contents/Frameworks/Hello.framework/Versions/Current"], Node::Symlink("A".into()));
     assert!(matches!(v2["Contents/MacOS/hello-x86_64"], Node::File { mode: 0o755, .. }));
 
-    // The server accepts only ASCII names without spaces, so the file is uploaded under its release name (the bytes
-    // and the bundler's signature are unchanged).
-    let tarball = work.path().join("hello-app-2.0.0.app.tar.gz");
-    std::fs::copy(out2.join(format!("{BUNDLE}.tar.gz")), &tarball).unwrap();
+    // Published under the bundler's own name, space included (the download URL carries it as `%20`).
+    let tarball = out2.join(format!("{BUNDLE}.tar.gz"));
     let signature = std::fs::read_to_string(out2.join(format!("{BUNDLE}.tar.gz.sig"))).unwrap();
     let artifact = UploadArtifact { target: "darwin-x86_64-app".parse().unwrap(), path: tarball, signature };
     app.publish(&PublishRequest::new("2.0.0"), &[artifact]).await;
@@ -578,4 +576,80 @@ fn kill_9_during_an_app_install_leaves_the_old_or_the_new_bundle_whole() {
     let litter: Vec<_> =
         millennium_testing::listing(&apps).into_iter().filter(|n| n.contains(".millennium-")).collect();
     assert!(litter.is_empty(), "stale unpacking directories: {litter:?}");
+}
+
+// ----- installed by an administrator -----
+
+/// An app an administrator installed in a folder this user cannot write, whose name holds quotes, `$(…)` and a
+/// backslash: the install step run as an unprivileged user (`nobody`, through `setpriv`) refuses with `NeedsAdministrator` and changes nothing. `install_as_admin` then installs v2 with
+/// administrator rights (this test runs as root, as CI does, so the privileged script runs directly where macOS
+/// runs it through `osascript … with administrator privileges`): v2 in place byte for byte, owned like the bundle it
+/// replaced, v1 kept at `.previous`, no litter, and nothing in the hostile name ran.
+#[test]
+fn an_app_installed_by_an_administrator_is_refused_then_installed_with_administrator_rights() {
+    use std::os::unix::fs::MetadataExt;
+    require_tool("setpriv", "util-linux");
+    assert!(
+        std::fs::metadata("/proc/self").unwrap().uid() == 0,
+        "this test plays the administrator and must run as root (as CI does)\nhint: sudo scripts/test"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let applications = dir.path().join(r#"Apps 'o"$(touch pwned)"\"#);
+    let bundle = applications.join(BUNDLE);
+    std::fs::create_dir_all(bundle.join("Contents/MacOS")).unwrap();
+    std::fs::write(bundle.join("Contents/Info.plist"), "<plist>v1</plist>").unwrap();
+    std::fs::write(bundle.join("Contents/MacOS/hello"), "v1").unwrap();
+    std::os::unix::fs::chown(&bundle, Some(4321), Some(4322)).unwrap();
+    let v1 = tree(&bundle);
+
+    let keys = Keys::generate();
+    let mut v2 = base();
+    v2.push(entry("Hello App.app/Contents/MacOS/", tar::EntryType::Directory, ""));
+    v2.push(file("Hello App.app/Contents/MacOS/hello", b"v2"));
+    let archive = tar_gz(&v2);
+    let new = dir.path().join("update.app.tar.gz");
+    std::fs::write(&new, &archive).unwrap();
+    let sig = keys.sign(&archive, Some("2.0.0")).to_text(Format::Tauri).to_string();
+    std::fs::write(dir.path().join("update.sig"), &sig).unwrap();
+    std::fs::write(dir.path().join("key.pub"), &keys.public_text).unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).unwrap();
+
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(helper())
+        .arg(&bundle)
+        .args([&new, &dir.path().join("update.sig"), &dir.path().join("key.pub")])
+        .arg("2.0.0")
+        .arg(&state)
+        .arg("app")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("this user cannot write to") && stderr.contains("administrator's password"), "{stderr}");
+    assert_eq!(tree(&bundle), v1, "nothing changed");
+
+    let updater = Updater::builder()
+        .endpoint("http://127.0.0.1:9/unused")
+        .pubkey(&keys.public_text)
+        .current_version("1.0.0")
+        .bundle_type(Some(BundleType::App))
+        .executable(&bundle)
+        .state_dir(&state)
+        .build()
+        .unwrap();
+    let verified = updater.verify_local_file(&new, &sig, "2.0.0").unwrap();
+    verified.install_as_admin().unwrap();
+    assert_eq!(std::fs::read(bundle.join("Contents/MacOS/hello")).unwrap(), b"v2");
+    assert_eq!(tree(&applications.join(format!("{BUNDLE}.previous"))), v1);
+    let meta = std::fs::metadata(&bundle).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (4321, 4322), "the new bundle has the old one's owner");
+    let hello = std::fs::metadata(bundle.join("Contents/MacOS/hello")).unwrap();
+    assert_eq!((hello.uid(), hello.gid()), (4321, 4322));
+    assert_eq!(millennium_testing::listing(&applications), [BUNDLE.to_owned(), format!("{BUNDLE}.previous")]);
+    assert!(!millennium_testing::listing(&state).iter().any(|n| n.starts_with("admin-update-")), "staging removed");
+    assert!(!Path::new("pwned").exists() && !dir.path().join("pwned").exists() && !applications.join("pwned").exists());
 }

@@ -14,7 +14,7 @@ use millennium_testing::app::{Fixture, run, script_app};
 use millennium_testing::http::{MockServer, Reply, Request, TestCa, serve_file};
 use millennium_testing::keys::Keys;
 use millennium_testing::require_tool;
-use millennium_updater::{Error, StartupStatus, Updater};
+use millennium_updater::{Error, StartupStatus, Updater, UpdaterBuilder};
 
 /// A server offering `v2` (signed by `keys`, with `version:`) at `/artifact`.
 async fn offering(keys: &Keys, v2: Vec<u8>) -> MockServer {
@@ -267,7 +267,7 @@ async fn a_server_that_ignores_range_restarts_from_zero() {
 
 // ----- fault injection -----
 
-/// A check server answering `json`, and an artifact server answering `artifact`.
+/// A check server offering `signed` as 2.0.0 (signed by `keys`), and an artifact server answering `artifact`.
 async fn faulty(
     keys: &Keys,
     artifact: impl Fn(&Request) -> Reply + Send + Sync + 'static,
@@ -279,83 +279,74 @@ async fn faulty(
     (check, server)
 }
 
+/// The shape of every download fault: the app's own key signs `signed` as 2.0.0, the artifact server answers
+/// `artifact`, the updater (built by `configure`) checks, downloads and installs, and that fails. Returns the error
+/// and the artifact server (for its request log), after checking that the app still holds v1 and runs.
+async fn failed_install(
+    fx: &Fixture,
+    signed: &[u8],
+    artifact: impl Fn(&Request) -> Reply + Send + Sync + 'static,
+    configure: impl FnOnce(UpdaterBuilder) -> UpdaterBuilder,
+) -> (Error, MockServer) {
+    let keys = Keys::generate();
+    let (check, server) = faulty(&keys, artifact, signed).await;
+    let updater = configure(builder(fx, &keys, &[check.url(CHECK)])).build().unwrap();
+    let err = updater.check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap_err();
+    fx.assert_untouched();
+    (err, server)
+}
+
 #[tokio::test]
 async fn fault_connection_reset_mid_body() {
     let fx = Fixture::new();
-    let keys = Keys::generate();
     let v2 = script_app("2.0.0", 100_000);
     let body = v2.clone();
-    let (check, _srv) = faulty(
-        &keys,
-        move |_| Reply::ResetAfter {
-            status: 200,
-            headers: vec![("Content-Length".into(), body.len().to_string())],
-            body: body[..30_000].to_vec(),
-        },
-        &v2,
-    )
-    .await;
-    let updater = builder(&fx, &keys, &[check.url(CHECK)]).download_attempts(2).build().unwrap();
-    let err = updater.check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap_err();
+    let reset = move |_: &Request| Reply::ResetAfter {
+        status: 200,
+        headers: vec![("Content-Length".into(), body.len().to_string())],
+        body: body[..30_000].to_vec(),
+    };
+    let (err, _) = failed_install(&fx, &v2, reset, |b| b.download_attempts(2)).await;
     assert!(matches!(err, Error::Truncated { expected: 100_000, .. }), "{err}");
     assert!(err.is_transient());
-    fx.assert_untouched();
 }
 
 #[tokio::test]
 async fn fault_truncated_body_with_correct_content_length() {
     let fx = Fixture::new();
-    let keys = Keys::generate();
     let v2 = script_app("2.0.0", 100_000);
     let body = v2.clone();
-    let (check, srv) = faulty(
-        &keys,
-        move |_| Reply::CloseAfter {
-            status: 200,
-            headers: vec![("Content-Length".into(), body.len().to_string())],
-            body: body[..99_000].to_vec(),
-        },
-        &v2,
-    )
-    .await;
-    let updater = builder(&fx, &keys, &[check.url(CHECK)]).download_attempts(2).build().unwrap();
-    let err = updater.check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap_err();
+    let close = move |_: &Request| Reply::CloseAfter {
+        status: 200,
+        headers: vec![("Content-Length".into(), body.len().to_string())],
+        body: body[..99_000].to_vec(),
+    };
+    let (err, srv) = failed_install(&fx, &v2, close, |b| b.download_attempts(2)).await;
     assert!(matches!(err, Error::Truncated { received: 99_000, expected: 100_000, .. }), "{err}");
     assert!(err.to_string().contains("resumed"), "{err}");
     // No ETag/Last-Modified: the second attempt could not resume safely and started over.
     assert_eq!(srv.requests()[1].header("Range"), None);
-    fx.assert_untouched();
 }
 
 #[tokio::test]
 async fn fault_slow_drip_download_is_cut_off() {
     let fx = Fixture::new();
-    let keys = Keys::generate();
     let v2 = script_app("2.0.0", 20_000);
     let body = v2.clone();
-    let (check, _srv) = faulty(
-        &keys,
-        move |_| Reply::Drip {
-            status: 200,
-            headers: vec![],
-            body: body.clone(),
-            chunk: 10,
-            every: Duration::from_millis(20),
-        },
-        &v2,
-    )
-    .await;
-    let updater = builder(&fx, &keys, &[check.url(CHECK)])
-        .download_attempts(1)
-        .min_download_speed(4096, Duration::from_millis(300))
-        .build()
-        .unwrap();
+    let drip = move |_: &Request| Reply::Drip {
+        status: 200,
+        headers: vec![],
+        body: body.clone(),
+        chunk: 10,
+        every: Duration::from_millis(20),
+    };
     let started = std::time::Instant::now();
-    let err = updater.check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap_err();
+    let (err, _) =
+        failed_install(&fx, &v2, drip, |b| b.download_attempts(1).min_download_speed(4096, Duration::from_millis(300)))
+            .await;
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
     assert!(err.to_string().contains("below the minimum"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));
-    fx.assert_untouched();
 }
 
 #[tokio::test]
@@ -402,16 +393,14 @@ async fn fault_500_then_success_on_the_second_endpoint() {
 #[tokio::test]
 async fn fault_endless_body_is_cut_off() {
     let fx = Fixture::new();
-    let keys = Keys::generate();
     let v2 = script_app("2.0.0", 1000);
-    let (check, _srv) = faulty(&keys, |_| Reply::Endless { status: 200, headers: vec![] }, &v2).await;
-    let updater = builder(&fx, &keys, &[check.url(CHECK)]).max_download_size(1 << 20).build().unwrap();
-    let err = updater.check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap_err();
+    let endless = |_: &Request| Reply::Endless { status: 200, headers: vec![] };
+    let (err, _) = failed_install(&fx, &v2, endless, |b| b.max_download_size(1 << 20)).await;
     assert!(matches!(err, Error::TooMuchData { limit: 1048576, .. }), "{err}");
     assert!(fx.downloads().iter().all(|f| !f.ends_with(".part")), "{:?}", fx.downloads());
-    fx.assert_untouched();
 
     // An endless check document is cut off at the protocol's 1 MiB.
+    let keys = Keys::generate();
     let endless = MockServer::start(|_| Reply::Endless { status: 200, headers: vec![] }).await;
     let err = builder(&fx, &keys, &[endless.url(CHECK)]).build().unwrap().check().await.unwrap_err();
     assert!(err.to_string().contains("more than the 1048576 allowed"), "{err}");
@@ -496,12 +485,8 @@ async fn fault_wrong_content_type() {
     assert!(matches!(err, Error::UnexpectedContentType { .. }), "{err}");
     assert!(err.to_string().contains("captive portal"), "{err}");
     // …and on the download.
-    let v2 = script_app("2.0.0", 1000);
-    let (check, _srv) = faulty(&keys, move |_| html(), &v2).await;
-    let updater = builder(&fx, &keys, &[check.url(CHECK)]).build().unwrap();
-    let err = updater.check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap_err();
+    let (err, _) = failed_install(&fx, &script_app("2.0.0", 1000), move |_| html(), |b| b).await;
     assert!(matches!(err, Error::UnexpectedContentType { .. }), "{err}");
-    fx.assert_untouched();
 }
 
 #[tokio::test]
@@ -547,17 +532,13 @@ async fn a_second_pinned_key_is_accepted() {
 #[tokio::test]
 async fn fault_tampered_artifact_fails_verification_and_is_deleted() {
     let fx = Fixture::new();
-    let keys = Keys::generate();
     let v2 = script_app("2.0.0", 50_000);
     let mut evil = v2.clone();
     evil[40_000] ^= 1;
-    let (check, _srv) = faulty(&keys, move |_| Reply::bytes(evil.clone()), &v2).await;
-    let updater = builder(&fx, &keys, &[check.url(CHECK)]).build().unwrap();
-    let err = updater.check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap_err();
+    let (err, _) = failed_install(&fx, &v2, move |_| Reply::bytes(evil.clone()), |b| b).await;
     assert!(matches!(err, Error::BadSignature { .. }), "{err}");
     assert!(err.to_string().contains("does not match the signature"), "{err}");
     assert!(fx.downloads().is_empty(), "unverified data must not be kept: {:?}", fx.downloads());
-    fx.assert_untouched();
 }
 
 #[tokio::test]
@@ -566,16 +547,12 @@ async fn fault_artifact_swapped_for_another_targets_signed_artifact() {
         [("aarch64 ELF", support::foreign_elf(4096)), ("Windows installer", b"MZ\x90\0rest".repeat(100))]
     {
         let fx = Fixture::new();
-        let keys = Keys::generate();
         let body = other.clone();
         // Correctly signed by the right key, for the offered version: only its platform is wrong.
-        let (check, _srv) = faulty(&keys, move |_| Reply::bytes(body.clone()), &other).await;
-        let updater = builder(&fx, &keys, &[check.url(CHECK)]).build().unwrap();
-        let err = updater.check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap_err();
+        let (err, _) = failed_install(&fx, &other, move |_| Reply::bytes(body.clone()), |b| b).await;
         assert!(matches!(err, Error::WrongTarget { .. }), "{what}: {err}");
         assert!(err.to_string().contains("another platform"), "{err}");
         assert!(fx.downloads().is_empty());
-        fx.assert_untouched();
     }
 }
 
@@ -722,22 +699,18 @@ async fn manual_rollback_restores_the_previous_version() {
 async fn a_failing_dpkg_install_reports_the_tools_output() {
     require_tool("dpkg", "dpkg");
     let fx = Fixture::new();
-    let keys = Keys::generate();
     // Looks like a .deb (so the platform check passes) but is not a valid archive.
     let mut deb = b"!<arch>\ndebian-binary   1700000000  0     0     100644  4         `\n2.0\n".to_vec();
     deb.extend_from_slice(b"garbage that is not a control archive");
     let body = deb.clone();
-    let (check, _srv) = faulty(&keys, move |_| Reply::bytes(body.clone()), &deb).await;
-    let updater = builder(&fx, &keys, &[check.url(CHECK)])
-        .bundle_type(Some(millennium_updater::BundleType::Deb))
-        .build()
-        .unwrap();
+    let deb_bundle = |b: UpdaterBuilder| b.bundle_type(Some(millennium_updater::BundleType::Deb));
+    let keys = Keys::generate();
+    let updater = deb_bundle(builder(&fx, &keys, &["http://127.0.0.1:9/".into()])).build().unwrap();
     assert_eq!(updater.target().to_string(), format!("linux-{}-deb", std::env::consts::ARCH));
-    let err = updater.check().await.unwrap().unwrap().download_and_install(|_| {}).await.unwrap_err();
+    let (err, _) = failed_install(&fx, &deb, move |_| Reply::bytes(body.clone()), deb_bundle).await;
     let text = err.to_string();
     assert!(matches!(err, Error::PackageManager { .. }), "{text}");
     assert!(text.contains("dpkg") && text.contains("-i"), "{text}");
-    fx.assert_untouched();
 }
 
 // ----- verify-then-install race -----
@@ -899,6 +872,17 @@ async fn redirects_are_followed() {
     .await;
     let found = builder(&fx, &keys, &[hop.url("/")]).build().unwrap().check().await.unwrap();
     assert_eq!(found.unwrap().version().to_string(), "2.0.0");
+
+    // A redirect to a server that does not answer: the error names that hop, and where the redirect came from.
+    let dead_end = MockServer::start(|_| Reply::Full {
+        status: 302,
+        headers: vec![("Location".into(), "http://127.0.0.1:9/moved".into())],
+        body: vec![],
+    })
+    .await;
+    let err = builder(&fx, &keys, &[dead_end.url("/")]).build().unwrap().check().await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains(&format!("http://127.0.0.1:9/moved (redirected from {})", dead_end.url("/"))), "{text}");
 }
 
 // ----- where requests go, and with which headers -----

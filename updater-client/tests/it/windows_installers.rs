@@ -2,7 +2,10 @@
 //! its NSIS `-setup.exe`, then the updater's installer step for v2 — the verified setup and the exact command line
 //! [`DownloadedUpdate::installer_command`](millennium_updater::DownloadedUpdate::installer_command) builds, executed
 //! through `wine` — after which the app in the prefix reports v2, was relaunched by the installer (`/R`), has one
-//! uninstall entry, and the user's file in its directory survived (`/UPDATE` does not uninstall first).
+//! uninstall entry, and the user's file in its directory survived (`/UPDATE` does not uninstall first). An update
+//! that needs WebView2 where it is missing relies on the installer's own WebView2 step (what
+//! `WebviewPolicy::Provision` does for NSIS and MSI installs): v2's setup embeds the bootstrapper (a stand-in that
+//! registers the runtime as the real one does), and the update runs it before replacing the app.
 //!
 //! Fails (does not skip) without `wine`, `makensis` or mingw-w64.
 
@@ -12,86 +15,42 @@ use std::path::{Path, PathBuf};
 
 use millennium_sign::Format;
 use millennium_testing::keys::Keys;
+use millennium_testing::png::write_png;
 use millennium_testing::require_tool;
-use millennium_testing::wine::Wine;
+use millennium_testing::wine::{Wine, mingw_exe, standin_webview2};
 use millennium_updater::{BundleType, InstallScope, InstallerUi, Updater};
 
 /// The app's Windows executable: prints `hello-win VERSION` and appends `VERSION` to `C:\hello-launches.log`, so a
 /// relaunch by the installer can be seen.
 fn windows_exe(dir: &Path, version: &str) -> PathBuf {
-    require_tool("x86_64-w64-mingw32-gcc", "gcc-mingw-w64-x86-64");
-    let src = dir.join("hello.c");
-    std::fs::write(
-        &src,
-        format!(
-            "#include <stdio.h>\nint main(void) {{ FILE *f = fopen(\"C:\\\\hello-launches.log\", \"ab\"); \
-             if (f) {{ fprintf(f, \"{version}\\n\"); fclose(f); }} printf(\"hello-win {version}\\n\"); return 0; }}\n"
-        ),
-    )
-    .unwrap();
-    let exe = dir.join("hello.exe");
-    let o = std::process::Command::new("x86_64-w64-mingw32-gcc")
-        .arg("-O2")
-        .arg("-s")
-        .arg("-o")
-        .arg(&exe)
-        .arg(&src)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    exe
+    let source = format!(
+        "#include <stdio.h>\nint main(void) {{ FILE *f = fopen(\"C:\\\\hello-launches.log\", \"ab\"); \
+         if (f) {{ fprintf(f, \"{version}\\n\"); fclose(f); }} printf(\"hello-win {version}\\n\"); return 0; }}\n"
+    );
+    mingw_exe(dir, "hello", &source)
 }
 
-/// A 32×32 RGBA PNG (the installers need an icon), written by hand: signature, `IHDR`, one zlib `IDAT`, `IEND`.
-fn write_png(path: &Path) {
-    use std::io::Write;
-    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut crc = flate2::Crc::new();
-        crc.update(kind);
-        crc.update(data);
-        out.extend_from_slice(kind);
-        out.extend_from_slice(data);
-        out.extend_from_slice(&crc.sum().to_be_bytes());
-    }
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&32u32.to_be_bytes());
-    ihdr.extend_from_slice(&32u32.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 6, 0, 0, 0]);
-    let mut raw = Vec::new();
-    for y in 0..32u8 {
-        raw.push(0);
-        for x in 0..32u8 {
-            raw.extend_from_slice(&[x * 8, y * 8, 128, 255]);
-        }
-    }
-    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
-    z.write_all(&raw).unwrap();
-    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
-    chunk(&mut png, b"IHDR", &ihdr);
-    chunk(&mut png, b"IDAT", &z.finish().unwrap());
-    chunk(&mut png, b"IEND", &[]);
-    std::fs::write(path, png).unwrap();
-}
-
-/// Version `version` of the app's NSIS installer (per user, no WebView2 step), built with the real bundler.
-fn nsis_setup(dir: &Path, version: &str) -> PathBuf {
+/// Version `version` of the app's NSIS installer (per user), built with the real bundler; `webview` is its
+/// `webview-install-mode` (`embed-bootstrapper` embeds the stand-in bootstrapper).
+fn nsis_setup(dir: &Path, version: &str, webview: &str) -> PathBuf {
     require_tool("makensis", "nsis");
-    bundle_windows(dir, version, "per-user", millennium_bundler::Format::Nsis);
+    bundle_windows(dir, version, "per-user", webview, millennium_bundler::Format::Nsis);
     dir.join("out").join(format!("hello-app_{version}_x64-setup.exe"))
 }
 
 /// Version `version` of the app's MSI (per machine, no WebView2 step), built with the real bundler.
 fn msi_package(dir: &Path, version: &str) -> PathBuf {
     require_tool("wixl", "wixl");
-    bundle_windows(dir, version, "per-machine", millennium_bundler::Format::Msi);
+    bundle_windows(dir, version, "per-machine", "skip", millennium_bundler::Format::Msi);
     dir.join("out").join(format!("hello-app_{version}_x64_en-US.msi"))
 }
 
-fn bundle_windows(dir: &Path, version: &str, scope: &str, format: millennium_bundler::Format) {
+fn bundle_windows(dir: &Path, version: &str, scope: &str, webview: &str, format: millennium_bundler::Format) {
     std::fs::create_dir_all(dir).unwrap();
+    let cache = dir.join("webview2-cache");
+    standin_webview2(&cache.join(millennium_updater::WEBVIEW2_BOOTSTRAPPER));
     windows_exe(dir, version);
-    write_png(&dir.join("icon.png"));
+    write_png(&dir.join("icon.png"), 32, 32);
     std::fs::write(
         dir.join("Millennium.toml"),
         format!(
@@ -110,7 +69,7 @@ main = "hello"
 [windows]
 binary = "hello.exe"
 install-scope = "{scope}"
-webview-install-mode = "skip"
+webview-install-mode = "{webview}"
 "#
         ),
     )
@@ -121,17 +80,21 @@ webview-install-mode = "skip"
         formats: [format].into(),
         arch: millennium_bundler::Arch::X86_64,
         out_dir: out.clone(),
-        overrides: millennium_bundler::config::Overrides { windows_only: true, ..Default::default() },
+        overrides: millennium_bundler::config::Overrides { given_binaries_only: true, ..Default::default() },
     };
-    let env = |name: &str| (name == "SOURCE_DATE_EPOCH").then(|| "1700000000".to_owned());
+    let env = |name: &str| match name {
+        "SOURCE_DATE_EPOCH" => Some("1700000000".to_owned()),
+        "MILLENNIUM_WEBVIEW2_CACHE" => Some(cache.to_string_lossy().into_owned()),
+        _ => None,
+    };
     millennium_bundler::bundle(&options, &env, &millennium_bundler::NoProgress).unwrap();
 }
 
 #[test]
 fn an_nsis_install_is_updated_under_wine_by_the_command_line_the_updater_builds() {
     let work = tempfile::tempdir().unwrap();
-    let setup1 = nsis_setup(&work.path().join("v1"), "1.0.0");
-    let setup2 = nsis_setup(&work.path().join("v2"), "2.0.0");
+    let setup1 = nsis_setup(&work.path().join("v1"), "1.0.0", "skip");
+    let setup2 = nsis_setup(&work.path().join("v2"), "2.0.0", "embed-bootstrapper");
     let wine = Wine::new();
     wine.run_ok(&[setup1.to_str().unwrap(), "/S"]);
     let user = std::env::var("USER").unwrap_or_else(|_| "root".into());
@@ -171,6 +134,13 @@ fn an_nsis_install_is_updated_under_wine_by_the_command_line_the_updater_builds(
     assert_eq!(wine.uninstall_entries("HKCU", "Hello App"), 1);
     assert_eq!(wine.display_versions("HKCU"), ["2.0.0"]);
     assert_eq!(std::fs::read_to_string(dir.join("settings.ini")).unwrap(), "user data\n", "/UPDATE kept user data");
+    // WebView2 was missing (v1 skipped it): v2's installer ran its bootstrapper, once, silently, and the runtime is
+    // now registered where the app's start-up check looks.
+    let standin = std::fs::read_to_string(wine.drive_c().join("webview2-standin.log")).unwrap_or_default();
+    assert_eq!(standin, "/silent /install\n", "the installer's WebView2 step");
+    let runtime = wine
+        .reg_query(r"HKLM\SOFTWARE\WOW6432Node\Microsoft\EdgeUpdate\Clients\{F3017226-FE2A-4295-8BDF-00C3A9A7E4C5}");
+    assert!(runtime.contains("120.0.0.0"), "{runtime}");
 }
 
 /// MSI: v1 installed by `msiexec`, then the updater's installer step for v2 (`msiexec /i … /quiet /norestart

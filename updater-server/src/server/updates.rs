@@ -380,7 +380,7 @@ pub fn download_url(state: &AppState, app: &str, version: &Version, artifact: &A
         state.config().download_base_url(),
         version.to_request_segment(),
         artifact.target,
-        artifact.file_name
+        crate::names::url_segment(&artifact.file_name)
     )
 }
 

@@ -612,7 +612,7 @@ async fn publish_refuses_bad_requests() {
         assert_refused(&ctx, r, StatusCode::BAD_REQUEST, "invalid_input").await;
     }
     let t = "linux-x86_64-appimage";
-    for name in ["../a.AppImage", "a/b", ".hidden", "a b"] {
+    for name in ["../a.AppImage", "a/b", ".hidden", " a.AppImage", "a\tb"] {
         let r =
             ctx.publish(&ctx.publish_token, rel(), &[Part::Signature(t, &sig), Part::Artifact(t, name, data)]).await;
         assert_refused(&ctx, r, StatusCode::BAD_REQUEST, "invalid_name").await;

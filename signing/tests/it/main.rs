@@ -1,0 +1,3 @@
+//! Integration tests of `millennium-sign`, linked into one test binary like every crate's (`tests/it/`).
+
+mod cli;
