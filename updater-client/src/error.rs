@@ -282,7 +282,94 @@ fn list(errors: &[Error]) -> String {
     out
 }
 
+/// The broad class of an [`Error`], with a stable number: the status code of the C ABI (`MILLENNIUM_UPDATER_ERR_*`)
+/// and the `code` of the Python and Node packages' exceptions, so that every binding classifies an error the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// Unusable configuration: no endpoint, bad key, bad version….
+    Config,
+    /// The update server could not be reached or answered something unusable; trying again later may help.
+    Network,
+    /// The update was refused (signature, pinned key, signed metadata, platform, unsafe archive); nothing installed.
+    Verification,
+    /// The local file system: disk full, permission denied, corrupt state.
+    Io,
+    /// Installing, relaunching or rolling back failed.
+    Install,
+    /// Anything else.
+    Other,
+}
+
+impl ErrorKind {
+    /// The stable number (never renumbered): 10 to 14, 99 for [`ErrorKind::Other`].
+    pub fn code(self) -> i32 {
+        match self {
+            ErrorKind::Config => 10,
+            ErrorKind::Network => 11,
+            ErrorKind::Verification => 12,
+            ErrorKind::Io => 13,
+            ErrorKind::Install => 14,
+            ErrorKind::Other => 99,
+        }
+    }
+
+    /// A lowercase name: `"config"`, `"network"`, `"verification"`, `"io"`, `"install"`, `"other"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::Config => "config",
+            ErrorKind::Network => "network",
+            ErrorKind::Verification => "verification",
+            ErrorKind::Io => "io",
+            ErrorKind::Install => "install",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
 impl Error {
+    /// The error's class (see [`ErrorKind`]).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidConfig { .. } | Error::InvalidPublicKey { .. } => ErrorKind::Config,
+            Error::Network { .. }
+            | Error::Timeout { .. }
+            | Error::HttpStatus { .. }
+            | Error::UnexpectedContentType { .. }
+            | Error::InvalidResponse { .. }
+            | Error::TooMuchData { .. }
+            | Error::TooLarge { .. }
+            | Error::Truncated { .. }
+            | Error::HttpsDowngrade { .. }
+            | Error::InsecureHttp { .. }
+            | Error::ServerMisbehaved { .. }
+            | Error::AllEndpointsFailed { .. } => ErrorKind::Network,
+            Error::NoArtifactForTarget { .. }
+            | Error::UntrustedKey { .. }
+            | Error::UnsignedVersion { .. }
+            | Error::LegacySignature
+            | Error::BadSignature { .. }
+            | Error::Untrusted { .. }
+            | Error::WrongTarget { .. }
+            | Error::ChangedAfterVerification { .. }
+            // A signed archive with an entry escaping the app's directory (or another unsafe entry): refused content.
+            | Error::UnsafeArchive { .. } => ErrorKind::Verification,
+            Error::DiskFull { .. } | Error::NotPermitted { .. } | Error::Io { .. } | Error::CorruptState { .. } => {
+                ErrorKind::Io
+            }
+            Error::PackageManager { .. }
+            | Error::InstallRefused { .. }
+            | Error::NeedsAdministrator { .. }
+            | Error::WebviewTooOld { .. }
+            | Error::WebviewProvisioning { .. }
+            | Error::Unsupported { .. }
+            | Error::Relaunch { .. }
+            | Error::NoPreviousVersion { .. } => ErrorKind::Install,
+            #[allow(unreachable_patterns, reason = "a variant added later is Other until classified")]
+            _ => ErrorKind::Other,
+        }
+    }
+
     /// Wraps an I/O error, classifying "disk full" and "not permitted" so the message can say what to do.
     pub(crate) fn io(action: &'static str, path: impl AsRef<Path>, source: std::io::Error) -> Self {
         use std::io::ErrorKind;

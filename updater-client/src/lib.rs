@@ -65,7 +65,7 @@ pub mod webview;
 pub mod blocking;
 
 pub use download::{DownloadedUpdate, Progress, Transfer};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use install::{InstallKind, InstallScope, InstallerCommand, InstallerUi};
 pub use millennium_webview_probe::HEADER as WEBVIEW_HEADER;
 pub use rollback::StartupStatus;

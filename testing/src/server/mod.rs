@@ -163,3 +163,52 @@ impl RegisteredApp {
         self.cli(&args).await
     }
 }
+
+/// A [`TestServer`] offering one update, as the language bindings' self-update tests need: `v2` published as version
+/// 2.0.0 of the app `app` for Linux on this machine's architecture (`linux-<arch>`), signed (with its version) by the app's release
+/// key, with the notes `"<app> 2.0.0"`.
+#[derive(Debug)]
+pub struct Offered {
+    pub server: TestServer,
+    /// The Tauri endpoint template for the app.
+    pub endpoint: String,
+    /// The app's public key, in Tauri's format.
+    pub pubkey: String,
+}
+
+impl Offered {
+    pub async fn new(app: &str, v2: &[u8]) -> Offered {
+        let server = TestServer::start().await;
+        let registered = server.register(app, Scope::Publish).await;
+        let target = format!("linux-{}", std::env::consts::ARCH);
+        let artifact = registered.artifact("2.0.0", &target, v2, &registered.key);
+        registered
+            .publish(
+                &PublishRequest { notes: Some(format!("{app} 2.0.0")), ..PublishRequest::new("2.0.0") },
+                &[artifact],
+            )
+            .await;
+        let endpoint = format!("{}/{app}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url);
+        let pubkey = registered.key.public_key().to_text(Format::Tauri);
+        Offered { server, endpoint, pubkey }
+    }
+
+    /// The artifact files the server stores (content-addressed blobs; SQLite + files backend).
+    pub fn blobs(&self) -> Vec<PathBuf> {
+        let dir = self.server.data_dir().join("blobs/sha256");
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect()
+    }
+
+    /// Flips one bit in the middle of every stored artifact, as whoever can write to the server's storage (or a CDN
+    /// in front of it) could.
+    pub fn tamper(&self) {
+        let blobs = self.blobs();
+        assert!(!blobs.is_empty(), "the server stores no artifact");
+        for blob in blobs {
+            let mut bytes = std::fs::read(&blob).unwrap();
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 1;
+            std::fs::write(&blob, bytes).unwrap();
+        }
+    }
+}

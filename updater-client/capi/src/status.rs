@@ -3,7 +3,7 @@
 use std::cell::RefCell;
 use std::ffi::{CString, c_int};
 
-use millennium_updater::{Error, Report};
+use millennium_updater::{Error, ErrorKind, Report};
 
 /// A status code; `Ok` is 0. The values are part of the ABI: never renumber, only add.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,43 +43,15 @@ impl Status {
         self as c_int
     }
 
-    /// The status of an updater error.
+    /// The status of an updater error: its [`ErrorKind`], whose numbers are these codes (one classification for
+    /// every binding).
     pub fn of(error: &Error) -> Status {
-        match error {
-            Error::InvalidConfig { .. } | Error::InvalidPublicKey { .. } => Status::Config,
-            Error::Network { .. }
-            | Error::Timeout { .. }
-            | Error::HttpStatus { .. }
-            | Error::UnexpectedContentType { .. }
-            | Error::InvalidResponse { .. }
-            | Error::TooMuchData { .. }
-            | Error::TooLarge { .. }
-            | Error::Truncated { .. }
-            | Error::HttpsDowngrade { .. }
-            | Error::InsecureHttp { .. }
-            | Error::ServerMisbehaved { .. }
-            | Error::AllEndpointsFailed { .. } => Status::Network,
-            Error::NoArtifactForTarget { .. }
-            | Error::UntrustedKey { .. }
-            | Error::UnsignedVersion { .. }
-            | Error::LegacySignature
-            | Error::BadSignature { .. }
-            | Error::Untrusted { .. }
-            | Error::WrongTarget { .. }
-            | Error::ChangedAfterVerification { .. } => Status::Verification,
-            Error::DiskFull { .. } | Error::NotPermitted { .. } | Error::Io { .. } | Error::CorruptState { .. } => {
-                Status::Io
-            }
-            // A signed archive with an entry escaping the app's directory (or another unsafe entry): refused content.
-            Error::UnsafeArchive { .. } => Status::Verification,
-            Error::PackageManager { .. }
-            | Error::InstallRefused { .. }
-            | Error::NeedsAdministrator { .. }
-            | Error::WebviewTooOld { .. }
-            | Error::WebviewProvisioning { .. }
-            | Error::Unsupported { .. }
-            | Error::Relaunch { .. }
-            | Error::NoPreviousVersion { .. } => Status::Install,
+        match error.kind() {
+            ErrorKind::Config => Status::Config,
+            ErrorKind::Network => Status::Network,
+            ErrorKind::Verification => Status::Verification,
+            ErrorKind::Io => Status::Io,
+            ErrorKind::Install => Status::Install,
             _ => Status::Other,
         }
     }
@@ -137,4 +109,31 @@ pub(crate) fn last_code() -> c_int {
 /// The message of the last call on this thread; valid until the next call that records an outcome on this thread.
 pub(crate) fn last_message() -> *const std::ffi::c_char {
     LAST.with(|last| last.borrow().1.as_ptr())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_kind_has_the_status_code_of_the_same_number() {
+        for kind in [
+            ErrorKind::Config,
+            ErrorKind::Network,
+            ErrorKind::Verification,
+            ErrorKind::Io,
+            ErrorKind::Install,
+            ErrorKind::Other,
+        ] {
+            let status = match kind {
+                ErrorKind::Config => Status::Config,
+                ErrorKind::Network => Status::Network,
+                ErrorKind::Verification => Status::Verification,
+                ErrorKind::Io => Status::Io,
+                ErrorKind::Install => Status::Install,
+                _ => Status::Other,
+            };
+            assert_eq!(kind.code(), status.code(), "{kind:?}");
+        }
+    }
 }

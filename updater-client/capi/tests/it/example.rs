@@ -1,35 +1,49 @@
 //! `examples/update.c` updates itself through the C ABI from a real update server: v1 → v2, a tampered artifact
 //! refused, and a v2 that crashes before confirming rolled back to v1. Each runs twice: built plainly, and under
-//! AddressSanitizer + UndefinedBehaviorSanitizer (where any report fails the test).
+//! AddressSanitizer + UndefinedBehaviorSanitizer (where any report fails the test). `examples/update.cpp`, the same
+//! program through the C++ RAII wrapper (`include/millennium_updater.hpp`), built with `g++ -std=c++17 -Werror`,
+//! goes through the same three flows.
 
 use std::path::{Path, PathBuf};
 
 use millennium_testing::listing;
 
-use crate::support::{APP, Build, Offered, compile, manifest, run};
+use crate::support::{Build, Offered, compile, manifest, run};
 
-/// The C example, compiled as `version` (crashing before it confirms with `crashing`).
-fn build_app(dir: &Path, version: &str, crashing: bool, build: Build) -> Vec<u8> {
+/// One of the examples: its source and the name it prints, is published and installed under.
+#[derive(Debug, Clone, Copy)]
+struct Example {
+    source: &'static str,
+    name: &'static str,
+    build: Build,
+}
+
+const C: Example = Example { source: "examples/update.c", name: "update-c", build: Build::Plain };
+const C_SANITIZED: Example = Example { build: Build::Sanitized, ..C };
+const CPP: Example = Example { source: "examples/update.cpp", name: "update-cpp", build: Build::Plain };
+
+/// The example, compiled as `version` (crashing before it confirms with `crashing`).
+fn build_app(dir: &Path, example: Example, version: &str, crashing: bool) -> Vec<u8> {
     let out = dir.join(format!("build-{version}-{crashing}"));
     let define = format!("-DAPP_VERSION=\"{version}\"");
     let mut defines = vec![define.as_str()];
     if crashing {
         defines.push("-DCRASH_BEFORE_CONFIRMING");
     }
-    compile(&manifest().join("examples/update.c"), &out, &defines, build);
+    compile(&manifest().join(example.source), &out, &defines, example.build);
     std::fs::read(out).unwrap()
 }
 
-/// v1 installed as `bin/update-c`, and the state directory.
+/// v1 installed as `bin/<name>`, and the state directory.
 struct Installed {
     app: PathBuf,
     state: PathBuf,
     v1: Vec<u8>,
 }
 
-fn install_v1(dir: &Path, build: Build) -> Installed {
-    let v1 = build_app(dir, "1.0.0", false, build);
-    let app = dir.join("bin").join(APP);
+fn install_v1(dir: &Path, example: Example) -> Installed {
+    let v1 = build_app(dir, example, "1.0.0", false);
+    let app = dir.join("bin").join(example.name);
     std::fs::create_dir_all(app.parent().unwrap()).unwrap();
     millennium_testing::app::write_exe(&app, &v1);
     Installed { app, state: dir.join("state"), v1 }
@@ -42,11 +56,12 @@ async fn run_app(installed: &Installed, offered: &Offered) -> crate::support::Ru
     tokio::task::spawn_blocking(move || run(&app, &[&endpoint, &pubkey, state.to_str().unwrap()])).await.unwrap()
 }
 
-async fn updates_from_v1_to_v2(build: Build) {
+async fn updates_from_v1_to_v2(example: Example) {
     let dir = tempfile::tempdir().unwrap();
-    let installed = install_v1(dir.path(), build);
-    let v2 = build_app(dir.path(), "2.0.0", false, build);
-    let offered = Offered::new(&v2).await;
+    let installed = install_v1(dir.path(), example);
+    let v2 = build_app(dir.path(), example, "2.0.0", false);
+    let offered = Offered::new(example.name, &v2).await;
+    let name = example.name;
 
     let first = run_app(&installed, &offered).await;
     assert_eq!(first.code(), Some(0), "{first:#?}");
@@ -54,12 +69,12 @@ async fn updates_from_v1_to_v2(build: Build) {
     assert_eq!(
         first.lines(),
         [
-            "update-c 1.0.0",
-            "updating to 2.0.0 (update-c 2.0.0)",
+            &format!("{name} 1.0.0"),
+            &format!("updating to 2.0.0 ({name} 2.0.0)"),
             &format!("downloaded {size} of {size} bytes"),
             "installed 2.0.0; relaunching",
             // The same process, relaunched into v2 (exec), confirms it works.
-            "update-c 2.0.0",
+            &format!("{name} 2.0.0"),
             "pending confirmation (start 1 of 3)",
             "confirmed healthy",
             "up to date",
@@ -70,37 +85,31 @@ async fn updates_from_v1_to_v2(build: Build) {
     assert_eq!(listing(&installed.state.join("downloads")), Vec::<String>::new(), "a download was left behind");
 
     let again = run_app(&installed, &offered).await;
-    assert_eq!((again.code(), again.lines()), (Some(0), vec!["update-c 2.0.0", "up to date"]), "{again:#?}");
+    let v2_line = format!("{name} 2.0.0");
+    assert_eq!((again.code(), again.lines()), (Some(0), vec![v2_line.as_str(), "up to date"]), "{again:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_c_example_updates_itself_from_v1_to_v2_through_the_real_server() {
-    updates_from_v1_to_v2(Build::Plain).await;
+    updates_from_v1_to_v2(C).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_c_example_updates_itself_cleanly_under_asan_and_ubsan() {
-    updates_from_v1_to_v2(Build::Sanitized).await;
+    updates_from_v1_to_v2(C_SANITIZED).await;
 }
 
-async fn refuses_a_tampered_artifact(build: Build) {
+async fn refuses_a_tampered_artifact(example: Example) {
     let dir = tempfile::tempdir().unwrap();
-    let installed = install_v1(dir.path(), build);
-    let v2 = build_app(dir.path(), "2.0.0", false, build);
-    let offered = Offered::new(&v2).await;
-    // Whoever can write to the server's storage (or a CDN in front of it) flips one bit of the artifact.
-    let blobs = offered.blobs();
-    assert!(!blobs.is_empty(), "the server stores no artifact");
-    for blob in blobs {
-        let mut bytes = std::fs::read(&blob).unwrap();
-        let middle = bytes.len() / 2;
-        bytes[middle] ^= 1;
-        std::fs::write(&blob, bytes).unwrap();
-    }
+    let installed = install_v1(dir.path(), example);
+    let v2 = build_app(dir.path(), example, "2.0.0", false);
+    let offered = Offered::new(example.name, &v2).await;
+    let name = example.name;
+    offered.tamper();
 
     let run = run_app(&installed, &offered).await;
     assert_eq!(run.code(), Some(12), "not MILLENNIUM_UPDATER_ERR_VERIFICATION: {run:#?}");
-    assert_eq!(run.lines(), ["update-c 1.0.0", "updating to 2.0.0 (update-c 2.0.0)"], "{run:#?}");
+    assert_eq!(run.lines(), [format!("{name} 1.0.0"), format!("updating to 2.0.0 ({name} 2.0.0)")], "{run:#?}");
     assert!(run.stderr.contains("failed verification"), "{}", run.stderr);
     assert!(run.stderr.contains("hint: "), "{}", run.stderr);
     assert_eq!(std::fs::read(&installed.app).unwrap(), installed.v1, "the app changed");
@@ -109,56 +118,63 @@ async fn refuses_a_tampered_artifact(build: Build) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_c_example_refuses_a_tampered_artifact_and_keeps_v1() {
-    refuses_a_tampered_artifact(Build::Plain).await;
+    refuses_a_tampered_artifact(C).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_c_example_refuses_a_tampered_artifact_cleanly_under_asan_and_ubsan() {
-    refuses_a_tampered_artifact(Build::Sanitized).await;
+    refuses_a_tampered_artifact(C_SANITIZED).await;
 }
 
-async fn rolls_back_a_crashing_v2(build: Build) {
+async fn rolls_back_a_crashing_v2(example: Example) {
     let dir = tempfile::tempdir().unwrap();
-    let installed = install_v1(dir.path(), build);
-    let broken = build_app(dir.path(), "2.0.0", true, build);
-    let offered = Offered::new(&broken).await;
+    let installed = install_v1(dir.path(), example);
+    let broken = build_app(dir.path(), example, "2.0.0", true);
+    let offered = Offered::new(example.name, &broken).await;
+    let (name, v1_line, v2_line) = (example.name, format!("{} 1.0.0", example.name), format!("{} 2.0.0", example.name));
 
     let first = run_app(&installed, &offered).await;
     assert_eq!(first.signal(), Some(6), "v2 did not crash (SIGABRT): {first:#?}");
     assert_eq!(
         first.lines()[3..],
-        [
-            "installed 2.0.0; relaunching",
-            "update-c 2.0.0",
-            "pending confirmation (start 1 of 3)",
-            "crashing before confirming"
-        ],
+        ["installed 2.0.0; relaunching", &v2_line, "pending confirmation (start 1 of 3)", "crashing before confirming"],
         "{first:#?}"
     );
     for start in 2..=3 {
         let crash = run_app(&installed, &offered).await;
         assert_eq!(crash.signal(), Some(6), "{crash:#?}");
         let pending = format!("pending confirmation (start {start} of 3)");
-        assert_eq!(crash.lines(), ["update-c 2.0.0", &pending, "crashing before confirming"], "{crash:#?}");
+        assert_eq!(crash.lines(), [&v2_line, &pending, "crashing before confirming"], "{crash:#?}");
     }
     // The fourth start of a version that never confirmed puts v1 back and relaunches it; v1 is not offered the
     // rolled-back 2.0.0 again.
     let rollback = run_app(&installed, &offered).await;
     assert_eq!(rollback.code(), Some(0), "{rollback:#?}");
-    assert_eq!(
-        rollback.lines(),
-        ["update-c 2.0.0", "rolled back; relaunching", "update-c 1.0.0", "up to date"],
-        "{rollback:#?}"
-    );
-    assert_eq!(std::fs::read(&installed.app).unwrap(), installed.v1, "v1 is not back");
+    assert_eq!(rollback.lines(), [&v2_line, "rolled back; relaunching", &v1_line, "up to date"], "{rollback:#?}");
+    assert_eq!(std::fs::read(&installed.app).unwrap(), installed.v1, "{name}: v1 is not back");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_c_example_rolls_back_a_v2_that_crashes_before_confirming() {
-    rolls_back_a_crashing_v2(Build::Plain).await;
+    rolls_back_a_crashing_v2(C).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_c_example_rolls_back_cleanly_under_asan_and_ubsan() {
-    rolls_back_a_crashing_v2(Build::Sanitized).await;
+    rolls_back_a_crashing_v2(C_SANITIZED).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cpp_example_updates_itself_from_v1_to_v2_through_the_raii_wrapper() {
+    updates_from_v1_to_v2(CPP).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cpp_example_refuses_a_tampered_artifact_with_an_exception_carrying_the_code() {
+    refuses_a_tampered_artifact(CPP).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cpp_example_rolls_back_a_v2_that_crashes_before_confirming() {
+    rolls_back_a_crashing_v2(CPP).await;
 }

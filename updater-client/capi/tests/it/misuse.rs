@@ -6,7 +6,7 @@
 
 use millennium_testing::app::{script_app, write_exe};
 
-use crate::support::{Build, Offered, compile, manifest, run};
+use crate::support::{APP, Build, Offered, compile, manifest, run};
 
 async fn survives_misuse(build: Build) {
     let dir = tempfile::tempdir().unwrap();
@@ -15,7 +15,7 @@ async fn survives_misuse(build: Build) {
     let app = dir.path().join("app");
     write_exe(&app, &script_app("1.0.0", 4096));
     let v2 = script_app("2.0.0", 3 << 20);
-    let offered = Offered::new(&v2).await;
+    let offered = Offered::new(APP, &v2).await;
 
     let (endpoint, pubkey, state, target) = (
         offered.endpoint.clone(),

@@ -1,13 +1,12 @@
-//! Building and running the C programs, plain or under AddressSanitizer + UndefinedBehaviorSanitizer, and a real
-//! update server offering version 2.0.0.
+//! Building and running the C programs, plain or under AddressSanitizer + UndefinedBehaviorSanitizer; the real update
+//! server offering version 2.0.0 is `millennium_testing::server::Offered` (shared with the Python and Node packages'
+//! tests).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use millennium_sign::Format;
 use millennium_testing::require_tool;
-use millennium_testing::server::TestServer;
-use millennium_update_admin::api::{PublishRequest, Scope};
+pub use millennium_testing::server::Offered;
 
 /// The app id the C programs are published under.
 pub const APP: &str = "update-c";
@@ -43,11 +42,22 @@ pub enum Build {
     Sanitized,
 }
 
-/// Compiles `source` (with `defines`, `-DNAME=VALUE`) to `out`, linked to the `cdylib`.
+/// Compiles `source` (with `defines`, `-DNAME=VALUE`) to `out`, linked to the `cdylib`: C11 with `cc`, or C++17
+/// with `g++` for a `.cpp` file (the RAII wrapper's language level).
 pub fn compile(source: &Path, out: &Path, defines: &[&str], build: Build) -> PathBuf {
-    require_tool("cc", "gcc");
-    let mut command = Command::new("cc");
-    command.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-pthread", "-g"]);
+    let cpp = source.extension().is_some_and(|e| e == "cpp");
+    let mut command = if cpp {
+        require_tool("g++", "g++");
+        let mut command = Command::new("g++");
+        command.arg("-std=c++17");
+        command
+    } else {
+        require_tool("cc", "gcc");
+        let mut command = Command::new("cc");
+        command.arg("-std=c11");
+        command
+    };
+    command.args(["-Wall", "-Wextra", "-Werror", "-pedantic", "-pthread", "-g"]);
     if build == Build::Sanitized {
         command.args(["-fsanitize=address,undefined", "-fno-sanitize-recover=all", "-fno-omit-frame-pointer"]);
     }
@@ -101,41 +111,4 @@ pub fn run(program: &Path, args: &[&str]) -> Run {
         assert!(!run.stderr.contains(report), "a sanitizer report:\n{}", run.stderr);
     }
     run
-}
-
-/// The target the C programs are published for.
-pub fn target() -> String {
-    format!("linux-{}", std::env::consts::ARCH)
-}
-
-/// A real update server offering `v2` as version 2.0.0 of [`APP`], signed (with its version) by the app's release
-/// key.
-#[derive(Debug)]
-pub struct Offered {
-    pub server: TestServer,
-    /// The Tauri endpoint template for [`APP`].
-    pub endpoint: String,
-    pub pubkey: String,
-}
-
-impl Offered {
-    pub async fn new(v2: &[u8]) -> Offered {
-        let server = TestServer::start().await;
-        let app = server.register(APP, Scope::Publish).await;
-        let artifact = app.artifact("2.0.0", &target(), v2, &app.key);
-        app.publish(
-            &PublishRequest { notes: Some(format!("{APP} 2.0.0")), ..PublishRequest::new("2.0.0") },
-            &[artifact],
-        )
-        .await;
-        let endpoint = format!("{}/{APP}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url);
-        let pubkey = app.key.public_key().to_text(Format::Tauri);
-        Offered { server, endpoint, pubkey }
-    }
-
-    /// The artifact files the server stores (content-addressed blobs).
-    pub fn blobs(&self) -> Vec<PathBuf> {
-        let dir = self.server.data_dir().join("blobs/sha256");
-        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_file()).collect()
-    }
 }
