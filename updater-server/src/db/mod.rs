@@ -370,6 +370,26 @@ mod tests {
                         5,
                         "bb7d8307e51819ab7f59b480ead4db3531cf511264f7c2ca32e5e5aefb3658afc7766e550c2e2de25678c9f38fac9d0a",
                     ),
+                    (
+                        6,
+                        "0c5869016cb33793b740a7616d3e73e711ea1f916257ad82f7dfc24075d02e4c3b530f87bb76765935172a469e1aada8",
+                    ),
+                    (
+                        7,
+                        "3ef60d74a30687dfa7c38366af5b2a964704bbcd8e6f44d35335cdc206508ce65202831bc3c9275a563c4fba9e005c5e",
+                    ),
+                    (
+                        8,
+                        "9eb8ca1bef65466e2dff81e6d0f69e79019d87dabab25615acad4fea8aa952eea5c8dfd68eb64638060e0dd771a909ca",
+                    ),
+                    (
+                        9,
+                        "2257633420d4ec85be6a9dc66ab8de8d40e3b35c7fb16e29794134a27bb40a5bdb6d5419828170ed096d0c785e7720b7",
+                    ),
+                    (
+                        10,
+                        "2f4dbc4766f185c504dd78e4eef14498b06e1ebfe2168a870f924628b07e76d3b7256dc9460d0bee98e1126d9a54b295",
+                    ),
                 ],
             ),
             (
@@ -394,6 +414,26 @@ mod tests {
                     (
                         5,
                         "bb7d8307e51819ab7f59b480ead4db3531cf511264f7c2ca32e5e5aefb3658afc7766e550c2e2de25678c9f38fac9d0a",
+                    ),
+                    (
+                        6,
+                        "0c5869016cb33793b740a7616d3e73e711ea1f916257ad82f7dfc24075d02e4c3b530f87bb76765935172a469e1aada8",
+                    ),
+                    (
+                        7,
+                        "3ef60d74a30687dfa7c38366af5b2a964704bbcd8e6f44d35335cdc206508ce65202831bc3c9275a563c4fba9e005c5e",
+                    ),
+                    (
+                        8,
+                        "9eb8ca1bef65466e2dff81e6d0f69e79019d87dabab25615acad4fea8aa952eea5c8dfd68eb64638060e0dd771a909ca",
+                    ),
+                    (
+                        9,
+                        "2257633420d4ec85be6a9dc66ab8de8d40e3b35c7fb16e29794134a27bb40a5bdb6d5419828170ed096d0c785e7720b7",
+                    ),
+                    (
+                        10,
+                        "2f4dbc4766f185c504dd78e4eef14498b06e1ebfe2168a870f924628b07e76d3b7256dc9460d0bee98e1126d9a54b295",
                     ),
                 ],
             ),
