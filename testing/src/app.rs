@@ -71,3 +71,47 @@ impl Fixture {
         crate::listing(&self.state.join("downloads"))
     }
 }
+
+/// What a program run printed, and how it ended (the self-updating example programs of the C, Python and Node
+/// packages report each step as a line).
+#[derive(Debug)]
+pub struct Run {
+    pub output: std::process::Output,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn of(output: std::process::Output) -> Run {
+        Run {
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            output,
+        }
+    }
+
+    pub fn lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+
+    /// The signal that ended it, if one did.
+    #[cfg(unix)]
+    pub fn signal(&self) -> Option<i32> {
+        std::os::unix::process::ExitStatusExt::signal(&self.output.status)
+    }
+}
+
+/// Fails the test unless `output` (of the step named `what`) succeeded, showing what it printed.
+pub fn check(output: &std::process::Output, what: &str) {
+    assert!(
+        output.status.success(),
+        "{what} failed ({}):\n{}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -3,8 +3,9 @@
 //! tests).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+pub use millennium_testing::app::Run;
 use millennium_testing::require_tool;
 pub use millennium_testing::server::Offered;
 
@@ -68,29 +69,6 @@ pub fn compile(source: &Path, out: &Path, defines: &[&str], build: Build) -> Pat
     out.to_owned()
 }
 
-/// What a run printed, and how it ended.
-#[derive(Debug)]
-pub struct Run {
-    pub output: Output,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn lines(&self) -> Vec<&str> {
-        self.stdout.lines().collect()
-    }
-
-    pub fn code(&self) -> Option<i32> {
-        self.output.status.code()
-    }
-
-    /// The signal that ended it, if one did.
-    pub fn signal(&self) -> Option<i32> {
-        std::os::unix::process::ExitStatusExt::signal(&self.output.status)
-    }
-}
-
 /// Runs `program` with `args`, finding the `cdylib` through `LD_LIBRARY_PATH`. A sanitizer report fails the test
 /// whatever the exit status.
 pub fn run(program: &Path, args: &[&str]) -> Run {
@@ -102,11 +80,7 @@ pub fn run(program: &Path, args: &[&str]) -> Run {
         .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1:exitcode=87")
         .output()
         .unwrap();
-    let run = Run {
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        output,
-    };
+    let run = Run::of(output);
     for report in ["AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer", "runtime error:"] {
         assert!(!run.stderr.contains(report), "a sanitizer report:\n{}", run.stderr);
     }

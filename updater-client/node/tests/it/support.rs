@@ -1,8 +1,9 @@
 //! The npm tarball, the app directory it is installed into, and the app's executable.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+pub use millennium_testing::app::{Run, check};
 use millennium_testing::require_tool;
 
 /// The crate's directory.
@@ -19,16 +20,6 @@ fn addon() -> PathBuf {
         .map(|d| d.join("libmillennium_updater_node.so"))
         .find(|p| p.exists());
     found.unwrap_or_else(|| panic!("no libmillennium_updater_node.so next to {}", exe.display()))
-}
-
-pub fn check(output: &Output, what: &str) {
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// The npm tarball (`npm pack` of `npm/` with the addon as `millennium_updater.node`), made in `dir`.
@@ -80,33 +71,7 @@ pub fn executable(app: &Path, version: &str, crashing: bool) -> Vec<u8> {
     .into_bytes()
 }
 
-/// What a run printed, and how it ended.
-#[derive(Debug)]
-pub struct Run {
-    pub output: Output,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn lines(&self) -> Vec<&str> {
-        self.stdout.lines().collect()
-    }
-
-    pub fn code(&self) -> Option<i32> {
-        self.output.status.code()
-    }
-
-    pub fn signal(&self) -> Option<i32> {
-        std::os::unix::process::ExitStatusExt::signal(&self.output.status)
-    }
-}
-
 pub fn run(program: &Path, args: &[&str]) -> Run {
     let output = Command::new(program).args(args).output().unwrap();
-    Run {
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        output,
-    }
+    Run::of(output)
 }

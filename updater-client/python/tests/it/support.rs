@@ -1,8 +1,9 @@
 //! The wheel, the virtualenv it is installed into, and the zipapp.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
+pub use millennium_testing::app::{Run, check};
 use millennium_testing::require_tool;
 
 /// The crate's directory.
@@ -32,16 +33,6 @@ fn maturin() -> PathBuf {
              MILLENNIUM_TEST_MATURIN=V/bin/maturin (scripts/test does this)"
         )
     })
-}
-
-pub fn check(output: &Output, what: &str) {
-    assert!(
-        output.status.success(),
-        "{what} failed ({}):\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
 
 /// Builds the wheel (maturin, this crate's pyproject.toml) and copies it into `out`; returns the copy's path.
@@ -123,34 +114,8 @@ pub fn zipapp(dir: &Path, python: &Path, version: &str, crashing: bool) -> Vec<u
     std::fs::read(out).unwrap()
 }
 
-/// What a run printed, and how it ended.
-#[derive(Debug)]
-pub struct Run {
-    pub output: Output,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    pub fn lines(&self) -> Vec<&str> {
-        self.stdout.lines().collect()
-    }
-
-    pub fn code(&self) -> Option<i32> {
-        self.output.status.code()
-    }
-
-    pub fn signal(&self) -> Option<i32> {
-        std::os::unix::process::ExitStatusExt::signal(&self.output.status)
-    }
-}
-
 /// `python app args…`.
 pub fn run(python: &Path, app: &Path, args: &[&str]) -> Run {
     let output = Command::new(python).arg(app).args(args).output().unwrap();
-    Run {
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        output,
-    }
+    Run::of(output)
 }
