@@ -30,8 +30,9 @@
 //! ```
 
 mod checks;
+mod conditions;
 
-pub use checks::{AVAILABLE_BROKER, LAST_CHECK_FILE, READY_BROKER, UpdateChecks};
+pub use checks::{AVAILABLE_BROKER, HELD_RETRY, LAST_CHECK_FILE, READY_BROKER, UpdateChecks};
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

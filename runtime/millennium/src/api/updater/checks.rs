@@ -7,15 +7,17 @@
 //! an app started many times a day still checks once per interval; each wait gets a random jitter so that installs
 //! started together (a fleet rebooted at 9:00) do not all ask at once.
 //!
-//! Not done: "not on a metered connection or on battery" (the wish) — Linux has no single source for either
-//! (NetworkManager's `Metered`, UPower), Windows and macOS have APIs this crate cannot test here. An app that cares
-//! turns the checks off ([`UpdateChecks::off`]) and checks from its page when it knows better.
+//!
+//! A check that is due while the machine runs on battery or on a metered connection (as far as the system says: see
+//! `conditions.rs`; Linux only so far) waits: it is tried again every [`HELD_RETRY`] until the condition is gone,
+//! unless the app allows it ([`UpdateChecks::on_battery`], [`UpdateChecks::on_metered`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::conditions::Conditions;
 use super::{Offered, UpdaterApi, lock};
 use crate::{AppHandle, Report};
 
@@ -26,10 +28,13 @@ pub const AVAILABLE_BROKER: &str = "millennium:updater.available";
 pub const READY_BROKER: &str = "millennium:updater.ready";
 /// The file in the updater's state directory holding the time of the last background check.
 pub const LAST_CHECK_FILE: &str = "last-update-check";
+/// How soon a check held back by battery power or a metered connection is tried again.
+pub const HELD_RETRY: Duration = Duration::from_secs(15 * 60);
 
 /// When the runtime checks for updates by itself. On by default once an app has an updater (`Builder::updater`):
 /// first 60 s after start (unless the last check, of any launch, was less than an interval ago), then every 6 hours,
-/// each wait plus a random jitter of up to 30 minutes; found updates are announced to the page, not installed.
+/// each wait plus a random jitter of up to 30 minutes; found updates are announced to the page, not installed. A due
+/// check waits while the machine is on battery or on a metered connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateChecks {
     pub(crate) enabled: bool,
@@ -37,6 +42,8 @@ pub struct UpdateChecks {
     pub(crate) interval: Duration,
     pub(crate) jitter: Duration,
     pub(crate) install_on_exit: bool,
+    pub(crate) on_battery: bool,
+    pub(crate) on_metered: bool,
 }
 
 impl Default for UpdateChecks {
@@ -47,6 +54,8 @@ impl Default for UpdateChecks {
             interval: Duration::from_secs(6 * 3600),
             jitter: Duration::from_secs(30 * 60),
             install_on_exit: false,
+            on_battery: false,
+            on_metered: false,
         }
     }
 }
@@ -85,6 +94,30 @@ impl UpdateChecks {
     pub fn install_on_exit(mut self, on: bool) -> Self {
         self.install_on_exit = on;
         self
+    }
+
+    /// Whether checks (and their downloads) also run while the machine is on battery (default no: they wait for
+    /// mains power).
+    pub fn on_battery(mut self, allowed: bool) -> Self {
+        self.on_battery = allowed;
+        self
+    }
+
+    /// Whether checks (and their downloads) also run on a metered connection, such as a phone's hotspot (default no).
+    pub fn on_metered(mut self, allowed: bool) -> Self {
+        self.on_metered = allowed;
+        self
+    }
+}
+
+/// Why a due check waits now, if it does.
+pub(crate) fn held_back(checks: &UpdateChecks, now: Conditions) -> Option<&'static str> {
+    if now.on_battery == Some(true) && !checks.on_battery {
+        Some("the machine is on battery")
+    } else if now.metered == Some(true) && !checks.on_metered {
+        Some("the connection is metered")
+    } else {
+        None
     }
 }
 
@@ -159,6 +192,11 @@ pub(crate) fn spawn(api: Arc<UpdaterApi>, checks: UpdateChecks, app: AppHandle, 
                 Err(RecvTimeoutError::Timeout) => {}
                 // The app is exiting.
                 Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+            }
+            if let Some(reason) = held_back(&checks, Conditions::current()) {
+                tracing::info!(reason, retry_s = HELD_RETRY.as_secs(), "background update check postponed");
+                wait = HELD_RETRY;
+                continue;
             }
             check_once(&api, &checks, &app, &state_dir);
             wait = checks.interval + random_jitter(checks.jitter);
@@ -252,6 +290,22 @@ mod tests {
         assert_eq!(std::fs::read_dir(&state).unwrap().count(), 1, "no temp file left");
         std::fs::write(state.join(LAST_CHECK_FILE), "yesterday").unwrap();
         assert_eq!(read_last_check(&state), None);
+    }
+
+    #[test]
+    fn a_due_check_waits_on_battery_and_on_metered_connections_unless_allowed() {
+        let defaults = UpdateChecks::new();
+        let at = |on_battery, metered| Conditions { on_battery, metered };
+        assert_eq!(held_back(&defaults, at(None, None)), None, "unknown never holds a check");
+        assert_eq!(held_back(&defaults, at(Some(false), Some(false))), None);
+        assert_eq!(held_back(&defaults, at(Some(true), None)), Some("the machine is on battery"));
+        assert_eq!(held_back(&defaults, at(Some(false), Some(true))), Some("the connection is metered"));
+        let allowed = UpdateChecks::new().on_battery(true).on_metered(true);
+        assert_eq!(held_back(&allowed, at(Some(true), Some(true))), None);
+        assert_eq!(
+            held_back(&UpdateChecks::new().on_battery(true), at(Some(true), Some(true))),
+            Some("the connection is metered")
+        );
     }
 
     #[test]
