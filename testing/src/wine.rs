@@ -79,34 +79,55 @@ impl Wine {
         format!("Z:{}", path.to_str().unwrap().replace('/', "\\"))
     }
 
-    /// `reg query KEY /s` output (empty when the key does not exist).
+    /// `reg query KEY /s` output, with `\n` line ends (empty when the key does not exist).
+    ///
+    /// `reg` exits 1 for a key that does not exist; any other failure is Wine's own (a machine loaded to several times
+    /// its cores makes them likelier), so the query is tried again, three times at most, and then the test fails with
+    /// what Wine said.
     pub fn reg_query(&self, key: &str) -> String {
-        let o = self.run(&["reg", "query", key, "/s"]);
-        String::from_utf8_lossy(&o.stdout).into_owned()
+        let mut attempts = Vec::new();
+        for _ in 0..3 {
+            let o = self.run(&["reg", "query", key, "/s"]);
+            let text = String::from_utf8_lossy(&o.stdout).replace("\r\n", "\n");
+            if o.status.success() || o.status.code() == Some(1) {
+                return text;
+            }
+            attempts.push(format!("{}: {text}{}", o.status, String::from_utf8_lossy(&o.stderr)));
+        }
+        panic!("`wine reg query {key} /s` failed three times:\n{}", attempts.join("\n"));
+    }
+
+    /// The uninstall entries under `root` (`HKLM`, `HKCU`): for each, its `DisplayName` and `DisplayVersion`.
+    fn uninstall_entries_of(&self, root: &str) -> Vec<(String, String)> {
+        let text = self.reg_query(&format!("{root}\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall"));
+        let value = |line: &str, name: &str| {
+            let mut words = line.split_whitespace();
+            (words.next() == Some(name)).then(|| words.skip(1).collect::<Vec<_>>().join(" "))
+        };
+        let mut entries: Vec<(String, String)> = Vec::new();
+        for line in text.lines() {
+            if line.starts_with("HKEY_") {
+                entries.push((String::new(), String::new()));
+            } else if let Some(entry) = entries.last_mut() {
+                if let Some(name) = value(line, "DisplayName") {
+                    entry.0 = name;
+                } else if let Some(version) = value(line, "DisplayVersion") {
+                    entry.1 = version;
+                }
+            }
+        }
+        entries.retain(|(name, _)| !name.is_empty());
+        entries
     }
 
     /// Uninstall entries whose display name is `name`.
     pub fn uninstall_entries(&self, root: &str, name: &str) -> usize {
-        let text = self.reg_query(&format!("{root}\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall"));
-        text.lines().filter(|l| l.contains("DisplayName") && l.trim_end().ends_with(name)).count()
+        self.uninstall_entries_of(root).iter().filter(|(n, _)| n == name).count()
     }
 
     /// The `DisplayVersion`s of the uninstall entries named `Hello App` (the test app of the suites).
     pub fn display_versions(&self, root: &str) -> Vec<String> {
-        let text = self.reg_query(&format!("{root}\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall"));
-        let mut blocks = text.split("\n\n");
-        let mut out = Vec::new();
-        for block in blocks.by_ref() {
-            if block.lines().any(|l| l.contains("DisplayName") && l.trim_end().ends_with("Hello App")) {
-                out.extend(
-                    block
-                        .lines()
-                        .filter(|l| l.contains("DisplayVersion"))
-                        .map(|l| l.split_whitespace().last().unwrap_or_default().to_owned()),
-                );
-            }
-        }
-        out
+        self.uninstall_entries_of(root).into_iter().filter(|(n, _)| n == "Hello App").map(|(_, v)| v).collect()
     }
 }
 

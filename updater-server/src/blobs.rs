@@ -106,6 +106,9 @@ impl std::fmt::Display for StorageUrl {
 pub struct BlobStore {
     /// Where uploads are staged: next to the blobs for files (so persisting is a rename), else a local directory.
     staging: PathBuf,
+    /// Where background work (the delta job) keeps its files: never among the blobs, whose directory then holds
+    /// only blobs and uploads in flight.
+    scratch: PathBuf,
     backend: Backend,
 }
 
@@ -182,8 +185,10 @@ impl BlobStore {
         match url {
             StorageUrl::Files(root) => {
                 let dir = root.join("sha256");
+                let scratch = root.join("scratch");
                 create_dir(&dir)?;
-                Ok(Self { staging: dir.clone(), backend: Backend::Files { dir } })
+                create_dir(&scratch)?;
+                Ok(Self { staging: dir.clone(), scratch, backend: Backend::Files { dir } })
             }
             StorageUrl::S3 { bucket, prefix } => {
                 let staging = data_dir.join("staging");
@@ -197,18 +202,22 @@ impl BlobStore {
                 } else {
                     ObjectPath::from(format!("{prefix}/sha256"))
                 };
-                Ok(Self { staging, backend: Backend::Object { store: Arc::new(store), prefix } })
+                Ok(Self {
+                    scratch: staging.clone(),
+                    staging,
+                    backend: Backend::Object { store: Arc::new(store), prefix },
+                })
             }
         }
     }
 
     /// A private scratch directory for work on blobs (the delta job's inputs and output), removed when dropped: in the
-    /// staging directory, whose leftovers are cleaned at start-up.
+    /// scratch directory, whose leftovers are cleaned at start-up.
     pub fn scratch_dir(&self) -> Result<tempfile::TempDir> {
         tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
-            .tempdir_in(&self.staging)
-            .map_err(|e| Error::io("could not create a temporary directory in", &self.staging, e))
+            .tempdir_in(&self.scratch)
+            .map_err(|e| Error::io("could not create a temporary directory in", &self.scratch, e))
     }
 
     /// A local file holding the blob: its own path for a file store, else a copy downloaded to `scratch`.
@@ -227,9 +236,13 @@ impl BlobStore {
         Ok(target)
     }
 
-    /// Removes the temporary files of uploads this process's predecessor was staging when it stopped.
+    /// Removes the temporary files of uploads and background work this process's predecessor left when it stopped.
     pub fn remove_staged_leftovers(&self) -> Result<usize> {
-        remove_temp_files(&self.staging)
+        let mut removed = remove_temp_files(&self.staging)?;
+        if self.scratch != self.staging {
+            removed += remove_temp_files(&self.scratch)?;
+        }
+        Ok(removed)
     }
 
     /// Whether blobs live in an object store (shared by replicas).
@@ -537,6 +550,21 @@ mod tests {
         assert!(!store.path(&orphan).unwrap().unwrap().exists());
         assert_eq!(std::fs::read_dir(dir.path().join("blobs/sha256")).unwrap().count(), 1);
         assert_eq!(store.list().await.unwrap(), keep);
+    }
+
+    #[test]
+    fn background_work_stays_out_of_the_blob_directory_and_its_leftovers_go_at_the_next_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = StorageUrl::files_in(dir.path());
+        let store = BlobStore::open(&url, dir.path()).unwrap();
+        let scratch = store.scratch_dir().unwrap();
+        std::fs::write(scratch.path().join("delta"), b"work in progress").unwrap();
+        assert_eq!(std::fs::read_dir(dir.path().join("blobs/sha256")).unwrap().count(), 0);
+        // A process killed in the middle of its work leaves the directory behind: the next one removes it.
+        let left = scratch.keep();
+        let store = BlobStore::open(&url, dir.path()).unwrap();
+        assert_eq!(store.remove_staged_leftovers().unwrap(), 1);
+        assert!(!left.exists());
     }
 
     #[tokio::test]

@@ -3,17 +3,19 @@
 //! `${{ inputs.* }}` (defaults included) and `${{ github.action_path }}`, and `GITHUB_OUTPUT` collected. `uses:`
 //! steps (the cache) are GitHub's own and are skipped; `millennium` is on `PATH` as a cache hit would leave it, so the
 //! install step takes its "already installed" branch; the cache key step hashes this checkout for real. The release
-//! goes to a real update server on loopback (in this process), and the updater library then installs what it
-//! published.
+//! goes to the real `millennium-update-server` binary serving on loopback, and the updater library then installs what
+//! it published.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use millennium_testing::require_tool;
+use millennium_testing::server::{ServerBinary, free_loopback_port};
+use millennium_update_admin::api::Scope;
 use serde_json::Value;
 
-use crate::common::{checkout, installed_appimage, millennium, run, run_appimage, server_with, show, tiny_app};
+use crate::common::{checkout, installed_appimage, millennium, run, run_appimage, show, tiny_app};
 
 const APP: &str = "com.example.tiny-action";
 
@@ -63,7 +65,15 @@ fn substitute(text: &str, inputs: &BTreeMap<String, String>, action_path: &Path)
 async fn the_actions_run_steps_publish_a_release_that_an_updater_installs() {
     let dir = tempfile::tempdir().unwrap();
     let root = tiny_app(dir.path(), "tiny-action", "3.1.0");
-    let (server, app) = server_with(APP).await;
+    // `serve` waits for health with a blocking client, which must not run on the runtime's own thread.
+    let server = tokio::task::block_in_place(|| {
+        ServerBinary::beside_tests().serve(
+            &dir.path().join("data"),
+            free_loopback_port(),
+            &dir.path().join("server.log"),
+        )
+    });
+    let app = server.register(dir.path(), APP, Scope::Publish).await;
 
     let action = action();
     let mut inputs: BTreeMap<String, String> = BTreeMap::new();
@@ -139,8 +149,9 @@ async fn the_actions_run_steps_publish_a_release_that_an_updater_installs() {
     }
 
     // A real updater installs the release the action published.
-    let (installed, updater) = installed_appimage(dir.path(), &server, &app, "3.0.0", Some("beta"));
+    let (installed, updater) = installed_appimage(dir.path(), &app, "3.0.0", Some("beta"));
     let update = updater.check().await.unwrap().expect("3.1.0 is offered");
     update.download_and_install(|_| {}).await.unwrap();
     assert_eq!(run_appimage(&installed), "3.1.0");
+    tokio::task::block_in_place(|| server.stop());
 }

@@ -84,14 +84,8 @@ pub fn write_encrypted_key(app: &RegisteredApp, path: &Path, password: &str) {
 }
 
 /// An installed AppImage of `app` at version `current` (a script printing it) in `dir/installed/`, and an updater of
-/// it that checks `server` (in `channel`, when given) and pins `app`'s release key: what a user's machine has.
-pub fn installed_appimage(
-    dir: &Path,
-    server: &TestServer,
-    app: &RegisteredApp,
-    current: &str,
-    channel: Option<&str>,
-) -> (PathBuf, Updater) {
+/// it that checks `app`'s server (in `channel`, when given) and pins `app`'s release key: what a user's machine has.
+pub fn installed_appimage(dir: &Path, app: &RegisteredApp, current: &str, channel: Option<&str>) -> (PathBuf, Updater) {
     let installed = dir.join("installed").join("App.AppImage");
     std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
     write_exe(&installed, &script_app(current, 64));
@@ -99,7 +93,7 @@ pub fn installed_appimage(
     let updater = Updater::builder()
         .endpoint(format!(
             "{}/{}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}/{{{{bundle_type}}}}{query}",
-            server.url, app.id
+            app.server, app.id
         ))
         .pubkey(app.key.public_key().to_text(Format::Minisign))
         .current_version(current)

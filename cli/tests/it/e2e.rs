@@ -64,7 +64,7 @@ async fn new_build_release_then_the_updater_installs_it_and_the_app_runs() {
     assert_eq!(summary["version"], "0.1.0");
 
     // An older install of the AppImage updates to the published one.
-    let (installed, updater) = installed_appimage(dir.path(), &server, &app, "0.0.1", None);
+    let (installed, updater) = installed_appimage(dir.path(), &app, "0.0.1", None);
     let update = updater.check().await.unwrap().expect("0.1.0 is offered");
     update.download_and_install(|_| {}).await.unwrap();
     let appimage = summary["files"]

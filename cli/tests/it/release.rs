@@ -72,7 +72,7 @@ async fn release_publishes_signed_bundles_resumes_and_an_updater_installs_them()
     assert_eq!(releases(&server, APP).await, 1);
 
     // An installed 0.1.0 AppImage updates to what was published.
-    let (installed, updater) = installed_appimage(dir.path(), &server, &app, "0.1.0", Some("beta"));
+    let (installed, updater) = installed_appimage(dir.path(), &app, "0.1.0", Some("beta"));
     let update = updater.check().await.unwrap().expect("0.2.0 is offered");
     assert_eq!(update.version().to_string(), "0.2.0");
     update.download_and_install(|_| {}).await.unwrap();

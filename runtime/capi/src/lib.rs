@@ -10,9 +10,8 @@
 #![allow(unsafe_code, reason = "the C ABI: raw pointers and callbacks from C")]
 
 use std::ffi::{CStr, c_char, c_int, c_void};
-use std::io::Write as _;
 
-use millennium::{AppHandle, Asset, Assets, Builder};
+use millennium::{AppHandle, Asset, Assets, Builder, Encoding};
 use serde_json::Value;
 
 /// An app being configured.
@@ -152,14 +151,13 @@ unsafe fn add_asset(app: *mut MillenniumApp, path: &str, mime: &str, data: &[u8]
     if !path.starts_with('/') {
         return -1;
     }
-    let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-    let Ok(deflated) = encoder.write_all(data).and_then(|()| encoder.finish()) else { return -1 };
     // Assets live as long as the app, which runs until the process exits.
     let asset = Asset {
         path: Box::leak(path.to_owned().into_boxed_str()),
         mime: Box::leak(mime.to_owned().into_boxed_str()),
         len: data.len(),
-        deflated: Box::leak(deflated.into_boxed_slice()),
+        data: Box::leak(data.to_vec().into_boxed_slice()),
+        encoding: Encoding::STORED,
     };
     app.assets.retain(|a| a.path != asset.path);
     app.assets.push(asset);

@@ -53,7 +53,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-pub use assets::{Asset, Assets};
+pub use assets::{Asset, Assets, Encoding};
 /// Shows an [`Error`] with its causes and hints: `eprintln!("error: {}", Report::new(&error))`.
 pub use millennium_report::Report;
 use millennium_runtime::{Message, RuntimeProxy, WindowConfig};

@@ -136,22 +136,29 @@ fn percent_decode(text: &str) -> Option<String> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::assets::Asset;
+    use crate::assets::{Asset, Encoding};
 
-    fn deflate(data: &[u8]) -> &'static [u8] {
+    fn deflated(path: &'static str, mime: &'static str, data: &[u8]) -> Asset {
         use std::io::Write as _;
         let mut encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         encoder.write_all(data).unwrap();
-        Box::leak(encoder.finish().unwrap().into_boxed_slice())
+        let deflated = Box::leak(encoder.finish().unwrap().into_boxed_slice());
+        Asset { path, mime, len: data.len(), data: deflated, encoding: Encoding::DEFLATE }
     }
 
     /// A site with `/index.html`, `/app.js` and `/sub/index.html`, policy `default-src 'self'`.
     pub(crate) fn site() -> Site {
         let index = b"<html><head><title>t</title></head><body>hi</body></html>";
         let files = vec![
-            Asset { path: "/app.js", mime: "text/javascript; charset=utf-8", len: 2, deflated: deflate(b"1;") },
-            Asset { path: "/index.html", mime: "text/html; charset=utf-8", len: index.len(), deflated: deflate(index) },
-            Asset { path: "/sub/index.html", mime: "text/html; charset=utf-8", len: 1, deflated: deflate(b"x") },
+            deflated("/app.js", "text/javascript; charset=utf-8", b"1;"),
+            deflated("/index.html", "text/html; charset=utf-8", index),
+            Asset {
+                path: "/sub/index.html",
+                mime: "text/html; charset=utf-8",
+                len: 1,
+                data: b"x",
+                encoding: Encoding::STORED,
+            },
         ];
         Site::new(Assets::new(Box::leak(files.into_boxed_slice())), "default-src 'self'")
     }

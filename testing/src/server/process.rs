@@ -2,15 +2,17 @@
 //! waited on until healthy, stopped with SIGTERM (and a clean exit checked), or killed with `kill -9`.
 //!
 //! Cargo tells only the server package's own tests where it built the binary (`CARGO_BIN_EXE_…`), so those tests
-//! hand the path to [`ServerBinary::new`].
+//! hand the path to [`ServerBinary::new`]; other crates' tests take the one built beside them
+//! ([`ServerBinary::beside_tests`]).
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde_json::Value;
 
-use super::{ADMIN_TOKEN, Backend};
+use super::{ADMIN_TOKEN, Backend, RegisteredApp};
 
 /// A loopback port free a moment ago (a server started on it a moment later almost always gets it).
 pub fn free_loopback_port() -> u16 {
@@ -19,18 +21,45 @@ pub fn free_loopback_port() -> u16 {
 }
 
 /// The server's binary, at the path Cargo built it.
-#[derive(Debug, Clone, Copy)]
-pub struct ServerBinary(&'static str);
+#[derive(Debug, Clone)]
+pub struct ServerBinary(Cow<'static, str>);
 
 impl ServerBinary {
     /// `path` is `env!("CARGO_BIN_EXE_millennium-update-server")` in the server's tests.
     pub const fn new(path: &'static str) -> Self {
-        ServerBinary(path)
+        ServerBinary(Cow::Borrowed(path))
+    }
+
+    /// The binary in the profile directory of the test calling this (`target/debug/`, beside `deps/`), where a
+    /// workspace test run builds it. Panics, saying how to build it, when it is missing or older than the server
+    /// library this test was linked with (a run of only another crate's tests does not rebuild it).
+    pub fn beside_tests() -> Self {
+        let test = std::env::current_exe().unwrap();
+        let deps = test.parent().unwrap();
+        let binary = deps.parent().unwrap().join("millennium-update-server");
+        let hint =
+            "hint: `cargo build -p millennium-update-server` (a workspace test run, `./scripts/test`, builds it)";
+        let built = std::fs::metadata(&binary)
+            .and_then(|m| m.modified())
+            .unwrap_or_else(|e| panic!("the server binary `{}`: {e}\n{hint}", binary.display()));
+        let library = std::fs::read_dir(deps)
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|entry| entry.file_name().to_string_lossy().starts_with("libmillennium_update_server-"))
+            .filter_map(|entry| entry.metadata().and_then(|m| m.modified()).ok())
+            .max()
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        assert!(
+            built >= library,
+            "the server binary `{}` is older than the server library this test uses: it is stale\n{hint}",
+            binary.display()
+        );
+        ServerBinary(Cow::Owned(binary.to_str().expect("a UTF-8 target directory").to_owned()))
     }
 
     /// A command running the binary with no inherited `MILLENNIUM_*` settings.
     pub fn command(&self) -> Command {
-        let mut command = Command::new(self.0);
+        let mut command = Command::new(&*self.0);
         for (key, _) in std::env::vars() {
             if key.starts_with("MILLENNIUM_") {
                 command.env_remove(key);
@@ -109,6 +138,13 @@ impl ServerProcess {
         };
         server.wait_healthy();
         server
+    }
+
+    /// Registers `app` under a new release key written into `dir`, and makes a token of `scope` for it (as the
+    /// server admin, through the HTTP API).
+    pub async fn register(&self, dir: &Path, app: &str, scope: millennium_update_admin::api::Scope) -> RegisteredApp {
+        let admin = millennium_update_admin::client::Client::new(&self.url, ADMIN_TOKEN).unwrap();
+        RegisteredApp::register(&self.url, &admin, dir, app, scope).await
     }
 
     fn wait_healthy(&self) {

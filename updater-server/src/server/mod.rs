@@ -275,13 +275,13 @@ impl AppState {
     /// [`first_admin_token`]).
     pub async fn open(storage: &StorageConfig, config: ServerConfig, admin_token: Option<&str>) -> Result<Opened> {
         let (db, blobs) = storage.open().await?;
-        let removed = if blobs.is_object_store() {
-            // The staging directory is this process's own; the shared store is the leader's job.
-            blobs.remove_staged_leftovers()?
-        } else {
-            // Local files belong to this process alone: everything unreferenced is left from a crash.
-            blobs.collect_garbage(|| db.referenced_blobs(), Duration::ZERO).await?
-        };
+        // The staging and scratch directories are this process's own.
+        let mut removed = blobs.remove_staged_leftovers()?;
+        if !blobs.is_object_store() {
+            // Local files belong to this process alone: everything unreferenced is left from a crash. (A shared store
+            // is the leader's job.)
+            removed += blobs.collect_garbage(|| db.referenced_blobs(), Duration::ZERO).await?;
+        }
         if removed > 0 {
             tracing::warn!(removed, "removed uploads left by an interrupted publish");
         }

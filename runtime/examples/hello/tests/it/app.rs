@@ -300,7 +300,8 @@ fn with_a_display_that_cannot_be_opened_the_app_prints_a_clean_error() {
 }
 
 /// The compile-time allow-list: an API whose feature is off has neither its Rust code (symbols) nor its JavaScript
-/// binding (strings) in the binary; one whose feature is on has both, which shows the check can see them.
+/// binding (strings) in the binary; one whose feature is on has both, which shows the check can see them. Nor is code
+/// the app does not need there: an HTTP server, an inflater.
 #[test]
 fn disabled_apis_are_absent_from_the_binary() {
     let binary = std::fs::read(BIN).unwrap();
@@ -326,6 +327,11 @@ fn disabled_apis_are_absent_from_the_binary() {
     // No HTTP server code unless the app asks for the localhost server.
     let server = cfg!(feature = "localhost-server");
     assert_eq!(symbols.contains("tiny_http::"), server, "HTTP server symbols: feature on = {server}");
+    // The page is small, so its assets are embedded as they are and no inflater is linked (the updater, when on,
+    // brings one for `.app.tar.gz` archives).
+    if !cfg!(feature = "api-updater") {
+        assert!(!symbols.contains("flate2::"), "inflater symbols in an app whose assets are stored as they are");
+    }
 }
 
 /// A webview older than the app's minimum: the clear message naming the package, exit 1, no toolkit started (no
