@@ -20,6 +20,7 @@ use millennium_testing::require_tool;
 use millennium_testing::server::{ADMIN_TOKEN, Backend, ServerBinary, ServerProcess, free_loopback_port};
 
 mod attacks;
+mod front;
 mod health;
 mod ui;
 
