@@ -22,8 +22,8 @@
 //!
 //! Timeouts ([`HttpTimeouts`]): a connection waiting for its next request is closed after `idle`; a request head must
 //! arrive whole within `header_read` of its first byte (slow-loris clients); a client that takes no bytes for `write`
-//! while a response is sent is dropped. Idle connections hold no read buffer: it is released whenever the socket has
-//! nothing more to read, and the per-request state lives in a boxed future that exists only while a request is served.
+//! while a response is sent is dropped. Idle connections hold no read buffer: an empty one is released before waiting
+//! for the socket, and the per-request state lives in a boxed future that exists only while a request is served.
 
 use std::io;
 use std::net::SocketAddr;
@@ -39,7 +39,7 @@ use axum::http::{HeaderValue, Request, header};
 use millennium_http1::{Declared, Framing, Parsed, connection_close};
 use bytes::{Buf, Bytes, BytesMut};
 use rustix::net::SendFlags;
-use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -113,11 +113,12 @@ pub(super) async fn serve(
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut stream = stream;
     let mut buf = BytesMut::new();
     if shared.options.front {
         // Answers are sent whole or corked: nothing gains from Nagle's delay, and pipelined answers would wait for it.
         let _ = stream.set_nodelay(true);
-        match front(&stream, peer, &shared, &mut shutdown, &mut buf).await {
+        match front(&mut stream, peer, &shared, &mut shutdown, &mut buf).await {
             Ok(Next::HandOff) => {}
             Ok(Next::Close) => return,
             Err(e) => {
@@ -139,7 +140,7 @@ enum Next {
 }
 
 async fn front(
-    stream: &TcpStream,
+    stream: &mut TcpStream,
     peer: SocketAddr,
     shared: &Shared,
     shutdown: &mut watch::Receiver<bool>,
@@ -154,7 +155,7 @@ async fn front(
         // Boxed: the router's future is large and must not stay in the idle connection's state.
         let keep_alive = Box::pin(respond(stream, peer, shared, shutdown, request)).await?;
         if !keep_alive {
-            let _ = rustix::net::shutdown(stream, rustix::net::Shutdown::Write);
+            let _ = rustix::net::shutdown(&*stream, rustix::net::Shutdown::Write);
             return Ok(Next::Close);
         }
     }
@@ -168,7 +169,7 @@ enum Step {
 
 /// Reads until the buffer starts with a whole request head, within the timeouts.
 async fn next_request(
-    stream: &TcpStream,
+    stream: &mut TcpStream,
     buf: &mut BytesMut,
     timeouts: &HttpTimeouts,
     shutdown: &mut watch::Receiver<bool>,
@@ -204,21 +205,16 @@ async fn next_request(
     }
 }
 
-/// Reads what the socket has into `buf` (0: the client closed). While the socket has nothing, an empty buffer is
-/// released, so that idle connections hold none.
-async fn read_some(stream: &TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
-    loop {
-        stream.readable().await?;
-        buf.reserve(4096);
-        match stream.try_read_buf(buf) {
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                if buf.is_empty() {
-                    *buf = BytesMut::new();
-                }
-            }
-            result => return result,
-        }
+/// Reads what the socket has into `buf` (0: the client closed). The buffer is only grown once the socket is readable,
+/// so that idle connections hold none. The read goes through tokio's `poll_read`, which takes a short read as "drained"
+/// and waits for the next readiness event instead of trying again (a system call that would fail with `EAGAIN`).
+async fn read_some(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+    if buf.is_empty() {
+        *buf = BytesMut::new();
     }
+    stream.readable().await?;
+    buf.reserve(4096);
+    stream.read_buf(buf).await
 }
 
 /// Runs `request` through the router and sends the response; returns whether the connection stays open.
