@@ -14,9 +14,14 @@ use millennium_testing::server::{ADMIN_TOKEN, Backend, ServerProcess, free_loopb
 
 use super::{SERVER, artifact_bytes, cli_publish, figure, ok_json, register_demo, wait_for, wait_for_delta_answer};
 
+/// The public URL of every server here: the same for the two servers compared, whatever their ports.
+const PUBLIC_URL: &str = "http://updates.test";
+
 /// The real server on `data_dir`, with `env` on top of the usual test settings.
 fn start(tmp: &Path, data_dir: &Path, env: &[(&str, &str)]) -> ServerProcess {
-    SERVER.serve_with(data_dir, free_loopback_port(), &tmp.join("server.log"), &Backend::for_dir(data_dir), env)
+    let mut env = env.to_vec();
+    env.push(("MILLENNIUM_PUBLIC_URL", PUBLIC_URL));
+    SERVER.serve_with(data_dir, free_loopback_port(), &tmp.join("server.log"), &Backend::for_dir(data_dir), &env)
 }
 
 /// A raw HTTP/1.1 connection that reads responses by their framing.
@@ -152,13 +157,13 @@ fn publish(server: &ServerProcess, dir: &Path) -> Published {
     let path_of = |name: &str| {
         let artifacts = published["artifacts"].as_array().unwrap();
         let url = artifacts.iter().find(|a| a["url"].as_str().unwrap().ends_with(name)).unwrap()["url"].as_str();
-        url.unwrap().strip_prefix(&server.url).unwrap().to_owned()
+        url.unwrap().strip_prefix(PUBLIC_URL).unwrap().to_owned()
     };
     let stored = "millennium_delta_jobs_total{app=\"demo\",result=\"stored\"}";
     wait_for("the delta", Duration::from_secs(60), || figure(server, stored) == 1);
     let hash = millennium_update_protocol::metadata::blake2b_256_hex(&v1);
     let answer = wait_for_delta_answer(server, &hash);
-    let delta = answer["deltas"][0]["url"].as_str().unwrap().strip_prefix(&server.url).unwrap().to_owned();
+    let delta = answer["deltas"][0]["url"].as_str().unwrap().strip_prefix(PUBLIC_URL).unwrap().to_owned();
     Published { download: path_of(".AppImage"), deb: path_of(".deb"), delta, appimage: v2 }
 }
 
@@ -273,6 +278,14 @@ fn the_front_answers_byte_for_byte_as_hyper_does() {
             assert_eq!(ours.is_some(), theirs.is_some(), "one side closed without answering {request_text:?}");
             continue;
         };
+        if request.len() > 64 * 1024 {
+            // Over hyper's 64 KiB buffer, whether hyper itself or the router refuses a head (`431` either way)
+            // depends on how much hyper happens to read at once, with or without the front.
+            let status = |r: &[u8]| String::from_utf8_lossy(&r[..12]).to_string();
+            assert_eq!(status(ours), "HTTP/1.1 431");
+            assert_eq!(status(theirs), "HTTP/1.1 431");
+            continue;
+        }
         let is_head_304 = request.starts_with(b"HEAD") && theirs.starts_with(b"HTTP/1.1 304");
         let theirs = if is_head_304 {
             // The deliberate difference: hyper puts `content-length: 0` on a `304` to `HEAD`; RFC 9110 forbids a
@@ -411,10 +424,10 @@ fn a_client_that_stops_reading_a_download_is_dropped_after_the_write_timeout() {
     let server = start(tmp.path(), &data_dir, &[("MILLENNIUM_WRITE_TIMEOUT", "1")]);
     let demo = register_demo(&server, tmp.path());
     // Far more than the socket buffers on both ends hold.
-    let data = artifact_bytes(5, 64 * 1024 * 1024);
+    let data = artifact_bytes(5, 40 * 1024 * 1024);
     let file = write_signed(tmp.path(), "demo_1.0.0_amd64.AppImage", &data, &demo.key, "1.0.0", Format::Tauri);
     let published = ok_json(cli_publish(&server, &demo, "1.0.0", "stable", &[&file]));
-    let path = published["artifacts"][0]["url"].as_str().unwrap().strip_prefix(&server.url).unwrap().to_owned();
+    let path = published["artifacts"][0]["url"].as_str().unwrap().strip_prefix(PUBLIC_URL).unwrap().to_owned();
     let mut raw = Raw::connect(server.port);
     raw.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
     assert!(raw.fill());
