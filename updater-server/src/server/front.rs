@@ -361,7 +361,8 @@ async fn hand_off(
     let service = hyper_util::service::TowerToHyperService::new(router);
     let io = hyper_util::rt::TokioIo::new(Replay { prefix, stream });
     let mut connection = std::pin::pin!(shared.http.serve_connection(io, service));
-    let stopping = async move {
+    // Borrowing the receiver: it must live until the connection is done, as the shutdown waits for it to go.
+    let stopping = async {
         // Dropping the guard before anything else awaits (it is not `Send`).
         let _ = shutdown.wait_for(|stopping| *stopping).await.map(drop);
     };
