@@ -36,7 +36,7 @@ pub const MAX_HEADER_LINES: usize = 128;
 #[derive(Debug)]
 pub enum Parsed {
     /// A request the front serves, and the length of its head (the buffer's next request starts there).
-    Request(Request<()>, usize),
+    Request(Box<Request<()>>, usize),
     /// The start of a head.
     Partial,
     /// Hyper's to serve, or to refuse.
@@ -50,7 +50,7 @@ pub fn parse_request(buf: &[u8], max_uri: usize) -> Parsed {
     let mut head = httparse::Request::new(&mut lines);
     match head.parse(buf) {
         Ok(httparse::Status::Complete(len)) => {
-            request(&head, max_uri).map_or(Parsed::HandOff, |r| Parsed::Request(r, len))
+            request(&head, max_uri).map_or(Parsed::HandOff, |r| Parsed::Request(Box::new(r), len))
         }
         Ok(httparse::Status::Partial) => Parsed::Partial,
         Err(_) => Parsed::HandOff,
@@ -114,7 +114,13 @@ pub struct Head {
 
 /// Appends the head of a response with `status` and `headers` to a `method` request to `out`, as hyper's server
 /// encoder does, and returns the body framing.
-pub fn encode_head(out: &mut Vec<u8>, method: &Method, status: StatusCode, headers: &HeaderMap, declared: Declared) -> Head {
+pub fn encode_head(
+    out: &mut Vec<u8>,
+    method: &Method,
+    status: StatusCode,
+    headers: &HeaderMap,
+    declared: Declared,
+) -> Head {
     if status == StatusCode::OK {
         out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
     } else {
@@ -255,7 +261,10 @@ mod tests {
         // A `date` the application set stays in its place; the length hyper adds comes after the map's headers.
         assert_eq!(text, "HTTP/1.1 404 Not Found\r\ndate: Sat, 05 Dec 2026 00:00:00 GMT\r\ncontent-length: 0\r\n\r\n");
         let (text, head) = head_of(Method::GET, StatusCode::OK, &[("x-a", "1")], Declared::Known(12));
-        assert_eq!(text, "HTTP/1.1 200 OK\r\nx-a: 1\r\ndate: Sat, 05 Dec 2026 00:00:00 GMT\r\ncontent-length: 12\r\n\r\n");
+        assert_eq!(
+            text,
+            "HTTP/1.1 200 OK\r\nx-a: 1\r\ndate: Sat, 05 Dec 2026 00:00:00 GMT\r\ncontent-length: 12\r\n\r\n"
+        );
         assert_eq!(head.framing, Framing::Length(12));
     }
 

@@ -36,8 +36,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, HttpBody};
 use axum::http::{HeaderValue, Request, header};
-use millennium_http1::{Declared, Framing, Parsed, connection_close};
 use bytes::{Buf, Bytes, BytesMut};
+use millennium_http1::{Declared, Framing, Parsed, connection_close};
 use rustix::net::SendFlags;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
@@ -153,7 +153,7 @@ async fn front(
         };
         buf.advance(head_len);
         // Boxed: the router's future is large and must not stay in the idle connection's state.
-        let keep_alive = Box::pin(respond(stream, peer, shared, shutdown, request)).await?;
+        let keep_alive = Box::pin(respond(stream, peer, shared, shutdown, *request)).await?;
         if !keep_alive {
             let _ = rustix::net::shutdown(&*stream, rustix::net::Shutdown::Write);
             return Ok(Next::Close);
@@ -163,7 +163,7 @@ async fn front(
 
 /// What reading the next request came to.
 enum Step {
-    Serve(Request<Body>, usize),
+    Serve(Box<Request<Body>>, usize),
     Leave(Next),
 }
 
@@ -178,7 +178,9 @@ async fn next_request(
     loop {
         if !buf.is_empty() {
             match millennium_http1::parse_request(buf, MAX_URI_LEN) {
-                Parsed::Request(request, len) => return Ok(Step::Serve(request.map(|()| Body::empty()), len)),
+                Parsed::Request(request, len) => {
+                    return Ok(Step::Serve(Box::new((*request).map(|()| Body::empty())), len));
+                }
                 Parsed::HandOff => return Ok(Step::Leave(Next::HandOff)),
                 Parsed::Partial if buf.len() >= MAX_HEAD => return Ok(Step::Leave(Next::HandOff)),
                 Parsed::Partial => {}
@@ -333,7 +335,9 @@ async fn send_file(stream: &TcpStream, file: &SendFile, write: Duration) -> io::
         let count = usize::try_from((end - offset).min(0x7fff_f000)).unwrap_or(0x7fff_f000);
         let sent = tokio::time::timeout(
             write,
-            stream.async_io(Interest::WRITABLE, || Ok(rustix::fs::sendfile(stream, &*file.file, Some(&mut offset), count)?)),
+            stream.async_io(Interest::WRITABLE, || {
+                Ok(rustix::fs::sendfile(stream, &*file.file, Some(&mut offset), count)?)
+            }),
         )
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))??;

@@ -129,7 +129,9 @@ fn without_date(response: &[u8]) -> Vec<u8> {
 fn header_of(response: &[u8], name: &str) -> String {
     let text = String::from_utf8_lossy(response);
     text.lines()
-        .find_map(|line| line.to_ascii_lowercase().strip_prefix(&format!("{name}: ")).map(|_| line[name.len() + 2..].to_owned()))
+        .find_map(|line| {
+            line.to_ascii_lowercase().strip_prefix(&format!("{name}: ")).map(|_| line[name.len() + 2..].to_owned())
+        })
         .unwrap_or_else(|| panic!("no {name} in {text}"))
 }
 
@@ -345,7 +347,14 @@ fn pipelined_requests_are_answered_in_order_across_the_hand_off_to_hyper() {
         .collect();
     assert_eq!(
         statuses,
-        ["HTTP/1.1 200 OK", "HTTP/1.1 206 Partial Content", "HTTP/1.1 202 Accepted", "HTTP/1.1 200 OK", "HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]
+        [
+            "HTTP/1.1 200 OK",
+            "HTTP/1.1 206 Partial Content",
+            "HTTP/1.1 202 Accepted",
+            "HTTP/1.1 200 OK",
+            "HTTP/1.1 200 OK",
+            "HTTP/1.1 200 OK"
+        ]
     );
     // Pipelined byte by byte too.
     let mut raw = Raw::connect(server.port);
