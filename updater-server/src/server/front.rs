@@ -8,9 +8,8 @@
 //! encoded as hyper encodes it ([`millennium_http1::encode_head`]), in one `send` with the body for a small answer.
 //!
 //! Local-file downloads (whole file or a single range: a response carrying a [`SendFile`] extension, deltas included)
-//! are sent with `sendfile(2)`: the head is sent with `MSG_MORE`, so the kernel holds it back and sends it with the
-//! file's first bytes (what `TCP_CORK` does for nginx, without two more system calls), then the file goes from the
-//! page cache to the socket without a copy through this process. Object-store blobs and every other body are written
+//! are sent with `sendfile(2)` on a corked socket (`TCP_CORK`, as nginx's `tcp_nopush`): the head goes out with the
+//! file's first bytes, then the file goes from the page cache to the socket without a copy through this process. Object-store blobs and every other body are written
 //! from the body's frames.
 //!
 //! Anything the front does not serve is handed to hyper, with the bytes already read replayed in front of the socket
@@ -255,12 +254,17 @@ async fn respond(
     let head = millennium_http1::encode_head(&mut out, &method, parts.status, &parts.headers, declared);
     let write = shared.options.timeouts.write;
     match head.framing {
-        Framing::Length(0) => send_all(stream, &out, SendFlags::empty(), write).await?,
+        Framing::Length(0) => send_all(stream, &out, write).await?,
         Framing::Length(len) => match parts.extensions.remove::<SendFile>() {
             Some(file) if file.len == len => {
                 drop(body);
-                send_all(stream, &out, SendFlags::MORE, write).await?;
+                // Corked, as nginx's `tcp_nopush`: the head goes out with the file's first bytes, and only full
+                // segments leave while the file is sent (the socket has `TCP_NODELAY`, which alone would push out
+                // every short tail).
+                rustix::net::sockopt::set_tcp_cork(&*stream, true)?;
+                send_all(stream, &out, write).await?;
                 send_file(stream, &file, write).await?;
+                rustix::net::sockopt::set_tcp_cork(&*stream, false)?;
             }
             _ => send_body(stream, out, &mut body, Some(len), write).await?,
         },
@@ -299,7 +303,7 @@ async fn send_body(
             }
         }
         if out.len() >= SEND_AT {
-            send_all(stream, &out, SendFlags::empty(), write).await?;
+            send_all(stream, &out, write).await?;
             out.clear();
         }
     }
@@ -308,16 +312,15 @@ async fn send_body(
         Some(_) => return Err(io::Error::other("the response body ended before its content-length")),
         None => out.extend_from_slice(b"0\r\n\r\n"),
     }
-    send_all(stream, &out, SendFlags::empty(), write).await
+    send_all(stream, &out, write).await
 }
 
 /// Sends all of `data`, giving up when the client takes nothing for `write`.
-async fn send_all(stream: &TcpStream, mut data: &[u8], flags: SendFlags, write: Duration) -> io::Result<()> {
-    let flags = flags | SendFlags::NOSIGNAL;
+async fn send_all(stream: &TcpStream, mut data: &[u8], write: Duration) -> io::Result<()> {
     while !data.is_empty() {
         let sent = tokio::time::timeout(
             write,
-            stream.async_io(Interest::WRITABLE, || Ok(rustix::net::send(stream, data, flags)?)),
+            stream.async_io(Interest::WRITABLE, || Ok(rustix::net::send(stream, data, SendFlags::NOSIGNAL)?)),
         )
         .await
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))??;
