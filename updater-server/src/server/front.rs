@@ -261,10 +261,10 @@ async fn respond(
                 // Corked, as nginx's `tcp_nopush`: the head goes out with the file's first bytes, and only full
                 // segments leave while the file is sent (the socket has `TCP_NODELAY`, which alone would push out
                 // every short tail).
-                rustix::net::sockopt::set_tcp_cork(&*stream, true)?;
+                rustix::net::sockopt::set_tcp_cork(stream, true)?;
                 send_all(stream, &out, write).await?;
                 send_file(stream, &file, write).await?;
-                rustix::net::sockopt::set_tcp_cork(&*stream, false)?;
+                rustix::net::sockopt::set_tcp_cork(stream, false)?;
             }
             _ => send_body(stream, out, &mut body, Some(len), write).await?,
         },
