@@ -340,10 +340,8 @@ impl BlobStore {
     pub async fn read(&self, sha256: &str, start: u64, len: u64) -> Result<BlobStream> {
         match &self.backend {
             Backend::Files { dir } => {
-                check_hash(sha256)?;
-                let path = dir.join(sha256);
-                let file = tokio::fs::File::open(&path).await.map_err(|e| Error::io("could not open", &path, e))?;
-                Ok(file_stream(file.into_std().await, start, len))
+                let file = Self::open_file(dir, sha256).await?;
+                Ok(file_stream(file, start, len))
             }
             Backend::Object { store, prefix } => {
                 let key = Self::key(prefix, sha256)?;
@@ -356,6 +354,21 @@ impl BlobStore {
                 Ok(result.into_stream().map_err(std::io::Error::other).boxed())
             }
         }
+    }
+
+    /// The stored file of a blob, opened, for a file store; `None` for an object store.
+    pub async fn file(&self, sha256: &str) -> Result<Option<Arc<std::fs::File>>> {
+        match &self.backend {
+            Backend::Files { dir } => Self::open_file(dir, sha256).await.map(Some),
+            Backend::Object { .. } => Ok(None),
+        }
+    }
+
+    async fn open_file(dir: &Path, sha256: &str) -> Result<Arc<std::fs::File>> {
+        check_hash(sha256)?;
+        let path = dir.join(sha256);
+        let file = tokio::fs::File::open(&path).await.map_err(|e| Error::io("could not open", &path, e))?;
+        Ok(Arc::new(file.into_std().await))
     }
 
     /// A URL that lets anyone `GET` the blob for `expires_in`, for an object store; `None` for files.
@@ -478,8 +491,7 @@ impl BlobWriter {
 /// buffer that goes to the response (tokio's `File` copies every chunk once more). No thread waits on a slow client:
 /// the next read starts only when the response wants more. A file that turns out shorter than `len` ends the stream
 /// with an error, so the response is cut off rather than completed with missing bytes.
-fn file_stream(file: std::fs::File, start: u64, len: u64) -> BlobStream {
-    let file = Arc::new(file);
+pub fn file_stream(file: Arc<std::fs::File>, start: u64, len: u64) -> BlobStream {
     let end = start.saturating_add(len);
     futures_util::stream::try_unfold(start, move |offset| {
         let file = file.clone();

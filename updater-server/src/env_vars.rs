@@ -25,6 +25,14 @@ pub const PUBLIC_URL: &str = "MILLENNIUM_PUBLIC_URL";
 pub const FRESHNESS_EXPIRY: &str = "MILLENNIUM_FRESHNESS_EXPIRY";
 /// `serve --http-workers`.
 pub const HTTP_WORKERS: &str = "MILLENNIUM_HTTP_WORKERS";
+/// `serve --http-front`.
+pub const HTTP_FRONT: &str = "MILLENNIUM_HTTP_FRONT";
+/// `serve --header-read-timeout`.
+pub const HEADER_READ_TIMEOUT: &str = "MILLENNIUM_HEADER_READ_TIMEOUT";
+/// `serve --idle-timeout`.
+pub const IDLE_TIMEOUT: &str = "MILLENNIUM_IDLE_TIMEOUT";
+/// `serve --write-timeout`.
+pub const WRITE_TIMEOUT: &str = "MILLENNIUM_WRITE_TIMEOUT";
 /// `serve --delta-bases`.
 pub const DELTA_BASES: &str = "MILLENNIUM_DELTA_BASES";
 /// `serve --delta-poll`.

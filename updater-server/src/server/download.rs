@@ -10,7 +10,8 @@
 //! - Yanked releases answer `410 Gone`.
 //!
 //! The body is read in chunks from the store (constant memory): from the file, or with a ranged `GET` from the object
-//! store. With an object store and `--s3-downloads redirect`, a `GET` (after the `304` check) is answered with `302`
+//! store. A file's answer also carries a [`SendFile`] extension, with which the HTTP front sends it by `sendfile(2)`
+//! instead ([`super::front`]); deltas are files too and go the same way. With an object store and `--s3-downloads redirect`, a `GET` (after the `304` check) is answered with `302`
 //! to a presigned URL instead, and the object store serves the bytes (and the `Range`) itself.
 
 use axum::body::Body;
@@ -21,6 +22,7 @@ use futures_util::TryStreamExt;
 use millennium_update_protocol::delta::Blake2b256;
 use millennium_update_protocol::{Target, Version};
 
+use super::front::SendFile;
 use super::{AppState, DownloadMode};
 use crate::error::{Error, Result};
 use crate::names::{AppId, check_file_name};
@@ -213,6 +215,7 @@ async fn send_blob(
         }
     };
     // A HEAD answer has no body: do not open the blob (an object store GET is a billed request).
+    let mut send_file = None;
     let body = if *method == Method::HEAD {
         Body::empty()
     } else {
@@ -221,10 +224,17 @@ async fn send_blob(
             state.metrics().download_started(counted.app, counted.kind, counted.saved);
         }
         let sent = state.metrics().download_bytes(counted.app);
-        let stream = state.blobs().read(blob.sha256, start, len).await?.inspect_ok(move |chunk| {
+        let stream = match state.blobs().file(blob.sha256).await? {
+            Some(file) => {
+                // The front sends the file itself (`sendfile`); hyper reads the body, which opens nothing more.
+                send_file = Some(SendFile { file: file.clone(), start, len, sent: sent.clone() });
+                crate::blobs::file_stream(file, start, len)
+            }
+            None => state.blobs().read(blob.sha256, start, len).await?,
+        };
+        Body::from_stream(stream.inspect_ok(move |chunk| {
             sent.fetch_add(chunk.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        });
-        Body::from_stream(stream)
+        }))
     };
     let mut response = builder
         .status(status)
@@ -233,6 +243,9 @@ async fn send_blob(
         .map_err(|e| Error::Internal(format!("response: {e}")))?;
     // Keep intermediaries from transforming the bytes.
     response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if let Some(send_file) = send_file {
+        response.extensions_mut().insert(send_file);
+    }
     Ok(response)
 }
 

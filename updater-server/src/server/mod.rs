@@ -25,6 +25,7 @@ pub mod api;
 pub mod deltas;
 pub mod download;
 pub mod events;
+pub mod front;
 pub mod metadata;
 pub mod openapi;
 pub mod publish;
@@ -667,6 +668,8 @@ pub struct ServeOptions {
     pub events: events::EventLimits,
     /// How webhook deliveries are attempted.
     pub webhooks: crate::webhooks::WebhookConfig,
+    /// How HTTP connections are served ([`front`]).
+    pub http: front::HttpOptions,
 }
 
 /// The public URL used when none is configured: `http://{bind}`, with an unspecified bind address (`0.0.0.0`, `::`)
@@ -731,7 +734,7 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
         storage = %options.storage.blobs,
         "listening"
     );
-    let mut workers = workers::Workers::start(options.http_workers, &app(state.clone()))
+    let mut workers = workers::Workers::start(options.http_workers, &app(state.clone()), options.http)
         .map_err(|e| Error::Internal(format!("could not start the HTTP workers: {e}")))?;
     let background = replicas::start(&state);
     accept_until(listener, shutdown_signal(), |stream, peer| workers.dispatch(stream, peer)).await;
@@ -758,7 +761,7 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Serves `router` on `listener` over HTTP/1.1, on the current runtime, until `shutdown` completes, then lets
 /// in-flight requests finish (for at most [`SHUTDOWN_GRACE`]). `serve` spreads connections over [`workers`] instead.
 pub async fn serve_on(listener: tokio::net::TcpListener, router: Router, shutdown: impl Future<Output = ()>) {
-    let connections = Connections::new(router);
+    let connections = Connections::new(router, front::HttpOptions::default());
     accept_until(listener, shutdown, |stream, peer| connections.serve(stream, peer)).await;
     connections.finish().await;
 }
@@ -785,44 +788,38 @@ async fn accept_until(
     }
 }
 
-/// The connections served on one runtime.
+/// The connections served on one runtime, by the [`front`] and, for what it hands over, by hyper.
 ///
-/// Each gets hyper's own limits on top of the server's header and URI checks: a [`HEADER_READ_TIMEOUT`], a bounded
-/// read buffer (so a request head cannot grow past it) and a maximum number of headers; hyper answers `431` beyond
-/// them.
+/// Hyper gets its own limits on top of the server's header and URI checks: the header read timeout, a bounded
+/// read buffer (so a request head cannot grow past it) and a maximum number of headers; it answers `431` beyond them.
+/// A shutdown is a watch channel every connection holds a receiver of: it turns `true`, and the connections are
+/// done when the last receiver is gone.
 struct Connections {
-    http: hyper::server::conn::http1::Builder,
-    graceful: hyper_util::server::graceful::GracefulShutdown,
-    router: Router,
+    shared: Arc<front::Shared>,
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 impl Connections {
-    fn new(router: Router) -> Self {
+    fn new(router: Router, options: front::HttpOptions) -> Self {
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
-            .max_buf_size(64 * 1024)
-            .max_headers(2 * MAX_HEADERS);
-        Self { http, graceful: hyper_util::server::graceful::GracefulShutdown::new(), router }
+            .header_read_timeout(options.timeouts.header_read)
+            .max_buf_size(front::MAX_HEAD)
+            .max_headers(millennium_http1::MAX_HEADER_LINES);
+        let shared = Arc::new(front::Shared { router, http, options });
+        Self { shared, shutdown: tokio::sync::watch::Sender::new(false) }
     }
 
     /// Serves one connection on a task of the current runtime.
     fn serve(&self, stream: tokio::net::TcpStream, peer: SocketAddr) {
-        // The peer address, for the event endpoint's per-IP rate limit ([`events::PeerAddr`]).
-        let router = tower::Layer::layer(&axum::Extension(events::PeerAddr(peer.ip())), self.router.clone());
-        let service = hyper_util::service::TowerToHyperService::new(router);
-        let connection = self.graceful.watch(self.http.serve_connection(hyper_util::rt::TokioIo::new(stream), service));
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(%peer, error = %e, "connection closed with an error");
-            }
-        });
+        tokio::spawn(front::serve(stream, peer, self.shared.clone(), self.shutdown.subscribe()));
     }
 
     /// Lets in-flight requests finish, for at most [`SHUTDOWN_GRACE`].
     async fn finish(self) {
+        self.shutdown.send_replace(true);
         tokio::select! {
-            () = self.graceful.shutdown() => {}
+            () = self.shutdown.closed() => {}
             () = tokio::time::sleep(SHUTDOWN_GRACE) => {
                 tracing::warn!(
                     "in-flight requests did not finish within {}s; stopping anyway",

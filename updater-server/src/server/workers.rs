@@ -17,6 +17,7 @@ use axum::Router;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Connections;
+use super::front::HttpOptions;
 
 /// A connection accepted on the main runtime, on its way to a worker.
 type Accepted = (std::net::TcpStream, SocketAddr);
@@ -38,7 +39,7 @@ pub fn default_count() -> usize {
 
 impl Workers {
     /// Starts `count` workers serving `router`.
-    pub fn start(count: usize, router: &Router) -> std::io::Result<Self> {
+    pub fn start(count: usize, router: &Router, options: HttpOptions) -> std::io::Result<Self> {
         let mut workers =
             Self { senders: Vec::new(), next: 0, drained: Vec::new(), exits: Vec::new(), threads: Vec::new() };
         for index in 0..count.max(1) {
@@ -49,7 +50,7 @@ impl Workers {
             let router = router.clone();
             let thread = std::thread::Builder::new().name(format!("http-worker-{index}")).spawn(move || {
                 runtime.block_on(async move {
-                    serve(receiver, router).await;
+                    serve(receiver, router, options).await;
                     let _ = drained_tx.send(());
                     let _ = exit_rx.await;
                 });
@@ -102,8 +103,8 @@ impl Workers {
 }
 
 /// One worker: serves the connections it is handed until the acceptor goes away, then finishes them.
-async fn serve(mut accepted: mpsc::UnboundedReceiver<Accepted>, router: Router) {
-    let connections = Connections::new(router);
+async fn serve(mut accepted: mpsc::UnboundedReceiver<Accepted>, router: Router, options: HttpOptions) {
+    let connections = Connections::new(router, options);
     while let Some((stream, peer)) = accepted.recv().await {
         match tokio::net::TcpStream::from_std(stream) {
             Ok(stream) => connections.serve(stream, peer),

@@ -20,6 +20,7 @@ use millennium_testing::require_tool;
 use millennium_testing::server::{ADMIN_TOKEN, Backend, ServerBinary, ServerProcess, free_loopback_port};
 
 mod attacks;
+mod front;
 mod health;
 mod ui;
 
@@ -574,11 +575,14 @@ fn sigterm_lets_in_flight_downloads_finish() {
 
     // Four connections (spread over the workers), each with its request sent and only a little read, so the server
     // is blocked on each one's full socket buffer when the signal comes.
+    // Half of them with `Connection: close` (hyper serves those), half keep-alive (the front's `sendfile`; the
+    // connection closes after the answer as the server stops).
     let mut downloads: Vec<(std::net::TcpStream, Vec<u8>)> = (0..4)
-        .map(|_| {
+        .map(|i| {
             let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
             stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-            write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").unwrap();
+            let close = if i % 2 == 0 { "Connection: close\r\n" } else { "" };
+            write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{close}\r\n").unwrap();
             let mut received = vec![0; 64 * 1024];
             let n = stream.read(&mut received).unwrap();
             received.truncate(n);

@@ -1,0 +1,430 @@
+//! The HTTP/1.1 front: every connection starts here, and most never leave.
+//!
+//! Update checks and downloads are body-less `GET`/`HEAD` requests, and serving them through hyper costs more than
+//! the answer itself (see the README's performance section: more system calls and more user time per check than nginx
+//! serving the same bytes from a file). The front reads request heads itself, parses them with `millennium_http1`
+//! (`httparse`, as hyper does), and runs each request through the *same* axum [`Router`] as hyper would, so routes,
+//! authentication, limits, metrics and headers are identical; only the response is written by the front, its head
+//! encoded as hyper encodes it ([`millennium_http1::encode_head`]), in one `send` with the body for a small answer.
+//!
+//! Local-file downloads (whole file or a single range: a response carrying a [`SendFile`] extension, deltas included)
+//! are sent with `sendfile(2)` on a corked socket (`TCP_CORK`, as nginx's `tcp_nopush`): the head goes out with the
+//! file's first bytes, then the file goes from the page cache to the socket without a copy through this process. Object-store blobs and every other body are written
+//! from the body's frames.
+//!
+//! Anything the front does not serve is handed to hyper, with the bytes already read replayed in front of the socket
+//! ([`Replay`]), and hyper serves the rest of the connection: requests with a body, `Expect`, `Upgrade`, `Connection`
+//! (keep-alive negotiation, `close`), HTTP/1.0, methods other than `GET`/`HEAD`, URIs that are not origin-form, too
+//! many header lines, a head larger than hyper's buffer ([`MAX_HEAD`]), and malformed heads (hyper answers those with
+//! its own `400`/`431`). So the front decides nothing hyper would decide differently; pipelined requests stay in
+//! order across the hand-off, as the buffer goes with it.
+//!
+//! Timeouts ([`HttpTimeouts`]): a connection waiting for its next request is closed after `idle`; a request head must
+//! arrive whole within `header_read` of its first byte (slow-loris clients); a client that takes no bytes for `write`
+//! while a response is sent is dropped. Idle connections hold no read buffer: an empty one is released before waiting
+//! for the socket, and the per-request state lives in a boxed future that exists only while a request is served.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, HttpBody};
+use axum::http::{HeaderValue, Request, header};
+use bytes::{Buf, Bytes, BytesMut};
+use millennium_http1::{Declared, Framing, Parsed, connection_close};
+use rustix::net::SendFlags;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, Interest, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::events::PeerAddr;
+use super::{HEADER_READ_TIMEOUT, MAX_URI_LEN};
+
+/// How long a connection may wait for its next request (nginx's `keepalive_timeout`).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
+
+/// How long a client may take no bytes of a response before it is dropped (nginx's `send_timeout`).
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The largest request head, and hyper's read buffer: a larger head is hyper's to refuse (`431`).
+pub const MAX_HEAD: usize = 64 * 1024;
+
+/// A written response body is sent in pieces of at least this much.
+const SEND_AT: usize = 64 * 1024;
+
+/// The timeouts of a connection (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpTimeouts {
+    pub header_read: Duration,
+    pub idle: Duration,
+    pub write: Duration,
+}
+
+impl Default for HttpTimeouts {
+    fn default() -> Self {
+        Self { header_read: HEADER_READ_TIMEOUT, idle: IDLE_TIMEOUT, write: WRITE_TIMEOUT }
+    }
+}
+
+/// How connections are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// Whether the front serves what it can (otherwise hyper serves every request).
+    pub front: bool,
+    pub timeouts: HttpTimeouts,
+}
+
+impl Default for HttpOptions {
+    fn default() -> Self {
+        Self { front: true, timeouts: HttpTimeouts::default() }
+    }
+}
+
+/// A response body that is a stretch of a local file: the front sends it with `sendfile(2)` instead of the body,
+/// adding what it sent to `sent` (the body does the same when hyper sends it).
+#[derive(Debug, Clone)]
+pub struct SendFile {
+    pub file: Arc<std::fs::File>,
+    pub start: u64,
+    pub len: u64,
+    pub sent: Arc<AtomicU64>,
+}
+
+/// What all connections of a runtime share.
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub router: Router,
+    pub http: hyper::server::conn::http1::Builder,
+    pub options: HttpOptions,
+}
+
+/// Serves one connection to its end: the front first (when enabled), then hyper if the front hands it over.
+/// `shutdown` turns `true` when the server stops: idle connections close, busy ones after their response.
+pub(super) async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut stream = stream;
+    let mut buf = BytesMut::new();
+    if shared.options.front {
+        // Answers are sent whole or corked: nothing gains from Nagle's delay, and pipelined answers would wait for it.
+        let _ = stream.set_nodelay(true);
+        match front(&mut stream, peer, &shared, &mut shutdown, &mut buf).await {
+            Ok(Next::HandOff) => {}
+            Ok(Next::Close) => return,
+            Err(e) => {
+                tracing::debug!(%peer, error = %e, "connection closed with an error");
+                return;
+            }
+        }
+    }
+    // Boxed: hyper's connection state is large, and idle connections served by the front should not carry its room.
+    Box::pin(hand_off(stream, buf.freeze(), peer, &shared, shutdown)).await;
+}
+
+/// How the front leaves a connection.
+enum Next {
+    /// Hyper serves the rest (the read buffer is replayed to it).
+    HandOff,
+    /// Closed: the client went away, a timeout, `Connection: close`, or a shutdown.
+    Close,
+}
+
+async fn front(
+    stream: &mut TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+    shutdown: &mut watch::Receiver<bool>,
+    buf: &mut BytesMut,
+) -> io::Result<Next> {
+    loop {
+        let (request, head_len) = match next_request(stream, buf, &shared.options.timeouts, shutdown).await? {
+            Step::Serve(request, head_len) => (request, head_len),
+            Step::Leave(next) => return Ok(next),
+        };
+        buf.advance(head_len);
+        // Boxed: the router's future is large and must not stay in the idle connection's state.
+        let keep_alive = Box::pin(respond(stream, peer, shared, shutdown, *request)).await?;
+        if !keep_alive {
+            let _ = rustix::net::shutdown(&*stream, rustix::net::Shutdown::Write);
+            return Ok(Next::Close);
+        }
+    }
+}
+
+/// What reading the next request came to.
+enum Step {
+    Serve(Box<Request<Body>>, usize),
+    Leave(Next),
+}
+
+/// Reads until the buffer starts with a whole request head, within the timeouts.
+async fn next_request(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    timeouts: &HttpTimeouts,
+    shutdown: &mut watch::Receiver<bool>,
+) -> io::Result<Step> {
+    let mut head_deadline = None;
+    loop {
+        if !buf.is_empty() {
+            match millennium_http1::parse_request(buf, MAX_URI_LEN) {
+                Parsed::Request(request, len) => {
+                    return Ok(Step::Serve(Box::new((*request).map(|()| Body::empty())), len));
+                }
+                Parsed::HandOff => return Ok(Step::Leave(Next::HandOff)),
+                Parsed::Partial if buf.len() >= MAX_HEAD => return Ok(Step::Leave(Next::HandOff)),
+                Parsed::Partial => {}
+            }
+        }
+        let idle = buf.is_empty();
+        if idle && *shutdown.borrow() {
+            return Ok(Step::Leave(Next::Close));
+        }
+        let deadline = if idle {
+            Instant::now() + timeouts.idle
+        } else {
+            *head_deadline.get_or_insert_with(|| Instant::now() + timeouts.header_read)
+        };
+        tokio::select! {
+            read = tokio::time::timeout_at(deadline, read_some(stream, buf)) => match read {
+                Err(_elapsed) => return Ok(Step::Leave(Next::Close)),
+                Ok(Ok(0)) => return Ok(Step::Leave(Next::Close)),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(e),
+            },
+            _ = shutdown.wait_for(|stopping| *stopping), if idle => return Ok(Step::Leave(Next::Close)),
+        }
+    }
+}
+
+/// Reads what the socket has into `buf` (0: the client closed). The buffer is only grown once the socket is readable,
+/// so that idle connections hold none. The read goes through tokio's `poll_read`, which takes a short read as "drained"
+/// and waits for the next readiness event instead of trying again (a system call that would fail with `EAGAIN`).
+async fn read_some(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+    if buf.is_empty() {
+        *buf = BytesMut::new();
+    }
+    stream.readable().await?;
+    buf.reserve(4096);
+    stream.read_buf(buf).await
+}
+
+/// Runs `request` through the router and sends the response; returns whether the connection stays open.
+async fn respond(
+    stream: &TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+    shutdown: &watch::Receiver<bool>,
+    mut request: Request<Body>,
+) -> io::Result<bool> {
+    let method = request.method().clone();
+    request.extensions_mut().insert(PeerAddr(peer.ip()));
+    let response = match tower::ServiceExt::oneshot(shared.router.clone(), request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    let (mut parts, mut body) = response.into_parts();
+    if *shutdown.borrow() {
+        // As hyper does when a shutdown stops keep-alive.
+        match parts.headers.get(header::CONNECTION) {
+            Some(value) if connection_close(value) => {}
+            Some(_) => {
+                parts.headers.append(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            None => {
+                parts.headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+        }
+    }
+    let declared = if body.is_end_stream() {
+        Declared::Nothing
+    } else {
+        body.size_hint().exact().map_or(Declared::Unknown, Declared::Known)
+    };
+    let mut out = Vec::with_capacity(512);
+    let head = millennium_http1::encode_head(&mut out, &method, parts.status, &parts.headers, declared);
+    let write = shared.options.timeouts.write;
+    match head.framing {
+        Framing::Length(0) => send_all(stream, &out, write).await?,
+        Framing::Length(len) => match parts.extensions.remove::<SendFile>() {
+            Some(file) if file.len == len => {
+                drop(body);
+                // Corked, as nginx's `tcp_nopush`: the head goes out with the file's first bytes, and only full
+                // segments leave while the file is sent (the socket has `TCP_NODELAY`, which alone would push out
+                // every short tail).
+                rustix::net::sockopt::set_tcp_cork(stream, true)?;
+                send_all(stream, &out, write).await?;
+                send_file(stream, &file, write).await?;
+                rustix::net::sockopt::set_tcp_cork(stream, false)?;
+            }
+            _ => send_body(stream, out, &mut body, Some(len), write).await?,
+        },
+        Framing::Chunked => send_body(stream, out, &mut body, None, write).await?,
+    }
+    Ok(head.keep_alive)
+}
+
+/// Sends `head` and then the body's data frames: `Some(len)` bytes exactly (a body that ends short is an error, so
+/// the connection closes), or chunked.
+async fn send_body(
+    stream: &TcpStream,
+    mut out: Vec<u8>,
+    body: &mut Body,
+    length: Option<u64>,
+    write: Duration,
+) -> io::Result<()> {
+    let mut left = length;
+    while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await {
+        let Ok(data) = frame.map_err(io::Error::other)?.into_data() else { continue };
+        if data.is_empty() {
+            continue;
+        }
+        match &mut left {
+            Some(left) => {
+                if data.len() as u64 > *left {
+                    return Err(io::Error::other("the response body is longer than its content-length"));
+                }
+                *left -= data.len() as u64;
+                out.extend_from_slice(&data);
+            }
+            None => {
+                out.extend_from_slice(format!("{:X}\r\n", data.len()).as_bytes());
+                out.extend_from_slice(&data);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        if out.len() >= SEND_AT {
+            send_all(stream, &out, write).await?;
+            out.clear();
+        }
+    }
+    match left {
+        Some(0) => {}
+        Some(_) => return Err(io::Error::other("the response body ended before its content-length")),
+        None => out.extend_from_slice(b"0\r\n\r\n"),
+    }
+    send_all(stream, &out, write).await
+}
+
+/// Sends all of `data`, giving up when the client takes nothing for `write`.
+async fn send_all(stream: &TcpStream, mut data: &[u8], write: Duration) -> io::Result<()> {
+    while !data.is_empty() {
+        let sent = tokio::time::timeout(
+            write,
+            stream.async_io(Interest::WRITABLE, || Ok(rustix::net::send(stream, data, SendFlags::NOSIGNAL)?)),
+        )
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))??;
+        data = &data[sent..];
+    }
+    Ok(())
+}
+
+/// Sends the file stretch with `sendfile(2)`; a file that ends early is an error (the connection closes).
+async fn send_file(stream: &TcpStream, file: &SendFile, write: Duration) -> io::Result<()> {
+    let mut offset = file.start;
+    let end = file.start + file.len;
+    while offset < end {
+        // Linux sends at most this much per call.
+        let count = usize::try_from((end - offset).min(0x7fff_f000)).unwrap_or(0x7fff_f000);
+        let sent = tokio::time::timeout(
+            write,
+            stream.async_io(Interest::WRITABLE, || {
+                Ok(rustix::fs::sendfile(stream, &*file.file, Some(&mut offset), count)?)
+            }),
+        )
+        .await
+        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))??;
+        if sent == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                format!("the stored file is damaged: it ends {} bytes short", end - offset),
+            ));
+        }
+        file.sent.fetch_add(sent as u64, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Hyper serves the connection from here, reading `prefix` (what the front read) first.
+async fn hand_off(
+    stream: TcpStream,
+    prefix: Bytes,
+    peer: SocketAddr,
+    shared: &Shared,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    // The peer address, for the event endpoint's per-IP rate limit ([`PeerAddr`]).
+    let router = tower::Layer::layer(&axum::Extension(PeerAddr(peer.ip())), shared.router.clone());
+    let service = hyper_util::service::TowerToHyperService::new(router);
+    let io = hyper_util::rt::TokioIo::new(Replay { prefix, stream });
+    let mut connection = std::pin::pin!(shared.http.serve_connection(io, service));
+    // Borrowing the receiver: it must live until the connection is done, as the shutdown waits for it to go.
+    let stopping = async {
+        // Dropping the guard before anything else awaits (it is not `Send`).
+        let _ = shutdown.wait_for(|stopping| *stopping).await.map(drop);
+    };
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = stopping => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, error = %e, "connection closed with an error");
+    }
+}
+
+/// A socket whose reads start with bytes already read from it.
+struct Replay {
+    prefix: Bytes,
+    stream: TcpStream,
+}
+
+impl AsyncRead for Replay {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        if self.prefix.is_empty() {
+            return Pin::new(&mut self.stream).poll_read(cx, buf);
+        }
+        let n = self.prefix.len().min(buf.remaining());
+        buf.put_slice(&self.prefix[..n]);
+        self.prefix.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl AsyncWrite for Replay {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, data)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,488 @@
+//! The server's HTTP/1.1 front (`server/front.rs`) against the real binary over raw sockets: its answers compared byte
+//! for byte with hyper's (the same binary with `--http-front false`), pipelining across the hand-off to hyper,
+//! keep-alive and HTTP/1.0, malformed and huge heads, the slow-loris, idle and write timeouts, and clients resetting
+//! in the middle of `sendfile`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use millennium_sign::Format;
+use millennium_testing::keys::write_signed;
+use millennium_testing::server::{ADMIN_TOKEN, Backend, ServerProcess, free_loopback_port};
+
+use super::{SERVER, artifact_bytes, cli_publish, figure, ok_json, register_demo, wait_for, wait_for_delta_answer};
+
+/// The public URL of every server here: the same for the two servers compared, whatever their ports.
+const PUBLIC_URL: &str = "http://updates.test";
+
+/// The real server on `data_dir`, with `env` on top of the usual test settings.
+fn start(tmp: &Path, data_dir: &Path, env: &[(&str, &str)]) -> ServerProcess {
+    let mut env = env.to_vec();
+    env.push(("MILLENNIUM_PUBLIC_URL", PUBLIC_URL));
+    SERVER.serve_with(data_dir, free_loopback_port(), &tmp.join("server.log"), &Backend::for_dir(data_dir), &env)
+}
+
+/// A raw HTTP/1.1 connection that reads responses by their framing.
+struct Raw {
+    stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    fn connect(port: u16) -> Raw {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        Raw { stream, buf: Vec::new() }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        // The server may answer (and close) before everything is written.
+        let _ = self.stream.write_all(bytes);
+    }
+
+    /// Reads more; false when the connection is closed (or reset).
+    fn fill(&mut self) -> bool {
+        let mut chunk = [0u8; 64 * 1024];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => false,
+            Err(e) => panic!("reading a response: {e}"),
+        }
+    }
+
+    /// The next whole response (head and body), `None` if the connection closes first. `head_request`: the response
+    /// to `HEAD`, which has no body whatever its headers say.
+    fn response(&mut self, head_request: bool) -> Option<Vec<u8>> {
+        let head_end = loop {
+            if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
+            }
+            if !self.fill() {
+                return None;
+            }
+        };
+        let head = String::from_utf8_lossy(&self.buf[..head_end]).to_ascii_lowercase();
+        let status: u16 = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap();
+        let header = |name: &str| {
+            head.lines().find_map(|line| line.strip_prefix(name).and_then(|v| v.strip_prefix(':')).map(str::trim))
+        };
+        let body_end = if head_request || status == 204 || status == 304 {
+            head_end
+        } else if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+            loop {
+                if let Some(end) = self.buf[head_end..].windows(5).position(|w| w == b"0\r\n\r\n") {
+                    break head_end + end + 5;
+                }
+                if !self.fill() {
+                    return None;
+                }
+            }
+        } else if let Some(length) = header("content-length") {
+            head_end + length.parse::<usize>().unwrap()
+        } else {
+            while self.fill() {}
+            self.buf.len()
+        };
+        while self.buf.len() < body_end {
+            if !self.fill() {
+                return None;
+            }
+        }
+        Some(self.buf.drain(..body_end).collect())
+    }
+
+    /// Whether the server closes the connection within `within` (without sending anything more).
+    fn closed_within(&mut self, within: Duration) -> bool {
+        self.stream.set_read_timeout(Some(within)).unwrap();
+        let mut byte = [0u8; 1];
+        let closed = match self.stream.read(&mut byte) {
+            Ok(0) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => true,
+            Ok(_) => panic!("unexpected bytes from the server"),
+            Err(_) => false,
+        };
+        self.stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        closed
+    }
+}
+
+/// A response with its `date` value blanked (the one part that changes between two servers).
+fn without_date(response: &[u8]) -> Vec<u8> {
+    let head_end = response.windows(4).position(|w| w == b"\r\n\r\n").map_or(response.len(), |e| e + 4);
+    let head = String::from_utf8_lossy(&response[..head_end]);
+    let mut out: Vec<u8> = head
+        .split("\r\n")
+        .map(|line| if line.to_ascii_lowercase().starts_with("date: ") { "date: -" } else { line })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+        .into_bytes();
+    out.extend_from_slice(&response[head_end..]);
+    out
+}
+
+fn header_of(response: &[u8], name: &str) -> String {
+    let text = String::from_utf8_lossy(response);
+    text.lines()
+        .find_map(|line| {
+            line.to_ascii_lowercase().strip_prefix(&format!("{name}: ")).map(|_| line[name.len() + 2..].to_owned())
+        })
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+/// A published app with a 1 MiB AppImage, a small deb, and a delta between two AppImage releases.
+struct Published {
+    download: String,
+    deb: String,
+    delta: String,
+    appimage: Vec<u8>,
+}
+
+fn publish(server: &ServerProcess, dir: &Path) -> Published {
+    let demo = register_demo(server, dir);
+    let v1 = artifact_bytes(7, 1024 * 1024 + 5);
+    let mut v2 = v1.clone();
+    v2[500_000..500_016].copy_from_slice(b"the changed part");
+    let deb = artifact_bytes(8, 70_000);
+    let dist = dir.join("dist");
+    std::fs::create_dir_all(&dist).unwrap();
+    let a1 = write_signed(&dist, "demo_1.0.0_amd64.AppImage", &v1, &demo.key, "1.0.0", Format::Tauri);
+    ok_json(cli_publish(server, &demo, "1.0.0", "stable", &[&a1]));
+    let a2 = write_signed(&dist, "demo_2.0.0_amd64.AppImage", &v2, &demo.key, "2.0.0", Format::Tauri);
+    let d2 = write_signed(&dist, "demo_2.0.0_amd64.deb", &deb, &demo.key, "2.0.0", Format::Tauri);
+    let published = ok_json(cli_publish(server, &demo, "2.0.0", "stable", &[&a2, &d2]));
+    let path_of = |name: &str| {
+        let artifacts = published["artifacts"].as_array().unwrap();
+        let url = artifacts.iter().find(|a| a["url"].as_str().unwrap().ends_with(name)).unwrap()["url"].as_str();
+        url.unwrap().strip_prefix(PUBLIC_URL).unwrap().to_owned()
+    };
+    let stored = "millennium_delta_jobs_total{app=\"demo\",result=\"stored\"}";
+    wait_for("the delta", Duration::from_secs(60), || figure(server, stored) == 1);
+    let hash = millennium_update_protocol::metadata::blake2b_256_hex(&v1);
+    let answer = wait_for_delta_answer(server, &hash);
+    let delta = answer["deltas"][0]["url"].as_str().unwrap().strip_prefix(PUBLIC_URL).unwrap().to_owned();
+    Published { download: path_of(".AppImage"), deb: path_of(".deb"), delta, appimage: v2 }
+}
+
+/// The requests compared: (raw request, whether it is a `HEAD`).
+fn requests(published: &Published, etag: &str) -> Vec<(Vec<u8>, bool)> {
+    let get = |path: &str, extra: &str| format!("GET {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n").into_bytes();
+    let head = |path: &str, extra: &str| format!("HEAD {path} HTTP/1.1\r\nHost: x\r\n{extra}\r\n").into_bytes();
+    let (download, deb, delta) = (&published.download, &published.deb, &published.delta);
+    let long = format!("/demo/linux/x86_64/1.0.0/deb?x={}", "a".repeat(5000));
+    let admin = format!("Authorization: Bearer {ADMIN_TOKEN}\r\n");
+    let mut list = vec![
+        (get("/demo/linux/x86_64/1.0.0/deb", ""), false),
+        (get("/demo/linux/x86_64/1.0.0", "Accept: application/json\r\n"), false),
+        (get("/demo/linux/x86_64/1.0.0/appimage?channel=stable&install_id=abc", ""), false),
+        (get("/demo/linux/x86_64/9.0.0/deb", ""), false),
+        (get("/demo/linux/x86_64/1.0.0/deb?channel=made-up", ""), false),
+        (get("/demo/linux/x86_64/not-a-version/deb", ""), false),
+        (get("/nope/linux/x86_64/1.0.0/deb", ""), false),
+        (get("/demo/stable/latest.json", ""), false),
+        (get("/demo/stable/latest.json?client=cargo-packager", ""), false),
+        (get("/demo/linux/x86_64/1.0.0", "X-Millennium-Webview: webkitgtk=2.44.1\r\n"), false),
+        (head("/demo/linux/x86_64/1.0.0/deb", ""), true),
+        (get(download, ""), false),
+        (get(deb, ""), false),
+        (head(download, ""), true),
+        (get(download, "Range: bytes=0-99\r\n"), false),
+        (get(download, "Range: bytes=-100\r\n"), false),
+        (get(download, "Range: bytes=1000000-\r\n"), false),
+        (get(download, "Range: bytes=99999999-\r\n"), false),
+        (get(download, "Range: bytes=0-1,5-6\r\n"), false),
+        (get(download, "Range: items=0-1\r\n"), false),
+        (head(download, "Range: bytes=10-19\r\n"), true),
+        (get(download, &format!("If-None-Match: {etag}\r\n")), false),
+        (get(download, "If-None-Match: \"other\"\r\n"), false),
+        (get(download, "If-Range: \"other\"\r\nRange: bytes=0-9\r\n"), false),
+        (get(download, &format!("If-Range: {etag}\r\nRange: bytes=0-9\r\n")), false),
+        (get(delta, ""), false),
+        (get(delta, "Range: bytes=5-20\r\n"), false),
+        (head(delta, ""), true),
+        (get("/download/demo/2.0.0/linux-x86_64-appimage/nope.AppImage", ""), false),
+        (get("/download/demo/9.9.9/linux-x86_64-appimage/demo_2.0.0_amd64.AppImage", ""), false),
+        (get("/healthz", ""), false),
+        (get("/healthz?x=%20y&z", "X-Note: caf\u{e9}\r\n"), false),
+        (get("/openapi.json", ""), false),
+        (get("/metrics", ""), false),
+        (get("/api/v1/apps/demo", ""), false),
+        (get("/api/v1/apps/demo", &admin), false),
+        (get("/api/v1/apps/demo/releases", &admin), false),
+        (get("/%zz", ""), false),
+        (get("/no/such/route/at/all/here", ""), false),
+        (get(&long, ""), false),
+        (get("/healthz", &(0..100).map(|i| format!("X-H{i}: {i}\r\n")).collect::<String>()), false),
+        (get("/healthz", &(0..20).map(|i| format!("X-H{i}: {}\r\n", "b".repeat(1024))).collect::<String>()), false),
+        // Handed to hyper: the answers are hyper's on both sides, and must stay so.
+        (b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".to_vec(), false),
+        (b"DELETE /healthz HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), false),
+        (b"GET /healthz HTTP/1.0\r\n\r\n".to_vec(), false),
+        (b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".to_vec(), false),
+        (b"GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n".to_vec(), false),
+        (b"GET /healthz HTTP/1.1\r\nBad Header: x\r\n\r\n".to_vec(), false),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX: a\x01b\r\n\r\n".to_vec(), false),
+        (b"GET http://x/healthz HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(), false),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(), false),
+        (format!("GET /healthz HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(100 * 1024)).into_bytes(), false),
+        (get("/healthz", &(0..200).map(|i| format!("X-H{i}: 1\r\n")).collect::<String>()), false),
+    ];
+    // The same request with its head split over two writes is answered the same way.
+    list.push((get("/demo/linux/x86_64/1.0.0/deb", "X-Split: 1\r\n"), false));
+    list
+}
+
+/// Each request on a fresh connection; the raw answers, dates blanked.
+fn answers(port: u16, requests: &[(Vec<u8>, bool)]) -> Vec<Option<Vec<u8>>> {
+    requests
+        .iter()
+        .map(|(request, head)| {
+            let mut raw = Raw::connect(port);
+            if request.windows(9).any(|w| w == b"X-Split: ") {
+                raw.send(&request[..10]);
+                std::thread::sleep(Duration::from_millis(50));
+                raw.send(&request[10..]);
+            } else {
+                raw.send(request);
+            }
+            raw.response(*head).map(|r| without_date(&r))
+        })
+        .collect()
+}
+
+#[test]
+fn the_front_answers_byte_for_byte_as_hyper_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    let front = start(tmp.path(), &data_dir, &[("MILLENNIUM_DELTA_POLL", "1")]);
+    let published = publish(&front, tmp.path());
+    let mut raw = Raw::connect(front.port);
+    raw.send(format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", published.download).as_bytes());
+    let whole = raw.response(false).unwrap();
+    let etag = header_of(&whole, "etag");
+    assert!(whole.ends_with(&published.appimage), "the download is not the artifact");
+    let requests = requests(&published, &etag);
+    let ours = answers(front.port, &requests);
+    front.stop();
+
+    let hyper = start(tmp.path(), &data_dir, &[("MILLENNIUM_HTTP_FRONT", "false")]);
+    let theirs = answers(hyper.port, &requests);
+    hyper.stop();
+
+    for (((request, _), ours), theirs) in requests.iter().zip(&ours).zip(&theirs) {
+        let request_text = String::from_utf8_lossy(&request[..request.len().min(200)]);
+        let (Some(ours), Some(theirs)) = (ours, theirs) else {
+            assert_eq!(ours.is_some(), theirs.is_some(), "one side closed without answering {request_text:?}");
+            continue;
+        };
+        if request.len() > 64 * 1024 {
+            // Over hyper's 64 KiB buffer, whether hyper itself or the router refuses a head (`431` either way)
+            // depends on how much hyper happens to read at once, with or without the front.
+            let status = |r: &[u8]| String::from_utf8_lossy(&r[..12]).to_string();
+            assert_eq!(status(ours), "HTTP/1.1 431");
+            assert_eq!(status(theirs), "HTTP/1.1 431");
+            continue;
+        }
+        let is_head_304 = request.starts_with(b"HEAD") && theirs.starts_with(b"HTTP/1.1 304");
+        let theirs = if is_head_304 {
+            // The deliberate difference: hyper puts `content-length: 0` on a `304` to `HEAD`; RFC 9110 forbids a
+            // length other than the `200`'s.
+            String::from_utf8_lossy(theirs).replace("content-length: 0\r\n", "").into_bytes()
+        } else {
+            theirs.clone()
+        };
+        assert!(
+            *ours == theirs,
+            "different answers to {request_text:?}:\nfront: {}\nhyper: {}",
+            String::from_utf8_lossy(&ours[..ours.len().min(2000)]),
+            String::from_utf8_lossy(&theirs[..theirs.len().min(2000)])
+        );
+    }
+    // The cases that matter were really answered, not refused alike.
+    let status = |i: usize| String::from_utf8_lossy(&ours[i].as_ref().unwrap()[..12]).to_string();
+    assert_eq!(status(0), "HTTP/1.1 200");
+    assert_eq!(status(14), "HTTP/1.1 206");
+    assert_eq!(status(17), "HTTP/1.1 416");
+    assert_eq!(status(21), "HTTP/1.1 304");
+    assert_eq!(status(25), "HTTP/1.1 200");
+    assert_eq!(status(26), "HTTP/1.1 206");
+}
+
+/// The server with a published release, started with `env`.
+fn served(tmp: &Path, env: &[(&str, &str)]) -> (ServerProcess, Published) {
+    let data_dir = tmp.join("data");
+    let mut env = env.to_vec();
+    env.push(("MILLENNIUM_DELTA_POLL", "1"));
+    let server = start(tmp, &data_dir, &env);
+    let published = publish(&server, tmp);
+    (server, published)
+}
+
+#[test]
+fn pipelined_requests_are_answered_in_order_across_the_hand_off_to_hyper() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, published) = served(tmp.path(), &[]);
+    let check = "GET /demo/linux/x86_64/1.0.0/deb HTTP/1.1\r\nHost: x\r\n\r\n";
+    let range = format!("GET {} HTTP/1.1\r\nHost: x\r\nRange: bytes=0-9\r\n\r\n", published.download);
+    let events = r#"{"events":[{"kind":"installed","install_id":"pipelined-1","from":"1.0.0","to":"2.0.0","target":"linux-x86_64-appimage"}]}"#;
+    let post = format!(
+        "POST /demo/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{events}",
+        events.len()
+    );
+    // Front, front, hyper (a body), then hyper serves the rest of the connection.
+    let all = format!("{check}{range}{post}{check}HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n{check}");
+    let mut raw = Raw::connect(server.port);
+    raw.send(all.as_bytes());
+    let statuses: Vec<String> = [false, false, false, false, true, false]
+        .iter()
+        .map(|head| {
+            let response = raw.response(*head).expect("an answer to each pipelined request");
+            String::from_utf8_lossy(&response).lines().next().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "HTTP/1.1 200 OK",
+            "HTTP/1.1 206 Partial Content",
+            "HTTP/1.1 202 Accepted",
+            "HTTP/1.1 200 OK",
+            "HTTP/1.1 200 OK",
+            "HTTP/1.1 200 OK"
+        ]
+    );
+    // Pipelined byte by byte too.
+    let mut raw = Raw::connect(server.port);
+    for byte in format!("{check}{check}").bytes() {
+        raw.send(&[byte]);
+    }
+    for _ in 0..2 {
+        assert!(raw.response(false).unwrap().starts_with(b"HTTP/1.1 200 OK\r\n"));
+    }
+    server.stop();
+}
+
+#[test]
+fn keep_alive_serves_many_requests_and_http_1_0_closes_unless_asked_not_to() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, published) = served(tmp.path(), &[]);
+    let mut raw = Raw::connect(server.port);
+    for i in 0..200 {
+        let path = if i % 2 == 0 { "/demo/linux/x86_64/1.0.0/deb" } else { published.download.as_str() };
+        raw.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\nRange: bytes=0-99\r\n\r\n").as_bytes());
+        assert!(raw.response(false).is_some(), "request {i} on one connection");
+    }
+    // `Connection: close`: answered, then closed.
+    raw.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let response = raw.response(false).unwrap();
+    assert!(String::from_utf8_lossy(&response).contains("connection: close\r\n"));
+    assert!(raw.closed_within(Duration::from_secs(5)));
+    // HTTP/1.0: closed after the answer, unless keep-alive is asked for.
+    let mut raw = Raw::connect(server.port);
+    raw.send(b"GET /healthz HTTP/1.0\r\n\r\n");
+    assert!(raw.response(false).unwrap().starts_with(b"HTTP/1.0 200 OK"));
+    assert!(raw.closed_within(Duration::from_secs(5)));
+    let mut raw = Raw::connect(server.port);
+    for _ in 0..3 {
+        raw.send(b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+        let response = raw.response(false).unwrap();
+        assert!(String::from_utf8_lossy(&response).contains("connection: keep-alive\r\n"));
+    }
+    server.stop();
+}
+
+#[test]
+fn slow_loris_and_idle_connections_are_closed_after_their_timeouts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let env = [("MILLENNIUM_HEADER_READ_TIMEOUT", "2"), ("MILLENNIUM_IDLE_TIMEOUT", "3")];
+    let server = start(tmp.path(), &tmp.path().join("data"), &env);
+    // A head trickling in a byte every 200 ms never completes: cut off 2 s after its first byte.
+    let mut raw = Raw::connect(server.port);
+    let started = Instant::now();
+    let mut cut_off = false;
+    for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ".iter().chain([b'a'; 100].iter()) {
+        if raw.stream.write_all(&[*byte]).is_err() || raw.closed_within(Duration::from_millis(200)) {
+            cut_off = true;
+            break;
+        }
+    }
+    let elapsed = started.elapsed();
+    assert!(cut_off, "a slow head was let through");
+    assert!(elapsed >= Duration::from_secs(2) && elapsed < Duration::from_secs(5), "cut off after {elapsed:?}");
+    // An idle keep-alive connection, after one request: closed after 3 s of nothing, not before.
+    let mut raw = Raw::connect(server.port);
+    raw.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(raw.response(false).is_some());
+    assert!(!raw.closed_within(Duration::from_secs(2)), "closed before the idle timeout");
+    assert!(raw.closed_within(Duration::from_secs(3)), "still open after the idle timeout");
+    // A connection that never sends anything is idle too.
+    let mut raw = Raw::connect(server.port);
+    assert!(raw.closed_within(Duration::from_secs(5)));
+    server.stop();
+}
+
+#[test]
+fn a_client_that_stops_reading_a_download_is_dropped_after_the_write_timeout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    let server = start(tmp.path(), &data_dir, &[("MILLENNIUM_WRITE_TIMEOUT", "1")]);
+    let demo = register_demo(&server, tmp.path());
+    // Far more than the socket buffers on both ends hold.
+    let data = artifact_bytes(5, 40 * 1024 * 1024);
+    let file = write_signed(tmp.path(), "demo_1.0.0_amd64.AppImage", &data, &demo.key, "1.0.0", Format::Tauri);
+    let published = ok_json(cli_publish(&server, &demo, "1.0.0", "stable", &[&file]));
+    let path = published["artifacts"][0]["url"].as_str().unwrap().strip_prefix(PUBLIC_URL).unwrap().to_owned();
+    let mut raw = Raw::connect(server.port);
+    raw.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+    assert!(raw.fill());
+    // Stop reading for longer than the write timeout: the server gives up on the connection.
+    std::thread::sleep(Duration::from_secs(4));
+    while raw.fill() {}
+    assert!(raw.buf.len() < data.len(), "the whole download arrived although the client stopped reading");
+    // A client that keeps reading gets everything.
+    let mut raw = Raw::connect(server.port);
+    raw.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+    assert!(raw.response(false).unwrap().ends_with(&data));
+    server.stop();
+}
+
+#[test]
+fn many_clients_resetting_mid_sendfile_leave_the_server_healthy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, published) = served(tmp.path(), &[]);
+    let port = server.port;
+    let path = published.download.clone();
+    let threads: Vec<_> = (0..32)
+        .map(|i| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                for _ in 0..10 {
+                    let mut raw = Raw::connect(port);
+                    raw.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+                    if i % 2 == 0 {
+                        raw.fill();
+                    }
+                    // SO_LINGER 0: the close is a reset, in the middle of the server's sendfile.
+                    rustix::net::sockopt::set_socket_linger(&raw.stream, Some(Duration::ZERO)).unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    let mut raw = Raw::connect(port);
+    raw.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+    assert!(raw.response(false).unwrap().ends_with(&published.appimage));
+    raw.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(raw.response(false).unwrap().starts_with(b"HTTP/1.1 200 OK"));
+    // The downloads the server saw were counted (a reset can beat the request), and the bytes `sendfile` sent.
+    assert!(figure(&server, "millennium_update_downloads_total{app=\"demo\",kind=\"full\"}") > 160);
+    assert!(figure(&server, "millennium_download_bytes_total{app=\"demo\"}") >= published.appimage.len() as u64);
+    server.stop();
+}
