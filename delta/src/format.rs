@@ -6,7 +6,7 @@
 //!      4    4  132, little-endian: the skippable frame's length
 //!      8    8  `MLNDELTA`
 //!     16    1  container version (1)
-//!     17    1  encoder id (1 zstd, 2 bsdiff)
+//!     17    1  encoder id (1 zstd, 2 bsdiff, 3 unpacked)
 //!     18    2  zero (reserved; a reader refuses anything else)
 //!     20    8  base size, little-endian        28   32  base BLAKE2b-256
 //!     60    8  result size, little-endian      68   32  result BLAKE2b-256

@@ -17,6 +17,7 @@
 
 mod error;
 mod format;
+mod unpacked;
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
@@ -36,17 +37,22 @@ pub enum Encoder {
     /// executables with shifted addresses compress very well; its suffix array costs about 5x the base in memory
     /// while making, so it is skipped for bases above [`MakeOptions::bsdiff_max_base`].
     Bsdiff,
+    /// For compressed artifacts (`.app.tar.gz`, `.deb`): a zstd or bsdiff delta between the *decompressed* contents,
+    /// with the recipe that compresses the result back byte for byte (the `unpacked` module). Steps aside for
+    /// anything else.
+    Unpacked,
 }
 
 impl Encoder {
     /// Every encoder, in the order [`make`] tries them.
-    pub const ALL: [Encoder; 2] = [Encoder::Zstd, Encoder::Bsdiff];
+    pub const ALL: [Encoder; 3] = [Encoder::Zstd, Encoder::Bsdiff, Encoder::Unpacked];
 
     /// The id stored in the container.
     pub fn id(self) -> u8 {
         match self {
             Encoder::Zstd => 1,
             Encoder::Bsdiff => 2,
+            Encoder::Unpacked => 3,
         }
     }
 
@@ -55,11 +61,12 @@ impl Encoder {
         Encoder::ALL.into_iter().find(|e| e.id() == id)
     }
 
-    /// The lowercase name: `zstd`, `bsdiff`.
+    /// The lowercase name: `zstd`, `bsdiff`, `unpacked`.
     pub fn name(self) -> &'static str {
         match self {
             Encoder::Zstd => "zstd",
             Encoder::Bsdiff => "bsdiff",
+            Encoder::Unpacked => "unpacked",
         }
     }
 }
@@ -151,6 +158,7 @@ pub fn make(base: &Path, target: &Path, output: &Path, options: &MakeOptions) ->
             Encoder::Zstd => Some(encode_zstd(&base_data, &target_data, options.zstd_level)?),
             Encoder::Bsdiff if base_data.len() as u64 > options.bsdiff_max_base => None,
             Encoder::Bsdiff => Some(encode_bsdiff(&base_data, &target_data)?),
+            Encoder::Unpacked => unpacked::encode(&base_data, &target_data, options)?,
         };
         attempts.push(Attempt { encoder, size: payload.as_ref().map(|p| (HEADER_LEN + p.len()) as u64) });
         if let Some(payload) = payload
@@ -247,10 +255,11 @@ pub struct Applied {
 /// `max_result_size` bytes (for the updater: the signed size of the full artifact).
 ///
 /// Checks, in this order, each a distinct [`Error`]: the container (`not_a_delta`, `unsupported_version`,
-/// `unknown_encoder`, `truncated`), the cap (`too_large`), the payload's hash (`corrupt`), the base's size and hash
+/// `unknown_encoder`, `truncated`), the cap (`too_large`), the payload's hash (`corrupt`), the base's size
 /// (`wrong_base`); then it decodes to a temporary file beside `output`, stopping as soon as the decoder writes more than
-/// the announced size, and checks the result's size and hash (`result_mismatch`) before renaming it to `output`. On
-/// any error `output` is untouched and the temporary file is removed.
+/// the announced size, while a second thread hashes the base (a wrong one is `wrong_base`, whatever the decoder did),
+/// and checks the result's size and hash (`result_mismatch`) before renaming it to `output`. On any error `output` is
+/// untouched and the temporary file is removed.
 ///
 /// Memory: the base is read into memory (both decoders need random access to it and `unsafe` memory maps are not
 /// allowed here), plus for zstd a window buffer of up to the result's size, plus for bsdiff the payload and two
@@ -271,7 +280,34 @@ pub fn apply(base: &Path, delta: &Path, output: &Path, max_result_size: u64) -> 
     }
 
     let base_data = read_base(base, &header)?;
+    // The base's hash is checked on a second thread while the delta decodes (into a temporary file, bounded by the
+    // announced size): a wrong base is still refused before anything is renamed into place, and the hash no longer
+    // adds its time to the apply's.
+    let temp = std::thread::scope(|scope| {
+        let hashing = scope.spawn(|| format::blake2b_256(&base_data));
+        let decoded = decode(&header, file, delta, &base_data, output);
+        let base_ok = hashing.join().is_ok_and(|hash| hash == header.base_blake2b_256);
+        if !base_ok {
+            return Err(Error::WrongBase {
+                path: base.into(),
+                reason: format!("its BLAKE2b-256 is not `{}`", hex::encode(header.base_blake2b_256)),
+            });
+        }
+        decoded
+    })?;
+    temp.persist(output).map_err(|e| Error::io("write", output, e.error))?;
+    Ok(Applied { header })
+}
 
+/// Decodes the payload of `file` (the delta at `delta`, positioned anywhere) against `base_data` into a temporary file
+/// beside `output`, and checks the result's size and hash; the file is returned to be renamed into place.
+fn decode(
+    header: &Header,
+    mut file: File,
+    delta: &Path,
+    base_data: &[u8],
+    output: &Path,
+) -> Result<tempfile::NamedTempFile> {
     let mut temp = temp_beside(output)?;
     let temp_path = temp.path().to_path_buf();
     let mut sink = Sink {
@@ -285,7 +321,7 @@ pub fn apply(base: &Path, delta: &Path, output: &Path, max_result_size: u64) -> 
         Encoder::Zstd => {
             file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(|e| Error::io("read the delta", delta, e))?;
             let payload = BufReader::new(file.take(header.payload_size));
-            zstd::stream::read::Decoder::with_ref_prefix(payload, &base_data).and_then(|mut decoder| {
+            zstd::stream::read::Decoder::with_ref_prefix(payload, base_data).and_then(|mut decoder| {
                 decoder.window_log_max(zstd_window_log(header.base_size, header.result_size))?;
                 std::io::copy(&mut decoder, &mut sink)
             })
@@ -296,7 +332,19 @@ pub fn apply(base: &Path, delta: &Path, output: &Path, max_result_size: u64) -> 
             file.take(header.payload_size)
                 .read_to_end(&mut payload)
                 .map_err(|e| Error::io("read the delta", delta, e))?;
-            qbsdiff::Bspatch::new(&payload).and_then(|patch| patch.buffer_size(128 << 10).apply(&base_data, &mut sink))
+            qbsdiff::Bspatch::new(&payload).and_then(|patch| patch.buffer_size(128 << 10).apply(base_data, &mut sink))
+        }
+        Encoder::Unpacked => {
+            let mut payload = Vec::with_capacity(header.payload_size as usize);
+            file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(|e| Error::io("read the delta", delta, e))?;
+            file.take(header.payload_size)
+                .read_to_end(&mut payload)
+                .map_err(|e| Error::io("read the delta", delta, e))?;
+            match unpacked::apply(base_data, &payload, header.result_size, &mut sink, delta) {
+                Err(_) if sink.overflow => Ok(0),
+                Err(e) => return Err(e),
+                Ok(()) => Ok(0),
+            }
         }
     };
     if sink.overflow {
@@ -323,11 +371,10 @@ pub fn apply(base: &Path, delta: &Path, output: &Path, max_result_size: u64) -> 
             reason: "its BLAKE2b-256 is not the one announced".into(),
         });
     }
-    temp.persist(output).map_err(|e| Error::io("write", output, e.error))?;
-    Ok(Applied { header })
+    Ok(temp)
 }
 
-/// Reads the base into memory, refusing it by size before reading and by hash after.
+/// Reads the base into memory, refusing it by size before reading (its hash is checked by the caller).
 fn read_base(base: &Path, header: &Header) -> Result<Vec<u8>> {
     let file = File::open(base).map_err(|e| Error::io("open the base", base, e))?;
     let size = file.metadata().map_err(|e| Error::io("read the base", base, e))?.len();
@@ -339,12 +386,6 @@ fn read_base(base: &Path, header: &Header) -> Result<Vec<u8>> {
     }
     let mut data = Vec::with_capacity(size as usize);
     file.take(size).read_to_end(&mut data).map_err(|e| Error::io("read the base", base, e))?;
-    if format::blake2b_256(&data) != header.base_blake2b_256 {
-        return Err(Error::WrongBase {
-            path: base.into(),
-            reason: format!("its BLAKE2b-256 is not `{}`", hex::encode(header.base_blake2b_256)),
-        });
-    }
     Ok(data)
 }
 

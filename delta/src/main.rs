@@ -2,7 +2,7 @@
 //! and the updater call the library).
 //!
 //! ```text
-//! millennium-delta make [--encoder zstd|bsdiff] BASE NEW DELTA   stdout: `kept ENCODER SIZE` or `not-worth-it`,
+//! millennium-delta make [--encoder zstd|bsdiff|unpacked] BASE NEW DELTA   stdout: `kept ENCODER SIZE` or `not-worth-it`,
 //!                                                                 then one `tried ENCODER SIZE|skipped` line each
 //! millennium-delta apply [--max-size BYTES] BASE DELTA OUTPUT     default cap: the size the delta announces
 //! millennium-delta inspect DELTA                                  the header, one `key value` a line
@@ -15,7 +15,7 @@ use std::process::ExitCode;
 
 use millennium_delta::{Encoder, MakeOptions, Outcome};
 
-const USAGE: &str = "usage: millennium-delta make [--encoder zstd|bsdiff] BASE NEW DELTA
+const USAGE: &str = "usage: millennium-delta make [--encoder zstd|bsdiff|unpacked] BASE NEW DELTA
        millennium-delta apply [--max-size BYTES] BASE DELTA OUTPUT
        millennium-delta inspect DELTA";
 

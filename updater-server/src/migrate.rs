@@ -3,7 +3,7 @@
 //! single-machine server can move to replicas without losing anything.
 //!
 //! The target database must be empty (no app): migrations are applied to it first, then every row of every table is
-//! copied in one transaction, keeping release ids. Artifact blobs are copied first when the stores differ, each one
+//! copied in one transaction, keeping release ids. Artifact and delta blobs are copied first when the stores differ, each one
 //! hashed on the way and refused unless its SHA-256 is the one the database names. Finally the target is read back
 //! and compared with the source: same rows, and every referenced blob present. A failure leaves the target database
 //! empty (the row copy is one transaction); blobs already copied are unreferenced and collected later.
@@ -26,7 +26,7 @@ pub struct Migrated {
     pub to: Storage,
     /// Rows copied, per table.
     pub rows: Counts,
-    /// Artifact files.
+    /// Artifact and delta files.
     pub blobs: BlobCopy,
 }
 
@@ -45,7 +45,7 @@ impl Storage {
     }
 }
 
-/// The artifact files `migrate` copied.
+/// The artifact and delta files `migrate` copied.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BlobCopy {
     /// Files the database references.
@@ -73,6 +73,7 @@ impl Migrated {
             "signed metadata: {} roots, {} release documents, {} online keys, {} freshness documents",
             rows.roots, rows.release_documents, rows.online_keys, rows.freshness
         )?;
+        writeln!(out, "deltas: {} rows", rows.deltas)?;
         writeln!(
             out,
             "blobs: {} referenced, {} copied ({} bytes) to {:?}",
@@ -96,6 +97,11 @@ pub async fn migrate(from: &StorageConfig, to: &StorageConfig) -> Result<Migrate
     let mut sizes = std::collections::BTreeMap::new();
     for artifact in &export.artifacts {
         sizes.insert(artifact.sha256.clone(), artifact.size);
+    }
+    for delta in &export.deltas {
+        if let (Some(sha256), Some(size)) = (&delta.sha256, delta.size) {
+            sizes.insert(sha256.clone(), size);
+        }
     }
     let same_store = from.blobs == to.blobs;
     let mut copied = 0u64;
@@ -188,6 +194,7 @@ pub async fn migrate(from: &StorageConfig, to: &StorageConfig) -> Result<Migrate
                 .iter()
                 .map(|(app, y)| format!("yank list {app} {} {} {} {}", y.sequence, y.envelope, y.hash, y.created_at)),
         );
+        rows.extend(e.deltas.iter().map(|d| format!("delta {d:?}")));
         rows
     };
     if describe(&export) != describe(&check) || export.health != check.health {

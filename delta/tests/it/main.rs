@@ -5,3 +5,4 @@ mod fixtures;
 mod refusals;
 mod round_trip;
 mod tools;
+mod unpacked;

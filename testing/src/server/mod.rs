@@ -72,6 +72,29 @@ impl TestServer {
         TestServer { dir, url, state, admin, stop: Some(stop) }
     }
 
+    /// The value of the `/metrics` series `series` (`name{labels}`), 0 when absent.
+    pub async fn figure(&self, series: &str) -> u64 {
+        let url = format!("{}/metrics", self.url);
+        let response = reqwest::Client::new().get(url).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+        let text = response.text().await.unwrap();
+        text.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0)
+    }
+
+    /// How many downloads of `app`'s files of `kind` (`delta` or `full`) the server counted.
+    pub async fn downloads(&self, app: &str, kind: &str) -> u64 {
+        self.figure(&format!("millennium_update_downloads_total{{app=\"{app}\",kind=\"{kind}\"}}")).await
+    }
+
+    /// Waits (up to 2 minutes) until the delta job (started with `replicas::start`) has stored `n` deltas for `app`.
+    pub async fn wait_for_deltas(&self, app: &str, n: u64) {
+        let stored = format!("millennium_delta_jobs_total{{app=\"{app}\",result=\"stored\"}}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while self.figure(&stored).await < n {
+            assert!(std::time::Instant::now() < deadline, "the delta job stored no {n}th delta for {app} in time");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// The server's data directory.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
@@ -174,23 +197,60 @@ pub struct Offered {
     pub endpoint: String,
     /// The app's public key, in Tauri's format.
     pub pubkey: String,
+    /// The server's background jobs (the delta job), when started.
+    jobs: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Offered {
+    fn drop(&mut self) {
+        for job in &self.jobs {
+            job.abort();
+        }
+    }
 }
 
 impl Offered {
     pub async fn new(app: &str, v2: &[u8]) -> Offered {
+        Self::publish(app, None, v2).await
+    }
+
+    /// As [`Offered::new`], with `v1` published as 1.0.0 before 2.0.0, and the server's delta job (what `serve` runs
+    /// beside the HTTP server) run until it has stored the delta from `v1` to `v2`: an install of `v1` is offered
+    /// 2.0.0 with that delta (its use is counted on `/metrics`: [`TestServer::downloads`]).
+    pub async fn with_delta(app: &str, v1: &[u8], v2: &[u8]) -> Offered {
+        let mut offered = Self::publish(app, Some(v1), v2).await;
+        offered.jobs = millennium_update_server::server::replicas::start(&offered.server.state);
+        offered.server.wait_for_deltas(app, 1).await;
+        offered
+    }
+
+    /// v1 and v2 of an app for [`Offered::with_delta`]: a script with 1 MiB of payload, v2 with a few bytes of it
+    /// changed, so that the delta is a small fraction of v2.
+    pub fn script_releases() -> (Vec<u8>, Vec<u8>) {
+        let release = |version: &str| {
+            let mut data = format!("#!/bin/sh\necho {version}\nexit 0\n#").into_bytes();
+            data.extend((0..1u32 << 20).map(|i| b'a' + (i.wrapping_mul(2_654_435_761) >> 27) as u8 % 26));
+            data
+        };
+        (release("1.0.0"), release("2.0.0"))
+    }
+
+    async fn publish(app: &str, v1: Option<&[u8]>, v2: &[u8]) -> Offered {
         let server = TestServer::start().await;
         let registered = server.register(app, Scope::Publish).await;
         let target = format!("linux-{}", std::env::consts::ARCH);
-        let artifact = registered.artifact("2.0.0", &target, v2, &registered.key);
-        registered
-            .publish(
-                &PublishRequest { notes: Some(format!("{app} 2.0.0")), ..PublishRequest::new("2.0.0") },
-                &[artifact],
-            )
-            .await;
+        for (version, data) in v1.map(|v1| ("1.0.0", v1)).into_iter().chain([("2.0.0", v2)]) {
+            let artifact = registered.artifact(version, &target, data, &registered.key);
+            registered
+                .publish(
+                    &PublishRequest { notes: Some(format!("{app} {version}")), ..PublishRequest::new(version) },
+                    &[artifact],
+                )
+                .await;
+        }
         let endpoint = format!("{}/{app}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url);
         let pubkey = registered.key.public_key().to_text(Format::Tauri);
-        Offered { server, endpoint, pubkey }
+        Offered { server, endpoint, pubkey, jobs: Vec::new() }
     }
 
     /// The artifact files the server stores (content-addressed blobs; SQLite + files backend).

@@ -36,13 +36,20 @@ static void fail(const char *what) {
 
 struct progress {
     uint64_t downloaded, total, calls;
+    int transfer;      /* MILLENNIUM_TRANSFER_* of the last report */
+    int delta_failed;  /* a delta was tried and could not be used */
 };
 
 /* Called on this thread after every chunk. */
-static int on_progress(void *user_data, uint64_t downloaded, uint64_t total, int total_known) {
+static int on_progress(void *user_data, const MillenniumProgress *report) {
     struct progress *p = user_data;
-    p->downloaded = downloaded;
-    p->total = total_known ? total : 0;
+    if (report->transfer == MILLENNIUM_TRANSFER_DELTA_FAILED) {
+        p->delta_failed = 1;
+        return 0;
+    }
+    p->downloaded = report->downloaded;
+    p->total = report->total_known ? report->total : 0;
+    p->transfer = report->transfer;
     p->calls++;
     return 0; /* non-zero would cancel the download */
 }
@@ -99,11 +106,19 @@ int main(int argc, char **argv) {
     TRY(millennium_updater_update_version(update, &version));
     TRY(millennium_updater_update_notes(update, &notes));
     printf("updating to %s (%s)\n", version, notes ? notes : "no notes");
+    int uses_delta;
+    uint64_t delta_size;
+    TRY(millennium_updater_update_delta(update, &uses_delta, &delta_size));
+    if (uses_delta) {
+        printf("a delta of %" PRIu64 " bytes is offered\n", delta_size);
+    }
 
-    struct progress progress = {0, 0, 0};
+    struct progress progress = {0, 0, 0, MILLENNIUM_TRANSFER_FULL, 0};
     MillenniumDownload download;
-    TRY(millennium_updater_update_download(update, on_progress, &progress, &download));
-    printf("downloaded %" PRIu64 " of %" PRIu64 " bytes\n", progress.downloaded, progress.total);
+    TRY(millennium_updater_update_download_ex(update, on_progress, &progress, &download));
+    printf("downloaded %" PRIu64 " of %" PRIu64 " bytes (%s%s)\n", progress.downloaded, progress.total,
+           progress.transfer == MILLENNIUM_TRANSFER_DELTA ? "delta" : "full",
+           progress.delta_failed ? ", after the delta failed" : "");
     TRY(millennium_updater_download_install(download));
     printf("installed %s; relaunching\n", version);
     TRY(millennium_updater_download_free(download));

@@ -64,9 +64,21 @@ int main(int argc, char **argv) {
         std::string version = update->version();
         std::cout << "updating to " << version << " (" << update->notes().value_or("no notes") << ")\n";
 
+        if (std::optional<std::uint64_t> delta = update->delta_size()) {
+            std::cout << "a delta of " << *delta << " bytes is offered\n";
+        }
         mu::Progress last{0, std::nullopt};
-        mu::Download download = update->download([&last](const mu::Progress &p) { last = p; });
-        std::cout << "downloaded " << last.downloaded << " of " << last.total.value_or(0) << " bytes\n";
+        bool delta_failed = false;
+        mu::Download download = update->download([&](const mu::Progress &p) {
+            if (p.transfer == mu::Transfer::DeltaFailed) {
+                delta_failed = true;
+            } else {
+                last = p;
+            }
+        });
+        std::cout << "downloaded " << last.downloaded << " of " << last.total.value_or(0) << " bytes ("
+                  << (last.transfer == mu::Transfer::Delta ? "delta" : "full")
+                  << (delta_failed ? ", after the delta failed" : "") << ")\n";
         download.install();
         std::cout << "installed " << version << "; relaunching\n";
         updater.relaunch(); /* does not return on success */

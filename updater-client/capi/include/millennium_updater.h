@@ -106,6 +106,27 @@ typedef struct MillenniumStartup {
  */
 typedef int (*MillenniumProgressFn)(void *user_data, uint64_t downloaded, uint64_t total, int total_known);
 
+/* What the bytes of a progress report belong to (MillenniumProgress.transfer). */
+enum {
+    MILLENNIUM_TRANSFER_FULL = 0,        /* the whole artifact */
+    MILLENNIUM_TRANSFER_DELTA = 1,       /* a delta from the installed artifact (docs/protocol.md section 9) */
+    MILLENNIUM_TRANSFER_DELTA_FAILED = 2 /* reported once, nothing downloaded: the delta could not be used, and the
+                                            full artifact follows */
+};
+
+/* One progress report of millennium_updater_update_download_ex: as MillenniumProgressFn's arguments, and `transfer`
+ * (MILLENNIUM_TRANSFER_*). `downloaded` and `total` count the bytes of what `transfer` names: a delta update reports
+ * the delta's bytes. The report is valid during the call only. */
+typedef struct MillenniumProgress {
+    uint64_t downloaded;
+    uint64_t total;
+    int total_known;
+    int transfer;
+} MillenniumProgress;
+
+/* The progress callback of millennium_updater_update_download_ex, on the same terms as MillenniumProgressFn. */
+typedef int (*MillenniumProgressExFn)(void *user_data, const MillenniumProgress *progress);
+
 /* ----- library and errors ----- */
 
 /* The library's version, e.g. "0.1.0". Static. */
@@ -213,6 +234,13 @@ int millennium_updater_update_size(MillenniumUpdate update, int *out_known, uint
  * NULL; `user_data` is passed to it untouched. On success `*out_download` is a downloaded update to free. */
 int millennium_updater_update_download(MillenniumUpdate update, MillenniumProgressFn progress, void *user_data,
                                        MillenniumDownload *out_download);
+/* Whether the download will first try a delta from the installed artifact (the server offers one): `*out_uses_delta`
+ * 1 and its size in `*out_delta_size`, else 0. A delta that fails in any way falls back to the full download. */
+int millennium_updater_update_delta(MillenniumUpdate update, int *out_uses_delta, uint64_t *out_delta_size);
+/* millennium_updater_update_download, with progress reports that say whether the bytes are a delta or the full
+ * artifact (MillenniumProgress). */
+int millennium_updater_update_download_ex(MillenniumUpdate update, MillenniumProgressExFn progress, void *user_data,
+                                          MillenniumDownload *out_download);
 int millennium_updater_update_free(MillenniumUpdate update);
 
 /* ----- downloaded update ----- */

@@ -96,10 +96,19 @@ private:
 
 } // namespace detail
 
-/* Download progress: bytes so far (including a resumed earlier attempt), of `total` when known. */
+/* What the bytes of a progress report belong to. */
+enum class Transfer {
+    Full = MILLENNIUM_TRANSFER_FULL,               /* the whole artifact */
+    Delta = MILLENNIUM_TRANSFER_DELTA,             /* a delta from the installed artifact */
+    DeltaFailed = MILLENNIUM_TRANSFER_DELTA_FAILED /* once, nothing downloaded: the full artifact follows */
+};
+
+/* Download progress: bytes so far (including a resumed earlier attempt) of what `transfer` names, of `total` when
+ * known. */
 struct Progress {
     std::uint64_t downloaded;
     std::optional<std::uint64_t> total;
+    Transfer transfer = Transfer::Full;
 };
 
 /* Called on download()'s thread after every chunk. */
@@ -161,12 +170,20 @@ public:
         detail::check(millennium_updater_update_size(handle_.get(), &known, &size));
         return known ? std::optional<std::uint64_t>(size) : std::nullopt;
     }
+    /* The size of the delta the download will try first (the server offers one from the installed artifact); a delta
+     * that fails in any way falls back to the full download. */
+    std::optional<std::uint64_t> delta_size() const {
+        int uses = 0;
+        std::uint64_t size = 0;
+        detail::check(millennium_updater_update_delta(handle_.get(), &uses, &size));
+        return uses ? std::optional<std::uint64_t>(size) : std::nullopt;
+    }
     /* Downloads (resuming an earlier partial download) and verifies it. Blocks. */
     Download download(ProgressFn progress = nullptr) const {
         Context context{std::move(progress), nullptr};
         MillenniumDownload download{0};
-        int status = millennium_updater_update_download(handle_.get(), context.progress ? &trampoline : nullptr,
-                                                        &context, &download);
+        int status = millennium_updater_update_download_ex(handle_.get(), context.progress ? &trampoline : nullptr,
+                                                           &context, &download);
         /* The callback's own exception, not the CANCELLED it caused, is what the caller wants to see. */
         if (context.error) {
             std::rethrow_exception(context.error);
@@ -181,10 +198,11 @@ private:
         std::exception_ptr error;
     };
     /* No exception may unwind into the library: it is kept, and the download cancelled, to be rethrown above. */
-    static int trampoline(void *user_data, std::uint64_t downloaded, std::uint64_t total, int total_known) noexcept {
+    static int trampoline(void *user_data, const MillenniumProgress *p) noexcept {
         Context *context = static_cast<Context *>(user_data);
         try {
-            context->progress(Progress{downloaded, total_known ? std::optional<std::uint64_t>(total) : std::nullopt});
+            context->progress(Progress{p->downloaded, p->total_known ? std::optional<std::uint64_t>(p->total) : std::nullopt,
+                                       static_cast<Transfer>(p->transfer)});
             return 0;
         } catch (...) {
             context->error = std::current_exception();

@@ -14,7 +14,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 
 use millennium_updater::{
-    BundleType, DownloadedUpdate, InstallScope, InstallerUi, Progress, StartupStatus, Update, Updater, UpdaterBuilder,
+    BundleType, DownloadedUpdate, InstallScope, InstallerUi, Progress, StartupStatus, Transfer, Update, Updater,
+    UpdaterBuilder,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -69,6 +70,32 @@ pub struct MillenniumStartup {
 
 /// The progress callback: `(user_data, downloaded, total, total_known)`; non-zero cancels the download.
 pub type MillenniumProgressFn = Option<unsafe extern "C" fn(*mut c_void, u64, u64, c_int) -> c_int>;
+
+/// One progress report of `millennium_updater_update_download_ex`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct MillenniumProgress {
+    /// Bytes on disk so far, of the delta or of the full artifact (see `transfer`).
+    pub downloaded: u64,
+    /// The total, when `total_known` is non-zero.
+    pub total: u64,
+    pub total_known: c_int,
+    /// `MILLENNIUM_TRANSFER_FULL` (0), `_DELTA` (1) or `_DELTA_FAILED` (2, once, nothing downloaded: the full artifact
+    /// follows).
+    pub transfer: c_int,
+}
+
+/// The progress callback of `millennium_updater_update_download_ex`; non-zero cancels the download.
+pub type MillenniumProgressExFn = Option<unsafe extern "C" fn(*mut c_void, *const MillenniumProgress) -> c_int>;
+
+fn transfer_code(transfer: Transfer) -> c_int {
+    match transfer {
+        Transfer::Delta => 1,
+        Transfer::DeltaFailed => 2,
+        // `Transfer` may gain kinds: anything else is bytes of the full artifact.
+        _ => 0,
+    }
+}
 
 struct BuilderObj(Mutex<UpdaterBuilder>);
 
@@ -653,10 +680,39 @@ pub unsafe extern "C" fn millennium_updater_update_size(
     })
 }
 
-/// C's progress callback and its `user_data`.
+/// Whether the download will first try a delta from the installed artifact, and its size.
+///
+/// # Safety
+///
+/// The out-pointers are NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn millennium_updater_update_delta(
+    handle: MillenniumUpdate,
+    out_uses_delta: *mut c_int,
+    out_delta_size: *mut u64,
+) -> c_int {
+    call(|| {
+        let (uses_ptr, size_ptr) = (out(out_uses_delta, "out_uses_delta")?, out(out_delta_size, "out_delta_size")?);
+        let size = update(handle)?.update.delta_size();
+        // SAFETY: both checked non-null; writable per this function's contract.
+        unsafe {
+            put(uses_ptr, c_int::from(size.is_some()));
+            put(size_ptr, size.unwrap_or(0));
+        }
+        Ok(())
+    })
+}
+
+/// C's progress callback (either signature) and its `user_data`.
 struct CProgress {
-    callback: unsafe extern "C" fn(*mut c_void, u64, u64, c_int) -> c_int,
+    callback: CCallback,
     user_data: *mut c_void,
+}
+
+#[derive(Clone, Copy)]
+enum CCallback {
+    Plain(unsafe extern "C" fn(*mut c_void, u64, u64, c_int) -> c_int),
+    Ex(unsafe extern "C" fn(*mut c_void, *const MillenniumProgress) -> c_int),
 }
 
 // SAFETY: the download runs on the updater's current-thread runtime inside `block_on` on the thread that called
@@ -676,18 +732,54 @@ pub unsafe extern "C" fn millennium_updater_update_download(
     user_data: *mut c_void,
     out_download: *mut MillenniumDownload,
 ) -> c_int {
+    download(
+        handle,
+        progress.map(|callback| CProgress { callback: CCallback::Plain(callback), user_data }),
+        out_download,
+    )
+}
+
+/// Downloads and verifies the update, reporting what each byte belongs to (a delta or the full artifact).
+///
+/// # Safety
+///
+/// `progress` is NULL or a function of the documented signature; `out_download` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn millennium_updater_update_download_ex(
+    handle: MillenniumUpdate,
+    progress: MillenniumProgressExFn,
+    user_data: *mut c_void,
+    out_download: *mut MillenniumDownload,
+) -> c_int {
+    download(handle, progress.map(|callback| CProgress { callback: CCallback::Ex(callback), user_data }), out_download)
+}
+
+fn download(handle: MillenniumUpdate, callback: Option<CProgress>, out_download: *mut MillenniumDownload) -> c_int {
     call(|| {
         let ptr = out(out_download, "out_download")?;
         let object = update(handle)?;
         let local = CancellationToken::new();
         let stop = local.clone();
-        let callback = progress.map(|callback| CProgress { callback, user_data });
         let report = move |p: Progress| {
             // The download stops at its next await; until then, C is not called again after asking to stop.
             if let Some(c) = callback.as_ref().filter(|_| !stop.is_cancelled()) {
-                let total = p.total.unwrap_or(0);
-                // SAFETY: a C function of the documented signature, called on C's calling thread (see `CProgress`).
-                let answer = unsafe { (c.callback)(c.user_data, p.downloaded, total, c_int::from(p.total.is_some())) };
+                let (total, known) = (p.total.unwrap_or(0), c_int::from(p.total.is_some()));
+                // SAFETY: C functions of the documented signatures, called on C's calling thread (see `CProgress`);
+                // the report outlives the call.
+                let answer = unsafe {
+                    match c.callback {
+                        CCallback::Plain(f) => f(c.user_data, p.downloaded, total, known),
+                        CCallback::Ex(f) => {
+                            let report = MillenniumProgress {
+                                downloaded: p.downloaded,
+                                total,
+                                total_known: known,
+                                transfer: transfer_code(p.transfer),
+                            };
+                            f(c.user_data, &report)
+                        }
+                    }
+                };
                 if answer != 0 {
                     stop.cancel();
                 }

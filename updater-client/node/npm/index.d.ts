@@ -26,6 +26,9 @@ export class UpdaterError extends Error {
   kind: string;
   hint: string | null;
 }
+/** What the bytes of a progress report are: the full artifact, a delta from the installed one, or (once, nothing
+ * downloaded) a delta that could not be used, the full artifact following. */
+export type Transfer = 'full' | 'delta' | 'delta_failed';
 export class Download {
   install(): Promise<void>;
   installOnExit(): void;
@@ -34,7 +37,9 @@ export class Update {
   readonly version: string;
   readonly notes: string | null;
   readonly size: number | null;
-  download(progress?: (downloaded: number, total: number | null) => void): Promise<Download>;
+  readonly usesDelta: boolean;
+  readonly deltaSize: number | null;
+  download(progress?: (downloaded: number, total: number | null, transfer: Transfer) => void): Promise<Download>;
 }
 export class Updater {
   constructor(options: UpdaterOptions);

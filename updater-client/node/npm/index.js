@@ -84,24 +84,35 @@ class Update {
   get size() {
     return this._inner.size ?? null;
   }
-  // Downloads (resuming an earlier partial download) and verifies; progress(downloaded, total) after every chunk.
+  // Whether download() will first try a delta from the installed artifact (the server offers one); a delta that
+  // fails in any way falls back to the full download.
+  get usesDelta() {
+    return this._inner.usesDelta;
+  }
+  // The size of that delta in bytes, else null.
+  get deltaSize() {
+    return this._inner.deltaSize ?? null;
+  }
+  // Downloads (resuming an earlier partial download) and verifies; progress(downloaded, total, transfer) after every
+  // chunk, counting the bytes of what `transfer` names: 'delta' or 'full' ('delta_failed' once, with nothing
+  // downloaded, when the delta could not be used and the full artifact follows).
   async download(progress) {
     // Progress calls are queued for this thread by the download's worker and may arrive after the Promise settles:
     // those are dropped, and the final figures (kept by the addon) reported here if the last call was not them.
     let settled = false;
     let seen = null;
     const callback = progress
-      ? (downloaded, total) => {
+      ? (downloaded, total, transfer) => {
           if (!settled) {
             seen = downloaded;
-            progress(downloaded, total ?? null);
+            progress(downloaded, total ?? null, transfer);
           }
         }
       : undefined;
     const inner = await later(this._inner.download(callback));
     settled = true;
     if (progress && inner.downloaded != null && seen !== inner.downloaded) {
-      progress(inner.downloaded, inner.total ?? null);
+      progress(inner.downloaded, inner.total ?? null, inner.transfer);
     }
     return new Download(inner);
   }

@@ -285,8 +285,22 @@ impl Task for ApplyTask {
     }
 }
 
-/// `(downloaded, total)`, called on the main thread; `total` null when unknown.
-type ProgressFn = ThreadsafeFunction<(f64, Option<f64>), (), (f64, Option<f64>), Status, false>;
+/// One progress report: bytes downloaded, the total (None when unknown), and what the bytes are (`"full"`, `"delta"`
+/// or `"delta_failed"`: see `transfer_name`).
+type Report3 = (f64, Option<f64>, &'static str);
+
+/// `(downloaded, total, transfer)`, called on the main thread; `total` null when unknown.
+type ProgressFn = ThreadsafeFunction<Report3, (), Report3, Status, false>;
+
+/// What the bytes of a progress report belong to, as JavaScript is told.
+fn transfer_name(transfer: millennium_updater::Transfer) -> &'static str {
+    match transfer {
+        millennium_updater::Transfer::Delta => "delta",
+        millennium_updater::Transfer::DeltaFailed => "delta_failed",
+        // `Transfer` may gain kinds: anything else is bytes of the full artifact.
+        _ => "full",
+    }
+}
 
 #[napi]
 pub struct NativeUpdate {
@@ -312,9 +326,21 @@ impl NativeUpdate {
         self.update.size().map(|s| s as f64)
     }
 
+    /// Whether `download()` will first try a delta from the installed artifact (the server offers one).
+    #[napi(getter)]
+    pub fn uses_delta(&self) -> bool {
+        self.update.uses_delta()
+    }
+
+    /// The size of that delta in bytes, else null.
+    #[napi(getter)]
+    pub fn delta_size(&self) -> Option<f64> {
+        self.update.delta_size().map(|s| s as f64)
+    }
+
     /// Downloads (resuming an earlier partial download) and verifies; resolves to the downloaded update.
     #[napi(
-        ts_args_type = "progress?: (downloaded: number, total: number | null) => void",
+        ts_args_type = "progress?: (downloaded: number, total: number | null, transfer: 'full' | 'delta' | 'delta_failed') => void",
         ts_return_type = "Promise<NativeDownload>"
     )]
     pub fn download(&self, progress: Option<ProgressFn>) -> AsyncTask<DownloadTask> {
@@ -329,14 +355,14 @@ pub struct DownloadTask {
 }
 
 impl Task for DownloadTask {
-    type Output = (DownloadedUpdate, Option<(f64, Option<f64>)>);
+    type Output = (DownloadedUpdate, Option<Report3>);
     type JsValue = NativeDownload;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let progress = self.progress.as_ref();
         let last = Mutex::new(None);
         let report = |p: millennium_updater::Progress| {
-            let now = (p.downloaded as f64, p.total.map(|t| t as f64));
+            let now = (p.downloaded as f64, p.total.map(|t| t as f64), transfer_name(p.transfer));
             *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(now);
             if let Some(callback) = progress {
                 // Queued for the main thread; the download does not wait for JavaScript.
@@ -366,7 +392,7 @@ pub struct NativeDownload {
     downloaded: Arc<Mutex<Option<DownloadedUpdate>>>,
     /// The last progress: the callbacks queued for the main thread may arrive after the download's Promise settles,
     /// so `index.js` drops those and reports this one itself.
-    last: Option<(f64, Option<f64>)>,
+    last: Option<Report3>,
 }
 
 #[napi]
@@ -377,16 +403,22 @@ impl NativeDownload {
         AsyncTask::new(InstallTask { downloaded: self.downloaded.clone() })
     }
 
-    /// The bytes downloaded (the artifact's size), as last reported to the progress callback.
+    /// The bytes downloaded (the delta's or the artifact's size), as last reported to the progress callback.
     #[napi(getter)]
     pub fn downloaded(&self) -> Option<f64> {
-        self.last.map(|(downloaded, _)| downloaded)
+        self.last.map(|(downloaded, _, _)| downloaded)
     }
 
     /// The total the server announced, as last reported to the progress callback.
     #[napi(getter)]
     pub fn total(&self) -> Option<f64> {
-        self.last.and_then(|(_, total)| total)
+        self.last.and_then(|(_, total, _)| total)
+    }
+
+    /// What those bytes were (`"full"` or `"delta"`), as last reported to the progress callback.
+    #[napi(getter)]
+    pub fn transfer(&self) -> Option<&'static str> {
+        self.last.map(|(_, _, transfer)| transfer)
     }
 
     /// Installs it when the app quits (`applyPendingOnExit()`) instead.

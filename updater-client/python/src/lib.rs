@@ -378,18 +378,53 @@ impl Update {
         self.update.size()
     }
 
+    /// Whether `download()` will first try a delta from the installed artifact (the server offers one); a delta that
+    /// fails in any way falls back to the full download.
+    #[getter]
+    fn uses_delta(&self) -> bool {
+        self.update.uses_delta()
+    }
+
+    /// The size in bytes of that delta, else None.
+    #[getter]
+    fn delta_size(&self) -> Option<u64> {
+        self.update.delta_size()
+    }
+
     /// Downloads (resuming an earlier partial download) and verifies it; `progress(downloaded, total)` is called
-    /// after every chunk (`total` None when unknown). Blocks (without the GIL between calls of `progress`).
-    #[pyo3(signature = (progress=None))]
-    fn download(&self, py: Python<'_>, progress: Option<Py<PyAny>>) -> PyResult<Download> {
+    /// after every chunk (`total` None when unknown), counting the bytes of what is transferred: a delta, or the full
+    /// artifact. `on_transfer(kind)` is called when that changes, before its first progress: `"delta"`, then
+    /// `"full"` for a full download, or `"delta_failed"` (nothing downloaded) then `"full"` when the delta could not
+    /// be used. Blocks (without the GIL between calls of the callbacks).
+    #[pyo3(signature = (progress=None, on_transfer=None))]
+    fn download(
+        &self,
+        py: Python<'_>,
+        progress: Option<Py<PyAny>>,
+        on_transfer: Option<Py<PyAny>>,
+    ) -> PyResult<Download> {
         let local = CancellationToken::new();
         let stop = local.clone();
         let raised: Arc<Mutex<Option<PyErr>>> = Arc::default();
         let keep = raised.clone();
+        let mut last: Option<millennium_updater::Transfer> = None;
         let report = move |p: millennium_updater::Progress| {
-            let Some(callback) = progress.as_ref().filter(|_| !stop.is_cancelled()) else { return };
+            if stop.is_cancelled() {
+                return;
+            }
+            let changed = last.replace(p.transfer) != Some(p.transfer);
             Python::attach(|py| {
-                if let Err(e) = callback.bind(py).call1((p.downloaded, p.total)) {
+                let mut outcome = Ok(());
+                if let Some(callback) = on_transfer.as_ref().filter(|_| changed) {
+                    outcome = callback.bind(py).call1((transfer_name(p.transfer),)).map(drop);
+                }
+                if let Some(callback) =
+                    progress.as_ref().filter(|_| p.transfer != millennium_updater::Transfer::DeltaFailed)
+                    && outcome.is_ok()
+                {
+                    outcome = callback.bind(py).call1((p.downloaded, p.total)).map(drop);
+                }
+                if let Err(e) = outcome {
                     *keep.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
                     stop.cancel();
                 }
@@ -405,6 +440,16 @@ impl Update {
 
     fn __repr__(&self) -> String {
         format!("Update(version={:?})", self.update.version().to_string())
+    }
+}
+
+/// What `on_transfer` is told.
+fn transfer_name(transfer: millennium_updater::Transfer) -> &'static str {
+    match transfer {
+        millennium_updater::Transfer::Delta => "delta",
+        millennium_updater::Transfer::DeltaFailed => "delta_failed",
+        // `Transfer` may gain kinds: anything else is bytes of the full artifact.
+        _ => "full",
     }
 }
 

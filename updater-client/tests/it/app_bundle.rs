@@ -19,7 +19,7 @@ use millennium_testing::require_tool;
 use millennium_testing::server::TestServer;
 use millennium_update_admin::api::{PublishRequest, Scope};
 use millennium_update_admin::client::UploadArtifact;
-use millennium_updater::{BundleType, Error, StartupStatus, Updater};
+use millennium_updater::{BundleType, Error, StartupStatus, Transfer, Updater};
 
 const BUNDLE: &str = "Hello App.app";
 
@@ -188,6 +188,71 @@ async fn a_macos_app_is_updated_through_the_real_server_byte_for_byte_then_rolle
     assert_eq!(tree(&applications.join(format!("{BUNDLE}.previous"))), v2);
     // And the rolled-back release is not offered again.
     assert!(updater(&endpoint, &pubkey, "1.0.0", &installed, &state).check().await.unwrap().is_none());
+}
+
+/// `.app.tar.gz` by delta, from the real server's delta job to the real updater: the update to v2 is a full download
+/// (an app installed from a website has no copy of its archive), after which the updater keeps the verified v2
+/// archive as the base of the next delta; the job makes the delta from it to v3 (between the unpacked archives), and
+/// the update to v3 downloads only that, rebuilds the bundler's v3 archive byte for byte and installs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_macos_app_updates_by_delta_from_the_kept_copy_of_the_archive_it_installed() {
+    let server = TestServer::start().await;
+    let jobs = millennium_update_server::server::replicas::start(&server.state);
+    let app = server.register("hello", Scope::Publish).await;
+    let work = tempfile::tempdir().unwrap();
+    let key = &app.key;
+    let outs: Vec<PathBuf> =
+        ["1.0.0", "2.0.0", "3.0.0"].iter().map(|v| bundle_app(&work.path().join(v), v, key)).collect();
+    let archive = |i: usize| outs[i].join(format!("{BUNDLE}.tar.gz"));
+    let publish = |i: usize, version: &'static str| {
+        let signature = std::fs::read_to_string(outs[i].join(format!("{BUNDLE}.tar.gz.sig"))).unwrap();
+        let artifact = UploadArtifact { target: "darwin-x86_64-app".parse().unwrap(), path: archive(i), signature };
+        let app = &app;
+        async move { app.publish(&PublishRequest::new(version), &[artifact]).await }
+    };
+    let applications = work.path().join("Applications");
+    let installed = applications.join(BUNDLE);
+    install_copy(&outs[0].join(BUNDLE), &installed);
+    let state = work.path().join("state");
+    let endpoint =
+        format!("{}/hello/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}/{{{{bundle_type}}}}", server.url);
+    let pubkey = key.public_key().to_text(Format::Tauri);
+    let kept = state.join("delta-base/artifact");
+    let transfers_of = |update: millennium_updater::Update| async move {
+        let mut transfers = Vec::new();
+        update
+            .download_and_install(|p| {
+                if transfers.last() != Some(&p.transfer) {
+                    transfers.push(p.transfer);
+                }
+            })
+            .await
+            .unwrap();
+        transfers
+    };
+
+    publish(1, "2.0.0").await;
+    let update = updater(&endpoint, &pubkey, "1.0.0", &installed, &state).check().await.unwrap().unwrap();
+    assert!(!update.uses_delta(), "no copy of an archive yet: no delta");
+    assert_eq!(transfers_of(update).await, [Transfer::Full]);
+    assert_eq!(std::fs::read(&kept).unwrap(), std::fs::read(archive(1)).unwrap(), "the v2 archive is kept");
+    let u2 = updater(&endpoint, &pubkey, "2.0.0", &installed, &state);
+    assert_eq!(u2.startup().unwrap(), StartupStatus::PendingConfirmation { start: 1, allowed: 1 });
+    u2.confirm_healthy().unwrap();
+
+    publish(2, "3.0.0").await;
+    server.wait_for_deltas("hello", 1).await;
+    let update = u2.check().await.unwrap().unwrap();
+    let v3 = std::fs::read(archive(2)).unwrap();
+    let size = update.delta_size().expect("a delta from the kept v2 archive");
+    assert!(size * 4 < v3.len() as u64, "a delta of {size} bytes for a {} bytes archive", v3.len());
+    assert_eq!(transfers_of(update).await, [Transfer::Delta], "only the delta was downloaded");
+    assert_eq!(tree(&installed), tree(&outs[2].join(BUNDLE)), "v3 exactly is installed");
+    assert_eq!(std::fs::read(&kept).unwrap(), v3, "the kept copy is the v3 archive, byte for byte");
+    assert_eq!((server.downloads("hello", "delta").await, server.downloads("hello", "full").await), (1, 1));
+    for job in jobs {
+        job.abort();
+    }
 }
 
 // ----- hostile archives -----

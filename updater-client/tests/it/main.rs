@@ -3,6 +3,7 @@
 
 mod app_bundle;
 mod crash_safety;
+mod deb_delta;
 mod delta;
 mod events;
 mod example_app;

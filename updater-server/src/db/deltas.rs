@@ -35,6 +35,42 @@ pub enum DeltaOutcome<'a> {
 
 const COLUMNS: &str = "to_release_id, target, from_release_id, from_blake2b, sha256, size, blake2b_256, encoder";
 
+/// Every column of a `deltas` row, whatever its status: what `migrate` copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeltaRecord {
+    pub to_release_id: i64,
+    pub target: String,
+    pub from_release_id: i64,
+    pub status: String,
+    pub from_blake2b: Option<String>,
+    pub sha256: Option<String>,
+    pub size: Option<i64>,
+    pub blake2b_256: Option<String>,
+    pub encoder: Option<String>,
+    pub detail: String,
+    pub created_at: i64,
+}
+
+/// The columns of [`DeltaRecord`], in its order.
+pub(super) const RECORD_COLUMNS: &str = "to_release_id, target, from_release_id, status, from_blake2b, sha256, size, \
+     blake2b_256, encoder, detail, created_at";
+
+pub(super) fn record_from_row(row: Row<'_>) -> Result<DeltaRecord> {
+    Ok(DeltaRecord {
+        to_release_id: row.get("to_release_id")?,
+        target: row.get("target")?,
+        from_release_id: row.get("from_release_id")?,
+        status: row.get("status")?,
+        from_blake2b: row.get("from_blake2b")?,
+        sha256: row.get("sha256")?,
+        size: row.get("size")?,
+        blake2b_256: row.get("blake2b_256")?,
+        encoder: row.get("encoder")?,
+        detail: row.get("detail")?,
+        created_at: row.get("created_at")?,
+    })
+}
+
 fn delta_from_row(row: Row<'_>) -> Result<DeltaRow> {
     Ok(DeltaRow {
         to_release_id: row.get("to_release_id")?,

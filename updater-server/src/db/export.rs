@@ -2,6 +2,7 @@
 
 use super::Db;
 use super::apps::{AppRow, app_from_row};
+use super::deltas::{DeltaRecord, RECORD_COLUMNS as DELTA_COLUMNS, record_from_row as delta_from_row};
 use super::releases::{
     ARTIFACT_COLUMNS, ArtifactRow, PLACEMENT_COLUMNS, Placement, RELEASE_COLUMNS, ReleaseRow, artifact_from_row,
     placement_from_row, release_from_row,
@@ -34,6 +35,9 @@ pub struct Counts {
     pub adoption: u64,
     pub webhooks: u64,
     pub webhook_deliveries: u64,
+    /// Delta rows (stored deltas and the pairs found not worth one or failed).
+    #[serde(default)]
+    pub deltas: u64,
 }
 
 /// A release's halt columns: `(id, [halt_max_failure_percent, halt_min_installs, halted_at], halted_reason,
@@ -85,6 +89,8 @@ pub struct Export {
     pub yank_lists: Vec<(String, YankListRow)>,
     /// Release health, halt rules and state, webhooks.
     pub health: HealthExport,
+    /// The delta job's rows (migration 0007); the stored ones name blobs that `migrate` copies with the artifacts.
+    pub deltas: Vec<DeltaRecord>,
 }
 
 impl Export {
@@ -105,6 +111,7 @@ impl Export {
             adoption: self.health.adoption.len() as u64,
             webhooks: self.health.webhooks.len() as u64,
             webhook_deliveries: self.health.deliveries.len() as u64,
+            deltas: self.deltas.len() as u64,
         }
     }
 }
@@ -226,6 +233,10 @@ impl Db {
                     .fetch_all(super::webhooks::delivery_from_row)
                     .await?,
             },
+            deltas: tx
+                .query(&format!("SELECT {DELTA_COLUMNS} FROM deltas ORDER BY to_release_id, target, from_release_id"))
+                .fetch_all(delta_from_row)
+                .await?,
         };
         tx.commit().await?;
         Ok(export)
@@ -429,6 +440,24 @@ impl Db {
             .bind(d.created_at)
             .bind(d.next_attempt_at)
             .bind(d.delivered_at)
+            .execute()
+            .await?;
+        }
+        for d in &export.deltas {
+            tx.query(&format!(
+                "INSERT INTO deltas ({DELTA_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            ))
+            .bind(d.to_release_id)
+            .bind(&d.target)
+            .bind(d.from_release_id)
+            .bind(&d.status)
+            .bind(d.from_blake2b.as_deref())
+            .bind(d.sha256.as_deref())
+            .bind(d.size)
+            .bind(d.blake2b_256.as_deref())
+            .bind(d.encoder.as_deref())
+            .bind(&d.detail)
+            .bind(d.created_at)
             .execute()
             .await?;
         }

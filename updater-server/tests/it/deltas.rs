@@ -134,3 +134,79 @@ async fn the_delta_job_makes_deltas_from_the_last_releases_once_and_they_are_ser
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!((w.jobs("stored").await, w.jobs("not_worth_it").await, w.jobs("failed").await), (3, 3, 0));
 }
+
+/// `migrate` copies the delta job's rows (stored and not worth it) and the delta blobs: a server on the copy offers
+/// and serves the same deltas, and its job does not make them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_copies_the_deltas_and_their_blobs() {
+    use futures_util::TryStreamExt;
+
+    let w = World::new().await;
+    let builds = millennium_testing::rust_builds::builds(Path::new(env!("CARGO_TARGET_TMPDIR")));
+    let (v1, v2) = (std::fs::read(&builds.v1).unwrap(), std::fs::read(&builds.asset).unwrap());
+    w.publish("1.0.0", &v1).await;
+    w.publish("2.0.0", &v2).await;
+    w.wait_for("stored", 1).await;
+    let offered = w.answer("1.0.0", Some(&v1)).await["deltas"][0].clone();
+    let path = offered["url"].as_str().unwrap().strip_prefix(&w.server.url).unwrap().to_owned();
+    let served = reqwest::get(offered["url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap();
+    for job in &w.jobs {
+        job.abort();
+    }
+
+    let data = w.server.data_dir();
+    let from = Backend::for_dir(&data).storage(&data);
+    let target_dir = w.server.dir.path().join("target");
+    let target = Backend {
+        database_url: Some(format!("sqlite://{}/millennium.db", target_dir.display())),
+        storage_url: Some(url::Url::from_directory_path(target_dir.join("blobs")).unwrap().to_string()),
+    };
+    let to = target.storage(&target_dir);
+    let report = millennium_update_server::migrate::migrate(&from, &to).await.unwrap();
+    assert_eq!(report.rows.deltas, 1, "{report:?}");
+    assert_eq!(report.blobs.referenced, 3, "two artifacts and the delta: {report:?}");
+    if !report.blobs.same_store {
+        assert_eq!(report.blobs.copied, 3, "{report:?}");
+    }
+
+    // A server on the copy offers the same delta, serves the same bytes, and has nothing left to make.
+    let copy = TestServer::start_with(move |_| target, |config| config).await;
+    let jobs = millennium_update_server::server::replicas::start(&copy.state);
+    let url = format!("{}/{APP}/linux/{}/1.0.0", copy.url, std::env::consts::ARCH);
+    let answer: serde_json::Value = reqwest::Client::new()
+        .get(url)
+        .header("X-Millennium-Installed", format!("blake2b-256:{}", blake2b_256_hex(&v1)))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut copied = answer["deltas"][0].clone();
+    assert_eq!(copied["url"].as_str().unwrap().strip_prefix(&copy.url), Some(path.as_str()), "{answer}");
+    copied["url"] = offered["url"].clone();
+    assert_eq!(copied, offered);
+    let bytes = reqwest::get(format!("{}{path}", copy.url)).await.unwrap().bytes().await.unwrap();
+    assert_eq!(bytes, served);
+    let (db, blobs) = to.open().await.unwrap();
+    let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&served));
+    let stored: Vec<bytes::Bytes> =
+        blobs.read(&sha256, 0, served.len() as u64).await.unwrap().try_collect().await.unwrap();
+    assert_eq!(stored.concat(), served);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let made = format!("millennium_delta_jobs_total{{app=\"{APP}\",result=\"stored\"}}");
+    let text = reqwest::Client::new()
+        .get(format!("{}/metrics", copy.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!text.lines().any(|l| l.starts_with(&made)), "the copy's job made a delta again:\n{text}");
+    db.close().await;
+    for job in jobs {
+        job.abort();
+    }
+}

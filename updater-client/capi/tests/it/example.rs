@@ -71,7 +71,7 @@ async fn updates_from_v1_to_v2(example: Example) {
         [
             &format!("{name} 1.0.0"),
             &format!("updating to 2.0.0 ({name} 2.0.0)"),
-            &format!("downloaded {size} of {size} bytes"),
+            &format!("downloaded {size} of {size} bytes (full)"),
             "installed 2.0.0; relaunching",
             // The same process, relaunched into v2 (exec), confirms it works.
             &format!("{name} 2.0.0"),
@@ -92,6 +92,42 @@ async fn updates_from_v1_to_v2(example: Example) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_c_example_updates_itself_from_v1_to_v2_through_the_real_server() {
     updates_from_v1_to_v2(C).await;
+}
+
+/// The server's delta job has made the delta from the installed v1: the example reads its size, downloads it (the
+/// progress reports say `delta`), and installs exactly v2; the server counted a delta download and no full one.
+async fn updates_by_delta(example: Example) {
+    let dir = tempfile::tempdir().unwrap();
+    let installed = install_v1(dir.path(), example);
+    let v2 = build_app(dir.path(), example, "2.0.0", false);
+    let offered = Offered::with_delta(example.name, &installed.v1, &v2).await;
+    let name = example.name;
+
+    let run = run_app(&installed, &offered).await;
+    assert_eq!(run.code(), Some(0), "{run:#?}");
+    let lines = run.lines();
+    assert_eq!(lines[..2], [format!("{name} 1.0.0"), format!("updating to 2.0.0 ({name} 2.0.0)")], "{run:#?}");
+    let size: u64 = lines[2]
+        .strip_prefix("a delta of ")
+        .and_then(|rest| rest.strip_suffix(" bytes is offered"))
+        .unwrap_or_else(|| panic!("no delta offered: {run:#?}"))
+        .parse()
+        .unwrap();
+    assert!(size * 10 < v2.len() as u64, "a delta of {size} bytes for {} bytes", v2.len());
+    assert_eq!(lines[3], format!("downloaded {size} of {size} bytes (delta)"), "{run:#?}");
+    assert_eq!(lines[4], "installed 2.0.0; relaunching", "{run:#?}");
+    assert_eq!(std::fs::read(&installed.app).unwrap(), v2, "v2, byte for byte, is in place");
+    assert_eq!((offered.server.downloads(name, "delta").await, offered.server.downloads(name, "full").await), (1, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_c_example_updates_itself_by_delta_and_reports_the_delta_transfer() {
+    updates_by_delta(C).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cpp_example_updates_itself_by_delta_and_reports_the_delta_transfer() {
+    updates_by_delta(CPP).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

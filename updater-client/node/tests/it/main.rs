@@ -5,5 +5,6 @@
 #![allow(clippy::unwrap_used, reason = "tests state their expectations with unwrap")]
 #![cfg(target_os = "linux")] // installs are implemented for Linux only so far
 
+mod delta;
 mod selfupdate;
 mod support;
