@@ -318,7 +318,8 @@ fn install_id(n: u32) -> String {
 /// published at 10 % with a halt rule (over 50 % of at least 5 installs), and is broken: it crashes on start. A
 /// bounded loop starts installs with distinct install ids; the ones the rollout picks download, verify and install
 /// 2.0.0, which crashes on each start until the updater restores 1.0.0 and reports `rolled_back` (sent, with the
-/// earlier `installed`, by the restored 1.0.0). After the fifth such install the server halts the rollout by itself,
+/// earlier `installed`, by the restored 1.0.0; each event once, by its id, however often a crash cut its sending off).
+/// At the fifth such install the server halts the rollout by itself,
 /// a real webhook receiver gets `rollout.halted` with a valid signature, and installs the rollout had picked but that
 /// had not updated yet start and are no longer offered 2.0.0.
 #[test]
@@ -411,8 +412,10 @@ fn a_release_crashing_on_start_is_rolled_back_by_each_install_and_halted_by_the_
     assert_eq!(health["totals"]["rolled_back"], 5, "{health}");
     assert_eq!(health["totals"]["confirmed"], 0, "{health}");
     assert_eq!(health["channels"][0]["paused"], true, "{health}");
+    // The fifth install's `installed` may reach the server before its rollback (sent by 2.0.0 before it crashed) or
+    // with it (sent by the restored 1.0.0): the rule judged at 4 or 5 failures of 5 installs.
     let reason = health["halted"]["reason"].as_str().unwrap();
-    assert!(reason.contains("5 of 5 installs"), "{reason}");
+    assert!(reason.contains("4 of 5 installs") || reason.contains("5 of 5 installs"), "{reason}");
     assert_eq!(metric(&server, "millennium_rollout_halts_total{app=\"updatable\"}"), 1);
 
     // The installs the rollout had picked but that had not updated: no longer offered 2.0.0.
@@ -437,7 +440,7 @@ fn a_release_crashing_on_start_is_rolled_back_by_each_install_and_halted_by_the_
     assert_eq!(halted.body["app"], APP);
     assert_eq!(halted.body["version"], "2.0.0");
     assert_eq!(halted.body["data"]["installs"], 5);
-    assert_eq!(halted.body["data"]["failures"], 5);
+    assert!(matches!(halted.body["data"]["failures"].as_u64(), Some(4 | 5)), "{:?}", halted.body);
     server.stop();
 }
 
