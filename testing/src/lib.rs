@@ -14,6 +14,8 @@
 //!   with the feature `https`, also over TLS with a test certificate authority (`TestCa`, made by `openssl`).
 //! - `server` (feature `server`): the real update server in this process or as its binary, its storage backend, and
 //!   apps registered on it.
+//! - [`updatable`]: the updater's self-updating example program, built for the running test, stamped with a version
+//!   or as a broken build.
 //!
 //! **Dev-only.** Crates list this one under `[dev-dependencies]` only: it may depend on the library crates, never the
 //! reverse. When a crate's tests use it and it depends on that crate (the signing crate, the protocol, the update
@@ -39,6 +41,7 @@ pub mod png;
 pub mod rust_builds;
 #[cfg(feature = "server")]
 pub mod server;
+pub mod updatable;
 pub mod wine;
 
 use std::path::Path;

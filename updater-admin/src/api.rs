@@ -444,8 +444,12 @@ impl HealthCounts {
 /// The counts of one hour in one channel.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct HealthBucket {
-    /// Start of the hour (Unix seconds, a multiple of 3600).
+    /// Start of the bucket (Unix seconds, a multiple of 3600).
     pub start: i64,
+    /// Length of the bucket in seconds: 3600 (an hour), or 86400 (a UTC day) for hours the server compacted into
+    /// their day once they were older than its compaction age.
+    #[serde(default = "hour_seconds")]
+    pub seconds: u32,
     /// The channel the events were counted under.
     pub channel: String,
     /// What was reported in that hour.
@@ -478,11 +482,19 @@ pub struct ReleaseHealth {
     pub adoption: Vec<AdoptionBucket>,
 }
 
+/// The length of an hourly bucket, the default of a bucket's `seconds`.
+pub const fn hour_seconds() -> u32 {
+    3600
+}
+
 /// Update checks from installs running one version in one hour: the adoption curve of that version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AdoptionBucket {
-    /// Start of the hour (Unix seconds).
+    /// Start of the bucket (Unix seconds).
     pub start: i64,
+    /// Length of the bucket in seconds: 3600 (an hour), or 86400 (a UTC day) for compacted hours.
+    #[serde(default = "hour_seconds")]
+    pub seconds: u32,
     /// The version the checking installs ran.
     pub version: String,
     /// How many checks.
@@ -497,6 +509,10 @@ pub struct EventsAccepted {
     pub accepted: u32,
     /// Not counted: a version the app never released, or over an install's rate limit.
     pub rejected: u32,
+    /// Not counted again: events whose `id` the server had already counted (a batch sent again after its answer was
+    /// lost).
+    #[serde(default)]
+    pub duplicates: u32,
 }
 
 // ----- webhooks -----

@@ -2,16 +2,24 @@
 //!
 //! ```text
 //! updatable --version
-//! updatable update --endpoint URL_TEMPLATE --pubkey KEY_TEXT_OR_FILE [--state-dir DIR] [--channel NAME]
+//! updatable update --endpoint URL_TEMPLATE --pubkey KEY_TEXT_OR_FILE [--state-dir DIR] [--channel NAME] [--report-events]
 //! ```
 //!
 //! `update` prints `updatable <version>`, does the rollback bookkeeping, confirms that this version works, and checks
 //! for an update. If there is one it downloads, verifies and installs it, then `exec`s the new version with the same
-//! arguments, which prints its own version and finds itself up to date.
+//! arguments, which prints its own version and finds itself up to date. A version that never confirmed within its
+//! starts is rolled back by a later start, which says so and relaunches the restored version.
+//!
+//! With `--report-events` the updater reports release health to the Millennium update server
+//! (`POST {server}/{app}/events`, see `millennium_updater::events`), and before exiting the program waits up to
+//! 5 seconds for the queued events to be sent: a CLI is gone before a background sender would have its turn.
 //!
 //! The version lives in a fixed-size slot in the binary (`MILLENNIUM-UPDATABLE-VERSION:` followed by the version and
 //! NUL padding; `UPDATABLE_VERSION` at build time, default `1.0.0`), so a test or a release pipeline can stamp a copy
-//! of one build with another version, the way release tooling stamps build numbers.
+//! of one build with another version, the way release tooling stamps build numbers. A second slot
+//! (`MILLENNIUM-UPDATABLE-BROKEN:` followed by `0` or `1`; `UPDATABLE_BROKEN=1` at build time) makes a broken
+//! build: it aborts right after the rollback bookkeeping, before confirming, like a release that crashes on start —
+//! to rehearse rollbacks and the server's automatic rollout halt.
 //!
 //! Exit codes: `0` up to date or updated, `1` the update failed (the current version keeps working), `2` bad usage.
 
@@ -21,6 +29,9 @@ use millennium_updater::{StartupStatus, Updater};
 
 const MARK: &[u8] = b"MILLENNIUM-UPDATABLE-VERSION:";
 const SLOT_LEN: usize = 64;
+const BROKEN_MARK: &[u8] = b"MILLENNIUM-UPDATABLE-BROKEN:";
+/// How long a run waits at exit for its release-health events to be sent.
+const EVENTS_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
 
 const fn slot() -> [u8; SLOT_LEN] {
     let version = match option_env!("UPDATABLE_VERSION") {
@@ -43,6 +54,27 @@ const fn slot() -> [u8; SLOT_LEN] {
 
 static VERSION_SLOT: [u8; SLOT_LEN] = slot();
 
+const fn broken_slot() -> [u8; 29] {
+    let mut out = [0u8; 29];
+    let mut i = 0;
+    while i < BROKEN_MARK.len() {
+        out[i] = BROKEN_MARK[i];
+        i += 1;
+    }
+    out[i] = match option_env!("UPDATABLE_BROKEN") {
+        Some(v) if v.len() == 1 && v.as_bytes()[0] == b'1' => b'1',
+        _ => b'0',
+    };
+    out
+}
+
+static BROKEN_SLOT: [u8; 29] = broken_slot();
+
+/// Whether this is a broken build (see the overview).
+fn broken() -> bool {
+    std::hint::black_box(&BROKEN_SLOT)[BROKEN_MARK.len()] == b'1'
+}
+
 fn version() -> String {
     // Read through an opaque reference so the compiler cannot fold the constant: the bytes come from the file.
     let slot: &[u8; SLOT_LEN] = std::hint::black_box(&VERSION_SLOT);
@@ -56,6 +88,7 @@ struct Options {
     pubkey: String,
     state_dir: Option<String>,
     channel: Option<String>,
+    report_events: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -63,6 +96,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut pubkey = None;
     let mut state_dir = None;
     let mut channel = None;
+    let mut report_events = false;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || it.next().cloned().ok_or_else(|| format!("`{flag}` needs a value"));
@@ -71,13 +105,14 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--pubkey" => pubkey = Some(value()?),
             "--state-dir" => state_dir = Some(value()?),
             "--channel" => channel = Some(value()?),
+            "--report-events" => report_events = true,
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
     let pubkey = pubkey.ok_or("`--pubkey` is required")?;
     // A path to a key file, or the key text itself.
     let pubkey = std::fs::read_to_string(&pubkey).unwrap_or(pubkey);
-    Ok(Options { endpoint: endpoint.ok_or("`--endpoint` is required")?, pubkey, state_dir, channel })
+    Ok(Options { endpoint: endpoint.ok_or("`--endpoint` is required")?, pubkey, state_dir, channel, report_events })
 }
 
 fn main() -> ExitCode {
@@ -97,7 +132,8 @@ fn main() -> ExitCode {
             },
             Err(e) => {
                 eprintln!(
-                    "error: {e}\nusage: updatable update --endpoint URL --pubkey KEY [--state-dir DIR] [--channel NAME]"
+                    "error: {e}\nusage: updatable update --endpoint URL --pubkey KEY [--state-dir DIR] [--channel NAME] \
+                     [--report-events]"
                 );
                 ExitCode::from(2)
             }
@@ -116,7 +152,8 @@ fn update(options: Options) -> millennium_updater::Result<()> {
         .endpoint(options.endpoint)
         .pubkey(options.pubkey)
         .current_version(current)
-        .app_id("updatable");
+        .app_id("updatable")
+        .report_events(options.report_events);
     if let Some(dir) = options.state_dir {
         builder = builder.state_dir(dir);
     }
@@ -124,10 +161,21 @@ fn update(options: Options) -> millennium_updater::Result<()> {
         builder = builder.channel(channel);
     }
     let updater = builder.build_blocking()?;
+    let result = run(&updater);
+    if options.report_events && !updater.flush_events(EVENTS_FLUSH) {
+        eprintln!("release-health events not sent yet; the next start sends them");
+    }
+    result
+}
 
+fn run(updater: &millennium_updater::blocking::Updater) -> millennium_updater::Result<()> {
     if let StartupStatus::RolledBack { from, to } = updater.startup()? {
         eprintln!("version {from} never confirmed it works; restored {to}, relaunching");
         updater.relaunch()?;
+    }
+    if broken() {
+        eprintln!("this build is broken: crashing before it confirms");
+        std::process::abort();
     }
     // A real app confirms once its window is up; this one works as soon as it has started.
     updater.confirm_healthy()?;

@@ -55,6 +55,11 @@ impl Updater {
         self.inner.confirm_healthy()
     }
 
+    /// See [`crate::Updater::flush_events`].
+    pub fn flush_events(&self, timeout: std::time::Duration) -> bool {
+        self.inner.flush_events(timeout)
+    }
+
     /// See [`crate::Updater::relaunch`].
     pub fn relaunch(&self) -> Result<std::convert::Infallible> {
         self.inner.relaunch()

@@ -21,8 +21,12 @@
 //! **Delivery**: `2xx` — delivered, deleted. `429` and `5xx`, or no answer — kept, retried after a backoff that
 //! doubles from [`Backoff::initial`] up to [`Backoff::max`] (a `Retry-After` in seconds is honoured within that
 //! maximum). Any other `4xx` — the server refuses the batch for good (malformed, unknown app): deleted with a
-//! warning, so a bad event cannot block the queue forever. Two processes of one app on one state directory may send
-//! an event twice (the server counts events, it does not need them exactly once).
+//! warning, so a bad event cannot block the queue forever.
+//!
+//! **Counted once.** Each event gets a random id when it is produced (128 bits, in its queued file), and every attempt
+//! to send it carries that id: a batch whose answer was lost (a cut connection, a process that exited or crashed
+//! mid-request, two processes of one app sending the same queue) is sent again, and the server, which ignores ids it
+//! already counted within its window, counts each event once.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -94,8 +98,8 @@ pub(crate) struct Reporter {
 }
 
 /// Set when this process is about to end (an install at exit, a relaunch): events are then left on disk for the next
-/// start instead of being sent, because a request cut off by the exit may still have reached the server, which would
-/// then count the event twice (the format has no event id to deduplicate on).
+/// start instead of being sent from a process about to go away. (A request cut off by the exit may still have reached
+/// the server; the event's id keeps it from being counted twice when the next start sends it again.)
 static SUSPENDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Stops sending for the rest of this process (see [`SUSPENDED`]); what is queued stays on disk.
@@ -175,6 +179,7 @@ impl Reporter {
     /// Queues an event (never fails: a problem is logged).
     pub(crate) fn report(&self, kind: EventKind, from: Option<&Version>, to: &Version, error: Option<&crate::Error>) {
         let event = Event {
+            id: new_event_id(),
             kind,
             install_id: self.install_id.clone(),
             from: from.cloned(),
@@ -190,12 +195,47 @@ impl Reporter {
         self.outbox.notify();
     }
 
+    /// Waits until every queued event was sent (delivered, or refused for good) or `timeout` passed; whether the
+    /// queue is empty. For a short-lived process (a CLI, an installer step) that would otherwise exit before the
+    /// sending thread had its turn; an app that keeps running never needs it. Returns `false` at once when sending is
+    /// suspended (this process is about to be replaced).
+    pub(crate) fn flush(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if self.outbox.list().is_empty() {
+                return true;
+            }
+            if SUSPENDED.load(Ordering::SeqCst) || std::time::Instant::now() >= deadline {
+                return false;
+            }
+            // Polled: a send takes a round trip at least, so a few milliseconds of latency here cost nothing.
+            std::thread::sleep(FLUSH_POLL);
+        }
+    }
+
     /// [`Reporter::report`] with versions given as text (from the rollback record); unparsable ones are left out.
     pub(crate) fn report_text(&self, kind: EventKind, from: &str, to: &str) {
         let Ok(to) = Version::parse(to) else { return };
         self.report(kind, Version::parse(from).ok().as_ref(), &to, None);
     }
 }
+
+/// A fresh event id: 128 random bits in hex. It goes into the queued file with the event, so every attempt to send
+/// the event carries the same id and the server counts it once. `None` (the event is still sent, without dedup) only
+/// when the system has no randomness to give.
+fn new_event_id() -> Option<String> {
+    let mut bytes = [0u8; 16];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => Some(bytes.iter().map(|b| format!("{b:02x}")).collect()),
+        Err(error) => {
+            tracing::warn!(%error, "no randomness for a release-health event id; the event is sent without one");
+            None
+        }
+    }
+}
+
+/// How often [`Reporter::flush`] looks at the queue.
+const FLUSH_POLL: Duration = Duration::from_millis(10);
 
 /// A queued event file: its path and size.
 struct Queued {

@@ -646,6 +646,14 @@ impl Updater {
         &self.inner.install
     }
 
+    /// Waits up to `timeout` for the release-health events queued so far to be sent; whether none is left (`true`
+    /// too when reporting is off). Sending never needs it in an app that keeps running; a short-lived process (a
+    /// CLI that checks, updates and exits) calls it before exiting, or its events wait on disk for its next start.
+    /// Events a server keeps answering `429`/`5xx` to stay queued, and this returns `false` after `timeout`.
+    pub fn flush_events(&self, timeout: std::time::Duration) -> bool {
+        self.inner.events.as_ref().is_none_or(|events| events.flush(timeout))
+    }
+
     /// The install id sent as `Millennium-Install-Id`.
     pub fn install_id(&self) -> &str {
         &self.inner.install_id

@@ -34,6 +34,13 @@ pub const MAX_INSTALL_ID_LEN: usize = 128;
 /// Longest error code accepted, in bytes.
 pub const MAX_ERROR_CODE_LEN: usize = 64;
 
+/// Shortest event id accepted, in bytes: 16 characters of the id alphabet leave room for 80 random bits at least
+/// (Millennium's updater sends 32 hex digits, 128 bits), so the ids of different installs do not meet.
+pub const MIN_EVENT_ID_LEN: usize = 16;
+
+/// Longest event id accepted, in bytes.
+pub const MAX_EVENT_ID_LEN: usize = 64;
+
 /// What happened on an install. Written in snake_case on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventKind {
@@ -114,6 +121,12 @@ impl<'de> serde::Deserialize<'de> for EventKind {
 /// One report from one install.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event {
+    /// A random id the client gives the event when it produces it and keeps when it sends it again, so that a batch
+    /// resent after a lost answer is not counted twice (the server ignores an id it has already counted within its
+    /// window, `docs/protocol.md` §10): [`MIN_EVENT_ID_LEN`] to [`MAX_EVENT_ID_LEN`] characters of
+    /// `A-Z a-z 0-9 _ -` (see [`check_event_id`]). Optional: events of older clients have none and are counted
+    /// every time they arrive.
+    pub id: Option<String>,
     /// What happened.
     pub kind: EventKind,
     /// The install's random id: 1 to [`MAX_INSTALL_ID_LEN`] characters of `A-Z a-z 0-9 . _ -` (see
@@ -177,10 +190,16 @@ impl EventBatch {
         let mut items = Vec::with_capacity(self.events.len());
         for (i, event) in self.events.iter().enumerate() {
             check_install_id(&format!("events[{i}].install_id"), &event.install_id)?;
+            if let Some(id) = &event.id {
+                check_event_id(&format!("events[{i}].id"), id)?;
+            }
             if let Some(code) = &event.error {
                 check_error_code(&format!("events[{i}].error"), code)?;
             }
             let mut object = Map::new();
+            if let Some(id) = &event.id {
+                object.insert("id".into(), id.clone().into());
+            }
             object.insert("kind".into(), event.kind.as_str().into());
             object.insert("install_id".into(), event.install_id.clone().into());
             if let Some(from) = &event.from {
@@ -222,6 +241,10 @@ fn parse_event(index: usize, value: &Value) -> Result<Event> {
     // `required` strings are always `Some`.
     let required = |name: &str| string(name, true).map(Option::unwrap_or_default);
 
+    let id = string("id", false)?;
+    if let Some(id) = id {
+        check_event_id(&path("id"), id)?;
+    }
     let kind = required("kind")?.parse()?;
     let install_id = required("install_id")?;
     check_install_id(&path("install_id"), install_id)?;
@@ -247,7 +270,16 @@ fn parse_event(index: usize, value: &Value) -> Result<Event> {
         })?),
         Some(_) => return Err(Error::WrongType { field: path("at"), expected: "a number" }),
     };
-    Ok(Event { kind, install_id: install_id.to_owned(), from, to, target, error: error.map(str::to_owned), at })
+    Ok(Event {
+        id: id.map(str::to_owned),
+        kind,
+        install_id: install_id.to_owned(),
+        from,
+        to,
+        target,
+        error: error.map(str::to_owned),
+        at,
+    })
 }
 
 fn error_reason(error: Error) -> String {
@@ -267,6 +299,23 @@ pub fn check_install_id(field: &str, id: &str) -> Result<()> {
         return Err(Error::InvalidEventField {
             field: field.to_owned(),
             reason: format!("an install id holds only `A-Z a-z 0-9 . _ -`, not `{}`", snippet(id)),
+        });
+    }
+    Ok(())
+}
+
+/// Checks an event id: [`MIN_EVENT_ID_LEN`] to [`MAX_EVENT_ID_LEN`] characters of `A-Z a-z 0-9 _ -` (a UUID, or
+/// hex or base64url random bytes).
+pub fn check_event_id(field: &str, id: &str) -> Result<()> {
+    let ok = (MIN_EVENT_ID_LEN..=MAX_EVENT_ID_LEN).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    if !ok {
+        return Err(Error::InvalidEventField {
+            field: field.to_owned(),
+            reason: format!(
+                "an event id is {MIN_EVENT_ID_LEN} to {MAX_EVENT_ID_LEN} characters of `A-Z a-z 0-9 _ -`, not `{}`",
+                snippet(id)
+            ),
         });
     }
     Ok(())
@@ -296,8 +345,8 @@ mod tests {
     use super::*;
 
     const GOOD: &str = r#"{"events":[
-        {"kind":"installed","install_id":"0b9d2c3e-6f4a-4c1e-9d55-1c2b3a4d5e6f","from":"1.0.0","to":"1.1.0",
-         "target":"linux-x86_64-deb","at":1700000000},
+        {"id":"5f0c1d2e3a4b5c6d7e8f9a0b1c2d3e4f","kind":"installed","install_id":"0b9d2c3e-6f4a-4c1e-9d55-1c2b3a4d5e6f",
+         "from":"1.0.0","to":"1.1.0","target":"linux-x86_64-deb","at":1700000000},
         {"kind":"rolled_back","install_id":"abc","to":"1.1.0","target":"windows-x86_64","error":"health_timeout",
          "future_field":{"x":1}}
     ]}"#;
@@ -313,6 +362,8 @@ mod tests {
         assert_eq!(batch.events[0].kind, EventKind::Installed);
         assert_eq!(batch.events[0].from, Some(Version::parse("1.0.0").unwrap()));
         assert_eq!(batch.events[0].at, Some(1_700_000_000));
+        assert_eq!(batch.events[0].id.as_deref(), Some("5f0c1d2e3a4b5c6d7e8f9a0b1c2d3e4f"));
+        assert_eq!(batch.events[1].id, None, "an event without an id (an older client) is accepted");
         assert_eq!(batch.events[1].kind, EventKind::RolledBack);
         assert_eq!(batch.events[1].error.as_deref(), Some("health_timeout"));
         assert_eq!(batch.events[1].target.to_string(), "windows-x86_64");
@@ -353,6 +404,18 @@ mod tests {
                 "duplicate key",
             ),
             (r#"7"#, "events[0]"),
+            (
+                r#"{"id":"short","kind":"installed","install_id":"a","to":"1.0.0","target":"linux-x86_64"}"#,
+                "events[0].id",
+            ),
+            (
+                r#"{"id":"0123456789abcdef 12","kind":"installed","install_id":"a","to":"1.0.0","target":"linux-x86_64"}"#,
+                "events[0].id",
+            ),
+            (
+                r#"{"id":12345678901234567890,"kind":"installed","install_id":"a","to":"1.0.0","target":"linux-x86_64"}"#,
+                "events[0].id",
+            ),
         ];
         for (event, needle) in cases {
             let err = one(event).unwrap_err().to_string();
@@ -390,6 +453,7 @@ mod tests {
         let code = "e".repeat(MAX_ERROR_CODE_LEN);
         let v = u64::MAX.to_string();
         let event = Event {
+            id: Some("i".repeat(MAX_EVENT_ID_LEN)),
             kind: EventKind::WebviewTooOld,
             install_id: id,
             from: Some(Version::parse(&format!("{v}.{v}.{v}")).unwrap()),
@@ -410,6 +474,9 @@ mod tests {
         assert!(EventBatch { events: vec![event.clone()] }.to_json().is_err());
         event.install_id = "ok".into();
         event.error = Some("Not-A-Code".into());
+        assert!(EventBatch { events: vec![event.clone()] }.to_json().is_err());
+        event.error = None;
+        event.id = Some("too-short".into());
         assert!(EventBatch { events: vec![event] }.to_json().is_err());
         assert!(EventBatch::default().to_json().is_err());
     }

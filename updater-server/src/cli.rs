@@ -217,6 +217,12 @@ pub struct ServeArgs {
     #[arg(long, env = env_vars::EVENT_INSTALL_PER_MINUTE, default_value_t = 1)]
     pub event_install_per_minute: u32,
 
+    /// Release health: hourly counters (events, and adoption from checks) older than this (`7d`, `48h`, …) are
+    /// compacted into one row per day by the leader's health job, so storage grows with days, not hours. The ids of
+    /// counted events are kept 7 days regardless (to count a resent event once).
+    #[arg(long, env = env_vars::HEALTH_COMPACT_AFTER, default_value = "7d", value_parser = parse_duration)]
+    pub health_compact_after: u64,
+
     /// Webhooks: the wait before the first retry of a failed delivery (`10s`, `1m`, …); doubled after each failure,
     /// at most an hour.
     #[arg(long, env = env_vars::WEBHOOK_RETRY, default_value = "10s", value_parser = parse_duration)]
@@ -376,6 +382,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             per_install: crate::ratelimit::Rate::per_minute(args.event_install_burst, args.event_install_per_minute),
             ..crate::server::events::EventLimits::default()
         },
+        health_compact_after: Duration::from_secs(args.health_compact_after),
         webhooks: crate::webhooks::WebhookConfig {
             base_backoff: Duration::from_secs(args.webhook_retry.max(1)),
             max_attempts: args.webhook_attempts,

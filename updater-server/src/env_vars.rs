@@ -57,6 +57,8 @@ pub const EVENT_IP_PER_MINUTE: &str = "MILLENNIUM_EVENT_IP_PER_MINUTE";
 pub const EVENT_INSTALL_BURST: &str = "MILLENNIUM_EVENT_INSTALL_BURST";
 /// `serve --event-install-per-minute`.
 pub const EVENT_INSTALL_PER_MINUTE: &str = "MILLENNIUM_EVENT_INSTALL_PER_MINUTE";
+/// `serve --health-compact-after`.
+pub const HEALTH_COMPACT_AFTER: &str = "MILLENNIUM_HEALTH_COMPACT_AFTER";
 /// `serve --webhook-retry`.
 pub const WEBHOOK_RETRY: &str = "MILLENNIUM_WEBHOOK_RETRY";
 /// `serve --webhook-attempts`.

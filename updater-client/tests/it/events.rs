@@ -325,8 +325,10 @@ async fn server_errors_and_429_are_retried_with_backoff_and_other_4xx_are_droppe
         assert!(*gap >= Duration::from_millis(expected - 20), "{gaps:?}");
         assert!(*gap < Duration::from_millis(expected + 1500), "{gaps:?}");
     }
-    // The same event each time.
+    // The same event each time, with the same random id (so the server counts it once however often it arrives).
     assert!(hits.iter().all(|(_, _, body)| body == &hits[0].2));
+    let id = hits[0].2["events"][0]["id"].as_str().unwrap().to_owned();
+    assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
 
     // A 400 is final: the batch is dropped, not retried.
     fail_downloads(&updater, 1).await;
@@ -338,6 +340,7 @@ async fn server_errors_and_429_are_retried_with_backoff_and_other_4xx_are_droppe
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(receiver.hits().len(), 5, "retried after a 400");
     assert_eq!(receiver.hits()[4].1, 400);
+    assert_ne!(receiver.hits()[4].2["events"][0]["id"], id.as_str(), "another event, another id");
     assert!(queued(&fx.state).is_empty(), "{:?}", queued(&fx.state));
 }
 
@@ -389,6 +392,8 @@ async fn the_real_update_server_counts_the_reported_install_and_confirmation() {
     let v2 = builder("2.0.0").build().unwrap();
     v2.startup().unwrap();
     v2.confirm_healthy().unwrap();
+    // What a CLI does before it exits: wait until the queue is sent.
+    assert!(v2.flush_events(Duration::from_secs(20)), "{:?}", queued(&fx.state));
 
     let health_url = format!("{}/api/v1/apps/hello/releases/2.0.0/health", server.url);
     let deadline = Instant::now() + Duration::from_secs(20);

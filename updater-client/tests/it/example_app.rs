@@ -19,32 +19,14 @@ use millennium_testing::http::{MockServer, Reply, serve_file};
 use millennium_testing::keys::Keys;
 use millennium_testing::require_tool;
 use millennium_testing::server::TestServer;
+use millennium_testing::updatable::stamp;
 use millennium_update_admin::api::{PublishRequest, Scope};
-
-const MARK: &[u8] = b"MILLENNIUM-UPDATABLE-VERSION:";
 
 fn example() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let path = exe.parent().unwrap().parent().unwrap().join("examples").join("updatable");
     assert!(path.exists(), "{} missing: `cargo test` builds the examples", path.display());
     path
-}
-
-/// A copy of `binary` whose version slot says `version`.
-fn stamp(binary: &[u8], version: &str) -> Vec<u8> {
-    let mut out = binary.to_vec();
-    let mut found = 0;
-    let mut i = 0;
-    while let Some(pos) = out[i..].windows(MARK.len()).position(|w| w == MARK) {
-        let start = i + pos + MARK.len();
-        let slot = &mut out[start..start + 16];
-        slot.fill(0);
-        slot[..version.len()].copy_from_slice(version.as_bytes());
-        found += 1;
-        i = start;
-    }
-    assert!(found > 0, "no version slot in the example binary");
-    out
 }
 
 fn run(path: &std::path::Path, args: &[&str]) -> (bool, String, String) {

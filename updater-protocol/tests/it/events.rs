@@ -23,6 +23,7 @@ fn arb_version() -> impl Strategy<Value = Version> {
 
 fn arb_event() -> impl Strategy<Value = Event> {
     (
+        proptest::option::of("[A-Za-z0-9_-]{16,64}"),
         0..EventKind::ALL.len(),
         "[A-Za-z0-9._-]{1,128}",
         proptest::option::of(arb_version()),
@@ -31,7 +32,8 @@ fn arb_event() -> impl Strategy<Value = Event> {
         proptest::option::of("[a-z][a-z0-9_.]{0,63}"),
         proptest::option::of(any::<u64>()),
     )
-        .prop_map(|(k, install_id, from, to, target, error, at)| Event {
+        .prop_map(|(id, k, install_id, from, to, target, error, at)| Event {
+            id,
             kind: EventKind::ALL[k],
             install_id,
             from,

@@ -132,6 +132,20 @@ impl Row<'_> {
     }
 }
 
+/// Runs `begin` on `pool` in a task of its own, so that it completes even when the caller's future is dropped
+/// meanwhile (a client that disconnects cancels its request). A `BEGIN` cancelled while the database runs it (on
+/// SQLite, `BEGIN IMMEDIATE` waiting for the write lock) leaves its pooled connection inside a transaction nobody
+/// holds: sqlx rolls back only a `Transaction` it handed out, so the connection would go back to the pool with the
+/// write lock held, and the next transaction on it would fail ("non-zero transaction depth") or nest into it. A
+/// transaction that completes after its caller went away is dropped in the task, which rolls it back.
+async fn detached<P, F, T>(pool: P, begin: impl FnOnce(P) -> F) -> Result<T>
+where
+    F: Future<Output = sqlx::Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::spawn(begin(pool)).await.map_err(|e| Error::Internal(format!("database task: {e}")))?.map_err(Error::from)
+}
+
 /// A transaction of either backend; dropped without [`Tx::commit`], it rolls back.
 pub(super) enum Tx {
     Sqlite(Transaction<'static, Sqlite>),
@@ -155,8 +169,10 @@ impl Db {
     /// Begins a transaction (`BEGIN`).
     pub(super) async fn begin(&self) -> Result<Tx> {
         Ok(match &self.pool {
-            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
-            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Pool::Sqlite(pool) => Tx::Sqlite(detached(pool.clone(), |pool| async move { pool.begin().await }).await?),
+            Pool::Postgres(pool) => {
+                Tx::Postgres(detached(pool.clone(), |pool| async move { pool.begin().await }).await?)
+            }
         })
     }
 
@@ -166,8 +182,12 @@ impl Db {
     /// they take next ([`Tx::lock_app`], [`Tx::lock`]).
     pub(super) async fn begin_write(&self) -> Result<Tx> {
         Ok(match &self.pool {
-            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+            Pool::Sqlite(pool) => Tx::Sqlite(
+                detached(pool.clone(), |pool| async move { pool.begin_with("BEGIN IMMEDIATE").await }).await?,
+            ),
+            Pool::Postgres(pool) => {
+                Tx::Postgres(detached(pool.clone(), |pool| async move { pool.begin().await }).await?)
+            }
         })
     }
 

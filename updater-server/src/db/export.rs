@@ -33,6 +33,13 @@ pub struct Counts {
     /// Adoption counter rows (checks per version and hour).
     #[serde(default)]
     pub adoption: u64,
+    /// Daily release-health and adoption rows (compacted hours), and the ids of counted events.
+    #[serde(default)]
+    pub health_daily: u64,
+    #[serde(default)]
+    pub adoption_daily: u64,
+    #[serde(default)]
+    pub event_ids: u64,
     pub webhooks: u64,
     pub webhook_deliveries: u64,
     /// Delta rows (stored deltas and the pairs found not worth one or failed).
@@ -51,6 +58,11 @@ pub struct HealthExport {
     pub health: Vec<(String, String, String, String, i64, i64)>,
     /// `(app, version, bucket, n)`.
     pub adoption: Vec<(String, String, i64, i64)>,
+    /// The same shapes for the daily tables of migration 0011.
+    pub health_daily: Vec<(String, String, String, String, i64, i64)>,
+    pub adoption_daily: Vec<(String, String, i64, i64)>,
+    /// `(app, event id, seen_at)`.
+    pub event_ids: Vec<(String, String, i64)>,
     /// `(app, halt_max_failure_percent, halt_min_installs)`.
     pub app_rules: Vec<(String, Option<i64>, Option<i64>)>,
     /// `(release id, [halt_max_failure_percent, halt_min_installs, halted_at], halted_reason, [base installs,
@@ -109,6 +121,9 @@ impl Export {
             yank_lists: self.yank_lists.len() as u64,
             health: self.health.health.len() as u64,
             adoption: self.health.adoption.len() as u64,
+            health_daily: self.health.health_daily.len() as u64,
+            adoption_daily: self.health.adoption_daily.len() as u64,
+            event_ids: self.health.event_ids.len() as u64,
             webhooks: self.health.webhooks.len() as u64,
             webhook_deliveries: self.health.deliveries.len() as u64,
             deltas: self.deltas.len() as u64,
@@ -171,25 +186,13 @@ impl Db {
                 .fetch_all(|row| Ok((row.get("app_id")?, yank_list_from_row(row)?)))
                 .await?,
             health: HealthExport {
-                health: tx
-                    .query(
-                        "SELECT app_id, version, channel, kind, bucket, n FROM release_health
-                         ORDER BY app_id, version, channel, kind, bucket",
-                    )
-                    .fetch_all(|row| {
-                        Ok((
-                            row.get("app_id")?,
-                            row.get("version")?,
-                            row.get("channel")?,
-                            row.get("kind")?,
-                            row.get("bucket")?,
-                            row.get("n")?,
-                        ))
-                    })
-                    .await?,
-                adoption: tx
-                    .query("SELECT app_id, version, bucket, n FROM release_adoption ORDER BY app_id, version, bucket")
-                    .fetch_all(|row| Ok((row.get("app_id")?, row.get("version")?, row.get("bucket")?, row.get("n")?)))
+                health: health_rows(&mut tx, "release_health").await?,
+                adoption: adoption_rows(&mut tx, "release_adoption").await?,
+                health_daily: health_rows(&mut tx, "release_health_daily").await?,
+                adoption_daily: adoption_rows(&mut tx, "release_adoption_daily").await?,
+                event_ids: tx
+                    .query("SELECT app_id, event_id, seen_at FROM release_event_ids ORDER BY app_id, event_id")
+                    .fetch_all(|row| Ok((row.get("app_id")?, row.get("event_id")?, row.get("seen_at")?)))
                     .await?,
                 app_rules: tx
                     .query("SELECT id, halt_max_failure_percent, halt_min_installs FROM apps ORDER BY id")
@@ -365,25 +368,37 @@ impl Db {
                 .await?;
         }
         let h = &export.health;
-        for (app, version, channel, kind, bucket, n) in &h.health {
-            tx.query(
-                "INSERT INTO release_health (app_id, version, channel, kind, bucket, n) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(app)
-            .bind(version)
-            .bind(channel)
-            .bind(kind)
-            .bind(*bucket)
-            .bind(*n)
-            .execute()
-            .await?;
-        }
-        for (app, version, bucket, n) in &h.adoption {
-            tx.query("INSERT INTO release_adoption (app_id, version, bucket, n) VALUES ($1, $2, $3, $4)")
+        for (table, rows) in [("release_health", &h.health), ("release_health_daily", &h.health_daily)] {
+            for (app, version, channel, kind, bucket, n) in rows {
+                tx.query(&format!(
+                    "INSERT INTO {table} (app_id, version, channel, kind, bucket, n) VALUES ($1, $2, $3, $4, $5, $6)"
+                ))
                 .bind(app)
                 .bind(version)
+                .bind(channel)
+                .bind(kind)
                 .bind(*bucket)
                 .bind(*n)
+                .execute()
+                .await?;
+            }
+        }
+        for (table, rows) in [("release_adoption", &h.adoption), ("release_adoption_daily", &h.adoption_daily)] {
+            for (app, version, bucket, n) in rows {
+                tx.query(&format!("INSERT INTO {table} (app_id, version, bucket, n) VALUES ($1, $2, $3, $4)"))
+                    .bind(app)
+                    .bind(version)
+                    .bind(*bucket)
+                    .bind(*n)
+                    .execute()
+                    .await?;
+            }
+        }
+        for (app, id, seen_at) in &h.event_ids {
+            tx.query("INSERT INTO release_event_ids (app_id, event_id, seen_at) VALUES ($1, $2, $3)")
+                .bind(app)
+                .bind(id)
+                .bind(*seen_at)
                 .execute()
                 .await?;
         }
@@ -471,4 +486,32 @@ impl Db {
         }
         tx.commit().await
     }
+}
+
+/// Every row of an event counter table (`release_health` or its daily twin).
+async fn health_rows(
+    tx: &mut super::backend::Tx,
+    table: &str,
+) -> Result<Vec<(String, String, String, String, i64, i64)>> {
+    tx.query(&format!(
+        "SELECT app_id, version, channel, kind, bucket, n FROM {table} ORDER BY app_id, version, channel, kind, bucket"
+    ))
+    .fetch_all(|row| {
+        Ok((
+            row.get("app_id")?,
+            row.get("version")?,
+            row.get("channel")?,
+            row.get("kind")?,
+            row.get("bucket")?,
+            row.get("n")?,
+        ))
+    })
+    .await
+}
+
+/// Every row of an adoption counter table (`release_adoption` or its daily twin).
+async fn adoption_rows(tx: &mut super::backend::Tx, table: &str) -> Result<Vec<(String, String, i64, i64)>> {
+    tx.query(&format!("SELECT app_id, version, bucket, n FROM {table} ORDER BY app_id, version, bucket"))
+        .fetch_all(|row| Ok((row.get("app_id")?, row.get("version")?, row.get("bucket")?, row.get("n")?)))
+        .await
 }

@@ -1,6 +1,11 @@
 //! Release health: hourly event counters per app, release, channel and kind; adoption counters from update checks;
 //! halt rules and the automatic halt of a rollout.
 //!
+//! Storage stays bounded over time too: the leader's health job ([`Db::compact_health`]) adds the hourly rows of
+//! days older than the compaction age into daily rows (`release_health_daily`, `release_adoption_daily`), and every
+//! reader adds both granularities up. Event ids (the client's random `id` of each event) are stored for a window so
+//! that a batch sent again is counted once; the same job forgets them after it.
+//!
 //! Counters are upserts that add (`ON CONFLICT … DO UPDATE SET n = n + excluded.n`), so storage is one row per
 //! (release, channel, kind, hour) however many installs report, and replicas may add to the same row concurrently.
 //! A halt is one conditional `UPDATE … WHERE halted_at IS NULL` in a transaction that also pauses every placement:
@@ -40,8 +45,19 @@ pub struct HaltState {
     pub base_failures: u64,
 }
 
-/// One stored counter row: `(bucket, channel, kind, n)`.
-pub type HealthRow = (i64, String, String, u64);
+/// Length of a compacted bucket: one UTC day.
+pub const DAY_SECS: i64 = 86_400;
+
+/// One stored counter row, hourly or daily.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthRow {
+    pub start: i64,
+    /// 3600 or 86400.
+    pub seconds: i64,
+    pub channel: String,
+    pub kind: String,
+    pub n: u64,
+}
 
 fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
@@ -56,9 +72,33 @@ fn rule_from(percent: Option<i64>, min: Option<i64>) -> Option<HaltRule> {
 }
 
 impl Db {
-    /// Adds event counts of `app`, in one transaction.
-    pub async fn add_health(&self, app: &AppId, counts: &[(HealthKey, u64)]) -> Result<()> {
+    /// Counts events of `app`, in one transaction: each event whose id was already counted (within the window
+    /// [`Db::compact_health`] keeps ids for) is skipped, the others add to their hourly counters. Returns, for each
+    /// event, whether it was counted (`false`: a duplicate).
+    pub async fn add_health(&self, app: &AppId, events: &[(Option<&str>, HealthKey)], now: i64) -> Result<Vec<bool>> {
         let mut tx = self.begin_write().await?;
+        let mut counts: std::collections::BTreeMap<&HealthKey, i64> = std::collections::BTreeMap::new();
+        let mut fresh = Vec::with_capacity(events.len());
+        for (id, key) in events {
+            if let Some(id) = id {
+                let new = tx
+                    .query(
+                        "INSERT INTO release_event_ids (app_id, event_id, seen_at) VALUES ($1, $2, $3)
+                         ON CONFLICT (app_id, event_id) DO NOTHING",
+                    )
+                    .bind(app.as_str())
+                    .bind(*id)
+                    .bind(now)
+                    .execute()
+                    .await?;
+                if new == 0 {
+                    fresh.push(false);
+                    continue;
+                }
+            }
+            fresh.push(true);
+            *counts.entry(key).or_default() += 1;
+        }
         for (key, n) in counts {
             tx.query(
                 "INSERT INTO release_health (app_id, version, channel, kind, bucket, n) VALUES ($1, $2, $3, $4, $5, $6)
@@ -69,11 +109,12 @@ impl Db {
             .bind(key.channel.as_str())
             .bind(key.kind)
             .bind(key.bucket)
-            .bind(to_i64(*n))
+            .bind(n)
             .execute()
             .await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok(fresh)
     }
 
     /// Adds update-check counts `(app, version, bucket) → checks`, in one transaction.
@@ -99,23 +140,37 @@ impl Db {
         tx.commit().await
     }
 
-    /// Every counter row of a release, oldest first.
+    /// Every counter row of a release, hourly and daily, oldest first.
     pub async fn health_rows(&self, app: &AppId, version: &str) -> Result<Vec<HealthRow>> {
         self.query(
-            "SELECT bucket, channel, kind, n FROM release_health WHERE app_id = $1 AND version = $2
-             ORDER BY bucket, channel, kind",
+            "SELECT bucket, CAST(3600 AS BIGINT) AS seconds, channel, kind, n FROM release_health WHERE app_id = $1 AND version = $2
+             UNION ALL
+             SELECT bucket, CAST(86400 AS BIGINT) AS seconds, channel, kind, n FROM release_health_daily WHERE app_id = $1 AND version = $2
+             ORDER BY bucket, seconds, channel, kind",
         )
         .bind(app.as_str())
         .bind(version)
-        .fetch_all(|row| Ok((row.get("bucket")?, row.get("channel")?, row.get("kind")?, to_u64(row.get("n")?))))
+        .fetch_all(|row| {
+            Ok(HealthRow {
+                start: row.get("bucket")?,
+                seconds: row.get("seconds")?,
+                channel: row.get("channel")?,
+                kind: row.get("kind")?,
+                n: to_u64(row.get("n")?),
+            })
+        })
         .await
     }
 
-    /// A release's counts, all channels and hours added up.
+    /// A release's counts, all channels and buckets (hourly and daily) added up.
     pub async fn health_totals(&self, app: &AppId, version: &str) -> Result<HealthCounts> {
         let rows: Vec<(String, i64)> = self
             .query(
-                "SELECT kind, CAST(SUM(n) AS BIGINT) AS total FROM release_health WHERE app_id = $1 AND version = $2 GROUP BY kind",
+                "SELECT kind, CAST(SUM(n) AS BIGINT) AS total FROM (
+                     SELECT kind, n FROM release_health WHERE app_id = $1 AND version = $2
+                     UNION ALL
+                     SELECT kind, n FROM release_health_daily WHERE app_id = $1 AND version = $2
+                 ) AS counted GROUP BY kind",
             )
             .bind(app.as_str())
             .bind(version)
@@ -130,15 +185,109 @@ impl Db {
         Ok(counts)
     }
 
-    /// Update checks per hour and client version since `since` (Unix seconds), oldest first.
-    pub async fn adoption(&self, app: &AppId, since: i64) -> Result<Vec<(i64, String, u64)>> {
+    /// Update checks per bucket (hourly, and daily for compacted hours) and client version, of the buckets that end
+    /// after `since` (Unix seconds), oldest first: `(start, seconds, version, checks)`.
+    pub async fn adoption(&self, app: &AppId, since: i64) -> Result<Vec<(i64, i64, String, u64)>> {
         self.query(
-            "SELECT bucket, version, n FROM release_adoption WHERE app_id = $1 AND bucket >= $2 ORDER BY bucket, version",
+            "SELECT bucket, CAST(3600 AS BIGINT) AS seconds, version, n FROM release_adoption WHERE app_id = $1 AND bucket + 3600 > $2
+             UNION ALL
+             SELECT bucket, CAST(86400 AS BIGINT) AS seconds, version, n FROM release_adoption_daily
+             WHERE app_id = $1 AND bucket + 86400 > $2
+             ORDER BY bucket, seconds, version",
         )
         .bind(app.as_str())
         .bind(since)
-        .fetch_all(|row| Ok((row.get("bucket")?, row.get("version")?, to_u64(row.get("n")?))))
+        .fetch_all(|row| Ok((row.get("bucket")?, row.get("seconds")?, row.get("version")?, to_u64(row.get("n")?))))
         .await
+    }
+
+    /// Compacts the hourly counters (events and adoption) of every UTC day that ended before `before` into daily
+    /// ones, one day per transaction (so a first run over a long history holds one day of rows at a time), and forgets
+    /// the event ids seen before `ids_before`. Each day's hourly rows are deleted and their sums added to the daily
+    /// rows in the same transaction; a late event counted into a compacted hour meanwhile makes a new hourly row that
+    /// the next run adds to its day, so nothing is lost or counted twice, with replicas too. Returns the hourly rows
+    /// compacted.
+    pub async fn compact_health(&self, before: i64, ids_before: i64) -> Result<u64> {
+        let before = before.div_euclid(DAY_SECS) * DAY_SECS;
+        let mut compacted = 0u64;
+        loop {
+            let oldest: Option<i64> = self
+                .query(
+                    "SELECT MIN(bucket) AS oldest FROM (
+                         SELECT MIN(bucket) AS bucket FROM release_health WHERE bucket < $1
+                         UNION ALL
+                         SELECT MIN(bucket) AS bucket FROM release_adoption WHERE bucket < $1
+                     ) AS found",
+                )
+                .bind(before)
+                .fetch_one(|row| row.get("oldest"))
+                .await?;
+            let Some(oldest) = oldest else { break };
+            let day = oldest.div_euclid(DAY_SECS) * DAY_SECS;
+            compacted += self.compact_day(day).await?;
+        }
+        self.query("DELETE FROM release_event_ids WHERE seen_at < $1").bind(ids_before).execute().await?;
+        Ok(compacted)
+    }
+
+    /// Moves the hourly rows of the UTC day starting at `day` into the daily tables; the rows moved.
+    async fn compact_day(&self, day: i64) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let health: Vec<(String, String, String, String, i64)> = tx
+            .query(
+                "DELETE FROM release_health WHERE bucket >= $1 AND bucket < $2
+                 RETURNING app_id, version, channel, kind, n",
+            )
+            .bind(day)
+            .bind(day + DAY_SECS)
+            .fetch_all(|row| {
+                Ok((row.get("app_id")?, row.get("version")?, row.get("channel")?, row.get("kind")?, row.get("n")?))
+            })
+            .await?;
+        let mut sums: std::collections::BTreeMap<(&str, &str, &str, &str), i64> = std::collections::BTreeMap::new();
+        for (app, version, channel, kind, n) in &health {
+            *sums.entry((app, version, channel, kind)).or_default() += n;
+        }
+        for ((app, version, channel, kind), n) in sums {
+            tx.query(
+                "INSERT INTO release_health_daily (app_id, version, channel, kind, bucket, n)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (app_id, version, channel, kind, bucket)
+                 DO UPDATE SET n = release_health_daily.n + excluded.n",
+            )
+            .bind(app)
+            .bind(version)
+            .bind(channel)
+            .bind(kind)
+            .bind(day)
+            .bind(n)
+            .execute()
+            .await?;
+        }
+        let adoption: Vec<(String, String, i64)> = tx
+            .query("DELETE FROM release_adoption WHERE bucket >= $1 AND bucket < $2 RETURNING app_id, version, n")
+            .bind(day)
+            .bind(day + DAY_SECS)
+            .fetch_all(|row| Ok((row.get("app_id")?, row.get("version")?, row.get("n")?)))
+            .await?;
+        let mut sums: std::collections::BTreeMap<(&str, &str), i64> = std::collections::BTreeMap::new();
+        for (app, version, n) in &adoption {
+            *sums.entry((app, version)).or_default() += n;
+        }
+        for ((app, version), n) in sums {
+            tx.query(
+                "INSERT INTO release_adoption_daily (app_id, version, bucket, n) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (app_id, version, bucket) DO UPDATE SET n = release_adoption_daily.n + excluded.n",
+            )
+            .bind(app)
+            .bind(version)
+            .bind(day)
+            .bind(n)
+            .execute()
+            .await?;
+        }
+        tx.commit().await?;
+        Ok((health.len() + adoption.len()) as u64)
     }
 
     /// The halt rule in force for a release and where it comes from (`release` or `app`).

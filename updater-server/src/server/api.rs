@@ -480,16 +480,23 @@ pub async fn health(
     let version = parse_version(&version)?;
     let release = release_or_404(&state, &app, &version).await?;
     let mut buckets: Vec<HealthBucket> = Vec::new();
-    for (start, channel, kind, n) in state.db().health_rows(&app, &release.version).await? {
-        let index = match buckets.iter().position(|b| b.start == start && b.channel == channel) {
+    for row in state.db().health_rows(&app, &release.version).await? {
+        let seconds = u32::try_from(row.seconds).unwrap_or(u32::MAX);
+        let same = |b: &HealthBucket| b.start == row.start && b.seconds == seconds && b.channel == row.channel;
+        let index = match buckets.iter().position(same) {
             Some(index) => index,
             None => {
-                buckets.push(HealthBucket { start, channel, counts: HealthCounts::default() });
+                buckets.push(HealthBucket {
+                    start: row.start,
+                    seconds,
+                    channel: row.channel.clone(),
+                    counts: HealthCounts::default(),
+                });
                 buckets.len() - 1
             }
         };
-        if let Some(slot) = buckets[index].counts.get_mut(&kind) {
-            *slot += n;
+        if let Some(slot) = buckets[index].counts.get_mut(&row.kind) {
+            *slot += row.n;
         }
     }
     let totals = state.db().health_totals(&app, &release.version).await?;
@@ -501,7 +508,12 @@ pub async fn health(
         .adoption(&app, since)
         .await?
         .into_iter()
-        .map(|(start, version, checks)| AdoptionBucket { start, version, checks })
+        .map(|(start, seconds, version, checks)| AdoptionBucket {
+            start,
+            seconds: u32::try_from(seconds).unwrap_or(u32::MAX),
+            version,
+            checks,
+        })
         .collect();
     Ok(Json(ReleaseHealth {
         app: app.to_string(),

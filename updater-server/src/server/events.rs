@@ -10,8 +10,10 @@
 //! 3. an app that does not exist is `404`; each event spends a token of its install id's bucket
 //!    ([`EventLimits::per_install`]) and names a release the app has, or it is counted as rejected and never stored;
 //! 4. the accepted events add to one counter row per (release, channel, kind, hour), one transaction per batch;
-//! 5. the answer is `202` with `{"accepted":N,"rejected":M}`: never more than the request, so the endpoint cannot be
-//!    used to amplify traffic.
+//!    an event whose `id` was already counted (within [`EVENT_ID_WINDOW`]) is a duplicate and adds nothing, so a
+//!    batch sent again after its answer was lost counts once;
+//! 5. the answer is `202` with `{"accepted":N,"rejected":M,"duplicates":D}`: never more than the request, so the
+//!    endpoint cannot be used to amplify traffic.
 //!
 //! The `at` of an event picks its hour when it lies within the last 7 days (and not in the future); otherwise the
 //! event counts in the current hour, so a client cannot make rows for arbitrary hours.
@@ -48,6 +50,11 @@ pub const UNKNOWN_APP: &str = "_unknown";
 
 /// How far back an event's `at` may place it.
 pub const MAX_EVENT_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How long the id of a counted event is kept to recognise it when it is sent again: as long as an event's `at` can
+/// place it in the past. A client's queue holds an event until it is delivered, so a resend comes after at most the
+/// backoff (an hour) while the app runs, or at its next start.
+pub const EVENT_ID_WINDOW: Duration = MAX_EVENT_AGE;
 
 /// Rate limits of the event endpoint.
 #[derive(Debug, Clone, Copy)]
@@ -165,7 +172,7 @@ pub async fn ingest(State(state): State<AppState>, Path(app): Path<String>, requ
 
     let unix_now = crate::db::now();
     let oldest = unix_now - i64::try_from(MAX_EVENT_AGE.as_secs()).unwrap_or(0);
-    let mut counts: BTreeMap<HealthKey, u64> = BTreeMap::new();
+    let mut counted: Vec<(Option<&str>, HealthKey)> = Vec::new();
     let mut touched = BTreeSet::new();
     let (mut accepted, mut rejected) = (0u32, 0u32);
     for event in &batch.events {
@@ -187,16 +194,20 @@ pub async fn ingest(State(state): State<AppState>, Path(app): Path<String>, requ
             kind: event.kind.as_str(),
             bucket: bucket_of(at.unwrap_or(unix_now)),
         };
-        *counts.entry(key).or_default() += 1;
+        counted.push((event.id.as_deref(), key));
         if matches!(event.kind, EventKind::Installed) || event.kind.is_release_failure() {
             touched.insert(version);
         }
-        state.metrics().client_events(app.as_str(), event.kind.as_str(), "accepted", 1);
         accepted += 1;
     }
-    if !counts.is_empty() {
-        let counts: Vec<(HealthKey, u64)> = counts.into_iter().collect();
-        state.db().add_health(&app, &counts).await?;
+    let fresh = if counted.is_empty() { Vec::new() } else { state.db().add_health(&app, &counted, unix_now).await? };
+    let mut duplicates = 0u32;
+    for ((_, key), fresh) in counted.iter().zip(fresh) {
+        state.metrics().client_events(app.as_str(), key.kind, if fresh { "accepted" } else { "duplicate" }, 1);
+        if !fresh {
+            duplicates += 1;
+            accepted -= 1;
+        }
     }
     for version in touched {
         if let Some(Some((release, _))) = releases.get(&version)
@@ -205,7 +216,7 @@ pub async fn ingest(State(state): State<AppState>, Path(app): Path<String>, requ
             tracing::error!(app = %app, version, error = %millennium_update_admin::report::display_chain(&e), "could not evaluate the halt rule");
         }
     }
-    Ok((StatusCode::ACCEPTED, axum::Json(EventsAccepted { accepted, rejected })).into_response())
+    Ok((StatusCode::ACCEPTED, axum::Json(EventsAccepted { accepted, rejected, duplicates })).into_response())
 }
 
 /// Applies a release's halt rule (its own, else the app's): once at least `min_installs` installs were reported

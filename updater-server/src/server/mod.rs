@@ -167,7 +167,12 @@ pub struct ServerConfig {
     pub events: events::EventLimits,
     /// How webhook deliveries are attempted.
     pub webhooks: crate::webhooks::WebhookConfig,
+    /// Age after which hourly release-health counters are compacted into daily ones (`--health-compact-after`).
+    pub health_compact_after: Duration,
 }
+
+/// Default `--health-compact-after`: a week.
+pub const DEFAULT_HEALTH_COMPACT_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Default `--freshness-expiry`: one day.
 pub const DEFAULT_FRESHNESS_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -197,6 +202,7 @@ impl ServerConfig {
             deltas: deltas::DeltaConfig::default(),
             events: events::EventLimits::default(),
             webhooks: crate::webhooks::WebhookConfig::default(),
+            health_compact_after: DEFAULT_HEALTH_COMPACT_AFTER,
         })
     }
 
@@ -670,6 +676,8 @@ pub struct ServeOptions {
     pub webhooks: crate::webhooks::WebhookConfig,
     /// How HTTP connections are served ([`front`]).
     pub http: front::HttpOptions,
+    /// See [`ServerConfig::health_compact_after`].
+    pub health_compact_after: Duration,
 }
 
 /// The public URL used when none is configured: `http://{bind}`, with an unspecified bind address (`0.0.0.0`, `::`)
@@ -714,6 +722,7 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
     config.deltas = options.deltas;
     config.events = options.events;
     config.webhooks = options.webhooks;
+    config.health_compact_after = options.health_compact_after;
     let opened = AppState::open(&options.storage, config, options.admin_token.as_deref()).await?;
     if let Some(path) = &opened.admin_token_file {
         // The path, never the token: stderr ends up in container logs. Outside the log format so it is easy to copy.

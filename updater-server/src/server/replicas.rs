@@ -22,6 +22,12 @@ pub const ADOPTION_FLUSH: std::time::Duration = std::time::Duration::from_secs(6
 /// The name of the orphan collection job.
 pub const GC_JOB: &str = "orphan-gc";
 
+/// The name of the job that compacts old hourly release-health counters into daily ones and forgets old event ids.
+pub const HEALTH_JOB: &str = "health-compaction";
+
+/// How often the health job runs.
+pub const HEALTH_JOB_INTERVAL: Duration = Duration::from_secs(3600);
+
 /// The name of the job that re-signs freshness documents before they expire.
 pub const FRESHNESS_JOB: &str = "freshness";
 
@@ -70,6 +76,18 @@ pub fn start(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             }
         }
     }));
+    // Release-health storage stays bounded: old hours become days, old event ids are forgotten.
+    let job_state = state.clone();
+    tasks.push(leader::spawn_singleton(
+        state.db().clone(),
+        HEALTH_JOB,
+        Schedule { interval: HEALTH_JOB_INTERVAL, standby_poll: Duration::from_secs(15) },
+        state.metrics().leader_flag(HEALTH_JOB),
+        move || {
+            let state = job_state.clone();
+            async move { compact_health(&state).await }
+        },
+    ));
     // Webhook deliveries: on one replica only, so none is sent twice.
     match crate::webhooks::client(&state.config().webhooks) {
         Ok(http) => {
@@ -112,6 +130,19 @@ pub fn start(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
         ));
     }
     tasks
+}
+
+/// One run of the health job.
+pub async fn compact_health(state: &AppState) -> crate::error::Result<()> {
+    let now = crate::db::now();
+    let age = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+    let before = now.saturating_sub(age(state.config().health_compact_after));
+    let ids_before = now.saturating_sub(age(super::events::EVENT_ID_WINDOW));
+    let compacted = state.db().compact_health(before, ids_before).await?;
+    if compacted > 0 {
+        tracing::info!(rows = compacted, "hourly release-health counters compacted into days");
+    }
+    Ok(())
 }
 
 async fn listen(state: AppState, pool: sqlx::PgPool) {

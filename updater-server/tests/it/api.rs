@@ -1757,6 +1757,137 @@ async fn halt_rules_come_from_the_release_else_the_app_and_are_checked() {
     assert_eq!(health(ctx.admin_token.clone()).await.json()["rule_source"], "app");
 }
 
+/// `POST /demo/events` with `events`; the status and the answer.
+async fn post_events(ctx: &Ctx, events: Vec<Value>) -> (StatusCode, Value) {
+    let r = ctx.call(Method::POST, "/demo/events", None, Some(json!({ "events": events }))).await;
+    let body = if r.status == StatusCode::ACCEPTED { r.json() } else { Value::Null };
+    (r.status, body)
+}
+
+/// An event about 1.2.3 of `demo` from `install`, with an `id` and an `at` when given.
+fn health_event(kind: &str, install: &str, id: Option<&str>, at: Option<i64>) -> Value {
+    let mut event =
+        json!({"kind": kind, "install_id": install, "from": "1.0.0", "to": "1.2.3", "target": "linux-x86_64-deb"});
+    if let Some(id) = id {
+        event["id"] = json!(id);
+    }
+    if let Some(at) = at {
+        event["at"] = json!(at);
+    }
+    event
+}
+
+async fn health_of(ctx: &Ctx) -> Value {
+    let r = ctx.call(Method::GET, "/api/v1/apps/demo/releases/1.2.3/health", Some(&ctx.admin_token), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{:?}", r.body);
+    r.json()
+}
+
+/// A batch sent again (its answer was lost) is counted once: events with ids the server counted are answered as
+/// duplicates and add nothing, also one by one inside a batch mixing old and new ids; events without an id (older
+/// clients) count every time. Once the window's ids are forgotten, an id counts again.
+#[tokio::test]
+async fn events_sent_again_with_their_ids_are_counted_once() {
+    let ctx = with_release().await;
+    let first = "0123456789abcdef0123456789abcdef";
+    let second = "fedcba9876543210fedcba9876543210";
+    let batch = || {
+        vec![health_event("installed", "a", Some(first), None), health_event("rolled_back", "a", Some(second), None)]
+    };
+    assert_eq!(
+        post_events(&ctx, batch()).await,
+        (StatusCode::ACCEPTED, json!({"accepted": 2, "rejected": 0, "duplicates": 0}))
+    );
+    assert_eq!(
+        post_events(&ctx, batch()).await,
+        (StatusCode::ACCEPTED, json!({"accepted": 0, "rejected": 0, "duplicates": 2}))
+    );
+    let mixed = vec![
+        health_event("installed", "b", Some(first), None),
+        health_event("installed", "b", Some("new-id-0000000000000001"), None),
+        health_event("installed", "b", Some("new-id-0000000000000001"), None),
+    ];
+    assert_eq!(
+        post_events(&ctx, mixed).await,
+        (StatusCode::ACCEPTED, json!({"accepted": 1, "rejected": 0, "duplicates": 2}))
+    );
+    for _ in 0..2 {
+        let answer = post_events(&ctx, vec![health_event("installed", "c", None, None)]).await;
+        assert_eq!(answer, (StatusCode::ACCEPTED, json!({"accepted": 1, "rejected": 0, "duplicates": 0})));
+    }
+    let totals = health_of(&ctx).await["totals"].clone();
+    assert_eq!((totals["installed"].clone(), totals["rolled_back"].clone()), (json!(4), json!(1)));
+    let metrics =
+        String::from_utf8(ctx.call(Method::GET, "/metrics", Some(ADMIN_TOKEN), None).await.body.to_vec()).unwrap();
+    let duplicate = "millennium_client_events_total{app=\"demo\",kind=\"installed\",result=\"duplicate\"} 3";
+    assert!(metrics.lines().any(|l| l == duplicate), "{metrics}");
+
+    // The health job forgets ids older than its window: here all of them.
+    let now = millennium_update_server::db::now();
+    ctx.state.db().compact_health(now - 86_400, now + 1).await.unwrap();
+    let answer = post_events(&ctx, vec![health_event("installed", "a", Some(first), None)]).await;
+    assert_eq!(answer, (StatusCode::ACCEPTED, json!({"accepted": 1, "rejected": 0, "duplicates": 0})));
+}
+
+/// The health job compacts the hourly counters of days older than its age into daily ones, on whichever backend the
+/// environment names: the totals, the per-bucket counts (now per day, `seconds` 86400) and adoption stay the same, a
+/// second run changes nothing, recent hours stay hourly, and an event that arrives later for a compacted hour is added
+/// to its day by the next run.
+#[tokio::test]
+async fn old_hours_are_compacted_into_days_and_every_reader_adds_both_up() {
+    let ctx = with_release().await;
+    let now = millennium_update_server::db::now();
+    let day = (now - 3 * 86_400).div_euclid(86_400) * 86_400;
+    let events = vec![
+        health_event("installed", "a", None, Some(day + 3600)),
+        health_event("installed", "b", None, Some(day + 3600 + 59)),
+        health_event("installed", "c", None, Some(day + 5 * 3600)),
+        health_event("rolled_back", "c", None, Some(day + 5 * 3600 + 1)),
+        health_event("installed", "d", None, None),
+    ];
+    assert_eq!(post_events(&ctx, events).await.1["accepted"], 5);
+    let adoption = [
+        (("demo".to_owned(), "1.0.0".to_owned(), day + 3600), 5),
+        (("demo".to_owned(), "1.0.0".to_owned(), day + 7200), 7),
+    ];
+    ctx.state.db().add_adoption(&adoption).await.unwrap();
+    let before = health_of(&ctx).await;
+    assert_eq!(before["buckets"].as_array().unwrap().len(), 3, "{before}");
+
+    // The job with the default age (7 days) leaves a 3-day-old day alone.
+    millennium_update_server::server::replicas::compact_health(&ctx.state).await.unwrap();
+    assert_eq!(health_of(&ctx).await["buckets"], before["buckets"]);
+
+    // Compacting everything older than a day, twice.
+    for _ in 0..2 {
+        ctx.state.db().compact_health(now - 86_400, now - 7 * 86_400).await.unwrap();
+        let after = health_of(&ctx).await;
+        assert_eq!(after["totals"], before["totals"]);
+        let buckets = after["buckets"].as_array().unwrap();
+        assert_eq!(buckets.len(), 2, "{after}");
+        assert_eq!((buckets[0]["start"].as_i64(), buckets[0]["seconds"].as_i64()), (Some(day), Some(86_400)));
+        assert_eq!(buckets[0]["counts"]["installed"], 3);
+        assert_eq!(buckets[0]["counts"]["rolled_back"], 1);
+        assert_eq!(buckets[1]["seconds"], 3600);
+        assert_eq!(buckets[1]["counts"]["installed"], 1);
+        assert_eq!(after["adoption"], json!([{"start": day, "seconds": 86_400, "version": "1.0.0", "checks": 12}]));
+    }
+
+    // A late report for an hour of the compacted day: hourly until the next run adds it to the day.
+    assert_eq!(
+        post_events(&ctx, vec![health_event("installed", "e", None, Some(day + 7 * 3600))]).await.1["accepted"],
+        1
+    );
+    let late = health_of(&ctx).await;
+    assert_eq!(late["totals"]["installed"], 5);
+    assert_eq!(late["buckets"].as_array().unwrap().len(), 3, "{late}");
+    ctx.state.db().compact_health(now - 86_400, now - 7 * 86_400).await.unwrap();
+    let compacted = health_of(&ctx).await;
+    assert_eq!(compacted["buckets"][0]["counts"]["installed"], 4, "{compacted}");
+    assert_eq!(compacted["buckets"].as_array().unwrap().len(), 2);
+    assert_eq!(compacted["totals"]["installed"], 5);
+}
+
 /// Webhook URLs and events are checked, the secret is answered once and never listed, and deleting removes it.
 #[tokio::test]
 async fn webhooks_are_checked_and_their_secret_is_shown_once() {

@@ -642,6 +642,7 @@ mod tests {
         assert!(pages::health_chart(&[]).is_none());
         let bucket = |start, installed, rolled_back| HealthBucket {
             start,
+            seconds: 3600,
             channel: "stable".into(),
             counts: HealthCounts { installed, rolled_back, ..HealthCounts::default() },
         };
@@ -657,7 +658,12 @@ mod tests {
         let versions = ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0", "1.5.0", "0.9.0", "<b>0.8.0</b>"];
         let buckets: Vec<AdoptionBucket> = (0u64..)
             .zip(versions)
-            .map(|(i, version)| AdoptionBucket { start: 3600 * 100, version: version.into(), checks: 100 - i })
+            .map(|(i, version)| AdoptionBucket {
+                start: 3600 * 100,
+                seconds: 3600,
+                version: version.into(),
+                checks: 100 - i,
+            })
             .collect();
         let svg = pages::adoption_chart(&buckets).unwrap().into_string();
         assert_eq!(svg.matches("<polyline").count(), 7, "six versions and `other`: {svg}");

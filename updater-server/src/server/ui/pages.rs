@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use maud::{DOCTYPE, Markup, html};
 use millennium_update_admin::api::{
     AdoptionBucket, CreatedToken, HealthBucket, HealthCounts, Release, ReleaseHealth, WebhookDeliveries, Webhooks,
+    hour_seconds,
 };
 
 use crate::db::{AppRow, TokenRow};
@@ -330,7 +331,8 @@ const MIN_CHART_HOURS: i64 = 48;
 /// failed installs) over them. Drawn here as SVG: no script, no external image. `None` without any report.
 pub fn health_chart(buckets: &[HealthBucket]) -> Option<Markup> {
     let mut hours: std::collections::BTreeMap<i64, HealthCounts> = std::collections::BTreeMap::new();
-    for bucket in buckets {
+    // Per hour: days the server compacted are older than the chart's week.
+    for bucket in buckets.iter().filter(|b| b.seconds == hour_seconds()) {
         let hour = hours.entry(bucket.start).or_default();
         hour.installed += bucket.counts.installed;
         hour.rolled_back += bucket.counts.rolled_back;
@@ -378,6 +380,9 @@ fn chart_window(first: i64, last: i64) -> (i64, usize) {
 /// A line per version (the [`ADOPTION_SERIES`] most checked; the rest as "other") of the update checks installs
 /// running it made per hour: how a release spreads and the old ones fade. SVG drawn here. `None` without data.
 pub fn adoption_chart(buckets: &[AdoptionBucket]) -> Option<Markup> {
+    // Per hour, like the health chart.
+    let hourly: Vec<&AdoptionBucket> = buckets.iter().filter(|b| b.seconds == hour_seconds()).collect();
+    let buckets = hourly.as_slice();
     let last = buckets.iter().map(|b| b.start).max()?;
     let (first, slots) = chart_window(buckets.iter().map(|b| b.start).min()?, last);
     let mut totals: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();

@@ -1,16 +1,19 @@
 //! Release health against the real server binary: installs report events over HTTP, the server halts a rollout
 //! that rolls back by itself, tells a real webhook receiver (which checks the signature), and stops offering the
-//! release; and the unauthenticated event endpoint under abuse (oversized, unknown app and version, junk, a flood of
-//! 100,000 events from one address).
+//! release — with events posted by the test, and with the real example app (`millennium-updater`'s `updatable`)
+//! installing a release that crashes on start; and the unauthenticated event endpoint under abuse (oversized, unknown
+//! app and version, junk, a flood of 100,000 events from one address).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use millennium_sign::{Format, SecretKey};
+use millennium_testing::app::{Run, write_exe};
 use millennium_testing::keys::write_signed;
 use millennium_testing::server::{ADMIN_TOKEN, Backend, ServerProcess, free_loopback_port};
+use millennium_testing::updatable;
 use millennium_update_protocol::rollout::is_offered;
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -272,6 +275,172 @@ fn a_rollout_that_rolls_back_is_halted_by_the_server_and_the_webhook_is_told() {
     assert_eq!(adoption[0]["version"], "1.0.0");
     assert!(adoption[0]["checks"].as_u64().unwrap() >= 80, "{health}");
     assert_eq!(health["totals"]["installed"], 41);
+    server.stop();
+}
+
+/// One install of the example app: its own directory with the binary (`bin/updatable`) and the updater's state
+/// directory, whose install id is set beforehand (as if the updater had generated it there).
+struct Install {
+    exe: PathBuf,
+    state: PathBuf,
+}
+
+impl Install {
+    fn new(root: &Path, install_id: &str, v1: &[u8]) -> Install {
+        let dir = root.join(install_id);
+        let exe = dir.join("bin").join("updatable");
+        std::fs::create_dir_all(exe.parent().unwrap()).unwrap();
+        write_exe(&exe, v1);
+        let state = dir.join("state");
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::write(state.join("install-id"), format!("{install_id}\n")).unwrap();
+        Install { exe, state }
+    }
+
+    /// One start of the app as its user would start it: `updatable update … --report-events`.
+    fn start(&self, endpoint: &str, pubkey: &str) -> Run {
+        let output = std::process::Command::new(&self.exe)
+            .args(["update", "--endpoint", endpoint, "--pubkey", pubkey, "--report-events", "--state-dir"])
+            .arg(&self.state)
+            .env_remove("MILLENNIUM_UPDATER_STATE_DIR")
+            .output()
+            .unwrap();
+        Run::of(output)
+    }
+}
+
+/// A UUID-shaped install id (what the updater generates) numbered `n`.
+fn install_id(n: u32) -> String {
+    format!("{n:08x}-0000-4000-8000-{:012x}", u64::from(n).wrapping_mul(0x9e37_79b9))
+}
+
+/// The proof of the whole loop with the real server binary and the real example app: 2.0.0 of `updatable` is
+/// published at 10 % with a halt rule (over 50 % of at least 5 installs), and is broken: it crashes on start. A
+/// bounded loop starts installs with distinct install ids; the ones the rollout picks download, verify and install
+/// 2.0.0, which crashes on each start until the updater restores 1.0.0 and reports `rolled_back` (sent, with the
+/// earlier `installed`, by the restored 1.0.0; each event once, by its id, however often a crash cut its sending off).
+/// At the fifth such install the server halts the rollout by itself,
+/// a real webhook receiver gets `rollout.halted` with a valid signature, and installs the rollout had picked but that
+/// had not updated yet start and are no longer offered 2.0.0.
+#[test]
+fn a_release_crashing_on_start_is_rolled_back_by_each_install_and_halted_by_the_server() {
+    const SECRET: &str = "example-app-receiver-secret-42";
+    const APP: &str = "updatable";
+    let tmp = tempfile::tempdir().unwrap();
+    // Every install reports from 127.0.0.1: raise the per-address limit as one would behind a proxy.
+    let server = start(tmp.path(), &[("MILLENNIUM_EVENT_IP_BURST", "10000")]);
+    let built = std::fs::read(updatable::binary()).unwrap();
+    let v1 = updatable::stamp(&built, "1.0.0");
+    let v2 = updatable::broken(&updatable::stamp(&built, "2.0.0"));
+
+    let key = SecretKey::generate().unwrap();
+    let public = key.public_key().to_text(Format::Minisign);
+    ok_json(SERVER.cli(&["--json", "apps", "create", "--id", APP, "--public-key", &public], &admin(&server)));
+    let file = write_signed(tmp.path(), "updatable-2.0.0", &v2, &key, "2.0.0", Format::Tauri);
+    let artifact = format!("linux-{}={}", std::env::consts::ARCH, file.display());
+    let publish = ["--json", "publish", "--app", APP, "--version", "2.0.0", "--rollout", "10", "--target", &artifact];
+    ok_json(SERVER.cli(&publish, &admin(&server)));
+    let (hook_url, received) = receiver(SECRET, 0);
+    ok_json(
+        SERVER
+            .cli(&["--json", "webhooks", "add", "--app", APP, "--url", &hook_url, "--secret", SECRET], &admin(&server)),
+    );
+    let rule = ["--max-failure-percent", "50", "--min-installs", "5"];
+    ok_json(SERVER.cli(
+        &[&["--json", "halt-rule", "set", "--app", APP, "--version", "2.0.0"][..], &rule].concat(),
+        &admin(&server),
+    ));
+
+    let endpoint = format!("{}/{APP}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url);
+    let pubkey = key.public_key().to_text(Format::Tauri);
+    let health = || ok_json(SERVER.cli(&["--json", "health", "--app", APP, "--version", "2.0.0"], &admin(&server)));
+    // Installs the rollout picks, three of them kept aside: they have not updated when the halt comes.
+    let ids: Vec<String> = (0..600).map(install_id).collect();
+    let picked = |id: &String| is_offered(Some(id), APP, "2.0.0", 10);
+    let waiting: Vec<&String> = ids.iter().filter(|id| picked(id)).take(3).collect();
+    assert_eq!(waiting.len(), 3);
+    let installs = tmp.path().join("installs");
+
+    let (mut updated, mut halted_after, mut stayed) = (0, None, 0);
+    for id in ids.iter().filter(|id| !waiting.contains(id)) {
+        let install = Install::new(&installs, id, &v1);
+        let run = install.start(&endpoint, &pubkey);
+        if !picked(id) {
+            // Not in the 10 %: told it is up to date, and stays on 1.0.0.
+            assert_eq!(run.lines(), ["updatable 1.0.0", "up to date"], "{id}: {}", run.stderr);
+            stayed += 1;
+            continue;
+        }
+        // Picked: installs 2.0.0 and execs it, which crashes (SIGABRT) before confirming.
+        assert_eq!(
+            run.lines(),
+            ["updatable 1.0.0", "updating to 2.0.0", "installed 2.0.0; relaunching", "updatable 2.0.0"],
+            "{id}: {}",
+            run.stderr
+        );
+        assert_eq!(run.signal(), Some(6), "{id}: {}", run.stderr);
+        assert!(std::fs::read(&install.exe).unwrap() == v2, "{id}: 2.0.0 is not installed");
+        // Its user starts it again: it crashes until its allowed starts are used up, then 1.0.0 is restored and
+        // relaunched, which is told nothing new (2.0.0 was rolled back here) and sends the events.
+        let mut starts = 1;
+        let back = loop {
+            let run = install.start(&endpoint, &pubkey);
+            starts += 1;
+            if run.code() == Some(0) {
+                break run;
+            }
+            assert_eq!(run.lines(), ["updatable 2.0.0"], "{id}: {}", run.stderr);
+            assert!(starts < 6, "{id}: 2.0.0 was never rolled back");
+        };
+        assert_eq!(back.lines(), ["updatable 2.0.0", "updatable 1.0.0", "up to date"], "{id}: {}", back.stderr);
+        assert!(back.stderr.contains("restored 1.0.0"), "{id}: {}", back.stderr);
+        let log = || std::fs::read_to_string(&server.log).unwrap_or_default();
+        assert!(!back.stderr.contains("not sent yet"), "{id}: {}\nserver log:\n{}", back.stderr, log());
+        assert!(std::fs::read(&install.exe).unwrap() == v1, "{id}: 1.0.0 is not back");
+        updated += 1;
+        if !health()["halted"].is_null() {
+            halted_after = Some(updated);
+            break;
+        }
+        assert!(updated < 20, "not halted after {updated} rolled-back installs: {}", health());
+    }
+    // Halted as soon as the rule could judge: 5 of 5 installs rolled back.
+    assert_eq!(halted_after, Some(5));
+    assert!(stayed > 10, "the loop met only {stayed} installs outside the rollout");
+    let health = health();
+    assert_eq!(health["totals"]["installed"], 5, "{health}");
+    assert_eq!(health["totals"]["rolled_back"], 5, "{health}");
+    assert_eq!(health["totals"]["confirmed"], 0, "{health}");
+    assert_eq!(health["channels"][0]["paused"], true, "{health}");
+    // The fifth install's `installed` may reach the server before its rollback (sent by 2.0.0 before it crashed) or
+    // with it (sent by the restored 1.0.0): the rule judged at 4 or 5 failures of 5 installs.
+    let reason = health["halted"]["reason"].as_str().unwrap();
+    assert!(reason.contains("4 of 5 installs") || reason.contains("5 of 5 installs"), "{reason}");
+    assert_eq!(metric(&server, "millennium_rollout_halts_total{app=\"updatable\"}"), 1);
+
+    // The installs the rollout had picked but that had not updated: no longer offered 2.0.0.
+    for id in &waiting {
+        let install = Install::new(&installs, id, &v1);
+        let run = install.start(&endpoint, &pubkey);
+        assert_eq!(run.lines(), ["updatable 1.0.0", "up to date"], "{id}: {}", run.stderr);
+        assert!(std::fs::read(&install.exe).unwrap() == v1);
+    }
+
+    // The webhook receiver got `rollout.halted`, signed with the app's secret.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let halted = loop {
+        let got = received.lock().unwrap().clone();
+        if let Some(hit) = got.iter().find(|r| r.event == "rollout.halted") {
+            break hit.clone();
+        }
+        assert!(Instant::now() < deadline, "no rollout.halted delivery; got {got:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(halted.signature_ok, "{halted:?}");
+    assert_eq!(halted.body["app"], APP);
+    assert_eq!(halted.body["version"], "2.0.0");
+    assert_eq!(halted.body["data"]["installs"], 5);
+    assert!(matches!(halted.body["data"]["failures"].as_u64(), Some(4 | 5)), "{:?}", halted.body);
     server.stop();
 }
 
