@@ -810,7 +810,7 @@ async fn a_halted_rollout_leaves_the_signed_freshness_document_until_resumed() {
         .await
         .unwrap();
     assert_eq!(r.status(), 202);
-    assert_eq!(r.json::<Value>().await.unwrap(), serde_json::json!({"accepted": 4, "rejected": 0}));
+    assert_eq!(r.json::<Value>().await.unwrap(), serde_json::json!({"accepted": 4, "rejected": 0, "duplicates": 0}));
 
     let (_, halted) = ctx.client_view().await;
     assert!(halted.sequence > before.sequence, "re-signed at the halt");

@@ -198,7 +198,7 @@ fn a_rollout_that_rolls_back_is_halted_by_the_server_and_the_webhook_is_told() {
             "demo",
             &json!({"events": [event("installed", install, "2.0.0"), event(second, install, "2.0.0")]}),
         );
-        assert_eq!((status, &answer), (202, &json!({"accepted": 2, "rejected": 0})));
+        assert_eq!((status, &answer), (202, &json!({"accepted": 2, "rejected": 0, "duplicates": 0})));
         if halted_after.is_none() && offered(&http, &server, waiting[0]).is_none() {
             halted_after = Some(i + 1);
         }
@@ -461,7 +461,7 @@ fn the_event_endpoint_refuses_floods_and_junk_and_stays_healthy() {
     assert_eq!(answer["error"]["code"], "payload_too_large");
     assert_eq!(post(&http, &server, "nope", &json!({"events": [event("installed", "a", "1.0.0")]})).0, 404);
     let (status, answer) = post(&http, &server, "demo", &json!({"events": [event("installed", "a", "9.9.9")]}));
-    assert_eq!((status, answer), (202, json!({"accepted": 0, "rejected": 1})));
+    assert_eq!((status, answer), (202, json!({"accepted": 0, "rejected": 1, "duplicates": 0})));
     let (status, answer) = post(&http, &server, "demo", &json!({"events": [event("exploded", "a", "1.0.0")]}));
     assert_eq!(status, 400, "{answer}");
     let (status, _) = post(&http, &server, "demo", &json!({"events": [event("installed", "a b\n", "1.0.0")]}));
