@@ -130,7 +130,7 @@ fn gzip_header_len(data: &[u8]) -> Option<usize> {
 fn unpack_piece(kind: Kind, data: &[u8], limit: u64) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     match kind {
-        Kind::Raw => return Some(data.to_vec()),
+        Kind::Raw => Some(data.to_vec()),
         Kind::Gzip => {
             let header = gzip_header_len(data)?;
             let mut decoder = flate2::bufread::DeflateDecoder::new(&data[header..]);
@@ -153,8 +153,11 @@ fn unpack_piece(kind: Kind, data: &[u8], limit: u64) -> Option<Vec<u8>> {
     }
 }
 
+/// Pieces of a file: their kind, where they are in it, and where their contents are in its unpacked form.
+type Pieces = Vec<(Kind, Range<usize>, Range<usize>)>;
+
 /// The unpacked form of `data` (see the module docs), at most `limit` bytes, and its pieces.
-fn unpack(data: &[u8], limit: u64) -> Option<(Vec<u8>, Vec<(Kind, Range<usize>, Range<usize>)>)> {
+fn unpack(data: &[u8], limit: u64) -> Option<(Vec<u8>, Pieces)> {
     let mut unpacked = Vec::new();
     let mut pieces = Vec::new();
     for (kind, range) in split(data)? {

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! `update` defaults: a plain executable (`--bundle none`), current version 1.0.0, no install. It prints one line:
-//! the seconds from the updater's creation to the verified download, how the bytes came (`delta`, or `full` — also
+//! the seconds from the check to the verified download (check, download, apply, verify: the updater's setup, which
+//! loads the system's root certificates, comes before), how the bytes came (`delta`, or `full` — also
 //! after a failed delta), the bytes transferred, and the verified file (gone once installed).
 
 use std::path::Path;
@@ -71,7 +72,6 @@ fn update(endpoint: &str, key: &Path, state: &str, options: &[&str]) -> Res<()> 
     }
     let pubkey = std::fs::read_to_string(key)?;
     PublicKey::from_text(&pubkey)?;
-    let started = Instant::now();
     let mut builder = millennium_updater::Updater::builder()
         .endpoint(endpoint)
         .pubkey(pubkey)
@@ -82,6 +82,7 @@ fn update(endpoint: &str, key: &Path, state: &str, options: &[&str]) -> Res<()> 
         builder = builder.executable(path);
     }
     let updater = builder.build_blocking()?;
+    let started = Instant::now();
     let update = updater.check()?.ok_or("no update offered")?;
     // The last report of each transfer holds its bytes; a failed delta is followed by the full download.
     let (mut kind, mut bytes) = ("none", 0u64);
