@@ -487,7 +487,7 @@ impl BlobWriter {
     }
 }
 
-/// Streams `len` bytes of `file` from `start`, one [`READ_CHUNK`] per blocking-pool task, each read straight into the
+/// Streams `len` bytes of `file` from `start`, one `READ_CHUNK` per blocking-pool task, each read straight into the
 /// buffer that goes to the response (tokio's `File` copies every chunk once more). No thread waits on a slow client:
 /// the next read starts only when the response wants more. A file that turns out shorter than `len` ends the stream
 /// with an error, so the response is cut off rather than completed with missing bytes.

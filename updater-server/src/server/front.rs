@@ -13,7 +13,7 @@
 //! from the body's frames.
 //!
 //! Anything the front does not serve is handed to hyper, with the bytes already read replayed in front of the socket
-//! ([`Replay`]), and hyper serves the rest of the connection: requests with a body, `Expect`, `Upgrade`, `Connection`
+//! (`Replay`), and hyper serves the rest of the connection: requests with a body, `Expect`, `Upgrade`, `Connection`
 //! (keep-alive negotiation, `close`), HTTP/1.0, methods other than `GET`/`HEAD`, URIs that are not origin-form, too
 //! many header lines, a head larger than hyper's buffer ([`MAX_HEAD`]), and malformed heads (hyper answers those with
 //! its own `400`/`431`). So the front decides nothing hyper would decide differently; pipelined requests stay in
