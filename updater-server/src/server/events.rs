@@ -209,12 +209,24 @@ pub async fn ingest(State(state): State<AppState>, Path(app): Path<String>, requ
             accepted -= 1;
         }
     }
-    for version in touched {
-        if let Some(Some((release, _))) = releases.get(&version)
-            && let Err(e) = evaluate_halt(&state, &app, release).await
-        {
-            tracing::error!(app = %app, version, error = %millennium_update_admin::report::display_chain(&e), "could not evaluate the halt rule");
+    // In a task of its own: the reporting app may go away as soon as it has sent (one that crashes on start does),
+    // and hyper then drops this handler; a halt cut off there would be recorded without its webhook, metadata
+    // refresh or log line. The answer still waits for it.
+    let judged: Vec<ReleaseRow> = touched
+        .iter()
+        .filter_map(|version| releases.get(version))
+        .flatten()
+        .map(|(release, _)| release.clone())
+        .collect();
+    let halts = tokio::spawn(async move {
+        for release in judged {
+            if let Err(e) = evaluate_halt(&state, &app, &release).await {
+                tracing::error!(app = %app, version = release.version, error = %millennium_update_admin::report::display_chain(&e), "could not evaluate the halt rule");
+            }
         }
+    });
+    if let Err(e) = halts.await {
+        tracing::error!(error = %e, "the halt rule evaluation stopped");
     }
     Ok((StatusCode::ACCEPTED, axum::Json(EventsAccepted { accepted, rejected, duplicates })).into_response())
 }
