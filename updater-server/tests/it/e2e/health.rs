@@ -228,15 +228,7 @@ fn a_rollout_that_rolls_back_is_halted_by_the_server_and_the_webhook_is_told() {
     assert!(text.contains("HALTED") && text.contains("rollout resume"), "{text}");
 
     // The webhook: one failed attempt (500), then delivered with a valid signature.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let halted = loop {
-        let got = received.lock().unwrap().clone();
-        if let Some(hit) = got.iter().find(|r| r.event == "rollout.halted") {
-            break hit.clone();
-        }
-        assert!(Instant::now() < deadline, "no rollout.halted delivery; got {got:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let halted = delivered(&received, "rollout.halted");
     assert!(halted.signature_ok, "{halted:?}");
     assert_eq!(halted.body["app"], "demo");
     assert_eq!(halted.body["version"], "2.0.0");
@@ -306,6 +298,19 @@ impl Install {
             .output()
             .unwrap();
         Run::of(output)
+    }
+}
+
+/// The first delivery of `event` the receiver got, waiting for it for at most 30 s.
+fn delivered(received: &Mutex<Vec<Received>>, event: &str) -> Received {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = received.lock().unwrap().clone();
+        if let Some(hit) = got.iter().find(|r| r.event == event) {
+            return hit.clone();
+        }
+        assert!(Instant::now() < deadline, "no {event} delivery; got {got:?}");
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -427,15 +432,7 @@ fn a_release_crashing_on_start_is_rolled_back_by_each_install_and_halted_by_the_
     }
 
     // The webhook receiver got `rollout.halted`, signed with the app's secret.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let halted = loop {
-        let got = received.lock().unwrap().clone();
-        if let Some(hit) = got.iter().find(|r| r.event == "rollout.halted") {
-            break hit.clone();
-        }
-        assert!(Instant::now() < deadline, "no rollout.halted delivery; got {got:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let halted = delivered(&received, "rollout.halted");
     assert!(halted.signature_ok, "{halted:?}");
     assert_eq!(halted.body["app"], APP);
     assert_eq!(halted.body["version"], "2.0.0");
