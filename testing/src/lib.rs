@@ -2,7 +2,7 @@
 //! installed app look like to a test.
 //!
 //! - [`require_tool`]: a real tool a test drives, or a loud failure naming the package to install; [`listing`]: what
-//!   a directory holds.
+//!   a directory holds; [`push_change`]: what a progress callback went through.
 //! - [`macos`]: a minimal Mach-O executable, the main binary of a test `.app`; [`wine`]: a Wine prefix to install
 //!   Windows installers in; [`png`]: small PNG images (icons, backgrounds).
 //! - [`rust_builds`]: pairs of real Rust builds that differ by one asset or one function (delta updates).
@@ -60,4 +60,12 @@ pub fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     names
+}
+
+/// Appends `value` unless it equals the last one: a progress callback's `transfer` becomes the list of the kinds of
+/// transfer a download went through (`[Delta, DeltaFailed, Full]`).
+pub fn push_change<T: PartialEq>(seen: &mut Vec<T>, value: T) {
+    if seen.last() != Some(&value) {
+        seen.push(value);
+    }
 }

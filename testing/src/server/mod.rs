@@ -24,6 +24,12 @@ pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
 /// The upload limit of a [`TestServer`]: room for a debug build of an example app.
 const MAX_UPLOAD_SIZE: u64 = 256 * 1024 * 1024;
 
+/// The value of the exposition line `series value` in a `/metrics` text (`series` exactly: name and labels in the order
+/// the server writes them), if there is one.
+pub fn metric(text: &str, series: &str) -> Option<u64> {
+    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
 /// The update server in this process, on an ephemeral loopback port, with its data in a temp dir; stops when
 /// dropped.
 #[derive(Debug)]
@@ -35,10 +41,13 @@ pub struct TestServer {
     /// A client with the server admin token.
     pub admin: Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The background jobs `serve` runs beside the HTTP server, once [`TestServer::start_jobs`] started them.
+    jobs: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
+        self.stop_jobs();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -69,15 +78,32 @@ impl TestServer {
             let _ = stopped.await;
         }));
         let admin = Client::new(&url, ADMIN_TOKEN).unwrap();
-        TestServer { dir, url, state, admin, stop: Some(stop) }
+        TestServer { dir, url, state, admin, stop: Some(stop), jobs: Vec::new() }
+    }
+
+    /// Starts what `serve` runs beside the HTTP server (the delta job among them; this process leads on SQLite);
+    /// they stop with the server.
+    pub fn start_jobs(&mut self) {
+        self.jobs = millennium_update_server::server::replicas::start(&self.state);
+    }
+
+    /// Stops what [`TestServer::start_jobs`] started (the HTTP server goes on).
+    pub fn stop_jobs(&mut self) {
+        for job in self.jobs.drain(..) {
+            job.abort();
+        }
+    }
+
+    /// The `/metrics` text, read with the admin token.
+    pub async fn metrics(&self) -> String {
+        let url = format!("{}/metrics", self.url);
+        let response = reqwest::Client::new().get(url).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+        response.text().await.unwrap()
     }
 
     /// The value of the `/metrics` series `series` (`name{labels}`), 0 when absent.
     pub async fn figure(&self, series: &str) -> u64 {
-        let url = format!("{}/metrics", self.url);
-        let response = reqwest::Client::new().get(url).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
-        let text = response.text().await.unwrap();
-        text.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0)
+        metric(&self.metrics().await, series).unwrap_or(0)
     }
 
     /// How many downloads of `app`'s files of `kind` (`delta` or `full`) the server counted.
@@ -85,14 +111,29 @@ impl TestServer {
         self.figure(&format!("millennium_update_downloads_total{{app=\"{app}\",kind=\"{kind}\"}}")).await
     }
 
-    /// Waits (up to 2 minutes) until the delta job (started with `replicas::start`) has stored `n` deltas for `app`.
-    pub async fn wait_for_deltas(&self, app: &str, n: u64) {
-        let stored = format!("millennium_delta_jobs_total{{app=\"{app}\",result=\"stored\"}}");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-        while self.figure(&stored).await < n {
-            assert!(std::time::Instant::now() < deadline, "the delta job stored no {n}th delta for {app} in time");
+    /// How many delta jobs for `app` ended in `result` (`stored`, `not_worth_it`, …).
+    pub async fn delta_jobs(&self, app: &str, result: &str) -> u64 {
+        self.figure(&format!("millennium_delta_jobs_total{{app=\"{app}\",result=\"{result}\"}}")).await
+    }
+
+    /// Waits (up to 3 minutes: the job is slow on a loaded machine) until [`TestServer::start_jobs`]'s delta job has
+    /// ended `n` jobs for `app` in `result`.
+    pub async fn wait_for_delta_jobs(&self, app: &str, result: &str, n: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+        while self.delta_jobs(app, result).await < n {
+            if std::time::Instant::now() > deadline {
+                panic!(
+                    "the delta job did not end {n} jobs for {app} in `{result}` in time; /metrics:\n{}",
+                    self.metrics().await
+                );
+            }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
+    }
+
+    /// Waits until the delta job has stored `n` deltas for `app` ([`TestServer::wait_for_delta_jobs`]).
+    pub async fn wait_for_deltas(&self, app: &str, n: u64) {
+        self.wait_for_delta_jobs(app, "stored", n).await;
     }
 
     /// The server's data directory.
@@ -197,16 +238,6 @@ pub struct Offered {
     pub endpoint: String,
     /// The app's public key, in Tauri's format.
     pub pubkey: String,
-    /// The server's background jobs (the delta job), when started.
-    jobs: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Drop for Offered {
-    fn drop(&mut self) {
-        for job in &self.jobs {
-            job.abort();
-        }
-    }
 }
 
 impl Offered {
@@ -219,7 +250,7 @@ impl Offered {
     /// 2.0.0 with that delta (its use is counted on `/metrics`: [`TestServer::downloads`]).
     pub async fn with_delta(app: &str, v1: &[u8], v2: &[u8]) -> Offered {
         let mut offered = Self::publish(app, Some(v1), v2).await;
-        offered.jobs = millennium_update_server::server::replicas::start(&offered.server.state);
+        offered.server.start_jobs();
         offered.server.wait_for_deltas(app, 1).await;
         offered
     }
@@ -250,7 +281,7 @@ impl Offered {
         }
         let endpoint = format!("{}/{app}/{{{{target}}}}/{{{{arch}}}}/{{{{current_version}}}}", server.url);
         let pubkey = registered.key.public_key().to_text(Format::Tauri);
-        Offered { server, endpoint, pubkey, jobs: Vec::new() }
+        Offered { server, endpoint, pubkey }
     }
 
     /// The artifact files the server stores (content-addressed blobs; SQLite + files backend).

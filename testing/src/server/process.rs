@@ -198,6 +198,18 @@ impl ServerProcess {
         reqwest::blocking::Client::new().get(format!("{}{path}", self.url)).send().unwrap()
     }
 
+    /// The `/metrics` text, read with the admin token.
+    pub fn metrics(&self) -> String {
+        let response =
+            reqwest::blocking::Client::new().get(format!("{}/metrics", self.url)).bearer_auth(ADMIN_TOKEN).send();
+        response.unwrap().text().unwrap()
+    }
+
+    /// The value of the `/metrics` series `series` (`name{labels}`, exactly), 0 when absent.
+    pub fn figure(&self, series: &str) -> u64 {
+        super::metric(&self.metrics(), series).unwrap_or(0)
+    }
+
     /// The releases of `app` the admin API lists, newest first.
     pub fn releases(&self, app: &str) -> Vec<Value> {
         let r = reqwest::blocking::Client::new()

@@ -7,11 +7,10 @@
 #![allow(clippy::unwrap_used, reason = "a test states its expectations with unwrap; helpers here are not #[test]")]
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use millennium_sign::Format;
 use millennium_testing::rust_builds::{self, Builds};
-use millennium_testing::server::{ADMIN_TOKEN, RegisteredApp, TestServer};
+use millennium_testing::server::{RegisteredApp, TestServer};
 use millennium_update_admin::api::{PublishRequest, Scope};
 use millennium_update_protocol::BundleType;
 use millennium_updater::{Transfer, Updater};
@@ -22,26 +21,16 @@ const APP: &str = "demo";
 struct World {
     server: TestServer,
     app: RegisteredApp,
-    jobs: Vec<tokio::task::JoinHandle<()>>,
     builds: Builds,
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        for job in &self.jobs {
-            job.abort();
-        }
-    }
 }
 
 impl World {
     async fn new() -> World {
         let builds = rust_builds::builds(Path::new(env!("CARGO_TARGET_TMPDIR")));
-        let server = TestServer::start().await;
-        // What `serve` starts beside the HTTP server: here the delta job, which this process leads (SQLite).
-        let jobs = millennium_update_server::server::replicas::start(&server.state);
+        let mut server = TestServer::start().await;
+        server.start_jobs();
         let app = server.register(APP, Scope::Publish).await;
-        World { server, app, jobs, builds }
+        World { server, app, builds }
     }
 
     async fn publish(&self, version: &str, target: &str, data: &[u8]) {
@@ -49,26 +38,12 @@ impl World {
         self.app.publish(&PublishRequest::new(version), &[artifact]).await;
     }
 
-    async fn metrics(&self) -> String {
-        let url = format!("{}/metrics", self.server.url);
-        let response = reqwest::Client::new().get(url).bearer_auth(ADMIN_TOKEN).send().await;
-        response.unwrap().text().await.unwrap()
-    }
-
-    /// The value of the series `name{labels}` on `/metrics` (0 when absent).
-    async fn figure(&self, series: &str) -> u64 {
-        let text = self.metrics().await;
-        text.lines().find_map(|line| line.strip_prefix(series).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0)
-    }
-
-    /// Waits until the delta job has stored `n` deltas.
     async fn wait_for_deltas(&self, n: u64) {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let series = format!("millennium_delta_jobs_total{{app=\"{APP}\",result=\"stored\"}}");
-        while self.figure(&series).await < n {
-            assert!(Instant::now() < deadline, "no delta stored in time; metrics:\n{}", self.metrics().await);
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.server.wait_for_deltas(APP, n).await;
+    }
+
+    async fn downloads(&self, kind: &str) -> u64 {
+        self.server.downloads(APP, kind).await
     }
 
     fn endpoint(&self, bundle: bool) -> String {
@@ -94,10 +69,6 @@ impl World {
         let exe = self.server.dir.path().join("demo");
         millennium_testing::app::write_exe(&exe, data);
         exe
-    }
-
-    async fn downloads(&self, kind: &str) -> u64 {
-        self.figure(&format!("millennium_update_downloads_total{{app=\"{APP}\",kind=\"{kind}\"}}")).await
     }
 }
 
@@ -126,9 +97,7 @@ async fn update(updater: &Updater) -> (Option<u64>, Vec<Transfer>, u64) {
     let mut delta_bytes = 0;
     update
         .download_and_install(|p| {
-            if transfers.last() != Some(&p.transfer) {
-                transfers.push(p.transfer);
-            }
+            millennium_testing::push_change(&mut transfers, p.transfer);
             if p.transfer == Transfer::Delta {
                 delta_bytes = p.downloaded;
             }
@@ -175,7 +144,7 @@ async fn a_plain_binary_updates_by_delta_to_exactly_the_full_artifact() {
     assert_eq!(delta_bytes, delta_size, "progress counts the bytes transferred");
     assert_eq!(std::fs::read(&exe).unwrap(), v2, "the result is the full artifact, byte for byte");
     assert_eq!((w.downloads("delta").await, w.downloads("full").await), (1, 0));
-    let saved = w.figure(&format!("millennium_delta_bytes_saved_total{{app=\"{APP}\"}}")).await;
+    let saved = w.server.figure(&format!("millennium_delta_bytes_saved_total{{app=\"{APP}\"}}")).await;
     assert_eq!(saved, v2.len() as u64 - delta_size);
 }
 
@@ -241,14 +210,7 @@ async fn a_base_changed_after_the_check_falls_back_to_the_full_download() {
     let function = std::fs::read(&w.builds.function).unwrap();
     millennium_testing::app::write_exe(&exe, &function);
     let mut transfers = Vec::new();
-    update
-        .download_and_install(|p| {
-            if transfers.last() != Some(&p.transfer) {
-                transfers.push(p.transfer);
-            }
-        })
-        .await
-        .unwrap();
+    update.download_and_install(|p| millennium_testing::push_change(&mut transfers, p.transfer)).await.unwrap();
     assert_eq!(transfers, [Transfer::Delta, Transfer::DeltaFailed, Transfer::Full]);
     assert_eq!(std::fs::read(&exe).unwrap(), v2);
     assert_eq!((w.downloads("delta").await, w.downloads("full").await), (1, 1));

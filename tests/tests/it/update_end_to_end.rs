@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use millennium_sign::{Format, SecretKey};
 use millennium_testing::app::{run, script_app, write_exe};
-use millennium_testing::server::{ADMIN_TOKEN, RegisteredApp, TestServer};
+use millennium_testing::server::{RegisteredApp, TestServer};
 use millennium_update_admin::api::{PublishRequest, Rollout, Scope};
 use millennium_update_protocol::Version;
 use millennium_updater::Updater;
@@ -56,13 +56,6 @@ impl World {
 
     fn dir(&self) -> &Path {
         self.server.dir.path()
-    }
-
-    /// The server's `/metrics` text.
-    async fn metrics(&self) -> String {
-        let url = format!("{}/metrics", self.server.url);
-        let response = reqwest::Client::new().get(url).bearer_auth(ADMIN_TOKEN).send().await;
-        response.unwrap().text().await.unwrap()
     }
 }
 
@@ -178,7 +171,7 @@ async fn a_release_needing_a_newer_webview_is_refused_and_counted() {
     assert_eq!(refused, ("1.1.0", "99.0"));
     assert_eq!(run(&exe), "1.0.0", "the app is left as it was");
 
-    let metrics = w.metrics().await;
+    let metrics = w.server.metrics().await;
     let too_old = "millennium_update_check_webviews_total{app=\"demo\",channel=\"stable\",backend=\"webkitgtk\",webview=\"too_old\"} 1";
     assert!(metrics.lines().any(|line| line == too_old), "{metrics}");
 
@@ -188,7 +181,7 @@ async fn a_release_needing_a_newer_webview_is_refused_and_counted() {
     assert_eq!(update.min_webview_version(), None, "a WebView2 minimum does not bind WebKitGTK");
     update.download_and_install(|_| {}).await.unwrap();
     assert_eq!(run(&exe), "1.2.0");
-    let metrics = w.metrics().await;
+    let metrics = w.server.metrics().await;
     let ok = "millennium_update_check_webviews_total{app=\"demo\",channel=\"stable\",backend=\"webkitgtk\",webview=\"ok\"} 1";
     assert!(metrics.lines().any(|line| line == ok), "{metrics}");
     assert!(metrics.lines().any(|line| line == too_old), "{metrics}");

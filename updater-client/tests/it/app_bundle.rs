@@ -196,8 +196,8 @@ async fn a_macos_app_is_updated_through_the_real_server_byte_for_byte_then_rolle
 /// the update to v3 downloads only that, rebuilds the bundler's v3 archive byte for byte and installs it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_macos_app_updates_by_delta_from_the_kept_copy_of_the_archive_it_installed() {
-    let server = TestServer::start().await;
-    let jobs = millennium_update_server::server::replicas::start(&server.state);
+    let mut server = TestServer::start().await;
+    server.start_jobs();
     let app = server.register("hello", Scope::Publish).await;
     let work = tempfile::tempdir().unwrap();
     let key = &app.key;
@@ -220,14 +220,7 @@ async fn a_macos_app_updates_by_delta_from_the_kept_copy_of_the_archive_it_insta
     let kept = state.join("delta-base/artifact");
     let transfers_of = |update: millennium_updater::Update| async move {
         let mut transfers = Vec::new();
-        update
-            .download_and_install(|p| {
-                if transfers.last() != Some(&p.transfer) {
-                    transfers.push(p.transfer);
-                }
-            })
-            .await
-            .unwrap();
+        update.download_and_install(|p| millennium_testing::push_change(&mut transfers, p.transfer)).await.unwrap();
         transfers
     };
 
@@ -250,9 +243,6 @@ async fn a_macos_app_updates_by_delta_from_the_kept_copy_of_the_archive_it_insta
     assert_eq!(tree(&installed), tree(&outs[2].join(BUNDLE)), "v3 exactly is installed");
     assert_eq!(std::fs::read(&kept).unwrap(), v3, "the kept copy is the v3 archive, byte for byte");
     assert_eq!((server.downloads("hello", "delta").await, server.downloads("hello", "full").await), (1, 1));
-    for job in jobs {
-        job.abort();
-    }
 }
 
 // ----- hostile archives -----

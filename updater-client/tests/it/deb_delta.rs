@@ -93,8 +93,8 @@ fn installed(root: &Path) -> String {
 async fn a_deb_install_updates_by_delta_from_the_kept_copy_of_the_package_it_installed() {
     require_tool("dpkg", "dpkg");
     require_tool("dpkg-query", "dpkg");
-    let server = TestServer::start().await;
-    let jobs = millennium_update_server::server::replicas::start(&server.state);
+    let mut server = TestServer::start().await;
+    server.start_jobs();
     let app = server.register(APP, Scope::Publish).await;
     let work = tempfile::tempdir().unwrap();
     let builds = millennium_testing::rust_builds::builds(Path::new(env!("CARGO_TARGET_TMPDIR")));
@@ -147,7 +147,4 @@ async fn a_deb_install_updates_by_delta_from_the_kept_copy_of_the_package_it_ins
     let list = std::fs::read_to_string(root.join("var/lib/dpkg/info/hello-deb.list")).unwrap();
     let program = list.lines().find(|l| l.starts_with("/usr/bin/") && root.join(&l[1..]).is_file()).unwrap();
     assert_eq!(std::fs::read(root.join(&program[1..])).unwrap(), std::fs::read(&builds.function).unwrap());
-    for job in jobs {
-        job.abort();
-    }
 }

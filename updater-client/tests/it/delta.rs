@@ -92,14 +92,7 @@ async fn falls_back(fx: &Fixture, keys: &Keys, builds: &Builds, server: &MockSer
     assert_eq!(check.header("X-Millennium-Installed"), Some(format!("blake2b-256:{}", blake2b_256_hex(&v1)).as_str()));
     assert!(update.uses_delta(), "the delta from the installed binary is planned");
     let mut transfers = Vec::new();
-    update
-        .download_and_install(|p| {
-            if transfers.last() != Some(&p.transfer) {
-                transfers.push(p.transfer);
-            }
-        })
-        .await
-        .unwrap();
+    update.download_and_install(|p| millennium_testing::push_change(&mut transfers, p.transfer)).await.unwrap();
     assert_eq!(
         transfers,
         [Transfer::Delta, Transfer::DeltaFailed, Transfer::Full][usize::from(transfers[0] != Transfer::Delta)..]

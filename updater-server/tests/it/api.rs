@@ -9,7 +9,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use millennium_sign::{Format, SecretKey, Signature, TrustedComment};
 use millennium_testing::keys;
-use millennium_testing::server::{ADMIN_TOKEN, Backend};
+use millennium_testing::server::{ADMIN_TOKEN, Backend, metric};
 use millennium_update_protocol::tauri::{DynamicResponse, StaticManifest};
 use millennium_update_protocol::{Target, Version};
 use millennium_update_server::{AppState, ServerConfig, app};
@@ -1242,11 +1242,6 @@ async fn restart_removes_what_an_interrupted_publish_left() {
 }
 
 // ----- metrics and OpenAPI -----
-
-/// The value of the exposition line that starts with `series ` (labels in the order the server writes them).
-fn metric(text: &str, series: &str) -> Option<u64> {
-    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-}
 
 #[tokio::test]
 async fn metrics_count_requests_checks_bytes_and_events() {

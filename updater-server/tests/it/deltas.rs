@@ -5,9 +5,9 @@
 #![allow(clippy::unwrap_used, reason = "a test states its expectations with unwrap; helpers here are not #[test]")]
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use millennium_testing::server::{ADMIN_TOKEN, Backend, RegisteredApp, TestServer};
+use millennium_testing::server::{Backend, RegisteredApp, TestServer};
 use millennium_update_admin::api::{PublishRequest, Scope};
 use millennium_update_protocol::metadata::blake2b_256_hex;
 
@@ -16,24 +16,15 @@ const APP: &str = "demo";
 struct World {
     server: TestServer,
     app: RegisteredApp,
-    jobs: Vec<tokio::task::JoinHandle<()>>,
     target: String,
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        for job in &self.jobs {
-            job.abort();
-        }
-    }
 }
 
 impl World {
     async fn new() -> World {
-        let server = TestServer::start_with(Backend::for_dir, |config| config).await;
-        let jobs = millennium_update_server::server::replicas::start(&server.state);
+        let mut server = TestServer::start_with(Backend::for_dir, |config| config).await;
+        server.start_jobs();
         let app = server.register(APP, Scope::Publish).await;
-        World { server, app, jobs, target: format!("linux-{}", std::env::consts::ARCH) }
+        World { server, app, target: format!("linux-{}", std::env::consts::ARCH) }
     }
 
     async fn publish(&self, version: &str, data: &[u8]) {
@@ -41,22 +32,12 @@ impl World {
         self.app.publish(&PublishRequest::new(version), &[artifact]).await;
     }
 
-    async fn figure(&self, series: &str) -> u64 {
-        let url = format!("{}/metrics", self.server.url);
-        let text = reqwest::Client::new().get(url).bearer_auth(ADMIN_TOKEN).send().await.unwrap().text().await.unwrap();
-        text.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0)
-    }
-
     async fn jobs(&self, result: &str) -> u64 {
-        self.figure(&format!("millennium_delta_jobs_total{{app=\"{APP}\",result=\"{result}\"}}")).await
+        self.server.delta_jobs(APP, result).await
     }
 
     async fn wait_for(&self, result: &str, n: u64) {
-        let deadline = Instant::now() + Duration::from_secs(180);
-        while self.jobs(result).await < n {
-            assert!(Instant::now() < deadline, "the delta job did not reach {n} `{result}` in time");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        self.server.wait_for_delta_jobs(APP, result, n).await;
     }
 
     /// The dynamic answer for an install of `current` that names the artifact `installed`.
@@ -112,7 +93,7 @@ async fn the_delta_job_makes_deltas_from_the_last_releases_once_and_they_are_ser
     assert_eq!(head.headers()["content-length"], delta.len().to_string().as_str());
     let unknown = url.rsplit_once('/').unwrap().0.to_owned() + "/" + &"ab".repeat(32);
     assert_eq!(client.get(unknown).send().await.unwrap().status(), 404);
-    assert_eq!(w.figure(&format!("millennium_update_downloads_total{{app=\"{APP}\",kind=\"delta\"}}")).await, 1);
+    assert_eq!(w.server.downloads(APP, "delta").await, 1);
 
     // Unrelated content: no delta is worth it, and none is offered; the publish went through all the same.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -141,7 +122,7 @@ async fn the_delta_job_makes_deltas_from_the_last_releases_once_and_they_are_ser
 async fn migrate_copies_the_deltas_and_their_blobs() {
     use futures_util::TryStreamExt;
 
-    let w = World::new().await;
+    let mut w = World::new().await;
     let builds = millennium_testing::rust_builds::builds(Path::new(env!("CARGO_TARGET_TMPDIR")));
     let (v1, v2) = (std::fs::read(&builds.v1).unwrap(), std::fs::read(&builds.asset).unwrap());
     w.publish("1.0.0", &v1).await;
@@ -150,9 +131,7 @@ async fn migrate_copies_the_deltas_and_their_blobs() {
     let offered = w.answer("1.0.0", Some(&v1)).await["deltas"][0].clone();
     let path = offered["url"].as_str().unwrap().strip_prefix(&w.server.url).unwrap().to_owned();
     let served = reqwest::get(offered["url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap();
-    for job in &w.jobs {
-        job.abort();
-    }
+    w.server.stop_jobs();
 
     let data = w.server.data_dir();
     let from = Backend::for_dir(&data).storage(&data);
@@ -170,8 +149,8 @@ async fn migrate_copies_the_deltas_and_their_blobs() {
     }
 
     // A server on the copy offers the same delta, serves the same bytes, and has nothing left to make.
-    let copy = TestServer::start_with(move |_| target, |config| config).await;
-    let jobs = millennium_update_server::server::replicas::start(&copy.state);
+    let mut copy = TestServer::start_with(move |_| target, |config| config).await;
+    copy.start_jobs();
     let url = format!("{}/{APP}/linux/{}/1.0.0", copy.url, std::env::consts::ARCH);
     let answer: serde_json::Value = reqwest::Client::new()
         .get(url)
@@ -194,19 +173,8 @@ async fn migrate_copies_the_deltas_and_their_blobs() {
         blobs.read(&sha256, 0, served.len() as u64).await.unwrap().try_collect().await.unwrap();
     assert_eq!(stored.concat(), served);
     tokio::time::sleep(Duration::from_millis(1500)).await;
+    let text = copy.metrics().await;
     let made = format!("millennium_delta_jobs_total{{app=\"{APP}\",result=\"stored\"}}");
-    let text = reqwest::Client::new()
-        .get(format!("{}/metrics", copy.url))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
     assert!(!text.lines().any(|l| l.starts_with(&made)), "the copy's job made a delta again:\n{text}");
     db.close().await;
-    for job in jobs {
-        job.abort();
-    }
 }

@@ -479,13 +479,7 @@ fn invented_http_methods_grow_neither_metrics_nor_the_log() {
         let status = String::from_utf8_lossy(&response).lines().next().unwrap_or_default().to_owned();
         assert!(status.contains(" 405 "), "request {i}: {status}");
     }
-    let metrics = reqwest::blocking::Client::new()
-        .get(format!("{}/metrics", server.url))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = server.metrics();
     assert!(
         metrics.contains("millennium_http_requests_total{route=\"unmatched\",method=\"other\",status=\"405\"} 2000\n"),
         "{metrics}"
@@ -1433,18 +1427,6 @@ fn signed_metadata_with_the_binary_encrypted_keys_and_the_re_signing_job() {
     server.stop();
 }
 
-/// The value of `series` on a server's `/metrics` (0 when absent).
-fn figure(server: &ServerProcess, series: &str) -> u64 {
-    let text = reqwest::blocking::Client::new()
-        .get(format!("{}/metrics", server.url))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    text.lines().find_map(|l| l.strip_prefix(series).and_then(|rest| rest.trim().parse().ok())).unwrap_or(0)
-}
-
 /// Two replicas on one PostgreSQL database and one S3 bucket: the delta of a publish is made once, by the replica that
 /// leads the delta job, and both offer and serve it.
 #[test]
@@ -1470,7 +1452,7 @@ fn two_replicas_make_a_delta_once_and_both_serve_it() {
         ok_json(cli_publish(server, &demo, version, "stable", &[&file]));
     }
     let stored = "millennium_delta_jobs_total{app=\"demo\",result=\"stored\"}";
-    wait_for("the delta", Duration::from_secs(60), || figure(&a, stored) + figure(&b, stored) == 1);
+    wait_for("the delta", Duration::from_secs(60), || a.figure(stored) + b.figure(stored) == 1);
     let hash = millennium_update_protocol::metadata::blake2b_256_hex(&v1);
     for server in [&a, &b] {
         let answer = wait_for_delta_answer(server, &hash);
@@ -1484,7 +1466,7 @@ fn two_replicas_make_a_delta_once_and_both_serve_it() {
     }
     // Made once, whichever replica leads.
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(figure(&a, stored) + figure(&b, stored), 1);
+    assert_eq!(a.figure(stored) + b.figure(stored), 1);
     a.stop();
     b.stop();
 }

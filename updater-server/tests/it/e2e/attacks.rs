@@ -50,18 +50,6 @@ fn sign_root(server: &ServerProcess, key: &SecretKey, admin_token: &str, dir: &P
     ok_json(SERVER.cli(&[&sign[..], &keys[..]].concat(), &remote));
 }
 
-/// A value of `/metrics` (0 when the series is not there).
-fn metric(server: &ServerProcess, series: &str) -> u64 {
-    let text = reqwest::blocking::Client::new()
-        .get(format!("{}/metrics", server.url))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0)
-}
-
 /// Item 2 (downgrade by relabelling, the Tauri path): a build whose signature carries no `version:` (an old one, from
 /// a signer that wrote none) is published as a new version by whoever holds a publish token, over raw HTTP (no CLI
 /// check in the way). A new app refuses it with a hint naming `millennium-sign sign --version`; an app admin token
@@ -235,7 +223,7 @@ fn random_channels_do_not_evict_cached_answers() {
     };
     assert_eq!(check("stable"), 200);
     assert_eq!(check("stable"), 200);
-    let loads = metric(&server, "millennium_answer_cache_loads_total");
+    let loads = server.figure("millennium_answer_cache_loads_total");
     assert_eq!(loads, 1, "one database read for stable");
 
     // More made-up channels than the cache holds (4096), on one keep-alive connection.
@@ -245,12 +233,12 @@ fn random_channels_do_not_evict_cached_answers() {
     }
     let flood = started.elapsed();
     assert_eq!(check("stable"), 200);
-    assert_eq!(metric(&server, "millennium_answer_cache_loads_total"), loads, "stable was evicted by the flood");
-    assert_eq!(metric(&server, "millennium_answer_cache_overflows_total"), 0);
-    assert_eq!(metric(&server, "millennium_answer_cache_entries"), 1);
+    assert_eq!(server.figure("millennium_answer_cache_loads_total"), loads, "stable was evicted by the flood");
+    assert_eq!(server.figure("millennium_answer_cache_overflows_total"), 0);
+    assert_eq!(server.figure("millennium_answer_cache_entries"), 1);
     // Nor do the made-up names take series of their own in `/metrics`.
     let unknown = "millennium_update_checks_total{app=\"demo\",channel=\"_unknown\",version=\"1.0.0\",target=\"linux-x86_64\",result=\"no_update\"}";
-    assert_eq!(metric(&server, unknown), 5000);
+    assert_eq!(server.figure(unknown), 5000);
     eprintln!("5000 made-up channels answered in {flood:?}; stable still cached");
     server.stop();
 }
@@ -285,7 +273,7 @@ fn concurrent_requests_for_an_expired_freshness_document_sign_it_once() {
         }),
     }
     let signed = "millennium_freshness_signings_total{app=\"demo\",result=\"signed\"}";
-    let before = metric(&server, signed);
+    let before = server.figure(signed);
 
     let requests = 64;
     let barrier = Arc::new(Barrier::new(requests));
@@ -308,7 +296,7 @@ fn concurrent_requests_for_an_expired_freshness_document_sign_it_once() {
     let health = started.elapsed();
     let answers: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
 
-    assert_eq!(metric(&server, signed) - before, 1, "exactly one signing for {requests} requests");
+    assert_eq!(server.figure(signed) - before, 1, "exactly one signing for {requests} requests");
     let roots = millennium_update_admin::offline::parse_roots(&server.get("/metadata/demo/roots.json").text().unwrap())
         .unwrap();
     let mut ok = 0;
@@ -327,7 +315,7 @@ fn concurrent_requests_for_an_expired_freshness_document_sign_it_once() {
     assert!(health < Duration::from_secs(5), "healthz took {health:?}");
     // Afterwards everybody gets the new document, without another signing.
     assert_eq!(server.get("/metadata/demo/freshness.json").status(), 200);
-    assert_eq!(metric(&server, signed) - before, 1);
+    assert_eq!(server.figure(signed) - before, 1);
     eprintln!(
         "{requests} concurrent requests: {ok} got the new document, {} a 503; healthz in {health:?}",
         requests - ok

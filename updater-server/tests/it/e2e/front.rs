@@ -12,7 +12,7 @@ use millennium_sign::Format;
 use millennium_testing::keys::write_signed;
 use millennium_testing::server::{ADMIN_TOKEN, Backend, ServerProcess, free_loopback_port};
 
-use super::{SERVER, artifact_bytes, cli_publish, figure, ok_json, register_demo, wait_for, wait_for_delta_answer};
+use super::{SERVER, artifact_bytes, cli_publish, ok_json, register_demo, wait_for, wait_for_delta_answer};
 
 /// The public URL of every server here: the same for the two servers compared, whatever their ports.
 const PUBLIC_URL: &str = "http://updates.test";
@@ -162,7 +162,7 @@ fn publish(server: &ServerProcess, dir: &Path) -> Published {
         url.unwrap().strip_prefix(PUBLIC_URL).unwrap().to_owned()
     };
     let stored = "millennium_delta_jobs_total{app=\"demo\",result=\"stored\"}";
-    wait_for("the delta", Duration::from_secs(60), || figure(server, stored) == 1);
+    wait_for("the delta", Duration::from_secs(60), || server.figure(stored) == 1);
     let hash = millennium_update_protocol::metadata::blake2b_256_hex(&v1);
     let answer = wait_for_delta_answer(server, &hash);
     let delta = answer["deltas"][0]["url"].as_str().unwrap().strip_prefix(PUBLIC_URL).unwrap().to_owned();
@@ -482,7 +482,7 @@ fn many_clients_resetting_mid_sendfile_leave_the_server_healthy() {
     raw.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(raw.response(false).unwrap().starts_with(b"HTTP/1.1 200 OK"));
     // The downloads the server saw were counted (a reset can beat the request), and the bytes `sendfile` sent.
-    assert!(figure(&server, "millennium_update_downloads_total{app=\"demo\",kind=\"full\"}") > 160);
-    assert!(figure(&server, "millennium_download_bytes_total{app=\"demo\"}") >= published.appimage.len() as u64);
+    assert!(server.figure("millennium_update_downloads_total{app=\"demo\",kind=\"full\"}") > 160);
+    assert!(server.figure("millennium_download_bytes_total{app=\"demo\"}") >= published.appimage.len() as u64);
     server.stop();
 }

@@ -71,17 +71,6 @@ fn offered(http: &reqwest::blocking::Client, server: &ServerProcess, install: &s
     }
 }
 
-fn metric(server: &ServerProcess, series: &str) -> u64 {
-    let text = reqwest::blocking::Client::new()
-        .get(format!("{}/metrics", server.url))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    text.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0)
-}
-
 /// What the webhook receiver got: event header, body, and whether the signature verified.
 #[derive(Debug, Clone)]
 struct Received {
@@ -221,7 +210,7 @@ fn a_rollout_that_rolls_back_is_halted_by_the_server_and_the_webhook_is_told() {
     assert!(reason.contains("8 of 10 installs"), "{reason}");
     assert_eq!(health["channels"][0]["paused"], true);
     assert_eq!(health["buckets"].as_array().unwrap().len(), 1, "one hour, one channel");
-    assert_eq!(metric(&server, "millennium_rollout_halts_total{app=\"demo\"}"), 1);
+    assert_eq!(server.figure("millennium_rollout_halts_total{app=\"demo\"}"), 1);
     // The text form names the halt and how to resume.
     let text = SERVER.cli(&["health", "--app", "demo", "--version", "2.0.0"], &admin(&server));
     let text = String::from_utf8_lossy(&text.stdout);
@@ -421,7 +410,7 @@ fn a_release_crashing_on_start_is_rolled_back_by_each_install_and_halted_by_the_
     // with it (sent by the restored 1.0.0): the rule judged at 4 or 5 failures of 5 installs.
     let reason = health["halted"]["reason"].as_str().unwrap();
     assert!(reason.contains("4 of 5 installs") || reason.contains("5 of 5 installs"), "{reason}");
-    assert_eq!(metric(&server, "millennium_rollout_halts_total{app=\"updatable\"}"), 1);
+    assert_eq!(server.figure("millennium_rollout_halts_total{app=\"updatable\"}"), 1);
 
     // The installs the rollout had picked but that had not updated: no longer offered 2.0.0.
     for id in &waiting {
@@ -499,7 +488,7 @@ fn the_event_endpoint_refuses_floods_and_junk_and_stays_healthy() {
     assert_eq!(health["totals"]["installed"].as_u64().unwrap(), accepted);
     assert!(accepted > 0);
     assert!(
-        metric(&server, "millennium_client_events_total{app=\"_unknown\",kind=\"_batch\",result=\"rate_limited\"}")
+        server.figure("millennium_client_events_total{app=\"_unknown\",kind=\"_batch\",result=\"rate_limited\"}")
             >= 800
     );
     server.stop();
