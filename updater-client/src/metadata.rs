@@ -12,6 +12,8 @@
 //! | `B/yanks.json` | the publisher's signed yank list, fetched when the freshness document pins one not seen yet |
 //! | `B/channels/<channel>/releases/<version>.json` | a release envelope |
 //! | `B/files/<version>/<target>/<file>` | an artifact named by a release document |
+//! | `B/deltas/<version>/<target>/index.json` | the deltas to that artifact (unsigned; fetched when an update is offered) |
+//! | `B/deltas/<version>/<target>/<from>` | the delta from the installed artifact hashed `from` |
 //!
 //! The trust state (current root, freshness and per-channel sequences) lives in `trust.json` in the state directory,
 //! written atomically. It is bootstrapped from the pinned key(s) on first use, moves forward only after every check
@@ -19,7 +21,9 @@
 
 use std::path::PathBuf;
 
+use millennium_update_protocol::delta::{self, DeltaOffer};
 use millennium_update_protocol::metadata::{ArtifactInfo, Envelope, TrustState, VerifiedRelease};
+use millennium_update_protocol::tauri::ArtifactUrl;
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
@@ -174,4 +178,29 @@ pub(crate) async fn check(inner: &Inner, base: &url::Url, app: &str) -> Result<O
     let mut state_after = state;
     state_after.record(&release);
     Ok(Some(Vouched { release, artifact, url, state_after }))
+}
+
+/// The deltas the tree offers to the vouched release's artifact (its deltas index, docs/protocol.md §9). A delta is
+/// only a shortcut to the same signed artifact, so a missing or unreadable index (a server or mirror without deltas)
+/// means none: one debug line, and the full download.
+pub(crate) async fn deltas(inner: &Inner, base: &url::Url, vouched: &Vouched) -> Vec<DeltaOffer> {
+    let (version, target) = (vouched.release.release.version.to_string(), vouched.artifact.target.to_string());
+    let listed = async {
+        let index = join(base, &delta::index_segments(&version, &target).each_ref().map(String::as_str))?;
+        let body = crate::check::fetch_document(inner, &index).await?;
+        // Each delta is the file beside the index, named by its base's hash.
+        let url_of = |from: &delta::Blake2b256| {
+            let url = index.join(&from.to_hex()).map_err(|source| millennium_update_protocol::Error::InvalidUrl {
+                field: "deltas[].from".into(),
+                value: from.to_hex(),
+                source,
+            })?;
+            ArtifactUrl::parse(url.as_str())
+        };
+        delta::parse_index(&body, &url_of).map_err(untrusted)
+    };
+    listed.await.unwrap_or_else(|e: Error| {
+        tracing::debug!(error = %crate::Report::new(&e), "no deltas index: the full artifact will be downloaded");
+        Vec::new()
+    })
 }

@@ -597,6 +597,12 @@ impl Updater {
             let Some(vouched) = crate::metadata::check(inner, base, &inner.app_id).await? else { return Ok(None) };
             let signature = millennium_sign::Signature::from_text(&vouched.artifact.signature)
                 .map_err(|source| Error::BadSignature { source })?;
+            // Only now that an update is offered: hashing the installed artifact may take a while.
+            let installed = crate::delta::base(inner).await;
+            let deltas = match installed {
+                Some(_) => crate::metadata::deltas(inner, base, &vouched).await,
+                None => Vec::new(),
+            };
             return Ok(Some(Update {
                 updater: self.clone(),
                 version: vouched.release.release.version.clone(),
@@ -606,9 +612,8 @@ impl Updater {
                 offered_by: base.clone(),
                 signature,
                 min_webview: vouched.release.release.min_webview_version.clone(),
+                delta: crate::delta::choose(inner, base, installed.as_ref(), &deltas),
                 vouched: Some(Arc::new(vouched)),
-                // The signed metadata lists no deltas (they are made after the release was signed).
-                delta: None,
             }));
         }
         let base = crate::delta::base(inner).await;

@@ -16,10 +16,17 @@
 //! trusted: the client rebuilds the artifact from it and then checks the result exactly as a full download (signature,
 //! signed hash and size), falling back to the full download on any failure. `size` and `blake2b_256` only let the
 //! client stop a delta download early.
+//!
+//! The secure check (signed metadata, §7) has no answer to carry the list: it reads static files. Its deltas are in a
+//! **deltas index** beside the signed documents, `B/deltas/<version>/<target>/index.json` ([`index_segments`],
+//! [`parse_index`]), listing every stored delta to that artifact, and each delta is the file beside it named by its
+//! `from`: `B/deltas/<version>/<target>/<from>`. The index is unsigned for the same reason the list is:
+//! the signed release document already fixes the result's size, hash and signature, and caps the download.
 
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result};
+use crate::tauri::ArtifactUrl;
 
 /// The request header naming the installed artifact.
 pub const INSTALLED_HEADER: &str = "X-Millennium-Installed";
@@ -90,7 +97,7 @@ pub struct DeltaOffer {
     /// BLAKE2b-256 of the artifact the delta applies to.
     pub from: Blake2b256,
     /// Where to download it (absolute `http`/`https`).
-    pub url: crate::tauri::ArtifactUrl,
+    pub url: ArtifactUrl,
     /// Its size in bytes: the download stops there.
     pub size: u64,
     /// BLAKE2b-256 of the delta file.
@@ -115,7 +122,8 @@ impl DeltaOffer {
         check_encoder(&self.encoder, "deltas[].encoder")
     }
 
-    fn from_json(value: Value, at: &str) -> Result<Self> {
+    /// Reads one entry; its URL is the `url` field, or, in a [`parse_index`] entry, the tree's rule for `from`.
+    fn from_json(value: Value, at: &str, url_rule: Option<UrlRule<'_>>) -> Result<Self> {
         let Value::Object(obj) = value else {
             return Err(Error::WrongType { field: at.to_owned(), expected: "an object" });
         };
@@ -124,10 +132,10 @@ impl DeltaOffer {
             obj.take_str(key, max)?.ok_or_else(|| Error::MissingField { field: obj.path(key) })
         };
         let from = Blake2b256::parse_hex(&required(&mut obj, "from", 64)?, &obj.path("from"))?;
-        let url = crate::tauri::ArtifactUrl::parse_at(
-            &required(&mut obj, "url", crate::limits::MAX_URL_LEN)?,
-            &obj.path("url"),
-        )?;
+        let url = match url_rule {
+            Some(rule) => rule(&from)?,
+            None => ArtifactUrl::parse_at(&required(&mut obj, "url", crate::limits::MAX_URL_LEN)?, &obj.path("url"))?,
+        };
         let size = match obj.take("size") {
             Some(Value::Number(n)) => {
                 n.as_u64().ok_or_else(|| Error::WrongType { field: obj.path("size"), expected: "a byte count" })?
@@ -155,6 +163,10 @@ fn check_encoder(encoder: &str, field: &str) -> Result<()> {
 
 /// Reads the `deltas` field of a dynamic answer (absent or `null`: none).
 pub(crate) fn take_deltas(obj: &mut crate::tauri::Fields) -> Result<Vec<DeltaOffer>> {
+    take_list(obj, None)
+}
+
+fn take_list(obj: &mut crate::tauri::Fields, url_rule: Option<UrlRule<'_>>) -> Result<Vec<DeltaOffer>> {
     let field = obj.path("deltas");
     match obj.take("deltas") {
         None => Ok(Vec::new()),
@@ -165,11 +177,52 @@ pub(crate) fn take_deltas(obj: &mut crate::tauri::Fields) -> Result<Vec<DeltaOff
             items
                 .into_iter()
                 .enumerate()
-                .map(|(i, item)| DeltaOffer::from_json(item, &format!("{field}[{i}]")))
+                .map(|(i, item)| DeltaOffer::from_json(item, &format!("{field}[{i}]"), url_rule))
                 .collect()
         }
         Some(_) => Err(Error::WrongType { field, expected: "a list of deltas" }),
     }
+}
+
+/// The path of the deltas index of `version`'s artifact for `target` under the signed-metadata base URL, as URL
+/// segments: `deltas/<version>/<target>/index.json`. Each delta it lists is the file beside it named by the delta's
+/// `from` (`deltas/<version>/<target>/<from>`).
+pub fn index_segments(version: &str, target: &str) -> [String; 4] {
+    ["deltas".into(), version.into(), target.into(), "index.json".into()]
+}
+
+/// How a deltas index entry's URL is made from its `from`.
+pub type UrlRule<'a> = &'a dyn Fn(&Blake2b256) -> Result<ArtifactUrl>;
+
+/// Parses a deltas index (`{"deltas":[{"from","size","blake2b_256","encoder"}, …]}`, at most [`MAX_DELTAS`]), each
+/// entry's URL made by `url_of` from its `from` (the tree's rule, beside the index, so that a static mirror of the tree
+/// serves its own copies). The index is unsigned, like the dynamic answer's list: a delta needs no trust.
+pub fn parse_index(bytes: &[u8], url_of: UrlRule<'_>) -> Result<Vec<DeltaOffer>> {
+    let Value::Object(map) = crate::json::parse(bytes)? else {
+        return Err(Error::WrongType { field: "(document)".into(), expected: "a JSON object" });
+    };
+    take_list(&mut crate::tauri::Fields::new(map, String::new()), Some(url_of))
+}
+
+/// Writes a deltas index of at most [`MAX_DELTAS`] deltas (their URLs are left out: the tree's rule makes them).
+pub fn write_index(deltas: &[DeltaOffer]) -> Result<String> {
+    if deltas.len() > MAX_DELTAS {
+        return Err(Error::TooManyItems { field: "deltas".into(), max: MAX_DELTAS });
+    }
+    let entries = deltas
+        .iter()
+        .map(|delta| {
+            delta.validate()?;
+            let mut entry = delta.to_json_value();
+            if let Value::Object(fields) = &mut entry {
+                fields.remove("url");
+            }
+            Ok(entry)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut out = Map::new();
+    out.insert("deltas".into(), Value::Array(entries));
+    Ok(Value::Object(out).to_string())
 }
 
 /// Writes `deltas` into an answer; nothing at all when there is none.
@@ -207,5 +260,50 @@ mod tests {
         ] {
             assert!(Blake2b256::parse_header(&bad).is_err(), "{bad:?} was accepted");
         }
+    }
+
+    fn offer(from: &str, size: u64) -> DeltaOffer {
+        let from = Blake2b256::parse_hex(from, "from").unwrap();
+        DeltaOffer {
+            url: ArtifactUrl::parse(&format!("https://mirror.example/m/demo/deltas/2.0.0/linux-x86_64/{from}"))
+                .unwrap(),
+            from,
+            size,
+            blake2b_256: Blake2b256([7; 32]),
+            encoder: "bsdiff".into(),
+        }
+    }
+
+    fn rule(from: &Blake2b256) -> Result<ArtifactUrl> {
+        ArtifactUrl::parse(&format!("https://mirror.example/m/demo/deltas/2.0.0/linux-x86_64/{from}"))
+    }
+
+    #[test]
+    fn a_deltas_index_round_trips_with_urls_made_by_the_tree_rule() {
+        let deltas = vec![offer(HASH, 10_092), offer(&"ab".repeat(32), 4_077)];
+        let index = write_index(&deltas).unwrap();
+        assert!(!index.contains("url"), "the index names no URL: {index}");
+        assert_eq!(parse_index(index.as_bytes(), &rule).unwrap(), deltas);
+        assert_eq!(parse_index(br#"{"deltas":[]}"#, &rule).unwrap(), []);
+        assert_eq!(index_segments("2.0.0", "linux-x86_64").join("/"), "deltas/2.0.0/linux-x86_64/index.json");
+    }
+
+    #[test]
+    fn malformed_deltas_indexes_are_refused() {
+        let entry = format!(r#"{{"from":"{HASH}","size":1,"blake2b_256":"{HASH}","encoder":"bsdiff"}}"#);
+        let nine = format!(r#"{{"deltas":[{}]}}"#, [entry.as_str(); MAX_DELTAS + 1].join(","));
+        for bad in [
+            String::new(),
+            "[]".into(),
+            r#"{"deltas":{}}"#.into(),
+            nine,
+            format!(r#"{{"deltas":[{}]}}"#, entry.replace(HASH, "00")),
+            format!(r#"{{"deltas":[{}]}}"#, entry.replace(r#""size":1"#, r#""size":-1"#)),
+            format!(r#"{{"deltas":[{}]}}"#, entry.replace("bsdiff", "../x")),
+            format!(r#"{{"deltas":[{entry}],"deltas":[]}}"#),
+        ] {
+            assert!(parse_index(bad.as_bytes(), &rule).is_err(), "{bad:?} was accepted");
+        }
+        assert!(write_index(&vec![offer(HASH, 1); MAX_DELTAS + 1]).is_err());
     }
 }

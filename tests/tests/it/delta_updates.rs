@@ -2,13 +2,14 @@
 //! asset changed) published into the real update server, whose real delta job makes the delta, checked for,
 //! downloaded, applied, verified and installed by `millennium-updater` over HTTP. The path taken is read from the
 //! server's `/metrics` (delta vs full downloads), and the installed file is compared byte for byte with the full
-//! artifact.
+//! artifact. Both checks take part: the dynamic answer's list, and the secure check's deltas index beside the signed
+//! metadata.
 
 #![allow(clippy::unwrap_used, reason = "a test states its expectations with unwrap; helpers here are not #[test]")]
 
 use std::path::{Path, PathBuf};
 
-use millennium_sign::Format;
+use millennium_sign::{Format, SecretKey};
 use millennium_testing::rust_builds::{self, Builds};
 use millennium_testing::server::{RegisteredApp, TestServer};
 use millennium_update_admin::api::{PublishRequest, Scope};
@@ -17,7 +18,8 @@ use millennium_updater::{Transfer, Updater};
 
 const APP: &str = "demo";
 
-/// A real server running its background jobs (the delta job among them), with the app registered.
+/// A real server running its background jobs (the delta job among them), with the app registered (its token may
+/// publish and set up signed metadata).
 struct World {
     server: TestServer,
     app: RegisteredApp,
@@ -29,7 +31,7 @@ impl World {
         let builds = rust_builds::builds(Path::new(env!("CARGO_TARGET_TMPDIR")));
         let mut server = TestServer::start().await;
         server.start_jobs();
-        let app = server.register(APP, Scope::Publish).await;
+        let app = server.register(APP, Scope::Admin).await;
         World { server, app, builds }
     }
 
@@ -44,6 +46,46 @@ impl World {
 
     async fn downloads(&self, kind: &str) -> u64 {
         self.server.downloads(APP, kind).await
+    }
+
+    /// Gives the app signed metadata with the CLI, as a release manager does: an online key on the server and root 1
+    /// signed by one root key (threshold 1) and the release key. Releases published after it carry signed documents.
+    async fn sign_metadata(&self) {
+        let online = self.app.cli(&["online-key", "generate", "--app", APP]).await.unwrap();
+        let online_file = self.server.dir.path().join("online.pub");
+        std::fs::write(&online_file, online["public_key"].as_str().unwrap()).unwrap();
+        let (root_file, root_public) =
+            (self.server.dir.path().join("root.key"), self.server.dir.path().join("root.pub"));
+        let root_key = SecretKey::generate().unwrap();
+        millennium_testing::keys::write_key(&root_file, &root_key);
+        std::fs::write(&root_public, root_key.public_key().to_text(Format::Minisign)).unwrap();
+        let release_key = self.app.key_file.to_str().unwrap();
+        let mut args = vec!["root", "sign", "--app", APP, "--release-key", release_key];
+        args.extend(["--root-key", root_file.to_str().unwrap(), "--root-public-key", root_public.to_str().unwrap()]);
+        args.extend(["--threshold", "1", "--online-key", online_file.to_str().unwrap()]);
+        let root = self.app.cli(&args).await.unwrap();
+        assert_eq!(root["uploaded"], true, "{root}");
+    }
+
+    /// Publishes with the CLI, which signs the release document with the release key.
+    async fn publish_signed(&self, version: &str, target: &str, data: &[u8]) {
+        let artifact = self.app.artifact(version, target, data, &self.app.key);
+        let release_key = ["--release-key", self.app.key_file.to_str().unwrap()];
+        self.app.cli_publish(version, &[artifact], &release_key).await.unwrap();
+    }
+
+    /// An updater on the secure check, reading the server's signed metadata tree.
+    fn secure_updater(&self, exe: &Path) -> Updater {
+        Updater::builder()
+            .metadata_url(format!("{}/metadata/{APP}", self.server.url))
+            .pubkey(self.app.key.public_key().to_text(Format::Minisign))
+            .current_version("1.0.0")
+            .app_id(APP)
+            .executable(exe)
+            .bundle_type(None)
+            .state_dir(self.server.dir.path().join("state"))
+            .build()
+            .unwrap()
     }
 
     fn endpoint(&self, bundle: bool) -> String {
@@ -214,4 +256,55 @@ async fn a_base_changed_after_the_check_falls_back_to_the_full_download() {
     assert_eq!(transfers, [Transfer::Delta, Transfer::DeltaFailed, Transfer::Full]);
     assert_eq!(std::fs::read(&exe).unwrap(), v2);
     assert_eq!((w.downloads("delta").await, w.downloads("full").await), (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secure_check_updates_by_the_delta_its_deltas_index_lists() {
+    let w = World::new().await;
+    w.sign_metadata().await;
+    let (v1, v2) = (std::fs::read(&w.builds.v1).unwrap(), std::fs::read(&w.builds.asset).unwrap());
+    let target = format!("linux-{}", std::env::consts::ARCH);
+    w.publish_signed("1.0.0", &target, &v1).await;
+    w.publish_signed("2.0.0", &target, &v2).await;
+    w.wait_for_deltas(1).await;
+
+    // The index beside the signed documents lists the delta from v1, with no URL: the file beside it, by its name.
+    let index = w.server.get(&format!("/metadata/{APP}/deltas/2.0.0/{target}/index.json")).await;
+    assert_eq!(index.status(), 200);
+    let index: serde_json::Value = index.json().await.unwrap();
+    let from = millennium_update_protocol::metadata::blake2b_256_hex(&v1);
+    assert_eq!(index["deltas"][0]["from"], from.as_str(), "{index}");
+    assert!(index["deltas"][0].get("url").is_none(), "{index}");
+    let file = w.server.get(&format!("/metadata/{APP}/deltas/2.0.0/{target}/{from}")).await;
+    assert_eq!(file.content_length(), index["deltas"][0]["size"].as_u64());
+    assert_eq!(w.server.get(&format!("/metadata/{APP}/deltas/9.9.9/{target}/index.json")).await.status(), 404);
+
+    let exe = w.install(&v1);
+    let (delta_size, transfers, delta_bytes) = update(&w.secure_updater(&exe)).await;
+    let delta_size = delta_size.expect("the deltas index offers the delta from the installed binary");
+    assert!(delta_size * 10 < v2.len() as u64, "delta {delta_size} bytes for {} bytes", v2.len());
+    assert_eq!(transfers, [Transfer::Delta], "only the delta was transferred");
+    assert_eq!(delta_bytes, delta_size);
+    assert_eq!(std::fs::read(&exe).unwrap(), v2, "the result is the signed artifact, byte for byte");
+    // The index request above was no download; the secure update's was the one delta.
+    assert_eq!((w.downloads("delta").await, w.downloads("full").await), (2, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secure_check_downloads_the_full_artifact_when_no_delta_fits_the_installed_binary() {
+    let w = World::new().await;
+    w.sign_metadata().await;
+    let (v1, v2) = (std::fs::read(&w.builds.v1).unwrap(), std::fs::read(&w.builds.asset).unwrap());
+    let target = format!("linux-{}", std::env::consts::ARCH);
+    w.publish_signed("1.0.0", &target, &v1).await;
+    w.publish_signed("2.0.0", &target, &v2).await;
+    w.wait_for_deltas(1).await;
+
+    // Installed: a build the server has no delta from (changed by hand, or never published).
+    let exe = w.install(&std::fs::read(&w.builds.function).unwrap());
+    let (delta_size, transfers, _) = update(&w.secure_updater(&exe)).await;
+    assert_eq!(delta_size, None);
+    assert_eq!(transfers, [Transfer::Full]);
+    assert_eq!(std::fs::read(&exe).unwrap(), v2);
+    assert_eq!((w.downloads("delta").await, w.downloads("full").await), (0, 1));
 }

@@ -14,7 +14,7 @@ use millennium_testing::http::{MockServer, Reply, serve_file};
 use millennium_testing::metadata::{Published, Publisher};
 use millennium_update_protocol::Error as ProtocolError;
 use millennium_update_protocol::metadata::{Envelope, Kind, Root};
-use millennium_updater::{Error, Updater, UpdaterBuilder};
+use millennium_updater::{Error, Transfer, Updater, UpdaterBuilder};
 use time::{Duration, OffsetDateTime};
 
 const APP: &str = "demo";
@@ -172,6 +172,40 @@ async fn an_update_the_metadata_vouches_for_is_installed_and_recorded() {
     // Only metadata and the one artifact were fetched, from the mirror.
     let paths: Vec<String> = s.server.requests().into_iter().map(|r| r.path).collect();
     assert!(paths.iter().any(|p| p.ends_with(&artifact_path("2.0.0"))), "{paths:?}");
+    drop(s.files);
+}
+
+#[tokio::test]
+async fn a_mirror_offering_a_delta_to_its_own_program_gains_nothing_but_a_full_download() {
+    let mut s = Setup::new().await;
+    let v2 = script_app("2.0.0", 300_000);
+    let release = s.publish("2.0.0", 1, &v2, None);
+    s.fresh(&[(&release, 100)]);
+    // The mirror's deltas index (unsigned) lists a well-formed delta from the installed app to a program of its own,
+    // of the signed size.
+    let dir = tempfile::tempdir().unwrap();
+    let (evil, delta) = (dir.path().join("evil"), dir.path().join("delta"));
+    std::fs::write(&evil, script_app("6.6.6", 300_000)).unwrap();
+    let made = millennium_delta::make(&s.fixture.app, &evil, &delta, &millennium_delta::MakeOptions::default());
+    assert!(made.unwrap().kept().is_some());
+    let delta = std::fs::read(&delta).unwrap();
+    let hash = millennium_update_protocol::metadata::blake2b_256_hex;
+    let from = hash(&s.fixture.v1);
+    let entry =
+        format!(r#"{{"from":"{from}","size":{},"blake2b_256":"{}","encoder":"zstd"}}"#, delta.len(), hash(&delta));
+    s.put(&format!("deltas/2.0.0/{}/index.json", target()), format!(r#"{{"deltas":[{entry}]}}"#).into_bytes());
+    s.put(&format!("deltas/2.0.0/{}/{from}", target()), delta);
+
+    let update = s.updater("install-1").check().await.unwrap().unwrap();
+    assert!(update.uses_delta(), "the index was read");
+    let mut transfers = Vec::new();
+    update.download_and_install(|p| millennium_testing::push_change(&mut transfers, p.transfer)).await.unwrap();
+    assert_eq!(
+        transfers,
+        [Transfer::Delta, Transfer::DeltaFailed, Transfer::Full],
+        "the result failed the signed checks"
+    );
+    assert_eq!(run(&s.fixture.app), "2.0.0", "the signed release is installed, never the mirror's program");
     drop(s.files);
 }
 

@@ -10,6 +10,8 @@
 //! | `GET /metadata/{app}/yanks.json` | apps | the signed yank list (`404` while the app has none) |
 //! | `GET /metadata/{app}/channels/{channel}/releases/{version}.json` | apps | a release envelope (`410` once yanked) |
 //! | `GET /metadata/{app}/files/{version}/{target}/{file}` | apps | the artifact, exactly as `/download/` serves it |
+//! | `GET /metadata/{app}/deltas/{version}/{target}/index.json` | apps | the stored deltas to that artifact (unsigned) |
+//! | `GET /metadata/{app}/deltas/{version}/{target}/{from}` | apps | a delta, exactly as `/download/…/delta/` serves it |
 //! | `GET /api/v1/apps/{app}/metadata` | app tokens | root version, online keys, last sequence per channel |
 //! | `POST /api/v1/apps/{app}/online-keys` | app admin | generates an online key (the server keeps the secret) |
 //! | `POST /api/v1/apps/{app}/roots` | app admin | stores the next root (an envelope signed offline) |
@@ -53,10 +55,10 @@ use millennium_update_admin::api::{
     ChannelSequence, FreshnessStatus, MetadataStatus, OnlineKey, OnlineKeyStatus, StoredRoot, YanksStatus,
 };
 use millennium_update_admin::report::display_chain;
-use millennium_update_protocol::Version;
 use millennium_update_protocol::metadata::{
     ChannelHead, Envelope, Freshness, Kind, Root, SPEC_VERSION, TrustState, YanksPin, freshness_sequence_at,
 };
+use millennium_update_protocol::{Target, Version, delta};
 use time::OffsetDateTime;
 
 use super::{AppState, Auth};
@@ -404,6 +406,37 @@ pub async fn release_document(
         // Immutable: a channel never gets a second document for a version.
         Some((document, false)) => document_response(document.envelope, "public, max-age=31536000, immutable"),
     }
+}
+
+/// `GET /metadata/{app}/deltas/{version}/{target}/index.json`: the deltas index of the secure check (docs/protocol.md
+/// §9): every stored delta to the release's artifact for `target`, newest base first, at most
+/// [`delta::MAX_DELTAS`]. Unsigned, as the dynamic answer's list: the signed release document checks the result.
+pub async fn deltas_index(
+    State(state): State<AppState>,
+    Path((app, version, target)): Path<(String, String, String)>,
+) -> Result<Response> {
+    let app = AppId::parse(&app)?;
+    let version = Version::parse(&version).map_err(|source| Error::protocol("version", source))?;
+    let target: Target = target.parse().map_err(|source| Error::protocol("target", source))?;
+    let release = state
+        .db()
+        .release(&app, &version.to_string())
+        .await?
+        .ok_or_else(|| Error::not_found(format!("release {version} of app `{app}`")))?;
+    if release.yanked {
+        return Err(Error::Gone { what: format!("release {version} of app `{app}`") });
+    }
+    let target = target.to_string();
+    let mut rows: Vec<_> = state.db().deltas_to(release.id).await?.into_iter().filter(|d| d.target == target).collect();
+    rows.sort_by_key(|d| std::cmp::Reverse(d.from_release_id));
+    rows.truncate(delta::MAX_DELTAS);
+    let offers = rows
+        .iter()
+        .map(|row| super::updates::delta_offer(&state, app.as_str(), &version, row))
+        .collect::<Result<Vec<_>>>()?;
+    let index = delta::write_index(&offers).map_err(|e| Error::Internal(format!("deltas index: {e}")))?;
+    // Grows while the delta job works through the bases: revalidated, never kept stale.
+    document_response(index, "no-cache")
 }
 
 /// `GET /api/v1/apps/{app}/metadata` (any token of the app): what a publisher or the root signer needs to know.

@@ -501,6 +501,8 @@ pub fn app(state: AppState) -> Router {
         .route("/metadata/{app}/channels/{channel}/releases/{file}", get(metadata::release_document))
         // The same artifact bytes (and `Range`, `ETag`, yank rules) as `/download/`, under the metadata tree.
         .route("/metadata/{app}/files/{version}/{target}/{file}", get(download::download))
+        .route("/metadata/{app}/deltas/{version}/{target}/index.json", get(metadata::deltas_index))
+        .route("/metadata/{app}/deltas/{version}/{target}/{from}", get(download::delta))
         .route("/{app}/events", post(events::ingest))
         .route("/{app}/{channel}/latest.json", get(updates::static_manifest))
         .route("/{app}/{target}/{arch}/{current_version}", get(updates::dynamic_check))

@@ -60,7 +60,7 @@ pub fn generate() -> String {
         health, metrics, openapi, check_for_update, check_for_update_with_bundle, static_manifest, download,
         download_head, download_delta, download_delta_head, create_app, get_app, update_app, create_token, revoke_token, list_releases, publish,
         get_release, promote, rollout, yank, metadata_roots, metadata_freshness, metadata_yanks, metadata_release,
-        metadata_file,
+        metadata_file, metadata_deltas_index, metadata_delta,
         metadata_status, generate_online_key, upload_root, post_events, release_health, set_release_halt_rule,
         set_app_halt_rule, create_webhook, list_webhooks, delete_webhook, webhook_deliveries
     ),
@@ -242,6 +242,17 @@ struct DeltaPath {
 
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]
+struct ReleaseTargetPath {
+    /// App id, e.g. `com.example.app`
+    app: String,
+    /// SemVer version
+    version: String,
+    /// Target key, e.g. `linux-x86_64-appimage`
+    target: String,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
 struct DocumentPath {
     /// App id, e.g. `com.example.app`
     app: String,
@@ -308,6 +319,28 @@ struct StaticManifest {
     pub_date: String,
     /// `{os}-{arch}-{bundle}`, `{os}-{arch}` and `macos-*` keys
     platforms: std::collections::BTreeMap<String, PlatformEntry>,
+}
+
+/// One delta of a deltas index (docs/protocol.md §9): its URL is `…/deltas/{version}/{target}/{from}` under the same
+/// metadata tree.
+#[derive(ToSchema)]
+struct IndexedDelta {
+    /// BLAKE2b-256 (64 hex digits) of the artifact the delta applies to
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    from: String,
+    /// The delta's size in bytes
+    size: u64,
+    /// BLAKE2b-256 (64 hex digits) of the delta file
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    blake2b_256: String,
+    /// The encoder that made it (`bsdiff`, `zstd`, `unpacked`)
+    encoder: String,
+}
+
+/// The deltas index of a release's artifact for one target (at most 8, newest base first; unsigned).
+#[derive(ToSchema)]
+struct DeltasIndex {
+    deltas: Vec<IndexedDelta>,
 }
 
 /// The multipart body of a publish: `release` first, then (apps with signed metadata) `release-document`, then
@@ -555,6 +588,26 @@ fn metadata_release() {}
         (status = 400, response = Error), (status = 404, response = Error), (status = 410, response = Error),
         (status = 416, response = Error)))]
 fn metadata_file() {}
+
+/// The deltas to a release's artifact for one target, for the secure check (docs/protocol.md §9; unsigned)
+#[utoipa::path(get, path = "/metadata/{app}/deltas/{version}/{target}/index.json", operation_id = "metadataDeltasIndex", tag = "metadata",
+    params(ReleaseTargetPath),
+    responses(
+        (status = 200, description = "Deltas index (revalidated: it grows as the delta job works)", body = DeltasIndex),
+        (status = 400, response = Error), (status = 404, response = Error), (status = 410, response = Error)))]
+fn metadata_deltas_index() {}
+
+/// A delta the deltas index lists: the same bytes and headers as `/download/…/delta/…`
+#[utoipa::path(get, path = "/metadata/{app}/deltas/{version}/{target}/{from}", operation_id = "metadataDelta", tag = "metadata",
+    params(DeltaPath, ("Range" = Option<String>, Header), ("If-None-Match" = Option<String>, Header), ("If-Range" = Option<String>, Header)),
+    responses(
+        (status = 200, description = "The whole delta (a `millennium-delta` container)", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 206, description = "The requested range"),
+        (status = 302, description = "With an S3 store and `--s3-downloads redirect`: `Location` is a presigned URL of the object store, valid for `--presign-ttl` seconds"),
+        (status = 304, description = "Not modified"),
+        (status = 400, response = Error), (status = 404, response = Error), (status = 410, response = Error),
+        (status = 416, response = Error)))]
+fn metadata_delta() {}
 
 /// Signed metadata status: root version and keys, the server's online keys, last release sequence per channel, freshness
 #[utoipa::path(get, path = "/api/v1/apps/{app}/metadata", operation_id = "metadataStatus", tag = "admin", security(("bearer" = [])),

@@ -564,7 +564,8 @@ fn delta_answer(headers: &HeaderMap, release: &OfferedRelease, key: &str) -> Res
 }
 
 /// The protocol's view of a stored delta.
-fn delta_offer(state: &AppState, app: &str, version: &Version, row: &DeltaRow) -> Result<DeltaOffer> {
+/// The offer of a stored delta, downloaded from `/download/…/delta/…`.
+pub(super) fn delta_offer(state: &AppState, app: &str, version: &Version, row: &DeltaRow) -> Result<DeltaOffer> {
     let bad = |what: &str| Error::Internal(format!("stored delta {what}"));
     let url = format!(
         "{}/download/{app}/{}/{}/delta/{}",

@@ -1368,7 +1368,7 @@ async fn openapi_document_lists_every_route() {
             operations += 1;
         }
     }
-    assert_eq!(operations, 37);
+    assert_eq!(operations, 39);
 }
 
 #[tokio::test]
