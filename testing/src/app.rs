@@ -105,6 +105,34 @@ impl Run {
     }
 }
 
+/// The rollback every binding's self-updating example goes through once the v2 it installed crashes before confirming
+/// (`name` is what the example prints before its version; `start` runs the installed app once): the first start
+/// installs v2, relaunches it and crashes, two more starts crash, and the fourth puts v1 back, relaunches it, and v1 is
+/// not offered the rolled-back 2.0.0 again.
+#[cfg(unix)]
+pub async fn assert_rolls_back_a_crashing_v2<F: std::future::Future<Output = Run>>(
+    name: &str,
+    mut start: impl FnMut() -> F,
+) {
+    let (v1, v2) = (format!("{name} 1.0.0"), format!("{name} 2.0.0"));
+    let first = start().await;
+    assert_eq!(first.signal(), Some(6), "v2 did not crash (SIGABRT): {first:#?}");
+    assert_eq!(
+        first.lines()[3..],
+        ["installed 2.0.0; relaunching", &v2, "pending confirmation (start 1 of 3)", "crashing before confirming"],
+        "{first:#?}"
+    );
+    for attempt in 2..=3 {
+        let crash = start().await;
+        assert_eq!(crash.signal(), Some(6), "{crash:#?}");
+        let pending = format!("pending confirmation (start {attempt} of 3)");
+        assert_eq!(crash.lines(), [&v2, &pending, "crashing before confirming"], "{crash:#?}");
+    }
+    let rollback = start().await;
+    assert_eq!(rollback.code(), Some(0), "{rollback:#?}");
+    assert_eq!(rollback.lines(), [&v2, "rolled back; relaunching", &v1, "up to date"], "{rollback:#?}");
+}
+
 /// Fails the test unless `output` (of the step named `what`) succeeded, showing what it printed.
 pub fn check(output: &std::process::Output, what: &str) {
     assert!(

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use millennium_testing::app::assert_rolls_back_a_crashing_v2;
 use millennium_testing::listing;
 
 use crate::support::{Build, Offered, compile, manifest, run};
@@ -167,27 +168,8 @@ async fn rolls_back_a_crashing_v2(example: Example) {
     let installed = install_v1(dir.path(), example);
     let broken = build_app(dir.path(), example, "2.0.0", true);
     let offered = Offered::new(example.name, &broken).await;
-    let (name, v1_line, v2_line) = (example.name, format!("{} 1.0.0", example.name), format!("{} 2.0.0", example.name));
-
-    let first = run_app(&installed, &offered).await;
-    assert_eq!(first.signal(), Some(6), "v2 did not crash (SIGABRT): {first:#?}");
-    assert_eq!(
-        first.lines()[3..],
-        ["installed 2.0.0; relaunching", &v2_line, "pending confirmation (start 1 of 3)", "crashing before confirming"],
-        "{first:#?}"
-    );
-    for start in 2..=3 {
-        let crash = run_app(&installed, &offered).await;
-        assert_eq!(crash.signal(), Some(6), "{crash:#?}");
-        let pending = format!("pending confirmation (start {start} of 3)");
-        assert_eq!(crash.lines(), [&v2_line, &pending, "crashing before confirming"], "{crash:#?}");
-    }
-    // The fourth start of a version that never confirmed puts v1 back and relaunches it; v1 is not offered the
-    // rolled-back 2.0.0 again.
-    let rollback = run_app(&installed, &offered).await;
-    assert_eq!(rollback.code(), Some(0), "{rollback:#?}");
-    assert_eq!(rollback.lines(), [&v2_line, "rolled back; relaunching", &v1_line, "up to date"], "{rollback:#?}");
-    assert_eq!(std::fs::read(&installed.app).unwrap(), installed.v1, "{name}: v1 is not back");
+    assert_rolls_back_a_crashing_v2(example.name, || run_app(&installed, &offered)).await;
+    assert_eq!(std::fs::read(&installed.app).unwrap(), installed.v1, "{}: v1 is not back", example.name);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use millennium_testing::app::assert_rolls_back_a_crashing_v2;
 use millennium_testing::listing;
 use millennium_testing::server::Offered;
 
@@ -101,33 +102,7 @@ async fn the_python_app_rolls_back_a_v2_that_crashes_before_confirming() {
     let broken = zipapp(dir.path(), &installed.python, "2.0.0", true);
     let offered = Offered::new(APP, &broken).await;
 
-    let first = run_app(&installed, &offered).await;
-    assert_eq!(first.signal(), Some(6), "v2 did not crash (SIGABRT): {first:#?}");
-    assert_eq!(
-        first.lines()[3..],
-        [
-            "installed 2.0.0; relaunching",
-            "update-py 2.0.0",
-            "pending confirmation (start 1 of 3)",
-            "crashing before confirming"
-        ],
-        "{first:#?}"
-    );
-    for start in 2..=3 {
-        let crash = run_app(&installed, &offered).await;
-        assert_eq!(crash.signal(), Some(6), "{crash:#?}");
-        let pending = format!("pending confirmation (start {start} of 3)");
-        assert_eq!(crash.lines(), ["update-py 2.0.0", &pending, "crashing before confirming"], "{crash:#?}");
-    }
-    // The fourth start of a version that never confirmed puts v1 back and relaunches it; v1 is not offered the
-    // rolled-back 2.0.0 again.
-    let rollback = run_app(&installed, &offered).await;
-    assert_eq!(rollback.code(), Some(0), "{rollback:#?}");
-    assert_eq!(
-        rollback.lines(),
-        ["update-py 2.0.0", "rolled back; relaunching", "update-py 1.0.0", "up to date"],
-        "{rollback:#?}"
-    );
+    assert_rolls_back_a_crashing_v2("update-py", || run_app(&installed, &offered)).await;
     assert_eq!(std::fs::read(&installed.app).unwrap(), installed.v1, "v1 is not back");
 }
 
