@@ -74,6 +74,19 @@ impl World {
         self.app.cli_publish(version, &[artifact], &release_key).await.unwrap();
     }
 
+    /// A world with signed metadata, v1 and v2 (one asset changed) published for this machine, and the delta between
+    /// them stored; and v1 and v2.
+    async fn signed_with_delta() -> (World, Vec<u8>, Vec<u8>) {
+        let w = World::new().await;
+        w.sign_metadata().await;
+        let (v1, v2) = (std::fs::read(&w.builds.v1).unwrap(), std::fs::read(&w.builds.asset).unwrap());
+        let target = format!("linux-{}", std::env::consts::ARCH);
+        w.publish_signed("1.0.0", &target, &v1).await;
+        w.publish_signed("2.0.0", &target, &v2).await;
+        w.wait_for_deltas(1).await;
+        (w, v1, v2)
+    }
+
     /// An updater on the secure check, reading the server's signed metadata tree.
     fn secure_updater(&self, exe: &Path) -> Updater {
         Updater::builder()
@@ -260,13 +273,8 @@ async fn a_base_changed_after_the_check_falls_back_to_the_full_download() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_secure_check_updates_by_the_delta_its_deltas_index_lists() {
-    let w = World::new().await;
-    w.sign_metadata().await;
-    let (v1, v2) = (std::fs::read(&w.builds.v1).unwrap(), std::fs::read(&w.builds.asset).unwrap());
+    let (w, v1, v2) = World::signed_with_delta().await;
     let target = format!("linux-{}", std::env::consts::ARCH);
-    w.publish_signed("1.0.0", &target, &v1).await;
-    w.publish_signed("2.0.0", &target, &v2).await;
-    w.wait_for_deltas(1).await;
 
     // The index beside the signed documents lists the delta from v1, with no URL: the file beside it, by its name.
     let index = w.server.get(&format!("/metadata/{APP}/deltas/2.0.0/{target}/index.json")).await;
@@ -292,13 +300,7 @@ async fn the_secure_check_updates_by_the_delta_its_deltas_index_lists() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_secure_check_downloads_the_full_artifact_when_no_delta_fits_the_installed_binary() {
-    let w = World::new().await;
-    w.sign_metadata().await;
-    let (v1, v2) = (std::fs::read(&w.builds.v1).unwrap(), std::fs::read(&w.builds.asset).unwrap());
-    let target = format!("linux-{}", std::env::consts::ARCH);
-    w.publish_signed("1.0.0", &target, &v1).await;
-    w.publish_signed("2.0.0", &target, &v2).await;
-    w.wait_for_deltas(1).await;
+    let (w, _, v2) = World::signed_with_delta().await;
 
     // Installed: a build the server has no delta from (changed by hand, or never published).
     let exe = w.install(&std::fs::read(&w.builds.function).unwrap());
