@@ -15,6 +15,7 @@
 //!
 //! The encoders and their costs are measured in `README.md` (`scripts/bench-delta`).
 
+mod bsdiff;
 mod error;
 mod format;
 mod unpacked;
@@ -24,7 +25,7 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 pub use error::{Error, Result};
-pub use format::{HEADER_LEN, Header, VERSION, blake2b_256};
+pub use format::{Header, MAX_HEADER_LEN, VERSION, blake2b_256};
 
 /// A way of encoding the difference between two files. The id is stored in the container and never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,40 +34,46 @@ pub enum Encoder {
     /// zstd with the base as a reference prefix (`zstd --patch-from --long`), level [`MakeOptions::zstd_level`]:
     /// fast and linear in memory, good on large inputs and on moved data.
     Zstd,
-    /// bsdiff 4.x (`BSDIFF40`, bzip2 streams, via the `qbsdiff` crate): a suffix-array diff whose "add" stream makes
-    /// executables with shifted addresses compress very well; its suffix array costs about 5x the base in memory
-    /// while making, so it is skipped for bases above [`MakeOptions::bsdiff_max_base`].
-    Bsdiff,
+    /// bsdiff 4.x patches (`BSDIFF40`: three bzip2 streams, 8-byte controls), as the first version of this crate made
+    /// them and Debian's `bsdiff` makes them: applied, no longer made ([`Encoder::Bsdiff`] is smaller).
+    Bsdiff40,
     /// For compressed artifacts (`.app.tar.gz`, `.deb`): a zstd or bsdiff delta between the *decompressed* contents,
     /// with the recipe that compresses the result back byte for byte (the `unpacked` module). Steps aside for
     /// anything else.
     Unpacked,
+    /// bsdiff's suffix-array matches (via the `qbsdiff` crate), whose "add" stream makes executables with shifted
+    /// addresses compress very well, stored compactly: varint controls, each stream with the smallest of bzip2,
+    /// LZMA2 and zstd (the `bsdiff` module). Its suffix array costs about 5x the base in memory while making, so it is
+    /// skipped for bases above [`MakeOptions::bsdiff_max_base`].
+    Bsdiff,
 }
 
 impl Encoder {
-    /// Every encoder, in the order [`make`] tries them.
+    /// Every encoder [`make`] can use, in the order it tries them.
     pub const ALL: [Encoder; 3] = [Encoder::Zstd, Encoder::Bsdiff, Encoder::Unpacked];
 
     /// The id stored in the container.
     pub fn id(self) -> u8 {
         match self {
             Encoder::Zstd => 1,
-            Encoder::Bsdiff => 2,
+            Encoder::Bsdiff40 => 2,
             Encoder::Unpacked => 3,
+            Encoder::Bsdiff => 4,
         }
     }
 
-    /// The encoder with this container id.
+    /// The encoder with this container id, including those [`apply`] still reads but [`make`] no longer writes.
     pub fn from_id(id: u8) -> Option<Encoder> {
-        Encoder::ALL.into_iter().find(|e| e.id() == id)
+        [Encoder::Zstd, Encoder::Bsdiff40, Encoder::Unpacked, Encoder::Bsdiff].into_iter().find(|e| e.id() == id)
     }
 
-    /// The lowercase name: `zstd`, `bsdiff`, `unpacked`.
+    /// The lowercase name: `zstd`, `bsdiff40`, `unpacked`, `bsdiff`.
     pub fn name(self) -> &'static str {
         match self {
             Encoder::Zstd => "zstd",
-            Encoder::Bsdiff => "bsdiff",
+            Encoder::Bsdiff40 => "bsdiff40",
             Encoder::Unpacked => "unpacked",
+            Encoder::Bsdiff => "bsdiff",
         }
     }
 }
@@ -151,39 +158,43 @@ pub fn make(base: &Path, target: &Path, output: &Path, options: &MakeOptions) ->
     let base_hash = format::blake2b_256(&base_data);
     let result_hash = format::blake2b_256(&target_data);
 
-    let mut attempts = Vec::new();
-    let mut best: Option<(Encoder, Vec<u8>)> = None;
-    for &encoder in &options.encoders {
-        let payload = match encoder {
-            Encoder::Zstd => Some(encode_zstd(&base_data, &target_data, options.zstd_level)?),
-            Encoder::Bsdiff if base_data.len() as u64 > options.bsdiff_max_base => None,
-            Encoder::Bsdiff => Some(encode_bsdiff(&base_data, &target_data)?),
-            Encoder::Unpacked => unpacked::encode(&base_data, &target_data, options)?,
-        };
-        attempts.push(Attempt { encoder, size: payload.as_ref().map(|p| (HEADER_LEN + p.len()) as u64) });
-        if let Some(payload) = payload
-            && best.as_ref().is_none_or(|(_, b)| payload.len() < b.len())
-        {
-            best = Some((encoder, payload));
-        }
-    }
-
     let target_size = target_data.len() as u64;
-    let Some((encoder, payload)) = best else { return Ok(Outcome::NotWorthIt { attempts, target_size }) };
-    let size = (HEADER_LEN + payload.len()) as u64;
-    if size as f64 > options.max_ratio * target_size as f64 {
-        return Ok(Outcome::NotWorthIt { attempts, target_size });
-    }
-
-    let header = Header {
+    let header_for = |encoder, payload: &[u8]| Header {
         encoder,
         base_size: base_data.len() as u64,
         base_blake2b_256: base_hash,
         result_size: target_size,
         result_blake2b_256: result_hash,
         payload_size: payload.len() as u64,
-        payload_blake2b_256: format::blake2b_256(&payload),
     };
+    let mut attempts = Vec::new();
+    let mut best: Option<(Header, Vec<u8>)> = None;
+    for &encoder in &options.encoders {
+        let payload = match encoder {
+            Encoder::Zstd => Some(encode_zstd(&base_data, &target_data, options.zstd_level)?),
+            Encoder::Bsdiff if base_data.len() as u64 > options.bsdiff_max_base => None,
+            Encoder::Bsdiff => Some(bsdiff::encode(&base_data, &target_data)?),
+            Encoder::Unpacked => unpacked::encode(&base_data, &target_data, options)?,
+            Encoder::Bsdiff40 => return Err(Error::Encode { encoder: "bsdiff40", source: std::io::Error::other("bsdiff40 deltas are no longer made; `bsdiff` replaces them") }),
+        };
+        let Some(payload) = payload else {
+            attempts.push(Attempt { encoder, size: None });
+            continue;
+        };
+        let header = header_for(encoder, &payload);
+        let size = (header.len() + payload.len()) as u64;
+        attempts.push(Attempt { encoder, size: Some(size) });
+        if best.as_ref().is_none_or(|(h, b)| size < (h.len() + b.len()) as u64) {
+            best = Some((header, payload));
+        }
+    }
+
+    let Some((header, payload)) = best else { return Ok(Outcome::NotWorthIt { attempts, target_size }) };
+    let size = (header.len() + payload.len()) as u64;
+    if size as f64 > options.max_ratio * target_size as f64 {
+        return Ok(Outcome::NotWorthIt { attempts, target_size });
+    }
+
     let mut temp = temp_beside(output)?;
     let mut writer = BufWriter::new(temp.as_file_mut());
     writer
@@ -217,31 +228,24 @@ fn encode_zstd(base: &[u8], target: &[u8], level: i32) -> Result<Vec<u8>> {
     encoder.finish().map_err(failed)
 }
 
-fn encode_bsdiff(base: &[u8], target: &[u8]) -> Result<Vec<u8>> {
-    let mut patch = Vec::new();
-    // One chunk: parallel chunks make the suffix search local and the patch larger; making is not on the user's time.
-    qbsdiff::Bsdiff::new(base, target)
-        .parallel_scheme(qbsdiff::ParallelScheme::Never)
-        // bzip2 -9, as Debian's bsdiff: smaller than qbsdiff's default 6 on our pairs (README).
-        .compression_level(9)
-        .compare(&mut patch)
-        .map_err(|source| Error::Encode { encoder: "bsdiff", source })?;
-    Ok(patch)
-}
-
 /// Reads the header of the delta at `path` and checks that the file is as long as it says.
 pub fn inspect(path: &Path) -> Result<Header> {
+    Ok(open(path)?.1.header)
+}
+
+/// The delta at `path`, opened, and its header, checked against the file's length.
+fn open(path: &Path) -> Result<(File, format::Parsed)> {
     let mut file = File::open(path).map_err(|e| Error::io("open the delta", path, e))?;
-    let header = Header::read(&mut file, path)?;
+    let parsed = Header::read(&mut file, path)?;
     let actual = file.metadata().map_err(|e| Error::io("read the delta", path, e))?.len();
-    let expected = HEADER_LEN as u64 + header.payload_size;
+    let expected = (parsed.len as u64).saturating_add(parsed.header.payload_size);
     if actual < expected {
         return Err(Error::Truncated { path: path.into(), expected, actual });
     }
     if actual > expected {
         return Err(Error::Corrupt { path: path.into(), reason: "data after the payload", source: None });
     }
-    Ok(header)
+    Ok((file, parsed))
 }
 
 /// What [`apply`] produced.
@@ -265,18 +269,39 @@ pub struct Applied {
 /// allowed here), plus for zstd a window buffer of up to the result's size, plus for bsdiff the payload and two
 /// 128 KiB buffers. `scripts/bench-delta` measures the peak.
 pub fn apply(base: &Path, delta: &Path, output: &Path, max_result_size: u64) -> Result<Applied> {
-    let header = inspect(delta)?;
+    let (mut file, format::Parsed { header, len, payload_blake2b_256 }) = open(delta)?;
     if header.result_size > max_result_size {
         return Err(Error::TooLarge { path: delta.into(), size: header.result_size, limit: max_result_size });
     }
-
-    let mut file = File::open(delta).map_err(|e| Error::io("open the delta", delta, e))?;
-    file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(|e| Error::io("read the delta", delta, e))?;
-    let mut hasher = format::blake2b_256_state();
-    let hashed = std::io::copy(&mut BufReader::new(&mut file).take(header.payload_size), &mut HashWriter(&mut hasher))
-        .map_err(|e| Error::io("read the delta", delta, e))?;
-    if hashed != header.payload_size || format::finish(&hasher) != header.payload_blake2b_256 {
-        return Err(Error::Corrupt { path: delta.into(), reason: "the payload does not match its hash", source: None });
+    let read_failed = |e| Error::io("read the delta", delta, e);
+    file.seek(SeekFrom::Start(len as u64)).map_err(read_failed)?;
+    let payload = match header.encoder {
+        // zstd reads its payload as it decodes; the others need it whole.
+        Encoder::Zstd => None,
+        _ => {
+            let mut payload = Vec::with_capacity(header.payload_size as usize);
+            (&mut file).take(header.payload_size).read_to_end(&mut payload).map_err(read_failed)?;
+            Some(payload)
+        }
+    };
+    if let Some(expected) = payload_blake2b_256 {
+        let hash = match &payload {
+            Some(payload) => format::blake2b_256(payload),
+            None => {
+                let mut hasher = format::blake2b_256_state();
+                std::io::copy(&mut BufReader::new(&mut file).take(header.payload_size), &mut HashWriter(&mut hasher))
+                    .map_err(read_failed)?;
+                file.seek(SeekFrom::Start(len as u64)).map_err(read_failed)?;
+                format::finish(&hasher)
+            }
+        };
+        if hash != expected {
+            return Err(Error::Corrupt {
+                path: delta.into(),
+                reason: "the payload does not match its hash",
+                source: None,
+            });
+        }
     }
 
     let base_data = read_base(base, &header)?;
@@ -285,7 +310,7 @@ pub fn apply(base: &Path, delta: &Path, output: &Path, max_result_size: u64) -> 
     // adds its time to the apply's.
     let temp = std::thread::scope(|scope| {
         let hashing = scope.spawn(|| format::blake2b_256(&base_data));
-        let decoded = decode(&header, file, delta, &base_data, output);
+        let decoded = decode(&header, file, payload.as_deref(), delta, &base_data, output);
         let base_ok = hashing.join().is_ok_and(|hash| hash == header.base_blake2b_256);
         if !base_ok {
             return Err(Error::WrongBase {
@@ -299,11 +324,13 @@ pub fn apply(base: &Path, delta: &Path, output: &Path, max_result_size: u64) -> 
     Ok(Applied { header })
 }
 
-/// Decodes the payload of `file` (the delta at `delta`, positioned anywhere) against `base_data` into a temporary file
-/// beside `output`, and checks the result's size and hash; the file is returned to be renamed into place.
+/// Decodes the payload — `payload`, or for zstd read from `file` (the delta at `delta`, positioned at the payload) —
+/// against `base_data` into a temporary file beside `output`, and checks the result's size and hash; the file is
+/// returned to be renamed into place.
 fn decode(
     header: &Header,
-    mut file: File,
+    file: File,
+    payload: Option<&[u8]>,
     delta: &Path,
     base_data: &[u8],
     output: &Path,
@@ -317,34 +344,17 @@ fn decode(
         limit: header.result_size,
         overflow: false,
     };
-    let decoded = match header.encoder {
-        Encoder::Zstd => {
-            file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(|e| Error::io("read the delta", delta, e))?;
-            let payload = BufReader::new(file.take(header.payload_size));
-            zstd::stream::read::Decoder::with_ref_prefix(payload, base_data).and_then(|mut decoder| {
-                decoder.window_log_max(zstd_window_log(header.base_size, header.result_size))?;
-                std::io::copy(&mut decoder, &mut sink)
-            })
-        }
-        Encoder::Bsdiff => {
-            let mut payload = Vec::with_capacity(header.payload_size as usize);
-            file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(|e| Error::io("read the delta", delta, e))?;
-            file.take(header.payload_size)
-                .read_to_end(&mut payload)
-                .map_err(|e| Error::io("read the delta", delta, e))?;
-            qbsdiff::Bspatch::new(&payload).and_then(|patch| patch.buffer_size(128 << 10).apply(base_data, &mut sink))
-        }
-        Encoder::Unpacked => {
-            let mut payload = Vec::with_capacity(header.payload_size as usize);
-            file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(|e| Error::io("read the delta", delta, e))?;
-            file.take(header.payload_size)
-                .read_to_end(&mut payload)
-                .map_err(|e| Error::io("read the delta", delta, e))?;
-            match unpacked::apply(base_data, &payload, header.result_size, &mut sink, delta) {
-                Err(_) if sink.overflow => Ok(0),
+    let decoded = match (header.encoder, payload) {
+        (Encoder::Unpacked, Some(payload)) => {
+            match unpacked::apply(base_data, payload, header.result_size, &mut sink, delta) {
+                Err(_) if sink.overflow => Ok(()),
                 Err(e) => return Err(e),
-                Ok(()) => Ok(0),
+                Ok(()) => Ok(()),
             }
+        }
+        (encoder, payload) => {
+            let stream = BufReader::new(file.take(header.payload_size));
+            apply_plain(encoder, base_data, stream, payload.unwrap_or_default(), header.result_size, &mut sink)
         }
     };
     if sink.overflow {
@@ -372,6 +382,30 @@ fn decode(
         });
     }
     Ok(temp)
+}
+
+/// Applies a plain (not `unpacked`) payload to `base`, writing to `out`: zstd decodes from `stream` as it reads,
+/// bsdiff and bsdiff40 take the whole payload, `bytes`. `result_size` bounds zstd's window.
+pub(crate) fn apply_plain(
+    encoder: Encoder,
+    base: &[u8],
+    stream: impl std::io::BufRead,
+    bytes: &[u8],
+    result_size: u64,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    match encoder {
+        Encoder::Zstd => {
+            let mut decoder = zstd::stream::read::Decoder::with_ref_prefix(stream, base)?;
+            decoder.window_log_max(zstd_window_log(base.len() as u64, result_size))?;
+            std::io::copy(&mut decoder, out).map(drop)
+        }
+        Encoder::Bsdiff => bsdiff::apply(base, bytes, out),
+        Encoder::Bsdiff40 => {
+            qbsdiff::Bspatch::new(bytes).and_then(|patch| patch.buffer_size(128 << 10).apply(base, out)).map(drop)
+        }
+        Encoder::Unpacked => Err(std::io::Error::other("an unpacked delta cannot be nested")),
+    }
 }
 
 /// Reads the base into memory, refusing it by size before reading (its hash is checked by the caller).
