@@ -258,6 +258,44 @@ impl<R: Read> Read for Exact<R> {
     }
 }
 
+/// Where the applier reads the base: a file, read where the controls say (the base need not be in memory), or bytes.
+pub(crate) trait Base {
+    /// Fills `buf` with the base's bytes from `at`.
+    fn read_at(&mut self, at: u64, buf: &mut [u8]) -> std::io::Result<()>;
+}
+
+impl Base for &[u8] {
+    fn read_at(&mut self, at: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        let from = usize::try_from(at)
+            .ok()
+            .and_then(|at| self.get(at..at.checked_add(buf.len())?))
+            .ok_or_else(|| invalid("a control reaches outside the base"))?;
+        buf.copy_from_slice(from);
+        Ok(())
+    }
+}
+
+/// A base file and where its cursor is, so that reading on from the last read needs no seek.
+pub(crate) struct BaseFile {
+    pub file: std::fs::File,
+    pub size: u64,
+    pub position: u64,
+}
+
+impl Base for &mut BaseFile {
+    fn read_at(&mut self, at: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        if at.checked_add(buf.len() as u64).is_none_or(|end| end > self.size) {
+            return Err(invalid("a control reaches outside the base"));
+        }
+        if at != self.position {
+            std::io::Seek::seek(&mut self.file, std::io::SeekFrom::Start(at))?;
+        }
+        self.file.read_exact(buf)?;
+        self.position = at + buf.len() as u64;
+        Ok(())
+    }
+}
+
 /// The diff stream, dense or as runs.
 enum Diff<'a> {
     Dense(Box<dyn Read + 'a>),
@@ -265,53 +303,65 @@ enum Diff<'a> {
 }
 
 impl Diff<'_> {
-    /// Writes `base` (the next `base.len()` bytes of the base) plus the next diff bytes to `out`.
-    fn add(&mut self, base: &[u8], buf: &mut [u8], out: &mut impl Write) -> std::io::Result<()> {
-        match self {
-            Diff::Dense(reader) => {
-                for from in base.chunks(buf.len()) {
-                    let chunk = &mut buf[..from.len()];
-                    reader.read_exact(chunk)?;
+    /// Writes the `len` bytes of the base from `at`, plus the next `len` diff bytes, to `out`.
+    fn add(
+        &mut self,
+        base: &mut impl Base,
+        mut at: u64,
+        len: u64,
+        buffers: &mut [Vec<u8>; 2],
+        out: &mut impl Write,
+    ) -> std::io::Result<()> {
+        let [from, diff] = buffers;
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(from.len() as u64) as usize;
+            let from = &mut from[..n];
+            base.read_at(at, from)?;
+            match self {
+                Diff::Dense(reader) => {
+                    let diff = &mut diff[..n];
+                    reader.read_exact(diff)?;
                     // Whole slices, so that the compiler vectorises the add.
-                    for (d, b) in chunk.iter_mut().zip(from) {
-                        *d = d.wrapping_add(*b);
+                    for (b, d) in from.iter_mut().zip(diff.iter()) {
+                        *b = b.wrapping_add(*d);
                     }
-                    out.write_all(chunk)?;
                 }
-            }
-            Diff::Sparse { runs, values, zeros, nonzero } => {
-                let mut rest = base;
-                while !rest.is_empty() {
-                    if *zeros == 0 && *nonzero == 0 {
-                        *zeros = read_varint(runs)?.ok_or_else(|| invalid("the diff runs end early"))?;
-                        *nonzero = read_varint(runs)?.ok_or_else(|| invalid("the diff runs end early"))?;
+                Diff::Sparse { runs, values, zeros, nonzero } => {
+                    let mut rest = &mut from[..];
+                    while !rest.is_empty() {
                         if *zeros == 0 && *nonzero == 0 {
-                            return Err(invalid("an empty diff run"));
+                            *zeros = read_varint(runs)?.ok_or_else(|| invalid("the diff runs end early"))?;
+                            *nonzero = read_varint(runs)?.ok_or_else(|| invalid("the diff runs end early"))?;
+                            if *zeros == 0 && *nonzero == 0 {
+                                return Err(invalid("an empty diff run"));
+                            }
                         }
+                        // A zero run is the base as it is.
+                        let k = (*zeros).min(rest.len() as u64) as usize;
+                        *zeros -= k as u64;
+                        rest = &mut rest[k..];
+                        let k = (*nonzero).min(rest.len() as u64) as usize;
+                        let values_now = &mut diff[..k];
+                        values.read_exact(values_now)?;
+                        for (b, d) in rest[..k].iter_mut().zip(values_now.iter()) {
+                            *b = b.wrapping_add(*d);
+                        }
+                        *nonzero -= k as u64;
+                        rest = &mut rest[k..];
                     }
-                    // A zero run is the base as it is.
-                    let n = (*zeros).min(rest.len() as u64) as usize;
-                    out.write_all(&rest[..n])?;
-                    *zeros -= n as u64;
-                    rest = &rest[n..];
-                    let n = (*nonzero).min(rest.len() as u64).min(buf.len() as u64) as usize;
-                    let chunk = &mut buf[..n];
-                    values.read_exact(chunk)?;
-                    for (d, b) in chunk.iter_mut().zip(&rest[..n]) {
-                        *d = d.wrapping_add(*b);
-                    }
-                    out.write_all(chunk)?;
-                    *nonzero -= n as u64;
-                    rest = &rest[n..];
                 }
             }
+            out.write_all(from)?;
+            at += n as u64;
+            left -= n as u64;
         }
         Ok(())
     }
 }
 
 /// Applies a `bsdiff` payload to `base`, writing the result to `out` (which enforces the announced size).
-pub(crate) fn apply(base: &[u8], mut payload: &[u8], out: &mut impl Write) -> std::io::Result<()> {
+pub(crate) fn apply(mut base: impl Base, mut payload: &[u8], out: &mut impl Write) -> std::io::Result<()> {
     let mut controls = open_stream(&mut payload)?;
     let form = *payload.first().ok_or_else(|| invalid("the payload is cut short"))?;
     payload = &payload[1..];
@@ -328,7 +378,7 @@ pub(crate) fn apply(base: &[u8], mut payload: &[u8], out: &mut impl Write) -> st
         return Err(invalid("data after the last stream"));
     }
 
-    let mut buf = vec![0u8; CHUNK];
+    let mut buffers = [vec![0u8; CHUNK], vec![0u8; CHUNK]];
     let mut at = 0u64;
     while let Some(add) = read_varint(&mut controls)? {
         let more = read_varint(&mut controls)?.ok_or_else(|| invalid("a control is cut short"))?;
@@ -337,17 +387,15 @@ pub(crate) fn apply(base: &[u8], mut payload: &[u8], out: &mut impl Write) -> st
         if add == 0 && more == 0 {
             return Err(invalid("an empty control"));
         }
-        let from = usize::try_from(at)
-            .ok()
-            .zip(usize::try_from(add).ok())
-            .and_then(|(at, add)| base.get(at..at.checked_add(add)?))
-            .ok_or_else(|| invalid("a control reaches outside the base"))?;
-        diff.add(from, &mut buf, out)?;
+        diff.add(&mut base, at, add, &mut buffers, out)?;
         let copied = std::io::copy(&mut (&mut extra).take(more), out)?;
         if copied != more {
             return Err(invalid("the extra stream ends early"));
         }
-        at = (at + add).checked_add_signed(seek).ok_or_else(|| invalid("a control seeks before the base"))?;
+        at = at
+            .checked_add(add)
+            .and_then(|end| end.checked_add_signed(seek))
+            .ok_or_else(|| invalid("a control seeks outside the base"))?;
     }
     Ok(())
 }

@@ -259,15 +259,16 @@ pub struct Applied {
 /// `max_result_size` bytes (for the updater: the signed size of the full artifact).
 ///
 /// Checks, in this order, each a distinct [`Error`]: the container (`not_a_delta`, `unsupported_version`,
-/// `unknown_encoder`, `truncated`), the cap (`too_large`), the payload's hash (`corrupt`), the base's size
+/// `unknown_encoder`, `truncated`), the cap (`too_large`), a version-1 delta's payload hash (`corrupt`), the base's size
 /// (`wrong_base`); then it decodes to a temporary file beside `output`, stopping as soon as the decoder writes more than
-/// the announced size, while a second thread hashes the base (a wrong one is `wrong_base`, whatever the decoder did),
-/// and checks the result's size and hash (`result_mismatch`) before renaming it to `output`. On any error `output` is
-/// untouched and the temporary file is removed.
+/// the announced size, and checks the result's size and hash (`result_mismatch`) before renaming it to `output`. The
+/// base's hash is only computed when that fails: a result with the announced BLAKE2b-256 is the announced file,
+/// whatever the base was, and when it is not, a base whose hash is not the header's makes the error `wrong_base`
+/// (whatever the decoder did). On any error `output` is untouched and the temporary file is removed.
 ///
-/// Memory: the base is read into memory (both decoders need random access to it and `unsafe` memory maps are not
-/// allowed here), plus for zstd a window buffer of up to the result's size, plus for bsdiff the payload and two
-/// 128 KiB buffers. `scripts/bench-delta` measures the peak.
+/// Memory: the base is read into memory (the decoders need random access to it and `unsafe` memory maps are not
+/// allowed here), plus for zstd a window buffer of up to the result's size, plus for bsdiff the payload and a few
+/// buffers of [`CHUNK`] bytes. `scripts/bench-delta` measures the peak.
 pub fn apply(base: &Path, delta: &Path, output: &Path, max_result_size: u64) -> Result<Applied> {
     let (mut file, format::Parsed { header, len, payload_blake2b_256 }) = open(delta)?;
     if header.result_size > max_result_size {
@@ -289,8 +290,14 @@ pub fn apply(base: &Path, delta: &Path, output: &Path, max_result_size: u64) -> 
             Some(payload) => format::blake2b_256(payload),
             None => {
                 let mut hasher = format::blake2b_256_state();
-                std::io::copy(&mut BufReader::new(&mut file).take(header.payload_size), &mut HashWriter(&mut hasher))
-                    .map_err(read_failed)?;
+                let mut reader = BufReader::new(&mut file).take(header.payload_size);
+                while let Ok(chunk) = std::io::BufRead::fill_buf(&mut reader)
+                    && !chunk.is_empty()
+                {
+                    let n = chunk.len();
+                    hasher.update(chunk);
+                    std::io::BufRead::consume(&mut reader, n);
+                }
                 file.seek(SeekFrom::Start(len as u64)).map_err(read_failed)?;
                 format::finish(&hasher)
             }
@@ -304,24 +311,21 @@ pub fn apply(base: &Path, delta: &Path, output: &Path, max_result_size: u64) -> 
         }
     }
 
-    let base_data = read_base(base, &header)?;
-    // The base's hash is checked on a second thread while the delta decodes (into a temporary file, bounded by the
-    // announced size): a wrong base is still refused before anything is renamed into place, and the hash no longer
-    // adds its time to the apply's.
-    let temp = std::thread::scope(|scope| {
-        let hashing = scope.spawn(|| format::blake2b_256(&base_data));
-        let decoded = decode(&header, file, payload.as_deref(), delta, &base_data, output);
-        let base_ok = hashing.join().is_ok_and(|hash| hash == header.base_blake2b_256);
-        if !base_ok {
-            return Err(Error::WrongBase {
+    let mut base_data = read_base(base, &header)?;
+    match decode(&header, file, payload.as_deref(), delta, &mut base_data, output) {
+        Ok(temp) => {
+            temp.persist(output).map_err(|e| Error::io("write", output, e.error))?;
+            Ok(Applied { header })
+        }
+        Err(e) => match base_data.blake2b_256() {
+            Ok(hash) if hash == header.base_blake2b_256 => Err(e),
+            Ok(_) => Err(Error::WrongBase {
                 path: base.into(),
                 reason: format!("its BLAKE2b-256 is not `{}`", hex::encode(header.base_blake2b_256)),
-            });
-        }
-        decoded
-    })?;
-    temp.persist(output).map_err(|e| Error::io("write", output, e.error))?;
-    Ok(Applied { header })
+            }),
+            Err(read) => Err(Error::io("read the base", base, read)),
+        },
+    }
 }
 
 /// Decodes the payload — `payload`, or for zstd read from `file` (the delta at `delta`, positioned at the payload) —
@@ -332,50 +336,74 @@ fn decode(
     file: File,
     payload: Option<&[u8]>,
     delta: &Path,
-    base_data: &[u8],
+    base_data: &mut BaseData,
     output: &Path,
 ) -> Result<tempfile::NamedTempFile> {
     let mut temp = temp_beside(output)?;
     let temp_path = temp.path().to_path_buf();
-    let mut sink = Sink {
-        file: BufWriter::new(temp.as_file_mut()),
-        hasher: format::blake2b_256_state(),
-        written: 0,
-        limit: header.result_size,
-        overflow: false,
-    };
-    let decoded = match (header.encoder, payload) {
-        (Encoder::Unpacked, Some(payload)) => {
-            match unpacked::apply(base_data, payload, header.result_size, &mut sink, delta) {
-                Err(_) if sink.overflow => Ok(()),
-                Err(e) => return Err(e),
-                Ok(()) => Ok(()),
+    // The result is hashed on a second thread while this one decodes and writes.
+    let (written, overflow, decoded, finished, hash) = std::thread::scope(|scope| {
+        let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+        let (give_back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+        let hashing = scope.spawn(move || {
+            let mut hasher = format::blake2b_256_state();
+            for chunk in chunks {
+                hasher.update(&chunk);
+                // The decoder may be gone already; the buffer is then simply freed.
+                let _ = give_back.send(chunk);
             }
-        }
-        (encoder, payload) => {
-            let stream = BufReader::new(file.take(header.payload_size));
-            apply_plain(encoder, base_data, stream, payload.unwrap_or_default(), header.result_size, &mut sink)
-        }
-    };
-    if sink.overflow {
+            format::finish(&hasher)
+        });
+        let mut sink = Sink {
+            file: temp.as_file_mut(),
+            buffer: Vec::with_capacity(CHUNK),
+            to_hasher,
+            spare,
+            written: 0,
+            limit: header.result_size,
+            overflow: false,
+        };
+        let payload = payload.unwrap_or_default();
+        let decoded = match (header.encoder, base_data) {
+            (Encoder::Unpacked, BaseData::Memory(base)) => {
+                unpacked::apply(base, payload, header.result_size, &mut sink, delta)
+            }
+            (encoder, base) => {
+                let decoded = match base {
+                    BaseData::File(base) => bsdiff::apply(base, payload, &mut sink),
+                    BaseData::Memory(base) => {
+                        let stream = BufReader::new(file.take(header.payload_size));
+                        apply_plain(encoder, base, stream, payload, header.result_size, &mut sink)
+                    }
+                };
+                decoded.map_err(|source| Error::Corrupt {
+                    path: delta.into(),
+                    reason: "the payload does not decode",
+                    source: Some(source),
+                })
+            }
+        };
+        let finished = sink.flush();
+        let (written, overflow) = (sink.written, sink.overflow);
+        drop(sink);
+        let hash = hashing.join().ok();
+        (written, overflow, decoded, finished, hash)
+    });
+    if overflow {
         return Err(Error::ResultMismatch {
             path: delta.into(),
             reason: format!("it writes more than the {} bytes it announces", header.result_size),
         });
     }
-    if let Err(source) = decoded {
-        return Err(Error::Corrupt { path: delta.into(), reason: "the payload does not decode", source: Some(source) });
-    }
-    sink.file.flush().map_err(|e| Error::io("write", &temp_path, e))?;
-    let (written, hash) = (sink.written, format::finish(&sink.hasher));
-    drop(sink);
+    decoded?;
+    finished.map_err(|e| Error::io("write", &temp_path, e))?;
     if written != header.result_size {
         return Err(Error::ResultMismatch {
             path: delta.into(),
             reason: format!("{written} bytes written, {} announced", header.result_size),
         });
     }
-    if hash != header.result_blake2b_256 {
+    if hash != Some(header.result_blake2b_256) {
         return Err(Error::ResultMismatch {
             path: delta.into(),
             reason: "its BLAKE2b-256 is not the one announced".into(),
@@ -408,8 +436,38 @@ pub(crate) fn apply_plain(
     }
 }
 
-/// Reads the base into memory, refusing it by size before reading (its hash is checked by the caller).
-fn read_base(base: &Path, header: &Header) -> Result<Vec<u8>> {
+/// The base as the decoder reads it: in memory (zstd and the unpacked form need it whole), or, for bsdiff, the open
+/// file, read where the controls say.
+enum BaseData {
+    Memory(Vec<u8>),
+    File(bsdiff::BaseFile),
+}
+
+impl BaseData {
+    fn blake2b_256(&mut self) -> std::io::Result<[u8; 32]> {
+        match self {
+            BaseData::Memory(data) => Ok(format::blake2b_256(data)),
+            BaseData::File(base) => {
+                base.file.seek(SeekFrom::Start(0))?;
+                base.position = 0;
+                let mut hasher = format::blake2b_256_state();
+                let mut buffer = vec![0u8; CHUNK];
+                loop {
+                    let n = base.file.read(&mut buffer)?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buffer[..n]);
+                }
+                Ok(format::finish(&hasher))
+            }
+        }
+    }
+}
+
+/// Opens the base, refusing it by size before reading (its hash is checked by the caller), and reads it into memory
+/// unless the encoder reads it from the file.
+fn read_base(base: &Path, header: &Header) -> Result<BaseData> {
     let file = File::open(base).map_err(|e| Error::io("open the base", base, e))?;
     let size = file.metadata().map_err(|e| Error::io("read the base", base, e))?.len();
     if size != header.base_size {
@@ -418,9 +476,12 @@ fn read_base(base: &Path, header: &Header) -> Result<Vec<u8>> {
             reason: format!("{size} bytes, {} expected", header.base_size),
         });
     }
+    if header.encoder == Encoder::Bsdiff {
+        return Ok(BaseData::File(bsdiff::BaseFile { file, size, position: 0 }));
+    }
     let mut data = Vec::with_capacity(size as usize);
     file.take(size).read_to_end(&mut data).map_err(|e| Error::io("read the base", base, e))?;
-    Ok(data)
+    Ok(BaseData::Memory(data))
 }
 
 fn temp_beside(output: &Path) -> Result<tempfile::NamedTempFile> {
@@ -434,40 +495,44 @@ fn temp_beside(output: &Path) -> Result<tempfile::NamedTempFile> {
         .map_err(|e| Error::io("create a temporary file in", dir, e))
 }
 
-struct HashWriter<'a>(&'a mut blake2b_simd::State);
+/// The size of the buffers results are written and hashed in.
+pub const CHUNK: usize = 1 << 20;
 
-impl Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Where a decoder writes: hashes, counts, and refuses to go past the announced size (the output cap), so that a
-/// forged payload cannot fill the disk.
-struct Sink<W: Write> {
-    file: W,
-    hasher: blake2b_simd::State,
+/// Where a decoder writes: buffers, counts, and refuses to go past the announced size (the output cap), so that a
+/// forged payload cannot fill the disk; each full buffer is written to `file`, then handed to the hashing thread,
+/// which hands it back to be filled again.
+struct Sink<'a> {
+    file: &'a mut File,
+    buffer: Vec<u8>,
+    to_hasher: std::sync::mpsc::SyncSender<Vec<u8>>,
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
     written: u64,
     limit: u64,
     overflow: bool,
 }
 
-impl<W: Write> Write for Sink<W> {
+impl Write for Sink<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if self.written + buf.len() as u64 > self.limit {
             self.overflow = true;
             return Err(std::io::Error::other("the result is larger than announced"));
         }
-        self.file.write_all(buf)?;
-        self.hasher.update(buf);
-        self.written += buf.len() as u64;
-        Ok(buf.len())
+        let n = buf.len().min(CHUNK - self.buffer.len());
+        self.buffer.extend_from_slice(&buf[..n]);
+        self.written += n as u64;
+        if self.buffer.len() == CHUNK {
+            self.flush()?;
+        }
+        Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(&self.buffer)?;
+        let next = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+        let full = std::mem::replace(&mut self.buffer, next);
+        self.buffer.clear();
+        self.to_hasher.send(full).map_err(|_| std::io::Error::other("the hashing thread stopped"))
     }
 }
