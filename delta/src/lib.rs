@@ -496,7 +496,7 @@ fn temp_beside(output: &Path) -> Result<tempfile::NamedTempFile> {
 }
 
 /// The size of the buffers results are written and hashed in.
-pub const CHUNK: usize = 1 << 20;
+pub const CHUNK: usize = 128 << 10;
 
 /// Where a decoder writes: buffers, counts, and refuses to go past the announced size (the output cap), so that a
 /// forged payload cannot fill the disk; each full buffer is written to `file`, then handed to the hashing thread,
