@@ -174,7 +174,8 @@ fn encode_io(base: &[u8], target: &[u8]) -> std::io::Result<Vec<u8>> {
         push_varint(&mut control_bytes, c.extra);
         push_varint(&mut control_bytes, ((c.seek << 1) ^ (c.seek >> 63)) as u64);
         let (add, more) = (c.add as usize, c.extra as usize);
-        let (Some(from), Some(to)) = (s.checked_add(add).and_then(|end| base.get(s..end)), target.get(t..t + add)) else {
+        let (Some(from), Some(to)) = (s.checked_add(add).and_then(|end| base.get(s..end)), target.get(t..t + add))
+        else {
             return Err(std::io::Error::other("qbsdiff made a control outside the files"));
         };
         diff.extend(to.iter().zip(from).map(|(n, o)| n.wrapping_sub(*o)));
@@ -221,7 +222,8 @@ fn open_stream<'a>(payload: &mut &'a [u8]) -> std::io::Result<Box<dyn Read + 'a>
     *payload = &payload[1..];
     let unpacked = read_varint(payload)?.ok_or_else(|| invalid("a stream is cut short"))?;
     let packed = read_varint(payload)?.ok_or_else(|| invalid("a stream is cut short"))?;
-    let packed = usize::try_from(packed).ok().filter(|p| *p <= payload.len()).ok_or_else(|| invalid("a stream is cut short"))?;
+    let packed =
+        usize::try_from(packed).ok().filter(|p| *p <= payload.len()).ok_or_else(|| invalid("a stream is cut short"))?;
     let (data, rest) = payload.split_at(packed);
     *payload = rest;
     let reader: Box<dyn Read + 'a> = match codec {

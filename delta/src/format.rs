@@ -121,14 +121,19 @@ impl Header {
             }
         }
         let b = &b[..got];
-        let truncated = |expected: usize| Error::Truncated { path: path.into(), expected: expected as u64, actual: got as u64 };
+        let truncated =
+            |expected: usize| Error::Truncated { path: path.into(), expected: expected as u64, actual: got as u64 };
         // The magic first, so that an HTML error page is "not a delta" rather than "truncated".
         let mut magic = [0u8; 16];
         magic[0..4].copy_from_slice(&SKIPPABLE_MAGIC.to_le_bytes());
         magic[8..16].copy_from_slice(MAGIC);
         let magic_ok = |n: usize| (0..n).all(|i| (4..8).contains(&i) || b[i] == magic[i]);
         if got < 18 {
-            return Err(if got > 0 && magic_ok(got.min(16)) { truncated(18) } else { Error::NotADelta { path: path.into() } });
+            return Err(if got > 0 && magic_ok(got.min(16)) {
+                truncated(18)
+            } else {
+                Error::NotADelta { path: path.into() }
+            });
         }
         if !magic_ok(16) {
             return Err(Error::NotADelta { path: path.into() });

@@ -175,7 +175,12 @@ pub fn make(base: &Path, target: &Path, output: &Path, options: &MakeOptions) ->
             Encoder::Bsdiff if base_data.len() as u64 > options.bsdiff_max_base => None,
             Encoder::Bsdiff => Some(bsdiff::encode(&base_data, &target_data)?),
             Encoder::Unpacked => unpacked::encode(&base_data, &target_data, options)?,
-            Encoder::Bsdiff40 => return Err(Error::Encode { encoder: "bsdiff40", source: std::io::Error::other("bsdiff40 deltas are no longer made; `bsdiff` replaces them") }),
+            Encoder::Bsdiff40 => {
+                return Err(Error::Encode {
+                    encoder: "bsdiff40",
+                    source: std::io::Error::other("bsdiff40 deltas are no longer made; `bsdiff` replaces them"),
+                });
+            }
         };
         let Some(payload) = payload else {
             attempts.push(Attempt { encoder, size: None });
@@ -341,24 +346,29 @@ fn decode(
 ) -> Result<tempfile::NamedTempFile> {
     let mut temp = temp_beside(output)?;
     let temp_path = temp.path().to_path_buf();
-    // The result is hashed on a second thread while this one decodes and writes.
+    // A large result is hashed on a second thread while this one decodes and writes; a small one here, which costs
+    // less than handing buffers to a thread that a busy machine may not schedule at once.
     let (written, overflow, decoded, finished, hash) = std::thread::scope(|scope| {
-        let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
-        let (give_back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
-        let hashing = scope.spawn(move || {
-            let mut hasher = format::blake2b_256_state();
-            for chunk in chunks {
-                hasher.update(&chunk);
-                // The decoder may be gone already; the buffer is then simply freed.
-                let _ = give_back.send(chunk);
-            }
-            format::finish(&hasher)
-        });
+        let (hashing, thread) = if header.result_size > HASH_INLINE_MAX {
+            let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+            let (give_back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+            let thread = scope.spawn(move || {
+                let mut hasher = format::blake2b_256_state();
+                for chunk in chunks {
+                    hasher.update(&chunk);
+                    // The decoder may be gone already; the buffer is then simply freed.
+                    let _ = give_back.send(chunk);
+                }
+                format::finish(&hasher)
+            });
+            (Hashing::Thread { to_hasher, spare }, Some(thread))
+        } else {
+            (Hashing::Inline(format::blake2b_256_state()), None)
+        };
         let mut sink = Sink {
             file: temp.as_file_mut(),
             buffer: Vec::with_capacity(CHUNK),
-            to_hasher,
-            spare,
+            hashing,
             written: 0,
             limit: header.result_size,
             overflow: false,
@@ -385,8 +395,15 @@ fn decode(
         };
         let finished = sink.flush();
         let (written, overflow) = (sink.written, sink.overflow);
+        let inline = match &sink.hashing {
+            Hashing::Inline(hasher) => Some(format::finish(hasher)),
+            Hashing::Thread { .. } => None,
+        };
         drop(sink);
-        let hash = hashing.join().ok();
+        let hash = match thread {
+            Some(thread) => thread.join().ok(),
+            None => inline,
+        };
         (written, overflow, decoded, finished, hash)
     });
     if overflow {
@@ -498,14 +515,25 @@ fn temp_beside(output: &Path) -> Result<tempfile::NamedTempFile> {
 /// The size of the buffers results are written and hashed in.
 pub const CHUNK: usize = 128 << 10;
 
+/// Results up to this size are hashed on the decoding thread (about 4 ms of BLAKE2b here).
+const HASH_INLINE_MAX: u64 = 4 << 20;
+
+/// How a [`Sink`] hashes what it writes.
+enum Hashing {
+    Inline(blake2b_simd::State),
+    /// Full buffers go to the hashing thread, which hands them back to be filled again.
+    Thread {
+        to_hasher: std::sync::mpsc::SyncSender<Vec<u8>>,
+        spare: std::sync::mpsc::Receiver<Vec<u8>>,
+    },
+}
+
 /// Where a decoder writes: buffers, counts, and refuses to go past the announced size (the output cap), so that a
-/// forged payload cannot fill the disk; each full buffer is written to `file`, then handed to the hashing thread,
-/// which hands it back to be filled again.
+/// forged payload cannot fill the disk; each full buffer is written to `file`, then hashed.
 struct Sink<'a> {
     file: &'a mut File,
     buffer: Vec<u8>,
-    to_hasher: std::sync::mpsc::SyncSender<Vec<u8>>,
-    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+    hashing: Hashing,
     written: u64,
     limit: u64,
     overflow: bool,
@@ -530,9 +558,18 @@ impl Write for Sink<'_> {
             return Ok(());
         }
         self.file.write_all(&self.buffer)?;
-        let next = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK));
-        let full = std::mem::replace(&mut self.buffer, next);
-        self.buffer.clear();
-        self.to_hasher.send(full).map_err(|_| std::io::Error::other("the hashing thread stopped"))
+        match &mut self.hashing {
+            Hashing::Inline(hasher) => {
+                hasher.update(&self.buffer);
+                self.buffer.clear();
+                Ok(())
+            }
+            Hashing::Thread { to_hasher, spare } => {
+                let next = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+                let full = std::mem::replace(&mut self.buffer, next);
+                self.buffer.clear();
+                to_hasher.send(full).map_err(|_| std::io::Error::other("the hashing thread stopped"))
+            }
+        }
     }
 }

@@ -408,7 +408,8 @@ pub(crate) fn apply(
     let base_unpacked = unpack(base, max_unpacked(base.len() as u64)).map_or_else(|| base.to_vec(), |(u, _)| u);
     let total = usize::try_from(total).map_err(|_| corrupt(path, "the recipe unpacks to more than allowed", None))?;
     let mut unpacked = Bounded { data: Vec::with_capacity(total), limit: total };
-    crate::apply_plain(inner, &base_unpacked, inner_payload, inner_payload, total as u64, &mut unpacked).map_err(|e| corrupt(path, "the payload does not decode", Some(e)))?;
+    crate::apply_plain(inner, &base_unpacked, inner_payload, inner_payload, total as u64, &mut unpacked)
+        .map_err(|e| corrupt(path, "the payload does not decode", Some(e)))?;
     drop(base_unpacked);
     if unpacked.data.len() != total {
         return Err(corrupt(path, "the unpacked result is not as long as its recipe says", None));
