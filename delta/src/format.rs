@@ -104,7 +104,7 @@ impl Header {
     }
 
     /// The length of [`Header::to_bytes`]: where the payload starts.
-    pub fn len(&self) -> usize {
+    pub fn encoded_len(&self) -> usize {
         self.to_bytes().len()
     }
 

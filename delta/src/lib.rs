@@ -187,15 +187,15 @@ pub fn make(base: &Path, target: &Path, output: &Path, options: &MakeOptions) ->
             continue;
         };
         let header = header_for(encoder, &payload);
-        let size = (header.len() + payload.len()) as u64;
+        let size = (header.encoded_len() + payload.len()) as u64;
         attempts.push(Attempt { encoder, size: Some(size) });
-        if best.as_ref().is_none_or(|(h, b)| size < (h.len() + b.len()) as u64) {
+        if best.as_ref().is_none_or(|(h, b)| size < (h.encoded_len() + b.len()) as u64) {
             best = Some((header, payload));
         }
     }
 
     let Some((header, payload)) = best else { return Ok(Outcome::NotWorthIt { attempts, target_size }) };
-    let size = (header.len() + payload.len()) as u64;
+    let size = (header.encoded_len() + payload.len()) as u64;
     if size as f64 > options.max_ratio * target_size as f64 {
         return Ok(Outcome::NotWorthIt { attempts, target_size });
     }

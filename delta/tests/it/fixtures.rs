@@ -35,7 +35,7 @@ pub fn edit_header(delta: &[u8], edit: impl FnOnce(&mut Header)) -> Vec<u8> {
     let path = dir.path().join("d");
     std::fs::write(&path, delta).unwrap();
     let mut header = millennium_delta::inspect(&path).unwrap();
-    let payload = &delta[header.len()..];
+    let payload = &delta[header.encoded_len()..];
     edit(&mut header);
     let mut out = header.to_bytes();
     out.extend_from_slice(payload);

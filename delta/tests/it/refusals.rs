@@ -85,7 +85,7 @@ fn a_base_of_the_same_size_with_one_byte_changed_is_refused_by_its_hash() {
 fn a_delta_cut_short_is_refused_as_truncated() {
     let b = builds();
     let (bytes, full) = delta(&b);
-    let header_len = inspect(&b.path("good.delta")).unwrap().len();
+    let header_len = inspect(&b.path("good.delta")).unwrap().encoded_len();
     for len in [bytes.len() - 1, header_len, header_len - 1, 10] {
         let error = refused(&b.v1, &bytes[..len], full);
         assert_eq!(error.code(), "truncated", "cut to {len}: {error}");
@@ -199,8 +199,8 @@ pub fn damaged_deltas(base: &std::path::Path, originals: &[Vec<u8>], expected: &
         // Every other round the damage gets a valid header with the payload size it now has, as a hostile server would
         // write it, so that it reaches the decoders instead of stopping at the container.
         let header = &headers[round % originals.len()];
-        if round % 2 == 1 && bytes.len() >= header.len() {
-            let payload = &bytes[header.len()..];
+        if round % 2 == 1 && bytes.len() >= header.encoded_len() {
+            let payload = &bytes[header.encoded_len()..];
             let sized = millennium_delta::Header { payload_size: payload.len() as u64, ..header.clone() };
             bytes = [sized.to_bytes().as_slice(), payload].concat();
         }
