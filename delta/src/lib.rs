@@ -2,14 +2,15 @@
 //!
 //! - [`make`] runs every [`Encoder`] on a pair and keeps the smallest result, or nothing when even that is larger than
 //!   [`MakeOptions::max_ratio`] of the new file (a delta that saves little is not worth a second code path).
-//! - [`apply`] refuses a wrong base before any decoding (size, then BLAKE2b-256), refuses a result larger than the
-//!   caller's cap before writing a byte and stops the decoder the moment it exceeds the size it announced, writes to a
-//!   temporary file beside the output, and only renames it into place when its size and hash are the promised ones.
-//!   What the updater trusts is still the signed full artifact: it checks the result like a full download.
+//! - [`apply`] refuses a base of the wrong size before any decoding, refuses a result larger than the caller's cap
+//!   before writing a byte and stops the decoder the moment it exceeds the size it announced, writes to a temporary
+//!   file beside the output, and only renames it into place when its size and hash are the promised ones (a base with
+//!   the wrong BLAKE2b-256 is named as the cause when they are not). What the updater trusts is still the signed full
+//!   artifact: it checks the result like a full download.
 //! - [`inspect`] reads a delta's [`Header`] alone, e.g. to see which base it needs.
 //!
-//! The container (`format` module) is a zstd *skippable frame* holding `MLNDELTA`, the version, the encoder, and the
-//! size and BLAKE2b-256 of the base, the result and the payload; the payload follows. Skippable frames are ignored by
+//! The container (`format` module) is a zstd *skippable frame* holding `MLNDELTA`, the version, the encoder, the size
+//! and BLAKE2b-256 of the base and of the result, and the payload's size; the payload follows. Skippable frames are ignored by
 //! zstd decoders, so a delta made by the zstd encoder is also a plain `.zst` file that
 //! `zstd -d --patch-from=BASE --long=31` decodes (the tests check this with the real `zstd`).
 //!
