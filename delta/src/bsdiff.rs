@@ -240,7 +240,8 @@ fn open_stream<'a>(payload: &mut &'a [u8]) -> std::io::Result<Box<dyn Read + 'a>
             Box::new(decoder)
         }
     };
-    Ok(Box::new(Exact { inner: reader.take(unpacked), left: unpacked }))
+    // Buffered: varints are read a byte at a time, and each read of a decoder is a call into it.
+    Ok(Box::new(std::io::BufReader::with_capacity(16 << 10, Exact { inner: reader.take(unpacked), left: unpacked })))
 }
 
 /// A decoder that must give exactly its stated length: a short stream is an error, not an early end.
