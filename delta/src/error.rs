@@ -32,7 +32,7 @@ pub enum Error {
 
     /// The delta is in a container version this build does not read.
     #[error(
-        "`{path}` is a delta of container version {version}, and this build reads version {supported}\nhint: update the updater, or download the full artifact"
+        "`{path}` is a delta of container version {version}, and this build reads versions 1 to {supported}\nhint: update the updater, or download the full artifact"
     )]
     UnsupportedVersion {
         /// The delta file.

@@ -1,18 +1,24 @@
-//! The container: a 140-byte header, then the encoder's payload.
+//! The container: a header of 80–100 bytes, then the encoder's payload.
+//!
+//! Version 2, written by this build:
 //!
 //! ```text
 //! offset size
 //!      0    4  0x184D2A5E, little-endian: a zstd skippable frame, so zstd decoders step over the header
-//!      4    4  132, little-endian: the skippable frame's length
+//!      4    4  the skippable frame's length: the header's length - 8, little-endian
 //!      8    8  `MLNDELTA`
-//!     16    1  container version (1)
-//!     17    1  encoder id (1 zstd, 2 bsdiff, 3 unpacked)
-//!     18    2  zero (reserved; a reader refuses anything else)
-//!     20    8  base size, little-endian        28   32  base BLAKE2b-256
-//!     60    8  result size, little-endian      68   32  result BLAKE2b-256
-//!    100    8  payload size, little-endian    108   32  payload BLAKE2b-256
-//!    140       payload
+//!     16    1  container version (2)
+//!     17    1  encoder id (1 zstd, 2 bsdiff40, 3 unpacked, 4 bsdiff)
+//!     18       varint base size, base BLAKE2b-256 (32 bytes),
+//!              varint result size, result BLAKE2b-256 (32 bytes),
+//!              varint payload size                                  (varints: 7 bits a byte, low first)
+//!              payload
 //! ```
+//!
+//! Version 1 (read, never written) had a fixed 140-byte header: after byte 17, two zero bytes, then base, result and
+//! payload each as an 8-byte little-endian size and a BLAKE2b-256, the payload's hash checked before decoding.
+//! Version 2 drops that hash (32 bytes of every delta): it only told a damaged payload apart early, and a damaged
+//! payload is refused anyway, by its decoder or by the result's hash, which is what protects the output.
 //!
 //! BLAKE2b-256 because it is the hash the signed metadata already records for every artifact
 //! (`millennium-update-protocol`), so the result hash can be compared with it directly.
@@ -22,13 +28,14 @@ use std::path::Path;
 
 use crate::{Encoder, Error, Result};
 
-/// The container version this build writes and reads.
-pub const VERSION: u8 = 1;
-/// The header's length; the payload starts here.
-pub const HEADER_LEN: usize = 140;
+/// The container version this build writes; it also reads version 1.
+pub const VERSION: u8 = 2;
+/// The longest header of any version: what a reader reads before it knows the actual length.
+pub const MAX_HEADER_LEN: usize = 140;
 
 const SKIPPABLE_MAGIC: u32 = 0x184D_2A5E;
 const MAGIC: &[u8; 8] = b"MLNDELTA";
+const V1_LEN: usize = 140;
 
 /// What a delta says about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,37 +52,67 @@ pub struct Header {
     pub result_blake2b_256: [u8; 32],
     /// The size of the payload after the header.
     pub payload_size: u64,
-    /// Its BLAKE2b-256: a damaged delta is refused before decoding.
-    pub payload_blake2b_256: [u8; 32],
+}
+
+/// A header as read, with what depends on its version.
+pub(crate) struct Parsed {
+    pub header: Header,
+    /// Where the payload starts.
+    pub len: usize,
+    /// Version 1's payload hash.
+    pub payload_blake2b_256: Option<[u8; 32]>,
+}
+
+pub(crate) fn push_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn take_varint(b: &[u8], at: &mut usize) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *b.get(*at)?;
+        *at += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
 }
 
 impl Header {
-    /// The header's bytes.
-    pub fn to_bytes(&self) -> [u8; HEADER_LEN] {
-        let mut b = [0u8; HEADER_LEN];
-        b[0..4].copy_from_slice(&SKIPPABLE_MAGIC.to_le_bytes());
-        b[4..8].copy_from_slice(&((HEADER_LEN - 8) as u32).to_le_bytes());
-        b[8..16].copy_from_slice(MAGIC);
-        b[16] = VERSION;
-        b[17] = self.encoder.id();
-        let fields = [
-            (self.base_size, &self.base_blake2b_256),
-            (self.result_size, &self.result_blake2b_256),
-            (self.payload_size, &self.payload_blake2b_256),
-        ];
-        for (i, (size, hash)) in fields.into_iter().enumerate() {
-            let at = 20 + i * 40;
-            b[at..at + 8].copy_from_slice(&size.to_le_bytes());
-            b[at + 8..at + 40].copy_from_slice(hash);
-        }
+    /// The header's bytes (version 2).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(MAX_HEADER_LEN);
+        b.extend_from_slice(&SKIPPABLE_MAGIC.to_le_bytes());
+        b.extend_from_slice(&[0; 4]);
+        b.extend_from_slice(MAGIC);
+        b.push(VERSION);
+        b.push(self.encoder.id());
+        push_varint(&mut b, self.base_size);
+        b.extend_from_slice(&self.base_blake2b_256);
+        push_varint(&mut b, self.result_size);
+        b.extend_from_slice(&self.result_blake2b_256);
+        push_varint(&mut b, self.payload_size);
+        let frame = (b.len() - 8) as u32;
+        b[4..8].copy_from_slice(&frame.to_le_bytes());
         b
     }
 
-    /// Reads a header from the start of `reader`; `path` names the delta in errors.
-    pub fn read(reader: &mut impl Read, path: &Path) -> Result<Header> {
-        let mut b = [0u8; HEADER_LEN];
+    /// The length of [`Header::to_bytes`]: where the payload starts.
+    pub fn encoded_len(&self) -> usize {
+        self.to_bytes().len()
+    }
+
+    /// Reads a header from the start of `reader`, which is left anywhere; `path` names the delta in errors.
+    pub(crate) fn read(reader: &mut impl Read, path: &Path) -> Result<Parsed> {
+        let mut b = [0u8; MAX_HEADER_LEN];
         let mut got = 0;
-        while got < HEADER_LEN {
+        while got < MAX_HEADER_LEN {
             match reader.read(&mut b[got..]) {
                 Ok(0) => break,
                 Ok(n) => got += n,
@@ -83,60 +120,85 @@ impl Header {
                 Err(e) => return Err(Error::io("read the delta", path, e)),
             }
         }
+        let b = &b[..got];
+        let truncated =
+            |expected: usize| Error::Truncated { path: path.into(), expected: expected as u64, actual: got as u64 };
         // The magic first, so that an HTML error page is "not a delta" rather than "truncated".
-        let magic_ok = got >= 16
-            && b[0..4] == SKIPPABLE_MAGIC.to_le_bytes()
-            && b[4..8] == ((HEADER_LEN - 8) as u32).to_le_bytes()
-            && &b[8..16] == MAGIC;
-        if !magic_ok {
-            let prefix_of_magic = got < 16 && b[..got] == Header::magic_bytes()[..got];
-            return Err(if prefix_of_magic && got > 0 {
-                Error::Truncated { path: path.into(), expected: HEADER_LEN as u64, actual: got as u64 }
+        let mut magic = [0u8; 16];
+        magic[0..4].copy_from_slice(&SKIPPABLE_MAGIC.to_le_bytes());
+        magic[8..16].copy_from_slice(MAGIC);
+        let magic_ok = |n: usize| (0..n).all(|i| (4..8).contains(&i) || b[i] == magic[i]);
+        if got < 18 {
+            return Err(if got > 0 && magic_ok(got.min(16)) {
+                truncated(18)
             } else {
                 Error::NotADelta { path: path.into() }
             });
         }
-        if got < HEADER_LEN {
-            return Err(Error::Truncated { path: path.into(), expected: HEADER_LEN as u64, actual: got as u64 });
+        if !magic_ok(16) {
+            return Err(Error::NotADelta { path: path.into() });
         }
-        if b[16] != VERSION {
-            return Err(Error::UnsupportedVersion { path: path.into(), version: b[16], supported: VERSION });
+        let frame = u32::from_le_bytes([b[4], b[5], b[6], b[7]]) as usize;
+        let encoder = || Encoder::from_id(b[17]).ok_or(Error::UnknownEncoder { path: path.into(), id: b[17] });
+        let corrupt = |reason| Error::Corrupt { path: path.into(), reason, source: None };
+        match b[16] {
+            1 => {
+                if frame != V1_LEN - 8 {
+                    return Err(corrupt("the header's length is not its version's"));
+                }
+                if got < V1_LEN {
+                    return Err(truncated(V1_LEN));
+                }
+                let encoder = encoder()?;
+                if b[18..20] != [0, 0] {
+                    return Err(corrupt("reserved header bytes are not zero"));
+                }
+                let field = |i: usize| {
+                    let at = 20 + i * 40;
+                    let mut size = [0u8; 8];
+                    size.copy_from_slice(&b[at..at + 8]);
+                    let mut hash = [0u8; 32];
+                    hash.copy_from_slice(&b[at + 8..at + 40]);
+                    (u64::from_le_bytes(size), hash)
+                };
+                let ((base_size, base_blake2b_256), (result_size, result_blake2b_256), (payload_size, payload_hash)) =
+                    (field(0), field(1), field(2));
+                let header =
+                    Header { encoder, base_size, base_blake2b_256, result_size, result_blake2b_256, payload_size };
+                Ok(Parsed { header, len: V1_LEN, payload_blake2b_256: Some(payload_hash) })
+            }
+            2 => {
+                let len = frame + 8;
+                if !(18..=MAX_HEADER_LEN).contains(&len) {
+                    return Err(corrupt("the header's length is not its version's"));
+                }
+                if got < len {
+                    return Err(truncated(len));
+                }
+                let encoder = encoder()?;
+                let b = &b[..len];
+                let mut at = 18;
+                let hash = |at: &mut usize| {
+                    let mut h = [0u8; 32];
+                    h.copy_from_slice(b.get(*at..*at + 32)?);
+                    *at += 32;
+                    Some(h)
+                };
+                let fields = (|| {
+                    let base_size = take_varint(b, &mut at)?;
+                    let base_blake2b_256 = hash(&mut at)?;
+                    let result_size = take_varint(b, &mut at)?;
+                    let result_blake2b_256 = hash(&mut at)?;
+                    let payload_size = take_varint(b, &mut at)?;
+                    Some(Header { encoder, base_size, base_blake2b_256, result_size, result_blake2b_256, payload_size })
+                })();
+                match fields {
+                    Some(header) if at == len => Ok(Parsed { header, len, payload_blake2b_256: None }),
+                    _ => Err(corrupt("the header's fields do not fill its length")),
+                }
+            }
+            version => Err(Error::UnsupportedVersion { path: path.into(), version, supported: VERSION }),
         }
-        let encoder = Encoder::from_id(b[17]).ok_or(Error::UnknownEncoder { path: path.into(), id: b[17] })?;
-        if b[18..20] != [0, 0] {
-            return Err(Error::Corrupt {
-                path: path.into(),
-                reason: "reserved header bytes are not zero",
-                source: None,
-            });
-        }
-        let field = |i: usize| {
-            let at = 20 + i * 40;
-            let mut size = [0u8; 8];
-            size.copy_from_slice(&b[at..at + 8]);
-            let mut hash = [0u8; 32];
-            hash.copy_from_slice(&b[at + 8..at + 40]);
-            (u64::from_le_bytes(size), hash)
-        };
-        let ((base_size, base_blake2b_256), (result_size, result_blake2b_256), (payload_size, payload_blake2b_256)) =
-            (field(0), field(1), field(2));
-        Ok(Header {
-            encoder,
-            base_size,
-            base_blake2b_256,
-            result_size,
-            result_blake2b_256,
-            payload_size,
-            payload_blake2b_256,
-        })
-    }
-
-    fn magic_bytes() -> [u8; 16] {
-        let mut m = [0u8; 16];
-        m[0..4].copy_from_slice(&SKIPPABLE_MAGIC.to_le_bytes());
-        m[4..8].copy_from_slice(&((HEADER_LEN - 8) as u32).to_le_bytes());
-        m[8..16].copy_from_slice(MAGIC);
-        m
     }
 }
 

@@ -2,19 +2,21 @@
 //!
 //! - [`make`] runs every [`Encoder`] on a pair and keeps the smallest result, or nothing when even that is larger than
 //!   [`MakeOptions::max_ratio`] of the new file (a delta that saves little is not worth a second code path).
-//! - [`apply`] refuses a wrong base before any decoding (size, then BLAKE2b-256), refuses a result larger than the
-//!   caller's cap before writing a byte and stops the decoder the moment it exceeds the size it announced, writes to a
-//!   temporary file beside the output, and only renames it into place when its size and hash are the promised ones.
-//!   What the updater trusts is still the signed full artifact: it checks the result like a full download.
+//! - [`apply`] refuses a base of the wrong size before any decoding, refuses a result larger than the caller's cap
+//!   before writing a byte and stops the decoder the moment it exceeds the size it announced, writes to a temporary
+//!   file beside the output, and only renames it into place when its size and hash are the promised ones (a base with
+//!   the wrong BLAKE2b-256 is named as the cause when they are not). What the updater trusts is still the signed full
+//!   artifact: it checks the result like a full download.
 //! - [`inspect`] reads a delta's [`Header`] alone, e.g. to see which base it needs.
 //!
-//! The container (`format` module) is a zstd *skippable frame* holding `MLNDELTA`, the version, the encoder, and the
-//! size and BLAKE2b-256 of the base, the result and the payload; the payload follows. Skippable frames are ignored by
+//! The container (`format` module) is a zstd *skippable frame* holding `MLNDELTA`, the version, the encoder, the size
+//! and BLAKE2b-256 of the base and of the result, and the payload's size; the payload follows. Skippable frames are ignored by
 //! zstd decoders, so a delta made by the zstd encoder is also a plain `.zst` file that
 //! `zstd -d --patch-from=BASE --long=31` decodes (the tests check this with the real `zstd`).
 //!
 //! The encoders and their costs are measured in `README.md` (`scripts/bench-delta`).
 
+mod bsdiff;
 mod error;
 mod format;
 mod unpacked;
@@ -24,7 +26,7 @@ use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 pub use error::{Error, Result};
-pub use format::{HEADER_LEN, Header, VERSION, blake2b_256};
+pub use format::{Header, MAX_HEADER_LEN, VERSION, blake2b_256};
 
 /// A way of encoding the difference between two files. The id is stored in the container and never reused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -33,40 +35,46 @@ pub enum Encoder {
     /// zstd with the base as a reference prefix (`zstd --patch-from --long`), level [`MakeOptions::zstd_level`]:
     /// fast and linear in memory, good on large inputs and on moved data.
     Zstd,
-    /// bsdiff 4.x (`BSDIFF40`, bzip2 streams, via the `qbsdiff` crate): a suffix-array diff whose "add" stream makes
-    /// executables with shifted addresses compress very well; its suffix array costs about 5x the base in memory
-    /// while making, so it is skipped for bases above [`MakeOptions::bsdiff_max_base`].
-    Bsdiff,
+    /// bsdiff 4.x patches (`BSDIFF40`: three bzip2 streams, 8-byte controls), as the first version of this crate made
+    /// them and Debian's `bsdiff` makes them: applied, no longer made ([`Encoder::Bsdiff`] is smaller).
+    Bsdiff40,
     /// For compressed artifacts (`.app.tar.gz`, `.deb`): a zstd or bsdiff delta between the *decompressed* contents,
     /// with the recipe that compresses the result back byte for byte (the `unpacked` module). Steps aside for
     /// anything else.
     Unpacked,
+    /// bsdiff's suffix-array matches (via the `qbsdiff` crate), whose "add" stream makes executables with shifted
+    /// addresses compress very well, stored compactly: varint controls, each stream with the smallest of bzip2,
+    /// LZMA2 and zstd (the `bsdiff` module). Its suffix array costs about 5x the base in memory while making, so it is
+    /// skipped for bases above [`MakeOptions::bsdiff_max_base`].
+    Bsdiff,
 }
 
 impl Encoder {
-    /// Every encoder, in the order [`make`] tries them.
+    /// Every encoder [`make`] can use, in the order it tries them.
     pub const ALL: [Encoder; 3] = [Encoder::Zstd, Encoder::Bsdiff, Encoder::Unpacked];
 
     /// The id stored in the container.
     pub fn id(self) -> u8 {
         match self {
             Encoder::Zstd => 1,
-            Encoder::Bsdiff => 2,
+            Encoder::Bsdiff40 => 2,
             Encoder::Unpacked => 3,
+            Encoder::Bsdiff => 4,
         }
     }
 
-    /// The encoder with this container id.
+    /// The encoder with this container id, including those [`apply`] still reads but [`make`] no longer writes.
     pub fn from_id(id: u8) -> Option<Encoder> {
-        Encoder::ALL.into_iter().find(|e| e.id() == id)
+        [Encoder::Zstd, Encoder::Bsdiff40, Encoder::Unpacked, Encoder::Bsdiff].into_iter().find(|e| e.id() == id)
     }
 
-    /// The lowercase name: `zstd`, `bsdiff`, `unpacked`.
+    /// The lowercase name: `zstd`, `bsdiff40`, `unpacked`, `bsdiff`.
     pub fn name(self) -> &'static str {
         match self {
             Encoder::Zstd => "zstd",
-            Encoder::Bsdiff => "bsdiff",
+            Encoder::Bsdiff40 => "bsdiff40",
             Encoder::Unpacked => "unpacked",
+            Encoder::Bsdiff => "bsdiff",
         }
     }
 }
@@ -151,39 +159,48 @@ pub fn make(base: &Path, target: &Path, output: &Path, options: &MakeOptions) ->
     let base_hash = format::blake2b_256(&base_data);
     let result_hash = format::blake2b_256(&target_data);
 
-    let mut attempts = Vec::new();
-    let mut best: Option<(Encoder, Vec<u8>)> = None;
-    for &encoder in &options.encoders {
-        let payload = match encoder {
-            Encoder::Zstd => Some(encode_zstd(&base_data, &target_data, options.zstd_level)?),
-            Encoder::Bsdiff if base_data.len() as u64 > options.bsdiff_max_base => None,
-            Encoder::Bsdiff => Some(encode_bsdiff(&base_data, &target_data)?),
-            Encoder::Unpacked => unpacked::encode(&base_data, &target_data, options)?,
-        };
-        attempts.push(Attempt { encoder, size: payload.as_ref().map(|p| (HEADER_LEN + p.len()) as u64) });
-        if let Some(payload) = payload
-            && best.as_ref().is_none_or(|(_, b)| payload.len() < b.len())
-        {
-            best = Some((encoder, payload));
-        }
-    }
-
     let target_size = target_data.len() as u64;
-    let Some((encoder, payload)) = best else { return Ok(Outcome::NotWorthIt { attempts, target_size }) };
-    let size = (HEADER_LEN + payload.len()) as u64;
-    if size as f64 > options.max_ratio * target_size as f64 {
-        return Ok(Outcome::NotWorthIt { attempts, target_size });
-    }
-
-    let header = Header {
+    let header_for = |encoder, payload: &[u8]| Header {
         encoder,
         base_size: base_data.len() as u64,
         base_blake2b_256: base_hash,
         result_size: target_size,
         result_blake2b_256: result_hash,
         payload_size: payload.len() as u64,
-        payload_blake2b_256: format::blake2b_256(&payload),
     };
+    let mut attempts = Vec::new();
+    let mut best: Option<(Header, Vec<u8>)> = None;
+    for &encoder in &options.encoders {
+        let payload = match encoder {
+            Encoder::Zstd => Some(encode_zstd(&base_data, &target_data, options.zstd_level)?),
+            Encoder::Bsdiff if base_data.len() as u64 > options.bsdiff_max_base => None,
+            Encoder::Bsdiff => Some(bsdiff::encode(&base_data, &target_data)?),
+            Encoder::Unpacked => unpacked::encode(&base_data, &target_data, options)?,
+            Encoder::Bsdiff40 => {
+                return Err(Error::Encode {
+                    encoder: "bsdiff40",
+                    source: std::io::Error::other("bsdiff40 deltas are no longer made; `bsdiff` replaces them"),
+                });
+            }
+        };
+        let Some(payload) = payload else {
+            attempts.push(Attempt { encoder, size: None });
+            continue;
+        };
+        let header = header_for(encoder, &payload);
+        let size = (header.encoded_len() + payload.len()) as u64;
+        attempts.push(Attempt { encoder, size: Some(size) });
+        if best.as_ref().is_none_or(|(h, b)| size < (h.encoded_len() + b.len()) as u64) {
+            best = Some((header, payload));
+        }
+    }
+
+    let Some((header, payload)) = best else { return Ok(Outcome::NotWorthIt { attempts, target_size }) };
+    let size = (header.encoded_len() + payload.len()) as u64;
+    if size as f64 > options.max_ratio * target_size as f64 {
+        return Ok(Outcome::NotWorthIt { attempts, target_size });
+    }
+
     let mut temp = temp_beside(output)?;
     let mut writer = BufWriter::new(temp.as_file_mut());
     writer
@@ -217,31 +234,24 @@ fn encode_zstd(base: &[u8], target: &[u8], level: i32) -> Result<Vec<u8>> {
     encoder.finish().map_err(failed)
 }
 
-fn encode_bsdiff(base: &[u8], target: &[u8]) -> Result<Vec<u8>> {
-    let mut patch = Vec::new();
-    // One chunk: parallel chunks make the suffix search local and the patch larger; making is not on the user's time.
-    qbsdiff::Bsdiff::new(base, target)
-        .parallel_scheme(qbsdiff::ParallelScheme::Never)
-        // bzip2 -9, as Debian's bsdiff: smaller than qbsdiff's default 6 on our pairs (README).
-        .compression_level(9)
-        .compare(&mut patch)
-        .map_err(|source| Error::Encode { encoder: "bsdiff", source })?;
-    Ok(patch)
-}
-
 /// Reads the header of the delta at `path` and checks that the file is as long as it says.
 pub fn inspect(path: &Path) -> Result<Header> {
+    Ok(open(path)?.1.header)
+}
+
+/// The delta at `path`, opened, and its header, checked against the file's length.
+fn open(path: &Path) -> Result<(File, format::Parsed)> {
     let mut file = File::open(path).map_err(|e| Error::io("open the delta", path, e))?;
-    let header = Header::read(&mut file, path)?;
+    let parsed = Header::read(&mut file, path)?;
     let actual = file.metadata().map_err(|e| Error::io("read the delta", path, e))?.len();
-    let expected = HEADER_LEN as u64 + header.payload_size;
+    let expected = (parsed.len as u64).saturating_add(parsed.header.payload_size);
     if actual < expected {
         return Err(Error::Truncated { path: path.into(), expected, actual });
     }
     if actual > expected {
         return Err(Error::Corrupt { path: path.into(), reason: "data after the payload", source: None });
     }
-    Ok(header)
+    Ok((file, parsed))
 }
 
 /// What [`apply`] produced.
@@ -255,117 +265,163 @@ pub struct Applied {
 /// `max_result_size` bytes (for the updater: the signed size of the full artifact).
 ///
 /// Checks, in this order, each a distinct [`Error`]: the container (`not_a_delta`, `unsupported_version`,
-/// `unknown_encoder`, `truncated`), the cap (`too_large`), the payload's hash (`corrupt`), the base's size
+/// `unknown_encoder`, `truncated`), the cap (`too_large`), a version-1 delta's payload hash (`corrupt`), the base's size
 /// (`wrong_base`); then it decodes to a temporary file beside `output`, stopping as soon as the decoder writes more than
-/// the announced size, while a second thread hashes the base (a wrong one is `wrong_base`, whatever the decoder did),
-/// and checks the result's size and hash (`result_mismatch`) before renaming it to `output`. On any error `output` is
-/// untouched and the temporary file is removed.
+/// the announced size, and checks the result's size and hash (`result_mismatch`) before renaming it to `output`. The
+/// base's hash is only computed when that fails: a result with the announced BLAKE2b-256 is the announced file,
+/// whatever the base was, and when it is not, a base whose hash is not the header's makes the error `wrong_base`
+/// (whatever the decoder did). On any error `output` is untouched and the temporary file is removed.
 ///
-/// Memory: the base is read into memory (both decoders need random access to it and `unsafe` memory maps are not
-/// allowed here), plus for zstd a window buffer of up to the result's size, plus for bsdiff the payload and two
-/// 128 KiB buffers. `scripts/bench-delta` measures the peak.
+/// Memory: the base is read into memory (the decoders need random access to it and `unsafe` memory maps are not
+/// allowed here), plus for zstd a window buffer of up to the result's size, plus for bsdiff the payload and a few
+/// buffers of [`CHUNK`] bytes. `scripts/bench-delta` measures the peak.
 pub fn apply(base: &Path, delta: &Path, output: &Path, max_result_size: u64) -> Result<Applied> {
-    let header = inspect(delta)?;
+    let (mut file, format::Parsed { header, len, payload_blake2b_256 }) = open(delta)?;
     if header.result_size > max_result_size {
         return Err(Error::TooLarge { path: delta.into(), size: header.result_size, limit: max_result_size });
     }
-
-    let mut file = File::open(delta).map_err(|e| Error::io("open the delta", delta, e))?;
-    file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(|e| Error::io("read the delta", delta, e))?;
-    let mut hasher = format::blake2b_256_state();
-    let hashed = std::io::copy(&mut BufReader::new(&mut file).take(header.payload_size), &mut HashWriter(&mut hasher))
-        .map_err(|e| Error::io("read the delta", delta, e))?;
-    if hashed != header.payload_size || format::finish(&hasher) != header.payload_blake2b_256 {
-        return Err(Error::Corrupt { path: delta.into(), reason: "the payload does not match its hash", source: None });
-    }
-
-    let base_data = read_base(base, &header)?;
-    // The base's hash is checked on a second thread while the delta decodes (into a temporary file, bounded by the
-    // announced size): a wrong base is still refused before anything is renamed into place, and the hash no longer
-    // adds its time to the apply's.
-    let temp = std::thread::scope(|scope| {
-        let hashing = scope.spawn(|| format::blake2b_256(&base_data));
-        let decoded = decode(&header, file, delta, &base_data, output);
-        let base_ok = hashing.join().is_ok_and(|hash| hash == header.base_blake2b_256);
-        if !base_ok {
-            return Err(Error::WrongBase {
-                path: base.into(),
-                reason: format!("its BLAKE2b-256 is not `{}`", hex::encode(header.base_blake2b_256)),
+    let read_failed = |e| Error::io("read the delta", delta, e);
+    file.seek(SeekFrom::Start(len as u64)).map_err(read_failed)?;
+    let payload = match header.encoder {
+        // zstd reads its payload as it decodes; the others need it whole.
+        Encoder::Zstd => None,
+        _ => {
+            let mut payload = Vec::with_capacity(header.payload_size as usize);
+            (&mut file).take(header.payload_size).read_to_end(&mut payload).map_err(read_failed)?;
+            Some(payload)
+        }
+    };
+    if let Some(expected) = payload_blake2b_256 {
+        let hash = match &payload {
+            Some(payload) => format::blake2b_256(payload),
+            None => {
+                let mut hasher = format::blake2b_256_state();
+                let mut reader = BufReader::new(&mut file).take(header.payload_size);
+                while let Ok(chunk) = std::io::BufRead::fill_buf(&mut reader)
+                    && !chunk.is_empty()
+                {
+                    let n = chunk.len();
+                    hasher.update(chunk);
+                    std::io::BufRead::consume(&mut reader, n);
+                }
+                file.seek(SeekFrom::Start(len as u64)).map_err(read_failed)?;
+                format::finish(&hasher)
+            }
+        };
+        if hash != expected {
+            return Err(Error::Corrupt {
+                path: delta.into(),
+                reason: "the payload does not match its hash",
+                source: None,
             });
         }
-        decoded
-    })?;
-    temp.persist(output).map_err(|e| Error::io("write", output, e.error))?;
-    Ok(Applied { header })
+    }
+
+    let mut base_data = read_base(base, &header)?;
+    match decode(&header, file, payload.as_deref(), delta, &mut base_data, output) {
+        Ok(temp) => {
+            temp.persist(output).map_err(|e| Error::io("write", output, e.error))?;
+            Ok(Applied { header })
+        }
+        Err(e) => match base_data.blake2b_256() {
+            Ok(hash) if hash == header.base_blake2b_256 => Err(e),
+            Ok(_) => Err(Error::WrongBase {
+                path: base.into(),
+                reason: format!("its BLAKE2b-256 is not `{}`", hex::encode(header.base_blake2b_256)),
+            }),
+            Err(read) => Err(Error::io("read the base", base, read)),
+        },
+    }
 }
 
-/// Decodes the payload of `file` (the delta at `delta`, positioned anywhere) against `base_data` into a temporary file
-/// beside `output`, and checks the result's size and hash; the file is returned to be renamed into place.
+/// Decodes the payload — `payload`, or for zstd read from `file` (the delta at `delta`, positioned at the payload) —
+/// against `base_data` into a temporary file beside `output`, and checks the result's size and hash; the file is
+/// returned to be renamed into place.
 fn decode(
     header: &Header,
-    mut file: File,
+    file: File,
+    payload: Option<&[u8]>,
     delta: &Path,
-    base_data: &[u8],
+    base_data: &mut BaseData,
     output: &Path,
 ) -> Result<tempfile::NamedTempFile> {
     let mut temp = temp_beside(output)?;
     let temp_path = temp.path().to_path_buf();
-    let mut sink = Sink {
-        file: BufWriter::new(temp.as_file_mut()),
-        hasher: format::blake2b_256_state(),
-        written: 0,
-        limit: header.result_size,
-        overflow: false,
-    };
-    let decoded = match header.encoder {
-        Encoder::Zstd => {
-            file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(|e| Error::io("read the delta", delta, e))?;
-            let payload = BufReader::new(file.take(header.payload_size));
-            zstd::stream::read::Decoder::with_ref_prefix(payload, base_data).and_then(|mut decoder| {
-                decoder.window_log_max(zstd_window_log(header.base_size, header.result_size))?;
-                std::io::copy(&mut decoder, &mut sink)
-            })
-        }
-        Encoder::Bsdiff => {
-            let mut payload = Vec::with_capacity(header.payload_size as usize);
-            file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(|e| Error::io("read the delta", delta, e))?;
-            file.take(header.payload_size)
-                .read_to_end(&mut payload)
-                .map_err(|e| Error::io("read the delta", delta, e))?;
-            qbsdiff::Bspatch::new(&payload).and_then(|patch| patch.buffer_size(128 << 10).apply(base_data, &mut sink))
-        }
-        Encoder::Unpacked => {
-            let mut payload = Vec::with_capacity(header.payload_size as usize);
-            file.seek(SeekFrom::Start(HEADER_LEN as u64)).map_err(|e| Error::io("read the delta", delta, e))?;
-            file.take(header.payload_size)
-                .read_to_end(&mut payload)
-                .map_err(|e| Error::io("read the delta", delta, e))?;
-            match unpacked::apply(base_data, &payload, header.result_size, &mut sink, delta) {
-                Err(_) if sink.overflow => Ok(0),
-                Err(e) => return Err(e),
-                Ok(()) => Ok(0),
+    // A large result is hashed on a second thread while this one decodes and writes; a small one here, which costs
+    // less than handing buffers to a thread that a busy machine may not schedule at once.
+    let (written, overflow, decoded, finished, hash) = std::thread::scope(|scope| {
+        let (hashing, thread) = if header.result_size > HASH_INLINE_MAX {
+            let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+            let (give_back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
+            let thread = scope.spawn(move || {
+                let mut hasher = format::blake2b_256_state();
+                for chunk in chunks {
+                    hasher.update(&chunk);
+                    // The decoder may be gone already; the buffer is then simply freed.
+                    let _ = give_back.send(chunk);
+                }
+                format::finish(&hasher)
+            });
+            (Hashing::Thread { to_hasher, spare }, Some(thread))
+        } else {
+            (Hashing::Inline(format::blake2b_256_state()), None)
+        };
+        let mut sink = Sink {
+            file: temp.as_file_mut(),
+            buffer: Vec::with_capacity(CHUNK),
+            hashing,
+            written: 0,
+            limit: header.result_size,
+            overflow: false,
+        };
+        let payload = payload.unwrap_or_default();
+        let decoded = match (header.encoder, base_data) {
+            (Encoder::Unpacked, BaseData::Memory(base)) => {
+                unpacked::apply(base, payload, header.result_size, &mut sink, delta)
             }
-        }
-    };
-    if sink.overflow {
+            (encoder, base) => {
+                let decoded = match base {
+                    BaseData::File(base) => bsdiff::apply(base, payload, &mut sink),
+                    BaseData::Memory(base) => {
+                        let stream = BufReader::new(file.take(header.payload_size));
+                        apply_plain(encoder, base, stream, payload, header.result_size, &mut sink)
+                    }
+                };
+                decoded.map_err(|source| Error::Corrupt {
+                    path: delta.into(),
+                    reason: "the payload does not decode",
+                    source: Some(source),
+                })
+            }
+        };
+        let finished = sink.flush();
+        let (written, overflow) = (sink.written, sink.overflow);
+        let inline = match &sink.hashing {
+            Hashing::Inline(hasher) => Some(format::finish(hasher)),
+            Hashing::Thread { .. } => None,
+        };
+        drop(sink);
+        let hash = match thread {
+            Some(thread) => thread.join().ok(),
+            None => inline,
+        };
+        (written, overflow, decoded, finished, hash)
+    });
+    if overflow {
         return Err(Error::ResultMismatch {
             path: delta.into(),
             reason: format!("it writes more than the {} bytes it announces", header.result_size),
         });
     }
-    if let Err(source) = decoded {
-        return Err(Error::Corrupt { path: delta.into(), reason: "the payload does not decode", source: Some(source) });
-    }
-    sink.file.flush().map_err(|e| Error::io("write", &temp_path, e))?;
-    let (written, hash) = (sink.written, format::finish(&sink.hasher));
-    drop(sink);
+    decoded?;
+    finished.map_err(|e| Error::io("write", &temp_path, e))?;
     if written != header.result_size {
         return Err(Error::ResultMismatch {
             path: delta.into(),
             reason: format!("{written} bytes written, {} announced", header.result_size),
         });
     }
-    if hash != header.result_blake2b_256 {
+    if hash != Some(header.result_blake2b_256) {
         return Err(Error::ResultMismatch {
             path: delta.into(),
             reason: "its BLAKE2b-256 is not the one announced".into(),
@@ -374,8 +430,62 @@ fn decode(
     Ok(temp)
 }
 
-/// Reads the base into memory, refusing it by size before reading (its hash is checked by the caller).
-fn read_base(base: &Path, header: &Header) -> Result<Vec<u8>> {
+/// Applies a plain (not `unpacked`) payload to `base`, writing to `out`: zstd decodes from `stream` as it reads,
+/// bsdiff and bsdiff40 take the whole payload, `bytes`. `result_size` bounds zstd's window.
+pub(crate) fn apply_plain(
+    encoder: Encoder,
+    base: &[u8],
+    stream: impl std::io::BufRead,
+    bytes: &[u8],
+    result_size: u64,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
+    match encoder {
+        Encoder::Zstd => {
+            let mut decoder = zstd::stream::read::Decoder::with_ref_prefix(stream, base)?;
+            decoder.window_log_max(zstd_window_log(base.len() as u64, result_size))?;
+            std::io::copy(&mut decoder, out).map(drop)
+        }
+        Encoder::Bsdiff => bsdiff::apply(base, bytes, out),
+        Encoder::Bsdiff40 => {
+            qbsdiff::Bspatch::new(bytes).and_then(|patch| patch.buffer_size(128 << 10).apply(base, out)).map(drop)
+        }
+        Encoder::Unpacked => Err(std::io::Error::other("an unpacked delta cannot be nested")),
+    }
+}
+
+/// The base as the decoder reads it: in memory (zstd and the unpacked form need it whole), or, for bsdiff, the open
+/// file, read where the controls say.
+enum BaseData {
+    Memory(Vec<u8>),
+    File(bsdiff::BaseFile),
+}
+
+impl BaseData {
+    fn blake2b_256(&mut self) -> std::io::Result<[u8; 32]> {
+        match self {
+            BaseData::Memory(data) => Ok(format::blake2b_256(data)),
+            BaseData::File(base) => {
+                base.file.seek(SeekFrom::Start(0))?;
+                base.position = 0;
+                let mut hasher = format::blake2b_256_state();
+                let mut buffer = vec![0u8; CHUNK];
+                loop {
+                    let n = base.file.read(&mut buffer)?;
+                    if n == 0 {
+                        break;
+                    }
+                    hasher.update(&buffer[..n]);
+                }
+                Ok(format::finish(&hasher))
+            }
+        }
+    }
+}
+
+/// Opens the base, refusing it by size before reading (its hash is checked by the caller), and reads it into memory
+/// unless the encoder reads it from the file.
+fn read_base(base: &Path, header: &Header) -> Result<BaseData> {
     let file = File::open(base).map_err(|e| Error::io("open the base", base, e))?;
     let size = file.metadata().map_err(|e| Error::io("read the base", base, e))?.len();
     if size != header.base_size {
@@ -384,9 +494,12 @@ fn read_base(base: &Path, header: &Header) -> Result<Vec<u8>> {
             reason: format!("{size} bytes, {} expected", header.base_size),
         });
     }
+    if header.encoder == Encoder::Bsdiff {
+        return Ok(BaseData::File(bsdiff::BaseFile { file, size, position: 0 }));
+    }
     let mut data = Vec::with_capacity(size as usize);
     file.take(size).read_to_end(&mut data).map_err(|e| Error::io("read the base", base, e))?;
-    Ok(data)
+    Ok(BaseData::Memory(data))
 }
 
 fn temp_beside(output: &Path) -> Result<tempfile::NamedTempFile> {
@@ -400,40 +513,64 @@ fn temp_beside(output: &Path) -> Result<tempfile::NamedTempFile> {
         .map_err(|e| Error::io("create a temporary file in", dir, e))
 }
 
-struct HashWriter<'a>(&'a mut blake2b_simd::State);
+/// The size of the buffers results are written and hashed in.
+pub const CHUNK: usize = 128 << 10;
 
-impl Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+/// Results up to this size are hashed on the decoding thread (about 4 ms of BLAKE2b here).
+const HASH_INLINE_MAX: u64 = 4 << 20;
+
+/// How a [`Sink`] hashes what it writes.
+enum Hashing {
+    Inline(blake2b_simd::State),
+    /// Full buffers go to the hashing thread, which hands them back to be filled again.
+    Thread {
+        to_hasher: std::sync::mpsc::SyncSender<Vec<u8>>,
+        spare: std::sync::mpsc::Receiver<Vec<u8>>,
+    },
 }
 
-/// Where a decoder writes: hashes, counts, and refuses to go past the announced size (the output cap), so that a
-/// forged payload cannot fill the disk.
-struct Sink<W: Write> {
-    file: W,
-    hasher: blake2b_simd::State,
+/// Where a decoder writes: buffers, counts, and refuses to go past the announced size (the output cap), so that a
+/// forged payload cannot fill the disk; each full buffer is written to `file`, then hashed.
+struct Sink<'a> {
+    file: &'a mut File,
+    buffer: Vec<u8>,
+    hashing: Hashing,
     written: u64,
     limit: u64,
     overflow: bool,
 }
 
-impl<W: Write> Write for Sink<W> {
+impl Write for Sink<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         if self.written + buf.len() as u64 > self.limit {
             self.overflow = true;
             return Err(std::io::Error::other("the result is larger than announced"));
         }
-        self.file.write_all(buf)?;
-        self.hasher.update(buf);
-        self.written += buf.len() as u64;
-        Ok(buf.len())
+        let n = buf.len().min(CHUNK - self.buffer.len());
+        self.buffer.extend_from_slice(&buf[..n]);
+        self.written += n as u64;
+        if self.buffer.len() == CHUNK {
+            self.flush()?;
+        }
+        Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        self.file.flush()
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(&self.buffer)?;
+        match &mut self.hashing {
+            Hashing::Inline(hasher) => {
+                hasher.update(&self.buffer);
+                self.buffer.clear();
+                Ok(())
+            }
+            Hashing::Thread { to_hasher, spare } => {
+                let next = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+                let full = std::mem::replace(&mut self.buffer, next);
+                self.buffer.clear();
+                to_hasher.send(full).map_err(|_| std::io::Error::other("the hashing thread stopped"))
+            }
+        }
     }
 }

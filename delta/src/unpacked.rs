@@ -268,7 +268,7 @@ pub(crate) fn encode(base: &[u8], target: &[u8], options: &MakeOptions) -> Resul
     for &encoder in &[Encoder::Zstd, Encoder::Bsdiff] {
         let payload = match encoder {
             Encoder::Bsdiff if base_unpacked.len() as u64 > options.bsdiff_max_base => continue,
-            Encoder::Bsdiff => crate::encode_bsdiff(&base_unpacked, &new_unpacked)?,
+            Encoder::Bsdiff => crate::bsdiff::encode(&base_unpacked, &new_unpacked)?,
             _ => crate::encode_zstd(&base_unpacked, &new_unpacked, options.zstd_level)?,
         };
         if inner.as_ref().is_none_or(|(_, best)| payload.len() < best.len()) {
@@ -367,7 +367,7 @@ pub(crate) fn apply(
 ) -> Result<()> {
     let mut fields = Fields { data: payload, path };
     let inner = Encoder::from_id(fields.u8()?)
-        .filter(|e| matches!(e, Encoder::Zstd | Encoder::Bsdiff))
+        .filter(|e| matches!(e, Encoder::Zstd | Encoder::Bsdiff | Encoder::Bsdiff40))
         .ok_or_else(|| corrupt(path, "the inner encoder is unknown", None))?;
     let count = fields.u32()?;
     let limit = max_unpacked(result_size);
@@ -408,15 +408,8 @@ pub(crate) fn apply(
     let base_unpacked = unpack(base, max_unpacked(base.len() as u64)).map_or_else(|| base.to_vec(), |(u, _)| u);
     let total = usize::try_from(total).map_err(|_| corrupt(path, "the recipe unpacks to more than allowed", None))?;
     let mut unpacked = Bounded { data: Vec::with_capacity(total), limit: total };
-    let decoded = match inner {
-        Encoder::Bsdiff => qbsdiff::Bspatch::new(inner_payload)
-            .and_then(|patch| patch.buffer_size(128 << 10).apply(&base_unpacked, &mut unpacked).map(drop)),
-        _ => zstd::stream::read::Decoder::with_ref_prefix(inner_payload, &base_unpacked).and_then(|mut decoder| {
-            decoder.window_log_max(crate::zstd_window_log(base_unpacked.len() as u64, total as u64))?;
-            std::io::copy(&mut decoder, &mut unpacked).map(drop)
-        }),
-    };
-    decoded.map_err(|e| corrupt(path, "the payload does not decode", Some(e)))?;
+    crate::apply_plain(inner, &base_unpacked, inner_payload, inner_payload, total as u64, &mut unpacked)
+        .map_err(|e| corrupt(path, "the payload does not decode", Some(e)))?;
     drop(base_unpacked);
     if unpacked.data.len() != total {
         return Err(corrupt(path, "the unpacked result is not as long as its recipe says", None));

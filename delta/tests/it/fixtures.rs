@@ -22,9 +22,22 @@ pub fn wrap(encoder: millennium_delta::Encoder, base: &Path, result: &Path, payl
         result_size: result.len() as u64,
         result_blake2b_256: blake2b_256(&result),
         payload_size: payload.len() as u64,
-        payload_blake2b_256: blake2b_256(payload),
     };
-    let mut out = header.to_bytes().to_vec();
+    let mut out = header.to_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// `delta` (the bytes of a delta `make` wrote) with its header changed by `edit` and written again, the payload kept:
+/// what a hostile server can do, since nothing signs the header.
+pub fn edit_header(delta: &[u8], edit: impl FnOnce(&mut Header)) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d");
+    std::fs::write(&path, delta).unwrap();
+    let mut header = millennium_delta::inspect(&path).unwrap();
+    let payload = &delta[header.encoded_len()..];
+    edit(&mut header);
+    let mut out = header.to_bytes();
     out.extend_from_slice(payload);
     out
 }

@@ -4,9 +4,9 @@
 
 use std::path::Path;
 
-use millennium_delta::{Error, HEADER_LEN, MakeOptions, apply, make};
+use millennium_delta::{Error, MakeOptions, apply, inspect, make};
 
-use crate::fixtures::{Builds, builds, listing};
+use crate::fixtures::{Builds, builds, edit_header, listing};
 
 /// v1 → asset delta, its bytes, and the size of the result.
 fn delta(b: &Builds) -> (Vec<u8>, u64) {
@@ -29,14 +29,17 @@ fn refused(base: &Path, bytes: &[u8], cap: u64) -> Error {
 }
 
 #[test]
-fn a_delta_with_one_payload_byte_flipped_is_refused_as_corrupt() {
+fn a_delta_with_one_payload_byte_flipped_is_refused_by_its_decoder_or_by_the_results_hash() {
     let b = builds();
-    let (mut bytes, full) = delta(&b);
-    let last = bytes.len() - 1;
-    bytes[last] ^= 0x40;
-    let error = refused(&b.v1, &bytes, full);
-    assert_eq!(error.code(), "corrupt", "{error}");
-    assert!(error.to_string().contains("\nhint: download the full artifact"), "{error}");
+    let (bytes, full) = delta(&b);
+    // The last byte (the extra stream's) and one in the middle: nothing hashes the payload itself since version 2.
+    for at in [bytes.len() - 1, bytes.len() - bytes.len() / 3] {
+        let mut bytes = bytes.clone();
+        bytes[at] ^= 0x40;
+        let error = refused(&b.v1, &bytes, full);
+        assert!(["corrupt", "result_mismatch"].contains(&error.code()), "byte {at}: {error}");
+        assert!(error.to_string().contains("\nhint: download the full artifact"), "{error}");
+    }
 }
 
 #[test]
@@ -82,7 +85,8 @@ fn a_base_of_the_same_size_with_one_byte_changed_is_refused_by_its_hash() {
 fn a_delta_cut_short_is_refused_as_truncated() {
     let b = builds();
     let (bytes, full) = delta(&b);
-    for len in [bytes.len() - 1, HEADER_LEN, HEADER_LEN - 1, 10] {
+    let header_len = inspect(&b.path("good.delta")).unwrap().encoded_len();
+    for len in [bytes.len() - 1, header_len, header_len - 1, 10] {
         let error = refused(&b.v1, &bytes[..len], full);
         assert_eq!(error.code(), "truncated", "cut to {len}: {error}");
     }
@@ -104,10 +108,10 @@ fn a_result_larger_than_the_cap_is_refused_before_anything_is_written() {
 #[test]
 fn a_header_that_understates_the_result_size_stops_the_decoder_at_that_size() {
     let b = builds();
-    let (mut bytes, full) = delta(&b);
-    // result size at offset 60: a forged header announces a small result to pass the cap, then the payload writes
-    // more. The sink stops at the announced size.
-    bytes[60..68].copy_from_slice(&1000u64.to_le_bytes());
+    let (bytes, full) = delta(&b);
+    // A forged header announces a small result to pass the cap, then the payload writes more. The sink stops at the
+    // announced size.
+    let bytes = edit_header(&bytes, |h| h.result_size = 1000);
     let error = refused(&b.v1, &bytes, full);
     assert_eq!(error.code(), "result_mismatch", "{error}");
     assert!(error.to_string().contains("more than the 1000 bytes it announces"), "{error}");
@@ -116,8 +120,8 @@ fn a_header_that_understates_the_result_size_stops_the_decoder_at_that_size() {
 #[test]
 fn a_result_whose_hash_is_not_the_announced_one_is_refused() {
     let b = builds();
-    let (mut bytes, full) = delta(&b);
-    bytes[68] ^= 1; // the result's BLAKE2b-256
+    let (bytes, full) = delta(&b);
+    let bytes = edit_header(&bytes, |h| h.result_blake2b_256[0] ^= 1);
     let error = refused(&b.v1, &bytes, full);
     assert_eq!(error.code(), "result_mismatch", "{error}");
 }
@@ -136,14 +140,15 @@ fn a_delta_of_an_unknown_version_or_encoder_is_refused() {
     let b = builds();
     let (bytes, full) = delta(&b);
     let mut version = bytes.clone();
-    version[16] = 2;
+    version[16] = 3;
     assert_eq!(refused(&b.v1, &version, full).code(), "unsupported_version");
     let mut encoder = bytes.clone();
     encoder[17] = 9;
     assert_eq!(refused(&b.v1, &encoder, full).code(), "unknown_encoder");
-    let mut reserved = bytes;
-    reserved[18] = 1;
-    assert_eq!(refused(&b.v1, &reserved, full).code(), "corrupt");
+    // A header length (the skippable frame's) that its fields do not fill.
+    let mut length = bytes;
+    length[4] += 1;
+    assert_eq!(refused(&b.v1, &length, full).code(), "corrupt");
 }
 
 #[test]
@@ -174,6 +179,13 @@ pub fn damaged_deltas(base: &std::path::Path, originals: &[Vec<u8>], expected: &
     };
     let dir = tempfile::tempdir().unwrap();
     let (delta, out) = (dir.path().join("d"), dir.path().join("out"));
+    let headers: Vec<_> = originals
+        .iter()
+        .map(|bytes| {
+            std::fs::write(&delta, bytes).unwrap();
+            inspect(&delta).unwrap()
+        })
+        .collect();
     let mut refusals = std::collections::BTreeMap::<&str, usize>::new();
     for round in 0..400 {
         let mut bytes = originals[round % originals.len()].clone();
@@ -184,13 +196,13 @@ pub fn damaged_deltas(base: &std::path::Path, originals: &[Vec<u8>], expected: &
         if round % 5 == 0 {
             bytes.truncate((next() % bytes.len() as u64) as usize);
         }
-        // Every other round the damage is "signed" with a consistent payload size and hash, as a hostile server would,
-        // so that it reaches the decoders instead of stopping at the payload hash.
-        if round % 2 == 1 && bytes.len() >= HEADER_LEN {
-            let payload_len = (bytes.len() - HEADER_LEN) as u64;
-            let hash = millennium_delta::blake2b_256(&bytes[HEADER_LEN..]);
-            bytes[100..108].copy_from_slice(&payload_len.to_le_bytes());
-            bytes[108..140].copy_from_slice(&hash);
+        // Every other round the damage gets a valid header with the payload size it now has, as a hostile server would
+        // write it, so that it reaches the decoders instead of stopping at the container.
+        let header = &headers[round % originals.len()];
+        if round % 2 == 1 && bytes.len() >= header.encoded_len() {
+            let payload = &bytes[header.encoded_len()..];
+            let sized = millennium_delta::Header { payload_size: payload.len() as u64, ..header.clone() };
+            bytes = [sized.to_bytes().as_slice(), payload].concat();
         }
         std::fs::write(&delta, &bytes).unwrap();
         match apply(base, &delta, &out, expected.len() as u64) {

@@ -145,7 +145,7 @@ async fn a_corrupt_delta_with_a_consistent_announcement_falls_back_to_the_full_d
     let mut delta = make(&b.v1, &b.asset, b.dir.path());
     let last = delta.len() - 1;
     delta[last] ^= 0xff;
-    // The announced hash is the damaged file's: the container's own payload hash refuses it.
+    // The announced hash is the damaged file's: its decoder or the result's hash refuses it.
     let server = server(&keys, v2, &v1, announced(delta)).await;
     falls_back(&fx, &keys, &b, &server).await;
 }
