@@ -5,8 +5,8 @@
 //! writer's lock, a `BEGIN IMMEDIATE`, a statement per event and per counter, and an fsync of the log at commit), and
 //! with sqlx's SQLite driver every statement is a round trip to the connection's thread: dozens of thread switches
 //! per request, which took CPU time from the update checks served meanwhile. Here a request only validates its
-//! events (from memory, see [`super::events::ReleaseIndex`]) and hands them over; the writer collects whatever
-//! arrives within [`BATCH_WINDOW`] of the first submission (at most [`MAX_BATCH_EVENTS`] events), counts all of it
+//! events (from memory, see [`super::events::ReleaseIndex`]) and hands them over; the writer takes whatever
+//! arrived within [`BATCH_WINDOW`] of the first submission (at most [`MAX_BATCH_EVENTS`] events), counts all of it
 //! with a handful of multi-row statements in one transaction ([`crate::db::Db::add_health`]), judges the halt rule
 //! of each release the batch touched, and only then answers every request of the batch. So:
 //!
@@ -36,7 +36,7 @@ use crate::names::AppId;
 /// How long the writer collects submissions after the first one before it writes them.
 pub const BATCH_WINDOW: Duration = Duration::from_millis(50);
 
-/// Most events written in one transaction (a batch is written early when it has this many).
+/// Most events written in one transaction (the rest of the queue goes in the next one).
 pub const MAX_BATCH_EVENTS: usize = 5_000;
 
 /// Most events waiting to be written by default ([`super::events::EventLimits::max_queued`]); a request that would
@@ -104,20 +104,24 @@ impl EventQueue {
 }
 
 /// The writer: collects a batch, writes it, answers it; until the state is gone.
+///
+/// It sleeps through the window and then takes what arrived, rather than waking for each submission: a wake-up is a
+/// thread switch when the writer's runtime is idle, which is what batching saves. What a full batch leaves in the
+/// queue is written next, without waiting for another window.
 async fn run(state: Weak<Inner>, mut receiver: mpsc::UnboundedReceiver<Submission>, queued: Arc<AtomicUsize>) {
+    let mut left = false;
     while let Some(first) = receiver.recv().await {
-        let deadline = tokio::time::Instant::now() + BATCH_WINDOW;
+        if !left {
+            tokio::time::sleep(BATCH_WINDOW).await;
+        }
         let mut events = first.events.len();
         let mut batch = vec![first];
         while events < MAX_BATCH_EVENTS {
-            match tokio::time::timeout_at(deadline, receiver.recv()).await {
-                Ok(Some(submission)) => {
-                    events += submission.events.len();
-                    batch.push(submission);
-                }
-                Ok(None) | Err(_) => break,
-            }
+            let Ok(submission) = receiver.try_recv() else { break };
+            events += submission.events.len();
+            batch.push(submission);
         }
+        left = !receiver.is_empty();
         let Some(inner) = state.upgrade() else { break };
         write(&AppState(inner), batch).await;
         queued.fetch_sub(events, Ordering::SeqCst);
