@@ -262,3 +262,68 @@ impl Tx {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::{ConnectOptions, Executor};
+
+    use super::super::DatabaseUrl;
+    use super::*;
+
+    /// A writer whose caller goes away while its `BEGIN IMMEDIATE` waits for the write lock (a client that disconnects
+    /// while another request writes) leaves nothing behind, also when the `BEGIN` completed and answered before the
+    /// caller was dropped (sqlx rolls back a `BEGIN` whose answer nobody could take, but not one answered and never
+    /// read): every pooled connection then begins, writes and commits again, and none of them keeps the lock
+    /// (another connection takes it at once).
+    #[tokio::test]
+    async fn a_begin_cancelled_while_it_waits_for_the_write_lock_leaves_no_transaction_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&DatabaseUrl::sqlite_in(dir.path())).await.unwrap();
+        db.query("INSERT INTO apps (id, public_key, created_at) VALUES ('app', 'key', 0)").execute().await.unwrap();
+        let other = || {
+            SqliteConnectOptions::new().filename(dir.path().join("millennium.db")).busy_timeout(Duration::from_secs(2))
+        };
+        let mut holder = other().connect().await.unwrap();
+        holder.execute("BEGIN IMMEDIATE").await.unwrap();
+        // Cancelled while it waits: the timeout drops it.
+        assert!(tokio::time::timeout(Duration::from_millis(300), db.begin_write()).await.is_err());
+        // Begun and answered, then dropped before the begin was over: once the lock is free, the `BEGIN` completes
+        // while nobody polls; one poll then takes its answer and goes on to sqlx's check that the connection is in a
+        // transaction (another round trip), and the drop comes there.
+        let mut answered = Box::pin(db.begin_write());
+        assert!(tokio::time::timeout(Duration::from_millis(300), &mut answered).await.is_err());
+        holder.execute("ROLLBACK").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        drop(futures_util::FutureExt::now_or_never(&mut answered));
+        drop(answered);
+
+        // More writers than the pool has connections, several at once, so the one the cancelled BEGIN ran on is used.
+        let db = &db;
+        for round in 0..4 {
+            let writers = (0..12).map(|i| async move {
+                let mut tx = db.begin_write().await?;
+                tx.query("INSERT INTO release_event_ids (app_id, event_id, seen_at) VALUES ($1, $2, 0)")
+                    .bind("app")
+                    .bind(format!("id-{round}-{i}"))
+                    .execute()
+                    .await?;
+                tx.commit().await
+            });
+            for result in futures_util::future::join_all(writers).await {
+                result.unwrap();
+            }
+        }
+        let stored: i64 =
+            db.query("SELECT COUNT(*) AS n FROM release_event_ids").fetch_one(|row| row.get("n")).await.unwrap();
+        assert_eq!(stored, 48);
+        // No pooled connection holds the write lock.
+        let mut taker = other().connect().await.unwrap();
+        taker.execute("BEGIN IMMEDIATE").await.unwrap();
+        taker.execute("ROLLBACK").await.unwrap();
+        drop(holder);
+        db.close().await;
+    }
+}

@@ -77,7 +77,7 @@ pub use apps::AppRow;
 use backend::Pool;
 pub use deltas::{DeltaOutcome, DeltaRecord, DeltaRow};
 pub use export::{Counts, Export, RootRow};
-pub use health::{BUCKET_SECS, HaltState, HealthKey, HealthRow, bucket_of};
+pub use health::{BUCKET_SECS, HaltState, HealthEvent, HealthKey, HealthRow, bucket_of};
 pub use releases::{ArtifactRow, NewArtifact, NewRelease, Placement, ReleaseRow};
 pub use sessions::SessionRow;
 pub use signed_metadata::{

@@ -8,25 +8,29 @@
 //! 2. the body is read up to [`MAX_BODY_LEN`] bytes (`413` beyond, after reading at most [`MAX_DRAIN_LEN`]; a
 //!    `Content-Length` over that is refused unread) and parsed strictly (`400`);
 //! 3. an app that does not exist is `404`; each event spends a token of its install id's bucket
-//!    ([`EventLimits::per_install`]) and names a release the app has, or it is counted as rejected and never stored;
-//! 4. the accepted events add to one counter row per (release, channel, kind, hour), one transaction per batch;
-//!    an event whose `id` was already counted (within [`EVENT_ID_WINDOW`]) is a duplicate and adds nothing, so a
-//!    batch sent again after its answer was lost counts once;
-//! 5. the answer is `202` with `{"accepted":N,"rejected":M,"duplicates":D}`: never more than the request, so the
-//!    endpoint cannot be used to amplify traffic.
+//!    ([`EventLimits::per_install`]) and names a release the app has, or it is counted as rejected and never stored
+//!    (both answered from memory: [`ReleaseIndex`]);
+//! 4. the accepted events go to the [event writer](super::event_queue), which adds them, with those of every other
+//!    request of the last moments, to one counter row per (release, channel, kind, hour) in one transaction; an
+//!    event whose `id` was already counted (within [`EVENT_ID_WINDOW`]) is a duplicate and adds nothing, so a batch
+//!    sent again after its answer was lost counts once;
+//! 5. once they are committed, the answer is `202` with `{"accepted":N,"rejected":M,"duplicates":D}`: never more
+//!    than the request, so the endpoint cannot be used to amplify traffic (`503` with `Retry-After` when the writer
+//!    is too far behind or the database refuses).
 //!
 //! The `at` of an event picks its hour when it lies within the last 7 days (and not in the future); otherwise the
 //! event counts in the current hour, so a client cannot make rows for arbitrary hours.
 //!
-//! After counting, each release that got `installed`, `rolled_back` or `install_failed` reports has its halt rule
-//! evaluated; see [`evaluate_halt`]. Events are attributed to the channel the release was most recently placed in
+//! After counting a batch, the writer evaluates the halt rule of each release that got `installed`, `rolled_back` or
+//! `install_failed` reports in it; see [`evaluate_halt`]. Events are attributed to the channel the release was most recently placed in
 //! (the placement new installs come from); the halt itself pauses every placement of the release.
 //!
 //! Behind a reverse proxy every client has the proxy's address: the per-IP limit then applies to all of them
 //! together, and should be raised (`--event-ip-burst`, `--event-ip-per-minute`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, Request, State};
@@ -65,6 +69,8 @@ pub struct EventLimits {
     pub per_install: Rate,
     /// Most keys each limiter keeps (see [`KeyedLimiter`]).
     pub max_keys: usize,
+    /// Most accepted events waiting to be counted ([`super::event_queue`]); beyond, requests are answered `503`.
+    pub max_queued: usize,
 }
 
 impl Default for EventLimits {
@@ -72,7 +78,12 @@ impl Default for EventLimits {
     /// sends a handful of events per update; a whole office behind one address updating at once sends a few
     /// batches each.
     fn default() -> Self {
-        Self { per_ip: Rate::per_minute(60, 60), per_install: Rate::per_minute(20, 1), max_keys: 65_536 }
+        Self {
+            per_ip: Rate::per_minute(60, 60),
+            per_install: Rate::per_minute(20, 1),
+            max_keys: 65_536,
+            max_queued: super::event_queue::MAX_QUEUED_EVENTS,
+        }
     }
 }
 
@@ -145,39 +156,22 @@ pub async fn ingest(State(state): State<AppState>, Path(app): Path<String>, requ
             return Err(Error::protocol("event batch", source));
         }
     };
-    if state.db().app(&app).await?.is_none() {
+    let index = state.release_index();
+    if !index.app_known(&state, &app).await? {
         for event in &batch.events {
             state.metrics().client_events(UNKNOWN_APP, event.kind.as_str(), "unknown_app", 1);
         }
         return Err(Error::not_found(format!("app `{app}`")));
     }
 
-    // The releases the batch names, each looked up once: `None` for a version the app never released.
-    let mut releases: BTreeMap<String, Option<(ReleaseRow, String)>> = BTreeMap::new();
-    for event in &batch.events {
-        let version = event.to.to_string();
-        if releases.contains_key(&version) {
-            continue;
-        }
-        let found = match state.db().release(&app, &version).await? {
-            Some(release) => {
-                let placements = state.db().placements(release.id).await?;
-                let channel = placements.iter().max_by_key(|p| p.added_at).map(|p| p.channel.clone());
-                channel.map(|channel| (release, channel))
-            }
-            None => None,
-        };
-        releases.insert(version, found);
-    }
-
     let unix_now = crate::db::now();
     let oldest = unix_now - i64::try_from(MAX_EVENT_AGE.as_secs()).unwrap_or(0);
-    let mut counted: Vec<(Option<&str>, HealthKey)> = Vec::new();
-    let mut touched = BTreeSet::new();
-    let (mut accepted, mut rejected) = (0u32, 0u32);
-    for event in &batch.events {
+    let mut counted: Vec<(Option<String>, HealthKey)> = Vec::new();
+    let mut judged: BTreeMap<i64, ReleaseRow> = BTreeMap::new();
+    let mut rejected = 0u32;
+    for event in batch.events {
         let version = event.to.to_string();
-        let Some(Some((_, channel))) = releases.get(&version) else {
+        let Some(found) = index.release(&state, &app, &version).await? else {
             state.metrics().client_events(app.as_str(), event.kind.as_str(), "unknown_version", 1);
             rejected += 1;
             continue;
@@ -189,46 +183,128 @@ pub async fn ingest(State(state): State<AppState>, Path(app): Path<String>, requ
         }
         let at = event.at.and_then(|at| i64::try_from(at).ok()).filter(|at| (oldest..=unix_now).contains(at));
         let key = HealthKey {
-            version: version.clone(),
-            channel: channel.clone(),
+            version,
+            channel: found.channel.clone(),
             kind: event.kind.as_str(),
             bucket: bucket_of(at.unwrap_or(unix_now)),
         };
-        counted.push((event.id.as_deref(), key));
+        counted.push((event.id, key));
         if matches!(event.kind, EventKind::Installed) || event.kind.is_release_failure() {
-            touched.insert(version);
-        }
-        accepted += 1;
-    }
-    let fresh = if counted.is_empty() { Vec::new() } else { state.db().add_health(&app, &counted, unix_now).await? };
-    let mut duplicates = 0u32;
-    for ((_, key), fresh) in counted.iter().zip(fresh) {
-        state.metrics().client_events(app.as_str(), key.kind, if fresh { "accepted" } else { "duplicate" }, 1);
-        if !fresh {
-            duplicates += 1;
-            accepted -= 1;
+            judged.entry(found.release.id).or_insert_with(|| found.release.clone());
         }
     }
-    // In a task of its own: the reporting app may go away as soon as it has sent (one that crashes on start does),
-    // and hyper then drops this handler; a halt cut off there would be recorded without its webhook, metadata
-    // refresh or log line. The answer still waits for it.
-    let judged: Vec<ReleaseRow> = touched
-        .iter()
-        .filter_map(|version| releases.get(version))
-        .flatten()
-        .map(|(release, _)| release.clone())
-        .collect();
-    let halts = tokio::spawn(async move {
-        for release in judged {
-            if let Err(e) = evaluate_halt(&state, &app, &release).await {
-                tracing::error!(app = %app, version = release.version, error = %millennium_update_admin::report::display_chain(&e), "could not evaluate the halt rule");
+    let kinds: Vec<&'static str> = counted.iter().map(|(_, key)| key.kind).collect();
+    let fresh = if counted.is_empty() {
+        Vec::new()
+    } else {
+        let submitted = state.event_queue().submit(&app, counted, judged.into_values().collect()).await;
+        if let Err(Error::Unavailable { .. }) = &submitted {
+            for kind in &kinds {
+                state.metrics().client_events(app.as_str(), kind, "unavailable", 1);
             }
         }
-    });
-    if let Err(e) = halts.await {
-        tracing::error!(error = %e, "the halt rule evaluation stopped");
+        submitted?
+    };
+    let (mut accepted, mut duplicates) = (0u32, 0u32);
+    for (kind, fresh) in kinds.iter().zip(fresh) {
+        state.metrics().client_events(app.as_str(), kind, if fresh { "accepted" } else { "duplicate" }, 1);
+        if fresh {
+            accepted += 1;
+        } else {
+            duplicates += 1;
+        }
     }
     Ok((StatusCode::ACCEPTED, axum::Json(EventsAccepted { accepted, rejected, duplicates })).into_response())
+}
+
+/// A release as the event endpoint counts it: the release, and the channel its events are attributed to (the one
+/// it was most recently placed in, which new installs come from).
+#[derive(Debug)]
+pub struct Attributed {
+    pub release: ReleaseRow,
+    pub channel: String,
+}
+
+/// Most apps [`ReleaseIndex`] holds; past it, it starts over.
+const MAX_INDEXED_APPS: usize = 1024;
+
+/// Most versions (released or not) [`ReleaseIndex`] holds per app; past it, the app's start over.
+const MAX_INDEXED_VERSIONS: usize = 1024;
+
+/// What the endpoint needs to know of each app (that it exists) and of the versions events name (the release and
+/// its channel, or that there is none), read from the database once and reused until releases change.
+///
+/// Entries are tagged with the [`super::updates::AnswerCache::generation`] read before their database read: every
+/// change to releases (on any replica) invalidates that cache, so an entry of another generation is read again, and
+/// one read while a change committed is never taken for current. Apps that do not exist are not kept (an app may be
+/// created at any time, and a flood of made-up names must not fill memory); the versions of an existing app are kept
+/// whether released or not, at most [`MAX_INDEXED_VERSIONS`], so made-up versions cost one read each at worst.
+#[derive(Debug, Default)]
+pub struct ReleaseIndex {
+    apps: Mutex<HashMap<String, IndexedApp>>,
+}
+
+#[derive(Debug)]
+struct IndexedApp {
+    generation: u64,
+    versions: HashMap<String, Option<Arc<Attributed>>>,
+}
+
+impl ReleaseIndex {
+    fn apps(&self) -> std::sync::MutexGuard<'_, HashMap<String, IndexedApp>> {
+        self.apps.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether `app` exists.
+    pub async fn app_known(&self, state: &AppState, app: &AppId) -> Result<bool> {
+        let generation = state.cache().generation();
+        if self.apps().get(app.as_str()).is_some_and(|a| a.generation == generation) {
+            return Ok(true);
+        }
+        if state.db().app(app).await?.is_none() {
+            return Ok(false);
+        }
+        let mut apps = self.apps();
+        if apps.len() >= MAX_INDEXED_APPS {
+            apps.clear();
+        }
+        let indexed =
+            apps.entry(app.as_str().to_owned()).or_insert_with(|| IndexedApp { generation, versions: HashMap::new() });
+        if indexed.generation != generation {
+            *indexed = IndexedApp { generation, versions: HashMap::new() };
+        }
+        Ok(true)
+    }
+
+    /// The release `version` of `app` (an app [`ReleaseIndex::app_known`] found) and its channel; `None` when the
+    /// app has no such release, or the release is in no channel.
+    pub async fn release(&self, state: &AppState, app: &AppId, version: &str) -> Result<Option<Arc<Attributed>>> {
+        let generation = state.cache().generation();
+        if let Some(indexed) = self.apps().get(app.as_str())
+            && indexed.generation == generation
+            && let Some(found) = indexed.versions.get(version)
+        {
+            return Ok(found.clone());
+        }
+        let found = match state.db().release(app, version).await? {
+            Some(release) => {
+                let placements = state.db().placements(release.id).await?;
+                let channel = placements.iter().max_by_key(|p| p.added_at).map(|p| p.channel.clone());
+                channel.map(|channel| Arc::new(Attributed { release, channel }))
+            }
+            None => None,
+        };
+        let mut apps = self.apps();
+        if let Some(indexed) = apps.get_mut(app.as_str())
+            && indexed.generation == generation
+        {
+            if indexed.versions.len() >= MAX_INDEXED_VERSIONS {
+                indexed.versions.clear();
+            }
+            indexed.versions.insert(version.to_owned(), found.clone());
+        }
+        Ok(found)
+    }
 }
 
 /// Applies a release's halt rule (its own, else the app's): once at least `min_installs` installs were reported

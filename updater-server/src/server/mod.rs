@@ -24,6 +24,7 @@
 pub mod api;
 pub mod deltas;
 pub mod download;
+pub mod event_queue;
 pub mod events;
 pub mod front;
 pub mod metadata;
@@ -259,6 +260,8 @@ struct Inner {
     signings: metadata::Signings,
     delta_job: deltas::DeltaJobState,
     limiters: events::Limiters,
+    release_index: events::ReleaseIndex,
+    event_queue: event_queue::EventQueue,
     adoption: crate::adoption::Adoption,
 }
 
@@ -305,7 +308,8 @@ impl AppState {
             Some(_) => None,
             None => first_admin_token(&db, &storage.data_dir).await?,
         };
-        let state = AppState(Arc::new(Inner {
+        // The event writer holds the state weakly, so that it ends with it.
+        let state = AppState(Arc::new_cyclic(|state| Inner {
             db,
             blobs,
             env_admin_hash,
@@ -314,6 +318,8 @@ impl AppState {
             signings: metadata::Signings::default(),
             delta_job: deltas::DeltaJobState::default(),
             limiters: events::Limiters::new(&config.events),
+            release_index: events::ReleaseIndex::default(),
+            event_queue: event_queue::EventQueue::start(state, config.events.max_queued),
             adoption: crate::adoption::Adoption::default(),
             config,
         }));
@@ -358,6 +364,16 @@ impl AppState {
     /// The rate limiters of the event endpoint.
     pub fn limiters(&self) -> &events::Limiters {
         &self.0.limiters
+    }
+
+    /// What the event endpoint knows of apps and their releases.
+    pub fn release_index(&self) -> &events::ReleaseIndex {
+        &self.0.release_index
+    }
+
+    /// The event writer's queue.
+    pub fn event_queue(&self) -> &event_queue::EventQueue {
+        &self.0.event_queue
     }
 
     /// Records that the releases of `app` changed (`event`: `published`, `promoted`, …): counts the event and drops

@@ -151,6 +151,13 @@ impl AnswerCache {
         self.len.store(0, Ordering::SeqCst);
     }
 
+    /// How many times the cache was invalidated: every change to releases makes it larger, so what was read from the
+    /// database when it had another value may be stale (the event endpoint's [`super::events::ReleaseIndex`] keys
+    /// on it).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
     /// The answers of `app`'s `channel`, from the cache or the database; a `404` error when the app does not exist.
     async fn get(&self, state: &AppState, app: &AppId, channel: &Channel) -> Result<Arc<ChannelAnswers>> {
         let known_app = {

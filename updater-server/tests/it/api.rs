@@ -214,7 +214,11 @@ const APPIMAGE: &[u8] = b"appimage bytes for version one";
 const DEB: &[u8] = b"deb bytes";
 
 async fn with_release() -> Ctx {
-    let ctx = Ctx::new().await;
+    with_release_on(Ctx::new().await).await
+}
+
+/// `ctx` with the release of [`with_release`].
+async fn with_release_on(ctx: Ctx) -> Ctx {
     ctx.publish_ok(
         "1.2.3",
         "stable",
@@ -1822,6 +1826,53 @@ async fn events_sent_again_with_their_ids_are_counted_once() {
     ctx.state.db().compact_health(now - 86_400, now + 1).await.unwrap();
     let answer = post_events(&ctx, vec![health_event("installed", "a", Some(first), None)]).await;
     assert_eq!(answer, (StatusCode::ACCEPTED, json!({"accepted": 1, "rejected": 0, "duplicates": 0})));
+}
+
+/// Requests that arrive together are counted in one batch, and an event id sent by two of them at once counts once
+/// (one answer says duplicate); every request is answered only after its events are committed, so the totals read
+/// right after the answers include all of them.
+#[tokio::test]
+async fn events_of_requests_sent_together_are_counted_once_each() {
+    let ctx = with_release().await;
+    let shared = "shared-id-00000000000000000001";
+    let requests = (0..8).map(|i| {
+        let install = format!("install-{i}");
+        let mut events = vec![health_event("installed", &install, Some(&format!("own-id-{i:020}")), None)];
+        if i < 2 {
+            events.push(health_event("rolled_back", &install, Some(shared), None));
+        }
+        post_events(&ctx, events)
+    });
+    let answers = futures_util::future::join_all(requests).await;
+    assert!(answers.iter().all(|(status, _)| *status == StatusCode::ACCEPTED), "{answers:?}");
+    let sum = |field: &str| answers.iter().map(|(_, body)| body[field].as_u64().unwrap()).sum::<u64>();
+    assert_eq!((sum("accepted"), sum("duplicates"), sum("rejected")), (9, 1, 0), "{answers:?}");
+    let totals = health_of(&ctx).await["totals"].clone();
+    assert_eq!((totals["installed"].clone(), totals["rolled_back"].clone()), (json!(8), json!(1)));
+}
+
+/// When more events wait to be counted than the queue holds, a request is answered `503` with `Retry-After` (the
+/// client keeps its events and retries) and none of its events is counted; a request that fits is counted.
+#[tokio::test]
+async fn a_full_event_queue_answers_503_with_retry_after_and_counts_nothing() {
+    let mut config = ServerConfig::new("http://127.0.0.1:9", 64 * 1024 * 1024).unwrap();
+    config.events.max_queued = 1;
+    let ctx = with_release_on(Ctx::with_config(config).await).await;
+    let events = vec![
+        health_event("installed", "a", Some("queued-id-000000000000001"), None),
+        health_event("installed", "b", Some("queued-id-000000000000002"), None),
+    ];
+    let r = ctx.call(Method::POST, "/demo/events", None, Some(json!({ "events": events }))).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{:?}", r.body);
+    assert!(r.headers[header::RETRY_AFTER].to_str().unwrap().parse::<u64>().unwrap() >= 1);
+    assert_eq!(r.error_code(), "unavailable");
+    assert_eq!(health_of(&ctx).await["totals"]["installed"], 0);
+    // The same events one at a time fit, and count (their ids were not kept by the refused request).
+    for event in events {
+        let answer = post_events(&ctx, vec![event]).await;
+        assert_eq!(answer, (StatusCode::ACCEPTED, json!({"accepted": 1, "rejected": 0, "duplicates": 0})));
+    }
+    assert_eq!(health_of(&ctx).await["totals"]["installed"], 2);
 }
 
 /// The health job compacts the hourly counters of days older than its age into daily ones, on whichever backend the
