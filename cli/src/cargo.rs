@@ -104,6 +104,10 @@ impl Build {
 
 /// The executable a `compiler-artifact` message announces, if any.
 fn parse_artifact(line: &str) -> Option<Executable> {
+    // Most messages are of libraries (`"executable":null`): not worth parsing.
+    if !line.contains("\"executable\":\"") {
+        return None;
+    }
     let message: serde_json::Value = serde_json::from_str(line).ok()?;
     if message.get("reason")?.as_str()? != "compiler-artifact" {
         return None;

@@ -167,37 +167,61 @@ pub async fn run(args: ReleaseArgs, json: bool) -> Result<Summary> {
         total_size: None,
         dry_run: true,
     };
-    let existing = match client.publish_check(&app_id, &check).await {
-        Ok(_) => Existing::New,
-        Err(millennium_update_admin::Error::Server { code, .. }) if code == "duplicate_version" => {
-            let parsed = millennium_update_protocol::Version::parse(&version)
-                .map_err(|e| Error::usage(format!("version `{version}`: {e}")))?;
-            let release = client.release(&app_id, &parsed).await.map_err(refused)?;
-            release.map_or(Existing::New, |r| Existing::Published(Box::new(r)))
+    // Both questions at once: over a real network each is a round trip. Both answers are awaited, so which problem
+    // is reported does not depend on which answer came first.
+    let existing = async {
+        match client.publish_check(&app_id, &check).await {
+            Ok(_) => Ok(Existing::New),
+            Err(millennium_update_admin::Error::Server { code, .. }) if code == "duplicate_version" => {
+                let parsed = millennium_update_protocol::Version::parse(&version)
+                    .map_err(|e| Error::usage(format!("version `{version}`: {e}")))?;
+                let release = client.release(&app_id, &parsed).await.map_err(refused)?;
+                Ok(release.map_or(Existing::New, |r| Existing::Published(Box::new(r))))
+            }
+            Err(e) => Err(refused(e)),
         }
-        Err(e) => return Err(refused(e)),
     };
-    let signed_metadata = check_key(&client, &app_id, &key).await.map_err(|e| match e {
-        Error::Admin(source) => refused(source),
-        other => other,
-    })?;
+    let key_check = async {
+        check_key(&client, &app_id, &key).await.map_err(|e| match e {
+            Error::Admin(source) => refused(source),
+            other => other,
+        })
+    };
+    let (existing, signed_metadata) = tokio::join!(existing, key_check);
+    let (existing, signed_metadata) = (existing?, signed_metadata?);
 
     // 3. Build and bundle (or reuse the bundles of an earlier run with the same inputs).
     let binary = tokio::task::block_in_place(|| bundle::compile(&args.build, &prepared))?;
-    let fingerprint = fingerprint(&args.build, &prepared, binary.as_deref(), &key)?;
     let receipt_path = prepared.out.join(RECEIPT);
-    let (report, reused) = match Receipt::load(&receipt_path, &fingerprint) {
-        Some(report) => (report, true),
-        None => {
-            let spinner = Spinner::new(json);
-            let report =
-                tokio::task::block_in_place(|| bundle::bundle(&args.build, &prepared, binary, Some(&key), &spinner));
-            spinner.finish();
-            let report = report?;
+    let (report, reused) = tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            // Hashing the inputs (the binaries) takes a while. Without a receipt to compare it with, the fingerprint
+            // is only written down after bundling, so it is computed meanwhile, on a core the bundler leaves idle
+            // part of the time.
+            let hashing = scope.spawn(|| fingerprint(&args.build, &prepared, binary.as_deref(), &key));
+            let joined = |hashing: std::thread::ScopedJoinHandle<'_, Result<String>>| {
+                hashing.join().unwrap_or_else(|_| Err(Error::usage("hashing the release's inputs panicked")))
+            };
+            let bundle_now = || {
+                let spinner = Spinner::new(json);
+                let report = bundle::bundle(&args.build, &prepared, binary.clone(), Some(&key), &spinner);
+                spinner.finish();
+                report
+            };
+            let (report, fingerprint) = if receipt_path.is_file() {
+                let fingerprint = joined(hashing)?;
+                if let Some(report) = Receipt::load(&receipt_path, &fingerprint) {
+                    return Ok((report, true));
+                }
+                (bundle_now()?, fingerprint)
+            } else {
+                let report = bundle_now()?;
+                (report, joined(hashing)?)
+            };
             Receipt::from_report(fingerprint, &report).save(&receipt_path)?;
-            (report, false)
-        }
-    };
+            Ok::<_, Error>((report, false))
+        })
+    })?;
     let installers = installers(&report.files, prepared.arch)?;
 
     // 4. Publish, or find it published already.

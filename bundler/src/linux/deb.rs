@@ -50,13 +50,23 @@ pub fn depends(app: &App, needs: &[Needs], arch: Arch, warnings: &mut Vec<String
     computed.chain(app.config.deb.extra_depends.iter().cloned()).collect()
 }
 
-/// Builds the package bytes.
-pub fn build(app: &App, tree: &Tree, depends: &[String], arch: Arch, epoch: u64) -> Result<Vec<u8>> {
-    let fail = Error::package("deb");
-    let data_tar = tree.tar("./", epoch).map_err(|e| fail(e.to_string()))?;
-    let control = control_file(app, tree, depends, arch);
+/// Builds the package bytes; returns them with the warnings of [`depends`]. The dependencies are looked up (dpkg,
+/// mostly waiting for it to read its database) while the payload is compressed, since only the control file needs
+/// them.
+pub fn build(app: &App, tree: &Tree, needs: &[Needs], arch: Arch, epoch: u64) -> Result<(Vec<u8>, Vec<String>)> {
+    let (data_xz, depends) = std::thread::scope(|scope| {
+        let depends = scope.spawn(|| {
+            let mut warnings = Vec::new();
+            (depends(app, needs, arch, &mut warnings), warnings)
+        });
+        let data_xz = tree.tar("./", epoch).and_then(|tar| xz(&tar));
+        let depends = depends.join().map_err(|_| Error::package("deb")("the dependency look-up panicked".into()));
+        (data_xz, depends)
+    });
+    let data_xz = data_xz.map_err(|e| Error::package("deb")(e.to_string()))?;
+    let (depends, warnings) = depends?;
+    let control = control_file(app, tree, &depends, arch);
     let control_tar = control_tar(app, tree, &control, epoch).map_err(|e| Error::package("deb")(e.to_string()))?;
-    let data_xz = xz(&data_tar).map_err(|e| Error::package("deb")(e.to_string()))?;
     let control_xz = xz(&control_tar).map_err(|e| Error::package("deb")(e.to_string()))?;
 
     let mut ar = ar::Builder::new(Vec::new());
@@ -70,7 +80,8 @@ pub fn build(app: &App, tree: &Tree, depends: &[String], arch: Arch, epoch: u64)
         header.set_mode(0o100644);
         ar.append(&header, bytes).map_err(|e| Error::package("deb")(e.to_string()))?;
     }
-    ar.into_inner().map_err(|e| Error::package("deb")(e.to_string()))
+    let bytes = ar.into_inner().map_err(|e| Error::package("deb")(e.to_string()))?;
+    Ok((bytes, warnings))
 }
 
 /// The `control` file.

@@ -2,7 +2,8 @@
 //!
 //! For each `DT_NEEDED` soname that the package does not ship itself:
 //! 1. find the library file in the binary's runpath and the target's library directories;
-//! 2. ask dpkg which package owns it (`dpkg -S PATH`);
+//! 2. ask dpkg which package owns it (`dpkg -S PATH…`: one run for the library files of every soname, since each
+//!    run reads dpkg's whole file list database, which costs far more than the look-up itself);
 //! 3. read that package's `symbols` file (`/var/lib/dpkg/info/PKG.symbols`): the dependency template of the soname
 //!    with `#MINVER#` replaced by the highest version among the symbols the binary imports; else its `shlibs` file.
 //!
@@ -12,7 +13,7 @@
 //! ([`super::elf::rpm_requires`]).
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -55,34 +56,36 @@ impl Dpkg {
 
     /// Maps the needs of every binary to `Depends`. `shipped` are sonames the package carries itself.
     pub fn depends(&self, needs: &[Needs], shipped: &[String]) -> DebDepends {
+        let mut seen = BTreeSet::new();
+        let wanted: Vec<(&String, Vec<PathBuf>)> = needs
+            .iter()
+            .flat_map(|need| need.needed.iter().map(move |soname| (soname, need)))
+            .filter(|(soname, _)| !shipped.contains(soname) && seen.insert(*soname))
+            .map(|(soname, need)| (soname, self.locate(soname, &need.runpaths, None)))
+            .collect();
+        let owners = Owners::query(wanted.iter().flat_map(|(_, candidates)| candidates.iter().map(PathBuf::as_path)));
+        let imports: Vec<&str> = needs.iter().flat_map(|n| n.imports.iter().map(String::as_str)).collect();
         // package name -> (full dependency, min version)
         let mut deps: BTreeMap<String, (String, Option<String>)> = BTreeMap::new();
         let mut unresolved = Vec::new();
-        let mut seen = std::collections::BTreeSet::new();
-        for need in needs {
-            for soname in &need.needed {
-                if shipped.contains(soname) || !seen.insert(soname.clone()) {
-                    continue;
-                }
-                let imports: Vec<&str> = needs.iter().flat_map(|n| n.imports.iter().map(String::as_str)).collect();
-                match self.resolve(soname, &need.runpaths, &imports) {
-                    Ok(dep) => {
-                        let name = dep.split_whitespace().next().unwrap_or_default().to_owned();
-                        let version = min_version(&dep);
-                        let replace = match deps.get(&name) {
-                            None => true,
-                            Some((_, old)) => match (old, &version) {
-                                (None, Some(_)) => true,
-                                (Some(a), Some(b)) => compare_versions(b, a) == Ordering::Greater,
-                                _ => false,
-                            },
-                        };
-                        if replace {
-                            deps.insert(name, (dep, version));
-                        }
+        for (soname, candidates) in &wanted {
+            match self.resolve(soname, candidates, &owners, &imports) {
+                Ok(dep) => {
+                    let name = dep.split_whitespace().next().unwrap_or_default().to_owned();
+                    let version = min_version(&dep);
+                    let replace = match deps.get(&name) {
+                        None => true,
+                        Some((_, old)) => match (old, &version) {
+                            (None, Some(_)) => true,
+                            (Some(a), Some(b)) => compare_versions(b, a) == Ordering::Greater,
+                            _ => false,
+                        },
+                    };
+                    if replace {
+                        deps.insert(name, (dep, version));
                     }
-                    Err(reason) => unresolved.push((soname.clone(), reason)),
                 }
+                Err(reason) => unresolved.push(((*soname).clone(), reason)),
             }
         }
         DebDepends { depends: deps.into_values().map(|(d, _)| d).collect(), unresolved }
@@ -108,18 +111,25 @@ impl Dpkg {
 
     /// Whether an installed package owns `path` (`dpkg -S`). `false` when dpkg is unavailable.
     pub fn is_packaged(&self, path: &Path) -> bool {
-        dpkg_owner(path).is_some()
+        Owners::query([path]).owner(path).is_some()
     }
 
-    fn resolve(&self, soname: &str, runpaths: &[String], imports: &[&str]) -> Result<String, String> {
-        let candidates = self.locate(soname, runpaths, None);
+    /// The dependency for `soname`, from the first of its `candidates` (library files, in search order) that a
+    /// package owns.
+    fn resolve(
+        &self,
+        soname: &str,
+        candidates: &[PathBuf],
+        owners: &Owners,
+        imports: &[&str],
+    ) -> Result<String, String> {
         if candidates.is_empty() {
             return Err("not found in the library directories of this machine".into());
         }
-        for path in &candidates {
-            let Some(package) = dpkg_owner(path) else { continue };
-            let bare = package.split(':').next().unwrap_or(&package).to_owned();
-            for name in [package.as_str(), bare.as_str()] {
+        for path in candidates {
+            let Some(package) = owners.owner(path) else { continue };
+            let bare = package.split(':').next().unwrap_or(package);
+            for name in [package, bare] {
                 let symbols = self.info_dir.join(format!("{name}.symbols"));
                 if let Ok(text) = std::fs::read_to_string(&symbols)
                     && let Some(dep) = from_symbols(&text, soname, imports)
@@ -133,41 +143,93 @@ impl Dpkg {
                     return Ok(dep);
                 }
             }
-            return Ok(bare);
+            return Ok(bare.to_owned());
         }
-        Err(format!("`{}` is not owned by any installed package (`dpkg -S` finds nothing)", candidates[0].display()))
+        Err(match &owners.failure {
+            Some(failure) => format!("{failure}, so the owner of `{}` is unknown", candidates[0].display()),
+            None => {
+                format!("`{}` is not owned by any installed package (`dpkg -S` finds nothing)", candidates[0].display())
+            }
+        })
     }
 }
 
-/// `dpkg -S PATH`, also trying the path with and without the `/usr` prefix (merged-/usr systems register either).
-fn dpkg_owner(path: &Path) -> Option<String> {
+/// The installed packages owning some files, found with one `dpkg -S` run for all of them.
+#[derive(Debug, Default)]
+struct Owners {
+    /// File as dpkg lists it -> its first owning package (`libfoo1:amd64`).
+    by_path: HashMap<String, String>,
+    /// Why dpkg could not answer (not installed, or it failed), when it could not.
+    failure: Option<String>,
+}
+
+/// At most this many paths per `dpkg -S` run, well within any command line limit.
+const PATHS_PER_QUERY: usize = 512;
+
+impl Owners {
+    /// Asks dpkg about every spelling of each of `paths` (see [`spellings`]) at once.
+    fn query<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Owners {
+        let mut all = BTreeSet::new();
+        for path in paths {
+            all.extend(spellings(path));
+        }
+        let all: Vec<String> = all.into_iter().collect();
+        let mut owners = Owners::default();
+        for chunk in all.chunks(PATHS_PER_QUERY) {
+            let out = match Command::new("dpkg").arg("-S").args(chunk).output() {
+                Ok(out) => out,
+                Err(e) => {
+                    owners.failure = Some(format!("`dpkg` could not be run ({e})"));
+                    return owners;
+                }
+            };
+            // Exit status 1 only says that some paths have no owner; the others are listed all the same.
+            if !matches!(out.status.code(), Some(0 | 1)) {
+                let stderr = String::from_utf8_lossy(&out.stderr);
+                let reason = stderr.lines().find(|l| !l.contains("no path found matching")).unwrap_or("").trim();
+                owners.failure = Some(format!("`dpkg -S` failed ({}: {reason})", out.status));
+            }
+            owners.add_listing(&String::from_utf8_lossy(&out.stdout));
+        }
+        owners
+    }
+
+    /// Reads `dpkg -S` output: `pkg1, pkg2: /path` per file (the first package is taken), and `diversion by …`
+    /// lines, which name no owner.
+    fn add_listing(&mut self, stdout: &str) {
+        for line in stdout.lines() {
+            if line.starts_with("diversion ") || line.starts_with("local diversion ") {
+                continue;
+            }
+            if let Some((packages, path)) = line.split_once(": ")
+                && let Some(package) = packages.split(", ").next()
+            {
+                self.by_path.entry(path.to_owned()).or_insert_with(|| package.to_owned());
+            }
+        }
+    }
+
+    /// The package owning `path` under any of its spellings, tried in order.
+    fn owner(&self, path: &Path) -> Option<&str> {
+        spellings(path).into_iter().find_map(|p| self.by_path.get(&p)).map(String::as_str)
+    }
+}
+
+/// The names dpkg may know `path` by: itself, with or without the `/usr` prefix (merged-/usr systems register
+/// either), and its canonical path. Absolute only: dpkg takes a relative name for a substring search.
+fn spellings(path: &Path) -> Vec<String> {
     let text = path.to_string_lossy();
     let mut tries = vec![text.to_string()];
-    if let Some(rest) = text.strip_prefix("/usr") {
-        tries.push(rest.to_owned());
-    } else {
+    if let Some(rest) = text.strip_prefix("/usr/") {
+        tries.push(format!("/{rest}"));
+    } else if text.starts_with('/') {
         tries.push(format!("/usr{text}"));
     }
     if let Ok(real) = std::fs::canonicalize(path) {
         tries.push(real.to_string_lossy().into_owned());
     }
-    for p in tries {
-        let Ok(out) = Command::new("dpkg").arg("-S").arg(&p).output() else { return None };
-        if !out.status.success() {
-            continue;
-        }
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        for line in stdout.lines() {
-            if line.starts_with("diversion ") {
-                continue;
-            }
-            if let Some((pkgs, _)) = line.split_once(": ") {
-                // "pkg1, pkg2: /path" when several packages own it: take the first.
-                return pkgs.split(", ").next().map(str::to_owned);
-            }
-        }
-    }
-    None
+    tries.retain(|t| t.starts_with('/'));
+    tries
 }
 
 /// The dependency for `soname` from a dpkg `symbols` file, with `#MINVER#` resolved against `imports`.
@@ -346,6 +408,49 @@ mod tests {
         assert_eq!(raise_webkitgtk(dep.clone(), "2.38"), dep);
         assert_eq!(raise_webkitgtk("libwebkit2gtk-4.1-0".to_owned(), "2.44"), "libwebkit2gtk-4.1-0 (>= 2.44)");
         assert_eq!(raise_webkitgtk("libgtk-3-0 (>= 3.0)".to_owned(), "9"), "libgtk-3-0 (>= 3.0)");
+    }
+
+    #[test]
+    fn dpkg_listing_takes_the_first_owner_and_skips_diversions() {
+        let mut owners = Owners::default();
+        owners.add_listing(
+            "diversion by foo from: /usr/lib/libx.so.1\ndiversion by foo to: /usr/lib/libx.so.1.real\n\
+             libx1:amd64, libx1-compat:amd64: /usr/lib/libx.so.1\nlocal diversion from: /lib/liby.so\n\
+             zlib1g:amd64: /lib/x86_64-linux-gnu/libz.so.1\n",
+        );
+        assert_eq!(owners.by_path.get("/usr/lib/libx.so.1").map(String::as_str), Some("libx1:amd64"));
+        assert_eq!(owners.by_path.get("/lib/x86_64-linux-gnu/libz.so.1").map(String::as_str), Some("zlib1g:amd64"));
+        assert_eq!(owners.by_path.len(), 2);
+    }
+
+    #[test]
+    fn relative_paths_are_never_asked_about() {
+        assert_eq!(spellings(Path::new("/usr/lib/libz.so.1"))[..2], ["/usr/lib/libz.so.1", "/lib/libz.so.1"]);
+        assert_eq!(spellings(Path::new("/lib/libz.so.1"))[..2], ["/lib/libz.so.1", "/usr/lib/libz.so.1"]);
+        assert!(spellings(Path::new("no/such/libz.so.1")).is_empty());
+    }
+
+    /// The batched query must answer as asking dpkg about each file alone does.
+    #[test]
+    fn one_dpkg_query_finds_the_owners_that_one_query_per_file_finds() {
+        millennium_testing::require_tool("dpkg", "dpkg");
+        let dpkg = Dpkg::system(Arch::host().unwrap());
+        let mut files: Vec<PathBuf> = ["libc.so.6", "libz.so.1", "libgcc_s.so.1", "libm.so.6"]
+            .iter()
+            .flat_map(|soname| dpkg.locate(soname, &[], None))
+            .collect();
+        let unowned = tempfile::NamedTempFile::new().unwrap();
+        files.push(unowned.path().to_owned());
+        let together = Owners::query(files.iter().map(PathBuf::as_path));
+        assert!(together.failure.is_none(), "{:?}", together.failure);
+        let mut owned = 0;
+        for file in &files {
+            let alone = Owners::query([file.as_path()]);
+            assert_eq!(together.owner(file), alone.owner(file), "{}", file.display());
+            owned += usize::from(alone.owner(file).is_some());
+        }
+        assert_eq!(together.owner(unowned.path()), None);
+        assert!(owned >= 4, "libc, libz, libgcc_s and libm have owners on a Debian machine: {files:?}");
     }
 
     #[test]

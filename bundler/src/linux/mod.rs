@@ -37,18 +37,18 @@ pub(crate) fn build(ctx: &Context, warnings: &mut Vec<String>) -> Result<Vec<Art
     let binaries = Binaries::read(ctx.app, ctx.arch, warnings)?;
     let mut jobs = Vec::new();
     if ctx.wants(Format::Deb) {
-        jobs.push(Job::deb(ctx, &binaries, warnings)?);
+        jobs.push(Job::deb(ctx, &binaries)?);
     }
     if ctx.wants(Format::Rpm) {
         jobs.push(Job::rpm(ctx, &binaries)?);
     }
     if ctx.wants(Format::AppImage) {
-        jobs.push(Job::appimage(ctx, &binaries, warnings)?);
+        jobs.push(Job::appimage(ctx, &binaries)?);
     }
     let names: Vec<&str> = jobs.iter().map(Job::name).collect();
     ctx.progress.step(&format!("building {}", names.join(", ")));
     let (app, arch, epoch) = (ctx.app, ctx.arch, ctx.epoch);
-    let results: Vec<Result<Vec<Artifact>>> = std::thread::scope(|scope| {
+    let results: Vec<Result<Built>> = std::thread::scope(|scope| {
         let threads: Vec<_> =
             jobs.iter().map(|job| (job.name(), scope.spawn(move || job.build(app, arch, epoch)))).collect();
         threads
@@ -64,10 +64,20 @@ pub(crate) fn build(ctx: &Context, warnings: &mut Vec<String>) -> Result<Vec<Art
             .collect()
     });
     let mut artifacts = Vec::new();
-    for result in results {
-        artifacts.extend(result?);
+    // In the formats' order, whichever finished first.
+    for (job, result) in jobs.iter().zip(results) {
+        let built = result?;
+        warnings.extend(job.warnings().iter().cloned().chain(built.warnings));
+        artifacts.extend(built.artifacts);
     }
     Ok(artifacts)
+}
+
+/// What one format's build made.
+struct Built {
+    artifacts: Vec<Artifact>,
+    /// Warnings found while building (the deb's unresolved dependencies).
+    warnings: Vec<String>,
 }
 
 fn panic_message(e: &(dyn std::any::Any + Send)) -> String {
@@ -107,33 +117,34 @@ impl Binaries {
     }
 }
 
-/// One Linux format's input. Everything that talks to the system (dpkg look-ups, library search) or warns happens
-/// while preparing it, so that building only reads it and the formats can be built in parallel.
-enum Job {
-    Deb { tree: Tree, depends: Vec<String> },
+/// One Linux format's input. Everything that talks to the system or warns happens while preparing it, so that
+/// building only reads it and the formats can be built in parallel; the one exception is the deb's dependency
+/// look-up, which its build runs while it compresses the payload.
+enum Job<'a> {
+    Deb { tree: Tree, needs: &'a [elf::Needs] },
     Rpm { tree: Tree, requires: BTreeSet<String> },
-    AppImage { tree: Tree, with_libraries: bool, launcher: Option<String> },
+    AppImage { tree: Tree, with_libraries: bool, launcher: Option<String>, warnings: Vec<String> },
 }
 
-impl Job {
-    fn deb(ctx: &Context, binaries: &Binaries, warnings: &mut Vec<String>) -> Result<Job> {
+impl<'a> Job<'a> {
+    fn deb(ctx: &Context, binaries: &'a Binaries) -> Result<Job<'a>> {
         let tree = layout::install_tree(ctx.app, &binaries.files, layout::Flavour::Deb, ctx.epoch)?;
-        let depends = deb::depends(ctx.app, &binaries.needs, ctx.arch, warnings);
-        Ok(Job::Deb { tree, depends })
+        Ok(Job::Deb { tree, needs: &binaries.needs })
     }
 
-    fn rpm(ctx: &Context, binaries: &Binaries) -> Result<Job> {
+    fn rpm(ctx: &Context, binaries: &Binaries) -> Result<Job<'a>> {
         let tree = layout::install_tree(ctx.app, &binaries.files, layout::Flavour::Rpm, ctx.epoch)?;
         let computed: BTreeSet<String> = binaries.needs.iter().flat_map(elf::rpm_requires).collect();
         Ok(Job::Rpm { tree, requires: rpm::requires(ctx.app, computed) })
     }
 
-    fn appimage(ctx: &Context, binaries: &Binaries, warnings: &mut Vec<String>) -> Result<Job> {
+    fn appimage(ctx: &Context, binaries: &Binaries) -> Result<Job<'a>> {
         let (app, arch) = (ctx.app, ctx.arch);
+        let mut warnings = Vec::new();
         let mut tree = layout::install_tree(app, &binaries.files, layout::Flavour::Rpm, ctx.epoch)?;
         let mut with_libraries = false;
         if app.config.appimage.bundle_libraries {
-            for (soname, data) in appimage::private_libraries(app, &binaries.needs, arch, warnings)? {
+            for (soname, data) in appimage::private_libraries(app, &binaries.needs, arch, &mut warnings)? {
                 tree.file(format!("usr/lib/{soname}"), 0o755, data);
                 with_libraries = true;
             }
@@ -148,7 +159,15 @@ impl Job {
             }
             None => None,
         };
-        Ok(Job::AppImage { tree, with_libraries, launcher })
+        Ok(Job::AppImage { tree, with_libraries, launcher, warnings })
+    }
+
+    /// The warnings of preparing it.
+    fn warnings(&self) -> &[String] {
+        match self {
+            Job::AppImage { warnings, .. } => warnings,
+            Job::Deb { .. } | Job::Rpm { .. } => &[],
+        }
     }
 
     /// The format's name in messages.
@@ -160,18 +179,21 @@ impl Job {
         }
     }
 
-    fn build(&self, app: &App, arch: Arch, epoch: u64) -> Result<Vec<Artifact>> {
+    fn build(&self, app: &App, arch: Arch, epoch: u64) -> Result<Built> {
         let installer = |format, name, bytes| Artifact::file(format, Role::Installer, name, bytes, vec![arch]);
         match self {
-            Job::Deb { tree, depends } => {
-                let bytes = deb::build(app, tree, depends, arch, epoch)?;
-                Ok(vec![installer(Format::Deb, deb::file_name(app, arch), bytes)])
+            Job::Deb { tree, needs } => {
+                let (bytes, warnings) = deb::build(app, tree, needs, arch, epoch)?;
+                Ok(Built { artifacts: vec![installer(Format::Deb, deb::file_name(app, arch), bytes)], warnings })
             }
             Job::Rpm { tree, requires } => {
                 let bytes = rpm::build(app, tree, requires, arch, epoch)?;
-                Ok(vec![installer(Format::Rpm, rpm::file_name(app, arch), bytes)])
+                Ok(Built {
+                    artifacts: vec![installer(Format::Rpm, rpm::file_name(app, arch), bytes)],
+                    warnings: vec![],
+                })
             }
-            Job::AppImage { tree, with_libraries, launcher } => {
+            Job::AppImage { tree, with_libraries, launcher, .. } => {
                 let bytes = appimage::build(app, tree, arch, epoch, *with_libraries, launcher.as_deref())?;
                 let name = appimage::file_name(app, arch);
                 // The `.zsync` file that the embedded update information points at, for AppImageUpdate.
@@ -181,7 +203,8 @@ impl Job {
                         let zsync = zsync::make(&bytes, &name, epoch);
                         Artifact::file(Format::AppImage, Role::Zsync, zsync_name, zsync, vec![arch])
                     });
-                Ok(std::iter::once(installer(Format::AppImage, name, bytes)).chain(zsync).collect())
+                let artifacts = std::iter::once(installer(Format::AppImage, name, bytes)).chain(zsync).collect();
+                Ok(Built { artifacts, warnings: Vec::new() })
             }
         }
     }
