@@ -105,7 +105,7 @@ impl Db {
     /// the window [`Db::compact_health`] keeps ids for), or comes again later in the same batch, is skipped; the
     /// others add to their hourly counters. Returns, for each event, whether it was counted (`false`: a duplicate).
     ///
-    /// The statements are few whatever the batch's size: the ids are inserted [`ROWS_PER_STATEMENT`] at a time with
+    /// The statements are few whatever the batch's size: the ids are inserted `ROWS_PER_STATEMENT` at a time with
     /// `ON CONFLICT DO NOTHING RETURNING` (the rows returned are the new ids), and the counters are summed per row
     /// before one multi-row upsert, so each counter row appears once per statement (PostgreSQL refuses to update a
     /// row twice in one).

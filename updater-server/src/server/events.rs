@@ -238,7 +238,7 @@ const MAX_INDEXED_VERSIONS: usize = 1024;
 /// change to releases (on any replica) invalidates that cache, so an entry of another generation is read again, and
 /// one read while a change committed is never taken for current. Apps that do not exist are not kept (an app may be
 /// created at any time, and a flood of made-up names must not fill memory); the versions of an existing app are kept
-/// whether released or not, at most [`MAX_INDEXED_VERSIONS`], so made-up versions cost one read each at worst.
+/// whether released or not, at most `MAX_INDEXED_VERSIONS`, so made-up versions cost one read each at worst.
 #[derive(Debug, Default)]
 pub struct ReleaseIndex {
     apps: Mutex<HashMap<String, IndexedApp>>,
