@@ -97,8 +97,23 @@ impl Wine {
         panic!("`wine reg query {key} /s` failed three times:\n{}", attempts.join("\n"));
     }
 
-    /// The uninstall entries under `root` (`HKLM`, `HKCU`): for each, its `DisplayName` and `DisplayVersion`.
+    /// The uninstall entries under `root` (`HKLM`, `HKCU`): for each, its `DisplayName` and `DisplayVersion`, read until
+    /// two readings in a row agree. Right after `msiexec` returned, Wine's `reg` has been seen to list an entry in one
+    /// reading and not in the next (exit status 1, "no such key", though the key is there), so one reading cannot be
+    /// taken for the registry's state.
     fn uninstall_entries_of(&self, root: &str) -> Vec<(String, String)> {
+        let mut readings = vec![self.read_uninstall_entries(root)];
+        for _ in 0..5 {
+            let next = self.read_uninstall_entries(root);
+            if readings.last() == Some(&next) {
+                return next;
+            }
+            readings.push(next);
+        }
+        panic!("the uninstall entries under {root} never read the same twice in a row: {readings:?}");
+    }
+
+    fn read_uninstall_entries(&self, root: &str) -> Vec<(String, String)> {
         let text = self.reg_query(&format!("{root}\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall"));
         let value = |line: &str, name: &str| {
             let mut words = line.split_whitespace();
