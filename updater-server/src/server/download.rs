@@ -24,6 +24,7 @@ use millennium_update_protocol::{Target, Version};
 
 use super::front::SendFile;
 use super::{AppState, DownloadMode};
+use crate::db::ReleaseRow;
 use crate::error::{Error, Result};
 use crate::names::{AppId, check_file_name};
 
@@ -94,16 +95,10 @@ pub async fn download(
     Path((app, version, target, file)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let app = AppId::parse(&app)?;
-    let version = Version::parse(&version).map_err(|source| Error::protocol("version", source))?;
-    let target: Target = target.parse().map_err(|source| Error::protocol("target", source))?;
+    let (app, version, target) = parse_release_path(&app, &version, &target)?;
     check_file_name(&file)?;
-
     let missing = || Error::not_found(format!("artifact `{file}` of {app} {version}"));
-    let release = state.db().release(&app, &version.to_string()).await?.ok_or_else(missing)?;
-    if release.yanked {
-        return Err(Error::Gone { what: format!("release {version} of app `{app}`") });
-    }
+    let release = served_release(&state, &app, &version, missing).await?;
     let artifacts = state.db().artifacts(release.id).await?;
     let artifact =
         artifacts.iter().find(|a| a.target == target.to_string() && a.file_name == file).ok_or_else(missing)?;
@@ -122,16 +117,10 @@ pub async fn delta(
     Path((app, version, target, from)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    let app = AppId::parse(&app)?;
-    let version = Version::parse(&version).map_err(|source| Error::protocol("version", source))?;
-    let target: Target = target.parse().map_err(|source| Error::protocol("target", source))?;
+    let (app, version, target) = parse_release_path(&app, &version, &target)?;
     let from = Blake2b256::parse_hex(&from, "from").map_err(|source| Error::protocol("delta base", source))?;
-
     let missing = || Error::not_found(format!("delta from {from} to {app} {version} for {target}"));
-    let release = state.db().release(&app, &version.to_string()).await?.ok_or_else(missing)?;
-    if release.yanked {
-        return Err(Error::Gone { what: format!("release {version} of app `{app}`") });
-    }
+    let release = served_release(&state, &app, &version, missing).await?;
     let delta = state.db().delta(release.id, &target.to_string(), &from.to_hex()).await?.ok_or_else(missing)?;
     let full = state.db().artifacts(release.id).await?.into_iter().find(|a| a.target == delta.target);
     let size = u64::try_from(delta.size).map_err(|_| Error::Internal(format!("stored size {}", delta.size)))?;
@@ -140,6 +129,28 @@ pub async fn delta(
     let blob = Blob { sha256: &delta.sha256, size, created_at: release.created_at, file_name: &file };
     let counted = Counted { app: app.as_str(), kind: "delta", saved };
     send_blob(&state, &method, &headers, blob, counted).await
+}
+
+/// The app, version and target segments of a download path (also the metadata tree's `files/` and `deltas/`).
+pub(super) fn parse_release_path(app: &str, version: &str, target: &str) -> Result<(AppId, Version, Target)> {
+    let app = AppId::parse(app)?;
+    let version = Version::parse(version).map_err(|source| Error::protocol("version", source))?;
+    let target: Target = target.parse().map_err(|source| Error::protocol("target", source))?;
+    Ok((app, version, target))
+}
+
+/// The release whose files a path names: `missing()` when there is none, `410 Gone` once it is yanked.
+pub(super) async fn served_release(
+    state: &AppState,
+    app: &AppId,
+    version: &Version,
+    missing: impl FnOnce() -> Error,
+) -> Result<ReleaseRow> {
+    let release = state.db().release(app, &version.to_string()).await?.ok_or_else(missing)?;
+    if release.yanked {
+        return Err(Error::Gone { what: format!("release {version} of app `{app}`") });
+    }
+    Ok(release)
 }
 
 /// A stored blob to send.

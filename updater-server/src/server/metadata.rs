@@ -58,7 +58,7 @@ use millennium_update_admin::report::display_chain;
 use millennium_update_protocol::metadata::{
     ChannelHead, Envelope, Freshness, Kind, Root, SPEC_VERSION, TrustState, YanksPin, freshness_sequence_at,
 };
-use millennium_update_protocol::{Target, Version, delta};
+use millennium_update_protocol::{Version, delta};
 use time::OffsetDateTime;
 
 use super::{AppState, Auth};
@@ -415,17 +415,9 @@ pub async fn deltas_index(
     State(state): State<AppState>,
     Path((app, version, target)): Path<(String, String, String)>,
 ) -> Result<Response> {
-    let app = AppId::parse(&app)?;
-    let version = Version::parse(&version).map_err(|source| Error::protocol("version", source))?;
-    let target: Target = target.parse().map_err(|source| Error::protocol("target", source))?;
-    let release = state
-        .db()
-        .release(&app, &version.to_string())
-        .await?
-        .ok_or_else(|| Error::not_found(format!("release {version} of app `{app}`")))?;
-    if release.yanked {
-        return Err(Error::Gone { what: format!("release {version} of app `{app}`") });
-    }
+    let (app, version, target) = super::download::parse_release_path(&app, &version, &target)?;
+    let missing = || Error::not_found(format!("release {version} of app `{app}`"));
+    let release = super::download::served_release(&state, &app, &version, missing).await?;
     let target = target.to_string();
     let mut rows: Vec<_> = state.db().deltas_to(release.id).await?.into_iter().filter(|d| d.target == target).collect();
     rows.sort_by_key(|d| std::cmp::Reverse(d.from_release_id));
