@@ -14,7 +14,7 @@ use millennium_testing::rust_builds::{self, Builds};
 use millennium_testing::server::{RegisteredApp, TestServer};
 use millennium_update_admin::api::{PublishRequest, Scope};
 use millennium_update_protocol::BundleType;
-use millennium_updater::{Transfer, Updater};
+use millennium_updater::{Transfer, Updater, UpdaterBuilder};
 
 const APP: &str = "demo";
 
@@ -89,16 +89,8 @@ impl World {
 
     /// An updater on the secure check, reading the server's signed metadata tree.
     fn secure_updater(&self, exe: &Path) -> Updater {
-        Updater::builder()
-            .metadata_url(format!("{}/metadata/{APP}", self.server.url))
-            .pubkey(self.app.key.public_key().to_text(Format::Minisign))
-            .current_version("1.0.0")
-            .app_id(APP)
-            .executable(exe)
-            .bundle_type(None)
-            .state_dir(self.server.dir.path().join("state"))
-            .build()
-            .unwrap()
+        let builder = self.installed(exe, None).metadata_url(format!("{}/metadata/{APP}", self.server.url));
+        builder.pubkey(self.app.key.public_key().to_text(Format::Minisign)).build().unwrap()
     }
 
     fn endpoint(&self, bundle: bool) -> String {
@@ -107,16 +99,18 @@ impl World {
     }
 
     fn updater(&self, exe: &Path, bundle: Option<BundleType>) -> Updater {
+        let builder = self.installed(exe, bundle).endpoint(self.endpoint(bundle.is_some()));
+        builder.pubkey(self.app.key.public_key().to_text(Format::Tauri)).build().unwrap()
+    }
+
+    /// What both checks share: version 1.0.0 of the app installed as `exe`, its state beside the server's data.
+    fn installed(&self, exe: &Path, bundle: Option<BundleType>) -> UpdaterBuilder {
         Updater::builder()
-            .endpoint(self.endpoint(bundle.is_some()))
-            .pubkey(self.app.key.public_key().to_text(Format::Tauri))
             .current_version("1.0.0")
             .app_id(APP)
             .executable(exe)
             .bundle_type(bundle)
             .state_dir(self.server.dir.path().join("state"))
-            .build()
-            .unwrap()
     }
 
     /// `data` installed as the app (executable).
