@@ -33,8 +33,13 @@ impl ServerBinary {
     /// The binary in the profile directory of the test calling this (`target/debug/`, beside `deps/`), where a
     /// workspace test run builds it. Panics, saying how to build it, when it is missing or older than the server
     /// library this test was linked with (a run of only another crate's tests does not rebuild it).
+    ///
+    /// That library is one of the server's `.rlib`s in `deps/` written before this test was linked: builds of other
+    /// feature sets write theirs there too, even while the tests run (`updatable::binary` runs `cargo build`), and
+    /// clippy and rustdoc write `.rmeta`s, so neither a later file nor a metadata-only one says this binary is stale.
     pub fn beside_tests() -> Self {
         let test = std::env::current_exe().unwrap();
+        let linked = std::fs::metadata(&test).and_then(|m| m.modified()).unwrap();
         let deps = test.parent().unwrap();
         let binary = deps.parent().unwrap().join("millennium-update-server");
         let hint =
@@ -45,8 +50,13 @@ impl ServerBinary {
         let library = std::fs::read_dir(deps)
             .unwrap()
             .filter_map(Result::ok)
-            .filter(|entry| entry.file_name().to_string_lossy().starts_with("libmillennium_update_server-"))
+            .filter(|entry| {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                name.starts_with("libmillennium_update_server-") && name.ends_with(".rlib")
+            })
             .filter_map(|entry| entry.metadata().and_then(|m| m.modified()).ok())
+            .filter(|written| *written <= linked)
             .max()
             .unwrap_or(SystemTime::UNIX_EPOCH);
         assert!(
