@@ -257,10 +257,28 @@ impl Metrics {
         self.requests.add(&[route, method_label(method), &status.to_string()], 1);
     }
 
+    /// The counter [`Metrics::request`] adds to, for a caller that counts the same request many times (a reused
+    /// answer: `server::updates::ReusedAnswer`). Series are never removed, so the handle stays the one rendered.
+    pub fn request_counter(&self, route: &str, method: &str, status: u16) -> Arc<AtomicU64> {
+        self.requests.counter(&[route, method_label(method), &status.to_string()])
+    }
+
     /// Counts an update check. `target` is the platform key asked for (`linux-x86_64-deb`), or `latest.json`;
     /// `result` is `update` or `no_update`.
     pub fn update_check(&self, app: &str, channel: &str, version: &str, target: &str, result: &str) {
         self.checks.add(&[app, channel, version, target, result], 1);
+    }
+
+    /// The counter [`Metrics::update_check`] adds to (see [`Metrics::request_counter`]).
+    pub fn update_check_counter(
+        &self,
+        app: &str,
+        channel: &str,
+        version: &str,
+        target: &str,
+        result: &str,
+    ) -> Arc<AtomicU64> {
+        self.checks.counter(&[app, channel, version, target, result])
     }
 
     /// Counts the webview report of an update check: `backend` and `webview` are fixed words (see

@@ -73,8 +73,7 @@ impl TestServer {
         let config = configure(ServerConfig::new(&url, MAX_UPLOAD_SIZE).unwrap());
         let state = AppState::open(&backend(&data).storage(&data), config, Some(ADMIN_TOKEN)).await.unwrap().state;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let router = millennium_update_server::app(state.clone());
-        tokio::spawn(millennium_update_server::server::serve_on(listener, router, async {
+        tokio::spawn(millennium_update_server::server::serve_on(listener, state.clone(), async {
             let _ = stopped.await;
         }));
         let admin = Client::new(&url, ADMIN_TOKEN).unwrap();

@@ -7,6 +7,9 @@
 //! authentication, limits, metrics and headers are identical; only the response is written by the front, its head
 //! encoded as hyper encodes it ([`millennium_http1::encode_head`]), in one `send` with the body for a small answer.
 //!
+//! An update check whose URL was answered before is answered with that answer, kept whole with the counters it adds
+//! to ([`updates::reuse`]), without the router: routing, extracting and handling a check cost more than writing it.
+//!
 //! Local-file downloads (whole file or a single range: a response carrying a [`SendFile`] extension, deltas included)
 //! are sent with `sendfile(2)` on a corked socket (`TCP_CORK`, as nginx's `tcp_nopush`): the head goes out with the
 //! file's first bytes, then the file goes from the page cache to the socket without a copy through this process. Object-store blobs and every other body are written
@@ -34,7 +37,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, HttpBody};
-use axum::http::{HeaderValue, Request, header};
+use axum::http::{HeaderValue, Method, Request, header};
 use bytes::{Buf, Bytes, BytesMut};
 use millennium_http1::{Declared, Framing, Parsed, connection_close};
 use rustix::net::SendFlags;
@@ -44,7 +47,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::events::PeerAddr;
-use super::{HEADER_READ_TIMEOUT, MAX_URI_LEN};
+use super::{AppState, HEADER_READ_TIMEOUT, MAX_URI_LEN, updates};
 
 /// How long a connection may wait for its next request (nginx's `keepalive_timeout`).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
@@ -96,10 +99,27 @@ pub struct SendFile {
     pub sent: Arc<AtomicU64>,
 }
 
+/// What requests are served with: the server's [`super::app`], and its state, for the update checks the front answers
+/// with their kept answers ([`updates::reuse`]) without the router.
+#[derive(Debug, Clone)]
+pub(super) struct Service {
+    router: Router,
+    state: AppState,
+    /// Whether request logs are written: the router's layer writes them, and the front writes the same for the
+    /// answers it gives without the router.
+    logs: bool,
+}
+
+impl Service {
+    pub fn new(state: AppState) -> Self {
+        Self { router: super::app(state.clone()), state, logs: super::request_logs() }
+    }
+}
+
 /// What all connections of a runtime share.
 #[derive(Debug)]
 pub(super) struct Shared {
-    pub router: Router,
+    pub service: Service,
     pub http: hyper::server::conn::http1::Builder,
     pub options: HttpOptions,
 }
@@ -227,8 +247,28 @@ async fn respond(
     mut request: Request<Body>,
 ) -> io::Result<bool> {
     let method = request.method().clone();
+    let write = shared.options.timeouts.write;
+    // Not while stopping: the answer must then say `connection: close`, as the router's path does.
+    if method == Method::GET
+        && !*shutdown.borrow()
+        && let Some(answer) = updates::reuse(&shared.service.state, &request)
+    {
+        let log = shared.service.logs.then(|| super::RequestLog::start(&request));
+        drop(request);
+        let declared =
+            if answer.body.is_empty() { Declared::Nothing } else { Declared::Known(answer.body.len() as u64) };
+        let mut out = Vec::with_capacity(256 + answer.body.len());
+        let head = millennium_http1::encode_head(&mut out, &method, answer.status, &answer.headers, declared);
+        out.extend_from_slice(&answer.body);
+        if let Some(log) = log {
+            // As the router's layer does: once the answer is made, before it is sent.
+            log.finish(answer.status);
+        }
+        send_all(stream, &out, write).await?;
+        return Ok(head.keep_alive);
+    }
     request.extensions_mut().insert(PeerAddr(peer.ip()));
-    let response = match tower::ServiceExt::oneshot(shared.router.clone(), request).await {
+    let response = match tower::ServiceExt::oneshot(shared.service.router.clone(), request).await {
         Ok(response) => response,
         Err(never) => match never {},
     };
@@ -252,7 +292,6 @@ async fn respond(
     };
     let mut out = Vec::with_capacity(512);
     let head = millennium_http1::encode_head(&mut out, &method, parts.status, &parts.headers, declared);
-    let write = shared.options.timeouts.write;
     match head.framing {
         Framing::Length(0) => send_all(stream, &out, write).await?,
         Framing::Length(len) => match parts.extensions.remove::<SendFile>() {
@@ -364,7 +403,7 @@ async fn hand_off(
     mut shutdown: watch::Receiver<bool>,
 ) {
     // The peer address, for the event endpoint's per-IP rate limit ([`PeerAddr`]).
-    let router = tower::Layer::layer(&axum::Extension(PeerAddr(peer.ip())), shared.router.clone());
+    let router = tower::Layer::layer(&axum::Extension(PeerAddr(peer.ip())), shared.service.router.clone());
     let service = hyper_util::service::TowerToHyperService::new(router);
     let io = hyper_util::rt::TokioIo::new(Replay { prefix, stream });
     let mut connection = std::pin::pin!(shared.http.serve_connection(io, service));

@@ -47,7 +47,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use millennium_update_admin::api::{ErrorBody, ErrorDetail, Health};
-use tower_http::trace::{DefaultOnResponse, MakeSpan, TraceLayer};
+use tower_http::trace::{DefaultOnRequest, DefaultOnResponse, MakeSpan, TraceLayer};
 use tracing::Level;
 
 use crate::blobs::{BlobStore, StorageUrl};
@@ -530,9 +530,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_and_limit));
     // Request logs: left out entirely when the log filter drops them, as the layer costs every request.
-    let logged = tracing::enabled!(target: "tower_http::trace::make_span", Level::INFO)
-        || tracing::enabled!(target: "tower_http::trace::on_response", Level::INFO);
-    let router = if logged {
+    let router = if request_logs() {
         router.layer(
             TraceLayer::new_for_http()
                 .make_span_with(RequestSpan)
@@ -542,6 +540,36 @@ pub fn app(state: AppState) -> Router {
         router
     };
     router.with_state(state)
+}
+
+/// Whether the log filter keeps request logs (tower-http's `TraceLayer`).
+pub(super) fn request_logs() -> bool {
+    tracing::enabled!(target: "tower_http::trace::make_span", Level::INFO)
+        || tracing::enabled!(target: "tower_http::trace::on_response", Level::INFO)
+}
+
+/// The request log of an answer given without the router (a reused answer: [`updates::reuse`]): the span and the
+/// lines the router's `TraceLayer` writes for a successful request.
+pub(super) struct RequestLog {
+    span: tracing::Span,
+    started: std::time::Instant,
+}
+
+impl RequestLog {
+    pub(super) fn start<B>(request: &axum::http::Request<B>) -> Self {
+        use tower_http::trace::OnRequest as _;
+        let span = RequestSpan.make_span(request);
+        DefaultOnRequest::new().on_request(request, &span);
+        Self { span, started: std::time::Instant::now() }
+    }
+
+    pub(super) fn finish(self, status: axum::http::StatusCode) {
+        use tower_http::trace::OnResponse as _;
+        let mut response = axum::http::Response::new(());
+        *response.status_mut() = status;
+        let _entered = self.span.enter();
+        DefaultOnResponse::new().level(Level::INFO).on_response(&response, self.started.elapsed(), &self.span);
+    }
 }
 
 /// Longest request method written whole in the request log; longer ones are cut, with `…`.
@@ -761,7 +789,7 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
         storage = %options.storage.blobs,
         "listening"
     );
-    let mut workers = workers::Workers::start(options.http_workers, &app(state.clone()), options.http)
+    let mut workers = workers::Workers::start(options.http_workers, &front::Service::new(state.clone()), options.http)
         .map_err(|e| Error::Internal(format!("could not start the HTTP workers: {e}")))?;
     let background = replicas::start(&state);
     accept_until(listener, shutdown_signal(), |stream, peer| workers.dispatch(stream, peer)).await;
@@ -785,10 +813,11 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long in-flight requests get to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-/// Serves `router` on `listener` over HTTP/1.1, on the current runtime, until `shutdown` completes, then lets
-/// in-flight requests finish (for at most [`SHUTDOWN_GRACE`]). `serve` spreads connections over [`workers`] instead.
-pub async fn serve_on(listener: tokio::net::TcpListener, router: Router, shutdown: impl Future<Output = ()>) {
-    let connections = Connections::new(router, front::HttpOptions::default());
+/// Serves the server's [`app`] on `listener` over HTTP/1.1, on the current runtime, until `shutdown` completes, then
+/// lets in-flight requests finish (for at most [`SHUTDOWN_GRACE`]). `serve` spreads connections over [`workers`]
+/// instead.
+pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState, shutdown: impl Future<Output = ()>) {
+    let connections = Connections::new(front::Service::new(state), front::HttpOptions::default());
     accept_until(listener, shutdown, |stream, peer| connections.serve(stream, peer)).await;
     connections.finish().await;
 }
@@ -827,13 +856,13 @@ struct Connections {
 }
 
 impl Connections {
-    fn new(router: Router, options: front::HttpOptions) -> Self {
+    fn new(service: front::Service, options: front::HttpOptions) -> Self {
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(hyper_util::rt::TokioTimer::new())
             .header_read_timeout(options.timeouts.header_read)
             .max_buf_size(front::MAX_HEAD)
             .max_headers(millennium_http1::MAX_HEADER_LINES);
-        let shared = Arc::new(front::Shared { router, http, options });
+        let shared = Arc::new(front::Shared { service, http, options });
         Self { shared, shutdown: tokio::sync::watch::Sender::new(false) }
     }
 

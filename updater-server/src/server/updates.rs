@@ -32,13 +32,24 @@
 //! Every answer of an (app, channel) is prepared once, serialized, and kept in an [`AnswerCache`] until a publish,
 //! promote, rollout change or yank invalidates it; a check then only filters by rollout bucket and version. Channels
 //! an app has no release in are answered from memory too, without being cached one by one.
+//!
+//! # Answers reused by URL
+//!
+//! Most checks repeat one another exactly: every install of a release asks the same URL. So each answer is also kept
+//! whole by its request URL ([`ReusedAnswer`]: status, headers, body, and handles on the counters it adds to), and
+//! the HTTP front answers the next `GET` of that URL with it ([`reuse`]) without the router, the extractors, the
+//! handler or a label lookup, counting it exactly as the handler would. What else a request carries decides whether
+//! its answer may be reused: an `X-Millennium-Installed` header (a delta answer) never; an install id in the header
+//! only when no release of the channel is at a partial rollout (then the id cannot change the answer; it is still
+//! checked); a webview report always (it changes only which counter the check adds to, judged per request). The URLs
+//! go with the rest of the cache at every change.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{MatchedPath, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use millennium_update_protocol::delta::{self, DeltaOffer};
@@ -131,6 +142,87 @@ pub struct AnswerCache {
     loads: AtomicU64,
     /// How many times the cache was full and started over (for `/metrics`).
     overflows: AtomicU64,
+    /// How many checks were answered with an answer kept for their URL (for `/metrics`).
+    reuses: AtomicU64,
+    /// Request URL → the whole answer it was given.
+    reused: RwLock<ReusedUrls>,
+}
+
+/// Most request URLs whose answers are kept whole; past it, or past [`MAX_REUSED_URL_BYTES`] of URLs, they start
+/// over. URLs are the clients' choice (a made-up current version is a new URL), so both bounds hold whatever they send.
+const MAX_REUSED_URLS: usize = 16 * 1024;
+
+/// Most bytes of request URLs kept with [`ReusedAnswer`]s (a URL is at most [`super::MAX_URI_LEN`] bytes).
+const MAX_REUSED_URL_BYTES: usize = 4 * 1024 * 1024;
+
+/// The answers kept by request URL, and the bytes of their URLs.
+#[derive(Debug, Default)]
+struct ReusedUrls {
+    answers: HashMap<Box<str>, Arc<ReusedAnswer>>,
+    url_bytes: usize,
+}
+
+/// An update check's whole answer, kept by its request URL (see the module documentation).
+#[derive(Debug)]
+pub struct ReusedAnswer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    /// Empty for `204 No Content`.
+    pub body: Bytes,
+    /// Whether a request with an install id in its header gets this answer too: no release of the channel is at a
+    /// partial rollout. (An id in the query is part of the URL.)
+    any_install: bool,
+    /// The counters the check added one to: its route and status, and its update-check labels.
+    requests: Arc<AtomicU64>,
+    checks: Arc<AtomicU64>,
+    /// The (app, version) counted for adoption, when the version is one the channel offers.
+    adoption: Option<(String, String)>,
+    /// What a webview report is judged against: the labels, the platform the route names, and the minimums of the
+    /// release offered.
+    webview_app: String,
+    webview_channel: String,
+    webview_os: Option<Os>,
+    min_webview: Option<WebviewMinimums>,
+}
+
+impl ReusedAnswer {
+    /// Counts one more check answered with this: as the handler counted the check it was made for, with the webview
+    /// report of `headers` judged anew.
+    fn count(&self, state: &AppState, headers: &HeaderMap) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.checks.fetch_add(1, Ordering::Relaxed);
+        if let Some((app, version)) = &self.adoption {
+            state.adoption().count(app, version);
+        }
+        if let Some((backend, status)) = webview_status(headers, self.webview_os, self.min_webview.as_ref()) {
+            state.metrics().webview_check(&self.webview_app, &self.webview_channel, backend, status);
+        }
+    }
+}
+
+/// The kept answer to `request`, counted as answered, when there is one and the request may get it (see the module
+/// documentation); `None` sends the request through the router.
+pub(super) fn reuse(state: &AppState, request: &axum::http::Request<axum::body::Body>) -> Option<Arc<ReusedAnswer>> {
+    let headers = request.headers();
+    if headers.contains_key(delta::INSTALLED_HEADER) || super::request_limit_error(request).is_some() {
+        return None;
+    }
+    let answer = state.cache().reused(request.uri().path_and_query()?.as_str())?;
+    if let Some(id) = headers.get(rollout::INSTALL_ID_HEADER) {
+        // A malformed id is the handler's to refuse.
+        if !answer.any_install || id.to_str().map_or(true, |id| rollout::check_install_id(id).is_err()) {
+            return None;
+        }
+    }
+    answer.count(state, headers);
+    state.cache().reuses.fetch_add(1, Ordering::Relaxed);
+    Some(answer)
+}
+
+/// Whether the answer to a check with `headers` may be kept for its URL, given whether any release of the channel is
+/// at a partial rollout (see the module documentation).
+fn reusable(headers: &HeaderMap, any_install: bool) -> bool {
+    !headers.contains_key(delta::INSTALLED_HEADER) && (any_install || !headers.contains_key(rollout::INSTALL_ID_HEADER))
 }
 
 /// What the cache holds for one app.
@@ -149,6 +241,28 @@ impl AnswerCache {
         self.generation.fetch_add(1, Ordering::SeqCst);
         entries.clear();
         self.len.store(0, Ordering::SeqCst);
+        // After the generation moved: an answer kept from now on was made before it and is refused by `remember`.
+        *self.reused.write().unwrap_or_else(PoisonError::into_inner) = ReusedUrls::default();
+    }
+
+    /// Keeps `answer` for `url` when no change happened since `generation` was read (before the check read its
+    /// answers).
+    fn remember(&self, url: &str, generation: u64, answer: ReusedAnswer) {
+        let mut reused = self.reused.write().unwrap_or_else(PoisonError::into_inner);
+        if self.generation.load(Ordering::SeqCst) != generation || reused.answers.contains_key(url) {
+            return;
+        }
+        if reused.answers.len() >= MAX_REUSED_URLS || reused.url_bytes + url.len() > MAX_REUSED_URL_BYTES {
+            *reused = ReusedUrls::default();
+            self.overflows.fetch_add(1, Ordering::Relaxed);
+        }
+        reused.url_bytes += url.len();
+        reused.answers.insert(url.into(), Arc::new(answer));
+    }
+
+    /// The answer kept for `url`.
+    fn reused(&self, url: &str) -> Option<Arc<ReusedAnswer>> {
+        self.reused.read().unwrap_or_else(PoisonError::into_inner).answers.get(url).cloned()
     }
 
     /// How many times the cache was invalidated: every change to releases makes it larger, so what was read from the
@@ -229,6 +343,18 @@ impl AnswerCache {
                 self.len.load(Ordering::SeqCst),
             ),
             (
+                "millennium_answer_cache_urls",
+                "gauge",
+                "Request URLs whose whole update answer is held in memory and reused.",
+                self.reused.read().unwrap_or_else(PoisonError::into_inner).answers.len() as u64,
+            ),
+            (
+                "millennium_answer_cache_reuses_total",
+                "counter",
+                "Update checks answered with the whole answer kept for their URL.",
+                self.reuses.load(Ordering::Relaxed),
+            ),
+            (
                 "millennium_answer_cache_loads_total",
                 "counter",
                 "Update answers read from the database because they were not in memory.",
@@ -237,7 +363,7 @@ impl AnswerCache {
             (
                 "millennium_answer_cache_overflows_total",
                 "counter",
-                "Times the answer cache was full and started over.",
+                "Times the answer cache, or its answers by URL, was full and started over.",
                 self.overflows.load(Ordering::Relaxed),
             ),
         ];
@@ -475,37 +601,106 @@ fn raw_segments(uri: &Uri, n: usize) -> Result<Vec<&str>> {
     Ok(segments[segments.len() - n..].to_vec())
 }
 
+/// What the update endpoints know of a request besides its query: its URL and route (to keep the answer for the
+/// URL) and its headers (taken from the request: no extractor after this one sees them).
+#[derive(Debug)]
+pub struct CheckRequest {
+    uri: Uri,
+    route: MatchedPath,
+    headers: HeaderMap,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CheckRequest {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        let route = parts.extensions.get::<MatchedPath>().cloned().unwrap_or_else(|| {
+            unreachable!("the update endpoints are routes of the router, which names them in every request")
+        });
+        Ok(Self { uri: parts.uri.clone(), route, headers: std::mem::take(&mut parts.headers) })
+    }
+}
+
+impl CheckRequest {
+    /// Keeps the answer `response` with `body` for this request's URL, when it may be reused (see the module
+    /// documentation); `generation` is the cache's, read before the answers were.
+    fn remember(&self, state: &AppState, generation: u64, response: &Response, body: Bytes, counted: Counted<'_>) {
+        let any_install = counted.answers.releases.iter().all(|release| release.rollout >= 100);
+        let Some(url) = self.uri.path_and_query() else { return };
+        if !reusable(&self.headers, any_install) {
+            return;
+        }
+        let metrics = state.metrics();
+        let channel = counted.answers.label(counted.channel);
+        let answer = ReusedAnswer {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body,
+            any_install,
+            requests: metrics.request_counter(self.route.as_str(), "GET", response.status().as_u16()),
+            checks: metrics.update_check_counter(
+                counted.app.as_str(),
+                channel,
+                counted.version,
+                counted.target,
+                counted.result,
+            ),
+            adoption: counted.adopted.then(|| (counted.app.as_str().to_owned(), counted.version.to_owned())),
+            webview_app: counted.app.as_str().to_owned(),
+            webview_channel: channel.to_owned(),
+            webview_os: counted.webview_os,
+            min_webview: counted.min_webview.cloned(),
+        };
+        state.cache().remember(url.as_str(), generation, answer);
+    }
+}
+
+/// What a check counted, for [`CheckRequest::remember`].
+struct Counted<'a> {
+    app: &'a AppId,
+    channel: &'a Channel,
+    answers: &'a ChannelAnswers,
+    version: &'a str,
+    target: &'a str,
+    result: &'static str,
+    adopted: bool,
+    webview_os: Option<Os>,
+    min_webview: Option<&'a WebviewMinimums>,
+}
+
 /// `GET /{app}/{target}/{arch}/{current_version}`.
 pub async fn dynamic_check(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    request: CheckRequest,
     query: std::result::Result<Query<CheckQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response> {
     let query = query.map_err(|e| Error::bad_request(e.body_text()))?.0;
-    let segments = raw_segments(&uri, 4)?;
-    check(&state, &segments, None, &headers, &query).await
+    let segments = raw_segments(&request.uri, 4)?;
+    check(&state, &request, &segments, None, &query).await
 }
 
 /// `GET /{app}/{target}/{arch}/{current_version}/{bundle_type}`.
 pub async fn dynamic_check_bundle(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
+    request: CheckRequest,
     query: std::result::Result<Query<CheckQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response> {
     let query = query.map_err(|e| Error::bad_request(e.body_text()))?.0;
-    let segments = raw_segments(&uri, 5)?;
-    check(&state, &segments[..4], Some(segments[4]), &headers, &query).await
+    let segments = raw_segments(&request.uri, 5)?;
+    check(&state, &request, &segments[..4], Some(segments[4]), &query).await
 }
 
 async fn check(
     state: &AppState,
+    request: &CheckRequest,
     segments: &[&str],
     bundle_type: Option<&str>,
-    headers: &HeaderMap,
     query: &CheckQuery,
 ) -> Result<Response> {
+    let headers = &request.headers;
     let [app, os, arch, current] = segments else {
         return Err(Error::Internal("route shape".into()));
     };
@@ -517,6 +712,7 @@ async fn check(
         Version::from_request_segment(current).map_err(|source| Error::protocol("current version", source))?;
     let channel = channel(query)?;
     let install = install_id(headers, query)?;
+    let generation = state.cache().generation();
     let answers = state.cache().get(state, &app_id, &channel).await?;
 
     let keys = target.lookup_keys();
@@ -526,27 +722,37 @@ async fn check(
         .find_map(|release| {
             keys.iter().find_map(|key| release.dynamic.get(key).map(|body| (key, body))).map(|found| (release, found))
         });
-    if let Some((backend, status)) =
-        webview_status(headers, Some(target.os()), answer.map(|(release, _)| &release.min_webview))
-    {
+    let min_webview = answer.map(|(release, _)| &release.min_webview);
+    if let Some((backend, status)) = webview_status(headers, Some(target.os()), min_webview) {
         state.metrics().webview_check(app_id.as_str(), answers.label(&channel), backend, status);
     }
+    let version = current.to_string();
     // Adoption: only versions the channel offers, so clients cannot add made-up ones.
-    if answers.releases.iter().any(|release| release.version == current) {
-        state.adoption().count(app_id.as_str(), &current.to_string());
+    let adopted = answers.releases.iter().any(|release| release.version == current);
+    if adopted {
+        state.adoption().count(app_id.as_str(), &version);
     }
     let answer = match answer {
         Some((release, (key, body))) => Some(delta_answer(headers, release, key)?.unwrap_or_else(|| body.clone())),
         None => None,
     };
-    state.metrics().update_check(
-        app_id.as_str(),
-        answers.label(&channel),
-        &current.to_string(),
-        &target.to_string(),
-        if answer.is_some() { "update" } else { "no_update" },
-    );
-    Ok(answer.map_or_else(no_update, json_response))
+    let target_key = target.to_string();
+    let result = if answer.is_some() { "update" } else { "no_update" };
+    state.metrics().update_check(app_id.as_str(), answers.label(&channel), &version, &target_key, result);
+    let response = answer.clone().map_or_else(no_update, json_response);
+    let counted = Counted {
+        app: &app_id,
+        channel: &channel,
+        answers: &answers,
+        version: &version,
+        target: &target_key,
+        result,
+        adopted,
+        webview_os: Some(target.os()),
+        min_webview,
+    };
+    request.remember(state, generation, &response, answer.unwrap_or_default(), counted);
+    Ok(response)
 }
 
 /// The dynamic answer with the delta from the installed artifact the request names in `X-Millennium-Installed`, if
@@ -631,31 +837,41 @@ fn percent_decode_name(segment: &str) -> Result<String> {
 pub async fn static_manifest(
     State(state): State<AppState>,
     Path((app, channel)): Path<(String, String)>,
-    headers: HeaderMap,
+    request: CheckRequest,
     query: std::result::Result<Query<CheckQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response> {
+    let headers = &request.headers;
     let query = query.map_err(|e| Error::bad_request(e.body_text()))?.0;
     let app = AppId::parse(&app)?;
     let channel = Channel::parse(&channel)?;
-    let install = install_id(&headers, &query)?;
+    let install = install_id(headers, &query)?;
     let packager_only = packager_only(&query)?;
+    let generation = state.cache().generation();
     let answers = state.cache().get(&state, &app, &channel).await?;
     let offered = answers.offered(&app, install).next();
     let answer = offered
         .and_then(|release| if packager_only { release.packager_manifest.as_ref() } else { Some(&release.manifest) });
-    if let Some((backend, status)) =
-        webview_status(&headers, None, answer.and(offered).map(|release| &release.min_webview))
-    {
+    let min_webview = answer.and(offered).map(|release| &release.min_webview);
+    if let Some((backend, status)) = webview_status(headers, None, min_webview) {
         state.metrics().webview_check(app.as_str(), answers.label(&channel), backend, status);
     }
-    state.metrics().update_check(
-        app.as_str(),
-        answers.label(&channel),
-        "",
-        if packager_only { "latest.json?client=cargo-packager" } else { "latest.json" },
-        if answer.is_some() { "update" } else { "no_update" },
-    );
-    Ok(answer.map_or_else(no_update, |body| json_response(body.clone())))
+    let target = if packager_only { "latest.json?client=cargo-packager" } else { "latest.json" };
+    let result = if answer.is_some() { "update" } else { "no_update" };
+    state.metrics().update_check(app.as_str(), answers.label(&channel), "", target, result);
+    let response = answer.map_or_else(no_update, |body| json_response(body.clone()));
+    let counted = Counted {
+        app: &app,
+        channel: &channel,
+        answers: &answers,
+        version: "",
+        target,
+        result,
+        adopted: false,
+        webview_os: None,
+        min_webview,
+    };
+    request.remember(&state, generation, &response, answer.cloned().unwrap_or_default(), counted);
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -13,11 +13,10 @@
 use std::net::SocketAddr;
 use std::thread::JoinHandle;
 
-use axum::Router;
 use tokio::sync::{mpsc, oneshot};
 
 use super::Connections;
-use super::front::HttpOptions;
+use super::front::{HttpOptions, Service};
 
 /// A connection accepted on the main runtime, on its way to a worker.
 type Accepted = (std::net::TcpStream, SocketAddr);
@@ -38,8 +37,8 @@ pub fn default_count() -> usize {
 }
 
 impl Workers {
-    /// Starts `count` workers serving `router`.
-    pub fn start(count: usize, router: &Router, options: HttpOptions) -> std::io::Result<Self> {
+    /// Starts `count` workers serving `service`.
+    pub(super) fn start(count: usize, service: &Service, options: HttpOptions) -> std::io::Result<Self> {
         let mut workers =
             Self { senders: Vec::new(), next: 0, drained: Vec::new(), exits: Vec::new(), threads: Vec::new() };
         for index in 0..count.max(1) {
@@ -47,10 +46,10 @@ impl Workers {
             let (sender, receiver) = mpsc::unbounded_channel();
             let (drained_tx, drained_rx) = oneshot::channel();
             let (exit_tx, exit_rx) = oneshot::channel::<()>();
-            let router = router.clone();
+            let service = service.clone();
             let thread = std::thread::Builder::new().name(format!("http-worker-{index}")).spawn(move || {
                 runtime.block_on(async move {
-                    serve(receiver, router, options).await;
+                    serve(receiver, service, options).await;
                     let _ = drained_tx.send(());
                     let _ = exit_rx.await;
                 });
@@ -103,8 +102,8 @@ impl Workers {
 }
 
 /// One worker: serves the connections it is handed until the acceptor goes away, then finishes them.
-async fn serve(mut accepted: mpsc::UnboundedReceiver<Accepted>, router: Router, options: HttpOptions) {
-    let connections = Connections::new(router, options);
+async fn serve(mut accepted: mpsc::UnboundedReceiver<Accepted>, service: Service, options: HttpOptions) {
+    let connections = Connections::new(service, options);
     while let Some((stream, peer)) = accepted.recv().await {
         match tokio::net::TcpStream::from_std(stream) {
             Ok(stream) => connections.serve(stream, peer),

@@ -206,7 +206,7 @@ mod tests {
     use millennium_testing::http::{MockServer, Reply};
     use millennium_update_admin::api::{PublishRequest, Scope};
     use millennium_update_admin::client::{Client, UploadArtifact};
-    use millennium_update_server::{AppState, ServerConfig, StorageConfig, app, server::serve_on};
+    use millennium_update_server::{AppState, ServerConfig, StorageConfig, server::serve_on};
 
     use super::*;
 
@@ -227,7 +227,7 @@ mod tests {
             let config = ServerConfig::new(&url, 64 << 20).unwrap();
             let state =
                 AppState::open(&StorageConfig::local(&dir.join("data")), config, Some(ADMIN)).await.unwrap().state;
-            tokio::spawn(serve_on(listener, app(state), std::future::pending()));
+            tokio::spawn(serve_on(listener, state, std::future::pending()));
             let admin = Client::new(&url, ADMIN).unwrap();
             admin.create_app("demo", &key.public_key().to_text(Format::Minisign)).await.unwrap();
             let token = admin.create_token("demo", Scope::Publish, "ci").await.unwrap();

@@ -3,6 +3,7 @@
 //! keep-alive and HTTP/1.0, malformed and huge heads, the slow-loris, idle and write timeouts, and clients resetting
 //! in the middle of `sendfile`.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -141,6 +142,8 @@ struct Published {
     deb: String,
     delta: String,
     appimage: Vec<u8>,
+    /// The `X-Millennium-Installed` value of 1.0.0's AppImage, which 2.0.0 has a delta from.
+    installed: String,
 }
 
 fn publish(server: &ServerProcess, dir: &Path) -> Published {
@@ -166,7 +169,8 @@ fn publish(server: &ServerProcess, dir: &Path) -> Published {
     let hash = millennium_update_protocol::metadata::blake2b_256_hex(&v1);
     let answer = wait_for_delta_answer(server, &hash);
     let delta = answer["deltas"][0]["url"].as_str().unwrap().strip_prefix(PUBLIC_URL).unwrap().to_owned();
-    Published { download: path_of(".AppImage"), deb: path_of(".deb"), delta, appimage: v2 }
+    let installed = format!("blake2b-256:{hash}");
+    Published { download: path_of(".AppImage"), deb: path_of(".deb"), delta, appimage: v2, installed }
 }
 
 /// The requests compared: (raw request, whether it is a `HEAD`).
@@ -234,6 +238,21 @@ fn requests(published: &Published, etag: &str) -> Vec<(Vec<u8>, bool)> {
     ];
     // The same request with its head split over two writes is answered the same way.
     list.push((get("/demo/linux/x86_64/1.0.0/deb", "X-Split: 1\r\n"), false));
+    // One URL with what decides whether its kept answer may be reused: a delta for the installed artifact (never
+    // reused), install ids (the channel has no partial rollout: reused, once the id is checked), a webview report.
+    let installed = format!("X-Millennium-Installed: {}\r\n", published.installed);
+    let appimage = "/demo/linux/x86_64/1.0.0/appimage";
+    for extra in [
+        "",
+        &installed,
+        "Millennium-Install-Id: 6d1b0c52-3c6e-4a8e-9d0e-5f2a7b9c1d34\r\n",
+        "Millennium-Install-Id: not an id\r\n",
+        "X-Millennium-Webview: webkitgtk/2.40\r\n",
+        "X-Millennium-Webview: nonsense\r\n",
+        &installed,
+    ] {
+        list.push((get(appimage, extra), false));
+    }
     list
 }
 
@@ -255,6 +274,95 @@ fn answers(port: u16, requests: &[(Vec<u8>, bool)]) -> Vec<Option<Vec<u8>>> {
         .collect()
 }
 
+/// The update checks counted in the adoption figures, per version (summed over time).
+fn adoption(server: &ServerProcess) -> BTreeMap<String, u64> {
+    let r = reqwest::blocking::Client::new()
+        .get(format!("{}/api/v1/apps/demo/releases/2.0.0/health", server.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .unwrap();
+    let body: serde_json::Value = r.json().unwrap();
+    let mut out = BTreeMap::new();
+    for bucket in body["adoption"].as_array().unwrap() {
+        *out.entry(bucket["version"].as_str().unwrap().to_owned()).or_default() += bucket["checks"].as_u64().unwrap();
+    }
+    out
+}
+
+/// The `/metrics` series of update checks and requests, sorted; without `431`s, which hyper counts or not depending
+/// on its read sizes (see the comparison of answers).
+fn check_counters(server: &ServerProcess) -> Vec<String> {
+    let families = [
+        "millennium_update_checks_total{",
+        "millennium_update_check_webviews_total{",
+        "millennium_http_requests_total{",
+    ];
+    let counted = |line: &&str| families.iter().any(|f| line.starts_with(f)) && !line.contains("status=\"431\"");
+    let mut lines: Vec<String> = server.metrics().lines().filter(counted).map(str::to_owned).collect();
+    lines.sort();
+    lines
+}
+
+/// What a server answered and counted for a list of requests sent twice.
+struct Answered {
+    /// The first pass's answers (the second pass's are the same).
+    answers: Vec<Option<Vec<u8>>>,
+    /// [`check_counters`] after both passes.
+    counters: Vec<String>,
+    /// The adoption figures both passes added.
+    adoption: BTreeMap<String, u64>,
+    /// Checks answered with an answer kept for their URL.
+    reuses: u64,
+    /// The request log lines both passes wrote ([`request_log`]).
+    log: Vec<String>,
+}
+
+/// The request log lines (`… request{method uri version}: … finished processing request latency=… status=…`) of the
+/// log file, without their times, sorted; without `431`s (see [`check_counters`]).
+fn request_log(log: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap();
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|line| line.contains("finished processing request") && !line.ends_with("status=431"))
+        .map(|line| {
+            let words = line.split_whitespace().skip(1).filter(|w| !w.starts_with("latency=") && *w != "ms");
+            words.collect::<Vec<_>>().join(" ")
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// The requests answered twice on fresh connections (the second time, checks get the answers kept by their URL), the
+/// two passes' answers compared, and what they counted (the server is stopped, as adoption is stored at the latest
+/// then).
+fn answered_twice(tmp: &Path, data_dir: &Path, env: &[(&str, &str)], requests: &[(Vec<u8>, bool)]) -> Answered {
+    let server = start(tmp, data_dir, env);
+    let before = adoption(&server);
+    // Each server appends to the same log.
+    let logged_before = request_log(&tmp.join("server.log"));
+    let first = answers(server.port, requests);
+    let second = answers(server.port, requests);
+    for (i, (first, second)) in first.iter().zip(&second).enumerate() {
+        let request = String::from_utf8_lossy(&requests[i].0[..requests[i].0.len().min(200)]);
+        assert!(first == second, "a second answer to {request:?} differs from the first");
+    }
+    let counters = check_counters(&server);
+    let reuses = server.figure("millennium_answer_cache_reuses_total");
+    let mut log = request_log(&tmp.join("server.log"));
+    for line in logged_before {
+        let at = log.iter().position(|l| *l == line).unwrap();
+        log.remove(at);
+    }
+    server.stop();
+    let server = start(tmp, data_dir, env);
+    let after = adoption(&server);
+    server.stop();
+    let added =
+        after.into_iter().map(|(version, n)| (version.clone(), n - before.get(&version).unwrap_or(&0))).collect();
+    Answered { answers: first, counters, adoption: added, reuses, log }
+}
+
 #[test]
 fn the_front_answers_byte_for_byte_as_hyper_does() {
     let tmp = tempfile::tempdir().unwrap();
@@ -266,13 +374,20 @@ fn the_front_answers_byte_for_byte_as_hyper_does() {
     let whole = raw.response(false).unwrap();
     let etag = header_of(&whole, "etag");
     assert!(whole.ends_with(&published.appimage), "the download is not the artifact");
-    let requests = requests(&published, &etag);
-    let ours = answers(front.port, &requests);
     front.stop();
+    let requests = requests(&published, &etag);
+    let front = answered_twice(tmp.path(), &data_dir, &[], &requests);
+    let hyper = answered_twice(tmp.path(), &data_dir, &[("MILLENNIUM_HTTP_FRONT", "false")], &requests);
 
-    let hyper = start(tmp.path(), &data_dir, &[("MILLENNIUM_HTTP_FRONT", "false")]);
-    let theirs = answers(hyper.port, &requests);
-    hyper.stop();
+    // Answers the front reused are counted as the router counts them.
+    assert!(front.reuses >= 16, "the front reused {} answers", front.reuses);
+    assert_eq!(hyper.reuses, 0);
+    assert_eq!(front.counters, hyper.counters);
+    assert_eq!(front.adoption, hyper.adoption);
+    assert_eq!(front.log, hyper.log, "the request logs differ");
+    assert!(front.log.len() > requests.len(), "{} request log lines", front.log.len());
+    assert!(front.adoption["1.0.0"] > 2 * 10, "{:?}", front.adoption);
+    let (ours, theirs) = (front.answers, hyper.answers);
 
     for (((request, _), ours), theirs) in requests.iter().zip(&ours).zip(&theirs) {
         let request_text = String::from_utf8_lossy(&request[..request.len().min(200)]);
@@ -311,6 +426,14 @@ fn the_front_answers_byte_for_byte_as_hyper_does() {
     assert_eq!(status(21), "HTTP/1.1 304");
     assert_eq!(status(25), "HTTP/1.1 200");
     assert_eq!(status(26), "HTTP/1.1 206");
+    let body = |i: usize| {
+        let answer = ours[ours.len() - 7 + i].as_ref().unwrap();
+        let start = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        serde_json::from_slice::<serde_json::Value>(&answer[start..]).unwrap()
+    };
+    assert!(body(0).get("deltas").is_none() && body(6).get("deltas").is_some(), "{} {}", body(0), body(6));
+    assert_eq!(body(2), body(0));
+    assert_eq!(status(ours.len() - 4), "HTTP/1.1 400");
 }
 
 /// The server with a published release, started with `env`.
@@ -484,5 +607,65 @@ fn many_clients_resetting_mid_sendfile_leave_the_server_healthy() {
     // The downloads the server saw were counted (a reset can beat the request), and the bytes `sendfile` sent.
     assert!(server.figure("millennium_update_downloads_total{app=\"demo\",kind=\"full\"}") > 160);
     assert!(server.figure("millennium_download_bytes_total{app=\"demo\"}") >= published.appimage.len() as u64);
+    server.stop();
+}
+
+/// Answers kept by URL go with every change of what is offered, and a partial rollout's answers are never reused for
+/// requests with an install id (the id decides them) while those without one still are.
+#[test]
+fn kept_answers_go_with_every_change_and_never_decide_a_rollout() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (server, _) = served(tmp.path(), &[]);
+    let http = reqwest::blocking::Client::new();
+    let check_url = format!("{}/demo/linux/x86_64/1.0.0/appimage", server.url);
+    let offered = |install: Option<&str>| {
+        let mut request = http.get(&check_url);
+        if let Some(id) = install {
+            request = request.header("Millennium-Install-Id", id);
+        }
+        let response = request.send().unwrap();
+        match response.status().as_u16() {
+            204 => None,
+            200 => Some(response.json::<serde_json::Value>().unwrap()["version"].as_str().unwrap().to_owned()),
+            other => panic!("status {other}"),
+        }
+    };
+    let reuses = || server.figure("millennium_answer_cache_reuses_total");
+    let admin = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--server", &server.url, "--app", "demo", "--version", "2.0.0", "--json"]);
+        ok_json(SERVER.cli(&all, &[("MILLENNIUM_TOKEN", ADMIN_TOKEN)]));
+    };
+
+    assert_eq!(offered(None).as_deref(), Some("2.0.0"));
+    let before = reuses();
+    assert_eq!(offered(None).as_deref(), Some("2.0.0"));
+    assert_eq!(offered(Some("install-anything")).as_deref(), Some("2.0.0"), "at 100 % any id gets the same");
+    assert_eq!(reuses(), before + 2);
+
+    admin(&["rollout", "set", "50"]);
+    let bucket = |id: &str| millennium_update_protocol::rollout::bucket(id, "demo", "2.0.0");
+    let ids: Vec<String> = (0..200).map(|i| format!("install-{i}")).collect();
+    let inside = ids.iter().find(|id| bucket(id) < 50).unwrap();
+    let outside = ids.iter().find(|id| bucket(id) >= 50).unwrap();
+    for _ in 0..2 {
+        assert_eq!(offered(None), None, "no id, no bucket: not offered a partial rollout");
+    }
+    let before = reuses();
+    for _ in 0..2 {
+        assert_eq!(offered(Some(inside)).as_deref(), Some("2.0.0"));
+        assert_eq!(offered(Some(outside)), None);
+    }
+    assert_eq!(reuses(), before, "an answer an install id decides was reused");
+    assert_eq!(offered(None), None);
+    assert_eq!(reuses(), before + 1);
+
+    admin(&["rollout", "set", "100"]);
+    assert_eq!(offered(Some(outside)).as_deref(), Some("2.0.0"));
+    admin(&["yank"]);
+    for _ in 0..2 {
+        assert_eq!(offered(None), None);
+        assert_eq!(offered(Some(inside)), None);
+    }
     server.stop();
 }
