@@ -164,7 +164,7 @@ struct ReusedUrls {
 
 /// An update check's whole answer, kept by its request URL (see the module documentation).
 #[derive(Debug)]
-pub struct ReusedAnswer {
+pub(super) struct ReusedAnswer {
     pub status: StatusCode,
     pub headers: HeaderMap,
     /// Empty for `204 No Content`.
@@ -175,12 +175,12 @@ pub struct ReusedAnswer {
     /// The counters the check added one to: its route and status, and its update-check labels.
     requests: Arc<AtomicU64>,
     checks: Arc<AtomicU64>,
-    /// The (app, version) counted for adoption, when the version is one the channel offers.
-    adoption: Option<(String, String)>,
-    /// What a webview report is judged against: the labels, the platform the route names, and the minimums of the
-    /// release offered.
-    webview_app: String,
-    webview_channel: String,
+    /// The app, and the `channel` label of its checks.
+    app: String,
+    channel: String,
+    /// The current version, counted for adoption when it is one the channel offers.
+    adoption: Option<String>,
+    /// What a webview report is judged against: the platform the route names and the minimums of the release offered.
     webview_os: Option<Os>,
     min_webview: Option<WebviewMinimums>,
 }
@@ -191,11 +191,11 @@ impl ReusedAnswer {
     fn count(&self, state: &AppState, headers: &HeaderMap) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.checks.fetch_add(1, Ordering::Relaxed);
-        if let Some((app, version)) = &self.adoption {
-            state.adoption().count(app, version);
+        if let Some(version) = &self.adoption {
+            state.adoption().count(&self.app, version);
         }
         if let Some((backend, status)) = webview_status(headers, self.webview_os, self.min_webview.as_ref()) {
-            state.metrics().webview_check(&self.webview_app, &self.webview_channel, backend, status);
+            state.metrics().webview_check(&self.app, &self.channel, backend, status);
         }
     }
 }
@@ -606,7 +606,8 @@ fn raw_segments(uri: &Uri, n: usize) -> Result<Vec<&str>> {
 #[derive(Debug)]
 pub struct CheckRequest {
     uri: Uri,
-    route: MatchedPath,
+    /// The route pattern, which the router names in every request it routes.
+    route: Option<MatchedPath>,
     headers: HeaderMap,
 }
 
@@ -617,9 +618,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for CheckRequest {
         parts: &mut axum::http::request::Parts,
         _: &S,
     ) -> std::result::Result<Self, Self::Rejection> {
-        let route = parts.extensions.get::<MatchedPath>().cloned().unwrap_or_else(|| {
-            unreachable!("the update endpoints are routes of the router, which names them in every request")
-        });
+        let route = parts.extensions.get::<MatchedPath>().cloned();
         Ok(Self { uri: parts.uri.clone(), route, headers: std::mem::take(&mut parts.headers) })
     }
 }
@@ -629,7 +628,7 @@ impl CheckRequest {
     /// documentation); `generation` is the cache's, read before the answers were.
     fn remember(&self, state: &AppState, generation: u64, response: &Response, body: Bytes, counted: Counted<'_>) {
         let any_install = counted.answers.releases.iter().all(|release| release.rollout >= 100);
-        let Some(url) = self.uri.path_and_query() else { return };
+        let (Some(url), Some(route)) = (self.uri.path_and_query(), &self.route) else { return };
         if !reusable(&self.headers, any_install) {
             return;
         }
@@ -640,7 +639,7 @@ impl CheckRequest {
             headers: response.headers().clone(),
             body,
             any_install,
-            requests: metrics.request_counter(self.route.as_str(), "GET", response.status().as_u16()),
+            requests: metrics.request_counter(route.as_str(), "GET", response.status().as_u16()),
             checks: metrics.update_check_counter(
                 counted.app.as_str(),
                 channel,
@@ -648,9 +647,9 @@ impl CheckRequest {
                 counted.target,
                 counted.result,
             ),
-            adoption: counted.adopted.then(|| (counted.app.as_str().to_owned(), counted.version.to_owned())),
-            webview_app: counted.app.as_str().to_owned(),
-            webview_channel: channel.to_owned(),
+            app: counted.app.as_str().to_owned(),
+            channel: channel.to_owned(),
+            adoption: counted.adopted.then(|| counted.version.to_owned()),
             webview_os: counted.webview_os,
             min_webview: counted.min_webview.cloned(),
         };
@@ -887,6 +886,54 @@ mod tests {
             size: 1,
             signature: String::new(),
         }
+    }
+
+    fn kept(body: &'static str) -> ReusedAnswer {
+        ReusedAnswer {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: Bytes::from_static(body.as_bytes()),
+            any_install: true,
+            requests: Arc::default(),
+            checks: Arc::default(),
+            app: "demo".into(),
+            channel: "stable".into(),
+            adoption: None,
+            webview_os: None,
+            min_webview: None,
+        }
+    }
+
+    #[test]
+    fn an_answer_made_before_a_change_is_never_kept_and_a_change_drops_the_kept_ones() {
+        let cache = AnswerCache::default();
+        let before = cache.generation();
+        cache.invalidate();
+        cache.remember("/demo/linux/x86_64/1.0.0", before, kept("old"));
+        assert!(cache.reused("/demo/linux/x86_64/1.0.0").is_none(), "an answer read before the change was kept");
+        cache.remember("/demo/linux/x86_64/1.0.0", cache.generation(), kept("new"));
+        assert_eq!(&cache.reused("/demo/linux/x86_64/1.0.0").unwrap().body[..], b"new");
+        cache.invalidate();
+        assert!(cache.reused("/demo/linux/x86_64/1.0.0").is_none());
+    }
+
+    #[test]
+    fn kept_urls_start_over_at_their_bounds() {
+        let cache = AnswerCache::default();
+        for i in 0..MAX_REUSED_URLS {
+            cache.remember(&format!("/demo/linux/x86_64/{i}.0.0"), 0, kept("{}"));
+        }
+        assert_eq!(cache.overflows.load(Ordering::Relaxed), 0);
+        cache.remember("/demo/linux/x86_64/one-more", 0, kept("{}"));
+        assert_eq!(cache.overflows.load(Ordering::Relaxed), 1);
+        assert_eq!(cache.reused.read().unwrap().answers.len(), 1);
+        // Long URLs: the byte bound comes first.
+        let long = "x".repeat(super::super::MAX_URI_LEN);
+        for i in 0..MAX_REUSED_URL_BYTES / long.len() + 1 {
+            cache.remember(&format!("/{i}{long}"), 0, kept("{}"));
+        }
+        assert_eq!(cache.overflows.load(Ordering::Relaxed), 2);
+        assert!(cache.reused.read().unwrap().url_bytes <= MAX_REUSED_URL_BYTES);
     }
 
     #[test]
