@@ -20,29 +20,35 @@ use sha2::Sha256;
 
 use super::{SERVER, artifact_bytes, ok_json};
 
-fn start(tmp: &Path, env: &[(&str, &str)]) -> ServerProcess {
+pub(super) fn start(tmp: &Path, env: &[(&str, &str)]) -> ServerProcess {
     let data_dir = tmp.join("data");
     SERVER.serve_with(&data_dir, free_loopback_port(), &tmp.join("server.log"), &Backend::for_dir(&data_dir), env)
 }
 
-fn admin(server: &ServerProcess) -> [(&'static str, &str); 2] {
+pub(super) fn admin(server: &ServerProcess) -> [(&'static str, &str); 2] {
     [("MILLENNIUM_SERVER", server.url.as_str()), ("MILLENNIUM_TOKEN", ADMIN_TOKEN)]
 }
 
-/// App `demo` with 1.0.0 at 100 % and, when `v2_rollout` is given, 2.0.0 at that percentage, published with the CLI.
-fn app_with_releases(server: &ServerProcess, dir: &Path, v2_rollout: Option<u8>) {
+/// App `demo` with 1.0.0 at 100 % and, when `v2_rollout` is given, 2.0.0 at that percentage, published with the CLI;
+/// returns the app's release key.
+pub(super) fn app_with_releases(server: &ServerProcess, dir: &Path, v2_rollout: Option<u8>) -> SecretKey {
     let key = SecretKey::generate().unwrap();
     let public = key.public_key().to_text(Format::Minisign);
     ok_json(SERVER.cli(&["--json", "apps", "create", "--id", "demo", "--public-key", &public], &admin(server)));
-    let mut releases = vec![("1.0.0", 100u8)];
-    releases.extend(v2_rollout.map(|r| ("2.0.0", r)));
-    for (version, rollout) in releases {
-        let name = format!("demo_{version}_amd64.AppImage");
-        let file = write_signed(dir, &name, &artifact_bytes(rollout, 4096), &key, version, Format::Tauri);
-        let rollout = rollout.to_string();
-        let args = ["--json", "publish", "--app", "demo", "--version", version, "--rollout", &rollout];
-        ok_json(SERVER.cli(&[&args[..], &[file.to_str().unwrap()]].concat(), &admin(server)));
+    publish(server, dir, &key, "1.0.0", 100, &[]);
+    if let Some(rollout) = v2_rollout {
+        publish(server, dir, &key, "2.0.0", rollout, &[]);
     }
+    key
+}
+
+/// Publishes `version` of `demo` (an AppImage signed with `key`) at `rollout` % with the CLI, with `extra` arguments.
+pub(super) fn publish(server: &ServerProcess, dir: &Path, key: &SecretKey, version: &str, rollout: u8, extra: &[&str]) {
+    let name = format!("demo_{version}_amd64.AppImage");
+    let file = write_signed(dir, &name, &artifact_bytes(rollout, 4096), key, version, Format::Tauri);
+    let rollout = rollout.to_string();
+    let args = ["--json", "publish", "--app", "demo", "--version", version, "--rollout", &rollout];
+    ok_json(SERVER.cli(&[&args[..], extra, &[file.to_str().unwrap()]].concat(), &admin(server)));
 }
 
 /// `POST /demo/events` with `events`; the status and the JSON answer.
@@ -73,20 +79,25 @@ fn offered(http: &reqwest::blocking::Client, server: &ServerProcess, install: &s
 
 /// What the webhook receiver got: event header, body, and whether the signature verified.
 #[derive(Debug, Clone)]
-struct Received {
-    event: String,
-    body: Value,
-    signature_ok: bool,
-    delivery: String,
+pub(super) struct Received {
+    pub(super) event: String,
+    pub(super) body: Value,
+    pub(super) signature_ok: bool,
+    pub(super) delivery: String,
 }
 
 /// A real HTTP receiver (axum, on its own runtime and thread) that verifies `X-Millennium-Signature` over
 /// `{timestamp}.{body}` with `secret` as a receiver is told to in docs/webhooks.md, and answers `500` to the first
-/// `fail_first` requests (to exercise retries), `204` afterwards.
-fn receiver(secret: &'static str, fail_first: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
+/// `fail_first` requests (to exercise retries), `204` afterwards; on a port of its own.
+pub(super) fn receiver(secret: &'static str, fail_first: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
+    receiver_on(0, secret, fail_first)
+}
+
+/// [`receiver`] on loopback port `port` (`0`: any free one); its URL and what it got.
+pub(super) fn receiver_on(port: u16, secret: &'static str, fail_first: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
     let received: Arc<Mutex<Vec<Received>>> = Arc::default();
     let seen = Arc::new(Mutex::new(0usize));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     listener.set_nonblocking(true).unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let store = received.clone();
@@ -291,7 +302,7 @@ impl Install {
 }
 
 /// The first delivery of `event` the receiver got, waiting for it for at most 30 s.
-fn delivered(received: &Mutex<Vec<Received>>, event: &str) -> Received {
+pub(super) fn delivered(received: &Mutex<Vec<Received>>, event: &str) -> Received {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let got = received.lock().unwrap().clone();
