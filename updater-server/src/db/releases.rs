@@ -289,7 +289,7 @@ impl Db {
         check_newer(&existing, channel, version, force)
     }
 
-    /// Places an existing release in another channel.
+    /// Places an existing release in another channel, stamped later than its other placements.
     pub async fn promote(
         &self,
         app: &AppId,
@@ -312,11 +312,19 @@ impl Db {
         }
         let existing = channel_releases(tx.exec(), app, to).await?;
         check_newer(&existing, to, version, force)?;
+        // Each placement of a release is stamped after the earlier ones, also within their second: the newest one is
+        // where the release's health events count (`server::events`), so it must be unambiguous.
+        let placed: Option<i64> = tx
+            .query("SELECT MAX(added_at) AS last FROM channel_releases WHERE release_id = $1")
+            .bind(release_id)
+            .fetch_one(|row| row.get("last"))
+            .await?;
+        let added_at = placed.map_or_else(now, |last| now().max(last + 1));
         tx.query(&format!("INSERT INTO channel_releases ({PLACEMENT_COLUMNS}) VALUES ($1, $2, $3, FALSE, $4)"))
             .bind(release_id)
             .bind(to.as_str())
             .bind(i64::from(rollout))
-            .bind(now())
+            .bind(added_at)
             .execute()
             .await
             .map_err(|e| {
