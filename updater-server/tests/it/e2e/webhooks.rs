@@ -1,7 +1,8 @@
 //! Webhook deliveries against the real server binary and a real receiver (which checks every signature): a change
 //! and its deliveries are committed in one transaction, so deliveries of changes made while the receiver is down
 //! survive a `kill -9` of the server right after the last change's answer and reach the receiver once both are back;
-//! and a change the server refuses inside its transaction leaves no delivery behind.
+//! a `kill -9` at any point of a change leaves both or neither; and a change the server refuses inside its
+//! transaction leaves no delivery behind.
 
 use std::time::{Duration, Instant};
 
@@ -90,6 +91,67 @@ fn deliveries_of_changes_made_while_the_receiver_is_down_survive_a_kill_9_and_ar
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(received.lock().unwrap().len(), 3, "each delivery arrived once");
+    server.stop();
+}
+
+/// `kill -9` at points spread over rollout changes (each setting a percentage no other trial sets, sent straight to
+/// the API): after each restart, the change is either committed with its `rollout.changed` delivery in the log, or
+/// neither is there. A server that enqueues the delivery after committing the change fails this whenever a kill lands
+/// between the two: a few milliseconds of each change, which the spread of kills hits in most runs.
+#[test]
+fn a_kill_9_anywhere_in_a_change_leaves_the_change_and_its_delivery_or_neither() {
+    const TRIALS: u8 = 50;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = start(tmp.path(), &[]);
+    app_with_releases(&server, tmp.path(), Some(10));
+    let hook_url = format!("http://127.0.0.1:{}/hook", free_loopback_port());
+    ok_json(
+        SERVER.cli(
+            &["--json", "webhooks", "add", "--app", "demo", "--url", &hook_url, "--secret", SECRET],
+            &admin(&server),
+        ),
+    );
+    let change = |url: String, percent: u8| {
+        std::thread::spawn(move || {
+            let http = reqwest::blocking::Client::new();
+            http.post(url).bearer_auth(ADMIN_TOKEN).json(&json!({ "percent": percent })).send().map(|r| r.status())
+        })
+    };
+    let rollout_url = |server: &ServerProcess| format!("{}/api/v1/apps/demo/releases/2.0.0/rollout", server.url);
+    // How long a change takes here, sent as the trials send it and answered: the kills are spread over twice that.
+    let took = (1..=3u8)
+        .map(|percent| {
+            let started = Instant::now();
+            assert_eq!(change(rollout_url(&server), percent).join().unwrap().unwrap(), 200);
+            started.elapsed()
+        })
+        .max()
+        .unwrap();
+    let mut committed = 0;
+    for trial in 0..TRIALS {
+        let percent = 11 + trial;
+        let request = change(rollout_url(&server), percent);
+        // From before the request arrives to after it is answered.
+        std::thread::sleep(took.mul_f64(2.0 * f64::from(trial) / f64::from(TRIALS)));
+        server.kill9();
+        let answered = request.join().unwrap();
+        server = start(tmp.path(), &[]);
+        let release = server.releases("demo").into_iter().find(|r| r["version"] == "2.0.0").unwrap();
+        let changed = release["channels"][0]["rollout"] == percent;
+        let announced = deliveries(&server).iter().any(|d| {
+            let body: Value = serde_json::from_str(d["body"].as_str().unwrap()).unwrap();
+            d["event"] == "rollout.changed" && body["data"]["percent"] == percent
+        });
+        assert_eq!(
+            changed, announced,
+            "trial {trial} (answered: {answered:?}): changed {changed}, announced {announced}"
+        );
+        committed += usize::from(changed);
+    }
+    eprintln!(
+        "kill -9 spread over twice {took:?}: {committed} of {TRIALS} rollout changes had committed before the kill"
+    );
+    assert!(committed > 0, "no trial committed: the kills all came too early to test anything");
     server.stop();
 }
 
