@@ -337,7 +337,7 @@ pub async fn evaluate_halt(state: &AppState, app: &AppId, release: &ReleaseRow) 
         "{failures} of {installs} installs rolled back or failed to install ({percent:.1} %), over the {source} rule's {} % (at least {} installs)",
         rule.max_failure_percent, rule.min_installs
     );
-    // The halt pauses these placements; it adds or removes none.
+    // The channels the halt pauses: it pauses every placement and adds or removes none.
     let channels: Vec<String> = state.db().placements(release.id).await?.into_iter().map(|p| p.channel).collect();
     let rule = HaltedBy::new(rule, source);
     let event = Event::RolloutHalted { reason: reason.clone(), installs, failures, rule, channels };
