@@ -1,9 +1,15 @@
 //! Webhooks: signed notifications of release changes, delivered by a background job with retries.
 //!
 //! Events: `release.published`, `rollout.changed`, `rollout.halted`, `release.yanked`
-//! ([`millennium_update_admin::api::WEBHOOK_EVENTS`]). [`emit`] enqueues one delivery per subscribed webhook of the
-//! app (in the database, so a restart loses nothing); the delivery job, a singleton on the leader replica
-//! ([`crate::leader`]), sends what is due. Each attempt is a `POST` of the JSON body with:
+//! ([`millennium_update_admin::api::WEBHOOK_EVENTS`], one [`Event`] variant each, whose fields are the body's
+//! `data`). The change an event announces and its deliveries are written in **one database transaction**: the
+//! handler makes a [`Notice`] before the change, and the database method making the change enqueues one `pending`
+//! delivery per subscribed webhook of the app inside its transaction (`crate::db`'s `webhooks` module). So the change
+//! and its deliveries commit together or not at all: a request cancelled after its commit (a client that went away),
+//! a `kill -9` or a power cut cannot leave a change the receivers never hear of, and a change refused inside its
+//! transaction (a yank list that does not match, a duplicate version found under the lock) leaves no delivery
+//! either. The delivery job, a singleton on the leader replica ([`crate::leader`]), sends what is due, including
+//! what was enqueued before a restart. Each attempt is a `POST` of the JSON body with:
 //!
 //! | header | value |
 //! |---|---|
@@ -21,7 +27,9 @@
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
+use millennium_update_admin::api::HaltRule;
 use millennium_update_admin::report::display_chain;
+use serde::Serialize;
 use sha2::Sha256;
 
 use crate::error::{Error, Result};
@@ -93,24 +101,73 @@ pub fn check_url(text: &str) -> Result<url::Url> {
     Ok(url)
 }
 
-/// Enqueues `event` about `version` of `app` for its subscribed webhooks and wakes the job. Failures are logged, not
-/// returned: the change the event reports is already committed.
-pub async fn emit(state: &AppState, app: &AppId, event: &str, version: &str, data: serde_json::Value) {
-    let body = serde_json::json!({
-        "event": event,
-        "app": app.as_str(),
-        "version": version,
-        "at": crate::db::now(),
-        "data": data,
-    })
-    .to_string();
-    match state.db().enqueue_deliveries(app, event, &body).await {
-        Ok(0) => {}
-        Ok(n) => tracing::debug!(app = %app, event, deliveries = n, "webhook deliveries enqueued"),
-        Err(e) => {
-            tracing::error!(app = %app, event, error = %display_chain(&e), "could not enqueue webhook deliveries")
+/// A change announced to webhooks, with what its body's `data` holds (`docs/webhooks.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Event {
+    /// `release.published`: where and at what percentage.
+    Published { channel: String, rollout: u8 },
+    /// `rollout.changed`: what was set in `channel` (`null`: unchanged).
+    RolloutChanged { channel: String, percent: Option<u8>, paused: Option<bool> },
+    /// `rollout.halted` by the server: why, the counts since the last resume, the rule, and the channels paused.
+    RolloutHalted { reason: String, installs: u64, failures: u64, rule: HaltedBy, channels: Vec<String> },
+    /// `release.yanked` (`data` is `{}`).
+    Yanked {},
+}
+
+/// The halt rule that halted a rollout, and where it comes from (`release` or `app`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct HaltedBy {
+    pub max_failure_percent: u8,
+    pub min_installs: u64,
+    pub source: &'static str,
+}
+
+impl HaltedBy {
+    pub fn new(rule: HaltRule, source: &'static str) -> Self {
+        Self { max_failure_percent: rule.max_failure_percent, min_installs: rule.min_installs, source }
+    }
+}
+
+/// A delivery body.
+#[derive(Serialize)]
+struct Body<'a> {
+    event: &'static str,
+    app: &'a str,
+    version: &'a str,
+    at: i64,
+    data: &'a Event,
+}
+
+impl Event {
+    /// The event's name, as in the `X-Millennium-Event` header and a webhook's subscriptions.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Published { .. } => "release.published",
+            Self::RolloutChanged { .. } => "rollout.changed",
+            Self::RolloutHalted { .. } => "rollout.halted",
+            Self::Yanked {} => "release.yanked",
         }
     }
+
+    /// The notice of this event about `version` of `app`, dated now, for the transaction of the change.
+    pub fn notice(&self, app: &AppId, version: &str) -> Notice {
+        let body = Body { event: self.name(), app: app.as_str(), version, at: crate::db::now(), data: self };
+        Notice {
+            app: app.clone(),
+            event: self.name(),
+            // Strings, integers, booleans and sequences of them: nothing that cannot be written as JSON.
+            body: serde_json::to_string(&body).expect("a webhook body is always JSON"),
+        }
+    }
+}
+
+/// An event ready to be enqueued with the change it announces: its app, its name and the body every delivery sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub app: AppId,
+    pub event: &'static str,
+    pub body: String,
 }
 
 /// The HTTP client of deliveries: no redirects, no proxy from the environment, bounded time.
@@ -206,6 +263,41 @@ mod tests {
         assert_eq!(backoff(&config, 2), Duration::from_secs(20));
         assert_eq!(backoff(&config, 4), Duration::from_secs(80));
         assert_eq!(backoff(&config, 30), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn bodies_have_the_documented_shape() {
+        let app = AppId::parse("demo").unwrap();
+        let body = |event: Event| -> serde_json::Value {
+            let notice = event.notice(&app, "2.0.0");
+            assert_eq!(notice.event, event.name());
+            let mut body: serde_json::Value = serde_json::from_str(&notice.body).unwrap();
+            assert!(body["at"].as_i64().unwrap() > 1_700_000_000);
+            assert_eq!((body["app"].as_str(), body["version"].as_str()), (Some("demo"), Some("2.0.0")));
+            assert_eq!(body["event"].as_str(), Some(event.name()));
+            body["data"].take()
+        };
+        assert_eq!(
+            body(Event::Published { channel: "beta".into(), rollout: 10 }),
+            serde_json::json!({"channel": "beta", "rollout": 10})
+        );
+        assert_eq!(
+            body(Event::RolloutChanged { channel: "stable".into(), percent: None, paused: Some(true) }),
+            serde_json::json!({"channel": "stable", "percent": null, "paused": true})
+        );
+        let rule = HaltedBy::new(HaltRule { max_failure_percent: 20, min_installs: 10 }, "release");
+        assert_eq!(
+            body(Event::RolloutHalted {
+                reason: "why".into(),
+                installs: 10,
+                failures: 8,
+                rule,
+                channels: vec!["stable".into()]
+            }),
+            serde_json::json!({"reason": "why", "installs": 10, "failures": 8, "channels": ["stable"],
+                "rule": {"max_failure_percent": 20, "min_installs": 10, "source": "release"}})
+        );
+        assert_eq!(body(Event::Yanked {}), serde_json::json!({}));
     }
 
     #[test]

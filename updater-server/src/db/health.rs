@@ -10,13 +10,16 @@
 //! (release, channel, kind, hour) however many installs report, and replicas may add to the same row concurrently.
 //! A halt is one conditional `UPDATE … WHERE halted_at IS NULL` in a transaction that also pauses every placement:
 //! whichever replica (or request) gets there first halts it, the others change nothing, so evaluating the rule on
-//! every ingest is safe with replicas.
+//! every ingest is safe with replicas. The halt's `rollout.halted` webhook deliveries are enqueued in that same
+//! transaction, by the one that halts.
 
 use millennium_update_admin::api::{Halt, HaltRule, HealthCounts};
 
 use super::Db;
+use super::backend::Tx;
 use crate::error::{Error, Result};
 use crate::names::AppId;
+use crate::webhooks::Notice;
 
 /// Length of a counter bucket: one hour.
 pub const BUCKET_SECS: i64 = 3600;
@@ -406,9 +409,10 @@ impl Db {
         .ok_or_else(|| Error::not_found("release"))
     }
 
-    /// Halts a release's rollout: records why and when and pauses every placement, unless it is halted already.
-    /// Returns whether this call halted it (exactly one of concurrent callers, on any replica, gets `true`).
-    pub async fn halt_release(&self, app: &AppId, release_id: i64, reason: &str) -> Result<bool> {
+    /// Halts a release's rollout: records why and when and pauses every placement, unless it is halted already, and
+    /// enqueues `notice` (`rollout.halted`) in the same transaction. Returns whether this call halted it (exactly one
+    /// of concurrent callers, on any replica, gets `true`; the others enqueue nothing).
+    pub async fn halt_release(&self, app: &AppId, release_id: i64, reason: &str, notice: &Notice) -> Result<bool> {
         let mut tx = self.begin_app_write(app).await?;
         let halted = tx
             .query("UPDATE releases SET halted_at = $1, halted_reason = $2 WHERE id = $3 AND halted_at IS NULL")
@@ -421,26 +425,27 @@ impl Db {
             return Ok(false);
         }
         tx.query("UPDATE channel_releases SET paused = TRUE WHERE release_id = $1").bind(release_id).execute().await?;
+        super::webhooks::enqueue_deliveries(&mut tx, notice).await?;
         tx.announce(app).await?;
         tx.commit().await?;
         Ok(true)
     }
+}
 
-    /// Clears a release's halt (an operator resumed it), remembering the counts so far as the new baseline.
-    /// Returns whether it was halted.
-    pub async fn clear_halt(&self, release_id: i64, base: &HealthCounts) -> Result<bool> {
-        let cleared = self
-            .query(
-                "UPDATE releases SET halted_at = NULL, halted_reason = NULL, halt_base_installs = $1,
-                 halt_base_failures = $2 WHERE id = $3 AND halted_at IS NOT NULL",
-            )
-            .bind(to_i64(base.installed))
-            .bind(to_i64(base.failures()))
-            .bind(release_id)
-            .execute()
-            .await?;
-        Ok(cleared > 0)
-    }
+/// In the transaction of a resume ([`Db::update_placement`]): clears a release's halt, remembering `base` (the counts
+/// so far) as the new baseline. Returns whether it was halted.
+pub(super) async fn clear_halt(tx: &mut Tx, release_id: i64, base: &HealthCounts) -> Result<bool> {
+    let cleared = tx
+        .query(
+            "UPDATE releases SET halted_at = NULL, halted_reason = NULL, halt_base_installs = $1,
+             halt_base_failures = $2 WHERE id = $3 AND halted_at IS NOT NULL",
+        )
+        .bind(to_i64(base.installed))
+        .bind(to_i64(base.failures()))
+        .bind(release_id)
+        .execute()
+        .await?;
+    Ok(cleared > 0)
 }
 
 #[cfg(test)]

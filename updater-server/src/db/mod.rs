@@ -78,7 +78,7 @@ use backend::Pool;
 pub use deltas::{DeltaOutcome, DeltaRecord, DeltaRow};
 pub use export::{Counts, Export, RootRow};
 pub use health::{BUCKET_SECS, HaltState, HealthEvent, HealthKey, HealthRow, bucket_of};
-pub use releases::{ArtifactRow, NewArtifact, NewRelease, Placement, ReleaseRow};
+pub use releases::{ArtifactRow, NewArtifact, NewRelease, Placement, PlacementChange, ReleaseRow};
 pub use sessions::SessionRow;
 pub use signed_metadata::{
     DocumentHead, FreshnessRow, NewReleaseDocument, NewYankList, OnlineKeyRow, ReleaseDocumentRow, YankListRow,

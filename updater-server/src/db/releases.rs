@@ -1,16 +1,21 @@
 //! Releases, their artifacts, and their placements in channels (with a rollout percentage and a paused flag).
 //!
 //! Writes that check before they insert (publish, promote) run in a transaction holding the app's lock
-//! ([`Db::begin_app_write`]); every change is announced to the other replicas ([`super::backend::Tx::announce`]).
+//! ([`Db::begin_app_write`]); every change is announced to the other replicas ([`super::backend::Tx::announce`]), and
+//! the webhook deliveries of its event are enqueued in its transaction ([`super::webhooks::enqueue_deliveries`]).
 
 use std::collections::HashSet;
 use std::str::FromStr;
 
+use millennium_update_admin::api::HealthCounts;
+
 use super::backend::{Exec, Row};
 use super::signed_metadata::{NewReleaseDocument, insert_document};
+use super::webhooks::enqueue_deliveries;
 use super::{Db, is_unique_violation, now};
 use crate::error::{Error, Result};
 use crate::names::{AppId, Channel};
+use crate::webhooks::Notice;
 
 /// A release.
 #[derive(Debug, Clone)]
@@ -60,6 +65,23 @@ pub struct NewRelease<'a> {
     pub artifacts: Vec<NewArtifact>,
     /// The offline-signed release document, already verified (apps with signed metadata).
     pub document: Option<NewReleaseDocument>,
+    /// `release.published`, enqueued with the release.
+    pub notice: &'a Notice,
+}
+
+/// A change of a release's placement in a channel ([`Db::update_placement`]).
+#[derive(Debug)]
+pub struct PlacementChange<'a> {
+    pub channel: &'a Channel,
+    /// The new rollout percentage, if it changes.
+    pub rollout: Option<u8>,
+    /// Paused or resumed, if that changes.
+    pub paused: Option<bool>,
+    /// When resuming: the release's health counts now, the baseline its halt rule judges from once its halt (if
+    /// any) is cleared.
+    pub resume_base: Option<&'a HealthCounts>,
+    /// `rollout.changed`, enqueued with the change.
+    pub notice: &'a Notice,
 }
 
 /// An artifact to insert.
@@ -248,6 +270,7 @@ impl Db {
             .bind(created_at)
             .execute()
             .await?;
+        enqueue_deliveries(&mut tx, release.notice).await?;
         if let Some(document) = &release.document {
             insert_document(&mut tx, release.app, release.channel, release.version, release_id, document).await?;
         }
@@ -266,7 +289,7 @@ impl Db {
         check_newer(&existing, channel, version, force)
     }
 
-    /// Places an existing release in another channel.
+    /// Places an existing release in another channel, stamped later than its other placements.
     pub async fn promote(
         &self,
         app: &AppId,
@@ -289,11 +312,19 @@ impl Db {
         }
         let existing = channel_releases(tx.exec(), app, to).await?;
         check_newer(&existing, to, version, force)?;
+        // Each placement of a release is stamped after the earlier ones, also within their second: the newest one is
+        // where the release's health events count (`server::events`), so it must be unambiguous.
+        let placed: Option<i64> = tx
+            .query("SELECT MAX(added_at) AS last FROM channel_releases WHERE release_id = $1")
+            .bind(release_id)
+            .fetch_one(|row| row.get("last"))
+            .await?;
+        let added_at = placed.map_or_else(now, |last| now().max(last + 1));
         tx.query(&format!("INSERT INTO channel_releases ({PLACEMENT_COLUMNS}) VALUES ($1, $2, $3, FALSE, $4)"))
             .bind(release_id)
             .bind(to.as_str())
             .bind(i64::from(rollout))
-            .bind(now())
+            .bind(added_at)
             .execute()
             .await
             .map_err(|e| {
@@ -307,46 +338,51 @@ impl Db {
         tx.commit().await
     }
 
-    /// Updates a placement's rollout percentage and/or paused flag. Not found if the release is not in the channel.
-    pub async fn update_placement(
-        &self,
-        app: &AppId,
-        release_id: i64,
-        channel: &Channel,
-        rollout: Option<u8>,
-        paused: Option<bool>,
-    ) -> Result<()> {
+    /// Updates a placement's rollout percentage and/or paused flag, and on a resume clears the release's halt (with
+    /// [`PlacementChange::resume_base`] as its new baseline), in one transaction with the change's webhook deliveries.
+    /// Not found if the release is not in the channel. Returns whether a halt was cleared.
+    pub async fn update_placement(&self, app: &AppId, release_id: i64, change: &PlacementChange<'_>) -> Result<bool> {
         let mut tx = self.begin().await?;
         let affected = tx
             .query(
                 "UPDATE channel_releases SET rollout = COALESCE($1, rollout), paused = COALESCE($2, paused)
                  WHERE release_id = $3 AND channel = $4",
             )
-            .bind(rollout.map(i64::from))
-            .bind(paused)
+            .bind(change.rollout.map(i64::from))
+            .bind(change.paused)
             .bind(release_id)
-            .bind(channel.as_str())
+            .bind(change.channel.as_str())
             .execute()
             .await?;
+        if affected == 0 {
+            return Err(Error::not_found(format!("the release in channel `{}`", change.channel)));
+        }
+        let cleared = match change.resume_base {
+            Some(base) => super::health::clear_halt(&mut tx, release_id, base).await?,
+            None => false,
+        };
+        enqueue_deliveries(&mut tx, change.notice).await?;
         tx.announce(app).await?;
         tx.commit().await?;
-        if affected == 0 {
-            return Err(Error::not_found(format!("the release in channel `{channel}`")));
-        }
-        Ok(())
+        Ok(cleared)
     }
 
     /// Sets or clears a release's yanked flag; with `list`, stores that signed yank list in the same transaction
-    /// (refused unless it is numbered above the stored one and lists exactly the yanked releases).
+    /// (refused unless it is numbered above the stored one and lists exactly the yanked releases), and with `notice`
+    /// (`release.yanked`) enqueues its deliveries there too.
     pub async fn set_yanked(
         &self,
         app: &AppId,
         release_id: i64,
         yanked: bool,
         list: Option<&super::signed_metadata::NewYankList>,
+        notice: Option<&Notice>,
     ) -> Result<()> {
         let mut tx = self.begin_app_write(app).await?;
         tx.query("UPDATE releases SET yanked = $1 WHERE id = $2").bind(yanked).bind(release_id).execute().await?;
+        if let Some(notice) = notice {
+            enqueue_deliveries(&mut tx, notice).await?;
+        }
         if let Some(list) = list {
             super::signed_metadata::replace_yank_list(&mut tx, app, list).await?;
         }

@@ -1,13 +1,15 @@
 //! Webhooks and their delivery log.
 //!
-//! An event is enqueued as one `pending` delivery per subscribed webhook, in the same request that made the change
-//! (after it committed). The delivery job ([`crate::webhooks`]) runs on the leader replica only, so no two replicas
-//! send the same delivery; it records each attempt here (status, attempts, last error, when to try again).
+//! An event is enqueued as one `pending` delivery per subscribed webhook by [`enqueue_deliveries`], inside the
+//! transaction of the change it announces (publish, rollout change, yank, halt), so both commit or neither does. The
+//! delivery job ([`crate::webhooks`]) runs on the leader replica only, so no two replicas send the same delivery; it
+//! records each attempt here (status, attempts, last error, when to try again).
 
-use super::backend::Row;
+use super::backend::{Row, Tx};
 use super::{Db, now};
 use crate::error::Result;
 use crate::names::AppId;
+use crate::webhooks::Notice;
 
 /// A webhook.
 #[derive(Debug, Clone)]
@@ -78,6 +80,40 @@ pub fn random_id() -> Result<String> {
     Ok(hex::encode(bytes))
 }
 
+/// In `tx`, the transaction of the change `notice` announces: one `pending` delivery of it per webhook of its app
+/// subscribed to its event, due at once. Called right after the change's own statements and before the checks that
+/// may still refuse it in the same transaction, so a refused change rolls its deliveries back with it.
+pub(super) async fn enqueue_deliveries(tx: &mut Tx, notice: &Notice) -> Result<()> {
+    let hooks: Vec<String> = tx
+        .query("SELECT id, events FROM webhooks WHERE app_id = $1 ORDER BY created_at, id")
+        .bind(notice.app.as_str())
+        .fetch_all(|row| Ok((row.get::<String>("id")?, row.get::<String>("events")?)))
+        .await?
+        .into_iter()
+        .filter(|(_, events)| events.split(',').any(|e| e == notice.event))
+        .map(|(id, _)| id)
+        .collect();
+    let created_at = now();
+    for hook in &hooks {
+        tx.query(
+            "INSERT INTO webhook_deliveries (id, webhook_id, app_id, event, body, status, attempts, created_at,
+             next_attempt_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
+        )
+        .bind(random_id()?)
+        .bind(hook.as_str())
+        .bind(notice.app.as_str())
+        .bind(notice.event)
+        .bind(notice.body.as_str())
+        .bind(created_at)
+        .execute()
+        .await?;
+    }
+    if !hooks.is_empty() {
+        tracing::debug!(app = %notice.app, event = notice.event, deliveries = hooks.len(), "webhook deliveries enqueued");
+    }
+    Ok(())
+}
+
 impl Db {
     /// Adds a webhook.
     pub async fn insert_webhook(&self, app: &AppId, url: &str, secret: &str, events: &[String]) -> Result<WebhookRow> {
@@ -129,29 +165,6 @@ impl Db {
             .await?;
         tx.commit().await?;
         Ok(removed > 0)
-    }
-
-    /// Enqueues `event` with `body` for every webhook of `app` subscribed to it; returns how many deliveries.
-    pub async fn enqueue_deliveries(&self, app: &AppId, event: &str, body: &str) -> Result<usize> {
-        let hooks = self.webhooks(app).await?;
-        let mut enqueued = 0;
-        let created_at = now();
-        for hook in hooks.iter().filter(|h| h.events.iter().any(|e| e == event)) {
-            self.query(
-                "INSERT INTO webhook_deliveries (id, webhook_id, app_id, event, body, status, attempts, created_at,
-                 next_attempt_at) VALUES ($1, $2, $3, $4, $5, 'pending', 0, $6, $6)",
-            )
-            .bind(random_id()?)
-            .bind(hook.id.as_str())
-            .bind(app.as_str())
-            .bind(event)
-            .bind(body)
-            .bind(created_at)
-            .execute()
-            .await?;
-            enqueued += 1;
-        }
-        Ok(enqueued)
     }
 
     /// Pending deliveries due by `at`, oldest first, at most `limit`, with their webhook.

@@ -16,10 +16,11 @@ use millennium_update_protocol::metadata::{Envelope, TrustState};
 
 use super::updates::download_url;
 use super::{AppState, Auth};
-use crate::db::{NewReleaseDocument, NewYankList, ReleaseRow, YankListRow};
+use crate::db::{NewReleaseDocument, NewYankList, PlacementChange, ReleaseRow, YankListRow};
 use crate::error::{Error, Result};
 use crate::names::{AppId, Channel};
 use crate::tokens::{NewToken, Scope};
+use crate::webhooks::Event;
 
 fn body<T>(json: std::result::Result<Json<T>, JsonRejection>) -> Result<T> {
     match json {
@@ -377,26 +378,26 @@ pub async fn rollout(
         return Err(Error::bad_request("nothing to change: give `percent` and/or `paused`"));
     }
     let release = release_or_404(&state, &app, &version).await?;
-    state.db().update_placement(&app, release.id, &channel, percent, request.paused).await?;
-    if request.paused == Some(false) {
-        // Resuming a halted rollout: the halt rule judges only what is reported from now on.
-        let totals = state.db().health_totals(&app, &release.version).await?;
-        if state.db().clear_halt(release.id, &totals).await? {
-            tracing::info!(app = %app, version = %version, "halted rollout resumed");
-        }
+    // Resuming a halted rollout: the halt rule judges only what is reported from now on.
+    let resume_base = match request.paused {
+        Some(false) => Some(state.db().health_totals(&app, &release.version).await?),
+        _ => None,
+    };
+    let event = Event::RolloutChanged { channel: channel.to_string(), percent, paused: request.paused };
+    let change = PlacementChange {
+        channel: &channel,
+        rollout: percent,
+        paused: request.paused,
+        resume_base: resume_base.as_ref(),
+        notice: &event.notice(&app, &release.version),
+    };
+    if state.db().update_placement(&app, release.id, &change).await? {
+        tracing::info!(app = %app, version = %version, "halted rollout resumed");
     }
     tracing::info!(app = %app, version = %version, channel = %channel, ?percent, paused = ?request.paused, "rollout changed");
     state.releases_changed(&app, "rollout");
     super::metadata::refresh(&state, &app).await;
     let view = release_view(&state, &release).await?;
-    crate::webhooks::emit(
-        &state,
-        &app,
-        "rollout.changed",
-        &release.version,
-        serde_json::json!({"channel": channel.as_str(), "percent": percent, "paused": request.paused}),
-    )
-    .await;
     Ok(Json(view).into_response())
 }
 
@@ -416,13 +417,11 @@ pub async fn yank(
     let request = body(json)?;
     let release = release_or_404(&state, &app, &version).await?;
     let list = signed_yank_list(&state, &app, request.yanks).await?;
-    state.db().set_yanked(&app, release.id, request.yanked, list.as_ref()).await?;
+    let notice = request.yanked.then(|| Event::Yanked {}.notice(&app, &release.version));
+    state.db().set_yanked(&app, release.id, request.yanked, list.as_ref(), notice.as_ref()).await?;
     tracing::info!(app = %app, version = %version, yanked = request.yanked, signed = list.is_some(), "yank changed");
     state.releases_changed(&app, if request.yanked { "yanked" } else { "unyanked" });
     super::metadata::refresh(&state, &app).await;
-    if request.yanked {
-        crate::webhooks::emit(&state, &app, "release.yanked", &release.version, serde_json::json!({})).await;
-    }
     let release = release_or_404(&state, &app, &version).await?;
     Ok(Json(release_view(&state, &release).await?).into_response())
 }

@@ -14,9 +14,9 @@
 //!   `duplicates` is exact (an event id repeated within a batch, or counted by an earlier one, is a duplicate);
 //! - a request waits up to [`BATCH_WINDOW`] plus the commit: the price of the batching, invisible to an app that
 //!   reports in the background;
-//! - the halt of a rollout is judged on the batch's counts and its webhook is sent by the writer, which no client
-//!   can cancel by going away (a request whose client left is still counted; its events come again with the same
-//!   ids and are answered as duplicates);
+//! - the halt of a rollout is judged on the batch's counts by the writer, which no client can cancel by going away (a
+//!   request whose client left is still counted; its events come again with the same ids and are answered as
+//!   duplicates); the halt and its `rollout.halted` webhook deliveries commit in one transaction;
 //! - at most [`MAX_QUEUED_EVENTS`] events (or [`super::events::EventLimits::max_queued`]) wait at once: beyond, a request is answered `503` with `Retry-After`, and
 //!   the client keeps its events for later. A batch the database refuses is answered `503` too; nothing of it was
 //!   counted, so the retry counts it once.

@@ -44,6 +44,7 @@ use crate::db::{HealthKey, ReleaseRow, bucket_of};
 use crate::error::{Error, Result};
 use crate::names::AppId;
 use crate::ratelimit::{KeyedLimiter, Rate, ip_key};
+use crate::webhooks::{Event, HaltedBy};
 
 /// The client's IP address, put in every request's extensions by the connection ([`super::serve_on`]).
 #[derive(Debug, Clone, Copy)]
@@ -310,7 +311,8 @@ impl ReleaseIndex {
 /// Applies a release's halt rule (its own, else the app's): once at least `min_installs` installs were reported
 /// since the last resume, and rollbacks plus failed installs since then exceed `max_failure_percent` of them, the
 /// rollout is halted: every placement paused (never offered to new installs on either the Tauri or the signed
-/// path), why and when recorded, the halt counted in `/metrics`, and `rollout.halted` sent to the app's webhooks.
+/// path), why and when recorded, the halt counted in `/metrics`, and `rollout.halted` enqueued for the app's webhooks
+/// in the halt's transaction.
 /// Idempotent: a release already halted is left alone, and of concurrent evaluations (on any replica) one halts it.
 pub async fn evaluate_halt(state: &AppState, app: &AppId, release: &ReleaseRow) -> Result<bool> {
     let Some((rule, source)) = state.db().halt_rule(app, release.id).await? else {
@@ -335,27 +337,16 @@ pub async fn evaluate_halt(state: &AppState, app: &AppId, release: &ReleaseRow) 
         "{failures} of {installs} installs rolled back or failed to install ({percent:.1} %), over the {source} rule's {} % (at least {} installs)",
         rule.max_failure_percent, rule.min_installs
     );
-    if !state.db().halt_release(app, release.id, &reason).await? {
+    // The channels the halt pauses: it pauses every placement and adds or removes none.
+    let channels: Vec<String> = state.db().placements(release.id).await?.into_iter().map(|p| p.channel).collect();
+    let rule = HaltedBy::new(rule, source);
+    let event = Event::RolloutHalted { reason: reason.clone(), installs, failures, rule, channels };
+    if !state.db().halt_release(app, release.id, &reason, &event.notice(app, &release.version)).await? {
         return Ok(false);
     }
     tracing::warn!(app = %app, version = %release.version, reason, "rollout halted");
     state.metrics().rollout_halt(app.as_str());
     state.releases_changed(app, "halted");
     super::metadata::refresh(state, app).await;
-    let channels: Vec<String> = state.db().placements(release.id).await?.into_iter().map(|p| p.channel).collect();
-    crate::webhooks::emit(
-        state,
-        app,
-        "rollout.halted",
-        &release.version,
-        serde_json::json!({
-            "reason": reason,
-            "installs": installs,
-            "failures": failures,
-            "rule": {"max_failure_percent": rule.max_failure_percent, "min_installs": rule.min_installs, "source": source},
-            "channels": channels,
-        }),
-    )
-    .await;
     Ok(true)
 }

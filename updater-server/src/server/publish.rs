@@ -23,7 +23,8 @@
 //! signature without one is refused when the app requires signed versions (`require-signed-version`, on for apps
 //! created since the policy exists), since it would fit any version: an old, vulnerable build's artifact and `.sig`
 //! could be published as a new release. Only then are the files moved to their content-addressed names and fsynced, and the release, its artifacts
-//! and its channel placement written in one database transaction. Any failure before the commit drops the temporary
+//! and its channel placement written in one database transaction, with the `release.published` webhook deliveries
+//! ([`crate::webhooks`]). Any failure before the commit drops the temporary
 //! files and writes nothing; a crash between the renames and the commit leaves unreferenced blobs that nothing serves
 //! and the next start removes.
 
@@ -51,6 +52,7 @@ use crate::db::{NewArtifact, NewRelease, NewReleaseDocument};
 use crate::error::{Error, Result};
 use crate::names::{AppId, Channel, check_file_name};
 use crate::tokens::Scope;
+use crate::webhooks::Event;
 
 /// Largest `release` part.
 const MAX_RELEASE_PART: usize = 128 * 1024;
@@ -329,6 +331,7 @@ async fn publish_checked(
         });
     }
     let targets: Vec<String> = artifacts.iter().map(|a| a.target.clone()).collect();
+    let notice = Event::Published { channel: channel.to_string(), rollout }.notice(&app, &version_text);
     state
         .db()
         .insert_release(
@@ -346,6 +349,7 @@ async fn publish_checked(
                     envelope: envelope.to_json(),
                     hash: envelope.hash(),
                 }),
+                notice: &notice,
             },
             request.force,
         )
@@ -359,14 +363,6 @@ async fn publish_checked(
     let release =
         state.db().release(&app, &version_text).await?.ok_or_else(|| Error::Internal("lost release".into()))?;
     let body = super::api::release_view(state, &release).await?;
-    crate::webhooks::emit(
-        state,
-        &app,
-        "release.published",
-        &version_text,
-        serde_json::json!({"channel": channel.as_str(), "rollout": rollout}),
-    )
-    .await;
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }
 

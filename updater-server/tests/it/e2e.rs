@@ -23,6 +23,7 @@ mod attacks;
 mod front;
 mod health;
 mod ui;
+mod webhooks;
 
 /// The binary Cargo built for these tests.
 const SERVER: ServerBinary = ServerBinary::new(env!("CARGO_BIN_EXE_millennium-update-server"));

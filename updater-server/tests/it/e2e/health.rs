@@ -1,8 +1,9 @@
 //! Release health against the real server binary: installs report events over HTTP, the server halts a rollout
 //! that rolls back by itself, tells a real webhook receiver (which checks the signature), and stops offering the
 //! release — with events posted by the test, and with the real example app (`millennium-updater`'s `updatable`)
-//! installing a release that crashes on start; and the unauthenticated event endpoint under abuse (oversized, unknown
-//! app and version, junk, a flood of 100,000 events from one address).
+//! installing a release that crashes on start; the unauthenticated event endpoint under abuse (oversized, unknown
+//! app and version, junk, a flood of 100,000 events from one address); and its in-memory release index following
+//! every change of releases.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -20,29 +21,35 @@ use sha2::Sha256;
 
 use super::{SERVER, artifact_bytes, ok_json};
 
-fn start(tmp: &Path, env: &[(&str, &str)]) -> ServerProcess {
+pub(super) fn start(tmp: &Path, env: &[(&str, &str)]) -> ServerProcess {
     let data_dir = tmp.join("data");
     SERVER.serve_with(&data_dir, free_loopback_port(), &tmp.join("server.log"), &Backend::for_dir(&data_dir), env)
 }
 
-fn admin(server: &ServerProcess) -> [(&'static str, &str); 2] {
+pub(super) fn admin(server: &ServerProcess) -> [(&'static str, &str); 2] {
     [("MILLENNIUM_SERVER", server.url.as_str()), ("MILLENNIUM_TOKEN", ADMIN_TOKEN)]
 }
 
-/// App `demo` with 1.0.0 at 100 % and, when `v2_rollout` is given, 2.0.0 at that percentage, published with the CLI.
-fn app_with_releases(server: &ServerProcess, dir: &Path, v2_rollout: Option<u8>) {
+/// App `demo` with 1.0.0 at 100 % and, when `v2_rollout` is given, 2.0.0 at that percentage, published with the CLI;
+/// returns the app's release key.
+pub(super) fn app_with_releases(server: &ServerProcess, dir: &Path, v2_rollout: Option<u8>) -> SecretKey {
     let key = SecretKey::generate().unwrap();
     let public = key.public_key().to_text(Format::Minisign);
     ok_json(SERVER.cli(&["--json", "apps", "create", "--id", "demo", "--public-key", &public], &admin(server)));
-    let mut releases = vec![("1.0.0", 100u8)];
-    releases.extend(v2_rollout.map(|r| ("2.0.0", r)));
-    for (version, rollout) in releases {
-        let name = format!("demo_{version}_amd64.AppImage");
-        let file = write_signed(dir, &name, &artifact_bytes(rollout, 4096), &key, version, Format::Tauri);
-        let rollout = rollout.to_string();
-        let args = ["--json", "publish", "--app", "demo", "--version", version, "--rollout", &rollout];
-        ok_json(SERVER.cli(&[&args[..], &[file.to_str().unwrap()]].concat(), &admin(server)));
+    publish(server, dir, &key, "1.0.0", 100, &[]);
+    if let Some(rollout) = v2_rollout {
+        publish(server, dir, &key, "2.0.0", rollout, &[]);
     }
+    key
+}
+
+/// Publishes `version` of `demo` (an AppImage signed with `key`) at `rollout` % with the CLI, with `extra` arguments.
+pub(super) fn publish(server: &ServerProcess, dir: &Path, key: &SecretKey, version: &str, rollout: u8, extra: &[&str]) {
+    let name = format!("demo_{version}_amd64.AppImage");
+    let file = write_signed(dir, &name, &artifact_bytes(rollout, 4096), key, version, Format::Tauri);
+    let rollout = rollout.to_string();
+    let args = ["--json", "publish", "--app", "demo", "--version", version, "--rollout", &rollout];
+    ok_json(SERVER.cli(&[&args[..], extra, &[file.to_str().unwrap()]].concat(), &admin(server)));
 }
 
 /// `POST /demo/events` with `events`; the status and the JSON answer.
@@ -73,20 +80,25 @@ fn offered(http: &reqwest::blocking::Client, server: &ServerProcess, install: &s
 
 /// What the webhook receiver got: event header, body, and whether the signature verified.
 #[derive(Debug, Clone)]
-struct Received {
-    event: String,
-    body: Value,
-    signature_ok: bool,
-    delivery: String,
+pub(super) struct Received {
+    pub(super) event: String,
+    pub(super) body: Value,
+    pub(super) signature_ok: bool,
+    pub(super) delivery: String,
 }
 
 /// A real HTTP receiver (axum, on its own runtime and thread) that verifies `X-Millennium-Signature` over
 /// `{timestamp}.{body}` with `secret` as a receiver is told to in docs/webhooks.md, and answers `500` to the first
-/// `fail_first` requests (to exercise retries), `204` afterwards.
-fn receiver(secret: &'static str, fail_first: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
+/// `fail_first` requests (to exercise retries), `204` afterwards; on a port of its own.
+pub(super) fn receiver(secret: &'static str, fail_first: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
+    receiver_on(0, secret, fail_first)
+}
+
+/// [`receiver`] on loopback port `port` (`0`: any free one); its URL and what it got.
+pub(super) fn receiver_on(port: u16, secret: &'static str, fail_first: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
     let received: Arc<Mutex<Vec<Received>>> = Arc::default();
     let seen = Arc::new(Mutex::new(0usize));
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
     listener.set_nonblocking(true).unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     let store = received.clone();
@@ -291,7 +303,7 @@ impl Install {
 }
 
 /// The first delivery of `event` the receiver got, waiting for it for at most 30 s.
-fn delivered(received: &Mutex<Vec<Received>>, event: &str) -> Received {
+pub(super) fn delivered(received: &Mutex<Vec<Received>>, event: &str) -> Received {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let got = received.lock().unwrap().clone();
@@ -491,5 +503,87 @@ fn the_event_endpoint_refuses_floods_and_junk_and_stays_healthy() {
         server.figure("millennium_client_events_total{app=\"_unknown\",kind=\"_batch\",result=\"rate_limited\"}")
             >= 800
     );
+    server.stop();
+}
+
+/// The event endpoint answers from memory (its release index), yet follows every change of releases on this server
+/// and, on PostgreSQL, on another replica (told by `NOTIFY`): events for an app are `404` until it is created; events
+/// for a version are rejected until it is published (the "no such release" the index remembered is dropped then)
+/// and counted from then on; after a promote they count under the channel the release was placed in last; a yank
+/// keeps the release known (installs that took it before the yank report its rollbacks, which its halt rule needs).
+/// Nothing deletes an app or a release, so no other change can make one unknown.
+#[test]
+fn the_event_endpoint_follows_every_change_of_releases() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = start(tmp.path(), &[]);
+    let other = Backend::shared().then(|| {
+        let shared = Backend::for_dir(&tmp.path().join("data"));
+        let dir = tmp.path().join("other");
+        SERVER.serve_with(&dir, free_loopback_port(), &tmp.path().join("other.log"), &shared, &[])
+    });
+    let replicas: Vec<&ServerProcess> = std::iter::once(&server).chain(other.as_ref()).collect();
+    let http = reqwest::blocking::Client::new();
+    let mut installs = 0u32;
+    let mut report = |replica: &ServerProcess, to: &str| {
+        installs += 1;
+        post(&http, replica, "demo", &json!({"events": [event("installed", &format!("install-{installs}"), to)]}))
+    };
+    let accepted = json!({"accepted": 1, "rejected": 0, "duplicates": 0});
+    let rejected = json!({"accepted": 0, "rejected": 1, "duplicates": 0});
+    // The first replica answers from its own commit; another one once the notification arrived (milliseconds).
+    let counted_by = |replica: &ServerProcess, report: &mut dyn FnMut(&ServerProcess) -> (u16, Value)| {
+        let deadline = Instant::now() + Duration::from_secs(if std::ptr::eq(replica, &server) { 0 } else { 10 });
+        loop {
+            let answer = report(replica);
+            if answer == (202, accepted.clone()) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "not counted: {answer:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+
+    for replica in &replicas {
+        assert_eq!(report(replica, "1.0.0").0, 404);
+    }
+    let key = app_with_releases(&server, tmp.path(), None);
+    for replica in &replicas {
+        counted_by(replica, &mut |r| report(r, "1.0.0"));
+        assert_eq!(report(replica, "2.0.0"), (202, rejected.clone()), "2.0.0 is not published yet");
+    }
+
+    publish(&server, tmp.path(), &key, "2.0.0", 100, &[]);
+    for replica in &replicas {
+        counted_by(replica, &mut |r| report(r, "2.0.0"));
+    }
+
+    ok_json(SERVER.cli(&["--json", "promote", "--app", "demo", "--version", "2.0.0", "--to", "beta"], &admin(&server)));
+    for replica in &replicas {
+        // Wait until the replica serves the promote (its answers and the index are dropped on the same notification).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while replica.get("/demo/beta/latest.json").status() != 200 {
+            assert!(Instant::now() < deadline, "the promote is not served");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        counted_by(replica, &mut |r| report(r, "2.0.0"));
+    }
+
+    ok_json(SERVER.cli(&["--json", "yank", "--app", "demo", "--version", "2.0.0"], &admin(&server)));
+    for replica in &replicas {
+        assert_eq!(report(replica, "2.0.0"), (202, accepted.clone()), "a yanked release is still counted");
+    }
+
+    let n = replicas.len() as u64;
+    let health = ok_json(SERVER.cli(&["--json", "health", "--app", "demo", "--version", "2.0.0"], &admin(&server)));
+    assert_eq!(health["totals"]["installed"], 3 * n, "{health}");
+    let in_channel = |channel: &str| -> u64 {
+        let buckets = health["buckets"].as_array().unwrap();
+        buckets.iter().filter(|b| b["channel"] == channel).map(|b| b["counts"]["installed"].as_u64().unwrap()).sum()
+    };
+    assert_eq!((in_channel("stable"), in_channel("beta")), (n, 2 * n), "{health}");
+    drop(replicas);
+    if let Some(other) = other {
+        other.stop();
+    }
     server.stop();
 }
