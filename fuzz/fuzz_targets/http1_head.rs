@@ -1,15 +1,31 @@
 //! Any bytes as what a client sent first on a connection to the update server's HTTP front (`millennium-http1`): no
-//! panic; a request the front serves is a `GET`/`HEAD` of HTTP/1.1 with an origin-form target and none of the headers
-//! hyper must see, its head ends within the input, and the head alone parses to the same request; a response head for
+//! panic; every head the front serves with a valid target becomes an `http` request with the headers the head gives
+//! (the front may answer from the head alone, so the parse must never accept what `http`'s types refuse); a request the front serves is a `GET`/`HEAD` of HTTP/1.1
+//! with an origin-form target and none of the headers hyper must see, whose header values the head gives as the
+//! request has them, its head ends within the input, and the head alone parses to the same request; a response head for
 //! it that echoes its headers, for several statuses and body kinds, is well-formed HTTP/1.1 that `httparse` reads back
 //! whole, with the framing headers the encoder said.
 #![no_main]
 
 use http::{HeaderMap, Method, StatusCode};
 use libfuzzer_sys::fuzz_target;
-use millennium_http1::{Declared, Framing, HANDED_OFF, Parsed, encode_head, parse_request};
+use millennium_http1::{Declared, Framing, HANDED_OFF, Parsed, encode_head, parse_head, parse_request};
 
 fuzz_target!(|data: &[u8]| {
+    let served = parse_head(data, 4096, |head| {
+        // Only the target can make `http`'s types refuse a head the parse serves (`httparse` takes some bytes a `Uri`
+        // does not); the front answers without a `Request` only for targets it answered before.
+        let Some(request) = head.to_request() else {
+            assert!(http::Uri::try_from(head.path()).is_err(), "a head with a valid target is not a request");
+            return None;
+        };
+        for name in request.headers().keys() {
+            assert_eq!(head.header(name.as_str()), request.headers().get(name).map(|value| value.as_bytes()));
+        }
+        assert_eq!(head.header_size().0, request.headers().len());
+        Some(())
+    });
+    assert_eq!(matches!(served, Parsed::Request(..)), matches!(parse_request(data, 4096), Parsed::Request(..)));
     let Parsed::Request(request, len) = parse_request(data, 4096) else { return };
     assert!(len <= data.len());
     assert!(matches!(*request.method(), Method::GET | Method::HEAD));

@@ -34,30 +34,88 @@ pub const MAX_HEADER_LINES: usize = 128;
 
 /// What the bytes at the start of a read buffer are.
 #[derive(Debug)]
-pub enum Parsed {
-    /// A request the front serves, and the length of its head (the buffer's next request starts there).
-    Request(Box<Request<()>>, usize),
+pub enum Parsed<T = Box<Request<()>>> {
+    /// A request the front serves (what was made of its head), and the length of its head (the buffer's next request
+    /// starts there).
+    Request(T, usize),
     /// The start of a head.
     Partial,
     /// Hyper's to serve, or to refuse.
     HandOff,
 }
 
+/// The head of a request the front serves (see the crate documentation), borrowed from the read buffer: what a server
+/// needs to answer it without building an [`http::Request`] (which allocates its URI, header map and values).
+#[derive(Debug)]
+pub struct RequestHead<'a> {
+    method: Method,
+    path: &'a str,
+    headers: &'a [httparse::Header<'a>],
+}
+
+impl<'a> RequestHead<'a> {
+    /// `GET` or `HEAD`.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The request target as sent: an origin-form path and query (not checked to be a valid [`Uri`]: `httparse` takes
+    /// a few bytes `http` refuses, and [`RequestHead::to_request`] does not make a request of them).
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// The value of the first header named `name` (compared ignoring ASCII case).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers.iter().find(|line| line.name.eq_ignore_ascii_case(name)).map(|line| line.value)
+    }
+
+    /// How many header lines there are, and the bytes of their names and values: what a [`HeaderMap`] of them would
+    /// count (`len()`, and the names' and values' lengths).
+    pub fn header_size(&self) -> (usize, usize) {
+        (self.headers.len(), self.headers.iter().map(|line| line.name.len() + line.value.len()).sum())
+    }
+
+    /// The request as `http` types; `None` when its target is not a valid [`Uri`] (hyper's to refuse).
+    pub fn to_request(&self) -> Option<Request<()>> {
+        let uri = Uri::from_maybe_shared(Bytes::copy_from_slice(self.path.as_bytes())).ok()?;
+        let mut headers = HeaderMap::with_capacity(self.headers.len());
+        for line in self.headers {
+            headers.append(HeaderName::from_bytes(line.name.as_bytes()).ok()?, HeaderValue::from_bytes(line.value).ok()?);
+        }
+        let mut request = Request::new(());
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = uri;
+        *request.version_mut() = Version::HTTP_11;
+        *request.headers_mut() = headers;
+        Some(request)
+    }
+}
+
 /// Parses the request head at the start of `buf`, serving only request targets up to `max_uri` bytes (see the crate
-/// documentation).
-pub fn parse_request(buf: &[u8], max_uri: usize) -> Parsed {
+/// documentation), and makes what `serve` makes of it; `None` from `serve` hands the request to hyper.
+pub fn parse_head<T>(buf: &[u8], max_uri: usize, serve: impl FnOnce(&RequestHead<'_>) -> Option<T>) -> Parsed<T> {
     let mut lines = [httparse::EMPTY_HEADER; MAX_HEADER_LINES];
     let mut head = httparse::Request::new(&mut lines);
     match head.parse(buf) {
         Ok(httparse::Status::Complete(len)) => {
-            request(&head, max_uri).map_or(Parsed::HandOff, |r| Parsed::Request(Box::new(r), len))
+            match served(&head, max_uri).and_then(|head| serve(&head)) {
+                Some(made) => Parsed::Request(made, len),
+                None => Parsed::HandOff,
+            }
         }
         Ok(httparse::Status::Partial) => Parsed::Partial,
         Err(_) => Parsed::HandOff,
     }
 }
 
-fn request(head: &httparse::Request<'_, '_>, max_uri: usize) -> Option<Request<()>> {
+/// [`parse_head`] making an [`http::Request`].
+pub fn parse_request(buf: &[u8], max_uri: usize) -> Parsed {
+    parse_head(buf, max_uri, |head| head.to_request().map(Box::new))
+}
+
+/// The head when the front serves it.
+fn served<'a>(head: &'a httparse::Request<'_, 'a>, max_uri: usize) -> Option<RequestHead<'a>> {
     let method = match head.method? {
         "GET" => Method::GET,
         "HEAD" => Method::HEAD,
@@ -67,21 +125,16 @@ fn request(head: &httparse::Request<'_, '_>, max_uri: usize) -> Option<Request<(
     if head.version? != 1 || !path.starts_with('/') || path.len() > max_uri {
         return None;
     }
-    let uri = Uri::from_maybe_shared(Bytes::copy_from_slice(path.as_bytes())).ok()?;
-    let mut headers = HeaderMap::with_capacity(head.headers.len());
     for line in head.headers.iter() {
-        let name = HeaderName::from_bytes(line.name.as_bytes()).ok()?;
-        if HANDED_OFF.contains(&name) {
+        // httparse takes names that are tokens, as `HeaderName` does, but values with any byte but CR and LF, where
+        // `HeaderValue` refuses control characters: such a head is hyper's to refuse, whatever serves it.
+        if HANDED_OFF.iter().any(|name| line.name.eq_ignore_ascii_case(name.as_str()))
+            || line.value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f)
+        {
             return None;
         }
-        headers.append(name, HeaderValue::from_bytes(line.value).ok()?);
     }
-    let mut request = Request::new(());
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
-    *request.version_mut() = Version::HTTP_11;
-    *request.headers_mut() = headers;
-    Some(request)
+    Some(RequestHead { method, path, headers: head.headers })
 }
 
 /// What a response body says of its length, as hyper reads it.
@@ -185,22 +238,49 @@ pub fn encode_head(
     if !can_have_body(method, status) {
         framing = Framing::Length(0);
     }
-    if !wrote_date {
-        out.extend_from_slice(b"date: ");
-        DATE.with(|date| {
-            let mut date = date.borrow_mut();
-            let now = SystemTime::now();
-            let second = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            if date.0 != second || date.1.is_empty() {
-                *date = (second, httpdate::fmt_http_date(now));
-            }
-            out.extend_from_slice(date.1.as_bytes());
-        });
+    if wrote_date {
         out.extend_from_slice(b"\r\n");
+    } else {
+        finish_head(out);
     }
-    out.extend_from_slice(b"\r\n");
     Head { framing, keep_alive }
 }
+
+/// [`encode_head`] of `headers` without a `date`, up to where the `date` goes: a head sent again and again is
+/// encoded once, and each copy ends with [`finish_head`]. `None` when `headers` has a `date`.
+pub fn encode_head_start(
+    out: &mut Vec<u8>,
+    method: &Method,
+    status: StatusCode,
+    headers: &HeaderMap,
+    declared: Declared,
+) -> Option<Head> {
+    if headers.contains_key(header::DATE) {
+        return None;
+    }
+    let head = encode_head(out, method, status, headers, declared);
+    // What `finish_head` wrote: the date line and the blank line.
+    out.truncate(out.len() - DATE_LINE_LEN - 2);
+    Some(head)
+}
+
+/// The end of a head begun by [`encode_head_start`]: the `date` of the current second, and the blank line.
+pub fn finish_head(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"date: ");
+    DATE.with(|date| {
+        let mut date = date.borrow_mut();
+        let now = SystemTime::now();
+        let second = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if date.0 != second || date.1.is_empty() {
+            *date = (second, httpdate::fmt_http_date(now));
+        }
+        out.extend_from_slice(date.1.as_bytes());
+    });
+    out.extend_from_slice(b"\r\n\r\n");
+}
+
+/// The length of `date: …\r\n`: an IMF-fixdate is always 29 bytes.
+const DATE_LINE_LEN: usize = "date: ".len() + 29 + 2;
 
 thread_local! {
     /// The `date` value of the current second (formatting it costs more than the rest of a head).
@@ -266,6 +346,47 @@ mod tests {
             "HTTP/1.1 200 OK\r\nx-a: 1\r\ndate: Sat, 05 Dec 2026 00:00:00 GMT\r\ncontent-length: 12\r\n\r\n"
         );
         assert_eq!(head.framing, Framing::Length(12));
+    }
+
+    #[test]
+    fn a_head_begun_once_and_finished_per_copy_is_the_whole_head() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        for (status, declared) in [(StatusCode::OK, Declared::Known(591)), (StatusCode::NO_CONTENT, Declared::Nothing)] {
+            let mut whole = Vec::new();
+            let head = encode_head(&mut whole, &Method::GET, status, &headers, declared);
+            let mut begun = Vec::new();
+            assert_eq!(encode_head_start(&mut begun, &Method::GET, status, &headers, declared), Some(head));
+            assert!(!String::from_utf8_lossy(&begun).contains("date:"));
+            finish_head(&mut begun);
+            // The same second, almost always; the date is the only part that may differ.
+            let date = |text: &[u8]| String::from_utf8_lossy(text).replace(|c: char| c.is_ascii_digit(), "0");
+            assert_eq!(date(&begun), date(&whole));
+        }
+        headers.insert(header::DATE, HeaderValue::from_static("Sat, 05 Dec 2026 00:00:00 GMT"));
+        assert_eq!(encode_head_start(&mut Vec::new(), &Method::GET, StatusCode::OK, &headers, Declared::Nothing), None);
+    }
+
+    #[test]
+    fn a_served_head_is_read_without_building_a_request() {
+        let text = b"GET /app/linux/x86_64/1.0.0?channel=beta HTTP/1.1\r\nHost: a\r\nX-Id: \xe9t\xe9\r\n\r\n";
+        let made = parse_head(text, LIMITS, |head| {
+            assert_eq!(head.method(), Method::GET);
+            assert_eq!(head.path(), "/app/linux/x86_64/1.0.0?channel=beta");
+            assert_eq!(head.header("host"), Some(&b"a"[..]));
+            assert_eq!(head.header("x-id"), Some(&b"\xe9t\xe9"[..]));
+            assert_eq!(head.header("accept"), None);
+            assert_eq!(head.header_size(), (2, 4 + 1 + 4 + 3));
+            Some(head.to_request().unwrap())
+        });
+        let Parsed::Request(request, len) = made else { panic!("not served: {made:?}") };
+        assert_eq!(len, text.len());
+        assert_eq!(request.headers()["x-id"].as_bytes(), b"\xe9t\xe9");
+        // A control character in a value: hyper's to refuse, whatever would serve it.
+        let text = b"GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n";
+        assert!(matches!(parse_head(text, LIMITS, |_| Some(())), Parsed::HandOff));
+        assert!(matches!(parse_head(b"GET / HTTP/1.1\r\n\r\n", LIMITS, |_| None::<()>), Parsed::HandOff));
     }
 
     #[test]

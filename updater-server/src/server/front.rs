@@ -47,7 +47,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::events::PeerAddr;
-use super::{AppState, HEADER_READ_TIMEOUT, MAX_URI_LEN, updates};
+use super::{AppState, HEADER_READ_TIMEOUT, MAX_URI_LEN, RequestLog, updates};
 
 /// How long a connection may wait for its next request (nginx's `keepalive_timeout`).
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(75);
@@ -166,13 +166,18 @@ async fn front(
     buf: &mut BytesMut,
 ) -> io::Result<Next> {
     loop {
-        let (request, head_len) = match next_request(stream, buf, &shared.options.timeouts, shutdown).await? {
-            Step::Serve(request, head_len) => (request, head_len),
+        let keep_alive = match next_request(stream, buf, shared, shutdown).await? {
+            Step::Serve(request, head_len) => {
+                buf.advance(head_len);
+                // Boxed: the router's future is large and must not stay in the idle connection's state.
+                Box::pin(respond(stream, peer, shared, shutdown, *request)).await?
+            }
+            Step::Reuse(answer, log, head_len) => {
+                buf.advance(head_len);
+                send_reused(stream, &answer, log, shared.options.timeouts.write).await?
+            }
             Step::Leave(next) => return Ok(next),
         };
-        buf.advance(head_len);
-        // Boxed: the router's future is large and must not stay in the idle connection's state.
-        let keep_alive = Box::pin(respond(stream, peer, shared, shutdown, *request)).await?;
         if !keep_alive {
             let _ = rustix::net::shutdown(&*stream, rustix::net::Shutdown::Write);
             return Ok(Next::Close);
@@ -180,26 +185,47 @@ async fn front(
     }
 }
 
-/// What reading the next request came to.
+/// What reading the next request came to: a request for the router, or one answered with a kept answer (with its
+/// request log, when logs are on), and the length of its head; or the end of the front's part.
 enum Step {
     Serve(Box<Request<Body>>, usize),
+    Reuse(Arc<updates::ReusedAnswer>, Option<RequestLog>, usize),
     Leave(Next),
+}
+
+/// What the front makes of a request head.
+enum Made {
+    Request(Box<Request<Body>>),
+    Reused(Arc<updates::ReusedAnswer>, Option<RequestLog>),
 }
 
 /// Reads until the buffer starts with a whole request head, within the timeouts.
 async fn next_request(
     stream: &mut TcpStream,
     buf: &mut BytesMut,
-    timeouts: &HttpTimeouts,
+    shared: &Shared,
     shutdown: &mut watch::Receiver<bool>,
 ) -> io::Result<Step> {
+    let timeouts = &shared.options.timeouts;
     let mut head_deadline = None;
     loop {
         if !buf.is_empty() {
-            match millennium_http1::parse_request(buf, MAX_URI_LEN) {
-                Parsed::Request(request, len) => {
-                    return Ok(Step::Serve(Box::new((*request).map(|()| Body::empty())), len));
+            // Not while stopping: the answer must then say `connection: close`, as the router's path does.
+            let stopping = *shutdown.borrow();
+            let made = millennium_http1::parse_head(buf, MAX_URI_LEN, |head| {
+                let service = &shared.service;
+                if *head.method() == Method::GET
+                    && !stopping
+                    && let Some(answer) = updates::reuse(&service.state, head)
+                {
+                    let log = if service.logs { head.to_request().map(|r| RequestLog::start(&r)) } else { None };
+                    return Some(Made::Reused(answer, log));
                 }
+                head.to_request().map(|request| Made::Request(Box::new(request.map(|()| Body::empty()))))
+            });
+            match made {
+                Parsed::Request(Made::Request(request), len) => return Ok(Step::Serve(request, len)),
+                Parsed::Request(Made::Reused(answer, log), len) => return Ok(Step::Reuse(answer, log, len)),
                 Parsed::HandOff => return Ok(Step::Leave(Next::HandOff)),
                 Parsed::Partial if buf.len() >= MAX_HEAD => return Ok(Step::Leave(Next::HandOff)),
                 Parsed::Partial => {}
@@ -248,25 +274,6 @@ async fn respond(
 ) -> io::Result<bool> {
     let method = request.method().clone();
     let write = shared.options.timeouts.write;
-    // Not while stopping: the answer must then say `connection: close`, as the router's path does.
-    if method == Method::GET
-        && !*shutdown.borrow()
-        && let Some(answer) = updates::reuse(&shared.service.state, &request)
-    {
-        let log = shared.service.logs.then(|| super::RequestLog::start(&request));
-        drop(request);
-        let declared =
-            if answer.body.is_empty() { Declared::Nothing } else { Declared::Known(answer.body.len() as u64) };
-        let mut out = Vec::with_capacity(256 + answer.body.len());
-        let head = millennium_http1::encode_head(&mut out, &method, answer.status, &answer.headers, declared);
-        out.extend_from_slice(&answer.body);
-        if let Some(log) = log {
-            // As the router's layer does: once the answer is made, before it is sent.
-            log.finish(answer.status);
-        }
-        send_all(stream, &out, write).await?;
-        return Ok(head.keep_alive);
-    }
     request.extensions_mut().insert(PeerAddr(peer.ip()));
     let response = match tower::ServiceExt::oneshot(shared.service.router.clone(), request).await {
         Ok(response) => response,
@@ -310,6 +317,25 @@ async fn respond(
         Framing::Chunked => send_body(stream, out, &mut body, None, write).await?,
     }
     Ok(head.keep_alive)
+}
+
+/// Sends a kept answer to a `GET`; returns whether the connection stays open.
+async fn send_reused(
+    stream: &TcpStream,
+    answer: &updates::ReusedAnswer,
+    log: Option<RequestLog>,
+    write: Duration,
+) -> io::Result<bool> {
+    let mut out = Vec::with_capacity(answer.head.len() + 64 + answer.body.len());
+    out.extend_from_slice(&answer.head);
+    millennium_http1::finish_head(&mut out);
+    out.extend_from_slice(&answer.body);
+    if let Some(log) = log {
+        // As the router's layer does: once the answer is made, before it is sent.
+        log.finish(answer.status);
+    }
+    send_all(stream, &out, write).await?;
+    Ok(answer.keep_alive)
 }
 
 /// Sends `head` and then the body's data frames: `Some(len)` bytes exactly (a body that ends short is an error, so
@@ -356,6 +382,12 @@ async fn send_body(
 
 /// Sends all of `data`, giving up when the client takes nothing for `write`.
 async fn send_all(stream: &TcpStream, mut data: &[u8], write: Duration) -> io::Result<()> {
+    // Most answers fit in the socket's buffer: sent at once, with no timer to set up.
+    match stream.try_io(Interest::WRITABLE, || Ok(rustix::net::send(stream, data, SendFlags::NOSIGNAL)?)) {
+        Ok(sent) => data = &data[sent..],
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+        Err(e) => return Err(e),
+    }
     while !data.is_empty() {
         let sent = tokio::time::timeout(
             write,

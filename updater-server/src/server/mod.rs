@@ -695,7 +695,12 @@ fn request_limit_error(request: &Request) -> Option<Error> {
     }
     let headers = request.headers();
     let bytes: usize = headers.iter().map(|(name, value)| name.as_str().len() + value.len()).sum();
-    (headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES).then_some(Error::HeadersTooLarge)
+    headers_too_large(headers.len(), bytes).then_some(Error::HeadersTooLarge)
+}
+
+/// Whether `count` headers of `bytes` bytes (names and values) are more than a request may have.
+fn headers_too_large(count: usize, bytes: usize) -> bool {
+    count > MAX_HEADERS || bytes > MAX_HEADER_BYTES
 }
 
 /// Options of `serve`.

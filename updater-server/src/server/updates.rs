@@ -50,8 +50,9 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::body::Bytes;
 use axum::extract::{MatchedPath, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use millennium_http1::{Declared, encode_head_start};
 use millennium_update_protocol::delta::{self, DeltaOffer};
 use millennium_update_protocol::tauri::{
     Artifact, ArtifactUrl, DynamicResponse, PackagerFormat, ReleaseInfo, SignatureText, StaticManifest,
@@ -166,7 +167,9 @@ struct ReusedUrls {
 #[derive(Debug)]
 pub(super) struct ReusedAnswer {
     pub status: StatusCode,
-    pub headers: HeaderMap,
+    /// The head of the answer to a `GET` up to its `date` ([`millennium_http1::encode_head_start`]).
+    pub head: Vec<u8>,
+    pub keep_alive: bool,
     /// Empty for `204 No Content`.
     pub body: Bytes,
     /// Whether a request with an install id in its header gets this answer too: no release of the channel is at a
@@ -187,36 +190,42 @@ pub(super) struct ReusedAnswer {
 
 impl ReusedAnswer {
     /// Counts one more check answered with this: as the handler counted the check it was made for, with the webview
-    /// report of `headers` judged anew.
-    fn count(&self, state: &AppState, headers: &HeaderMap) {
+    /// report (`X-Millennium-Webview`'s value) judged anew.
+    fn count(&self, state: &AppState, webview_report: Option<&[u8]>) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.checks.fetch_add(1, Ordering::Relaxed);
         if let Some(version) = &self.adoption {
             state.adoption().count(&self.app, version);
         }
-        if let Some((backend, status)) = webview_status(headers, self.webview_os, self.min_webview.as_ref()) {
+        if let Some((backend, status)) = webview_status(webview_report, self.webview_os, self.min_webview.as_ref()) {
             state.metrics().webview_check(&self.app, &self.channel, backend, status);
         }
     }
 }
 
-/// The kept answer to `request`, counted as answered, when there is one and the request may get it (see the module
-/// documentation); `None` sends the request through the router.
-pub(super) fn reuse(state: &AppState, request: &axum::http::Request<axum::body::Body>) -> Option<Arc<ReusedAnswer>> {
-    let headers = request.headers();
-    if headers.contains_key(delta::INSTALLED_HEADER) || super::request_limit_error(request).is_some() {
+/// The kept answer to the `GET` request `head`, counted as answered, when there is one and the request may get it
+/// (see the module documentation); `None` sends the request through the router. It reads the head as the front parsed
+/// it, without building a request: on this path that would cost more than the rest.
+pub(super) fn reuse(state: &AppState, head: &millennium_http1::RequestHead<'_>) -> Option<Arc<ReusedAnswer>> {
+    let (count, bytes) = head.header_size();
+    if head.header(delta::INSTALLED_HEADER).is_some() || super::headers_too_large(count, bytes) {
         return None;
     }
-    let answer = state.cache().reused(request.uri().path_and_query()?.as_str())?;
-    if let Some(id) = headers.get(rollout::INSTALL_ID_HEADER) {
+    let answer = state.cache().reused(head.path())?;
+    if let Some(id) = head.header(rollout::INSTALL_ID_HEADER) {
         // A malformed id is the handler's to refuse.
-        if !answer.any_install || id.to_str().map_or(true, |id| rollout::check_install_id(id).is_err()) {
+        if !answer.any_install || header_text(id).is_none_or(|id| rollout::check_install_id(id).is_err()) {
             return None;
         }
     }
-    answer.count(state, headers);
+    answer.count(state, head.header(webview::HEADER));
     state.cache().reuses.fetch_add(1, Ordering::Relaxed);
     Some(answer)
+}
+
+/// A header value as text, as [`HeaderValue::to_str`] reads it: visible ASCII and tabs, else `None`.
+fn header_text(value: &[u8]) -> Option<&str> {
+    value.iter().all(|&b| b == b'\t' || (b' '..=b'~').contains(&b)).then(|| std::str::from_utf8(value).ok()).flatten()
 }
 
 /// Whether the answer to a check with `headers` may be kept for its URL, given whether any release of the channel is
@@ -632,11 +641,18 @@ impl CheckRequest {
         if !reusable(&self.headers, any_install) {
             return;
         }
+        let declared = if body.is_empty() { Declared::Nothing } else { Declared::Known(body.len() as u64) };
+        let mut head = Vec::new();
+        let Some(encoded) = encode_head_start(&mut head, &Method::GET, response.status(), response.headers(), declared)
+        else {
+            return;
+        };
         let metrics = state.metrics();
         let channel = counted.answers.label(counted.channel);
         let answer = ReusedAnswer {
             status: response.status(),
-            headers: response.headers().clone(),
+            head,
+            keep_alive: encoded.keep_alive,
             body,
             any_install,
             requests: metrics.request_counter(route.as_str(), "GET", response.status().as_u16()),
@@ -722,7 +738,7 @@ async fn check(
             keys.iter().find_map(|key| release.dynamic.get(key).map(|body| (key, body))).map(|found| (release, found))
         });
     let min_webview = answer.map(|(release, _)| &release.min_webview);
-    if let Some((backend, status)) = webview_status(headers, Some(target.os()), min_webview) {
+    if let Some((backend, status)) = webview_status(webview_report(headers), Some(target.os()), min_webview) {
         state.metrics().webview_check(app_id.as_str(), answers.label(&channel), backend, status);
     }
     let version = current.to_string();
@@ -799,15 +815,15 @@ pub(super) fn delta_offer(state: &AppState, app: &str, version: &Version, row: &
 /// label values for `millennium_update_check_webviews_total`, `None` without the header. Both are fixed words, never
 /// text from the request: `backend` is the reported one, for `missing` the one of `os` when the route names it, else
 /// `unknown`; `status` is `ok`, `too_old` (older than the release's minimum for the *reported* backend; a release
-/// without one for that backend counts as `ok`), `missing` or `unknown` (malformed).
+/// without one for that backend counts as `ok`), `missing` or `unknown` (malformed). `report` is the header's value
+/// ([`webview_report`]).
 pub fn webview_status(
-    headers: &HeaderMap,
+    report: Option<&[u8]>,
     os: Option<Os>,
     minimums: Option<&WebviewMinimums>,
 ) -> Option<(&'static str, &'static str)> {
     const UNKNOWN: &str = "unknown";
-    let value = headers.get(webview::HEADER)?;
-    let report = value.to_str().ok().and_then(|text| WebviewReport::parse(text).ok());
+    let report = header_text(report?).and_then(|text| WebviewReport::parse(text).ok());
     Some(match report {
         None => (UNKNOWN, UNKNOWN),
         Some(WebviewReport::Missing) => (os.map_or(UNKNOWN, |os| Backend::from(os).id()), "missing"),
@@ -817,6 +833,11 @@ pub fn webview_status(
             (backend.id(), status)
         }
     })
+}
+
+/// The value of the webview report header (`X-Millennium-Webview`) of a request.
+pub fn webview_report(headers: &HeaderMap) -> Option<&[u8]> {
+    headers.get(webview::HEADER).map(HeaderValue::as_bytes)
 }
 
 /// App ids in the dynamic route come raw from the URI; decode so `%2e%2e` is judged as `..` (and refused).
@@ -851,7 +872,7 @@ pub async fn static_manifest(
     let answer = offered
         .and_then(|release| if packager_only { release.packager_manifest.as_ref() } else { Some(&release.manifest) });
     let min_webview = answer.and(offered).map(|release| &release.min_webview);
-    if let Some((backend, status)) = webview_status(headers, None, min_webview) {
+    if let Some((backend, status)) = webview_status(webview_report(headers), None, min_webview) {
         state.metrics().webview_check(app.as_str(), answers.label(&channel), backend, status);
     }
     let target = if packager_only { "latest.json?client=cargo-packager" } else { "latest.json" };
@@ -891,7 +912,8 @@ mod tests {
     fn kept(body: &'static str) -> ReusedAnswer {
         ReusedAnswer {
             status: StatusCode::OK,
-            headers: HeaderMap::new(),
+            head: Vec::new(),
+            keep_alive: true,
             body: Bytes::from_static(body.as_bytes()),
             any_install: true,
             requests: Arc::default(),
