@@ -81,7 +81,8 @@ impl<'a> RequestHead<'a> {
         let uri = Uri::from_maybe_shared(Bytes::copy_from_slice(self.path.as_bytes())).ok()?;
         let mut headers = HeaderMap::with_capacity(self.headers.len());
         for line in self.headers {
-            headers.append(HeaderName::from_bytes(line.name.as_bytes()).ok()?, HeaderValue::from_bytes(line.value).ok()?);
+            headers
+                .append(HeaderName::from_bytes(line.name.as_bytes()).ok()?, HeaderValue::from_bytes(line.value).ok()?);
         }
         let mut request = Request::new(());
         *request.method_mut() = self.method.clone();
@@ -98,12 +99,10 @@ pub fn parse_head<T>(buf: &[u8], max_uri: usize, serve: impl FnOnce(&RequestHead
     let mut lines = [httparse::EMPTY_HEADER; MAX_HEADER_LINES];
     let mut head = httparse::Request::new(&mut lines);
     match head.parse(buf) {
-        Ok(httparse::Status::Complete(len)) => {
-            match served(&head, max_uri).and_then(|head| serve(&head)) {
-                Some(made) => Parsed::Request(made, len),
-                None => Parsed::HandOff,
-            }
-        }
+        Ok(httparse::Status::Complete(len)) => match served(&head, max_uri).and_then(|head| serve(&head)) {
+            Some(made) => Parsed::Request(made, len),
+            None => Parsed::HandOff,
+        },
         Ok(httparse::Status::Partial) => Parsed::Partial,
         Err(_) => Parsed::HandOff,
     }
@@ -353,7 +352,8 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        for (status, declared) in [(StatusCode::OK, Declared::Known(591)), (StatusCode::NO_CONTENT, Declared::Nothing)] {
+        for (status, declared) in [(StatusCode::OK, Declared::Known(591)), (StatusCode::NO_CONTENT, Declared::Nothing)]
+        {
             let mut whole = Vec::new();
             let head = encode_head(&mut whole, &Method::GET, status, &headers, declared);
             let mut begun = Vec::new();

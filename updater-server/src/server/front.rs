@@ -8,7 +8,7 @@
 //! encoded as hyper encodes it ([`millennium_http1::encode_head`]), in one `send` with the body for a small answer.
 //!
 //! An update check whose URL was answered before is answered with that answer, kept whole with the counters it adds
-//! to ([`updates::reuse`]), without the router: routing, extracting and handling a check cost more than writing it.
+//! to (`updates::reuse`), without the router: routing, extracting and handling a check cost more than writing it.
 //!
 //! Local-file downloads (whole file or a single range: a response carrying a [`SendFile`] extension, deltas included)
 //! are sent with `sendfile(2)` on a corked socket (`TCP_CORK`, as nginx's `tcp_nopush`): the head goes out with the
@@ -100,7 +100,7 @@ pub struct SendFile {
 }
 
 /// What requests are served with: the server's [`super::app`], and its state, for the update checks the front answers
-/// with their kept answers ([`updates::reuse`]) without the router.
+/// with their kept answers (`updates::reuse`) without the router.
 #[derive(Debug, Clone)]
 pub(super) struct Service {
     router: Router,

@@ -36,8 +36,8 @@
 //! # Answers reused by URL
 //!
 //! Most checks repeat one another exactly: every install of a release asks the same URL. So each answer is also kept
-//! whole by its request URL ([`ReusedAnswer`]: status, headers, body, and handles on the counters it adds to), and
-//! the HTTP front answers the next `GET` of that URL with it ([`reuse`]) without the router, the extractors, the
+//! whole by its request URL (`ReusedAnswer`: status, encoded head, body, and handles on the counters it adds to), and
+//! the HTTP front answers the next `GET` of that URL with it (`reuse`) without the router, the extractors, the
 //! handler or a label lookup, counting it exactly as the handler would. What else a request carries decides whether
 //! its answer may be reused: an `X-Millennium-Installed` header (a delta answer) never; an install id in the header
 //! only when no release of the channel is at a partial rollout (then the id cannot change the answer; it is still
