@@ -426,7 +426,8 @@ async fn send_file(stream: &TcpStream, file: &SendFile, write: Duration) -> io::
     Ok(())
 }
 
-/// Hyper serves the connection from here, reading `prefix` (what the front read) first.
+/// Hyper serves the connection from here, reading `prefix` (what the front read) first; when it is done, the
+/// connection [lingers](linger).
 async fn hand_off(
     stream: TcpStream,
     prefix: Bytes,
@@ -438,21 +439,51 @@ async fn hand_off(
     let router = tower::Layer::layer(&axum::Extension(PeerAddr(peer.ip())), shared.service.router.clone());
     let service = hyper_util::service::TowerToHyperService::new(router);
     let io = hyper_util::rt::TokioIo::new(Replay { prefix, stream });
-    let mut connection = std::pin::pin!(shared.http.serve_connection(io, service));
-    // Borrowing the receiver: it must live until the connection is done, as the shutdown waits for it to go.
-    let stopping = async {
-        // Dropping the guard before anything else awaits (it is not `Send`).
-        let _ = shutdown.wait_for(|stopping| *stopping).await.map(drop);
-    };
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        () = stopping => {
-            connection.as_mut().graceful_shutdown();
-            connection.await
+    let mut connection = shared.http.serve_connection(io, service);
+    let mut stopping = false;
+    let served = loop {
+        tokio::select! {
+            served = std::future::poll_fn(|cx| connection.poll_without_shutdown(cx)) => break served,
+            // Dropping the guard before anything else awaits (it is not `Send`).
+            _ = async { shutdown.wait_for(|stopping| *stopping).await.map(drop) }, if !stopping => {
+                stopping = true;
+                std::pin::Pin::new(&mut connection).graceful_shutdown();
+            }
         }
     };
-    if let Err(e) = result {
-        tracing::debug!(%peer, error = %e, "connection closed with an error");
+    // A lingering connection does not hold the server's shutdown back.
+    drop(shutdown);
+    match served {
+        Ok(()) => linger(connection.into_parts().io.into_inner().stream, &shared.options.timeouts).await,
+        Err(e) => tracing::debug!(%peer, error = %e, "connection closed with an error"),
+    }
+}
+
+/// How long a connection hyper is done with may go on taking what the client still sends ([`linger`]): in all, and
+/// without data (nginx's `lingering_time` and `lingering_timeout`).
+const LINGER_TOTAL: Duration = Duration::from_secs(30);
+const LINGER_IDLE: Duration = Duration::from_secs(5);
+
+/// Closes a connection hyper is done with as nginx's `lingering_close` does. Hyper answers a request whose body it did
+/// not read (an upload refused before its end: a bad token, a release refused by its first part) and then closes;
+/// closing a socket with unread data makes the kernel reset the connection, and the reset makes the client's kernel
+/// drop the answer the client has not read yet, so the client, still sending, sees "connection reset" instead of the
+/// refusal and its reason. So the write side is shut first (the client sees the answer end), and what the client still
+/// sends is read and dropped until it closes, for at most [`LINGER_TOTAL`], or [`LINGER_IDLE`] without data, and
+/// never past the write timeout's worth of silence.
+async fn linger(mut stream: TcpStream, timeouts: &HttpTimeouts) {
+    if rustix::net::shutdown(&stream, rustix::net::Shutdown::Write).is_err() {
+        return;
+    }
+    let deadline = Instant::now() + LINGER_TOTAL;
+    let idle = LINGER_IDLE.min(timeouts.write);
+    let mut dropped = [0u8; 8192];
+    loop {
+        let wait = deadline.saturating_duration_since(Instant::now()).min(idle);
+        match tokio::time::timeout(wait, stream.read(&mut dropped)).await {
+            Ok(Ok(n)) if n > 0 => {}
+            _ => return,
+        }
     }
 }
 

@@ -669,3 +669,28 @@ fn kept_answers_go_with_every_change_and_never_decide_a_rollout() {
     }
     server.stop();
 }
+
+/// An upload the server refuses before reading it (here, to an app that does not exist) gets the refusal, not a reset:
+/// the connection lingers after the answer, taking what the client still sends, so the answer is still there when the
+/// client has sent everything and reads it.
+#[test]
+fn an_upload_refused_before_its_end_gets_its_answer_not_a_reset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = start(tmp.path(), &tmp.path().join("data"), &[]);
+    let body = vec![b'x'; 16 * 1024 * 1024];
+    for _ in 0..5 {
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        let head = format!(
+            "POST /api/v1/apps/nope/releases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n\
+             Content-Type: multipart/form-data; boundary=b\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(&body).expect("the server reset the connection while the upload was being sent");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).expect("the answer");
+        let text = String::from_utf8_lossy(&answer[..answer.len().min(300)]).into_owned();
+        assert!(text.starts_with("HTTP/1.1 404"), "{text}");
+    }
+    server.stop();
+}
