@@ -382,19 +382,17 @@ async fn send_body(
 
 /// Sends all of `data`, giving up when the client takes nothing for `write`.
 async fn send_all(stream: &TcpStream, mut data: &[u8], write: Duration) -> io::Result<()> {
+    let send = |data: &[u8]| -> io::Result<usize> { Ok(rustix::net::send(stream, data, SendFlags::NOSIGNAL)?) };
     // Most answers fit in the socket's buffer: sent at once, with no timer to set up.
-    match stream.try_io(Interest::WRITABLE, || Ok(rustix::net::send(stream, data, SendFlags::NOSIGNAL)?)) {
+    match stream.try_io(Interest::WRITABLE, || send(data)) {
         Ok(sent) => data = &data[sent..],
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
         Err(e) => return Err(e),
     }
     while !data.is_empty() {
-        let sent = tokio::time::timeout(
-            write,
-            stream.async_io(Interest::WRITABLE, || Ok(rustix::net::send(stream, data, SendFlags::NOSIGNAL)?)),
-        )
-        .await
-        .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))??;
+        let sent = tokio::time::timeout(write, stream.async_io(Interest::WRITABLE, || send(data)))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))??;
         data = &data[sent..];
     }
     Ok(())

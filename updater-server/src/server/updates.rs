@@ -638,7 +638,8 @@ impl CheckRequest {
     fn remember(&self, state: &AppState, generation: u64, response: &Response, body: Bytes, counted: Counted<'_>) {
         let any_install = counted.answers.releases.iter().all(|release| release.rollout >= 100);
         let (Some(url), Some(route)) = (self.uri.path_and_query(), &self.route) else { return };
-        if !reusable(&self.headers, any_install) {
+        // A kept URL (a `HEAD`, or a check the front did not take) needs no second answer encoded.
+        if !reusable(&self.headers, any_install) || state.cache().reused(url.as_str()).is_some() {
             return;
         }
         let declared = if body.is_empty() { Declared::Nothing } else { Declared::Known(body.len() as u64) };
