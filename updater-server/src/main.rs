@@ -39,5 +39,13 @@ fn main() -> ExitCode {
         }
     };
     let json = args.json;
-    report::finish(runtime.block_on(cli::run(args.command, json)), json)
+    let result = runtime.block_on(cli::run(args.command, json));
+    // Dropping the runtime would wait for every blocking task, and the delta job's can take minutes of CPU on a large
+    // artifact: a stopping server would hang on it. By now the requests have drained; what is abandoned is background
+    // work that recorded nothing, whose scratch files the next start removes.
+    runtime.shutdown_timeout(BLOCKING_WORK_GRACE);
+    report::finish(result, json)
 }
+
+/// How long a finished command waits for blocking work still running (see `main`).
+const BLOCKING_WORK_GRACE: std::time::Duration = std::time::Duration::from_secs(1);

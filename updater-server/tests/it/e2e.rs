@@ -903,6 +903,45 @@ fn kill_9_during_publish_leaves_the_previous_release_served() {
     assert!(log_text.contains("removed uploads left by an interrupted publish"), "{log_text}");
 }
 
+/// The delta job makes deltas on a blocking thread for as long as a large artifact takes (here many seconds of CPU):
+/// a SIGTERM still stops the server at once, and the next start finds no leftovers of the abandoned work.
+#[test]
+fn sigterm_stops_a_server_at_once_while_its_delta_job_makes_a_large_delta() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data_dir, log, dist) = (tmp.path().join("data"), tmp.path().join("server.log"), tmp.path().join("dist"));
+    std::fs::create_dir_all(&dist).unwrap();
+    let port = free_loopback_port();
+    let server = SERVER.serve(&data_dir, port, &log);
+    let demo = register_demo(&server, tmp.path());
+    // Incompressible, so that zstd -19 and the suffix sort of bsdiff both take their slowest path.
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let v1: Vec<u8> = (0..16 << 20)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    let mut v2 = v1.clone();
+    v2[1_000_000..1_000_100].fill(0);
+    for (version, data) in [("1.0.0", &v1), ("2.0.0", &v2)] {
+        let name = format!("demo_{version}_amd64.AppImage");
+        let file = write_signed(&dist, &name, data, &demo.key, version, Format::Minisign);
+        ok_json(cli_publish(&server, &demo, version, "stable", &[&file]));
+    }
+    // The job wakes on the publish; give it the time to start on the pair.
+    std::thread::sleep(Duration::from_secs(2));
+    let stopping = Instant::now();
+    server.stop();
+    let took = stopping.elapsed();
+    assert!(took < Duration::from_secs(6), "the server took {took:?} to stop");
+
+    let server = SERVER.serve(&data_dir, port, &log);
+    assert_eq!(server.releases("demo").len(), 2);
+    server.stop();
+}
+
 // ----- concurrent publishes and reads -----
 
 /// Readers hammer the update endpoints of the real binary while two releases are published concurrently (to two
