@@ -6,7 +6,7 @@
 //!
 //! [`bundle`] checks the configuration and everything the requested formats need, builds each platform's formats
 //! ([`linux`], [`windows`], [`macos`]) into artifacts (a name, bytes or a directory tree, the format and the role),
-//! signs the ones the updater installs ([`updater`]), and
+//! signs the ones the updater installs ([`updater`]) as each is built, handing it to [`Progress::finished`], and
 //! commits the outputs atomically: they are written into a staging directory inside the output directory and renamed
 //! into place only when every requested format has succeeded, so a failed run leaves nothing behind (the stages in
 //! detail: `src/pipeline.rs`). [`config`] reads and validates `Millennium.toml`; [`tree`] is the in-memory file tree
@@ -148,10 +148,30 @@ pub struct Report {
     pub warnings: Vec<String>,
 }
 
-/// Progress notifications for a display.
+/// Progress notifications for a display, and each installer the moment it is finished.
 pub trait Progress {
     /// A new step starts.
     fn step(&self, message: &str);
+
+    /// An installer the updater installs is finished: built, and signed with the `updater` format. Called on the
+    /// thread that called [`bundle`], once per installer, in the order they finish (the Linux formats are built in
+    /// parallel), while other formats may still be building and before anything is written: a caller can start on it
+    /// (`millennium release` uploads it). The run can still fail afterwards, and then nothing is written, so it is not
+    /// final until [`bundle`] returns `Ok`; the bytes are those the output file will hold.
+    fn finished(&self, _installer: &Finished<'_>) {}
+}
+
+/// An installer handed to [`Progress::finished`].
+#[derive(Debug, Clone, Copy)]
+pub struct Finished<'a> {
+    /// The format that made it.
+    pub format: Format,
+    /// Its file name in the output directory.
+    pub name: &'a str,
+    /// Its contents.
+    pub bytes: &'a [u8],
+    /// Its `.sig` file's text, with the `updater` format.
+    pub signature: Option<&'a str>,
 }
 
 /// A [`Progress`] that shows nothing.

@@ -6,21 +6,23 @@
 //! 2. **Build**: for each [`Platform`] with a requested format, in [`Platform::ALL`]'s order, its module prepares
 //!    the shared input once (the Linux binaries, the Windows payload, the macOS bundle) and builds each requested
 //!    format from it ([`linux::build`], [`windows::build`], [`macos::build`]), returning [`Artifact`]s.
-//! 3. **Sign**: with the `updater` format, [`updater::sign_artifacts`] adds a `.sig` for every artifact the updater
-//!    installs and the manifest listing them.
+//! 3. **Sign**: with the `updater` format, every artifact the updater installs is signed the moment its format has
+//!    built it ([`Context::finished`], on the calling thread while the other formats go on), and handed to
+//!    [`Progress::finished`]; [`updater::sign_artifacts`] then adds the `.sig` files and the manifest listing them.
 //! 4. **Commit** ([`Staging`]): every artifact is written into a hidden staging directory inside the output directory
 //!    (files synced), then renamed into place, files first, then directories. On any error before the renames the
 //!    staging directory is removed, so no half-written package is ever left in the output directory.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use millennium_sign::SecretKey;
+use millennium_sign::{SecretKey, Signature};
 
 use crate::artifact::{Artifact, Contents, Format, Platform};
 use crate::config::{self, App};
 use crate::error::{Error, Result};
-use crate::{Arch, Options, Produced, Progress, Report, build_time, linux, macos, updater, windows};
+use crate::{Arch, Finished, Options, Produced, Progress, Report, build_time, linux, macos, updater, windows};
 
 /// What every format's build reads: the validated app and this run's settings.
 pub(crate) struct Context<'a> {
@@ -31,6 +33,10 @@ pub(crate) struct Context<'a> {
     pub epoch: u64,
     pub env: &'a dyn Fn(&str) -> Option<String>,
     pub progress: &'a dyn Progress,
+    /// The updater's signing key, with the `updater` format.
+    pub key: Option<&'a SecretKey>,
+    /// The signature of each finished artifact the updater installs, by name ([`Context::finished`]).
+    pub signatures: RefCell<BTreeMap<String, Signature>>,
 }
 
 impl Context<'_> {
@@ -42,6 +48,34 @@ impl Context<'_> {
     /// Whether any format of `platform` was requested.
     pub fn builds(&self, platform: Platform) -> bool {
         self.formats.iter().any(|f| f.platform() == Some(platform))
+    }
+
+    /// A format has built `artifacts`: signs those the updater installs (with the `updater` format) and hands each to
+    /// [`Progress::finished`]. Signing now rather than after every format puts it on a core the slower formats leave
+    /// idle, and lets the caller use the installer while they are still building.
+    pub fn finished(&self, artifacts: &[Artifact]) -> Result<()> {
+        for artifact in artifacts {
+            let (Some(_), Contents::File(bytes)) = (artifact.update_bundle(), &artifact.contents) else {
+                continue;
+            };
+            let signature = match self.key {
+                Some(key) => {
+                    let signature =
+                        updater::sign(key, &artifact.name, bytes, &self.app.version.to_string(), self.epoch)?;
+                    let text = updater::sig_text(&signature);
+                    self.signatures.borrow_mut().insert(artifact.name.clone(), signature);
+                    Some(text)
+                }
+                None => None,
+            };
+            self.progress.finished(&Finished {
+                format: artifact.format,
+                name: &artifact.name,
+                bytes,
+                signature: signature.as_deref(),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -103,16 +137,33 @@ impl Plan {
 /// signing key variables).
 pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress: &dyn Progress) -> Result<Report> {
     let plan = Plan::check(options, env, progress)?;
-    let ctx =
-        Context { app: &plan.app, arch: options.arch, formats: &options.formats, epoch: plan.epoch, env, progress };
+    let ctx = Context {
+        app: &plan.app,
+        arch: options.arch,
+        formats: &options.formats,
+        epoch: plan.epoch,
+        env,
+        progress,
+        key: plan.key.as_ref(),
+        signatures: RefCell::default(),
+    };
     let staging = Staging::create(&options.out_dir)?;
     let mut warnings = Vec::new();
     let mut artifacts = Vec::new();
     for platform in Platform::ALL.into_iter().filter(|p| ctx.builds(*p)) {
         artifacts.extend(match platform {
+            // Hands each format's artifacts to `ctx.finished` as that format finishes.
             Platform::Linux => linux::build(&ctx, &mut warnings)?,
-            Platform::Windows => windows::build(&ctx, &plan.windows_exe)?,
-            Platform::Macos => macos::build(&ctx, &mut warnings)?,
+            Platform::Windows => {
+                let built = windows::build(&ctx, &plan.windows_exe)?;
+                ctx.finished(&built)?;
+                built
+            }
+            Platform::Macos => {
+                let built = macos::build(&ctx, &mut warnings)?;
+                ctx.finished(&built)?;
+                built
+            }
         });
     }
     if let Some(key) = &plan.key {

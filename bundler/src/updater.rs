@@ -46,7 +46,12 @@ pub(crate) fn sign_artifacts(ctx: &Context, key: &SecretKey, artifacts: &[Artifa
             BundleType::Msi => !has_nsis,
             _ => true,
         };
-        let signature = sign(key, &artifact.name, bytes, &version, epoch)?;
+        // Signed when its format finished it (`Context::finished`).
+        let early = ctx.signatures.borrow().get(&artifact.name).cloned();
+        let signature = match early {
+            Some(signature) => signature,
+            None => sign(key, &artifact.name, bytes, &version, epoch)?,
+        };
         let sig = sig_text(&signature).into_bytes();
         let name = format!("{}.sig", artifact.name);
         out.push(Artifact::file(Format::Updater, Role::Signature, name, sig, artifact.arches.clone()));

@@ -187,23 +187,41 @@ pub fn run(options: &BuildOptions, json: bool) -> Result<millennium_bundler::Rep
     report
 }
 
-/// A spinner on stderr naming the bundler's current step (only on a terminal, and never with `--json`).
+/// A spinner on stderr naming the bundler's current step (only on a terminal, and never with `--json`), with room for
+/// byte-count bars under it (`release`'s upload).
 #[derive(Debug)]
-pub struct Spinner(Option<indicatif::ProgressBar>);
+pub struct Spinner(Option<(indicatif::MultiProgress, indicatif::ProgressBar)>);
 
 impl Spinner {
     /// A spinner, or nothing when stderr is not a terminal or with `--json`.
     pub fn new(json: bool) -> Spinner {
         Spinner((!json && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::new_spinner();
+            let multi = indicatif::MultiProgress::new();
+            let bar = multi.add(indicatif::ProgressBar::new_spinner());
             bar.enable_steady_tick(std::time::Duration::from_millis(100));
-            bar
+            (multi, bar)
         }))
+    }
+
+    /// A bar of bytes under the spinner, its length to be raised as work is queued; hidden when the spinner is. It
+    /// outlives the spinner: it is cleared when it is finished.
+    pub fn bytes_bar(&self, message: &str) -> indicatif::ProgressBar {
+        let Some((multi, _)) = &self.0 else {
+            return indicatif::ProgressBar::hidden();
+        };
+        let bar = multi.add(indicatif::ProgressBar::new(0));
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(message.to_owned());
+        bar
     }
 
     /// Removes it.
     pub fn finish(&self) {
-        if let Some(bar) = &self.0 {
+        if let Some((_, bar)) = &self.0 {
             bar.finish_and_clear();
         }
     }
@@ -211,7 +229,7 @@ impl Spinner {
 
 impl Progress for Spinner {
     fn step(&self, message: &str) {
-        if let Some(bar) = &self.0 {
+        if let Some((_, bar)) = &self.0 {
             bar.set_message(message.to_owned());
         }
     }

@@ -96,6 +96,18 @@ pub enum Error {
         differ: String,
     },
 
+    /// An installer uploaded while the release was bundled is not the file the bundler wrote (a bug: the upload is
+    /// abandoned, so nothing is published).
+    #[error(
+        "the uploaded `{file}` is not what the bundler wrote ({what}), so the upload was abandoned and nothing is published\nhint: this is a bug in `millennium`; please report it"
+    )]
+    UploadMismatch {
+        /// The installer's file name.
+        file: String,
+        /// How it differs.
+        what: String,
+    },
+
     /// The file watcher of `millennium dev` failed.
     #[error("could not watch `{}` for changes", path.display())]
     Watch {
@@ -133,6 +145,7 @@ impl Error {
             Error::Key { source, .. } => source.code(),
             Error::Admin(e) | Error::Refused { source: e, .. } => e.code(),
             Error::AlreadyPublished { .. } => "duplicate_version",
+            Error::UploadMismatch { .. } => "upload_mismatch",
             Error::Watch { .. } => "watch",
             Error::App { .. } => "app",
         }

@@ -9,8 +9,16 @@
 //! 3. **Build and bundle** (cargo, then the bundler's library), every installer signed in the same pass. A receipt
 //!    (`.millennium-release.json` in the output directory) records what was built from which inputs; a re-run with
 //!    the same inputs reuses those files instead of bundling again.
-//! 4. **Publish** with `millennium-update-admin`'s publish (the same code as `millennium publish`): every signature
-//!    verified locally, then one upload that the server commits atomically, so a release is never half published.
+//! 4. **Publish**: one upload that the server commits atomically, so a release is never half published. A new
+//!    release is uploaded *while it is bundled* ([`Streaming`]): the upload starts with the bundling, and each
+//!    installer, signed the moment its format finished it, is verified locally and sent while the other formats are
+//!    still being built and the files are written. The upload is ended (which is what makes the server commit) only
+//!    once every format succeeded, the files are in the output directory, the receipt is written and every uploaded
+//!    installer and signature is checked to be byte for byte the file the bundler wrote; any failure before that
+//!    aborts the request mid-body and the server keeps nothing. This is the overlap the separate commands cannot
+//!    have: `publish` can only start once `bundle` has written its last file. Apps with signed metadata, and a
+//!    re-run that reuses its bundles, publish with `millennium-update-admin`'s publish (the same code as `millennium
+//!    publish`: signatures verified locally, then one upload), since a release document lists every artifact.
 //!    A re-run after a failure resumes: when the server already has this version with exactly these files (same
 //!    targets and SHA-256), nothing is uploaded again and the run succeeds; with other files it fails, because a
 //!    published release never changes.
@@ -22,11 +30,13 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use std::cell::RefCell;
+
 use clap::Args;
-use millennium_bundler::Produced;
+use millennium_bundler::{Finished, Produced, Progress};
 use millennium_update_admin::api::{PublishRequest, Release};
 use millennium_update_admin::cli::{AdminCommand, Output, PublishArgs};
-use millennium_update_admin::client::Client;
+use millennium_update_admin::client::{Client, StreamedArtifact, StreamedPart};
 use millennium_update_admin::env_vars;
 use millennium_update_admin::report::Render;
 use serde::{Deserialize, Serialize};
@@ -155,12 +165,18 @@ pub async fn run(args: ReleaseArgs, json: bool) -> Result<Summary> {
     let client = Client::new(&args.server, &token)?;
     let refused = |source| refusal(&args.server, &app_id, source);
 
+    let notes = args
+        .notes_file
+        .as_deref()
+        .map(|path| std::fs::read_to_string(path).map_err(Error::io("read", path)))
+        .transpose()?;
+
     // 2. Server checks, before the build.
     let min_webview = prepared.app.min_webview.clone();
     let check = PublishRequest {
         version: version.clone(),
         channel: Some(args.channel.clone()),
-        notes: None,
+        notes,
         min_webview_version: (!min_webview.is_empty()).then(|| min_webview.to_string()),
         rollout: Some(args.rollout),
         force: false,
@@ -190,10 +206,13 @@ pub async fn run(args: ReleaseArgs, json: bool) -> Result<Summary> {
     let (existing, signed_metadata) = tokio::join!(existing, key_check);
     let (existing, signed_metadata) = (existing?, signed_metadata?);
 
-    // 3. Build and bundle (or reuse the bundles of an earlier run with the same inputs).
+    // 3. Build and bundle (or reuse the bundles of an earlier run with the same inputs). A new release of an app
+    // without signed metadata is uploaded while it is bundled.
     let binary = tokio::task::block_in_place(|| bundle::compile(&args.build, &prepared))?;
     let receipt_path = prepared.out.join(RECEIPT);
-    let (report, reused) = tokio::task::block_in_place(|| {
+    let stream = matches!(existing, Existing::New) && !signed_metadata;
+    let mut streaming: Option<Streaming> = None;
+    let bundled = tokio::task::block_in_place(|| {
         std::thread::scope(|scope| {
             // Hashing the inputs (the binaries) takes a while. Without a receipt to compare it with, the fingerprint
             // is only written down after bundling, so it is computed meanwhile, on a core the bundler leaves idle
@@ -202,9 +221,14 @@ pub async fn run(args: ReleaseArgs, json: bool) -> Result<Summary> {
             let joined = |hashing: std::thread::ScopedJoinHandle<'_, Result<String>>| {
                 hashing.join().unwrap_or_else(|_| Err(Error::usage("hashing the release's inputs panicked")))
             };
-            let bundle_now = || {
+            let mut bundle_now = || {
                 let spinner = Spinner::new(json);
-                let report = bundle::bundle(&args.build, &prepared, binary.clone(), Some(&key), &spinner);
+                if stream {
+                    let request = PublishRequest { dry_run: false, ..check.clone() };
+                    streaming = Some(Streaming::start(&client, &app_id, request, &key, prepared.arch, &spinner));
+                }
+                let progress = ReleaseProgress { spinner: &spinner, streaming: streaming.as_ref() };
+                let report = bundle::bundle(&args.build, &prepared, binary.clone(), Some(&key), &progress);
                 spinner.finish();
                 report
             };
@@ -218,19 +242,35 @@ pub async fn run(args: ReleaseArgs, json: bool) -> Result<Summary> {
                 let report = bundle_now()?;
                 (report, joined(hashing)?)
             };
+            // Before the upload is ended: a re-run after any later failure finds these bundles, and the server
+            // either has exactly them or nothing.
             Receipt::from_report(fingerprint, &report).save(&receipt_path)?;
             Ok::<_, Error>((report, false))
         })
-    })?;
-    let installers = installers(&report.files, prepared.arch)?;
+    });
+    let (report, reused) = match bundled {
+        Ok(bundled) => bundled,
+        Err(e) => return Err(abandon(streaming, e).await),
+    };
+    let installers = match installers(&report.files, prepared.arch) {
+        Ok(installers) => installers,
+        Err(e) => return Err(abandon(streaming, e).await),
+    };
 
     // 4. Publish, or find it published already.
-    let (release, uploaded) = match existing {
-        Existing::Published(release) => {
+    let (release, uploaded) = match (existing, streaming) {
+        (_, Some(streaming)) => (
+            streaming.complete(&installers).await.map_err(|e| match e {
+                Error::Admin(source) => refused(source),
+                other => other,
+            })?,
+            true,
+        ),
+        (Existing::Published(release), None) => {
             same_files(&release, &installers, &args.channel, &app_id, &version)?;
             (*release, false)
         }
-        Existing::New => {
+        (Existing::New, None) => {
             let publish = PublishArgs {
                 server: args.server.clone(),
                 token: Some(token.clone()),
@@ -355,18 +395,7 @@ fn installers(
             continue;
         }
         let name = file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let target = if name.ends_with(".app.tar.gz") {
-            // `Product Name.app.tar.gz` names no architecture: it is the macOS build's.
-            millennium_update_protocol::Target::new(
-                millennium_update_protocol::Os::Darwin,
-                arch.protocol(),
-                Some(millennium_update_protocol::BundleType::App),
-            )
-            .map_err(|e| Error::usage(format!("`{name}`: {e}")))?
-        } else {
-            millennium_update_admin::infer::target_from_file_name(&name)?
-        };
-        out.push((target, file));
+        out.push((target_of(&name, arch)?, file));
     }
     if out.is_empty() {
         return Err(Error::usage(
@@ -374,6 +403,204 @@ fn installers(
         ));
     }
     Ok(out)
+}
+
+/// The update target an installer named `name` is published as.
+fn target_of(name: &str, arch: millennium_bundler::Arch) -> Result<millennium_update_protocol::Target> {
+    if name.ends_with(".app.tar.gz") {
+        // `Product Name.app.tar.gz` names no architecture: it is the macOS build's.
+        return millennium_update_protocol::Target::new(
+            millennium_update_protocol::Os::Darwin,
+            arch.protocol(),
+            Some(millennium_update_protocol::BundleType::App),
+        )
+        .map_err(|e| Error::usage(format!("`{name}`: {e}")));
+    }
+    Ok(millennium_update_admin::infer::target_from_file_name(name)?)
+}
+
+/// The upload of a new release while it is bundled (see the module documentation): started with the bundling, fed
+/// by [`ReleaseProgress`] with each installer as the bundler finishes it, ended by [`Streaming::complete`] once
+/// everything is on disk, or abandoned (the request aborted mid-body, so the server keeps nothing).
+struct Streaming {
+    /// The upload's parts; dropping it without [`StreamedPart::Complete`] aborts the upload.
+    parts: tokio::sync::mpsc::UnboundedSender<StreamedPart>,
+    /// The request, running on the async runtime while the bundler blocks this thread.
+    upload: tokio::task::JoinHandle<millennium_update_admin::Result<Release>>,
+    /// What was sent, in the order it was.
+    sent: RefCell<Vec<Sent>>,
+    /// The first installer that could not be sent, and why: it fails the release.
+    problem: RefCell<Option<Error>>,
+    /// The key the installers must verify with (checked against the server's before the build).
+    public_key: millennium_sign::PublicKey,
+    version: String,
+    arch: millennium_bundler::Arch,
+    /// Bytes queued and sent, under the bundler's spinner (hidden when it is).
+    bar: indicatif::ProgressBar,
+}
+
+/// An installer [`Streaming`] sent.
+struct Sent {
+    name: String,
+    target: millennium_update_protocol::Target,
+    sha256: String,
+    signature: String,
+}
+
+impl Streaming {
+    /// Starts the request (its `release` part goes out at once).
+    fn start(
+        client: &Client,
+        app: &str,
+        request: PublishRequest,
+        key: &millennium_sign::SecretKey,
+        arch: millennium_bundler::Arch,
+        spinner: &Spinner,
+    ) -> Streaming {
+        let (parts, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let version = request.version.clone();
+        let bar = spinner.bytes_bar("uploading");
+        let progress_bar = bar.clone();
+        let (client, app) = (client.clone(), app.to_owned());
+        let upload = tokio::spawn(async move {
+            let progress = std::sync::Arc::new(move |n| progress_bar.inc(n));
+            client.publish_streamed(&app, &request, receiver, progress).await
+        });
+        Streaming {
+            parts,
+            upload,
+            sent: RefCell::default(),
+            problem: RefCell::default(),
+            public_key: key.public_key(),
+            version,
+            arch,
+            bar,
+        }
+    }
+
+    /// Verifies a finished installer's signature, as a publish does, and sends it. The first problem stops sending.
+    fn send(&self, installer: &Finished<'_>) {
+        if self.problem.borrow().is_some() {
+            return;
+        }
+        match self.check(installer) {
+            Ok((target, signature)) => {
+                let sha256 = hex::encode(Sha256::digest(installer.bytes));
+                self.sent.borrow_mut().push(Sent {
+                    name: installer.name.to_owned(),
+                    target,
+                    sha256,
+                    signature: signature.clone(),
+                });
+                self.bar.inc_length(installer.bytes.len() as u64);
+                let artifact = StreamedArtifact {
+                    target,
+                    file_name: installer.name.to_owned(),
+                    bytes: installer.bytes.to_vec(),
+                    signature,
+                };
+                // Fails only when the request has ended already (the server refused it): awaiting it says why.
+                let _ = self.parts.send(StreamedPart::Artifact(artifact));
+            }
+            Err(e) => *self.problem.borrow_mut() = Some(e),
+        }
+    }
+
+    /// The installer's target and signature text, once the signature verifies over its bytes with the release key and
+    /// signs this version.
+    fn check(&self, installer: &Finished<'_>) -> Result<(millennium_update_protocol::Target, String)> {
+        let target = target_of(installer.name, self.arch)?;
+        let rejected = |reason: String| {
+            Error::Admin(millennium_update_admin::Error::SignatureRejected { target: target.to_string(), reason })
+        };
+        let text = installer.signature.ok_or_else(|| rejected("the bundler did not sign it".into()))?;
+        let signature = millennium_sign::Signature::from_text(text).map_err(|e| rejected(e.to_string()))?;
+        signature.verify(&self.public_key, installer.bytes).map_err(|e| rejected(e.to_string()))?;
+        signature.trusted_fields().check_version(&self.version, true).map_err(|e| rejected(e.to_string()))?;
+        Ok((target, text.to_owned()))
+    }
+
+    /// Ends the upload once every installer the bundler wrote was sent as written (same bytes, same signature), and
+    /// returns the release the server committed; otherwise abandons it.
+    async fn complete(self, installers: &[(millennium_update_protocol::Target, &Produced)]) -> Result<Release> {
+        if let Some(problem) = self.problem.take() {
+            return Err(self.abandon(problem).await);
+        }
+        if let Err(e) = self.same_as_written(installers) {
+            return Err(self.abandon(e).await);
+        }
+        self.bar.set_message("publishing");
+        // Sending fails only when the request has ended already; its result says why.
+        let _ = self.parts.send(StreamedPart::Complete);
+        let Streaming { parts, upload, bar, .. } = self;
+        drop(parts);
+        let release = upload.await.map_err(|e| Error::usage(format!("the upload task failed: {e}")));
+        bar.finish_and_clear();
+        Ok(release??)
+    }
+
+    /// Whether what was sent is exactly what the bundler wrote: the same installers, bytes and signatures.
+    fn same_as_written(&self, installers: &[(millennium_update_protocol::Target, &Produced)]) -> Result<()> {
+        let sent = self.sent.borrow();
+        let mismatch = |file: &str, what: &str| Error::UploadMismatch { file: file.to_owned(), what: what.to_owned() };
+        for (target, file) in installers {
+            let name = file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let Some(sent) = sent.iter().find(|s| s.name == name) else {
+                return Err(mismatch(&name, "it was never uploaded"));
+            };
+            if sent.target != *target {
+                return Err(mismatch(&name, "uploaded under another target"));
+            }
+            if sent.sha256 != file.sha256 {
+                return Err(mismatch(&name, "other bytes were uploaded"));
+            }
+            let sig = sig_path(&file.path);
+            let written = std::fs::read_to_string(&sig).map_err(Error::io("read", &sig))?;
+            if written != sent.signature {
+                return Err(mismatch(&name, "another signature was uploaded"));
+            }
+        }
+        if let Some(extra) = sent.iter().find(|s| !installers.iter().any(|(_, f)| f.path.ends_with(&s.name))) {
+            return Err(mismatch(&extra.name, "the bundler did not write it"));
+        }
+        Ok(())
+    }
+
+    /// Aborts the upload (the request ends mid-body: the server keeps nothing) and returns `error`.
+    async fn abandon(self, error: Error) -> Error {
+        let Streaming { parts, upload, bar, .. } = self;
+        drop(parts);
+        // Waited for, so the server has seen the upload fail before this run reports and exits.
+        let _ = upload.await;
+        bar.finish_and_clear();
+        error
+    }
+}
+
+/// Abandons the upload, when one was started, and returns `error`.
+async fn abandon(streaming: Option<Streaming>, error: Error) -> Error {
+    match streaming {
+        Some(streaming) => streaming.abandon(error).await,
+        None => error,
+    }
+}
+
+/// The bundler's progress for `release`: its steps on the spinner, and each finished installer to the upload.
+struct ReleaseProgress<'a> {
+    spinner: &'a Spinner,
+    streaming: Option<&'a Streaming>,
+}
+
+impl Progress for ReleaseProgress<'_> {
+    fn step(&self, message: &str) {
+        self.spinner.step(message);
+    }
+
+    fn finished(&self, installer: &Finished<'_>) {
+        if let Some(streaming) = self.streaming {
+            streaming.send(installer);
+        }
+    }
 }
 
 /// Succeeds when the published release has exactly these files (a resumed run), else fails: it never changes.

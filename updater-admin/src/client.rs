@@ -35,6 +35,28 @@ pub struct UploadArtifact {
 /// Progress callback: bytes just sent.
 pub type Progress = Arc<dyn Fn(u64) + Send + Sync>;
 
+/// An artifact of a [`Client::publish_streamed`] upload, in memory.
+#[derive(Debug, Clone)]
+pub struct StreamedArtifact {
+    /// Its target key.
+    pub target: Target,
+    /// Its file name (what downloads are named).
+    pub file_name: String,
+    /// Its contents.
+    pub bytes: Vec<u8>,
+    /// The signature text (contents of the `.sig` file).
+    pub signature: String,
+}
+
+/// What the producer of a [`Client::publish_streamed`] upload sends.
+#[derive(Debug)]
+pub enum StreamedPart {
+    /// The next artifact, sent at once.
+    Artifact(StreamedArtifact),
+    /// Every artifact is sent: end the upload, so that the server commits the release.
+    Complete,
+}
+
 /// A client of one server with one token.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -251,6 +273,31 @@ impl Client {
         self.send(self.http.post(self.url(&format!("/apps/{app}/releases"))).multipart(form)).await
     }
 
+    /// `POST /api/v1/apps/{app}/releases` with the artifacts sent as `parts` brings them, while they are still being
+    /// produced: the request starts with the `release` part, and each artifact (its `signature:` part, then its
+    /// `artifact:` part) goes out the moment it arrives. The upload ends, and the server commits the release, only
+    /// on [`StreamedPart::Complete`]; when `parts` closes without it (the producer failed, or was dropped) the body
+    /// fails mid-stream, the request is aborted before its closing boundary, and the server, which commits a release
+    /// only from a complete upload, keeps nothing. Apps with signed metadata need [`Client::publish_signed`]: their
+    /// release document lists every artifact, so it can only be made once all of them exist.
+    pub async fn publish_streamed(
+        &self,
+        app: &str,
+        release: &PublishRequest,
+        parts: tokio::sync::mpsc::UnboundedReceiver<StreamedPart>,
+        progress: Progress,
+    ) -> Result<Release> {
+        let release_json = serde_json::to_string(release).map_err(|e| Error::internal(format!("release JSON: {e}")))?;
+        let body = StreamedBody::new(&release_json, parts, progress);
+        let content_type = format!("multipart/form-data; boundary={}", body.boundary);
+        let request = self
+            .http
+            .post(self.url(&format!("/apps/{app}/releases")))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(reqwest::Body::wrap_stream(body));
+        self.send(request).await
+    }
+
     /// `GET /api/v1/apps/{app}/metadata`: root version, online keys, last sequence of each channel.
     pub async fn metadata_status(&self, app: &str) -> Result<MetadataStatus> {
         self.send(self.http.get(self.url(&format!("/apps/{app}/metadata")))).await
@@ -292,6 +339,93 @@ impl Client {
             Ok(release) => Ok(Some(release)),
             Err(Error::Server { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// The `multipart/form-data` body of [`Client::publish_streamed`], encoded as `reqwest`'s forms are.
+struct StreamedBody {
+    /// `None` once the upload is complete or abandoned.
+    parts: Option<tokio::sync::mpsc::UnboundedReceiver<StreamedPart>>,
+    /// Chunks to send, each with the artifact bytes it holds (for the progress callback).
+    pending: std::collections::VecDeque<(Vec<u8>, u64)>,
+    boundary: String,
+    progress: Progress,
+}
+
+impl StreamedBody {
+    fn new(release_json: &str, parts: tokio::sync::mpsc::UnboundedReceiver<StreamedPart>, progress: Progress) -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        // 128 random bits (the keys of std's hasher are random), as reqwest's boundaries have.
+        let random = || std::collections::hash_map::RandomState::new().build_hasher().finish();
+        let mut body = Self {
+            parts: Some(parts),
+            pending: std::collections::VecDeque::new(),
+            boundary: format!("{:016x}-{:016x}", random(), random()),
+            progress,
+        };
+        let mut first = body.head(RELEASE_PART, None, true);
+        first.extend_from_slice(release_json.as_bytes());
+        body.pending.push_back((first, 0));
+        body
+    }
+
+    /// The delimiter and headers of a part; the CRLF before a delimiter belongs to it, so the first part has none.
+    fn head(&self, name: &str, file_name: Option<&str>, first: bool) -> Vec<u8> {
+        let mut head = if first { String::new() } else { "\r\n".to_owned() };
+        head += &format!("--{}\r\nContent-Disposition: form-data; name=\"{name}\"", self.boundary);
+        if let Some(file_name) = file_name {
+            // Escaped as reqwest escapes it.
+            let escaped =
+                file_name.replace('\\', "\\\\").replace('"', "\\\"").replace('\r', "\\\r").replace('\n', "\\\n");
+            head += &format!("; filename=\"{escaped}\"\r\nContent-Type: application/octet-stream");
+        }
+        head += "\r\n\r\n";
+        head.into_bytes()
+    }
+}
+
+impl futures_util::Stream for StreamedBody {
+    type Item = std::io::Result<Vec<u8>>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        loop {
+            if let Some((chunk, artifact_bytes)) = self.pending.pop_front() {
+                if artifact_bytes > 0 {
+                    (self.progress)(artifact_bytes);
+                }
+                return Poll::Ready(Some(Ok(chunk)));
+            }
+            let Some(parts) = self.parts.as_mut() else {
+                return Poll::Ready(None);
+            };
+            match std::task::ready!(parts.poll_recv(cx)) {
+                Some(StreamedPart::Artifact(artifact)) => {
+                    let key = artifact.target.to_string();
+                    let mut chunk = self.head(&format!("{SIGNATURE_PART_PREFIX}{key}"), None, false);
+                    chunk.extend_from_slice(artifact.signature.as_bytes());
+                    chunk.extend(self.head(&format!("{ARTIFACT_PART_PREFIX}{key}"), Some(&artifact.file_name), false));
+                    let size = artifact.bytes.len() as u64;
+                    self.pending.push_back((chunk, 0));
+                    self.pending.push_back((artifact.bytes, size));
+                }
+                Some(StreamedPart::Complete) => {
+                    let end = format!("\r\n--{}--\r\n", self.boundary).into_bytes();
+                    self.pending.push_back((end, 0));
+                    self.parts = None;
+                }
+                None => {
+                    self.parts = None;
+                    // An error, not an end: the request is aborted, and the server never sees a complete upload.
+                    return Poll::Ready(Some(Err(std::io::Error::other(
+                        "the release was abandoned before all of its artifacts were produced",
+                    ))));
+                }
+            }
         }
     }
 }

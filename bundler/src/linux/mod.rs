@@ -31,7 +31,8 @@ pub(crate) fn check(formats: &BTreeSet<Format>, arch: Arch) -> Result<()> {
 }
 
 /// Builds the requested Linux formats: reads the binaries once, prepares each format's input, then builds the
-/// formats in parallel. Returns the artifacts in the order deb, rpm, AppImage (and its `.zsync`).
+/// formats in parallel, handing each to [`Context::finished`] as soon as it is built (until one fails). Returns the
+/// artifacts in the order deb, rpm, AppImage (and its `.zsync`), and the first failure in that order.
 pub(crate) fn build(ctx: &Context, warnings: &mut Vec<String>) -> Result<Vec<Artifact>> {
     ctx.progress.step("reading binaries");
     let binaries = Binaries::read(ctx.app, ctx.arch, warnings)?;
@@ -48,28 +49,50 @@ pub(crate) fn build(ctx: &Context, warnings: &mut Vec<String>) -> Result<Vec<Art
     let names: Vec<&str> = jobs.iter().map(Job::name).collect();
     ctx.progress.step(&format!("building {}", names.join(", ")));
     let (app, arch, epoch) = (ctx.app, ctx.arch, ctx.epoch);
-    let results: Vec<Result<Built>> = std::thread::scope(|scope| {
-        let threads: Vec<_> =
-            jobs.iter().map(|job| (job.name(), scope.spawn(move || job.build(app, arch, epoch)))).collect();
-        threads
-            .into_iter()
-            .map(|(name, thread)| {
-                thread.join().unwrap_or_else(|panic| {
-                    Err(Error::Package {
-                        format: name,
-                        message: format!("the build thread panicked: {}", panic_message(&*panic)),
-                    })
+    let mut results: Vec<Option<Result<Built>>> = jobs.iter().map(|_| None).collect();
+    let mut finishing = Ok(());
+    std::thread::scope(|scope| {
+        let (done, finished) = std::sync::mpsc::channel();
+        let threads: Vec<_> = jobs
+            .iter()
+            .enumerate()
+            .map(|(index, job)| {
+                let done = done.clone();
+                scope.spawn(move || {
+                    // The receiver outlives every thread (the scope joins them before it is dropped).
+                    let _ = done.send((index, job.build(app, arch, epoch)));
                 })
             })
-            .collect()
+            .collect();
+        drop(done);
+        // In the order they finish. A thread that panics sends nothing: its sender is dropped as it unwinds, so this
+        // ends when every thread has ended either way.
+        for (index, result) in finished {
+            let failed = result.is_err() || finishing.is_err() || results.iter().flatten().any(Result::is_err);
+            if let (Ok(built), false) = (&result, failed) {
+                finishing = ctx.finished(&built.artifacts);
+            }
+            results[index] = Some(result);
+        }
+        for (index, thread) in threads.into_iter().enumerate() {
+            if let Err(panic) = thread.join() {
+                results[index] = Some(Err(Error::Package {
+                    format: jobs[index].name(),
+                    message: format!("the build thread panicked: {}", panic_message(&*panic)),
+                }));
+            }
+        }
     });
     let mut artifacts = Vec::new();
     // In the formats' order, whichever finished first.
     for (job, result) in jobs.iter().zip(results) {
-        let built = result?;
+        let built = result.unwrap_or_else(|| {
+            Err(Error::Package { format: job.name(), message: "the build thread ended without a result".into() })
+        })?;
         warnings.extend(job.warnings().iter().cloned().chain(built.warnings));
         artifacts.extend(built.artifacts);
     }
+    finishing?;
     Ok(artifacts)
 }
 

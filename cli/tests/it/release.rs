@@ -159,6 +159,56 @@ async fn release_publishes_windows_and_macos_installers_built_from_given_binarie
     }
 }
 
+/// The formats are uploaded while they are built, so a failure must abandon an upload already under way: a format
+/// that fails, or a failure after every format was built and sent (the output file cannot be written), publishes
+/// nothing and names what failed; a re-run then publishes the release whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_while_the_formats_are_uploaded_publishes_nothing_and_says_what_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tiny_app(dir.path(), "tiny", "0.4.0");
+    let (server, app) = server_with(APP).await;
+    let release = || {
+        let mut command = millennium();
+        command
+            .current_dir(&root)
+            .args(["release", "--json", "--debug", "--format", "deb,rpm", "--server", &app.server])
+            .arg("--key")
+            .arg(&app.key_file)
+            .env("MILLENNIUM_PUBLISH_TOKEN", &app.token);
+        command
+    };
+
+    // The rpm format cannot hold a time after 2106; the deb can, and is built meanwhile.
+    let mut late = release();
+    late.env("SOURCE_DATE_EPOCH", (1u64 << 32).to_string());
+    let failed = run(late).await;
+    assert_eq!(failed.status.code(), Some(2), "{}", show(&failed));
+    let error = json(&failed)["error"]["message"].as_str().unwrap_or_default().to_owned();
+    assert!(error.contains("rpm format"), "the error names the format: {}", show(&failed));
+    assert_eq!(releases(&server, APP).await, 0);
+
+    // Every format built and uploaded, then the rpm cannot be moved into place (a directory has its name).
+    let out = root.join("target/bundle");
+    let rpm = out.join(format!("tiny-0.4.0-1.{}.rpm", std::env::consts::ARCH));
+    std::fs::create_dir_all(rpm.join("in-the-way")).unwrap();
+    let failed = run(release()).await;
+    assert_eq!(failed.status.code(), Some(1), "{}", show(&failed));
+    let error = json(&failed)["error"]["message"].as_str().unwrap_or_default().to_owned();
+    assert!(error.contains(&rpm.display().to_string()), "the error names the file: {}", show(&failed));
+    assert_eq!(releases(&server, APP).await, 0);
+
+    std::fs::remove_dir_all(&rpm).unwrap();
+    let published = run(release()).await;
+    assert!(published.status.success(), "{}", show(&published));
+    let summary = json(&published);
+    assert_eq!((summary["uploaded"].as_bool(), summary["reused_bundles"].as_bool()), (Some(true), Some(false)));
+    for file in summary["files"].as_array().unwrap().iter().filter(|f| f["target"].is_string()) {
+        let served = reqwest::get(file["url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap();
+        assert_eq!(&served[..], &std::fs::read(file["path"].as_str().unwrap()).unwrap()[..], "{file}");
+    }
+    assert_eq!(releases(&server, APP).await, 1);
+}
+
 /// Runs a tool that must succeed and returns its standard output.
 fn run_tool(tool: &str, args: &[&str]) -> String {
     let output = std::process::Command::new(tool).args(args).output().unwrap();
