@@ -815,11 +815,18 @@ fn event_totals(server: &ServerProcess) -> serde_json::Value {
     r.json::<serde_json::Value>().unwrap()["totals"].clone()
 }
 
-/// What one server made of the event requests: answers, counters, stored counts, request log lines.
-fn events_answered(
-    tmp: &Path,
-    env: &[(&str, &str)],
-) -> (Vec<Vec<Option<Vec<u8>>>>, Vec<String>, serde_json::Value, Vec<String>) {
+/// What one server made of the event requests.
+struct EventsAnswered {
+    answers: Vec<Vec<Option<Vec<u8>>>>,
+    counters: Vec<String>,
+    totals: serde_json::Value,
+    log: Vec<String>,
+    /// Whether a body that stopped coming was cut off (closed unanswered) within 4 s.
+    cut_off: bool,
+}
+
+/// The event requests sent to a fresh server started with `env`, then a flood, then a body that stops coming.
+fn events_answered(tmp: &Path, env: &[(&str, &str)]) -> EventsAnswered {
     let data_dir = tmp.join("data");
     let server = start(tmp, &data_dir, env);
     super::health::app_with_releases(&server, tmp, Some(100));
@@ -832,10 +839,21 @@ fn events_answered(
     );
     let counters = event_counters(&server);
     let totals = event_totals(&server);
-    server.stop();
     let log = request_log(&tmp.join("server.log"));
-    let answers = answers.into_iter().chain(flood).collect();
-    (answers, counters, totals, log)
+    // Last, as hyper's path counts it once the client gives up: a body that stops coming. The front reads the body
+    // with the head, so the head's read timeout cuts it off; hyper hands the request on at once (and its handler
+    // refuses it, as this address has no request left in its bucket, or waits for the body).
+    let mut raw = Raw::connect(server.port);
+    raw.send(b"POST /demo/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"events\":");
+    raw.stream.set_read_timeout(Some(Duration::from_secs(4))).unwrap();
+    let cut_off = match raw.stream.read(&mut [0u8; 1]) {
+        Ok(0) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        Ok(_) => false,
+    };
+    drop(raw);
+    server.stop();
+    EventsAnswered { answers: answers.into_iter().chain(flood).collect(), counters, totals, log, cut_off }
 }
 
 /// `POST /{app}/events` served by the front gets the answers hyper gives, byte for byte, and has the same effects:
@@ -845,16 +863,23 @@ fn events_answered(
 #[test]
 fn the_front_serves_event_reports_as_hyper_does() {
     // Room for the requests above (about 30 from one address), not for the flood after them.
-    let env = [("MILLENNIUM_EVENT_IP_BURST", "40"), ("MILLENNIUM_EVENT_IP_PER_MINUTE", "1")];
+    let env = [
+        ("MILLENNIUM_EVENT_IP_BURST", "40"),
+        ("MILLENNIUM_EVENT_IP_PER_MINUTE", "1"),
+        ("MILLENNIUM_HEADER_READ_TIMEOUT", "2"),
+    ];
     let front_dir = tempfile::tempdir().unwrap();
-    let (front, front_counters, front_totals, front_log) = events_answered(front_dir.path(), &env);
+    let front = events_answered(front_dir.path(), &env);
     let hyper_dir = tempfile::tempdir().unwrap();
-    let hyper_env = [env[0], env[1], ("MILLENNIUM_HTTP_FRONT", "false")];
-    let (hyper, hyper_counters, hyper_totals, hyper_log) = events_answered(hyper_dir.path(), &hyper_env);
+    let hyper_env = [env[0], env[1], env[2], ("MILLENNIUM_HTTP_FRONT", "false")];
+    let hyper = events_answered(hyper_dir.path(), &hyper_env);
+    // The one difference, which also shows that the front served the `POST`s.
+    assert!(front.cut_off, "the front waited for a body past the head's read timeout");
+    assert!(!hyper.cut_off, "hyper cut off a slow body");
 
     let requests = event_requests();
     let text = |r: &Option<Vec<u8>>| r.as_ref().map(|r| String::from_utf8_lossy(r).into_owned());
-    for (i, (ours, theirs)) in front.iter().zip(&hyper).enumerate() {
+    for (i, (ours, theirs)) in front.answers.iter().zip(&hyper.answers).enumerate() {
         let request = requests
             .get(i)
             .map_or("a flooding request".into(), |(r, _)| String::from_utf8_lossy(&r[..r.len().min(300)]).into_owned());
@@ -882,16 +907,16 @@ fn the_front_serves_event_reports_as_hyper_does() {
             .map(|a| a.as_ref().map_or("closed".into(), |a| String::from_utf8_lossy(&a[9..12]).into_owned()))
             .collect()
     };
-    let statuses = statuses(&front);
+    let statuses = statuses(&front.answers);
     for status in ["202", "400", "404", "413", "429"] {
         assert!(statuses.iter().any(|s| s == status), "no {status} among {statuses:?}");
     }
     let accepted =
-        front_counters.iter().find(|l| l.contains("kind=\"installed\"") && l.contains("result=\"accepted\"")).unwrap();
+        front.counters.iter().find(|l| l.contains("kind=\"installed\"") && l.contains("result=\"accepted\"")).unwrap();
     assert!(accepted.ends_with(" 23"), "{accepted}");
-    assert_eq!(front_counters, hyper_counters);
-    assert_eq!(front_totals, hyper_totals);
-    assert_eq!(front_totals["installed"], 23, "{front_totals}");
-    assert_eq!(front_log, hyper_log, "the request logs differ");
-    assert!(front_log.len() >= requests.len() + 30, "{} request log lines", front_log.len());
+    assert_eq!(front.counters, hyper.counters);
+    assert_eq!(front.totals, hyper.totals);
+    assert_eq!(front.totals["installed"], 23, "{}", front.totals);
+    assert_eq!(front.log, hyper.log, "the request logs differ");
+    assert!(front.log.len() >= requests.len() + 30, "{} request log lines", front.log.len());
 }
