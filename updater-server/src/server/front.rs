@@ -16,8 +16,8 @@
 //! from the body's frames.
 //!
 //! One kind of request with a body is served too: the release-health reports (`POST /{app}/events`), small and
-//! frequent, whose trip through hyper's body machinery cost about a third of what the server spends on one. The front
-//! takes such a `POST` only when it is framed by one plain `Content-Length` and its head and body fit in [`MAX_HEAD`]
+//! frequent (hyper's path costs the HTTP worker about 2 µs more per report, of ~32 µs, most of which is the kernel's
+//! TCP work and the handler, the same on both paths). The front takes such a `POST` only when it is framed by one plain `Content-Length` and its head and body fit in [`MAX_HEAD`]
 //! bytes (`millennium_http1::parse_head`; chunked, larger, `Expect: 100-continue` and the rest stay hyper's), reads
 //! the whole body within the head's read timeout, and runs it through the same router with the body in memory, so the
 //! endpoint's limits, rate limits, metrics and logs are those of every other path (the e2e tests compare both paths'
@@ -31,8 +31,8 @@
 //! order across the hand-off, as the buffer goes with it.
 //!
 //! Timeouts ([`HttpTimeouts`]): a connection waiting for its next request is closed after `idle`; a request head (with
-//! the body of a `POST` the front serves) must arrive whole within `header_read` of its first byte (slow-loris clients); a client that takes no bytes for `write`
-//! while a response is sent is dropped. Idle connections hold no read buffer: an empty one is released before waiting
+//! the body of a `POST` the front serves) must arrive whole within `header_read` of its first byte (slow-loris
+//! clients); a client that takes no bytes for `write` while a response is sent is dropped. Idle connections hold no read buffer: an empty one is released before waiting
 //! for the socket, and the per-request state lives in a boxed future that exists only while a request is served.
 
 use std::io;
