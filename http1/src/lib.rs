@@ -11,6 +11,12 @@
 //! the connection to hyper, which then answers exactly as it always does. The front therefore never decides
 //! anything differently from hyper; it only serves a subset faster.
 //!
+//! One kind of request with a body may be served too, when the caller allows it ([`parse_head`]'s `max_post`): a
+//! `POST` framed by exactly one `Content-Length` of plain digits (no `Transfer-Encoding`, so never chunked), with no
+//! other header of [`HANDED_OFF`], whose head and body together are at most `max_post` bytes. It is a request only
+//! once the whole body is in the buffer ([`Parsed::Partial`] until then), and the length it reports covers head and
+//! body. Any other `POST` (chunked, several or odd lengths, larger) stays hyper's.
+//!
 //! # Responses
 //!
 //! [`encode_head`] writes the status line and headers in hyper's order and form: lower-case names in the map's order,
@@ -51,10 +57,11 @@ pub struct RequestHead<'a> {
     method: Method,
     path: &'a str,
     headers: &'a [httparse::Header<'a>],
+    body: &'a [u8],
 }
 
 impl<'a> RequestHead<'a> {
-    /// `GET` or `HEAD`.
+    /// `GET` or `HEAD`, or `POST` when the caller allowed it.
     pub fn method(&self) -> &Method {
         &self.method
     }
@@ -68,6 +75,11 @@ impl<'a> RequestHead<'a> {
     /// The value of the first header named `name` (compared ignoring ASCII case).
     pub fn header(&self, name: &str) -> Option<&'a [u8]> {
         self.headers.iter().find(|line| line.name.eq_ignore_ascii_case(name)).map(|line| line.value)
+    }
+
+    /// The body: the `Content-Length` bytes after the head of a `POST`, empty for `GET` and `HEAD`.
+    pub fn body(&self) -> &'a [u8] {
+        self.body
     }
 
     /// How many header lines there are, and the bytes of their names and values: what a [`HeaderMap`] of them would
@@ -93,47 +105,94 @@ impl<'a> RequestHead<'a> {
     }
 }
 
-/// Parses the request head at the start of `buf`, serving only request targets up to `max_uri` bytes (see the crate
-/// documentation), and makes what `serve` makes of it; `None` from `serve` hands the request to hyper.
-pub fn parse_head<T>(buf: &[u8], max_uri: usize, serve: impl FnOnce(&RequestHead<'_>) -> Option<T>) -> Parsed<T> {
+/// Parses the request at the start of `buf`, serving only request targets up to `max_uri` bytes and `POST`s of at
+/// most `max_post` bytes, head and body (0: none; see the crate documentation), and makes what `serve` makes of it;
+/// `None` from `serve` hands the request to hyper. The length of a served request covers its body.
+pub fn parse_head<T>(
+    buf: &[u8],
+    max_uri: usize,
+    max_post: usize,
+    serve: impl FnOnce(&RequestHead<'_>) -> Option<T>,
+) -> Parsed<T> {
     let mut lines = [httparse::EMPTY_HEADER; MAX_HEADER_LINES];
     let mut head = httparse::Request::new(&mut lines);
     match head.parse(buf) {
-        Ok(httparse::Status::Complete(len)) => match served(&head, max_uri).and_then(|head| serve(&head)) {
-            Some(made) => Parsed::Request(made, len),
-            None => Parsed::HandOff,
-        },
+        Ok(httparse::Status::Complete(len)) => {
+            match served(&head, &buf[len..], max_uri, max_post.saturating_sub(len)) {
+                Served::Head(head) => match serve(&head) {
+                    Some(made) => Parsed::Request(made, len + head.body.len()),
+                    None => Parsed::HandOff,
+                },
+                Served::Partial => Parsed::Partial,
+                Served::No => Parsed::HandOff,
+            }
+        }
         Ok(httparse::Status::Partial) => Parsed::Partial,
         Err(_) => Parsed::HandOff,
     }
 }
 
-/// [`parse_head`] making an [`http::Request`].
+/// [`parse_head`] of `GET` and `HEAD` only, making an [`http::Request`].
 pub fn parse_request(buf: &[u8], max_uri: usize) -> Parsed {
-    parse_head(buf, max_uri, |head| head.to_request().map(Box::new))
+    parse_head(buf, max_uri, 0, |head| head.to_request().map(Box::new))
 }
 
-/// The head when the front serves it.
-fn served<'a>(head: &'a httparse::Request<'_, 'a>, max_uri: usize) -> Option<RequestHead<'a>> {
-    let method = match head.method? {
-        "GET" => Method::GET,
-        "HEAD" => Method::HEAD,
-        _ => return None,
+/// What [`served`] found.
+enum Served<'a> {
+    Head(RequestHead<'a>),
+    /// A `POST` served once the rest of its body is read.
+    Partial,
+    No,
+}
+
+/// The head when the front serves it; `rest`: the bytes after it, `max_body`: most body bytes of a served `POST`.
+fn served<'a>(head: &'a httparse::Request<'_, 'a>, rest: &'a [u8], max_uri: usize, max_body: usize) -> Served<'a> {
+    let (method, post) = match head.method {
+        Some("GET") => (Method::GET, false),
+        Some("HEAD") => (Method::HEAD, false),
+        Some("POST") if max_body > 0 => (Method::POST, true),
+        _ => return Served::No,
     };
-    let path = head.path?;
-    if head.version? != 1 || !path.starts_with('/') || path.len() > max_uri {
-        return None;
+    let Some(path) = head.path else { return Served::No };
+    if head.version != Some(1) || !path.starts_with('/') || path.len() > max_uri {
+        return Served::No;
     }
+    let mut length = None;
     for line in head.headers.iter() {
         // httparse takes names that are tokens, as `HeaderName` does, but values with any byte but CR and LF, where
         // `HeaderValue` refuses control characters: such a head is hyper's to refuse, whatever serves it.
-        if HANDED_OFF.iter().any(|name| line.name.eq_ignore_ascii_case(name.as_str()))
-            || line.value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f)
-        {
-            return None;
+        if line.value.iter().any(|&b| (b < b' ' && b != b'\t') || b == 0x7f) {
+            return Served::No;
+        }
+        if post && length.is_none() && line.name.eq_ignore_ascii_case(header::CONTENT_LENGTH.as_str()) {
+            // Plain digits only (hyper also takes a list of equal values: those stay its to read).
+            length = Some(content_length(line.value));
+            continue;
+        }
+        if HANDED_OFF.iter().any(|name| line.name.eq_ignore_ascii_case(name.as_str())) {
+            return Served::No;
         }
     }
-    Some(RequestHead { method, path, headers: head.headers })
+    let body = if post {
+        match length.flatten() {
+            Some(length) if length <= max_body => match rest.get(..length) {
+                Some(body) => body,
+                None => return Served::Partial,
+            },
+            _ => return Served::No,
+        }
+    } else {
+        &[]
+    };
+    Served::Head(RequestHead { method, path, headers: head.headers, body })
+}
+
+/// A `Content-Length` value of 1 to 19 ASCII digits.
+fn content_length(value: &[u8]) -> Option<usize> {
+    if value.is_empty() || value.len() > 19 || !value.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(value).ok()?.parse().ok()
 }
 
 /// What a response body says of its length, as hyper reads it.
@@ -371,7 +430,7 @@ mod tests {
     #[test]
     fn a_served_head_is_read_without_building_a_request() {
         let text = b"GET /app/linux/x86_64/1.0.0?channel=beta HTTP/1.1\r\nHost: a\r\nX-Id: \xe9t\xe9\r\n\r\n";
-        let made = parse_head(text, LIMITS, |head| {
+        let made = parse_head(text, LIMITS, 0, |head| {
             assert_eq!(head.method(), Method::GET);
             assert_eq!(head.path(), "/app/linux/x86_64/1.0.0?channel=beta");
             assert_eq!(head.header("host"), Some(&b"a"[..]));
@@ -385,8 +444,8 @@ mod tests {
         assert_eq!(request.headers()["x-id"].as_bytes(), b"\xe9t\xe9");
         // A control character in a value: hyper's to refuse, whatever would serve it.
         let text = b"GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n";
-        assert!(matches!(parse_head(text, LIMITS, |_| Some(())), Parsed::HandOff));
-        assert!(matches!(parse_head(b"GET / HTTP/1.1\r\n\r\n", LIMITS, |_| None::<()>), Parsed::HandOff));
+        assert!(matches!(parse_head(text, LIMITS, 0, |_| Some(())), Parsed::HandOff));
+        assert!(matches!(parse_head(b"GET / HTTP/1.1\r\n\r\n", LIMITS, 0, |_| None::<()>), Parsed::HandOff));
     }
 
     #[test]
@@ -430,6 +489,55 @@ mod tests {
                 assert_eq!(request.headers().len(), 2);
             }
             other => panic!("not served by the front: {other:?}"),
+        }
+    }
+
+    /// What `parse_head` with room for `POST`s makes of `text`: the method, path and body it served, and the length.
+    fn post(text: &[u8], max_post: usize) -> Parsed<(Method, String, Vec<u8>)> {
+        parse_head(text, LIMITS, max_post, |head| {
+            Some((head.method().clone(), head.path().to_owned(), head.body().to_vec()))
+        })
+    }
+
+    #[test]
+    fn a_post_with_one_content_length_is_served_once_its_whole_body_is_read() {
+        let text = b"POST /app/events HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n{\"events\":1}GET";
+        // The whole body, and the next pipelined request after it.
+        let Parsed::Request((method, path, body), len) = post(text, 1024) else { panic!("not served") };
+        assert_eq!((method, path.as_str(), body.as_slice()), (Method::POST, "/app/events", &b"{\"events\":1"[..]));
+        assert_eq!(&text[len..], b"}GET");
+        // Until then, the start of a request.
+        assert!(matches!(post(&text[..text.len() - 10], 1024), Parsed::Partial));
+        let empty = b"POST /app/events HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
+        assert!(matches!(post(empty, 1024), Parsed::Request((_, _, ref body), 48) if body.is_empty()));
+        // Its head and body over `max_post`: hyper's, however much of it was read.
+        assert!(matches!(post(text, text.len() - 5), Parsed::HandOff));
+        assert!(matches!(post(&text[..40], text.len() - 5), Parsed::Partial));
+        assert!(matches!(post(&text[..text.len() - 10], text.len() - 5), Parsed::HandOff));
+        // Not allowed at all.
+        assert!(matches!(post(text, 0), Parsed::HandOff));
+        assert!(matches!(parse_request(text, LIMITS), Parsed::HandOff));
+    }
+
+    #[test]
+    fn a_post_framed_any_other_way_is_handed_off() {
+        for text in [
+            "POST /e HTTP/1.1\r\n\r\n",
+            "POST /e HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "POST /e HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "POST /e HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab",
+            "POST /e HTTP/1.1\r\nContent-Length: 2, 2\r\n\r\nab",
+            "POST /e HTTP/1.1\r\nContent-Length: +2\r\n\r\nab",
+            "POST /e HTTP/1.1\r\nContent-Length: 0x2\r\n\r\nab",
+            "POST /e HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\nab",
+            "POST /e HTTP/1.1\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\nab",
+            "POST /e HTTP/1.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nab",
+            "POST /e HTTP/1.0\r\nContent-Length: 2\r\n\r\nab",
+            "POST http://x/e HTTP/1.1\r\nContent-Length: 2\r\n\r\nab",
+            "PUT /e HTTP/1.1\r\nContent-Length: 2\r\n\r\nab",
+            "GET /e HTTP/1.1\r\nContent-Length: 2\r\n\r\nab",
+        ] {
+            assert!(matches!(post(text.as_bytes(), 1024), Parsed::HandOff), "{text:?}");
         }
     }
 }

@@ -171,8 +171,9 @@ pub struct ServeArgs {
     #[arg(long, env = env_vars::HTTP_WORKERS, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub http_workers: Option<u16>,
 
-    /// Serve plain `GET`/`HEAD` requests with the server's own HTTP/1.1 front (zero-copy file downloads, fewer system
-    /// calls per update check); `false` lets hyper serve every request. The answers are the same either way.
+    /// Serve plain `GET`/`HEAD` requests and event reports (`POST /{app}/events` with a `Content-Length`) with the
+    /// server's own HTTP/1.1 front (zero-copy file downloads, fewer system calls per update check); `false` lets hyper
+    /// serve every request. The answers are the same either way.
     #[arg(long, env = env_vars::HTTP_FRONT, default_value_t = true, action = clap::ArgAction::Set)]
     pub http_front: bool,
 

@@ -46,13 +46,17 @@ pub struct HealthEvent<'a> {
     pub key: HealthKey,
 }
 
-/// Most rows one multi-row statement of [`Db::add_health`] writes. Few enough that a statement's parameters stay
-/// cheap to bind: SQLite finds each `$N` by scanning the statement's list of parameter names, so binding costs grow
-/// with the square of the parameters per statement (500 rows made the binding 15 % of the endpoint's CPU time).
+/// Most rows one multi-row statement of [`Db::add_health`] writes, so that a statement stays far below either
+/// backend's limit of parameters.
 pub const ROWS_PER_STATEMENT: usize = 64;
 
-/// `($1, $2, $3), ($4, $5, $6), …`: `rows` groups of `columns` placeholders.
-fn placeholders(rows: usize, columns: usize) -> String {
+/// `($1, $2, $3), ($4, $5, $6), …`: `rows` groups of `columns` placeholders; with `numbered` false, `(?, ?, ?), …`.
+///
+/// PostgreSQL needs the numbers. SQLite is given the anonymous `?`: sqlx binds each parameter by asking SQLite its
+/// name, which SQLite finds by scanning the statement's list of named parameters, so `$N` made binding cost grow
+/// with the square of the parameters per statement (still 7 % of SQLite's thread at 64 rows of 3), while an
+/// anonymous parameter has no name to look for and is bound in order.
+fn placeholders(rows: usize, columns: usize, numbered: bool) -> String {
     let mut out = String::with_capacity(rows * columns * 5);
     for row in 0..rows {
         out.push_str(if row == 0 { "(" } else { ", (" });
@@ -60,7 +64,11 @@ fn placeholders(rows: usize, columns: usize) -> String {
             if column > 0 {
                 out.push_str(", ");
             }
-            out.push_str(&format!("${}", row * columns + column + 1));
+            if numbered {
+                out.push_str(&format!("${}", row * columns + column + 1));
+            } else {
+                out.push('?');
+            }
         }
         out.push(')');
     }
@@ -109,9 +117,15 @@ impl Db {
     /// others add to their hourly counters. Returns, for each event, whether it was counted (`false`: a duplicate).
     ///
     /// The statements are few whatever the batch's size: the ids are inserted `ROWS_PER_STATEMENT` at a time with
-    /// `ON CONFLICT DO NOTHING RETURNING` (the rows returned are the new ids), and the counters are summed per row
-    /// before one multi-row upsert, so each counter row appears once per statement (PostgreSQL refuses to update a
-    /// row twice in one).
+    /// `ON CONFLICT DO NOTHING`, and the counters are summed per row before one multi-row upsert, so each counter row
+    /// appears once per statement (PostgreSQL refuses to update a row twice in one).
+    ///
+    /// Which ids are new is known without reading them back in the usual case, a batch of ids never seen: the inserts
+    /// then change as many rows as they were given, so every id is new. Only when they change fewer (some id was
+    /// counted before, on this replica or another) are they rolled back to a savepoint taken before them and made
+    /// again with `RETURNING` (the rows returned are the new ids). Returning a row per new id was the costliest part
+    /// of counting on SQLite, where sqlx hands each row from the connection's thread to the caller's on its own: about
+    /// one thread switch per event.
     pub async fn add_health(&self, events: &[HealthEvent<'_>], now: i64) -> Result<Vec<bool>> {
         use std::collections::{BTreeMap, HashMap};
         let mut fresh = vec![true; events.len()];
@@ -129,23 +143,42 @@ impl Db {
         }
         let mut tx = self.begin_write().await?;
         let pending: Vec<(&str, &str)> = ids.keys().copied().collect();
-        for chunk in pending.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
+        let numbered = tx.is_postgres();
+        let insert = |rows: usize, returning: &str| {
+            format!(
                 "INSERT INTO release_event_ids (app_id, event_id, seen_at) VALUES {}
-                 ON CONFLICT (app_id, event_id) DO NOTHING RETURNING app_id, event_id",
-                placeholders(chunk.len(), 3)
-            );
+                 ON CONFLICT (app_id, event_id) DO NOTHING{returning}",
+                placeholders(rows, 3, numbered)
+            )
+        };
+        if !pending.is_empty() {
+            tx.query("SAVEPOINT event_ids").execute().await?;
+        }
+        let mut inserted = 0;
+        for chunk in pending.chunks(ROWS_PER_STATEMENT) {
+            let sql = insert(chunk.len(), "");
             let mut statement = tx.query(&sql);
             for (app, id) in chunk {
                 statement = statement.bind(*app).bind(*id).bind(now);
             }
-            let inserted: Vec<(String, String)> =
-                statement.fetch_all(|row| Ok((row.get("app_id")?, row.get("event_id")?))).await?;
-            let inserted: std::collections::HashSet<(&str, &str)> =
-                inserted.iter().map(|(app, id)| (app.as_str(), id.as_str())).collect();
-            for key in chunk {
-                if !inserted.contains(key) {
-                    fresh[ids[key]] = false;
+            inserted += statement.execute().await?;
+        }
+        if inserted != pending.len() as u64 {
+            tx.query("ROLLBACK TO SAVEPOINT event_ids").execute().await?;
+            for chunk in pending.chunks(ROWS_PER_STATEMENT) {
+                let sql = insert(chunk.len(), " RETURNING app_id, event_id");
+                let mut statement = tx.query(&sql);
+                for (app, id) in chunk {
+                    statement = statement.bind(*app).bind(*id).bind(now);
+                }
+                let inserted: Vec<(String, String)> =
+                    statement.fetch_all(|row| Ok((row.get("app_id")?, row.get("event_id")?))).await?;
+                let inserted: std::collections::HashSet<(&str, &str)> =
+                    inserted.iter().map(|(app, id)| (app.as_str(), id.as_str())).collect();
+                for key in chunk {
+                    if !inserted.contains(key) {
+                        fresh[ids[key]] = false;
+                    }
                 }
             }
         }
@@ -160,7 +193,7 @@ impl Db {
             let sql = format!(
                 "INSERT INTO release_health (app_id, version, channel, kind, bucket, n) VALUES {}
                  ON CONFLICT (app_id, version, channel, kind, bucket) DO UPDATE SET n = release_health.n + excluded.n",
-                placeholders(chunk.len(), 6)
+                placeholders(chunk.len(), 6, numbered)
             );
             let mut statement = tx.query(&sql);
             for ((app, key), n) in chunk {
@@ -454,8 +487,38 @@ mod tests {
 
     #[test]
     fn placeholders_number_every_column_of_every_row() {
-        assert_eq!(placeholders(1, 3), "($1, $2, $3)");
-        assert_eq!(placeholders(2, 2), "($1, $2), ($3, $4)");
+        assert_eq!(placeholders(1, 3, true), "($1, $2, $3)");
+        assert_eq!(placeholders(2, 2, true), "($1, $2), ($3, $4)");
+        assert_eq!(placeholders(2, 2, false), "(?, ?), (?, ?)");
+    }
+
+    /// Ids counted before, found in any statement of a batch larger than one statement, are duplicates (the inserts
+    /// are then made again, returning the new ids), as is an id repeated inside the batch; every other event counts
+    /// once, and a batch of new ids only counts them all.
+    #[tokio::test]
+    async fn ids_counted_before_anywhere_in_a_large_batch_are_duplicates_and_the_rest_count_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&super::super::DatabaseUrl::sqlite_in(dir.path())).await.unwrap();
+        db.query("INSERT INTO apps (id, public_key, created_at) VALUES ('app', 'key', 0)").execute().await.unwrap();
+        let key = HealthKey { version: "1.0.0".into(), channel: "stable".into(), kind: "installed", bucket: 0 };
+        let ids: Vec<String> = (0..3 * ROWS_PER_STATEMENT).map(|i| format!("id-{i:04}")).collect();
+        fn event<'a>(id: &'a str, key: &HealthKey) -> HealthEvent<'a> {
+            HealthEvent { app: "app", id: Some(id), key: key.clone() }
+        }
+        let before = 2 * ROWS_PER_STATEMENT + 5..2 * ROWS_PER_STATEMENT + 15;
+        let first: Vec<_> = ids[before.clone()].iter().map(|id| event(id, &key)).collect();
+        assert_eq!(db.add_health(&first, 10).await.unwrap(), vec![true; 10]);
+
+        let batch: Vec<_> = ids.iter().map(|id| event(id, &key)).chain([event(&ids[0], &key)]).collect();
+        let fresh = db.add_health(&batch, 20).await.unwrap();
+        let expected: Vec<bool> = (0..batch.len()).map(|i| !before.contains(&i) && i < ids.len()).collect();
+        assert_eq!(fresh, expected);
+        let app = AppId::parse("app").unwrap();
+        assert_eq!(db.health_totals(&app, "1.0.0").await.unwrap().installed, ids.len() as u64);
+        let stored: i64 =
+            db.query("SELECT COUNT(*) AS n FROM release_event_ids").fetch_one(|row| row.get("n")).await.unwrap();
+        assert_eq!(stored, ids.len() as i64);
+        db.close().await;
     }
 
     #[test]

@@ -171,7 +171,13 @@ impl Db {
                     std::fs::create_dir_all(parent)
                         .map_err(|e| Error::io("could not create the database directory", parent, e))?;
                 }
-                let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+                // No ping before handing out a connection (sqlx's default): a connection to a local file does not go
+                // stale, and on SQLite the ping is a round trip to the connection's thread, as costly as a query.
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(8)
+                    .test_before_acquire(false)
+                    .connect_with(options)
+                    .await?;
                 migrator(Dialect::Sqlite).await?.run(&pool).await?;
                 Pool::Sqlite(pool)
             }

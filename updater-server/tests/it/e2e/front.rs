@@ -694,3 +694,229 @@ fn an_upload_refused_before_its_end_gets_its_answer_not_a_reset() {
     }
     server.stop();
 }
+
+/// The release-health requests compared on both paths: raw requests, each on a fresh connection unless it holds
+/// several pipelined ones (then every answer on that connection is read). The front serves those framed by one
+/// `Content-Length` (`POST /{app}/events`); the rest (chunked, `Expect`, oversized, other `POST`s) stay hyper's.
+fn event_requests() -> Vec<(Vec<u8>, usize)> {
+    // Event ids are 16 to 64 characters.
+    let event = |id: &str, kind: &str, install: &str, to: &str| {
+        format!(
+            r#"{{"id":"event-id-0000-{id}","kind":"{kind}","install_id":"{install}","from":"1.0.0","to":"{to}","target":"linux-x86_64-appimage"}}"#
+        )
+    };
+    let batch = |events: &[String]| format!(r#"{{"events":[{}]}}"#, events.join(","));
+    let post = |path: &str, extra: &str, body: &str| {
+        format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\n\r\n{body}", body.len())
+            .into_bytes()
+    };
+    let good = batch(&[
+        event("e-1", "installed", "install-aaaa-1", "2.0.0"),
+        event("e-2", "confirmed", "install-aaaa-1", "2.0.0"),
+        event("e-3", "rolled_back", "install-aaaa-2", "2.0.0"),
+    ]);
+    // One install over its bucket (20 at once): the last five are rejected.
+    let flood =
+        batch(&(0..25).map(|i| event(&format!("f-{i}"), "installed", "install-flood", "2.0.0")).collect::<Vec<_>>());
+    let mixed = batch(&[
+        event("m-1", "installed", "install-bbbb-1", "2.0.0"),
+        event("m-2", "installed", "install-bbbb-2", "9.9.9"),
+        event("e-1", "installed", "install-aaaa-1", "2.0.0"),
+        event("m-1", "installed", "install-bbbb-1", "2.0.0"),
+    ]);
+    let big =
+        batch(&(0..600).map(|i| event(&format!("b-{i}"), "installed", "install-big", "2.0.0")).collect::<Vec<_>>());
+    let unknown_app = batch(&[event("u-1", "installed", "install-cccc-1", "2.0.0")]);
+    let chunked = format!(
+        "POST /demo/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{:X}\r\n{unknown_app}\r\n0\r\n\r\n",
+        unknown_app.len()
+    );
+    let pipelined = [
+        post("/demo/events", "", &batch(&[event("p-1", "confirmed", "install-dddd-1", "2.0.0")])),
+        post("/demo/events", "", &batch(&[event("p-1", "confirmed", "install-dddd-1", "2.0.0")])),
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
+        post("/demo/events?x=1", "", &batch(&[event("p-2", "install_failed", "install-dddd-2", "2.0.0")])),
+    ]
+    .concat();
+    // Sent in two writes, split in the middle of the body.
+    let split = post("/demo/events", "X-Split: 1\r\n", &batch(&[event("s-1", "confirmed", "install-eeee-1", "2.0.0")]));
+    vec![
+        (post("/demo/events", "", &good), 1),
+        (post("/demo/events", "", &good), 1),
+        (post("/demo/events", "", &flood), 1),
+        (post("/demo/events", "", &mixed), 1),
+        (post("/nope/events", "", &unknown_app), 1),
+        (post("/demo/events", "", "{\"events\":[}"), 1),
+        (post("/demo/events", "", ""), 1),
+        (post("/demo/events", "", "{\"events\":[], \"events\":[]}"), 1),
+        (post("/not%20an%20app/events", "", &unknown_app), 1),
+        (post("//events", "", &unknown_app), 1),
+        (post("/demo/events/", "", &unknown_app), 1),
+        (post("/demo/linux/x86_64/1.0.0", "", &unknown_app), 1),
+        (post("/api/v1/apps", "", "{}"), 1),
+        (post("/demo/events", "Content-Type: text/plain\r\n", &batch(&[event("t-1", "confirmed", "install-ffff-1", "2.0.0")])), 1),
+        // Hyper's on both sides: over 64 KiB, chunked, `Connection`, two lengths, a length announced too large.
+        (post("/demo/events", "", &big), 1),
+        (chunked.into_bytes(), 1),
+        (post("/demo/events", "Connection: keep-alive\r\n", &unknown_app), 1),
+        (
+            format!("POST /demo/events HTTP/1.1\r\nHost: x\r\nContent-Length: {0}\r\nContent-Length: {0}\r\n\r\n{unknown_app}", unknown_app.len())
+                .into_bytes(),
+            1,
+        ),
+        (b"POST /demo/events HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999\r\n\r\n{}".to_vec(), 1),
+        (pipelined, 4),
+        (split, 1),
+    ]
+}
+
+/// Each request list on a fresh connection, its `count` answers read (dates and `retry-after` blanked).
+fn event_answers(port: u16, requests: &[(Vec<u8>, usize)]) -> Vec<Vec<Option<Vec<u8>>>> {
+    requests
+        .iter()
+        .map(|(request, count)| {
+            let mut raw = Raw::connect(port);
+            if request.windows(9).any(|w| w == b"X-Split: ") {
+                // The head and the start of the body, then the rest.
+                let at = request.len() - 20;
+                raw.send(&request[..at]);
+                std::thread::sleep(Duration::from_millis(50));
+                raw.send(&request[at..]);
+            } else {
+                raw.send(request);
+            }
+            (0..*count).map(|_| raw.response(false).map(|r| without_date(&r))).collect()
+        })
+        .collect()
+}
+
+/// The `/metrics` series of events and requests, sorted.
+fn event_counters(server: &ServerProcess) -> Vec<String> {
+    let families =
+        ["millennium_client_events_total{", "millennium_http_requests_total{", "millennium_update_checks_total{"];
+    let mut lines: Vec<String> = server
+        .metrics()
+        .lines()
+        .filter(|line| families.iter().any(|f| line.starts_with(f)))
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// The stored counts of 2.0.0 (all channels and hours).
+fn event_totals(server: &ServerProcess) -> serde_json::Value {
+    let r = reqwest::blocking::Client::new()
+        .get(format!("{}/api/v1/apps/demo/releases/2.0.0/health", server.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.json::<serde_json::Value>().unwrap()["totals"].clone()
+}
+
+/// What one server made of the event requests.
+struct EventsAnswered {
+    answers: Vec<Vec<Option<Vec<u8>>>>,
+    counters: Vec<String>,
+    totals: serde_json::Value,
+    log: Vec<String>,
+    /// Whether a body that stopped coming was cut off (closed unanswered) within 4 s.
+    cut_off: bool,
+}
+
+/// The event requests sent to a fresh server started with `env`, then a flood, then a body that stops coming.
+fn events_answered(tmp: &Path, env: &[(&str, &str)]) -> EventsAnswered {
+    let data_dir = tmp.join("data");
+    let server = start(tmp, &data_dir, env);
+    super::health::app_with_releases(&server, tmp, Some(100));
+    let requests = event_requests();
+    let answers = event_answers(server.port, &requests);
+    // A flood from one address past its bucket (set to 40 requests below): answered `429`, counted as such.
+    let flood = event_answers(
+        server.port,
+        &vec![(b"POST /demo/events HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}".to_vec(), 1); 30],
+    );
+    let counters = event_counters(&server);
+    let totals = event_totals(&server);
+    let log = request_log(&tmp.join("server.log"));
+    // Last, as hyper's path counts it once the client gives up: a body that stops coming. The front reads the body
+    // with the head, so the head's read timeout cuts it off; hyper hands the request on at once (and its handler
+    // refuses it, as this address has no request left in its bucket, or waits for the body).
+    let mut raw = Raw::connect(server.port);
+    raw.send(b"POST /demo/events HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"events\":");
+    raw.stream.set_read_timeout(Some(Duration::from_secs(4))).unwrap();
+    let cut_off = match raw.stream.read(&mut [0u8; 1]) {
+        Ok(0) => true,
+        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+        Ok(_) => false,
+    };
+    drop(raw);
+    server.stop();
+    EventsAnswered { answers: answers.into_iter().chain(flood).collect(), counters, totals, log, cut_off }
+}
+
+/// `POST /{app}/events` served by the front gets the answers hyper gives, byte for byte, and has the same effects:
+/// counted and refused events in `/metrics` and in the stored counts, the same request log lines, the per-install and
+/// per-address rate limits, duplicates; framings the front does not take (chunked, two lengths, over 64 KiB) stay
+/// hyper's, and a body split over two writes or pipelined requests are read whole and in order.
+#[test]
+fn the_front_serves_event_reports_as_hyper_does() {
+    // Room for the requests above (about 30 from one address), not for the flood after them.
+    let env = [
+        ("MILLENNIUM_EVENT_IP_BURST", "40"),
+        ("MILLENNIUM_EVENT_IP_PER_MINUTE", "1"),
+        ("MILLENNIUM_HEADER_READ_TIMEOUT", "2"),
+    ];
+    let front_dir = tempfile::tempdir().unwrap();
+    let front = events_answered(front_dir.path(), &env);
+    let hyper_dir = tempfile::tempdir().unwrap();
+    let hyper_env = [env[0], env[1], env[2], ("MILLENNIUM_HTTP_FRONT", "false")];
+    let hyper = events_answered(hyper_dir.path(), &hyper_env);
+    // The one difference, which also shows that the front served the `POST`s.
+    assert!(front.cut_off, "the front waited for a body past the head's read timeout");
+    assert!(!hyper.cut_off, "hyper cut off a slow body");
+
+    let requests = event_requests();
+    let text = |r: &Option<Vec<u8>>| r.as_ref().map(|r| String::from_utf8_lossy(r).into_owned());
+    for (i, (ours, theirs)) in front.answers.iter().zip(&hyper.answers).enumerate() {
+        let request = requests
+            .get(i)
+            .map_or("a flooding request".into(), |(r, _)| String::from_utf8_lossy(&r[..r.len().min(300)]).into_owned());
+        let (ours, theirs): (Vec<_>, Vec<_>) = (ours.iter().map(text).collect(), theirs.iter().map(text).collect());
+        // The wait of a `429` depends on when it was asked.
+        let blank = |answers: Vec<Option<String>>| -> Vec<Option<String>> {
+            answers
+                .into_iter()
+                .map(|a| {
+                    a.map(|a| {
+                        a.lines()
+                            .map(|l| if l.starts_with("retry-after: ") { "retry-after: -" } else { l })
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    })
+                })
+                .collect()
+        };
+        assert_eq!(blank(ours), blank(theirs), "different answers to {request:?}");
+    }
+    let statuses = |answers: &[Vec<Option<Vec<u8>>>]| -> Vec<String> {
+        answers
+            .iter()
+            .flatten()
+            .map(|a| a.as_ref().map_or("closed".into(), |a| String::from_utf8_lossy(&a[9..12]).into_owned()))
+            .collect()
+    };
+    let statuses = statuses(&front.answers);
+    for status in ["202", "400", "404", "413", "429"] {
+        assert!(statuses.iter().any(|s| s == status), "no {status} among {statuses:?}");
+    }
+    let accepted =
+        front.counters.iter().find(|l| l.contains("kind=\"installed\"") && l.contains("result=\"accepted\"")).unwrap();
+    assert!(accepted.ends_with(" 23"), "{accepted}");
+    assert_eq!(front.counters, hyper.counters);
+    assert_eq!(front.totals, hyper.totals);
+    assert_eq!(front.totals["installed"], 23, "{}", front.totals);
+    assert_eq!(front.log, hyper.log, "the request logs differ");
+    assert!(front.log.len() >= requests.len() + 30, "{} request log lines", front.log.len());
+}
