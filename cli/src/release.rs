@@ -10,7 +10,7 @@
 //!    (`.millennium-release.json` in the output directory) records what was built from which inputs; a re-run with
 //!    the same inputs reuses those files instead of bundling again.
 //! 4. **Publish**: one upload that the server commits atomically, so a release is never half published. A new
-//!    release is uploaded *while it is bundled* ([`Streaming`]): the upload starts with the bundling, and each
+//!    release is uploaded *while it is bundled* (`Streaming`): the upload starts with the bundling, and each
 //!    installer, signed the moment its format finished it, is verified locally and sent while the other formats are
 //!    still being built and the files are written. The upload is ended (which is what makes the server commit) only
 //!    once every format succeeded, the files are in the output directory, the receipt is written and every uploaded
