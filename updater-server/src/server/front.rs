@@ -421,13 +421,17 @@ async fn send_all(stream: &TcpStream, mut data: &[u8], write: Duration) -> io::R
     Ok(())
 }
 
+/// The most one `sendfile(2)` call is asked to send (nginx's `sendfile_max_chunk` default). A call that sends it all is
+/// followed by a yield, so the other connections get their turn, and the socket buffer is refilled in steps instead of
+/// being filled up to `EAGAIN` and left to drain.
+const SENDFILE_MAX_CHUNK: u64 = 2 << 20;
+
 /// Sends the file stretch with `sendfile(2)`; a file that ends early is an error (the connection closes).
 async fn send_file(stream: &TcpStream, file: &SendFile, write: Duration) -> io::Result<()> {
     let mut offset = file.start;
     let end = file.start + file.len;
     while offset < end {
-        // Linux sends at most this much per call.
-        let count = usize::try_from((end - offset).min(0x7fff_f000)).unwrap_or(0x7fff_f000);
+        let count = usize::try_from((end - offset).min(SENDFILE_MAX_CHUNK)).unwrap_or(0);
         let sent = tokio::time::timeout(
             write,
             stream.async_io(Interest::WRITABLE, || {
@@ -443,6 +447,9 @@ async fn send_file(stream: &TcpStream, file: &SendFile, write: Duration) -> io::
             ));
         }
         file.sent.fetch_add(sent as u64, Ordering::Relaxed);
+        if sent == count {
+            tokio::task::yield_now().await;
+        }
     }
     Ok(())
 }

@@ -610,6 +610,54 @@ fn many_clients_resetting_mid_sendfile_leave_the_server_healthy() {
     server.stop();
 }
 
+/// A file larger than one `sendfile` step (2 MiB) goes whole and in ranges that cross the steps, to two clients read
+/// at once (the steps take turns), and the connections serve the next request after it.
+#[test]
+fn downloads_of_several_sendfile_steps_arrive_whole_and_in_ranges_on_kept_connections() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data_dir = tmp.path().join("data");
+    let server = start(tmp.path(), &data_dir, &[]);
+    let demo = register_demo(&server, tmp.path());
+    let data = artifact_bytes(21, 5 * 1024 * 1024 + 3);
+    let file = write_signed(tmp.path(), "demo_1.0.0_amd64.AppImage", &data, &demo.key, "1.0.0", Format::Minisign);
+    let published = ok_json(cli_publish(&server, &demo, "1.0.0", "stable", &[&file]));
+    let url = published["artifacts"][0]["url"].as_str().unwrap();
+    let path = url.strip_prefix(PUBLIC_URL).unwrap().to_owned();
+    let step = 2 * 1024 * 1024;
+    let ranges = [(0, data.len() - 1), (step - 7, 2 * step + 9), (step, 2 * step - 1), (2 * step + 1, data.len() - 1)];
+
+    let clients: Vec<_> = (0..2)
+        .map(|_| {
+            let (path, data) = (path.clone(), data.clone());
+            let port = server.port;
+            std::thread::spawn(move || {
+                let mut raw = Raw::connect(port);
+                for (first, last) in ranges {
+                    raw.send(
+                        format!("GET {path} HTTP/1.1\r\nHost: x\r\nRange: bytes={first}-{last}\r\n\r\n").as_bytes(),
+                    );
+                    let response = raw.response(false).expect("a whole answer");
+                    let head_end = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                    assert!(response.starts_with(b"HTTP/1.1 206 Partial Content\r\n"), "bytes={first}-{last}");
+                    assert!(response[head_end..] == data[first..=last], "bytes={first}-{last} differ from the file");
+                }
+                raw.send(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+                let response = raw.response(false).expect("a whole answer");
+                assert!(response.starts_with(b"HTTP/1.1 200 OK\r\n") && response.ends_with(&data));
+                raw.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+                assert!(raw.response(false).unwrap().starts_with(b"HTTP/1.1 200 OK"));
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    // Every byte sent is counted once.
+    let sent: usize = ranges.iter().map(|(first, last)| last - first + 1).sum::<usize>() + data.len();
+    assert_eq!(server.figure("millennium_download_bytes_total{app=\"demo\"}"), 2 * sent as u64);
+    server.stop();
+}
+
 /// Answers kept by URL go with every change of what is offered, and a partial rollout's answers are never reused for
 /// requests with an install id (the id decides them) while those without one still are.
 #[test]
