@@ -56,10 +56,16 @@ struct Submission {
     /// The releases whose halt rule the batch must judge once counted.
     judged: Vec<Arc<Attributed>>,
     /// Whether each event was counted (`false`: a duplicate), or why nothing was.
-    reply: oneshot::Sender<Result<Vec<bool>>>,
+    reply: oneshot::Sender<Answer>,
     /// The runtime the request waits on (an HTTP worker's), where its reply is sent from ([`answer`]).
     origin: Handle,
 }
+
+/// What a submission is answered: whether each event was counted, or why nothing was.
+type Answer = Result<Vec<bool>>;
+
+/// A submission's reply channel and its answer, to be sent.
+type Reply = (oneshot::Sender<Answer>, Answer);
 
 /// The queue's end held by the state: [`EventQueue::submit`].
 #[derive(Debug)]
@@ -175,9 +181,9 @@ async fn write(state: &AppState, batch: Vec<Submission>) {
 /// outside that runtime, which wakes its thread each time (a write to its eventfd, a system call, and the wake-up of
 /// its `epoll_wait`): one per request, dozens per batch, all to the same HTTP worker or two. Sent from a task on the
 /// worker, the replies are wakes within the runtime, which cost a queue push each; so a batch wakes each worker once.
-fn answer(answers: impl Iterator<Item = (Submission, Result<Vec<bool>>)>) {
+fn answer(answers: impl Iterator<Item = (Submission, Answer)>) {
     // A handful of runtimes (one per HTTP worker): a list is the cheapest map.
-    let mut by_runtime: Vec<(Handle, Vec<(oneshot::Sender<Result<Vec<bool>>>, Result<Vec<bool>>)>)> = Vec::new();
+    let mut by_runtime: Vec<(Handle, Vec<Reply>)> = Vec::new();
     for (Submission { reply, origin, .. }, answer) in answers {
         let at = match by_runtime.iter().position(|(handle, _)| handle.id() == origin.id()) {
             Some(at) => at,
