@@ -46,7 +46,7 @@ pub struct HealthEvent<'a> {
     pub key: &'a HealthKey,
 }
 
-/// Most rows one multi-row statement of [`Db::add_health`] writes, so that a statement stays far below either
+/// Most counter rows one multi-row upsert of [`Db::add_health`] writes, so that a statement stays far below either
 /// backend's limit of parameters.
 pub const ROWS_PER_STATEMENT: usize = 64;
 
