@@ -261,6 +261,15 @@ impl Tx {
         }
         Ok(())
     }
+
+    /// Rolls back, and waits until it is done (dropping a transaction rolls it back too, without waiting).
+    pub(super) async fn rollback(self) -> Result<()> {
+        match self {
+            Self::Sqlite(tx) => tx.rollback().await?,
+            Self::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

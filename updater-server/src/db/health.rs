@@ -16,7 +16,7 @@
 use millennium_update_admin::api::{Halt, HaltRule, HealthCounts};
 
 use super::Db;
-use super::backend::Tx;
+use super::backend::{Statement, Tx};
 use crate::error::{Error, Result};
 use crate::names::AppId;
 use crate::webhooks::Notice;
@@ -43,10 +43,10 @@ pub struct HealthKey {
 pub struct HealthEvent<'a> {
     pub app: &'a str,
     pub id: Option<&'a str>,
-    pub key: HealthKey,
+    pub key: &'a HealthKey,
 }
 
-/// Most rows one multi-row statement of [`Db::add_health`] writes, so that a statement stays far below either
+/// Most counter rows one multi-row upsert of [`Db::add_health`] writes, so that a statement stays far below either
 /// backend's limit of parameters.
 pub const ROWS_PER_STATEMENT: usize = 64;
 
@@ -73,6 +73,39 @@ fn placeholders(rows: usize, columns: usize, numbered: bool) -> String {
         out.push(')');
     }
     out
+}
+
+/// The statement of [`Db::add_health`] that stores the event ids `ids` (app, id) as seen at `now`, skipping those
+/// stored before; with `returning`, it answers the ids it stored. The one statement of both passes (the first counts
+/// the rows it changed, the second, in a new transaction, reads them), whatever the batch's size: the ids go as one
+/// JSON array of `[app, id]` pairs, unpacked by the database (`json_each` on SQLite, `json_array_elements` on
+/// PostgreSQL), so the SQL is always the same (prepared once per connection) and a batch is one round trip to the
+/// database, where rows of placeholders took one statement per 64 ids and a statement text per size.
+fn insert_ids<'t>(tx: &'t mut Tx, ids: &[(&str, &str)], now: i64, returning: bool) -> Result<Statement<'t, 'static>> {
+    let sql = match (tx.is_postgres(), returning) {
+        (false, false) => {
+            "INSERT INTO release_event_ids (app_id, event_id, seen_at)
+             SELECT value ->> 0, value ->> 1, $2 FROM json_each($1) WHERE true
+             ON CONFLICT (app_id, event_id) DO NOTHING"
+        }
+        (false, true) => {
+            "INSERT INTO release_event_ids (app_id, event_id, seen_at)
+             SELECT value ->> 0, value ->> 1, $2 FROM json_each($1) WHERE true
+             ON CONFLICT (app_id, event_id) DO NOTHING RETURNING app_id, event_id"
+        }
+        (true, false) => {
+            "INSERT INTO release_event_ids (app_id, event_id, seen_at)
+             SELECT pair ->> 0, pair ->> 1, $2 FROM json_array_elements($1::json) AS pair
+             ON CONFLICT (app_id, event_id) DO NOTHING"
+        }
+        (true, true) => {
+            "INSERT INTO release_event_ids (app_id, event_id, seen_at)
+             SELECT pair ->> 0, pair ->> 1, $2 FROM json_array_elements($1::json) AS pair
+             ON CONFLICT (app_id, event_id) DO NOTHING RETURNING app_id, event_id"
+        }
+    };
+    let pairs = serde_json::to_string(ids).map_err(|e| Error::Internal(format!("event ids as JSON: {e}")))?;
+    Ok(tx.query(sql).bind(pairs).bind(now))
 }
 
 /// A release's halt state.
@@ -116,16 +149,18 @@ impl Db {
     /// the window [`Db::compact_health`] keeps ids for), or comes again later in the same batch, is skipped; the
     /// others add to their hourly counters. Returns, for each event, whether it was counted (`false`: a duplicate).
     ///
-    /// The statements are few whatever the batch's size: the ids are inserted `ROWS_PER_STATEMENT` at a time with
-    /// `ON CONFLICT DO NOTHING`, and the counters are summed per row before one multi-row upsert, so each counter row
-    /// appears once per statement (PostgreSQL refuses to update a row twice in one).
+    /// The statements are few whatever the batch's size, as each is a round trip to the database (on SQLite, to the
+    /// connection's thread and back: two thread switches): `BEGIN`, one statement storing every id with
+    /// `ON CONFLICT DO NOTHING` ([`insert_ids`]), the counters summed per row in one multi-row upsert per
+    /// `ROWS_PER_STATEMENT` rows (so each counter row appears once per statement: PostgreSQL refuses to update a row
+    /// twice in one), and `COMMIT`.
     ///
-    /// Which ids are new is known without reading them back in the usual case, a batch of ids never seen: the inserts
-    /// then change as many rows as they were given, so every id is new. Only when they change fewer (some id was
-    /// counted before, on this replica or another) are they rolled back to a savepoint taken before them and made
-    /// again with `RETURNING` (the rows returned are the new ids). Returning a row per new id was the costliest part
-    /// of counting on SQLite, where sqlx hands each row from the connection's thread to the caller's on its own: about
-    /// one thread switch per event.
+    /// Which ids are new is known without reading them back in the usual case, a batch of ids never seen: the insert
+    /// then changes as many rows as it was given, so every id is new. Only when it changes fewer (some id was counted
+    /// before, on this replica or another) is the transaction, which holds nothing else yet, rolled back and begun
+    /// again with the insert made with `RETURNING` (the rows returned are the new ids). Returning a row per new id was
+    /// the costliest part of counting on SQLite, where sqlx hands each row from the connection's thread to the
+    /// caller's on its own: about one thread switch per event.
     pub async fn add_health(&self, events: &[HealthEvent<'_>], now: i64) -> Result<Vec<bool>> {
         use std::collections::{BTreeMap, HashMap};
         let mut fresh = vec![true; events.len()];
@@ -141,54 +176,31 @@ impl Db {
                 }
             }
         }
-        let mut tx = self.begin_write().await?;
         let pending: Vec<(&str, &str)> = ids.keys().copied().collect();
-        let numbered = tx.is_postgres();
-        let insert = |rows: usize, returning: &str| {
-            format!(
-                "INSERT INTO release_event_ids (app_id, event_id, seen_at) VALUES {}
-                 ON CONFLICT (app_id, event_id) DO NOTHING{returning}",
-                placeholders(rows, 3, numbered)
-            )
-        };
-        if !pending.is_empty() {
-            tx.query("SAVEPOINT event_ids").execute().await?;
-        }
-        let mut inserted = 0;
-        for chunk in pending.chunks(ROWS_PER_STATEMENT) {
-            let sql = insert(chunk.len(), "");
-            let mut statement = tx.query(&sql);
-            for (app, id) in chunk {
-                statement = statement.bind(*app).bind(*id).bind(now);
-            }
-            inserted += statement.execute().await?;
-        }
-        if inserted != pending.len() as u64 {
-            tx.query("ROLLBACK TO SAVEPOINT event_ids").execute().await?;
-            for chunk in pending.chunks(ROWS_PER_STATEMENT) {
-                let sql = insert(chunk.len(), " RETURNING app_id, event_id");
-                let mut statement = tx.query(&sql);
-                for (app, id) in chunk {
-                    statement = statement.bind(*app).bind(*id).bind(now);
-                }
-                let inserted: Vec<(String, String)> =
-                    statement.fetch_all(|row| Ok((row.get("app_id")?, row.get("event_id")?))).await?;
-                let inserted: std::collections::HashSet<(&str, &str)> =
-                    inserted.iter().map(|(app, id)| (app.as_str(), id.as_str())).collect();
-                for key in chunk {
-                    if !inserted.contains(key) {
-                        fresh[ids[key]] = false;
-                    }
+        let mut tx = self.begin_write().await?;
+        if !pending.is_empty() && insert_ids(&mut tx, &pending, now, false)?.execute().await? != pending.len() as u64 {
+            // Some id was counted before: nothing else is written yet, so start over and read back the new ids.
+            tx.rollback().await?;
+            tx = self.begin_write().await?;
+            let inserted: Vec<(String, String)> = insert_ids(&mut tx, &pending, now, true)?
+                .fetch_all(|row| Ok((row.get("app_id")?, row.get("event_id")?)))
+                .await?;
+            let inserted: std::collections::HashSet<(&str, &str)> =
+                inserted.iter().map(|(app, id)| (app.as_str(), id.as_str())).collect();
+            for key in &pending {
+                if !inserted.contains(key) {
+                    fresh[ids[key]] = false;
                 }
             }
         }
         let mut counts: BTreeMap<(&str, &HealthKey), i64> = BTreeMap::new();
         for (event, fresh) in events.iter().zip(&fresh) {
             if *fresh {
-                *counts.entry((event.app, &event.key)).or_default() += 1;
+                *counts.entry((event.app, event.key)).or_default() += 1;
             }
         }
         let counts: Vec<_> = counts.into_iter().collect();
+        let numbered = tx.is_postgres();
         for chunk in counts.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "INSERT INTO release_health (app_id, version, channel, kind, bucket, n) VALUES {}
@@ -492,9 +504,9 @@ mod tests {
         assert_eq!(placeholders(2, 2, false), "(?, ?), (?, ?)");
     }
 
-    /// Ids counted before, found in any statement of a batch larger than one statement, are duplicates (the inserts
-    /// are then made again, returning the new ids), as is an id repeated inside the batch; every other event counts
-    /// once, and a batch of new ids only counts them all.
+    /// Ids counted before, anywhere in a batch larger than a counter statement's rows, are duplicates (the insert is
+    /// then made again in a new transaction, returning the new ids), as is an id repeated inside the batch; every other
+    /// event counts once, and a batch of new ids only counts them all.
     #[tokio::test]
     async fn ids_counted_before_anywhere_in_a_large_batch_are_duplicates_and_the_rest_count_once() {
         let dir = tempfile::tempdir().unwrap();
@@ -502,8 +514,8 @@ mod tests {
         db.query("INSERT INTO apps (id, public_key, created_at) VALUES ('app', 'key', 0)").execute().await.unwrap();
         let key = HealthKey { version: "1.0.0".into(), channel: "stable".into(), kind: "installed", bucket: 0 };
         let ids: Vec<String> = (0..3 * ROWS_PER_STATEMENT).map(|i| format!("id-{i:04}")).collect();
-        fn event<'a>(id: &'a str, key: &HealthKey) -> HealthEvent<'a> {
-            HealthEvent { app: "app", id: Some(id), key: key.clone() }
+        fn event<'a>(id: &'a str, key: &'a HealthKey) -> HealthEvent<'a> {
+            HealthEvent { app: "app", id: Some(id), key }
         }
         let before = 2 * ROWS_PER_STATEMENT + 5..2 * ROWS_PER_STATEMENT + 15;
         let first: Vec<_> = ids[before.clone()].iter().map(|id| event(id, &key)).collect();

@@ -26,8 +26,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
+use tokio::runtime::Handle;
 use tokio::sync::{mpsc, oneshot};
 
+use super::events::Attributed;
 use super::{AppState, Inner};
 use crate::db::{HealthEvent, HealthKey, ReleaseRow};
 use crate::error::{Error, Result};
@@ -52,10 +54,18 @@ struct Submission {
     /// Each event's id (if it has one) and counter.
     events: Vec<(Option<String>, HealthKey)>,
     /// The releases whose halt rule the batch must judge once counted.
-    judged: Vec<ReleaseRow>,
+    judged: Vec<Arc<Attributed>>,
     /// Whether each event was counted (`false`: a duplicate), or why nothing was.
-    reply: oneshot::Sender<Result<Vec<bool>>>,
+    reply: oneshot::Sender<Answer>,
+    /// The runtime the request waits on (an HTTP worker's), where its reply is sent from ([`answer`]).
+    origin: Handle,
 }
+
+/// What a submission is answered: whether each event was counted, or why nothing was.
+type Answer = Result<Vec<bool>>;
+
+/// A submission's reply channel and its answer, to be sent.
+type Reply = (oneshot::Sender<Answer>, Answer);
 
 /// The queue's end held by the state: [`EventQueue::submit`].
 #[derive(Debug)]
@@ -83,7 +93,7 @@ impl EventQueue {
         &self,
         app: &AppId,
         events: Vec<(Option<String>, HealthKey)>,
-        judged: Vec<ReleaseRow>,
+        judged: Vec<Arc<Attributed>>,
     ) -> Result<Vec<bool>> {
         let n = events.len();
         if self.queued.fetch_add(n, Ordering::SeqCst) + n > self.capacity {
@@ -95,7 +105,8 @@ impl EventQueue {
         }
         let (reply, answer) = oneshot::channel();
         let stopped = || Error::Internal("the event writer stopped".into());
-        if self.sender.send(Submission { app: app.clone(), events, judged, reply }).is_err() {
+        let origin = Handle::current();
+        if self.sender.send(Submission { app: app.clone(), events, judged, reply, origin }).is_err() {
             self.queued.fetch_sub(n, Ordering::SeqCst);
             return Err(stopped());
         }
@@ -132,9 +143,7 @@ async fn run(state: Weak<Inner>, mut receiver: mpsc::UnboundedReceiver<Submissio
 async fn write(state: &AppState, batch: Vec<Submission>) {
     let rows: Vec<HealthEvent<'_>> = batch
         .iter()
-        .flat_map(|s| {
-            s.events.iter().map(|(id, key)| HealthEvent { app: s.app.as_str(), id: id.as_deref(), key: key.clone() })
-        })
+        .flat_map(|s| s.events.iter().map(|(id, key)| HealthEvent { app: s.app.as_str(), id: id.as_deref(), key }))
         .collect();
     let counted = state.db().add_health(&rows, crate::db::now()).await;
     drop(rows);
@@ -142,26 +151,56 @@ async fn write(state: &AppState, batch: Vec<Submission>) {
         Ok(fresh) => fresh.into_iter(),
         Err(e) => {
             tracing::error!(error = %millennium_update_admin::report::display_chain(&e), events = batch.iter().map(|s| s.events.len()).sum::<usize>(), "could not count a batch of events");
-            for submission in batch {
-                let _ = submission.reply.send(Err(Error::Unavailable {
+            answer(batch.into_iter().map(|submission| {
+                let refused = Error::Unavailable {
                     what: "the events could not be counted".into(),
                     retry_after: RETRY_AFTER_SECS,
-                }));
-            }
+                };
+                (submission, Err(refused))
+            }));
             return;
         }
     };
     // Each release once per batch, after the batch's counts are committed.
     let judged: BTreeMap<i64, (&AppId, &ReleaseRow)> =
-        batch.iter().flat_map(|s| s.judged.iter().map(move |r| (r.id, (&s.app, r)))).collect();
+        batch.iter().flat_map(|s| s.judged.iter().map(move |r| (r.release.id, (&s.app, &r.release)))).collect();
     for (app, release) in judged.into_values() {
         if let Err(e) = super::events::evaluate_halt(state, app, release).await {
             tracing::error!(app = %app, version = release.version, error = %millennium_update_admin::report::display_chain(&e), "could not evaluate the halt rule");
         }
     }
-    for submission in batch {
-        let answer: Vec<bool> = fresh.by_ref().take(submission.events.len()).collect();
-        // The client may have gone away: its events are counted all the same.
-        let _ = submission.reply.send(Ok(answer));
+    answer(batch.into_iter().map(|submission| {
+        let counted: Vec<bool> = fresh.by_ref().take(submission.events.len()).collect();
+        (submission, Ok(counted))
+    }));
+}
+
+/// Sends each submission its answer, from one task per runtime the requests wait on, spawned there.
+///
+/// A reply sent from the writer's thread to a request waiting on another runtime schedules the request's task from
+/// outside that runtime, which wakes its thread each time (a write to its eventfd, a system call, and the wake-up of
+/// its `epoll_wait`): one per request, dozens per batch, all to the same HTTP worker or two. Sent from a task on the
+/// worker, the replies are wakes within the runtime, which cost a queue push each; so a batch wakes each worker once.
+fn answer(answers: impl Iterator<Item = (Submission, Answer)>) {
+    // A handful of runtimes (one per HTTP worker): a list is the cheapest map.
+    let mut by_runtime: Vec<(Handle, Vec<Reply>)> = Vec::new();
+    for (Submission { reply, origin, .. }, answer) in answers {
+        let at = match by_runtime.iter().position(|(handle, _)| handle.id() == origin.id()) {
+            Some(at) => at,
+            None => {
+                by_runtime.push((origin, Vec::new()));
+                by_runtime.len() - 1
+            }
+        };
+        by_runtime[at].1.push((reply, answer));
+    }
+    for (handle, replies) in by_runtime {
+        // A runtime shutting down drops the task and its replies unsent: its requests are gone with it.
+        handle.spawn(async move {
+            for (reply, answer) in replies {
+                // The client may have gone away: its events are counted all the same.
+                let _ = reply.send(answer);
+            }
+        });
     }
 }

@@ -168,7 +168,7 @@ pub async fn ingest(State(state): State<AppState>, Path(app): Path<String>, requ
     let unix_now = crate::db::now();
     let oldest = unix_now - i64::try_from(MAX_EVENT_AGE.as_secs()).unwrap_or(0);
     let mut counted: Vec<(Option<String>, HealthKey)> = Vec::new();
-    let mut judged: BTreeMap<i64, ReleaseRow> = BTreeMap::new();
+    let mut judged: BTreeMap<i64, Arc<Attributed>> = BTreeMap::new();
     let mut rejected = 0u32;
     for event in batch.events {
         let version = event.to.to_string();
@@ -191,7 +191,7 @@ pub async fn ingest(State(state): State<AppState>, Path(app): Path<String>, requ
         };
         counted.push((event.id, key));
         if matches!(event.kind, EventKind::Installed) || event.kind.is_release_failure() {
-            judged.entry(found.release.id).or_insert_with(|| found.release.clone());
+            judged.entry(found.release.id).or_insert_with(|| Arc::clone(&found));
         }
     }
     let kinds: Vec<&'static str> = counted.iter().map(|(_, key)| key.kind).collect();
