@@ -124,9 +124,7 @@ pub fn compile(options: &BuildOptions, prepared: &Prepared, stop: &cargo::Stop) 
         return Ok(None);
     }
     let package = cargo::package_name(&prepared.manifest)?;
-    let launcher = prepared.formats.contains(&Format::AppImage)
-        && prepared.app.config.appimage.webview_launcher.is_none()
-        && depends_on_framework(&prepared.manifest);
+    let launcher = builds_launcher(prepared);
     let build = cargo::Build {
         manifest_path: prepared.manifest.clone(),
         debug: options.debug,
@@ -140,6 +138,14 @@ pub fn compile(options: &BuildOptions, prepared: &Prepared, stop: &cargo::Stop) 
         cargo::Build { packages: vec!["millennium-webview-probe".to_owned()], ..build }.run_unless(stop)?;
     }
     Ok(Some(main))
+}
+
+/// Whether the AppImage's webview launcher is built with the app (an AppImage of an app on the framework, without
+/// `appimage.webview-launcher`): `millennium-webview-probe` next to the app's binary.
+pub fn builds_launcher(prepared: &Prepared) -> bool {
+    prepared.formats.contains(&Format::AppImage)
+        && prepared.app.config.appimage.webview_launcher.is_none()
+        && depends_on_framework(&prepared.manifest)
 }
 
 /// Whether the app depends on the framework (whose dependency graph has the webview launcher).

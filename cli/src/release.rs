@@ -753,11 +753,18 @@ fn fingerprint(
     if let Some(icon) = &prepared.app.icon {
         inputs.push(icon.path.clone());
     }
-    if let Some(launcher) =
-        binary.and_then(Path::parent).map(|dir| dir.join("millennium-webview-probe")).filter(|p| p.is_file())
-    {
-        inputs.push(launcher);
-    }
+    // The AppImage's webview launcher, when one goes in: not a `millennium-webview-probe` that merely lies next to
+    // the binary (another build may replace it at any time, and this bundle would not contain it).
+    let launcher = match &prepared.app.config.appimage.webview_launcher {
+        Some(path) if prepared.formats.contains(&millennium_bundler::Format::AppImage) => {
+            Some(prepared.app.root.join(path))
+        }
+        _ if bundle::builds_launcher(prepared) => {
+            binary.and_then(Path::parent).map(|dir| dir.join("millennium-webview-probe"))
+        }
+        _ => None,
+    };
+    inputs.extend(launcher.filter(|p| p.is_file()));
     for path in inputs {
         add("path", path.to_string_lossy().as_bytes());
         add("sha256", sha256_file(&path)?.as_bytes());
