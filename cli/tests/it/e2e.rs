@@ -48,8 +48,8 @@ async fn new_build_release_then_the_updater_installs_it_and_the_app_runs() {
     let built = run(build).await;
     assert!(built.status.success(), "{}", show(&built));
     let report = json(&built);
-    // `build` packaged exactly what `cargo build` makes (the AppImage's launcher, built by a cargo run of its own, did
-    // not change the framework's features): a plain `cargo build` afterwards has nothing to compile or link.
+    // `build` packaged exactly what `cargo build` makes (same arguments, environment and features): a plain `cargo
+    // build` afterwards has nothing to compile or link.
     let binary = target_dir().join("debug").join("demo");
     let built_binary = identity(&binary);
     let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
