@@ -2,8 +2,10 @@
 //! reports, wherever `CARGO_TARGET_DIR` puts it), with the updater's `.sig` files when a signing key is available.
 //!
 //! The configuration is read before cargo runs, so a missing `Millennium.toml` is reported at once. With an AppImage
-//! the webview launcher (`millennium-webview-probe`, which `AppRun` starts the app through) is built in the same
-//! cargo run, so it lands next to the app's binary where the bundler looks for it.
+//! the webview launcher (`millennium-webview-probe`, which `AppRun` starts the app through) is built too, by a
+//! second cargo run with the same profile and target directory, so it lands next to the app's binary where the
+//! bundler looks for it; a run of its own, so that the app's binary is exactly what `cargo build --release` makes
+//! (see [`crate::cargo`]).
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
@@ -112,28 +114,38 @@ fn needs_app_build(options: &BuildOptions, formats: &BTreeSet<Format>) -> bool {
 }
 
 /// Runs cargo for the app (and the AppImage's launcher) and returns the main binary, or `None` without running cargo
-/// when the formats only package given Windows and macOS builds.
+/// when the formats only package given Windows and macOS builds. `stop` ends it early.
 ///
 /// # Errors
 ///
-/// A failed build, or a build that produced no binary for the app.
-pub fn compile(options: &BuildOptions, prepared: &Prepared) -> Result<Option<PathBuf>> {
+/// A failed or stopped build, or a build that produced no binary for the app.
+pub fn compile(options: &BuildOptions, prepared: &Prepared, stop: &cargo::Stop) -> Result<Option<PathBuf>> {
     if !needs_app_build(options, &prepared.formats) {
         return Ok(None);
     }
     let package = cargo::package_name(&prepared.manifest)?;
-    let launcher = prepared.formats.contains(&Format::AppImage)
-        && prepared.app.config.appimage.webview_launcher.is_none()
-        && depends_on_framework(&prepared.manifest);
+    let launcher = builds_launcher(prepared);
     let build = cargo::Build {
         manifest_path: prepared.manifest.clone(),
         debug: options.debug,
         target: (Some(prepared.arch) != Arch::host()).then(|| format!("{}-unknown-linux-gnu", prepared.arch.as_str())),
         features: Vec::new(),
-        extra_packages: if launcher { vec!["millennium-webview-probe".to_owned()] } else { Vec::new() },
+        packages: Vec::new(),
     };
-    let executables = build.run()?;
-    cargo::main_binary(&executables, &package, prepared.app.config.binaries.main.as_deref()).map(Some)
+    let executables = build.run_unless(stop)?;
+    let main = cargo::main_binary(&executables, &package, prepared.app.config.binaries.main.as_deref())?;
+    if launcher {
+        cargo::Build { packages: vec!["millennium-webview-probe".to_owned()], ..build }.run_unless(stop)?;
+    }
+    Ok(Some(main))
+}
+
+/// Whether the AppImage's webview launcher is built with the app (an AppImage of an app on the framework, without
+/// `appimage.webview-launcher`): `millennium-webview-probe` next to the app's binary.
+pub fn builds_launcher(prepared: &Prepared) -> bool {
+    prepared.formats.contains(&Format::AppImage)
+        && prepared.app.config.appimage.webview_launcher.is_none()
+        && depends_on_framework(&prepared.manifest)
 }
 
 /// Whether the app depends on the framework (whose dependency graph has the webview launcher).
@@ -180,7 +192,7 @@ pub fn run(options: &BuildOptions, json: bool) -> Result<millennium_bundler::Rep
     if key.is_none() {
         eprintln!("note: no signing key, so no updater signatures (`--key`, or `MILLENNIUM_SIGNING_PRIVATE_KEY`)");
     }
-    let binary = compile(options, &prepared)?;
+    let binary = compile(options, &prepared, &cargo::Stop::default())?;
     let spinner = Spinner::new(json);
     let report = bundle(options, &prepared, binary, key.as_ref(), &spinner);
     spinner.finish();

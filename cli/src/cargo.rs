@@ -3,6 +3,15 @@
 //! `cargo build --message-format json-render-diagnostics` prints one JSON message per compiled target on stdout (the
 //! diagnostics stay human, on stderr); the `compiler-artifact` messages of the app's package with an `executable` are
 //! its binaries, wherever `CARGO_TARGET_DIR`, `--target` or the profile put them. Nothing is guessed from paths.
+//!
+//! The app is built by a cargo run of its own, with the arguments a developer would type (`cargo build --release
+//! --manifest-path APP/Cargo.toml`, no `-p`): cargo compiles a package once per feature set, and the feature set is
+//! unified over every package of one run. Building another package in the same run would leak its features into the
+//! app: the AppImage's launcher (`millennium-webview-probe`) needs its library's `cli` feature, which turns on
+//! `millennium-report/json` and, through clap, `bitflags/std`, so the framework and the GTK bindings would be compiled
+//! a second time, differently, and the packaged binary would not be the one `cargo build --release` makes (nor the
+//! one `--format deb` alone packages). Other packages get a cargo run of their own ([`Build::packages`]); a warm tree
+//! is then a no-op for `cargo build --release` and `millennium build` alike, in any order.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -21,8 +30,9 @@ pub struct Build {
     pub target: Option<String>,
     /// `--features`.
     pub features: Vec<String>,
-    /// Also build these packages' binaries (e.g. `millennium-webview-probe`, the AppImage's launcher).
-    pub extra_packages: Vec<String>,
+    /// Build these packages (`-p`) instead of the app (e.g. `millennium-webview-probe`, the AppImage's launcher, in
+    /// the app's dependency graph and lock file). Empty: the app, as `cargo build` in its directory builds it.
+    pub packages: Vec<String>,
 }
 
 /// One built executable.
@@ -43,7 +53,7 @@ pub fn program() -> PathBuf {
 
 impl Build {
     /// The command line, without the program.
-    fn args(&self) -> Result<Vec<String>> {
+    fn args(&self) -> Vec<String> {
         let mut args = vec!["build".to_owned(), "--message-format".into(), "json-render-diagnostics".into()];
         args.extend(["--manifest-path".into(), self.manifest_path.display().to_string()]);
         if !self.debug {
@@ -55,14 +65,10 @@ impl Build {
         if !self.features.is_empty() {
             args.extend(["--features".into(), self.features.join(",")]);
         }
-        if !self.extra_packages.is_empty() {
-            // `-p` for the app itself too, or cargo would build only the named packages.
-            args.extend(["-p".into(), package_name(&self.manifest_path)?]);
-            for package in &self.extra_packages {
-                args.extend(["-p".into(), package.clone()]);
-            }
+        for package in &self.packages {
+            args.extend(["-p".into(), package.clone()]);
         }
-        Ok(args)
+        args
     }
 
     /// Runs the build (its diagnostics on stderr) and returns the executables it produced.
@@ -71,13 +77,27 @@ impl Build {
     ///
     /// [`Error::Cargo`] when cargo cannot be started or the build fails.
     pub fn run(&self) -> Result<Vec<Executable>> {
-        let args = self.args()?;
+        self.run_unless(&Stop::default())
+    }
+
+    /// [`Build::run`], ended early (cargo killed) when `stop` is triggered, e.g. because a check that runs meanwhile
+    /// failed and the build would be wasted.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Cargo`] when cargo cannot be started, the build fails or it was stopped.
+    pub fn run_unless(&self, stop: &Stop) -> Result<Vec<Executable>> {
+        let args = self.args();
         let command_line = format!("cargo {}", args.join(" "));
         let failed = |status: Option<String>, source: Option<std::io::Error>| Error::Cargo {
             command: command_line.clone(),
             status,
             source,
         };
+        let mut state = stop.lock();
+        if state.stopped {
+            return Err(failed(Some("stopped".into()), None));
+        }
         let mut child = Command::new(program())
             .args(&args)
             .stdin(Stdio::null())
@@ -85,20 +105,69 @@ impl Build {
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|e| failed(None, Some(e)))?;
+        let stdout = child.stdout.take();
+        state.child = Some(child);
+        drop(state);
+        // Read without holding the lock, so that `stop` can kill cargo meanwhile (which ends its output).
         let mut executables = Vec::new();
-        if let Some(stdout) = child.stdout.take() {
+        let mut read_error = None;
+        if let Some(stdout) = stdout {
             for line in std::io::BufReader::new(stdout).lines() {
-                let line = line.map_err(|e| failed(None, Some(e)))?;
-                if let Some(executable) = parse_artifact(&line) {
-                    executables.push(executable);
+                match line {
+                    Ok(line) => executables.extend(parse_artifact(&line)),
+                    Err(e) => {
+                        read_error = Some(e);
+                        break;
+                    }
                 }
             }
         }
+        let mut state = stop.lock();
+        let Some(mut child) = state.child.take() else {
+            return Err(failed(Some("stopped".into()), None));
+        };
+        if let Some(e) = read_error {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(failed(None, Some(e)));
+        }
         let status = child.wait().map_err(|e| failed(None, Some(e)))?;
+        if state.stopped {
+            return Err(failed(Some("stopped".into()), None));
+        }
         if !status.success() {
             return Err(failed(Some(status.to_string()), None));
         }
         Ok(executables)
+    }
+}
+
+/// Stops the cargo runs it is given to ([`Build::run_unless`]): the running one is killed, later ones do not start.
+#[derive(Debug, Default)]
+pub struct Stop(std::sync::Mutex<StopState>);
+
+#[derive(Debug, Default)]
+struct StopState {
+    stopped: bool,
+    /// The cargo that is running, while its output is read.
+    child: Option<std::process::Child>,
+}
+
+impl Stop {
+    /// Kills the running cargo, if any (and waits for it), and keeps any other from starting.
+    pub fn stop(&self) {
+        let mut state = self.lock();
+        state.stopped = true;
+        if let Some(mut child) = state.child.take() {
+            // `kill` ends cargo, not the compilers it started: they finish their crate and exit (cargo records
+            // nothing for them, so the next build compiles them again).
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, StopState> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -110,7 +110,7 @@ pub fn run(args: &DevArgs) -> Result<u8> {
         debug: true,
         target: None,
         features: vec!["millennium/dev".to_owned()],
-        extra_packages: Vec::new(),
+        packages: Vec::new(),
     };
 
     let (events, changes) = mpsc::channel();

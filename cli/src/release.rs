@@ -4,8 +4,10 @@
 //! The order is chosen so that a mistake costs nothing:
 //!
 //! 1. **Local checks**: the configuration, the signing key (opened once: a wrong password fails here), the token.
-//! 2. **Server checks**, before anything is built: the server is reachable, the token may publish the app (a
-//!    dry-run publish), the key is one the app's updates verify against. A version that exists already is noted.
+//! 2. **Server checks**, while cargo builds: the server is reachable, the token may publish the app (a dry-run
+//!    publish), the key is one the app's updates verify against. A version that exists already is noted. A failed
+//!    check kills cargo and is reported at once, so a mistake costs no build; a warm build (cargo finds everything
+//!    up to date) hides the round trips.
 //! 3. **Build and bundle** (cargo, then the bundler's library), every installer signed in the same pass. A receipt
 //!    (`.millennium-release.json` in the output directory) records what was built from which inputs; a re-run with
 //!    the same inputs reuses those files instead of bundling again.
@@ -203,12 +205,28 @@ pub async fn run(args: ReleaseArgs, json: bool) -> Result<Summary> {
             other => other,
         })
     };
-    let (existing, signed_metadata) = tokio::join!(existing, key_check);
-    let (existing, signed_metadata) = (existing?, signed_metadata?);
-
-    // 3. Build and bundle (or reuse the bundles of an earlier run with the same inputs). A new release of an app
-    // without signed metadata is uploaded while it is bundled.
-    let binary = tokio::task::block_in_place(|| bundle::compile(&args.build, &prepared))?;
+    let checks = async {
+        let (existing, signed_metadata) = tokio::join!(existing, key_check);
+        Ok::<_, Error>((existing?, signed_metadata?))
+    };
+    // 3. Build (cargo runs while the server answers: a failed check stops it) and bundle (or reuse the bundles of an
+    // earlier run with the same inputs). A new release of an app without signed metadata is uploaded while it is
+    // bundled.
+    let stop = crate::cargo::Stop::default();
+    let (checked, compiled) = tokio::task::block_in_place(|| {
+        std::thread::scope(|scope| {
+            let compiling = scope.spawn(|| bundle::compile(&args.build, &prepared, &stop));
+            let checked = tokio::runtime::Handle::current().block_on(checks);
+            if checked.is_err() {
+                stop.stop();
+            }
+            let compiled = compiling.join().unwrap_or_else(|_| Err(Error::usage("the thread running cargo panicked")));
+            (checked, compiled)
+        })
+    });
+    // A refusal first: it is why cargo was stopped.
+    let (existing, signed_metadata) = checked?;
+    let binary = compiled?;
     let receipt_path = prepared.out.join(RECEIPT);
     let stream = matches!(existing, Existing::New) && !signed_metadata;
     let mut streaming: Option<Streaming> = None;
@@ -735,11 +753,18 @@ fn fingerprint(
     if let Some(icon) = &prepared.app.icon {
         inputs.push(icon.path.clone());
     }
-    if let Some(launcher) =
-        binary.and_then(Path::parent).map(|dir| dir.join("millennium-webview-probe")).filter(|p| p.is_file())
-    {
-        inputs.push(launcher);
-    }
+    // The AppImage's webview launcher, when one goes in: not a `millennium-webview-probe` that merely lies next to
+    // the binary (another build may replace it at any time, and this bundle would not contain it).
+    let launcher = match &prepared.app.config.appimage.webview_launcher {
+        Some(path) if prepared.formats.contains(&millennium_bundler::Format::AppImage) => {
+            Some(prepared.app.root.join(path))
+        }
+        _ if bundle::builds_launcher(prepared) => {
+            binary.and_then(Path::parent).map(|dir| dir.join("millennium-webview-probe"))
+        }
+        _ => None,
+    };
+    inputs.extend(launcher.filter(|p| p.is_file()));
     for path in inputs {
         add("path", path.to_string_lossy().as_bytes());
         add("sha256", sha256_file(&path)?.as_bytes());

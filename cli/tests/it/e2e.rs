@@ -1,6 +1,8 @@
 //! End to end with the framework, offline, in a temp dir: `millennium new demo --framework-path CHECKOUT` →
 //! `millennium build` → `millennium release` to a real update server on loopback → the updater library installs the
-//! published AppImage; and the built app runs under Xvfb and reports its page (self-test mode).
+//! published AppImage; and the built app runs under Xvfb and reports its page (self-test mode). On the way: the
+//! binary `build` packages is the one a plain `cargo build` makes (which then has nothing to do), and `release` on
+//! the unchanged app does not link it again.
 //!
 //! The demo is built into the workspace's target directory with the workspace's `Cargo.lock` and profiles, so its
 //! dependencies (wry, tao, GTK, …) are the ones the test build already compiled; only what the demo's smaller
@@ -46,6 +48,25 @@ async fn new_build_release_then_the_updater_installs_it_and_the_app_runs() {
     let built = run(build).await;
     assert!(built.status.success(), "{}", show(&built));
     let report = json(&built);
+    // `build` packaged exactly what `cargo build` makes (same arguments, environment and features): a plain `cargo
+    // build` afterwards has nothing to compile or link.
+    let binary = target_dir().join("debug").join("demo");
+    let built_binary = identity(&binary);
+    let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cargo
+        .current_dir(&root)
+        .args(["build", "--message-format", "json"])
+        .env("CARGO_TARGET_DIR", target_dir())
+        .stderr(std::process::Stdio::inherit());
+    let plain = run(cargo).await;
+    assert!(plain.status.success(), "{}", show(&plain));
+    let fresh = String::from_utf8_lossy(&plain.stdout)
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "demo")
+        .map(|m| m["fresh"].clone());
+    assert_eq!(fresh, Some(serde_json::Value::Bool(true)), "`cargo build` after `millennium build` rebuilt the app");
+    assert_eq!(identity(&binary), built_binary, "`cargo build` after `millennium build` replaced the app's binary");
     let names: Vec<&str> = report["files"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
     assert!(
         names.iter().any(|n| n.ends_with(".AppImage.sig")) && names.iter().any(|n| n.ends_with(".deb.sig")),
@@ -62,6 +83,7 @@ async fn new_build_release_then_the_updater_installs_it_and_the_app_runs() {
     assert!(released.status.success(), "{}", show(&released));
     let summary = json(&released);
     assert_eq!(summary["version"], "0.1.0");
+    assert_eq!(identity(&binary), built_binary, "`release` on an unchanged app relinked its binary");
 
     // An older install of the AppImage updates to the published one.
     let (installed, updater) = installed_appimage(dir.path(), &app, "0.0.1", None);
@@ -76,7 +98,6 @@ async fn new_build_release_then_the_updater_installs_it_and_the_app_runs() {
     assert_eq!(std::fs::read(&installed).unwrap(), std::fs::read(appimage["path"].as_str().unwrap()).unwrap());
 
     // The app as built runs: its page loads, calls Rust and reports under Xvfb.
-    let binary = target_dir().join("debug").join("demo");
     let mut app = Command::new("xvfb-run");
     app.args(["-a", "--server-args=-screen 0 1024x768x24"])
         .arg(&binary)
@@ -90,4 +111,13 @@ async fn new_build_release_then_the_updater_installs_it_and_the_app_runs() {
         "{}",
         show(&ran)
     );
+}
+
+/// What changes when cargo links a binary again or puts another build in its place: its inode (cargo hard-links the
+/// build into place), modification time and bytes (their SHA-256).
+fn identity(binary: &Path) -> (u64, std::time::SystemTime, String) {
+    use sha2::Digest;
+    use std::os::unix::fs::MetadataExt;
+    let metadata = std::fs::metadata(binary).unwrap();
+    (metadata.ino(), metadata.modified().unwrap(), hex::encode(sha2::Sha256::digest(std::fs::read(binary).unwrap())))
 }

@@ -89,3 +89,25 @@ async fn every_bad_input_is_one_error_with_a_hint_and_nothing_is_published() {
         json(&first)["files"].as_array().unwrap().iter().find(|f| f["format"] == "deb").unwrap()["sha256"].clone();
     assert_eq!(deb.sha256, first_deb.as_str().unwrap(), "the published release is unchanged");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_release_stops_the_build_it_overlaps_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tiny_app(dir.path(), "tiny-slow-build", "1.0.0");
+    // cargo runs while the server is asked; this build would take a minute.
+    std::fs::write(
+        root.join("build.rs"),
+        "fn main() {\n    std::thread::sleep(std::time::Duration::from_secs(60));\n}\n",
+    )
+    .unwrap();
+    let (server, app) = server_with("com.example.tiny-slow-build").await;
+    let other = server.register("com.example.other", Scope::Publish).await;
+
+    let mut command = release(&root, &server.url);
+    command.arg("--key").arg(&app.key_file).env("MILLENNIUM_PUBLISH_TOKEN", &other.token);
+    let started = std::time::Instant::now();
+    let refused = run(command).await;
+    assert_refused(&refused, 1, "forbidden");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "waited for the build: {:?}", started.elapsed());
+    assert_eq!(releases(&server, "com.example.tiny-slow-build").await, 0);
+}

@@ -95,6 +95,50 @@ fn build_without_a_key_bundles_unsigned_and_says_so() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("no signing key"), "{}", show(&output));
 }
 
+/// The app is built by a cargo run of its own, with no `-p`, as `cargo build --release` in its directory builds it, and
+/// the AppImage's launcher by a second run: built in one run, the launcher's `cli` feature would change the app's
+/// dependency graph, so the packaged binary would not be the one `cargo build --release` makes. cargo is wrapped to
+/// record its command lines; the launcher's run is only recorded (the tiny app names a stand-in crate `millennium`,
+/// which makes it an app on the framework without building the framework).
+#[test]
+fn build_runs_cargo_for_the_app_alone_then_for_the_appimage_launcher() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tiny_app(dir.path(), "tiny-launcher", "1.0.0");
+    let shim = dir.path().join("shim");
+    std::fs::create_dir_all(shim.join("src")).unwrap();
+    std::fs::write(shim.join("Cargo.toml"), "[package]\nname = \"shim\"\nversion = \"0.1.0\"\nedition = \"2024\"\n")
+        .unwrap();
+    std::fs::write(shim.join("src/lib.rs"), "").unwrap();
+    let mut manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    manifest.push_str("\n[dependencies]\nmillennium = { path = \"../shim\", package = \"shim\" }\n");
+    std::fs::write(root.join("Cargo.toml"), manifest).unwrap();
+    let log = dir.path().join("cargo.log");
+    let wrapper = dir.path().join("cargo");
+    write_exe(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >> '{}'\ncase \"$*\" in *millennium-webview-probe*) exit 0 ;; esac\nexec \"$REAL_CARGO\" \"$@\"\n",
+            log.display()
+        )
+        .as_bytes(),
+    );
+    let real = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+
+    let output = millennium()
+        .current_dir(&root)
+        .args(["build", "--debug", "--format", "deb,appimage", "--json"])
+        .env("CARGO", &wrapper)
+        .env("REAL_CARGO", real)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", show(&output));
+    let runs = std::fs::read_to_string(&log).unwrap();
+    let runs: Vec<&str> = runs.lines().collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs[0].starts_with("build ") && !runs[0].contains(" -p "), "the app's run: {runs:?}");
+    assert!(runs[1].ends_with(" -p millennium-webview-probe") && !runs[1].contains("-p tiny-launcher"), "{runs:?}");
+}
+
 /// `millennium release` packages the Windows and macOS binaries it is given (as a CI job does with binaries built on
 /// other runners): an MSI, an NSIS setup and an `.app.tar.gz`, each signed, published under its target and served
 /// as built; minisign verifies every signature, and each package reads back with its format's real tool.
