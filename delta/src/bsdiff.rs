@@ -432,7 +432,13 @@ impl Diff<'_> {
                     rest = &mut rest[k..];
                     let k = (*nonzero).min(rest.len() as u64) as usize;
                     let values_now = &mut scratch[..k];
-                    values.as_mut().unwrap_or(runs).read_exact(values_now)?;
+                    values.as_mut().unwrap_or(runs).read_exact(values_now).map_err(|e| {
+                        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                            invalid("the diff values end early")
+                        } else {
+                            e
+                        }
+                    })?;
                     for (b, d) in rest[..k].iter_mut().zip(values_now.iter()) {
                         *b = b.wrapping_add(*d);
                     }
@@ -503,6 +509,159 @@ mod tests {
                 if state.is_multiple_of(37) { (state >> 32) as u8 & 0x1f } else { 0 }
             })
             .collect()
+    }
+
+    /// A writer for the applier in tests.
+    impl Output for Vec<u8> {
+        fn fill_next(
+            &mut self,
+            max: usize,
+            fill: &mut dyn FnMut(&mut [u8]) -> std::io::Result<()>,
+        ) -> std::io::Result<usize> {
+            let at = self.len();
+            self.resize(at + max, 0);
+            fill(&mut self[at..])?;
+            Ok(max)
+        }
+    }
+
+    fn stored(data: &[u8]) -> Vec<u8> {
+        let mut stream = vec![Codec::Stored as u8];
+        push_varint(&mut stream, data.len() as u64);
+        push_varint(&mut stream, data.len() as u64);
+        stream.extend_from_slice(data);
+        stream
+    }
+
+    /// A base and a new file that differs from it by small values every few dozen bytes, as code that moved does: the
+    /// gaps and values follow the base's bytes (as a call's displacement follows its instruction), so they repeat.
+    fn moved_pair() -> (Vec<u8>, Vec<u8>) {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let base: Vec<u8> = (0..64 << 10)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 24) as u8
+            })
+            .collect();
+        let mut target = base.clone();
+        let mut at = 0;
+        while at + 4 < target.len() {
+            // A 4-byte displacement grows by 0x40 where the base has an even byte, shrinks by 0x10 elsewhere.
+            let step: u32 = if base[at].is_multiple_of(2) { 0x40 } else { 0xffff_fff0 };
+            let old = u32::from_le_bytes([base[at], base[at + 1], base[at + 2], base[at + 3]]);
+            target[at..at + 4].copy_from_slice(&old.wrapping_add(step).to_le_bytes());
+            at += 24 + usize::from(base[at] % 4) * 8;
+        }
+        (base, target)
+    }
+
+    /// A payload of one control (the whole base, added to) with the diff in `form`, every stream stored.
+    fn one_control_payload(base: &[u8], target: &[u8], form: u8) -> Vec<u8> {
+        let diff: Vec<u8> = target.iter().zip(base).map(|(n, o)| n.wrapping_sub(*o)).collect();
+        let mut controls = Vec::new();
+        push_varint(&mut controls, base.len() as u64);
+        push_varint(&mut controls, 0);
+        push_varint(&mut controls, 0);
+        let mut payload = stored(&controls);
+        payload.push(form);
+        match form {
+            0 => payload.extend(stored(&diff)),
+            1 => {
+                let (runs, values) = sparse(&diff, false);
+                payload.extend(stored(&runs));
+                payload.extend(stored(&values));
+            }
+            _ => payload.extend(stored(&sparse(&diff, true).0)),
+        }
+        payload.extend(stored(&[]));
+        payload
+    }
+
+    /// The diff form of a payload: the byte after its controls stream.
+    fn form_of(payload: &[u8]) -> u8 {
+        let mut rest = payload;
+        drop(open_stream(&mut rest).unwrap());
+        rest[0]
+    }
+
+    #[test]
+    fn every_diff_form_applies_to_the_same_result() {
+        let (base, target) = moved_pair();
+        for form in [0, 1, 2] {
+            let mut out = Vec::new();
+            apply(&base[..], &one_control_payload(&base, &target, form), &mut out).unwrap();
+            assert!(out == target, "form {form}");
+        }
+    }
+
+    #[test]
+    fn the_interleaved_form_is_written_only_when_allowed_and_kept_only_when_smallest() {
+        let (base, target) = moved_pair();
+        let compatible = encode(&base, &target, false).unwrap();
+        assert_ne!(form_of(&compatible), 2, "clients before form 2 must be able to apply a default delta");
+        // On this pair the dense form is smaller, so it stays (on a real build's moved code the interleaved form wins:
+        // the integration tests); allowed or not, the payload applies.
+        let allowed = encode(&base, &target, true).unwrap();
+        assert_eq!(allowed, compatible);
+        let mut out = Vec::new();
+        apply(&base[..], &allowed, &mut out).unwrap();
+        assert!(out == target);
+    }
+
+    #[test]
+    fn an_interleaved_diff_cut_short_or_an_unknown_form_is_refused_with_what_is_wrong() {
+        let (base, target) = moved_pair();
+        let diff: Vec<u8> = target.iter().zip(&base).map(|(n, o)| n.wrapping_sub(*o)).collect();
+        let interleaved = sparse(&diff, true).0;
+        let whole = one_control_payload(&base, &target, 2);
+        // The same payload with the interleaved stream cut right after the first run's lengths (its values missing),
+        // or one byte into them (the second length missing).
+        let mut first = &interleaved[..];
+        read_varint(&mut first).unwrap();
+        let second_at = interleaved.len() - first.len();
+        read_varint(&mut first).unwrap();
+        let values_at = interleaved.len() - first.len();
+        for (cut, expected) in [(values_at, "the diff values end early"), (second_at, "the diff runs end early")] {
+            let at = whole.len() - stored(&[]).len() - stored(&interleaved).len();
+            let mut short = whole[..at].to_vec();
+            short.extend(stored(&interleaved[..cut]));
+            short.extend(stored(&[]));
+            assert_eq!(apply(&base[..], &short, &mut Vec::new()).unwrap_err().to_string(), expected);
+        }
+
+        let mut unknown = whole.clone();
+        let form_at = stored(&[0u8; 4]).len() - 4 + {
+            let mut controls = Vec::new();
+            push_varint(&mut controls, base.len() as u64);
+            controls.len() + 2
+        };
+        assert_eq!(unknown[form_at], 2);
+        unknown[form_at] = 3;
+        assert_eq!(apply(&base[..], &unknown, &mut Vec::new()).unwrap_err().to_string(), "unknown diff form");
+    }
+
+    #[test]
+    fn varints_read_alike_whole_in_the_buffer_split_across_its_end_or_too_long() {
+        let values = [0u64, 1, 127, 128, 300, 16_383, 16_384, 1 << 35, u64::MAX];
+        let mut bytes = Vec::new();
+        for v in values {
+            push_varint(&mut bytes, v);
+        }
+        // A 3-byte buffer splits most of the longer varints across its end.
+        for capacity in [3, 64] {
+            let mut reader = std::io::BufReader::with_capacity(capacity, &bytes[..]);
+            let back: Vec<u64> = std::iter::from_fn(|| read_varint(&mut reader).unwrap()).collect();
+            assert_eq!(back, values, "buffer of {capacity}");
+        }
+        let too_long = [0x80u8; 11];
+        for capacity in [3, 64] {
+            let error = read_varint(&mut std::io::BufReader::with_capacity(capacity, &too_long[..])).unwrap_err();
+            assert_eq!(error.to_string(), "a varint is longer than 64 bits", "buffer of {capacity}");
+        }
+        let cut = read_varint(&mut &[0x80u8, 0x80][..]).unwrap_err();
+        assert_eq!(cut.to_string(), "a varint is cut short");
     }
 
     #[test]
