@@ -97,11 +97,21 @@ pub struct MakeOptions {
     pub bsdiff_max_base: u64,
     /// No delta is kept when the best one is larger than this fraction of the new file.
     pub max_ratio: f64,
+    /// Lets the bsdiff encoder store its diff in the interleaved form (diff form 2, the `bsdiff` module), which is
+    /// smaller and far cheaper to apply on moved code, when it is the smallest form. Off by default: appliers before
+    /// this version refuse it, and nothing yet tells the server which a client reads (README, "Interleaved diffs").
+    pub interleaved_diff: bool,
 }
 
 impl Default for MakeOptions {
     fn default() -> Self {
-        MakeOptions { encoders: Encoder::ALL.to_vec(), zstd_level: 19, bsdiff_max_base: 256 << 20, max_ratio: 0.6 }
+        MakeOptions {
+            encoders: Encoder::ALL.to_vec(),
+            zstd_level: 19,
+            bsdiff_max_base: 256 << 20,
+            max_ratio: 0.6,
+            interleaved_diff: false,
+        }
     }
 }
 
@@ -174,7 +184,7 @@ pub fn make(base: &Path, target: &Path, output: &Path, options: &MakeOptions) ->
         let payload = match encoder {
             Encoder::Zstd => Some(encode_zstd(&base_data, &target_data, options.zstd_level)?),
             Encoder::Bsdiff if base_data.len() as u64 > options.bsdiff_max_base => None,
-            Encoder::Bsdiff => Some(bsdiff::encode(&base_data, &target_data)?),
+            Encoder::Bsdiff => Some(bsdiff::encode(&base_data, &target_data, options.interleaved_diff)?),
             Encoder::Unpacked => unpacked::encode(&base_data, &target_data, options)?,
             Encoder::Bsdiff40 => {
                 return Err(Error::Encode {
@@ -351,12 +361,12 @@ fn decode(
     // less than handing buffers to a thread that a busy machine may not schedule at once.
     let (written, overflow, decoded, finished, hash) = std::thread::scope(|scope| {
         let (hashing, thread) = if header.result_size > HASH_INLINE_MAX {
-            let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+            let (to_hasher, chunks) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize)>(2);
             let (give_back, spare) = std::sync::mpsc::channel::<Vec<u8>>();
             let thread = scope.spawn(move || {
                 let mut hasher = format::blake2b_256_state();
-                for chunk in chunks {
-                    hasher.update(&chunk);
+                for (chunk, filled) in chunks {
+                    hasher.update(&chunk[..filled]);
                     // The decoder may be gone already; the buffer is then simply freed.
                     let _ = give_back.send(chunk);
                 }
@@ -368,7 +378,8 @@ fn decode(
         };
         let mut sink = Sink {
             file: temp.as_file_mut(),
-            buffer: Vec::with_capacity(CHUNK),
+            buffer: vec![0u8; CHUNK],
+            filled: 0,
             hashing,
             written: 0,
             limit: header.result_size,
@@ -438,7 +449,7 @@ pub(crate) fn apply_plain(
     stream: impl std::io::BufRead,
     bytes: &[u8],
     result_size: u64,
-    out: &mut impl Write,
+    out: &mut impl bsdiff::Output,
 ) -> std::io::Result<()> {
     match encoder {
         Encoder::Zstd => {
@@ -523,54 +534,87 @@ const HASH_INLINE_MAX: u64 = 1 << 20;
 /// How a [`Sink`] hashes what it writes.
 enum Hashing {
     Inline(blake2b_simd::State),
-    /// Full buffers go to the hashing thread, which hands them back to be filled again.
+    /// Full buffers go to the hashing thread with their filled length, and it hands them back to be filled again.
     Thread {
-        to_hasher: std::sync::mpsc::SyncSender<Vec<u8>>,
+        to_hasher: std::sync::mpsc::SyncSender<(Vec<u8>, usize)>,
         spare: std::sync::mpsc::Receiver<Vec<u8>>,
     },
 }
 
 /// Where a decoder writes: buffers, counts, and refuses to go past the announced size (the output cap), so that a
-/// forged payload cannot fill the disk; each full buffer is written to `file`, then hashed.
+/// forged payload cannot fill the disk; each full buffer is written to `file`, then hashed. The buffer is always
+/// [`CHUNK`] bytes long, `filled` of them the result's next bytes, so that it can be lent to the bsdiff applier to
+/// build the result in place ([`bsdiff::Output`]) instead of copying it in.
 struct Sink<'a> {
     file: &'a mut File,
     buffer: Vec<u8>,
+    filled: usize,
     hashing: Hashing,
     written: u64,
     limit: u64,
     overflow: bool,
 }
 
-impl Write for Sink<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.written + buf.len() as u64 > self.limit {
+impl Sink<'_> {
+    /// Where the next 1 to `want` (> 0) bytes go in the buffer, flushing it first when it is full; refuses anything past
+    /// the announced size.
+    fn room(&mut self, want: usize) -> std::io::Result<std::ops::Range<usize>> {
+        if self.written + want as u64 > self.limit {
             self.overflow = true;
             return Err(std::io::Error::other("the result is larger than announced"));
         }
-        let n = buf.len().min(CHUNK - self.buffer.len());
-        self.buffer.extend_from_slice(&buf[..n]);
-        self.written += n as u64;
-        if self.buffer.len() == CHUNK {
+        if self.filled == CHUNK {
             self.flush()?;
         }
+        Ok(self.filled..self.filled + want.min(CHUNK - self.filled))
+    }
+
+    fn take(&mut self, n: usize) {
+        self.filled += n;
+        self.written += n as u64;
+    }
+}
+
+impl bsdiff::Output for Sink<'_> {
+    fn fill_next(
+        &mut self,
+        max: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<usize> {
+        let room = self.room(max)?;
+        let n = room.len();
+        fill(&mut self.buffer[room])?;
+        self.take(n);
+        Ok(n)
+    }
+}
+
+impl Write for Sink<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let room = self.room(buf.len())?;
+        let n = room.len();
+        self.buffer[room].copy_from_slice(&buf[..n]);
+        self.take(n);
         Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        if self.buffer.is_empty() {
+        if self.filled == 0 {
             return Ok(());
         }
-        self.file.write_all(&self.buffer)?;
+        self.file.write_all(&self.buffer[..self.filled])?;
+        let filled = std::mem::take(&mut self.filled);
         match &mut self.hashing {
             Hashing::Inline(hasher) => {
-                hasher.update(&self.buffer);
-                self.buffer.clear();
+                hasher.update(&self.buffer[..filled]);
                 Ok(())
             }
             Hashing::Thread { to_hasher, spare } => {
-                let next = spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(CHUNK));
+                let next = spare.try_recv().unwrap_or_else(|_| vec![0u8; CHUNK]);
                 let full = std::mem::replace(&mut self.buffer, next);
-                self.buffer.clear();
-                to_hasher.send(full).map_err(|_| std::io::Error::other("the hashing thread stopped"))
+                to_hasher.send((full, filled)).map_err(|_| std::io::Error::other("the hashing thread stopped"))
             }
         }
     }

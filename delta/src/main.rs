@@ -2,8 +2,11 @@
 //! and the updater call the library).
 //!
 //! ```text
-//! millennium-delta make [--encoder zstd|bsdiff|unpacked] BASE NEW DELTA   stdout: `kept ENCODER SIZE` or `not-worth-it`,
+//! millennium-delta make [--encoder zstd|bsdiff|unpacked] [--interleaved-diff] BASE NEW DELTA
+//!                                                                 stdout: `kept ENCODER SIZE` or `not-worth-it`,
 //!                                                                 then one `tried ENCODER SIZE|skipped` line each
+//!                                                                 (`--interleaved-diff`: `MakeOptions::interleaved_diff`,
+//!                                                                 deltas that appliers before it refuse)
 //! millennium-delta apply [--max-size BYTES] BASE DELTA OUTPUT     default cap: the size the delta announces
 //! millennium-delta inspect DELTA                                  the header, one `key value` a line
 //! ```
@@ -15,7 +18,7 @@ use std::process::ExitCode;
 
 use millennium_delta::{Encoder, MakeOptions, Outcome};
 
-const USAGE: &str = "usage: millennium-delta make [--encoder zstd|bsdiff|unpacked] BASE NEW DELTA
+const USAGE: &str = "usage: millennium-delta make [--encoder zstd|bsdiff|unpacked] [--interleaved-diff] BASE NEW DELTA
        millennium-delta apply [--max-size BYTES] BASE DELTA OUTPUT
        millennium-delta inspect DELTA";
 
@@ -67,6 +70,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
     let mut positional = Vec::new();
     let mut encoders = Encoder::ALL.to_vec();
     let mut max_size = None;
+    let mut interleaved_diff = false;
     let mut iter = rest.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
@@ -78,6 +82,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
                     .ok_or_else(|| Failure::Usage(format!("unknown encoder `{name}`")))?;
                 encoders = vec![encoder];
             }
+            "--interleaved-diff" => interleaved_diff = true,
             "--max-size" => {
                 let value = iter.next().ok_or_else(|| Failure::Usage("`--max-size` needs a value".into()))?;
                 max_size = Some(value.parse::<u64>().map_err(|_| Failure::Usage(format!("`{value}` is not a size")))?);
@@ -88,7 +93,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
     }
     match (command.as_str(), positional.as_slice()) {
         ("make", [base, new, delta]) => {
-            let options = MakeOptions { encoders, ..MakeOptions::default() };
+            let options = MakeOptions { encoders, interleaved_diff, ..MakeOptions::default() };
             let attempts = match millennium_delta::make(base, new, delta, &options)? {
                 Outcome::Kept(made) => {
                     out!("kept {} {}", made.header.encoder, made.size);

@@ -268,7 +268,7 @@ pub(crate) fn encode(base: &[u8], target: &[u8], options: &MakeOptions) -> Resul
     for &encoder in &[Encoder::Zstd, Encoder::Bsdiff] {
         let payload = match encoder {
             Encoder::Bsdiff if base_unpacked.len() as u64 > options.bsdiff_max_base => continue,
-            Encoder::Bsdiff => crate::bsdiff::encode(&base_unpacked, &new_unpacked)?,
+            Encoder::Bsdiff => crate::bsdiff::encode(&base_unpacked, &new_unpacked, options.interleaved_diff)?,
             _ => crate::encode_zstd(&base_unpacked, &new_unpacked, options.zstd_level)?,
         };
         if inner.as_ref().is_none_or(|(_, best)| payload.len() < best.len()) {
@@ -353,6 +353,22 @@ impl Write for Bounded {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+impl crate::bsdiff::Output for Bounded {
+    fn fill_next(
+        &mut self,
+        max: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> std::io::Result<()>,
+    ) -> std::io::Result<usize> {
+        if self.data.len() + max > self.limit {
+            return Err(std::io::Error::other("the unpacked result is larger than its recipe says"));
+        }
+        let at = self.data.len();
+        self.data.resize(at + max, 0);
+        fill(&mut self.data[at..]).inspect_err(|_| self.data.truncate(at))?;
+        Ok(max)
     }
 }
 

@@ -46,6 +46,21 @@ fn a_build_with_one_function_changed_round_trips_with_every_encoder() {
 }
 
 #[test]
+fn on_a_function_change_the_interleaved_diff_makes_a_smaller_delta_that_round_trips() {
+    let b = builds();
+    let full = std::fs::read(&b.function).unwrap();
+    let (compatible, interleaved) = (b.path("compatible.delta"), b.path("interleaved.delta"));
+    let default = make(&b.v1, &b.function, &compatible, &only(Encoder::Bsdiff)).unwrap().kept().unwrap();
+    let options = MakeOptions { interleaved_diff: true, ..only(Encoder::Bsdiff) };
+    let made = make(&b.v1, &b.function, &interleaved, &options).unwrap().kept().unwrap();
+    // The moved code's diff, as runs with their values in one LZMA2 stream, is smaller than bzip2's dense stream.
+    assert!(made.size < default.size, "interleaved {} B, default {} B", made.size, default.size);
+    let out = b.path("interleaved.out");
+    apply(&b.v1, &interleaved, &out, full.len() as u64).unwrap();
+    assert_eq!(std::fs::read(&out).unwrap(), full);
+}
+
+#[test]
 fn an_identical_build_makes_a_delta_of_little_more_than_its_header() {
     let b = builds();
     let delta = b.path("same.delta");
