@@ -200,7 +200,8 @@ pub struct AppImage {
     /// The launcher `AppRun` starts the app through when the main binary links WebKitGTK 4.1: it checks the webview
     /// (and `min-webview-version`) first, so that a missing or too old WebKitGTK gives a clear message naming the
     /// package to install instead of the dynamic loader's error. Default: `millennium-webview-probe` next to the
-    /// main binary (`cargo build --release -p millennium-webview-probe` puts it there).
+    /// main binary (`millennium build` builds it there: the probe's own manifest with its `cli` feature, into the
+    /// app's target directory).
     pub webview_launcher: Option<String>,
 }
 

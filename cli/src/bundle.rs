@@ -118,26 +118,61 @@ fn needs_app_build(options: &BuildOptions, formats: &BTreeSet<Format>) -> bool {
 ///
 /// # Errors
 ///
-/// A failed or stopped build, or a build that produced no binary for the app.
+/// A failed or stopped build, a build that produced no binary for the app, or no launcher for an AppImage that needs
+/// one.
 pub fn compile(options: &BuildOptions, prepared: &Prepared, stop: &cargo::Stop) -> Result<Option<PathBuf>> {
     if !needs_app_build(options, &prepared.formats) {
         return Ok(None);
     }
     let package = cargo::package_name(&prepared.manifest)?;
-    let launcher = builds_launcher(prepared);
     let build = cargo::Build {
         manifest_path: prepared.manifest.clone(),
         debug: options.debug,
         target: (Some(prepared.arch) != Arch::host()).then(|| format!("{}-unknown-linux-gnu", prepared.arch.as_str())),
-        features: Vec::new(),
-        packages: Vec::new(),
+        ..cargo::Build::default()
     };
-    let executables = build.run_unless(stop)?;
-    let main = cargo::main_binary(&executables, &package, prepared.app.config.binaries.main.as_deref())?;
-    if launcher {
-        cargo::Build { packages: vec!["millennium-webview-probe".to_owned()], ..build }.run_unless(stop)?;
+    let built = build.run_unless(stop)?;
+    let main = cargo::main_binary(&built.executables, &package, prepared.app.config.binaries.main.as_deref())?;
+    if builds_launcher(prepared) {
+        build_launcher(&build, &built, &main, stop)?;
     }
     Ok(Some(main))
+}
+
+/// The launcher's binary name, which the bundler looks for next to the app's.
+const LAUNCHER: &str = "millennium-webview-probe";
+
+/// Builds the AppImage's launcher next to `main` in a cargo run of its own: from the manifest of the
+/// `millennium-webview-probe` the app's build compiled (the framework's, wherever it is), with the `cli` feature its
+/// binary needs, into the app's target directory.
+fn build_launcher(app: &cargo::Build, built: &cargo::Built, main: &Path, stop: &cargo::Stop) -> Result<()> {
+    let manifest = built.library_manifest(&LAUNCHER.replace('-', "_")).ok_or_else(|| {
+        Error::usage(format!(
+            "the app depends on `millennium` but its build has no `{LAUNCHER}`, the AppImage's webview launcher\nhint: \
+             depend on the framework's `millennium` crate, or set `appimage.webview-launcher` in `Millennium.toml`"
+        ))
+    })?;
+    // TARGET_DIR[/TRIPLE]/PROFILE/app
+    let levels = if app.target.is_some() { 3 } else { 2 };
+    let target_dir = main.ancestors().nth(levels).map(Path::to_owned);
+    let launcher = cargo::Build {
+        manifest_path: manifest.to_owned(),
+        features: vec!["cli".to_owned()],
+        target_dir,
+        ..app.clone()
+    }
+    .run_unless(stop)?;
+    let expected = main.with_file_name(LAUNCHER);
+    if launcher.executables.iter().any(|e| e.name == LAUNCHER && e.path == expected) {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "cargo built no `{LAUNCHER}` at {} from {}\nhint: set `appimage.webview-launcher` in `Millennium.toml` to a \
+             launcher you build yourself",
+            expected.display(),
+            manifest.display()
+        )))
+    }
 }
 
 /// Whether the AppImage's webview launcher is built with the app (an AppImage of an app on the framework, without

@@ -10,9 +10,13 @@
 //! app: the AppImage's launcher (`millennium-webview-probe`) needs its library's `cli` feature, which turns on
 //! `millennium-report/json` and, through clap, `bitflags/std`, so the framework and the GTK bindings would be compiled
 //! a second time, differently, and the packaged binary would not be the one `cargo build --release` makes (nor the
-//! one `--format deb` alone packages). Other packages get a cargo run of their own ([`Build::packages`]); a warm tree
-//! is then a no-op for `cargo build --release` and `millennium build` alike, in any order.
+//! one `--format deb` alone packages). The launcher gets a cargo run of its own, from its own manifest (found in the
+//! app's run: [`Built::library_manifest`]) with its `cli` feature and the app's target directory: a package outside
+//! the workspace it is built from cannot be given features, and the app's dependency graph has the launcher's library
+//! without them, so `-p millennium-webview-probe` in the app's workspace would build no binary. A warm tree is then a
+//! no-op for `cargo build --release` and `millennium build` alike, in any order.
 
+use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -30,9 +34,27 @@ pub struct Build {
     pub target: Option<String>,
     /// `--features`.
     pub features: Vec<String>,
-    /// Build these packages (`-p`) instead of the app (e.g. `millennium-webview-probe`, the AppImage's launcher, in
-    /// the app's dependency graph and lock file). Empty: the app, as `cargo build` in its directory builds it.
+    /// Build these packages (`-p`) of the manifest's workspace. Empty: the manifest's package, as `cargo build` in
+    /// its directory builds it.
     pub packages: Vec<String>,
+    /// `--target-dir`: where another workspace's package is built so that its binaries land next to the app's.
+    pub target_dir: Option<PathBuf>,
+}
+
+/// What a cargo run built.
+#[derive(Debug, Clone, Default)]
+pub struct Built {
+    /// Its executables.
+    pub executables: Vec<Executable>,
+    /// Each library crate's manifest, by crate name (`millennium_webview_probe`): where a dependency's source is.
+    libraries: BTreeMap<String, PathBuf>,
+}
+
+impl Built {
+    /// The `Cargo.toml` of the package whose library `crate_name` was part of the build.
+    pub fn library_manifest(&self, crate_name: &str) -> Option<&Path> {
+        self.libraries.get(crate_name).map(PathBuf::as_path)
+    }
 }
 
 /// One built executable.
@@ -65,18 +87,21 @@ impl Build {
         if !self.features.is_empty() {
             args.extend(["--features".into(), self.features.join(",")]);
         }
+        if let Some(dir) = &self.target_dir {
+            args.extend(["--target-dir".into(), dir.display().to_string()]);
+        }
         for package in &self.packages {
             args.extend(["-p".into(), package.clone()]);
         }
         args
     }
 
-    /// Runs the build (its diagnostics on stderr) and returns the executables it produced.
+    /// Runs the build (its diagnostics on stderr) and returns what it built.
     ///
     /// # Errors
     ///
     /// [`Error::Cargo`] when cargo cannot be started or the build fails.
-    pub fn run(&self) -> Result<Vec<Executable>> {
+    pub fn run(&self) -> Result<Built> {
         self.run_unless(&Stop::default())
     }
 
@@ -86,7 +111,7 @@ impl Build {
     /// # Errors
     ///
     /// [`Error::Cargo`] when cargo cannot be started, the build fails or it was stopped.
-    pub fn run_unless(&self, stop: &Stop) -> Result<Vec<Executable>> {
+    pub fn run_unless(&self, stop: &Stop) -> Result<Built> {
         let args = self.args();
         let command_line = format!("cargo {}", args.join(" "));
         let failed = |status: Option<String>, source: Option<std::io::Error>| Error::Cargo {
@@ -109,12 +134,18 @@ impl Build {
         state.child = Some(child);
         drop(state);
         // Read without holding the lock, so that `stop` can kill cargo meanwhile (which ends its output).
-        let mut executables = Vec::new();
+        let mut built = Built::default();
         let mut read_error = None;
         if let Some(stdout) = stdout {
             for line in std::io::BufReader::new(stdout).lines() {
                 match line {
-                    Ok(line) => executables.extend(parse_artifact(&line)),
+                    Ok(line) => match parse_artifact(&line) {
+                        Some(Artifact::Executable(executable)) => built.executables.push(executable),
+                        Some(Artifact::Library { name, manifest }) => {
+                            built.libraries.insert(name, manifest);
+                        }
+                        None => {}
+                    },
                     Err(e) => {
                         read_error = Some(e);
                         break;
@@ -138,7 +169,7 @@ impl Build {
         if !status.success() {
             return Err(failed(Some(status.to_string()), None));
         }
-        Ok(executables)
+        Ok(built)
     }
 }
 
@@ -171,25 +202,40 @@ impl Stop {
     }
 }
 
-/// The executable a `compiler-artifact` message announces, if any.
-fn parse_artifact(line: &str) -> Option<Executable> {
-    // Most messages are of libraries (`"executable":null`): not worth parsing.
-    if !line.contains("\"executable\":\"") {
+/// What a `compiler-artifact` message announces.
+#[derive(Debug, PartialEq, Eq)]
+enum Artifact {
+    Executable(Executable),
+    /// A library crate (its target's name) and its package's manifest.
+    Library {
+        name: String,
+        manifest: PathBuf,
+    },
+}
+
+/// The executable or library a `compiler-artifact` message announces, if any.
+fn parse_artifact(line: &str) -> Option<Artifact> {
+    if !line.contains("\"reason\":\"compiler-artifact\"") {
         return None;
     }
     let message: serde_json::Value = serde_json::from_str(line).ok()?;
     if message.get("reason")?.as_str()? != "compiler-artifact" {
         return None;
     }
-    let path = PathBuf::from(message.get("executable")?.as_str()?);
-    let name = message.get("target")?.get("name")?.as_str()?.to_owned();
+    let target = message.get("target")?;
+    let name = target.get("name")?.as_str()?.to_owned();
+    let Some(path) = message.get("executable").and_then(|e| e.as_str()).map(PathBuf::from) else {
+        let is_lib = target.get("kind")?.as_array()?.iter().any(|k| k.as_str().is_some_and(|k| k.ends_with("lib")));
+        let manifest = PathBuf::from(message.get("manifest_path")?.as_str()?);
+        return is_lib.then_some(Artifact::Library { name, manifest });
+    };
     // `path+file:///…/demo#0.1.0` or `registry+…#name@1.2.3`: the name is in the target's manifest path's package.
     let package = message
         .get("manifest_path")
         .and_then(|p| p.as_str())
         .and_then(|p| package_name(Path::new(p)).ok())
         .unwrap_or_default();
-    Some(Executable { package, name, path })
+    Some(Artifact::Executable(Executable { package, name, path }))
 }
 
 /// The app's executable among what cargo built: the one `configured` (`binaries.main`) names, else the package's
@@ -248,12 +294,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_executables_are_taken_from_cargo_messages() {
+    fn executables_and_libraries_are_taken_from_cargo_messages() {
         let line = r#"{"reason":"compiler-artifact","package_id":"x","manifest_path":"/nonexistent/Cargo.toml","target":{"kind":["bin"],"name":"demo"},"executable":"/t/release/demo","filenames":["/t/release/demo"]}"#;
-        let exe = parse_artifact(line).unwrap();
+        let Some(Artifact::Executable(exe)) = parse_artifact(line) else { panic!("not an executable") };
         assert_eq!((exe.name.as_str(), exe.path.as_path()), ("demo", Path::new("/t/release/demo")));
-        let lib = r#"{"reason":"compiler-artifact","target":{"kind":["lib"],"name":"x"},"executable":null}"#;
-        assert_eq!(parse_artifact(lib), None);
+        let lib = r#"{"reason":"compiler-artifact","manifest_path":"/src/probe/Cargo.toml","target":{"kind":["rlib"],"name":"probe"},"executable":null}"#;
+        let library = Artifact::Library { name: "probe".into(), manifest: "/src/probe/Cargo.toml".into() };
+        assert_eq!(parse_artifact(lib), Some(library));
+        let build_script = r#"{"reason":"compiler-artifact","manifest_path":"/src/x/Cargo.toml","target":{"kind":["custom-build"],"name":"build-script-build"},"executable":null}"#;
+        assert_eq!(parse_artifact(build_script), None);
         assert_eq!(parse_artifact(r#"{"reason":"build-finished","success":true}"#), None);
         assert_eq!(parse_artifact("not json"), None);
     }

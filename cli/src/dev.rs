@@ -111,6 +111,7 @@ pub fn run(args: &DevArgs) -> Result<u8> {
         target: None,
         features: vec!["millennium/dev".to_owned()],
         packages: Vec::new(),
+        target_dir: None,
     };
 
     let (events, changes) = mpsc::channel();
@@ -208,7 +209,7 @@ pub fn run(args: &DevArgs) -> Result<u8> {
 
 /// Builds the app with the framework's `dev` feature; returns its binary.
 fn build_app(build: &cargo::Build, package: &str) -> Result<PathBuf> {
-    cargo::main_binary(&build.run()?, package, None)
+    cargo::main_binary(&build.run()?.executables, package, None)
 }
 
 /// Stops our app (the child we started) and reaps it.

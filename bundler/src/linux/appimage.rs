@@ -114,8 +114,9 @@ pub fn webview_launcher(app: &App, needs: &[elf::Needs], arch: Arch) -> Result<O
             path,
             hint: Some(
                 "the app links WebKitGTK, so the AppImage starts it through `millennium-webview-probe launch` to \
-                 explain a missing WebKitGTK; build it next to the app with `cargo build --release -p \
-                 millennium-webview-probe`, or set `appimage.webview-launcher`"
+                 explain a missing WebKitGTK; `millennium build` builds it next to the app (or `cargo build \
+                 --release --features cli --manifest-path FRAMEWORK/webview-probe/Cargo.toml --target-dir \
+                 APP_TARGET_DIR`), or set `appimage.webview-launcher`"
                     .into(),
             ),
         });

@@ -766,7 +766,7 @@ fn appimage_starts_a_webkitgtk_app_through_the_webview_launcher() {
         &[
             "webview launcher for the AppImage",
             "millennium-webview-probe",
-            "cargo build --release -p millennium-webview-probe",
+            "`millennium build` builds it next to the app",
         ],
     );
 

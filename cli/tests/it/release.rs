@@ -10,7 +10,10 @@ use millennium_testing::require_tool;
 use millennium_testing::server::RegisteredApp;
 use millennium_testing::wine::mingw_exe;
 
-use crate::common::{installed_appimage, json, millennium, releases, run, run_appimage, server_with, show, tiny_app};
+use crate::common::{
+    checkout, installed_appimage, json, millennium, releases, run, run_appimage, server_with, show, target_dir,
+    tiny_app,
+};
 
 const APP: &str = "com.example.tiny";
 
@@ -97,18 +100,28 @@ fn build_without_a_key_bundles_unsigned_and_says_so() {
 
 /// The app is built by a cargo run of its own, with no `-p`, as `cargo build --release` in its directory builds it, and
 /// the AppImage's launcher by a second run: built in one run, the launcher's `cli` feature would change the app's
-/// dependency graph, so the packaged binary would not be the one `cargo build --release` makes. cargo is wrapped to
-/// record its command lines; the launcher's run is only recorded (the tiny app names a stand-in crate `millennium`,
-/// which makes it an app on the framework without building the framework).
+/// dependency graph, so the packaged binary would not be the one `cargo build --release` makes. The app is one of its
+/// own, outside the framework's workspace, on a stand-in `millennium` crate that links the real probe's library
+/// without features, as the framework does: the launcher's binary must then come from the probe's own manifest. The
+/// build goes to a target directory of this test's, with no launcher in it beforehand, so one left by another build
+/// cannot stand in for it. cargo is wrapped to record its command lines.
 #[test]
-fn build_runs_cargo_for_the_app_alone_then_for_the_appimage_launcher() {
+fn build_runs_cargo_for_the_app_alone_then_builds_the_appimage_launcher_from_its_own_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let root = tiny_app(dir.path(), "tiny-launcher", "1.0.0");
     let shim = dir.path().join("shim");
     std::fs::create_dir_all(shim.join("src")).unwrap();
-    std::fs::write(shim.join("Cargo.toml"), "[package]\nname = \"shim\"\nversion = \"0.1.0\"\nedition = \"2024\"\n")
-        .unwrap();
-    std::fs::write(shim.join("src/lib.rs"), "").unwrap();
+    let probe = checkout().join("webview-probe");
+    std::fs::write(
+        shim.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"shim\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n[dependencies]\n\
+             millennium-webview-probe = {{ path = \"{}\", default-features = false }}\n",
+            probe.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(shim.join("src/lib.rs"), "pub use millennium_webview_probe;\n").unwrap();
     let mut manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
     manifest.push_str("\n[dependencies]\nmillennium = { path = \"../shim\", package = \"shim\" }\n");
     std::fs::write(root.join("Cargo.toml"), manifest).unwrap();
@@ -116,19 +129,20 @@ fn build_runs_cargo_for_the_app_alone_then_for_the_appimage_launcher() {
     let wrapper = dir.path().join("cargo");
     write_exe(
         &wrapper,
-        format!(
-            "#!/bin/sh\necho \"$*\" >> '{}'\ncase \"$*\" in *millennium-webview-probe*) exit 0 ;; esac\nexec \"$REAL_CARGO\" \"$@\"\n",
-            log.display()
-        )
-        .as_bytes(),
+        format!("#!/bin/sh\necho \"$*\" >> '{}'\nexec \"$REAL_CARGO\" \"$@\"\n", log.display()).as_bytes(),
     );
     let real = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    // Kept between runs (compiled dependencies), but never with a launcher in it.
+    let target = target_dir().join("cli-launcher-test");
+    let launcher = target.join("debug/millennium-webview-probe");
+    let _ = std::fs::remove_file(&launcher);
 
     let output = millennium()
         .current_dir(&root)
         .args(["build", "--debug", "--format", "deb,appimage", "--json"])
         .env("CARGO", &wrapper)
         .env("REAL_CARGO", real)
+        .env("CARGO_TARGET_DIR", &target)
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", show(&output));
@@ -136,7 +150,12 @@ fn build_runs_cargo_for_the_app_alone_then_for_the_appimage_launcher() {
     let runs: Vec<&str> = runs.lines().collect();
     assert_eq!(runs.len(), 2, "{runs:?}");
     assert!(runs[0].starts_with("build ") && !runs[0].contains(" -p "), "the app's run: {runs:?}");
-    assert!(runs[1].ends_with(" -p millennium-webview-probe") && !runs[1].contains("-p tiny-launcher"), "{runs:?}");
+    let probe_manifest = format!("--manifest-path {}", probe.join("Cargo.toml").display());
+    assert!(runs[1].contains(&probe_manifest) && runs[1].contains("--features cli"), "{runs:?}");
+    // The real launcher, next to the app's binary.
+    let help = std::process::Command::new(&launcher).arg("--help").output().unwrap();
+    assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("launch"), "{}", show(&help));
+    assert!(target.join("debug/tiny-launcher").is_file());
 }
 
 /// `millennium release` packages the Windows and macOS binaries it is given (as a CI job does with binaries built on
