@@ -331,6 +331,7 @@ async fn respond(
                 // segments leave while the file is sent (the socket has `TCP_NODELAY`, which alone would push out
                 // every short tail).
                 rustix::net::sockopt::set_tcp_cork(stream, true)?;
+                set_notsent_lowat(stream, NOTSENT_LOWAT)?;
                 send_all(stream, &out, write).await?;
                 send_file(stream, &file, write).await?;
                 rustix::net::sockopt::set_tcp_cork(stream, false)?;
@@ -422,9 +423,30 @@ async fn send_all(stream: &TcpStream, mut data: &[u8], write: Duration) -> io::R
 }
 
 /// The most one `sendfile(2)` call is asked to send (nginx's `sendfile_max_chunk` default). A call that sends it all is
-/// followed by a yield, so the other connections get their turn, and the socket buffer is refilled in steps instead of
-/// being filled up to `EAGAIN` and left to drain.
+/// followed by a yield, so the other connections get their turn.
 const SENDFILE_MAX_CHUNK: u64 = 2 << 20;
+
+/// The most bytes of a download kept queued in the socket beyond what TCP may send yet (`TCP_NOTSENT_LOWAT`): the
+/// socket counts as writable only below it. Without a bound, `sendfile` queues up to the send buffer (megabytes), and
+/// that backlog is sent by the kernel when the client's acknowledgements open the window, in the context that
+/// receives them, on the client's side of the machine rather than this process's; with it, the data is mostly sent
+/// from this process's `sendfile` calls. On loopback that moved the kernel's transmit work off the client's CPU and
+/// took downloads from below nginx's rate to above it (the server README's performance section).
+const NOTSENT_LOWAT: libc::c_int = 32 << 10;
+
+/// Sets `TCP_NOTSENT_LOWAT` ([`NOTSENT_LOWAT`]). rustix has no call for this option; socket2 has one behind a feature
+/// that would recompile tokio and everything above it.
+#[allow(unsafe_code, reason = "setsockopt(2) for an option rustix has no call for")]
+fn set_notsent_lowat(stream: &TcpStream, bytes: libc::c_int) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let len = libc::socklen_t::try_from(size_of::<libc::c_int>()).unwrap_or(4);
+    // SAFETY: the descriptor is the stream's open socket, and the value is a c_int that outlives the call, whose
+    // length is passed with it.
+    let done = unsafe {
+        libc::setsockopt(stream.as_raw_fd(), libc::IPPROTO_TCP, libc::TCP_NOTSENT_LOWAT, (&raw const bytes).cast(), len)
+    };
+    if done == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
 
 /// Sends the file stretch with `sendfile(2)`; a file that ends early is an error (the connection closes).
 async fn send_file(stream: &TcpStream, file: &SendFile, write: Duration) -> io::Result<()> {
