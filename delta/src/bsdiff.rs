@@ -498,16 +498,22 @@ mod tests {
 
     use super::*;
 
+    /// Marsaglia's xorshift64 (`millennium_testing::xorshift64`, which unit tests do not link): deterministic noise.
+    fn xorshift64(seed: u64) -> impl Iterator<Item = u64> {
+        let mut x = seed;
+        std::iter::repeat_with(move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        })
+    }
+
     /// Bytes shaped like the diff stream of a moved executable: mostly zero, small values every few dozen bytes.
     fn diff_like() -> Vec<u8> {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        (0..200_000)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                if state.is_multiple_of(37) { (state >> 32) as u8 & 0x1f } else { 0 }
-            })
+        xorshift64(0x2545_f491_4f6c_dd1d)
+            .take(200_000)
+            .map(|x| if x.is_multiple_of(37) { (x >> 32) as u8 & 0x1f } else { 0 })
             .collect()
     }
 
@@ -536,15 +542,7 @@ mod tests {
     /// A base and a new file that differs from it by small values every few dozen bytes, as code that moved does: the
     /// gaps and values follow the base's bytes (as a call's displacement follows its instruction), so they repeat.
     fn moved_pair() -> (Vec<u8>, Vec<u8>) {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let base: Vec<u8> = (0..64 << 10)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 24) as u8
-            })
-            .collect();
+        let base: Vec<u8> = xorshift64(0x9e37_79b9_7f4a_7c15).take(64 << 10).map(|x| (x >> 24) as u8).collect();
         let mut target = base.clone();
         let mut at = 0;
         while at + 4 < target.len() {

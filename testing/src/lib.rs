@@ -5,7 +5,8 @@
 //!   a directory holds; [`push_change`]: what a progress callback went through.
 //! - [`macos`]: a minimal Mach-O executable, the main binary of a test `.app`; [`wine`]: a Wine prefix to install
 //!   Windows installers in; [`png`]: small PNG images (icons, backgrounds).
-//! - [`rust_builds`]: pairs of real Rust builds that differ by one asset or one function (delta updates).
+//! - [`rust_builds`]: pairs of real Rust builds that differ by one asset or one function (delta updates);
+//!   [`xorshift64`]: deterministic incompressible data.
 //! - [`app`]: an "app" to update (a shell script printing its version), installed in a temp dir beside its state dir.
 //! - `keys` (feature `metadata`): release keys, signatures and signed files as `millennium-sign` writes them.
 //! - `metadata` (feature `metadata`): the release-key holder's side of signed metadata: roots, release and freshness
@@ -68,4 +69,16 @@ pub fn push_change<T: PartialEq>(seen: &mut Vec<T>, value: T) {
     if seen.last() != Some(&value) {
         seen.push(value);
     }
+}
+
+/// Marsaglia's xorshift64 from `seed` (non-zero): deterministic, fast, and incompressible enough that no delta encoder
+/// or compressor finds structure in it. Each item is the generator's next state.
+pub fn xorshift64(seed: u64) -> impl Iterator<Item = u64> {
+    let mut x = seed;
+    std::iter::repeat_with(move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    })
 }

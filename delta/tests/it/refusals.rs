@@ -170,13 +170,8 @@ fn randomly_damaged_deltas_are_refused_or_give_exactly_the_promised_file_and_nev
 /// exactly `expected`, and never panics or leaves a temporary file.
 pub fn damaged_deltas(base: &std::path::Path, originals: &[Vec<u8>], expected: &[u8]) {
     // Deterministic damage: flipped bytes anywhere (header included), and cuts.
-    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut noise = millennium_testing::xorshift64(0x2545_f491_4f6c_dd1d);
+    let mut next = move || noise.next().unwrap_or_default();
     let dir = tempfile::tempdir().unwrap();
     let (delta, out) = (dir.path().join("d"), dir.path().join("out"));
     let headers: Vec<_> = originals

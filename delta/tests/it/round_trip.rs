@@ -76,17 +76,7 @@ fn unrelated_files_make_no_delta_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (base, new) = (dir.path().join("base"), dir.path().join("new"));
     // Incompressible and unrelated: no encoder gets under 60 %.
-    let noise = |seed: u64| {
-        let mut x = seed;
-        (0..200_000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect::<Vec<u8>>()
-    };
+    let noise = |seed: u64| millennium_testing::xorshift64(seed).take(200_000).map(|x| x as u8).collect::<Vec<u8>>();
     std::fs::write(&base, noise(1)).unwrap();
     std::fs::write(&new, noise(2)).unwrap();
     let delta = dir.path().join("delta");

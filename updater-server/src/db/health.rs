@@ -151,7 +151,7 @@ impl Db {
     ///
     /// The statements are few whatever the batch's size, as each is a round trip to the database (on SQLite, to the
     /// connection's thread and back: two thread switches): `BEGIN`, one statement storing every id with
-    /// `ON CONFLICT DO NOTHING` ([`insert_ids`]), the counters summed per row in one multi-row upsert per
+    /// `ON CONFLICT DO NOTHING` (`insert_ids`), the counters summed per row in one multi-row upsert per
     /// `ROWS_PER_STATEMENT` rows (so each counter row appears once per statement: PostgreSQL refuses to update a row
     /// twice in one), and `COMMIT`.
     ///

@@ -96,16 +96,9 @@ async fn the_delta_job_makes_deltas_from_the_last_releases_once_and_they_are_ser
     assert_eq!(w.server.downloads(APP, "delta").await, 1);
 
     // Unrelated content: no delta is worth it, and none is offered; the publish went through all the same.
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let noise: Vec<u8> = (0..200_000)
-        .map(|_| {
-            // xorshift64: incompressible enough that no encoder gets under 60 %.
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x.to_le_bytes()[3]
-        })
-        .collect();
+    // Incompressible enough that no encoder gets under 60 %.
+    let noise: Vec<u8> =
+        millennium_testing::xorshift64(0x9e37_79b9_7f4a_7c15).take(200_000).map(|x| x.to_le_bytes()[3]).collect();
     w.publish("4.0.0", &noise).await;
     w.wait_for("not_worth_it", 3).await;
     let answer = w.answer("3.0.0", Some(&v3)).await;

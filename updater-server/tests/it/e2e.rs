@@ -914,15 +914,8 @@ fn sigterm_stops_a_server_at_once_while_its_delta_job_makes_a_large_delta() {
     let server = SERVER.serve(&data_dir, port, &log);
     let demo = register_demo(&server, tmp.path());
     // Incompressible, so that zstd -19 and the suffix sort of bsdiff both take their slowest path.
-    let mut state = 0x9e37_79b9_7f4a_7c15u64;
-    let v1: Vec<u8> = (0..16 << 20)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
-        .collect();
+    let v1: Vec<u8> =
+        millennium_testing::xorshift64(0x9e37_79b9_7f4a_7c15).take(16 << 20).map(|x| (x >> 24) as u8).collect();
     let mut v2 = v1.clone();
     v2[1_000_000..1_000_100].fill(0);
     for (version, data) in [("1.0.0", &v1), ("2.0.0", &v2)] {
