@@ -228,8 +228,11 @@ async fn release_publishes_windows_and_macos_installers_built_from_given_binarie
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_while_the_formats_are_uploaded_publishes_nothing_and_says_what_failed() {
     let dir = tempfile::tempdir().unwrap();
-    let root = tiny_app(dir.path(), "tiny", "0.4.0");
-    let (server, app) = server_with(APP).await;
+    // A name of its own: tests that build apps of one name at once would replace each other's binary in the shared
+    // target directory, and a release's receipt would then not match its bundles.
+    let root = tiny_app(dir.path(), "tiny-upload", "0.4.0");
+    let id = "com.example.tiny-upload";
+    let (server, app) = server_with(id).await;
     let release = || {
         let mut command = millennium();
         command
@@ -248,17 +251,17 @@ async fn a_failure_while_the_formats_are_uploaded_publishes_nothing_and_says_wha
     assert_eq!(failed.status.code(), Some(2), "{}", show(&failed));
     let error = json(&failed)["error"]["message"].as_str().unwrap_or_default().to_owned();
     assert!(error.contains("rpm format"), "the error names the format: {}", show(&failed));
-    assert_eq!(releases(&server, APP).await, 0);
+    assert_eq!(releases(&server, id).await, 0);
 
     // Every format built and uploaded, then the rpm cannot be moved into place (a directory has its name).
     let out = root.join("target/bundle");
-    let rpm = out.join(format!("tiny-0.4.0-1.{}.rpm", std::env::consts::ARCH));
+    let rpm = out.join(format!("tiny-upload-0.4.0-1.{}.rpm", std::env::consts::ARCH));
     std::fs::create_dir_all(rpm.join("in-the-way")).unwrap();
     let failed = run(release()).await;
     assert_eq!(failed.status.code(), Some(1), "{}", show(&failed));
     let error = json(&failed)["error"]["message"].as_str().unwrap_or_default().to_owned();
     assert!(error.contains(&rpm.display().to_string()), "the error names the file: {}", show(&failed));
-    assert_eq!(releases(&server, APP).await, 0);
+    assert_eq!(releases(&server, id).await, 0);
 
     std::fs::remove_dir_all(&rpm).unwrap();
     let published = run(release()).await;
@@ -269,7 +272,7 @@ async fn a_failure_while_the_formats_are_uploaded_publishes_nothing_and_says_wha
         let served = reqwest::get(file["url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap();
         assert_eq!(&served[..], &std::fs::read(file["path"].as_str().unwrap()).unwrap()[..], "{file}");
     }
-    assert_eq!(releases(&server, APP).await, 1);
+    assert_eq!(releases(&server, id).await, 1);
 }
 
 /// Runs a tool that must succeed and returns its standard output.
