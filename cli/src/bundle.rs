@@ -140,7 +140,7 @@ pub fn compile(options: &BuildOptions, prepared: &Prepared, stop: &cargo::Stop) 
 }
 
 /// The launcher's binary name, which the bundler looks for next to the app's.
-const LAUNCHER: &str = "millennium-webview-probe";
+pub const LAUNCHER: &str = "millennium-webview-probe";
 
 /// Builds the AppImage's launcher next to `main` in a cargo run of its own: from the manifest of the
 /// `millennium-webview-probe` the app's build compiled (the framework's, wherever it is), with the `cli` feature its

@@ -34,9 +34,6 @@ pub struct Build {
     pub target: Option<String>,
     /// `--features`.
     pub features: Vec<String>,
-    /// Build these packages (`-p`) of the manifest's workspace. Empty: the manifest's package, as `cargo build` in
-    /// its directory builds it.
-    pub packages: Vec<String>,
     /// `--target-dir`: where another workspace's package is built so that its binaries land next to the app's.
     pub target_dir: Option<PathBuf>,
 }
@@ -89,9 +86,6 @@ impl Build {
         }
         if let Some(dir) = &self.target_dir {
             args.extend(["--target-dir".into(), dir.display().to_string()]);
-        }
-        for package in &self.packages {
-            args.extend(["-p".into(), package.clone()]);
         }
         args
     }

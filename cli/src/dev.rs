@@ -110,7 +110,6 @@ pub fn run(args: &DevArgs) -> Result<u8> {
         debug: true,
         target: None,
         features: vec!["millennium/dev".to_owned()],
-        packages: Vec::new(),
         target_dir: None,
     };
 

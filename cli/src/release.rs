@@ -759,9 +759,7 @@ fn fingerprint(
         Some(path) if prepared.formats.contains(&millennium_bundler::Format::AppImage) => {
             Some(prepared.app.root.join(path))
         }
-        _ if bundle::builds_launcher(prepared) => {
-            binary.and_then(Path::parent).map(|dir| dir.join("millennium-webview-probe"))
-        }
+        _ if bundle::builds_launcher(prepared) => binary.map(|binary| binary.with_file_name(bundle::LAUNCHER)),
         _ => None,
     };
     inputs.extend(launcher.filter(|p| p.is_file()));
