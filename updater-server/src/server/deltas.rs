@@ -26,12 +26,13 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use millennium_delta::{MakeOptions, Outcome};
+use millennium_delta::{Encoder, MakeOptions, Outcome};
 use millennium_update_protocol::Version;
+use millennium_update_protocol::delta::DeltaForm;
 use tokio::io::AsyncReadExt;
 
 use super::AppState;
-use crate::db::{ArtifactRow, DeltaOutcome, ReleaseRow};
+use crate::db::{AltDelta, ArtifactRow, DeltaOutcome, ReleaseRow};
 use crate::error::{Error, Result};
 use crate::names::{AppId, Channel};
 
@@ -143,16 +144,12 @@ async fn make_one(
     let output = scratch.path().join("delta");
     let options = MakeOptions { bsdiff_max_base: config.bsdiff_max_base, ..MakeOptions::default() };
     let started = std::time::Instant::now();
-    let made = {
-        let output = output.clone();
-        tokio::task::spawn_blocking(move || millennium_delta::make(&base_path, &new_path, &output, &options))
-            .await
-            .map_err(|e| Error::Internal(format!("delta task: {e}")))?
-    };
+    let made = make_blocking(&base_path, &new_path, &output, &options).await?;
     let (from, to) = (base.version.as_str(), new.version.as_str());
     match made {
         Ok(Outcome::Kept(made)) => {
             let (sha256, delta_size, blake2b_256) = store(state, &output).await?;
+            let alternative = alternative(state, &made, (&base_path, &new_path, &output), &options, &blake2b_256).await?;
             let from_blake2b = hex::encode(made.header.base_blake2b_256);
             let encoder = made.header.encoder.name();
             state
@@ -168,13 +165,15 @@ async fn make_one(
                         size: delta_size,
                         blake2b_256: &blake2b_256,
                         encoder,
+                        alternative: alternative.as_ref(),
                     },
                 )
                 .await?;
             state.metrics().delta_job(app.as_str(), "stored");
             // The answers now offer it.
             state.cache().invalidate();
-            tracing::info!(app = %app, target, from, to, size = delta_size, full = artifact.size, encoder, seconds = started.elapsed().as_secs_f64(), "delta stored");
+            let alternative_size = alternative.as_ref().map(|a| a.size);
+            tracing::info!(app = %app, target, from, to, size = delta_size, alternative_size, full = artifact.size, encoder, seconds = started.elapsed().as_secs_f64(), "delta stored");
         }
         Ok(Outcome::NotWorthIt { attempts, target_size }) => {
             let sizes: Vec<String> = attempts
@@ -194,6 +193,53 @@ async fn make_one(
         }
     }
     Ok(())
+}
+
+async fn make_blocking(
+    base: &std::path::Path,
+    new: &std::path::Path,
+    output: &std::path::Path,
+    options: &MakeOptions,
+) -> Result<millennium_delta::Result<Outcome>> {
+    let (base, new, output, options) = (base.to_owned(), new.to_owned(), output.to_owned(), options.clone());
+    tokio::task::spawn_blocking(move || millennium_delta::make(&base, &new, &output, &options))
+        .await
+        .map_err(|e| Error::Internal(format!("delta task: {e}")))
+}
+
+/// The alternative to the kept delta `made` (stored with BLAKE2b-256 `first_blake2b`) for clients that read the
+/// interleaved diff form (`DeltaForm::BsdiffInterleaved`), stored: made again by the kept encoder alone with the form
+/// allowed, kept when it is a different delta and no larger (the encoder picks the interleaved form on a tie, as it
+/// decodes fastest). `None` when the kept encoder has no diff form (zstd), when the form gives nothing, or when making
+/// it fails (logged: the first delta still serves every client).
+async fn alternative(
+    state: &AppState,
+    made: &millennium_delta::Made,
+    (base, new, first): (&std::path::Path, &std::path::Path, &std::path::Path),
+    options: &MakeOptions,
+    first_blake2b: &str,
+) -> Result<Option<AltDelta>> {
+    let encoder = made.header.encoder;
+    if !matches!(encoder, Encoder::Bsdiff | Encoder::Unpacked) {
+        return Ok(None);
+    }
+    let output = first.with_extension(DeltaForm::BsdiffInterleaved.token());
+    let options = MakeOptions { encoders: vec![encoder], interleaved_diff: true, ..options.clone() };
+    match make_blocking(base, new, &output, &options).await? {
+        Ok(Outcome::Kept(other)) if other.size <= made.size => {
+            let (sha256, size, blake2b_256) = store(state, &output).await?;
+            if blake2b_256 == first_blake2b {
+                return Ok(None);
+            }
+            let size = i64::try_from(size).map_err(|_| Error::Internal("delta size overflow".into()))?;
+            Ok(Some(AltDelta { form: DeltaForm::BsdiffInterleaved.token().into(), sha256, size, blake2b_256 }))
+        }
+        Ok(_) => Ok(None),
+        Err(e) => {
+            tracing::warn!(error = %e, "interleaved delta failed; every client gets the first one");
+            Ok(None)
+        }
+    }
 }
 
 /// Copies the delta at `path` into the blob store: its SHA-256 (the key), size and BLAKE2b-256.
