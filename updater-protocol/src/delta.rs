@@ -502,7 +502,10 @@ mod tests {
         let new = parsed[0].for_forms(DeltaForms::ALL);
         assert_eq!((new.size, new.blake2b_256), (3_828, Blake2b256([9; 32])));
         assert!(new.url.as_str().ends_with(&format!("{HASH}.bsdiff-interleaved")), "{}", new.url.as_str());
-        assert_eq!(parse_delta_file_name(&format!("{HASH}.bsdiff-interleaved")), Some((from, Some(DeltaForm::BsdiffInterleaved))));
+        assert_eq!(
+            parse_delta_file_name(&format!("{HASH}.bsdiff-interleaved")),
+            Some((from, Some(DeltaForm::BsdiffInterleaved)))
+        );
         assert_eq!(parse_delta_file_name(HASH), Some((from, None)));
         assert_eq!(parse_delta_file_name(&format!("{HASH}.zstd-dict")), None);
         // A newer server's form is skipped, not refused.

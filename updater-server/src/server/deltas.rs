@@ -149,7 +149,8 @@ async fn make_one(
     match made {
         Ok(Outcome::Kept(made)) => {
             let (sha256, delta_size, blake2b_256) = store(state, &output).await?;
-            let alternative = alternative(state, &made, (&base_path, &new_path, &output), &options, &blake2b_256).await?;
+            let alternative =
+                alternative(state, &made, (&base_path, &new_path, &output), &options, &blake2b_256).await?;
             let from_blake2b = hex::encode(made.header.base_blake2b_256);
             let encoder = made.header.encoder.name();
             state
