@@ -25,18 +25,21 @@
 //!
 //! # Delta forms
 //!
-//! Delta containers gain forms that older appliers refuse (`millennium-delta`'s interleaved bsdiff diff, form 2). A
-//! client names the forms it reads beyond the first ones in a second header, sent with `X-Millennium-Installed`:
+//! Delta containers gain forms that older appliers refuse (`millennium-delta`'s interleaved bsdiff diff and its
+//! container version 3). A client names the forms it reads beyond the first ones in a second header, sent with
+//! `X-Millennium-Installed`:
 //!
 //! ```text
-//! X-Millennium-Delta-Forms: bsdiff-interleaved
+//! X-Millennium-Delta-Forms: bsdiff-interleaved, result-xxh3
 //! ```
 //!
-//! ([`DELTA_FORMS_HEADER`], [`DeltaForms`]; tokens separated by commas, unknown ones ignored). Every delta offered
-//! without it is one every Millennium client reads. Where the server also keeps a delta in a newer form (smaller or
-//! as small, and cheaper to apply), it offers that one instead to a client whose header names the form; in a deltas
-//! index the entry lists it under `alternatives` (`[{"form":"bsdiff-interleaved","size":…,"blake2b_256":…}]`, its
-//! file beside the index named `<from>.<form>`), a field older clients ignore.
+//! ([`DELTA_FORMS_HEADER`], [`DeltaForms`]; tokens separated by commas, unknown ones ignored). Forms are cumulative, in
+//! the order of [`DeltaForm::ALL`]: a client that reads one reads every form before it. Every delta offered without
+//! the header is one every Millennium client reads. Where the server also keeps the delta made with every form it
+//! knows (smaller, and cheaper to apply), it offers that one instead to a client whose header names the newest of
+//! them; in a deltas index the entry lists it under `alternatives`
+//! (`[{"form":"result-xxh3","size":…,"blake2b_256":…}]`, its file beside the index named `<from>.<form>`), a field
+//! older clients ignore.
 
 use serde_json::{Map, Value};
 
@@ -78,16 +81,30 @@ pub enum DeltaForm {
     /// one stream, smaller and several times cheaper to apply on moved code. Read by Millennium updaters since
     /// 2026-12-06; the ones before refuse it ("unknown diff form").
     BsdiffInterleaved,
+    /// `millennium-delta`'s container version 3: the result checked by XXH3-64 instead of BLAKE2b-256 (the updater
+    /// checks the result's signature and signed hash anyway). Read by Millennium updaters since 2026-12-06.
+    ResultXxh3,
 }
 
 impl DeltaForm {
-    /// Every form, in the order a server prefers them (the last one a client reads wins).
-    pub const ALL: [DeltaForm; 1] = [DeltaForm::BsdiffInterleaved];
+    /// Every form, oldest first: a client that reads one reads every one before it.
+    pub const ALL: [DeltaForm; 2] = [DeltaForm::BsdiffInterleaved, DeltaForm::ResultXxh3];
 
-    /// The header token, also the suffix of its delta files' names: `bsdiff-interleaved`.
+    /// The newest form: what a delta made with every form is labelled by.
+    pub const NEWEST: DeltaForm = DeltaForm::ResultXxh3;
+
+    /// The header token, also the suffix of its delta files' names: `bsdiff-interleaved`, `result-xxh3`.
     pub fn token(self) -> &'static str {
         match self {
             DeltaForm::BsdiffInterleaved => "bsdiff-interleaved",
+            DeltaForm::ResultXxh3 => "result-xxh3",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        match self {
+            DeltaForm::BsdiffInterleaved => 1,
+            DeltaForm::ResultXxh3 => 2,
         }
     }
 
@@ -99,21 +116,17 @@ impl DeltaForm {
 
 /// The delta forms a client reads beyond those every client reads: the value of [`DELTA_FORMS_HEADER`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct DeltaForms {
-    bsdiff_interleaved: bool,
-}
+pub struct DeltaForms(u8);
 
 impl DeltaForms {
     /// None beyond the first forms: a client without the header.
-    pub const NONE: DeltaForms = DeltaForms { bsdiff_interleaved: false };
+    pub const NONE: DeltaForms = DeltaForms(0);
     /// Every form this build knows: what an updater built with it reads.
-    pub const ALL: DeltaForms = DeltaForms { bsdiff_interleaved: true };
+    pub const ALL: DeltaForms = DeltaForms(3);
 
     /// Whether `form` is among them.
     pub fn reads(self, form: DeltaForm) -> bool {
-        match form {
-            DeltaForm::BsdiffInterleaved => self.bsdiff_interleaved,
-        }
+        self.0 & form.bit() != 0
     }
 
     /// Parses a header value: comma-separated tokens, blanks around them allowed, unknown tokens ignored (a newer
@@ -123,9 +136,7 @@ impl DeltaForms {
         let mut forms = Self::NONE;
         if text.len() <= MAX_DELTA_FORMS_LEN {
             for form in text.split(',').filter_map(|token| DeltaForm::from_token(token.trim())) {
-                match form {
-                    DeltaForm::BsdiffInterleaved => forms.bsdiff_interleaved = true,
-                }
+                forms.0 |= form.bit();
             }
         }
         forms
@@ -473,11 +484,13 @@ mod tests {
 
     #[test]
     fn the_delta_forms_header_round_trips_and_ignores_what_it_does_not_know() {
-        assert_eq!(DeltaForms::ALL.to_header().as_deref(), Some("bsdiff-interleaved"));
+        assert_eq!(DeltaForms::ALL.to_header().as_deref(), Some("bsdiff-interleaved, result-xxh3"));
         assert_eq!(DeltaForms::NONE.to_header(), None);
-        assert_eq!(DeltaForms::parse_header("bsdiff-interleaved"), DeltaForms::ALL);
-        assert_eq!(DeltaForms::parse_header(" zstd-dict ,bsdiff-interleaved , x"), DeltaForms::ALL);
-        for none in ["", "bsdiff", "bsdiff-interleaved2", &format!("bsdiff-interleaved,{}", "x".repeat(300))] {
+        assert_eq!(DeltaForms::parse_header("bsdiff-interleaved, result-xxh3"), DeltaForms::ALL);
+        assert_eq!(DeltaForms::parse_header(" zstd-dict ,result-xxh3 , x,bsdiff-interleaved"), DeltaForms::ALL);
+        let one = DeltaForms::parse_header("bsdiff-interleaved");
+        assert!(one.reads(DeltaForm::BsdiffInterleaved) && !one.reads(DeltaForm::ResultXxh3));
+        for none in ["", "bsdiff", "bsdiff-interleaved2", &format!("result-xxh3,{}", "x".repeat(300))] {
             assert_eq!(DeltaForms::parse_header(none), DeltaForms::NONE, "{none:?}");
         }
     }

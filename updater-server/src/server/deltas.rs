@@ -26,7 +26,7 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use millennium_delta::{Encoder, MakeOptions, Outcome};
+use millennium_delta::{MakeOptions, Outcome};
 use millennium_update_protocol::Version;
 use millennium_update_protocol::delta::DeltaForm;
 use tokio::io::AsyncReadExt;
@@ -208,11 +208,11 @@ async fn make_blocking(
         .map_err(|e| Error::Internal(format!("delta task: {e}")))
 }
 
-/// The alternative to the kept delta `made` (stored with BLAKE2b-256 `first_blake2b`) for clients that read the
-/// interleaved diff form (`DeltaForm::BsdiffInterleaved`), stored: made again by the kept encoder alone with the form
-/// allowed, kept when it is a different delta and no larger (the encoder picks the interleaved form on a tie, as it
-/// decodes fastest). `None` when the kept encoder has no diff form (zstd), when the form gives nothing, or when making
-/// it fails (logged: the first delta still serves every client).
+/// The alternative to the kept delta `made` (stored with BLAKE2b-256 `first_blake2b`) for clients that read every
+/// delta form (labelled `DeltaForm::NEWEST`: forms are cumulative), stored: made again by the kept encoder alone with
+/// the interleaved diff allowed (bsdiff picks it on a tie, as it decodes fastest) and container version 3 (the result
+/// checked by XXH3-64), kept when it is a different delta and no larger (version 3 alone makes it 24 bytes smaller).
+/// `None` when it gives nothing, or when making it fails (logged: the first delta still serves every client).
 async fn alternative(
     state: &AppState,
     made: &millennium_delta::Made,
@@ -220,12 +220,13 @@ async fn alternative(
     options: &MakeOptions,
     first_blake2b: &str,
 ) -> Result<Option<AltDelta>> {
-    let encoder = made.header.encoder;
-    if !matches!(encoder, Encoder::Bsdiff | Encoder::Unpacked) {
-        return Ok(None);
-    }
-    let output = first.with_extension(DeltaForm::BsdiffInterleaved.token());
-    let options = MakeOptions { encoders: vec![encoder], interleaved_diff: true, ..options.clone() };
+    let output = first.with_extension(DeltaForm::NEWEST.token());
+    let options = MakeOptions {
+        encoders: vec![made.header.encoder],
+        interleaved_diff: true,
+        xxh3_result_check: true,
+        ..options.clone()
+    };
     match make_blocking(base, new, &output, &options).await? {
         Ok(Outcome::Kept(other)) if other.size <= made.size => {
             let (sha256, size, blake2b_256) = store(state, &output).await?;
@@ -233,11 +234,11 @@ async fn alternative(
                 return Ok(None);
             }
             let size = i64::try_from(size).map_err(|_| Error::Internal("delta size overflow".into()))?;
-            Ok(Some(AltDelta { form: DeltaForm::BsdiffInterleaved.token().into(), sha256, size, blake2b_256 }))
+            Ok(Some(AltDelta { form: DeltaForm::NEWEST.token().into(), sha256, size, blake2b_256 }))
         }
         Ok(_) => Ok(None),
         Err(e) => {
-            tracing::warn!(error = %e, "interleaved delta failed; every client gets the first one");
+            tracing::warn!(error = %e, "delta in the newest form failed; every client gets the first one");
             Ok(None)
         }
     }
