@@ -77,14 +77,6 @@ impl ResultCheck {
             ResultCheck::Xxh3_64(_) => 3,
         }
     }
-
-    /// The check of `data` of the same kind.
-    pub fn of(self, data: &[u8]) -> ResultCheck {
-        match self {
-            ResultCheck::Blake2b256(_) => ResultCheck::Blake2b256(blake2b_256(data)),
-            ResultCheck::Xxh3_64(_) => ResultCheck::Xxh3_64(xxhash_rust::xxh3::xxh3_64(data)),
-        }
-    }
 }
 
 impl std::fmt::Display for ResultCheck {

@@ -173,11 +173,10 @@ pub fn make(base: &Path, target: &Path, output: &Path, options: &MakeOptions) ->
     let target_data = std::fs::read(target).map_err(|e| Error::io("read the new file", target, e))?;
     let base_hash = format::blake2b_256(&base_data);
     let result_check = if options.xxh3_result_check {
-        ResultCheck::Xxh3_64(0)
+        ResultCheck::Xxh3_64(xxhash_rust::xxh3::xxh3_64(&target_data))
     } else {
-        ResultCheck::Blake2b256([0; 32])
-    }
-    .of(&target_data);
+        ResultCheck::Blake2b256(format::blake2b_256(&target_data))
+    };
 
     let target_size = target_data.len() as u64;
     let header_for = |encoder, payload: &[u8]| Header {
@@ -449,7 +448,10 @@ fn decode(
             ResultCheck::Blake2b256(_) => "BLAKE2b-256",
             ResultCheck::Xxh3_64(_) => "XXH3-64",
         };
-        return Err(Error::ResultMismatch { path: delta.into(), reason: format!("its {name} is not the one announced") });
+        return Err(Error::ResultMismatch {
+            path: delta.into(),
+            reason: format!("its {name} is not the one announced"),
+        });
     }
     Ok(temp)
 }
@@ -546,14 +548,15 @@ const HASH_INLINE_MAX: u64 = 1 << 20;
 
 /// The running check of a result, of the kind its header announces.
 enum Checker {
-    Blake2b256(blake2b_simd::State),
+    // Both boxed: the states are 224 and ~600 bytes.
+    Blake2b256(Box<blake2b_simd::State>),
     Xxh3_64(Box<xxhash_rust::xxh3::Xxh3>),
 }
 
 impl Checker {
     fn new(kind: ResultCheck) -> Self {
         match kind {
-            ResultCheck::Blake2b256(_) => Checker::Blake2b256(format::blake2b_256_state()),
+            ResultCheck::Blake2b256(_) => Checker::Blake2b256(Box::new(format::blake2b_256_state())),
             ResultCheck::Xxh3_64(_) => Checker::Xxh3_64(Box::default()),
         }
     }

@@ -19,7 +19,8 @@ use std::process::ExitCode;
 
 use millennium_delta::{Encoder, MakeOptions, Outcome};
 
-const USAGE: &str = "usage: millennium-delta make [--encoder zstd|bsdiff|unpacked] [--interleaved-diff] [--xxh3-check] BASE NEW DELTA
+const USAGE: &str =
+    "usage: millennium-delta make [--encoder zstd|bsdiff|unpacked] [--interleaved-diff] [--xxh3-check] BASE NEW DELTA
        millennium-delta apply [--max-size BYTES] BASE DELTA OUTPUT
        millennium-delta inspect DELTA";
 
