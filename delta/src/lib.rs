@@ -99,7 +99,8 @@ pub struct MakeOptions {
     pub max_ratio: f64,
     /// Lets the bsdiff encoder store its diff in the interleaved form (diff form 2, the `bsdiff` module), which is
     /// smaller and far cheaper to apply on moved code, when it is the smallest form. Off by default: appliers before
-    /// this version refuse it, and nothing yet tells the server which a client reads (README, "Interleaved diffs").
+    /// this version refuse it; the server sets it only for the delta it offers to updaters that say they read it
+    /// (`X-Millennium-Delta-Forms`, docs/protocol.md §9).
     pub interleaved_diff: bool,
     /// Writes container version 3, whose result check is XXH3-64 instead of BLAKE2b-256 (24 bytes smaller, and about
     /// 30 times cheaper to check). Off by default: appliers before this version refuse version 3 (README, "What the

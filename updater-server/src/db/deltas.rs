@@ -1,5 +1,5 @@
 //! Delta rows (migration 0007): which (new release, target, base release) pairs the delta job has looked at, and the
-//! stored deltas the update answers offer.
+//! stored deltas the update answers offer, each with its alternative in the newest delta forms (migration 0012).
 
 use super::backend::Row;
 use super::{Db, now};
@@ -181,7 +181,8 @@ impl Db {
         tx.query(
             "INSERT INTO deltas (to_release_id, target, from_release_id, status, from_blake2b, sha256, size, \
              blake2b_256, encoder, detail, created_at, alt_form, alt_sha256, alt_size, alt_blake2b_256) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (to_release_id, target, from_release_id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             ON CONFLICT (to_release_id, target, from_release_id) DO NOTHING",
         )
         .bind(to_release_id)
         .bind(target)

@@ -6,9 +6,11 @@
 //! For each (app, channel), the releases that are not yanked, newest first by SemVer precedence: from each of the
 //! `bases` (default 3) releases after the newest to the newest, for every target both have an artifact for (and whose
 //! artifacts differ), one [`millennium_delta::make`] (both encoders, the smaller kept; `NotWorthIt` above 60 % of
-//! the full artifact). Each pair is decided once: the outcome (`stored`, `not_worth_it`, `failed`) is recorded in
-//! the `deltas` table (migration 0007), and a stored delta is a blob of the artifact store, served by
-//! `/download/{app}/{version}/{target}/delta/{from}` ([`super::download::delta`]).
+//! the full artifact), then the same pair by the kept encoder with every delta form (interleaved diff, container
+//! version 3), kept as the pair's alternative for updaters that send `X-Millennium-Delta-Forms` when it is no larger.
+//! Each pair is decided once: the outcome (`stored`, `not_worth_it`, `failed`) is recorded in the `deltas` table
+//! (migrations 0007 and 0012), and a stored delta and its alternative are blobs of the artifact store, served by
+//! `/download/{app}/{version}/{target}/delta/{from}[.{form}]` ([`super::download::delta`]).
 //!
 //! # When, and where
 //!
