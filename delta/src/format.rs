@@ -1,20 +1,25 @@
-//! The container: a header of 80–100 bytes, then the encoder's payload.
+//! The container: a header of 56–100 bytes, then the encoder's payload.
 //!
-//! Version 2, written by this build:
+//! Version 2, written by default, and version 3, written on request ([`crate::MakeOptions::xxh3_result_check`]):
 //!
 //! ```text
 //! offset size
 //!      0    4  0x184D2A5E, little-endian: a zstd skippable frame, so zstd decoders step over the header
 //!      4    4  the skippable frame's length: the header's length - 8, little-endian
 //!      8    8  `MLNDELTA`
-//!     16    1  container version (2)
+//!     16    1  container version (2 or 3)
 //!     17    1  encoder id (1 zstd, 2 bsdiff40, 3 unpacked, 4 bsdiff)
 //!     18       varint base size, base BLAKE2b-256 (32 bytes),
-//!              varint result size, result BLAKE2b-256 (32 bytes),
+//!              varint result size, result check: version 2 BLAKE2b-256 (32 bytes), version 3 XXH3-64 (8 bytes, LE),
 //!              varint payload size                                  (varints: 7 bits a byte, low first)
 //!              payload
 //! ```
 //!
+//! Version 3 differs only in the result's check: XXH3-64, a non-cryptographic checksum like the XXH64 `zstd -d` checks,
+//! about 30 times cheaper than BLAKE2b. The header is written by the same server as the payload, so its check never
+//! protected against a forger (who writes a matching one); it catches accidents (a wrong base, a damaged delta, a
+//! decoder fault), for which 64 bits suffice. What the updater trusts is the result's signature and signed hash, which
+//! it checks on every result (README, "What the applier checks").
 //! Version 1 (read, never written) had a fixed 140-byte header: after byte 17, two zero bytes, then base, result and
 //! payload each as an 8-byte little-endian size and a BLAKE2b-256, the payload's hash checked before decoding.
 //! Version 2 drops that hash (32 bytes of every delta): it only told a damaged payload apart early, and a damaged
@@ -28,8 +33,9 @@ use std::path::Path;
 
 use crate::{Encoder, Error, Result};
 
-/// The container version this build writes; it also reads version 1.
-pub const VERSION: u8 = 2;
+/// The newest container version this build reads and writes (it writes version 2 unless asked for 3; it also reads
+/// version 1).
+pub const VERSION: u8 = 3;
 /// The longest header of any version: what a reader reads before it knows the actual length.
 pub const MAX_HEADER_LEN: usize = 140;
 
@@ -48,10 +54,38 @@ pub struct Header {
     pub base_blake2b_256: [u8; 32],
     /// The size of the file it produces.
     pub result_size: u64,
-    /// Its BLAKE2b-256.
-    pub result_blake2b_256: [u8; 32],
+    /// What the applier checks it by; also decides the container version.
+    pub result_check: ResultCheck,
     /// The size of the payload after the header.
     pub payload_size: u64,
+}
+
+/// How a delta's result is checked, and the container version that records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultCheck {
+    /// BLAKE2b-256 (container versions 1 and 2): also the hash signed release documents record.
+    Blake2b256([u8; 32]),
+    /// XXH3-64 with seed 0 (container version 3): a checksum against accidents, as `zstd`'s frames carry.
+    Xxh3_64(u64),
+}
+
+impl ResultCheck {
+    /// The container version that records it.
+    pub fn version(self) -> u8 {
+        match self {
+            ResultCheck::Blake2b256(_) => 2,
+            ResultCheck::Xxh3_64(_) => 3,
+        }
+    }
+}
+
+impl std::fmt::Display for ResultCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResultCheck::Blake2b256(hash) => write!(f, "blake2b-256 {}", hex::encode(hash)),
+            ResultCheck::Xxh3_64(hash) => write!(f, "xxh3-64 {hash:016x}"),
+        }
+    }
 }
 
 /// A header as read, with what depends on its version.
@@ -85,18 +119,21 @@ fn take_varint(b: &[u8], at: &mut usize) -> Option<u64> {
 }
 
 impl Header {
-    /// The header's bytes (version 2).
+    /// The header's bytes: version 2 or 3, as [`Header::result_check`] says.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut b = Vec::with_capacity(MAX_HEADER_LEN);
         b.extend_from_slice(&SKIPPABLE_MAGIC.to_le_bytes());
         b.extend_from_slice(&[0; 4]);
         b.extend_from_slice(MAGIC);
-        b.push(VERSION);
+        b.push(self.result_check.version());
         b.push(self.encoder.id());
         push_varint(&mut b, self.base_size);
         b.extend_from_slice(&self.base_blake2b_256);
         push_varint(&mut b, self.result_size);
-        b.extend_from_slice(&self.result_blake2b_256);
+        match self.result_check {
+            ResultCheck::Blake2b256(hash) => b.extend_from_slice(&hash),
+            ResultCheck::Xxh3_64(hash) => b.extend_from_slice(&hash.to_le_bytes()),
+        }
         push_varint(&mut b, self.payload_size);
         let frame = (b.len() - 8) as u32;
         b[4..8].copy_from_slice(&frame.to_le_bytes());
@@ -163,11 +200,11 @@ impl Header {
                 };
                 let ((base_size, base_blake2b_256), (result_size, result_blake2b_256), (payload_size, payload_hash)) =
                     (field(0), field(1), field(2));
-                let header =
-                    Header { encoder, base_size, base_blake2b_256, result_size, result_blake2b_256, payload_size };
+                let result_check = ResultCheck::Blake2b256(result_blake2b_256);
+                let header = Header { encoder, base_size, base_blake2b_256, result_size, result_check, payload_size };
                 Ok(Parsed { header, len: V1_LEN, payload_blake2b_256: Some(payload_hash) })
             }
-            2 => {
+            version @ (2 | 3) => {
                 let len = frame + 8;
                 if !(18..=MAX_HEADER_LEN).contains(&len) {
                     return Err(corrupt("the header's length is not its version's"));
@@ -188,9 +225,15 @@ impl Header {
                     let base_size = take_varint(b, &mut at)?;
                     let base_blake2b_256 = hash(&mut at)?;
                     let result_size = take_varint(b, &mut at)?;
-                    let result_blake2b_256 = hash(&mut at)?;
+                    let result_check = if version == 2 {
+                        ResultCheck::Blake2b256(hash(&mut at)?)
+                    } else {
+                        let bytes = b.get(at..at + 8)?;
+                        at += 8;
+                        ResultCheck::Xxh3_64(u64::from_le_bytes(bytes.try_into().ok()?))
+                    };
                     let payload_size = take_varint(b, &mut at)?;
-                    Some(Header { encoder, base_size, base_blake2b_256, result_size, result_blake2b_256, payload_size })
+                    Some(Header { encoder, base_size, base_blake2b_256, result_size, result_check, payload_size })
                 })();
                 match fields {
                     Some(header) if at == len => Ok(Parsed { header, len, payload_blake2b_256: None }),

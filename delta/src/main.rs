@@ -2,11 +2,12 @@
 //! and the updater call the library).
 //!
 //! ```text
-//! millennium-delta make [--encoder zstd|bsdiff|unpacked] [--interleaved-diff] BASE NEW DELTA
+//! millennium-delta make [--encoder zstd|bsdiff|unpacked] [--interleaved-diff] [--xxh3-check] BASE NEW DELTA
 //!                                                                 stdout: `kept ENCODER SIZE` or `not-worth-it`,
 //!                                                                 then one `tried ENCODER SIZE|skipped` line each
 //!                                                                 (`--interleaved-diff`: `MakeOptions::interleaved_diff`,
-//!                                                                 deltas that appliers before it refuse)
+//!                                                                 `--xxh3-check`: `MakeOptions::xxh3_result_check`,
+//!                                                                 deltas that appliers before them refuse)
 //! millennium-delta apply [--max-size BYTES] BASE DELTA OUTPUT     default cap: the size the delta announces
 //! millennium-delta inspect DELTA                                  the header, one `key value` a line
 //! ```
@@ -18,7 +19,8 @@ use std::process::ExitCode;
 
 use millennium_delta::{Encoder, MakeOptions, Outcome};
 
-const USAGE: &str = "usage: millennium-delta make [--encoder zstd|bsdiff|unpacked] [--interleaved-diff] BASE NEW DELTA
+const USAGE: &str =
+    "usage: millennium-delta make [--encoder zstd|bsdiff|unpacked] [--interleaved-diff] [--xxh3-check] BASE NEW DELTA
        millennium-delta apply [--max-size BYTES] BASE DELTA OUTPUT
        millennium-delta inspect DELTA";
 
@@ -71,6 +73,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
     let mut encoders = Encoder::ALL.to_vec();
     let mut max_size = None;
     let mut interleaved_diff = false;
+    let mut xxh3_result_check = false;
     let mut iter = rest.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
@@ -83,6 +86,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 encoders = vec![encoder];
             }
             "--interleaved-diff" => interleaved_diff = true,
+            "--xxh3-check" => xxh3_result_check = true,
             "--max-size" => {
                 let value = iter.next().ok_or_else(|| Failure::Usage("`--max-size` needs a value".into()))?;
                 max_size = Some(value.parse::<u64>().map_err(|_| Failure::Usage(format!("`{value}` is not a size")))?);
@@ -93,7 +97,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
     }
     match (command.as_str(), positional.as_slice()) {
         ("make", [base, new, delta]) => {
-            let options = MakeOptions { encoders, interleaved_diff, ..MakeOptions::default() };
+            let options = MakeOptions { encoders, interleaved_diff, xxh3_result_check, ..MakeOptions::default() };
             let attempts = match millennium_delta::make(base, new, delta, &options)? {
                 Outcome::Kept(made) => {
                     out!("kept {} {}", made.header.encoder, made.size);
@@ -122,11 +126,12 @@ fn run(args: &[String]) -> Result<(), Failure> {
         }
         ("inspect", [delta]) => {
             let h = millennium_delta::inspect(delta)?;
+            out!("version {}", h.result_check.version());
             out!("encoder {}", h.encoder);
             out!("base_size {}", h.base_size);
             out!("base_blake2b_256 {}", hex::encode(h.base_blake2b_256));
             out!("result_size {}", h.result_size);
-            out!("result_blake2b_256 {}", hex::encode(h.result_blake2b_256));
+            out!("result_check {}", h.result_check);
             out!("payload_size {}", h.payload_size);
             Ok(())
         }

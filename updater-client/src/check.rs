@@ -13,7 +13,7 @@
 //!   downloaded.
 
 use futures_util::StreamExt;
-use millennium_update_protocol::delta::{Blake2b256, DeltaOffer, INSTALLED_HEADER};
+use millennium_update_protocol::delta::{Blake2b256, DELTA_FORMS_HEADER, DeltaForms, DeltaOffer, INSTALLED_HEADER};
 use millennium_update_protocol::limits::MAX_DOCUMENT_LEN;
 use millennium_update_protocol::tauri::{Artifact, NO_UPDATE_STATUS, ReleaseInfo, TauriResponse, offers_update};
 use millennium_update_protocol::webview::WebviewVersion;
@@ -123,6 +123,12 @@ async fn ask(inner: &Inner, url: &url::Url, installed: Option<&Blake2b256>) -> R
         && let Ok(value) = reqwest::header::HeaderValue::from_str(&hash.to_header())
     {
         headers.insert(INSTALLED_HEADER, value);
+        // The delta forms this build reads beyond the first ones, so that the server may offer a cheaper delta.
+        if let Some(forms) = DeltaForms::ALL.to_header()
+            && let Ok(value) = reqwest::header::HeaderValue::from_str(&forms)
+        {
+            headers.insert(DELTA_FORMS_HEADER, value);
+        }
     }
     let response = get_json_with(inner, url, headers).await?;
     if response.status().as_u16() == NO_UPDATE_STATUS {

@@ -188,16 +188,18 @@ pub(crate) async fn deltas(inner: &Inner, base: &url::Url, vouched: &Vouched) ->
     let listed = async {
         let index = join(base, &delta::index_segments(&version, &target).each_ref().map(String::as_str))?;
         let body = crate::check::fetch_document(inner, &index).await?;
-        // Each delta is the file beside the index, named by its base's hash.
-        let url_of = |from: &delta::Blake2b256| {
-            let url = index.join(&from.to_hex()).map_err(|source| millennium_update_protocol::Error::InvalidUrl {
+        // Each delta is the file beside the index, named by its base's hash (and an alternative's form).
+        let url_of = |from: &delta::Blake2b256, form: Option<delta::DeltaForm>| {
+            let name = delta::delta_file_name(from, form);
+            let url = index.join(&name).map_err(|source| millennium_update_protocol::Error::InvalidUrl {
                 field: "deltas[].from".into(),
-                value: from.to_hex(),
+                value: name,
                 source,
             })?;
             ArtifactUrl::parse(url.as_str())
         };
-        delta::parse_index(&body, &url_of).map_err(untrusted)
+        let offers = delta::parse_index(&body, &url_of).map_err(untrusted)?;
+        Ok(offers.iter().map(|offer| offer.for_forms(delta::DeltaForms::ALL)).collect())
     };
     listed.await.unwrap_or_else(|e: Error| {
         tracing::debug!(error = %crate::Report::new(&e), "no deltas index: the full artifact will be downloaded");

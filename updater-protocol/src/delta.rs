@@ -22,6 +22,24 @@
 //! [`parse_index`]), listing every stored delta to that artifact, and each delta is the file beside it named by its
 //! `from`: `B/deltas/<version>/<target>/<from>`. The index is unsigned for the same reason the list is:
 //! the signed release document already fixes the result's size, hash and signature, and caps the download.
+//!
+//! # Delta forms
+//!
+//! Delta containers gain forms that older appliers refuse (`millennium-delta`'s interleaved bsdiff diff and its
+//! container version 3). A client names the forms it reads beyond the first ones in a second header, sent with
+//! `X-Millennium-Installed`:
+//!
+//! ```text
+//! X-Millennium-Delta-Forms: bsdiff-interleaved, result-xxh3
+//! ```
+//!
+//! ([`DELTA_FORMS_HEADER`], [`DeltaForms`]; tokens separated by commas, unknown ones ignored). Forms are cumulative, in
+//! the order of [`DeltaForm::ALL`]: a client that reads one reads every form before it. Every delta offered without
+//! the header is one every Millennium client reads. Where the server also keeps the delta made with every form it
+//! knows (smaller, and cheaper to apply), it offers that one instead to a client whose header names the newest of
+//! them; in a deltas index the entry lists it under `alternatives`
+//! (`[{"form":"result-xxh3","size":…,"blake2b_256":…}]`, its file beside the index named `<from>.<form>`), a field
+//! older clients ignore.
 
 use serde_json::{Map, Value};
 
@@ -40,8 +58,97 @@ pub const MAX_INSTALLED_LEN: usize = PREFIX.len() + 64;
 /// Most deltas one answer lists.
 pub const MAX_DELTAS: usize = 8;
 
+/// Longest delta form token read in a deltas index.
+const MAX_FORM_LEN: usize = 32;
+
+/// Most alternatives one deltas index entry lists.
+pub const MAX_ALTERNATIVES: usize = 4;
+
 /// Longest `encoder` name accepted, in bytes.
 pub const MAX_ENCODER_LEN: usize = 16;
+
+/// The request header naming the delta forms a client reads beyond those every client reads ([`DeltaForms`]).
+pub const DELTA_FORMS_HEADER: &str = "X-Millennium-Delta-Forms";
+
+/// Longest [`DELTA_FORMS_HEADER`] value read, in bytes; a longer one counts as no header.
+pub const MAX_DELTA_FORMS_LEN: usize = 256;
+
+/// A delta form that not every client reads (see the module's "Delta forms").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum DeltaForm {
+    /// `millennium-delta`'s bsdiff payload with its diff in the interleaved form (diff form 2): runs and values in
+    /// one stream, smaller and several times cheaper to apply on moved code. Read by Millennium updaters since
+    /// 2026-12-06; the ones before refuse it ("unknown diff form").
+    BsdiffInterleaved,
+    /// `millennium-delta`'s container version 3: the result checked by XXH3-64 instead of BLAKE2b-256 (the updater
+    /// checks the result's signature and signed hash anyway). Read by Millennium updaters since 2026-12-06.
+    ResultXxh3,
+}
+
+impl DeltaForm {
+    /// Every form, oldest first: a client that reads one reads every one before it.
+    pub const ALL: [DeltaForm; 2] = [DeltaForm::BsdiffInterleaved, DeltaForm::ResultXxh3];
+
+    /// The newest form: what a delta made with every form is labelled by.
+    pub const NEWEST: DeltaForm = DeltaForm::ResultXxh3;
+
+    /// The header token, also the suffix of its delta files' names: `bsdiff-interleaved`, `result-xxh3`.
+    pub fn token(self) -> &'static str {
+        match self {
+            DeltaForm::BsdiffInterleaved => "bsdiff-interleaved",
+            DeltaForm::ResultXxh3 => "result-xxh3",
+        }
+    }
+
+    fn bit(self) -> u8 {
+        match self {
+            DeltaForm::BsdiffInterleaved => 1,
+            DeltaForm::ResultXxh3 => 2,
+        }
+    }
+
+    /// The form named `token`, `None` for a token this build does not know.
+    pub fn from_token(token: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|form| form.token() == token)
+    }
+}
+
+/// The delta forms a client reads beyond those every client reads: the value of [`DELTA_FORMS_HEADER`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DeltaForms(u8);
+
+impl DeltaForms {
+    /// None beyond the first forms: a client without the header.
+    pub const NONE: DeltaForms = DeltaForms(0);
+    /// Every form this build knows: what an updater built with it reads.
+    pub const ALL: DeltaForms = DeltaForms(3);
+
+    /// Whether `form` is among them.
+    pub fn reads(self, form: DeltaForm) -> bool {
+        self.0 & form.bit() != 0
+    }
+
+    /// Parses a header value: comma-separated tokens, blanks around them allowed, unknown tokens ignored (a newer
+    /// client's); a value longer than [`MAX_DELTA_FORMS_LEN`] reads as none. Never fails: an update check does not
+    /// fail over this header.
+    pub fn parse_header(text: &str) -> Self {
+        let mut forms = Self::NONE;
+        if text.len() <= MAX_DELTA_FORMS_LEN {
+            for form in text.split(',').filter_map(|token| DeltaForm::from_token(token.trim())) {
+                forms.0 |= form.bit();
+            }
+        }
+        forms
+    }
+
+    /// The header value naming them; `None` when there is none to name (then no header is sent).
+    pub fn to_header(self) -> Option<String> {
+        let tokens: Vec<&str> =
+            DeltaForm::ALL.into_iter().filter(|form| self.reads(*form)).map(DeltaForm::token).collect();
+        (!tokens.is_empty()).then(|| tokens.join(", "))
+    }
+}
 
 /// A BLAKE2b-256 hash: 32 bytes, written as 64 lowercase hex digits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -104,6 +211,22 @@ pub struct DeltaOffer {
     pub blake2b_256: Blake2b256,
     /// The encoder that made it (`bsdiff`, `zstd`): informative, the container names it too.
     pub encoder: String,
+    /// The same delta in newer forms, for clients that read them (only in a deltas index; a dynamic answer offers
+    /// the one delta the request's [`DELTA_FORMS_HEADER`] allows).
+    pub alternatives: Vec<DeltaAlternative>,
+}
+
+/// A delta from the same base to the same result in a [`DeltaForm`] that not every client reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeltaAlternative {
+    /// Its form.
+    pub form: DeltaForm,
+    /// Where to download it (in a deltas index: the file beside it named `<from>.<form>`).
+    pub url: ArtifactUrl,
+    /// Its size in bytes.
+    pub size: u64,
+    /// BLAKE2b-256 of the delta file.
+    pub blake2b_256: Blake2b256,
 }
 
 impl DeltaOffer {
@@ -114,7 +237,34 @@ impl DeltaOffer {
         out.insert("size".into(), Value::from(self.size));
         out.insert("blake2b_256".into(), Value::String(self.blake2b_256.to_hex()));
         out.insert("encoder".into(), Value::String(self.encoder.clone()));
+        if !self.alternatives.is_empty() {
+            let alternatives = self
+                .alternatives
+                .iter()
+                .map(|alternative| {
+                    let mut entry = Map::new();
+                    entry.insert("form".into(), Value::String(alternative.form.token().into()));
+                    entry.insert("size".into(), Value::from(alternative.size));
+                    entry.insert("blake2b_256".into(), Value::String(alternative.blake2b_256.to_hex()));
+                    Value::Object(entry)
+                })
+                .collect();
+            out.insert("alternatives".into(), Value::Array(alternatives));
+        }
         Value::Object(out)
+    }
+
+    /// The delta to download for a client that reads `forms`: the last alternative in a form it reads, else this one
+    /// (without alternatives either way).
+    pub fn for_forms(&self, forms: DeltaForms) -> DeltaOffer {
+        let alternative = self.alternatives.iter().rev().find(|alternative| forms.reads(alternative.form));
+        let mut chosen = DeltaOffer { alternatives: Vec::new(), ..self.clone() };
+        if let Some(alternative) = alternative {
+            chosen.url = alternative.url.clone();
+            chosen.size = alternative.size;
+            chosen.blake2b_256 = alternative.blake2b_256;
+        }
+        chosen
     }
 
     /// Checks a delta before it goes into an answer (the same rules the parser applies).
@@ -133,20 +283,54 @@ impl DeltaOffer {
         };
         let from = Blake2b256::parse_hex(&required(&mut obj, "from", 64)?, &obj.path("from"))?;
         let url = match url_rule {
-            Some(rule) => rule(&from)?,
+            Some(rule) => rule(&from, None)?,
             None => ArtifactUrl::parse_at(&required(&mut obj, "url", crate::limits::MAX_URL_LEN)?, &obj.path("url"))?,
         };
-        let size = match obj.take("size") {
-            Some(Value::Number(n)) => {
-                n.as_u64().ok_or_else(|| Error::WrongType { field: obj.path("size"), expected: "a byte count" })?
-            }
-            Some(_) => return Err(Error::WrongType { field: obj.path("size"), expected: "a byte count" }),
-            None => return Err(Error::MissingField { field: obj.path("size") }),
-        };
+        let size = take_size(&mut obj)?;
         let blake2b_256 = Blake2b256::parse_hex(&required(&mut obj, "blake2b_256", 64)?, &obj.path("blake2b_256"))?;
         let encoder = required(&mut obj, "encoder", MAX_ENCODER_LEN)?;
         check_encoder(&encoder, &obj.path("encoder"))?;
-        Ok(Self { from, url, size, blake2b_256, encoder })
+        let alternatives = match (url_rule, obj.take("alternatives")) {
+            (Some(rule), Some(Value::Array(items))) => {
+                let field = obj.path("alternatives");
+                if items.len() > MAX_ALTERNATIVES {
+                    return Err(Error::TooManyItems { field, max: MAX_ALTERNATIVES });
+                }
+                let mut alternatives = Vec::new();
+                for (i, item) in items.into_iter().enumerate() {
+                    let at = format!("{field}[{i}]");
+                    let Value::Object(item) = item else {
+                        return Err(Error::WrongType { field: at, expected: "an object" });
+                    };
+                    let mut item = crate::tauri::Fields::new(item, format!("{at}."));
+                    let token = required(&mut item, "form", MAX_FORM_LEN)?;
+                    let size = take_size(&mut item)?;
+                    let blake2b_256 =
+                        Blake2b256::parse_hex(&required(&mut item, "blake2b_256", 64)?, &item.path("blake2b_256"))?;
+                    // A form this build does not read is a newer server's: skipped, like an unknown header token.
+                    if let Some(form) = DeltaForm::from_token(&token) {
+                        alternatives.push(DeltaAlternative { form, url: rule(&from, Some(form))?, size, blake2b_256 });
+                    }
+                }
+                alternatives
+            }
+            (Some(_), Some(_)) => {
+                return Err(Error::WrongType { field: obj.path("alternatives"), expected: "a list of deltas" });
+            }
+            // A dynamic answer offers one delta, already chosen for the request: alternatives there are ignored.
+            _ => Vec::new(),
+        };
+        Ok(Self { from, url, size, blake2b_256, encoder, alternatives })
+    }
+}
+
+fn take_size(obj: &mut crate::tauri::Fields) -> Result<u64> {
+    match obj.take("size") {
+        Some(Value::Number(n)) => {
+            n.as_u64().ok_or_else(|| Error::WrongType { field: obj.path("size"), expected: "a byte count" })
+        }
+        Some(_) => Err(Error::WrongType { field: obj.path("size"), expected: "a byte count" }),
+        None => Err(Error::MissingField { field: obj.path("size") }),
     }
 }
 
@@ -191,8 +375,26 @@ pub fn index_segments(version: &str, target: &str) -> [String; 4] {
     ["deltas".into(), version.into(), target.into(), "index.json".into()]
 }
 
-/// How a deltas index entry's URL is made from its `from`.
-pub type UrlRule<'a> = &'a dyn Fn(&Blake2b256) -> Result<ArtifactUrl>;
+/// How a deltas index entry's URL is made from its `from` and, for an alternative, its form: the file beside the
+/// index named [`delta_file_name`].
+pub type UrlRule<'a> = &'a dyn Fn(&Blake2b256, Option<DeltaForm>) -> Result<ArtifactUrl>;
+
+/// The name of a delta's file beside its deltas index: `<from>`, or `<from>.<form>` for an alternative.
+pub fn delta_file_name(from: &Blake2b256, form: Option<DeltaForm>) -> String {
+    match form {
+        None => from.to_hex(),
+        Some(form) => format!("{from}.{}", form.token()),
+    }
+}
+
+/// Reads a delta file name ([`delta_file_name`]): the base, and the form of an alternative. `None` for anything else.
+pub fn parse_delta_file_name(name: &str) -> Option<(Blake2b256, Option<DeltaForm>)> {
+    let (hex, form) = match name.split_once('.') {
+        Some((hex, token)) => (hex, Some(DeltaForm::from_token(token)?)),
+        None => (name, None),
+    };
+    Some((Blake2b256::parse_hex(hex, "from").ok()?, form))
+}
 
 /// Parses a deltas index (`{"deltas":[{"from","size","blake2b_256","encoder"}, …]}`, at most [`MAX_DELTAS`]), each
 /// entry's URL made by `url_of` from its `from` (the tree's rule, beside the index, so that a static mirror of the tree
@@ -271,11 +473,57 @@ mod tests {
             size,
             blake2b_256: Blake2b256([7; 32]),
             encoder: "bsdiff".into(),
+            alternatives: Vec::new(),
         }
     }
 
-    fn rule(from: &Blake2b256) -> Result<ArtifactUrl> {
-        ArtifactUrl::parse(&format!("https://mirror.example/m/demo/deltas/2.0.0/linux-x86_64/{from}"))
+    fn rule(from: &Blake2b256, form: Option<DeltaForm>) -> Result<ArtifactUrl> {
+        let name = delta_file_name(from, form);
+        ArtifactUrl::parse(&format!("https://mirror.example/m/demo/deltas/2.0.0/linux-x86_64/{name}"))
+    }
+
+    #[test]
+    fn the_delta_forms_header_round_trips_and_ignores_what_it_does_not_know() {
+        assert_eq!(DeltaForms::ALL.to_header().as_deref(), Some("bsdiff-interleaved, result-xxh3"));
+        assert_eq!(DeltaForms::NONE.to_header(), None);
+        assert_eq!(DeltaForms::parse_header("bsdiff-interleaved, result-xxh3"), DeltaForms::ALL);
+        assert_eq!(DeltaForms::parse_header(" zstd-dict ,result-xxh3 , x,bsdiff-interleaved"), DeltaForms::ALL);
+        let one = DeltaForms::parse_header("bsdiff-interleaved");
+        assert!(one.reads(DeltaForm::BsdiffInterleaved) && !one.reads(DeltaForm::ResultXxh3));
+        for none in ["", "bsdiff", "bsdiff-interleaved2", &format!("result-xxh3,{}", "x".repeat(300))] {
+            assert_eq!(DeltaForms::parse_header(none), DeltaForms::NONE, "{none:?}");
+        }
+    }
+
+    #[test]
+    fn an_alternative_is_chosen_only_for_a_client_that_reads_its_form() {
+        let mut with = offer(HASH, 3_909);
+        let from = with.from;
+        with.alternatives.push(DeltaAlternative {
+            form: DeltaForm::BsdiffInterleaved,
+            url: rule(&from, Some(DeltaForm::BsdiffInterleaved)).unwrap(),
+            size: 3_828,
+            blake2b_256: Blake2b256([9; 32]),
+        });
+        let index = write_index(std::slice::from_ref(&with)).unwrap();
+        assert!(index.contains(r#""alternatives":[{"blake2b_256""#), "{index}");
+        let parsed = parse_index(index.as_bytes(), &rule).unwrap();
+        assert_eq!(parsed, [with.clone()]);
+        let old = parsed[0].for_forms(DeltaForms::NONE);
+        assert_eq!((old.size, old.url.as_str().ends_with(HASH)), (3_909, true));
+        assert!(old.alternatives.is_empty());
+        let new = parsed[0].for_forms(DeltaForms::ALL);
+        assert_eq!((new.size, new.blake2b_256), (3_828, Blake2b256([9; 32])));
+        assert!(new.url.as_str().ends_with(&format!("{HASH}.bsdiff-interleaved")), "{}", new.url.as_str());
+        assert_eq!(
+            parse_delta_file_name(&format!("{HASH}.bsdiff-interleaved")),
+            Some((from, Some(DeltaForm::BsdiffInterleaved)))
+        );
+        assert_eq!(parse_delta_file_name(HASH), Some((from, None)));
+        assert_eq!(parse_delta_file_name(&format!("{HASH}.zstd-dict")), None);
+        // A newer server's form is skipped, not refused.
+        let newer = index.replace("bsdiff-interleaved", "zstd-dict");
+        assert_eq!(parse_index(newer.as_bytes(), &rule).unwrap(), [offer(HASH, 3_909)]);
     }
 
     #[test]

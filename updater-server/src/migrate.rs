@@ -102,6 +102,9 @@ pub async fn migrate(from: &StorageConfig, to: &StorageConfig) -> Result<Migrate
         if let (Some(sha256), Some(size)) = (&delta.sha256, delta.size) {
             sizes.insert(sha256.clone(), size);
         }
+        if let Some(alternative) = &delta.alternative {
+            sizes.insert(alternative.sha256.clone(), alternative.size);
+        }
     }
     let same_store = from.blobs == to.blobs;
     let mut copied = 0u64;

@@ -20,7 +20,7 @@ pub fn wrap(encoder: millennium_delta::Encoder, base: &Path, result: &Path, payl
         base_size: base.len() as u64,
         base_blake2b_256: blake2b_256(&base),
         result_size: result.len() as u64,
-        result_blake2b_256: blake2b_256(&result),
+        result_check: millennium_delta::ResultCheck::Blake2b256(blake2b_256(&result)),
         payload_size: payload.len() as u64,
     };
     let mut out = header.to_bytes();

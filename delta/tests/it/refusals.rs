@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use millennium_delta::{Error, MakeOptions, apply, inspect, make};
+use millennium_delta::{Error, MakeOptions, ResultCheck, apply, inspect, make};
 
 use crate::fixtures::{Builds, builds, edit_header, listing};
 
@@ -118,12 +118,29 @@ fn a_header_that_understates_the_result_size_stops_the_decoder_at_that_size() {
 }
 
 #[test]
-fn a_result_whose_hash_is_not_the_announced_one_is_refused() {
+fn a_result_whose_check_is_not_the_announced_one_is_refused_in_both_container_versions() {
     let b = builds();
     let (bytes, full) = delta(&b);
-    let bytes = edit_header(&bytes, |h| h.result_blake2b_256[0] ^= 1);
+    let bytes = edit_header(&bytes, |h| match &mut h.result_check {
+        ResultCheck::Blake2b256(hash) => hash[0] ^= 1,
+        ResultCheck::Xxh3_64(_) => panic!("a default delta is version 2"),
+    });
     let error = refused(&b.v1, &bytes, full);
     assert_eq!(error.code(), "result_mismatch", "{error}");
+    assert!(error.to_string().contains("BLAKE2b-256"), "{error}");
+
+    let path = b.path("xxh3.delta");
+    make(&b.v1, &b.asset, &path, &MakeOptions { xxh3_result_check: true, ..MakeOptions::default() }).unwrap();
+    let bytes = edit_header(&std::fs::read(&path).unwrap(), |h| match &mut h.result_check {
+        ResultCheck::Xxh3_64(hash) => *hash ^= 1,
+        ResultCheck::Blake2b256(_) => panic!("`xxh3_result_check` writes version 3"),
+    });
+    let error = refused(&b.v1, &bytes, full);
+    assert_eq!(error.code(), "result_mismatch", "{error}");
+    assert!(error.to_string().contains("XXH3-64"), "{error}");
+    // The wrong base is still named as the cause: its BLAKE2b-256 is in the header of both versions.
+    let error = refused(&b.function, &std::fs::read(&path).unwrap(), full);
+    assert_eq!(error.code(), "wrong_base", "{error}");
 }
 
 #[test]
@@ -140,8 +157,12 @@ fn a_delta_of_an_unknown_version_or_encoder_is_refused() {
     let b = builds();
     let (bytes, full) = delta(&b);
     let mut version = bytes.clone();
-    version[16] = 3;
+    version[16] = millennium_delta::VERSION + 1;
     assert_eq!(refused(&b.v1, &version, full).code(), "unsupported_version");
+    // A version-2 header relabelled 3: its fields do not fill the length version 3 reads (8 bytes of check, not 32).
+    let mut relabelled = bytes.clone();
+    relabelled[16] = 3;
+    assert_eq!(refused(&b.v1, &relabelled, full).code(), "corrupt");
     let mut encoder = bytes.clone();
     encoder[17] = 9;
     assert_eq!(refused(&b.v1, &encoder, full).code(), "unknown_encoder");

@@ -2,7 +2,7 @@
 
 #![allow(clippy::unwrap_used, reason = "a test states its expectations with unwrap; helpers here are not #[test]")]
 
-use millennium_delta::{Encoder, MakeOptions, Outcome, apply, inspect, make};
+use millennium_delta::{Encoder, MakeOptions, Outcome, ResultCheck, apply, inspect, make};
 
 use crate::fixtures::builds;
 
@@ -131,4 +131,23 @@ fn the_command_line_makes_inspects_and_applies_a_delta() {
 
     let usage = std::process::Command::new(bin).arg("apply").output().unwrap();
     assert_eq!(usage.status.code(), Some(2));
+}
+
+#[test]
+fn container_version_3_checks_the_result_by_xxh3_is_24_bytes_smaller_and_round_trips_with_every_encoder() {
+    let b = builds();
+    let full = std::fs::read(&b.function).unwrap();
+    for encoder in [Encoder::Zstd, Encoder::Bsdiff] {
+        let (v2, v3) = (b.path(&format!("{encoder}-v2.delta")), b.path(&format!("{encoder}-v3.delta")));
+        let first = make(&b.v1, &b.function, &v2, &only(encoder)).unwrap().kept().unwrap();
+        let options = MakeOptions { xxh3_result_check: true, ..only(encoder) };
+        let made = make(&b.v1, &b.function, &v3, &options).unwrap().kept().unwrap();
+        assert_eq!(made.header.result_check, ResultCheck::Xxh3_64(xxhash_rust::xxh3::xxh3_64(&full)));
+        assert_eq!((first.header.result_check.version(), made.header.result_check.version()), (2, 3));
+        assert_eq!(made.size + 24, first.size, "{encoder}: 8 bytes of XXH3 instead of 32 of BLAKE2b");
+        assert_eq!(inspect(&v3).unwrap(), made.header);
+        let out = b.path(&format!("{encoder}-v3.out"));
+        assert_eq!(apply(&b.v1, &v3, &out, full.len() as u64).unwrap().header, made.header);
+        assert_eq!(std::fs::read(&out).unwrap(), full, "{encoder}");
+    }
 }

@@ -223,17 +223,20 @@ async fn a_corrupt_delta_blob_falls_back_to_the_full_download() {
     w.publish("1.0.0", &target, &v1).await;
     w.publish("2.0.0", &target, &v2).await;
     w.wait_for_deltas(1).await;
-    // Damage the stored delta: the blob that is no artifact.
+    // Damage the stored deltas (the first and the one in the newest forms): the blobs that are no artifact.
     let blobs = w.server.data_dir().join("blobs").join("sha256");
-    let delta = std::fs::read_dir(&blobs)
+    let deltas: Vec<_> = std::fs::read_dir(&blobs)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.is_file() && std::fs::read(p).is_ok_and(|data| data != v1 && data != v2))
-        .expect("the delta blob");
-    let mut bytes = std::fs::read(&delta).unwrap();
-    let middle = bytes.len() / 2;
-    bytes[middle] ^= 0x55;
-    std::fs::write(&delta, bytes).unwrap();
+        .filter(|p| p.is_file() && std::fs::read(p).is_ok_and(|data| data != v1 && data != v2))
+        .collect();
+    assert_eq!(deltas.len(), 2, "the delta blobs: {deltas:?}");
+    for delta in deltas {
+        let mut bytes = std::fs::read(&delta).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x55;
+        std::fs::write(&delta, bytes).unwrap();
+    }
 
     let exe = w.install(&v1);
     let (delta_size, transfers, _) = update(&w.updater(&exe, None)).await;
@@ -303,4 +306,92 @@ async fn the_secure_check_downloads_the_full_artifact_when_no_delta_fits_the_ins
     assert_eq!(transfers, [Transfer::Full]);
     assert_eq!(std::fs::read(&exe).unwrap(), v2);
     assert_eq!((w.downloads("delta").await, w.downloads("full").await), (0, 1));
+}
+
+/// The dynamic answer for `installed` with the given request headers (`X-Millennium-Installed` naming `installed`).
+async fn dynamic_deltas(w: &World, installed: &[u8], forms: Option<&str>) -> serde_json::Value {
+    let check_url = format!("{}/{APP}/linux/{}/1.0.0", w.server.url, std::env::consts::ARCH);
+    let hash = millennium_update_protocol::metadata::blake2b_256_hex(installed);
+    let mut request =
+        reqwest::Client::new().get(&check_url).header("X-Millennium-Installed", format!("blake2b-256:{hash}"));
+    if let Some(forms) = forms {
+        request = request.header("X-Millennium-Delta-Forms", forms);
+    }
+    let answer: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+    answer["deltas"][0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_reads_every_delta_form_gets_the_newest_delta_and_one_that_does_not_gets_the_first() {
+    let w = World::new().await;
+    let (v1, v2) = (std::fs::read(&w.builds.v1).unwrap(), std::fs::read(&w.builds.function).unwrap());
+    let target = format!("linux-{}", std::env::consts::ARCH);
+    w.publish("1.0.0", &target, &v1).await;
+    w.publish("2.0.0", &target, &v2).await;
+    w.wait_for_deltas(1).await;
+
+    // A client that does not name the forms (every Millennium updater before them) is offered the delta `make` writes
+    // by default, which those updaters read; one that names the newest, the delta made with every form (interleaved
+    // diff, container version 3), smaller on this code change. One that names an older form only gets the first.
+    let first = dynamic_deltas(&w, &v1, None).await;
+    let unknown = dynamic_deltas(&w, &v1, Some("zstd-dict")).await;
+    let older = dynamic_deltas(&w, &v1, Some("bsdiff-interleaved")).await;
+    let interleaved = dynamic_deltas(&w, &v1, Some("bsdiff-interleaved, result-xxh3")).await;
+    assert_eq!(unknown, first, "a form the server does not keep changes nothing");
+    assert_eq!(older, first, "the newest delta uses every form");
+    assert!(first.get("alternatives").is_none(), "{first}");
+    assert!(interleaved["url"].as_str().unwrap().ends_with(".result-xxh3"), "{interleaved}");
+    assert!(interleaved["size"].as_u64().unwrap() + 24 < first["size"].as_u64().unwrap(), "{interleaved} vs {first}");
+    let download = |url: &serde_json::Value| {
+        let url = url.as_str().unwrap().to_owned();
+        async move { reqwest::get(url).await.unwrap().bytes().await.unwrap().to_vec() }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (base, new) = (dir.path().join("v1"), dir.path().join("v2"));
+    std::fs::write(&base, &v1).unwrap();
+    std::fs::write(&new, &v2).unwrap();
+    let expected = dir.path().join("first");
+    millennium_delta::make(&base, &new, &expected, &millennium_delta::MakeOptions::default()).unwrap();
+    assert_eq!(download(&first["url"]).await, std::fs::read(&expected).unwrap(), "the first delta is the default one");
+    let served = dir.path().join("served");
+    std::fs::write(&served, download(&interleaved["url"]).await).unwrap();
+    let applied = millennium_delta::apply(&base, &served, &dir.path().join("out"), v2.len() as u64).unwrap();
+    assert_eq!(applied.header.result_check.version(), 3);
+    assert_eq!(std::fs::read(dir.path().join("out")).unwrap(), v2);
+
+    // The updater names every form, so it downloads the newest delta and installs the full artifact's bytes.
+    let exe = w.install(&v1);
+    let (delta_size, transfers, delta_bytes) = update(&w.updater(&exe, None)).await;
+    assert_eq!(delta_size, interleaved["size"].as_u64());
+    assert_eq!((transfers, delta_bytes), (vec![Transfer::Delta], delta_size.unwrap()));
+    assert_eq!(std::fs::read(&exe).unwrap(), v2, "the result is the full artifact, byte for byte");
+    assert_eq!((w.downloads("delta").await, w.downloads("full").await), (3, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secure_check_reads_the_newest_alternative_its_deltas_index_lists() {
+    let w = World::new().await;
+    w.sign_metadata().await;
+    let (v1, v2) = (std::fs::read(&w.builds.v1).unwrap(), std::fs::read(&w.builds.function).unwrap());
+    let target = format!("linux-{}", std::env::consts::ARCH);
+    w.publish_signed("1.0.0", &target, &v1).await;
+    w.publish_signed("2.0.0", &target, &v2).await;
+    w.wait_for_deltas(1).await;
+
+    let index: serde_json::Value =
+        w.server.get(&format!("/metadata/{APP}/deltas/2.0.0/{target}/index.json")).await.json().await.unwrap();
+    let entry = &index["deltas"][0];
+    let alternative = &entry["alternatives"][0];
+    assert_eq!(alternative["form"], "result-xxh3", "{index}");
+    let from = millennium_update_protocol::metadata::blake2b_256_hex(&v1);
+    let file = w.server.get(&format!("/metadata/{APP}/deltas/2.0.0/{target}/{from}.result-xxh3")).await;
+    assert_eq!(file.content_length(), alternative["size"].as_u64());
+    let unknown = w.server.get(&format!("/metadata/{APP}/deltas/2.0.0/{target}/{from}.zstd-dict")).await;
+    assert_eq!(unknown.status(), 404);
+
+    let exe = w.install(&v1);
+    let (delta_size, transfers, _) = update(&w.secure_updater(&exe)).await;
+    assert_eq!(delta_size, alternative["size"].as_u64(), "the alternative, not the first delta ({entry})");
+    assert_eq!(transfers, [Transfer::Delta]);
+    assert_eq!(std::fs::read(&exe).unwrap(), v2, "the result is the signed artifact, byte for byte");
 }

@@ -71,6 +71,7 @@ async fn server(keys: &Keys, v2: Vec<u8>, from: &[u8], reply: DeltaReply) -> Moc
         size,
         blake2b_256: Blake2b256::parse_hex(&hash, "hash").unwrap(),
         encoder: "bsdiff".into(),
+        alternatives: Vec::new(),
     };
     let artifact = Artifact::new(
         ArtifactUrl::parse(&server.url("/artifact")).unwrap(),

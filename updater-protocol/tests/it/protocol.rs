@@ -864,6 +864,7 @@ fn an_answer_without_deltas_is_written_exactly_as_before() {
         size: 10_092,
         blake2b_256: Blake2b256::parse_hex(HASH_B, "hash").unwrap(),
         encoder: "bsdiff".into(),
+        alternatives: Vec::new(),
     };
     let with = plain.with_deltas(vec![offer.clone()]).unwrap();
     let text = with.to_json();

@@ -1,5 +1,5 @@
 //! Delta rows (migration 0007): which (new release, target, base release) pairs the delta job has looked at, and the
-//! stored deltas the update answers offer.
+//! stored deltas the update answers offer, each with its alternative in the newest delta forms (migration 0012).
 
 use super::backend::Row;
 use super::{Db, now};
@@ -20,20 +20,42 @@ pub struct DeltaRow {
     /// BLAKE2b-256 (hex) of the delta file.
     pub blake2b_256: String,
     pub encoder: String,
+    /// The same delta in a form not every client reads (migration 0012), when it is kept.
+    pub alternative: Option<AltDelta>,
+}
+
+/// A delta in a form not every client reads, kept beside a stored one (migration 0012).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AltDelta {
+    /// Its form's token (`millennium_update_protocol::delta::DeltaForm::token`).
+    pub form: String,
+    /// The blob key (SHA-256 hex).
+    pub sha256: String,
+    pub size: i64,
+    /// BLAKE2b-256 (hex) of the delta file.
+    pub blake2b_256: String,
 }
 
 /// What the job decided for one pair.
 #[derive(Debug)]
 pub enum DeltaOutcome<'a> {
-    /// The delta is stored under `sha256`.
-    Stored { from_blake2b: &'a str, sha256: &'a str, size: u64, blake2b_256: &'a str, encoder: &'a str },
+    /// The delta is stored under `sha256`, and its alternative, if any, under its own.
+    Stored {
+        from_blake2b: &'a str,
+        sha256: &'a str,
+        size: u64,
+        blake2b_256: &'a str,
+        encoder: &'a str,
+        alternative: Option<&'a AltDelta>,
+    },
     /// No delta was small enough.
     NotWorthIt { detail: &'a str },
     /// Making or storing it failed.
     Failed { detail: &'a str },
 }
 
-const COLUMNS: &str = "to_release_id, target, from_release_id, from_blake2b, sha256, size, blake2b_256, encoder";
+const COLUMNS: &str = "to_release_id, target, from_release_id, from_blake2b, sha256, size, blake2b_256, encoder, \
+     alt_form, alt_sha256, alt_size, alt_blake2b_256";
 
 /// Every column of a `deltas` row, whatever its status: what `migrate` copies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,11 +71,24 @@ pub struct DeltaRecord {
     pub encoder: Option<String>,
     pub detail: String,
     pub created_at: i64,
+    pub alternative: Option<AltDelta>,
 }
 
 /// The columns of [`DeltaRecord`], in its order.
 pub(super) const RECORD_COLUMNS: &str = "to_release_id, target, from_release_id, status, from_blake2b, sha256, size, \
-     blake2b_256, encoder, detail, created_at";
+     blake2b_256, encoder, detail, created_at, alt_form, alt_sha256, alt_size, alt_blake2b_256";
+
+/// The alternative of a row: its four columns, all set or none.
+fn alternative_from_row(row: &Row<'_>) -> Result<Option<AltDelta>> {
+    let form: Option<String> = row.get("alt_form")?;
+    let sha256: Option<String> = row.get("alt_sha256")?;
+    let size: Option<i64> = row.get("alt_size")?;
+    let blake2b_256: Option<String> = row.get("alt_blake2b_256")?;
+    Ok(match (form, sha256, size, blake2b_256) {
+        (Some(form), Some(sha256), Some(size), Some(blake2b_256)) => Some(AltDelta { form, sha256, size, blake2b_256 }),
+        _ => None,
+    })
+}
 
 pub(super) fn record_from_row(row: Row<'_>) -> Result<DeltaRecord> {
     Ok(DeltaRecord {
@@ -68,6 +103,7 @@ pub(super) fn record_from_row(row: Row<'_>) -> Result<DeltaRecord> {
         encoder: row.get("encoder")?,
         detail: row.get("detail")?,
         created_at: row.get("created_at")?,
+        alternative: alternative_from_row(&row)?,
     })
 }
 
@@ -81,6 +117,7 @@ fn delta_from_row(row: Row<'_>) -> Result<DeltaRow> {
         size: row.get::<Option<i64>>("size")?.unwrap_or_default(),
         blake2b_256: row.get::<Option<String>>("blake2b_256")?.unwrap_or_default(),
         encoder: row.get::<Option<String>>("encoder")?.unwrap_or_default(),
+        alternative: alternative_from_row(&row)?,
     })
 }
 
@@ -125,8 +162,8 @@ impl Db {
         from_release_id: i64,
         outcome: DeltaOutcome<'_>,
     ) -> Result<()> {
-        let (status, from_blake2b, sha256, size, blake2b_256, encoder, detail) = match outcome {
-            DeltaOutcome::Stored { from_blake2b, sha256, size, blake2b_256, encoder } => (
+        let (status, from_blake2b, sha256, size, blake2b_256, encoder, detail, alternative) = match outcome {
+            DeltaOutcome::Stored { from_blake2b, sha256, size, blake2b_256, encoder, alternative } => (
                 "stored",
                 Some(from_blake2b),
                 Some(sha256),
@@ -134,15 +171,17 @@ impl Db {
                 Some(blake2b_256),
                 Some(encoder),
                 "",
+                alternative,
             ),
-            DeltaOutcome::NotWorthIt { detail } => ("not_worth_it", None, None, None, None, None, detail),
-            DeltaOutcome::Failed { detail } => ("failed", None, None, None, None, None, detail),
+            DeltaOutcome::NotWorthIt { detail } => ("not_worth_it", None, None, None, None, None, detail, None),
+            DeltaOutcome::Failed { detail } => ("failed", None, None, None, None, None, detail, None),
         };
         let stored = status == "stored";
         let mut tx = self.begin().await?;
         tx.query(
             "INSERT INTO deltas (to_release_id, target, from_release_id, status, from_blake2b, sha256, size, \
-             blake2b_256, encoder, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             blake2b_256, encoder, detail, created_at, alt_form, alt_sha256, alt_size, alt_blake2b_256) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
              ON CONFLICT (to_release_id, target, from_release_id) DO NOTHING",
         )
         .bind(to_release_id)
@@ -156,6 +195,10 @@ impl Db {
         .bind(encoder)
         .bind(detail)
         .bind(now())
+        .bind(alternative.map(|a| a.form.as_str()))
+        .bind(alternative.map(|a| a.sha256.as_str()))
+        .bind(alternative.map(|a| a.size))
+        .bind(alternative.map(|a| a.blake2b_256.as_str()))
         .execute()
         .await?;
         if stored {

@@ -460,7 +460,8 @@ impl Db {
         }
         for d in &export.deltas {
             tx.query(&format!(
-                "INSERT INTO deltas ({DELTA_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                "INSERT INTO deltas ({DELTA_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
             ))
             .bind(d.to_release_id)
             .bind(&d.target)
@@ -473,6 +474,10 @@ impl Db {
             .bind(d.encoder.as_deref())
             .bind(&d.detail)
             .bind(d.created_at)
+            .bind(d.alternative.as_ref().map(|a| a.form.as_str()))
+            .bind(d.alternative.as_ref().map(|a| a.sha256.as_str()))
+            .bind(d.alternative.as_ref().map(|a| a.size))
+            .bind(d.alternative.as_ref().map(|a| a.blake2b_256.as_str()))
             .execute()
             .await?;
         }

@@ -75,7 +75,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 
 pub use apps::AppRow;
 use backend::Pool;
-pub use deltas::{DeltaOutcome, DeltaRecord, DeltaRow};
+pub use deltas::{AltDelta, DeltaOutcome, DeltaRecord, DeltaRow};
 pub use export::{Counts, Export, RootRow};
 pub use health::{BUCKET_SECS, HaltState, HealthEvent, HealthKey, HealthRow, bucket_of};
 pub use releases::{ArtifactRow, NewArtifact, NewRelease, Placement, PlacementChange, ReleaseRow};

@@ -209,10 +209,13 @@ impl Db {
             .await?
             .into_iter()
             .collect();
-        // Delta blobs (migration 0007) live in the same store.
+        // Delta blobs (migration 0007) and their alternatives (0012) live in the same store.
         let deltas: Vec<String> = self
-            .query("SELECT DISTINCT sha256 FROM deltas WHERE sha256 IS NOT NULL")
-            .fetch_all(|row| row.get("sha256"))
+            .query(
+                "SELECT sha256 AS h FROM deltas WHERE sha256 IS NOT NULL \
+                 UNION SELECT alt_sha256 AS h FROM deltas WHERE alt_sha256 IS NOT NULL",
+            )
+            .fetch_all(|row| row.get("h"))
             .await?;
         hashes.extend(deltas);
         Ok(hashes)

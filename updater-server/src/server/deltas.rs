@@ -6,9 +6,11 @@
 //! For each (app, channel), the releases that are not yanked, newest first by SemVer precedence: from each of the
 //! `bases` (default 3) releases after the newest to the newest, for every target both have an artifact for (and whose
 //! artifacts differ), one [`millennium_delta::make`] (both encoders, the smaller kept; `NotWorthIt` above 60 % of
-//! the full artifact). Each pair is decided once: the outcome (`stored`, `not_worth_it`, `failed`) is recorded in
-//! the `deltas` table (migration 0007), and a stored delta is a blob of the artifact store, served by
-//! `/download/{app}/{version}/{target}/delta/{from}` ([`super::download::delta`]).
+//! the full artifact), then the same pair by the kept encoder with every delta form (interleaved diff, container
+//! version 3), kept as the pair's alternative for updaters that send `X-Millennium-Delta-Forms` when it is no larger.
+//! Each pair is decided once: the outcome (`stored`, `not_worth_it`, `failed`) is recorded in the `deltas` table
+//! (migrations 0007 and 0012), and a stored delta and its alternative are blobs of the artifact store, served by
+//! `/download/{app}/{version}/{target}/delta/{from}[.{form}]` ([`super::download::delta`]).
 //!
 //! # When, and where
 //!
@@ -28,10 +30,11 @@ use std::time::Duration;
 
 use millennium_delta::{MakeOptions, Outcome};
 use millennium_update_protocol::Version;
+use millennium_update_protocol::delta::DeltaForm;
 use tokio::io::AsyncReadExt;
 
 use super::AppState;
-use crate::db::{ArtifactRow, DeltaOutcome, ReleaseRow};
+use crate::db::{AltDelta, ArtifactRow, DeltaOutcome, ReleaseRow};
 use crate::error::{Error, Result};
 use crate::names::{AppId, Channel};
 
@@ -143,16 +146,13 @@ async fn make_one(
     let output = scratch.path().join("delta");
     let options = MakeOptions { bsdiff_max_base: config.bsdiff_max_base, ..MakeOptions::default() };
     let started = std::time::Instant::now();
-    let made = {
-        let output = output.clone();
-        tokio::task::spawn_blocking(move || millennium_delta::make(&base_path, &new_path, &output, &options))
-            .await
-            .map_err(|e| Error::Internal(format!("delta task: {e}")))?
-    };
+    let made = make_blocking(&base_path, &new_path, &output, &options).await?;
     let (from, to) = (base.version.as_str(), new.version.as_str());
     match made {
         Ok(Outcome::Kept(made)) => {
             let (sha256, delta_size, blake2b_256) = store(state, &output).await?;
+            let alternative =
+                alternative(state, &made, (&base_path, &new_path, &output), &options, &blake2b_256).await?;
             let from_blake2b = hex::encode(made.header.base_blake2b_256);
             let encoder = made.header.encoder.name();
             state
@@ -168,13 +168,15 @@ async fn make_one(
                         size: delta_size,
                         blake2b_256: &blake2b_256,
                         encoder,
+                        alternative: alternative.as_ref(),
                     },
                 )
                 .await?;
             state.metrics().delta_job(app.as_str(), "stored");
             // The answers now offer it.
             state.cache().invalidate();
-            tracing::info!(app = %app, target, from, to, size = delta_size, full = artifact.size, encoder, seconds = started.elapsed().as_secs_f64(), "delta stored");
+            let alternative_size = alternative.as_ref().map(|a| a.size);
+            tracing::info!(app = %app, target, from, to, size = delta_size, alternative_size, full = artifact.size, encoder, seconds = started.elapsed().as_secs_f64(), "delta stored");
         }
         Ok(Outcome::NotWorthIt { attempts, target_size }) => {
             let sizes: Vec<String> = attempts
@@ -194,6 +196,54 @@ async fn make_one(
         }
     }
     Ok(())
+}
+
+async fn make_blocking(
+    base: &std::path::Path,
+    new: &std::path::Path,
+    output: &std::path::Path,
+    options: &MakeOptions,
+) -> Result<millennium_delta::Result<Outcome>> {
+    let (base, new, output, options) = (base.to_owned(), new.to_owned(), output.to_owned(), options.clone());
+    tokio::task::spawn_blocking(move || millennium_delta::make(&base, &new, &output, &options))
+        .await
+        .map_err(|e| Error::Internal(format!("delta task: {e}")))
+}
+
+/// The alternative to the kept delta `made` (stored with BLAKE2b-256 `first_blake2b`) for clients that read every
+/// delta form (labelled `DeltaForm::NEWEST`: forms are cumulative), stored: made again by the kept encoder alone with
+/// the interleaved diff allowed (bsdiff picks it on a tie, as it decodes fastest) and container version 3 (the result
+/// checked by XXH3-64), kept when it is a different delta and no larger (version 3 alone makes it 24 bytes smaller).
+/// `None` when it gives nothing, or when making it fails (logged: the first delta still serves every client).
+async fn alternative(
+    state: &AppState,
+    made: &millennium_delta::Made,
+    (base, new, first): (&std::path::Path, &std::path::Path, &std::path::Path),
+    options: &MakeOptions,
+    first_blake2b: &str,
+) -> Result<Option<AltDelta>> {
+    let output = first.with_extension(DeltaForm::NEWEST.token());
+    let options = MakeOptions {
+        encoders: vec![made.header.encoder],
+        interleaved_diff: true,
+        xxh3_result_check: true,
+        ..options.clone()
+    };
+    match make_blocking(base, new, &output, &options).await? {
+        Ok(Outcome::Kept(other)) if other.size <= made.size => {
+            let (sha256, size, blake2b_256) = store(state, &output).await?;
+            if blake2b_256 == first_blake2b {
+                return Ok(None);
+            }
+            let size = i64::try_from(size).map_err(|_| Error::Internal("delta size overflow".into()))?;
+            Ok(Some(AltDelta { form: DeltaForm::NEWEST.token().into(), sha256, size, blake2b_256 }))
+        }
+        Ok(_) => Ok(None),
+        Err(e) => {
+            tracing::warn!(error = %e, "delta in the newest form failed; every client gets the first one");
+            Ok(None)
+        }
+    }
 }
 
 /// Copies the delta at `path` into the blob store: its SHA-256 (the key), size and BLAKE2b-256.

@@ -19,7 +19,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use futures_util::TryStreamExt;
-use millennium_update_protocol::delta::Blake2b256;
+use millennium_update_protocol::delta::{self, Blake2b256};
 use millennium_update_protocol::{Target, Version};
 
 use super::front::SendFile;
@@ -109,24 +109,35 @@ pub async fn download(
     send_blob(&state, &method, &headers, blob, counted).await
 }
 
-/// `GET`/`HEAD /download/{app}/{version}/{target}/delta/{from}`: the delta from the artifact whose BLAKE2b-256 is
-/// `from` to the release's artifact for `target` (docs/protocol.md §9), served like an artifact.
+/// `GET`/`HEAD /download/{app}/{version}/{target}/delta/{name}`: the delta from the artifact whose BLAKE2b-256 is
+/// `name` (or, named `<from>.<form>`, its alternative in that form) to the release's artifact for `target`
+/// (docs/protocol.md §9), served like an artifact.
 pub async fn delta(
     State(state): State<AppState>,
     method: Method,
-    Path((app, version, target, from)): Path<(String, String, String, String)>,
+    Path((app, version, target, name)): Path<(String, String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let (app, version, target) = parse_release_path(&app, &version, &target)?;
-    let from = Blake2b256::parse_hex(&from, "from").map_err(|source| Error::protocol("delta base", source))?;
-    let missing = || Error::not_found(format!("delta from {from} to {app} {version} for {target}"));
+    let hex = name.split_once('.').map_or(name.as_str(), |(hex, _)| hex);
+    Blake2b256::parse_hex(hex, "from").map_err(|source| Error::protocol("delta base", source))?;
+    let missing = || Error::not_found(format!("delta {name} to {app} {version} for {target}"));
+    // A form this server does not know names a file it does not have.
+    let (from, form) = delta::parse_delta_file_name(&name).ok_or_else(missing)?;
     let release = served_release(&state, &app, &version, missing).await?;
-    let delta = state.db().delta(release.id, &target.to_string(), &from.to_hex()).await?.ok_or_else(missing)?;
-    let full = state.db().artifacts(release.id).await?.into_iter().find(|a| a.target == delta.target);
-    let size = u64::try_from(delta.size).map_err(|_| Error::Internal(format!("stored size {}", delta.size)))?;
+    let row = state.db().delta(release.id, &target.to_string(), &from.to_hex()).await?.ok_or_else(missing)?;
+    let (sha256, size) = match form {
+        None => (&row.sha256, row.size),
+        Some(form) => match &row.alternative {
+            Some(alt) if alt.form == form.token() => (&alt.sha256, alt.size),
+            _ => return Err(missing()),
+        },
+    };
+    let full = state.db().artifacts(release.id).await?.into_iter().find(|a| a.target == row.target);
+    let size = u64::try_from(size).map_err(|_| Error::Internal(format!("stored size {size}")))?;
     let saved = full.map_or(0, |a| u64::try_from(a.size).unwrap_or(0).saturating_sub(size));
-    let file = format!("{}.mlndelta", &delta.from_blake2b[..16.min(delta.from_blake2b.len())]);
-    let blob = Blob { sha256: &delta.sha256, size, created_at: release.created_at, file_name: &file };
+    let file = format!("{}.mlndelta", &row.from_blake2b[..16.min(row.from_blake2b.len())]);
+    let blob = Blob { sha256, size, created_at: release.created_at, file_name: &file };
     let counted = Counted { app: app.as_str(), kind: "delta", saved };
     send_blob(&state, &method, &headers, blob, counted).await
 }

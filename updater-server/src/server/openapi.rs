@@ -236,7 +236,8 @@ struct DeltaPath {
     version: String,
     /// Target key, e.g. `linux-x86_64-appimage`
     target: String,
-    /// BLAKE2b-256 (64 hex digits) of the artifact the delta applies to
+    /// BLAKE2b-256 (64 hex digits) of the artifact the delta applies to; `<from>.<form>` (e.g. `.result-xxh3`) names
+    /// the same delta in newer delta forms
     from: String,
 }
 
@@ -335,6 +336,21 @@ struct IndexedDelta {
     blake2b_256: String,
     /// The encoder that made it (`bsdiff`, `zstd`, `unpacked`)
     encoder: String,
+    /// The same delta in newer delta forms (absent when none), each the file `…/{from}.{form}` beside the index
+    #[schema(required = false)]
+    alternatives: Vec<IndexedAlternative>,
+}
+
+/// A delta of a deltas index in newer delta forms (docs/protocol.md §9, "Delta forms").
+#[derive(ToSchema)]
+struct IndexedAlternative {
+    /// The newest form it uses (`result-xxh3`); a client that names it in `X-Millennium-Delta-Forms` reads it
+    form: String,
+    /// Its size in bytes
+    size: u64,
+    /// BLAKE2b-256 (64 hex digits) of the delta file
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    blake2b_256: String,
 }
 
 /// The deltas index of a release's artifact for one target (at most 8, newest base first; unsigned).
@@ -374,7 +390,8 @@ fn openapi() {}
 /// Tauri dynamic update check
 #[utoipa::path(get, path = "/{app}/{target}/{arch}/{current_version}", operation_id = "checkForUpdate", tag = "updates",
     params(CheckPath, CheckQuery, ("Millennium-Install-Id" = Option<String>, Header, description = "Install id for staged rollouts"),
-        ("X-Millennium-Installed" = Option<String>, Header, description = "`blake2b-256:<hex>` of the installed artifact: the answer then lists the delta from it, if any (docs/protocol.md §9)")),
+        ("X-Millennium-Installed" = Option<String>, Header, description = "`blake2b-256:<hex>` of the installed artifact: the answer then lists the delta from it, if any (docs/protocol.md §9)"),
+        ("X-Millennium-Delta-Forms" = Option<String>, Header, description = "The delta forms the client reads beyond the first ones (`bsdiff-interleaved, result-xxh3`): with `X-Millennium-Installed`, the delta offered may be in them (docs/protocol.md §9)")),
     responses(
         (status = 200, description = "A newer release for this platform", body = DynamicResponse),
         (status = 204, description = "No update"),
@@ -384,7 +401,8 @@ fn check_for_update() {}
 /// Tauri dynamic update check with the bundle type (tauri-plugin-updater ≥ 2.10)
 #[utoipa::path(get, path = "/{app}/{target}/{arch}/{current_version}/{bundle_type}", operation_id = "checkForUpdateWithBundle", tag = "updates",
     params(CheckBundlePath, CheckQuery, ("Millennium-Install-Id" = Option<String>, Header, description = "Install id for staged rollouts"),
-        ("X-Millennium-Installed" = Option<String>, Header, description = "`blake2b-256:<hex>` of the installed artifact: the answer then lists the delta from it, if any (docs/protocol.md §9)")),
+        ("X-Millennium-Installed" = Option<String>, Header, description = "`blake2b-256:<hex>` of the installed artifact: the answer then lists the delta from it, if any (docs/protocol.md §9)"),
+        ("X-Millennium-Delta-Forms" = Option<String>, Header, description = "The delta forms the client reads beyond the first ones (`bsdiff-interleaved, result-xxh3`): with `X-Millennium-Installed`, the delta offered may be in them (docs/protocol.md §9)")),
     responses(
         (status = 200, description = "A newer release for this platform", body = DynamicResponse),
         (status = 204, description = "No update"),

@@ -785,30 +785,50 @@ fn delta_answer(headers: &HeaderMap, release: &OfferedRelease, key: &str) -> Res
         return Ok(None);
     };
     let Some(offer) = offers.iter().find(|offer| offer.from == installed) else { return Ok(None) };
+    let forms = headers
+        .get(delta::DELTA_FORMS_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map_or(delta::DeltaForms::NONE, delta::DeltaForms::parse_header);
     let response = response
         .clone()
-        .with_deltas(vec![offer.clone()])
+        .with_deltas(vec![offer.for_forms(forms)])
         .map_err(|e| Error::Internal(format!("dynamic response with a delta: {e}")))?;
     Ok(Some(Bytes::from(response.to_json())))
 }
 
-/// The protocol's view of a stored delta.
-/// The offer of a stored delta, downloaded from `/download/…/delta/…`.
+/// The offer of a stored delta and its alternative, downloaded from `/download/…/delta/<from>[.<form>]`.
 pub(super) fn delta_offer(state: &AppState, app: &str, version: &Version, row: &DeltaRow) -> Result<DeltaOffer> {
     let bad = |what: &str| Error::Internal(format!("stored delta {what}"));
-    let url = format!(
-        "{}/download/{app}/{}/{}/delta/{}",
-        state.config().download_base_url(),
-        version.to_request_segment(),
-        row.target,
-        row.from_blake2b
-    );
+    let from = delta::Blake2b256::parse_hex(&row.from_blake2b, "from").map_err(|_| bad("base hash"))?;
+    let url = |form: Option<delta::DeltaForm>| {
+        let url = format!(
+            "{}/download/{app}/{}/{}/delta/{}",
+            state.config().download_base_url(),
+            version.to_request_segment(),
+            row.target,
+            delta::delta_file_name(&from, form)
+        );
+        ArtifactUrl::parse(&url).map_err(|_| bad("URL"))
+    };
+    let alternatives = match &row.alternative {
+        Some(alt) => {
+            let form = delta::DeltaForm::from_token(&alt.form).ok_or_else(|| bad("form"))?;
+            vec![delta::DeltaAlternative {
+                form,
+                url: url(Some(form))?,
+                size: u64::try_from(alt.size).map_err(|_| bad("size"))?,
+                blake2b_256: delta::Blake2b256::parse_hex(&alt.blake2b_256, "blake2b_256").map_err(|_| bad("hash"))?,
+            }]
+        }
+        None => Vec::new(),
+    };
     Ok(DeltaOffer {
-        from: delta::Blake2b256::parse_hex(&row.from_blake2b, "from").map_err(|_| bad("base hash"))?,
-        url: ArtifactUrl::parse(&url).map_err(|_| bad("URL"))?,
+        from,
+        url: url(None)?,
         size: u64::try_from(row.size).map_err(|_| bad("size"))?,
         blake2b_256: delta::Blake2b256::parse_hex(&row.blake2b_256, "blake2b_256").map_err(|_| bad("hash"))?,
         encoder: row.encoder.clone(),
+        alternatives,
     })
 }
 

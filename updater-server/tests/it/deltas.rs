@@ -124,6 +124,12 @@ async fn migrate_copies_the_deltas_and_their_blobs() {
     let offered = w.answer("1.0.0", Some(&v1)).await["deltas"][0].clone();
     let path = offered["url"].as_str().unwrap().strip_prefix(&w.server.url).unwrap().to_owned();
     let served = reqwest::get(offered["url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap();
+    // The same pair in the newest delta forms, for current updaters: a second blob.
+    let newest = format!("{path}.result-xxh3");
+    let served_newest = reqwest::get(format!("{}{newest}", w.server.url)).await.unwrap();
+    assert_eq!(served_newest.status(), 200);
+    let served_newest = served_newest.bytes().await.unwrap();
+    assert_ne!(served_newest, served);
     w.server.stop_jobs();
 
     let data = w.server.data_dir();
@@ -136,9 +142,9 @@ async fn migrate_copies_the_deltas_and_their_blobs() {
     let to = target.storage(&target_dir);
     let report = millennium_update_server::migrate::migrate(&from, &to).await.unwrap();
     assert_eq!(report.rows.deltas, 1, "{report:?}");
-    assert_eq!(report.blobs.referenced, 3, "two artifacts and the delta: {report:?}");
+    assert_eq!(report.blobs.referenced, 4, "two artifacts, the delta and its alternative: {report:?}");
     if !report.blobs.same_store {
-        assert_eq!(report.blobs.copied, 3, "{report:?}");
+        assert_eq!(report.blobs.copied, 4, "{report:?}");
     }
 
     // A server on the copy offers the same delta, serves the same bytes, and has nothing left to make.
@@ -160,11 +166,15 @@ async fn migrate_copies_the_deltas_and_their_blobs() {
     assert_eq!(copied, offered);
     let bytes = reqwest::get(format!("{}{path}", copy.url)).await.unwrap().bytes().await.unwrap();
     assert_eq!(bytes, served);
+    let bytes = reqwest::get(format!("{}{newest}", copy.url)).await.unwrap().bytes().await.unwrap();
+    assert_eq!(bytes, served_newest);
     let (db, blobs) = to.open().await.unwrap();
     let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&served));
     let stored: Vec<bytes::Bytes> =
         blobs.read(&sha256, 0, served.len() as u64).await.unwrap().try_collect().await.unwrap();
     assert_eq!(stored.concat(), served);
+    // Both delta blobs are referenced: garbage collection removes neither.
+    assert_eq!(blobs.collect_garbage(|| db.referenced_blobs(), Duration::ZERO).await.unwrap(), 0);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let text = copy.metrics().await;
     let made = format!("millennium_delta_jobs_total{{app=\"{APP}\",result=\"stored\"}}");
