@@ -8,9 +8,10 @@
 //!    publish), the key is one the app's updates verify against. A version that exists already is noted. A failed
 //!    check kills cargo and is reported at once, so a mistake costs no build; a warm build (cargo finds everything
 //!    up to date) hides the round trips.
-//! 3. **Build and bundle** (cargo, then the bundler's library), every installer signed in the same pass. A receipt
-//!    (`.millennium-release.json` in the output directory) records what was built from which inputs; a re-run with
-//!    the same inputs reuses those files instead of bundling again.
+//! 3. **Build and bundle** (cargo, then the bundler's library while the AppImage's launcher is built: only the
+//!    AppImage waits for it), every installer signed in the same pass. A receipt (`.millennium-release.json` in the
+//!    output directory) records what was built from which inputs; a re-run with the same inputs reuses those files
+//!    instead of bundling again.
 //! 4. **Publish**: one upload that the server commits atomically, so a release is never half published. A new
 //!    release is uploaded *while it is bundled* (`Streaming`): the upload starts with the bundling, and each
 //!    installer, signed the moment its format finished it, is verified locally and sent while the other formats are
