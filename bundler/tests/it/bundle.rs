@@ -836,6 +836,7 @@ fn a_pending_webview_launcher_holds_back_the_appimage_alone() {
     }
 
     let app = TestApp::linking_webkitgtk();
+    app.write_config(&app.default_config());
     let env = |name: &str| (name == millennium_bundler::SOURCE_DATE_EPOCH).then(|| EPOCH.to_owned());
     let options = |out: &str, launcher: Pending| Options {
         manifest_path: app.manifest(),
@@ -850,7 +851,7 @@ fn a_pending_webview_launcher_holds_back_the_appimage_alone() {
     let (sender, finished) = mpsc::channel();
     let launcher = app.path().join("millennium-webview-probe");
     let (report, before_launcher) = std::thread::scope(|scope| {
-        let maker = scope.spawn(|| {
+        let maker = scope.spawn(move || {
             let mut before: Vec<String> =
                 (0..2).map_while(|_| finished.recv_timeout(Duration::from_secs(30)).ok()).collect();
             before.sort();
@@ -862,7 +863,7 @@ fn a_pending_webview_launcher_holds_back_the_appimage_alone() {
         (report, maker.join().unwrap())
     });
     let report = report.unwrap_or_else(|e| panic!("{}", e.report()));
-    assert_eq!(before_launcher, ["hello-app_1.2.3_amd64.deb", "hello-app-1.2.3-1.x86_64.rpm"].map(String::from).to_vec());
+    assert_eq!(before_launcher, ["hello-app-1.2.3-1.x86_64.rpm", "hello-app_1.2.3_amd64.deb"].map(String::from).to_vec());
     assert!(report.files.iter().any(|f| f.format == "appimage"), "{report:?}");
     let image = find(&app.path().join("out"), ".AppImage");
     let listed = run("unsquashfs", &["-l", "-o", &appimage_offset(&image), image.to_str().unwrap()]);
