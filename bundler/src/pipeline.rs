@@ -22,9 +22,7 @@ use millennium_sign::{SecretKey, Signature};
 use crate::artifact::{Artifact, Contents, Format, Platform};
 use crate::config::{self, App};
 use crate::error::{Error, Result};
-use crate::{
-    Arch, Finished, Options, Pending, Produced, Progress, Report, build_time, linux, macos, updater, windows,
-};
+use crate::{Arch, Finished, Options, Pending, Produced, Progress, Report, build_time, linux, macos, updater, windows};
 
 /// What every format's build reads: the validated app and this run's settings.
 pub(crate) struct Context<'a> {

@@ -15,12 +15,12 @@ pub mod zsync;
 
 use std::collections::BTreeSet;
 
-use crate::{Arch, Pending};
 use crate::artifact::{Artifact, Format, Role};
 use crate::config::App;
 use crate::error::{Error, Result};
 use crate::pipeline::Context;
 use crate::tree::Tree;
+use crate::{Arch, Pending};
 
 /// Checks what the Linux formats need before any long work: the AppImage runtime for the target.
 pub(crate) fn check(formats: &BTreeSet<Format>, arch: Arch) -> Result<()> {

@@ -863,7 +863,10 @@ fn a_pending_webview_launcher_holds_back_the_appimage_alone() {
         (report, maker.join().unwrap())
     });
     let report = report.unwrap_or_else(|e| panic!("{}", e.report()));
-    assert_eq!(before_launcher, ["hello-app-1.2.3-1.x86_64.rpm", "hello-app_1.2.3_amd64.deb"].map(String::from).to_vec());
+    assert_eq!(
+        before_launcher,
+        ["hello-app-1.2.3-1.x86_64.rpm", "hello-app_1.2.3_amd64.deb"].map(String::from).to_vec()
+    );
     assert!(report.files.iter().any(|f| f.format == "appimage"), "{report:?}");
     let image = find(&app.path().join("out"), ".AppImage");
     let listed = run("unsquashfs", &["-l", "-o", &appimage_offset(&image), image.to_str().unwrap()]);
