@@ -150,6 +150,12 @@ impl Latch {
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<std::result::Result<(), String>>> {
         self.outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// Records the outcome and wakes every waiter.
+    fn set(&self, outcome: std::result::Result<(), String>) {
+        *self.lock() = Some(outcome);
+        self.resolved.notify_all();
+    }
 }
 
 impl Pending {
@@ -180,8 +186,7 @@ impl Resolver {
     /// The file is there (`Ok`), or will not be (`Err`, why).
     pub fn resolve(mut self, outcome: std::result::Result<(), String>) {
         if let Some(latch) = self.0.take() {
-            *latch.lock() = Some(outcome);
-            latch.resolved.notify_all();
+            latch.set(outcome);
         }
     }
 }
@@ -189,8 +194,7 @@ impl Resolver {
 impl Drop for Resolver {
     fn drop(&mut self) {
         if let Some(latch) = self.0.take() {
-            *latch.lock() = Some(Err("its maker ended without making it".into()));
-            latch.resolved.notify_all();
+            latch.set(Err("its maker ended without making it".into()));
         }
     }
 }
@@ -260,5 +264,27 @@ pub fn build_time(env: &dyn Fn(&str) -> Option<String>) -> Result<u64> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pending_file_is_waited_for_and_a_dropped_resolver_ends_the_wait_with_a_failure() {
+        let (pending, resolver) = Pending::new();
+        let waiter = std::thread::spawn({
+            let pending = pending.clone();
+            move || pending.wait()
+        });
+        resolver.resolve(Ok(()));
+        assert_eq!(waiter.join().unwrap(), Ok(()));
+        assert_eq!(pending.wait(), Ok(()));
+
+        let (pending, resolver) = Pending::new();
+        let waiter = std::thread::spawn(move || pending.wait());
+        drop(resolver);
+        assert_eq!(waiter.join().unwrap(), Err("its maker ended without making it".to_owned()));
     }
 }
