@@ -33,6 +33,10 @@ pub enum Error {
     #[error("{what} `{path}` does not exist{}", hint_line(hint))]
     Missing { what: &'static str, path: PathBuf, hint: Option<String> },
 
+    /// A file the caller was still making ([`crate::Pending`]) will not come; the caller says why.
+    #[error("the {what} was not made: {reason}")]
+    NotMade { what: &'static str, reason: String },
+
     /// An icon could not be used.
     #[error(
         "icon `{path}` is unusable: {message}\nhint: icons must be square PNG files; the largest one (512x512 or more is best) is scaled down to every hicolor size"
@@ -88,6 +92,7 @@ impl Error {
             Error::ConfigSyntax { .. } => "invalid_config",
             Error::InvalidValue { .. } => "invalid_value",
             Error::Missing { .. } => "missing_file",
+            Error::NotMade { .. } => "not_made",
             Error::Icon { .. } => "unusable_icon",
             Error::Binary { .. } => "unusable_binary",
             Error::Io { .. } => "io",

@@ -32,6 +32,7 @@ pub mod windows;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex};
 
 pub use artifact::Format;
 pub use config::App;
@@ -127,6 +128,75 @@ pub struct Options {
     /// Output directory (created if missing).
     pub out_dir: PathBuf,
     pub overrides: config::Overrides,
+    /// The AppImage's webview launcher is still being made by the caller (`millennium build` compiles it while the
+    /// other formats are bundled): the AppImage waits for it right before reading it, instead of [`bundle`] requiring
+    /// it up front. `None`: it is there already, or not needed.
+    pub launcher: Option<Pending>,
+}
+
+/// A file the caller is still making while [`bundle`] runs. Only the format that reads it waits for it, there;
+/// the other formats are built meanwhile. [`Pending::new`] also returns the [`Resolver`] that ends the wait.
+#[derive(Debug, Clone)]
+pub struct Pending(Arc<Latch>);
+
+/// The outcome of a [`Pending`] file, once there is one.
+#[derive(Debug, Default)]
+struct Latch {
+    outcome: Mutex<Option<std::result::Result<(), String>>>,
+    resolved: Condvar,
+}
+
+impl Latch {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<std::result::Result<(), String>>> {
+        self.outcome.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records the outcome and wakes every waiter.
+    fn set(&self, outcome: std::result::Result<(), String>) {
+        *self.lock() = Some(outcome);
+        self.resolved.notify_all();
+    }
+}
+
+impl Pending {
+    /// A file to wait for, and what ends the wait.
+    pub fn new() -> (Pending, Resolver) {
+        let latch = Arc::new(Latch::default());
+        (Pending(Arc::clone(&latch)), Resolver(Some(latch)))
+    }
+
+    /// Blocks until the file is there (`Ok`) or will not be (`Err`: the caller's reason).
+    pub fn wait(&self) -> std::result::Result<(), String> {
+        let mut outcome = self.0.lock();
+        loop {
+            if let Some(outcome) = &*outcome {
+                return outcome.clone();
+            }
+            outcome = self.0.resolved.wait(outcome).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+}
+
+/// Ends the wait for a [`Pending`] file. Dropped unresolved (its maker failed early or panicked), it ends the wait
+/// with a failure, so a bundle never waits forever.
+#[derive(Debug)]
+pub struct Resolver(Option<Arc<Latch>>);
+
+impl Resolver {
+    /// The file is there (`Ok`), or will not be (`Err`, why).
+    pub fn resolve(mut self, outcome: std::result::Result<(), String>) {
+        if let Some(latch) = self.0.take() {
+            latch.set(outcome);
+        }
+    }
+}
+
+impl Drop for Resolver {
+    fn drop(&mut self) {
+        if let Some(latch) = self.0.take() {
+            latch.set(Err("its maker ended without making it".into()));
+        }
+    }
 }
 
 /// One produced file.
@@ -194,5 +264,27 @@ pub fn build_time(env: &dyn Fn(&str) -> Option<String>) -> Result<u64> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or_default()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pending_file_is_waited_for_and_a_dropped_resolver_ends_the_wait_with_a_failure() {
+        let (pending, resolver) = Pending::new();
+        let waiter = std::thread::spawn({
+            let pending = pending.clone();
+            move || pending.wait()
+        });
+        resolver.resolve(Ok(()));
+        assert_eq!(waiter.join().unwrap(), Ok(()));
+        assert_eq!(pending.wait(), Ok(()));
+
+        let (pending, resolver) = Pending::new();
+        let waiter = std::thread::spawn(move || pending.wait());
+        drop(resolver);
+        assert_eq!(waiter.join().unwrap(), Err("its maker ended without making it".to_owned()));
     }
 }

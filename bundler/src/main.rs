@@ -133,7 +133,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 }
             };
             let overrides = Overrides { main_binary: binary, windows_binary, macos_binary, ..Overrides::default() };
-            let options = Options { manifest_path, formats, arch, out_dir: out, overrides };
+            let options = Options { manifest_path, formats, arch, out_dir: out, overrides, launcher: None };
             let show = !json && std::io::stderr().is_terminal();
             let spinner = Spinner(show.then(|| {
                 let bar = indicatif::ProgressBar::new_spinner();

@@ -22,7 +22,7 @@ use millennium_sign::{SecretKey, Signature};
 use crate::artifact::{Artifact, Contents, Format, Platform};
 use crate::config::{self, App};
 use crate::error::{Error, Result};
-use crate::{Arch, Finished, Options, Produced, Progress, Report, build_time, linux, macos, updater, windows};
+use crate::{Arch, Finished, Options, Pending, Produced, Progress, Report, build_time, linux, macos, updater, windows};
 
 /// What every format's build reads: the validated app and this run's settings.
 pub(crate) struct Context<'a> {
@@ -35,6 +35,8 @@ pub(crate) struct Context<'a> {
     pub progress: &'a dyn Progress,
     /// The updater's signing key, with the `updater` format.
     pub key: Option<&'a SecretKey>,
+    /// The webview launcher, when the caller is still making it.
+    pub launcher: Option<&'a Pending>,
     /// The signature of each finished artifact the updater installs, by name ([`Context::finished`]).
     pub signatures: RefCell<BTreeMap<String, Signature>>,
 }
@@ -145,6 +147,7 @@ pub fn bundle(options: &Options, env: &dyn Fn(&str) -> Option<String>, progress:
         env,
         progress,
         key: plan.key.as_ref(),
+        launcher: options.launcher.as_ref(),
         signatures: RefCell::default(),
     };
     let staging = Staging::create(&options.out_dir)?;

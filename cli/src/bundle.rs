@@ -5,15 +5,17 @@
 //! the webview launcher (`millennium-webview-probe`, which `AppRun` starts the app through) is built too, by a
 //! second cargo run with the same profile and target directory, so it lands next to the app's binary where the
 //! bundler looks for it; a run of its own, so that the app's binary is exactly what `cargo build --release` makes
-//! (see [`crate::cargo`]).
+//! (see [`crate::cargo`]). Only the AppImage reads the launcher, so its cargo run goes on while the bundler reads the
+//! binaries and builds the other formats ([`while_launcher_builds`]); the AppImage waits for it there.
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Args;
 use millennium_bundler::config::Overrides;
-use millennium_bundler::{App, Arch, Format, Options, Progress};
+use millennium_bundler::{App, Arch, Format, Options, Pending, Progress};
 use millennium_sign::SecretKey;
 
 use crate::cargo;
@@ -113,16 +115,26 @@ fn needs_app_build(options: &BuildOptions, formats: &BTreeSet<Format>) -> bool {
     })
 }
 
-/// Runs cargo for the app (and the AppImage's launcher) and returns the main binary, or `None` without running cargo
-/// when the formats only package given Windows and macOS builds. `stop` ends it early.
+/// What [`compile`] built: the app, and the AppImage's launcher still to be built.
+#[derive(Debug, Default)]
+pub struct Compiled {
+    /// The app's main binary; `None` when the formats only package given Windows and macOS builds.
+    pub main: Option<PathBuf>,
+    /// The launcher's cargo run, when the AppImage needs one: [`while_launcher_builds`] runs it.
+    launcher: Option<Launcher>,
+}
+
+/// Runs cargo for the app and returns its main binary, with the AppImage's launcher build when it needs one (not run
+/// yet: only the AppImage reads the launcher, so it is built while the other formats are bundled); nothing when the
+/// formats only package given Windows and macOS builds. `stop` ends it early.
 ///
 /// # Errors
 ///
 /// A failed or stopped build, a build that produced no binary for the app, or no launcher for an AppImage that needs
 /// one.
-pub fn compile(options: &BuildOptions, prepared: &Prepared, stop: &cargo::Stop) -> Result<Option<PathBuf>> {
+pub fn compile(options: &BuildOptions, prepared: &Prepared, stop: &cargo::Stop) -> Result<Compiled> {
     if !needs_app_build(options, &prepared.formats) {
-        return Ok(None);
+        return Ok(Compiled::default());
     }
     let package = cargo::package_name(&prepared.manifest)?;
     let build = cargo::Build {
@@ -133,46 +145,95 @@ pub fn compile(options: &BuildOptions, prepared: &Prepared, stop: &cargo::Stop) 
     };
     let built = build.run_unless(stop)?;
     let main = cargo::main_binary(&built.executables, &package, prepared.app.config.binaries.main.as_deref())?;
-    if builds_launcher(prepared) {
-        build_launcher(&build, &built, &main, stop)?;
-    }
-    Ok(Some(main))
+    let launcher = builds_launcher(prepared).then(|| Launcher::of(&build, &built, &main)).transpose()?;
+    Ok(Compiled { main: Some(main), launcher })
 }
 
 /// The launcher's binary name, which the bundler looks for next to the app's.
 pub const LAUNCHER: &str = "millennium-webview-probe";
 
-/// Builds the AppImage's launcher next to `main` in a cargo run of its own: from the manifest of the
-/// `millennium-webview-probe` the app's build compiled (the framework's, wherever it is), with the `cli` feature its
-/// binary needs, into the app's target directory.
-fn build_launcher(app: &cargo::Build, built: &cargo::Built, main: &Path, stop: &cargo::Stop) -> Result<()> {
-    let manifest = built.library_manifest(&LAUNCHER.replace('-', "_")).ok_or_else(|| {
-        Error::usage(format!(
-            "the app depends on `millennium` but its build has no `{LAUNCHER}`, the AppImage's webview launcher\nhint: \
-             depend on the framework's `millennium` crate, or set `appimage.webview-launcher` in `Millennium.toml`"
-        ))
-    })?;
-    // TARGET_DIR[/TRIPLE]/PROFILE/app
-    let levels = if app.target.is_some() { 3 } else { 2 };
-    let target_dir = main.ancestors().nth(levels).map(Path::to_owned);
-    let launcher = cargo::Build {
-        manifest_path: manifest.to_owned(),
-        features: vec!["cli".to_owned()],
-        target_dir,
-        ..app.clone()
+/// The cargo run that builds the AppImage's launcher next to the app's binary.
+#[derive(Debug)]
+struct Launcher {
+    build: cargo::Build,
+    /// Where it must land: next to the app's binary.
+    expected: PathBuf,
+}
+
+impl Launcher {
+    /// A cargo run of its own: from the manifest of the `millennium-webview-probe` the app's build compiled (the
+    /// framework's, wherever it is), with the `cli` feature its binary needs, into the app's target directory.
+    fn of(app: &cargo::Build, built: &cargo::Built, main: &Path) -> Result<Launcher> {
+        let manifest = built.library_manifest(&LAUNCHER.replace('-', "_")).ok_or_else(|| {
+            Error::usage(format!(
+                "the app depends on `millennium` but its build has no `{LAUNCHER}`, the AppImage's webview \
+                 launcher\nhint: depend on the framework's `millennium` crate, or set `appimage.webview-launcher` in \
+                 `Millennium.toml`"
+            ))
+        })?;
+        // TARGET_DIR[/TRIPLE]/PROFILE/app
+        let levels = if app.target.is_some() { 3 } else { 2 };
+        let target_dir = main.ancestors().nth(levels).map(Path::to_owned);
+        let build = cargo::Build {
+            manifest_path: manifest.to_owned(),
+            features: vec!["cli".to_owned()],
+            target_dir,
+            ..app.clone()
+        };
+        Ok(Launcher { build, expected: main.with_file_name(LAUNCHER) })
     }
-    .run_unless(stop)?;
-    let expected = main.with_file_name(LAUNCHER);
-    if launcher.executables.iter().any(|e| e.name == LAUNCHER && e.path == expected) {
-        Ok(())
-    } else {
+
+    /// Runs cargo and checks that the launcher is where the bundler looks for it.
+    fn build(&self, stop: &cargo::Stop) -> Result<()> {
+        let built = self.build.run_unless(stop)?;
+        if built.executables.iter().any(|e| e.name == LAUNCHER && e.path == self.expected) {
+            return Ok(());
+        }
         Err(Error::usage(format!(
             "cargo built no `{LAUNCHER}` at {} from {}\nhint: set `appimage.webview-launcher` in `Millennium.toml` to a \
              launcher you build yourself",
-            expected.display(),
-            manifest.display()
+            self.expected.display(),
+            self.build.manifest_path.display()
         )))
     }
+}
+
+/// Runs `work` (the bundling) while the AppImage's launcher is built, handing it the launcher as [`Pending`] for the
+/// bundler, which waits for it only where the AppImage reads it. A failed launcher build is the error, whatever
+/// `work` then failed with (a launcher that did not come); a failed `work` stops the launcher's cargo run, which is
+/// then of no use.
+///
+/// # Errors
+///
+/// The launcher's failure, else `work`'s.
+pub fn while_launcher_builds<T>(compiled: &Compiled, work: impl FnOnce(Option<&Pending>) -> Result<T>) -> Result<T> {
+    let Some(launcher) = &compiled.launcher else {
+        return work(None);
+    };
+    let (pending, resolver) = Pending::new();
+    let stop = cargo::Stop::default();
+    let failed = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let (stop, failed) = (&stop, &failed);
+        let building = scope.spawn(move || {
+            let built = launcher.build(stop);
+            // Before the bundler learns of it, so that it counts as the cause of whatever the bundler fails with.
+            failed.store(built.is_err(), Ordering::SeqCst);
+            resolver.resolve(built.as_ref().copied().map_err(ToString::to_string));
+            built
+        });
+        let result = work(Some(&pending));
+        let failed_first = failed.load(Ordering::SeqCst);
+        if result.is_err() && !failed_first {
+            stop.stop();
+        }
+        let built = building.join().unwrap_or_else(|_| Err(Error::usage("the thread building the launcher panicked")));
+        match (result, built) {
+            (_, Err(launcher)) if failed_first => Err(launcher),
+            (Err(e), _) => Err(e),
+            (Ok(done), built) => built.map(|()| done),
+        }
+    })
 }
 
 /// Whether the AppImage's webview launcher is built with the app (an AppImage of an app on the framework, without
@@ -192,7 +253,8 @@ fn depends_on_framework(manifest: &Path) -> bool {
     })
 }
 
-/// Bundles the built app: every requested format, signed with `key` when given.
+/// Bundles the built app: every requested format, signed with `key` when given, with the AppImage's `launcher`
+/// when it is still being built ([`while_launcher_builds`]).
 ///
 /// # Errors
 ///
@@ -201,6 +263,7 @@ pub fn bundle(
     options: &BuildOptions,
     prepared: &Prepared,
     main_binary: Option<PathBuf>,
+    launcher: Option<&Pending>,
     key: Option<&SecretKey>,
     progress: &dyn Progress,
 ) -> Result<millennium_bundler::Report> {
@@ -211,6 +274,7 @@ pub fn bundle(
         arch: prepared.arch,
         out_dir: prepared.out.clone(),
         overrides,
+        launcher: launcher.cloned(),
     };
     let env = crate::keys::bundler_env(key)?;
     Ok(millennium_bundler::bundle(&bundle_options, &env, progress)?)
@@ -227,9 +291,11 @@ pub fn run(options: &BuildOptions, json: bool) -> Result<millennium_bundler::Rep
     if key.is_none() {
         eprintln!("note: no signing key, so no updater signatures (`--key`, or `MILLENNIUM_SIGNING_PRIVATE_KEY`)");
     }
-    let binary = compile(options, &prepared, &cargo::Stop::default())?;
+    let compiled = compile(options, &prepared, &cargo::Stop::default())?;
     let spinner = Spinner::new(json);
-    let report = bundle(options, &prepared, binary, key.as_ref(), &spinner);
+    let report = while_launcher_builds(&compiled, |launcher| {
+        bundle(options, &prepared, compiled.main.clone(), launcher, key.as_ref(), &spinner)
+    });
     spinner.finish();
     report
 }

@@ -8,9 +8,10 @@
 //!    publish), the key is one the app's updates verify against. A version that exists already is noted. A failed
 //!    check kills cargo and is reported at once, so a mistake costs no build; a warm build (cargo finds everything
 //!    up to date) hides the round trips.
-//! 3. **Build and bundle** (cargo, then the bundler's library), every installer signed in the same pass. A receipt
-//!    (`.millennium-release.json` in the output directory) records what was built from which inputs; a re-run with
-//!    the same inputs reuses those files instead of bundling again.
+//! 3. **Build and bundle** (cargo, then the bundler's library while the AppImage's launcher is built: only the
+//!    AppImage waits for it), every installer signed in the same pass. A receipt (`.millennium-release.json` in the
+//!    output directory) records what was built from which inputs; a re-run with the same inputs reuses those files
+//!    instead of bundling again.
 //! 4. **Publish**: one upload that the server commits atomically, so a release is never half published. A new
 //!    release is uploaded *while it is bundled* (`Streaming`): the upload starts with the bundling, and each
 //!    installer, signed the moment its format finished it, is verified locally and sent while the other formats are
@@ -226,44 +227,49 @@ pub async fn run(args: ReleaseArgs, json: bool) -> Result<Summary> {
     });
     // A refusal first: it is why cargo was stopped.
     let (existing, signed_metadata) = checked?;
-    let binary = compiled?;
+    let compiled = compiled?;
+    let binary = compiled.main.as_deref();
     let receipt_path = prepared.out.join(RECEIPT);
     let stream = matches!(existing, Existing::New) && !signed_metadata;
     let mut streaming: Option<Streaming> = None;
+    // The AppImage's launcher is built meanwhile (the bundler and the fingerprint wait for it where they read it).
     let bundled = tokio::task::block_in_place(|| {
-        std::thread::scope(|scope| {
-            // Hashing the inputs (the binaries) takes a while. Without a receipt to compare it with, the fingerprint
-            // is only written down after bundling, so it is computed meanwhile, on a core the bundler leaves idle
-            // part of the time.
-            let hashing = scope.spawn(|| fingerprint(&args.build, &prepared, binary.as_deref(), &key));
-            let joined = |hashing: std::thread::ScopedJoinHandle<'_, Result<String>>| {
-                hashing.join().unwrap_or_else(|_| Err(Error::usage("hashing the release's inputs panicked")))
-            };
-            let mut bundle_now = || {
-                let spinner = Spinner::new(json);
-                if stream {
-                    let request = PublishRequest { dry_run: false, ..check.clone() };
-                    streaming = Some(Streaming::start(&client, &app_id, request, &key, prepared.arch, &spinner));
-                }
-                let progress = ReleaseProgress { spinner: &spinner, streaming: streaming.as_ref() };
-                let report = bundle::bundle(&args.build, &prepared, binary.clone(), Some(&key), &progress);
-                spinner.finish();
-                report
-            };
-            let (report, fingerprint) = if receipt_path.is_file() {
-                let fingerprint = joined(hashing)?;
-                if let Some(report) = Receipt::load(&receipt_path, &fingerprint) {
-                    return Ok((report, true));
-                }
-                (bundle_now()?, fingerprint)
-            } else {
-                let report = bundle_now()?;
-                (report, joined(hashing)?)
-            };
-            // Before the upload is ended: a re-run after any later failure finds these bundles, and the server
-            // either has exactly them or nothing.
-            Receipt::from_report(fingerprint, &report).save(&receipt_path)?;
-            Ok::<_, Error>((report, false))
+        bundle::while_launcher_builds(&compiled, |launcher| {
+            std::thread::scope(|scope| {
+                // Hashing the inputs (the binaries) takes a while. Without a receipt to compare it with, the
+                // fingerprint is only written down after bundling, so it is computed meanwhile, on a core the bundler
+                // leaves idle part of the time.
+                let hashing = scope.spawn(|| fingerprint(&args.build, &prepared, binary, launcher, &key));
+                let joined = |hashing: std::thread::ScopedJoinHandle<'_, Result<String>>| {
+                    hashing.join().unwrap_or_else(|_| Err(Error::usage("hashing the release's inputs panicked")))
+                };
+                let mut bundle_now = || {
+                    let spinner = Spinner::new(json);
+                    if stream {
+                        let request = PublishRequest { dry_run: false, ..check.clone() };
+                        streaming = Some(Streaming::start(&client, &app_id, request, &key, prepared.arch, &spinner));
+                    }
+                    let progress = ReleaseProgress { spinner: &spinner, streaming: streaming.as_ref() };
+                    let main = binary.map(Path::to_owned);
+                    let report = bundle::bundle(&args.build, &prepared, main, launcher, Some(&key), &progress);
+                    spinner.finish();
+                    report
+                };
+                let (report, fingerprint) = if receipt_path.is_file() {
+                    let fingerprint = joined(hashing)?;
+                    if let Some(report) = Receipt::load(&receipt_path, &fingerprint) {
+                        return Ok((report, true));
+                    }
+                    (bundle_now()?, fingerprint)
+                } else {
+                    let report = bundle_now()?;
+                    (report, joined(hashing)?)
+                };
+                // Before the upload is ended: a re-run after any later failure finds these bundles, and the server
+                // either has exactly them or nothing.
+                Receipt::from_report(fingerprint, &report).save(&receipt_path)?;
+                Ok::<_, Error>((report, false))
+            })
         })
     });
     let (report, reused) = match bundled {
@@ -729,6 +735,7 @@ fn fingerprint(
     options: &BuildOptions,
     prepared: &Prepared,
     binary: Option<&Path>,
+    launcher: Option<&millennium_bundler::Pending>,
     key: &millennium_sign::SecretKey,
 ) -> Result<String> {
     let mut hash = Sha256::new();
@@ -755,17 +762,28 @@ fn fingerprint(
     }
     // The AppImage's webview launcher, when one goes in: not a `millennium-webview-probe` that merely lies next to
     // the binary (another build may replace it at any time, and this bundle would not contain it).
-    let launcher = match &prepared.app.config.appimage.webview_launcher {
+    let launcher_path = match &prepared.app.config.appimage.webview_launcher {
         Some(path) if prepared.formats.contains(&millennium_bundler::Format::AppImage) => {
             Some(prepared.app.root.join(path))
         }
         _ if bundle::builds_launcher(prepared) => binary.map(|binary| binary.with_file_name(bundle::LAUNCHER)),
         _ => None,
     };
-    inputs.extend(launcher.filter(|p| p.is_file()));
-    for path in inputs {
+    let mut add_file = |path: &Path| -> Result<()> {
         add("path", path.to_string_lossy().as_bytes());
-        add("sha256", sha256_file(&path)?.as_bytes());
+        add("sha256", sha256_file(path)?.as_bytes());
+        Ok(())
+    };
+    for path in &inputs {
+        add_file(path)?;
+    }
+    // Hashed last, once built: the rest is hashed while its cargo run goes on. That run's own error is the one
+    // reported ([`bundle::while_launcher_builds`]).
+    if let Some(pending) = launcher {
+        pending.wait().map_err(|reason| millennium_bundler::Error::NotMade { what: "webview launcher", reason })?;
+    }
+    if let Some(path) = launcher_path.filter(|p| p.is_file()) {
+        add_file(&path)?;
     }
     Ok(hex::encode(hash.finalize()))
 }

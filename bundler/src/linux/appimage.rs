@@ -98,12 +98,15 @@ fn shell_quote(text: &str) -> String {
 /// The soname a binary needs when it shows its window with WebKitGTK 4.1.
 const WEBKITGTK_SONAME: &str = "libwebkit2gtk-4.1.so.0";
 
-/// The webview launcher for `AppRun`, read, when the main binary links WebKitGTK (an AppImage has no package
-/// dependencies, so this is what turns a missing WebKitGTK into a clear message); `None` otherwise.
-pub fn webview_launcher(app: &App, needs: &[elf::Needs], arch: Arch) -> Result<Option<Vec<u8>>> {
-    if !needs.first().is_some_and(|main| main.needed.iter().any(|s| s == WEBKITGTK_SONAME)) {
-        return Ok(None);
-    }
+/// Whether the AppImage starts the app through the webview launcher: when the main binary links WebKitGTK (an
+/// AppImage has no package dependencies, so the launcher is what turns a missing WebKitGTK into a clear message).
+pub fn needs_webview_launcher(needs: &[elf::Needs]) -> bool {
+    needs.first().is_some_and(|main| main.needed.iter().any(|s| s == WEBKITGTK_SONAME))
+}
+
+/// The webview launcher for `AppRun` ([`needs_webview_launcher`]), read: `appimage.webview-launcher`, else
+/// `millennium-webview-probe` next to the main binary.
+pub fn webview_launcher(app: &App, arch: Arch) -> Result<Vec<u8>> {
     let path = match &app.config.appimage.webview_launcher {
         Some(path) => app.root.join(path),
         None => app.main_binary.with_file_name("millennium-webview-probe"),
@@ -132,7 +135,7 @@ pub fn webview_launcher(app: &App, needs: &[elf::Needs], arch: Arch) -> Result<O
             data = stripped;
         }
     }
-    Ok(Some(data))
+    Ok(data)
 }
 
 /// Core C library sonames: always provided by the system, never bundled.

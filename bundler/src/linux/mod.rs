@@ -15,12 +15,12 @@ pub mod zsync;
 
 use std::collections::BTreeSet;
 
-use crate::Arch;
 use crate::artifact::{Artifact, Format, Role};
 use crate::config::App;
 use crate::error::{Error, Result};
 use crate::pipeline::Context;
 use crate::tree::Tree;
+use crate::{Arch, Pending};
 
 /// Checks what the Linux formats need before any long work: the AppImage runtime for the target.
 pub(crate) fn check(formats: &BTreeSet<Format>, arch: Arch) -> Result<()> {
@@ -46,7 +46,7 @@ pub(crate) fn build(ctx: &Context, warnings: &mut Vec<String>) -> Result<Vec<Art
     if ctx.wants(Format::AppImage) {
         jobs.push(Job::appimage(ctx, &binaries)?);
     }
-    let names: Vec<&str> = jobs.iter().map(Job::name).collect();
+    let names: Vec<&'static str> = jobs.iter().map(Job::name).collect();
     ctx.progress.step(&format!("building {}", names.join(", ")));
     let (app, arch, epoch) = (ctx.app, ctx.arch, ctx.epoch);
     let mut results: Vec<Option<Result<Built>>> = jobs.iter().map(|_| None).collect();
@@ -54,7 +54,7 @@ pub(crate) fn build(ctx: &Context, warnings: &mut Vec<String>) -> Result<Vec<Art
     std::thread::scope(|scope| {
         let (done, finished) = std::sync::mpsc::channel();
         let threads: Vec<_> = jobs
-            .iter()
+            .into_iter()
             .enumerate()
             .map(|(index, job)| {
                 let done = done.clone();
@@ -77,7 +77,7 @@ pub(crate) fn build(ctx: &Context, warnings: &mut Vec<String>) -> Result<Vec<Art
         for (index, thread) in threads.into_iter().enumerate() {
             if let Err(panic) = thread.join() {
                 results[index] = Some(Err(Error::Package {
-                    format: jobs[index].name(),
+                    format: names[index],
                     message: format!("the build thread panicked: {}", panic_message(&*panic)),
                 }));
             }
@@ -85,11 +85,11 @@ pub(crate) fn build(ctx: &Context, warnings: &mut Vec<String>) -> Result<Vec<Art
     });
     let mut artifacts = Vec::new();
     // In the formats' order, whichever finished first.
-    for (job, result) in jobs.iter().zip(results) {
+    for (name, result) in names.into_iter().zip(results) {
         let built = result.unwrap_or_else(|| {
-            Err(Error::Package { format: job.name(), message: "the build thread ended without a result".into() })
+            Err(Error::Package { format: name, message: "the build thread ended without a result".into() })
         })?;
-        warnings.extend(job.warnings().iter().cloned().chain(built.warnings));
+        warnings.extend(built.warnings);
         artifacts.extend(built.artifacts);
     }
     finishing?;
@@ -99,7 +99,8 @@ pub(crate) fn build(ctx: &Context, warnings: &mut Vec<String>) -> Result<Vec<Art
 /// What one format's build made.
 struct Built {
     artifacts: Vec<Artifact>,
-    /// Warnings found while building (the deb's unresolved dependencies).
+    /// Warnings found while preparing and building it (the AppImage's private libraries, the deb's unresolved
+    /// dependencies).
     warnings: Vec<String>,
 }
 
@@ -141,12 +142,32 @@ impl Binaries {
 }
 
 /// One Linux format's input. Everything that talks to the system or warns happens while preparing it, so that
-/// building only reads it and the formats can be built in parallel; the one exception is the deb's dependency
-/// look-up, which its build runs while it compresses the payload.
+/// building only reads it and the formats can be built in parallel; the exceptions are the deb's dependency look-up,
+/// which its build runs while it compresses the payload, and a webview launcher the caller is still making, which the
+/// AppImage's build waits for and reads.
 enum Job<'a> {
     Deb { tree: Tree, needs: &'a [elf::Needs] },
     Rpm { tree: Tree, requires: BTreeSet<String> },
-    AppImage { tree: Tree, with_libraries: bool, launcher: Option<String>, warnings: Vec<String> },
+    AppImage { tree: Tree, with_libraries: bool, launcher: Launcher<'a>, warnings: Vec<String> },
+}
+
+/// The AppImage's webview launcher ([`appimage::needs_webview_launcher`]).
+enum Launcher<'a> {
+    /// The app does not need one.
+    None,
+    /// In the tree, at this AppDir path.
+    Added(String),
+    /// To be added to the tree once the caller has made it ([`crate::Options::launcher`]).
+    Awaited(&'a Pending),
+}
+
+/// Reads the webview launcher into `tree` and returns its AppDir path.
+fn add_launcher(tree: &mut Tree, app: &App, arch: Arch) -> Result<String> {
+    let data = appimage::webview_launcher(app, arch)?;
+    let path = appimage::launcher_path(app);
+    tree.file(path.clone(), 0o755, data);
+    tree.sort();
+    Ok(path)
 }
 
 impl<'a> Job<'a> {
@@ -161,7 +182,7 @@ impl<'a> Job<'a> {
         Ok(Job::Rpm { tree, requires: rpm::requires(ctx.app, computed) })
     }
 
-    fn appimage(ctx: &Context, binaries: &Binaries) -> Result<Job<'a>> {
+    fn appimage(ctx: &Context<'a>, binaries: &Binaries) -> Result<Job<'a>> {
         let (app, arch) = (ctx.app, ctx.arch);
         let mut warnings = Vec::new();
         let mut tree = layout::install_tree(app, &binaries.files, layout::Flavour::Rpm, ctx.epoch)?;
@@ -173,24 +194,12 @@ impl<'a> Job<'a> {
             }
             tree.sort();
         }
-        let launcher = match appimage::webview_launcher(app, &binaries.needs, arch)? {
-            Some(data) => {
-                let path = appimage::launcher_path(app);
-                tree.file(path.clone(), 0o755, data);
-                tree.sort();
-                Some(path)
-            }
-            None => None,
+        let launcher = match ctx.launcher {
+            _ if !appimage::needs_webview_launcher(&binaries.needs) => Launcher::None,
+            Some(pending) => Launcher::Awaited(pending),
+            None => Launcher::Added(add_launcher(&mut tree, app, arch)?),
         };
         Ok(Job::AppImage { tree, with_libraries, launcher, warnings })
-    }
-
-    /// The warnings of preparing it.
-    fn warnings(&self) -> &[String] {
-        match self {
-            Job::AppImage { warnings, .. } => warnings,
-            Job::Deb { .. } | Job::Rpm { .. } => &[],
-        }
     }
 
     /// The format's name in messages.
@@ -202,22 +211,30 @@ impl<'a> Job<'a> {
         }
     }
 
-    fn build(&self, app: &App, arch: Arch, epoch: u64) -> Result<Built> {
+    fn build(self, app: &App, arch: Arch, epoch: u64) -> Result<Built> {
         let installer = |format, name, bytes| Artifact::file(format, Role::Installer, name, bytes, vec![arch]);
         match self {
             Job::Deb { tree, needs } => {
-                let (bytes, warnings) = deb::build(app, tree, needs, arch, epoch)?;
+                let (bytes, warnings) = deb::build(app, &tree, needs, arch, epoch)?;
                 Ok(Built { artifacts: vec![installer(Format::Deb, deb::file_name(app, arch), bytes)], warnings })
             }
             Job::Rpm { tree, requires } => {
-                let bytes = rpm::build(app, tree, requires, arch, epoch)?;
+                let bytes = rpm::build(app, &tree, &requires, arch, epoch)?;
                 Ok(Built {
                     artifacts: vec![installer(Format::Rpm, rpm::file_name(app, arch), bytes)],
                     warnings: vec![],
                 })
             }
-            Job::AppImage { tree, with_libraries, launcher, .. } => {
-                let bytes = appimage::build(app, tree, arch, epoch, *with_libraries, launcher.as_deref())?;
+            Job::AppImage { mut tree, with_libraries, launcher, warnings } => {
+                let launcher = match launcher {
+                    Launcher::None => None,
+                    Launcher::Added(path) => Some(path),
+                    Launcher::Awaited(pending) => {
+                        pending.wait().map_err(|reason| Error::NotMade { what: "webview launcher", reason })?;
+                        Some(add_launcher(&mut tree, app, arch)?)
+                    }
+                };
+                let bytes = appimage::build(app, &tree, arch, epoch, with_libraries, launcher.as_deref())?;
                 let name = appimage::file_name(app, arch);
                 // The `.zsync` file that the embedded update information points at, for AppImageUpdate.
                 let zsync = appimage::update_information(app, arch)
@@ -227,7 +244,7 @@ impl<'a> Job<'a> {
                         Artifact::file(Format::AppImage, Role::Zsync, zsync_name, zsync, vec![arch])
                     });
                 let artifacts = std::iter::once(installer(Format::AppImage, name, bytes)).chain(zsync).collect();
-                Ok(Built { artifacts, warnings: Vec::new() })
+                Ok(Built { artifacts, warnings })
             }
         }
     }

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 use crate::common::*;
 use millennium_testing::{listing, require_tool};
@@ -814,4 +815,67 @@ fn appimage_starts_a_webkitgtk_app_through_the_webview_launcher() {
         &["-lls", "-o", &appimage_offset(&find(&out, ".AppImage")), find(&out, ".AppImage").to_str().unwrap()],
     );
     assert!(listing.lines().any(|l| l.contains("squashfs-root/AppRun -> usr/bin/hello")), "{listing}");
+}
+
+/// A webview launcher the caller is still making (`Options::launcher`, as `millennium build` compiles it) holds back
+/// the AppImage alone: here it appears only once the deb and the rpm are finished, so a bundle that waited for it up
+/// front would never get there. The AppImage then contains it. A launcher that will not come fails the bundle with
+/// the caller's reason, and nothing is written.
+#[test]
+fn a_pending_webview_launcher_holds_back_the_appimage_alone() {
+    use millennium_bundler::{Arch, Finished, Options, Pending, Progress};
+    use std::sync::mpsc;
+
+    /// Sends each finished installer's name.
+    struct Finishing(mpsc::Sender<String>);
+    impl Progress for Finishing {
+        fn step(&self, _message: &str) {}
+        fn finished(&self, installer: &Finished<'_>) {
+            let _ = self.0.send(installer.name.to_owned());
+        }
+    }
+
+    let app = TestApp::linking_webkitgtk();
+    app.write_config(&app.default_config());
+    let env = |name: &str| (name == millennium_bundler::SOURCE_DATE_EPOCH).then(|| EPOCH.to_owned());
+    let options = |out: &str, launcher: Pending| Options {
+        manifest_path: app.manifest(),
+        formats: ["deb", "rpm", "appimage"].iter().map(|f| f.parse().unwrap()).collect(),
+        arch: Arch::host().unwrap(),
+        out_dir: app.path().join(out),
+        overrides: millennium_bundler::config::Overrides::default(),
+        launcher: Some(launcher),
+    };
+
+    let (pending, resolver) = Pending::new();
+    let (sender, finished) = mpsc::channel();
+    let launcher = app.path().join("millennium-webview-probe");
+    let (report, before_launcher) = std::thread::scope(|scope| {
+        let maker = scope.spawn(move || {
+            let mut before: Vec<String> =
+                (0..2).map_while(|_| finished.recv_timeout(Duration::from_secs(30)).ok()).collect();
+            before.sort();
+            std::fs::write(&launcher, "#!/bin/sh\n").unwrap();
+            resolver.resolve(Ok(()));
+            before
+        });
+        let report = millennium_bundler::bundle(&options("out", pending), &env, &Finishing(sender));
+        (report, maker.join().unwrap())
+    });
+    let report = report.unwrap_or_else(|e| panic!("{}", e.report()));
+    assert_eq!(
+        before_launcher,
+        ["hello-app-1.2.3-1.x86_64.rpm", "hello-app_1.2.3_amd64.deb"].map(String::from).to_vec()
+    );
+    assert!(report.files.iter().any(|f| f.format == "appimage"), "{report:?}");
+    let image = find(&app.path().join("out"), ".AppImage");
+    let listed = run("unsquashfs", &["-l", "-o", &appimage_offset(&image), image.to_str().unwrap()]);
+    assert!(listed.contains("usr/lib/hello-app/millennium-webview-probe"), "{listed}");
+
+    let (pending, resolver) = Pending::new();
+    resolver.resolve(Err("cargo could not build it".into()));
+    let failed = millennium_bundler::bundle(&options("failed", pending), &env, &millennium_bundler::NoProgress);
+    let error = failed.expect_err("bundled without the launcher");
+    assert_eq!(error.to_string(), "the webview launcher was not made: cargo could not build it");
+    assert!(listing(&app.path().join("failed")).is_empty(), "{:?}", listing(&app.path().join("failed")));
 }

@@ -109,7 +109,71 @@ fn build_without_a_key_bundles_unsigned_and_says_so() {
 fn build_runs_cargo_for_the_app_alone_then_builds_the_appimage_launcher_from_its_own_manifest() {
     let dir = tempfile::tempdir().unwrap();
     let root = tiny_app(dir.path(), "tiny-launcher", "1.0.0");
-    let shim = dir.path().join("shim");
+    let probe = on_stand_in_framework(&root);
+    let log = dir.path().join("cargo.log");
+    let wrapper = dir.path().join("cargo");
+    write_exe(
+        &wrapper,
+        format!("#!/bin/sh\necho \"$*\" >> '{}'\nexec \"$REAL_CARGO\" \"$@\"\n", log.display()).as_bytes(),
+    );
+    let target = launcher_target_dir();
+    let launcher = target.join("debug/millennium-webview-probe");
+    let _ = std::fs::remove_file(&launcher);
+
+    let output = millennium()
+        .current_dir(&root)
+        .args(["build", "--debug", "--format", "deb,appimage", "--json"])
+        .env("CARGO", &wrapper)
+        .env("REAL_CARGO", real_cargo())
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", show(&output));
+    let runs = std::fs::read_to_string(&log).unwrap();
+    let runs: Vec<&str> = runs.lines().collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs[0].starts_with("build ") && !runs[0].contains(" -p "), "the app's run: {runs:?}");
+    let probe_manifest = format!("--manifest-path {}", probe.join("Cargo.toml").display());
+    assert!(runs[1].contains(&probe_manifest) && runs[1].contains("--features cli"), "{runs:?}");
+    // The real launcher, next to the app's binary.
+    let help = std::process::Command::new(&launcher).arg("--help").output().unwrap();
+    assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("launch"), "{}", show(&help));
+    assert!(target.join("debug/tiny-launcher").is_file());
+}
+
+/// The launcher's cargo run goes on while the other formats are bundled and uploaded; when it fails, the release
+/// fails with that run's own error (its command line and exit status, exit code 1), and the upload under way is
+/// abandoned: nothing is published.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launcher_that_fails_to_build_fails_the_release_with_its_own_error_and_publishes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tiny_app(dir.path(), "tiny-launcher-fails", "1.0.0");
+    on_stand_in_framework(&root);
+    let wrapper = dir.path().join("cargo");
+    write_exe(
+        &wrapper,
+        b"#!/bin/sh\ncase \"$*\" in *'--features cli'*) echo 'error: the launcher does not compile' >&2; exit 101 ;; esac\n\
+          exec \"$REAL_CARGO\" \"$@\"\n",
+    );
+    let app_id = "com.example.tiny-launcher-fails";
+    let (server, app) = server_with(app_id).await;
+
+    let mut command = release(&root, &app);
+    command.env("CARGO", &wrapper).env("REAL_CARGO", real_cargo()).env("CARGO_TARGET_DIR", launcher_target_dir());
+    let output = run(command).await;
+    assert_eq!(output.status.code(), Some(1), "{}", show(&output));
+    let error = &json(&output)["error"];
+    assert_eq!(error["code"], "build_failed", "{}", show(&output));
+    let message = error["message"].as_str().unwrap_or_default();
+    assert!(message.contains("--features cli") && message.ends_with("failed (exit status: 101)"), "{}", show(&output));
+    assert_eq!(releases(&server, app_id).await, 0);
+}
+
+/// Makes the app in `root` depend on a stand-in `millennium` crate (next to it) that links the real probe's library
+/// without features, as the framework does: an app on the framework, without building it. Returns the probe's
+/// directory.
+fn on_stand_in_framework(root: &Path) -> std::path::PathBuf {
+    let shim = root.with_file_name("shim");
     std::fs::create_dir_all(shim.join("src")).unwrap();
     let probe = checkout().join("webview-probe");
     std::fs::write(
@@ -125,37 +189,17 @@ fn build_runs_cargo_for_the_app_alone_then_builds_the_appimage_launcher_from_its
     let mut manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
     manifest.push_str("\n[dependencies]\nmillennium = { path = \"../shim\", package = \"shim\" }\n");
     std::fs::write(root.join("Cargo.toml"), manifest).unwrap();
-    let log = dir.path().join("cargo.log");
-    let wrapper = dir.path().join("cargo");
-    write_exe(
-        &wrapper,
-        format!("#!/bin/sh\necho \"$*\" >> '{}'\nexec \"$REAL_CARGO\" \"$@\"\n", log.display()).as_bytes(),
-    );
-    let real = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    // Kept between runs (compiled dependencies), but never with a launcher in it.
-    let target = target_dir().join("cli-launcher-test");
-    let launcher = target.join("debug/millennium-webview-probe");
-    let _ = std::fs::remove_file(&launcher);
+    probe
+}
 
-    let output = millennium()
-        .current_dir(&root)
-        .args(["build", "--debug", "--format", "deb,appimage", "--json"])
-        .env("CARGO", &wrapper)
-        .env("REAL_CARGO", real)
-        .env("CARGO_TARGET_DIR", &target)
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{}", show(&output));
-    let runs = std::fs::read_to_string(&log).unwrap();
-    let runs: Vec<&str> = runs.lines().collect();
-    assert_eq!(runs.len(), 2, "{runs:?}");
-    assert!(runs[0].starts_with("build ") && !runs[0].contains(" -p "), "the app's run: {runs:?}");
-    let probe_manifest = format!("--manifest-path {}", probe.join("Cargo.toml").display());
-    assert!(runs[1].contains(&probe_manifest) && runs[1].contains("--features cli"), "{runs:?}");
-    // The real launcher, next to the app's binary.
-    let help = std::process::Command::new(&launcher).arg("--help").output().unwrap();
-    assert!(help.status.success() && String::from_utf8_lossy(&help.stdout).contains("launch"), "{}", show(&help));
-    assert!(target.join("debug/tiny-launcher").is_file());
+/// The target directory of the apps on the stand-in framework: kept between runs (compiled dependencies).
+fn launcher_target_dir() -> std::path::PathBuf {
+    target_dir().join("cli-launcher-test")
+}
+
+/// The cargo that wrappers run.
+fn real_cargo() -> std::ffi::OsString {
+    std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())
 }
 
 /// `millennium release` packages the Windows and macOS binaries it is given (as a CI job does with binaries built on

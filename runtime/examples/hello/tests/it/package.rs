@@ -31,6 +31,7 @@ fn example_deb_is_lintian_clean() {
         arch: Arch::host().expect("a supported host"),
         out_dir: out.path().to_owned(),
         overrides: Overrides { main_binary: Some(BIN.into()), ..Overrides::default() },
+        launcher: None,
     };
     // Only the build time: no signing key may leak in from the environment of the test run.
     let env = |name: &str| (name == millennium_bundler::SOURCE_DATE_EPOCH).then(|| "1700000000".to_owned());
