@@ -15,6 +15,7 @@
 //! checks (a UUID for Millennium's updater), never derived from the machine or the user.
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -314,7 +315,7 @@ enum Raw<'de> {
     Other,
 }
 
-/// The fields of an event [`parse_event`] judges, by their index in [`EVENT_FIELDS`].
+/// The fields of an event that [`parse_event`] judges; the constants below are their indexes.
 const EVENT_FIELDS: [&str; 8] = ["id", "kind", "install_id", "from", "to", "target", "error", "at"];
 const ID: usize = 0;
 const KIND: usize = 1;
@@ -326,7 +327,7 @@ const ERROR: usize = 6;
 const AT: usize = 7;
 
 /// An event object as read: its known fields (unknown ones are read and dropped).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct RawEvent<'de> {
     fields: [Raw<'de>; EVENT_FIELDS.len()],
 }
@@ -366,13 +367,14 @@ impl RawSeed<'_> {
     ) -> std::result::Result<[Raw<'de>; N], A::Error> {
         let mut values: [Raw<'de>; N] = std::array::from_fn(|_| Raw::Absent);
         let mut seen = [false; N];
-        // Keys no field takes (newer clients' fields): rare, and refused when repeated all the same.
-        let mut others: Vec<String> = Vec::new();
+        // Keys no field takes (newer clients' fields), refused when repeated all the same; a set, as a body may
+        // hold thousands of them.
+        let mut others: HashSet<Cow<'de, str>> = HashSet::new();
         while let Some(key) = map.next_key_seed(Key)? {
             let index = known.iter().position(|k| *k == key);
             let again = match index {
                 Some(i) => std::mem::replace(&mut seen[i], true),
-                None => others.iter().any(|o| *o == key),
+                None => others.contains(&key),
             };
             if again {
                 return Err(crate::json::duplicate_key(self.duplicate, &key));
@@ -381,7 +383,7 @@ impl RawSeed<'_> {
                 Some(i) => values[i] = map.next_value_seed(self.at(place))?,
                 None => {
                     map.next_value_seed(crate::json::StrictValue { duplicate: self.duplicate })?;
-                    others.push(key.into_owned());
+                    others.insert(key);
                 }
             }
         }
@@ -665,6 +667,12 @@ mod tests {
         ] {
             assert!(matches!(EventBatch::parse(doc.as_bytes()), Err(Error::DuplicateKey { .. })), "{doc}");
         }
+        // Thousands of fields no one reads: accepted, and one of them repeated at the end is still found.
+        let unknown: String = (0..5_000).map(|i| format!(r#","f{i}":0"#)).collect();
+        let doc = format!(r#"{{"events":[{event}{unknown}}}]}}"#);
+        assert_eq!(EventBatch::parse(doc.as_bytes()).unwrap().events.len(), 1);
+        let doc = format!(r#"{{"events":[{event}{unknown},"f17":1}}]}}"#);
+        assert!(matches!(EventBatch::parse(doc.as_bytes()), Err(Error::DuplicateKey { key }) if key == "f17"));
     }
 
     #[test]
