@@ -661,7 +661,7 @@ mod tests {
             format!(r#"{{"events":[{event}}}],"events":[{event}}}]}}"#),
             // Escapes are decoded before keys are compared.
             format!(r#"{{"events":[{event},"\u006bind":"confirmed"}}]}}"#),
-            format!(r#"{{"events":[7,{{"k":1,"k":2}}]}}"#),
+            r#"{"events":[7,{"k":1,"k":2}]}"#.to_owned(),
             // Past the most events a batch may hold, the rest is still read as strictly.
             format!(r#"{{"events":[{}{{"k":1,"k":2}}]}}"#, "{},".repeat(MAX_EVENTS + 5)),
         ] {
