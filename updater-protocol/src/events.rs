@@ -14,9 +14,12 @@
 //! An event carries nothing personal: the install id is the random per-install id the updater already sends with its
 //! checks (a UUID for Millennium's updater), never derived from the machine or the user.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 use std::str::FromStr;
 
+use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result, snippet};
@@ -155,18 +158,23 @@ pub struct EventBatch {
 impl EventBatch {
     /// Parses a request body strictly: at most [`MAX_BODY_LEN`] bytes of JSON without duplicate keys, an object
     /// with an `events` array of 1 to [`MAX_EVENTS`] valid events. Any problem refuses the whole batch.
+    ///
+    /// One pass over the bytes reads the fields of each event where they are (strings without escapes borrowed
+    /// from the body), instead of building a JSON tree and converting it: the event endpoint parses every batch
+    /// before any other check can refuse it. The whole document is read before any field is judged, so a
+    /// malformed document is always refused as such, whatever else is wrong in it.
     pub fn parse(bytes: &[u8]) -> Result<Self> {
         if bytes.len() > MAX_BODY_LEN {
             return Err(Error::DocumentTooLarge { len: bytes.len(), max: MAX_BODY_LEN });
         }
-        let value = crate::json::parse(bytes)?;
-        let Value::Object(root) = value else {
+        let root = crate::json::read(bytes, |de, duplicate| RawSeed { duplicate, place: Place::Root }.deserialize(de))?;
+        let Raw::Root(events) = root else {
             return Err(Error::WrongType { field: "(document)".into(), expected: "an object" });
         };
-        let events = match root.get("events") {
-            None | Some(Value::Null) => return Err(Error::MissingField { field: "events".into() }),
-            Some(Value::Array(items)) => items,
-            Some(_) => return Err(Error::WrongType { field: "events".into(), expected: "an array" }),
+        let events = match *events {
+            Raw::Absent => return Err(Error::MissingField { field: "events".into() }),
+            Raw::Events(items) => items,
+            _ => return Err(Error::WrongType { field: "events".into(), expected: "an array" }),
         };
         if events.is_empty() {
             return Err(Error::EmptyEventBatch);
@@ -174,7 +182,7 @@ impl EventBatch {
         if events.len() > MAX_EVENTS {
             return Err(Error::TooManyItems { field: "events".into(), max: MAX_EVENTS });
         }
-        let events = events.iter().enumerate().map(|(i, v)| parse_event(i, v)).collect::<Result<Vec<_>>>()?;
+        let events = events.into_iter().enumerate().map(|(i, item)| parse_event(i, item)).collect::<Result<_>>()?;
         Ok(Self { events })
     }
 
@@ -225,61 +233,267 @@ impl EventBatch {
     }
 }
 
-fn parse_event(index: usize, value: &Value) -> Result<Event> {
+/// Judges one event as read ([`RawEvent`]), in the order of its fields below, naming the first wrong one.
+fn parse_event(index: usize, item: Raw<'_>) -> Result<Event> {
     let path = |name: &str| format!("events[{index}].{name}");
-    let Value::Object(object) = value else {
+    let Raw::Event(mut raw) = item else {
         return Err(Error::WrongType { field: format!("events[{index}]"), expected: "an object" });
     };
-    let string = |name: &str, required: bool| -> Result<Option<&str>> {
-        match object.get(name) {
-            None | Some(Value::Null) if required => Err(Error::MissingField { field: path(name) }),
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.as_str())),
-            Some(_) => Err(Error::WrongType { field: path(name), expected: "a string" }),
+    let mut string = |field: usize, required: bool| -> Result<Option<Cow<'_, str>>> {
+        let name = EVENT_FIELDS[field];
+        match std::mem::take(&mut raw.fields[field]) {
+            Raw::Absent if required => Err(Error::MissingField { field: path(name) }),
+            Raw::Absent => Ok(None),
+            Raw::Str(s) => Ok(Some(s)),
+            _ => Err(Error::WrongType { field: path(name), expected: "a string" }),
         }
     };
-    // `required` strings are always `Some`.
-    let required = |name: &str| string(name, true).map(Option::unwrap_or_default);
-
-    let id = string("id", false)?;
-    if let Some(id) = id {
+    let id = string(ID, false)?;
+    if let Some(id) = &id {
         check_event_id(&path("id"), id)?;
     }
-    let kind = required("kind")?.parse()?;
-    let install_id = required("install_id")?;
-    check_install_id(&path("install_id"), install_id)?;
+    let kind = string(KIND, true)?.unwrap_or_default().parse()?;
+    let install_id = string(INSTALL_ID, true)?.unwrap_or_default();
+    check_install_id(&path("install_id"), &install_id)?;
     let version = |name: &str, text: &str| {
         Version::parse(text)
             .map_err(|source| Error::InvalidFieldVersion { field: path(name), source: Box::new(source) })
     };
-    let from = string("from", false)?.map(|t| version("from", t)).transpose()?;
-    let to = version("to", required("to")?)?;
-    let target_text = required("target")?;
-    let target = target_text
+    let from = string(FROM, false)?.map(|t| version("from", &t)).transpose()?;
+    let to = version("to", &string(TO, true)?.unwrap_or_default())?;
+    let target = string(TARGET, true)?
+        .unwrap_or_default()
         .parse()
         .map_err(|source| Error::InvalidEventField { field: path("target"), reason: error_reason(source) })?;
-    let error = string("error", false)?;
-    if let Some(code) = error {
+    let error = string(ERROR, false)?;
+    if let Some(code) = &error {
         check_error_code(&path("error"), code)?;
     }
-    let at = match object.get("at") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| Error::WrongType {
-            field: path("at"),
-            expected: "a whole number of seconds since 1970 (not negative)",
-        })?),
-        Some(_) => return Err(Error::WrongType { field: path("at"), expected: "a number" }),
+    let at = match std::mem::take(&mut raw.fields[AT]) {
+        Raw::Absent => None,
+        Raw::Whole(n) => Some(n),
+        Raw::Number => {
+            return Err(Error::WrongType {
+                field: path("at"),
+                expected: "a whole number of seconds since 1970 (not negative)",
+            });
+        }
+        _ => return Err(Error::WrongType { field: path("at"), expected: "a number" }),
     };
     Ok(Event {
-        id: id.map(str::to_owned),
+        id: id.map(Cow::into_owned),
         kind,
-        install_id: install_id.to_owned(),
+        install_id: install_id.into_owned(),
         from,
         to,
         target,
-        error: error.map(str::to_owned),
+        error: error.map(Cow::into_owned),
         at,
     })
+}
+
+/// A value as [`EventBatch::parse`] reads it: what the checks need to know of it, and nothing of what no field
+/// takes (an object or array where a string belongs is read, for its syntax and keys, and forgotten).
+#[derive(Debug, Default)]
+enum Raw<'de> {
+    /// Missing, or `null`.
+    #[default]
+    Absent,
+    /// A string, borrowed from the body when it has no escapes.
+    Str(Cow<'de, str>),
+    /// A whole number from 0 to `u64::MAX`.
+    Whole(u64),
+    /// Any other number.
+    Number,
+    /// The document, an object: its `events`.
+    Root(Box<Raw<'de>>),
+    /// The array of `events`.
+    Events(Vec<Raw<'de>>),
+    /// An item of `events` that is an object.
+    Event(Box<RawEvent<'de>>),
+    /// Anything else: a boolean, or an object or array where none was expected.
+    Other,
+}
+
+/// The fields of an event that [`parse_event`] judges; the constants below are their indexes.
+const EVENT_FIELDS: [&str; 8] = ["id", "kind", "install_id", "from", "to", "target", "error", "at"];
+const ID: usize = 0;
+const KIND: usize = 1;
+const INSTALL_ID: usize = 2;
+const FROM: usize = 3;
+const TO: usize = 4;
+const TARGET: usize = 5;
+const ERROR: usize = 6;
+const AT: usize = 7;
+
+/// An event object as read: its known fields (unknown ones are read and dropped).
+#[derive(Debug)]
+struct RawEvent<'de> {
+    fields: [Raw<'de>; EVENT_FIELDS.len()],
+}
+
+/// Where in the document a value is, which says what an object or array there is read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// The document itself: an object holding `events`.
+    Root,
+    /// The value of `events`: an array of events.
+    Events,
+    /// An item of `events`: an object of [`EVENT_FIELDS`].
+    Event,
+    /// A field of an event: a string or a number.
+    Field,
+}
+
+/// Reads a value at `place` as [`Raw`], refusing duplicate keys at every depth.
+#[derive(Clone, Copy)]
+struct RawSeed<'a> {
+    duplicate: &'a crate::json::Duplicate,
+    place: Place,
+}
+
+impl RawSeed<'_> {
+    fn at(self, place: Place) -> Self {
+        Self { place, ..self }
+    }
+
+    /// Reads an object's keys and the values of those in `known` at `place` (others are read and dropped); refuses
+    /// a key that comes twice, known or not. Returns the known values, by their index in `known`.
+    fn read_object<'de, A: MapAccess<'de>, const N: usize>(
+        self,
+        mut map: A,
+        known: &[&str; N],
+        place: Place,
+    ) -> std::result::Result<[Raw<'de>; N], A::Error> {
+        let mut values: [Raw<'de>; N] = std::array::from_fn(|_| Raw::Absent);
+        let mut seen = [false; N];
+        // Keys no field takes (newer clients' fields), refused when repeated all the same; a set, as a body may
+        // hold thousands of them.
+        let mut others: HashSet<Cow<'de, str>> = HashSet::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            let index = known.iter().position(|k| *k == key);
+            let again = match index {
+                Some(i) => std::mem::replace(&mut seen[i], true),
+                None => others.contains(&key),
+            };
+            if again {
+                return Err(crate::json::duplicate_key(self.duplicate, &key));
+            }
+            match index {
+                Some(i) => values[i] = map.next_value_seed(self.at(place))?,
+                None => {
+                    map.next_value_seed(crate::json::StrictValue { duplicate: self.duplicate })?;
+                    others.insert(key);
+                }
+            }
+        }
+        Ok(values)
+    }
+}
+
+/// Reads an object's key, borrowed from the body when it has no escapes (serde's `Cow<str>` always copies it).
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> std::result::Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a key")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for RawSeed<'_> {
+    type Value = Raw<'de>;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> std::result::Result<Raw<'de>, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RawSeed<'_> {
+    type Value = Raw<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> std::result::Result<Raw<'de>, E> {
+        Ok(Raw::Str(Cow::Borrowed(v)))
+    }
+
+    fn visit_str<E>(self, v: &str) -> std::result::Result<Raw<'de>, E> {
+        Ok(Raw::Str(Cow::Owned(v.to_owned())))
+    }
+
+    fn visit_string<E>(self, v: String) -> std::result::Result<Raw<'de>, E> {
+        Ok(Raw::Str(Cow::Owned(v)))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> std::result::Result<Raw<'de>, E> {
+        Ok(Raw::Whole(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> std::result::Result<Raw<'de>, E> {
+        Ok(u64::try_from(v).map_or(Raw::Number, Raw::Whole))
+    }
+
+    fn visit_f64<E>(self, _: f64) -> std::result::Result<Raw<'de>, E> {
+        Ok(Raw::Number)
+    }
+
+    fn visit_bool<E>(self, _: bool) -> std::result::Result<Raw<'de>, E> {
+        Ok(Raw::Other)
+    }
+
+    fn visit_unit<E>(self) -> std::result::Result<Raw<'de>, E> {
+        Ok(Raw::Absent)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Raw<'de>, A::Error> {
+        if self.place != Place::Events {
+            return crate::json::StrictValue { duplicate: self.duplicate }.visit_seq(seq).map(|_| Raw::Other);
+        }
+        // One event past the limit is kept, to say it was passed; the rest is only read, as nothing of it is kept.
+        let mut events = Vec::new();
+        while events.len() <= MAX_EVENTS {
+            let Some(event) = seq.next_element_seed(self.at(Place::Event))? else { break };
+            events.push(event);
+        }
+        while seq.next_element_seed(self.at(Place::Field))?.is_some() {}
+        Ok(Raw::Events(events))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> std::result::Result<Raw<'de>, A::Error> {
+        match self.place {
+            Place::Root => {
+                let [events] = self.read_object(map, &["events"], Place::Events)?;
+                Ok(Raw::Root(Box::new(events)))
+            }
+            Place::Event => {
+                let fields = self.read_object(map, &EVENT_FIELDS, Place::Field)?;
+                Ok(Raw::Event(Box::new(RawEvent { fields })))
+            }
+            Place::Events | Place::Field => {
+                crate::json::StrictValue { duplicate: self.duplicate }.visit_map(map).map(|_| Raw::Other)
+            }
+        }
+    }
 }
 
 fn error_reason(error: Error) -> String {
@@ -433,6 +647,89 @@ mod tests {
             ))
             .is_err()
         );
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_everywhere_even_in_fields_no_one_reads() {
+        let event = r#"{"kind":"installed","install_id":"a","to":"1.0.0","target":"linux-x86_64""#;
+        for doc in [
+            format!(r#"{{"events":[{event},"x":1,"x":2}}]}}"#),
+            format!(r#"{{"events":[{event},"future":{{"k":1,"k":2}}}}]}}"#),
+            format!(r#"{{"events":[{event},"future":[{{"k":1,"k":2}}]}}]}}"#),
+            format!(r#"{{"events":[{event}}}],"pad":{{"a":1,"a":2}}}}"#),
+            format!(r#"{{"events":[{event}}}],"pad":1,"pad":2}}"#),
+            format!(r#"{{"events":[{event}}}],"events":[{event}}}]}}"#),
+            // Escapes are decoded before keys are compared.
+            format!(r#"{{"events":[{event},"\u006bind":"confirmed"}}]}}"#),
+            r#"{"events":[7,{"k":1,"k":2}]}"#.to_owned(),
+            // Past the most events a batch may hold, the rest is still read as strictly.
+            format!(r#"{{"events":[{}{{"k":1,"k":2}}]}}"#, "{},".repeat(MAX_EVENTS + 5)),
+        ] {
+            assert!(matches!(EventBatch::parse(doc.as_bytes()), Err(Error::DuplicateKey { .. })), "{doc}");
+        }
+        // Thousands of fields no one reads: accepted, and one of them repeated at the end is still found.
+        let unknown: String = (0..5_000).map(|i| format!(r#","f{i}":0"#)).collect();
+        let doc = format!(r#"{{"events":[{event}{unknown}}}]}}"#);
+        assert_eq!(EventBatch::parse(doc.as_bytes()).unwrap().events.len(), 1);
+        let doc = format!(r#"{{"events":[{event}{unknown},"f17":1}}]}}"#);
+        assert!(matches!(EventBatch::parse(doc.as_bytes()), Err(Error::DuplicateKey { key }) if key == "f17"));
+    }
+
+    #[test]
+    fn a_malformed_document_is_refused_as_such_whatever_comes_before_the_fault() {
+        for doc in [
+            r#"{"events":[{"kind":"exploded","install_id":"a b","to":"x","target":"y"}],"#,
+            r#"{"events":[{"kind":"installed"}]} {}"#,
+            r#"{"events":[{"kind":"installed","at":1e999}]}"#,
+            r#"7 7"#,
+        ] {
+            assert!(matches!(EventBatch::parse(doc.as_bytes()), Err(Error::InvalidJson { .. })), "{doc}");
+        }
+        let past_the_limit = format!(r#"{{"events":[{}{{"k":]}}"#, "{},".repeat(MAX_EVENTS + 5));
+        assert!(matches!(EventBatch::parse(past_the_limit.as_bytes()), Err(Error::InvalidJson { .. })));
+        let many = format!(r#"{{"events":[{}{{}}]}}"#, "{},".repeat(20_000));
+        assert!(matches!(EventBatch::parse(many.as_bytes()), Err(Error::TooManyItems { max: MAX_EVENTS, .. })));
+    }
+
+    #[test]
+    fn escaped_strings_and_keys_read_as_their_plain_spelling() {
+        let escaped = r#"{"\u0065vents":[{"kind":"install\u0065d","install_\u0069d":"a\u002db","to":"1.0.0",
+            "target":"linux-x86_64","id":"\u0030123456789abcdef"}]}"#;
+        let plain = r#"{"events":[{"kind":"installed","install_id":"a-b","to":"1.0.0","target":"linux-x86_64",
+            "id":"0123456789abcdef"}]}"#;
+        assert_eq!(EventBatch::parse(escaped.as_bytes()).unwrap(), EventBatch::parse(plain.as_bytes()).unwrap());
+    }
+
+    #[test]
+    fn each_wrong_type_is_named_with_what_was_expected() {
+        let event = r#""kind":"installed","install_id":"a","to":"1.0.0","target":"linux-x86_64""#;
+        let cases: &[(String, &str)] = &[
+            (format!(r#"{{"events":[{{{event},"at":"5"}}]}}"#), "`events[0].at` must be a number"),
+            (format!(r#"{{"events":[{{{event},"at":true}}]}}"#), "`events[0].at` must be a number"),
+            (format!(r#"{{"events":[{{{event},"at":18446744073709551616}}]}}"#), "`events[0].at` must be a whole"),
+            (format!(r#"{{"events":[{{{event},"at":-5}}]}}"#), "`events[0].at` must be a whole"),
+            (format!(r#"{{"events":[{{{event},"kind":null}}]}}"#), "duplicate key"),
+            (format!(r#"{{"events":[{{{event},"error":["x"]}}]}}"#), "`events[0].error` must be a string"),
+            (format!(r#"{{"events":[{{{event},"from":{{}}}}]}}"#), "`events[0].from` must be a string"),
+            (format!(r#"{{"events":[{{{event}}},null]}}"#), "`events[1]` must be an object"),
+            (format!(r#"{{"events":[{{{event}}},[]]}}"#), "`events[1]` must be an object"),
+            (
+                r#"{"events":[{"install_id":"a","to":"1.0.0","target":"linux-x86_64","kind":null}]}"#.into(),
+                "events[0].kind",
+            ),
+            (r#"{"events":{}}"#.into(), "`events` must be an array"),
+            (r#"{"events":"x"}"#.into(), "`events` must be an array"),
+            (r#"{"events":null}"#.into(), "events"),
+            (r#"null"#.into(), "`(document)` must be an object"),
+            (r#""events""#.into(), "`(document)` must be an object"),
+        ];
+        for (doc, needle) in cases {
+            let err = EventBatch::parse(doc.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains(needle), "{doc}: {err}");
+        }
+        assert!(matches!(EventBatch::parse(br#"{"events":null}"#), Err(Error::MissingField { .. })));
+        let at_max = format!(r#"{{"events":[{{{event},"at":18446744073709551615}}]}}"#);
+        assert_eq!(EventBatch::parse(at_max.as_bytes()).unwrap().events[0].at, Some(u64::MAX));
     }
 
     #[test]

@@ -15,12 +15,25 @@ use crate::limits::MAX_DOCUMENT_LEN;
 
 /// Parses a whole document: at most [`MAX_DOCUMENT_LEN`] bytes of JSON, no duplicate keys, nothing after it.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Value> {
+    read(bytes, |de, duplicate| StrictValue { duplicate }.deserialize(de))
+}
+
+/// Where a strict reader records the first duplicate key it meets (before it fails there).
+pub(crate) type Duplicate = RefCell<Option<String>>;
+
+/// Reads a whole document with `reader` (given the deserializer and where to record a duplicate key, which it must
+/// refuse at every depth, [`StrictValue`] doing that for any value it reads): at most [`MAX_DOCUMENT_LEN`] bytes,
+/// nothing after the value; a duplicate key is [`Error::DuplicateKey`], any other failure [`Error::InvalidJson`].
+pub(crate) fn read<'de, T>(
+    bytes: &'de [u8],
+    reader: impl FnOnce(&mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>, &Duplicate) -> serde_json::Result<T>,
+) -> Result<T> {
     if bytes.len() > MAX_DOCUMENT_LEN {
         return Err(Error::DocumentTooLarge { len: bytes.len(), max: MAX_DOCUMENT_LEN });
     }
     let duplicate = RefCell::new(None);
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = StrictValue { duplicate: &duplicate }.deserialize(&mut de).and_then(|value| {
+    let parsed = reader(&mut de, &duplicate).and_then(|value| {
         de.end()?;
         Ok(value)
     });
@@ -31,9 +44,15 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Value> {
     }
 }
 
+/// Fails a strict reader at the duplicate `key`, recording it for [`read`].
+pub(crate) fn duplicate_key<E: de::Error>(duplicate: &Duplicate, key: &str) -> E {
+    *duplicate.borrow_mut() = Some(key.to_owned());
+    E::custom("duplicate key")
+}
+
 /// Builds a `Value`, recording the first duplicate key it meets (and failing there).
-struct StrictValue<'a> {
-    duplicate: &'a RefCell<Option<String>>,
+pub(crate) struct StrictValue<'a> {
+    pub(crate) duplicate: &'a Duplicate,
 }
 
 impl<'de> DeserializeSeed<'de> for StrictValue<'_> {
@@ -92,8 +111,7 @@ impl<'de> Visitor<'de> for StrictValue<'_> {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if object.contains_key(&key) {
-                *self.duplicate.borrow_mut() = Some(key);
-                return Err(de::Error::custom("duplicate key"));
+                return Err(duplicate_key(self.duplicate, &key));
             }
             let value = map.next_value_seed(StrictValue { duplicate: self.duplicate })?;
             object.insert(key, value);
