@@ -107,6 +107,7 @@ artifact-base-url = "https://releases.example.com/hello/{version}/"
         arch: millennium_bundler::Arch::X86_64,
         out_dir: out.clone(),
         overrides: Default::default(),
+        launcher: None,
     };
     let env = |name: &str| match name {
         "SOURCE_DATE_EPOCH" => Some("1700000000".to_owned()),

@@ -48,6 +48,7 @@ depends = []
         arch: millennium_bundler::Arch::host().unwrap(),
         out_dir: dir.join("out"),
         overrides: millennium_bundler::config::Overrides { main_binary: Some(binary.to_owned()), ..Default::default() },
+        launcher: None,
     };
     let env = |name: &str| (name == millennium_bundler::SOURCE_DATE_EPOCH).then(|| "1700000000".to_owned());
     let report = millennium_bundler::bundle(&options, &env, &millennium_bundler::NoProgress).unwrap();

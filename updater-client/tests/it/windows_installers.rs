@@ -81,6 +81,7 @@ webview-install-mode = "{webview}"
         arch: millennium_bundler::Arch::X86_64,
         out_dir: out.clone(),
         overrides: millennium_bundler::config::Overrides { given_binaries_only: true, ..Default::default() },
+        launcher: None,
     };
     let env = |name: &str| match name {
         "SOURCE_DATE_EPOCH" => Some("1700000000".to_owned()),
