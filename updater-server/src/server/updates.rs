@@ -46,7 +46,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use axum::body::Bytes;
 use axum::extract::{MatchedPath, Path, Query, State};
@@ -132,6 +132,11 @@ const MAX_CACHED_CHANNELS: u64 = 4096;
 /// with no database read and nothing stored. Otherwise a flood of made-up channels would fill the cache and make it
 /// start over again and again, evicting the answers real installs need (every check a database read). Unknown apps
 /// are never cached either (`404`).
+///
+/// One load per (app, channel) at a time: checks that miss while it runs wait for it instead of reading the database
+/// too. After a restart or a publish, every client's check misses at once; without this each would read the
+/// database (a thousand waiting installs, a thousand identical loads), and the first second after a change would be the
+/// slowest of the server's life.
 #[derive(Debug, Default)]
 pub struct AnswerCache {
     generation: AtomicU64,
@@ -147,7 +152,12 @@ pub struct AnswerCache {
     reuses: AtomicU64,
     /// Request URL → the whole answer it was given.
     reused: RwLock<ReusedUrls>,
+    /// The loads running, by (app, channel); a load that fails leaves its cell empty, and the next waiter loads.
+    loading: Mutex<HashMap<(String, String), Arc<Load>>>,
 }
+
+/// A load of one (app, channel)'s answers, which checks that miss while it runs wait for.
+type Load = tokio::sync::OnceCell<Arc<ChannelAnswers>>;
 
 /// Most request URLs whose answers are kept whole; past it, or past [`MAX_REUSED_URL_BYTES`] of URLs, they start
 /// over. URLs are the clients' choice (a made-up current version is a new URL), so both bounds hold whatever they send.
@@ -250,6 +260,8 @@ impl AnswerCache {
         self.generation.fetch_add(1, Ordering::SeqCst);
         entries.clear();
         self.len.store(0, Ordering::SeqCst);
+        // A check from now on must not wait for a load that began before the change: it would get the old state.
+        self.loading.lock().unwrap_or_else(PoisonError::into_inner).clear();
         // After the generation moved: an answer kept from now on was made before it and is refused by `remember`.
         *self.reused.write().unwrap_or_else(PoisonError::into_inner) = ReusedUrls::default();
     }
@@ -281,8 +293,35 @@ impl AnswerCache {
         self.generation.load(Ordering::SeqCst)
     }
 
-    /// The answers of `app`'s `channel`, from the cache or the database; a `404` error when the app does not exist.
+    /// The answers of `app`'s `channel`, from the cache or the database (one load at a time for each); a `404` error
+    /// when the app does not exist.
     async fn get(&self, state: &AppState, app: &AppId, channel: &Channel) -> Result<Arc<ChannelAnswers>> {
+        if let Some(answers) = self.cached(app, channel) {
+            return Ok(answers);
+        }
+        let key = (app.as_str().to_owned(), channel.as_str().to_owned());
+        let cell = self.loading.lock().unwrap_or_else(PoisonError::into_inner).entry(key.clone()).or_default().clone();
+        // A waiter finds what the load it waited for kept (or, for a channel with no releases, nothing to load).
+        let answers = cell.get_or_try_init(|| self.load(state, app, channel)).await.cloned();
+        let mut loading = self.loading.lock().unwrap_or_else(PoisonError::into_inner);
+        if loading.get(&key).is_some_and(|running| Arc::ptr_eq(running, &cell)) {
+            loading.remove(&key);
+        }
+        answers
+    }
+
+    /// The answers kept for `app`'s `channel`: `None` when they must be loaded.
+    fn cached(&self, app: &AppId, channel: &Channel) -> Option<Arc<ChannelAnswers>> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let cached = entries.get(app.as_str())?;
+        if let Some(answers) = cached.answers.get(channel.as_str()) {
+            return Some(answers.clone());
+        }
+        (!cached.channels.contains(channel.as_str())).then(|| Arc::new(ChannelAnswers::none()))
+    }
+
+    /// Reads `app`'s `channel` from the database and keeps it (see [`AnswerCache::get`]).
+    async fn load(&self, state: &AppState, app: &AppId, channel: &Channel) -> Result<Arc<ChannelAnswers>> {
         let known_app = {
             let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
             match entries.get(app.as_str()) {

@@ -243,6 +243,44 @@ fn random_channels_do_not_evict_cached_answers() {
     server.stop();
 }
 
+/// A crowd of checks on a cold answer cache (after a restart or a publish every install misses at once) reads the
+/// database once: the checks that miss while the first one loads wait for it. Each asks with its own current version,
+/// so that no check is answered from a URL answered before.
+#[test]
+fn a_crowd_of_checks_on_a_cold_cache_reads_the_database_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = start(tmp.path(), &[]);
+    let key = SecretKey::generate().unwrap();
+    let publish_token = create_app(&server, &key, &[], "publish");
+    let file =
+        write_signed(tmp.path(), "demo_1.2.0_amd64.AppImage", &artifact_bytes(3, 10_000), &key, "1.2.0", Format::Tauri);
+    ok_json(SERVER.cli(
+        &["--json", "publish", "--server", &server.url, "--app", "demo", "--version", "1.2.0", file.to_str().unwrap()],
+        &[("MILLENNIUM_PUBLISH_TOKEN", &publish_token)],
+    ));
+    let loads = server.figure("millennium_answer_cache_loads_total");
+
+    let requests = 64;
+    let barrier = Arc::new(Barrier::new(requests));
+    let threads: Vec<_> = (0..requests)
+        .map(|i| {
+            let (barrier, url) = (barrier.clone(), format!("{}/demo/linux/x86_64/1.0.{i}", server.url));
+            std::thread::spawn(move || {
+                let http = reqwest::blocking::Client::new();
+                barrier.wait();
+                let response = http.get(&url).send().unwrap();
+                (response.status().as_u16(), response.text().unwrap())
+            })
+        })
+        .collect();
+    for (status, body) in threads.into_iter().map(|t| t.join().unwrap()) {
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("\"version\":\"1.2.0\""), "{body}");
+    }
+    assert_eq!(server.figure("millennium_answer_cache_loads_total") - loads, 1, "one read for {requests} checks");
+    server.stop();
+}
+
 /// Item 11: unauthenticated requests for a freshness document that has expired make the server sign one, which opens
 /// the online key (an scrypt derivation when `MILLENNIUM_ONLINE_KEY_PASSWORD` encrypts it). 64 concurrent requests
 /// for it start exactly one signing (`millennium_freshness_signings_total`); each of the others gets the new
