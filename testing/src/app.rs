@@ -23,9 +23,25 @@ pub fn write_exe(path: &Path, contents: &[u8]) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// `command.output()`, tried again while the executable is "busy" (`ETXTBSY`): a file just written in a test is still
+/// open for writing in any child another test thread forked meanwhile, until that child execs, and Linux refuses to
+/// run a file open for writing.
+pub fn output(command: &mut std::process::Command) -> std::io::Result<std::process::Output> {
+    let mut tries = 0;
+    loop {
+        match command.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            result => return result,
+        }
+    }
+}
+
 /// Runs `path` and returns its trimmed stdout.
 pub fn run(path: &Path) -> String {
-    let out = std::process::Command::new(path).output().unwrap();
+    let out = output(&mut std::process::Command::new(path)).unwrap();
     assert!(out.status.success(), "{} failed: {out:?}", path.display());
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }

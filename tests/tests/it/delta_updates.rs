@@ -40,6 +40,13 @@ impl World {
         self.app.publish(&PublishRequest::new(version), &[artifact]).await;
     }
 
+    /// Publishes `v1` as 1.0.0 and `v2` as 2.0.0 for `target`, and waits for the delta between them.
+    async fn publish_pair(&self, target: &str, v1: &[u8], v2: &[u8]) {
+        self.publish("1.0.0", target, v1).await;
+        self.publish("2.0.0", target, v2).await;
+        self.wait_for_deltas(1).await;
+    }
+
     async fn wait_for_deltas(&self, n: u64) {
         self.server.wait_for_deltas(APP, n).await;
     }
@@ -161,9 +168,7 @@ async fn a_plain_binary_updates_by_delta_to_exactly_the_full_artifact() {
     let w = World::new().await;
     let (v1, v2) = (std::fs::read(&w.builds.v1).unwrap(), std::fs::read(&w.builds.asset).unwrap());
     let target = format!("linux-{}", std::env::consts::ARCH);
-    w.publish("1.0.0", &target, &v1).await;
-    w.publish("2.0.0", &target, &v2).await;
-    w.wait_for_deltas(1).await;
+    w.publish_pair(&target, &v1, &v2).await;
 
     // Without `X-Millennium-Installed` (every Tauri client) the answer lists no delta; with it, the delta from the
     // named artifact.
@@ -203,9 +208,7 @@ async fn an_appimage_updates_by_delta_to_exactly_the_full_artifact() {
     let elf = std::fs::read(&w.builds.v1).unwrap();
     let (v1, v2) = (appimage(&elf, false), appimage(&elf, true));
     let target = format!("linux-{}-appimage", std::env::consts::ARCH);
-    w.publish("1.0.0", &target, &v1).await;
-    w.publish("2.0.0", &target, &v2).await;
-    w.wait_for_deltas(1).await;
+    w.publish_pair(&target, &v1, &v2).await;
 
     let exe = w.install(&v1);
     let (delta_size, transfers, _) = update(&w.updater(&exe, Some(BundleType::AppImage))).await;
@@ -220,9 +223,7 @@ async fn a_corrupt_delta_blob_falls_back_to_the_full_download() {
     let w = World::new().await;
     let (v1, v2) = (std::fs::read(&w.builds.v1).unwrap(), std::fs::read(&w.builds.asset).unwrap());
     let target = format!("linux-{}", std::env::consts::ARCH);
-    w.publish("1.0.0", &target, &v1).await;
-    w.publish("2.0.0", &target, &v2).await;
-    w.wait_for_deltas(1).await;
+    w.publish_pair(&target, &v1, &v2).await;
     // Damage the stored deltas (the first and the one in the newest forms): the blobs that are no artifact.
     let blobs = w.server.data_dir().join("blobs").join("sha256");
     let deltas: Vec<_> = std::fs::read_dir(&blobs)
@@ -251,9 +252,7 @@ async fn a_base_changed_after_the_check_falls_back_to_the_full_download() {
     let w = World::new().await;
     let (v1, v2) = (std::fs::read(&w.builds.v1).unwrap(), std::fs::read(&w.builds.asset).unwrap());
     let target = format!("linux-{}", std::env::consts::ARCH);
-    w.publish("1.0.0", &target, &v1).await;
-    w.publish("2.0.0", &target, &v2).await;
-    w.wait_for_deltas(1).await;
+    w.publish_pair(&target, &v1, &v2).await;
 
     let exe = w.install(&v1);
     let update = w.updater(&exe, None).check().await.unwrap().unwrap();
@@ -326,9 +325,7 @@ async fn a_client_that_reads_every_delta_form_gets_the_newest_delta_and_one_that
     let w = World::new().await;
     let (v1, v2) = (std::fs::read(&w.builds.v1).unwrap(), std::fs::read(&w.builds.function).unwrap());
     let target = format!("linux-{}", std::env::consts::ARCH);
-    w.publish("1.0.0", &target, &v1).await;
-    w.publish("2.0.0", &target, &v2).await;
-    w.wait_for_deltas(1).await;
+    w.publish_pair(&target, &v1, &v2).await;
 
     // A client that does not name the forms (every Millennium updater before them) is offered the delta `make` writes
     // by default, which those updaters read; one that names the newest, the delta made with every form (interleaved

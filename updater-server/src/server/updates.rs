@@ -159,6 +159,14 @@ pub struct AnswerCache {
 /// A load of one (app, channel)'s answers, which checks that miss while it runs wait for.
 type Load = tokio::sync::OnceCell<Arc<ChannelAnswers>>;
 
+/// What [`AnswerCache::lookup`] found.
+enum Lookup {
+    /// The channel's answers (none at all for a channel the app has no releases in).
+    Kept(Arc<ChannelAnswers>),
+    /// They must be read from the database; `known_app`: the app's channel list is kept, so it need not be.
+    Load { known_app: bool },
+}
+
 /// Most request URLs whose answers are kept whole; past it, or past [`MAX_REUSED_URL_BYTES`] of URLs, they start
 /// over. URLs are the clients' choice (a made-up current version is a new URL), so both bounds hold whatever they send.
 const MAX_REUSED_URLS: usize = 16 * 1024;
@@ -296,7 +304,7 @@ impl AnswerCache {
     /// The answers of `app`'s `channel`, from the cache or the database (one load at a time for each); a `404` error
     /// when the app does not exist.
     async fn get(&self, state: &AppState, app: &AppId, channel: &Channel) -> Result<Arc<ChannelAnswers>> {
-        if let Some(answers) = self.cached(app, channel) {
+        if let Lookup::Kept(answers) = self.lookup(app, channel) {
             return Ok(answers);
         }
         let key = (app.as_str().to_owned(), channel.as_str().to_owned());
@@ -310,32 +318,25 @@ impl AnswerCache {
         answers
     }
 
-    /// The answers kept for `app`'s `channel`: `None` when they must be loaded.
-    fn cached(&self, app: &AppId, channel: &Channel) -> Option<Arc<ChannelAnswers>> {
+    /// What the cache holds for `app`'s `channel`, read under one lock.
+    fn lookup(&self, app: &AppId, channel: &Channel) -> Lookup {
         let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-        let cached = entries.get(app.as_str())?;
-        if let Some(answers) = cached.answers.get(channel.as_str()) {
-            return Some(answers.clone());
+        let Some(cached) = entries.get(app.as_str()) else {
+            return Lookup::Load { known_app: false };
+        };
+        match cached.answers.get(channel.as_str()) {
+            Some(answers) => Lookup::Kept(answers.clone()),
+            None if !cached.channels.contains(channel.as_str()) => Lookup::Kept(Arc::new(ChannelAnswers::none())),
+            None => Lookup::Load { known_app: true },
         }
-        (!cached.channels.contains(channel.as_str())).then(|| Arc::new(ChannelAnswers::none()))
     }
 
     /// Reads `app`'s `channel` from the database and keeps it (see [`AnswerCache::get`]).
     async fn load(&self, state: &AppState, app: &AppId, channel: &Channel) -> Result<Arc<ChannelAnswers>> {
-        let known_app = {
-            let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
-            match entries.get(app.as_str()) {
-                Some(cached) => {
-                    if let Some(answers) = cached.answers.get(channel.as_str()) {
-                        return Ok(answers.clone());
-                    }
-                    if !cached.channels.contains(channel.as_str()) {
-                        return Ok(Arc::new(ChannelAnswers::none()));
-                    }
-                    true
-                }
-                None => false,
-            }
+        // Again: a check that waited for another's load finds what it kept.
+        let known_app = match self.lookup(app, channel) {
+            Lookup::Kept(answers) => return Ok(answers),
+            Lookup::Load { known_app } => known_app,
         };
         let generation = self.generation.load(Ordering::SeqCst);
         let channels = if known_app {

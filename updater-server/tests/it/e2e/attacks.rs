@@ -30,6 +30,20 @@ fn create_app(server: &ServerProcess, key: &SecretKey, extra: &[&str], scope: &s
     token["token"].as_str().unwrap().to_owned()
 }
 
+/// A server under `tmp` with the app `demo` and its signed 1.2.0 AppImage (content from `seed`) published on `stable`.
+fn published_demo(tmp: &Path, seed: u8) -> ServerProcess {
+    let server = start(tmp, &[]);
+    let key = SecretKey::generate().unwrap();
+    let publish_token = create_app(&server, &key, &[], "publish");
+    let file =
+        write_signed(tmp, "demo_1.2.0_amd64.AppImage", &artifact_bytes(seed, 10_000), &key, "1.2.0", Format::Tauri);
+    ok_json(SERVER.cli(
+        &["--json", "publish", "--server", &server.url, "--app", "demo", "--version", "1.2.0", file.to_str().unwrap()],
+        &[("MILLENNIUM_PUBLISH_TOKEN", &publish_token)],
+    ));
+    server
+}
+
 /// Signed metadata for `demo` with the CLI: an online key, and root 1 signed with `key` (the key the app was
 /// registered with) and one root key of its own (threshold 1), the keys written to `dir`.
 fn sign_root(server: &ServerProcess, key: &SecretKey, admin_token: &str, dir: &Path) {
@@ -208,15 +222,7 @@ fn the_release_key_of_an_app_with_roots_cannot_be_replaced() {
 #[test]
 fn random_channels_do_not_evict_cached_answers() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = start(tmp.path(), &[]);
-    let key = SecretKey::generate().unwrap();
-    let publish_token = create_app(&server, &key, &[], "publish");
-    let file =
-        write_signed(tmp.path(), "demo_1.2.0_amd64.AppImage", &artifact_bytes(2, 10_000), &key, "1.2.0", Format::Tauri);
-    ok_json(SERVER.cli(
-        &["--json", "publish", "--server", &server.url, "--app", "demo", "--version", "1.2.0", file.to_str().unwrap()],
-        &[("MILLENNIUM_PUBLISH_TOKEN", &publish_token)],
-    ));
+    let server = published_demo(tmp.path(), 2);
     let http = reqwest::blocking::Client::new();
     let check = |channel: &str| {
         http.get(format!("{}/demo/linux/x86_64/1.0.0?channel={channel}", server.url)).send().unwrap().status().as_u16()
@@ -249,15 +255,7 @@ fn random_channels_do_not_evict_cached_answers() {
 #[test]
 fn a_crowd_of_checks_on_a_cold_cache_reads_the_database_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = start(tmp.path(), &[]);
-    let key = SecretKey::generate().unwrap();
-    let publish_token = create_app(&server, &key, &[], "publish");
-    let file =
-        write_signed(tmp.path(), "demo_1.2.0_amd64.AppImage", &artifact_bytes(3, 10_000), &key, "1.2.0", Format::Tauri);
-    ok_json(SERVER.cli(
-        &["--json", "publish", "--server", &server.url, "--app", "demo", "--version", "1.2.0", file.to_str().unwrap()],
-        &[("MILLENNIUM_PUBLISH_TOKEN", &publish_token)],
-    ));
+    let server = published_demo(tmp.path(), 3);
     let loads = server.figure("millennium_answer_cache_loads_total");
 
     let requests = 64;

@@ -292,12 +292,13 @@ impl Install {
 
     /// One start of the app as its user would start it: `updatable update … --report-events`.
     fn start(&self, endpoint: &str, pubkey: &str) -> Run {
-        let output = std::process::Command::new(&self.exe)
-            .args(["update", "--endpoint", endpoint, "--pubkey", pubkey, "--report-events", "--state-dir"])
-            .arg(&self.state)
-            .env_remove("MILLENNIUM_UPDATER_STATE_DIR")
-            .output()
-            .unwrap();
+        let output = millennium_testing::app::output(
+            std::process::Command::new(&self.exe)
+                .args(["update", "--endpoint", endpoint, "--pubkey", pubkey, "--report-events", "--state-dir"])
+                .arg(&self.state)
+                .env_remove("MILLENNIUM_UPDATER_STATE_DIR"),
+        )
+        .unwrap();
         Run::of(output)
     }
 }
