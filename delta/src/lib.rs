@@ -106,9 +106,9 @@ pub struct MakeOptions {
     /// 30 times cheaper to check). Off by default: appliers before this version refuse version 3 (README, "What the
     /// applier checks").
     pub xxh3_result_check: bool,
-    /// Stores every stream of a bsdiff payload with a codec that decodes within a fixed 128 KiB window (LZMA2 with a
+    /// Stores every stream of a bsdiff payload with a codec that decodes within a fixed 64 KiB window (LZMA2 with a
     /// bounded dictionary, or stored; no bzip2 or zstd), so that applying costs a fixed amount of memory whatever the
-    /// streams' lengths; the dense diff stream of a large executable grows by about 1 %. Off by default: appliers
+    /// streams' lengths; the dense diff stream of a large executable grows by about 2 %. Off by default: appliers
     /// before this version refuse it ("unknown stream codec").
     pub bounded_window: bool,
 }
@@ -547,8 +547,8 @@ fn temp_beside(output: &Path) -> Result<tempfile::NamedTempFile> {
 }
 
 /// The size of the buffers results are written and hashed in: the whole buffer is touched on any result larger than
-/// it, so it counts in the apply's peak memory (64 KiB: 16 writes a MiB).
-pub const CHUNK: usize = 64 << 10;
+/// it, so it counts in the apply's peak memory (32 KiB: 32 writes a MiB).
+pub const CHUNK: usize = 32 << 10;
 
 /// Results up to this size are hashed on the decoding thread: below it, the thread's stack and buffers are a large part
 /// of the apply's memory, and its hashing saves less than a millisecond (BLAKE2b runs at about 1 GB/s here).

@@ -84,7 +84,7 @@ pub enum DeltaForm {
     /// `millennium-delta`'s container version 3: the result checked by XXH3-64 instead of BLAKE2b-256 (the updater
     /// checks the result's signature and signed hash anyway). Read by Millennium updaters since 2026-12-06.
     ResultXxh3,
-    /// `millennium-delta`'s bsdiff payload with every stream decoded within a 128 KiB window (LZMA2 codec 4, or
+    /// `millennium-delta`'s bsdiff payload with every stream decoded within a 64 KiB window (LZMA2 codec 4, or
     /// stored): applying it touches a fixed amount of memory whatever the streams' lengths. Read by Millennium
     /// updaters since 2026-12-06 (session 10); the ones before refuse it ("unknown stream codec").
     BoundedWindow,

@@ -212,14 +212,14 @@ async fn make_blocking(
 }
 
 /// How much larger than the first delta its alternative may be, as a fraction (1/32, ~3 %): the bounded window makes a
-/// dense diff stream ~1.3 % larger (`scripts/bench-delta`'s hello-function, 31,871 B against 31,475 B) and in exchange
-/// caps the applier's decoder memory at 128 KiB whatever the file's size; the other forms only make it smaller.
+/// dense diff stream ~2 % larger (`scripts/bench-delta`'s hello-function, 32,049 B against 31,475 B) and in exchange
+/// caps the applier's decoder memory at 64 KiB whatever the file's size; the other forms only make it smaller.
 const ALTERNATIVE_GROWTH: u64 = 32;
 
 /// The alternative to the kept delta `made` (stored with BLAKE2b-256 `first_blake2b`) for clients that read every
 /// delta form (labelled `DeltaForm::NEWEST`: forms are cumulative), stored: made again by the kept encoder alone with
 /// the interleaved diff allowed (bsdiff picks it on a tie, as it decodes fastest), container version 3 (the result
-/// checked by XXH3-64) and the bounded window (every stream decoded within 128 KiB), kept when it is a different delta
+/// checked by XXH3-64) and the bounded window (every stream decoded within 64 KiB), kept when it is a different delta
 /// and larger by at most 1/[`ALTERNATIVE_GROWTH`] of it. `None` when it gives nothing, or when making it fails (logged:
 /// the first delta still serves every client).
 async fn alternative(
