@@ -2,11 +2,13 @@
 //! and the updater call the library).
 //!
 //! ```text
-//! millennium-delta make [--encoder zstd|bsdiff|unpacked] [--interleaved-diff] [--xxh3-check] [--bounded-window] BASE NEW DELTA
+//! millennium-delta make [--encoder zstd|bsdiff|unpacked] [--interleaved-diff] [--xxh3-check] [--bounded-window]
+//!                        BASE NEW DELTA
 //!                                                                 stdout: `kept ENCODER SIZE` or `not-worth-it`,
 //!                                                                 then one `tried ENCODER SIZE|skipped` line each
 //!                                                                 (`--interleaved-diff`: `MakeOptions::interleaved_diff`,
 //!                                                                 `--xxh3-check`: `MakeOptions::xxh3_result_check`,
+//!                                                                 `--bounded-window`: `MakeOptions::bounded_window`,
 //!                                                                 deltas that appliers before them refuse)
 //! millennium-delta apply [--max-size BYTES] BASE DELTA OUTPUT     default cap: the size the delta announces
 //! millennium-delta inspect DELTA                                  the header, one `key value` a line
@@ -20,7 +22,8 @@ use std::process::ExitCode;
 use millennium_delta::{Encoder, MakeOptions, Outcome};
 
 const USAGE: &str =
-    "usage: millennium-delta make [--encoder zstd|bsdiff|unpacked] [--interleaved-diff] [--xxh3-check] [--bounded-window] BASE NEW DELTA
+    "usage: millennium-delta make [--encoder zstd|bsdiff|unpacked] [--interleaved-diff] [--xxh3-check] [--bounded-window]
+                             BASE NEW DELTA
        millennium-delta apply [--max-size BYTES] BASE DELTA OUTPUT
        millennium-delta inspect DELTA";
 
