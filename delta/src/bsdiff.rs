@@ -29,7 +29,8 @@
 //! ```text
 //! payload  := stream(controls) form:u8 (stream(diff) if form == 0 | stream(runs) stream(values) if form == 1
 //!             | stream(interleaved) if form == 2) stream(extra)
-//! stream   := codec:u8 (0 stored, 1 bzip2, 2 LZMA2, 3 zstd) varint(unpacked length) varint(packed length) bytes
+//! stream   := codec:u8 (0 stored, 1 bzip2, 2 LZMA2, 3 zstd, 4 LZMA2 within 64 KiB) varint(unpacked length)
+//!             varint(packed length) bytes
 //! controls := (varint(add) varint(extra) varint(zigzag(seek)))*
 //! runs     := (varint(zero run) varint(non-zero run))*
 //! interleaved := (varint(zero run) varint(non-zero run) bytes(non-zero run))*
@@ -39,7 +40,10 @@
 //!
 //! The base is read from its file where the controls say, a 16 KiB chunk at a time, so it never has to be in memory:
 //! applying costs a few buffers and the decoders' state (bzip2's block, an LZMA2 dictionary or zstd window of at most
-//! 8 MiB), whatever the size of the file.
+//! 8 MiB; 64 KiB in the bounded window, below), whatever the size of the file. Each stream is decoded as it is read,
+//! bounded by its stated unpacked length. Every control must produce at least one byte and stay inside the base, so a
+//! forged payload can neither loop without output nor read outside the base; the caller's writer refuses anything
+//! past the announced result size.
 //!
 //! # The bounded window
 //!
@@ -48,9 +52,7 @@
 //! a 4.4 MiB process for a 1.5 MB file). A payload made with [`crate::MakeOptions::bounded_window`] stores every stream
 //! stored or as codec 4, LZMA2 whose dictionary is at most [`BOUNDED_WINDOW`] whatever the stream's length (the decoder
 //! sets it, and refuses matches that reach further back); bzip2 and zstd, whose decoders need more, are not used.
-//! Appliers before codec 4 refuse it ("unknown stream codec"). Each stream is decoded as it is read, bounded by its stated unpacked length.
-//! Every control must produce at least one byte and stay inside the base, so a forged payload can neither loop without
-//! output nor read outside the base; the caller's writer refuses anything past the announced result size.
+//! Appliers before codec 4 refuse it ("unknown stream codec").
 
 use std::io::{BufRead, Read, Write};
 

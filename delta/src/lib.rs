@@ -108,7 +108,7 @@ pub struct MakeOptions {
     pub xxh3_result_check: bool,
     /// Stores every stream of a bsdiff payload with a codec that decodes within a fixed 64 KiB window (LZMA2 with a
     /// bounded dictionary, or stored; no bzip2 or zstd), so that applying costs a fixed amount of memory whatever the
-    /// streams' lengths; the dense diff stream of a large executable grows by about 2 %. Off by default: appliers
+    /// streams' lengths; the example app's dense diff stream grows by 2 % (delta README). Off by default: appliers
     /// before this version refuse it ("unknown stream codec").
     pub bounded_window: bool,
 }
