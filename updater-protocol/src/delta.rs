@@ -86,7 +86,7 @@ pub enum DeltaForm {
     ResultXxh3,
     /// `millennium-delta`'s bsdiff payload with every stream decoded within a 64 KiB window (LZMA2 codec 4, or
     /// stored): applying it touches a fixed amount of memory whatever the streams' lengths. Read by Millennium
-    /// updaters since 2026-12-06 (session 10); the ones before refuse it ("unknown stream codec").
+    /// updaters since the third form (2026-12-06); the ones before refuse it ("unknown stream codec").
     BoundedWindow,
 }
 
