@@ -29,7 +29,8 @@
 //! ```text
 //! payload  := stream(controls) form:u8 (stream(diff) if form == 0 | stream(runs) stream(values) if form == 1
 //!             | stream(interleaved) if form == 2) stream(extra)
-//! stream   := codec:u8 (0 stored, 1 bzip2, 2 LZMA2, 3 zstd) varint(unpacked length) varint(packed length) bytes
+//! stream   := codec:u8 (0 stored, 1 bzip2, 2 LZMA2, 3 zstd, 4 LZMA2 within 64 KiB) varint(unpacked length)
+//!             varint(packed length) bytes
 //! controls := (varint(add) varint(extra) varint(zigzag(seek)))*
 //! runs     := (varint(zero run) varint(non-zero run))*
 //! interleaved := (varint(zero run) varint(non-zero run) bytes(non-zero run))*
@@ -37,11 +38,21 @@
 //!
 //! # Applying
 //!
-//! The base is read from its file where the controls say, a 64 KiB chunk at a time, so it never has to be in memory:
+//! The base is read from its file where the controls say, a 16 KiB chunk at a time, so it never has to be in memory:
 //! applying costs a few buffers and the decoders' state (bzip2's block, an LZMA2 dictionary or zstd window of at most
-//! 8 MiB), whatever the size of the file. Each stream is decoded as it is read, bounded by its stated unpacked length.
-//! Every control must produce at least one byte and stay inside the base, so a forged payload can neither loop without
-//! output nor read outside the base; the caller's writer refuses anything past the announced result size.
+//! 8 MiB; 64 KiB in the bounded window, below), whatever the size of the file. Each stream is decoded as it is read,
+//! bounded by its stated unpacked length. Every control must produce at least one byte and stay inside the base, so a
+//! forged payload can neither loop without output nor read outside the base; the caller's writer refuses anything
+//! past the announced result size.
+//!
+//! # The bounded window
+//!
+//! liblzma's decoder writes every byte it decodes through its dictionary, so a dense diff stream of 1.45 MB, coded
+//! with a dictionary as large as it, makes the applier touch 1.45 MB more memory (the example app's function change:
+//! a 4.4 MiB process for a 1.5 MB file). A payload made with [`crate::MakeOptions::bounded_window`] stores every stream
+//! stored or as codec 4, LZMA2 whose dictionary is at most [`BOUNDED_WINDOW`] whatever the stream's length (the decoder
+//! sets it, and refuses matches that reach further back); bzip2 and zstd, whose decoders need more, are not used.
+//! Appliers before codec 4 refuse it ("unknown stream codec").
 
 use std::io::{BufRead, Read, Write};
 
@@ -51,8 +62,14 @@ use crate::{Error, Result};
 /// The largest LZMA2 dictionary, for making and, whatever a forged stream length asks, for applying (LZMA2's own
 /// default at `-9`: longer distances bring nothing on diff streams, which are mostly zero runs).
 const LZMA2_MAX_DICT: u32 = 8 << 20;
-/// The size of the buffers the base is read and added in.
-const CHUNK: usize = 64 << 10;
+/// The LZMA2 dictionary of a bounded-window stream ([`Codec::Lzma2Bounded`], [`crate::MakeOptions::bounded_window`]):
+/// the decoder writes every byte through its dictionary, so it touches as many pages as the stream is long up to this
+/// size. 64 KiB makes the dense diff stream of `scripts/bench-delta`'s hello-function 2 % larger than with 8 MiB
+/// (30,171 B against 29,573 B; 128 KiB: 29,993 B) and keeps the applier's process under twice its 1.5 MB base.
+const BOUNDED_WINDOW: u32 = 64 << 10;
+/// The size of the buffers the base is read and added in (each one is memory the apply touches; 16 KiB costs no more
+/// instructions than 64 KiB on `scripts/bench-delta`'s pairs).
+const CHUNK: usize = 16 << 10;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Codec {
@@ -60,11 +77,23 @@ enum Codec {
     Bzip2 = 1,
     Lzma2 = 2,
     Zstd = 3,
+    /// LZMA2 whose dictionary is at most [`BOUNDED_WINDOW`], whatever the stream's stated length: the only codec, with
+    /// `Stored`, of a bounded-window payload. Appliers before it refuse it ("unknown stream codec").
+    Lzma2Bounded = 4,
 }
 
 impl Codec {
     fn from_u8(b: u8) -> Option<Codec> {
-        [Codec::Stored, Codec::Bzip2, Codec::Lzma2, Codec::Zstd].into_iter().find(|c| *c as u8 == b)
+        [Codec::Stored, Codec::Bzip2, Codec::Lzma2, Codec::Zstd, Codec::Lzma2Bounded]
+            .into_iter()
+            .find(|c| *c as u8 == b)
+    }
+
+    /// The LZMA2 dictionary of a stream of this codec that unpacks to `len` bytes, for making and applying: no larger
+    /// than needed, nor than the codec's largest, whatever a forged length asks.
+    fn lzma2_dict(self, len: u64) -> u32 {
+        let max = if self == Codec::Lzma2Bounded { BOUNDED_WINDOW } else { LZMA2_MAX_DICT };
+        len.clamp(4096, u64::from(max)).next_power_of_two() as u32
     }
 }
 
@@ -124,34 +153,44 @@ struct LiteralModel {
 /// no setting: LZMA2 carries them in the stream.
 const LZMA2_MODELS: [LiteralModel; 2] = [LiteralModel { lc: 3, lp: 0, pb: 2 }, LiteralModel { lc: 0, lp: 0, pb: 0 }];
 
-/// The LZMA2 settings of a stream that unpacks to `len` bytes: `-9e` with a dictionary no larger than needed.
-fn lzma2_filters(len: u64, model: LiteralModel) -> std::io::Result<liblzma::stream::Filters> {
+/// The LZMA2 settings of a stream of `codec` (`Lzma2` or `Lzma2Bounded`) that unpacks to `len` bytes: `-9e` with the
+/// codec's dictionary ([`Codec::lzma2_dict`]).
+fn lzma2_filters(codec: Codec, len: u64, model: LiteralModel) -> std::io::Result<liblzma::stream::Filters> {
     let mut options = liblzma::stream::LzmaOptions::new_preset(9 | liblzma::stream::PRESET_EXTREME)?;
-    options.dict_size(len.clamp(4096, u64::from(LZMA2_MAX_DICT)).next_power_of_two() as u32);
+    options.dict_size(codec.lzma2_dict(len));
     options.literal_context_bits(model.lc).literal_position_bits(model.lp).position_bits(model.pb);
     let mut filters = liblzma::stream::Filters::new();
     filters.lzma2(&options);
     Ok(filters)
 }
 
-/// Every way [`push_stream`] may store `data`, as (codec, bytes), the fastest to decode first.
-fn candidates(data: &[u8]) -> std::io::Result<Vec<(Codec, Vec<u8>)>> {
-    let mut found = vec![(Codec::Stored, data.to_vec()), (Codec::Zstd, zstd::bulk::compress(data, 19)?)];
-    for model in LZMA2_MODELS {
-        let stream = liblzma::stream::Stream::new_raw_encoder(&lzma2_filters(data.len() as u64, model)?)?;
-        let mut lzma2 = liblzma::write::XzEncoder::new_stream(Vec::new(), stream);
-        lzma2.write_all(data)?;
-        found.push((Codec::Lzma2, lzma2.finish()?));
+/// Every way [`push_stream`] may store `data`, as (codec, bytes), the fastest to decode first; `bounded`: only those
+/// that decode within [`BOUNDED_WINDOW`] (bzip2's decoder needs ~400 KB+ whatever its level, and zstd's a window plus
+/// two blocks and its tables).
+fn candidates(data: &[u8], bounded: bool) -> std::io::Result<Vec<(Codec, Vec<u8>)>> {
+    let mut found = vec![(Codec::Stored, data.to_vec())];
+    if !bounded {
+        found.push((Codec::Zstd, zstd::bulk::compress(data, 19)?));
     }
-    let mut bzip2 = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
-    bzip2.write_all(data)?;
-    found.push((Codec::Bzip2, bzip2.finish()?));
+    let lzma2 = if bounded { Codec::Lzma2Bounded } else { Codec::Lzma2 };
+    for model in LZMA2_MODELS {
+        let stream = liblzma::stream::Stream::new_raw_encoder(&lzma2_filters(lzma2, data.len() as u64, model)?)?;
+        let mut encoder = liblzma::write::XzEncoder::new_stream(Vec::new(), stream);
+        encoder.write_all(data)?;
+        found.push((lzma2, encoder.finish()?));
+    }
+    if !bounded {
+        let mut bzip2 = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+        bzip2.write_all(data)?;
+        found.push((Codec::Bzip2, bzip2.finish()?));
+    }
     Ok(found)
 }
 
-/// `data` as a stream, with whichever codec makes it smallest (of equals, the faster to decode).
-fn push_stream(out: &mut Vec<u8>, data: &[u8]) -> std::io::Result<()> {
-    let best = candidates(data)?
+/// `data` as a stream, with whichever codec makes it smallest (of equals, the faster to decode); `bounded`: of those
+/// that decode within [`BOUNDED_WINDOW`].
+fn push_stream(out: &mut Vec<u8>, data: &[u8], bounded: bool) -> std::io::Result<()> {
+    let best = candidates(data, bounded)?
         .into_iter()
         .reduce(|best, next| if next.1.len() < best.1.len() { next } else { best })
         .expect("stored is always a candidate");
@@ -195,12 +234,14 @@ fn controls(base: &[u8], target: &[u8]) -> std::io::Result<Vec<Control>> {
         .collect())
 }
 
-/// The `bsdiff` payload from `base` to `target`; `interleaved` allows diff form 2 (see the module's overview).
-pub(crate) fn encode(base: &[u8], target: &[u8], interleaved: bool) -> Result<Vec<u8>> {
-    encode_io(base, target, interleaved).map_err(|source| Error::Encode { encoder: "bsdiff", source })
+/// The `bsdiff` payload from `base` to `target`, in the forms `options` allows: the interleaved diff (form 2) and the
+/// bounded window (see the module's overview).
+pub(crate) fn encode(base: &[u8], target: &[u8], options: &crate::MakeOptions) -> Result<Vec<u8>> {
+    encode_io(base, target, options.interleaved_diff, options.bounded_window)
+        .map_err(|source| Error::Encode { encoder: "bsdiff", source })
 }
 
-fn encode_io(base: &[u8], target: &[u8], interleaved: bool) -> std::io::Result<Vec<u8>> {
+fn encode_io(base: &[u8], target: &[u8], interleaved: bool, bounded: bool) -> std::io::Result<Vec<u8>> {
     let controls = controls(base, target)?;
     let (mut control_bytes, mut diff, mut extra) = (Vec::new(), Vec::with_capacity(target.len()), Vec::new());
     let (mut s, mut t) = (0usize, 0usize);
@@ -229,24 +270,24 @@ fn encode_io(base: &[u8], target: &[u8], interleaved: bool) -> std::io::Result<V
     }
 
     let mut payload = Vec::new();
-    push_stream(&mut payload, &control_bytes)?;
+    push_stream(&mut payload, &control_bytes, bounded)?;
     let mut dense = vec![0u8];
-    push_stream(&mut dense, &diff)?;
+    push_stream(&mut dense, &diff, bounded)?;
     let (runs, values) = sparse(&diff, false);
     let mut split = vec![1u8];
-    push_stream(&mut split, &runs)?;
-    push_stream(&mut split, &values)?;
+    push_stream(&mut split, &runs, bounded)?;
+    push_stream(&mut split, &values, bounded)?;
     let mut best = if split.len() <= dense.len() { split } else { dense };
     if interleaved {
         let mut one = vec![2u8];
-        push_stream(&mut one, &sparse(&diff, true).0)?;
+        push_stream(&mut one, &sparse(&diff, true).0, bounded)?;
         // Of equals, the interleaved form: it is the cheapest to decode.
         if one.len() <= best.len() {
             best = one;
         }
     }
     payload.extend_from_slice(&best);
-    push_stream(&mut payload, &extra)?;
+    push_stream(&mut payload, &extra, bounded)?;
     Ok(payload)
 }
 
@@ -281,13 +322,15 @@ fn open_stream<'a>(payload: &mut &'a [u8]) -> std::io::Result<Box<dyn BufRead + 
         usize::try_from(packed).ok().filter(|p| *p <= payload.len()).ok_or_else(|| invalid("a stream is cut short"))?;
     let (data, rest) = payload.split_at(packed);
     *payload = rest;
+    // The bufread decoders read the payload in place, with no buffer of their own.
     let reader: Box<dyn Read + 'a> = match codec {
         Codec::Stored => Box::new(data),
-        Codec::Bzip2 => Box::new(bzip2::read::BzDecoder::new(data)),
-        Codec::Lzma2 => Box::new(liblzma::read::XzDecoder::new_stream(
+        Codec::Bzip2 => Box::new(bzip2::bufread::BzDecoder::new(data)),
+        Codec::Lzma2 | Codec::Lzma2Bounded => Box::new(liblzma::bufread::XzDecoder::new_stream(
             data,
-            // The literal model is read from the stream; only the dictionary size matters here.
-            liblzma::stream::Stream::new_raw_decoder(&lzma2_filters(unpacked, LZMA2_MODELS[0])?)?,
+            // The literal model is read from the stream; only the dictionary size matters here, and it is the
+            // decoder's: a stream whose matches reach further back is refused ("corrupt"), it cannot ask for more.
+            liblzma::stream::Stream::new_raw_decoder(&lzma2_filters(codec, unpacked, LZMA2_MODELS[0])?)?,
         )),
         Codec::Zstd => {
             let mut decoder = zstd::stream::read::Decoder::with_buffer(data)?;
@@ -296,8 +339,9 @@ fn open_stream<'a>(payload: &mut &'a [u8]) -> std::io::Result<Box<dyn BufRead + 
             Box::new(decoder)
         }
     };
-    // Buffered: varints are read a byte at a time, and each read of a decoder is a call into it.
-    Ok(Box::new(std::io::BufReader::with_capacity(16 << 10, Exact { inner: reader.take(unpacked), left: unpacked })))
+    // Buffered: varints are read a byte at a time, and each read of a decoder is a call into it. 8 KiB: a larger buffer
+    // saves no measurable calls, and each of the four is memory the apply touches.
+    Ok(Box::new(std::io::BufReader::with_capacity(8 << 10, Exact { inner: reader.take(unpacked), left: unpacked })))
 }
 
 /// A decoder that must give exactly its stated length: a short stream is an error, not an early end.
@@ -597,11 +641,13 @@ mod tests {
     #[test]
     fn the_interleaved_form_is_written_only_when_allowed_and_kept_only_when_smallest() {
         let (base, target) = moved_pair();
-        let compatible = encode(&base, &target, false).unwrap();
+        let compatible = encode(&base, &target, &crate::MakeOptions::default()).unwrap();
         assert_ne!(form_of(&compatible), 2, "clients before form 2 must be able to apply a default delta");
         // On this pair the dense form is smaller, so it stays (on a real build's moved code the interleaved form wins:
         // the integration tests); allowed or not, the payload applies.
-        let allowed = encode(&base, &target, true).unwrap();
+        let allowed =
+            encode(&base, &target, &crate::MakeOptions { interleaved_diff: true, ..crate::MakeOptions::default() })
+                .unwrap();
         assert_eq!(allowed, compatible);
         let mut out = Vec::new();
         apply(&base[..], &allowed, &mut out).unwrap();
@@ -666,7 +712,8 @@ mod tests {
     fn a_stream_of_every_lzma2_literal_model_reads_back_through_the_one_decoder() {
         let data = diff_like();
         for model in LZMA2_MODELS {
-            let stream = liblzma::stream::Stream::new_raw_encoder(&lzma2_filters(data.len() as u64, model).unwrap());
+            let filters = lzma2_filters(Codec::Lzma2, data.len() as u64, model).unwrap();
+            let stream = liblzma::stream::Stream::new_raw_encoder(&filters);
             let mut encoder = liblzma::write::XzEncoder::new_stream(Vec::new(), stream.unwrap());
             encoder.write_all(&data).unwrap();
             let packed = encoder.finish().unwrap();
@@ -680,12 +727,96 @@ mod tests {
         }
     }
 
+    /// `data` as one raw LZMA2 stream of `codec`'s dictionary, its header saying `label` and `unpacked` bytes.
+    fn lzma2_stream(codec: Codec, data: &[u8], label: Codec, unpacked: u64) -> Vec<u8> {
+        let filters = lzma2_filters(codec, data.len() as u64, LZMA2_MODELS[1]).unwrap();
+        let mut encoder = liblzma::write::XzEncoder::new_stream(
+            Vec::new(),
+            liblzma::stream::Stream::new_raw_encoder(&filters).unwrap(),
+        );
+        encoder.write_all(data).unwrap();
+        let packed = encoder.finish().unwrap();
+        let mut stream = vec![label as u8];
+        push_varint(&mut stream, unpacked);
+        push_varint(&mut stream, packed.len() as u64);
+        stream.extend_from_slice(&packed);
+        stream
+    }
+
+    /// The codecs of every stream of a `bsdiff` payload, in order.
+    fn codecs_of(payload: &[u8]) -> Vec<u8> {
+        let mut rest = payload;
+        let mut codecs = Vec::new();
+        let mut stream = |rest: &mut &[u8]| {
+            codecs.push(rest[0]);
+            drop(open_stream(rest).unwrap());
+        };
+        stream(&mut rest);
+        let form = rest[0];
+        rest = &rest[1..];
+        for _ in 0..if form == 1 { 3 } else { 2 } {
+            stream(&mut rest);
+        }
+        assert!(rest.is_empty());
+        codecs
+    }
+
+    #[test]
+    fn a_bounded_window_payload_has_only_stored_and_bounded_lzma2_streams_and_applies() {
+        // A diff stream of 600 KB, so that an unbounded dictionary would be 1 MiB.
+        let base: Vec<u8> = xorshift64(7).take(600_000).map(|x| (x >> 24) as u8).collect();
+        let target: Vec<u8> = base.iter().zip(diff_like().iter().cycle()).map(|(b, d)| b.wrapping_add(*d)).collect();
+        for interleaved in [false, true] {
+            let options = crate::MakeOptions { interleaved_diff: interleaved, ..crate::MakeOptions::default() };
+            let unbounded = encode(&base, &target, &options).unwrap();
+            assert!(codecs_of(&unbounded).contains(&(Codec::Lzma2 as u8)), "{:?}", codecs_of(&unbounded));
+            let bounded = encode(&base, &target, &crate::MakeOptions { bounded_window: true, ..options }).unwrap();
+            let codecs = codecs_of(&bounded);
+            assert!(codecs.iter().all(|c| [Codec::Stored as u8, Codec::Lzma2Bounded as u8].contains(c)), "{codecs:?}");
+            assert!(codecs.contains(&(Codec::Lzma2Bounded as u8)), "{codecs:?}");
+            let mut out = Vec::new();
+            apply(&base[..], &bounded, &mut out).unwrap();
+            assert!(out == target, "interleaved: {interleaved}");
+        }
+    }
+
+    #[test]
+    fn a_bounded_lzma2_stream_gets_a_64_kib_dictionary_whatever_length_it_states_and_further_matches_are_refused() {
+        assert_eq!(Codec::Lzma2Bounded.lzma2_dict(u64::MAX), 64 << 10);
+        assert_eq!(Codec::Lzma2Bounded.lzma2_dict(1_000), 4096);
+        assert_eq!(Codec::Lzma2.lzma2_dict(u64::MAX), 8 << 20);
+        // 200 KB of noise twice: the second copy is one match 200 KB back, beyond the bounded window.
+        let noise: Vec<u8> = xorshift64(11).take(25_000).flat_map(u64::to_le_bytes).collect();
+        let data = [noise.as_slice(), &noise].concat();
+        let far = lzma2_stream(Codec::Lzma2, &data, Codec::Lzma2, data.len() as u64);
+        let mut back = Vec::new();
+        open_stream(&mut &far[..]).unwrap().read_to_end(&mut back).unwrap();
+        assert!(back == data);
+        // The same stream labelled bounded, stating a terabyte so as to ask for the largest dictionary: its decoder
+        // has 64 KiB and refuses the match before the 400 KB are out.
+        let forged = lzma2_stream(Codec::Lzma2, &data, Codec::Lzma2Bounded, 1 << 40);
+        let mut reader = open_stream(&mut &forged[..]).unwrap();
+        let error = reader.read_exact(&mut vec![0; data.len()]).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidData, "{error}");
+        assert_ne!(error.to_string(), "a stream is shorter than it says");
+        // Made within the window, it reads back (the second copy then costs nearly its size again).
+        let bounded = lzma2_stream(Codec::Lzma2Bounded, &data, Codec::Lzma2Bounded, data.len() as u64);
+        assert!(bounded.len() > far.len() + noise.len() / 2, "{} vs {}", bounded.len(), far.len());
+        let mut back = Vec::new();
+        open_stream(&mut &bounded[..]).unwrap().read_to_end(&mut back).unwrap();
+        assert!(back == data);
+        // A codec this applier does not know is refused by name, as appliers before codec 4 refuse it.
+        let mut unknown = bounded;
+        unknown[0] = 5;
+        assert_eq!(open_stream(&mut &unknown[..]).err().unwrap().to_string(), "unknown stream codec");
+    }
+
     #[test]
     fn a_stream_is_stored_with_its_smallest_candidate_and_reads_back() {
         let data = diff_like();
-        let smallest = candidates(&data).unwrap().into_iter().map(|(_, packed)| packed.len()).min().unwrap();
+        let smallest = candidates(&data, false).unwrap().into_iter().map(|(_, packed)| packed.len()).min().unwrap();
         let mut stream = Vec::new();
-        push_stream(&mut stream, &data).unwrap();
+        push_stream(&mut stream, &data, false).unwrap();
         let mut header = Vec::new();
         push_varint(&mut header, data.len() as u64);
         push_varint(&mut header, smallest as u64);

@@ -106,6 +106,11 @@ pub struct MakeOptions {
     /// 30 times cheaper to check). Off by default: appliers before this version refuse version 3 (README, "What the
     /// applier checks").
     pub xxh3_result_check: bool,
+    /// Stores every stream of a bsdiff payload with a codec that decodes within a fixed 64 KiB window (LZMA2 with a
+    /// bounded dictionary, or stored; no bzip2 or zstd), so that applying costs a fixed amount of memory whatever the
+    /// streams' lengths; the example app's dense diff stream grows by 2 % (delta README). Off by default: appliers
+    /// before this version refuse it ("unknown stream codec").
+    pub bounded_window: bool,
 }
 
 impl Default for MakeOptions {
@@ -117,6 +122,7 @@ impl Default for MakeOptions {
             max_ratio: 0.6,
             interleaved_diff: false,
             xxh3_result_check: false,
+            bounded_window: false,
         }
     }
 }
@@ -194,7 +200,7 @@ pub fn make(base: &Path, target: &Path, output: &Path, options: &MakeOptions) ->
         let payload = match encoder {
             Encoder::Zstd => Some(encode_zstd(&base_data, &target_data, options.zstd_level)?),
             Encoder::Bsdiff if base_data.len() as u64 > options.bsdiff_max_base => None,
-            Encoder::Bsdiff => Some(bsdiff::encode(&base_data, &target_data, options.interleaved_diff)?),
+            Encoder::Bsdiff => Some(bsdiff::encode(&base_data, &target_data, options)?),
             Encoder::Unpacked => unpacked::encode(&base_data, &target_data, options)?,
             Encoder::Bsdiff40 => {
                 return Err(Error::Encode {
@@ -540,8 +546,9 @@ fn temp_beside(output: &Path) -> Result<tempfile::NamedTempFile> {
         .map_err(|e| Error::io("create a temporary file in", dir, e))
 }
 
-/// The size of the buffers results are written and hashed in.
-pub const CHUNK: usize = 128 << 10;
+/// The size of the buffers results are written and hashed in: the whole buffer is touched on any result larger than
+/// it, so it counts in the apply's peak memory (32 KiB: 32 writes a MiB).
+pub const CHUNK: usize = 32 << 10;
 
 /// Results up to this size are hashed on the decoding thread: below it, the thread's stack and buffers are a large part
 /// of the apply's memory, and its hashing saves less than a millisecond (BLAKE2b runs at about 1 GB/s here).

@@ -2,11 +2,13 @@
 //! and the updater call the library).
 //!
 //! ```text
-//! millennium-delta make [--encoder zstd|bsdiff|unpacked] [--interleaved-diff] [--xxh3-check] BASE NEW DELTA
+//! millennium-delta make [--encoder zstd|bsdiff|unpacked] [--interleaved-diff] [--xxh3-check] [--bounded-window]
+//!                        BASE NEW DELTA
 //!                                                                 stdout: `kept ENCODER SIZE` or `not-worth-it`,
 //!                                                                 then one `tried ENCODER SIZE|skipped` line each
 //!                                                                 (`--interleaved-diff`: `MakeOptions::interleaved_diff`,
 //!                                                                 `--xxh3-check`: `MakeOptions::xxh3_result_check`,
+//!                                                                 `--bounded-window`: `MakeOptions::bounded_window`,
 //!                                                                 deltas that appliers before them refuse)
 //! millennium-delta apply [--max-size BYTES] BASE DELTA OUTPUT     default cap: the size the delta announces
 //! millennium-delta inspect DELTA                                  the header, one `key value` a line
@@ -20,7 +22,8 @@ use std::process::ExitCode;
 use millennium_delta::{Encoder, MakeOptions, Outcome};
 
 const USAGE: &str =
-    "usage: millennium-delta make [--encoder zstd|bsdiff|unpacked] [--interleaved-diff] [--xxh3-check] BASE NEW DELTA
+    "usage: millennium-delta make [--encoder zstd|bsdiff|unpacked] [--interleaved-diff] [--xxh3-check] [--bounded-window]
+                             BASE NEW DELTA
        millennium-delta apply [--max-size BYTES] BASE DELTA OUTPUT
        millennium-delta inspect DELTA";
 
@@ -74,6 +77,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
     let mut max_size = None;
     let mut interleaved_diff = false;
     let mut xxh3_result_check = false;
+    let mut bounded_window = false;
     let mut iter = rest.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
@@ -87,6 +91,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             }
             "--interleaved-diff" => interleaved_diff = true,
             "--xxh3-check" => xxh3_result_check = true,
+            "--bounded-window" => bounded_window = true,
             "--max-size" => {
                 let value = iter.next().ok_or_else(|| Failure::Usage("`--max-size` needs a value".into()))?;
                 max_size = Some(value.parse::<u64>().map_err(|_| Failure::Usage(format!("`{value}` is not a size")))?);
@@ -97,7 +102,8 @@ fn run(args: &[String]) -> Result<(), Failure> {
     }
     match (command.as_str(), positional.as_slice()) {
         ("make", [base, new, delta]) => {
-            let options = MakeOptions { encoders, interleaved_diff, xxh3_result_check, ..MakeOptions::default() };
+            let options =
+                MakeOptions { encoders, interleaved_diff, xxh3_result_check, bounded_window, ..MakeOptions::default() };
             let attempts = match millennium_delta::make(base, new, delta, &options)? {
                 Outcome::Kept(made) => {
                     out!("kept {} {}", made.header.encoder, made.size);

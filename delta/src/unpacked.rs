@@ -268,7 +268,7 @@ pub(crate) fn encode(base: &[u8], target: &[u8], options: &MakeOptions) -> Resul
     for &encoder in &[Encoder::Zstd, Encoder::Bsdiff] {
         let payload = match encoder {
             Encoder::Bsdiff if base_unpacked.len() as u64 > options.bsdiff_max_base => continue,
-            Encoder::Bsdiff => crate::bsdiff::encode(&base_unpacked, &new_unpacked, options.interleaved_diff)?,
+            Encoder::Bsdiff => crate::bsdiff::encode(&base_unpacked, &new_unpacked, options)?,
             _ => crate::encode_zstd(&base_unpacked, &new_unpacked, options.zstd_level)?,
         };
         if inner.as_ref().is_none_or(|(_, best)| payload.len() < best.len()) {

@@ -25,12 +25,12 @@
 //!
 //! # Delta forms
 //!
-//! Delta containers gain forms that older appliers refuse (`millennium-delta`'s interleaved bsdiff diff and its
-//! container version 3). A client names the forms it reads beyond the first ones in a second header, sent with
+//! Delta containers gain forms that older appliers refuse (`millennium-delta`'s interleaved bsdiff diff, its
+//! container version 3 and its bounded-window streams). A client names the forms it reads beyond the first ones in a second header, sent with
 //! `X-Millennium-Installed`:
 //!
 //! ```text
-//! X-Millennium-Delta-Forms: bsdiff-interleaved, result-xxh3
+//! X-Millennium-Delta-Forms: bsdiff-interleaved, result-xxh3, bounded-window
 //! ```
 //!
 //! ([`DELTA_FORMS_HEADER`], [`DeltaForms`]; tokens separated by commas, unknown ones ignored). Forms are cumulative, in
@@ -38,7 +38,7 @@
 //! the header is one every Millennium client reads. Where the server also keeps the delta made with every form it
 //! knows (smaller, and cheaper to apply), it offers that one instead to a client whose header names the newest of
 //! them; in a deltas index the entry lists it under `alternatives`
-//! (`[{"form":"result-xxh3","size":…,"blake2b_256":…}]`, its file beside the index named `<from>.<form>`), a field
+//! (`[{"form":"bounded-window","size":…,"blake2b_256":…}]`, its file beside the index named `<from>.<form>`), a field
 //! older clients ignore.
 
 use serde_json::{Map, Value};
@@ -84,20 +84,26 @@ pub enum DeltaForm {
     /// `millennium-delta`'s container version 3: the result checked by XXH3-64 instead of BLAKE2b-256 (the updater
     /// checks the result's signature and signed hash anyway). Read by Millennium updaters since 2026-12-06.
     ResultXxh3,
+    /// `millennium-delta`'s bsdiff payload with every stream decoded within a 64 KiB window (LZMA2 codec 4, or
+    /// stored): applying it touches a fixed amount of memory whatever the streams' lengths. Read by Millennium
+    /// updaters since the third form (2026-12-06); the ones before refuse it ("unknown stream codec").
+    BoundedWindow,
 }
 
 impl DeltaForm {
     /// Every form, oldest first: a client that reads one reads every one before it.
-    pub const ALL: [DeltaForm; 2] = [DeltaForm::BsdiffInterleaved, DeltaForm::ResultXxh3];
+    pub const ALL: [DeltaForm; 3] = [DeltaForm::BsdiffInterleaved, DeltaForm::ResultXxh3, DeltaForm::BoundedWindow];
 
     /// The newest form: what a delta made with every form is labelled by.
-    pub const NEWEST: DeltaForm = DeltaForm::ResultXxh3;
+    pub const NEWEST: DeltaForm = DeltaForm::BoundedWindow;
 
-    /// The header token, also the suffix of its delta files' names: `bsdiff-interleaved`, `result-xxh3`.
+    /// The header token, also the suffix of its delta files' names: `bsdiff-interleaved`, `result-xxh3`,
+    /// `bounded-window`.
     pub fn token(self) -> &'static str {
         match self {
             DeltaForm::BsdiffInterleaved => "bsdiff-interleaved",
             DeltaForm::ResultXxh3 => "result-xxh3",
+            DeltaForm::BoundedWindow => "bounded-window",
         }
     }
 
@@ -105,6 +111,7 @@ impl DeltaForm {
         match self {
             DeltaForm::BsdiffInterleaved => 1,
             DeltaForm::ResultXxh3 => 2,
+            DeltaForm::BoundedWindow => 4,
         }
     }
 
@@ -122,7 +129,7 @@ impl DeltaForms {
     /// None beyond the first forms: a client without the header.
     pub const NONE: DeltaForms = DeltaForms(0);
     /// Every form this build knows: what an updater built with it reads.
-    pub const ALL: DeltaForms = DeltaForms(3);
+    pub const ALL: DeltaForms = DeltaForms(7);
 
     /// Whether `form` is among them.
     pub fn reads(self, form: DeltaForm) -> bool {
@@ -484,12 +491,22 @@ mod tests {
 
     #[test]
     fn the_delta_forms_header_round_trips_and_ignores_what_it_does_not_know() {
-        assert_eq!(DeltaForms::ALL.to_header().as_deref(), Some("bsdiff-interleaved, result-xxh3"));
+        let every = "bsdiff-interleaved, result-xxh3, bounded-window";
+        assert_eq!(DeltaForms::ALL.to_header().as_deref(), Some(every));
         assert_eq!(DeltaForms::NONE.to_header(), None);
-        assert_eq!(DeltaForms::parse_header("bsdiff-interleaved, result-xxh3"), DeltaForms::ALL);
-        assert_eq!(DeltaForms::parse_header(" zstd-dict ,result-xxh3 , x,bsdiff-interleaved"), DeltaForms::ALL);
+        assert_eq!(DeltaForms::parse_header(every), DeltaForms::ALL);
+        assert_eq!(
+            DeltaForms::parse_header(" zstd-dict ,bounded-window,result-xxh3 , x,bsdiff-interleaved"),
+            DeltaForms::ALL
+        );
         let one = DeltaForms::parse_header("bsdiff-interleaved");
         assert!(one.reads(DeltaForm::BsdiffInterleaved) && !one.reads(DeltaForm::ResultXxh3));
+        // An updater of the previous release names the two forms before the bounded window, and reads only those.
+        let previous = DeltaForms::parse_header("bsdiff-interleaved, result-xxh3");
+        assert_ne!(previous, DeltaForms::ALL);
+        assert!(previous.reads(DeltaForm::ResultXxh3) && !previous.reads(DeltaForm::BoundedWindow));
+        assert_eq!(DeltaForm::NEWEST, DeltaForm::BoundedWindow);
+        assert_eq!(DeltaForm::from_token("bounded-window"), Some(DeltaForm::BoundedWindow));
         for none in ["", "bsdiff", "bsdiff-interleaved2", &format!("result-xxh3,{}", "x".repeat(300))] {
             assert_eq!(DeltaForms::parse_header(none), DeltaForms::NONE, "{none:?}");
         }
@@ -521,6 +538,25 @@ mod tests {
         );
         assert_eq!(parse_delta_file_name(HASH), Some((from, None)));
         assert_eq!(parse_delta_file_name(&format!("{HASH}.zstd-dict")), None);
+        // The newest form's alternative goes to a client that names every form, not to one of the previous release.
+        let mut newest = offer(HASH, 3_909);
+        newest.alternatives.push(DeltaAlternative {
+            form: DeltaForm::BoundedWindow,
+            url: rule(&from, Some(DeltaForm::BoundedWindow)).unwrap(),
+            size: 3_804,
+            blake2b_256: Blake2b256([5; 32]),
+        });
+        let parsed = parse_index(write_index(std::slice::from_ref(&newest)).unwrap().as_bytes(), &rule).unwrap();
+        assert_eq!(parsed, [newest]);
+        let every = parsed[0].for_forms(DeltaForms::ALL);
+        assert!(every.url.as_str().ends_with(&format!("{HASH}.bounded-window")), "{}", every.url.as_str());
+        assert_eq!(every.size, 3_804);
+        let previous = parsed[0].for_forms(DeltaForms::parse_header("bsdiff-interleaved, result-xxh3"));
+        assert_eq!((previous.size, previous.url.as_str().ends_with(HASH)), (3_909, true));
+        assert_eq!(
+            parse_delta_file_name(&format!("{HASH}.bounded-window")),
+            Some((from, Some(DeltaForm::BoundedWindow)))
+        );
         // A newer server's form is skipped, not refused.
         let newer = index.replace("bsdiff-interleaved", "zstd-dict");
         assert_eq!(parse_index(newer.as_bytes(), &rule).unwrap(), [offer(HASH, 3_909)]);

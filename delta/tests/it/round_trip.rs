@@ -61,6 +61,23 @@ fn on_a_function_change_the_interleaved_diff_makes_a_smaller_delta_that_round_tr
 }
 
 #[test]
+fn the_bounded_window_form_round_trips_with_every_encoder_and_costs_at_most_a_32nd_on_a_function_change() {
+    let b = builds();
+    let full = std::fs::read(&b.function).unwrap();
+    for encoder in [Encoder::Zstd, Encoder::Bsdiff] {
+        let (first, bounded) = (b.path(&format!("{encoder}-first.delta")), b.path(&format!("{encoder}-bw.delta")));
+        let default = make(&b.v1, &b.function, &first, &only(encoder)).unwrap().kept().unwrap();
+        let every =
+            MakeOptions { interleaved_diff: true, xxh3_result_check: true, bounded_window: true, ..only(encoder) };
+        let made = make(&b.v1, &b.function, &bounded, &every).unwrap().kept().unwrap();
+        assert!(made.size <= default.size + default.size / 32, "{encoder}: {} B, first {} B", made.size, default.size);
+        let out = b.path(&format!("{encoder}-bw.out"));
+        apply(&b.v1, &bounded, &out, full.len() as u64).unwrap();
+        assert_eq!(std::fs::read(&out).unwrap(), full, "{encoder}");
+    }
+}
+
+#[test]
 fn an_identical_build_makes_a_delta_of_little_more_than_its_header() {
     let b = builds();
     let delta = b.path("same.delta");

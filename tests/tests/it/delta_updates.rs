@@ -329,16 +329,19 @@ async fn a_client_that_reads_every_delta_form_gets_the_newest_delta_and_one_that
 
     // A client that does not name the forms (every Millennium updater before them) is offered the delta `make` writes
     // by default, which those updaters read; one that names the newest, the delta made with every form (interleaved
-    // diff, container version 3), smaller on this code change. One that names an older form only gets the first.
+    // diff, container version 3, bounded window), smaller on this code change. One that names older forms only (as
+    // the updaters of the previous release do) gets the first.
     let first = dynamic_deltas(&w, &v1, None).await;
     let unknown = dynamic_deltas(&w, &v1, Some("zstd-dict")).await;
     let older = dynamic_deltas(&w, &v1, Some("bsdiff-interleaved")).await;
-    let interleaved = dynamic_deltas(&w, &v1, Some("bsdiff-interleaved, result-xxh3")).await;
+    let previous = dynamic_deltas(&w, &v1, Some("bsdiff-interleaved, result-xxh3")).await;
+    let newest = dynamic_deltas(&w, &v1, Some("bsdiff-interleaved, result-xxh3, bounded-window")).await;
     assert_eq!(unknown, first, "a form the server does not keep changes nothing");
     assert_eq!(older, first, "the newest delta uses every form");
+    assert_eq!(previous, first, "the newest delta uses every form");
     assert!(first.get("alternatives").is_none(), "{first}");
-    assert!(interleaved["url"].as_str().unwrap().ends_with(".result-xxh3"), "{interleaved}");
-    assert!(interleaved["size"].as_u64().unwrap() + 24 < first["size"].as_u64().unwrap(), "{interleaved} vs {first}");
+    assert!(newest["url"].as_str().unwrap().ends_with(".bounded-window"), "{newest}");
+    assert!(newest["size"].as_u64().unwrap() + 24 < first["size"].as_u64().unwrap(), "{newest} vs {first}");
     let download = |url: &serde_json::Value| {
         let url = url.as_str().unwrap().to_owned();
         async move { reqwest::get(url).await.unwrap().bytes().await.unwrap().to_vec() }
@@ -351,7 +354,17 @@ async fn a_client_that_reads_every_delta_form_gets_the_newest_delta_and_one_that
     millennium_delta::make(&base, &new, &expected, &millennium_delta::MakeOptions::default()).unwrap();
     assert_eq!(download(&first["url"]).await, std::fs::read(&expected).unwrap(), "the first delta is the default one");
     let served = dir.path().join("served");
-    std::fs::write(&served, download(&interleaved["url"]).await).unwrap();
+    std::fs::write(&served, download(&newest["url"]).await).unwrap();
+    let every = millennium_delta::MakeOptions {
+        encoders: vec![millennium_delta::inspect(&expected).unwrap().encoder],
+        interleaved_diff: true,
+        xxh3_result_check: true,
+        bounded_window: true,
+        ..millennium_delta::MakeOptions::default()
+    };
+    let expected = dir.path().join("every");
+    millennium_delta::make(&base, &new, &expected, &every).unwrap();
+    assert_eq!(std::fs::read(&served).unwrap(), std::fs::read(&expected).unwrap(), "made with every form");
     let applied = millennium_delta::apply(&base, &served, &dir.path().join("out"), v2.len() as u64).unwrap();
     assert_eq!(applied.header.result_check.version(), 3);
     assert_eq!(std::fs::read(dir.path().join("out")).unwrap(), v2);
@@ -359,7 +372,7 @@ async fn a_client_that_reads_every_delta_form_gets_the_newest_delta_and_one_that
     // The updater names every form, so it downloads the newest delta and installs the full artifact's bytes.
     let exe = w.install(&v1);
     let (delta_size, transfers, delta_bytes) = update(&w.updater(&exe, None)).await;
-    assert_eq!(delta_size, interleaved["size"].as_u64());
+    assert_eq!(delta_size, newest["size"].as_u64());
     assert_eq!((transfers, delta_bytes), (vec![Transfer::Delta], delta_size.unwrap()));
     assert_eq!(std::fs::read(&exe).unwrap(), v2, "the result is the full artifact, byte for byte");
     assert_eq!((w.downloads("delta").await, w.downloads("full").await), (3, 0));
@@ -379,9 +392,9 @@ async fn the_secure_check_reads_the_newest_alternative_its_deltas_index_lists() 
         w.server.get(&format!("/metadata/{APP}/deltas/2.0.0/{target}/index.json")).await.json().await.unwrap();
     let entry = &index["deltas"][0];
     let alternative = &entry["alternatives"][0];
-    assert_eq!(alternative["form"], "result-xxh3", "{index}");
+    assert_eq!(alternative["form"], "bounded-window", "{index}");
     let from = millennium_update_protocol::metadata::blake2b_256_hex(&v1);
-    let file = w.server.get(&format!("/metadata/{APP}/deltas/2.0.0/{target}/{from}.result-xxh3")).await;
+    let file = w.server.get(&format!("/metadata/{APP}/deltas/2.0.0/{target}/{from}.bounded-window")).await;
     assert_eq!(file.content_length(), alternative["size"].as_u64());
     let unknown = w.server.get(&format!("/metadata/{APP}/deltas/2.0.0/{target}/{from}.zstd-dict")).await;
     assert_eq!(unknown.status(), 404);

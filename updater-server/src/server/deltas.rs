@@ -7,7 +7,8 @@
 //! `bases` (default 3) releases after the newest to the newest, for every target both have an artifact for (and whose
 //! artifacts differ), one [`millennium_delta::make`] (both encoders, the smaller kept; `NotWorthIt` above 60 % of
 //! the full artifact), then the same pair by the kept encoder with every delta form (interleaved diff, container
-//! version 3), kept as the pair's alternative for updaters that send `X-Millennium-Delta-Forms` when it is no larger.
+//! version 3, bounded window), kept as the pair's alternative for updaters that send `X-Millennium-Delta-Forms` when
+//! it is at most 1/32 larger (the bounded window's price on dense diffs).
 //! Each pair is decided once: the outcome (`stored`, `not_worth_it`, `failed`) is recorded in the `deltas` table
 //! (migrations 0007 and 0012), and a stored delta and its alternative are blobs of the artifact store, served by
 //! `/download/{app}/{version}/{target}/delta/{from}[.{form}]` ([`super::download::delta`]).
@@ -210,11 +211,17 @@ async fn make_blocking(
         .map_err(|e| Error::Internal(format!("delta task: {e}")))
 }
 
+/// How much larger than the first delta its alternative may be, as a fraction (1/32, ~3 %): the bounded window makes a
+/// dense diff stream ~2 % larger (`scripts/bench-delta`'s hello-function, 32,049 B against 31,475 B) and in exchange
+/// caps the applier's decoder memory at 64 KiB whatever the file's size; the other forms only make it smaller.
+const ALTERNATIVE_GROWTH: u64 = 32;
+
 /// The alternative to the kept delta `made` (stored with BLAKE2b-256 `first_blake2b`) for clients that read every
 /// delta form (labelled `DeltaForm::NEWEST`: forms are cumulative), stored: made again by the kept encoder alone with
-/// the interleaved diff allowed (bsdiff picks it on a tie, as it decodes fastest) and container version 3 (the result
-/// checked by XXH3-64), kept when it is a different delta and no larger (version 3 alone makes it 24 bytes smaller).
-/// `None` when it gives nothing, or when making it fails (logged: the first delta still serves every client).
+/// the interleaved diff allowed (bsdiff picks it on a tie, as it decodes fastest), container version 3 (the result
+/// checked by XXH3-64) and the bounded window (every stream decoded within 64 KiB), kept when it is a different delta
+/// and larger by at most 1/[`ALTERNATIVE_GROWTH`] of it. `None` when it gives nothing, or when making it fails (logged:
+/// the first delta still serves every client).
 async fn alternative(
     state: &AppState,
     made: &millennium_delta::Made,
@@ -227,10 +234,11 @@ async fn alternative(
         encoders: vec![made.header.encoder],
         interleaved_diff: true,
         xxh3_result_check: true,
+        bounded_window: true,
         ..options.clone()
     };
     match make_blocking(base, new, &output, &options).await? {
-        Ok(Outcome::Kept(other)) if other.size <= made.size => {
+        Ok(Outcome::Kept(other)) if other.size <= made.size + made.size / ALTERNATIVE_GROWTH => {
             let (sha256, size, blake2b_256) = store(state, &output).await?;
             if blake2b_256 == first_blake2b {
                 return Ok(None);

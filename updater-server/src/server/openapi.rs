@@ -236,7 +236,7 @@ struct DeltaPath {
     version: String,
     /// Target key, e.g. `linux-x86_64-appimage`
     target: String,
-    /// BLAKE2b-256 (64 hex digits) of the artifact the delta applies to; `<from>.<form>` (e.g. `.result-xxh3`) names
+    /// BLAKE2b-256 (64 hex digits) of the artifact the delta applies to; `<from>.<form>` (e.g. `.bounded-window`) names
     /// the same delta in newer delta forms
     from: String,
 }
@@ -344,7 +344,7 @@ struct IndexedDelta {
 /// A delta of a deltas index in newer delta forms (docs/protocol.md §9, "Delta forms").
 #[derive(ToSchema)]
 struct IndexedAlternative {
-    /// The newest form it uses (`result-xxh3`); a client that names it in `X-Millennium-Delta-Forms` reads it
+    /// The newest form it uses (`bounded-window`); a client that names it in `X-Millennium-Delta-Forms` reads it
     form: String,
     /// Its size in bytes
     size: u64,
@@ -391,7 +391,7 @@ fn openapi() {}
 #[utoipa::path(get, path = "/{app}/{target}/{arch}/{current_version}", operation_id = "checkForUpdate", tag = "updates",
     params(CheckPath, CheckQuery, ("Millennium-Install-Id" = Option<String>, Header, description = "Install id for staged rollouts"),
         ("X-Millennium-Installed" = Option<String>, Header, description = "`blake2b-256:<hex>` of the installed artifact: the answer then lists the delta from it, if any (docs/protocol.md §9)"),
-        ("X-Millennium-Delta-Forms" = Option<String>, Header, description = "The delta forms the client reads beyond the first ones (`bsdiff-interleaved, result-xxh3`): with `X-Millennium-Installed`, the delta offered may be in them (docs/protocol.md §9)")),
+        ("X-Millennium-Delta-Forms" = Option<String>, Header, description = "The delta forms the client reads beyond the first ones (`bsdiff-interleaved, result-xxh3, bounded-window`): with `X-Millennium-Installed`, the delta offered may be in them (docs/protocol.md §9)")),
     responses(
         (status = 200, description = "A newer release for this platform", body = DynamicResponse),
         (status = 204, description = "No update"),
@@ -402,7 +402,7 @@ fn check_for_update() {}
 #[utoipa::path(get, path = "/{app}/{target}/{arch}/{current_version}/{bundle_type}", operation_id = "checkForUpdateWithBundle", tag = "updates",
     params(CheckBundlePath, CheckQuery, ("Millennium-Install-Id" = Option<String>, Header, description = "Install id for staged rollouts"),
         ("X-Millennium-Installed" = Option<String>, Header, description = "`blake2b-256:<hex>` of the installed artifact: the answer then lists the delta from it, if any (docs/protocol.md §9)"),
-        ("X-Millennium-Delta-Forms" = Option<String>, Header, description = "The delta forms the client reads beyond the first ones (`bsdiff-interleaved, result-xxh3`): with `X-Millennium-Installed`, the delta offered may be in them (docs/protocol.md §9)")),
+        ("X-Millennium-Delta-Forms" = Option<String>, Header, description = "The delta forms the client reads beyond the first ones (`bsdiff-interleaved, result-xxh3, bounded-window`): with `X-Millennium-Installed`, the delta offered may be in them (docs/protocol.md §9)")),
     responses(
         (status = 200, description = "A newer release for this platform", body = DynamicResponse),
         (status = 204, description = "No update"),

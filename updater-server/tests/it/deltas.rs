@@ -125,7 +125,7 @@ async fn migrate_copies_the_deltas_and_their_blobs() {
     let path = offered["url"].as_str().unwrap().strip_prefix(&w.server.url).unwrap().to_owned();
     let served = reqwest::get(offered["url"].as_str().unwrap()).await.unwrap().bytes().await.unwrap();
     // The same pair in the newest delta forms, for current updaters: a second blob.
-    let newest = format!("{path}.result-xxh3");
+    let newest = format!("{path}.bounded-window");
     let served_newest = reqwest::get(format!("{}{newest}", w.server.url)).await.unwrap();
     assert_eq!(served_newest.status(), 200);
     let served_newest = served_newest.bytes().await.unwrap();
