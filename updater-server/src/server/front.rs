@@ -30,11 +30,14 @@
 //! its own `400`/`431`). So the front decides nothing hyper would decide differently; pipelined requests stay in
 //! order across the hand-off, as the buffer goes with it.
 //!
-//! Timeouts ([`HttpTimeouts`]): a connection waiting for its next request is closed after `idle`; a request head (with
-//! the body of a `POST` the front serves) must arrive whole within `header_read` of its first byte (slow-loris
-//! clients); a client that takes no bytes for `write` while a response is sent is dropped. Idle connections hold no read buffer: an empty one is released before waiting
-//! for the socket, and the per-request state lives in a boxed future that exists only while a request is served.
+//! Timeouts ([`HttpTimeouts`]): a connection waiting for its next request is closed after `idle` (by its runtime's
+//! [sweeper](super::idle), which spares each request a timer); a request head (with the body of a `POST` the front
+//! serves) must arrive whole within `header_read` of its first byte (slow-loris clients); a client that takes no bytes
+//! for `write` while a response is sent is dropped. Idle connections hold no read buffer: an empty one is released
+//! before waiting for the socket, and the per-request state lives in a boxed future that exists only while a request
+//! is served.
 
+use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -55,6 +58,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::events::PeerAddr;
+use super::idle::Presence;
 use super::{AppState, HEADER_READ_TIMEOUT, MAX_URI_LEN, RequestLog, updates};
 
 /// How long a connection may wait for its next request (nginx's `keepalive_timeout`).
@@ -133,19 +137,21 @@ pub(super) struct Shared {
 }
 
 /// Serves one connection to its end: the front first (when enabled), then hyper if the front hands it over.
-/// `shutdown` turns `true` when the server stops: idle connections close, busy ones after their response.
+/// When the server stops, the front's idle connections are closed by the sweeper (which also closes them after the
+/// idle timeout: `presence`), its busy ones after their response; `shutdown` turns `true` for hyper's.
 pub(super) async fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
+    presence: Presence,
 ) {
     let mut stream = stream;
     let mut buf = BytesMut::new();
     if shared.options.front {
         // Answers are sent whole or corked: nothing gains from Nagle's delay, and pipelined answers would wait for it.
         let _ = stream.set_nodelay(true);
-        match front(&mut stream, peer, &shared, &mut shutdown, &mut buf).await {
+        match front(&mut stream, peer, &shared, &presence, &mut buf).await {
             Ok(Next::HandOff) => {}
             Ok(Next::Close) => return,
             Err(e) => {
@@ -170,15 +176,15 @@ async fn front(
     stream: &mut TcpStream,
     peer: SocketAddr,
     shared: &Shared,
-    shutdown: &mut watch::Receiver<bool>,
+    presence: &Presence,
     buf: &mut BytesMut,
 ) -> io::Result<Next> {
     loop {
-        let keep_alive = match next_request(stream, buf, shared, shutdown).await? {
+        let keep_alive = match next_request(stream, buf, shared, presence).await? {
             Step::Serve(request, head_len) => {
                 buf.advance(head_len);
                 // Boxed: the router's future is large and must not stay in the idle connection's state.
-                Box::pin(respond(stream, peer, shared, shutdown, *request)).await?
+                Box::pin(respond(stream, peer, shared, presence, *request)).await?
             }
             Step::Reuse(answer, log, head_len) => {
                 buf.advance(head_len);
@@ -207,19 +213,19 @@ enum Made {
     Reused(Arc<updates::ReusedAnswer>, Option<RequestLog>),
 }
 
-/// Reads until the buffer starts with a whole request head, within the timeouts.
+/// Reads until the buffer starts with a whole request head, within the timeouts: the idle one is kept by the sweeper,
+/// which aborts this task when the connection has waited too long with nothing read (`presence`).
 async fn next_request(
     stream: &mut TcpStream,
     buf: &mut BytesMut,
     shared: &Shared,
-    shutdown: &mut watch::Receiver<bool>,
+    presence: &Presence,
 ) -> io::Result<Step> {
-    let timeouts = &shared.options.timeouts;
     let mut head_deadline = None;
     loop {
         if !buf.is_empty() {
             // Not while stopping: the answer must then say `connection: close`, as the router's path does.
-            let stopping = *shutdown.borrow();
+            let stopping = presence.stopping();
             let made = millennium_http1::parse_head(buf, MAX_URI_LEN, MAX_HEAD, |head| {
                 let service = &shared.service;
                 if *head.method() == Method::POST {
@@ -246,23 +252,23 @@ async fn next_request(
                 Parsed::Partial => {}
             }
         }
-        let idle = buf.is_empty();
-        if idle && *shutdown.borrow() {
-            return Ok(Step::Leave(Next::Close));
-        }
-        let deadline = if idle {
-            Instant::now() + timeouts.idle
+        let read = if buf.is_empty() {
+            if presence.stopping() {
+                return Ok(Step::Leave(Next::Close));
+            }
+            presence.waiting();
+            let read = read_some(stream, buf).await;
+            presence.busy();
+            read
         } else {
-            *head_deadline.get_or_insert_with(|| Instant::now() + timeouts.header_read)
-        };
-        tokio::select! {
-            read = tokio::time::timeout_at(deadline, read_some(stream, buf)) => match read {
+            let deadline = *head_deadline.get_or_insert_with(|| Instant::now() + shared.options.timeouts.header_read);
+            match tokio::time::timeout_at(deadline, read_some(stream, buf)).await {
+                Ok(read) => read,
                 Err(_elapsed) => return Ok(Step::Leave(Next::Close)),
-                Ok(Ok(0)) => return Ok(Step::Leave(Next::Close)),
-                Ok(Ok(_)) => {}
-                Ok(Err(e)) => return Err(e),
-            },
-            _ = shutdown.wait_for(|stopping| *stopping), if idle => return Ok(Step::Leave(Next::Close)),
+            }
+        };
+        if read? == 0 {
+            return Ok(Step::Leave(Next::Close));
         }
     }
 }
@@ -275,16 +281,39 @@ fn is_events_path(path: &str) -> bool {
         .is_some_and(|app| !app.is_empty() && !app.contains('/'))
 }
 
-/// Reads what the socket has into `buf` (0: the client closed). The buffer is only grown once the socket is readable,
-/// so that idle connections hold none. The read goes through tokio's `poll_read`, which takes a short read as "drained"
-/// and waits for the next readiness event instead of trying again (a system call that would fail with `EAGAIN`).
+/// Reads what the socket has into `buf` (0: the client closed). An empty buffer is given back to the thread's spares
+/// before the wait and one is taken once the socket is readable, so that idle connections hold none and a request
+/// costs no allocation (allocating and freeing a buffer for each was ~0.6 % of a check's CPU time, mostly the allocator
+/// retiring the page the lone buffer lived on). The read goes through tokio's `poll_read`, which takes a short read as
+/// "drained" and waits for the next readiness event instead of trying again (a system call that would fail with
+/// `EAGAIN`).
 async fn read_some(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
     if buf.is_empty() {
-        *buf = BytesMut::new();
+        let spare = std::mem::take(buf);
+        // A connection's first wait has no buffer to give.
+        if spare.capacity() > 0 {
+            SPARE_BUFFERS.with_borrow_mut(|spares| {
+                if spares.len() < MAX_SPARE_BUFFERS {
+                    spares.push(spare);
+                }
+            });
+        }
+        stream.readable().await?;
+        *buf = SPARE_BUFFERS.with_borrow_mut(Vec::pop).unwrap_or_default();
+    } else {
+        stream.readable().await?;
     }
-    stream.readable().await?;
+    // Reclaims the whole of a spare (a read buffer advanced past the requests it held).
     buf.reserve(4096);
     stream.read_buf(buf).await
+}
+
+/// The most read buffers a thread keeps for its connections (each at least 4 KiB).
+const MAX_SPARE_BUFFERS: usize = 64;
+
+thread_local! {
+    /// Read buffers of the thread's connections that were waiting for a request when they had one.
+    static SPARE_BUFFERS: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Runs `request` through the router and sends the response; returns whether the connection stays open.
@@ -292,7 +321,7 @@ async fn respond(
     stream: &TcpStream,
     peer: SocketAddr,
     shared: &Shared,
-    shutdown: &watch::Receiver<bool>,
+    presence: &Presence,
     mut request: Request<Body>,
 ) -> io::Result<bool> {
     let method = request.method().clone();
@@ -303,7 +332,7 @@ async fn respond(
         Err(never) => match never {},
     };
     let (mut parts, mut body) = response.into_parts();
-    if *shutdown.borrow() {
+    if presence.stopping() {
         // As hyper does when a shutdown stops keep-alive.
         match parts.headers.get(header::CONNECTION) {
             Some(value) if connection_close(value) => {}
@@ -350,16 +379,30 @@ async fn send_reused(
     log: Option<RequestLog>,
     write: Duration,
 ) -> io::Result<bool> {
-    let mut out = Vec::with_capacity(answer.head.len() + 64 + answer.body.len());
-    out.extend_from_slice(&answer.head);
-    millennium_http1::finish_head(&mut out);
-    out.extend_from_slice(&answer.body);
     if let Some(log) = log {
         // As the router's layer does: once the answer is made, before it is sent.
         log.finish(answer.status);
     }
-    send_all(stream, &out, write).await?;
+    // Made in the thread's buffer and sent at once, as the socket takes it whole but for a client not reading; only
+    // then is what is left copied out, to be sent as the client reads.
+    let left = ANSWER.with_borrow_mut(|out| {
+        out.clear();
+        out.extend_from_slice(&answer.head);
+        millennium_http1::finish_head(out);
+        out.extend_from_slice(&answer.body);
+        match stream.try_io(Interest::WRITABLE, || send(stream, out)) {
+            Ok(sent) => Ok(out[sent..].to_vec()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(out.clone()),
+            Err(e) => Err(e),
+        }
+    })?;
+    send_all(stream, &left, write).await?;
     Ok(answer.keep_alive)
+}
+
+thread_local! {
+    /// The thread's buffer for kept answers (allocating one for each cost more than copying into it).
+    static ANSWER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Sends `head` and then the body's data frames: `Some(len)` bytes exactly (a body that ends short is an error, so
@@ -406,20 +449,27 @@ async fn send_body(
 
 /// Sends all of `data`, giving up when the client takes nothing for `write`.
 async fn send_all(stream: &TcpStream, mut data: &[u8], write: Duration) -> io::Result<()> {
-    let send = |data: &[u8]| -> io::Result<usize> { Ok(rustix::net::send(stream, data, SendFlags::NOSIGNAL)?) };
+    if data.is_empty() {
+        return Ok(());
+    }
     // Most answers fit in the socket's buffer: sent at once, with no timer to set up.
-    match stream.try_io(Interest::WRITABLE, || send(data)) {
+    match stream.try_io(Interest::WRITABLE, || send(stream, data)) {
         Ok(sent) => data = &data[sent..],
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
         Err(e) => return Err(e),
     }
     while !data.is_empty() {
-        let sent = tokio::time::timeout(write, stream.async_io(Interest::WRITABLE, || send(data)))
+        let sent = tokio::time::timeout(write, stream.async_io(Interest::WRITABLE, || send(stream, data)))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "the client stopped reading"))??;
         data = &data[sent..];
     }
     Ok(())
+}
+
+/// One `send(2)` of what the socket takes of `data`, without `SIGPIPE`.
+fn send(stream: &TcpStream, data: &[u8]) -> io::Result<usize> {
+    Ok(rustix::net::send(stream, data, SendFlags::NOSIGNAL)?)
 }
 
 /// The most one `sendfile(2)` call is asked to send (nginx's `sendfile_max_chunk` default). A call that sends it all is

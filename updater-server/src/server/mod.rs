@@ -27,6 +27,7 @@ pub mod download;
 pub mod event_queue;
 pub mod events;
 pub mod front;
+mod idle;
 pub mod metadata;
 pub mod openapi;
 pub mod publish;
@@ -853,14 +854,18 @@ async fn accept_until(
 ///
 /// Hyper gets its own limits on top of the server's header and URI checks: the header read timeout, a bounded
 /// read buffer (so a request head cannot grow past it) and a maximum number of headers; it answers `431` beyond them.
-/// A shutdown is a watch channel every connection holds a receiver of: it turns `true`, and the connections are
-/// done when the last receiver is gone.
+/// The front's idle connections are closed by the runtime's [`idle::Sweeper`], after the idle timeout or when the
+/// server stops. A shutdown is also a watch channel every connection holds a receiver of: it turns `true` (hyper's
+/// connections shut down gracefully), and the connections are done when the last receiver is gone.
 struct Connections {
     shared: Arc<front::Shared>,
     shutdown: tokio::sync::watch::Sender<bool>,
+    sweeper: Arc<idle::Sweeper>,
+    sweeping: tokio::task::AbortHandle,
 }
 
 impl Connections {
+    /// Connections served on the current runtime (whose task the sweeper becomes).
     fn new(service: front::Service, options: front::HttpOptions) -> Self {
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(hyper_util::rt::TokioTimer::new())
@@ -868,16 +873,20 @@ impl Connections {
             .max_buf_size(front::MAX_HEAD)
             .max_headers(millennium_http1::MAX_HEADER_LINES);
         let shared = Arc::new(front::Shared { service, http, options });
-        Self { shared, shutdown: tokio::sync::watch::Sender::new(false) }
+        let sweeper = idle::Sweeper::new(options.timeouts.idle);
+        let sweeping = tokio::spawn(sweeper.clone().run()).abort_handle();
+        Self { shared, shutdown: tokio::sync::watch::Sender::new(false), sweeper, sweeping }
     }
 
     /// Serves one connection on a task of the current runtime.
     fn serve(&self, stream: tokio::net::TcpStream, peer: SocketAddr) {
-        tokio::spawn(front::serve(stream, peer, self.shared.clone(), self.shutdown.subscribe()));
+        let (shared, shutdown) = (self.shared.clone(), self.shutdown.subscribe());
+        self.sweeper.spawn(|presence| front::serve(stream, peer, shared, shutdown, presence));
     }
 
-    /// Lets in-flight requests finish, for at most [`SHUTDOWN_GRACE`].
+    /// Closes the idle connections and lets in-flight requests finish, for at most [`SHUTDOWN_GRACE`].
     async fn finish(self) {
+        self.sweeper.stop();
         self.shutdown.send_replace(true);
         tokio::select! {
             () = self.shutdown.closed() => {}
@@ -888,6 +897,7 @@ impl Connections {
                 );
             }
         }
+        self.sweeping.abort();
     }
 }
 

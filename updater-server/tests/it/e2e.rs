@@ -550,7 +550,8 @@ fn curl(args: &[&str]) -> Output {
 }
 
 /// SIGTERM while downloads are in flight, on connections spread over the HTTP workers: each download still gets every
-/// byte, a connection made after the signal is refused, and the server exits cleanly once they are done.
+/// byte, a connection made after the signal is refused, idle keep-alive connections are closed at once (not when the
+/// downloads are done), and the server exits cleanly once they are done.
 #[test]
 fn sigterm_lets_in_flight_downloads_finish() {
     use std::io::{Read, Write};
@@ -584,10 +585,31 @@ fn sigterm_lets_in_flight_downloads_finish() {
             (stream, received)
         })
         .collect();
+    // Two keep-alive connections waiting for their next request (one per worker), after a whole answer each.
+    let idle: Vec<std::net::TcpStream> = (0..2)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+            stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            write!(stream, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+            let mut answer = Vec::new();
+            while !answer.ends_with(b"\"ok\"}") {
+                let mut more = [0; 1024];
+                let n = stream.read(&mut more).unwrap();
+                assert!(n > 0, "the server closed a keep-alive connection: {}", String::from_utf8_lossy(&answer));
+                answer.extend_from_slice(&more[..n]);
+            }
+            stream
+        })
+        .collect();
     server.terminate();
     wait_for("the listener to close", Duration::from_secs(10), || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err()
     });
+    for mut stream in idle {
+        let mut rest = Vec::new();
+        let closed = stream.read_to_end(&mut rest);
+        assert!(closed.is_ok() && rest.is_empty(), "an idle connection was not closed by the stop: {closed:?}");
+    }
 
     for (stream, received) in &mut downloads {
         stream.read_to_end(received).unwrap();
