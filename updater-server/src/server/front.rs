@@ -31,11 +31,11 @@
 //! order across the hand-off, as the buffer goes with it.
 //!
 //! Timeouts ([`HttpTimeouts`]): a connection waiting for its next request is closed after `idle` (by its runtime's
-//! [sweeper](super::idle), which spares each request a timer); a request head (with the body of a `POST` the front
+//! sweeper, `idle.rs`, which spares each request a timer); a request head (with the body of a `POST` the front
 //! serves) must arrive whole within `header_read` of its first byte (slow-loris clients); a client that takes no bytes
-//! for `write` while a response is sent is dropped. Idle connections hold no read buffer: an empty one is released
-//! before waiting for the socket, and the per-request state lives in a boxed future that exists only while a request
-//! is served.
+//! for `write` while a response is sent is dropped. Idle connections hold no read buffer: an empty one goes back to
+//! the thread's spares before waiting for the socket, and the per-request state lives in a boxed future that exists
+//! only while a request is served.
 
 use std::cell::RefCell;
 use std::io;
