@@ -253,12 +253,13 @@ async fn next_request(
             }
         }
         let read = if buf.is_empty() {
-            if presence.stopping() {
+            if !presence.waiting() {
                 return Ok(Step::Leave(Next::Close));
             }
-            presence.waiting();
             let read = read_some(stream, buf).await;
-            presence.busy();
+            if !presence.busy() {
+                return Ok(Step::Leave(Next::Close));
+            }
             read
         } else {
             let deadline = *head_deadline.get_or_insert_with(|| Instant::now() + shared.options.timeouts.header_read);

@@ -6,8 +6,9 @@
 //! check's CPU time (the server README's performance section), which is why each runtime's connections are watched by
 //! one sweeper instead:
 //!
-//! - every connection is registered once, with its task's abort handle and a word saying "busy" or "waiting since
-//!   tick `t`"; it stores to that word when it starts and stops waiting for a request (two relaxed stores per request);
+//! - every connection is registered once, with its task's abort handle and a word saying "busy", "closed" or "waiting
+//!   since tick `t`"; it writes that word when it starts and stops waiting for a request (a store and an exchange per
+//!   request);
 //! - the sweeper counts ticks, a tick every period (an eighth of the idle timeout, between 10 ms and 1 s),
 //!   and aborts the tasks of connections that have waited more than the idle timeout's worth of ticks. A connection
 //!   is closed after `idle` and at most `idle` plus two periods of silence (a tick is only counted when it is over);
@@ -15,8 +16,12 @@
 //!   connections on a graceful shutdown, and tells the busy ones, which close after their answer.
 //!
 //! A task is aborted only while it waits for a request with nothing of one read, so no answer is ever cut short:
-//! dropping the task closes the socket as a timeout would. All of it runs on the runtime's one thread, so the sweeper
-//! never sees a connection between its two stores.
+//! dropping the task closes the socket as a timeout would. The sweeper claims a waiting connection by swapping its word
+//! from "waiting since `t`" to "closed" before aborting it, and the connection, when its wait ends, swaps its word to
+//! "busy" and closes by itself if it finds "closed": so a connection that has started on a request is never aborted,
+//! on a multi-threaded runtime too ([`super::serve_on`] runs on the caller's), where the two can meet. For the same
+//! reason a connection reads the stop after announcing its wait, and the stop is set before the sweep: one of the two
+//! sees the other.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -27,6 +32,9 @@ use tokio::task::AbortHandle;
 
 /// What a connection's word says while it serves a request (or hyper serves it).
 const BUSY: u64 = u64::MAX;
+
+/// What a connection's word says once the sweeper has claimed it to close it.
+const CLOSED: u64 = u64::MAX - 1;
 
 /// The connections of one runtime, and the ticks of their sweeper.
 #[derive(Debug)]
@@ -84,28 +92,31 @@ impl Sweeper {
         loop {
             ticks.tick().await;
             let tick = self.tick.fetch_add(1, Ordering::Relaxed) + 1;
-            // Waiting since tick `t` means since some time in (t - 1, t] periods: more than `idle_ticks` full ticks
-            // later, the connection has waited at least `idle`.
+            // Waiting since tick `t` means since some time after tick `t` ended and before tick `t + 1` did (ticks
+            // are at least a period apart): at tick `T`, more than `T - t - 1` periods, so at least `idle` once
+            // `T - t > idle_ticks`.
             self.abort_waiting(|since| tick - since > self.idle_ticks);
         }
     }
 
     /// Closes every waiting connection, and makes the busy ones close after their answer.
     pub fn stop(&self) {
-        self.stopping.store(true, Ordering::Relaxed);
+        self.stopping.store(true, Ordering::SeqCst);
         self.abort_waiting(|_| true);
     }
 
     /// Whether the server is stopping.
     pub fn stopping(&self) -> bool {
-        self.stopping.load(Ordering::Relaxed)
+        self.stopping.load(Ordering::SeqCst)
     }
 
+    /// Claims and aborts the waiting connections whose tick of `since` makes `close` true.
     fn abort_waiting(&self, close: impl Fn(u64) -> bool) {
         for (_, tracked) in self.lock().iter() {
-            let since = tracked.waiting_since.load(Ordering::Relaxed);
-            if since != BUSY
+            let since = tracked.waiting_since.load(Ordering::SeqCst);
+            if since < CLOSED
                 && close(since)
+                && tracked.waiting_since.compare_exchange(since, CLOSED, Ordering::SeqCst, Ordering::SeqCst).is_ok()
                 && let Some(task) = &tracked.task
             {
                 task.abort();
@@ -129,13 +140,20 @@ pub(super) struct Presence {
 
 impl Presence {
     /// The connection waits for its next request, with nothing of it read: the sweeper may close it from now on.
-    pub fn waiting(&self) {
-        self.waiting_since.store(self.sweeper.tick.load(Ordering::Relaxed), Ordering::Relaxed);
+    /// `false` when the server is stopping: the connection is to close instead.
+    pub fn waiting(&self) -> bool {
+        self.waiting_since.store(self.sweeper.tick.load(Ordering::Relaxed), Ordering::SeqCst);
+        if self.stopping() {
+            self.busy();
+            return false;
+        }
+        true
     }
 
-    /// The connection has bytes of a request, or is done waiting.
-    pub fn busy(&self) {
-        self.waiting_since.store(BUSY, Ordering::Relaxed);
+    /// The connection is done waiting (it has bytes of a request); `false` when the sweeper has claimed it first,
+    /// and it is to close.
+    pub fn busy(&self) -> bool {
+        self.waiting_since.swap(BUSY, Ordering::SeqCst) != CLOSED
     }
 
     /// Whether the server is stopping: an idle connection closes, and an answer says `connection: close`.
@@ -170,6 +188,27 @@ mod tests {
 
     fn ended<T>(task: &mut oneshot::Receiver<T>) -> bool {
         matches!(task.try_recv(), Err(TryRecvError::Closed))
+    }
+
+    #[test]
+    fn a_connection_claimed_by_the_sweeper_closes_by_itself_and_one_that_started_on_a_request_is_not_claimed() {
+        let sweeper = Sweeper::new(Duration::from_secs(1));
+        let waiting_since = Arc::new(AtomicU64::new(BUSY));
+        let key = sweeper.lock().insert(Tracked { waiting_since: waiting_since.clone(), task: None });
+        let presence = Presence { sweeper: sweeper.clone(), key, waiting_since };
+        // Woken by a request before the sweep: not claimed.
+        assert!(presence.waiting());
+        assert!(presence.busy());
+        sweeper.abort_waiting(|_| true);
+        assert!(presence.busy(), "a busy connection was claimed");
+        // Claimed while waiting, as when its wake-up and the sweep meet on two threads: it closes by itself.
+        assert!(presence.waiting());
+        sweeper.abort_waiting(|_| true);
+        assert!(!presence.busy(), "a claimed connection went on to serve");
+        // After a stop, a connection does not wait at all.
+        sweeper.stop();
+        assert!(!presence.waiting());
+        assert!(presence.busy(), "a connection refused a wait was left announced as waiting");
     }
 
     #[tokio::test]
