@@ -290,17 +290,9 @@ fn is_events_path(path: &str) -> bool {
 /// `EAGAIN`).
 async fn read_some(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
     if buf.is_empty() {
-        let spare = std::mem::take(buf);
-        // A connection's first wait has no buffer to give.
-        if spare.capacity() > 0 {
-            SPARE_BUFFERS.with_borrow_mut(|spares| {
-                if spares.len() < MAX_SPARE_BUFFERS {
-                    spares.push(spare);
-                }
-            });
-        }
+        give_back(std::mem::take(buf));
         stream.readable().await?;
-        *buf = SPARE_BUFFERS.with_borrow_mut(Vec::pop).unwrap_or_default();
+        *buf = take_spare();
     } else {
         stream.readable().await?;
     }
@@ -309,12 +301,33 @@ async fn read_some(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usi
     stream.read_buf(buf).await
 }
 
-/// The most read buffers a thread keeps for its connections (each at least 4 KiB).
+/// The most read buffers a thread keeps for its connections, and the largest it keeps (they are at least 4 KiB).
 const MAX_SPARE_BUFFERS: usize = 64;
+const MAX_SPARE_CAPACITY: usize = 16 << 10;
 
 thread_local! {
     /// Read buffers of the thread's connections that were waiting for a request when they had one.
     static SPARE_BUFFERS: RefCell<Vec<BytesMut>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Keeps an empty read buffer among the thread's spares, unless there are enough or it is larger than a read buffer
+/// grows for ordinary requests (one grown for a large head is freed).
+fn give_back(mut spare: BytesMut) {
+    // Its whole allocation, past the requests it held: asking for more room than is left moves the start back.
+    let _ = spare.try_reclaim(spare.capacity() + 1);
+    // A connection's first wait has no buffer to give.
+    if (1..=MAX_SPARE_CAPACITY).contains(&spare.capacity()) {
+        SPARE_BUFFERS.with_borrow_mut(|spares| {
+            if spares.len() < MAX_SPARE_BUFFERS {
+                spares.push(spare);
+            }
+        });
+    }
+}
+
+/// One of the thread's spare read buffers, or a new (unallocated) one.
+fn take_spare() -> BytesMut {
+    SPARE_BUFFERS.with_borrow_mut(Vec::pop).unwrap_or_default()
 }
 
 /// Runs `request` through the router and sends the response; returns whether the connection stays open.
@@ -629,5 +642,36 @@ impl AsyncWrite for Replay {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::BufMut;
+
+    use super::*;
+
+    #[test]
+    fn a_read_buffer_is_reused_whole_and_one_grown_for_a_large_head_is_freed() {
+        // An ordinary one, after a request: given back and taken again, it reads the next without allocating.
+        let mut buf = BytesMut::new();
+        buf.reserve(4096);
+        let allocation = buf.as_ptr();
+        buf.put_slice(&[b'x'; 3000]);
+        buf.advance(3000);
+        give_back(buf);
+        let mut buf = take_spare();
+        buf.reserve(4096);
+        assert_eq!(buf.as_ptr(), allocation, "the spare was not reused in place");
+        assert!(buf.capacity() >= 4096);
+        // Grown for a large head: freed, however little of it is left after the head.
+        let mut buf = BytesMut::with_capacity(40_000);
+        buf.put_slice(&[b'x'; 30_000]);
+        buf.advance(30_000);
+        give_back(buf);
+        assert!(take_spare().capacity() == 0, "a large buffer was kept");
+        // A connection's first wait: nothing to keep.
+        give_back(BytesMut::new());
+        assert_eq!(take_spare().capacity(), 0);
     }
 }
