@@ -784,6 +784,8 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
         );
     }
     let state = opened.state;
+    // Before the port opens: a signal that comes as soon as it does must find the handlers.
+    let stop = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(options.bind)
         .await
         .map_err(|e| Error::usage(format!("could not listen on {}: {e}", options.bind)))?;
@@ -798,7 +800,7 @@ pub async fn serve(options: ServeOptions) -> Result<()> {
     let mut workers = workers::Workers::start(options.http_workers, &front::Service::new(state.clone()), options.http)
         .map_err(|e| Error::Internal(format!("could not start the HTTP workers: {e}")))?;
     let background = replicas::start(&state);
-    accept_until(listener, shutdown_signal(), |stream, peer| workers.dispatch(stream, peer)).await;
+    accept_until(listener, stop, |stream, peer| workers.dispatch(stream, peer)).await;
     workers.drain().await;
     for task in background {
         task.abort();
@@ -901,32 +903,44 @@ impl Connections {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Resolves on SIGTERM or Ctrl-C. On Unix the handlers are installed by this call, not when the future is first
+/// polled: until then the signals' default action kills the process, and the accept loop polls the future only once
+/// it has a moment, so a SIGTERM right after the port opened (a supervisor stopping a server it just started) killed
+/// it instead of stopping it (`e2e::sigterm_right_after_the_port_opens_stops_the_server_cleanly`).
+fn shutdown_signal() -> impl Future<Output = ()> {
+    #[cfg(unix)]
+    let (terminate, interrupt) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (received(signal(SignalKind::terminate()), "SIGTERM"), received(signal(SignalKind::interrupt()), "ctrl-c"))
+    };
+    #[cfg(not(unix))]
+    let (terminate, interrupt) = (std::future::pending::<()>(), async {
         if let Err(e) = tokio::signal::ctrl_c().await {
             tracing::error!(error = %e, "could not listen for ctrl-c");
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "could not listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+    });
+    async move {
+        tokio::select! {
+            () = terminate => {},
+            () = interrupt => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        tracing::info!("shutting down: finishing in-flight requests");
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Waits for the signal whose handler `signal` is (never, when it could not be installed).
+#[cfg(unix)]
+async fn received(signal: std::io::Result<tokio::signal::unix::Signal>, name: &str) {
+    match signal {
+        Ok(mut signal) => {
+            signal.recv().await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not listen for {name}");
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -622,6 +622,38 @@ fn sigterm_lets_in_flight_downloads_finish() {
     server.wait_exit();
 }
 
+/// A SIGTERM the moment the port accepts connections (a supervisor stopping a server it just started, or a test right
+/// after its health check) stops the server cleanly: the handlers are installed before the listener is bound, so the
+/// signal never meets the default action that kills the process.
+#[test]
+fn sigterm_right_after_the_port_opens_stops_the_server_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    for attempt in 0..5 {
+        let data_dir = tmp.path().join(format!("data-{attempt}"));
+        let port = free_loopback_port();
+        let mut child = SERVER
+            .command()
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}"), "--data-dir", data_dir.to_str().unwrap()])
+            .envs(Backend::for_dir(&data_dir).env())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the server never listened");
+            assert!(child.try_wait().unwrap().is_none(), "the server exited before listening");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        #[allow(unsafe_code, reason = "kill(2) of our own child, at once: spawning `kill` would take milliseconds")]
+        // SAFETY: the pid is our child's, which has not been waited for, so it is not reused.
+        let sent = unsafe { libc::kill(i32::try_from(child.id()).unwrap(), libc::SIGTERM) };
+        assert_eq!(sent, 0);
+        let status = child.wait().unwrap();
+        assert!(status.success(), "attempt {attempt}: the server exited with {status}");
+    }
+}
+
 // ----- a real third-party client, and curl -----
 
 /// cargo-packager-updater (a published crate that speaks Tauri's protocol, with `format` and `macos-*` keys) checks,
