@@ -404,13 +404,10 @@ async fn send_reused(
         out.extend_from_slice(&answer.head);
         millennium_http1::finish_head(out);
         out.extend_from_slice(&answer.body);
-        match stream.try_io(Interest::WRITABLE, || send(stream, out)) {
-            Ok(sent) => Ok(out[sent..].to_vec()),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(out.clone()),
-            Err(e) => Err(e),
-        }
+        let sent = send_now(stream, out)?;
+        io::Result::Ok(out[sent..].to_vec())
     })?;
-    send_all(stream, &left, write).await?;
+    send_rest(stream, &left, write).await?;
     Ok(answer.keep_alive)
 }
 
@@ -462,16 +459,26 @@ async fn send_body(
 }
 
 /// Sends all of `data`, giving up when the client takes nothing for `write`.
-async fn send_all(stream: &TcpStream, mut data: &[u8], write: Duration) -> io::Result<()> {
-    if data.is_empty() {
-        return Ok(());
-    }
+async fn send_all(stream: &TcpStream, data: &[u8], write: Duration) -> io::Result<()> {
     // Most answers fit in the socket's buffer: sent at once, with no timer to set up.
-    match stream.try_io(Interest::WRITABLE, || send(stream, data)) {
-        Ok(sent) => data = &data[sent..],
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-        Err(e) => return Err(e),
+    let sent = send_now(stream, data)?;
+    send_rest(stream, &data[sent..], write).await
+}
+
+/// Sends what the socket takes of `data` now, without waiting; returns how much it took.
+fn send_now(stream: &TcpStream, data: &[u8]) -> io::Result<usize> {
+    if data.is_empty() {
+        return Ok(0);
     }
+    match stream.try_io(Interest::WRITABLE, || send(stream, data)) {
+        Ok(sent) => Ok(sent),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sends the rest of an answer as the client reads it, giving up when it takes nothing for `write`.
+async fn send_rest(stream: &TcpStream, mut data: &[u8], write: Duration) -> io::Result<()> {
     while !data.is_empty() {
         let sent = tokio::time::timeout(write, stream.async_io(Interest::WRITABLE, || send(stream, data)))
             .await
