@@ -336,7 +336,7 @@ pub fn finish_head(out: &mut Vec<u8>) {
 }
 
 /// The wall clock's current second (0 before 1970). On Linux from `CLOCK_REALTIME_COARSE`, the time of the kernel's
-/// last tick: at most a tick (a few milliseconds) behind, where reading the precise clock for every answer was ~0.6 %
+/// last tick: at most a tick (a few milliseconds) behind, where reading the precise clock for every answer was ~0.5 %
 /// of a check's CPU time (nginx, too, reads the clock once per event loop turn, not per answer).
 fn unix_second() -> u64 {
     #[cfg(target_os = "linux")]

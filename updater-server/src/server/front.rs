@@ -404,8 +404,7 @@ async fn send_reused(
         out.extend_from_slice(&answer.head);
         millennium_http1::finish_head(out);
         out.extend_from_slice(&answer.body);
-        let sent = send_now(stream, out)?;
-        io::Result::Ok(out[sent..].to_vec())
+        send_now(stream, out).map(|sent| out[sent..].to_vec())
     })?;
     send_rest(stream, &left, write).await?;
     Ok(answer.keep_alive)

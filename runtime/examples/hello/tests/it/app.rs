@@ -36,7 +36,12 @@ impl Launch {
         let mut command = Command::new("xvfb-run");
         command
             .args(["-a", "-s", "-screen 0 1024x768x24", "sh", "-c"])
-            .arg(r#"printf '%s\n%s\n' "$DISPLAY" "$XAUTHORITY" > "$0/display.tmp" && mv "$0/display.tmp" "$0/display" && exec "$1""#)
+            // The app's own exit status goes to a file: `xvfb-run` exits with its own status when its clean-up
+            // fails (5, "problem while cleaning up temporary directory"), which says nothing about the app.
+            .arg(concat!(
+                r#"printf '%s\n%s\n' "$DISPLAY" "$XAUTHORITY" > "$0/display.tmp" && mv "$0/display.tmp" "$0/display" "#,
+                r#"|| exit 99; "$1"; status=$?; echo "$status" > "$0/app-exit"; exit "$status""#
+            ))
             .arg(dir.path())
             .arg(binary)
             .current_dir(dir.path())
@@ -84,19 +89,29 @@ impl Launch {
         }
     }
 
+    /// Wait for the app to exit on its own and for `xvfb-run` to stop its display; the app must exit 0.
     pub(crate) fn finish(mut self) -> (String, String) {
+        let code = self.exit_code();
+        assert_eq!(code, 0, "the app exited {code}\nstderr:\n{}", self.stderr());
+        (self.stdout(), self.stderr())
+    }
+
+    /// The app's own exit code (128 + the signal's number if a signal ended it), once `xvfb-run` has exited.
+    pub(crate) fn exit_code(&mut self) -> i32 {
         let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
+        let wrapper = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "exit {status}\nstderr:\n{}", self.stderr());
-                return (self.stdout(), self.stderr());
+                break status;
             }
             if Instant::now() > deadline {
                 let _ = self.child.kill();
                 panic!("the app did not exit\nstderr:\n{}", self.stderr());
             }
             std::thread::sleep(Duration::from_millis(50));
-        }
+        };
+        let recorded = std::fs::read_to_string(self.dir.path().join("app-exit"));
+        let recorded = recorded.unwrap_or_else(|_| panic!("the app never ran: xvfb-run {wrapper}\n{}", self.stderr()));
+        recorded.trim().parse().unwrap()
     }
 
     pub(crate) fn line_value(&self, key: &str) -> String {
@@ -452,15 +467,7 @@ fn localhost_server_port_taken_or_invalid_is_a_clean_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port().to_string();
     let mut launch = Launch::start(&[("MILLENNIUM_HELLO_LOCALHOST_PORT", &port)], 0);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = launch.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "the app did not give up");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert_eq!(status.code(), Some(1), "{}", launch.stderr());
+    assert_eq!(launch.exit_code(), 1, "{}", launch.stderr());
     assert!(launch.stderr().contains("error: could not start the localhost server: "), "{}", launch.stderr());
     assert!(launch.stderr().contains("hint: choose another port"), "{}", launch.stderr());
     drop(taken);
