@@ -287,14 +287,15 @@ fn is_events_path(path: &str) -> bool {
 /// costs no allocation (allocating and freeing a buffer for each was ~0.6 % of a check's CPU time, mostly the allocator
 /// retiring the page the lone buffer lived on). The read goes through tokio's `poll_read`, which takes a short read as
 /// "drained" and waits for the next readiness event instead of trying again (a system call that would fail with
-/// `EAGAIN`).
+/// `EAGAIN`). The wait is `poll_read_ready`, which keeps the task's waker in the socket's one reader slot, where
+/// `readable()` would queue a waiter (a lock, a list insert and a waker clone per request).
 async fn read_some(stream: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
     if buf.is_empty() {
         give_back(std::mem::take(buf));
-        stream.readable().await?;
+        std::future::poll_fn(|cx| stream.poll_read_ready(cx)).await?;
         *buf = take_spare();
     } else {
-        stream.readable().await?;
+        std::future::poll_fn(|cx| stream.poll_read_ready(cx)).await?;
     }
     // Reclaims the whole of a spare (a read buffer advanced past the requests it held).
     buf.reserve(4096);
