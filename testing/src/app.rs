@@ -121,6 +121,43 @@ impl Run {
     }
 }
 
+/// What an example app of `name` prints when v1, installed at `exe` with its updater state in `state`, starts with
+/// `v2` offered: it downloads v2 (`downloaded`: its last progress line), installs it, relaunches into it (the same
+/// process, by `exec`), and v2 confirms itself; `exe` is then v2 and no download is left behind; the next start is v2,
+/// up to date.
+#[cfg(unix)]
+pub async fn assert_updates_from_v1_to_v2<F: std::future::Future<Output = Run>>(
+    name: &str,
+    exe: &Path,
+    state: &Path,
+    v2: &[u8],
+    downloaded: &str,
+    mut start: impl FnMut() -> F,
+) {
+    let (v1_says, v2_says) = (format!("{name} 1.0.0"), format!("{name} 2.0.0"));
+    let updating = format!("updating to 2.0.0 ({v2_says})");
+    let first = start().await;
+    assert_eq!(first.code(), Some(0), "{first:#?}");
+    assert_eq!(
+        first.lines(),
+        [
+            v1_says.as_str(),
+            &updating,
+            downloaded,
+            "installed 2.0.0; relaunching",
+            &v2_says,
+            "pending confirmation (start 1 of 3)",
+            "confirmed healthy",
+            "up to date"
+        ],
+        "{first:#?}"
+    );
+    assert!(std::fs::read(exe).unwrap() == v2, "v2 is not in place");
+    assert_eq!(crate::listing(&state.join("downloads")), Vec::<String>::new(), "a download was left behind");
+    let again = start().await;
+    assert_eq!((again.code(), again.lines()), (Some(0), vec![v2_says.as_str(), "up to date"]), "{again:#?}");
+}
+
 /// The rollback every binding's self-updating example goes through once the v2 it installed crashes before confirming
 /// (`name` is what the example prints before its version; `start` runs the installed app once): the first start
 /// installs v2, relaunches it and crashes, two more starts crash, and the fourth puts v1 back, relaunches it, and v1 is

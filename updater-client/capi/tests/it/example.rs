@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use millennium_testing::app::assert_rolls_back_a_crashing_v2;
+use millennium_testing::app::{assert_rolls_back_a_crashing_v2, assert_updates_from_v1_to_v2};
 use millennium_testing::listing;
 
 use crate::support::{Build, Offered, compile, manifest, run};
@@ -62,32 +62,12 @@ async fn updates_from_v1_to_v2(example: Example) {
     let installed = install_v1(dir.path(), example);
     let v2 = build_app(dir.path(), example, "2.0.0", false);
     let offered = Offered::new(example.name, &v2).await;
-    let name = example.name;
-
-    let first = run_app(&installed, &offered).await;
-    assert_eq!(first.code(), Some(0), "{first:#?}");
     let size = v2.len();
-    assert_eq!(
-        first.lines(),
-        [
-            &format!("{name} 1.0.0"),
-            &format!("updating to 2.0.0 ({name} 2.0.0)"),
-            &format!("downloaded {size} of {size} bytes (full)"),
-            "installed 2.0.0; relaunching",
-            // The same process, relaunched into v2 (exec), confirms it works.
-            &format!("{name} 2.0.0"),
-            "pending confirmation (start 1 of 3)",
-            "confirmed healthy",
-            "up to date",
-        ],
-        "{first:#?}"
-    );
-    assert_eq!(std::fs::read(&installed.app).unwrap(), v2, "v2 is not in place");
-    assert_eq!(listing(&installed.state.join("downloads")), Vec::<String>::new(), "a download was left behind");
-
-    let again = run_app(&installed, &offered).await;
-    let v2_line = format!("{name} 2.0.0");
-    assert_eq!((again.code(), again.lines()), (Some(0), vec![v2_line.as_str(), "up to date"]), "{again:#?}");
+    let downloaded = format!("downloaded {size} of {size} bytes (full)");
+    assert_updates_from_v1_to_v2(example.name, &installed.app, &installed.state, &v2, &downloaded, || {
+        run_app(&installed, &offered)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use millennium_testing::app::assert_rolls_back_a_crashing_v2;
+use millennium_testing::app::{assert_rolls_back_a_crashing_v2, assert_updates_from_v1_to_v2};
 use millennium_testing::listing;
 use millennium_testing::server::Offered;
 
@@ -51,29 +51,16 @@ async fn the_python_app_updates_itself_from_v1_to_v2_through_the_real_server() {
     let v2 = zipapp(dir.path(), &installed.python, "2.0.0", false);
     let offered = Offered::new(APP, &v2).await;
 
-    let first = run_app(&installed, &offered).await;
-    assert_eq!(first.code(), Some(0), "{first:#?}");
     let size = v2.len();
-    assert_eq!(
-        first.lines(),
-        [
-            "update-py 1.0.0",
-            "updating to 2.0.0 (update-py 2.0.0)",
-            &format!("downloaded {size} of {size} bytes"),
-            "installed 2.0.0; relaunching",
-            // The same process, relaunched (exec of the interpreter) into the new zipapp, confirms it works.
-            "update-py 2.0.0",
-            "pending confirmation (start 1 of 3)",
-            "confirmed healthy",
-            "up to date",
-        ],
-        "{first:#?}"
-    );
-    assert_eq!(std::fs::read(&installed.app).unwrap(), v2, "v2 is not in place");
-    assert_eq!(listing(&installed.state.join("downloads")), Vec::<String>::new(), "a download was left behind");
-
-    let again = run_app(&installed, &offered).await;
-    assert_eq!((again.code(), again.lines()), (Some(0), vec!["update-py 2.0.0", "up to date"]), "{again:#?}");
+    assert_updates_from_v1_to_v2(
+        APP,
+        &installed.app,
+        &installed.state,
+        &v2,
+        &format!("downloaded {size} of {size} bytes"),
+        || run_app(&installed, &offered),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
