@@ -17,6 +17,7 @@ use millennium_update_admin::api::{Halt, HaltRule, HealthCounts};
 
 use super::Db;
 use super::backend::{Statement, Tx};
+use crate::adoption::Checks;
 use crate::error::{Error, Result};
 use crate::names::AppId;
 use crate::webhooks::Notice;
@@ -223,13 +224,13 @@ impl Db {
         Ok(fresh)
     }
 
-    /// Adds update-check counts `(app, version, bucket) → checks`, in one transaction.
-    pub async fn add_adoption(&self, counts: &[((String, String, i64), u64)]) -> Result<()> {
+    /// Adds update-check counts to the rows of the hour `bucket`, in one transaction.
+    pub async fn add_adoption(&self, bucket: i64, counts: &[Checks]) -> Result<()> {
         if counts.is_empty() {
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
-        for ((app, version, bucket), n) in counts {
+        for Checks { app, version, count } in counts {
             // An app deleted meanwhile (there is no deletion today) must not fail the whole flush.
             tx.query(
                 "INSERT INTO release_adoption (app_id, version, bucket, n)
@@ -238,8 +239,8 @@ impl Db {
             )
             .bind(app.as_str())
             .bind(version.as_str())
-            .bind(*bucket)
-            .bind(to_i64(*n))
+            .bind(bucket)
+            .bind(to_i64(*count))
             .execute()
             .await?;
         }

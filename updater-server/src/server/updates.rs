@@ -63,6 +63,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::AppState;
+use crate::adoption::AdoptionKey;
 use crate::db::{ArtifactRow, DeltaRow, ReleaseRow};
 use crate::error::{Error, Result};
 use crate::names::{AppId, Channel};
@@ -200,10 +201,17 @@ pub(super) struct ReusedAnswer {
     app: String,
     channel: String,
     /// The current version, counted for adoption when it is one the channel offers.
-    adoption: Option<String>,
+    adoption: Option<Adopted>,
     /// What a webview report is judged against: the platform the route names and the minimums of the release offered.
     webview_os: Option<Os>,
     min_webview: Option<WebviewMinimums>,
+}
+
+/// The version a kept answer's checks come from, and its adoption counter's key.
+#[derive(Debug)]
+struct Adopted {
+    key: AdoptionKey,
+    version: String,
 }
 
 impl ReusedAnswer {
@@ -212,8 +220,8 @@ impl ReusedAnswer {
     fn count(&self, state: &AppState, webview_report: Option<&[u8]>) {
         self.requests.fetch_add(1, Ordering::Relaxed);
         self.checks.fetch_add(1, Ordering::Relaxed);
-        if let Some(version) = &self.adoption {
-            state.adoption().count(&self.app, version);
+        if let Some(Adopted { key, version }) = &self.adoption {
+            state.adoption().count_keyed(*key, &self.app, version);
         }
         if let Some((backend, status)) = webview_status(webview_report, self.webview_os, self.min_webview.as_ref()) {
             state.metrics().webview_check(&self.app, &self.channel, backend, status);
@@ -706,7 +714,10 @@ impl CheckRequest {
             ),
             app: counted.app.as_str().to_owned(),
             channel: channel.to_owned(),
-            adoption: counted.adopted.then(|| counted.version.to_owned()),
+            adoption: counted.adopted.then(|| Adopted {
+                key: state.adoption().key(counted.app.as_str(), counted.version),
+                version: counted.version.to_owned(),
+            }),
             webview_os: counted.webview_os,
             min_webview: counted.min_webview.cloned(),
         };

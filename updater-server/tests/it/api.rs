@@ -12,6 +12,7 @@ use millennium_testing::keys;
 use millennium_testing::server::{ADMIN_TOKEN, Backend, metric};
 use millennium_update_protocol::tauri::{DynamicResponse, StaticManifest};
 use millennium_update_protocol::{Target, Version};
+use millennium_update_server::adoption::Checks;
 use millennium_update_server::{AppState, ServerConfig, app};
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -1892,11 +1893,9 @@ async fn old_hours_are_compacted_into_days_and_every_reader_adds_both_up() {
         health_event("installed", "d", None, None),
     ];
     assert_eq!(post_events(&ctx, events).await.1["accepted"], 5);
-    let adoption = [
-        (("demo".to_owned(), "1.0.0".to_owned(), day + 3600), 5),
-        (("demo".to_owned(), "1.0.0".to_owned(), day + 7200), 7),
-    ];
-    ctx.state.db().add_adoption(&adoption).await.unwrap();
+    let checks = |count| Checks { app: "demo".into(), version: "1.0.0".into(), count };
+    ctx.state.db().add_adoption(day + 3600, &[checks(5)]).await.unwrap();
+    ctx.state.db().add_adoption(day + 7200, &[checks(7)]).await.unwrap();
     let before = health_of(&ctx).await;
     assert_eq!(before["buckets"].as_array().unwrap().len(), 3, "{before}");
 
